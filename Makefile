@@ -2,7 +2,7 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR):$(CURDIR)/tools/hostlib
 
 .PHONY: all sim test test-py test-upy test-mpy bench venv sigrok clean
 

@@ -1,0 +1,264 @@
+"""Current transformers on ADC pins: true RMS over whole mains cycles, 1-3 phases.
+
+Front end (docs/metering.md): CT secondary across a burden resistor, one end biased to mid-rail,
+so the ADC sees bias +- I * burden / ratio. Each due poll takes one burst: `cycles` whole mains
+cycles, `spc` rounds per cycle, every channel read once per round (interleaved), into a
+preallocated array('H'). Sample times are spread over exactly cycles * period with integer math,
+so the window holds whole cycles and every harmonic below spc/2 is measured exactly.
+
+Per channel, integer sums of (x - offset) and (x - offset)^2; the RMS is taken about the burst's
+own mean, which over whole cycles is the DC bias (CTs carry no DC). The tracked offset (slow IIR
+of the mean, fixed point) keeps the samples centred so the sum of squares stays a small int on a
+32-bit board (no heap), and flags a broken bias network.
+Mains frequency: `mains_hz` 50 or 60, or 0 to detect it once from rising zero crossings.
+Voltage: an optional ADC channel (RMS, `volts_per_count`), else the nominal voltage.
+Power is V x I per phase (EV chargers have PFC, power factor > 0.98: see docs/metering.md).
+"""
+import math
+from array import array
+
+ADC_SHIFT = 4                  # read_u16() is 16-bit; boards have 12-bit converters
+ADC_COUNTS = 4096
+ADC_MID = ADC_COUNTS // 2
+ADC_CLIP_LOW = 2               # a sample at the rails means the signal is clipped
+ADC_CLIP_HIGH = ADC_COUNTS - 3
+MAX_ROUNDS = 240               # samples per channel: 240 * 2048^2 < 2^30 keeps sums small ints
+DEFAULT_SPC = 40               # rounds per mains cycle
+DEFAULT_CYCLES = 1
+DEFAULT_INTERVAL_MS = 500      # one burst (one cycle: 20 ms at 50 Hz) every half second
+OFFSET_FRAC_BITS = 8           # offset kept in 1/256 count
+OFFSET_IIR_SHIFT = 3           # offset follows the burst mean with a time constant of 8 bursts
+BIAS_MIN = ADC_COUNTS // 4     # bias outside a quarter..three quarters of the range: wiring fault
+BIAS_MAX = 3 * ADC_COUNTS // 4
+DETECT_SPAN_US = 100000        # frequency detection window: 5 cycles at 50 Hz, 6 at 60 Hz
+DETECT_MIN_COUNTS = 12         # RMS (counts) needed to trust zero crossings (~0.9 A at defaults)
+DETECT_HYST = 6                # counts of hysteresis around the mean for a zero crossing
+HZ_50_60_SPLIT = 55            # detected frequency below: 50 Hz grid, above: 60 Hz
+MWH_PER_WS = 1.0 / 3600.0      # 1 mWh = 3.6 Ws: W * ms / 3600 = mWh
+
+TICKS_PERIOD = 1 << 30
+
+
+def ticks_diff(a, b):
+    half = TICKS_PERIOD >> 1
+    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
+
+
+def amps_per_count(ratio, burden_ohms, vref, cal=1.0):
+    """Primary amps per ADC count for a CT of `ratio` turns across `burden_ohms`, ADC full scale vref."""
+    return ratio / burden_ohms * vref / ADC_COUNTS * cal
+
+
+def sample_burst(adcs, buf, rounds, span_us, ticks_us, diff=ticks_diff):
+    """Fill buf[0:rounds*len(adcs)] with 12-bit readings, round r taken at t0 + r*span_us/rounds.
+    Allocation-free: integer targets, busy wait on the tick counter."""
+    i = 0
+    t0 = ticks_us()
+    for r in range(rounds):
+        target = t0 + (r * span_us) // rounds
+        while diff(ticks_us(), target) < 0:
+            pass
+        for a in adcs:
+            buf[i] = a.read_u16() >> ADC_SHIFT
+            i += 1
+    return i
+
+
+def channel_sums(buf, stride, first, rounds, ref):
+    """(sum of d, sum of d*d, min, max) with d = sample - ref, for one interleaved channel."""
+    s1 = 0
+    s2 = 0
+    lo = ADC_COUNTS
+    hi = -1
+    i = first
+    end = first + rounds * stride
+    while i < end:
+        x = buf[i]
+        if x < lo:
+            lo = x
+        if x > hi:
+            hi = x
+        d = x - ref
+        s1 += d
+        s2 += d * d
+        i += stride
+    return s1, s2, lo, hi
+
+
+def rms_from_sums(s1, s2, n):
+    """RMS about the mean of n samples, in counts (float)."""
+    m = s1 / n
+    v = s2 / n - m * m
+    return math.sqrt(v) if v > 0 else 0.0
+
+
+def rising_crossings(buf, stride, first, rounds, mid, hyst):
+    """(count, first index, last index) of rising crossings through mid, with hysteresis."""
+    count = 0
+    first_at = last_at = -1
+    armed = False
+    for r in range(rounds):
+        x = buf[first + r * stride]
+        if x < mid - hyst:
+            armed = True
+        elif armed and x >= mid:
+            armed = False
+            if count == 0:
+                first_at = r
+            last_at = r
+            count += 1
+    return count, first_at, last_at
+
+
+class CtMeter:
+    """Source object for the meter service: `poll(now_ms)` -> True when new figures are out.
+
+    adcs: 1-3 ADC-like objects (read_u16) for the phase CTs; vadc: optional ADC for mains voltage.
+    """
+
+    def __init__(self, adcs, ticks_us, amps_per_count_list, vadc=None, volts_per_count=0.0,
+                 nominal_volts=230.0, mains_hz=50, spc=DEFAULT_SPC, cycles=DEFAULT_CYCLES,
+                 interval_ms=DEFAULT_INTERVAL_MS, diff=ticks_diff):
+        if not 1 <= len(adcs) <= 3:
+            raise ValueError("ct: 1 to 3 current channels")
+        if mains_hz not in (0, 50, 60):
+            raise ValueError("ct: mains_hz must be 50, 60 or 0 (detect)")
+        self._chans = tuple(adcs) + ((vadc,) if vadc is not None else ())
+        self.phases = len(adcs)
+        self._has_v = vadc is not None
+        self._cal = tuple(amps_per_count_list)
+        self._vcal = volts_per_count
+        self._nominal_v = nominal_volts
+        self._ticks_us = ticks_us
+        self._diff = diff
+        self.mains_hz = mains_hz if mains_hz else 50
+        self.hz_detected = mains_hz != 0
+        self._cycles = cycles
+        self.interval_ms = interval_ms
+        self._rounds = min(spc * cycles, MAX_ROUNDS)
+        detect_rounds = MAX_ROUNDS
+        self._buf = array("H", bytes(2 * max(self._rounds * len(self._chans), detect_rounds)))
+        self._offset_q = [ADC_MID << OFFSET_FRAC_BITS] * len(self._chans)
+        self._seeded = [False] * len(self._chans)
+        self.amps = [0.0] * self.phases
+        self.volts = [nominal_volts] * self.phases
+        self.power_w = 0.0
+        self.ok = True
+        self.error = None
+        self._last_ms = None
+        self._mwh_res = 0.0
+        self._mwh = 0
+        self._prev_p = 0.0
+        self._peak_counts = 0.0     # largest current RMS of the last burst, in counts
+
+    def offsets(self):
+        """Tracked bias of each channel in ADC counts (for calibration display)."""
+        return [q / (1 << OFFSET_FRAC_BITS) for q in self._offset_q]
+
+    def span_us(self):
+        return (self._cycles * 1000000) // self.mains_hz
+
+    def poll(self, now_ms):
+        if self._last_ms is not None and self._diff(now_ms, self._last_ms) < self.interval_ms:
+            return False
+        self._burst()
+        if not self.hz_detected and (self._has_v or self._peak_counts >= DETECT_MIN_COUNTS):
+            # once: a long burst finds 50 or 60 Hz, then this burst is taken again on whole cycles
+            if self._detect_hz():
+                self._burst()
+        self._integrate(now_ms)
+        return True
+
+    def _burst(self):
+        n = sample_burst(self._chans, self._buf, self._rounds, self.span_us(), self._ticks_us, self._diff)
+        self.measure(n // len(self._chans))
+
+    def measure(self, rounds):
+        """Compute amps/volts/power from the burst in the buffer."""
+        k = len(self._chans)
+        err = None
+        peak = 0.0
+        vrms = self._nominal_v
+        if self._has_v:
+            rms, err = self._channel(k - 1, rounds, err)
+            vrms = rms * self._vcal
+        p = 0.0
+        self._peak_counts = 0.0
+        for c in range(self.phases):
+            rms, err = self._channel(c, rounds, err)
+            if rms > self._peak_counts:
+                self._peak_counts = rms
+            a = rms * self._cal[c]
+            self.amps[c] = a
+            self.volts[c] = vrms
+            p += a * vrms
+            if a > peak:
+                peak = a
+        bias_bad = err is not None and err.startswith("ct bias")
+        self.power_w = 0.0 if bias_bad else p   # garbage in: count no energy
+        self.ok = not bias_bad
+        self.error = err
+        return peak
+
+    def _channel(self, c, rounds, err):
+        k = len(self._chans)
+        ref = self._offset_q[c] >> OFFSET_FRAC_BITS
+        s1, s2, lo, hi = channel_sums(self._buf, k, c, rounds, ref)
+        # burst mean in 1/256 counts, then the slow IIR (seeded by the first burst)
+        mean_q = ((s1 << OFFSET_FRAC_BITS) // rounds) + (ref << OFFSET_FRAC_BITS)
+        if self._seeded[c]:
+            self._offset_q[c] += (mean_q - self._offset_q[c]) >> OFFSET_IIR_SHIFT
+        else:
+            self._offset_q[c] = mean_q
+            self._seeded[c] = True
+        bias = self._offset_q[c] >> OFFSET_FRAC_BITS
+        if not BIAS_MIN <= bias <= BIAS_MAX:
+            err = "ct bias out of range (channel %d: %d counts)" % (c, bias)
+        elif (lo <= ADC_CLIP_LOW or hi >= ADC_CLIP_HIGH) and err is None:
+            err = "ct over range (channel %d clipped)" % c
+        return rms_from_sums(s1, s2, rounds), err
+
+    def _detect_hz(self):
+        """One long burst (voltage channel if fitted, else the CTs); lock 50 or 60 Hz. True if found."""
+        ch = (self._chans[-1],) if self._has_v else self._chans
+        k = len(ch)
+        rounds = MAX_ROUNDS // k
+        sample_burst(ch, self._buf, rounds, DETECT_SPAN_US, self._ticks_us, self._diff)
+        best = -1
+        best_rms = 0.0
+        best_mean = ADC_MID
+        for c in range(k):
+            s1, s2, _, _ = channel_sums(self._buf, k, c, rounds, ADC_MID)
+            rms = rms_from_sums(s1, s2, rounds)
+            if rms > best_rms:
+                best, best_rms, best_mean = c, rms, ADC_MID + s1 // rounds
+        if best < 0 or best_rms < DETECT_MIN_COUNTS:
+            return False
+        count, first, last = rising_crossings(self._buf, k, best, rounds, best_mean, DETECT_HYST)
+        if count < 3:
+            return False
+        period_us = (last - first) * DETECT_SPAN_US // (rounds * (count - 1))
+        if period_us <= 0:
+            return False
+        hz = 1000000 // period_us
+        self.mains_hz = 50 if hz < HZ_50_60_SPLIT else 60
+        self.hz_detected = True
+        return True
+
+    def _integrate(self, now_ms):
+        """Energy since the previous burst (trapezoid of the two power readings)."""
+        if self._last_ms is not None:
+            dt = self._diff(now_ms, self._last_ms)
+            if dt > 0:
+                self._mwh_res += (self._prev_p + self.power_w) * 0.5 * dt * MWH_PER_WS
+                whole = int(self._mwh_res)
+                self._mwh += whole
+                self._mwh_res -= whole
+        self._prev_p = self.power_w
+        self._last_ms = now_ms
+
+    def take_mwh(self):
+        """Energy (int mWh) measured since the last call."""
+        m = self._mwh
+        self._mwh = 0
+        return m

@@ -1,0 +1,215 @@
+"""Energy accounting that survives power cuts: lifetime total, session energy, session records.
+
+Energy arrives as integer milliwatt-hours (`add_mwh`) from whichever meter is fitted. Integers,
+because boards have single-precision floats: a lifetime total of 10^5 kWh in a float32 would stop
+counting 0.5 Wh steps. The total is kept as whole Wh plus a mWh remainder (both small ints).
+
+Checkpoints go to two alternating files (energy_a.json, energy_b.json, each written atomically),
+at least every CHECKPOINT_MS or every CHECKPOINT_MWH of new energy, whichever comes first, and at
+session start and end; never while nothing changed. On boot the newer readable checkpoint wins; a
+session that was open at the cut is closed with the energy measured up to that checkpoint and
+reason 'power_loss'.
+"""
+from evse.store import Ring, join, read_json, write_json_atomic
+
+CHECKPOINT_MS = 60000          # at least once a minute while energy flows
+CHECKPOINT_MWH = 50000         # or every 0.05 kWh, whichever first
+CHECKPOINT_RETRY_MS = 10000    # after a failed flash write
+CHECKPOINT_FILES = ("energy_a.json", "energy_b.json")
+SESSIONS_FILE = "sessions.ring"
+SESSIONS_KEPT = 50
+REASON_MAX_CHARS = 24
+MWH_PER_WH = 1000
+
+TICKS_PERIOD = 1 << 30  # MicroPython's ticks period on 32-bit boards
+
+
+def ticks_diff(a, b):
+    """a - b for tick counters that wrap (correct for any |a - b| < 2^29)."""
+    half = TICKS_PERIOD >> 1
+    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
+
+
+def _valid_checkpoint(cp):
+    return (isinstance(cp, dict) and isinstance(cp.get("seq"), int) and isinstance(cp.get("wh"), int)
+            and isinstance(cp.get("mwh"), int))
+
+
+class Energy:
+    def __init__(self, dirpath, wall=None, diff=ticks_diff, sessions_kept=SESSIONS_KEPT,
+                 checkpoint_ms=CHECKPOINT_MS, checkpoint_mwh=CHECKPOINT_MWH):
+        """dirpath: flash directory ('/' on the board). wall: optional function giving epoch
+        seconds (or None while the clock is unknown) for the session records' start/end."""
+        self._dir = dirpath
+        self._wall = wall
+        self._diff = diff
+        self._cp_every_ms = checkpoint_ms
+        self._cp_every_mwh = checkpoint_mwh
+        self.ring = Ring(join(dirpath, SESSIONS_FILE), sessions_kept)
+        self.error = None
+        self.writes = 0            # checkpoint files written since boot (for wear figures)
+        self.restored = None       # the record closed at boot after a power cut, if any
+        self._last_ms = None
+        self._seq = -1
+        self._sid = 0              # last session number used
+        self._total_wh = 0
+        self._total_mwh = 0
+        self._unsaved_mwh = 0
+        self._since_cp_ms = 0
+        self._retry_ms = 0
+        self._clear_session()
+        self._restore()
+
+    # --- figures ---------------------------------------------------------------------------
+    @property
+    def wh_total(self):
+        return self._total_wh + self._total_mwh / MWH_PER_WH
+
+    @property
+    def wh_session(self):
+        return self._s_wh + self._s_mwh / MWH_PER_WH
+
+    @property
+    def session_open(self):
+        return self._s_open
+
+    @property
+    def max_current(self):
+        return self._s_max
+
+    # --- feeding ---------------------------------------------------------------------------
+    def add_mwh(self, mwh, now_ms):
+        """Count mwh (a non-negative int) of delivered energy; checkpoints when due."""
+        if mwh > 0:
+            t = self._total_mwh + mwh
+            self._total_wh += t // MWH_PER_WH
+            self._total_mwh = t % MWH_PER_WH
+            if self._s_open:
+                s = self._s_mwh + mwh
+                self._s_wh += s // MWH_PER_WH
+                self._s_mwh = s % MWH_PER_WH
+            self._unsaved_mwh += mwh
+        self.poll(now_ms)
+
+    def note_current(self, amps):
+        """The highest phase current just measured (for the session's max current)."""
+        if self._s_open and amps is not None and amps > self._s_max:
+            self._s_max = amps
+
+    def poll(self, now_ms):
+        """Advance the clocks; write a checkpoint when one is due. Never raises."""
+        if self._last_ms is not None:
+            dt = self._diff(now_ms, self._last_ms)
+            if dt > 0:
+                self._since_cp_ms += dt
+                if self._s_open:
+                    self._s_ms += dt
+                if self._retry_ms > 0:
+                    self._retry_ms -= dt
+        self._last_ms = now_ms
+        if self._unsaved_mwh > 0 and self._retry_ms <= 0 and (
+                self._since_cp_ms >= self._cp_every_ms or self._unsaved_mwh >= self._cp_every_mwh):
+            self.checkpoint()
+
+    # --- sessions --------------------------------------------------------------------------
+    def session_start(self, now_ms):
+        if self._s_open:
+            return
+        self.poll(now_ms)
+        self._clear_session()
+        self._s_open = True
+        self._sid += 1
+        self._s_start = self._now_wall()
+        self.checkpoint()
+
+    def session_end(self, now_ms, reason):
+        """Close the open session; returns its record (or None when none was open)."""
+        if not self._s_open:
+            return None
+        self.poll(now_ms)
+        rec = self._record(str(reason), self._now_wall())
+        self._s_open = False
+        # The record first, then the checkpoint that says "closed": a cut in between is caught
+        # at boot by the session number already in the ring.
+        self._append(rec)
+        self.checkpoint()
+        return rec
+
+    def sessions(self):
+        """Session records on flash, oldest first."""
+        try:
+            return self.ring.records()
+        except Exception as e:
+            self.error = "sessions unreadable: %s" % e
+            return []
+
+    # --- flash -----------------------------------------------------------------------------
+    def checkpoint(self):
+        """Write the state now. Returns True on success; on failure sets error, retries later."""
+        seq = self._seq + 1
+        cp = {"seq": seq, "wh": self._total_wh, "mwh": self._total_mwh, "sid": self._sid,
+              "open": self._s_open, "s_wh": self._s_wh, "s_mwh": self._s_mwh, "s_ms": self._s_ms,
+              "s_max": self._s_max, "s_start": self._s_start, "t": self._now_wall()}
+        try:
+            write_json_atomic(join(self._dir, CHECKPOINT_FILES[seq & 1]), cp)
+        except Exception as e:
+            self.error = "checkpoint failed: %s" % e
+            self._retry_ms = CHECKPOINT_RETRY_MS
+            return False
+        self._seq = seq
+        self.writes += 1
+        self._unsaved_mwh = 0
+        self._since_cp_ms = 0
+        self.error = None
+        return True
+
+    def _restore(self):
+        best = None
+        for name in CHECKPOINT_FILES:
+            cp = read_json(join(self._dir, name), None)
+            if _valid_checkpoint(cp) and (best is None or cp["seq"] > best["seq"]):
+                best = cp
+        if best is None:
+            return
+        self._seq = best["seq"]
+        self._total_wh = best["wh"]
+        self._total_mwh = best["mwh"]
+        self._sid = best.get("sid", 0) or 0
+        if best.get("open"):
+            self._s_wh = best.get("s_wh", 0) or 0
+            self._s_mwh = best.get("s_mwh", 0) or 0
+            self._s_ms = best.get("s_ms", 0) or 0
+            self._s_max = best.get("s_max", 0.0) or 0.0
+            self._s_start = best.get("s_start")
+            rec = self._record("power_loss", best.get("t"))
+            last = self.ring.last()
+            if last is None or last.get("sid") != self._sid:
+                self._append(rec)
+            self.restored = rec
+            self._clear_session()
+            self.checkpoint()
+
+    def _append(self, rec):
+        if not self.ring.append(rec):
+            self.error = "session record not stored: %s" % self.ring.error
+
+    def _record(self, reason, end):
+        return {"sid": self._sid, "start": self._s_start, "end": end, "dur_s": self._s_ms // 1000,
+                "wh": round(self.wh_session, 3), "max_a": round(self._s_max, 1),
+                "reason": reason[:REASON_MAX_CHARS]}
+
+    def _clear_session(self):
+        self._s_open = False
+        self._s_wh = 0
+        self._s_mwh = 0
+        self._s_ms = 0
+        self._s_max = 0.0
+        self._s_start = None
+
+    def _now_wall(self):
+        if self._wall is None:
+            return None
+        try:
+            return self._wall()
+        except Exception:
+            return None

@@ -1,0 +1,243 @@
+# The hardware shell: pins, PWM, ADC bursts, contactor, residual-current interrupt, watchdog.
+# Only MicroPython's documented machine/time APIs. The board module (boards/*.py) is data.
+import time
+
+import machine
+from micropython import const
+
+from evse import limits as L
+from evse import pilot as P
+
+ticks_ms = time.ticks_ms
+ticks_us = time.ticks_us
+ticks_diff = time.ticks_diff
+ticks_add = time.ticks_add
+sleep_ms = time.sleep_ms
+
+_U16_MAX = const(65535)
+_U16_HIGH = const(65535)    # constant +12 V (X1)
+_U16_LOW = const(0)         # constant -12 V (F)
+
+
+def _adc(pin, atten):
+    if pin is None:
+        return None
+    adc = machine.ADC(pin if pin <= 4 else machine.Pin(pin))   # rp2: 0-4 are ADC channels
+    if atten is not None:
+        adc.atten(atten)
+    return adc
+
+
+class Hardware:
+    """Measures into a Measurements snapshot and applies the core's Outputs."""
+
+    def __init__(self, board):
+        self.board = board
+        # Safe state first: contactor open, pilot at -12 V (offers nothing) until the checks pass.
+        self._coils = tuple(machine.Pin(p, machine.Pin.OUT, value=0) for p in board.CONTACTOR_PINS)
+        self._coil_count = 1
+        self._econ = None
+        self._econ_since = None
+        self.pilot_pwm = machine.PWM(machine.Pin(board.PILOT_PWM_PIN), freq=L.PILOT_FREQ_HZ,
+                                     duty_u16=_U16_LOW)
+        self.steps = board.PWM_STEPS
+        self._mode = L.PILOT_F
+        self._amps_x10 = 0
+        self.duty_x100 = 0
+        self.duty_u16 = _U16_LOW
+        gain, offset, fullscale = board.PILOT_FRONTEND
+        # pilot mV = (raw - zero) * k / 1000 (integer math in the burst)
+        self._zero = int(offset / fullscale * _U16_MAX + 0.5)
+        self._k = int(fullscale / _U16_MAX / gain * 1e6 + 0.5)
+        self._pilot_adc = _adc(board.PILOT_ADC_PIN, board.ADC_ATTEN)
+        self._burst = board.PILOT_BURST
+        self._pp_adc = _adc(board.PP_ADC_PIN, board.ADC_ATTEN)
+        self._temp_adc = _adc(board.TEMP_ADC_PIN, board.ADC_ATTEN)
+        self._adc_fullscale_mv = int(fullscale * 1000)
+        fb = board.FEEDBACK_PIN
+        self._feedback = None if fb is None else machine.Pin(fb, machine.Pin.IN, machine.Pin.PULL_UP)
+        self._rcd_test = None if board.RCD_TEST_PIN is None else machine.Pin(
+            board.RCD_TEST_PIN, machine.Pin.OUT, value=0)
+        self.rcd_tripped = False
+        self.rcd_dc_tripped = False
+        self._rcd = self._irq_input(board.RCD_TRIP_PIN, self._on_rcd)
+        self._rcd_dc = self._irq_input(board.RCD_DC_PIN, self._on_rcd_dc)
+        self.wdt = None
+
+    # --- residual current: the interrupt opens the contactor itself (no waiting for the loop) ---
+    def _irq_input(self, pin, handler):
+        if pin is None:
+            return None
+        p = machine.Pin(pin, machine.Pin.IN)
+        trig = machine.Pin.IRQ_RISING if self.board.RCD_TRIP_ACTIVE else machine.Pin.IRQ_FALLING
+        p.irq(handler=handler, trigger=trig)
+        if p.value() == self.board.RCD_TRIP_ACTIVE:
+            handler(p)
+        return p
+
+    def _trip(self):
+        # Interrupt context: no allocation, no loop over iterators.
+        if self._econ is not None:
+            self._econ.duty_u16(0)
+        c = self._coils
+        c[0].value(0)
+        if len(c) > 1:
+            c[1].value(0)
+
+    def _on_rcd(self, pin):
+        self._trip()
+        self.rcd_tripped = True
+
+    def _on_rcd_dc(self, pin):
+        self._trip()
+        self.rcd_dc_tripped = True
+
+    def rcd_ack(self):
+        """The core has seen the trip: re-arm, unless the monitor still signals one."""
+        active = self.board.RCD_TRIP_ACTIVE
+        self.rcd_tripped = self._rcd is not None and self._rcd.value() == active
+        self.rcd_dc_tripped = self._rcd_dc is not None and self._rcd_dc.value() == active
+
+    # --- measuring ---
+    def sample_pilot(self, m):
+        """Burst over at least one PWM period; mean of each plateau without its extreme sample.
+
+        Samples above the 0 V code belong to the positive plateau, the others to the negative one.
+        Dropping the highest and lowest of each group removes a glitch and an edge sample.
+        """
+        read = self._pilot_adc.read_u16
+        zero = self._zero
+        n = self._burst
+        if self._mode == L.PILOT_5PCT or self.duty_x100 < 1500 or self.duty_x100 > 9000:
+            n = n * 3        # a short plateau: more periods so it gets enough samples
+        hs = hn = ls = ln = 0
+        hmax = lmax = 0
+        hmin = lmin = _U16_MAX
+        for _ in range(n):
+            v = read()
+            if v > zero:
+                hs += v
+                hn += 1
+                if v > hmax:
+                    hmax = v
+                if v < hmin:
+                    hmin = v
+            else:
+                ls += v
+                ln += 1
+                if v > lmax:
+                    lmax = v
+                if v < lmin:
+                    lmin = v
+        k = self._k
+        if hn > 3:
+            hs -= hmax + hmin
+            hn -= 2
+        if ln > 3:
+            ls -= lmax + lmin
+            ln -= 2
+        if hn:
+            m.pilot_pos = (hs // hn - zero) * k // 1000
+        if ln:
+            m.pilot_neg = (ls // ln - zero) * k // 1000
+        if not hn:
+            m.pilot_pos = m.pilot_neg
+        if not ln:
+            m.pilot_neg = m.pilot_pos
+        m.pilot_ok = True
+
+    def read_pp(self):
+        adc = self._pp_adc
+        if adc is None:
+            return L.PP_NOT_WIRED
+        raw = (adc.read_u16() + adc.read_u16() + adc.read_u16() + adc.read_u16()) >> 2
+        full = _U16_MAX * self.board.PP_VREF * 1000 // self._adc_fullscale_mv
+        if raw >= full - 64:
+            return L.PP_OPEN
+        # divider: raw/full = R / (R + R_pullup)
+        return self.board.PP_PULLUP_OHMS * raw // (full - raw)
+
+    def read_temp(self):
+        adc = self._temp_adc
+        if adc is None:
+            return None
+        mv = adc.read_u16() * self._adc_fullscale_mv // _U16_MAX
+        return (mv - self.board.TEMP_MV_AT_0C) * 1000 // self.board.TEMP_UV_PER_C
+
+    def read_feedback(self):
+        if self._feedback is None:
+            return -1
+        return 1 if self._feedback.value() == self.board.FEEDBACK_ACTIVE else 0
+
+    def measure(self, m):
+        self.sample_pilot(m)
+        m.pp_ohms = self.read_pp()
+        m.temp_c = self.read_temp()
+        m.feedback = self.read_feedback()
+        m.rcd_trip = self.rcd_tripped
+        m.rcd_dc_trip = self.rcd_dc_tripped
+
+    # --- applying ---
+    def set_pilot(self, mode, amps_x10):
+        if mode == self._mode and amps_x10 == self._amps_x10:
+            return
+        self._mode = mode
+        self._amps_x10 = amps_x10
+        if mode == L.PILOT_PWM:
+            counts = P.duty_counts(amps_x10, self.steps)
+            u16 = P.duty_u16_for_counts(counts, self.steps) if counts else _U16_HIGH
+            self.duty_x100 = P.duty_x100_for_counts(counts, self.steps) if counts else 10000
+        elif mode == L.PILOT_5PCT:
+            counts = L.DUTY_5PCT * self.steps // 10000
+            u16 = P.duty_u16_for_counts(counts, self.steps)
+            self.duty_x100 = L.DUTY_5PCT
+        elif mode == L.PILOT_X1:
+            u16 = _U16_HIGH
+            self.duty_x100 = 10000
+        else:
+            u16 = _U16_LOW
+            self.duty_x100 = 0
+        self.duty_u16 = u16
+        self.pilot_pwm.duty_u16(u16)
+
+    def set_contactor(self, closed, poles, economiser, now_ms):
+        c = self._coils
+        if not closed or self.rcd_tripped or self.rcd_dc_tripped:
+            if self._econ is not None:
+                self._econ.deinit()
+                self._econ = None
+                c[0].init(machine.Pin.OUT, value=0)
+            for p in c:
+                p.value(0)
+            self._econ_since = None
+            return
+        if c[0].value() == 0 and self._econ is None:
+            c[0].value(1)
+            if poles > 1 and len(c) > 1:
+                c[1].value(1)
+            self._econ_since = now_ms
+        elif economiser and self._econ is None and self._econ_since is not None \
+                and ticks_diff(now_ms, self._econ_since) >= L.ECON_PULL_MS:
+            # Pulled in: hold the coil at a lower average current.
+            self._econ = machine.PWM(c[0], freq=L.PILOT_FREQ_HZ * 20, duty_u16=L.ECON_HOLD_DUTY_U16)
+
+    def set_rcd_test(self, on):
+        if self._rcd_test is not None:
+            self._rcd_test.value(1 if on else 0)
+
+    def safe(self):
+        """Contactor open and pilot offering nothing: at boot, on an exception, before a reset."""
+        for p in self._coils:
+            p.value(0)
+        if self._econ is not None:
+            self._econ.deinit()
+            self._econ = None
+        self.set_rcd_test(False)
+        self.set_pilot(L.PILOT_F, 0)
+
+    def start_watchdog(self):
+        self.wdt = machine.WDT(timeout=L.WDT_TIMEOUT_MS)
+
+    def feed(self):
+        if self.wdt is not None:
+            self.wdt.feed()

@@ -1,0 +1,94 @@
+# Every timer and threshold of the charging core, with its source.
+# Sources: IEC 61851-1 Annex A (Table A.4 levels, Table A.6 sequences), SAE J1772, SAE J3400,
+# UL 2231; figures cross-checked in shared/reference/evse-facts.md (section numbers below).
+from micropython import const
+
+# --- Pilot output modes (facts 1) ---
+PILOT_X1 = const(0)     # constant +12 V: no PWM ("100 %")
+PILOT_F = const(1)      # constant -12 V: EVSE not available ("0 %")
+PILOT_PWM = const(2)    # nominal duty advertising a current
+PILOT_5PCT = const(3)   # 5 %: high-level communication required (ISO 15118 / DIN 70121)
+
+PILOT_FREQ_HZ = const(1000)          # facts 1: 1000 Hz, allowed 980-1020 Hz
+
+# --- Duty and current (facts 2). Duty in hundredths of a percent (0-10000). ---
+DUTY_5PCT = const(500)
+AMPS_MIN_X10 = const(60)             # 6 A: below it no charging; X1 (pause), never < 10 %
+AMPS_LOW_MAX_X10 = const(510)        # 6-51 A: duty % = A / 0.6
+AMPS_GAP_MAX_X10 = const(525)        # 51 < A < 52.5 has no encoding: advertise 51 A
+AMPS_MAX_X10 = const(800)            # 80 A: 96 %, never more (J1772 readers: > 96.5 % = no charging)
+DUTY_MAX = const(9600)
+DUTY_NOMINAL_RAISE_MS = const(5000)  # facts 2: change the nominal duty at most once per 5 s (raises);
+                                     # lowering is applied at once (it only makes the EV draw less)
+MAX_ERROR_AMPS_X100 = const(10)      # quantisation never advertises more, errs < 0.1 A
+
+# --- Pilot levels (facts 3, IEC 61851-1 Table A.4 with hysteresis), millivolts ---
+PILOT_HIGH_FAULT_MV = const(13000)   # > 13 V: impossible
+A_MIN_MV = const(11000)              # 11-13: A
+AB_HYST_MV = const(10000)            # 10-11: keep A if it was, else B
+B_MIN_MV = const(8000)               # 8-10: B
+BC_HYST_MV = const(7000)             # 7-8: keep A/B if it was, else C
+C_MIN_MV = const(5000)               # 5-7: C
+CD_HYST_MV = const(4000)             # 4-5: keep A/B/C if it was, else D
+D_MIN_MV = const(2000)               # 2-4: D
+E_MIN_MV = const(-1000)              # -1..2: E (pilot shorted to PE)
+NEG_FAULT_MIN_MV = const(-10000)     # -10..-2 (negative plateau of the PWM, or in F): pilot fault
+F_MIN_MV = const(-13000)             # -13..-11: F
+F_MAX_MV = const(-11000)
+NEG_PLATEAU_MAX_MV = const(-10000)   # diode check (facts 3): PWM negative plateau near -12 V (-11..-13,
+NEG_PLATEAU_MIN_MV = const(-14000)   # widened by the +-5 % source and 0.5 V of noise); beyond 14 V: impossible
+DIODE_MIRROR_MV = const(2000)        # |pos + neg| below this while pos > 2 V: diode missing/shorted
+
+# --- Pilot timing (facts 4) ---
+TICK_MS = const(10)                  # control tick; detection plus command within 20 ms (seq 8.1)
+FAST_CONFIRM = const(2)              # bursts that must agree for A, E, F, faults or C->B (<= 20 ms)
+BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting): chatter guard
+BC_QUALIFY_MS_MIN = const(200)
+BC_QUALIFY_MS_MAX = const(500)
+CLOSE_BUDGET_MS = const(1000)        # seq 4: close within 3 s; this project: 1 s, self-test included
+EV_STOP_WAIT_MS = const(6000)        # seq 10.2: PWM removed, EV in C: open after 6 s at most
+FAULT_F_MIN_MS = const(300)          # F for at least 300 ms after a fault
+X1_MIN_MS = const(3000)              # minimum time at X1 when pausing
+WAKEUP_AFTER_MS_DEFAULT = const(30000)  # sleeping EV: B2 for 30 s without C (setting)
+WAKEUP_F_MS = const(4000)            # one wake-up: F for 4 s, once per plug-in (T_step_EF)
+BOOT_X1_MS = const(3000)             # boot with a car in C: X1 first, let the car re-request
+
+# --- Contactor (facts 6) ---
+FEEDBACK_SETTLE_MS = const(150)      # contacts settle (mechanical): a feedback mismatch beyond this is a fault
+WELD_CHECK_MS = const(1000)          # OpenEVSE checks 1 s after opening; ours: mismatch after settle, confirmed here
+ECON_PULL_MS = const(200)            # economiser: full coil current, then hold at a lower PWM
+ECON_HOLD_DUTY_U16 = const(26214)    # 40 % hold
+
+# --- Residual current (facts 6: UL 2231 CCID20, IEC 62955 RDC-DD) ---
+RCD_TEST_MAX_MS = const(500)         # self-test: expect a trip within 500 ms of the test output
+RCD_TEST_SETTLE_MS = const(100)      # trip input released after the test, before closing
+RCD_EARLY_MS = const(2000)           # a trip within 2 s of closing: hard fault
+RCD_RETRY_MS = const(300000)         # retry after 5 min
+RCD_MAX_TRIPS = const(6)             # at most 6 times, then lock out until unplug or reset
+
+# --- Over-current (facts 7, EVerest practice) ---
+OC_OFFSET_X10 = const(5)             # I > (I_signalled + 0.5 A) x 1.10 ...
+OC_FACTOR_PCT = const(110)
+OC_TRIP_MS = const(7000)             # ... for 7 s
+OC_SIGNAL_WINDOW_MS = const(7000)    # judged against the highest current signalled in the last 7 s (+ EV follow)
+
+# --- Temperature (facts 7, OpenEVSE practice; settings) ---
+TEMP_HALF_C = const(65)
+TEMP_QUARTER_C = const(68)
+TEMP_STOP_C = const(71)
+TEMP_RESTORE_C = const(62)
+
+# --- Proximity (facts 5), ohms ---
+PP_OPEN = const(1000000000)          # no PP resistor (open)
+PP_NOT_WIRED = const(-1)
+PP_LATCHED_MAX = const(300)          # J1772/NACS: 150 ohm latched ...
+PP_BUTTON_MIN = const(330)           # ... 480 ohm with the latch button pressed
+PP_BUTTON_MAX = const(800)
+PP_UNPLUGGED_MIN = const(2000)       # J1772 plug out: pull-up only
+T2_FAULT_LOW = const(60)             # Type 2: below 60 or above 4500 ohm: fault
+T2_FAULT_HIGH = const(4500)
+# (min ohm, max ohm, amps) accept bands of the cable coding resistor, IEC 62196 / facts 5
+T2_BANDS = ((80, 140, 63), (164, 308, 32), (400, 936, 20), (1100, 2460, 13))
+
+# --- Watchdog ---
+WDT_TIMEOUT_MS = const(2000)

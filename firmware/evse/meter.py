@@ -1,0 +1,330 @@
+"""The meter service: one interface to the core for every kind of meter, and its factory.
+
+    meter = make_meter(cfg, hw, data_dir="/")      source chosen by cfg["meter"]
+    meter.poll(now_ms)                               every control tick; returns within a few ms
+                                                     (a CT burst, when due, takes one mains cycle)
+    m.current_a = meter.current_a                    highest phase current (float);
+                                                     -1.0 meter lost (over-current protection blind),
+                                                     None no meter configured
+Fields: amps (list per phase), volts (list per phase), power_w, wh_total (lifetime),
+wh_session, ok, error (short text or None), kind, phases.
+Sessions: session_start(now_ms), session_end(now_ms, reason) -> record, sessions() -> records;
+or hand the core's events to on_event(ev): ('session', 'start'|'end', reason).
+poll() never raises: a failing source gives ok=False, error, current_a -1.0.
+"""
+from evse.energy import Energy, ticks_diff
+from evse import modbus
+from evse.meter_maps import MAPS, parse_generic_map
+
+METER_KINDS = ("none", "ct", "sdm120", "sdm630", "modbus", "s0")
+MODBUS_INTERVAL_MS = 1000       # one full read of the meter per second
+MAX_POWER_W = 100000            # a meter's energy counter cannot rise faster than this
+MIN_JUMP_KWH = 0.1              # slack for the counter jump check
+MWH_PER_KWH = 1000000.0
+I_NAMES = ("i1", "i2", "i3")
+V_NAMES = ("v1", "v2", "v3")
+
+# Settings keys, defaults and ranges: the lead merges these into the settings schema.
+DEFAULTS = {
+    "meter": "none",            # one of METER_KINDS
+    "meter_phases": 1,          # 1 or 3 (ct, s0)
+    "nominal_volts": 230.0,     # 100..480; 120/240 in North America
+    "mains_hz": 50,             # 50, 60, or 0 = detect (ct)
+    "ct_ratio": 2000.0,         # CT turns ratio, 1..100000 (SCT-013-000: 100 A : 50 mA = 2000)
+    "ct_burden_ohms": 22.0,     # 1..10000
+    "ct_vref": 3.3,             # ADC full-scale volts, 0.5..5.0
+    "ct_cal": [1.0, 1.0, 1.0],  # per-phase trim, 0.5..2.0
+    "ct_spc": 40,               # samples per mains cycle per channel, 8..240
+    "ct_interval_ms": 500,      # 100..10000
+    "volts_per_count": 0.0,     # mains volts per ADC count of the voltage channel; 0 = nominal
+    "meter_addr": 1,            # Modbus unit, 1..247
+    "meter_baud": 9600,         # 1200..115200 (the shell opens the UART with it)
+    "meter_timeout_ms": 300,    # 50..2000, per request
+    "meter_retries": 2,         # 0..5
+    "meter_interval_ms": 1000,  # 200..60000
+    "meter_map": "",            # generic map, see meter_maps.parse_generic_map
+    "s0_imp_per_kwh": 1000,     # 1..100000
+}
+
+
+def _cfg(cfg, key):
+    v = cfg.get(key) if cfg is not None else None
+    return DEFAULTS[key] if v is None else v
+
+
+class ModbusSource:
+    """Reads a register map block by block through a ModbusMaster, one request in flight."""
+
+    def __init__(self, master, regmap, unit, interval_ms=MODBUS_INTERVAL_MS, diff=ticks_diff):
+        self.master = master
+        self.map = regmap
+        self.unit = unit
+        self.interval_ms = interval_ms
+        self._diff = diff
+        self.phases = regmap["phases"]
+        self.amps = [0.0] * self.phases
+        self.volts = [0.0] * self.phases
+        self.power_w = 0.0
+        self.hz = 0.0
+        self.kwh = None              # the meter's own lifetime counter
+        self.ok = False
+        self.error = "no reading yet"
+        self.cycles = 0
+        self.failures = 0
+        self._vals = {}
+        self._block = -1             # -1: waiting for the next cycle
+        self._cycle_ms = None
+        self._kwh_ms = None
+        self._mwh_res = 0.0
+        self._mwh = 0
+        self._last_p = None
+
+    def poll(self, now_ms):
+        """Advance the read cycle by at most one step; True when a full set was published."""
+        m = self.master
+        reads = self.map["reads"]
+        if self._block < 0:
+            if self._cycle_ms is not None and self._diff(now_ms, self._cycle_ms) < self.interval_ms:
+                return False
+            self._cycle_ms = now_ms
+            self._block = 0
+            fc, reg, count, _ = reads[0]
+            m.start(self.unit, fc, reg, count, now_ms)
+            return False
+        st = m.poll(now_ms)
+        if st == modbus.BUSY:
+            return False
+        fc, reg, count, fields = reads[self._block]
+        if st != modbus.DONE:
+            self._lost("%s (unit %d, %s 0x%04X)" % (m.error, self.unit, "holding" if fc == 3 else "input", reg))
+            return False
+        data = m.data
+        vals = self._vals
+        for name, off, typ, scale, swap in fields:
+            vals[name] = modbus.decode(data, 2 * off, typ, swap) * scale
+        self._block += 1
+        if self._block < len(reads):
+            fc, reg, count, _ = reads[self._block]
+            m.start(self.unit, fc, reg, count, now_ms)
+            return False
+        self._block = -1
+        self._publish(now_ms)
+        return True
+
+    def _lost(self, why):
+        self._block = -1
+        self.ok = False
+        self.error = why
+        self.failures += 1
+        self.master.cancel()
+
+    def _publish(self, now_ms):
+        v = self._vals
+        p_sum = 0.0
+        for i in range(self.phases):
+            a = v.get(I_NAMES[i], 0.0)
+            self.amps[i] = a if a > 0 else -a        # a CT clamped backwards reads negative
+            self.volts[i] = v.get(V_NAMES[i], 0.0)
+            p_sum += self.amps[i] * self.volts[i]
+        self.power_w = v["p"] if "p" in v else p_sum
+        self.hz = v.get("hz", 0.0)
+        self.ok = True
+        self.error = None
+        self.cycles += 1
+        kwh = v.get("kwh")
+        if kwh is None:
+            self._integrate(now_ms)
+        else:
+            self._count_kwh(kwh, now_ms)
+
+    def _count_kwh(self, kwh, now_ms):
+        """Energy from the meter's own counter; a counter going back or leaping (meter swapped,
+        reset) resynchronises without counting."""
+        if self.kwh is not None:
+            d = kwh - self.kwh
+            dt = self._diff(now_ms, self._kwh_ms)
+            limit = MIN_JUMP_KWH + MAX_POWER_W * (dt if dt > 0 else 0) / 3600000000.0
+            if 0 <= d <= limit:
+                self._mwh_res += d * MWH_PER_KWH
+                whole = int(self._mwh_res)
+                self._mwh += whole
+                self._mwh_res -= whole
+            elif d != 0:
+                self.error = "meter counter jumped %.3f kWh: resynchronised" % d
+        self.kwh = kwh
+        self._kwh_ms = now_ms
+
+    def _integrate(self, now_ms):
+        if self._last_p is not None:
+            dt = self._diff(now_ms, self._kwh_ms)
+            if dt > 0:
+                self._mwh_res += (self._last_p + self.power_w) * 0.5 * dt / 3600.0
+                whole = int(self._mwh_res)
+                self._mwh += whole
+                self._mwh_res -= whole
+        self._last_p = self.power_w
+        self._kwh_ms = now_ms
+
+    def take_mwh(self):
+        m = self._mwh
+        self._mwh = 0
+        return m
+
+
+class Meter:
+    def __init__(self, source, energy, kind="none"):
+        self.source = source
+        self.energy = energy
+        self.kind = kind
+        self.phases = source.phases if source is not None else 0
+        self.amps = source.amps if source is not None else []
+        self.volts = source.volts if source is not None else []
+        self.power_w = 0.0
+        self.ok = source is not None and source.ok
+        self.error = source.error if source is not None else None
+        self.current_a = None if source is None else (-1.0 if not self.ok else 0.0)
+        self.s0 = source if kind == "s0" else None   # the shell's pin irq calls meter.s0.on_pulse
+        self._now_ms = None
+
+    @property
+    def wh_total(self):
+        return self.energy.wh_total if self.energy is not None else 0.0
+
+    @property
+    def wh_session(self):
+        return self.energy.wh_session if self.energy is not None else 0.0
+
+    def poll(self, now_ms):
+        self._now_ms = now_ms
+        src = self.source
+        try:
+            if src is not None:
+                src.poll(now_ms)
+                self.ok = src.ok
+                self.error = src.error
+                self.power_w = src.power_w if src.ok else 0.0
+                peak = 0.0
+                for a in src.amps:
+                    if a > peak:
+                        peak = a
+                self.current_a = peak if src.ok else -1.0
+                if self.energy is not None:
+                    if src.ok:
+                        self.energy.note_current(peak)
+                    self.energy.add_mwh(src.take_mwh(), now_ms)
+            elif self.energy is not None:
+                self.energy.poll(now_ms)
+        except Exception as e:  # never into the control loop; say so and stay blind
+            self.ok = False
+            self.error = "meter internal: %s" % e
+            if src is not None:
+                self.current_a = -1.0
+        if self.energy is not None and self.energy.error and self.error is None:
+            self.error = self.energy.error
+
+    def session_start(self, now_ms):
+        if self.energy is not None:
+            try:
+                self.energy.session_start(now_ms)
+            except Exception as e:
+                self.error = "session start: %s" % e
+
+    def session_end(self, now_ms, reason):
+        if self.energy is None:
+            return None
+        try:
+            return self.energy.session_end(now_ms, reason)
+        except Exception as e:
+            self.error = "session end: %s" % e
+            return None
+
+    def sessions(self):
+        return self.energy.sessions() if self.energy is not None else []
+
+    def on_event(self, ev):
+        """The core's events: ('session', 'start'|'end', reason)."""
+        if len(ev) >= 2 and ev[0] == "session" and self._now_ms is not None:
+            if ev[1] == "start":
+                self.session_start(self._now_ms)
+            elif ev[1] == "end":
+                self.session_end(self._now_ms, ev[2] if len(ev) > 2 else "end")
+
+    def status(self):
+        """A dict for the console."""
+        return {"kind": self.kind, "ok": self.ok, "error": self.error, "amps": list(self.amps),
+                "volts": list(self.volts), "power_w": self.power_w, "current_a": self.current_a,
+                "wh_session": self.wh_session, "wh_total": self.wh_total}
+
+
+def make_meter(cfg, hw, data_dir="/", wall=None):
+    """Build the meter service from settings. hw supplies what the chosen source needs:
+        ct:      hw.ct_adcs (1-3 ADC objects, read_u16), optional hw.v_adc, hw.ticks_us
+        modbus:  hw.uart (opened at meter_baud, 8N1), or sdm120 / sdm630 / modbus
+        s0:      nothing here; the shell wires its pin irq to meter.s0.on_pulse(ticks_us())
+    A configuration error gives a Meter with ok=False and the reason in error (never raises)."""
+    kind = _cfg(cfg, "meter")
+    try:
+        energy = Energy(data_dir, wall=wall)
+    except Exception as e:  # a flash problem must not cost the charger its meter
+        energy = None
+        flash_error = "energy store: %s" % e
+    else:
+        flash_error = None
+    try:
+        src = _make_source(kind, cfg, hw)
+    except Exception as e:
+        m = Meter(_Broken(str(e)), energy, kind)
+        return m
+    m = Meter(src, energy, kind)
+    if flash_error and m.error is None:
+        m.error = flash_error
+    return m
+
+
+class _Broken:
+    """Stands in for a source that could not be built: blind, with the reason."""
+    phases = 0
+
+    def __init__(self, why):
+        self.amps = []
+        self.volts = []
+        self.power_w = 0.0
+        self.ok = False
+        self.error = "meter config: " + why
+
+    def poll(self, now_ms):
+        return False
+
+    def take_mwh(self):
+        return 0
+
+
+def _make_source(kind, cfg, hw):
+    if kind == "none":
+        return None
+    phases = int(_cfg(cfg, "meter_phases"))
+    volts = float(_cfg(cfg, "nominal_volts"))
+    if kind == "ct":
+        from evse.ct import CtMeter, amps_per_count
+        adcs = list(hw.ct_adcs)[:phases]
+        if len(adcs) < phases:
+            raise ValueError("%d phases but %d CT inputs on this board" % (phases, len(adcs)))
+        cal = _cfg(cfg, "ct_cal")
+        vref = float(_cfg(cfg, "ct_vref"))
+        apc = [amps_per_count(float(_cfg(cfg, "ct_ratio")), float(_cfg(cfg, "ct_burden_ohms")), vref,
+                              float(cal[i]) if i < len(cal) else 1.0) for i in range(phases)]
+        vpc = float(_cfg(cfg, "volts_per_count"))
+        vadc = getattr(hw, "v_adc", None) if vpc > 0 else None
+        return CtMeter(adcs, hw.ticks_us, apc, vadc=vadc, volts_per_count=vpc, nominal_volts=volts,
+                       mains_hz=int(_cfg(cfg, "mains_hz")), spc=int(_cfg(cfg, "ct_spc")),
+                       interval_ms=int(_cfg(cfg, "ct_interval_ms")))
+    if kind in ("sdm120", "sdm630", "modbus"):
+        regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))
+        master = modbus.ModbusMaster(hw.uart, timeout_ms=int(_cfg(cfg, "meter_timeout_ms")),
+                                     retries=int(_cfg(cfg, "meter_retries")))
+        return ModbusSource(master, regmap, int(_cfg(cfg, "meter_addr")),
+                            interval_ms=int(_cfg(cfg, "meter_interval_ms")))
+    if kind == "s0":
+        from evse.s0 import S0Meter
+        return S0Meter(int(_cfg(cfg, "s0_imp_per_kwh")), nominal_volts=volts, phases=phases)
+    raise ValueError("meter must be one of %s, not %r" % ("|".join(METER_KINDS), kind))

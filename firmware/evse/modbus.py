@@ -1,0 +1,264 @@
+"""Modbus RTU master: function codes 3 (holding) and 4 (input registers), non-blocking.
+
+`ModbusMaster(uart)` owns a uart-like object (`write(buf)`, `any()`, `readinto(buf, n)` or
+`read(n)`). `start(unit, fc, reg, count, now_ms)` sends a request; later `poll(now_ms)` calls
+collect the reply without ever waiting: they return BUSY until the frame is complete, then DONE
+(registers in `data[0:2*count]`, big-endian bytes as on the wire) or FAILED (`error` says why).
+Timeouts and CRC errors are retried `retries` times; exception responses are not (the meter
+answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
+"""
+import struct
+
+FC_READ_HOLDING = 3
+FC_READ_INPUT = 4
+MAX_REGISTERS = 125                 # Modbus limit for one read
+RX_BYTES = 5 + 2 * MAX_REGISTERS    # addr, fc, count, data, crc
+TIMEOUT_MS = 200                    # reply must be complete this long after the request
+RETRIES = 2
+READ_CHUNK = 32                     # bytes taken from the UART per readinto
+
+IDLE = 0
+BUSY = 1
+DONE = 2
+FAILED = 3
+
+TICKS_PERIOD = 1 << 30
+
+
+def ticks_diff(a, b):
+    half = TICKS_PERIOD >> 1
+    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
+
+
+def _crc_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+        t.append(c)
+    return tuple(t)
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc16(buf, n=None, start=0):
+    """Modbus CRC-16 (poly 0xA001 reflected, init 0xFFFF) of buf[start:n]."""
+    if n is None:
+        n = len(buf)
+    crc = 0xFFFF
+    t = CRC_TABLE
+    for i in range(start, n):
+        crc = (crc >> 8) ^ t[(crc ^ buf[i]) & 0xFF]
+    return crc
+
+
+def build_request(buf, unit, fc, reg, count):
+    """Fill buf[0:8] with a read request; returns 8."""
+    buf[0] = unit
+    buf[1] = fc
+    buf[2] = (reg >> 8) & 0xFF
+    buf[3] = reg & 0xFF
+    buf[4] = (count >> 8) & 0xFF
+    buf[5] = count & 0xFF
+    c = crc16(buf, 6)
+    buf[6] = c & 0xFF          # CRC goes low byte first
+    buf[7] = c >> 8
+    return 8
+
+
+# parse_response results
+OK = 0
+INCOMPLETE = 1
+BAD_CRC = 2
+EXCEPTION = 3
+MISMATCH = 4
+
+
+def expected_length(buf, n):
+    """Length of the reply frame whose first n bytes are in buf (0 while unknown)."""
+    if n < 3:
+        return 0
+    if buf[1] & 0x80:
+        return 5
+    return 5 + buf[2]
+
+
+def parse_response(buf, n, unit, fc, count):
+    """Check a reply frame in buf[0:n]: OK (data at buf[3:3+2*count]), INCOMPLETE, BAD_CRC,
+    EXCEPTION (code in buf[2]) or MISMATCH (wrong unit, function or byte count)."""
+    want = expected_length(buf, n)
+    if want == 0 or n < want:
+        return INCOMPLETE
+    c = crc16(buf, want - 2)
+    if buf[want - 2] != (c & 0xFF) or buf[want - 1] != (c >> 8):
+        return BAD_CRC
+    if buf[0] != unit:
+        return MISMATCH
+    if buf[1] == (fc | 0x80):
+        return EXCEPTION
+    if buf[1] != fc or buf[2] != 2 * count:
+        return MISMATCH
+    return OK
+
+
+EXCEPTION_NAMES = {1: "illegal function", 2: "illegal address", 3: "illegal value", 4: "device failure",
+                   5: "acknowledge", 6: "busy", 11: "gateway target failed"}
+
+
+class ModbusMaster:
+    def __init__(self, uart, timeout_ms=TIMEOUT_MS, retries=RETRIES, diff=ticks_diff):
+        self.uart = uart
+        self.timeout_ms = timeout_ms
+        self.retries = retries
+        self._diff = diff
+        self._tx = bytearray(8)
+        self._rx = bytearray(RX_BYTES)
+        self._chunk = bytearray(READ_CHUNK)
+        self._n = 0
+        self._sent_ms = 0
+        self._tries = 0
+        self._req = (0, 0, 0, 0)
+        self.state = IDLE
+        self.error = None
+        self.exception_code = 0
+        self.crc_errors = 0      # counters for the console / diagnostics
+        self.timeouts = 0
+        self.data = memoryview(self._rx)[3:]   # register bytes of the last DONE reply
+
+    def start(self, unit, fc, reg, count, now_ms):
+        """Send a read request. Returns False (state FAILED) for a request that cannot be sent."""
+        if fc not in (FC_READ_HOLDING, FC_READ_INPUT) or not 1 <= count <= MAX_REGISTERS:
+            self.state = FAILED
+            self.error = "bad request"
+            return False
+        self._req = (unit, fc, reg, count)
+        self._tries = 0
+        return self._send(now_ms)
+
+    def _send(self, now_ms):
+        self._drain()
+        unit, fc, reg, count = self._req
+        build_request(self._tx, unit, fc, reg, count)
+        self._n = 0
+        self._sent_ms = now_ms
+        self._tries += 1
+        try:
+            self.uart.write(self._tx)
+        except Exception as e:
+            self.state = FAILED
+            self.error = "uart write: %s" % e
+            return False
+        self.state = BUSY
+        return True
+
+    def _drain(self):
+        """Throw away stray bytes (a late reply to an earlier request) before sending."""
+        try:
+            while self.uart.any():
+                if not self._read_some(self._chunk, READ_CHUNK):
+                    break
+        except Exception:
+            pass
+
+    def _read_some(self, buf, k):
+        u = self.uart
+        if hasattr(u, "readinto"):
+            got = u.readinto(buf, k)
+            return got or 0
+        data = u.read(k)
+        if not data:
+            return 0
+        buf[: len(data)] = data
+        return len(data)
+
+    def poll(self, now_ms):
+        """Collect the reply. Returns BUSY, DONE or FAILED (IDLE before any start)."""
+        if self.state != BUSY:
+            return self.state
+        try:
+            avail = self.uart.any()
+            while avail > 0 and self._n < RX_BYTES:
+                k = min(avail, READ_CHUNK, RX_BYTES - self._n)
+                got = self._read_some(self._chunk, k)
+                if got <= 0:
+                    break
+                rx = self._rx
+                base = self._n
+                ch = self._chunk
+                for i in range(got):
+                    rx[base + i] = ch[i]
+                self._n += got
+                avail = self.uart.any()
+        except Exception as e:
+            return self._fail_or_retry("uart read: %s" % e, now_ms)
+        unit, fc, _, count = self._req
+        r = parse_response(self._rx, self._n, unit, fc, count)
+        if r == OK:
+            self.state = DONE
+            self.error = None
+            return DONE
+        if r == EXCEPTION:
+            self.exception_code = self._rx[2]
+            self.state = FAILED
+            self.error = "exception %d (%s)" % (self._rx[2], EXCEPTION_NAMES.get(self._rx[2], "?"))
+            return FAILED
+        if r == BAD_CRC:
+            self.crc_errors += 1
+            return self._fail_or_retry("crc error", now_ms)
+        if r == MISMATCH:
+            return self._fail_or_retry("unexpected reply", now_ms)
+        if self._diff(now_ms, self._sent_ms) >= self.timeout_ms:
+            self.timeouts += 1
+            return self._fail_or_retry("timeout" if self._n == 0 else "short reply", now_ms)
+        return BUSY
+
+    def _fail_or_retry(self, why, now_ms):
+        self.error = why
+        if self._tries <= self.retries:
+            self._send(now_ms)
+            return self.state
+        self.state = FAILED
+        return FAILED
+
+    def cancel(self):
+        self.state = IDLE
+
+
+# --- register decoding ---------------------------------------------------------------------
+T_INT16 = 0
+T_UINT16 = 1
+T_INT32 = 2
+T_UINT32 = 3
+T_FLOAT32 = 4
+TYPE_NAMES = {"int16": T_INT16, "uint16": T_UINT16, "int32": T_INT32, "uint32": T_UINT32, "float32": T_FLOAT32}
+TYPE_REGS = (1, 1, 2, 2, 2)
+
+_scratch = bytearray(4)
+
+
+def decode(buf, off, typ, swap_words=False):
+    """Value of the register(s) at byte offset off of buf (register bytes big-endian, Modbus).
+    swap_words: 32-bit value sent low word first (many non-Eastron meters)."""
+    if typ == T_UINT16:
+        return (buf[off] << 8) | buf[off + 1]
+    if typ == T_INT16:
+        v = (buf[off] << 8) | buf[off + 1]
+        return v - 0x10000 if v & 0x8000 else v
+    s = _scratch
+    if swap_words:
+        s[0] = buf[off + 2]
+        s[1] = buf[off + 3]
+        s[2] = buf[off]
+        s[3] = buf[off + 1]
+    else:
+        s[0] = buf[off]
+        s[1] = buf[off + 1]
+        s[2] = buf[off + 2]
+        s[3] = buf[off + 3]
+    if typ == T_FLOAT32:
+        return struct.unpack(">f", s)[0]
+    if typ == T_UINT32:
+        return struct.unpack(">I", s)[0]
+    return struct.unpack(">i", s)[0]

@@ -1,0 +1,123 @@
+"""OCPP configuration keys (GetConfiguration / ChangeConfiguration), kept on flash when changed."""
+from evse.ocpp import store
+
+MEASURANDS = ("Energy.Active.Import.Register", "Current.Import", "Power.Active.Import", "Voltage")
+DEFAULT_MEASURANDS = "Energy.Active.Import.Register,Current.Import,Power.Active.Import"
+
+# name: (type, read-only, default, rule). Types: int (rule (lo, hi)), bool, csl (rule: allowed
+# items), str (rule: max length). 'w' marks write-only (never reported, e.g. the password).
+KEYS = {
+    "AllowOfflineTxForUnknownId": ("bool", False, False, None),
+    "AuthorizationCacheEnabled": ("bool", False, True, None),
+    "AuthorizationKey": ("w", False, "", 40),
+    "AuthorizeRemoteTxRequests": ("bool", False, False, None),
+    "ChargeProfileMaxStackLevel": ("int", True, 8, None),
+    "ChargingScheduleAllowedChargingRateUnit": ("csl", True, "Current,Power", None),
+    "ChargingScheduleMaxPeriods": ("int", True, 24, None),
+    "ClockAlignedDataInterval": ("int", False, 0, (0, 86400)),
+    "ConnectionTimeOut": ("int", False, 60, (1, 3600)),
+    "ConnectorPhaseRotation": ("csl", False, "NotApplicable", None),
+    "GetConfigurationMaxKeys": ("int", True, 50, None),
+    "HeartbeatInterval": ("int", False, 300, (1, 86400)),
+    "LocalAuthListEnabled": ("bool", False, True, None),
+    "LocalAuthListMaxLength": ("int", True, 100, None),
+    "LocalAuthorizeOffline": ("bool", False, True, None),
+    "LocalPreAuthorize": ("bool", False, False, None),
+    "MaxChargingProfilesInstalled": ("int", True, 8, None),
+    "MeterValueSampleInterval": ("int", False, 60, (0, 86400)),
+    "MeterValuesAlignedData": ("csl", False, DEFAULT_MEASURANDS, MEASURANDS),
+    "MeterValuesAlignedDataMaxLength": ("int", True, 4, None),
+    "MeterValuesSampledData": ("csl", False, DEFAULT_MEASURANDS, MEASURANDS),
+    "MeterValuesSampledDataMaxLength": ("int", True, 4, None),
+    "NumberOfConnectors": ("int", True, 1, None),
+    "ResetRetries": ("int", False, 1, (0, 10)),
+    "SendLocalListMaxLength": ("int", True, 100, None),
+    "StopTransactionOnEVSideDisconnect": ("bool", True, True, None),
+    "StopTransactionOnInvalidId": ("bool", False, True, None),
+    "StopTxnAlignedData": ("csl", False, "", MEASURANDS),
+    "StopTxnAlignedDataMaxLength": ("int", True, 4, None),
+    "StopTxnSampledData": ("csl", False, "", MEASURANDS),
+    "StopTxnSampledDataMaxLength": ("int", True, 4, None),
+    "SupportedFeatureProfiles": ("csl", True, "Core,LocalAuthListManagement,RemoteTrigger,SmartCharging", None),
+    "TransactionMessageAttempts": ("int", False, 3, (1, 100)),
+    "TransactionMessageRetryInterval": ("int", False, 20, (1, 3600)),
+    "UnlockConnectorOnEVSideDisconnect": ("bool", True, True, None),
+    "WebSocketPingInterval": ("int", False, 0, (0, 3600)),
+}
+# Changing these only takes effect on the next connection.
+RECONNECT_KEYS = ("AuthorizationKey",)
+
+
+class Config:
+    def __init__(self, path, overrides=None):
+        self.path = path
+        self.values = {}
+        for k, (_, _, default, _) in KEYS.items():
+            self.values[k] = default
+        for k, v in (overrides or {}).items():  # from settings (tests, site defaults)
+            if k in KEYS:
+                self.values[k] = v
+        saved = store.read_json(path, {}) if path else {}
+        for k, v in saved.items():
+            if k in KEYS and not KEYS[k][1]:
+                self.values[k] = v
+        self.on_change = None  # callable(key) for keys that need action
+
+    def get(self, key):
+        return self.values.get(key)
+
+    def _text(self, key):
+        v = self.values[key]
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+
+    def report(self, keys=None):
+        """GetConfiguration -> (configurationKey list, unknownKey list)."""
+        known, unknown = [], []
+        for k in (keys if keys else sorted(KEYS)):
+            spec = KEYS.get(k)
+            if spec is None or spec[0] == "w":
+                if keys:
+                    unknown.append(k)
+                continue
+            known.append({"key": k, "readonly": spec[1], "value": self._text(k)})
+        return known, unknown
+
+    def change(self, key, text):
+        """ChangeConfiguration -> 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported'."""
+        spec = KEYS.get(key)
+        if spec is None:
+            return "NotSupported"
+        typ, ro, _, rule = spec
+        if ro:
+            return "Rejected"
+        if typ == "int":
+            try:
+                v = int(text)
+            except ValueError:
+                return "Rejected"
+            if rule and not (rule[0] <= v <= rule[1]):
+                return "Rejected"
+        elif typ == "bool":
+            low = text.strip().lower()
+            if low not in ("true", "false"):
+                return "Rejected"
+            v = low == "true"
+        elif typ == "csl":
+            items = [x.strip() for x in text.split(",") if x.strip()]
+            if rule and any(x not in rule for x in items):
+                return "Rejected"
+            v = ",".join(items)
+        else:
+            if rule and len(text) > rule:
+                return "Rejected"
+            v = text
+        self.values[key] = v
+        if self.path:
+            saved = store.read_json(self.path, {})
+            saved[key] = v
+            store.write_json(self.path, saved)
+        if self.on_change:
+            self.on_change(key)
+        return "Accepted"

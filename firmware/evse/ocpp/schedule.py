@@ -1,0 +1,208 @@
+"""Smart charging: installed charging profiles, the limit in force now, and composite schedules.
+
+Times are seconds on the charge point's time line (epoch seconds once the central system gave the
+time; Absolute and Recurring profiles stay inactive until then). Limits are handled in amperes;
+schedules in watts are converted with the nominal voltage and the number of phases."""
+from evse.ocpp import store
+from evse.ocpp.wallclock import parse_iso
+
+PURPOSE_MAX = "ChargePointMaxProfile"
+PURPOSE_DEFAULT = "TxDefaultProfile"
+PURPOSE_TX = "TxProfile"
+RECURRENCE_S = {"Daily": 86400, "Weekly": 7 * 86400}
+MAX_BREAKPOINTS = 96  # cap on composite schedule periods (a GetCompositeSchedule answer stays small)
+
+
+def _prepare(profile):
+    """Profile dict -> internal copy with parsed times and periods sorted, or None if unusable."""
+    s = profile["chargingSchedule"]
+    periods = sorted(s["chargingSchedulePeriod"], key=lambda p: p["startPeriod"])
+    if not periods or periods[0]["startPeriod"] != 0:
+        return None
+    for a, b in zip(periods, periods[1:]):
+        if a["startPeriod"] == b["startPeriod"]:
+            return None
+    kind = profile["chargingProfileKind"]
+    if kind == "Recurring" and ("recurrencyKind" not in profile or "startSchedule" not in s):
+        return None
+    return {
+        "id": profile["chargingProfileId"],
+        "tx": profile.get("transactionId"),
+        "level": profile["stackLevel"],
+        "purpose": profile["chargingProfilePurpose"],
+        "kind": kind,
+        "every": RECURRENCE_S.get(profile.get("recurrencyKind")),
+        "from": parse_iso(profile["validFrom"]) if "validFrom" in profile else None,
+        "to": parse_iso(profile["validTo"]) if "validTo" in profile else None,
+        "start": parse_iso(s["startSchedule"]) if "startSchedule" in s else None,
+        "duration": s.get("duration"),
+        "unit": s["chargingRateUnit"],
+        "periods": [(p["startPeriod"], p["limit"], p.get("numberPhases")) for p in periods],
+    }
+
+
+class Profiles:
+    def __init__(self, path, volts=230, phases=1, max_level=8, max_installed=8):
+        self.path = path
+        self.volts = volts
+        self.phases = phases
+        self.max_level = max_level
+        self.max_installed = max_installed
+        saved = store.read_json(path, []) if path else []
+        self.items = []  # [connector_id, prepared profile, original profile]
+        for c, prof in saved:
+            p = _prepare(prof)
+            if p:
+                self.items.append([c, p, prof])
+
+    def _save(self):
+        if self.path:
+            # TxProfiles end with their transaction; they are not worth keeping across a reboot.
+            store.write_json(self.path, [[c, o] for c, p, o in self.items if p["purpose"] != PURPOSE_TX])
+
+    def add(self, connector, profile, tx_id, n_connectors=1):
+        """SetChargingProfile -> 'Accepted' or 'Rejected'. `tx_id` is the running transaction's
+        id (None when there is none; -1 while its id is not yet known)."""
+        if connector > n_connectors:
+            return "Rejected"
+        purpose = profile["chargingProfilePurpose"]
+        if purpose == PURPOSE_MAX and connector != 0:
+            return "Rejected"
+        if purpose == PURPOSE_TX:
+            if connector == 0 or tx_id is None:
+                return "Rejected"
+            if "transactionId" in profile and profile["transactionId"] != tx_id:
+                return "Rejected"
+        if profile["stackLevel"] > self.max_level:
+            return "Rejected"
+        p = _prepare(profile)
+        if p is None:
+            return "Rejected"
+        # Same id replaces; same purpose and stack level on the same connector replaces.
+        self.items = [it for it in self.items if it[1]["id"] != p["id"] and not (
+            it[0] == connector and it[1]["purpose"] == p["purpose"] and it[1]["level"] == p["level"])]
+        if len(self.items) >= self.max_installed:
+            return "Rejected"
+        self.items.append([connector, p, profile])
+        self._save()
+        return "Accepted"
+
+    def clear(self, pid=None, connector=None, purpose=None, level=None):
+        """ClearChargingProfile -> 'Accepted' if anything matched, else 'Unknown'."""
+        def match(it):
+            c, p = it[0], it[1]
+            if pid is not None:
+                return p["id"] == pid
+            return ((connector is None or c == connector) and (purpose is None or p["purpose"] == purpose)
+                    and (level is None or p["level"] == level))
+        keep = [it for it in self.items if not match(it)]
+        if len(keep) == len(self.items):
+            return "Unknown"
+        self.items = keep
+        self._save()
+        return "Accepted"
+
+    def end_transaction(self):
+        before = len(self.items)
+        self.items = [it for it in self.items if it[1]["purpose"] != PURPOSE_TX]
+        if len(self.items) != before:
+            self._save()
+
+    # -- evaluation --------------------------------------------------------------------------
+    def _anchor(self, p, t, tx_start, clock_known):
+        """Start of the schedule in force at t, or None if the profile cannot apply."""
+        if p["kind"] == "Relative":
+            return tx_start if tx_start is not None else t
+        if not clock_known:
+            return None
+        start = p["start"]
+        if start is None:
+            start = tx_start if tx_start is not None else t  # Absolute without startSchedule
+        if p["every"] and t >= start:
+            start += (t - start) // p["every"] * p["every"]
+        return start
+
+    def _amps(self, limit, unit, phases):
+        if unit == "A":
+            return float(limit)
+        return limit / (self.volts * (phases or self.phases))
+
+    def _profile_limit(self, p, t, tx_start, clock_known):
+        if clock_known and ((p["from"] is not None and t < p["from"]) or (p["to"] is not None and t >= p["to"])):
+            return None
+        a = self._anchor(p, t, tx_start, clock_known)
+        if a is None or t < a:
+            return None
+        off = t - a
+        if p["duration"] is not None and off >= p["duration"]:
+            return None
+        lim = None
+        for sp, limit, ph in p["periods"]:
+            if sp <= off:
+                lim = self._amps(limit, p["unit"], ph)
+        return lim
+
+    def _best(self, purposes, connectors, t, tx_start, clock_known, tx_id):
+        best = None  # (level, connector-specific, amps)
+        for c, p, _ in self.items:
+            if c not in connectors or p["purpose"] not in purposes:
+                continue
+            if p["purpose"] == PURPOSE_TX and p["tx"] is not None and tx_id is not None and p["tx"] != tx_id:
+                continue
+            lim = self._profile_limit(p, t, tx_start, clock_known)
+            if lim is None:
+                continue
+            key = (p["level"], c != 0)
+            if best is None or key > best[0]:
+                best = (key, lim)
+        return None if best is None else best[1]
+
+    def limit_at(self, t, connector=1, tx_start=None, clock_known=True, tx_id=None, in_tx=False):
+        """Amperes allowed on `connector` at t (None = no profile limits it)."""
+        cap = self._best((PURPOSE_MAX,), (0,), t, tx_start, clock_known, tx_id)
+        if connector == 0:
+            return cap
+        lim = None
+        if in_tx:
+            lim = self._best((PURPOSE_TX,), (connector,), t, tx_start, clock_known, tx_id)
+        if lim is None:
+            lim = self._best((PURPOSE_DEFAULT,), (0, connector), t, tx_start, clock_known, tx_id)
+        if cap is not None and (lim is None or cap < lim):
+            lim = cap
+        return lim
+
+    def _breakpoints(self, t0, t1, tx_start, clock_known):
+        pts = [t0]
+        for _, p, _ in self.items:
+            for b in (p["from"], p["to"]):
+                if b is not None:
+                    pts.append(b)
+            anchors = []
+            a = self._anchor(p, t0, tx_start, clock_known)
+            while a is not None and a < t1 and len(anchors) < 16:
+                anchors.append(a)
+                a = a + p["every"] if p["every"] else None
+            for a in anchors:
+                for sp, _, _ in p["periods"]:
+                    pts.append(a + sp)
+                if p["duration"] is not None:
+                    pts.append(a + p["duration"])
+        return sorted(set(x for x in pts if t0 <= x < t1))
+
+    def composite(self, t0, duration, connector=1, tx_start=None, clock_known=True, tx_id=None,
+                  in_tx=False, unit="A", default_amps=None):
+        """GetCompositeSchedule's chargingSchedule from t0 for `duration` seconds."""
+        periods = []
+        for b in self._breakpoints(t0, t0 + duration, tx_start, clock_known)[:MAX_BREAKPOINTS]:
+            lim = self.limit_at(b, connector, tx_start, clock_known, tx_id, in_tx)
+            if lim is None:
+                lim = default_amps
+            if lim is None:
+                continue
+            if unit == "W":
+                lim = lim * self.volts * self.phases
+            lim = int(lim * 10) / 10  # one decimal (the schema's multipleOf 0.1), rounded down
+            if periods and periods[-1]["limit"] == lim:
+                continue
+            periods.append({"startPeriod": int(b - t0), "limit": lim})
+        return {"duration": duration, "chargingRateUnit": unit, "chargingSchedulePeriod": periods}

@@ -1,0 +1,51 @@
+"""Connector status for StatusNotification, from the core's state, fault and session."""
+
+# Core fault name -> OCPP 1.6 ChargePointErrorCode.
+FAULT_CODES = {
+    "rcd": "GroundFailure", "rcd_dc": "GroundFailure", "rcd_early": "GroundFailure",
+    "rcd_lockout": "GroundFailure", "rcd_selftest": "GroundFailure",
+    "weld": "PowerSwitchFailure", "no_close": "PowerSwitchFailure",
+    "overcurrent": "OverCurrentFailure",
+    "overtemp": "HighTemperature",
+    "internal": "InternalError",
+    # pilot, diode, state_e, state_f, ventilation and pp have no own code: OtherError + info.
+}
+
+PLUGGED_STATES = ("B1", "B2", "C1", "C2", "D1", "D2")
+
+
+def error_code(fault):
+    """(errorCode, info) for a core fault name (None -> NoError)."""
+    if not fault:
+        return "NoError", None
+    code = FAULT_CODES.get(fault)
+    if code:
+        return code, None
+    return "OtherError", fault[:50]
+
+
+def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative):
+    """(status, errorCode, info).
+    plugged: a car is connected (last pilot state B/C/D); in_tx: an OCPP transaction runs;
+    charged: the contactor closed during this transaction; finishing: the transaction ended and
+    the car is still connected; operative: not set Inoperative by ChangeAvailability."""
+    if fault or state in ("fault", "E", "F"):
+        code, info = error_code(fault or ("state_e" if state == "E" else "state_f" if state == "F" else "internal"))
+        return "Faulted", code, info
+    if state == "disabled" or (not operative and not in_tx):
+        return "Unavailable", "NoError", None
+    if finishing and plugged:
+        return "Finishing", "NoError", None
+    if state in ("C2", "D2"):
+        if contactor:
+            return "Charging", "NoError", None
+        return ("SuspendedEVSE" if charged else "Preparing"), "NoError", None
+    if state in ("C1", "D1") or (state == "paused" and plugged):
+        return "SuspendedEVSE", "NoError", None
+    if state in ("B1", "B2"):
+        if in_tx and charged:
+            return ("SuspendedEV" if state == "B2" else "SuspendedEVSE"), "NoError", None
+        return "Preparing", "NoError", None
+    if state in ("A1", "A2") or not plugged:
+        return "Available", "NoError", None
+    return "Preparing", "NoError", None

@@ -1,0 +1,113 @@
+"""Transaction messages (StartTransaction, MeterValues of a transaction, StopTransaction) kept on
+flash until the central system has answered them, delivered in order (OCPP 1.6 section 4.10).
+
+The file is an append-only log of JSON lines, so a power cut can only tear the last line (which
+is then ignored):
+    ["q", seq, action, payload, txref, meta]   a queued message
+    ["a", seq]                                  delivered (or given up): no longer queued
+    ["t", txref, transactionId]                 the id the central system gave transaction txref
+A transaction is known locally by `txref` until its StartTransaction is answered; queued messages
+of that transaction get the real transactionId when they are sent. The log is rewritten (atomically,
+temp file + rename) when it grows past COMPACT_LINES."""
+import json
+import os
+from evse.ocpp import store
+
+MAX_QUEUED = 400  # messages; beyond it the oldest MeterValues are dropped (never Start/Stop)
+COMPACT_LINES = 200  # log lines before a rewrite
+KEEP_RECENT_TXIDS = 4
+
+
+class TxQueue:
+    def __init__(self, path):
+        self.path = path
+        self.records = []  # [seq, action, payload, txref, meta], oldest first
+        self.txids = {}  # txref -> transactionId
+        self.seq = 0
+        self.lines = 0
+        self._load()
+
+    def _load(self):
+        store.recover_tmp(self.path)
+        live = {}
+        try:
+            f = open(self.path)
+        except OSError:
+            return
+        with f:
+            for line in f:
+                self.lines += 1
+                try:
+                    r = json.loads(line)
+                    kind = r[0]
+                except (ValueError, IndexError, TypeError):
+                    continue  # a torn last line
+                if kind == "q" and len(r) == 6:
+                    live[r[1]] = r[1:]
+                    if r[1] > self.seq:
+                        self.seq = r[1]
+                elif kind == "a" and len(r) == 2:
+                    live.pop(r[1], None)
+                elif kind == "t" and len(r) == 3:
+                    self.txids[r[1]] = r[2]
+        self.records = [live[k] for k in sorted(live)]
+
+    def _append(self, entry):
+        with open(self.path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        self.lines += 1
+
+    def __len__(self):
+        return len(self.records)
+
+    def push(self, action, payload, txref, meta=None):
+        if len(self.records) >= MAX_QUEUED:
+            for r in self.records:
+                if r[1] == "MeterValues":
+                    self.drop(r[0])
+                    break
+        self.seq += 1
+        rec = [self.seq, action, payload, txref, meta or {}]
+        self.records.append(rec)
+        self._append(["q"] + rec)
+        return self.seq
+
+    def head(self):
+        return self.records[0] if self.records else None
+
+    def drop(self, seq):
+        """The message `seq` is done (answered, or given up after its attempts)."""
+        self.records = [r for r in self.records if r[0] != seq]
+        self._append(["a", seq])
+        if self.lines > COMPACT_LINES:
+            self.compact()
+
+    def set_txid(self, txref, txid):
+        self.txids[txref] = txid
+        self._append(["t", txref, txid])
+
+    def has(self, action, txref):
+        for r in self.records:
+            if r[1] == action and r[3] == txref:
+                return True
+        return False
+
+    def compact(self):
+        # Keep ids still referenced, and the newest few: an open transaction's id is needed for
+        # the StopTransaction queued after a reboot.
+        refs = set(r[3] for r in self.records)
+        refs.update(sorted(k for k in self.txids if isinstance(k, int))[-KEEP_RECENT_TXIDS:])
+        tmp = self.path + ".tmp"
+        n = 0
+        with open(tmp, "w") as f:
+            for ref in refs:
+                if ref in self.txids:
+                    f.write(json.dumps(["t", ref, self.txids[ref]]) + "\n")
+                    n += 1
+            for r in self.records:
+                f.write(json.dumps(["q"] + r) + "\n")
+                n += 1
+        store.remove(self.path)
+        os.rename(tmp, self.path)
+        self.txids = {k: v for k, v in self.txids.items() if k in refs}
+        self.lines = n

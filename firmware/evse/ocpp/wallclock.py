@@ -1,0 +1,89 @@
+"""Wall time for OCPP timestamps and clock-aligned meter values.
+
+The firmware has no RTC it trusts: the central system's `currentTime` (BootNotification and
+Heartbeat responses) is kept as an offset against the tick clock. Times are integer seconds since
+1970-01-01 UTC, computed here (MicroPython's own epoch differs between ports)."""
+from evse.ocpp.ticks import ticks_diff
+
+
+def _days_from_civil(y, m, d):
+    # Howard Hinnant's civil-date algorithm (public domain arithmetic).
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil_from_days(z):
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    return y + (m <= 2), m, d
+
+
+def parse_iso(s):
+    """'2024-05-01T12:30:00Z' (fraction and +hh:mm offset allowed) -> epoch seconds, or None."""
+    if not isinstance(s, str) or len(s) < 19:
+        return None
+    try:
+        if s[4] != "-" or s[7] != "-" or s[10] not in "Tt " or s[13] != ":" or s[16] != ":":
+            return None
+        y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
+        h, mi, se = int(s[11:13]), int(s[14:16]), int(s[17:19])
+        if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and se < 61):
+            return None
+        rest = s[19:]
+        if rest[:1] == ".":
+            i = 1
+            while i < len(rest) and rest[i] in "0123456789":
+                i += 1
+            rest = rest[i:]
+        off = 0
+        if rest in ("Z", "z", ""):
+            pass
+        elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
+            off = (int(rest[1:3]) * 60 + int(rest[4:6])) * 60
+            if rest[0] == "-":
+                off = -off
+        else:
+            return None
+    except ValueError:
+        return None
+    return _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off
+
+
+def format_iso(t):
+    """epoch seconds -> '2024-05-01T12:30:00Z'."""
+    t = int(t)
+    days, sec = divmod(t, 86400)
+    y, m, d = _civil_from_days(days)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, sec // 3600, sec // 60 % 60, sec % 60)
+
+
+class WallClock:
+    """Epoch seconds derived from the last `currentTime` and the tick clock."""
+
+    def __init__(self):
+        self.ref_ticks = None
+        self.ref_epoch = None
+
+    def known(self):
+        return self.ref_epoch is not None
+
+    def set(self, epoch_s, now_ticks):
+        self.ref_epoch = epoch_s
+        self.ref_ticks = now_ticks
+
+    def now(self, now_ticks):
+        """Epoch seconds (float) or None while no central system has told us the time."""
+        if self.ref_epoch is None:
+            return None
+        return self.ref_epoch + ticks_diff(now_ticks, self.ref_ticks) / 1000

@@ -1,0 +1,247 @@
+"""A small WebSocket client (RFC 6455) over asyncio streams, for OCPP-J.
+
+Text and binary messages, fragmented messages, masking, ping/pong and close; ws:// and wss://
+with the server certificate checked against a CA file; HTTP Basic auth (OCPP security profiles
+1 and 2). Runs on CPython's asyncio and MicroPython's asyncio alike."""
+import asyncio
+import binascii
+import hashlib
+import os
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+MAX_MESSAGE = 16384  # bytes kept per message; longer ones are drained and reported truncated
+MAX_HEADER_LINES = 64  # a handshake answer longer than this is not a WebSocket server
+CLOSE_TOO_BIG = 1009
+
+
+class WebSocketError(Exception):
+    pass
+
+
+def parse_url(url):
+    """'ws://host:port/path' -> (secure, host, port, path)."""
+    if url.startswith("ws://"):
+        secure, rest = False, url[5:]
+    elif url.startswith("wss://"):
+        secure, rest = True, url[6:]
+    else:
+        raise WebSocketError("url must start with ws:// or wss://")
+    i = rest.find("/")
+    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    port = 443 if secure else 80
+    if hostport.startswith("["):  # IPv6 literal
+        j = hostport.find("]")
+        host = hostport[1:j]
+        if hostport[j + 1:j + 2] == ":":
+            port = int(hostport[j + 2:])
+    elif ":" in hostport:
+        host, p = hostport.rsplit(":", 1)
+        port = int(p)
+    else:
+        host = hostport
+    if not host:
+        raise WebSocketError("url has no host")
+    return secure, host, port, path
+
+
+def b64(data):
+    return binascii.b2a_base64(data).strip().decode()
+
+
+def accept_key(key):
+    return b64(hashlib.sha1(key.encode() + GUID).digest())
+
+
+def basic_auth(user, password):
+    return "Basic " + b64((user + ":" + password).encode())
+
+
+def make_tls_context(ca_file):
+    """Client TLS context that checks the server certificate against `ca_file` (PEM).
+    Without a CA file the connection is encrypted but the server is not authenticated."""
+    import ssl
+    if hasattr(ssl, "create_default_context"):  # CPython
+        if ca_file:
+            return ssl.create_default_context(cafile=ca_file)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # MicroPython
+    if ca_file:
+        with open(ca_file, "rb") as f:
+            ctx.load_verify_locations(cadata=f.read())
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def encode_frame(opcode, payload, fin=True, mask_key=None):
+    """A client frame: always masked (RFC 6455 5.3)."""
+    if mask_key is None:
+        mask_key = os.urandom(4)
+    n = len(payload)
+    head = bytearray([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head.append(0x80 | n)
+    elif n < 65536:
+        head.append(0x80 | 126)
+        head.extend(n.to_bytes(2, "big"))
+    else:
+        head.append(0x80 | 127)
+        head.extend(n.to_bytes(8, "big"))
+    head.extend(mask_key)
+    body = bytearray(payload)
+    for i in range(n):
+        body[i] ^= mask_key[i & 3]
+    return bytes(head) + bytes(body)
+
+
+class WebSocket:
+    """One open connection. `recv()` returns (opcode, bytes, truncated) for text/binary messages
+    and answers pings itself; it raises WebSocketError once the connection is closed."""
+
+    def __init__(self, reader, writer, max_message=MAX_MESSAGE):
+        self.reader = reader
+        self.writer = writer
+        self.max_message = max_message
+        self.closed = False
+        self._lock = asyncio.Lock()  # one frame on the wire at a time
+
+    async def _send_frame(self, opcode, payload, fin=True):
+        if self.closed:
+            raise WebSocketError("closed")
+        async with self._lock:
+            self.writer.write(encode_frame(opcode, payload, fin))
+            await self.writer.drain()
+
+    async def send_text(self, text):
+        await self._send_frame(OP_TEXT, text.encode() if isinstance(text, str) else text)
+
+    async def ping(self, data=b""):
+        await self._send_frame(OP_PING, data)
+
+    async def close(self, code=1000, reason=""):
+        if not self.closed:
+            try:
+                await self._send_frame(OP_CLOSE, code.to_bytes(2, "big") + reason.encode())
+            except Exception:
+                pass
+        self.closed = True
+        try:
+            self.writer.close()
+            await self.writer.wait_closed()
+        except Exception:
+            pass
+
+    async def _read_frame(self, keep):
+        """(fin, opcode, payload) with at most `keep` payload bytes kept (the rest drained)."""
+        h = await self.reader.readexactly(2)
+        fin, opcode = h[0] & 0x80, h[0] & 0x0F
+        masked, n = h[1] & 0x80, h[1] & 0x7F
+        if h[0] & 0x70:
+            raise WebSocketError("reserved bits set")
+        if n == 126:
+            n = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await self.reader.readexactly(8), "big")
+        mask = await self.reader.readexactly(4) if masked else None
+        if opcode >= 8 and (n > 125 or not fin):
+            raise WebSocketError("bad control frame")
+        kept = await self.reader.readexactly(min(n, keep)) if n else b""
+        left = n - len(kept)
+        while left:  # drain what we do not keep, in small pieces (never a huge allocation)
+            left -= len(await self.reader.readexactly(min(left, 512)))
+        if mask:
+            b = bytearray(kept)
+            for i in range(len(b)):
+                b[i] ^= mask[i & 3]
+            kept = bytes(b)
+        return fin, opcode, kept, n
+
+    async def recv(self):
+        msg_op = None
+        parts = []
+        size = 0
+        truncated = False
+        while True:
+            if self.closed:
+                raise WebSocketError("closed")
+            try:
+                # Control frames between fragments carry at most 125 bytes, so one budget serves.
+                fin, op, data, n = await self._read_frame(max(125, self.max_message - size))
+            except (OSError, EOFError) as e:  # asyncio.IncompleteReadError is an EOFError
+                self.closed = True
+                raise WebSocketError("connection lost: %r" % (e,))
+            if op == OP_PING:
+                await self._send_frame(OP_PONG, data)
+                continue
+            if op == OP_PONG:
+                continue
+            if op == OP_CLOSE:
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1000
+                await self.close(code if code in (1000, 1001) else 1000)
+                raise WebSocketError("closed by peer (%d)" % code)
+            if op in (OP_TEXT, OP_BINARY):
+                if msg_op is not None:
+                    raise WebSocketError("new message inside a fragmented one")
+                msg_op = op
+            elif op == OP_CONT:
+                if msg_op is None:
+                    raise WebSocketError("continuation without a message")
+            else:
+                raise WebSocketError("unknown opcode %d" % op)
+            parts.append(data)
+            size += n
+            if size > self.max_message:
+                truncated = True
+            if fin:
+                return msg_op, b"".join(parts), truncated
+
+
+async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=None,
+                  max_message=MAX_MESSAGE, extra_headers=None):
+    """Open a WebSocket: TCP (or TLS), HTTP upgrade, check Sec-WebSocket-Accept and the subprotocol."""
+    secure, host, port, path = parse_url(url)
+    ctx = make_tls_context(ca_file) if secure else None
+    if ctx is not None:
+        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    else:
+        reader, writer = await asyncio.open_connection(host, port)
+    try:
+        key = b64(os.urandom(16))
+        hosthdr = host if port == (443 if secure else 80) else "%s:%d" % (host, port)
+        lines = ["GET %s HTTP/1.1" % path, "Host: " + hosthdr, "Upgrade: websocket",
+                 "Connection: Upgrade", "Sec-WebSocket-Key: " + key, "Sec-WebSocket-Version: 13"]
+        if subprotocol:
+            lines.append("Sec-WebSocket-Protocol: " + subprotocol)
+        if password is not None and user is not None:
+            lines.append("Authorization: " + basic_auth(user, password))
+        for k, v in (extra_headers or ()):
+            lines.append("%s: %s" % (k, v))
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        status = (await reader.readline()).decode().strip()
+        parts = status.split(" ", 2)
+        if len(parts) < 2 or parts[1] != "101":
+            raise WebSocketError("upgrade refused: " + status)
+        headers = {}
+        for _ in range(MAX_HEADER_LINES):
+            line = (await reader.readline()).decode().strip()
+            if not line:
+                break
+            i = line.find(":")
+            if i > 0:
+                headers[line[:i].strip().lower()] = line[i + 1:].strip()
+        else:
+            raise WebSocketError("handshake answer too long")
+        if headers.get("sec-websocket-accept") != accept_key(key):
+            raise WebSocketError("bad Sec-WebSocket-Accept")
+        if subprotocol and headers.get("sec-websocket-protocol") != subprotocol:
+            raise WebSocketError("server did not accept subprotocol " + subprotocol)
+    except Exception:
+        writer.close()
+        raise
+    return WebSocket(reader, writer, max_message)

@@ -1,0 +1,151 @@
+# Control pilot, pure logic: the duty that advertises a current, and what the plateaus say.
+from micropython import const
+
+from evse import limits as L
+
+# Pilot states as read back (IEC 61851-1 Table A.4); INVALID and DIODE are faults.
+UNKNOWN = const(0)
+A = const(1)
+B = const(2)
+C = const(3)
+D = const(4)
+E = const(5)
+F = const(6)
+INVALID = const(7)
+DIODE = const(8)
+NAMES = ("?", "A", "B", "C", "D", "E", "F", "invalid", "diode")
+
+
+# --- Duty <-> current (facts 2). Amps in tenths, duty in hundredths of a percent. ---
+
+def clamp_amps_x10(amps_x10):
+    """The current the pilot can really advertise for a limit: 0 when under 6 A, 51 A in the gap."""
+    if amps_x10 < L.AMPS_MIN_X10:
+        return 0
+    if amps_x10 > L.AMPS_MAX_X10:
+        return L.AMPS_MAX_X10
+    if L.AMPS_LOW_MAX_X10 < amps_x10 < L.AMPS_GAP_MAX_X10:
+        return L.AMPS_LOW_MAX_X10
+    return amps_x10
+
+
+def duty_counts(amps_x10, steps):
+    """PWM counter value (out of `steps`) for a current, rounded down so it never advertises more."""
+    a = clamp_amps_x10(amps_x10)
+    if a == 0:
+        return 0
+    if a <= L.AMPS_LOW_MAX_X10:
+        # duty = A / 0.6 %  ->  counts = A_x10 * steps / 600
+        return a * steps // 600
+    # duty = A / 2.5 + 64 %  ->  counts = (A_x10 * 4 + 6400) * steps / 10000
+    return (a * 4 + 6400) * steps // 10000
+
+
+def amps_x100_for_counts(counts, steps):
+    """What a vehicle reads from a duty (the inverse of duty_counts), in hundredths of an amp."""
+    duty_x100 = counts * 10000 // steps
+    if duty_x100 < 1000 or duty_x100 > 9700:
+        return 0
+    if duty_x100 <= 8500:
+        return counts * 6000 // steps           # A = duty % x 0.6
+    return (counts * 10000 // steps - 6400) * 25 // 10  # A = (duty % - 64) x 2.5
+
+
+def duty_u16_for_counts(counts, steps):
+    """The duty_u16 argument that the port turns into exactly `counts` (ports compute u16*steps//65535)."""
+    return (counts * 65535 + steps - 1) // steps
+
+
+def duty_x100_for_counts(counts, steps):
+    return counts * 10000 // steps
+
+
+# --- Reading the plateaus (facts 3, with hysteresis) ---
+
+def classify(pos_mv, neg_mv, pwm_on, prev):
+    """Pilot state from the positive (and, while the PWM runs, negative) plateau in millivolts."""
+    if pos_mv > L.PILOT_HIGH_FAULT_MV:
+        return INVALID
+    if pos_mv >= L.A_MIN_MV:
+        s = A
+    elif pos_mv >= L.AB_HYST_MV:
+        s = A if prev == A else B
+    elif pos_mv >= L.B_MIN_MV:
+        s = B
+    elif pos_mv >= L.BC_HYST_MV:
+        s = prev if prev == A or prev == B else C
+    elif pos_mv >= L.C_MIN_MV:
+        s = C
+    elif pos_mv >= L.CD_HYST_MV:
+        s = prev if prev == A or prev == B or prev == C else D
+    elif pos_mv >= L.D_MIN_MV:
+        s = D
+    elif pos_mv >= L.E_MIN_MV:
+        return E
+    elif L.F_MIN_MV <= pos_mv <= L.F_MAX_MV:
+        return F
+    else:
+        return INVALID
+    if pwm_on and s != A:
+        # Diode check: with a vehicle behind its diode the negative plateau stays near -12 V.
+        if -L.DIODE_MIRROR_MV < pos_mv + neg_mv < L.DIODE_MIRROR_MV:
+            return DIODE
+        if neg_mv < L.NEG_PLATEAU_MIN_MV or neg_mv > L.NEG_PLATEAU_MAX_MV:
+            return INVALID
+    return s
+
+
+class Detector:
+    """Debounces readings into a stable pilot state.
+
+    Leaving C/D for B or A, and every fault level, is confirmed by FAST_CONFIRM bursts in a row
+    (one tick apart: within 20 ms). Entering C or D from B must hold for `bc_qualify_ms` so a
+    bouncing vehicle cannot make the contactor chatter. An unstable burst is ignored.
+    """
+
+    def __init__(self, bc_qualify_ms):
+        self.bc_qualify_ms = bc_qualify_ms
+        self.state = UNKNOWN
+        self.diode_seen = False   # a PWM burst with a healthy negative plateau since the last reset
+        self._cand = UNKNOWN
+        self._count = 0
+        self._since = 0
+
+    def reset(self):
+        self.state = UNKNOWN
+        self.diode_seen = False
+        self._cand = UNKNOWN
+        self._count = 0
+
+    def pending_fast(self):
+        """A fast change seen once and not yet confirmed: worth a second burst right away."""
+        return self._count > 0 and self.state != UNKNOWN and not (
+            (self._cand == C or self._cand == D) and (self.state == B or self.state == A))
+
+    def update(self, pos_mv, neg_mv, ok, pwm_on, now_ms, ticks_diff):
+        """Feed one burst; returns True when the stable state changed."""
+        if not ok:
+            return False
+        raw = classify(pos_mv, neg_mv, pwm_on, self.state)
+        if pwm_on and B <= raw <= D:
+            self.diode_seen = True
+        if raw == self.state:
+            self._cand = UNKNOWN
+            self._count = 0
+            return False
+        if raw != self._cand:
+            self._cand = raw
+            self._count = 1
+            self._since = now_ms
+        else:
+            self._count += 1
+        slow = (raw == C or raw == D) and (self.state == B or self.state == A)
+        if slow:
+            if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
+                return False
+        elif self._count < L.FAST_CONFIRM and self.state != UNKNOWN:
+            return False
+        self.state = raw
+        self._cand = UNKNOWN
+        self._count = 0
+        return True

@@ -1,0 +1,108 @@
+# Protections, pure logic: over-current, temperature derating, residual-current trip policy.
+from micropython import const
+
+from evse import limits as L
+
+
+class OverCurrent:
+    """Trip when I > (I_signalled + 0.5 A) x 1.10 for 7 s (facts 7).
+
+    Judged against the highest current signalled in the last OC_SIGNAL_WINDOW_MS, so lowering the
+    duty does not trip an EV that is still ramping down (a known field bug).
+    """
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self._over_since = None
+        self._prev_x10 = 0
+        self._prev_until = 0
+        self._signalled_x10 = 0
+
+    def signalled(self, amps_x10, now_ms):
+        if amps_x10 < self._signalled_x10:
+            self._prev_x10 = self._signalled_x10
+            self._prev_until = now_ms
+        self._signalled_x10 = amps_x10
+
+    def reference_x10(self, now_ms, ticks_diff):
+        if self._prev_x10 and ticks_diff(now_ms, self._prev_until) < L.OC_SIGNAL_WINDOW_MS:
+            return self._prev_x10
+        return self._signalled_x10
+
+    def check(self, measured_a, now_ms, ticks_diff):
+        """True when the over-current has lasted long enough to trip."""
+        if measured_a is None or measured_a < 0:
+            self._over_since = None
+            return False
+        ref = self.reference_x10(now_ms, ticks_diff)
+        # limit in tenths: (ref + 0.5 A) x 1.10
+        if measured_a * 10 > (ref + L.OC_OFFSET_X10) * L.OC_FACTOR_PCT / 100:
+            if self._over_since is None:
+                self._over_since = now_ms
+            return ticks_diff(now_ms, self._over_since) >= L.OC_TRIP_MS
+        self._over_since = None
+        return False
+
+
+THERMAL_OK = const(0)
+THERMAL_HALF = const(1)
+THERMAL_QUARTER = const(2)
+THERMAL_STOP = const(3)
+
+
+class Thermal:
+    """Half current at 65 C, quarter at 68 C, stop at 71 C, restore below 62 C (settings)."""
+
+    def __init__(self, half_c, quarter_c, stop_c, restore_c):
+        self.half_c = half_c
+        self.quarter_c = quarter_c
+        self.stop_c = stop_c
+        self.restore_c = restore_c
+        self.level = THERMAL_OK
+
+    def update(self, temp_c):
+        if temp_c is None:
+            return self.level
+        if temp_c >= self.stop_c:
+            level = THERMAL_STOP
+        elif temp_c >= self.quarter_c:
+            level = THERMAL_QUARTER
+        elif temp_c >= self.half_c:
+            level = THERMAL_HALF
+        else:
+            level = THERMAL_OK
+        # Raise at once; step down only below the restore temperature (hysteresis).
+        if level > self.level or temp_c < self.restore_c:
+            self.level = level
+        return self.level
+
+    def scale_x10(self, amps_x10):
+        if self.level == THERMAL_HALF:
+            return amps_x10 // 2
+        if self.level == THERMAL_QUARTER:
+            return amps_x10 // 4
+        if self.level == THERMAL_STOP:
+            return 0
+        return amps_x10
+
+
+class RcdPolicy:
+    """Residual-current trips: a trip within 2 s of closing is hard; otherwise retry after 5 min,
+    at most 6 times, then lock out until unplug or reset (facts 6)."""
+
+    def __init__(self):
+        self.trips = 0
+
+    def on_trip(self, closed_ms, now_ms, ticks_diff):
+        """Fault name for a trip while closed (closed_ms: when the contactor closed, or None)."""
+        if closed_ms is not None and ticks_diff(now_ms, closed_ms) < L.RCD_EARLY_MS:
+            return "rcd_early"
+        self.trips += 1
+        if self.trips >= L.RCD_MAX_TRIPS:
+            return "rcd_lockout"
+        return "rcd"
+
+    def reset(self):
+        self.trips = 0

@@ -1,0 +1,95 @@
+"""S0 pulse input (IEC 62053-31): an energy meter's open-collector output, N impulses per kWh.
+
+The shell's pin interrupt calls `on_pulse(ticks_us())`: integers only, no allocation, bounces
+closer than the debounce interval are dropped. `poll(now_ms)` turns pulses into energy (int mWh,
+remainder carried exactly) and estimates power from the last pulse interval, decaying as
+1 / (time since the last pulse) when pulses stop. Current is power / (volts x phases): an estimate.
+An S0 line cannot tell "no power" from "wire cut", so `ok` stays True.
+"""
+
+S0_DEBOUNCE_US = 20000           # IEC 62053-31 pulses are >= 30 ms: anything closer is a bounce
+S0_MAX_POWER_W = 50000           # fastest pulse rate expected; debounce is kept under half of it
+US_W_PER_KWH_PULSE = 3600000000000   # interval_us * power_W * imp_per_kWh = 3.6e12
+MWH_PER_KWH = 1000000
+MAX_INTERVAL_MS = 500000         # longer gaps: the us tick counter may have wrapped (2^30 us)
+
+TICKS_PERIOD = 1 << 30
+
+
+def ticks_diff(a, b):
+    half = TICKS_PERIOD >> 1
+    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
+
+
+class S0Meter:
+    def __init__(self, imp_per_kwh, nominal_volts=230.0, phases=1, debounce_us=None, diff=ticks_diff):
+        if imp_per_kwh <= 0:
+            raise ValueError("s0_imp_per_kwh must be > 0")
+        self.imp = int(imp_per_kwh)
+        fastest = US_W_PER_KWH_PULSE // (self.imp * S0_MAX_POWER_W)
+        self.debounce_us = debounce_us if debounce_us is not None else min(S0_DEBOUNCE_US, fastest // 2)
+        self._diff = diff
+        self.phases = phases
+        self._nominal_v = nominal_volts
+        # written by the interrupt handler only
+        self.count = 0
+        self.bounces = 0
+        self._last_us = 0
+        self._interval_us = 0
+        # poll side
+        self._seen = 0
+        self._acc = 0
+        self._mwh = 0
+        self._last_pulse_ms = None
+        self._gap_ms = 0
+        self.amps = [0.0] * phases
+        self.volts = [nominal_volts] * phases
+        self.power_w = 0.0
+        self.ok = True
+        self.error = None
+
+    def on_pulse(self, now_us):
+        """Interrupt handler body: count a pulse unless it is a bounce. Allocates nothing."""
+        if self.count:
+            dt = self._diff(now_us, self._last_us)
+            if dt < self.debounce_us:
+                self.bounces += 1
+                return
+            self._interval_us = dt
+        self._last_us = now_us
+        self.count += 1
+
+    def poll(self, now_ms):
+        count = self.count
+        new = count - self._seen
+        if new > 0:
+            self._seen = count
+            self._acc += new * MWH_PER_KWH
+            whole = self._acc // self.imp
+            self._acc -= whole * self.imp
+            self._mwh += whole
+            if self._last_pulse_ms is not None:
+                self._gap_ms = self._diff(now_ms, self._last_pulse_ms)
+            self._last_pulse_ms = now_ms
+        p = 0.0
+        if self._last_pulse_ms is not None and count >= 2:
+            since = self._diff(now_ms, self._last_pulse_ms)
+            iv = self._interval_us
+            if self._gap_ms > MAX_INTERVAL_MS:   # the us interval may have wrapped: use ms
+                iv = self._gap_ms * 1000
+            if iv > 0:
+                p = US_W_PER_KWH_PULSE / (self.imp * iv)
+            if since > 0 and since * 1000 > iv:      # no pulse for longer than the last interval
+                p_max = US_W_PER_KWH_PULSE / (self.imp * since * 1000)
+                if p_max < p:
+                    p = p_max
+        self.power_w = p
+        a = p / (self._nominal_v * self.phases)
+        for i in range(self.phases):
+            self.amps[i] = a
+        return new > 0
+
+    def take_mwh(self):
+        m = self._mwh
+        self._mwh = 0
+        return m

@@ -1,0 +1,155 @@
+"""Conformance checks of an analysed capture against the facts sheet. Each check is a dict:
+name, ok, measured (number), unit, limit (text), detail (text)."""
+
+import numpy as np
+
+from tools.analyzer.core import duty_for_amps, HLC_DUTY
+
+FREQ_MIN_HZ = 980.0
+FREQ_MAX_HZ = 1020.0
+GEN_POS = (11.4, 12.6)             # +12 V +-5 %
+GEN_NEG = (-12.6, -11.4)           # -12 V +-5 %
+J1772_BANDS = {"A": (11.40, 12.60), "B": (8.36, 9.56), "C": (5.48, 6.49), "D": (2.62, 3.25)}
+DUTY_MIN = 10.0                    # never under 10 % except the 5 % of high-level communication
+DUTY_MAX = 96.0                    # never above 96 %
+OPEN_AFTER_C_TO_B_S = 0.100        # IEC 61851-1 Table A.6 seq 8.1
+OPEN_AFTER_PWM_OFF_S = 6.0         # seq 10.2
+DEFAULT_DUTY_TOL = 0.5             # percentage points
+
+
+def _check(name, ok, measured, unit, limit, detail=""):
+    return {"name": name, "ok": bool(ok), "measured": None if measured is None else float(measured),
+            "unit": unit, "limit": limit, "detail": detail}
+
+
+def _worst(values, lo, hi):
+    """The value farthest outside [lo, hi] (or closest to an edge when all are inside)."""
+    vals = np.asarray(values, dtype=float)
+    margin = np.minimum(vals - lo, hi - vals)
+    return float(vals[int(np.argmin(margin))])
+
+
+def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
+    segs = res["segments"]
+    out = []
+    pwm = [s for s in segs if s["pwm"]]
+    # frequency
+    fr = [s for s in pwm if s["frequency_hz"] is not None]
+    if fr:
+        lo = min(s["frequency_min_hz"] for s in fr)
+        hi = max(s["frequency_max_hz"] for s in fr)
+        means = [s["frequency_hz"] for s in fr]
+        w = _worst(means, FREQ_MIN_HZ, FREQ_MAX_HZ)
+        out.append(_check("frequency", FREQ_MIN_HZ <= min(means) and max(means) <= FREQ_MAX_HZ, w, "Hz",
+                          "980-1020 Hz", "segment means; single periods %.1f-%.1f Hz" % (lo, hi)))
+    if res["logic_pilot"]:
+        levels_known = False
+    else:
+        levels_known = True
+    if levels_known:
+        a = [s["pos_v"] for s in segs if s["state"] == "A" and s["pos_v"] is not None and not s["fault"]]
+        if a:
+            w = _worst(a, *GEN_POS)
+            out.append(_check("generator_positive", GEN_POS[0] <= min(a) and max(a) <= GEN_POS[1], w, "V",
+                              "+12 V +-5 % (11.4-12.6 V)", "positive plateau with nothing connected (A)"))
+        neg = [s["neg_v"] for s in pwm if s["neg_v"] is not None and s["fault"] != "diode"]
+        neg += [s["level_v"] for s in segs if s["state"] == "F" and s["level_v"] is not None]
+        if neg:
+            w = _worst(neg, *GEN_NEG)
+            out.append(_check("generator_negative", GEN_NEG[0] <= min(neg) and max(neg) <= GEN_NEG[1], w,
+                              "V", "-12 V +-5 % (-12.6 to -11.4 V)", "negative plateau and state F"))
+        bad = [s for s in segs if s["fault"] == "pilot"]
+        lv = [(s["pos_v"] if s["pwm"] else s["level_v"]) for s in bad]
+        out.append(_check("pilot_levels", not bad, lv[0] if lv else len(bad), "V" if lv else "segments",
+                          "every level in a state band (facts 3)",
+                          "%d segment(s) at an impossible level" % len(bad) if bad else "all in bands"))
+        inband = [s for s in segs if s["state"] in ("B", "C", "D") and s["pos_v"] is not None
+                  and not s["fault"]]
+        if inband:
+            devs = []
+            for s in inband:
+                lo_, hi_ = J1772_BANDS[s["state"]]
+                devs.append(max(lo_ - s["pos_v"], s["pos_v"] - hi_, 0.0))
+            k = int(np.argmax(devs))
+            s = inband[k]
+            out.append(_check("state_bands", max(devs) == 0.0, s["pos_v"], "V",
+                              "J1772 bands B 8.36-9.56, C 5.48-6.49, D 2.62-3.25 V",
+                              "worst: %s at %.3f s" % (s["name"], s["start_s"])))
+        if pwm:
+            dio = [s for s in pwm if s["fault"] == "diode"]
+            negs = [s["neg_v"] for s in pwm if s["neg_v"] is not None]
+            if negs or dio:
+                m = dio[0]["neg_v"] if dio else max(negs)
+                out.append(_check("diode", not dio, m, "V", "negative plateau -11 to -13 V while PWM runs",
+                                  "diode missing or shorted at %.3f s" % dio[0]["start_s"] if dio else "ok"))
+    # duty
+    dd = [s for s in pwm if s["duty_pct"] is not None]
+    if dd:
+        def in_range(d):
+            return (HLC_DUTY[0] <= d <= HLC_DUTY[1]) or (DUTY_MIN - duty_tol <= d <= DUTY_MAX + duty_tol)
+        badd = [s["duty_pct"] for s in dd if not in_range(s["duty_pct"])]
+        out.append(_check("duty_range", not badd, badd[0] if badd else max(s["duty_pct"] for s in dd), "%",
+                          "5 %% or 10-96 %% (+-%.2g)" % duty_tol, "duty outside the encoding" if badd else ""))
+    if expect_current is not None and dd:
+        want = duty_for_amps(expect_current)
+        nom = [s for s in dd if not HLC_DUTY[0] <= s["duty_pct"] <= HLC_DUTY[1]]
+        if nom:
+            errs = [s["duty_pct"] - want for s in nom]
+            k = int(np.argmax(np.abs(errs)))
+            out.append(_check("duty_expected", abs(errs[k]) <= duty_tol, nom[k]["duty_pct"], "%",
+                              "%.2f %% +- %.2g (%.1f A)" % (want, duty_tol, expect_current),
+                              "advertises %s A" % ("%.1f" % nom[k]["amps"] if nom[k]["amps"] is not None
+                                                   else "no current")))
+        else:
+            out.append(_check("duty_expected", False, None, "%", "%.2f %%" % want, "no nominal PWM in capture"))
+    out += _contactor_checks(res, cap)
+    return out
+
+
+def _opening(cap, t):
+    """Seconds from t until the contactor channel reads open; (None, still_closed_for) if never."""
+    c = cap.contactor
+    i = int(np.searchsorted(c.times, t, side="right"))
+    vals = c.values
+    opened = np.flatnonzero(vals[i:] < 0.5)
+    if len(opened):
+        return float(c.times[i + opened[0]] - t), None
+    return None, cap.t_end - t
+
+
+def _closed_at(cap, t):
+    return bool(cap.contactor.at(t - 1e-9) > 0.5)
+
+
+def _contactor_checks(res, cap):
+    if cap.contactor is None:
+        return []
+    segs = res["segments"]
+    kinds = {"c_to_b": [], "pwm_off": []}
+    for p, s in zip(segs, segs[1:]):
+        t = s["start_s"]
+        if p["state"] not in ("C", "D") or not _closed_at(cap, t):
+            continue
+        if s["state"] in ("A", "B"):
+            kinds["c_to_b"].append((t, p["name"], s["name"]))
+        elif p["pwm"] and not s["pwm"] and s["state"] in ("C", "D", "F", "fault"):
+            kinds["pwm_off"].append((t, p["name"], s["name"]))
+    out = []
+    for kind, limit, title in (("c_to_b", OPEN_AFTER_C_TO_B_S, "contactor_open_after_c_to_b"),
+                               ("pwm_off", OPEN_AFTER_PWM_OFF_S, "contactor_open_after_pwm_off")):
+        worst, detail, ok, n = None, [], True, 0
+        for t, a, b in kinds[kind]:
+            d, still = _opening(cap, t)
+            if d is None:
+                if still < limit:
+                    continue                      # the capture ends before the limit: no verdict
+                d = still
+                detail.append("%s->%s at %.3f s: still closed at the end" % (a, b, t))
+            else:
+                detail.append("%s->%s at %.3f s: %.1f ms" % (a, b, t, d * 1e3))
+            n += 1
+            ok = ok and d <= limit
+            worst = d if worst is None else max(worst, d)
+        if n:
+            out.append(_check(title, ok, worst * 1e3, "ms", "<= %g ms" % (limit * 1e3), "; ".join(detail)))
+    return out

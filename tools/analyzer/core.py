@@ -1,0 +1,460 @@
+"""The analysis: edges, periods, plateaus, states and segments of a pilot capture.
+
+Per-sample work is vectorised numpy (threshold, np.diff for edges, np.add.reduceat for plateau
+means); Python loops only run per PWM period or per segment."""
+
+import math
+
+import numpy as np
+
+from tools.analyzer.capture import Sampled
+
+# Facts sheet section 3: positive plateau bands (V) with the hysteresis of IEC 61851-1 Table A.4
+BAND_FAULT_HIGH = 13.0
+BAND_A = 11.0
+BAND_AB = 10.0
+BAND_B = 8.0
+BAND_BC = 7.0
+BAND_C = 5.0
+BAND_CD = 4.0
+BAND_D = 2.0
+BAND_E = -1.0
+BAND_F_HIGH = -11.0
+BAND_F_LOW = -13.0
+DIODE_NEG_MIN = -13.0          # negative plateau with a healthy diode: about -11 to -13 V
+DIODE_NEG_MAX = -11.0
+MIRROR_TOL = 1.5               # |pos + neg| below this: the negative plateau mirrors the positive
+HLC_DUTY = (4.5, 5.5)          # read as 5 %: high-level communication
+
+
+class Options:
+    """Analysis knobs (seconds and volts)."""
+
+    def __init__(self, threshold=1.0, guard_start=10e-6, guard_end=3e-6, max_piece=5e-3,
+                 min_pulse=2e-6, duty_split=0.4, glitch_s=2.5e-3, dc_block=1e-3):
+        self.threshold = threshold          # high / low decision for edges
+        self.guard_start = guard_start      # skip after an edge before reading a plateau (facts: ~10 us)
+        self.guard_end = guard_end          # skip before the next edge
+        self.max_piece = max_piece          # a level held longer than this is DC (X1, F, E), not PWM
+        self.min_pulse = min_pulse          # shorter pulses are noise at an edge, not edges
+        self.duty_split = duty_split        # duty step (percentage points) that starts a new segment
+        self.glitch_s = glitch_s            # a PWM segment this short between others is a transition
+        self.dc_block = dc_block            # DC levels are read in slices this long
+
+
+def amps_for_duty(duty):
+    """Advertised current (A) for a duty in percent, as a J1772 / IEC 61851 EV reads it.
+    Returns (amps or None, note)."""
+    if duty is None or math.isnan(duty):
+        return None, ""
+    if HLC_DUTY[0] <= duty <= HLC_DUTY[1]:
+        return None, "5 %: high-level communication"
+    if 8.0 <= duty < 10.0:
+        return 6.0, ""
+    if 10.0 <= duty <= 85.0:
+        return round(duty * 0.6, 2), ""
+    if 85.0 < duty <= 96.0:
+        return round((duty - 64.0) * 2.5, 2), ""
+    if 96.0 < duty <= 97.0:
+        return 80.0, ""
+    return None, "no charging (duty outside the encoding)"
+
+
+def duty_for_amps(amps):
+    """Nominal duty (%) for a current (facts sheet section 2); ValueError outside 6-80 A."""
+    if not 6.0 <= amps <= 80.0:
+        raise ValueError("current %.1f A outside 6-80 A" % amps)
+    if amps <= 51.0:
+        return amps / 0.6
+    return amps / 2.5 + 64.0
+
+
+def classify(level, prev):
+    """State letter for a positive plateau / DC level, 'fault' for an impossible level."""
+    if level > BAND_FAULT_HIGH:
+        return "fault"
+    if level >= BAND_A:
+        return "A"
+    if level >= BAND_AB:
+        return "A" if prev == "A" else "B"
+    if level >= BAND_B:
+        return "B"
+    if level >= BAND_BC:
+        return prev if prev in ("A", "B") else "C"
+    if level >= BAND_C:
+        return "C"
+    if level >= BAND_CD:
+        return prev if prev in ("A", "B", "C") else "D"
+    if level >= BAND_D:
+        return "D"
+    if level >= BAND_E:
+        return "E"
+    if BAND_F_LOW <= level <= BAND_F_HIGH:
+        return "F"
+    return "fault"
+
+
+# ------------------------------------------------------------------------------------- pieces
+def _deglitch(bounds, length, min_len):
+    """Drop pairs of edges around interior pieces shorter than min_len (noise at an edge).
+    bounds: interior edge positions (sorted); length: total. Works on samples or seconds."""
+    for _ in range(20):
+        if len(bounds) < 2:
+            break
+        short = np.diff(bounds) < min_len     # interior piece k lies between bounds[k] and bounds[k+1]
+        if not short.any():
+            break
+        k = np.flatnonzero(short & ~np.concatenate(([False], short[:-1])))
+        keep = np.ones(len(bounds), dtype=bool)
+        keep[k] = False
+        keep[k + 1] = False
+        bounds = bounds[keep]
+    return bounds
+
+
+def pieces_sampled(sig, opt):
+    """Split a sampled pilot at its threshold crossings. Returns start, end (s), high, level (V)."""
+    v = sig.values
+    n = len(v)
+    thr = 0.5 if sig.logic else opt.threshold
+    hi = v > thr
+    idx = np.flatnonzero(hi[1:] != hi[:-1]) + 1          # first sample of each new level
+    min_len = max(1, int(round(opt.min_pulse / sig.dt)))
+    if min_len > 1:
+        idx = _deglitch(idx, n, min_len)
+    # crossing time interpolated between the two samples around it
+    if len(idx) and not sig.logic:
+        a = v[idx - 1].astype(np.float64)
+        b = v[idx].astype(np.float64)
+        frac = np.clip((thr - a) / np.where(b != a, b - a, 1.0), 0.0, 1.0)
+        tc = sig.t0 + (idx - 1 + frac) * sig.dt
+    else:
+        tc = sig.t0 + idx * sig.dt
+    bounds = np.concatenate(([0], idx, [n]))
+    s, e = bounds[:-1], bounds[1:]
+    t_start = np.concatenate(([sig.t0], tc))
+    t_end = np.concatenate((tc, [sig.t_end]))
+    high = hi[s]
+    if sig.logic:
+        level = high.astype(np.float64)
+    else:
+        g0 = int(math.ceil(opt.guard_start / sig.dt))
+        g1 = int(math.ceil(opt.guard_end / sig.dt))
+        a = s + g0
+        a[0] = s[0]                                    # the capture start is not an edge
+        b = e - g1
+        b[-1] = e[-1]
+        level = _means_idx(v, a, b, s, e)
+    return t_start, t_end, high, level, lambda ta, tb: _means_time_sampled(sig, ta, tb)
+
+
+def _means_idx(v, a, b, s, e):
+    """Mean of v over [a, b) per piece (falls back to the middle sample when the window is empty)."""
+    n = len(v)
+    bad = b <= a
+    mid = s + (e - s) // 2
+    a = np.where(bad, np.minimum(mid, n - 1), a)
+    b = np.where(bad, np.minimum(mid, n - 1) + 1, b)
+    inter = np.empty(2 * len(a), dtype=np.int64)
+    inter[0::2] = a
+    inter[1::2] = b
+    if inter[-1] >= n:
+        inter = inter[:-1]
+    return np.add.reduceat(v, inter, dtype=np.float64)[0::2] / (b - a)
+
+
+def _means_time_sampled(sig, ta, tb):
+    n = len(sig.values)
+    a = np.clip(np.round((ta - sig.t0) / sig.dt).astype(np.int64), 0, n - 1)
+    b = np.clip(np.round((tb - sig.t0) / sig.dt).astype(np.int64), 1, n)
+    return _means_idx(sig.values, a, b, a, b)
+
+
+def pieces_steps(sig, opt):
+    """Same for a piecewise-constant pilot (VCD): exact crossing times, time-weighted plateau means."""
+    t, v = sig.times, sig.values
+    thr = 0.5 if sig.logic else opt.threshold
+    hi = v > thr
+    idx = np.flatnonzero(hi[1:] != hi[:-1]) + 1
+    tc = t[idx]
+    if len(tc) > 1:
+        keep_t = _deglitch(tc, sig.t_end, opt.min_pulse)
+        idx = idx[np.isin(tc, keep_t)]
+        tc = t[idx]
+    t_start = np.concatenate(([t[0]], tc))
+    t_end = np.concatenate((tc, [sig.t_end]))
+    high = hi[np.concatenate(([0], idx))]
+    if sig.logic:
+        return t_start, t_end, high, high.astype(np.float64), lambda ta, tb: np.zeros(len(ta))
+    dur = np.diff(np.concatenate((t, [sig.t_end])))
+    cum = np.concatenate(([0.0], np.cumsum(v * dur)))
+
+    def integral(x):
+        k = np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 1)
+        return cum[k] + v[k] * (x - t[k])
+
+    def means(a, b):
+        bad = b <= a
+        mid = (a + b) / 2
+        a = np.where(bad, mid - 1e-9, a)
+        b = np.where(bad, mid + 1e-9, b)
+        return (integral(b) - integral(a)) / (b - a)
+
+    a = t_start + opt.guard_start
+    a[0] = t_start[0]
+    b = t_end - opt.guard_end
+    b[-1] = t_end[-1]
+    bad = b <= a
+    mid = (t_start + t_end) / 2
+    a = np.where(bad, mid, a)
+    b = np.where(bad, mid, b)
+    return t_start, t_end, high, means(a, b), means
+
+
+# -------------------------------------------------------------------------------------- units
+def units_from_pieces(t_start, t_end, high, level, means, opt):
+    """PWM periods (high piece + following low piece) and DC blocks (long pieces cut into
+    `dc_block` slices, so a level change without a crossing, e.g. A to B at X1, is seen), in time
+    order, as arrays."""
+    dur = t_end - t_start
+    npieces = len(dur)
+    partial = np.zeros(npieces, dtype=bool)
+    partial[0] = partial[-1] = True
+    long_ = dur > opt.max_piece
+    short = ~long_ & ~partial
+    k = np.flatnonzero(high[:-1] & short[:-1] & ~high[1:] & short[1:])
+    per = dur[k] + dur[k + 1]
+    dc = np.flatnonzero(long_)
+    nb = np.maximum(1, np.floor(dur[dc] / opt.dc_block).astype(np.int64))
+    owner = np.repeat(dc, nb)
+    first = np.cumsum(nb) - nb
+    j = np.arange(int(nb.sum())) - np.repeat(first, nb)
+    b0 = t_start[owner] + j * opt.dc_block
+    b1 = np.where(j == np.repeat(nb, nb) - 1, t_end[owner], b0 + opt.dc_block)
+    ga = b0 + np.where((j == 0) & (owner > 0), opt.guard_start, 0.0)
+    gb = b1 - np.where((j == np.repeat(nb, nb) - 1) & (owner < npieces - 1), opt.guard_end, 0.0)
+    dcl = means(ga, gb) if len(owner) else np.zeros(0)
+    n_p, n_d = len(k), len(owner)
+    u = {
+        "t0": np.concatenate((t_start[k], b0)),
+        "t1": np.concatenate((t_end[k + 1], b1)),
+        "pwm": np.concatenate((np.ones(n_p, bool), np.zeros(n_d, bool))),
+        "duty": np.concatenate((100.0 * dur[k] / per, np.full(n_d, np.nan))),
+        "freq": np.concatenate((1.0 / per, np.full(n_d, np.nan))),
+        "pos": np.concatenate((level[k], dcl)),
+        "neg": np.concatenate((level[k + 1], np.full(n_d, np.nan))),
+    }
+    order = np.argsort(u["t0"], kind="stable")
+    return {key: val[order] for key, val in u.items()}
+
+
+def units_from_plateau_vcd(pilot, duty):
+    """Bench VCD written without --waveform: cp holds the plateau level, `duty` the PWM."""
+    times = np.unique(np.concatenate((pilot.times, duty.times)))
+    times = times[(times >= pilot.t0) & (times < pilot.t_end)]
+    cp = pilot.at(times)
+    d = duty.at(times)
+    t1 = np.concatenate((times[1:], [pilot.t_end]))
+    pwm = (d > 0.0) & (d < 100.0)
+    return {"t0": times, "t1": t1, "pwm": pwm, "duty": np.where(pwm, d, np.nan),
+            "freq": np.full(len(times), np.nan), "pos": cp, "neg": np.full(len(times), np.nan)}
+
+
+# ----------------------------------------------------------------------------------- segments
+def _unit_state(pos, neg, pwm, prev, logic):
+    """(state letter, fault) of one unit."""
+    if logic:
+        return ("?", None)
+    st = classify(pos, prev)
+    if st == "fault":
+        return ("fault", "pilot")
+    if pwm and not math.isnan(neg):
+        if not DIODE_NEG_MIN <= neg <= DIODE_NEG_MAX:
+            if abs(pos + neg) < MIRROR_TOL:
+                return (st, "diode")
+            return (st, "pilot")
+    return (st, None)
+
+
+def segments_from_units(u, opt, logic=False):
+    t0, t1, pwm, duty, freq, pos, neg = (u[k] for k in ("t0", "t1", "pwm", "duty", "freq", "pos", "neg"))
+    t0l, t1l, pwml = t0.tolist(), t1.tolist(), pwm.tolist()
+    dutyl, posl, negl = duty.tolist(), pos.tolist(), neg.tolist()
+    segs = []
+    cur = None
+    prev_state = None
+    for i in range(len(t0l)):
+        st, fault = _unit_state(posl[i], negl[i], pwml[i], prev_state, logic)
+        if st != "fault":
+            prev_state = st
+        d = dutyl[i]
+        if cur is not None and cur["state"] == st and cur["fault"] == fault and cur["pwm"] == pwml[i] \
+                and (not pwml[i] or abs(d - cur["_dsum"] / cur["periods"]) <= opt.duty_split):
+            cur["periods"] += 1
+            cur["_dsum"] += d if pwml[i] else 0.0
+            cur["_last"] = i + 1
+            cur["end_s"] = t1l[i]
+            continue
+        cur = {"start_s": t0l[i], "end_s": t1l[i], "state": st, "fault": fault, "pwm": pwml[i],
+               "periods": 1, "_dsum": d if pwml[i] else 0.0, "_first": i, "_last": i + 1}
+        segs.append(cur)
+    segs = _merge_glitches(segs, opt)
+    out = []
+    for j, s in enumerate(segs):
+        a, b = s["_first"], s["_last"]
+        if j + 1 < len(segs):                    # no gaps between segments
+            s["end_s"] = segs[j + 1]["start_s"]
+        out.append(_finish(s, u, a, b))
+    return out
+
+
+def _merge_glitches(segs, opt):
+    """A segment of a single period between two others is a transition, not a state."""
+    out = []
+    for s in segs:
+        if len(out) >= 2 and out[-1]["pwm"] and out[-1]["end_s"] - out[-1]["start_s"] < opt.glitch_s:
+            s["start_s"] = out.pop()["start_s"]          # fold the transition period into the next
+        p = out[-1] if out else None
+        if p is not None and p["state"] == s["state"] and p["fault"] == s["fault"] \
+                and p["pwm"] == s["pwm"] and (not s["pwm"] or abs(
+                    p["_dsum"] / p["periods"] - s["_dsum"] / s["periods"]) <= opt.duty_split):
+            p["periods"] += s["periods"]
+            p["_dsum"] += s["_dsum"]
+            p["_last"] = s["_last"]
+            p["end_s"] = s["end_s"]
+            continue
+        out.append(s)
+    return out
+
+
+def _nanmean(x):
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else None
+
+
+def _finish(s, u, a, b):
+    pwm = s["pwm"]
+    seg = {"start_s": s["start_s"], "end_s": s["end_s"], "state": s["state"], "pwm": pwm,
+           "fault": s["fault"], "periods": int(b - a) if pwm else 0}
+    st = s["state"]
+    seg["name"] = st + ("2" if pwm else "1") if st in ("A", "B", "C", "D") else st
+    if pwm:
+        duty = _nanmean(u["duty"][a:b])
+        fr = u["freq"][a:b]
+        tot = float(np.sum(1.0 / fr)) if len(fr) and not np.isnan(fr).any() else None
+        seg["duty_pct"] = duty
+        amps, note = amps_for_duty(duty)
+        seg["amps"] = amps
+        seg["note"] = note
+        seg["frequency_hz"] = (b - a) / tot if tot else None
+        seg["frequency_min_hz"] = float(fr.min()) if tot else None
+        seg["frequency_max_hz"] = float(fr.max()) if tot else None
+        seg["pos_v"] = _nanmean(u["pos"][a:b])
+        seg["neg_v"] = _nanmean(u["neg"][a:b])
+        seg["level_v"] = None
+    else:
+        lv = _nanmean(u["pos"][a:b])
+        seg.update({"duty_pct": None, "amps": None, "note": "", "frequency_hz": None,
+                    "frequency_min_hz": None, "frequency_max_hz": None,
+                    "pos_v": lv if lv is not None and lv > 0 else None,
+                    "neg_v": lv if lv is not None and lv <= 0 else None, "level_v": lv})
+        if st == "A":
+            seg["note"] = "X1: constant +12 V, no PWM"
+        elif st == "F":
+            seg["note"] = "F: constant -12 V, EVSE not available"
+        elif st == "E":
+            seg["note"] = "E: pilot at 0 V (shorted to PE)"
+        elif st in ("B", "C", "D"):
+            seg["note"] = "no PWM (constant +12 V source)"
+    if seg["fault"] == "diode":
+        seg["note"] = "diode fault: negative plateau mirrors the positive"
+    elif seg["fault"] == "pilot":
+        seg["note"] = "pilot fault: level outside every state band"
+    return seg
+
+
+# ------------------------------------------------------------------------------------ analyze
+def analyze(cap, opt=None):
+    """Analyse a Capture; returns a dict (the --json document without the checks)."""
+    opt = opt or Options()
+    pilot = cap.pilot
+    if isinstance(pilot, Sampled):
+        pieces = pieces_sampled(pilot, opt)
+    else:
+        pieces = pieces_steps(pilot, opt)
+    u = units_from_pieces(*pieces, opt)
+    plateau_mode = False
+    if cap.duty is not None and not u["pwm"].any():
+        dv = cap.duty.values
+        if np.any((dv > 0) & (dv < 100)):
+            u = units_from_plateau_vcd(pilot, cap.duty)
+            plateau_mode = True
+    if len(u["t0"]) == 0:
+        # nothing but partial pieces: the whole capture is one level
+        t_start, t_end, high, level, _ = pieces
+        u = {"t0": t_start[:1], "t1": t_end[-1:], "pwm": np.zeros(1, bool), "duty": np.full(1, np.nan),
+             "freq": np.full(1, np.nan), "pos": level[:1], "neg": np.full(1, np.nan)}
+    segs = segments_from_units(u, opt, logic=pilot.logic)
+    if segs:
+        segs[0]["start_s"] = min(segs[0]["start_s"], pilot.t0)
+        segs[-1]["end_s"] = max(segs[-1]["end_s"], pilot.t_end)
+    res = {
+        "file": cap.path, "format": cap.fmt, "pilot_channel": cap.pilot_name,
+        "contactor_channel": cap.contactor_name, "logic_pilot": bool(pilot.logic),
+        "plateau_mode": plateau_mode, "samples": int(cap.samples),
+        "start_s": float(pilot.t0), "duration_s": float(pilot.t_end - pilot.t0),
+        "sample_rate_hz": (1.0 / pilot.dt) if isinstance(pilot, Sampled) else None,
+        "segments": segs,
+    }
+    res["summary"] = _summary(u, segs)
+    res["timeline"] = _timeline(segs, cap)
+    return res
+
+
+def _summary(u, segs):
+    pw = [s for s in segs if s["pwm"]]
+    fr = u["freq"][u["pwm"]]
+    fr = fr[~np.isnan(fr)]
+    out = {"pwm_periods": int(u["pwm"].sum()),
+           "frequency_hz": float(len(fr) / np.sum(1.0 / fr)) if len(fr) else None,
+           "frequency_min_hz": float(fr.min()) if len(fr) else None,
+           "frequency_max_hz": float(fr.max()) if len(fr) else None,
+           "duty_pct": None, "amps": None, "pos_v": None, "neg_v": None,
+           "states": sorted(set(s["name"] for s in segs))}
+    if pw:
+        main = max(pw, key=lambda s: s["end_s"] - s["start_s"])
+        out.update({"duty_pct": main["duty_pct"], "amps": main["amps"], "note": main["note"],
+                    "pos_v": main["pos_v"], "neg_v": main["neg_v"]})
+    elif segs:
+        main = max(segs, key=lambda s: s["end_s"] - s["start_s"])
+        out.update({"pos_v": main["pos_v"], "neg_v": main["neg_v"], "note": main["note"]})
+    return out
+
+
+def describe(seg):
+    if seg["pwm"]:
+        d = seg["duty_pct"]
+        a = seg["amps"]
+        txt = "%s PWM %.1f %%" % (seg["name"], d if d is not None else float("nan"))
+        txt += " (%.1f A)" % a if a is not None else (" (%s)" % seg["note"] if seg["note"] else "")
+        if seg["fault"]:
+            txt += " " + seg["fault"] + " fault"
+        return txt
+    lv = seg["level_v"]
+    return "%s %s" % (seg["name"], ("%+.2f V" % lv) if lv is not None else "")
+
+
+def _timeline(segs, cap):
+    ev = [{"t_s": s["start_s"], "kind": "pilot", "state": s["name"], "text": describe(s)} for s in segs]
+    c = cap.contactor
+    if c is not None and len(c):
+        vals = c.values
+        ch = np.concatenate(([0], np.flatnonzero(vals[1:] != vals[:-1]) + 1))
+        name = cap.contactor_name or "contactor"
+        for i in ch.tolist():
+            if i == 0 and vals[0] == 0:
+                continue
+            ev.append({"t_s": float(c.times[i]), "kind": "contactor", "closed": bool(vals[i] > 0.5),
+                       "text": "%s %s" % (name, "closed" if vals[i] > 0.5 else "open")})
+    ev.sort(key=lambda e: (e["t_s"], e["kind"] != "pilot"))
+    return ev

@@ -1,0 +1,2 @@
+class CaptureError(Exception):
+    """A capture that cannot be analysed (bad file, no pilot, wrong column): exit status 2."""

@@ -1,0 +1,550 @@
+"""Capture readers: bench / standard VCD, sigrok session (.sr), sigrok CSV export, plain scope CSV.
+
+Every reader returns a `Capture`; every problem with the file raises `CaptureError` with a one-line
+reason. Parsing is vectorised (numpy over the whole file), never a Python loop per sample."""
+
+import configparser
+import io
+import os
+import re
+import zipfile
+
+import numpy as np
+
+from tools.analyzer.capture import Capture, Sampled, Steps, sampled_to_steps
+from tools.analyzer.errors import CaptureError
+
+FORMATS = ("vcd", "sr", "sigrok-csv", "csv")
+PILOT_NAMES = ("cp", "pilot", "control_pilot", "ch1", "v dc")
+LOGIC_PILOT_NAMES = ("cp_high", "cp", "pilot")
+CONTACTOR_NAMES = ("ac_out", "contactor")
+TIME_NAMES = ("time", "t", "s", "x", "second", "seconds", "sec", "time (s)", "time(s)", "time[s]",
+              "milliseconds", "microseconds", "nanoseconds", "ms", "us", "ns", "time (ms)",
+              "time (us)", "sequence")
+UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15}
+SNIFF_BYTES = 65536
+UNIFORM_TOL = 0.01     # relative jitter of a time column still treated as uniform sampling
+
+
+# ---------------------------------------------------------------------------------------- entry
+def load(path, fmt=None, channel=None, contactor_channel=None, scale=1.0, rate=None):
+    """Read a capture. fmt None: detect from extension and content. scale multiplies pilot volts."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise CaptureError("cannot read %s: %s" % (path, e.strerror or e))
+    if size == 0:
+        raise CaptureError("%s: empty file" % path)
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if fmt is None:
+        fmt = detect_format(path, head)
+    if fmt not in FORMATS:
+        raise CaptureError("unknown format %r (known: %s)" % (fmt, ", ".join(FORMATS)))
+    if fmt == "sr":
+        cap = read_sr(path, channel, contactor_channel)
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+        if fmt == "vcd":
+            cap = read_vcd(data, path, channel, contactor_channel)
+        else:
+            cap = read_csv(data, path, channel, contactor_channel, rate, sigrok=(fmt == "sigrok-csv"))
+    if scale != 1.0 and not cap.pilot.logic:
+        cap.pilot.values = cap.pilot.values * np.float32(scale) \
+            if cap.pilot.values.dtype == np.float32 else cap.pilot.values * scale
+    return cap
+
+
+def detect_format(path, head):
+    ext = os.path.splitext(path)[1].lower()
+    if head.startswith(b"PK\x03\x04"):
+        return "sr"
+    if ext == ".sr":
+        raise CaptureError("%s: not a sigrok session (not a zip file; truncated or corrupt?)" % path)
+    text_like = b"\x00" not in head[:4096]
+    if ext == ".vcd" or (text_like and re.search(rb"\$(timescale|enddefinitions|var)\b", head)):
+        return "vcd"
+    if not text_like:
+        raise CaptureError("%s: unknown format (binary, not .sr or VCD); use --format" % path)
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b";") and b"libsigrok" in head[:200]:
+        return "sigrok-csv"
+    if ext in (".csv", ".txt", ".dat", ".tsv") or _looks_numeric(head):
+        return "csv"
+    raise CaptureError("%s: unknown format (expected .vcd, .sr or .csv); use --format" % path)
+
+
+def _looks_numeric(head):
+    lines = head.decode("latin-1").splitlines()[:50]
+    return sum(1 for ln in lines if _numeric_fields(_split(ln, _guess_delim(ln)))) >= 2
+
+
+def _pick(names, wanted, explicit, what):
+    """Index in names of the explicit name (error when absent) or of the first preferred name."""
+    low = [n.lower() for n in names]
+    if explicit is not None:
+        e = explicit.lower()
+        for i, n in enumerate(low):
+            if n == e or n.split(".")[-1] == e:
+                return i
+        if explicit.isdigit() and 1 <= int(explicit) <= len(names):
+            return int(explicit) - 1
+        raise CaptureError("no %s channel %r (channels: %s)" % (what, explicit, ", ".join(names) or "none"))
+    for w in wanted:
+        for i, n in enumerate(low):
+            if n == w or n.split(".")[-1] == w:
+                return i
+    return None
+
+
+# ------------------------------------------------------------------------------------------ VCD
+def read_vcd(data, path, channel=None, contactor_channel=None):
+    m = re.search(rb"\$enddefinitions\s+\$end", data)
+    if not m:
+        raise CaptureError("%s: truncated or not a VCD (no $enddefinitions)" % path)
+    header = data[:m.start()].decode("latin-1")
+    body = data[m.end():]
+    ts = re.search(r"\$timescale\s+(\d+)\s*([munpf]?s)\s+\$end", header)
+    tscale = int(ts.group(1)) * UNIT_SECONDS[ts.group(2)] if ts else 1e-6
+    variables = _vcd_vars(header)
+    if not variables:
+        raise CaptureError("%s: VCD declares no variables" % path)
+    names = [v["name"] for v in variables]
+    full = [v["full"] for v in variables]
+
+    # pilot: a real var named cp (bench) unless told; else a logic copy
+    pi = _pick_vcd(variables, channel, "pilot")
+    if pi is None:
+        raise CaptureError("%s: no pilot channel (found: %s); use --channel" % (path, ", ".join(full)))
+    ci = _pick(names, CONTACTOR_NAMES, contactor_channel, "contactor")
+    di = _pick(names, ("duty",), None, "duty") if channel is None or channel.lower() != "duty" else None
+
+    wanted = {variables[pi]["id"]}
+    for i in (ci, di):
+        if i is not None:
+            wanted.add(variables[i]["id"])
+    changes, t_last = _vcd_changes(body, wanted, path)
+    t_end = t_last * tscale
+
+    def steps(i, logic):
+        t, val = changes.get(variables[i]["id"], (np.zeros(0), np.zeros(0)))
+        return Steps(t * tscale, val, max(t_end, t[-1] * tscale if len(t) else 0.0), logic=logic)
+
+    pv = variables[pi]
+    pilot = steps(pi, logic=(pv["type"] != "real"))
+    if len(pilot) == 0:
+        raise CaptureError("%s: pilot channel %r has no values" % (path, pv["full"]))
+    if pilot.t_end <= pilot.t0:
+        raise CaptureError("%s: capture has no duration (truncated?)" % path)
+    contactor = steps(ci, logic=True) if ci is not None else None
+    if contactor is not None and len(contactor) == 0:
+        contactor = None
+    duty = steps(di, logic=False) if di is not None else None
+    if duty is not None and len(duty) == 0:
+        duty = None
+    return Capture(path, "vcd", pilot, pv["full"], duty=duty, contactor=contactor,
+                   contactor_name=variables[ci]["full"] if contactor is not None else None,
+                   channels=full)
+
+
+def _pick_vcd(variables, channel, what):
+    names = [v["name"] for v in variables]
+    if channel is not None:
+        return _pick(names, (), channel, what)
+    real = [v["type"] == "real" for v in variables]
+    for w in PILOT_NAMES:
+        for i, v in enumerate(variables):
+            if real[i] and v["name"].lower() == w and v["scope"].lower() in ("bench", ""):
+                return i
+        for i, v in enumerate(variables):
+            if real[i] and v["name"].lower() == w:
+                return i
+    for w in LOGIC_PILOT_NAMES:
+        for i, v in enumerate(variables):
+            if v["name"].lower() == w and v["size"] == 1:
+                return i
+    return None
+
+
+def _vcd_vars(header):
+    toks = header.split()
+    out, scope, i = [], [], 0
+    while i < len(toks):
+        t = toks[i]
+        if t == "$scope" and i + 2 < len(toks):
+            scope.append(toks[i + 2])
+            i += 3
+        elif t == "$upscope":
+            if scope:
+                scope.pop()
+            i += 1
+        elif t == "$var" and i + 4 < len(toks):
+            typ, size, ident, name = toks[i + 1], toks[i + 2], toks[i + 3], toks[i + 4]
+            sc = scope[-1] if scope else ""
+            out.append({"type": typ, "size": int(size) if size.isdigit() else 1, "id": ident,
+                        "name": name, "scope": sc, "full": ".".join(scope + [name])})
+            i += 5
+        else:
+            i += 1
+    return out
+
+
+def _vcd_changes(body, wanted, path):
+    """Tokenise the VCD body with numpy and return {id: (times, values)} for the wanted ids and the
+    last timestamp. Times are in timescale units."""
+    b = np.frombuffer(body, dtype=np.uint8)
+    if len(b) == 0:
+        raise CaptureError("%s: VCD has no value changes (truncated?)" % path)
+    tok = b > 32
+    edge = np.diff(tok.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edge == 1)
+    ends = np.flatnonzero(edge == -1)
+    del edge, tok
+    n = len(starts)
+    if n == 0:
+        raise CaptureError("%s: VCD has no value changes (truncated?)" % path)
+    first = b[starts]
+    lens = ends - starts
+    # r/b values are followed by their id as a separate token: alternate within runs of such tokens
+    cand = np.isin(first, np.frombuffer(b"rRbB", np.uint8)) & (lens > 1)
+    run_start = np.flatnonzero(cand & ~np.concatenate(([False], cand[:-1])))
+    rs = np.zeros(n, dtype=np.int64)
+    rs[run_start] = run_start
+    rs = np.maximum.accumulate(rs)
+    is_val = cand & (((np.arange(n) - rs) & 1) == 0)
+    is_id = np.zeros(n, dtype=bool)
+    is_id[1:] = is_val[:-1]
+    is_val &= ~is_id
+    if is_val[-1]:                      # a real value cut before its id: the file was truncated
+        raise CaptureError("%s: truncated VCD (last value has no identifier)" % path)
+    is_ts = (first == ord("#")) & ~is_id
+    is_scalar = np.isin(first, np.frombuffer(b"01xXzZ", np.uint8)) & ~is_id & ~is_val & (lens > 1)
+
+    ts_idx = np.flatnonzero(is_ts)
+    ts_val = _parse_uints(b, starts[ts_idx] + 1, lens[ts_idx] - 1, path)
+    if len(ts_val) == 0:
+        raise CaptureError("%s: VCD has no timestamps (truncated?)" % path)
+    ts_count = np.cumsum(is_ts) - 1        # index of the timestamp in force at each token
+
+    out = {}
+    for ident in wanted:
+        idb = np.frombuffer(ident.encode("latin-1"), np.uint8)
+        k = len(idb)
+        # scalar: value char + id in one token
+        m = is_scalar & (lens == k + 1)
+        for j in range(k):
+            m[m] = b[starts[m] + 1 + j] == idb[j]
+        si = np.flatnonzero(m)
+        sv = np.where(first[si] == ord("1"), 1.0, 0.0)
+        # real / vector: the next token is the id
+        vi = np.flatnonzero(is_val)
+        mi = lens[vi + 1] == k
+        for j in range(k):
+            mi[mi] = b[starts[vi[mi] + 1] + j] == idb[j]
+        vi = vi[mi]
+        rv = _parse_values(body, b, starts[vi], ends[vi], first[vi], path)
+        idx = np.concatenate((si, vi))
+        val = np.concatenate((sv, rv))
+        order = np.argsort(idx, kind="stable")
+        idx, val = idx[order], val[order]
+        tsi = ts_count[idx]
+        t = np.where(tsi >= 0, ts_val[np.maximum(tsi, 0)], 0).astype(np.float64)
+        out[ident] = (t, val)
+    return out, float(ts_val.max())
+
+
+def _parse_uints(b, starts, lens, path):
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if lens.min() < 1:
+        raise CaptureError("%s: bad VCD timestamp (empty '#')" % path)
+    val = np.zeros(len(starts), dtype=np.int64)
+    for j in range(int(lens.max())):
+        m = j < lens
+        d = b[starts[m] + j].astype(np.int64) - 48
+        if np.any((d < 0) | (d > 9)):
+            raise CaptureError("%s: bad VCD timestamp (not a number)" % path)
+        val[m] = val[m] * 10 + d
+    return val
+
+
+def _parse_values(body, b, starts, ends, first, path):
+    """Real ('r9.0') and vector ('b101') values as floats; x/z bits read as 0."""
+    if len(starts) == 0:
+        return np.zeros(0)
+    raw = [body[s + 1:e] for s, e in zip(starts.tolist(), ends.tolist())]
+    isreal = (first == ord("r")) | (first == ord("R"))
+    out = np.empty(len(raw))
+    try:
+        if isreal.all():
+            out[:] = np.array(raw).astype(np.float64)
+        else:
+            for i, r in enumerate(raw):
+                out[i] = float(r) if isreal[i] else int(re.sub(rb"[xXzZ]", b"0", r) or b"0", 2)
+    except ValueError:
+        raise CaptureError("%s: bad VCD value (truncated or corrupt file)" % path)
+    return out
+
+
+# ------------------------------------------------------------------------------------ sigrok .sr
+def _parse_rate(text):
+    m = re.match(r"\s*([0-9.]+)\s*([kMG]?)Hz", text or "")
+    if not m:
+        return None
+    return float(m.group(1)) * {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
+
+
+def read_sr(path, channel=None, contactor_channel=None):
+    try:
+        z = zipfile.ZipFile(path)
+        names = z.namelist()
+        if "metadata" not in names:
+            raise CaptureError("%s: not a sigrok session (no metadata)" % path)
+        meta = configparser.ConfigParser(interpolation=None)
+        meta.read_string(z.read("metadata").decode("utf-8", "replace"))
+        dev = meta["device 1"] if meta.has_section("device 1") else None
+        if dev is None:
+            raise CaptureError("%s: sigrok metadata has no [device 1]" % path)
+        rate = _parse_rate(dev.get("samplerate"))
+        if not rate:
+            raise CaptureError("%s: sigrok metadata has no samplerate" % path)
+        logic_names, analog = {}, {}
+        for k, v in dev.items():
+            if re.fullmatch(r"probe\d+", k):
+                logic_names[int(k[5:])] = v
+            elif re.fullmatch(r"analog\d+", k):
+                analog[int(k[6:])] = v
+        unitsize = int(dev.get("unitsize", "1"))
+        capfile = dev.get("capturefile", "logic-1")
+
+        def chunks(prefix):
+            pat = re.compile(re.escape(prefix) + r"(?:-(\d+))?$")
+            found = sorted((int(mm.group(1) or 0), n) for n in names for mm in [pat.match(n)] if mm)
+            return b"".join(z.read(n) for _, n in found)
+
+        all_names = [logic_names[i] for i in sorted(logic_names)] + [analog[i] for i in sorted(analog)]
+        # pilot: analog channel (volts) first, else a logic copy
+        a_idx = sorted(analog)
+        a_names = [analog[i] for i in a_idx]
+        pi = None
+        if channel is not None:
+            low = channel.lower()
+            pi = next((i for i in a_idx if analog[i].lower() == low), None)
+        elif a_idx:
+            j = _pick(a_names, PILOT_NAMES, None, "pilot")
+            pi = a_idx[j if j is not None else 0]
+        logic = None
+        if logic_names:
+            raw = chunks(capfile)
+            if len(raw) % unitsize:
+                raise CaptureError("%s: truncated logic data" % path)
+            logic = np.frombuffer(raw, dtype=np.uint8).reshape(-1, unitsize)
+
+        def logic_bit(num):
+            byte, bit = divmod(num - 1, 8)
+            return ((logic[:, byte] >> bit) & 1).astype(np.float32)
+
+        if pi is not None:
+            raw = chunks("analog-1-%d" % pi)
+            if len(raw) == 0:
+                raise CaptureError("%s: analog channel %r has no data" % (path, analog[pi]))
+            if len(raw) % 4:
+                raise CaptureError("%s: truncated analog data" % path)
+            pilot = Sampled(0.0, 1.0 / rate, np.frombuffer(raw, dtype="<f4"))
+            pname = analog[pi]
+        else:
+            lnames = [logic_names[i] for i in sorted(logic_names)]
+            j = _pick(lnames, LOGIC_PILOT_NAMES, channel, "pilot") if lnames else None
+            if j is None or logic is None:
+                raise CaptureError("%s: no pilot channel (channels: %s); use --channel"
+                                   % (path, ", ".join(all_names) or "none"))
+            num = sorted(logic_names)[j]
+            pilot = Sampled(0.0, 1.0 / rate, logic_bit(num), logic=True)
+            pname = logic_names[num]
+        if len(pilot) < 2:
+            raise CaptureError("%s: capture too short (%d samples)" % (path, len(pilot)))
+        contactor, cname = None, None
+        if logic is not None:
+            lnames = [logic_names[i] for i in sorted(logic_names)]
+            j = _pick(lnames, CONTACTOR_NAMES, contactor_channel, "contactor")
+            if j is not None:
+                num = sorted(logic_names)[j]
+                contactor = sampled_to_steps(Sampled(0.0, 1.0 / rate, logic_bit(num)), 0.5)
+                cname = logic_names[num]
+        elif contactor_channel is not None:
+            raise CaptureError("no contactor channel %r (channels: %s)" % (contactor_channel, ", ".join(all_names)))
+        return Capture(path, "sr", pilot, pname, contactor=contactor, contactor_name=cname,
+                       channels=all_names)
+    except (zipfile.BadZipFile, EOFError, KeyError, configparser.Error, ValueError, OSError) as e:
+        raise CaptureError("%s: truncated or corrupt sigrok session (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+
+
+# ------------------------------------------------------------------------------------------ CSV
+def _guess_delim(line):
+    for d in (",", ";", "\t"):
+        if d in line:
+            return d
+    return None
+
+
+def _split(line, delim):
+    return [f.strip().strip('"') for f in (line.split(delim) if delim else line.split())]
+
+
+_NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _numeric_fields(fields):
+    """True when every non-empty field is a number and at least one is."""
+    nonempty = [f for f in fields if f != ""]
+    return bool(nonempty) and all(_NUM.match(f) for f in nonempty)
+
+
+def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
+    text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    sig_names, sig_rate = None, None
+    # header scan: comments, scope metadata, column captions, up to the first numeric row
+    first_data, caption, meta = None, None, {}
+    for i, ln in enumerate(lines[:2000]):
+        s = ln.strip()
+        if not s:
+            continue
+        if s.startswith(";") or s.startswith("#"):
+            m = re.search(r"Channels \(\d+/\d+\):\s*(.*)$", s)
+            if m:
+                sig_names = [x.strip() for x in m.group(1).split(",")]
+            m = re.search(r"Samplerate:\s*(.*)$", s)
+            if m:
+                sig_rate = _parse_rate(m.group(1))
+            continue
+        delim = _guess_delim(s)
+        fields = _split(s, delim)
+        if _numeric_fields(fields):
+            first_data = i
+            break
+        caption = (i, fields, delim)
+        for k in range(0, len(fields) - 1, 2):         # "Key,value" metadata rows
+            meta[fields[k].lower()] = fields[k + 1]
+    if first_data is None:
+        raise CaptureError("%s: no numeric data rows (not a capture?)" % path)
+    delim = _guess_delim(lines[first_data].strip())
+    row = _split(lines[first_data].strip(), delim)
+    cols = [j for j, f in enumerate(row) if f != ""]
+    names = None
+    if caption is not None and len(caption[1]) >= len(row):
+        names = [caption[1][j] or ("col%d" % (j + 1)) for j in cols]
+    if names is None:
+        names = ["col%d" % (j + 1) for j in cols]
+    # the data rows (the last line may be cut: a truncated capture)
+    body = "\n".join(ln for ln in lines[first_data:] if ln.strip() and not ln.lstrip().startswith(";"))
+    last = _split(lines[-1].strip(), delim) if lines[-1].strip() else None
+    if last is not None and (len([f for f in last if f != ""]) < len(cols) or not _numeric_fields(last)):
+        raise CaptureError("%s: truncated CSV (last row incomplete: %r)" % (path, lines[-1][:40]))
+    try:
+        arr = np.loadtxt(io.StringIO(body), delimiter=delim, usecols=cols, ndmin=2, dtype=np.float64)
+    except ValueError as e:
+        raise CaptureError("%s: malformed CSV (%s)" % (path, str(e).splitlines()[0]))
+    if arr.shape[0] < 2:
+        raise CaptureError("%s: capture too short (%d rows)" % (path, arr.shape[0]))
+
+    # time column: by name, or Rigol's Sequence + Start/Increment, or a first column that increases
+    low = [n.lower() for n in names]
+    ti = next((j for j, n in enumerate(low) if n in TIME_NAMES), None)
+    if ti is None and len(names) > 1 and channel != names[0]:
+        c0 = arr[:, 0]
+        if np.all(np.diff(c0[:1000]) > 0) and not np.all(np.isin(c0[:100], (0.0, 1.0))):
+            ti = 0
+    if sigrok and sig_names and len(sig_names) == len(names) - (ti is not None):
+        k = 0
+        for j in range(len(names)):
+            if j != ti:
+                names[j] = sig_names[k]
+                k += 1
+        low = [n.lower() for n in names]
+    data_cols = [j for j in range(len(names)) if j != ti]
+    if not data_cols:
+        raise CaptureError("%s: only a time column, no signal" % path)
+
+    t_unit = 1.0
+    if ti is not None:
+        tn = low[ti]
+        for key, u in (("milli", 1e-3), ("micro", 1e-6), ("nano", 1e-9), ("(ms)", 1e-3), ("(us)", 1e-6),
+                       ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+            if tn == key or key in tn:
+                t_unit = u
+                break
+    start = _float(meta.get("start")) if "increment" in meta else None
+    inc = _float(meta.get("increment")) if "increment" in meta else None
+    dt, t0, times = None, 0.0, None
+    if rate:
+        dt = 1.0 / rate
+    elif sigrok and sig_rate:
+        dt = 1.0 / sig_rate
+    elif inc:
+        dt, t0 = inc, (start or 0.0)
+        if ti is not None:                       # Rigol: first column is a sample number
+            t0 += arr[0, ti] * inc
+    elif ti is not None:
+        times = arr[:, ti] * t_unit
+        d = np.diff(times)
+        if np.any(d <= 0):
+            raise CaptureError("%s: time column is not increasing" % path)
+        dt = (times[-1] - times[0]) / (len(times) - 1)
+        t0 = times[0]
+        if np.max(np.abs(d - dt)) <= UNIFORM_TOL * dt:
+            times = None
+    else:
+        raise CaptureError("%s: no time column and no sample rate; give --rate HZ" % path)
+
+    def values_of(j):
+        return np.ascontiguousarray(arr[:, j])
+
+    def is_logic(v):
+        return bool(np.all((v == 0) | (v == 1)))
+
+    dnames = [names[j] for j in data_cols]
+    if channel is not None:
+        pj = data_cols[_pick(dnames, (), channel, "pilot")]
+    else:
+        k = _pick(dnames, PILOT_NAMES, None, "pilot")
+        pj = data_cols[k] if k is not None else None
+        if pj is None:
+            for j in data_cols:
+                if low[j] not in CONTACTOR_NAMES and not is_logic(values_of(j)):
+                    pj = j
+                    break
+        if pj is None:
+            k = _pick(dnames, LOGIC_PILOT_NAMES, None, "pilot")
+            pj = data_cols[k] if k is not None else None
+        if pj is None:
+            raise CaptureError("%s: no pilot column (columns: %s); use --channel" % (path, ", ".join(names)))
+    pv = values_of(pj)
+    if not np.all(np.isfinite(pv)):
+        raise CaptureError("%s: pilot column %r has non-numeric values" % (path, names[pj]))
+    logic = is_logic(pv) and low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp"
+    pilot = Sampled(t0, dt, pv, logic=logic) if times is None else \
+        Steps(times, pv, times[-1] + dt, logic=logic)
+    cj = None
+    k = _pick(dnames, CONTACTOR_NAMES, contactor_channel, "contactor")
+    if k is not None:
+        cj = data_cols[k]
+    contactor = None
+    if cj is not None and cj != pj:
+        cv = values_of(cj)
+        if times is None:
+            contactor = sampled_to_steps(Sampled(t0, dt, cv))
+        else:
+            thr = 0.5 if cv.max() <= 1.5 else (cv.min() + cv.max()) / 2
+            b = (cv > thr).astype(np.float64)
+            i = np.concatenate(([0], np.flatnonzero(b[1:] != b[:-1]) + 1))
+            contactor = Steps(times[i], b[i], times[-1] + dt, logic=True)
+    return Capture(path, "sigrok-csv" if sigrok else "csv", pilot, names[pj], contactor=contactor,
+                   contactor_name=names[cj] if contactor is not None else None, channels=names)
+
+
+def _float(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None

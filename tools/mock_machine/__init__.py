@@ -1,0 +1,479 @@
+"""A mock of MicroPython's `machine` module with a virtual clock, for CPython and the MicroPython
+unix port. `register()` installs it as `machine` and puts the virtual clock behind
+time.ticks_ms/ticks_us/ticks_diff/ticks_add/sleep_ms, so firmware runs unmodified on virtual time.
+
+What sits behind the pins is up to the test or the bench: ADC inputs read from `adc_sources`,
+outputs call `output_hooks`, and `drive()` sets an input level (firing its irq on an edge).
+Conventions follow micropython-mock-machine (one state per pin id, register_as_machine), written
+from scratch with time, PWM and analog inputs added.
+"""
+import sys
+
+# --- virtual clock (ticks wrap like the ports: TICKS_PERIOD = 2**30) ---
+TICKS_PERIOD = 1 << 30
+_TICKS_MAX = TICKS_PERIOD - 1
+_TICKS_HALF = TICKS_PERIOD // 2
+
+
+class Clock:
+    def __init__(self, start_us=0):
+        self.us = start_us
+        self.timers = []
+
+    def ticks_us(self):
+        return self.us & _TICKS_MAX
+
+    def ticks_ms(self):
+        return (self.us // 1000) & _TICKS_MAX
+
+    def ticks_cpu(self):
+        return self.us & _TICKS_MAX
+
+    def advance_us(self, n):
+        self.us += n
+        if self.timers:
+            _run_timers(self.us)
+
+    def sleep_ms(self, ms):
+        self.advance_us(int(ms * 1000))
+
+    def sleep_us(self, us):
+        self.advance_us(int(us))
+
+    def sleep(self, s):
+        self.advance_us(int(s * 1000000))
+
+
+def ticks_diff(a, b):
+    return ((a - b + _TICKS_HALF) & _TICKS_MAX) - _TICKS_HALF
+
+
+def ticks_add(a, b):
+    return (a + b) & _TICKS_MAX
+
+
+clock = Clock()
+
+
+def ticks_ms():
+    return clock.ticks_ms()
+
+
+def ticks_us():
+    return clock.ticks_us()
+
+
+def set_clock(c):
+    """Use another Clock (a fresh bench run); the time functions follow it."""
+    global clock
+    clock = c
+
+
+# --- the world behind the pins ---
+adc_sources = {}        # adc id -> callable(t_us) -> u16
+adc_conv_us = {}        # adc id -> microseconds one read_u16 takes (default 10)
+output_hooks = []       # callables(pin_id, level) on every output change
+_levels = {}            # pin id -> output level (driven by firmware)
+_inputs = {}            # pin id -> input level (driven by the world)
+_modes = {}
+_pulls = {}
+_irqs = {}              # pin id -> (handler, trigger, pin object)
+pwms = {}               # pin id -> active PWM object
+uarts = {}              # uart id -> UART object
+wdt = None
+_reset_cause = 1
+_irq_depth = 0
+
+
+def reset_world():
+    """Forget every pin, PWM and hook (a power cycle of the board and its harness)."""
+    global wdt, _reset_cause
+    adc_sources.clear()
+    adc_conv_us.clear()
+    del output_hooks[:]
+    for d in (_levels, _inputs, _modes, _pulls, _irqs, pwms, uarts):
+        d.clear()
+    wdt = None
+    _reset_cause = PWRON_RESET
+    del clock.timers[:]
+
+
+def drive(pin_id, level):
+    """The world sets an input pin; an edge fires the pin's irq handler like hardware would."""
+    level = 1 if level else 0
+    old = _inputs.get(pin_id, _default_input(pin_id))
+    _inputs[pin_id] = level
+    irq = _irqs.get(pin_id)
+    if irq is not None and old != level:
+        handler, trigger, pin = irq
+        if (level and trigger & Pin.IRQ_RISING) or (not level and trigger & Pin.IRQ_FALLING):
+            handler(pin)
+
+
+def output(pin_id):
+    """The level the firmware drives on an output pin (0 when never set)."""
+    return _levels.get(pin_id, 0)
+
+
+def _default_input(pin_id):
+    return 1 if _pulls.get(pin_id) == Pin.PULL_UP else 0
+
+
+def _pin_id(p):
+    return p.id if isinstance(p, Pin) else p
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    OPEN_DRAIN = 2
+    ALT = 3
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_RISING = 1
+    IRQ_FALLING = 2
+
+    def __init__(self, id, mode=-1, pull=-1, value=None, **kw):
+        self.id = id
+        self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None, **kw):
+        if mode != -1:
+            _modes[self.id] = mode
+        if pull != -1:
+            _pulls[self.id] = pull
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            if _modes.get(self.id) == Pin.OUT:
+                return _levels.get(self.id, 0)
+            return _inputs.get(self.id, _default_input(self.id))
+        v = 1 if v else 0
+        if _levels.get(self.id) != v:
+            _levels[self.id] = v
+            for h in output_hooks:
+                h(self.id, v)
+        else:
+            _levels[self.id] = v
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def irq(self, handler=None, trigger=3, **kw):
+        if handler is None:
+            _irqs.pop(self.id, None)
+        else:
+            _irqs[self.id] = (handler, trigger, self)
+
+    def __repr__(self):
+        return "Pin(%s)" % self.id
+
+
+class PWM:
+    def __init__(self, dest, freq=None, duty_u16=None, duty_ns=None, invert=False):
+        self.pin = _pin_id(dest)
+        self._freq = 1000
+        self._duty = 0
+        self.active = True
+        pwms[self.pin] = self
+        self.init(freq=freq, duty_u16=duty_u16, duty_ns=duty_ns)
+
+    def init(self, freq=None, duty_u16=None, duty_ns=None):
+        if freq is not None:
+            self.freq(freq)
+        if duty_u16 is not None:
+            self.duty_u16(duty_u16)
+        if duty_ns is not None:
+            self.duty_ns(duty_ns)
+
+    def _changed(self):
+        for h in output_hooks:
+            h(self.pin, -1)
+
+    def freq(self, f=None):
+        if f is None:
+            return self._freq
+        if not 1 <= f <= 40000000:
+            raise ValueError("frequency out of range")
+        self._freq = int(f)
+        self._changed()
+
+    def duty_u16(self, d=None):
+        if d is None:
+            return self._duty
+        if not 0 <= d <= 65535:
+            raise ValueError("duty_u16 must be 0-65535")
+        self._duty = int(d)
+        self._changed()
+
+    def duty_ns(self, ns=None):
+        period = 1000000000 // self._freq
+        if ns is None:
+            return self._duty * period // 65535
+        self.duty_u16(min(65535, int(ns) * 65535 // period))
+
+    def deinit(self):
+        self.active = False
+        if pwms.get(self.pin) is self:
+            del pwms[self.pin]
+        self._changed()
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
+    ATTN_11DB = 3
+    WIDTH_12BIT = 12
+
+    def __init__(self, src, atten=None):
+        self.id = _pin_id(src)
+        self._atten = atten
+        self._conv = adc_conv_us.get(self.id, 10)
+
+    def atten(self, a):
+        self._atten = a
+
+    def width(self, w):
+        pass
+
+    def read_u16(self):
+        """The input at this instant; the conversion costs virtual time."""
+        src = adc_sources.get(self.id)
+        c = clock
+        v = src(c.us) if src is not None else 0
+        c.us += self._conv
+        if c.timers:
+            _run_timers(c.us)
+        return v
+
+    def read(self):
+        return self.read_u16() >> 4
+
+    def read_uv(self):
+        return self.read_u16() * 3300000 // 65535
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, mode=1, period=-1, callback=None, freq=None):
+        self.id = id
+        self._cb = None
+        if callback is not None:
+            self.init(mode=mode, period=period, callback=callback, freq=freq)
+
+    def init(self, mode=1, period=-1, callback=None, freq=None):
+        self.deinit()
+        if freq:
+            period = 1000 // freq
+        self.mode = mode
+        self.period_us = int(period) * 1000
+        self._cb = callback
+        self.due = clock.us + self.period_us
+        clock.timers.append(self)
+
+    def deinit(self):
+        if self in clock.timers:
+            clock.timers.remove(self)
+
+
+def _run_timers(now_us):
+    for t in list(clock.timers):
+        while t in clock.timers and t.due <= now_us:
+            if t.mode == Timer.PERIODIC:
+                t.due += max(1, t.period_us)
+            else:
+                t.deinit()
+            t._cb(t)
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        global wdt
+        self.timeout_ms = timeout
+        self.last_feed_us = clock.us
+        wdt = self
+
+    def feed(self):
+        self.last_feed_us = clock.us
+
+    def expired(self):
+        return clock.us - self.last_feed_us > self.timeout_ms * 1000
+
+
+class UART:
+    """Bytes written by firmware go to `peer(data)` when set (else kept in .sent);
+    the world pushes received bytes with `feed(data)`."""
+
+    def __init__(self, id, baudrate=9600, **kw):
+        self.id = id
+        self.baudrate = baudrate
+        self.rx = bytearray()
+        self.sent = bytearray()
+        self.peer = None
+        old = uarts.get(id)
+        if old is not None:
+            self.peer = old.peer
+        uarts[id] = self
+
+    def init(self, baudrate=9600, **kw):
+        self.baudrate = baudrate
+
+    def deinit(self):
+        pass
+
+    def feed(self, data):
+        self.rx.extend(data)
+
+    def any(self):
+        return len(self.rx)
+
+    def read(self, n=-1):
+        if not self.rx:
+            return None
+        if n is None or n < 0 or n >= len(self.rx):
+            data = bytes(self.rx)
+            self.rx = bytearray()
+        else:
+            data = bytes(self.rx[:n])
+            self.rx = self.rx[n:]
+        return data
+
+    def readinto(self, buf, n=-1):
+        data = self.read(len(buf) if n < 0 else n)
+        if not data:
+            return None
+        buf[:len(data)] = data
+        return len(data)
+
+    def readline(self):
+        i = self.rx.find(b"\n")
+        return self.read(i + 1 if i >= 0 else -1)
+
+    def write(self, data):
+        data = bytes(data)
+        if self.peer is not None:
+            self.peer(data)
+        else:
+            self.sent.extend(data)
+        return len(data)
+
+    def flush(self):
+        pass
+
+    def txdone(self):
+        return True
+
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+
+class ResetRequested(Exception):
+    """machine.reset() on the host: the bench power-cycles the firmware."""
+
+
+def reset_cause():
+    return _reset_cause
+
+
+def set_reset_cause(c):
+    global _reset_cause
+    _reset_cause = c
+
+
+def reset():
+    raise ResetRequested("machine.reset()")
+
+
+def soft_reset():
+    raise ResetRequested("machine.soft_reset()")
+
+
+def unique_id():
+    return b"\x00\x11\x22\x33\x44\x55"
+
+
+def freq(f=None):
+    return 240000000 if f is None else None
+
+
+def idle():
+    clock.advance_us(1)
+
+
+def disable_irq():
+    global _irq_depth
+    _irq_depth += 1
+    return _irq_depth
+
+
+def enable_irq(state=None):
+    global _irq_depth
+    _irq_depth = max(0, _irq_depth - 1)
+
+
+# --- installing it ---
+class _TimeModule:
+    """`time` for MicroPython, where built-in modules cannot be patched: virtual ticks, real rest."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _sleep_ms(ms):
+    clock.sleep_ms(ms)
+
+
+def _sleep_us(us):
+    clock.sleep_us(us)
+
+
+def _ticks_ms():
+    return clock.ticks_ms()
+
+
+def _ticks_us():
+    return clock.ticks_us()
+
+
+def _ticks_cpu():
+    return clock.ticks_cpu()
+
+
+def register():
+    """Install this module as `machine` and the virtual clock behind time.ticks_*."""
+    mod = sys.modules[__name__]
+    sys.modules["machine"] = mod
+    import time as real_time
+    names = {"ticks_ms": _ticks_ms, "ticks_us": _ticks_us, "ticks_cpu": _ticks_cpu,
+             "ticks_diff": ticks_diff, "ticks_add": ticks_add,
+             "sleep_ms": _sleep_ms, "sleep_us": _sleep_us}
+    if sys.implementation.name == "micropython":
+        t = _TimeModule(real_time)
+        for k in names:
+            setattr(t, k, names[k])
+        sys.modules["time"] = t
+    else:
+        for k in names:
+            setattr(real_time, k, names[k])
+    return mod
+
+
+register_as_machine = register

@@ -1,0 +1,300 @@
+"""What sits behind a board's pins on the virtual bench: the pilot circuit and the vehicle, the cable's
+proximity resistor, the contactor (which may weld), the residual-current monitor, a temperature
+sensor and current transformers. Runs under CPython and the MicroPython unix port.
+
+The pilot model (facts sheet 1 and 3): the EVSE source swings +-12 V (each +-5 %) through 1 kOhm
+(+-3 %); the vehicle loads it through its diode (0.7 V) with 2.74 kOhm (B), 882 Ohm (C) or
+246 Ohm (D). An ADC read returns the voltage at that instant of the PWM period through the board's
+front end, with edges, Gaussian noise and occasional glitch samples.
+"""
+import math
+
+from tools import mock_machine as mm
+
+EV_OHMS = {"A": None, "B": 2740, "C": 882, "D": 246}
+DIODE_V = 0.7
+EDGE_US = 4                 # 10-90 % rise well under the 10 us of the facts sheet
+NOISE_TABLE = 4099          # prime: the noise sequence does not lock to the PWM period
+RCD_AC_TRIP_MA = 20         # UL 2231 CCID20
+RCD_DC_TRIP_MA = 6          # IEC 62955 RDC-DD
+RCD_TEST_MA = 100           # the self-test winding's equivalent residual current
+CT_VOLTS_PER_AMP = 0.011    # 100 A : 50 mA CT into a 22 Ohm burden
+MAINS_HZ = 50
+
+
+class Rng:
+    """Small deterministic generator (MicroPython's random has no gauss, and runs must repeat)."""
+
+    def __init__(self, seed):
+        self.s = (seed * 2654435761 + 1) & 0xFFFFFFFF or 1
+
+    def uniform(self):
+        s = self.s
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        self.s = s
+        return s / 4294967296.0
+
+    def gauss(self):
+        u1 = self.uniform() or 1e-12
+        return math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * self.uniform())
+
+
+class World:
+    def __init__(self, board, seed=1, source_v=12.0, source_ohms=1000.0):
+        self.board = board
+        self.rng = Rng(seed)
+        self.source_pos = source_v          # generator levels (tolerance: set per test)
+        self.source_neg = -source_v
+        self.source_ohms = source_ohms
+        # vehicle and cable
+        self.plugged = False
+        self.ev_ohms = None                 # pilot resistance behind the diode (None: open, state A)
+        self.diode_ok = True
+        self.cp_short = False
+        self.pp_ohms = None                 # None: open
+        self.button = False
+        self.draw_amps = 0.0
+        self.draw_phases = 1
+        self.follow_max = None              # draw follow: cap, or None when not following
+        self._follow_hist = []              # (t_us, advertised amps)
+        # installation
+        self.weld = False
+        self.rcd_ma = 0.0
+        self.rcd_kind = "ac"
+        self.temp_c = 25.0
+        self.noise_v = 0.0
+        self.glitch_p = 0.0
+        self._rcd_over_since = None
+        self._noise = [0] * NOISE_TABLE
+        self._ni = 0
+        gain, offset, fullscale = board.PILOT_FRONTEND
+        self._fe = (gain, offset, fullscale)
+        self._wire()
+        self.recompute()
+
+    # --- wiring to the mock machine ---
+    def _wire(self):
+        b = self.board
+        conv = b.ADC_SAMPLE_US
+        mm.adc_conv_us[b.PILOT_ADC_PIN] = conv
+        mm.adc_sources[b.PILOT_ADC_PIN] = self.pilot_u16
+        if b.PP_ADC_PIN is not None:
+            mm.adc_conv_us[b.PP_ADC_PIN] = conv
+            mm.adc_sources[b.PP_ADC_PIN] = self.pp_u16
+        if b.TEMP_ADC_PIN is not None:
+            mm.adc_conv_us[b.TEMP_ADC_PIN] = conv
+            mm.adc_sources[b.TEMP_ADC_PIN] = self.temp_u16
+        for i, pin in enumerate(getattr(b, "CT_ADC_PINS", ())):
+            mm.adc_conv_us[pin] = conv
+            mm.adc_sources[pin] = self._ct_source(i)
+        mm.output_hooks.append(self._on_output)
+
+    def _on_output(self, pin, level):
+        if pin == self.board.PILOT_PWM_PIN:
+            self.recompute()
+        elif pin in self.board.CONTACTOR_PINS or pin == self.board.RCD_TEST_PIN:
+            self.update()
+
+    # --- derived quantities ---
+    def coil(self):
+        """The main contactor's coil is energised (a pin high, or its economiser PWM running)."""
+        pin = self.board.CONTACTOR_PINS[0]
+        pwm = mm.pwms.get(pin)
+        if pwm is not None and pwm.active:
+            return pwm.duty_u16() > 0
+        return mm.output(pin) == 1
+
+    def ac_out(self):
+        return self.coil() or self.weld
+
+    def ev_state(self):
+        if not self.plugged or self.ev_ohms is None:
+            return "A"
+        r = self.ev_ohms
+        return "B" if r > 1800 else "C" if r > 500 else "D"
+
+    def ev_current(self, t_us=None):
+        if not self.ac_out() or self.ev_state() not in ("C", "D"):
+            return 0.0
+        if self.follow_max is not None:
+            return min(self.follow_max, self._followed(t_us if t_us is not None else mm.clock.us))
+        return self.draw_amps
+
+    def advertised(self):
+        """The current the pilot advertises now (what an EV reads), from the pilot PWM pin."""
+        pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
+        if pwm is None or not pwm.active:
+            return 0.0
+        steps = self.board.PWM_STEPS
+        counts = pwm.duty_u16() * steps // 65535
+        duty = 100.0 * counts / steps
+        if duty < 8 or duty > 97:
+            return 0.0
+        return duty * 0.6 if duty <= 85 else (duty - 64) * 2.5
+
+    def _followed(self, t_us):
+        # A well-behaved car follows the advertised current 2 s late.
+        h = self._follow_hist
+        val = 0.0
+        for t, a in h:
+            if t <= t_us - 2000000:
+                val = a
+        return val
+
+    def note_advertised(self):
+        a = self.advertised()
+        h = self._follow_hist
+        if not h or h[-1][1] != a:
+            h.append((mm.clock.us, a))
+            while len(h) > 2 and h[1][0] <= mm.clock.us - 2000000:
+                h.pop(0)
+
+    # --- pilot ---
+    def levels(self):
+        """(positive, negative) plateau voltages at the connector."""
+        if self.cp_short:
+            return 0.0, 0.0
+        rs = self.source_ohms
+        hi, lo = self.source_pos, self.source_neg
+        r = self.ev_ohms if self.plugged else None
+        if r is None:
+            return hi, lo
+        pos = DIODE_V + (hi - DIODE_V) * r / (r + rs)
+        neg = lo * r / (r + rs) if not self.diode_ok else lo
+        return pos, neg
+
+    def recompute(self):
+        """Precompute the ADC codes of both plateaus and the PWM timing (after any change)."""
+        pos, neg = self.levels()
+        self.cp_pos, self.cp_neg = pos, neg
+        self._hi = self._volts_to_u16(pos)
+        self._lo = self._volts_to_u16(neg)
+        pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
+        if pwm is None or not pwm.active:
+            self._period = 1000
+            self._high_us = 0
+        else:
+            self._period = 1000000 // pwm.freq()
+            steps = self.board.PWM_STEPS
+            counts = pwm.duty_u16() * steps // 65535
+            self._high_us = self._period * counts / steps
+        self.note_advertised()
+
+    def set_noise(self, rms_volts, glitch_p=0.0):
+        """Gaussian noise (RMS volts) on the pilot, and a probability of a glitch sample (+-15 V)."""
+        self.noise_v = rms_volts
+        self.glitch_p = glitch_p
+        gain, _, fullscale = self._fe
+        per_volt = 65535 * gain / fullscale
+        rng = self.rng
+        for i in range(NOISE_TABLE):
+            n = rng.gauss() * rms_volts if rms_volts else 0.0
+            if glitch_p and rng.uniform() < glitch_p:
+                n = rng.uniform() * 30.0 - 15.0
+            self._noise[i] = int(n * per_volt)
+
+    def _volts_to_u16(self, v):
+        gain, offset, fullscale = self._fe
+        u = int((offset + gain * v) / fullscale * 65535)
+        return 0 if u < 0 else 65535 if u > 65535 else u
+
+    def cp_volts(self, t_us):
+        """The pilot voltage at the connector at an instant (no noise): for traces."""
+        high = self._high_us
+        if high <= 0:
+            return self.cp_neg
+        if high >= self._period:
+            return self.cp_pos
+        return self.cp_pos if (t_us % self._period) < high else self.cp_neg
+
+    def pilot_u16(self, t_us):
+        high = self._high_us
+        hi = self._hi
+        lo = self._lo
+        if high <= 0:
+            v = lo
+        elif high >= self._period:
+            v = hi
+        else:
+            ph = t_us % self._period
+            if ph < high:
+                v = hi if ph >= EDGE_US else lo + (hi - lo) * ph // EDGE_US
+            else:
+                e = ph - high
+                v = lo if e >= EDGE_US else int(hi - (hi - lo) * e / EDGE_US)
+        if self.noise_v or self.glitch_p:
+            i = self._ni + 1
+            if i >= NOISE_TABLE:
+                i = 0
+            self._ni = i
+            v += self._noise[i]
+            v = 0 if v < 0 else 65535 if v > 65535 else v
+        return v
+
+    # --- other analog inputs ---
+    def pp_u16(self, t_us):
+        b = self.board
+        r = self.pp_ohms
+        if r is None:
+            v = b.PP_VREF
+        else:
+            r = r + 330 if self.button and r < 300 else r
+            v = b.PP_VREF * r / (r + b.PP_PULLUP_OHMS)
+        fullscale = self._fe[2]
+        return min(65535, int(v / fullscale * 65535))
+
+    def temp_u16(self, t_us):
+        b = self.board
+        mv = b.TEMP_MV_AT_0C + self.temp_c * b.TEMP_UV_PER_C / 1000.0
+        return max(0, min(65535, int(mv / 1000.0 / self._fe[2] * 65535)))
+
+    def _ct_source(self, phase):
+        def read(t_us):
+            amps = self.ev_current(t_us) if phase < self.draw_phases else 0.0
+            fullscale = self._fe[2]
+            mid = fullscale / 2
+            v = mid + amps * 1.4142135 * CT_VOLTS_PER_AMP * math.sin(
+                6.283185307179586 * MAINS_HZ * t_us / 1e6 - phase * 2.0943951)
+            return max(0, min(65535, int(v / fullscale * 65535)))
+        return read
+
+    # --- time-driven models: contactor feedback, residual-current monitor ---
+    def update(self):
+        """Drive the inputs that follow the outputs and time (call after every step)."""
+        b = self.board
+        if b.FEEDBACK_PIN is not None:
+            closed = self.ac_out()
+            mm.drive(b.FEEDBACK_PIN, b.FEEDBACK_ACTIVE if closed else 1 - b.FEEDBACK_ACTIVE)
+        self._rcd_update()
+
+    def residual_ma(self):
+        test = RCD_TEST_MA if b_out(self.board.RCD_TEST_PIN) else 0.0
+        leak = self.rcd_ma if self.ac_out() else 0.0
+        return test, leak
+
+    def _rcd_update(self):
+        b = self.board
+        test, leak = self.residual_ma()
+        ac = test + (leak if self.rcd_kind == "ac" else 0.0)
+        dc = leak if self.rcd_kind == "dc" else 0.0
+        now = mm.clock.us
+        trip_ac = False
+        if ac >= RCD_AC_TRIP_MA:
+            # UL 2231: T <= (20 / I)^1.43 s; the monitor trips at 80 % of that
+            if self._rcd_over_since is None:
+                self._rcd_over_since = now
+            limit = 0.8 * (RCD_AC_TRIP_MA / ac) ** 1.43 * 1e6
+            trip_ac = now - self._rcd_over_since >= limit
+        else:
+            self._rcd_over_since = None
+        active = b.RCD_TRIP_ACTIVE
+        if b.RCD_TRIP_PIN is not None:
+            mm.drive(b.RCD_TRIP_PIN, active if trip_ac else 1 - active)
+        if b.RCD_DC_PIN is not None:
+            mm.drive(b.RCD_DC_PIN, active if dc >= RCD_DC_TRIP_MA else 1 - active)
+
+
+def b_out(pin):
+    return pin is not None and mm.output(pin) == 1

@@ -1,0 +1,72 @@
+"""Compile firmware/ and boards/ with mpy-cross for each board architecture.
+
+    python -m tools.mpy_build --check            compile everything for xtensawin and armv6m
+    python -m tools.mpy_build --arch armv6m --out build/rpi_pico   write .mpy files
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARCHS = ("xtensawin", "armv6m")
+# Files that must stay .py on the board: MicroPython runs boot.py/main.py by name.
+KEEP_SOURCE = ("boot.py", "main.py")
+
+
+def sources():
+    """(source path, path on the board) for every file that goes to flash."""
+    out = []
+    fw = os.path.join(ROOT, "firmware")
+    for d, _, files in os.walk(fw):
+        for f in sorted(files):
+            if f.endswith(".py"):
+                p = os.path.join(d, f)
+                out.append((p, os.path.relpath(p, fw)))
+    bd = os.path.join(ROOT, "boards")
+    for f in sorted(os.listdir(bd)):
+        if f.endswith(".py") and not f.startswith("_"):
+            out.append((os.path.join(bd, f), os.path.join("boards", f)))
+    return out
+
+
+def mpy_cross():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def compile_one(src, dst, arch):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    r = subprocess.run([mpy_cross(), "-march=" + arch, "-O1", "-o", dst, src],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return r.returncode, r.stdout
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="compile for every architecture into build/mpy-check")
+    ap.add_argument("--arch", choices=ARCHS)
+    ap.add_argument("--out")
+    a = ap.parse_args(argv)
+    archs = ARCHS if a.check or not a.arch else (a.arch,)
+    failed = 0
+    for arch in archs:
+        out = a.out or os.path.join(ROOT, "build", "mpy-check", arch)
+        total = 0
+        for src, rel in sources():
+            if os.path.basename(rel) in KEEP_SOURCE:
+                continue
+            dst = os.path.join(out, rel[:-3] + ".mpy")
+            rc, msg = compile_one(src, dst, arch)
+            if rc:
+                failed += 1
+                print("mpy-cross %s %s: %s" % (arch, rel, msg.strip()))
+            else:
+                total += os.path.getsize(dst)
+        print("mpy-cross -march=%s: %d bytes of .mpy" % (arch, total))
+    print("mpy-cross: %d failed" % failed)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
