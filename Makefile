@@ -4,7 +4,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR):$(CURDIR)/tools/hostlib
 
-.PHONY: all sim test test-py test-upy test-mpy bench venv sigrok clean
+.PHONY: all sim test test-py test-upy test-mpy bench venv sigrok clean flash vboard pyright stubs
 
 all: test
 
@@ -26,10 +26,11 @@ sigrok:
 sim: $(STAMP)
 	$(PY) -m tools.sim
 
-## Every test: CPython, the MicroPython unix port, mpy-cross for both board architectures.
-test: $(STAMP) sigrok test-py test-upy test-mpy
+## Every test: CPython, the MicroPython unix port, mpy-cross for both board architectures,
+## pyright against the ESP32 and RP2040 ports' APIs.
+test: $(STAMP) sigrok test-py test-upy test-mpy pyright
 
-test-py: $(STAMP)
+test-py: $(STAMP) stubs
 	$(PY) -m pytest -q host_tests
 
 test-upy: $(STAMP)
@@ -41,6 +42,38 @@ test-mpy: $(STAMP)
 ## Figures, not pass/fail: latencies, CPU per tick, heap, .mpy sizes, simulation and analyzer speed.
 bench: $(STAMP) sigrok
 	$(PY) -m tools.benchmarks
+
+## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|vboard PORT=/dev/ttyUSB0
+## [SETTINGS=my-settings.json]. Only changed files are copied (compared with the board's own hashes).
+BOARD ?= esp32_devkitc
+flash: $(STAMP)
+	$(PY) -m tools.flash --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SETTINGS),--settings $(SETTINGS))
+
+## The virtual board (MicroPython unix port + mock machine): a tty at build/vboard/tty, TCP=PORT for socket://
+vboard: $(STAMP)
+	$(PY) -m tools.vboard $(if $(TCP),--tcp $(TCP))
+
+## MicroPython stubs, each port in its own directory (pyright's stubPath and typeshedPath).
+STUBS := build/stubs
+$(STUBS)/esp32/.installed: | $(STAMP)
+	rm -rf $(STUBS)/esp32
+	$(PY) -m pip install -q --target $(STUBS)/esp32 micropython-esp32-esp32-generic-stubs
+	touch $@
+
+$(STUBS)/rp2/.installed: | $(STAMP)
+	rm -rf $(STUBS)/rp2
+	$(PY) -m pip install -q --target $(STUBS)/rp2 micropython-rp2-rpi-pico-stubs
+	touch $@
+
+stubs: $(STUBS)/esp32/.installed $(STUBS)/rp2/.installed
+
+## firmware/ and boards/ against each port's API (tools/pyright/*.json); the board file is /board.py.
+pyright: $(STAMP) stubs
+	mkdir -p build/pyright/esp32 build/pyright/rp2
+	cp boards/esp32_devkitc.py build/pyright/esp32/board.py
+	cp boards/rpi_pico.py build/pyright/rp2/board.py
+	$(VENV)/bin/pyright -p tools/pyright/esp32.json; a=$$?; \
+	  $(VENV)/bin/pyright -p tools/pyright/rp2.json; b=$$?; exit $$((a | b))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

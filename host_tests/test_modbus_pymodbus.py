@@ -18,7 +18,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from evse import modbus
-from evse.meter import Meter, ModbusSource, make_meter
+from evse.meter import ModbusSource, make_meter
 from evse.meter_maps import SDM120, SDM630, parse_generic_map
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)

@@ -496,6 +496,9 @@ def test_configuration_availability_trigger_unlock_clear_cache(tmp_path):
         rig.state("B2")
         start = (await cs.wait_action("StartTransaction"))[0]
         assert start["idTag"] == "REMOTE"
+        # the central system does not know REMOTE: StopTransactionOnInvalidId ends it at once
+        stop = (await cs.wait_action("StopTransaction"))[0]
+        assert stop["reason"] == "DeAuthorized" and ("stop", "deauthorized") in rig.charger.calls
         # the configured heartbeat interval (1 s) is used
         n = len(cs.actions("Heartbeat"))
         await cs.wait_action("Heartbeat", n + 2, timeout=6)

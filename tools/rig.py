@@ -49,6 +49,8 @@ class Rig:
                 f.write(json.dumps(config))
         self.world = World(self.board, seed=seed)
         self.listeners = []          # on_event(ev, now_ms) of the bench's recorders
+        self.pin_hooks = []          # (pin, level) on every output change; kept across power cycles
+        self.probes = []             # called after every control tick (trace recorders)
         self.powered = False
         self.app = None
         self.power_on()
@@ -62,6 +64,7 @@ class Rig:
         if self.powered:
             return
         self.powered = True
+        self.world.powered = True
         self._next_tick = mm.clock.us
         self.app = App(self.board, self.flash_dir)
         self.app.listeners.extend(self.listeners)
@@ -77,33 +80,54 @@ class Rig:
         self.app = None
         keep = self.world
         mm.reset_world()
+        keep.powered = False
         keep._wire()
+        self._hook_pins()
         keep.recompute()
         keep.update()
+
+    def add_pin_hook(self, hook):
+        self.pin_hooks.append(hook)
+        mm.output_hooks.append(hook)
+
+    def _hook_pins(self):
+        for h in self.pin_hooks:
+            if h not in mm.output_hooks:
+                mm.output_hooks.append(h)
 
     def run(self, seconds):
         self.run_until(mm.clock.us + int(seconds * 1e6))
 
     def run_until(self, t_us):
+        """Run the control ticks due up to t_us; the clock ends at t_us (or just past it, when the
+        last tick's ADC burst ran over). The world's inputs follow after every tick."""
         w = self.world
+        clock = mm.clock
+        probes = self.probes
+        rcd_test = self.board.RCD_TEST_PIN
         while True:
-            if self.powered and mm.clock.us >= self._next_tick:
+            if self.powered and clock.us >= self._next_tick:
                 self._next_tick += TICK_US
                 self.app.cycle()
                 w.update()
+                for p in probes:
+                    p()
                 if mm.wdt is not None and mm.wdt.expired():
                     self._watchdog_reset()
-            nxt = self._next_tick if self.powered else t_us
-            if w.rcd_ma or mm.output(self.board.RCD_TEST_PIN):
-                nxt = min(nxt, mm.clock.us + 1000)   # residual current: follow the trip curve closely
+            nxt = self._next_tick if self.powered else t_us + 1     # unpowered: only time passes
+            fine = w.rcd_ma or w._rcd_over_since is not None or (
+                rcd_test is not None and mm.output(rcd_test))
+            if fine:
+                nxt = min(nxt, clock.us + 1000)   # residual current: follow the trip curve closely
             if nxt > t_us:
-                if mm.clock.us < t_us:
-                    mm.clock.advance_us(t_us - mm.clock.us)
-                w.update()
+                if clock.us < t_us:
+                    clock.advance_us(t_us - clock.us)
+                    w.update()
                 return
-            if nxt > mm.clock.us:
-                mm.clock.advance_us(nxt - mm.clock.us)
-            w.update()
+            if nxt > clock.us:
+                clock.advance_us(nxt - clock.us)
+            if fine:
+                w.update()
 
     def _watchdog_reset(self):
         self.power_off()

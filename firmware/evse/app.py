@@ -118,6 +118,8 @@ class App:
 def main(board, flash_dir="/"):
     import asyncio
     app = App(board, flash_dir)
+    from evse import console     # issue 4: the JSON-lines console and the log, as services
+    console.attach(app)
     app.hw.start_watchdog()
     try:
         asyncio.run(app.run())

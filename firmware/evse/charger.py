@@ -319,9 +319,6 @@ class Charger:
             self._b2_since = None
             return
         self._pwm_on(now)
-        if not self.session_active:
-            self.session_active = True
-            self._emit(("session", "start", None))
         if self._b2_since is None:
             self._b2_since = now
         elif (not self._wakeup_done and self.cfg["wakeup_after_s"] > 0
@@ -406,6 +403,9 @@ class Charger:
         self.det.reset()
 
     def _pwm_on(self, now):
+        if not self.session_active:       # charging is first offered to this vehicle
+            self.session_active = True
+            self._emit(("session", "start", None))
         mode = L.PILOT_5PCT if self.hlc else L.PILOT_PWM
         if self.out.pilot_mode != mode:
             self.out.pilot_mode = mode

@@ -64,8 +64,9 @@ def sample_burst(adcs, buf, rounds, span_us, ticks_us, diff=ticks_diff):
     return i
 
 
-def channel_sums(buf, stride, first, rounds, ref):
-    """(sum of d, sum of d*d, min, max) with d = sample - ref, for one interleaved channel."""
+def channel_sums(buf, stride, first, rounds, ref, out):
+    """out[0:4] = sum of d, sum of d*d, min, max, with d = sample - ref, for one interleaved
+    channel. Fills a caller's list rather than returning a tuple: no allocation."""
     s1 = 0
     s2 = 0
     lo = ADC_COUNTS
@@ -82,7 +83,10 @@ def channel_sums(buf, stride, first, rounds, ref):
         s1 += d
         s2 += d * d
         i += stride
-    return s1, s2, lo, hi
+    out[0] = s1
+    out[1] = s2
+    out[2] = lo
+    out[3] = hi
 
 
 def rms_from_sums(s1, s2, n):
@@ -140,6 +144,7 @@ class CtMeter:
         self._buf = array("H", bytes(2 * max(self._rounds * len(self._chans), detect_rounds)))
         self._offset_q = [ADC_MID << OFFSET_FRAC_BITS] * len(self._chans)
         self._seeded = [False] * len(self._chans)
+        self._sums = [0, 0, 0, 0]
         self.amps = [0.0] * self.phases
         self.volts = [nominal_volts] * self.phases
         self.power_w = 0.0
@@ -203,7 +208,9 @@ class CtMeter:
     def _channel(self, c, rounds, err):
         k = len(self._chans)
         ref = self._offset_q[c] >> OFFSET_FRAC_BITS
-        s1, s2, lo, hi = channel_sums(self._buf, k, c, rounds, ref)
+        sums = self._sums
+        channel_sums(self._buf, k, c, rounds, ref, sums)
+        s1, s2, lo, hi = sums[0], sums[1], sums[2], sums[3]
         # burst mean in 1/256 counts, then the slow IIR (seeded by the first burst)
         mean_q = ((s1 << OFFSET_FRAC_BITS) // rounds) + (ref << OFFSET_FRAC_BITS)
         if self._seeded[c]:
@@ -228,7 +235,8 @@ class CtMeter:
         best_rms = 0.0
         best_mean = ADC_MID
         for c in range(k):
-            s1, s2, _, _ = channel_sums(self._buf, k, c, rounds, ADC_MID)
+            channel_sums(self._buf, k, c, rounds, ADC_MID, self._sums)
+            s1, s2 = self._sums[0], self._sums[1]
             rms = rms_from_sums(s1, s2, rounds)
             if rms > best_rms:
                 best, best_rms, best_mean = c, rms, ADC_MID + s1 // rounds

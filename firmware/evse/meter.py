@@ -228,6 +228,8 @@ class Meter:
                 self.energy.session_start(now_ms)
             except Exception as e:
                 self.error = "session start: %s" % e
+            if self.energy.error and self.error is None:
+                self.error = self.energy.error
 
     def session_end(self, now_ms, reason):
         if self.energy is None:

@@ -35,8 +35,11 @@ def duty_counts(amps_x10, steps):
     if a == 0:
         return 0
     if a <= L.AMPS_LOW_MAX_X10:
-        # duty = A / 0.6 %  ->  counts = A_x10 * steps / 600
-        return a * steps // 600
+        # duty = A / 0.6 %  ->  counts = A_x10 * steps / 600. Never under 10 % (facts 2): where 10 %
+        # is not a whole count, 6 A rounds up by less than one count (ESP32: +0.0004 A).
+        c = a * steps // 600
+        low = (steps + 9) // 10
+        return c if c > low else low
     # duty = A / 2.5 + 64 %  ->  counts = (A_x10 * 4 + 6400) * steps / 10000
     return (a * 4 + 6400) * steps // 10000
 

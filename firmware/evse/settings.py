@@ -3,6 +3,9 @@
 import json
 import os
 
+TMP_SUFFIX = ".tmp"
+MAX_FILE_BYTES = 4096           # a complete settings file is about 400 bytes
+
 # key: (type, default, lo, hi) for numbers; (str, default, choices) for strings; (bool, default)
 SCHEMA = {
     "max_current": (float, 32.0, 6.0, 80.0),       # A: the installation's breaker and wiring
@@ -41,15 +44,13 @@ def _check(key, value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("must be a number")
+    if not spec[2] <= value <= spec[3]:     # before int(): NaN and infinity fail here
+        raise ValueError("out of range %s..%s" % (spec[2], spec[3]))
     if typ is int:
         if value != int(value):
             raise ValueError("must be a whole number")
-        value = int(value)
-    else:
-        value = float(value)
-    if not spec[2] <= value <= spec[3]:
-        raise ValueError("out of range %s..%s" % (spec[2], spec[3]))
-    return value
+        return int(value)
+    return float(value)
 
 
 def validate(raw):
@@ -57,7 +58,7 @@ def validate(raw):
     cfg = defaults()
     errors = []
     if not isinstance(raw, dict):
-        return cfg, ["settings: not a JSON object"]
+        return cfg, ["settings: not a JSON object; using defaults"]
     for key in sorted(raw):
         try:
             cfg[key] = _check(key, raw[key])
@@ -74,26 +75,60 @@ def validate(raw):
 def parse(text):
     try:
         raw = json.loads(text)
-    except ValueError:
-        return validate({})[0], ["settings: not valid JSON (corrupted or half-written); using defaults"]
+    except Exception:     # ValueError on both interpreters; anything else is just as unreadable
+        return defaults(), ["settings: not valid JSON (corrupted or half-written); using defaults"]
     return validate(raw)
 
 
-def load(path):
-    """Settings from flash; a missing file is the defaults, a damaged one is reported."""
+def _read(path):
+    """The file's text, None when absent; raises ValueError when it cannot be settings."""
     try:
-        with open(path) as f:
-            text = f.read()
+        size = os.stat(path)[6]
     except OSError:
-        return defaults(), []
-    return parse(text)
+        return None
+    if size > MAX_FILE_BYTES:        # never read a runaway file into a small heap
+        raise ValueError("file too large (%d bytes > %d)" % (size, MAX_FILE_BYTES))
+    if size == 0:
+        raise ValueError("empty file")
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    try:
+        return data.decode()
+    except Exception:
+        raise ValueError("not text (binary junk)")
+
+
+def load(path):
+    """(settings, errors) from flash; never raises. A missing file is the defaults, a damaged one is
+    reported. save() leaves PATH.tmp alone only when a power cut hit between remove and rename:
+    then the .tmp file is the complete new settings and is used."""
+    errors = []
+    for p in (path, path + TMP_SUFFIX):
+        try:
+            text = _read(p)
+        except Exception as e:       # OSError mid-read, MemoryError, ValueError from _read
+            errors.append("settings: %s: %s; using defaults" % (p, e))
+            continue
+        if text is None:
+            continue
+        try:
+            raw = json.loads(text)
+        except Exception:
+            errors.append("settings: %s: not valid JSON (corrupted or half-written); using defaults" % p)
+            continue
+        if p != path:
+            errors = ["settings: %s missing; recovered from %s (interrupted save)" % (path, p)]
+        cfg, errs = validate(raw)
+        return cfg, errors + errs
+    return defaults(), errors
 
 
 def save(path, cfg):
     """Write atomically: a power cut leaves the old file or the new one, never half of one."""
-    tmp = path + ".tmp"
+    tmp = path + TMP_SUFFIX
     with open(tmp, "w") as f:
         f.write(json.dumps(cfg))
+        f.flush()
     try:
         os.remove(path)   # MicroPython's rename does not replace on every filesystem
     except OSError:

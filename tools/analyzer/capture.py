@@ -72,6 +72,7 @@ class Capture:
         self.contactor = contactor
         self.contactor_name = contactor_name
         self.channels = list(channels)
+        self.cp_neg = None          # Steps of the negative plateau, when the file records it
 
     @property
     def t0(self):

@@ -14,7 +14,9 @@ DUTY_MIN = 10.0                    # never under 10 % except the 5 % of high-lev
 DUTY_MAX = 96.0                    # never above 96 %
 OPEN_AFTER_C_TO_B_S = 0.100        # IEC 61851-1 Table A.6 seq 8.1
 OPEN_AFTER_PWM_OFF_S = 6.0         # seq 10.2
-DEFAULT_DUTY_TOL = 0.5             # percentage points
+DEFAULT_DUTY_TOL = 0.5
+PEAK_MIN_V = 2.0                   # a pilot reaches at least the D plateau or -12 V
+PEAK_MAX_V = 14.0                  # above +13 V is impossible: a wrong scale             # percentage points
 
 
 def _check(name, ok, measured, unit, limit, detail=""):
@@ -46,6 +48,12 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
         levels_known = False
     else:
         levels_known = True
+    if levels_known and res.get("peak_v") is not None:
+        pk = res["peak_v"]
+        out.append(_check("signal_range", PEAK_MIN_V <= pk <= PEAK_MAX_V, pk, "V",
+                          "peak |V| %g-%g V" % (PEAK_MIN_V, PEAK_MAX_V),
+                          "" if PEAK_MIN_V <= pk <= PEAK_MAX_V else
+                          "pilot never reaches a plateau: wrong --divider / --scale, or no pilot?"))
     if levels_known:
         a = [s["pos_v"] for s in segs if s["state"] == "A" and s["pos_v"] is not None and not s["fault"]]
         if a:

@@ -24,7 +24,8 @@ BAND_F_LOW = -13.0
 DIODE_NEG_MIN = -13.0          # negative plateau with a healthy diode: about -11 to -13 V
 DIODE_NEG_MAX = -11.0
 MIRROR_TOL = 1.5               # |pos + neg| below this: the negative plateau mirrors the positive
-HLC_DUTY = (4.5, 5.5)          # read as 5 %: high-level communication
+HLC_DUTY = (4.5, 5.5)
+STEP_JUMP_V = 4.0              # a jump this big between two samples is an edge faster than a sample          # read as 5 %: high-level communication
 
 
 class Options:
@@ -38,7 +39,7 @@ class Options:
         self.max_piece = max_piece          # a level held longer than this is DC (X1, F, E), not PWM
         self.min_pulse = min_pulse          # shorter pulses are noise at an edge, not edges
         self.duty_split = duty_split        # duty step (percentage points) that starts a new segment
-        self.glitch_s = glitch_s            # a PWM segment this short between others is a transition
+        self.glitch_s = glitch_s            # a segment this short between others is a transition
         self.dc_block = dc_block            # DC levels are read in slices this long
 
 
@@ -127,6 +128,8 @@ def pieces_sampled(sig, opt):
         a = v[idx - 1].astype(np.float64)
         b = v[idx].astype(np.float64)
         frac = np.clip((thr - a) / np.where(b != a, b - a, 1.0), 0.0, 1.0)
+        # an edge faster than one sample: the true edge is anywhere in the interval, take its middle
+        frac = np.where(np.abs(b - a) > STEP_JUMP_V, 0.5, frac)
         tc = sig.t0 + (idx - 1 + frac) * sig.dt
     else:
         tc = sig.t0 + idx * sig.dt
@@ -155,12 +158,14 @@ def _means_idx(v, a, b, s, e):
     mid = s + (e - s) // 2
     a = np.where(bad, np.minimum(mid, n - 1), a)
     b = np.where(bad, np.minimum(mid, n - 1) + 1, b)
+    over = b >= n                       # reduceat indices must stay below n: add the last sample back
     inter = np.empty(2 * len(a), dtype=np.int64)
     inter[0::2] = a
-    inter[1::2] = b
-    if inter[-1] >= n:
-        inter = inter[:-1]
-    return np.add.reduceat(v, inter, dtype=np.float64)[0::2] / (b - a)
+    inter[1::2] = np.where(over, n - 1, b)
+    sums = np.add.reduceat(v, inter, dtype=np.float64)[0::2]
+    fix = over & (a < n - 1)
+    sums[fix] += float(v[n - 1])
+    return sums / (np.minimum(b, n) - a)
 
 
 def _means_time_sampled(sig, ta, tb):
@@ -248,16 +253,19 @@ def units_from_pieces(t_start, t_end, high, level, means, opt):
     return {key: val[order] for key, val in u.items()}
 
 
-def units_from_plateau_vcd(pilot, duty):
-    """Bench VCD written without --waveform: cp holds the plateau level, `duty` the PWM."""
-    times = np.unique(np.concatenate((pilot.times, duty.times)))
+def units_from_plateau_vcd(pilot, duty, cp_neg=None):
+    """Bench VCD written without --waveform: cp holds the (positive) plateau level, `duty` the PWM,
+    and `cp_neg`, when present, the negative plateau."""
+    extra = [cp_neg.times] if cp_neg is not None and len(cp_neg) else []
+    times = np.unique(np.concatenate([pilot.times, duty.times] + extra))
     times = times[(times >= pilot.t0) & (times < pilot.t_end)]
     cp = pilot.at(times)
     d = duty.at(times)
     t1 = np.concatenate((times[1:], [pilot.t_end]))
     pwm = (d > 0.0) & (d < 100.0)
+    neg = cp_neg.at(times) if extra else np.full(len(times), np.nan)
     return {"t0": times, "t1": t1, "pwm": pwm, "duty": np.where(pwm, d, np.nan),
-            "freq": np.full(len(times), np.nan), "pos": cp, "neg": np.full(len(times), np.nan)}
+            "freq": np.full(len(times), np.nan), "pos": cp, "neg": np.where(pwm, neg, np.nan)}
 
 
 # ----------------------------------------------------------------------------------- segments
@@ -309,10 +317,10 @@ def segments_from_units(u, opt, logic=False):
 
 
 def _merge_glitches(segs, opt):
-    """A segment of a single period between two others is a transition, not a state."""
+    """A segment shorter than glitch_s between two others is a transition, not a state."""
     out = []
     for s in segs:
-        if len(out) >= 2 and out[-1]["pwm"] and out[-1]["end_s"] - out[-1]["start_s"] < opt.glitch_s:
+        if len(out) >= 2 and out[-1]["end_s"] - out[-1]["start_s"] < opt.glitch_s:
             s["start_s"] = out.pop()["start_s"]          # fold the transition period into the next
         p = out[-1] if out else None
         if p is not None and p["state"] == s["state"] and p["fault"] == s["fault"] \
@@ -387,7 +395,7 @@ def analyze(cap, opt=None):
     if cap.duty is not None and not u["pwm"].any():
         dv = cap.duty.values
         if np.any((dv > 0) & (dv < 100)):
-            u = units_from_plateau_vcd(pilot, cap.duty)
+            u = units_from_plateau_vcd(pilot, cap.duty, cap.cp_neg)
             plateau_mode = True
     if len(u["t0"]) == 0:
         # nothing but partial pieces: the whole capture is one level
@@ -405,10 +413,20 @@ def analyze(cap, opt=None):
         "start_s": float(pilot.t0), "duration_s": float(pilot.t_end - pilot.t0),
         "sample_rate_hz": (1.0 / pilot.dt) if isinstance(pilot, Sampled) else None,
         "segments": segs,
+        "peak_v": _peak(pilot),
     }
     res["summary"] = _summary(u, segs)
     res["timeline"] = _timeline(segs, cap)
     return res
+
+
+def _peak(pilot):
+    """Robust peak |V| (99.9th percentile of a strided subsample): catches a forgotten divider."""
+    if pilot.logic or len(pilot.values) == 0:
+        return None
+    v = pilot.values
+    sub = v[::max(1, len(v) // 200000)]
+    return float(np.percentile(np.abs(sub), 99.9))
 
 
 def _summary(u, segs):

@@ -46,9 +46,9 @@ def plot(res, cap, out_path):
         ax.step(tt, vv, where="post", color="#08306b", lw=0.8, label="pilot")
     seen = {}
     for s in res["segments"]:
-        c = STATE_COLORS.get(s["state"], "#ffffff")
+        c = STATE_COLORS["fault"] if s["fault"] else STATE_COLORS.get(s["state"], "#ffffff")
         ax.axvspan(s["start_s"], s["end_s"], color=c, alpha=0.55, lw=0)
-        seen[s["state"]] = c
+        seen["fault" if s["fault"] else s["state"]] = c
         mid = (s["start_s"] + s["end_s"]) / 2
         if (s["end_s"] - s["start_s"]) > 0.03 * max(res["duration_s"], 1e-9):
             ax.text(mid, 13.3, s["name"] + (" diode!" if s["fault"] == "diode" else ""), ha="center",

@@ -118,9 +118,10 @@ def read_vcd(data, path, channel=None, contactor_channel=None):
         raise CaptureError("%s: no pilot channel (found: %s); use --channel" % (path, ", ".join(full)))
     ci = _pick(names, CONTACTOR_NAMES, contactor_channel, "contactor")
     di = _pick(names, ("duty",), None, "duty") if channel is None or channel.lower() != "duty" else None
+    ni = _pick(names, ("cp_neg",), None, "cp_neg") if pi is not None and names[pi].lower() == "cp" else None
 
     wanted = {variables[pi]["id"]}
-    for i in (ci, di):
+    for i in (ci, di, ni):
         if i is not None:
             wanted.add(variables[i]["id"])
     changes, t_last = _vcd_changes(body, wanted, path)
@@ -142,9 +143,12 @@ def read_vcd(data, path, channel=None, contactor_channel=None):
     duty = steps(di, logic=False) if di is not None else None
     if duty is not None and len(duty) == 0:
         duty = None
-    return Capture(path, "vcd", pilot, pv["full"], duty=duty, contactor=contactor,
-                   contactor_name=variables[ci]["full"] if contactor is not None else None,
-                   channels=full)
+    cap = Capture(path, "vcd", pilot, pv["full"], duty=duty, contactor=contactor,
+                  contactor_name=variables[ci]["full"] if contactor is not None else None,
+                  channels=full)
+    if ni is not None:
+        cap.cp_neg = steps(ni, logic=False)          # the bench's negative plateau (plateau-level VCD)
+    return cap
 
 
 def _pick_vcd(variables, channel, what):
@@ -423,9 +427,11 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
         if _numeric_fields(fields):
             first_data = i
             break
+        if caption is not None:                        # Rigol: names on one line, values below
+            for name, val in zip(caption[1], fields):
+                if name.lower() in ("start", "increment") and _float(val) is not None:
+                    meta[name.lower()] = val
         caption = (i, fields, delim)
-        for k in range(0, len(fields) - 1, 2):         # "Key,value" metadata rows
-            meta[fields[k].lower()] = fields[k + 1]
     if first_data is None:
         raise CaptureError("%s: no numeric data rows (not a capture?)" % path)
     delim = _guess_delim(lines[first_data].strip())

@@ -105,17 +105,15 @@ def write_vcd(path, schedule, freq=1000.0, waveform=True, ac_out=True, source_v=
     changes (its positive plateau while PWM runs) and `duty` gives the PWM."""
     t, v, h, (kt, kv), (dt_, dv), t_end = edges(schedule, freq, source_v)
     if not waveform:
-        keep = np.concatenate(([True], np.diff(dt_) != 0))
         sched = [_seg_defaults(s) for s in schedule]
         t = np.array([sum(s["dur"] for s in sched[:i]) for i in range(len(sched))])
         v = np.array([levels(s["state"], s["diode"], source_v)[0] if s["duty"] is None or s["duty"] > 0
                       else (-source_v if s["state"] != "E" else 0.0) for s in sched])
         h = v > 1.0
-        del keep
     lines = ["$date synthetic $end", "$version tools.analyzer.synth $end", "$timescale 1 us $end",
              "$scope module bench $end", "$var real 64 ! cp $end", "$var real 64 \" duty $end",
              "$var wire 1 # contactor $end", "$var wire 1 $ ac_out $end", "$var real 64 % ev_current $end",
-             "$var real 64 & pp $end", "$var wire 1 ' cp_high $end", "$upscope $end", "$enddefinitions $end"]
+             "$var real 64 & pp $end", "$var wire 1 ' cp_high $end", "$var real 64 ( cp_neg $end", "$upscope $end", "$enddefinitions $end"]
     ev = []                                     # (time us, order, text)
     for a, b, c in zip(np.round(t * 1e6).astype(np.int64).tolist(), v.tolist(), h.tolist()):
         ev.append((a, 0, "r%.6g !" % b))
@@ -126,6 +124,10 @@ def write_vcd(path, schedule, freq=1000.0, waveform=True, ac_out=True, source_v=
         ev.append((a, 3, "%d#" % b))
         if ac_out:
             ev.append((a, 4, "%d$" % b))
+    t_seg = 0.0
+    for sg in (_seg_defaults(x) for x in schedule):            # the negative plateau, per segment
+        ev.append((int(round(t_seg * 1e6)), 5, "r%.6g (" % levels(sg["state"], sg["diode"], source_v)[1]))
+        t_seg += sg["dur"]
     ev.sort()
     out = lines + ["#0", "$dumpvars", "r0 %", "r150 &", "$end"]
     last = None

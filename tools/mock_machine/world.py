@@ -63,10 +63,15 @@ class World:
         self.weld = False
         self.rcd_ma = 0.0
         self.rcd_kind = "ac"
+        self.rcd_broken = False             # the monitor trips on nothing (self-test must catch it)
         self.temp_c = 25.0
         self.noise_v = 0.0
         self.glitch_p = 0.0
         self._rcd_over_since = None
+        self.powered = True                 # the controller's supply (the rig switches it)
+        self._pp_key = self._temp_key = self._pp_btn = None
+        self._pp_u16 = self._temp_u16 = 0
+        self._fb_driven = self._trip_driven = self._dc_driven = None
         self._noise = [0] * NOISE_TABLE
         self._ni = 0
         gain, offset, fullscale = board.PILOT_FRONTEND
@@ -77,6 +82,7 @@ class World:
     # --- wiring to the mock machine ---
     def _wire(self):
         b = self.board
+        self._fb_driven = self._trip_driven = self._dc_driven = None
         conv = b.ADC_SAMPLE_US
         mm.adc_conv_us[b.PILOT_ADC_PIN] = conv
         mm.adc_sources[b.PILOT_ADC_PIN] = self.pilot_u16
@@ -154,8 +160,8 @@ class World:
     # --- pilot ---
     def levels(self):
         """(positive, negative) plateau voltages at the connector."""
-        if self.cp_short:
-            return 0.0, 0.0
+        if self.cp_short or not self.powered:
+            return 0.0, 0.0         # shorted, or the controller's supply (and its +-12 V) is off
         rs = self.source_ohms
         hi, lo = self.source_pos, self.source_neg
         r = self.ev_ohms if self.plugged else None
@@ -180,7 +186,23 @@ class World:
             steps = self.board.PWM_STEPS
             counts = pwm.duty_u16() * steps // 65535
             self._high_us = self._period * counts / steps
+        self._install_pilot()
         self.note_advertised()
+
+    def _install_pilot(self):
+        # The ADC reads the pilot ~60 times a tick: give it the cheapest function for the case
+        # (constant level, clean PWM), the general one only with noise.
+        pin = self.board.PILOT_ADC_PIN
+        if pin not in mm.adc_sources:
+            return              # not wired (powered off and reset)
+        high, period = self._high_us, self._period
+        if self.noise_v or self.glitch_p:
+            src = self.pilot_u16
+        elif high <= 0 or high >= period:
+            src = _const_source(self._lo if high <= 0 else self._hi)
+        else:
+            src = _pwm_source(self._hi, self._lo, high, period)
+        mm.adc_sources[pin] = src
 
     def set_noise(self, rms_volts, glitch_p=0.0):
         """Gaussian noise (RMS volts) on the pilot, and a probability of a glitch sample (+-15 V)."""
@@ -194,6 +216,7 @@ class World:
             if glitch_p and rng.uniform() < glitch_p:
                 n = rng.uniform() * 30.0 - 15.0
             self._noise[i] = int(n * per_volt)
+        self._install_pilot()
 
     def _volts_to_u16(self, v):
         gain, offset, fullscale = self._fe
@@ -235,20 +258,29 @@ class World:
 
     # --- other analog inputs ---
     def pp_u16(self, t_us):
+        r, btn = self.pp_ohms, self.button
+        if r == self._pp_key and btn == self._pp_btn:
+            return self._pp_u16
         b = self.board
-        r = self.pp_ohms
+        self._pp_key, self._pp_btn = r, btn
         if r is None:
             v = b.PP_VREF
         else:
-            r = r + 330 if self.button and r < 300 else r
+            r = r + 330 if btn and r < 300 else r
             v = b.PP_VREF * r / (r + b.PP_PULLUP_OHMS)
         fullscale = self._fe[2]
-        return min(65535, int(v / fullscale * 65535))
+        self._pp_u16 = min(65535, int(v / fullscale * 65535))
+        return self._pp_u16
 
     def temp_u16(self, t_us):
+        c = self.temp_c
+        if c == self._temp_key:
+            return self._temp_u16
         b = self.board
-        mv = b.TEMP_MV_AT_0C + self.temp_c * b.TEMP_UV_PER_C / 1000.0
-        return max(0, min(65535, int(mv / 1000.0 / self._fe[2] * 65535)))
+        self._temp_key = c
+        mv = b.TEMP_MV_AT_0C + c * b.TEMP_UV_PER_C / 1000.0
+        self._temp_u16 = max(0, min(65535, int(mv / 1000.0 / self._fe[2] * 65535)))
+        return self._temp_u16
 
     def _ct_source(self, phase):
         def read(t_us):
@@ -262,12 +294,17 @@ class World:
 
     # --- time-driven models: contactor feedback, residual-current monitor ---
     def update(self):
-        """Drive the inputs that follow the outputs and time (call after every step)."""
+        """Drive the inputs that follow the outputs and time (call after every step).
+        Pins are driven only when their level changes: this runs every tick."""
         b = self.board
         if b.FEEDBACK_PIN is not None:
-            closed = self.ac_out()
-            mm.drive(b.FEEDBACK_PIN, b.FEEDBACK_ACTIVE if closed else 1 - b.FEEDBACK_ACTIVE)
-        self._rcd_update()
+            lv = b.FEEDBACK_ACTIVE if self.ac_out() else 1 - b.FEEDBACK_ACTIVE
+            if lv != self._fb_driven:
+                self._fb_driven = lv
+                mm.drive(b.FEEDBACK_PIN, lv)
+        if self.rcd_ma or self._rcd_over_since is not None or self._trip_driven \
+                or self._dc_driven or self._trip_driven is None or b_out(b.RCD_TEST_PIN):
+            self._rcd_update()
 
     def residual_ma(self):
         test = RCD_TEST_MA if b_out(self.board.RCD_TEST_PIN) else 0.0
@@ -277,6 +314,8 @@ class World:
     def _rcd_update(self):
         b = self.board
         test, leak = self.residual_ma()
+        if self.rcd_broken:
+            test = leak = 0.0
         ac = test + (leak if self.rcd_kind == "ac" else 0.0)
         dc = leak if self.rcd_kind == "dc" else 0.0
         now = mm.clock.us
@@ -289,12 +328,32 @@ class World:
             trip_ac = now - self._rcd_over_since >= limit
         else:
             self._rcd_over_since = None
+        trip_dc = dc >= RCD_DC_TRIP_MA
+        self._trip_driven, self._dc_driven = trip_ac, trip_dc
         active = b.RCD_TRIP_ACTIVE
         if b.RCD_TRIP_PIN is not None:
             mm.drive(b.RCD_TRIP_PIN, active if trip_ac else 1 - active)
         if b.RCD_DC_PIN is not None:
-            mm.drive(b.RCD_DC_PIN, active if dc >= RCD_DC_TRIP_MA else 1 - active)
+            mm.drive(b.RCD_DC_PIN, active if trip_dc else 1 - active)
 
 
 def b_out(pin):
     return pin is not None and mm.output(pin) == 1
+
+
+def _const_source(v):
+    def read(t_us):
+        return v
+    return read
+
+
+def _pwm_source(hi, lo, high, period):
+    span = hi - lo
+
+    def read(t_us):
+        ph = t_us % period
+        if ph < high:
+            return hi if ph >= EDGE_US else lo + span * ph // EDGE_US
+        e = ph - high
+        return lo if e >= EDGE_US else int(hi - span * e / EDGE_US)
+    return read

@@ -69,7 +69,6 @@ class OcppService:
         self.connected = False
         self.accepted = False
         self.boot_status = None
-        self.heartbeat_s = self.config.get("HeartbeatInterval")
         self.last_error = None
         self.running = True
         self._uid = 0
@@ -229,8 +228,9 @@ class OcppService:
             self.fault = ev[1] if ev[2] else (getattr(self.charger, "fault", None) or None)
         elif kind == "session" and ev[1] == "end" and self.tx:
             r = ev[2] if len(ev) > 2 else None
-            reason = {"remote": "Remote", "local": "Local", "reset": "SoftReset", "ev": "EVDisconnected",
-                      "unplug": "EVDisconnected", "emergency": "EmergencyStop"}.get(r, "Other")
+            # Stops this service asked for were already reported with their own reason.
+            reason = {"remote": "Remote", "local": "Local", "console": "Local", "reset": "SoftReset",
+                      "unplugged": "EVDisconnected", "emergency": "EmergencyStop"}.get(r, "Other")
             if not self.plugged:
                 reason = "EVDisconnected"
             self._stop_tx(reason, self.ticks())
@@ -572,7 +572,7 @@ class OcppService:
                 if isinstance(res.get("interval"), int) and res["interval"] > 0:
                     interval = res["interval"]
                 if self.boot_status == "Accepted":
-                    self.heartbeat_s = interval
+                    self.config.values["HeartbeatInterval"] = interval  # the central system's choice
                     return True
             await self._sleep_or_closed(ws, interval * 1000)
         return False
@@ -605,7 +605,7 @@ class OcppService:
             if head and (self._tx_retry_ms is None or ticks_diff(now, self._tx_retry_ms) >= 0):
                 await self._send_tx(ws, head)
                 continue
-            if ticks_diff(now, self._last_sent_ms) >= self.heartbeat_s * 1000:
+            if ticks_diff(now, self._last_sent_ms) >= self.config.get("HeartbeatInterval") * 1000:
                 ok, res = await self._call(ws, "Heartbeat", {})
                 if ok:
                     self._clock_from(res)
@@ -624,7 +624,7 @@ class OcppService:
         if action in ("BootNotification", "Heartbeat") and ok:
             self._clock_from(res)
             if action == "BootNotification" and isinstance(res.get("interval"), int) and res["interval"] > 0:
-                self.heartbeat_s = res["interval"]
+                self.config.values["HeartbeatInterval"] = res["interval"]
         if cb:
             cb(ok, res)
 

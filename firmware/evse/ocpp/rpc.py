@@ -48,7 +48,7 @@ def parse(text):
         if isinstance(text, (bytes, bytearray)):
             text = text.decode()
         msg = json.loads(text)
-    except (ValueError, UnicodeError):
+    except Exception:  # ValueError, UnicodeError, and RecursionError for '[[[[...' on CPython
         return (None, None, FORMATION, "not JSON")
     if not isinstance(msg, list):
         return (None, None, FORMATION, "not a JSON array")

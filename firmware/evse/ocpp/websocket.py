@@ -8,7 +8,7 @@ import binascii
 import hashlib
 import os
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 MAX_MESSAGE = 16384  # bytes kept per message; longer ones are drained and reported truncated
 MAX_HEADER_LINES = 64  # a handshake answer longer than this is not a WebSocket server

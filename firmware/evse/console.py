@@ -1,0 +1,359 @@
+# The console: JSON lines both ways over the USB serial port (sys.stdin/stdout) or a UART.
+# Requests:  {"cmd": "status", "id": 1}            Replies: {"id": 1, "ok": true, ...}
+# Events:    {"ev": "state", "state": "B1", "t": 1234}  on every change the core makes.
+# Protocol reference: docs/console.md. A service: poll() reads what is there and returns; a
+# malformed line gets an error reply and changes nothing; output is queued and bounded.
+import json
+
+from evse import limits as L
+from evse import settings
+
+MAX_LINE = 512            # bytes per request line; longer lines are discarded whole
+READ_PER_POLL = 256       # bytes taken from the stream per poll (bounded work per tick)
+OUT_MAX = 4096            # bytes queued for output; beyond it event lines are dropped (counted)
+WRITE_PER_POLL = 256      # bytes written per poll: at 115200 baud about 22 ms of line time
+LOG_RECORDS_MAX = 32      # fault-log records per reply
+MAX_AMPS = 80             # highest current the pilot can advertise (facts 2)
+
+# Keys the core and the app read on every tick: a change applies at once. Every other key
+# (new ones included) is read once at boot and needs a reboot.
+LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rcd_selftest",
+             "economiser")
+PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
+COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
+            "settings", "set", "reboot")
+
+
+class StdioStream:
+    """The USB serial port: sys.stdin polled without blocking, sys.stdout for replies.
+    Ctrl-C still interrupts the program (mpremote relies on it), so the REPL stays reachable."""
+
+    def __init__(self):
+        import select
+        import sys
+        self._in = getattr(sys.stdin, "buffer", sys.stdin)
+        self._out = getattr(sys.stdout, "buffer", sys.stdout)
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+
+    def _ready(self):
+        for _ in self._poll.ipoll(0):
+            return True
+        return False
+
+    def read(self, n):
+        """Up to n bytes that are already there (one at a time: stdin read(n) blocks for n)."""
+        got = None
+        while n > 0 and self._ready():
+            b = self._in.read(1)
+            if not b:
+                break
+            if isinstance(b, str):
+                b = b.encode()
+            got = b if got is None else got + b
+            n -= 1
+        return got
+
+    def write(self, data):
+        return self._out.write(data)
+
+
+class UartStream:
+    """A machine.UART wired to another controller or a USB-serial adapter."""
+
+    def __init__(self, uart):
+        self.uart = uart
+
+    def read(self, n):
+        k = self.uart.any()
+        if not k:
+            return None
+        return self.uart.read(k if k < n else n)
+
+    def write(self, data):
+        return self.uart.write(data)
+
+
+class Console:
+    def __init__(self, app, stream, log=None):
+        self.app = app
+        self.stream = stream
+        self.log = log
+        self._line = bytearray()
+        self._overlong = False
+        self._out = []               # queued output lines (bytes)
+        self._out_bytes = 0
+        self._partial = None         # a line partly written (bytes remaining)
+        self.dropped = 0             # event lines lost because the host did not read
+        self.errors = 0              # malformed requests answered with an error
+        self.reboot_pending = False
+        self.id_tag = None           # the last id presented with "authorize"
+
+    # --- output: queued, bounded, written a little per poll ---
+    def send(self, obj, reply=False):
+        try:
+            data = (json.dumps(obj) + "\n").encode()
+        except Exception:
+            data = b'{"ok": false, "error": "reply not serialisable"}\n'
+        if self._out_bytes + len(data) > OUT_MAX:
+            if not reply or len(data) > OUT_MAX:
+                self.dropped += 1
+                return False
+            while self._out and self._out_bytes + len(data) > OUT_MAX:
+                self._out_bytes -= len(self._out.pop(0))   # a reply outranks old event lines
+                self.dropped += 1
+        self._out.append(data)
+        self._out_bytes += len(data)
+        return True
+
+    def _flush(self):
+        budget = WRITE_PER_POLL
+        while budget > 0:
+            if self._partial is None:
+                if not self._out:
+                    return
+                self._partial = self._out.pop(0)
+                self._out_bytes -= len(self._partial)
+            chunk = self._partial[:budget]
+            n = self.stream.write(chunk)
+            n = len(chunk) if n is None else n
+            budget -= len(chunk)
+            self._partial = self._partial[n:] if n < len(self._partial) else None
+            if n < len(chunk):
+                return               # the stream is full: try again next poll
+
+    # --- input ---
+    def poll(self, now_ms):
+        data = self.stream.read(READ_PER_POLL)
+        if data:
+            for b in data:
+                if b == 10:                      # \n ends a request
+                    self._end_line(now_ms)
+                elif b < 32:                     # \r and stray control bytes: never JSON
+                    pass
+                elif self._overlong:
+                    pass
+                elif len(self._line) >= MAX_LINE:
+                    self._overlong = True
+                else:
+                    self._line.append(b)
+        if self.dropped and len(self._out) == 0 and self._partial is None:
+            n, self.dropped = self.dropped, 0
+            self.send({"ev": "dropped", "lines": n})
+        self._flush()
+        if self.reboot_pending and not self._out and self._partial is None:
+            import machine
+            self.app.hw.safe()
+            machine.reset()
+
+    def _end_line(self, now_ms):
+        line = bytes(self._line)
+        self._line = bytearray()
+        if self._overlong:
+            self._overlong = False
+            self._error(None, "line too long (max %d bytes)" % MAX_LINE)
+            return
+        if not line.strip():
+            return
+        self.handle(line, now_ms)
+
+    def _error(self, rid, msg):
+        self.errors += 1
+        r = {"ok": False, "error": msg}
+        if rid is not None:
+            r["id"] = rid
+        self.send(r, True)
+
+    def handle(self, line, now_ms):
+        """One request line (bytes or str): validated whole before anything changes."""
+        try:
+            req = json.loads(line)
+        except Exception:
+            self._error(None, "not JSON")
+            return
+        if not isinstance(req, dict):
+            self._error(None, "not a JSON object")
+            return
+        rid = req.get("id")
+        if isinstance(rid, bool) or (rid is not None and not isinstance(rid, (int, str))):
+            self._error(None, "id must be a number or a string")
+            return
+        cmd = req.get("cmd")
+        if not isinstance(cmd, str) or cmd not in COMMANDS:
+            self._error(rid, "unknown command; try {\"cmd\": \"help\"}")
+            return
+        try:
+            reply = getattr(self, "_cmd_" + cmd)(req, now_ms)
+        except ValueError as e:          # a bad argument: nothing was changed
+            self._error(rid, "%s: %s" % (cmd, e))
+            return
+        except Exception as e:           # never into the control loop
+            self._error(rid, "%s failed: %r" % (cmd, e))
+            return
+        reply["ok"] = True
+        if rid is not None:
+            reply["id"] = rid
+        self.send(reply, True)
+
+    # --- commands: each validates its arguments before it changes anything ---
+    def _cmd_help(self, req, now):
+        return {"commands": list(COMMANDS)}
+
+    def _cmd_status(self, req, now):
+        app = self.app
+        ch = app.charger
+        out = ch.out
+        r = {"state": ch.state,
+             "pilot": PILOT_NAMES.get(out.pilot_mode, "?"),
+             "duty": app.hw.duty_x100 / 100,
+             "amps": out.amps_x10 / 10,
+             "limit": ch.limit_x10() / 10,
+             "contactor": bool(out.contactor),
+             "enabled": ch.enabled,
+             "authorized": ch.authorized,
+             "session": ch.session_active,
+             "fault": ch.fault,
+             "latched": app.journal.latched,
+             "temp_c": app.m.temp_c,
+             "t": now}
+        meter = app.meter
+        if meter is not None:
+            r["energy"] = {"wh_session": getattr(meter, "wh_session", None),
+                           "wh_total": getattr(meter, "wh_total", None),
+                           "power_w": getattr(meter, "power_w", None),
+                           "amps": getattr(meter, "amps", None),
+                           "ok": getattr(meter, "ok", None)}
+        return r
+
+    def _cmd_limit(self, req, now):
+        a = req.get("amps")
+        if a is not None:
+            if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a <= MAX_AMPS:
+                raise ValueError("amps must be a number 0..%d, or null to remove the limit" % MAX_AMPS)
+        self.app.charger.set_limit("console", a)
+        return {"limit": a}
+
+    def _cmd_enable(self, req, now):
+        self.app.charger.enable(True)
+        return {"enabled": True}
+
+    def _cmd_disable(self, req, now):
+        self.app.charger.enable(False)
+        return {"enabled": False}
+
+    def _cmd_authorize(self, req, now):
+        tag = req.get("id_tag")
+        if not isinstance(tag, str) or not 0 < len(tag) <= 64:
+            raise ValueError("id_tag must be a string of 1..64 characters")
+        self.app.charger.authorize(True)
+        self.id_tag = tag
+        return {"authorized": True, "id_tag": tag}
+
+    def _cmd_stop(self, req, now):
+        self.app.charger.stop("console")
+        return {"stopped": True}
+
+    def _cmd_clear(self, req, now):
+        app = self.app
+        fault = app.charger.fault
+        if fault is None and app.journal.latched is None:
+            return {"cleared": None}
+        app.charger.clear_fault()
+        app.journal.add(now, "cleared", fault or app.journal.latched)
+        return {"cleared": fault or app.journal.latched}
+
+    def _cmd_log(self, req, now):
+        n = req.get("n", LOG_RECORDS_MAX)
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= LOG_RECORDS_MAX:
+            raise ValueError("n must be 0..%d" % LOG_RECORDS_MAX)
+        j = self.app.journal
+        recs = j.records[-n:] if n else []
+        return {"records": recs, "counters": j.counters, "latched": j.latched}
+
+    def _cmd_settings(self, req, now):
+        app = self.app
+        r = {"settings": app.cfg, "errors": app.settings_errors, "live": list(LIVE_KEYS)}
+        if req.get("schema"):
+            r["schema"] = {k: list(v[1:]) for k, v in settings.SCHEMA.items()}
+        return r
+
+    def _cmd_set(self, req, now):
+        values = req.get("values")
+        if not isinstance(values, dict) or not values:
+            raise ValueError("values must be a non-empty object of settings")
+        bad = []
+        for k in sorted(values):
+            if k not in settings.SCHEMA:
+                bad.append(k + ": unknown key")
+        if bad:
+            raise ValueError("; ".join(bad))
+        app = self.app
+        stored, _ = settings.load(app.settings_path)   # keep pending (reboot) changes made before
+        for k in app.cfg:
+            if k in LIVE_KEYS or k not in stored:
+                stored[k] = app.cfg[k]
+        new = dict(stored)
+        new.update(values)
+        cfg, errors = settings.validate(new)
+        if errors:
+            raise ValueError("; ".join(errors))
+        settings.save(app.settings_path, cfg)         # OSError: reply says so, nothing applied
+        reboot = []
+        for k in sorted(values):
+            if k in LIVE_KEYS:
+                app.cfg[k] = cfg[k]
+                if k == "max_current":
+                    app.charger.set_limit("settings", cfg[k])
+            elif cfg[k] != app.cfg.get(k):
+                reboot.append(k)
+        return {"saved": {k: cfg[k] for k in values}, "reboot": reboot}
+
+    def _cmd_reboot(self, req, now):
+        self.reboot_pending = True       # after this reply has gone out
+        return {"rebooting": True}
+
+    # --- events from the core (a listener) ---
+    def on_event(self, ev, now_ms):
+        kind = ev[0]
+        if kind == "state":
+            e = {"ev": "state", "state": ev[1]}
+        elif kind == "pwm":
+            e = {"ev": "pwm", "duty": ev[1], "amps": ev[2]}
+        elif kind == "contactor":
+            e = {"ev": "contactor", "closed": bool(ev[1])}
+        elif kind == "fault":
+            e = {"ev": "fault", "fault": ev[1], "set": bool(ev[2])}
+        elif kind == "session":
+            e = {"ev": "session", "what": ev[1], "reason": ev[2] if len(ev) > 2 else None}
+        else:
+            e = {"ev": str(kind), "data": [x if isinstance(x, (int, float, str, bool)) or x is None
+                                           else repr(x) for x in ev[1:]]}
+        e["t"] = now_ms
+        self.send(e)
+
+    def log_line(self, level, msg, t_ms):
+        """From evse.log: a log line as an event."""
+        self.send({"ev": "log", "level": level, "msg": msg, "t": t_ms})
+
+
+def attach(app, stream=None):
+    """Wire the console (and the log) into the app: at boot on the board and the virtual board."""
+    from evse.log import Log
+    log = Log(app.flash_dir)
+    con = Console(app, stream if stream is not None else StdioStream(), log)
+    log.console = con
+    app.services.append(con)
+    app.services.append(log)
+    app.listeners.append(con)
+    app.console = con
+    app.log = log
+    for e in app.settings_errors:
+        log.warn("settings: " + e)
+    uart_id = getattr(app.board, "CONSOLE_UART", None)    # a second console where one is wired
+    if uart_id is not None:
+        import machine
+        u = UartStream(machine.UART(uart_id, 115200))
+        con2 = Console(app, u, log)
+        app.services.append(con2)
+        app.listeners.append(con2)
+    return con

@@ -1,0 +1,126 @@
+# Logging with levels to the console and to a small rotating file on flash.
+# log.warn("...") only appends to a bounded queue; poll() (a service) does the I/O a little at a
+# time, so a log call never waits for flash or the serial line.
+from evse.hal import ticks_diff
+
+DEBUG = 10
+INFO = 20
+WARN = 30
+ERROR = 40
+NAMES = {DEBUG: "debug", INFO: "info", WARN: "warn", ERROR: "error"}
+
+LOG_FILE = "log.txt"
+QUEUE_MAX = 32            # entries waiting for poll(); beyond it the oldest is dropped (counted)
+MSG_MAX = 160             # characters kept of one message
+FILE_MAX_BYTES = 8192     # one file; then it becomes log.txt.1 (the previous .1 is dropped)
+FILE_FLUSH_MS = 1000      # at most one flash write per second, with every line queued by then
+PER_POLL = 8              # entries handed to the console per poll
+
+
+def _join(d, name):
+    return name if d in ("", ".") else d.rstrip("/") + "/" + name
+
+
+class Log:
+    def __init__(self, flash_dir="/", level=INFO, file_level=WARN, console=None):
+        self.path = _join(flash_dir, LOG_FILE) if flash_dir is not None else None
+        self.level = level               # lowest level sent to the console
+        self.file_level = file_level     # lowest level written to flash (flash wears)
+        self.console = console
+        self.queue = []                  # (t_ms, level, msg) not yet shown
+        self.pending = []                # lines not yet written to the file
+        self.dropped = 0
+        self.last_error = None           # last flash error (the log itself never raises)
+        self._last_write = None
+        self._size = self._file_size()
+        self._now = 0
+
+    def _file_size(self):
+        if self.path is None:
+            return 0
+        try:
+            import os
+            return os.stat(self.path)[6]
+        except OSError:
+            return 0
+
+    def log(self, level, msg, t_ms=None):
+        if level < self.level and level < self.file_level:
+            return
+        if len(self.queue) >= QUEUE_MAX:
+            self.queue.pop(0)
+            self.dropped += 1
+        self.queue.append((self._now if t_ms is None else t_ms, level, str(msg)[:MSG_MAX]))
+
+    def debug(self, msg):
+        self.log(DEBUG, msg)
+
+    def info(self, msg):
+        self.log(INFO, msg)
+
+    def warn(self, msg):
+        self.log(WARN, msg)
+
+    def error(self, msg):
+        self.log(ERROR, msg)
+
+    def poll(self, now_ms):
+        self._now = now_ms
+        n = 0
+        while self.queue and n < PER_POLL:
+            t, level, msg = self.queue.pop(0)
+            n += 1
+            name = NAMES.get(level, str(level))
+            if level >= self.level and self.console is not None:
+                self.console.log_line(name, msg, t)
+            if level >= self.file_level and self.path is not None:
+                if len(self.pending) >= QUEUE_MAX:
+                    self.pending.pop(0)
+                    self.dropped += 1
+                self.pending.append("%d %s %s\n" % (t, name, msg))
+        if self.pending and (self._last_write is None
+                             or ticks_diff(now_ms, self._last_write) >= FILE_FLUSH_MS):
+            self._last_write = now_ms
+            self._write()
+
+    def _write(self):
+        text = "".join(self.pending)
+        self.pending = []
+        path = self.path
+        if path is None:
+            return
+        try:
+            if self._size + len(text) > FILE_MAX_BYTES:
+                self._rotate(path)
+            with open(path, "a") as f:
+                f.write(text)
+            self._size += len(text)
+            self.last_error = None
+        except Exception as e:     # full or read-only flash: keep running, say so in status
+            self.last_error = repr(e)
+
+    def _rotate(self, path):
+        import os
+        old = path + ".1"
+        try:
+            os.remove(old)
+        except OSError:
+            pass
+        try:
+            os.rename(path, old)
+        except OSError:
+            pass
+        self._size = 0
+
+    def lines(self):
+        """The file's lines, older file first (for tests and the console)."""
+        out = []
+        if self.path is None:
+            return out
+        for p in (self.path + ".1", self.path):
+            try:
+                with open(p) as f:
+                    out.extend(f.read().splitlines())
+            except OSError:
+                pass
+        return out

@@ -1,0 +1,78 @@
+# The console on both interpreters, against a real App on the Rig.
+import json
+
+from tools.rig import Rig
+from evse import console as C
+
+
+class Mem:
+    def __init__(self):
+        self.rx = b""
+        self.tx = b""
+
+    def read(self, n):
+        if not self.rx:
+            return None
+        d, self.rx = self.rx[:n], self.rx[n:]
+        return d
+
+    def write(self, data):
+        self.tx += bytes(data)
+        return len(data)
+
+    def replies(self):
+        out = [json.loads(x) for x in self.tx.decode().split("\n") if x.strip()]
+        self.tx = b""
+        return [x for x in out if "ev" not in x]
+
+
+def _rig():
+    rig = Rig(config={"max_current": 32})
+    s = Mem()
+    con = C.attach(rig.app, s)
+    rig.run(1.0)
+    return rig, s, con
+
+
+def _ask(rig, s, line, t=0.05):
+    s.rx += line + b"\n"
+    rig.run(t)
+    return s.replies()
+
+
+def test_status_a1():
+    rig, s, con = _rig()
+    r = _ask(rig, s, b'{"cmd": "status", "id": 5}')
+    assert len(r) == 1 and r[0]["id"] == 5 and r[0]["state"] == "A1" and r[0]["duty"] == 100.0
+
+
+def test_events():
+    rig, s, con = _rig()
+    w = rig.world
+    w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
+    w.recompute()
+    rig.run(1.0)
+    evs = [json.loads(x) for x in s.tx.decode().split("\n") if x.strip()]
+    assert any(e.get("ev") == "state" and e["state"] == "B2" for e in evs)
+
+
+def test_limit_and_settings():
+    rig, s, con = _rig()
+    r = _ask(rig, s, b'{"cmd": "limit", "amps": 12}')
+    assert r[0]["ok"] and rig.app.charger.limits["console"] == 12
+    r = _ask(rig, s, b'{"cmd": "set", "values": {"max_current": 20, "phases": 3}}')
+    assert r[0]["ok"] and r[0]["reboot"] == ["phases"] and rig.app.cfg["max_current"] == 20.0
+
+
+def test_malformed():
+    rig, s, con = _rig()
+    for line in (b"status", b"{", b"[]", b'{"cmd": "x"}', b'{"cmd": "limit", "amps": true}',
+                 b"\xff\xfe", b"x" * 600):
+        r = _ask(rig, s, line, 0.05)    # 256 bytes read per tick
+        assert len(r) == 1 and r[0]["ok"] is False, (line, r)
+    assert rig.app.charger.enabled and "console" not in rig.app.charger.limits
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())

@@ -1,0 +1,281 @@
+"""Metering under MicroPython: the pure parts, the hot paths under heap_lock (no allocation),
+and energy checkpoints on a real littlefs (VfsLfs2 on a RAM block device), as on the boards.
+Also collected by pytest on CPython (the littlefs and heap_lock parts are skipped there)."""
+import math
+import os
+import struct
+import sys
+from array import array
+
+from evse import modbus
+from evse.ct import ADC_SHIFT, CtMeter, amps_per_count, channel_sums, sample_burst
+from evse.energy import Energy
+from evse.meter import make_meter
+from evse.meter_maps import parse_generic_map
+from evse.s0 import S0Meter
+from evse.store import Ring, read_json, write_json_atomic
+
+IS_UPY = sys.implementation.name == "micropython"
+APC = amps_per_count(2000, 22.0, 3.3)
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000
+
+    def ticks_us(self):
+        self.t += 2
+        return self.t & 0x3FFFFFFF
+
+
+class TableAdc:
+    """Plays back one precomputed cycle: integer only, so it works under heap_lock."""
+
+    def __init__(self, clock, table, period_us):
+        self.clock = clock
+        self.table = table
+        self.n = len(table)
+        self.period = period_us
+
+    def read_u16(self):
+        c = self.clock
+        i = ((c.t % self.period) * self.n) // self.period
+        c.t += 10
+        return self.table[i]
+
+
+def cycle_table(amps, n=2000, harm=0.0, bias=2048):
+    t = array("H", bytes(2 * n))
+    for i in range(n):
+        x = 2 * math.pi * i / n
+        v = bias + amps * math.sqrt(2) * (math.sin(x) + harm * math.sin(3 * x + 0.5)) / APC
+        t[i] = max(0, min(4095, int(v + 0.5))) << ADC_SHIFT
+    return t
+
+
+def close(a, b, rel):
+    return abs(a - b) <= rel * abs(b)
+
+
+def test_ct_accuracy():
+    for hz in (50, 60):
+        for amps in (6.0, 16.0, 32.0, 80.0):
+            for harm in (0.0, 0.2):
+                c = Clock()
+                adc = TableAdc(c, cycle_table(amps, harm=harm), 1000000 // hz)
+                m = CtMeter([adc], c.ticks_us, [APC], mains_hz=hz)
+                m.poll(0)
+                m.poll(1000)
+                want = amps * math.sqrt(1 + harm * harm)
+                assert close(m.amps[0], want, 0.01), (hz, amps, harm, m.amps[0])
+
+
+def test_ct_hot_path_allocates_nothing():
+    c = Clock()
+    adcs = [TableAdc(c, cycle_table(a), 20000) for a in (10.0, 20.0, 30.0)]
+    buf = array("H", bytes(2 * 40 * 3))
+    out = [0, 0]
+    sums = [0, 0, 0, 0]
+    ticks_us = c.ticks_us          # a bound method is an object: make it before locking the heap
+    if IS_UPY:
+        import micropython
+        micropython.heap_lock()
+    try:
+        n = sample_burst(adcs, buf, 40, 20000, ticks_us)
+        channel_sums(buf, 3, 2, 40, 2048, sums)
+        out[0] = n
+    finally:
+        if IS_UPY:
+            micropython.heap_unlock()
+    assert out[0] == 120 and sums[1] > 0 and sums[2] < 2048 < sums[3]
+
+
+def test_s0_interrupt_allocates_nothing():
+    s = S0Meter(1000)
+    if IS_UPY:
+        import micropython
+        micropython.heap_lock()
+    try:
+        for t in (0, 500, 500000, 1000000, 1000100):
+            s.on_pulse(t)
+    finally:
+        if IS_UPY:
+            micropython.heap_unlock()
+    assert s.count == 3 and s.bounces == 2
+    s.poll(1000)
+    assert s.take_mwh() == 3000 and close(s.power_w, 7200.0, 0.001)
+
+
+def frame(data):
+    b = bytearray(data)
+    c = modbus.crc16(b)
+    return bytes(b) + bytes((c & 0xFF, c >> 8))
+
+
+class Uart:
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.rx = bytearray(300)
+        self.n = 0
+
+    def write(self, b):
+        r = self.replies.pop(0) if self.replies else None
+        if r:
+            self.rx[self.n:self.n + len(r)] = r
+            self.n += len(r)
+
+    def any(self):
+        return self.n
+
+    def readinto(self, buf, k=None):
+        k = min(self.n, len(buf) if k is None else k)
+        for i in range(k):
+            buf[i] = self.rx[i]
+        for i in range(self.n - k):
+            self.rx[i] = self.rx[i + k]
+        self.n -= k
+        return k
+
+
+def test_modbus_crc_and_master():
+    assert frame([1, 3, 0, 0, 0, 10])[-2:] == bytes((0xC5, 0xCD))
+    reply = frame([1, 4, 4] + list(struct.pack(">f", 230.5)))
+    bad = bytearray(reply)
+    bad[4] ^= 0x10
+    m = modbus.ModbusMaster(Uart([bytes(bad), None, reply]), timeout_ms=100, retries=2)
+    m.start(1, 4, 0, 2, 0)
+    t = 0
+    while m.poll(t) == modbus.BUSY and t < 1000:
+        t += 10
+    assert m.state == modbus.DONE and m.crc_errors == 1 and m.timeouts == 1
+    assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.5
+
+
+def test_modbus_poll_allocates_nothing():
+    reply = frame([1, 4, 4, 0x43, 0x66, 0, 0])
+    u = Uart([reply])
+    m = modbus.ModbusMaster(u)
+    m.start(1, 4, 0, 2, 0)
+    st = [0]
+    if IS_UPY:
+        import micropython
+        micropython.heap_lock()
+    try:
+        st[0] = m.poll(5)
+    finally:
+        if IS_UPY:
+            micropython.heap_unlock()
+    assert st[0] == modbus.DONE
+
+
+def test_generic_map():
+    g = parse_generic_map("i1=4:6:float32, kwh=3:0x10:uint32:0.001:le")
+    assert g["reads"][1][:3] == (3, 16, 2)
+    try:
+        parse_generic_map("i1=4:6")
+        assert False
+    except ValueError:
+        pass
+
+
+# --- flash: littlefs on a RAM block device under MicroPython, a temp dir on CPython -----------
+class RamBlocks:
+    def __init__(self, blocks, size=512):
+        self.size = size
+        self.data = bytearray(blocks * size)
+        self.blocks = blocks
+
+    def readblocks(self, n, buf, off=0):
+        a = n * self.size + off
+        buf[:] = self.data[a:a + len(buf)]
+
+    def writeblocks(self, n, buf, off=None):
+        a = n * self.size + (off or 0)
+        self.data[a:a + len(buf)] = buf
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return self.size
+        if op == 6:
+            return 0
+
+
+_flash = [None]
+
+
+def flash_dir():
+    if _flash[0] is None:
+        if IS_UPY:
+            bd = RamBlocks(96)         # 48 KiB of 512-byte blocks: fits the test heap
+            os.VfsLfs2.mkfs(bd)
+            os.mount(os.VfsLfs2(bd), "/mtr")
+            _flash[0] = "/mtr"
+        else:
+            import tempfile
+            _flash[0] = tempfile.mkdtemp()
+    return _flash[0]
+
+
+def fresh(name):
+    d = flash_dir() + "/" + name
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+    return d
+
+
+def test_store_on_flash():
+    d = fresh("store")
+    write_json_atomic(d + "/a.json", {"x": 1})
+    assert read_json(d + "/a.json") == {"x": 1}
+    with open(d + "/b.json", "w") as f:
+        f.write('{"x": ')
+    assert read_json(d + "/b.json", 7) == 7
+    r = Ring(d + "/r.ring", 3)
+    for i in range(5):
+        r.append({"i": i})
+    assert [x["i"] for x in Ring(d + "/r.ring", 3).records()] == [2, 3, 4]
+
+
+def test_energy_power_cut_on_flash():
+    d = fresh("energy")
+    e = Energy(d)
+    e.session_start(0)
+    for k in range(1, 301):
+        e.add_mwh(777, k * 1000)
+        e.note_current(16.0)
+    saved = e.writes
+    e2 = Energy(d)                              # power cut: a new object on the same flash
+    assert e2.wh_total <= e.wh_total < e2.wh_total + 50
+    rec = e2.sessions()[-1]
+    assert rec["reason"] == "power_loss" and rec["max_a"] == 16.0 and saved >= 5
+    with open(d + "/energy_a.json", "w") as f:  # a torn checkpoint: the other file still counts
+        f.write("{")
+    e3 = Energy(d)
+    assert e3.wh_total <= e2.wh_total and len(e3.sessions()) == 1
+
+
+def test_meter_service_ct():
+    class Hw:
+        pass
+    hw = Hw()
+    c = Clock()
+    hw.ct_adcs = [TableAdc(c, cycle_table(32.0), 20000)]
+    hw.ticks_us = c.ticks_us
+    m = make_meter({"meter": "ct"}, hw, data_dir=fresh("svc"))
+    m.poll(0)
+    assert m.ok and close(m.current_a, 32.0, 0.01)
+    m.on_event(("session", "start", None))
+    for k in range(1, 121):
+        m.poll(k * 500)
+    m.on_event(("session", "end", "unplug"))
+    rec = m.sessions()[-1]
+    assert rec["reason"] == "unplug" and close(rec["wh"], 230 * 32 / 60.0, 0.02)
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())

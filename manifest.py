@@ -1,0 +1,22 @@
+# Freeze the charger firmware into a custom MicroPython image (docs/flashing.md):
+#   cd micropython/ports/esp32 && make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/path/to/repo/manifest.py \
+#       EVSE_BOARD=esp32_devkitc          (rp2: ports/rp2, BOARD=RPI_PICO, EVSE_BOARD=rpi_pico)
+# Frozen: the evse package, the board's pin map as the module `board`, boot.py and main.py.
+# Third-party MicroPython libraries: none are needed (asyncio, json, select, hashlib are built in);
+# one would be declared here with require("name"), never copied into the repository.
+import os
+
+include("$(PORT_DIR)/boards/manifest.py")       # the port's own frozen modules (asyncio, ...)
+
+package("evse", base_path="firmware")
+module("boot.py", base_path="firmware")
+module("main.py", base_path="firmware")
+
+# The pin map is frozen under the name main.py imports: a copy of boards/EVSE_BOARD.py as board.py.
+_board = os.environ.get("EVSE_BOARD", "esp32_devkitc")
+_here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."
+_dir = os.path.join(_here, "build", "freeze", _board)
+os.makedirs(_dir, exist_ok=True)
+with open(os.path.join(_here, "boards", _board + ".py")) as _src, open(os.path.join(_dir, "board.py"), "w") as _dst:
+    _dst.write(_src.read())
+module("board.py", base_path=_dir)

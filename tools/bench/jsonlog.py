@@ -1,0 +1,60 @@
+"""The bench's JSON-lines log (bench contract): one object per line, `t` (seconds) and `kind` first."""
+import json
+
+from tools import mock_machine as mm
+
+METER_PERIOD_US = 1000000   # a meter line once per second while the contactor is closed
+
+
+def _t():
+    return round(mm.clock.us / 1e6, 6)
+
+
+class JsonLog:
+    """Listener of the app's events (state, pwm, contactor, fault), and the bench's own lines."""
+
+    def __init__(self, rig, f):
+        self.rig = rig
+        self.f = f
+        self._meter_next = None
+
+    def write(self, kind, **fields):
+        d = {"t": _t(), "kind": kind}
+        for k in sorted(fields):
+            d[k] = fields[k]
+        self.f.write(json.dumps(d) + "\n")
+
+    # app listener
+    def on_event(self, ev, now_ms):
+        kind = ev[0]
+        if kind == "state":
+            self.write("state", state=ev[1])
+        elif kind == "pwm":
+            self.write("pwm", duty=ev[1], amps=ev[2])
+        elif kind == "contactor":
+            self.write("contactor", closed=bool(ev[1]))
+        elif kind == "fault":
+            self.write("fault", fault=ev[1], set=bool(ev[2]))
+
+    def input(self, cmd):
+        self.write("input", line=cmd.line, text=cmd.text)
+
+    def expect(self, cmd, ok):
+        self.write("expect", line=cmd.line, ok=bool(ok), text=cmd.text)
+
+    # rig probe: the meter once per second while charging
+    def probe(self):
+        app = self.rig.app
+        meter = app.meter if app is not None else None
+        if meter is None or not self.rig.world.coil():
+            self._meter_next = None
+            return
+        now = mm.clock.us
+        if self._meter_next is None or now >= self._meter_next:
+            self._meter_next = now + METER_PERIOD_US
+            try:
+                amps = [round(a, 3) for a in meter.amps]
+                wh = round(meter.wh_session, 3)
+            except Exception:      # a meter without readings yet: skip this second
+                return
+            self.write("meter", amps=amps, wh=wh)

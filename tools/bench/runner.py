@@ -1,0 +1,232 @@
+"""The scenario executor: scenario commands onto the rig (firmware + world on virtual time).
+
+Every command acts at the current virtual time; only `wait` and `expect ... within` advance it.
+Failed expects are reported with their line and what was seen; the run goes on to the end.
+"""
+import sys
+
+from tools import mock_machine as mm
+from tools.rig import Rig, TICK_US
+from tools.scenario import ScenarioError
+
+EV_B_OHMS = 2740            # plug: the EV shows state B (contract)
+PP_TYPE2_DEFAULT = 220      # plug without OHMS on a Type 2 socket: 32 A cable (contract default)
+PP_LATCHED = 150            # J1772 / NACS plug latched
+FOLLOW_MAX_DEFAULT = 80.0   # draw follow without MAX
+EPS = 1e-9
+
+
+def config_of(cmds):
+    """{key: value} of the config commands, and {key: line} for error reports."""
+    cfg, lines = {}, {}
+    for c in cmds:
+        if c.verb == "config":
+            for k, v in c.args:
+                cfg[k] = v
+                lines[k] = c.line
+    return cfg, lines
+
+
+def check_config(cmds):
+    """Raise ScenarioError for a setting the firmware would refuse (exit 2: nothing is run)."""
+    from evse import settings
+    cfg, lines = config_of(cmds)
+    _, errors = settings.validate(cfg)
+    for e in errors:
+        key = e.split(":", 1)[0]
+        line = lines.get(key)
+        if line is None:                       # a cross-key rule (temp_*): blame the last config
+            line = max(lines.values()) if lines else 0
+        raise ScenarioError(line, "config " + e)
+    return cfg
+
+
+class Bench:
+    def __init__(self, cmds, board="sim", vcd=None, log=None, waveform=False, out=None, seed=1,
+                 flash_dir=None, name="scenario", verbose=False):
+        self.cmds = cmds
+        self.cfg = check_config(cmds)
+        self.out = out or sys.stdout
+        self.name = name
+        self.verbose = verbose
+        self.rig = Rig(board=board, config=self.cfg or None, flash_dir=flash_dir, seed=seed)
+        self.world = self.rig.world
+        self.t_us = mm.clock.us        # the scenario's nominal time (wait adds to it)
+        self.failures = []
+        self.expects = 0
+        self.log = None
+        self.vcd = None
+        if log is not None:
+            from tools.bench.jsonlog import JsonLog
+            self.log = JsonLog(self.rig, log)
+            self._listen(self.log)
+            self.rig.probes.append(self.log.probe)
+        if vcd is not None:
+            from tools.bench.vcd import VcdTrace
+            self.vcd = VcdTrace(self.rig, vcd, waveform)
+            self.rig.probes.append(self.vcd.sample)
+            self.rig.add_pin_hook(self._pin_changed)
+
+    def _listen(self, lst):
+        self.rig.listeners.append(lst)
+        if self.rig.app is not None:
+            self.rig.app.listeners.append(lst)
+
+    def _pin_changed(self, pin, level):
+        self.vcd.sample()
+
+    def _changed(self):
+        w = self.world
+        w.recompute()
+        w.update()
+        if self.vcd is not None:
+            self.vcd.sample()
+
+    def say(self, text):
+        self.out.write("%s: %s\n" % (self.name, text))
+
+    # --- running ---
+    def run(self):
+        """Run every command; 0 when every expect held, 1 otherwise."""
+        for c in self.cmds:
+            if self.log is not None:
+                self.log.input(c)
+            getattr(self, "do_" + c.verb)(c)
+        if self.vcd is not None:
+            self.vcd.close()
+        if self.verbose or self.failures:
+            self.say("%d expect(s), %d failed, virtual time %.3f s" % (
+                self.expects, len(self.failures), mm.clock.us / 1e6))
+        return 1 if self.failures else 0
+
+    def run_until(self, t_us):
+        self.rig.run_until(t_us)
+
+    # --- commands ---
+    def do_wait(self, c):
+        self.t_us += int(c.args[0] * 1e6 + 0.5)
+        self.run_until(self.t_us)
+
+    def do_config(self, c):
+        pass                                  # applied before boot (Rig(config=...))
+
+    def do_plug(self, c):
+        w = self.world
+        ohms = c.args[0]
+        if ohms is None:
+            ohms = PP_TYPE2_DEFAULT if self.cfg.get("connector", "j1772").startswith("type2") else PP_LATCHED
+        w.plugged, w.ev_ohms, w.pp_ohms = True, EV_B_OHMS, ohms
+        self._changed()
+
+    def do_unplug(self, c):
+        w = self.world
+        w.plugged, w.pp_ohms = False, None
+        self._changed()
+
+    def do_ev(self, c):
+        self.world.ev_ohms = c.args[1]
+        self._changed()
+
+    def do_diode(self, c):
+        self.world.diode_ok = c.args[0] == "ok"
+        self._changed()
+
+    def do_cp(self, c):
+        self.world.cp_short = c.args[0] == "short"
+        self._changed()
+
+    def do_draw(self, c):
+        w = self.world
+        if c.args[0] == "follow":
+            w.follow_max = FOLLOW_MAX_DEFAULT if c.args[1] is None else c.args[1]
+        else:
+            w.draw_amps, w.draw_phases, w.follow_max = c.args[0], c.args[1], None
+        self._changed()
+
+    def do_button(self, c):
+        self.world.button = c.args[0] == "press"
+        self._changed()
+
+    def do_pp(self, c):
+        self.world.pp_ohms = c.args[0]
+        self._changed()
+
+    def do_rcd(self, c):
+        if c.args[0] is None:
+            self.world.rcd_broken = c.args[1] == "broken"
+        else:
+            self.world.rcd_ma, self.world.rcd_kind = c.args
+        self._changed()
+
+    def do_weld(self, c):
+        self.world.weld = c.args[0]
+        self._changed()
+
+    def do_temp(self, c):
+        self.world.temp_c = c.args[0]
+        self._changed()
+
+    def do_noise(self, c):
+        self.world.set_noise(c.args[0], c.args[1])
+        self._changed()
+
+    def do_power(self, c):
+        if c.args[0] == "off":
+            self.rig.power_off()
+        else:
+            self.rig.power_on()
+        self._changed()
+
+    def do_limit(self, c):
+        if self.rig.app is None:
+            self.say("line %d: %s: ignored, the controller is powered off" % (c.line, c.text))
+            return
+        self.rig.app.charger.set_limit("console", c.args[0])
+
+    # --- expectations ---
+    def observe(self, what, value, tol):
+        """(holds, what was seen) for one expect form, now."""
+        app = self.rig.app
+        w = self.world
+        if what == "contactor":
+            seen = "closed" if w.coil() else "open"
+            return seen == value, seen
+        if app is None:
+            return False, "powered off"
+        if what == "state":
+            seen = app.charger.state
+            return seen == value, seen
+        if what == "fault":
+            seen = app.charger.fault
+            return seen == value, seen if seen is not None else "no fault"
+        if what == "duty":
+            seen = app.hw.duty_x100 / 100
+            return abs(seen - value) <= tol + EPS, "%.2f" % seen
+        if what == "current":
+            seen = app.charger.out.amps_x10 / 10
+            return abs(seen - value) <= tol + EPS, "%.1f" % seen
+        return False, "?"
+
+    def do_expect(self, c):
+        what, value, tol, within = c.args
+        self.expects += 1
+        ok, seen = self.observe(what, value, tol)
+        if not ok and within:
+            rig = self.rig
+            deadline = mm.clock.us + int(within * 1e6 + 0.5)
+            while not ok and mm.clock.us < deadline:
+                nxt = rig._next_tick if rig.powered else mm.clock.us + TICK_US
+                if nxt <= mm.clock.us:
+                    nxt = mm.clock.us + 1
+                self.run_until(min(deadline, nxt))
+                ok, seen = self.observe(what, value, tol)
+            self.t_us = max(self.t_us, mm.clock.us)
+        if self.log is not None:
+            self.log.expect(c, ok)
+        if ok:
+            if self.verbose:
+                self.say("line %d: ok at %.3f s: %s" % (c.line, mm.clock.us / 1e6, c.text))
+        else:
+            msg = "line %d: FAILED at %.3f s: %s (got %s)" % (c.line, mm.clock.us / 1e6, c.text, seen)
+            self.failures.append(msg)
+            self.say(msg)

@@ -1,0 +1,100 @@
+"""A connection to the firmware's console over a serial port, socket:// or the virtual board."""
+import json
+import os
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VBOARD_TTY = os.path.join(ROOT, "build", "vboard", "tty")
+BAUD = 115200
+
+
+class LinkError(Exception):
+    pass
+
+
+def resolve(port):
+    return VBOARD_TTY if port == "vboard" else port
+
+
+def open_port(port, timeout=0.1):
+    import serial
+    dev = resolve(port)
+    if "://" not in dev and not os.path.exists(dev):
+        raise LinkError("no device at %s" % dev)
+    try:
+        s = serial.serial_for_url(dev, baudrate=BAUD, timeout=timeout)
+    except (serial.SerialException, OSError) as e:
+        raise LinkError("cannot open %s: %s" % (dev, e))
+    try:
+        s.reset_input_buffer()
+    except Exception:
+        pass
+    return s
+
+
+class Link:
+    """request() sends one command and returns its reply; event lines seen meanwhile go to on_event."""
+
+    def __init__(self, port, timeout=5.0, on_event=None, on_other=None, stream=None):
+        self.port = port
+        self.timeout = timeout
+        self.on_event = on_event
+        self.on_other = on_other          # lines that are not JSON (REPL text, tracebacks)
+        self.s = stream if stream is not None else open_port(port)
+        self._buf = b""
+        self._next_id = int(time.time()) % 10000 * 10
+
+    def close(self):
+        self.s.close()
+
+    def lines(self, until):
+        """Yield decoded JSON objects until the deadline `until` (time.monotonic())."""
+        while time.monotonic() < until:
+            try:
+                chunk = self.s.read(4096)
+            except Exception as e:      # serial.SerialException: unplugged, or another program reads
+                raise LinkError("%s: %s" % (self.port, e))
+            if chunk:
+                self._buf += chunk
+            while b"\n" in self._buf:
+                line, self._buf = self._buf.split(b"\n", 1)
+                line = line.strip(b"\r\x04 ")
+                if not line:
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    obj = None
+                if isinstance(obj, dict):
+                    yield obj
+                elif self.on_other is not None:
+                    self.on_other(line.decode("utf-8", "replace"))
+            if not chunk:
+                yield None
+
+    def request(self, cmd, timeout=None, **args):
+        self._next_id += 1
+        rid = self._next_id
+        req = dict(args, cmd=cmd, id=rid)
+        self.s.write((json.dumps(req) + "\n").encode())
+        until = time.monotonic() + (self.timeout if timeout is None else timeout)
+        for obj in self.lines(until):
+            if obj is None:
+                continue
+            if "ev" in obj:
+                if self.on_event is not None:
+                    self.on_event(obj)
+            elif obj.get("id") == rid:
+                return obj
+        raise LinkError("no reply from %s within %.0f s (firmware not running, or a REPL session open?)"
+                        % (self.port, self.timeout if timeout is None else timeout))
+
+    def wait_ready(self, timeout):
+        """Ask for status until the firmware answers (after a reset it boots first)."""
+        until = time.monotonic() + timeout
+        while True:
+            try:
+                return self.request("status", timeout=min(1.0, max(0.1, until - time.monotonic())))
+            except LinkError:
+                if time.monotonic() >= until:
+                    raise

@@ -1,0 +1,260 @@
+"""Build the firmware for a board and copy it with mpremote; a second run copies only what changed.
+
+    python -m tools.flash --board esp32_devkitc --port /dev/ttyUSB0 [--settings my.json]
+    python -m tools.flash --board rpi_pico --port /dev/ttyACM0
+    python -m tools.flash --board vboard [--port build/vboard/tty | socket://127.0.0.1:PORT]
+    (make flash BOARD=... PORT=... [SETTINGS=...])
+
+1. Compiles firmware/evse/**.py and boards/BOARD.py with mpy-cross for the board's ARCH into
+   build/flash/BOARD/ (only sources newer than their .mpy); main.py and boot.py stay source.
+   The virtual board (BOARD=vboard, the `sim` pin map) gets architecture-neutral bytecode.
+2. Asks the board for the SHA-256 of the files already on its flash (one `mpremote exec`), and
+   compares: the board's own files are the reference, so a board flashed from elsewhere or wiped
+   is still brought up to date. (No manifest is kept on the host.)
+3. One `mpremote connect PORT resume ...` run copies the changed files, removes stale ones under
+   /evse (a stale .py would shadow its .mpy) and /board.py, copies settings.json when the board
+   has none or when --settings is given (validated here first), and resets the board.
+Without a board: one line saying so, exit status 1.
+"""
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+from tools import mpy_build
+
+ROOT = mpy_build.ROOT
+BOARDS = ("esp32_devkitc", "rpi_pico", "vboard")
+VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
+SETTINGS_NAME = "settings.json"
+MPREMOTE_TIMEOUT_S = 180
+
+# Runs on the board: the SHA-256 of every file flash.py manages, printed as one JSON line.
+HASH_SCRIPT = """
+import os, json, hashlib, binascii
+def _h(p):
+    d = hashlib.sha256()
+    with open(p, 'rb') as f:
+        while True:
+            b = f.read(512)
+            if not b:
+                break
+            d.update(b)
+    return binascii.hexlify(d.digest()).decode()
+def _w(d, o):
+    for e in os.ilistdir(d):
+        p = d + '/' + e[0]
+        if e[1] == 0x4000:
+            o[p + '/'] = ''
+            _w(p, o)
+        else:
+            o[p] = _h(p)
+_o = {}
+for _n in ('board.py', 'board.mpy', 'boot.py', 'main.py', 'settings.json', 'settings.json.tmp'):
+    try:
+        _o[_n] = _h(_n)
+    except OSError:
+        pass
+try:
+    _w('evse', _o)
+    _o['evse/'] = ''
+except OSError:
+    pass
+print('FLASHHASH ' + json.dumps(_o))
+"""
+
+
+class FlashError(Exception):
+    pass
+
+
+def board_info(name):
+    """(board file, mpy-cross arch or None for bytecode only)."""
+    if name == "vboard":
+        return os.path.join(ROOT, "boards", "sim.py"), None
+    path = os.path.join(ROOT, "boards", name + ".py")
+    if not os.path.exists(path):
+        raise FlashError("unknown board %r (boards: %s)" % (name, ", ".join(BOARDS)))
+    ns = {}
+    with open(path) as f:
+        exec(compile(f.read(), path, "exec"), ns)
+    return path, ns.get("ARCH")
+
+
+def _compile(src, dst, arch):
+    if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+        return
+    if arch:
+        rc, msg = mpy_build.compile_one(src, dst, arch)
+    else:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        r = subprocess.run([mpy_build.mpy_cross(), "-O1", "-o", dst, src],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        rc, msg = r.returncode, r.stdout
+    if rc:
+        raise FlashError("mpy-cross %s: %s" % (os.path.relpath(src, ROOT), msg.strip()))
+
+
+def build(board):
+    """[(local path, path on the board)] of the firmware, compiled into build/flash/BOARD."""
+    board_file, arch = board_info(board)
+    out = os.path.join(ROOT, "build", "flash", board)
+    files = []
+    for src, rel in mpy_build.sources():
+        if rel.startswith("boards" + os.sep):
+            continue
+        rel = rel.replace(os.sep, "/")
+        if os.path.basename(rel) in mpy_build.KEEP_SOURCE:
+            files.append((src, rel))
+            continue
+        dst = os.path.join(out, rel[:-3] + ".mpy")
+        _compile(src, dst, arch)
+        files.append((dst, rel[:-3] + ".mpy"))
+    dst = os.path.join(out, "board.mpy")
+    _compile(board_file, dst, arch)
+    files.append((dst, "board.mpy"))
+    return files
+
+
+def settings_file(board, path):
+    """The settings file to copy: the given one (validated), else the defaults."""
+    sys.path.insert(0, os.path.join(ROOT, "firmware"))
+    sys.path.insert(1, os.path.join(ROOT, "tools", "hostlib"))
+    from evse import settings
+    if path:
+        with open(path) as f:
+            cfg, errors = settings.parse(f.read())
+        if errors:
+            raise FlashError("settings %s: %s" % (path, "; ".join(errors)))
+    else:
+        cfg = settings.defaults()
+    dst = os.path.join(ROOT, "build", "flash", board, SETTINGS_NAME)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(dst, "w") as f:
+        f.write(json.dumps(cfg))
+    return dst
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def mpremote(port, args, timeout=MPREMOTE_TIMEOUT_S):
+    cmd = [sys.executable, "-m", "mpremote", "connect", port or "auto", "resume"] + args
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise FlashError("no answer from the board at %s within %d s (mpremote)" % (port, timeout))
+    if r.returncode:
+        last = [x for x in r.stdout.strip().splitlines() if x.strip()]
+        msg = last[-1] if last else "mpremote exit %d" % r.returncode
+        if "no device found" in msg or "failed to access" in msg or "could not enter raw repl" in msg:
+            raise FlashError("no board at %s (%s)" % (port or "any USB serial port", msg))
+        raise FlashError("mpremote: " + msg)
+    return r.stdout
+
+
+def board_hashes(port):
+    out = mpremote(port, ["exec", HASH_SCRIPT])
+    for line in out.splitlines():
+        if line.startswith("FLASHHASH "):
+            return json.loads(line[len("FLASHHASH "):])
+    raise FlashError("unexpected answer from the board: %r" % out[-200:])
+
+
+def plan(files, remote, settings_local, force_settings):
+    """mpremote arguments (chained with '+') that bring the board to `files`."""
+    want = dict((dst, src) for src, dst in files)
+    # settings.json.tmp alone: a save was cut short; the board recovers it at boot (settings.load)
+    has = SETTINGS_NAME in remote or SETTINGS_NAME + ".tmp" in remote
+    if settings_local and (force_settings or not has):
+        want[SETTINGS_NAME] = settings_local
+    steps, copied, removed = [], [], []
+    dirs = set()
+    for dst in sorted(want):
+        parts = dst.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d + "/" not in remote and d not in dirs:
+                dirs.add(d)
+                steps.append(["fs", "mkdir", ":" + d])
+    for dst in sorted(want):
+        if remote.get(dst) != sha256(want[dst]):
+            steps.append(["fs", "cp", want[dst], ":" + dst])
+            copied.append(dst)
+    for path in sorted(remote):
+        stale = (path.startswith("evse/") and not path.endswith("/") and path not in want) or path == "board.py"
+        if stale:
+            steps.append(["fs", "rm", ":" + path])
+            removed.append(path)
+    return steps, copied, removed
+
+
+def flash(board, port, settings_path=None, reset=True, log=print):
+    if board == "vboard" and not port:
+        port = VBOARD_PORT
+    if port and "://" not in port and not os.path.exists(port):
+        raise FlashError("no board at %s (mpremote: no device found)" % port)
+    files = build(board)
+    settings_local = settings_file(board, settings_path)
+    remote = board_hashes(port)
+    steps, copied, removed = plan(files, remote, settings_local, bool(settings_path))
+    args = []
+    for s in steps:
+        args += s + ["+"]
+    if reset:
+        args += ["reset"]
+    elif args:
+        args.pop()
+    if args:
+        mpremote(port, args)
+    log("flash %s at %s: %d firmware files; %d copied, %d removed%s" % (
+        board, port or "auto", len(files), len(copied), len(removed), "; reset" if reset else ""))
+    return copied, removed
+
+
+def package_json():
+    """package.json for `mpremote mip install --target / github:OWNER/REPO` (the firmware without
+    a board file: copy boards/BOARD.py to :board.py as well). URLs are relative to package.json."""
+    urls = []
+    for src, rel in mpy_build.sources():
+        if rel.startswith("boards" + os.sep):
+            continue
+        urls.append([rel.replace(os.sep, "/"), "firmware/" + rel.replace(os.sep, "/")])
+    return {"urls": urls, "deps": [], "version": "0.1.0"}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m tools.flash", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--board", choices=BOARDS)
+    ap.add_argument("--package-json", action="store_true", help="rewrite package.json from firmware/")
+    ap.add_argument("--port", default=None, help="serial port, socket://host:port, or the vboard tty")
+    ap.add_argument("--settings", default=None, help="settings JSON to install (replaces the board's)")
+    ap.add_argument("--no-reset", action="store_true")
+    ap.add_argument("--build-only", action="store_true", help="compile, do not touch a board")
+    a = ap.parse_args(argv)
+    if a.package_json:
+        with open(os.path.join(ROOT, "package.json"), "w") as f:
+            f.write(json.dumps(package_json(), indent=1) + "\n")
+        return 0
+    if not a.board:
+        ap.error("--board is required")
+    try:
+        if a.build_only:
+            files = build(a.board)
+            print("built %d files for %s in build/flash/%s" % (len(files), a.board, a.board))
+            return 0
+        flash(a.board, a.port, a.settings, not a.no_reset)
+    except FlashError as e:
+        print("flash: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

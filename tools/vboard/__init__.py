@@ -1,0 +1,1 @@
+"""The virtual board: see __main__.py (python -m tools.vboard)."""

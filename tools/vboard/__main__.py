@@ -1,0 +1,236 @@
+"""The virtual board: the firmware on the MicroPython unix port, reachable like a USB board.
+
+    python -m tools.vboard [--flash DIR] [--link PATH] [--tcp PORT]
+
+runs `micropython -i tools/vboard/vboot.py DIR` on a pseudo-terminal (its own, so Ctrl-C
+interrupts it as on a board) and bridges that terminal to
+  - a second pseudo-terminal for clients, with a symlink at --link (default build/vboard/tty):
+    `mpremote connect build/vboard/tty resume ...`, `python -m tools.evsectl --port build/vboard/tty`
+  - and/or a TCP port on 127.0.0.1 (--tcp; 0 picks a free one): `--port socket://127.0.0.1:PORT`.
+DIR is the board's flash (default build/vboard/flash): mounted as "/" on the virtual board, so
+`mpremote fs cp` writes there. machine.reset() ends the process; it is started again (a reboot).
+Prints one line `vboard: ready tty=... tcp=...` when the ports exist; stops on SIGTERM/SIGINT.
+"""
+import argparse
+import errno
+import fcntl
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import sys
+import termios
+import time
+import tty
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VBOOT = os.path.join(ROOT, "tools", "vboard", "vboot.py")
+HEAP = "512k"
+RESTART_DELAY_S = 0.2
+HOLD_MAX = 4096             # client bytes held while the board boots (mpremote's Ctrl-C, Ctrl-A)
+BOOT_BANNER = b"vboard: MicroPython unix port"   # vboot.py prints it once Ctrl-C is safe
+BOOT_TIMEOUT_S = 10.0
+
+
+def micropython():
+    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return exe if os.path.exists(exe) else "micropython"
+
+
+def _raw(fd, isig):
+    tty.setraw(fd)
+    a = termios.tcgetattr(fd)
+    if isig:
+        a[3] |= termios.ISIG          # Ctrl-C -> SIGINT -> KeyboardInterrupt, as on a board
+    termios.tcsetattr(fd, termios.TCSANOW, a)
+
+
+class Board:
+    def __init__(self, flash, link=None, tcp=None, quiet=False):
+        self.flash = os.path.abspath(flash)
+        os.makedirs(self.flash, exist_ok=True)
+        self.link = link
+        self.quiet = quiet
+        self.proc = None
+        self.boots = 0
+        self.booting_since = None        # client input is held until the board can take Ctrl-C
+        self.hold = bytearray()
+        self._seen = b""
+        self.stopping = False
+        # the board's own terminal
+        self.m_board, self.s_board = pty.openpty()
+        _raw(self.s_board, True)
+        # the clients' terminal
+        self.m_client = self.s_client = None
+        if link:
+            self.m_client, self.s_client = pty.openpty()
+            _raw(self.s_client, False)
+            os.set_blocking(self.m_client, False)
+            name = os.ttyname(self.s_client)
+            try:
+                os.remove(link)
+            except OSError:
+                pass
+            os.makedirs(os.path.dirname(os.path.abspath(link)), exist_ok=True)
+            os.symlink(name, link)
+        self.server = None
+        self.conn = None
+        self.tcp_port = None
+        if tcp is not None:
+            self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.server.bind(("127.0.0.1", tcp))
+            self.server.listen(1)
+            self.tcp_port = self.server.getsockname()[1]
+
+    def start(self):
+        env = dict(os.environ)
+        env["MICROPYPATH"] = ".frozen" + os.pathsep + ROOT
+        s = self.s_board
+        termios.tcflush(s, termios.TCIFLUSH)   # a reset empties the board's input, as on hardware
+        _raw(s, True)       # a process killed inside the REPL leaves its own terminal mode behind
+        self.booting_since = time.monotonic()
+        self._seen = b""
+
+        def child():
+            os.setsid()
+            try:
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            except OSError:
+                pass
+        self.proc = subprocess.Popen([micropython(), "-X", "heapsize=" + HEAP, "-i", VBOOT, self.flash],
+                                     stdin=s, stdout=s, stderr=s, cwd=ROOT, env=env,
+                                     preexec_fn=child, close_fds=True)
+        self.boots += 1
+        self.say("boot %d (pid %d)" % (self.boots, self.proc.pid))
+
+    def say(self, msg):
+        if not self.quiet:
+            sys.stderr.write("vboard: %s\n" % msg)
+            sys.stderr.flush()
+
+    def _to_board(self, data):
+        if self.booting_since is not None:
+            self.hold.extend(data[:HOLD_MAX - len(self.hold)])
+        else:
+            os.write(self.m_board, data)
+
+    def _booted(self):
+        self.booting_since = None
+        if self.hold:
+            os.write(self.m_board, bytes(self.hold))
+            self.hold = bytearray()
+
+    def _from_board(self, data):
+        if self.booting_since is not None:
+            self._seen = (self._seen + data)[-256:]
+            if BOOT_BANNER in self._seen:
+                self._booted()
+        self._to_clients(data)
+
+    def _to_clients(self, data):
+        if self.m_client is not None:
+            try:
+                os.write(self.m_client, data)
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EIO):
+                    raise
+        if self.conn is not None:
+            try:
+                self.conn.sendall(data)
+            except OSError:
+                self._drop_conn()
+
+    def _drop_conn(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        self.conn = None
+
+    def serve(self):
+        self.start()
+        print("vboard: ready tty=%s tcp=%s flash=%s" % (self.link or "-", self.tcp_port or "-", self.flash),
+              flush=True)
+        while not self.stopping:
+            if self.proc.poll() is not None:
+                self.say("exit %s: rebooting" % self.proc.returncode)
+                time.sleep(RESTART_DELAY_S)
+                self.start()
+            if self.booting_since is not None and time.monotonic() - self.booting_since > BOOT_TIMEOUT_S:
+                self._booted()
+            rd = [self.m_board]
+            if self.m_client is not None:
+                rd.append(self.m_client)
+            if self.server is not None:
+                rd.append(self.conn if self.conn is not None else self.server)
+            try:
+                ready, _, _ = select.select(rd, [], [], 0.1)
+            except InterruptedError:
+                continue
+            for fd in ready:
+                if fd is self.server:
+                    self.conn, _ = self.server.accept()
+                    self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    continue
+                if fd is self.conn:
+                    try:
+                        data = self.conn.recv(4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        self._drop_conn()
+                        continue
+                    self._to_board(data)
+                    continue
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    continue
+                if fd == self.m_board:
+                    self._from_board(data)
+                else:
+                    self._to_board(data)
+
+    def stop(self):
+        self.stopping = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.link:
+            try:
+                os.remove(self.link)
+            except OSError:
+                pass
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m tools.vboard", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--flash", default=os.path.join(ROOT, "build", "vboard", "flash"))
+    ap.add_argument("--link", default=os.path.join(ROOT, "build", "vboard", "tty"))
+    ap.add_argument("--tcp", type=int, default=None, help="also listen on 127.0.0.1:TCP (0: any free port)")
+    ap.add_argument("--no-tty", action="store_true", help="TCP only")
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args(argv)
+    b = Board(a.flash, None if a.no_tty else a.link, a.tcp, a.quiet)
+
+    def on_signal(sig, frame):
+        b.stopping = True
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        b.serve()
+    finally:
+        b.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
