@@ -135,7 +135,7 @@ def test_a_directory_in_place_of_the_file(tmp_path):
 def test_schema_is_a_plain_dict_of_tuples():
     assert type(S.SCHEMA) is dict
     for k, v in S.SCHEMA.items():
-        assert isinstance(k, str) and isinstance(v, tuple) and v[0] in (int, float, str, bool)
+        assert isinstance(k, str) and isinstance(v, tuple) and v[0] in (int, float, str, bool, list, dict, S.TEXT)
         assert S.validate({k: v[1]}) == (D, [])
 
 

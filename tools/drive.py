@@ -22,7 +22,7 @@ class Drive:
         def hook(p, level):
             if p == pin and level >= 0:
                 self.coil_edges.append((mm.clock.us, level))
-        mm.output_hooks.append(hook)
+        self.rig.add_pin_hook(hook)
 
     def on_event(self, ev, now_ms):
         self.events.append((mm.clock.us, ev))

@@ -20,22 +20,63 @@ def micropython():
     return exe
 
 
+def heap_for(path):
+    """A file may ask for its own heap with a first line `# upy-heap: 128k`."""
+    with open(path) as f:
+        first = f.readline()
+    if first.startswith("# upy-heap:"):
+        return first.split(":", 1)[1].strip()
+    return HEAP
+
+
+# What a board would hold precompiled, plus the MicroPython-side bench tools the tests import.
+MPY_TREES = (("firmware", ""), ("boards", "boards"), ("tools/mock_machine", "tools/mock_machine"))
+MPY_FILES = ("tools/__init__.py", "tools/rig.py", "tools/drive.py", "tools/scenario.py", "tools/sim.py")
+MPY_OUT = os.path.join(ROOT, "build", "upy-mpy")
+
+
+def precompile():
+    """Bytecode .mpy of the firmware and the bench's MicroPython side, like a board's flash:
+    compiling from source on the device costs heap the firmware never needs there."""
+    import tools.mpy_build as mb
+    jobs = []
+    for src_dir, dst_dir in MPY_TREES:
+        for d, _, files in os.walk(os.path.join(ROOT, src_dir)):
+            for f in files:
+                if f.endswith(".py"):
+                    rel = os.path.relpath(os.path.join(d, f), os.path.join(ROOT, src_dir))
+                    jobs.append((os.path.join(d, f), os.path.join(dst_dir, rel)))
+    for f in MPY_FILES:
+        if os.path.exists(os.path.join(ROOT, f)):
+            jobs.append((os.path.join(ROOT, f), f))
+    for src, rel in jobs:
+        dst = os.path.join(MPY_OUT, rel[:-3] + ".mpy")
+        if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+            continue
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        r = subprocess.run([mb.mpy_cross(), "-o", dst, src], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode:
+            print("mpy-cross %s: %s" % (rel, r.stdout.strip()))
+
+
 def upy_env():
     env = dict(os.environ)
     env["MICROPYPATH"] = os.pathsep.join(
-        [".frozen", os.path.join(ROOT, "firmware"), ROOT, os.path.join(ROOT, "host_tests", "upy")])
+        [".frozen", MPY_OUT, os.path.join(ROOT, "firmware"), ROOT, os.path.join(ROOT, "host_tests", "upy")])
     return env
 
 
 def main(argv):
     files = argv or sorted(glob.glob(os.path.join(ROOT, "host_tests", "upy", "test_*.py")))
+    precompile()
     exe, env = micropython(), upy_env()
     total_failed = 0
     for f in files:
-        r = subprocess.run([exe, "-X", "heapsize=" + HEAP, f], env=env, cwd=ROOT,
+        r = subprocess.run([exe, "-X", "heapsize=" + heap_for(f), f], env=env, cwd=ROOT,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
         last = (r.stdout.strip().splitlines() or ["(no output)"])[-1]
-        print("upy %-40s %s" % (os.path.relpath(f, ROOT), last))
+        print("upy %-44s heap %-5s %s" % (os.path.relpath(f, ROOT), heap_for(f), last))
         if r.returncode != 0:
             total_failed += 1
             print(r.stdout)

@@ -197,6 +197,7 @@ class Charger:
                 if m.rcd_dc_trip and name == "rcd":
                     name = "rcd_dc"
                 self._set_fault(name, now)
+        closed = self._closed_at is not None     # a trip above has just opened it
         # Contactor feedback: after the settle time it must match the command.
         if m.feedback >= 0:
             if closed and m.feedback == 0 and d(now, self._closed_at) > L.FEEDBACK_SETTLE_MS:

@@ -6,7 +6,10 @@ import os
 TMP_SUFFIX = ".tmp"
 MAX_FILE_BYTES = 4096           # a complete settings file is about 400 bytes
 
-# key: (type, default, lo, hi) for numbers; (str, default, choices) for strings; (bool, default)
+# key: (int|float, default, lo, hi) or (int, default, choices); (str, default, choices);
+# (TEXT, default, max length) for free text; (list, default, lo, hi) for a list of numbers of the
+# default's length; (dict, default) for a JSON object; (bool, default)
+TEXT = "text"
 SCHEMA = {
     "max_current": (float, 32.0, 6.0, 80.0),       # A: the installation's breaker and wiring
     "connector": (str, "j1772", ("j1772", "nacs", "type2-socket", "type2-tethered")),
@@ -21,11 +24,42 @@ SCHEMA = {
     "temp_quarter_c": (int, 68, 30, 100),
     "temp_stop_c": (int, 71, 30, 110),
     "temp_restore_c": (int, 62, 20, 100),
+    # metering (docs/metering.md)
+    "meter": (str, "none", ("none", "ct", "sdm120", "sdm630", "modbus", "s0")),
+    "meter_phases": (int, 1, (1, 3)),
+    "nominal_volts": (float, 230.0, 100.0, 480.0),  # 120/240 in North America
+    "mains_hz": (int, 50, (0, 50, 60)),            # 0 = detect
+    "ct_ratio": (float, 2000.0, 1.0, 100000.0),
+    "ct_burden_ohms": (float, 22.0, 1.0, 10000.0),
+    "ct_vref": (float, 3.3, 0.5, 5.0),
+    "ct_cal": (list, [1.0, 1.0, 1.0], 0.5, 2.0),
+    "ct_spc": (int, 40, 8, 240),
+    "ct_interval_ms": (int, 500, 100, 10000),
+    "volts_per_count": (float, 0.0, 0.0, 10.0),
+    "meter_addr": (int, 1, 1, 247),
+    "meter_baud": (int, 9600, 1200, 115200),
+    "meter_timeout_ms": (int, 300, 50, 2000),
+    "meter_retries": (int, 2, 0, 5),
+    "meter_interval_ms": (int, 1000, 200, 60000),
+    "meter_map": (TEXT, "", 400),
+    "s0_imp_per_kwh": (int, 1000, 1, 100000),
+    # OCPP 1.6J (docs/ocpp.md); an empty URL turns OCPP off
+    "ocpp_url": (TEXT, "", 200),
+    "ocpp_id": (TEXT, "evse", 48),
+    "ocpp_password": (TEXT, "", 40),
+    "ocpp_security_profile": (int, 0, 0, 2),
+    "ocpp_ca_file": (TEXT, "", 64),
+    "ocpp_free_id_tag": (TEXT, "", 20),
+    "ocpp_config": (dict, {}),
 }
 
 
 def defaults():
-    return {k: v[1] for k, v in SCHEMA.items()}
+    cfg = {}
+    for k, v in SCHEMA.items():
+        d = v[1]
+        cfg[k] = list(d) if isinstance(d, list) else dict(d) if isinstance(d, dict) else d
+    return cfg
 
 
 def _check(key, value):
@@ -42,10 +76,30 @@ def _check(key, value):
         if not isinstance(value, str) or value not in spec[2]:
             raise ValueError("must be one of " + ", ".join(spec[2]))
         return value
+    if typ == TEXT:
+        if not isinstance(value, str) or len(value) > spec[2]:
+            raise ValueError("must be text of at most %d characters" % spec[2])
+        return value
+    if typ is dict:
+        if not isinstance(value, dict):
+            raise ValueError("must be an object")
+        return value
+    if typ is list:
+        if not isinstance(value, list) or len(value) != len(spec[1]):
+            raise ValueError("must be a list of %d numbers" % len(spec[1]))
+        return [_number(float, v, spec[2], spec[3]) for v in value]
+    if isinstance(spec[2], tuple):
+        if isinstance(value, bool) or value not in spec[2]:
+            raise ValueError("must be one of " + ", ".join(str(c) for c in spec[2]))
+        return int(value)
+    return _number(typ, value, spec[2], spec[3])
+
+
+def _number(typ, value, lo, hi):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("must be a number")
-    if not spec[2] <= value <= spec[3]:     # before int(): NaN and infinity fail here
-        raise ValueError("out of range %s..%s" % (spec[2], spec[3]))
+    if not lo <= value <= hi:               # before int(): NaN and infinity fail here
+        raise ValueError("out of range %s..%s" % (lo, hi))
     if typ is int:
         if value != int(value):
             raise ValueError("must be a whole number")

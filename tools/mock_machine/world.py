@@ -8,13 +8,14 @@ The pilot model (facts sheet 1 and 3): the EVSE source swings +-12 V (each +-5 %
 front end, with edges, Gaussian noise and occasional glitch samples.
 """
 import math
+from array import array
 
 from tools import mock_machine as mm
 
 EV_OHMS = {"A": None, "B": 2740, "C": 882, "D": 246}
 DIODE_V = 0.7
 EDGE_US = 4                 # 10-90 % rise well under the 10 us of the facts sheet
-NOISE_TABLE = 4099          # prime: the noise sequence does not lock to the PWM period
+NOISE_TABLE = 1021          # prime: the noise sequence does not lock to the PWM period
 RCD_AC_TRIP_MA = 20         # UL 2231 CCID20
 RCD_DC_TRIP_MA = 6          # IEC 62955 RDC-DD
 RCD_TEST_MA = 100           # the self-test winding's equivalent residual current
@@ -72,7 +73,7 @@ class World:
         self._pp_key = self._temp_key = self._pp_btn = None
         self._pp_u16 = self._temp_u16 = 0
         self._fb_driven = self._trip_driven = self._dc_driven = None
-        self._noise = [0] * NOISE_TABLE
+        self._noise = array("h", bytes(NOISE_TABLE))   # codes; int16 keeps it small on a board-sized heap
         self._ni = 0
         gain, offset, fullscale = board.PILOT_FRONTEND
         self._fe = (gain, offset, fullscale)

@@ -1,0 +1,96 @@
+# upy-heap: 128k
+"""Core bench scenarios under the MicroPython unix port with a device-sized heap (and CPython).
+
+The unmodified firmware, the mock machine and the vehicle model all share this heap, so it is a
+harder budget than the board's own (which holds only the firmware)."""
+import gc
+
+from tools import mock_machine as mm
+from tools.drive import Drive
+
+MS = 1000
+
+
+def fresh(config=None):
+    mm.reset_world()          # drop the previous bench's pins and hooks, so its objects can go
+    gc.collect()
+    return Drive(config=config or {"max_current": 32})
+
+
+def test_normal_session_and_latencies():
+    d = fresh()
+    d.run(0.5)
+    d.plug()
+    d.run(0.1)
+    assert d.state == "B2" and abs(d.duty - 53.32) < 0.02
+    t = d.ev("C")
+    d.run(1.0)
+    assert d.coil and d.coil_change(1, t) - t <= 1000 * MS
+    t = d.ev("B")
+    d.run(0.05)
+    assert not d.coil and d.coil_change(0, t) - t <= 20 * MS
+    t = d.unplug()
+    d.run(0.05)
+    assert d.state == "A1"
+
+
+def test_unplug_while_charging():
+    d = fresh()
+    d.run(0.5).charge()
+    t = d.unplug()
+    d.run(0.05)
+    assert d.coil_change(0, t) - t <= 20 * MS
+
+
+def test_diode_short_faults_and_holds_f():
+    d = fresh()
+    d.run(0.5).charge()
+    t = d.set(diode_ok=False)
+    d.run(0.1)
+    assert d.fault == "diode" and not d.coil and d.duty == 0
+
+
+def test_rcd_trip_opens_from_the_interrupt():
+    d = fresh()
+    d.run(0.5).charge()
+    d.run(3)
+    d.set(rcd_ma=100.0)
+    d.run(0.3)
+    assert not d.coil and d.fault == "rcd"
+
+
+def test_weld_is_latched_across_power_cycles():
+    d = fresh()
+    d.run(0.5).charge()
+    d.set(weld=True)
+    d.ev("B")
+    d.run(1)
+    assert d.fault == "weld"
+    d.rig.power_off()
+    d.rig.power_on()
+    d.run(1)
+    assert d.fault == "weld" and d.duty == 0
+
+
+def test_boot_with_car_in_c():
+    d = fresh()
+    d.run(0.5).charge()
+    d.rig.power_off()
+    d.rig.power_on()
+    d.run(0.35)
+    assert d.state == "C1" and not d.coil
+    d.run(4.5)
+    assert d.state == "C2" and d.coil
+
+
+def test_heap_after_boot_is_bounded():
+    d = fresh()
+    d.run(0.5)
+    gc.collect()
+    if hasattr(gc, "mem_alloc"):
+        print("heap in use after boot (firmware + mock + world):", gc.mem_alloc())
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
