@@ -62,7 +62,9 @@ class Charger:
         self.thermal = Thermal(cfg["temp_half_c"], cfg["temp_quarter_c"], cfg["temp_stop_c"],
                                cfg["temp_restore_c"])
         self.rcd = RcdPolicy()
-        self.limits = {"settings": cfg["max_current"]}
+        self.limits = {}              # source -> amps x10 (ints: the tick does no float math)
+        self._limit_x10 = 0
+        self.set_limit("settings", cfg["max_current"])
         self.enabled = True
         self.authorized = False
         self.stop_reason = None       # an EVSE-side stop requested for this plug-in
@@ -98,7 +100,12 @@ class Charger:
         if amps is None:
             self.limits.pop(source, None)
         else:
-            self.limits[source] = amps
+            self.limits[source] = int(amps * 10)
+        low = int(self.cfg["max_current"] * 10)
+        for v in self.limits.values():   # on a change only: the tick reads the cached minimum
+            if v < low:
+                low = v
+        self._limit_x10 = low
 
     def enable(self, flag):
         self.enabled = bool(flag)
@@ -127,11 +134,7 @@ class Charger:
 
     # --- derived values ---
     def limit_x10(self):
-        amps = self.cfg["max_current"]
-        for v in self.limits.values():
-            if v < amps:
-                amps = v
-        return self.thermal.scale_x10(int(amps * 10))
+        return self.thermal.scale_x10(self._limit_x10)
 
     def _may_offer(self):
         """Every condition for advertising a current except the pilot itself."""
@@ -179,7 +182,8 @@ class Charger:
         self._pp_ohms = m.pp_ohms
         if conn == "type2-socket":
             amps = PX.cable_amps(m.pp_ohms)
-            self.limits["cable"] = amps if amps else 0
+            if self.limits.get("cable") != amps * 10:
+                self.set_limit("cable", amps)
             self._pp = PX.LATCHED if amps else PX.FAULT
         elif conn == "type2-tethered":
             self._pp = PX.NOT_WIRED
@@ -275,7 +279,8 @@ class Charger:
             return
         # A vehicle is connected: B, C or D (faults were handled above).
         asking = ps == P.C or ps == P.D
-        suffix = "D" if ps == P.D else "C"
+        x1_name = "D1" if ps == P.D else "C1"     # constant names: no string built per tick
+        x2_name = "D2" if ps == P.D else "C2"
         offer = self._may_offer() and not self._holding_x1(now)
         closed = self._closed_at is not None
         if asking:
@@ -288,17 +293,17 @@ class Charger:
                 limit = BUTTON_OPEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
                 if d(now, self._stop_since) >= limit:
                     self._open(now)
-                self._go(suffix + "1")
+                self._go(x1_name)
                 return
             if not offer:
                 self._pwm_off(now)
                 if self.stop_reason and self.session_active and not closed:
                     self._end_session(self.stop_reason)
-                self._go(suffix + "1")
+                self._go(x1_name)
                 return
             self._stop_since = None
             self._pwm_on(now)
-            self._go(suffix + "2")
+            self._go(x2_name)
             if not closed:
                 self._close_sequence(m, now)
             return

@@ -105,7 +105,7 @@ class Hardware:
         Samples above the 0 V code belong to the positive plateau, the others to the negative one.
         Dropping the highest and lowest of each group removes a glitch and an edge sample.
         """
-        read = self._pilot_adc.read_u16
+        adc = self._pilot_adc          # adc.read_u16() each time: a bound method would allocate
         zero = self._zero
         n = self._burst
         if self._mode == L.PILOT_5PCT or self.duty_x100 < 1500 or self.duty_x100 > 9000:
@@ -113,8 +113,9 @@ class Hardware:
         hs = hn = ls = ln = 0
         hmax = lmax = 0
         hmin = lmin = _U16_MAX
-        for _ in range(n):
-            v = read()
+        while n:
+            n -= 1
+            v = adc.read_u16()
             if v > zero:
                 hs += v
                 hn += 1

@@ -19,6 +19,8 @@ class OverCurrent:
         self._prev_x10 = 0
         self._prev_until = 0
         self._signalled_x10 = 0
+        self._ref_x10 = -1
+        self._trip_a = 0.0
 
     def signalled(self, amps_x10, now_ms):
         if amps_x10 < self._signalled_x10:
@@ -37,8 +39,10 @@ class OverCurrent:
             self._over_since = None
             return False
         ref = self.reference_x10(now_ms, ticks_diff)
-        # limit in tenths: (ref + 0.5 A) x 1.10
-        if measured_a * 10 > (ref + L.OC_OFFSET_X10) * L.OC_FACTOR_PCT / 100:
+        if ref != self._ref_x10:          # float math only when the reference changes
+            self._ref_x10 = ref
+            self._trip_a = (ref + L.OC_OFFSET_X10) * L.OC_FACTOR_PCT / 1000   # (I + 0.5 A) x 1.10
+        if measured_a > self._trip_a:
             if self._over_since is None:
                 self._over_since = now_ms
             return ticks_diff(now_ms, self._over_since) >= L.OC_TRIP_MS

@@ -59,7 +59,7 @@ def test_events():
 def test_limit_and_settings():
     rig, s, con = _rig()
     r = _ask(rig, s, b'{"cmd": "limit", "amps": 12}')
-    assert r[0]["ok"] and rig.app.charger.limits["console"] == 12
+    assert r[0]["ok"] and rig.app.charger.limits["console"] == 120   # tenths of an amp
     r = _ask(rig, s, b'{"cmd": "set", "values": {"max_current": 20, "phases": 3}}')
     assert r[0]["ok"] and r[0]["reboot"] == ["phases"] and rig.app.cfg["max_current"] == 20.0
 

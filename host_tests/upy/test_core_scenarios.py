@@ -83,6 +83,40 @@ def test_boot_with_car_in_c():
     assert d.state == "C2" and d.coil
 
 
+class ConstantAdc:
+    """An ADC that allocates nothing itself (the mock's models do), to see the firmware's own cost."""
+
+    def read_u16(self):
+        return 60000
+
+
+def test_control_tick_allocates_nothing():
+    """Hot paths allocate nothing: the pilot burst and the core step run with the heap locked."""
+    try:
+        import micropython
+        lock, unlock = micropython.heap_lock, micropython.heap_unlock
+    except (ImportError, AttributeError):
+        return                      # CPython: nothing to lock
+    d = fresh()
+    d.run(0.5).charge(amps=32)
+    app = d.app
+    app.m.current_a = 31.5          # a meter reading, as the metering service leaves it
+    app.hw._pilot_adc = ConstantAdc()
+    ch, m = app.charger, app.m
+    now = mm.clock.ticks_ms()
+    ch.step(m, now)
+    ch.events[:] = []
+    lock()
+    try:
+        for _ in range(50):
+            app.hw.sample_pilot(m)
+            m.pilot_pos, m.pilot_neg, m.pilot_ok = 6000, -12000, True
+            ch.step(m, now)
+    finally:
+        unlock()
+    assert ch.state == "C2" and ch.out.contactor
+
+
 def test_heap_after_boot_is_bounded():
     d = fresh()
     d.run(0.5)

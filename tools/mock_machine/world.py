@@ -73,7 +73,7 @@ class World:
         self._pp_key = self._temp_key = self._pp_btn = None
         self._pp_u16 = self._temp_u16 = 0
         self._fb_driven = self._trip_driven = self._dc_driven = None
-        self._noise = array("h", bytes(NOISE_TABLE))   # codes; int16 keeps it small on a board-sized heap
+        self._noise = array("h", bytes(2 * NOISE_TABLE))   # int16 codes: small on a board-sized heap
         self._ni = 0
         gain, offset, fullscale = board.PILOT_FRONTEND
         self._fe = (gain, offset, fullscale)

@@ -1,0 +1,184 @@
+"""Charging core figures: detection-to-contactor latencies in virtual time, the CPU cost of one
+control tick (CPython and the MicroPython unix port), MicroPython heap after boot and after an
+hour of charging, and .mpy bytes per board architecture."""
+import os
+import subprocess
+import sys
+import time
+
+from tools import mock_machine as mm
+from tools.drive import Drive
+from tools.upy_tests import micropython, precompile, upy_env, ROOT
+
+TRIALS = 20
+
+
+def _stats(values_us):
+    v = sorted(values_us)
+    return "min %.1f  mean %.1f  max %.1f ms" % (v[0] / 1000, sum(v) / len(v) / 1000, v[-1] / 1000)
+
+
+def _charging(seed):
+    d = Drive(config={"max_current": 32}, seed=seed)
+    d.run(0.5).charge()
+    d.run(0.5 + (seed * 0.00137) % 0.01)     # spread the event over the tick phase
+    return d
+
+
+def _open_latency(action):
+    out = []
+    for seed in range(1, TRIALS + 1):
+        d = _charging(seed)
+        t = action(d)
+        d.run(0.2)
+        out.append(d.coil_change(0, t) - t)
+    return out
+
+
+def _rcd_latency():
+    """From the monitor's trip output to the coil opening (the interrupt path)."""
+    out = []
+    for seed in range(1, TRIALS + 1):
+        d = _charging(seed)
+        d.run(2.5)                      # past the 2 s early-trip window
+        board = d.rig.board
+        seen = {}
+        real = mm.drive
+
+        def drive(pin, level, seen=seen):
+            if pin == board.RCD_TRIP_PIN and level == board.RCD_TRIP_ACTIVE and "t" not in seen:
+                seen["t"] = mm.clock.us
+            real(pin, level)
+        mm.drive = drive
+        try:
+            d.set(rcd_ma=200.0)
+            d.run(0.2)
+        finally:
+            mm.drive = real
+        out.append(d.coil_change(0, seen["t"]) - seen["t"])
+    return out
+
+
+def _close_latency():
+    out = []
+    for seed in range(1, TRIALS + 1):
+        d = Drive(seed=seed)
+        d.run(0.5)
+        d.plug()
+        d.run(1.0 + seed * 0.00137)
+        t = d.ev("C")
+        d.run(1.5)
+        out.append(d.coil_change(1, t) - t)
+    return out
+
+
+def latencies():
+    def to_f(d):
+        d.world.source_pos = -12.0      # the pilot held at -12 V
+        d.world.recompute()
+        return mm.clock.us
+    rows = [
+        ("latency_c_to_b", _open_latency(lambda d: d.ev("B"))),
+        ("latency_unplug_to_a", _open_latency(lambda d: d.unplug())),
+        ("latency_state_e", _open_latency(lambda d: d.set(cp_short=True))),
+        ("latency_state_f", _open_latency(to_f)),
+        ("latency_diode_fault", _open_latency(lambda d: d.set(diode_ok=False))),
+        ("latency_rcd_trip", _rcd_latency()),
+        ("latency_b_to_c_closed", _close_latency()),
+    ]
+    for name, v in rows:
+        print("%s: %s (virtual time, %d trials)" % (name, _stats(v), len(v)))
+
+
+def cpython_tick():
+    d = Drive(config={"max_current": 32})
+    d.run(0.5).charge(amps=32)
+    app = d.app
+    n = 3000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        app.tick()
+    tick = (time.perf_counter() - t0) / n
+    ch, m = app.charger, app.m
+    t0 = time.perf_counter()
+    for _ in range(n):
+        ch.step(m, mm.clock.ticks_ms())
+    step = (time.perf_counter() - t0) / n
+    print("cpython_control_tick_us: %.1f us (incl. the mock ADC burst of %d reads)" % (tick * 1e6, d.rig.board.PILOT_BURST))
+    print("cpython_core_step_us: %.1f us" % (step * 1e6))
+
+
+UPY_SCRIPT = r'''
+import time
+real_us = time.ticks_us
+real_diff = time.ticks_diff
+import gc
+from tools import mock_machine as mm
+from tools.drive import Drive
+gc.collect()
+base = gc.mem_alloc()
+d = Drive(config={"max_current": 32})
+d.run(0.5)
+gc.collect()
+print("upy_heap_after_boot_bytes: %d (firmware objects; %d with the bench harness)" % (gc.mem_alloc() - base, gc.mem_alloc()))
+d.charge(amps=32)
+app = d.app
+N = 500
+t0 = real_us()
+for _ in range(N):
+    app.tick()
+print("upy_control_tick_us: %.1f us (incl. the mock ADC burst)" % (real_diff(real_us(), t0) / N))
+ch = app.charger
+m = app.m
+t0 = real_us()
+for _ in range(N):
+    ch.step(m, mm.clock.ticks_ms())
+print("upy_core_step_us: %.1f us" % (real_diff(real_us(), t0) / N))
+gc.collect()
+before = gc.mem_alloc()
+for _ in range(200):
+    ch.step(m, mm.clock.ticks_ms())
+print("upy_core_step_alloc_bytes: %d per 200 steps" % (gc.mem_alloc() - before))
+d.world.follow_max = 32.0
+t0 = real_us()
+d.run(3600)
+gc.collect()
+print("upy_heap_after_hour_bytes: %d (firmware objects, after 1 h of charging; %d with the harness)" % (gc.mem_alloc() - base, gc.mem_alloc()))
+print("upy_sim_hour_seconds: %.1f s" % (real_diff(real_us(), t0) / 1e6))
+print("state after the hour:", ch.state, "fault", ch.fault)
+'''
+
+
+def upy():
+    precompile()
+    r = subprocess.run([micropython(), "-X", "heapsize=256k", "-c", UPY_SCRIPT], env=upy_env(),
+                       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    sys.stdout.write(r.stdout)
+
+
+def mpy_sizes():
+    import tools.mpy_build as mb
+    for arch, board in (("xtensawin", "esp32_devkitc"), ("armv6m", "rpi_pico")):
+        out = os.path.join(ROOT, "build", "bench-mpy", arch)
+        total = 0
+        for src, rel in mb.sources():
+            if os.path.basename(rel) in mb.KEEP_SOURCE:
+                total += os.path.getsize(src)
+                continue
+            if rel.startswith("boards/") and rel != "boards/%s.py" % board:
+                continue
+            dst = os.path.join(out, rel[:-3] + ".mpy")
+            if mb.compile_one(src, dst, arch)[0] == 0:
+                total += os.path.getsize(dst)
+        print("mpy_bytes_%s: %d bytes (firmware/ and boards/%s.py for %s)" % (arch, total, board, board))
+
+
+def main():
+    latencies()
+    cpython_tick()
+    upy()
+    mpy_sizes()
+
+
+if __name__ == "__main__":
+    main()
