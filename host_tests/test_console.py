@@ -155,7 +155,7 @@ def test_clear_latched_fault_and_log(tmp_path):
 def test_settings_read_and_change(tmp_path):
     rig, s, con = make(tmp_path=tmp_path)
     rig.run(0.5)
-    (r,) = ask(rig, s, {"cmd": "settings", "schema": True})
+    (r,) = ask(rig, s, {"cmd": "settings", "schema": True}, run=0.3)   # ~2.6 KB at 256 bytes per poll
     assert r["settings"]["max_current"] == 32 and r["schema"]["phases"] == [1, 1, 3]
     (r,) = ask(rig, s, {"cmd": "set", "values": {"max_current": 20, "bc_qualify_ms": 400}})
     assert r["ok"] and r["reboot"] == ["bc_qualify_ms"]

@@ -1,8 +1,6 @@
-# Fault log: a ring of (time, reason, state) records on flash, trip counters, and the latched fault
-# that must survive a reboot (a welded contactor is never a reason to close again).
-import json
-
-from evse import settings
+# Fault log: the last (time, reason, state) records on flash, trip counters per reason, and the
+# latched fault that must survive a reboot (a welded contactor is never a reason to close again).
+from evse import store
 
 RING_SIZE = 32
 
@@ -10,24 +8,26 @@ RING_SIZE = 32
 class Journal:
     def __init__(self, path):
         self.path = path
-        self.records = []
-        self.counters = {}
-        self.latched = None
         self.error = None
+        data = store.read_json(path, None)
+        if data is not None and not isinstance(data, dict):
+            data = None
+            self.error = "fault log unreadable; started a new one"
+        data = data or {}
         try:
-            with open(path) as f:
-                data = json.loads(f.read())
             self.records = list(data.get("records", []))[-RING_SIZE:]
             self.counters = dict(data.get("counters", {}))
             self.latched = data.get("latched")
-        except OSError:
-            pass                         # first boot: no log yet
-        except (ValueError, AttributeError, TypeError):
+        except (TypeError, ValueError):
+            self.records, self.counters, self.latched = [], {}, None
             self.error = "fault log unreadable; started a new one"
 
     def _save(self):
-        settings.save(self.path, {"records": self.records, "counters": self.counters,
-                                  "latched": self.latched})
+        try:
+            store.write_json_atomic(self.path, {"records": self.records, "counters": self.counters,
+                                                "latched": self.latched})
+        except OSError as e:        # a full or failing flash must not stop the control loop
+            self.error = "fault log not saved: %s" % e
 
     def add(self, t_ms, reason, state, latched=False):
         self.records.append([t_ms, reason, state])

@@ -3,7 +3,8 @@
 import json
 import os
 
-TMP_SUFFIX = ".tmp"
+from evse import store
+from evse.store import TMP_SUFFIX
 MAX_FILE_BYTES = 4096           # a complete settings file is about 400 bytes
 
 # key: (int|float, default, lo, hi) or (int, default, choices); (str, default, choices);
@@ -179,12 +180,4 @@ def load(path):
 
 def save(path, cfg):
     """Write atomically: a power cut leaves the old file or the new one, never half of one."""
-    tmp = path + TMP_SUFFIX
-    with open(tmp, "w") as f:
-        f.write(json.dumps(cfg))
-        f.flush()
-    try:
-        os.remove(path)   # MicroPython's rename does not replace on every filesystem
-    except OSError:
-        pass
-    os.rename(tmp, path)
+    store.write_json_atomic(path, cfg)
