@@ -259,6 +259,9 @@ class Charger:
         if self.fault:
             self._in_fault(m, ps, now)
             return
+        if self.out.pilot_mode == L.PILOT_F and self.state == "fault":
+            self._enter_x1(now)       # cleared while at F: read the pilot again from X1
+            return
         if not self.enabled and self._closed_at is None:
             # Operator disabled: not available (F); an EV still in C is stopped first (below).
             if out.pilot_mode != L.PILOT_F:
