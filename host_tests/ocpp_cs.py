@@ -7,6 +7,7 @@ schemas both ways, so a malformed message from the firmware fails the test."""
 import asyncio
 import base64
 import json
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -16,6 +17,23 @@ from ocpp.v16 import call, call_result
 from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
 from websockets.http11 import Response
+
+from evse.ocpp import ticks as _ticks
+
+
+class HostClock:
+    """Real tick clock for the OCPP service under CPython: monotonic ms wrapping like the ports'
+    ticks_ms. Tests pass it explicitly, so a virtual clock that other tests registered in `time`
+    (tools.mock_machine.register) is never picked up."""
+
+    ticks_diff = staticmethod(_ticks.ticks_diff)
+    ticks_add = staticmethod(_ticks.ticks_add)
+
+    def __init__(self):
+        self._t0 = time.monotonic()
+
+    def ticks_ms(self):
+        return int((time.monotonic() - self._t0) * 1000) & (_ticks.TICKS_PERIOD - 1)
 
 
 def now_iso():
@@ -228,4 +246,4 @@ def new_uid():
     return "fz" + uuid.uuid4().hex[:16]
 
 
-__all__ = ["CentralSystem", "call", "call_result", "new_uid", "now_iso"]
+__all__ = ["CentralSystem", "HostClock", "call", "call_result", "new_uid", "now_iso"]

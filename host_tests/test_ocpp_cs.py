@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from ocpp_cs import CentralSystem, call
+from ocpp_cs import CentralSystem, HostClock, call
 from evse.ocpp import chargepoint
 from evse.ocpp.chargepoint import OcppService
 
@@ -69,7 +69,7 @@ class Rig:
         s = {"ocpp_url": cs.url(), "ocpp_id": cp_id, "nominal_volts": 230, "phases": 1, "max_current": 32,
              "ocpp_config": dict({"MeterValueSampleInterval": 0}, **(config or {}))}
         s.update(settings)
-        self.svc = OcppService(self.charger, self.meter, s, str(flash), on_reset=self.resets.append)
+        self.svc = OcppService(self.charger, self.meter, s, str(flash), HostClock(), on_reset=self.resets.append)
         self.tasks = []
 
     async def start(self):
@@ -447,6 +447,10 @@ def test_reset_stops_transaction_then_calls_the_app(tmp_path):
         assert res.status == "Accepted"
         stop = (await cs.wait_action("StopTransaction"))[0]
         assert stop["reason"] == "SoftReset"
+        assert ("stop", "reset") in rig.charger.calls
+        await asyncio.sleep(0.3)
+        assert rig.resets == []  # the core has not opened the contactor yet: no reboot under load
+        rig.event("contactor", False)
         await cs.wait_for(lambda: rig.resets == ["Soft"])
         await rig.kill()
         rig2 = await Rig(cs, tmp_path).start()

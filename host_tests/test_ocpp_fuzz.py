@@ -6,7 +6,7 @@ import random
 
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from ocpp_cs import CentralSystem, call
+from ocpp_cs import CentralSystem, HostClock, call
 from test_ocpp_cs import Rig, booted, run, FakeCharger, FakeMeter, fast_reconnect  # noqa: F401
 from evse.ocpp import rpc, schemas
 from evse.ocpp.chargepoint import OcppService
@@ -175,7 +175,7 @@ payloads = st.dictionaries(payload_keys, json_values, max_size=5)
 
 
 def _service(tmp_path):
-    svc = OcppService(FakeCharger(), FakeMeter(), {"ocpp_url": ""}, str(tmp_path))
+    svc = OcppService(FakeCharger(), FakeMeter(), {"ocpp_url": ""}, str(tmp_path), HostClock())
     svc.accepted = True
     svc.boot_status = "Accepted"
     return svc

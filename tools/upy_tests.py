@@ -30,7 +30,8 @@ def heap_for(path):
 
 
 # What a board would hold precompiled, plus the MicroPython-side bench tools the tests import.
-MPY_TREES = (("firmware", ""), ("boards", "boards"), ("tools/mock_machine", "tools/mock_machine"))
+MPY_TREES = (("firmware", ""), ("boards", "boards"), ("tools/mock_machine", "tools/mock_machine"),
+             ("tools/bench_vehicle", "tools/bench_vehicle"))
 MPY_FILES = ("tools/__init__.py", "tools/rig.py", "tools/drive.py", "tools/scenario.py", "tools/sim.py")
 MPY_OUT = os.path.join(ROOT, "build", "upy-mpy")
 

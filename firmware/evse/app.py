@@ -7,12 +7,15 @@ from micropython import const
 
 from evse import hal, limits as L, settings
 from evse.charger import Charger, Measurements, LATCHED_FAULTS
-from evse.hal import ticks_ms, ticks_diff
+from evse.hal import ticks_ms, ticks_us, ticks_diff, ticks_add
 from evse.journal import Journal
 
 SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
+OCPP_DIR = "ocpp"                                  # the OCPP service's files on flash
 _MAX_LOGGED_ERRORS = const(20)
+_TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
+_METER_GUARD_US = const(500)     # room for the loop's own work between the meter and the tick
 
 
 def _join(d, name):
@@ -29,15 +32,59 @@ class App:
         self.journal = Journal(_join(flash_dir, JOURNAL_FILE))
         self.charger = Charger(self.cfg, latched_fault=self.journal.latched, diff=ticks_diff)
         self.m = Measurements()
-        self.meter = None                          # metering service (owns m.current_a)
         self.services = []                         # objects with poll(now_ms)
         self.listeners = []                        # objects with on_event(ev, now_ms)
         self.errors = []                           # recent exceptions caught outside the core
+        self.meter = None                          # metering service (owns m.current_a)
+        self._ct = None                            # its CT source, sampled in sliced bursts
+        self._tick_us = ticks_us()
+        self._start_meter(board, flash_dir)
         self.reset_cause = machine.reset_cause()
         if self.reset_cause == machine.WDT_RESET:
             self.journal.add(ticks_ms(), "watchdog_reset", "boot")
         for e in self.settings_errors:
             self.report("settings", e)
+        self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
+        if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
+            self._start_ocpp()
+
+    def _start_ocpp(self):
+        # The central system decides who charges: no contactor close without an accepted idTag.
+        self.cfg["require_auth"] = True
+        try:
+            from evse.ocpp.chargepoint import OcppService    # imported only when used: it costs heap
+            self.ocpp = OcppService(self.charger, self.meter, self.cfg, _join(self.flash_dir, OCPP_DIR),
+                                    hal, on_reset=self._ocpp_reset)
+        except Exception as e:     # no OCPP rather than no charger (auth stays required)
+            self.report("ocpp", repr(e))
+            return
+        self.services.append(self.ocpp)
+        self.listeners.append(self.ocpp)
+
+    def _ocpp_reset(self, kind):
+        """OCPP Reset (Soft or Hard), after its StopTransaction went out: outputs safe, then reboot."""
+        self.hw.safe()
+        self.report("ocpp", "reset " + kind)
+        machine.reset()
+
+    def _start_meter(self, board, flash_dir):
+        if self.cfg.get("meter", "none") == "none":
+            return
+        try:
+            from evse.meter import make_meter
+            from evse.meter_io import MeterIO
+            io = MeterIO(board, self.cfg)
+            meter = make_meter(self.cfg, io, flash_dir)
+            if meter.kind == "ct" and getattr(meter.source, "slice_us", 0):
+                self._ct = meter.source
+                self.hw.attach_ct(self._ct)
+            if meter.s0 is not None and not io.attach_s0(meter.s0):
+                meter.error = "no S0_PIN on this board"
+            self.meter = meter
+            if meter.energy is not None and meter.energy.restored is not None:
+                self.report("meter", "session closed at boot: %r" % (meter.energy.restored,))
+        except Exception as e:     # no meter rather than no charger: the core sees None
+            self.report("meter", repr(e))
 
     def report(self, where, msg):
         if len(self.errors) >= _MAX_LOGGED_ERRORS:
@@ -47,6 +94,7 @@ class App:
 
     # --- the control tick: measure, check faults, next state, entry actions ---
     def tick(self):
+        self._tick_us = ticks_us()
         now = ticks_ms()
         ch = self.charger
         hw = self.hw
@@ -87,11 +135,32 @@ class App:
                 self.journal.add(now, ev[1], self.charger.state, ev[1] in LATCHED_FAULTS)
             elif ev[0] == "fault" and ev[1] == self.journal.latched:
                 self.journal.clear_latched()
+            elif ev[0] == "session" and self.meter is not None:
+                self._meter_session(ev, now)
             for lst in self.listeners:
                 try:
                     lst.on_event(ev, now)
                 except Exception as e:
                     self.report(type(lst).__name__, repr(e))
+
+    def _meter_session(self, ev, now):
+        """Session energy follows the core's session events (Meter never raises)."""
+        if ev[1] == "start":
+            self.meter.session_start(now)
+        elif ev[1] == "end":
+            self.meter.session_end(now, ev[2] if len(ev) > 2 and ev[2] else "end")
+
+    def poll_meter(self):
+        """Right after the tick: the CT samples until just before the next one, never later."""
+        meter = self.meter
+        if meter is None:
+            return
+        if self._ct is not None:
+            self._ct.deadline_us = ticks_add(self._tick_us, _TICK_US - _METER_GUARD_US)
+        try:
+            meter.poll(ticks_ms())
+        except Exception as e:
+            self.report("meter", repr(e))
 
     def poll_services(self, now):
         for svc in self.services:
@@ -101,8 +170,10 @@ class App:
                 self.report(type(svc).__name__, repr(e))
 
     def cycle(self):
-        """One control tick and one round of service polls (what the asyncio loop does each tick)."""
+        """One control tick, the meter, and one round of service polls (what the asyncio loop does
+        each tick)."""
         ok = self.tick()
+        self.poll_meter()
         self.poll_services(ticks_ms())
         return ok
 
@@ -115,6 +186,21 @@ class App:
             await asyncio.sleep_ms(wait if wait > 0 else 0)
 
 
+async def _guarded(app, name, coro):
+    """A background task whose failure is reported, never raised into the control loop."""
+    try:
+        await coro
+    except Exception as e:
+        app.report(name, repr(e))
+
+
+async def _run_all(app):
+    import asyncio
+    if app.ocpp is not None:      # the WebSocket side; poll() runs from the control loop
+        asyncio.create_task(_guarded(app, "ocpp", app.ocpp.run()))
+    await app.run()
+
+
 def main(board, flash_dir="/"):
     import asyncio
     app = App(board, flash_dir)
@@ -122,7 +208,7 @@ def main(board, flash_dir="/"):
     console.attach(app)
     app.hw.start_watchdog()
     try:
-        asyncio.run(app.run())
+        asyncio.run(_run_all(app))
     finally:
         app.hw.safe()
     return app

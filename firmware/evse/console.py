@@ -21,7 +21,8 @@ LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rc
              "economiser")
 PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
 COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
-            "settings", "set", "reboot")
+            "settings", "set", "reboot", "sessions")
+SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)
 
 
 class StdioStream:
@@ -215,6 +216,7 @@ class Console:
              "fault": ch.fault,
              "latched": app.journal.latched,
              "temp_c": app.m.temp_c,
+             "overcurrent_blind": bool(getattr(ch, "oc_blind", False)),   # meter lost while closed
              "t": now}
         meter = app.meter
         if meter is not None:
@@ -222,8 +224,22 @@ class Console:
                            "wh_total": getattr(meter, "wh_total", None),
                            "power_w": getattr(meter, "power_w", None),
                            "amps": getattr(meter, "amps", None),
-                           "ok": getattr(meter, "ok", None)}
+                           "current_a": getattr(meter, "current_a", None),
+                           "kind": getattr(meter, "kind", None),
+                           "ok": getattr(meter, "ok", None),
+                           "error": getattr(meter, "error", None)}
+        ocpp = getattr(app, "ocpp", None)
+        if ocpp is not None:
+            r["ocpp"] = ocpp.status()
         return r
+
+    def _cmd_sessions(self, req, now):
+        n = req.get("n", SESSIONS_MAX)
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= SESSIONS_MAX:
+            raise ValueError("n must be 0..%d" % SESSIONS_MAX)
+        meter = self.app.meter
+        recs = meter.sessions() if meter is not None else []
+        return {"sessions": recs[-n:] if n else [], "metered": meter is not None}
 
     def _cmd_limit(self, req, now):
         a = req.get("amps")
@@ -245,8 +261,14 @@ class Console:
         tag = req.get("id_tag")
         if not isinstance(tag, str) or not 0 < len(tag) <= 64:
             raise ValueError("id_tag must be a string of 1..64 characters")
-        self.app.charger.authorize(True)
         self.id_tag = tag
+        ocpp = getattr(self.app, "ocpp", None)
+        if ocpp is not None:
+            # The central system decides: 'accepted', 'pending' (Authorize sent), 'stopping' (the
+            # same tag ends its transaction), 'busy', or a rejection status; see docs/ocpp.md.
+            st = ocpp.present_id(tag)      # on the service's own clock
+            return {"authorized": st == "accepted", "id_tag": tag, "ocpp": st}
+        self.app.charger.authorize(True)
         return {"authorized": True, "id_tag": tag}
 
     def _cmd_stop(self, req, now):

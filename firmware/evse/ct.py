@@ -13,6 +13,13 @@ of the mean, fixed point) keeps the samples centred so the sum of squares stays 
 Mains frequency: `mains_hz` 50 or 60, or 0 to detect it once from rising zero crossings.
 Voltage: an optional ADC channel (RMS, `volts_per_count`), else the nominal voltage.
 Power is V x I per phase (EV chargers have PFC, power factor > 0.98: see docs/metering.md).
+
+Sliced mode (slice_us > 0, what the firmware uses): a burst never blocks the control loop. Each
+poll samples only until `deadline_us` (the shell sets it just before the next control tick) or
+for slice_us; the shell also calls `service()` from inside its control tick (between chunks of
+the pilot burst), so samples are never more than about one slot apart. Each round is
+time-stamped, and the RMS is the time-weighted (trapezoid) integral over exactly one mains
+period: exact on any grid with gaps under a slot, shown by host_tests/test_meter_integration.py.
 """
 import math
 from array import array
@@ -35,6 +42,11 @@ DETECT_MIN_COUNTS = 12         # RMS (counts) needed to trust zero crossings (~0
 DETECT_HYST = 6                # counts of hysteresis around the mean for a zero crossing
 HZ_50_60_SPLIT = 55            # detected frequency below: 50 Hz grid, above: 60 Hz
 MWH_PER_WS = 1.0 / 3600.0      # 1 mWh = 3.6 Ws: W * ms / 3600 = mWh
+SLOT_MIN_NUM = 3               # service() samples once 3/4 of a slot has passed since the last one
+SLOT_MIN_DEN = 4
+MAX_GAP_SLOTS = 3              # a gap over 3 slots (GC, a slow service): the burst is retaken
+BURST_TIMEOUT_MS = 200         # a sliced burst still open this long after its window: retaken
+STARVED_MAX = 8                # that many retaken bursts in a row: blind (ok=False)
 
 TICKS_PERIOD = 1 << 30
 
@@ -122,7 +134,7 @@ class CtMeter:
 
     def __init__(self, adcs, ticks_us, amps_per_count_list, vadc=None, volts_per_count=0.0,
                  nominal_volts=230.0, mains_hz=50, spc=DEFAULT_SPC, cycles=DEFAULT_CYCLES,
-                 interval_ms=DEFAULT_INTERVAL_MS, diff=ticks_diff):
+                 interval_ms=DEFAULT_INTERVAL_MS, diff=ticks_diff, slice_us=0, sleep_us=None):
         if not 1 <= len(adcs) <= 3:
             raise ValueError("ct: 1 to 3 current channels")
         if mains_hz not in (0, 50, 60):
@@ -155,6 +167,29 @@ class CtMeter:
         self._mwh = 0
         self._prev_p = 0.0
         self._peak_counts = 0.0     # largest current RMS of the last burst, in counts
+        # sliced mode: a burst in progress across polls (see the module docstring)
+        self.slice_us = slice_us
+        self._sleep_us = sleep_us
+        self.deadline_us = None      # set by the shell before each poll: stop sampling by then
+        self.active = False          # a sliced burst is in progress (the shell's service() hook)
+        self.sampled = False         # this poll sampled up to the deadline: no time left after it
+        self.starved = 0             # bursts retaken in a row because of a gap
+        self.retaken = 0             # total, for figures
+        self._cap = 0
+        if slice_us:
+            # rounds are at least 3/4 slot apart: a window never holds more than this
+            need = MAX_ROUNDS // 2 if mains_hz == 0 else self._rounds
+            self._cap = need * SLOT_MIN_DEN // SLOT_MIN_NUM + 4
+            self._buf = array("H", bytes(2 * self._cap * len(self._chans)))
+            self._tbuf = array("i", bytes(4 * self._cap))
+        self._n = 0
+        self._t0 = 0
+        self._last_t = 0
+        self._slot = 0
+        self._min_gap = 0
+        self._span = 0
+        self._detecting = False
+        self._begin_ms = 0
 
     def offsets(self):
         """Tracked bias of each channel in ADC counts (for calibration display)."""
@@ -164,6 +199,8 @@ class CtMeter:
         return (self._cycles * 1000000) // self.mains_hz
 
     def poll(self, now_ms):
+        if self.slice_us:
+            return self._poll_sliced(now_ms)
         if self._last_ms is not None and self._diff(now_ms, self._last_ms) < self.interval_ms:
             return False
         self._burst()
@@ -174,23 +211,189 @@ class CtMeter:
         self._integrate(now_ms)
         return True
 
+    # --- sliced mode ---------------------------------------------------------------------------
+    def _poll_sliced(self, now_ms):
+        self.sampled = False
+        if not self.active and self._n:
+            return self._finish(now_ms)  # service() completed the window inside the tick
+        if not self.active:
+            if self.starved == 0 and self._last_ms is not None \
+                    and self._diff(now_ms, self._last_ms) < self.interval_ms:
+                return False
+            self._begin(now_ms)
+        elif self._diff(now_ms, self._begin_ms) > BURST_TIMEOUT_MS + self._span // 1000:
+            self._retake("gaps")        # never a whole window without a hole: retake it
+            return False
+        self.sampled = True             # the meter service keeps flash work off this poll
+        tus = self._ticks_us
+        d = self._diff
+        start = tus()
+        end = self.deadline_us           # the shell's next tick (minus a guard) ends the slice
+        if end is None:
+            end = start + self.slice_us
+        slot = self._slot
+        while self.active and self._n < self._cap:
+            if self._n:
+                nxt = self._last_t + slot
+                if d(end, nxt) < 0:
+                    break               # the next sample would fall after the budget: next poll
+                wait = d(nxt, tus())
+                if wait > 0:
+                    self._sleep_us(wait)
+            self._take(tus())
+        if self.active and self._n >= self._cap:
+            self._retake("ct burst overflow")
+        return False                    # a covered window is computed by the next poll, which
+                                        # starts right after a tick with the idle time ahead
+
+    def service(self):
+        """Take one round if one is due: the shell calls this inside its control tick.
+        Integer work into preallocated arrays only."""
+        if not self.active:
+            return
+        now = self._ticks_us()
+        if self._n == 0 or self._diff(now, self._last_t) >= self._min_gap:
+            if self._n < self._cap:
+                self._take(now)
+
+    def _begin(self, now_ms):
+        self._begin_ms = now_ms
+        self._detecting = not self.hz_detected and (self._has_v or self._peak_counts >= DETECT_MIN_COUNTS)
+        self._span = DETECT_SPAN_US if self._detecting else self.span_us()
+        rounds = self._rounds if not self._detecting else MAX_ROUNDS // 2
+        self._slot = self._span // rounds
+        self._min_gap = self._slot * SLOT_MIN_NUM // SLOT_MIN_DEN
+        self._n = 0
+        self.active = True
+
+    def _take(self, now):
+        n = self._n
+        if n == 0:
+            self._t0 = now
+        else:
+            gap = self._diff(now, self._last_t)
+            if gap > MAX_GAP_SLOTS * self._slot:
+                self._n = 0             # a hole in the window: start again from this sample
+                self.retaken += 1
+                self._t0 = now
+                n = 0
+        chans = self._chans
+        buf = self._buf
+        k = len(chans)
+        i = n * k
+        c = 0
+        while c < k:
+            buf[i + c] = chans[c].read_u16() >> ADC_SHIFT
+            c += 1
+        self._tbuf[n] = self._diff(now, self._t0)
+        self._last_t = now
+        self._n = n + 1
+        if self._tbuf[n] >= self._span:
+            self.active = False         # the window is covered: poll() computes
+
+    def _retake(self, why):
+        self.active = False
+        self._n = 0
+        self.starved += 1
+        self.retaken += 1
+        if self.starved >= STARVED_MAX:
+            self.ok = False
+            self.error = "ct sampling starved (%s)" % why
+
+    def _finish(self, now_ms):
+        if self.active or self._n == 0:
+            return False
+        n = self._n
+        self._n = 0
+        if self._detecting:
+            self._detect_timed(n)
+            self.starved = 0
+            return False
+        self.starved = 0
+        self.measure(n, True)
+        self._integrate(now_ms)
+        return True
+
+    def _channel_timed(self, c, rounds, err):
+        """Like _channel, over time-stamped rounds: trapezoid integrals of d and d^2 over exactly
+        one window (the last segment is cut at the window's end)."""
+        k = len(self._chans)
+        buf = self._buf
+        tb = self._tbuf
+        span = self._span
+        ref = self._offset_q[c] >> OFFSET_FRAC_BITS
+        s1 = 0.0
+        s2 = 0.0
+        pt = 0
+        x = buf[c]
+        pd = x - ref
+        lo = hi = x
+        for r in range(1, rounds):
+            x = buf[r * k + c]
+            if x < lo:
+                lo = x
+            if x > hi:
+                hi = x
+            d = x - ref
+            t = tb[r]
+            if t > span:                # cut the last segment at the window's end
+                f = (span - pt) / (t - pt)
+                d = pd + (d - pd) * f
+                t = span
+            w = t - pt
+            s1 += (pd + d) * w
+            s2 += (pd * pd + d * d) * w
+            pt = t
+            pd = d
+        m = s1 / (2 * span)
+        v = s2 / (2 * span) - m * m
+        self._track_offset(c, int(m * (1 << OFFSET_FRAC_BITS)) + (ref << OFFSET_FRAC_BITS))
+        return (math.sqrt(v) if v > 0 else 0.0), self._range_error(c, lo, hi, err)
+
+    def _detect_timed(self, rounds):
+        """Lock 50 or 60 Hz from a sliced 100 ms burst (time stamps give the period)."""
+        self._detecting = False
+        k = len(self._chans)
+        best = k - 1 if self._has_v else -1
+        best_rms = 0.0
+        best_mean = ADC_MID
+        for c in range(k):
+            channel_sums(self._buf, k, c, rounds, ADC_MID, self._sums)
+            rms = rms_from_sums(self._sums[0], self._sums[1], rounds)
+            if (best < 0 or not self._has_v) and rms > best_rms:
+                best, best_rms, best_mean = c, rms, ADC_MID + self._sums[0] // rounds
+            elif c == best:
+                best_rms, best_mean = rms, ADC_MID + self._sums[0] // rounds
+        if best < 0 or best_rms < DETECT_MIN_COUNTS:
+            return False
+        count, first, last = rising_crossings(self._buf, k, best, rounds, best_mean, DETECT_HYST)
+        if count < 3:
+            return False
+        period_us = (self._tbuf[last] - self._tbuf[first]) // (count - 1)
+        if period_us <= 0:
+            return False
+        self.mains_hz = 50 if 1000000 // period_us < HZ_50_60_SPLIT else 60
+        self.hz_detected = True
+        return True
+
     def _burst(self):
         n = sample_burst(self._chans, self._buf, self._rounds, self.span_us(), self._ticks_us, self._diff)
         self.measure(n // len(self._chans))
 
-    def measure(self, rounds):
-        """Compute amps/volts/power from the burst in the buffer."""
+    def measure(self, rounds, timed=False):
+        """Compute amps/volts/power from the burst in the buffer (timed: sliced, time-stamped)."""
+        channel = self._channel_timed if timed else self._channel
         k = len(self._chans)
         err = None
         peak = 0.0
         vrms = self._nominal_v
         if self._has_v:
-            rms, err = self._channel(k - 1, rounds, err)
+            rms, err = channel(k - 1, rounds, err)
             vrms = rms * self._vcal
         p = 0.0
         self._peak_counts = 0.0
         for c in range(self.phases):
-            rms, err = self._channel(c, rounds, err)
+            rms, err = channel(c, rounds, err)
             if rms > self._peak_counts:
                 self._peak_counts = rms
             a = rms * self._cal[c]
@@ -212,18 +415,23 @@ class CtMeter:
         channel_sums(self._buf, k, c, rounds, ref, sums)
         s1, s2, lo, hi = sums[0], sums[1], sums[2], sums[3]
         # burst mean in 1/256 counts, then the slow IIR (seeded by the first burst)
-        mean_q = ((s1 << OFFSET_FRAC_BITS) // rounds) + (ref << OFFSET_FRAC_BITS)
+        self._track_offset(c, ((s1 << OFFSET_FRAC_BITS) // rounds) + (ref << OFFSET_FRAC_BITS))
+        return rms_from_sums(s1, s2, rounds), self._range_error(c, lo, hi, err)
+
+    def _track_offset(self, c, mean_q):
         if self._seeded[c]:
             self._offset_q[c] += (mean_q - self._offset_q[c]) >> OFFSET_IIR_SHIFT
         else:
             self._offset_q[c] = mean_q
             self._seeded[c] = True
+
+    def _range_error(self, c, lo, hi, err):
         bias = self._offset_q[c] >> OFFSET_FRAC_BITS
         if not BIAS_MIN <= bias <= BIAS_MAX:
-            err = "ct bias out of range (channel %d: %d counts)" % (c, bias)
-        elif (lo <= ADC_CLIP_LOW or hi >= ADC_CLIP_HIGH) and err is None:
-            err = "ct over range (channel %d clipped)" % c
-        return rms_from_sums(s1, s2, rounds), err
+            return "ct bias out of range (channel %d: %d counts)" % (c, bias)
+        if (lo <= ADC_CLIP_LOW or hi >= ADC_CLIP_HIGH) and err is None:
+            return "ct over range (channel %d clipped)" % c
+        return err
 
     def _detect_hz(self):
         """One long burst (voltage channel if fitted, else the CTs); lock 50 or 60 Hz. True if found."""

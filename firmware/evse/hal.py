@@ -13,10 +13,12 @@ ticks_us = time.ticks_us
 ticks_diff = time.ticks_diff
 ticks_add = time.ticks_add
 sleep_ms = time.sleep_ms
+sleep_us = time.sleep_us
 
 _U16_MAX = const(65535)
 _U16_HIGH = const(65535)    # constant +12 V (X1)
 _U16_LOW = const(0)         # constant -12 V (F)
+_CT_CHUNK_US = const(400)   # inside the pilot burst, a CT round at least this often (< one slot)
 
 
 def _adc(pin, atten):
@@ -63,6 +65,13 @@ class Hardware:
         self._rcd = self._irq_input(board.RCD_TRIP_PIN, self._on_rcd)
         self._rcd_dc = self._irq_input(board.RCD_DC_PIN, self._on_rcd_dc)
         self.wdt = None
+        self.ct = None            # the CT source while metering (sliced bursts; see attach_ct)
+        self._ct_chunk = max(1, _CT_CHUNK_US // board.ADC_SAMPLE_US)
+
+    def attach_ct(self, src):
+        """The CT source samples inside the control tick too (between chunks of the pilot burst),
+        so its time-stamped rounds have no hole where the tick runs."""
+        self.ct = src
 
     # --- residual current: the interrupt opens the contactor itself (no waiting for the loop) ---
     def _irq_input(self, pin, handler):
@@ -113,23 +122,34 @@ class Hardware:
         hs = hn = ls = ln = 0
         hmax = lmax = 0
         hmin = lmin = _U16_MAX
+        ct = self.ct              # a CT burst in progress takes a round between chunks
+        if ct is not None and not ct.active:
+            ct = None
+        chunk = self._ct_chunk if ct is not None else n
         while n:
-            n -= 1
-            v = adc.read_u16()
-            if v > zero:
-                hs += v
-                hn += 1
-                if v > hmax:
-                    hmax = v
-                if v < hmin:
-                    hmin = v
-            else:
-                ls += v
-                ln += 1
-                if v > lmax:
-                    lmax = v
-                if v < lmin:
-                    lmin = v
+            if ct is not None:
+                ct.service()      # integer work into preallocated arrays
+            c = chunk if chunk < n else n
+            n -= c
+            while c:
+                c -= 1
+                v = adc.read_u16()
+                if v > zero:
+                    hs += v
+                    hn += 1
+                    if v > hmax:
+                        hmax = v
+                    if v < hmin:
+                        hmin = v
+                else:
+                    ls += v
+                    ln += 1
+                    if v > lmax:
+                        lmax = v
+                    if v < lmin:
+                        lmin = v
+        if ct is not None:
+            ct.service()
         k = self._k
         if hn > 3:
             hs -= hmax + hmin
@@ -242,3 +262,4 @@ class Hardware:
     def feed(self):
         if self.wdt is not None:
             self.wdt.feed()
+

@@ -1,8 +1,8 @@
 """The meter service: one interface to the core for every kind of meter, and its factory.
 
     meter = make_meter(cfg, hw, data_dir="/")      source chosen by cfg["meter"]
-    meter.poll(now_ms)                               every control tick; returns within a few ms
-                                                     (a CT burst, when due, takes one mains cycle)
+    meter.poll(now_ms)                               every control tick, after it; returns by the
+                                                     CT source's deadline_us (sliced bursts)
     m.current_a = meter.current_a                    highest phase current (float);
                                                      -1.0 meter lost (over-current protection blind),
                                                      None no meter configured
@@ -13,8 +13,16 @@ or hand the core's events to on_event(ev): ('session', 'start'|'end', reason).
 poll() never raises: a failing source gives ok=False, error, current_a -1.0.
 """
 from evse.energy import Energy, ticks_diff
-from evse import modbus
-from evse.meter_maps import MAPS, parse_generic_map
+
+modbus = None       # evse.modbus: imported only when a Modbus meter is used (about 15 kB of RAM)
+
+
+def _load_modbus():
+    global modbus
+    if modbus is None:
+        from evse import modbus as mb
+        modbus = mb
+    return modbus
 
 METER_KINDS = ("none", "ct", "sdm120", "sdm630", "modbus", "s0")
 MODBUS_INTERVAL_MS = 1000       # one full read of the meter per second
@@ -56,6 +64,7 @@ class ModbusSource:
     """Reads a register map block by block through a ModbusMaster, one request in flight."""
 
     def __init__(self, master, regmap, unit, interval_ms=MODBUS_INTERVAL_MS, diff=ticks_diff):
+        _load_modbus()
         self.master = master
         self.map = regmap
         self.unit = unit
@@ -208,7 +217,8 @@ class Meter:
                     if a > peak:
                         peak = a
                 self.current_a = peak if src.ok else -1.0
-                if self.energy is not None:
+                # a CT poll that sampled up to the next tick leaves checkpoints to a later poll
+                if self.energy is not None and not getattr(src, "sampled", False):
                     if src.ok:
                         self.energy.note_current(peak)
                     self.energy.add_mwh(src.take_mwh(), now_ms)
@@ -317,10 +327,15 @@ def _make_source(kind, cfg, hw):
                               float(cal[i]) if i < len(cal) else 1.0) for i in range(phases)]
         vpc = float(_cfg(cfg, "volts_per_count"))
         vadc = getattr(hw, "v_adc", None) if vpc > 0 else None
+        # hw.ct_slice_us > 0 (the firmware's shell): sliced bursts that never block the loop
+        slice_us = getattr(hw, "ct_slice_us", 0)
         return CtMeter(adcs, hw.ticks_us, apc, vadc=vadc, volts_per_count=vpc, nominal_volts=volts,
                        mains_hz=int(_cfg(cfg, "mains_hz")), spc=int(_cfg(cfg, "ct_spc")),
-                       interval_ms=int(_cfg(cfg, "ct_interval_ms")))
+                       interval_ms=int(_cfg(cfg, "ct_interval_ms")), slice_us=slice_us,
+                       sleep_us=getattr(hw, "sleep_us", None) if slice_us else None)
     if kind in ("sdm120", "sdm630", "modbus"):
+        _load_modbus()
+        from evse.meter_maps import MAPS, parse_generic_map
         regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))
         master = modbus.ModbusMaster(hw.uart, timeout_ms=int(_cfg(cfg, "meter_timeout_ms")),
                                      retries=int(_cfg(cfg, "meter_retries")))

@@ -11,6 +11,7 @@ from evse.ocpp.status import connector_status, error_code
 from evse.ocpp.txqueue import TxQueue
 from evse.ocpp.wallclock import WallClock, format_iso, parse_iso
 from evse.ocpp.websocket import accept_key, encode_frame, parse_url, basic_auth
+from evse.ocpp import ticks
 
 _n = [0]
 
@@ -35,6 +36,8 @@ def test_wall_clock_from_ticks():
     assert w.now(1000) is None
     w.set(1700000000, 5000)
     assert w.now(8000) == 1700000003
+    w.set(1700000000, ticks.TICKS_PERIOD - 1000)  # across the tick counter's wrap
+    assert w.now(2000) == 1700000003
 
 
 def test_websocket_helpers():
@@ -233,6 +236,18 @@ class _Charger:
         self.calls.append(("stop", r))
 
 
+class _Clock:
+    """A hand-set tick clock: the service takes its clock from the caller (never from `time`)."""
+
+    def __init__(self, t=0):
+        self.t = t
+        self.ticks_diff = ticks.ticks_diff
+        self.ticks_add = ticks.ticks_add
+
+    def ticks_ms(self):
+        return self.t
+
+
 class _Meter:
     wh_total = 500
     amps = [6.0, 0.0, 0.0]
@@ -247,7 +262,8 @@ def test_service_offline_session_and_reboot_recovery():
     from evse.ocpp.chargepoint import OcppService
     d = _tmpdir()
     ch = _Charger()
-    svc = OcppService(ch, _Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}}, d)
+    svc = OcppService(ch, _Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}}, d,
+                      _Clock())
     assert svc.present_id("CARD1", 0) == "accepted" and ("authorize", True) in ch.calls
     svc.on_event(("state", "B2"))
     svc.poll(100)
@@ -257,10 +273,10 @@ def test_service_offline_session_and_reboot_recovery():
     svc.on_event(("contactor", True))
     svc.poll(200)
     assert svc._immediate[-1][1]["status"] == "Charging"
-    svc2 = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, d)  # power cut and reboot
+    svc2 = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, d, _Clock())  # power cut and reboot
     assert [r[1] for r in svc2.txq.records] == ["StartTransaction", "StopTransaction"]
     assert svc2.txq.records[1][2]["reason"] == "PowerLoss"
-    svc3 = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, d)
+    svc3 = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, d, _Clock())
     assert len(svc3.txq) == 2  # no second StopTransaction
 
 
@@ -270,7 +286,7 @@ def test_clock_aligned_meter_values_follow_wall_time():
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
     svc = OcppService(_Charger(), _Meter(), {"ocpp_url": "", "ocpp_config": {"ClockAlignedDataInterval": 900}},
-                      _tmpdir())
+                      _tmpdir(), _Clock())
     svc.accepted = True
     svc.wall.set(parse_iso("2024-05-01T12:14:58Z"), 0)
     svc.poll(0)

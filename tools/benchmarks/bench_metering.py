@@ -100,6 +100,62 @@ print('modbus_poll_parse_us %.1f' % (t_mb + t_dec))
 print('metering_cycle_us %.1f' % (t_ct + t_mb + t_dec))
 """
 
+RIG_SCRIPT = r"""
+import sys, time
+try:
+    from time import ticks_us as _tus, ticks_diff as _td     # MicroPython: the real clock,
+    def now_us():                                             # taken before the mock replaces it
+        return _tus()
+    def elapsed(a, b):
+        return _td(b, a)
+except ImportError:
+    def now_us():
+        return int(time.perf_counter() * 1000000)
+    def elapsed(a, b):
+        return b - a
+from tools import mock_machine as mm
+from tools.rig import Rig
+SECONDS = int(sys.argv[-1]) if sys.argv[-1].isdigit() else 60
+rig = Rig(config={"max_current": 32, "meter": "ct"})
+w = rig.world
+rig.run(1.0)
+w.plugged = True; w.ev_ohms = 2740; w.pp_ohms = 220; w.recompute()
+rig.run(0.5)
+w.ev_ohms = 882; w.draw_amps = 32.0; w.recompute()
+rig.run(2.0)
+app = rig.app
+poll = app.poll_meter
+en = app.meter.energy
+src = app.meter.source
+worst = {"sample": 0, "compute": 0, "checkpoint": 0, "other": 0}
+stats = [0, 0, 0]             # calls, total cpu us, max span us
+def timed():
+    wr = en.writes
+    n = src._n
+    was = src.active
+    v0 = mm.clock.us
+    t0 = now_us()
+    poll()
+    cpu = elapsed(t0, now_us())
+    span = mm.clock.us - (rig._next_tick - 10000)     # from the tick's start, on the board's timeline
+    kind = "checkpoint" if en.writes != wr else "sample" if src.sampled else \
+        "compute" if n and not was else "other"
+    if cpu > worst[kind]:
+        worst[kind] = cpu
+    stats[0] += 1
+    stats[1] += cpu
+    if span > stats[2]:
+        stats[2] = span
+app.poll_meter = timed
+rig.run(SECONDS)
+print("meter_poll_calls %d" % stats[0])
+print("meter_poll_mean_cpu_us %.1f" % (stats[1] / stats[0]))
+for k in ("sample", "compute", "checkpoint", "other"):
+    print("meter_poll_max_cpu_us_%s %d" % (k, worst[k]))
+print("meter_poll_max_span_us %d" % stats[2])
+print("meter_amps %.2f" % app.meter.current_a)
+"""
+
 WEAR_SCRIPT = r"""
 import os
 class Blocks:
@@ -175,6 +231,18 @@ def main():
                 print("%s_upy: %.0f us" % (k, res[k]))
     else:
         print("bench_metering: micropython not found, MicroPython figures skipped")
+    rig_keys = ("meter_poll_mean_cpu_us", "meter_poll_max_cpu_us_sample", "meter_poll_max_cpu_us_compute",
+                "meter_poll_max_cpu_us_checkpoint", "meter_poll_max_cpu_us_other", "meter_poll_max_span_us",
+                "meter_amps")
+    if upy:
+        res = run([upy, "-X", "heapsize=1m", "-c", RIG_SCRIPT, "60"], ".frozen:" + fw + ":" + ROOT)
+        for k in rig_keys:
+            if k in res:
+                print("%s_upy: %.1f" % (k, res[k]))
+    res = run([sys.executable, "-c", RIG_SCRIPT, "60"], fw + ":" + ROOT + ":" + os.path.join(ROOT, "tools", "hostlib"))
+    for k in rig_keys:
+        if k in res:
+            print("%s_cpython: %.1f" % (k, res[k]))
     res = run([sys.executable, "-c", CYCLE_SCRIPT, "5000"], fw)
     for k in ("ct_cycle_us", "modbus_poll_parse_us", "metering_cycle_us"):
         if k in res:

@@ -73,7 +73,7 @@ class World:
         self._pp_key = self._temp_key = self._pp_btn = None
         self._pp_u16 = self._temp_u16 = 0
         self._fb_driven = self._trip_driven = self._dc_driven = None
-        self._noise = array("h", bytes(2 * NOISE_TABLE))   # int16 codes: small on a board-sized heap
+        self._noise = None          # int16 codes, made by set_noise (small on a board-sized heap)
         self._ni = 0
         gain, offset, fullscale = board.PILOT_FRONTEND
         self._fe = (gain, offset, fullscale)
@@ -212,6 +212,8 @@ class World:
         gain, _, fullscale = self._fe
         per_volt = 65535 * gain / fullscale
         rng = self.rng
+        if self._noise is None:
+            self._noise = array("h", bytes(2 * NOISE_TABLE))
         for i in range(NOISE_TABLE):
             n = rng.gauss() * rms_volts if rms_volts else 0.0
             if glitch_p and rng.uniform() < glitch_p:

@@ -15,7 +15,6 @@ from evse.ocpp.auth import AuthStore
 from evse.ocpp.config import Config
 from evse.ocpp.schedule import Profiles
 from evse.ocpp.status import connector_status, PLUGGED_STATES
-from evse.ocpp.ticks import ticks_ms as _ticks_ms, ticks_add, ticks_diff
 from evse.ocpp.txqueue import TxQueue
 from evse.ocpp.wallclock import WallClock, format_iso, parse_iso
 
@@ -34,7 +33,7 @@ IDLE_WAKE_MS = 1000  # the sender re-checks timers at least this often
 
 
 def _copy_resolve(obj, ts):
-    """Deep copy of a payload with every '@T' replaced by the timestamp string."""
+    """Deep copy of a value with every '@T' replaced by the timestamp string."""
     if isinstance(obj, dict):
         return {k: _copy_resolve(v, ts) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -42,13 +41,27 @@ def _copy_resolve(obj, ts):
     return ts if obj == "@T" else obj
 
 
+def _resolve_payload(payload, ts):
+    """A payload (always a dict) ready to send: a copy, timestamps filled in."""
+    return {k: _copy_resolve(v, ts) for k, v in payload.items()}
+
+
+# Core stop reasons -> StopTransaction reason (stops this service asked for are reported earlier).
+_STOP_REASONS = {"remote": "Remote", "local": "Local", "console": "Local", "reset": "SoftReset",
+                 "unplugged": "EVDisconnected", "emergency": "EmergencyStop"}
+
+
 class OcppService:
-    def __init__(self, charger, meter, settings, flash_dir, ticks_ms=None, on_reset=None):
+    def __init__(self, charger, meter, settings, flash_dir, clock, on_reset=None):
+        """clock: an object with ticks_ms(), ticks_diff(a, b), ticks_add(a, d), the same clock the
+        caller's poll(now_ms) values come from (the app passes evse.hal; host tests a real clock)."""
         self.charger = charger
         self.meter = meter
         self.settings = settings
         self.dir = flash_dir
-        self.ticks = ticks_ms or _ticks_ms
+        self.ticks = clock.ticks_ms
+        self._diff = clock.ticks_diff
+        self._add = clock.ticks_add
         self.on_reset = on_reset  # callable('Soft'|'Hard') that reboots the board
         store.ensure_dir(flash_dir)
         p = lambda n: store.join(flash_dir, n)
@@ -63,7 +76,7 @@ class OcppService:
         self.state = store.read_json(self.state_path, None) or {"boot": 0, "next_ref": 1, "tx": None,
                                                                 "operative": True, "reset": None}
         self.state["boot"] += 1
-        self.wall = WallClock()
+        self.wall = WallClock(self._diff)
         # connection
         self.ws = None
         self.connected = False
@@ -209,7 +222,9 @@ class OcppService:
                 "queued": len(self.txq), "auth": self.last_auth, "limit": self.limit_sent,
                 "error": self.last_error}
 
-    def on_event(self, ev):
+    def on_event(self, ev, now_ms=None):
+        """A core event (the app passes its tick time; ticks are read here when it is missing)."""
+        now = self.ticks() if now_ms is None else now_ms
         kind = ev[0]
         if kind == "state":
             self.core_state = ev[1]
@@ -219,7 +234,7 @@ class OcppService:
                 self.plugged = False
                 self.finishing = False
                 if self.tx:
-                    self._stop_tx("EVDisconnected", self.ticks())
+                    self._stop_tx("EVDisconnected", now)
         elif kind == "contactor":
             self.contactor = bool(ev[1])
             if self.contactor and self.tx:
@@ -227,13 +242,11 @@ class OcppService:
         elif kind == "fault":
             self.fault = ev[1] if ev[2] else (getattr(self.charger, "fault", None) or None)
         elif kind == "session" and ev[1] == "end" and self.tx:
-            r = ev[2] if len(ev) > 2 else None
-            # Stops this service asked for were already reported with their own reason.
-            reason = {"remote": "Remote", "local": "Local", "console": "Local", "reset": "SoftReset",
-                      "unplugged": "EVDisconnected", "emergency": "EmergencyStop"}.get(r, "Other")
+            r = ev[2] if len(ev) > 2 and ev[2] else ""
+            reason = _STOP_REASONS.get(r, "Other")
             if not self.plugged:
                 reason = "EVDisconnected"
-            self._stop_tx(reason, self.ticks())
+            self._stop_tx(reason, now)
 
     def present_id(self, id_tag, now_ms=None):
         """An idTag from the console or a reader. Returns 'accepted', 'pending' (asking the central
@@ -311,7 +324,7 @@ class OcppService:
         self.finishing = False
         self.auth_tag = None
         iv = self.config.get("MeterValueSampleInterval")
-        self._next_sample_ms = ticks_add(now_ms, iv * 1000) if iv else None
+        self._next_sample_ms = self._add(now_ms, iv * 1000) if iv else None
         if self._remote_profile:
             self.profiles.add(CONNECTOR, self._remote_profile, -1)
             self._remote_profile = None
@@ -358,7 +371,7 @@ class OcppService:
     # -- poll: quick bookkeeping from the app's loop ---------------------------------------------
     def poll(self, now_ms):
         cfg = self.config
-        if self.auth_tag and not self.tx and ticks_diff(now_ms, self._auth_ms) > cfg.get("ConnectionTimeOut") * 1000:
+        if self.auth_tag and not self.tx and self._diff(now_ms, self._auth_ms) > cfg.get("ConnectionTimeOut") * 1000:
             self.auth_tag = None  # nobody plugged in in time
             self.charger.authorize(False)
         free = self.settings.get("ocpp_free_id_tag")
@@ -375,9 +388,9 @@ class OcppService:
             self._sent_status[CONNECTOR] = st
             self._queue_status(CONNECTOR, st, now_ms)
         # periodic meter values during a transaction
-        if self.tx and self._next_sample_ms is not None and ticks_diff(now_ms, self._next_sample_ms) >= 0:
+        if self.tx and self._next_sample_ms is not None and self._diff(now_ms, self._next_sample_ms) >= 0:
             iv = cfg.get("MeterValueSampleInterval")
-            self._next_sample_ms = ticks_add(now_ms, iv * 1000) if iv else None
+            self._next_sample_ms = self._add(now_ms, iv * 1000) if iv else None
             self._meter_values(cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
             self.tx["last_wh"] = self._meter_wh()
             self.tx["last_ts"] = self._meta(now_ms)["ts"]
@@ -391,11 +404,13 @@ class OcppService:
                 self._meter_values(cfg.get("MeterValuesAlignedData"), "Sample.Clock", now_ms, self.tx is not None)
             self._aligned_slot = slot
         # smart charging
-        if self._limit_ms is None or ticks_diff(now_ms, self._limit_ms) >= LIMIT_EVAL_MS:
+        if self._limit_ms is None or self._diff(now_ms, self._limit_ms) >= LIMIT_EVAL_MS:
             self._limit_ms = now_ms
             self._apply_limit(now_ms)
-        # a pending Reset once the StopTransaction went out (or after RESET_FLUSH_MS)
-        if self._reset_kind and (len(self.txq) == 0 or ticks_diff(now_ms, self._reset_ms) > RESET_FLUSH_MS):
+        # A pending Reset once the StopTransaction went out and the core opened the contactor under
+        # control (EV to B, or its 6 s wait), or after RESET_FLUSH_MS whatever happened.
+        if self._reset_kind and ((len(self.txq) == 0 and not self.contactor)
+                                 or self._diff(now_ms, self._reset_ms) > RESET_FLUSH_MS):
             kind = self._reset_kind
             self._reset_kind = None
             if self.on_reset:
@@ -579,7 +594,7 @@ class OcppService:
 
     async def _sleep_or_closed(self, ws, ms):
         t0 = self.ticks()
-        while not ws.closed and self.running and ticks_diff(self.ticks(), t0) < ms:
+        while not ws.closed and self.running and self._diff(self.ticks(), t0) < ms:
             await asyncio.sleep(min(IDLE_WAKE_MS, ms) / 1000)
 
     async def _session(self, ws):
@@ -598,20 +613,20 @@ class OcppService:
             now = self.ticks()
             if self._immediate:
                 action, payload, meta, cb = self._immediate.pop(0)
-                ok, res = await self._call(ws, action, _copy_resolve(payload, self._timestamp(meta)))
+                ok, res = await self._call(ws, action, _resolve_payload(payload, self._timestamp(meta)))
                 self._after_answer(action, ok, res, cb)
                 continue
             head = self.txq.head()
-            if head and (self._tx_retry_ms is None or ticks_diff(now, self._tx_retry_ms) >= 0):
+            if head and (self._tx_retry_ms is None or self._diff(now, self._tx_retry_ms) >= 0):
                 await self._send_tx(ws, head)
                 continue
-            if ticks_diff(now, self._last_sent_ms) >= self.config.get("HeartbeatInterval") * 1000:
+            if self._diff(now, self._last_sent_ms) >= self.config.get("HeartbeatInterval") * 1000:
                 ok, res = await self._call(ws, "Heartbeat", {})
                 if ok:
                     self._clock_from(res)
                 continue
             ping = self.config.get("WebSocketPingInterval")
-            if ping and ticks_diff(now, last_ping) >= ping * 1000:
+            if ping and self._diff(now, last_ping) >= ping * 1000:
                 last_ping = now
                 await ws.ping()
             self._wake.clear()
@@ -630,7 +645,7 @@ class OcppService:
 
     async def _send_tx(self, ws, rec):
         seq, action, payload, ref, meta = rec
-        payload = _copy_resolve(payload, self._timestamp(meta))
+        payload = _resolve_payload(payload, self._timestamp(meta))
         if action != "StartTransaction":
             txid = self._txid_for(ref)
             if txid is None:
@@ -642,7 +657,7 @@ class OcppService:
         if not ok:
             self._tx_attempts += 1
             if self._tx_attempts < self.config.get("TransactionMessageAttempts"):
-                self._tx_retry_ms = ticks_add(self.ticks(), self.config.get(
+                self._tx_retry_ms = self._add(self.ticks(), self.config.get(
                     "TransactionMessageRetryInterval") * 1000 * self._tx_attempts)
                 return
         self._tx_attempts = 0

@@ -1,21 +1,16 @@
-"""Tick clock shim: MicroPython's time.ticks_* or, on plain CPython, an equivalent that wraps the
-same way (so wrap-around bugs show up on the host too)."""
-import time
+"""Tick arithmetic for the OCPP service. The clock itself belongs to the caller: the app passes
+`evse.hal` (its ticks_ms/ticks_diff/ticks_add), host tests pass a real clock. Nothing here reads
+`time`: a mock clock registered before or after import would otherwise be picked up by accident."""
 
-try:
-    ticks_ms = time.ticks_ms
-    ticks_diff = time.ticks_diff
-    ticks_add = time.ticks_add
-except AttributeError:
-    TICKS_PERIOD = 1 << 30
-    _HALF = TICKS_PERIOD >> 1
-    _t0 = time.monotonic()  # CPython only: this branch never runs on a board
+TICKS_PERIOD = 1 << 30  # the MicroPython ports wrap ticks_ms here
+_HALF = TICKS_PERIOD >> 1
+_MASK = TICKS_PERIOD - 1
 
-    def ticks_ms():
-        return int((time.monotonic() - _t0) * 1000) & (TICKS_PERIOD - 1)
 
-    def ticks_diff(a, b):
-        return ((a - b + _HALF) & (TICKS_PERIOD - 1)) - _HALF
+def ticks_diff(a, b):
+    """a - b in ms, correct across one wrap (same rule as MicroPython's time.ticks_diff)."""
+    return ((a - b + _HALF) & _MASK) - _HALF
 
-    def ticks_add(a, d):
-        return (a + d) & (TICKS_PERIOD - 1)
+
+def ticks_add(a, d):
+    return (a + d) & _MASK

@@ -71,7 +71,8 @@ def format_iso(t):
 class WallClock:
     """Epoch seconds derived from the last `currentTime` and the tick clock."""
 
-    def __init__(self):
+    def __init__(self, diff=ticks_diff):
+        self.diff = diff  # the tick clock's own ticks_diff
         self.ref_ticks = None
         self.ref_epoch = None
 
@@ -86,4 +87,4 @@ class WallClock:
         """Epoch seconds (float) or None while no central system has told us the time."""
         if self.ref_epoch is None:
             return None
-        return self.ref_epoch + ticks_diff(now_ticks, self.ref_ticks) / 1000
+        return self.ref_epoch + self.diff(now_ticks, self.ref_ticks) / 1000
