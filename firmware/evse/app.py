@@ -50,7 +50,8 @@ class App:
 
     def _start_ocpp(self):
         # The central system decides who charges: no contactor close without an accepted idTag.
-        self.cfg["require_auth"] = True
+        # Forced on the core, not in cfg, so a settings save never writes it into the file.
+        self.charger.auth_forced = True
         try:
             from evse.ocpp.chargepoint import OcppService    # imported only when used: it costs heap
             self.ocpp = OcppService(self.charger, self.meter, self.cfg, _join(self.flash_dir, OCPP_DIR),

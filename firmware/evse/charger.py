@@ -25,7 +25,7 @@ class Measurements:
         self.rcd_trip = False
         self.rcd_dc_trip = False
         self.temp_c = None
-        self.current_a = None       # highest phase current; None: no meter; -1.0: meter lost
+        self.current_a = None       # type: float | None  # highest phase current; None: no meter; -1.0: lost
 
 
 class Outputs:
@@ -67,6 +67,7 @@ class Charger:
         self.set_limit("settings", cfg["max_current"])
         self.enabled = True
         self.authorized = False
+        self.auth_forced = False      # a backend decides who charges (OCPP), whatever the setting
         self.stop_reason = None       # an EVSE-side stop requested for this plug-in
         self.resample = False         # the shell should take another pilot burst now (confirmation)
         self.state = "boot"
@@ -133,6 +134,9 @@ class Charger:
             self.out.rcd_ack = True
 
     # --- derived values ---
+    def auth_needed(self):
+        return self.auth_forced or self.cfg["require_auth"]
+
     def limit_x10(self):
         return self.thermal.scale_x10(self._limit_x10)
 
@@ -140,7 +144,7 @@ class Charger:
         """Every condition for advertising a current except the pilot itself."""
         cfg = self.cfg
         return (self.enabled and self.stop_reason is None
-                and (self.authorized or not cfg["require_auth"])
+                and (self.authorized or not self.auth_needed())
                 and self.thermal.level != THERMAL_STOP
                 and P.clamp_amps_x10(self.limit_x10()) > 0
                 and self._pp != PX.BUTTON
@@ -344,7 +348,7 @@ class Charger:
     def _paused(self):
         """Not offering for an EVSE-side reason (limit under 6 A, temperature, latch button)."""
         return (self.enabled and self.stop_reason is None
-                and (self.authorized or not self.cfg["require_auth"])
+                and (self.authorized or not self.auth_needed())
                 and (self.thermal.level == THERMAL_STOP or self._pp == PX.BUTTON
                      or P.clamp_amps_x10(self.limit_x10()) == 0))
 
@@ -361,7 +365,7 @@ class Charger:
         if self.session_active:
             self._end_session("unplugged")
         self.stop_reason = None
-        if self.cfg["require_auth"]:
+        if self.auth_needed():
             self.authorized = False
         self._wakeup_done = False
         self._wakeup_since = None

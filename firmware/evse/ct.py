@@ -238,8 +238,9 @@ class CtMeter:
                 if d(end, nxt) < 0:
                     break               # the next sample would fall after the budget: next poll
                 wait = d(nxt, tus())
-                if wait > 0:
-                    self._sleep_us(wait)
+                sleep = self._sleep_us
+                if wait > 0 and sleep is not None:
+                    sleep(wait)
             self._take(tus())
         if self.active and self._n >= self._cap:
             self._retake("ct burst overflow")
