@@ -1,12 +1,8 @@
-"""Small flash helpers: atomic JSON files (write a temp file, then rename) and append-only logs.
-
-MicroPython has no os.path; paths are joined with '/'."""
-import json
+"""Flash helpers for the OCPP files: the atomic JSON files of evse.store, plus what the
+append-only transaction log needs. MicroPython has no os.path; paths are joined with '/'."""
 import os
 
-
-def join(d, name):
-    return d + name if d.endswith("/") else d + "/" + name
+from evse.store import join, read_json, write_json_atomic as write_json  # noqa: F401 (re-exported)
 
 
 def ensure_dir(d):
@@ -29,25 +25,6 @@ def remove(path):
         os.remove(path)
     except OSError:
         pass
-
-
-def read_json(path, default=None):
-    """The file's JSON, or `default` when missing or corrupt (a torn write is never half-read:
-    writes go through a rename)."""
-    recover_tmp(path)
-    try:
-        with open(path) as f:
-            return json.loads(f.read())
-    except (OSError, ValueError):
-        return default
-
-
-def write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(obj))
-    remove(path)  # rename over an existing file fails on some ports
-    os.rename(tmp, path)
 
 
 def recover_tmp(path):
