@@ -1,7 +1,7 @@
 """The virtual bench (tools/bench, bench contract): the scenario library, exit codes, traces.
 
 Every host_tests/scenarios/*.scn must pass (exit 0); expect_fail/*.scn must exit 1, invalid/*.scn
-exit 2; known_failing/*.scn are firmware bugs reported to the lead (xfail until fixed).
+exit 2.
 """
 import glob
 import json
@@ -40,13 +40,6 @@ def _id(p):
 def test_scenario_passes(path):
     r = bench(path)
     assert r.returncode == 0, r.stdout + r.stderr
-
-
-@pytest.mark.parametrize("path", files("known_failing"), ids=_id)
-def test_known_failing(path):
-    r = bench(path)
-    if r.returncode != 0:
-        pytest.xfail("firmware bug reported to the lead: " + (r.stdout + r.stderr).strip()[-300:])
 
 
 @pytest.mark.parametrize("path", files("expect_fail"), ids=_id)
