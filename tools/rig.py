@@ -27,15 +27,15 @@ def load_board(name):
 
 
 def _tempdir():
+    """A new flash directory, named at random: probing names one by one churns a small heap."""
     base = os.getenv("TMPDIR") or "/tmp"
-    n = 0
     while True:
-        d = "%s/evse-flash-%d-%d" % (base, os.getpid() if hasattr(os, "getpid") else 0, n)
+        d = "%s/evse-flash-%s" % (base, "".join("%02x" % b for b in os.urandom(6)))
         try:
             os.mkdir(d)
             return d
         except OSError:
-            n += 1
+            pass
 
 
 class Rig:

@@ -146,7 +146,7 @@ def _read(path):
     if size == 0:
         raise ValueError("empty file")
     with open(path, "rb") as f:
-        data = f.read(MAX_FILE_BYTES + 1)
+        data = f.read(size)          # exactly the file: no 4 KiB buffer for a 300-byte file
     try:
         return data.decode()
     except Exception:
