@@ -1,7 +1,5 @@
 # Wires the core, the hardware shell and the services, and schedules them.
 # On the board: asyncio (main()). On the host: the bench calls App.cycle() on virtual time.
-import sys
-
 import machine
 from micropython import const
 
@@ -35,6 +33,7 @@ class App:
         self.services = []                         # objects with poll(now_ms)
         self.listeners = []                        # objects with on_event(ev, now_ms)
         self.errors = []                           # recent exceptions caught outside the core
+        self.log = None                            # evse.log.Log once the console is attached
         self.meter = None                          # metering service (owns m.current_a)
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
@@ -91,7 +90,10 @@ class App:
         if len(self.errors) >= _MAX_LOGGED_ERRORS:
             self.errors.pop(0)
         self.errors.append((where, msg))
-        print("evse:", where + ":", msg)
+        if self.log is not None:       # levelled, to the console as a JSON line and to flash
+            self.log.error(where + ": " + msg)
+        else:
+            print("evse:", where + ":", msg)
 
     # --- the control tick: measure, check faults, next state, entry actions ---
     def tick(self):
@@ -118,7 +120,7 @@ class App:
             hw.safe()
             self.report("control", repr(e))
             try:
-                ch._set_fault("internal", now)
+                ch.internal_fault(now)
             except Exception:
                 pass
             return False
@@ -205,7 +207,7 @@ async def _run_all(app):
 def main(board, flash_dir="/"):
     import asyncio
     app = App(board, flash_dir)
-    from evse import console     # issue 4: the JSON-lines console and the log, as services
+    from evse import console     # the JSON-lines console and the log, as services
     console.attach(app)
     app.hw.start_watchdog()
     try:

@@ -231,6 +231,10 @@ class Charger:
         if closed and self.oc.check(m.current_a, now, d):
             self._set_fault("overcurrent", now)
 
+    def internal_fault(self, now):
+        """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
+        self._set_fault("internal", now)
+
     def _set_fault(self, name, now):
         if self.fault == name:
             return
