@@ -18,6 +18,7 @@ sleep_us = time.sleep_us
 _U16_MAX = const(65535)
 _U16_HIGH = const(65535)    # constant +12 V (X1)
 _U16_LOW = const(0)         # constant -12 V (F)
+_MIN_PLATEAU_SAMPLES = const(2)   # samples of a plateau in one burst before it is believed
 _CT_CHUNK_US = const(400)   # inside the pilot burst, a CT round at least this often (< one slot)
 
 
@@ -150,6 +151,10 @@ class Hardware:
                         lmin = v
         if ct is not None:
             ct.service()
+        # A plateau caught by a single sample is under-sampled (a glitch or an edge): not acted on,
+        # the next burst tries again. An empty group is a real reading: X1, F, or a pilot stuck
+        # at one level while the PWM runs (shorted to PE: E; no negative swing: a pilot fault).
+        m.pilot_ok = (hn == 0 or hn >= _MIN_PLATEAU_SAMPLES) and (ln == 0 or ln >= _MIN_PLATEAU_SAMPLES)
         k = self._k
         if hn > 3:
             hs -= hmax + hmin
@@ -165,7 +170,6 @@ class Hardware:
             m.pilot_pos = m.pilot_neg
         if not ln:
             m.pilot_neg = m.pilot_pos
-        m.pilot_ok = True
 
     def read_pp(self):
         adc = self._pp_adc

@@ -117,6 +117,29 @@ def test_control_tick_allocates_nothing():
     assert ch.state == "C2" and ch.out.contactor
 
 
+class OneLowSampleAdc:
+    """A burst that caught the negative plateau only once (an edge or a glitch)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def read_u16(self):
+        self.n += 1
+        return 3000 if self.n == 5 else 54000
+
+
+def test_under_sampled_plateau_is_not_acted_on():
+    d = fresh()
+    d.run(0.5).charge()
+    real = d.app.hw._pilot_adc
+    d.app.hw._pilot_adc = OneLowSampleAdc()
+    d.app.hw.sample_pilot(d.app.m)
+    assert not d.app.m.pilot_ok             # one sample of a plateau: not believed
+    d.app.hw._pilot_adc = real
+    d.app.hw.sample_pilot(d.app.m)
+    assert d.app.m.pilot_ok
+
+
 def test_heap_after_boot_is_bounded():
     d = fresh()
     d.run(0.5)

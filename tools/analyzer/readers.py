@@ -7,7 +7,10 @@ import configparser
 import io
 import os
 import re
+import struct
 import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -321,10 +324,10 @@ def read_sr(path, channel=None, contactor_channel=None):
         unitsize = int(dev.get("unitsize", "1"))
         capfile = dev.get("capturefile", "logic-1")
 
-        def chunks(prefix):
+        def chunks(prefix, itemsize):
             pat = re.compile(re.escape(prefix) + r"(?:-(\d+))?$")
             found = sorted((int(mm.group(1) or 0), n) for n in names for mm in [pat.match(n)] if mm)
-            return b"".join(z.read(n) for _, n in found)
+            return _read_members(path, z, [z.getinfo(n) for _, n in found], itemsize)
 
         all_names = [logic_names[i] for i in sorted(logic_names)] + [analog[i] for i in sorted(analog)]
         # pilot: analog channel (volts) first, else a logic copy
@@ -339,22 +342,22 @@ def read_sr(path, channel=None, contactor_channel=None):
             pi = a_idx[j if j is not None else 0]
         logic = None
         if logic_names:
-            raw = chunks(capfile)
-            if len(raw) % unitsize:
+            raw = chunks(capfile, unitsize)
+            if raw is None:
                 raise CaptureError("%s: truncated logic data" % path)
-            logic = np.frombuffer(raw, dtype=np.uint8).reshape(-1, unitsize)
+            logic = raw.reshape(-1, unitsize)
 
         def logic_bit(num):
             byte, bit = divmod(num - 1, 8)
             return ((logic[:, byte] >> bit) & 1).astype(np.float32)
 
         if pi is not None:
-            raw = chunks("analog-1-%d" % pi)
-            if len(raw) == 0:
+            raw = chunks("analog-1-%d" % pi, 4)
+            if raw is not None and len(raw) == 0:
                 raise CaptureError("%s: analog channel %r has no data" % (path, analog[pi]))
-            if len(raw) % 4:
+            if raw is None:
                 raise CaptureError("%s: truncated analog data" % path)
-            pilot = Sampled(0.0, 1.0 / rate, np.frombuffer(raw, dtype="<f4"))
+            pilot = Sampled(0.0, 1.0 / rate, raw.view("<f4"))
             pname = analog[pi]
         else:
             lnames = [logic_names[i] for i in sorted(logic_names)]
@@ -373,7 +376,7 @@ def read_sr(path, channel=None, contactor_channel=None):
             j = _pick(lnames, CONTACTOR_NAMES, contactor_channel, "contactor")
             if j is not None:
                 num = sorted(logic_names)[j]
-                contactor = sampled_to_steps(Sampled(0.0, 1.0 / rate, logic_bit(num)), 0.5)
+                contactor = _logic_steps(logic, num, 1.0 / rate)
                 cname = logic_names[num]
         elif contactor_channel is not None:
             raise CaptureError("no contactor channel %r (channels: %s)" % (contactor_channel, ", ".join(all_names)))
@@ -381,6 +384,104 @@ def read_sr(path, channel=None, contactor_channel=None):
                        channels=all_names)
     except (zipfile.BadZipFile, EOFError, KeyError, configparser.Error, ValueError, OSError) as e:
         raise CaptureError("%s: truncated or corrupt sigrok session (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+
+
+SR_THREADS = 2                 # members inflated / copied in parallel (zlib and file reads release the GIL)
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+SR_SLICE = 1 << 22             # inflate / copy in slices this long (no large temporaries)
+
+
+def _read_members(path, z, infos, itemsize):
+    """The concatenated contents of zip members, read straight into one preallocated uint8 array
+    (no per-member bytes and no join). Stored members are read from the file into their slice,
+    deflated ones inflated slice by slice with zlib; members run in a thread pool. Each member's
+    CRC is checked. Returns None when the total is not a multiple of itemsize."""
+    total = sum(i.file_size for i in infos)
+    if total % itemsize:
+        return None
+    out = np.empty(total, dtype=np.uint8)
+    if not infos:
+        return out
+    size = os.path.getsize(path)
+    offsets = np.cumsum([0] + [i.file_size for i in infos]).tolist()
+    jobs = []
+    with open(path, "rb") as f:
+        for info, off in zip(infos, offsets):
+            if info.flag_bits & 1:
+                raise CaptureError("%s: encrypted sigrok session" % path)
+            f.seek(info.header_offset)
+            h = f.read(_LOCAL_HEADER.size)
+            if len(h) < _LOCAL_HEADER.size or h[:4] != b"PK\x03\x04":
+                raise CaptureError("%s: truncated or corrupt sigrok session (bad member header %s)"
+                                   % (path, info.filename))
+            fields = _LOCAL_HEADER.unpack(h)
+            start = info.header_offset + _LOCAL_HEADER.size + fields[9] + fields[10]
+            if start + info.compress_size > size:
+                raise CaptureError("%s: truncated sigrok session (member %s cut short)"
+                                   % (path, info.filename))
+            jobs.append((info, start, off))
+
+    def one(job):
+        info, start, off = job
+        dst = memoryview(out)[off:off + info.file_size]
+        with open(path, "rb", buffering=0) as fh:
+            fh.seek(start)
+            if info.compress_type == zipfile.ZIP_STORED:
+                got = 0
+                while got < info.file_size:
+                    k = fh.readinto(dst[got:min(got + SR_SLICE, info.file_size)])
+                    if not k:
+                        break
+                    got += k
+            elif info.compress_type == zipfile.ZIP_DEFLATED:
+                d = zlib.decompressobj(-15)
+                left, got = info.compress_size, 0
+                while left > 0 and got < info.file_size:
+                    buf = fh.read(min(SR_SLICE, left))
+                    if not buf:
+                        break
+                    left -= len(buf)
+                    while buf and got < info.file_size:
+                        piece = d.decompress(buf, min(SR_SLICE, info.file_size - got))
+                        dst[got:got + len(piece)] = piece
+                        got += len(piece)
+                        buf = d.unconsumed_tail
+            else:                                   # bzip2 / lzma: zipfile's own reader
+                data = z.read(info.filename)
+                got = len(data)
+                dst[:min(got, info.file_size)] = data[:info.file_size]
+        if got != info.file_size:
+            raise CaptureError("%s: truncated or corrupt sigrok session (member %s: %d of %d bytes)"
+                               % (path, info.filename, got, info.file_size))
+        if zlib.crc32(dst) != info.CRC:
+            raise CaptureError("%s: corrupt sigrok session (bad CRC in member %s)" % (path, info.filename))
+
+    if len(jobs) == 1 or SR_THREADS < 2:
+        for j in jobs:
+            one(j)
+    else:
+        with ThreadPoolExecutor(min(SR_THREADS, len(jobs))) as ex:
+            list(ex.map(one, jobs))
+    return out
+
+
+def _logic_steps(logic, num, dt):
+    """Steps of one logic bit (probe num, 1-based) of the srzip logic array (samples x unitsize),
+    without a per-sample float copy."""
+    byte, bit = divmod(num - 1, 8)
+    col = logic[:, byte]
+    mask = np.uint8(1 << bit)
+    n = len(col)
+    idx = [np.zeros(1, dtype=np.int64)]
+    step = 1 << 22
+    for a in range(0, n - 1, step):
+        x = col[a:min(n, a + step + 1)] & mask
+        ch = np.flatnonzero(x[1:] != x[:-1])
+        if len(ch):
+            idx.append(ch + (a + 1))
+    idx = np.concatenate(idx)
+    vals = ((col[idx] & mask) != 0).astype(np.float64)
+    return Steps(idx * dt, vals, n * dt, logic=True)
 
 
 # ------------------------------------------------------------------------------------------ CSV
