@@ -48,8 +48,6 @@ _SELFTEST_WAIT_TRIP = const(1)
 _SELFTEST_WAIT_RELEASE = const(2)
 _SELFTEST_PASSED = const(3)
 
-BUTTON_OPEN_MS = const(500)     # latch button pressed while charging: open at most this long after X1
-
 
 class Charger:
     def __init__(self, cfg, latched_fault=None, diff=None):
@@ -75,7 +73,6 @@ class Charger:
         self.session_active = False
         self.oc_blind = False
         self._booted_at = None
-        self._state_since = 0
         self._fault_since = 0
         self._retry_at = None
         self._closed_at = None        # when the contactor closed (None: open)
@@ -172,7 +169,6 @@ class Charger:
         self._apply_limit(now)
         if self.state != self._last_state_name:
             self._last_state_name = self.state
-            self._state_since = now
             self._emit(("state", self.state))
 
     def oc_blind_update(self, m):
@@ -226,7 +222,8 @@ class Charger:
             self._set_fault("state_f", now)
         elif ps == P.D and not self.cfg["ventilation"]:
             self._set_fault("ventilation", now)
-        if self._pp == PX.FAULT and ps not in (P.A, P.UNKNOWN) and self.cfg["connector"] != "type2-tethered":
+        if self._pp == PX.FAULT and ps != P.A and ps != P.UNKNOWN \
+                and self.cfg["connector"] != "type2-tethered":
             self._set_fault("pp", now)
         if closed and self.oc.check(m.current_a, now, d):
             self._set_fault("overcurrent", now)
@@ -301,7 +298,7 @@ class Charger:
                 self._pwm_off(now)
                 if self._stop_since is None:
                     self._stop_since = now
-                limit = BUTTON_OPEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
+                limit = L.BUTTON_OPEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
                 if d(now, self._stop_since) >= limit:
                     self._open(now)
                 self._go(x1_name)

@@ -85,6 +85,8 @@ PP_LATCHED_MAX = const(300)          # J1772/NACS: 150 ohm latched ...
 PP_BUTTON_MIN = const(330)           # ... 480 ohm with the latch button pressed
 PP_BUTTON_MAX = const(800)
 PP_UNPLUGGED_MIN = const(2000)       # J1772 plug out: pull-up only
+BUTTON_OPEN_MS = const(500)          # latch button pressed while charging: PWM off at once, open at
+                                     # most this long after (the plug takes longer to leave; facts 5)
 T2_FAULT_LOW = const(60)             # Type 2: below 60 or above 4500 ohm: fault
 T2_FAULT_HIGH = const(4500)
 # (min ohm, max ohm, amps) accept bands of the cable coding resistor, IEC 62196 / facts 5

@@ -4,6 +4,7 @@ Per-sample work is vectorised numpy (threshold, np.diff for edges, np.add.reduce
 means); Python loops only run per PWM period or per segment."""
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -113,13 +114,37 @@ def _deglitch(bounds, length, min_len):
     return bounds
 
 
+CROSS_SLICE = 1 << 20          # samples thresholded per slice (cache-sized temporaries)
+THREADS = 2                    # numpy releases the GIL on these slices: both cores work
+
+
+def crossings(v, thr):
+    """Indices i where (v[i] > thr) differs from (v[i-1] > thr), ascending. One pass over v in
+    slices (no capture-long boolean temporaries), spread over THREADS threads."""
+    n = len(v)
+    if n < 2:
+        return np.zeros(0, dtype=np.int64)
+    thr = v.dtype.type(thr) if v.dtype.kind == "f" else thr
+
+    def part(a):
+        h = v[a:min(n, a + CROSS_SLICE + 1)] > thr
+        return np.flatnonzero(h[1:] != h[:-1]) + (a + 1)
+
+    starts = range(0, n - 1, CROSS_SLICE)
+    if len(starts) < 4 or THREADS < 2:
+        parts = [part(a) for a in starts]
+    else:
+        with ThreadPoolExecutor(THREADS) as ex:
+            parts = list(ex.map(part, starts))
+    return np.concatenate(parts).astype(np.int64, copy=False)
+
+
 def pieces_sampled(sig, opt):
     """Split a sampled pilot at its threshold crossings. Returns start, end (s), high, level (V)."""
     v = sig.values
     n = len(v)
     thr = 0.5 if sig.logic else opt.threshold
-    hi = v > thr
-    idx = np.flatnonzero(hi[1:] != hi[:-1]) + 1          # first sample of each new level
+    idx = crossings(v, thr)                              # first sample of each new level
     min_len = max(1, int(round(opt.min_pulse / sig.dt)))
     if min_len > 1:
         idx = _deglitch(idx, n, min_len)
@@ -137,7 +162,7 @@ def pieces_sampled(sig, opt):
     s, e = bounds[:-1], bounds[1:]
     t_start = np.concatenate(([sig.t0], tc))
     t_end = np.concatenate((tc, [sig.t_end]))
-    high = hi[s]
+    high = v[s] > thr
     if sig.logic:
         level = high.astype(np.float64)
     else:
