@@ -505,13 +505,17 @@ def _numeric_fields(fields):
     return bool(nonempty) and all(_NUM.match(f) for f in nonempty)
 
 
-def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
-    text = data.decode("utf-8", "replace").lstrip("\ufeff")
-    lines = text.splitlines()
+CSV_HEAD_BYTES = 1 << 20       # the header (comments, captions) is looked for in this much of the file
+CSV_HEAD_LINES = 2000
+CSV_SLICE = 1 << 22           # bytes of rows parsed per np.fromstring call
+
+
+def _csv_header(lines):
+    """Scan the first lines: comments, scope metadata, column captions, up to the first numeric row.
+    Returns (index of the first numeric row or None, caption, meta, sigrok names, sigrok rate)."""
     sig_names, sig_rate = None, None
-    # header scan: comments, scope metadata, column captions, up to the first numeric row
     first_data, caption, meta = None, None, {}
-    for i, ln in enumerate(lines[:2000]):
+    for i, ln in enumerate(lines[:CSV_HEAD_LINES]):
         s = ln.strip()
         if not s:
             continue
@@ -533,16 +537,76 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
                 if name.lower() in ("start", "increment") and _float(val) is not None:
                     meta[name.lower()] = val
         caption = (i, fields, delim)
-    if first_data is None:
-        raise CaptureError("%s: no numeric data rows (not a capture?)" % path)
-    delim = _guess_delim(lines[first_data].strip())
-    row = _split(lines[first_data].strip(), delim)
+    return first_data, caption, meta, sig_names, sig_rate
+
+
+def _csv_columns(first_line, caption):
+    delim = _guess_delim(first_line.strip())
+    row = _split(first_line.strip(), delim)
     cols = [j for j, f in enumerate(row) if f != ""]
     names = None
     if caption is not None and len(caption[1]) >= len(row):
         names = [caption[1][j] or ("col%d" % (j + 1)) for j in cols]
     if names is None:
         names = ["col%d" % (j + 1) for j in cols]
+    return delim, row, cols, names
+
+
+def _csv_table_fast(data):
+    """Fast path for the plain layout (header, then only numeric rows with the same delimiter and no
+    empty field): the header is found in the first CSV_HEAD_BYTES, the rows are parsed in one
+    np.fromstring call with newlines turned into the delimiter (a CR before it counts as blank).
+    Returns None whenever the file is not that simple; read_csv then takes the general path."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    head = data[start:start + CSV_HEAD_BYTES]
+    if start + len(head) < len(data):
+        head = head[:head.rfind(b"\n") + 1]
+    raw = head.splitlines(keepends=True)[:CSV_HEAD_LINES]
+    lines = [ln.decode("utf-8", "replace") for ln in raw]
+    hdr = _csv_header(lines)
+    first_data, caption = hdr[0], hdr[1]
+    if first_data is None:
+        return None
+    delim, row, cols, names = _csv_columns(lines[first_data], caption)
+    if len(cols) != len(row):                          # empty fields (trailing delimiter): general path
+        return None
+    off = start + sum(len(ln) for ln in raw[:first_data])
+    end = len(data)
+    while end > off and data[end - 1] in b" \t\r\n":
+        end -= 1
+    sep = " " if delim is None else delim
+    table = bytes.maketrans(b"\n", sep.encode())
+    parts, pos, nrows = [], off, 0
+    while pos < end:                   # slices of whole rows: small temporaries, reused memory
+        stop = end if end - pos <= CSV_SLICE else data.rfind(b"\n", pos, pos + CSV_SLICE)
+        if stop <= pos:
+            stop = data.find(b"\n", pos + CSV_SLICE, end)
+            stop = end if stop < 0 else stop
+        piece = data[pos:stop]
+        rows = piece.count(b"\n") + 1
+        try:
+            vals = np.fromstring(piece.translate(table) if delim else piece, dtype=np.float64, sep=sep)
+        except ValueError:
+            return None
+        if len(vals) != rows * len(row):
+            return None
+        parts.append(vals)
+        nrows += rows
+        pos = stop + 1
+    if not parts:
+        return None
+    vals = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return (vals.reshape(nrows, len(row)), names, delim) + hdr[2:]
+
+
+def _csv_table(data, path):
+    """General path: every line decoded, comment lines and blank lines dropped, np.loadtxt."""
+    text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    first_data, caption, meta, sig_names, sig_rate = _csv_header(lines)
+    if first_data is None:
+        raise CaptureError("%s: no numeric data rows (not a capture?)" % path)
+    delim, row, cols, names = _csv_columns(lines[first_data], caption)
     # the data rows (the last line may be cut: a truncated capture)
     body = "\n".join(ln for ln in lines[first_data:] if ln.strip() and not ln.lstrip().startswith(";"))
     last = _split(lines[-1].strip(), delim) if lines[-1].strip() else None
@@ -552,6 +616,12 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
         arr = np.loadtxt(io.StringIO(body), delimiter=delim, usecols=cols, ndmin=2, dtype=np.float64)
     except ValueError as e:
         raise CaptureError("%s: malformed CSV (%s)" % (path, str(e).splitlines()[0]))
+    return arr, names, delim, meta, sig_names, sig_rate
+
+
+def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
+    table = _csv_table_fast(data) or _csv_table(data, path)
+    arr, names, delim, meta, sig_names, sig_rate = table
     if arr.shape[0] < 2:
         raise CaptureError("%s: capture too short (%d rows)" % (path, arr.shape[0]))
 
@@ -593,14 +663,18 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
         if ti is not None:                       # Rigol: first column is a sample number
             t0 += arr[0, ti] * inc
     elif ti is not None:
-        times = arr[:, ti] * t_unit
+        times = arr[:, ti] * t_unit if t_unit != 1.0 else arr[:, ti]
         d = np.diff(times)
-        if np.any(d <= 0):
+        dmin, dmax = float(d.min()), float(d.max())
+        del d
+        if dmin <= 0:
             raise CaptureError("%s: time column is not increasing" % path)
         dt = (times[-1] - times[0]) / (len(times) - 1)
         t0 = times[0]
-        if np.max(np.abs(d - dt)) <= UNIFORM_TOL * dt:
+        if max(dmax - dt, dt - dmin) <= UNIFORM_TOL * dt:
             times = None
+        else:
+            times = np.ascontiguousarray(times)
     else:
         raise CaptureError("%s: no time column and no sample rate; give --rate HZ" % path)
 
