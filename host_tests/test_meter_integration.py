@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from evse.ct import ADC_SHIFT, CtMeter, amps_per_count
+from host_tests.test_meter_ct import wave
 from tools import mock_machine as mm
 from tools.rig import Rig, TICK_US
 
@@ -41,18 +42,6 @@ class Adc:
         self.clock.t += 10
         x = max(0, min(4095, int(round(self.bias + self.fn(t) / APC))))
         return x << ADC_SHIFT
-
-
-def wave(amps, hz, phase=0.0, harmonics=()):
-    pk = amps * math.sqrt(2)
-    w = 2 * math.pi * hz
-
-    def f(t):
-        v = pk * math.sin(w * t + phase)
-        for n, frac, ph in harmonics:
-            v += pk * frac * math.sin(n * w * t + ph)
-        return v
-    return f
 
 
 def run_loop(m, c, ticks, tick_us=10000, work_us=1200, chunk_us=400, guard_us=500):

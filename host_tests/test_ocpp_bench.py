@@ -9,6 +9,7 @@ asyncio time."""
 import asyncio
 import json
 
+from host_tests.test_console import MemStream
 from ocpp_cs import CentralSystem, call
 from evse import console
 from tools import mock_machine as mm
@@ -30,23 +31,8 @@ class StubMeter:
     current_a = None
 
 
-class LineStream:
+class LineStream(MemStream):
     """The console's serial port: requests in, JSON lines out."""
-
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-
-    def read(self, n):
-        if not self.rx:
-            return None
-        d = bytes(self.rx[:n])
-        del self.rx[:n]
-        return d
-
-    def write(self, data):
-        self.tx.extend(data)
-        return len(data)
 
     def replies(self):
         done = self.tx[:self.tx.rfind(b"\n") + 1]     # whole lines only: 256 bytes go out per poll
