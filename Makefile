@@ -4,7 +4,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR):$(CURDIR)/tools/hostlib
 
-.PHONY: all sim test test-py test-upy test-mpy bench venv sigrok clean flash vboard pyright stubs
+.PHONY: all sim test test-py test-upy test-mpy bench venv debs clean flash vboard pyright stubs
 
 all: test
 
@@ -16,11 +16,13 @@ $(STAMP): requirements-dev.txt
 
 venv: $(STAMP)
 
-# sigrok-cli is a Debian package: the analyzer and bench tests run the real one.
-sigrok:
-	@command -v sigrok-cli >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sigrok-cli >/dev/null; \
-	  else echo "sigrok-cli missing: sudo apt-get install sigrok-cli (its tests will be skipped)"; fi; }
+# Debian packages the trace tests run for real: sigrok-cli (the analyzer, the bench's VCD and the
+# pwm decoder) and gtkwave (its vcd2fst reads the bench's VCD with GTKWave's own parser).
+DEBS := sigrok-cli gtkwave
+debs:
+	@command -v sigrok-cli >/dev/null 2>&1 && command -v vcd2fst >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null; \
+	  else echo "missing: sudo apt-get install $(DEBS) (their tests will be skipped)"; fi; }
 
 ## The firmware on the virtual bench with a default vehicle: plug in, charge, unplug.
 sim: $(STAMP)
@@ -28,7 +30,7 @@ sim: $(STAMP)
 
 ## Every test: CPython, the MicroPython unix port, mpy-cross for both board architectures,
 ## pyright against the ESP32 and RP2040 ports' APIs.
-test: $(STAMP) sigrok test-py test-upy test-mpy pyright
+test: $(STAMP) debs test-py test-upy test-mpy pyright
 
 test-py: $(STAMP) stubs
 	$(PY) -m pytest -q host_tests
@@ -40,7 +42,7 @@ test-mpy: $(STAMP)
 	$(PY) -m tools.mpy_build --check
 
 ## Figures, not pass/fail: latencies, CPU per tick, heap, .mpy sizes, simulation and analyzer speed.
-bench: $(STAMP) sigrok
+bench: $(STAMP) debs
 	$(PY) -m tools.benchmarks
 
 ## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|vboard PORT=/dev/ttyUSB0
