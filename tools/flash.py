@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from tools import mpy_build
 
@@ -142,7 +143,22 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+RAW_REPL_TRIES = 3           # a board still booting (or busy printing) can miss the first Ctrl-A
+RAW_REPL_PAUSE_S = 1.0
+
+
 def mpremote(port, args, timeout=MPREMOTE_TIMEOUT_S):
+    """mpremote's output; a board that would not enter the raw REPL is asked again, then reported."""
+    for attempt in range(RAW_REPL_TRIES):
+        try:
+            return _mpremote_once(port, args, timeout)
+        except FlashError as e:
+            if "could not enter raw repl" not in str(e) or attempt == RAW_REPL_TRIES - 1:
+                raise
+            time.sleep(RAW_REPL_PAUSE_S)
+
+
+def _mpremote_once(port, args, timeout):
     cmd = [sys.executable, "-m", "mpremote", "connect", port or "auto", "resume"] + args
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
