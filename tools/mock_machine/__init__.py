@@ -30,9 +30,10 @@ class Clock:
         return self.us & _TICKS_MAX
 
     def advance_us(self, n):
-        self.us += n
+        target = self.us + n
         if self.timers:
-            _run_timers(self.us)
+            _run_timers(target)         # each callback sees the clock at its own due time
+        self.us = target
 
     def sleep_ms(self, ms):
         self.advance_us(int(ms * 1000))
@@ -250,9 +251,9 @@ class ADC:
         src = adc_sources.get(self.id)
         c = clock
         v = src(c.us) if src is not None else 0
-        c.us += self._conv
         if c.timers:
-            _run_timers(c.us)
+            _run_timers(c.us + self._conv)
+        c.us += self._conv
         return v
 
     def read(self):
@@ -287,14 +288,23 @@ class Timer:
             clock.timers.remove(self)
 
 
-def _run_timers(now_us):
-    for t in list(clock.timers):
-        while t in clock.timers and t.due <= now_us:
-            if t.mode == Timer.PERIODIC:
-                t.due += max(1, t.period_us)
-            else:
-                t.deinit()
-            t._cb(t)
+def _run_timers(target_us):
+    """Fire every timer due up to target_us, earliest first, with the clock at its due time."""
+    c = clock
+    while True:
+        nxt = None
+        for t in c.timers:
+            if t.due <= target_us and (nxt is None or t.due < nxt.due):
+                nxt = t
+        if nxt is None:
+            return
+        if nxt.due > c.us:
+            c.us = nxt.due
+        if nxt.mode == Timer.PERIODIC:
+            nxt.due += max(1, nxt.period_us)
+        else:
+            nxt.deinit()
+        nxt._cb(nxt)
 
 
 class WDT:
