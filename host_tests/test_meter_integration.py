@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from evse.ct import ADC_SHIFT, CtMeter, amps_per_count
-from host_tests.test_meter_ct import wave
+from host_tests.test_meter_ct import Clock as CtClock, wave
 from tools import mock_machine as mm
 from tools.rig import Rig, TICK_US
 
@@ -19,15 +19,8 @@ DISTORTED = ((3, 0.25, 0.3), (5, 0.12, 1.1), (7, 0.06, 2.0), (11, 0.03, 0.0))
 
 
 # --- sliced bursts on synthetic waveforms, with the control tick's holes ----------------------
-class Clock:
-    """Virtual us clock: a look costs 2 us, an ADC read 10 us, sleep_us advances it."""
-
-    def __init__(self, t=987654):
-        self.t = t
-
-    def ticks_us(self):
-        self.t += 2
-        return self.t & ((1 << 30) - 1)
+class Clock(CtClock):
+    """The CT tests' virtual us clock, and sleep_us advances it."""
 
     def sleep_us(self, us):
         self.t += us
