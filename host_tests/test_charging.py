@@ -198,9 +198,10 @@ def test_boot_with_a_car_already_in_c(tmp_path):
     b.rig.power_off()
     b.run(1)
     b.rig.power_on()                    # the car stays in C through the power cut
-    t = b.now_us
-    b.run(0.35)
-    assert b.state == "C1" and not b.coil and b.duty == 100      # X1 first: never close blindly
+    b.run(0.55)
+    assert b.state == "A1" and not b.coil and b.duty == 100      # X1 first; C not yet qualified
+    b.run(0.1)
+    assert b.state == "C1" and not b.coil and b.duty == 100      # C held for 300 ms: never close blindly
     b.run(2.5)
     assert not b.coil
     b.run(1.5)

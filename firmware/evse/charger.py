@@ -23,6 +23,7 @@ class Measurements:
         self.pp_ohms = L.PP_NOT_WIRED
         self.feedback = -1          # contactor feedback: 1 closed, 0 open, -1 none
         self.rcd_trip = False
+        self.rcd_edges = 0          # AC trips counted by the interrupt (wraps): tells one trip from the next
         self.rcd_dc_trip = False
         self.temp_c = None
         self.current_a = None       # type: float | None  # highest phase current; None: no meter; -1.0: lost
@@ -46,7 +47,9 @@ RETRY_FAULTS = ("rcd", "rcd_dc")
 _SELFTEST_IDLE = const(0)
 _SELFTEST_WAIT_TRIP = const(1)
 _SELFTEST_WAIT_RELEASE = const(2)
-_SELFTEST_PASSED = const(3)
+_SELFTEST_SETTLE = const(3)       # the test's trip released: any trip from here on is a real one
+_SELFTEST_PASSED = const(4)
+_SELFTEST_ABORTED = const(5)      # ended early: the test's own trip may still be releasing
 
 
 class Charger:
@@ -72,6 +75,7 @@ class Charger:
         self.fault = latched_fault
         self.session_active = False
         self.oc_blind = False
+        self.pilot_undecided = False  # the pilot sits between two bands: no state, no charging
         self._booted_at = None
         self._fault_since = 0
         self._retry_at = None
@@ -81,6 +85,7 @@ class Charger:
         self._x1_since = None
         self._selftest = _SELFTEST_IDLE
         self._selftest_since = 0
+        self._test_edges = -1         # rcd_edges when the self-test's own trip came (-1: not yet)
         self._b2_since = None
         self._wakeup_done = False
         self._wakeup_since = None
@@ -157,6 +162,7 @@ class Charger:
             self.det.update(m.pilot_pos, m.pilot_neg, m.pilot_ok, pwm_on, now, self.diff)
         self.resample = self.det.pending_fast()
         ps = self.det.state
+        self._undecided_update()
         self._read_pp(m)
         self.thermal.update(m.temp_c)
         self.oc_blind_update(m)
@@ -170,6 +176,12 @@ class Charger:
         if self.state != self._last_state_name:
             self._last_state_name = self.state
             self._emit(("state", self.state))
+
+    def _undecided_update(self):
+        undecided = self.det.undecided >= L.UNDECIDED_WARN_BURSTS
+        if undecided != self.pilot_undecided:
+            self.pilot_undecided = undecided
+            self._emit(("warning", "pilot_undecided", undecided))
 
     def oc_blind_update(self, m):
         blind = m.current_a is not None and m.current_a < 0 and self._closed_at is not None
@@ -193,9 +205,10 @@ class Charger:
     def _check_faults(self, m, ps, now):
         d = self.diff
         closed = self._closed_at is not None
-        # Residual current: the shell's interrupt handler has already opened the contactor.
-        if (m.rcd_trip or m.rcd_dc_trip) and self._selftest != _SELFTEST_WAIT_TRIP \
-                and self._selftest != _SELFTEST_WAIT_RELEASE:
+        # Residual current: the shell's interrupt handler has already opened the contactor. The only
+        # trip that is not a fault is the self-test's own, on the AC input, until it has released.
+        test_trip = self._test_trip(m, now)
+        if (m.rcd_trip and not test_trip) or m.rcd_dc_trip:
             if closed or self.fault is None:
                 name = self.rcd.on_trip(self._closed_at, now, d)
                 if m.rcd_dc_trip and name == "rcd":
@@ -227,6 +240,25 @@ class Charger:
             self._set_fault("pp", now)
         if closed and self.oc.check(m.current_a, now, d):
             self._set_fault("overcurrent", now)
+
+    def _test_trip(self, m, now):
+        """The AC trip flag belongs to the self-test while its winding is on and until the monitor
+        releases it; after an aborted test, for at most RCD_TEST_MAX_MS."""
+        phase = self._selftest
+        if phase == _SELFTEST_WAIT_TRIP:
+            return True
+        same = self._test_edges < 0 or m.rcd_edges == self._test_edges   # no second trip since
+        if phase == _SELFTEST_WAIT_RELEASE:
+            return same
+        if phase != _SELFTEST_ABORTED:
+            return False
+        age = self.diff(now, self._selftest_since)
+        if m.rcd_trip and same and age < L.RCD_TEST_MAX_MS:
+            self.out.rcd_ack = True
+            return True
+        if m.rcd_trip or age >= L.RCD_TEST_SETTLE_MS:
+            self._selftest = _SELFTEST_IDLE
+        return False
 
     def internal_fault(self, now):
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
@@ -271,7 +303,7 @@ class Charger:
             # Operator disabled: not available (F); an EV still in C is stopped first (below).
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
-                self._end_selftest()
+                self._end_selftest(now)
                 if self.session_active:
                     self._end_session("disabled")
             self._go("disabled")
@@ -319,7 +351,7 @@ class Charger:
         if closed:
             self._open(now)
         self._stop_since = None
-        self._end_selftest()
+        self._end_selftest(now)
         if self._wakeup_since is not None:
             if d(now, self._wakeup_since) < L.WAKEUP_F_MS:
                 return
@@ -362,7 +394,7 @@ class Charger:
     def _unplugged(self, now):
         self._open(now)
         self._pwm_off(now)
-        self._end_selftest()
+        self._end_selftest(now)
         if self.session_active:
             self._end_session("unplugged")
         self.stop_reason = None
@@ -386,7 +418,7 @@ class Charger:
         out = self.out
         self._go("fault")
         self._open(now)
-        self._end_selftest()
+        self._end_selftest(now)
         since = d(now, self._fault_since)
         if self.fault in LATCHED_FAULTS or since < L.FAULT_F_MIN_MS:
             if out.pilot_mode != L.PILOT_F:
@@ -460,7 +492,7 @@ class Charger:
         """C requested and offered: residual-current self-test, then close (seq 4, within 1 s)."""
         out = self.out
         d = self.diff
-        if not self.det.diode_seen:
+        if not self.det.diode_seen or self._selftest == _SELFTEST_ABORTED:
             return
         if self._selftest == _SELFTEST_IDLE:
             if not self.cfg["rcd_selftest"]:
@@ -468,12 +500,14 @@ class Charger:
             else:
                 self._selftest = _SELFTEST_WAIT_TRIP
                 self._selftest_since = now
+                self._test_edges = -1
                 out.rcd_test = True
                 return
         if self._selftest == _SELFTEST_WAIT_TRIP:
             if m.rcd_trip:
                 out.rcd_test = False
                 out.rcd_ack = True
+                self._test_edges = m.rcd_edges
                 self._selftest = _SELFTEST_WAIT_RELEASE
                 self._selftest_since = now
             elif d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
@@ -482,23 +516,28 @@ class Charger:
                 self._set_fault("rcd_selftest", now)
             return
         if self._selftest == _SELFTEST_WAIT_RELEASE:
-            out.rcd_ack = False
             if m.rcd_trip:
                 out.rcd_ack = True
                 if d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
                     self._selftest = _SELFTEST_IDLE
                     self._set_fault("rcd", now)
                 return
+            self._selftest = _SELFTEST_SETTLE     # released: a trip from now on is a fault
+        if self._selftest == _SELFTEST_SETTLE:
             if d(now, self._selftest_since) < L.RCD_TEST_SETTLE_MS:
                 return
             self._selftest = _SELFTEST_PASSED
         if self._selftest == _SELFTEST_PASSED and self.fault is None:
             self._close(now)
 
-    def _end_selftest(self):
-        if self._selftest != _SELFTEST_IDLE:
+    def _end_selftest(self, now):
+        phase = self._selftest
+        if phase == _SELFTEST_WAIT_TRIP or phase == _SELFTEST_WAIT_RELEASE:
+            self._selftest = _SELFTEST_ABORTED
+            self._selftest_since = now
+        elif phase != _SELFTEST_ABORTED:
             self._selftest = _SELFTEST_IDLE
-            self.out.rcd_test = False
+        self.out.rcd_test = False
 
     def _close(self, now):
         self._selftest = _SELFTEST_IDLE   # the next close self-tests again

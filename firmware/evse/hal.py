@@ -19,6 +19,7 @@ _U16_MAX = const(65535)
 _U16_HIGH = const(65535)    # constant +12 V (X1)
 _U16_LOW = const(0)         # constant -12 V (F)
 _MIN_PLATEAU_SAMPLES = const(2)   # samples of a plateau in one burst before it is believed
+_EDGE_MASK = const(0xFFFFFF)   # trip counters wrap while still small ints (no allocation in the IRQ)
 _CT_CHUNK_US = const(400)   # inside the pilot burst, a CT round at least this often (< one slot)
 
 
@@ -63,6 +64,9 @@ class Hardware:
             board.RCD_TEST_PIN, machine.Pin.OUT, value=0)
         self.rcd_tripped = False
         self.rcd_dc_tripped = False
+        self.rcd_edges = 0        # trips counted by the interrupts: the core tells one trip from
+        self.rcd_dc_edges = 0     # the next, and an ack never clears a trip it has not seen
+        self._edges_seen = 0
         self._rcd = self._irq_input(board.RCD_TRIP_PIN, self._on_rcd)
         self._rcd_dc = self._irq_input(board.RCD_DC_PIN, self._on_rcd_dc)
         self.wdt = None
@@ -97,13 +101,18 @@ class Hardware:
     def _on_rcd(self, pin):
         self._trip()
         self.rcd_tripped = True
+        self.rcd_edges = (self.rcd_edges + 1) & _EDGE_MASK
 
     def _on_rcd_dc(self, pin):
         self._trip()
         self.rcd_dc_tripped = True
+        self.rcd_dc_edges = (self.rcd_dc_edges + 1) & _EDGE_MASK
 
     def rcd_ack(self):
-        """The core has seen the trip: re-arm, unless the monitor still signals one."""
+        """The core has seen the trip: re-arm, unless the monitor still signals one, or a new trip
+        came in after this tick's measurement (the core has not seen that one yet)."""
+        if self.rcd_edges + self.rcd_dc_edges != self._edges_seen:
+            return
         active = self.board.RCD_TRIP_ACTIVE
         self.rcd_tripped = self._rcd is not None and self._rcd.value() == active
         self.rcd_dc_tripped = self._rcd_dc is not None and self._rcd_dc.value() == active
@@ -199,6 +208,8 @@ class Hardware:
         m.pp_ohms = self.read_pp()
         m.temp_c = self.read_temp()
         m.feedback = self.read_feedback()
+        self._edges_seen = self.rcd_edges + self.rcd_dc_edges
+        m.rcd_edges = self.rcd_edges
         m.rcd_trip = self.rcd_tripped
         m.rcd_dc_trip = self.rcd_dc_tripped
 

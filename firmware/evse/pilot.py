@@ -69,18 +69,20 @@ def classify(pos_mv, neg_mv, pwm_on, prev):
     """Pilot state from the positive (and, while the PWM runs, negative) plateau in millivolts."""
     if pos_mv > L.PILOT_HIGH_FAULT_MV:
         return INVALID
+    # A level in a gap between two bands keeps the state on either side of the gap it came from;
+    # from anything else (UNKNOWN after a reset, a fault level) it decides nothing.
     if pos_mv >= L.A_MIN_MV:
         s = A
     elif pos_mv >= L.AB_HYST_MV:
-        s = A if prev == A else B
+        s = A if prev == A else B if B <= prev <= D else UNKNOWN
     elif pos_mv >= L.B_MIN_MV:
         s = B
     elif pos_mv >= L.BC_HYST_MV:
-        s = prev if prev == A or prev == B else C
+        s = prev if A <= prev <= C else C if prev == D else UNKNOWN
     elif pos_mv >= L.C_MIN_MV:
         s = C
     elif pos_mv >= L.CD_HYST_MV:
-        s = prev if prev == A or prev == B or prev == C else D
+        s = prev if A <= prev <= D else UNKNOWN
     elif pos_mv >= L.D_MIN_MV:
         s = D
     elif pos_mv >= L.E_MIN_MV:
@@ -89,6 +91,8 @@ def classify(pos_mv, neg_mv, pwm_on, prev):
         return F
     else:
         return INVALID
+    if s == UNKNOWN:
+        return s
     if pwm_on and s != A:
         # Diode check: with a vehicle behind its diode the negative plateau stays near -12 V.
         if -L.DIODE_MIRROR_MV < pos_mv + neg_mv < L.DIODE_MIRROR_MV:
@@ -101,9 +105,11 @@ def classify(pos_mv, neg_mv, pwm_on, prev):
 class Detector:
     """Debounces readings into a stable pilot state.
 
-    Leaving C/D for B or A, and every fault level, is confirmed by FAST_CONFIRM bursts in a row
-    (one tick apart: within 20 ms). Entering C or D from B must hold for `bc_qualify_ms` so a
-    bouncing vehicle cannot make the contactor chatter. An unstable burst is ignored.
+    Entering C or D from any other state (B, A, or UNKNOWN after a reset: boot, a wake-up, a fault)
+    must hold for `bc_qualify_ms`, so a bouncing vehicle cannot make the contactor chatter and no
+    single reading can ask for power. Every other change, faults included, is confirmed by
+    FAST_CONFIRM bursts in a row (one tick apart, or at once on `pending_fast`: within 20 ms).
+    A burst that decides nothing (unstable, or a level in a gap with nothing to keep) is ignored.
     """
 
     def __init__(self, bc_qualify_ms):
@@ -113,17 +119,22 @@ class Detector:
         self._cand = UNKNOWN
         self._count = 0
         self._since = 0
+        self.undecided = 0        # bursts in a row that decided nothing since the last reset
 
     def reset(self):
         self.state = UNKNOWN
         self.diode_seen = False
         self._cand = UNKNOWN
         self._count = 0
+        self.undecided = 0
+
+    def _slow(self, raw):
+        """Asking for power (C or D) from a state that did not: qualified over time."""
+        return (raw == C or raw == D) and not (self.state == C or self.state == D)
 
     def pending_fast(self):
         """A fast change seen once and not yet confirmed: worth a second burst right away."""
-        return self._count > 0 and self.state != UNKNOWN and not (
-            (self._cand == C or self._cand == D) and (self.state == B or self.state == A))
+        return self._count > 0 and not self._slow(self._cand)
 
     def update(self, pos_mv, neg_mv, ok, pwm_on, now_ms, ticks_diff):
         """Feed one burst; returns True when the stable state changed."""
@@ -132,7 +143,11 @@ class Detector:
         raw = classify(pos_mv, neg_mv, pwm_on, self.state)
         if pwm_on and B <= raw <= D:
             self.diode_seen = True
-        if raw == self.state:
+        if raw == UNKNOWN and self.state == UNKNOWN:
+            self.undecided += 1
+        else:
+            self.undecided = 0
+        if raw == self.state or raw == UNKNOWN:
             self._cand = UNKNOWN
             self._count = 0
             return False
@@ -142,11 +157,10 @@ class Detector:
             self._since = now_ms
         else:
             self._count += 1
-        slow = (raw == C or raw == D) and (self.state == B or self.state == A)
-        if slow:
+        if self._slow(raw):
             if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
                 return False
-        elif self._count < L.FAST_CONFIRM and self.state != UNKNOWN:
+        elif self._count < L.FAST_CONFIRM:
             return False
         self.state = raw
         self._cand = UNKNOWN

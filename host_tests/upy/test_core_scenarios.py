@@ -77,7 +77,7 @@ def test_boot_with_car_in_c():
     d.run(0.5).charge()
     d.rig.power_off()
     d.rig.power_on()
-    d.run(0.35)
+    d.run(0.65)                      # X1 at 0.3 s, C qualified for 300 ms
     assert d.state == "C1" and not d.coil
     d.run(4.5)
     assert d.state == "C2" and d.coil

@@ -20,7 +20,10 @@ def test_bands_with_hysteresis():
     assert c(7500, -12000, True, P.C) == P.C
     assert c(6000, -12000, True, P.B) == P.C
     assert c(4500, -12000, True, P.C) == P.C        # 4-5 V: keep C
-    assert c(4500, -12000, True, P.UNKNOWN) == P.D
+    assert c(4500, -12000, True, P.D) == P.D
+    assert c(4500, -12000, True, P.UNKNOWN) == P.UNKNOWN    # a gap decides nothing from nothing
+    assert c(7500, -12000, True, P.UNKNOWN) == P.UNKNOWN
+    assert c(10500, 10500, False, P.UNKNOWN) == P.UNKNOWN
     assert c(3000, -12000, True, P.C) == P.D
     assert c(0, 0, True, P.C) == P.E
     assert c(-12000, -12000, False, P.B) == P.F
@@ -38,7 +41,9 @@ def test_diode_check():
 
 def test_detector_fast_and_qualified_changes():
     d = P.Detector(300)
-    assert d.update(9000, -12000, True, True, 0, diff) and d.state == P.B   # first reading
+    assert not d.update(9000, -12000, True, True, 0, diff)                  # first reading ...
+    assert d.pending_fast()
+    assert d.update(9000, -12000, True, True, 1, diff) and d.state == P.B   # ... confirmed
     assert not d.update(6000, -12000, True, True, 10, diff)                  # B -> C: qualify ...
     assert not d.update(6000, -12000, True, True, 200, diff)
     assert d.update(6000, -12000, True, True, 310, diff) and d.state == P.C  # ... over 300 ms
@@ -51,6 +56,7 @@ def test_detector_fast_and_qualified_changes():
 def test_detector_bounce_never_qualifies():
     d = P.Detector(300)
     d.update(9000, -12000, True, True, 0, diff)
+    d.update(9000, -12000, True, True, 0, diff)
     t = 0
     for i in range(40):              # a car toggling B/C every 100 ms
         t += 10
@@ -61,7 +67,8 @@ def test_detector_bounce_never_qualifies():
 
 def test_detector_ignores_unstable_and_single_glitch():
     d = P.Detector(300)
-    d.update(6000, -12000, True, True, 0, diff)
+    assert not d.update(6000, -12000, True, True, 0, diff)      # C from nothing: qualified too
+    assert d.update(6000, -12000, True, True, 300, diff) and d.state == P.C
     assert not d.update(12000, -12000, False, True, 10, diff)   # unstable burst: ignored
     assert not d.update(12000, -12000, True, True, 20, diff)    # one glitch burst: not confirmed
     assert not d.update(6000, -12000, True, True, 30, diff)

@@ -1,0 +1,96 @@
+"""A vehicle whose pilot sits between two bands of IEC 61851-1 Table A.4, and C asked for right after
+the pilot detector starts afresh (boot, a wake-up, a fault): no single reading may ask for power.
+
+A 1.5 kOhm vehicle puts the positive plateau at about 7.5 V: in the 7-8 V gap between B and C. From B
+the gap keeps B (hysteresis); from nothing (a detector just reset) it decides nothing. C and D are
+always held for `bc_qualify_ms` before they count, from whatever came before.
+"""
+import pytest
+
+from tools.drive import Drive
+
+MS = 1000
+GAP_OHMS = 1500             # 7-8 V: between B and C
+QUALIFY_US = 300 * MS
+
+
+def wakeup_bench(tmp_path):
+    """A sleeping car: plugged at 1 s, B2 for 2 s, then the wake-up holds F for 4 s (3.0 - 7.0 s)."""
+    d = Drive(config={"max_current": 32, "wakeup_after_s": 2}, flash_dir=str(tmp_path))
+    d.run(1.0)
+    d.plug()
+    d.run(4.0)
+    assert d.state == "wakeup"
+    return d
+
+
+def f_end(d):
+    """When the wake-up's F ended (the PWM came back)."""
+    t_wake = d.first("state", 0, "wakeup")
+    return d.first("state", t_wake + 1, "B2")
+
+
+def test_a_car_in_the_b_c_gap_after_a_wakeup_never_gets_the_contactor(tmp_path):
+    d = wakeup_bench(tmp_path)
+    d.ev(GAP_OHMS)                       # during F
+    d.run(8.0)
+    assert d.coil_edges == [] and d.state not in ("C1", "C2")
+    assert d.charger.pilot_undecided     # said: the level decides nothing
+    assert ("warning", "pilot_undecided", True) in [e for _, e in d.events]
+
+
+def test_a_car_in_the_b_c_gap_at_boot_never_gets_the_contactor(tmp_path):
+    d = Drive(config={"max_current": 32}, flash_dir=str(tmp_path))
+    d.plug()
+    d.ev(GAP_OHMS)
+    d.run(6.0)
+    assert d.coil_edges == [] and "C1" not in d.states() and "C2" not in d.states()
+
+
+def test_the_gap_keeps_b_for_a_car_first_seen_in_b(tmp_path):
+    d = Drive(config={"max_current": 32}, flash_dir=str(tmp_path))
+    d.run(0.5)
+    d.plug()
+    d.run(0.5)
+    d.ev(GAP_OHMS)
+    d.run(3.0)
+    assert d.state == "B2" and d.coil_edges == [] and not d.charger.pilot_undecided
+
+
+@pytest.mark.parametrize("ohms", [882, 246])
+def test_c_or_d_right_after_a_wakeup_is_qualified(tmp_path, ohms):
+    d = Drive(config={"max_current": 32, "wakeup_after_s": 2, "ventilation": True},
+              flash_dir=str(tmp_path))
+    d.run(1.0)
+    d.plug()
+    d.run(4.0)
+    d.ev(ohms)                           # asks during F
+    d.run(3.0)
+    t0 = f_end(d)
+    asking = [t for t, e in d.events if e[0] == "state" and e[1] in ("C2", "D2") and t >= t0]
+    assert asking and asking[0] - t0 >= QUALIFY_US - 10 * MS
+    assert d.coil_change(1, t0) - t0 >= QUALIFY_US
+
+
+def test_c_at_boot_is_qualified(tmp_path):
+    d = Drive(config={"max_current": 32}, flash_dir=str(tmp_path))
+    d.plug()
+    d.ev("C")
+    d.run(0.55)
+    assert "C1" not in d.states()
+    d.run(0.1)
+    assert d.state == "C1" and d.coil_edges == []
+
+
+def test_a_car_leaving_c_just_after_a_wakeup_gets_no_residual_current_fault(tmp_path):
+    """C during F, back to B at every instant from the end of F through the whole close sequence:
+    the self-test's own trip, whenever the test is cut short, is never taken for a fault."""
+    for delay_ms in range(0, 800, 7):
+        d = wakeup_bench(tmp_path)
+        d.ev("C")
+        d.run(2.0 + delay_ms / 1000)     # F ends at about 7.02 s
+        d.ev("B")
+        d.run(1.0)
+        faults = [e for _, e in d.events if e[0] == "fault"]
+        assert faults == [], (delay_ms, faults)
+        assert d.state == "B2" and not d.coil, delay_ms
