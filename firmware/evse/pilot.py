@@ -102,6 +102,12 @@ def classify(pos_mv, neg_mv, pwm_on, prev):
     return s
 
 
+def _kind(s):
+    """What a state asks of the charger: 1 no power (A, B), 2 power (C, D), 3 a fault (E, F, ...).
+    Readings of one kind in a row confirm a change even when they differ (A/B, C/D, F/invalid)."""
+    return 1 if s <= B else 2 if s <= D else 3
+
+
 class Detector:
     """Debounces readings into a stable pilot state.
 
@@ -151,12 +157,13 @@ class Detector:
             self._cand = UNKNOWN
             self._count = 0
             return False
-        if raw != self._cand:
+        if self._count and _kind(raw) == _kind(self._cand):
+            self._cand = raw      # e.g. F then an impossible level: both say "fault", confirmed
+            self._count += 1
+        else:
             self._cand = raw
             self._count = 1
             self._since = now_ms
-        else:
-            self._count += 1
         if self._slow(raw):
             if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
                 return False

@@ -8,6 +8,7 @@ import time
 
 from tools import mock_machine as mm
 from tools.drive import Drive
+from tools.latency import CT_3_PHASE, LIMITS_A, sweep
 from tools.upy_tests import micropython, precompile, upy_env, ROOT
 
 TRIALS = 20
@@ -23,16 +24,6 @@ def _charging(seed):
     d.run(0.5).charge()
     d.run(0.5 + (seed * 0.00137) % 0.01)     # spread the event over the tick phase
     return d
-
-
-def _open_latency(action):
-    out = []
-    for seed in range(1, TRIALS + 1):
-        d = _charging(seed)
-        t = action(d)
-        d.run(0.2)
-        out.append(d.coil_change(0, t) - t)
-    return out
 
 
 def _rcd_latency():
@@ -72,22 +63,24 @@ def _close_latency():
     return out
 
 
+def _open_sweep(name, config=None, limits=LIMITS_A):
+    """Every cause x duty 10-96 % x 20 instants of the tick (mid-burst included)."""
+    rows = []
+    for cause, found in sweep(limits=limits, config=config).items():
+        v = [r[2] for r in found]
+        worst = max(found, key=lambda r: r[2])
+        rows.append(v)
+        print("latency_open_%s%s: %s (virtual time, %d runs; worst at %d A, %.1f ms into the tick)"
+              % (cause, name, _stats(v), len(v), worst[0], worst[1] / 1000))
+    every = [x for v in rows for x in v]
+    print("latency_open_all%s: %s (C->B, unplug, E, F, diode; duty 10-96 %%)" % (name, _stats(every)))
+
+
 def latencies():
-    def to_f(d):
-        d.world.source_pos = -12.0      # the pilot held at -12 V
-        d.world.recompute()
-        return mm.clock.us
-    rows = [
-        ("latency_c_to_b", _open_latency(lambda d: d.ev("B"))),
-        ("latency_unplug_to_a", _open_latency(lambda d: d.unplug())),
-        ("latency_state_e", _open_latency(lambda d: d.set(cp_short=True))),
-        ("latency_state_f", _open_latency(to_f)),
-        ("latency_diode_fault", _open_latency(lambda d: d.set(diode_ok=False))),
-        ("latency_rcd_trip", _rcd_latency()),
-        ("latency_b_to_c_closed", _close_latency()),
-    ]
-    for name, v in rows:
-        print("%s: %s (virtual time, %d trials)" % (name, _stats(v), len(v)))
+    _open_sweep("")
+    _open_sweep("_ct3", CT_3_PHASE, limits=(6, 9, 32, 51, 64, 80))
+    print("latency_rcd_trip: %s (virtual time, %d trials)" % (_stats(_rcd_latency()), TRIALS))
+    print("latency_b_to_c_closed: %s (virtual time, %d trials)" % (_stats(_close_latency()), TRIALS))
 
 
 def cpython_tick():
@@ -115,6 +108,7 @@ real_diff = time.ticks_diff
 import gc
 from tools import mock_machine as mm
 from tools.drive import Drive
+from tools.latency import CT_3_PHASE, LIMITS_A, sweep
 gc.collect()
 base = gc.mem_alloc()
 d = Drive(config={"max_current": 32})

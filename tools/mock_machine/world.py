@@ -168,7 +168,7 @@ class World:
         r = self.ev_ohms if self.plugged else None
         if r is None:
             return hi, lo
-        pos = DIODE_V + (hi - DIODE_V) * r / (r + rs)
+        pos = DIODE_V + (hi - DIODE_V) * r / (r + rs) if hi > DIODE_V else hi   # else the diode blocks
         neg = lo * r / (r + rs) if not self.diode_ok else lo
         return pos, neg
 
