@@ -4,7 +4,6 @@ a non-finite or absurd value, never reports a silent 0.0 A for a bad reading, an
 count never goes back, never stops for good, and matches the energy really delivered once good
 readings come back."""
 import math
-import struct
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
