@@ -24,6 +24,8 @@ period: exact on any grid with gaps under a slot, shown by host_tests/test_meter
 import math
 from array import array
 
+from evse.limits import METER_MAX_A, METER_MAX_V
+
 ADC_SHIFT = 4                  # read_u16() is 16-bit; boards have 12-bit converters
 ADC_COUNTS = 4096
 ADC_MID = ADC_COUNTS // 2
@@ -393,6 +395,7 @@ class CtMeter:
             vrms = rms * self._vcal
         p = 0.0
         self._peak_counts = 0.0
+        sane = 0 <= vrms <= METER_MAX_V         # False for NaN/inf (a calibration gone bad)
         for c in range(self.phases):
             rms, err = channel(c, rounds, err)
             if rms > self._peak_counts:
@@ -403,8 +406,11 @@ class CtMeter:
             p += a * vrms
             if a > peak:
                 peak = a
+            if not 0 <= a <= METER_MAX_A:
+                sane = False
         bias_bad = err is not None and err.startswith("ct bias")
-        self.power_w = 0.0 if bias_bad else p   # garbage in: count no energy
+        # garbage in: count no energy (the meter service reports the implausible value, blind)
+        self.power_w = p if sane and not bias_bad else 0.0
         self.ok = not bias_bad
         self.error = err
         return peak

@@ -79,6 +79,22 @@ TEMP_QUARTER_C = const(68)
 TEMP_STOP_C = const(71)
 TEMP_RESTORE_C = const(62)
 
+# --- Meter plausibility (docs/metering.md): a value outside these, NaN or infinite, is a meter
+# error: the reading is blind (current_a -1.0) and energy is counted from the sources left. ---
+METER_MAX_A = const(400)             # 5 x the largest EV supply current (80 A, J1772): above the
+                                     # instantaneous trip of any breaker feeding a charger (IEC 60898-1
+                                     # curve B, 3-5 x In), so never a current that lasts a meter poll;
+                                     # every real over-current below it still reaches the core's check
+METER_MAX_V = const(600)             # RMS: 480 V mains + 10 % (IEC 60038) with margin; 0 is valid
+                                     # (a phase of a three-phase meter left unconnected)
+METER_MAX_HZ = const(70)             # 50/60 Hz mains (IEC 61851-1); 0 is valid (nothing measured)
+METER_MAX_W = const(720000)          # 3 phases x METER_MAX_A x METER_MAX_V: a power no valid reading
+                                     # exceeds (negative: export or reversed wiring, counts no energy)
+METER_MAX_KWH = const(100000000)     # a lifetime counter: over a century at 100 kW around the clock
+METER_MAX_RATE_W = const(100000)     # an energy counter never rises faster (3 x 80 A x 277 V = 66.5 kW)
+METER_JUMP_SLACK_WH = const(100)     # ... plus this (counter resolution): more is a jump (meter
+                                     # swapped or reset), less than before is going back
+
 # --- Proximity (facts 5), ohms ---
 PP_OPEN = const(1000000000)          # no PP resistor (open)
 PP_NOT_WIRED = const(-1)

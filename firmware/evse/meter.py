@@ -10,8 +10,11 @@ Fields: amps (list per phase), volts (list per phase), power_w, wh_total (lifeti
 wh_session, ok, error (short text or None), kind, phases.
 Sessions: session_start(now_ms), session_end(now_ms, reason) -> record, sessions() -> records;
 or hand the core's events to on_event(ev): ('session', 'start'|'end', reason).
-poll() never raises: a failing source gives ok=False, error, current_a -1.0.
+poll() never raises: a failing source gives ok=False, error, current_a -1.0. So does a reading
+with a value that is NaN, infinite, negative where it cannot be or beyond evse.limits' METER_MAX_*
+(a meter error: never a silent 0.0); energy then still counts from the sources left.
 """
+from evse import limits as L
 from evse.energy import Energy, ticks_diff
 
 modbus = None       # evse.modbus: imported only when a Modbus meter is used (about 15 kB of RAM)
@@ -26,9 +29,8 @@ def _load_modbus():
 
 METER_KINDS = ("none", "ct", "sdm120", "sdm630", "modbus", "s0")
 MODBUS_INTERVAL_MS = 1000       # one full read of the meter per second
-MAX_POWER_W = 100000            # a meter's energy counter cannot rise faster than this
-MIN_JUMP_KWH = 0.1              # slack for the counter jump check
 MWH_PER_KWH = 1000000.0
+MS_PER_H = 3600000.0
 I_NAMES = ("i1", "i2", "i3")
 V_NAMES = ("v1", "v2", "v3")
 
@@ -53,6 +55,30 @@ DEFAULTS = {
     "meter_map": "",            # generic map, see meter_maps.parse_generic_map
     "s0_imp_per_kwh": 1000,     # 1..100000
 }
+
+
+def plausible(x, lo, hi):
+    """lo <= x <= hi, and False for NaN and +-inf (every comparison with NaN is False): no
+    math.isfinite needed, the same on every MicroPython port."""
+    return lo <= x <= hi
+
+
+def _pos(p):
+    return p if p > 0 else 0.0
+
+
+def implausible(src):
+    """What is implausible in a source's published figures, or None. Constant texts: checked on
+    every poll, it allocates nothing."""
+    for a in src.amps:
+        if not plausible(a, 0, L.METER_MAX_A):
+            return "implausible current"
+    for u in src.volts:
+        if not plausible(u, 0, L.METER_MAX_V):
+            return "implausible voltage"
+    if not plausible(src.power_w, -L.METER_MAX_W, L.METER_MAX_W):
+        return "implausible power"
+    return None
 
 
 def _cfg(cfg, key):
@@ -83,10 +109,10 @@ class ModbusSource:
         self._vals = {}
         self._block = -1             # -1: waiting for the next cycle
         self._cycle_ms = None
-        self._kwh_ms = None
+        self._t_ms = None            # energy is counted up to the reading taken then (the anchor)
+        self._last_p = None          # power at the anchor (None: unknown); self.kwh: its counter
         self._mwh_res = 0.0
         self._mwh = 0
-        self._last_p = None
 
     def poll(self, now_ms):
         """Advance the read cycle by at most one step; True when a full set was published."""
@@ -128,51 +154,88 @@ class ModbusSource:
         self.master.cancel()
 
     def _publish(self, now_ms):
+        """A full set read: judge every value; a bad one (NaN, inf, out of range) makes the
+        reading a meter error and is published as -1.0 (amps, volts, hz)."""
         v = self._vals
-        p_sum = 0.0
+        bad = None
+        p_vi = 0.0                                  # V x I: the power when the register is missing or bad
         for i in range(self.phases):
             a = v.get(I_NAMES[i], 0.0)
-            self.amps[i] = a if a > 0 else -a        # a CT clamped backwards reads negative
-            self.volts[i] = v.get(V_NAMES[i], 0.0)
-            p_sum += self.amps[i] * self.volts[i]
-        self.power_w = v["p"] if "p" in v else p_sum
+            if a < 0:
+                a = -a                              # a CT clamped backwards reads negative
+            if not plausible(a, 0, L.METER_MAX_A):
+                bad = bad or I_NAMES[i]
+                a = -1.0
+            u = v.get(V_NAMES[i], 0.0)
+            if not plausible(u, 0, L.METER_MAX_V):
+                bad = bad or V_NAMES[i]
+                u = -1.0
+            self.amps[i] = a
+            self.volts[i] = u
+            p_vi = p_vi + a * u if p_vi is not None and a >= 0 and u >= 0 else None
+        p = v.get("p")
+        if p is not None and not plausible(p, -L.METER_MAX_W, L.METER_MAX_W):
+            bad = bad or "p"
+            p = None
+        if p is None:
+            p = p_vi
+        self.power_w = p if p is not None else 0.0
         self.hz = v.get("hz", 0.0)
-        self.ok = True
-        self.error = None
-        self.cycles += 1
+        if not plausible(self.hz, 0, L.METER_MAX_HZ):
+            bad = bad or "hz"
+            self.hz = -1.0
         kwh = v.get("kwh")
-        if kwh is None:
-            self._integrate(now_ms)
-        else:
-            self._count_kwh(kwh, now_ms)
+        if kwh is not None and not plausible(kwh, 0, L.METER_MAX_KWH):
+            bad = bad or "kwh"
+            kwh = None
+        self.ok = bad is None
+        self.error = None if bad is None else "implausible %s=%s (unit %d)" % (bad, v[bad], self.unit)
+        self.cycles += 1
+        self._count(kwh, p, now_ms)
 
-    def _count_kwh(self, kwh, now_ms):
-        """Energy from the meter's own counter; a counter going back or leaping (meter swapped,
-        reset) resynchronises without counting."""
-        if self.kwh is not None:
+    def _count(self, kwh, p, now_ms):
+        """Energy from the last anchor to this reading, from the best source it has: the meter's
+        counter (both ends good, no jump), else power x time (trapezoid, or the one end known).
+        A reading with neither leaves the interval open: the next good one bridges it, as after
+        a timeout. Never negative: export and reversed wiring count nothing."""
+        if self._t_ms is None:                      # the first reading with a source: the start
+            if kwh is not None or p is not None:
+                self._anchor(kwh, p, now_ms)
+            return
+        dt = self._diff(now_ms, self._t_ms)
+        dt = dt if dt > 0 else 0
+        mwh = -1.0
+        jumped = False
+        if kwh is not None and self.kwh is not None:
             d = kwh - self.kwh
-            dt = self._diff(now_ms, self._kwh_ms)
-            limit = MIN_JUMP_KWH + MAX_POWER_W * (dt if dt > 0 else 0) / 3600000000.0
-            if 0 <= d <= limit:
-                self._mwh_res += d * MWH_PER_KWH
-                whole = int(self._mwh_res)
-                self._mwh += whole
-                self._mwh_res -= whole
-            elif d != 0:
-                self.error = "meter counter jumped %.3f kWh: resynchronised" % d
-        self.kwh = kwh
-        self._kwh_ms = now_ms
+            if 0 <= d * 1000 <= L.METER_JUMP_SLACK_WH + L.METER_MAX_RATE_W * dt / MS_PER_H:
+                mwh = d * MWH_PER_KWH
+            else:                                   # meter swapped or reset: resynchronise
+                jumped = True
+                self.ok = False
+                self.error = self.error or "meter counter jumped %.3f kWh: resynchronised" % d
+        if mwh < 0:
+            p0 = self._last_p
+            if p is not None and p0 is not None:
+                mwh = (_pos(p0) + _pos(p)) * 0.5 * dt / 3600.0
+            elif p is not None:
+                mwh = _pos(p) * dt / 3600.0
+            elif p0 is not None and kwh is not None:
+                mwh = _pos(p0) * dt / 3600.0        # the counter takes over from here
+            elif jumped:
+                mwh = 0.0                           # nothing to count that interval from
+            else:
+                return
+        self._mwh_res += mwh
+        whole = int(self._mwh_res)
+        self._mwh += whole
+        self._mwh_res -= whole
+        self._anchor(kwh, p, now_ms)
 
-    def _integrate(self, now_ms):
-        if self._last_p is not None:
-            dt = self._diff(now_ms, self._kwh_ms)
-            if dt > 0:
-                self._mwh_res += (self._last_p + self.power_w) * 0.5 * dt / 3600.0
-                whole = int(self._mwh_res)
-                self._mwh += whole
-                self._mwh_res -= whole
-        self._last_p = self.power_w
-        self._kwh_ms = now_ms
+    def _anchor(self, kwh, p, now_ms):
+        self.kwh = kwh
+        self._last_p = p
+        self._t_ms = now_ms
 
     def take_mwh(self):
         m = self._mwh
@@ -209,17 +272,19 @@ class Meter:
         try:
             if src is not None:
                 src.poll(now_ms)
-                self.ok = src.ok
-                self.error = src.error
-                self.power_w = src.power_w if src.ok else 0.0
+                bad = implausible(src) if src.ok else None   # every source: never a silent value
+                ok = src.ok and bad is None
+                self.ok = ok
+                self.error = bad if bad is not None else src.error
+                self.power_w = src.power_w if ok else 0.0
                 peak = 0.0
                 for a in src.amps:
                     if a > peak:
                         peak = a
-                self.current_a = peak if src.ok else -1.0
+                self.current_a = peak if ok else -1.0
                 # a CT poll that sampled up to the next tick leaves checkpoints to a later poll
                 if self.energy is not None and not getattr(src, "sampled", False):
-                    if src.ok:
+                    if ok:
                         self.energy.note_current(peak)
                     self.energy.add_mwh(src.take_mwh(), now_ms)
             elif self.energy is not None:

@@ -276,6 +276,112 @@ def test_meter_service_ct():
     assert rec["reason"] == "unplug" and close(rec["wh"], 230 * 32 / 60.0, 0.02)
 
 
+# --- a meter answering nonsense (issue 9, item 3): NaN and infinities behave as on CPython -------
+class SimUart:
+    """A uart whose far end is a simulated Modbus meter (tools.mock_machine.modbus_meter)."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.rx = bytearray()
+
+    def write(self, b):
+        r = self.sim.answer(bytes(b))
+        if r:
+            self.rx += r
+        return len(b)
+
+    def any(self):
+        return len(self.rx)
+
+    def readinto(self, buf, k=None):
+        k = min(len(self.rx), len(buf) if k is None else k)
+        buf[:k] = self.rx[:k]
+        self.rx = self.rx[k:]
+        return k
+
+
+def sdm120(amps=32.0, volts=230.0):
+    from tools.mock_machine.modbus_meter import ModbusMeter
+    sim = ModbusMeter()
+    for reg, val in ((0, volts), (6, amps), (0x0C, volts * amps), (0x46, 50.0), (0x48, 100.0)):
+        sim.set_float(reg, val)
+    return sim
+
+
+def modbus_meter(sim, name, **cfg):
+    class Hw:
+        pass
+    hw = Hw()
+    hw.uart = SimUart(sim)
+    c = {"meter": "sdm120", "meter_interval_ms": 1000}
+    c.update(cfg)
+    return make_meter(c, hw, data_dir=fresh(name))
+
+
+def poll_for(m, t, seconds, step=10):
+    for _ in range(int(seconds * 1000) // step):
+        t += step
+        m.poll(t)
+    return t
+
+
+def test_nan_and_inf_compare_false():
+    from evse.meter import plausible
+    nan = modbus.decode(bytearray(b"\xff\xff\xff\xff"), 0, modbus.T_FLOAT32)
+    inf = modbus.decode(bytearray(b"\x7f\x80\x00\x00"), 0, modbus.T_FLOAT32)
+    assert nan != nan and inf > 1e38
+    for bad in (nan, inf, -inf):
+        assert not plausible(bad, 0, 400) and not plausible(-bad, 0, 400)
+    assert plausible(16.0, 0, 400) and plausible(0, 0, 400)
+
+
+def test_nan_current_is_blind_not_zero():
+    sim = sdm120()
+    m = modbus_meter(sim, "nan_i")
+    t = poll_for(m, 0, 2.0)
+    assert m.ok and close(m.current_a, 32.0, 1e-6)
+    sim.set_raw(6, 0xFFFF, 0xFFFF)
+    t = poll_for(m, t, 1.5)
+    assert m.current_a == -1.0 and not m.ok and m.error.startswith("implausible i1=nan")
+    sim.set_float(6, 16.0)
+    poll_for(m, t, 1.5)
+    assert m.ok and m.current_a == 16.0 and m.error is None
+
+
+def test_nan_power_without_energy_register_keeps_counting():
+    sim = sdm120(amps=40.0)                    # 9.2 kW: 255.6 Wh in 100 s, +-2.6 Wh (one reading)
+    m = modbus_meter(sim, "nan_p", meter="modbus", meter_map="v1=4:0:float32, i1=4:6:float32, p=4:0x0C:float32")
+    t = poll_for(m, 0, 1.5)
+    m.session_start(t)
+    t = poll_for(m, t, 30.0, 50)
+    sim.set_raw(0x0C, 0xFFFF, 0xFFFF)
+    t = poll_for(m, t, 1.0, 50)
+    assert not m.ok
+    sim.set_float(0x0C, 9200.0)
+    poll_for(m, t, 69.0, 50)
+    assert m.ok and abs(m.wh_session - 9200 * 100 / 3600.0) <= 2.6, m.wh_session
+
+
+def test_meter_poll_between_readings_allocates_nothing():
+    """A poll with nothing due (every control tick but one a second) stays allocation-free, the
+    plausibility check included."""
+    m = modbus_meter(sdm120(), "alloc")
+    t = poll_for(m, 0, 1.5)
+    assert m.ok
+    done = [0]
+    if IS_UPY:
+        import micropython
+        micropython.heap_lock()
+    try:
+        for k in range(20):
+            m.poll(t + 10 * k + 10)
+            done[0] += 1
+    finally:
+        if IS_UPY:
+            micropython.heap_unlock()
+    assert done[0] == 20 and m.ok
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())
