@@ -348,15 +348,14 @@ def _const_source(v):
 
 
 def _pwm_source(hi, lo, high_ns, period):
-    # Integers only (the high time in ns): reading it allocates nothing, so a test can lock the
-    # heap around the firmware's whole control cycle.
-    span = hi - lo
-    edge_ns = EDGE_US * 1000
-
+    # Integers only (the high time in ns) and at most 4 closed-over values (MicroPython builds the
+    # argument list of a closure with more on the heap): a read allocates nothing, so a test can
+    # lock the heap around the firmware's whole control cycle.
     def read(t_us):
         ph = t_us % period
         if ph * 1000 < high_ns:
-            return hi if ph >= EDGE_US else lo + span * ph // EDGE_US
+            return hi if ph >= EDGE_US else lo + (hi - lo) * ph // EDGE_US
         e = ph * 1000 - high_ns
-        return lo if e >= edge_ns else hi - (span * e + edge_ns - 1) // edge_ns
+        edge_ns = EDGE_US * 1000
+        return lo if e >= edge_ns else hi - ((hi - lo) * e + edge_ns - 1) // edge_ns
     return read
