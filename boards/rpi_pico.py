@@ -5,7 +5,8 @@ NAME = "rpi_pico"
 ARCH = "armv6m"
 
 PILOT_PWM_PIN = 16
-PWM_STEPS = 62500              # 125 MHz / 2 / 1 kHz: TOP = 62499
+PWM_PORT = "rp2"               # the HAL reads the port's TOP from the PWM slice (v1.28 at 125 MHz:
+                               # 64515, DIV 31/16) and models its rounding (evse/pilot.py)
 PILOT_ADC_PIN = 26
 # Reference front end as on the ESP32 board, 3.3 V full scale.
 PILOT_FRONTEND = (0.1189, 1.454, 3.3)

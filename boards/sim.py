@@ -5,8 +5,9 @@ ARCH = None                    # host only: no mpy-cross target
 
 # Control pilot: 1 kHz PWM out through the +-12 V driver; back in through the front-end divider.
 PILOT_PWM_PIN = 4
-PWM_STEPS = 4000               # duty resolution at 1 kHz (counts per period): coarser than the real
-                               # boards on purpose, so duty rounding is exercised
+PWM_PORT = "sim"               # the mock machine's own PWM: a 4 MHz counter, duty truncated
+PWM_STEPS = 4000               # its counts per period at 1 kHz: coarser than the real boards on
+                               # purpose, so duty rounding is exercised
 PILOT_ADC_PIN = 26
 PILOT_FRONTEND = (0.1, 1.65, 3.3)   # (gain, offset volts, ADC full scale volts): V_adc = 1.65 + 0.1 x V_cp
 ADC_SAMPLE_US = 20             # one read_u16 (conversion plus interpreter), used for the burst length

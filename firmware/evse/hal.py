@@ -21,6 +21,9 @@ _U16_LOW = const(0)         # constant -12 V (F)
 _MIN_PLATEAU_SAMPLES = const(2)   # samples of a plateau in one burst before it is believed
 _EDGE_MASK = const(0xFFFFFF)   # trip counters wrap while still small ints (no allocation in the IRQ)
 _CT_CHUNK_US = const(400)   # inside the pilot burst, a CT round at least this often (< one slot)
+_PWM_CORRECT_MAX = const(4) # duty_u16 steps down when a port rounds up more than modelled
+# RP2040 datasheet 4.5.3: PWM slice n's registers at 0x40050000 + 0x14 * n; CC +0x0c, TOP +0x10.
+_RP2_PWM_BASE = 0x40050000
 
 
 def _adc(pin, atten):
@@ -44,7 +47,9 @@ class Hardware:
         self._econ_since = None
         self.pilot_pwm = machine.PWM(machine.Pin(board.PILOT_PWM_PIN), freq=L.PILOT_FREQ_HZ,
                                      duty_u16=_U16_LOW)
-        self.steps = board.PWM_STEPS
+        self._pwm_port = board.PWM_PORT
+        self._cc_addr = self._cc_shift = 0
+        self.steps = self._pwm_steps(board)
         self._mode = L.PILOT_F
         self._amps_x10 = 0
         self.duty_x100 = 0
@@ -58,6 +63,9 @@ class Hardware:
         self._pp_adc = _adc(board.PP_ADC_PIN, board.ADC_ATTEN)
         self._temp_adc = _adc(board.TEMP_ADC_PIN, board.ADC_ATTEN)
         self._adc_fullscale_mv = int(fullscale * 1000)
+        # PP divider in ADC codes, computed once: integers only on the tick
+        self._pp_full = _U16_MAX * int(board.PP_VREF * 1000 + 0.5) // self._adc_fullscale_mv
+        self._pp_pullup = board.PP_PULLUP_OHMS
         fb = board.FEEDBACK_PIN
         self._feedback = None if fb is None else machine.Pin(fb, machine.Pin.IN, machine.Pin.PULL_UP)
         self._rcd_test = None if board.RCD_TEST_PIN is None else machine.Pin(
@@ -185,11 +193,11 @@ class Hardware:
         if adc is None:
             return L.PP_NOT_WIRED
         raw = (adc.read_u16() + adc.read_u16() + adc.read_u16() + adc.read_u16()) >> 2
-        full = _U16_MAX * self.board.PP_VREF * 1000 // self._adc_fullscale_mv
+        full = self._pp_full
         if raw >= full - 64:
             return L.PP_OPEN
         # divider: raw/full = R / (R + R_pullup)
-        return self.board.PP_PULLUP_OHMS * raw // (full - raw)
+        return self._pp_pullup * raw // (full - raw)
 
     def read_temp(self):
         adc = self._temp_adc
@@ -213,21 +221,64 @@ class Hardware:
         m.rcd_trip = self.rcd_tripped
         m.rcd_dc_trip = self.rcd_dc_tripped
 
+    # --- the pilot PWM as the port really runs it ---
+    def _pwm_steps(self, board):
+        """Counts per pilot period as the port set them up, not as a board file assumes."""
+        port = self._pwm_port
+        if port == "rp2":    # TOP as the port chose it for the frequency (v1.28: 64515 at 125 MHz)
+            pin = board.PILOT_PWM_PIN
+            regs = _RP2_PWM_BASE + 0x14 * ((pin >> 1) & 7)
+            self._cc_addr = regs + 0x0C
+            self._cc_shift = 16 if pin & 1 else 0     # channel B in the high half
+            return (machine.mem32[regs + 0x10] & 0xFFFF) + 1
+        if port == "esp32":  # duty_u16 units: the LEDC truncates them to its resolution, never up
+            return 65536
+        return board.PWM_STEPS
+
+    def _pwm_counts(self):
+        """The compare count the hardware holds now, out of self.steps."""
+        port = self._pwm_port
+        if port == "rp2":
+            return (machine.mem32[self._cc_addr] >> self._cc_shift) & 0xFFFF
+        u16 = self.pilot_pwm.duty_u16()
+        if port == "esp32":  # reads back counts << (16 - res); 65535 may be the whole period
+            return 65536 if u16 == _U16_MAX else u16
+        return u16 * self.steps // _U16_MAX
+
+    def _write_counts(self, counts):
+        """Sets `counts`, reads back what the port made of them and steps down while that is more:
+        never a duty above the one chosen. Returns the counts really set."""
+        pwm = self.pilot_pwm
+        u16 = P.duty_u16_for_counts(counts, self.steps, self._pwm_port)
+        pwm.duty_u16(u16)
+        got = self._pwm_counts()
+        tries = _PWM_CORRECT_MAX
+        while got > counts:
+            if tries == 0 or u16 == 0:      # caught by the tick: outputs safe, internal fault
+                raise RuntimeError("pilot PWM set %d counts for %d of %d" % (got, counts, self.steps))
+            tries -= 1
+            u16 -= 1
+            pwm.duty_u16(u16)
+            got = self._pwm_counts()
+        self.duty_u16 = u16
+        return got
+
     # --- applying ---
     def set_pilot(self, mode, amps_x10):
+        """Only on a change (then it may allocate: long ints in the duty arithmetic on a 32-bit port)."""
         if mode == self._mode and amps_x10 == self._amps_x10:
             return
         self._mode = mode
         self._amps_x10 = amps_x10
+        counts = 0
         if mode == L.PILOT_PWM:
             counts = P.duty_counts(amps_x10, self.steps)
-            u16 = P.duty_u16_for_counts(counts, self.steps) if counts else _U16_HIGH
-            self.duty_x100 = P.duty_x100_for_counts(counts, self.steps) if counts else 10000
         elif mode == L.PILOT_5PCT:
             counts = L.DUTY_5PCT * self.steps // 10000
-            u16 = P.duty_u16_for_counts(counts, self.steps)
-            self.duty_x100 = L.DUTY_5PCT
-        elif mode == L.PILOT_X1:
+        if counts:
+            self.duty_x100 = self._write_counts(counts) * 10000 // self.steps
+            return
+        if mode == L.PILOT_PWM or mode == L.PILOT_X1:    # under 6 A the PWM shows X1
             u16 = _U16_HIGH
             self.duty_x100 = 10000
         else:

@@ -54,13 +54,21 @@ def amps_x100_for_counts(counts, steps):
     return (counts * 10000 // steps - 6400) * 25 // 10  # A = (duty % - 64) x 2.5
 
 
-def duty_u16_for_counts(counts, steps):
-    """The duty_u16 argument that the port turns into exactly `counts` (ports compute u16*steps//65535)."""
+# How each port turns duty_u16 into a compare count out of `steps` per period (MicroPython v1.28,
+# ports/*/machine_pwm.c); the mock machine models the same. Board files name theirs in PWM_PORT.
+#   rp2:   cc = (u16 * (TOP + 1) + 32767) // 65535, rounded to nearest; steps = TOP + 1
+#   esp32: counts = u16 >> (16 - res) (65535 stands for 65536), truncated; steps = 2 ** res
+#   sim:   counts = u16 * steps // 65535, truncated (the virtual board)
+def duty_u16_for_counts(counts, steps, port):
+    """The smallest duty_u16 that the port turns into exactly `counts` (65535: the whole period)."""
+    if counts >= steps:
+        return 65535
+    if port == "rp2":
+        n = counts * 65535 - 32767
+        return (n + steps - 1) // steps if n > 0 else 0
+    if port == "esp32":
+        return counts * (65536 // steps)
     return (counts * 65535 + steps - 1) // steps
-
-
-def duty_x100_for_counts(counts, steps):
-    return counts * 10000 // steps
 
 
 # --- Reading the plateaus (facts 3, with hysteresis) ---

@@ -43,7 +43,6 @@ class VcdTrace:
         self.f = f
         self.waveform = waveform
         self.pwm_pin = rig.board.PILOT_PWM_PIN
-        self.steps = rig.board.PWM_STEPS
         self.last = None
         self.t_written = -1       # last timestamp written
         self.wave = None          # (period, high, pos, neg) of the PWM being drawn (waveform mode)
@@ -67,8 +66,7 @@ class VcdTrace:
         pwm = mm.pwms.get(self.pwm_pin)
         if pwm is None or not pwm.active:
             return 0.0
-        counts = pwm.duty_u16() * self.steps // 65535
-        return counts * 10000 // self.steps / 100
+        return pwm.counts * 10000 // pwm.steps / 100     # what the hardware runs
 
     def pp(self):
         w = self.world

@@ -80,6 +80,7 @@ _modes = {}
 _pulls = {}
 _irqs = {}              # pin id -> (handler, trigger, pin object)
 pwms = {}               # pin id -> active PWM object
+pwm_port = "sim"        # whose PWM arithmetic PWM models: "rp2", "esp32" or "sim" (set_pwm_port)
 uarts = {}              # uart id -> UART object
 wdt = None
 _reset_cause = 1
@@ -88,7 +89,8 @@ _irq_depth = 0
 
 def reset_world():
     """Forget every pin, PWM and hook (a power cycle of the board and its harness)."""
-    global wdt, _reset_cause
+    global wdt, _reset_cause, pwm_port
+    pwm_port = "sim"
     adc_sources.clear()
     adc_conv_us.clear()
     del output_hooks[:]
@@ -178,13 +180,46 @@ class Pin:
         return "Pin(%s)" % self.id
 
 
+# --- PWM: each port's own arithmetic (MicroPython v1.28, ports/*/machine_pwm.c), modelled here
+# from the C so host tests see the duty the real hardware would run, not the one firmware asked for.
+RP2_CLK_HZ = 125000000      # rp2: clk_sys
+RP2_PWM_BASE = 0x40050000   # RP2040 datasheet 4.5.3: slice n at + 0x14 * n (DIV +4, CC +0xc, TOP +0x10)
+ESP32_LEDC_HZ = 80000000    # esp32: the LEDC runs from the APB clock
+SIM_PWM_HZ = 4000000        # sim: the virtual board's PWM counter
+
+
+def set_pwm_port(name):
+    """The port whose PWM arithmetic the mock models (the board file's PWM_PORT)."""
+    global pwm_port
+    if name not in ("rp2", "esp32", "sim"):
+        raise ValueError("unknown PWM port %r" % (name,))
+    pwm_port = name
+
+
+def _ilog2(n):
+    k = 0
+    while n > 1:
+        n >>= 1
+        k += 1
+    return k
+
+
 class PWM:
+    """`steps` counts per period and `counts` of them high: what the hardware runs."""
+
     def __init__(self, dest, freq=None, duty_u16=None, duty_ns=None, invert=False):
         self.pin = _pin_id(dest)
+        self.port = pwm_port
         self._freq = 1000
-        self._duty = 0
+        self._duty = 0            # the duty_u16 last asked for
+        self.counts = 0
+        self.steps = 1
+        self._top = 0xFFFF        # rp2 registers (reset values)
+        self._div16 = 16
+        self._res = 16            # esp32 LEDC resolution in bits
         self.active = True
         pwms[self.pin] = self
+        self._timebase(self._freq)
         self.init(freq=freq, duty_u16=duty_u16, duty_ns=duty_ns)
 
     def init(self, freq=None, duty_u16=None, duty_ns=None):
@@ -199,26 +234,64 @@ class PWM:
         for h in output_hooks:
             h(self.pin, -1)
 
+    def _timebase(self, f):
+        """Counts per period for a frequency, as the port picks them."""
+        if self.port == "rp2":     # mp_machine_pwm_freq_set: TOP as large as possible (<= 65534)
+            src = RP2_CLK_HZ
+            if (src + f // 2) // f < 65534:
+                div16, top = 16, (src + f // 2) // f - 1
+            else:
+                div16 = (16 * src + 65534 * f - 1) // (65534 * f)        # ceil
+                top = (16 * src + div16 * f // 2) // (div16 * f) - 1     # rounded
+            if not 16 <= div16 < 256 * 16:
+                raise ValueError("freq out of range")
+            self._div16, self._top = div16, top
+            self.steps = top + 1
+        elif self.port == "esp32":  # ledc_find_suitable_duty_resolution, capped at 16 bits
+            res = _ilog2((ESP32_LEDC_HZ + f // 2) // f)
+            self._res = 16 if res > 16 else res
+            self.steps = 1 << self._res
+        else:
+            self.steps = max(1, SIM_PWM_HZ // f)
+
+    def _compare(self, u16):
+        """The compare count the port writes for a duty_u16."""
+        if self.port == "rp2":     # mp_machine_pwm_duty_set_u16: rounded to nearest
+            return (u16 * self.steps + 65535 // 2) // 65535
+        if self.port == "esp32":   # set_duty_u16 -> apply_duty: 65535 means 2**16, then a shift
+            return (65536 if u16 == 65535 else u16) >> (16 - self._res)
+        return u16 * self.steps // 65535
+
     def freq(self, f=None):
         if f is None:
+            if self.port == "rp2":
+                d = self._div16 * (self._top + 1)
+                return (16 * RP2_CLK_HZ + d // 2) // d
             return self._freq
         if not 1 <= f <= 40000000:
             raise ValueError("frequency out of range")
         self._freq = int(f)
+        self._timebase(self._freq)
+        self.counts = self._compare(self._duty)     # the ports re-apply the duty
         self._changed()
 
     def duty_u16(self, d=None):
         if d is None:
+            if self.port == "rp2":     # mp_machine_pwm_duty_get_u16: from CC, rounded
+                return (self.counts * 65535 + self.steps // 2) // self.steps
+            if self.port == "esp32":   # get_duty_u16: the LEDC duty shifted back, 2**16 as 65535
+                return min(65535, self.counts << (16 - self._res))
             return self._duty
         if not 0 <= d <= 65535:
             raise ValueError("duty_u16 must be 0-65535")
         self._duty = int(d)
+        self.counts = self._compare(self._duty)
         self._changed()
 
     def duty_ns(self, ns=None):
         period = 1000000000 // self._freq
         if ns is None:
-            return self._duty * period // 65535
+            return self.duty_u16() * period // 65535
         self.duty_u16(min(65535, int(ns) * 65535 // period))
 
     def deinit(self):
@@ -226,6 +299,34 @@ class PWM:
         if pwms.get(self.pin) is self:
             del pwms[self.pin]
         self._changed()
+
+
+class _Mem32:
+    """machine.mem32: the rp2 PWM slices' DIV, CC and TOP registers (reads only)."""
+
+    def __getitem__(self, addr):
+        off = addr - RP2_PWM_BASE
+        if pwm_port != "rp2" or not 0 <= off < 0x14 * 8:
+            raise ValueError("mem32: address 0x%x not modelled" % addr)
+        s, reg = off // 0x14, off % 0x14
+        a = b = None
+        for p in pwms.values():
+            if p.active and (p.pin >> 1) & 7 == s:
+                if p.pin & 1:
+                    b = p
+                else:
+                    a = p
+        t = a or b
+        if reg == 0x04:
+            return t._div16 if t else 16
+        if reg == 0x0C:
+            return (a.counts if a else 0) | ((b.counts if b else 0) << 16)
+        if reg == 0x10:
+            return t._top if t else 0xFFFF
+        raise ValueError("mem32: register 0x%x not modelled" % addr)
+
+
+mem32 = _Mem32()
 
 
 class ADC:
@@ -418,7 +519,9 @@ def unique_id():
 
 
 def freq(f=None):
-    return 240000000 if f is None else None
+    if f is not None:
+        return None
+    return RP2_CLK_HZ if pwm_port == "rp2" else 240000000
 
 
 def idle():

@@ -84,6 +84,7 @@ class World:
     def _wire(self):
         b = self.board
         self._fb_driven = self._trip_driven = self._dc_driven = None
+        mm.set_pwm_port(b.PWM_PORT)          # the port's own PWM arithmetic behind the pins
         conv = b.ADC_SAMPLE_US
         mm.adc_conv_us[b.PILOT_ADC_PIN] = conv
         mm.adc_sources[b.PILOT_ADC_PIN] = self.pilot_u16
@@ -134,9 +135,7 @@ class World:
         pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
         if pwm is None or not pwm.active:
             return 0.0
-        steps = self.board.PWM_STEPS
-        counts = pwm.duty_u16() * steps // 65535
-        duty = 100.0 * counts / steps
+        duty = 100.0 * pwm.counts / pwm.steps      # what the hardware runs
         if duty < 8 or duty > 97:
             return 0.0
         return duty * 0.6 if duty <= 85 else (duty - 64) * 2.5
@@ -184,9 +183,7 @@ class World:
             self._high_us = 0
         else:
             self._period = 1000000 // pwm.freq()
-            steps = self.board.PWM_STEPS
-            counts = pwm.duty_u16() * steps // 65535
-            self._high_us = self._period * counts / steps
+            self._high_us = self._period * pwm.counts / pwm.steps
         self._install_pilot()
         self.note_advertised()
 
@@ -202,7 +199,7 @@ class World:
         elif high <= 0 or high >= period:
             src = _const_source(self._lo if high <= 0 else self._hi)
         else:
-            src = _pwm_source(self._hi, self._lo, high, period)
+            src = _pwm_source(self._hi, self._lo, int(high * 1000 + 0.5), period)
         mm.adc_sources[pin] = src
 
     def set_noise(self, rms_volts, glitch_p=0.0):
@@ -350,13 +347,15 @@ def _const_source(v):
     return read
 
 
-def _pwm_source(hi, lo, high, period):
-    span = hi - lo
-
+def _pwm_source(hi, lo, high_ns, period):
+    # Integers only (the high time in ns) and at most 4 closed-over values (MicroPython builds the
+    # argument list of a closure with more on the heap): a read allocates nothing, so a test can
+    # lock the heap around the firmware's whole control cycle.
     def read(t_us):
         ph = t_us % period
-        if ph < high:
-            return hi if ph >= EDGE_US else lo + span * ph // EDGE_US
-        e = ph - high
-        return lo if e >= EDGE_US else int(hi - span * e / EDGE_US)
+        if ph * 1000 < high_ns:
+            return hi if ph >= EDGE_US else lo + (hi - lo) * ph // EDGE_US
+        e = ph * 1000 - high_ns
+        edge_ns = EDGE_US * 1000
+        return lo if e >= edge_ns else hi - ((hi - lo) * e + edge_ns - 1) // edge_ns
     return read
