@@ -211,3 +211,14 @@ def test_rcd_self_test_that_never_trips_refuses_to_close(bench):
     bench.ev("C")
     bench.run(2)
     assert bench.fault == "rcd_selftest" and not bench.coil
+
+
+def test_a_nan_current_reaching_the_core_is_blind_not_zero(bench):
+    """Whatever a meter sends, NaN in the core's current is 'lost': the over-current check is
+    blind and says so, never a silent 0 A."""
+    bench.run(0.5).charge()
+    bench.app.meter = None                  # the core's input, as any meter service sets it
+    bench.app.m.current_a = float("nan")
+    bench.charger.step(bench.app.m, bench.now_us // 1000)
+    assert bench.charger.oc_blind
+    assert ("warning", "overcurrent_blind", True) in bench.charger.events

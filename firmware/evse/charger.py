@@ -26,7 +26,7 @@ class Measurements:
         self.rcd_edges = 0          # AC trips counted by the interrupt (wraps): tells one trip from the next
         self.rcd_dc_trip = False
         self.temp_c = None
-        self.current_a = None       # type: float | None  # highest phase current; None: no meter; -1.0: lost
+        self.current_a = None       # type: float | None  # highest phase current; None: no meter; -1.0 (or NaN): lost
 
 
 class Outputs:
@@ -184,7 +184,7 @@ class Charger:
             self._emit(("warning", "pilot_undecided", undecided))
 
     def oc_blind_update(self, m):
-        blind = m.current_a is not None and m.current_a < 0 and self._closed_at is not None
+        blind = m.current_a is not None and not m.current_a >= 0 and self._closed_at is not None
         if blind != self.oc_blind:
             self.oc_blind = blind
             self._emit(("warning", "overcurrent_blind", blind))

@@ -35,7 +35,7 @@ class OverCurrent:
 
     def check(self, measured_a, now_ms, ticks_diff):
         """True when the over-current has lasted long enough to trip."""
-        if measured_a is None or measured_a < 0:
+        if measured_a is None or not measured_a >= 0:     # no meter, lost, or NaN: blind
             self._over_since = None
             return False
         ref = self.reference_x10(now_ms, ticks_diff)
