@@ -330,7 +330,8 @@ class Charger:
                 self._pwm_off(now)
                 if self._stop_since is None:
                     self._stop_since = now
-                limit = L.BUTTON_OPEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
+                # the button's 500 ms run from the press itself, which the tick sees a little later
+                limit = L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
                 if d(now, self._stop_since) >= limit:
                     self._open(now)
                 self._go(x1_name)

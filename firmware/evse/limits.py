@@ -103,7 +103,8 @@ PP_BUTTON_MIN = const(330)           # ... 480 ohm with the latch button pressed
 PP_BUTTON_MAX = const(800)
 PP_UNPLUGGED_MIN = const(2000)       # J1772 plug out: pull-up only
 BUTTON_OPEN_MS = const(500)          # latch button pressed while charging: PWM off at once, open at
-                                     # most this long after (the plug takes longer to leave; facts 5)
+                                     # most this long after the press (the plug takes longer to leave; facts 5)
+BUTTON_SEEN_MS = const(20)           # PP is read once a tick: a press is seen up to 2 ticks after it
 T2_FAULT_LOW = const(60)             # Type 2: below 60 or above 4500 ohm: fault
 T2_FAULT_HIGH = const(4500)
 # (min ohm, max ohm, amps) accept bands of the cable coding resistor, IEC 62196 / facts 5

@@ -76,10 +76,24 @@ def _open_sweep(name, config=None, limits=LIMITS_A):
     print("latency_open_all%s: %s (C->B, unplug, E, F, diode; duty 10-96 %%)" % (name, _stats(every)))
 
 
+def _button_latency():
+    """From the latch-button press to the coil opening, the press at 20 instants of the tick."""
+    out = []
+    for i in range(TRIALS):
+        d = Drive(config={"max_current": 32})
+        d.run(0.5).charge(amps=32)
+        d.rig.run_until(d.rig._next_tick + i * 500)
+        t = d.set(button=True)
+        d.run(0.6)
+        out.append(d.coil_change(0, t) - t)
+    return out
+
+
 def latencies():
     _open_sweep("")
     _open_sweep("_ct3", CT_3_PHASE, limits=(6, 9, 32, 51, 64, 80))
     print("latency_rcd_trip: %s (virtual time, %d trials)" % (_stats(_rcd_latency()), TRIALS))
+    print("latency_button_open: %s (virtual time, %d trials)" % (_stats(_button_latency()), TRIALS))
     print("latency_b_to_c_closed: %s (virtual time, %d trials)" % (_stats(_close_latency()), TRIALS))
 
 
