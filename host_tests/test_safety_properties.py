@@ -4,6 +4,9 @@ Whatever the vehicle and the installation do, watched at the pins of the virtual
 - the contactor is never closed outside C/D for more than 100 ms;
 - it never closes without a residual-current self-test that tripped since it last closed, nor
   while the vehicle's diode has been shorted for longer than the detection time;
+- it never closes unless the pilot has been in the C or D band for the qualification time, whatever
+  reset the pilot detector before (boot, a reboot, a wake-up, a fault) and however long the vehicle sat
+  in a gap between bands;
 - it never closes a welded contactor (once a weld could be seen) or a tripped monitor;
 - a residual-current trip opens it at once, from the interrupt, not the next tick.
 """
@@ -17,6 +20,10 @@ ACTIONS = st.one_of(
     st.tuples(st.just("plug"), st.sampled_from([150, 220, None])),
     st.tuples(st.just("unplug"), st.none()),
     st.tuples(st.just("ev"), st.sampled_from(["A", "B", "C", "D", 1500, 600, 3000])),
+    st.tuples(st.just("ev"), st.one_of(st.integers(1270, 1820),     # 7-8 V: between B and C
+                                       st.integers(420, 610),       # 4-5 V: between C and D
+                                       st.integers(4700, 10200))),  # 10-11 V: between A and B
+    st.tuples(st.just("reboot"), st.floats(0.0, 1.0)),
     st.tuples(st.just("diode_ok"), st.booleans()),
     st.tuples(st.just("cp_short"), st.booleans()),
     st.tuples(st.just("rcd_ma"), st.sampled_from([0.0, 0.0, 10.0, 30.0, 100.0])),
@@ -28,6 +35,9 @@ ACTIONS = st.one_of(
 )
 
 DIODE_DETECT_US = 40000      # a shorted diode must be seen within a few bursts
+QUALIFY_US = 300000 - 10000  # C/D held for bc_qualify_ms (one tick of sampling resolution)
+ASKING_MV = (2000, 7000)     # the D and C bands and the C/D gap: levels that can qualify C or D ...
+HELD_MAX_MV = 8000           # ... and, once qualified, the B/C gap keeps C (hysteresis)
 OUTSIDE_CD_MAX_US = 100000   # contactor closed with the EV outside C/D: at most 100 ms
 
 
@@ -42,6 +52,7 @@ class Monitor:
         self.weld_seen = False
         self.open_welded_since = None
         self.diode_short_since = None
+        self.asking_since = None     # the pilot's positive plateau has been in C/D since (None: not)
         real_drive = mm.drive
 
         def drive(pin, level):
@@ -70,12 +81,27 @@ class Monitor:
             self.violations.append("closed with a shorted diode at %d us" % now)
         if self.weld_seen:
             self.violations.append("closed a welded contactor at %d us" % now)
+        self.check_asking(now)
+        if self.asking_since is None or now - self.asking_since < QUALIFY_US:
+            self.violations.append("closed at %d us, C/D held only since %s" % (now, self.asking_since))
         if self.trip_active() and not mm.output(self.b.RCD_TEST_PIN):
             self.violations.append("closed while the monitor trips at %d us" % now)
+
+    def check_asking(self, now):
+        """Since when the pilot has asked for power: the positive plateau in C/D (or, once there, in
+        the B/C gap) with the PWM running; F (a wake-up, a fault) or a power cut starts it afresh."""
+        w = self.d.world
+        pwm = self.d.rig.powered and self.d.app.hw.duty_x100 > 0
+        mv = w.levels()[0] * 1000 if pwm else 0
+        if not (ASKING_MV[0] <= mv < HELD_MAX_MV and w.diode_ok):
+            self.asking_since = None
+        elif self.asking_since is None and mv < ASKING_MV[1]:
+            self.asking_since = now
 
     def probe(self):
         w = self.d.world
         now = mm.clock.us
+        self.check_asking(now)
         coil = w.coil()
         in_cd = w.ev_state() in ("C", "D") and not w.cp_short
         if coil and not in_cd:
@@ -112,6 +138,10 @@ def apply(d, action, arg):
         d.ev(arg)
     elif action == "noise":
         w.set_noise(arg)
+    elif action == "reboot":
+        d.rig.power_off()
+        d.run(arg)
+        d.rig.power_on()
     elif action == "limit":
         d.charger.set_limit("console", arg) if d.rig.app else None
     else:
@@ -119,9 +149,12 @@ def apply(d, action, arg):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(actions=st.lists(ACTIONS, min_size=5, max_size=25), seed=st.integers(1, 1000))
-def test_random_sessions_never_break_the_safety_rules(tmp_path_factory, monkeypatch, actions, seed):
-    d = Drive(config={"max_current": 32}, flash_dir=str(tmp_path_factory.mktemp("flash")), seed=seed)
+@given(actions=st.lists(ACTIONS, min_size=5, max_size=25), seed=st.integers(1, 1000),
+       wakeup_s=st.sampled_from([0, 1, 2, 30]))
+def test_random_sessions_never_break_the_safety_rules(tmp_path_factory, monkeypatch, actions, seed,
+                                                      wakeup_s):
+    d = Drive(config={"max_current": 32, "wakeup_after_s": wakeup_s},
+              flash_dir=str(tmp_path_factory.mktemp("flash")), seed=seed)
     mon = Monitor(d, monkeypatch)
     d.run(0.5)
     for action, arg in actions:
@@ -163,3 +196,46 @@ def test_noise_at_5_percent_causes_no_state_change(tmp_path_factory, seed):
     before = len(d.events)
     d.run(20)
     assert [e for _, e in d.events[before:] if e[0] in ("state", "fault")] == []
+
+
+GAP_OR_ASKING_OHMS = st.one_of(st.integers(1270, 1820), st.integers(420, 610),   # B/C, C/D gaps
+                               st.sampled_from([2740, 882, 246]))                # B, C, D
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(reset=st.sampled_from(["boot", "reboot", "wakeup", "fault"]),
+       levels=st.lists(st.tuples(GAP_OR_ASKING_OHMS, st.floats(0.01, 1.5)), min_size=1, max_size=6),
+       seed=st.integers(1, 1000))
+def test_after_any_reset_of_the_pilot_detector_c_is_qualified(tmp_path_factory, monkeypatch, reset,
+                                                               levels, seed):
+    """The detector starts afresh at boot, after a reboot, after a wake-up's F and after a fault's F;
+    whatever the vehicle shows then (gaps between bands included), C or D must hold for the
+    qualification time before the contactor closes."""
+    d = Drive(config={"max_current": 32, "wakeup_after_s": 1 if reset == "wakeup" else 0,
+                      "ventilation": True},
+              flash_dir=str(tmp_path_factory.mktemp("flash")), seed=seed)
+    mon = Monitor(d, monkeypatch)
+    d.plug()
+    if reset == "boot":
+        d.ev(levels[0][0])
+    d.run(0.5)
+    if reset == "reboot":
+        d.run(0.5).ev("C")
+        d.run(1.0)
+        d.rig.power_off()
+        d.ev(levels[0][0])
+        d.rig.power_on()
+    elif reset == "wakeup":
+        d.run(1.5)                          # B2 for 1 s: F for 4 s
+        d.ev(levels[0][0])
+        d.run(3.5)
+    elif reset == "fault":
+        d.set(cp_short=True)
+        d.run(0.1)
+        d.set(cp_short=False)
+        d.ev(levels[0][0])
+    for ohms, secs in levels:
+        d.ev(ohms)
+        d.run(secs)
+    d.run(4.0)
+    assert mon.violations == [], (reset, levels, mon.violations)
