@@ -4,6 +4,10 @@
 NAME = "rpi_pico"
 ARCH = "armv6m"
 
+# The reference board's own rating: a 32 A contactor, 6 mm2 wiring and a 32 A tethered cable
+# (a build with other parts states its own). No setting or source can exceed it.
+MAX_CURRENT_A = 32
+
 PILOT_PWM_PIN = 16
 PWM_STEPS = 62500              # 125 MHz / 2 / 1 kHz: TOP = 62499
 PILOT_ADC_PIN = 26

@@ -41,6 +41,9 @@ class Outputs:
 LATCHED_FAULTS = ("weld", "rcd_early", "rcd_selftest")
 # Faults whose cause may vanish while the car stays: retried on a timer.
 RETRY_FAULTS = ("rcd", "rcd_dc")
+# Faults that last exactly as long as their cause (F; an unplug does not clear them): 'settings',
+# no valid current limit from the installer or the board (Charger.settings_error).
+HELD_FAULTS = ("settings",)
 
 # Controller phases of closing
 _SELFTEST_IDLE = const(0)
@@ -50,7 +53,8 @@ _SELFTEST_PASSED = const(3)
 
 
 class Charger:
-    def __init__(self, cfg, latched_fault=None, diff=None):
+    def __init__(self, cfg, latched_fault=None, diff=None, max_amps=L.AMPS_MAX):
+        """max_amps: the board's own rating (MAX_CURRENT_A: relay, cable, traces), above every limit."""
         self.cfg = cfg
         self.diff = diff or ticks_diff
         self.out = Outputs()
@@ -62,7 +66,16 @@ class Charger:
         self.rcd = RcdPolicy()
         self.limits = {}              # source -> amps x10 (ints: the tick does no float math)
         self._limit_x10 = 0
+        self.settings_error = None    # why the settings give no valid limit: fault 'settings'
+        try:
+            self._cap_x10 = int(L.check_number(max_amps, 0, L.AMPS_MAX) * 10)
+            self._cap_error = None
+        except ValueError as e:
+            self._cap_x10 = 0
+            self._cap_error = "board: MAX_CURRENT_A %s" % e
         self.set_limit("settings", cfg["max_current"])
+        if cfg["max_current"] is None:
+            self.settings_error = "max_current: not set"
         self.enabled = True
         self.authorized = False
         self.auth_forced = False      # a backend decides who charges (OCPP), whatever the setting
@@ -95,15 +108,36 @@ class Charger:
 
     # --- requests from services ---
     def set_limit(self, source, amps):
-        if amps is None:
-            self.limits.pop(source, None)
+        """Limit one source's current (settings, console, ocpp, cable...) to amps; None removes it.
+        Refused (ValueError, nothing changed) unless a finite number 0..80. The core offers the
+        lowest of every source and the board's rating: no source lifts another's cap. The settings'
+        limit is never removed: None there (no valid max_current) offers nothing."""
+        if amps is not None:
+            self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
+        elif source == "settings":
+            self.limits[source] = 0
         else:
-            self.limits[source] = int(amps * 10)
-        low = int(self.cfg["max_current"] * 10)
+            self.limits.pop(source, None)
+        low = self._cap_x10
         for v in self.limits.values():   # on a change only: the tick reads the cached minimum
             if v < low:
                 low = v
         self._limit_x10 = low
+
+    def settings_fault(self, why):
+        """Why the settings allow no charging (None: they do); fault 'settings' while it lasts."""
+        self.settings_error = why
+
+    def settings_reason(self):
+        return self._cap_error or self.settings_error
+
+    def limit_without(self, source):
+        """Amperes every other source and the board's rating allow (OCPP's composite schedule)."""
+        low = self._cap_x10
+        for s, v in self.limits.items():
+            if s != source and v < low:
+                low = v
+        return low / 10
 
     def enable(self, flag):
         self.enabled = bool(flag)
@@ -164,6 +198,11 @@ class Charger:
             self._booted_at = now
         # 2. expire timers, 3. collect faults
         self._check_faults(m, ps, now)
+        if self._cap_error is not None or self.settings_error is not None:
+            if self.fault is None and self.state != "boot":
+                self._set_fault("settings", now)
+        elif self.fault == "settings":
+            self._clear()
         # 4. next state, 5. outputs on change
         self._next(m, ps, now)
         self._apply_limit(now)
@@ -388,7 +427,7 @@ class Charger:
         self._open(now)
         self._end_selftest()
         since = d(now, self._fault_since)
-        if self.fault in LATCHED_FAULTS or since < L.FAULT_F_MIN_MS:
+        if self.fault in LATCHED_FAULTS or self.fault in HELD_FAULTS or since < L.FAULT_F_MIN_MS:
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()
