@@ -129,7 +129,7 @@ def settings_file(board, path):
     until it is set)."""
     sys.path.insert(0, os.path.join(ROOT, "firmware"))
     sys.path.insert(1, os.path.join(ROOT, "tools", "hostlib"))
-    from evse import settings
+    from evse import settings, store
     if path:
         with open(path, "rb") as f:
             data = f.read()
@@ -145,8 +145,8 @@ def settings_file(board, path):
         cfg = settings.defaults()
     dst = os.path.join(ROOT, "build", "flash", board, SETTINGS_NAME)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    with open(dst, "w") as f:
-        f.write(json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)))
+    with open(dst, "wb") as f:   # sealed: the board refuses it if damaged on the way or on flash
+        f.write(store.seal(0, json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode()))
     return dst
 
 

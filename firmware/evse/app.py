@@ -46,8 +46,8 @@ class App:
             self.journal.add(ticks_ms(), "watchdog_reset", "boot")
         for e in self.settings_errors:
             self.report("settings", e)
-        if self.charger.settings_reason():
-            self.report("settings", "nothing is offered: " + self.charger.settings_reason())
+        if self.charger.settings_error:
+            self.report("settings", "nothing is offered: " + self.charger.settings_error)
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
         if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
             self._start_ocpp()

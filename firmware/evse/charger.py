@@ -44,6 +44,8 @@ RETRY_FAULTS = ("rcd", "rcd_dc")
 # Faults that last exactly as long as their cause (F; an unplug does not clear them): 'settings',
 # no valid current limit from the installer or the board (Charger.settings_error).
 HELD_FAULTS = ("settings",)
+# Limit sources that are never removed: None there means no valid value, and offers nothing.
+FIXED_SOURCES = ("settings", "board")
 
 # Controller phases of closing
 _SELFTEST_IDLE = const(0)
@@ -66,15 +68,14 @@ class Charger:
         self.rcd = RcdPolicy()
         self.limits = {}              # source -> amps x10 (ints: the tick does no float math)
         self._limit_x10 = 0
-        self.settings_error = None    # why the settings give no valid limit: fault 'settings'
+        self.settings_error = None    # why no valid limit exists (board, settings): fault 'settings'
         try:
-            self._cap_x10 = int(L.check_number(max_amps, 0, L.AMPS_MAX) * 10)
-            self._cap_error = None
+            self.set_limit("board", L.check_number(max_amps, 6, L.AMPS_MAX))
         except ValueError as e:
-            self._cap_x10 = 0
-            self._cap_error = "board: MAX_CURRENT_A %s" % e
+            self.set_limit("board", None)
+            self.settings_error = "board: MAX_CURRENT_A %s" % e
         self.set_limit("settings", cfg["max_current"])
-        if cfg["max_current"] is None:
+        if cfg["max_current"] is None and self.settings_error is None:
             self.settings_error = "max_current: not set"
         self.enabled = True
         self.authorized = False
@@ -110,30 +111,29 @@ class Charger:
     def set_limit(self, source, amps):
         """Limit one source's current (settings, console, ocpp, cable...) to amps; None removes it.
         Refused (ValueError, nothing changed) unless a finite number 0..80. The core offers the
-        lowest of every source and the board's rating: no source lifts another's cap. The settings'
-        limit is never removed: None there (no valid max_current) offers nothing."""
+        lowest of every source, the board's rating included: no source lifts another's cap. The
+        settings' and the board's limits are never removed: None there offers nothing."""
         if amps is not None:
             self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
-        elif source == "settings":
+        elif source in FIXED_SOURCES:
             self.limits[source] = 0
         else:
             self.limits.pop(source, None)
-        low = self._cap_x10
+        low = L.AMPS_MAX_X10
         for v in self.limits.values():   # on a change only: the tick reads the cached minimum
             if v < low:
                 low = v
         self._limit_x10 = low
 
     def settings_fault(self, why):
-        """Why the settings allow no charging (None: they do); fault 'settings' while it lasts."""
-        self.settings_error = why
-
-    def settings_reason(self):
-        return self._cap_error or self.settings_error
+        """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
+        A board without a valid rating keeps its own reason."""
+        if self.limits["board"]:
+            self.settings_error = why
 
     def limit_without(self, source):
-        """Amperes every other source and the board's rating allow (OCPP's composite schedule)."""
-        low = self._cap_x10
+        """Amperes every other source, the board's rating included, allow (OCPP's composite schedule)."""
+        low = L.AMPS_MAX_X10
         for s, v in self.limits.items():
             if s != source and v < low:
                 low = v
@@ -198,7 +198,7 @@ class Charger:
             self._booted_at = now
         # 2. expire timers, 3. collect faults
         self._check_faults(m, ps, now)
-        if self._cap_error is not None or self.settings_error is not None:
+        if self.settings_error is not None:
             if self.fault is None and self.state != "boot":
                 self._set_fault("settings", now)
         elif self.fault == "settings":

@@ -213,7 +213,7 @@ class Console:
              "authorized": ch.authorized,
              "session": ch.session_active,
              "fault": ch.fault,
-             "fault_reason": ch.settings_reason() if ch.fault == "settings" else None,
+             "fault_reason": ch.settings_error if ch.fault == "settings" else None,
              "latched": app.journal.latched,
              "temp_c": app.m.temp_c,
              "overcurrent_blind": bool(getattr(ch, "oc_blind", False)),   # meter lost while closed
@@ -279,7 +279,7 @@ class Console:
         app = self.app
         fault = app.charger.fault
         if fault == "settings":          # lasts as long as its cause: only a valid value ends it
-            raise ValueError("%s; set a valid value" % app.charger.settings_reason())
+            raise ValueError("%s; set a valid value" % app.charger.settings_error)
         if fault is None and app.journal.latched is None:
             return {"cleared": None}
         app.charger.clear_fault()
@@ -381,8 +381,8 @@ def attach(app, stream=None):
     app.log = log
     for e in app.settings_errors:
         log.warn("settings: " + e)
-    if app.charger.settings_reason():
-        log.error("settings: nothing is offered: " + app.charger.settings_reason())
+    if app.charger.settings_error:
+        log.error("settings: nothing is offered: " + app.charger.settings_error)
     uart_id = getattr(app.board, "CONSOLE_UART", None)    # a second console where one is wired
     if uart_id is not None:
         import machine

@@ -98,16 +98,13 @@ WDT_TIMEOUT_MS = const(2000)
 
 
 # --- Limits from any source (settings, console, OCPP, the board's rating) ---
-_INF = float("inf")
-
-
 def check_number(value, lo, hi):
     """value as a float when it is a real, finite number in lo..hi, else ValueError saying why.
     The one check every current limit passes, whatever its source: "16" is not 16, true is not 1,
     and NaN or infinity is no number (NaN fails every comparison, int(inf) raises)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("must be a number")
-    if value != value or value in (_INF, -_INF):
+    if value - value != 0:            # inf - inf and NaN - NaN are NaN; any finite x - x is 0
         raise ValueError("must be a finite number")
     if not lo <= value <= hi:
         raise ValueError("out of range %s..%s" % (lo, hi))

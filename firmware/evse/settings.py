@@ -3,8 +3,8 @@
 # Kept as two sealed copies, settings.a and settings.b (evse.store.Copies: a sequence number and a
 # CRC-32 each, written in turn), so a write torn by a power cut or a copy corrupted on flash never
 # loses the installer's values: the newest valid copy wins. settings.json, when present, is an
-# import (written by an older firmware, `make flash SETTINGS=...` or by hand): read strictly, sealed
-# into the copies at boot when every value in it is valid, then removed.
+# import (sealed by `make flash SETTINGS=...`, or plain JSON from an older firmware or by hand): read
+# strictly, sealed into the copies at boot when every value in it is valid, then removed.
 #
 # GUARDED keys could raise a current, weaken a protection or let anyone charge if a default took
 # the place of a lost value: one with no valid value is never replaced, nothing is offered (fault
@@ -204,12 +204,17 @@ def _json(data):
 
 def _import_file(path):
     """(path, raw object or None, error or None) of the import file; (None, None, None) if none.
-    PATH.tmp alone: an older firmware's save cut between remove and rename."""
+    Sealed as tools/flash.py writes it (a damaged one then fails as JSON), or plain JSON (older
+    firmware, by hand). PATH.tmp alone: an older firmware's save cut between remove and rename."""
     for p in (path, path + TMP_SUFFIX):
         try:
             data = store.read_small(p, MAX_FILE_BYTES)
             if data is None:
                 continue
+            try:
+                data = store.unseal(data)[1]
+            except ValueError:
+                pass
             return p, _json(data), None
         except Exception as e:       # ValueError, OSError mid-read, MemoryError
             return p, None, "%s: %s" % (p, e)

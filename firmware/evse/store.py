@@ -86,26 +86,30 @@ def read_small(path, max_bytes):
         return f.read(size)          # exactly the file: no 4 KiB buffer for a 300-byte file
 
 
+def _trailer(seq, body):
+    """The line after the body: '<seq> <crc32 hex>', the CRC over the body and '\n<seq> '."""
+    tag = ("\n%d " % seq).encode()
+    return tag[1:] + ("%08x\n" % binascii.crc32(tag, binascii.crc32(body))).encode()
+
+
 def seal(seq, body):
     """body (bytes), then a last line '<seq> <crc32 hex>': the CRC covers the body and seq."""
-    head = body + b"\n" + str(seq).encode() + b" "
-    return head + ("%08x\n" % binascii.crc32(head)).encode()
+    return body + b"\n" + _trailer(seq, body)
 
 
 def unseal(data):
     """(seq, body) of a sealed record; ValueError when it is cut short, torn or corrupted."""
     if len(data) < 12 or not data.endswith(b"\n"):
         raise ValueError("cut short (no checksum line)")
-    head = data[:-9]
     try:
         crc = int(data[-9:-1], 16)
     except ValueError:
         raise ValueError("no checksum (cut short or damaged)")
-    if binascii.crc32(head) != crc:
+    if binascii.crc32(memoryview(data)[:-9]) != crc:     # no copy of the data for the CRC
         raise ValueError("checksum mismatch (torn or corrupted write)")
-    nl = head.rfind(b"\n", 0, len(head) - 1)
+    nl = data.rfind(b"\n", 0, len(data) - 10)
     try:
-        return int(head[nl + 1:-1]), head[:nl]
+        return int(data[nl + 1:-10]), data[:nl]
     except ValueError:
         raise ValueError("no sequence number")
 
@@ -145,8 +149,11 @@ class Copies:
         """Seal body with the next sequence number into the other file; OSError if flash fails."""
         i = 0 if self._newest is None else (self._newest + 1) % len(self.paths)
         seq = self.seq + 1
+        tail = _trailer(seq, body)           # before the file is opened: a MemoryError spares it
         with open(self.paths[i], "wb") as f:
-            f.write(seal(seq, body))
+            f.write(body)
+            f.write(b"\n")
+            f.write(tail)
         self.seq, self._newest = seq, i
 
 
