@@ -4,6 +4,10 @@
 NAME = "esp32_devkitc"
 ARCH = "xtensawin"
 
+# The reference board's own rating: a 32 A contactor, 6 mm2 wiring and a 32 A tethered cable
+# (a build with other parts states its own). No setting or source can exceed it.
+MAX_CURRENT_A = 32
+
 PILOT_PWM_PIN = 25
 PWM_PORT = "esp32"             # LEDC at 1 kHz from the 80 MHz APB clock: 16-bit duty, truncated;
                                # the HAL reads each duty back (evse/pilot.py)

@@ -4,6 +4,10 @@
 NAME = "rpi_pico"
 ARCH = "armv6m"
 
+# The reference board's own rating: a 32 A contactor, 6 mm2 wiring and a 32 A tethered cable
+# (a build with other parts states its own). No setting or source can exceed it.
+MAX_CURRENT_A = 32
+
 PILOT_PWM_PIN = 16
 PWM_PORT = "rp2"               # the HAL reads the port's TOP from the PWM slice (v1.28 at 125 MHz:
                                # 64515, DIV 31/16) and models its rounding (evse/pilot.py)

@@ -3,6 +3,10 @@
 NAME = "sim"
 ARCH = None                    # host only: no mpy-cross target
 
+# The virtual board's own rating: the pilot's highest current (J1772 80 A), so the bench
+# reaches every duty; a real board states what its relay, cable and traces carry.
+MAX_CURRENT_A = 80
+
 # Control pilot: 1 kHz PWM out through the +-12 V driver; back in through the front-end divider.
 PILOT_PWM_PIN = 4
 PWM_PORT = "sim"               # the mock machine's own PWM: a 4 MHz counter, duty truncated

@@ -45,6 +45,12 @@ def make(config=None, tmp_path=None):
     return rig, s, con
 
 
+def flash_files(d):
+    """The settings on flash: the two sealed copies (and an import file, if one is left)."""
+    return dict((n, (d / n).read_bytes()) for n in ("settings.json", "settings.a", "settings.b")
+                if (d / n).exists())
+
+
 def ask(rig, s, obj, run=0.05):
     s.feed((json.dumps(obj) if not isinstance(obj, (str, bytes)) else obj))
     s.feed("\n")
@@ -160,12 +166,12 @@ def test_settings_read_and_change(tmp_path):
     (r,) = ask(rig, s, {"cmd": "set", "values": {"max_current": 20, "bc_qualify_ms": 400}})
     assert r["ok"] and r["reboot"] == ["bc_qualify_ms"]
     assert rig.app.cfg["max_current"] == 20 and rig.app.cfg["bc_qualify_ms"] == 300
-    cfg, errs = S.load(str(tmp_path / "settings.json"))
-    assert cfg["max_current"] == 20 and cfg["bc_qualify_ms"] == 400 and errs == []
+    cfg, errs, blocked = S.load(str(tmp_path / "settings.json"))
+    assert cfg["max_current"] == 20 and cfg["bc_qualify_ms"] == 400 and errs == [] and blocked == {}
     # a second live change keeps the pending reboot change in the file
     (r,) = ask(rig, s, {"cmd": "set", "values": {"require_auth": True}})
     assert r["reboot"] == []
-    cfg, _ = S.load(str(tmp_path / "settings.json"))
+    cfg, _, _ = S.load(str(tmp_path / "settings.json"))
     assert cfg["bc_qualify_ms"] == 400 and cfg["require_auth"] is True
     # live: the advertised current follows the new maximum
     plug_in(rig, 882)
@@ -186,12 +192,11 @@ def test_settings_read_and_change(tmp_path):
 ])
 def test_set_rejects_bad_values_whole(tmp_path, values, word):
     rig, s, con = make(tmp_path=tmp_path)
-    path = tmp_path / "settings.json"
-    before = path.read_bytes()
+    before = flash_files(tmp_path)
     cfg_before = dict(rig.app.cfg)
     (r,) = ask(rig, s, {"cmd": "set", "values": dict(values, max_current=10) if False else values})
     assert not r["ok"] and word in r["error"]
-    assert path.read_bytes() == before and rig.app.cfg == cfg_before
+    assert flash_files(tmp_path) == before and rig.app.cfg == cfg_before
 
 
 def test_set_reports_flash_failure(tmp_path, monkeypatch):

@@ -28,6 +28,9 @@ class FakeCharger:
         self.calls.append(("set_limit", source, amps))
         self.limit = amps
 
+    def limit_without(self, source):
+        return 32.0
+
     def enable(self, flag):
         self.calls.append(("enable", flag))
 

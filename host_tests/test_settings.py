@@ -1,5 +1,6 @@
-"""settings.py: every kind of bad file is reported by name, the safe default is used, and load()
-never raises; the write is atomic and a power cut between remove and rename is recovered."""
+"""settings.py: every kind of bad file is reported by name; a harmless key falls back to its default,
+a guarded one (max_current first) never does: nothing is offered. load() never raises; the two
+sealed copies survive a write torn at any byte; settings.json is imported once."""
 import json
 import os
 
@@ -17,19 +18,27 @@ def write(tmp_path, data):
     return str(p)
 
 
-def test_missing_file_is_the_defaults(tmp_path):
-    assert S.load(str(tmp_path / "settings.json")) == (D, [])
+NOT_SET = {"max_current": "max_current: not set; the installer sets the circuit's rating (6-80 A)"}
+
+
+def test_missing_file_is_the_defaults_but_no_current(tmp_path):
+    """A board nobody set up: every default, except that nothing is offered."""
+    assert S.load(str(tmp_path / "settings.json")) == (D, [], NOT_SET)
+    assert D["max_current"] is None
 
 
 def test_good_file(tmp_path):
-    cfg, errs = S.load(write(tmp_path, '{"max_current": 16, "connector": "nacs", "phases": 3}'))
-    assert errs == [] and cfg["max_current"] == 16.0 and cfg["connector"] == "nacs" and cfg["phases"] == 3
+    cfg, errs, blocked = S.load(write(tmp_path, '{"max_current": 16, "connector": "nacs", "phases": 3}'))
+    assert errs == [] and blocked == {}
+    assert cfg["max_current"] == 16.0 and cfg["connector"] == "nacs" and cfg["phases"] == 3
     assert isinstance(cfg["max_current"], float) and isinstance(cfg["phases"], int)
 
 
 @pytest.mark.parametrize("data, word", [
     ("{not json", "not valid JSON"),
     ('{"max_current": 16, "phas', "not valid JSON"),          # half-written
+    ('{"max_current": 16}'[:-1], "not valid JSON"),           # cut one byte short
+    (b"\xef\xbb\xbf" + b'{"max_current": 16}', "not valid JSON"),   # a UTF-8 BOM in front
     ("", "empty file"),
     (b"\x00\xff\xfe\x80junk\x01", "not text"),                 # binary junk
     (b"\xff" * 10, "not text"),
@@ -40,112 +49,225 @@ def test_good_file(tmp_path):
     ("x" * (S.MAX_FILE_BYTES + 1), "too large"),
     (" " * 100000, "too large"),
 ])
-def test_unreadable_files_give_defaults(tmp_path, data, word):
-    cfg, errs = S.load(write(tmp_path, data))
-    assert cfg == D
+def test_unreadable_files_offer_nothing(tmp_path, data, word):
+    cfg, errs, blocked = S.load(write(tmp_path, data))
+    assert cfg == D and cfg["max_current"] is None
     assert len(errs) == 1 and word in errs[0], errs
+    assert list(blocked) == ["max_current"] and "using" not in str(errs) + str(blocked)
 
 
 @pytest.mark.parametrize("raw, key, word", [
     ({"bogus": 1}, "bogus", "unknown key"),
-    ({"max_current": "32"}, "max_current", "must be a number"),
-    ({"max_current": None}, "max_current", "must be a number"),
-    ({"max_current": [32]}, "max_current", "must be a number"),
-    ({"max_current": 5.9}, "max_current", "out of range"),
-    ({"max_current": 80.1}, "max_current", "out of range"),
-    ({"max_current": 1e400}, "max_current", "out of range"),        # JSON Infinity
-    ({"phases": 2.5}, "phases", "whole number"),
-    ({"phases": 0}, "phases", "out of range"),
-    ({"phases": True}, "phases", "must be a number"),               # bool is not a number
-    ({"max_current": False}, "max_current", "must be a number"),
-    ({"ventilation": 1}, "ventilation", "true or false"),            # number is not a bool
-    ({"ventilation": "true"}, "ventilation", "true or false"),
-    ({"connector": "ccs"}, "connector", "must be one of"),
-    ({"connector": 1}, "connector", "must be one of"),
+    ({"wakeup_after_s": "60"}, "wakeup_after_s", "must be a number"),
     ({"bc_qualify_ms": 100}, "bc_qualify_ms", "out of range"),
+    ({"economiser": 1}, "economiser", "true or false"),             # number is not a bool
+    ({"ventilation": "true"}, "ventilation", "true or false"),
+    ({"meter_baud": 9600.5}, "meter_baud", "whole number"),
 ])
-def test_bad_values_are_named_and_defaulted(tmp_path, raw, key, word):
-    raw = dict(raw, wakeup_after_s=60)      # a good key beside the bad one is kept
-    cfg, errs = S.load(write(tmp_path, json.dumps(raw)))
+def test_harmless_bad_values_are_named_and_defaulted(tmp_path, raw, key, word):
+    raw = dict(raw, max_current=16, phases=3)      # good keys beside the bad one are kept
+    cfg, errs, blocked = S.load(write(tmp_path, json.dumps(raw)))
     assert len(errs) == 1 and errs[0].startswith(key + ":") and word in errs[0], errs
     if key in D:
-        assert cfg[key] == D[key]
-    assert cfg["wakeup_after_s"] == 60
+        assert cfg[key] == D[key] and "using the default %r" % (D[key],) in errs[0]
+    assert blocked == {} and cfg["max_current"] == 16 and cfg["phases"] == 3
     assert set(cfg) == set(D)
 
 
-def test_nan_is_out_of_range(tmp_path):
-    cfg, errs = S.load(write(tmp_path, '{"max_current": NaN, "phases": Infinity}'))
-    assert cfg == D and len(errs) == 2
+@pytest.mark.parametrize("raw, key, word", [
+    ({"max_current": "16"}, "max_current", "must be a number"),     # a string is not a number
+    ({"max_current": None}, "max_current", "must be a number"),
+    ({"max_current": [32]}, "max_current", "must be a number"),
+    ({"max_current": False}, "max_current", "must be a number"),
+    ({"max_current": 5.9}, "max_current", "out of range"),
+    ({"max_current": 80.1}, "max_current", "out of range"),
+    ({"max_current": 1e400}, "max_current", "finite"),               # JSON 1e400 reads as infinity
+    ({"max_current": 10 ** 400}, "max_current", "out of range"),
+    ({"phases": 2.5}, "phases", "whole number"),
+    ({"phases": 0}, "phases", "out of range"),
+    ({"phases": True}, "phases", "must be a number"),               # bool is not a number
+    ({"require_auth": 1}, "require_auth", "true or false"),
+    ({"connector": "ccs"}, "connector", "must be one of"),
+    ({"connector": 1}, "connector", "must be one of"),
+    ({"temp_stop_c": "71"}, "temp_stop_c", "must be a number"),
+    ({"ct_cal": [1.0, "1", 1.0]}, "ct_cal", "must be a number"),
+    ({"meter": "CT"}, "meter", "must be one of"),
+    ({"ocpp_url": 7}, "ocpp_url", "must be text"),
+])
+def test_guarded_bad_values_are_never_replaced(tmp_path, raw, key, word):
+    """A value that could raise a current or weaken a protection: no default stands in for it."""
+    raw = dict({"max_current": 16}, **raw)
+    cfg, errs, blocked = S.load(write(tmp_path, json.dumps(raw)))
+    assert len(errs) == 1 and errs[0].startswith(key + ":") and word in errs[0], errs
+    assert list(blocked) == [key] and "nothing is offered" in blocked[key]
+    assert "using" not in errs[0]
+    if key == "max_current":
+        assert cfg["max_current"] is None
 
 
-def test_inconsistent_temperatures_fall_back_together(tmp_path):
-    cfg, errs = S.load(write(tmp_path, '{"temp_half_c": 80, "temp_stop_c": 70}'))
+def test_nan_and_infinity_literals(tmp_path):
+    cfg, errs, blocked = S.load(write(tmp_path, '{"max_current": NaN, "phases": Infinity}'))
+    assert cfg == D and len(errs) == 2 and sorted(blocked) == ["max_current", "phases"]
+
+
+def test_inconsistent_temperatures_block_together(tmp_path):
+    cfg, errs, blocked = S.load(write(tmp_path, '{"max_current": 16, "temp_half_c": 80, "temp_stop_c": 70}'))
     assert any(e.startswith("temp_*") for e in errs)
-    for k in ("temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c"):
-        assert cfg[k] == D[k]
+    assert sorted(blocked) == ["temp_half_c", "temp_quarter_c", "temp_restore_c", "temp_stop_c"]
 
 
 def test_several_errors_each_reported(tmp_path):
-    cfg, errs = S.load(write(tmp_path, '{"a": 1, "phases": 9, "max_current": "x", "economiser": true}'))
+    cfg, errs, blocked = S.load(write(tmp_path, '{"a": 1, "phases": 9, "max_current": "x", "economiser": true}'))
     assert sorted(e.split(":")[0] for e in errs) == ["a", "max_current", "phases"]
+    assert sorted(blocked) == ["max_current", "phases"]
     assert cfg["economiser"] is True
 
 
-def test_save_is_atomic_and_round_trips(tmp_path):
+# --- the two sealed copies -------------------------------------------------------------------
+
+def copies(tmp_path):
+    return [tmp_path / n for n in ("settings.a", "settings.b")]
+
+
+def test_save_seals_alternate_copies_and_round_trips(tmp_path):
     p = str(tmp_path / "settings.json")
     cfg = dict(D, max_current=20.0)
     S.save(p, cfg)
-    assert S.load(p) == (cfg, [])
-    assert not os.path.exists(p + ".tmp")
+    assert S.load(p) == (cfg, [], {})
+    a, b = copies(tmp_path)
+    assert a.exists() and not b.exists() and not os.path.exists(p)
     S.save(p, dict(cfg, phases=3))
-    assert S.load(p)[0]["phases"] == 3
+    assert b.exists() and S.load(p)[0]["phases"] == 3
+    S.save(p, dict(cfg, phases=2))                     # the oldest copy is the one rewritten
+    assert S.load(p)[0]["phases"] == 2 and b"3" in b.read_bytes().split(b"phases")[1][:4]
+
+
+def _sealed_next(tmp_path, cfg):
+    """What save() would write next, and where: (path, bytes)."""
+    from evse import store
+    c = store.Copies([str(x) for x in copies(tmp_path)])
+    c.read()
+    i = 0 if c._newest is None else 1 - c._newest
+    return copies(tmp_path)[i], store.seal(c.seq + 1, json.dumps(cfg).encode())
+
+
+def test_a_write_torn_at_any_byte_keeps_the_installers_values(tmp_path):
+    """Power cut while the new copy is written: whatever prefix reached flash, the previous copy
+    (16 A) is used, never a default, never the half-written one; complete, the new one (20 A)."""
+    p = str(tmp_path / "settings.json")
+    S.save(p, dict(D, max_current=16.0))
+    S.save(p, dict(D, max_current=16.0, phases=3))
+    target, data = _sealed_next(tmp_path, dict(D, max_current=20.0))
+    for cut in range(len(data) + 1):
+        target.write_bytes(data[:cut])
+        cfg, errs, blocked = S.load(p)
+        assert blocked == {}, (cut, blocked)
+        if cut == len(data):
+            assert cfg["max_current"] == 20.0 and errs == []
+        else:
+            assert cfg["max_current"] == 16.0 and cfg["phases"] == 3, cut
+            assert cut == 0 or len(errs) == 1, (cut, errs)   # the torn copy is named
+
+
+def test_a_flipped_byte_in_the_newest_copy_falls_back_to_the_previous(tmp_path):
+    p = str(tmp_path / "settings.json")
+    S.save(p, dict(D, max_current=16.0))
+    S.save(p, dict(D, max_current=20.0))
+    b = copies(tmp_path)[1]
+    good = b.read_bytes()
+    for i in range(len(good)):
+        for bit in (0x01, 0x80):
+            bad = bytearray(good)
+            bad[i] ^= bit
+            b.write_bytes(bytes(bad))
+            cfg, errs, blocked = S.load(p)
+            assert cfg["max_current"] == 16.0 and blocked == {} and len(errs) == 1, (i, errs)
+
+
+def test_both_copies_damaged_offer_nothing(tmp_path):
+    p = str(tmp_path / "settings.json")
+    S.save(p, dict(D, max_current=16.0))
+    S.save(p, dict(D, max_current=20.0))
+    for c in copies(tmp_path):
+        c.write_bytes(c.read_bytes()[:-1])
+    cfg, errs, blocked = S.load(p)
+    assert cfg["max_current"] is None and len(errs) == 2 and "no valid copy" in blocked["max_current"]
+
+
+# --- settings.json: an import (older firmware, make flash SETTINGS=..., by hand) ----------------
+
+def test_an_old_plain_file_is_imported_once(tmp_path):
+    p = write(tmp_path, '{"max_current": 16, "connector": "nacs"}')
+    cfg, errs, blocked = S.boot(p)
+    assert cfg["max_current"] == 16.0 and errs == [] and blocked == {}
+    assert not os.path.exists(p) and copies(tmp_path)[0].exists()
+    assert S.load(p) == (cfg, [], {})
+
+
+def test_an_upload_replaces_the_copies(tmp_path):
+    p = str(tmp_path / "settings.json")
+    S.save(p, dict(D, max_current=32.0, phases=3))
+    write(tmp_path, '{"max_current": 10}')
+    cfg, errs, blocked = S.boot(p)
+    assert cfg["max_current"] == 10.0 and cfg["phases"] == 1 and blocked == {}
+    assert S.load(p)[0]["max_current"] == 10.0
+
+
+def test_a_damaged_upload_is_kept_and_offers_nothing(tmp_path):
+    """The installer's newest values are unknown: the older copy does not stand in for them."""
+    p = str(tmp_path / "settings.json")
+    S.save(p, dict(D, max_current=32.0))
+    write(tmp_path, '{"max_current": 16}'[:-1])
+    cfg, errs, blocked = S.boot(p)
+    assert cfg["max_current"] is None and "not valid JSON" in blocked["max_current"]
+    assert os.path.exists(p)                               # said again at every boot until replaced
+    assert S.boot(p)[2] == blocked
+
+
+def test_an_upload_with_a_bad_value_stays_until_set(tmp_path):
+    p = write(tmp_path, '{"max_current": "16"}')
+    cfg, errs, blocked = S.boot(p)
+    assert cfg["max_current"] is None and list(blocked) == ["max_current"] and os.path.exists(p)
 
 
 def test_power_cut_between_remove_and_rename_recovers_the_tmp(tmp_path):
     p = str(tmp_path / "settings.json")
     with open(p + ".tmp", "w") as f:
-        f.write(json.dumps(dict(D, max_current=10)))   # new file complete, old one removed
-    cfg, errs = S.load(p)
-    assert cfg["max_current"] == 10 and len(errs) == 1 and "recovered" in errs[0]
+        f.write(json.dumps(dict(D, max_current=10)))   # an older firmware's save, cut before rename
+    cfg, errs, blocked = S.boot(p)
+    assert cfg["max_current"] == 10 and errs == [] and blocked == {}
+    assert not os.path.exists(p + ".tmp") and S.load(p)[0]["max_current"] == 10
 
 
-def test_power_cut_while_writing_tmp_keeps_the_old_file(tmp_path):
-    p = str(tmp_path / "settings.json")
-    S.save(p, dict(D, max_current=12))
+def test_power_cut_while_an_old_firmware_wrote_its_tmp_keeps_the_old_file(tmp_path):
+    p = write(tmp_path, json.dumps({"max_current": 12}))
     with open(p + ".tmp", "w") as f:
-        f.write('{"max_current": 3')                    # cut while writing the new file
-    assert S.load(p) == (dict(D, max_current=12.0), [])
-
-
-def test_damaged_file_and_damaged_tmp(tmp_path):
-    p = write(tmp_path, "garbage")
-    with open(p + ".tmp", "w") as f:
-        f.write("{")
-    cfg, errs = S.load(p)
-    assert cfg == D and len(errs) == 2
+        f.write('{"max_current": 3')
+    assert S.boot(p)[0]["max_current"] == 12.0
+    assert S.load(p) == (dict(D, max_current=12.0), [], {})
 
 
 def test_a_directory_in_place_of_the_file(tmp_path):
     os.mkdir(str(tmp_path / "settings.json"))
-    cfg, errs = S.load(str(tmp_path / "settings.json"))
-    assert cfg == D and len(errs) == 1
+    cfg, errs, blocked = S.load(str(tmp_path / "settings.json"))
+    assert cfg == D and len(errs) == 1 and list(blocked) == ["max_current"]
 
 
 def test_schema_is_a_plain_dict_of_tuples():
     assert type(S.SCHEMA) is dict
     for k, v in S.SCHEMA.items():
         assert isinstance(k, str) and isinstance(v, tuple) and v[0] in (int, float, str, bool, list, dict, S.TEXT)
-        assert S.validate({k: v[1]}) == (D, [])
+        if v[1] is not None:
+            assert S.validate({k: v[1]}) == (D, [])
 
 
 @hsettings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600) | st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")))
 def test_fuzz_any_bytes_never_raise(tmp_path_factory, data):
     p = write(tmp_path_factory.mktemp("s"), data)
-    cfg, errs = S.load(p)
+    cfg, errs, blocked = S.load(p)
     assert set(cfg) == set(D)
-    assert isinstance(errs, list)
+    assert isinstance(errs, list) and (cfg["max_current"] is None) == ("max_current" in blocked)
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
@@ -158,5 +280,5 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 def test_fuzz_any_object_gives_valid_settings(raw):
     cfg, errs = S.validate(raw)
     assert set(cfg) == set(D)
-    again, errs2 = S.validate(cfg)          # whatever came out is itself valid
-    assert errs2 == [] and again == cfg
+    again, errs2 = S.validate(dict((k, v) for k, v in cfg.items() if v is not None))
+    assert errs2 == [] and again == cfg     # whatever came out is itself valid

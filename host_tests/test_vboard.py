@@ -50,6 +50,13 @@ def make_flash(port, *extra):
                           timeout=FLASH_TIMEOUT_S)
 
 
+def make_flash_installed(port, tmp_path):
+    """make flash with the installer's settings (a 32 A circuit): a board without them offers nothing."""
+    settings = tmp_path / "installed.json"
+    settings.write_text('{"max_current": 32}')
+    return make_flash(port, "SETTINGS=" + str(settings))
+
+
 def status(port):
     link = Link(port, timeout=2.0)
     try:
@@ -58,17 +65,20 @@ def status(port):
         link.close()
 
 
-def test_flash_boot_and_status_a1_x1(vboard):
+def test_flash_boot_and_status_a1_x1(vboard, tmp_path):
     tty, tcp, flash = vboard
-    r = make_flash(tty)
+    settings = tmp_path / "s.json"
+    settings.write_text('{"max_current": 32}')           # the installer's rating: nothing without it
+    r = make_flash(tty, "SETTINGS=" + str(settings))
     assert r.returncode == 0, r.stdout
     assert "copied" in r.stdout and "reset" in r.stdout
-    for name in ("main.py", "boot.py", "board.mpy", "settings.json", "evse/app.mpy", "evse/console.mpy"):
+    for name in ("main.py", "boot.py", "board.mpy", "evse/app.mpy", "evse/console.mpy"):
         assert os.path.exists(os.path.join(flash, name)), name
     st = status(tty)
     assert st["ok"] and st["state"] == "A1"
     assert st["pilot"] == "X1" and st["duty"] == 100.0 and st["contactor"] is False
     assert st["fault"] is None
+    assert os.path.exists(os.path.join(flash, "settings.a"))   # the upload, sealed by the board
     # the same board over socket://
     st = status("socket://127.0.0.1:%d" % tcp)
     assert st["state"] == "A1" and st["duty"] == 100.0
@@ -97,9 +107,9 @@ def test_second_flash_copies_only_the_changed_file(vboard, tmp_path):
     assert st["state"] == "A1" and st["limit"] == 16.0
 
 
-def test_console_commands_on_the_virtual_board(vboard):
+def test_console_commands_on_the_virtual_board(vboard, tmp_path):
     tty, tcp, flash = vboard
-    assert make_flash(tty).returncode == 0
+    assert make_flash_installed(tty, tmp_path).returncode == 0
     status(tty)
     out = subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", tty, "limit", "10"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
@@ -122,9 +132,9 @@ def test_console_commands_on_the_virtual_board(vboard):
     assert st["state"] in ("boot", "A1") and st["limit"] == 20.0
 
 
-def test_watch_shows_event_lines(vboard):
+def test_watch_shows_event_lines(vboard, tmp_path):
     tty, tcp, flash = vboard
-    assert make_flash(tty).returncode == 0
+    assert make_flash_installed(tty, tmp_path).returncode == 0
     status(tty)
     p = subprocess.Popen([sys.executable, "-m", "tools.evsectl", "--port", tty, "--seconds", "4", "watch"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -13,7 +13,9 @@
    is still brought up to date. (No manifest is kept on the host.)
 3. One `mpremote connect PORT resume ...` run copies the changed files, removes stale ones under
    /evse (a stale .py would shadow its .mpy) and /board.py, copies settings.json when the board
-   has none or when --settings is given (validated here first), and resets the board.
+   has no settings or when --settings is given (validated here first: every value, and a
+   max_current), and resets the board. The board imports settings.json at boot into its two
+   sealed copies (settings.a, settings.b) and removes it (docs/flashing.md).
 Without a board: one line saying so, exit status 1.
 """
 import argparse
@@ -30,6 +32,7 @@ ROOT = mpy_build.ROOT
 BOARDS = ("esp32_devkitc", "rpi_pico", "vboard")
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
 SETTINGS_NAME = "settings.json"
+SETTINGS_COPIES = ("settings.a", "settings.b")     # what the board keeps (evse.settings.copy_paths)
 MPREMOTE_TIMEOUT_S = 180
 
 # Runs on the board: the SHA-256 of every file flash.py manages, printed as one JSON line.
@@ -53,7 +56,8 @@ def _w(d, o):
         else:
             o[p] = _h(p)
 _o = {}
-for _n in ('board.py', 'board.mpy', 'boot.py', 'main.py', 'settings.json', 'settings.json.tmp'):
+for _n in ('board.py', 'board.mpy', 'boot.py', 'main.py', 'settings.json', 'settings.json.tmp',
+           'settings.a', 'settings.b'):
     try:
         _o[_n] = _h(_n)
     except OSError:
@@ -120,21 +124,29 @@ def build(board):
 
 
 def settings_file(board, path):
-    """The settings file to copy: the given one (validated), else the defaults."""
+    """The settings file to copy: the given one (validated as strictly as the board reads it, and
+    with the installer's max_current), else the defaults (no max_current: the board offers nothing
+    until it is set)."""
     sys.path.insert(0, os.path.join(ROOT, "firmware"))
     sys.path.insert(1, os.path.join(ROOT, "tools", "hostlib"))
-    from evse import settings
+    from evse import settings, store
     if path:
-        with open(path) as f:
-            cfg, errors = settings.parse(f.read())
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            cfg, errors = settings.parse(data.decode("utf-8"))
+        except UnicodeError:
+            cfg, errors = None, ["settings: not UTF-8 text"]
+        if not errors and cfg["max_current"] is None:
+            errors = ["max_current: not set (the circuit's rating, 6-80 A)"]
         if errors:
             raise FlashError("settings %s: %s" % (path, "; ".join(errors)))
     else:
         cfg = settings.defaults()
     dst = os.path.join(ROOT, "build", "flash", board, SETTINGS_NAME)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    with open(dst, "w") as f:
-        f.write(json.dumps(cfg))
+    with open(dst, "wb") as f:   # sealed: the board refuses it if damaged on the way or on flash
+        f.write(store.seal(0, json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode()))
     return dst
 
 
@@ -185,8 +197,8 @@ def board_hashes(port):
 def plan(files, remote, settings_local, force_settings):
     """mpremote arguments (chained with '+') that bring the board to `files`."""
     want = dict((dst, src) for src, dst in files)
-    # settings.json.tmp alone: a save was cut short; the board recovers it at boot (settings.load)
-    has = SETTINGS_NAME in remote or SETTINGS_NAME + ".tmp" in remote
+    # settings.json.tmp alone: an older firmware's save was cut short; the board imports it at boot
+    has = any(n in remote for n in (SETTINGS_NAME, SETTINGS_NAME + ".tmp") + SETTINGS_COPIES)
     if settings_local and (force_settings or not has):
         want[SETTINGS_NAME] = settings_local
     steps, copied, removed = [], [], []

@@ -19,6 +19,9 @@ mm.register()
 from tools.mock_machine.world import World  # noqa: E402  (after machine is registered)
 
 TICK_US = 10000
+# The bench's installation: a 32 A circuit, unless the config says otherwise (max_current has no
+# default on the board: without one it offers nothing).
+INSTALLED = {"max_current": 32}
 
 
 def load_board(name):
@@ -44,9 +47,11 @@ class Rig:
         mm.reset_world()
         mm.clock.us = start_us
         self.flash_dir = flash_dir or _tempdir()
-        if config:
+        if config or not self._has_settings():
+            cfg = dict(INSTALLED)
+            cfg.update(config or {})
             with open(self.flash_dir + "/settings.json", "w") as f:
-                f.write(json.dumps(config))
+                f.write(json.dumps(cfg))
         self.world = World(self.board, seed=seed)
         self.listeners = []          # on_event(ev, now_ms) of the bench's recorders
         self.pin_hooks = []          # (pin, level) on every output change; kept across power cycles
@@ -54,6 +59,15 @@ class Rig:
         self.powered = False
         self.app = None
         self.power_on()
+
+    def _has_settings(self):
+        for name in ("settings.json", "settings.a", "settings.b"):
+            try:
+                os.stat(self.flash_dir + "/" + name)
+                return True
+            except OSError:
+                pass
+        return False
 
     @property
     def now_s(self):

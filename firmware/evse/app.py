@@ -26,9 +26,12 @@ class App:
         self.board = board
         self.flash_dir = flash_dir
         self.settings_path = _join(flash_dir, SETTINGS_FILE)
-        self.cfg, self.settings_errors = settings.load(self.settings_path)
+        self.cfg, self.settings_errors, self.settings_blocked = settings.boot(self.settings_path)
         self.journal = Journal(_join(flash_dir, JOURNAL_FILE))
-        self.charger = Charger(self.cfg, latched_fault=self.journal.latched, diff=ticks_diff)
+        # The board's own rating caps every limit; a board file without one offers nothing.
+        self.charger = Charger(self.cfg, latched_fault=self.journal.latched, diff=ticks_diff,
+                               max_amps=getattr(board, "MAX_CURRENT_A", None))
+        self.charger.settings_fault(settings.reason(self.settings_blocked))
         self.m = Measurements()
         self.services = []                         # objects with poll(now_ms)
         self.listeners = []                        # objects with on_event(ev, now_ms)
@@ -43,6 +46,8 @@ class App:
             self.journal.add(ticks_ms(), "watchdog_reset", "boot")
         for e in self.settings_errors:
             self.report("settings", e)
+        if self.charger.settings_error:
+            self.report("settings", "nothing is offered: " + self.charger.settings_error)
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
         if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
             self._start_ocpp()

@@ -42,6 +42,11 @@ class Outputs:
 LATCHED_FAULTS = ("weld", "rcd_early", "rcd_selftest")
 # Faults whose cause may vanish while the car stays: retried on a timer.
 RETRY_FAULTS = ("rcd", "rcd_dc")
+# Faults that last exactly as long as their cause (F; an unplug does not clear them): 'settings',
+# no valid current limit from the installer or the board (Charger.settings_error).
+HELD_FAULTS = ("settings",)
+# Limit sources that are never removed: None there means no valid value, and offers nothing.
+FIXED_SOURCES = ("settings", "board")
 
 # Controller phases of closing
 _SELFTEST_IDLE = const(0)
@@ -53,7 +58,8 @@ _SELFTEST_ABORTED = const(5)      # ended early: the test's own trip may still b
 
 
 class Charger:
-    def __init__(self, cfg, latched_fault=None, diff=None):
+    def __init__(self, cfg, latched_fault=None, diff=None, max_amps=L.AMPS_MAX):
+        """max_amps: the board's own rating (MAX_CURRENT_A: relay, cable, traces), above every limit."""
         self.cfg = cfg
         self.diff = diff or ticks_diff
         self.out = Outputs()
@@ -65,7 +71,15 @@ class Charger:
         self.rcd = RcdPolicy()
         self.limits = {}              # source -> amps x10 (ints: the tick does no float math)
         self._limit_x10 = 0
+        self.settings_error = None    # why no valid limit exists (board, settings): fault 'settings'
+        try:
+            self.set_limit("board", L.check_number(max_amps, 6, L.AMPS_MAX))
+        except ValueError as e:
+            self.set_limit("board", None)
+            self.settings_error = "board: MAX_CURRENT_A %s" % e
         self.set_limit("settings", cfg["max_current"])
+        if cfg["max_current"] is None and self.settings_error is None:
+            self.settings_error = "max_current: not set"
         self.enabled = True
         self.authorized = False
         self.auth_forced = False      # a backend decides who charges (OCPP), whatever the setting
@@ -100,15 +114,35 @@ class Charger:
 
     # --- requests from services ---
     def set_limit(self, source, amps):
-        if amps is None:
-            self.limits.pop(source, None)
+        """Limit one source's current (settings, console, ocpp, cable...) to amps; None removes it.
+        Refused (ValueError, nothing changed) unless a finite number 0..80. The core offers the
+        lowest of every source, the board's rating included: no source lifts another's cap. The
+        settings' and the board's limits are never removed: None there offers nothing."""
+        if amps is not None:
+            self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
+        elif source in FIXED_SOURCES:
+            self.limits[source] = 0
         else:
-            self.limits[source] = int(amps * 10)
-        low = int(self.cfg["max_current"] * 10)
+            self.limits.pop(source, None)
+        low = L.AMPS_MAX_X10
         for v in self.limits.values():   # on a change only: the tick reads the cached minimum
             if v < low:
                 low = v
         self._limit_x10 = low
+
+    def settings_fault(self, why):
+        """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
+        A board without a valid rating keeps its own reason."""
+        if self.limits["board"]:
+            self.settings_error = why
+
+    def limit_without(self, source):
+        """Amperes every other source, the board's rating included, allow (OCPP's composite schedule)."""
+        low = L.AMPS_MAX_X10
+        for s, v in self.limits.items():
+            if s != source and v < low:
+                low = v
+        return low / 10
 
     def enable(self, flag):
         self.enabled = bool(flag)
@@ -170,6 +204,11 @@ class Charger:
             self._booted_at = now
         # 2. expire timers, 3. collect faults
         self._check_faults(m, ps, now)
+        if self.settings_error is not None:
+            if self.fault is None and self.state != "boot":
+                self._set_fault("settings", now)
+        elif self.fault == "settings":
+            self._clear()
         # 4. next state, 5. outputs on change
         self._next(m, ps, now)
         self._apply_limit(now)
@@ -421,7 +460,7 @@ class Charger:
         self._open(now)
         self._end_selftest(now)
         since = d(now, self._fault_since)
-        if self.fault in LATCHED_FAULTS or since < L.FAULT_F_MIN_MS:
+        if self.fault in LATCHED_FAULTS or self.fault in HELD_FAULTS or since < L.FAULT_F_MIN_MS:
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()

@@ -13,7 +13,6 @@ READ_PER_POLL = 256       # bytes taken from the stream per poll (bounded work p
 OUT_MAX = 4096            # bytes queued for output; beyond it event lines are dropped (counted)
 WRITE_PER_POLL = 256      # bytes written per poll: at 115200 baud about 22 ms of line time
 LOG_RECORDS_MAX = 32      # fault-log records per reply
-MAX_AMPS = 80             # highest current the pilot can advertise (facts 2)
 
 # Keys the core and the app read on every tick: a change applies at once. Every other key
 # (new ones included) is read once at boot and needs a reboot.
@@ -214,6 +213,7 @@ class Console:
              "authorized": ch.authorized,
              "session": ch.session_active,
              "fault": ch.fault,
+             "fault_reason": ch.settings_error if ch.fault == "settings" else None,
              "latched": app.journal.latched,
              "temp_c": app.m.temp_c,
              "overcurrent_blind": bool(getattr(ch, "oc_blind", False)),   # meter lost while closed
@@ -243,10 +243,10 @@ class Console:
 
     def _cmd_limit(self, req, now):
         a = req.get("amps")
-        if a is not None:
-            if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a <= MAX_AMPS:
-                raise ValueError("amps must be a number 0..%d, or null to remove the limit" % MAX_AMPS)
-        self.app.charger.set_limit("console", a)
+        try:
+            self.app.charger.set_limit("console", a)     # the core's one check of every limit
+        except ValueError as e:
+            raise ValueError("amps must be a number 0..%d, or null to remove the limit (%s)" % (L.AMPS_MAX, e))
         return {"limit": a}
 
     def _cmd_enable(self, req, now):
@@ -278,6 +278,8 @@ class Console:
     def _cmd_clear(self, req, now):
         app = self.app
         fault = app.charger.fault
+        if fault == "settings":          # lasts as long as its cause: only a valid value ends it
+            raise ValueError("%s; set a valid value" % app.charger.settings_error)
         if fault is None and app.journal.latched is None:
             return {"cleared": None}
         app.charger.clear_fault()
@@ -310,7 +312,10 @@ class Console:
         if bad:
             raise ValueError("; ".join(bad))
         app = self.app
-        stored, _ = settings.load(app.settings_path)   # keep pending (reboot) changes made before
+        stored, _, lost = settings.load(app.settings_path)   # keep pending (reboot) changes made before
+        lost = dict((k, v) for k, v in lost.items() if k not in values)
+        if lost:                         # a default never stands in for a lost guarded value
+            raise ValueError("give %s too: %s" % (", ".join(sorted(lost)), settings.reason(lost)))
         for k in app.cfg:
             if k in LIVE_KEYS or k not in stored:
                 stored[k] = app.cfg[k]
@@ -321,13 +326,18 @@ class Console:
             raise ValueError("; ".join(errors))
         settings.save(app.settings_path, cfg)         # OSError: reply says so, nothing applied
         reboot = []
+        blocked = app.settings_blocked
         for k in sorted(values):
             if k in LIVE_KEYS:
                 app.cfg[k] = cfg[k]
                 if k == "max_current":
                     app.charger.set_limit("settings", cfg[k])
-            elif cfg[k] != app.cfg.get(k):
+                blocked.pop(k, None)
+            elif cfg[k] != app.cfg.get(k) or k in blocked:
                 reboot.append(k)
+                if k in blocked:
+                    blocked[k] = "%s: saved; applies after a reboot" % k
+        app.charger.settings_fault(settings.reason(blocked))
         return {"saved": {k: cfg[k] for k in values}, "reboot": reboot}
 
     def _cmd_reboot(self, req, now):
@@ -371,6 +381,8 @@ def attach(app, stream=None):
     app.log = log
     for e in app.settings_errors:
         log.warn("settings: " + e)
+    if app.charger.settings_error:
+        log.error("settings: nothing is offered: " + app.charger.settings_error)
     uart_id = getattr(app.board, "CONSOLE_UART", None)    # a second console where one is wired
     if uart_id is not None:
         import machine

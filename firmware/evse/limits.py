@@ -17,6 +17,7 @@ AMPS_MIN_X10 = const(60)             # 6 A: below it no charging; X1 (pause), ne
 AMPS_LOW_MAX_X10 = const(510)        # 6-51 A: duty % = A / 0.6
 AMPS_GAP_MAX_X10 = const(525)        # 51 < A < 52.5 has no encoding: advertise 51 A
 AMPS_MAX_X10 = const(800)            # 80 A: 96 %, never more (J1772 readers: > 96.5 % = no charging)
+AMPS_MAX = 80                        # the same in amperes: the highest limit any source may give
 DUTY_MAX = const(9600)
 DUTY_NOMINAL_RAISE_MS = const(5000)  # facts 2: change the nominal duty at most once per 5 s (raises);
                                      # lowering is applied at once (it only makes the EV draw less)
@@ -112,3 +113,17 @@ T2_BANDS = ((80, 140, 63), (164, 308, 32), (400, 936, 20), (1100, 2460, 13))
 
 # --- Watchdog ---
 WDT_TIMEOUT_MS = const(2000)
+
+
+# --- Limits from any source (settings, console, OCPP, the board's rating) ---
+def check_number(value, lo, hi):
+    """value as a float when it is a real, finite number in lo..hi, else ValueError saying why.
+    The one check every current limit passes, whatever its source: "16" is not 16, true is not 1,
+    and NaN or infinity is no number (NaN fails every comparison, int(inf) raises)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a number")
+    if value - value != 0:            # inf - inf and NaN - NaN are NaN; any finite x - x is 0
+        raise ValueError("must be a finite number")
+    if not lo <= value <= hi:
+        raise ValueError("out of range %s..%s" % (lo, hi))
+    return float(value)

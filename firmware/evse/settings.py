@@ -1,18 +1,29 @@
-# Settings: the schema, validation and the file on flash.
-# A bad value never bricks the board: it is reported by name and its safe default is used.
+# Settings: the schema, validation and the files on flash (docs/flashing.md, "Settings on flash").
+#
+# Kept as two sealed copies, settings.a and settings.b (evse.store.Copies: a sequence number and a
+# CRC-32 each, written in turn), so a write torn by a power cut or a copy corrupted on flash never
+# loses the installer's values: the newest valid copy wins. settings.json, when present, is an
+# import (sealed by `make flash SETTINGS=...`, or plain JSON from an older firmware or by hand): read
+# strictly, sealed into the copies at boot when every value in it is valid, then removed.
+#
+# GUARDED keys could raise a current, weaken a protection or let anyone charge if a default took
+# the place of a lost value: one with no valid value is never replaced, nothing is offered (fault
+# `settings`, the reason said) until someone sets it. max_current has no default at all: only the
+# installer knows the circuit. Every other key falls back to its default, with a warning naming it.
 import json
 import os
 
+from evse import limits as L
 from evse import store
 from evse.store import TMP_SUFFIX
-MAX_FILE_BYTES = 4096           # a complete settings file is about 400 bytes
+MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
 
 # key: (int|float, default, lo, hi) or (int, default, choices); (str, default, choices);
 # (TEXT, default, max length) for free text; (list, default, lo, hi) for a list of numbers of the
 # default's length; (dict, default) for a JSON object; (bool, default)
 TEXT = "text"
 SCHEMA = {
-    "max_current": (float, 32.0, 6.0, 80.0),       # A: the installation's breaker and wiring
+    "max_current": (float, None, 6.0, 80.0),       # A: the installation's breaker and wiring (no default)
     "connector": (str, "j1772", ("j1772", "nacs", "type2-socket", "type2-tethered")),
     "phases": (int, 1, 1, 3),
     "bc_qualify_ms": (int, 300, 200, 500),         # B->C qualification (chatter guard), facts 4
@@ -53,6 +64,15 @@ SCHEMA = {
     "ocpp_free_id_tag": (TEXT, "", 20),
     "ocpp_config": (dict, {}),
 }
+
+# No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)
+# and converts OCPP watts to amps, the thermal thresholds, what the over-current protection
+# measures with, and who may charge.
+GUARDED = ("max_current", "connector", "phases", "nominal_volts",
+           "temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c",
+           "meter", "meter_phases", "ct_ratio", "ct_burden_ohms", "ct_vref", "ct_cal", "meter_map",
+           "require_auth", "ocpp_url")
+NOT_APPLIED = "not applied: nothing is offered until a valid value is set"
 
 
 def defaults():
@@ -97,87 +117,163 @@ def _check(key, value):
 
 
 def _number(typ, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError("must be a number")
-    if not lo <= value <= hi:               # before int(): NaN and infinity fail here
-        raise ValueError("out of range %s..%s" % (lo, hi))
+    value = L.check_number(value, lo, hi)   # the one check of every limit: "16", NaN, 1e999 fail
     if typ is int:
         if value != int(value):
             raise ValueError("must be a whole number")
         return int(value)
-    return float(value)
+    return value
 
 
 def validate(raw):
-    """(settings, errors): every key of the schema, each a valid value; errors as 'key: reason'."""
-    cfg = defaults()
-    errors = []
-    if not isinstance(raw, dict):
-        return cfg, ["settings: not a JSON object; using defaults"]
-    for key in sorted(raw):
-        try:
-            cfg[key] = _check(key, raw[key])
-        except ValueError as e:
-            errors.append("%s: %s (using %r)" % (key, e, SCHEMA[key][1] if key in SCHEMA else None)
-                          if key in SCHEMA else "%s: unknown key (ignored)" % key)
-    if not cfg["temp_restore_c"] < cfg["temp_half_c"] <= cfg["temp_quarter_c"] <= cfg["temp_stop_c"]:
-        errors.append("temp_*: must rise restore < half <= quarter <= stop (using defaults)")
-        for k in ("temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c"):
-            cfg[k] = SCHEMA[k][1]
+    """(settings, errors): every key of the schema, each a valid value or its default (max_current
+    None when it has none); errors as 'key: reason (...)'."""
+    cfg, errors, _ = check(raw)
     return cfg, errors
 
 
+def check(raw):
+    """(settings, errors, blocked): as validate(), and blocked {key: reason} for each guarded key
+    with no valid value (max_current not set included): nothing may be offered while it is not
+    empty."""
+    cfg = defaults()
+    errors = []
+    blocked = {}
+    if not isinstance(raw, dict):
+        return cfg, ["settings: not a JSON object"], _no_rating("not a JSON object")
+    for key in sorted(raw):
+        if key not in SCHEMA:
+            errors.append("%s: unknown key (ignored)" % key)
+            continue
+        try:
+            cfg[key] = _check(key, raw[key])
+        except ValueError as e:
+            if key in GUARDED:
+                blocked[key] = "%s: %s (%s)" % (key, e, NOT_APPLIED)
+                errors.append(blocked[key])
+            else:
+                errors.append("%s: %s (using the default %r)" % (key, e, SCHEMA[key][1]))
+    if not cfg["temp_restore_c"] < cfg["temp_half_c"] <= cfg["temp_quarter_c"] <= cfg["temp_stop_c"]:
+        msg = "temp_*: must rise restore < half <= quarter <= stop (%s)" % NOT_APPLIED
+        errors.append(msg)
+        for k in ("temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c"):
+            cfg[k] = SCHEMA[k][1]
+            blocked[k] = msg
+    if cfg["max_current"] is None and "max_current" not in blocked:
+        blocked.update(_no_rating("not set"))
+    return cfg, errors, blocked
+
+
+def _no_rating(why):
+    return {"max_current": "max_current: %s; the installer sets the circuit's rating (6-80 A)" % why}
+
+
+def reason(blocked):
+    """Why nothing may be offered (one line), or None."""
+    if not blocked:
+        return None
+    return "; ".join(sorted(set(blocked.values())))
+
+
 def parse(text):
+    """(settings, errors) of a settings file's text (tools/flash.py checks an upload with it)."""
     try:
         raw = json.loads(text)
     except Exception:     # ValueError on both interpreters; anything else is just as unreadable
-        return defaults(), ["settings: not valid JSON (corrupted or half-written); using defaults"]
+        return defaults(), ["settings: not valid JSON (cut short, damaged, or a BOM in front)"]
     return validate(raw)
 
 
-def _read(path):
-    """The file's text, None when absent; raises ValueError when it cannot be settings."""
+def copy_paths(path):
+    """The two sealed copies beside the import file: settings.json -> settings.a, settings.b."""
+    base = path[:-5] if path.endswith(".json") else path
+    return (base + ".a", base + ".b")
+
+
+def _json(data):
+    """The object in data (bytes); ValueError saying why it is none."""
     try:
-        size = os.stat(path)[6]
-    except OSError:
-        return None
-    if size > MAX_FILE_BYTES:        # never read a runaway file into a small heap
-        raise ValueError("file too large (%d bytes > %d)" % (size, MAX_FILE_BYTES))
-    if size == 0:
-        raise ValueError("empty file")
-    with open(path, "rb") as f:
-        data = f.read(size)          # exactly the file: no 4 KiB buffer for a 300-byte file
-    try:
-        return data.decode()
+        text = data.decode()
     except Exception:
         raise ValueError("not text (binary junk)")
+    try:
+        return json.loads(text)
+    except Exception:
+        raise ValueError("not valid JSON (cut short, damaged, or a BOM in front)")
+
+
+def _import_file(path):
+    """(path, raw object or None, error or None) of the import file; (None, None, None) if none.
+    Sealed as tools/flash.py writes it (a damaged one then fails as JSON), or plain JSON (older
+    firmware, by hand). PATH.tmp alone: an older firmware's save cut between remove and rename."""
+    for p in (path, path + TMP_SUFFIX):
+        try:
+            data = store.read_small(p, MAX_FILE_BYTES)
+            if data is None:
+                continue
+            try:
+                data = store.unseal(data)[1]
+            except ValueError:
+                pass
+            return p, _json(data), None
+        except Exception as e:       # ValueError, OSError mid-read, MemoryError
+            return p, None, "%s: %s" % (p, e)
+    return None, None, None
+
+
+def _load(path):
+    """(settings, errors, blocked, clean import path or None)."""
+    body, problems = store.Copies(copy_paths(path), MAX_FILE_BYTES).read()
+    errors = ["settings: %s" % p for p in problems]
+    stored = None
+    if body is not None:
+        try:
+            stored = _json(body)
+        except ValueError as e:
+            errors.append("settings: newest copy: %s" % e)
+    imp, raw, err = _import_file(path)
+    if imp is not None and err is None:
+        cfg, errs, blocked = check(raw)
+        return cfg, errors + errs, blocked, None if errs else imp
+    if stored is None:
+        cfg, blocked = defaults(), _no_rating("no valid copy" if problems else "not set")
+    else:
+        cfg, errs, blocked = check(stored)
+        errors += errs
+    if err is not None:              # an upload that cannot be read: its values are unknown
+        errors.append("settings: " + err)
+        cfg["max_current"] = None
+        blocked.update(_no_rating(err + "; upload it again or set max_current"))
+    return cfg, errors, blocked, None
 
 
 def load(path):
-    """(settings, errors) from flash; never raises. A missing file is the defaults, a damaged one is
-    reported. save() leaves PATH.tmp alone only when a power cut hit between remove and rename:
-    then the .tmp file is the complete new settings and is used."""
-    errors = []
-    for p in (path, path + TMP_SUFFIX):
+    """(settings, errors, blocked) from flash; never raises. The newest valid copy, or an import
+    file (settings.json) in its place; blocked as in check(), with the reason of each."""
+    cfg, errors, blocked, _ = _load(path)
+    return cfg, errors, blocked
+
+
+def boot(path):
+    """load(), and an import file whose every value is valid is sealed into the copies, then
+    removed (a cut in between imports it again: the same values)."""
+    cfg, errors, blocked, imp = _load(path)
+    if imp is not None:
         try:
-            text = _read(p)
-        except Exception as e:       # OSError mid-read, MemoryError, ValueError from _read
-            errors.append("settings: %s: %s; using defaults" % (p, e))
-            continue
-        if text is None:
-            continue
-        try:
-            raw = json.loads(text)
-        except Exception:
-            errors.append("settings: %s: not valid JSON (corrupted or half-written); using defaults" % p)
-            continue
-        if p != path:
-            errors = ["settings: %s missing; recovered from %s (interrupted save)" % (path, p)]
-        cfg, errs = validate(raw)
-        return cfg, errors + errs
-    return defaults(), errors
+            save(path, cfg)
+        except Exception as e:       # the import stays and is read again next boot
+            errors.append("settings: %s not stored: %s" % (imp, e))
+    return cfg, errors, blocked
 
 
 def save(path, cfg):
-    """Write atomically: a power cut leaves the old file or the new one, never half of one."""
-    store.write_json_atomic(path, cfg)
+    """Seal cfg into the copy that does not hold the newest valid one (a power cut leaves that one
+    intact), then remove the import file it replaces. OSError when flash fails."""
+    copies = store.Copies(copy_paths(path), MAX_FILE_BYTES)
+    copies.read()
+    copies.write(json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode())
+    for p in (path, path + TMP_SUFFIX):
+        try:
+            os.remove(p)
+        except OSError:
+            pass

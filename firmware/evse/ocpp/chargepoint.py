@@ -10,10 +10,11 @@ config.json."""
 import asyncio
 import os
 import binascii
+from evse import limits as L
 from evse.ocpp import rpc, schemas, store, websocket
 from evse.ocpp.auth import AuthStore
 from evse.ocpp.config import Config
-from evse.ocpp.schedule import Profiles
+from evse.ocpp.schedule import LIMIT_MAX, Profiles
 from evse.ocpp.status import connector_status, PLUGGED_STATES
 from evse.ocpp.txqueue import TxQueue
 from evse.ocpp.wallclock import WallClock, format_iso, parse_iso
@@ -428,7 +429,11 @@ class OcppService:
         amps = self.profiles.limit_at(self.cp_time(now_ms), CONNECTOR, tx["t0"] if tx else None,
                                       self.wall.known(), tx.get("txid") if tx else None, tx is not None)
         if amps is not None:
-            amps = int(amps * 10) / 10  # never advertise more than allowed: round down
+            try:  # a checked profile gives a finite number; if not, offer nothing rather than guess
+                amps = L.check_number(amps, 0, LIMIT_MAX["W"])
+            except ValueError:
+                amps = 0.0
+            amps = int(min(amps, L.AMPS_MAX) * 10) / 10  # above 80 A nothing is limited; round down
         if amps != self.limit_sent:
             self.limit_sent = amps
             self.charger.set_limit("ocpp", amps)
@@ -717,7 +722,7 @@ class OcppService:
         tx = self.tx
         sched = self.profiles.composite(t0, p["duration"], c, tx["t0"] if tx else None, self.wall.known(),
                                         tx.get("txid") if tx else None, tx is not None,
-                                        p.get("chargingRateUnit", "A"), self.settings.get("max_current", 32))
+                                        p.get("chargingRateUnit", "A"), self.charger.limit_without("ocpp"))
         res = {"status": "Accepted", "connectorId": c, "chargingSchedule": sched}
         if self.wall.known():
             res["scheduleStart"] = format_iso(t0)

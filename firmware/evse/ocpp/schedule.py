@@ -2,7 +2,9 @@
 
 Times are seconds on the charge point's time line (epoch seconds once the central system gave the
 time; Absolute and Recurring profiles stay inactive until then). Limits are handled in amperes;
-schedules in watts are converted with the nominal voltage and the number of phases."""
+schedules in watts are converted with the nominal voltage and the number of phases. A limit that
+is not a finite number in range (NaN, 1e999 read as infinity) makes its profile Rejected."""
+from evse import limits as L
 from evse.ocpp import store
 from evse.ocpp.wallclock import parse_iso
 
@@ -11,6 +13,7 @@ PURPOSE_DEFAULT = "TxDefaultProfile"
 PURPOSE_TX = "TxProfile"
 RECURRENCE_S = {"Daily": 86400, "Weekly": 7 * 86400}
 MAX_BREAKPOINTS = 96  # cap on composite schedule periods (a GetCompositeSchedule answer stays small)
+LIMIT_MAX = {"A": 10000, "W": 10000000}  # beyond any site (10 kA, 10 MW): a number, but not a limit
 
 
 def _prepare(profile):
@@ -21,6 +24,11 @@ def _prepare(profile):
         return None
     for a, b in zip(periods, periods[1:]):
         if a["startPeriod"] == b["startPeriod"]:
+            return None
+    for p in periods:
+        try:
+            L.check_number(p["limit"], 0, LIMIT_MAX.get(s["chargingRateUnit"], 0))
+        except ValueError:
             return None
     kind = profile["chargingProfileKind"]
     if kind == "Recurring" and ("recurrencyKind" not in profile or "startSchedule" not in s):
@@ -167,7 +175,7 @@ class Profiles:
             lim = self._best((PURPOSE_TX,), (connector,), t, tx_start, clock_known, tx_id)
         if lim is None:
             lim = self._best((PURPOSE_DEFAULT,), (0, connector), t, tx_start, clock_known, tx_id)
-        if cap is not None and (lim is None or cap < lim):
+        if cap is not None and (lim is None or not lim <= cap):   # NaN never escapes the cap
             lim = cap
         return lim
 
