@@ -22,7 +22,7 @@ SCN = os.path.join(os.path.dirname(__file__), "scenarios")
 # Scenarios that use only what a vehicle can do (other verbs and fault expectations are skipped)
 PHYSICAL = ("normal_session", "c_to_b", "button_press", "diode_short", "diode_short_charging",
             "state_e", "type2_coding", "unplug_while_charging", "ventilation_allowed",
-            "ventilation_refused", "bouncing_car")
+            "ventilation_refused", "bouncing_car", "nacs_48a")
 
 
 def run_virtual(path):

@@ -24,6 +24,8 @@ _CT_CHUNK_US = const(400)   # inside the pilot burst, a CT round at least this o
 _PWM_CORRECT_MAX = const(4) # duty_u16 steps down when a port rounds up more than modelled
 # RP2040 datasheet 4.5.3: PWM slice n's registers at 0x40050000 + 0x14 * n; CC +0x0c, TOP +0x10.
 _RP2_PWM_BASE = 0x40050000
+_PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges per 980 us
+_GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
 
 
 def _adc(pin, atten):
@@ -80,6 +82,7 @@ class Hardware:
         self.wdt = None
         self.ct = None            # the CT source while metering (sliced bursts; see attach_ct)
         self._ct_chunk = max(1, _CT_CHUNK_US // board.ADC_SAMPLE_US)
+        self._sample_us = board.ADC_SAMPLE_US
 
     def attach_ct(self, src):
         """The CT source samples inside the control tick too (between chunks of the pilot burst),
@@ -127,23 +130,38 @@ class Hardware:
 
     # --- measuring ---
     def sample_pilot(self, m):
-        """Burst over at least one PWM period; mean of each plateau without its extreme sample.
+        """Burst over at least one PWM period; each plateau is the mean of its samples away from
+        the edges, without its extreme contributions.
 
         Samples above the 0 V code belong to the positive plateau, the others to the negative one.
-        Dropping the highest and lowest of each group removes a glitch and an edge sample.
+        A run is a stretch of samples on one side. An edge (up to 13 us, facts 1) is as long as a
+        sample period, so a run's first and last samples may sit on it: a run of 3 or more counts
+        only its inner samples. A shorter run (a 40 us plateau at 96 %, 50 us at 5 %) counts once,
+        by its outermost sample: an edge never reaches past its plateau. Runs cut by the burst's
+        ends count only inside. Dropping each plateau's highest and lowest removes a glitch.
+        More edges than a 1 kHz PWM can make, with a vehicle's level on top, is not a pilot: the
+        reading is made impossible (a pilot fault once confirmed), never a state.
         """
         adc = self._pilot_adc          # adc.read_u16() each time: a bound method would allocate
         zero = self._zero
         n = self._burst
         if self._mode == L.PILOT_5PCT or self.duty_x100 < 1500 or self.duty_x100 > 9000:
             n = n * 3        # a short plateau: more periods so it gets enough samples
-        hs = hn = ls = ln = 0
+        hs = hn = ls = ln = 0          # what each plateau's mean is made of
+        hc = lc = 0                    # every sample per side (under-sampling check)
+        edges = 0
+        max_edges = 2 * (n * self._sample_us // _PWM_PERIOD_MIN_US + 1) + _GLITCH_EDGES
         hmax = lmax = 0
         hmin = lmin = _U16_MAX
         ct = self.ct              # a CT burst in progress takes a round between chunks
         if ct is not None and not ct.active:
             ct = None
         chunk = self._ct_chunk if ct is not None else n
+        prev = ext = adc.read_u16()    # the current run: its side, length, outermost sample
+        up = prev > zero
+        run = 1
+        whole = False                  # the current run began at an edge, not at the burst's start
+        n -= 1
         while n:
             if ct is not None:
                 ct.service()      # integer work into preallocated arrays
@@ -152,26 +170,56 @@ class Hardware:
             while c:
                 c -= 1
                 v = adc.read_u16()
-                if v > zero:
-                    hs += v
-                    hn += 1
-                    if v > hmax:
-                        hmax = v
-                    if v < hmin:
-                        hmin = v
+                side = v > zero
+                if side == up:
+                    run += 1
+                    if up:
+                        if v > ext:
+                            ext = v
+                    elif v < ext:
+                        ext = v
+                    x = prev if run > 2 else -1    # inner: a neighbour of its side each way
+                    prev = v
                 else:
-                    ls += v
+                    x = ext if run < 3 and whole else -1    # a short run between two edges
+                if x < 0:
+                    pass
+                elif up:
+                    hs += x
+                    hn += 1
+                    if x > hmax:
+                        hmax = x
+                    if x < hmin:
+                        hmin = x
+                else:
+                    ls += x
                     ln += 1
-                    if v > lmax:
-                        lmax = v
-                    if v < lmin:
-                        lmin = v
+                    if x > lmax:
+                        lmax = x
+                    if x < lmin:
+                        lmin = x
+                if side != up:         # an edge: a new run starts at v
+                    edges += 1
+                    if up:
+                        hc += run
+                    else:
+                        lc += run
+                    up = side
+                    run = 1
+                    prev = ext = v
+                    whole = True
+        if up:
+            hc += run
+        else:
+            lc += run
         if ct is not None:
             ct.service()
         # A plateau caught by a single sample is under-sampled (a glitch or an edge): not acted on,
-        # the next burst tries again. An empty group is a real reading: X1, F, or a pilot stuck
+        # the next burst tries again. An empty side is a real reading: X1, F, or a pilot stuck
         # at one level while the PWM runs (shorted to PE: E; no negative swing: a pilot fault).
-        m.pilot_ok = (hn == 0 or hn >= _MIN_PLATEAU_SAMPLES) and (ln == 0 or ln >= _MIN_PLATEAU_SAMPLES)
+        # A side seen only in runs cut by the burst's ends has nothing to measure: not acted on.
+        m.pilot_ok = ((hc == 0 or (hc >= _MIN_PLATEAU_SAMPLES and hn > 0))
+                      and (lc == 0 or (lc >= _MIN_PLATEAU_SAMPLES and ln > 0)))
         k = self._k
         if hn > 3:
             hs -= hmax + hmin
@@ -187,6 +235,8 @@ class Hardware:
             m.pilot_pos = m.pilot_neg
         if not ln:
             m.pilot_neg = m.pilot_pos
+        if edges > max_edges and m.pilot_pos >= L.D_MIN_MV:   # not E: a shorted pilot has noise
+            m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
     def read_pp(self):
         adc = self._pp_adc

@@ -15,6 +15,7 @@ from tools.bench_vehicle.virtual import VirtualPins, network, to_u16  # noqa: E4
 PINS = VirtualPins
 DIODE_V = 0.7
 SOURCE_OHMS = 1000.0
+EDGE_US = 4                 # linear ramps, like the virtual bench's pilot
 
 
 class Evse:
@@ -45,7 +46,15 @@ class Evse:
             if t <= t_us:
                 duty = d
         pos, neg = self.levels()
-        v = pos if (t_us % 1000) < duty * 10 else neg
+        ph = t_us % 1000
+        high = duty * 10
+        if high <= 0 or high >= 1000:
+            v = pos if high > 0 else neg
+        elif ph < high:
+            v = pos if ph >= EDGE_US else neg + (pos - neg) * ph / EDGE_US
+        else:
+            e = ph - high
+            v = neg if e >= EDGE_US else pos - (pos - neg) * e / EDGE_US
         return to_u16(PINS.PILOT_FRONTEND, v)
 
 
@@ -159,6 +168,25 @@ def test_duty_96():
 def test_duty_at_40us_per_sample():
     check_duty(53.333, 32.0, conv=40)
     check_duty(96.0, 80.0, conv=40)
+
+
+def test_state_at_96_and_5_percent_whatever_the_sample_grid():
+    """The 40 us negative plateau at 96 % (50 us positive at 5 %) with a grid locked to the PWM
+    (25 or 20 samples per period) or not, at many offsets, edges sampled: the state is B2 or C2
+    with the diode seen, from the plateau bursts alone."""
+    bad = []
+    for duty in (96, 5):
+        for conv in (12, 40, 45, 50):
+            for off in range(0, 1000, 53):
+                for ev in ("B", "C"):
+                    s, _ = setup(duty, conv)
+                    mm.clock.us += off
+                    send(s, "plug")
+                    send(s, "ev " + ev)
+                    m = s.runner.meter.measure(False)
+                    if m["state"] != ev + "2" or m["diode"] != "ok":
+                        bad.append((duty, conv, off, m["state"], m["diode"]))
+    assert bad == [], bad
 
 
 def test_states_on_the_pilot():

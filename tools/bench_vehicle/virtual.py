@@ -84,10 +84,10 @@ class _RigClock:
 
 
 class VirtualPair:
-    def __init__(self, config=None, board="sim", seed=1):
+    def __init__(self, config=None, board="sim", seed=1, pins=VirtualPins):
         from tools.rig import Rig
         self.rig = Rig(board=board, config=config, seed=seed)
-        self.pm = VirtualPins
+        self.pm = pins
         self.vehicle = V.from_map(self.pm, mm.Pin)
         self._wire()
         clock = _RigClock(self)
