@@ -32,12 +32,13 @@ STEP_JUMP_V = 4.0              # a jump this big between two samples is an edge 
 class Options:
     """Analysis knobs (seconds and volts)."""
 
-    def __init__(self, threshold=1.0, guard_start=10e-6, guard_end=3e-6, max_piece=5e-3,
+    def __init__(self, threshold=1.0, guard_start=10e-6, guard_end=3e-6, max_piece=25e-3,
                  min_pulse=2e-6, duty_split=0.4, glitch_s=2.5e-3, dc_block=1e-3):
         self.threshold = threshold          # high / low decision for edges
         self.guard_start = guard_start      # skip after an edge before reading a plateau (facts: ~10 us)
         self.guard_end = guard_end          # skip before the next edge
-        self.max_piece = max_piece          # a level held longer than this is DC (X1, F, E), not PWM
+        self.max_piece = max_piece          # a level held longer is DC (X1, F, E), not PWM: 25 ms keeps
+                                            # a 40 Hz-10 kHz PWM at any duty 5-96 % a PWM, so it FAILs
         self.min_pulse = min_pulse          # shorter pulses are noise at an edge, not edges
         self.duty_split = duty_split        # duty step (percentage points) that starts a new segment
         self.glitch_s = glitch_s            # a segment this short between others is a transition
@@ -268,18 +269,32 @@ def pieces_steps(sig, opt):
 
 # -------------------------------------------------------------------------------------- units
 def units_from_pieces(t_start, t_end, high, level, means, opt):
-    """PWM periods (high piece + following low piece) and DC blocks (long pieces cut into
-    `dc_block` slices, so a level change without a crossing, e.g. A to B at X1, is seen), in time
-    order, as arrays."""
+    """PWM periods and DC blocks, in time order, as arrays.
+
+    A PWM train is a run of two or more consecutive pieces that are each bounded by two edges and no
+    longer than `max_piece`. A period (high piece + low piece) is measured only between two rising
+    edges inside a train: the first high piece after a DC level and the last period before one (or
+    before the capture's end) may be cut by the PWM starting or stopping mid-period, so they are
+    transitions, not periods. Every other piece is DC and is cut into `dc_block` slices, so a level
+    change without a crossing (A to B at X1) is seen."""
     dur = t_end - t_start
     npieces = len(dur)
-    partial = np.zeros(npieces, dtype=bool)
-    partial[0] = partial[-1] = True
-    long_ = dur > opt.max_piece
-    short = ~long_ & ~partial
-    k = np.flatnonzero(high[:-1] & short[:-1] & ~high[1:] & short[1:])
+    bounded = np.ones(npieces, dtype=bool)
+    bounded[0] = bounded[-1] = False
+    short = bounded & (dur <= opt.max_piece)
+    nxt = np.concatenate((short[1:], [False]))
+    prv = np.concatenate(([False], short[:-1]))
+    train = short & (nxt | prv)
+    k = np.flatnonzero(high[1:-2] & train[1:-2] & train[:-3] & train[2:-1] & train[3:]) + 1
     per = dur[k] + dur[k + 1]
-    dc = np.flatnonzero(long_)
+    dc = ~train & (bounded | (dur > opt.max_piece))
+    # the capture's first and last pieces are cut: DC when longer than a period of the train beside
+    if npieces < 3:
+        dc[:] = True
+    else:
+        dc[0] |= not train[1] or dur[0] > dur[1] + dur[2]
+        dc[-1] |= not train[-2] or dur[-1] > dur[-2] + dur[-3]
+    dc = np.flatnonzero(dc)
     nb = np.maximum(1, np.floor(dur[dc] / opt.dc_block).astype(np.int64))
     owner = np.repeat(dc, nb)
     first = np.cumsum(nb) - nb

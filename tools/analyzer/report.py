@@ -47,8 +47,13 @@ def text(res):
     if not res["checks"]:
         out.append("  (none applicable)")
     nfail = sum(1 for c in res["checks"] if not c["ok"])
-    out.append("result    %s" % ("all %d checks pass" % len(res["checks"]) if not nfail
-                                 else "%d of %d checks FAIL" % (nfail, len(res["checks"]))))
+    if not res["checks"]:
+        verdict = "FAIL: no check could run"
+    elif nfail:
+        verdict = "%d of %d checks FAIL" % (nfail, len(res["checks"]))
+    else:
+        verdict = "all %d checks pass" % len(res["checks"])
+    out.append("result    %s" % verdict)
     return "\n".join(out)
 
 
