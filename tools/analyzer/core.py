@@ -349,8 +349,12 @@ def _unit_state(pos, neg, pwm, prev, logic):
     return (st, None)
 
 
-def segments_from_units(u, opt, logic=False):
+def segments_from_units(u, opt, logic=False, dt=0.0):
+    """Units to segments. dt: the sample interval; a duty step within 1.5 samples of the period is
+    the edges' quantisation (10 % duty at 10 kHz and 1 MS/s is 10 +- 1 samples), not a new segment."""
     t0, t1, pwm, duty, freq, pos, neg = (u[k] for k in ("t0", "t1", "pwm", "duty", "freq", "pos", "neg"))
+    split = np.nan_to_num(np.maximum(opt.duty_split, 150.0 * dt * freq), nan=opt.duty_split)
+    splitl = split.tolist()
     t0l, t1l, pwml = t0.tolist(), t1.tolist(), pwm.tolist()
     dutyl, posl, negl = duty.tolist(), pos.tolist(), neg.tolist()
     segs = []
@@ -362,14 +366,15 @@ def segments_from_units(u, opt, logic=False):
             prev_state = st
         d = dutyl[i]
         if cur is not None and cur["state"] == st and cur["fault"] == fault and cur["pwm"] == pwml[i] \
-                and (not pwml[i] or abs(d - cur["_dsum"] / cur["periods"]) <= opt.duty_split):
+                and (not pwml[i] or abs(d - cur["_dsum"] / cur["periods"]) <= splitl[i]):
             cur["periods"] += 1
             cur["_dsum"] += d if pwml[i] else 0.0
             cur["_last"] = i + 1
             cur["end_s"] = t1l[i]
             continue
         cur = {"start_s": t0l[i], "end_s": t1l[i], "state": st, "fault": fault, "pwm": pwml[i],
-               "periods": 1, "_dsum": d if pwml[i] else 0.0, "_first": i, "_last": i + 1}
+               "periods": 1, "_dsum": d if pwml[i] else 0.0, "_first": i, "_last": i + 1,
+               "_split": splitl[i]}
         segs.append(cur)
     segs = _merge_glitches(segs, opt)
     out = []
@@ -390,7 +395,7 @@ def _merge_glitches(segs, opt):
         p = out[-1] if out else None
         if p is not None and p["state"] == s["state"] and p["fault"] == s["fault"] \
                 and p["pwm"] == s["pwm"] and (not s["pwm"] or abs(
-                    p["_dsum"] / p["periods"] - s["_dsum"] / s["periods"]) <= opt.duty_split):
+                    p["_dsum"] / p["periods"] - s["_dsum"] / s["periods"]) <= max(p["_split"], s["_split"])):
             p["periods"] += s["periods"]
             p["_dsum"] += s["_dsum"]
             p["_last"] = s["_last"]
@@ -467,7 +472,7 @@ def analyze(cap, opt=None):
         t_start, t_end, high, level, _ = pieces
         u = {"t0": t_start[:1], "t1": t_end[-1:], "pwm": np.zeros(1, bool), "duty": np.full(1, np.nan),
              "freq": np.full(1, np.nan), "pos": level[:1], "neg": np.full(1, np.nan)}
-    segs = segments_from_units(u, opt, logic=pilot.logic)
+    segs = segments_from_units(u, opt, logic=pilot.logic, dt=pilot.dt if isinstance(pilot, Sampled) else 0.0)
     if segs:
         segs[0]["start_s"] = min(segs[0]["start_s"], pilot.t0)
         segs[-1]["end_s"] = max(segs[-1]["end_s"], pilot.t_end)
@@ -479,6 +484,7 @@ def analyze(cap, opt=None):
         "sample_rate_hz": (1.0 / pilot.dt) if isinstance(pilot, Sampled) else None,
         "segments": segs,
         "peak_v": _peak(pilot),
+        "notes": list(cap.notes),
     }
     res["summary"] = _summary(u, segs)
     res["timeline"] = _timeline(segs, cap)

@@ -18,6 +18,8 @@ def text(res):
     out.append("capture   %s (%s, %.6f s%s)" % (res["file"], res["format"], res["duration_s"], rate))
     out.append("channels  pilot %s%s, contactor %s" % (res["pilot_channel"], " (logic)" if res["logic_pilot"] else "",
                                                        res["contactor_channel"] or "none"))
+    for note in res.get("notes", ()):
+        out.append("note      %s" % note)
     if res["plateau_mode"]:
         out.append("          plateau-level VCD: duty from the `duty` variable, frequency not recorded")
     out.append("pilot     frequency %s (%s to %s, %d periods)" % (
