@@ -146,13 +146,15 @@ def test_truncated_sr(tmp_path, capsys):
     assert "sigrok" in _bad(capsys, p)
 
 
-def test_truncated_csv(tmp_path, capsys):
+def test_truncated_csv_keeps_the_rows_before_the_torn_one(tmp_path, capsys):
     v, _ = synth.sampled(SESSION, rate=RATE)
     p = tmp_path / "t.csv"
     synth.write_scope_csv(str(p), v, RATE)
     data = p.read_bytes()
     p.write_bytes(data[:data.rindex(b",") + 1])
-    assert "truncated" in _bad(capsys, p)
+    code, res = run_json(capsys, p)
+    assert [s["name"] for s in res["segments"]] == ["A1", "B2", "C2", "B2"]
+    assert res["notes"] and "torn" in res["notes"][0]
 
 
 def test_no_pilot_in_vcd(tmp_path, capsys):

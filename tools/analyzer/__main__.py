@@ -52,7 +52,7 @@ def main(argv=None):
                    contactor_channel=args.contactor_channel, scale=scale, rate=args.rate)
         res = analyze(cap, Options(threshold=args.threshold))
         res["checks"] = checks.run(res, cap, expect_current=args.expect_current, duty_tol=args.duty_tol)
-        res["ok"] = all(c["ok"] for c in res["checks"])
+        res["ok"] = bool(res["checks"]) and all(c["ok"] for c in res["checks"])     # no check: no pass
     except CaptureError as e:
         print("analyzer: error: %s" % e, file=sys.stderr)
         return 2

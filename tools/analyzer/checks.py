@@ -9,6 +9,7 @@ FREQ_MIN_HZ = 980.0
 FREQ_MAX_HZ = 1020.0
 GEN_POS = (11.4, 12.6)             # +12 V +-5 %
 GEN_NEG = (-12.6, -11.4)           # -12 V +-5 %
+DIODE_NEG = (-13.0, -11.0)         # negative plateau with the EV's diode in place (facts 3)
 J1772_BANDS = {"A": (11.40, 12.60), "B": (8.36, 9.56), "C": (5.48, 6.49), "D": (2.62, 3.25)}
 DUTY_MIN = 10.0                    # never under 10 % except the 5 % of high-level communication
 DUTY_MAX = 96.0                    # never above 96 %
@@ -16,7 +17,8 @@ OPEN_AFTER_C_TO_B_S = 0.100        # IEC 61851-1 Table A.6 seq 8.1
 OPEN_AFTER_PWM_OFF_S = 6.0         # seq 10.2
 DEFAULT_DUTY_TOL = 0.5
 PEAK_MIN_V = 2.0                   # a pilot reaches at least the D plateau or -12 V
-PEAK_MAX_V = 14.0                  # above +13 V is impossible: a wrong scale             # percentage points
+PEAK_MAX_V = 14.0                  # above +13 V is impossible: a wrong scale
+PILOT_STATES = ("A", "B", "C", "D", "F")
 
 
 def _check(name, ok, measured, unit, limit, detail=""):
@@ -33,17 +35,19 @@ def _worst(values, lo, hi):
 
 def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
     segs = res["segments"]
-    out = []
     pwm = [s for s in segs if s["pwm"]]
+    out = [_pilot_found(res, segs, pwm)]
     # frequency
     fr = [s for s in pwm if s["frequency_hz"] is not None]
     if fr:
+        # every period, not segment means: 500 Hz and 2 kHz periods must not average to a pass
         lo = min(s["frequency_min_hz"] for s in fr)
         hi = max(s["frequency_max_hz"] for s in fr)
-        means = [s["frequency_hz"] for s in fr]
-        w = _worst(means, FREQ_MIN_HZ, FREQ_MAX_HZ)
-        out.append(_check("frequency", FREQ_MIN_HZ <= min(means) and max(means) <= FREQ_MAX_HZ, w, "Hz",
-                          "980-1020 Hz", "segment means; single periods %.1f-%.1f Hz" % (lo, hi)))
+        w = _worst([lo, hi], FREQ_MIN_HZ, FREQ_MAX_HZ)
+        bad = [s for s in fr if s["frequency_min_hz"] < FREQ_MIN_HZ or s["frequency_max_hz"] > FREQ_MAX_HZ]
+        out.append(_check("frequency", not bad, w, "Hz", "980-1020 Hz every period (1 kHz +-2 %)",
+                          "single periods %.1f-%.1f Hz" % (lo, hi) + (
+                              "; first off at %.3f s (%s)" % (bad[0]["start_s"], bad[0]["name"]) if bad else "")))
     if res["logic_pilot"]:
         levels_known = False
     else:
@@ -83,13 +87,19 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
             out.append(_check("state_bands", max(devs) == 0.0, s["pos_v"], "V",
                               "J1772 bands B 8.36-9.56, C 5.48-6.49, D 2.62-3.25 V",
                               "worst: %s at %.3f s" % (s["name"], s["start_s"])))
-        if pwm:
-            dio = [s for s in pwm if s["fault"] == "diode"]
-            negs = [s["neg_v"] for s in pwm if s["neg_v"] is not None]
-            if negs or dio:
-                m = dio[0]["neg_v"] if dio else max(negs)
-                out.append(_check("diode", not dio, m, "V", "negative plateau -11 to -13 V while PWM runs",
-                                  "diode missing or shorted at %.3f s" % dio[0]["start_s"] if dio else "ok"))
+        negs = [s for s in pwm if s["neg_v"] is not None]
+        if negs:
+            lo, hi = DIODE_NEG
+            bad = [s for s in negs if not lo <= s["neg_v"] <= hi]
+            w = bad[0] if bad else min(negs, key=lambda s: min(s["neg_v"] - lo, hi - s["neg_v"]))
+            if not bad:
+                why = "ok"
+            elif w["fault"] == "diode":
+                why = "diode missing or shorted at %.3f s (the negative plateau mirrors the positive)" % w["start_s"]
+            else:
+                why = "negative plateau %.2f V at %.3f s" % (w["neg_v"], w["start_s"])
+            out.append(_check("diode", not bad, w["neg_v"], "V", "negative plateau %g to %g V while PWM runs"
+                              % DIODE_NEG, why))
     # duty
     dd = [s for s in pwm if s["duty_pct"] is not None]
     if dd:
@@ -112,6 +122,21 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
             out.append(_check("duty_expected", False, None, "%", "%.2f %%" % want, "no nominal PWM in capture"))
     out += _contactor_checks(res, cap)
     return out
+
+
+def _pilot_found(res, segs, pwm):
+    """Always run, so a capture with no pilot in it is never a pass: a logic pilot needs measured
+    PWM periods, an analog one a segment at a pilot level (A-D, F)."""
+    if res["logic_pilot"]:
+        n = res["summary"]["pwm_periods"]
+        return _check("pilot_found", n > 0, n, "periods", "a PWM in the capture",
+                      "%d PWM periods" % n if n else
+                      "no pilot found: no PWM period in the logic channel %r" % res["pilot_channel"])
+    ok = [s for s in segs if s["state"] in PILOT_STATES and not s["fault"]]
+    dur = sum(s["end_s"] - s["start_s"] for s in ok)
+    return _check("pilot_found", bool(ok), dur, "s", "a segment at a pilot level (A-D, F)",
+                  "%d segment(s), %d with PWM" % (len(ok), sum(1 for s in ok if s["pwm"])) if ok else
+                  "no pilot found: no level of states A-D or F in channel %r" % res["pilot_channel"])
 
 
 def _opening(cap, t):

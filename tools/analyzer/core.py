@@ -32,12 +32,13 @@ STEP_JUMP_V = 4.0              # a jump this big between two samples is an edge 
 class Options:
     """Analysis knobs (seconds and volts)."""
 
-    def __init__(self, threshold=1.0, guard_start=10e-6, guard_end=3e-6, max_piece=5e-3,
+    def __init__(self, threshold=1.0, guard_start=10e-6, guard_end=3e-6, max_piece=25e-3,
                  min_pulse=2e-6, duty_split=0.4, glitch_s=2.5e-3, dc_block=1e-3):
         self.threshold = threshold          # high / low decision for edges
         self.guard_start = guard_start      # skip after an edge before reading a plateau (facts: ~10 us)
         self.guard_end = guard_end          # skip before the next edge
-        self.max_piece = max_piece          # a level held longer than this is DC (X1, F, E), not PWM
+        self.max_piece = max_piece          # a level held longer is DC (X1, F, E), not PWM: 25 ms keeps
+                                            # a 40 Hz-10 kHz PWM at any duty 5-96 % a PWM, so it FAILs
         self.min_pulse = min_pulse          # shorter pulses are noise at an edge, not edges
         self.duty_split = duty_split        # duty step (percentage points) that starts a new segment
         self.glitch_s = glitch_s            # a segment this short between others is a transition
@@ -268,18 +269,32 @@ def pieces_steps(sig, opt):
 
 # -------------------------------------------------------------------------------------- units
 def units_from_pieces(t_start, t_end, high, level, means, opt):
-    """PWM periods (high piece + following low piece) and DC blocks (long pieces cut into
-    `dc_block` slices, so a level change without a crossing, e.g. A to B at X1, is seen), in time
-    order, as arrays."""
+    """PWM periods and DC blocks, in time order, as arrays.
+
+    A PWM train is a run of two or more consecutive pieces that are each bounded by two edges and no
+    longer than `max_piece`. A period (high piece + low piece) is measured only between two rising
+    edges inside a train: the first high piece after a DC level and the last period before one (or
+    before the capture's end) may be cut by the PWM starting or stopping mid-period, so they are
+    transitions, not periods. Every other piece is DC and is cut into `dc_block` slices, so a level
+    change without a crossing (A to B at X1) is seen."""
     dur = t_end - t_start
     npieces = len(dur)
-    partial = np.zeros(npieces, dtype=bool)
-    partial[0] = partial[-1] = True
-    long_ = dur > opt.max_piece
-    short = ~long_ & ~partial
-    k = np.flatnonzero(high[:-1] & short[:-1] & ~high[1:] & short[1:])
+    bounded = np.ones(npieces, dtype=bool)
+    bounded[0] = bounded[-1] = False
+    short = bounded & (dur <= opt.max_piece)
+    nxt = np.concatenate((short[1:], [False]))
+    prv = np.concatenate(([False], short[:-1]))
+    train = short & (nxt | prv)
+    k = np.flatnonzero(high[1:-2] & train[1:-2] & train[:-3] & train[2:-1] & train[3:]) + 1
     per = dur[k] + dur[k + 1]
-    dc = np.flatnonzero(long_)
+    dc = ~train & (bounded | (dur > opt.max_piece))
+    # the capture's first and last pieces are cut: DC when longer than a period of the train beside
+    if npieces < 3:
+        dc[:] = True
+    else:
+        dc[0] |= not train[1] or dur[0] > dur[1] + dur[2]
+        dc[-1] |= not train[-2] or dur[-1] > dur[-2] + dur[-3]
+    dc = np.flatnonzero(dc)
     nb = np.maximum(1, np.floor(dur[dc] / opt.dc_block).astype(np.int64))
     owner = np.repeat(dc, nb)
     first = np.cumsum(nb) - nb
@@ -334,8 +349,12 @@ def _unit_state(pos, neg, pwm, prev, logic):
     return (st, None)
 
 
-def segments_from_units(u, opt, logic=False):
+def segments_from_units(u, opt, logic=False, dt=0.0):
+    """Units to segments. dt: the sample interval; a duty step within 1.5 samples of the period is
+    the edges' quantisation (10 % duty at 10 kHz and 1 MS/s is 10 +- 1 samples), not a new segment."""
     t0, t1, pwm, duty, freq, pos, neg = (u[k] for k in ("t0", "t1", "pwm", "duty", "freq", "pos", "neg"))
+    split = np.nan_to_num(np.maximum(opt.duty_split, 150.0 * dt * freq), nan=opt.duty_split)
+    splitl = split.tolist()
     t0l, t1l, pwml = t0.tolist(), t1.tolist(), pwm.tolist()
     dutyl, posl, negl = duty.tolist(), pos.tolist(), neg.tolist()
     segs = []
@@ -347,14 +366,15 @@ def segments_from_units(u, opt, logic=False):
             prev_state = st
         d = dutyl[i]
         if cur is not None and cur["state"] == st and cur["fault"] == fault and cur["pwm"] == pwml[i] \
-                and (not pwml[i] or abs(d - cur["_dsum"] / cur["periods"]) <= opt.duty_split):
+                and (not pwml[i] or abs(d - cur["_dsum"] / cur["periods"]) <= splitl[i]):
             cur["periods"] += 1
             cur["_dsum"] += d if pwml[i] else 0.0
             cur["_last"] = i + 1
             cur["end_s"] = t1l[i]
             continue
         cur = {"start_s": t0l[i], "end_s": t1l[i], "state": st, "fault": fault, "pwm": pwml[i],
-               "periods": 1, "_dsum": d if pwml[i] else 0.0, "_first": i, "_last": i + 1}
+               "periods": 1, "_dsum": d if pwml[i] else 0.0, "_first": i, "_last": i + 1,
+               "_split": splitl[i]}
         segs.append(cur)
     segs = _merge_glitches(segs, opt)
     out = []
@@ -375,7 +395,7 @@ def _merge_glitches(segs, opt):
         p = out[-1] if out else None
         if p is not None and p["state"] == s["state"] and p["fault"] == s["fault"] \
                 and p["pwm"] == s["pwm"] and (not s["pwm"] or abs(
-                    p["_dsum"] / p["periods"] - s["_dsum"] / s["periods"]) <= opt.duty_split):
+                    p["_dsum"] / p["periods"] - s["_dsum"] / s["periods"]) <= max(p["_split"], s["_split"])):
             p["periods"] += s["periods"]
             p["_dsum"] += s["_dsum"]
             p["_last"] = s["_last"]
@@ -452,7 +472,7 @@ def analyze(cap, opt=None):
         t_start, t_end, high, level, _ = pieces
         u = {"t0": t_start[:1], "t1": t_end[-1:], "pwm": np.zeros(1, bool), "duty": np.full(1, np.nan),
              "freq": np.full(1, np.nan), "pos": level[:1], "neg": np.full(1, np.nan)}
-    segs = segments_from_units(u, opt, logic=pilot.logic)
+    segs = segments_from_units(u, opt, logic=pilot.logic, dt=pilot.dt if isinstance(pilot, Sampled) else 0.0)
     if segs:
         segs[0]["start_s"] = min(segs[0]["start_s"], pilot.t0)
         segs[-1]["end_s"] = max(segs[-1]["end_s"], pilot.t_end)
@@ -464,6 +484,7 @@ def analyze(cap, opt=None):
         "sample_rate_hz": (1.0 / pilot.dt) if isinstance(pilot, Sampled) else None,
         "segments": segs,
         "peak_v": _peak(pilot),
+        "notes": list(cap.notes),
     }
     res["summary"] = _summary(u, segs)
     res["timeline"] = _timeline(segs, cap)

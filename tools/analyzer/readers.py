@@ -596,7 +596,7 @@ def _csv_table_fast(data):
     if not parts:
         return None
     vals = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    return (vals.reshape(nrows, len(row)), names, delim) + hdr[2:]
+    return (vals.reshape(nrows, len(row)), names, delim) + hdr[2:] + ([],)
 
 
 def _csv_table(data, path):
@@ -608,20 +608,24 @@ def _csv_table(data, path):
         raise CaptureError("%s: no numeric data rows (not a capture?)" % path)
     delim, row, cols, names = _csv_columns(lines[first_data], caption)
     # the data rows (the last line may be cut: a truncated capture)
-    body = "\n".join(ln for ln in lines[first_data:] if ln.strip() and not ln.lstrip().startswith(";"))
-    last = _split(lines[-1].strip(), delim) if lines[-1].strip() else None
-    if last is not None and (len([f for f in last if f != ""]) < len(cols) or not _numeric_fields(last)):
-        raise CaptureError("%s: truncated CSV (last row incomplete: %r)" % (path, lines[-1][:40]))
+    rows = [ln for ln in lines[first_data:] if ln.strip() and not ln.lstrip().startswith(";")]
+    torn = None
+    if rows:
+        last = _split(rows[-1].strip(), delim)
+        if len([f for f in last if f != ""]) < len(cols) or not _numeric_fields(last):
+            torn = rows.pop()              # a capture cut while writing: the rows before it stand
+    body = "\n".join(rows)
     try:
         arr = np.loadtxt(io.StringIO(body), delimiter=delim, usecols=cols, ndmin=2, dtype=np.float64)
     except ValueError as e:
         raise CaptureError("%s: malformed CSV (%s)" % (path, str(e).splitlines()[0]))
-    return arr, names, delim, meta, sig_names, sig_rate
+    notes = ["last row torn, ignored: %r" % torn.strip()[:40]] if torn is not None else []
+    return arr, names, delim, meta, sig_names, sig_rate, notes
 
 
 def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
     table = _csv_table_fast(data) or _csv_table(data, path)
-    arr, names, delim, meta, sig_names, sig_rate = table
+    arr, names, delim, meta, sig_names, sig_rate, notes = table
     if arr.shape[0] < 2:
         raise CaptureError("%s: capture too short (%d rows)" % (path, arr.shape[0]))
 
@@ -720,8 +724,10 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
             b = (cv > thr).astype(np.float64)
             i = np.concatenate(([0], np.flatnonzero(b[1:] != b[:-1]) + 1))
             contactor = Steps(times[i], b[i], times[-1] + dt, logic=True)
-    return Capture(path, "sigrok-csv" if sigrok else "csv", pilot, names[pj], contactor=contactor,
-                   contactor_name=names[cj] if contactor is not None else None, channels=names)
+    cap = Capture(path, "sigrok-csv" if sigrok else "csv", pilot, names[pj], contactor=contactor,
+                  contactor_name=names[cj] if contactor is not None else None, channels=names)
+    cap.notes = notes
+    return cap
 
 
 def _float(s):

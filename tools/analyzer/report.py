@@ -18,6 +18,8 @@ def text(res):
     out.append("capture   %s (%s, %.6f s%s)" % (res["file"], res["format"], res["duration_s"], rate))
     out.append("channels  pilot %s%s, contactor %s" % (res["pilot_channel"], " (logic)" if res["logic_pilot"] else "",
                                                        res["contactor_channel"] or "none"))
+    for note in res.get("notes", ()):
+        out.append("note      %s" % note)
     if res["plateau_mode"]:
         out.append("          plateau-level VCD: duty from the `duty` variable, frequency not recorded")
     out.append("pilot     frequency %s (%s to %s, %d periods)" % (
@@ -47,8 +49,13 @@ def text(res):
     if not res["checks"]:
         out.append("  (none applicable)")
     nfail = sum(1 for c in res["checks"] if not c["ok"])
-    out.append("result    %s" % ("all %d checks pass" % len(res["checks"]) if not nfail
-                                 else "%d of %d checks FAIL" % (nfail, len(res["checks"]))))
+    if not res["checks"]:
+        verdict = "FAIL: no check could run"
+    elif nfail:
+        verdict = "%d of %d checks FAIL" % (nfail, len(res["checks"]))
+    else:
+        verdict = "all %d checks pass" % len(res["checks"])
+    out.append("result    %s" % verdict)
     return "\n".join(out)
 
 

@@ -158,8 +158,9 @@ def write_scope_csv(path, v, rate, scale=1.0, header="junk", contactor=None):
         np.savetxt(f, np.column_stack(cols), delimiter=",", fmt=fmt)
 
 
-def write_sr(path, rate, analog=None, logic=None, chunk=1 << 24):
-    """A sigrok session file (srzip v2): analog {name: float32 array}, logic {name: 0/1 array}."""
+def write_sr(path, rate, analog=None, logic=None, chunk=1 << 22):
+    """A sigrok session file (srzip v2): analog {name: float32 array}, logic {name: 0/1 array}.
+    Members hold `chunk` samples each, logic and analog alike."""
     analog = analog or {}
     logic = logic or {}
     ln = list(logic)
@@ -180,8 +181,8 @@ def write_sr(path, rate, analog=None, logic=None, chunk=1 << 24):
                 z.writestr("logic-1-%d" % (c + 1), packed[a:a + chunk].tobytes())
         for i, n in enumerate(analog):
             arr = np.asarray(analog[n], dtype="<f4")
-            for c, a in enumerate(range(0, len(arr), chunk // 4)):
-                z.writestr("analog-1-%d-%d" % (len(ln) + i + 1, c + 1), arr[a:a + chunk // 4].tobytes())
+            for c, a in enumerate(range(0, len(arr), chunk)):
+                z.writestr("analog-1-%d-%d" % (len(ln) + i + 1, c + 1), arr[a:a + chunk].tobytes())
 
 
 def _rate_text(rate):

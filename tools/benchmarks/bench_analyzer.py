@@ -74,18 +74,30 @@ def _fixed(x, decimals, int_digits):
 
 
 def write_csv_fast(path, v, rate):
-    """The layout of synth.write_scope_csv (junk header, "Time (s),CH1 (V)", then time,volts rows)
-    with fixed decimals ("%.6f,%.4f"), formatted by numpy: np.savetxt needs minutes for 10 M rows."""
+    """The layout of synth.write_scope_csv (junk header, then time,volts rows) with fixed decimals
+    ("%.6f,%.4f") and a logic copy of the pilot (cp_high, for sigrok's pwm decoder), formatted by
+    numpy: np.savetxt needs minutes for 10 M rows."""
     n = len(v)
     with open(path, "wb") as f:
-        f.write(b"Model,SYNTH-SCOPE 1000\nRecord Length,%d\nSample Interval,%g\n\nTime (s),CH1 (V)\n"
+        f.write(b"Model,SYNTH-SCOPE 1000\nRecord Length,%d\nSample Interval,%g\n\ntime,cp,cp_high\n"
                 % (n, 1.0 / rate))
         step = 1 << 20
         for a in range(0, n, step):
             b = min(n, a + step)
             m = np.column_stack((_fixed(np.arange(a, b) / rate, 6, 3), np.full(b - a, ord(","), np.uint8),
-                                 _fixed(v[a:b], 4, 2), np.full(b - a, 10, np.uint8)))
+                                 _fixed(v[a:b], 4, 2), np.full(b - a, ord(","), np.uint8),
+                                 np.where(v[a:b] > 1.0, ord("1"), ord("0")).astype(np.uint8),
+                                 np.full(b - a, 10, np.uint8)))
             f.write(m[m != 0].tobytes())
+
+
+def sigrok_pwm(sigrok, path, fmt):
+    """Wall time of sigrok-cli's pwm decoder on the logic copy of the pilot in PATH, and its periods."""
+    args = {"sr": [], "vcd": ["-I", "vcd"], "csv": ["-I", "csv:column_formats=t,a,l:start_line=5:header=true"]}[fmt]
+    t0 = time.perf_counter()
+    r = subprocess.run([sigrok] + args + ["-i", path, "-P", "pwm:data=cp_high", "-A", "pwm=duty-cycle"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=600)
+    return time.perf_counter() - t0, r.stdout.count(b"\n")
 
 
 def main():
@@ -112,6 +124,7 @@ def main():
         del cap, res
         t = end_to_end(path)
         print("analyzer_end_to_end_sr: %.1f Msamples/s (%.2f s, median of %d runs)" % (n / t / 1e6, t, RUNS))
+        times = {"sr": (t, n)}
 
         vcd = os.path.join(tmp, "long.vcd")
         synth.write_vcd(vcd, schedule() * VCD_REPEAT, waveform=True)
@@ -121,6 +134,7 @@ def main():
               % (os.path.getsize(vcd) / 1e6, changes, n * VCD_REPEAT / RATE))
         print("analyzer_end_to_end_vcd: %.1f Msamples/s at 1 MS/s, %.2f M changes/s (%.2f s)"
               % (n * VCD_REPEAT / t / 1e6, changes / t / 1e6, t))
+        times["vcd"] = (t, n * VCD_REPEAT)
 
         csv = os.path.join(tmp, "long.csv")
         v, _ = synth.sampled(schedule()[:len(schedule()) // REPEAT * CSV_REPEAT], rate=RATE, noise=0.1)
@@ -130,19 +144,17 @@ def main():
         print("analyzer_csv_file: %.0f MB, %d rows" % (os.path.getsize(csv) / 1e6, m))
         t = end_to_end(csv)
         print("analyzer_end_to_end_csv: %.1f Msamples/s (%.2f s)" % (m / t / 1e6, t))
+        times["csv"] = (t, m)
 
         sigrok = shutil.which("sigrok-cli")
         if sigrok is None:
             print("sigrok_pwm: skipped (sigrok-cli not installed)")
             return
-        t0 = time.perf_counter()
-        r = subprocess.run([sigrok, "-i", path, "-P", "pwm:data=cp_high", "-A", "pwm=duty-cycle"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
-        t1 = time.perf_counter()
-        lines = r.stdout.count(b"\n")
-        print("sigrok_pwm: %.1f Msamples/s" % (n / (t1 - t0) / 1e6))
-        print("sigrok_pwm_time: %.2f s" % (t1 - t0))
-        print("sigrok_pwm_periods: %d periods" % lines)
+        for fmt, f in (("sr", path), ("vcd", vcd), ("csv", csv)):
+            ts, periods = sigrok_pwm(sigrok, f, fmt)
+            ta, samples = times[fmt]
+            print("sigrok_pwm_%s: %.1f Msamples/s (%.2f s, %d periods)" % (fmt, samples / ts / 1e6, ts, periods))
+            print("analyzer_vs_sigrok_%s: %.1fx (end to end: %.2f s against %.2f s)" % (fmt, ts / ta, ta, ts))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,0 +1,167 @@
+"""The analyzer never passes a bad pilot and never fails a good one (issue 13): a PWM cut at the end
+of a capture, a pilot at the wrong frequency, a capture with no pilot in it, the diode check's
+limit, a scope CSV cut in its last row, sigrok-cli's CSV export of an analog + logic session."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tools.analyzer import synth
+from tools.analyzer.__main__ import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIGROK = shutil.which("sigrok-cli")
+needs_sigrok = pytest.mark.skipif(SIGROK is None, reason="sigrok-cli not installed (make test installs it)")
+RATE = 1e6
+
+
+def run_json(capsys, *args):
+    code = main([str(a) for a in args] + ["--json"])
+    out, err = capsys.readouterr()
+    assert err == "", err
+    res = json.loads(out)
+    return code, res, {c["name"]: c for c in res["checks"]}
+
+
+def sr_of(tmp_path, schedule, freq=1000.0, name="c.sr", noise=0.05):
+    v, k = synth.sampled(schedule, rate=RATE, freq=freq, noise=noise)
+    p = tmp_path / name
+    synth.write_sr(str(p), RATE, analog={"cp": v}, logic={"cp_high": v > 1, "contactor": k})
+    return p
+
+
+# ------------------------------------------------------------ a PWM cut at the capture's end
+def test_bench_trace_ending_just_after_an_unplug_passes(tmp_path):
+    """The issue's reproduction: at 16 A the bench stops the PWM 0.07 ms into a low half-period and
+    the capture ends there; that fragment is not a 2941 Hz period."""
+    scn = tmp_path / "unplug_16a.scn"
+    scn.write_text("config max_current=16\nwait 1\nplug\nwait 1\nev C\nwait 2\nev B\nwait 0.5\nunplug\n"
+                   "expect state A1 within 0.1\n")
+    vcd = tmp_path / "unplug_16a.vcd"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.join(ROOT, "firmware"), ROOT, os.path.join(ROOT, "tools", "hostlib")]))
+    r = subprocess.run([sys.executable, "-m", "tools.bench", str(scn), "--waveform", "--vcd", str(vcd)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "tools.analyzer", str(vcd), "--expect-current", "16", "--json"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    res = json.loads(r.stdout)
+    chk = {c["name"]: c for c in res["checks"]}
+    assert r.returncode == 0, [c for c in res["checks"] if not c["ok"]]
+    assert chk["frequency"]["measured"] == pytest.approx(1000.0, abs=0.5)
+    assert res["summary"]["frequency_max_hz"] == pytest.approx(1000.0, abs=0.5)
+
+
+@pytest.mark.parametrize("amps", [6, 10, 16, 20, 24, 32, 48, 80])
+@pytest.mark.parametrize("cut_us", [0, 70, 150, 400, 900])
+def test_pwm_stopped_anywhere_in_its_last_period_is_no_period(tmp_path, capsys, amps, cut_us):
+    """The PWM stops (X1, or the capture ends) at any point of a period: never a fragment period."""
+    duty = amps / 0.6 if amps <= 51 else amps / 2.5 + 64
+    sched = [{"dur": 0.1, "state": "B", "duty": duty}, {"dur": 0.05 + cut_us * 1e-6, "state": "B", "duty": duty}]
+    for tail in ([], [{"dur": 0.02, "state": "A"}]):
+        p = tmp_path / "cut.vcd"
+        synth.write_vcd(str(p), sched + tail)
+        code, res, chk = run_json(capsys, p, "--expect-current", amps)
+        assert code == 0, [c for c in res["checks"] if not c["ok"]]
+        assert res["summary"]["frequency_min_hz"] == pytest.approx(1000.0, abs=0.01)
+        assert res["summary"]["frequency_max_hz"] == pytest.approx(1000.0, abs=0.01)
+
+
+def test_pwm_starting_from_f_mid_period_is_no_period(capsys, tmp_path):
+    v, _ = synth.sampled([{"dur": 0.0304, "state": "A", "duty": 0}, {"dur": 0.05, "state": "B", "duty": 30.0}],
+                         rate=RATE)
+    p = tmp_path / "start.sr"
+    synth.write_sr(str(p), RATE, analog={"cp": v})
+    code, res, chk = run_json(capsys, p)
+    assert code == 0, [c for c in res["checks"] if not c["ok"]]
+    assert [s["name"] for s in res["segments"]] == ["F", "B2"]
+
+
+# --------------------------------------------------------------- wrong frequency, no pilot
+@pytest.mark.parametrize("freq", [50.0, 100.0, 500.0, 2000.0, 10000.0])
+@pytest.mark.parametrize("duty", [10.0, 53.3, 90.0])
+def test_pilot_at_a_wrong_frequency_fails(tmp_path, capsys, freq, duty):
+    p = sr_of(tmp_path, [{"dur": 0.3, "state": "B", "duty": duty}], freq=freq)
+    code, res, chk = run_json(capsys, p)
+    assert code == 1
+    assert not chk["frequency"]["ok"] and chk["frequency"]["measured"] == pytest.approx(freq, rel=0.01)
+    assert [s["name"] for s in res["segments"]] == ["B2"]
+    assert res["segments"][0]["duty_pct"] == pytest.approx(duty, abs=0.3 + 100 * freq / RATE)   # 1 sample
+
+
+def test_a_capture_with_no_pilot_fails(tmp_path, capsys):
+    """A logic capture of something else (a 90 Hz sensor PWM like sigrok-dumps' lidarlite_5mhz.sr):
+    its frequency and duty fail; a logic channel with no edge at all, or an analog one at 0 V, has
+    no pilot: never 'all 0 checks pass'."""
+    n = int(0.5 * RATE)
+    i = np.arange(n)
+    pulses = ((i % 11111) < 300).astype(np.uint8)             # 90 Hz, 0.3 ms high
+    p = tmp_path / "sensor.sr"
+    synth.write_sr(str(p), RATE, logic={"PWM": pulses})
+    code, res, chk = run_json(capsys, p, "--channel", "PWM")
+    assert code == 1
+    assert not chk["frequency"]["ok"] and chk["frequency"]["measured"] == pytest.approx(90.0, abs=0.1)
+    assert not chk["duty_range"]["ok"]
+
+    synth.write_sr(str(p), RATE, logic={"cp_high": np.zeros(n, np.uint8)})
+    code, res, chk = run_json(capsys, p)
+    assert code == 1 and not chk["pilot_found"]["ok"] and "no pilot" in chk["pilot_found"]["detail"]
+
+    synth.write_sr(str(p), RATE, analog={"cp": np.random.default_rng(1).normal(0, 0.05, n).astype(np.float32)})
+    code, res, chk = run_json(capsys, p)
+    assert code == 1 and not chk["pilot_found"]["ok"] and "no pilot" in chk["pilot_found"]["detail"]
+    assert main([str(p)]) == 1 and "FAIL pilot_found" in capsys.readouterr()[0]
+
+
+# -------------------------------------------------------------------------- the diode check
+def test_diode_check_applies_the_limit_it_prints(tmp_path, capsys):
+    """A negative plateau of -9 V is outside '-13 to -11 V' whether or not it mirrors the positive."""
+    v, _ = synth.sampled([{"dur": 0.05, "state": "C", "duty": 53.3}], rate=RATE)
+    v[v < 0] = -9.0
+    p = tmp_path / "neg9.sr"
+    synth.write_sr(str(p), RATE, analog={"cp": v})
+    code, res, chk = run_json(capsys, p)
+    assert code == 1
+    assert chk["diode"]["limit"] == "negative plateau -13 to -11 V while PWM runs"
+    assert not chk["diode"]["ok"] and chk["diode"]["measured"] == pytest.approx(-9.0, abs=0.01)
+    assert "-9.00 V" in chk["diode"]["detail"]
+
+
+# --------------------------------------------------------------------------------- CSV input
+def test_scope_csv_with_a_torn_last_row(tmp_path, capsys):
+    """A scope stopped while writing: '+998.000E-06,,' ends the file; the rows before it stand."""
+    v, _ = synth.sampled([{"dur": 0.02, "state": "C", "duty": 40.0}], rate=RATE)
+    p = tmp_path / "scope.csv"
+    with open(p, "w") as f:
+        f.write("Time (s),CH1 (V),CH2 (V)\n")
+        np.savetxt(f, np.column_stack((np.arange(len(v)) / RATE, v, v > 1)), delimiter=",", fmt="%+.6E")
+        f.write("+998.000E-06,,\n")
+    code, res, chk = run_json(capsys, p)
+    assert code == 0, [c for c in res["checks"] if not c["ok"]]
+    assert res["segments"][0]["duty_pct"] == pytest.approx(40.0, abs=0.05)
+    assert res["notes"] == ["last row torn, ignored: '+998.000E-06,,'"]
+
+
+@needs_sigrok
+@pytest.mark.parametrize("opts", ["csv", "csv:time=true"])
+def test_sigrok_csv_export_of_an_analog_and_logic_session(tmp_path, capsys, opts):
+    """The analyzer's own .sr (analog cp, logic cp_high and contactor), exported by sigrok-cli."""
+    sched = [{"dur": 0.05, "state": "A"}, {"dur": 0.1, "state": "B", "duty": 26.7},
+             {"dur": 0.2, "state": "C", "duty": 26.7, "contactor": True},
+             {"dur": 0.03, "state": "B", "duty": 26.7, "contactor": True}, {"dur": 0.05, "state": "B", "duty": 26.7}]
+    sr = sr_of(tmp_path, sched)
+    out = tmp_path / "export.csv"
+    r = subprocess.run([SIGROK, "-i", str(sr), "-O", opts], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out.write_bytes(r.stdout)
+    code, res, chk = run_json(capsys, out, "--expect-current", "16")
+    assert res["format"] == "sigrok-csv" and res["pilot_channel"] == "cp"
+    assert res["contactor_channel"] == "contactor"
+    assert [s["name"] for s in res["segments"]] == ["A1", "B2", "C2", "B2"]
+    assert chk["contactor_open_after_c_to_b"]["measured"] == pytest.approx(30.0, abs=1.0)
+    assert code == 0, [c for c in res["checks"] if not c["ok"]]
