@@ -246,13 +246,13 @@ def test_energy_power_cut_on_flash():
     e.session_start(0)
     for k in range(1, 301):
         e.add_mwh(777, k * 1000)
-        e.note_current(16.0)
+        e.note_current_ma(16000)
     saved = e.writes
     e2 = Energy(d)                              # power cut: a new object on the same flash
     assert e2.wh_total <= e.wh_total < e2.wh_total + 50
     rec = e2.sessions()[-1]
     assert rec["reason"] == "power_loss" and rec["max_a"] == 16.0 and saved >= 5
-    with open(d + "/energy_a.json", "w") as f:  # a torn checkpoint: the other file still counts
+    with open(d + "/energy.a", "w") as f:       # a torn checkpoint: the other copy still counts
         f.write("{")
     e3 = Energy(d)
     assert e3.wh_total <= e2.wh_total and len(e3.sessions()) == 1
