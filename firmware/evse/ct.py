@@ -118,22 +118,6 @@ def rms_from_sums(s1, s2, n):
     return math.sqrt(v) if v > 0 else 0.0
 
 
-def isqrt(n):
-    """floor(sqrt(n)) in small ints (Newton from a power of two above the root)."""
-    if n <= 0:
-        return 0
-    x = 1
-    m = n
-    while m:
-        m >>= 2
-        x <<= 1
-    y = (x + n // x) >> 1
-    while y < x:
-        x = y
-        y = (x + n // x) >> 1
-    return x
-
-
 def fixed(x):
     """(k, shift) with x ~ k / 2^shift and k < CAL_MAX: a calibration factor in small ints.
     Float work, once at start. NaN, inf, negative or absurd: k = -1, every reading implausible."""
@@ -158,7 +142,12 @@ def rms_scaled(v, k, shift):
     while v >= (1 << 28):
         v >>= 2
         s -= 1
-    r = isqrt(v) * k
+    x = 1 << 14                     # above the root of v < 2^28: Newton from there, floor(sqrt)
+    y = (x + v // x) >> 1
+    while y < x:
+        x = y
+        y = (x + v // x) >> 1
+    r = x * k
     return (r + (1 << (s - 1))) >> s if s > 0 else r << -s
 
 
@@ -481,9 +470,10 @@ class CtMeter:
         sane = 0 <= mv <= METER_MAX_V * 1000
         for c in range(self.phases):
             v = self._channel_timed(c, rounds) if timed else self._channel(c, rounds)
-            q = rms_scaled(v, 16, 0)
-            if q > self._peak_q:
-                self._peak_q = q
+            if not self.hz_detected:        # the level that may start the mains detection
+                q = rms_scaled(v, 16, 0)
+                if q > self._peak_q:
+                    self._peak_q = q
             ka = self._ka[c]
             a = rms_scaled(v, ka[0], ka[1]) if ka[0] >= 0 else -1
             self.ma[c] = a
