@@ -49,7 +49,9 @@ def _legacy_checkpoint(dirpath):
     best = None
     for name in LEGACY_FILES:
         cp = read_json(join(dirpath, name), None)
-        if _valid_checkpoint(cp) and isinstance(cp.get("seq"), int) and (best is None or cp["seq"] > best["seq"]):
+        if not isinstance(cp, dict) or not _valid_checkpoint(cp) or not isinstance(cp.get("seq"), int):
+            continue
+        if best is None or cp["seq"] > best["seq"]:
             best = cp
     return best
 
