@@ -14,6 +14,13 @@ def cut(d):
     return Energy(str(d))
 
 
+def newest(e):
+    """The newest checkpoint on flash (dict), as the sealed copy holds it."""
+    body, problems = store.Copies(e.copies.paths).read()
+    assert not problems, problems
+    return json.loads(body)
+
+
 # --- store ------------------------------------------------------------------------------------
 def test_write_and_read_json(tmp_path):
     p = str(tmp_path / "a.json")
@@ -110,7 +117,7 @@ def test_checkpoint_every_50_wh(tmp_path):
     for t in range(1, 200):                      # 1 Wh per 100 ms: 36 kW
         e.add_mwh(1000, t * 100)
     assert e.writes - w0 == 199 // 50
-    assert store.read_json(str(tmp_path / CHECKPOINT_FILES[e._seq & 1]))["s_wh"] == 150
+    assert newest(e)["s_wh"] == 150
 
 
 def test_checkpoint_every_60_s_at_low_power(tmp_path):
@@ -137,9 +144,9 @@ def test_power_cut_restores_to_last_checkpoint_exactly(tmp_path):
     for _ in range(1234):                        # 1.234 kWh in 0.7 Wh steps and 123 mWh crumbs
         t += 250
         e.add_mwh(700, t)
-        e.note_current(31.5)
+        e.note_current_ma(31500)
     e.add_mwh(123, t)
-    saved = store.read_json(str(tmp_path / CHECKPOINT_FILES[e._seq & 1]))
+    saved = newest(e)
     unsaved = e.wh_total - (saved["wh"] + saved["mwh"] / 1000)
     assert 0 <= unsaved < CHECKPOINT_MWH / 1000
     e2 = cut(tmp_path)
@@ -169,7 +176,7 @@ def test_session_cycle_and_records(tmp_path):
     e = Energy(str(tmp_path), wall=lambda: wall[0])
     e.session_start(0)
     e.add_mwh(7000000, 3600000)
-    e.note_current(32.04)
+    e.note_current_ma(32040)
     wall[0] = 1100
     rec = e.session_end(3600000, "unplug")
     assert rec == {"sid": 1, "start": 1000, "end": 1100, "dur_s": 3600, "wh": 7000.0, "max_a": 32.0,
@@ -191,17 +198,19 @@ def test_torn_checkpoint_files(tmp_path, damage):
     e.session_start(0)
     e.add_mwh(100000, 1000)                      # checkpoint at 100 Wh
     e.add_mwh(100000, 2000)                      # checkpoint at 200 Wh
-    newest = tmp_path / CHECKPOINT_FILES[e._seq & 1]
-    older = tmp_path / CHECKPOINT_FILES[(e._seq + 1) & 1]
+    last = tmp_path / CHECKPOINT_FILES[e.copies._newest]
+    older = tmp_path / CHECKPOINT_FILES[1 - e.copies._newest]
     if damage == "newest":
-        newest.write_bytes(newest.read_bytes()[:20])
+        last.write_bytes(last.read_bytes()[:20])
         assert cut(tmp_path).wh_total == 100.0
     elif damage == "both_half":
-        newest.write_bytes(newest.read_bytes()[:20])
+        last.write_bytes(last.read_bytes()[:20])
         older.write_bytes(older.read_bytes()[:20])
-        assert cut(tmp_path).wh_total == 0.0        # nothing readable: start again, no crash
+        e2 = cut(tmp_path)
+        assert e2.wh_total == 0.0                   # nothing readable: start again, no crash
+        assert "checkpoint damaged" in e2.error     # ...and say so
     else:
-        newest.write_bytes(b'{"seq": "x", "wh": []}')
+        last.write_bytes(b'{"seq": "x", "wh": []}')
         assert cut(tmp_path).wh_total == 100.0
 
 
@@ -209,10 +218,10 @@ def test_flash_failure_is_reported_and_retried(tmp_path, monkeypatch):
     import evse.energy as energy_mod
     e = Energy(str(tmp_path))
 
-    def full(path, obj):
+    def full(self, body):
         raise OSError(28, "ENOSPC")
 
-    monkeypatch.setattr(energy_mod, "write_json_atomic", full)
+    monkeypatch.setattr(energy_mod.Copies, "write", full)
     e.add_mwh(60000, 1000)
     assert e.error and "checkpoint failed" in e.error
     e.add_mwh(1, 5000)                           # within the retry delay: no new attempt
@@ -252,4 +261,4 @@ def test_files_on_flash(tmp_path):
     e.session_end(1000, "unplug")
     names = sorted(os.listdir(str(tmp_path)))
     assert names == sorted([CHECKPOINT_FILES[0], CHECKPOINT_FILES[1], SESSIONS_FILE])
-    assert json.loads((tmp_path / CHECKPOINT_FILES[0]).read_text())["seq"] == 0
+    assert store.unseal((tmp_path / CHECKPOINT_FILES[0]).read_bytes())[0] == 0

@@ -152,7 +152,7 @@ def test_rig_with_a_ct_meter(tmp_path):
     m = rig.app.meter
     assert rig.app.charger.state == "C2"
     assert m.ok and m.current_a == pytest.approx(20.0, rel=0.01)
-    assert rig.app.m.current_a == m.current_a
+    assert rig.app.m.current_ma == m.current_ma == round(m.current_a * 1000)
     assert m.wh_session == pytest.approx(230 * 20 * 2.0 / 3600, rel=0.2)
 
 

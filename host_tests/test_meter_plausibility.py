@@ -141,7 +141,7 @@ def test_nan_current_while_charging_is_blind_and_warned(tmp_path):
     rig.run(2.0)
     assert m.current_a == -1.0                 # never a silent 0.0
     assert not m.ok and "i1" in m.error
-    assert rig.app.m.current_a == -1.0         # what the core sees
+    assert rig.app.m.current_ma == -1          # what the core sees
     assert rig.app.charger.oc_blind
     assert ("warning", "overcurrent_blind", True) in ev.seen
 

@@ -218,7 +218,7 @@ def test_a_nan_current_reaching_the_core_is_blind_not_zero(bench):
     blind and says so, never a silent 0 A."""
     bench.run(0.5).charge()
     bench.app.meter = None                  # the core's input, as any meter service sets it
-    bench.app.m.current_a = float("nan")
+    bench.app.m.current_ma = float("nan")
     bench.charger.step(bench.app.m, bench.now_us // 1000)
     assert bench.charger.oc_blind
     assert ("warning", "overcurrent_blind", True) in bench.charger.events

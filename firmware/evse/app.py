@@ -109,7 +109,7 @@ class App:
         try:
             hw.measure(self.m)
             if self.meter is not None:
-                self.m.current_a = self.meter.current_a
+                self.m.current_ma = self.meter.current_ma
             ch.step(self.m, now)
             if ch.resample:       # a fast change seen once: confirm it with a second burst now
                 hw.sample_pilot(self.m)

@@ -26,7 +26,7 @@ class Measurements:
         self.rcd_edges = 0          # AC trips counted by the interrupt (wraps): tells one trip from the next
         self.rcd_dc_trip = False
         self.temp_c = None
-        self.current_a = None       # type: float | None  # highest phase current; None: no meter; -1.0 (or NaN): lost
+        self.current_ma = None      # type: int | None  # highest phase current, mA (an int: no heap); None: no meter; -1 (or NaN): lost
 
 
 class Outputs:
@@ -223,7 +223,7 @@ class Charger:
             self._emit(("warning", "pilot_undecided", undecided))
 
     def oc_blind_update(self, m):
-        blind = m.current_a is not None and not m.current_a >= 0 and self._closed_at is not None
+        blind = m.current_ma is not None and not m.current_ma >= 0 and self._closed_at is not None
         if blind != self.oc_blind:
             self.oc_blind = blind
             self._emit(("warning", "overcurrent_blind", blind))
@@ -277,7 +277,7 @@ class Charger:
         if self._pp == PX.FAULT and ps != P.A and ps != P.UNKNOWN \
                 and self.cfg["connector"] != "type2-tethered":
             self._set_fault("pp", now)
-        if closed and self.oc.check(m.current_a, now, d):
+        if closed and self.oc.check(m.current_ma, now, d):
             self._set_fault("overcurrent", now)
 
     def _test_trip(self, m, now):

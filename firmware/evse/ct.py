@@ -10,6 +10,11 @@ Per channel, integer sums of (x - offset) and (x - offset)^2; the RMS is taken a
 own mean, which over whole cycles is the DC bias (CTs carry no DC). The tracked offset (slow IIR
 of the mean, fixed point) keeps the samples centred so the sum of squares stays a small int on a
 32-bit board (no heap), and flags a broken bias network.
+The window's results are integers too (mA, mV, mW: `ma`, `mv`, `power_mw`), from an integer
+square root and fixed-point calibration factors made once at start: a window allocates nothing
+(a float is a heap object on the boards). `amps`, `volts`, `power_w` are floats made on reading,
+for people and tests. Every intermediate stays under 2^30 (a small int on a 32-bit board) for
+any signal short of clipping; see rms_scaled() and _channel_timed().
 Mains frequency: `mains_hz` 50 or 60, or 0 to detect it once from rising zero crossings.
 Voltage: an optional ADC channel (RMS, `volts_per_count`), else the nominal voltage.
 Power is V x I per phase (EV chargers have PFC, power factor > 0.98: see docs/metering.md).
@@ -43,7 +48,10 @@ DETECT_SPAN_US = 100000        # frequency detection window: 5 cycles at 50 Hz, 
 DETECT_MIN_COUNTS = 12         # RMS (counts) needed to trust zero crossings (~0.9 A at defaults)
 DETECT_HYST = 6                # counts of hysteresis around the mean for a zero crossing
 HZ_50_60_SPLIT = 55            # detected frequency below: 50 Hz grid, above: 60 Hz
-MWH_PER_WS = 1.0 / 3600.0      # 1 mWh = 3.6 Ws: W * ms / 3600 = mWh
+WMS2_PER_MWH = 7200           # 1 mWh = 3600 W*ms; energy is summed as 2 x W*ms (trapezoid)
+T_BITS = 12                    # timed windows: sample times in 1/4096 of the window
+MS_FRAC = 8                    # mean squares in 1/256 count^2
+CAL_MAX = 1 << 15              # fixed-point factors below 2^15: a 14-bit root times one < 2^29
 SLOT_MIN_NUM = 3               # service() samples once 3/4 of a slot has passed since the last one
 SLOT_MIN_DEN = 4
 MAX_GAP_SLOTS = 3              # a gap over 3 slots (GC, a slow service): the burst is retaken
@@ -104,10 +112,52 @@ def channel_sums(buf, stride, first, rounds, ref, out):
 
 
 def rms_from_sums(s1, s2, n):
-    """RMS about the mean of n samples, in counts (float)."""
+    """RMS about the mean of n samples, in counts (float; mains detection only, once)."""
     m = s1 / n
     v = s2 / n - m * m
     return math.sqrt(v) if v > 0 else 0.0
+
+
+def fixed(x):
+    """(k, shift) with x ~ k / 2^shift and k < CAL_MAX: a calibration factor in small ints.
+    Float work, once at start. NaN, inf, negative or absurd: k = -1, every reading implausible."""
+    if not 0 <= x <= 1e12:
+        return -1, 0
+    shift = 0
+    while shift < 30 and x * (1 << (shift + 1)) < CAL_MAX:
+        shift += 1
+    return int(x * (1 << shift) + 0.5), shift
+
+
+def rms_scaled(v, k, shift):
+    """round(sqrt(v / 256) * k / 2^shift): an RMS from a variance in 1/256 count^2 (< 2^30), times
+    a fixed-point factor. v is brought to [2^26, 2^28) by factors of 4 first, so the root has 14
+    significant bits at any level and the product stays under 2^29."""
+    if v <= 0:
+        return 0
+    s = MS_FRAC // 2 + shift
+    while v < (1 << 26):
+        v <<= 2
+        s += 1
+    while v >= (1 << 28):
+        v >>= 2
+        s -= 1
+    x = 1 << 14                     # above the root of v < 2^28: Newton from there, floor(sqrt)
+    y = (x + v // x) >> 1
+    while y < x:
+        x = y
+        y = (x + v // x) >> 1
+    r = x * k
+    return (r + (1 << (s - 1))) >> s if s > 0 else r << -s
+
+
+def variance(m256, ms256):
+    """ms - m^2 in 1/256 count^2, from the mean (1/256 count) and the mean square (1/256 count^2).
+    The tracked offset keeps the mean within a few counts: squared exactly while |m| < 64."""
+    if -(1 << 14) < m256 < (1 << 14):
+        return ms256 - ((m256 * m256) >> 8)
+    m16 = m256 >> 4
+    return ms256 - m16 * m16
 
 
 def rising_crossings(buf, stride, first, rounds, mid, hyst):
@@ -144,9 +194,9 @@ class CtMeter:
         self._chans = tuple(adcs) + ((vadc,) if vadc is not None else ())
         self.phases = len(adcs)
         self._has_v = vadc is not None
-        self._cal = tuple(amps_per_count_list)
-        self._vcal = volts_per_count
-        self._nominal_v = nominal_volts
+        self._ka = [fixed(a * 1000) for a in amps_per_count_list]      # mA per count
+        self._kv = fixed(volts_per_count * 1000)                       # mV per count
+        self._nominal_mv = int(nominal_volts * 1000 + 0.5) if 0 <= nominal_volts <= 1e6 else -1
         self._ticks_us = ticks_us
         self._diff = diff
         self.mains_hz = mains_hz if mains_hz else 50
@@ -159,16 +209,17 @@ class CtMeter:
         self._offset_q = [ADC_MID << OFFSET_FRAC_BITS] * len(self._chans)
         self._seeded = [False] * len(self._chans)
         self._sums = [0, 0, 0, 0]
-        self.amps = [0.0] * self.phases
-        self.volts = [nominal_volts] * self.phases
-        self.power_w = 0.0
+        self.ma = [0] * self.phases                      # the window's results, small ints
+        self.mv = [self._nominal_mv] * self.phases
+        self.power_mw = 0
         self.ok = True
         self.error = None
+        self._err = None            # the window's error so far (set by the channel functions)
         self._last_ms = None
-        self._mwh_res = 0.0
+        self._e_res = 0             # energy not yet a whole mWh, in 2 x W*ms
         self._mwh = 0
-        self._prev_p = 0.0
-        self._peak_counts = 0.0     # largest current RMS of the last burst, in counts
+        self._prev_w = 0
+        self._peak_q = 0            # largest current RMS of the last burst, in 1/16 count
         # sliced mode: a burst in progress across polls (see the module docstring)
         self.slice_us = slice_us
         self._sleep_us = sleep_us
@@ -193,6 +244,18 @@ class CtMeter:
         self._detecting = False
         self._begin_ms = 0
 
+    @property
+    def amps(self):
+        return [a / 1000 for a in self.ma]
+
+    @property
+    def volts(self):
+        return [u / 1000 for u in self.mv]
+
+    @property
+    def power_w(self):
+        return self.power_mw / 1000
+
     def offsets(self):
         """Tracked bias of each channel in ADC counts (for calibration display)."""
         return [q / (1 << OFFSET_FRAC_BITS) for q in self._offset_q]
@@ -206,7 +269,7 @@ class CtMeter:
         if self._last_ms is not None and self._diff(now_ms, self._last_ms) < self.interval_ms:
             return False
         self._burst()
-        if not self.hz_detected and (self._has_v or self._peak_counts >= DETECT_MIN_COUNTS):
+        if not self.hz_detected and (self._has_v or self._peak_q >= DETECT_MIN_COUNTS << 4):
             # once: a long burst finds 50 or 60 Hz, then this burst is taken again on whole cycles
             if self._detect_hz():
                 self._burst()
@@ -261,7 +324,7 @@ class CtMeter:
 
     def _begin(self, now_ms):
         self._begin_ms = now_ms
-        self._detecting = not self.hz_detected and (self._has_v or self._peak_counts >= DETECT_MIN_COUNTS)
+        self._detecting = not self.hz_detected and (self._has_v or self._peak_q >= DETECT_MIN_COUNTS << 4)
         self._span = DETECT_SPAN_US if self._detecting else self.span_us()
         rounds = self._rounds if not self._detecting else MAX_ROUNDS // 2
         self._slot = self._span // rounds
@@ -317,17 +380,21 @@ class CtMeter:
         self._integrate(now_ms)
         return True
 
-    def _channel_timed(self, c, rounds, err):
+    def _channel_timed(self, c, rounds):
         """Like _channel, over time-stamped rounds: trapezoid integrals of d and d^2 over exactly
-        one window (the last segment is cut at the window's end)."""
+        one window (the last segment is cut at the window's end), in small ints. Times are taken
+        in 1/4096 of the window, so the weights sum to exactly 2^12; d^2 terms (< 2^25) are split
+        at bit 12 into two sums that each stay under 2^26 (2^25 for the low one)."""
         k = len(self._chans)
         buf = self._buf
         tb = self._tbuf
         span = self._span
         ref = self._offset_q[c] >> OFFSET_FRAC_BITS
-        s1 = 0.0
-        s2 = 0.0
-        pt = 0
+        s1 = 0
+        s2_hi = 0
+        s2_lo = 0
+        pt = 0                      # previous time, us
+        pq = 0                      # previous time, 1/4096 window
         x = buf[c]
         pd = x - ref
         lo = hi = x
@@ -340,18 +407,23 @@ class CtMeter:
             d = x - ref
             t = tb[r]
             if t > span:                # cut the last segment at the window's end
-                f = (span - pt) / (t - pt)
-                d = pd + (d - pd) * f
+                d = pd + (d - pd) * (span - pt) // (t - pt)
                 t = span
-            w = t - pt
+            q = (t << T_BITS) // span
+            w = q - pq
             s1 += (pd + d) * w
-            s2 += (pd * pd + d * d) * w
+            e = pd * pd + d * d
+            s2_hi += (e >> 12) * w
+            s2_lo += (e & 0xFFF) * w
             pt = t
+            pq = q
             pd = d
-        m = s1 / (2 * span)
-        v = s2 / (2 * span) - m * m
-        self._track_offset(c, int(m * (1 << OFFSET_FRAC_BITS)) + (ref << OFFSET_FRAC_BITS))
-        return (math.sqrt(v) if v > 0 else 0.0), self._range_error(c, lo, hi, err)
+        # means over the window: sum / 2^(T_BITS + 1); then in 1/256 count (^2)
+        m256 = s1 >> (T_BITS + 1 - OFFSET_FRAC_BITS)
+        ms256 = (s2_hi << (12 + MS_FRAC - T_BITS - 1)) + (s2_lo >> (T_BITS + 1 - MS_FRAC))
+        self._track_offset(c, m256 + (ref << OFFSET_FRAC_BITS))
+        self._range_error(c, lo, hi)
+        return variance(m256, ms256)
 
     def _detect_timed(self, rounds):
         """Lock 50 or 60 Hz from a sliced 100 ms burst (time stamps give the period)."""
@@ -384,46 +456,55 @@ class CtMeter:
         self.measure(n // len(self._chans))
 
     def measure(self, rounds, timed=False):
-        """Compute amps/volts/power from the burst in the buffer (timed: sliced, time-stamped)."""
-        channel = self._channel_timed if timed else self._channel
+        """Compute ma/mv/power_mw from the burst in the buffer (timed: sliced, time-stamped).
+        Small ints only: nothing allocated unless an error text is made."""
         k = len(self._chans)
-        err = None
-        peak = 0.0
-        vrms = self._nominal_v
+        self._err = None
+        mv = self._nominal_mv
         if self._has_v:
-            rms, err = channel(k - 1, rounds, err)
-            vrms = rms * self._vcal
-        p = 0.0
-        self._peak_counts = 0.0
-        sane = 0 <= vrms <= METER_MAX_V         # False for NaN/inf (a calibration gone bad)
+            v = self._channel_timed(k - 1, rounds) if timed else self._channel(k - 1, rounds)
+            mv = rms_scaled(v, self._kv[0], self._kv[1]) if self._kv[0] >= 0 else -1
+        p = 0
+        peak = 0
+        self._peak_q = 0
+        sane = 0 <= mv <= METER_MAX_V * 1000
         for c in range(self.phases):
-            rms, err = channel(c, rounds, err)
-            if rms > self._peak_counts:
-                self._peak_counts = rms
-            a = rms * self._cal[c]
-            self.amps[c] = a
-            self.volts[c] = vrms
-            p += a * vrms
+            v = self._channel_timed(c, rounds) if timed else self._channel(c, rounds)
+            if not self.hz_detected:        # the level that may start the mains detection
+                q = rms_scaled(v, 16, 0)
+                if q > self._peak_q:
+                    self._peak_q = q
+            ka = self._ka[c]
+            a = rms_scaled(v, ka[0], ka[1]) if ka[0] >= 0 else -1
+            self.ma[c] = a
+            self.mv[c] = mv
+            p += ((a + 5) // 10) * ((mv + 50) // 100)       # cA x dV = mW
             if a > peak:
                 peak = a
-            if not 0 <= a <= METER_MAX_A:
+            if not 0 <= a <= METER_MAX_A * 1000:
                 sane = False
+        err = self._err
         bias_bad = err is not None and err.startswith("ct bias")
         # garbage in: count no energy (the meter service reports the implausible value, blind)
-        self.power_w = p if sane and not bias_bad else 0.0
+        self.power_mw = p if sane and not bias_bad else 0
         self.ok = not bias_bad
         self.error = err
         return peak
 
-    def _channel(self, c, rounds, err):
+    def _channel(self, c, rounds):
         k = len(self._chans)
         ref = self._offset_q[c] >> OFFSET_FRAC_BITS
         sums = self._sums
         channel_sums(self._buf, k, c, rounds, ref, sums)
-        s1, s2, lo, hi = sums[0], sums[1], sums[2], sums[3]
+        s1 = sums[0]
+        s2 = sums[1]
         # burst mean in 1/256 counts, then the slow IIR (seeded by the first burst)
-        self._track_offset(c, ((s1 << OFFSET_FRAC_BITS) // rounds) + (ref << OFFSET_FRAC_BITS))
-        return rms_from_sums(s1, s2, rounds), self._range_error(c, lo, hi, err)
+        m256 = (s1 << OFFSET_FRAC_BITS) // rounds
+        self._track_offset(c, m256 + (ref << OFFSET_FRAC_BITS))
+        self._range_error(c, sums[2], sums[3])
+        q = s2 // rounds                    # s2 < 2^30: the mean square in two steps
+        ms256 = (q << MS_FRAC) + ((s2 - q * rounds) << MS_FRAC) // rounds
+        return variance(m256, ms256)
 
     def _track_offset(self, c, mean_q):
         if self._seeded[c]:
@@ -432,13 +513,14 @@ class CtMeter:
             self._offset_q[c] = mean_q
             self._seeded[c] = True
 
-    def _range_error(self, c, lo, hi, err):
+    def _range_error(self, c, lo, hi):
+        """Note in _err a broken bias (first one wins over a clip) or a clipped channel."""
         bias = self._offset_q[c] >> OFFSET_FRAC_BITS
         if not BIAS_MIN <= bias <= BIAS_MAX:
-            return "ct bias out of range (channel %d: %d counts)" % (c, bias)
-        if (lo <= ADC_CLIP_LOW or hi >= ADC_CLIP_HIGH) and err is None:
-            return "ct over range (channel %d clipped)" % c
-        return err
+            if self._err is None or not self._err.startswith("ct bias"):
+                self._err = "ct bias out of range (channel %d: %d counts)" % (c, bias)
+        elif (lo <= ADC_CLIP_LOW or hi >= ADC_CLIP_HIGH) and self._err is None:
+            self._err = "ct over range (channel %d clipped)" % c
 
     def _detect_hz(self):
         """One long burst (voltage channel if fitted, else the CTs); lock 50 or 60 Hz. True if found."""
@@ -470,14 +552,15 @@ class CtMeter:
 
     def _integrate(self, now_ms):
         """Energy since the previous burst (trapezoid of the two power readings)."""
+        w = (self.power_mw + 500) // 1000
         if self._last_ms is not None:
             dt = self._diff(now_ms, self._last_ms)
-            if dt > 0:
-                self._mwh_res += (self._prev_p + self.power_w) * 0.5 * dt * MWH_PER_WS
-                whole = int(self._mwh_res)
+            if dt > 0:              # small ints up to 2 x 66 kW x 8 s (the largest EV supply)
+                self._e_res += (self._prev_w + w) * dt
+                whole = self._e_res // WMS2_PER_MWH
                 self._mwh += whole
-                self._mwh_res -= whole
-        self._prev_p = self.power_w
+                self._e_res -= whole * WMS2_PER_MWH
+        self._prev_w = w
         self._last_ms = now_ms
 
     def take_mwh(self):

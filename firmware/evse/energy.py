@@ -4,18 +4,27 @@ Energy arrives as integer milliwatt-hours (`add_mwh`) from whichever meter is fi
 because boards have single-precision floats: a lifetime total of 10^5 kWh in a float32 would stop
 counting 0.5 Wh steps. The total is kept as whole Wh plus a mWh remainder (both small ints).
 
-Checkpoints go to two alternating files (energy_a.json, energy_b.json, each written atomically),
-at least every CHECKPOINT_MS or every CHECKPOINT_MWH of new energy, whichever comes first, and at
-session start and end; never while nothing changed. On boot the newer readable checkpoint wins; a
-session that was open at the cut is closed with the energy measured up to that checkpoint and
-reason 'power_loss'.
+Checkpoints go to two alternating sealed copies (energy.a, energy.b: evse.store.Copies, JSON then
+a last line '<seq> <crc32>'), at least every CHECKPOINT_MS or every CHECKPOINT_MWH of new energy,
+whichever comes first, and at session start and end; never while nothing changed. A write goes to
+the copy that does not hold the newest valid checkpoint, so a torn write or a flipped bit costs at
+most the energy since the previous checkpoint, never the lifetime total: on boot the newest copy
+whose checksum holds wins. A session that was open at the cut is closed with the energy measured
+up to that checkpoint and reason 'power_loss'.
+Upgrade: while no valid copy exists, the older firmware's energy_a.json / energy_b.json (no
+checksum) are read, their newest checkpoint is sealed into a copy at once, then they are removed.
 """
-from evse.store import Ring, join, read_json, write_json_atomic
+import json
+import os
+
+from evse.store import Copies, Ring, join, read_json
 
 CHECKPOINT_MS = 60000          # at least once a minute while energy flows
 CHECKPOINT_MWH = 50000         # or every 0.05 kWh, whichever first
 CHECKPOINT_RETRY_MS = 10000    # after a failed flash write
-CHECKPOINT_FILES = ("energy_a.json", "energy_b.json")
+CHECKPOINT_FILES = ("energy.a", "energy.b")
+LEGACY_FILES = ("energy_a.json", "energy_b.json")     # before the copies were sealed
+CHECKPOINT_MAX_BYTES = 1024    # a checkpoint is about 200 bytes
 SESSIONS_FILE = "sessions.ring"
 SESSIONS_KEPT = 50
 REASON_MAX_CHARS = 24
@@ -31,8 +40,20 @@ def ticks_diff(a, b):
 
 
 def _valid_checkpoint(cp):
-    return (isinstance(cp, dict) and isinstance(cp.get("seq"), int) and isinstance(cp.get("wh"), int)
-            and isinstance(cp.get("mwh"), int))
+    return (isinstance(cp, dict) and isinstance(cp.get("wh"), int) and isinstance(cp.get("mwh"), int)
+            and cp["wh"] >= 0 and 0 <= cp["mwh"] < MWH_PER_WH)
+
+
+def _legacy_checkpoint(dirpath):
+    """The newest readable checkpoint of the older format (seq inside the JSON), or None."""
+    best = None
+    for name in LEGACY_FILES:
+        cp = read_json(join(dirpath, name), None)
+        if not isinstance(cp, dict) or not _valid_checkpoint(cp) or not isinstance(cp.get("seq"), int):
+            continue
+        if best is None or cp["seq"] > best["seq"]:
+            best = cp
+    return best
 
 
 class Energy:
@@ -46,11 +67,11 @@ class Energy:
         self._cp_every_ms = checkpoint_ms
         self._cp_every_mwh = checkpoint_mwh
         self.ring = Ring(join(dirpath, SESSIONS_FILE), sessions_kept)
+        self.copies = Copies([join(dirpath, n) for n in CHECKPOINT_FILES], CHECKPOINT_MAX_BYTES)
         self.error = None
         self.writes = 0            # checkpoint files written since boot (for wear figures)
         self.restored = None       # the record closed at boot after a power cut, if any
         self._last_ms = None
-        self._seq = -1
         self._sid = 0              # last session number used
         self._total_wh = 0
         self._total_mwh = 0
@@ -75,7 +96,7 @@ class Energy:
 
     @property
     def max_current(self):
-        return self._s_max
+        return self._s_max_ma / 1000
 
     # --- feeding ---------------------------------------------------------------------------
     def add_mwh(self, mwh, now_ms):
@@ -91,10 +112,10 @@ class Energy:
             self._unsaved_mwh += mwh
         self.poll(now_ms)
 
-    def note_current(self, amps):
-        """The highest phase current just measured (for the session's max current)."""
-        if self._s_open and amps is not None and amps > self._s_max:
-            self._s_max = amps
+    def note_current_ma(self, ma):
+        """The highest phase current just measured, int mA (for the session's max current)."""
+        if self._s_open and ma > self._s_max_ma:
+            self._s_max_ma = ma
 
     def poll(self, now_ms):
         """Advance the clocks; write a checkpoint when one is due. Never raises."""
@@ -146,32 +167,47 @@ class Energy:
     # --- flash -----------------------------------------------------------------------------
     def checkpoint(self):
         """Write the state now. Returns True on success; on failure sets error, retries later."""
-        seq = self._seq + 1
-        cp = {"seq": seq, "wh": self._total_wh, "mwh": self._total_mwh, "sid": self._sid,
+        cp = {"wh": self._total_wh, "mwh": self._total_mwh, "sid": self._sid,
               "open": self._s_open, "s_wh": self._s_wh, "s_mwh": self._s_mwh, "s_ms": self._s_ms,
-              "s_max": self._s_max, "s_start": self._s_start, "t": self._now_wall()}
+              "s_max_ma": self._s_max_ma, "s_start": self._s_start, "t": self._now_wall()}
         try:
-            write_json_atomic(join(self._dir, CHECKPOINT_FILES[seq & 1]), cp)
+            self.copies.write(json.dumps(cp).encode())
         except Exception as e:
             self.error = "checkpoint failed: %s" % e
             self._retry_ms = CHECKPOINT_RETRY_MS
             return False
-        self._seq = seq
         self.writes += 1
         self._unsaved_mwh = 0
         self._since_cp_ms = 0
         self.error = None
         return True
 
+    def _read_copies(self):
+        """The newest valid checkpoint (dict) or None; a damaged copy is reported in error."""
+        body, problems = self.copies.read()
+        cp = None
+        if body is not None:
+            try:
+                cp = json.loads(body.decode())
+            except Exception:       # not text, not JSON: sealed by a faulty writer
+                cp = None
+            if not _valid_checkpoint(cp):
+                problems.append("newest copy: not a checkpoint")
+                cp = None
+        if problems:
+            self.error = "checkpoint damaged: %s" % "; ".join(problems)
+        return cp
+
     def _restore(self):
-        best = None
-        for name in CHECKPOINT_FILES:
-            cp = read_json(join(self._dir, name), None)
-            if _valid_checkpoint(cp) and (best is None or cp["seq"] > best["seq"]):
-                best = cp
+        best = self._read_copies()
+        legacy = best is None
+        if legacy:
+            best = _legacy_checkpoint(self._dir)
         if best is None:
             return
-        self._seq = best["seq"]
+        a = best.get("s_max")                       # the older format kept amps
+        if isinstance(a, (int, float)) and 0 <= a < 1000:
+            best["s_max_ma"] = int(a * 1000 + 0.5)
         self._total_wh = best["wh"]
         self._total_mwh = best["mwh"]
         self._sid = best.get("sid", 0) or 0
@@ -179,7 +215,7 @@ class Energy:
             self._s_wh = best.get("s_wh", 0) or 0
             self._s_mwh = best.get("s_mwh", 0) or 0
             self._s_ms = best.get("s_ms", 0) or 0
-            self._s_max = best.get("s_max", 0.0) or 0.0
+            self._s_max_ma = best.get("s_max_ma", 0) or 0
             self._s_start = best.get("s_start")
             rec = self._record("power_loss", best.get("t"))
             last = self.ring.last()
@@ -188,6 +224,14 @@ class Energy:
             self.restored = rec
             self._clear_session()
             self.checkpoint()
+        elif legacy:
+            self.checkpoint()
+        if legacy and self.copies.seq >= 0:         # sealed now: the old files go
+            for name in LEGACY_FILES:
+                try:
+                    os.remove(join(self._dir, name))
+                except OSError:
+                    pass
 
     def _append(self, rec):
         if not self.ring.append(rec):
@@ -195,7 +239,7 @@ class Energy:
 
     def _record(self, reason, end):
         return {"sid": self._sid, "start": self._s_start, "end": end, "dur_s": self._s_ms // 1000,
-                "wh": round(self.wh_session, 3), "max_a": round(self._s_max, 1),
+                "wh": round(self.wh_session, 3), "max_a": round(self._s_max_ma / 1000, 1),
                 "reason": reason[:REASON_MAX_CHARS]}
 
     def _clear_session(self):
@@ -203,7 +247,7 @@ class Energy:
         self._s_wh = 0
         self._s_mwh = 0
         self._s_ms = 0
-        self._s_max = 0.0
+        self._s_max_ma = 0
         self._s_start = None
 
     def _now_wall(self):

@@ -3,11 +3,13 @@
     meter = make_meter(cfg, hw, data_dir="/")      source chosen by cfg["meter"]
     meter.poll(now_ms)                               every control tick, after it; returns by the
                                                      CT source's deadline_us (sliced bursts)
-    m.current_a = meter.current_a                    highest phase current (float);
-                                                     -1.0 meter lost (over-current protection blind),
+    m.current_ma = meter.current_ma                  highest phase current (int mA);
+                                                     -1 meter lost (over-current protection blind),
                                                      None no meter configured
-Fields: amps (list per phase), volts (list per phase), power_w, wh_total (lifetime),
-wh_session, ok, error (short text or None), kind, phases.
+Fields: amps (list per phase), volts (list per phase), power_w, current_a (floats, made on
+reading: for people), wh_total (lifetime), wh_session, ok, error (short text or None), kind, phases.
+Sources publish small ints (ma, mv lists per phase; power_mw), so a poll that takes a new reading
+allocates nothing (a CT window, an S0 estimate); a Modbus reply decodes float registers (heap).
 Sessions: session_start(now_ms), session_end(now_ms, reason) -> record, sessions() -> records;
 or hand the core's events to on_event(ev): ('session', 'start'|'end', reason).
 poll() never raises: a failing source gives ok=False, error, current_a -1.0. So does a reading
@@ -68,17 +70,22 @@ def _pos(p):
 
 
 def implausible(src):
-    """What is implausible in a source's published figures, or None. Constant texts: checked on
-    every poll, it allocates nothing."""
-    for a in src.amps:
-        if not plausible(a, 0, L.METER_MAX_A):
+    """What is implausible in a source's published figures (ints), or None. Constant texts:
+    checked on every poll, it allocates nothing."""
+    for a in src.ma:
+        if not 0 <= a <= L.METER_MAX_A * 1000:
             return "implausible current"
-    for u in src.volts:
-        if not plausible(u, 0, L.METER_MAX_V):
+    for u in src.mv:
+        if not 0 <= u <= L.METER_MAX_V * 1000:
             return "implausible voltage"
-    if not plausible(src.power_w, -L.METER_MAX_W, L.METER_MAX_W):
+    if not -L.METER_MAX_W * 1000 <= src.power_mw <= L.METER_MAX_W * 1000:
         return "implausible power"
     return None
+
+
+def _milli(x):
+    """x (a float checked plausible) in thousandths, rounded: the sources' integer figures."""
+    return int(x * 1000 + (0.5 if x >= 0 else -0.5))
 
 
 def _cfg(cfg, key):
@@ -100,6 +107,9 @@ class ModbusSource:
         self.amps = [0.0] * self.phases
         self.volts = [0.0] * self.phases
         self.power_w = 0.0
+        self.ma = [0] * self.phases
+        self.mv = [0] * self.phases
+        self.power_mw = 0
         self.hz = 0.0
         self.kwh = None              # the meter's own lifetime counter
         self.ok = False
@@ -172,6 +182,8 @@ class ModbusSource:
                 u = -1.0
             self.amps[i] = a
             self.volts[i] = u
+            self.ma[i] = _milli(a)
+            self.mv[i] = _milli(u)
             p_vi = p_vi + a * u if p_vi is not None and a >= 0 and u >= 0 else None
         p = v.get("p")
         if p is not None and not plausible(p, -L.METER_MAX_W, L.METER_MAX_W):
@@ -180,6 +192,7 @@ class ModbusSource:
         if p is None:
             p = p_vi
         self.power_w = p if p is not None else 0.0
+        self.power_mw = _milli(self.power_w)
         self.hz = v.get("hz", 0.0)
         if not plausible(self.hz, 0, L.METER_MAX_HZ):
             bad = bad or "hz"
@@ -249,14 +262,36 @@ class Meter:
         self.energy = energy
         self.kind = kind
         self.phases = source.phases if source is not None else 0
-        self.amps = source.amps if source is not None else []
-        self.volts = source.volts if source is not None else []
-        self.power_w = 0.0
+        self.power_mw = 0
         self.ok = source is not None and source.ok
         self.error = source.error if source is not None else None
-        self.current_a = None if source is None else (-1.0 if not self.ok else 0.0)
+        self.current_ma = None if source is None else (-1 if not self.ok else 0)
         self.s0 = source if kind == "s0" else None   # the shell's pin irq calls meter.s0.on_pulse
         self._now_ms = None
+
+    @property
+    def amps(self):
+        return self.source.amps if self.source is not None else []
+
+    @property
+    def volts(self):
+        return self.source.volts if self.source is not None else []
+
+    @property
+    def power_w(self):
+        return self.source.power_w if self.source is not None and self.ok else 0.0
+
+    @property
+    def current_a(self):
+        """current_ma in A, from the source's own figures (full precision): for people."""
+        c = self.current_ma
+        if c is None or c < 0:
+            return None if c is None else -1.0
+        peak = 0.0
+        for a in self.source.amps:
+            if a > peak:
+                peak = a
+        return peak
 
     @property
     def wh_total(self):
@@ -276,16 +311,16 @@ class Meter:
                 ok = src.ok and bad is None
                 self.ok = ok
                 self.error = bad if bad is not None else src.error
-                self.power_w = src.power_w if ok else 0.0
-                peak = 0.0
-                for a in src.amps:
+                self.power_mw = src.power_mw if ok else 0
+                peak = 0
+                for a in src.ma:
                     if a > peak:
                         peak = a
-                self.current_a = peak if ok else -1.0
+                self.current_ma = peak if ok else -1
                 # a CT poll that sampled up to the next tick leaves checkpoints to a later poll
                 if self.energy is not None and not getattr(src, "sampled", False):
                     if ok:
-                        self.energy.note_current(peak)
+                        self.energy.note_current_ma(peak)
                     self.energy.add_mwh(src.take_mwh(), now_ms)
             elif self.energy is not None:
                 self.energy.poll(now_ms)
@@ -293,7 +328,7 @@ class Meter:
             self.ok = False
             self.error = "meter internal: %s" % e
             if src is not None:
-                self.current_a = -1.0
+                self.current_ma = -1
         if self.energy is not None and self.energy.error and self.error is None:
             self.error = self.energy.error
 
@@ -366,6 +401,9 @@ class _Broken:
         self.amps = []
         self.volts = []
         self.power_w = 0.0
+        self.ma = []
+        self.mv = []
+        self.power_mw = 0
         self.ok = False
         self.error = "meter config: " + why
 

@@ -20,7 +20,7 @@ class OverCurrent:
         self._prev_until = 0
         self._signalled_x10 = 0
         self._ref_x10 = -1
-        self._trip_a = 0.0
+        self._trip_ma = 0
 
     def signalled(self, amps_x10, now_ms):
         if amps_x10 < self._signalled_x10:
@@ -33,16 +33,16 @@ class OverCurrent:
             return self._prev_x10
         return self._signalled_x10
 
-    def check(self, measured_a, now_ms, ticks_diff):
-        """True when the over-current has lasted long enough to trip."""
-        if measured_a is None or not measured_a >= 0:     # no meter, lost, or NaN: blind
+    def check(self, measured_ma, now_ms, ticks_diff):
+        """True when the over-current (measured_ma: int mA) has lasted long enough to trip."""
+        if measured_ma is None or not measured_ma >= 0:   # no meter, lost, or NaN: blind
             self._over_since = None
             return False
         ref = self.reference_x10(now_ms, ticks_diff)
-        if ref != self._ref_x10:          # float math only when the reference changes
+        if ref != self._ref_x10:
             self._ref_x10 = ref
-            self._trip_a = (ref + L.OC_OFFSET_X10) * L.OC_FACTOR_PCT / 1000   # (I + 0.5 A) x 1.10
-        if measured_a > self._trip_a:
+            self._trip_ma = (ref + L.OC_OFFSET_X10) * L.OC_FACTOR_PCT   # (I + 0.5 A) x 1.10, in mA
+        if measured_ma > self._trip_ma:
             if self._over_since is None:
                 self._over_since = now_ms
             return ticks_diff(now_ms, self._over_since) >= L.OC_TRIP_MS

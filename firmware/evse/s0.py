@@ -3,7 +3,9 @@
 The shell's pin interrupt calls `on_pulse(ticks_us())`: integers only, no allocation, bounces
 closer than the debounce interval are dropped. `poll(now_ms)` turns pulses into energy (int mWh,
 remainder carried exactly) and estimates power from the last pulse interval, decaying as
-1 / (time since the last pulse) when pulses stop. Current is power / (volts x phases): an estimate.
+1 / (time since the last pulse) when pulses stop (0 after MAX_INTERVAL_MS). Current is
+power / (volts x phases): an estimate. The poll runs every control tick: small ints only (mW, mA,
+through ratio()), the floats `power_w` and `amps` are made on reading.
 An S0 line cannot tell "no power" from "wire cut", so `ok` stays True.
 """
 
@@ -14,6 +16,32 @@ MWH_PER_KWH = 1000000
 MAX_INTERVAL_MS = 500000         # longer gaps: the us tick counter may have wrapped (2^30 us)
 
 TICKS_PERIOD = 1 << 30
+NUM_MAX = 1 << 29
+
+
+def mantissa(x):
+    """(m, e) with x ~ m * 2^e and m < 2^29: a large constant as small ints (float work, once)."""
+    e = 0
+    while x >= NUM_MAX:
+        x /= 2
+        e += 1
+    return int(x + 0.5), e
+
+
+def ratio(num, den):
+    """round(m * 2^e / den) for num = (m, e), 0 < den < 2^30, in small ints: den is brought to
+    15 bits (3e-5), the quotient carries 28."""
+    m, e = num
+    while den >= 1 << 15:
+        den >>= 1
+        e -= 1
+    while den < 1 << 14:
+        den <<= 1
+        e += 1
+    q = m // den                            # < 2^15
+    q = (q << 14) + ((m - q * den) << 14) // den
+    e -= 14
+    return q << e if e >= 0 else (q + (1 << (-e - 1))) >> -e
 
 
 def ticks_diff(a, b):
@@ -30,7 +58,10 @@ class S0Meter:
         self.debounce_us = debounce_us if debounce_us is not None else min(S0_DEBOUNCE_US, fastest // 2)
         self._diff = diff
         self.phases = phases
-        self._nominal_v = nominal_volts
+        e_mw_us = US_W_PER_KWH_PULSE * 1000 / self.imp         # one pulse in mW x us
+        self._n_mw = mantissa(e_mw_us)
+        self._n_ma = mantissa(e_mw_us * 1000 / (nominal_volts * 1000 * phases))   # mA x us
+        self._nominal_mv = int(nominal_volts * 1000 + 0.5)
         # written by the interrupt handler only
         self.count = 0
         self.bounces = 0
@@ -42,9 +73,9 @@ class S0Meter:
         self._mwh = 0
         self._last_pulse_ms = None
         self._gap_ms = 0
-        self.amps = [0.0] * phases
-        self.volts = [nominal_volts] * phases
-        self.power_w = 0.0
+        self.ma = [0] * phases
+        self.mv = [self._nominal_mv] * phases
+        self.power_mw = 0
         self.ok = True
         self.error = None
 
@@ -71,23 +102,34 @@ class S0Meter:
             if self._last_pulse_ms is not None:
                 self._gap_ms = self._diff(now_ms, self._last_pulse_ms)
             self._last_pulse_ms = now_ms
-        p = 0.0
+        p = 0
+        a = 0
         if self._last_pulse_ms is not None and count >= 2:
             since = self._diff(now_ms, self._last_pulse_ms)
             iv = self._interval_us
             if self._gap_ms > MAX_INTERVAL_MS:   # the us interval may have wrapped: use ms
                 iv = self._gap_ms * 1000
-            if iv > 0:
-                p = US_W_PER_KWH_PULSE / (self.imp * iv)
             if since > 0 and since * 1000 > iv:      # no pulse for longer than the last interval
-                p_max = US_W_PER_KWH_PULSE / (self.imp * since * 1000)
-                if p_max < p:
-                    p = p_max
-        self.power_w = p
-        a = p / (self._nominal_v * self.phases)
+                iv = since * 1000
+            if 0 < iv <= MAX_INTERVAL_MS * 1000:
+                p = ratio(self._n_mw, iv)
+                a = ratio(self._n_ma, iv)
+        self.power_mw = p
         for i in range(self.phases):
-            self.amps[i] = a
+            self.ma[i] = a
         return new > 0
+
+    @property
+    def amps(self):
+        return [a / 1000 for a in self.ma]
+
+    @property
+    def volts(self):
+        return [u / 1000 for u in self.mv]
+
+    @property
+    def power_w(self):
+        return self.power_mw / 1000
 
     def take_mwh(self):
         m = self._mwh

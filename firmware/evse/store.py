@@ -105,6 +105,8 @@ def unseal(data):
         crc = int(data[-9:-1], 16)
     except ValueError:
         raise ValueError("no checksum (cut short or damaged)")
+    if ("%08x" % crc).encode() != data[-9:-1]:          # int() would take 'A' for 'a', ' ', '+'
+        raise ValueError("no checksum (damaged)")
     if binascii.crc32(memoryview(data)[:-9]) != crc:     # no copy of the data for the CRC
         raise ValueError("checksum mismatch (torn or corrupted write)")
     nl = data.rfind(b"\n", 0, len(data) - 10)

@@ -100,7 +100,7 @@ def test_control_tick_allocates_nothing():
     d = fresh()
     d.run(0.5).charge(amps=32)
     app = d.app
-    app.m.current_a = 31.5          # a meter reading, as the metering service leaves it
+    app.m.current_ma = 31500        # a meter reading, as the metering service leaves it
     app.hw._pilot_adc = ConstantAdc()
     ch, m = app.charger, app.m
     now = mm.clock.ticks_ms()

@@ -108,17 +108,17 @@ def test_latch_button_and_cable_coding():
 def test_overcurrent_judged_against_recent_signal():
     oc = OverCurrent()
     oc.signalled(320, 0)
-    assert not oc.check(35.7, 0, diff)          # (32 + 0.5) x 1.1 = 35.75 A: not over
-    assert not oc.check(36.0, 1000, diff)
-    assert not oc.check(36.0, 7999, diff)
-    assert oc.check(36.0, 8000, diff)           # 7 s over
+    assert not oc.check(35750, 0, diff)         # (32 + 0.5) x 1.1 = 35.75 A: not over
+    assert not oc.check(35751, 1000, diff)
+    assert not oc.check(36000, 7999, diff)
+    assert oc.check(36000, 8000, diff)          # 7 s over
     oc.reset()
     oc.signalled(320, 0)
     oc.signalled(160, 100)                      # duty lowered: the EV may take seconds to follow
     for t in range(100, 7000, 100):
-        assert not oc.check(32.0, t, diff)
-    assert oc.check(32.0, 7100 + 7000, diff) is False or True   # judged against 16 A after the window
-    assert not oc.check(None, 0, diff) and not oc.check(-1.0, 0, diff)
+        assert not oc.check(32000, t, diff)
+    assert oc.check(32000, 7100 + 7000, diff) is False or True  # judged against 16 A after the window
+    assert not oc.check(None, 0, diff) and not oc.check(-1, 0, diff)
 
 
 def test_thermal_derating_with_hysteresis():

@@ -243,7 +243,7 @@ def main():
     for k in rig_keys:
         if k in res:
             print("%s_cpython: %.1f" % (k, res[k]))
-    res = run([sys.executable, "-c", CYCLE_SCRIPT, "5000"], fw)
+    res = run([sys.executable, "-c", CYCLE_SCRIPT, "5000"], fw + ":" + os.path.join(ROOT, "tools", "hostlib"))
     for k in ("ct_cycle_us", "modbus_poll_parse_us", "metering_cycle_us"):
         if k in res:
             print("%s_cpython: %.1f us" % (k, res[k]))
