@@ -37,7 +37,7 @@ class App:
         self.listeners = []                        # objects with on_event(ev, now_ms)
         self.errors = []                           # recent exceptions caught outside the core
         self.log = None                            # evse.log.Log once the console is attached
-        self.meter = None                          # metering service (owns m.current_a)
+        self.meter = None                          # metering service (owns m.current_ma)
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
         self._start_meter(board, flash_dir)
