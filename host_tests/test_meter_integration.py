@@ -216,16 +216,11 @@ def test_session_energy_follows_the_core(tmp_path):
 
 
 def _checkpoint(flash_dir):
-    best = None
-    for name in ("energy_a.json", "energy_b.json"):
-        try:
-            with open(os.path.join(flash_dir, name)) as f:
-                cp = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if best is None or cp["seq"] > best["seq"]:
-            best = cp
-    return best
+    """The newest valid energy checkpoint on flash, read as the firmware reads it."""
+    from evse.energy import CHECKPOINT_FILES
+    from evse.store import Copies
+    body, _ = Copies([os.path.join(flash_dir, n) for n in CHECKPOINT_FILES]).read()
+    return None if body is None else json.loads(body)
 
 
 def test_power_cut_keeps_energy_and_closes_the_session(tmp_path):
