@@ -1,6 +1,7 @@
 """OCPP configuration keys (GetConfiguration / ChangeConfiguration), kept on flash when changed."""
 from evse.ocpp import store
 
+CONNECTOR = 1  # the only connector (NumberOfConnectors)
 MEASURANDS = ("Energy.Active.Import.Register", "Current.Import", "Power.Active.Import", "Voltage")
 DEFAULT_MEASURANDS = "Energy.Active.Import.Register,Current.Import,Power.Active.Import"
 
@@ -44,8 +45,6 @@ KEYS = {
     "UnlockConnectorOnEVSideDisconnect": ("bool", True, True, None),
     "WebSocketPingInterval": ("int", False, 0, (0, 3600)),
 }
-# Changing these only takes effect on the next connection.
-RECONNECT_KEYS = ("AuthorizationKey",)
 
 
 class Config:
@@ -61,7 +60,6 @@ class Config:
         for k, v in saved.items():
             if k in KEYS and not KEYS[k][1]:
                 self.values[k] = v
-        self.on_change = None  # callable(key) for keys that need action
 
     def get(self, key):
         return self.values.get(key)
@@ -118,6 +116,4 @@ class Config:
             saved = store.read_json(self.path, {})
             saved[key] = v
             store.write_json(self.path, saved)
-        if self.on_change:
-            self.on_change(key)
         return "Accepted"
