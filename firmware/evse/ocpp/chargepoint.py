@@ -4,24 +4,22 @@ The app owns one `OcppService`, runs `run()` as an asyncio task, calls `poll(now
 and hands it every core event with `on_event(ev)`. The service steers the core only through
 charger.set_limit('ocpp', amps), enable(), authorize(), stop() and reads charger.state/fault.
 
-The service's state lives in this one object (every extra object costs heap on a board); the work
-is split by concern into modules of plain functions that take the service:
-  connection.py     WebSocket, BootNotification, Heartbeat, the CALL sender, reconnect with backoff
-  transactions.py   Start/StopTransaction on the flash queue, their retries, the power-loss stop
-  authorization.py  a presented idTag: local list and cache, Authorize, offline rules, time-out
-  metering.py       MeterValues, periodic and clock-aligned
-  smartcharging.py  charging profiles (schedule.py) -> the core's 'ocpp' current limit
-  status.py         the connector status StatusNotification reports
-  operations.py     one handler per CALL the central system sends, registered in HANDLERS
+The service's state lives in this one object; the work is split by concern into modules of plain
+functions that take the service (on a board every module and object costs heap, docs/ocpp.md):
+  connection.py    WebSocket, BootNotification, Heartbeat, the CALL sender, reconnect with backoff
+  transactions.py  Start/StopTransaction on the flash queue, their retries, the power-loss stop
+  auth.py          a presented idTag: local list and cache, Authorize, offline rules, time-out
+  metering.py      MeterValues, periodic and clock-aligned
+  schedule.py      charging profiles -> the core's 'ocpp' current limit (smart charging)
+  status.py        the connector status StatusNotification reports
+  operations.py    one handler per CALL the central system sends, registered in HANDLERS
 
 Flash layout under `flash_dir`: state.json (boot counter, open transaction, availability),
 txq.log (transaction messages not yet answered), profiles.json, authcache.json, locallist.json,
 config.json."""
 import asyncio
-from evse.ocpp import authorization, connection, metering, smartcharging, store, transactions
-from evse.ocpp.auth import AuthStore
+from evse.ocpp import auth, connection, metering, schedule, store, transactions
 from evse.ocpp.config import CONNECTOR, Config
-from evse.ocpp.schedule import Profiles
 from evse.ocpp.status import connector_status, PLUGGED_STATES
 from evse.ocpp.txqueue import TxQueue
 from evse.ocpp.wallclock import WallClock
@@ -45,55 +43,41 @@ class OcppService:
         store.ensure_dir(flash_dir)
         p = lambda n: store.join(flash_dir, n)
         self.config = Config(p("config.json"), settings.get("ocpp_config"))
-        self.auth = AuthStore(p("authcache.json"), p("locallist.json"),
-                              self.config.get("LocalAuthListMaxLength"))
-        self.profiles = Profiles(p("profiles.json"), settings.get("nominal_volts", 230),
-                                 settings.get("phases", 1), self.config.get("ChargeProfileMaxStackLevel"),
-                                 self.config.get("MaxChargingProfilesInstalled"))
+        self.auth = auth.AuthStore(p("authcache.json"), p("locallist.json"),
+                                   self.config.get("LocalAuthListMaxLength"))
+        self.profiles = schedule.Profiles(p("profiles.json"), settings.get("nominal_volts", 230),
+                                          settings.get("phases", 1), self.config.get("ChargeProfileMaxStackLevel"),
+                                          self.config.get("MaxChargingProfilesInstalled"))
         self.txq = TxQueue(p("txq.log"))
         self.state_path = p("state.json")
         self.state = store.read_json(self.state_path, None) or {"boot": 0, "next_ref": 1, "tx": None,
                                                                 "operative": True, "reset": None}
         self.state["boot"] += 1
         self.wall = WallClock(self.ticks_diff)
-        # connection.py
-        self.ws = None
-        self.connected = False
-        self.accepted = False
-        self.boot_status = None
-        self.last_error = None
+        # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
+        # sent once online, not kept across reboots)
+        self.ws = self.boot_status = self.last_error = self._pending = None
+        self.connected = self.accepted = False
         self.running = True
         self._uid = 0
-        self._pending = None  # [uid, Event, answer]
         self.wake = asyncio.Event()
-        self.immediate = []  # [action, payload, meta, callback] not kept across reboots
+        self.immediate = []
         self._last_sent_ms = self.ticks()
-        # core mirror (on_event)
+        # the core as its events tell it (on_event)
         self.core_state = getattr(charger, "state", None)
         self.fault = getattr(charger, "fault", None)
-        self.contactor = False
         self.plugged = self.core_state in PLUGGED_STATES
-        self.charged = False
-        self.finishing = False
+        self.contactor = self.charged = self.finishing = False
         self.sent_status = {}
-        # authorization.py
-        self.auth_tag = None
-        self._auth_ms = None
-        self.last_auth = None  # (idTag, status) for the console
-        # transactions.py
-        self.tx = None
+        # auth.py (last_auth: (idTag, status) for the console)
+        self.auth_tag = self._auth_ms = self.last_auth = None
+        # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
+        # starts; pending_operative: ChangeAvailability Scheduled until the transaction ends)
+        self.tx = self.tx_retry_ms = self.remote_profile = self.pending_operative = None
         self._tx_attempts = 0
-        self.tx_retry_ms = None
-        self.remote_profile = None  # from RemoteStartTransaction, installed when the transaction starts
-        self.pending_operative = None  # ChangeAvailability Scheduled until the transaction ends
-        # operations/reset.py
-        self.reset_kind = None
-        self.reset_ms = None
-        # metering.py, smartcharging.py
-        self.next_sample_ms = None
-        self._aligned_slot = None
-        self.limit_ms = None  # None: re-evaluate the limit on the next poll
-        self.limit_sent = None
+        # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
+        self.reset_kind = self.reset_ms = self.next_sample_ms = self._aligned_slot = None
+        self.limit_ms = self.limit_sent = None
         transactions.recover_after_boot(self)
         if not self.state["operative"]:
             charger.enable(False)
@@ -177,30 +161,22 @@ class OcppService:
             if self.tx:
                 transactions.stop(self, "EVDisconnected", now_ms)
 
-    def present_id(self, id_tag, now_ms=None):
-        """An idTag from the console or a reader. Returns 'accepted', 'pending' (asking the central
-        system), 'stopping' (it ended its own transaction) or the rejection status."""
-        return authorization.present_id(self, id_tag, self.ticks() if now_ms is None else now_ms)
+    # Functions that take the service serve as its methods as they are (no wrapper to keep in RAM).
+    present_id = auth.present_id  # (id_tag, now_ms=None) from the console or a reader
 
     def poll(self, now_ms):
         """Quick bookkeeping from the app's loop."""
-        authorization.expire(self, now_ms)
+        auth.expire(self, now_ms)
         transactions.poll(self, now_ms)
-        self._report_status(now_ms)
-        metering.poll(self, now_ms)
-        smartcharging.poll(self, now_ms)
-        self._finish_reset(now_ms)
-
-    def _report_status(self, now_ms):
         st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
                               self.tx is not None, self.charged, self.finishing, self.state["operative"])
         if self.sent_status.get(CONNECTOR) != st:
             self.sent_status[CONNECTOR] = st
             self.queue_status(CONNECTOR, st, now_ms)
-
-    def _finish_reset(self, now_ms):
-        """A pending Reset once the StopTransaction went out and the core opened the contactor under
-        control (EV to B, or its 6 s wait), or after RESET_FLUSH_MS whatever happened."""
+        metering.poll(self, now_ms)
+        schedule.poll(self, now_ms)
+        # A pending Reset once the StopTransaction went out and the core opened the contactor under
+        # control (EV to B, or its 6 s wait), or after RESET_FLUSH_MS whatever happened.
         if self.reset_kind and ((len(self.txq) == 0 and not self.contactor)
                                 or self.ticks_diff(now_ms, self.reset_ms) > RESET_FLUSH_MS):
             kind = self.reset_kind
@@ -220,6 +196,4 @@ class OcppService:
             except Exception:
                 pass
 
-    async def run(self):
-        """Connect, boot, exchange messages; reconnect with bounded exponential backoff."""
-        await connection.run(self)
+    run = connection.run  # (): connect, boot, exchange messages; reconnect with bounded backoff

@@ -48,53 +48,45 @@ def _password(svc):
     return svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password", "")
 
 
-async def _open(svc, url):
-    cpid = svc.settings.get("ocpp_id", "evse")
-    profile = svc.settings.get("ocpp_security_profile", 0)
-    connect = svc.connect or websocket.connect
-    return await connect(url.rstrip("/") + "/" + cpid, "ocpp1.6",
-                         user=cpid if profile >= 1 else None, password=_password(svc) if profile >= 1 else None,
-                         ca_file=svc.settings.get("ocpp_ca_file") or None)
-
-
 async def run(svc):
     """Connect, boot, exchange messages; reconnect with bounded exponential backoff."""
     delay = RECONNECT_MIN_MS
+    connect = svc.connect or websocket.connect
     while svc.running:
         url = svc.settings.get("ocpp_url", "")
         if not url:
             await asyncio.sleep(IDLE_WAKE_MS / 1000)
             continue
+        cpid = svc.settings.get("ocpp_id", "evse")
+        profile = svc.settings.get("ocpp_security_profile", 0)
         try:
-            ws = await _open(svc, url)
+            ws = await connect(
+                url.rstrip("/") + "/" + cpid, "ocpp1.6",
+                user=cpid if profile >= 1 else None, password=_password(svc) if profile >= 1 else None,
+                ca_file=svc.settings.get("ocpp_ca_file") or None)
         except Exception as e:
             svc.last_error = "connect: %r" % (e,)
             await asyncio.sleep(delay / 1000)
             delay = min(delay * 2, RECONNECT_MAX_MS)
             continue
         delay = RECONNECT_MIN_MS
-        await _serve(svc, ws)
+        svc.ws = ws
+        svc.connected = True
+        rx = asyncio.create_task(_rx_loop(svc, ws))
+        try:
+            await _session(svc, ws)
+        except Exception as e:
+            svc.last_error = "session: %r" % (e,)
+        svc.connected = False
+        svc.accepted = False
+        await ws.close()
+        try:
+            rx.cancel()
+        except Exception:
+            pass
+        _fail_pending(svc)
         if svc.running:
             await asyncio.sleep(delay / 1000)
-
-
-async def _serve(svc, ws):
-    """One connection, from the open socket to its close."""
-    svc.ws = ws
-    svc.connected = True
-    rx = asyncio.create_task(_rx_loop(svc, ws))
-    try:
-        await _session(svc, ws)
-    except Exception as e:
-        svc.last_error = "session: %r" % (e,)
-    svc.connected = False
-    svc.accepted = False
-    await ws.close()
-    try:
-        rx.cancel()
-    except Exception:
-        pass
-    _fail_pending(svc)
 
 
 def _fail_pending(svc):
@@ -197,9 +189,10 @@ async def _sleep_or_closed(svc, ws, ms):
         await asyncio.sleep(min(IDLE_WAKE_MS, ms) / 1000)
 
 
-def _after_boot(svc):
-    """Accepted: the status of the charge point and the connector's last status go first."""
-    svc.accepted = True
+async def _session(svc, ws):
+    if not await _boot(svc, ws):
+        return
+    svc.accepted = True  # the charge point's status and the connector's last one go first
     svc.queue_cp_status()
     st = svc.sent_status.get(CONNECTOR)
     if st:
@@ -207,12 +200,6 @@ def _after_boot(svc):
             i[0] == "StatusNotification" and i[1]["connectorId"] == CONNECTOR)]
         svc.queue_status(CONNECTOR, st)
     svc.tx_retry_ms = None
-
-
-async def _session(svc, ws):
-    if not await _boot(svc, ws):
-        return
-    _after_boot(svc)
     last_ping = svc.ticks()
     while not ws.closed and svc.running:
         now = svc.ticks()

@@ -48,27 +48,19 @@ def report(svc, measurands, context, now_ms, in_tx):
 
 
 def poll(svc, now_ms):
-    _periodic(svc, now_ms)
-    _aligned(svc, now_ms)
-
-
-def _periodic(svc, now_ms):
-    if not (svc.tx and svc.next_sample_ms is not None and svc.ticks_diff(now_ms, svc.next_sample_ms) >= 0):
-        return
+    """Periodic values during a transaction, then clock-aligned ones."""
     cfg = svc.config
-    iv = cfg.get("MeterValueSampleInterval")
-    svc.next_sample_ms = svc.ticks_add(now_ms, iv * 1000) if iv else None
-    report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
-    svc.tx["last_wh"] = svc.meter_wh()
-    svc.tx["last_ts"] = svc.meta(now_ms)["ts"]
-    svc.save()  # the last known meter value survives a power cut
-
-
-def _aligned(svc, now_ms):
-    iv = svc.config.get("ClockAlignedDataInterval")
+    if svc.tx and svc.next_sample_ms is not None and svc.ticks_diff(now_ms, svc.next_sample_ms) >= 0:
+        iv = cfg.get("MeterValueSampleInterval")
+        svc.next_sample_ms = svc.ticks_add(now_ms, iv * 1000) if iv else None
+        report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
+        svc.tx["last_wh"] = svc.meter_wh()
+        svc.tx["last_ts"] = svc.meta(now_ms)["ts"]
+        svc.save()  # the last known meter value survives a power cut
+    iv = cfg.get("ClockAlignedDataInterval")
     t = svc.wall.now(now_ms)
     if iv and t is not None:
         slot = int(t) // iv
         if svc._aligned_slot is not None and slot != svc._aligned_slot:
-            report(svc, svc.config.get("MeterValuesAlignedData"), "Sample.Clock", now_ms, svc.tx is not None)
+            report(svc, cfg.get("MeterValuesAlignedData"), "Sample.Clock", now_ms, svc.tx is not None)
         svc._aligned_slot = slot

@@ -3,7 +3,7 @@ returns the answer's payload, or (payload, after) where after() runs once the an
 table HANDLERS registers them; a payload is checked against schemas.INCOMING before its handler
 runs. One module for all of them: on a board every module costs .mpy bytes and heap (docs/ocpp.md,
 "Code layout")."""
-from evse.ocpp import authorization, metering, rpc, schemas, smartcharging, transactions
+from evse.ocpp import auth, metering, rpc, schedule, schemas, transactions
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso
 
@@ -50,7 +50,7 @@ def get_composite_schedule(svc, p):
     if c > CONNECTOR:
         return {"status": "Rejected"}
     t0 = svc.cp_time(svc.ticks())
-    tx_t0, txid, in_tx = smartcharging.tx_args(svc)
+    tx_t0, txid, in_tx = schedule.tx_args(svc)
     sched = svc.profiles.composite(t0, p["duration"], c, tx_t0, svc.wall.known(), txid, in_tx,
                                    p.get("chargingRateUnit", "A"), svc.charger.limit_without("ocpp"))
     res = {"status": "Accepted", "connectorId": c, "chargingSchedule": sched}
@@ -91,7 +91,7 @@ def remote_start_transaction(svc, p):
     tag = p["idTag"]
     if svc.config.get("AuthorizeRemoteTxRequests"):
         return {"status": "Accepted"}, lambda: svc.present_id(tag)
-    authorization.accept(svc, tag, svc.ticks())
+    auth.accept(svc, tag, svc.ticks())
     return {"status": "Accepted"}
 
 

@@ -15,24 +15,20 @@ def recover_after_boot(svc):
     tx = svc.state["tx"]
     reason = "Reboot" if svc.state.get("reset") else "PowerLoss"
     svc.state["reset"] = None
+    txq = svc.txq
     if tx:
-        _stop_left_open(svc, tx, reason)
+        known = tx.get("txid") is not None or tx["ref"] in txq.txids or txq.has("StartTransaction", tx["ref"])
+        if known and not txq.has("StopTransaction", tx["ref"]):
+            wh = tx.get("last_wh", tx["start_wh"])
+            if svc.meter is not None and getattr(svc.meter, "ok", False):
+                wh = max(wh, svc.meter_wh())
+            meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": tx.get("last_ts")}
+            txq.push("StopTransaction", {"meterStop": wh, "timestamp": "@T", "reason": reason}, tx["ref"], meta)
+        if tx.get("txid") is not None and tx["ref"] not in txq.txids:
+            txq.set_txid(tx["ref"], tx["txid"])
         svc.state["tx"] = None
     svc.save()
     svc.profiles.end_transaction()
-
-
-def _stop_left_open(svc, tx, reason):
-    txq = svc.txq
-    known = tx.get("txid") is not None or tx["ref"] in txq.txids or txq.has("StartTransaction", tx["ref"])
-    if known and not txq.has("StopTransaction", tx["ref"]):
-        wh = tx.get("last_wh", tx["start_wh"])
-        if svc.meter is not None and getattr(svc.meter, "ok", False):
-            wh = max(wh, svc.meter_wh())
-        meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": tx.get("last_ts")}
-        txq.push("StopTransaction", {"meterStop": wh, "timestamp": "@T", "reason": reason}, tx["ref"], meta)
-    if tx.get("txid") is not None and tx["ref"] not in txq.txids:
-        txq.set_txid(tx["ref"], tx["txid"])
 
 
 def poll(svc, now_ms):
@@ -141,20 +137,17 @@ def on_answer(svc, rec, payload, ok, res):
     svc.tx_retry_ms = None
     action, ref = rec[1], rec[3]
     if ok and action == "StartTransaction":
-        _started(svc, ref, res.get("transactionId"))
+        txid = res.get("transactionId")
+        if isinstance(txid, int):
+            svc.txq.set_txid(ref, txid)
+            if svc.tx and svc.tx["ref"] == ref:
+                svc.tx["txid"] = txid
+                svc.state["tx"] = svc.tx
+                svc.save()
     info = res.get("idTagInfo") if ok else None
     if isinstance(info, dict) and action in ("StartTransaction", "StopTransaction"):
         _id_tag_info(svc, action, ref, payload.get("idTag"), info)
     svc.txq.drop(rec[0])
-
-
-def _started(svc, ref, txid):
-    if isinstance(txid, int):
-        svc.txq.set_txid(ref, txid)
-        if svc.tx and svc.tx["ref"] == ref:
-            svc.tx["txid"] = txid
-            svc.state["tx"] = svc.tx
-            svc.save()
 
 
 def _id_tag_info(svc, action, ref, tag, info):
