@@ -51,6 +51,21 @@ def _prepare(profile):
     }
 
 
+def _refused(connector, profile, tx_id, n_connectors, max_level):
+    """SetChargingProfile's rules on the connector, the purpose, the transaction and the stack level."""
+    if connector > n_connectors:
+        return True
+    purpose = profile["chargingProfilePurpose"]
+    if purpose == PURPOSE_MAX and connector != 0:
+        return True
+    if purpose == PURPOSE_TX:
+        if connector == 0 or tx_id is None:
+            return True
+        if "transactionId" in profile and profile["transactionId"] != tx_id:
+            return True
+    return profile["stackLevel"] > max_level
+
+
 class Profiles:
     def __init__(self, path, volts=230, phases=1, max_level=8, max_installed=8):
         self.path = path
@@ -73,17 +88,7 @@ class Profiles:
     def add(self, connector, profile, tx_id, n_connectors=1):
         """SetChargingProfile -> 'Accepted' or 'Rejected'. `tx_id` is the running transaction's
         id (None when there is none; -1 while its id is not yet known)."""
-        if connector > n_connectors:
-            return "Rejected"
-        purpose = profile["chargingProfilePurpose"]
-        if purpose == PURPOSE_MAX and connector != 0:
-            return "Rejected"
-        if purpose == PURPOSE_TX:
-            if connector == 0 or tx_id is None:
-                return "Rejected"
-            if "transactionId" in profile and profile["transactionId"] != tx_id:
-                return "Rejected"
-        if profile["stackLevel"] > self.max_level:
+        if _refused(connector, profile, tx_id, n_connectors, self.max_level):
             return "Rejected"
         p = _prepare(profile)
         if p is None:
