@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from ocpp_cs import CentralSystem, HostClock, call
-from evse.ocpp import chargepoint
+from evse.ocpp import connection
 from evse.ocpp.chargepoint import OcppService
 
 
@@ -57,9 +57,9 @@ class FakeMeter:
 
 @pytest.fixture(autouse=True)
 def fast_reconnect(monkeypatch):
-    monkeypatch.setattr(chargepoint, "RECONNECT_MIN_MS", 100)
-    monkeypatch.setattr(chargepoint, "RECONNECT_MAX_MS", 400)
-    monkeypatch.setattr(chargepoint, "IDLE_WAKE_MS", 50)
+    monkeypatch.setattr(connection, "RECONNECT_MIN_MS", 100)
+    monkeypatch.setattr(connection, "RECONNECT_MAX_MS", 400)
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 50)
 
 
 class Rig:

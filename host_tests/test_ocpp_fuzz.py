@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 from ocpp_cs import CentralSystem, HostClock, call
 from test_ocpp_cs import Rig, booted, run, FakeCharger, FakeMeter, fast_reconnect  # noqa: F401
-from evse.ocpp import rpc, schemas
+from evse.ocpp import connection, rpc, schemas
 from evse.ocpp.chargepoint import OcppService
 
 GOOD_PROFILE = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
@@ -82,7 +82,7 @@ def test_fixed_corpus_over_the_wire(tmp_path):
         assert res.configuration_key[0]["value"] == "300"
         assert rig.svc.ws is ws_before and rig.svc.connected  # the same connection all along
         assert len(cs.actions("BootNotification")) == 1
-        assert rig.resets == [] and rig.svc._reset_kind is None
+        assert rig.resets == [] and rig.svc.reset_kind is None
         await rig.kill()
         await cs.stop()
     run(main())
@@ -186,7 +186,7 @@ def _service(tmp_path):
 def test_any_payload_gets_a_result_or_a_callerror_never_an_internal_error(tmp_path, action, payload):
     svc = _service(tmp_path)
     ws = _CaptureWS()
-    asyncio.run(svc._handle_frame(ws, json.dumps([2, "u1", action, payload])))
+    asyncio.run(connection.handle_frame(svc, ws, json.dumps([2, "u1", action, payload])))
     assert len(ws.sent) == 1
     reply = json.loads(ws.sent[0])
     assert reply[1] == "u1" and reply[0] in (3, 4)

@@ -271,11 +271,11 @@ def test_service_offline_session_and_reboot_recovery():
     svc.on_event(("state", "B2"))
     svc.poll(100)
     assert svc.tx is not None and [r[1] for r in svc.txq.records] == ["StartTransaction"]
-    assert svc._immediate[-1][1]["status"] == "Preparing"
+    assert svc.immediate[-1][1]["status"] == "Preparing"
     svc.on_event(("state", "C2"))
     svc.on_event(("contactor", True))
     svc.poll(200)
-    assert svc._immediate[-1][1]["status"] == "Charging"
+    assert svc.immediate[-1][1]["status"] == "Charging"
     svc2 = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, d, _Clock())  # power cut and reboot
     assert [r[1] for r in svc2.txq.records] == ["StartTransaction", "StopTransaction"]
     assert svc2.txq.records[1][2]["reason"] == "PowerLoss"
@@ -294,12 +294,12 @@ def test_clock_aligned_meter_values_follow_wall_time():
     svc.wall.set(parse_iso("2024-05-01T12:14:58Z"), 0)
     svc.poll(0)
     svc.poll(1000)
-    assert not [i for i in svc._immediate if i[0] == "MeterValues"]
+    assert not [i for i in svc.immediate if i[0] == "MeterValues"]
     svc.poll(2500)  # 12:15:00.5: a quarter-hour boundary passed
-    mv = [i for i in svc._immediate if i[0] == "MeterValues"]
+    mv = [i for i in svc.immediate if i[0] == "MeterValues"]
     assert len(mv) == 1 and mv[0][1]["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock"
     svc.poll(3000)
-    assert len([i for i in svc._immediate if i[0] == "MeterValues"]) == 1
+    assert len([i for i in svc.immediate if i[0] == "MeterValues"]) == 1
 
 
 if __name__ == "__main__":

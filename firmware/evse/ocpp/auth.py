@@ -1,7 +1,12 @@
-"""Authorization cache and local authorization list (OCPP 1.6 sections 3.5.1, 3.5.2).
+"""Authorization: the cache and the local authorization list (OCPP 1.6 sections 3.5.1, 3.5.2),
+and the decision for a presented idTag.
 
-Both map idTag -> idTagInfo {status, expiryDate?, parentIdTag?} and live on flash as JSON."""
-from evse.ocpp import store
+Cache and list map idTag -> idTagInfo {status, expiryDate?, parentIdTag?} and live on flash as
+JSON (AuthStore). A presented idTag (present_id) is accepted by the local list or cache when
+LocalPreAuthorize is set, else by Authorize when online, else by the offline rules; an accepted
+idTag lapses after ConnectionTimeOut without a car (expire). Those functions take the service
+(chargepoint.OcppService)."""
+from evse.ocpp import store, transactions
 from evse.ocpp.wallclock import parse_iso
 
 CACHE_MAX = 64  # entries; the oldest is dropped first
@@ -87,3 +92,84 @@ class AuthStore:
     def parent(self, tag):
         info = self.local.get(tag) or self.cache.get(tag) or {}
         return info.get("parentIdTag")
+
+
+# -- the decision for a presented idTag ----------------------------------------------------------
+def present_id(svc, id_tag, now_ms=None):
+    """An idTag from the console or a reader (OcppService.present_id). Returns 'accepted', 'pending'
+    (asking the central system), 'stopping' (it ended its own transaction) or the rejection status."""
+    now_ms = svc.ticks() if now_ms is None else now_ms
+    if not isinstance(id_tag, str) or not 0 < len(id_tag) <= 20:
+        return "Invalid"
+    if svc.tx:
+        tx_tag = svc.tx["tag"]  # its own idTag, or one of its group (same parentIdTag), stops it
+        if id_tag == tx_tag or (svc.auth.parent(id_tag) and svc.auth.parent(id_tag) == svc.auth.parent(tx_tag)):
+            svc.charger.stop("local")
+            transactions.stop(svc, "Local", now_ms, id_tag)
+            return "stopping"
+        return "busy"
+    if svc.config.get("LocalPreAuthorize"):
+        st, _ = _lookup(svc, id_tag, now_ms)
+        if st == "Accepted":
+            return accept(svc, id_tag, now_ms)
+    if svc.accepted:
+        _ask(svc, id_tag, now_ms)
+        return "pending"
+    return offline_decision(svc, id_tag, now_ms)
+
+
+def _lookup(svc, tag, now_ms):
+    return svc.auth.lookup(tag, svc.wall.now(now_ms), svc.config.get("LocalAuthListEnabled"),
+                           svc.config.get("AuthorizationCacheEnabled"))
+
+
+def _ask(svc, id_tag, now_ms):
+    """Authorize: the answer accepts or rejects the tag; no answer falls back to the offline rules."""
+    use_cache = svc.config.get("AuthorizationCacheEnabled")
+
+    def done(ok, res, tag=id_tag):
+        if ok and isinstance(res.get("idTagInfo"), dict):
+            info = res["idTagInfo"]
+            if use_cache:
+                svc.auth.remember(tag, info)
+            if info.get("status") == "Accepted":
+                accept(svc, tag, svc.ticks())
+            else:
+                reject(svc, tag, info.get("status"))
+        else:
+            offline_decision(svc, tag, svc.ticks())
+    svc.queue_call("Authorize", {"idTag": id_tag}, done, now_ms)
+    svc.last_auth = (id_tag, "pending")
+
+
+def offline_decision(svc, tag, now_ms):
+    if svc.config.get("LocalAuthorizeOffline"):
+        st, _ = _lookup(svc, tag, now_ms)
+        if st == "Accepted":
+            return accept(svc, tag, now_ms)
+        if st is not None:
+            return reject(svc, tag, st)
+    if svc.config.get("AllowOfflineTxForUnknownId"):
+        return accept(svc, tag, now_ms)
+    return reject(svc, tag, "Invalid")
+
+
+def accept(svc, tag, now_ms):
+    svc.auth_tag = tag
+    svc._auth_ms = now_ms
+    svc.last_auth = (tag, "Accepted")
+    svc.charger.authorize(True)
+    return "accepted"
+
+
+def reject(svc, tag, status):
+    svc.last_auth = (tag, status or "Invalid")
+    return status or "Invalid"
+
+
+def expire(svc, now_ms):
+    """Nobody plugged in within ConnectionTimeOut of the authorization: it lapses."""
+    if svc.auth_tag and not svc.tx and \
+            svc.ticks_diff(now_ms, svc._auth_ms) > svc.config.get("ConnectionTimeOut") * 1000:
+        svc.auth_tag = None
+        svc.charger.authorize(False)

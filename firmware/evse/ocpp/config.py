@@ -1,6 +1,7 @@
 """OCPP configuration keys (GetConfiguration / ChangeConfiguration), kept on flash when changed."""
 from evse.ocpp import store
 
+CONNECTOR = 1  # the only connector (NumberOfConnectors)
 MEASURANDS = ("Energy.Active.Import.Register", "Current.Import", "Power.Active.Import", "Voltage")
 DEFAULT_MEASURANDS = "Energy.Active.Import.Register,Current.Import,Power.Active.Import"
 
@@ -44,8 +45,6 @@ KEYS = {
     "UnlockConnectorOnEVSideDisconnect": ("bool", True, True, None),
     "WebSocketPingInterval": ("int", False, 0, (0, 3600)),
 }
-# Changing these only takes effect on the next connection.
-RECONNECT_KEYS = ("AuthorizationKey",)
 
 
 class Config:
@@ -61,7 +60,6 @@ class Config:
         for k, v in saved.items():
             if k in KEYS and not KEYS[k][1]:
                 self.values[k] = v
-        self.on_change = None  # callable(key) for keys that need action
 
     def get(self, key):
         return self.values.get(key)
@@ -92,32 +90,30 @@ class Config:
         typ, ro, _, rule = spec
         if ro:
             return "Rejected"
-        if typ == "int":
-            try:
-                v = int(text)
-            except ValueError:
-                return "Rejected"
-            if rule and not (rule[0] <= v <= rule[1]):
-                return "Rejected"
-        elif typ == "bool":
-            low = text.strip().lower()
-            if low not in ("true", "false"):
-                return "Rejected"
-            v = low == "true"
-        elif typ == "csl":
-            items = [x.strip() for x in text.split(",") if x.strip()]
-            if rule and any(x not in rule for x in items):
-                return "Rejected"
-            v = ",".join(items)
-        else:
-            if rule and len(text) > rule:
-                return "Rejected"
-            v = text
+        ok, v = _parse(typ, rule, text)
+        if not ok:
+            return "Rejected"
         self.values[key] = v
         if self.path:
             saved = store.read_json(self.path, {})
             saved[key] = v
             store.write_json(self.path, saved)
-        if self.on_change:
-            self.on_change(key)
         return "Accepted"
+
+
+def _parse(typ, rule, text):
+    """A ChangeConfiguration value -> (True, value), or (False, None) when its key's type or rule
+    refuses it."""
+    if typ == "int":
+        try:
+            v = int(text)
+        except ValueError:
+            return False, None
+        return (not rule or rule[0] <= v <= rule[1]), v
+    if typ == "bool":
+        low = text.strip().lower()
+        return low in ("true", "false"), low == "true"
+    if typ == "csl":
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        return not (rule and any(x not in rule for x in items)), ",".join(items)
+    return not (rule and len(text) > rule), text

@@ -25,7 +25,6 @@ PROPERTY = "PropertyConstraintViolation"
 NOT_IMPLEMENTED = "NotImplemented"
 NOT_SUPPORTED = "NotSupported"
 INTERNAL = "InternalError"
-GENERIC = "GenericError"
 
 
 def call(uid, action, payload):
@@ -59,26 +58,35 @@ def parse(text):
     if len(msg) < 2 or uid is None:
         return (None, None, FORMATION, "no valid uniqueId")
     if mt == CALL:
-        if len(msg) < 4:
-            return (None, uid, PROTOCOL, "CALL needs 4 elements")
-        if len(msg) > 4:
-            return (None, uid, FORMATION, "CALL has more than 4 elements")
-        if not isinstance(msg[2], str) or not msg[2]:
-            return (None, uid, FORMATION, "Action is not a string")
-        if not isinstance(msg[3], dict):
-            return (None, uid, FORMATION, "payload is not an object")
-        return (CALL, uid, msg[2], msg[3])
-    if mt == RESULT:
-        if len(msg) != 3 or not isinstance(msg[2], dict):
-            return (None, None, FORMATION, "bad CALLRESULT")  # never answer an answer
-        return (RESULT, uid, msg[2])
-    if mt == ERROR:
-        if len(msg) < 4 or not isinstance(msg[2], str):
-            return (None, None, FORMATION, "bad CALLERROR")
-        desc = msg[3] if isinstance(msg[3], str) else ""
-        details = msg[4] if len(msg) > 4 and isinstance(msg[4], dict) else {}
-        return (ERROR, uid, msg[2], desc, details)
+        return _parse_call(msg, uid)
+    if mt in (RESULT, ERROR):
+        return _parse_answer(msg, uid)
     return (None, uid, FORMATION, "unknown MessageTypeId %r" % (mt,))
+
+
+def _parse_call(msg, uid):
+    if len(msg) < 4:
+        return (None, uid, PROTOCOL, "CALL needs 4 elements")
+    if len(msg) > 4:
+        return (None, uid, FORMATION, "CALL has more than 4 elements")
+    if not isinstance(msg[2], str) or not msg[2]:
+        return (None, uid, FORMATION, "Action is not a string")
+    if not isinstance(msg[3], dict):
+        return (None, uid, FORMATION, "payload is not an object")
+    return (CALL, uid, msg[2], msg[3])
+
+
+def _parse_answer(msg, uid):
+    """A CALLRESULT or CALLERROR; a bad one has no uid: an answer is never answered."""
+    if msg[0] == RESULT:
+        if len(msg) != 3 or not isinstance(msg[2], dict):
+            return (None, None, FORMATION, "bad CALLRESULT")
+        return (RESULT, uid, msg[2])
+    if len(msg) < 4 or not isinstance(msg[2], str):
+        return (None, None, FORMATION, "bad CALLERROR")
+    desc = msg[3] if isinstance(msg[3], str) else ""
+    details = msg[4] if len(msg) > 4 and isinstance(msg[4], dict) else {}
+    return (ERROR, uid, msg[2], desc, details)
 
 
 def _type_ok(v, t):
@@ -135,14 +143,18 @@ def _check_rule(v, t, rule, path):
     elif t == "o":
         return check(v, rule, path + ".")
     elif t == "l":
-        it, irule = rule
-        for i, item in enumerate(v):
-            p = "%s[%d]" % (path, i)
-            if not _type_ok(item, it):
-                return (TYPE, p + " has the wrong type")
-            bad = _check_rule(item, it, irule, p)
-            if bad:
-                return bad
+        return _check_items(v, rule[0], rule[1], path)
+    return None
+
+
+def _check_items(v, it, irule, path):
+    for i, item in enumerate(v):
+        p = "%s[%d]" % (path, i)
+        if not _type_ok(item, it):
+            return (TYPE, p + " has the wrong type")
+        bad = _check_rule(item, it, irule, p)
+        if bad:
+            return bad
     return None
 
 

@@ -6,6 +6,7 @@ schedules in watts are converted with the nominal voltage and the number of phas
 is not a finite number in range (NaN, 1e999 read as infinity) makes its profile Rejected."""
 from evse import limits as L
 from evse.ocpp import store
+from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import parse_iso
 
 PURPOSE_MAX = "ChargePointMaxProfile"
@@ -14,6 +15,7 @@ PURPOSE_TX = "TxProfile"
 RECURRENCE_S = {"Daily": 86400, "Weekly": 7 * 86400}
 MAX_BREAKPOINTS = 96  # cap on composite schedule periods (a GetCompositeSchedule answer stays small)
 LIMIT_MAX = {"A": 10000, "W": 10000000}  # beyond any site (10 kA, 10 MW): a number, but not a limit
+LIMIT_EVAL_MS = 1000  # how often the service re-evaluates the limit in force
 
 
 def _prepare(profile):
@@ -49,6 +51,21 @@ def _prepare(profile):
     }
 
 
+def _refused(connector, profile, tx_id, n_connectors, max_level):
+    """SetChargingProfile's rules on the connector, the purpose, the transaction and the stack level."""
+    if connector > n_connectors:
+        return True
+    purpose = profile["chargingProfilePurpose"]
+    if purpose == PURPOSE_MAX and connector != 0:
+        return True
+    if purpose == PURPOSE_TX:
+        if connector == 0 or tx_id is None:
+            return True
+        if "transactionId" in profile and profile["transactionId"] != tx_id:
+            return True
+    return profile["stackLevel"] > max_level
+
+
 class Profiles:
     def __init__(self, path, volts=230, phases=1, max_level=8, max_installed=8):
         self.path = path
@@ -71,17 +88,7 @@ class Profiles:
     def add(self, connector, profile, tx_id, n_connectors=1):
         """SetChargingProfile -> 'Accepted' or 'Rejected'. `tx_id` is the running transaction's
         id (None when there is none; -1 while its id is not yet known)."""
-        if connector > n_connectors:
-            return "Rejected"
-        purpose = profile["chargingProfilePurpose"]
-        if purpose == PURPOSE_MAX and connector != 0:
-            return "Rejected"
-        if purpose == PURPOSE_TX:
-            if connector == 0 or tx_id is None:
-                return "Rejected"
-            if "transactionId" in profile and profile["transactionId"] != tx_id:
-                return "Rejected"
-        if profile["stackLevel"] > self.max_level:
+        if _refused(connector, profile, tx_id, n_connectors, self.max_level):
             return "Rejected"
         p = _prepare(profile)
         if p is None:
@@ -214,3 +221,34 @@ class Profiles:
                 continue
             periods.append({"startPeriod": int(b - t0), "limit": lim})
         return {"duration": duration, "chargingRateUnit": unit, "chargingSchedulePeriod": periods}
+
+
+# -- the service's side: profiles -> the core's 'ocpp' current limit ------------------------------
+# Re-evaluated every LIMIT_EVAL_MS and on the next poll after any change (svc.limit_ms None).
+# These functions take the service (chargepoint.OcppService).
+
+
+def poll(svc, now_ms):
+    if svc.limit_ms is None or svc.ticks_diff(now_ms, svc.limit_ms) >= LIMIT_EVAL_MS:
+        svc.limit_ms = now_ms
+        apply_limit(svc, now_ms)
+
+
+def tx_args(svc):
+    """What the schedule needs of the transaction: (start time, transactionId, running)."""
+    tx = svc.tx
+    return (tx["t0"] if tx else None), (tx.get("txid") if tx else None), tx is not None
+
+
+def apply_limit(svc, now_ms):
+    t0, txid, in_tx = tx_args(svc)
+    amps = svc.profiles.limit_at(svc.cp_time(now_ms), CONNECTOR, t0, svc.wall.known(), txid, in_tx)
+    if amps is not None:
+        try:  # a checked profile gives a finite number; if not, offer nothing rather than guess
+            amps = L.check_number(amps, 0, LIMIT_MAX["W"])
+        except ValueError:
+            amps = 0.0
+        amps = int(min(amps, L.AMPS_MAX) * 10) / 10  # above 80 A nothing is limited; round down
+    if amps != svc.limit_sent:
+        svc.limit_sent = amps
+        svc.charger.set_limit("ocpp", amps)

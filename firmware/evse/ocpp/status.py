@@ -12,6 +12,7 @@ FAULT_CODES = {
 }
 
 PLUGGED_STATES = ("B1", "B2", "C1", "C2", "D1", "D2")
+_STATE_FAULTS = {"E": "state_e", "F": "state_f"}  # a faulted state without a fault name
 
 
 def error_code(fault):
@@ -30,22 +31,27 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     charged: the contactor closed during this transaction; finishing: the transaction ended and
     the car is still connected; operative: not set Inoperative by ChangeAvailability."""
     if fault or state in ("fault", "E", "F"):
-        code, info = error_code(fault or ("state_e" if state == "E" else "state_f" if state == "F" else "internal"))
+        code, info = error_code(fault or _STATE_FAULTS.get(state, "internal"))
         return "Faulted", code, info
     if state == "disabled" or (not operative and not in_tx):
         return "Unavailable", "NoError", None
     if finishing and plugged:
         return "Finishing", "NoError", None
-    if state in ("C2", "D2"):
-        if contactor:
-            return "Charging", "NoError", None
-        return ("SuspendedEVSE" if charged else "Preparing"), "NoError", None
+    if state in ("C2", "D2", "B1", "B2"):
+        return _vehicle_status(state, contactor, in_tx, charged), "NoError", None
     if state in ("C1", "D1") or (state == "paused" and plugged):
         return "SuspendedEVSE", "NoError", None
-    if state in ("B1", "B2"):
-        if in_tx and charged:
-            return ("SuspendedEV" if state == "B2" else "SuspendedEVSE"), "NoError", None
-        return "Preparing", "NoError", None
     if state in ("A1", "A2") or not plugged:
         return "Available", "NoError", None
     return "Preparing", "NoError", None
+
+
+def _vehicle_status(state, contactor, in_tx, charged):
+    """The status in B1/B2 (connected) and C2/D2 (the vehicle asks for power)."""
+    if state in ("C2", "D2"):
+        if contactor:
+            return "Charging"
+        return "SuspendedEVSE" if charged else "Preparing"
+    if in_tx and charged:
+        return "SuspendedEV" if state == "B2" else "SuspendedEVSE"
+    return "Preparing"

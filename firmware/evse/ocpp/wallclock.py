@@ -40,24 +40,27 @@ def parse_iso(s):
         h, mi, se = int(s[11:13]), int(s[14:16]), int(s[17:19])
         if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and se < 61):
             return None
-        rest = s[19:]
-        if rest[:1] == ".":
-            i = 1
-            while i < len(rest) and rest[i] in "0123456789":
-                i += 1
-            rest = rest[i:]
-        off = 0
-        if rest in ("Z", "z", ""):
-            pass
-        elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
-            off = (int(rest[1:3]) * 60 + int(rest[4:6])) * 60
-            if rest[0] == "-":
-                off = -off
-        else:
-            return None
+        off = _offset(s[19:])
     except ValueError:
         return None
+    if off is None:
+        return None
     return _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off
+
+
+def _offset(rest):
+    """What follows the seconds ('.123', then 'Z', '' or '+hh:mm') -> offset seconds, or None."""
+    if rest[:1] == ".":
+        i = 1
+        while i < len(rest) and rest[i] in "0123456789":
+            i += 1
+        rest = rest[i:]
+    if rest in ("Z", "z", ""):
+        return 0
+    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
+        off = (int(rest[1:3]) * 60 + int(rest[4:6])) * 60
+        return -off if rest[0] == "-" else off
+    return None
 
 
 def format_iso(t):

@@ -12,7 +12,6 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 MAX_MESSAGE = 16384  # bytes kept per message; longer ones are drained and reported truncated
 MAX_HEADER_LINES = 64  # a handshake answer longer than this is not a WebSocket server
-CLOSE_TOO_BIG = 1009
 
 
 class WebSocketError(Exception):
@@ -197,6 +196,19 @@ class WebSocket:
                 return msg_op, b"".join(parts), truncated
 
 
+async def _read_headers(reader):
+    """The handshake answer's header lines -> {lower-case name: value}."""
+    headers = {}
+    for _ in range(MAX_HEADER_LINES):
+        line = (await reader.readline()).decode().strip()
+        if not line:
+            return headers
+        i = line.find(":")
+        if i > 0:
+            headers[line[:i].strip().lower()] = line[i + 1:].strip()
+    raise WebSocketError("handshake answer too long")
+
+
 async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=None,
                   max_message=MAX_MESSAGE, extra_headers=None):
     """Open a WebSocket: TCP (or TLS), HTTP upgrade, check Sec-WebSocket-Accept and the subprotocol."""
@@ -220,19 +232,9 @@ async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         await writer.drain()
         status = (await reader.readline()).decode().strip()
-        parts = status.split(" ", 2)
-        if len(parts) < 2 or parts[1] != "101":
+        if status.split(" ", 2)[1:2] != ["101"]:
             raise WebSocketError("upgrade refused: " + status)
-        headers = {}
-        for _ in range(MAX_HEADER_LINES):
-            line = (await reader.readline()).decode().strip()
-            if not line:
-                break
-            i = line.find(":")
-            if i > 0:
-                headers[line[:i].strip().lower()] = line[i + 1:].strip()
-        else:
-            raise WebSocketError("handshake answer too long")
+        headers = await _read_headers(reader)
         if headers.get("sec-websocket-accept") != accept_key(key):
             raise WebSocketError("bad Sec-WebSocket-Accept")
         if subprotocol and headers.get("sec-websocket-protocol") != subprotocol:

@@ -1,0 +1,253 @@
+"""The link to the central system: the WebSocket, BootNotification, Heartbeat, one CALL at a time
+(immediate messages first, then the transaction queue), incoming frames, and reconnection with
+bounded exponential backoff. Functions take the service (chargepoint.OcppService)."""
+import asyncio
+import os
+import binascii
+from evse.ocpp import operations, rpc, transactions, websocket
+from evse.ocpp.config import CONNECTOR
+from evse.ocpp.wallclock import format_iso, parse_iso
+
+VENDOR = "OpenEVSE-uPy"
+MODEL = "EVSE-1"
+FIRMWARE_VERSION = "0.1"
+
+CALL_TIMEOUT_MS = 30000  # no answer to a CALL within this: the connection is considered dead
+RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
+RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
+BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval
+IDLE_WAKE_MS = 1000  # the sender re-checks timers at least this often
+
+
+def _copy_resolve(obj, ts):
+    """Deep copy of a value with every '@T' replaced by the timestamp string."""
+    if isinstance(obj, dict):
+        return {k: _copy_resolve(v, ts) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy_resolve(v, ts) for v in obj]
+    return ts if obj == "@T" else obj
+
+
+def resolve_payload(payload, ts):
+    """A payload (always a dict) ready to send: a copy, timestamps filled in."""
+    return {k: _copy_resolve(v, ts) for k, v in payload.items()}
+
+
+def timestamp(svc, meta):
+    """The time a message was made (svc.meta), as known now: a message made before the wall clock
+    was set gets it from its ticks when made in this boot, else the current time."""
+    ts = meta.get("ts") if meta else None
+    if ts is None and meta and meta.get("b") == svc.state["boot"] and meta.get("tk") is not None:
+        ts = svc.wall.now(meta["tk"])
+    if ts is None:
+        ts = svc.wall.now(svc.ticks()) or 0
+    return format_iso(ts)
+
+
+def _password(svc):
+    return svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password", "")
+
+
+async def run(svc):
+    """Connect, boot, exchange messages; reconnect with bounded exponential backoff."""
+    delay = RECONNECT_MIN_MS
+    connect = svc.connect or websocket.connect
+    while svc.running:
+        url = svc.settings.get("ocpp_url", "")
+        if not url:
+            await asyncio.sleep(IDLE_WAKE_MS / 1000)
+            continue
+        cpid = svc.settings.get("ocpp_id", "evse")
+        profile = svc.settings.get("ocpp_security_profile", 0)
+        try:
+            ws = await connect(
+                url.rstrip("/") + "/" + cpid, "ocpp1.6",
+                user=cpid if profile >= 1 else None, password=_password(svc) if profile >= 1 else None,
+                ca_file=svc.settings.get("ocpp_ca_file") or None)
+        except Exception as e:
+            svc.last_error = "connect: %r" % (e,)
+            await asyncio.sleep(delay / 1000)
+            delay = min(delay * 2, RECONNECT_MAX_MS)
+            continue
+        delay = RECONNECT_MIN_MS
+        svc.ws = ws
+        svc.connected = True
+        rx = asyncio.create_task(_rx_loop(svc, ws))
+        try:
+            await _session(svc, ws)
+        except Exception as e:
+            svc.last_error = "session: %r" % (e,)
+        svc.connected = False
+        svc.accepted = False
+        await ws.close()
+        try:
+            rx.cancel()
+        except Exception:
+            pass
+        _fail_pending(svc)
+        if svc.running:
+            await asyncio.sleep(delay / 1000)
+
+
+def _fail_pending(svc):
+    if svc._pending:
+        svc._pending[2] = (False, ("Disconnected", ""))
+        svc._pending[1].set()
+
+
+async def _rx_loop(svc, ws):
+    try:
+        while not ws.closed:
+            op, data, truncated = await ws.recv()
+            if truncated:
+                uid = rpc.sniff_uid(data)
+                if uid and svc.boot_status != "Rejected":
+                    await ws.send_text(rpc.error(uid, rpc.FORMATION, "message too large"))
+                continue
+            await handle_frame(svc, ws, data)
+    except Exception as e:
+        svc.last_error = "receive: %r" % (e,)
+    ws.closed = True
+    _fail_pending(svc)
+    svc.wake.set()
+
+
+async def handle_frame(svc, ws, data):
+    """One incoming frame: an answer to our CALL, or a CALL answered by its operation."""
+    msg = rpc.parse(data)
+    kind = msg[0]
+    if kind is None:
+        if msg[1] is not None and svc.boot_status != "Rejected":
+            await ws.send_text(rpc.error(msg[1], msg[2], msg[3]))
+        return
+    if kind in (rpc.RESULT, rpc.ERROR):
+        p = svc._pending
+        if p and p[0] == msg[1]:
+            p[2] = (True, msg[2]) if kind == rpc.RESULT else (False, (msg[2], msg[3]))
+            p[1].set()
+        return  # an answer nobody waits for is dropped
+    _, uid, action, payload = msg
+    if svc.boot_status == "Rejected":
+        return  # while rejected the charge point does not answer (OCPP 1.6 4.2.1)
+    reply, after = operations.dispatch(svc, uid, action, payload)
+    await ws.send_text(reply)
+    if after:
+        after()
+
+
+async def call(svc, ws, action, payload):
+    """Send one CALL and wait for its answer: (True, payload) or (False, (code, description)).
+    Raises on timeout or a lost connection (the caller reconnects)."""
+    svc._uid += 1
+    uid = "%d-%s" % (svc._uid, binascii.hexlify(os.urandom(4)).decode())
+    ev = asyncio.Event()
+    svc._pending = [uid, ev, None]
+    svc._last_sent_ms = svc.ticks()
+    await ws.send_text(rpc.call(uid, action, payload))
+    try:
+        await asyncio.wait_for(ev.wait(), CALL_TIMEOUT_MS / 1000)
+    finally:
+        answer = svc._pending[2]
+        svc._pending = None
+    if answer is None or (not answer[0] and answer[1][0] == "Disconnected"):
+        raise websocket.WebSocketError("no answer to " + action)
+    return answer
+
+
+def _clock_from(svc, res):
+    t = parse_iso(res.get("currentTime")) if isinstance(res, dict) else None
+    if t is not None:
+        svc.wall.set(t, svc.ticks())
+
+
+def boot_payload(svc):
+    p = {"chargePointVendor": VENDOR, "chargePointModel": MODEL, "firmwareVersion": FIRMWARE_VERSION}
+    if svc.settings.get("serial"):
+        p["chargePointSerialNumber"] = str(svc.settings["serial"])[:25]
+    return p
+
+
+async def _boot(svc, ws):
+    while not ws.closed and svc.running:
+        ok, res = await call(svc, ws, "BootNotification", boot_payload(svc))
+        interval = BOOT_RETRY_DEFAULT_S
+        if ok:
+            _clock_from(svc, res)
+            svc.boot_status = res.get("status")
+            if isinstance(res.get("interval"), int) and res["interval"] > 0:
+                interval = res["interval"]
+            if svc.boot_status == "Accepted":
+                svc.config.values["HeartbeatInterval"] = interval  # the central system's choice
+                return True
+        await _sleep_or_closed(svc, ws, interval * 1000)
+    return False
+
+
+async def _sleep_or_closed(svc, ws, ms):
+    t0 = svc.ticks()
+    while not ws.closed and svc.running and svc.ticks_diff(svc.ticks(), t0) < ms:
+        await asyncio.sleep(min(IDLE_WAKE_MS, ms) / 1000)
+
+
+async def _session(svc, ws):
+    if not await _boot(svc, ws):
+        return
+    svc.accepted = True  # the charge point's status and the connector's last one go first
+    svc.queue_cp_status()
+    st = svc.sent_status.get(CONNECTOR)
+    if st:
+        svc.immediate = [i for i in svc.immediate if not (
+            i[0] == "StatusNotification" and i[1]["connectorId"] == CONNECTOR)]
+        svc.queue_status(CONNECTOR, st)
+    svc.tx_retry_ms = None
+    last_ping = svc.ticks()
+    while not ws.closed and svc.running:
+        now = svc.ticks()
+        if await _send_next(svc, ws, now):
+            continue
+        ping = svc.config.get("WebSocketPingInterval")
+        if ping and svc.ticks_diff(now, last_ping) >= ping * 1000:
+            last_ping = now
+            await ws.ping()
+        svc.wake.clear()
+        try:
+            await asyncio.wait_for(svc.wake.wait(), IDLE_WAKE_MS / 1000)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def _send_next(svc, ws, now):
+    """Send what is due (an immediate message, the transaction queue's head, a Heartbeat): True if
+    something was sent."""
+    if svc.immediate:
+        action, payload, meta, cb = svc.immediate.pop(0)
+        ok, res = await call(svc, ws, action, resolve_payload(payload, timestamp(svc, meta)))
+        _after_answer(svc, action, ok, res, cb)
+        return True
+    head = svc.txq.head()
+    if head and (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0):
+        await _send_tx(svc, ws, head)
+        return True
+    if svc.ticks_diff(now, svc._last_sent_ms) >= svc.config.get("HeartbeatInterval") * 1000:
+        ok, res = await call(svc, ws, "Heartbeat", {})
+        if ok:
+            _clock_from(svc, res)
+        return True
+    return False
+
+
+def _after_answer(svc, action, ok, res, cb):
+    if action in ("BootNotification", "Heartbeat") and ok:
+        _clock_from(svc, res)
+        if action == "BootNotification" and isinstance(res.get("interval"), int) and res["interval"] > 0:
+            svc.config.values["HeartbeatInterval"] = res["interval"]
+    if cb:
+        cb(ok, res)
+
+
+async def _send_tx(svc, ws, rec):
+    payload = transactions.prepare(svc, rec, resolve_payload(rec[2], timestamp(svc, rec[4])))
+    if payload is None:
+        return
+    ok, res = await call(svc, ws, rec[1], payload)
+    transactions.on_answer(svc, rec, payload, ok, res)

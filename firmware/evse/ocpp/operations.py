@@ -1,0 +1,223 @@
+"""The CALLs a central system sends, one handler per action: `<action in snake_case>(svc, payload)`
+returns the answer's payload, or (payload, after) where after() runs once the answer is sent. The
+table HANDLERS registers them; a payload is checked against schemas.INCOMING before its handler
+runs. One module for all of them: on a board every module costs .mpy bytes and heap (docs/ocpp.md,
+"Code layout")."""
+from evse.ocpp import auth, metering, rpc, schedule, schemas, transactions
+from evse.ocpp.config import CONNECTOR
+from evse.ocpp.wallclock import format_iso
+
+
+def change_availability(svc, p):
+    """ChangeAvailability: Inoperative waits (Scheduled) for the running transaction to end."""
+    if p["connectorId"] > CONNECTOR:
+        return {"status": "Rejected"}
+    flag = p["type"] == "Operative"
+    if svc.tx and not flag:
+        svc.pending_operative = False
+        return {"status": "Scheduled"}
+    transactions.set_operative(svc, flag)
+    return {"status": "Accepted"}
+
+
+def change_configuration(svc, p):
+    """ChangeConfiguration: config.Config checks and keeps the value."""
+    return {"status": svc.config.change(p["key"], p["value"])}
+
+
+def clear_cache(svc, p):
+    """ClearCache: the authorization cache (not the local list)."""
+    svc.auth.clear_cache()
+    return {"status": "Accepted"}
+
+
+def clear_charging_profile(svc, p):
+    """ClearChargingProfile: the limit is re-evaluated on the next poll."""
+    st = svc.profiles.clear(p.get("id"), p.get("connectorId"), p.get("chargingProfilePurpose"),
+                            p.get("stackLevel"))
+    svc.limit_ms = None
+    return {"status": st}
+
+
+def data_transfer(svc, p):
+    """DataTransfer: no vendor extension is known."""
+    return {"status": "UnknownVendorId"}
+
+
+def get_composite_schedule(svc, p):
+    """GetCompositeSchedule: the profiles' schedule over a duration, capped by the other limits."""
+    c = p["connectorId"]
+    if c > CONNECTOR:
+        return {"status": "Rejected"}
+    t0 = svc.cp_time(svc.ticks())
+    tx_t0, txid, in_tx = schedule.tx_args(svc)
+    sched = svc.profiles.composite(t0, p["duration"], c, tx_t0, svc.wall.known(), txid, in_tx,
+                                   p.get("chargingRateUnit", "A"), svc.charger.limit_without("ocpp"))
+    res = {"status": "Accepted", "connectorId": c, "chargingSchedule": sched}
+    if svc.wall.known():
+        res["scheduleStart"] = format_iso(t0)
+    return res
+
+
+def get_configuration(svc, p):
+    """GetConfiguration: at most GetConfigurationMaxKeys keys are reported."""
+    keys = p.get("key") or None
+    most = svc.config.get("GetConfigurationMaxKeys")
+    if keys and len(keys) > most:
+        keys = keys[:most]
+    known, unknown = svc.config.report(keys)
+    res = {"configurationKey": known}
+    if unknown:
+        res["unknownKey"] = unknown
+    return res
+
+
+def get_local_list_version(svc, p):
+    """GetLocalListVersion: -1 while the local list is disabled."""
+    if not svc.config.get("LocalAuthListEnabled"):
+        return {"listVersion": -1}
+    return {"listVersion": svc.auth.list_version}
+
+
+def remote_start_transaction(svc, p):
+    """RemoteStartTransaction: the idTag is authorized like a presented one (AuthorizeRemoteTxRequests)
+    or at once; a TxProfile given with it is installed when the transaction starts."""
+    if svc.tx or svc.fault or not svc.state["operative"] or p.get("connectorId", CONNECTOR) != CONNECTOR:
+        return {"status": "Rejected"}
+    prof = p.get("chargingProfile")
+    if prof and prof["chargingProfilePurpose"] != "TxProfile":
+        return {"status": "Rejected"}
+    svc.remote_profile = prof
+    tag = p["idTag"]
+    if svc.config.get("AuthorizeRemoteTxRequests"):
+        return {"status": "Accepted"}, lambda: svc.present_id(tag)
+    auth.accept(svc, tag, svc.ticks())
+    return {"status": "Accepted"}
+
+
+def remote_stop_transaction(svc, p):
+    """RemoteStopTransaction: only the running transaction's id is accepted."""
+    if not svc.tx or svc.tx.get("txid") != p["transactionId"]:
+        return {"status": "Rejected"}
+    svc.charger.stop("remote")
+    transactions.stop(svc, "Remote", svc.ticks())
+    return {"status": "Accepted"}
+
+
+def reset(svc, p):
+    """Reset: the transaction is stopped now; the service reboots the board once its StopTransaction
+    went out (OcppService._finish_reset)."""
+    kind = p["type"]
+    svc.state["reset"] = kind
+    svc.save()
+    if svc.tx:
+        svc.charger.stop("reset")
+        transactions.stop(svc, kind + "Reset", svc.ticks())
+    svc.reset_kind = kind
+    svc.reset_ms = svc.ticks()
+    return {"status": "Accepted"}
+
+
+def send_local_list(svc, p):
+    """SendLocalList: a full or differential update of the local authorization list."""
+    if not svc.config.get("LocalAuthListEnabled"):
+        return {"status": "NotSupported"}
+    entries = p.get("localAuthorizationList") or []
+    if len(entries) > svc.config.get("SendLocalListMaxLength"):
+        return {"status": "Failed"}
+    return {"status": svc.auth.send_local_list(p["listVersion"], entries, p["updateType"])}
+
+
+def set_charging_profile(svc, p):
+    """SetChargingProfile: a TxProfile needs the running transaction (-1: its id is not known yet)."""
+    tx = svc.tx
+    txid = None
+    if tx:
+        txid = tx.get("txid") if tx.get("txid") is not None else -1
+    st = svc.profiles.add(p["connectorId"], p["csChargingProfiles"], txid,
+                          svc.config.get("NumberOfConnectors"))
+    svc.limit_ms = None  # poll applies it on its next call
+    return {"status": st}
+
+
+def trigger_message(svc, p):
+    """TriggerMessage: the requested message is queued once the answer went out."""
+    what = p["requestedMessage"]
+    c = p.get("connectorId")
+    if c is not None and c > CONNECTOR:
+        return {"status": "Rejected"}
+    if what == "BootNotification":
+        from evse.ocpp import connection  # here: connection imports this module
+        after = lambda: svc.queue_call("BootNotification", connection.boot_payload(svc))
+    elif what == "Heartbeat":
+        after = lambda: svc.queue_call("Heartbeat", {})
+    elif what == "StatusNotification":
+        after = lambda: _trigger_status(svc, c)
+    elif what == "MeterValues":
+        after = lambda: _trigger_meter_values(svc)
+    else:
+        after = lambda: svc.queue_call(what, {"status": "Idle"})
+    return {"status": "Accepted"}, after
+
+
+def _trigger_status(svc, c):
+    if c in (None, 0):
+        svc.queue_cp_status()
+    if c in (None, CONNECTOR) and svc.sent_status.get(CONNECTOR):
+        svc.queue_status(CONNECTOR, svc.sent_status[CONNECTOR])
+
+
+def _trigger_meter_values(svc):
+    sv = metering.sample(svc, svc.config.get("MeterValuesSampledData"), "Trigger")
+    if sv:
+        svc.queue_call("MeterValues", metering.values_payload(sv, svc.tx and svc.tx.get("txid")))
+
+
+def unlock_connector(svc, p):
+    """UnlockConnector: a running transaction is stopped; nothing to unlock (tethered cable, no lock
+    actuator)."""
+    if p["connectorId"] != CONNECTOR:
+        return {"status": "NotSupported"}
+    if svc.tx:
+        svc.charger.stop("unlock")
+        transactions.stop(svc, "UnlockCommand", svc.ticks())
+    return {"status": "NotSupported"}
+
+
+HANDLERS = {
+    "ChangeAvailability": change_availability,
+    "ChangeConfiguration": change_configuration,
+    "ClearCache": clear_cache,
+    "ClearChargingProfile": clear_charging_profile,
+    "DataTransfer": data_transfer,
+    "GetCompositeSchedule": get_composite_schedule,
+    "GetConfiguration": get_configuration,
+    "GetLocalListVersion": get_local_list_version,
+    "RemoteStartTransaction": remote_start_transaction,
+    "RemoteStopTransaction": remote_stop_transaction,
+    "Reset": reset,
+    "SendLocalList": send_local_list,
+    "SetChargingProfile": set_charging_profile,
+    "TriggerMessage": trigger_message,
+    "UnlockConnector": unlock_connector,
+}
+
+
+def dispatch(svc, uid, action, payload):
+    """A CALL -> (the answer frame, after or None)."""
+    handle = HANDLERS.get(action)
+    if handle is None:
+        if action in schemas.NOT_SUPPORTED:
+            return rpc.error(uid, rpc.NOT_SUPPORTED, "action not supported"), None
+        return rpc.error(uid, rpc.NOT_IMPLEMENTED, "unknown action"), None
+    bad = rpc.check(payload, schemas.INCOMING[action])
+    if bad:
+        return rpc.error(uid, bad[0], bad[1]), None
+    try:
+        res = handle(svc, payload)
+        after = None
+        if isinstance(res, tuple):
+            res, after = res
+        return rpc.result(uid, res), after
+    except Exception as e:  # a handler bug must not take the connection down
+        return rpc.error(uid, rpc.INTERNAL, repr(e)), None

@@ -1,0 +1,160 @@
+"""Transactions: StartTransaction / StopTransaction through the queue kept on flash (txqueue.py),
+their retries (TransactionMessageAttempts), and exactly one StopTransaction for a transaction a
+power cut left open. No transport here: connection.py sends what `prepare` gives and hands the
+answer to `on_answer`. Functions take the service (chargepoint.OcppService)."""
+from evse.ocpp import metering
+from evse.ocpp.config import CONNECTOR
+
+# Core stop reasons -> StopTransaction reason (stops this service asked for are reported earlier).
+STOP_REASONS = {"remote": "Remote", "local": "Local", "console": "Local", "reset": "SoftReset",
+                "unplugged": "EVDisconnected", "emergency": "EmergencyStop"}
+
+
+def recover_after_boot(svc):
+    """A transaction open when power went away gets exactly one StopTransaction."""
+    tx = svc.state["tx"]
+    reason = "Reboot" if svc.state.get("reset") else "PowerLoss"
+    svc.state["reset"] = None
+    txq = svc.txq
+    if tx:
+        known = tx.get("txid") is not None or tx["ref"] in txq.txids or txq.has("StartTransaction", tx["ref"])
+        if known and not txq.has("StopTransaction", tx["ref"]):
+            wh = tx.get("last_wh", tx["start_wh"])
+            if svc.meter is not None and getattr(svc.meter, "ok", False):
+                wh = max(wh, svc.meter_wh())
+            meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": tx.get("last_ts")}
+            txq.push("StopTransaction", {"meterStop": wh, "timestamp": "@T", "reason": reason}, tx["ref"], meta)
+        if tx.get("txid") is not None and tx["ref"] not in txq.txids:
+            txq.set_txid(tx["ref"], tx["txid"])
+        svc.state["tx"] = None
+    svc.save()
+    svc.profiles.end_transaction()
+
+
+def poll(svc, now_ms):
+    """Start a transaction once a car is plugged in with an accepted (or the free) idTag."""
+    tag = svc.auth_tag or svc.settings.get("ocpp_free_id_tag")
+    if tag and not svc.tx and svc.plugged and not svc.finishing and svc.state["operative"] \
+            and not svc.fault:
+        if not svc.auth_tag:
+            svc.charger.authorize(True)
+        start(svc, tag, now_ms)
+
+
+def start(svc, tag, now_ms):
+    ref = svc.state["next_ref"]
+    svc.state["next_ref"] = ref + 1
+    wh = svc.meter_wh()
+    meta = svc.meta(now_ms)
+    svc.tx = {"ref": ref, "tag": tag, "start_wh": wh, "last_wh": wh, "txid": None,
+              "t0": svc.cp_time(now_ms), "last_ts": meta["ts"]}
+    svc.state["tx"] = svc.tx
+    svc.save()  # state first: a Start without state would never be stopped
+    svc.queue_tx("StartTransaction", {"connectorId": CONNECTOR, "idTag": tag, "meterStart": wh,
+                                      "timestamp": "@T"}, ref, now_ms)
+    svc.charged = svc.contactor
+    svc.finishing = False
+    svc.auth_tag = None
+    iv = svc.config.get("MeterValueSampleInterval")
+    svc.next_sample_ms = svc.ticks_add(now_ms, iv * 1000) if iv else None
+    if svc.remote_profile:
+        svc.profiles.add(CONNECTOR, svc.remote_profile, -1)
+        svc.remote_profile = None
+    svc.limit_ms = None  # re-evaluate the limit now
+
+
+def stop(svc, reason, now_ms, tag=None):
+    tx = svc.tx
+    if not tx:
+        return
+    payload = {"meterStop": svc.meter_wh(), "timestamp": "@T", "reason": reason}
+    if tag:
+        payload["idTag"] = tag
+    data = svc.config.get("StopTxnSampledData")
+    if data:
+        sv = metering.sample(svc, data, "Transaction.End")
+        if sv:
+            payload["transactionData"] = [{"timestamp": "@T", "sampledValue": sv}]
+    svc.queue_tx("StopTransaction", payload, tx["ref"], now_ms)  # queue first, then forget
+    svc.tx = None
+    svc.state["tx"] = None
+    svc.save()
+    svc.charger.authorize(False)
+    svc.profiles.end_transaction()
+    svc.finishing = svc.plugged
+    svc.charged = False
+    svc.limit_ms = None
+    if svc.pending_operative is not None:
+        set_operative(svc, svc.pending_operative)
+        svc.pending_operative = None
+
+
+def on_session_end(svc, ev, now_ms):
+    """The core ended the session ('session', 'end', reason)."""
+    r = ev[2] if len(ev) > 2 and ev[2] else ""
+    reason = STOP_REASONS.get(r, "Other")
+    if not svc.plugged:
+        reason = "EVDisconnected"
+    stop(svc, reason, now_ms)
+
+
+def set_operative(svc, flag):
+    svc.state["operative"] = flag
+    svc.save()
+    svc.charger.enable(flag)
+
+
+def txid_for(svc, ref):
+    if ref in svc.txq.txids:
+        return svc.txq.txids[ref]
+    if svc.tx and svc.tx["ref"] == ref:
+        return svc.tx.get("txid")
+    return None
+
+
+def prepare(svc, rec, payload):
+    """The queue's head `rec` (seq, action, payload, ref, meta) with `payload` resolved: the payload
+    to send, or None when it was dropped instead."""
+    if rec[1] != "StartTransaction":
+        txid = txid_for(svc, rec[3])
+        if txid is None:
+            # Its StartTransaction was given up: the central system cannot place this message.
+            svc.txq.drop(rec[0])
+            return None
+        payload["transactionId"] = txid
+    return payload
+
+
+def on_answer(svc, rec, payload, ok, res):
+    """The central system's answer to the queue's head: drop it, or keep it for a retry."""
+    if not ok:
+        svc._tx_attempts += 1
+        if svc._tx_attempts < svc.config.get("TransactionMessageAttempts"):
+            svc.tx_retry_ms = svc.ticks_add(svc.ticks(), svc.config.get(
+                "TransactionMessageRetryInterval") * 1000 * svc._tx_attempts)
+            return
+    svc._tx_attempts = 0
+    svc.tx_retry_ms = None
+    action, ref = rec[1], rec[3]
+    if ok and action == "StartTransaction":
+        txid = res.get("transactionId")
+        if isinstance(txid, int):
+            svc.txq.set_txid(ref, txid)
+            if svc.tx and svc.tx["ref"] == ref:
+                svc.tx["txid"] = txid
+                svc.state["tx"] = svc.tx
+                svc.save()
+    info = res.get("idTagInfo") if ok else None
+    if isinstance(info, dict) and action in ("StartTransaction", "StopTransaction"):
+        _id_tag_info(svc, action, ref, payload.get("idTag"), info)
+    svc.txq.drop(rec[0])
+
+
+def _id_tag_info(svc, action, ref, tag, info):
+    """idTagInfo in a Start/StopTransaction answer: cached, and a rejected start is stopped."""
+    if tag and svc.config.get("AuthorizationCacheEnabled"):
+        svc.auth.remember(tag, info)
+    if action == "StartTransaction" and info.get("status") != "Accepted" and svc.tx \
+            and svc.tx["ref"] == ref and svc.config.get("StopTransactionOnInvalidId"):
+        svc.charger.stop("deauthorized")
+        stop(svc, "DeAuthorized", svc.ticks())
