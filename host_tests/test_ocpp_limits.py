@@ -115,7 +115,7 @@ NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(
 
 
 @hsettings(max_examples=300, deadline=None)
-@given(limits=st.lists(st.tuples(st.sampled_from(["settings", "console", "ocpp", "web", "mqtt"]), NUMBERS),
+@given(limits=st.lists(st.tuples(st.sampled_from(["console", "ocpp", "web", "mqtt"]), NUMBERS),
                        max_size=8))
 def test_no_limit_from_any_source_lifts_the_lowest(limits):
     """Every source's value passes one check or is refused (ValueError, nothing changed): the core
@@ -129,7 +129,7 @@ def test_no_limit_from_any_source_lifts_the_lowest(limits):
             continue
         assert amps is None or (not isinstance(amps, bool) and 0 <= amps <= 80), amps
         if amps is None:
-            valid.pop(source, None) if source != "settings" else valid.update(settings=0)
+            valid.pop(source, None)
         else:
             valid[source] = int(amps * 10)
         assert ch.limit_x10() == min(list(valid.values()) + [200])
