@@ -113,7 +113,7 @@ class SoftIrqs:
         self.stat = open("/proc/self/task/%s/stat" % pid, "rb")     # the main thread's state
 
     def start(self):
-        _thread.start_new_thread(self._thread, ())
+        _thread.start_new_thread(self._loop, ())
 
     def run_due(self, target_us):
         if self.lock.acquire(0):
@@ -131,7 +131,7 @@ class SoftIrqs:
         s = self.stat.read()
         return s[s.rfind(b")") + 2:s.rfind(b")") + 3] == b"S"
 
-    def _thread(self):
+    def _loop(self):
         while True:
             _rt.sleep_ms(SOFT_IRQ_MS)
             if self.at_repl and self._main_sleeps():
