@@ -1,68 +1,34 @@
 """The virtual board end to end: `make flash BOARD=vboard` onto the MicroPython unix port, boot,
 and the console says A1 with the pilot at +12 V (X1, duty 100 %). Also over socket://."""
 import os
-import shutil
+import signal
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
 from tools.evsectl.link import Link
+from vboard_helpers import ROOT, VBoard, make_flash, make_flash_installed, needs_vboard, status, status_when, wait_a1, wait_for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-READY_TIMEOUT_S = 10
-BOOT_TIMEOUT_S = 20
-FLASH_TIMEOUT_S = 120
-
-pytestmark = pytest.mark.skipif(
-    not shutil.which("micropython", path=os.path.dirname(sys.executable)) or not shutil.which("make"),
-    reason="needs the MicroPython unix port in the venv and make")
+pytestmark = needs_vboard
+EVSECTL_TIMEOUT_S = 120
 
 
 @pytest.fixture
 def vboard(tmp_path):
     """A virtual board with an empty flash: (tty path, tcp port, flash dir). Stopped afterwards."""
-    tty = str(tmp_path / "tty")
-    flash = str(tmp_path / "flash")
-    p = subprocess.Popen([sys.executable, "-m", "tools.vboard", "--flash", flash, "--link", tty,
-                          "--tcp", "0", "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    b = VBoard(tmp_path)
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        line = ""
-        while time.monotonic() < deadline and not line.startswith("vboard: ready"):
-            line = p.stdout.readline()
-        assert line.startswith("vboard: ready"), "the virtual board did not start"
-        tcp = int(line.split("tcp=")[1].split()[0])
-        yield tty, tcp, flash
+        yield b.tty, b.tcp, b.flash
     finally:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        b.stop()
 
 
-def make_flash(port, *extra):
-    return subprocess.run(["make", "-s", "flash", "BOARD=vboard", "PORT=" + port] + list(extra), cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=FLASH_TIMEOUT_S)
-
-
-def make_flash_installed(port, tmp_path):
-    """make flash with the installer's settings (a 32 A circuit): a board without them offers nothing."""
-    settings = tmp_path / "installed.json"
-    settings.write_text('{"max_current": 32}')
-    return make_flash(port, "SETTINGS=" + str(settings))
-
-
-def status(port):
-    link = Link(port, timeout=2.0)
-    try:
-        return link.wait_ready(BOOT_TIMEOUT_S)
-    finally:
-        link.close()
+def evsectl(port, *args):
+    return subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", port, "--timeout", "30"]
+                          + list(args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=EVSECTL_TIMEOUT_S)
 
 
 def test_flash_boot_and_status_a1_x1(vboard, tmp_path):
@@ -74,7 +40,7 @@ def test_flash_boot_and_status_a1_x1(vboard, tmp_path):
     assert "copied" in r.stdout and "reset" in r.stdout
     for name in ("main.py", "boot.py", "board.mpy", "evse/app.mpy", "evse/console.mpy"):
         assert os.path.exists(os.path.join(flash, name)), name
-    st = status(tty)
+    st = wait_a1(tty)
     assert st["ok"] and st["state"] == "A1"
     assert st["pilot"] == "X1" and st["duty"] == 100.0 and st["contactor"] is False
     assert st["fault"] is None
@@ -86,12 +52,12 @@ def test_flash_boot_and_status_a1_x1(vboard, tmp_path):
     r = make_flash(tty)
     assert r.returncode == 0, r.stdout
     assert " 0 copied, 0 removed" in r.stdout, r.stdout
-    assert status(tty)["state"] == "A1"
+    wait_a1(tty)
 
 
 def test_second_flash_copies_only_the_changed_file(vboard, tmp_path):
     tty, tcp, flash = vboard
-    assert make_flash(tty).returncode == 0
+    assert make_flash_installed(tty).returncode == 0
     with open(os.path.join(flash, "evse", "limits.mpy"), "ab") as f:
         f.write(b"\0")                       # the board's copy differs from the build
     os.remove(os.path.join(flash, "main.py"))
@@ -103,49 +69,62 @@ def test_second_flash_copies_only_the_changed_file(vboard, tmp_path):
     assert r.returncode == 0, r.stdout
     assert " 3 copied, 1 removed" in r.stdout, r.stdout       # limits, main.py, settings.json
     assert not os.path.exists(os.path.join(flash, "evse", "stale.py"))
-    st = status(tty)
-    assert st["state"] == "A1" and st["limit"] == 16.0
+    st = wait_a1(tty)
+    assert st["limit"] == 16.0
 
 
 def test_console_commands_on_the_virtual_board(vboard, tmp_path):
     tty, tcp, flash = vboard
-    assert make_flash_installed(tty, tmp_path).returncode == 0
-    status(tty)
-    out = subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", tty, "limit", "10"], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert make_flash_installed(tty).returncode == 0
+    wait_a1(tty)
+    out = evsectl(tty, "limit", "10")
     assert out.returncode == 0 and '"limit": 10.0' in out.stdout, out.stdout
-    out = subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", tty, "status"], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    out = evsectl(tty, "status")
     assert "limit 10.0 A" in out.stdout and "state      A1" in out.stdout, out.stdout
-    out = subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", tty, "set", "max_current=200"],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    out = evsectl(tty, "set", "max_current=200")
     assert out.returncode == 1 and "out of range" in out.stdout
     # reboot: the board comes back with its settings
-    out = subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", tty, "set", "max_current=20"],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    out = evsectl(tty, "set", "max_current=20")
     assert out.returncode == 0, out.stdout
-    out = subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", tty, "reboot"], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    log = str(tmp_path / "vboard.log")
+    resets = lambda: open(log).read().count("reset: rebooting")    # noqa: E731
+    before = resets()
+    out = evsectl(tty, "reboot")
     assert out.returncode == 0
-    time.sleep(0.5)
-    st = status(tty)
-    assert st["state"] in ("boot", "A1") and st["limit"] == 20.0
+    wait_for("the reboot", lambda: resets() > before, 60)
+    st = status_when(tty, lambda st: st["state"] == "A1", "A1 after the reboot")
+    assert st["limit"] == 20.0
 
 
 def test_watch_shows_event_lines(vboard, tmp_path):
     tty, tcp, flash = vboard
-    assert make_flash_installed(tty, tmp_path).returncode == 0
-    status(tty)
-    p = subprocess.Popen([sys.executable, "-m", "tools.evsectl", "--port", tty, "--seconds", "4", "watch"],
+    assert make_flash_installed(tty).returncode == 0
+    wait_a1(tty)
+    p = subprocess.Popen([sys.executable, "-m", "tools.evsectl", "--port", tty, "--timeout", "30", "watch"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(1.5)
-    link = Link("socket://127.0.0.1:%d" % tcp, timeout=3.0)   # the tty is the watcher's
+    out = []
+
+    def read():
+        for line in p.stdout:
+            out.append(line)
+    threading.Thread(target=read, daemon=True).start()
+
+    def seen(*words):
+        text = "".join(out)
+        return all(w in text for w in words)
     try:
-        link.request("disable")
-        time.sleep(0.3)
-        link.request("enable")
+        wait_for("the watcher's status", lambda: seen("state      A1", "-" * 60), 60)
+        link = Link("socket://127.0.0.1:%d" % tcp, timeout=30.0)   # the tty is the watcher's
+        try:
+            link.request("disable")
+            link.request("enable")
+        finally:
+            link.close()
+        wait_for("the events on the watcher", lambda: seen("disabled", "pwm"), 60)
     finally:
-        link.close()
-    out, _ = p.communicate(timeout=20)
-    assert "state      A1" in out
-    assert "disabled" in out and "pwm" in out, out
+        p.send_signal(signal.SIGINT)        # watch runs until Ctrl-C
+        try:
+            p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()

@@ -241,7 +241,8 @@ def flash(board, port, settings_path=None, reset=True, log=print):
     if args:
         mpremote(port, args)
     log("flash %s at %s: %d firmware files; %d copied, %d removed%s" % (
-        board, port or "auto", len(files), len(copied), len(removed), "; reset" if reset else ""))
+        board, port or "auto", len(files), len(copied), len(removed),
+        "; reset" if reset else "; not reset: in maintenance at the REPL until reset (docs/flashing.md)"))
     return copied, removed
 
 

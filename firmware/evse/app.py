@@ -211,12 +211,20 @@ async def _run_all(app):
 
 def main(board, flash_dir="/"):
     import asyncio
-    app = App(board, flash_dir)
-    from evse import console     # the JSON-lines console and the log, as services
-    console.attach(app)
-    app.hw.start_watchdog()
+    from evse import maint
+    app = None
     try:
+        app = App(board, flash_dir)
+        from evse import console     # the JSON-lines console and the log, as services
+        console.attach(app)
+        app.hw.start_watchdog()
+        maint.stop()                 # boot.py's maintenance feeds end: the control loop feeds
         asyncio.run(_run_all(app))
+    except KeyboardInterrupt:        # Ctrl-C (mpremote, make flash): the REPL, in maintenance
+        if app is not None:          # (before the App exists, boot.py's maintenance still runs)
+            maint.start(app.hw.safe)
+        raise
     finally:
-        app.hw.safe()
+        if app is not None:
+            app.hw.safe()
     return app

@@ -113,6 +113,8 @@ T2_BANDS = ((80, 140, 63), (164, 308, 32), (400, 936, 20), (1100, 2460, 13))
 
 # --- Watchdog ---
 WDT_TIMEOUT_MS = const(2000)
+MAINT_WINDOW_MS = const(600000)      # REPL after Ctrl-C or a soft reset (tools, flashing): outputs safe,
+                                     # watchdog fed by a soft timer for 10 min, then it resets the board
 
 
 # --- Limits from any source (settings, console, OCPP, the board's rating) ---

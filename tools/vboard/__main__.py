@@ -9,6 +9,10 @@ interrupts it as on a board) and bridges that terminal to
   - and/or a TCP port on 127.0.0.1 (--tcp; 0 picks a free one): `--port socket://127.0.0.1:PORT`.
 DIR is the board's flash (default build/vboard/flash): mounted as "/" on the virtual board, so
 `mpremote fs cp` writes there. machine.reset() ends the process; it is started again (a reboot).
+The watchdog is modelled here, outside the VM, like the hardware one: once machine.WDT is created
+it runs on after Ctrl-C and across soft resets (Ctrl-D; the process restarts), and when it is not fed
+within its timeout the board is reset (the process killed and started again, reset_cause WDT_RESET).
+Resets are reported on stderr ("vboard: watchdog reset ..."), also with --quiet.
 Prints one line `vboard: ready tty=... tcp=...` when the ports exist; stops on SIGTERM/SIGINT.
 """
 import argparse
@@ -32,6 +36,7 @@ RESTART_DELAY_S = 0.2
 HOLD_MAX = 4096             # client bytes held while the board boots (mpremote's Ctrl-C, Ctrl-A)
 BOOT_BANNER = b"vboard: MicroPython unix port"   # vboot.py prints it once Ctrl-C is safe
 BOOT_TIMEOUT_S = 10.0
+PWRON_RESET, HARD_RESET, WDT_RESET = 1, 2, 3       # machine.reset_cause() values (mock_machine)
 
 
 def micropython():
@@ -59,6 +64,13 @@ class Board:
         self.hold = bytearray()
         self._seen = b""
         self.stopping = False
+        self.cause = PWRON_RESET         # the next boot's machine.reset_cause()
+        self.wdt_s = None                # the watchdog's timeout while it runs
+        self.wdt_fed = 0.0
+        self.wdt_resets = 0
+        self._reset_msg = None           # b"R" (machine.reset) or b"S" (soft reset) before an exit
+        self.ctl_r, self.ctl_w = os.pipe()     # the board's control pipe (vboot.Supervisor)
+        os.set_blocking(self.ctl_r, False)
         # the board's own terminal
         self.m_board, self.s_board = pty.openpty()
         _raw(self.s_board, True)
@@ -88,6 +100,7 @@ class Board:
     def start(self):
         env = dict(os.environ)
         env["MICROPYPATH"] = ".frozen" + os.pathsep + ROOT
+        env["VBOARD_CTL_FD"] = str(self.ctl_w)
         s = self.s_board
         termios.tcflush(s, termios.TCIFLUSH)   # a reset empties the board's input, as on hardware
         _raw(s, True)       # a process killed inside the REPL leaves its own terminal mode behind
@@ -100,16 +113,58 @@ class Board:
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             except OSError:
                 pass
-        self.proc = subprocess.Popen([micropython(), "-X", "heapsize=" + HEAP, "-i", VBOOT, self.flash],
+        self.proc = subprocess.Popen([micropython(), "-X", "heapsize=" + HEAP, "-i", VBOOT, self.flash,
+                                      str(self.cause)],
                                      stdin=s, stdout=s, stderr=s, cwd=ROOT, env=env,
-                                     preexec_fn=child, close_fds=True)
+                                     preexec_fn=child, close_fds=True, pass_fds=(self.ctl_w,))
         self.boots += 1
         self.say("boot %d (pid %d)" % (self.boots, self.proc.pid))
 
-    def say(self, msg):
-        if not self.quiet:
+    def say(self, msg, always=False):
+        if always or not self.quiet:
             sys.stderr.write("vboard: %s\n" % msg)
             sys.stderr.flush()
+
+    # --- the watchdog and the resets ---
+    def _read_ctl(self):
+        try:
+            data = os.read(self.ctl_r, 65536)
+        except BlockingIOError:
+            return
+        now = time.monotonic()
+        for line in data.replace(b"f", b"").split(b"\n"):
+            if line.startswith(b"W"):             # machine.WDT(timeout=...)
+                self.wdt_s = int(line[1:]) / 1000
+            elif line in (b"R", b"S"):
+                self._reset_msg = line
+        if b"f" in data or b"W" in data:
+            self.wdt_fed = now
+
+    def _check_watchdog(self):
+        self._read_ctl()
+        if self.wdt_s is None or time.monotonic() - self.wdt_fed <= self.wdt_s:
+            return False
+        self.wdt_resets += 1
+        self.say("watchdog reset %d: not fed for %.1f s (boot %d)"
+                 % (self.wdt_resets, time.monotonic() - self.wdt_fed, self.boots), always=True)
+        self.proc.kill()
+        self.proc.wait()
+        self._read_ctl()
+        self._reset_msg = None
+        self.wdt_s = None               # a reset stops the watchdog until the firmware starts it again
+        self.cause = WDT_RESET
+        return True
+
+    def _after_exit(self):
+        """Why the process ended decides the next boot: a soft reset (Ctrl-D at the REPL, or
+        machine.soft_reset()) keeps the watchdog running; anything else is a reset that stops it."""
+        self._read_ctl()
+        msg, self._reset_msg = self._reset_msg, None
+        if msg == b"S" or (msg is None and self.proc.returncode == 0):
+            return "soft reset"
+        self.wdt_s = None
+        self.cause = HARD_RESET if msg == b"R" else PWRON_RESET
+        return "reset" if msg == b"R" else "exit %s" % self.proc.returncode
 
     def _to_board(self, data):
         if self.booting_since is not None:
@@ -155,8 +210,12 @@ class Board:
         print("vboard: ready tty=%s tcp=%s flash=%s" % (self.link or "-", self.tcp_port or "-", self.flash),
               flush=True)
         while not self.stopping:
-            if self.proc.poll() is not None:
-                self.say("exit %s: rebooting" % self.proc.returncode)
+            exited = self.proc.poll() is not None
+            if exited:
+                self.say("%s: rebooting" % self._after_exit())
+            elif self._check_watchdog():
+                exited = True
+            if exited:
                 time.sleep(RESTART_DELAY_S)
                 self.start()
             if self.booting_since is not None and time.monotonic() - self.booting_since > BOOT_TIMEOUT_S:

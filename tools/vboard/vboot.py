@@ -3,6 +3,12 @@
 # board's world (nothing plugged in), then boot.py and main.py from flash as a board runs them.
 # When main.py stops (Ctrl-C from mpremote) the REPL takes over (-i). machine.reset() ends the
 # process; the supervisor (tools/vboard/__main__.py) starts it again, like a board rebooting.
+# The hardware around the VM: the watchdog is the supervisor's (it runs on across Ctrl-C and soft
+# resets, and resets the board when not fed: the control pipe below), and machine.Timer callbacks run
+# as a board's soft IRQs do (SoftIrqs).
+import _thread
+import micropython
+import os
 import sys
 import time as _rt
 
@@ -10,6 +16,7 @@ from tools import mock_machine as mm
 
 RESET_EXIT = 75
 WORLD_PERIOD_MS = 10          # the world's inputs (contactor feedback, RCD) follow the outputs
+SOFT_IRQ_MS = 5               # how often due machine.Timer callbacks are looked for
 
 
 class RealClock(mm.Clock):
@@ -61,13 +68,99 @@ class _OsModule:
         return self._real.rename(a.lstrip("/") or "/", b.lstrip("/") or "/")
 
 
-def _reset():
-    # machine.reset(): the whole process must end (a SystemExit inside main.py would only reach
-    # the REPL of -i). The port has no os.getpid(); the shell's $PPID is this process.
-    import os
-    sys.stdout.write("vboard: reset\n")
+class Supervisor:
+    """The control pipe to tools/vboard/__main__.py (fd VBOARD_CTL_FD): b"W<ms>\n" a watchdog started,
+    b"f" fed, b"R" machine.reset(), b"S" machine.soft_reset(). Opened before "/" becomes the flash."""
+
+    def __init__(self):
+        fd = os.getenv("VBOARD_CTL_FD")
+        self.f = open("/dev/fd/" + fd, "wb") if fd else None
+
+    def send(self, msg):
+        if self.f is not None:
+            self.f.write(msg)
+
+
+ctl = Supervisor()
+
+
+class WDT(mm.WDT):
+    """The mock's watchdog, and the supervisor's real-time one behind it."""
+
+    def __init__(self, id=0, timeout=5000):
+        super().__init__(id, timeout)
+        ctl.send(("W%d\n" % timeout).encode())
+
+    def feed(self):
+        super().feed()
+        ctl.send(b"f")
+
+
+class SoftIrqs:
+    """machine.Timer callbacks as a board runs them, as soft IRQs: between two bytecodes (scheduled
+    from a thread) or while the REPL waits for input (its idle loop: run by the thread while this
+    VM's main thread sleeps in read()); never while the VM is stuck in C. Firmware ADC reads and
+    sleeps still run them too (virtual time); one runner at a time."""
+
+    def __init__(self):
+        self.at_repl = False          # main.py has returned: the REPL owns the main thread
+        self.lock = _thread.allocate_lock()
+        self.pending = False
+        self._run = mm._run_timers
+        mm._run_timers = self.run_due
+        with open("/proc/self/stat") as f:
+            pid = f.read().split()[0]
+        self.stat = open("/proc/self/task/%s/stat" % pid, "rb")     # the main thread's state
+
+    def start(self):
+        _thread.start_new_thread(self._loop, ())
+
+    def run_due(self, target_us):
+        if self.lock.acquire(0):
+            try:
+                self._run(target_us)
+            finally:
+                self.lock.release()
+
+    def _scheduled(self, _):
+        self.pending = False
+        self.run_due(mm.clock.us)
+
+    def _main_sleeps(self):
+        self.stat.seek(0)
+        s = self.stat.read()
+        return s[s.rfind(b")") + 2:s.rfind(b")") + 3] == b"S"
+
+    def _loop(self):
+        while True:
+            _rt.sleep_ms(SOFT_IRQ_MS)
+            if self.at_repl and self._main_sleeps():
+                self.run_due(mm.clock.us)
+            elif not self.pending:
+                self.pending = True
+                try:
+                    micropython.schedule(self._scheduled, None)
+                except RuntimeError:      # queue full: the VM is not taking soft IRQs
+                    self.pending = False
+
+
+def _end_process():
+    # The whole process must end (a SystemExit inside main.py would only reach the REPL of -i).
+    # The port has no os.getpid(); the shell's $PPID is this process.
     os.system("kill -KILL $PPID")
     sys.exit(RESET_EXIT)           # not reached
+
+
+def _reset():
+    sys.stdout.write("vboard: reset\n")
+    ctl.send(b"R")                 # a hard reset: the watchdog stops
+    _end_process()
+
+
+def _soft_reset():
+    sys.stdout.write("vboard: soft reset\n")
+    ctl.send(b"S")                 # the watchdog keeps running
+    _end_process()
 
 
 def _run(name):
@@ -84,11 +177,15 @@ def _run(name):
         sys.print_exception(e)
 
 
-def boot(flash):
+def boot(flash, cause):
     mm.set_clock(RealClock())
     mm.register()
     mm.reset = _reset
-    mm.soft_reset = _reset
+    mm.soft_reset = _soft_reset
+    mm.WDT = WDT
+    mm.set_reset_cause(cause)
+    irqs = SoftIrqs()
+    irqs.start()
     from tools.mock_machine.world import World
     import vfs
     import os
@@ -108,7 +205,9 @@ def boot(flash):
     print("vboard: MicroPython unix port, flash %s" % flash)
     _run("boot.py")
     _run("main.py")
+    irqs.at_repl = True
     return world
 
 
-world = boot(sys.argv[1] if len(sys.argv) > 1 else "build/vboard/flash")
+world = boot(sys.argv[1] if len(sys.argv) > 1 else "build/vboard/flash",
+             int(sys.argv[2]) if len(sys.argv) > 2 else mm.PWRON_RESET)

@@ -1,0 +1,137 @@
+"""The virtual board for tests: started, flashed and asked like a board on the bench. Every wait is
+on a condition (a line, a state, a file) with a generous overall deadline, never a guessed sleep:
+the tests must pass on a loaded machine (issue 9: 8 busy processes beside `make test`)."""
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tools.evsectl.link import Link, LinkError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+READY_TIMEOUT_S = 60          # the supervisor's first line
+BOOT_TIMEOUT_S = 90           # flash, reset, boot until the console says A1
+FLASH_TIMEOUT_S = 300
+POLL_S = 0.1
+
+needs_vboard = pytest.mark.skipif(
+    not shutil.which("micropython", path=os.path.dirname(sys.executable)) or not shutil.which("make"),
+    reason="needs the MicroPython unix port in the venv and make")
+
+
+def wait_for(what, pred, timeout):
+    """pred()'s first true value, polled until the deadline; else the test fails saying what."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("waited %.0f s for %s" % (timeout, what))
+        time.sleep(POLL_S)
+
+
+class VBoard:
+    """python -m tools.vboard on a flash directory of its own; its stderr (resets) kept in a file."""
+
+    def __init__(self, tmp_path):
+        self.tty = str(tmp_path / "tty")
+        self.flash = str(tmp_path / "flash")
+        self.log = str(tmp_path / "vboard.log")
+        with open(self.log, "w") as err:
+            self.p = subprocess.Popen([sys.executable, "-m", "tools.vboard", "--flash", self.flash,
+                                       "--link", self.tty, "--tcp", "0"], cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            line = self._ready_line()
+        except BaseException:
+            self.stop()
+            raise
+        self.tcp = int(line.split("tcp=")[1].split()[0])
+
+    def _ready_line(self):
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if select.select([self.p.stdout], [], [], POLL_S)[0]:
+                line = self.p.stdout.readline()
+                if line.startswith("vboard: ready"):
+                    return line
+                if not line:
+                    break
+        raise AssertionError("the virtual board did not start")
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+    def log_lines(self, word):
+        with open(self.log) as f:
+            return [x for x in f if word in x]
+
+    def watchdog_resets(self):
+        return len(self.log_lines("watchdog reset"))
+
+    def journal(self):
+        """The board's fault journal (faults.json on its flash)."""
+        import json
+        try:
+            with open(os.path.join(self.flash, "faults.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+
+INSTALLED = os.path.join(ROOT, "build", "vboard-installed.json")
+
+
+def make_flash(port, *extra):
+    return subprocess.run(["make", "-s", "flash", "BOARD=vboard", "PORT=" + port] + list(extra), cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=FLASH_TIMEOUT_S)
+
+
+def make_flash_installed(port, *extra):
+    """make flash as an installer does, with the circuit's rating (32 A): without a max_current the
+    charger offers nothing (fault `settings`)."""
+    os.makedirs(os.path.dirname(INSTALLED), exist_ok=True)
+    with open(INSTALLED, "w") as f:
+        f.write('{"max_current": 32}')
+    return make_flash(port, "SETTINGS=" + INSTALLED, *extra)
+
+
+def status(port, timeout=BOOT_TIMEOUT_S):
+    """The console's status once the firmware answers."""
+    link = Link(port, timeout=5.0)
+    try:
+        return link.wait_ready(timeout)
+    finally:
+        link.close()
+
+
+def status_when(port, pred, what, timeout=BOOT_TIMEOUT_S):
+    """Status until pred(status) holds (a board just reset answers "boot" first)."""
+    def ok():
+        try:
+            st = status(port, timeout=10)
+        except LinkError:
+            return None
+        return st if pred(st) else None
+    return wait_for(what, ok, timeout)
+
+
+def wait_a1(port, timeout=BOOT_TIMEOUT_S):
+    return status_when(port, lambda st: st.get("state") == "A1", "state A1", timeout)
+
+
+def mpremote(port, *args, timeout=FLASH_TIMEOUT_S):
+    return subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume"] + list(args),
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
