@@ -1,0 +1,80 @@
+"""The emulated Pico with nothing plugged in, reachable like a USB board:
+
+    python -m tools.rp2emu [--tcp PORT] [--link build/rp2emu/tty] [--seconds N]
+    make rp2emu-run [TCP=PORT]
+
+prints `rp2emu: ready port=socket://127.0.0.1:PORT tty=LINK` and runs until stopped (SIGINT/SIGTERM)
+or for N emulated seconds. Then e.g. `make flash BOARD=rpi_pico PORT=socket://127.0.0.1:PORT`,
+`mpremote connect socket://127.0.0.1:PORT`, or the pty at LINK for tools that want a serial device.
+Each run starts from the stock image (a fresh flash); resets within the run keep the flash.
+"""
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from tools import rp2emu
+
+
+def _pty_bridge(link, tcp):
+    """A pseudo-terminal at `link` whose bytes go to and from the board's TCP serial."""
+    import pty
+    import socket
+    import tty
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    try:
+        os.remove(link)
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(os.path.abspath(link)), exist_ok=True)
+    os.symlink(os.ttyname(slave), link)
+    sock = socket.create_connection(("127.0.0.1", tcp))
+
+    def up():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            sock.sendall(data)
+
+    def down():
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return
+            os.write(master, data)
+
+    for f in (up, down):
+        threading.Thread(target=f, daemon=True).start()
+    return slave
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m tools.rp2emu", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tcp", type=int, default=0, help="TCP port of the USB serial (0: any free one)")
+    ap.add_argument("--link", default=None, help="also a pty, symlinked here (one client at a time)")
+    ap.add_argument("--seconds", type=float, default=None, help="stop after this much emulated time")
+    a = ap.parse_args(argv)
+    why = rp2emu.missing()
+    if why:
+        print("rp2emu: " + why, file=sys.stderr)
+        return 1
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *x: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *x: stop.append(1))
+    with rp2emu.Pico(rp2emu.load_board("rpi_pico"), tcp=a.tcp) as pico:
+        if a.link:
+            _pty_bridge(a.link, pico.tcp)
+        print("rp2emu: ready port=%s%s" % (pico.port, " tty=" + a.link if a.link else ""), flush=True)
+        pico.pump(until=lambda: bool(stop), wall_s=1e9, emu_s=a.seconds)
+        print("rp2emu: stopped at %.3f s emulated, %d boots, CPU %.0f %%" % (
+            pico.t_us / 1e6, pico.boots, 100 * pico.cpu_load()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
