@@ -65,19 +65,22 @@ def _adc_channel(pin):
 class Pico:
     """One emulated Pico and the bench world behind its pins (the world is `self.world`)."""
 
-    def __init__(self, board, tcp=0, seed=1, image=IMAGE, log=None):
+    def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None):
         from tools.mock_machine.world import World
         self.board = board
         self.log = log
         self.proc = subprocess.Popen(
-            ["node", EMU, "--image", image, "--bootrom", BOOTROM, "--tcp", str(tcp), "--ctl"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE)
+            ["node", EMU, "--image", image, "--bootrom", BOOTROM, "--tcp", str(tcp), "--ctl"]
+            + (["--realtime"] if realtime else []),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE, start_new_session=True)
         self._buf = b""
         self.t_us = 0                 # emulated time of the last event
         self.boots = 0
         self.busy = []                # (t_us, busy cycles in the tick before it)
         self.pwm = {}                 # pin -> the slice's registers at the last tick
         self.outputs = {}             # watched pin -> level
+        self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
+        self._held = False            # the emulator waits for our answer to the last event
         self._sent = {}
         ev = self._next(READY_TIMEOUT_S)
         if ev is None or ev.get("ev") != "ready":
@@ -116,7 +119,8 @@ class Pico:
 
     def pump(self, until=None, wall_s=60.0, emu_s=None):
         """Runs the board until `until()` is true, `emu_s` emulated seconds passed, or `wall_s` wall
-        seconds passed. Returns True unless the wall time ran out."""
+        seconds passed. Returns True unless the wall time ran out. The board stays stopped at the
+        event that ended it: what the caller changes in the world applies at that instant."""
         end = time.monotonic() + wall_s
         stop_us = None if emu_s is None else self.t_us + int(emu_s * 1e6)
         while True:
@@ -127,11 +131,42 @@ class Pico:
             left = end - time.monotonic()
             if left <= 0:
                 return False
+            if self._held:
+                self._held = False
+                self._push()
+                self._send({"go": 1})
             ev = self._next(min(left, 0.5))
             if ev is not None:
                 self._handle(ev)
-                self._push()
-                self._send({"go": 1})
+                self._held = True
+
+    def console(self, cmd, wall_s=120.0):
+        """One request to the firmware's console on the USB serial (docs/console.md); its reply."""
+        import socket
+        req = dict(cmd, id=4242)
+        sock = socket.create_connection(("127.0.0.1", self.tcp))
+        sock.setblocking(False)
+        sock.sendall((json.dumps(req) + "\n").encode())
+        got = {"buf": b"", "reply": None}
+
+        def replied():
+            try:
+                got["buf"] += sock.recv(65536)
+            except BlockingIOError:
+                pass
+            for line in got["buf"].split(b"\n")[:-1]:      # whole lines only
+                if b'"id": 4242' in line:
+                    got["reply"] = json.loads(line)
+            return got["reply"] is not None
+        try:
+            self.pump(until=replied, wall_s=wall_s)
+        finally:
+            sock.close()
+        return got["reply"]
+
+    def realtime(self, on):
+        """Paced to the wall clock when idle (as a board is for host tools), or as fast as it goes."""
+        self._send({"realtime": bool(on)})
 
     # --- the emulated pins into the mock machine, the world's answers back ---
     def _handle(self, ev):
@@ -147,6 +182,7 @@ class Pico:
             self.world.update()
         elif kind == "boot":       # a reset: every output back to an input (low), PWM stopped
             self.boots = ev["n"]
+            self.boot_reasons.append((ev["t"], ev["reason"]))
             for pin in self._watch:
                 self._output(pin, 0)
             pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)

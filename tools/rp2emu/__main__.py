@@ -6,6 +6,8 @@
 prints `rp2emu: ready port=socket://127.0.0.1:PORT tty=LINK` and runs until stopped (SIGINT/SIGTERM)
 or for N emulated seconds. Then e.g. `make flash BOARD=rpi_pico PORT=socket://127.0.0.1:PORT`,
 `mpremote connect socket://127.0.0.1:PORT`, or the pty at LINK for tools that want a serial device.
+An idle board keeps to the wall clock unless --fast (then it skips its sleeps: faster than real
+time, and a running watchdog's 2 s pass in a fraction of the host's time).
 Each run starts from the stock image (a fresh flash); resets within the run keep the flash.
 """
 import argparse
@@ -57,6 +59,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tcp", type=int, default=0, help="TCP port of the USB serial (0: any free one)")
     ap.add_argument("--link", default=None, help="also a pty, symlinked here (one client at a time)")
+    ap.add_argument("--fast", action="store_true",
+                    help="an idle board runs ahead of the wall clock (default: paced like a real one)")
     ap.add_argument("--seconds", type=float, default=None, help="stop after this much emulated time")
     a = ap.parse_args(argv)
     why = rp2emu.missing()
@@ -66,7 +70,7 @@ def main(argv=None):
     stop = []
     signal.signal(signal.SIGTERM, lambda *x: stop.append(1))
     signal.signal(signal.SIGINT, lambda *x: stop.append(1))
-    with rp2emu.Pico(rp2emu.load_board("rpi_pico"), tcp=a.tcp) as pico:
+    with rp2emu.Pico(rp2emu.load_board("rpi_pico"), tcp=a.tcp, realtime=not a.fast) as pico:
         if a.link:
             _pty_bridge(a.link, pico.tcp)
         print("rp2emu: ready port=%s%s" % (pico.port, " tty=" + a.link if a.link else ""), flush=True)

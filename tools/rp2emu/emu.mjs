@@ -1,14 +1,14 @@
 // The emulated Raspberry Pi Pico: rp2040js running a stock MicroPython image, its USB CDC serial on
 // a TCP port (mpremote: socket://127.0.0.1:PORT), its pins driven by a controller on stdin/stdout.
 //
-//   node emu.mjs --image IMAGE.uf2 --bootrom bootrom-b1.bin [--tcp PORT] [--ctl]
+//   node emu.mjs --image IMAGE.uf2 --bootrom bootrom-b1.bin [--tcp PORT] [--ctl] [--realtime]
 //
 // Prints `{"ev":"ready","tcp":PORT}` on stdout. With --ctl the pins belong to a controller (the
 // Python side, tools/rp2emu/board.py, which runs the bench's circuit model): one JSON object a
 // line each way, and the core stops after every event until the controller answers {"go":1}, so
 // the circuit answers at the emulated instant of the event (lockstep, runs repeat).
 //   out:  {"ev":"ready"|"boot"|"out"|"tick", "t": emulated us, ...}
-//   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins]}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
+//   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
 //         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}}, {"go":1}
 // Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
 // ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
@@ -136,6 +136,8 @@ function boot() {
     wd.scratchData.set(kept.scratch);
   }
   wd.onWatchdogTrigger = () => {
+    wd.alarm.enable = false;             // the chip resets here: its timer must not fire again
+    wd.timer.enable = false;             // (rp2040js reschedules a spent watchdog alarm forever)
     rebootReason = wd.reason;
     kept = { reason: wd.reason, scratch: wd.scratchData.slice() };
   };
@@ -224,8 +226,23 @@ function command(o) {
   if (o.in) for (const [p, v] of Object.entries(o.in)) { inputs[p] = v; mcu.gpio[p].setInputValue(!!v); }
   if (o.adc) for (const [ch, v] of Object.entries(o.adc)) adcValues[ch] = v;
   if (o.pilot) { pilot = o.pilot; followPilot(); }
+  if (o.realtime !== undefined) { realtime = !!o.realtime; anchorWall = 0; anchorEmu = 0; }
   if (o.go) { paused = false; kick(); }
   if (o.quit) process.exit(0);
+}
+
+// --- pacing: with `realtime`, an idle core sleeps in wall time (host tools' timeouts are wall
+// time, and so are a running watchdog's 2 s on a real board); without it, it skips ahead ---
+let realtime = process.argv.includes('--realtime');
+let anchorWall = 0, anchorEmu = 0;
+const emuNs = () => timeBaseNs + mcu.clock.nanos;
+function wallNs() {
+  const w = Number(process.hrtime.bigint());
+  if (anchorEmu + (w - anchorWall) > emuNs() + 1e8) {     // 100 ms behind (a busy core): catch up
+    anchorWall = w;                                         // no faster than real time later
+    anchorEmu = emuNs();
+  }
+  return anchorEmu + (w - anchorWall);
 }
 
 // --- the core: instructions, or a skip to the next alarm when it waits for an interrupt ---
@@ -240,8 +257,13 @@ function run() {
     for (let i = 0; i < 10000 && !paused; i++) {
       const core = mcu.core, clock = mcu.clock;
       if (core.waiting) {
-        const n = clock.nanosToNextAlarm;
-        if (n <= 0) return;             // nothing will wake it but the host: wait for bytes
+        if (!clock.nextAlarm) return;   // nothing will wake it but the host: wait for bytes
+        const n = Math.max(0, clock.nanosToNextAlarm);
+        const ahead = realtime ? emuNs() + n - wallNs() : 0;
+        if (ahead > 0) {                // paced: sleep in wall time until the alarm is due
+          setTimeout(kick, Math.max(1, ahead / 1e6));
+          return;
+        }
         clock.tick(n);
       } else {
         const c = core.executeInstruction();
@@ -255,6 +277,10 @@ function run() {
   if (!paused) kick();
 }
 
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGUSR2', () => process.stderr.write(JSON.stringify({
+  t: nowUs(), pc: mcu.core.PC.toString(16), waiting: mcu.core.waiting, paused, pendingRead, inq: inq.length,
+  cdc: cdc.outEndpoint, boots, client: !!client }) + '\n'));
 if (ctl) {
   readline.createInterface({ input: process.stdin }).on('line', (l) => { if (l.trim()) command(JSON.parse(l)); });
   process.stdin.on('end', () => process.exit(0));
