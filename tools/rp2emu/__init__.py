@@ -155,7 +155,7 @@ class Pico:
             except BlockingIOError:
                 pass
             for line in got["buf"].split(b"\n")[:-1]:      # whole lines only
-                if b'"id": 4242' in line:
+                if line.startswith(b"{") and b'"id": 4242' in line:   # not the REPL's echo
                     got["reply"] = json.loads(line)
             return got["reply"] is not None
         try:

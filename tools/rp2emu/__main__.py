@@ -20,7 +20,8 @@ from tools import rp2emu
 
 
 def _pty_bridge(link, tcp):
-    """A pseudo-terminal at `link` whose bytes go to and from the board's TCP serial."""
+    """A pseudo-terminal at `link` for tools that want a serial device: it takes the board's TCP
+    serial (one client at a time) when it writes, so socket:// clients can come and go too."""
     import pty
     import socket
     import tty
@@ -32,25 +33,35 @@ def _pty_bridge(link, tcp):
         pass
     os.makedirs(os.path.dirname(os.path.abspath(link)), exist_ok=True)
     os.symlink(os.ttyname(slave), link)
-    sock = socket.create_connection(("127.0.0.1", tcp))
+    conn = {"sock": None}
 
-    def up():
+    def down(sock):
         while True:
             try:
-                data = os.read(master, 4096)
+                data = sock.recv(4096)
             except OSError:
-                return
-            sock.sendall(data)
-
-    def down():
-        while True:
-            data = sock.recv(4096)
+                data = b""
             if not data:
+                if conn["sock"] is sock:
+                    conn["sock"] = None
                 return
             os.write(master, data)
 
-    for f in (up, down):
-        threading.Thread(target=f, daemon=True).start()
+    def connect():
+        sock = socket.create_connection(("127.0.0.1", tcp))
+        conn["sock"] = sock
+        threading.Thread(target=down, args=(sock,), daemon=True).start()
+        return sock
+
+    def up():
+        while True:
+            data = os.read(master, 4096)
+            try:
+                (conn["sock"] or connect()).sendall(data)
+            except OSError:
+                connect().sendall(data)
+
+    threading.Thread(target=up, daemon=True).start()
     return slave
 
 
