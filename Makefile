@@ -4,7 +4,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR):$(CURDIR)/tools/hostlib
 
-.PHONY: all sim test test-py test-upy test-mpy bench venv debs clean flash vboard pyright stubs
+.PHONY: all sim test test-py test-upy test-mpy bench venv debs clean flash vboard pyright stubs rp2emu rp2emu-run
 
 all: test
 
@@ -32,7 +32,7 @@ sim: $(STAMP)
 ## pyright against the ESP32 and RP2040 ports' APIs.
 test: $(STAMP) debs test-py test-upy test-mpy pyright
 
-test-py: $(STAMP) stubs
+test-py: $(STAMP) stubs rp2emu
 	$(PY) -m pytest -q host_tests
 
 test-upy: $(STAMP)
@@ -54,6 +54,19 @@ flash: $(STAMP)
 ## The virtual board (MicroPython unix port + mock machine): a tty at build/vboard/tty, TCP=PORT for socket://
 vboard: $(STAMP)
 	$(PY) -m tools.vboard $(if $(TCP),--tcp $(TCP))
+
+## The emulated Raspberry Pi Pico (Node: rp2040js and uf2 as pinned in tools/rp2emu/package-lock.json).
+## It boots ../shared/rp2/'s stock MicroPython image; `make rp2emu-run [TCP=PORT]` runs one with its
+## USB serial at socket://127.0.0.1:PORT (then make flash BOARD=rpi_pico PORT=socket://127.0.0.1:PORT).
+RP2EMU := tools/rp2emu/node_modules/.installed
+$(RP2EMU): tools/rp2emu/package.json tools/rp2emu/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd tools/rp2emu && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	  else echo "missing: node and npm (the emulated Pico's tests will be skipped)"; fi
+
+rp2emu: $(RP2EMU)
+
+rp2emu-run: $(STAMP) $(RP2EMU)
+	$(PY) -m tools.rp2emu $(if $(TCP),--tcp $(TCP)) --link build/rp2emu/tty
 
 ## MicroPython stubs, each port in its own directory (pyright's stubPath and typeshedPath).
 STUBS := build/stubs

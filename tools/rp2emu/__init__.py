@@ -1,0 +1,274 @@
+"""The emulated Raspberry Pi Pico as a board: the stock MicroPython rp2 image on rp2040js (emu.mjs),
+its USB serial on socket://127.0.0.1:PORT, its pins wired to the host bench's own circuit model.
+
+The circuit is tools/mock_machine/world.py itself, run here in Python: the emulated pins are
+mirrored into the mock machine's registries (outputs, the PWM slice's registers), World computes
+what it computes on the host bench (plateau levels of the pilot through the front end, PP, the
+temperature, the contactor's mirror contact, the residual-current monitor with its self-test
+winding), and the results go to the emulator as numbers: input levels, ADC codes, and the pilot's
+two plateau codes, edge time and noise table. The emulator applies them at the instant of each ADC
+conversion to the level GP16 really has (the emulated PWM slice drives that pin), so the waveform
+follows the PWM hardware, not a model of it. The emulator stops at every output change and every
+`tick` (10 ms emulated) until this side answers: the circuit reacts at the emulated instant.
+"""
+import json
+import os
+import select
+import shutil
+import subprocess
+import time
+
+from tools import mock_machine as mm
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def _shared():
+    """../shared/rp2 beside the clone (as CI sees it); from a git worktree, beside its main clone."""
+    here = os.path.normpath(os.path.join(ROOT, "..", "shared", "rp2"))
+    dotgit = os.path.join(ROOT, ".git")
+    if os.path.isdir(here) or not os.path.isfile(dotgit):
+        return here
+    with open(dotgit) as f:              # "gitdir: MAIN/.git/worktrees/NAME"
+        gitdir = f.read().split("gitdir:", 1)[-1].strip()
+    main = os.path.dirname(os.path.dirname(os.path.dirname(gitdir)))
+    return os.path.normpath(os.path.join(main, "..", "shared", "rp2"))
+
+
+SHARED = os.environ.get("EVSE_RP2_DIR") or _shared()
+IMAGE = os.path.join(SHARED, "micropython-v1.28.0-RPI_PICO.uf2")
+BOOTROM = os.path.join(SHARED, "bootrom-b1.bin")
+EMU = os.path.join(HERE, "emu.mjs")
+TICK_MS = 10
+CPU_HZ = 125000000
+READY_TIMEOUT_S = 20.0
+
+
+def missing():
+    """Why the emulated Pico cannot run here (one line), or None."""
+    for path in (IMAGE, BOOTROM):
+        if not os.path.exists(path):
+            return "no %s (the emulated Pico's image and boot ROM live beside the repository)" % path
+    if not shutil.which("node"):
+        return "no node on PATH (the emulated Pico runs on Node)"
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "rp2040js")):
+        return "rp2040js not installed (make rp2emu)"
+    return None
+
+
+def _adc_channel(pin):
+    """RP2040: GP26-29 are ADC channels 0-3; 4 is the internal temperature sensor."""
+    return pin if pin is not None and pin <= 4 else None if pin is None else pin - 26
+
+
+class Pico:
+    """One emulated Pico and the bench world behind its pins (the world is `self.world`)."""
+
+    def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None):
+        from tools.mock_machine.world import World
+        self.board = board
+        self.log = log
+        self.proc = subprocess.Popen(
+            ["node", EMU, "--image", image, "--bootrom", BOOTROM, "--tcp", str(tcp), "--ctl"]
+            + (["--realtime"] if realtime else []),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE, start_new_session=True)
+        self._buf = b""
+        self.t_us = 0                 # emulated time of the last event
+        self.boots = 0
+        self.busy = []                # (t_us, busy cycles in the tick before it)
+        self.pwm = {}                 # pin -> the slice's registers at the last tick
+        self.outputs = {}             # watched pin -> level
+        self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
+        self._held = False            # the emulator waits for our answer to the last event
+        self._sent = {}
+        ev = self._next(READY_TIMEOUT_S)
+        if ev is None or ev.get("ev") != "ready":
+            self.close()
+            raise RuntimeError("the emulated Pico did not start: %r" % (ev,))
+        self.tcp = ev["tcp"]
+        self.port = "socket://127.0.0.1:%d" % self.tcp
+        mm.reset_world()
+        self.world = World(board, seed=seed)
+        b = board
+        self._watch = [p for p in tuple(b.CONTACTOR_PINS) + (b.RCD_TEST_PIN,) if p is not None]
+        self._inputs = [p for p in (b.FEEDBACK_PIN, b.RCD_TRIP_PIN, b.RCD_DC_PIN) if p is not None]
+        self._send({"watch": self._watch, "pwm": [b.PILOT_PWM_PIN], "tick_ms": TICK_MS})
+        self.world.update()
+        self._push()
+
+    # --- the link to emu.mjs ---
+    def _send(self, obj):
+        self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def _next(self, timeout):
+        """The next event, or None when none came within `timeout` wall seconds."""
+        end = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RuntimeError("the emulated Pico stopped (exit %s)" % self.proc.poll())
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def pump(self, until=None, wall_s=60.0, emu_s=None):
+        """Runs the board until `until()` is true, `emu_s` emulated seconds passed, or `wall_s` wall
+        seconds passed. Returns True unless the wall time ran out. The board stays stopped at the
+        event that ended it: what the caller changes in the world applies at that instant."""
+        end = time.monotonic() + wall_s
+        stop_us = None if emu_s is None else self.t_us + int(emu_s * 1e6)
+        while True:
+            if until is not None and until():
+                return True
+            if stop_us is not None and self.t_us >= stop_us:
+                return True
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            if self._held:
+                self._held = False
+                self._push()
+                self._send({"go": 1})
+            ev = self._next(min(left, 0.5))
+            if ev is not None:
+                self._handle(ev)
+                self._held = True
+
+    def console(self, cmd, wall_s=120.0):
+        """One request to the firmware's console on the USB serial (docs/console.md); its reply."""
+        import socket
+        req = dict(cmd, id=4242)
+        sock = socket.create_connection(("127.0.0.1", self.tcp))
+        sock.setblocking(False)
+        sock.sendall((json.dumps(req) + "\n").encode())
+        got = {"buf": b"", "reply": None}
+
+        def replied():
+            try:
+                got["buf"] += sock.recv(65536)
+            except BlockingIOError:
+                pass
+            for line in got["buf"].split(b"\n")[:-1]:      # whole lines only
+                if line.startswith(b"{") and b'"id": 4242' in line:   # not the REPL's echo
+                    got["reply"] = json.loads(line)
+            return got["reply"] is not None
+        try:
+            self.pump(until=replied, wall_s=wall_s)
+        finally:
+            sock.close()
+        return got["reply"]
+
+    def realtime(self, on):
+        """Paced to the wall clock when idle (as a board is for host tools), or as fast as it goes."""
+        self._send({"realtime": bool(on)})
+
+    # --- the emulated pins into the mock machine, the world's answers back ---
+    def _handle(self, ev):
+        kind = ev["ev"]
+        self.t_us = ev["t"]
+        mm.clock.us = ev["t"]
+        if kind == "out":
+            self._output(ev["pin"], ev["v"])
+        elif kind == "tick":
+            self.busy.append((ev["t"], ev["busy"]))
+            for pin, regs in ev["pwm"].items():
+                self._pwm(int(pin), regs)
+            self.world.update()
+        elif kind == "boot":       # a reset: every output back to an input (low), PWM stopped
+            self.boots = ev["n"]
+            self.boot_reasons.append((ev["t"], ev["reason"]))
+            for pin in self._watch:
+                self._output(pin, 0)
+            pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
+            if pwm is not None:
+                pwm.deinit()
+                self.world.recompute()
+
+    def _output(self, pin, level):
+        self.outputs[pin] = level
+        mm._levels[pin] = level
+        for hook in mm.output_hooks:
+            hook(pin, level)
+
+    def _pwm(self, pin, regs):
+        """The slice as the firmware set it, into a mock PWM the world reads (counts of steps)."""
+        if self.pwm.get(pin) == regs:
+            return
+        self.pwm[pin] = regs
+        running = regs["csr"] & 1 and regs["func"] == 4      # slice enabled, pin muxed to PWM
+        pwm = mm.pwms.get(pin)
+        if not running:
+            if pwm is not None:
+                pwm.deinit()
+        else:
+            if pwm is None:
+                pwm = mm.PWM(pin)
+            pwm._top, pwm._div16 = regs["top"], regs["div"] & 0xFFF
+            pwm.steps = regs["top"] + 1
+            pwm.counts = min(regs["cc"], pwm.steps)
+        self.world.recompute()
+
+    def _push(self):
+        """Sends what the world changed: input levels, ADC codes, the pilot's plateaus."""
+        w, b, t = self.world, self.board, self.t_us
+        msg = {}
+        levels = dict((str(p), mm._inputs.get(p, 0)) for p in self._inputs)
+        adc = {}
+        if b.PP_ADC_PIN is not None:
+            adc[str(_adc_channel(b.PP_ADC_PIN))] = w.pp_u16(t)
+        if b.TEMP_ADC_PIN is not None:
+            adc[str(_adc_channel(b.TEMP_ADC_PIN))] = w.temp_u16(t)
+        for pin in getattr(b, "CT_ADC_PINS", ()):       # no current modelled on the Pico yet: 0 A
+            adc[str(_adc_channel(pin))] = 32767
+        noise = list(w._noise) if (w.noise_v or w.glitch_p) and w._noise is not None else []
+        pilot = {"ch": _adc_channel(b.PILOT_ADC_PIN), "pin": b.PILOT_PWM_PIN, "hi": w._hi, "lo": w._lo,
+                 "edge_us": _edge_us(), "noise": noise}
+        for key, val in (("in", levels), ("adc", adc), ("pilot", pilot)):
+            if self._sent.get(key) != val:
+                self._sent[key] = val
+                msg[key] = val
+        if msg:
+            self._send(msg)
+
+    # --- figures ---
+    def cpu_load(self, since_us=0):
+        """Busy fraction of the core over the ticks after `since_us` (WFE sleep not counted)."""
+        rows = [c for t, c in self.busy if t > since_us]
+        return sum(rows) / (len(rows) * TICK_MS * 1e-3 * CPU_HZ) if rows else 0.0
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self._send({"quit": 1})
+            except OSError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _edge_us():
+    from tools.mock_machine import world
+    return world.EDGE_US
+
+
+def load_board(name="rpi_pico"):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("board_" + name, os.path.join(ROOT, "boards", name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,0 +1,292 @@
+// The emulated Raspberry Pi Pico: rp2040js running a stock MicroPython image, its USB CDC serial on
+// a TCP port (mpremote: socket://127.0.0.1:PORT), its pins driven by a controller on stdin/stdout.
+//
+//   node emu.mjs --image IMAGE.uf2 --bootrom bootrom-b1.bin [--tcp PORT] [--ctl] [--realtime]
+//
+// Prints `{"ev":"ready","tcp":PORT}` on stdout. With --ctl the pins belong to a controller (the
+// Python side, tools/rp2emu/board.py, which runs the bench's circuit model): one JSON object a
+// line each way, and the core stops after every event until the controller answers {"go":1}, so
+// the circuit answers at the emulated instant of the event (lockstep, runs repeat).
+//   out:  {"ev":"ready"|"boot"|"out"|"tick", "t": emulated us, ...}
+//   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
+//         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}}, {"go":1}
+// Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
+// ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
+// model the SPI flash commands); a watchdog reset (machine.reset(), a WDT timeout) restarts the chip
+// with the flash kept; an idle core (WFI/WFE) skips to its next alarm.
+import fs from 'fs';
+import net from 'net';
+import readline from 'readline';
+import { createRequire } from 'module';
+import { RP2040, USBCDC, ConsoleLogger, LogLevel } from 'rp2040js';
+
+const { decodeBlock } = createRequire(import.meta.url)('uf2');   // its ESM build does not resolve
+
+const FLASH_BASE = 0x10000000;
+const NS_PER_CYCLE = 8;                 // 125 MHz, fixed in rp2040js
+const SLICE_MS = 20;                    // wall time the core runs before the event loop gets a turn
+const WATCHDOG = 0x40058;
+const PWM_BASE = 0x40050000;
+const BKPT_ERASE = 1, BKPT_PROGRAM = 2;
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? dflt : process.argv[i + 1];
+}
+const ctl = process.argv.includes('--ctl');
+const image = fs.readFileSync(arg('--image'));
+const rom = fs.readFileSync(arg('--bootrom'));
+
+// --- the chip's state that outlives a reset: flash, watchdog reason and scratch, elapsed time ---
+const flash = new Uint8Array(2 * 1024 * 1024).fill(0xff);
+if (image.readUInt32LE(0) === 0x0a324655) {           // UF2 magic
+  for (let o = 0; o + 512 <= image.length; o += 512) {
+    const b = decodeBlock(new Uint8Array(image.buffer, image.byteOffset + o, 512));
+    flash.set(b.payload, b.flashAddress - FLASH_BASE);
+  }
+} else {
+  flash.set(image);                                   // a .bin starts at flash offset 0
+}
+let timeBaseNs = 0;       // emulated time of the previous boots
+let boots = 0;
+let mcu, cdc, pendingRead = -1, rebootReason = null, kept = null;
+let busyCycles = 0;
+let paused = false;
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const nowUs = () => Math.round((timeBaseNs + mcu.clock.nanos) / 1000);
+function event(o) {
+  o.t = nowUs();
+  out(o);
+  if (ctl) paused = true;
+}
+
+// --- controller's settings (kept across resets: they describe the wiring) ---
+let watch = [], tickMs = 0, pwmPins = [];
+const inputs = {};                       // pin -> level
+const adcValues = [0, 0, 0, 0, 0];       // u16 per channel
+let pilot = null;                        // waveform of ADC pilot.ch following GPIO pilot.pin
+let noiseI = 0;
+let pilotEdgeNs = 0, pilotLevel = false;
+
+// --- host serial: TCP, one client at a time; bytes wait here until the device reads them ---
+let inq = Buffer.alloc(0);
+let client = null;
+function deliver() {
+  if (pendingRead < 0 || inq.length === 0 || !cdc) return;
+  const n = Math.min(pendingRead, inq.length);
+  pendingRead = -1;
+  mcu.usbCtrl.endpointReadDone(cdc.outEndpoint, new Uint8Array(inq.subarray(0, n)));
+  inq = inq.subarray(n);
+}
+const server = net.createServer((sock) => {
+  if (client) client.destroy();
+  client = sock;
+  sock.setNoDelay(true);
+  sock.on('data', (d) => { inq = Buffer.concat([inq, d]); deliver(); kick(); });
+  sock.on('close', () => { if (client === sock) client = null; });
+  sock.on('error', () => {});
+});
+
+function romFunc(code) {
+  // RP2040 datasheet 2.8.3: a 16-bit pointer at 0x14 to (code, address) pairs of 16 bits each
+  const rd16 = (a) => rom.readUInt16LE(a);
+  for (let p = rd16(0x14); rd16(p); p += 4) {
+    if (rd16(p) === code) return rd16(p + 2) & ~1;
+  }
+  throw new Error('boot ROM function not found: ' + code.toString(16));
+}
+const code = (s) => s.charCodeAt(0) | (s.charCodeAt(1) << 8);
+
+function patchRom(words) {
+  // The flash functions become breakpoints that this tool serves (erase 'RE', program 'RP')
+  for (const [name, bk] of [['RE', BKPT_ERASE], ['RP', BKPT_PROGRAM]]) {
+    const a = romFunc(code(name));
+    const w = a >> 2, shift = (a & 2) ? 16 : 0;
+    words[w] = (words[w] & ~(0xffff << shift)) | ((0xbe00 | bk) << shift);
+  }
+}
+
+function onBreak(n) {
+  const c = mcu.core, r = c.registers;
+  if (n === BKPT_ERASE) {                 // flash_range_erase(offset, count, block_size, cmd)
+    mcu.flash.fill(0xff, r[0], r[0] + r[1]);
+  } else if (n === BKPT_PROGRAM) {        // flash_range_program(offset, data, count)
+    for (let i = 0; i < r[2]; i++) mcu.flash[r[0] + i] &= mcu.readUint8(r[1] + i);
+  } else {
+    return;
+  }
+  c.PC = c.LR & ~1;
+}
+
+function boot() {
+  if (mcu) {
+    timeBaseNs += mcu.clock.nanos;
+    flash.set(mcu.flash.subarray(0, flash.length));
+  }
+  mcu = new RP2040();
+  mcu.logger = new ConsoleLogger(LogLevel.Error);
+  const words = new Uint32Array(rom.buffer.slice(rom.byteOffset, rom.byteOffset + rom.length));
+  patchRom(words);
+  mcu.loadBootrom(words);
+  mcu.flash.set(flash);
+  mcu.onBreak = onBreak;
+  const wd = mcu.peripherals[WATCHDOG];
+  if (kept) {                            // a watchdog reset keeps its reason and scratch registers
+    wd.reason = kept.reason;
+    wd.scratchData.set(kept.scratch);
+  }
+  wd.onWatchdogTrigger = () => {
+    wd.alarm.enable = false;             // the chip resets here: its timer must not fire again
+    wd.timer.enable = false;             // (rp2040js reschedules a spent watchdog alarm forever)
+    rebootReason = wd.reason;
+    kept = { reason: wd.reason, scratch: wd.scratchData.slice() };
+  };
+  // USB CDC: an OUT read waits for bytes (as a host's NAK does) instead of answering empty at once
+  cdc = new USBCDC(mcu.usbCtrl);
+  pendingRead = -1;
+  const usbRead = mcu.usbCtrl.onEndpointRead;
+  mcu.usbCtrl.onEndpointRead = (ep, size) => {
+    if (ep !== cdc.outEndpoint) return usbRead(ep, size);
+    pendingRead = size;
+    deliver();
+  };
+  cdc.onSerialData = (b) => { if (client) client.write(Buffer.from(b)); };
+  // ADC: the pilot channel is sampled at the instant of each conversion
+  const adc = mcu.adc;
+  adc.onADCRead = (ch) => {
+    adc.currentChannel = ch;
+    adc.channelValues[ch] = (pilot && ch === pilot.ch ? pilotSample() : adcValues[ch]) >> 4;
+    adc.sampleAlarm.schedule(adc.sampleTime * 1000);
+  };
+  for (const [p, v] of Object.entries(inputs)) mcu.gpio[p].setInputValue(!!v);
+  for (const p of watch) watchPin(p);
+  if (pilot) followPilot();
+  if (tickMs) startTicks();
+  mcu.core.PC = FLASH_BASE;
+  busyCycles = 0;
+  boots++;
+  event({ ev: 'boot', n: boots, reason: kept ? kept.reason : 0 });
+}
+
+function pilotSample() {
+  // The level the GPIO drives now, through an edge of edge_us (the same shape as the host
+  // bench's tools/mock_machine/world.py), plus the controller's noise table.
+  const p = pilot;
+  const dt = mcu.clock.nanos - pilotEdgeNs;
+  const edge = p.edge_us * 1000;
+  const to = pilotLevel ? p.hi : p.lo, from = pilotLevel ? p.lo : p.hi;
+  let v = dt >= edge ? to : Math.trunc(from + (to - from) * dt / edge);
+  if (p.noise && p.noise.length) {
+    noiseI = noiseI + 1 >= p.noise.length ? 0 : noiseI + 1;
+    v += p.noise[noiseI];
+  }
+  return v < 0 ? 0 : v > 65535 ? 65535 : v;
+}
+
+function followPilot() {
+  const g = mcu.gpio[pilot.pin];
+  pilotLevel = g.value === 1;
+  pilotEdgeNs = -1e12;
+  if (!g.pilotListener) {
+    g.pilotListener = true;
+    g.addListener((v) => { pilotLevel = v === 1; pilotEdgeNs = mcu.clock.nanos; });
+  }
+}
+
+function watchPin(p) {
+  const g = mcu.gpio[p];
+  if (g.watched) return;
+  g.watched = true;
+  g.addListener((v) => event({ ev: 'out', pin: p, v: v === 1 ? 1 : 0 }));
+}
+
+function pwmState(pin) {
+  // slice registers as the firmware set them (RP2040 datasheet 4.5.3)
+  const base = PWM_BASE + 0x14 * ((pin >> 1) & 7);
+  const cc = mcu.readUint32(base + 0x0c);
+  return { csr: mcu.readUint32(base), div: mcu.readUint32(base + 4), top: mcu.readUint32(base + 0x10) & 0xffff,
+           cc: pin & 1 ? cc >>> 16 : cc & 0xffff, func: mcu.gpio[pin].functionSelect };
+}
+
+function startTicks() {
+  const a = mcu.clock.createAlarm(() => {
+    const pins = {};
+    for (const p of pwmPins) pins[p] = pwmState(p);
+    event({ ev: 'tick', busy: busyCycles, pwm: pins, boots });
+    busyCycles = 0;
+    a.schedule(tickMs * 1e6);
+  });
+  a.schedule(tickMs * 1e6);
+}
+
+function command(o) {
+  if (o.watch) { watch = o.watch; if (mcu) for (const p of watch) watchPin(p); }
+  if (o.pwm) pwmPins = o.pwm;
+  if (o.tick_ms && !tickMs) { tickMs = o.tick_ms; startTicks(); }
+  if (o.in) for (const [p, v] of Object.entries(o.in)) { inputs[p] = v; mcu.gpio[p].setInputValue(!!v); }
+  if (o.adc) for (const [ch, v] of Object.entries(o.adc)) adcValues[ch] = v;
+  if (o.pilot) { pilot = o.pilot; followPilot(); }
+  if (o.realtime !== undefined) { realtime = !!o.realtime; anchorWall = 0; anchorEmu = 0; }
+  if (o.go) { paused = false; kick(); }
+  if (o.quit) process.exit(0);
+}
+
+// --- pacing: with `realtime`, an idle core sleeps in wall time (host tools' timeouts are wall
+// time, and so are a running watchdog's 2 s on a real board); without it, it skips ahead ---
+let realtime = process.argv.includes('--realtime');
+let anchorWall = 0, anchorEmu = 0;
+const emuNs = () => timeBaseNs + mcu.clock.nanos;
+function wallNs() {
+  const w = Number(process.hrtime.bigint());
+  if (anchorEmu + (w - anchorWall) > emuNs() + 1e8) {     // 100 ms behind (a busy core): catch up
+    anchorWall = w;                                         // no faster than real time later
+    anchorEmu = emuNs();
+  }
+  return anchorEmu + (w - anchorWall);
+}
+
+// --- the core: instructions, or a skip to the next alarm when it waits for an interrupt ---
+let scheduled = false;
+function kick() {
+  if (!scheduled) { scheduled = true; setImmediate(run); }
+}
+function run() {
+  scheduled = false;
+  const end = Date.now() + SLICE_MS;
+  while (!paused) {
+    for (let i = 0; i < 10000 && !paused; i++) {
+      const core = mcu.core, clock = mcu.clock;
+      if (core.waiting) {
+        if (!clock.nextAlarm) return;   // nothing will wake it but the host: wait for bytes
+        const n = Math.max(0, clock.nanosToNextAlarm);
+        const ahead = realtime ? emuNs() + n - wallNs() : 0;
+        if (ahead > 0) {                // paced: sleep in wall time until the alarm is due
+          setTimeout(kick, Math.max(1, ahead / 1e6));
+          return;
+        }
+        clock.tick(n);
+      } else {
+        const c = core.executeInstruction();
+        busyCycles += c;
+        clock.tick(c * NS_PER_CYCLE);
+      }
+      if (rebootReason !== null) { rebootReason = null; boot(); }
+    }
+    if (Date.now() >= end) break;
+  }
+  if (!paused) kick();
+}
+
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGUSR2', () => process.stderr.write(JSON.stringify({
+  t: nowUs(), pc: mcu.core.PC.toString(16), waiting: mcu.core.waiting, paused, pendingRead, inq: inq.length,
+  cdc: cdc.outEndpoint, boots, client: !!client }) + '\n'));
+if (ctl) {
+  readline.createInterface({ input: process.stdin }).on('line', (l) => { if (l.trim()) command(JSON.parse(l)); });
+  process.stdin.on('end', () => process.exit(0));
+}
+server.listen(Number(arg('--tcp', '0')), '127.0.0.1', () => {
+  out({ ev: 'ready', tcp: server.address().port });
+  boot();
+  kick();
+});
