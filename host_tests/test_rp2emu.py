@@ -80,8 +80,6 @@ def test_flash_twice(pico, tmp_path):
     assert "1 copied" in out, out
 
 
-@pytest.mark.xfail(strict=False, reason="issue 9 item 8: after Ctrl-C the firmware's 2 s watchdog "
-                   "still runs; an update longer than 2 s is reset mid-flash")
 def test_update_not_reset_by_the_watchdog(pico):
     timer = [t for t, reason in UPDATE.get("boots", ()) if reason == 1]
     assert not timer, "watchdog reset %.2f s after the update began (boots: %s)" % (
