@@ -5,6 +5,7 @@ from micropython import const
 from evse import limits as L
 from evse import pilot as P
 from evse import proximity as PX
+from evse import vocab as V
 from evse.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
 
 
@@ -38,16 +39,6 @@ class Outputs:
         self.rcd_ack = False          # clear the shell's latched trip flag
 
 
-# Faults that never clear by themselves: the hardware needs service (or a reset for rcd_early).
-LATCHED_FAULTS = ("weld", "rcd_early", "rcd_selftest")
-# Faults whose cause may vanish while the car stays: retried on a timer.
-RETRY_FAULTS = ("rcd", "rcd_dc")
-# Faults that last exactly as long as their cause (F; an unplug does not clear them): 'settings',
-# no valid current limit from the installer or the board (Charger.settings_error).
-HELD_FAULTS = ("settings",)
-# Limit sources that are never removed: None there means no valid value, and offers nothing.
-FIXED_SOURCES = ("settings", "board")
-
 # Controller phases of closing
 _SELFTEST_IDLE = const(0)
 _SELFTEST_WAIT_TRIP = const(1)
@@ -73,11 +64,11 @@ class Charger:
         self._limit_x10 = 0
         self.settings_error = None    # why no valid limit exists (board, settings): fault 'settings'
         try:
-            self.set_limit("board", L.check_number(max_amps, 6, L.AMPS_MAX))
+            self.set_limit(V.SRC_BOARD, L.check_number(max_amps, 6, L.AMPS_MAX))
         except ValueError as e:
-            self.set_limit("board", None)
+            self.set_limit(V.SRC_BOARD, None)
             self.settings_error = "board: MAX_CURRENT_A %s" % e
-        self.set_limit("settings", cfg["max_current"])
+        self.set_limit(V.SRC_SETTINGS, cfg["max_current"])
         if cfg["max_current"] is None and self.settings_error is None:
             self.settings_error = "max_current: not set"
         self.enabled = True
@@ -85,7 +76,7 @@ class Charger:
         self.auth_forced = False      # a backend decides who charges (OCPP), whatever the setting
         self.stop_reason = None       # an EVSE-side stop requested for this plug-in
         self.resample = False         # the shell should take another pilot burst now (confirmation)
-        self.state = "boot"
+        self.state = V.ST_BOOT
         self.fault = latched_fault
         self.session_active = False
         self.oc_blind = False
@@ -110,7 +101,7 @@ class Charger:
         self.hlc = False              # high-level communication requested: 5 % instead of nominal
         self._last_state_name = None
         if latched_fault:
-            self._emit(("fault", latched_fault, True))
+            self._emit((V.EV_FAULT, latched_fault, True))
 
     # --- requests from services ---
     def set_limit(self, source, amps):
@@ -120,7 +111,7 @@ class Charger:
         settings' and the board's limits are never removed: None there offers nothing."""
         if amps is not None:
             self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
-        elif source in FIXED_SOURCES:
+        elif source in V.FIXED_SOURCES:
             self.limits[source] = 0
         else:
             self.limits.pop(source, None)
@@ -133,7 +124,7 @@ class Charger:
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
         A board without a valid rating keeps its own reason."""
-        if self.limits["board"]:
+        if self.limits[V.SRC_BOARD]:
             self.settings_error = why
 
     def limit_without(self, source):
@@ -154,7 +145,7 @@ class Charger:
 
     def stop(self, reason):
         """End the session from the EVSE side (backend, console): stop under control, then open."""
-        self.stop_reason = reason or "local"
+        self.stop_reason = reason or V.END_LOCAL
         self.authorized = False
 
     def clear_fault(self):
@@ -164,7 +155,7 @@ class Charger:
 
     def _clear(self):
         if self.fault:
-            self._emit(("fault", self.fault, False))
+            self._emit((V.EV_FAULT, self.fault, False))
             self.fault = None
             self._retry_at = None
             self.out.rcd_ack = True
@@ -205,36 +196,36 @@ class Charger:
         # 2. expire timers, 3. collect faults
         self._check_faults(m, ps, now)
         if self.settings_error is not None:
-            if self.fault is None and self.state != "boot":
-                self._set_fault("settings", now)
-        elif self.fault == "settings":
+            if self.fault is None and self.state != V.ST_BOOT:
+                self._set_fault(V.FAULT_SETTINGS, now)
+        elif self.fault == V.FAULT_SETTINGS:
             self._clear()
         # 4. next state, 5. outputs on change
         self._next(m, ps, now)
         self._apply_limit(now)
         if self.state != self._last_state_name:
             self._last_state_name = self.state
-            self._emit(("state", self.state))
+            self._emit((V.EV_STATE, self.state))
 
     def _undecided_update(self):
         undecided = self.det.undecided >= L.UNDECIDED_WARN_BURSTS
         if undecided != self.pilot_undecided:
             self.pilot_undecided = undecided
-            self._emit(("warning", "pilot_undecided", undecided))
+            self._emit((V.EV_WARNING, V.WARN_PILOT_UNDECIDED, undecided))
 
     def oc_blind_update(self, m):
         blind = m.current_a is not None and not m.current_a >= 0 and self._closed_at is not None
         if blind != self.oc_blind:
             self.oc_blind = blind
-            self._emit(("warning", "overcurrent_blind", blind))
+            self._emit((V.EV_WARNING, V.WARN_OVERCURRENT_BLIND, blind))
 
     def _read_pp(self, m):
         conn = self.cfg["connector"]
         self._pp_ohms = m.pp_ohms
         if conn == "type2-socket":
             amps = PX.cable_amps(m.pp_ohms)
-            if self.limits.get("cable") != amps * 10:
-                self.set_limit("cable", amps)
+            if self.limits.get(V.SRC_CABLE) != amps * 10:
+                self.set_limit(V.SRC_CABLE, amps)
             self._pp = PX.LATCHED if amps else PX.FAULT
         elif conn == "type2-tethered":
             self._pp = PX.NOT_WIRED
@@ -250,35 +241,35 @@ class Charger:
         if (m.rcd_trip and not test_trip) or m.rcd_dc_trip:
             if closed or self.fault is None:
                 name = self.rcd.on_trip(self._closed_at, now, d)
-                if m.rcd_dc_trip and name == "rcd":
-                    name = "rcd_dc"
+                if m.rcd_dc_trip and name == V.FAULT_RCD:
+                    name = V.FAULT_RCD_DC
                 self._set_fault(name, now)
         closed = self._closed_at is not None     # a trip above has just opened it
         # Contactor feedback: after the settle time it must match the command.
         if m.feedback >= 0:
             if closed and m.feedback == 0 and d(now, self._closed_at) > L.FEEDBACK_SETTLE_MS:
-                self._set_fault("no_close", now)
+                self._set_fault(V.FAULT_NO_CLOSE, now)
             elif not closed and m.feedback == 1 and (
                     self._opened_at is None or d(now, self._opened_at) > L.FEEDBACK_SETTLE_MS):
-                self._set_fault("weld", now)
-        if self.state == "boot":
+                self._set_fault(V.FAULT_WELD, now)
+        if self.state == V.ST_BOOT:
             return
         # Pilot: E or F, impossible levels, a missing diode: open at once.
         if ps == P.INVALID:
-            self._set_fault("pilot", now)
+            self._set_fault(V.FAULT_PILOT, now)
         elif ps == P.DIODE:
-            self._set_fault("diode", now)
+            self._set_fault(V.FAULT_DIODE, now)
         elif ps == P.E:
-            self._set_fault("state_e", now)
+            self._set_fault(V.FAULT_STATE_E, now)
         elif ps == P.F and self.out.pilot_mode != L.PILOT_F:
-            self._set_fault("state_f", now)
+            self._set_fault(V.FAULT_STATE_F, now)
         elif ps == P.D and not self.cfg["ventilation"]:
-            self._set_fault("ventilation", now)
+            self._set_fault(V.FAULT_VENTILATION, now)
         if self._pp == PX.FAULT and ps != P.A and ps != P.UNKNOWN \
                 and self.cfg["connector"] != "type2-tethered":
-            self._set_fault("pp", now)
+            self._set_fault(V.FAULT_PP, now)
         if closed and self.oc.check(m.current_a, now, d):
-            self._set_fault("overcurrent", now)
+            self._set_fault(V.FAULT_OVERCURRENT, now)
 
     def _test_trip(self, m, now):
         """The AC trip flag belongs to the self-test while its winding is on and until the monitor
@@ -301,41 +292,41 @@ class Charger:
 
     def internal_fault(self, now):
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
-        self._set_fault("internal", now)
+        self._set_fault(V.FAULT_INTERNAL, now)
 
     def _set_fault(self, name, now):
         if self.fault == name:
             return
-        if self.fault in LATCHED_FAULTS:
+        if self.fault in V.LATCHED:
             return   # a latched fault is never replaced by a milder one
         if self.fault:
-            self._emit(("fault", self.fault, False))
+            self._emit((V.EV_FAULT, self.fault, False))
         self.fault = name
         self._fault_since = now
-        self._retry_at = now if name in RETRY_FAULTS else None
-        self._emit(("fault", name, True))
+        self._retry_at = now if name in V.RETRY else None
+        self._emit((V.EV_FAULT, name, True))
         self._open(now)
 
     # --- transitions ---
     def _next(self, m, ps, now):
         d = self.diff
         out = self.out
-        if self.state == "boot":
+        if self.state == V.ST_BOOT:
             # Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip.
             out.pilot_mode = L.PILOT_F
             if self.fault:
-                self._go("fault")
+                self._go(V.ST_FAULT)
             elif d(now, self._booted_at) >= L.FAULT_F_MIN_MS:
                 if not (m.pilot_ok and L.F_MIN_MV <= m.pilot_pos <= L.F_MAX_MV):
-                    self._set_fault("pilot", now)
+                    self._set_fault(V.FAULT_PILOT, now)
                     return
                 self._enter_x1(now)
-                self._go("A1")
+                self._go(V.ST_A1)
             return
         if self.fault:
             self._in_fault(m, ps, now)
             return
-        if self.out.pilot_mode == L.PILOT_F and self.state == "fault":
+        if self.out.pilot_mode == L.PILOT_F and self.state == V.ST_FAULT:
             self._enter_x1(now)       # cleared while at F: read the pilot again from X1
             return
         if not self.enabled and self._closed_at is None:
@@ -344,12 +335,12 @@ class Charger:
                 out.pilot_mode = L.PILOT_F
                 self._end_selftest(now)
                 if self.session_active:
-                    self._end_session("disabled")
-            self._go("disabled")
+                    self._end_session(V.END_DISABLED)
+            self._go(V.ST_DISABLED)
             return
-        if self.state == "disabled":
+        if self.state == V.ST_DISABLED:
             self._enter_x1(now)
-            self._go("A1")
+            self._go(V.ST_A1)
             return
         if ps == P.UNKNOWN:
             return
@@ -358,8 +349,8 @@ class Charger:
             return
         # A vehicle is connected: B, C or D (faults were handled above).
         asking = ps == P.C or ps == P.D
-        x1_name = "D1" if ps == P.D else "C1"     # constant names: no string built per tick
-        x2_name = "D2" if ps == P.D else "C2"
+        x1_name = V.ST_D1 if ps == P.D else V.ST_C1     # constant names: no string built per tick
+        x2_name = V.ST_D2 if ps == P.D else V.ST_C2
         offer = self._may_offer() and not self._holding_x1(now)
         closed = self._closed_at is not None
         if asking:
@@ -401,7 +392,7 @@ class Charger:
             self._pwm_off(now)
             if self.stop_reason and self.session_active:
                 self._end_session(self.stop_reason)
-            self._go("paused" if self._paused() else "B1")
+            self._go(V.ST_PAUSED if self._paused() else V.ST_B1)
             self._b2_since = None
             return
         self._pwm_on(now)
@@ -414,9 +405,9 @@ class Charger:
             self._wakeup_since = now
             self._b2_since = None
             self.out.pilot_mode = L.PILOT_F
-            self._go("wakeup")
+            self._go(V.ST_WAKEUP)
             return
-        self._go("B2")
+        self._go(V.ST_B2)
 
     def _paused(self):
         """Not offering for an EVSE-side reason (limit under 6 A, temperature, latch button)."""
@@ -436,7 +427,7 @@ class Charger:
         self._pwm_off(now)
         self._end_selftest(now)
         if self.session_active:
-            self._end_session("unplugged")
+            self._end_session(V.END_UNPLUGGED)
         self.stop_reason = None
         if self.auth_needed():
             self.authorized = False
@@ -447,20 +438,20 @@ class Charger:
         self._x1_since = None         # a car plugging in next needs no X1 hold
         self.rcd.reset()
         self.oc.reset()
-        self._go("A1")
+        self._go(V.ST_A1)
 
     def _end_session(self, reason):
         self.session_active = False
-        self._emit(("session", "end", reason))
+        self._emit((V.EV_SESSION, V.SESSION_END, reason))
 
     def _in_fault(self, m, ps, now):
         d = self.diff
         out = self.out
-        self._go("fault")
+        self._go(V.ST_FAULT)
         self._open(now)
         self._end_selftest(now)
         since = d(now, self._fault_since)
-        if self.fault in LATCHED_FAULTS or self.fault in HELD_FAULTS or since < L.FAULT_F_MIN_MS:
+        if self.fault in V.LATCHED or self.fault in V.HELD or since < L.FAULT_F_MIN_MS:
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()
@@ -473,7 +464,7 @@ class Charger:
             self.clear_fault()
             self._unplugged(now)
             return
-        if self.fault in RETRY_FAULTS and d(now, self._retry_at) >= L.RCD_RETRY_MS:
+        if self.fault in V.RETRY and d(now, self._retry_at) >= L.RCD_RETRY_MS:
             if m.rcd_trip or m.rcd_dc_trip:
                 out.rcd_ack = True    # re-arm: a residual current still there trips it again
             else:
@@ -491,7 +482,7 @@ class Charger:
     def _pwm_on(self, now):
         if not self.session_active:       # charging is first offered to this vehicle
             self.session_active = True
-            self._emit(("session", "start", None))
+            self._emit((V.EV_SESSION, V.SESSION_START, None))
         mode = L.PILOT_5PCT if self.hlc else L.PILOT_PWM
         if self.out.pilot_mode != mode:
             self.out.pilot_mode = mode
@@ -514,7 +505,7 @@ class Charger:
                 self._duty_changed_at = None
                 self.oc.signalled(0, now)
                 self._emitted_mode = mode
-                self._emit(("pilot", mode, 0))
+                self._emit((V.EV_PILOT, mode, 0))
             return
         cur = out.amps_x10
         if target == cur:
@@ -526,7 +517,7 @@ class Charger:
         self._duty_changed_at = now
         self.oc.signalled(target, now)
         self._emitted_mode = mode
-        self._emit(("pilot", mode, target))
+        self._emit((V.EV_PILOT, mode, target))
 
     def _close_sequence(self, m, now):
         """C requested and offered: residual-current self-test, then close (seq 4, within 1 s)."""
@@ -553,14 +544,14 @@ class Charger:
             elif d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
                 out.rcd_test = False
                 self._selftest = _SELFTEST_IDLE
-                self._set_fault("rcd_selftest", now)
+                self._set_fault(V.FAULT_RCD_SELFTEST, now)
             return
         if self._selftest == _SELFTEST_WAIT_RELEASE:
             if m.rcd_trip:
                 out.rcd_ack = True
                 if d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
                     self._selftest = _SELFTEST_IDLE
-                    self._set_fault("rcd", now)
+                    self._set_fault(V.FAULT_RCD, now)
                 return
             self._selftest = _SELFTEST_SETTLE     # released: a trip from now on is a fault
         if self._selftest == _SELFTEST_SETTLE:
@@ -585,14 +576,14 @@ class Charger:
             self._closed_at = now
             self._opened_at = None
             self.out.contactor = True
-            self._emit(("contactor", True))
+            self._emit((V.EV_CONTACTOR, True))
 
     def _open(self, now):
         if self._closed_at is not None:
             self._closed_at = None
             self._opened_at = now
             self.out.contactor = False
-            self._emit(("contactor", False))
+            self._emit((V.EV_CONTACTOR, False))
 
     def _emit(self, ev):
         self.events.append(ev)
