@@ -7,6 +7,7 @@ from evse import pilot as P
 from evse import proximity as PX
 from evse import vocab as V
 from evse.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
+from evse.timers import Timer
 
 
 def ticks_diff(a, b):
@@ -81,20 +82,21 @@ class Charger:
         self.session_active = False
         self.oc_blind = False
         self.pilot_undecided = False  # the pilot sits between two bands: no state, no charging
-        self._booted_at = None
-        self._fault_since = 0
-        self._retry_at = None
-        self._closed_at = None        # when the contactor closed (None: open)
-        self._opened_at = None        # when the contactor opened
-        self._stop_since = None       # PWM removed while closed: waiting for the EV to go to B
-        self._x1_since = None
+        # Named timers (evse.timers), each for what it times:
+        d = self.diff
+        self.t_boot = Timer(d)        # since power-on: F for FAULT_F_MIN_MS before reading the pilot
+        self.t_fault = Timer(d)       # since the fault: F for FAULT_F_MIN_MS; retry after RCD_RETRY_MS
+        self.t_closed = Timer(d)      # running while the contactor is closed: settle, early RCD trip
+        self.t_opened = Timer(d)      # since it opened (stopped: never closed): feedback settle
+        self.t_ev_stop = Timer(d)     # PWM removed while closed: the EV goes to B or we open (seq 10.2)
+        self.t_x1_hold = Timer(d)     # X1 after a pause or boot: X1_MIN_MS before the PWM again
+        self.t_b2_idle = Timer(d)     # B2 without C: a wake-up after wakeup_after_s
+        self.t_step_EF = Timer(d)     # the wake-up's F (T_step_EF, WAKEUP_F_MS)
+        self.t_selftest = Timer(d)    # the RCD self-test's current phase
+        self.t_duty = Timer(d)        # since the advertised current last changed (raise every 5 s)
         self._selftest = _SELFTEST_IDLE
-        self._selftest_since = 0
         self._test_edges = -1         # rcd_edges when the self-test's own trip came (-1: not yet)
-        self._b2_since = None
         self._wakeup_done = False
-        self._wakeup_since = None
-        self._duty_changed_at = None
         self._emitted_mode = -1
         self._pp = PX.NOT_WIRED
         self._pp_ohms = L.PP_NOT_WIRED
@@ -157,7 +159,6 @@ class Charger:
         if self.fault:
             self._emit((V.EV_FAULT, self.fault, False))
             self.fault = None
-            self._retry_at = None
             self.out.rcd_ack = True
 
     # --- derived values ---
@@ -191,8 +192,8 @@ class Charger:
         self._read_pp(m)
         self.thermal.update(m.temp_c)
         self.oc_blind_update(m)
-        if self._booted_at is None:
-            self._booted_at = now
+        if not self.t_boot.running:
+            self.t_boot.start(now)
         # 2. expire timers, 3. collect faults
         self._check_faults(m, ps, now)
         if self.settings_error is not None:
@@ -214,7 +215,7 @@ class Charger:
             self._emit((V.EV_WARNING, V.WARN_PILOT_UNDECIDED, undecided))
 
     def oc_blind_update(self, m):
-        blind = m.current_a is not None and not m.current_a >= 0 and self._closed_at is not None
+        blind = m.current_a is not None and not m.current_a >= 0 and self.t_closed.running
         if blind != self.oc_blind:
             self.oc_blind = blind
             self._emit((V.EV_WARNING, V.WARN_OVERCURRENT_BLIND, blind))
@@ -233,24 +234,23 @@ class Charger:
             self._pp = PX.latch_state(m.pp_ohms)
 
     def _check_faults(self, m, ps, now):
-        d = self.diff
-        closed = self._closed_at is not None
+        closed = self.t_closed.running
         # Residual current: the shell's interrupt handler has already opened the contactor. The only
         # trip that is not a fault is the self-test's own, on the AC input, until it has released.
         test_trip = self._test_trip(m, now)
         if (m.rcd_trip and not test_trip) or m.rcd_dc_trip:
             if closed or self.fault is None:
-                name = self.rcd.on_trip(self._closed_at, now, d)
+                name = self.rcd.on_trip(self.t_closed.t0 if closed else None, now, self.diff)
                 if m.rcd_dc_trip and name == V.FAULT_RCD:
                     name = V.FAULT_RCD_DC
                 self._set_fault(name, now)
-        closed = self._closed_at is not None     # a trip above has just opened it
+        closed = self.t_closed.running     # a trip above has just opened it
         # Contactor feedback: after the settle time it must match the command.
         if m.feedback >= 0:
-            if closed and m.feedback == 0 and d(now, self._closed_at) > L.FEEDBACK_SETTLE_MS:
+            if closed and m.feedback == 0 and self.t_closed.elapsed(now) > L.FEEDBACK_SETTLE_MS:
                 self._set_fault(V.FAULT_NO_CLOSE, now)
             elif not closed and m.feedback == 1 and (
-                    self._opened_at is None or d(now, self._opened_at) > L.FEEDBACK_SETTLE_MS):
+                    not self.t_opened.running or self.t_opened.elapsed(now) > L.FEEDBACK_SETTLE_MS):
                 self._set_fault(V.FAULT_WELD, now)
         if self.state == V.ST_BOOT:
             return
@@ -268,7 +268,7 @@ class Charger:
         if self._pp == PX.FAULT and ps != P.A and ps != P.UNKNOWN \
                 and self.cfg["connector"] != "type2-tethered":
             self._set_fault(V.FAULT_PP, now)
-        if closed and self.oc.check(m.current_a, now, d):
+        if closed and self.oc.check(m.current_a, now, self.diff):
             self._set_fault(V.FAULT_OVERCURRENT, now)
 
     def _test_trip(self, m, now):
@@ -282,7 +282,7 @@ class Charger:
             return same
         if phase != _SELFTEST_ABORTED:
             return False
-        age = self.diff(now, self._selftest_since)
+        age = self.t_selftest.elapsed(now)
         if m.rcd_trip and same and age < L.RCD_TEST_MAX_MS:
             self.out.rcd_ack = True
             return True
@@ -302,21 +302,19 @@ class Charger:
         if self.fault:
             self._emit((V.EV_FAULT, self.fault, False))
         self.fault = name
-        self._fault_since = now
-        self._retry_at = now if name in V.RETRY else None
+        self.t_fault.start(now)
         self._emit((V.EV_FAULT, name, True))
         self._open(now)
 
     # --- transitions ---
     def _next(self, m, ps, now):
-        d = self.diff
         out = self.out
         if self.state == V.ST_BOOT:
             # Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip.
             out.pilot_mode = L.PILOT_F
             if self.fault:
                 self._go(V.ST_FAULT)
-            elif d(now, self._booted_at) >= L.FAULT_F_MIN_MS:
+            elif self.t_boot.expired(now, L.FAULT_F_MIN_MS):
                 if not (m.pilot_ok and L.F_MIN_MV <= m.pilot_pos <= L.F_MAX_MV):
                     self._set_fault(V.FAULT_PILOT, now)
                     return
@@ -329,7 +327,7 @@ class Charger:
         if self.out.pilot_mode == L.PILOT_F and self.state == V.ST_FAULT:
             self._enter_x1(now)       # cleared while at F: read the pilot again from X1
             return
-        if not self.enabled and self._closed_at is None:
+        if not self.enabled and not self.t_closed.running:
             # Operator disabled: not available (F); an EV still in C is stopped first (below).
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
@@ -352,17 +350,17 @@ class Charger:
         x1_name = V.ST_D1 if ps == P.D else V.ST_C1     # constant names: no string built per tick
         x2_name = V.ST_D2 if ps == P.D else V.ST_C2
         offer = self._may_offer() and not self._holding_x1(now)
-        closed = self._closed_at is not None
+        closed = self.t_closed.running
         if asking:
-            self._b2_since = None
+            self.t_b2_idle.stop()
             if closed and not offer:
                 # EVSE-side stop (seq 10.2): PWM off, wait for the EV to go to B or 6 s, then open.
                 self._pwm_off(now)
-                if self._stop_since is None:
-                    self._stop_since = now
+                if not self.t_ev_stop.running:
+                    self.t_ev_stop.start(now)
                 # the button's 500 ms run from the press itself, which the tick sees a little later
                 limit = L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
-                if d(now, self._stop_since) >= limit:
+                if self.t_ev_stop.expired(now, limit):
                     self._open(now)
                 self._go(x1_name)
                 return
@@ -372,7 +370,7 @@ class Charger:
                     self._end_session(self.stop_reason)
                 self._go(x1_name)
                 return
-            self._stop_since = None
+            self.t_ev_stop.stop()
             self._pwm_on(now)
             self._go(x2_name)
             if not closed:
@@ -381,29 +379,29 @@ class Charger:
         # B: the EV does not ask (seq 8.1: C to B, open at once).
         if closed:
             self._open(now)
-        self._stop_since = None
+        self.t_ev_stop.stop()
         self._end_selftest(now)
-        if self._wakeup_since is not None:
-            if d(now, self._wakeup_since) < L.WAKEUP_F_MS:
+        if self.t_step_EF.running:
+            if not self.t_step_EF.expired(now, L.WAKEUP_F_MS):
                 return
-            self._wakeup_since = None
+            self.t_step_EF.stop()
             self.det.reset()
         if not offer:
             self._pwm_off(now)
             if self.stop_reason and self.session_active:
                 self._end_session(self.stop_reason)
             self._go(V.ST_PAUSED if self._paused() else V.ST_B1)
-            self._b2_since = None
+            self.t_b2_idle.stop()
             return
         self._pwm_on(now)
-        if self._b2_since is None:
-            self._b2_since = now
+        if not self.t_b2_idle.running:
+            self.t_b2_idle.start(now)
         elif (not self._wakeup_done and self.cfg["wakeup_after_s"] > 0
-              and d(now, self._b2_since) >= self.cfg["wakeup_after_s"] * 1000):
+              and self.t_b2_idle.expired(now, self.cfg["wakeup_after_s"] * 1000)):
             # A sleeping EV: one wake-up per plug-in, F for 4 s.
             self._wakeup_done = True
-            self._wakeup_since = now
-            self._b2_since = None
+            self.t_step_EF.start(now)
+            self.t_b2_idle.stop()
             self.out.pilot_mode = L.PILOT_F
             self._go(V.ST_WAKEUP)
             return
@@ -418,9 +416,8 @@ class Charger:
 
     def _holding_x1(self, now):
         """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request)."""
-        if self.out.pilot_mode != L.PILOT_X1 or self._x1_since is None:
-            return False
-        return self.diff(now, self._x1_since) < L.X1_MIN_MS
+        return (self.out.pilot_mode == L.PILOT_X1 and self.t_x1_hold.running
+                and not self.t_x1_hold.expired(now, L.X1_MIN_MS))
 
     def _unplugged(self, now):
         self._open(now)
@@ -432,10 +429,10 @@ class Charger:
         if self.auth_needed():
             self.authorized = False
         self._wakeup_done = False
-        self._wakeup_since = None
-        self._b2_since = None
-        self._stop_since = None
-        self._x1_since = None         # a car plugging in next needs no X1 hold
+        self.t_step_EF.stop()
+        self.t_b2_idle.stop()
+        self.t_ev_stop.stop()
+        self.t_x1_hold.stop()         # a car plugging in next needs no X1 hold
         self.rcd.reset()
         self.oc.reset()
         self._go(V.ST_A1)
@@ -445,13 +442,11 @@ class Charger:
         self._emit((V.EV_SESSION, V.SESSION_END, reason))
 
     def _in_fault(self, m, ps, now):
-        d = self.diff
         out = self.out
         self._go(V.ST_FAULT)
         self._open(now)
         self._end_selftest(now)
-        since = d(now, self._fault_since)
-        if self.fault in V.LATCHED or self.fault in V.HELD or since < L.FAULT_F_MIN_MS:
+        if self.fault in V.LATCHED or self.fault in V.HELD or not self.t_fault.expired(now, L.FAULT_F_MIN_MS):
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()
@@ -464,7 +459,7 @@ class Charger:
             self.clear_fault()
             self._unplugged(now)
             return
-        if self.fault in V.RETRY and d(now, self._retry_at) >= L.RCD_RETRY_MS:
+        if self.fault in V.RETRY and self.t_fault.expired(now, L.RCD_RETRY_MS):
             if m.rcd_trip or m.rcd_dc_trip:
                 out.rcd_ack = True    # re-arm: a residual current still there trips it again
             else:
@@ -476,7 +471,7 @@ class Charger:
 
     def _enter_x1(self, now):
         self.out.pilot_mode = L.PILOT_X1
-        self._x1_since = now
+        self.t_x1_hold.start(now)
         self.det.reset()
 
     def _pwm_on(self, now):
@@ -486,13 +481,13 @@ class Charger:
         mode = L.PILOT_5PCT if self.hlc else L.PILOT_PWM
         if self.out.pilot_mode != mode:
             self.out.pilot_mode = mode
-            self._x1_since = None
+            self.t_x1_hold.stop()
             self.det.diode_seen = False
 
     def _pwm_off(self, now):
         if self.out.pilot_mode != L.PILOT_X1:
             self.out.pilot_mode = L.PILOT_X1
-            self._x1_since = now
+            self.t_x1_hold.start(now)
 
     def _apply_limit(self, now):
         """Advertised current: lowering is immediate, raising at most once per 5 s (facts 2)."""
@@ -502,7 +497,7 @@ class Charger:
         if mode != L.PILOT_PWM:
             if out.amps_x10 or mode != self._emitted_mode:
                 out.amps_x10 = 0
-                self._duty_changed_at = None
+                self.t_duty.stop()
                 self.oc.signalled(0, now)
                 self._emitted_mode = mode
                 self._emit((V.EV_PILOT, mode, 0))
@@ -510,11 +505,11 @@ class Charger:
         cur = out.amps_x10
         if target == cur:
             return
-        if cur and target > cur and self._duty_changed_at is not None \
-                and self.diff(now, self._duty_changed_at) < L.DUTY_NOMINAL_RAISE_MS:
+        if cur and target > cur and self.t_duty.running \
+                and not self.t_duty.expired(now, L.DUTY_NOMINAL_RAISE_MS):
             return
         out.amps_x10 = target
-        self._duty_changed_at = now
+        self.t_duty.start(now)
         self.oc.signalled(target, now)
         self._emitted_mode = mode
         self._emit((V.EV_PILOT, mode, target))
@@ -522,7 +517,6 @@ class Charger:
     def _close_sequence(self, m, now):
         """C requested and offered: residual-current self-test, then close (seq 4, within 1 s)."""
         out = self.out
-        d = self.diff
         if not self.det.diode_seen or self._selftest == _SELFTEST_ABORTED:
             return
         if self._selftest == _SELFTEST_IDLE:
@@ -530,7 +524,7 @@ class Charger:
                 self._selftest = _SELFTEST_PASSED
             else:
                 self._selftest = _SELFTEST_WAIT_TRIP
-                self._selftest_since = now
+                self.t_selftest.start(now)
                 self._test_edges = -1
                 out.rcd_test = True
                 return
@@ -540,8 +534,8 @@ class Charger:
                 out.rcd_ack = True
                 self._test_edges = m.rcd_edges
                 self._selftest = _SELFTEST_WAIT_RELEASE
-                self._selftest_since = now
-            elif d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
+                self.t_selftest.start(now)
+            elif self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
                 out.rcd_test = False
                 self._selftest = _SELFTEST_IDLE
                 self._set_fault(V.FAULT_RCD_SELFTEST, now)
@@ -549,13 +543,13 @@ class Charger:
         if self._selftest == _SELFTEST_WAIT_RELEASE:
             if m.rcd_trip:
                 out.rcd_ack = True
-                if d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
+                if self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
                     self._selftest = _SELFTEST_IDLE
                     self._set_fault(V.FAULT_RCD, now)
                 return
             self._selftest = _SELFTEST_SETTLE     # released: a trip from now on is a fault
         if self._selftest == _SELFTEST_SETTLE:
-            if d(now, self._selftest_since) < L.RCD_TEST_SETTLE_MS:
+            if not self.t_selftest.expired(now, L.RCD_TEST_SETTLE_MS):
                 return
             self._selftest = _SELFTEST_PASSED
         if self._selftest == _SELFTEST_PASSED and self.fault is None:
@@ -565,23 +559,23 @@ class Charger:
         phase = self._selftest
         if phase == _SELFTEST_WAIT_TRIP or phase == _SELFTEST_WAIT_RELEASE:
             self._selftest = _SELFTEST_ABORTED
-            self._selftest_since = now
+            self.t_selftest.start(now)
         elif phase != _SELFTEST_ABORTED:
             self._selftest = _SELFTEST_IDLE
         self.out.rcd_test = False
 
     def _close(self, now):
         self._selftest = _SELFTEST_IDLE   # the next close self-tests again
-        if self._closed_at is None:
-            self._closed_at = now
-            self._opened_at = None
+        if not self.t_closed.running:
+            self.t_closed.start(now)
+            self.t_opened.stop()
             self.out.contactor = True
             self._emit((V.EV_CONTACTOR, True))
 
     def _open(self, now):
-        if self._closed_at is not None:
-            self._closed_at = None
-            self._opened_at = now
+        if self.t_closed.running:
+            self.t_closed.stop()
+            self.t_opened.start(now)
             self.out.contactor = False
             self._emit((V.EV_CONTACTOR, False))
 
