@@ -40,8 +40,9 @@ from evse import vocab as V
 DUTY_TOL = 0.1              # contract: default duty tolerance, percent
 CURRENT_TOL = 0.05          # advertised current tolerance, amps (0.1 A resolution of the core)
 EV_LETTERS = {"A": None, "B": 2740, "C": 882, "D": 246}
-STATES = V.STATES          # what `expect state` and `expect fault` may name: the core's own words
-FAULTS = V.FAULTS
+# what `expect state` and `expect fault` may name: the core's own words
+STATES = tuple(getattr(V, n) for n in dir(V) if n.startswith("ST_"))
+FAULTS = tuple(getattr(V, n) for n in dir(V) if n.startswith("FAULT_"))
 VERBS = ("wait", "config", "plug", "unplug", "ev", "diode", "cp", "draw", "button", "pp", "rcd",
          "weld", "temp", "noise", "power", "limit", "expect")
 MAX_PHASES = 3

@@ -43,7 +43,7 @@ class App:
         self._start_meter(board, flash_dir)
         self.reset_cause = machine.reset_cause()
         if self.reset_cause == machine.WDT_RESET:
-            self.journal.add(ticks_ms(), V.J_WATCHDOG_RESET, V.ST_BOOT)
+            self.journal.add(ticks_ms(), "watchdog_reset", V.ST_BOOT)
         for e in self.settings_errors:
             self.report(V.SRC_SETTINGS, e)
         if self.charger.settings_error:

@@ -84,8 +84,7 @@ class Charger:
         self.pilot_undecided = False  # the pilot sits between two bands: no state, no charging
         # Named timers (evse.timers), each for what it times:
         d = self.diff
-        self.t_boot = Timer(d)        # since power-on: F for FAULT_F_MIN_MS before reading the pilot
-        self.t_fault = Timer(d)       # since the fault: F for FAULT_F_MIN_MS; retry after RCD_RETRY_MS
+        self.t_F = Timer(d)           # F since power-on or the fault: FAULT_F_MIN_MS; the RCD retry
         self.t_closed = Timer(d)      # running while the contactor is closed: settle, early RCD trip
         self.t_opened = Timer(d)      # since it opened (stopped: never closed): feedback settle
         self.t_ev_stop = Timer(d)     # PWM removed while closed: the EV goes to B or we open (seq 10.2)
@@ -147,7 +146,7 @@ class Charger:
 
     def stop(self, reason):
         """End the session from the EVSE side (backend, console): stop under control, then open."""
-        self.stop_reason = reason or V.END_LOCAL
+        self.stop_reason = reason or "local"
         self.authorized = False
 
     def clear_fault(self):
@@ -180,33 +179,40 @@ class Charger:
 
     # --- the control tick ---
     def step(self, m, now):
-        # 1. measure: the shell has filled `m`; read the pilot through the debouncer.
+        ps = self._measure(m, now)              # 1. measure
+        self._expire_timers(now)                # 2. expire timers
+        self._collect_faults(m, ps, now)        # 3. collect faults
+        new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
+        if new != self.state:                   # 5. entry actions, once, on a change
+            self.state = new
+            enter = self._ENTRY.get(new)
+            if enter is not None:
+                enter(self, now)
+        self._apply_limit(now)
+        if self.state != self._last_state_name:
+            self._last_state_name = self.state
+            self._emit((V.EV_STATE, self.state))
+
+    def _measure(self, m, now):
+        """The shell has filled `m`: read the pilot through the debouncer, PP, temperature, meter."""
         out = self.out
         out.rcd_ack = False
         pwm_on = out.pilot_mode == L.PILOT_PWM or out.pilot_mode == L.PILOT_5PCT
         if out.pilot_mode != L.PILOT_F:
             self.det.update(m.pilot_pos, m.pilot_neg, m.pilot_ok, pwm_on, now, self.diff)
         self.resample = self.det.pending_fast()
-        ps = self.det.state
         self._undecided_update()
         self._read_pp(m)
         self.thermal.update(m.temp_c)
         self.oc_blind_update(m)
-        if not self.t_boot.running:
-            self.t_boot.start(now)
-        # 2. expire timers, 3. collect faults
-        self._check_faults(m, ps, now)
-        if self.settings_error is not None:
-            if self.fault is None and self.state != V.ST_BOOT:
-                self._set_fault(V.FAULT_SETTINGS, now)
-        elif self.fault == V.FAULT_SETTINGS:
-            self._clear()
-        # 4. next state, 5. outputs on change
-        self._next(m, ps, now)
-        self._apply_limit(now)
-        if self.state != self._last_state_name:
-            self._last_state_name = self.state
-            self._emit((V.EV_STATE, self.state))
+        return self.det.state
+
+    def _expire_timers(self, now):
+        if self.state == V.ST_BOOT and not self.t_F.running:
+            self.t_F.start(now)
+        if self.t_step_EF.expired(now, L.WAKEUP_F_MS):
+            self.t_step_EF.stop()       # the wake-up's F is over: read the pilot afresh
+            self.det.reset()
 
     def _undecided_update(self):
         undecided = self.det.undecided >= L.UNDECIDED_WARN_BURSTS
@@ -225,18 +231,31 @@ class Charger:
         self._pp_ohms = m.pp_ohms
         if conn == "type2-socket":
             amps = PX.cable_amps(m.pp_ohms)
-            if self.limits.get(V.SRC_CABLE) != amps * 10:
-                self.set_limit(V.SRC_CABLE, amps)
+            if self.limits.get("cable") != amps * 10:
+                self.set_limit("cable", amps)
             self._pp = PX.LATCHED if amps else PX.FAULT
         elif conn == "type2-tethered":
             self._pp = PX.NOT_WIRED
         else:
             self._pp = PX.latch_state(m.pp_ohms)
 
-    def _check_faults(self, m, ps, now):
+    def _collect_faults(self, m, ps, now):
+        self._rcd_faults(m, now)
+        self._contactor_faults(m, now)
+        if self.state != V.ST_BOOT:
+            self._pilot_faults(ps, now)
+            if self.t_closed.running and self.oc.check(m.current_a, now, self.diff):
+                self._set_fault(V.FAULT_OVERCURRENT, now)
+        if self.settings_error is not None:
+            if self.fault is None and self.state != V.ST_BOOT:
+                self._set_fault(V.FAULT_SETTINGS, now)
+        elif self.fault == V.FAULT_SETTINGS:
+            self._clear()
+
+    def _rcd_faults(self, m, now):
+        """Residual current: the shell's interrupt handler has already opened the contactor. The only
+        trip that is not a fault is the self-test's own, on the AC input, until it has released."""
         closed = self.t_closed.running
-        # Residual current: the shell's interrupt handler has already opened the contactor. The only
-        # trip that is not a fault is the self-test's own, on the AC input, until it has released.
         test_trip = self._test_trip(m, now)
         if (m.rcd_trip and not test_trip) or m.rcd_dc_trip:
             if closed or self.fault is None:
@@ -244,17 +263,20 @@ class Charger:
                 if m.rcd_dc_trip and name == V.FAULT_RCD:
                     name = V.FAULT_RCD_DC
                 self._set_fault(name, now)
-        closed = self.t_closed.running     # a trip above has just opened it
-        # Contactor feedback: after the settle time it must match the command.
-        if m.feedback >= 0:
-            if closed and m.feedback == 0 and self.t_closed.elapsed(now) > L.FEEDBACK_SETTLE_MS:
-                self._set_fault(V.FAULT_NO_CLOSE, now)
-            elif not closed and m.feedback == 1 and (
-                    not self.t_opened.running or self.t_opened.elapsed(now) > L.FEEDBACK_SETTLE_MS):
-                self._set_fault(V.FAULT_WELD, now)
-        if self.state == V.ST_BOOT:
+
+    def _contactor_faults(self, m, now):
+        """Contactor feedback: after the settle time it must match the command."""
+        if m.feedback < 0:
             return
-        # Pilot: E or F, impossible levels, a missing diode: open at once.
+        if self.t_closed.running:
+            if m.feedback == 0 and self.t_closed.expired(now, L.FEEDBACK_SETTLE_MS + 1):
+                self._set_fault(V.FAULT_NO_CLOSE, now)
+        elif m.feedback == 1 and (
+                not self.t_opened.running or self.t_opened.expired(now, L.FEEDBACK_SETTLE_MS + 1)):
+            self._set_fault(V.FAULT_WELD, now)
+
+    def _pilot_faults(self, ps, now):
+        """E or F, impossible levels, a missing diode, D without ventilation, PP: open at once."""
         if ps == P.INVALID:
             self._set_fault(V.FAULT_PILOT, now)
         elif ps == P.DIODE:
@@ -268,8 +290,6 @@ class Charger:
         if self._pp == PX.FAULT and ps != P.A and ps != P.UNKNOWN \
                 and self.cfg["connector"] != "type2-tethered":
             self._set_fault(V.FAULT_PP, now)
-        if closed and self.oc.check(m.current_a, now, self.diff):
-            self._set_fault(V.FAULT_OVERCURRENT, now)
 
     def _test_trip(self, m, now):
         """The AC trip flag belongs to the self-test while its winding is on and until the monitor
@@ -282,11 +302,10 @@ class Charger:
             return same
         if phase != _SELFTEST_ABORTED:
             return False
-        age = self.t_selftest.elapsed(now)
-        if m.rcd_trip and same and age < L.RCD_TEST_MAX_MS:
+        if m.rcd_trip and same and not self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
             self.out.rcd_ack = True
             return True
-        if m.rcd_trip or age >= L.RCD_TEST_SETTLE_MS:
+        if m.rcd_trip or self.t_selftest.expired(now, L.RCD_TEST_SETTLE_MS):
             self._selftest = _SELFTEST_IDLE
         return False
 
@@ -302,110 +321,99 @@ class Charger:
         if self.fault:
             self._emit((V.EV_FAULT, self.fault, False))
         self.fault = name
-        self.t_fault.start(now)
+        self.t_F.start(now)
         self._emit((V.EV_FAULT, name, True))
         self._open(now)
 
-    # --- transitions ---
-    def _next(self, m, ps, now):
-        out = self.out
-        if self.state == V.ST_BOOT:
-            # Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip.
-            out.pilot_mode = L.PILOT_F
-            if self.fault:
-                self._go(V.ST_FAULT)
-            elif self.t_boot.expired(now, L.FAULT_F_MIN_MS):
-                if not (m.pilot_ok and L.F_MIN_MV <= m.pilot_pos <= L.F_MAX_MV):
-                    self._set_fault(V.FAULT_PILOT, now)
-                    return
-                self._enter_x1(now)
-                self._go(V.ST_A1)
-            return
+    # --- next state: one handler per state, each returns the next state ---
+    def _next_state(self, m, ps, now):
+        if self.fault and self.state != V.ST_BOOT:
+            return self._in_fault(m, ps, now)     # a fault preempts every state's own handler
+        return self._HANDLERS[self.state](self, m, ps, now)
+
+    def _h_boot(self, m, ps, now):
+        """Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip."""
+        self.out.pilot_mode = L.PILOT_F
         if self.fault:
-            self._in_fault(m, ps, now)
-            return
-        if self.out.pilot_mode == L.PILOT_F and self.state == V.ST_FAULT:
-            self._enter_x1(now)       # cleared while at F: read the pilot again from X1
-            return
-        if not self.enabled and not self.t_closed.running:
-            # Operator disabled: not available (F); an EV still in C is stopped first (below).
-            if out.pilot_mode != L.PILOT_F:
-                out.pilot_mode = L.PILOT_F
-                self._end_selftest(now)
-                if self.session_active:
-                    self._end_session(V.END_DISABLED)
-            self._go(V.ST_DISABLED)
-            return
-        if self.state == V.ST_DISABLED:
+            return V.ST_FAULT
+        if not self.t_F.expired(now, L.FAULT_F_MIN_MS):
+            return V.ST_BOOT
+        if not (m.pilot_ok and L.F_MIN_MV <= m.pilot_pos <= L.F_MAX_MV):
+            self._set_fault(V.FAULT_PILOT, now)
+            return V.ST_BOOT
+        self._enter_x1(now)
+        return V.ST_A1
+
+    def _h_fault(self, m, ps, now):
+        """The fault was cleared: read the pilot again from X1 (if still at F), then as usual."""
+        if self.out.pilot_mode == L.PILOT_F:
             self._enter_x1(now)
-            self._go(V.ST_A1)
-            return
+            return V.ST_FAULT
+        return self._h_vehicle(m, ps, now)
+
+    def _h_disabled(self, m, ps, now):
+        if not self.enabled and not self.t_closed.running:
+            return V.ST_DISABLED
+        self._enter_x1(now)
+        return V.ST_A1
+
+    def _h_vehicle(self, m, ps, now):
+        """A1 to D2, paused, wakeup: what the vehicle shows decides."""
+        if not self.enabled and not self.t_closed.running:
+            return V.ST_DISABLED        # an EV still in C is stopped first (below), then F
         if ps == P.UNKNOWN:
-            return
+            return self.state
         if ps == P.A:
             self._unplugged(now)
-            return
-        # A vehicle is connected: B, C or D (faults were handled above).
-        asking = ps == P.C or ps == P.D
-        x1_name = V.ST_D1 if ps == P.D else V.ST_C1     # constant names: no string built per tick
-        x2_name = V.ST_D2 if ps == P.D else V.ST_C2
+            return V.ST_A1
         offer = self._may_offer() and not self._holding_x1(now)
+        if ps == P.C or ps == P.D:
+            return self._asking(m, ps, now, offer)
+        return self._not_asking(now, offer)
+
+    def _asking(self, m, ps, now, offer):
+        """C or D: close when offered (after the self-test), else stop under control."""
         closed = self.t_closed.running
-        if asking:
-            self.t_b2_idle.stop()
-            if closed and not offer:
-                # EVSE-side stop (seq 10.2): PWM off, wait for the EV to go to B or 6 s, then open.
-                self._pwm_off(now)
+        if not offer:
+            self._pwm_off(now)
+            if closed:
+                # EVSE-side stop (seq 10.2): PWM off, wait for the EV to go to B or 6 s, then open;
+                # the button's 500 ms run from the press itself, which the tick sees a little later
                 if not self.t_ev_stop.running:
                     self.t_ev_stop.start(now)
-                # the button's 500 ms run from the press itself, which the tick sees a little later
                 limit = L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
                 if self.t_ev_stop.expired(now, limit):
                     self._open(now)
-                self._go(x1_name)
-                return
-            if not offer:
-                self._pwm_off(now)
-                if self.stop_reason and self.session_active and not closed:
-                    self._end_session(self.stop_reason)
-                self._go(x1_name)
-                return
-            self.t_ev_stop.stop()
-            self._pwm_on(now)
-            self._go(x2_name)
-            if not closed:
-                self._close_sequence(m, now)
-            return
-        # B: the EV does not ask (seq 8.1: C to B, open at once).
-        if closed:
+            elif self.stop_reason and self.session_active:
+                self._end_session(self.stop_reason)
+            return V.ST_D1 if ps == P.D else V.ST_C1
+        self.t_ev_stop.stop()
+        self._pwm_on(now)
+        if not closed:
+            self._close_sequence(m, now)
+        return V.ST_D2 if ps == P.D else V.ST_C2
+
+    def _not_asking(self, now, offer):
+        """B: the EV does not ask (seq 8.1: C to B, open at once)."""
+        if self.t_closed.running:
             self._open(now)
         self.t_ev_stop.stop()
         self._end_selftest(now)
         if self.t_step_EF.running:
-            if not self.t_step_EF.expired(now, L.WAKEUP_F_MS):
-                return
-            self.t_step_EF.stop()
-            self.det.reset()
+            return self.state           # the wake-up's F lasts T_step_EF
         if not offer:
             self._pwm_off(now)
             if self.stop_reason and self.session_active:
                 self._end_session(self.stop_reason)
-            self._go(V.ST_PAUSED if self._paused() else V.ST_B1)
-            self.t_b2_idle.stop()
-            return
+            return V.ST_PAUSED if self._paused() else V.ST_B1
         self._pwm_on(now)
+        # A sleeping EV: B2 for wakeup_after_s without asking; one wake-up per plug-in.
+        after_s = self.cfg["wakeup_after_s"]
         if not self.t_b2_idle.running:
             self.t_b2_idle.start(now)
-        elif (not self._wakeup_done and self.cfg["wakeup_after_s"] > 0
-              and self.t_b2_idle.expired(now, self.cfg["wakeup_after_s"] * 1000)):
-            # A sleeping EV: one wake-up per plug-in, F for 4 s.
-            self._wakeup_done = True
-            self.t_step_EF.start(now)
-            self.t_b2_idle.stop()
-            self.out.pilot_mode = L.PILOT_F
-            self._go(V.ST_WAKEUP)
-            return
-        self._go(V.ST_B2)
+        elif not self._wakeup_done and after_s > 0 and self.t_b2_idle.expired(now, after_s * 1000):
+            return V.ST_WAKEUP
+        return V.ST_B2
 
     def _paused(self):
         """Not offering for an EVSE-side reason (limit under 6 A, temperature, latch button)."""
@@ -424,7 +432,7 @@ class Charger:
         self._pwm_off(now)
         self._end_selftest(now)
         if self.session_active:
-            self._end_session(V.END_UNPLUGGED)
+            self._end_session("unplugged")
         self.stop_reason = None
         if self.auth_needed():
             self.authorized = False
@@ -435,40 +443,57 @@ class Charger:
         self.t_x1_hold.stop()         # a car plugging in next needs no X1 hold
         self.rcd.reset()
         self.oc.reset()
-        self._go(V.ST_A1)
 
     def _end_session(self, reason):
         self.session_active = False
         self._emit((V.EV_SESSION, V.SESSION_END, reason))
 
     def _in_fault(self, m, ps, now):
+        """F for FAULT_F_MIN_MS (latched and held faults: for good), then X1 so an unplug can be seen;
+        an unplug clears the fault, a residual-current fault is retried after RCD_RETRY_MS."""
         out = self.out
-        self._go(V.ST_FAULT)
         self._open(now)
-        self._end_selftest(now)
-        if self.fault in V.LATCHED or self.fault in V.HELD or not self.t_fault.expired(now, L.FAULT_F_MIN_MS):
+        if self.fault in V.LATCHED or self.fault in V.HELD or not self.t_F.expired(now, L.FAULT_F_MIN_MS):
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()
-            return
-        # After 300 ms of F, show X1 so an unplug can be seen; unplug clears the fault.
+            return V.ST_FAULT
         if out.pilot_mode != L.PILOT_X1:
             self._enter_x1(now)
-            return
+            return V.ST_FAULT
         if ps == P.A:
             self.clear_fault()
             self._unplugged(now)
-            return
-        if self.fault in V.RETRY and self.t_fault.expired(now, L.RCD_RETRY_MS):
+            return V.ST_A1
+        if self.fault in V.RETRY and self.t_F.expired(now, L.RCD_RETRY_MS):
             if m.rcd_trip or m.rcd_dc_trip:
                 out.rcd_ack = True    # re-arm: a residual current still there trips it again
             else:
                 self._clear()         # retry: the close sequence self-tests again first
+        return V.ST_FAULT
 
-    # --- entry actions ---
-    def _go(self, name):
-        self.state = name
+    # --- entry actions: run once, when the state changes to theirs (fault: _end_selftest) ---
+    def _enter_disabled(self, now):
+        """Operator disabled: not available (F)."""
+        out = self.out
+        if out.pilot_mode != L.PILOT_F:   # already F in a wake-up: that session goes on
+            out.pilot_mode = L.PILOT_F
+            self._end_selftest(now)
+            if self.session_active:
+                self._end_session(V.ST_DISABLED)
 
+    def _enter_wakeup(self, now):
+        """F for T_step_EF, once per plug-in."""
+        self._wakeup_done = True
+        self.t_step_EF.start(now)
+        self.t_b2_idle.stop()
+        self.out.pilot_mode = L.PILOT_F
+
+    def _enter_not_idle(self, now):
+        """B1, paused, C and D: no longer idle in B2 (the wake-up waits for B2 time in a row)."""
+        self.t_b2_idle.stop()
+
+    # --- actions ---
     def _enter_x1(self, now):
         self.out.pilot_mode = L.PILOT_X1
         self.t_x1_hold.start(now)
@@ -581,3 +606,13 @@ class Charger:
 
     def _emit(self, ev):
         self.events.append(ev)
+
+    # The state machine's tables, built once with the class (the tick allocates nothing):
+    # each state's handler returns the next state; entry actions run once on a change.
+    _HANDLERS = {V.ST_BOOT: _h_boot, V.ST_FAULT: _h_fault, V.ST_DISABLED: _h_disabled,
+                 V.ST_A1: _h_vehicle, V.ST_B1: _h_vehicle, V.ST_B2: _h_vehicle, V.ST_C1: _h_vehicle,
+                 V.ST_C2: _h_vehicle, V.ST_D1: _h_vehicle, V.ST_D2: _h_vehicle,
+                 V.ST_PAUSED: _h_vehicle, V.ST_WAKEUP: _h_vehicle}
+    _ENTRY = {V.ST_FAULT: _end_selftest, V.ST_DISABLED: _enter_disabled, V.ST_WAKEUP: _enter_wakeup,
+              V.ST_B1: _enter_not_idle, V.ST_PAUSED: _enter_not_idle, V.ST_C1: _enter_not_idle,
+              V.ST_C2: _enter_not_idle, V.ST_D1: _enter_not_idle, V.ST_D2: _enter_not_idle}

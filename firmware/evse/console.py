@@ -245,7 +245,7 @@ class Console:
     def _cmd_limit(self, req, now):
         a = req.get("amps")
         try:
-            self.app.charger.set_limit(V.SRC_CONSOLE, a)     # the core's one check of every limit
+            self.app.charger.set_limit("console", a)     # the core's one check of every limit
         except ValueError as e:
             raise ValueError("amps must be a number 0..%d, or null to remove the limit (%s)" % (L.AMPS_MAX, e))
         return {"limit": a}
@@ -273,7 +273,7 @@ class Console:
         return {"authorized": True, "id_tag": tag}
 
     def _cmd_stop(self, req, now):
-        self.app.charger.stop(V.SRC_CONSOLE)
+        self.app.charger.stop("console")
         return {"stopped": True}
 
     def _cmd_clear(self, req, now):
@@ -284,7 +284,7 @@ class Console:
         if fault is None and app.journal.latched is None:
             return {"cleared": None}
         app.charger.clear_fault()
-        app.journal.add(now, V.J_CLEARED, fault or app.journal.latched)
+        app.journal.add(now, "cleared", fault or app.journal.latched)
         return {"cleared": fault or app.journal.latched}
 
     def _cmd_log(self, req, now):

@@ -1,6 +1,7 @@
 # The charger's vocabulary: states, faults, event kinds and warnings. The string values are the
 # wire format of the console, the bench's JSONL and the fault journal: never change one.
-# Nothing else in the firmware spells these (host_tests/test_vocabulary.py checks it).
+# Nothing else in the firmware spells these (host_tests/test_vocabulary.py checks it). The
+# prefixes ST_ and FAULT_ list them (dir(vocab)): no tuple of them here, it would cost heap.
 # States: IEC 61851-1 Annex A system states A-F (levels: Table A.4, sequences: Table A.6);
 # 1 = X1, the pilot at a constant +12 V (nothing offered), 2 = X2, the PWM offering a current.
 
@@ -55,9 +56,7 @@ EV_WARNING = "warning"        # (warning, name, on)
 
 SESSION_START = "start"
 SESSION_END = "end"
-END_UNPLUGGED = "unplugged"   # session end reasons of the core (a stop request gives its own)
-END_DISABLED = "disabled"
-END_LOCAL = "local"
+# A session ends for the reason a stop request gave, or "unplugged", or ST_DISABLED.
 
 # --- Warnings ---
 WARN_PILOT_UNDECIDED = "pilot_undecided"      # the pilot sits between two bands: no charging
@@ -66,16 +65,4 @@ WARN_OVERCURRENT_BLIND = "overcurrent_blind"  # meter lost while closed
 # --- Limit sources (Charger.set_limit); settings and board are never removed ---
 SRC_SETTINGS = "settings"
 SRC_BOARD = "board"
-SRC_CABLE = "cable"
-SRC_CONSOLE = "console"
 FIXED_SOURCES = (SRC_SETTINGS, SRC_BOARD)
-
-# --- Journal records that are not faults ---
-J_WATCHDOG_RESET = "watchdog_reset"
-J_CLEARED = "cleared"
-
-STATES = (ST_BOOT, ST_A1, ST_B1, ST_B2, ST_C1, ST_C2, ST_D1, ST_D2, ST_PAUSED, ST_WAKEUP,
-          ST_DISABLED, ST_FAULT)
-FAULTS = (FAULT_WELD, FAULT_NO_CLOSE, FAULT_RCD, FAULT_RCD_DC, FAULT_RCD_EARLY, FAULT_RCD_SELFTEST,
-          FAULT_RCD_LOCKOUT, FAULT_PILOT, FAULT_DIODE, FAULT_STATE_E, FAULT_STATE_F,
-          FAULT_VENTILATION, FAULT_PP, FAULT_OVERCURRENT, FAULT_INTERNAL, FAULT_SETTINGS)

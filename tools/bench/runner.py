@@ -5,7 +5,6 @@ Failed expects are reported with their line and what was seen; the run goes on t
 """
 import sys
 
-from evse import vocab as V
 from tools import mock_machine as mm
 from tools.rig import Rig, TICK_US
 from tools.scenario import ScenarioError
@@ -189,7 +188,7 @@ class Bench:
         if self.rig.app is None:
             self.say("line %d: %s: ignored, the controller is powered off" % (c.line, c.text))
             return
-        self.rig.app.charger.set_limit(V.SRC_CONSOLE, c.args[0])
+        self.rig.app.charger.set_limit("console", c.args[0])
 
     # --- expectations ---
     def observe(self, what, value, tol):
