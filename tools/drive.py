@@ -1,6 +1,7 @@
 """Vehicle actions on the virtual bench, in Python: for tests that read like bench scenarios and for
 the latency benchmark. Records every firmware event and every contactor coil edge with its virtual
 time in microseconds."""
+from evse import vocab as V
 from tools import mock_machine as mm
 from tools.rig import Rig
 
@@ -61,7 +62,7 @@ class Drive:
         return mm.clock.us
 
     def states(self):
-        return [e[1] for _, e in self.events if e[0] == "state"]
+        return [e[1] for _, e in self.events if e[0] == V.EV_STATE]
 
     def first(self, kind, after_us=0, value=None):
         """Virtual time of the first event of a kind (and value) at or after a time."""

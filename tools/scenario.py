@@ -35,13 +35,14 @@ Parsed arguments (`Command.args`, a tuple), per verb:
         no fault            ('fault', None, None, w)
 """
 
+from evse import vocab as V
+
 DUTY_TOL = 0.1              # contract: default duty tolerance, percent
 CURRENT_TOL = 0.05          # advertised current tolerance, amps (0.1 A resolution of the core)
 EV_LETTERS = {"A": None, "B": 2740, "C": 882, "D": 246}
-STATES = ("boot", "A1", "A2", "B1", "B2", "C1", "C2", "D1", "D2", "E", "F",
-          "disabled", "paused", "wakeup", "fault")
-FAULTS = ("pilot", "diode", "state_e", "state_f", "ventilation", "rcd", "rcd_dc", "rcd_early",
-          "rcd_lockout", "rcd_selftest", "weld", "no_close", "overcurrent", "pp", "internal")
+# what `expect state` and `expect fault` may name: the core's own words
+STATES = tuple(getattr(V, n) for n in dir(V) if n.startswith("ST_"))
+FAULTS = tuple(getattr(V, n) for n in dir(V) if n.startswith("FAULT_"))
 VERBS = ("wait", "config", "plug", "unplug", "ev", "diode", "cp", "draw", "button", "pp", "rcd",
          "weld", "temp", "noise", "power", "limit", "expect")
 MAX_PHASES = 3

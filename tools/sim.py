@@ -2,6 +2,7 @@
 and unplugs; prints the timeline of states, duty and contactor a bench technician would watch."""
 import sys
 
+from evse import vocab as V
 from tools.rig import Rig
 
 
@@ -12,15 +13,15 @@ class Timeline:
 
     def on_event(self, ev, now_ms):
         kind = ev[0]
-        if kind == "state":
+        if kind == V.EV_STATE:
             text = "state      %s" % ev[1]
-        elif kind == "pwm":
+        elif kind == V.EV_PWM:
             text = "pilot      duty %.2f %%  advertises %.1f A" % (ev[1], ev[2])
-        elif kind == "contactor":
+        elif kind == V.EV_CONTACTOR:
             text = "contactor  %s" % ("closed" if ev[1] else "open")
-        elif kind == "fault":
+        elif kind == V.EV_FAULT:
             text = "fault      %s %s" % (ev[1], "set" if ev[2] else "cleared")
-        elif kind == "session":
+        elif kind == V.EV_SESSION:
             text = "session    %s%s" % (ev[1], " (%s)" % ev[2] if ev[2] else "")
         else:
             text = " ".join(str(x) for x in ev)
@@ -63,7 +64,7 @@ def main(argv=None):
     default_session(rig, log)
     ch = rig.app.charger
     print("end: state %s, contactor %s, fault %s" % (ch.state, "closed" if ch.out.contactor else "open", ch.fault))
-    return 0 if ch.state == "A1" and ch.fault is None else 1
+    return 0 if ch.state == V.ST_A1 and ch.fault is None else 1
 
 
 if __name__ == "__main__":

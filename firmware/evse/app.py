@@ -3,8 +3,8 @@
 import machine
 from micropython import const
 
-from evse import hal, limits as L, settings
-from evse.charger import Charger, Measurements, LATCHED_FAULTS
+from evse import hal, limits as L, settings, vocab as V
+from evse.charger import Charger, Measurements
 from evse.hal import ticks_ms, ticks_us, ticks_diff, ticks_add
 from evse.journal import Journal
 
@@ -43,11 +43,11 @@ class App:
         self._start_meter(board, flash_dir)
         self.reset_cause = machine.reset_cause()
         if self.reset_cause == machine.WDT_RESET:
-            self.journal.add(ticks_ms(), "watchdog_reset", "boot")
+            self.journal.add(ticks_ms(), "watchdog_reset", V.ST_BOOT)
         for e in self.settings_errors:
-            self.report("settings", e)
+            self.report(V.SRC_SETTINGS, e)
         if self.charger.settings_error:
-            self.report("settings", "nothing is offered: " + self.charger.settings_error)
+            self.report(V.SRC_SETTINGS, "nothing is offered: " + self.charger.settings_error)
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
         if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
             self._start_ocpp()
@@ -137,13 +137,12 @@ class App:
         evs = self.charger.events
         while evs:
             ev = evs.pop(0)
-            if ev[0] == "pilot":
-                ev = ("pwm", self.hw.duty_x100 / 100, ev[2] / 10)
-            elif ev[0] == "fault" and ev[2]:
-                self.journal.add(now, ev[1], self.charger.state, ev[1] in LATCHED_FAULTS)
-            elif ev[0] == "fault" and ev[1] == self.journal.latched:
-                self.journal.clear_latched()
-            elif ev[0] == "session" and self.meter is not None:
+            kind = ev[0]
+            if kind == V.EV_PILOT:
+                ev = (V.EV_PWM, self.hw.duty_x100 / 100, ev[2] / 10)
+            elif kind == V.EV_FAULT:
+                self._journal_fault(ev, now)
+            elif kind == V.EV_SESSION and self.meter is not None:
                 self._meter_session(ev, now)
             for lst in self.listeners:
                 try:
@@ -151,12 +150,20 @@ class App:
                 except Exception as e:
                     self.report(type(lst).__name__, repr(e))
 
+    def _journal_fault(self, ev, now):
+        """A fault set goes into the journal (latched ones survive a reboot); clearing the latched
+        one ends it there too."""
+        if ev[2]:
+            self.journal.add(now, ev[1], self.charger.state, ev[1] in V.LATCHED)
+        elif ev[1] == self.journal.latched:
+            self.journal.clear_latched()
+
     def _meter_session(self, ev, now):
         """Session energy follows the core's session events (Meter never raises)."""
-        if ev[1] == "start":
+        if ev[1] == V.SESSION_START:
             self.meter.session_start(now)
-        elif ev[1] == "end":
-            self.meter.session_end(now, ev[2] if len(ev) > 2 and ev[2] else "end")
+        elif ev[1] == V.SESSION_END:
+            self.meter.session_end(now, ev[2] if len(ev) > 2 and ev[2] else V.SESSION_END)
 
     def poll_meter(self):
         """Right after the tick: the CT samples until just before the next one, never later."""

@@ -5,7 +5,9 @@ from micropython import const
 from evse import limits as L
 from evse import pilot as P
 from evse import proximity as PX
+from evse import vocab as V
 from evse.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
+from evse.timers import Timer
 
 
 def ticks_diff(a, b):
@@ -38,16 +40,6 @@ class Outputs:
         self.rcd_ack = False          # clear the shell's latched trip flag
 
 
-# Faults that never clear by themselves: the hardware needs service (or a reset for rcd_early).
-LATCHED_FAULTS = ("weld", "rcd_early", "rcd_selftest")
-# Faults whose cause may vanish while the car stays: retried on a timer.
-RETRY_FAULTS = ("rcd", "rcd_dc")
-# Faults that last exactly as long as their cause (F; an unplug does not clear them): 'settings',
-# no valid current limit from the installer or the board (Charger.settings_error).
-HELD_FAULTS = ("settings",)
-# Limit sources that are never removed: None there means no valid value, and offers nothing.
-FIXED_SOURCES = ("settings", "board")
-
 # Controller phases of closing
 _SELFTEST_IDLE = const(0)
 _SELFTEST_WAIT_TRIP = const(1)
@@ -73,11 +65,11 @@ class Charger:
         self._limit_x10 = 0
         self.settings_error = None    # why no valid limit exists (board, settings): fault 'settings'
         try:
-            self.set_limit("board", L.check_number(max_amps, 6, L.AMPS_MAX))
+            self.set_limit(V.SRC_BOARD, L.check_number(max_amps, 6, L.AMPS_MAX))
         except ValueError as e:
-            self.set_limit("board", None)
+            self.set_limit(V.SRC_BOARD, None)
             self.settings_error = "board: MAX_CURRENT_A %s" % e
-        self.set_limit("settings", cfg["max_current"])
+        self.set_limit(V.SRC_SETTINGS, cfg["max_current"])
         if cfg["max_current"] is None and self.settings_error is None:
             self.settings_error = "max_current: not set"
         self.enabled = True
@@ -85,32 +77,32 @@ class Charger:
         self.auth_forced = False      # a backend decides who charges (OCPP), whatever the setting
         self.stop_reason = None       # an EVSE-side stop requested for this plug-in
         self.resample = False         # the shell should take another pilot burst now (confirmation)
-        self.state = "boot"
+        self.state = V.ST_BOOT
         self.fault = latched_fault
         self.session_active = False
         self.oc_blind = False
         self.pilot_undecided = False  # the pilot sits between two bands: no state, no charging
-        self._booted_at = None
-        self._fault_since = 0
-        self._retry_at = None
-        self._closed_at = None        # when the contactor closed (None: open)
-        self._opened_at = None        # when the contactor opened
-        self._stop_since = None       # PWM removed while closed: waiting for the EV to go to B
-        self._x1_since = None
+        # Named timers (evse.timers), each for what it times:
+        d = self.diff
+        self.t_F = Timer(d)           # F since power-on or the fault: FAULT_F_MIN_MS; the RCD retry
+        self.t_closed = Timer(d)      # running while the contactor is closed: settle, early RCD trip
+        self.t_opened = Timer(d)      # since it opened (stopped: never closed): feedback settle
+        self.t_ev_stop = Timer(d)     # PWM removed while closed: the EV goes to B or we open (seq 10.2)
+        self.t_x1_hold = Timer(d)     # X1 after a pause or boot: X1_MIN_MS before the PWM again
+        self.t_b2_idle = Timer(d)     # B2 without C: a wake-up after wakeup_after_s
+        self.t_step_EF = Timer(d)     # the wake-up's F (T_step_EF, WAKEUP_F_MS)
+        self.t_selftest = Timer(d)    # the RCD self-test's current phase
+        self.t_duty = Timer(d)        # since the advertised current last changed (raise every 5 s)
         self._selftest = _SELFTEST_IDLE
-        self._selftest_since = 0
         self._test_edges = -1         # rcd_edges when the self-test's own trip came (-1: not yet)
-        self._b2_since = None
         self._wakeup_done = False
-        self._wakeup_since = None
-        self._duty_changed_at = None
         self._emitted_mode = -1
         self._pp = PX.NOT_WIRED
         self._pp_ohms = L.PP_NOT_WIRED
         self.hlc = False              # high-level communication requested: 5 % instead of nominal
         self._last_state_name = None
         if latched_fault:
-            self._emit(("fault", latched_fault, True))
+            self._emit((V.EV_FAULT, latched_fault, True))
 
     # --- requests from services ---
     def set_limit(self, source, amps):
@@ -120,7 +112,7 @@ class Charger:
         settings' and the board's limits are never removed: None there offers nothing."""
         if amps is not None:
             self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
-        elif source in FIXED_SOURCES:
+        elif source in V.FIXED_SOURCES:
             self.limits[source] = 0
         else:
             self.limits.pop(source, None)
@@ -133,7 +125,7 @@ class Charger:
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
         A board without a valid rating keeps its own reason."""
-        if self.limits["board"]:
+        if self.limits[V.SRC_BOARD]:
             self.settings_error = why
 
     def limit_without(self, source):
@@ -164,9 +156,8 @@ class Charger:
 
     def _clear(self):
         if self.fault:
-            self._emit(("fault", self.fault, False))
+            self._emit((V.EV_FAULT, self.fault, False))
             self.fault = None
-            self._retry_at = None
             self.out.rcd_ack = True
 
     # --- derived values ---
@@ -188,45 +179,52 @@ class Charger:
 
     # --- the control tick ---
     def step(self, m, now):
-        # 1. measure: the shell has filled `m`; read the pilot through the debouncer.
+        ps = self._measure(m, now)              # 1. measure
+        self._expire_timers(now)                # 2. expire timers
+        self._collect_faults(m, ps, now)        # 3. collect faults
+        new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
+        if new != self.state:                   # 5. entry actions, once, on a change
+            self.state = new
+            enter = self._ENTRY.get(new)
+            if enter is not None:
+                enter(self, now)
+        self._apply_limit(now)
+        if self.state != self._last_state_name:
+            self._last_state_name = self.state
+            self._emit((V.EV_STATE, self.state))
+
+    def _measure(self, m, now):
+        """The shell has filled `m`: read the pilot through the debouncer, PP, temperature, meter."""
         out = self.out
         out.rcd_ack = False
         pwm_on = out.pilot_mode == L.PILOT_PWM or out.pilot_mode == L.PILOT_5PCT
         if out.pilot_mode != L.PILOT_F:
             self.det.update(m.pilot_pos, m.pilot_neg, m.pilot_ok, pwm_on, now, self.diff)
         self.resample = self.det.pending_fast()
-        ps = self.det.state
         self._undecided_update()
         self._read_pp(m)
         self.thermal.update(m.temp_c)
         self.oc_blind_update(m)
-        if self._booted_at is None:
-            self._booted_at = now
-        # 2. expire timers, 3. collect faults
-        self._check_faults(m, ps, now)
-        if self.settings_error is not None:
-            if self.fault is None and self.state != "boot":
-                self._set_fault("settings", now)
-        elif self.fault == "settings":
-            self._clear()
-        # 4. next state, 5. outputs on change
-        self._next(m, ps, now)
-        self._apply_limit(now)
-        if self.state != self._last_state_name:
-            self._last_state_name = self.state
-            self._emit(("state", self.state))
+        return self.det.state
+
+    def _expire_timers(self, now):
+        if self.state == V.ST_BOOT and not self.t_F.running:
+            self.t_F.start(now)
+        if self.t_step_EF.expired(now, L.WAKEUP_F_MS):
+            self.t_step_EF.stop()       # the wake-up's F is over: read the pilot afresh
+            self.det.reset()
 
     def _undecided_update(self):
         undecided = self.det.undecided >= L.UNDECIDED_WARN_BURSTS
         if undecided != self.pilot_undecided:
             self.pilot_undecided = undecided
-            self._emit(("warning", "pilot_undecided", undecided))
+            self._emit((V.EV_WARNING, V.WARN_PILOT_UNDECIDED, undecided))
 
     def oc_blind_update(self, m):
-        blind = m.current_ma is not None and not m.current_ma >= 0 and self._closed_at is not None
+        blind = m.current_ma is not None and not m.current_ma >= 0 and self.t_closed.running
         if blind != self.oc_blind:
             self.oc_blind = blind
-            self._emit(("warning", "overcurrent_blind", blind))
+            self._emit((V.EV_WARNING, V.WARN_OVERCURRENT_BLIND, blind))
 
     def _read_pp(self, m):
         conn = self.cfg["connector"]
@@ -241,44 +239,57 @@ class Charger:
         else:
             self._pp = PX.latch_state(m.pp_ohms)
 
-    def _check_faults(self, m, ps, now):
-        d = self.diff
-        closed = self._closed_at is not None
-        # Residual current: the shell's interrupt handler has already opened the contactor. The only
-        # trip that is not a fault is the self-test's own, on the AC input, until it has released.
+    def _collect_faults(self, m, ps, now):
+        self._rcd_faults(m, now)
+        self._contactor_faults(m, now)
+        if self.state != V.ST_BOOT:
+            self._pilot_faults(ps, now)
+            if self.t_closed.running and self.oc.check(m.current_ma, now, self.diff):
+                self._set_fault(V.FAULT_OVERCURRENT, now)
+        if self.settings_error is not None:
+            if self.fault is None and self.state != V.ST_BOOT:
+                self._set_fault(V.FAULT_SETTINGS, now)
+        elif self.fault == V.FAULT_SETTINGS:
+            self._clear()
+
+    def _rcd_faults(self, m, now):
+        """Residual current: the shell's interrupt handler has already opened the contactor. The only
+        trip that is not a fault is the self-test's own, on the AC input, until it has released."""
+        closed = self.t_closed.running
         test_trip = self._test_trip(m, now)
         if (m.rcd_trip and not test_trip) or m.rcd_dc_trip:
             if closed or self.fault is None:
-                name = self.rcd.on_trip(self._closed_at, now, d)
-                if m.rcd_dc_trip and name == "rcd":
-                    name = "rcd_dc"
+                name = self.rcd.on_trip(self.t_closed.t0 if closed else None, now, self.diff)
+                if m.rcd_dc_trip and name == V.FAULT_RCD:
+                    name = V.FAULT_RCD_DC
                 self._set_fault(name, now)
-        closed = self._closed_at is not None     # a trip above has just opened it
-        # Contactor feedback: after the settle time it must match the command.
-        if m.feedback >= 0:
-            if closed and m.feedback == 0 and d(now, self._closed_at) > L.FEEDBACK_SETTLE_MS:
-                self._set_fault("no_close", now)
-            elif not closed and m.feedback == 1 and (
-                    self._opened_at is None or d(now, self._opened_at) > L.FEEDBACK_SETTLE_MS):
-                self._set_fault("weld", now)
-        if self.state == "boot":
+
+    def _contactor_faults(self, m, now):
+        """Contactor feedback: after the settle time it must match the command."""
+        if m.feedback < 0:
             return
-        # Pilot: E or F, impossible levels, a missing diode: open at once.
+        if self.t_closed.running:
+            if m.feedback == 0 and self.t_closed.expired(now, L.FEEDBACK_SETTLE_MS + 1):
+                self._set_fault(V.FAULT_NO_CLOSE, now)
+        elif m.feedback == 1 and (
+                not self.t_opened.running or self.t_opened.expired(now, L.FEEDBACK_SETTLE_MS + 1)):
+            self._set_fault(V.FAULT_WELD, now)
+
+    def _pilot_faults(self, ps, now):
+        """E or F, impossible levels, a missing diode, D without ventilation, PP: open at once."""
         if ps == P.INVALID:
-            self._set_fault("pilot", now)
+            self._set_fault(V.FAULT_PILOT, now)
         elif ps == P.DIODE:
-            self._set_fault("diode", now)
+            self._set_fault(V.FAULT_DIODE, now)
         elif ps == P.E:
-            self._set_fault("state_e", now)
+            self._set_fault(V.FAULT_STATE_E, now)
         elif ps == P.F and self.out.pilot_mode != L.PILOT_F:
-            self._set_fault("state_f", now)
+            self._set_fault(V.FAULT_STATE_F, now)
         elif ps == P.D and not self.cfg["ventilation"]:
-            self._set_fault("ventilation", now)
+            self._set_fault(V.FAULT_VENTILATION, now)
         if self._pp == PX.FAULT and ps != P.A and ps != P.UNKNOWN \
                 and self.cfg["connector"] != "type2-tethered":
-            self._set_fault("pp", now)
-        if closed and self.oc.check(m.current_ma, now, d):
-            self._set_fault("overcurrent", now)
+            self._set_fault(V.FAULT_PP, now)
 
     def _test_trip(self, m, now):
         """The AC trip flag belongs to the self-test while its winding is on and until the monitor
@@ -291,132 +302,118 @@ class Charger:
             return same
         if phase != _SELFTEST_ABORTED:
             return False
-        age = self.diff(now, self._selftest_since)
-        if m.rcd_trip and same and age < L.RCD_TEST_MAX_MS:
+        if m.rcd_trip and same and not self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
             self.out.rcd_ack = True
             return True
-        if m.rcd_trip or age >= L.RCD_TEST_SETTLE_MS:
+        if m.rcd_trip or self.t_selftest.expired(now, L.RCD_TEST_SETTLE_MS):
             self._selftest = _SELFTEST_IDLE
         return False
 
     def internal_fault(self, now):
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
-        self._set_fault("internal", now)
+        self._set_fault(V.FAULT_INTERNAL, now)
 
     def _set_fault(self, name, now):
         if self.fault == name:
             return
-        if self.fault in LATCHED_FAULTS:
+        if self.fault in V.LATCHED:
             return   # a latched fault is never replaced by a milder one
         if self.fault:
-            self._emit(("fault", self.fault, False))
+            self._emit((V.EV_FAULT, self.fault, False))
         self.fault = name
-        self._fault_since = now
-        self._retry_at = now if name in RETRY_FAULTS else None
-        self._emit(("fault", name, True))
+        self.t_F.start(now)
+        self._emit((V.EV_FAULT, name, True))
         self._open(now)
 
-    # --- transitions ---
-    def _next(self, m, ps, now):
-        d = self.diff
-        out = self.out
-        if self.state == "boot":
-            # Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip.
-            out.pilot_mode = L.PILOT_F
-            if self.fault:
-                self._go("fault")
-            elif d(now, self._booted_at) >= L.FAULT_F_MIN_MS:
-                if not (m.pilot_ok and L.F_MIN_MV <= m.pilot_pos <= L.F_MAX_MV):
-                    self._set_fault("pilot", now)
-                    return
-                self._enter_x1(now)
-                self._go("A1")
-            return
+    # --- next state: one handler per state, each returns the next state ---
+    def _next_state(self, m, ps, now):
+        if self.fault and self.state != V.ST_BOOT:
+            return self._in_fault(m, ps, now)     # a fault preempts every state's own handler
+        return self._HANDLERS[self.state](self, m, ps, now)
+
+    def _h_boot(self, m, ps, now):
+        """Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip."""
+        self.out.pilot_mode = L.PILOT_F
         if self.fault:
-            self._in_fault(m, ps, now)
-            return
-        if self.out.pilot_mode == L.PILOT_F and self.state == "fault":
-            self._enter_x1(now)       # cleared while at F: read the pilot again from X1
-            return
-        if not self.enabled and self._closed_at is None:
-            # Operator disabled: not available (F); an EV still in C is stopped first (below).
-            if out.pilot_mode != L.PILOT_F:
-                out.pilot_mode = L.PILOT_F
-                self._end_selftest(now)
-                if self.session_active:
-                    self._end_session("disabled")
-            self._go("disabled")
-            return
-        if self.state == "disabled":
+            return V.ST_FAULT
+        if not self.t_F.expired(now, L.FAULT_F_MIN_MS):
+            return V.ST_BOOT
+        if not (m.pilot_ok and L.F_MIN_MV <= m.pilot_pos <= L.F_MAX_MV):
+            self._set_fault(V.FAULT_PILOT, now)
+            return V.ST_BOOT
+        self._enter_x1(now)
+        return V.ST_A1
+
+    def _h_fault(self, m, ps, now):
+        """The fault was cleared: read the pilot again from X1 (if still at F), then as usual."""
+        if self.out.pilot_mode == L.PILOT_F:
             self._enter_x1(now)
-            self._go("A1")
-            return
+            return V.ST_FAULT
+        return self._h_vehicle(m, ps, now)
+
+    def _h_disabled(self, m, ps, now):
+        if not self.enabled and not self.t_closed.running:
+            return V.ST_DISABLED
+        self._enter_x1(now)
+        return V.ST_A1
+
+    def _h_vehicle(self, m, ps, now):
+        """A1 to D2, paused, wakeup: what the vehicle shows decides."""
+        if not self.enabled and not self.t_closed.running:
+            return V.ST_DISABLED        # an EV still in C is stopped first (below), then F
         if ps == P.UNKNOWN:
-            return
+            return self.state
         if ps == P.A:
             self._unplugged(now)
-            return
-        # A vehicle is connected: B, C or D (faults were handled above).
-        asking = ps == P.C or ps == P.D
-        x1_name = "D1" if ps == P.D else "C1"     # constant names: no string built per tick
-        x2_name = "D2" if ps == P.D else "C2"
+            return V.ST_A1
         offer = self._may_offer() and not self._holding_x1(now)
-        closed = self._closed_at is not None
-        if asking:
-            self._b2_since = None
-            if closed and not offer:
-                # EVSE-side stop (seq 10.2): PWM off, wait for the EV to go to B or 6 s, then open.
-                self._pwm_off(now)
-                if self._stop_since is None:
-                    self._stop_since = now
+        if ps == P.C or ps == P.D:
+            return self._asking(m, ps, now, offer)
+        return self._not_asking(now, offer)
+
+    def _asking(self, m, ps, now, offer):
+        """C or D: close when offered (after the self-test), else stop under control."""
+        closed = self.t_closed.running
+        if not offer:
+            self._pwm_off(now)
+            if closed:
+                # EVSE-side stop (seq 10.2): PWM off, wait for the EV to go to B or 6 s, then open;
                 # the button's 500 ms run from the press itself, which the tick sees a little later
+                if not self.t_ev_stop.running:
+                    self.t_ev_stop.start(now)
                 limit = L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
-                if d(now, self._stop_since) >= limit:
+                if self.t_ev_stop.expired(now, limit):
                     self._open(now)
-                self._go(x1_name)
-                return
-            if not offer:
-                self._pwm_off(now)
-                if self.stop_reason and self.session_active and not closed:
-                    self._end_session(self.stop_reason)
-                self._go(x1_name)
-                return
-            self._stop_since = None
-            self._pwm_on(now)
-            self._go(x2_name)
-            if not closed:
-                self._close_sequence(m, now)
-            return
-        # B: the EV does not ask (seq 8.1: C to B, open at once).
-        if closed:
+            elif self.stop_reason and self.session_active:
+                self._end_session(self.stop_reason)
+            return V.ST_D1 if ps == P.D else V.ST_C1
+        self.t_ev_stop.stop()
+        self._pwm_on(now)
+        if not closed:
+            self._close_sequence(m, now)
+        return V.ST_D2 if ps == P.D else V.ST_C2
+
+    def _not_asking(self, now, offer):
+        """B: the EV does not ask (seq 8.1: C to B, open at once)."""
+        if self.t_closed.running:
             self._open(now)
-        self._stop_since = None
+        self.t_ev_stop.stop()
         self._end_selftest(now)
-        if self._wakeup_since is not None:
-            if d(now, self._wakeup_since) < L.WAKEUP_F_MS:
-                return
-            self._wakeup_since = None
-            self.det.reset()
+        if self.t_step_EF.running:
+            return self.state           # the wake-up's F lasts T_step_EF
         if not offer:
             self._pwm_off(now)
             if self.stop_reason and self.session_active:
                 self._end_session(self.stop_reason)
-            self._go("paused" if self._paused() else "B1")
-            self._b2_since = None
-            return
+            return V.ST_PAUSED if self._paused() else V.ST_B1
         self._pwm_on(now)
-        if self._b2_since is None:
-            self._b2_since = now
-        elif (not self._wakeup_done and self.cfg["wakeup_after_s"] > 0
-              and d(now, self._b2_since) >= self.cfg["wakeup_after_s"] * 1000):
-            # A sleeping EV: one wake-up per plug-in, F for 4 s.
-            self._wakeup_done = True
-            self._wakeup_since = now
-            self._b2_since = None
-            self.out.pilot_mode = L.PILOT_F
-            self._go("wakeup")
-            return
-        self._go("B2")
+        # A sleeping EV: B2 for wakeup_after_s without asking; one wake-up per plug-in.
+        after_s = self.cfg["wakeup_after_s"]
+        if not self.t_b2_idle.running:
+            self.t_b2_idle.start(now)
+        elif not self._wakeup_done and after_s > 0 and self.t_b2_idle.expired(now, after_s * 1000):
+            return V.ST_WAKEUP
+        return V.ST_B2
 
     def _paused(self):
         """Not offering for an EVSE-side reason (limit under 6 A, temperature, latch button)."""
@@ -427,9 +424,8 @@ class Charger:
 
     def _holding_x1(self, now):
         """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request)."""
-        if self.out.pilot_mode != L.PILOT_X1 or self._x1_since is None:
-            return False
-        return self.diff(now, self._x1_since) < L.X1_MIN_MS
+        return (self.out.pilot_mode == L.PILOT_X1 and self.t_x1_hold.running
+                and not self.t_x1_hold.expired(now, L.X1_MIN_MS))
 
     def _unplugged(self, now):
         self._open(now)
@@ -441,67 +437,82 @@ class Charger:
         if self.auth_needed():
             self.authorized = False
         self._wakeup_done = False
-        self._wakeup_since = None
-        self._b2_since = None
-        self._stop_since = None
-        self._x1_since = None         # a car plugging in next needs no X1 hold
+        self.t_step_EF.stop()
+        self.t_b2_idle.stop()
+        self.t_ev_stop.stop()
+        self.t_x1_hold.stop()         # a car plugging in next needs no X1 hold
         self.rcd.reset()
         self.oc.reset()
-        self._go("A1")
 
     def _end_session(self, reason):
         self.session_active = False
-        self._emit(("session", "end", reason))
+        self._emit((V.EV_SESSION, V.SESSION_END, reason))
 
     def _in_fault(self, m, ps, now):
-        d = self.diff
+        """F for FAULT_F_MIN_MS (latched and held faults: for good), then X1 so an unplug can be seen;
+        an unplug clears the fault, a residual-current fault is retried after RCD_RETRY_MS."""
         out = self.out
-        self._go("fault")
         self._open(now)
-        self._end_selftest(now)
-        since = d(now, self._fault_since)
-        if self.fault in LATCHED_FAULTS or self.fault in HELD_FAULTS or since < L.FAULT_F_MIN_MS:
+        if self.fault in V.LATCHED or self.fault in V.HELD or not self.t_F.expired(now, L.FAULT_F_MIN_MS):
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()
-            return
-        # After 300 ms of F, show X1 so an unplug can be seen; unplug clears the fault.
+            return V.ST_FAULT
         if out.pilot_mode != L.PILOT_X1:
             self._enter_x1(now)
-            return
+            return V.ST_FAULT
         if ps == P.A:
             self.clear_fault()
             self._unplugged(now)
-            return
-        if self.fault in RETRY_FAULTS and d(now, self._retry_at) >= L.RCD_RETRY_MS:
+            return V.ST_A1
+        if self.fault in V.RETRY and self.t_F.expired(now, L.RCD_RETRY_MS):
             if m.rcd_trip or m.rcd_dc_trip:
                 out.rcd_ack = True    # re-arm: a residual current still there trips it again
             else:
                 self._clear()         # retry: the close sequence self-tests again first
+        return V.ST_FAULT
 
-    # --- entry actions ---
-    def _go(self, name):
-        self.state = name
+    # --- entry actions: run once, when the state changes to theirs (fault: _end_selftest) ---
+    def _enter_disabled(self, now):
+        """Operator disabled: not available (F)."""
+        out = self.out
+        if out.pilot_mode != L.PILOT_F:   # already F in a wake-up: that session goes on
+            out.pilot_mode = L.PILOT_F
+            self._end_selftest(now)
+            if self.session_active:
+                self._end_session(V.ST_DISABLED)
 
+    def _enter_wakeup(self, now):
+        """F for T_step_EF, once per plug-in."""
+        self._wakeup_done = True
+        self.t_step_EF.start(now)
+        self.t_b2_idle.stop()
+        self.out.pilot_mode = L.PILOT_F
+
+    def _enter_not_idle(self, now):
+        """B1, paused, C and D: no longer idle in B2 (the wake-up waits for B2 time in a row)."""
+        self.t_b2_idle.stop()
+
+    # --- actions ---
     def _enter_x1(self, now):
         self.out.pilot_mode = L.PILOT_X1
-        self._x1_since = now
+        self.t_x1_hold.start(now)
         self.det.reset()
 
     def _pwm_on(self, now):
         if not self.session_active:       # charging is first offered to this vehicle
             self.session_active = True
-            self._emit(("session", "start", None))
+            self._emit((V.EV_SESSION, V.SESSION_START, None))
         mode = L.PILOT_5PCT if self.hlc else L.PILOT_PWM
         if self.out.pilot_mode != mode:
             self.out.pilot_mode = mode
-            self._x1_since = None
+            self.t_x1_hold.stop()
             self.det.diode_seen = False
 
     def _pwm_off(self, now):
         if self.out.pilot_mode != L.PILOT_X1:
             self.out.pilot_mode = L.PILOT_X1
-            self._x1_since = now
+            self.t_x1_hold.start(now)
 
     def _apply_limit(self, now):
         """Advertised current: lowering is immediate, raising at most once per 5 s (facts 2)."""
@@ -511,27 +522,26 @@ class Charger:
         if mode != L.PILOT_PWM:
             if out.amps_x10 or mode != self._emitted_mode:
                 out.amps_x10 = 0
-                self._duty_changed_at = None
+                self.t_duty.stop()
                 self.oc.signalled(0, now)
                 self._emitted_mode = mode
-                self._emit(("pilot", mode, 0))
+                self._emit((V.EV_PILOT, mode, 0))
             return
         cur = out.amps_x10
         if target == cur:
             return
-        if cur and target > cur and self._duty_changed_at is not None \
-                and self.diff(now, self._duty_changed_at) < L.DUTY_NOMINAL_RAISE_MS:
+        if cur and target > cur and self.t_duty.running \
+                and not self.t_duty.expired(now, L.DUTY_NOMINAL_RAISE_MS):
             return
         out.amps_x10 = target
-        self._duty_changed_at = now
+        self.t_duty.start(now)
         self.oc.signalled(target, now)
         self._emitted_mode = mode
-        self._emit(("pilot", mode, target))
+        self._emit((V.EV_PILOT, mode, target))
 
     def _close_sequence(self, m, now):
         """C requested and offered: residual-current self-test, then close (seq 4, within 1 s)."""
         out = self.out
-        d = self.diff
         if not self.det.diode_seen or self._selftest == _SELFTEST_ABORTED:
             return
         if self._selftest == _SELFTEST_IDLE:
@@ -539,7 +549,7 @@ class Charger:
                 self._selftest = _SELFTEST_PASSED
             else:
                 self._selftest = _SELFTEST_WAIT_TRIP
-                self._selftest_since = now
+                self.t_selftest.start(now)
                 self._test_edges = -1
                 out.rcd_test = True
                 return
@@ -549,22 +559,22 @@ class Charger:
                 out.rcd_ack = True
                 self._test_edges = m.rcd_edges
                 self._selftest = _SELFTEST_WAIT_RELEASE
-                self._selftest_since = now
-            elif d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
+                self.t_selftest.start(now)
+            elif self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
                 out.rcd_test = False
                 self._selftest = _SELFTEST_IDLE
-                self._set_fault("rcd_selftest", now)
+                self._set_fault(V.FAULT_RCD_SELFTEST, now)
             return
         if self._selftest == _SELFTEST_WAIT_RELEASE:
             if m.rcd_trip:
                 out.rcd_ack = True
-                if d(now, self._selftest_since) >= L.RCD_TEST_MAX_MS:
+                if self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
                     self._selftest = _SELFTEST_IDLE
-                    self._set_fault("rcd", now)
+                    self._set_fault(V.FAULT_RCD, now)
                 return
             self._selftest = _SELFTEST_SETTLE     # released: a trip from now on is a fault
         if self._selftest == _SELFTEST_SETTLE:
-            if d(now, self._selftest_since) < L.RCD_TEST_SETTLE_MS:
+            if not self.t_selftest.expired(now, L.RCD_TEST_SETTLE_MS):
                 return
             self._selftest = _SELFTEST_PASSED
         if self._selftest == _SELFTEST_PASSED and self.fault is None:
@@ -574,25 +584,35 @@ class Charger:
         phase = self._selftest
         if phase == _SELFTEST_WAIT_TRIP or phase == _SELFTEST_WAIT_RELEASE:
             self._selftest = _SELFTEST_ABORTED
-            self._selftest_since = now
+            self.t_selftest.start(now)
         elif phase != _SELFTEST_ABORTED:
             self._selftest = _SELFTEST_IDLE
         self.out.rcd_test = False
 
     def _close(self, now):
         self._selftest = _SELFTEST_IDLE   # the next close self-tests again
-        if self._closed_at is None:
-            self._closed_at = now
-            self._opened_at = None
+        if not self.t_closed.running:
+            self.t_closed.start(now)
+            self.t_opened.stop()
             self.out.contactor = True
-            self._emit(("contactor", True))
+            self._emit((V.EV_CONTACTOR, True))
 
     def _open(self, now):
-        if self._closed_at is not None:
-            self._closed_at = None
-            self._opened_at = now
+        if self.t_closed.running:
+            self.t_closed.stop()
+            self.t_opened.start(now)
             self.out.contactor = False
-            self._emit(("contactor", False))
+            self._emit((V.EV_CONTACTOR, False))
 
     def _emit(self, ev):
         self.events.append(ev)
+
+    # The state machine's tables, built once with the class (the tick allocates nothing):
+    # each state's handler returns the next state; entry actions run once on a change.
+    _HANDLERS = {V.ST_BOOT: _h_boot, V.ST_FAULT: _h_fault, V.ST_DISABLED: _h_disabled,
+                 V.ST_A1: _h_vehicle, V.ST_B1: _h_vehicle, V.ST_B2: _h_vehicle, V.ST_C1: _h_vehicle,
+                 V.ST_C2: _h_vehicle, V.ST_D1: _h_vehicle, V.ST_D2: _h_vehicle,
+                 V.ST_PAUSED: _h_vehicle, V.ST_WAKEUP: _h_vehicle}
+    _ENTRY = {V.ST_FAULT: _end_selftest, V.ST_DISABLED: _enter_disabled, V.ST_WAKEUP: _enter_wakeup,
+              V.ST_B1: _enter_not_idle, V.ST_PAUSED: _enter_not_idle, V.ST_C1: _enter_not_idle,
+              V.ST_C2: _enter_not_idle, V.ST_D1: _enter_not_idle, V.ST_D2: _enter_not_idle}

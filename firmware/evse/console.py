@@ -7,6 +7,7 @@ import json
 
 from evse import limits as L
 from evse import settings
+from evse import vocab as V
 
 MAX_LINE = 512            # bytes per request line; longer lines are discarded whole
 READ_PER_POLL = 256       # bytes taken from the stream per poll (bounded work per tick)
@@ -213,7 +214,7 @@ class Console:
              "authorized": ch.authorized,
              "session": ch.session_active,
              "fault": ch.fault,
-             "fault_reason": ch.settings_error if ch.fault == "settings" else None,
+             "fault_reason": ch.settings_error if ch.fault == V.FAULT_SETTINGS else None,
              "latched": app.journal.latched,
              "temp_c": app.m.temp_c,
              "overcurrent_blind": bool(getattr(ch, "oc_blind", False)),   # meter lost while closed
@@ -278,7 +279,7 @@ class Console:
     def _cmd_clear(self, req, now):
         app = self.app
         fault = app.charger.fault
-        if fault == "settings":          # lasts as long as its cause: only a valid value ends it
+        if fault == V.FAULT_SETTINGS:          # lasts as long as its cause: only a valid value ends it
             raise ValueError("%s; set a valid value" % app.charger.settings_error)
         if fault is None and app.journal.latched is None:
             return {"cleared": None}
@@ -331,7 +332,7 @@ class Console:
             if k in LIVE_KEYS:
                 app.cfg[k] = cfg[k]
                 if k == "max_current":
-                    app.charger.set_limit("settings", cfg[k])
+                    app.charger.set_limit(V.SRC_SETTINGS, cfg[k])
                 blocked.pop(k, None)
             elif cfg[k] != app.cfg.get(k) or k in blocked:
                 reboot.append(k)
@@ -347,16 +348,16 @@ class Console:
     # --- events from the core (a listener) ---
     def on_event(self, ev, now_ms):
         kind = ev[0]
-        if kind == "state":
-            e = {"ev": "state", "state": ev[1]}
-        elif kind == "pwm":
-            e = {"ev": "pwm", "duty": ev[1], "amps": ev[2]}
-        elif kind == "contactor":
-            e = {"ev": "contactor", "closed": bool(ev[1])}
-        elif kind == "fault":
-            e = {"ev": "fault", "fault": ev[1], "set": bool(ev[2])}
-        elif kind == "session":
-            e = {"ev": "session", "what": ev[1], "reason": ev[2] if len(ev) > 2 else None}
+        if kind == V.EV_STATE:
+            e = {"ev": kind, "state": ev[1]}
+        elif kind == V.EV_PWM:
+            e = {"ev": kind, "duty": ev[1], "amps": ev[2]}
+        elif kind == V.EV_CONTACTOR:
+            e = {"ev": kind, "closed": bool(ev[1])}
+        elif kind == V.EV_FAULT:
+            e = {"ev": kind, "fault": ev[1], "set": bool(ev[2])}
+        elif kind == V.EV_SESSION:
+            e = {"ev": kind, "what": ev[1], "reason": ev[2] if len(ev) > 2 else None}
         else:
             e = {"ev": str(kind), "data": [x if isinstance(x, (int, float, str, bool)) or x is None
                                            else repr(x) for x in ev[1:]]}

@@ -44,7 +44,6 @@ class Hardware:
         self.board = board
         # Safe state first: contactor open, pilot at -12 V (offers nothing) until the checks pass.
         self._coils = tuple(machine.Pin(p, machine.Pin.OUT, value=0) for p in board.CONTACTOR_PINS)
-        self._coil_count = 1
         self._econ = None
         self._econ_since = None
         self.pilot_pwm = machine.PWM(machine.Pin(board.PILOT_PWM_PIN), freq=L.PILOT_FREQ_HZ,

@@ -18,10 +18,8 @@ AMPS_LOW_MAX_X10 = const(510)        # 6-51 A: duty % = A / 0.6
 AMPS_GAP_MAX_X10 = const(525)        # 51 < A < 52.5 has no encoding: advertise 51 A
 AMPS_MAX_X10 = const(800)            # 80 A: 96 %, never more (J1772 readers: > 96.5 % = no charging)
 AMPS_MAX = 80                        # the same in amperes: the highest limit any source may give
-DUTY_MAX = const(9600)
 DUTY_NOMINAL_RAISE_MS = const(5000)  # facts 2: change the nominal duty at most once per 5 s (raises);
                                      # lowering is applied at once (it only makes the EV draw less)
-MAX_ERROR_AMPS_X100 = const(10)      # quantisation never advertises more, errs < 0.1 A
 
 # --- Pilot levels (facts 3, IEC 61851-1 Table A.4 with hysteresis), millivolts ---
 PILOT_HIGH_FAULT_MV = const(13000)   # > 13 V: impossible
@@ -33,7 +31,7 @@ C_MIN_MV = const(5000)               # 5-7: C
 CD_HYST_MV = const(4000)             # 4-5: keep A/B/C if it was, else D
 D_MIN_MV = const(2000)               # 2-4: D
 E_MIN_MV = const(-1000)              # -1..2: E (pilot shorted to PE)
-NEG_FAULT_MIN_MV = const(-10000)     # -10..-2 (negative plateau of the PWM, or in F): pilot fault
+                                     # -10..-2 (negative plateau of the PWM, or in F): pilot fault
 F_MIN_MV = const(-13000)             # -13..-11: F
 F_MAX_MV = const(-11000)
 NEG_PLATEAU_MAX_MV = const(-10000)   # diode check (facts 3): PWM negative plateau near -12 V (-11..-13,
@@ -44,20 +42,16 @@ DIODE_MIRROR_MV = const(2000)        # |pos + neg| below this while pos > 2 V: d
 TICK_MS = const(10)                  # control tick; detection plus command within 20 ms (seq 8.1)
 FAST_CONFIRM = const(2)              # bursts that must agree for A, E, F, faults or C->B (<= 20 ms)
 UNDECIDED_WARN_BURSTS = const(100)   # a level in a gap with no state to keep, for 1 s: warn (no charging)
-BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting): chatter guard
+BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting's default, range): chatter guard
 BC_QUALIFY_MS_MIN = const(200)
 BC_QUALIFY_MS_MAX = const(500)
-CLOSE_BUDGET_MS = const(1000)        # seq 4: close within 3 s; this project: 1 s, self-test included
 EV_STOP_WAIT_MS = const(6000)        # seq 10.2: PWM removed, EV in C: open after 6 s at most
 FAULT_F_MIN_MS = const(300)          # F for at least 300 ms after a fault
 X1_MIN_MS = const(3000)              # minimum time at X1 when pausing
-WAKEUP_AFTER_MS_DEFAULT = const(30000)  # sleeping EV: B2 for 30 s without C (setting)
 WAKEUP_F_MS = const(4000)            # one wake-up: F for 4 s, once per plug-in (T_step_EF)
-BOOT_X1_MS = const(3000)             # boot with a car in C: X1 first, let the car re-request
 
 # --- Contactor (facts 6) ---
 FEEDBACK_SETTLE_MS = const(150)      # contacts settle (mechanical): a feedback mismatch beyond this is a fault
-WELD_CHECK_MS = const(1000)          # OpenEVSE checks 1 s after opening; ours: mismatch after settle, confirmed here
 ECON_PULL_MS = const(200)            # economiser: full coil current, then hold at a lower PWM
 ECON_HOLD_DUTY_U16 = const(26214)    # 40 % hold
 
@@ -74,7 +68,7 @@ OC_FACTOR_PCT = const(110)
 OC_TRIP_MS = const(7000)             # ... for 7 s
 OC_SIGNAL_WINDOW_MS = const(7000)    # judged against the highest current signalled in the last 7 s (+ EV follow)
 
-# --- Temperature (facts 7, OpenEVSE practice; settings) ---
+# --- Temperature (facts 7, OpenEVSE practice): the settings' defaults ---
 TEMP_HALF_C = const(65)
 TEMP_QUARTER_C = const(68)
 TEMP_STOP_C = const(71)
@@ -106,8 +100,7 @@ PP_UNPLUGGED_MIN = const(2000)       # J1772 plug out: pull-up only
 BUTTON_OPEN_MS = const(500)          # latch button pressed while charging: PWM off at once, open at
                                      # most this long after the press (the plug takes longer to leave; facts 5)
 BUTTON_SEEN_MS = const(20)           # PP is read once a tick: a press is seen up to 2 ticks after it
-T2_FAULT_LOW = const(60)             # Type 2: below 60 or above 4500 ohm: fault
-T2_FAULT_HIGH = const(4500)
+T2_FAULT_LOW = const(60)             # Type 2: below 60 ohm, or outside every band below: fault
 # (min ohm, max ohm, amps) accept bands of the cable coding resistor, IEC 62196 / facts 5
 T2_BANDS = ((80, 140, 63), (164, 308, 32), (400, 936, 20), (1100, 2460, 13))
 

@@ -13,7 +13,6 @@ E = const(5)
 F = const(6)
 INVALID = const(7)
 DIODE = const(8)
-NAMES = ("?", "A", "B", "C", "D", "E", "F", "invalid", "diode")
 
 
 # --- Duty <-> current (facts 2). Amps in tenths, duty in hundredths of a percent. ---

@@ -2,6 +2,7 @@
 from micropython import const
 
 from evse import limits as L
+from evse import vocab as V
 
 
 class OverCurrent:
@@ -102,11 +103,11 @@ class RcdPolicy:
     def on_trip(self, closed_ms, now_ms, ticks_diff):
         """Fault name for a trip while closed (closed_ms: when the contactor closed, or None)."""
         if closed_ms is not None and ticks_diff(now_ms, closed_ms) < L.RCD_EARLY_MS:
-            return "rcd_early"
+            return V.FAULT_RCD_EARLY
         self.trips += 1
         if self.trips >= L.RCD_MAX_TRIPS:
-            return "rcd_lockout"
-        return "rcd"
+            return V.FAULT_RCD_LOCKOUT
+        return V.FAULT_RCD
 
     def reset(self):
         self.trips = 0

@@ -14,6 +14,7 @@ import json
 import os
 
 from evse import limits as L
+from evse import proximity as PX
 from evse import store
 from evse.store import TMP_SUFFIX
 MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
@@ -24,18 +25,19 @@ MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
 TEXT = "text"
 SCHEMA = {
     "max_current": (float, None, 6.0, 80.0),       # A: the installation's breaker and wiring (no default)
-    "connector": (str, "j1772", ("j1772", "nacs", "type2-socket", "type2-tethered")),
+    "connector": (str, "j1772", PX.CONNECTORS),
     "phases": (int, 1, 1, 3),
-    "bc_qualify_ms": (int, 300, 200, 500),         # B->C qualification (chatter guard), facts 4
+    # B->C qualification (chatter guard), facts 4
+    "bc_qualify_ms": (int, L.BC_QUALIFY_MS_DEFAULT, L.BC_QUALIFY_MS_MIN, L.BC_QUALIFY_MS_MAX),
     "wakeup_after_s": (int, 30, 0, 3600),          # sleeping EV: wake-up after this long in B2; 0 = never
     "ventilation": (bool, False),                  # state D allowed (ventilation available)
     "require_auth": (bool, False),                 # an ID must be authorized before charging
     "rcd_selftest": (bool, True),                  # residual-current self-test before every close
     "economiser": (bool, False),                   # contactor coil pulse-then-hold
-    "temp_half_c": (int, 65, 30, 100),             # facts 7 (OpenEVSE practice)
-    "temp_quarter_c": (int, 68, 30, 100),
-    "temp_stop_c": (int, 71, 30, 110),
-    "temp_restore_c": (int, 62, 20, 100),
+    "temp_half_c": (int, L.TEMP_HALF_C, 30, 100),      # facts 7 (OpenEVSE practice)
+    "temp_quarter_c": (int, L.TEMP_QUARTER_C, 30, 100),
+    "temp_stop_c": (int, L.TEMP_STOP_C, 30, 110),
+    "temp_restore_c": (int, L.TEMP_RESTORE_C, 20, 100),
     # metering (docs/metering.md)
     "meter": (str, "none", ("none", "ct", "sdm120", "sdm630", "modbus", "s0")),
     "meter_phases": (int, 1, (1, 3)),

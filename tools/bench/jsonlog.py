@@ -1,6 +1,7 @@
 """The bench's JSON-lines log (bench contract): one object per line, `t` (seconds) and `kind` first."""
 import json
 
+from evse import vocab as V
 from tools import mock_machine as mm
 
 METER_PERIOD_US = 1000000   # a meter line once per second while the contactor is closed
@@ -27,14 +28,14 @@ class JsonLog:
     # app listener
     def on_event(self, ev, now_ms):
         kind = ev[0]
-        if kind == "state":
-            self.write("state", state=ev[1])
-        elif kind == "pwm":
-            self.write("pwm", duty=ev[1], amps=ev[2])
-        elif kind == "contactor":
-            self.write("contactor", closed=bool(ev[1]))
-        elif kind == "fault":
-            self.write("fault", fault=ev[1], set=bool(ev[2]))
+        if kind == V.EV_STATE:
+            self.write(kind, state=ev[1])
+        elif kind == V.EV_PWM:
+            self.write(kind, duty=ev[1], amps=ev[2])
+        elif kind == V.EV_CONTACTOR:
+            self.write(kind, closed=bool(ev[1]))
+        elif kind == V.EV_FAULT:
+            self.write(kind, fault=ev[1], set=bool(ev[2]))
 
     def input(self, cmd):
         self.write("input", line=cmd.line, text=cmd.text)
