@@ -73,6 +73,7 @@ class Capture:
         self.contactor_name = contactor_name
         self.channels = list(channels)
         self.cp_neg = None          # Steps of the negative plateau, when the file records it
+        self.pp = None              # Steps of the proximity (PP) resistance in ohms (bench VCD)
         self.notes = []             # what the reader left out, said in the report
 
     @property

@@ -334,48 +334,75 @@ def units_from_plateau_vcd(pilot, duty, cp_neg=None):
 
 
 # ----------------------------------------------------------------------------------- segments
-def _unit_state(pos, neg, pwm, prev, logic):
-    """(state letter, fault) of one unit."""
+STATE_NAMES = np.array(["A", "B", "C", "D", "E", "F", "fault", "?"])
+FAULT_NAMES = (None, "diode", "pilot")
+
+
+def _unit_states(pos, neg, pwm, logic):
+    """State (index into STATE_NAMES) and fault (index into FAULT_NAMES) of every unit, as
+    classify() gives them one by one. A level in a hysteresis band (10-11, 7-8, 4-5 V) keeps the
+    previous state when that is higher, else takes the band's lower state: with A..D ranked 0..3 and
+    anything else 4, that is the minimum of the band caps since the last level outside the bands."""
+    n = len(pos)
     if logic:
-        return ("?", None)
-    st = classify(pos, prev)
-    if st == "fault":
-        return ("fault", "pilot")
-    if pwm and not math.isnan(neg):
-        if not DIODE_NEG_MIN <= neg <= DIODE_NEG_MAX:
-            if abs(pos + neg) < MIRROR_TOL:
-                return (st, "diode")
-            return (st, "pilot")
-    return (st, None)
+        return np.full(n, 7, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    bands = [pos > BAND_FAULT_HIGH, pos >= BAND_A, pos >= BAND_AB, pos >= BAND_B, pos >= BAND_BC,
+             pos >= BAND_C, pos >= BAND_CD, pos >= BAND_D, pos >= BAND_E,
+             (pos >= BAND_F_LOW) & (pos <= BAND_F_HIGH)]
+    # value: definite state 0-5, band cap + 8 (8 + 1..3), fault 6
+    val = np.select(bands, [6, 0, 9, 1, 10, 2, 11, 3, 4, 5], default=6)
+    hyst = val >= 8
+    fault = val == 6
+    rank = np.where(hyst, val - 8, np.minimum(val, 4))
+    rank[fault] = 7                                   # a fault does not touch the previous state
+    seg = np.cumsum(~hyst & ~fault)                   # a definite state starts a new run of caps
+    key = np.maximum.accumulate(seg * 8 + (7 - rank))
+    state = np.where(hyst, np.minimum(7 - (key - seg * 8), 4), val)
+    code = np.where(fault, 2, 0)
+    bad_neg = pwm & ~np.isnan(neg) & ~((neg >= DIODE_NEG_MIN) & (neg <= DIODE_NEG_MAX)) & ~fault
+    code[bad_neg] = np.where(np.abs(pos[bad_neg] + neg[bad_neg]) < MIRROR_TOL, 1, 2)
+    return state, code
+
+
+def _split_duty(duty, split, a, b):
+    """Cut the PWM units a..b-1 where a duty leaves the running mean of its segment by more than
+    its split, as one pass would; checked in growing windows, not one unit at a time."""
+    out = []
+    while a < b:
+        w = 64
+        while True:
+            j = min(b, a + w)
+            d = duty[a:j]
+            mean = np.cumsum(d)[:-1] / np.arange(1, j - a)
+            hit = np.flatnonzero(np.abs(d[1:] - mean) > split[a + 1:j])
+            if len(hit) or j == b:
+                cut = a + 1 + int(hit[0]) if len(hit) else b
+                break
+            w *= 4
+        out.append((a, cut))
+        a = cut
+    return out
 
 
 def segments_from_units(u, opt, logic=False, dt=0.0):
     """Units to segments. dt: the sample interval; a duty step within 1.5 samples of the period is
-    the edges' quantisation (10 % duty at 10 kHz and 1 MS/s is 10 +- 1 samples), not a new segment."""
+    the edges' quantisation (10 % duty at 10 kHz and 1 MS/s is 10 +- 1 samples), not a new segment.
+    Vectorised: Python runs once per run of equal state, not per unit."""
     t0, t1, pwm, duty, freq, pos, neg = (u[k] for k in ("t0", "t1", "pwm", "duty", "freq", "pos", "neg"))
     split = np.nan_to_num(np.maximum(opt.duty_split, 150.0 * dt * freq), nan=opt.duty_split)
-    splitl = split.tolist()
-    t0l, t1l, pwml = t0.tolist(), t1.tolist(), pwm.tolist()
-    dutyl, posl, negl = duty.tolist(), pos.tolist(), neg.tolist()
+    state, fault = _unit_states(pos, neg, pwm, logic)
+    n = len(t0)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (state[1:] != state[:-1]) | (fault[1:] != fault[:-1]) | (pwm[1:] != pwm[:-1])
+    starts = np.flatnonzero(new).tolist() + [n]
     segs = []
-    cur = None
-    prev_state = None
-    for i in range(len(t0l)):
-        st, fault = _unit_state(posl[i], negl[i], pwml[i], prev_state, logic)
-        if st != "fault":
-            prev_state = st
-        d = dutyl[i]
-        if cur is not None and cur["state"] == st and cur["fault"] == fault and cur["pwm"] == pwml[i] \
-                and (not pwml[i] or abs(d - cur["_dsum"] / cur["periods"]) <= splitl[i]):
-            cur["periods"] += 1
-            cur["_dsum"] += d if pwml[i] else 0.0
-            cur["_last"] = i + 1
-            cur["end_s"] = t1l[i]
-            continue
-        cur = {"start_s": t0l[i], "end_s": t1l[i], "state": st, "fault": fault, "pwm": pwml[i],
-               "periods": 1, "_dsum": d if pwml[i] else 0.0, "_first": i, "_last": i + 1,
-               "_split": splitl[i]}
-        segs.append(cur)
+    for a, b in zip(starts[:-1], starts[1:]):
+        p = bool(pwm[a])
+        for x, y in (_split_duty(duty, split, a, b) if p and b - a > 1 else [(a, b)]):
+            segs.append({"start_s": float(t0[x]), "end_s": float(t1[y - 1]), "state": str(STATE_NAMES[state[x]]),
+                         "fault": FAULT_NAMES[fault[x]], "pwm": p, "periods": y - x,
+                         "_dsum": float(duty[x:y].sum()) if p else 0.0, "_first": x, "_last": y,
+                         "_split": float(split[x])})
     segs = _merge_glitches(segs, opt)
     out = []
     for j, s in enumerate(segs):
@@ -476,6 +503,7 @@ def analyze(cap, opt=None):
     if segs:
         segs[0]["start_s"] = min(segs[0]["start_s"], pilot.t0)
         segs[-1]["end_s"] = max(segs[-1]["end_s"], pilot.t_end)
+    _mark_wakeups(segs)
     res = {
         "file": cap.path, "format": cap.fmt, "pilot_channel": cap.pilot_name,
         "contactor_channel": cap.contactor_name, "logic_pilot": bool(pilot.logic),
@@ -489,6 +517,23 @@ def analyze(cap, opt=None):
     res["summary"] = _summary(u, segs)
     res["timeline"] = _timeline(segs, cap)
     return res
+
+
+WAKEUP_F_S = (3.0, 5.0)        # facts section 4: a sleeping EV's wake-up is F (or CP off) for 4 s
+
+
+def _mark_wakeups(segs):
+    """An F of about 4 s right after a PWM in B, with the PWM back after it (or the capture's end),
+    is the wake-up of a sleeping EV, not a fault: `wakeup` True and said in the note."""
+    for j, s in enumerate(segs):
+        prev = segs[j - 1] if j else None
+        nxt = segs[j + 1] if j + 1 < len(segs) else None
+        s["wakeup"] = bool(s["state"] == "F" and not s["pwm"] and prev is not None and prev["pwm"]
+                           and prev["state"] == "B" and (nxt is None or nxt["pwm"])
+                           and (WAKEUP_F_S[0] <= s["end_s"] - s["start_s"] <= WAKEUP_F_S[1]
+                                or nxt is None and s["end_s"] - s["start_s"] <= WAKEUP_F_S[1]))
+        if s["wakeup"]:
+            s["note"] = "F: wake-up of a sleeping EV (about 4 s after B2)"
 
 
 def _peak(pilot):

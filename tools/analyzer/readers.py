@@ -4,7 +4,9 @@ Every reader returns a `Capture`; every problem with the file raises `CaptureErr
 reason. Parsing is vectorised (numpy over the whole file), never a Python loop per sample."""
 
 import configparser
+import ctypes
 import io
+import mmap
 import os
 import re
 import struct
@@ -30,8 +32,21 @@ UNIFORM_TOL = 0.01     # relative jitter of a time column still treated as unifo
 
 
 # ---------------------------------------------------------------------------------------- entry
+def _keep_freed_memory():
+    """Let glibc keep freed blocks of up to 256 MB for reuse instead of returning them to the
+    kernel: every temporary would otherwise be fresh pages, and first touch of fresh memory is
+    what dominates array work on a virtual machine (3x on the CSV parser)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 << 20)        # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 512 << 20)        # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass                               # not glibc: only slower
+
+
 def load(path, fmt=None, channel=None, contactor_channel=None, scale=1.0, rate=None):
     """Read a capture. fmt None: detect from extension and content. scale multiplies pilot volts."""
+    _keep_freed_memory()
     try:
         size = os.path.getsize(path)
     except OSError as e:
@@ -46,13 +61,14 @@ def load(path, fmt=None, channel=None, contactor_channel=None, scale=1.0, rate=N
         raise CaptureError("unknown format %r (known: %s)" % (fmt, ", ".join(FORMATS)))
     if fmt == "sr":
         cap = read_sr(path, channel, contactor_channel)
-    else:
+    elif fmt == "vcd":
         with open(path, "rb") as f:
             data = f.read()
-        if fmt == "vcd":
-            cap = read_vcd(data, path, channel, contactor_channel)
-        else:
-            cap = read_csv(data, path, channel, contactor_channel, rate, sigrok=(fmt == "sigrok-csv"))
+        cap = read_vcd(data, path, channel, contactor_channel)
+    else:
+        with open(path, "rb") as f:                 # mapped, not copied: the page cache is the buffer
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        cap = read_csv(data, path, channel, contactor_channel, rate, sigrok=(fmt == "sigrok-csv"))
     if scale != 1.0 and not cap.pilot.logic:
         cap.pilot.values = cap.pilot.values * np.float32(scale) \
             if cap.pilot.values.dtype == np.float32 else cap.pilot.values * scale
@@ -100,6 +116,73 @@ def _pick(names, wanted, explicit, what):
     return None
 
 
+# ------------------------------------------------------------------------------ decimal numbers
+# Numbers are parsed eight bytes at a time (SWAR): one unaligned 64-bit load ending at the number's
+# last byte, the dot squeezed out, the bytes before the number masked, then three multiply-shift
+# steps turn 8 ASCII digits into an integer. No Python per number, no text decoding.
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ZEROS = np.uint64(0x3030303030303030)
+_TOP = np.array([0] + [((1 << (8 * k)) - 1) << (64 - 8 * k) for k in range(1, 9)], dtype=np.uint64)
+_HI = np.concatenate((_TOP, [_ALL]))            # _HI[f]: the f fraction bytes; _HI[9]: no dot
+_P10 = 10.0 ** np.arange(9)
+
+
+def _windows(buf, i):
+    """The 8 bytes buf[i:i + 8] of every i as a little-endian uint64, from two aligned loads
+    (an unaligned gather is 4x slower). buf must extend 8 bytes past every i."""
+    o = (-buf.ctypes.data) % 8
+    n = (len(buf) - o) // 8
+    if len(i) == 0 or i.min() < o or i.max() + 8 > o + 8 * n:      # the buffer's ragged ends
+        return np.ndarray((len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))[i]
+    words = np.ndarray((n,), dtype="<u8", buffer=buf, offset=o)
+    j = i - o
+    q = j >> 3
+    r = (j & 7).astype(np.uint64) << np.uint64(3)
+    w = words[q] >> r
+    w |= words[np.minimum(q + 1, n - 1)] << (np.uint64(64) - r)     # a shift of 64 gives 0
+    return w
+
+
+def _eight_digits(d):
+    """Integer value of 8 digit values 0-9 (first byte most significant), in place."""
+    d *= np.uint64(2561)
+    d >>= np.uint64(8)
+    d &= np.uint64(0x00FF00FF00FF00FF)
+    d *= np.uint64(6553601)
+    d >>= np.uint64(16)
+    d &= np.uint64(0x0000FFFF0000FFFF)
+    d *= np.uint64(42949672960001)
+    d >>= np.uint64(32)
+    return d
+
+
+def _decimals(buf, s, e, dot):
+    """float64 values of the numbers buf[s:e] ([+-]digits[.digits], dot = position of the '.' or
+    e when none), or None when one is not such a number or has more than 8 characters after its
+    sign. buf must hold 8 bytes before every e. Exact: at most 8 digits, one division by 10**k."""
+    if len(s) == 0:
+        return np.zeros(0)
+    c0 = buf[s]
+    neg = c0 == 45
+    s = s + (neg | (c0 == 43))
+    has = dot < e
+    f = np.where(has, e - dot - 1, 0)
+    nd = e - s - has
+    if nd.min() < 1 or (e - s).max() > 8:
+        return None
+    w = _windows(buf, e - 8)
+    hi = _HI[np.where(has, f, 9)]
+    w = (w & hi) | ((w << np.uint64(8)) & ~hi)     # the integer digits move up over the dot
+    w ^= _ZEROS
+    w &= _TOP[nd]
+    if np.any(((w + np.uint64(0x7676767676767676)) | w) & np.uint64(0x8080808080808080)):
+        return None                                  # a byte that is not a digit
+    v = _eight_digits(w).astype(np.float64)
+    v /= _P10[f]
+    np.negative(v, out=v, where=neg)
+    return v
+
+
 # ------------------------------------------------------------------------------------------ VCD
 def read_vcd(data, path, channel=None, contactor_channel=None):
     m = re.search(rb"\$enddefinitions\s+\$end", data)
@@ -123,8 +206,9 @@ def read_vcd(data, path, channel=None, contactor_channel=None):
     di = _pick(names, ("duty",), None, "duty") if channel is None or channel.lower() != "duty" else None
     ni = _pick(names, ("cp_neg",), None, "cp_neg") if pi is not None and names[pi].lower() == "cp" else None
 
+    ppi = _pick(names, ("pp",), None, "pp")
     wanted = {variables[pi]["id"]}
-    for i in (ci, di, ni):
+    for i in (ci, di, ni, ppi):
         if i is not None:
             wanted.add(variables[i]["id"])
     changes, t_last = _vcd_changes(body, wanted, path)
@@ -151,6 +235,9 @@ def read_vcd(data, path, channel=None, contactor_channel=None):
                   channels=full)
     if ni is not None:
         cap.cp_neg = steps(ni, logic=False)          # the bench's negative plateau (plateau-level VCD)
+    if ppi is not None:
+        pp = steps(ppi, logic=False)                 # the bench's proximity resistor (ohms)
+        cap.pp = pp if len(pp) else None
     return cap
 
 
@@ -279,8 +366,19 @@ def _parse_values(body, b, starts, ends, first, path):
     """Real ('r9.0') and vector ('b101') values as floats; x/z bits read as 0."""
     if len(starts) == 0:
         return np.zeros(0)
-    raw = [body[s + 1:e] for s, e in zip(starts.tolist(), ends.tolist())]
     isreal = (first == ord("r")) | (first == ord("R"))
+    if isreal.all() and starts.min() >= 8:
+        dots = np.flatnonzero(b == 46)
+        tok = np.searchsorted(starts, dots, side="right") - 1
+        inside = (tok >= 0) & (dots < ends[np.maximum(tok, 0)])
+        dots, tok = dots[inside], tok[inside]
+        if not len(tok) or np.bincount(tok).max() <= 1:          # at most one dot per value
+            dot = ends.copy()
+            dot[tok] = dots
+            v = _decimals(b, starts + 1, ends, dot)
+            if v is not None:
+                return v
+    raw = [body[s + 1:e] for s, e in zip(starts.tolist(), ends.tolist())]
     out = np.empty(len(raw))
     try:
         if isreal.all():
@@ -507,7 +605,7 @@ def _numeric_fields(fields):
 
 CSV_HEAD_BYTES = 1 << 20       # the header (comments, captions) is looked for in this much of the file
 CSV_HEAD_LINES = 2000
-CSV_SLICE = 1 << 22           # bytes of rows parsed per np.fromstring call
+CSV_SLICE = 1 << 20           # bytes of rows parsed per slice (temporaries stay in cache)
 
 
 def _csv_header(lines):
@@ -554,10 +652,10 @@ def _csv_columns(first_line, caption):
 
 def _csv_table_fast(data):
     """Fast path for the plain layout (header, then only numeric rows with the same delimiter and no
-    empty field): the header is found in the first CSV_HEAD_BYTES, the rows are parsed in one
-    np.fromstring call with newlines turned into the delimiter (a CR before it counts as blank).
-    Returns None whenever the file is not that simple; read_csv then takes the general path."""
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    empty field): the header is found in the first CSV_HEAD_BYTES, the rows are parsed by
+    _csv_rows. Returns None whenever the file is not that simple; read_csv then takes the general
+    path. data: bytes or a read-only mmap of the file."""
+    start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     head = data[start:start + CSV_HEAD_BYTES]
     if start + len(head) < len(data):
         head = head[:head.rfind(b"\n") + 1]
@@ -571,37 +669,111 @@ def _csv_table_fast(data):
     if len(cols) != len(row):                          # empty fields (trailing delimiter): general path
         return None
     off = start + sum(len(ln) for ln in raw[:first_data])
-    end = len(data)
-    while end > off and data[end - 1] in b" \t\r\n":
+    buf = np.frombuffer(data, dtype=np.uint8)
+    end = len(buf)
+    while end > off and buf[end - 1] in b" \t\r\n":
         end -= 1
-    sep = " " if delim is None else delim
-    table = bytes.maketrans(b"\n", sep.encode())
-    parts, pos, nrows = [], off, 0
-    while pos < end:                   # slices of whole rows: small temporaries, reused memory
-        stop = end if end - pos <= CSV_SLICE else data.rfind(b"\n", pos, pos + CSV_SLICE)
-        if stop <= pos:
-            stop = data.find(b"\n", pos + CSV_SLICE, end)
-            stop = end if stop < 0 else stop
-        piece = data[pos:stop]
-        rows = piece.count(b"\n") + 1
-        try:
-            vals = np.fromstring(piece.translate(table) if delim else piece, dtype=np.float64, sep=sep)
-        except ValueError:
-            return None
-        if len(vals) != rows * len(row):
-            return None
-        parts.append(vals)
-        nrows += rows
-        pos = stop + 1
-    if not parts:
+    vals = _csv_rows(data, buf, off, end, delim, len(row))
+    if vals is None:
         return None
-    vals = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    return (vals.reshape(nrows, len(row)), names, delim) + hdr[2:] + ([],)
+    return (vals, names, delim) + hdr[2:] + ([],)
+
+
+CSV_THREADS = 2                # slices of rows parsed in parallel (numpy releases the GIL)
+
+
+def _csv_rows(data, buf, off, end, delim, ncols):
+    """The rows of buf[off:end] as a float64 (rows, ncols) array, or None. Cut into slices of whole
+    rows (cache-sized temporaries) parsed on CSV_THREADS threads by _csv_slice; a slice it cannot
+    read (exponents, long numbers, spaces) goes through np.fromstring."""
+    if end <= off:
+        return None
+    cuts = [off]
+    while cuts[-1] < end:
+        nl = data.find(b"\n", min(cuts[-1] + CSV_SLICE, end), end)
+        cuts.append(end if nl < 0 else nl + 1)
+    nl = data.find(b"\n", off, end)
+    crlf = nl > off and buf[nl - 1] == 13
+    sep = 32 if delim is None else ord(delim)
+
+    def one(k):
+        a, b = cuts[k], cuts[k + 1]
+        if b == end or a < 16:          # no line end after the last row / no room before: padded copy
+            piece = np.full(16 + (b - a) + 16, 10, dtype=np.uint8)
+            piece[16:16 + b - a] = buf[a:b]
+            if b == end:
+                piece[16 + b - a] = 13 if crlf else 10
+            a, b, src = 16, 16 + b - a + (b == end), piece
+        else:
+            src = buf
+        vals = _csv_slice(src, a, b, sep, ncols, crlf)
+        if vals is None:
+            vals = _csv_slice_fromstring(data[cuts[k]:cuts[k + 1]], delim, ncols)
+        return vals
+
+    n = len(cuts) - 1
+    if n < 4 or CSV_THREADS < 2:
+        parts = [one(k) for k in range(n)]
+    else:
+        with ThreadPoolExecutor(CSV_THREADS) as ex:
+            parts = list(ex.map(one, range(n)))
+    if any(p is None for p in parts):
+        return None
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _csv_slice(buf, a, b, sep, ncols, crlf):
+    """Rows in buf[a:b] (b just past the last row's newline) as (rows, ncols) float64, or None:
+    separators (delimiter, line end, dot) found with one vectorised pass, then _decimals."""
+    c = buf[a:b]
+    eol = 13 if crlf else 10
+    m = c == sep
+    m |= c == eol
+    m |= c == 46
+    p = np.flatnonzero(m)
+    p += a
+    ch = buf[p]
+    isdot = ch == 46
+    k = np.flatnonzero(~isdot)                        # the byte after each number
+    if len(k) == 0 or len(k) % ncols:
+        return None
+    e = p[k]
+    term = ch[k]
+    hasdot = np.zeros(len(k), dtype=bool)
+    hasdot[1:] = isdot[k[1:] - 1]
+    hasdot[0] = k[0] > 0 and isdot[k[0] - 1]
+    if int(hasdot.sum()) != len(p) - len(k):          # two dots in one number
+        return None
+    rows = term.reshape(-1, ncols) == eol
+    if not rows[:, -1].all() or rows[:, :-1].any():
+        return None
+    skip = 1 + (term[:-1] == 13)                      # CR LF: the number starts after the LF
+    if crlf and np.any(buf[e[term == 13] + 1] != 10):
+        return None
+    s = np.empty_like(e)
+    s[0] = a
+    s[1:] = e[:-1] + skip
+    dot = np.where(hasdot, p[np.maximum(k - 1, 0)], e)
+    v = _decimals(buf, s, e, dot)
+    return None if v is None else v.reshape(-1, ncols)
+
+
+def _csv_slice_fromstring(piece, delim, ncols):
+    """np.fromstring over one slice of whole rows (newlines turned into the delimiter), or None."""
+    piece = piece.rstrip(b"\r\n")
+    rows = piece.count(b"\n") + 1
+    sep = " " if delim is None else delim
+    try:
+        vals = np.fromstring(piece.translate(bytes.maketrans(b"\n", sep.encode())) if delim else piece,
+                             dtype=np.float64, sep=sep)
+    except ValueError:
+        return None
+    return vals.reshape(rows, ncols) if len(vals) == rows * ncols else None
 
 
 def _csv_table(data, path):
     """General path: every line decoded, comment lines and blank lines dropped, np.loadtxt."""
-    text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    text = bytes(data).decode("utf-8", "replace").lstrip("\ufeff")
     lines = text.splitlines()
     first_data, caption, meta, sig_names, sig_rate = _csv_header(lines)
     if first_data is None:
