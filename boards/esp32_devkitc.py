@@ -10,7 +10,7 @@ MAX_CURRENT_A = 32
 
 PILOT_PWM_PIN = 25
 PWM_PORT = "esp32"             # LEDC at 1 kHz from the 80 MHz APB clock: 16-bit duty, truncated;
-                               # the HAL reads each duty back (evse/pilot.py)
+                               # the HAL reads each duty back (evse/core/pilot.py)
 PILOT_ADC_PIN = 36             # SENSOR_VP
 # Reference front end (README): CP -> 100k -> node; node -> 27k -> 3.3 V; node -> 27k -> GND,
 # gives V_adc = 1.454 + 0.1189 x V_cp. Calibrate per unit: measure the node at X1 (+12 V) and F (-12 V).

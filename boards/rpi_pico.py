@@ -10,7 +10,7 @@ MAX_CURRENT_A = 32
 
 PILOT_PWM_PIN = 16
 PWM_PORT = "rp2"               # the HAL reads the port's TOP from the PWM slice (v1.28 at 125 MHz:
-                               # 64515, DIV 31/16) and models its rounding (evse/pilot.py)
+                               # 64515, DIV 31/16) and models its rounding (evse/core/pilot.py)
 PILOT_ADC_PIN = 26
 # Reference front end as on the ESP32 board, 3.3 V full scale.
 PILOT_FRONTEND = (0.1189, 1.454, 3.3)

@@ -1,7 +1,7 @@
 # Runs first after every reset, soft or hard, before main.py: the contactor coil outputs go low at
 # once, so a floating pin cannot pull the contactor in while the firmware is still loading, and the
 # pilot output goes low (-12 V, F: nothing offered) until the firmware drives it.
-# Then the maintenance state (evse/maint.py) until main.py's charger takes the watchdog over: it
+# Then the maintenance state (evse/shell/maint.py) until main.py's charger takes the watchdog over: it
 # covers Ctrl-C while booting, and a soft reset into the raw REPL (mpremote), where main.py does
 # not run but a watchdog started before the soft reset keeps running.
 import machine
@@ -15,7 +15,7 @@ try:
         for _c in _coils:
             _c.value(0)
 
-    from evse import maint
+    from evse.shell import maint
     maint.start(_coils_open)
 except Exception as _e:      # no board file yet (first flash): nothing to hold, the REPL stays up
     print("boot:", repr(_e))

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from tools.rig import Rig
-from evse import console as C
-from evse import settings as S
+from evse.services import console as C
+from evse.services import settings as S
 
 
 class MemStream:

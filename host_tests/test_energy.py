@@ -5,8 +5,8 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from evse import store
-from evse.energy import CHECKPOINT_FILES, CHECKPOINT_MS, CHECKPOINT_MWH, Energy, SESSIONS_FILE
+from evse.shell import store
+from evse.metering.energy import CHECKPOINT_FILES, CHECKPOINT_MS, CHECKPOINT_MWH, Energy, SESSIONS_FILE
 
 
 def cut(d):
@@ -215,7 +215,7 @@ def test_torn_checkpoint_files(tmp_path, damage):
 
 
 def test_flash_failure_is_reported_and_retried(tmp_path, monkeypatch):
-    import evse.energy as energy_mod
+    import evse.metering.energy as energy_mod
     e = Energy(str(tmp_path))
 
     def full(self, body):

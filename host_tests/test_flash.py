@@ -18,7 +18,7 @@ def test_build_compiles_firmware_and_board(board, arch_byte):
     files = F.build(board)
     remote = [dst for _, dst in files]
     assert "main.py" in remote and "boot.py" in remote and "board.mpy" in remote
-    assert "evse/app.mpy" in remote and "evse/console.mpy" in remote
+    assert "evse/app.mpy" in remote and "evse/services/console.mpy" in remote
     assert not any(r.startswith("boards/") for r in remote)
     for src, dst in files:
         assert os.path.getsize(src) > 0
@@ -161,7 +161,7 @@ def test_package_json_lists_every_firmware_file():
         pkg = json.load(f)
     assert pkg == F.package_json()
     dests = [u[0] for u in pkg["urls"]]
-    assert "main.py" in dests and "boot.py" in dests and "evse/console.py" in dests
+    assert "main.py" in dests and "boot.py" in dests and "evse/services/console.py" in dests
     assert pkg["deps"] == []
     for dst, src in pkg["urls"]:
         assert os.path.exists(os.path.join(ROOT, src))

@@ -5,7 +5,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from evse.ct import ADC_SHIFT, CtMeter, amps_per_count, rising_crossings, sample_burst
+from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count, rising_crossings, sample_burst
 
 APC = amps_per_count(2000, 22.0, 3.3)      # SCT-013-000 on 22 ohm, 3.3 V 12-bit ADC: 0.073 A/count
 

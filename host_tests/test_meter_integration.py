@@ -8,7 +8,7 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from evse.ct import ADC_SHIFT, CtMeter, amps_per_count
+from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count
 from host_tests.test_meter_ct import Clock as CtClock, wave
 from tools import mock_machine as mm
 from tools.rig import Rig, TICK_US
@@ -217,8 +217,8 @@ def test_session_energy_follows_the_core(tmp_path):
 
 def _checkpoint(flash_dir):
     """The newest valid energy checkpoint on flash, read as the firmware reads it."""
-    from evse.energy import CHECKPOINT_FILES
-    from evse.store import Copies
+    from evse.metering.energy import CHECKPOINT_FILES
+    from evse.shell.store import Copies
     body, _ = Copies([os.path.join(flash_dir, n) for n in CHECKPOINT_FILES]).read()
     return None if body is None else json.loads(body)
 
@@ -250,7 +250,7 @@ def test_power_cut_keeps_energy_and_closes_the_session(tmp_path):
 
 def test_console_shows_blindness_and_sessions(tmp_path):
     from tools.bench.runner import Bench  # noqa: F401  (loads the console module path)
-    from evse import console as C
+    from evse.services import console as C
 
     class Stream:
         def __init__(self):

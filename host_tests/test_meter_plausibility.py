@@ -7,10 +7,10 @@ import struct
 
 import pytest
 
-from evse import limits as L
-from evse.ct import CtMeter, amps_per_count
-from evse.meter import Meter, make_meter
-from evse.s0 import S0Meter
+from evse.core import limits as L
+from evse.metering.ct import CtMeter, amps_per_count
+from evse.metering.meter import Meter, make_meter
+from evse.metering.s0 import S0Meter
 from tools import mock_machine as mm
 from tools.mock_machine.modbus_meter import ModbusMeter
 from tools.rig import Rig
@@ -348,7 +348,7 @@ def ct_meter(tmp_path, apc, nominal_volts=230.0):
         clock[0] += 2
         return clock[0] & ((1 << 30) - 1)
     src = CtMeter([SineAdc(clock, 20.0)], ticks_us, [apc], nominal_volts=nominal_volts, interval_ms=1000)
-    from evse.energy import Energy
+    from evse.metering.energy import Energy
     return Meter(src, Energy(str(tmp_path)), "ct")
 
 
@@ -373,7 +373,7 @@ def test_ct_with_nonsense_volts_is_blind(tmp_path):
 def test_s0_noise_at_an_impossible_rate_is_blind(tmp_path):
     """Pulses 25 ms apart from a 1000 imp/kWh meter would be 144 kW, 626 A at 230 V: noise on
     the line, not a car."""
-    from evse.energy import Energy
+    from evse.metering.energy import Energy
     src = S0Meter(1000)
     meter = Meter(src, Energy(str(tmp_path)), "s0")
     for i in range(5):
@@ -388,7 +388,7 @@ def test_s0_noise_at_an_impossible_rate_is_blind(tmp_path):
 
 def test_nan_float_decodes_as_nan():
     """The register bytes of a NaN reach the meter service as NaN (not an exception, not 0)."""
-    from evse import modbus
+    from evse.metering import modbus
     v = modbus.decode(bytearray(b"\xff\xff\xff\xff"), 0, modbus.T_FLOAT32)
     assert v != v
     assert struct.unpack(">f", b"\x7f\x80\x00\x00")[0] == INF

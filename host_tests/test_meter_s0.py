@@ -1,7 +1,7 @@
 """S0 pulse input: counting, debounce, energy remainder, power from the pulse interval."""
 import pytest
 
-from evse.s0 import S0Meter
+from evse.metering.s0 import S0Meter
 
 MASK = (1 << 30) - 1
 

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from evse.ct import ADC_SHIFT
-from evse.meter import DEFAULTS, METER_KINDS, make_meter
+from evse.metering.ct import ADC_SHIFT
+from evse.metering.meter import DEFAULTS, METER_KINDS, make_meter
 
 
 class Clock:
@@ -28,7 +28,7 @@ class Adc:
 
 class CtHw:
     def __init__(self, amps=(16.0, 20.0, 24.0)):
-        from evse.ct import amps_per_count
+        from evse.metering.ct import amps_per_count
         self.clock = Clock()
         apc = amps_per_count(2000, 22.0, 3.3)
         self.ct_adcs = [Adc(self.clock, a, apc) for a in amps]

@@ -3,8 +3,8 @@ import struct
 
 import pytest
 
-from evse import modbus
-from evse.meter_maps import parse_generic_map
+from evse.metering import modbus
+from evse.metering.meter_maps import parse_generic_map
 
 
 def frame(*data):

@@ -17,9 +17,9 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from evse import modbus
-from evse.meter import ModbusSource, make_meter
-from evse.meter_maps import SDM120, SDM630, parse_generic_map
+from evse.metering import modbus
+from evse.metering.meter import ModbusSource, make_meter
+from evse.metering.meter_maps import SDM120, SDM630, parse_generic_map
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 

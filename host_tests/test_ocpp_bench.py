@@ -1,7 +1,7 @@
 """OCPP end to end on the virtual bench: the unmodified firmware (App, its real core and hal on the
 mock machine, driven by tools.drive) against a real central system (PyPI `ocpp` on 127.0.0.1).
 
-The app creates the OcppService itself (ocpp_url is set) and hands it evse.hal's clock, so the
+The app creates the OcppService itself (ocpp_url is set) and hands it evse.shell.hal's clock, so the
 service's timers run on the bench's virtual ticks, the same clock as the app's poll(now_ms) and
 events. A driver task advances virtual time one control tick (10 ms) per asyncio loop iteration,
 at most SPEED times faster than real time; the WebSocket and the central system run on real
@@ -11,7 +11,7 @@ import json
 
 from host_tests.test_console import MemStream
 from ocpp_cs import CentralSystem, call
-from evse import console
+from evse.services import console
 from tools import mock_machine as mm
 from tools.drive import Drive
 

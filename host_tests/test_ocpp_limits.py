@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from ocpp_cs import CentralSystem, HostClock, call, new_uid
 from test_ocpp_cs import FakeMeter, Rig, run, _profile
-from evse import settings as S
-from evse.charger import Charger
+from evse.services import settings as S
+from evse.core.charger import Charger
 from evse.ocpp.chargepoint import OcppService
 from evse.ocpp.schedule import Profiles
 

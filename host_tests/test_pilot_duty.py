@@ -14,7 +14,8 @@ from tools import mock_machine as mm
 mm.register()
 
 from boards import esp32_devkitc, rpi_pico, sim  # noqa: E402
-from evse import hal, limits as L, pilot as P  # noqa: E402
+from evse.shell import hal  # noqa: E402
+from evse.core import limits as L, pilot as P
 
 CURRENTS = (6, 10, 13, 16, 20, 24, 32, 40, 48, 50, 51, 52, 63, 70, 80)
 BOARDS = (esp32_devkitc, rpi_pico, sim)

@@ -7,8 +7,8 @@ import math
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from evse import limits as L
-from evse.meter import make_meter
+from evse.core import limits as L
+from evse.metering.meter import make_meter
 from host_tests.test_meter_plausibility import Hw
 from tools.mock_machine.modbus_meter import ModbusMeter
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from test_console import MemStream, ask
 from tools.drive import Drive
 from tools.rig import load_board
-from evse import settings as S
-from evse import store
+from evse.services import settings as S
+from evse.shell import store
 
 INSTALLED = dict((k, v) for k, v in S.defaults().items() if v is not None)
 INSTALLED["max_current"] = 16
@@ -78,7 +78,7 @@ def test_setting_a_valid_value_ends_the_fault_and_charges(tmp_path):
     d, top = session(import_file(tmp_path, GOOD.replace(b"16", b'"16"', 1)))
     assert d.fault == "settings"
     s = MemStream()
-    from evse import console
+    from evse.services import console
     console.attach(d.app, s)
     (r,) = ask(d.rig, s, {"cmd": "status"})
     assert r["fault"] == "settings" and "max_current: must be a number" in r["fault_reason"]

@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from evse import settings as S
+from evse.services import settings as S
 
 D = S.defaults()
 
@@ -144,7 +144,7 @@ def test_save_seals_alternate_copies_and_round_trips(tmp_path):
 
 def _sealed_next(tmp_path, cfg):
     """What save() would write next, and where: (path, bytes)."""
-    from evse import store
+    from evse.shell import store
     c = store.Copies([str(x) for x in copies(tmp_path)])
     c.read()
     i = 0 if c._newest is None else 1 - c._newest

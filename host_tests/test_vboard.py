@@ -38,7 +38,7 @@ def test_flash_boot_and_status_a1_x1(vboard, tmp_path):
     r = make_flash(tty, "SETTINGS=" + str(settings))
     assert r.returncode == 0, r.stdout
     assert "copied" in r.stdout and "reset" in r.stdout
-    for name in ("main.py", "boot.py", "board.mpy", "evse/app.mpy", "evse/console.mpy"):
+    for name in ("main.py", "boot.py", "board.mpy", "evse/app.mpy", "evse/services/console.mpy"):
         assert os.path.exists(os.path.join(flash, name)), name
     st = wait_a1(tty)
     assert st["ok"] and st["state"] == "A1"

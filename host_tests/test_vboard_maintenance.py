@@ -15,7 +15,7 @@ from tools import flash as F
 from vboard_helpers import ROOT, VBoard, make_flash, make_flash_installed, mpremote, needs_vboard, wait_a1, wait_for
 
 pytestmark = needs_vboard
-WDT_TIMEOUT_S = 2.0            # firmware/evse/limits.py WDT_TIMEOUT_MS
+WDT_TIMEOUT_S = 2.0            # firmware/evse/core/limits.py WDT_TIMEOUT_MS
 SHORT_WINDOW_MS = 10000        # a board built with a 10 s maintenance window (test 3)
 
 # Run through mpremote (its Ctrl-C stops the charger first): a hand at the REPL closes the

@@ -1,11 +1,11 @@
-"""One vocabulary: no state or fault of the charger is spelled as a string outside evse/vocab.py.
+"""One vocabulary: no state or fault of the charger is spelled as a string outside evse/core/vocab.py.
 
 The names are the wire format of the console, the bench's JSONL and the fault journal; spelled in
 one place, a typo cannot make a comparison silently false."""
 import ast
 import os
 
-from evse import vocab as V
+from evse.core import vocab as V
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -15,7 +15,7 @@ NOT_YET_CONVERTED = ["evse/ocpp/"]
 
 # Module-level names whose strings are another vocabulary that happens to share a spelling:
 # settings keys ("ventilation", "rcd_selftest") and console commands ("settings").
-OTHER_VOCABULARIES = {"evse/console.py": ("LIVE_KEYS", "COMMANDS")}
+OTHER_VOCABULARIES = {"evse/services/console.py": ("LIVE_KEYS", "COMMANDS")}
 
 STATES = [getattr(V, n) for n in dir(V) if n.startswith("ST_")]
 FAULTS = [getattr(V, n) for n in dir(V) if n.startswith("FAULT_")]
@@ -27,7 +27,7 @@ def _firmware_files():
         for f in sorted(files):
             if f.endswith(".py"):
                 rel = os.path.relpath(os.path.join(d, f), FIRMWARE).replace(os.sep, "/")
-                if rel != "evse/vocab.py" and not any(rel.startswith(p) for p in NOT_YET_CONVERTED):
+                if rel != "evse/core/vocab.py" and not any(rel.startswith(p) for p in NOT_YET_CONVERTED):
                     yield rel
 
 
@@ -62,12 +62,12 @@ def spelled_names(rel):
 
 def test_no_state_or_fault_is_spelled_outside_the_vocabulary():
     found = [hit for rel in _firmware_files() for hit in spelled_names(rel)]
-    assert not found, "use evse.vocab's constants:\n" + "\n".join(found)
+    assert not found, "use evse.core.vocab's constants:\n" + "\n".join(found)
 
 
 def test_the_scan_sees_the_firmware():
     files = list(_firmware_files())
-    assert "evse/charger.py" in files and "evse/console.py" in files and "main.py" in files
+    assert "evse/core/charger.py" in files and "evse/services/console.py" in files and "main.py" in files
 
 
 def test_names_are_unique_within_each_kind():
@@ -80,9 +80,9 @@ def test_names_are_unique_within_each_kind():
 def test_every_fault_the_core_can_raise_is_in_the_vocabulary():
     """Every name passed to the core's _set_fault or returned by the RCD policy is a vocabulary
     constant (FAULT_*), so a new fault cannot be added without a name beside the others."""
-    for rel in ("evse/charger.py", "evse/protections.py"):
+    for rel in ("evse/core/charger.py", "evse/core/protections.py"):
         with open(os.path.join(FIRMWARE, rel)) as f:
             tree = ast.parse(f.read(), rel)
         for n in ast.walk(tree):
             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "V":
-                assert hasattr(V, n.attr), "%s: V.%s is not in evse/vocab.py" % (rel, n.attr)
+                assert hasattr(V, n.attr), "%s: V.%s is not in evse/core/vocab.py" % (rel, n.attr)

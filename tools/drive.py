@@ -1,7 +1,7 @@
 """Vehicle actions on the virtual bench, in Python: for tests that read like bench scenarios and for
 the latency benchmark. Records every firmware event and every contactor coil edge with its virtual
 time in microseconds."""
-from evse import vocab as V
+from evse.core import vocab as V
 from tools import mock_machine as mm
 from tools.rig import Rig
 

@@ -32,7 +32,7 @@ ROOT = mpy_build.ROOT
 BOARDS = ("esp32_devkitc", "rpi_pico", "vboard")
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
 SETTINGS_NAME = "settings.json"
-SETTINGS_COPIES = ("settings.a", "settings.b")     # what the board keeps (evse.settings.copy_paths)
+SETTINGS_COPIES = ("settings.a", "settings.b")     # what the board keeps (evse.services.settings.copy_paths)
 MPREMOTE_TIMEOUT_S = 180
 
 # Runs on the board: the SHA-256 of every file flash.py manages, printed as one JSON line.
@@ -129,7 +129,8 @@ def settings_file(board, path):
     until it is set)."""
     sys.path.insert(0, os.path.join(ROOT, "firmware"))
     sys.path.insert(1, os.path.join(ROOT, "tools", "hostlib"))
-    from evse import settings, store
+    from evse.services import settings
+    from evse.shell import store
     if path:
         with open(path, "rb") as f:
             data = f.read()

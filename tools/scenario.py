@@ -35,7 +35,7 @@ Parsed arguments (`Command.args`, a tuple), per verb:
         no fault            ('fault', None, None, w)
 """
 
-from evse import vocab as V
+from evse.core import vocab as V
 
 DUTY_TOL = 0.1              # contract: default duty tolerance, percent
 CURRENT_TOL = 0.05          # advertised current tolerance, amps (0.1 A resolution of the core)

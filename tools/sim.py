@@ -2,7 +2,7 @@
 and unplugs; prints the timeline of states, duty and contactor a bench technician would watch."""
 import sys
 
-from evse import vocab as V
+from evse.core import vocab as V
 from tools.rig import Rig
 
 

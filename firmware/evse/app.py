@@ -1,12 +1,13 @@
 # Wires the core, the hardware shell and the services, and schedules them.
 # On the board: asyncio (main()). On the host: the bench calls App.cycle() on virtual time.
-import machine
 from micropython import const
 
-from evse import hal, limits as L, settings, vocab as V
-from evse.charger import Charger, Measurements
-from evse.hal import ticks_ms, ticks_us, ticks_diff, ticks_add
-from evse.journal import Journal
+from evse.shell import hal
+from evse.core import limits as L, vocab as V
+from evse.services import settings
+from evse.core.charger import Charger, Measurements
+from evse.shell.hal import ticks_ms, ticks_us, ticks_diff, ticks_add
+from evse.services.journal import Journal
 
 SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
@@ -36,13 +37,13 @@ class App:
         self.services = []                         # objects with poll(now_ms)
         self.listeners = []                        # objects with on_event(ev, now_ms)
         self.errors = []                           # recent exceptions caught outside the core
-        self.log = None                            # evse.log.Log once the console is attached
+        self.log = None                            # evse.services.log.Log once the console is attached
         self.meter = None                          # metering service (owns m.current_ma)
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
         self._start_meter(board, flash_dir)
-        self.reset_cause = machine.reset_cause()
-        if self.reset_cause == machine.WDT_RESET:
+        self.reset_cause = hal.reset_cause()
+        if self.reset_cause == hal.WDT_RESET:
             self.journal.add(ticks_ms(), "watchdog_reset", V.ST_BOOT)
         for e in self.settings_errors:
             self.report(V.SRC_SETTINGS, e)
@@ -68,16 +69,20 @@ class App:
 
     def _ocpp_reset(self, kind):
         """OCPP Reset (Soft or Hard), after its StopTransaction went out: outputs safe, then reboot."""
-        self.hw.safe()
         self.report("ocpp", "reset " + kind)
-        machine.reset()
+        self.reset()
+
+    def reset(self):
+        """Reboot the board (console, OCPP): outputs safe first."""
+        self.hw.safe()
+        hal.reset()
 
     def _start_meter(self, board, flash_dir):
         if self.cfg.get("meter", "none") == "none":
             return
         try:
-            from evse.meter import make_meter
-            from evse.meter_io import MeterIO
+            from evse.metering.meter import make_meter
+            from evse.shell.meter_io import MeterIO
             io = MeterIO(board, self.cfg)
             meter = make_meter(self.cfg, io, flash_dir)
             if meter.kind == "ct" and getattr(meter.source, "slice_us", 0):
@@ -218,11 +223,11 @@ async def _run_all(app):
 
 def main(board, flash_dir="/"):
     import asyncio
-    from evse import maint
+    from evse.shell import maint
     app = None
     try:
         app = App(board, flash_dir)
-        from evse import console     # the JSON-lines console and the log, as services
+        from evse.services import console     # the JSON-lines console and the log, as services
         console.attach(app)
         app.hw.start_watchdog()
         maint.stop()                 # boot.py's maintenance feeds end: the control loop feeds

@@ -2,7 +2,7 @@
 import json
 
 from tools.rig import Rig
-from evse import console as C
+from evse.services import console as C
 
 
 class Mem:

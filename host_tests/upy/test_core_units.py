@@ -1,8 +1,8 @@
 """Pure core units (classification, proximity, protections): run under CPython and MicroPython."""
-from evse import limits as L
-from evse import pilot as P
-from evse import proximity as PX
-from evse.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_HALF, THERMAL_QUARTER, \
+from evse.core import limits as L
+from evse.core import pilot as P
+from evse.core import proximity as PX
+from evse.core.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_HALF, THERMAL_QUARTER, \
     THERMAL_STOP, THERMAL_OK
 
 

@@ -35,7 +35,7 @@ def bench(board="sim", **config):
     cfg = {"max_current": 32}
     cfg.update(config)
     d = Drive(config=cfg, board=board)
-    from evse import console
+    from evse.services import console
     console.attach(d.app, console.UartStream(mm.UART(9, 115200)))
     return d
 

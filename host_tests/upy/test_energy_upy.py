@@ -8,7 +8,7 @@ with the newest checkpoint whose checksum holds: never 0, never a garbled count.
 import json
 import os
 
-from evse.energy import CHECKPOINT_FILES, LEGACY_FILES, Energy
+from evse.metering.energy import CHECKPOINT_FILES, LEGACY_FILES, Energy
 from test_meter_upy import fresh
 
 

@@ -9,9 +9,9 @@ from tools import mock_machine as mm
 from tools.mock_machine.world import World
 
 from evse import app as A
-from evse import console as C
-from evse import limits as L
-from evse import maint
+from evse.services import console as C
+from evse.core import limits as L
+from evse.shell import maint
 
 BOARD = R.load_board("sim")
 COIL = BOARD.CONTACTOR_PINS[0]

@@ -7,13 +7,13 @@ import struct
 import sys
 from array import array
 
-from evse import modbus
-from evse.ct import ADC_SHIFT, CtMeter, amps_per_count, channel_sums, sample_burst
-from evse.energy import Energy
-from evse.meter import make_meter
-from evse.meter_maps import parse_generic_map
-from evse.s0 import S0Meter
-from evse.store import Ring, read_json, write_json_atomic
+from evse.metering import modbus
+from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count, channel_sums, sample_burst
+from evse.metering.energy import Energy
+from evse.metering.meter import make_meter
+from evse.metering.meter_maps import parse_generic_map
+from evse.metering.s0 import S0Meter
+from evse.shell.store import Ring, read_json, write_json_atomic
 
 IS_UPY = sys.implementation.name == "micropython"
 APC = amps_per_count(2000, 22.0, 3.3)
@@ -326,7 +326,7 @@ def poll_for(m, t, seconds, step=10):
 
 
 def test_nan_and_inf_compare_false():
-    from evse.meter import plausible
+    from evse.metering.meter import plausible
     nan = modbus.decode(bytearray(b"\xff\xff\xff\xff"), 0, modbus.T_FLOAT32)
     inf = modbus.decode(bytearray(b"\x7f\x80\x00\x00"), 0, modbus.T_FLOAT32)
     assert nan != nan and inf > 1e38
@@ -385,7 +385,7 @@ def test_meter_poll_between_readings_allocates_nothing():
 def test_s0_meter_polls_allocate_nothing_while_pulses_come():
     """Every control cycle polls the S0 source: pulses counted, energy added, the power and
     current estimates (small ints) and the plausibility check, under heap_lock for 3 s at 7.2 kW."""
-    from evse.meter import Meter
+    from evse.metering.meter import Meter
     src = S0Meter(1000)
     m = Meter(src, Energy(fresh("s0alloc")), "s0")
     for t in (0, 500000, 1000000):

@@ -4,10 +4,10 @@ import json
 import os
 
 from tools.rig import _tempdir
-from evse import settings as S
-from evse import store
-from evse import limits as L
-from evse.charger import Charger
+from evse.services import settings as S
+from evse.shell import store
+from evse.core import limits as L
+from evse.core.charger import Charger
 
 D = S.defaults()
 GOOD = b'{"max_current": 16}'

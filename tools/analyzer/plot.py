@@ -7,7 +7,7 @@ from tools.analyzer.capture import Sampled
 STATE_COLORS = {"A": "#d9d9d9", "B": "#9ecae1", "C": "#a1d99b", "D": "#fdd0a2", "E": "#fcbba1",
                 "F": "#cb181d", "F wake-up": "#bcbddc", "fault": "#fb6a4a", "?": "#f0f0f0"}
 MS_AXIS_S = 1.0            # captures shorter than this get a millisecond time axis
-PP_LATCHED_MAX = 300       # ohms, as firmware/evse/limits.py: J1772 / NACS 150 ohm latched
+PP_LATCHED_MAX = 300       # ohms, as firmware/evse/core/limits.py: J1772 / NACS 150 ohm latched
 PP_BUTTON = (330, 800)     # 480 ohm: the latch button pressed
 PP_OPEN = 1e8              # at or above: open (the bench writes 1e9)
 MAX_POINTS = 4000          # min/max envelope bins: the plot stays readable and fast on long captures

@@ -1,7 +1,7 @@
 """The bench's JSON-lines log (bench contract): one object per line, `t` (seconds) and `kind` first."""
 import json
 
-from evse import vocab as V
+from evse.core import vocab as V
 from tools import mock_machine as mm
 
 METER_PERIOD_US = 1000000   # a meter line once per second while the contactor is closed

@@ -33,7 +33,7 @@ def config_of(cmds):
 
 def check_config(cmds):
     """Raise ScenarioError for a setting the firmware would refuse (exit 2: nothing is run)."""
-    from evse import settings
+    from evse.services import settings
     cfg, lines = config_of(cmds)
     full = dict(BENCH_DEFAULTS)
     full.update(cfg)

@@ -28,10 +28,10 @@ except ImportError:
         return int(time.perf_counter() * 1000000)
     def elapsed(a, b):
         return b - a
-from evse import modbus
-from evse.ct import CtMeter, amps_per_count, ADC_SHIFT
-from evse.meter import ModbusSource
-from evse.meter_maps import SDM630
+from evse.metering import modbus
+from evse.metering.ct import CtMeter, amps_per_count, ADC_SHIFT
+from evse.metering.meter import ModbusSource
+from evse.metering.meter_maps import SDM630
 
 APC = amps_per_count(2000, 22.0, 3.3)
 class Clock:
@@ -185,7 +185,7 @@ BLOCKS = 64
 bd = Blocks(BLOCKS, 4096)
 os.VfsLfs2.mkfs(bd)
 os.mount(os.VfsLfs2(bd), '/flash')
-from evse.energy import Energy
+from evse.metering.energy import Energy
 e = Energy('/flash')
 e.session_start(0)
 N = 3000

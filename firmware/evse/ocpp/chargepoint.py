@@ -30,7 +30,7 @@ RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransactio
 class OcppService:
     def __init__(self, charger, meter, settings, flash_dir, clock, on_reset=None, connect=None):
         """clock: an object with ticks_ms(), ticks_diff(a, b), ticks_add(a, d), the same clock the
-        caller's poll(now_ms) values come from (the app passes evse.hal; host tests a real clock).
+        caller's poll(now_ms) values come from (the app passes evse.shell.hal; host tests a real clock).
         connect: the transport, websocket.connect's signature (tests may pass a fake one)."""
         self.charger = charger
         self.meter = meter

@@ -1,8 +1,8 @@
-"""Flash helpers for the OCPP files: the atomic JSON files of evse.store, plus what the
+"""Flash helpers for the OCPP files: the atomic JSON files of evse.shell.store, plus what the
 append-only transaction log needs. MicroPython has no os.path; paths are joined with '/'."""
 import os
 
-from evse.store import join, read_json, write_json_atomic as write_json  # noqa: F401 (re-exported)
+from evse.shell.store import join, read_json, write_json_atomic as write_json  # noqa: F401 (re-exported)
 
 
 def ensure_dir(d):

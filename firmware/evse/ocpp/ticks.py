@@ -1,5 +1,5 @@
 """Tick arithmetic for the OCPP service. The clock itself belongs to the caller: the app passes
-`evse.hal` (its ticks_ms/ticks_diff/ticks_add), host tests pass a real clock. Nothing here reads
+`evse.shell.hal` (its ticks_ms/ticks_diff/ticks_add), host tests pass a real clock. Nothing here reads
 `time`: a mock clock registered before or after import would otherwise be picked up by accident."""
 
 TICKS_PERIOD = 1 << 30  # the MicroPython ports wrap ticks_ms here

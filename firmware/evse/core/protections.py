@@ -1,8 +1,8 @@
 # Protections, pure logic: over-current, temperature derating, residual-current trip policy.
 from micropython import const
 
-from evse import limits as L
-from evse import vocab as V
+from evse.core import limits as L
+from evse.core import vocab as V
 
 
 class OverCurrent:

@@ -1,7 +1,7 @@
 # Control pilot, pure logic: the duty that advertises a current, and what the plateaus say.
 from micropython import const
 
-from evse import limits as L
+from evse.core import limits as L
 
 # Pilot states as read back (IEC 61851-1 Table A.4); INVALID and DIODE are faults.
 UNKNOWN = const(0)

@@ -29,7 +29,7 @@ period: exact on any grid with gaps under a slot, shown by host_tests/test_meter
 import math
 from array import array
 
-from evse.limits import METER_MAX_A, METER_MAX_V
+from evse.core.limits import METER_MAX_A, METER_MAX_V
 
 ADC_SHIFT = 4                  # read_u16() is 16-bit; boards have 12-bit converters
 ADC_COUNTS = 4096

@@ -5,8 +5,8 @@ import time
 import machine
 from micropython import const
 
-from evse import limits as L
-from evse import pilot as P
+from evse.core import limits as L
+from evse.core import pilot as P
 
 ticks_ms = time.ticks_ms
 ticks_us = time.ticks_us
@@ -28,7 +28,18 @@ _PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
 
 
-def _adc(pin, atten):
+WDT_RESET = machine.WDT_RESET
+
+
+def reset():
+    machine.reset()
+
+
+def reset_cause():
+    return machine.reset_cause()
+
+
+def adc_input(pin, atten):
     if pin is None:
         return None
     adc = machine.ADC(pin if pin <= 4 else machine.Pin(pin))   # rp2: 0-4 are ADC channels
@@ -59,10 +70,10 @@ class Hardware:
         # pilot mV = (raw - zero) * k / 1000 (integer math in the burst)
         self._zero = int(offset / fullscale * _U16_MAX + 0.5)
         self._k = int(fullscale / _U16_MAX / gain * 1e6 + 0.5)
-        self._pilot_adc = _adc(board.PILOT_ADC_PIN, board.ADC_ATTEN)
+        self._pilot_adc = adc_input(board.PILOT_ADC_PIN, board.ADC_ATTEN)
         self._burst = board.PILOT_BURST
-        self._pp_adc = _adc(board.PP_ADC_PIN, board.ADC_ATTEN)
-        self._temp_adc = _adc(board.TEMP_ADC_PIN, board.ADC_ATTEN)
+        self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
+        self._temp_adc = adc_input(board.TEMP_ADC_PIN, board.ADC_ATTEN)
         self._adc_fullscale_mv = int(fullscale * 1000)
         # PP divider in ADC codes, computed once: integers only on the tick
         self._pp_full = _U16_MAX * int(board.PP_VREF * 1000 + 0.5) // self._adc_fullscale_mv
@@ -370,6 +381,9 @@ class Hardware:
             self._econ = None
         self.set_rcd_test(False)
         self.set_pilot(L.PILOT_F, 0)
+
+    def open_uart(self, uart_id, baud):
+        return machine.UART(uart_id, baud)
 
     def start_watchdog(self):
         self.wdt = machine.WDT(timeout=L.WDT_TIMEOUT_MS)

@@ -1,6 +1,6 @@
 # Settings: the schema, validation and the files on flash (docs/flashing.md, "Settings on flash").
 #
-# Kept as two sealed copies, settings.a and settings.b (evse.store.Copies: a sequence number and a
+# Kept as two sealed copies, settings.a and settings.b (evse.shell.store.Copies: a sequence number and a
 # CRC-32 each, written in turn), so a write torn by a power cut or a copy corrupted on flash never
 # loses the installer's values: the newest valid copy wins. settings.json, when present, is an
 # import (sealed by `make flash SETTINGS=...`, or plain JSON from an older firmware or by hand): read
@@ -13,10 +13,10 @@
 import json
 import os
 
-from evse import limits as L
-from evse import proximity as PX
-from evse import store
-from evse.store import TMP_SUFFIX
+from evse.core import limits as L
+from evse.core import proximity as PX
+from evse.shell import store
+from evse.shell.store import TMP_SUFFIX
 MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
 
 # key: (int|float, default, lo, hi) or (int, default, choices); (str, default, choices);

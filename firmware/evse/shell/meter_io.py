@@ -1,10 +1,10 @@
-# What the meter service needs from the board (evse.meter.make_meter's `hw`), built only when a
+# What the meter service needs from the board (evse.metering.meter.make_meter's `hw`), built only when a
 # meter is configured so a charger without one spends no RAM on it: CT ADCs, an optional mains
 # voltage ADC, the Modbus UART behind an RS-485 transceiver, the S0 pulse interrupt.
 import machine
 from micropython import const
 
-from evse.hal import _adc, sleep_us, ticks_add, ticks_diff, ticks_us
+from evse.shell.hal import adc_input, sleep_us, ticks_add, ticks_diff, ticks_us
 
 _CT_SLICE_US = const(8000)  # a CT poll samples at most this long (the app's deadline ends it first)
 _BITS_PER_BYTE = const(10)  # 8N1 on the wire
@@ -65,8 +65,8 @@ class MeterIO:
         self._board = board
         self._s0_pin = None
         if kind == "ct":
-            self.ct_adcs = tuple(_adc(p, atten) for p in getattr(board, "CT_ADC_PINS", ()))
-            self.v_adc = _adc(getattr(board, "V_ADC_PIN", None), atten)
+            self.ct_adcs = tuple(adc_input(p, atten) for p in getattr(board, "CT_ADC_PINS", ()))
+            self.v_adc = adc_input(getattr(board, "V_ADC_PIN", None), atten)
         elif kind in ("sdm120", "sdm630", "modbus"):
             self.uart = self._open_uart(board, cfg)
 

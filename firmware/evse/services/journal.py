@@ -1,6 +1,6 @@
 # Fault log: the last (time, reason, state) records on flash, trip counters per reason, and the
 # latched fault that must survive a reboot (a welded contactor is never a reason to close again).
-from evse import store
+from evse.shell import store
 
 RING_SIZE = 32
 

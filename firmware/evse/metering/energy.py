@@ -4,7 +4,7 @@ Energy arrives as integer milliwatt-hours (`add_mwh`) from whichever meter is fi
 because boards have single-precision floats: a lifetime total of 10^5 kWh in a float32 would stop
 counting 0.5 Wh steps. The total is kept as whole Wh plus a mWh remainder (both small ints).
 
-Checkpoints go to two alternating sealed copies (energy.a, energy.b: evse.store.Copies, JSON then
+Checkpoints go to two alternating sealed copies (energy.a, energy.b: evse.shell.store.Copies, JSON then
 a last line '<seq> <crc32>'), at least every CHECKPOINT_MS or every CHECKPOINT_MWH of new energy,
 whichever comes first, and at session start and end; never while nothing changed. A write goes to
 the copy that does not hold the newest valid checkpoint, so a torn write or a flipped bit costs at
@@ -17,7 +17,7 @@ checksum) are read, their newest checkpoint is sealed into a copy at once, then 
 import json
 import os
 
-from evse.store import Copies, Ring, join, read_json
+from evse.shell.store import Copies, Ring, join, read_json
 
 CHECKPOINT_MS = 60000          # at least once a minute while energy flows
 CHECKPOINT_MWH = 50000         # or every 0.05 kWh, whichever first

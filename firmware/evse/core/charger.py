@@ -2,12 +2,12 @@
 # Sequence numbers refer to IEC 61851-1 Table A.6.
 from micropython import const
 
-from evse import limits as L
-from evse import pilot as P
-from evse import proximity as PX
-from evse import vocab as V
-from evse.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
-from evse.timers import Timer
+from evse.core import limits as L
+from evse.core import pilot as P
+from evse.core import proximity as PX
+from evse.core import vocab as V
+from evse.core.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
+from evse.core.timers import Timer
 
 
 def ticks_diff(a, b):
@@ -82,7 +82,7 @@ class Charger:
         self.session_active = False
         self.oc_blind = False
         self.pilot_undecided = False  # the pilot sits between two bands: no state, no charging
-        # Named timers (evse.timers), each for what it times:
+        # Named timers (evse.core.timers), each for what it times:
         d = self.diff
         self.t_F = Timer(d)           # F since power-on or the fault: FAULT_F_MIN_MS; the RCD retry
         self.t_closed = Timer(d)      # running while the contactor is closed: settle, early RCD trip

@@ -13,19 +13,19 @@ allocates nothing (a CT window, an S0 estimate); a Modbus reply decodes float re
 Sessions: session_start(now_ms), session_end(now_ms, reason) -> record, sessions() -> records;
 or hand the core's events to on_event(ev): ('session', 'start'|'end', reason).
 poll() never raises: a failing source gives ok=False, error, current_a -1.0. So does a reading
-with a value that is NaN, infinite, negative where it cannot be or beyond evse.limits' METER_MAX_*
+with a value that is NaN, infinite, negative where it cannot be or beyond evse.core.limits' METER_MAX_*
 (a meter error: never a silent 0.0); energy then still counts from the sources left.
 """
-from evse import limits as L
-from evse.energy import Energy, ticks_diff
+from evse.core import limits as L
+from evse.metering.energy import Energy, ticks_diff
 
-modbus = None       # evse.modbus: imported only when a Modbus meter is used (about 15 kB of RAM)
+modbus = None       # evse.metering.modbus: imported only when a Modbus meter is used (about 15 kB of RAM)
 
 
 def _load_modbus():
     global modbus
     if modbus is None:
-        from evse import modbus as mb
+        from evse.metering import modbus as mb
         modbus = mb
     return modbus
 
@@ -420,7 +420,7 @@ def _make_source(kind, cfg, hw):
     phases = int(_cfg(cfg, "meter_phases"))
     volts = float(_cfg(cfg, "nominal_volts"))
     if kind == "ct":
-        from evse.ct import CtMeter, amps_per_count
+        from evse.metering.ct import CtMeter, amps_per_count
         adcs = list(hw.ct_adcs)[:phases]
         if len(adcs) < phases:
             raise ValueError("%d phases but %d CT inputs on this board" % (phases, len(adcs)))
@@ -438,13 +438,13 @@ def _make_source(kind, cfg, hw):
                        sleep_us=getattr(hw, "sleep_us", None) if slice_us else None)
     if kind in ("sdm120", "sdm630", "modbus"):
         _load_modbus()
-        from evse.meter_maps import MAPS, parse_generic_map
+        from evse.metering.meter_maps import MAPS, parse_generic_map
         regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))
         master = modbus.ModbusMaster(hw.uart, timeout_ms=int(_cfg(cfg, "meter_timeout_ms")),
                                      retries=int(_cfg(cfg, "meter_retries")))
         return ModbusSource(master, regmap, int(_cfg(cfg, "meter_addr")),
                             interval_ms=int(_cfg(cfg, "meter_interval_ms")))
     if kind == "s0":
-        from evse.s0 import S0Meter
+        from evse.metering.s0 import S0Meter
         return S0Meter(int(_cfg(cfg, "s0_imp_per_kwh")), nominal_volts=volts, phases=phases)
     raise ValueError("meter must be one of %s, not %r" % ("|".join(METER_KINDS), kind))

@@ -5,9 +5,9 @@
 # malformed line gets an error reply and changes nothing; output is queued and bounded.
 import json
 
-from evse import limits as L
-from evse import settings
-from evse import vocab as V
+from evse.core import limits as L
+from evse.services import settings
+from evse.core import vocab as V
 
 MAX_LINE = 512            # bytes per request line; longer lines are discarded whole
 READ_PER_POLL = 256       # bytes taken from the stream per poll (bounded work per tick)
@@ -143,9 +143,7 @@ class Console:
             self.send({"ev": "dropped", "lines": n})
         self._flush()
         if self.reboot_pending and not self._out and self._partial is None:
-            import machine
-            self.app.hw.safe()
-            machine.reset()
+            self.app.reset()
 
     def _end_line(self, now_ms):
         line = bytes(self._line)
@@ -365,13 +363,13 @@ class Console:
         self.send(e)
 
     def log_line(self, level, msg, t_ms):
-        """From evse.log: a log line as an event."""
+        """From evse.services.log: a log line as an event."""
         self.send({"ev": "log", "level": level, "msg": msg, "t": t_ms})
 
 
 def attach(app, stream=None):
     """Wire the console (and the log) into the app: at boot on the board and the virtual board."""
-    from evse.log import Log
+    from evse.services.log import Log
     log = Log(app.flash_dir)
     con = Console(app, stream if stream is not None else StdioStream(), log)
     log.console = con
@@ -386,8 +384,7 @@ def attach(app, stream=None):
         log.error("settings: nothing is offered: " + app.charger.settings_error)
     uart_id = getattr(app.board, "CONSOLE_UART", None)    # a second console where one is wired
     if uart_id is not None:
-        import machine
-        u = UartStream(machine.UART(uart_id, 115200))
+        u = UartStream(app.hw.open_uart(uart_id, 115200))
         con2 = Console(app, u, log)
         app.services.append(con2)
         app.listeners.append(con2)

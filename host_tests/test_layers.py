@@ -1,0 +1,100 @@
+"""The tree is the architecture (../shared/reference/architecture.md): every import in firmware/ and
+boards/ points down the layers, read from the source with `ast` (imports inside functions included).
+
+    app  ->  services, ocpp, metering  ->  shell  ->  core
+"""
+import ast
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+
+LAYER_OF = {"core": 0, "shell": 1, "metering": 2, "services": 2, "ocpp": 2, "app": 3}
+PORT_MODULES = {"machine", "rp2", "esp32", "network"}      # the hardware: the shell's alone
+
+
+def modules():
+    """(path relative to firmware/, its layer name or None, [(imported module, names)])."""
+    for d, _, files in os.walk(FIRMWARE):
+        for f in sorted(files):
+            if not f.endswith(".py"):
+                continue
+            path = os.path.join(d, f)
+            rel = os.path.relpath(path, FIRMWARE).replace(os.sep, "/")
+            parts = rel.split("/")
+            layer = parts[1] if len(parts) > 2 and parts[0] == "evse" else (
+                "app" if rel == "evse/app.py" else None)
+            yield rel, layer, imports(path)
+
+
+def imports(path):
+    out = []
+    for node in ast.walk(ast.parse(open(path).read(), path)):
+        if isinstance(node, ast.Import):
+            out.extend((a.name, ()) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            out.append((node.module, tuple(a.name for a in node.names)))
+    return out
+
+
+def target_layer(mod, names):
+    """The layer an `evse...` import reaches (for `from evse.shell import hal`: shell)."""
+    parts = mod.split(".")
+    if parts[0] != "evse":
+        return None
+    if len(parts) > 1:
+        return "app" if parts[1] == "app" else parts[1]
+    return "app" if "app" in names else None
+
+
+def test_the_layer_packages_exist():
+    for layer in ("core", "shell", "metering", "services", "ocpp"):
+        assert os.path.isdir(os.path.join(FIRMWARE, "evse", layer)), layer
+
+
+def test_the_core_imports_nothing_outside_the_core():
+    bad = [(rel, mod) for rel, layer, imps in modules() if layer == "core"
+           for mod, names in imps if mod not in ("micropython",) and target_layer(mod, names) != "core"]
+    assert bad == []
+
+
+def test_only_the_shell_touches_the_hardware():
+    """boot.py, which runs before the evse package (the coils low at once), is the one exception."""
+    bad = [(rel, mod) for rel, layer, imps in modules() if layer != "shell" and rel != "boot.py"
+           for mod, _ in imps if mod.split(".")[0] in PORT_MODULES]
+    assert bad == []
+
+
+def test_every_import_points_down_the_layers():
+    bad = []
+    for rel, layer, imps in modules():
+        if layer is None:
+            continue
+        for mod, names in imps:
+            to = target_layer(mod, names)
+            if to is None or to == layer:
+                continue
+            if LAYER_OF[to] >= LAYER_OF[layer]:
+                bad.append((rel, mod))
+    assert bad == []
+
+
+def test_no_one_reaches_into_the_shells_privates():
+    bad = [(rel, mod, n) for rel, layer, imps in modules() if layer != "shell"
+           for mod, names in imps if target_layer(mod, names) == "shell"
+           for n in names if n.startswith("_")]
+    assert bad == []
+
+
+def test_firmware_never_imports_the_host_side():
+    bad = [(rel, mod) for rel, _, imps in modules() for mod, _ in imps
+           if mod.split(".")[0] in ("tools", "host_tests", "pytest")]
+    assert bad == []
+
+
+def test_boards_are_data():
+    bad = []
+    for f in os.listdir(os.path.join(ROOT, "boards")):
+        if f.endswith(".py"):
+            bad.extend((f, m) for m, _ in imports(os.path.join(ROOT, "boards", f)))
+    assert bad == []
