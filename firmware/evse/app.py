@@ -12,6 +12,7 @@ from evse.services.journal import Journal
 SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
 OCPP_DIR = "ocpp"                                  # the OCPP service's files on flash
+PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
 _MAX_LOGGED_ERRORS = const(20)
 _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
 _METER_GUARD_US = const(500)     # room for the loop's own work between the meter and the tick
@@ -154,6 +155,64 @@ class App:
                     lst.on_event(ev, now)
                 except Exception as e:
                     self.report(type(lst).__name__, repr(e))
+
+    # --- the services' one interface: a status snapshot and commands (console, OCPP, later web/MQTT) ---
+    def status(self, now):
+        """The charger as the services show it, built from each part's own public view."""
+        ch = self.charger
+        out = ch.out
+        r = {"state": ch.state,
+             "pilot": PILOT_NAMES.get(out.pilot_mode, "?"),
+             "duty": self.hw.duty_x100 / 100,
+             "amps": out.amps_x10 / 10,
+             "limit": ch.limit_x10() / 10,
+             "contactor": bool(out.contactor),
+             "enabled": ch.enabled,
+             "authorized": ch.authorized,
+             "session": ch.session_active,
+             "fault": ch.fault,
+             "fault_reason": ch.settings_error if ch.fault == V.FAULT_SETTINGS else None,
+             "latched": self.journal.latched,
+             "temp_c": self.m.temp_c,
+             "overcurrent_blind": ch.oc_blind,       # meter lost while closed
+             "t": now}
+        if self.meter is not None:
+            r["energy"] = self.meter.status()
+        if self.ocpp is not None:
+            r["ocpp"] = self.ocpp.status()
+        return r
+
+    def command(self, verb, arg, now):
+        """limit (amps or None), enable, disable, authorize, stop (reason), clear: the reply's fields.
+        ValueError when refused, with nothing changed."""
+        ch = self.charger
+        if verb == "limit":
+            ch.set_limit("console", arg)           # the core's one check of every limit
+            return {"limit": arg}
+        if verb == "enable" or verb == "disable":
+            ch.enable(verb == "enable")
+            return {"enabled": ch.enabled}
+        if verb == "authorize":
+            ch.authorize(True)
+            return {"authorized": True}
+        if verb == "stop":
+            ch.stop(arg)
+            return {"stopped": True}
+        if verb == "clear":
+            return self._clear_fault(now)
+        raise ValueError("unknown command " + verb)
+
+    def _clear_fault(self, now):
+        ch = self.charger
+        fault = ch.fault
+        if fault == V.FAULT_SETTINGS:          # lasts as long as its cause: only a valid value ends it
+            raise ValueError("%s; set a valid value" % ch.settings_error)
+        cleared = fault or self.journal.latched
+        if cleared is None:
+            return {"cleared": None}
+        ch.clear_fault()
+        self.journal.add(now, "cleared", cleared)
+        return {"cleared": cleared}
 
     def _journal_fault(self, ev, now):
         """A fault set goes into the journal (latched ones survive a reboot); clearing the latched

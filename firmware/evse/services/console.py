@@ -19,7 +19,6 @@ LOG_RECORDS_MAX = 32      # fault-log records per reply
 # (new ones included) is read once at boot and needs a reboot.
 LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rcd_selftest",
              "economiser")
-PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
 COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
             "settings", "set", "reboot", "sessions")
 SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)
@@ -199,38 +198,7 @@ class Console:
         return {"commands": list(COMMANDS)}
 
     def _cmd_status(self, req, now):
-        app = self.app
-        ch = app.charger
-        out = ch.out
-        r = {"state": ch.state,
-             "pilot": PILOT_NAMES.get(out.pilot_mode, "?"),
-             "duty": app.hw.duty_x100 / 100,
-             "amps": out.amps_x10 / 10,
-             "limit": ch.limit_x10() / 10,
-             "contactor": bool(out.contactor),
-             "enabled": ch.enabled,
-             "authorized": ch.authorized,
-             "session": ch.session_active,
-             "fault": ch.fault,
-             "fault_reason": ch.settings_error if ch.fault == V.FAULT_SETTINGS else None,
-             "latched": app.journal.latched,
-             "temp_c": app.m.temp_c,
-             "overcurrent_blind": bool(getattr(ch, "oc_blind", False)),   # meter lost while closed
-             "t": now}
-        meter = app.meter
-        if meter is not None:
-            r["energy"] = {"wh_session": getattr(meter, "wh_session", None),
-                           "wh_total": getattr(meter, "wh_total", None),
-                           "power_w": getattr(meter, "power_w", None),
-                           "amps": getattr(meter, "amps", None),
-                           "current_a": getattr(meter, "current_a", None),
-                           "kind": getattr(meter, "kind", None),
-                           "ok": getattr(meter, "ok", None),
-                           "error": getattr(meter, "error", None)}
-        ocpp = getattr(app, "ocpp", None)
-        if ocpp is not None:
-            r["ocpp"] = ocpp.status()
-        return r
+        return self.app.status(now)
 
     def _cmd_sessions(self, req, now):
         n = req.get("n", SESSIONS_MAX)
@@ -241,20 +209,16 @@ class Console:
         return {"sessions": recs[-n:] if n else [], "metered": meter is not None}
 
     def _cmd_limit(self, req, now):
-        a = req.get("amps")
         try:
-            self.app.charger.set_limit("console", a)     # the core's one check of every limit
+            return self.app.command("limit", req.get("amps"), now)
         except ValueError as e:
             raise ValueError("amps must be a number 0..%d, or null to remove the limit (%s)" % (L.AMPS_MAX, e))
-        return {"limit": a}
 
     def _cmd_enable(self, req, now):
-        self.app.charger.enable(True)
-        return {"enabled": True}
+        return self.app.command("enable", None, now)
 
     def _cmd_disable(self, req, now):
-        self.app.charger.enable(False)
-        return {"enabled": False}
+        return self.app.command("disable", None, now)
 
     def _cmd_authorize(self, req, now):
         tag = req.get("id_tag")
@@ -267,23 +231,15 @@ class Console:
             # same tag ends its transaction), 'busy', or a rejection status; see docs/ocpp.md.
             st = ocpp.present_id(tag)      # on the service's own clock
             return {"authorized": st == "accepted", "id_tag": tag, "ocpp": st}
-        self.app.charger.authorize(True)
-        return {"authorized": True, "id_tag": tag}
+        r = self.app.command("authorize", tag, now)
+        r["id_tag"] = tag
+        return r
 
     def _cmd_stop(self, req, now):
-        self.app.charger.stop("console")
-        return {"stopped": True}
+        return self.app.command("stop", "console", now)
 
     def _cmd_clear(self, req, now):
-        app = self.app
-        fault = app.charger.fault
-        if fault == V.FAULT_SETTINGS:          # lasts as long as its cause: only a valid value ends it
-            raise ValueError("%s; set a valid value" % app.charger.settings_error)
-        if fault is None and app.journal.latched is None:
-            return {"cleared": None}
-        app.charger.clear_fault()
-        app.journal.add(now, "cleared", fault or app.journal.latched)
-        return {"cleared": fault or app.journal.latched}
+        return self.app.command("clear", None, now)
 
     def _cmd_log(self, req, now):
         n = req.get("n", LOG_RECORDS_MAX)
