@@ -73,3 +73,100 @@ def test_the_harness_flags_a_frame_off_the_official_schema():
     cs.check_frame('[2,"c","Heartbeat",{}]')
     assert len(cs.violations) == 2 and cs.checked == 3
     assert "Charged" in cs.violations[0][1][0] and "GetLocalListVersionResponse" in cs.violations[1][1][0]
+
+
+# -- charging sessions ----------------------------------------------------------------------------
+
+def _offering(b):
+    """The pilot offers current (PWM on) and the contactor is closed: energy can flow."""
+    return b.d.coil and b.d.duty < 100.0
+
+
+def test_TC_003_CS_regular_charging_session_plugin_first(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        b.d.plug()
+        await status_is(b, "Preparing")
+        r = await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        assert r["ocpp"] == "pending"
+        await b.until(lambda: cs.actions("Authorize"), what="Authorize")
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "GOOD" and start["connectorId"] == 1
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        assert statuses(cs) == ["Available", "Preparing", "Charging"]
+    run_case(tmp_path, case)
+
+
+@known("authorization before plug-in never charges")
+def test_TC_004_1_CS_regular_charging_session_identification_first(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await b.until(lambda: cs.actions("Authorize"), what="Authorize")
+        await b.wait(2.0)
+        b.d.plug()
+        b.d.ev("C")
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "GOOD"
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        mv = await b.until(lambda: [m for m in cs.actions("MeterValues") if m.get("transactionId")], 5,
+                           "MeterValues of the transaction")
+        assert mv[0]["connectorId"] == 1
+    run_case(tmp_path, case)
+
+
+def test_TC_012_CS_remote_stop_charging_session(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        start = await charging(b)
+        txid = b.svc.tx["txid"]
+        res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=txid))
+        assert res.status == "Accepted"
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["transactionId"] == txid and stop["reason"] == "Remote"
+        assert stop["meterStop"] >= start["meterStart"]
+        await status_is(b, "Finishing")
+        await b.until(lambda: b.d.duty == 100.0, 1, "PWM off")
+        b.d.ev("B")
+        await b.until(lambda: not b.d.coil, 1, "contactor open")
+        b.d.unplug()
+        await status_is(b, "Available")
+    run_case(tmp_path, case)
+
+
+def test_TC_010_CS_remote_start_charging_session_cable_plugged_in_first(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        conf = await cs.call("cp1", call.GetConfiguration(key=["AuthorizeRemoteTxRequests"]))
+        authorize_remote = conf.configuration_key[0]["value"] == "true"
+        b.d.plug()
+        await status_is(b, "Preparing")
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Accepted"
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "GOOD" and start["connectorId"] == 1
+        assert bool(cs.actions("Authorize")) == authorize_remote
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+    run_case(tmp_path, case)
+
+
+@known("authorization before plug-in never charges; no Preparing before plug-in")
+def test_TC_011_1_CS_remote_start_charging_session_remote_start_first(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await cs.call("cp1", call.GetConfiguration(key=["AuthorizeRemoteTxRequests"]))
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Accepted"
+        await status_is(b, "Preparing", 3)
+        b.d.plug()
+        b.d.ev("C")
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "GOOD"
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+    run_case(tmp_path, case)
