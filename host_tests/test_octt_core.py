@@ -170,3 +170,117 @@ def test_TC_011_1_CS_remote_start_charging_session_remote_start_first(tmp_path):
         await status_is(b, "Charging")
         await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
     run_case(tmp_path, case)
+
+
+# -- the car leaves (tethered cable: unplugging the car is the EV side disconnecting) -----------
+
+@known("read-only UnlockConnectorOnEVSideDisconnect")
+def test_TC_005_2_CS_ev_side_disconnected_stop_true_unlock_false(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "StopTransactionOnEVSideDisconnect", "true") == "Accepted"
+        assert await change_config(cs, "UnlockConnectorOnEVSideDisconnect", "false") == "Accepted"
+        await charging(b)
+        b.d.unplug()
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["reason"] == "EVDisconnected"
+        await b.until(lambda: not b.d.coil, 1, "contactor open")
+        res = await cs.call("cp1", call.UnlockConnector(connector_id=1))
+        assert res.status in ("Unlocked", "NotSupported")      # fixed cable: nothing to unlock
+        await status_is(b, "Available")
+    run_case(tmp_path, case)
+
+
+@known("read-only StopTransactionOnEVSideDisconnect")
+def test_TC_005_3_CS_ev_side_disconnected_stop_false_unlock_false(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "StopTransactionOnEVSideDisconnect", "false") == "Accepted"
+        assert await change_config(cs, "UnlockConnectorOnEVSideDisconnect", "false") == "Accepted"
+        await charging(b)
+        b.d.unplug()
+        await b.until(lambda: not b.d.coil, 1, "contactor open")
+        await status_is(b, "SuspendedEV")
+        await b.wait(2.0)
+        assert not cs.actions("StopTransaction")            # the transaction stays open
+        res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=b.svc.tx["txid"]))
+        assert res.status == "Accepted"
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["reason"] == "Remote"
+    run_case(tmp_path, case)
+
+
+def test_TC_005_2_CS_car_unplugged_stops_the_transaction_with_the_default_keys(tmp_path):
+    """What TC_005_2_CS checks that the firmware does today (its keys fixed at true): the car
+    unplugs while charging, the contactor opens, StopTransaction EVDisconnected, Available."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        t = b.d.unplug()
+        await b.until(lambda: not b.d.coil, 1, "contactor open")
+        assert (b.d.coil_change(0, t) - t) / 1e3 <= 100
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["reason"] == "EVDisconnected"
+        await status_is(b, "Available")
+        assert "Faulted" not in statuses(cs)
+    run_case(tmp_path, case)
+
+
+# -- reset and availability -------------------------------------------------------------------
+
+async def reboot(b, power_on, **kw):
+    """The board resets (machine.reset() on the mock raises ResetRequested into the app's log);
+    a virtual second later the power comes back: a new bench on the same flash."""
+    await b.until(lambda: any("ResetRequested" in e[1] for e in b.app.errors), 5, "reboot requested")
+    await b.wait(1.0)
+    return await power_on(**kw)
+
+
+def before_boot(cs, n, connector=1):
+    """Connector statuses sent after call n and before the next BootNotification."""
+    out = []
+    for a, p in cs.calls[n:]:
+        if a == "BootNotification":
+            break
+        if a == "StatusNotification" and p["connectorId"] == connector:
+            out.append(p["status"])
+    return out
+
+
+def test_TC_013_CS_hard_reset_without_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Inoperative"))
+        assert res.status == "Accepted"
+        await status_is(b, "Unavailable")
+        n = len(cs.calls)
+        assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
+        b = await reboot(b, power_on)                # same flash, same settings
+        assert "Faulted" not in before_boot(cs, n), before_boot(cs, n)
+        after = [(p["connectorId"], p["status"]) for a, p in cs.calls[n:] if a == "StatusNotification"]
+        assert (1, "Unavailable") in after and (1, "Available") not in after, after
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Operative"))
+        assert res.status == "Accepted"
+        await status_is(b, "Available")
+    run_case(tmp_path, case)
+
+
+@known("Reset sends Faulted")
+def test_TC_015_CS_hard_reset_with_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        n = len(cs.calls)
+        assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["reason"] == "HardReset"
+        b.d.ev("B")                                  # the car stops drawing: contactor opens
+        b = await reboot(b, power_on, wait_accepted=False)   # the car still plugged in
+        b.d.plug()
+        sent = before_boot(cs, n)
+        assert "Finishing" in sent and "Faulted" not in sent, sent
+        m = len(statuses(cs))
+        await b.until(lambda: b.svc.accepted, what="boot accepted")
+        await b.until(lambda: len(statuses(cs)) > m, what="status after the reboot")
+        assert statuses(cs)[m] in ("Finishing", "Preparing"), statuses(cs)[m:]
+    run_case(tmp_path, case)
