@@ -284,3 +284,198 @@ def test_TC_015_CS_hard_reset_with_transaction(tmp_path):
         await b.until(lambda: len(statuses(cs)) > m, what="status after the reboot")
         assert statuses(cs)[m] in ("Finishing", "Preparing"), statuses(cs)[m:]
     run_case(tmp_path, case)
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+# OCPP 1.6 section 9 keys of the profiles this charger reports, with the accessibility TC_019_CS
+# checks ("R", "RW", or "R/RW": the charger's choice).
+REQUIRED_KEYS = {
+    "Core": {"AuthorizeRemoteTxRequests": "R/RW", "ClockAlignedDataInterval": "RW", "ConnectionTimeOut": "RW",
+             "ConnectorPhaseRotation": "RW", "GetConfigurationMaxKeys": "R", "HeartbeatInterval": "RW",
+             "LocalAuthorizeOffline": "RW", "LocalPreAuthorize": "RW", "MeterValuesAlignedData": "RW",
+             "MeterValuesSampledData": "RW", "MeterValueSampleInterval": "RW", "NumberOfConnectors": "R",
+             "ResetRetries": "RW", "StopTransactionOnEVSideDisconnect": "RW", "StopTransactionOnInvalidId": "RW",
+             "StopTxnAlignedData": "RW", "StopTxnSampledData": "RW", "SupportedFeatureProfiles": "R",
+             "TransactionMessageAttempts": "RW", "TransactionMessageRetryInterval": "RW",
+             "UnlockConnectorOnEVSideDisconnect": "RW"},
+    "LocalAuthListManagement": {"LocalAuthListEnabled": "RW", "LocalAuthListMaxLength": "R",
+                                "SendLocalListMaxLength": "R"},
+    "SmartCharging": {"ChargeProfileMaxStackLevel": "R", "ChargingScheduleAllowedChargingRateUnit": "R",
+                      "ChargingScheduleMaxPeriods": "R", "MaxChargingProfilesInstalled": "R"},
+    "RemoteTrigger": {},
+}
+
+
+def _wrong_accessibility(keys, profiles):
+    by_key = {k["key"]: k for k in keys}
+    wrong = []
+    for prof in profiles:
+        for key, acc in REQUIRED_KEYS[prof].items():
+            k = by_key.get(key)
+            if k is None:
+                wrong.append((key, "missing"))
+            elif acc != "R/RW" and k["readonly"] != (acc == "R"):
+                wrong.append((key, "readonly" if k["readonly"] else "writable"))
+    return wrong
+
+
+@known("read-only StopTransactionOnEVSideDisconnect / UnlockConnectorOnEVSideDisconnect")
+def test_TC_019_CS_retrieve_configuration(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        res = await cs.call("cp1", call.GetConfiguration(key=["SupportedFeatureProfiles"]))
+        assert not res.unknown_key
+        profiles = res.configuration_key[0]["value"].split(",")
+        assert "Core" in profiles and set(profiles) <= {"Core", "FirmwareManagement", "LocalAuthListManagement",
+                                                         "Reservation", "SmartCharging", "RemoteTrigger"}
+        every = (await cs.call("cp1", call.GetConfiguration())).configuration_key
+        assert _wrong_accessibility(every, profiles) == []
+        some = await cs.call("cp1", call.GetConfiguration(key=["HeartbeatInterval", "NoSuchKey"]))
+        assert [k["key"] for k in some.configuration_key] == ["HeartbeatInterval"]
+        assert some.unknown_key == ["NoSuchKey"]
+    run_case(tmp_path, case)
+
+
+def test_TC_019_CS_every_required_key_is_reported(tmp_path):
+    """What TC_019_CS checks that holds today: every required key of the reported profiles is
+    there, each with the accessibility of section 9, at worst but the two EVSideDisconnect keys
+    (issue 12, see above)."""
+    async def case(cs, power_on):
+        await power_on()
+        every = (await cs.call("cp1", call.GetConfiguration())).configuration_key
+        profiles = [k for k in every if k["key"] == "SupportedFeatureProfiles"][0]["value"].split(",")
+        assert set(_wrong_accessibility(every, profiles)) <= {
+            ("StopTransactionOnEVSideDisconnect", "readonly"), ("UnlockConnectorOnEVSideDisconnect", "readonly")}
+    run_case(tmp_path, case)
+
+
+def test_TC_021_CS_change_set_configuration(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "MeterValueSampleInterval", "30") == "Accepted"
+        res = await cs.call("cp1", call.GetConfiguration(key=["MeterValueSampleInterval"]))
+        assert res.configuration_key[0]["value"] == "30"
+        assert b.svc.config.get("MeterValueSampleInterval") == 30
+    run_case(tmp_path, case)
+
+
+def test_TC_040_1_CS_configuration_key_not_supported(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        assert await change_config(cs, "Testing", "true") == "NotSupported"
+    run_case(tmp_path, case)
+
+
+def test_TC_040_2_CS_configuration_key_invalid_value(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        res = await cs.ask("cp1", call.ChangeConfiguration(key="MeterValueSampleInterval", value="-1"))
+        assert getattr(res, "status", None) == "Rejected" or type(res).__name__ == "PropertyConstraintViolationError"
+        assert b.svc.config.get("MeterValueSampleInterval") == 1      # unchanged
+    run_case(tmp_path, case)
+
+
+# -- authorization ------------------------------------------------------------------------------
+
+def test_TC_023_CS_start_charging_session_authorize_invalid(tmp_path):
+    """An invalid (also a blocked, an expired) idTag: Authorize answered so, the car plugs in:
+    Preparing, and no transaction, no PWM, contactor open."""
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "LocalPreAuthorize", "true") == "Accepted"
+        for tag, status in (("BAD", "Invalid"), ("BLOCKED", "Blocked"), ("OLD", "Expired")):
+            await b.reply({"cmd": "authorize", "id_tag": tag})
+            await b.until(lambda: b.svc.last_auth == (tag, status), what="Authorize " + status)
+        b.d.plug()
+        await status_is(b, "Preparing")
+        b.d.ev("C")
+        await b.wait(3.0)
+        assert not cs.actions("StartTransaction") and not b.d.coil and b.d.duty == 100.0
+        assert [p["idTag"] for p in cs.actions("Authorize")] == ["BAD", "BLOCKED", "OLD"]
+    run_case(tmp_path, case, cs_kw={"tag_status": {"BLOCKED": "Blocked", "OLD": "Expired"}})
+
+
+def test_TC_042_1_CS_get_local_list_version_not_supported(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        assert await change_config(cs, "LocalAuthListEnabled", "false") == "Accepted"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == -1
+    run_case(tmp_path, case)
+
+
+def test_TC_043_CS_send_local_authorization_list(tmp_path):
+    """A Full list, then a Differential update, both Accepted; a tag from the list then starts a
+    session at once, without an Authorize (LocalPreAuthorize)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "LocalAuthListEnabled", "true") == "Accepted"
+        assert await change_config(cs, "LocalPreAuthorize", "true") == "Accepted"
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+            {"idTag": "LOCAL1", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        res = await cs.call("cp1", call.SendLocalList(list_version=2, update_type="Differential",
+                                                      local_authorization_list=[
+                                                          {"idTag": "LOCAL2", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 2
+        b.d.plug()
+        await status_is(b, "Preparing")
+        await b.reply({"cmd": "authorize", "id_tag": "LOCAL2"})
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "LOCAL2" and not cs.actions("Authorize")
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+    run_case(tmp_path, case, cs_kw={"accepted_tags": ("LOCAL1", "LOCAL2")})
+
+
+@known("authorization before plug-in never charges; no Preparing before plug-in")
+def test_TC_008_CS_regular_start_charging_session_id_in_local_authorization_list(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        for key in ("LocalPreAuthorize", "LocalAuthListEnabled"):
+            assert await change_config(cs, key, "true") == "Accepted"
+        assert await change_config(cs, "AuthorizationCacheEnabled", "false") == "Accepted"
+        await cs.call("cp1", call.GetLocalListVersion())
+        res = await cs.call("cp1", call.SendLocalList(list_version=3, update_type="Full", local_authorization_list=[
+            {"idTag": "LOCAL1", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        await b.reply({"cmd": "authorize", "id_tag": "LOCAL1"})
+        await status_is(b, "Preparing", 3)
+        b.d.plug()
+        b.d.ev("C")
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "LOCAL1"
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+    run_case(tmp_path, case, cs_kw={"accepted_tags": ("LOCAL1",)})
+
+
+# -- remote trigger -----------------------------------------------------------------------------
+
+def test_TC_054_CS_trigger_message(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        for what, action in (("MeterValues", "MeterValues"), ("Heartbeat", "Heartbeat"),
+                             ("StatusNotification", "StatusNotification"),
+                             ("DiagnosticsStatusNotification", "DiagnosticsStatusNotification"),
+                             ("FirmwareStatusNotification", "FirmwareStatusNotification")):
+            n = len(cs.actions(action))
+            res = await cs.call("cp1", call.TriggerMessage(requested_message=what, connector_id=1))
+            assert res.status == "Accepted", what
+            await b.until(lambda: len(cs.actions(action)) > n, 3, "triggered " + what)
+        mv = cs.actions("MeterValues")[-1]
+        assert all(s.get("context") == "Trigger" for s in mv["meterValue"][0]["sampledValue"])
+    run_case(tmp_path, case)
+
+
+def test_TC_055_CS_trigger_message_rejected(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        n = len(cs.calls)
+        res = await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=2))
+        assert res.status == "Rejected"
+        await b.wait(2.0)
+        assert "MeterValues" not in cs.actions()[n:]
+    run_case(tmp_path, case)
