@@ -479,3 +479,85 @@ def test_TC_055_CS_trigger_message_rejected(tmp_path):
         await b.wait(2.0)
         assert "MeterValues" not in cs.actions()[n:]
     run_case(tmp_path, case)
+
+
+@known("no Preparing before plug-in (so no Available when ConnectionTimeOut expires)")
+def test_TC_011_2_CS_remote_start_charging_session_time_out(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "ConnectionTimeOut", "5") == "Accepted"
+        await cs.call("cp1", call.GetConfiguration(key=["AuthorizeRemoteTxRequests"]))
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Accepted"
+        await status_is(b, "Preparing", 3)
+        t = virtual_s()
+        await status_is(b, "Available", 10)
+        assert virtual_s() - t >= 4.0 and not cs.actions("StartTransaction")
+    run_case(tmp_path, case)
+
+
+# -- offline --------------------------------------------------------------------------------------
+
+async def _listed(cs, tag="GOOD"):
+    for key in ("LocalAuthListEnabled", "LocalAuthorizeOffline"):
+        assert await change_config(cs, key, "true") == "Accepted"
+    res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+        {"idTag": tag, "idTagInfo": {"status": "Accepted"}}]))
+    assert res.status == "Accepted"
+
+
+async def _offline(cs, b):
+    """Remove connectivity: the central system goes away (the charger notices the closed socket)."""
+    await cs.stop()
+    await b.until(lambda: not b.svc.accepted or b.svc.ws is None or b.svc.ws.closed, 10, "offline")
+
+
+async def _online(cs, b):
+    await cs.start(port=cs.port)
+    await b.until(lambda: cs.cps.get("cp1"), 200, "reconnected")
+
+
+def test_TC_037_1_CS_offline_start_transaction_valid_idtag(tmp_path):
+    """Offline, the car plugged in first (see TC_004_1_CS for the other order), a listed tag starts
+    the session at once; StartTransaction goes out when the connection is back."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await _listed(cs)
+        await _offline(cs, b)
+        n = len(cs.calls)
+        b.d.plug()
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        b.d.ev("C")
+        await b.until(lambda: _offering(b), 8, "charging offline")
+        await _online(cs, b)
+        start = (await b.until(lambda: cs.actions("StartTransaction"), 30, "queued StartTransaction"))[0]
+        assert start["idTag"] == "GOOD" and cs.calls[n:].count(("StartTransaction", start)) == 1
+        await status_is(b, "Charging", 10)
+    run_case(tmp_path, case)
+
+
+def test_TC_039_CS_offline_transaction(tmp_path):
+    """Offline: start, stop locally, unplug; back online both transaction messages go out, in order."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await _listed(cs)
+        await _offline(cs, b)
+        b.d.plug()
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        b.d.ev("C")
+        await b.until(lambda: _offering(b), 8, "charging offline")
+        await b.wait(2.0)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})      # the same card ends it
+        await b.until(lambda: b.d.duty == 100.0, 2, "PWM off")
+        b.d.ev("B")
+        await b.until(lambda: not b.d.coil, 2, "contactor open")
+        b.d.unplug()
+        await b.wait(1.0)
+        await _online(cs, b)
+        await b.until(lambda: cs.actions("StopTransaction"), 30, "queued StopTransaction")
+        tx = [a for a in cs.actions() if a in ("StartTransaction", "StopTransaction")]
+        assert tx == ["StartTransaction", "StopTransaction"]
+        start, stop = cs.actions("StartTransaction")[0], cs.actions("StopTransaction")[0]
+        assert stop.get("reason", "Local") == "Local" and stop["meterStop"] >= start["meterStart"]
+        assert stop["transactionId"] == 100                         # the id the central system gave
+    run_case(tmp_path, case)
