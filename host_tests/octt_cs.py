@@ -9,7 +9,6 @@ The charger is the unmodified firmware on the virtual bench (test_ocpp_bench.Ben
 hal on the mock machine) with a scripted car: plug-in, the car's pilot states and unplug happen on
 the simulated wires. Wall time stays small: virtual time runs up to SPEED times faster than real
 time, and every wait is on a condition."""
-import asyncio
 import decimal
 import json
 import os
@@ -181,4 +180,4 @@ def virtual_s():
 
 
 __all__ = ["OcttCentralSystem", "run_case", "booted", "charging", "status_is", "change_config", "statuses",
-           "last_status", "schema_errors", "call", "asyncio", "virtual_s"]
+           "last_status", "schema_errors", "call", "virtual_s"]

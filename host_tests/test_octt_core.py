@@ -11,8 +11,7 @@ import pytest
 
 from evse.ocpp import connection
 
-from octt_cs import call, change_config, charging, last_status, run_case, status_is, statuses, virtual_s
-from tools import mock_machine as mm
+from octt_cs import call, change_config, charging, run_case, status_is, statuses, virtual_s
 
 
 @pytest.fixture(autouse=True)
