@@ -579,3 +579,74 @@ def test_TC_039_CS_offline_transaction(tmp_path):
         assert stop.get("reason", "Local") == "Local" and stop["meterStop"] >= start["meterStart"]
         assert stop["transactionId"] == 100                         # the id the central system gave
     run_case(tmp_path, case)
+
+
+# -- rejections -----------------------------------------------------------------------------------
+
+def test_TC_026_CS_remote_start_charging_session_rejected(tmp_path):
+    """The only connector is busy with a transaction: a second RemoteStartTransaction is Rejected
+    and nothing changes."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Rejected"
+        await b.wait(1.0)
+        assert len(cs.actions("StartTransaction")) == 1 and b.d.coil
+    run_case(tmp_path, case)
+
+
+@known("RemoteStartTransaction on connector 0 gets a CALLERROR instead of Rejected")
+def test_TC_026_CS_remote_start_on_connector_0_is_rejected(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        res = await cs.ask("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=0))
+        assert getattr(res, "status", res) == "Rejected"
+    run_case(tmp_path, case)
+
+
+def test_TC_028_CS_remote_stop_transaction_rejected(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=b.svc.tx["txid"] + 1000))
+        assert res.status == "Rejected"
+        await b.wait(1.0)
+        assert not cs.actions("StopTransaction") and _offering(b)
+    run_case(tmp_path, case)
+
+
+def test_TC_031_CS_unlock_connector_unknown_connector(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        assert (await cs.call("cp1", call.UnlockConnector(connector_id=2))).status == "NotSupported"
+    run_case(tmp_path, case)
+
+
+def test_TC_062_CS_data_transfer_to_a_charge_point(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        res = await cs.call("cp1", call.DataTransfer(vendor_id="org.openchargealliance.octt", message_id="Test"))
+        assert res.status in ("Rejected", "UnknownMessageId", "UnknownVendorId")
+    run_case(tmp_path, case)
+
+
+def test_TC_043_2_CS_send_local_authorization_list_version_mismatch(tmp_path):
+    """Versions 2 (Full) then 5 (Differential) are kept; a differential update that is not newer
+    than the list is refused with VersionMismatch and the version stays 5."""
+    async def case(cs, power_on):
+        await power_on()
+        assert await change_config(cs, "LocalAuthListEnabled", "true") == "Accepted"
+        entry = [{"idTag": "LOCAL1", "idTagInfo": {"status": "Accepted"}}]
+        res = await cs.call("cp1", call.SendLocalList(list_version=2, update_type="Full", local_authorization_list=entry))
+        assert res.status == "Accepted"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 2
+        res = await cs.call("cp1", call.SendLocalList(list_version=5, update_type="Differential",
+                                                      local_authorization_list=entry))
+        assert res.status == "Accepted"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 5
+        res = await cs.call("cp1", call.SendLocalList(list_version=4, update_type="Differential",
+                                                      local_authorization_list=entry))
+        assert res.status == "VersionMismatch"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 5
+    run_case(tmp_path, case)
