@@ -101,6 +101,8 @@ class _CP(_LibChargePoint):
 
 
 class CentralSystem:
+    cp_class = _CP   # the view of one charge point (octt_cs validates every frame in its own)
+
     def __init__(self, boot_status=("Accepted",), heartbeat=300, boot_interval=1, accepted_tags=("GOOD",),
                  password=None, ssl_context=None):
         self.calls = []  # (action, payload) from charge points, in arrival order
@@ -167,7 +169,7 @@ class CentralSystem:
 
     async def _handler(self, connection):
         cp_id = connection.request.path.rstrip("/").split("/")[-1]
-        cp = _CP(self, cp_id, connection)
+        cp = self.cp_class(self, cp_id, connection)
         self.cps[cp_id] = cp
         try:
             await cp.start()
