@@ -6,6 +6,8 @@ test winding is energised. A pulse in that window is indistinguishable from it a
 test's result (the monitor has shown it trips); at every other instant, and on the DC input at
 every instant, the contactor does not close and the fault is raised.
 """
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 from tools import mock_machine as mm
 from tools.drive import Drive
 
@@ -87,3 +89,33 @@ def test_a_trip_in_the_close_sequence_is_retried_after_5_minutes(tmp_path):
     assert d.fault == "rcd" and not d.coil
     d.run(301)
     assert d.fault is None and d.coil and d.state == "C2"     # self-tested again, then closed
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(after_c_ms=st.floats(0, 700), width_ms=st.floats(0.2, 30), pin=st.sampled_from(["RCD_TRIP_PIN", "RCD_DC_PIN"]),
+       seed=st.integers(1, 1000))
+def test_a_trip_pulse_of_any_width_at_any_instant_is_never_ignored(tmp_path_factory, after_c_ms, width_ms, pin,
+                                                                    seed):
+    """Property: a trip pulse anywhere from the request to well after the close either stands as the
+    self-test's own trip (AC, while the winding is energised) or is a residual-current fault; the
+    contactor is never closed after it without a fault."""
+    d = Drive(config={"max_current": 32}, flash_dir=str(tmp_path_factory.mktemp("flash")), seed=seed)
+    d.run(0.5)
+    d.plug()
+    d.run(0.5)
+    b = d.rig.board
+    test_on = []
+    d.rig.add_pin_hook(lambda p, lv: test_on.append(lv) if p == b.RCD_TEST_PIN else None)
+    t_c = d.ev("C")
+    d.rig.run_until(t_c + int(after_c_ms * MS))
+    during_test = bool(mm.output(b.RCD_TEST_PIN))
+    mm.drive(getattr(b, pin), b.RCD_TRIP_ACTIVE)
+    assert not d.coil                                   # the interrupt opened it at once
+    d.rig.run_until(mm.clock.us + int(width_ms * MS))
+    mm.drive(getattr(b, pin), 1 - b.RCD_TRIP_ACTIVE)
+    d.run(1.0)
+    if pin == "RCD_TRIP_PIN" and during_test:
+        assert d.fault is None or d.fault in ("rcd", "rcd_early")
+    else:
+        assert d.fault in ("rcd", "rcd_dc", "rcd_early"), (after_c_ms, width_ms, pin, d.fault)
+        assert not d.coil
