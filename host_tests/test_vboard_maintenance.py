@@ -84,12 +84,12 @@ def test_a_board_stuck_in_c_at_the_repl_is_reset_by_the_watchdog(vb):
 
 
 def test_the_maintenance_window_ends_in_a_watchdog_reset_back_to_the_charger(vb):
-    src = os.path.join(ROOT, "firmware", "evse", "limits.py")
+    src = os.path.join(ROOT, "firmware", "evse", "core", "limits.py")
     with open(src) as f:
         text = f.read()
     short = "MAINT_WINDOW_MS = const(%d)" % SHORT_WINDOW_MS
     text, n = re.subn(r"MAINT_WINDOW_MS = const\(\d+\)", short, text)
-    with open(os.path.join(vb.flash, "evse", "limits.py"), "w") as f:     # shadows limits.mpy
+    with open(os.path.join(vb.flash, "evse", "core", "limits.py"), "w") as f:     # shadows limits.mpy
         f.write(text if n else text + short + "\n")
     r = mpremote(vb.tty, "reset")
     assert r.returncode == 0, r.stdout
