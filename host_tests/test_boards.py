@@ -143,3 +143,11 @@ def test_a_board_file_by_name_is_built(tmp_path, monkeypatch):
 def test_an_unknown_board_name_lists_the_boards():
     with pytest.raises(F.FlashError, match=r"unknown board 'nope' \(boards: esp32_devkitc, rpi_pico, sim, vboard"):
         F.board_info("nope")
+
+
+def test_the_template_in_the_docs_passes(tmp_path):
+    with open(os.path.join(ROOT, "docs", "flashing.md")) as f:
+        template = f.read().split("```python\n")[1].split("```")[0]
+    p = tmp_path / "my_esp32.py"
+    p.write_text(template)
+    assert B.check(str(p)) == []
