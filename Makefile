@@ -46,7 +46,8 @@ bench: $(STAMP) debs
 	$(PY) -m tools.benchmarks
 
 ## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|vboard PORT=/dev/ttyUSB0
-## [SETTINGS=my-settings.json]. Only changed files are copied (compared with the board's own hashes).
+## [SETTINGS=my-settings.json]. BOARD is a name under boards/ or a path to a board file, checked first
+## (tools/boardcheck.py). Only changed files are copied (compared with the board's own hashes).
 BOARD ?= esp32_devkitc
 flash: $(STAMP)
 	$(PY) -m tools.flash --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SETTINGS),--settings $(SETTINGS))

@@ -3,9 +3,11 @@
     python -m tools.flash --board esp32_devkitc --port /dev/ttyUSB0 [--settings my.json]
     python -m tools.flash --board rpi_pico --port /dev/ttyACM0
     python -m tools.flash --board vboard [--port build/vboard/tty | socket://127.0.0.1:PORT]
+    python -m tools.flash --board boards/my_esp32.py --port /dev/ttyUSB0    (a name or a path)
     (make flash BOARD=... PORT=... [SETTINGS=...])
 
-1. Compiles firmware/evse/**.py and boards/BOARD.py with mpy-cross for the board's ARCH into
+0. Checks the board file (tools/boardcheck.py): a bad one is refused with the reasons, nothing built.
+1. Compiles firmware/evse/**.py and the board file with mpy-cross for the board's ARCH into
    build/flash/BOARD/ (only sources newer than their .mpy); main.py and boot.py stay source.
    The virtual board (BOARD=vboard, the `sim` pin map) gets architecture-neutral bytecode.
 2. Asks the board for the SHA-256 of the files already on its flash (one `mpremote exec`), and
@@ -26,10 +28,9 @@ import subprocess
 import sys
 import time
 
-from tools import mpy_build
+from tools import boardcheck, mpy_build
 
 ROOT = mpy_build.ROOT
-BOARDS = ("esp32_devkitc", "rpi_pico", "vboard")
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
 SETTINGS_NAME = "settings.json"
 SETTINGS_COPIES = ("settings.a", "settings.b")     # what the board keeps (evse.services.settings.copy_paths)
@@ -75,29 +76,28 @@ class FlashError(Exception):
     pass
 
 
-def board_info(name):
-    """(board file, mpy-cross arch or None for bytecode only)."""
-    if name == "vboard":
-        return os.path.join(ROOT, "boards", "sim.py"), None
-    path = os.path.join(ROOT, "boards", name + ".py")
+def board_info(board):
+    """(board file, mpy-cross arch or None for bytecode only) of a board name (boards/NAME.py,
+    `vboard`) or a path to a board file, once it passes the board check."""
+    path = boardcheck.resolve(board)
     if not os.path.exists(path):
-        raise FlashError("unknown board %r (boards: %s)" % (name, ", ".join(BOARDS)))
-    ns = {}
-    with open(path) as f:
-        exec(compile(f.read(), path, "exec"), ns)
-    return path, ns.get("ARCH")
+        raise FlashError("unknown board %r (boards: %s, or a path to a board file)" % (
+            board, ", ".join(boardcheck.names())))
+    problems = boardcheck.check(path)
+    if problems:
+        raise FlashError("board file %s refused:\n  %s" % (path, "\n  ".join(problems)))
+    return path, boardcheck.load(path).get("ARCH")
 
 
-def _compile(src, dst, arch):
-    if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+def build_name(board):
+    """The build directory's name: the board's name, or a board file's own name without .py."""
+    return os.path.basename(board)[:-3] if board.endswith(".py") else board
+
+
+def _compile(src, dst, arch, name, always=False):
+    if not always and os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
         return
-    if arch:
-        rc, msg = mpy_build.compile_one(src, dst, arch)
-    else:
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        r = subprocess.run([mpy_build.mpy_cross(), "-O1", "-o", dst, src],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        rc, msg = r.returncode, r.stdout
+    rc, msg = mpy_build.compile_one(src, dst, arch, name)
     if rc:
         raise FlashError("mpy-cross %s: %s" % (os.path.relpath(src, ROOT), msg.strip()))
 
@@ -105,7 +105,7 @@ def _compile(src, dst, arch):
 def build(board):
     """[(local path, path on the board)] of the firmware, compiled into build/flash/BOARD."""
     board_file, arch = board_info(board)
-    out = os.path.join(ROOT, "build", "flash", board)
+    out = os.path.join(ROOT, "build", "flash", build_name(board))
     files = []
     for src, rel in mpy_build.sources():
         if rel.startswith("boards" + os.sep):
@@ -115,10 +115,10 @@ def build(board):
             files.append((src, rel))
             continue
         dst = os.path.join(out, rel[:-3] + ".mpy")
-        _compile(src, dst, arch)
+        _compile(src, dst, arch, rel)
         files.append((dst, rel[:-3] + ".mpy"))
     dst = os.path.join(out, "board.mpy")
-    _compile(board_file, dst, arch)
+    _compile(board_file, dst, arch, "board.py", always=True)   # another file may share the name
     files.append((dst, "board.mpy"))
     return files
 
@@ -144,7 +144,7 @@ def settings_file(board, path):
             raise FlashError("settings %s: %s" % (path, "; ".join(errors)))
     else:
         cfg = settings.defaults()
-    dst = os.path.join(ROOT, "build", "flash", board, SETTINGS_NAME)
+    dst = os.path.join(ROOT, "build", "flash", build_name(board), SETTINGS_NAME)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     with open(dst, "wb") as f:   # sealed: the board refuses it if damaged on the way or on flash
         f.write(store.seal(0, json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode()))
@@ -224,6 +224,7 @@ def plan(files, remote, settings_local, force_settings):
 
 
 def flash(board, port, settings_path=None, reset=True, log=print):
+    board_info(board)                # a bad board file is refused before the port is even looked at
     if board == "vboard" and not port:
         port = VBOARD_PORT
     if port and "://" not in port and not os.path.exists(port):
@@ -261,7 +262,7 @@ def package_json():
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.flash", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--board", choices=BOARDS)
+    ap.add_argument("--board", help="a name (%s) or a path to a board file" % ", ".join(boardcheck.names()))
     ap.add_argument("--package-json", action="store_true", help="rewrite package.json from firmware/")
     ap.add_argument("--port", default=None, help="serial port, socket://host:port, or the vboard tty")
     ap.add_argument("--settings", default=None, help="settings JSON to install (replaces the board's)")
@@ -277,7 +278,7 @@ def main(argv=None):
     try:
         if a.build_only:
             files = build(a.board)
-            print("built %d files for %s in build/flash/%s" % (len(files), a.board, a.board))
+            print("built %d files for %s in build/flash/%s" % (len(files), a.board, build_name(a.board)))
             return 0
         flash(a.board, a.port, a.settings, not a.no_reset)
     except FlashError as e:

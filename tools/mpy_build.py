@@ -35,9 +35,13 @@ def mpy_cross():
     return exe if os.path.exists(exe) else "mpy-cross"
 
 
-def compile_one(src, dst, arch):
+def compile_one(src, dst, arch, name):
+    """src compiled to dst for arch (None: bytecode only). `name` is the source name embedded in the
+    .mpy (tracebacks show it): the path on the board, never the build machine's, so the bytes do not
+    depend on where the clone is."""
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    r = subprocess.run([mpy_cross(), "-march=" + arch, "-O1", "-o", dst, src],
+    march = ["-march=" + arch] if arch else []
+    r = subprocess.run([mpy_cross()] + march + ["-O1", "-s", name, "-o", dst, src],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return r.returncode, r.stdout
 
@@ -57,7 +61,7 @@ def main(argv):
             if os.path.basename(rel) in KEEP_SOURCE:
                 continue
             dst = os.path.join(out, rel[:-3] + ".mpy")
-            rc, msg = compile_one(src, dst, arch)
+            rc, msg = compile_one(src, dst, arch, rel.replace(os.sep, "/"))
             if rc:
                 failed += 1
                 print("mpy-cross %s %s: %s" % (arch, rel, msg.strip()))

@@ -176,7 +176,7 @@ def mpy_sizes():
             if rel.startswith("boards/") and rel != "boards/%s.py" % board:
                 continue
             dst = os.path.join(out, rel[:-3] + ".mpy")
-            if mb.compile_one(src, dst, arch)[0] == 0:
+            if mb.compile_one(src, dst, arch, rel)[0] == 0:
                 total += os.path.getsize(dst)
         print("mpy_bytes_%s: %d bytes (firmware/ and boards/%s.py for %s)" % (arch, total, board, board))
 

@@ -1,0 +1,46 @@
+"""Two clones in different places build byte-identical .mpy files: the source name embedded in each is
+the path on the board (evse/app.py), not the build machine's."""
+import os
+import shutil
+import subprocess
+import sys
+
+from tools import mpy_build
+
+ROOT = mpy_build.ROOT
+
+
+def _clone(dst):
+    for d in ("firmware", "boards"):
+        shutil.copytree(os.path.join(ROOT, d), os.path.join(dst, d),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    os.makedirs(os.path.join(dst, "tools"))
+    for f in ("__init__.py", "mpy_build.py"):
+        shutil.copy(os.path.join(ROOT, "tools", f), os.path.join(dst, "tools", f))
+
+
+def _build(clone, arch):
+    out = os.path.join(clone, "out")
+    r = subprocess.run([sys.executable, "-m", "tools.mpy_build", "--arch", arch, "--out", out], cwd=clone,
+                       env=dict(os.environ, PYTHONPATH=clone), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout
+    files = {}
+    for d, _, names in os.walk(out):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                files[os.path.relpath(os.path.join(d, n), out)] = f.read()
+    return files
+
+
+def test_two_clones_in_different_places_build_the_same_bytes(tmp_path):
+    a = str(tmp_path / "a")
+    b = str(tmp_path / "somewhere" / "a_clone_with_a_much_longer_path")
+    _clone(a)
+    _clone(b)
+    for arch in ("armv6m",):       # the source name is arch-neutral; one arch keeps the test short
+        built_a, built_b = _build(a, arch), _build(b, arch)
+        assert sorted(built_a) == sorted(built_b) and "evse/app.mpy" in built_a
+        assert [n for n in built_a if built_a[n] != built_b[n]] == []
+        assert b"evse/app.py" in built_a["evse/app.mpy"]
+        assert not [n for n, data in built_a.items() if str(tmp_path).encode() in data]
