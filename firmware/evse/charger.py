@@ -438,7 +438,10 @@ class Charger:
         if self.session_active:
             self._end_session("unplugged")
         self.stop_reason = None
-        if self.auth_needed():
+        # Issue 12: an authorization given before the plug (card first, RemoteStart) waits for the
+        # car; only leaving a connected state clears it (each tick in A must not; OCPP's
+        # ConnectionTimeOut withdraws it through authorize(False)).
+        if self.auth_needed() and self.state != "A1":
             self.authorized = False
         self._wakeup_done = False
         self._wakeup_since = None
