@@ -85,3 +85,75 @@ def test_authorized_before_the_plug_charges_when_the_car_comes(tmp_path, how):
         await b.stop()
         await cs.stop()
     run(main())
+
+
+# -- 2. the connector status ------------------------------------------------------------------------
+
+def test_preparing_while_an_accepted_tag_waits_then_available_after_connection_timeout(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _card_first(cs, tmp_path, ocpp_config={"MeterValueSampleInterval": 0, "ConnectionTimeOut": 3})
+        assert (await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD"))).status == "Accepted"
+        await b.until(lambda: statuses(cs)[-1:] == ["Preparing"], 1, "Preparing")
+        assert b.app.charger.authorized and b.d.state == "A1"
+        await b.until(lambda: statuses(cs)[-1:] == ["Available"], 5, "Available after ConnectionTimeOut")
+        assert not b.app.charger.authorized                  # nobody came: the next car asks again
+        b.d.plug()
+        b.d.ev("C")
+        await b.until(lambda: statuses(cs)[-1:] == ["SuspendedEVSE"], 5, "the car waits")
+        await b.wait(2.0)
+        assert not b.d.coil and cs.actions("StartTransaction") == []
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+def test_a_car_plugged_in_through_a_power_cut_is_never_reported_available(tmp_path):
+    # The central system answers the boot at once (before the first pilot reading): every status
+    # queued from then on goes out as it is, none merged away.
+    d = Drive(config={"max_current": 32, "ocpp_url": "ws://127.0.0.1:9/ocpp"}, flash_dir=str(tmp_path))
+    svc = d.app.ocpp
+    svc.accepted = True
+    d.plug()                                   # the car was there when the power came back
+    d.ev("C")
+    d.run(2.0)
+    sent = [c[1]["status"] for c in svc.immediate if c[0] == "StatusNotification" and c[1]["connectorId"] == 1]
+    assert sent and "Available" not in sent and sent[0] in ("Preparing", "SuspendedEVSE")
+
+
+def test_change_availability_of_the_charge_point_reports_connector_0_at_once(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _card_first(cs, tmp_path)
+        assert statuses(cs, 0) == ["Available"]
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Inoperative"))
+        assert res.status == "Accepted"
+        await b.until(lambda: statuses(cs, 0)[-1:] == ["Unavailable"], 1, "connector 0 Unavailable")
+        await b.until(lambda: statuses(cs, 1)[-1:] == ["Unavailable"], 1, "connector 1 Unavailable")
+        await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Operative"))
+        await b.until(lambda: statuses(cs, 0)[-1:] == ["Available"], 1, "connector 0 Available")
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+def test_a_reset_during_a_session_is_never_reported_as_a_fault(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _card_first(cs, tmp_path)
+        b.svc.present_id("GOOD")
+        await b.until(lambda: b.app.charger.authorized, what="authorized")
+        await _plug_and_charge(b, cs)
+        assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
+        await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
+        b.d.ev("B")
+        await b.until(lambda: any(e == ("ocpp", "reset Hard") for e in b.app.errors), 2, "reset")
+        await b.wait(2.0)                     # the bench's machine.reset() returns: the loop runs on
+        faulted = [p for p in cs.actions("StatusNotification") if p["status"] == "Faulted"]
+        assert faulted == []
+        await b.stop()
+        await cs.stop()
+    run(main())

@@ -173,6 +173,11 @@ class Charger:
     def auth_needed(self):
         return self.auth_forced or self.cfg["require_auth"]
 
+    def pilot_read(self):
+        """The pilot has been read since the generator last started (X1): before that, after boot,
+        the state says nothing about a car (OCPP reports no connector status from a guess, issue 12)."""
+        return self.det.state != P.UNKNOWN
+
     def limit_x10(self):
         return self.thermal.scale_x10(self._limit_x10)
 

@@ -99,9 +99,13 @@ def on_session_end(svc, ev, now_ms):
 
 
 def set_operative(svc, flag):
+    """Connector and charge point follow ChangeAvailability; connector 0's status says so at once."""
+    changed = svc.state["operative"] != flag
     svc.state["operative"] = flag
     svc.save()
     svc.charger.enable(flag)
+    if changed:
+        svc.queue_cp_status()
 
 
 def txid_for(svc, ref):
