@@ -7,6 +7,7 @@ import pytest
 
 from host_tests.test_ocpp_bench import Bench, statuses, run
 from ocpp_cs import CentralSystem, call
+from host_tests.test_ocpp_cs import Rig
 from evse.charger import Charger
 from tools.drive import Drive
 
@@ -155,5 +156,109 @@ def test_a_reset_during_a_session_is_never_reported_as_a_fault(tmp_path):
         faulted = [p for p in cs.actions("StatusNotification") if p["status"] == "Faulted"]
         assert faulted == []
         await b.stop()
+        await cs.stop()
+    run(main())
+
+
+# -- 3. TriggerMessage while Pending, measurands, StopTxn data ---------------------------------------
+
+def test_trigger_boot_notification_while_pending_goes_out_at_once_and_once(tmp_path):
+    async def main():
+        cs = CentralSystem(boot_status=("Pending", "Accepted"), boot_interval=30)
+        await cs.start()
+        rig = await Rig(cs, tmp_path).start()
+        await cs.wait_action("BootNotification", 1)
+        await asyncio.sleep(0.3)
+        t0 = asyncio.get_running_loop().time()
+        res = await cs.call("cp1", call.TriggerMessage(requested_message="BootNotification"))
+        assert res.status == "Accepted"
+        await cs.wait_for(lambda: rig.svc.accepted, timeout=5)
+        assert asyncio.get_running_loop().time() - t0 < 2.0      # not the 30 s retry
+        await asyncio.sleep(1.0)
+        assert len(cs.actions("BootNotification")) == 2           # the first, then the triggered one
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
+def test_offered_current_and_power_are_sampled_and_reported(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _card_first(cs, tmp_path)
+        res = await cs.call("cp1", call.ChangeConfiguration(
+            key="MeterValuesSampledData", value="Energy.Active.Import.Register,Current.Offered,Power.Offered"))
+        assert res.status == "Accepted"
+        b.svc.present_id("GOOD")
+        await _plug_and_charge(b, cs)
+        mv = await b.until(lambda: [m for m in cs.actions("MeterValues") if m.get("transactionId")], 5, "MeterValues")
+        got = {s["measurand"]: (s["value"], s["unit"]) for s in mv[-1]["meterValue"][0]["sampledValue"]}
+        assert got["Current.Offered"] == ("32.0", "A") and got["Power.Offered"] == ("7360", "W")
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+def test_stop_transaction_carries_the_stop_txn_sampled_data_every_interval(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _card_first(cs, tmp_path, ocpp_config={"MeterValueSampleInterval": 1,
+                                                         "StopTxnSampledData": "Energy.Active.Import.Register"})
+        b.svc.present_id("GOOD")
+        await _plug_and_charge(b, cs)
+        await b.wait(3.5)
+        b.d.ev("B")
+        b.d.unplug()
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        ctx = [v["sampledValue"][0]["context"] for v in stop["transactionData"]]
+        assert ctx[0] == "Transaction.Begin" and ctx[-1] == "Transaction.End"
+        assert ctx.count("Sample.Periodic") >= 3
+        stamps = [v["timestamp"] for v in stop["transactionData"]]
+        assert stamps == sorted(stamps) and len(set(stamps)) >= 4     # each sample keeps its own time
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+def test_stop_txn_aligned_data_is_used(tmp_path):
+    from evse.ocpp import metering, transactions
+    from host_tests.test_ocpp_parts import Service, Meter
+    svc = Service(config={"StopTxnAlignedData": "Energy.Active.Import.Register", "ClockAlignedDataInterval": 60},
+                  meter=Meter(), tx={"ref": 1, "tag": "A", "txid": 5}, tx_data=[], settings={},
+                  plugged=False, profiles=None, _aligned_slot=None, next_sample_ms=None)
+    svc.meta = lambda now=None: {"b": 1, "tk": svc.now, "ts": None}
+    svc.wall = type("W", (), {"now": lambda self, tk: 1000 + tk / 1000})()
+    metering.poll(svc, 0)
+    metering.poll(svc, 61000)                         # one clock-aligned boundary passed
+    assert [v["sampledValue"][0]["context"] for v in svc.tx_data] == ["Sample.Clock"]
+
+
+# -- 4. answers the spec gives -------------------------------------------------------------------------
+
+def test_local_list_version_remote_start_on_connector_0_and_ev_side_disconnect_keys(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 0     # nothing installed
+        await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[]))
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 0     # installed, empty
+        await cs.call("cp1", call.SendLocalList(list_version=2, update_type="Full", local_authorization_list=[
+            {"id_tag": "L1", "id_tag_info": {"status": "Accepted"}}]))
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 2
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=0))
+        assert res.status == "Rejected" and not rig.charger.authorized
+        keys = {k["key"]: k for k in (await cs.call("cp1", call.GetConfiguration(key=[
+            "StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect"]))).configuration_key}
+        assert not keys["StopTransactionOnEVSideDisconnect"]["readonly"]
+        assert not keys["UnlockConnectorOnEVSideDisconnect"]["readonly"]
+        change = lambda k, v: cs.call("cp1", call.ChangeConfiguration(key=k, value=v))
+        assert (await change("UnlockConnectorOnEVSideDisconnect", "false")).status == "Accepted"
+        assert (await change("StopTransactionOnEVSideDisconnect", "true")).status == "Accepted"
+        # the core ends every session when the car leaves: a transaction cannot outlive the unplug
+        assert (await change("StopTransactionOnEVSideDisconnect", "false")).status == "Rejected"
+        await rig.kill()
         await cs.stop()
     run(main())

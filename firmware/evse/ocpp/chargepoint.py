@@ -57,7 +57,7 @@ class OcppService:
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots)
         self.ws = self.boot_status = self.last_error = self._pending = None
-        self.connected = self.accepted = False
+        self.connected = self.accepted = self.boot_now = False
         self.running = True
         self._uid = 0
         self.wake = asyncio.Event()
@@ -79,6 +79,7 @@ class OcppService:
         # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
         # starts; pending_operative: ChangeAvailability Scheduled until the transaction ends)
         self.tx = self.tx_retry_ms = self.remote_profile = self.pending_operative = None
+        self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0
         # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
         self.reset_kind = self.reset_ms = self.next_sample_ms = self._aligned_slot = None

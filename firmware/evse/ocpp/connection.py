@@ -169,6 +169,7 @@ def boot_payload(svc):
 
 async def _boot(svc, ws):
     while not ws.closed and svc.running:
+        svc.boot_now = False  # this one answers a trigger that came before it
         ok, res = await call(svc, ws, "BootNotification", boot_payload(svc))
         interval = BOOT_RETRY_DEFAULT_S
         if ok:
@@ -184,9 +185,14 @@ async def _boot(svc, ws):
 
 
 async def _sleep_or_closed(svc, ws, ms):
+    """Wait before the next BootNotification; a TriggerMessage(BootNotification) ends the wait."""
     t0 = svc.ticks()
-    while not ws.closed and svc.running and svc.ticks_diff(svc.ticks(), t0) < ms:
-        await asyncio.sleep(min(IDLE_WAKE_MS, ms) / 1000)
+    while not ws.closed and svc.running and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms:
+        svc.wake.clear()
+        try:
+            await asyncio.wait_for(svc.wake.wait(), min(IDLE_WAKE_MS, ms) / 1000)
+        except asyncio.TimeoutError:
+            pass
 
 
 async def _session(svc, ws):
