@@ -262,3 +262,30 @@ def test_local_list_version_remote_start_on_connector_0_and_ev_side_disconnect_k
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 5. who this unit is ---------------------------------------------------------------------------
+
+def test_boot_notification_names_this_unit_from_its_settings_and_the_one_version(tmp_path):
+    import json
+    import os
+    from evse import settings
+    from evse.version import VERSION
+    from tools import flash
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await Rig(cs, tmp_path, vendor="Garage Works", model="wallbox-2", serial="SN-0042").start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        boot = cs.actions("BootNotification")[0]
+        assert boot == {"chargePointVendor": "Garage Works", "chargePointModel": "wallbox-2",
+                        "chargePointSerialNumber": "SN-0042", "firmwareVersion": VERSION}
+        await rig.kill()
+        await cs.stop()
+    run(main())
+    cfg, errors = settings.validate({"max_current": 16, "vendor": "Garage Works", "serial": "SN-0042"})
+    assert errors == [] and cfg["serial"] == "SN-0042" and cfg["model"] == "evse"
+    assert settings.validate({"max_current": 16, "serial": "x" * 26})[1]        # CiString25
+    with open(os.path.join(flash.ROOT, "package.json")) as f:
+        assert json.load(f)["version"] == VERSION == flash.firmware_version()

@@ -7,6 +7,7 @@ import json
 
 from evse import limits as L
 from evse import settings
+from evse.version import VERSION
 
 MAX_LINE = 512            # bytes per request line; longer lines are discarded whole
 READ_PER_POLL = 256       # bytes taken from the stream per poll (bounded work per tick)
@@ -197,7 +198,7 @@ class Console:
 
     # --- commands: each validates its arguments before it changes anything ---
     def _cmd_help(self, req, now):
-        return {"commands": list(COMMANDS)}
+        return {"commands": list(COMMANDS), "version": VERSION}
 
     def _cmd_status(self, req, now):
         app = self.app

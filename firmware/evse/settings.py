@@ -55,6 +55,10 @@ SCHEMA = {
     "meter_interval_ms": (int, 1000, 200, 60000),
     "meter_map": (TEXT, "", 400),
     "s0_imp_per_kwh": (int, 1000, 1, 100000),
+    # this unit, as OCPP's BootNotification names it (CiString20, 20, 25)
+    "vendor": (TEXT, "evse", 20),
+    "model": (TEXT, "evse", 20),
+    "serial": (TEXT, "", 25),
     # OCPP 1.6J (docs/ocpp.md); an empty URL turns OCPP off
     "ocpp_url": (TEXT, "", 200),
     "ocpp_id": (TEXT, "evse", 48),

@@ -7,10 +7,7 @@ import binascii
 from evse.ocpp import operations, rpc, transactions, websocket
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso, parse_iso
-
-VENDOR = "OpenEVSE-uPy"
-MODEL = "EVSE-1"
-FIRMWARE_VERSION = "0.1"
+from evse.version import VERSION
 
 CALL_TIMEOUT_MS = 30000  # no answer to a CALL within this: the connection is considered dead
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
@@ -161,9 +158,13 @@ def _clock_from(svc, res):
 
 
 def boot_payload(svc):
-    p = {"chargePointVendor": VENDOR, "chargePointModel": MODEL, "firmwareVersion": FIRMWARE_VERSION}
-    if svc.settings.get("serial"):
-        p["chargePointSerialNumber"] = str(svc.settings["serial"])[:25]
+    """Who this unit is: vendor, model and serial from the settings (each unit's own), the version
+    from evse/version.py."""
+    s = svc.settings
+    p = {"chargePointVendor": s.get("vendor") or "evse", "chargePointModel": s.get("model") or "evse",
+         "firmwareVersion": VERSION}
+    if s.get("serial"):
+        p["chargePointSerialNumber"] = s["serial"]
     return p
 
 
