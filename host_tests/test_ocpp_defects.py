@@ -289,3 +289,81 @@ def test_boot_notification_names_this_unit_from_its_settings_and_the_one_version
     assert settings.validate({"max_current": 16, "serial": "x" * 26})[1]        # CiString25
     with open(os.path.join(flash.ROOT, "package.json")) as f:
         assert json.load(f)["version"] == VERSION == flash.firmware_version()
+
+
+# -- 6. settings that reach a central system ----------------------------------------------------------
+
+@pytest.mark.parametrize("values,why", [
+    ({"ocpp_url": "notaurl"}, "ws:// or wss://"),
+    ({"ocpp_url": "http://cs.example.net/ocpp"}, "ws:// or wss://"),
+    ({"ocpp_url": "ws:///ocpp"}, "host"),
+    ({"ocpp_url": "ws://cs.example.net/ocpp", "ocpp_security_profile": 2, "ocpp_password": "A" * 16}, "wss://"),
+    ({"ocpp_url": "ws://cs.example.net/ocpp", "ocpp_security_profile": 3}, "wss://"),
+    ({"ocpp_url": "wss://cs.example.net/ocpp", "ocpp_security_profile": 2, "ocpp_password": "abc"}, "16-40"),
+    ({"ocpp_url": "wss://cs.example.net/ocpp", "ocpp_security_profile": 1, "ocpp_password": "sixteen chars ok"}, "16-40"),
+    ({"ocpp_url": "wss://cs.example.net/ocpp", "ocpp_security_profile": 1}, "needs an ocpp_password"),
+    ({"ocpp_security_profile": 4}, "ocpp_security_profile"),
+])
+def test_ocpp_settings_that_cannot_work_are_refused_and_nothing_is_offered(values, why):
+    from evse import settings
+    cfg, errors, blocked = settings.check(dict({"max_current": 16}, **values))
+    assert any(why in e for e in errors), errors
+    if values.get("ocpp_url"):      # never connected below the profile asked for, and never free
+        assert cfg["ocpp_url"] == "" and "ocpp_url" in blocked
+
+
+def test_ocpp_settings_that_work_are_accepted():
+    from evse import settings
+    for values in ({"ocpp_url": "ws://10.0.0.2:9000/ocpp"},
+                   {"ocpp_url": "wss://cs.example.net/ocpp", "ocpp_security_profile": 2,
+                    "ocpp_password": "Abc-123_=:+|@.*xyZ"},
+                   {"ocpp_url": "wss://cs.example.net", "ocpp_security_profile": 3, "ocpp_ca_file": "/ca.pem"}):
+        cfg, errors, blocked = settings.check(dict({"max_current": 16}, **values))
+        assert errors == [] and blocked == {} and cfg["ocpp_url"] == values["ocpp_url"]
+
+
+def test_a_pem_ca_file_is_stored_as_der_once(tmp_path):
+    import base64
+    from evse.ocpp import websocket
+    der = bytes(range(256)) * 3
+    b64 = base64.encodebytes(der).decode()
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\r\n" + b64.replace("\n", "\r\n") + "-----END CERTIFICATE-----\r\n")
+    out = websocket.der_file(str(pem))
+    assert out == str(pem) + ".der" and open(out, "rb").read() == der
+    t = __import__("os").stat(out).st_mtime_ns
+    assert websocket.der_file(str(pem)) == out and __import__("os").stat(out).st_mtime_ns == t   # no rewrite
+    assert websocket.der_file(out) == out          # DER is used as it is
+
+
+def _openssl(*args):
+    import subprocess
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+
+@pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="openssl CLI missing")
+def test_security_profile_3_presents_the_client_certificate_from_the_ocpp_directory(tmp_path):
+    import ssl
+    srv_cert, srv_key = tmp_path / "srv.pem", tmp_path / "srv_key.pem"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(srv_key),
+             "-out", str(srv_cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    flash = tmp_path / "cp"
+    flash.mkdir()
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(flash / "client_key.pem"),
+             "-out", str(flash / "client_cert.pem"), "-subj", "/CN=cp3")
+    # the CA in DER as the unix port needs it; the PEM form works as well (converted on flash)
+    _openssl("x509", "-in", str(srv_cert), "-outform", "DER", "-out", str(tmp_path / "srv.der"))
+
+    async def main():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(srv_cert), str(srv_key))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=str(flash / "client_cert.pem"))
+        cs = CentralSystem(ssl_context=ctx)
+        await cs.start()
+        rig = await Rig(cs, flash, cp_id="cp3", ocpp_security_profile=3, ocpp_ca_file=str(tmp_path / "srv.der")).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert cs.auth_headers == [] or all(h is None for h in cs.auth_headers)   # no Basic auth
+        await rig.kill()
+        await cs.stop()
+    run(main())

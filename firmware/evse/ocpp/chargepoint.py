@@ -41,6 +41,7 @@ class OcppService:
         self.on_reset = on_reset  # callable('Soft'|'Hard') that reboots the board
         self.connect = connect
         store.ensure_dir(flash_dir)
+        self.flash_dir = flash_dir  # also holds the profile 3 client certificate (connection.py)
         p = lambda n: store.join(flash_dir, n)
         self.config = Config(p("config.json"), settings.get("ocpp_config"))
         self.auth = auth.AuthStore(p("authcache.json"), p("locallist.json"),

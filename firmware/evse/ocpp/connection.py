@@ -4,11 +4,13 @@ bounded exponential backoff. Functions take the service (chargepoint.OcppService
 import asyncio
 import os
 import binascii
-from evse.ocpp import operations, rpc, transactions, websocket
+from evse.ocpp import operations, rpc, store, transactions, websocket
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso, parse_iso
 from evse.version import VERSION
 
+CLIENT_CERT = "client_cert.pem"  # security profile 3, in the OCPP directory (DER or PEM inside)
+CLIENT_KEY = "client_key.pem"
 CALL_TIMEOUT_MS = 30000  # no answer to a CALL within this: the connection is considered dead
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
@@ -41,6 +43,15 @@ def timestamp(svc, meta):
     return format_iso(ts)
 
 
+def _client_cert(svc, profile):
+    """Security profile 3: the charge point's certificate and key, files in the OCPP directory on
+    flash (/ocpp/ on a board), DER or PEM (converted once, websocket.der_file)."""
+    if profile != 3:
+        return {}
+    return {"cert_file": store.join(svc.flash_dir, CLIENT_CERT),
+            "key_file": store.join(svc.flash_dir, CLIENT_KEY)}
+
+
 def _password(svc):
     return svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password", "")
 
@@ -56,11 +67,12 @@ async def run(svc):
             continue
         cpid = svc.settings.get("ocpp_id", "evse")
         profile = svc.settings.get("ocpp_security_profile", 0)
+        basic = profile in (1, 2)
         try:
             ws = await connect(
                 url.rstrip("/") + "/" + cpid, "ocpp1.6",
-                user=cpid if profile >= 1 else None, password=_password(svc) if profile >= 1 else None,
-                ca_file=svc.settings.get("ocpp_ca_file") or None)
+                user=cpid if basic else None, password=_password(svc) if basic else None,
+                ca_file=svc.settings.get("ocpp_ca_file") or None, **_client_cert(svc, profile))
         except Exception as e:
             svc.last_error = "connect: %r" % (e,)
             await asyncio.sleep(delay / 1000)
