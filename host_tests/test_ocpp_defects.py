@@ -367,3 +367,25 @@ def test_security_profile_3_presents_the_client_certificate_from_the_ocpp_direct
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_authorization_key_follows_the_password_rules():
+    from evse.ocpp.config import Config
+    c = Config(None)
+    assert c.change("AuthorizationKey", "short") == "Rejected"
+    assert c.change("AuthorizationKey", "spaces are not allowed") == "Rejected"
+    assert c.change("AuthorizationKey", "0123456789abcdef0123456789ABCDEF01234567") == "Accepted"
+    assert c.get("AuthorizationKey") == "0123456789abcdef0123456789ABCDEF01234567"
+
+
+@pytest.mark.parametrize("values, word", [
+    ({"ocpp_url": "notaurl"}, "ws:// or wss://"),
+    ({"ocpp_url": "ws://cs.example.net/ocpp", "ocpp_security_profile": 2, "ocpp_password": "abc"}, "16-40"),
+])
+def test_console_set_refuses_an_ocpp_setting_that_cannot_work(tmp_path, values, word):
+    from host_tests.test_console import ask, flash_files, make
+    rig, s, con = make(tmp_path=tmp_path)
+    before = flash_files(tmp_path)
+    (r,) = ask(rig, s, {"cmd": "set", "values": values})
+    assert not r["ok"] and word in r["error"]
+    assert flash_files(tmp_path) == before and rig.app.cfg["ocpp_url"] == ""

@@ -93,9 +93,17 @@ def _ocpp_url(v):
         raise ValueError("must name a host (ws://host:port/path)")
 
 
+def password_error(v):
+    """Why v is no OCPP Basic auth password, or None (the AuthorizationKey key follows it too)."""
+    if not PASSWORD_MIN <= len(v) <= 40 or any(c not in PASSWORD_CHARS for c in v):
+        return "must be %d-40 characters of a-z A-Z 0-9 %s" % (PASSWORD_MIN, PASSWORD_CHARS[62:])
+    return None
+
+
 def _ocpp_password(v):
-    if len(v) < PASSWORD_MIN or any(c not in PASSWORD_CHARS for c in v):
-        raise ValueError("must be %d-40 characters of a-z A-Z 0-9 %s" % (PASSWORD_MIN, PASSWORD_CHARS[62:]))
+    why = password_error(v)
+    if why:
+        raise ValueError(why)
 
 
 TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password}

@@ -117,4 +117,7 @@ def _parse(typ, rule, text):
     if typ == "csl":
         items = [x.strip() for x in text.split(",") if x.strip()]
         return not (rule and any(x not in rule for x in items)), ",".join(items)
+    if typ == "w":  # the Basic auth password: the same rules as the ocpp_password setting
+        from evse.settings import password_error
+        return password_error(text) is None, text
     return not (rule and len(text) > rule), text
