@@ -389,3 +389,16 @@ def test_console_set_refuses_an_ocpp_setting_that_cannot_work(tmp_path, values, 
     (r,) = ask(rig, s, {"cmd": "set", "values": values})
     assert not r["ok"] and word in r["error"]
     assert flash_files(tmp_path) == before and rig.app.cfg["ocpp_url"] == ""
+
+
+def test_stop_txn_data_is_bounded_keeping_the_first_and_the_latest():
+    from evse.ocpp import metering
+    from host_tests.test_ocpp_parts import Service, Meter
+    svc = Service(meter=Meter(), tx={"ref": 1, "tag": "A"}, tx_data=[], settings={})
+    svc.meta = lambda now=None: {"b": 1, "tk": now, "ts": 1764633600 + now // 1000}
+    metering.keep_tx_data(svc, "Energy.Active.Import.Register", "Transaction.Begin", 0)
+    for i in range(1, 200):      # 200 minutes at MeterValueSampleInterval 60
+        metering.keep_tx_data(svc, "Energy.Active.Import.Register", "Sample.Periodic", i * 60000)
+    assert len(svc.tx_data) == metering.TX_VALUES_MAX
+    assert svc.tx_data[0]["sampledValue"][0]["context"] == "Transaction.Begin"
+    assert svc.tx_data[-1]["timestamp"] == "2025-12-02T03:19:00Z"

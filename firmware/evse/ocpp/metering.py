@@ -7,7 +7,9 @@ from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso
 
 
-TX_DATA_MAX = 48  # StopTxnSampled/AlignedData samples kept in RAM per transaction: the oldest go first
+# StopTxnSampled/AlignedData values kept in RAM per transaction: about 210 bytes of heap each on a
+# 32-bit port (424 on the 64-bit unix port, measured); past it the oldest samples after the first go.
+TX_VALUES_MAX = 24
 
 
 def _energy(svc, m, name, context, sv):
@@ -74,8 +76,8 @@ def keep_tx_data(svc, measurands, context, now_ms):
     t = svc.meta(now_ms)["ts"]
     data = svc.tx_data
     data.append({"timestamp": format_iso(t) if t is not None else "@T", "sampledValue": sv})
-    if len(data) > TX_DATA_MAX:
-        data.pop(0)
+    while len(data) > 2 and sum(len(d["sampledValue"]) for d in data) > TX_VALUES_MAX:
+        data.pop(1)  # the transaction's first sample stays
 
 
 def values_payload(sv, txid=None):
