@@ -45,7 +45,8 @@ def timestamp(svc, meta):
 
 def _client_cert(svc, profile):
     """Security profile 3: the charge point's certificate and key, files in the OCPP directory on
-    flash (/ocpp/ on a board), DER or PEM (converted once, websocket.der_file)."""
+    flash (/ocpp/ on a board), DER or PEM (converted once, websocket.der_file). Other profiles pass
+    nothing more to the transport (an injected one need not know these arguments)."""
     if profile != 3:
         return {}
     return {"cert_file": store.join(svc.flash_dir, CLIENT_CERT),
@@ -72,7 +73,8 @@ async def run(svc):
             ws = await connect(
                 url.rstrip("/") + "/" + cpid, "ocpp1.6",
                 user=cpid if basic else None, password=_password(svc) if basic else None,
-                ca_file=svc.settings.get("ocpp_ca_file") or None, **_client_cert(svc, profile))
+                ca_file=svc.settings.get("ocpp_ca_file") or None,
+                **_client_cert(svc, profile))  # pyright: ignore[reportArgumentType] (file names only)
         except Exception as e:
             svc.last_error = "connect: %r" % (e,)
             await asyncio.sleep(delay / 1000)
