@@ -66,6 +66,9 @@ class Service:
     def queue_tx(self, action, payload, ref, now_ms):
         self.sent.append(("tx", action, payload, ref))
 
+    def queue_cp_status(self):
+        self.sent.append(("call", "StatusNotification", {"connectorId": 0}, None))
+
 
 class Meter:
     wh_total = 1234

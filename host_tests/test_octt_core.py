@@ -117,7 +117,6 @@ def test_TC_003_CS_regular_charging_session_plugin_first_car_asks_at_once(tmp_pa
     run_case(tmp_path, case)
 
 
-@known("authorization before plug-in never charges")
 def test_TC_004_1_CS_regular_charging_session_identification_first(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -173,7 +172,6 @@ def test_TC_010_CS_remote_start_charging_session_cable_plugged_in_first(tmp_path
     run_case(tmp_path, case)
 
 
-@known("authorization before plug-in never charges; no Preparing before plug-in")
 def test_TC_011_1_CS_remote_start_charging_session_remote_start_first(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -192,7 +190,6 @@ def test_TC_011_1_CS_remote_start_charging_session_remote_start_first(tmp_path):
 
 # -- the car leaves (tethered cable: unplugging the car is the EV side disconnecting) -----------
 
-@known("read-only UnlockConnectorOnEVSideDisconnect")
 def test_TC_005_2_CS_ev_side_disconnected_stop_true_unlock_false(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -209,7 +206,8 @@ def test_TC_005_2_CS_ev_side_disconnected_stop_true_unlock_false(tmp_path):
     run_case(tmp_path, case)
 
 
-@known("read-only StopTransactionOnEVSideDisconnect")
+@pytest.mark.xfail(strict=True, reason="issue 12, still open: StopTransactionOnEVSideDisconnect=false is "
+                   "Rejected (the core ends every session at unplug)")
 def test_TC_005_3_CS_ev_side_disconnected_stop_false_unlock_false(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -283,7 +281,6 @@ def test_TC_013_CS_hard_reset_without_transaction(tmp_path):
     run_case(tmp_path, case)
 
 
-@known("Reset sends Faulted")
 def test_TC_015_CS_hard_reset_with_transaction(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -338,7 +335,6 @@ def _wrong_accessibility(keys, profiles):
     return wrong
 
 
-@known("read-only StopTransactionOnEVSideDisconnect / UnlockConnectorOnEVSideDisconnect")
 def test_TC_019_CS_retrieve_configuration(tmp_path):
     async def case(cs, power_on):
         await power_on()
@@ -448,7 +444,6 @@ def test_TC_043_CS_send_local_authorization_list(tmp_path):
     run_case(tmp_path, case, cs_kw={"accepted_tags": ("LOCAL1", "LOCAL2")})
 
 
-@known("authorization before plug-in never charges; no Preparing before plug-in")
 def test_TC_008_CS_regular_start_charging_session_id_in_local_authorization_list(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -499,7 +494,6 @@ def test_TC_055_CS_trigger_message_rejected(tmp_path):
     run_case(tmp_path, case)
 
 
-@known("no Preparing before plug-in (so no Available when ConnectionTimeOut expires)")
 def test_TC_011_2_CS_remote_start_charging_session_time_out(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -596,7 +590,6 @@ def test_TC_026_CS_remote_start_charging_session_rejected(tmp_path):
     run_case(tmp_path, case)
 
 
-@known("RemoteStartTransaction on connector 0 gets a CALLERROR instead of Rejected")
 def test_TC_026_CS_remote_start_on_connector_0_is_rejected(tmp_path):
     async def case(cs, power_on):
         await power_on()

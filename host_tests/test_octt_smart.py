@@ -223,7 +223,6 @@ def test_evcc_setup_sequence_and_the_duty_follows_an_absolute_tx_default_profile
     run_case(tmp_path, case)
 
 
-@known("Current.Offered/Power.Offered refused in MeterValuesSampledData")
 def test_evcc_measurands_current_offered_and_power_offered_are_accepted(tmp_path):
     async def case(cs, power_on):
         await power_on()

@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -256,7 +257,13 @@ def package_json():
         if rel.startswith("boards" + os.sep):
             continue
         urls.append([rel.replace(os.sep, "/"), "firmware/" + rel.replace(os.sep, "/")])
-    return {"urls": urls, "deps": [], "version": "0.1.0"}
+    return {"urls": urls, "deps": [], "version": firmware_version()}
+
+
+def firmware_version():
+    """VERSION of firmware/evse/core/version.py, the project's one definition of it."""
+    with open(os.path.join(ROOT, "firmware", "evse", "core", "version.py")) as f:
+        return re.search(r'^VERSION = "([^"]+)"', f.read(), re.M).group(1)
 
 
 def main(argv=None):

@@ -164,6 +164,12 @@ class Charger:
     def auth_needed(self):
         return self.auth_forced or self.cfg["require_auth"]
 
+    def pilot_read(self):
+        """The pilot has been read since the generator last started (X1): before that, after boot,
+        the state says nothing about a car (OCPP reports no connector status from a guess, issue 12).
+        Disabled or faulted, the status does not depend on a car: it is known at once."""
+        return self.det.state != P.UNKNOWN or self.state == V.ST_DISABLED or self.state == V.ST_FAULT
+
     def limit_x10(self):
         return self.thermal.scale_x10(self._limit_x10)
 
@@ -434,7 +440,10 @@ class Charger:
         if self.session_active:
             self._end_session("unplugged")
         self.stop_reason = None
-        if self.auth_needed():
+        # Issue 12: an authorization given before the plug (card first, RemoteStart) waits for the
+        # car; only leaving a connected state clears it (each tick in A must not; OCPP's
+        # ConnectionTimeOut withdraws it through authorize(False)).
+        if self.auth_needed() and self.state != V.ST_A1:
             self.authorized = False
         self._wakeup_done = False
         self.t_step_EF.stop()

@@ -122,3 +122,15 @@ def check_number(value, lo, hi):
     if not lo <= value <= hi:
         raise ValueError("out of range %s..%s" % (lo, hi))
     return float(value)
+
+
+# --- OCPP Basic auth password (OCPP 1.6 security whitepaper, profiles 1 and 2) ---
+PASSWORD_MIN = 16
+PASSWORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-_=:+|@."
+
+
+def password_error(v):
+    """Why v is no OCPP Basic auth password, or None (the AuthorizationKey key follows it too)."""
+    if not PASSWORD_MIN <= len(v) <= 40 or any(c not in PASSWORD_CHARS for c in v):
+        return "must be %d-40 characters of a-z A-Z 0-9 %s" % (PASSWORD_MIN, PASSWORD_CHARS[62:])
+    return None

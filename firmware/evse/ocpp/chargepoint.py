@@ -41,6 +41,7 @@ class OcppService:
         self.on_reset = on_reset  # callable('Soft'|'Hard') that reboots the board
         self.connect = connect
         store.ensure_dir(flash_dir)
+        self.flash_dir = flash_dir  # also holds the profile 3 client certificate (connection.py)
         p = lambda n: store.join(flash_dir, n)
         self.config = Config(p("config.json"), settings.get("ocpp_config"))
         self.auth = auth.AuthStore(p("authcache.json"), p("locallist.json"),
@@ -57,7 +58,7 @@ class OcppService:
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots)
         self.ws = self.boot_status = self.last_error = self._pending = None
-        self.connected = self.accepted = False
+        self.connected = self.accepted = self.boot_now = False
         self.running = True
         self._uid = 0
         self.wake = asyncio.Event()
@@ -69,11 +70,17 @@ class OcppService:
         self.plugged = self.core_state in PLUGGED_STATES
         self.contactor = self.charged = self.finishing = False
         self.sent_status = {}
+        # No connector status until the core has read the pilot after boot: the state before that
+        # is a guess (a car plugged in through a power cut would be reported Available for a moment).
+        # A charger without the query (a test double) counts as read.
+        self._pilot_read = getattr(charger, "pilot_read", None)
+        self.rebooting = False  # a Reset was handed to the app: nothing more is reported
         # auth.py (last_auth: (idTag, status) for the console)
         self.auth_tag = self._auth_ms = self.last_auth = None
         # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
         # starts; pending_operative: ChangeAvailability Scheduled until the transaction ends)
         self.tx = self.tx_retry_ms = self.remote_profile = self.pending_operative = None
+        self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0
         # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
         self.reset_kind = self.reset_ms = self.next_sample_ms = self._aligned_slot = None
@@ -166,13 +173,11 @@ class OcppService:
 
     def poll(self, now_ms):
         """Quick bookkeeping from the app's loop."""
+        if self.rebooting:
+            return  # the outputs went safe for the reboot: what the core sees now is no status
         auth.expire(self, now_ms)
         transactions.poll(self, now_ms)
-        st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
-                              self.tx is not None, self.charged, self.finishing, self.state["operative"])
-        if self.sent_status.get(CONNECTOR) != st:
-            self.sent_status[CONNECTOR] = st
-            self.queue_status(CONNECTOR, st, now_ms)
+        self._report_status(now_ms)
         metering.poll(self, now_ms)
         schedule.poll(self, now_ms)
         # A pending Reset once the StopTransaction went out and the core opened the contactor under
@@ -181,8 +186,21 @@ class OcppService:
                                 or self.ticks_diff(now_ms, self.reset_ms) > RESET_FLUSH_MS):
             kind = self.reset_kind
             self.reset_kind = None
+            self.rebooting = self.on_reset is not None
             if self.on_reset:
                 self.on_reset(kind)
+
+    def _report_status(self, now_ms):
+        if self._pilot_read is not None:
+            if not self._pilot_read():
+                return
+            self._pilot_read = None  # read once: from now on every state is the pilot's
+        st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
+                              self.tx is not None, self.charged, self.finishing, self.state["operative"],
+                              self.auth_tag is not None)
+        if self.sent_status.get(CONNECTOR) != st:
+            self.sent_status[CONNECTOR] = st
+            self.queue_status(CONNECTOR, st, now_ms)
 
     # -- the asyncio side ----------------------------------------------------------------------
     def stop(self):

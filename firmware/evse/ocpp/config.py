@@ -2,11 +2,12 @@
 from evse.ocpp import store
 
 CONNECTOR = 1  # the only connector (NumberOfConnectors)
-MEASURANDS = ("Energy.Active.Import.Register", "Current.Import", "Power.Active.Import", "Voltage")
+MEASURANDS = ("Energy.Active.Import.Register", "Current.Import", "Power.Active.Import", "Voltage",
+              "Current.Offered", "Power.Offered")
 DEFAULT_MEASURANDS = "Energy.Active.Import.Register,Current.Import,Power.Active.Import"
 
-# name: (type, read-only, default, rule). Types: int (rule (lo, hi)), bool, csl (rule: allowed
-# items), str (rule: max length). 'w' marks write-only (never reported, e.g. the password).
+# name: (type, read-only, default, rule). Types: int (rule (lo, hi)), bool (rule: the values it
+# takes, None: both), csl (rule: allowed items), str (rule: max length). 'w' marks write-only (never reported, e.g. the password).
 KEYS = {
     "AllowOfflineTxForUnknownId": ("bool", False, False, None),
     "AuthorizationCacheEnabled": ("bool", False, True, None),
@@ -33,7 +34,7 @@ KEYS = {
     "NumberOfConnectors": ("int", True, 1, None),
     "ResetRetries": ("int", False, 1, (0, 10)),
     "SendLocalListMaxLength": ("int", True, 100, None),
-    "StopTransactionOnEVSideDisconnect": ("bool", True, True, None),
+    "StopTransactionOnEVSideDisconnect": ("bool", False, True, ("true",)),  # the core ends a session at unplug
     "StopTransactionOnInvalidId": ("bool", False, True, None),
     "StopTxnAlignedData": ("csl", False, "", MEASURANDS),
     "StopTxnAlignedDataMaxLength": ("int", True, 4, None),
@@ -42,7 +43,7 @@ KEYS = {
     "SupportedFeatureProfiles": ("csl", True, "Core,LocalAuthListManagement,RemoteTrigger,SmartCharging", None),
     "TransactionMessageAttempts": ("int", False, 3, (1, 100)),
     "TransactionMessageRetryInterval": ("int", False, 20, (1, 3600)),
-    "UnlockConnectorOnEVSideDisconnect": ("bool", True, True, None),
+    "UnlockConnectorOnEVSideDisconnect": ("bool", False, True, None),  # no lock actuator: either way
     "WebSocketPingInterval": ("int", False, 0, (0, 3600)),
 }
 
@@ -112,8 +113,11 @@ def _parse(typ, rule, text):
         return (not rule or rule[0] <= v <= rule[1]), v
     if typ == "bool":
         low = text.strip().lower()
-        return low in ("true", "false"), low == "true"
+        return low in (rule or ("true", "false")), low == "true"
     if typ == "csl":
         items = [x.strip() for x in text.split(",") if x.strip()]
         return not (rule and any(x not in rule for x in items)), ",".join(items)
+    if typ == "w":  # the Basic auth password: the same rules as the ocpp_password setting
+        from evse.core.limits import password_error
+        return password_error(text) is None, text
     return not (rule and len(text) > rule), text

@@ -4,14 +4,13 @@ bounded exponential backoff. Functions take the service (chargepoint.OcppService
 import asyncio
 import os
 import binascii
-from evse.ocpp import operations, rpc, transactions, websocket
+from evse.ocpp import operations, rpc, store, transactions, websocket
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso, parse_iso
+from evse.core.version import VERSION
 
-VENDOR = "OpenEVSE-uPy"
-MODEL = "EVSE-1"
-FIRMWARE_VERSION = "0.1"
-
+CLIENT_CERT = "client_cert.pem"  # security profile 3, in the OCPP directory (DER or PEM inside)
+CLIENT_KEY = "client_key.pem"
 CALL_TIMEOUT_MS = 30000  # no answer to a CALL within this: the connection is considered dead
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
@@ -44,6 +43,16 @@ def timestamp(svc, meta):
     return format_iso(ts)
 
 
+def _client_cert(svc, profile):
+    """Security profile 3: the charge point's certificate and key, files in the OCPP directory on
+    flash (/ocpp/ on a board), DER or PEM (converted once, websocket.der_file). Other profiles pass
+    nothing more to the transport (an injected one need not know these arguments)."""
+    if profile != 3:
+        return {}
+    return {"cert_file": store.join(svc.flash_dir, CLIENT_CERT),
+            "key_file": store.join(svc.flash_dir, CLIENT_KEY)}
+
+
 def _password(svc):
     return svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password", "")
 
@@ -59,11 +68,13 @@ async def run(svc):
             continue
         cpid = svc.settings.get("ocpp_id", "evse")
         profile = svc.settings.get("ocpp_security_profile", 0)
+        basic = profile in (1, 2)
         try:
             ws = await connect(
                 url.rstrip("/") + "/" + cpid, "ocpp1.6",
-                user=cpid if profile >= 1 else None, password=_password(svc) if profile >= 1 else None,
-                ca_file=svc.settings.get("ocpp_ca_file") or None)
+                user=cpid if basic else None, password=_password(svc) if basic else None,
+                ca_file=svc.settings.get("ocpp_ca_file") or None,
+                **_client_cert(svc, profile))  # pyright: ignore[reportArgumentType] (file names only)
         except Exception as e:
             svc.last_error = "connect: %r" % (e,)
             await asyncio.sleep(delay / 1000)
@@ -161,14 +172,19 @@ def _clock_from(svc, res):
 
 
 def boot_payload(svc):
-    p = {"chargePointVendor": VENDOR, "chargePointModel": MODEL, "firmwareVersion": FIRMWARE_VERSION}
-    if svc.settings.get("serial"):
-        p["chargePointSerialNumber"] = str(svc.settings["serial"])[:25]
+    """Who this unit is: vendor, model and serial from the settings (each unit's own), the version
+    from evse/core/version.py."""
+    s = svc.settings
+    p = {"chargePointVendor": s.get("vendor") or "evse", "chargePointModel": s.get("model") or "evse",
+         "firmwareVersion": VERSION}
+    if s.get("serial"):
+        p["chargePointSerialNumber"] = s["serial"]
     return p
 
 
 async def _boot(svc, ws):
     while not ws.closed and svc.running:
+        svc.boot_now = False  # this one answers a trigger that came before it
         ok, res = await call(svc, ws, "BootNotification", boot_payload(svc))
         interval = BOOT_RETRY_DEFAULT_S
         if ok:
@@ -184,9 +200,14 @@ async def _boot(svc, ws):
 
 
 async def _sleep_or_closed(svc, ws, ms):
+    """Wait before the next BootNotification; a TriggerMessage(BootNotification) ends the wait."""
     t0 = svc.ticks()
-    while not ws.closed and svc.running and svc.ticks_diff(svc.ticks(), t0) < ms:
-        await asyncio.sleep(min(IDLE_WAKE_MS, ms) / 1000)
+    while not ws.closed and svc.running and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms:
+        svc.wake.clear()
+        try:
+            await asyncio.wait_for(svc.wake.wait(), min(IDLE_WAKE_MS, ms) / 1000)
+        except asyncio.TimeoutError:
+            pass
 
 
 async def _session(svc, ws):

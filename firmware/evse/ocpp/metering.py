@@ -1,31 +1,83 @@
 """MeterValues: sampled values from the meter, sent every MeterValueSampleInterval during a
-transaction (kept on flash with it) and on ClockAlignedDataInterval wall-clock boundaries.
+transaction (kept on flash with it) and on ClockAlignedDataInterval wall-clock boundaries; the
+StopTxnSampledData and StopTxnAlignedData samples the StopTransaction carries (RAM only: a power
+cut's StopTransaction has none).
 Functions take the service (chargepoint.OcppService)."""
 from evse.ocpp.config import CONNECTOR
+from evse.ocpp.wallclock import format_iso
+
+
+# StopTxnSampled/AlignedData values kept in RAM per transaction: about 210 bytes of heap each on a
+# 32-bit port (424 on the 64-bit unix port, measured); past it the oldest samples after the first go.
+TX_VALUES_MAX = 24
+
+
+def _energy(svc, m, name, context, sv):
+    sv.append({"value": str(svc.meter_wh()), "context": context, "measurand": name, "unit": "Wh"})
+
+
+def _current(svc, m, name, context, sv):
+    for i, a in enumerate((getattr(m, "amps", None) or [])[:3]):
+        sv.append({"value": "%.1f" % (a or 0), "context": context, "measurand": name,
+                   "phase": "L%d" % (i + 1), "unit": "A"})
+
+
+def _power(svc, m, name, context, sv):
+    sv.append({"value": "%d" % (getattr(m, "power_w", 0) or 0), "context": context,
+               "measurand": name, "unit": "W"})
+
+
+def _voltage(svc, m, name, context, sv):
+    v = getattr(m, "volts", None)
+    for i, x in enumerate(v[:3] if isinstance(v, list) else ([v] if v is not None else [])):
+        sv.append({"value": "%.1f" % x, "context": context, "measurand": name,
+                   "phase": "L%d-N" % (i + 1), "unit": "V"})
+
+
+def offered_amps(svc):
+    """What the pilot offers the car now (0 without PWM): the core's advertised current."""
+    out = getattr(svc.charger, "out", None)
+    return (out.amps_x10 if out is not None else 0) / 10
+
+
+def _current_offered(svc, m, name, context, sv):
+    sv.append({"value": "%.1f" % offered_amps(svc), "context": context, "measurand": name, "unit": "A"})
+
+
+def _power_offered(svc, m, name, context, sv):
+    s = svc.settings
+    w = offered_amps(svc) * s.get("nominal_volts", 230) * s.get("phases", 1)
+    sv.append({"value": "%d" % w, "context": context, "measurand": name, "unit": "W"})
+
+
+_READERS = {"Energy.Active.Import.Register": _energy, "Current.Import": _current,
+            "Power.Active.Import": _power, "Voltage": _voltage,
+            "Current.Offered": _current_offered, "Power.Offered": _power_offered}
+_OFFERED = ("Current.Offered", "Power.Offered")  # known without a meter
 
 
 def sample(svc, measurands, context):
-    """sampledValue list for a comma-separated list of measurands (empty without a meter)."""
+    """sampledValue list for a comma-separated list of measurands (only the offered ones without a
+    meter)."""
     sv = []
     m = svc.meter
-    if m is None:
-        return sv
     for name in measurands.split(","):
-        if name == "Energy.Active.Import.Register":
-            sv.append({"value": str(svc.meter_wh()), "context": context, "measurand": name, "unit": "Wh"})
-        elif name == "Current.Import":
-            for i, a in enumerate((getattr(m, "amps", None) or [])[:3]):
-                sv.append({"value": "%.1f" % (a or 0), "context": context, "measurand": name,
-                           "phase": "L%d" % (i + 1), "unit": "A"})
-        elif name == "Power.Active.Import":
-            sv.append({"value": "%d" % (getattr(m, "power_w", 0) or 0), "context": context,
-                       "measurand": name, "unit": "W"})
-        elif name == "Voltage":
-            v = getattr(m, "volts", None)
-            for i, x in enumerate(v[:3] if isinstance(v, list) else ([v] if v is not None else [])):
-                sv.append({"value": "%.1f" % x, "context": context, "measurand": name,
-                           "phase": "L%d-N" % (i + 1), "unit": "V"})
+        read = _READERS.get(name)
+        if read is not None and (m is not None or name in _OFFERED):
+            read(svc, m, name, context, sv)
     return sv
+
+
+def keep_tx_data(svc, measurands, context, now_ms):
+    """One StopTxnSampledData/StopTxnAlignedData sample for the transaction's StopTransaction."""
+    sv = sample(svc, measurands, context) if measurands and svc.tx else None
+    if not sv:
+        return
+    t = svc.meta(now_ms)["ts"]
+    data = svc.tx_data
+    data.append({"timestamp": format_iso(t) if t is not None else "@T", "sampledValue": sv})
+    while len(data) > 2 and sum(len(d["sampledValue"]) for d in data) > TX_VALUES_MAX:
+        data.pop(1)  # the transaction's first sample stays
 
 
 def values_payload(sv, txid=None):
@@ -54,6 +106,7 @@ def poll(svc, now_ms):
         iv = cfg.get("MeterValueSampleInterval")
         svc.next_sample_ms = svc.ticks_add(now_ms, iv * 1000) if iv else None
         report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
+        keep_tx_data(svc, cfg.get("StopTxnSampledData"), "Sample.Periodic", now_ms)
         svc.tx["last_wh"] = svc.meter_wh()
         svc.tx["last_ts"] = svc.meta(now_ms)["ts"]
         svc.save()  # the last known meter value survives a power cut
@@ -63,4 +116,5 @@ def poll(svc, now_ms):
         slot = int(t) // iv
         if svc._aligned_slot is not None and slot != svc._aligned_slot:
             report(svc, cfg.get("MeterValuesAlignedData"), "Sample.Clock", now_ms, svc.tx is not None)
+            keep_tx_data(svc, cfg.get("StopTxnAlignedData"), "Sample.Clock", now_ms)
         svc._aligned_slot = slot

@@ -73,10 +73,10 @@ def get_configuration(svc, p):
 
 
 def get_local_list_version(svc, p):
-    """GetLocalListVersion: -1 while the local list is disabled."""
+    """GetLocalListVersion: -1 while the local list is disabled, 0 while it is empty (OCPP 1.6 5.10)."""
     if not svc.config.get("LocalAuthListEnabled"):
         return {"listVersion": -1}
-    return {"listVersion": svc.auth.list_version}
+    return {"listVersion": svc.auth.list_version if svc.auth.local else 0}
 
 
 def remote_start_transaction(svc, p):
@@ -146,7 +146,9 @@ def trigger_message(svc, p):
     c = p.get("connectorId")
     if c is not None and c > CONNECTOR:
         return {"status": "Rejected"}
-    if what == "BootNotification":
+    if what == "BootNotification" and not svc.accepted:
+        after = lambda: _trigger_boot(svc)  # the boot's own retry goes out now, and only it
+    elif what == "BootNotification":
         from evse.ocpp import connection  # here: connection imports this module
         after = lambda: svc.queue_call("BootNotification", connection.boot_payload(svc))
     elif what == "Heartbeat":
@@ -158,6 +160,11 @@ def trigger_message(svc, p):
     else:
         after = lambda: svc.queue_call(what, {"status": "Idle"})
     return {"status": "Accepted"}, after
+
+
+def _trigger_boot(svc):
+    svc.boot_now = True
+    svc.wake.set()
 
 
 def _trigger_status(svc, c):

@@ -47,7 +47,7 @@ INCOMING = {
                              ("chargingRateUnit", "s", False, ("A", "W"))),
     "GetConfiguration": (("key", "l", False, ("s", 50)),),
     "GetLocalListVersion": (),
-    "RemoteStartTransaction": (("connectorId", "i", False, (1, None)), ("idTag", "s", True, 20),
+    "RemoteStartTransaction": (("connectorId", "i", False, (0, None)), ("idTag", "s", True, 20),
                                ("chargingProfile", "o", False, PROFILE)),
     "RemoteStopTransaction": (("transactionId", "i", True, None),),
     "Reset": (("type", "s", True, ("Hard", "Soft")),),

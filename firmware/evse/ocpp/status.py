@@ -25,11 +25,12 @@ def error_code(fault):
     return "OtherError", fault[:50]
 
 
-def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative):
+def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative, waiting=False):
     """(status, errorCode, info).
     plugged: a car is connected (last pilot state B/C/D); in_tx: an OCPP transaction runs;
     charged: the contactor closed during this transaction; finishing: the transaction ended and
-    the car is still connected; operative: not set Inoperative by ChangeAvailability."""
+    the car is still connected; operative: not set Inoperative by ChangeAvailability; waiting: an
+    idTag (or RemoteStart) was accepted and waits for the car (Preparing until ConnectionTimeOut)."""
     if fault or state in ("fault", "E", "F"):
         code, info = error_code(fault or _STATE_FAULTS.get(state, "internal"))
         return "Faulted", code, info
@@ -42,8 +43,15 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     if state in ("C1", "D1") or (state == "paused" and plugged):
         return "SuspendedEVSE", "NoError", None
     if state in ("A1", "A2") or not plugged:
-        return "Available", "NoError", None
+        return _no_car(waiting), "NoError", None
     return "Preparing", "NoError", None
+
+
+def _no_car(waiting):
+    """No car: Preparing while an accepted idTag waits for one (OCPP 1.6 section 4.9), else Available."""
+    if waiting:
+        return "Preparing"
+    return "Available"
 
 
 def _vehicle_status(state, contactor, in_tx, charged):

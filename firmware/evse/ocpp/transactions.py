@@ -61,6 +61,8 @@ def start(svc, tag, now_ms):
         svc.profiles.add(CONNECTOR, svc.remote_profile, -1)
         svc.remote_profile = None
     svc.limit_ms = None  # re-evaluate the limit now
+    svc.tx_data = []
+    metering.keep_tx_data(svc, svc.config.get("StopTxnSampledData"), "Transaction.Begin", now_ms)
 
 
 def stop(svc, reason, now_ms, tag=None):
@@ -70,11 +72,10 @@ def stop(svc, reason, now_ms, tag=None):
     payload = {"meterStop": svc.meter_wh(), "timestamp": "@T", "reason": reason}
     if tag:
         payload["idTag"] = tag
-    data = svc.config.get("StopTxnSampledData")
-    if data:
-        sv = metering.sample(svc, data, "Transaction.End")
-        if sv:
-            payload["transactionData"] = [{"timestamp": "@T", "sampledValue": sv}]
+    metering.keep_tx_data(svc, svc.config.get("StopTxnSampledData"), "Transaction.End", now_ms)
+    if svc.tx_data:
+        payload["transactionData"] = svc.tx_data
+    svc.tx_data = []
     svc.queue_tx("StopTransaction", payload, tx["ref"], now_ms)  # queue first, then forget
     svc.tx = None
     svc.state["tx"] = None
@@ -99,9 +100,13 @@ def on_session_end(svc, ev, now_ms):
 
 
 def set_operative(svc, flag):
+    """Connector and charge point follow ChangeAvailability; connector 0's status says so at once."""
+    changed = svc.state["operative"] != flag
     svc.state["operative"] = flag
     svc.save()
     svc.charger.enable(flag)
+    if changed:
+        svc.queue_cp_status()
 
 
 def txid_for(svc, ref):

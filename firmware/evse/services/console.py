@@ -8,6 +8,7 @@ import json
 from evse.core import limits as L
 from evse.services import settings
 from evse.core import vocab as V
+from evse.core.version import VERSION
 
 MAX_LINE = 512            # bytes per request line; longer lines are discarded whole
 READ_PER_POLL = 256       # bytes taken from the stream per poll (bounded work per tick)
@@ -195,7 +196,7 @@ class Console:
 
     # --- commands: each validates its arguments before it changes anything ---
     def _cmd_help(self, req, now):
-        return {"commands": list(COMMANDS)}
+        return {"commands": list(COMMANDS), "version": VERSION}
 
     def _cmd_status(self, req, now):
         return self.app.status(now)

@@ -57,11 +57,15 @@ SCHEMA = {
     "meter_interval_ms": (int, 1000, 200, 60000),
     "meter_map": (TEXT, "", 400),
     "s0_imp_per_kwh": (int, 1000, 1, 100000),
+    # this unit, as OCPP's BootNotification names it (CiString20, 20, 25)
+    "vendor": (TEXT, "evse", 20),
+    "model": (TEXT, "evse", 20),
+    "serial": (TEXT, "", 25),
     # OCPP 1.6J (docs/ocpp.md); an empty URL turns OCPP off
     "ocpp_url": (TEXT, "", 200),
     "ocpp_id": (TEXT, "evse", 48),
     "ocpp_password": (TEXT, "", 40),
-    "ocpp_security_profile": (int, 0, 0, 2),
+    "ocpp_security_profile": (int, 0, 0, 3),     # 3: TLS client certificate (docs/ocpp.md)
     "ocpp_ca_file": (TEXT, "", 64),
     "ocpp_free_id_tag": (TEXT, "", 20),
     "ocpp_config": (dict, {}),
@@ -75,6 +79,39 @@ GUARDED = ("max_current", "connector", "phases", "nominal_volts",
            "meter", "meter_phases", "ct_ratio", "ct_burden_ohms", "ct_vref", "ct_cal", "meter_map",
            "require_auth", "ocpp_url")
 NOT_APPLIED = "not applied: nothing is offered until a valid value is set"
+
+# OCPP 1.6 security whitepaper: the Basic auth password is a passwordString of 16-40 characters.
+
+
+def _ocpp_url(v):
+    """ws://host[:port][/path] or wss://...: anything else never reaches a central system."""
+    rest = v[6:] if v.startswith("wss://") else v[5:] if v.startswith("ws://") else None
+    if rest is None:
+        raise ValueError("must start with ws:// or wss://")
+    host = rest.split("/")[0].split(":")[0]
+    if not host or " " in v:
+        raise ValueError("must name a host (ws://host:port/path)")
+
+
+def _ocpp_password(v):
+    why = L.password_error(v)
+    if why:
+        raise ValueError(why)
+
+
+TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password}
+
+
+def _ocpp_security(cfg):
+    """Why the OCPP security profile cannot be met with the URL and password given, or None."""
+    url, profile = cfg["ocpp_url"], cfg["ocpp_security_profile"]
+    if not url:
+        return None
+    if profile >= 2 and not url.startswith("wss://"):
+        return "ocpp_security_profile %d needs a wss:// ocpp_url" % profile
+    if profile in (1, 2) and not cfg["ocpp_password"]:
+        return "ocpp_security_profile %d needs an ocpp_password" % profile
+    return None
 
 
 def defaults():
@@ -102,6 +139,8 @@ def _check(key, value):
     if typ == TEXT:
         if not isinstance(value, str) or len(value) > spec[2]:
             raise ValueError("must be text of at most %d characters" % spec[2])
+        if value and key in TEXT_RULES:
+            TEXT_RULES[key](value)
         return value
     if typ is dict:
         if not isinstance(value, dict):
@@ -161,6 +200,11 @@ def check(raw):
         for k in ("temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c"):
             cfg[k] = SCHEMA[k][1]
             blocked[k] = msg
+    why = _ocpp_security(cfg)
+    if why:                      # never connect below the profile asked for: no OCPP, nothing offered
+        cfg["ocpp_url"] = ""
+        blocked["ocpp_url"] = "ocpp_url: %s (%s)" % (why, NOT_APPLIED)
+        errors.append(blocked["ocpp_url"])
     if cfg["max_current"] is None and "max_current" not in blocked:
         blocked.update(_no_rating("not set"))
     return cfg, errors, blocked
