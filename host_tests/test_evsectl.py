@@ -41,14 +41,16 @@ class RigPort:
 
 
 class ReplPort:
-    """A MicroPython REPL on the port: it echoes the line, then evaluates it as Python."""
+    """A MicroPython REPL on the port: the terminal echoes the line (after the prompt, or alone as a
+    pty's echo does), then the REPL evaluates it as Python."""
 
-    def __init__(self):
-        self.out = b">>> "
+    def __init__(self, prompt):
+        self.prompt = prompt
+        self.out = prompt
 
     def write(self, data):
         line = data.rstrip(b"\n")
-        self.out += line + b"\r\n" + repr(json.loads(line)).encode() + b"\r\n>>> "
+        self.out += line + b"\r\n" + repr(json.loads(line)).encode() + b"\r\n" + self.prompt
         return len(data)
 
     def read(self, n):
@@ -157,8 +159,9 @@ def test_overlong_request_gets_its_error_not_a_time_out(rig):
     assert rc == ctl.EXIT_REFUSED and "line too long" in out
 
 
-def test_a_repl_echo_is_never_a_reply(capsys):
-    rc, out = run(ReplPort(), "status")
+@pytest.mark.parametrize("prompt", [b">>> ", b""])
+def test_a_repl_echo_is_never_a_reply(capsys, prompt):
+    rc, out = run(ReplPort(prompt), "status")
     assert rc == ctl.EXIT_NO_REPLY and out == ""
     assert "REPL" in capsys.readouterr().err
 
