@@ -269,8 +269,10 @@ def main(argv=None, out=sys.stdout, stream=None):
             r = authorize(link, args["id_tag"], r, a.timeout)
         out.write(show(cmd, r, a.json or a.command == "raw") + "\n")
         if r.get("ok") and refused(cmd, r):
-            print("evsectl: id tag %s not accepted: %s" % (args["id_tag"], r.get("ocpp") or "refused"),
-                  file=sys.stderr)
+            why = r.get("ocpp") or "refused"
+            if why == "pending":
+                why = "no answer from the central system within %g s" % a.timeout
+            print("evsectl: id tag %s not accepted: %s" % (args["id_tag"], why), file=sys.stderr)
         return EXIT_REFUSED if refused(cmd, r) else EXIT_OK
     except LinkError as e:
         print("evsectl: %s" % e, file=sys.stderr)
