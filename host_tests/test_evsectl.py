@@ -243,3 +243,30 @@ def test_watch_shows_the_limit_ocpp_and_energy_as_they_change(rig):
     assert "energy     no meter" in head and "ocpp       not configured" in head
     assert "state      B2" in events                      # an event line
     assert re.search(r"\d+\.\d{3} s  limit      8\.0 A set by console", events)
+
+
+def test_watch_goes_on_while_the_board_reboots():
+    """After `evsectl reboot` the status goes unanswered for a while: watch keeps printing events."""
+    status = {"ok": True, "state": "A1", "pilot": "X1", "duty": 100.0, "amps": 0.0, "limit": 32.0,
+              "contactor": False, "enabled": True, "authorized": False, "session": False, "t": 0}
+    port = ScriptPort({"status": lambda req: status})
+    link = Link("test", 0.1, stream=port)
+    out = io.StringIO()
+    n = {"reads": 0}
+    script_read = port.read
+
+    def read(k):                               # rebooting: requests go unanswered, then an event
+        n["reads"] += 1
+        if n["reads"] == 1:
+            return script_read(k)
+        if n["reads"] == 40:
+            return b'{"ev": "state", "state": "A1", "t": 900}\n'
+        if n["reads"] == 60:
+            raise KeyboardInterrupt
+        time.sleep(0.01)
+        return b""
+    port.read = read
+    script_write = port.write
+    port.write = lambda data: len(data) if port.asked else script_write(data)   # only the first
+    assert ctl.watch(link, 0, out, every=0.05) == ctl.EXIT_OK
+    assert "0.900 s  state      A1" in out.getvalue()

@@ -208,7 +208,10 @@ def watch(link, seconds, out, every=WATCH_STATUS_S):
                     event(obj)
             if time.monotonic() >= until:
                 break
-            r = link.request("status")
+            try:
+                r = link.request("status")
+            except LinkError:          # rebooting: its event lines resume when it is back
+                continue
             now = status_lines(r)
             for line in now:
                 if line not in shown:

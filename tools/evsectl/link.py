@@ -97,7 +97,7 @@ class Link:
         if self.echoed:
             raise LinkError("%s echoed the request: a Python REPL is open there, not the firmware "
                             "(close mpremote, or reset the board to start it)" % self.port)
-        raise LinkError("no reply from %s within %.0f s (firmware not running, or a REPL session open?)"
+        raise LinkError("no reply from %s within %g s (firmware not running, or a REPL session open?)"
                         % (self.port, self.timeout if timeout is None else timeout))
 
     def wait_ready(self, timeout):
