@@ -242,6 +242,15 @@ def test_overlong_line_is_discarded_then_next_works(tmp_path):
     assert rs[1]["id"] == 2 and rs[1]["enabled"] is True
 
 
+def test_overlong_line_error_carries_the_id_sent_first(tmp_path):
+    """evsectl sends the id first: the error for a cut line still reaches the request that made it."""
+    rig, s, con = make(tmp_path=tmp_path)
+    s.feed('{"id": 31, "cmd": "set", "values": {"ssid": "' + "x" * 700 + '"}}\n')
+    rig.run(0.2)
+    (r,) = [x for x in s.lines() if "ev" not in x]
+    assert r == {"ok": False, "error": "line too long (max 512 bytes)", "id": 31}
+
+
 def test_output_is_bounded_when_nobody_reads(tmp_path):
     rig, s, con = make(tmp_path=tmp_path)
     s.write_limit = 0                 # the host stopped reading: nothing leaves

@@ -80,7 +80,7 @@ def test_console_commands_on_the_virtual_board(vboard, tmp_path):
     out = evsectl(tty, "limit", "10")
     assert out.returncode == 0 and '"limit": 10.0' in out.stdout, out.stdout
     out = evsectl(tty, "status")
-    assert "limit 10.0 A" in out.stdout and "state      A1" in out.stdout, out.stdout
+    assert "limit      10.0 A set by console" in out.stdout and "state      A1" in out.stdout, out.stdout
     out = evsectl(tty, "set", "max_current=200")
     assert out.returncode == 1 and "out of range" in out.stdout
     # reboot: the board comes back with its settings

@@ -166,6 +166,8 @@ class App:
              "duty": self.hw.duty_x100 / 100,
              "amps": out.amps_x10 / 10,
              "limit": ch.limit_x10() / 10,
+             "limit_by": self._limit_by(),
+             "limits": dict((k, v / 10) for k, v in ch.limits.items()),
              "contactor": bool(out.contactor),
              "enabled": ch.enabled,
              "authorized": ch.authorized,
@@ -181,6 +183,18 @@ class App:
         if self.ocpp is not None:
             r["ocpp"] = self.ocpp.status()
         return r
+
+    def _limit_by(self):
+        """Why the limit is what it is: the source with the lowest limit, or 'temperature' when the
+        thermal derating cuts below it."""
+        ch = self.charger
+        low, by = L.AMPS_MAX_X10, None
+        for k in sorted(ch.limits):
+            if ch.limits[k] < low:
+                low, by = ch.limits[k], k
+        if ch.limit_x10() < low:
+            by = "temperature"
+        return by
 
     def command(self, verb, arg, now):
         """limit (amps or None), enable, disable, authorize, stop (reason), clear: the reply's fields.

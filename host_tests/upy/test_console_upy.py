@@ -73,6 +73,16 @@ def test_malformed():
     assert rig.app.charger.enabled and "console" not in rig.app.charger.limits
 
 
+def test_overlong_line_keeps_its_id():
+    rig, s, con = _rig()
+    pad = b"x" * 600
+    for head, rid in ((b'{"id": 4711, ', 4711), (b'{"id": "a-7", ', "a-7"), (b'{', None)):
+        r = _ask(rig, s, head + b'"cmd": "set", "values": {"ssid": "' + pad + b'"}}', 0.1)
+        assert len(r) == 1 and r[0]["ok"] is False and "too long" in r[0]["error"], r
+        assert r[0].get("id") == rid, r
+    assert C.prefix_id(b'{"id": 47') is None       # cut inside the number: no guess
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

@@ -5,18 +5,29 @@
     python -m tools.evsectl --port vboard watch
 
 Commands: status | limit AMPS|none | enable | disable | authorize ID | stop | clear | log [N] |
-settings [--schema] | set KEY=VALUE... | reboot | watch [--seconds S] | raw JSON
+sessions [N] | settings [--schema] | set KEY=VALUE... | reboot | help | watch [--seconds S] | raw JSON
 PORT: a serial device, socket://HOST:PORT, or `vboard` (the virtual board, build/vboard/tty).
-Exit status: 0 ok, 1 the firmware refused (error reply), 2 no connection or no reply.
+Exit status: 0 ok; 1 refused (an error reply, or an id tag not accepted); 2 bad command line;
+3 no connection or no reply (a REPL open on the port, the firmware not running).
 """
 import argparse
+import errno
 import json
+import os
+import re
 import sys
 import time
 
 from tools.evsectl.link import Link, LinkError
 
 EV_WIDTH = 10
+EXIT_OK = 0
+EXIT_REFUSED = 1          # the firmware answered no (or the central system refused the id tag)
+EXIT_USAGE = 2            # the command line is wrong (argparse's own code for it)
+EXIT_NO_REPLY = 3         # nothing answered: no device, no firmware, a REPL open, a time-out
+WATCH_STATUS_S = 5.0      # watch: how often it asks for the status (OCPP, limit, energy lines)
+# Errors the ESP32 port gives beyond errno (negative: lwIP / getaddrinfo).
+OS_ERRORS = {-202: "host name not found (DNS)", -2: "host name not found (DNS)"}
 
 
 def fmt_event(e, t0=None):
@@ -40,19 +51,63 @@ def fmt_event(e, t0=None):
     return "%s  %-*s %s" % (ts, EV_WIDTH, kind, text)
 
 
+def explain(err):
+    """An error text in words: 'connect: OSError(111,)' -> 'connect: connection refused (OSError 111)'."""
+    def words(m):
+        n = int(m.group(2))
+        text = OS_ERRORS.get(n) or (os.strerror(n).lower() if n in errno.errorcode else None)
+        return "%s (%s %d)" % (text, m.group(1), n) if text else m.group(0)
+    return re.sub(r"\b(\w*Error)\((-?\d+)\b[^)]*\)", words, err)
+
+
+def fmt_limit(r):
+    by = r.get("limit_by")
+    others = ", ".join("%s %g" % kv for kv in sorted((r.get("limits") or {}).items()))
+    return "limit      %.1f A%s%s" % (r["limit"], " set by %s" % by if by else "",
+                                      "  (%s)" % others if others else "")
+
+
+def fmt_ocpp(o):
+    """The OCPP lines: absent when the charger has no central system configured."""
+    if o is None:
+        return ["ocpp       not configured"]
+    link = ("connected, boot %s" % o.get("boot")) if o.get("connected") else "offline"
+    if o.get("error"):
+        link += "  last error: %s" % explain(o["error"])
+    out = ["ocpp       %s  queued %s" % (link, o.get("queued"))]
+    tx = o.get("tx")
+    out.append("transaction %s" % ("%s (tag %s)" % (tx.get("id") or "not yet numbered", tx.get("tag"))
+                                    if tx else "none"))
+    if o.get("auth"):
+        out.append("id tag     %s %s" % tuple(o["auth"]))
+    if o.get("limit") is not None:
+        out.append("ocpp limit %s A" % o["limit"])
+    return out
+
+
+def fmt_energy(en):
+    if not en:
+        return "energy     no meter"
+    s = "energy     session %s Wh  total %s Wh  power %s W  amps %s" % (
+        en.get("wh_session"), en.get("wh_total"), en.get("power_w"), en.get("amps"))
+    if not en.get("ok", True) or en.get("error"):
+        s += "  meter error: %s" % en.get("error")
+    return s
+
+
 def fmt_status(r):
     out = ["state      %s%s" % (r["state"], "  fault %s" % r["fault"] if r.get("fault") else ""),
-           "pilot      %s  duty %.2f %%  advertises %.1f A  (limit %.1f A)" % (
-               r["pilot"], r["duty"], r["amps"], r["limit"]),
+           "pilot      %s  duty %.2f %%  advertises %.1f A" % (r["pilot"], r["duty"], r["amps"]),
+           fmt_limit(r),
            "contactor  %s" % ("closed" if r["contactor"] else "open"),
            "enabled    %s  authorized %s  session %s" % (r["enabled"], r["authorized"], r["session"]),
            "temp       %s" % ("-" if r.get("temp_c") is None else "%s C" % r["temp_c"])]
+    if r.get("fault_reason"):
+        out.append("why        %s" % r["fault_reason"])
     if r.get("latched"):
         out.append("latched    %s (clear with: evsectl clear)" % r["latched"])
-    en = r.get("energy")
-    if en:
-        out.append("energy     session %s Wh  total %s Wh  power %s W  amps %s" % (
-            en.get("wh_session"), en.get("wh_total"), en.get("power_w"), en.get("amps")))
+    out.append(fmt_energy(r.get("energy")))
+    out += fmt_ocpp(r.get("ocpp"))
     return "\n".join(out)
 
 
@@ -77,7 +132,7 @@ def build_request(a):
         if len(rest) != 1:
             raise ValueError("authorize ID")
         return c, {"id_tag": rest[0]}
-    if c == "log":
+    if c in ("log", "sessions"):
         return c, {"n": int(rest[0])} if rest else {}
     if c == "settings":
         return c, {"schema": True} if a.schema else {}
@@ -111,6 +166,14 @@ def show(cmd, r, as_json):
         if r.get("schema"):
             lines.append("schema: " + json.dumps(r["schema"]))
         return "\n".join(lines)
+    if cmd == "sessions":
+        if not r.get("metered"):
+            return "no meter: no session records"
+        lines = ["%6s %8s %8s %8s %6s  %s" % ("sid", "dur s", "Wh", "max A", "seq", "reason")]
+        lines += ["%6s %8s %8s %8s %6s  %s" % tuple(x.get(k) for k in ("sid", "dur_s", "wh", "max_a", "seq",
+                                                                         "reason"))
+                  for x in r["sessions"]]
+        return "\n".join(lines)
     if cmd == "set":
         s = "saved: " + ", ".join("%s=%s" % (k, json.dumps(v)) for k, v in sorted(r["saved"].items()))
         if r.get("reboot"):
@@ -119,24 +182,67 @@ def show(cmd, r, as_json):
     return "ok " + json.dumps({k: v for k, v in r.items() if k not in ("ok", "id")})
 
 
-def watch(link, seconds, out):
-    """Live view: the status once, then every event line as it arrives."""
+def status_lines(r):
+    """What watch repeats when it changes: the limit and why, OCPP, energy."""
+    return [fmt_limit(r), fmt_energy(r.get("energy"))] + fmt_ocpp(r.get("ocpp"))
+
+
+def watch(link, seconds, out, every=WATCH_STATUS_S):
+    """Live view: the status once, then every event line as it arrives, and every `every` s the
+    status lines that changed (the limit and why, OCPP, energy: no event tells them)."""
     r = link.wait_ready(link.timeout)
     out.write(fmt_status(r) + "\n" + "-" * 60 + "\n")
     out.flush()
     t0 = r.get("t")
+    shown = status_lines(r)
+
+    def event(obj):
+        out.write(fmt_event(obj, t0) + "\n")
+        out.flush()
+    link.on_event = event
     until = time.monotonic() + seconds if seconds else float("inf")
     try:
-        for obj in link.lines(until):
-            if obj is not None and "ev" in obj:
-                out.write(fmt_event(obj, t0) + "\n")
-                out.flush()
+        while time.monotonic() < until:
+            for obj in link.lines(min(until, time.monotonic() + every)):
+                if obj is not None and "ev" in obj:
+                    event(obj)
+            if time.monotonic() >= until:
+                break
+            try:
+                r = link.request("status")
+            except LinkError:          # rebooting: its event lines resume when it is back
+                continue
+            now = status_lines(r)
+            for line in now:
+                if line not in shown:
+                    t = r.get("t")
+                    ts = "%10.3f s" % ((t - t0) / 1000.0) if isinstance(t, int) and t0 is not None else ""
+                    out.write("%s  %s\n" % (ts, line))
+            out.flush()
+            shown = now
     except KeyboardInterrupt:
         pass
-    return 0
+    return EXIT_OK
 
 
-def main(argv=None, out=sys.stdout):
+def authorize(link, tag, r, timeout):
+    """With OCPP the central system decides: wait for its answer to a 'pending' id tag."""
+    until = time.monotonic() + timeout
+    while r.get("ok") and r.get("ocpp") == "pending" and time.monotonic() < until:
+        time.sleep(0.2)
+        st = link.request("status")
+        auth = (st.get("ocpp") or {}).get("auth") or []
+        if len(auth) == 2 and auth[0] == tag and auth[1] != "pending":
+            r = dict(r, ocpp=auth[1], authorized=auth[1] == "Accepted")
+    return r
+
+
+def refused(cmd, r):
+    """A reply that says no: an error, or an id tag the charger (or its central system) did not accept."""
+    return not r.get("ok") or (cmd == "authorize" and not r.get("authorized"))
+
+
+def main(argv=None, out=sys.stdout, stream=None):
     ap = argparse.ArgumentParser(prog="python -m tools.evsectl", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", required=True, help="serial device, socket://host:port, or vboard")
@@ -146,26 +252,34 @@ def main(argv=None, out=sys.stdout):
     ap.add_argument("--schema", action="store_true", help="settings: include the schema")
     ap.add_argument("command")
     ap.add_argument("args", nargs="*")
-    a = ap.parse_args(argv)
-    try:
-        link = Link(a.port, a.timeout)
-    except LinkError as e:
-        print("evsectl: %s" % e, file=sys.stderr)
-        return 2
-    try:
-        if a.command == "watch":
-            return watch(link, a.seconds, out)
+    a = ap.parse_args(argv)                   # a bad one exits EXIT_USAGE (2)
+    if a.command != "watch":
         try:
             cmd, args = build_request(a)
         except ValueError as e:
             print("evsectl: %s" % e, file=sys.stderr)
-            return 2
-        r = link.request(cmd, **args)
-        out.write(show(cmd, r, a.json) + "\n")
-        return 0 if r.get("ok") else 1
+            return EXIT_USAGE
+    try:
+        link = Link(a.port, a.timeout, stream=stream)
     except LinkError as e:
         print("evsectl: %s" % e, file=sys.stderr)
-        return 2
+        return EXIT_NO_REPLY
+    try:
+        if a.command == "watch":
+            return watch(link, a.seconds, out)
+        r = link.request(cmd, **args)
+        if cmd == "authorize":
+            r = authorize(link, args["id_tag"], r, a.timeout)
+        out.write(show(cmd, r, a.json or a.command == "raw") + "\n")
+        if r.get("ok") and refused(cmd, r):
+            why = r.get("ocpp") or "refused"
+            if why == "pending":
+                why = "no answer from the central system within %g s" % a.timeout
+            print("evsectl: id tag %s not accepted: %s" % (args["id_tag"], why), file=sys.stderr)
+        return EXIT_REFUSED if refused(cmd, r) else EXIT_OK
+    except LinkError as e:
+        print("evsectl: %s" % e, file=sys.stderr)
+        return EXIT_NO_REPLY
     finally:
         link.close()
 

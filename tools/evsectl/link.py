@@ -42,6 +42,8 @@ class Link:
         self.on_other = on_other          # lines that are not JSON (REPL text, tracebacks)
         self.s = stream if stream is not None else open_port(port)
         self._buf = b""
+        self._sent = None                 # the last request line, to tell a REPL's echo of it
+        self.echoed = False               # it came back: a REPL, not the firmware, is reading
         self._next_id = int(time.time()) % 10000 * 10
 
     def close(self):
@@ -65,6 +67,9 @@ class Link:
                     obj = json.loads(line)
                 except ValueError:
                     obj = None
+                if self._sent is not None and self._sent in line:
+                    self.echoed = True    # a REPL echoes what it is sent: never a reply
+                    continue
                 if isinstance(obj, dict):
                     yield obj
                 elif self.on_other is not None:
@@ -75,8 +80,11 @@ class Link:
     def request(self, cmd, timeout=None, **args):
         self._next_id += 1
         rid = self._next_id
-        req = dict(args, cmd=cmd, id=rid)
-        self.s.write((json.dumps(req) + "\n").encode())
+        req = {"id": rid, "cmd": cmd}     # id first: an over-long line's error still carries it
+        req.update(args)
+        self._sent = json.dumps(req).encode()
+        self.echoed = False
+        self.s.write(self._sent + b"\n")
         until = time.monotonic() + (self.timeout if timeout is None else timeout)
         for obj in self.lines(until):
             if obj is None:
@@ -84,9 +92,12 @@ class Link:
             if "ev" in obj:
                 if self.on_event is not None:
                     self.on_event(obj)
-            elif obj.get("id") == rid:
+            elif obj.get("id") == rid and "ok" in obj:
                 return obj
-        raise LinkError("no reply from %s within %.0f s (firmware not running, or a REPL session open?)"
+        if self.echoed:
+            raise LinkError("%s echoed the request: a Python REPL is open there, not the firmware "
+                            "(close mpremote, or reset the board to start it)" % self.port)
+        raise LinkError("no reply from %s within %g s (firmware not running, or a REPL session open?)"
                         % (self.port, self.timeout if timeout is None else timeout))
 
     def wait_ready(self, timeout):

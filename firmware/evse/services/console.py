@@ -25,6 +25,33 @@ COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop",
 SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)
 
 
+def prefix_id(head):
+    """The id of a line cut at MAX_LINE, when it came whole before the cut (evsectl sends it
+    first), so the host can match the error to its request; None otherwise."""
+    i = head.find(b'"id"')
+    if i < 0:
+        return None
+    rest = head[i + 4:].lstrip()
+    if not rest.startswith(b":"):
+        return None
+    rest = rest[1:].lstrip()
+    if rest.startswith(b'"'):
+        j = rest.find(b'"', 1)
+        v = rest[1:j] if j > 0 else None
+        if v is None or b"\\" in v:
+            return None
+        return v.decode()
+    j = 0
+    while j < len(rest) and rest[j] in b"-0123456789":
+        j += 1
+    if j == 0 or j == len(rest) or rest[j] not in b" ,}":
+        return None                  # no number, or cut inside it
+    try:
+        return int(rest[:j])
+    except ValueError:
+        return None
+
+
 class StdioStream:
     """The USB serial port: sys.stdin polled without blocking, sys.stdout for replies.
     Ctrl-C still interrupts the program (mpremote relies on it), so the REPL stays reachable."""
@@ -150,7 +177,7 @@ class Console:
         self._line = bytearray()
         if self._overlong:
             self._overlong = False
-            self._error(None, "line too long (max %d bytes)" % MAX_LINE)
+            self._error(prefix_id(line), "line too long (max %d bytes)" % MAX_LINE)
             return
         if not line.strip():
             return
