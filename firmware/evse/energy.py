@@ -94,10 +94,6 @@ class Energy:
     def session_open(self):
         return self._s_open
 
-    @property
-    def max_current(self):
-        return self._s_max_ma / 1000
-
     # --- feeding ---------------------------------------------------------------------------
     def add_mwh(self, mwh, now_ms):
         """Count mwh (a non-negative int) of delivered energy; checkpoints when due."""
