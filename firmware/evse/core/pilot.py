@@ -76,29 +76,8 @@ def classify(pos_mv, neg_mv, pwm_on, prev):
     """Pilot state from the positive (and, while the PWM runs, negative) plateau in millivolts."""
     if pos_mv > L.PILOT_HIGH_FAULT_MV:
         return INVALID
-    # A level in a gap between two bands keeps the state on either side of the gap it came from;
-    # from anything else (UNKNOWN after a reset, a fault level) it decides nothing.
-    if pos_mv >= L.A_MIN_MV:
-        s = A
-    elif pos_mv >= L.AB_HYST_MV:
-        s = A if prev == A else B if B <= prev <= D else UNKNOWN
-    elif pos_mv >= L.B_MIN_MV:
-        s = B
-    elif pos_mv >= L.BC_HYST_MV:
-        s = prev if A <= prev <= C else C if prev == D else UNKNOWN
-    elif pos_mv >= L.C_MIN_MV:
-        s = C
-    elif pos_mv >= L.CD_HYST_MV:
-        s = prev if A <= prev <= D else UNKNOWN
-    elif pos_mv >= L.D_MIN_MV:
-        s = D
-    elif pos_mv >= L.E_MIN_MV:
-        return E
-    elif L.F_MIN_MV <= pos_mv <= L.F_MAX_MV:
-        return F
-    else:
-        return INVALID
-    if s == UNKNOWN:
+    s = _level(pos_mv, prev)
+    if s == UNKNOWN or s > D:
         return s
     if pwm_on and s != A:
         # Diode check: with a vehicle behind its diode the negative plateau stays near -12 V.
@@ -107,6 +86,32 @@ def classify(pos_mv, neg_mv, pwm_on, prev):
         if neg_mv < L.NEG_PLATEAU_MIN_MV or neg_mv > L.NEG_PLATEAU_MAX_MV:
             return INVALID
     return s
+
+
+def _level(pos_mv, prev):
+    """The band of a positive plateau at or under the fault level: A-D (UNKNOWN in a gap with
+    nothing to keep), or E, F, INVALID."""
+    # A level in a gap between two bands keeps the state on either side of the gap it came from;
+    # from anything else (UNKNOWN after a reset, a fault level) it decides nothing.
+    if pos_mv >= L.A_MIN_MV:
+        return A
+    if pos_mv >= L.AB_HYST_MV:
+        return A if prev == A else B if B <= prev <= D else UNKNOWN
+    if pos_mv >= L.B_MIN_MV:
+        return B
+    if pos_mv >= L.BC_HYST_MV:
+        return prev if A <= prev <= C else C if prev == D else UNKNOWN
+    if pos_mv >= L.C_MIN_MV:
+        return C
+    if pos_mv >= L.CD_HYST_MV:
+        return prev if A <= prev <= D else UNKNOWN
+    if pos_mv >= L.D_MIN_MV:
+        return D
+    if pos_mv >= L.E_MIN_MV:
+        return E
+    if L.F_MIN_MV <= pos_mv <= L.F_MAX_MV:
+        return F
+    return INVALID
 
 
 def _kind(s):

@@ -290,6 +290,14 @@ class CtMeter:
             self._retake("gaps")        # never a whole window without a hole: retake it
             return False
         self.sampled = True             # the meter service keeps flash work off this poll
+        self._slice()
+        if self.active and self._n >= self._cap:
+            self._retake("ct burst overflow")
+        return False                    # a covered window is computed by the next poll, which
+                                        # starts right after a tick with the idle time ahead
+
+    def _slice(self):
+        """Samples on the window's slots until the window is covered or the slice's budget ends."""
         tus = self._ticks_us
         d = self._diff
         start = tus()
@@ -307,10 +315,6 @@ class CtMeter:
                 if wait > 0 and sleep is not None:
                     sleep(wait)
             self._take(tus())
-        if self.active and self._n >= self._cap:
-            self._retake("ct burst overflow")
-        return False                    # a covered window is computed by the next poll, which
-                                        # starts right after a tick with the idle time ahead
 
     def service(self):
         """Take one round if one is due: the shell calls this inside its control tick.

@@ -94,10 +94,6 @@ class Energy:
     def session_open(self):
         return self._s_open
 
-    @property
-    def max_current(self):
-        return self._s_max_ma / 1000
-
     # --- feeding ---------------------------------------------------------------------------
     def add_mwh(self, mwh, now_ms):
         """Count mwh (a non-negative int) of delivered energy; checkpoints when due."""
@@ -212,18 +208,7 @@ class Energy:
         self._total_mwh = best["mwh"]
         self._sid = best.get("sid", 0) or 0
         if best.get("open"):
-            self._s_wh = best.get("s_wh", 0) or 0
-            self._s_mwh = best.get("s_mwh", 0) or 0
-            self._s_ms = best.get("s_ms", 0) or 0
-            self._s_max_ma = best.get("s_max_ma", 0) or 0
-            self._s_start = best.get("s_start")
-            rec = self._record("power_loss", best.get("t"))
-            last = self.ring.last()
-            if last is None or last.get("sid") != self._sid:
-                self._append(rec)
-            self.restored = rec
-            self._clear_session()
-            self.checkpoint()
+            self._close_lost(best)
         elif legacy:
             self.checkpoint()
         if legacy and self.copies.seq >= 0:         # sealed now: the old files go
@@ -232,6 +217,21 @@ class Energy:
                     os.remove(join(self._dir, name))
                 except OSError:
                     pass
+
+    def _close_lost(self, best):
+        """A session open at the power cut: recorded once as power_loss, then closed."""
+        self._s_wh = best.get("s_wh", 0) or 0
+        self._s_mwh = best.get("s_mwh", 0) or 0
+        self._s_ms = best.get("s_ms", 0) or 0
+        self._s_max_ma = best.get("s_max_ma", 0) or 0
+        self._s_start = best.get("s_start")
+        rec = self._record("power_loss", best.get("t"))
+        last = self.ring.last()
+        if last is None or last.get("sid") != self._sid:
+            self._append(rec)
+        self.restored = rec
+        self._clear_session()
+        self.checkpoint()
 
     def _append(self, rec):
         if not self.ring.append(rec):

@@ -167,8 +167,31 @@ class ModbusSource:
         """A full set read: judge every value; a bad one (NaN, inf, out of range) makes the
         reading a meter error and is published as -1.0 (amps, volts, hz)."""
         v = self._vals
+        bad = self._phases(v)
+        p = v.get("p")
+        if p is not None and not plausible(p, -L.METER_MAX_W, L.METER_MAX_W):
+            bad = bad or "p"
+            p = None
+        if p is None:
+            p = self._p_vi()
+        self.power_w = p if p is not None else 0.0
+        self.power_mw = _milli(self.power_w)
+        self.hz = v.get("hz", 0.0)
+        if not plausible(self.hz, 0, L.METER_MAX_HZ):
+            bad = bad or "hz"
+            self.hz = -1.0
+        kwh = v.get("kwh")
+        if kwh is not None and not plausible(kwh, 0, L.METER_MAX_KWH):
+            bad = bad or "kwh"
+            kwh = None
+        self.ok = bad is None
+        self.error = None if bad is None else "implausible %s=%s (unit %d)" % (bad, v[bad], self.unit)
+        self.cycles += 1
+        self._count(kwh, p, now_ms)
+
+    def _phases(self, v):
+        """Each phase's amps and volts from a full set read; the first implausible name, or None."""
         bad = None
-        p_vi = 0.0                                  # V x I: the power when the register is missing or bad
         for i in range(self.phases):
             a = v.get(I_NAMES[i], 0.0)
             if a < 0:
@@ -184,27 +207,18 @@ class ModbusSource:
             self.volts[i] = u
             self.ma[i] = _milli(a)
             self.mv[i] = _milli(u)
-            p_vi = p_vi + a * u if p_vi is not None and a >= 0 and u >= 0 else None
-        p = v.get("p")
-        if p is not None and not plausible(p, -L.METER_MAX_W, L.METER_MAX_W):
-            bad = bad or "p"
-            p = None
-        if p is None:
-            p = p_vi
-        self.power_w = p if p is not None else 0.0
-        self.power_mw = _milli(self.power_w)
-        self.hz = v.get("hz", 0.0)
-        if not plausible(self.hz, 0, L.METER_MAX_HZ):
-            bad = bad or "hz"
-            self.hz = -1.0
-        kwh = v.get("kwh")
-        if kwh is not None and not plausible(kwh, 0, L.METER_MAX_KWH):
-            bad = bad or "kwh"
-            kwh = None
-        self.ok = bad is None
-        self.error = None if bad is None else "implausible %s=%s (unit %d)" % (bad, v[bad], self.unit)
-        self.cycles += 1
-        self._count(kwh, p, now_ms)
+        return bad
+
+    def _p_vi(self):
+        """V x I: the power when the register is missing or bad; None with a phase unreadable."""
+        p = 0.0
+        for i in range(self.phases):
+            a = self.amps[i]
+            u = self.volts[i]
+            if a < 0 or u < 0:
+                return None
+            p = p + a * u
+        return p
 
     def _count(self, kwh, p, now_ms):
         """Energy from the last anchor to this reading, from the best source it has: the meter's
@@ -228,22 +242,25 @@ class ModbusSource:
                 self.ok = False
                 self.error = self.error or "meter counter jumped %.3f kWh: resynchronised" % d
         if mwh < 0:
-            p0 = self._last_p
-            if p is not None and p0 is not None:
-                mwh = (_pos(p0) + _pos(p)) * 0.5 * dt / 3600.0
-            elif p is not None:
-                mwh = _pos(p) * dt / 3600.0
-            elif p0 is not None and kwh is not None:
-                mwh = _pos(p0) * dt / 3600.0        # the counter takes over from here
-            elif jumped:
-                mwh = 0.0                           # nothing to count that interval from
-            else:
+            mwh = self._by_power(kwh, p, dt, jumped)
+            if mwh < 0:
                 return
         self._mwh_res += mwh
         whole = int(self._mwh_res)
         self._mwh += whole
         self._mwh_res -= whole
         self._anchor(kwh, p, now_ms)
+
+    def _by_power(self, kwh, p, dt, jumped):
+        """mWh over dt ms from power x time; -1.0: nothing to count from (the interval stays open)."""
+        p0 = self._last_p
+        if p is not None and p0 is not None:
+            return (_pos(p0) + _pos(p)) * 0.5 * dt / 3600.0
+        if p is not None:
+            return _pos(p) * dt / 3600.0
+        if p0 is not None and kwh is not None:
+            return _pos(p0) * dt / 3600.0           # the counter takes over from here
+        return 0.0 if jumped else -1.0              # jumped: nothing to count that interval from
 
     def _anchor(self, kwh, p, now_ms):
         self.kwh = kwh
@@ -306,22 +323,7 @@ class Meter:
         src = self.source
         try:
             if src is not None:
-                src.poll(now_ms)
-                bad = implausible(src) if src.ok else None   # every source: never a silent value
-                ok = src.ok and bad is None
-                self.ok = ok
-                self.error = bad if bad is not None else src.error
-                self.power_mw = src.power_mw if ok else 0
-                peak = 0
-                for a in src.ma:
-                    if a > peak:
-                        peak = a
-                self.current_ma = peak if ok else -1
-                # a CT poll that sampled up to the next tick leaves checkpoints to a later poll
-                if self.energy is not None and not getattr(src, "sampled", False):
-                    if ok:
-                        self.energy.note_current_ma(peak)
-                    self.energy.add_mwh(src.take_mwh(), now_ms)
+                self._poll_source(src, now_ms)
             elif self.energy is not None:
                 self.energy.poll(now_ms)
         except Exception as e:  # never into the control loop; say so and stay blind
@@ -331,6 +333,24 @@ class Meter:
                 self.current_ma = -1
         if self.energy is not None and self.energy.error and self.error is None:
             self.error = self.energy.error
+
+    def _poll_source(self, src, now_ms):
+        src.poll(now_ms)
+        bad = implausible(src) if src.ok else None   # every source: never a silent value
+        ok = src.ok and bad is None
+        self.ok = ok
+        self.error = bad if bad is not None else src.error
+        self.power_mw = src.power_mw if ok else 0
+        peak = 0
+        for a in src.ma:
+            if a > peak:
+                peak = a
+        self.current_ma = peak if ok else -1
+        # a CT poll that sampled up to the next tick leaves checkpoints to a later poll
+        if self.energy is not None and not getattr(src, "sampled", False):
+            if ok:
+                self.energy.note_current_ma(peak)
+            self.energy.add_mwh(src.take_mwh(), now_ms)
 
     def session_start(self, now_ms):
         if self.energy is not None:

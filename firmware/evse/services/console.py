@@ -294,6 +294,13 @@ class Console:
                 bad.append(k + ": unknown key")
         if bad:
             raise ValueError("; ".join(bad))
+        cfg = self._merged(values)
+        settings.save(self.app.settings_path, cfg)    # OSError: reply says so, nothing applied
+        reboot = self._apply(values, cfg)
+        return {"saved": {k: cfg[k] for k in values}, "reboot": reboot}
+
+    def _merged(self, values):
+        """The settings file as it would be with `values`, validated (ValueError says why)."""
         app = self.app
         stored, _, lost = settings.load(app.settings_path)   # keep pending (reboot) changes made before
         lost = dict((k, v) for k, v in lost.items() if k not in values)
@@ -307,7 +314,11 @@ class Console:
         cfg, errors = settings.validate(new)
         if errors:
             raise ValueError("; ".join(errors))
-        settings.save(app.settings_path, cfg)         # OSError: reply says so, nothing applied
+        return cfg
+
+    def _apply(self, values, cfg):
+        """Live keys take effect now; the others are listed for a reboot."""
+        app = self.app
         reboot = []
         blocked = app.settings_blocked
         for k in sorted(values):
@@ -321,7 +332,7 @@ class Console:
                 if k in blocked:
                     blocked[k] = "%s: saved; applies after a reboot" % k
         app.charger.settings_fault(settings.reason(blocked))
-        return {"saved": {k: cfg[k] for k in values}, "reboot": reboot}
+        return reboot
 
     def _cmd_reboot(self, req, now):
         self.reboot_pending = True       # after this reply has gone out

@@ -128,23 +128,8 @@ def _check(key, value):
     if spec is None:
         raise ValueError("unknown key")
     typ = spec[0]
-    if typ is bool:
-        if value is True or value is False:
-            return value
-        raise ValueError("must be true or false")
-    if typ is str:
-        if not isinstance(value, str) or value not in spec[2]:
-            raise ValueError("must be one of " + ", ".join(spec[2]))
-        return value
-    if typ == TEXT:
-        if not isinstance(value, str) or len(value) > spec[2]:
-            raise ValueError("must be text of at most %d characters" % spec[2])
-        if value and key in TEXT_RULES:
-            TEXT_RULES[key](value)
-        return value
-    if typ is dict:
-        if not isinstance(value, dict):
-            raise ValueError("must be an object")
+    if typ is bool or typ is str or typ == TEXT or typ is dict:
+        _check_plain(key, typ, value, spec)
         return value
     if typ is list:
         if not isinstance(value, list) or len(value) != len(spec[1]):
@@ -155,6 +140,24 @@ def _check(key, value):
             raise ValueError("must be one of " + ", ".join(str(c) for c in spec[2]))
         return int(value)
     return _number(typ, value, spec[2], spec[3])
+
+
+def _check_plain(key, typ, value, spec):
+    """Raise ValueError unless a flag, choice, text or object value fits its schema entry (and a
+    text its key's own rule: an OCPP URL, a password)."""
+    if typ is bool:
+        if not (value is True or value is False):
+            raise ValueError("must be true or false")
+    elif typ is str:
+        if not isinstance(value, str) or value not in spec[2]:
+            raise ValueError("must be one of " + ", ".join(spec[2]))
+    elif typ == TEXT:
+        if not isinstance(value, str) or len(value) > spec[2]:
+            raise ValueError("must be text of at most %d characters" % spec[2])
+        if value and key in TEXT_RULES:
+            TEXT_RULES[key](value)
+    elif not isinstance(value, dict):
+        raise ValueError("must be an object")
 
 
 def _number(typ, value, lo, hi):

@@ -154,9 +154,7 @@ class Hardware:
         """
         adc = self._pilot_adc          # adc.read_u16() each time: a bound method would allocate
         zero = self._zero
-        n = self._burst
-        if self._mode == L.PILOT_5PCT or self.duty_x100 < 1500 or self.duty_x100 > 9000:
-            n = n * 3        # a short plateau: more periods so it gets enough samples
+        n = self._burst_len()
         hs = hn = ls = ln = 0          # what each plateau's mean is made of
         hc = lc = 0                    # every sample per side (under-sampling check)
         edges = 0
@@ -172,6 +170,9 @@ class Hardware:
         run = 1
         whole = False                  # the current run began at an edge, not at the burst's start
         n -= 1
+        # The per-sample work stays inline (the one function over radon's limits, test_code_shape):
+        # moving the plateau accumulation into a helper made a burst about 2x slower on the
+        # MicroPython unix port (168 samples 77 -> 149 us, 56 samples 20 -> 47 us, best of 15 x 5000).
         while n:
             if ct is not None:
                 ct.service()      # integer work into preallocated arrays
@@ -230,6 +231,20 @@ class Hardware:
         # A side seen only in runs cut by the burst's ends has nothing to measure: not acted on.
         m.pilot_ok = ((hc == 0 or (hc >= _MIN_PLATEAU_SAMPLES and hn > 0))
                       and (lc == 0 or (lc >= _MIN_PLATEAU_SAMPLES and ln > 0)))
+        self._plateaus(m, hs, hn, hmax, hmin, ls, ln, lmax, lmin)
+        if edges > max_edges and m.pilot_pos >= L.D_MIN_MV:   # not E: a shorted pilot has noise
+            m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
+
+    def _burst_len(self):
+        """Samples in a pilot burst: more periods for a short plateau so it gets enough samples."""
+        if self._mode == L.PILOT_5PCT or self.duty_x100 < 1500 or self.duty_x100 > 9000:
+            return self._burst * 3
+        return self._burst
+
+    def _plateaus(self, m, hs, hn, hmax, hmin, ls, ln, lmax, lmin):
+        """Each plateau's mean in mV from its sum and count, without its extreme samples once it
+        has more than 3; an empty side reads as the other (one level, no PWM swing)."""
+        zero = self._zero
         k = self._k
         if hn > 3:
             hs -= hmax + hmin
@@ -245,8 +260,6 @@ class Hardware:
             m.pilot_pos = m.pilot_neg
         if not ln:
             m.pilot_neg = m.pilot_pos
-        if edges > max_edges and m.pilot_pos >= L.D_MIN_MV:   # not E: a shorted pilot has noise
-            m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
     def read_pp(self):
         adc = self._pp_adc
