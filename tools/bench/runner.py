@@ -56,7 +56,7 @@ class Bench:
         self.out = out or sys.stdout
         self.name = name
         self.verbose = verbose
-        self.rig = Rig(board=board, config=self.cfg, flash_dir=flash_dir, seed=seed)
+        self.rig = self.make_rig(board, flash_dir, seed)
         self.world = self.rig.world
         self.t_us = mm.clock.us        # the scenario's nominal time (wait adds to it)
         self.failures = []
@@ -73,6 +73,9 @@ class Bench:
             self.vcd = VcdTrace(self.rig, vcd, waveform)
             self.rig.probes.append(self.vcd.sample)
             self.rig.add_pin_hook(self._pin_changed)
+
+    def make_rig(self, board, flash_dir, seed):
+        return Rig(board=board, config=self.cfg, flash_dir=flash_dir, seed=seed)
 
     def _listen(self, lst):
         self.rig.listeners.append(lst)

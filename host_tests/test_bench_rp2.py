@@ -1,0 +1,126 @@
+"""The scenario library on the emulated Raspberry Pi Pico (`python -m tools.bench S --target rp2`).
+
+Bench scenario, for each scenario: the stock MicroPython rp2 image gets the firmware through
+`make flash` with the scenario's settings, the scenario runs unchanged against the same circuit
+model behind the emulated pins, every expect holds, the VCD and JSONL follow the bench contract,
+and the trace agrees with the host bench's run of the same scenario: the same states in the same
+order, the same duties, the contactor closing and opening at the same moments within one control
+tick.
+
+Budget: `make test` runs the short scenarios of SHORT (the emulator needs several wall seconds per
+emulated second); `make test-rp2` (EVSE_RP2_ALL=1) runs the whole library."""
+import glob
+import json
+import os
+
+import pytest
+
+from tools import rp2emu
+from tools.bench.__main__ import main as bench_main
+
+WHY = rp2emu.missing()
+pytestmark = pytest.mark.skipif(WHY is not None, reason="emulated Pico: %s" % WHY)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIOS = sorted(glob.glob(os.path.join(HERE, "scenarios", "*.scn")))
+# Under 20 s of virtual time each, the core cases: charge, C->B, unplug, state E.
+SHORT = ("c_to_b", "unplug_while_charging", "state_e")
+ALL = bool(os.environ.get("EVSE_RP2_ALL"))
+TICK_S = 0.010
+T_RES_S = 0.001             # the console's `t` is in ms
+DUTY_TOL = 0.1              # the bench's default duty tolerance
+NOT_YET = {"power": "power off/on is not on the emulated Pico yet"}
+
+
+def _name(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _unsupported(path):
+    with open(path) as f:
+        for line in f:
+            verb = line.split("#", 1)[0].split()[:1]
+            if verb and verb[0] in NOT_YET:
+                return NOT_YET[verb[0]]
+    return None
+
+
+def run(path, tmp, target):
+    vcd, log = str(tmp / (target + ".vcd")), str(tmp / (target + ".jsonl"))
+    rc = bench_main([path, "--target", target, "--vcd", vcd, "--log", log]
+                    + (["--board", "rpi_pico"] if target == "rp2" else []))
+    with open(log) as f:
+        lines = [json.loads(x) for x in f]
+    with open(vcd) as f:
+        text = f.read()
+    return rc, lines, text
+
+
+def events(lines, kind):
+    return [x for x in lines if x["kind"] == kind]
+
+
+def compare(host, pico):
+    """What differs between the two JSONL logs, as a list of sentences (empty: they agree)."""
+    diffs = []
+    hs, ps = [x["state"] for x in events(host, "state")], [x["state"] for x in events(pico, "state")]
+    if hs != ps:
+        diffs.append("states: host %s, pico %s" % (hs, ps))
+    hd, pd = [x["duty"] for x in events(host, "pwm")], [x["duty"] for x in events(pico, "pwm")]
+    if len(hd) != len(pd) or any(abs(a - b) > DUTY_TOL for a, b in zip(hd, pd)):
+        diffs.append("duties: host %s, pico %s" % (hd, pd))
+    hc, pc = events(host, "contactor"), events(pico, "contactor")
+    if [x["closed"] for x in hc] != [x["closed"] for x in pc]:
+        diffs.append("contactor: host %s, pico %s" % (hc, pc))
+    for a, b in zip(hc, pc):
+        if abs(a["t"] - b["t"]) > TICK_S + T_RES_S + 1e-9:
+            diffs.append("contactor %s at %.3f s on the host, %.3f s on the Pico" % (
+                "closed" if a["closed"] else "open", a["t"], b["t"]))
+    return diffs
+
+
+def vcd_edges(text, var="contactor"):
+    """(t us, level) of one wire in a VCD file."""
+    ident = None
+    for line in text.splitlines():
+        p = line.split()
+        if p[:1] == ["$var"] and p[4] == var:
+            ident = p[3]
+            break
+    t, out = 0, []
+    for line in text.split("$enddefinitions", 1)[1].splitlines():
+        if line.startswith("#"):
+            t = int(line[1:])
+        elif line[:1] in "01" and line[1:] == ident:
+            out.append((t, int(line[0])))
+    return out
+
+
+def _params():
+    for path in SCENARIOS:
+        name = _name(path)
+        marks = []
+        why = _unsupported(path)
+        if why:
+            marks.append(pytest.mark.skip(reason=why))
+        elif name not in SHORT and not ALL:
+            marks.append(pytest.mark.skip(reason="long on the emulator: make test-rp2"))
+        yield pytest.param(path, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("path", list(_params()))
+def test_scenario_on_both_targets(path, tmp_path):
+    rc, pico, pico_vcd = run(path, tmp_path, "rp2")
+    assert rc == 0, "the scenario failed on the emulated Pico"
+    assert pico_vcd.split("$enddefinitions", 1)[1].lstrip().startswith("#0"), "VCD from time 0"
+    assert [x["t"] for x in pico] == sorted(x["t"] for x in pico), "JSONL in time order"
+    assert all(x["ok"] for x in events(pico, "expect"))
+    rc, host, host_vcd = run(path, tmp_path, "host")
+    assert rc == 0
+    diffs = compare(host, pico)
+    assert not diffs, "\n".join(diffs)
+    # the coil as the analyzer sees it: the same edges within one tick
+    he, pe = vcd_edges(host_vcd), vcd_edges(pico_vcd)
+    assert [v for _, v in he] == [v for _, v in pe], (he, pe)
+    for (a, _), (b, _) in zip(he, pe):
+        assert abs(a - b) <= (TICK_S + T_RES_S) * 1e6, (he, pe)
