@@ -29,6 +29,9 @@ FLASH_WALL_S = 900          # the first `make flash` copies every .mpy over the 
 STEP_WALL_S = 3600          # one command's emulated time, in wall time: a stuck emulator fails
 STARTUP_WALL_S = 120
 STATUS_ID = "bench"
+# The chip stops at a pin change in the middle of its tick, before the console has written that
+# tick's event lines: an expect on what the firmware reports waits this long for its line.
+CONSOLE_LAG_US = 2 * TICK_US
 
 
 def refuse(cmds):
@@ -49,6 +52,7 @@ class PicoRig:
         self.listeners = []
         self.probes = []
         self.seen = {}               # what the firmware last reported: state, fault, duty, amps
+        self.history = []            # (scenario us, seen) after each report, in order
         self.start_ms = None         # the firmware's time of its first event line (scenario time 0)
         self._early = []             # events before the bench's recorders listen
         self._buf = b""
@@ -157,6 +161,8 @@ class PicoRig:
             t_ms = None
         if self.start_ms is None and t_ms is not None:
             self.start_ms = t_ms
+        t_us = mm.clock.us if t_ms is None else (t_ms - self.start_ms) * 1000
+        self.history.append((t_us, dict(seen)))
         if self._early is not None:
             self._early.append((ev, t_ms))
         else:
@@ -176,6 +182,13 @@ class PicoRig:
 
     _t_logged = 0
 
+    def reported(self, t_us):
+        """What the firmware had reported by scenario time t_us (its lines carry their time)."""
+        for t, seen in reversed(self.history):
+            if t <= t_us:
+                return seen
+        return {}
+
     # --- running: the emulated chip in lockstep with the world ---
     @property
     def _next_tick(self):
@@ -184,8 +197,9 @@ class PicoRig:
     def add_pin_hook(self, hook):
         mm.output_hooks.append(hook)
 
-    def run_until(self, t_us):
-        """Runs the chip to scenario time t_us (the first emulator event at or after it)."""
+    def run_until(self, t_us, stop=None):
+        """Runs the chip to scenario time t_us (the first emulator event at or after it), or until
+        `stop()` holds."""
         pico = self.pico
         target = t_us + pico.epoch_us
         if self._early:
@@ -193,12 +207,14 @@ class PicoRig:
             for ev, t_ms in early:
                 self._tell(ev, t_ms)
         self._early = None
+        if target > pico.t_us:
+            pico._send({"at": target})             # the chip stops at the command's instant
 
         def reached():
             self._drain()
             for p in self.probes:
                 p()
-            return pico.t_us >= target
+            return pico.t_us >= target or (stop is not None and stop())
         if not pico.pump(until=reached, wall_s=STEP_WALL_S):
             raise RuntimeError("the emulated Pico did not reach %.3f s" % (t_us / 1e6))
 
@@ -225,8 +241,18 @@ class PicoBench(Bench):
     def observe(self, what, value, tol):
         if what == "contactor":
             return Bench.observe(self, what, value, tol)
-        self.rig._drain()
-        seen = self.rig.seen
+        rig = self.rig
+        now = mm.clock.us
+        rig._drain()
+        got = self._reported(what, value, tol, now)
+        if not got[0]:           # its line may be on the way: judged at `now` all the same
+            rig.run_until(now + CONSOLE_LAG_US, lambda: self._reported(what, value, tol, now)[0])
+            got = self._reported(what, value, tol, now)
+        return got
+
+    def _reported(self, what, value, tol, t_us):
+        """What the firmware's event lines said by t_us, against the expected value."""
+        seen = self.rig.reported(t_us)
         if what == "state":
             s = seen.get("state")
             return s == value, s
