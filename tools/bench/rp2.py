@@ -165,7 +165,7 @@ class PicoRig:
         self.history.append((t_us, dict(seen)))
         if self._early is not None:
             self._early.append((ev, t_ms))
-        else:
+        elif self.flushing is None or t_us <= self.flushing:
             self._tell(ev, t_ms)
 
     def _tell(self, ev, t_ms):
@@ -181,6 +181,7 @@ class PicoRig:
             mm.clock.us = now
 
     _t_logged = 0
+    flushing = None              # after the last command: lines up to its time only
 
     def reported(self, t_us):
         """What the firmware had reported by scenario time t_us (its lines carry their time)."""
@@ -225,6 +226,31 @@ class PicoRig:
 class PicoBench(Bench):
     """Bench with the emulated Pico as its rig: the same commands, the firmware seen from outside."""
 
+    def __init__(self, *args, **kw):
+        Bench.__init__(self, *args, **kw)
+        if self.log is not None:          # the firmware's lines never go before the bench's own
+            write = self.log.write
+
+            def logged(kind, **fields):
+                write(kind, **fields)
+                self.rig._t_logged = max(self.rig._t_logged, mm.clock.us)
+            self.log.write = logged
+
+    def _pin_changed(self, pin, level):
+        if self.rig.flushing is None:
+            Bench._pin_changed(self, pin, level)
+
+    def finish(self):
+        """The lines of the firmware's last tick are still on the way: wait for them, and keep
+        those up to the end (the traces end where the host's do)."""
+        rig = self.rig
+        end = mm.clock.us
+        rig.flushing = end
+        probes, rig.probes = rig.probes, []
+        rig.run_until(end + CONSOLE_LAG_US)
+        rig.probes = probes
+        mm.clock.us = end
+
     def make_rig(self, board, flash_dir, seed):
         refuse(self.cmds)
         return PicoRig(self.cfg, seed=seed)
@@ -249,6 +275,15 @@ class PicoBench(Bench):
             rig.run_until(now + CONSOLE_LAG_US, lambda: self._reported(what, value, tol, now)[0])
             got = self._reported(what, value, tol, now)
         return got
+
+    def await_expect(self, what, value, tol, deadline):
+        """Runs until the coil pin changes, or the firmware's line says so, by the deadline."""
+        rig = self.rig
+        if what == "contactor":
+            rig.run_until(deadline, lambda: Bench.observe(self, what, value, tol)[0])
+            return Bench.observe(self, what, value, tol)
+        rig.run_until(deadline + CONSOLE_LAG_US, lambda: self._reported(what, value, tol, deadline)[0])
+        return self._reported(what, value, tol, min(deadline, mm.clock.us))
 
     def _reported(self, what, value, tol, t_us):
         """What the firmware's event lines said by t_us, against the expected value."""
