@@ -25,12 +25,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = sorted(glob.glob(os.path.join(HERE, "scenarios", "*.scn")))
 # Under 20 s of virtual time: in `make test`, the Pico's wall time allows one scenario (see below).
 SHORT = ("c_to_b",)
-# Found on the real port, open: with the bench's CT meter (the default) a pilot fault follows the
-# request for power, where the host bench charges. Likely cause: the CT's service between chunks
+# Found on the real port, open: with the bench's CT meter (the default), once the car asks for power
+# (C or D) the Pico reads the pilot wrong: a pilot fault, or no state at all for seconds, where the
+# host bench charges (or faults at once, in D). Likely cause: the CT's service between chunks
 # of the pilot burst costs real interpreter time on the Pico (none on the host's virtual clock), so
 # the burst spans more PWM periods than its edge budget allows (evse/shell/hal.py, max_edges), and
 # the reading is made impossible. Without the CT (`meter=none`) the same scenario passes.
-CT_PILOT_FAULT = "pilot fault on the Pico with the CT meter on (issue 11: the burst's edge budget)"
+CT_PILOT_FAULT = "pilot misread in C/D on the Pico with the CT meter on (issue 11: the burst's edge budget)"
+# Measured so (strict: a fix shows); scenarios not listed are expected to pass.
+KNOWN_ON_RP2 = ("c_to_b", "diode_short_charging", "rcd_selftest", "ventilation_refused")
 ALL = bool(os.environ.get("EVSE_RP2_ALL"))
 TICK_S = 0.010
 T_RES_S = 0.001             # the console's `t` is in ms
@@ -125,11 +128,6 @@ def vcd_edges(text, var="contactor"):
     return out
 
 
-def _closes(path):
-    with open(path) as f:
-        return any(line.split()[:3] == ["expect", "contactor", "closed"] for line in f)
-
-
 def _params():
     for path in SCENARIOS:
         name = _name(path)
@@ -139,7 +137,7 @@ def _params():
             marks.append(pytest.mark.skip(reason=why))
         elif name not in SHORT and not ALL:
             marks.append(pytest.mark.skip(reason="long on the emulator: make test-rp2"))
-        elif _closes(path):
+        elif name in KNOWN_ON_RP2:
             marks.append(pytest.mark.xfail(strict=True, reason=CT_PILOT_FAULT))
         yield pytest.param(path, id=name, marks=marks)
 
