@@ -4,7 +4,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR):$(CURDIR)/tools/hostlib
 
-.PHONY: all sim test test-py test-upy test-mpy bench venv debs clean flash vboard pyright stubs rp2emu rp2emu-run
+.PHONY: all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash vboard pyright stubs rp2emu rp2emu-run
 
 all: test
 
@@ -35,6 +35,10 @@ test: $(STAMP) debs test-py test-upy test-mpy pyright
 test-py: $(STAMP) stubs rp2emu
 	$(PY) -m pytest -q host_tests
 
+## The whole scenario library on the emulated Pico as well (make test runs its short scenarios only).
+test-rp2: $(STAMP) rp2emu
+	EVSE_RP2_ALL=1 $(PY) -m pytest -q host_tests/test_bench_rp2.py
+
 test-upy: $(STAMP)
 	$(PY) -m tools.upy_tests
 
@@ -42,7 +46,7 @@ test-mpy: $(STAMP)
 	$(PY) -m tools.mpy_build --check
 
 ## Figures, not pass/fail: latencies, CPU per tick, heap, .mpy sizes, simulation and analyzer speed.
-bench: $(STAMP) debs
+bench: $(STAMP) debs rp2emu
 	$(PY) -m tools.benchmarks
 
 ## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|vboard PORT=/dev/ttyUSB0

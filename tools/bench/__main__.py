@@ -1,4 +1,4 @@
-"""python -m tools.bench SCENARIO [--board sim] [--vcd OUT.vcd] [--log OUT.jsonl] [--waveform]
+"""python -m tools.bench SCENARIO [--board sim] [--target host|rp2] [--vcd OUT.vcd] [--log OUT.jsonl] [--waveform]
 
 Exit status: 0 every expect held, 1 an expect failed, 2 the scenario is unreadable (nothing run)."""
 import argparse
@@ -12,6 +12,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
     ap.add_argument("scenario", help="scenario file (bench contract language); - for stdin")
     ap.add_argument("--board", default="sim", help="board module in boards/ (default: sim)")
+    ap.add_argument("--target", choices=("host", "rp2"), default="host",
+                    help="host: the firmware in this process (default); rp2: on the emulated Pico "
+                         "(board rpi_pico, docs/rp2emu.md)")
     ap.add_argument("--vcd", metavar="OUT.vcd", help="write the VCD trace here")
     ap.add_argument("--log", metavar="OUT.jsonl", help="write the JSON-lines log here")
     ap.add_argument("--waveform", action="store_true", help="VCD: every PWM edge (default: plateau levels)")
@@ -39,6 +42,14 @@ def main(argv=None):
             raise ScenarioError(0, "unknown board %r" % a.board)
         from tools.bench.runner import Bench, check_config
         check_config(cmds)
+        if a.target == "rp2":
+            from tools import rp2emu
+            from tools.bench.rp2 import PicoBench as Bench, refuse   # noqa: F811
+            refuse(cmds)
+            why = rp2emu.missing()
+            if why:
+                print("%s: emulated Pico: %s" % (name, why), file=sys.stderr)
+                return EXIT_BAD
     except ScenarioError as e:
         print("%s:%d: %s" % (name, e.line, e.reason), file=sys.stderr)
         return EXIT_BAD

@@ -56,7 +56,7 @@ class Bench:
         self.out = out or sys.stdout
         self.name = name
         self.verbose = verbose
-        self.rig = Rig(board=board, config=self.cfg, flash_dir=flash_dir, seed=seed)
+        self.rig = self.make_rig(board, flash_dir, seed)
         self.world = self.rig.world
         self.t_us = mm.clock.us        # the scenario's nominal time (wait adds to it)
         self.failures = []
@@ -73,6 +73,9 @@ class Bench:
             self.vcd = VcdTrace(self.rig, vcd, waveform)
             self.rig.probes.append(self.vcd.sample)
             self.rig.add_pin_hook(self._pin_changed)
+
+    def make_rig(self, board, flash_dir, seed):
+        return Rig(board=board, config=self.cfg, flash_dir=flash_dir, seed=seed)
 
     def _listen(self, lst):
         self.rig.listeners.append(lst)
@@ -99,6 +102,7 @@ class Bench:
             if self.log is not None:
                 self.log.input(c)
             getattr(self, "do_" + c.verb)(c)
+        self.finish()
         if self.vcd is not None:
             self.vcd.close()
         if self.verbose or self.failures:
@@ -108,6 +112,9 @@ class Bench:
 
     def run_until(self, t_us):
         self.rig.run_until(t_us)
+
+    def finish(self):
+        """After the last command, before the traces close."""
 
     # --- commands ---
     def do_wait(self, c):
@@ -214,19 +221,24 @@ class Bench:
             return abs(seen - value) <= tol + EPS, "%.1f" % seen
         return False, "?"
 
+    def await_expect(self, what, value, tol, deadline):
+        """Check after every control tick until it holds or the deadline passes: (holds, seen)."""
+        rig = self.rig
+        ok, seen = self.observe(what, value, tol)
+        while not ok and mm.clock.us < deadline:
+            nxt = rig._next_tick if rig.powered else mm.clock.us + TICK_US
+            if nxt <= mm.clock.us:
+                nxt = mm.clock.us + 1
+            self.run_until(min(deadline, nxt))
+            ok, seen = self.observe(what, value, tol)
+        return ok, seen
+
     def do_expect(self, c):
         what, value, tol, within = c.args
         self.expects += 1
         ok, seen = self.observe(what, value, tol)
         if not ok and within:
-            rig = self.rig
-            deadline = mm.clock.us + int(within * 1e6 + 0.5)
-            while not ok and mm.clock.us < deadline:
-                nxt = rig._next_tick if rig.powered else mm.clock.us + TICK_US
-                if nxt <= mm.clock.us:
-                    nxt = mm.clock.us + 1
-                self.run_until(min(deadline, nxt))
-                ok, seen = self.observe(what, value, tol)
+            ok, seen = self.await_expect(what, value, tol, mm.clock.us + int(within * 1e6 + 0.5))
             self.t_us = max(self.t_us, mm.clock.us)
         if self.log is not None:
             self.log.expect(c, ok)

@@ -75,6 +75,7 @@ class Pico:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE, start_new_session=True)
         self._buf = b""
         self.t_us = 0                 # emulated time of the last event
+        self.epoch_us = 0             # mm.clock.us = emulated time - epoch_us (the bench's time 0)
         self.boots = 0
         self.busy = []                # (t_us, busy cycles in the tick before it)
         self.pwm = {}                 # pin -> the slice's registers at the last tick
@@ -172,7 +173,7 @@ class Pico:
     def _handle(self, ev):
         kind = ev["ev"]
         self.t_us = ev["t"]
-        mm.clock.us = ev["t"]
+        mm.clock.us = ev["t"] - self.epoch_us
         if kind == "out":
             self._output(ev["pin"], ev["v"])
         elif kind == "tick":

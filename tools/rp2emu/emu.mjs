@@ -9,6 +9,7 @@
 // the circuit answers at the emulated instant of the event (lockstep, runs repeat).
 //   out:  {"ev":"ready"|"boot"|"out"|"tick", "t": emulated us, ...}
 //   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
+//         {"at": emulated us} (one "at" event then),
 //         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}}, {"go":1}
 // Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
 // ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
@@ -227,6 +228,10 @@ function command(o) {
   if (o.adc) for (const [ch, v] of Object.entries(o.adc)) adcValues[ch] = v;
   if (o.pilot) { pilot = o.pilot; followPilot(); }
   if (o.realtime !== undefined) { realtime = !!o.realtime; anchorWall = 0; anchorEmu = 0; }
+  if (o.at !== undefined) {              // one stop at this emulated time (us): a bench command's
+    const a = mcu.clock.createAlarm(() => event({ ev: 'at' }));        // instant, not the next tick
+    a.schedule(Math.max(0, o.at * 1000 - (timeBaseNs + mcu.clock.nanos)));
+  }
   if (o.go) { paused = false; kick(); }
   if (o.quit) process.exit(0);
 }

@@ -1,0 +1,302 @@
+"""The bench on the emulated Raspberry Pi Pico (`python -m tools.bench SCENARIO --target rp2`).
+
+The same scenario, the same commands on the same circuit model (tools/mock_machine/world.py behind
+the emulated pins, tools/rp2emu), the same VCD and JSONL writers. What differs is the board: the
+stock MicroPython rp2 image on rp2040js, the firmware installed by `make flash` with the scenario's
+settings, and the firmware observed from outside as on a real board:
+- the VCD from the emulated pins: GP16's PWM slice as the firmware programmed it (read every 10 ms
+  tick), the GP15 coil at the instant it changes, the outlet (coil or weld) modelled from it;
+- the JSONL's state, pwm, contactor and fault lines, and what `expect state|fault|duty|current`
+  compare, from the firmware's own event lines on the USB serial console (docs/console.md), at the
+  firmware's time (ms since the chip's boot). `expect contactor` reads the coil pin.
+Scenario time 0 is the chip's boot after the flash (the host bench boots the app at 0).
+"""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+
+from evse.core import vocab as V
+from tools import mock_machine as mm
+from tools import rp2emu
+from tools.bench.runner import Bench
+from tools.rig import INSTALLED, TICK_US
+from tools.scenario import ScenarioError
+
+BOARD = "rpi_pico"
+FLASH_WALL_S = 900          # the first `make flash` copies every .mpy over the emulated USB
+STEP_WALL_S = 3600          # one command's emulated time, in wall time: a stuck emulator fails
+STARTUP_WALL_S = 120
+STATUS_ID = "bench"
+# The chip stops at a pin change in the middle of its tick, before the console has written that
+# tick's event lines: an expect on what the firmware reports waits this long for its line.
+CONSOLE_LAG_US = 2 * TICK_US
+
+
+def refuse(cmds):
+    """ScenarioError for what the emulated board cannot do yet (exit 2: nothing is run)."""
+    for c in cmds:
+        if c.verb == "power":
+            raise ScenarioError(c.line, "power off/on: not on the emulated Pico yet (--target host)")
+
+
+class PicoRig:
+    """The emulated Pico as the bench's rig: what Bench, VcdTrace and JsonLog use of tools.rig.Rig."""
+
+    app = None                       # no firmware object in this process: observed via the console
+    powered = True
+
+    def __init__(self, config, seed=1):
+        self.board = rp2emu.load_board(BOARD)
+        self.listeners = []
+        self.probes = []
+        self.seen = {}               # what the firmware last reported: state, fault, duty, amps
+        self.history = []            # (scenario us, seen) after each report, in order
+        self.start_ms = None         # the firmware's time of its first event line (scenario time 0)
+        self._early = []             # events before the bench's recorders listen
+        self._buf = b""
+        self._sock = None
+        self.pico = rp2emu.Pico(self.board, seed=seed, realtime=True)   # paced for mpremote
+        self.world = self.pico.world
+        try:
+            self._install(config)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- installing: `make flash` with the scenario's settings, as a user does ---
+    def _install(self, config):
+        pico = self.pico
+        pico.pump(emu_s=1.0, wall_s=120)              # the stock image at its REPL
+        cfg = dict(INSTALLED)
+        cfg.update(config)
+        fd, path = tempfile.mkstemp(suffix=".json", prefix="bench-settings-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f)
+        try:
+            proc = subprocess.Popen(
+                ["make", "-s", "flash", "BOARD=" + BOARD, "PORT=" + pico.port, "SETTINGS=" + path],
+                cwd=rp2emu.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            done = pico.pump(until=lambda: proc.poll() is not None, wall_s=FLASH_WALL_S)
+            out = proc.stdout.read().decode(errors="replace")
+        finally:
+            os.remove(path)
+        if not done or proc.returncode:
+            raise RuntimeError("make flash on the emulated Pico failed:\n" + out)
+        chip_boot_us = pico.boot_reasons[-1][0]
+        pico.realtime(False)
+        self._sock = socket.create_connection(("127.0.0.1", pico.tcp))
+        self._sock.setblocking(False)
+        self._request({"cmd": "status", "id": STATUS_ID})
+        # Time 0 is the firmware's start (its first event line), as the host bench's app starts at
+        # 0: the MicroPython boot and the imports before it are not scenario time.
+        if not pico.pump(until=lambda: self._drain() or self.start_ms is not None, wall_s=STARTUP_WALL_S):
+            raise RuntimeError("the firmware did not report on the emulated Pico's console")
+        pico.epoch_us = chip_boot_us + self.start_ms * 1000
+        mm.clock.us = 0          # the traces open at 0 with the pins as the firmware found them
+        self.world._follow_hist = []                   # its times were on the emulator's clock
+
+    def _request(self, obj):
+        self._sock.sendall((json.dumps(obj) + "\n").encode())
+
+    def close(self):
+        if self._sock is not None:
+            self._sock.close()
+        self.pico.close()
+
+    # --- the firmware's console: event lines into the listeners (the JSONL) and `seen` ---
+    def _drain(self):
+        try:
+            while True:
+                chunk = self._sock.recv(65536)
+                if not chunk:
+                    break
+                self._buf += chunk
+        except BlockingIOError:
+            pass
+        *lines, self._buf = self._buf.split(b"\n")
+        for line in lines:
+            line = line.strip()
+            if line.startswith(b"{"):
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(msg, dict):
+                    self._message(msg)
+
+    def _message(self, msg):
+        if msg.get("id") == STATUS_ID:               # the first status: what came before we listened
+            st = msg
+            if "state" not in self.seen:
+                self._event((V.EV_STATE, st.get("state")), st.get("t"))
+            if "duty" not in self.seen:
+                self._event((V.EV_PWM, st.get("duty"), st.get("amps")), st.get("t"))
+            if "fault" not in self.seen and st.get("fault") is not None:
+                self._event((V.EV_FAULT, st.get("fault"), True), st.get("t"))
+            return
+        kind = msg.get("ev")
+        if kind == V.EV_STATE:
+            self._event((kind, msg.get("state")), msg.get("t"))
+        elif kind == V.EV_PWM:
+            self._event((kind, msg.get("duty"), msg.get("amps")), msg.get("t"))
+        elif kind == V.EV_CONTACTOR:
+            self._event((kind, msg.get("closed")), msg.get("t"))
+        elif kind == V.EV_FAULT:
+            self._event((kind, msg.get("fault"), msg.get("set")), msg.get("t"))
+
+    def _event(self, ev, t_ms):
+        seen = self.seen
+        if ev[0] == V.EV_STATE:
+            seen["state"] = ev[1]
+        elif ev[0] == V.EV_PWM:
+            seen["duty"], seen["amps"] = ev[1], ev[2]
+        elif ev[0] == V.EV_FAULT:
+            if ev[2]:
+                seen["fault"] = ev[1]
+            elif seen.get("fault") == ev[1]:
+                seen["fault"] = None
+        if not isinstance(t_ms, int):
+            t_ms = None
+        if self.start_ms is None and t_ms is not None:
+            self.start_ms = t_ms
+        t_us = mm.clock.us if t_ms is None else (t_ms - self.start_ms) * 1000
+        self.history.append((t_us, dict(seen)))
+        if self._early is not None:
+            self._early.append((ev, t_ms))
+        elif self.flushing is None or t_us <= self.flushing:
+            self._tell(ev, t_ms)
+
+    def _tell(self, ev, t_ms):
+        """The listeners write at the firmware's time (in order: never before the last line)."""
+        now = mm.clock.us
+        if t_ms is not None:
+            mm.clock.us = min(now, max(self._t_logged, (t_ms - self.start_ms) * 1000))
+        self._t_logged = mm.clock.us
+        try:
+            for lst in self.listeners:
+                lst.on_event(ev, t_ms)
+        finally:
+            mm.clock.us = now
+
+    _t_logged = 0
+    flushing = None              # after the last command: lines up to its time only
+
+    def reported(self, t_us):
+        """What the firmware had reported by scenario time t_us (its lines carry their time)."""
+        for t, seen in reversed(self.history):
+            if t <= t_us:
+                return seen
+        return {}
+
+    # --- running: the emulated chip in lockstep with the world ---
+    @property
+    def _next_tick(self):
+        return (mm.clock.us // TICK_US + 1) * TICK_US
+
+    def add_pin_hook(self, hook):
+        mm.output_hooks.append(hook)
+
+    def run_until(self, t_us, stop=None):
+        """Runs the chip to scenario time t_us (the first emulator event at or after it), or until
+        `stop()` holds."""
+        pico = self.pico
+        target = t_us + pico.epoch_us
+        if self._early:
+            early, self._early = self._early, None
+            for ev, t_ms in early:
+                self._tell(ev, t_ms)
+        self._early = None
+        if target > pico.t_us:
+            pico._send({"at": target})             # the chip stops at the command's instant
+
+        def reached():
+            self._drain()
+            for p in self.probes:
+                p()
+            return pico.t_us >= target or (stop is not None and stop())
+        if not pico.pump(until=reached, wall_s=STEP_WALL_S):
+            raise RuntimeError("the emulated Pico did not reach %.3f s" % (t_us / 1e6))
+
+    def send_limit(self, amps):
+        self._request({"cmd": "limit", "amps": amps})
+
+
+class PicoBench(Bench):
+    """Bench with the emulated Pico as its rig: the same commands, the firmware seen from outside."""
+
+    def __init__(self, *args, **kw):
+        Bench.__init__(self, *args, **kw)
+        if self.log is not None:          # the firmware's lines never go before the bench's own
+            write = self.log.write
+
+            def logged(kind, **fields):
+                write(kind, **fields)
+                self.rig._t_logged = max(self.rig._t_logged, mm.clock.us)
+            self.log.write = logged
+
+    def _pin_changed(self, pin, level):
+        if self.rig.flushing is None:
+            Bench._pin_changed(self, pin, level)
+
+    def finish(self):
+        """The lines of the firmware's last tick are still on the way: wait for them, and keep
+        those up to the end (the traces end where the host's do)."""
+        rig = self.rig
+        end = mm.clock.us
+        rig.flushing = end
+        probes, rig.probes = rig.probes, []
+        rig.run_until(end + CONSOLE_LAG_US)
+        rig.probes = probes
+        mm.clock.us = end
+
+    def make_rig(self, board, flash_dir, seed):
+        refuse(self.cmds)
+        return PicoRig(self.cfg, seed=seed)
+
+    def run(self):
+        try:
+            return Bench.run(self)
+        finally:
+            self.rig.close()
+
+    def do_limit(self, c):
+        self.rig.send_limit(c.args[0])
+
+    def observe(self, what, value, tol):
+        if what == "contactor":
+            return Bench.observe(self, what, value, tol)
+        rig = self.rig
+        now = mm.clock.us
+        rig._drain()
+        got = self._reported(what, value, tol, now)
+        if not got[0]:           # its line may be on the way: judged at `now` all the same
+            rig.run_until(now + CONSOLE_LAG_US, lambda: self._reported(what, value, tol, now)[0])
+            got = self._reported(what, value, tol, now)
+        return got
+
+    def await_expect(self, what, value, tol, deadline):
+        """Runs until the coil pin changes, or the firmware's line says so, by the deadline."""
+        rig = self.rig
+        if what == "contactor":
+            rig.run_until(deadline, lambda: Bench.observe(self, what, value, tol)[0])
+            return Bench.observe(self, what, value, tol)
+        rig.run_until(deadline + CONSOLE_LAG_US, lambda: self._reported(what, value, tol, deadline)[0])
+        return self._reported(what, value, tol, min(deadline, mm.clock.us))
+
+    def _reported(self, what, value, tol, t_us):
+        """What the firmware's event lines said by t_us, against the expected value."""
+        seen = self.rig.reported(t_us)
+        if what == "state":
+            s = seen.get("state")
+            return s == value, s
+        if what == "fault":
+            s = seen.get("fault")
+            return s == value, s if s is not None else "no fault"
+        if what in ("duty", "current"):
+            s = seen.get("duty" if what == "duty" else "amps")
+            if s is None:
+                return False, "nothing reported"
+            return abs(s - value) <= tol + 1e-9, ("%.2f" if what == "duty" else "%.1f") % s
+        return False, "?"
