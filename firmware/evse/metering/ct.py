@@ -30,6 +30,7 @@ import math
 from array import array
 
 from evse.core.limits import METER_MAX_A, METER_MAX_V
+from evse.metering.energy import MilliUnits
 
 ADC_SHIFT = 4                  # read_u16() is 16-bit; boards have 12-bit converters
 ADC_COUNTS = 4096
@@ -178,7 +179,7 @@ def rising_crossings(buf, stride, first, rounds, mid, hyst):
     return count, first_at, last_at
 
 
-class CtMeter:
+class CtMeter(MilliUnits):
     """Source object for the meter service: `poll(now_ms)` -> True when new figures are out.
 
     adcs: 1-3 ADC-like objects (read_u16) for the phase CTs; vadc: optional ADC for mains voltage.
@@ -243,18 +244,6 @@ class CtMeter:
         self._span = 0
         self._detecting = False
         self._begin_ms = 0
-
-    @property
-    def amps(self):
-        return [a / 1000 for a in self.ma]
-
-    @property
-    def volts(self):
-        return [u / 1000 for u in self.mv]
-
-    @property
-    def power_w(self):
-        return self.power_mw / 1000
 
     def offsets(self):
         """Tracked bias of each channel in ADC counts (for calibration display)."""

@@ -56,6 +56,23 @@ def _legacy_checkpoint(dirpath):
     return best
 
 
+class MilliUnits:
+    """Float views, built only when read, of a source's integer mA, mV and mW (the tick reads none:
+    every float is a heap object on a board)."""
+
+    @property
+    def amps(self):
+        return [a / 1000 for a in self.ma]
+
+    @property
+    def volts(self):
+        return [u / 1000 for u in self.mv]
+
+    @property
+    def power_w(self):
+        return self.power_mw / 1000
+
+
 class Energy:
     def __init__(self, dirpath, wall=None, diff=ticks_diff, sessions_kept=SESSIONS_KEPT,
                  checkpoint_ms=CHECKPOINT_MS, checkpoint_mwh=CHECKPOINT_MWH):

@@ -8,6 +8,7 @@ power / (volts x phases): an estimate. The poll runs every control tick: small i
 through ratio()), the floats `power_w` and `amps` are made on reading.
 An S0 line cannot tell "no power" from "wire cut", so `ok` stays True.
 """
+from evse.metering.energy import MilliUnits
 
 S0_DEBOUNCE_US = 20000           # IEC 62053-31 pulses are >= 30 ms: anything closer is a bounce
 S0_MAX_POWER_W = 50000           # fastest pulse rate expected; debounce is kept under half of it
@@ -49,7 +50,7 @@ def ticks_diff(a, b):
     return ((a - b + half) & (TICKS_PERIOD - 1)) - half
 
 
-class S0Meter:
+class S0Meter(MilliUnits):
     def __init__(self, imp_per_kwh, nominal_volts=230.0, phases=1, debounce_us=None, diff=ticks_diff):
         if imp_per_kwh <= 0:
             raise ValueError("s0_imp_per_kwh must be > 0")
@@ -118,18 +119,6 @@ class S0Meter:
         for i in range(self.phases):
             self.ma[i] = a
         return new > 0
-
-    @property
-    def amps(self):
-        return [a / 1000 for a in self.ma]
-
-    @property
-    def volts(self):
-        return [u / 1000 for u in self.mv]
-
-    @property
-    def power_w(self):
-        return self.power_mw / 1000
 
     def take_mwh(self):
         m = self._mwh
