@@ -102,7 +102,8 @@ def test_preparing_while_an_accepted_tag_waits_then_available_after_connection_t
         assert not b.app.charger.authorized                  # nobody came: the next car asks again
         b.d.plug()
         b.d.ev("C")
-        await b.until(lambda: statuses(cs)[-1:] == ["SuspendedEVSE"], 5, "the car waits")
+        # no transaction yet: Preparing (OCPP 1.6 section 4.9), never charging without a tag
+        await b.until(lambda: statuses(cs)[-1:] == ["Preparing"], 5, "the car waits")
         await b.wait(2.0)
         assert not b.d.coil and cs.actions("StartTransaction") == []
         await b.stop()

@@ -99,8 +99,6 @@ def test_TC_003_CS_regular_charging_session_plugin_first(tmp_path):
     run_case(tmp_path, case)
 
 
-@pytest.mark.xfail(strict=True, reason="found by this suite, not in issue 12's list: a car in C before "
-                                       "authorization is reported SuspendedEVSE, not Preparing")
 def test_TC_003_CS_regular_charging_session_plugin_first_car_asks_at_once(tmp_path):
     """TC_003_CS with a car that goes to C as soon as it is plugged in (many do): step 1 is still
     Preparing (OCPP 1.6 section 4.9: no transaction yet), and once the transaction runs the status

@@ -41,10 +41,16 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     if state in ("C2", "D2", "B1", "B2"):
         return _vehicle_status(state, contactor, in_tx, charged), "NoError", None
     if state in ("C1", "D1") or (state == "paused" and plugged):
-        return "SuspendedEVSE", "NoError", None
+        return _held_back(in_tx), "NoError", None
     if state in ("A1", "A2") or not plugged:
         return _no_car(waiting), "NoError", None
     return "Preparing", "NoError", None
+
+
+def _held_back(in_tx):
+    """The EVSE offers nothing to a connected car: SuspendedEVSE in a running transaction; before
+    one (a car asking before its tag), Preparing (OCPP 1.6 section 4.9)."""
+    return "SuspendedEVSE" if in_tx else "Preparing"
 
 
 def _no_car(waiting):
