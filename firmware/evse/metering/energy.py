@@ -59,6 +59,8 @@ def _legacy_checkpoint(dirpath):
 class MilliUnits:
     """Float views, built only when read, of a source's integer mA, mV and mW (the tick reads none:
     every float is a heap object on a board)."""
+    ma = mv = ()           # per phase, set by the source
+    power_mw = 0
 
     @property
     def amps(self):
