@@ -103,7 +103,8 @@ class Monitor:
         now = mm.clock.us
         self.check_asking(now)
         coil = w.coil()
-        in_cd = w.ev_state() in ("C", "D") and not w.cp_short
+        # C/D as the firmware must read it: the B/C gap (7-8 V) keeps C (IEC 61851-1 Table A.4)
+        in_cd = ASKING_MV[0] <= w.levels()[0] * 1000 < HELD_MAX_MV and not w.cp_short
         if coil and not in_cd:
             if self.outside_since is None:
                 self.outside_since = now
