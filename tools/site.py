@@ -3,9 +3,10 @@ bench (one process per charger, paced to real time), with cars that arrive, char
 central system on 127.0.0.1 (PyPI `ocpp`) that shares a site limit among the running transactions
 with ChargePointMaxProfile (connector 0).
 
-The central system lowers first and raises only after the lowered chargers have had time to act
-(delivery, the 1 s limit evaluation, the car's 5 s to follow a lower duty), so the sum of the
-currents the pilots advertise stays within the site limit. Every charger reports the current its
+The central system lowers at once and raises only into current that is surely free: a lowered
+charger counts at its old share until it has had time to act (delivery, the 1 s limit evaluation,
+the car's 5 s to follow a lower duty), so the sum of the currents the pilots advertise stays within
+the site limit. Every charger reports the current its
 PWM really advertises (the duty, IEC 61851-1 table A.7) whenever it changes; the central system sums
 them and counts any moment above the limit that is not within GRACE_S of a profile it sent.
 
@@ -26,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 GRACE_S = 10.0          # the issue's allowance after a profile change (delivery + the 5 s rule)
-RAISE_AFTER_S = 7.0     # wait this long after lowering before raising anyone (1 s eval + 5 s + margin)
+RAISE_AFTER_S = 7.0     # a lowered share is free this long after (1 s evaluation + 5 s + margin)
 MIN_A = 6               # IEC 61851-1: below 6 A the pilot offers nothing
 MAX_A = 32              # each charger's own limit (its settings)
 
@@ -107,10 +108,12 @@ class Site:
         self.site = site_amps
         self.active = []            # charger ids with a running transaction, in start order
         self.given = {}             # id -> amps of the ChargePointMaxProfile in force
+        self.lowered = {}           # id -> (amps before its last lowering, when)
         self.adv = {}               # id -> amps its pilot advertises now
         self.cps = {}
         self.last_change = -1e9     # loop time of the last profile sent
-        self.sum_max = 0.0
+        self.sum_max = self.sum_now = self.amp_seconds = 0.0
+        self.t_sum = None           # loop time of the first report
         self.over = []              # (time, sum) above the limit outside the grace window
         self.over_in_grace = 0
         self.profiles = 0
@@ -125,8 +128,11 @@ class Site:
         return dict((cp, share if i < n else 0) for i, cp in enumerate(self.active))
 
     def on_report(self, msg, now):
+        if self.t_sum is not None:
+            self.amp_seconds += self.sum_now * (now - self.t_sum)
+        self.t_sum = now
         self.adv[msg["id"]] = msg["a"]
-        total = sum(self.adv.values())
+        total = self.sum_now = sum(self.adv.values())
         self.sum_max = max(self.sum_max, total)
         if total > self.site + 1e-6:
             if now - self.last_change <= GRACE_S:
@@ -152,23 +158,40 @@ class Site:
             pass        # gone: its share is recomputed when it comes back
         self.last_change = asyncio.get_running_loop().time()
 
+    def bound(self, cp, now):
+        """The most charger `cp` may still advertise: its profile, or the one before it while a lower
+        one may not have taken effect yet; a charger never told anything may offer its own maximum."""
+        amps = self.given.get(cp, MAX_A)
+        old, at = self.lowered.get(cp, (0, -1e9))
+        return max(amps, old) if now - at < RAISE_AFTER_S else amps
+
+    async def rebalance(self, now):
+        """Lower at once whoever must give; raise only into what is surely free."""
+        want = self.targets()
+        for cp in self.cps:
+            want.setdefault(cp, 0)
+        down = [(cp, a) for cp, a in want.items() if a < self.given.get(cp, MAX_A)]
+        for cp, _ in down:
+            self.lowered[cp] = (self.bound(cp, now), now)
+        await asyncio.gather(*(self._send(cp, a) for cp, a in down))
+        room = self.site - sum(self.bound(cp, now) for cp in set(self.given) | set(want))
+        up = []
+        for cp in self.active:
+            rise = want.get(cp, 0) - self.bound(cp, now)
+            if want.get(cp, 0) > self.given.get(cp, MAX_A) and rise <= room:
+                room -= max(rise, 0)
+                up.append((cp, want[cp]))
+        await asyncio.gather(*(self._send(cp, a) for cp, a in up))
+
     async def balance(self):
-        """Lower whoever must give, wait until they have, then raise."""
+        loop = asyncio.get_running_loop()
         while True:
-            await self.dirty.wait()
+            try:
+                await asyncio.wait_for(self.dirty.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass        # look again: a lowered charger's old share may be free by now
             self.dirty.clear()
-            want = self.targets()
-            for cp in self.cps:
-                want.setdefault(cp, 0)
-            down = [(cp, a) for cp, a in want.items() if a < self.given.get(cp, MAX_A)]
-            up = [(cp, a) for cp, a in want.items() if a > self.given.get(cp, MAX_A)]
-            if down:
-                await asyncio.gather(*(self._send(cp, a) for cp, a in down))
-                if up:
-                    await asyncio.sleep(RAISE_AFTER_S)
-                    self.dirty.set()        # recompute: things changed while waiting
-                    continue
-            await asyncio.gather(*(self._send(cp, a) for cp, a in up))
+            await self.rebalance(loop.time())
 
 
 def _cs_class(site):
@@ -275,6 +298,7 @@ async def run_site(chargers, seconds, site_amps, quiet=False):
     failed = [(i, rc, err[-400:]) for i, (rc, err) in enumerate(results) if rc != 0]
     return {"chargers": chargers, "seconds": seconds, "site_amps": site_amps, "booted": len(site.booted),
             "sessions": site.sessions, "profiles": site.profiles, "sum_max_a": round(site.sum_max, 1),
+            "sum_mean_a": round(site.amp_seconds / wall, 1),
             "over_outside_grace": len(site.over), "over_in_grace": site.over_in_grace,
             "cs_cpu_pct": round(100 * cs_cpu / wall, 1), "cs_rss_kb": _rss_kb("VmRSS"),
             "cs_rss_growth_kb": _rss_kb("VmRSS") - rss0, "failed": failed}
@@ -282,11 +306,11 @@ async def run_site(chargers, seconds, site_amps, quiet=False):
 
 def summary(r):
     return ("site: %d chargers, %d s, limit %d A: %d sessions, %d profiles, sum of advertised currents "
-            "max %.1f A, %d moments over the limit outside %d s of a change (%d within); central system "
-            "CPU %.1f %% of one core, RSS %.1f MB (+%.1f MB)" % (
-                r["chargers"], r["seconds"], r["site_amps"], r["sessions"], r["profiles"], r["sum_max_a"],
-                r["over_outside_grace"], GRACE_S, r["over_in_grace"], r["cs_cpu_pct"], r["cs_rss_kb"] / 1024,
-                r["cs_rss_growth_kb"] / 1024))
+            "max %.1f A (mean %.1f A), %d moments over the limit outside %d s of a change (%d within); "
+            "central system CPU %.1f %% of one core, RSS %.1f MB (+%.1f MB)" % (
+                r["chargers"], r["seconds"], r["site_amps"], r["sessions"], r["profiles"],
+                r["sum_max_a"], r["sum_mean_a"], r["over_outside_grace"], GRACE_S, r["over_in_grace"],
+                r["cs_cpu_pct"], r["cs_rss_kb"] / 1024, r["cs_rss_growth_kb"] / 1024))
 
 
 def main(argv=None):
