@@ -8,6 +8,7 @@ _._cmd_help
 _._cmd_status
 _._cmd_sessions
 _._cmd_limit
+_._cmd_grid
 _._cmd_enable
 _._cmd_disable
 _._cmd_authorize

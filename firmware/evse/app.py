@@ -53,6 +53,21 @@ class App:
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
         if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
             self._start_ocpp()
+        self.planner = None                        # charging windows, solar surplus (services/planner.py)
+        self._start_planner()
+
+    def _start_planner(self):
+        cfg = self.cfg
+        if not (cfg["charge_windows"] or cfg["offpeak_windows"] or cfg["solar_mode"] != "off"):
+            return                                 # not imported: it costs heap
+        try:
+            from evse.services.planner import Planner
+            self.planner = Planner(self, cfg, hal.utc_seconds, ticks_diff)
+        except Exception as e:     # settings were checked when set: a planner that cannot start offers nothing
+            self.report("planner", repr(e))
+            self.charger.set_limit(V.SRC_SCHEDULE, 0)
+            return
+        self.services.append(self.planner)
 
     def _start_ocpp(self):
         # The central system decides who charges: no contactor close without an accepted idTag.
@@ -182,6 +197,8 @@ class App:
             r["energy"] = self.meter.status()
         if self.ocpp is not None:
             r["ocpp"] = self.ocpp.status()
+        if self.planner is not None:
+            r["planner"] = self.planner.status()
         return r
 
     def _limit_by(self):
@@ -196,13 +213,19 @@ class App:
             by = "temperature"
         return by
 
-    def command(self, verb, arg, now):
-        """limit (amps or None), enable, disable, authorize, stop (reason), clear: the reply's fields.
+    def command(self, verb, arg, now, source=V.SRC_CONSOLE):
+        """limit (amps or None), enable, disable, authorize, stop (reason), clear, grid (watts): the
+        reply's fields. `source` names the limit's source, or who reports the grid power.
         ValueError when refused, with nothing changed."""
         ch = self.charger
         if verb == "limit":
-            ch.set_limit("console", arg)           # the core's one check of every limit
+            ch.set_limit(source, arg)              # the core's one check of every limit
             return {"limit": arg}
+        if verb == "grid":
+            if self.planner is None:
+                raise ValueError("no solar_mode set")
+            self.planner.reading(source, arg, now)
+            return {"grid_w": arg}
         if verb == "enable" or verb == "disable":
             ch.enable(verb == "enable")
             return {"enabled": ch.enabled}

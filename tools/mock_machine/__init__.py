@@ -99,6 +99,7 @@ def reset_world():
     wdt = None
     _reset_cause = PWRON_RESET
     del clock.timers[:]
+    set_rtc(_RTC_UNSET)
 
 
 def drive(pin_id, level):
@@ -491,6 +492,36 @@ HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
+
+
+class RTC:
+    """The board's real-time clock on virtual time: at power-up it reads 2000-01-01 00:00 (never
+    set); datetime((y, m, d, wd, h, mi, s, sub)) sets it, as ntptime.settime() does, and it runs on
+    with the virtual clock. A power cycle of the harness (reset_world) unsets it."""
+
+    def __init__(self, *args):
+        pass
+
+    def datetime(self, dt=None):
+        from evse.core.calendar import civil_from_days, days_from_civil, weekday
+        if dt is not None:
+            set_rtc(days_from_civil(dt[0], dt[1], dt[2]) * 86400 + dt[4] * 3600 + dt[5] * 60 + dt[6])
+            return None
+        t0, us0 = _rtc_base
+        t = t0 + (clock.us - us0) // 1000000
+        days = t // 86400
+        y, m, d = civil_from_days(days)
+        return (y, m, d, weekday(days), (t % 86400) // 3600, (t % 3600) // 60, t % 60, 0)
+
+
+_RTC_UNSET = 946684800      # 2000-01-01 00:00 UTC
+_rtc_base = (_RTC_UNSET, 0)
+
+
+def set_rtc(epoch_s):
+    """Set the board's clock to UTC epoch seconds now (what NTP would do)."""
+    global _rtc_base
+    _rtc_base = (epoch_s, clock.us)
 
 
 class ResetRequested(Exception):

@@ -65,4 +65,7 @@ WARN_OVERCURRENT_BLIND = "overcurrent_blind"  # meter lost while closed
 # --- Limit sources (Charger.set_limit); settings and board are never removed ---
 SRC_SETTINGS = "settings"
 SRC_BOARD = "board"
+SRC_CONSOLE = "console"
+SRC_SCHEDULE = "schedule"             # charging windows, off-peak tariff (services/planner.py)
+SRC_SURPLUS = "surplus"               # solar surplus / grid limit (services/surplus.py)
 FIXED_SOURCES = (SRC_SETTINGS, SRC_BOARD)

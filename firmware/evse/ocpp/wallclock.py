@@ -3,30 +3,8 @@
 The firmware has no RTC it trusts: the central system's `currentTime` (BootNotification and
 Heartbeat responses) is kept as an offset against the tick clock. Times are integer seconds since
 1970-01-01 UTC, computed here (MicroPython's own epoch differs between ports)."""
+from evse.core.calendar import civil_from_days, days_from_civil
 from evse.ocpp.ticks import ticks_diff
-
-
-def _days_from_civil(y, m, d):
-    # Howard Hinnant's civil-date algorithm (public domain arithmetic).
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def _civil_from_days(z):
-    z += 719468
-    era = (z if z >= 0 else z - 146096) // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    y = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + (3 if mp < 10 else -9)
-    return y + (m <= 2), m, d
 
 
 def parse_iso(s):
@@ -45,7 +23,7 @@ def parse_iso(s):
         return None
     if off is None:
         return None
-    return _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off
+    return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off
 
 
 def _offset(rest):
@@ -67,7 +45,7 @@ def format_iso(t):
     """epoch seconds -> '2024-05-01T12:30:00Z'."""
     t = int(t)
     days, sec = divmod(t, 86400)
-    y, m, d = _civil_from_days(days)
+    y, m, d = civil_from_days(days)
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, sec // 3600, sec // 60 % 60, sec % 60)
 
 

@@ -21,7 +21,7 @@ LOG_RECORDS_MAX = 32      # fault-log records per reply
 LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rcd_selftest",
              "economiser")
 COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
-            "settings", "set", "reboot", "sessions")
+            "settings", "set", "reboot", "sessions", "grid")
 SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)
 
 
@@ -241,6 +241,10 @@ class Console:
             return self.app.command("limit", req.get("amps"), now)
         except ValueError as e:
             raise ValueError("amps must be a number 0..%d, or null to remove the limit (%s)" % (L.AMPS_MAX, e))
+
+    def _cmd_grid(self, req, now):
+        """The grid power (W imported, negative exported) when grid_source is console."""
+        return self.app.command("grid", req.get("watts"), now, V.SRC_CONSOLE)
 
     def _cmd_enable(self, req, now):
         return self.app.command("enable", None, now)

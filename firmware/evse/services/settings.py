@@ -69,6 +69,20 @@ SCHEMA = {
     "ocpp_ca_file": (TEXT, "", 64),
     "ocpp_free_id_tag": (TEXT, "", 20),
     "ocpp_config": (dict, {}),
+    # the energy planner (services/planner.py, docs/planner.md): windows in the board's local time
+    "tz": (TEXT, "UTC0", 60),                       # POSIX TZ, e.g. CET-1CEST,M3.5.0,M10.5.0/3
+    "charge_windows": (TEXT, "", 200),              # "Mon-Fri 22:00-06:30; Sat,Sun 00:00-24:00"; "" = always
+    "offpeak_windows": (TEXT, "", 200),             # the off-peak tariff; outside it peak_current_a
+    "peak_current_a": (float, 0.0, 0.0, 80.0),      # 0: charge off-peak only
+    "solar_mode": (str, "off", ("off", "solar", "grid")),
+    "grid_source": (str, "mqtt", ("mqtt", "rest", "console")),
+    "grid_limit_w": (int, 0, 0, 1000000),           # grid mode: the most the house may import
+    "solar_reserve_w": (int, 0, 0, 100000),         # solar mode: export kept for the house
+    "min_current_a": (float, 6.0, 6.0, 32.0),       # the car's own minimum (some refuse 6 A)
+    "solar_smoothing_s": (int, 30, 0, 600),
+    "min_charge_s": (int, 600, 0, 7200),            # solar: charge at least this long once started
+    "min_pause_s": (int, 300, 0, 7200),             # both: pause at least this long once paused
+    "grid_timeout_s": (int, 60, 5, 3600),           # an older grid reading is no reading
 }
 
 # No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)
@@ -99,7 +113,18 @@ def _ocpp_password(v):
         raise ValueError(why)
 
 
-TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password}
+def _windows(v):
+    from evse.services.timetable import parse_windows    # only when set: it costs heap
+    parse_windows(v)
+
+
+def _tz(v):
+    from evse.services.timetable import parse_tz
+    parse_tz(v)
+
+
+TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "charge_windows": _windows,
+              "offpeak_windows": _windows, "tz": _tz}
 
 
 def _ocpp_security(cfg):

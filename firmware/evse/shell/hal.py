@@ -25,6 +25,7 @@ _PWM_CORRECT_MAX = const(4) # duty_u16 steps down when a port rounds up more tha
 # RP2040 datasheet 4.5.3: PWM slice n's registers at 0x40050000 + 0x14 * n; CC +0x0c, TOP +0x10.
 _RP2_PWM_BASE = 0x40050000
 _PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges per 980 us
+_RTC_VALID_YEAR = const(2025)  # an RTC before this was never set
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
 
 
@@ -37,6 +38,19 @@ def reset():
 
 def reset_cause():
     return machine.reset_cause()
+
+
+def utc_seconds():
+    """UTC seconds since 1970 from the board's RTC (NTP sets it), or None while it is not set (a
+    board starts in 2000 or 2021). Computed here: MicroPython's own epoch differs between ports."""
+    from evse.core.calendar import days_from_civil     # only for the planner: no heap otherwise
+    try:
+        y, mo, d, _, h, mi, s = machine.RTC().datetime()[:7]
+    except Exception:
+        return None
+    if y < _RTC_VALID_YEAR:
+        return None
+    return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s
 
 
 def adc_input(pin, atten):

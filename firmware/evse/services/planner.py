@@ -1,0 +1,83 @@
+"""The energy planner: two more limit sources of the core, evaluated once a second.
+
+  schedule: outside the weekly charging windows nothing is offered; outside the off-peak tariff
+            windows at most peak_current_a. The windows are in the board's local time (its RTC,
+            set by NTP, and the POSIX TZ rule `tz`); while the clock is not set, the safe side:
+            no window is known to be open, nothing is offered, and the status says why.
+  surplus:  solar surplus or grid limit (evse.services.surplus) from the grid power that the
+            source named by `grid_source` (mqtt, rest, console) reports through App.command.
+Each is one limit among the others: the core offers the lowest, so neither can lift another's cap."""
+from evse.core import vocab as V
+from evse.services import timetable as T
+from evse.services.surplus import Surplus
+
+EVAL_MS = 1000
+
+
+class Planner:
+    def __init__(self, app, cfg, clock, diff):
+        self.app = app
+        self.clock = clock          # UTC epoch seconds from the board's RTC, or None while unset
+        self.diff = diff
+        self.tz = T.parse_tz(cfg["tz"])
+        self.windows = T.parse_windows(cfg["charge_windows"]) if cfg["charge_windows"] else None
+        self.offpeak = T.parse_windows(cfg["offpeak_windows"]) if cfg["offpeak_windows"] else None
+        self.peak_a = cfg["peak_current_a"]
+        self.surplus = Surplus(cfg, diff) if cfg["solar_mode"] != "off" else None
+        self.grid_source = cfg["grid_source"]
+        self.last_ms = None
+        self.sent = {}
+        self.why = {}
+
+    def reading(self, source, watts, now):
+        """A grid power reading (W imported, negative exported) from a service; ValueError if the
+        planner does not use that source."""
+        if self.surplus is None:
+            raise ValueError("solar_mode is off")
+        if source != self.grid_source:
+            raise ValueError("grid power is taken from %s (grid_source)" % self.grid_source)
+        self.surplus.reading(watts, now)
+
+    def schedule_limit(self, t):
+        """(amps or None, why) from the windows at UTC time t (None: clock not set)."""
+        if self.windows is None and self.offpeak is None:
+            return None, None
+        if t is None:
+            return 0, "board clock not set (NTP): no charging window known to be open"
+        mow = T.minute_of_week(self.tz, t)
+        if self.windows is not None and not T.in_windows(self.windows, mow):
+            return 0, "outside the charging windows"
+        if self.offpeak is not None and not T.in_windows(self.offpeak, mow):
+            return self.peak_a, "peak tariff"
+        return None, None
+
+    def poll(self, now):
+        if self.last_ms is not None and self.diff(now, self.last_ms) < EVAL_MS:
+            return
+        self.last_ms = now
+        lim, why = self.schedule_limit(self.clock())
+        self._apply(V.SRC_SCHEDULE, lim, why, now)
+        if self.surplus is not None:
+            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(now)), self.surplus.why, now)
+
+    def _ev_amps(self, now):
+        """What the car draws: the meter's current, else what is offered while the contactor is closed."""
+        st = self.app.status(now)
+        measured = st.get("energy", {}).get("current_a")
+        if measured is not None and measured == measured:
+            return measured
+        return st["amps"] if st["contactor"] else 0
+
+    def _apply(self, src, amps, why, now):
+        self.why[src] = why
+        if src not in self.sent or self.sent[src] != amps:
+            self.sent[src] = amps
+            self.app.command("limit", amps, now, src)
+
+    def status(self):
+        r = {"schedule": {"limit": self.sent.get(V.SRC_SCHEDULE), "why": self.why.get(V.SRC_SCHEDULE)}}
+        s = self.surplus
+        if s is not None:
+            r["surplus"] = {"mode": s.mode, "limit": self.sent.get(V.SRC_SURPLUS), "why": s.why,
+                            "grid_w": s.grid_w, "paused": s.paused}
+        return r

@@ -1,0 +1,84 @@
+"""Solar surplus and grid limit: the charging current from the grid power, as one more limit
+source of the core (it never lifts another source's cap).
+
+  solar: charge from what the house exports: I = I_ev + (export - reserve) / (V x phases)
+  grid:  never import more than grid_limit_w:  I = I_ev + (grid_limit_w - import) / (V x phases)
+
+The target is smoothed (a first-order filter of solar_smoothing_s) so a passing cloud does not
+move the duty every second. Below the car's minimum current (min_current_a: some cars refuse 6 A)
+charging pauses (limit 0), but in solar mode only after min_charge_s of charging, and it resumes only
+after min_pause_s: a contactor that cycles on every cloud wears out (users count hundreds a day).
+In grid mode a house's main breaker comes first: it pauses at once. A grid reading older than
+grid_timeout_s is no reading: the safe side of doubt, no surplus (pause) in solar mode, the car's
+minimum in grid mode. A reading that is not a finite number is refused (ValueError)."""
+from evse.core import limits as L
+
+
+class Surplus:
+    def __init__(self, cfg, diff):
+        self.mode = cfg["solar_mode"]
+        self.grid_limit_w = cfg["grid_limit_w"]
+        self.reserve_w = cfg["solar_reserve_w"]
+        self.min_a = cfg["min_current_a"]
+        self.max_a = cfg["max_current"] or 0
+        self.volts_phases = cfg["nominal_volts"] * cfg["phases"]
+        self.tau_ms = cfg["solar_smoothing_s"] * 1000
+        self.min_charge_ms = cfg["min_charge_s"] * 1000
+        self.min_pause_ms = cfg["min_pause_s"] * 1000
+        self.timeout_ms = cfg["grid_timeout_s"] * 1000
+        self.diff = diff
+        self.grid_w = None           # last reading: watts imported (negative: exported)
+        self.grid_at = None
+        self.smooth = None           # the filtered target, A
+        self.last_ms = None
+        self.paused = True           # nothing until the first good reading
+        self.since = None            # when it last paused or resumed
+        self.why = "no grid reading yet"
+
+    def reading(self, watts, now_ms):
+        self.grid_w = L.check_number(watts, -1000000, 1000000)
+        self.grid_at = now_ms
+
+    def _target(self, ev_amps):
+        if self.mode == "solar":
+            return ev_amps + (-self.grid_w - self.reserve_w) / self.volts_phases
+        return ev_amps + (self.grid_limit_w - self.grid_w) / self.volts_phases
+
+    def _filter(self, raw, now_ms):
+        if self.smooth is None or self.tau_ms <= 0:
+            self.smooth = raw
+        else:
+            dt = self.diff(now_ms, self.last_ms)
+            self.smooth += (raw - self.smooth) * dt / (self.tau_ms + dt)
+        self.last_ms = now_ms
+        return self.smooth
+
+    def _held(self, now_ms, need_ms):
+        return self.since is not None and self.diff(now_ms, self.since) < need_ms
+
+    def _switch(self, paused, now_ms, why):
+        if paused != self.paused:
+            self.paused, self.since = paused, now_ms
+        self.why = why
+
+    def limit(self, now_ms, ev_amps):
+        """Amperes allowed now (0 = paused), given the current the car draws now."""
+        if self.grid_at is None or self.diff(now_ms, self.grid_at) > self.timeout_ms:
+            self.smooth = None
+            if self.mode == "grid":
+                self._switch(False, now_ms, "no grid reading: the car's minimum")
+                return self.min_a
+            self._switch(True, now_ms, "no grid reading: no surplus")
+            return 0
+        amps = self._filter(self._target(ev_amps), now_ms)
+        if self.paused:
+            if amps >= self.min_a and not self._held(now_ms, self.min_pause_ms):
+                self._switch(False, now_ms, "surplus")
+        elif amps < self.min_a:
+            if self.mode == "grid" or not self._held(now_ms, self.min_charge_ms):
+                self._switch(True, now_ms, "below the car's minimum")
+            else:
+                self.why = "below the minimum, holding the minimum charge time"
+        if self.paused:
+            return 0
+        return int(max(self.min_a, min(amps, self.max_a)) * 10) / 10
