@@ -18,7 +18,7 @@ from tools import rp2emu, uf2
 
 ROOT = rp2emu.ROOT
 NODE_UF2 = os.path.join(ROOT, "tools", "rp2emu", "node_modules", "uf2")
-FROZEN = os.environ.get("EVSE_FROZEN_IMAGE")
+FROZEN = os.environ.get("EVSE_FROZEN_IMAGE") and os.path.join(ROOT, os.environ["EVSE_FROZEN_IMAGE"])
 
 
 def _image(n_bytes, seed=11):
