@@ -4,7 +4,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR):$(CURDIR)/tools/hostlib
 
-.PHONY: all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash vboard pyright stubs rp2emu rp2emu-run
+.PHONY: all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
 
 all: test
 
@@ -56,6 +56,12 @@ BOARD ?= esp32_devkitc
 flash: $(STAMP)
 	$(PY) -m tools.flash --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SETTINGS),--settings $(SETTINGS))
 
+## A MicroPython image with the charger frozen in (manifest.py), from a MicroPython source tree:
+## make firmware BOARD=rpi_pico|esp32_devkitc MICROPYTHON=/path/to/micropython -> build/firmware/BOARD/
+## (firmware.uf2 for the Pico; firmware.bin for the ESP32, which needs ESP-IDF's idf.py). docs/flashing.md
+firmware: $(STAMP)
+	$(PY) -m tools.firmware --board $(BOARD) $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
+
 ## The virtual board (MicroPython unix port + mock machine): a tty at build/vboard/tty, TCP=PORT for socket://
 vboard: $(STAMP)
 	$(PY) -m tools.vboard $(if $(TCP),--tcp $(TCP))
@@ -63,6 +69,7 @@ vboard: $(STAMP)
 ## The emulated Raspberry Pi Pico (Node: rp2040js and uf2 as pinned in tools/rp2emu/package-lock.json).
 ## It boots ../shared/rp2/'s stock MicroPython image; `make rp2emu-run [TCP=PORT]` runs one with its
 ## USB serial at socket://127.0.0.1:PORT (then make flash BOARD=rpi_pico PORT=socket://127.0.0.1:PORT).
+## IMAGE=build/firmware/rpi_pico/firmware.uf2 boots the frozen image of `make firmware` instead.
 RP2EMU := tools/rp2emu/node_modules/.installed
 $(RP2EMU): tools/rp2emu/package.json tools/rp2emu/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then cd tools/rp2emu && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
@@ -71,7 +78,7 @@ $(RP2EMU): tools/rp2emu/package.json tools/rp2emu/package-lock.json
 rp2emu: $(RP2EMU)
 
 rp2emu-run: $(STAMP) $(RP2EMU)
-	$(PY) -m tools.rp2emu $(if $(TCP),--tcp $(TCP)) --link build/rp2emu/tty
+	$(PY) -m tools.rp2emu $(if $(TCP),--tcp $(TCP)) $(if $(IMAGE),--image $(IMAGE)) --link build/rp2emu/tty
 
 ## MicroPython stubs, each port in its own directory (pyright's stubPath and typeshedPath).
 STUBS := build/stubs

@@ -12,11 +12,14 @@ package("evse", base_path="firmware")
 module("boot.py", base_path="firmware")
 module("main.py", base_path="firmware")
 
-# The pin map is frozen under the name main.py imports: a copy of boards/EVSE_BOARD.py as board.py.
+# The pin map is frozen under the name main.py imports: a copy of boards/EVSE_BOARD.py (or of the
+# board file EVSE_BOARD names by its path, as `make firmware` passes it) as board.py.
+# MicroPython runs a manifest with its own folder as the current directory (no __file__ there).
 _board = os.environ.get("EVSE_BOARD", "esp32_devkitc")
 _here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."
-_dir = os.path.join(_here, "build", "freeze", _board)
+_src_path = _board if _board.endswith(".py") else os.path.join(_here, "boards", _board + ".py")
+_dir = os.path.join(_here, "build", "freeze", os.path.basename(_src_path)[:-3])
 os.makedirs(_dir, exist_ok=True)
-with open(os.path.join(_here, "boards", _board + ".py")) as _src, open(os.path.join(_dir, "board.py"), "w") as _dst:
+with open(_src_path) as _src, open(os.path.join(_dir, "board.py"), "w") as _dst:
     _dst.write(_src.read())
 module("board.py", base_path=_dir)

@@ -70,7 +70,7 @@ class Pico:
         self.board = board
         self.log = log
         self.proc = subprocess.Popen(
-            ["node", EMU, "--image", image, "--bootrom", BOOTROM, "--tcp", str(tcp), "--ctl"]
+            ["node", EMU, "--image", os.path.abspath(image), "--bootrom", BOOTROM, "--tcp", str(tcp), "--ctl"]
             + (["--realtime"] if realtime else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE, start_new_session=True)
         self._buf = b""

@@ -1,14 +1,15 @@
 """The emulated Pico with nothing plugged in, reachable like a USB board:
 
-    python -m tools.rp2emu [--tcp PORT] [--link build/rp2emu/tty] [--seconds N]
-    make rp2emu-run [TCP=PORT]
+    python -m tools.rp2emu [--tcp PORT] [--link build/rp2emu/tty] [--seconds N] [--image UF2]
+    make rp2emu-run [TCP=PORT] [IMAGE=build/firmware/rpi_pico/firmware.uf2]
 
 prints `rp2emu: ready port=socket://127.0.0.1:PORT tty=LINK` and runs until stopped (SIGINT/SIGTERM)
 or for N emulated seconds. Then e.g. `make flash BOARD=rpi_pico PORT=socket://127.0.0.1:PORT`,
 `mpremote connect socket://127.0.0.1:PORT`, or the pty at LINK for tools that want a serial device.
 An idle board keeps to the wall clock unless --fast (then it skips its sleeps: faster than real
 time, and a running watchdog's 2 s pass in a fraction of the host's time).
-Each run starts from the stock image (a fresh flash); resets within the run keep the flash.
+Each run starts from the stock image (a fresh flash), or from --image (e.g. the frozen image of
+`make firmware BOARD=rpi_pico`, docs/flashing.md); resets within the run keep the flash.
 """
 import argparse
 import os
@@ -73,15 +74,16 @@ def main(argv=None):
     ap.add_argument("--fast", action="store_true",
                     help="an idle board runs ahead of the wall clock (default: paced like a real one)")
     ap.add_argument("--seconds", type=float, default=None, help="stop after this much emulated time")
+    ap.add_argument("--image", default=rp2emu.IMAGE, help="the UF2 (or .bin) to boot (default: the stock one)")
     a = ap.parse_args(argv)
-    why = rp2emu.missing()
+    why = rp2emu.missing() or (None if os.path.exists(a.image) else "no image %s" % a.image)
     if why:
         print("rp2emu: " + why, file=sys.stderr)
         return 1
     stop = []
     signal.signal(signal.SIGTERM, lambda *x: stop.append(1))
     signal.signal(signal.SIGINT, lambda *x: stop.append(1))
-    with rp2emu.Pico(rp2emu.load_board("rpi_pico"), tcp=a.tcp, realtime=not a.fast) as pico:
+    with rp2emu.Pico(rp2emu.load_board("rpi_pico"), tcp=a.tcp, image=a.image, realtime=not a.fast) as pico:
         if a.link:
             _pty_bridge(a.link, pico.tcp)
         print("rp2emu: ready port=%s%s" % (pico.port, " tty=" + a.link if a.link else ""), flush=True)
