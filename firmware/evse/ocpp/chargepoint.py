@@ -166,7 +166,7 @@ class OcppService:
             self.plugged = False
             self.finishing = False
             if self.tx:
-                transactions.stop(self, "EVDisconnected", now_ms)
+                transactions.ev_left(self, now_ms)
 
     # Functions that take the service serve as its methods as they are (no wrapper to keep in RAM).
     present_id = auth.present_id  # (id_tag, now_ms=None) from the console or a reader

@@ -34,7 +34,7 @@ KEYS = {
     "NumberOfConnectors": ("int", True, 1, None),
     "ResetRetries": ("int", False, 1, (0, 10)),
     "SendLocalListMaxLength": ("int", True, 100, None),
-    "StopTransactionOnEVSideDisconnect": ("bool", False, True, ("true",)),  # the core ends a session at unplug
+    "StopTransactionOnEVSideDisconnect": ("bool", False, True, None),  # false: unplug suspends (transactions.ev_left)
     "StopTransactionOnInvalidId": ("bool", False, True, None),
     "StopTxnAlignedData": ("csl", False, "", MEASURANDS),
     "StopTxnAlignedDataMaxLength": ("int", True, 4, None),

@@ -43,7 +43,7 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     if state in ("C1", "D1") or (state == "paused" and plugged):
         return _held_back(in_tx), "NoError", None
     if state in ("A1", "A2") or not plugged:
-        return _no_car(waiting), "NoError", None
+        return _no_car(waiting, in_tx), "NoError", None
     return "Preparing", "NoError", None
 
 
@@ -53,8 +53,11 @@ def _held_back(in_tx):
     return "SuspendedEVSE" if in_tx else "Preparing"
 
 
-def _no_car(waiting):
-    """No car: Preparing while an accepted idTag waits for one (OCPP 1.6 section 4.9), else Available."""
+def _no_car(waiting, in_tx):
+    """No car: SuspendedEV in a transaction kept open (StopTransactionOnEVSideDisconnect false),
+    Preparing while an accepted idTag waits for one (OCPP 1.6 section 4.9), else Available."""
+    if in_tx:
+        return "SuspendedEV"
     if waiting:
         return "Preparing"
     return "Available"

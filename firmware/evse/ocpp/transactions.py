@@ -93,10 +93,22 @@ def stop(svc, reason, now_ms, tag=None):
 def on_session_end(svc, ev, now_ms):
     """The core ended the session ('session', 'end', reason)."""
     r = ev[2] if len(ev) > 2 and ev[2] else ""
+    if r == "unplugged" and not svc.config.get("StopTransactionOnEVSideDisconnect"):
+        return  # suspended, not stopped (ev_left)
     reason = STOP_REASONS.get(r, "Other")
     if not svc.plugged:
         reason = "EVDisconnected"
     stop(svc, reason, now_ms)
+
+
+def ev_left(svc, now_ms):
+    """The car was unplugged during the transaction. StopTransactionOnEVSideDisconnect false (OCPP
+    1.6 section 9.1, that key): the transaction goes on, suspended (SuspendedEV), until a local or
+    remote stop; its idTag stays authorized, so energy flows again when a car is plugged back in."""
+    if svc.config.get("StopTransactionOnEVSideDisconnect"):
+        stop(svc, "EVDisconnected", now_ms)
+    else:
+        svc.charger.authorize(True)  # the core withdrew it on leaving the connected state
 
 
 def set_operative(svc, flag):
