@@ -322,6 +322,7 @@ REQUIRED_KEYS = {
     "SmartCharging": {"ChargeProfileMaxStackLevel": "R", "ChargingScheduleAllowedChargingRateUnit": "R",
                       "ChargingScheduleMaxPeriods": "R", "MaxChargingProfilesInstalled": "R"},
     "RemoteTrigger": {},
+    "Reservation": {"ReserveConnectorZeroSupported": "R"},
 }
 
 

@@ -32,6 +32,7 @@ KEYS = {
     "MeterValuesSampledData": ("csl", False, DEFAULT_MEASURANDS, MEASURANDS),
     "MeterValuesSampledDataMaxLength": ("int", True, 4, None),
     "NumberOfConnectors": ("int", True, 1, None),
+    "ReserveConnectorZeroSupported": ("bool", True, True, None),  # reserves the only connector
     "ResetRetries": ("int", False, 1, (0, 10)),
     "SendLocalListMaxLength": ("int", True, 100, None),
     "StopTransactionOnEVSideDisconnect": ("bool", False, True, None),  # false: unplug suspends (transactions.ev_left)
@@ -40,7 +41,7 @@ KEYS = {
     "StopTxnAlignedDataMaxLength": ("int", True, 4, None),
     "StopTxnSampledData": ("csl", False, "", MEASURANDS),
     "StopTxnSampledDataMaxLength": ("int", True, 4, None),
-    "SupportedFeatureProfiles": ("csl", True, "Core,LocalAuthListManagement,RemoteTrigger,SmartCharging", None),
+    "SupportedFeatureProfiles": ("csl", True, "Core,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging", None),
     "TransactionMessageAttempts": ("int", False, 3, (1, 100)),
     "TransactionMessageRetryInterval": ("int", False, 20, (1, 3600)),
     "UnlockConnectorOnEVSideDisconnect": ("bool", False, True, None),  # no lock actuator: either way

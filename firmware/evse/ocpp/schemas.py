@@ -65,6 +65,6 @@ INCOMING = {
 }
 
 # OCPP 1.6 actions a central system may send that this charge point recognises but does not do.
-NOT_SUPPORTED = ("CancelReservation", "ReserveNow", "GetDiagnostics", "UpdateFirmware",
+NOT_SUPPORTED = ("GetDiagnostics", "UpdateFirmware",
                  "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage",
                  "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware")
