@@ -58,6 +58,14 @@ def boot(interp, root, confirm=False):
     return r.stdout.split("VERSION ", 1)[1].strip()
 
 
+def stage(root, path):
+    """bundle.stage exhausted at once -> (slot, manifest)."""
+    out = {}
+    for _ in bundle.stage(root, path, out):
+        pass
+    return out["slot"], out["manifest"]
+
+
 def base_version():
     from evse.core.version import VERSION
     return VERSION
@@ -65,7 +73,7 @@ def base_version():
 
 def test_stage_checks_every_file_and_never_activates_a_bad_one(tmp_path):
     root = str(tmp_path / "fw")
-    slot, m = bundle.stage(root, write(tmp_path, version_bundle("9.0.0")))
+    slot, m = stage(root, write(tmp_path, version_bundle("9.0.0")))
     assert slot == "a" and m["version"] == "9.0.0" and bundle.verify(root, "a")["version"] == "9.0.0"
     good = version_bundle("9.0.1")
     bad_hash = good[:-3] + b"XX\n"
@@ -76,7 +84,7 @@ def test_stage_checks_every_file_and_never_activates_a_bad_one(tmp_path):
                       (b"not json\n", "manifest"),
                       (partial, "not a whole firmware"), (good + b"more", "after the last file")):
         with pytest.raises(ValueError, match=why):
-            bundle.stage(root, write(tmp_path, data))
+            stage(root, write(tmp_path, data))
         assert not os.path.exists(os.path.join(root, "a", "manifest.json"))   # the slot holds nothing usable
         with pytest.raises(ValueError):
             bundle.activate(root, "a")
@@ -85,7 +93,7 @@ def test_stage_checks_every_file_and_never_activates_a_bad_one(tmp_path):
 
 def test_a_changed_file_on_flash_fails_verification(tmp_path):
     root = str(tmp_path / "fw")
-    slot, _ = bundle.stage(root, write(tmp_path, version_bundle("9.0.0")))
+    slot, _ = stage(root, write(tmp_path, version_bundle("9.0.0")))
     with open(os.path.join(root, slot, "evse/core/version.py"), "a") as f:
         f.write("# flipped\n")
     with pytest.raises(ValueError, match="changed on flash"):
@@ -97,11 +105,11 @@ def test_boot_into_a_new_bundle_and_roll_back_one_that_never_confirms(tmp_path, 
     root = str(tmp_path / "fw")
     base = base_version()
     assert boot(interp, root) == base                            # nothing staged: the base install
-    slot, _ = bundle.stage(root, write(tmp_path, version_bundle("9.0.0")))
+    slot, _ = stage(root, write(tmp_path, version_bundle("9.0.0")))
     bundle.activate(root, slot)
     assert boot(interp, root, confirm=True) == "9.0.0"           # trial boot, confirmed
     assert boot(interp, root) == "9.0.0" and not bundle.state(root)["trial"]
-    slot2, _ = bundle.stage(root, write(tmp_path, version_bundle("9.1.0")))
+    slot2, _ = stage(root, write(tmp_path, version_bundle("9.1.0")))
     assert slot2 == "b"                                          # the running slot is kept
     bundle.activate(root, slot2)
     assert boot(interp, root) == "9.1.0"                         # trial boot: it never confirms
@@ -114,7 +122,7 @@ def test_boot_into_a_new_bundle_and_roll_back_one_that_never_confirms(tmp_path, 
 def test_a_bundle_that_crashes_at_import_rolls_back_to_the_base_install(tmp_path, interp):
     root = str(tmp_path / "fw")
     broken = make_bundle.make(firmware_files(b"raise RuntimeError('broken bundle')\n"), "9.9.9")
-    slot, _ = bundle.stage(root, write(tmp_path, broken))
+    slot, _ = stage(root, write(tmp_path, broken))
     bundle.activate(root, slot)
     with pytest.raises(AssertionError, match="broken bundle"):
         boot(interp, root)                                       # the board crashes (the watchdog resets it)
@@ -133,5 +141,5 @@ def test_the_tool_makes_a_bundle_of_a_build_directory(tmp_path):
     m = json.loads(data.split(b"\n", 1)[0])
     assert [f["path"] for f in m["files"]] == ["evse/app.mpy", "evse/core/__init__.mpy", "evse/core/version.mpy",
                                               "evse/shell/bundle.mpy"] and m["version"] == "1.2.3"
-    slot, _ = bundle.stage(str(tmp_path / "fw"), str(out))
+    slot, _ = stage(str(tmp_path / "fw"), str(out))
     assert (tmp_path / "fw" / slot / "evse" / "core" / "version.mpy").read_bytes() == b"M\x06"

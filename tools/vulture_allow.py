@@ -56,3 +56,5 @@ _.offsets           # the CT channels' tracked ADC bias (calibration display): t
 # when their first CALL arrives.
 _.reserve_now
 _.cancel_reservation
+_.update_firmware
+_.get_diagnostics

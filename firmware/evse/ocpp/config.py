@@ -41,7 +41,8 @@ KEYS = {
     "StopTxnAlignedDataMaxLength": ("int", True, 4, None),
     "StopTxnSampledData": ("csl", False, "", MEASURANDS),
     "StopTxnSampledDataMaxLength": ("int", True, 4, None),
-    "SupportedFeatureProfiles": ("csl", True, "Core,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging", None),
+    "SupportedFileTransferProtocols": ("csl", True, "HTTP,HTTPS", None),  # firmware.py, http.py
+    "SupportedFeatureProfiles": ("csl", True, "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging", None),
     "TransactionMessageAttempts": ("int", False, 3, (1, 100)),
     "TransactionMessageRetryInterval": ("int", False, 20, (1, 3600)),
     "UnlockConnectorOnEVSideDisconnect": ("bool", False, True, None),  # no lock actuator: either way

@@ -159,8 +159,15 @@ def trigger_message(svc, p):
     elif what == "MeterValues":
         after = lambda: _trigger_meter_values(svc)
     else:
-        after = lambda: svc.queue_call(what, {"status": "Idle"})
+        after = lambda: svc.queue_call(what, {"status": _transfer_status(svc, what)})
     return {"status": "Accepted"}, after
+
+
+def _transfer_status(svc, what):
+    """A triggered Firmware/DiagnosticsStatusNotification: the transfer's status while one runs,
+    else Idle (firmware.py keeps the last one sent)."""
+    st = getattr(svc, "fw_status" if what[0] == "F" else "diag_status", None)
+    return st if st in ("Downloading", "Downloaded", "Installing", "Uploading") else "Idle"
 
 
 def _trigger_boot(svc):
@@ -203,6 +210,7 @@ HANDLERS = {
     "DataTransfer": data_transfer,
     "GetCompositeSchedule": get_composite_schedule,
     "GetConfiguration": get_configuration,
+    "GetDiagnostics": "firmware.get_diagnostics",
     "GetLocalListVersion": get_local_list_version,
     "RemoteStartTransaction": remote_start_transaction,
     "RemoteStopTransaction": remote_stop_transaction,
@@ -212,6 +220,7 @@ HANDLERS = {
     "SetChargingProfile": set_charging_profile,
     "TriggerMessage": trigger_message,
     "UnlockConnector": unlock_connector,
+    "UpdateFirmware": "firmware.update_firmware",
 }
 
 

@@ -14,9 +14,9 @@ On flash under ROOT (`/fw` on the board):
                   "trial": true until the new bundle confirms itself, "tries": boots tried,
                   "failed": the slot rolled back from, or None}
 
-    stage(root, path)     unpack a downloaded bundle file into the free slot, checking every file's
-                          size and sha256 as it is written -> (slot, manifest); ValueError if bad
-    staging(root, path, out)  the same, one chunk per step (a generator for an asyncio caller)
+    stage(root, path, out)  unpack a downloaded bundle file into the free slot, checking every
+                          file's size and sha256 as it is written, one chunk per step (a generator);
+                          out gets "slot" and "manifest"; ValueError if bad
     verify(root, slot)    check the slot's files against its manifest again -> manifest or ValueError
     activate(root, slot)  boot into the slot next time, on trial
     select(root)          at boot (boot.py): count the trial; a trial that booted MAX_TRIES times
@@ -110,16 +110,20 @@ def _check_manifest(m):
     if not isinstance(files, list) or not 0 < len(files) <= MAX_FILES:
         raise ValueError("manifest: files")
     for f in files:
-        p = f.get("path") if isinstance(f, dict) else None
-        if not isinstance(p, str) or not p or p[0] == "/" or ".." in p.split("/") \
-                or not isinstance(f.get("size"), int) or f["size"] < 0 \
-                or not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:
-            raise ValueError("manifest: bad entry %r" % (p,))
+        _check_entry(f)
     names = [f["path"].rsplit(".", 1)[0] for f in files]
     for r in REQUIRED:
         if r not in names:
             raise ValueError("manifest: not a whole firmware, no " + r)
     return m
+
+
+def _check_entry(f):
+    p = f.get("path") if isinstance(f, dict) else None
+    ok = isinstance(p, str) and p and p[0] != "/" and ".." not in p.split("/")
+    ok = ok and isinstance(f.get("size"), int) and f["size"] >= 0
+    if not (ok and isinstance(f.get("sha256"), str) and len(f["sha256"]) == 64):
+        raise ValueError("manifest: bad entry %r" % (p,))
 
 
 def _copy_checked(src, dst_path, size, sha):
@@ -144,19 +148,11 @@ def free_slot(root):
     return "b" if state(root)["active"] == "a" else "a"
 
 
-def stage(root, path):
-    """Unpack the bundle file at `path` into the free slot -> (slot, manifest)."""
-    out = {}
-    for _ in staging(root, path, out):
-        pass
-    return out["slot"], out["manifest"]
-
-
-def staging(root, path, out):
-    """stage() one chunk at a time: a generator that yields after every chunk written (an asyncio
-    caller awaits between them, so the control loop keeps running); fills out["slot"] and
-    out["manifest"]. The slot's manifest.json is written last: a slot without one (power cut,
-    bad hash) is never activated."""
+def stage(root, path, out):
+    """Unpack the bundle file at `path` into the free slot, one chunk at a time: a generator that
+    yields after every chunk written (an asyncio caller awaits between them, so the control loop
+    keeps running; a plain caller exhausts it); fills out["slot"] and out["manifest"]. The slot's
+    manifest.json is written last: a slot without one (power cut, bad hash) is never activated."""
     slot = free_slot(root)
     sdir = _join(root, slot)
     _rmtree(sdir)
