@@ -18,6 +18,7 @@ try:
     try:                     # the firmware bundle to run (evse/shell/bundle.py): before any other
         from evse.shell import bundle    # module of the firmware is imported; a trial that never
         bundle.boot()                    # confirmed itself rolls back here
+        del bundle                       # out of RAM: imported again only by an update
     except Exception as _e:  # a damaged bundle state: the base install runs
         print("bundle:", repr(_e))
     from evse.shell import maint

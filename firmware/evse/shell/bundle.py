@@ -225,12 +225,12 @@ def select(root):
 
 def boot(root=ROOT):
     """boot.py, before anything of the firmware is imported: the selected slot goes first on
-    sys.path, and the evse modules imported so far (this one) are forgotten so that every module
-    from now on comes from the slot where it has one."""
+    sys.path, and the evse modules imported so far (this one) are forgotten: every module from now
+    on comes from the slot where it has one, and this one stays out of RAM (boot.py deletes its
+    name too) until an update or confirm() imports it again."""
     d = select(root)
-    if d is None:
-        return None
-    sys.path.insert(0, d)
+    if d is not None:
+        sys.path.insert(0, d)
     for name in [n for n in sys.modules if n == "evse" or n.startswith("evse.")]:
         del sys.modules[name]
     return d
