@@ -144,14 +144,26 @@ def test_TC_044_1_CS_the_install_waits_for_the_session_to_end(tmp_path):
 
 
 def test_TC_044_2_CS_firmware_update_download_failed(tmp_path):
+    """As the case: the file name prefixed does_not_exist_, retries 0 (one attempt)."""
     async def case(cs, power_on, srv):
         b = await power_on()
-        await update(b, srv.url("/fw/missing.bin"), retries=2, retry_interval=3)
+        await update(b, srv.url("/fw/does_not_exist_9.0.0.bin"), retries=0)
         await b.until(lambda: "DownloadFailed" in fw_statuses(cs), 20, "DownloadFailed")
-        assert fw_statuses(cs) == ["Downloading", "Downloading", "DownloadFailed"]
+        assert fw_statuses(cs) == ["Downloading", "DownloadFailed"]
         await b.wait(2.0)
         assert not any("ResetRequested" in e[1] for e in b.app.errors)     # no reboot
-        assert b.svc.state["fw"] is None
+        assert b.svc.state["fw"] is None and bundle.state(str(tmp_path / "fw"))["active"] is None
+    files_case(tmp_path, case)
+
+
+def test_TC_044_2_CS_download_retries_retry_interval_apart(tmp_path):
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/missing.bin"), retries=3, retry_interval=4)
+        await b.until(lambda: "DownloadFailed" in fw_statuses(cs), 30, "DownloadFailed")
+        assert fw_statuses(cs) == ["Downloading"] * 3 + ["DownloadFailed"]
+        t = [t for t, a in cs.timeline if a == "FirmwareStatusNotification"]
+        assert all((t[i + 1] - t[i]) / 1e6 >= 4.0 for i in range(2))
     files_case(tmp_path, case)
 
 
