@@ -323,6 +323,7 @@ REQUIRED_KEYS = {
                       "ChargingScheduleMaxPeriods": "R", "MaxChargingProfilesInstalled": "R"},
     "RemoteTrigger": {},
     "Reservation": {"ReserveConnectorZeroSupported": "R"},
+    "FirmwareManagement": {"SupportedFileTransferProtocols": "R"},
 }
 
 
