@@ -66,6 +66,9 @@ def _ca(svc):
 
 # -- UpdateFirmware ------------------------------------------------------------------------------
 def update_firmware(svc, p):
+    """A second UpdateFirmware while one is under way is answered and ignored."""
+    if svc.state.get("fw"):
+        return {}
     svc.state["fw"] = {"loc": p["location"], "at": parse_iso(p["retrieveDate"]), "n": max(1, p.get("retries", 1)),
                        "iv": p.get("retryInterval", RETRY_S), "phase": "download"}
     svc.save()
@@ -99,7 +102,9 @@ async def _update(svc):
         out = {}
         for _ in bundle.stage(root, tmp, out):
             await asyncio.sleep(0)    # the control loop runs between chunks
-        bundle.activate(root, out["slot"])
+        for _ in bundle.verify(root, out["slot"]):   # read back from flash
+            await asyncio.sleep(0)
+        bundle.activate(root, out["slot"], True)
     except (OSError, ValueError, KeyError) as e:
         svc.last_error = "firmware: " + str(e)
         return _end(svc, "InstallationFailed")

@@ -17,8 +17,9 @@ On flash under ROOT (`/fw` on the board):
     stage(root, path, out)  unpack a downloaded bundle file into the free slot, checking every
                           file's size and sha256 as it is written, one chunk per step (a generator);
                           out gets "slot" and "manifest"; ValueError if bad
-    verify(root, slot)    check the slot's files against its manifest again -> manifest or ValueError
-    activate(root, slot)  boot into the slot next time, on trial
+    verify(root, slot)    check the slot's files against its manifest again, one chunk per step (a
+                          generator); ValueError if one differs
+    activate(root, slot, verified=False)  boot into the slot next time, on trial
     select(root)          at boot (boot.py): count the trial; a trial that booted MAX_TRIES times
                           without confirm() rolls back -> the slot directory to run, or None
     boot(root)            select(), then put that slot first on sys.path for the modules to come
@@ -177,7 +178,8 @@ def stage(root, path, out):
 
 
 def verify(root, slot):
-    """Every file of the slot against its manifest (sizes and sha256) -> manifest, or ValueError."""
+    """Every file of the slot against its manifest (sizes and sha256), one chunk per step (a
+    generator, as stage); ValueError at the first file that differs."""
     sdir = _join(root, slot)
     m = _check_manifest(_read_json(_join(sdir, "manifest.json"), None))
     for f in m["files"]:
@@ -190,14 +192,17 @@ def verify(root, slot):
                     break
                 h.update(buf)
                 n += len(buf)
+                yield
         if n != f["size"] or binascii.hexlify(h.digest()).decode() != f["sha256"].lower():
             raise ValueError("slot %s: %s changed on flash" % (slot, f["path"]))
-    return m
 
 
-def activate(root, slot):
-    """Boot into `slot` next time, on trial (verified first)."""
-    verify(root, slot)
+def activate(root, slot, verified=False):
+    """Boot into `slot` next time, on trial; verified first here unless the caller just ran
+    verify() itself (an asyncio caller, step by step)."""
+    if not verified:
+        for _ in verify(root, slot):
+            pass
     st = state(root)
     st.update({"active": slot, "previous": st["active"], "trial": True, "tries": 0, "failed": None})
     _save(root, st)
