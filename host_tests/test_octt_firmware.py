@@ -6,6 +6,7 @@ system checking every frame against the official schemas (octt_cs), and an HTTP 
 127.0.0.1 beside it. The reboot is the bench's: machine.reset(), then the bundle selection boot.py
 makes (bundle.select), then a new bench on the same flash."""
 import asyncio
+import hashlib
 
 import pytest
 
@@ -107,7 +108,8 @@ def test_TC_044_1_CS_firmware_update_download_and_install(tmp_path):
                                                                "SupportedFileTransferProtocols"]))
         keys = {k["key"]: k["value"] for k in conf.configuration_key}
         assert "FirmwareManagement" in keys["SupportedFeatureProfiles"] and "HTTP" in keys["SupportedFileTransferProtocols"]
-        await update(b, srv.url("/fw/9.0.0.bin"))
+        pin = hashlib.sha256(srv.files["/fw/9.0.0.bin"]).hexdigest()
+        await update(b, srv.url("/fw/9.0.0.bin#sha256=" + pin))     # the whole file's hash pinned
         await b.until(lambda: "Installing" in fw_statuses(cs), 20, "Installing")
         assert fw_statuses(cs) == ["Downloading", "Downloaded", "Installing"]
         boots = len(cs.actions("BootNotification"))
@@ -167,6 +169,16 @@ def test_TC_044_2_CS_download_retries_retry_interval_apart(tmp_path):
         t = [t for t, a in cs.timeline if a == "FirmwareStatusNotification"]
         assert all((t[i + 1] - t[i]) / 1e6 >= 4.0 for i in range(2))
     files_case(tmp_path, case)
+
+
+def test_a_location_pinning_another_sha256_is_never_installed(tmp_path):
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/9.0.0.bin#sha256=" + "0" * 64))
+        await b.until(lambda: "DownloadFailed" in fw_statuses(cs), 20, "DownloadFailed")
+        assert fw_statuses(cs) == ["Downloading", "DownloadFailed"] and "sha256" in b.svc.last_error
+        assert bundle.state(str(tmp_path / "fw"))["active"] is None
+    files_case(tmp_path, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})
 
 
 def test_TC_044_3_CS_firmware_update_installation_failed(tmp_path):

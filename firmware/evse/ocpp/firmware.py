@@ -11,6 +11,8 @@ transaction runs, Installing: unpacked into the free slot with every file's sha2
 central system accepts the BootNotification, the new bundle confirms itself (Installed). A bundle
 that never gets there is rolled back by the next boot (bundle.select): InstallationFailed."""
 import asyncio
+import binascii
+import hashlib
 import os
 from evse.ocpp import store
 from evse.ocpp.wallclock import parse_iso
@@ -25,6 +27,7 @@ INCOMING = {
                        ("stopTime", "t", False, 1)),
 }
 MAX_BUNDLE = 512 * 1024     # bytes: more than the whole firmware as .mpy (about 100 KB)
+PIN = "#sha256="            # a location's fragment pinning the whole file's hash
 RETRY_S = 60                # retryInterval when the central system gives none
 POLL_S = 0.2                # how often a waiting transfer looks again (real seconds)
 SENT_WAIT_S = 10            # Installing goes out before the reboot, or this long at most
@@ -120,15 +123,22 @@ async def _update(svc):
 
 
 async def _download(svc, job, root, tmp):
+    """`location` may end in #sha256=<hex>: the whole file must have that hash (1.6 has no field
+    for it; the fragment never goes to the server)."""
     from evse.ocpp import http
     bundle.ensure_dir(root)
-    for i in range(job["n"]):
-        if i:
+    i = job["loc"].find(PIN)
+    url, pin = (job["loc"], None) if i < 0 else (job["loc"][:i], job["loc"][i + len(PIN):].lower())
+    for n in range(job["n"]):
+        if n:
             await _sleep_ticks(svc, job["iv"])
         _notify(svc, "FirmwareStatusNotification", "Downloading")
         try:
-            await http.download(job["loc"], tmp, MAX_BUNDLE, _ca(svc))
-            return True
+            h = hashlib.sha256()
+            await http.download(url, tmp, MAX_BUNDLE, _ca(svc), h)
+            if pin is None or binascii.hexlify(h.digest()).decode() == pin:
+                return True
+            svc.last_error = "firmware download: sha256 differs from the location's"
         except Exception as e:  # any transfer error: the next attempt
             svc.last_error = "firmware download: " + repr(e)
     return False

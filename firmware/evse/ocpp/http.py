@@ -41,9 +41,10 @@ async def _answer(reader):
     raise HttpError("header too long")
 
 
-async def download(url, path, max_bytes, ca_file=None):
-    """GET url into the file `path` -> bytes written. HttpError unless 200 with the whole body
-    (Content-Length when given), at most max_bytes; no chunked transfer encoding."""
+async def download(url, path, max_bytes, ca_file=None, h=None):
+    """GET url into the file `path` -> bytes written; `h` (a hashlib object) is fed the body.
+    HttpError unless 200 with the whole body (Content-Length when given), at most max_bytes; no
+    chunked transfer encoding."""
     reader, writer, rpath, host = await _open(url, ca_file)
     try:
         writer.write(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (rpath, host)).encode())
@@ -66,6 +67,8 @@ async def download(url, path, max_bytes, ca_file=None):
                 if n > max_bytes:
                     raise HttpError("too large")
                 out.write(buf)
+                if h is not None:
+                    h.update(buf)
         if want is not None and n != want:
             raise HttpError("body truncated: %d of %d bytes" % (n, want))
         return n
