@@ -77,6 +77,9 @@ def test_parent_id_tag_learned_from_authorize_admits_its_group():
     svc.present_id("STRANGER", 0)
     svc.immediate[-1][3](True, {"idTagInfo": {"status": "Accepted", "parentIdTag": "OTHERS"}})
     assert svc.auth_tag is None and svc.last_auth == ("STRANGER", "Reserved")
+    assert svc.present_id("FLEET", 0) == "pending"         # the group's own card
+    svc.immediate[-1][3](True, {"idTagInfo": {"status": "Accepted"}})
+    assert svc.auth_tag == "FLEET"
 
 
 def test_unplug_suspends_the_transaction_when_the_key_is_false():

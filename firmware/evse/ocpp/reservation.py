@@ -59,17 +59,19 @@ def end(svc):
 
 
 def admits(svc, tag, parent=None):
-    """May `tag` use the reserved connector: True, False, or None (its parent must be asked with
-    Authorize first: the reservation has a parentIdTag and the tag's is not known locally)."""
+    """May `tag` use the reserved connector (section 5.13: the idTag or its parent idTag matches
+    the reservation's idTag or parentIdTag): True, False, or None (the reservation has a
+    parentIdTag and the tag's parent is not known locally: Authorize finds it)."""
     held = svc.state["resv"]
-    if tag == held["tag"]:
+    ids = (held["tag"], held["parent"])
+    if tag in ids:
         return True
     if not held["parent"]:
         return False
     parent = parent or svc.auth.parent(tag)
     if parent is None:
         return None
-    return parent == held["parent"]
+    return parent in ids
 
 
 def expire(svc, now_ms):
