@@ -3,6 +3,7 @@ for the one connector, kept in state.json as state["resv"] = {"id", "c", "tag", 
 (exp: epoch seconds) so that it survives a reboot. Connector 0 (ReserveConnectorZeroSupported)
 reserves the only connector. Imported only when a reservation message arrives or one exists
 (operations.HANDLERS lazy entry): nothing of it is in RAM otherwise. Functions take the service."""
+from evse.core.vocab import ST_DISABLED
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import parse_iso
 
@@ -22,7 +23,7 @@ def _refusal(svc, p):
         return "Rejected"
     if svc.fault:
         return "Faulted"
-    if not svc.state["operative"] or svc.core_state == "disabled":
+    if not svc.state["operative"] or svc.core_state == ST_DISABLED:
         return "Unavailable"
     held = svc.state.get("resv")
     if svc.tx or svc.plugged or svc.auth_tag or (held and held["id"] != p["reservationId"]):
