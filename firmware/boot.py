@@ -15,6 +15,12 @@ try:
         for _c in _coils:
             _c.value(0)
 
+    try:                     # the firmware bundle to run (evse/shell/bundle.py): before any other
+        from evse.shell import bundle    # module of the firmware is imported; a trial that never
+        bundle.boot()                    # confirmed itself rolls back here
+        del bundle                       # out of RAM: imported again only by an update
+    except Exception as _e:  # a damaged bundle state: the base install runs
+        print("bundle:", repr(_e))
     from evse.shell import maint
     maint.start(_coils_open)
 except Exception as _e:      # no board file yet (first flash): nothing to hold, the REPL stays up

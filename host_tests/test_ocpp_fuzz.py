@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 from ocpp_cs import CentralSystem, HostClock, call
 from test_ocpp_cs import Rig, booted, run, FakeCharger, FakeMeter, fast_reconnect  # noqa: F401
-from evse.ocpp import connection, rpc, schemas
+from evse.ocpp import connection, operations, rpc
 from evse.ocpp.chargepoint import OcppService
 
 GOOD_PROFILE = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
@@ -39,7 +39,7 @@ CORPUS = [
     ('[9,"fz6","Reset",{}]', "fz6", "FormationViolation"),
     ('["2","fz7","Reset",{}]', "fz7", "FormationViolation"),
     ('[2,"fz8","FooBar",{}]', "fz8", "NotImplemented"),
-    ('[2,"fz9","ReserveNow",{}]', "fz9", "NotSupported"),
+    ('[2,"fz9","GetLog",{}]', "fz9", "NotSupported"),
     ('[2,"fz10","Reset",{}]', "fz10", "OccurenceConstraintViolation"),
     ('[2,"fz11","Reset",{"type":5}]', "fz11", "TypeConstraintViolation"),
     ('[2,"fz12","Reset",{"type":"Medium"}]', "fz12", "PropertyConstraintViolation"),
@@ -167,10 +167,11 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12)
 
-actions = st.sampled_from(sorted(schemas.INCOMING) + ["Nope", "ReserveNow"])
+actions = st.sampled_from(sorted(operations.HANDLERS) + ["Nope", "GetLog"])
 payload_keys = st.sampled_from(["connectorId", "type", "key", "value", "idTag", "transactionId", "duration",
                                 "csChargingProfiles", "requestedMessage", "listVersion", "updateType",
-                                "chargingProfile", "chargingRateUnit", "id", "stackLevel"])
+                                "chargingProfile", "chargingRateUnit", "id", "stackLevel", "reservationId",
+                                "expiryDate"])
 payloads = st.dictionaries(payload_keys, json_values, max_size=5)
 
 

@@ -204,8 +204,6 @@ def test_TC_005_2_CS_ev_side_disconnected_stop_true_unlock_false(tmp_path):
     run_case(tmp_path, case)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12, still open: StopTransactionOnEVSideDisconnect=false is "
-                   "Rejected (the core ends every session at unplug)")
 def test_TC_005_3_CS_ev_side_disconnected_stop_false_unlock_false(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -217,6 +215,13 @@ def test_TC_005_3_CS_ev_side_disconnected_stop_false_unlock_false(tmp_path):
         await status_is(b, "SuspendedEV")
         await b.wait(2.0)
         assert not cs.actions("StopTransaction")            # the transaction stays open
+        b.d.plug()                                          # a car again: the same transaction charges
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        assert len(cs.actions("StartTransaction")) == 1 and not cs.actions("StopTransaction")
+        b.d.unplug()
+        await status_is(b, "SuspendedEV")
         res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=b.svc.tx["txid"]))
         assert res.status == "Accepted"
         stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
@@ -317,6 +322,8 @@ REQUIRED_KEYS = {
     "SmartCharging": {"ChargeProfileMaxStackLevel": "R", "ChargingScheduleAllowedChargingRateUnit": "R",
                       "ChargingScheduleMaxPeriods": "R", "MaxChargingProfilesInstalled": "R"},
     "RemoteTrigger": {},
+    "Reservation": {"ReserveConnectorZeroSupported": "R"},
+    "FirmwareManagement": {"SupportedFileTransferProtocols": "R"},
 }
 
 

@@ -52,3 +52,10 @@ _.crc_errors        # Modbus frames with a bad CRC: test_modbus_pymodbus, test_m
 _.timeouts          # Modbus requests unanswered: test_modbus_frames, test_meter_upy
 _.bounces           # S0 pulses rejected as bounces: test_meter_s0, test_meter_upy
 _.offsets           # the CT channels' tracked ADC bias (calibration display): test_meter_ct
+
+# Lazy OCPP handlers, named as strings in operations.HANDLERS ("module.function") and imported
+# when their first CALL arrives.
+_.reserve_now
+_.cancel_reservation
+_.update_firmware
+_.get_diagnostics

@@ -108,6 +108,8 @@ def present_id(svc, id_tag, now_ms=None):
             transactions.stop(svc, "Local", now_ms, id_tag)
             return "stopping"
         return "busy"
+    if reserved_against(svc, id_tag):
+        return reject(svc, id_tag, "Reserved")  # no Authorize for it (OCTT TC_046_1_CS step 5)
     if svc.config.get("LocalPreAuthorize"):
         st, _ = _lookup(svc, id_tag, now_ms)
         if st == "Accepted":
@@ -133,7 +135,7 @@ def _ask(svc, id_tag, now_ms):
             if use_cache:
                 svc.auth.remember(tag, info)
             if info.get("status") == "Accepted":
-                accept(svc, tag, svc.ticks())
+                accept(svc, tag, svc.ticks(), info.get("parentIdTag"))
             else:
                 reject(svc, tag, info.get("status"))
         else:
@@ -154,7 +156,19 @@ def offline_decision(svc, tag, now_ms):
     return reject(svc, tag, "Invalid")
 
 
-def accept(svc, tag, now_ms):
+def reserved_against(svc, tag, parent=None):
+    """A reservation holds the connector for another idTag: True, False, or None when the tag's
+    parentIdTag is unknown (Authorize finds it; accept decides then)."""
+    if not svc.state.get("resv"):
+        return False
+    from evse.ocpp import reservation  # only while a reservation exists
+    ok = reservation.admits(svc, tag, parent)
+    return None if ok is None else not ok
+
+
+def accept(svc, tag, now_ms, parent=None):
+    if reserved_against(svc, tag, parent) is not False:
+        return reject(svc, tag, "Reserved")
     svc.auth_tag = tag
     svc._auth_ms = now_ms
     svc.last_auth = (tag, "Accepted")

@@ -166,7 +166,7 @@ class OcppService:
             self.plugged = False
             self.finishing = False
             if self.tx:
-                transactions.stop(self, "EVDisconnected", now_ms)
+                transactions.ev_left(self, now_ms)
 
     # Functions that take the service serve as its methods as they are (no wrapper to keep in RAM).
     present_id = auth.present_id  # (id_tag, now_ms=None) from the console or a reader
@@ -176,6 +176,9 @@ class OcppService:
         if self.rebooting:
             return  # the outputs went safe for the reboot: what the core sees now is no status
         auth.expire(self, now_ms)
+        if self.state.get("resv"):
+            from evse.ocpp import reservation  # only while a reservation exists
+            reservation.expire(self, now_ms)
         transactions.poll(self, now_ms)
         self._report_status(now_ms)
         metering.poll(self, now_ms)
@@ -197,7 +200,7 @@ class OcppService:
             self._pilot_read = None  # read once: from now on every state is the pilot's
         st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
                               self.tx is not None, self.charged, self.finishing, self.state["operative"],
-                              self.auth_tag is not None)
+                              self.auth_tag is not None, bool(self.state.get("resv")))
         if self.sent_status.get(CONNECTOR) != st:
             self.sent_status[CONNECTOR] = st
             self.queue_status(CONNECTOR, st, now_ms)

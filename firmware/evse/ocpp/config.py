@@ -32,15 +32,17 @@ KEYS = {
     "MeterValuesSampledData": ("csl", False, DEFAULT_MEASURANDS, MEASURANDS),
     "MeterValuesSampledDataMaxLength": ("int", True, 4, None),
     "NumberOfConnectors": ("int", True, 1, None),
+    "ReserveConnectorZeroSupported": ("bool", True, True, None),  # reserves the only connector
     "ResetRetries": ("int", False, 1, (0, 10)),
     "SendLocalListMaxLength": ("int", True, 100, None),
-    "StopTransactionOnEVSideDisconnect": ("bool", False, True, ("true",)),  # the core ends a session at unplug
+    "StopTransactionOnEVSideDisconnect": ("bool", False, True, None),  # false: unplug suspends (transactions.ev_left)
     "StopTransactionOnInvalidId": ("bool", False, True, None),
     "StopTxnAlignedData": ("csl", False, "", MEASURANDS),
     "StopTxnAlignedDataMaxLength": ("int", True, 4, None),
     "StopTxnSampledData": ("csl", False, "", MEASURANDS),
     "StopTxnSampledDataMaxLength": ("int", True, 4, None),
-    "SupportedFeatureProfiles": ("csl", True, "Core,LocalAuthListManagement,RemoteTrigger,SmartCharging", None),
+    "SupportedFileTransferProtocols": ("csl", True, "HTTP,HTTPS", None),  # firmware.py, http.py
+    "SupportedFeatureProfiles": ("csl", True, "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging", None),
     "TransactionMessageAttempts": ("int", False, 3, (1, 100)),
     "TransactionMessageRetryInterval": ("int", False, 20, (1, 3600)),
     "UnlockConnectorOnEVSideDisconnect": ("bool", False, True, None),  # no lock actuator: either way

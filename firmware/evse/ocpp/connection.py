@@ -214,6 +214,9 @@ async def _session(svc, ws):
     if not await _boot(svc, ws):
         return
     svc.accepted = True  # the charge point's status and the connector's last one go first
+    if svc.state.get("fw"):
+        from evse.ocpp import firmware  # only while an update is under way
+        firmware.after_boot(svc)
     svc.queue_cp_status()
     st = svc.sent_status.get(CONNECTOR)
     if st:

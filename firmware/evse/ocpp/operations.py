@@ -82,7 +82,8 @@ def get_local_list_version(svc, p):
 def remote_start_transaction(svc, p):
     """RemoteStartTransaction: the idTag is authorized like a presented one (AuthorizeRemoteTxRequests)
     or at once; a TxProfile given with it is installed when the transaction starts."""
-    if svc.tx or svc.fault or not svc.state["operative"] or p.get("connectorId", CONNECTOR) != CONNECTOR:
+    if svc.tx or svc.fault or not svc.state["operative"] or p.get("connectorId", CONNECTOR) != CONNECTOR \
+            or auth.reserved_against(svc, p["idTag"]):
         return {"status": "Rejected"}
     prof = p.get("chargingProfile")
     if prof and prof["chargingProfilePurpose"] != "TxProfile":
@@ -158,8 +159,15 @@ def trigger_message(svc, p):
     elif what == "MeterValues":
         after = lambda: _trigger_meter_values(svc)
     else:
-        after = lambda: svc.queue_call(what, {"status": "Idle"})
+        after = lambda: svc.queue_call(what, {"status": _transfer_status(svc, what)})
     return {"status": "Accepted"}, after
+
+
+def _transfer_status(svc, what):
+    """A triggered Firmware/DiagnosticsStatusNotification: the transfer's status while one runs,
+    else Idle (firmware.py keeps the last one sent)."""
+    st = getattr(svc, "fw_status" if what[0] == "F" else "diag_status", None)
+    return st if st in ("Downloading", "Downloaded", "Installing", "Uploading") else "Idle"
 
 
 def _trigger_boot(svc):
@@ -191,7 +199,10 @@ def unlock_connector(svc, p):
     return {"status": "NotSupported"}
 
 
+# A string is a lazy entry "module.function": evse.ocpp.<module> is imported when the first such
+# CALL arrives (boot heap does not grow with the profiles); its INCOMING holds the fields.
 HANDLERS = {
+    "CancelReservation": "reservation.cancel_reservation",
     "ChangeAvailability": change_availability,
     "ChangeConfiguration": change_configuration,
     "ClearCache": clear_cache,
@@ -199,25 +210,38 @@ HANDLERS = {
     "DataTransfer": data_transfer,
     "GetCompositeSchedule": get_composite_schedule,
     "GetConfiguration": get_configuration,
+    "GetDiagnostics": "firmware.get_diagnostics",
     "GetLocalListVersion": get_local_list_version,
     "RemoteStartTransaction": remote_start_transaction,
     "RemoteStopTransaction": remote_stop_transaction,
+    "ReserveNow": "reservation.reserve_now",
     "Reset": reset,
     "SendLocalList": send_local_list,
     "SetChargingProfile": set_charging_profile,
     "TriggerMessage": trigger_message,
     "UnlockConnector": unlock_connector,
+    "UpdateFirmware": "firmware.update_firmware",
 }
+
+
+def _handler(action):
+    """(handler, fields) of an action, importing a lazy entry's module."""
+    handle = HANDLERS[action]
+    if not isinstance(handle, str):
+        return handle, schemas.INCOMING[action]
+    name, fn = handle.split(".")
+    mod = __import__("evse.ocpp." + name, None, None, (fn,))
+    return getattr(mod, fn), mod.INCOMING[action]
 
 
 def dispatch(svc, uid, action, payload):
     """A CALL -> (the answer frame, after or None)."""
-    handle = HANDLERS.get(action)
-    if handle is None:
+    if action not in HANDLERS:
         if action in schemas.NOT_SUPPORTED:
             return rpc.error(uid, rpc.NOT_SUPPORTED, "action not supported"), None
         return rpc.error(uid, rpc.NOT_IMPLEMENTED, "unknown action"), None
-    bad = rpc.check(payload, schemas.INCOMING[action])
+    handle, fields = _handler(action)
+    bad = rpc.check(payload, fields)
     if bad:
         return rpc.error(uid, bad[0], bad[1]), None
     try:

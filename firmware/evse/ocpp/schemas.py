@@ -65,6 +65,5 @@ INCOMING = {
 }
 
 # OCPP 1.6 actions a central system may send that this charge point recognises but does not do.
-NOT_SUPPORTED = ("CancelReservation", "ReserveNow", "GetDiagnostics", "UpdateFirmware",
-                 "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage",
+NOT_SUPPORTED = ("CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage",
                  "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware")

@@ -25,12 +25,14 @@ def error_code(fault):
     return "OtherError", fault[:50]
 
 
-def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative, waiting=False):
+def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative, waiting=False,
+                     reserved=False):
     """(status, errorCode, info).
     plugged: a car is connected (last pilot state B/C/D); in_tx: an OCPP transaction runs;
     charged: the contactor closed during this transaction; finishing: the transaction ended and
     the car is still connected; operative: not set Inoperative by ChangeAvailability; waiting: an
-    idTag (or RemoteStart) was accepted and waits for the car (Preparing until ConnectionTimeOut)."""
+    idTag (or RemoteStart) was accepted and waits for the car (Preparing until ConnectionTimeOut);
+    reserved: a reservation holds the connector (Reserved while no car is connected)."""
     if fault or state in ("fault", "E", "F"):
         code, info = error_code(fault or _STATE_FAULTS.get(state, "internal"))
         return "Faulted", code, info
@@ -43,7 +45,7 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     if state in ("C1", "D1") or (state == "paused" and plugged):
         return _held_back(in_tx), "NoError", None
     if state in ("A1", "A2") or not plugged:
-        return _no_car(waiting), "NoError", None
+        return _no_car(waiting, in_tx, reserved), "NoError", None
     return "Preparing", "NoError", None
 
 
@@ -53,11 +55,14 @@ def _held_back(in_tx):
     return "SuspendedEVSE" if in_tx else "Preparing"
 
 
-def _no_car(waiting):
-    """No car: Preparing while an accepted idTag waits for one (OCPP 1.6 section 4.9), else Available."""
+def _no_car(waiting, in_tx, reserved):
+    """No car: SuspendedEV in a transaction kept open (StopTransactionOnEVSideDisconnect false),
+    Preparing while an accepted idTag waits for one (OCPP 1.6 section 4.9), else Available."""
+    if in_tx:
+        return "SuspendedEV"
     if waiting:
         return "Preparing"
-    return "Available"
+    return "Reserved" if reserved else "Available"
 
 
 def _vehicle_status(state, contactor, in_tx, charged):

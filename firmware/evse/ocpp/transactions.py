@@ -33,7 +33,7 @@ def recover_after_boot(svc):
 
 def poll(svc, now_ms):
     """Start a transaction once a car is plugged in with an accepted (or the free) idTag."""
-    tag = svc.auth_tag or svc.settings.get("ocpp_free_id_tag")
+    tag = svc.auth_tag or (None if svc.state.get("resv") else svc.settings.get("ocpp_free_id_tag"))
     if tag and not svc.tx and svc.plugged and not svc.finishing and svc.state["operative"] \
             and not svc.fault:
         if not svc.auth_tag:
@@ -50,8 +50,11 @@ def start(svc, tag, now_ms):
               "t0": svc.cp_time(now_ms), "last_ts": meta["ts"]}
     svc.state["tx"] = svc.tx
     svc.save()  # state first: a Start without state would never be stopped
-    svc.queue_tx("StartTransaction", {"connectorId": CONNECTOR, "idTag": tag, "meterStart": wh,
-                                      "timestamp": "@T"}, ref, now_ms)
+    payload = {"connectorId": CONNECTOR, "idTag": tag, "meterStart": wh, "timestamp": "@T"}
+    if svc.state.get("resv"):  # only an admitted idTag gets here (auth.accept)
+        from evse.ocpp import reservation
+        reservation.use(svc, payload)
+    svc.queue_tx("StartTransaction", payload, ref, now_ms)
     svc.charged = svc.contactor
     svc.finishing = False
     svc.auth_tag = None
@@ -93,10 +96,22 @@ def stop(svc, reason, now_ms, tag=None):
 def on_session_end(svc, ev, now_ms):
     """The core ended the session ('session', 'end', reason)."""
     r = ev[2] if len(ev) > 2 and ev[2] else ""
+    if r == "unplugged" and not svc.config.get("StopTransactionOnEVSideDisconnect"):
+        return  # suspended, not stopped (ev_left)
     reason = STOP_REASONS.get(r, "Other")
     if not svc.plugged:
         reason = "EVDisconnected"
     stop(svc, reason, now_ms)
+
+
+def ev_left(svc, now_ms):
+    """The car was unplugged during the transaction. StopTransactionOnEVSideDisconnect false (OCPP
+    1.6 section 9.1, that key): the transaction goes on, suspended (SuspendedEV), until a local or
+    remote stop; its idTag stays authorized, so energy flows again when a car is plugged back in."""
+    if svc.config.get("StopTransactionOnEVSideDisconnect"):
+        stop(svc, "EVDisconnected", now_ms)
+    else:
+        svc.charger.authorize(True)  # the core withdrew it on leaving the connected state
 
 
 def set_operative(svc, flag):

@@ -1,0 +1,217 @@
+"""Firmware Management profile: UpdateFirmware (OCPP 1.6 section 5.19) with
+FirmwareStatusNotification, GetDiagnostics (5.8) with DiagnosticsStatusNotification, over HTTP(S)
+(http.py). Imported only when one of these messages arrives, or at boot while an update is under
+way (state["fw"] in state.json): nothing of it is in RAM otherwise. The flash part, unpacking a
+bundle into a slot, checking it, booting into it and rolling back, is evse/shell/bundle.py.
+
+An update: at retrieveDate, Downloading, the bundle file to <flash>/fw/download.bin (`retries`
+attempts, `retryInterval` apart; DownloadFailed after the last), Downloaded; then, once no
+transaction runs, Installing: unpacked into the free slot with every file's sha256 checked
+(InstallationFailed if not), activated on trial and the board reboots; after the reboot, when the
+central system accepts the BootNotification, the new bundle confirms itself (Installed). A bundle
+that never gets there is rolled back by the next boot (bundle.select): InstallationFailed."""
+import asyncio
+import binascii
+import hashlib
+import os
+from evse.ocpp import store
+from evse.ocpp.wallclock import parse_iso
+from evse.shell import bundle
+
+NAT = (0, None)
+INCOMING = {
+    "UpdateFirmware": (("location", "s", True, None), ("retries", "i", False, NAT),
+                       ("retrieveDate", "t", True, 1), ("retryInterval", "i", False, NAT)),
+    "GetDiagnostics": (("location", "s", True, None), ("retries", "i", False, NAT),
+                       ("retryInterval", "i", False, NAT), ("startTime", "t", False, 1),
+                       ("stopTime", "t", False, 1)),
+}
+MAX_BUNDLE = 512 * 1024     # bytes: more than the whole firmware as .mpy (about 100 KB)
+PIN = "#sha256="            # a location's fragment pinning the whole file's hash
+RETRY_S = 60                # retryInterval when the central system gives none
+POLL_S = 0.2                # how often a waiting transfer looks again (real seconds)
+SENT_WAIT_S = 10            # Installing goes out before the reboot, or this long at most
+# What GetDiagnostics uploads: the log (services/log.py) and the fault history (app.JOURNAL_FILE).
+DIAG_FILES = ("log.txt.1", "log.txt", "faults.json")
+DIAG_MAX = 32768            # bytes uploaded at most (the newest part of each file)
+
+
+def flash_root(svc):
+    """The flash directory that holds the service's own (`<flash>/ocpp`)."""
+    d = svc.flash_dir.rstrip("/")
+    i = d.rfind("/")
+    return "/" if i == 0 else (d[:i] if i > 0 else ".")
+
+
+def fw_root(svc):
+    return store.join(flash_root(svc), "fw")
+
+
+def _notify(svc, action, status):
+    """The notification, and the status a TriggerMessage for it reports (operations.trigger_message)."""
+    setattr(svc, "fw_status" if action[0] == "F" else "diag_status", status)
+    svc.queue_call(action, {"status": status})
+
+
+async def _until(pred):
+    while not pred():
+        await asyncio.sleep(POLL_S)
+
+
+async def _sleep_ticks(svc, s):
+    t0 = svc.ticks()
+    await _until(lambda: svc.ticks_diff(svc.ticks(), t0) >= s * 1000)
+
+
+def _ca(svc):
+    return svc.settings.get("ocpp_ca_file") or None
+
+
+# -- UpdateFirmware ------------------------------------------------------------------------------
+def update_firmware(svc, p):
+    """A second UpdateFirmware while one is under way is answered and ignored."""
+    if svc.state.get("fw"):
+        return {}
+    svc.state["fw"] = {"loc": p["location"], "at": parse_iso(p["retrieveDate"]), "n": max(1, p.get("retries", 1)),
+                       "iv": p.get("retryInterval", RETRY_S), "phase": "download"}
+    svc.save()
+    return {}, lambda: start(svc)
+
+
+def start(svc):
+    """Run the update in its own task (once)."""
+    if getattr(svc, "fw_task", None) is None:
+        svc.fw_task = asyncio.create_task(_update(svc))
+
+
+def _end(svc, status):
+    _notify(svc, "FirmwareStatusNotification", status)
+    svc.state["fw"] = None
+    svc.save()
+    svc.fw_task = None
+
+
+async def _update(svc):
+    job = svc.state["fw"]
+    await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= (job["at"] or 0))
+    root = fw_root(svc)
+    tmp = store.join(root, "download.bin")
+    if not await _download(svc, job, root, tmp):
+        return _end(svc, "DownloadFailed")
+    _notify(svc, "FirmwareStatusNotification", "Downloaded")
+    await _until(lambda: svc.tx is None and not svc.contactor)   # never during a session
+    _notify(svc, "FirmwareStatusNotification", "Installing")
+    try:
+        out = {}
+        for _ in bundle.stage(root, tmp, out):
+            await asyncio.sleep(0)    # the control loop runs between chunks
+        for _ in bundle.verify(root, out["slot"]):   # read back from flash
+            await asyncio.sleep(0)
+        bundle.activate(root, out["slot"], True)
+    except (OSError, ValueError, KeyError) as e:
+        svc.last_error = "firmware: " + str(e)
+        return _end(svc, "InstallationFailed")
+    finally:
+        _remove(tmp)
+    job["phase"] = "boot"
+    job["slot"] = out["slot"]
+    svc.save()
+    t0 = svc.ticks()
+    await _until(lambda: not svc.immediate or svc.ticks_diff(svc.ticks(), t0) > SENT_WAIT_S * 1000)
+    svc.reset_kind = "Hard"    # the Reset path: reboot once nothing is open (chargepoint.poll)
+    svc.reset_ms = svc.ticks()
+
+
+async def _download(svc, job, root, tmp):
+    """`location` may end in #sha256=<hex>: the whole file must have that hash (1.6 has no field
+    for it; the fragment never goes to the server)."""
+    from evse.ocpp import http
+    bundle.ensure_dir(root)
+    i = job["loc"].find(PIN)
+    url, pin = (job["loc"], None) if i < 0 else (job["loc"][:i], job["loc"][i + len(PIN):].lower())
+    for n in range(job["n"]):
+        if n:
+            await _sleep_ticks(svc, job["iv"])
+        _notify(svc, "FirmwareStatusNotification", "Downloading")
+        try:
+            h = hashlib.sha256()
+            await http.download(url, tmp, MAX_BUNDLE, _ca(svc), h)
+            if pin is None or binascii.hexlify(h.digest()).decode() == pin:
+                return True
+            svc.last_error = "firmware download: sha256 differs from the location's"
+        except Exception as e:  # any transfer error: the next attempt
+            svc.last_error = "firmware download: " + repr(e)
+    return False
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _tail(path, most):
+    """The last `most` bytes of a file, or None when there is none."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - most))
+            return f.read()
+    except OSError:
+        return None
+
+
+def after_boot(svc):
+    """The BootNotification was accepted with an update under way: the rebooted bundle confirms
+    itself (Installed), or it was rolled back (InstallationFailed); an update a reboot
+    interrupted before installing starts over."""
+    job = svc.state["fw"]
+    if job.get("phase") != "boot":
+        return start(svc)
+    root = fw_root(svc)
+    if bundle.state(root)["active"] == job["slot"]:
+        bundle.confirm(root)
+        return _end(svc, "Installed")
+    _end(svc, "InstallationFailed")
+
+
+# -- GetDiagnostics -----------------------------------------------------------------------------
+def get_diagnostics(svc, p):
+    if not diagnostics_parts(svc):
+        return {}                       # nothing to upload: no fileName (section 6.33)
+    name = "diagnostics-%s-%d.txt" % (svc.settings.get("ocpp_id", "evse"), svc.state["boot"])
+    return {"fileName": name}, lambda: asyncio.create_task(_diagnostics(svc, p, name))
+
+
+def diagnostics_parts(svc):
+    """The files as byte strings, each after a header line; the newest DIAG_MAX bytes in all."""
+    parts = []
+    left = DIAG_MAX
+    for n in reversed(DIAG_FILES):
+        data = _tail(store.join(flash_root(svc), n), left)
+        if data is None:
+            continue
+        head = ("== %s (%d bytes) ==\n" % (n, len(data))).encode()
+        parts.insert(0, head + data + b"\n")
+        left -= len(data)
+        if left <= 0:
+            break
+    return parts
+
+
+async def _diagnostics(svc, p, name):
+    from evse.ocpp import http
+    url = p["location"].rstrip("/") + "/" + name
+    n = max(1, p.get("retries", 1))
+    for i in range(n):
+        if i:
+            await _sleep_ticks(svc, p.get("retryInterval", RETRY_S))
+        _notify(svc, "DiagnosticsStatusNotification", "Uploading")
+        try:
+            await http.upload(url, diagnostics_parts(svc), _ca(svc))
+            return _notify(svc, "DiagnosticsStatusNotification", "Uploaded")
+        except Exception as e:  # any transfer error: the next attempt
+            svc.last_error = "diagnostics upload: " + repr(e)
+    _notify(svc, "DiagnosticsStatusNotification", "UploadFailed")

@@ -1,0 +1,89 @@
+"""Reservation profile (OCPP 1.6 section 5.13 ReserveNow, 5.2 CancelReservation): one reservation
+for the one connector, kept in state.json as state["resv"] = {"id", "c", "tag", "parent", "exp"}
+(exp: epoch seconds) so that it survives a reboot. Connector 0 (ReserveConnectorZeroSupported)
+reserves the only connector. Imported only when a reservation message arrives or one exists
+(operations.HANDLERS lazy entry): nothing of it is in RAM otherwise. Functions take the service."""
+from evse.core.vocab import ST_DISABLED
+from evse.ocpp.config import CONNECTOR
+from evse.ocpp.wallclock import parse_iso
+
+# Fields of the CALLs handled here (format: rpc.check), beside their handlers: loaded with them.
+INCOMING = {
+    "ReserveNow": (("connectorId", "i", True, (0, None)), ("expiryDate", "t", True, 1),
+                   ("idTag", "s", True, 20), ("parentIdTag", "s", False, 20),
+                   ("reservationId", "i", True, None)),
+    "CancelReservation": (("reservationId", "i", True, None),),
+}
+
+
+def _refusal(svc, p):
+    """Why the connector cannot be reserved now (ReserveNowResponse status), or None."""
+    c = p["connectorId"]
+    if c > CONNECTOR or (c == 0 and not svc.config.get("ReserveConnectorZeroSupported")):
+        return "Rejected"
+    if svc.fault:
+        return "Faulted"
+    if not svc.state["operative"] or svc.core_state == ST_DISABLED:
+        return "Unavailable"
+    held = svc.state.get("resv")
+    if svc.tx or svc.plugged or svc.auth_tag or (held and held["id"] != p["reservationId"]):
+        return "Occupied"
+    exp = parse_iso(p["expiryDate"])
+    now = svc.wall.now(svc.ticks())
+    if now is not None and exp <= now:
+        return "Rejected"  # expired already
+    return None
+
+
+def reserve_now(svc, p):
+    """ReserveNow: the same reservationId replaces its reservation (section 5.13)."""
+    why = _refusal(svc, p)
+    if why:
+        return {"status": why}
+    svc.state["resv"] = {"id": p["reservationId"], "c": p["connectorId"], "tag": p["idTag"],
+                         "parent": p.get("parentIdTag"), "exp": parse_iso(p["expiryDate"])}
+    svc.save()
+    return {"status": "Accepted"}
+
+
+def cancel_reservation(svc, p):
+    held = svc.state.get("resv")
+    if not held or held["id"] != p["reservationId"]:
+        return {"status": "Rejected"}
+    end(svc)
+    return {"status": "Accepted"}
+
+
+def end(svc):
+    svc.state["resv"] = None
+    svc.save()
+
+
+def admits(svc, tag, parent=None):
+    """May `tag` use the reserved connector (section 5.13: the idTag or its parent idTag matches
+    the reservation's idTag or parentIdTag): True, False, or None (the reservation has a
+    parentIdTag and the tag's parent is not known locally: Authorize finds it)."""
+    held = svc.state["resv"]
+    ids = (held["tag"], held["parent"])
+    if tag in ids:
+        return True
+    if not held["parent"]:
+        return False
+    parent = parent or svc.auth.parent(tag)
+    if parent is None:
+        return None
+    return parent in ids
+
+
+def expire(svc, now_ms):
+    """The reservation lapses at its expiryDate (while wall time is unknown it is kept)."""
+    now = svc.wall.now(now_ms)
+    if now is not None and now >= svc.state["resv"]["exp"]:
+        end(svc)
+
+
+def use(svc, payload):
+    """StartTransaction for the reserved idTag (or its group) carries the reservationId and ends
+    the reservation."""
+    payload["reservationId"] = svc.state["resv"]["id"]
+    end(svc)
