@@ -3,6 +3,7 @@
 # Strapping pins (0, 2, 5, 12, 15) are not used as outputs that must be low at boot.
 NAME = "esp32_devkitc"
 ARCH = "xtensawin"
+WIFI = True                    # the radio: a Wi-Fi station, or the set-up access point (shell/net.py)
 
 # The reference board's own rating: a 32 A contactor, 6 mm2 wiring and a 32 A tethered cable
 # (a build with other parts states its own). No setting or source can exceed it.

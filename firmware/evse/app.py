@@ -53,8 +53,25 @@ class App:
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
         if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
             self._start_ocpp()
+        self.net = self.netclock = None            # Wi-Fi and the RTC from NTP, on boards with Wi-Fi
+        self._start_net(board)
         self.planner = None                        # charging windows, solar surplus (services/planner.py)
         self._start_planner()
+
+    def _start_net(self, board):
+        if not getattr(board, "WIFI", False):
+            return                                 # not imported: it costs heap
+        try:
+            from evse.shell.net import Net
+            self.net = Net(self.cfg, ticks_diff, ticks_add)
+            self.services.append(self.net)
+            if self.cfg["ntp_host"]:
+                from evse.services.netclock import NetClock
+                self.netclock = NetClock(self.cfg["ntp_host"], self.net.dns_server, hal.set_utc,
+                                         ticks_diff, ticks_add)
+                self.services.append(self.netclock)
+        except Exception as e:     # no network rather than no charger
+            self.report("net", repr(e))
 
     def _start_planner(self):
         cfg = self.cfg
@@ -199,6 +216,10 @@ class App:
             r["ocpp"] = self.ocpp.status()
         if self.planner is not None:
             r["planner"] = self.planner.status()
+        if self.net is not None:
+            r["net"] = self.net.status()
+            if self.netclock is not None:
+                r["net"]["ntp"] = self.netclock.status()
         return r
 
     def _limit_by(self):

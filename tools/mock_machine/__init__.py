@@ -100,6 +100,8 @@ def reset_world():
     _reset_cause = PWRON_RESET
     del clock.timers[:]
     set_rtc(_RTC_UNSET)
+    from tools.mock_machine import network
+    network.reset()
 
 
 def drive(pin_id, level):
@@ -605,6 +607,8 @@ def register():
     """Install this module as `machine` and the virtual clock behind time.ticks_*."""
     mod = sys.modules[__name__]
     sys.modules["machine"] = mod
+    from tools.mock_machine import network
+    sys.modules["network"] = network
     import time as real_time
     names = {"ticks_ms": _ticks_ms, "ticks_us": _ticks_us, "ticks_cpu": _ticks_cpu,
              "ticks_diff": ticks_diff, "ticks_add": ticks_add,

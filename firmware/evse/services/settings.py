@@ -69,6 +69,11 @@ SCHEMA = {
     "ocpp_ca_file": (TEXT, "", 64),
     "ocpp_free_id_tag": (TEXT, "", 20),
     "ocpp_config": (dict, {}),
+    # the network (shell/net.py, services/netclock.py, docs/network.md), on boards with Wi-Fi
+    "wifi_ssid": (TEXT, "", 32),                    # "" = the set-up access point
+    "wifi_password": (TEXT, "", 64),
+    "wifi_ap_password": (TEXT, "", 63),             # the set-up access point's; "" = evse- and the board id
+    "ntp_host": (TEXT, "pool.ntp.org", 64),         # "" = no NTP
     # the energy planner (services/planner.py, docs/planner.md): windows in the board's local time
     "tz": (TEXT, "UTC0", 60),                       # POSIX TZ, e.g. CET-1CEST,M3.5.0,M10.5.0/3
     "charge_windows": (TEXT, "", 200),              # "Mon-Fri 22:00-06:30; Sat,Sun 00:00-24:00"; "" = always
@@ -123,7 +128,12 @@ def _tz(v):
     parse_tz(v)
 
 
-TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "charge_windows": _windows,
+def _wpa2_key(v):
+    if not 8 <= len(v) <= 63:
+        raise ValueError("a WPA2 password has 8-63 characters")
+
+
+TEXT_RULES = {"wifi_ap_password": _wpa2_key, "ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "charge_windows": _windows,
               "offpeak_windows": _windows, "tz": _tz}
 
 

@@ -53,6 +53,14 @@ def utc_seconds():
     return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s
 
 
+def set_utc(t):
+    """Set the board's RTC to UTC seconds since 1970 (what ntptime.settime() does, without its wait)."""
+    from evse.core.calendar import civil_from_days, weekday
+    days = t // 86400
+    y, mo, d = civil_from_days(days)
+    machine.RTC().datetime((y, mo, d, weekday(days), (t % 86400) // 3600, (t % 3600) // 60, t % 60, 0))
+
+
 def adc_input(pin, atten):
     if pin is None:
         return None

@@ -1,0 +1,175 @@
+"""The board's clock from the network: SNTP (RFC 4330) after a DNS lookup (RFC 1035, one A
+record), both as single UDP datagrams on a non-blocking socket, stepped from the control loop's
+service poll: no call here ever waits (MicroPython's getaddrinfo and ntptime.settime() block for up
+to seconds, the control tick must not). An answer that does not match the question, or a server
+that says it is not synchronised, is not believed; a time before CLOCK_MIN_YEAR neither."""
+import os
+import socket
+import struct
+
+from evse.core.calendar import days_from_civil
+
+NTP_DELTA = 2208988800            # seconds from 1900-01-01 (NTP) to 1970-01-01
+CLOCK_MIN_UTC = days_from_civil(2025, 1, 1) * 86400   # an answer before this is wrong
+SYNC_EVERY_MS = 3600000           # once an hour: a board's RTC drifts seconds a day
+ANSWER_MS = 2000                  # a datagram not answered in this time is lost
+RETRY_MIN_MS = 5000               # then again after 5 s, doubling up to 5 min
+RETRY_MAX_MS = 300000
+
+_IDLE, _DNS, _NTP = 0, 1, 2
+
+
+def is_ipv4(host):
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
+def dns_query(qid, host):
+    q = bytearray(struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0))   # recursion desired, one question
+    for label in host.split("."):
+        q.append(len(label))
+        q.extend(label.encode())
+    q.extend(b"\x00\x00\x01\x00\x01")          # root, type A, class IN
+    return bytes(q)
+
+
+def _skip_name(b, i):
+    while True:
+        n = b[i]
+        if n >= 0xC0:                            # a pointer ends the name
+            return i + 2
+        if n == 0:
+            return i + 1
+        i += n + 1
+
+
+def dns_answer(b, qid):
+    """The first A record of a reply to query qid, as 'a.b.c.d'; None for anything else."""
+    if len(b) < 12:
+        return None
+    rid, flags, qd, an = struct.unpack(">HHHH", b[:8])
+    if rid != qid or not flags & 0x8000 or flags & 0x000F or an == 0:
+        return None
+    i = 12
+    for _ in range(qd):
+        i = _skip_name(b, i) + 4
+    for _ in range(an):
+        i = _skip_name(b, i)
+        typ, cls, _, n = struct.unpack(">HHIH", b[i:i + 10])
+        i += 10
+        if typ == 1 and cls == 1 and n == 4:
+            return "%d.%d.%d.%d" % (b[i], b[i + 1], b[i + 2], b[i + 3])
+        i += n
+    return None
+
+
+def ntp_request(nonce):
+    """Client mode, version 4; the transmit timestamp is a nonce the server must echo."""
+    return b"\x23" + bytes(39) + nonce
+
+
+def ntp_answer(b, nonce):
+    """UTC seconds since 1970 from a server's reply to our request, or None."""
+    if len(b) < 48:
+        return None
+    li, mode, stratum = b[0] >> 6, b[0] & 7, b[1]
+    if li == 3 or mode != 4 or not 1 <= stratum <= 15 or b[24:32] != nonce:
+        return None
+    t = struct.unpack(">I", b[40:44])[0] - NTP_DELTA
+    return t if t >= CLOCK_MIN_UTC else None
+
+
+class NetClock:
+    def __init__(self, host, dns_server, set_utc, diff, add, sock_mod=socket, dns_port=53, ntp_port=123):
+        self.host = host
+        self.dns_server = dns_server      # callable: the DNS server's IP, None while offline
+        self.set_utc = set_utc
+        self.diff = diff                  # the port's ticks_diff and ticks_add
+        self.add = add
+        self.sock_mod = sock_mod
+        self.ports = (dns_port, ntp_port)
+        self.sock = None
+        self.phase = _IDLE
+        self.due = None                   # when to start the next exchange (None: at once)
+        self.sent = None
+        self.backoff = RETRY_MIN_MS
+        self.addr = host if is_ipv4(host) else None
+        self.token = b""
+        self.synced = None                # UTC seconds of the last good answer
+        self.error = None
+
+    def _socket(self):
+        if self.sock is None:
+            s = self.sock_mod.socket(self.sock_mod.AF_INET, self.sock_mod.SOCK_DGRAM)
+            s.setblocking(False)
+            self.sock = s
+        return self.sock
+
+    def _send(self, ip, port, data, now):
+        self.token = data
+        self._socket().sendto(data, self.sock_mod.getaddrinfo(ip, port)[0][-1])   # a literal IP: no lookup
+        self.sent = now
+
+    def _start(self, now):
+        if self.addr is None:
+            server = self.dns_server()
+            if server is None:
+                return
+            qid = struct.unpack(">H", os.urandom(2))[0]     # unguessable: a spoofed answer must match it
+            self._send(server, self.ports[0], dns_query(qid, self.host), now)
+            self.phase = _DNS
+        else:
+            self._send(self.addr, self.ports[1], ntp_request(os.urandom(8)), now)
+            self.phase = _NTP
+
+    def _receive(self):
+        sock = self.sock
+        if sock is None:
+            return None
+        try:
+            return sock.recv(512)
+        except OSError:                    # EAGAIN: nothing yet
+            return None
+
+    def _failed(self, now, why):
+        self.error = why
+        self.phase = _IDLE
+        self.due = self.add(now, self.backoff)
+        self.backoff = min(self.backoff * 2, RETRY_MAX_MS)
+        if self.addr is not None and not is_ipv4(self.host):
+            self.addr = None               # look the name up again next time
+
+    def poll(self, now):
+        try:
+            self._step(now)
+        except OSError as e:               # no route, no interface: try again later
+            self._failed(now, repr(e))
+
+    def _step(self, now):
+        if self.phase == _IDLE:
+            if self.due is None or self.diff(now, self.due) >= 0:
+                self._start(now)
+            return
+        data = self._receive()
+        if data is None:
+            if self.diff(now, self.sent) > ANSWER_MS:
+                self._failed(now, "no answer from " + ("the DNS server" if self.phase == _DNS else self.host))
+            return
+        if self.phase == _DNS:
+            self.addr = dns_answer(data, struct.unpack(">H", self.token[:2])[0])
+            if self.addr is None:
+                self._failed(now, "no address for " + self.host)
+            else:
+                self._start(now)
+            return
+        t = ntp_answer(data, self.token[40:48])
+        if t is None:
+            self._failed(now, "a bad time answer from " + self.host)
+            return
+        self.set_utc(t)
+        self.synced, self.error, self.phase = t, None, _IDLE
+        self.backoff = RETRY_MIN_MS
+        self.due = self.add(now, SYNC_EVERY_MS)
+
+    def status(self):
+        return {"host": self.host, "synced": self.synced, "error": self.error}
