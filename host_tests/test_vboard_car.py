@@ -29,7 +29,7 @@ def test_car_commands_change_only_what_a_car_changes():
         except ValueError:
             continue
         raise AssertionError("%s accepted" % bad)
-    assert car.state_line(car.UNPLUGGED) == "plugged=0 ev=- pp=- follow=- draw=0\n"
+    assert car.state_line(car.UNPLUGGED) == "plugged=0 ev=- pp=- follow=-\n"
 
 
 def test_no_vboard_is_exit_3(tmp_path):

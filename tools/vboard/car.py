@@ -24,7 +24,7 @@ EV_B_OHMS, EV_C_OHMS = 2740, 882          # the vehicle's pilot resistors (J1772
 PP_LATCHED = 150                          # J1772 / NACS plug latched
 ASK_AMPS = 32                             # what the car draws at most when it asks without AMPS
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NO_BOARD = 0, 1, 2, 3
-UNPLUGGED = {"plugged": 0, "ev": "-", "pp": "-", "follow": "-", "draw": 0}
+UNPLUGGED = {"plugged": 0, "ev": "-", "pp": "-", "follow": "-"}
 
 
 def command(state, words):
@@ -49,7 +49,7 @@ def command(state, words):
 
 def state_line(state):
     """What the board's side (vboot.Car) reads."""
-    return " ".join("%s=%s" % (k, state[k]) for k in ("plugged", "ev", "pp", "follow", "draw")) + "\n"
+    return " ".join("%s=%s" % (k, state[k]) for k in ("plugged", "ev", "pp", "follow")) + "\n"
 
 
 def describe(state):

@@ -87,8 +87,9 @@ ctl = Supervisor()
 class Car:
     """The car on the cable, steered by the supervisor (`evse car`, tools/vboard/car.py): a pipe at
     fd VBOARD_CAR_FD carries lines of the car's whole state, `plugged=0|1 ev=OHMS|- pp=OHMS|-
-    follow=AMPS|- draw=AMPS`; the latest one is applied to the world (a line is under PIPE_BUF,
-    so it is read whole). Sent again after every boot: the car stays plugged across a reset."""
+    follow=AMPS|-` (it draws what the pilot advertises, at most AMPS). The latest line is applied
+    to the world (a line is under PIPE_BUF, so it is read whole). The supervisor sends it again
+    after every boot: the car stays plugged across a reset."""
 
     def __init__(self):
         fd = os.getenv("VBOARD_CAR_FD")
@@ -117,7 +118,6 @@ class Car:
         world.ev_ohms = num("ev") if world.plugged else None
         world.pp_ohms = num("pp") if world.plugged else None
         world.follow_max = num("follow")
-        world.draw_amps = num("draw") or 0.0
         world.recompute()
         world.update()
 
