@@ -2,16 +2,18 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-export PYTHONPATH := $(CURDIR)/firmware:$(CURDIR):$(CURDIR)/tools/hostlib
+# No PYTHONPATH: the tools package finds firmware/ and boards/ itself (tools/__init__.py), and the
+# venv has it installed (editable) with the `evse` command.
 
 .PHONY: all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
 
 all: test
 
-$(STAMP): requirements-dev.txt
+$(STAMP): requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -e .
 	touch $(STAMP)
 
 venv: $(STAMP)

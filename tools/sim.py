@@ -1,5 +1,6 @@
 """`make sim`: the firmware on the virtual `sim` board with a default vehicle that plugs in, charges
 and unplugs; prints the timeline of states, duty and contactor a bench technician would watch."""
+import argparse
 import sys
 
 from evse.core import vocab as V
@@ -56,6 +57,7 @@ def default_session(rig, log):
 
 
 def main(argv=None):
+    argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__).parse_args(argv)
     rig = Rig(board="sim", config={"max_current": 32})
     log = Timeline(rig)
     rig.app.listeners.append(log)

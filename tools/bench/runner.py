@@ -4,6 +4,7 @@ Every command acts at the current virtual time; only `wait` and `expect ... with
 Failed expects are reported with their line and what was seen; the run goes on to the end.
 """
 import sys
+import time
 
 from tools import mock_machine as mm
 from tools.rig import Rig, TICK_US
@@ -18,6 +19,8 @@ EPS = 1e-9
 # CT settings: 2000:1 into 22 ohm, 3.3 V ADC), so over-current protection is live on the bench.
 # A scenario may still say `config meter=none`.
 BENCH_DEFAULTS = {"meter": "ct"}
+PROGRESS_S = 2.0            # wall seconds between two progress lines (stderr) on a long run
+PROGRESS_TICKS = 100        # control ticks between two looks at the wall clock
 
 
 def config_of(cmds):
@@ -61,6 +64,9 @@ class Bench:
         self.t_us = mm.clock.us        # the scenario's nominal time (wait adds to it)
         self.failures = []
         self.expects = 0
+        self._wall0 = self._shown = time.monotonic()
+        self._line = self._ticks = 0
+        self.rig.probes.append(self._tick_probe)     # progress during a long wait, too
         self.log = None
         self.vcd = None
         if log is not None:
@@ -97,18 +103,36 @@ class Bench:
 
     # --- running ---
     def run(self):
-        """Run every command; 0 when every expect held, 1 otherwise."""
+        """Run every command; 0 when every expect held, 1 otherwise. Ends with one summary line."""
+        self._wall0 = self._shown = time.monotonic()
         for c in self.cmds:
+            self._line = c.line
             if self.log is not None:
                 self.log.input(c)
             getattr(self, "do_" + c.verb)(c)
+            self.progress()
         self.finish()
         if self.vcd is not None:
             self.vcd.close()
-        if self.verbose or self.failures:
-            self.say("%d expect(s), %d failed, virtual time %.3f s" % (
-                self.expects, len(self.failures), mm.clock.us / 1e6))
+        self.say("%s: %d expect(s), %d failed, virtual time %.3f s, %.1f s wall" % (
+            "FAILED" if self.failures else "ok", self.expects, len(self.failures), mm.clock.us / 1e6,
+            time.monotonic() - self._wall0))
         return 1 if self.failures else 0
+
+    def progress(self):
+        """On a long run, a line on stderr every PROGRESS_S: where the scenario is."""
+        now = time.monotonic()
+        if now - self._shown >= PROGRESS_S:
+            self._shown = now
+            last = self.cmds[-1].line if self.cmds else 0
+            sys.stderr.write("%s: line %d of %d, virtual time %.1f s, %.0f s wall\n" % (
+                self.name, self._line, last, mm.clock.us / 1e6, now - self._wall0))
+            sys.stderr.flush()
+
+    def _tick_probe(self):
+        self._ticks += 1
+        if self._ticks % PROGRESS_TICKS == 0:
+            self.progress()
 
     def run_until(self, t_us):
         self.rig.run_until(t_us)

@@ -3,6 +3,7 @@
     python -m tools.benchmarks            all of them
     python -m tools.benchmarks core sim   only bench_core.py and bench_sim.py
 """
+import argparse
 import glob
 import importlib
 import os
@@ -14,8 +15,15 @@ import traceback
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     names = [os.path.basename(p)[6:-3] for p in sorted(glob.glob(os.path.join(here, "bench_*.py")))]
-    if argv:
-        names = [n for n in names if n in argv]
+    ap = argparse.ArgumentParser(prog="python -m tools.benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("only", nargs="*", metavar="NAME", help="one of: " + ", ".join(names))
+    only = ap.parse_args(argv).only
+    for n in only:
+        if n not in names:
+            ap.error("unknown benchmark %r (one of: %s)" % (n, ", ".join(names)))
+    if only:
+        names = [n for n in names if n in only]
     failed = 0
     for name in names:
         print("== %s" % name, flush=True)

@@ -13,11 +13,14 @@ The watchdog is modelled here, outside the VM, like the hardware one: once machi
 it runs on after Ctrl-C and across soft resets (Ctrl-D; the process restarts), and when it is not fed
 within its timeout the board is reset (the process killed and started again, reset_cause WDT_RESET).
 Resets are reported on stderr ("vboard: watchdog reset ..."), also with --quiet.
-Prints one line `vboard: ready tty=... tcp=...` when the ports exist; stops on SIGTERM/SIGINT.
+A car is on the cable, unplugged at first: `evse car plug|ask|stop|unplug` (tools/vboard/car.py) steers
+it through a Unix socket (--car, default build/vboard/car.sock); the car keeps its state across reboots.
+Prints one line `vboard: ready tty=... tcp=... car=...` when the ports exist; stops on SIGTERM/SIGINT.
 """
 import argparse
 import errno
 import fcntl
+import json
 import os
 import pty
 import select
@@ -29,6 +32,8 @@ import termios
 import time
 import tty
 
+from tools.vboard import car as carmod
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VBOOT = os.path.join(ROOT, "tools", "vboard", "vboot.py")
 HEAP = "512k"
@@ -37,6 +42,7 @@ HOLD_MAX = 4096             # client bytes held while the board boots (mpremote'
 BOOT_BANNER = b"vboard: MicroPython unix port"   # vboot.py prints it once Ctrl-C is safe
 BOOT_TIMEOUT_S = 10.0
 PWRON_RESET, HARD_RESET, WDT_RESET = 1, 2, 3       # machine.reset_cause() values (mock_machine)
+CAR_TIMEOUT_S = 1.0         # a car client sends its one line at once
 
 
 def micropython():
@@ -53,7 +59,7 @@ def _raw(fd, isig):
 
 
 class Board:
-    def __init__(self, flash, link=None, tcp=None, quiet=False):
+    def __init__(self, flash, link=None, tcp=None, quiet=False, car=None):
         self.flash = os.path.abspath(flash)
         os.makedirs(self.flash, exist_ok=True)
         self.link = link
@@ -71,6 +77,25 @@ class Board:
         self._reset_msg = None           # b"R" (machine.reset) or b"S" (soft reset) before an exit
         self.ctl_r, self.ctl_w = os.pipe()     # the board's control pipe (vboot.Supervisor)
         os.set_blocking(self.ctl_r, False)
+        self.car = dict(carmod.UNPLUGGED)        # the car's state, sent to every boot (vboot.Car)
+        self.car_r, self.car_w = os.pipe()
+        os.set_blocking(self.car_w, False)
+        self.car_path = car
+        self.car_server = None
+        if car:
+            try:
+                os.remove(car)
+            except OSError:
+                pass
+            os.makedirs(os.path.dirname(os.path.abspath(car)), exist_ok=True)
+            self.car_server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.car_server.bind(car)
+                self.car_server.listen(4)
+            except OSError as e:            # e.g. a path over the 107 bytes a Unix socket takes
+                self.say("car: no control socket at %s: %s" % (car, e), always=True)
+                self.car_server.close()
+                self.car_server = self.car_path = None
         # the board's own terminal
         self.m_board, self.s_board = pty.openpty()
         _raw(self.s_board, True)
@@ -101,6 +126,7 @@ class Board:
         env = dict(os.environ)
         env["MICROPYPATH"] = ".frozen" + os.pathsep + ROOT
         env["VBOARD_CTL_FD"] = str(self.ctl_w)
+        env["VBOARD_CAR_FD"] = str(self.car_r)
         s = self.s_board
         termios.tcflush(s, termios.TCIFLUSH)   # a reset empties the board's input, as on hardware
         _raw(s, True)       # a process killed inside the REPL leaves its own terminal mode behind
@@ -116,7 +142,8 @@ class Board:
         self.proc = subprocess.Popen([micropython(), "-X", "heapsize=" + HEAP, "-i", VBOOT, self.flash,
                                       str(self.cause)],
                                      stdin=s, stdout=s, stderr=s, cwd=ROOT, env=env,
-                                     preexec_fn=child, close_fds=True, pass_fds=(self.ctl_w,))
+                                     preexec_fn=child, close_fds=True, pass_fds=(self.ctl_w, self.car_r))
+        self._send_car()
         self.boots += 1
         self.say("boot %d (pid %d)" % (self.boots, self.proc.pid))
 
@@ -124,6 +151,31 @@ class Board:
         if always or not self.quiet:
             sys.stderr.write("vboard: %s\n" % msg)
             sys.stderr.flush()
+
+    # --- the car ---
+    def _send_car(self):
+        try:
+            os.write(self.car_w, carmod.state_line(self.car).encode())
+        except BlockingIOError:          # the board has not read for a long time: it gets the next one
+            pass
+
+    def _car_client(self):
+        conn, _ = self.car_server.accept()
+        conn.settimeout(CAR_TIMEOUT_S)
+        try:
+            line = conn.makefile("rb").readline().decode()
+            try:
+                self.car = carmod.command(self.car, line.split())
+                reply = {"ok": True, "car": self.car}
+                self._send_car()
+                self.say("car: %s" % carmod.describe(self.car))
+            except ValueError as e:
+                reply = {"ok": False, "error": str(e)}
+            conn.sendall((json.dumps(reply) + "\n").encode())
+        except (OSError, UnicodeDecodeError):
+            pass
+        finally:
+            conn.close()
 
     # --- the watchdog and the resets ---
     def _read_ctl(self):
@@ -207,8 +259,8 @@ class Board:
 
     def serve(self):
         self.start()
-        print("vboard: ready tty=%s tcp=%s flash=%s" % (self.link or "-", self.tcp_port or "-", self.flash),
-              flush=True)
+        print("vboard: ready tty=%s tcp=%s car=%s flash=%s" % (
+            self.link or "-", self.tcp_port or "-", self.car_path or "-", self.flash), flush=True)
         while not self.stopping:
             exited = self.proc.poll() is not None
             if exited:
@@ -225,11 +277,16 @@ class Board:
                 rd.append(self.m_client)
             if self.server is not None:
                 rd.append(self.conn if self.conn is not None else self.server)
+            if self.car_server is not None:
+                rd.append(self.car_server)
             try:
                 ready, _, _ = select.select(rd, [], [], 0.1)
             except InterruptedError:
                 continue
             for fd in ready:
+                if fd is self.car_server:
+                    self._car_client()
+                    continue
                 if fd is self.server:
                     self.conn, _ = self.server.accept()
                     self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -262,11 +319,12 @@ class Board:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.link:
-            try:
-                os.remove(self.link)
-            except OSError:
-                pass
+        for path in (self.link, self.car_path):
+            if path:
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
 
 
 def main(argv=None):
@@ -275,10 +333,14 @@ def main(argv=None):
     ap.add_argument("--flash", default=os.path.join(ROOT, "build", "vboard", "flash"))
     ap.add_argument("--link", default=os.path.join(ROOT, "build", "vboard", "tty"))
     ap.add_argument("--tcp", type=int, default=None, help="also listen on 127.0.0.1:TCP (0: any free port)")
+    ap.add_argument("--car", default=None,
+                    help="the car's control socket (evse car; default car.sock beside --link)")
     ap.add_argument("--no-tty", action="store_true", help="TCP only")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
-    b = Board(a.flash, None if a.no_tty else a.link, a.tcp, a.quiet)
+    car = a.car or (os.path.join(os.path.dirname(os.path.abspath(a.link)), "car.sock") if not a.no_tty
+                    else carmod.SOCKET)
+    b = Board(a.flash, None if a.no_tty else a.link, a.tcp, a.quiet, car)
 
     def on_signal(sig, frame):
         b.stopping = True

@@ -84,6 +84,47 @@ class Supervisor:
 ctl = Supervisor()
 
 
+class Car:
+    """The car on the cable, steered by the supervisor (`evse car`, tools/vboard/car.py): a pipe at
+    fd VBOARD_CAR_FD carries lines of the car's whole state, `plugged=0|1 ev=OHMS|- pp=OHMS|-
+    follow=AMPS|-` (it draws what the pilot advertises, at most AMPS). The latest line is applied
+    to the world (a line is under PIPE_BUF, so it is read whole). The supervisor sends it again
+    after every boot: the car stays plugged across a reset."""
+
+    def __init__(self):
+        fd = os.getenv("VBOARD_CAR_FD")
+        self.f = open("/dev/fd/" + fd, "rb") if fd else None
+        self.poll = None
+        if self.f is not None:
+            import select
+            self.poll = select.poll()
+            self.poll.register(self.f, select.POLLIN)
+
+    def update(self, world):
+        line = None
+        while self.poll is not None and self.poll.poll(0):
+            line = self.f.readline()
+        if line:
+            self.apply(world, line.decode())
+
+    @staticmethod
+    def apply(world, line):
+        kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
+
+        def num(key):
+            v = kv.get(key, "-")
+            return None if v == "-" else float(v)
+        world.plugged = kv.get("plugged") == "1"
+        world.ev_ohms = num("ev") if world.plugged else None
+        world.pp_ohms = num("pp") if world.plugged else None
+        world.follow_max = num("follow")
+        world.recompute()
+        world.update()
+
+
+car = Car()
+
+
 class WDT(mm.WDT):
     """The mock's watchdog, and the supervisor's real-time one behind it."""
 
@@ -198,8 +239,13 @@ def boot(flash, cause):
     try:
         import board
         world = World(board)
+        car.update(world)
         world.update()
-        mm.Timer(-1, mode=mm.Timer.PERIODIC, period=WORLD_PERIOD_MS, callback=lambda t: world.update())
+
+        def follow(t):
+            car.update(world)
+            world.update()
+        mm.Timer(-1, mode=mm.Timer.PERIODIC, period=WORLD_PERIOD_MS, callback=follow)
     except ImportError:
         print("vboard: no board file on flash yet (flash one with tools/flash.py)")
     print("vboard: MicroPython unix port, flash %s" % flash)
