@@ -12,6 +12,7 @@ from evse.services.journal import Journal
 SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
 OCPP_DIR = "ocpp"                                  # the OCPP service's files on flash
+REMOTE_SOURCES = ("mqtt", "rest")             # limit sources that a network carries: fallback
 PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
 _MAX_LOGGED_ERRORS = const(20)
 _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
@@ -53,6 +54,15 @@ class App:
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
         if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
             self._start_ocpp()
+        self.fallback = None                       # evse.core.fallback, when a timeout is set
+        if self.cfg["fallback_timeout_s"]:
+            from evse.core.fallback import Fallback
+            self.fallback = Fallback(self.charger, self.cfg["fallback_current_a"],
+                                     self.cfg["fallback_timeout_s"] * 1000, ticks_diff)
+        self.id_tag = None                         # who authorized the plug-in (session history)
+        self.mqtt = None                           # MQTT and Home Assistant discovery (docs/mqtt.md)
+        if self.cfg["mqtt_url"]:
+            self._start_mqtt()
 
     def _start_ocpp(self):
         # The central system decides who charges: no contactor close without an accepted idTag.
@@ -67,6 +77,16 @@ class App:
             return
         self.services.append(self.ocpp)
         self.listeners.append(self.ocpp)
+
+    def _start_mqtt(self):
+        try:
+            from evse.services.mqtt import MqttService     # imported only when used: it costs heap
+            self.mqtt = MqttService(self, self.cfg, ticks_ms)
+        except Exception as e:     # no MQTT rather than no charger
+            self.report("mqtt", repr(e))
+            return
+        self.services.append(self.mqtt)
+        self.listeners.append(self.mqtt)
 
     def _ocpp_reset(self, kind):
         """OCPP Reset (Soft or Hard), after its StopTransaction went out: outputs safe, then reboot."""
@@ -196,18 +216,22 @@ class App:
             by = "temperature"
         return by
 
-    def command(self, verb, arg, now):
-        """limit (amps or None), enable, disable, authorize, stop (reason), clear: the reply's fields.
-        ValueError when refused, with nothing changed."""
+    def command(self, verb, arg, now, source="console"):
+        """limit (amps or None), enable, disable, authorize (id tag), stop (reason), clear: the
+        reply's fields. ValueError when refused, with nothing changed. A limit is the source's own
+        (console, mqtt, rest); a remote one (REMOTE_SOURCES) is watched for silence (fallback)."""
         ch = self.charger
         if verb == "limit":
-            ch.set_limit("console", arg)           # the core's one check of every limit
+            ch.set_limit(source, arg)              # the core's one check of every limit
+            if self.fallback is not None and source in REMOTE_SOURCES:
+                self.fallback.heard(source, arg, now)
             return {"limit": arg}
         if verb == "enable" or verb == "disable":
             ch.enable(verb == "enable")
             return {"enabled": ch.enabled}
         if verb == "authorize":
             ch.authorize(True)
+            self.id_tag = arg if isinstance(arg, str) else source
             return {"authorized": True}
         if verb == "stop":
             ch.stop(arg)
@@ -266,6 +290,8 @@ class App:
         """One control tick, the meter, and one round of service polls (what the asyncio loop does
         each tick)."""
         ok = self.tick()
+        if self.fallback is not None:
+            self.fallback.poll(ticks_ms())
         self.poll_meter()
         self.poll_services(ticks_ms())
         return ok
@@ -291,6 +317,8 @@ async def _run_all(app):
     import asyncio
     if app.ocpp is not None:      # the WebSocket side; poll() runs from the control loop
         asyncio.create_task(_guarded(app, "ocpp", app.ocpp.run()))
+    if app.mqtt is not None:      # the broker side, likewise
+        asyncio.create_task(_guarded(app, "mqtt", app.mqtt.run()))
     await app.run()
 
 

@@ -66,3 +66,4 @@ WARN_OVERCURRENT_BLIND = "overcurrent_blind"  # meter lost while closed
 SRC_SETTINGS = "settings"
 SRC_BOARD = "board"
 FIXED_SOURCES = (SRC_SETTINGS, SRC_BOARD)
+SRC_FALLBACK = "fallback"     # a remote controller's limit gone silent (evse.core.fallback)

@@ -69,6 +69,16 @@ SCHEMA = {
     "ocpp_ca_file": (TEXT, "", 64),
     "ocpp_free_id_tag": (TEXT, "", 20),
     "ocpp_config": (dict, {}),
+    # MQTT 3.1.1 with Home Assistant discovery (docs/mqtt.md); an empty URL turns MQTT off
+    "mqtt_url": (TEXT, "", 200),
+    "mqtt_user": (TEXT, "", 64),
+    "mqtt_password": (TEXT, "", 64),
+    "mqtt_prefix": (TEXT, "evse", 64),
+    "mqtt_ca_file": (TEXT, "", 64),
+    # a remote controller (MQTT, REST) that set a limit and then goes silent for the timeout: the
+    # current falls to fallback_current_a (never above the other limits); 0 s = not watched
+    "fallback_current_a": (float, 6.0, 0.0, 80.0),
+    "fallback_timeout_s": (int, 0, 0, 86400),
 }
 
 # No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)
@@ -77,7 +87,7 @@ SCHEMA = {
 GUARDED = ("max_current", "connector", "phases", "nominal_volts",
            "temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c",
            "meter", "meter_phases", "ct_ratio", "ct_burden_ohms", "ct_vref", "ct_cal", "meter_map",
-           "require_auth", "ocpp_url")
+           "require_auth", "ocpp_url", "fallback_timeout_s")
 NOT_APPLIED = "not applied: nothing is offered until a valid value is set"
 
 # OCPP 1.6 security whitepaper: the Basic auth password is a passwordString of 16-40 characters.
@@ -99,7 +109,37 @@ def _ocpp_password(v):
         raise ValueError(why)
 
 
-TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password}
+def mqtt_url_parts(v):
+    """(tls, host, port) of mqtt://host[:port] or mqtts://host[:port]; ValueError saying why not."""
+    rest = v[8:] if v.startswith("mqtts://") else v[7:] if v.startswith("mqtt://") else None
+    if rest is None:
+        raise ValueError("must start with mqtt:// or mqtts://")
+    tls = v.startswith("mqtts://")
+    host, _, port = rest.rstrip("/").partition(":")
+    if not host or " " in v or "/" in host or "@" in host:
+        raise ValueError("must name a host (mqtt://host:port)")
+    if not port:
+        return tls, host, 8883 if tls else 1883
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("port must be 1..65535")
+    return tls, host, int(port)
+
+
+def _printable(v):
+    """MQTT user names and passwords: printable ASCII (what an installer can type on the console)."""
+    if any(not " " < c <= "~" for c in v):
+        raise ValueError("must be printable ASCII without spaces")
+
+
+def _mqtt_prefix(v):
+    """A topic prefix: no wildcards (MQTT 3.1.1 section 4.7.1), no empty level at either end."""
+    _printable(v)
+    if "+" in v or "#" in v or v.startswith("/") or v.endswith("/") or "//" in v:
+        raise ValueError("must be topic levels like evse or home/garage/evse (no + # or empty level)")
+
+
+TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "mqtt_url": mqtt_url_parts,
+              "mqtt_user": _printable, "mqtt_password": _printable, "mqtt_prefix": _mqtt_prefix}
 
 
 def _ocpp_security(cfg):
