@@ -37,6 +37,11 @@ def node_id(prefix):
     return "".join(c if c.isalpha() or c.isdigit() or c in "_-" else "_" for c in prefix)
 
 
+def entity_slug(text):
+    """An entity id's object part: lower case a-z, 0-9 and _ (Home Assistant's entity id rule)."""
+    return "".join(c if c.isdigit() or "a" <= c <= "z" else "_" for c in text.lower())
+
+
 def device(cfg, node):
     d = {"identifiers": [node], "name": "EV charger " + (cfg.get("serial") or node),
          "manufacturer": cfg.get("vendor") or "evse", "model": cfg.get("model") or "evse",
@@ -59,7 +64,7 @@ def config(prefix, cfg, entity, discovery="homeassistant"):
     obj, component, name, suffix, extra = entity
     node = node_id(prefix)
     c = {"~": prefix, "name": name, "unique_id": node + "_" + obj,
-         "default_entity_id": component + "." + node + "_" + obj,
+         "default_entity_id": component + "." + entity_slug(node + "_" + obj),
          "availability_topic": "~/status", "device": device(cfg, node),
          "origin": {"name": "evse", "sw_version": VERSION}}
     if suffix is not None:

@@ -19,7 +19,6 @@ import asyncio
 from evse.core import limits as L
 from evse.services import mqtt_wire as W
 from evse.services import settings
-from evse.shell.hal import ticks_add, ticks_diff
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
 CONNECT_TIMEOUT_S = 10         # TCP (and TLS) open, then CONNACK
@@ -80,10 +79,11 @@ def tls_context(ca_file):
 
 
 class MqttService:
-    def __init__(self, app, cfg, ticks_ms):
+    def __init__(self, app, cfg, clock):
+        """clock: ticks_ms, ticks_add, ticks_diff (evse.shell.hal; the bench's virtual clock)."""
         self.app = app
         self.cfg = cfg
-        self.ticks_ms = ticks_ms
+        self.clock = clock
         self.tls, self.host, self.port = settings.mqtt_url_parts(cfg["mqtt_url"])
         self.prefix = cfg["mqtt_prefix"] or "evse"
         self.running = True
@@ -110,10 +110,11 @@ class MqttService:
         self._dirty = True
 
     def poll(self, now_ms):
-        if not self._dirty and self._due_ms is not None and ticks_diff(now_ms, self._due_ms) < 0:
+        clock = self.clock
+        if not self._dirty and self._due_ms is not None and clock.ticks_diff(now_ms, self._due_ms) < 0:
             return
         self._dirty = False
-        self._due_ms = ticks_add(now_ms, STATE_EVERY_MS)
+        self._due_ms = clock.ticks_add(now_ms, STATE_EVERY_MS)
         new = state_values(self.app.status(now_ms))
         if new != self._state:
             self._state = new
@@ -244,7 +245,7 @@ class MqttService:
             return
         verb = topic[len(self.prefix) + 1:-4] if topic.endswith("/set") else None
         try:
-            self._command(verb, payload, self.ticks_ms())
+            self._command(verb, payload, self.clock.ticks_ms())
         except ValueError as e:
             self._error("%s: %s" % (verb, e))
         except Exception as e:             # never into the loop: said on the error topic
