@@ -175,7 +175,7 @@ def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_pa
             await b.until(lambda: sub.last(P + "status") == "offline", 5, "last will")
             assert d.coil and d.state == "C2"     # the charger charges on, the tick never waited
             proxy.allow()
-            await b.until(lambda: sub.last(P + "status") == "online", 20, "back online")
+            await b.until(lambda: sub.last(P + "status") == "online", 300, "back online")
             assert b.svc.connects == 2
             # the broker restarts: it has forgotten everything; the charger reconnects with backoff
             broker.stop()
@@ -184,7 +184,7 @@ def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_pa
             await asyncio.sleep(0.5)
             broker.start()
             sub2 = await Subscriber(broker.port).start()
-            await b.until(lambda: sub2.last(P + "status") == "online", 60, "reconnected")
+            await b.until(lambda: sub2.last(P + "status") == "online", 600, "reconnected")
             await b.until(lambda: sub2.last(P + "state") == "C2", 5, "states again")
             assert sub2.last("homeassistant/number/garage_evse/current_limit/config")
             assert d.coil and b.app.errors == []
@@ -192,6 +192,60 @@ def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_pa
         finally:
             await b.stop()
             await proxy.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()
+
+
+def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path):
+    """The same service on MicroPython's asyncio (open_connection, readexactly, wait_for, Event):
+    online, discovery, a state change, a limit command the duty follows; the heap it costs; and
+    the last will when the process dies without a word (SIGKILL: a crash or a power cut)."""
+    need_mosquitto()
+    import os
+    from tools import upy_tests as U
+    U.precompile()
+    broker = Broker(tmp_path).start()
+    script = os.path.join(os.path.dirname(__file__), "upy_live", "mqtt_live.py")
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+        proc = await asyncio.create_subprocess_exec(
+            U.micropython(), "-X", "heapsize=256k", script, str(broker.port), env=U.upy_env(),
+            cwd=U.ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True)
+        lines = []
+        try:
+            async def line_with(word):
+                while True:
+                    raw = await asyncio.wait_for(proc.stdout.readline(), 30)
+                    assert raw, "micropython ended: %s" % "".join(lines)
+                    lines.append(raw.decode())
+                    if raw.startswith(word.encode()):
+                        return raw.decode().split()
+
+            assert (await line_with("CONNECTED"))[1] == "True", lines
+            assert sub.last("upy/evse/status") == "online"
+            assert sub.last("homeassistant/number/upy_evse/current_limit/config")
+            assert (await line_with("STATE"))[1] == "B2"
+            await sub.publish("upy/evse/limit/set", "10")
+            duty = int((await line_with("DUTY"))[1]) / 100
+            assert abs(duty - 10 / 0.6) <= 0.05, duty
+            await line_with("READY")
+            os.killpg(proc.pid, 9)       # the wrapper and the port's process: no DISCONNECT
+            await proc.wait()
+            end = asyncio.get_running_loop().time() + 5
+            while sub.last("upy/evse/status") != "offline":
+                assert asyncio.get_running_loop().time() < end, "no last will"
+                await asyncio.sleep(0.05)
+            print("".join(x for x in lines if x.startswith("HEAP")))
+        finally:
+            if proc.returncode is None:
+                os.killpg(proc.pid, 9)
+                await proc.wait()
+            await sub.close()
 
     try:
         run(main())

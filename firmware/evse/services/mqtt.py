@@ -197,10 +197,7 @@ class MqttService:
     async def _send(self, writer):
         if self._discover:
             self._discover = False
-            from evse.services import ha      # only while discovery is sent
-            for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
-                writer.write(W.publish(topic, payload, True))
-                await writer.drain()
+            await self._send_discovery(writer)
             writer.write(W.publish(self.topic("status"), "online", True))
         for k in self._state:
             v = self._state[k]
@@ -213,6 +210,13 @@ class MqttService:
             self._ping = False
             writer.write(W.PINGREQ)
         await writer.drain()
+
+    async def _send_discovery(self, writer):
+        """One retained config per entity, one payload in the heap at a time."""
+        from evse.services import ha          # imported at the first connection
+        for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
+            writer.write(W.publish(topic, payload, True))
+            await writer.drain()
 
     async def _pinger(self):
         while True:

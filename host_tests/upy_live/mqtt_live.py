@@ -1,0 +1,63 @@
+# The MQTT service on the MicroPython unix port against a real broker (run by
+# host_tests/test_mqtt_bench.py with the port as argument): the firmware on the Rig, virtual ticks
+# driven from the same asyncio loop as the service. Prints HEAP, STATE and DUTY lines for the test,
+# then waits to be killed (the broker then publishes the last will).
+import asyncio
+import gc
+import sys
+
+from tools.rig import Rig
+
+
+def used():
+    gc.collect()
+    return gc.mem_alloc()
+
+
+async def drive(rig):
+    while True:
+        rig.run(0.01)
+        await asyncio.sleep_ms(1)
+
+
+async def until(pred, s):
+    for _ in range(int(s * 100)):
+        if pred():
+            return True
+        await asyncio.sleep_ms(10)
+    return False
+
+
+async def main(port):
+    base = {"max_current": 32, "meter": "ct"}
+    rig = Rig(config=base)           # the firmware's modules imported once, without MQTT
+    rig = None
+    a0 = used()
+    rig = Rig(config=base)           # what one more app without MQTT costs: subtracted below
+    a1 = used()
+    rig = None
+    b0 = used() + (a1 - a0)
+    cfg = dict(base, mqtt_url="mqtt://127.0.0.1:%d" % port, mqtt_prefix="upy/evse", serial="UPY1")
+    rig = Rig(config=cfg)
+    print("HEAP mqtt_idle %d (modules and service, not connected)" % (used() - b0))
+    app, svc = rig.app, rig.app.mqtt
+    w = rig.world
+    asyncio.create_task(svc.run())
+    asyncio.create_task(drive(rig))
+    ok = await until(lambda: svc._sent.get("state") == "A1", 10)
+    print("CONNECTED", ok, svc.last_error)
+    print("HEAP connected %d" % (used() - b0))
+    w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
+    w.recompute()
+    ok = await until(lambda: svc._sent.get("state") == "B2", 10)
+    print("STATE", svc._sent.get("state"))
+    ok = await until(lambda: app.charger.limits.get("mqtt") == 100, 15)
+    await until(lambda: app.charger.out.amps_x10 == 100, 2)
+    print("DUTY %d" % app.hw.duty_x100)
+    print("HEAP after_commands %d" % (used() - b0))
+    print("READY")
+    while True:
+        await asyncio.sleep_ms(100)
+
+
+asyncio.run(main(int(sys.argv[1])))
