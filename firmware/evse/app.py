@@ -105,7 +105,7 @@ class App:
             from evse.metering.meter import make_meter
             from evse.shell.meter_io import MeterIO
             io = MeterIO(board, self.cfg)
-            meter = make_meter(self.cfg, io, flash_dir)
+            meter = make_meter(self.cfg, io, flash_dir, wall=hal.wall_s)   # session start and end
             if meter.kind == "ct" and getattr(meter.source, "slice_us", 0):
                 self._ct = meter.source
                 self.hw.attach_ct(self._ct)
@@ -204,6 +204,10 @@ class App:
             r["ocpp"] = self.ocpp.status()
         return r
 
+    def sessions(self):
+        """The charging history on flash, oldest first (evse.services.history makes it CSV)."""
+        return self.meter.sessions() if self.meter is not None else []
+
     def _limit_by(self):
         """Why the limit is what it is: the source with the lowest limit, or 'temperature' when the
         thermal derating cuts below it."""
@@ -263,9 +267,10 @@ class App:
     def _meter_session(self, ev, now):
         """Session energy follows the core's session events (Meter never raises)."""
         if ev[1] == V.SESSION_START:
-            self.meter.session_start(now)
+            self.meter.session_start(now, self.id_tag)
         elif ev[1] == V.SESSION_END:
             self.meter.session_end(now, ev[2] if len(ev) > 2 and ev[2] else V.SESSION_END)
+            self.id_tag = None
 
     def poll_meter(self):
         """Right after the tick: the CT samples until just before the next one, never later."""

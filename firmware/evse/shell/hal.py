@@ -29,6 +29,17 @@ _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still 
 
 
 WDT_RESET = machine.WDT_RESET
+_EPOCH_2000_S = 946684800   # 1970-01-01 to 2000-01-01: ports whose time.time() counts from 2000
+_WALL_SET_S = 1704067200    # 2024-01-01: an RTC before it was never set (it boots at 1970 or 2000)
+
+
+def wall_s():
+    """Unix seconds of the board's real-time clock (once NTP or a backend set it), or None while
+    it was never set: a session record then says 'unknown' rather than a date in 2000."""
+    t = int(time.time())
+    if time.gmtime(0)[0] == 2000:
+        t += _EPOCH_2000_S
+    return t if t >= _WALL_SET_S else None
 
 
 def reset():
