@@ -90,7 +90,7 @@ class MqttService:
         self.connected = False
         self.connects = 0             # sessions opened since boot
         self.last_error = None
-        self.wake = None              # asyncio.Event, made by run() inside the loop
+        self.wake = asyncio.Event()   # something to send: the broker task wakes
         self._state = {}              # suffix -> payload, as the status says now
         self._sent = {}               # suffix -> payload, as the broker holds it
         self._dirty = True
@@ -118,12 +118,10 @@ class MqttService:
         new = state_values(self.app.status(now_ms))
         if new != self._state:
             self._state = new
-            if self.wake is not None:
-                self.wake.set()
+            self.wake.set()
 
     # --- the broker's side (an asyncio task) ---
     async def run(self):
-        self.wake = asyncio.Event()
         delay = RECONNECT_MIN_MS
         while self.running:
             try:
@@ -145,8 +143,7 @@ class MqttService:
 
     def stop(self):
         self.running = False
-        if self.wake is not None:
-            self.wake.set()
+        self.wake.set()
 
     async def _open(self):
         """TCP (TLS), CONNECT with the last will, CONNACK, SUBSCRIBE: each step awaited."""
@@ -281,8 +278,7 @@ class MqttService:
         self.last_error = msg
         if len(self._errors) < ERRORS_QUEUED:
             self._errors.append(msg)
-        if self.wake is not None:
-            self.wake.set()
+        self.wake.set()
 
 
 async def _close(writer):

@@ -40,7 +40,7 @@ def _packet(first, body):
     return bytes((first,)) + remaining_length(len(body)) + body
 
 
-def connect(client_id, keepalive_s, user=None, password=None, will_topic=None, will_payload=b"",
+def connect(client_id, keepalive_s, user=None, password=None, will_topic=None, will_payload="",
             will_retain=True):
     """CONNECT with a clean session (section 3.1); the will is QoS 0."""
     flags = 0x02                                    # clean session
