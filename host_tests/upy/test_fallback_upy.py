@@ -80,6 +80,16 @@ def test_only_remote_sources_are_watched():
     assert "fallback" not in rig.app.charger.limits and _amps(rig) == 20   # the console's 20 A
 
 
+def test_watching_allocates_nothing_in_the_control_cycle():
+    from test_cycle_alloc_upy import steady_cycles
+    from tools.drive import Drive
+    d = Drive(config={"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 10})
+    d.run(1.0)
+    d.app.command("limit", 20, _now(), "mqtt")
+    d.run(0.1)
+    assert steady_cycles(d) == 0 and d.app.fallback.source == "mqtt"
+
+
 def test_off_by_default_and_costs_nothing():
     rig = Rig(config={"max_current": 32})
     assert rig.app.fallback is None
