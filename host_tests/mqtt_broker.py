@@ -27,12 +27,40 @@ def free_port():
     return port
 
 
+def make_certs(d):
+    """A test CA and a server certificate for 127.0.0.1 (openssl), PEM files in d: (ca, cert, key)."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    d = str(d)
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, cwd=d, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test CA")
+    run("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "srv.pem", "-days", "2", "-extfile", "ext")
+    return tuple(os.path.join(d, n) for n in ("ca.pem", "srv.pem", "srv.key"))
+
+
 class Broker:
-    def __init__(self, tmp_path):
+    """mosquitto on a free port; with tls=(ca, cert, key) a second listener speaks TLS (tls_port)."""
+
+    def __init__(self, tmp_path, tls=None):
         self.port = free_port()
+        self.tls_port = None
         self.conf = str(tmp_path / "mosquitto.conf")
+        # user root: as root, mosquitto would otherwise drop to its own user, which cannot read
+        # pytest's private temporary directory (the test keys); ignored when not run as root
+        text = "user root\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port
+        if tls:
+            self.tls_port = free_port()
+            text += "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n" % ((self.tls_port,) + tls)
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+            f.write(text)
         self.proc = None
 
     def start(self):

@@ -5,7 +5,9 @@ advances virtual time one control tick per loop iteration; the broker runs on re
 import asyncio
 import json
 
-from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+import pytest
+
+from mqtt_broker import Broker, Proxy, Subscriber, make_certs, need_mosquitto
 from evse.services import ha
 from tools import mock_machine as mm
 from tools.drive import Drive
@@ -16,8 +18,8 @@ DUTY_PER_AMP = 1 / 0.6   # facts 2: duty % = A / 0.6 (6-51 A)
 
 
 class Bench:
-    def __init__(self, port, tmp_path, **settings):
-        cfg = {"max_current": 32, "meter": "ct", "mqtt_url": "mqtt://127.0.0.1:%d" % port,
+    def __init__(self, port, tmp_path, scheme="mqtt", **settings):
+        cfg = {"max_current": 32, "meter": "ct", "mqtt_url": "%s://127.0.0.1:%d" % (scheme, port),
                "mqtt_prefix": "garage/evse", "serial": "SN42"}
         cfg.update(settings)
         self.d = Drive(config=cfg, flash_dir=str(tmp_path))
@@ -155,6 +157,39 @@ def test_discovery_states_and_commands_through_a_real_broker(tmp_path):
         broker.stop()
 
 
+def test_tls_with_the_brokers_ca_and_a_wrong_ca_refused(tmp_path):
+    need_mosquitto()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ca, cert, key = make_certs(tmp_path / "a")
+    other_ca = make_certs(tmp_path / "b")[0]
+    broker = Broker(tmp_path, tls=(ca, cert, key)).start()
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+        for name, pem in (("ok", ca), ("bad", other_ca)):      # the CA file on the flash
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "ca.pem").write_bytes(open(pem, "rb").read())
+        b = await Bench(broker.tls_port, tmp_path / "ok", "mqtts", mqtt_ca_file="ca.pem").start()
+        bad = await Bench(broker.tls_port, tmp_path / "bad", "mqtts", mqtt_ca_file="ca.pem",
+                          mqtt_prefix="bad/evse").start()
+        try:
+            await b.until(lambda: sub.last(P + "status") == "online", what="online over TLS")
+            await sub.publish(P + "limit/set", "12")
+            await b.until(lambda: b.app.charger.limits.get("mqtt") == 120, 3, "command over TLS")
+            await bad.until(lambda: bad.svc.last_error and "connect" in bad.svc.last_error, 5, "refused")
+            assert sub.last("bad/evse/status") is None and not bad.svc.connected
+        finally:
+            await b.stop()
+            await bad.stop()
+            await sub.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()
+
+
 def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_path):
     need_mosquitto()
     broker = Broker(tmp_path).start()
@@ -199,21 +234,30 @@ def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_pa
         broker.stop()
 
 
-def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path):
-    """The same service on MicroPython's asyncio (open_connection, readexactly, wait_for, Event):
-    online, discovery, a state change, a limit command the duty follows; the heap it costs; and
-    the last will when the process dies without a word (SIGKILL: a crash or a power cut)."""
+@pytest.mark.parametrize("scheme", ["mqtt", "mqtts"])
+def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, scheme):
+    """The same service on MicroPython's asyncio (open_connection, readexactly, wait_for, Event),
+    in the clear and over TLS (the port's own ssl, checking the broker against ca.pem on its
+    flash): online, discovery, a state change, a limit command the duty follows; the heap it
+    costs; and the last will when the process dies without a word (SIGKILL: a crash, a power cut)."""
     need_mosquitto()
     import os
     from tools import upy_tests as U
     U.precompile()
-    broker = Broker(tmp_path).start()
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "flash").mkdir()
+    ca, cert, key = make_certs(tmp_path / "certs") if scheme == "mqtts" else (None, None, None)
+    broker = Broker(tmp_path, tls=(ca, cert, key) if ca else None).start()
+    if ca:
+        (tmp_path / "flash" / "ca.pem").write_bytes(open(ca, "rb").read())
+    port = broker.tls_port if ca else broker.port
     script = os.path.join(os.path.dirname(__file__), "upy_live", "mqtt_live.py")
 
     async def main():
         sub = await Subscriber(broker.port).start()
         proc = await asyncio.create_subprocess_exec(
-            U.micropython(), "-X", "heapsize=256k", script, str(broker.port), env=U.upy_env(),
+            U.micropython(), "-X", "heapsize=256k", script, str(port), scheme, str(tmp_path / "flash"),
+            env=U.upy_env(),
             cwd=U.ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True)
         lines = []

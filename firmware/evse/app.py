@@ -81,7 +81,7 @@ class App:
     def _start_mqtt(self):
         try:
             from evse.services.mqtt import MqttService     # imported only when used: it costs heap
-            self.mqtt = MqttService(self, self.cfg, hal)
+            self.mqtt = MqttService(self, self.cfg, hal, self.flash_dir)
         except Exception as e:     # no MQTT rather than no charger
             self.report("mqtt", repr(e))
             return

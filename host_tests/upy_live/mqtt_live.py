@@ -1,5 +1,5 @@
 # The MQTT service on the MicroPython unix port against a real broker (run by
-# host_tests/test_mqtt_bench.py with the port as argument): the firmware on the Rig, virtual ticks
+# host_tests/test_mqtt_bench.py with: port, mqtt or mqtts, and for mqtts a flash dir holding ca.pem): the firmware on the Rig, virtual ticks
 # driven from the same asyncio loop as the service. Prints HEAP, STATE and DUTY lines for the test,
 # then waits to be killed (the broker then publishes the last will).
 import asyncio
@@ -28,7 +28,7 @@ async def until(pred, s):
     return False
 
 
-async def main(port):
+async def main(port, scheme, flash_dir):
     base = {"max_current": 32, "meter": "ct"}
     rig = Rig(config=base)           # the firmware's modules imported once, without MQTT
     rig = None
@@ -37,8 +37,11 @@ async def main(port):
     a1 = used()
     rig = None
     b0 = used() + (a1 - a0)
-    cfg = dict(base, mqtt_url="mqtt://127.0.0.1:%d" % port, mqtt_prefix="upy/evse", serial="UPY1")
-    rig = Rig(config=cfg)
+    cfg = dict(base, mqtt_url="%s://127.0.0.1:%d" % (scheme, port), mqtt_prefix="upy/evse",
+               serial="UPY1")
+    if scheme == "mqtts":
+        cfg["mqtt_ca_file"] = "ca.pem"       # the test put it in flash_dir
+    rig = Rig(config=cfg, flash_dir=flash_dir)
     print("HEAP mqtt_idle %d (modules and service, not connected)" % (used() - b0))
     app, svc = rig.app, rig.app.mqtt
     w = rig.world
@@ -60,4 +63,4 @@ async def main(port):
         await asyncio.sleep_ms(100)
 
 
-asyncio.run(main(int(sys.argv[1])))
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

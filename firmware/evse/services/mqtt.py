@@ -19,6 +19,7 @@ import asyncio
 from evse.core import limits as L
 from evse.services import mqtt_wire as W
 from evse.services import settings
+from evse.shell.store import join
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
 CONNECT_TIMEOUT_S = 10         # TCP (and TLS) open, then CONNACK
@@ -63,13 +64,23 @@ def parse_limit(payload):
     return L.check_number(amps, 0, L.AMPS_MAX)
 
 
+def der(data):
+    """A certificate as DER: the first block of a PEM file decoded (the unix port's TLS has no PEM
+    parser, and CPython takes bytes cadata as DER only); DER data as it is."""
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        return data
+    import binascii
+    body = data.split(b"-----")[2]       # "", "BEGIN CERTIFICATE", body, "END CERTIFICATE", ...
+    return binascii.a2b_base64(body.replace(b"\n", b"").replace(b"\r", b""))
+
+
 def tls_context(ca_file):
     """TLS: the broker checked against ca_file when one is given, else encrypted only."""
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca_file:
         with open(ca_file, "rb") as f:
-            ctx.load_verify_locations(cadata=f.read())
+            ctx.load_verify_locations(cadata=der(f.read()))
         ctx.verify_mode = ssl.CERT_REQUIRED
         return ctx
     if hasattr(ctx, "check_hostname"):      # CPython refuses CERT_NONE while the name is checked
@@ -79,11 +90,14 @@ def tls_context(ca_file):
 
 
 class MqttService:
-    def __init__(self, app, cfg, clock):
-        """clock: ticks_ms, ticks_add, ticks_diff (evse.shell.hal; the bench's virtual clock)."""
+    def __init__(self, app, cfg, clock, flash_dir="/"):
+        """clock: ticks_ms, ticks_add, ticks_diff (evse.shell.hal; the bench's virtual clock).
+        flash_dir: where a relative mqtt_ca_file lies."""
         self.app = app
         self.cfg = cfg
         self.clock = clock
+        ca = cfg.get("mqtt_ca_file") or None
+        self.ca_file = ca if ca is None or ca.startswith("/") else join(flash_dir, ca)
         self.tls, self.host, self.port = settings.mqtt_url_parts(cfg["mqtt_url"])
         self.prefix = cfg["mqtt_prefix"] or "evse"
         self.running = True
@@ -147,7 +161,7 @@ class MqttService:
 
     async def _open(self):
         """TCP (TLS), CONNECT with the last will, CONNACK, SUBSCRIBE: each step awaited."""
-        ctx = tls_context(self.cfg.get("mqtt_ca_file")) if self.tls else None
+        ctx = tls_context(self.ca_file) if self.tls else None
         if ctx is not None:
             conn = asyncio.open_connection(self.host, self.port, ssl=ctx)
         else:
