@@ -270,6 +270,7 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
                     if raw.startswith(word.encode()):
                         return raw.decode().split()
 
+            assert (await line_with("NOT_CONFIGURED_IMPORTED"))[1] == "[]"   # no heap when off
             assert (await line_with("CONNECTED"))[1] == "True", lines
             assert sub.last("upy/evse/status") == "online"
             assert sub.last("homeassistant/number/upy_evse/current_limit/config")

@@ -112,6 +112,18 @@ def test_commands_go_through_the_apps_one_interface():
     assert len(svc._errors) == M.ERRORS_QUEUED
 
 
+def test_the_brokers_name_is_looked_up_once_then_kept():
+    rig, svc = _svc(mqtt_url="mqtt://localhost:1883")
+    assert svc._address() == "127.0.0.1"
+    svc._ip = "10.9.9.9"                     # kept: no lookup (it would block the loop) ...
+    assert svc._address() == "10.9.9.9"
+    svc._failures = M.RESOLVE_AFTER          # ... until connecting to it failed a few times
+    assert svc._address() == "127.0.0.1" and svc._failures == 0
+    rig, svc = _svc(mqtt_url="mqtt://192.168.1.20")
+    svc._ip = "10.9.9.9"
+    assert svc._address() == "192.168.1.20"  # an address is never looked up
+
+
 def test_state_topics_follow_the_status_once_a_second_or_on_an_event():
     rig, svc = _svc()
     assert svc._state["state"] == "A1" and svc._state["limit_a"] == "32.0"
@@ -123,14 +135,6 @@ def test_state_topics_follow_the_status_once_a_second_or_on_an_event():
     rig.app.command("limit", 16, 0)          # no event of its own: seen within the second
     rig.run(1.05)
     assert svc._state["limit_a"] == "16.0"
-
-
-def test_not_configured_costs_nothing():
-    import sys
-    rig = Rig(config={"max_current": 32})
-    assert rig.app.mqtt is None
-    # this file imported it; the app alone does not (checked by the heap figure in the bench test)
-    assert "evse.services.mqtt" in sys.modules
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
 CONNECT_TIMEOUT_S = 10         # TCP (and TLS) open, then CONNACK
 RECONNECT_MIN_MS = 1000        # backoff after a failed connection or a drop, doubling ...
 RECONNECT_MAX_MS = 120000      # ... up to two minutes
+RESOLVE_AFTER = 3              # failed connections before the broker's name is looked up again
 STATE_EVERY_MS = 1000          # power and energy move without events: compared once a second
 ERRORS_QUEUED = 4              # refusals waiting for the broker; more are only counted in last_error
 MAX_BODY = 512                 # bytes of one incoming packet kept; longer ones are dropped
@@ -112,6 +113,8 @@ class MqttService:
         self._ping = False
         self._discover = False
         self._errors = []             # refusals not yet said on <prefix>/error
+        self._ip = None               # the broker's name looked up (see _address)
+        self._failures = 0            # connections failed since that lookup
 
     def topic(self, suffix):
         return self.prefix + "/" + suffix
@@ -142,6 +145,7 @@ class MqttService:
                 reader, writer = await self._open()
             except Exception as e:
                 self.last_error = "connect: %r" % (e,)
+                self._failures += 1
                 await asyncio.sleep(delay / 1000)
                 delay = min(delay * 2, RECONNECT_MAX_MS)
                 continue
@@ -159,13 +163,28 @@ class MqttService:
         self.running = False
         self.wake.set()
 
+    def _address(self):
+        """The broker's IP address. A name is looked up once and the answer kept until connecting
+        to it fails RESOLVE_AFTER times: MicroPython's getaddrinfo blocks the whole loop, control
+        tick included, for as long as the lookup takes (an IP address in mqtt_url never does)."""
+        h = self.host
+        if h.replace(".", "").isdigit() or ":" in h:
+            return h
+        if self._ip is None or self._failures >= RESOLVE_AFTER:
+            import socket
+            self._failures = 0
+            af = getattr(socket, "AF_INET", 2)    # 2 on every port; the Pico stubs lack it
+            self._ip = _ip_of(socket.getaddrinfo(h, self.port, af)[0][-1])
+        return self._ip
+
     async def _open(self):
         """TCP (TLS), CONNECT with the last will, CONNACK, SUBSCRIBE: each step awaited."""
         ctx = tls_context(self.ca_file) if self.tls else None
-        if ctx is not None:
-            conn = asyncio.open_connection(self.host, self.port, ssl=ctx)
+        addr = self._address()
+        if ctx is not None:     # the broker's certificate is for its name: checked against it
+            conn = asyncio.open_connection(addr, self.port, ssl=ctx, server_hostname=self.host)
         else:
-            conn = asyncio.open_connection(self.host, self.port)
+            conn = asyncio.open_connection(addr, self.port)
         reader, writer = await asyncio.wait_for(conn, CONNECT_TIMEOUT_S)
         try:
             writer.write(W.connect(self.client_id(), KEEPALIVE_S, self.cfg["mqtt_user"],
@@ -293,6 +312,14 @@ class MqttService:
         if len(self._errors) < ERRORS_QUEUED:
             self._errors.append(msg)
         self.wake.set()
+
+
+def _ip_of(sockaddr):
+    """The IPv4 address of a getaddrinfo answer: ('a.b.c.d', port) on the boards (lwIP), a raw
+    sockaddr_in (family, port, 4 address bytes) on the unix port."""
+    if isinstance(sockaddr, tuple):
+        return sockaddr[0]
+    return "%d.%d.%d.%d" % tuple(sockaddr[4:8])
 
 
 async def _close(writer):
