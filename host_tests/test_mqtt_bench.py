@@ -285,7 +285,7 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
             while sub.last("upy/evse/status") != "offline":
                 assert asyncio.get_running_loop().time() < end, "no last will"
                 await asyncio.sleep(0.05)
-            print("".join(x for x in lines if x.startswith("HEAP")))
+            print("".join(x for x in lines if x.startswith(("HEAP", "HELD"))))
         finally:
             if proc.returncode is None:
                 os.killpg(proc.pid, 9)

@@ -14,10 +14,18 @@ def used():
     return gc.mem_alloc()
 
 
+HELD = [0]     # the longest real time (us) the loop spent away from the driver: MQTT's own steps
+
+
 async def drive(rig):
+    import time
     while True:
         rig.run(0.01)
-        await asyncio.sleep_ms(1)
+        t0 = time.time_ns()
+        await asyncio.sleep_ms(0)
+        held = (time.time_ns() - t0) // 1000
+        if held > HELD[0]:
+            HELD[0] = held
 
 
 async def until(pred, s):
@@ -52,6 +60,7 @@ async def main(port, scheme, flash_dir):
     asyncio.create_task(drive(rig))
     ok = await until(lambda: svc._sent.get("state") == "A1", 10)
     print("CONNECTED", ok, svc.last_error)
+    print("HELD_US connect %d" % HELD[0])
     print("HEAP connected %d" % (used() - b0))
     w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
     w.recompute()

@@ -247,6 +247,7 @@ class MqttService:
         for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
+            await asyncio.sleep(0)            # the control loop runs between two payloads
 
     async def _pinger(self):
         while True:
