@@ -6,18 +6,19 @@ import json
 from tools.rig import Rig
 from evse.services import console as C
 from evse.services import settings as S
+from evse.services.mqtt_cfg import mqtt_url_parts
 
 import upytest
 
 
 def test_mqtt_url_forms():
-    assert S.mqtt_url_parts("mqtt://10.0.0.2") == (False, "10.0.0.2", 1883)
-    assert S.mqtt_url_parts("mqtts://broker.lan") == (True, "broker.lan", 8883)
-    assert S.mqtt_url_parts("mqtt://broker.lan:1884/") == (False, "broker.lan", 1884)
+    assert mqtt_url_parts("mqtt://10.0.0.2") == (False, "10.0.0.2", 1883)
+    assert mqtt_url_parts("mqtts://broker.lan") == (True, "broker.lan", 8883)
+    assert mqtt_url_parts("mqtt://broker.lan:1884/") == (False, "broker.lan", 1884)
     for bad in ("http://x", "mqtt://", "mqtt://a b", "mqtt://h:0", "mqtt://h:65536", "mqtt://h:x",
                 "mqtt://user:pw@host", "ws://h", "mqtt:///x"):
         try:
-            S.mqtt_url_parts(bad)
+            mqtt_url_parts(bad)
             assert False, bad
         except ValueError:
             pass

@@ -40,7 +40,7 @@ async def main(port, scheme, flash_dir):
     base = {"max_current": 32, "meter": "ct"}
     rig = Rig(config=base)           # the firmware's modules imported once, without MQTT
     rig = None
-    off = [m for m in ("evse.services.mqtt", "evse.services.mqtt_wire", "evse.services.ha",
+    off = [m for m in ("evse.services.mqtt", "evse.services.mqtt_wire", "evse.services.ha", "evse.services.mqtt_cfg",
                        "evse.core.fallback", "evse.services.history") if m in sys.modules]
     print("NOT_CONFIGURED_IMPORTED", off)
     a0 = used()

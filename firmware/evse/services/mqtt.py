@@ -18,7 +18,7 @@ import asyncio
 
 from evse.core import limits as L
 from evse.services import mqtt_wire as W
-from evse.services import settings
+from evse.services.mqtt_cfg import mqtt_url_parts
 from evse.shell.store import join
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
@@ -99,7 +99,7 @@ class MqttService:
         self.clock = clock
         ca = cfg.get("mqtt_ca_file") or None
         self.ca_file = ca if ca is None or ca.startswith("/") else join(flash_dir, ca)
-        self.tls, self.host, self.port = settings.mqtt_url_parts(cfg["mqtt_url"])
+        self.tls, self.host, self.port = mqtt_url_parts(cfg["mqtt_url"])
         self.prefix = cfg["mqtt_prefix"] or "evse"
         self.running = True
         self.connected = False

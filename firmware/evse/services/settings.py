@@ -109,37 +109,7 @@ def _ocpp_password(v):
         raise ValueError(why)
 
 
-def mqtt_url_parts(v):
-    """(tls, host, port) of mqtt://host[:port] or mqtts://host[:port]; ValueError saying why not."""
-    rest = v[8:] if v.startswith("mqtts://") else v[7:] if v.startswith("mqtt://") else None
-    if rest is None:
-        raise ValueError("must start with mqtt:// or mqtts://")
-    tls = v.startswith("mqtts://")
-    host, _, port = rest.rstrip("/").partition(":")
-    if not host or " " in v or "/" in host or "@" in host:
-        raise ValueError("must name a host (mqtt://host:port)")
-    if not port:
-        return tls, host, 8883 if tls else 1883
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("port must be 1..65535")
-    return tls, host, int(port)
-
-
-def _printable(v):
-    """MQTT user names and passwords: printable ASCII (what an installer can type on the console)."""
-    if any(not " " < c <= "~" for c in v):
-        raise ValueError("must be printable ASCII without spaces")
-
-
-def _mqtt_prefix(v):
-    """A topic prefix: no wildcards (MQTT 3.1.1 section 4.7.1), no empty level at either end."""
-    _printable(v)
-    if "+" in v or "#" in v or v.startswith("/") or v.endswith("/") or "//" in v:
-        raise ValueError("must be topic levels like evse or home/garage/evse (no + # or empty level)")
-
-
-TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "mqtt_url": mqtt_url_parts,
-              "mqtt_user": _printable, "mqtt_password": _printable, "mqtt_prefix": _mqtt_prefix}
+TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password}
 
 
 def _ocpp_security(cfg):
@@ -196,6 +166,9 @@ def _check_plain(key, typ, value, spec):
             raise ValueError("must be text of at most %d characters" % spec[2])
         if value and key in TEXT_RULES:
             TEXT_RULES[key](value)
+        elif value and key.startswith("mqtt_"):     # imported only when MQTT is being set up
+            from evse.services import mqtt_cfg
+            mqtt_cfg.check(key, value)
     elif not isinstance(value, dict):
         raise ValueError("must be an object")
 
