@@ -74,6 +74,14 @@ class Bench:
                 pass
 
 
+async def eventually(pred, seconds=5):
+    """Real time, for what the broker delivers to the test's subscriber."""
+    end = asyncio.get_running_loop().time() + seconds
+    while not pred():
+        assert asyncio.get_running_loop().time() < end, "not within %s s" % seconds
+        await asyncio.sleep(0.02)
+
+
 def run(coro):
     asyncio.run(asyncio.wait_for(coro, 120))
 
@@ -272,8 +280,8 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
 
             assert (await line_with("NOT_CONFIGURED_IMPORTED"))[1] == "[]"   # no heap when off
             assert (await line_with("CONNECTED"))[1] == "True", lines
-            assert sub.last("upy/evse/status") == "online"
-            assert sub.last("homeassistant/number/upy_evse/current_limit/config")
+            await eventually(lambda: sub.last("upy/evse/status") == "online")
+            await eventually(lambda: sub.last("homeassistant/number/upy_evse/current_limit/config"))
             assert (await line_with("STATE"))[1] == "B2"
             await sub.publish("upy/evse/limit/set", "10")
             duty = int((await line_with("DUTY"))[1]) / 100
@@ -281,10 +289,7 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
             await line_with("READY")
             os.killpg(proc.pid, 9)       # the wrapper and the port's process: no DISCONNECT
             await proc.wait()
-            end = asyncio.get_running_loop().time() + 5
-            while sub.last("upy/evse/status") != "offline":
-                assert asyncio.get_running_loop().time() < end, "no last will"
-                await asyncio.sleep(0.05)
+            await eventually(lambda: sub.last("upy/evse/status") == "offline")   # the will
             print("".join(x for x in lines if x.startswith(("HEAP", "HELD"))))
         finally:
             if proc.returncode is None:
