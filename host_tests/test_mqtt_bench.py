@@ -138,7 +138,8 @@ def test_discovery_states_and_commands_through_a_real_broker(tmp_path):
             await b.until(lambda: b.app.charger.out.amps_x10 == 100, 3, "10 A advertised")
             assert abs(d.duty - 10 * DUTY_PER_AMP) <= 0.05 and d.coil
             await b.until(lambda: sub.last(P + "limit_a") == "10.0", what="limit published")
-            assert b.app.status(0)["limit_by"] == "mqtt"
+            st = b.app.status(0)
+            assert st["limit_by"] == "mqtt" and st["mqtt"]["connected"] and st["mqtt"]["connects"] == 1
             # refused with a reason, nothing changed (the console's one check of every limit)
             for bad in ("ten", "81", "nan", "-1"):
                 await sub.publish(P + "limit/set", bad)

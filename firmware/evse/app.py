@@ -202,6 +202,8 @@ class App:
             r["energy"] = self.meter.status()
         if self.ocpp is not None:
             r["ocpp"] = self.ocpp.status()
+        if self.mqtt is not None:
+            r["mqtt"] = self.mqtt.status()
         return r
 
     def sessions(self):
