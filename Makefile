@@ -19,10 +19,12 @@ $(STAMP): requirements-dev.txt pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the trace tests run for real: sigrok-cli (the analyzer, the bench's VCD and the
-# pwm decoder) and gtkwave (its vcd2fst reads the bench's VCD with GTKWave's own parser).
-DEBS := sigrok-cli gtkwave
+# pwm decoder), gtkwave (its vcd2fst reads the bench's VCD with GTKWave's own parser) and mosquitto
+# (the MQTT broker the MQTT tests start on a free port).
+DEBS := sigrok-cli gtkwave mosquitto
 debs:
-	@command -v sigrok-cli >/dev/null 2>&1 && command -v vcd2fst >/dev/null 2>&1 || { \
+	@command -v sigrok-cli >/dev/null 2>&1 && command -v vcd2fst >/dev/null 2>&1 && \
+	  { command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null; \
 	  else echo "missing: sudo apt-get install $(DEBS) (their tests will be skipped)"; fi; }
 

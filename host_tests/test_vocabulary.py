@@ -14,8 +14,9 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 NOT_YET_CONVERTED = ["evse/ocpp/"]
 
 # Module-level names whose strings are another vocabulary that happens to share a spelling:
-# settings keys ("ventilation", "rcd_selftest") and console commands ("settings").
-OTHER_VOCABULARIES = {"evse/services/console.py": ("LIVE_KEYS", "COMMANDS")}
+# settings keys ("ventilation", "rcd_selftest"), console commands ("settings"), MQTT topics ("fault").
+OTHER_VOCABULARIES = {"evse/services/console.py": ("LIVE_KEYS", "COMMANDS"),
+                      "evse/services/ha.py": ("ENTITIES",)}
 
 STATES = [getattr(V, n) for n in dir(V) if n.startswith("ST_")]
 FAULTS = [getattr(V, n) for n in dir(V) if n.startswith("FAULT_")]

@@ -7,6 +7,7 @@ _ = None
 _._cmd_help
 _._cmd_status
 _._cmd_sessions
+_._cmd_history
 _._cmd_limit
 _._cmd_grid
 _._cmd_enable

@@ -12,6 +12,7 @@ from evse.services.journal import Journal
 SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
 OCPP_DIR = "ocpp"                                  # the OCPP service's files on flash
+REMOTE_SOURCES = ("mqtt", "rest")             # limit sources that a network carries: fallback
 PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
 _MAX_LOGGED_ERRORS = const(20)
 _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
@@ -57,6 +58,15 @@ class App:
         self._start_net(board)
         self.planner = None                        # charging windows, solar surplus (services/planner.py)
         self._start_planner()
+        self.fallback = None                       # evse.core.fallback, when a timeout is set
+        if self.cfg["fallback_timeout_s"]:
+            from evse.core.fallback import Fallback
+            self.fallback = Fallback(self.charger, self.cfg["fallback_current_a"],
+                                     self.cfg["fallback_timeout_s"] * 1000, ticks_diff)
+        self.id_tag = None                         # who authorized the plug-in (session history)
+        self.mqtt = None                           # MQTT and Home Assistant discovery (docs/mqtt.md)
+        if self.cfg["mqtt_url"]:
+            self._start_mqtt()
 
     def _start_net(self, board):
         if not getattr(board, "WIFI", False):
@@ -100,6 +110,16 @@ class App:
         self.services.append(self.ocpp)
         self.listeners.append(self.ocpp)
 
+    def _start_mqtt(self):
+        try:
+            from evse.services.mqtt import MqttService     # imported only when used: it costs heap
+            self.mqtt = MqttService(self, self.cfg, hal, self.flash_dir)
+        except Exception as e:     # no MQTT rather than no charger
+            self.report("mqtt", repr(e))
+            return
+        self.services.append(self.mqtt)
+        self.listeners.append(self.mqtt)
+
     def _ocpp_reset(self, kind):
         """OCPP Reset (Soft or Hard), after its StopTransaction went out: outputs safe, then reboot."""
         self.report("ocpp", "reset " + kind)
@@ -117,7 +137,7 @@ class App:
             from evse.metering.meter import make_meter
             from evse.shell.meter_io import MeterIO
             io = MeterIO(board, self.cfg)
-            meter = make_meter(self.cfg, io, flash_dir)
+            meter = make_meter(self.cfg, io, flash_dir, wall=hal.utc_seconds)   # session start and end
             if meter.kind == "ct" and getattr(meter.source, "slice_us", 0):
                 self._ct = meter.source
                 self.hw.attach_ct(self._ct)
@@ -220,7 +240,13 @@ class App:
             r["net"] = self.net.status()
             if self.netclock is not None:
                 r["net"]["ntp"] = self.netclock.status()
+        if self.mqtt is not None:
+            r["mqtt"] = self.mqtt.status()
         return r
+
+    def sessions(self):
+        """The charging history on flash, oldest first (evse.services.history makes it CSV)."""
+        return self.meter.sessions() if self.meter is not None else []
 
     def _limit_by(self):
         """Why the limit is what it is: the source with the lowest limit, or 'temperature' when the
@@ -235,12 +261,15 @@ class App:
         return by
 
     def command(self, verb, arg, now, source=V.SRC_CONSOLE):
-        """limit (amps or None), enable, disable, authorize, stop (reason), clear, grid (watts): the
-        reply's fields. `source` names the limit's source, or who reports the grid power.
-        ValueError when refused, with nothing changed."""
+        """limit (amps or None), enable, disable, authorize (id tag), stop (reason), clear, grid
+        (watts): the reply's fields. ValueError when refused, with nothing changed. A limit is the
+        source's own (console, mqtt, rest, schedule, surplus); a remote one (REMOTE_SOURCES) is watched
+        for silence (fallback). For grid, `source` is who reports the grid power."""
         ch = self.charger
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
+            if self.fallback is not None and source in REMOTE_SOURCES:
+                self.fallback.heard(source, arg, now)
             return {"limit": arg}
         if verb == "grid":
             if self.planner is None:
@@ -252,6 +281,7 @@ class App:
             return {"enabled": ch.enabled}
         if verb == "authorize":
             ch.authorize(True)
+            self.id_tag = arg if isinstance(arg, str) else source
             return {"authorized": True}
         if verb == "stop":
             ch.stop(arg)
@@ -283,9 +313,10 @@ class App:
     def _meter_session(self, ev, now):
         """Session energy follows the core's session events (Meter never raises)."""
         if ev[1] == V.SESSION_START:
-            self.meter.session_start(now)
+            self.meter.session_start(now, self.id_tag)
         elif ev[1] == V.SESSION_END:
             self.meter.session_end(now, ev[2] if len(ev) > 2 and ev[2] else V.SESSION_END)
+            self.id_tag = None
 
     def poll_meter(self):
         """Right after the tick: the CT samples until just before the next one, never later."""
@@ -310,6 +341,8 @@ class App:
         """One control tick, the meter, and one round of service polls (what the asyncio loop does
         each tick)."""
         ok = self.tick()
+        if self.fallback is not None:
+            self.fallback.poll(ticks_ms())
         self.poll_meter()
         self.poll_services(ticks_ms())
         return ok
@@ -335,6 +368,8 @@ async def _run_all(app):
     import asyncio
     if app.ocpp is not None:      # the WebSocket side; poll() runs from the control loop
         asyncio.create_task(_guarded(app, "ocpp", app.ocpp.run()))
+    if app.mqtt is not None:      # the broker side, likewise
+        asyncio.create_task(_guarded(app, "mqtt", app.mqtt.run()))
     await app.run()
 
 

@@ -69,3 +69,4 @@ SRC_CONSOLE = "console"
 SRC_SCHEDULE = "schedule"             # charging windows, off-peak tariff (services/planner.py)
 SRC_SURPLUS = "surplus"               # solar surplus / grid limit (services/surplus.py)
 FIXED_SOURCES = (SRC_SETTINGS, SRC_BOARD)
+SRC_FALLBACK = "fallback"     # a remote controller's limit gone silent (evse.core.fallback)

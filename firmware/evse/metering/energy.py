@@ -28,6 +28,7 @@ CHECKPOINT_MAX_BYTES = 1024    # a checkpoint is about 200 bytes
 SESSIONS_FILE = "sessions.ring"
 SESSIONS_KEPT = 50
 REASON_MAX_CHARS = 24
+USER_MAX_CHARS = 20            # an OCPP idTag (CiString20); a longer console tag is cut
 MWH_PER_WH = 1000
 
 TICKS_PERIOD = 1 << 30  # MicroPython's ticks period on 32-bit boards
@@ -54,6 +55,14 @@ def _legacy_checkpoint(dirpath):
         if best is None or cp["seq"] > best["seq"]:
             best = cp
     return best
+
+
+def _tag(user):
+    """An id tag as a record keeps it: printable ASCII without quotes, at most USER_MAX_CHARS, so
+    a record always fits its ring slot (RING_SLOT_BYTES) whatever a card or a console sent."""
+    if not isinstance(user, str) or not user:
+        return None
+    return "".join(c if " " <= c <= "~" and c not in "\"\\" else "?" for c in user[:USER_MAX_CHARS])
 
 
 class MilliUnits:
@@ -148,7 +157,8 @@ class Energy:
             self.checkpoint()
 
     # --- sessions --------------------------------------------------------------------------
-    def session_start(self, now_ms):
+    def session_start(self, now_ms, user=None):
+        """user: who authorized it (an id tag), kept in its record."""
         if self._s_open:
             return
         self.poll(now_ms)
@@ -156,6 +166,7 @@ class Energy:
         self._s_open = True
         self._sid += 1
         self._s_start = self._now_wall()
+        self._s_user = _tag(user)
         self.checkpoint()
 
     def session_end(self, now_ms, reason):
@@ -184,7 +195,8 @@ class Energy:
         """Write the state now. Returns True on success; on failure sets error, retries later."""
         cp = {"wh": self._total_wh, "mwh": self._total_mwh, "sid": self._sid,
               "open": self._s_open, "s_wh": self._s_wh, "s_mwh": self._s_mwh, "s_ms": self._s_ms,
-              "s_max_ma": self._s_max_ma, "s_start": self._s_start, "t": self._now_wall()}
+              "s_max_ma": self._s_max_ma, "s_start": self._s_start, "s_user": self._s_user,
+              "t": self._now_wall()}
         try:
             self.copies.write(json.dumps(cp).encode())
         except Exception as e:
@@ -244,6 +256,7 @@ class Energy:
         self._s_ms = best.get("s_ms", 0) or 0
         self._s_max_ma = best.get("s_max_ma", 0) or 0
         self._s_start = best.get("s_start")
+        self._s_user = best.get("s_user")
         rec = self._record("power_loss", best.get("t"))
         last = self.ring.last()
         if last is None or last.get("sid") != self._sid:
@@ -257,9 +270,12 @@ class Energy:
             self.error = "session record not stored: %s" % self.ring.error
 
     def _record(self, reason, end):
-        return {"sid": self._sid, "start": self._s_start, "end": end, "dur_s": self._s_ms // 1000,
-                "wh": round(self.wh_session, 3), "max_a": round(self._s_max_ma / 1000, 1),
-                "reason": reason[:REASON_MAX_CHARS]}
+        rec = {"sid": self._sid, "start": self._s_start, "end": end, "dur_s": self._s_ms // 1000,
+               "wh": round(self.wh_session, 3), "max_a": round(self._s_max_ma / 1000, 1),
+               "reason": reason[:REASON_MAX_CHARS]}
+        if self._s_user is not None:      # who authorized it (an id tag), when someone did
+            rec["user"] = self._s_user
+        return rec
 
     def _clear_session(self):
         self._s_open = False
@@ -268,6 +284,7 @@ class Energy:
         self._s_ms = 0
         self._s_max_ma = 0
         self._s_start = None
+        self._s_user = None
 
     def _now_wall(self):
         if self._wall is None:

@@ -352,10 +352,10 @@ class Meter:
                 self.energy.note_current_ma(peak)
             self.energy.add_mwh(src.take_mwh(), now_ms)
 
-    def session_start(self, now_ms):
+    def session_start(self, now_ms, user=None):
         if self.energy is not None:
             try:
-                self.energy.session_start(now_ms)
+                self.energy.session_start(now_ms, user)
             except Exception as e:
                 self.error = "session start: %s" % e
             if self.energy.error and self.error is None:

@@ -21,8 +21,9 @@ LOG_RECORDS_MAX = 32      # fault-log records per reply
 LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rcd_selftest",
              "economiser")
 COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
-            "settings", "set", "reboot", "sessions", "grid")
+            "settings", "set", "reboot", "sessions", "grid", "history")
 SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)
+HISTORY_MAX = 20          # CSV lines per reply: 20 full-length lines fit OUT_MAX with room
 
 
 def prefix_id(head):
@@ -235,6 +236,15 @@ class Console:
         meter = self.app.meter
         recs = meter.sessions() if meter is not None else []
         return {"sessions": recs[-n:] if n else [], "metered": meter is not None}
+
+    def _cmd_history(self, req, now):
+        """The charging history as CSV (evse.services.history), the newest n sessions."""
+        n = req.get("n", HISTORY_MAX)
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= HISTORY_MAX:
+            raise ValueError("n must be 0..%d" % HISTORY_MAX)
+        from evse.services import history
+        recs = self.app.sessions()
+        return {"csv": history.csv(recs[-n:] if n else []), "sessions": len(recs)}
 
     def _cmd_limit(self, req, now):
         try:

@@ -88,6 +88,16 @@ SCHEMA = {
     "min_charge_s": (int, 600, 0, 7200),            # solar: charge at least this long once started
     "min_pause_s": (int, 300, 0, 7200),             # both: pause at least this long once paused
     "grid_timeout_s": (int, 60, 5, 3600),           # an older grid reading is no reading
+    # MQTT 3.1.1 with Home Assistant discovery (docs/mqtt.md); an empty URL turns MQTT off
+    "mqtt_url": (TEXT, "", 200),
+    "mqtt_user": (TEXT, "", 64),
+    "mqtt_password": (TEXT, "", 64),
+    "mqtt_prefix": (TEXT, "evse", 64),
+    "mqtt_ca_file": (TEXT, "", 64),
+    # a remote controller (MQTT, REST) that set a limit and then goes silent for the timeout: the
+    # current falls to fallback_current_a (never above the other limits); 0 s = not watched
+    "fallback_current_a": (float, 6.0, 0.0, 80.0),
+    "fallback_timeout_s": (int, 0, 0, 86400),
 }
 
 # No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)
@@ -96,7 +106,7 @@ SCHEMA = {
 GUARDED = ("max_current", "connector", "phases", "nominal_volts",
            "temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c",
            "meter", "meter_phases", "ct_ratio", "ct_burden_ohms", "ct_vref", "ct_cal", "meter_map",
-           "require_auth", "ocpp_url")
+           "require_auth", "ocpp_url", "fallback_timeout_s")
 NOT_APPLIED = "not applied: nothing is offered until a valid value is set"
 
 # OCPP 1.6 security whitepaper: the Basic auth password is a passwordString of 16-40 characters.
@@ -191,6 +201,9 @@ def _check_plain(key, typ, value, spec):
             raise ValueError("must be text of at most %d characters" % spec[2])
         if value and key in TEXT_RULES:
             TEXT_RULES[key](value)
+        elif value and key.startswith("mqtt_"):     # imported only when MQTT is being set up
+            from evse.services import mqtt_cfg
+            mqtt_cfg.check(key, value)
     elif not isinstance(value, dict):
         raise ValueError("must be an object")
 

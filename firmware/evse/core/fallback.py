@@ -1,0 +1,34 @@
+# Network without fear: a remote controller (MQTT, REST: a load balancer, a solar optimiser) that
+# set a limit and then goes silent must not leave the charger at that limit for ever (a lost link
+# once left one at full current and tripped a house's main breaker). After timeout_ms without a
+# word from it, the core caps the current at the fallback amps as one more limit source
+# (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
+# One controller is watched: the last one that set a limit. Its next limit ends the fallback.
+from evse.core import vocab as V
+
+
+class Fallback:
+    def __init__(self, charger, amps, timeout_ms, diff):
+        self.charger = charger
+        self.amps = amps
+        self.timeout_ms = timeout_ms
+        self.diff = diff
+        self.source = None          # the remote controller watched, or None
+        self.active = False         # the fallback cap is in force
+        self._last_ms = 0
+
+    def heard(self, source, amps, now_ms):
+        """A remote source set its limit (amps, or None: removed, no longer watched)."""
+        self.source = source if amps is not None else None
+        self._last_ms = now_ms
+        if self.active:
+            self.active = False
+            self.charger.set_limit(V.SRC_FALLBACK, None)
+
+    def poll(self, now_ms):
+        """Once per control cycle: cap the current when the watched source has gone silent."""
+        if self.source is None or self.active or self.diff(now_ms, self._last_ms) < self.timeout_ms:
+            return False
+        self.active = True
+        self.charger.set_limit(V.SRC_FALLBACK, self.amps)
+        return True

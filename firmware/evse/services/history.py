@@ -1,0 +1,51 @@
+# The charging history as CSV: one line per session record (evse.metering.energy keeps them in a
+# ring on flash that survives power cuts). For the console's `history` command and the web/REST
+# service: history.csv(app.sessions()). Times are UTC (ISO 8601) from the board's clock, empty
+# while it was never set; a cell a spreadsheet would run as a formula is quoted as text.
+HEADER = "session,start_utc,end_utc,duration_s,energy_wh,user,peak_a,end_reason"
+_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def iso_utc(t):
+    """Unix seconds as 2026-12-02T01:50:00Z; '' when unknown."""
+    if not isinstance(t, int) or t < 0:
+        return ""
+    days, s = divmod(t, 86400)
+    y = 1970
+    while True:
+        n = 366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365
+        if days < n:
+            break
+        days -= n
+        y += 1
+    leap = 1 if n == 366 else 0
+    m = 12
+    while days < _DAYS_BEFORE_MONTH[m - 1] + (leap if m > 2 else 0):
+        m -= 1
+    d = days - _DAYS_BEFORE_MONTH[m - 1] - (leap if m > 2 else 0) + 1
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
+
+
+def cell(v):
+    """One CSV field (RFC 4180): quoted when it holds a comma, quote or line break; a text that
+    starts like a formula (= + - @) gets a leading apostrophe (OWASP CSV injection)."""
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        return str(v)
+    if v and v[0] in "=+-@":
+        v = "'" + v
+    if "," in v or '"' in v or "\n" in v or "\r" in v:
+        v = '"' + v.replace('"', '""') + '"'
+    return v
+
+
+def line(r):
+    return ",".join((cell(r.get("sid")), iso_utc(r.get("start")), iso_utc(r.get("end")),
+                     cell(r.get("dur_s")), cell(r.get("wh")), cell(r.get("user")),
+                     cell(r.get("max_a")), cell(r.get("reason"))))
+
+
+def csv(records):
+    """The CSV text of session records (oldest first), header first, CRLF line ends (RFC 4180)."""
+    return "\r\n".join([HEADER] + [line(r) for r in records]) + "\r\n"

@@ -1,0 +1,331 @@
+# MQTT 3.1.1 with Home Assistant discovery (docs/mqtt.md), a service over the app's one interface:
+# App.status() for what it publishes, App.command() for what it is told (the console's commands
+# and checks). Imported only when mqtt_url is set.
+#
+# Two halves, like OCPP: poll(now) runs from the control loop and only compares the status with
+# what was last published (once a second, or at once after an event); run() is an asyncio task
+# that owns the socket: connect, publish the changes, read commands, ping, reconnect with backoff.
+# Nothing here reads a socket without awaiting it, so the control tick never waits for the broker.
+#
+# Topics under <prefix> (mqtt_prefix):
+#   status                    online / offline (retained; offline is the last will, LWT)
+#   state contactor offered_a limit_a enabled fault power_w current_a session_wh total_wh temp_c
+#                             retained, published on change
+#   limit/set   amps, or "none" to remove MQTT's limit      enabled/set  ON / OFF
+#   authorize/set  an id tag                                 stop/set     anything
+#   error                     why the last command was refused (not retained)
+import asyncio
+
+from evse.core import limits as L
+from evse.services import mqtt_wire as W
+from evse.services.mqtt_cfg import mqtt_url_parts
+from evse.shell.store import join
+
+KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
+CONNECT_TIMEOUT_S = 10         # TCP (and TLS) open, then CONNACK
+RECONNECT_MIN_MS = 1000        # backoff after a failed connection or a drop, doubling ...
+RECONNECT_MAX_MS = 120000      # ... up to two minutes
+RESOLVE_AFTER = 3              # failed connections before the broker's name is looked up again
+STATE_EVERY_MS = 1000          # power and energy move without events: compared once a second
+ERRORS_QUEUED = 4              # refusals waiting for the broker; more are only counted in last_error
+MAX_BODY = 512                 # bytes of one incoming packet kept; longer ones are dropped
+DISCOVERY_PREFIX = "homeassistant"
+ON, OFF = "ON", "OFF"
+
+
+def _num(x, digits):
+    return None if x is None else str(round(x, digits)) if digits else str(int(round(x)))
+
+
+def state_values(st):
+    """{topic suffix: payload} of a status snapshot (App.status)."""
+    r = {"state": st["state"], "contactor": ON if st["contactor"] else OFF,
+         "offered_a": _num(st["amps"], 1), "limit_a": _num(st["limit"], 1),
+         "enabled": ON if st["enabled"] else OFF, "fault": st["fault"] or "none",
+         "temp_c": _num(st["temp_c"], 1)}
+    e = st.get("energy")
+    if e is not None:
+        cur = e["current_a"]
+        r["power_w"] = _num(e["power_w"], 0)
+        r["current_a"] = None if cur is None or cur < 0 else _num(cur, 1)
+        r["session_wh"] = _num(e["wh_session"], 0)
+        r["total_wh"] = _num(e["wh_total"], 0)
+    return r
+
+
+def parse_limit(payload):
+    """Amps (float) or None (remove) from a limit/set payload; ValueError when it is neither."""
+    text = payload.decode().strip()
+    if text.lower() in ("none", "null", ""):
+        return None
+    try:
+        amps = float(text)
+    except ValueError:
+        raise ValueError("must be a number 0..%d or none" % L.AMPS_MAX)
+    return L.check_number(amps, 0, L.AMPS_MAX)
+
+
+def der(data):
+    """A certificate as DER: the first block of a PEM file decoded (the unix port's TLS has no PEM
+    parser, and CPython takes bytes cadata as DER only); DER data as it is."""
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        return data
+    import binascii
+    body = data.split(b"-----")[2]       # "", "BEGIN CERTIFICATE", body, "END CERTIFICATE", ...
+    return binascii.a2b_base64(body.replace(b"\n", b"").replace(b"\r", b""))
+
+
+def tls_context(ca_file):
+    """TLS: the broker checked against ca_file when one is given, else encrypted only."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file:
+        with open(ca_file, "rb") as f:
+            ctx.load_verify_locations(cadata=der(f.read()))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        return ctx
+    if hasattr(ctx, "check_hostname"):      # CPython refuses CERT_NONE while the name is checked
+        ctx.check_hostname = False  # pyright: ignore[reportAttributeAccessIssue]
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class MqttService:
+    def __init__(self, app, cfg, clock, flash_dir="/"):
+        """clock: ticks_ms, ticks_add, ticks_diff (evse.shell.hal; the bench's virtual clock).
+        flash_dir: where a relative mqtt_ca_file lies."""
+        self.app = app
+        self.cfg = cfg
+        self.clock = clock
+        ca = cfg.get("mqtt_ca_file") or None
+        self.ca_file = ca if ca is None or ca.startswith("/") else join(flash_dir, ca)
+        self.tls, self.host, self.port = mqtt_url_parts(cfg["mqtt_url"])
+        self.prefix = cfg["mqtt_prefix"] or "evse"
+        self.running = True
+        self.connected = False
+        self.connects = 0             # sessions opened since boot
+        self.last_error = None
+        self.wake = asyncio.Event()   # something to send: the broker task wakes
+        self._state = {}              # suffix -> payload, as the status says now
+        self._sent = {}               # suffix -> payload, as the broker holds it
+        self._dirty = True
+        self._due_ms = None
+        self._ping = False
+        self._discover = False
+        self._errors = []             # refusals not yet said on <prefix>/error
+        self._ip = None               # the broker's name looked up (see _address)
+        self._failures = 0            # connections failed since that lookup
+
+    def topic(self, suffix):
+        return self.prefix + "/" + suffix
+
+    def status(self):
+        return {"connected": self.connected, "connects": self.connects, "error": self.last_error}
+
+    # --- the control loop's side: cheap, never waits ---
+    def on_event(self, ev, now_ms):
+        self._dirty = True
+
+    def poll(self, now_ms):
+        clock = self.clock
+        if not self._dirty and self._due_ms is not None and clock.ticks_diff(now_ms, self._due_ms) < 0:
+            return
+        self._dirty = False
+        self._due_ms = clock.ticks_add(now_ms, STATE_EVERY_MS)
+        new = state_values(self.app.status(now_ms))
+        if new != self._state:
+            self._state = new
+            self.wake.set()
+
+    # --- the broker's side (an asyncio task) ---
+    async def run(self):
+        delay = RECONNECT_MIN_MS
+        while self.running:
+            try:
+                reader, writer = await self._open()
+            except Exception as e:
+                self.last_error = "connect: %r" % (e,)
+                self._failures += 1
+                await asyncio.sleep(delay / 1000)
+                delay = min(delay * 2, RECONNECT_MAX_MS)
+                continue
+            delay = RECONNECT_MIN_MS
+            try:
+                await self._session(reader, writer)
+            except Exception as e:
+                self.last_error = "session: %r" % (e,)
+            self.connected = False
+            await _close(writer)
+            if self.running:
+                await asyncio.sleep(delay / 1000)
+
+    def stop(self):
+        self.running = False
+        self.wake.set()
+
+    def _address(self):
+        """The broker's IP address. A name is looked up once and the answer kept until connecting
+        to it fails RESOLVE_AFTER times: MicroPython's getaddrinfo blocks the whole loop, control
+        tick included, for as long as the lookup takes (an IP address in mqtt_url never does)."""
+        h = self.host
+        if h.replace(".", "").isdigit() or ":" in h:
+            return h
+        if self._ip is None or self._failures >= RESOLVE_AFTER:
+            import socket
+            self._failures = 0
+            af = getattr(socket, "AF_INET", 2)    # 2 on every port; the Pico stubs lack it
+            self._ip = _ip_of(socket.getaddrinfo(h, self.port, af)[0][-1])
+        return self._ip
+
+    async def _open(self):
+        """TCP (TLS), CONNECT with the last will, CONNACK, SUBSCRIBE: each step awaited."""
+        ctx = tls_context(self.ca_file) if self.tls else None
+        addr = self._address()
+        if ctx is not None:     # the broker's certificate is for its name: checked against it
+            conn = asyncio.open_connection(addr, self.port, ssl=ctx, server_hostname=self.host)
+        else:
+            conn = asyncio.open_connection(addr, self.port)
+        reader, writer = await asyncio.wait_for(conn, CONNECT_TIMEOUT_S)
+        try:
+            writer.write(W.connect(self.client_id(), KEEPALIVE_S, self.cfg["mqtt_user"],
+                                   self.cfg["mqtt_password"], self.topic("status"), "offline"))
+            await writer.drain()
+            first, body = await asyncio.wait_for(W.read_packet(reader, MAX_BODY), CONNECT_TIMEOUT_S)
+            why = "not a CONNACK" if first != W.CONNACK else W.connack_error(body)
+            if why:
+                raise OSError("broker refused: " + why)
+            writer.write(W.subscribe(1, (self.topic("+/set"), DISCOVERY_PREFIX + "/status")))
+            await writer.drain()
+        except BaseException:
+            await _close(writer)
+            raise
+        return reader, writer
+
+    def client_id(self):
+        """MQTT 3.1.1 section 3.1.3.1: 1-23 characters of 0-9a-zA-Z are accepted by every broker."""
+        name = self.cfg.get("serial") or self.prefix
+        return ("evse" + "".join(c for c in name if c.isalpha() or c.isdigit()))[:23]
+
+    async def _session(self, reader, writer):
+        self.connected = True
+        self.connects += 1
+        self.last_error = None
+        self._sent = {}
+        self._discover = True
+        rx = asyncio.create_task(self._rx(reader))
+        pinger = asyncio.create_task(self._pinger())
+        try:
+            while self.running and not rx.done():
+                self.wake.clear()            # before sending: a change during a drain wakes again
+                await self._send(writer)
+                if not rx.done() and not self.wake.is_set():
+                    await self.wake.wait()
+        finally:
+            for t in (rx, pinger):
+                t.cancel()
+
+    async def _send(self, writer):
+        if self._discover:
+            self._discover = False
+            await self._send_discovery(writer)
+            writer.write(W.publish(self.topic("status"), "online", True))
+        for k in self._state:
+            v = self._state[k]
+            if self._sent.get(k, 0) != v:
+                writer.write(W.publish(self.topic(k), "" if v is None else v, True))
+                self._sent[k] = v
+        while self._errors:
+            writer.write(W.publish(self.topic("error"), self._errors.pop(0)))
+        if self._ping:
+            self._ping = False
+            writer.write(W.PINGREQ)
+        await writer.drain()
+
+    async def _send_discovery(self, writer):
+        """One retained config per entity, one payload in the heap at a time."""
+        from evse.services import ha          # imported at the first connection
+        for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
+            writer.write(W.publish(topic, payload, True))
+            await writer.drain()
+            await asyncio.sleep(0)            # the control loop runs between two payloads
+
+    async def _pinger(self):
+        while True:
+            await asyncio.sleep(KEEPALIVE_S / 2)
+            self._ping = True
+            self.wake.set()
+
+    async def _rx(self, reader):
+        """Packets from the broker until the connection ends or goes silent for 1.5 keep-alives
+        (we ping every half one, so a live broker always answers in time)."""
+        try:
+            while True:
+                first, body = await asyncio.wait_for(W.read_packet(reader, MAX_BODY),
+                                                     KEEPALIVE_S * 3 // 2)
+                if first & 0xF0 == W.PUBLISH and body is not None:
+                    topic, payload = W.parse_publish(first, body)
+                    self.on_message(topic, payload)
+        except Exception as e:
+            self.last_error = "read: %r" % (e,)
+        finally:
+            self.wake.set()
+
+    # --- commands: the console's, through App.command ---
+    def on_message(self, topic, payload):
+        if topic == DISCOVERY_PREFIX + "/status":
+            if payload == b"online":      # Home Assistant restarted: discovery and states again
+                self._discover = True
+                self._sent = {}
+                self.wake.set()
+            return
+        verb = topic[len(self.prefix) + 1:-4] if topic.endswith("/set") else None
+        try:
+            self._command(verb, payload, self.clock.ticks_ms())
+        except ValueError as e:
+            self._error("%s: %s" % (verb, e))
+        except Exception as e:             # never into the loop: said on the error topic
+            self._error("%s failed: %r" % (verb, e))
+        self._dirty = True
+
+    def _command(self, verb, payload, now):
+        app = self.app
+        if verb == "limit":
+            app.command("limit", parse_limit(payload), now, "mqtt")
+        elif verb == "enabled":
+            on = payload.decode().strip().upper()
+            if on not in (ON, OFF):
+                raise ValueError("must be ON or OFF")
+            app.command("enable" if on == ON else "disable", None, now, "mqtt")
+        elif verb == "authorize":
+            tag = payload.decode().strip()
+            if not 0 < len(tag) <= 64:
+                raise ValueError("id tag must be 1..64 characters")
+            if "ocpp" in app.status(now):  # the central system decides who charges, not MQTT
+                raise ValueError("OCPP is on: present the id tag to the central system")
+            app.command("authorize", tag, now, "mqtt")
+        elif verb == "stop":
+            app.command("stop", "mqtt", now, "mqtt")
+        else:
+            raise ValueError("unknown command topic")
+
+    def _error(self, msg):
+        self.last_error = msg
+        if len(self._errors) < ERRORS_QUEUED:
+            self._errors.append(msg)
+        self.wake.set()
+
+
+def _ip_of(sockaddr):
+    """The IPv4 address of a getaddrinfo answer: ('a.b.c.d', port) on the boards (lwIP), a raw
+    sockaddr_in (family, port, 4 address bytes) on the unix port."""
+    if isinstance(sockaddr, tuple):
+        return sockaddr[0]
+    return "%d.%d.%d.%d" % tuple(sockaddr[4:8])
+
+
+async def _close(writer):
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except Exception:
+        pass

@@ -1,0 +1,160 @@
+"""Home Assistant MQTT discovery, field by field against Home Assistant's documented rules
+(home-assistant.io/integrations/mqtt "MQTT Discovery", and the pages sensor.mqtt, binary_sensor.mqtt,
+number.mqtt, switch.mqtt, button.mqtt, sensor "device class" and "state class"), written down here
+as tables, so a payload that Home Assistant would refuse or misread fails here first."""
+import json
+import re
+
+import pytest
+
+from evse.services import ha, mqtt as M
+from evse.services import settings
+
+# Discovery topic: <discovery_prefix>/<component>/[<node_id>/]<object_id>/config, the ids of
+# [a-zA-Z0-9_-] (MQTT Discovery, "Discovery topic").
+TOPIC = re.compile(r"^homeassistant/(sensor|binary_sensor|number|switch|button)/"
+                   r"([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)/config$")
+COMMON = {"~", "name", "unique_id", "default_entity_id", "object_id", "availability_topic",
+          "availability", "availability_mode", "payload_available", "payload_not_available",
+          "device", "origin", "icon", "entity_category", "enabled_by_default", "qos", "encoding",
+          "json_attributes_topic", "json_attributes_template", "platform"}
+# Per component: the fields it takes besides COMMON, and those it cannot work without.
+FIELDS = {
+    "sensor": ({"state_topic", "device_class", "state_class", "unit_of_measurement", "value_template",
+                "expire_after", "force_update", "suggested_display_precision", "options"},
+               {"state_topic"}),
+    "binary_sensor": ({"state_topic", "device_class", "payload_on", "payload_off", "value_template",
+                       "off_delay", "expire_after", "force_update"}, {"state_topic"}),
+    "number": ({"command_topic", "command_template", "state_topic", "value_template", "min", "max",
+                "step", "mode", "unit_of_measurement", "device_class", "optimistic", "retain",
+                "payload_reset"}, {"command_topic"}),
+    "switch": ({"command_topic", "state_topic", "payload_on", "payload_off", "state_on", "state_off",
+                "value_template", "device_class", "optimistic", "retain"}, {"command_topic"}),
+    "button": ({"command_topic", "command_template", "payload_press", "device_class", "retain"},
+               {"command_topic"}),
+}
+DEVICE_FIELDS = {"identifiers", "connections", "name", "manufacturer", "model", "model_id",
+                 "sw_version", "hw_version", "serial_number", "configuration_url", "suggested_area",
+                 "via_device"}
+# Sensor device classes and the units Home Assistant accepts for them; the state classes they allow.
+UNITS = {"energy": {"Wh", "kWh", "MWh", "GWh", "J", "kJ", "MJ", "GJ"}, "power": {"W", "kW", "MW"},
+         "current": {"A", "mA"}, "temperature": {"°C", "°F", "K"}}
+STATE_CLASSES = {"energy": {"total", "total_increasing"}, "power": {"measurement"},
+                 "current": {"measurement"}, "temperature": {"measurement"}}
+BINARY_CLASSES = {"power", "plug", "running", "problem", "battery_charging"}
+
+CFG = dict(settings.defaults(), max_current=32.0, meter="ct", serial="SN-42", vendor="ACME",
+           model="Wallbox 1")
+PREFIX = "Garage/EVSE-1"
+
+
+def _expand(c):
+    """The '~' abbreviation, as Home Assistant expands it: in every *_topic value, at either end."""
+    base = c.get("~")
+    out = {}
+    for k, v in c.items():
+        if k.endswith("_topic") and isinstance(v, str) and base is not None:
+            v = base + v[1:] if v.startswith("~") else v[:-1] + base if v.endswith("~") else v
+        out[k] = v
+    return out
+
+
+def configs():
+    return [(t, json.loads(p)) for t, p in ha.configs(PREFIX, CFG)]
+
+
+def test_each_config_sits_on_its_documented_discovery_topic():
+    seen = set()
+    for topic, c in configs():
+        m = TOPIC.match(topic)
+        assert m, topic
+        component, node, obj = m.groups()
+        assert node == "Garage_EVSE-1" and (component, obj) not in seen
+        seen.add((component, obj))
+    assert {c for c, _ in seen} == set(FIELDS)
+
+
+@pytest.mark.parametrize("topic,c", configs())
+def test_fields_are_the_documented_ones_with_the_required_ones_present(topic, c):
+    component = TOPIC.match(topic).group(1)
+    allowed, required = FIELDS[component]
+    assert set(c) <= COMMON | allowed, set(c) - COMMON - allowed
+    assert required <= set(c)
+    assert not ("availability" in c and "availability_topic" in c)   # "must not be used together"
+    e = _expand(c)
+    for k, v in e.items():
+        if k.endswith("_topic"):
+            assert v.startswith(PREFIX + "/") and "+" not in v and "#" not in v and "~" not in v, (k, v)
+    assert e["availability_topic"] == PREFIX + "/status"
+    assert c.get("payload_available", "online") == "online"
+    assert c.get("payload_not_available", "offline") == "offline"
+    if "command_topic" in e:        # one the service subscribes to (<prefix>/+/set)
+        assert re.match("^" + re.escape(PREFIX) + r"/[a-z_]+/set$", e["command_topic"])
+    assert c.get("entity_category") in (None, "diagnostic")   # sensors cannot be 'config'
+
+
+@pytest.mark.parametrize("topic,c", configs())
+def test_ids_device_and_origin(topic, c):
+    component = TOPIC.match(topic).group(1)
+    obj = TOPIC.match(topic).group(3)
+    assert c["unique_id"] == "Garage_EVSE-1_" + obj
+    # default_entity_id (object_id until 2025.10): <domain>.<object id>, lower case a-z 0-9 _
+    assert re.match(r"^%s\.[a-z0-9_]+$" % component, c["default_entity_id"]), c["default_entity_id"]
+    dev = c["device"]
+    assert set(dev) <= DEVICE_FIELDS
+    assert isinstance(dev["identifiers"], list) and dev["identifiers"] == ["Garage_EVSE-1"]
+    assert dev["manufacturer"] == "ACME" and dev["model"] == "Wallbox 1" and dev["serial_number"] == "SN-42"
+    assert isinstance(c["name"], str) and c["name"]
+    assert set(c["origin"]) <= {"name", "sw_version", "support_url"} and c["origin"]["name"]
+
+
+def test_ids_are_unique_and_one_device_holds_every_entity():
+    cs = [c for _, c in configs()]
+    assert len({c["unique_id"] for c in cs}) == len(cs)
+    assert len({c["default_entity_id"] for c in cs}) == len(cs)
+    assert len({json.dumps(c["device"], sort_keys=True) for c in cs}) == 1
+
+
+def test_sensor_classes_units_and_state_classes():
+    for topic, c in configs():
+        component = TOPIC.match(topic).group(1)
+        dc = c.get("device_class")
+        if component == "sensor" and dc is not None:
+            assert c["unit_of_measurement"] in UNITS[dc], c
+            assert c["state_class"] in STATE_CLASSES[dc], c
+        if component == "binary_sensor":
+            assert dc in BINARY_CLASSES
+            assert c.get("payload_on", "ON") == M.ON and c.get("payload_off", "OFF") == M.OFF
+
+
+def test_energy_joins_the_energy_dashboard():
+    """Total and session energy: device_class energy, state_class total_increasing, in Wh."""
+    cs = dict((_expand(c)["state_topic"], c) for t, c in configs() if "state_topic" in c)
+    for suffix in ("total_wh", "session_wh"):
+        c = cs[PREFIX + "/" + suffix]
+        assert (c["device_class"], c["state_class"], c["unit_of_measurement"]) == (
+            "energy", "total_increasing", "Wh")
+
+
+def test_current_limit_is_a_number_from_6_a_to_the_installers_rating_and_enable_a_switch():
+    cs = dict((TOPIC.match(t).group(3), c) for t, c in configs())
+    n = cs["current_limit"]
+    assert n["min"] == 6.0 and n["max"] == 32.0 and n["step"] > 0 and n["min"] < n["max"]
+    assert n["mode"] in ("auto", "box", "slider") and n["unit_of_measurement"] == "A"
+    assert _expand(n)["state_topic"] == PREFIX + "/limit_a"
+    s = cs["enabled"]
+    assert _expand(s)["command_topic"] == PREFIX + "/enabled/set"
+    assert _expand(s)["state_topic"] == PREFIX + "/enabled"
+    # the number shows what the service publishes, and the switch's payloads are ON / OFF
+    st = {"state": "C2", "contactor": True, "amps": 16.0, "limit": 16.0, "enabled": True,
+          "fault": None, "temp_c": 31.5,
+          "energy": {"current_a": 15.9, "power_w": 3657.2, "wh_session": 1234.5, "wh_total": 98765.4}}
+    v = M.state_values(st)
+    assert v["limit_a"] == "16.0" and v["enabled"] == "ON" and v["total_wh"] == "98765"
+    assert float(v["limit_a"]) <= n["max"]
+
+
+def test_without_a_meter_no_energy_entities():
+    cfg = dict(CFG, meter="none")
+    objs = [TOPIC.match(t).group(3) for t, _ in ha.configs(PREFIX, cfg)]
+    assert "total_energy" not in objs and "power" not in objs and "current_limit" in objs

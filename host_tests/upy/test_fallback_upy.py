@@ -1,0 +1,99 @@
+# Network without fear, as bench scenarios on both interpreters: a remote controller (MQTT, REST) sets
+# the limit, then goes silent; after fallback_timeout_s the current falls to fallback_current_a,
+# never above any other limit. (A lost link once left a charger at full current and tripped a
+# house's main breaker.)
+from tools.rig import Rig
+
+import upytest
+
+
+def _charging(**cfg):
+    c = {"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 10}
+    c.update(cfg)
+    rig = Rig(config=c)
+    w = rig.world
+    rig.run(1.0)
+    w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
+    w.recompute()
+    rig.run(0.5)
+    w.ev_ohms = 882                      # C: asks for power
+    w.recompute()
+    rig.run(1.5)
+    assert rig.app.charger.out.contactor, rig.app.charger.state
+    return rig
+
+
+def _amps(rig):
+    return rig.app.charger.out.amps_x10 / 10
+
+
+def _remote(rig, amps, source="mqtt"):
+    rig.app.command("limit", amps, _now(), source)
+
+
+def _now():
+    from evse.shell.hal import ticks_ms
+    return ticks_ms()
+
+
+def test_a_silent_controller_falls_back_after_the_timeout():
+    rig = _charging()
+    _remote(rig, 20)
+    rig.run(0.1)
+    assert _amps(rig) == 20
+    for _ in range(6):                   # a controller that speaks every 10 s keeps its limit
+        rig.run(10)
+        assert _amps(rig) == 20 and rig.app.status(_now())["limit_by"] == "mqtt"
+        _remote(rig, 20)
+    rig.run(29.9)                        # then silence
+    assert _amps(rig) == 20
+    rig.run(0.2)                         # 30 s: the fallback, at once (a lower current is never delayed)
+    assert _amps(rig) == 10 and rig.app.status(_now())["limit_by"] == "fallback"
+    assert rig.app.charger.out.contactor  # still charging, at the safe current
+    _remote(rig, 16)                     # it speaks again: its limit, raised within the 5 s rule
+    rig.run(5.1)
+    assert _amps(rig) == 16 and "fallback" not in rig.app.charger.limits
+
+
+def test_the_fallback_never_raises_a_limit():
+    rig = _charging(fallback_current_a=40)       # above the installer's 32 A
+    _remote(rig, 20)
+    rig.run(31)
+    assert _amps(rig) == 20                      # min(20 stale, 40 fallback, 32 settings)
+    assert rig.app.charger.limit_x10() == 200
+    rig = _charging()
+    _remote(rig, 8)                              # a remote limit below the fallback stays
+    rig.run(31)
+    assert _amps(rig) == 8
+
+
+def test_only_remote_sources_are_watched():
+    rig = _charging()
+    _remote(rig, 20, "console")                  # a person at the console is no network link
+    rig.run(40)
+    assert _amps(rig) == 20 and "fallback" not in rig.app.charger.limits
+    _remote(rig, 20, "rest")
+    rig.run(31)
+    assert _amps(rig) == 10
+    _remote(rig, None, "rest")                   # the controller hands back: nothing watched
+    rig.run(40)
+    assert "fallback" not in rig.app.charger.limits and _amps(rig) == 20   # the console's 20 A
+
+
+def test_watching_allocates_nothing_in_the_control_cycle():
+    from test_cycle_alloc_upy import steady_cycles
+    from tools.drive import Drive
+    d = Drive(config={"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 10})
+    d.run(1.0)
+    d.app.command("limit", 20, _now(), "mqtt")
+    d.run(0.1)
+    assert steady_cycles(d) == 0 and d.app.fallback.source == "mqtt"
+
+
+def test_off_by_default_and_costs_nothing():
+    rig = Rig(config={"max_current": 32})
+    assert rig.app.fallback is None
+
+
+if __name__ == "__main__":
+    upytest.run(globals())
