@@ -69,6 +69,9 @@ SCHEMA = {
     "ocpp_ca_file": (TEXT, "", 64),
     "ocpp_free_id_tag": (TEXT, "", 20),
     "ocpp_config": (dict, {}),
+    # the web page and REST API (docs/web.md): 0 = off (then not even imported: no heap)
+    "web_port": (int, 0, 0, 65535),
+    "web_password": (TEXT, "", 40),              # empty: read-only, nothing can be changed
 }
 
 # No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)
@@ -99,7 +102,7 @@ def _ocpp_password(v):
         raise ValueError(why)
 
 
-TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password}
+TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "web_password": _ocpp_password}
 
 
 def _ocpp_security(cfg):
