@@ -324,12 +324,17 @@ async def _run_all(app):
     await app.run()
 
 
-def _start_web(app):
-    try:
-        from evse.services import web         # imported only when on: it costs heap
-        web.attach(app)
-    except Exception as e:       # no web page rather than no charger
-        app.report("web", repr(e))
+def attach_services(app, stream=None):
+    """The JSON-lines console and the log always; the web page and API only when web_port is set
+    (off, it is never imported: no heap)."""
+    from evse.services import console
+    console.attach(app, stream)
+    if app.cfg["web_port"]:
+        try:
+            from evse.services import web
+            web.attach(app)
+        except Exception as e:   # no web page rather than no charger
+            app.report("web", repr(e))
 
 
 def main(board, flash_dir="/"):
@@ -338,10 +343,7 @@ def main(board, flash_dir="/"):
     app = None
     try:
         app = App(board, flash_dir)
-        from evse.services import console     # the JSON-lines console and the log, as services
-        console.attach(app)
-        if app.cfg["web_port"]:
-            _start_web(app)
+        attach_services(app)
         app.hw.start_watchdog()
         maint.stop()                 # boot.py's maintenance feeds end: the control loop feeds
         asyncio.run(_run_all(app))
