@@ -111,7 +111,7 @@ def test_wrong_password_is_refused():
     b = Bench()
     code, r = b.login("bench-password-0124")
     assert code == 401 and r["error"] == "wrong password" and b.auth is None
-    assert b.login(None)[0] == 401
+    assert b.login(None)[0] == 400
 
 
 def test_login_then_limit_changes_the_duty_on_the_bench():
@@ -149,6 +149,12 @@ def test_bad_input_gets_the_consoles_answer_and_changes_nothing():
         want = con.answer(req, 0)
         assert code == 400 and r == want, (body, r, want)
     assert "console" not in b.app.charger.limits
+    b.call("POST", "limit", {"amps": 8})
+    for body in ({}, {"amp": 6}):          # a missing or misspelt amps never lifts the limit
+        code, r = b.call("POST", "limit", body)
+        assert code == 400 and "amps must be given" in r["error"], r
+        assert con.answer(dict(body, cmd="limit"), 0)["ok"] is False      # the console alike
+    assert b.app.charger.limits["console"] == 80
     code, r = b.call("POST", "authorize", {})
     assert code == 400 and "id_tag" in r["error"] and not b.app.charger.authorized
     assert b.call("POST", "reboot")[0] == 404 and b.call("POST", "set")[0] == 404

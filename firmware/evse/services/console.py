@@ -240,6 +240,8 @@ class Console:
         return {"sessions": recs[-n:] if n else [], "metered": meter is not None}
 
     def _cmd_limit(self, req, now):
+        if "amps" not in req:            # a misspelt key must never lift the limit it meant to set
+            raise ValueError("amps must be given: a number 0..%d, or null to remove the limit" % L.AMPS_MAX)
         try:
             return self.app.command("limit", req.get("amps"), now)
         except ValueError as e:

@@ -142,7 +142,9 @@ class Web:
             given = _body(req).get("password")
         except ValueError as e:
             return _error(400, str(e))
-        if not isinstance(given, str) or not _same(given, pw):
+        if not isinstance(given, str):
+            return _error(400, "password must be given as a string")
+        if not _same(given, pw):
             await asyncio.sleep(FAIL_DELAY_S)
             return _error(401, "wrong password")
         tok = binascii.hexlify(os.urandom(16)).decode()
