@@ -6,7 +6,10 @@
 # The hardware around the VM: the watchdog is the supervisor's (it runs on across Ctrl-C and soft
 # resets, and resets the board when not fed: the control pipe below), and machine.Timer callbacks run
 # as a board's soft IRQs do (SoftIrqs).
+# The car: VBOARD_WORLD may name a JSON file on the host, {"plugged": true, "ev_ohms": 2740}, that a
+# bench rewrites in place to plug in, ask for power or unplug (WorldControl; the web page's test).
 import _thread
+import json
 import micropython
 import os
 import sys
@@ -82,6 +85,38 @@ class Supervisor:
 
 
 ctl = Supervisor()
+
+
+class WorldControl:
+    """The car's side from the host: VBOARD_WORLD's file, opened before "/" becomes the flash and
+    read again (from the start) every WORLD_READ_EVERY world updates; its fields set on the World."""
+    WORLD_READ_EVERY = 10
+
+    def __init__(self):
+        p = os.getenv("VBOARD_WORLD")
+        self.f = open(p, "rb") if p else None
+        self.last = None
+        self.n = 0
+
+    def apply(self, world):
+        self.n += 1
+        if self.f is None or self.n % self.WORLD_READ_EVERY:
+            return
+        self.f.seek(0)
+        data = self.f.read()
+        if not data or data == self.last:
+            return
+        self.last = data
+        try:
+            for k, v in json.loads(data).items():
+                setattr(world, k, v)
+        except ValueError:           # half written: read again next time
+            self.last = None
+            return
+        world.recompute()
+
+
+car = WorldControl()
 
 
 class WDT(mm.WDT):
@@ -199,7 +234,10 @@ def boot(flash, cause):
         import board
         world = World(board)
         world.update()
-        mm.Timer(-1, mode=mm.Timer.PERIODIC, period=WORLD_PERIOD_MS, callback=lambda t: world.update())
+        def tick(t):
+            car.apply(world)
+            world.update()
+        mm.Timer(-1, mode=mm.Timer.PERIODIC, period=WORLD_PERIOD_MS, callback=tick)
     except ImportError:
         print("vboard: no board file on flash yet (flash one with tools/flash.py)")
     print("vboard: MicroPython unix port, flash %s" % flash)
