@@ -51,3 +51,7 @@ _.crc_errors        # Modbus frames with a bad CRC: test_modbus_pymodbus, test_m
 _.timeouts          # Modbus requests unanswered: test_modbus_frames, test_meter_upy
 _.bounces           # S0 pulses rejected as bounces: test_meter_s0, test_meter_upy
 _.offsets           # the CT channels' tracked ADC bias (calibration display): test_meter_ct
+
+# Read by microdot (PyPI, not in firmware/): the web service sets its request size limits.
+_.max_content_length
+_.max_body_length

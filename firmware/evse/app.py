@@ -43,7 +43,7 @@ class App:
         self.meter = None                          # metering service (owns m.current_ma)
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
-        self.gap_ms = [0, 0, 0, 0]                 # longest tick gap: this window, last, its start, last tick
+        self.gap_ms = [0, 0, 0, 0]  # type: list  # longest tick gap: this window, last, its start, last tick
         self.web = None                            # evse.services.web when web_port is set
         self._start_meter(board, flash_dir)
         self.reset_cause = hal.reset_cause()

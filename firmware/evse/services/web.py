@@ -83,7 +83,6 @@ class Web:
         self.tokens = []
         self._pw = app.cfg["web_password"]
         self.ws_clients = 0
-        self.requests = 0
         Request.max_content_length = BODY_MAX
         Request.max_body_length = BODY_MAX
         self.http = Microdot()
@@ -134,7 +133,6 @@ class Web:
         return r[0], r[1], {"WWW-Authenticate": 'Bearer realm="evse"'}
 
     async def _login(self, req):
-        self.requests += 1
         pw = self._password()
         if not pw:
             return _error(403, "no web_password is set (set one on the console)")
@@ -163,7 +161,6 @@ class Web:
                                   compressed=True, max_age=0)
 
     async def _status(self, req):
-        self.requests += 1
         return self.status()
 
     async def _ws(self, req, ws):
@@ -194,7 +191,6 @@ class Web:
         return (r, 200) if r.get("ok") else (r, code)
 
     async def _command(self, req, cmd):
-        self.requests += 1
         if cmd not in WRITE_CMDS:
             return _error(404, "no such command: " + cmd)
         bad = self._check(req)
@@ -209,7 +205,6 @@ class Web:
         return self._ask(obj)
 
     async def _settings(self, req):
-        self.requests += 1
         bad = self._check(req)
         if bad is not None:
             return bad
@@ -234,7 +229,6 @@ class Web:
         return await self._read(req, "sessions")
 
     async def _read(self, req, cmd):
-        self.requests += 1
         bad = self._check(req)
         if bad is not None:
             return bad
