@@ -66,11 +66,12 @@ for _n in ('board.py', 'board.mpy', 'boot.py', 'main.py', 'settings.json', 'sett
         _o[_n] = _h(_n)
     except OSError:
         pass
-try:
-    _w('evse', _o)
-    _o['evse/'] = ''
-except OSError:
-    pass
+for _d in ('evse', 'lib', 'www'):
+    try:
+        _w(_d, _o)
+        _o[_d + '/'] = ''
+    except OSError:
+        pass
 print('FLASHHASH ' + json.dumps(_o))
 """
 
