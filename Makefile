@@ -59,7 +59,7 @@ test-mpy: $(STAMP)
 	$(PY) -m tools.mpy_build --check
 
 ## Figures, not pass/fail: latencies, CPU per tick, heap, .mpy sizes, simulation and analyzer speed.
-bench: $(STAMP) debs rp2emu
+bench: $(STAMP) debs rp2emu $(MICRODOT)
 	$(PY) -m tools.benchmarks
 
 ## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|vboard PORT=/dev/ttyUSB0

@@ -9,19 +9,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from vboard_helpers import ROOT, needs_vboard, wait_for, BOOT_TIMEOUT_S, FLASH_TIMEOUT_S
+from tools.webboard import CAR_B, PW, WebBoard, tick_gap_under_load
+from vboard_helpers import ROOT, needs_vboard, wait_for
 
-PW = "bench-password-0123"
-CAR_B = {"plugged": True, "ev_ohms": 2740}
-NO_CAR = {"plugged": False, "ev_ohms": None}
 SEQ_8_1_MS = 100         # IEC 61851-1 Table A.6 seq 8.1: the contactor opens within 100 ms of C->B
 LOAD_S = 10              # seconds of load; the status reports the longest gap over the last 10-20 s
 LOAD_CLIENTS = 8
@@ -29,86 +24,6 @@ WEBTEST = os.path.join(ROOT, "tools", "webtest")
 SCREENSHOT = os.path.join(ROOT, "build", "web-page.png")
 
 pytestmark = needs_vboard
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class WebBoard:
-    """python -m tools.vboard --web PORT on a flash of its own, with a car the test plugs in."""
-
-    def __init__(self, tmp):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        flash = os.path.join(tmp, "flash")
-        os.makedirs(flash)
-        with open(os.path.join(flash, "settings.json"), "w") as f:
-            f.write('{"max_current": 32}')              # the installer's rating
-        self.world = os.path.join(tmp, "world.json")
-        self.car(NO_CAR)
-        env = dict(os.environ, VBOARD_WORLD=self.world)
-        self.err = open(os.path.join(tmp, "vboard.log"), "w")
-        self.p = subprocess.Popen([sys.executable, "-m", "tools.vboard", "--flash", flash,
-                                   "--link", os.path.join(tmp, "tty"), "--web", str(self.port),
-                                   "--web-password", PW], cwd=ROOT, env=env, text=True,
-                                  stdout=subprocess.PIPE, stderr=self.err)
-        self.lines = []
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_for("make flash onto the virtual board", lambda: self._said("flash "), FLASH_TIMEOUT_S)
-        assert not self._said("flash failed"), self.lines
-        wait_for("the web API answering A1", lambda: self.status_or_none("A1"), BOOT_TIMEOUT_S)
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.lines.append(line)
-
-    def _said(self, word):
-        return any(x.startswith(word) or word in x for x in self.lines)
-
-    def car(self, fields):
-        with open(self.world, "r+" if os.path.exists(self.world) else "w") as f:
-            f.truncate(0)               # in place: the board holds this file open
-            f.write(json.dumps(fields))
-
-    def get(self, path, headers=None):
-        req = urllib.request.Request(self.url + path, headers=headers or {})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, dict(r.headers), r.read()
-
-    def post(self, path, body, auth=True):
-        h = {"Content-Type": "application/json"}
-        if auth:
-            h["Authorization"] = "Basic " + base64.b64encode(("admin:" + PW).encode()).decode()
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers=h, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-
-    def status(self):
-        return json.loads(self.get("/api/v1/status")[2])
-
-    def status_or_none(self, state=None):
-        try:
-            st = self.status()
-        except (OSError, ValueError):
-            return None
-        return st if state is None or st["state"] == state else None
-
-    def stop(self):
-        self.p.terminate()
-        try:
-            self.p.wait(30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        self.err.close()
 
 
 @pytest.fixture(scope="module")
@@ -169,19 +84,12 @@ def test_the_websocket_pushes_each_change(board):
 def test_control_ticks_on_while_the_api_is_hammered(board):
     """Printed: the longest gap between two control ticks, idle and under load from 127.0.0.1. The
     load runs niced: on a board the clients are other machines, here they share its two cores."""
-    time.sleep(20)                                  # the status's window: the last 10-20 s, idle
-    idle = board.status()["tick_gap_ms"]
-    r = subprocess.run([sys.executable, "-m", "tools.webload", board.url, "--seconds", str(LOAD_S),
-                        "--clients", str(LOAD_CLIENTS), "--password", PW], cwd=ROOT, text=True,
-                       stdout=subprocess.PIPE, timeout=LOAD_S + 60, preexec_fn=lambda: os.nice(19))
-    done = json.loads(r.stdout)
-    st = board.status()
-    loaded = st["tick_gap_ms"]
+    idle, loaded, done = tick_gap_under_load(board, LOAD_S, LOAD_CLIENTS)
     print("\nweb load: %d requests in %d s (%.0f/s, %d failed) from %d clients: longest tick gap %d ms "
           "(idle %d ms)" % (done["requests"], LOAD_S, done["per_s"], done["failed"], LOAD_CLIENTS, loaded, idle))
     assert done["failed"] == 0 and done["requests"] > 50
     assert loaded < SEQ_8_1_MS, "the control loop stalled %d ms under web load" % loaded
-    assert st["fault"] is None and board.post("/api/v1/limit", {"amps": None})[0] == 200
+    assert board.status()["fault"] is None and board.post("/api/v1/limit", {"amps": None})[0] == 200
 
 
 def _no_browser():
