@@ -328,7 +328,10 @@ def attach_services(app, stream=None):
     """The JSON-lines console and the log always; the web page and API only when web_port is set
     (off, it is never imported: no heap)."""
     from evse.services import console
-    console.attach(app, stream)
+    if stream is None:
+        console.attach(app)              # the USB serial port
+    else:
+        console.attach(app, stream)
     if app.cfg["web_port"]:
         try:
             from evse.services import web
