@@ -13,7 +13,7 @@ from microdot import Microdot, Request, Response
 from microdot.websocket import with_websocket
 
 from evse.services import words
-from evse.shell.hal import ticks_ms
+from evse.shell.hal import ticks_ms, ticks_diff
 
 API = "/api/v1"
 PAGE = "www/index.html.gz"       # gzipped on flash by tools/flash.py from firmware/www/index.html
@@ -21,6 +21,7 @@ WRITE_CMDS = ("limit", "enable", "disable", "authorize", "stop", "clear")
 TOKENS_MAX = 4                   # logged-in browsers at once; the oldest is logged out
 WS_MAX = 2                       # WebSocket clients at once (each costs a socket and a buffer)
 WS_PERIOD_MS = 250               # how often a WebSocket's status is compared and, when changed, sent
+WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
 FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 PASSWORD_KEYS = ("ocpp_password", "web_password")   # write-only: never sent back
@@ -164,20 +165,23 @@ class Web:
         return self.status()
 
     async def _ws(self, req, ws):
-        """Push the status whenever it differs from the last one sent (compared every WS_PERIOD_MS)."""
+        """Push the status whenever it differs from the last one sent (compared every WS_PERIOD_MS),
+        and every WS_RESEND_MS anyway."""
         if self.ws_clients >= WS_MAX:
             await ws.send(json.dumps({"ok": False, "error": "too many WebSocket clients"}))
             return
         self.ws_clients += 1
         try:
             last = None
+            sent = ticks_ms()
             while True:
                 st = self.status()
                 t = st.pop("t")
                 gap = st.pop("tick_gap_ms")
                 text = json.dumps(st)
-                if text != last:
+                if text != last or ticks_diff(t, sent) >= WS_RESEND_MS:
                     last = text
+                    sent = t
                     st["t"] = t
                     st["tick_gap_ms"] = gap
                     await ws.send(json.dumps(st))
