@@ -3,9 +3,10 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 # No PYTHONPATH: the tools package finds firmware/ and boards/ itself (tools/__init__.py), and the
-# venv has it installed (editable) with the `evse` command.
+# venv has it installed (editable) with the `evse` command. build/microdot: PyPI's microdot for the
+# web service (make microdot; tools/__init__.py puts it on the path, make flash copies it to /lib).
 
-.PHONY: all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
+.PHONY: microdot browser all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
 
 all: test
 
@@ -18,12 +19,24 @@ $(STAMP): requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
+## PyPI's microdot (the web service's framework) as the board gets it: tools/flash.py copies these files
+## onto the board's /lib, manifest.py freezes them; the tests import them from here. Never in the repo.
+MICRODOT_VERSION := 2.7.0
+MICRODOT := build/microdot/.installed-$(MICRODOT_VERSION)
+$(MICRODOT): | $(STAMP)
+	rm -rf build/microdot
+	$(PY) -m pip install -q --no-deps --target build/microdot microdot==$(MICRODOT_VERSION)
+	touch $@
+
+microdot: $(MICRODOT)
+
 # Debian packages the trace tests run for real: sigrok-cli (the analyzer, the bench's VCD and the
-# pwm decoder), gtkwave (its vcd2fst reads the bench's VCD with GTKWave's own parser) and mosquitto
-# (the MQTT broker the MQTT tests start on a free port).
-DEBS := sigrok-cli gtkwave mosquitto
+# pwm decoder), gtkwave (its vcd2fst reads the bench's VCD with GTKWave's own parser), mosquitto
+# (the MQTT broker the MQTT tests start on a free port) and chromium (the web page's browser test,
+# driven by playwright-core: make browser).
+DEBS := sigrok-cli gtkwave mosquitto chromium
 debs:
-	@command -v sigrok-cli >/dev/null 2>&1 && command -v vcd2fst >/dev/null 2>&1 && \
+	@command -v sigrok-cli >/dev/null 2>&1 && command -v vcd2fst >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && \
 	  { command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null; \
 	  else echo "missing: sudo apt-get install $(DEBS) (their tests will be skipped)"; fi; }
@@ -36,28 +49,28 @@ sim: $(STAMP)
 ## pyright against the ESP32 and RP2040 ports' APIs.
 test: $(STAMP) debs test-py test-upy test-mpy pyright
 
-test-py: $(STAMP) stubs rp2emu
+test-py: $(STAMP) stubs rp2emu $(MICRODOT) browser
 	$(PY) -m pytest -q host_tests
 
 ## The whole scenario library on the emulated Pico as well (make test runs its short scenarios only).
 test-rp2: $(STAMP) rp2emu
 	EVSE_RP2_ALL=1 $(PY) -m pytest -q host_tests/test_bench_rp2.py
 
-test-upy: $(STAMP)
+test-upy: $(STAMP) $(MICRODOT)
 	$(PY) -m tools.upy_tests
 
 test-mpy: $(STAMP)
 	$(PY) -m tools.mpy_build --check
 
 ## Figures, not pass/fail: latencies, CPU per tick, heap, .mpy sizes, simulation and analyzer speed.
-bench: $(STAMP) debs rp2emu
+bench: $(STAMP) debs rp2emu $(MICRODOT)
 	$(PY) -m tools.benchmarks
 
 ## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|vboard PORT=/dev/ttyUSB0
 ## [SETTINGS=my-settings.json]. BOARD is a name under boards/ or a path to a board file, checked first
 ## (tools/boardcheck.py). Only changed files are copied (compared with the board's own hashes).
 BOARD ?= esp32_devkitc
-flash: $(STAMP)
+flash: $(STAMP) $(MICRODOT)
 	$(PY) -m tools.flash --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SETTINGS),--settings $(SETTINGS))
 
 ## A MicroPython image with the charger frozen in (manifest.py), from a MicroPython source tree:
@@ -67,8 +80,9 @@ firmware: $(STAMP)
 	$(PY) -m tools.firmware --board $(BOARD) $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
 
 ## The virtual board (MicroPython unix port + mock machine): a tty at build/vboard/tty, TCP=PORT for socket://
-vboard: $(STAMP)
-	$(PY) -m tools.vboard $(if $(TCP),--tcp $(TCP))
+## WEB=PORT: the firmware and its web page flashed, web_port set, the page at http://127.0.0.1:PORT/
+vboard: $(STAMP) $(if $(WEB),$(MICRODOT))
+	$(PY) -m tools.vboard $(if $(TCP),--tcp $(TCP)) $(if $(WEB),--web $(WEB)) $(if $(WEB_PASSWORD),--web-password $(WEB_PASSWORD))
 
 ## The emulated Raspberry Pi Pico (Node: rp2040js and uf2 as pinned in tools/rp2emu/package-lock.json).
 ## It boots ../shared/rp2/'s stock MicroPython image; `make rp2emu-run [TCP=PORT]` runs one with its
@@ -80,6 +94,15 @@ $(RP2EMU): tools/rp2emu/package.json tools/rp2emu/package-lock.json
 	  else echo "missing: node and npm (the emulated Pico's tests will be skipped)"; fi
 
 rp2emu: $(RP2EMU)
+
+## The web page's browser test: playwright-core as pinned in tools/webtest/package-lock.json (Debian's
+## chromium comes from make debs).
+WEBTEST := tools/webtest/node_modules/.installed
+$(WEBTEST): tools/webtest/package.json tools/webtest/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd tools/webtest && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	  else echo "missing: node and npm (the web page's browser test will be skipped)"; fi
+
+browser: $(WEBTEST)
 
 rp2emu-run: $(STAMP) $(RP2EMU)
 	$(PY) -m tools.rp2emu $(if $(TCP),--tcp $(TCP)) $(if $(IMAGE),--image $(IMAGE)) --link build/rp2emu/tty

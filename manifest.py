@@ -2,8 +2,9 @@
 #   cd micropython/ports/esp32 && make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/path/to/repo/manifest.py \
 #       EVSE_BOARD=esp32_devkitc          (rp2: ports/rp2, BOARD=RPI_PICO, EVSE_BOARD=rpi_pico)
 # Frozen: the evse package, the board's pin map as the module `board`, boot.py and main.py.
-# Third-party MicroPython libraries: none are needed (asyncio, json, select, hashlib are built in);
-# one would be declared here with require("name"), never copied into the repository.
+# Third-party MicroPython libraries: only the web service's, PyPI's microdot, frozen from where
+# `make microdot` installs it (build/microdot; never copied into the repository). The page itself,
+# www/index.html.gz, is a file on flash (make flash copies it). asyncio, json, select are built in.
 import os
 
 include("$(PORT_DIR)/boards/manifest.py")       # the port's own frozen modules (asyncio, ...)
@@ -11,6 +12,12 @@ include("$(PORT_DIR)/boards/manifest.py")       # the port's own frozen modules 
 package("evse", base_path="firmware")
 module("boot.py", base_path="firmware")
 module("main.py", base_path="firmware")
+_microdot = os.path.join(os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else ".",
+                         "build", "microdot")
+if os.path.isdir(os.path.join(_microdot, "microdot")):
+    package("microdot", files=["__init__.py", "microdot.py", "helpers.py", "websocket.py"], base_path=_microdot)
+else:
+    print("manifest.py: microdot not installed (make microdot): the web page will not start")
 
 # The pin map is frozen under the name main.py imports: a copy of boards/EVSE_BOARD.py (or of the
 # board file EVSE_BOARD names by its path, as `make firmware` passes it) as board.py.

@@ -4,7 +4,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for p in (os.path.join(ROOT, "firmware"), ROOT, os.path.join(ROOT, "tools", "hostlib"),
-          os.path.join(ROOT, "host_tests", "upy")):
+          os.path.join(ROOT, "host_tests", "upy"), os.path.join(ROOT, "build", "microdot")):
     if p not in sys.path:
         sys.path.insert(0, p)
 

@@ -9,6 +9,8 @@
 0. Checks the board file (tools/boardcheck.py): a bad one is refused with the reasons, nothing built.
 1. Compiles firmware/evse/**.py and the board file with mpy-cross for the board's ARCH into
    build/flash/BOARD/ (only sources newer than their .mpy); main.py and boot.py stay source.
+   The web service's framework, PyPI's microdot (make microdot), goes to /lib/microdot as .mpy
+   and the page gzipped to /www/index.html.gz (tools/webfiles.py).
    The virtual board (BOARD=vboard, the `sim` pin map) gets architecture-neutral bytecode.
 2. Asks the board for the SHA-256 of the files already on its flash (one `mpremote exec`), and
    compares: the board's own files are the reference, so a board flashed from elsewhere or wiped
@@ -29,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from tools import boardcheck, mpy_build
+from tools import boardcheck, mpy_build, webfiles
 
 ROOT = mpy_build.ROOT
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
@@ -64,11 +66,12 @@ for _n in ('board.py', 'board.mpy', 'boot.py', 'main.py', 'settings.json', 'sett
         _o[_n] = _h(_n)
     except OSError:
         pass
-try:
-    _w('evse', _o)
-    _o['evse/'] = ''
-except OSError:
-    pass
+for _d in ('evse', 'lib', 'www'):
+    try:
+        _w(_d, _o)
+        _o[_d + '/'] = ''
+    except OSError:
+        pass
 print('FLASHHASH ' + json.dumps(_o))
 """
 
@@ -118,6 +121,14 @@ def build(board):
         dst = os.path.join(out, rel[:-3] + ".mpy")
         _compile(src, dst, arch, rel)
         files.append((dst, rel[:-3] + ".mpy"))
+    try:                             # the web service's framework (PyPI) and page
+        for src, rel in webfiles.microdot_sources():
+            dst = os.path.join(out, rel[:-3] + ".mpy")
+            _compile(src, dst, arch, rel)
+            files.append((dst, rel[:-3] + ".mpy"))
+    except webfiles.MissingMicrodot as e:
+        raise FlashError(str(e))
+    files.append((webfiles.page_gz(os.path.join(out, webfiles.PAGE_ON_FLASH)), webfiles.PAGE_ON_FLASH))
     dst = os.path.join(out, "board.mpy")
     _compile(board_file, dst, arch, "board.py", always=True)   # another file may share the name
     files.append((dst, "board.mpy"))

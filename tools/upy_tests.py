@@ -50,6 +50,7 @@ def precompile():
     for f in MPY_FILES:
         if os.path.exists(os.path.join(ROOT, f)):
             jobs.append((os.path.join(ROOT, f), f))
+    jobs += microdot_jobs()
     for src, rel in jobs:
         dst = os.path.join(MPY_OUT, rel[:-3] + ".mpy")
         if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
@@ -59,6 +60,18 @@ def precompile():
                            stderr=subprocess.STDOUT, text=True)
         if r.returncode:
             print("mpy-cross %s: %s" % (rel, r.stdout.strip()))
+
+
+def microdot_jobs():
+    """PyPI's microdot as the board holds it (make microdot), and its test client for the tests."""
+    from tools import webfiles
+    try:
+        jobs = [(src, rel[len("lib/"):]) for src, rel in webfiles.microdot_sources()]
+    except webfiles.MissingMicrodot as e:
+        print("upy: %s (the web service's tests will fail)" % e)
+        return []
+    src = os.path.join(webfiles.MICRODOT_DIR, "microdot", "test_client.py")
+    return jobs + [(src, "microdot/test_client.py")]
 
 
 def upy_env():

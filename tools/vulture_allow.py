@@ -60,3 +60,6 @@ _.reserve_now
 _.cancel_reservation
 _.update_firmware
 _.get_diagnostics
+# Read by microdot (PyPI, not in firmware/): the web service sets its request size limits.
+_.max_content_length
+_.max_body_length

@@ -17,6 +17,7 @@ PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PC
 _MAX_LOGGED_ERRORS = const(20)
 _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
 _METER_GUARD_US = const(500)     # room for the loop's own work between the meter and the tick
+_GAP_WINDOW_MS = const(10000)    # the longest tick gap is reported over the last 10-20 s
 
 
 def _join(d, name):
@@ -43,6 +44,8 @@ class App:
         self.meter = None                          # metering service (owns m.current_ma)
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
+        self.gap_ms = [0, 0, 0, 0]  # type: list  # longest tick gap: this window, last, its start, last tick
+        self.web = None                            # evse.services.web when web_port is set
         self._start_meter(board, flash_dir)
         self.reset_cause = hal.reset_cause()
         if self.reset_cause == hal.WDT_RESET:
@@ -229,6 +232,8 @@ class App:
              "latched": self.journal.latched,
              "temp_c": self.m.temp_c,
              "overcurrent_blind": ch.oc_blind,       # meter lost while closed
+             "diag": self._diag(),
+             "tick_gap_ms": max(self.gap_ms[0], self.gap_ms[1]),
              "t": now}
         if self.meter is not None:
             r["energy"] = self.meter.status()
@@ -247,6 +252,13 @@ class App:
     def sessions(self):
         """The charging history on flash, oldest first (evse.services.history makes it CSV)."""
         return self.meter.sessions() if self.meter is not None else []
+
+    def _diag(self):
+        """What a technician reads when a car will not charge: the pilot's plateaus, the PP
+        resistor (-1 not wired, 1e9 open), and whether a PWM burst has shown the car's diode."""
+        m = self.m
+        return {"cp_high_v": m.pilot_pos / 1000, "cp_low_v": m.pilot_neg / 1000,
+                "pp_ohms": m.pp_ohms, "diode_seen": self.charger.det.diode_seen}
 
     def _limit_by(self):
         """Why the limit is what it is: the source with the lowest limit, or 'temperature' when the
@@ -347,10 +359,26 @@ class App:
         self.poll_services(ticks_ms())
         return ok
 
+    def _gap(self, t0):
+        """The longest time between two tick starts, over this window and the last (no allocation:
+        small ints in a list made once)."""
+        g = self.gap_ms
+        d = ticks_diff(t0, g[3])
+        g[3] = t0
+        if d > g[0]:
+            g[0] = d
+        if ticks_diff(t0, g[2]) >= _GAP_WINDOW_MS:
+            g[1] = g[0]
+            g[0] = 0
+            g[2] = t0
+
     async def run(self):
         import asyncio
+        g = self.gap_ms
+        g[2] = g[3] = ticks_ms()
         while True:
             t0 = ticks_ms()
+            self._gap(t0)
             self.cycle()
             wait = L.TICK_MS - ticks_diff(ticks_ms(), t0)
             await asyncio.sleep_ms(wait if wait > 0 else 0)
@@ -370,7 +398,25 @@ async def _run_all(app):
         asyncio.create_task(_guarded(app, "ocpp", app.ocpp.run()))
     if app.mqtt is not None:      # the broker side, likewise
         asyncio.create_task(_guarded(app, "mqtt", app.mqtt.run()))
+    if app.web is not None:       # the web server: a task beside the control loop
+        asyncio.create_task(_guarded(app, "web", app.web.run()))
     await app.run()
+
+
+def attach_services(app, stream=None):
+    """The JSON-lines console and the log always; the web page and API only when web_port is set
+    (off, it is never imported: no heap)."""
+    from evse.services import console
+    if stream is None:
+        console.attach(app)              # the USB serial port
+    else:
+        console.attach(app, stream)
+    if app.cfg["web_port"]:
+        try:
+            from evse.services import web
+            web.attach(app)
+        except Exception as e:   # no web page rather than no charger
+            app.report("web", repr(e))
 
 
 def main(board, flash_dir="/"):
@@ -379,8 +425,7 @@ def main(board, flash_dir="/"):
     app = None
     try:
         app = App(board, flash_dir)
-        from evse.services import console     # the JSON-lines console and the log, as services
-        console.attach(app)
+        attach_services(app)
         app.hw.start_watchdog()
         maint.stop()                 # boot.py's maintenance feeds end: the control loop feeds
         asyncio.run(_run_all(app))

@@ -1,6 +1,6 @@
 """The virtual board: the firmware on the MicroPython unix port, reachable like a USB board.
 
-    python -m tools.vboard [--flash DIR] [--link PATH] [--tcp PORT]
+    python -m tools.vboard [--flash DIR] [--link PATH] [--tcp PORT] [--web PORT [--web-password PW]]
 
 runs `micropython -i tools/vboard/vboot.py DIR` on a pseudo-terminal (its own, so Ctrl-C
 interrupts it as on a board) and bridges that terminal to
@@ -16,6 +16,9 @@ Resets are reported on stderr ("vboard: watchdog reset ..."), also with --quiet.
 A car is on the cable, unplugged at first: `evse car plug|ask|stop|unplug` (tools/vboard/car.py) steers
 it through a Unix socket (--car, default build/vboard/car.sock); the car keeps its state across reboots.
 Prints one line `vboard: ready tty=... tcp=... car=...` when the ports exist; stops on SIGTERM/SIGINT.
+--web PORT: the board's settings get web_port PORT (and web_password, when given) before it boots,
+then the firmware, microdot and the page are flashed (make flash's tools/flash.py) once it is up:
+the unix port's own sockets serve http://127.0.0.1:PORT/ (no forwarding needed).
 """
 import argparse
 import errno
@@ -327,6 +330,37 @@ class Board:
                     pass
 
 
+def set_web(flash_dir, port, password=None):
+    """web_port (and web_password) sealed into the board's settings as the console's `set` would,
+    keeping every other value (an unset max_current stays unset: only the installer knows it)."""
+    from evse.services import settings
+    path = os.path.join(flash_dir, "settings.json")        # its copies: settings.a, settings.b
+    cfg, _, _ = settings.load(path)
+    cfg["web_port"] = port
+    if password is not None:
+        cfg["web_password"] = password
+    cfg, errors = settings.validate(cfg)
+    bad = [e for e in errors if e.startswith("web_")]
+    if bad:
+        raise SystemExit("vboard: " + "; ".join(bad))
+    settings.save(path, cfg)
+
+
+def flash_when_ready(link, log):
+    """make flash onto this board from a thread, while serve() bridges its tty."""
+    import threading
+
+    def run():
+        from tools import flash
+        try:
+            flash.flash("vboard", link, log=log)
+        except Exception as e:          # FlashError, mpremote failing: said, the board runs on
+            log("vboard: flash failed: %s" % e)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.vboard", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -337,10 +371,19 @@ def main(argv=None):
                     help="the car's control socket (evse car; default car.sock beside --link)")
     ap.add_argument("--no-tty", action="store_true", help="TCP only")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--web", type=int, default=None, help="serve the web page and API on 127.0.0.1:WEB")
+    ap.add_argument("--web-password", default=None, help="the web_password setting (16-40 characters)")
     a = ap.parse_args(argv)
     car = a.car or (os.path.join(os.path.dirname(os.path.abspath(a.link)), "car.sock") if not a.no_tty
                     else carmod.SOCKET)
+    if a.web is not None:
+        if a.no_tty:
+            ap.error("--web flashes the firmware through the tty: drop --no-tty")
+        os.makedirs(a.flash, exist_ok=True)
+        set_web(a.flash, a.web, a.web_password)
     b = Board(a.flash, None if a.no_tty else a.link, a.tcp, a.quiet, car)
+    if a.web is not None:
+        flash_when_ready(a.link, lambda m: print(m, flush=True))
 
     def on_signal(sig, frame):
         b.stopping = True

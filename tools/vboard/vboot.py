@@ -6,6 +6,7 @@
 # The hardware around the VM: the watchdog is the supervisor's (it runs on across Ctrl-C and soft
 # resets, and resets the board when not fed: the control pipe below), and machine.Timer callbacks run
 # as a board's soft IRQs do (SoftIrqs).
+# The car: `evse car` (tools/vboard/car.py) through the supervisor's car pipe (Car below).
 import _thread
 import micropython
 import os

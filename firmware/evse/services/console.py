@@ -19,7 +19,7 @@ LOG_RECORDS_MAX = 32      # fault-log records per reply
 # Keys the core and the app read on every tick: a change applies at once. Every other key
 # (new ones included) is read once at boot and needs a reboot.
 LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rcd_selftest",
-             "economiser")
+             "economiser", "web_password")
 COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
             "settings", "set", "reboot", "sessions", "grid", "history")
 SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)
@@ -185,11 +185,14 @@ class Console:
         self.handle(line, now_ms)
 
     def _error(self, rid, msg):
+        self.send(self._fail(rid, msg), True)
+
+    def _fail(self, rid, msg):
         self.errors += 1
         r = {"ok": False, "error": msg}
         if rid is not None:
             r["id"] = rid
-        self.send(r, True)
+        return r
 
     def handle(self, line, now_ms):
         """One request line (bytes or str): validated whole before anything changes."""
@@ -198,29 +201,29 @@ class Console:
         except Exception:
             self._error(None, "not JSON")
             return
+        self.send(self.answer(req, now_ms), True)
+
+    def answer(self, req, now_ms):
+        """The reply to one request object ({"cmd": ..., arguments}): the web API asks here too, so
+        both check and apply a command the same way."""
         if not isinstance(req, dict):
-            self._error(None, "not a JSON object")
-            return
+            return self._fail(None, "not a JSON object")
         rid = req.get("id")
         if isinstance(rid, bool) or (rid is not None and not isinstance(rid, (int, str))):
-            self._error(None, "id must be a number or a string")
-            return
+            return self._fail(None, "id must be a number or a string")
         cmd = req.get("cmd")
         if not isinstance(cmd, str) or cmd not in COMMANDS:
-            self._error(rid, "unknown command; try {\"cmd\": \"help\"}")
-            return
+            return self._fail(rid, "unknown command; try {\"cmd\": \"help\"}")
         try:
             reply = getattr(self, "_cmd_" + cmd)(req, now_ms)
         except ValueError as e:          # a bad argument: nothing was changed
-            self._error(rid, "%s: %s" % (cmd, e))
-            return
+            return self._fail(rid, "%s: %s" % (cmd, e))
         except Exception as e:           # never into the control loop
-            self._error(rid, "%s failed: %r" % (cmd, e))
-            return
+            return self._fail(rid, "%s failed: %r" % (cmd, e))
         reply["ok"] = True
         if rid is not None:
             reply["id"] = rid
-        self.send(reply, True)
+        return reply
 
     # --- commands: each validates its arguments before it changes anything ---
     def _cmd_help(self, req, now):
@@ -247,6 +250,8 @@ class Console:
         return {"csv": history.csv(recs[-n:] if n else []), "sessions": len(recs)}
 
     def _cmd_limit(self, req, now):
+        if "amps" not in req:            # a misspelt key must never lift the limit it meant to set
+            raise ValueError("amps must be given: a number 0..%d, or null to remove the limit" % L.AMPS_MAX)
         try:
             return self.app.command("limit", req.get("amps"), now)
         except ValueError as e:

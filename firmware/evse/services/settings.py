@@ -98,6 +98,9 @@ SCHEMA = {
     # current falls to fallback_current_a (never above the other limits); 0 s = not watched
     "fallback_current_a": (float, 6.0, 0.0, 80.0),
     "fallback_timeout_s": (int, 0, 0, 86400),
+    # the web page and REST API (docs/web.md): 0 = off (then not even imported: no heap)
+    "web_port": (int, 0, 0, 65535),
+    "web_password": (TEXT, "", 40),              # empty: read-only, nothing can be changed
 }
 
 # No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)
@@ -143,8 +146,8 @@ def _wpa2_key(v):
         raise ValueError("a WPA2 password has 8-63 characters")
 
 
-TEXT_RULES = {"wifi_ap_password": _wpa2_key, "ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "charge_windows": _windows,
-              "offpeak_windows": _windows, "tz": _tz}
+TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "web_password": _ocpp_password,
+              "wifi_ap_password": _wpa2_key, "charge_windows": _windows, "offpeak_windows": _windows, "tz": _tz}
 
 
 def _ocpp_security(cfg):

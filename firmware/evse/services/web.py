@@ -1,0 +1,259 @@
+# The web page and the REST API (docs/web.md; the API in docs/openapi.yaml), on PyPI's microdot
+# (installed on the board's /lib by tools/flash.py, frozen by manifest.py; never copied here).
+# Imported only when the setting web_port is not 0: off, it costs no heap.
+# It speaks to the charger only through App.status() and the console's own command checks
+# (Console.answer, which ends in App.command): one set of rules for every way in.
+# An asyncio task beside the control loop: each handler does bounded work and awaits its socket.
+import asyncio
+import binascii
+import json
+import os
+
+from microdot import Microdot, Request, Response
+from microdot.websocket import with_websocket
+
+from evse.services import words
+from evse.shell.hal import ticks_ms, ticks_diff
+
+API = "/api/v1"
+PAGE = "www/index.html.gz"       # gzipped on flash by tools/flash.py from firmware/www/index.html
+WRITE_CMDS = ("limit", "enable", "disable", "authorize", "stop", "clear")
+TOKENS_MAX = 4                   # logged-in browsers at once; the oldest is logged out
+WS_MAX = 2                       # WebSocket clients at once (each costs a socket and a buffer)
+WS_PERIOD_MS = 250               # how often a WebSocket's status is compared and, when changed, sent
+WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
+FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
+BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
+PASSWORD_KEYS = ("ocpp_password", "web_password")   # write-only: never sent back
+
+
+def view(st):
+    """The web status: App.status() flattened, with the words a person reads."""
+    e = st.get("energy") or {}
+    d = st["diag"]
+    letter, meaning = words.state(st["state"])
+    return {"state": st["state"], "iec_state": letter, "state_text": meaning,
+            "contactor": st["contactor"], "offered_a": st["amps"], "duty": st["duty"],
+            "pilot": st["pilot"], "limit_a": st["limit"], "limit_by": st["limit_by"],
+            "enabled": st["enabled"], "authorized": st["authorized"], "session": st["session"],
+            "fault": st["fault"], "fault_text": words.fault(st["fault"]),
+            "fault_reason": st["fault_reason"], "latched": st["latched"],
+            "latched_text": words.fault(st["latched"]),
+            "current_a": e.get("amps"), "power_w": e.get("power_w"),
+            "session_wh": e.get("wh_session"), "total_wh": e.get("wh_total"),
+            "meter": e.get("kind"), "meter_error": e.get("error"),
+            "temp_c": st["temp_c"], "cp_high_v": d["cp_high_v"], "cp_low_v": d["cp_low_v"],
+            "pp_ohms": d["pp_ohms"], "diode": words.diode(st),
+            "tick_gap_ms": st["tick_gap_ms"], "t": st["t"]}
+
+
+def _same(a, b):
+    """Compare without telling how many leading characters matched."""
+    if len(a) != len(b):
+        return False
+    r = 0
+    for i in range(len(a)):
+        r |= ord(a[i]) ^ ord(b[i])
+    return r == 0
+
+
+def _error(code, msg):
+    return {"ok": False, "error": msg}, code
+
+
+def _body(req):
+    """The request's JSON object ({} when empty); ValueError when it is not one."""
+    raw = req.body
+    if not raw:
+        return {}
+    try:
+        obj = json.loads(raw.decode())
+    except Exception:
+        raise ValueError("not JSON")
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+class Web:
+    def __init__(self, app, console):
+        self.app = app
+        self.console = console
+        self.port = app.cfg["web_port"]
+        self.page = (app.flash_dir.rstrip("/") + "/" + PAGE) if app.flash_dir not in ("", ".") else PAGE
+        self.tokens = []
+        self._pw = app.cfg["web_password"]
+        self.ws_clients = 0
+        Request.max_content_length = BODY_MAX
+        Request.max_body_length = BODY_MAX
+        self.http = Microdot()
+        self._routes(self.http)
+
+    def _routes(self, h):
+        h.route("/")(self._index)
+        h.route(API + "/status")(self._status)
+        h.route(API + "/ws")(with_websocket(self._ws))
+        h.route(API + "/login", methods=["POST"])(self._login)
+        h.route(API + "/settings", methods=["GET", "PUT"])(self._settings)
+        h.route(API + "/log")(self._log)
+        h.route(API + "/sessions")(self._sessions)
+        h.route(API + "/<cmd>", methods=["POST"])(self._command)
+
+    def status(self):
+        return view(self.app.status(ticks_ms()))
+
+    # --- who may change things ---
+    def _password(self):
+        """The web password in force; a change logs every browser out."""
+        pw = self.app.cfg["web_password"]
+        if pw != self._pw:
+            self._pw = pw
+            self.tokens = []
+        return pw
+
+    def _check(self, req):
+        """None when req may change things, else the error reply."""
+        pw = self._password()
+        if not pw:
+            return _error(403, "no web_password is set: nothing can be changed here until one is "
+                               "set on the console ({\"cmd\": \"set\", \"values\": {\"web_password\": ...}})")
+        auth = req.headers.get("Authorization") or ""
+        if auth.startswith("Bearer "):
+            tok = auth[7:].strip()
+            for t in self.tokens:
+                if _same(t, tok):
+                    return None
+        elif auth.startswith("Basic "):
+            try:
+                user_pw = binascii.a2b_base64(auth[6:].strip()).decode()
+            except Exception:
+                user_pw = ""
+            if _same(user_pw[user_pw.find(":") + 1:], pw):
+                return None
+        r = _error(401, "log in first: POST %s/login, or HTTP Basic auth" % API)
+        return r[0], r[1], {"WWW-Authenticate": 'Bearer realm="evse"'}
+
+    async def _login(self, req):
+        pw = self._password()
+        if not pw:
+            return _error(403, "no web_password is set (set one on the console)")
+        try:
+            given = _body(req).get("password")
+        except ValueError as e:
+            return _error(400, str(e))
+        if not isinstance(given, str):
+            return _error(400, "password must be given as a string")
+        if not _same(given, pw):
+            await asyncio.sleep(FAIL_DELAY_S)
+            return _error(401, "wrong password")
+        tok = binascii.hexlify(os.urandom(16)).decode()
+        self.tokens.append(tok)
+        if len(self.tokens) > TOKENS_MAX:
+            self.tokens.pop(0)
+        return {"ok": True, "token": tok}
+
+    # --- reading ---
+    async def _index(self, req):
+        try:
+            os.stat(self.page)
+        except OSError:
+            return "the page is not on flash: make flash copies www/index.html.gz", 404
+        return Response.send_file(self.page, content_type="text/html; charset=utf-8",
+                                  compressed=True, max_age=0)
+
+    async def _status(self, req):
+        return self.status()
+
+    async def _ws(self, req, ws):
+        """Push the status whenever it differs from the last one sent (compared every WS_PERIOD_MS),
+        and every WS_RESEND_MS anyway."""
+        if self.ws_clients >= WS_MAX:
+            await ws.send(json.dumps({"ok": False, "error": "too many WebSocket clients"}))
+            return
+        self.ws_clients += 1
+        try:
+            last = None
+            sent = ticks_ms()
+            while True:
+                st = self.status()
+                t = st.pop("t")
+                gap = st.pop("tick_gap_ms")
+                text = json.dumps(st)
+                if text != last or ticks_diff(t, sent) >= WS_RESEND_MS:
+                    last = text
+                    sent = t
+                    st["t"] = t
+                    st["tick_gap_ms"] = gap
+                    await ws.send(json.dumps(st))
+                await asyncio.sleep(WS_PERIOD_MS / 1000)
+        finally:
+            self.ws_clients -= 1
+
+    # --- the console's commands, behind the password ---
+    def _ask(self, req_obj, code=400):
+        r = self.console.answer(req_obj, ticks_ms())
+        return (r, 200) if r.get("ok") else (r, code)
+
+    async def _command(self, req, cmd):
+        if cmd not in WRITE_CMDS:
+            return _error(404, "no such command: " + cmd)
+        bad = self._check(req)
+        if bad is not None:
+            return bad
+        try:
+            obj = _body(req)
+        except ValueError as e:
+            return _error(400, str(e))
+        obj["cmd"] = cmd
+        obj.pop("id", None)
+        return self._ask(obj)
+
+    async def _settings(self, req):
+        bad = self._check(req)
+        if bad is not None:
+            return bad
+        if req.method == "GET":
+            r, code = self._ask({"cmd": "settings", "schema": True})
+            cfg = dict(r["settings"])
+            for k in PASSWORD_KEYS:
+                if k in cfg:
+                    cfg[k] = "(set)" if cfg[k] else ""
+            r["settings"] = cfg
+            return r, code
+        try:
+            values = _body(req).get("values")
+        except ValueError as e:
+            return _error(400, str(e))
+        return self._ask({"cmd": "set", "values": values})
+
+    async def _log(self, req):
+        return await self._read(req, "log")
+
+    async def _sessions(self, req):
+        return await self._read(req, "sessions")
+
+    async def _read(self, req, cmd):
+        bad = self._check(req)
+        if bad is not None:
+            return bad
+        q = {"cmd": cmd}
+        n = req.args.get("n")
+        if n is not None:
+            try:
+                q["n"] = int(n)
+            except ValueError:
+                return _error(400, "n must be a whole number")
+        return self._ask(q)
+
+    async def run(self):
+        await self.http.start_server(host="0.0.0.0", port=self.port)
+
+
+def attach(app):
+    """Wire the web service in (main, after the console: its command checks are reused)."""
+    con = getattr(app, "console", None)
+    if con is None:
+        from evse.services.console import Console
+        con = Console(app, None)
+    app.web = Web(app, con)
+    return app.web

@@ -1,0 +1,37 @@
+// The web page in a real browser: Debian's chromium driven by playwright-core (pinned in
+// package-lock.json). node page_test.mjs URL PASSWORD SCREENSHOT
+// Opens the page, logs in, sets the current limit to 10 A and waits for the page to show the
+// duty the board then puts on the pilot (16.7 %, PWM-quantised); prints one JSON line with what it saw.
+import { chromium } from "playwright-core";
+
+const [url, password, shot] = process.argv.slice(2);
+const exe = process.env.CHROMIUM || "/usr/bin/chromium";
+const browser = await chromium.launch({ executablePath: exe, headless: true, args: ["--no-sandbox"] });
+const out = {};
+try {
+  const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
+  await page.goto(url);
+  const offered = page.locator("#v-Offered");
+  await offered.waitFor();
+  out.before = await offered.textContent();
+  out.controls_hidden_before_login = await page.locator("#ctl").isHidden();
+  await page.fill("#pw", password);
+  await page.click("#loginbtn");
+  await page.locator("#ctl").waitFor({ state: "visible" });
+  await page.locator("#s-max_current").waitFor();       // the settings table, behind the password
+  await page.fill("#amps", "10");
+  await page.click("#setlimit");
+  try {
+    await page.waitForFunction(() => document.getElementById("v-Offered").textContent.startsWith("10.0 A (duty 16."),
+                               null, { timeout: 20000 });
+  } catch (e) {
+    out.error = String(e);
+  }
+  out.after = await offered.textContent();
+  out.message = await page.locator("#msg").textContent();
+  await page.screenshot({ path: shot, fullPage: true });
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
+process.exit(out.error ? 1 : 0);
