@@ -1,8 +1,13 @@
 """The CALLs a central system sends, one handler per action: `<action in snake_case>(svc, payload)`
 returns the answer's payload, or (payload, after) where after() runs once the answer is sent. The
 table HANDLERS registers them; a payload is checked against schemas.INCOMING before its handler
-runs. One module for all of them: on a board every module costs .mpy bytes and heap (docs/ocpp.md,
-"Code layout")."""
+runs. One module for the common ones: on a board every module costs .mpy bytes and heap (docs/ocpp.md,
+"Code layout"). This module (with the schemas) is imported at the first CALL, not with the service.
+A group of handlers that is big and rarely used lives in its own module, registered in HANDLERS by
+that module's name ("ReserveNow": "reservation" calls evse.ocpp.reservation.reserve_now): it is
+imported when its first message arrives."""
+import sys
+
 from evse.ocpp import auth, metering, rpc, schedule, schemas, transactions
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso
@@ -210,9 +215,21 @@ HANDLERS = {
 }
 
 
+def _handler(action):
+    """The handler of an action: a function of this module, or for a name in HANDLERS the function
+    `<action in snake_case>` of evse.ocpp.<name>, imported when its first message arrives."""
+    handle = HANDLERS.get(action)
+    if isinstance(handle, str):
+        mod = "evse.ocpp." + handle
+        __import__(mod)
+        name = "".join(("_" + c.lower()) if "A" <= c <= "Z" else c for c in action)[1:]
+        handle = getattr(sys.modules[mod], name)
+    return handle
+
+
 def dispatch(svc, uid, action, payload):
     """A CALL -> (the answer frame, after or None)."""
-    handle = HANDLERS.get(action)
+    handle = _handler(action)
     if handle is None:
         if action in schemas.NOT_SUPPORTED:
             return rpc.error(uid, rpc.NOT_SUPPORTED, "action not supported"), None
