@@ -136,7 +136,7 @@ def test_a_bundle_that_crashes_at_import_rolls_back_to_the_base_install(tmp_path
 
 
 def test_the_tool_makes_a_bundle_of_a_build_directory(tmp_path):
-    for name in ("evse/core/__init__.mpy", "evse/app.mpy", "evse/shell/bundle.mpy", "evse/core/version.mpy"):
+    for name in ("evse/core/charger.mpy", "evse/app.mpy", "evse/shell/bundle.mpy", "evse/core/version.mpy"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"M\x06")
     (tmp_path / "main.py").write_text("x")
@@ -144,7 +144,7 @@ def test_the_tool_makes_a_bundle_of_a_build_directory(tmp_path):
     make_bundle.main([str(out), "--version", "1.2.3", "--from", str(tmp_path)])
     data = out.read_bytes()
     m = json.loads(data.split(b"\n", 1)[0])
-    assert [f["path"] for f in m["files"]] == ["evse/app.mpy", "evse/core/__init__.mpy", "evse/core/version.mpy",
+    assert [f["path"] for f in m["files"]] == ["evse/app.mpy", "evse/core/charger.mpy", "evse/core/version.mpy",
                                               "evse/shell/bundle.mpy"] and m["version"] == "1.2.3"
     slot, _ = stage(str(tmp_path / "fw"), str(out))
     assert (tmp_path / "fw" / slot / "evse" / "core" / "version.mpy").read_bytes() == b"M\x06"

@@ -134,7 +134,7 @@ class App:
         hal.reset()
 
     def _start_meter(self, board, flash_dir):
-        if self.cfg.get("meter", "none") == "none":
+        if self.cfg["meter"] == "none":
             return
         try:
             from evse.metering.meter import make_meter

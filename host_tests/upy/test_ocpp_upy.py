@@ -196,7 +196,7 @@ def test_status_mapping():
     assert S("fault", "weld", False, True, False, False, False, True)[:2] == ("Faulted", "PowerSwitchFailure")
     assert error_code("rcd_dc") == ("GroundFailure", None)
     assert error_code("overcurrent")[0] == "OverCurrentFailure"
-    assert error_code("overtemp")[0] == "HighTemperature"
+    assert error_code("settings") == ("OtherError", "settings")    # no fault of the core is HighTemperature (a pause)
     assert error_code("pilot") == ("OtherError", "pilot") and error_code("pp") == ("OtherError", "pp")
 
 

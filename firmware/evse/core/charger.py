@@ -7,7 +7,6 @@ from evse.core import pilot as P
 from evse.core import proximity as PX
 from evse.core import vocab as V
 from evse.core.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
-from evse.core.timers import Timer
 
 
 def ticks_diff(a, b):
@@ -82,17 +81,17 @@ class Charger:
         self.session_active = False
         self.oc_blind = False
         self.pilot_undecided = False  # the pilot sits between two bands: no state, no charging
-        # Named timers (evse.core.timers), each for what it times:
-        d = self.diff
-        self.t_F = Timer(d)           # F since power-on or the fault: FAULT_F_MIN_MS; the RCD retry
-        self.t_closed = Timer(d)      # running while the contactor is closed: settle, early RCD trip
-        self.t_opened = Timer(d)      # since it opened (stopped: never closed): feedback settle
-        self.t_ev_stop = Timer(d)     # PWM removed while closed: the EV goes to B or we open (seq 10.2)
-        self.t_x1_hold = Timer(d)     # X1 after a pause or boot: X1_MIN_MS before the PWM again
-        self.t_b2_idle = Timer(d)     # B2 without C: a wake-up after wakeup_after_s
-        self.t_step_EF = Timer(d)     # the wake-up's F (T_step_EF, WAKEUP_F_MS)
-        self.t_selftest = Timer(d)    # the RCD self-test's current phase
-        self.t_duty = Timer(d)        # since the advertised current last changed (raise every 5 s)
+        # Named timers, each for what it times: the tick count when it started, None while stopped
+        # (a small int or None: no object per timer, nothing allocated); read with _expired().
+        self.t_F = None           # F since power-on or the fault: FAULT_F_MIN_MS; the RCD retry
+        self.t_closed = None      # running while the contactor is closed: settle, early RCD trip
+        self.t_opened = None      # since it opened (stopped: never closed): feedback settle
+        self.t_ev_stop = None     # PWM removed while closed: the EV goes to B or we open (seq 10.2)
+        self.t_x1_hold = None     # X1 after a pause or boot: X1_MIN_MS before the PWM again
+        self.t_b2_idle = None     # B2 without C: a wake-up after wakeup_after_s
+        self.t_step_EF = None     # the wake-up's F (T_step_EF, WAKEUP_F_MS)
+        self.t_selftest = None    # the RCD self-test's current phase
+        self.t_duty = None        # since the advertised current last changed (raise every 5 s)
         self._selftest = _SELFTEST_IDLE
         self._test_edges = -1         # rcd_edges when the self-test's own trip came (-1: not yet)
         self._wakeup_done = False
@@ -183,6 +182,11 @@ class Charger:
                 and self._pp != PX.BUTTON
                 and (cfg["connector"] != "type2-socket" or PX.cable_amps(self._pp_ohms) > 0))
 
+    def _expired(self, t0, now, ms):
+        """A timer started at t0 has run for at least ms (the port's wrapping ticks_diff); a
+        stopped one (None) never expires."""
+        return t0 is not None and self.diff(now, t0) >= ms
+
     # --- the control tick ---
     def step(self, m, now):
         ps = self._measure(m, now)              # 1. measure
@@ -214,10 +218,10 @@ class Charger:
         return self.det.state
 
     def _expire_timers(self, now):
-        if self.state == V.ST_BOOT and not self.t_F.running:
-            self.t_F.start(now)
-        if self.t_step_EF.expired(now, L.WAKEUP_F_MS):
-            self.t_step_EF.stop()       # the wake-up's F is over: read the pilot afresh
+        if self.state == V.ST_BOOT and self.t_F is None:
+            self.t_F = now
+        if self._expired(self.t_step_EF, now, L.WAKEUP_F_MS):
+            self.t_step_EF = None       # the wake-up's F is over: read the pilot afresh
             self.det.reset()
 
     def _undecided_update(self):
@@ -227,7 +231,7 @@ class Charger:
             self._emit((V.EV_WARNING, V.WARN_PILOT_UNDECIDED, undecided))
 
     def oc_blind_update(self, m):
-        blind = m.current_ma is not None and not m.current_ma >= 0 and self.t_closed.running
+        blind = m.current_ma is not None and not m.current_ma >= 0 and self.t_closed is not None
         if blind != self.oc_blind:
             self.oc_blind = blind
             self._emit((V.EV_WARNING, V.WARN_OVERCURRENT_BLIND, blind))
@@ -250,7 +254,7 @@ class Charger:
         self._contactor_faults(m, now)
         if self.state != V.ST_BOOT:
             self._pilot_faults(ps, now)
-            if self.t_closed.running and self.oc.check(m.current_ma, now, self.diff):
+            if self.t_closed is not None and self.oc.check(m.current_ma, now, self.diff):
                 self._set_fault(V.FAULT_OVERCURRENT, now)
         if self.settings_error is not None:
             if self.fault is None and self.state != V.ST_BOOT:
@@ -261,11 +265,11 @@ class Charger:
     def _rcd_faults(self, m, now):
         """Residual current: the shell's interrupt handler has already opened the contactor. The only
         trip that is not a fault is the self-test's own, on the AC input, until it has released."""
-        closed = self.t_closed.running
+        closed = self.t_closed is not None
         test_trip = self._test_trip(m, now)
         if (m.rcd_trip and not test_trip) or m.rcd_dc_trip:
             if closed or self.fault is None:
-                name = self.rcd.on_trip(self.t_closed.t0 if closed else None, now, self.diff)
+                name = self.rcd.on_trip(self.t_closed, now, self.diff)
                 if m.rcd_dc_trip and name == V.FAULT_RCD:
                     name = V.FAULT_RCD_DC
                 self._set_fault(name, now)
@@ -274,11 +278,11 @@ class Charger:
         """Contactor feedback: after the settle time it must match the command."""
         if m.feedback < 0:
             return
-        if self.t_closed.running:
-            if m.feedback == 0 and self.t_closed.expired(now, L.FEEDBACK_SETTLE_MS + 1):
+        if self.t_closed is not None:
+            if m.feedback == 0 and self._expired(self.t_closed, now, L.FEEDBACK_SETTLE_MS + 1):
                 self._set_fault(V.FAULT_NO_CLOSE, now)
         elif m.feedback == 1 and (
-                not self.t_opened.running or self.t_opened.expired(now, L.FEEDBACK_SETTLE_MS + 1)):
+                self.t_opened is None or self._expired(self.t_opened, now, L.FEEDBACK_SETTLE_MS + 1)):
             self._set_fault(V.FAULT_WELD, now)
 
     def _pilot_faults(self, ps, now):
@@ -308,10 +312,10 @@ class Charger:
             return same
         if phase != _SELFTEST_ABORTED:
             return False
-        if m.rcd_trip and same and not self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
+        if m.rcd_trip and same and not self._expired(self.t_selftest, now, L.RCD_TEST_MAX_MS):
             self.out.rcd_ack = True
             return True
-        if m.rcd_trip or self.t_selftest.expired(now, L.RCD_TEST_SETTLE_MS):
+        if m.rcd_trip or self._expired(self.t_selftest, now, L.RCD_TEST_SETTLE_MS):
             self._selftest = _SELFTEST_IDLE
         return False
 
@@ -327,7 +331,7 @@ class Charger:
         if self.fault:
             self._emit((V.EV_FAULT, self.fault, False))
         self.fault = name
-        self.t_F.start(now)
+        self.t_F = now
         self._emit((V.EV_FAULT, name, True))
         self._open(now)
 
@@ -342,7 +346,7 @@ class Charger:
         self.out.pilot_mode = L.PILOT_F
         if self.fault:
             return V.ST_FAULT
-        if not self.t_F.expired(now, L.FAULT_F_MIN_MS):
+        if not self._expired(self.t_F, now, L.FAULT_F_MIN_MS):
             return V.ST_BOOT
         if not (m.pilot_ok and L.F_MIN_MV <= m.pilot_pos <= L.F_MAX_MV):
             self._set_fault(V.FAULT_PILOT, now)
@@ -358,14 +362,14 @@ class Charger:
         return self._h_vehicle(m, ps, now)
 
     def _h_disabled(self, m, ps, now):
-        if not self.enabled and not self.t_closed.running:
+        if not self.enabled and self.t_closed is None:
             return V.ST_DISABLED
         self._enter_x1(now)
         return V.ST_A1
 
     def _h_vehicle(self, m, ps, now):
         """A1 to D2, paused, wakeup: what the vehicle shows decides."""
-        if not self.enabled and not self.t_closed.running:
+        if not self.enabled and self.t_closed is None:
             return V.ST_DISABLED        # an EV still in C is stopped first (below), then F
         if ps == P.UNKNOWN:
             return self.state
@@ -379,21 +383,21 @@ class Charger:
 
     def _asking(self, m, ps, now, offer):
         """C or D: close when offered (after the self-test), else stop under control."""
-        closed = self.t_closed.running
+        closed = self.t_closed is not None
         if not offer:
             self._pwm_off(now)
             if closed:
                 # EVSE-side stop (seq 10.2): PWM off, wait for the EV to go to B or 6 s, then open;
                 # the button's 500 ms run from the press itself, which the tick sees a little later
-                if not self.t_ev_stop.running:
-                    self.t_ev_stop.start(now)
+                if self.t_ev_stop is None:
+                    self.t_ev_stop = now
                 limit = L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS if self._pp == PX.BUTTON else L.EV_STOP_WAIT_MS
-                if self.t_ev_stop.expired(now, limit):
+                if self._expired(self.t_ev_stop, now, limit):
                     self._open(now)
             elif self.stop_reason and self.session_active:
                 self._end_session(self.stop_reason)
             return V.ST_D1 if ps == P.D else V.ST_C1
-        self.t_ev_stop.stop()
+        self.t_ev_stop = None
         self._pwm_on(now)
         if not closed:
             self._close_sequence(m, now)
@@ -401,11 +405,11 @@ class Charger:
 
     def _not_asking(self, now, offer):
         """B: the EV does not ask (seq 8.1: C to B, open at once)."""
-        if self.t_closed.running:
+        if self.t_closed is not None:
             self._open(now)
-        self.t_ev_stop.stop()
+        self.t_ev_stop = None
         self._end_selftest(now)
-        if self.t_step_EF.running:
+        if self.t_step_EF is not None:
             return self.state           # the wake-up's F lasts T_step_EF
         if not offer:
             self._pwm_off(now)
@@ -415,9 +419,9 @@ class Charger:
         self._pwm_on(now)
         # A sleeping EV: B2 for wakeup_after_s without asking; one wake-up per plug-in.
         after_s = self.cfg["wakeup_after_s"]
-        if not self.t_b2_idle.running:
-            self.t_b2_idle.start(now)
-        elif not self._wakeup_done and after_s > 0 and self.t_b2_idle.expired(now, after_s * 1000):
+        if self.t_b2_idle is None:
+            self.t_b2_idle = now
+        elif not self._wakeup_done and after_s > 0 and self._expired(self.t_b2_idle, now, after_s * 1000):
             return V.ST_WAKEUP
         return V.ST_B2
 
@@ -430,8 +434,8 @@ class Charger:
 
     def _holding_x1(self, now):
         """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request)."""
-        return (self.out.pilot_mode == L.PILOT_X1 and self.t_x1_hold.running
-                and not self.t_x1_hold.expired(now, L.X1_MIN_MS))
+        return (self.out.pilot_mode == L.PILOT_X1 and self.t_x1_hold is not None
+                and not self._expired(self.t_x1_hold, now, L.X1_MIN_MS))
 
     def _unplugged(self, now):
         self._open(now)
@@ -446,10 +450,10 @@ class Charger:
         if self.auth_needed() and self.state != V.ST_A1:
             self.authorized = False
         self._wakeup_done = False
-        self.t_step_EF.stop()
-        self.t_b2_idle.stop()
-        self.t_ev_stop.stop()
-        self.t_x1_hold.stop()         # a car plugging in next needs no X1 hold
+        self.t_step_EF = None
+        self.t_b2_idle = None
+        self.t_ev_stop = None
+        self.t_x1_hold = None         # a car plugging in next needs no X1 hold
         self.rcd.reset()
         self.oc.reset()
 
@@ -462,7 +466,7 @@ class Charger:
         an unplug clears the fault, a residual-current fault is retried after RCD_RETRY_MS."""
         out = self.out
         self._open(now)
-        if self.fault in V.LATCHED or self.fault in V.HELD or not self.t_F.expired(now, L.FAULT_F_MIN_MS):
+        if self.fault in V.LATCHED or self.fault in V.HELD or not self._expired(self.t_F, now, L.FAULT_F_MIN_MS):
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()
@@ -474,7 +478,7 @@ class Charger:
             self.clear_fault()
             self._unplugged(now)
             return V.ST_A1
-        if self.fault in V.RETRY and self.t_F.expired(now, L.RCD_RETRY_MS):
+        if self.fault in V.RETRY and self._expired(self.t_F, now, L.RCD_RETRY_MS):
             if m.rcd_trip or m.rcd_dc_trip:
                 out.rcd_ack = True    # re-arm: a residual current still there trips it again
             else:
@@ -494,18 +498,18 @@ class Charger:
     def _enter_wakeup(self, now):
         """F for T_step_EF, once per plug-in."""
         self._wakeup_done = True
-        self.t_step_EF.start(now)
-        self.t_b2_idle.stop()
+        self.t_step_EF = now
+        self.t_b2_idle = None
         self.out.pilot_mode = L.PILOT_F
 
     def _enter_not_idle(self, now):
         """B1, paused, C and D: no longer idle in B2 (the wake-up waits for B2 time in a row)."""
-        self.t_b2_idle.stop()
+        self.t_b2_idle = None
 
     # --- actions ---
     def _enter_x1(self, now):
         self.out.pilot_mode = L.PILOT_X1
-        self.t_x1_hold.start(now)
+        self.t_x1_hold = now
         self.det.reset()
 
     def _pwm_on(self, now):
@@ -515,13 +519,13 @@ class Charger:
         mode = L.PILOT_5PCT if self.hlc else L.PILOT_PWM
         if self.out.pilot_mode != mode:
             self.out.pilot_mode = mode
-            self.t_x1_hold.stop()
+            self.t_x1_hold = None
             self.det.diode_seen = False
 
     def _pwm_off(self, now):
         if self.out.pilot_mode != L.PILOT_X1:
             self.out.pilot_mode = L.PILOT_X1
-            self.t_x1_hold.start(now)
+            self.t_x1_hold = now
 
     def _apply_limit(self, now):
         """Advertised current: lowering is immediate, raising at most once per 5 s (facts 2)."""
@@ -531,7 +535,7 @@ class Charger:
         if mode != L.PILOT_PWM:
             if out.amps_x10 or mode != self._emitted_mode:
                 out.amps_x10 = 0
-                self.t_duty.stop()
+                self.t_duty = None
                 self.oc.signalled(0, now)
                 self._emitted_mode = mode
                 self._emit((V.EV_PILOT, mode, 0))
@@ -539,11 +543,11 @@ class Charger:
         cur = out.amps_x10
         if target == cur:
             return
-        if cur and target > cur and self.t_duty.running \
-                and not self.t_duty.expired(now, L.DUTY_NOMINAL_RAISE_MS):
+        if cur and target > cur and self.t_duty is not None \
+                and not self._expired(self.t_duty, now, L.DUTY_NOMINAL_RAISE_MS):
             return
         out.amps_x10 = target
-        self.t_duty.start(now)
+        self.t_duty = now
         self.oc.signalled(target, now)
         self._emitted_mode = mode
         self._emit((V.EV_PILOT, mode, target))
@@ -558,7 +562,7 @@ class Charger:
                 self._selftest = _SELFTEST_PASSED
             else:
                 self._selftest = _SELFTEST_WAIT_TRIP
-                self.t_selftest.start(now)
+                self.t_selftest = now
                 self._test_edges = -1
                 out.rcd_test = True
                 return
@@ -568,8 +572,8 @@ class Charger:
                 out.rcd_ack = True
                 self._test_edges = m.rcd_edges
                 self._selftest = _SELFTEST_WAIT_RELEASE
-                self.t_selftest.start(now)
-            elif self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
+                self.t_selftest = now
+            elif self._expired(self.t_selftest, now, L.RCD_TEST_MAX_MS):
                 out.rcd_test = False
                 self._selftest = _SELFTEST_IDLE
                 self._set_fault(V.FAULT_RCD_SELFTEST, now)
@@ -577,13 +581,13 @@ class Charger:
         if self._selftest == _SELFTEST_WAIT_RELEASE:
             if m.rcd_trip:
                 out.rcd_ack = True
-                if self.t_selftest.expired(now, L.RCD_TEST_MAX_MS):
+                if self._expired(self.t_selftest, now, L.RCD_TEST_MAX_MS):
                     self._selftest = _SELFTEST_IDLE
                     self._set_fault(V.FAULT_RCD, now)
                 return
             self._selftest = _SELFTEST_SETTLE     # released: a trip from now on is a fault
         if self._selftest == _SELFTEST_SETTLE:
-            if not self.t_selftest.expired(now, L.RCD_TEST_SETTLE_MS):
+            if not self._expired(self.t_selftest, now, L.RCD_TEST_SETTLE_MS):
                 return
             self._selftest = _SELFTEST_PASSED
         if self._selftest == _SELFTEST_PASSED and self.fault is None:
@@ -593,23 +597,23 @@ class Charger:
         phase = self._selftest
         if phase == _SELFTEST_WAIT_TRIP or phase == _SELFTEST_WAIT_RELEASE:
             self._selftest = _SELFTEST_ABORTED
-            self.t_selftest.start(now)
+            self.t_selftest = now
         elif phase != _SELFTEST_ABORTED:
             self._selftest = _SELFTEST_IDLE
         self.out.rcd_test = False
 
     def _close(self, now):
         self._selftest = _SELFTEST_IDLE   # the next close self-tests again
-        if not self.t_closed.running:
-            self.t_closed.start(now)
-            self.t_opened.stop()
+        if self.t_closed is None:
+            self.t_closed = now
+            self.t_opened = None
             self.out.contactor = True
             self._emit((V.EV_CONTACTOR, True))
 
     def _open(self, now):
-        if self.t_closed.running:
-            self.t_closed.stop()
-            self.t_opened.start(now)
+        if self.t_closed is not None:
+            self.t_closed = None
+            self.t_opened = now
             self.out.contactor = False
             self._emit((V.EV_CONTACTOR, False))
 

@@ -29,7 +29,8 @@ def _load_modbus():
         modbus = mb
     return modbus
 
-METER_KINDS = ("none", "ct", "sdm120", "sdm630", "modbus", "s0")
+# The kinds of source; each model of meter_maps.MAPS is a Modbus kind too (named by its key).
+METER_KINDS = ("none", "ct", "s0", "modbus")
 MODBUS_INTERVAL_MS = 1000       # one full read of the meter per second
 MWH_PER_KWH = 1000000.0
 MS_PER_H = 3600000.0
@@ -38,7 +39,7 @@ V_NAMES = ("v1", "v2", "v3")
 
 # Settings keys, defaults and ranges: the lead merges these into the settings schema.
 DEFAULTS = {
-    "meter": "none",            # one of METER_KINDS
+    "meter": "none",            # one of METER_KINDS or a model of meter_maps.MAPS
     "meter_phases": 1,          # 1 or 3 (ct, s0)
     "nominal_volts": 230.0,     # 100..480; 120/240 in North America
     "mains_hz": 50,             # 50, 60, or 0 = detect (ct)
@@ -456,15 +457,21 @@ def _make_source(kind, cfg, hw):
                        mains_hz=int(_cfg(cfg, "mains_hz")), spc=int(_cfg(cfg, "ct_spc")),
                        interval_ms=int(_cfg(cfg, "ct_interval_ms")), slice_us=slice_us,
                        sleep_us=getattr(hw, "sleep_us", None) if slice_us else None)
-    if kind in ("sdm120", "sdm630", "modbus"):
-        _load_modbus()
-        from evse.metering.meter_maps import MAPS, parse_generic_map
-        regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))
-        master = modbus.ModbusMaster(hw.uart, timeout_ms=int(_cfg(cfg, "meter_timeout_ms")),
-                                     retries=int(_cfg(cfg, "meter_retries")))
-        return ModbusSource(master, regmap, int(_cfg(cfg, "meter_addr")),
-                            interval_ms=int(_cfg(cfg, "meter_interval_ms")))
     if kind == "s0":
         from evse.metering.s0 import S0Meter
         return S0Meter(int(_cfg(cfg, "s0_imp_per_kwh")), nominal_volts=volts, phases=phases)
-    raise ValueError("meter must be one of %s, not %r" % ("|".join(METER_KINDS), kind))
+    return _modbus_source(kind, cfg, hw)
+
+
+def _modbus_source(kind, cfg, hw):
+    """Every other kind is a Modbus meter: a model of meter_maps.MAPS (one entry there adds one),
+    or "modbus" with the map in the meter_map setting."""
+    _load_modbus()
+    from evse.metering.meter_maps import MAPS, parse_generic_map
+    if kind != "modbus" and kind not in MAPS:
+        raise ValueError("meter must be one of %s, not %r" % ("|".join(METER_KINDS + tuple(sorted(MAPS))), kind))
+    regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))
+    master = modbus.ModbusMaster(hw.uart, timeout_ms=int(_cfg(cfg, "meter_timeout_ms")),
+                                 retries=int(_cfg(cfg, "meter_retries")))
+    return ModbusSource(master, regmap, int(_cfg(cfg, "meter_addr")),
+                        interval_ms=int(_cfg(cfg, "meter_interval_ms")))

@@ -18,6 +18,7 @@ Flash layout under `flash_dir`: state.json (boot counter, open transaction, avai
 txq.log (transaction messages not yet answered), profiles.json, authcache.json, locallist.json,
 config.json."""
 import asyncio
+from evse.core import vocab as V
 from evse.ocpp import auth, connection, metering, schedule, store, transactions
 from evse.ocpp.config import CONNECTOR, Config
 from evse.ocpp.status import connector_status, PLUGGED_STATES
@@ -147,22 +148,22 @@ class OcppService:
         """A core event (the app passes its tick time; ticks are read here when it is missing)."""
         now = self.ticks() if now_ms is None else now_ms
         kind = ev[0]
-        if kind == "state":
+        if kind == V.EV_STATE:
             self._on_state(ev[1], now)
-        elif kind == "contactor":
+        elif kind == V.EV_CONTACTOR:
             self.contactor = bool(ev[1])
             if self.contactor and self.tx:
                 self.charged = True
-        elif kind == "fault":
+        elif kind == V.EV_FAULT:
             self.fault = ev[1] if ev[2] else (getattr(self.charger, "fault", None) or None)
-        elif kind == "session" and ev[1] == "end" and self.tx:
+        elif kind == V.EV_SESSION and ev[1] == V.SESSION_END and self.tx:
             transactions.on_session_end(self, ev, now)
 
     def _on_state(self, state, now_ms):
         self.core_state = state
         if state in PLUGGED_STATES:
             self.plugged = True
-        elif state in ("A1", "A2"):
+        elif state == V.ST_A1:
             self.plugged = False
             self.finishing = False
             if self.tx:

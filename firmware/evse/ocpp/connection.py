@@ -4,7 +4,7 @@ bounded exponential backoff. Functions take the service (chargepoint.OcppService
 import asyncio
 import os
 import binascii
-from evse.ocpp import operations, rpc, store, transactions, websocket
+from evse.ocpp import rpc, store, transactions, websocket
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso, parse_iso
 from evse.core.version import VERSION
@@ -140,6 +140,7 @@ async def handle_frame(svc, ws, data):
     _, uid, action, payload = msg
     if svc.boot_status == "Rejected":
         return  # while rejected the charge point does not answer (OCPP 1.6 4.2.1)
+    from evse.ocpp import operations   # at the first CALL: the handlers and schemas cost heap (docs/ocpp.md)
     reply, after = operations.dispatch(svc, uid, action, payload)
     await ws.send_text(reply)
     if after:

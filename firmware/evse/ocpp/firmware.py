@@ -113,7 +113,7 @@ async def _update(svc):
         return _end(svc, "InstallationFailed")
     finally:
         _remove(tmp)
-    job["phase"] = "boot"
+    job["phase"] = "reboot"
     job["slot"] = out["slot"]
     svc.save()
     t0 = svc.ticks()
@@ -168,7 +168,7 @@ def after_boot(svc):
     itself (Installed), or it was rolled back (InstallationFailed); an update a reboot
     interrupted before installing starts over."""
     job = svc.state["fw"]
-    if job.get("phase") != "boot":
+    if job.get("phase") != "reboot":
         return start(svc)
     root = fw_root(svc)
     if bundle.state(root)["active"] == job["slot"]:

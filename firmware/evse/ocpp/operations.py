@@ -1,8 +1,11 @@
 """The CALLs a central system sends, one handler per action: `<action in snake_case>(svc, payload)`
 returns the answer's payload, or (payload, after) where after() runs once the answer is sent. The
 table HANDLERS registers them; a payload is checked against schemas.INCOMING before its handler
-runs. One module for all of them: on a board every module costs .mpy bytes and heap (docs/ocpp.md,
-"Code layout")."""
+runs. One module for the common ones: on a board every module costs .mpy bytes and heap (docs/ocpp.md,
+"Code layout"). This module (with the schemas) is imported at the first CALL, not with the service.
+A group of handlers that is big and rarely used lives in its own module, registered in HANDLERS as
+"module.function" ("ReserveNow": "reservation.reserve_now"): it is imported when its first message
+arrives, and its INCOMING holds the fields."""
 from evse.ocpp import auth, metering, rpc, schedule, schemas, transactions
 from evse.ocpp.config import CONNECTOR
 from evse.ocpp.wallclock import format_iso

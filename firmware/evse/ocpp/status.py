@@ -1,18 +1,18 @@
 """Connector status for StatusNotification, from the core's state, fault and session."""
+from evse.core import vocab as V
 
 # Core fault name -> OCPP 1.6 ChargePointErrorCode.
 FAULT_CODES = {
-    "rcd": "GroundFailure", "rcd_dc": "GroundFailure", "rcd_early": "GroundFailure",
-    "rcd_lockout": "GroundFailure", "rcd_selftest": "GroundFailure",
-    "weld": "PowerSwitchFailure", "no_close": "PowerSwitchFailure",
-    "overcurrent": "OverCurrentFailure",
-    "overtemp": "HighTemperature",
-    "internal": "InternalError",
-    # pilot, diode, state_e, state_f, ventilation and pp have no own code: OtherError + info.
+    V.FAULT_RCD: "GroundFailure", V.FAULT_RCD_DC: "GroundFailure", V.FAULT_RCD_EARLY: "GroundFailure",
+    V.FAULT_RCD_LOCKOUT: "GroundFailure", V.FAULT_RCD_SELFTEST: "GroundFailure",
+    V.FAULT_WELD: "PowerSwitchFailure", V.FAULT_NO_CLOSE: "PowerSwitchFailure",
+    V.FAULT_OVERCURRENT: "OverCurrentFailure",
+    V.FAULT_INTERNAL: "InternalError",
+    # pilot, diode, state_e, state_f, ventilation, pp and settings have no own code: OtherError + info.
+    # (Temperature is no fault: the core pauses; HighTemperature is never reported.)
 }
 
-PLUGGED_STATES = ("B1", "B2", "C1", "C2", "D1", "D2")
-_STATE_FAULTS = {"E": "state_e", "F": "state_f"}  # a faulted state without a fault name
+PLUGGED_STATES = (V.ST_B1, V.ST_B2, V.ST_C1, V.ST_C2, V.ST_D1, V.ST_D2)
 
 
 def error_code(fault):
@@ -33,18 +33,16 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     the car is still connected; operative: not set Inoperative by ChangeAvailability; waiting: an
     idTag (or RemoteStart) was accepted and waits for the car (Preparing until ConnectionTimeOut);
     reserved: a reservation holds the connector (Reserved while no car is connected)."""
-    if fault or state in ("fault", "E", "F"):
-        code, info = error_code(fault or _STATE_FAULTS.get(state, "internal"))
+    if fault or state == V.ST_FAULT:
+        code, info = error_code(fault or V.FAULT_INTERNAL)   # a fault state names its fault
         return "Faulted", code, info
-    if state == "disabled" or (not operative and not in_tx):
+    if state == V.ST_DISABLED or (not operative and not in_tx):
         return "Unavailable", "NoError", None
     if finishing and plugged:
         return "Finishing", "NoError", None
-    if state in ("C2", "D2", "B1", "B2"):
+    if state in PLUGGED_STATES or (state == V.ST_PAUSED and plugged):
         return _vehicle_status(state, contactor, in_tx, charged), "NoError", None
-    if state in ("C1", "D1") or (state == "paused" and plugged):
-        return _held_back(in_tx), "NoError", None
-    if state in ("A1", "A2") or not plugged:
+    if state == V.ST_A1 or not plugged:
         return _no_car(waiting, in_tx, reserved), "NoError", None
     return "Preparing", "NoError", None
 
@@ -66,11 +64,14 @@ def _no_car(waiting, in_tx, reserved):
 
 
 def _vehicle_status(state, contactor, in_tx, charged):
-    """The status in B1/B2 (connected) and C2/D2 (the vehicle asks for power)."""
-    if state in ("C2", "D2"):
+    """The status in B1/B2 (connected), C2/D2 (the vehicle asks for power), and C1/D1 or paused
+    (the EVSE offers nothing to a connected car)."""
+    if state == V.ST_C1 or state == V.ST_D1 or state == V.ST_PAUSED:
+        return _held_back(in_tx)
+    if state == V.ST_C2 or state == V.ST_D2:
         if contactor:
             return "Charging"
         return "SuspendedEVSE" if charged else "Preparing"
     if in_tx and charged:
-        return "SuspendedEV" if state == "B2" else "SuspendedEVSE"
+        return "SuspendedEV" if state == V.ST_B2 else "SuspendedEVSE"
     return "Preparing"

@@ -18,13 +18,15 @@ from evse.shell.hal import ticks_ms, ticks_diff
 API = "/api/v1"
 PAGE = "www/index.html.gz"       # gzipped on flash by tools/flash.py from firmware/www/index.html
 WRITE_CMDS = ("limit", "enable", "disable", "authorize", "stop", "clear")
+SETTINGS_CMD = "settings"        # the console's command (not the fault of that name)
 TOKENS_MAX = 4                   # logged-in browsers at once; the oldest is logged out
 WS_MAX = 2                       # WebSocket clients at once (each costs a socket and a buffer)
 WS_PERIOD_MS = 250               # how often a WebSocket's status is compared and, when changed, sent
 WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
 FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
-PASSWORD_KEYS = ("ocpp_password", "web_password")   # write-only: never sent back
+PASSWORD_KEYS = ("ocpp_password", "web_password", "mqtt_password", "wifi_password",
+                 "wifi_ap_password")     # write-only: never sent back
 
 
 def view(st):
@@ -213,7 +215,7 @@ class Web:
         if bad is not None:
             return bad
         if req.method == "GET":
-            r, code = self._ask({"cmd": "settings", "schema": True})
+            r, code = self._ask({"cmd": SETTINGS_CMD, "schema": True})
             cfg = dict(r["settings"])
             for k in PASSWORD_KEYS:
                 if k in cfg:

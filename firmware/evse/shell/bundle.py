@@ -40,7 +40,7 @@ MAX_MANIFEST = 8192     # bytes of the manifest line
 MAX_FILES = 200
 CHUNK = 512             # bytes per read and write: small RAM, short flash writes
 SLOTS = ("a", "b")
-REQUIRED = ("evse/app", "evse/core/__init__", "evse/shell/bundle")   # modules, without .py/.mpy
+REQUIRED = ("evse/app", "evse/core/charger", "evse/shell/bundle")   # modules, without .py/.mpy
 
 
 def _join(a, b):

@@ -54,7 +54,7 @@ class MeterIO:
     S0 irq is claimed only when that meter is fitted)."""
 
     def __init__(self, board, cfg):
-        kind = cfg.get("meter", "none")
+        kind = cfg["meter"]
         self.ticks_us = ticks_us
         self.sleep_us = sleep_us
         self.ct_slice_us = _CT_SLICE_US
@@ -67,7 +67,7 @@ class MeterIO:
         if kind == "ct":
             self.ct_adcs = tuple(adc_input(p, atten) for p in getattr(board, "CT_ADC_PINS", ()))
             self.v_adc = adc_input(getattr(board, "V_ADC_PIN", None), atten)
-        elif kind in ("sdm120", "sdm630", "modbus"):
+        elif kind != "none" and kind != "s0":    # a Modbus meter: "modbus" or a model of meter_maps
             self.uart = self._open_uart(board, cfg)
 
     @staticmethod
@@ -75,7 +75,7 @@ class MeterIO:
         uid = getattr(board, "MODBUS_UART", None)
         if uid is None:
             return None                   # make_meter reports the meter blind with the reason
-        baud = cfg.get("meter_baud", 9600)
+        baud = cfg["meter_baud"]
         kw = {}
         tx = getattr(board, "MODBUS_TX_PIN", None)
         if tx is not None:
