@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from tools import mpy_build
+from tools.build import mpy_build
 
 ROOT = mpy_build.ROOT
 
@@ -21,7 +21,7 @@ def _clone(dst):
 
 def _build(clone, arch):
     out = os.path.join(clone, "out")
-    r = subprocess.run([sys.executable, "-m", "tools.mpy_build", "--arch", arch, "--out", out], cwd=clone,
+    r = subprocess.run([sys.executable, "-m", "tools.build.mpy_build", "--arch", arch, "--out", out], cwd=clone,
                        env=dict(os.environ, PYTHONPATH=clone), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=300)
     assert r.returncode == 0, r.stdout

@@ -5,7 +5,7 @@ charger must do, with the times measured in virtual time from the firmware's own
 """
 import pytest
 
-from tools.drive import Drive
+from tools.sim.drive import Drive
 
 MS = 1000
 

@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from tools.rig import Rig
+from tools.sim.rig import Rig
 from evse.services import console as C
 from evse.services import settings as S
 
@@ -310,7 +310,7 @@ def fuzz_rig(tmp_path_factory):
 
 
 def test_uart_stream_reads_what_is_there():
-    from tools import mock_machine as mm
+    from tools.sim import mock_machine as mm
     u = mm.UART(7)
     st_ = C.UartStream(u)
     assert st_.read(10) is None

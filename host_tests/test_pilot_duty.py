@@ -9,9 +9,9 @@ from fractions import Fraction
 
 import pytest
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
-mm.register()
+mm.install()
 
 from boards import esp32_devkitc, rpi_pico, sim  # noqa: E402
 from evse.shell import hal  # noqa: E402

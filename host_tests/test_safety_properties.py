@@ -12,8 +12,8 @@ Whatever the vehicle and the installation do, watched at the pins of the virtual
 """
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 ACTIONS = st.one_of(
     st.tuples(st.just("wait"), st.floats(0.005, 3.0)),

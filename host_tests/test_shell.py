@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ import subprocess
 import sys
 import time
 
-from tools import boardcheck, mpy_build
+from tools import boardcheck
+from tools.build import mpy_build
 
 ROOT = mpy_build.ROOT
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")

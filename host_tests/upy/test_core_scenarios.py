@@ -5,8 +5,9 @@ The unmodified firmware, the mock machine and the vehicle model all share this h
 harder budget than the board's own (which holds only the firmware)."""
 import gc
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 
 MS = 1000
 

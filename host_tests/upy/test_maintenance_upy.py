@@ -4,9 +4,10 @@ window; a hand at the REPL that closes the contactor is undone at the next feed;
 ends the watchdog resets the board. Virtual time: the mock's WDT expires like the hardware one."""
 import sys
 
-from tools import rig as R
-from tools import mock_machine as mm
-from tools.mock_machine.world import World
+from tools.sim import rig as R
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.mock_machine.world import World
 
 from evse import app as A
 from evse.services import console as C

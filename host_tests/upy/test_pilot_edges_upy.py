@@ -4,8 +4,9 @@ CPython and the MicroPython unix port: the sweep is host_tests/test_safety_pilot
 cases that failed, and the burst with its edge handling under a locked heap."""
 import gc
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 
 
 def session(duty_amps, phase, hlc=False):

@@ -3,7 +3,9 @@
 import json
 import os
 
-from tools.rig import _tempdir
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import _tempdir
 from evse.services import settings as S
 from evse.shell import store
 from evse.core import limits as L

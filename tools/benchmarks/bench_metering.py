@@ -113,8 +113,8 @@ except ImportError:
         return int(time.perf_counter() * 1000000)
     def elapsed(a, b):
         return b - a
-from tools import mock_machine as mm
-from tools.rig import Rig
+from tools.sim import mock_machine as mm
+from tools.sim.rig import Rig
 SECONDS = int(sys.argv[-1]) if sys.argv[-1].isdigit() else 60
 rig = Rig(config={"max_current": 32, "meter": "ct"})
 w = rig.world

@@ -3,7 +3,7 @@ and unplugs; prints the timeline of states, duty and contactor a bench technicia
 import sys
 
 from evse.core import vocab as V
-from tools.rig import Rig
+from tools.sim.rig import Rig
 
 
 class Timeline:

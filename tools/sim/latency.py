@@ -2,8 +2,8 @@
 coil pin, in virtual time, swept over the advertised duty, the instant of the change within the
 control tick, and the cause. `make bench` prints the sweep; host_tests/test_latency.py holds it to
 the facts sheet's 20 ms (detection plus command, IEC 61851-1 Table A.6 seq 8.1 allows 100 ms)."""
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 TICK_US = 10000
 

@@ -12,11 +12,11 @@ import json
 import os
 import sys
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
-mm.register()
+mm.install()
 
-from tools.mock_machine.world import World  # noqa: E402  (after machine is registered)
+from tools.sim.mock_machine.world import World  # noqa: E402  (after machine is registered)
 
 TICK_US = 10000
 # The bench's installation: a 32 A circuit, unless the config says otherwise (max_current has no
@@ -43,6 +43,7 @@ def _tempdir():
 
 class Rig:
     def __init__(self, board="sim", config=None, flash_dir=None, seed=1, start_us=0):
+        mm.install()                 # the firmware's `machine` and virtual clock, from here on
         self.board = load_board(board) if isinstance(board, str) else board
         mm.reset_world()
         mm.clock.us = start_us

@@ -1,5 +1,5 @@
 """A mock of MicroPython's `machine` module with a virtual clock, for CPython and the MicroPython
-unix port. `register()` installs it as `machine` and puts the virtual clock behind
+unix port. `install()` (an explicit call; importing this module changes nothing) installs it as `machine` and puts the virtual clock behind
 time.ticks_ms/ticks_us/ticks_diff/ticks_add/sleep_ms, so firmware runs unmodified on virtual time.
 
 What sits behind the pins is up to the test or the bench: ADC inputs read from `adc_sources`,
@@ -570,8 +570,8 @@ def _ticks_cpu():
     return clock.ticks_cpu()
 
 
-def register():
-    """Install this module as `machine` and the virtual clock behind time.ticks_*."""
+def install():
+    """Install this module as `machine` and the virtual clock behind time.ticks_*. Idempotent."""
     mod = sys.modules[__name__]
     sys.modules["machine"] = mod
     import time as real_time
@@ -587,6 +587,3 @@ def register():
         for k in names:
             setattr(real_time, k, names[k])
     return mod
-
-
-register_as_machine = register

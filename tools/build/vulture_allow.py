@@ -1,5 +1,5 @@
 # vulture's allow-list: names used where vulture cannot see it. Never imported.
-#   .venv/bin/vulture firmware tools/vulture_allow.py --min-confidence 60
+#   .venv/bin/vulture firmware tools/build/vulture_allow.py --min-confidence 60
 # Each line is a use of the name; say why beside it.
 _ = None
 
