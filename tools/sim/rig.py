@@ -10,13 +10,9 @@ Runs under CPython and the MicroPython unix port.
 """
 import json
 import os
-import sys
 
 from tools.sim import mock_machine as mm
-
-mm.install()
-
-from tools.sim.mock_machine.world import World  # noqa: E402  (after machine is registered)
+from tools.sim.mock_machine.world import World
 
 TICK_US = 10000
 # The bench's installation: a 32 A circuit, unless the config says otherwise (max_current has no

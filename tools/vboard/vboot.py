@@ -209,5 +209,6 @@ def boot(flash, cause):
     return world
 
 
-world = boot(sys.argv[1] if len(sys.argv) > 1 else "build/vboard/flash",
-             int(sys.argv[2]) if len(sys.argv) > 2 else mm.PWRON_RESET)
+if __name__ == "__main__":        # `micropython -i vboot.py FLASH`; importing it boots nothing
+    world = boot(sys.argv[1] if len(sys.argv) > 1 else "build/vboard/flash",
+                 int(sys.argv[2]) if len(sys.argv) > 2 else mm.PWRON_RESET)

@@ -575,6 +575,8 @@ def install():
     mod = sys.modules[__name__]
     sys.modules["machine"] = mod
     import time as real_time
+    if isinstance(real_time, _TimeModule):
+        return mod                  # installed already: the real `time` stays one wrap away
     names = {"ticks_ms": _ticks_ms, "ticks_us": _ticks_us, "ticks_cpu": _ticks_cpu,
              "ticks_diff": ticks_diff, "ticks_add": ticks_add,
              "sleep_ms": _sleep_ms, "sleep_us": _sleep_us}
