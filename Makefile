@@ -40,10 +40,10 @@ test-rp2: $(STAMP) rp2emu
 	EVSE_RP2_ALL=1 $(PY) -m pytest -q host_tests/test_bench_rp2.py
 
 test-upy: $(STAMP)
-	$(PY) -m tools.build.upy_tests
+	$(PY) -m tools.toolchain.upy_tests
 
 test-mpy: $(STAMP)
-	$(PY) -m tools.build.mpy_build --check
+	$(PY) -m tools.toolchain.mpy_build --check
 
 ## Figures, not pass/fail: latencies, CPU per tick, heap, .mpy sizes, simulation and analyzer speed.
 bench: $(STAMP) debs rp2emu
@@ -87,13 +87,13 @@ $(STUBS)/rp2/.installed: | $(STAMP)
 
 stubs: $(STUBS)/esp32/.installed $(STUBS)/rp2/.installed
 
-## firmware/ and boards/ against each port's API (tools/build/pyright/*.json); the board file is /board.py.
+## firmware/ and boards/ against each port's API (tools/toolchain/pyright/*.json); the board file is /board.py.
 pyright: $(STAMP) stubs
 	mkdir -p build/pyright/esp32 build/pyright/rp2
 	cp boards/esp32_devkitc.py build/pyright/esp32/board.py
 	cp boards/rpi_pico.py build/pyright/rp2/board.py
-	$(VENV)/bin/pyright -p tools/build/pyright/esp32.json; a=$$?; \
-	  $(VENV)/bin/pyright -p tools/build/pyright/rp2.json; b=$$?; exit $$((a | b))
+	$(VENV)/bin/pyright -p tools/toolchain/pyright/esp32.json; a=$$?; \
+	  $(VENV)/bin/pyright -p tools/toolchain/pyright/rp2.json; b=$$?; exit $$((a | b))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -256,7 +256,7 @@ def test_output_is_bounded_when_nobody_reads(tmp_path):
     s.write_limit = 0                 # the host stopped reading: nothing leaves
     for _ in range(200):
         con.on_event(("state", "B1"), 0)
-    assert con._out_bytes <= C.OUT_MAX and con.dropped > 0
+    assert con.queued_bytes <= C.OUT_MAX and con.dropped > 0
     s.write_limit = None
     rig.run(1.0)
     lines = s.lines()

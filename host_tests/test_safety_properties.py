@@ -68,7 +68,7 @@ class Monitor:
         d.rig.probes.append(self.probe)
 
     def trip_active(self):
-        return mm._inputs.get(self.b.RCD_TRIP_PIN) == self.b.RCD_TRIP_ACTIVE
+        return mm.input_level(self.b.RCD_TRIP_PIN) == self.b.RCD_TRIP_ACTIVE
 
     def on_pin(self, pin, level):
         if pin != self.b.CONTACTOR_PINS[0] or level != 1:

@@ -7,7 +7,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP_DIRS = ("node_modules", "__pycache__", "hostlib")   # hostlib: the `micropython` stand-in, on PYTHONPATH
-NOT_MODULES = ("tools.build.vulture_allow",)              # vulture's allow-list: read, never imported
+NOT_MODULES = ("tools.toolchain.vulture_allow",)              # vulture's allow-list: read, never imported
 
 CHECK = r'''
 import importlib, sys, time
@@ -53,7 +53,7 @@ def imported_in_a_fresh_interpreter(names):
 def test_every_tools_module_is_found():
     names = tools_modules()
     for name in ("tools.sim.rig", "tools.sim.mock_machine", "tools.sim.bench.runner", "tools.bench.__main__",
-                 "tools.build.upy_tests", "tools.vboard.vboot"):
+                 "tools.toolchain.upy_tests", "tools.vboard.vboot"):
         assert name in names
 
 

@@ -30,7 +30,7 @@ import sys
 import time
 
 from tools import boardcheck
-from tools.build import mpy_build
+from tools.toolchain import mpy_build
 
 ROOT = mpy_build.ROOT
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")

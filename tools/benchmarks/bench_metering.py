@@ -137,7 +137,7 @@ def timed():
     t0 = now_us()
     poll()
     cpu = elapsed(t0, now_us())
-    span = mm.clock.us - (rig._next_tick - 10000)     # from the tick's start, on the board's timeline
+    span = mm.clock.us - (rig.next_tick_us - 10000)     # from the tick's start, on the board's timeline
     kind = "checkpoint" if en.writes != wr else "sample" if src.sampled else \
         "compute" if n and not was else "other"
     if cpu > worst[kind]:

@@ -210,7 +210,7 @@ class Pico:
         else:
             if pwm is None:
                 pwm = mm.PWM(pin)
-            pwm._top, pwm._div16 = regs["top"], regs["div"] & 0xFFF
+            pwm.top, pwm.div16 = regs["top"], regs["div"] & 0xFFF
             pwm.steps = regs["top"] + 1
             pwm.counts = min(regs["cc"], pwm.steps)
         self.world.recompute()

@@ -55,7 +55,7 @@ def open_latency_us(cause, limit_a, phase_us, config=None, seed=1):
     d.charger.set_limit("console", limit_a)
     d.run(0.5).charge()
     d.run(0.3)
-    t = at_instant(d, d.rig._next_tick + phase_us, CAUSES[cause])
+    t = at_instant(d, d.rig.next_tick_us + phase_us, CAUSES[cause])
     d.run(0.1)
     closed_again = d.coil_change(0, t)
     return closed_again - t if closed_again is not None else None

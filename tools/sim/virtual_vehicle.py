@@ -76,7 +76,7 @@ class _RigClock:
         # own ADC burst took on the shared clock (on a real bench the two boards run side by side),
         # so the meter's dither sees only its own sleep.
         rig = self.pair.rig
-        if rig.powered and mm.clock.us >= rig._next_tick:
+        if rig.powered and mm.clock.us >= rig.next_tick_us:
             t = mm.clock.us
             self.pair.run(0)
             mm.clock.us = t

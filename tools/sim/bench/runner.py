@@ -226,7 +226,7 @@ class Bench:
         rig = self.rig
         ok, seen = self.observe(what, value, tol)
         while not ok and mm.clock.us < deadline:
-            nxt = rig._next_tick if rig.powered else mm.clock.us + TICK_US
+            nxt = rig.next_tick_us if rig.powered else mm.clock.us + TICK_US
             if nxt <= mm.clock.us:
                 nxt = mm.clock.us + 1
             self.run_until(min(deadline, nxt))

@@ -118,6 +118,11 @@ def output(pin_id):
     return _levels.get(pin_id, 0)
 
 
+def input_level(pin_id):
+    """The level driven on an input pin (what the firmware reads; the pull's level when undriven)."""
+    return _inputs.get(pin_id, _default_input(pin_id))
+
+
 def _default_input(pin_id):
     return 1 if _pulls.get(pin_id) == Pin.PULL_UP else 0
 
@@ -214,8 +219,8 @@ class PWM:
         self._duty = 0            # the duty_u16 last asked for
         self.counts = 0
         self.steps = 1
-        self._top = 0xFFFF        # rp2 registers (reset values)
-        self._div16 = 16
+        self.top = 0xFFFF        # rp2 registers (reset values)
+        self.div16 = 16
         self._res = 16            # esp32 LEDC resolution in bits
         self.active = True
         pwms[self.pin] = self
@@ -245,7 +250,7 @@ class PWM:
                 top = (16 * src + div16 * f // 2) // (div16 * f) - 1     # rounded
             if not 16 <= div16 < 256 * 16:
                 raise ValueError("freq out of range")
-            self._div16, self._top = div16, top
+            self.div16, self.top = div16, top
             self.steps = top + 1
         elif self.port == "esp32":  # ledc_find_suitable_duty_resolution, capped at 16 bits
             res = _ilog2((ESP32_LEDC_HZ + f // 2) // f)
@@ -254,7 +259,7 @@ class PWM:
         else:
             self.steps = max(1, SIM_PWM_HZ // f)
 
-    def _compare(self, u16):
+    def compare(self, u16):
         """The compare count the port writes for a duty_u16."""
         if self.port == "rp2":     # mp_machine_pwm_duty_set_u16: rounded to nearest
             return (u16 * self.steps + 65535 // 2) // 65535
@@ -265,14 +270,14 @@ class PWM:
     def freq(self, f=None):
         if f is None:
             if self.port == "rp2":
-                d = self._div16 * (self._top + 1)
+                d = self.div16 * (self.top + 1)
                 return (16 * RP2_CLK_HZ + d // 2) // d
             return self._freq
         if not 1 <= f <= 40000000:
             raise ValueError("frequency out of range")
         self._freq = int(f)
         self._timebase(self._freq)
-        self.counts = self._compare(self._duty)     # the ports re-apply the duty
+        self.counts = self.compare(self._duty)     # the ports re-apply the duty
         self._changed()
 
     def duty_u16(self, d=None):
@@ -285,7 +290,7 @@ class PWM:
         if not 0 <= d <= 65535:
             raise ValueError("duty_u16 must be 0-65535")
         self._duty = int(d)
-        self.counts = self._compare(self._duty)
+        self.counts = self.compare(self._duty)
         self._changed()
 
     def duty_ns(self, ns=None):
@@ -318,11 +323,11 @@ class _Mem32:
                     a = p
         t = a or b
         if reg == 0x04:
-            return t._div16 if t else 16
+            return t.div16 if t else 16
         if reg == 0x0C:
             return (a.counts if a else 0) | ((b.counts if b else 0) << 16)
         if reg == 0x10:
-            return t._top if t else 0xFFFF
+            return t.top if t else 0xFFFF
         raise ValueError("mem32: register 0x%x not modelled" % addr)
 
 
@@ -540,6 +545,7 @@ def enable_irq(state=None):
 
 
 # --- installing it ---
+real_time_module = None     # MicroPython: the port's own `time` (real ticks), once installed
 class _TimeModule:
     """`time` for MicroPython, where built-in modules cannot be patched: virtual ticks, real rest."""
 
@@ -575,6 +581,7 @@ def install():
     mod = sys.modules[__name__]
     sys.modules["machine"] = mod
     import time as real_time
+    global real_time_module
     if isinstance(real_time, _TimeModule):
         return mod                  # installed already: the real `time` stays one wrap away
     names = {"ticks_ms": _ticks_ms, "ticks_us": _ticks_us, "ticks_cpu": _ticks_cpu,
@@ -582,6 +589,7 @@ def install():
              "sleep_ms": _sleep_ms, "sleep_us": _sleep_us}
     if sys.implementation.name == "micropython":
         t = _TimeModule(real_time)
+        real_time_module = real_time
         for k in names:
             setattr(t, k, names[k])
         sys.modules["time"] = t

@@ -1,7 +1,7 @@
 """Compile firmware/ and boards/ with mpy-cross for each board architecture.
 
-    python -m tools.build.mpy_build --check            compile everything for xtensawin and armv6m
-    python -m tools.build.mpy_build --arch armv6m --out build/rpi_pico   write .mpy files
+    python -m tools.toolchain.mpy_build --check            compile everything for xtensawin and armv6m
+    python -m tools.toolchain.mpy_build --arch armv6m --out build/rpi_pico   write .mpy files
 
 The charger's files (sources()) are what flash and the frozen image take; --check also compiles the
 bench vehicle's (firmware/bench_vehicle/, a second board's firmware).

@@ -39,7 +39,7 @@ MPY_OUT = os.path.join(ROOT, "build", "upy-mpy")
 def precompile():
     """Bytecode .mpy of the firmware and the bench's MicroPython side, like a board's flash:
     compiling from source on the device costs heap the firmware never needs there."""
-    import tools.build.mpy_build as mb
+    import tools.toolchain.mpy_build as mb
     jobs = []
     for src_dir, dst_dir in MPY_TREES:
         for d, _, files in os.walk(os.path.join(ROOT, src_dir)):

@@ -1,5 +1,5 @@
 # vulture's allow-list: names used where vulture cannot see it. Never imported.
-#   .venv/bin/vulture firmware tools/build/vulture_allow.py --min-confidence 60
+#   .venv/bin/vulture firmware tools/toolchain/vulture_allow.py --min-confidence 60
 # Each line is a use of the name; say why beside it.
 _ = None
 
@@ -51,3 +51,16 @@ _.crc_errors        # Modbus frames with a bad CRC: test_modbus_pymodbus, test_m
 _.timeouts          # Modbus requests unanswered: test_modbus_frames, test_meter_upy
 _.bounces           # S0 pulses rejected as bounces: test_meter_s0, test_meter_upy
 _.offsets           # the CT channels' tracked ADC bias (calibration display): test_meter_ct
+_.queued_bytes      # the console's output waiting for the host: test_console
+_.newest            # which of two sealed copies is the newest: test_energy, test_settings
+_.timer             # the maintenance watchdog feeder: test_maintenance_upy
+
+# The bench vehicle's pin maps (firmware/bench_vehicle/pins_*.py): read with getattr(pm, NAME + "_PIN").
+_.CP_RELAY_PIN
+_.R_C_PIN
+_.R_D_PIN
+_.DIODE_SHORT_PIN
+_.CP_SHORT_PIN
+_.BUTTON_PIN
+_.WELD_PIN
+_.POWER_CUT_PIN
