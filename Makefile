@@ -87,13 +87,13 @@ $(STUBS)/rp2/.installed: | $(STAMP)
 
 stubs: $(STUBS)/esp32/.installed $(STUBS)/rp2/.installed
 
-## firmware/ and boards/ against each port's API (tools/toolchain/pyright/*.json); the board file is /board.py.
+## firmware/ and boards/ against each port's API (tools/pyright/*.json); the board file is /board.py.
 pyright: $(STAMP) stubs
 	mkdir -p build/pyright/esp32 build/pyright/rp2
 	cp boards/esp32_devkitc.py build/pyright/esp32/board.py
 	cp boards/rpi_pico.py build/pyright/rp2/board.py
-	$(VENV)/bin/pyright -p tools/toolchain/pyright/esp32.json; a=$$?; \
-	  $(VENV)/bin/pyright -p tools/toolchain/pyright/rp2.json; b=$$?; exit $$((a | b))
+	$(VENV)/bin/pyright -p tools/pyright/esp32.json; a=$$?; \
+	  $(VENV)/bin/pyright -p tools/pyright/rp2.json; b=$$?; exit $$((a | b))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -125,7 +125,7 @@ def _pyright(tmp_path, port, body):
     stubs = os.path.join(ROOT, "build", "stubs", port)
     if not os.path.exists(PYRIGHT) or not os.path.isdir(os.path.join(stubs, "stdlib")):
         pytest.skip("pyright or the %s stubs not installed (make stubs)" % port)
-    with open(os.path.join(ROOT, "tools", "toolchain", "pyright", port + ".json")) as f:
+    with open(os.path.join(ROOT, "tools", "pyright", port + ".json")) as f:
         cfg = json.load(f)
     d = tmp_path / port
     d.mkdir()

@@ -41,16 +41,7 @@ _.debug
 _.amps_x100_for_counts
 _.seal
 
-# Diagnostics read off the board only (tests, the bench, the REPL).
-_.retaken           # CT windows taken again after a hole: test_meter_integration
-_.writes            # the energy store's flash writes: test_meter_upy, test_cycle_alloc_upy
-_.session_open      # a session open in the energy store: test_energy, test_meter_service
-_.failures          # Modbus readings that failed: test_modbus_pymodbus, test_safety_meter
-_.exception_code    # the last Modbus exception reply: test_modbus_pymodbus
-_.crc_errors        # Modbus frames with a bad CRC: test_modbus_pymodbus, test_meter_upy
-_.timeouts          # Modbus requests unanswered: test_modbus_frames, test_meter_upy
-_.bounces           # S0 pulses rejected as bounces: test_meter_s0, test_meter_upy
-_.offsets           # the CT channels' tracked ADC bias (calibration display): test_meter_ct
+# Read by the tests through public names (host_tests/test_public_interfaces.py).
 _.queued_bytes      # the console's output waiting for the host: test_console
 _.newest            # which of two sealed copies is the newest: test_energy, test_settings
 _.timer             # the maintenance watchdog feeder: test_maintenance_upy
@@ -64,3 +55,14 @@ _.CP_SHORT_PIN
 _.BUTTON_PIN
 _.WELD_PIN
 _.POWER_CUT_PIN
+
+# Diagnostics read off the board only (tests, the bench, the REPL).
+_.retaken           # CT windows taken again after a hole: test_meter_integration
+_.writes            # the energy store's flash writes: test_meter_upy, test_cycle_alloc_upy
+_.session_open      # a session open in the energy store: test_energy, test_meter_service
+_.failures          # Modbus readings that failed: test_modbus_pymodbus, test_safety_meter
+_.exception_code    # the last Modbus exception reply: test_modbus_pymodbus
+_.crc_errors        # Modbus frames with a bad CRC: test_modbus_pymodbus, test_meter_upy
+_.timeouts          # Modbus requests unanswered: test_modbus_frames, test_meter_upy
+_.bounces           # S0 pulses rejected as bounces: test_meter_s0, test_meter_upy
+_.offsets           # the CT channels' tracked ADC bias (calibration display): test_meter_ct
