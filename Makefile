@@ -2,9 +2,9 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-# No PYTHONPATH: the tools package finds firmware/ and boards/ itself (tools/__init__.py), and the
-# venv has it installed (editable) with the `evse` command. build/microdot: PyPI's microdot for the
-# web service (make microdot; tools/__init__.py puts it on the path, make flash copies it to /lib).
+# No PYTHONPATH: the venv has the tools installed (editable) with the `evse` command, and a .pth file
+# with the repository's import roots (tools/toolchain/venv_paths.py). build/microdot: PyPI's microdot for the
+# web service (make microdot; the .pth file puts it on the path, make flash copies it to /lib).
 
 .PHONY: microdot browser all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
 
@@ -15,6 +15,7 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q -e .
+	$(PY) tools/toolchain/venv_paths.py
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -57,10 +58,10 @@ test-rp2: $(STAMP) rp2emu
 	EVSE_RP2_ALL=1 $(PY) -m pytest -q host_tests/test_bench_rp2.py
 
 test-upy: $(STAMP) $(MICRODOT)
-	$(PY) -m tools.upy_tests
+	$(PY) -m tools.toolchain.upy_tests
 
 test-mpy: $(STAMP)
-	$(PY) -m tools.mpy_build --check
+	$(PY) -m tools.toolchain.mpy_build --check
 
 ## Figures, not pass/fail: latencies, CPU per tick, heap, .mpy sizes, simulation and analyzer speed.
 bench: $(STAMP) debs rp2emu $(MICRODOT)

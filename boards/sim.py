@@ -1,4 +1,4 @@
-# The virtual board of the bench (tools/mock_machine). Same format as the real boards.
+# The virtual board of the bench (tools/sim/mock_machine). Same format as the real boards.
 # Pins are plain numbers; None means "not wired on this board".
 NAME = "sim"
 ARCH = None                    # host only: no mpy-cross target

@@ -24,7 +24,7 @@ from evse.ocpp import ticks as _ticks
 class HostClock:
     """Real tick clock for the OCPP service under CPython: monotonic ms wrapping like the ports'
     ticks_ms. Tests pass it explicitly, so a virtual clock that other tests registered in `time`
-    (tools.mock_machine.register) is never picked up."""
+    (tools.sim.mock_machine.install) is never picked up."""
 
     ticks_diff = staticmethod(_ticks.ticks_diff)
     ticks_add = staticmethod(_ticks.ticks_add)

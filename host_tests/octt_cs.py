@@ -18,7 +18,7 @@ import ocpp
 
 from ocpp_cs import _CP, CentralSystem, call
 from host_tests.test_ocpp_bench import Bench, run
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
 SCHEMA_DIR = os.path.join(os.path.dirname(ocpp.__file__), "v16", "schemas")
 _validators = {}

@@ -126,7 +126,7 @@ def test_bouncing_car_does_not_chatter(tmp_path):
 def test_meter_lines_when_metered(tmp_path):
     """meter {amps, wh} once per second while the contactor is closed (when the app has a meter)."""
     r, rows = _log(tmp_path, "wait 1\nplug\nwait 0.5\nev C\ndraw 16\nwait 5\n")
-    from tools.rig import Rig  # noqa: F401  (the app decides whether a meter is wired)
+    from tools.sim.rig import Rig  # noqa: F401  (the app decides whether a meter is wired)
     meters = [x for x in rows if x["kind"] == "meter"]
     if not meters:
         pytest.skip("no metering service wired in the app yet (app.meter is None)")

@@ -9,14 +9,15 @@ import types
 
 import pytest
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
-mm.register()
+mm.install()
 
-from tools.bench_vehicle import host, runner  # noqa: E402
-from tools.bench_vehicle import pins_esp32_devkitc, pins_rpi_pico  # noqa: E402
-from tools.bench_vehicle import vehicle as V  # noqa: E402
-from tools.bench_vehicle.virtual import VirtualPair  # noqa: E402
+from tools.bench_vehicle import host  # noqa: E402
+from bench_vehicle import runner  # noqa: E402
+from bench_vehicle import pins_esp32_devkitc, pins_rpi_pico  # noqa: E402
+from bench_vehicle import vehicle as V  # noqa: E402
+from tools.sim.virtual_vehicle import VirtualPair  # noqa: E402
 
 SCN = os.path.join(os.path.dirname(__file__), "scenarios")
 # Scenarios that use only what a vehicle can do (other verbs and fault expectations are skipped)

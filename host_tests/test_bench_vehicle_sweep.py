@@ -7,12 +7,12 @@ Before, at 80 % and 96 % the charger's own burst read its edges as plateau and f
 so the vehicle saw the PWM stop (`?`) and then F."""
 import pytest
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
-mm.register()
+mm.install()
 
-from tools.bench_vehicle import pilot_meter as PM  # noqa: E402
-from tools.bench_vehicle.virtual import VirtualPair, VirtualPins  # noqa: E402
+from bench_vehicle import pilot_meter as PM  # noqa: E402
+from tools.sim.virtual_vehicle import VirtualPair, VirtualPins  # noqa: E402
 
 DUTIES = [5] + list(range(10, 97))
 OFFSETS_US = {40: (0, 7, 13, 501), 12: (0, 7)}     # grid offset to the PWM before each measurement

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from tools import mpy_build
+from tools.toolchain import mpy_build
 
 ROOT = mpy_build.ROOT
 
@@ -14,14 +14,14 @@ def _clone(dst):
     for d in ("firmware", "boards"):
         shutil.copytree(os.path.join(ROOT, d), os.path.join(dst, d),
                         ignore=shutil.ignore_patterns("__pycache__"))
-    os.makedirs(os.path.join(dst, "tools"))
-    for f in ("__init__.py", "mpy_build.py"):
+    os.makedirs(os.path.join(dst, "tools", "toolchain"))
+    for f in ("__init__.py", os.path.join("toolchain", "mpy_build.py")):
         shutil.copy(os.path.join(ROOT, "tools", f), os.path.join(dst, "tools", f))
 
 
 def _build(clone, arch):
     out = os.path.join(clone, "out")
-    r = subprocess.run([sys.executable, "-m", "tools.mpy_build", "--arch", arch, "--out", out], cwd=clone,
+    r = subprocess.run([sys.executable, "-m", "tools.toolchain.mpy_build", "--arch", arch, "--out", out], cwd=clone,
                        env=dict(os.environ, PYTHONPATH=clone), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=300)
     assert r.returncode == 0, r.stdout

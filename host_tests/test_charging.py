@@ -5,7 +5,7 @@ charger must do, with the times measured in virtual time from the firmware's own
 """
 import pytest
 
-from tools.drive import Drive
+from tools.sim.drive import Drive
 
 MS = 1000
 
@@ -247,7 +247,7 @@ def test_latch_button_opens_within_500ms_of_the_press_at_every_instant_of_the_ti
     for phase_us in range(0, 10 * MS, 500):
         b = Drive(config={"max_current": 32}, flash_dir=str(tmp_path))
         b.run(0.5).charge(amps=32)
-        b.rig.run_until(b.rig._next_tick + phase_us)
+        b.rig.run_until(b.rig.next_tick_us + phase_us)
         t = b.set(button=True)
         b.run(0.6)
         opened = b.coil_change(0, t)

@@ -9,7 +9,7 @@ import pytest
 
 from evse.core.version import VERSION
 from tools import cli
-from tools.bench import runner
+from tools.sim.bench import runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVSE = os.path.join(os.path.dirname(sys.executable), "evse")
@@ -90,7 +90,7 @@ def test_bash_completion_completes_subcommands_and_their_options(tmp_path):
 
 
 def test_a_long_bench_run_shows_progress_and_ends_with_one_summary_line(monkeypatch, capsys):
-    from tools.scenario import parse
+    from bench_vehicle.scenario import parse
     monkeypatch.setattr(runner, "PROGRESS_S", 0.0)
     bench = runner.Bench(parse("wait 1\nplug\nwait 3\nexpect state B2\n"), name="long.scn")
     assert bench.run() == 0

@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from tools.rig import Rig
+from tools.sim.rig import Rig
 from evse.services import console as C
 from evse.services import settings as S
 
@@ -256,7 +256,7 @@ def test_output_is_bounded_when_nobody_reads(tmp_path):
     s.write_limit = 0                 # the host stopped reading: nothing leaves
     for _ in range(200):
         con.on_event(("state", "B1"), 0)
-    assert con._out_bytes <= C.OUT_MAX and con.dropped > 0
+    assert con.queued_bytes <= C.OUT_MAX and con.dropped > 0
     s.write_limit = None
     rig.run(1.0)
     lines = s.lines()
@@ -310,7 +310,7 @@ def fuzz_rig(tmp_path_factory):
 
 
 def test_uart_stream_reads_what_is_there():
-    from tools import mock_machine as mm
+    from tools.sim import mock_machine as mm
     u = mm.UART(7)
     st_ = C.UartStream(u)
     assert st_.read(10) is None

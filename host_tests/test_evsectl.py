@@ -11,7 +11,7 @@ import pytest
 from host_tests.test_console import MemStream, plug_in
 from tools.evsectl import __main__ as ctl
 from tools.evsectl.link import Link
-from tools.rig import Rig
+from tools.sim.rig import Rig
 from evse.core import protections as P
 from evse.services import console as C
 

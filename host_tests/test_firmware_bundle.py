@@ -11,7 +11,7 @@ import pytest
 
 from evse.shell import bundle
 from tools import bundle as make_bundle
-from tools.upy_tests import micropython
+from tools.toolchain.upy_tests import micropython
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")

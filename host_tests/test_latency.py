@@ -4,7 +4,7 @@ the control tick (in the middle of an ADC burst included) and the cause. `make b
 full sweep; this is the coarser grid, with a three-phase CT meter sampling inside the tick too."""
 import pytest
 
-from tools.latency import CAUSES, CT_3_PHASE, sweep
+from tools.sim.latency import CAUSES, CT_3_PHASE, sweep
 
 OPEN_MAX_US = 20000
 EXTREMES_A = (6, 9, 32, 51, 64, 80)        # duty 10, 15, 53.3, 85, 89.6, 96 %

@@ -2,6 +2,9 @@
 boards/ points down the layers, read from the source with `ast` (imports inside functions included).
 
     app  ->  services, ocpp, metering  ->  shell  ->  core
+
+firmware/bench_vehicle/ is a second board's firmware (the car on a physical bench): its own rules
+below; it and the charger share only the vocabulary's words.
 """
 import ast
 import os
@@ -11,6 +14,10 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 
 LAYER_OF = {"core": 0, "shell": 1, "metering": 2, "services": 2, "ocpp": 2, "app": 3}
 PORT_MODULES = {"machine", "rp2", "esp32", "network"}      # the hardware: the shell's alone
+BENCH_VEHICLE = "bench_vehicle/"
+# What the bench vehicle takes from the charger's firmware: the state and fault names its scenario
+# parser accepts (copied to that board beside it, docs/bench-vehicle.md). Nothing else.
+BENCH_VEHICLE_USES = ("evse.core.vocab",)
 
 
 def modules():
@@ -58,9 +65,17 @@ def test_the_core_imports_nothing_outside_the_core():
     assert bad == []
 
 
+def charger_modules():
+    return [m for m in modules() if not m[0].startswith(BENCH_VEHICLE)]
+
+
+def bench_vehicle_modules():
+    return [m for m in modules() if m[0].startswith(BENCH_VEHICLE)]
+
+
 def test_only_the_shell_touches_the_hardware():
     """boot.py, which runs before the evse package (the coils low at once), is the one exception."""
-    bad = [(rel, mod) for rel, layer, imps in modules() if layer != "shell" and rel != "boot.py"
+    bad = [(rel, mod) for rel, layer, imps in charger_modules() if layer != "shell" and rel != "boot.py"
            for mod, _ in imps if mod.split(".")[0] in PORT_MODULES]
     assert bad == []
 
@@ -89,6 +104,24 @@ def test_no_one_reaches_into_the_shells_privates():
 def test_firmware_never_imports_the_host_side():
     bad = [(rel, mod) for rel, _, imps in modules() for mod, _ in imps
            if mod.split(".")[0] in ("tools", "host_tests", "pytest")]
+    assert bad == []
+
+
+def test_the_bench_vehicle_is_its_own_firmware():
+    """It takes only the vocabulary from the charger, and the charger nothing from it."""
+    assert bench_vehicle_modules(), "firmware/bench_vehicle/ is gone?"
+    bad = [(rel, mod) for rel, _, imps in bench_vehicle_modules() for mod, names in imps
+           if mod.split(".")[0] == "evse" and mod not in BENCH_VEHICLE_USES
+           and not all(mod + "." + n in BENCH_VEHICLE_USES for n in names or ("",))]
+    bad += [(rel, mod) for rel, _, imps in charger_modules() for mod, _ in imps
+            if mod.split(".")[0] == "bench_vehicle"]
+    assert bad == []
+
+
+def test_only_the_bench_vehicles_entry_point_touches_its_hardware():
+    """Its parts take pins, ADC and clock injected, so the host tests run them on mock pins."""
+    bad = [(rel, mod) for rel, _, imps in bench_vehicle_modules() if rel != BENCH_VEHICLE + "main.py"
+           for mod, _ in imps if mod.split(".")[0] in PORT_MODULES]
     assert bad == []
 
 

@@ -10,11 +10,11 @@ from hypothesis import given, settings, strategies as st
 
 from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count
 from host_tests.test_meter_ct import Clock as CtClock, wave
-from tools import mock_machine as mm
-from tools.rig import Rig, TICK_US
+from tools.sim import mock_machine as mm
+from tools.sim.rig import Rig, TICK_US
 
 APC = amps_per_count(2000, 22.0, 3.3)
-CT = {"max_current": 32, "meter": "ct"}     # what the bench uses by default (tools/bench/runner.py)
+CT = {"max_current": 32, "meter": "ct"}     # what the bench uses by default (tools/sim/bench/runner.py)
 DISTORTED = ((3, 0.25, 0.3), (5, 0.12, 1.1), (7, 0.06, 2.0), (11, 0.03, 0.0))
 
 
@@ -139,8 +139,8 @@ def charge(rig, amps, seconds):
 
 
 def test_bench_meters_by_default():
-    from tools.bench.runner import check_config
-    from tools.scenario import parse
+    from tools.sim.bench.runner import check_config
+    from bench_vehicle.scenario import parse
     assert check_config(parse("config max_current=32\nwait 1\n"))["meter"] == "ct"
     assert check_config(parse("config meter=none\nwait 1\n"))["meter"] == "none"
 
@@ -249,7 +249,7 @@ def test_power_cut_keeps_energy_and_closes_the_session(tmp_path):
 
 
 def test_console_shows_blindness_and_sessions(tmp_path):
-    from tools.bench.runner import Bench  # noqa: F401  (loads the console module path)
+    from tools.sim.bench.runner import Bench  # noqa: F401  (loads the console module path)
     from evse.services import console as C
 
     class Stream:

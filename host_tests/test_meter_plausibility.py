@@ -11,9 +11,9 @@ from evse.core import limits as L
 from evse.metering.ct import CtMeter, amps_per_count
 from evse.metering.meter import Meter, make_meter
 from evse.metering.s0 import S0Meter
-from tools import mock_machine as mm
-from tools.mock_machine.modbus_meter import ModbusMeter
-from tools.rig import Rig
+from tools.sim import mock_machine as mm
+from tools.sim.mock_machine.modbus_meter import ModbusMeter
+from tools.sim.rig import Rig
 
 NAN_WORDS = (0xFFFF, 0xFFFF)        # float32 NaN as a meter sends it
 INF = float("inf")

@@ -1,5 +1,5 @@
 """MQTT end to end on the virtual bench: the unmodified firmware (App with mqtt_url set, its real core
-and hal on the mock machine, driven by tools.drive) against a real broker (Debian's mosquitto on a
+and hal on the mock machine, driven by tools.sim.drive) against a real broker (Debian's mosquitto on a
 free port of 127.0.0.1), watched by a subscriber to '#'. As in test_ocpp_bench, a driver task
 advances virtual time one control tick per loop iteration; the broker runs on real time."""
 import asyncio
@@ -9,8 +9,8 @@ import pytest
 
 from mqtt_broker import Broker, Proxy, Subscriber, make_certs, need_mosquitto
 from evse.services import ha
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 SPEED = 20
 TICK_S = 0.01
@@ -60,7 +60,7 @@ class Bench:
                 return r
             if mm.clock.us > end or loop.time() > real_end:
                 raise AssertionError("timed out waiting for %s: state %s, mqtt %r" % (
-                    what or pred, self.app.charger.state, (self.svc.status(), self.app.errors, self.svc._state, self.svc._sent, self.svc.wake.is_set())))
+                    what or pred, self.app.charger.state, (self.svc.status(), self.app.errors, self.svc.sent, self.svc.wake.is_set())))
             await asyncio.sleep(0.002)
 
     async def stop(self):
@@ -251,7 +251,7 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
     costs; and the last will when the process dies without a word (SIGKILL: a crash, a power cut)."""
     need_mosquitto()
     import os
-    from tools import upy_tests as U
+    from tools.toolchain import upy_tests as U
     U.precompile()
     (tmp_path / "certs").mkdir()
     (tmp_path / "flash").mkdir()

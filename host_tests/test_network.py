@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 from evse.core import vocab as V
 from evse.services import netclock as N
 from host_tests.netfakes import DnsNtpServer, FakeUdp, dns_reply, ntp_reply
-from tools import mock_machine as mm
-from tools.drive import Drive
-from tools.mock_machine import network
-from tools.rig import load_board
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
+from tools.sim.mock_machine import network
+from tools.sim.rig import load_board
 
 NOW_UTC = int(datetime(2026, 12, 2, 3, 0, tzinfo=timezone.utc).timestamp())
 

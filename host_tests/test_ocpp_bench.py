@@ -1,5 +1,5 @@
 """OCPP end to end on the virtual bench: the unmodified firmware (App, its real core and hal on the
-mock machine, driven by tools.drive) against a real central system (PyPI `ocpp` on 127.0.0.1).
+mock machine, driven by tools.sim.drive) against a real central system (PyPI `ocpp` on 127.0.0.1).
 
 The app creates the OcppService itself (ocpp_url is set) and hands it evse.shell.hal's clock, so the
 service's timers run on the bench's virtual ticks, the same clock as the app's poll(now_ms) and
@@ -12,8 +12,8 @@ import json
 from host_tests.test_console import MemStream
 from ocpp_cs import CentralSystem, call
 from evse.services import console
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 SPEED = 20          # virtual seconds per real second at most (keeps CS answers "prompt" in virtual time)
 TICK_S = 0.01       # one control tick of virtual time per driver step

@@ -9,7 +9,7 @@ from host_tests.test_ocpp_bench import Bench, statuses, run
 from ocpp_cs import CentralSystem, call
 from host_tests.test_ocpp_cs import Rig
 from evse.core.charger import Charger
-from tools.drive import Drive
+from tools.sim.drive import Drive
 
 
 # -- 1. authorizing before plugging in charges -----------------------------------------------------

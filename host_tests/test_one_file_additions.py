@@ -8,9 +8,9 @@ lists together."""
 import importlib.util
 
 from tools import boardcheck
-from tools.drive import Drive
-from tools.rig import load_board
-from tools.mock_machine.modbus_meter import ModbusMeter
+from tools.sim.drive import Drive
+from tools.sim.rig import load_board
+from tools.sim.mock_machine.modbus_meter import ModbusMeter
 from evse.metering import meter_maps
 from evse.metering.meter import METER_KINDS, make_meter
 from evse.services import settings

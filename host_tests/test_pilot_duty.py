@@ -9,9 +9,9 @@ from fractions import Fraction
 
 import pytest
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
-mm.register()
+mm.install()
 
 from boards import esp32_devkitc, rpi_pico, sim  # noqa: E402
 from evse.shell import hal  # noqa: E402
@@ -122,7 +122,7 @@ def test_rp2_resolution_is_read_from_the_port():
     hw = board_hardware(rpi_pico)
     assert hw.steps == 64516
     pwm = mm.pwms[rpi_pico.PILOT_PWM_PIN]
-    assert pwm.freq() == 1000 and (pwm._div16, pwm._top) == (31, 64515)
+    assert pwm.freq() == 1000 and (pwm.div16, pwm.top) == (31, 64515)
     run_duty(hw, 320)
     assert mm.mem32[0x40050000 + 0x0C] & 0xFFFF == pwm.counts    # slice 0, channel A (GP16)
     assert hw.duty_x100 == pwm.counts * 10000 // pwm.steps       # what status and events show
@@ -142,20 +142,20 @@ def test_duty_u16_for_counts_is_the_ports_inverse(port, steps):
     for c in range(0, hw_steps + 1, 1 if hw_steps <= 8192 else 7):
         u16 = P.duty_u16_for_counts(c, hw_steps, port)
         assert 0 <= u16 <= 65535
-        got = pwm._compare(u16)
+        got = pwm.compare(u16)
         if port == "esp32":
             assert got == c * steps // 65536                      # the LEDC truncates, never up
         else:
             assert got == c, (c, u16, got)
-            assert u16 == 0 or c == steps or pwm._compare(u16 - 1) < c    # the smallest one
+            assert u16 == 0 or c == steps or pwm.compare(u16 - 1) < c    # the smallest one
 
 
 def test_a_port_that_rounds_up_is_corrected_down(monkeypatch):
     """Read back and corrected: a port rounding up by a count still never advertises more."""
     hw = board_hardware(rpi_pico)
     pwm = mm.pwms[rpi_pico.PILOT_PWM_PIN]
-    real = pwm._compare
-    monkeypatch.setattr(pwm, "_compare", lambda u16: min(pwm.steps, real(u16) + 1))
+    real = pwm.compare
+    monkeypatch.setattr(pwm, "compare", lambda u16: min(pwm.steps, real(u16) + 1))
     for a in (60, 160, 320, 510, 800):
         check(rpi_pico, a, run_duty(hw, a))
 
@@ -165,8 +165,8 @@ def test_a_port_far_from_its_model_fails_safe(monkeypatch):
     outputs safe and raises an internal fault), never a higher current."""
     hw = board_hardware(rpi_pico)
     pwm = mm.pwms[rpi_pico.PILOT_PWM_PIN]
-    real = pwm._compare
-    monkeypatch.setattr(pwm, "_compare", lambda u16: min(pwm.steps, real(u16) + 100))
+    real = pwm.compare
+    monkeypatch.setattr(pwm, "compare", lambda u16: min(pwm.steps, real(u16) + 100))
     with pytest.raises(RuntimeError):
         hw.set_pilot(L.PILOT_PWM, 320)
 

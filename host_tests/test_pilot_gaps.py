@@ -7,7 +7,7 @@ always held for `bc_qualify_ms` before they count, from whatever came before.
 """
 import pytest
 
-from tools.drive import Drive
+from tools.sim.drive import Drive
 
 MS = 1000
 GAP_OHMS = 1500             # 7-8 V: between B and C

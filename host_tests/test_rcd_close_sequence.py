@@ -8,8 +8,8 @@ every instant, the contactor does not close and the fault is raised.
 """
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 MS = 1000
 PULSE_US = 3 * MS

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from evse.core import limits as L
 from evse.metering.meter import make_meter
 from host_tests.test_meter_plausibility import Hw
-from tools.mock_machine.modbus_meter import ModbusMeter
+from tools.sim.mock_machine.modbus_meter import ModbusMeter
 
 V1, I1, P, HZ, KWH = 0x0000, 0x0006, 0x000C, 0x0046, 0x0048
 STEP_MS = 50

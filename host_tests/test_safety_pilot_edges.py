@@ -10,11 +10,11 @@ for power: B2 and C2 at the advertised duty, no fault, the contactor closes (at 
 with high-level communication as well)."""
 import pytest
 
-from tools.drive import Drive
-from tools.rig import load_board
+from tools.sim.drive import Drive
+from tools.sim.rig import load_board
 
 PHASE_LIMIT = {"sim": 20, "rpi_pico": 12, "esp32_devkitc": 40}     # the boards' ADC_SAMPLE_US
-RAMP_US = 4                     # the bench's edge (tools/mock_machine/world.py EDGE_US)
+RAMP_US = 4                     # the bench's edge (tools/sim/mock_machine/world.py EDGE_US)
 
 
 def amps_for(duty):

@@ -12,8 +12,8 @@ Whatever the vehicle and the installation do, watched at the pins of the virtual
 """
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 ACTIONS = st.one_of(
     st.tuples(st.just("wait"), st.floats(0.005, 3.0)),
@@ -68,7 +68,7 @@ class Monitor:
         d.rig.probes.append(self.probe)
 
     def trip_active(self):
-        return mm._inputs.get(self.b.RCD_TRIP_PIN) == self.b.RCD_TRIP_ACTIVE
+        return mm.input_level(self.b.RCD_TRIP_PIN) == self.b.RCD_TRIP_ACTIVE
 
     def on_pin(self, pin, level):
         if pin != self.b.CONTACTOR_PINS[0] or level != 1:

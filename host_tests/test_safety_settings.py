@@ -11,8 +11,8 @@ import types
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from test_console import MemStream, ask
-from tools.drive import Drive
-from tools.rig import load_board
+from tools.sim.drive import Drive
+from tools.sim.rig import load_board
 from evse.services import settings as S
 from evse.shell import store
 

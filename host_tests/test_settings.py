@@ -147,7 +147,7 @@ def _sealed_next(tmp_path, cfg):
     from evse.shell import store
     c = store.Copies([str(x) for x in copies(tmp_path)])
     c.read()
-    i = 0 if c._newest is None else 1 - c._newest
+    i = 0 if c.newest is None else 1 - c.newest
     return copies(tmp_path)[i], store.seal(c.seq + 1, json.dumps(cfg).encode())
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_rcd_trip_right_after_closing_is_a_hard_fault(bench):
 
 def test_rcd_self_test_that_never_trips_refuses_to_close(bench):
     bench.run(0.5)
-    bench.world._rcd_update = lambda: None    # the monitor's test winding is dead: never trips
+    bench.world.rcd_broken = True            # the monitor's test winding is dead: never trips
     bench.plug()
     bench.run(0.1)
     bench.ev("C")

@@ -3,7 +3,7 @@
 
     python -m tools.bundle OUT.bin --version 0.2.0 --from build/esp32   every file under the
                                                                         directory, by its path there
-The directory is what `python -m tools.mpy_build --arch xtensawin --out build/esp32` writes; boot.py,
+The directory is what `python -m tools.toolchain.mpy_build --arch xtensawin --out build/esp32` writes; boot.py,
 main.py and board files are left out (a bundle replaces the firmware's modules, not the unit's)."""
 import argparse
 import hashlib

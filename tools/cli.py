@@ -15,7 +15,7 @@ import sys
 
 # name: (module whose main(argv) runs it, one line of help). The one place a module path is spelled.
 COMMANDS = {
-    "sim": ("tools.sim", "the firmware on the virtual bench: a default car plugs in, charges, unplugs"),
+    "sim": ("tools.sim.__main__", "the firmware on the virtual bench: a default car plugs in, charges, unplugs"),
     "bench": ("tools.bench.__main__", "run a bench scenario against the firmware (docs/bench.md)"),
     "analyze": ("tools.analyzer.__main__", "measure and check a control-pilot capture (docs/analyzer.md)"),
     "flash": ("tools.flash", "build the firmware and copy it to a board (docs/flashing.md)"),

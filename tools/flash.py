@@ -31,7 +31,8 @@ import subprocess
 import sys
 import time
 
-from tools import boardcheck, mpy_build, webfiles
+from tools import boardcheck, webfiles
+from tools.toolchain import mpy_build
 
 ROOT = mpy_build.ROOT
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")

@@ -45,8 +45,8 @@ def advertised_amps(duty_x100):
 
 # -- one charger (a child process) ---------------------------------------------------------------
 async def _charger(cp_id, url, seconds, seed):
-    from tools import mock_machine as mm
-    from tools.drive import Drive
+    from tools.sim import mock_machine as mm
+    from tools.sim.drive import Drive
 
     flash = tempfile.mkdtemp(prefix="site-" + cp_id + "-")
     d = Drive(config={"max_current": MAX_A, "ocpp_url": url, "ocpp_id": cp_id,

@@ -41,8 +41,8 @@ def _account(acc, pv, house, ev_w):
 
 
 def replay_bench(rows, first_s, last_s, **settings):
-    from tools import mock_machine as mm
-    from tools.drive import Drive
+    from tools.sim import mock_machine as mm
+    from tools.sim.drive import Drive
     cfg = dict(SETTINGS, **settings)
     d = Drive(config=cfg, flash_dir=tempfile.mkdtemp(prefix="solar-"))
     mm.set_rtc(DAY_UTC + first_s)

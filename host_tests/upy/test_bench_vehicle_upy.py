@@ -3,14 +3,14 @@
 # relays select, read by the vehicle's ADC through its divider.
 import json
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
-mm.register()
+mm.install()
 
-from tools.bench_vehicle import pilot_meter as PM  # noqa: E402
-from tools.bench_vehicle import runner as R  # noqa: E402
-from tools.bench_vehicle import vehicle as V  # noqa: E402
-from tools.bench_vehicle.virtual import VirtualPins, network, to_u16  # noqa: E402
+from bench_vehicle import pilot_meter as PM  # noqa: E402
+from bench_vehicle import runner as R  # noqa: E402
+from bench_vehicle import vehicle as V  # noqa: E402
+from tools.sim.virtual_vehicle import VirtualPins, network, to_u16  # noqa: E402
 
 PINS = VirtualPins
 DIODE_V = 0.7

@@ -1,7 +1,9 @@
 # The console on both interpreters, against a real App on the Rig.
 import json
 
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 from evse.services import console as C
 
 

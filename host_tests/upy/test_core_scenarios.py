@@ -5,8 +5,9 @@ The unmodified firmware, the mock machine and the vehicle model all share this h
 harder budget than the board's own (which holds only the firmware)."""
 import gc
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 
 MS = 1000
 
@@ -83,6 +84,14 @@ def test_boot_with_car_in_c():
     assert d.state == "C2" and d.coil
 
 
+def pilot_reads(d, adc):
+    """The pilot's ADC pin reads adc.read_u16() instead of the world's circuit; returns what it read."""
+    pin = d.rig.board.PILOT_ADC_PIN
+    real = mm.adc_sources.get(pin)
+    mm.adc_sources[pin] = lambda us: adc.read_u16()
+    return real
+
+
 class ConstantAdc:
     """An ADC that allocates nothing itself (the mock's models do), to see the firmware's own cost."""
 
@@ -101,7 +110,7 @@ def test_control_tick_allocates_nothing():
     d.run(0.5).charge(amps=32)
     app = d.app
     app.m.current_ma = 31500        # a meter reading, as the metering service leaves it
-    app.hw._pilot_adc = ConstantAdc()
+    pilot_reads(d, ConstantAdc())
     ch, m = app.charger, app.m
     now = mm.clock.ticks_ms()
     ch.step(m, now)
@@ -131,11 +140,10 @@ class OneLowSampleAdc:
 def test_under_sampled_plateau_is_not_acted_on():
     d = fresh()
     d.run(0.5).charge()
-    real = d.app.hw._pilot_adc
-    d.app.hw._pilot_adc = OneLowSampleAdc()
+    real = pilot_reads(d, OneLowSampleAdc())
     d.app.hw.sample_pilot(d.app.m)
     assert not d.app.m.pilot_ok             # one sample of a plateau: not believed
-    d.app.hw._pilot_adc = real
+    mm.adc_sources[d.rig.board.PILOT_ADC_PIN] = real
     d.app.hw.sample_pilot(d.app.m)
     assert d.app.m.pilot_ok
 

@@ -12,8 +12,9 @@ import gc
 from array import array
 import math
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 
 TICK_US = 10000
 CYCLES = 300                  # 3 s of control ticks per case

@@ -47,7 +47,7 @@ def test_a_checkpoint_torn_at_every_byte_keeps_the_one_before():
     paths = [d + "/" + n for n in CHECKPOINT_FILES]
     before = [read(p) for p in paths]
     e.add_mwh(100000, 3000)                     # the next checkpoint, 300 Wh, into the older copy
-    x = e.copies._newest
+    x = e.copies.newest
     new = read(paths[x])
     assert Energy(d).wh_total == 300.0
     for k in range(len(new)):
@@ -63,7 +63,7 @@ def test_a_checkpoint_torn_at_every_byte_keeps_the_one_before():
 
 def test_every_single_bit_flip_of_the_newest_copy_is_caught():
     d, e = two_checkpoints("flip")
-    path = d + "/" + CHECKPOINT_FILES[e.copies._newest]
+    path = d + "/" + CHECKPOINT_FILES[e.copies.newest]
     good = read(path)
     flipped = bytearray(good)
     for i in range(len(good)):

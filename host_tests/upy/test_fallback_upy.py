@@ -2,7 +2,9 @@
 # the limit, then goes silent; after fallback_timeout_s the current falls to fallback_current_a,
 # never above any other limit. (A lost link once left a charger at full current and tripped a
 # house's main breaker.)
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 
 import upytest
 
@@ -82,7 +84,7 @@ def test_only_remote_sources_are_watched():
 
 def test_watching_allocates_nothing_in_the_control_cycle():
     from test_cycle_alloc_upy import steady_cycles
-    from tools.drive import Drive
+    from tools.sim.drive import Drive
     d = Drive(config={"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 10})
     d.run(1.0)
     d.app.command("limit", 20, _now(), "mqtt")

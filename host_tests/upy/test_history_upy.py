@@ -2,7 +2,9 @@
 # current, end reason) in the ring on flash, through a power cut, as CSV through the console.
 import json
 
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 from evse.metering.energy import Energy
 from evse.services import console as C
 from evse.services import history as H

@@ -2,11 +2,11 @@
 charger into the REPL with the outputs safe and the watchdog fed by a soft timer for a bounded
 window; a hand at the REPL that closes the contactor is undone at the next feed; when the window
 ends the watchdog resets the board. Virtual time: the mock's WDT expires like the hardware one."""
-import sys
 
-from tools import rig as R
-from tools import mock_machine as mm
-from tools.mock_machine.world import World
+from tools.sim import rig as R
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.mock_machine.world import World
 
 from evse import app as A
 from evse.services import console as C
@@ -23,7 +23,7 @@ def setup():
     mm.reset_world()
     # MicroPython's asyncio task queue stamps tasks with the port's own ticks: virtual time starts
     # ahead of them, so asyncio.run() never waits for a virtual clock that only the test moves
-    real = getattr(sys.modules["time"], "_real", None)
+    real = mm.real_time_module
     mm.clock.us = (real.ticks_ms() + 60000) * 1000 if real is not None else 0
     w = World(BOARD)
     w.update()
@@ -43,7 +43,7 @@ def boot_py():
 def ctrl_c_after(ticks):
     """main()'s control loop as far as a Ctrl-C after `ticks` control ticks."""
     async def run_all(app):
-        assert maint._timer is None, "the control loop owns the watchdog, no maintenance feeds"
+        assert maint.timer() is None, "the control loop owns the watchdog, no maintenance feeds"
         for _ in range(ticks):
             app.cycle()
             mm.clock.advance_us(L.TICK_MS * 1000)
@@ -66,7 +66,7 @@ def run_main(run_all, expect=KeyboardInterrupt):
     A._run_all = run_all
     C.attach = lambda app: real_attach(app, NoStream())
     try:
-        A.main(BOARD, R._tempdir())
+        A.main(BOARD, R.new_flash_dir())
         assert False, "main() returned"
     except expect:
         pass
@@ -83,7 +83,7 @@ def test_ctrl_c_in_the_charger_enters_maintenance_outputs_safe_watchdog_fed():
     setup()
     boot_py()
     run_main(ctrl_c_after(50))
-    assert maint._timer is not None
+    assert maint.timer() is not None
     assert mm.output(COIL) == 0 and mm.pwms[PILOT].duty_u16() == 0     # open, pilot -12 V (F)
     hand_closes_contactor()
     mm.clock.advance_us(600000)                   # one feed later: open again
@@ -98,7 +98,7 @@ def test_ctrl_c_in_the_charger_enters_maintenance_outputs_safe_watchdog_fed():
 def test_ctrl_c_while_booting_keeps_boot_maintenance():
     setup()
     boot_py()
-    timer = maint._timer
+    timer = maint.timer()
     real = A.App
 
     def app_interrupted(board, flash_dir):
@@ -108,7 +108,7 @@ def test_ctrl_c_while_booting_keeps_boot_maintenance():
         run_main(ctrl_c_after(0))
     finally:
         A.App = real
-    assert maint._timer is timer
+    assert maint.timer() is timer
     hand_closes_contactor()
     mm.clock.advance_us(10000000)
     assert mm.output(COIL) == 0 and not mm.wdt.expired()
@@ -123,7 +123,7 @@ def test_without_maintenance_the_stopped_charger_is_reset():
         app.cycle()
         raise RuntimeError("bug")
     run_main(crash, RuntimeError)
-    assert maint._timer is None
+    assert maint.timer() is None
     mm.clock.advance_us(L.WDT_TIMEOUT_MS * 1000 + 1000)
     assert mm.wdt.expired()
 

@@ -278,7 +278,7 @@ def test_meter_service_ct():
 
 # --- a meter answering nonsense (issue 9, item 3): NaN and infinities behave as on CPython -------
 class SimUart:
-    """A uart whose far end is a simulated Modbus meter (tools.mock_machine.modbus_meter)."""
+    """A uart whose far end is a simulated Modbus meter (tools.sim.mock_machine.modbus_meter)."""
 
     def __init__(self, sim):
         self.sim = sim
@@ -301,7 +301,7 @@ class SimUart:
 
 
 def sdm120(amps=32.0, volts=230.0):
-    from tools.mock_machine.modbus_meter import ModbusMeter
+    from tools.sim.mock_machine.modbus_meter import ModbusMeter
     sim = ModbusMeter()
     for reg, val in ((0, volts), (6, amps), (0x0C, volts * amps), (0x46, 50.0), (0x48, 100.0)):
         sim.set_float(reg, val)

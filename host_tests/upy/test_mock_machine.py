@@ -1,7 +1,7 @@
 """The mock `machine` module and its virtual clock, on CPython and the MicroPython unix port."""
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
-mm.register()
+mm.install()
 import machine  # noqa: E402  (the mock, registered above)
 import time  # noqa: E402
 

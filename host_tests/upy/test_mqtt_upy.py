@@ -3,7 +3,9 @@
 # host_tests/test_mqtt_bench.py).
 import asyncio
 
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 from evse.services import mqtt_wire as W
 from evse.services import mqtt as M
 
@@ -97,7 +99,7 @@ def test_commands_go_through_the_apps_one_interface():
     svc.on_message("evse/enabled/set", b"maybe")
     svc.on_message("evse/nonsense/set", b"1")
     assert rig.app.charger.limits["mqtt"] == 100 and rig.app.charger.enabled
-    assert len(svc._errors) == 3 and svc._errors[0].startswith("limit: ")
+    assert len(svc.errors) == 3 and svc.errors[0].startswith("limit: ")
     svc.on_message("evse/enabled/set", b"OFF")
     rig.run(0.1)
     assert not rig.app.charger.enabled and rig.app.charger.state == "disabled"
@@ -109,7 +111,7 @@ def test_commands_go_through_the_apps_one_interface():
     assert "mqtt" not in rig.app.charger.limits
     for _ in range(10):
         svc.on_message("evse/limit/set", b"x")        # a flood of refusals costs bounded heap
-    assert len(svc._errors) == M.ERRORS_QUEUED
+    assert len(svc.errors) == M.ERRORS_QUEUED
 
 
 def test_the_brokers_name_is_looked_up_once_then_kept():
@@ -126,15 +128,15 @@ def test_the_brokers_name_is_looked_up_once_then_kept():
 
 def test_state_topics_follow_the_status_once_a_second_or_on_an_event():
     rig, svc = _svc()
-    assert svc._state["state"] == "A1" and svc._state["limit_a"] == "32.0"
+    assert svc.topics["state"] == "A1" and svc.topics["limit_a"] == "32.0"
     w = rig.world
     w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
     w.recompute()
     rig.run(0.3)
-    assert svc._state["state"] == "B2" and svc._state["offered_a"] == "32.0"
+    assert svc.topics["state"] == "B2" and svc.topics["offered_a"] == "32.0"
     rig.app.command("limit", 16, 0)          # no event of its own: seen within the second
     rig.run(1.05)
-    assert svc._state["limit_a"] == "16.0"
+    assert svc.topics["limit_a"] == "16.0"
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 # client stepped on a stand-in socket, Wi-Fi joined in steps on the mock radio.
 import struct
 
-from tools.rig import Rig
-from tools import mock_machine as mm
-from tools.mock_machine import network
+from tools.sim.rig import Rig
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.mock_machine import network
 from evse.services import netclock as N
 
 NOW = 1796180400          # 2026-12-02 03:00 UTC

@@ -5,8 +5,9 @@ checks, the offered measurands, and a PEM CA file stored as DER that the port's 
 import gc
 import os
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 from evse.services import settings
 from evse.ocpp import metering, websocket
 from evse.ocpp.config import Config

@@ -1,7 +1,7 @@
 """Firmware Management's transfer code on this interpreter: the HTTP client downloads a bundle from a
 local server into flash, the bundle is staged (sha256 per file) and activated, and GetDiagnostics'
 upload reaches the server. Under CPython (pytest) and the MicroPython unix port
-(python -m tools.upy_tests host_tests/upy/test_ocpp_firmware_upy.py)."""
+(python -m tools.toolchain.upy_tests host_tests/upy/test_ocpp_firmware_upy.py)."""
 import asyncio
 import gc
 import hashlib
@@ -85,9 +85,9 @@ def test_download_stage_activate_and_upload_over_http():
         server = await asyncio.start_server(srv.serve, "127.0.0.1", PORT)
         job = {"loc": base + "/b.bin", "n": 1, "iv": 1}
         root = firmware.fw_root(svc)
-        ok = await firmware._download(svc, job, root, root + "/download.bin")
-        missing = await firmware._download(svc, {"loc": base + "/nope", "n": 1, "iv": 1}, root, root + "/x.bin")
-        await firmware._diagnostics(svc, {"location": base + "/diag/"}, "diag.txt")
+        ok = await firmware.download(svc, job, root, root + "/download.bin")
+        missing = await firmware.download(svc, {"loc": base + "/nope", "n": 1, "iv": 1}, root, root + "/x.bin")
+        await firmware.upload_diagnostics(svc, {"location": base + "/diag/"}, "diag.txt")
         server.close()
         return ok, missing, root
     ok, missing, root = asyncio.run(main())

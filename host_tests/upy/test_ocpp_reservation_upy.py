@@ -1,6 +1,6 @@
 """Reservations and a transaction kept over an unplug (StopTransactionOnEVSideDisconnect false):
 the service itself, under CPython (pytest) and the MicroPython unix port
-(python -m tools.upy_tests host_tests/upy/test_ocpp_reservation_upy.py)."""
+(python -m tools.toolchain.upy_tests host_tests/upy/test_ocpp_reservation_upy.py)."""
 import gc
 import json
 import sys

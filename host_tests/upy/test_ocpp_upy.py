@@ -1,5 +1,5 @@
 """OCPP message, schedule, queue and authorization code: runs under CPython (pytest) and the
-MicroPython unix port (python -m tools.upy_tests host_tests/upy/test_ocpp_upy.py)."""
+MicroPython unix port (python -m tools.toolchain.upy_tests host_tests/upy/test_ocpp_upy.py)."""
 import json
 import os
 

@@ -4,8 +4,9 @@ CPython and the MicroPython unix port: the sweep is host_tests/test_safety_pilot
 cases that failed, and the burst with its edge handling under a locked heap."""
 import gc
 
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 
 
 def session(duty_amps, phase, hlc=False):
@@ -39,6 +40,14 @@ def test_5_percent_car_in_c_reads_c():
     assert session(None, 3, hlc=True) == (("B2", None), ("C2", None, True))
 
 
+def pilot_reads(d, adc):
+    """The pilot's ADC pin reads adc.read_u16() instead of the world's circuit; returns what it read."""
+    pin = d.rig.board.PILOT_ADC_PIN
+    real = mm.adc_sources.get(pin)
+    mm.adc_sources[pin] = lambda us: adc.read_u16()
+    return real
+
+
 class EdgyPwmAdc:
     """A 96 % PWM in C read every 20 us with a sample on each ramp; integers only (allocates nothing)."""
 
@@ -67,15 +76,14 @@ def test_burst_allocates_nothing_and_reads_the_plateaus():
     d.run(0.5).charge()
     hw, m = d.app.hw, d.app.m
     hw.duty_x100 = 9600               # the long (x3) burst
-    real = hw._pilot_adc
-    hw._pilot_adc = EdgyPwmAdc()
+    real = pilot_reads(d, EdgyPwmAdc())
     lock()
     try:
         for _ in range(20):
             hw.sample_pilot(m)
     finally:
         unlock()
-        hw._pilot_adc = real
+        mm.adc_sources[d.rig.board.PILOT_ADC_PIN] = real
     assert m.pilot_ok and abs(m.pilot_pos - 6000) < 100 and abs(m.pilot_neg + 12000) < 100, (
         m.pilot_pos, m.pilot_neg)
 
@@ -95,7 +103,7 @@ def test_more_edges_than_a_pwm_is_not_a_state():
     d = Drive(config={"max_current": 32})
     d.run(0.5).charge()
     hw, m = d.app.hw, d.app.m
-    hw._pilot_adc = GarbageAdc()
+    pilot_reads(d, GarbageAdc())
     hw.sample_pilot(m)
     assert m.pilot_pos > 13000          # impossible: a pilot fault once confirmed
 

@@ -1,5 +1,5 @@
-"""The scenario parser (tools/scenario.py) on both interpreters: the bench-vehicle board runs it too."""
-from tools.scenario import parse, Parser, ScenarioError, Command, DUTY_TOL
+"""The scenario parser (firmware/bench_vehicle/scenario.py) on both interpreters: the bench-vehicle board runs it too."""
+from bench_vehicle.scenario import parse, Parser, ScenarioError, Command, DUTY_TOL
 
 import upytest
 

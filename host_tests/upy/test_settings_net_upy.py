@@ -3,7 +3,9 @@
 # value never silently stops the watch on a remote limit: nothing is offered until it is set).
 import json
 
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 from evse.services import console as C
 from evse.services import settings as S
 from evse.services.mqtt_cfg import mqtt_url_parts

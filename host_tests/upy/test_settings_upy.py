@@ -3,7 +3,9 @@
 import json
 import os
 
-from tools.rig import _tempdir
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import new_flash_dir
 from evse.services import settings as S
 from evse.shell import store
 from evse.core import limits as L
@@ -14,7 +16,7 @@ GOOD = b'{"max_current": 16}'
 
 
 def _file(data):
-    p = _tempdir() + "/settings.json"
+    p = new_flash_dir() + "/settings.json"
     with open(p, "wb") as f:
         f.write(data)
     return p
@@ -28,7 +30,7 @@ def _offers_nothing(data, word):
 
 
 def test_missing():
-    cfg, errs, blocked = S.load(_tempdir() + "/settings.json")
+    cfg, errs, blocked = S.load(new_flash_dir() + "/settings.json")
     assert cfg == D and errs == [] and list(blocked) == ["max_current"] and "not set" in blocked["max_current"]
 
 

@@ -1,11 +1,13 @@
 # The web service's heap: none while web_port is 0 (never imported), and what it costs when on
-# (printed by the MicroPython run: python -m tools.upy_tests host_tests/upy/test_web_heap_upy.py,
+# (printed by the MicroPython run: python -m tools.toolchain.upy_tests host_tests/upy/test_web_heap_upy.py,
 # and by make bench). Each upy test file is its own process, so the "off" check sees a clean slate.
 import asyncio    # before the rig: asyncio keeps the real clock (the mock's is virtual)
 import gc
 import sys
 
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 from evse.app import attach_services
 
 PW = "bench-password-0123"

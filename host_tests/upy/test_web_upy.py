@@ -7,7 +7,9 @@ import asyncio
 import json
 import sys
 
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 from evse.services import console as C
 from evse.core import vocab as V
 
@@ -221,7 +223,7 @@ def test_a_websocket_pushes_the_status_when_it_changes():
                 raise OSError(32)            # the browser went away
 
     async def go():
-        task = asyncio.create_task(b.web._ws(None, WS()))
+        task = asyncio.create_task(b.web.status_socket(None, WS()))
         await asyncio.sleep(W.WS_PERIOD_MS * 2 / 1000)
         b.app.charger.enable(False)
         b.rig.run(0.1)

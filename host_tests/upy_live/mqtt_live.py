@@ -6,7 +6,9 @@ import asyncio
 import gc
 import sys
 
-from tools.rig import Rig
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
 
 
 def used():
@@ -58,14 +60,14 @@ async def main(port, scheme, flash_dir):
     w = rig.world
     asyncio.create_task(svc.run())
     asyncio.create_task(drive(rig))
-    ok = await until(lambda: svc._sent.get("state") == "A1", 10)
+    ok = await until(lambda: svc.sent.get("state") == "A1", 10)
     print("CONNECTED", ok, svc.last_error)
     print("HELD_US connect %d" % HELD[0])
     print("HEAP connected %d" % (used() - b0))
     w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
     w.recompute()
-    ok = await until(lambda: svc._sent.get("state") == "B2", 10)
-    print("STATE", svc._sent.get("state"))
+    ok = await until(lambda: svc.sent.get("state") == "B2", 10)
+    print("STATE", svc.sent.get("state"))
     ok = await until(lambda: app.charger.limits.get("mqtt") == 100, 15)
     await until(lambda: app.charger.out.amps_x10 == 100, 2)
     print("DUTY %d" % app.hw.duty_x100)

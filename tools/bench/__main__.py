@@ -34,17 +34,17 @@ def main(argv=None):
     except (OSError, UnicodeDecodeError) as e:
         print("%s: cannot read: %s" % (name, e), file=sys.stderr)
         return EXIT_BAD
-    from tools.scenario import parse, ScenarioError
+    from bench_vehicle.scenario import parse, ScenarioError
     try:
         cmds = parse(text)
         if not os.path.exists(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
                 os.path.abspath(__file__)))), "boards", a.board + ".py")):
             raise ScenarioError(0, "unknown board %r" % a.board)
-        from tools.bench.runner import Bench, check_config
+        from tools.sim.bench.runner import Bench, check_config
         check_config(cmds)
         if a.target == "rp2":
             from tools import rp2emu
-            from tools.bench.rp2 import PicoBench as Bench, refuse   # noqa: F811
+            from tools.sim.bench.rp2 import PicoBench as Bench, refuse   # noqa: F811
             refuse(cmds)
             why = rp2emu.missing()
             if why:

@@ -1,2 +1,2 @@
-# The bench vehicle: a second MicroPython board that plays the car on a real charger and runs the
-# bench's scenario language over its serial port. See docs/bench-vehicle.md.
+"""The host bench-vehicle link: `python -m tools.bench_vehicle.host` (the board's firmware is
+firmware/bench_vehicle/)."""

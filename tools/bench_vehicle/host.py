@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from tools.scenario import ScenarioError, parse
+from bench_vehicle.scenario import ScenarioError, parse
 
 READY_TIMEOUT_S = 10.0      # the board resets when the port opens (ESP32 DevKitC: DTR/RTS)
 REPLY_MARGIN_S = 10.0       # on top of a command's own wait/within time
@@ -46,7 +46,7 @@ class SerialLink:
 
 class VirtualLink:
     def __init__(self, config):
-        from tools.bench_vehicle.virtual import VirtualPair
+        from tools.sim.virtual_vehicle import VirtualPair
         self.pair = VirtualPair(config=config)
         self.pending = []
 

@@ -6,10 +6,10 @@ import subprocess
 import sys
 import time
 
-from tools import mock_machine as mm
-from tools.drive import Drive
-from tools.latency import CT_3_PHASE, LIMITS_A, sweep
-from tools.upy_tests import micropython, precompile, upy_env, ROOT
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
+from tools.sim.latency import CT_3_PHASE, LIMITS_A, sweep
+from tools.toolchain.upy_tests import micropython, precompile, upy_env, ROOT
 
 TRIALS = 20
 
@@ -82,7 +82,7 @@ def _button_latency():
     for i in range(TRIALS):
         d = Drive(config={"max_current": 32})
         d.run(0.5).charge(amps=32)
-        d.rig.run_until(d.rig._next_tick + i * 500)
+        d.rig.run_until(d.rig.next_tick_us + i * 500)
         t = d.set(button=True)
         d.run(0.6)
         out.append(d.coil_change(0, t) - t)
@@ -120,9 +120,9 @@ import time
 real_us = time.ticks_us
 real_diff = time.ticks_diff
 import gc
-from tools import mock_machine as mm
-from tools.drive import Drive
-from tools.latency import CT_3_PHASE, LIMITS_A, sweep
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
+from tools.sim.latency import CT_3_PHASE, LIMITS_A, sweep
 gc.collect()
 base = gc.mem_alloc()
 d = Drive(config={"max_current": 32})
@@ -165,7 +165,7 @@ def upy():
 
 
 def mpy_sizes():
-    import tools.mpy_build as mb
+    import tools.toolchain.mpy_build as mb
     for arch, board in (("xtensawin", "esp32_devkitc"), ("armv6m", "rpi_pico")):
         out = os.path.join(ROOT, "build", "bench-mpy", arch)
         total = 0

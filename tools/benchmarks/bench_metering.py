@@ -113,8 +113,8 @@ except ImportError:
         return int(time.perf_counter() * 1000000)
     def elapsed(a, b):
         return b - a
-from tools import mock_machine as mm
-from tools.rig import Rig
+from tools.sim import mock_machine as mm
+from tools.sim.rig import Rig
 SECONDS = int(sys.argv[-1]) if sys.argv[-1].isdigit() else 60
 rig = Rig(config={"max_current": 32, "meter": "ct"})
 w = rig.world
@@ -137,7 +137,7 @@ def timed():
     t0 = now_us()
     poll()
     cpu = elapsed(t0, now_us())
-    span = mm.clock.us - (rig._next_tick - 10000)     # from the tick's start, on the board's timeline
+    span = mm.clock.us - (rig.next_tick_us - 10000)     # from the tick's start, on the board's timeline
     kind = "checkpoint" if en.writes != wr else "sample" if src.sampled else \
         "compute" if n and not was else "other"
     if cpu > worst[kind]:

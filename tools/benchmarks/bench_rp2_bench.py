@@ -6,7 +6,7 @@ of the scenario library `make test` can run on the Pico (`make test-rp2` runs al
 import sys
 import time
 
-from tools.scenario import parse
+from bench_vehicle.scenario import parse
 
 SESSION = """config max_current=32 meter=none
 wait 1
@@ -24,8 +24,8 @@ def main():
     if why:
         print("rp2_bench: skipped: %s" % why)
         return
-    from tools.bench.rp2 import PicoBench
-    from tools import mock_machine as mm
+    from tools.sim.bench.rp2 import PicoBench
+    from tools.sim import mock_machine as mm
     t0 = time.perf_counter()
     b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench")
     t1 = time.perf_counter()

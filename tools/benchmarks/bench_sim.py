@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 
-from tools.scenario import parse
+from bench_vehicle.scenario import parse
 
 HOUR = """config max_current=32
 wait 1
@@ -26,7 +26,7 @@ WAVEFORM_S = 120
 
 
 def run(seconds, waveform, tmp):
-    from tools.bench.runner import Bench
+    from tools.sim.bench.runner import Bench
     cmds = parse(HOUR % seconds)
     vcd = open(os.path.join(tmp, "w.vcd" if waveform else "p.vcd"), "w")
     log = open(os.path.join(tmp, "w.jsonl" if waveform else "p.jsonl"), "w")

@@ -12,7 +12,7 @@ CLIENTS = 8
 
 
 def heap():
-    from tools import upy_tests
+    from tools.toolchain import upy_tests
     upy_tests.precompile()
     env = upy_tests.upy_env()
     r = subprocess.run([upy_tests.micropython(), "-X", "heapsize=256k", "host_tests/upy/test_web_heap_upy.py"],

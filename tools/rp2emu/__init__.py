@@ -1,7 +1,7 @@
 """The emulated Raspberry Pi Pico as a board: the stock MicroPython rp2 image on rp2040js (emu.mjs),
 its USB serial on socket://127.0.0.1:PORT, its pins wired to the host bench's own circuit model.
 
-The circuit is tools/mock_machine/world.py itself, run here in Python: the emulated pins are
+The circuit is tools/sim/mock_machine/world.py itself, run here in Python: the emulated pins are
 mirrored into the mock machine's registries (outputs, the PWM slice's registers), World computes
 what it computes on the host bench (plateau levels of the pilot through the front end, PP, the
 temperature, the contactor's mirror contact, the residual-current monitor with its self-test
@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import time
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -66,7 +66,7 @@ class Pico:
     """One emulated Pico and the bench world behind its pins (the world is `self.world`)."""
 
     def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None):
-        from tools.mock_machine.world import World
+        from tools.sim.mock_machine.world import World
         self.board = board
         self.log = log
         self.proc = subprocess.Popen(
@@ -210,7 +210,7 @@ class Pico:
         else:
             if pwm is None:
                 pwm = mm.PWM(pin)
-            pwm._top, pwm._div16 = regs["top"], regs["div"] & 0xFFF
+            pwm.top, pwm.div16 = regs["top"], regs["div"] & 0xFFF
             pwm.steps = regs["top"] + 1
             pwm.counts = min(regs["cc"], pwm.steps)
         self.world.recompute()
@@ -263,7 +263,7 @@ class Pico:
 
 
 def _edge_us():
-    from tools.mock_machine import world
+    from tools.sim.mock_machine import world
     return world.EDGE_US
 
 

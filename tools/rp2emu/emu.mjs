@@ -171,7 +171,7 @@ function boot() {
 
 function pilotSample() {
   // The level the GPIO drives now, through an edge of edge_us (the same shape as the host
-  // bench's tools/mock_machine/world.py), plus the controller's noise table.
+  // bench's tools/sim/mock_machine/world.py), plus the controller's noise table.
   const p = pilot;
   const dt = mcu.clock.nanos - pilotEdgeNs;
   const edge = p.edge_us * 1000;

@@ -13,7 +13,7 @@ import os
 import sys
 import time as _rt
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
 RESET_EXIT = 75
 WORLD_PERIOD_MS = 10          # the world's inputs (contactor feedback, RCD) follow the outputs
@@ -221,14 +221,14 @@ def _run(name):
 
 def boot(flash, cause):
     mm.set_clock(RealClock())
-    mm.register()
+    mm.install()
     mm.reset = _reset
     mm.soft_reset = _soft_reset
     mm.WDT = WDT
     mm.set_reset_cause(cause)
     irqs = SoftIrqs()
     irqs.start()
-    from tools.mock_machine.world import World
+    from tools.sim.mock_machine.world import World
     import vfs
     import os
     vfs.umount("/")
@@ -256,5 +256,6 @@ def boot(flash, cause):
     return world
 
 
-world = boot(sys.argv[1] if len(sys.argv) > 1 else "build/vboard/flash",
-             int(sys.argv[2]) if len(sys.argv) > 2 else mm.PWRON_RESET)
+if __name__ == "__main__":        # `micropython -i vboot.py FLASH`; importing it boots nothing
+    world = boot(sys.argv[1] if len(sys.argv) > 1 else "build/vboard/flash",
+                 int(sys.argv[2]) if len(sys.argv) > 2 else mm.PWRON_RESET)

@@ -96,7 +96,7 @@ async def _update(svc):
     await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= (job["at"] or 0))
     root = fw_root(svc)
     tmp = store.join(root, "download.bin")
-    if not await _download(svc, job, root, tmp):
+    if not await download(svc, job, root, tmp):
         return _end(svc, "DownloadFailed")
     _notify(svc, "FirmwareStatusNotification", "Downloaded")
     await _until(lambda: svc.tx is None and not svc.contactor)   # never during a session
@@ -122,7 +122,7 @@ async def _update(svc):
     svc.reset_ms = svc.ticks()
 
 
-async def _download(svc, job, root, tmp):
+async def download(svc, job, root, tmp):
     """`location` may end in #sha256=<hex>: the whole file must have that hash (1.6 has no field
     for it; the fragment never goes to the server)."""
     from evse.ocpp import http
@@ -182,7 +182,7 @@ def get_diagnostics(svc, p):
     if not diagnostics_parts(svc):
         return {}                       # nothing to upload: no fileName (section 6.33)
     name = "diagnostics-%s-%d.txt" % (svc.settings.get("ocpp_id", "evse"), svc.state["boot"])
-    return {"fileName": name}, lambda: asyncio.create_task(_diagnostics(svc, p, name))
+    return {"fileName": name}, lambda: asyncio.create_task(upload_diagnostics(svc, p, name))
 
 
 def diagnostics_parts(svc):
@@ -201,7 +201,7 @@ def diagnostics_parts(svc):
     return parts
 
 
-async def _diagnostics(svc, p, name):
+async def upload_diagnostics(svc, p, name):
     from evse.ocpp import http
     url = p["location"].rstrip("/") + "/" + name
     n = max(1, p.get("retries", 1))

@@ -227,7 +227,7 @@ HANDLERS = {
 }
 
 
-def _handler(action):
+def handler(action):
     """(handler, fields) of an action, importing a lazy entry's module."""
     handle = HANDLERS[action]
     if not isinstance(handle, str):
@@ -243,7 +243,7 @@ def dispatch(svc, uid, action, payload):
         if action in schemas.NOT_SUPPORTED:
             return rpc.error(uid, rpc.NOT_SUPPORTED, "action not supported"), None
         return rpc.error(uid, rpc.NOT_IMPLEMENTED, "unknown action"), None
-    handle, fields = _handler(action)
+    handle, fields = handler(action)
     bad = rpc.check(payload, fields)
     if bad:
         return rpc.error(uid, bad[0], bad[1]), None

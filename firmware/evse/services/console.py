@@ -119,6 +119,11 @@ class Console:
         self.id_tag = None           # the last id presented with "authorize"
 
     # --- output: queued, bounded, written a little per poll ---
+    @property
+    def queued_bytes(self):
+        """Output waiting for the host: never above OUT_MAX."""
+        return self._out_bytes
+
     def send(self, obj, reply=False):
         try:
             data = (json.dumps(obj) + "\n").encode()

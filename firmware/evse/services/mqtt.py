@@ -106,13 +106,13 @@ class MqttService:
         self.connects = 0             # sessions opened since boot
         self.last_error = None
         self.wake = asyncio.Event()   # something to send: the broker task wakes
-        self._state = {}              # suffix -> payload, as the status says now
-        self._sent = {}               # suffix -> payload, as the broker holds it
+        self.topics = {}              # suffix -> payload, as the status says now
+        self.sent = {}               # suffix -> payload, as the broker holds it
         self._dirty = True
         self._due_ms = None
         self._ping = False
         self._discover = False
-        self._errors = []             # refusals not yet said on <prefix>/error
+        self.errors = []             # refusals not yet said on <prefix>/error
         self._ip = None               # the broker's name looked up (see _address)
         self._failures = 0            # connections failed since that lookup
 
@@ -133,8 +133,8 @@ class MqttService:
         self._dirty = False
         self._due_ms = clock.ticks_add(now_ms, STATE_EVERY_MS)
         new = state_values(self.app.status(now_ms))
-        if new != self._state:
-            self._state = new
+        if new != self.topics:
+            self.topics = new
             self.wake.set()
 
     # --- the broker's side (an asyncio task) ---
@@ -210,7 +210,7 @@ class MqttService:
         self.connected = True
         self.connects += 1
         self.last_error = None
-        self._sent = {}
+        self.sent = {}
         self._discover = True
         rx = asyncio.create_task(self._rx(reader))
         pinger = asyncio.create_task(self._pinger())
@@ -229,13 +229,13 @@ class MqttService:
             self._discover = False
             await self._send_discovery(writer)
             writer.write(W.publish(self.topic("status"), "online", True))
-        for k in self._state:
-            v = self._state[k]
-            if self._sent.get(k, 0) != v:
+        for k in self.topics:
+            v = self.topics[k]
+            if self.sent.get(k, 0) != v:
                 writer.write(W.publish(self.topic(k), "" if v is None else v, True))
-                self._sent[k] = v
-        while self._errors:
-            writer.write(W.publish(self.topic("error"), self._errors.pop(0)))
+                self.sent[k] = v
+        while self.errors:
+            writer.write(W.publish(self.topic("error"), self.errors.pop(0)))
         if self._ping:
             self._ping = False
             writer.write(W.PINGREQ)
@@ -275,7 +275,7 @@ class MqttService:
         if topic == DISCOVERY_PREFIX + "/status":
             if payload == b"online":      # Home Assistant restarted: discovery and states again
                 self._discover = True
-                self._sent = {}
+                self.sent = {}
                 self.wake.set()
             return
         verb = topic[len(self.prefix) + 1:-4] if topic.endswith("/set") else None
@@ -310,8 +310,8 @@ class MqttService:
 
     def _error(self, msg):
         self.last_error = msg
-        if len(self._errors) < ERRORS_QUEUED:
-            self._errors.append(msg)
+        if len(self.errors) < ERRORS_QUEUED:
+            self.errors.append(msg)
         self.wake.set()
 
 

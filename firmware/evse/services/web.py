@@ -94,7 +94,7 @@ class Web:
     def _routes(self, h):
         h.route("/")(self._index)
         h.route(API + "/status")(self._status)
-        h.route(API + "/ws")(with_websocket(self._ws))
+        h.route(API + "/ws")(with_websocket(self.status_socket))
         h.route(API + "/login", methods=["POST"])(self._login)
         h.route(API + "/settings", methods=["GET", "PUT"])(self._settings)
         h.route(API + "/log")(self._log)
@@ -166,7 +166,7 @@ class Web:
     async def _status(self, req):
         return self.status()
 
-    async def _ws(self, req, ws):
+    async def status_socket(self, req, ws):
         """Push the status whenever it differs from the last one sent (compared every WS_PERIOD_MS),
         and every WS_RESEND_MS anyway."""
         if self.ws_clients >= WS_MAX:

@@ -39,6 +39,11 @@ def start(safe):
     _timer = _new_timer(feed)
 
 
+def timer():
+    """The soft timer feeding the watchdog in maintenance; None while the control loop owns it."""
+    return _timer
+
+
 def stop():
     """The charger's control loop feeds the watchdog from here on."""
     global _timer

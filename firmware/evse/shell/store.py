@@ -127,6 +127,11 @@ class Copies:
         self.seq = -1                # sequence number of the newest valid copy
         self._newest = None          # its index in paths
 
+    @property
+    def newest(self):
+        """Index in paths of the newest valid copy (None before any): the next write goes elsewhere."""
+        return self._newest
+
     def read(self):
         """(body bytes or None, problems): the newest valid copy; each damaged file named."""
         best = None

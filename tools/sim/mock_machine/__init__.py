@@ -1,5 +1,5 @@
 """A mock of MicroPython's `machine` module with a virtual clock, for CPython and the MicroPython
-unix port. `register()` installs it as `machine` and puts the virtual clock behind
+unix port. `install()` (an explicit call; importing this module changes nothing) installs it as `machine` and puts the virtual clock behind
 time.ticks_ms/ticks_us/ticks_diff/ticks_add/sleep_ms, so firmware runs unmodified on virtual time.
 
 What sits behind the pins is up to the test or the bench: ADC inputs read from `adc_sources`,
@@ -99,8 +99,8 @@ def reset_world():
     wdt = None
     _reset_cause = PWRON_RESET
     del clock.timers[:]
-    set_rtc(_RTC_UNSET)
-    from tools.mock_machine import network
+    set_rtc(RTC_UNSET)
+    from tools.sim.mock_machine import network
     network.reset()
 
 
@@ -119,6 +119,11 @@ def drive(pin_id, level):
 def output(pin_id):
     """The level the firmware drives on an output pin (0 when never set)."""
     return _levels.get(pin_id, 0)
+
+
+def input_level(pin_id):
+    """The level driven on an input pin (what the firmware reads; the pull's level when undriven)."""
+    return _inputs.get(pin_id, _default_input(pin_id))
 
 
 def _default_input(pin_id):
@@ -217,8 +222,8 @@ class PWM:
         self._duty = 0            # the duty_u16 last asked for
         self.counts = 0
         self.steps = 1
-        self._top = 0xFFFF        # rp2 registers (reset values)
-        self._div16 = 16
+        self.top = 0xFFFF        # rp2 registers (reset values)
+        self.div16 = 16
         self._res = 16            # esp32 LEDC resolution in bits
         self.active = True
         pwms[self.pin] = self
@@ -248,7 +253,7 @@ class PWM:
                 top = (16 * src + div16 * f // 2) // (div16 * f) - 1     # rounded
             if not 16 <= div16 < 256 * 16:
                 raise ValueError("freq out of range")
-            self._div16, self._top = div16, top
+            self.div16, self.top = div16, top
             self.steps = top + 1
         elif self.port == "esp32":  # ledc_find_suitable_duty_resolution, capped at 16 bits
             res = _ilog2((ESP32_LEDC_HZ + f // 2) // f)
@@ -257,7 +262,7 @@ class PWM:
         else:
             self.steps = max(1, SIM_PWM_HZ // f)
 
-    def _compare(self, u16):
+    def compare(self, u16):
         """The compare count the port writes for a duty_u16."""
         if self.port == "rp2":     # mp_machine_pwm_duty_set_u16: rounded to nearest
             return (u16 * self.steps + 65535 // 2) // 65535
@@ -268,14 +273,14 @@ class PWM:
     def freq(self, f=None):
         if f is None:
             if self.port == "rp2":
-                d = self._div16 * (self._top + 1)
+                d = self.div16 * (self.top + 1)
                 return (16 * RP2_CLK_HZ + d // 2) // d
             return self._freq
         if not 1 <= f <= 40000000:
             raise ValueError("frequency out of range")
         self._freq = int(f)
         self._timebase(self._freq)
-        self.counts = self._compare(self._duty)     # the ports re-apply the duty
+        self.counts = self.compare(self._duty)     # the ports re-apply the duty
         self._changed()
 
     def duty_u16(self, d=None):
@@ -288,7 +293,7 @@ class PWM:
         if not 0 <= d <= 65535:
             raise ValueError("duty_u16 must be 0-65535")
         self._duty = int(d)
-        self.counts = self._compare(self._duty)
+        self.counts = self.compare(self._duty)
         self._changed()
 
     def duty_ns(self, ns=None):
@@ -321,11 +326,11 @@ class _Mem32:
                     a = p
         t = a or b
         if reg == 0x04:
-            return t._div16 if t else 16
+            return t.div16 if t else 16
         if reg == 0x0C:
             return (a.counts if a else 0) | ((b.counts if b else 0) << 16)
         if reg == 0x10:
-            return t._top if t else 0xFFFF
+            return t.top if t else 0xFFFF
         raise ValueError("mem32: register 0x%x not modelled" % addr)
 
 
@@ -516,8 +521,8 @@ class RTC:
         return (y, m, d, weekday(days), (t % 86400) // 3600, (t % 3600) // 60, t % 60, 0)
 
 
-_RTC_UNSET = 946684800      # 2000-01-01 00:00 UTC
-_rtc_base = (_RTC_UNSET, 0)
+RTC_UNSET = 946684800      # 2000-01-01 00:00 UTC
+_rtc_base = (RTC_UNSET, 0)
 
 
 def set_rtc(epoch_s):
@@ -573,6 +578,7 @@ def enable_irq(state=None):
 
 
 # --- installing it ---
+real_time_module = None     # MicroPython: the port's own `time` (real ticks), once installed
 class _TimeModule:
     """`time` for MicroPython, where built-in modules cannot be patched: virtual ticks, real rest."""
 
@@ -603,18 +609,22 @@ def _ticks_cpu():
     return clock.ticks_cpu()
 
 
-def register():
-    """Install this module as `machine` and the virtual clock behind time.ticks_*."""
+def install():
+    """Install this module as `machine` and the virtual clock behind time.ticks_*. Idempotent."""
     mod = sys.modules[__name__]
     sys.modules["machine"] = mod
-    from tools.mock_machine import network
+    from tools.sim.mock_machine import network
     sys.modules["network"] = network
     import time as real_time
+    global real_time_module
+    if isinstance(real_time, _TimeModule):
+        return mod                  # installed already: the real `time` stays one wrap away
     names = {"ticks_ms": _ticks_ms, "ticks_us": _ticks_us, "ticks_cpu": _ticks_cpu,
              "ticks_diff": ticks_diff, "ticks_add": ticks_add,
              "sleep_ms": _sleep_ms, "sleep_us": _sleep_us}
     if sys.implementation.name == "micropython":
         t = _TimeModule(real_time)
+        real_time_module = real_time
         for k in names:
             setattr(t, k, names[k])
         sys.modules["time"] = t
@@ -622,6 +632,3 @@ def register():
         for k in names:
             setattr(real_time, k, names[k])
     return mod
-
-
-register_as_machine = register

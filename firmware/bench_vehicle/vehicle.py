@@ -8,7 +8,7 @@ R_C = 1300          # in parallel: 882 Ohm, state C
 R_D = 270           # in parallel: 246 Ohm, state D
 OPEN_ABOVE_OHMS = 10000     # `ev OHMS` above this: pilot resistors off (state A)
 PP_DEFAULT_OHMS = 220       # `plug` without OHMS (bench contract)
-BUTTON_OHMS = 330           # the latch button opens S3: 330 Ohm in series with the PP resistor
+# The latch button (BUTTON_PIN) opens S3: 330 Ohm in series with the PP resistor (docs/bench-vehicle.md)
 
 # Output names in the pin map; the optional ones may be None (not wired on this bench).
 OUTPUTS = ("CP_RELAY", "R_C", "R_D", "DIODE_SHORT", "CP_SHORT", "BUTTON")

@@ -2,8 +2,8 @@
 the latency benchmark. Records every firmware event and every contactor coil edge with its virtual
 time in microseconds."""
 from evse.core import vocab as V
-from tools import mock_machine as mm
-from tools.rig import Rig
+from tools.sim import mock_machine as mm
+from tools.sim.rig import Rig
 
 EV_OHMS = {"A": None, "B": 2740, "C": 882, "D": 246}
 

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAP = os.environ.get("UPY_HEAP", "256k")
 
 
@@ -30,16 +30,16 @@ def heap_for(path):
 
 
 # What a board would hold precompiled, plus the MicroPython-side bench tools the tests import.
-MPY_TREES = (("firmware", ""), ("boards", "boards"), ("tools/mock_machine", "tools/mock_machine"),
-             ("tools/bench_vehicle", "tools/bench_vehicle"))
-MPY_FILES = ("tools/__init__.py", "tools/rig.py", "tools/drive.py", "tools/scenario.py", "tools/sim.py")
+MPY_TREES = (("firmware", ""), ("boards", "boards"), ("tools/sim/mock_machine", "tools/sim/mock_machine"))
+MPY_FILES = ("tools/__init__.py", "tools/sim/__init__.py", "tools/sim/rig.py", "tools/sim/drive.py",
+             "tools/sim/virtual_vehicle.py", "tools/sim/__main__.py")
 MPY_OUT = os.path.join(ROOT, "build", "upy-mpy")
 
 
 def precompile():
     """Bytecode .mpy of the firmware and the bench's MicroPython side, like a board's flash:
     compiling from source on the device costs heap the firmware never needs there."""
-    import tools.mpy_build as mb
+    import tools.toolchain.mpy_build as mb
     jobs = []
     for src_dir, dst_dir in MPY_TREES:
         for d, _, files in os.walk(os.path.join(ROOT, src_dir)):

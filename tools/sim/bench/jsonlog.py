@@ -2,7 +2,7 @@
 import json
 
 from evse.core import vocab as V
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
 METER_PERIOD_US = 1000000   # a meter line once per second while the contactor is closed
 

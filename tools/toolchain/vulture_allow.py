@@ -1,5 +1,5 @@
 # vulture's allow-list: names used where vulture cannot see it. Never imported.
-#   .venv/bin/vulture firmware tools/vulture_allow.py --min-confidence 60
+#   .venv/bin/vulture firmware tools/toolchain/vulture_allow.py --min-confidence 60
 # Each line is a use of the name; say why beside it.
 _ = None
 
@@ -42,6 +42,21 @@ _._on_UnlockConnector
 _.debug
 _.amps_x100_for_counts
 _.seal
+
+# Read by the tests through public names (host_tests/test_public_interfaces.py).
+_.queued_bytes      # the console's output waiting for the host: test_console
+_.newest            # which of two sealed copies is the newest: test_energy, test_settings
+_.timer             # the maintenance watchdog feeder: test_maintenance_upy
+
+# The bench vehicle's pin maps (firmware/bench_vehicle/pins_*.py): read with getattr(pm, NAME + "_PIN").
+_.CP_RELAY_PIN
+_.R_C_PIN
+_.R_D_PIN
+_.DIODE_SHORT_PIN
+_.CP_SHORT_PIN
+_.BUTTON_PIN
+_.WELD_PIN
+_.POWER_CUT_PIN
 
 # Diagnostics read off the board only (tests, the bench, the REPL).
 _.retaken           # CT windows taken again after a hole: test_meter_integration

@@ -6,9 +6,9 @@ Failed expects are reported with their line and what was seen; the run goes on t
 import sys
 import time
 
-from tools import mock_machine as mm
-from tools.rig import Rig, TICK_US
-from tools.scenario import ScenarioError
+from tools.sim import mock_machine as mm
+from tools.sim.rig import Rig, TICK_US
+from bench_vehicle.scenario import ScenarioError
 
 EV_B_OHMS = 2740            # plug: the EV shows state B (contract)
 PP_TYPE2_DEFAULT = 220      # plug without OHMS on a Type 2 socket: 32 A cable (contract default)
@@ -70,12 +70,12 @@ class Bench:
         self.log = None
         self.vcd = None
         if log is not None:
-            from tools.bench.jsonlog import JsonLog
+            from tools.sim.bench.jsonlog import JsonLog
             self.log = JsonLog(self.rig, log)
             self._listen(self.log)
             self.rig.probes.append(self.log.probe)
         if vcd is not None:
-            from tools.bench.vcd import VcdTrace
+            from tools.sim.bench.vcd import VcdTrace
             self.vcd = VcdTrace(self.rig, vcd, waveform)
             self.rig.probes.append(self.vcd.sample)
             self.rig.add_pin_hook(self._pin_changed)
@@ -250,7 +250,7 @@ class Bench:
         rig = self.rig
         ok, seen = self.observe(what, value, tol)
         while not ok and mm.clock.us < deadline:
-            nxt = rig._next_tick if rig.powered else mm.clock.us + TICK_US
+            nxt = rig.next_tick_us if rig.powered else mm.clock.us + TICK_US
             if nxt <= mm.clock.us:
                 nxt = mm.clock.us + 1
             self.run_until(min(deadline, nxt))

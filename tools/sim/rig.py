@@ -10,13 +10,9 @@ Runs under CPython and the MicroPython unix port.
 """
 import json
 import os
-import sys
 
-from tools import mock_machine as mm
-
-mm.register()
-
-from tools.mock_machine.world import World  # noqa: E402  (after machine is registered)
+from tools.sim import mock_machine as mm
+from tools.sim.mock_machine.world import World
 
 TICK_US = 10000
 # The bench's installation: a 32 A circuit, unless the config says otherwise (max_current has no
@@ -29,7 +25,7 @@ def load_board(name):
     return getattr(mod, name)
 
 
-def _tempdir():
+def new_flash_dir():
     """A new flash directory, named at random: probing names one by one churns a small heap."""
     base = os.getenv("TMPDIR") or "/tmp"
     while True:
@@ -43,10 +39,11 @@ def _tempdir():
 
 class Rig:
     def __init__(self, board="sim", config=None, flash_dir=None, seed=1, start_us=0):
+        mm.install()                 # the firmware's `machine` and virtual clock, from here on
         self.board = load_board(board) if isinstance(board, str) else board
         mm.reset_world()
         mm.clock.us = start_us
-        self.flash_dir = flash_dir or _tempdir()
+        self.flash_dir = flash_dir or new_flash_dir()
         if config or not self._has_settings():
             cfg = dict(INSTALLED)
             cfg.update(config or {})
@@ -79,7 +76,7 @@ class Rig:
             return
         self.powered = True
         self.world.powered = True
-        self._next_tick = mm.clock.us
+        self.next_tick_us = mm.clock.us
         self.app = App(self.board, self.flash_dir)
         self.app.listeners.extend(self.listeners)
         self.app.hw.start_watchdog()
@@ -120,15 +117,15 @@ class Rig:
         probes = self.probes
         rcd_test = self.board.RCD_TEST_PIN
         while True:
-            if self.powered and clock.us >= self._next_tick:
-                self._next_tick += TICK_US
+            if self.powered and clock.us >= self.next_tick_us:
+                self.next_tick_us += TICK_US
                 self.app.cycle()
                 w.update()
                 for p in probes:
                     p()
                 if mm.wdt is not None and mm.wdt.expired():
                     self._watchdog_reset()
-            nxt = self._next_tick if self.powered else t_us + 1     # unpowered: only time passes
+            nxt = self.next_tick_us if self.powered else t_us + 1     # unpowered: only time passes
             fine = w.rcd_ma or w._rcd_over_since is not None or (
                 rcd_test is not None and mm.output(rcd_test))
             if fine:

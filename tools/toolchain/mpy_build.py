@@ -1,24 +1,30 @@
 """Compile firmware/ and boards/ with mpy-cross for each board architecture.
 
-    python -m tools.mpy_build --check            compile everything for xtensawin and armv6m
-    python -m tools.mpy_build --arch armv6m --out build/rpi_pico   write .mpy files
+    python -m tools.toolchain.mpy_build --check            compile everything for xtensawin and armv6m
+    python -m tools.toolchain.mpy_build --arch armv6m --out build/rpi_pico   write .mpy files
+
+The charger's files (sources()) are what flash and the frozen image take; --check also compiles the
+bench vehicle's (firmware/bench_vehicle/, a second board's firmware).
 """
 import argparse
 import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARCHS = ("xtensawin", "armv6m")
 # Files that must stay .py on the board: MicroPython runs boot.py/main.py by name.
 KEEP_SOURCE = ("boot.py", "main.py")
+OTHER_BOARDS = ("bench_vehicle",)   # firmware/ packages that run on another board than the charger
 
 
 def sources():
-    """(source path, path on the board) for every file that goes to flash."""
+    """(source path, path on the board) for every file that goes to the charger's flash."""
     out = []
     fw = os.path.join(ROOT, "firmware")
-    for d, _, files in os.walk(fw):
+    for d, dirs, files in os.walk(fw):
+        if d == fw:
+            dirs[:] = [x for x in dirs if x not in OTHER_BOARDS]
         for f in sorted(files):
             if f.endswith(".py"):
                 p = os.path.join(d, f)
@@ -28,6 +34,14 @@ def sources():
         if f.endswith(".py") and not f.startswith("_"):
             out.append((os.path.join(bd, f), os.path.join("boards", f)))
     return out
+
+
+def bench_vehicle_sources():
+    """(source path, path on the bench vehicle's flash): its package; main.py goes to / there."""
+    fw = os.path.join(ROOT, "firmware")
+    top = os.path.join(fw, "bench_vehicle")
+    return [(os.path.join(top, f), os.path.join("bench_vehicle", f))
+            for f in sorted(os.listdir(top)) if f.endswith(".py")]
 
 
 def mpy_cross():
@@ -57,7 +71,7 @@ def main(argv):
     for arch in archs:
         out = a.out or os.path.join(ROOT, "build", "mpy-check", arch)
         total = 0
-        for src, rel in sources():
+        for src, rel in sources() + bench_vehicle_sources():
             if os.path.basename(rel) in KEEP_SOURCE:
                 continue
             dst = os.path.join(out, rel[:-3] + ".mpy")

@@ -1,6 +1,6 @@
 # The bench vehicle's entry point: copy to the board as /main.py, with /bench_vehicle/ (this
-# package), /scenario.py (tools/scenario.py). Reads scenario lines from the USB serial (or the
-# pin map's UART) and answers one JSON line per command.
+# package) and /evse/core/vocab.py (the state and fault names the scenario parser accepts). Reads
+# scenario lines from the USB serial (or the pin map's UART) and answers one JSON line per command.
 import sys
 
 import machine

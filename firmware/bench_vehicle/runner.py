@@ -2,14 +2,9 @@
 # protocol: one line in, one JSON line out per command. See docs/bench-vehicle.md.
 import json
 
-try:                            # on the host: the repository's packages
-    from tools.scenario import Parser, ScenarioError
-    from tools.bench_vehicle import pilot_meter as PM
-    from tools.bench_vehicle import vehicle as V
-except ImportError:             # on the board: /scenario.py and /bench_vehicle/
-    from scenario import Parser, ScenarioError
-    from bench_vehicle import pilot_meter as PM
-    from bench_vehicle import vehicle as V
+from bench_vehicle import pilot_meter as PM
+from bench_vehicle import vehicle as V
+from bench_vehicle.scenario import Parser, ScenarioError
 
 POLL_MS = 10                # `expect ... within S`: pause between measurements
 MAX_LINE = 200              # longer input lines are refused (a stuck or noisy serial line)
@@ -23,7 +18,7 @@ RELAY_OF = {"rcd": "RCD_TEST", "weld": "WELD", "power": "POWER_CUT"}
 class Runner:
     def __init__(self, vehicle, meter, clock=None):
         if clock is None:
-            import time as clock        # after mock_machine.register() on the host: virtual time
+            import time as clock        # after mock_machine.install() on the host: virtual time
         self.ticks_ms = clock.ticks_ms
         self.ticks_diff = clock.ticks_diff
         self.sleep_ms = clock.sleep_ms

@@ -10,7 +10,7 @@ front end, with edges, Gaussian noise and occasional glitch samples.
 import math
 from array import array
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
 EV_OHMS = {"A": None, "B": 2740, "C": 882, "D": 246}
 DIODE_V = 0.7

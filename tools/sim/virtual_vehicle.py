@@ -2,10 +2,10 @@
 on a Rig (host only): the vehicle's relays set the World's vehicle, its ADC reads the World's
 pilot through the vehicle's divider. `python -m tools.bench_vehicle.host --virtual` runs on this.
 """
-from tools import mock_machine as mm
-from tools.bench_vehicle import pilot_meter as PM
-from tools.bench_vehicle import runner as R
-from tools.bench_vehicle import vehicle as V
+from tools.sim import mock_machine as mm
+from bench_vehicle import pilot_meter as PM
+from bench_vehicle import runner as R
+from bench_vehicle import vehicle as V
 
 RCD_TEST_MA = 30            # the bench's RCD test loop: above the 20 mA trip level
 
@@ -76,7 +76,7 @@ class _RigClock:
         # own ADC burst took on the shared clock (on a real bench the two boards run side by side),
         # so the meter's dither sees only its own sleep.
         rig = self.pair.rig
-        if rig.powered and mm.clock.us >= rig._next_tick:
+        if rig.powered and mm.clock.us >= rig.next_tick_us:
             t = mm.clock.us
             self.pair.run(0)
             mm.clock.us = t
@@ -85,7 +85,7 @@ class _RigClock:
 
 class VirtualPair:
     def __init__(self, config=None, board="sim", seed=1, pins=VirtualPins):
-        from tools.rig import Rig
+        from tools.sim.rig import Rig
         self.rig = Rig(board=board, config=config, seed=seed)
         self.pm = pins
         self.vehicle = V.from_map(self.pm, mm.Pin)

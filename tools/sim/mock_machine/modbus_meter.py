@@ -55,7 +55,7 @@ class ModbusMeter:
         return bytes(out)
 
     def attach(self, uart):
-        """Answer every request written to a mock machine UART (tools.mock_machine.UART)."""
+        """Answer every request written to a mock machine UART (tools.sim.mock_machine.UART)."""
         self.uart = uart
         uart.peer = self._on_write
 

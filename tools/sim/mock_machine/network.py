@@ -1,7 +1,7 @@
 """`network` on the virtual board: WLAN interfaces whose radio the test controls. An access point
 in `access_points` (name -> password) accepts a station after `join_ms` of virtual time; `drop()`
 takes the link away until `restore()`."""
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
 STA_IF = 0
 AP_IF = 1

@@ -9,7 +9,7 @@ sampled: cp toggles between the plateaus and cp_high follows it.
 """
 import time
 
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 
 PP_OPEN_OHMS = 1e9          # contract: pp is 1e9 when open
 LOGIC_THRESHOLD_V = 1.0     # cp_high: a comparator on the pilot (plateaus are >= 1.5 V or <= 0 V)

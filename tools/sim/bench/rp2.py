@@ -1,6 +1,6 @@
 """The bench on the emulated Raspberry Pi Pico (`python -m tools.bench SCENARIO --target rp2`).
 
-The same scenario, the same commands on the same circuit model (tools/mock_machine/world.py behind
+The same scenario, the same commands on the same circuit model (tools/sim/mock_machine/world.py behind
 the emulated pins, tools/rp2emu), the same VCD and JSONL writers. What differs is the board: the
 stock MicroPython rp2 image on rp2040js, the firmware installed by `make flash` with the scenario's
 settings, and the firmware observed from outside as on a real board:
@@ -18,11 +18,11 @@ import subprocess
 import tempfile
 
 from evse.core import vocab as V
-from tools import mock_machine as mm
+from tools.sim import mock_machine as mm
 from tools import rp2emu
-from tools.bench.runner import Bench
-from tools.rig import INSTALLED, TICK_US
-from tools.scenario import ScenarioError
+from tools.sim.bench.runner import Bench
+from tools.sim.rig import INSTALLED, TICK_US
+from bench_vehicle.scenario import ScenarioError
 
 BOARD = "rpi_pico"
 FLASH_WALL_S = 900          # the first `make flash` copies every .mpy over the emulated USB
@@ -42,7 +42,7 @@ def refuse(cmds):
 
 
 class PicoRig:
-    """The emulated Pico as the bench's rig: what Bench, VcdTrace and JsonLog use of tools.rig.Rig."""
+    """The emulated Pico as the bench's rig: what Bench, VcdTrace and JsonLog use of tools.sim.rig.Rig."""
 
     app = None                       # no firmware object in this process: observed via the console
     powered = True

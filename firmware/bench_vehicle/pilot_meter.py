@@ -62,7 +62,7 @@ def level_state(v):
 class PilotMeter:
     def __init__(self, adc, frontend, sample_us, clock=None, duty_periods=DUTY_PERIODS):
         if clock is None:
-            import time as clock        # after mock_machine.register() on the host: virtual time
+            import time as clock        # after mock_machine.install() on the host: virtual time
         self.ticks_us = clock.ticks_us
         self.ticks_diff = clock.ticks_diff
         self.sleep_us = clock.sleep_us

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from evse.core import vocab as V
-from tools.rig import Rig
+from tools.sim.rig import Rig
 
 
 class Timeline:

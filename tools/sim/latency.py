@@ -2,8 +2,8 @@
 coil pin, in virtual time, swept over the advertised duty, the instant of the change within the
 control tick, and the cause. `make bench` prints the sweep; host_tests/test_latency.py holds it to
 the facts sheet's 20 ms (detection plus command, IEC 61851-1 Table A.6 seq 8.1 allows 100 ms)."""
-from tools import mock_machine as mm
-from tools.drive import Drive
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
 
 TICK_US = 10000
 
@@ -55,7 +55,7 @@ def open_latency_us(cause, limit_a, phase_us, config=None, seed=1):
     d.charger.set_limit("console", limit_a)
     d.run(0.5).charge()
     d.run(0.3)
-    t = at_instant(d, d.rig._next_tick + phase_us, CAUSES[cause])
+    t = at_instant(d, d.rig.next_tick_us + phase_us, CAUSES[cause])
     d.run(0.1)
     closed_again = d.coil_change(0, t)
     return closed_again - t if closed_again is not None else None
