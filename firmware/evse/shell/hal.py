@@ -7,6 +7,7 @@ from micropython import const
 
 from evse.core import limits as L
 from evse.core import pilot as P
+from evse.shell.pilot_phase import PhaseSampler
 
 ticks_ms = time.ticks_ms
 ticks_us = time.ticks_us
@@ -26,6 +27,8 @@ _PWM_CORRECT_MAX = const(4) # duty_u16 steps down when a port rounds up more tha
 _RP2_PWM_BASE = 0x40050000
 _PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges per 980 us
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
+_CONST_BURST = const(8)     # no PWM (X1, F): one level, a few reads (a glitch is still dropped)
+_GLITCH_MIXED = const(1)    # phased: one sample across 0 V is a glitch, more is noise
 
 
 WDT_RESET = machine.WDT_RESET
@@ -62,6 +65,8 @@ class Hardware:
         self._pwm_port = board.PWM_PORT
         self._cc_addr = self._cc_shift = 0
         self.steps = self._pwm_steps(board)
+        self._phase = None        # rp2: the pilot read at known phases of the slice's counter
+        self._cc = 0              # the compare count last set (read back from the slice)
         self._mode = L.PILOT_F
         self._amps_x10 = 0
         self.duty_x100 = 0
@@ -71,6 +76,9 @@ class Hardware:
         self._zero = int(offset / fullscale * _U16_MAX + 0.5)
         self._k = int(fullscale / _U16_MAX / gain * 1e6 + 0.5)
         self._pilot_adc = adc_input(board.PILOT_ADC_PIN, board.ADC_ATTEN)
+        if self._cc_addr:
+            self._phase = PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
+                                       1000000 // L.PILOT_FREQ_HZ)
         self._burst = board.PILOT_BURST
         self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
         self._temp_adc = adc_input(board.TEMP_ADC_PIN, board.ADC_ATTEN)
@@ -140,6 +148,14 @@ class Hardware:
 
     # --- measuring ---
     def sample_pilot(self, m):
+        """The pilot's plateaus into m: at known phases of the PWM where the port shows its counter
+        (rp2), else a burst."""
+        if self._phase is not None and 0 < self.duty_x100 < 10000:
+            self._sample_phased(m)
+        else:
+            self._sample_burst(m)
+
+    def _sample_burst(self, m):
         """Burst over at least one PWM period; each plateau is the mean of its samples away from
         the edges, without its extreme contributions.
 
@@ -235,8 +251,26 @@ class Hardware:
         if edges > max_edges and m.pilot_pos >= L.D_MIN_MV:   # not E: a shorted pilot has noise
             m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
+    def _sample_phased(self, m):
+        """The PWM's plateaus sampled where the slice's counter says they are (pilot_phase.py):
+        too few samples of either is not acted on; noise across 0 V is no reading."""
+        s = self._phase
+        ct = self.ct
+        if ct is not None and not ct.active:
+            ct = None
+        s.sample(self._cc, self.steps, ct)
+        if ct is not None:
+            ct.service()
+        m.pilot_ok = s.hn >= _MIN_PLATEAU_SAMPLES and s.ln >= _MIN_PLATEAU_SAMPLES
+        self._plateaus(m, s.hs, s.hn, s.hmax, s.hmin, s.ls, s.ln, s.lmax, s.lmin)
+        if s.mixed > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV:   # not E, as in the burst
+            m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
+
     def _burst_len(self):
-        """Samples in a pilot burst: more periods for a short plateau so it gets enough samples."""
+        """Samples in a pilot burst: a few for a constant level, more periods for a short plateau
+        so it gets enough samples."""
+        if self.duty_x100 == 0 or self.duty_x100 == 10000:
+            return _CONST_BURST
         if self._mode == L.PILOT_5PCT or self.duty_x100 < 1500 or self.duty_x100 > 9000:
             return self._burst * 3
         return self._burst
@@ -334,6 +368,7 @@ class Hardware:
             pwm.duty_u16(u16)
             got = self._pwm_counts()
         self.duty_u16 = u16
+        self._cc = got
         return got
 
     # --- applying ---
