@@ -27,8 +27,8 @@ _PWM_CORRECT_MAX = const(4) # duty_u16 steps down when a port rounds up more tha
 _RP2_PWM_BASE = 0x40050000
 _PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges per 980 us
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
-_CONST_BURST = const(8)     # no PWM (X1, F): one level, a few reads (a glitch is still dropped)
-_GLITCH_MIXED = const(1)    # phased: one sample across 0 V is a glitch, more is noise
+_LEVEL_READS = const(6)     # no PWM (X1, F): one level; its extremes dropped, 4 reads remain
+_GLITCH_MIXED = const(1)    # one read across 0 V is a glitch (dropped), more is noise
 
 
 WDT_RESET = machine.WDT_RESET
@@ -150,10 +150,38 @@ class Hardware:
     def sample_pilot(self, m):
         """The pilot's plateaus into m: at known phases of the PWM where the port shows its counter
         (rp2), else a burst."""
-        if self._phase is not None and 0 < self.duty_x100 < 10000:
+        d = self.duty_x100
+        if d == 0 or d == 10000:
+            self._sample_level(m)
+        elif self._phase is not None:
             self._sample_phased(m)
         else:
             self._sample_burst(m)
+
+    def _sample_level(self, m):
+        """No PWM (X1, F): one level, a few reads. The highest and lowest are dropped (a glitch
+        either way); reads on both sides of 0 V beyond one glitch are noise: no reading (as in the
+        burst, a level a vehicle shows is made impossible; E stays E)."""
+        adc = self._pilot_adc
+        zero = self._zero
+        s = up = hi = 0
+        lo = _U16_MAX
+        n = _LEVEL_READS
+        while n:
+            n -= 1
+            v = adc.read_u16()
+            s += v
+            if v > zero:
+                up += 1
+            if v > hi:
+                hi = v
+            if v < lo:
+                lo = v
+        m.pilot_ok = True
+        self._plateaus(m, s, _LEVEL_READS, hi, lo, 0, 0, 0, 0)     # one side: neg reads as pos
+        down = _LEVEL_READS - up
+        if (up if up < down else down) > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV:
+            m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
     def _sample_burst(self, m):
         """Burst over at least one PWM period; each plateau is the mean of its samples away from
@@ -267,10 +295,7 @@ class Hardware:
             m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
     def _burst_len(self):
-        """Samples in a pilot burst: a few for a constant level, more periods for a short plateau
-        so it gets enough samples."""
-        if self.duty_x100 == 0 or self.duty_x100 == 10000:
-            return _CONST_BURST
+        """Samples in a pilot burst: more periods for a short plateau so it gets enough samples."""
         if self._mode == L.PILOT_5PCT or self.duty_x100 < 1500 or self.duty_x100 > 9000:
             return self._burst * 3
         return self._burst
