@@ -33,7 +33,7 @@ SHORT = ("c_to_b",)
 # the reading is made impossible. Without the CT (`meter=none`) the same scenario passes.
 CT_PILOT_FAULT = "pilot misread in C/D on the Pico with the CT meter on (issue 11: the burst's edge budget)"
 # Measured so (strict: a fix shows); scenarios not listed are expected to pass.
-KNOWN_ON_RP2 = ("c_to_b", "diode_short_charging", "rcd_selftest", "ventilation_refused")
+KNOWN_ON_RP2 = ("diode_short_charging", "rcd_selftest", "ventilation_refused")
 ALL = bool(os.environ.get("EVSE_RP2_ALL"))
 TICK_S = 0.010
 T_RES_S = 0.001             # the console's `t` is in ms

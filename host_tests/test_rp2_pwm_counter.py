@@ -46,8 +46,8 @@ for a, b, v in rows:
 """
 
 
-def world(board):
-    w = World(board)
+def world(board, w=None):
+    w = w or World(board)
     w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
     w.recompute()
     return w
@@ -72,7 +72,7 @@ def on_mock():
 def on_pico():
     board = rp2emu.load_board("rpi_pico")
     with rp2emu.Pico(board, realtime=True) as pico:
-        w = world(board)
+        w = world(board, pico.world)
         pico._push()
         pico.pump(emu_s=1.0, wall_s=120)              # the stock image at its REPL
         proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", SCRIPT],

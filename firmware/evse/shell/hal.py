@@ -7,7 +7,6 @@ from micropython import const
 
 from evse.core import limits as L
 from evse.core import pilot as P
-from evse.shell.pilot_phase import PhaseSampler
 
 ticks_ms = time.ticks_ms
 ticks_us = time.ticks_us
@@ -76,7 +75,8 @@ class Hardware:
         self._zero = int(offset / fullscale * _U16_MAX + 0.5)
         self._k = int(fullscale / _U16_MAX / gain * 1e6 + 0.5)
         self._pilot_adc = adc_input(board.PILOT_ADC_PIN, board.ADC_ATTEN)
-        if self._cc_addr:
+        if self._cc_addr:              # imported only here: its code costs heap elsewhere
+            from evse.shell.pilot_phase import PhaseSampler
             self._phase = PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
                                        1000000 // L.PILOT_FREQ_HZ)
         self._burst = board.PILOT_BURST

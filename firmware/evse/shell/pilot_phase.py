@@ -16,6 +16,17 @@ ticks_diff = time.ticks_diff
 SAMPLES = const(4)          # per plateau: the highest and lowest are dropped (one glitch each)
 _SETTLE_US = const(13)      # facts 1: an edge settles within 13 us; nothing is sampled before
 _MAX_PERIODS = const(3)     # a 40 us plateau (96 %) gives 1-2 samples a period on the rp2 port
+_CT_ROUND_US = const(400)   # a CT meter's round on the rp2 port, with margin: taken in a wait only
+                            # when it ends before the next window (a missed one costs a period)
+
+
+def _ahead(c, hn, ln, cc, settle, steps):
+    """Counts from c to the next window still wanted (0 when both are: an edge's settling)."""
+    if hn >= SAMPLES:          # only the low plateau
+        return cc + settle - c if c < cc + settle else 0
+    if ln >= SAMPLES:          # only the high one: after the wrap
+        return settle - c if c < settle else steps - c + settle
+    return 0
 
 
 class PhaseSampler:
@@ -44,11 +55,12 @@ class PhaseSampler:
         hn = ln = 0
         start = ticks_us()
         limit = _MAX_PERIODS * self._period_us
+        ct_counts = steps * _CT_ROUND_US // self._period_us
         c0 = mem[addr]
         while hn < SAMPLES or ln < SAMPLES:
             if not ((hn < SAMPLES and settle <= c0 < cc) or (ln < SAMPLES and c0 >= lo0)):
-                if ct is not None:
-                    ct.service()      # rate-limited by itself: a CT round while waiting
+                if ct is not None and _ahead(c0, hn, ln, cc, settle, steps) > ct_counts:
+                    ct.service()      # a CT round (rate-limited by itself) only where it fits
                 if ticks_diff(ticks_us(), start) > limit:
                     break
                 c0 = mem[addr]
