@@ -8,7 +8,9 @@ it), and `rp2_tick_cpu_<state>`: the core's busy time in each 10 ms period (ever
 WFE sleep: the control tick, the console and log polls, USB), mean and max, grouped by the state the
 firmware reported at the end of that period. The meter is off: a CT meter samples until just before
 the next tick by design (it takes what the tick leaves)."""
+import os
 import sys
+import tempfile
 import time
 
 from tools.scenario import parse
@@ -19,10 +21,26 @@ plug
 wait 1
 ev C
 expect contactor closed within 1
-wait 2
+wait 1
+ev B
+expect contactor open within 0.05
+ev C
+expect contactor closed within 1
+wait 0.5
+unplug
+expect contactor open within 0.05
+wait 0.5
+plug
+ev C
+expect contactor closed within 1.5
+wait 0.5
 diode short
+expect contactor open within 0.05
 wait 1
 """
+# the contactor's moves timed from the command that caused them (the firmware's event lines, 1 ms)
+LATENCIES = (("ev C", True, "B->C closed"), ("ev B", False, "C->B open"),
+             ("unplug", False, "unplug open"), ("diode short", False, "diode fault open"))
 SETTLE_US = 300000          # after the firmware's start: imports and first reports are not ticks
 GROUPS = (("A", ("A1", "A2")), ("B", ("B1", "B2")), ("C", ("C1", "C2")), ("fault", ("fault",)))
 
@@ -42,6 +60,23 @@ def tick_cpu(pico, reported):
     return dict((k, (sum(v) / len(v), max(v), len(v))) for k, v in rows.items())
 
 
+def latencies(path):
+    """{name: [ms]} from the bench's JSONL: each command to the contactor line that followed it."""
+    import json
+    with open(path) as f:
+        lines = [json.loads(x) for x in f]
+    got = {}
+    for i, x in enumerate(lines):
+        if x["kind"] != "input":
+            continue
+        for text, closed, name in LATENCIES:
+            if x["text"].strip() == text:
+                after = [y["t"] for y in lines[i:] if y["kind"] == "contactor" and y["closed"] == closed]
+                if after:
+                    got.setdefault(name, []).append((after[0] - x["t"]) * 1e3)
+    return got
+
+
 def main():
     from tools import rp2emu
     why = rp2emu.missing()
@@ -51,7 +86,8 @@ def main():
     from tools.bench.rp2 import PicoBench
     from tools import mock_machine as mm
     t0 = time.perf_counter()
-    b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench")
+    log = os.path.join(tempfile.mkdtemp(prefix="rp2-bench-"), "session.jsonl")
+    b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench", log=log)
     t1 = time.perf_counter()
     pico, rig = b.rig.pico, b.rig
     rc = b.run()
@@ -66,6 +102,67 @@ def main():
             print("rp2_tick_cpu_%s: %.2f ms mean, %.2f ms max per 10 ms tick (%d ticks)" % (name, mean, mx, n))
         else:
             print("rp2_tick_cpu_%s: not reached" % name)
+    got = latencies(log)
+    for _, _, name in LATENCIES:
+        print("rp2_latency %s: %s ms" % (name, " / ".join("%.1f" % v for v in got.get(name, [])) or "not seen"))
+    alloc_per_cycle()
+
+
+
+# Bytes allocated per control cycle on the Pico: the App as main() builds it (the console is not
+# attached: the USB serial is mpremote's here), run by a script through mpremote, 100-cycle blocks,
+# the heap collected before each; the car plugged in, then asking, from the host side.
+ALLOC_SCRIPT = """
+from evse.shell import maint
+maint.stop()
+import machine, time, gc
+wdt = machine.WDT(timeout=8000)
+import board
+from evse.app import App
+app = App(board, "/")
+rows = []
+for k in range(9):
+    s0 = app.charger.state
+    gc.collect()
+    a0 = gc.mem_alloc()
+    for i in range(100):
+        t0 = time.ticks_ms()
+        app.cycle()
+        wdt.feed()
+        w = 10 - time.ticks_diff(time.ticks_ms(), t0)
+        if w > 0:
+            time.sleep_ms(w)
+    rows.append((s0, app.charger.state, gc.mem_alloc() - a0))
+for r in rows:
+    print("ALLOC", *r)
+"""
+ALLOC_PLAN = ((2.5, 2740), (6.5, 882))      # emulated s after the script starts: B, then C
+
+
+def alloc_per_cycle():
+    import subprocess
+    from tools.bench.rp2 import PicoRig
+    rig = PicoRig({"max_current": 32, "meter": "none"})
+    try:
+        pico, w = rig.pico, rig.pico.world
+        pico.realtime(True)
+        proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", ALLOC_SCRIPT],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        t0, plan = pico.t_us, list(ALLOC_PLAN)
+
+        def step():
+            if plan and pico.t_us - t0 > plan[0][0] * 1e6:
+                w.plugged, w.pp_ohms, w.ev_ohms = True, 150, plan.pop(0)[1]
+                w.recompute()
+            return proc.poll() is not None
+        pico.pump(until=step, wall_s=1800)
+        out = proc.stdout.read().decode()
+    finally:
+        rig.close()
+    for line in out.splitlines():
+        p = line.split()
+        if p[:1] == ["ALLOC"] and p[1] == p[2]:
+            print("rp2_alloc_per_cycle %s: %.1f bytes (100 cycles)" % (p[1], int(p[3]) / 100))
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class Hardware:
         if d == 0 or d == 10000:
             self._sample_level(m)
         elif self._phase is not None:
-            self._sample_phased(m)
+            self._sample_phased(m, self._phase)
         else:
             self._sample_burst(m)
 
@@ -279,10 +279,9 @@ class Hardware:
         if edges > max_edges and m.pilot_pos >= L.D_MIN_MV:   # not E: a shorted pilot has noise
             m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
-    def _sample_phased(self, m):
+    def _sample_phased(self, m, s):
         """The PWM's plateaus sampled where the slice's counter says they are (pilot_phase.py):
         too few samples of either is not acted on; noise across 0 V is no reading."""
-        s = self._phase
         ct = self.ct
         if ct is not None and not ct.active:
             ct = None
