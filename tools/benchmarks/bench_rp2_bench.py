@@ -87,10 +87,12 @@ def main():
     from tools import mock_machine as mm
     t0 = time.perf_counter()
     log = os.path.join(tempfile.mkdtemp(prefix="rp2-bench-"), "session.jsonl")
-    b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench", log=log)
+    logf = open(log, "w")
+    b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench", log=logf)
     t1 = time.perf_counter()
     pico, rig = b.rig.pico, b.rig
     rc = b.run()
+    logf.close()
     t2 = time.perf_counter()
     print("rp2_flash_wall_s: %.1f s" % (t1 - t0))
     print("rp2_wall_per_emulated_s: %.1f s (%.1f emulated s in %.1f wall s%s)" % (
