@@ -8,9 +8,7 @@ it), and `rp2_tick_cpu_<state>`: the core's busy time in each 10 ms period (ever
 WFE sleep: the control tick, the console and log polls, USB), mean and max, grouped by the state the
 firmware reported at the end of that period. The meter is off: a CT meter samples until just before
 the next tick by design (it takes what the tick leaves)."""
-import os
 import sys
-import tempfile
 import time
 
 from tools.scenario import parse
@@ -60,21 +58,35 @@ def tick_cpu(pico, reported):
     return dict((k, (sum(v) / len(v), max(v), len(v))) for k, v in rows.items())
 
 
-def latencies(path):
-    """{name: [ms]} from the bench's JSONL: each command to the contactor line that followed it."""
-    import json
-    with open(path) as f:
-        lines = [json.loads(x) for x in f]
-    got = {}
-    for i, x in enumerate(lines):
-        if x["kind"] != "input":
-            continue
-        for text, closed, name in LATENCIES:
-            if x["text"].strip() == text:
-                after = [y["t"] for y in lines[i:] if y["kind"] == "contactor" and y["closed"] == closed]
-                if after:
-                    got.setdefault(name, []).append((after[0] - x["t"]) * 1e3)
-    return got
+class Moments:
+    """The bench's command times and the coil pin's edges (scenario us), without the JSONL log."""
+
+    def __init__(self, rig, pin):
+        from tools import mock_machine as mm
+        self.mm, self.pin = mm, pin
+        self.inputs, self.edges = [], []
+        rig.add_pin_hook(self.on_pin)
+
+    def on_pin(self, pin, level):
+        if pin == self.pin:
+            self.edges.append((self.mm.clock.us, bool(level)))
+
+    def input(self, c):
+        self.inputs.append((self.mm.clock.us, c.text.strip()))
+
+    def expect(self, c, ok):
+        pass
+
+    def latencies(self):
+        """{name: [ms]}: each command to the coil's next move its way."""
+        got = {}
+        for t, text in self.inputs:
+            for cmd, closed, name in LATENCIES:
+                if text == cmd:
+                    after = [e for e, v in self.edges if e >= t and v == closed]
+                    if after:
+                        got.setdefault(name, []).append((after[0] - t) / 1e3)
+        return got
 
 
 def main():
@@ -86,13 +98,11 @@ def main():
     from tools.bench.rp2 import PicoBench
     from tools import mock_machine as mm
     t0 = time.perf_counter()
-    log = os.path.join(tempfile.mkdtemp(prefix="rp2-bench-"), "session.jsonl")
-    logf = open(log, "w")
-    b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench", log=logf)
+    b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench")
+    moments = b.log = Moments(b.rig, b.rig.board.CONTACTOR_PINS[0])
     t1 = time.perf_counter()
     pico, rig = b.rig.pico, b.rig
     rc = b.run()
-    logf.close()
     t2 = time.perf_counter()
     print("rp2_flash_wall_s: %.1f s" % (t1 - t0))
     print("rp2_wall_per_emulated_s: %.1f s (%.1f emulated s in %.1f wall s%s)" % (
@@ -104,7 +114,7 @@ def main():
             print("rp2_tick_cpu_%s: %.2f ms mean, %.2f ms max per 10 ms tick (%d ticks)" % (name, mean, mx, n))
         else:
             print("rp2_tick_cpu_%s: not reached" % name)
-    got = latencies(log)
+    got = moments.latencies()
     for _, _, name in LATENCIES:
         print("rp2_latency %s: %s ms" % (name, " / ".join("%.1f" % v for v in got.get(name, [])) or "not seen"))
     alloc_per_cycle()
