@@ -133,7 +133,7 @@ import board
 from evse.app import App
 app = App(board, "/")
 rows = []
-for k in range(9):
+for k in range(12):
     s0 = app.charger.state
     gc.collect()
     a0 = gc.mem_alloc()
@@ -148,7 +148,7 @@ for k in range(9):
 for r in rows:
     print("ALLOC", *r)
 """
-ALLOC_PLAN = ((2.5, 2740), (6.5, 882))      # emulated s after the script starts: B, then C
+ALLOC_PLAN = ((4.5, 2740), (8.5, 882))      # emulated s after the script starts: B, then C
 
 
 def alloc_per_cycle():
@@ -171,10 +171,15 @@ def alloc_per_cycle():
         out = proc.stdout.read().decode()
     finally:
         rig.close()
+    most = {}                # state -> the most bytes any 100-cycle block in it allocated
     for line in out.splitlines():
         p = line.split()
         if p[:1] == ["ALLOC"] and p[1] == p[2]:
-            print("rp2_alloc_per_cycle %s: %.1f bytes (100 cycles)" % (p[1], int(p[3]) / 100))
+            most[p[1]] = max(most.get(p[1], 0), int(p[3]))
+    for state in sorted(most):
+        print("rp2_alloc_per_cycle %s: %.1f bytes (the most in a 100-cycle block)" % (state, most[state] / 100))
+    if not most:
+        print("rp2_alloc_per_cycle: no block in one state:\n" + out[-1000:])
 
 
 if __name__ == "__main__":
