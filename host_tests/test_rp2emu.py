@@ -9,6 +9,7 @@ the charger offers 32 A: B2, the duty the emulated PWM slice really runs adverti
 and less than 0.1 A under it."""
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -106,3 +107,46 @@ def test_a1_then_b2_at_the_duty_for_32a(pico):
     assert MAX_CURRENT_A - 0.1 < amps <= MAX_CURRENT_A, "duty %.4f %% (%d/%d) = %.3f A" % (
         duty, cc, steps, amps)
     assert w.advertised() == pytest.approx(amps)
+
+
+SWEEP = """
+from evse.shell import maint
+maint.stop()                    # no maintenance feeds putting the pilot safe meanwhile
+import machine, board
+from evse.core import limits as L
+from evse.shell import hal
+wdt = machine.WDT(timeout=8000)
+hw = hal.Hardware(board)
+cc, top = hw._cc_addr, hw._cc_addr + 4
+for a in range(60, 801):
+    hw.set_pilot(L.PILOT_PWM, a)
+    print("D", a, machine.mem32[cc] & 0xFFFF, machine.mem32[top] & 0xFFFF)
+    wdt.feed()
+hw.safe()
+"""
+
+
+def test_every_tenth_of_an_amp_6_to_80_on_the_emulated_pwm(pico):
+    # 5. On the port itself: the HAL sets each current from 6 to 80 A in 0.1 A steps, and the duty
+    # the emulated PWM slice then holds (CC out of TOP + 1) never advertises more than the limit
+    # and less than 0.1 A under it (6 A: 10 %, rounded up by under 0.001 A).
+    from fractions import Fraction
+    from host_tests.test_pilot_duty import amps_read_by_vehicle, limit_for
+    pico.realtime(True)
+    proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", SWEEP],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert pico.pump(until=lambda: proc.poll() is not None, wall_s=600), "mpremote hung"
+    out = proc.stdout.read().decode()
+    rows = [[int(v) for v in x.split()[1:]] for x in out.splitlines() if x.startswith("D ")]
+    assert len(rows) == 741, out[-2000:]
+    bad = []
+    for a, cc, top in rows:
+        adv = amps_read_by_vehicle(Fraction(100 * cc, top + 1))
+        lim = limit_for(a)
+        if a == 60:
+            ok = Fraction(100 * cc, top + 1) >= 10 and adv - 6 < Fraction(1, 1000)
+        else:
+            ok = adv <= lim and lim - adv < Fraction(1, 10)
+        if not ok:
+            bad.append((a / 10, cc, top, float(adv)))
+    assert not bad, "%d currents wrong on the emulated PWM, e.g. %s" % (len(bad), bad[:3])

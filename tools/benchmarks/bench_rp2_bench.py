@@ -1,8 +1,13 @@
-"""The bench on the emulated Pico (`--target rp2`): wall time per emulated second.
+"""The bench on the emulated Pico (`--target rp2`): wall time per emulated second, and the CPU the
+firmware takes per 10 ms control tick there, per state, from the emulated cycle count.
 
-Prints `rp2_flash_wall_s` (the Pico started and `make flash` with the scenario's settings) and
-`rp2_wall_per_emulated_s` for a short session (A1, B2, C2 charging), the figure that sizes how much
-of the scenario library `make test` can run on the Pico (`make test-rp2` runs all of it)."""
+Prints `rp2_flash_wall_s` (the Pico started and `make flash` with the scenario's settings),
+`rp2_wall_per_emulated_s` for a short session (A1, B2, C2 charging, a diode fault), the figure that
+sizes how much of the scenario library `make test` can run on the Pico (`make test-rp2` runs all of
+it), and `rp2_tick_cpu_<state>`: the core's busy time in each 10 ms period (everything that is not
+WFE sleep: the control tick, the console and log polls, USB), mean and max, grouped by the state the
+firmware reported at the end of that period. The meter is off: a CT meter samples until just before
+the next tick by design (it takes what the tick leaves)."""
 import sys
 import time
 
@@ -11,11 +16,77 @@ from bench_vehicle.scenario import parse
 SESSION = """config max_current=32 meter=none
 wait 1
 plug
-wait 2
+wait 1
 ev C
 expect contactor closed within 1
-wait 5
+wait 1
+ev B
+expect contactor open within 0.05
+ev C
+expect contactor closed within 1
+wait 0.5
+unplug
+expect contactor open within 0.05
+wait 0.5
+plug
+ev C
+expect contactor closed within 1.5
+wait 0.5
+diode short
+expect contactor open within 0.05
+wait 1
 """
+# the contactor's moves timed from the command that caused them (the firmware's event lines, 1 ms)
+LATENCIES = (("ev C", True, "B->C closed"), ("ev B", False, "C->B open"),
+             ("unplug", False, "unplug open"), ("diode short", False, "diode fault open"))
+SETTLE_US = 300000          # after the firmware's start: imports and first reports are not ticks
+GROUPS = (("A", ("A1", "A2")), ("B", ("B1", "B2")), ("C", ("C1", "C2")), ("fault", ("fault",)))
+
+
+def tick_cpu(pico, reported):
+    """{group: (mean ms, max ms, ticks)} of the emulated core's busy time per 10 ms tick."""
+    from tools import rp2emu
+    rows = {}
+    for t, cycles in pico.busy:
+        t_scn = t - pico.epoch_us
+        if t_scn < SETTLE_US:
+            continue
+        state = reported(t_scn).get("state")
+        for name, states in GROUPS:
+            if state in states:
+                rows.setdefault(name, []).append(cycles * 1e3 / rp2emu.CPU_HZ)
+    return dict((k, (sum(v) / len(v), max(v), len(v))) for k, v in rows.items())
+
+
+class Moments:
+    """The bench's command times and the coil pin's edges (scenario us), without the JSONL log."""
+
+    def __init__(self, rig, pin):
+        from tools.sim import mock_machine as mm
+        self.mm, self.pin = mm, pin
+        self.inputs, self.edges = [], []
+        rig.add_pin_hook(self.on_pin)
+
+    def on_pin(self, pin, level):
+        if pin == self.pin:
+            self.edges.append((self.mm.clock.us, bool(level)))
+
+    def input(self, c):
+        self.inputs.append((self.mm.clock.us, c.text.strip()))
+
+    def expect(self, c, ok):
+        pass
+
+    def latencies(self):
+        """{name: [ms]}: each command to the coil's next move its way."""
+        got = {}
+        for t, text in self.inputs:
+            for cmd, closed, name in LATENCIES:
+                if text == cmd:
+                    after = [e for e, v in self.edges if e >= t and v == closed]
+                    if after:
+                        got.setdefault(name, []).append((after[0] - t) / 1e3)
+        return got
 
 
 def main():
@@ -28,9 +99,88 @@ def main():
     from tools.sim import mock_machine as mm
     t0 = time.perf_counter()
     b = PicoBench(parse(SESSION), out=sys.stderr, name="rp2_bench")
+    moments = b.log = Moments(b.rig, b.rig.board.CONTACTOR_PINS[0])
     t1 = time.perf_counter()
+    pico, rig = b.rig.pico, b.rig
     rc = b.run()
     t2 = time.perf_counter()
     print("rp2_flash_wall_s: %.1f s" % (t1 - t0))
     print("rp2_wall_per_emulated_s: %.1f s (%.1f emulated s in %.1f wall s%s)" % (
         (t2 - t1) / (mm.clock.us / 1e6), mm.clock.us / 1e6, t2 - t1, ", an expect failed" if rc else ""))
+    got = tick_cpu(pico, rig.reported)
+    for name, _ in GROUPS:
+        if name in got:
+            mean, mx, n = got[name]
+            print("rp2_tick_cpu_%s: %.2f ms mean, %.2f ms max per 10 ms tick (%d ticks)" % (name, mean, mx, n))
+        else:
+            print("rp2_tick_cpu_%s: not reached" % name)
+    got = moments.latencies()
+    for _, _, name in LATENCIES:
+        print("rp2_latency %s: %s ms" % (name, " / ".join("%.1f" % v for v in got.get(name, [])) or "not seen"))
+    alloc_per_cycle()
+
+
+
+# Bytes allocated per control cycle on the Pico: the App as main() builds it (the console is not
+# attached: the USB serial is mpremote's here), run by a script through mpremote, 100-cycle blocks,
+# the heap collected before each; the car plugged in, then asking, from the host side.
+ALLOC_SCRIPT = """
+from evse.shell import maint
+maint.stop()
+import machine, time, gc
+wdt = machine.WDT(timeout=8000)
+import board
+from evse.app import App
+app = App(board, "/")
+rows = []
+for k in range(12):
+    s0 = app.charger.state
+    gc.collect()
+    a0 = gc.mem_alloc()
+    for i in range(100):
+        t0 = time.ticks_ms()
+        app.cycle()
+        wdt.feed()
+        w = 10 - time.ticks_diff(time.ticks_ms(), t0)
+        if w > 0:
+            time.sleep_ms(w)
+    rows.append((s0, app.charger.state, gc.mem_alloc() - a0))
+for r in rows:
+    print("ALLOC", *r)
+"""
+ALLOC_PLAN = ((4.5, 2740), (8.5, 882))      # emulated s after the script starts: B, then C
+
+
+def alloc_per_cycle():
+    import subprocess
+    from tools.sim.bench.rp2 import PicoRig
+    rig = PicoRig({"max_current": 32, "meter": "none"})
+    try:
+        pico, w = rig.pico, rig.pico.world
+        pico.realtime(True)
+        proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", ALLOC_SCRIPT],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        t0, plan = pico.t_us, list(ALLOC_PLAN)
+
+        def step():
+            if plan and pico.t_us - t0 > plan[0][0] * 1e6:
+                w.plugged, w.pp_ohms, w.ev_ohms = True, 150, plan.pop(0)[1]
+                w.recompute()
+            return proc.poll() is not None
+        pico.pump(until=step, wall_s=1800)
+        out = proc.stdout.read().decode()
+    finally:
+        rig.close()
+    most = {}                # state -> the most bytes any 100-cycle block in it allocated
+    for line in out.splitlines():
+        p = line.split()
+        if p[:1] == ["ALLOC"] and p[1] == p[2]:
+            most[p[1]] = max(most.get(p[1], 0), int(p[3]))
+    for state in sorted(most):
+        print("rp2_alloc_per_cycle %s: %.1f bytes (the most in a 100-cycle block)" % (state, most[state] / 100))
+    if not most:
+        print("rp2_alloc_per_cycle: no block in one state:\n" + out[-1000:])
+
+
+if __name__ == "__main__":
+    main()

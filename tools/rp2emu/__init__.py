@@ -96,7 +96,7 @@ class Pico:
         self._inputs = [p for p in (b.FEEDBACK_PIN, b.RCD_TRIP_PIN, b.RCD_DC_PIN) if p is not None]
         self._send({"watch": self._watch, "pwm": [b.PILOT_PWM_PIN], "tick_ms": TICK_MS})
         self.world.update()
-        self._push()
+        self.push()
 
     # --- the link to emu.mjs ---
     def _send(self, obj):
@@ -134,7 +134,7 @@ class Pico:
                 return False
             if self._held:
                 self._held = False
-                self._push()
+                self.push()
                 self._send({"go": 1})
             ev = self._next(min(left, 0.5))
             if ev is not None:
@@ -215,7 +215,7 @@ class Pico:
             pwm.counts = min(regs["cc"], pwm.steps)
         self.world.recompute()
 
-    def _push(self):
+    def push(self):
         """Sends what the world changed: input levels, ADC codes, the pilot's plateaus."""
         w, b, t = self.world, self.board, self.t_us
         msg = {}
@@ -228,7 +228,7 @@ class Pico:
         for pin in getattr(b, "CT_ADC_PINS", ()):       # no current modelled on the Pico yet: 0 A
             adc[str(_adc_channel(pin))] = 32767
         noise = list(w._noise) if (w.noise_v or w.glitch_p) and w._noise is not None else []
-        pilot = {"ch": _adc_channel(b.PILOT_ADC_PIN), "pin": b.PILOT_PWM_PIN, "hi": w._hi, "lo": w._lo,
+        pilot = {"ch": _adc_channel(b.PILOT_ADC_PIN), "pin": b.PILOT_PWM_PIN, "hi": w.hi_u16, "lo": w.lo_u16,
                  "edge_us": _edge_us(), "noise": noise}
         for key, val in (("in", levels), ("adc", adc), ("pilot", pilot)):
             if self._sent.get(key) != val:

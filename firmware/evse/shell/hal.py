@@ -27,6 +27,8 @@ _RP2_PWM_BASE = 0x40050000
 _PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges per 980 us
 _RTC_VALID_YEAR = const(2025)  # an RTC before this was never set
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
+_LEVEL_READS = const(6)     # no PWM (X1, F): one level; its extremes dropped, 4 reads remain
+_GLITCH_MIXED = const(1)    # one read across 0 V is a glitch (dropped), more is noise
 
 
 WDT_RESET = machine.WDT_RESET
@@ -84,6 +86,8 @@ class Hardware:
         self._pwm_port = board.PWM_PORT
         self._cc_addr = self._cc_shift = 0
         self.steps = self._pwm_steps(board)
+        self._phase = None        # rp2: the pilot read at known phases of the slice's counter
+        self._cc = 0              # the compare count last set (read back from the slice)
         self._mode = L.PILOT_F
         self._amps_x10 = 0
         self.duty_x100 = 0
@@ -93,6 +97,10 @@ class Hardware:
         self._zero = int(offset / fullscale * _U16_MAX + 0.5)
         self._k = int(fullscale / _U16_MAX / gain * 1e6 + 0.5)
         self._pilot_adc = adc_input(board.PILOT_ADC_PIN, board.ADC_ATTEN)
+        if self._cc_addr:              # imported only here: its code costs heap elsewhere
+            from evse.shell.pilot_phase import PhaseSampler
+            self._phase = PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
+                                       1000000 // L.PILOT_FREQ_HZ)
         self._burst = board.PILOT_BURST
         self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
         self._temp_adc = adc_input(board.TEMP_ADC_PIN, board.ADC_ATTEN)
@@ -162,6 +170,42 @@ class Hardware:
 
     # --- measuring ---
     def sample_pilot(self, m):
+        """The pilot's plateaus into m: at known phases of the PWM where the port shows its counter
+        (rp2), else a burst."""
+        d = self.duty_x100
+        if d == 0 or d == 10000:
+            self._sample_level(m)
+        elif self._phase is not None:
+            self._sample_phased(m, self._phase)
+        else:
+            self._sample_burst(m)
+
+    def _sample_level(self, m):
+        """No PWM (X1, F): one level, a few reads. The highest and lowest are dropped (a glitch
+        either way); reads on both sides of 0 V beyond one glitch are noise: no reading (as in the
+        burst, a level a vehicle shows is made impossible; E stays E)."""
+        adc = self._pilot_adc
+        zero = self._zero
+        s = up = hi = 0
+        lo = _U16_MAX
+        n = _LEVEL_READS
+        while n:
+            n -= 1
+            v = adc.read_u16()
+            s += v
+            if v > zero:
+                up += 1
+            if v > hi:
+                hi = v
+            if v < lo:
+                lo = v
+        m.pilot_ok = True
+        self._plateaus(m, s, _LEVEL_READS, hi, lo, 0, 0, 0, 0)     # one side: neg reads as pos
+        down = _LEVEL_READS - up
+        if (up if up < down else down) > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV:
+            m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
+
+    def _sample_burst(self, m):
         """Burst over at least one PWM period; each plateau is the mean of its samples away from
         the edges, without its extreme contributions.
 
@@ -255,6 +299,20 @@ class Hardware:
                       and (lc == 0 or (lc >= _MIN_PLATEAU_SAMPLES and ln > 0)))
         self._plateaus(m, hs, hn, hmax, hmin, ls, ln, lmax, lmin)
         if edges > max_edges and m.pilot_pos >= L.D_MIN_MV:   # not E: a shorted pilot has noise
+            m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
+
+    def _sample_phased(self, m, s):
+        """The PWM's plateaus sampled where the slice's counter says they are (pilot_phase.py):
+        too few samples of either is not acted on; noise across 0 V is no reading."""
+        ct = self.ct
+        if ct is not None and not ct.active:
+            ct = None
+        s.sample(self._cc, self.steps, ct)
+        if ct is not None:
+            ct.service()
+        m.pilot_ok = s.hn >= _MIN_PLATEAU_SAMPLES and s.ln >= _MIN_PLATEAU_SAMPLES
+        self._plateaus(m, s.hs, s.hn, s.hmax, s.hmin, s.ls, s.ln, s.lmax, s.lmin)
+        if s.mixed > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV:   # not E, as in the burst
             m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
     def _burst_len(self):
@@ -356,6 +414,7 @@ class Hardware:
             pwm.duty_u16(u16)
             got = self._pwm_counts()
         self.duty_u16 = u16
+        self._cc = got
         return got
 
     # --- applying ---

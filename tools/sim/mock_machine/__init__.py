@@ -309,21 +309,42 @@ class PWM:
         self._changed()
 
 
+RP2_MEM_READ_US = 1          # a register read from the interpreter (a polling loop's time passes)
+
+
+def _slice_pwm(s):
+    """The running PWM of slice s, channel A first (its pins: 2s, 2s+1 and 2s+16, 2s+17), by dict
+    lookups only: a polling loop on the unix port allocates nothing."""
+    return pwms.get(2 * s) or pwms.get(2 * s + 16) or pwms.get(2 * s + 1) or pwms.get(2 * s + 17)
+
+
+def _pwm_ctr(s):
+    """CHn_CTR: where the slice is in its period now. The world's pilot starts each period at a
+    multiple of the period (t_us % period, world.py); the counter counts 0..TOP at the same rate and
+    the output is high while it is below CC, as the RP2040 does (datasheet 4.5.2)."""
+    c = clock
+    if c.timers:
+        _run_timers(c.us + RP2_MEM_READ_US)
+    c.us += RP2_MEM_READ_US
+    p = _slice_pwm(s)
+    if p is None:
+        return 0
+    period = 1000000 // p.freq()
+    return c.us % period * p.steps // period
+
+
 class _Mem32:
-    """machine.mem32: the rp2 PWM slices' DIV, CC and TOP registers (reads only)."""
+    """machine.mem32: the rp2 PWM slices' DIV, CTR, CC and TOP registers (reads only)."""
 
     def __getitem__(self, addr):
         off = addr - RP2_PWM_BASE
         if pwm_port != "rp2" or not 0 <= off < 0x14 * 8:
             raise ValueError("mem32: address 0x%x not modelled" % addr)
         s, reg = off // 0x14, off % 0x14
-        a = b = None
-        for p in pwms.values():
-            if p.active and (p.pin >> 1) & 7 == s:
-                if p.pin & 1:
-                    b = p
-                else:
-                    a = p
+        if reg == 0x08:
+            return _pwm_ctr(s)
+        a = pwms.get(2 * s) or pwms.get(2 * s + 16)       # lookups only: nothing allocated
+        b = pwms.get(2 * s + 1) or pwms.get(2 * s + 17)
         t = a or b
         if reg == 0x04:
             return t.div16 if t else 16

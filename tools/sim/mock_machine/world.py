@@ -175,8 +175,8 @@ class World:
         """Precompute the ADC codes of both plateaus and the PWM timing (after any change)."""
         pos, neg = self.levels()
         self.cp_pos, self.cp_neg = pos, neg
-        self._hi = self._volts_to_u16(pos)
-        self._lo = self._volts_to_u16(neg)
+        self.hi_u16 = self.volts_to_u16(pos)
+        self.lo_u16 = self.volts_to_u16(neg)
         pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
         if pwm is None or not pwm.active:
             self._period = 1000
@@ -197,9 +197,9 @@ class World:
         if self.noise_v or self.glitch_p:
             src = self.pilot_u16
         elif high <= 0 or high >= period:
-            src = _const_source(self._lo if high <= 0 else self._hi)
+            src = _const_source(self.lo_u16 if high <= 0 else self.hi_u16)
         else:
-            src = _pwm_source(self._hi, self._lo, int(high * 1000 + 0.5), period)
+            src = _pwm_source(self.hi_u16, self.lo_u16, int(high * 1000 + 0.5), period)
         mm.adc_sources[pin] = src
 
     def set_noise(self, rms_volts, glitch_p=0.0):
@@ -218,7 +218,7 @@ class World:
             self._noise[i] = int(n * per_volt)
         self._install_pilot()
 
-    def _volts_to_u16(self, v):
+    def volts_to_u16(self, v):
         gain, offset, fullscale = self._fe
         u = int((offset + gain * v) / fullscale * 65535)
         return 0 if u < 0 else 65535 if u > 65535 else u
@@ -234,8 +234,8 @@ class World:
 
     def pilot_u16(self, t_us):
         high = self._high_us
-        hi = self._hi
-        lo = self._lo
+        hi = self.hi_u16
+        lo = self.lo_u16
         if high <= 0:
             v = lo
         elif high >= self._period:

@@ -1,0 +1,116 @@
+# The pilot read at known phases of the PWM the firmware drives itself (rp2: the slice's counter).
+# A blind burst must span a whole period to see both plateaus: about 60 reads a tick at 17 us each
+# on the rp2 port, three times that for a short plateau. Here the PWM slice's counter (CHn_CTR) is
+# read before and after each conversion: a sample counts for a plateau only when both readings lie
+# inside it, past the edge's settling time, so no sample ever sits on an edge and a few per plateau
+# suffice. Between the plateaus the loop only polls the counter (and serves the CT meter).
+import time
+from array import array
+
+import machine
+from micropython import const
+
+ticks_us = time.ticks_us
+ticks_diff = time.ticks_diff
+
+SAMPLES = const(4)          # per plateau: the highest and lowest are dropped (one glitch each)
+_SETTLE_US = const(13)      # facts 1: an edge settles within 13 us; nothing is sampled before
+_MAX_PERIODS = const(3)     # a 40 us plateau (96 %) gives 1-2 samples a period on the rp2 port
+_CT_ROUND_US = const(400)   # a CT meter's round on the rp2 port, with margin: taken in a wait only
+                            # when it ends before the next window (a missed one costs a period)
+
+
+def _ahead(c, hn, ln, cc, settle, steps):
+    """Counts from c to the next window still wanted (0 when both are: an edge's settling)."""
+    if hn >= SAMPLES:          # only the low plateau
+        return cc + settle - c if c < cc + settle else 0
+    if ln >= SAMPLES:          # only the high one: after the wrap
+        return settle - c if c < settle else steps - c + settle
+    return 0
+
+
+class PhaseSampler:
+    """Each plateau's samples, then its sum, count, extremes, and how many samples sat on the
+    wrong side of 0 V (noise across the middle, not a pilot)."""
+
+    def __init__(self, adc, ctr_addr, zero, period_us):
+        self._adc = adc
+        self._ctr = ctr_addr       # a long int on a 32-bit port: made once, here
+        self._zero = zero
+        self._period_us = period_us
+        self._buf = array("H", bytes(4 * SAMPLES))     # high plateau, then low
+        self.hs = self.hn = self.hmax = self.hmin = 0
+        self.ls = self.ln = self.lmax = self.lmin = 0
+        self.mixed = 0
+
+    def sample(self, cc, steps, ct):
+        """A PWM high for counts [0, cc) of [0, steps): SAMPLES of each plateau, or what came
+        within _MAX_PERIODS periods (a stuck counter: too few, the reading is not acted on)."""
+        mem = machine.mem32
+        addr = self._ctr
+        adc = self._adc
+        buf = self._buf
+        settle = steps * _SETTLE_US // self._period_us
+        lo0 = cc + settle
+        hn = ln = 0
+        start = ticks_us()
+        limit = _MAX_PERIODS * self._period_us
+        ct_counts = steps * _CT_ROUND_US // self._period_us
+        c0 = mem[addr]
+        while hn < SAMPLES or ln < SAMPLES:
+            if not ((hn < SAMPLES and settle <= c0 < cc) or (ln < SAMPLES and c0 >= lo0)):
+                if ct is not None and _ahead(c0, hn, ln, cc, settle, steps) > ct_counts:
+                    ct.service()      # a CT round (rate-limited by itself) only where it fits
+                if ticks_diff(ticks_us(), start) > limit:
+                    break
+                c0 = mem[addr]
+                continue
+            v = adc.read_u16()
+            c1 = mem[addr]
+            if c1 < c0:               # the counter wrapped: a rising edge in between
+                pass
+            elif c0 >= lo0:
+                buf[SAMPLES + ln] = v
+                ln += 1
+            elif c1 < cc:
+                buf[hn] = v
+                hn += 1
+            c0 = c1
+        self.hn = hn
+        self.ln = ln
+        self.mixed = self._mixed(0, hn) + self._mixed(SAMPLES, ln)
+        self._sums()
+
+    def _mixed(self, at, n):
+        """Samples of one plateau on its minority side of 0 V."""
+        buf = self._buf
+        zero = self._zero
+        up = 0
+        for i in range(at, at + n):
+            if buf[i] > zero:
+                up += 1
+        return up if up < n - up else n - up
+
+    def _sums(self):
+        """Each plateau's sum and extremes (attributes: small ints, nothing allocated)."""
+        buf = self._buf
+        for high in (True, False):
+            at = 0 if high else SAMPLES
+            n = self.hn if high else self.ln
+            s = mx = 0
+            mn = 65535
+            for i in range(at, at + n):
+                v = buf[i]
+                s += v
+                if v > mx:
+                    mx = v
+                if v < mn:
+                    mn = v
+            if high:
+                self.hs = s
+                self.hmax = mx
+                self.hmin = mn
+            else:
+                self.ls = s
+                self.lmax = mx
+                self.lmin = mn
