@@ -40,6 +40,12 @@ EXCLUDED = [
     (r"^sigrok-cli -d ", "needs the instrument (a scope or logic analyzer)"),
     (r"\b(pilot\.sr|scope\.csv|pilot\.csv)\b", "a capture from a real instrument"),
     (r"^cd micropython|FROZEN_MANIFEST=", "needs a MicroPython source tree and the port's toolchain"),
+    (r"IMAGE=build/firmware/|:4000 set max_current=32$",
+     "boots (and sets up) a frozen image that `make firmware` built from a MicroPython source tree "
+     "(test_firmware_image.py boots one when EVSE_FROZEN_IMAGE names it)"),
+    (r"MICROPYTHON=/path/to/|^cd /path/to/|^make -C micropython/|^cd esp-idf|tools\.uf2 firmware\.bin",
+     "the frozen image's build: a MicroPython source tree (and ESP-IDF), minutes of compiling; run in a "
+     "session, figures in docs/flashing.md; make firmware's own checks are test_firmware_image.py's"),
     (r"\.\.\.|\[--", "a synopsis (placeholders, [options]), not a command"),
 ]
 # Commands that run until stopped: (pattern, what they print once ready).
