@@ -307,10 +307,10 @@ async def run_site(chargers, seconds, site_amps, quiet=False):
 def summary(r):
     return ("site: %d chargers, %d s, limit %d A: %d sessions, %d profiles, sum of advertised currents "
             "max %.1f A (mean %.1f A), %d moments over the limit outside %d s of a change (%d within); "
-            "central system CPU %.1f %% of one core, RSS %.1f MB (+%.1f MB)" % (
+            "central system CPU %.1f %% of one core, its memory +%.1f MB over the run" % (
                 r["chargers"], r["seconds"], r["site_amps"], r["sessions"], r["profiles"],
                 r["sum_max_a"], r["sum_mean_a"], r["over_outside_grace"], GRACE_S, r["over_in_grace"],
-                r["cs_cpu_pct"], r["cs_rss_kb"] / 1024, r["cs_rss_growth_kb"] / 1024))
+                r["cs_cpu_pct"], r["cs_rss_growth_kb"] / 1024))
 
 
 def main(argv=None):
