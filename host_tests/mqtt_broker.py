@@ -11,20 +11,14 @@ import time
 
 import pytest
 
+from tools.waiting import free_port
+
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
 def need_mosquitto():
     if MOSQUITTO is None:
         pytest.skip("mosquitto not installed (make debs installs it; apt-get install mosquitto)")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def make_certs(d):

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 
 from tools import cs as cstool
 from vboard_helpers import ROOT, VBoard, make_flash, needs_vboard, status_when
+from tools.waiting import free_port
 
 CS_TIMEOUT_S = 60
 
@@ -111,15 +112,6 @@ def car(sock, *words):
     r = subprocess.run([sys.executable, "-m", "tools.vboard.car", "--socket", sock] + list(words), cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
     assert r.returncode == 0, r.stdout
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @needs_vboard

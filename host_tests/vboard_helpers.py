@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tools.evsectl.link import Link, LinkError
+from tools.waiting import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READY_TIMEOUT_S = 60          # the supervisor's first line
@@ -21,18 +22,6 @@ POLL_S = 0.1
 needs_vboard = pytest.mark.skipif(
     not shutil.which("micropython", path=os.path.dirname(sys.executable)) or not shutil.which("make"),
     reason="needs the MicroPython unix port in the venv and make")
-
-
-def wait_for(what, pred, timeout):
-    """pred()'s first true value, polled until the deadline; else the test fails saying what."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("waited %.0f s for %s" % (timeout, what))
-        time.sleep(POLL_S)
 
 
 class VBoard:

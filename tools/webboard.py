@@ -4,7 +4,6 @@ host_tests/test_web_vboard.py and `make bench` (tools/benchmarks/bench_web.py)."
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -12,30 +11,13 @@ import time
 import urllib.error
 import urllib.request
 
+from tools.waiting import free_port, wait_for
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PW = "bench-password-0123"
 FLASH_TIMEOUT_S = 300
 BOOT_TIMEOUT_S = 90
 GAP_WINDOW_S = 20        # the status's tick_gap_ms covers the last 10-20 s
-
-
-def wait_for(what, pred, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("waited %.0f s for %s" % (timeout, what))
-        time.sleep(0.1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class WebBoard:
@@ -109,7 +91,6 @@ class WebBoard:
             self.p.kill()
             self.p.wait()
         self.err.close()
-
 
 
 def tick_gap_under_load(board, seconds=10, clients=8):
