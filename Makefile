@@ -123,7 +123,7 @@ $(STUBS)/rp2/.installed: | $(STAMP)
 stubs: $(STUBS)/esp32/.installed $(STUBS)/rp2/.installed
 
 ## firmware/ and boards/ against each port's API (tools/pyright/*.json); the board file is /board.py.
-pyright: $(STAMP) stubs
+pyright: $(STAMP) stubs $(MICRODOT)
 	mkdir -p build/pyright/esp32 build/pyright/rp2
 	cp boards/esp32_devkitc.py build/pyright/esp32/board.py
 	cp boards/rpi_pico.py build/pyright/rp2/board.py

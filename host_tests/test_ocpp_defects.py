@@ -8,6 +8,7 @@ import pytest
 from host_tests.test_ocpp_bench import Bench, statuses, run
 from ocpp_cs import CentralSystem, call
 from host_tests.test_ocpp_cs import Rig
+from evse.shell import tls
 from evse.core.charger import Charger
 from tools.sim.drive import Drive
 
@@ -324,16 +325,15 @@ def test_ocpp_settings_that_work_are_accepted():
 
 def test_a_pem_ca_file_is_stored_as_der_once(tmp_path):
     import base64
-    from evse.ocpp import websocket
     der = bytes(range(256)) * 3
     b64 = base64.encodebytes(der).decode()
     pem = tmp_path / "ca.pem"
     pem.write_text("-----BEGIN CERTIFICATE-----\r\n" + b64.replace("\n", "\r\n") + "-----END CERTIFICATE-----\r\n")
-    out = websocket.der_file(str(pem))
+    out = tls.der_file(str(pem))
     assert out == str(pem) + ".der" and open(out, "rb").read() == der
     t = __import__("os").stat(out).st_mtime_ns
-    assert websocket.der_file(str(pem)) == out and __import__("os").stat(out).st_mtime_ns == t   # no rewrite
-    assert websocket.der_file(out) == out          # DER is used as it is
+    assert tls.der_file(str(pem)) == out and __import__("os").stat(out).st_mtime_ns == t   # no rewrite
+    assert tls.der_file(out) == out          # DER is used as it is
 
 
 def _openssl(*args):

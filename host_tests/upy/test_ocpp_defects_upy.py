@@ -8,8 +8,9 @@ import os
 from tools.sim import mock_machine as mm
 mm.install()   # the firmware's `machine`
 from tools.sim.drive import Drive
+from evse.shell import tls
 from evse.services import settings
-from evse.ocpp import metering, websocket
+from evse.ocpp import metering
 from evse.ocpp.config import Config
 from evse.ocpp.status import connector_status
 
@@ -90,12 +91,12 @@ def test_a_pem_ca_file_becomes_der_on_flash_and_the_port_loads_it():
     os.mkdir(d)
     with open(d + "/ca.pem", "w") as f:
         f.write(TEST_CA_PEM.replace("\n", "\r\n"))   # as a Windows editor saves it
-    out = websocket.der_file(d + "/ca.pem")
+    out = tls.der_file(d + "/ca.pem")
     with open(out, "rb") as f:
         der = f.read()
     assert out == d + "/ca.pem.der" and der[0] == 0x30   # an ASN.1 SEQUENCE: DER
-    assert websocket.der_file(out) == out                 # DER is used as it is
-    websocket.make_tls_context(d + "/ca.pem")            # the unix port has no PEM parser: DER loads
+    assert tls.der_file(out) == out                 # DER is used as it is
+    tls.make_tls_context(d + "/ca.pem")            # the unix port has no PEM parser: DER loads
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def timestamp(svc, meta):
 
 def _client_cert(svc, profile):
     """Security profile 3: the charge point's certificate and key, files in the OCPP directory on
-    flash (/ocpp/ on a board), DER or PEM (converted once, websocket.der_file). Other profiles pass
+    flash (/ocpp/ on a board), DER or PEM (converted once, evse.shell.tls.der_file). Other profiles pass
     nothing more to the transport (an injected one need not know these arguments)."""
     if profile != 3:
         return {}

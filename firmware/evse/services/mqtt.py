@@ -65,31 +65,6 @@ def parse_limit(payload):
     return L.check_number(amps, 0, L.AMPS_MAX)
 
 
-def der(data):
-    """A certificate as DER: the first block of a PEM file decoded (the unix port's TLS has no PEM
-    parser, and CPython takes bytes cadata as DER only); DER data as it is."""
-    if not data.lstrip().startswith(b"-----BEGIN"):
-        return data
-    import binascii
-    body = data.split(b"-----")[2]       # "", "BEGIN CERTIFICATE", body, "END CERTIFICATE", ...
-    return binascii.a2b_base64(body.replace(b"\n", b"").replace(b"\r", b""))
-
-
-def tls_context(ca_file):
-    """TLS: the broker checked against ca_file when one is given, else encrypted only."""
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if ca_file:
-        with open(ca_file, "rb") as f:
-            ctx.load_verify_locations(cadata=der(f.read()))
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        return ctx
-    if hasattr(ctx, "check_hostname"):      # CPython refuses CERT_NONE while the name is checked
-        ctx.check_hostname = False  # pyright: ignore[reportAttributeAccessIssue]
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
 class MqttService:
     def __init__(self, app, cfg, clock, flash_dir="/"):
         """clock: ticks_ms, ticks_add, ticks_diff (evse.shell.hal; the bench's virtual clock).
@@ -179,7 +154,10 @@ class MqttService:
 
     async def _open(self):
         """TCP (TLS), CONNECT with the last will, CONNACK, SUBSCRIBE: each step awaited."""
-        ctx = tls_context(self.ca_file) if self.tls else None
+        ctx = None
+        if self.tls:
+            from evse.shell.tls import make_tls_context      # only for mqtts://: it costs heap
+            ctx = make_tls_context(self.ca_file)
         addr = self._address()
         if ctx is not None:     # the broker's certificate is for its name: checked against it
             conn = asyncio.open_connection(addr, self.port, ssl=ctx, server_hostname=self.host)
