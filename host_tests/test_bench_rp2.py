@@ -41,6 +41,10 @@ T_RES_S = 0.001             # the console's `t` is in ms
 # outputs (the pilot burst comes first: 4-8 ms measured, at most a tick): 2 ticks. The host's
 # outputs change at the tick's start on its virtual clock.
 COIL_TOL_S = 2 * TICK_S + T_RES_S
+# Closing waits out three timed steps (C qualified for 300 ms, then the RCD self-test's trip and its
+# release), each ending on a tick of its own loop: the two loops' phases can differ by a tick at each.
+# Measured on the Pico 496-522 ms against the host's 491-500 ms (make bench): 3 ticks.
+CLOSE_TOL_S = 3 * TICK_S + T_RES_S
 DUTY_TOL = 0.1              # the bench's default duty tolerance
 NOT_YET = {"power": "power off/on is not on the emulated Pico yet"}
 
@@ -104,7 +108,7 @@ def compare(host, pico, host_vcd, pico_vcd):
             continue
         hl, pl = delays([t for t, _ in h], host), delays([t for t, _ in p], pico)
         for (t, v), a, b in zip(h, hl, pl):
-            if abs(a - b) > COIL_TOL_S + 1e-9:
+            if abs(a - b) > (CLOSE_TOL_S if v else COIL_TOL_S) + 1e-9:
                 diffs.append("contactor %s (%s): %.1f ms after its command on the host, %.1f ms on "
                              "the Pico" % ("closed" if v else "open", src, a * 1e3, b * 1e3))
     return diffs
@@ -148,7 +152,7 @@ def test_scenario_on_both_targets(path, tmp_path):
 
 def test_c_to_b_without_ct_same_trace_on_both(tmp_path):
     """C->B and back, the meter off: every expect holds on the Pico, and the trace is the host's
-    (states, duties, the contactor's moments within one tick)."""
+    (states, duties, the contactor's moments within 2 ticks, 3 for a close)."""
     with open(os.path.join(HERE, "scenarios", "c_to_b.scn")) as f:
         text = f.read().replace("config max_current=32", "config max_current=32 meter=none")
     path = tmp_path / "c_to_b_no_ct.scn"
