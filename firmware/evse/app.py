@@ -173,12 +173,12 @@ class App:
                 self.m.current_ma = self.meter.current_ma
             ch.step(self.m, now)
             if ch.resample:       # a fast change seen once: confirm it with a second burst now
-                hw.sample_pilot(self.m)
+                hw.sample_pilot(self.m, False)
                 now = ticks_ms()
                 ch.step(self.m, now)
-            out = ch.out
-            hw.set_pilot(out.pilot_mode, out.amps_x10)
+            out = ch.out          # the coil first: an opening is never behind the pilot's writes
             hw.set_contactor(out.contactor, self.cfg["phases"], self.cfg["economiser"], now)
+            hw.set_pilot(out.pilot_mode, out.amps_x10)
             hw.set_rcd_test(out.rcd_test)
             if out.rcd_ack:
                 hw.rcd_ack()
@@ -375,13 +375,19 @@ class App:
     async def run(self):
         import asyncio
         g = self.gap_ms
-        g[2] = g[3] = ticks_ms()
+        due = g[2] = g[3] = ticks_ms()
         while True:
             t0 = ticks_ms()
             self._gap(t0)
             self.cycle()
-            wait = L.TICK_MS - ticks_diff(ticks_ms(), t0)
-            await asyncio.sleep_ms(wait if wait > 0 else 0)
+            # Ticks on a fixed 10 ms grid (no drift from the ms-rounded sleep); a late tick starts
+            # at once and the grid restarts from it (no catching up in a burst).
+            due = ticks_add(due, L.TICK_MS)
+            wait = ticks_diff(due, ticks_ms())
+            if wait < 0:
+                due = ticks_ms()
+                wait = 0
+            await asyncio.sleep_ms(wait)
 
 
 async def _guarded(app, name, coro):

@@ -76,6 +76,7 @@ class Charger:
         self.auth_forced = False      # a backend decides who charges (OCPP), whatever the setting
         self.stop_reason = None       # an EVSE-side stop requested for this plug-in
         self.resample = False         # the shell should take another pilot burst now (confirmation)
+        self._confirming = False      # this step decided nothing: the next one confirms, and decides
         self.state = V.ST_BOOT
         self.fault = latched_fault
         self.session_active = False
@@ -190,6 +191,12 @@ class Charger:
     # --- the control tick ---
     def step(self, m, now):
         ps = self._measure(m, now)              # 1. measure
+        if self.resample and not self._confirming:
+            # A fast change seen once: the shell takes the confirming burst and steps again at
+            # once; deciding twice in one tick would only delay the opening path (slow ports).
+            self._confirming = True
+            return
+        self._confirming = False
         self._expire_timers(now)                # 2. expire timers
         self._collect_faults(m, ps, now)        # 3. collect faults
         new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
