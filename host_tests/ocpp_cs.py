@@ -18,7 +18,7 @@ from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from evse.ocpp import ticks as _ticks
+from evse.core import ticks as _ticks
 
 
 class HostClock:

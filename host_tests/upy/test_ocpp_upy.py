@@ -11,7 +11,7 @@ from evse.ocpp.status import connector_status, error_code
 from evse.ocpp.txqueue import TxQueue
 from evse.ocpp.wallclock import WallClock, format_iso, parse_iso
 from evse.ocpp.websocket import accept_key, encode_frame, parse_url, basic_auth
-from evse.ocpp import ticks
+from evse.core import ticks
 
 _n = [0]
 

@@ -31,6 +31,7 @@ from array import array
 
 from evse.core.limits import METER_MAX_A, METER_MAX_V
 from evse.metering.energy import MilliUnits
+from evse.core.ticks import ticks_diff
 
 ADC_SHIFT = 4                  # read_u16() is 16-bit; boards have 12-bit converters
 ADC_COUNTS = 4096
@@ -58,13 +59,6 @@ SLOT_MIN_DEN = 4
 MAX_GAP_SLOTS = 3              # a gap over 3 slots (GC, a slow service): the burst is retaken
 BURST_TIMEOUT_MS = 200         # a sliced burst still open this long after its window: retaken
 STARVED_MAX = 8                # that many retaken bursts in a row: blind (ok=False)
-
-TICKS_PERIOD = 1 << 30
-
-
-def ticks_diff(a, b):
-    half = TICKS_PERIOD >> 1
-    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
 
 
 def amps_per_count(ratio, burden_ohms, vref, cal=1.0):

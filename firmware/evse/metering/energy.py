@@ -18,6 +18,7 @@ import json
 import os
 
 from evse.shell.store import Copies, Ring, join, read_json
+from evse.core.ticks import ticks_diff
 
 CHECKPOINT_MS = 60000          # at least once a minute while energy flows
 CHECKPOINT_MWH = 50000         # or every 0.05 kWh, whichever first
@@ -30,14 +31,6 @@ SESSIONS_KEPT = 50
 REASON_MAX_CHARS = 24
 USER_MAX_CHARS = 20            # an OCPP idTag (CiString20); a longer console tag is cut
 MWH_PER_WH = 1000
-
-TICKS_PERIOD = 1 << 30  # MicroPython's ticks period on 32-bit boards
-
-
-def ticks_diff(a, b):
-    """a - b for tick counters that wrap (correct for any |a - b| < 2^29)."""
-    half = TICKS_PERIOD >> 1
-    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
 
 
 def _valid_checkpoint(cp):

@@ -17,7 +17,8 @@ with a value that is NaN, infinite, negative where it cannot be or beyond evse.c
 (a meter error: never a silent 0.0); energy then still counts from the sources left.
 """
 from evse.core import limits as L
-from evse.metering.energy import Energy, ticks_diff
+from evse.core.ticks import ticks_diff
+from evse.metering.energy import Energy
 
 modbus = None       # evse.metering.modbus: imported only when a Modbus meter is used (about 15 kB of RAM)
 

@@ -8,6 +8,7 @@ Timeouts and CRC errors are retried `retries` times; exception responses are not
 answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
 """
 import struct
+from evse.core.ticks import ticks_diff
 
 FC_READ_HOLDING = 3
 FC_READ_INPUT = 4
@@ -21,13 +22,6 @@ IDLE = 0
 BUSY = 1
 DONE = 2
 FAILED = 3
-
-TICKS_PERIOD = 1 << 30
-
-
-def ticks_diff(a, b):
-    half = TICKS_PERIOD >> 1
-    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
 
 
 def _crc_table():

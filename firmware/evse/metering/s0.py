@@ -9,6 +9,7 @@ through ratio()), the floats `power_w` and `amps` are made on reading.
 An S0 line cannot tell "no power" from "wire cut", so `ok` stays True.
 """
 from evse.metering.energy import MilliUnits
+from evse.core.ticks import ticks_diff
 
 S0_DEBOUNCE_US = 20000           # IEC 62053-31 pulses are >= 30 ms: anything closer is a bounce
 S0_MAX_POWER_W = 50000           # fastest pulse rate expected; debounce is kept under half of it
@@ -16,7 +17,6 @@ US_W_PER_KWH_PULSE = 3600000000000   # interval_us * power_W * imp_per_kWh = 3.6
 MWH_PER_KWH = 1000000
 MAX_INTERVAL_MS = 500000         # longer gaps: the us tick counter may have wrapped (2^30 us)
 
-TICKS_PERIOD = 1 << 30
 NUM_MAX = 1 << 29
 
 
@@ -43,11 +43,6 @@ def ratio(num, den):
     q = (q << 14) + ((m - q * den) << 14) // den
     e -= 14
     return q << e if e >= 0 else (q + (1 << (-e - 1))) >> -e
-
-
-def ticks_diff(a, b):
-    half = TICKS_PERIOD >> 1
-    return ((a - b + half) & (TICKS_PERIOD - 1)) - half
 
 
 class S0Meter(MilliUnits):
