@@ -33,7 +33,7 @@ class HostClock:
         self._t0 = time.monotonic()
 
     def ticks_ms(self):
-        return int((time.monotonic() - self._t0) * 1000) & (_ticks.TICKS_PERIOD - 1)
+        return int((time.monotonic() - self._t0) * 1000) & ((1 << 30) - 1)
 
 
 def now_iso():

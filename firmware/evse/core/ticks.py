@@ -4,9 +4,8 @@ service). MicroPython's ports wrap ticks_ms and ticks_us at 2**30, which is not 
 ticks_diff for every sample; with 2**30 in it that was 192 bytes a call on the Pico)."""
 from micropython import const
 
-TICKS_PERIOD = 1 << 30          # for callers that build tick values; not used below
-_MASK = const(0x3FFFFFFF)       # TICKS_PERIOD - 1
-_HALF = const(0x20000000)       # TICKS_PERIOD // 2
+_MASK = const(0x3FFFFFFF)       # the ports' ticks period (2**30) - 1
+_HALF = const(0x20000000)       # half the period
 
 
 def ticks_diff(a, b):
