@@ -57,8 +57,9 @@ class World:
     def reading(self, r):
         """Set the registers for one read of the meter and poll until it is taken (published,
         or timed out). Returns the true energy (Wh) at that moment."""
-        if r["swap"]:
-            self.kwh0 = 7.0 - self.true_wh / 1000.0
+        if r["swap"]:     # a replaced meter shows another count (one restarting at the very count
+            # of the last good reading, as a second swap to 7.0 did, cannot be told from no swap)
+            self.kwh0 = (self.truth("kwh") + 37.0) % 100.0 - self.true_wh / 1000.0
         for name, reg in REGS.items():
             self.sim.set_float(reg, self.truth(name) if r[name] is None else r[name])
         self.sim.unit = 99 if r["silent"] else 1
