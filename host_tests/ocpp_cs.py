@@ -99,6 +99,19 @@ class _CP(_LibChargePoint):
     def _fw(self, **kw):
         return call_result.FirmwareStatusNotification()
 
+    # the security extension's (OCPP 1.6 Security Whitepaper)
+    @on("SecurityEventNotification")
+    def _security_event(self, **kw):
+        return call_result.SecurityEventNotification()
+
+    @on("LogStatusNotification")
+    def _log_status(self, **kw):
+        return call_result.LogStatusNotification()
+
+    @on("SignedFirmwareStatusNotification")
+    def _signed_fw(self, **kw):
+        return call_result.SignedFirmwareStatusNotification()
+
 
 class CentralSystem:
     cp_class = _CP   # the view of one charge point (octt_cs validates every frame in its own)

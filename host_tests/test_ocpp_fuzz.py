@@ -39,7 +39,7 @@ CORPUS = [
     ('[9,"fz6","Reset",{}]', "fz6", "FormationViolation"),
     ('["2","fz7","Reset",{}]', "fz7", "FormationViolation"),
     ('[2,"fz8","FooBar",{}]', "fz8", "NotImplemented"),
-    ('[2,"fz9","GetLog",{}]', "fz9", "NotSupported"),
+    ('[2,"fz9","GetLog",{}]', "fz9", "OccurenceConstraintViolation"),   # log, logType, requestId required
     ('[2,"fz10","Reset",{}]', "fz10", "OccurenceConstraintViolation"),
     ('[2,"fz11","Reset",{"type":5}]', "fz11", "TypeConstraintViolation"),
     ('[2,"fz12","Reset",{"type":"Medium"}]', "fz12", "PropertyConstraintViolation"),
@@ -167,11 +167,12 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12)
 
-actions = st.sampled_from(sorted(operations.HANDLERS) + ["Nope", "GetLog"])
+actions = st.sampled_from(sorted(operations.HANDLERS) + ["Nope", "SignCertificate"])
 payload_keys = st.sampled_from(["connectorId", "type", "key", "value", "idTag", "transactionId", "duration",
                                 "csChargingProfiles", "requestedMessage", "listVersion", "updateType",
                                 "chargingProfile", "chargingRateUnit", "id", "stackLevel", "reservationId",
-                                "expiryDate"])
+                                "expiryDate", "certificateType", "certificate", "certificateHashData",
+                                "certificateChain", "log", "logType", "requestId", "firmware"])
 payloads = st.dictionaries(payload_keys, json_values, max_size=5)
 
 

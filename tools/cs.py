@@ -111,6 +111,18 @@ class Charger(ChargePoint):
     def _fw(self, **kw):
         return call_result.FirmwareStatusNotification()
 
+    @on("SecurityEventNotification")
+    def _security_event(self, **kw):
+        return call_result.SecurityEventNotification()
+
+    @on("LogStatusNotification")
+    def _log_status(self, **kw):
+        return call_result.LogStatusNotification()
+
+    @on("SignedFirmwareStatusNotification")
+    def _signed_fw(self, **kw):
+        return call_result.SignedFirmwareStatusNotification()
+
 
 def tx_default_profile(amps):
     """A TxDefaultProfile limiting connector 1 to AMPS from now on (OCPP 1.6 section 3.13.2)."""

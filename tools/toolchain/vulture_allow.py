@@ -75,6 +75,13 @@ _.reserve_now
 _.cancel_reservation
 _.update_firmware
 _.get_diagnostics
+_.certificate_signed
+_.delete_certificate
+_.extended_trigger_message
+_.get_installed_certificate_ids
+_.get_log
+_.install_certificate
+_.signed_update_firmware
 # Read by microdot (PyPI, not in firmware/): the web service sets its request size limits.
 _.max_content_length
 _.max_body_length

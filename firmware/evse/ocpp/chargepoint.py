@@ -59,7 +59,7 @@ class OcppService:
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots)
         self.ws = self.boot_status = self.last_error = self._pending = None
-        self.connected = self.accepted = self.boot_now = False
+        self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
         self.running = True
         self._uid = 0
         self.wake = asyncio.Event()

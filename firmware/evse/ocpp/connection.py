@@ -142,9 +142,11 @@ async def handle_frame(svc, ws, data):
         return  # while rejected the charge point does not answer (OCPP 1.6 4.2.1)
     from evse.ocpp import operations   # at the first CALL: the handlers and schemas cost heap (docs/ocpp.md)
     reply, after = operations.dispatch(svc, uid, action, payload)
+    if reply is None:            # a handler that takes several ticks: `after` is its coroutine
+        reply, after = await after  # pyright: ignore[reportGeneralTypeIssues]
     await ws.send_text(reply)
     if after:
-        after()
+        after()  # pyright: ignore[reportCallIssue]
 
 
 async def call(svc, ws, action, payload):
@@ -224,6 +226,11 @@ async def _session(svc, ws):
         svc.immediate = [i for i in svc.immediate if not (
             i[0] == "StatusNotification" and i[1]["connectorId"] == CONNECTOR)]
         svc.queue_status(CONNECTOR, st)
+    if not svc.started:  # once per boot, after the statuses: the security events waiting, then this boot's
+        svc.started = True
+        from evse.ocpp import secevents
+        secevents.after_boot(svc)
+        secevents.report(svc, "StartupOfTheDevice")
     svc.tx_retry_ms = None
     last_ping = svc.ticks()
     while not ws.closed and svc.running:

@@ -1,6 +1,8 @@
 """Firmware Management profile: UpdateFirmware (OCPP 1.6 section 5.19) with
 FirmwareStatusNotification, GetDiagnostics (5.8) with DiagnosticsStatusNotification, over HTTP(S)
-(http.py). Imported only when one of these messages arrives, or at boot while an update is under
+(http.py), and the security extension's SignedUpdateFirmware (security.py starts it: the same
+update, its notifications SignedFirmwareStatusNotification with the requestId, the signature over the
+downloaded file checked against the signing certificate before anything is installed). Imported only when one of these messages arrives, or at boot while an update is under
 way (state["fw"] in state.json): nothing of it is in RAM otherwise. The flash part, unpacking a
 bundle into a slot, checking it, booting into it and rolling back, is evse/shell/bundle.py.
 
@@ -34,6 +36,7 @@ SENT_WAIT_S = 10            # Installing goes out before the reboot, or this lon
 # What GetDiagnostics uploads: the log (services/log.py) and the fault history (app.JOURNAL_FILE).
 DIAG_FILES = ("log.txt.1", "log.txt", "faults.json")
 DIAG_MAX = 32768            # bytes uploaded at most (the newest part of each file)
+SIGNED = "signed.txt"       # in fw/: a signed update's certificate (PEM) and signature (base64)
 
 
 def flash_root(svc):
@@ -47,10 +50,31 @@ def fw_root(svc):
     return store.join(flash_root(svc), "fw")
 
 
+def fw_dir(svc):
+    """fw/, made if missing."""
+    root = fw_root(svc)
+    bundle.ensure_dir(root)
+    return root
+
+
 def _notify(svc, action, status):
-    """The notification, and the status a TriggerMessage for it reports (operations.trigger_message)."""
+    """The notification, and the status a TriggerMessage for it reports (operations.trigger_message).
+    A signed update's go out as SignedFirmwareStatusNotification with its requestId."""
     setattr(svc, "fw_status" if action[0] == "F" else "diag_status", status)
+    job = svc.state.get("fw")
+    if action[0] == "F" and job and job.get("req") is not None:
+        svc.signed_last = {"status": status, "requestId": job["req"]}
+        return svc.queue_call("SignedFirmwareStatusNotification", svc.signed_last)
     svc.queue_call(action, {"status": status})
+
+
+def notify_signed_status(svc):
+    """ExtendedTriggerMessage(FirmwareStatusNotification): the last signed update status sent,
+    Idle when none was or it was Installed (Security Whitepaper, SignedFirmwareStatusNotification)."""
+    last = getattr(svc, "signed_last", None)
+    if not last or last["status"] == "Installed":
+        last = {"status": "Idle"}
+    svc.queue_call("SignedFirmwareStatusNotification", last)
 
 
 async def _until(pred):
@@ -58,12 +82,12 @@ async def _until(pred):
         await asyncio.sleep(POLL_S)
 
 
-async def _sleep_ticks(svc, s):
+async def sleep_ticks(svc, s):
     t0 = svc.ticks()
     await _until(lambda: svc.ticks_diff(svc.ticks(), t0) >= s * 1000)
 
 
-def _ca(svc):
+def ca(svc):
     return svc.settings.get("ocpp_ca_file") or None
 
 
@@ -89,6 +113,7 @@ def _end(svc, status):
     svc.state["fw"] = None
     svc.save()
     svc.fw_task = None
+    _remove(store.join(fw_root(svc), SIGNED))
 
 
 async def _update(svc):
@@ -96,9 +121,11 @@ async def _update(svc):
     await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= (job["at"] or 0))
     root = fw_root(svc)
     tmp = store.join(root, "download.bin")
-    if not await download(svc, job, root, tmp):
-        return _end(svc, "DownloadFailed")
-    _notify(svc, "FirmwareStatusNotification", "Downloaded")
+    if not await _fetch(svc, job, root, tmp):
+        return
+    if (job.get("inst") or 0) > (svc.wall.now(svc.ticks()) or 0):
+        _notify(svc, "FirmwareStatusNotification", "InstallScheduled")
+        await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= job["inst"])
     await _until(lambda: svc.tx is None and not svc.contactor)   # never during a session
     _notify(svc, "FirmwareStatusNotification", "Installing")
     try:
@@ -116,32 +143,68 @@ async def _update(svc):
     job["phase"] = "reboot"
     job["slot"] = out["slot"]
     svc.save()
+    if job.get("req") is not None:
+        _notify(svc, "FirmwareStatusNotification", "InstallRebooting")
     t0 = svc.ticks()
     await _until(lambda: not svc.immediate or svc.ticks_diff(svc.ticks(), t0) > SENT_WAIT_S * 1000)
     svc.reset_kind = "Hard"    # the Reset path: reboot once nothing is open (chargepoint.poll)
     svc.reset_ms = svc.ticks()
 
 
+async def _fetch(svc, job, root, tmp):
+    """Download (Downloaded), and a signed update's signature checked: True, or the update ended."""
+    digest = await download(svc, job, root, tmp)
+    if digest is None:
+        _end(svc, "DownloadFailed")
+        return False
+    _notify(svc, "FirmwareStatusNotification", "Downloaded")
+    if job.get("req") is None or await _signature_ok(svc, root, digest):
+        return True
+    _remove(tmp)
+    from evse.ocpp import secevents
+    secevents.report(svc, "InvalidFirmwareSignature")
+    _end(svc, "InvalidSignature")
+    return False
+
+
+async def _signature_ok(svc, root, digest):
+    """The downloaded file's SHA-256 signed with the signing certificate's key (SignatureVerified)."""
+    from evse.ocpp import security, x509
+    try:
+        with open(store.join(root, SIGNED)) as f:
+            pem, sig = f.read().rsplit("\n", 1)
+        out = {}
+        await security.run_steps(x509.verify(x509.parse(x509.pem_to_der(pem)), digest,
+                                             binascii.a2b_base64(sig), out))
+    except (OSError, ValueError) as e:
+        svc.last_error = "firmware signature: " + repr(e)
+        return False
+    if out["ok"]:
+        _notify(svc, "FirmwareStatusNotification", "SignatureVerified")
+    return out["ok"]
+
+
 async def download(svc, job, root, tmp):
-    """`location` may end in #sha256=<hex>: the whole file must have that hash (1.6 has no field
-    for it; the fragment never goes to the server)."""
+    """The file's SHA-256 once downloaded, or None. `location` may end in #sha256=<hex>: the whole
+    file must have that hash (1.6 has no field for it; the fragment never goes to the server)."""
     from evse.ocpp import http
     bundle.ensure_dir(root)
     i = job["loc"].find(PIN)
     url, pin = (job["loc"], None) if i < 0 else (job["loc"][:i], job["loc"][i + len(PIN):].lower())
     for n in range(job["n"]):
         if n:
-            await _sleep_ticks(svc, job["iv"])
+            await sleep_ticks(svc, job["iv"])
         _notify(svc, "FirmwareStatusNotification", "Downloading")
         try:
             h = hashlib.sha256()
-            await http.download(url, tmp, MAX_BUNDLE, _ca(svc), h)
-            if pin is None or binascii.hexlify(h.digest()).decode() == pin:
-                return True
+            await http.download(url, tmp, MAX_BUNDLE, ca(svc), h)
+            digest = h.digest()
+            if pin is None or binascii.hexlify(digest).decode() == pin:
+                return digest
             svc.last_error = "firmware download: sha256 differs from the location's"
         except Exception as e:  # any transfer error: the next attempt
             svc.last_error = "firmware download: " + repr(e)
-    return False
+    return None
 
 
 def _remove(path):
@@ -151,7 +214,7 @@ def _remove(path):
         pass
 
 
-def _tail(path, most):
+def tail(path, most):
     """The last `most` bytes of a file, or None when there is none."""
     try:
         with open(path, "rb") as f:
@@ -173,6 +236,8 @@ def after_boot(svc):
     root = fw_root(svc)
     if bundle.state(root)["active"] == job["slot"]:
         bundle.confirm(root)
+        from evse.ocpp import secevents
+        secevents.report(svc, "FirmwareUpdated", job.get("loc", "")[:100])
         return _end(svc, "Installed")
     _end(svc, "InstallationFailed")
 
@@ -190,7 +255,7 @@ def diagnostics_parts(svc):
     parts = []
     left = DIAG_MAX
     for n in reversed(DIAG_FILES):
-        data = _tail(store.join(flash_root(svc), n), left)
+        data = tail(store.join(flash_root(svc), n), left)
         if data is None:
             continue
         head = ("== %s (%d bytes) ==\n" % (n, len(data))).encode()
@@ -207,10 +272,10 @@ async def upload_diagnostics(svc, p, name):
     n = max(1, p.get("retries", 1))
     for i in range(n):
         if i:
-            await _sleep_ticks(svc, p.get("retryInterval", RETRY_S))
+            await sleep_ticks(svc, p.get("retryInterval", RETRY_S))
         _notify(svc, "DiagnosticsStatusNotification", "Uploading")
         try:
-            await http.upload(url, diagnostics_parts(svc), _ca(svc))
+            await http.upload(url, diagnostics_parts(svc), ca(svc))
             return _notify(svc, "DiagnosticsStatusNotification", "Uploaded")
         except Exception as e:  # any transfer error: the next attempt
             svc.last_error = "diagnostics upload: " + repr(e)

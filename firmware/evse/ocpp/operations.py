@@ -119,6 +119,8 @@ def reset(svc, p):
         transactions.stop(svc, kind + "Reset", svc.ticks())
     svc.reset_kind = kind
     svc.reset_ms = svc.ticks()
+    from evse.ocpp import secevents
+    secevents.report(svc, "ResetOrReboot", kind + " reset by the central system")
     return {"status": "Accepted"}
 
 
@@ -206,21 +208,28 @@ def unlock_connector(svc, p):
 # CALL arrives (boot heap does not grow with the profiles); its INCOMING holds the fields.
 HANDLERS = {
     "CancelReservation": "reservation.cancel_reservation",
+    "CertificateSigned": "security.certificate_signed",
     "ChangeAvailability": change_availability,
     "ChangeConfiguration": change_configuration,
     "ClearCache": clear_cache,
     "ClearChargingProfile": clear_charging_profile,
     "DataTransfer": data_transfer,
+    "DeleteCertificate": "security.delete_certificate",
+    "ExtendedTriggerMessage": "security.extended_trigger_message",
     "GetCompositeSchedule": get_composite_schedule,
     "GetConfiguration": get_configuration,
     "GetDiagnostics": "firmware.get_diagnostics",
+    "GetInstalledCertificateIds": "security.get_installed_certificate_ids",
     "GetLocalListVersion": get_local_list_version,
+    "GetLog": "security.get_log",
+    "InstallCertificate": "security.install_certificate",
     "RemoteStartTransaction": remote_start_transaction,
     "RemoteStopTransaction": remote_stop_transaction,
     "ReserveNow": "reservation.reserve_now",
     "Reset": reset,
     "SendLocalList": send_local_list,
     "SetChargingProfile": set_charging_profile,
+    "SignedUpdateFirmware": "security.signed_update_firmware",
     "TriggerMessage": trigger_message,
     "UnlockConnector": unlock_connector,
     "UpdateFirmware": "firmware.update_firmware",
@@ -238,10 +247,9 @@ def handler(action):
 
 
 def dispatch(svc, uid, action, payload):
-    """A CALL -> (the answer frame, after or None)."""
+    """A CALL -> (the answer frame, after or None); (None, coroutine) for a handler that works over
+    several control ticks (an `async def`, e.g. a signature check): the coroutine gives the pair."""
     if action not in HANDLERS:
-        if action in schemas.NOT_SUPPORTED:
-            return rpc.error(uid, rpc.NOT_SUPPORTED, "action not supported"), None
         return rpc.error(uid, rpc.NOT_IMPLEMENTED, "unknown action"), None
     handle, fields = handler(action)
     bad = rpc.check(payload, fields)
@@ -249,9 +257,22 @@ def dispatch(svc, uid, action, payload):
         return rpc.error(uid, bad[0], bad[1]), None
     try:
         res = handle(svc, payload)
-        after = None
-        if isinstance(res, tuple):
-            res, after = res
-        return rpc.result(uid, res), after
+        if hasattr(res, "send"):                 # a coroutine (a generator on MicroPython)
+            return None, _finish(uid, res)
+        return _answer(uid, res)
     except Exception as e:  # a handler bug must not take the connection down
+        return rpc.error(uid, rpc.INTERNAL, repr(e)), None
+
+
+def _answer(uid, res):
+    after = None
+    if isinstance(res, tuple):
+        res, after = res
+    return rpc.result(uid, res), after
+
+
+async def _finish(uid, coro):
+    try:
+        return _answer(uid, await coro)
+    except Exception as e:  # as in dispatch
         return rpc.error(uid, rpc.INTERNAL, repr(e)), None

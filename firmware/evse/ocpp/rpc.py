@@ -9,7 +9,6 @@ Error codes (OCPP-J 1.6 section 4.2.3) used for what arrives:
   payload field of the wrong JSON type / bad dateTime -> TypeConstraintViolation
   value outside its enum, range or length             -> PropertyConstraintViolation
   action not known to OCPP 1.6                        -> NotImplemented
-  action known but not supported here                 -> NotSupported
 Unknown properties are ignored (be liberal in what you accept)."""
 import json
 from evse.ocpp.wallclock import parse_iso
@@ -23,7 +22,6 @@ OCCURENCE = "OccurenceConstraintViolation"  # sic, the spec's spelling
 TYPE = "TypeConstraintViolation"
 PROPERTY = "PropertyConstraintViolation"
 NOT_IMPLEMENTED = "NotImplemented"
-NOT_SUPPORTED = "NotSupported"
 INTERNAL = "InternalError"
 
 

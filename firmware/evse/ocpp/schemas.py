@@ -64,6 +64,3 @@ INCOMING = {
     "UnlockConnector": (("connectorId", "i", True, NAT),),
 }
 
-# OCPP 1.6 actions a central system may send that this charge point recognises but does not do.
-NOT_SUPPORTED = ("CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage",
-                 "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware")

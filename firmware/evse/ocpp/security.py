@@ -1,0 +1,256 @@
+"""OCPP 1.6 security extension (Security Whitepaper edition 3), the CALLs a central system sends:
+certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate,
+CertificateSigned), ExtendedTriggerMessage, GetLog and SignedUpdateFirmware. Imported at the first
+of these (operations.HANDLERS); the certificate and signature code, x509.py, only when needed.
+
+Certificates are kept as DER files under <ocpp dir>/certs/, named by type and a hash of their bytes.
+The charge point makes no key pair (no CSR): SignChargePointCertificate is not implemented and a
+CertificateSigned is rejected; security profile 3 uses the certificate and key put on flash at
+installation (docs/ocpp.md)."""
+import asyncio
+import binascii
+import hashlib
+import os
+from evse.ocpp import firmware, operations, secevents, store
+from evse.ocpp.wallclock import parse_iso
+
+NAT = (0, None)
+KINDS = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
+PREFIX = {"CentralSystemRootCertificate": "cs-", "ManufacturerRootCertificate": "mf-"}
+HASH_DATA = (("hashAlgorithm", "s", True, ("SHA256", "SHA384", "SHA512")), ("issuerNameHash", "s", True, 128),
+             ("issuerKeyHash", "s", True, 128), ("serialNumber", "s", True, 40))
+TRIGGERS = ("BootNotification", "LogStatusNotification", "FirmwareStatusNotification", "Heartbeat",
+            "MeterValues", "SignChargePointCertificate", "StatusNotification")
+INCOMING = {
+    "CertificateSigned": (("certificateChain", "s", True, 10000),),
+    "DeleteCertificate": (("certificateHashData", "o", True, HASH_DATA),),
+    "ExtendedTriggerMessage": (("requestedMessage", "s", True, TRIGGERS), ("connectorId", "i", False, NAT)),
+    "GetInstalledCertificateIds": (("certificateType", "s", True, KINDS),),
+    "GetLog": (("log", "o", True, (("remoteLocation", "s", True, 512), ("oldestTimestamp", "t", False, 1),
+                                   ("latestTimestamp", "t", False, 1))),
+               ("logType", "s", True, ("DiagnosticsLog", "SecurityLog")), ("requestId", "i", True, None),
+               ("retries", "i", False, NAT), ("retryInterval", "i", False, NAT)),
+    "InstallCertificate": (("certificateType", "s", True, KINDS), ("certificate", "s", True, 5500)),
+    "SignedUpdateFirmware": (("retries", "i", False, NAT), ("retryInterval", "i", False, NAT),
+                             ("requestId", "i", True, None),
+                             ("firmware", "o", True, (("location", "s", True, 512),
+                                                      ("retrieveDateTime", "t", True, 1),
+                                                      ("installDateTime", "t", False, 1),
+                                                      ("signingCertificate", "s", True, 5500),
+                                                      ("signature", "s", True, 800)))),
+}
+STORE_MAX = 4               # certificates kept per type (CertificateStoreMaxLength counts both)
+
+
+# -- the certificate store ----------------------------------------------------------------------
+def cert_dir(svc):
+    return store.join(svc.flash_dir, "certs")
+
+
+def installed(svc, kind):
+    """[(file path, parsed certificate)] of one type; a damaged file is skipped."""
+    from evse.ocpp import x509
+    d = cert_dir(svc)
+    out = []
+    try:
+        names = sorted(os.listdir(d))
+    except OSError:
+        return out
+    for n in names:
+        if n.startswith(PREFIX[kind]):
+            path = store.join(d, n)
+            try:
+                with open(path, "rb") as f:
+                    out.append((path, x509.parse(f.read())))
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def _valid_now(svc, cert):
+    """Within its validity period, when the clock is known (else it cannot be told: accepted)."""
+    now = svc.wall.now(svc.ticks())
+    return now is None or cert["not_before"] <= now <= cert["not_after"]
+
+
+def install_certificate(svc, p):
+    """InstallCertificate: a readable certificate within its validity; Rejected when the type's
+    store is full, Failed when flash refuses it. A bad central system root is a security event."""
+    kind = p["certificateType"]
+    cert = _readable(svc, p["certificate"])
+    if cert is None:
+        if kind == KINDS[0]:
+            return {"status": "Rejected"}, lambda: secevents.report(svc, "InvalidCentralSystemCertificate")
+        return {"status": "Rejected"}
+    have = installed(svc, kind)
+    if any(c["der"] == cert["der"] for _, c in have):
+        return {"status": "Accepted"}
+    if len(have) >= STORE_MAX:
+        return {"status": "Rejected"}
+    name = PREFIX[kind] + binascii.hexlify(hashlib.sha256(cert["der"]).digest()[:8]).decode() + ".der"
+    try:
+        store.ensure_dir(cert_dir(svc))
+        with open(store.join(cert_dir(svc), name), "wb") as f:
+            f.write(cert["der"])
+    except OSError:
+        return {"status": "Failed"}
+    return {"status": "Accepted"}
+
+
+def _readable(svc, pem):
+    """The parsed certificate when it reads and is valid now, else None."""
+    from evse.ocpp import x509
+    try:
+        cert = x509.parse(x509.pem_to_der(pem))
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None
+    return cert if _valid_now(svc, cert) else None
+
+
+def get_installed_certificate_ids(svc, p):
+    from evse.ocpp import x509
+    ids = [x509.hash_data(c) for _, c in installed(svc, p["certificateType"])]
+    return {"status": "Accepted", "certificateHashData": ids} if ids else {"status": "NotFound"}
+
+
+def delete_certificate(svc, p):
+    from evse.ocpp import x509
+    want = p["certificateHashData"]
+    for kind in KINDS:
+        for path, c in installed(svc, kind):
+            if x509.same_hash_data(x509.hash_data(c), want):
+                try:
+                    os.remove(path)
+                except OSError:
+                    return {"status": "Failed"}
+                return {"status": "Accepted"}
+    return {"status": "NotFound"}
+
+
+def certificate_signed(svc, p):
+    """No CSR was made here (no key pair is generated on the charge point): nothing to accept."""
+    return {"status": "Rejected"}, lambda: secevents.report(svc, "InvalidChargePointCertificate",
+                                                            "no certificate signing request pending")
+
+
+# -- ExtendedTriggerMessage -------------------------------------------------------------------------
+def extended_trigger_message(svc, p):
+    what = p["requestedMessage"]
+    if what == "SignChargePointCertificate":
+        return {"status": "NotImplemented"}
+    if what == "FirmwareStatusNotification":
+        return {"status": "Accepted"}, lambda: firmware.notify_signed_status(svc)
+    if what == "LogStatusNotification":
+        return {"status": "Accepted"}, lambda: _trigger_log_status(svc)
+    # BootNotification, Heartbeat, MeterValues, StatusNotification: as TriggerMessage does them
+    return operations.trigger_message(svc, p)
+
+
+# -- GetLog ---------------------------------------------------------------------------------------
+def get_log(svc, p):
+    """GetLog: the log and fault history (DiagnosticsLog, what GetDiagnostics uploads) or the
+    security log, uploaded to remoteLocation/<filename>; one upload at a time (a new request
+    cancels the running one: AcceptedCanceled). The time filters are not applied: the files are
+    small and uploaded whole (their newest DIAG_MAX bytes)."""
+    status = "Accepted"
+    task = getattr(svc, "log_task", None)
+    if task is not None:
+        task.cancel()
+        status = "AcceptedCanceled"
+    kind = "security" if p["logType"] == "SecurityLog" else "diagnostics"
+    name = "%s-%s-%d.log" % (kind, svc.settings.get("ocpp_id", "evse"), p["requestId"])
+    return {"status": status, "filename": name}, lambda: _start_log(svc, p, name)
+
+
+def _start_log(svc, p, name):
+    svc.log_req = p["requestId"]
+    svc.log_task = asyncio.create_task(_upload_log(svc, p, name))
+
+
+def _log_parts(svc, kind):
+    if kind == "SecurityLog":
+        data = firmware.tail(store.join(svc.flash_dir, secevents.LOG), firmware.DIAG_MAX)
+        return [b"== security.log ==\n" + (data or b"")]
+    return firmware.diagnostics_parts(svc) or [b"(no log)\n"]
+
+
+def _log_status(svc, status, req=None):
+    p = {"status": status}
+    if req is not None:
+        p["requestId"] = req
+    svc.queue_call("LogStatusNotification", p)
+
+
+def _trigger_log_status(svc):
+    """Uploading while an upload runs, else Idle (the status of no upload going on)."""
+    if getattr(svc, "log_task", None) is not None:
+        return _log_status(svc, "Uploading", svc.log_req)
+    _log_status(svc, "Idle")
+
+
+async def _upload_log(svc, p, name):
+    from evse.ocpp import http
+    req = p["requestId"]
+    url = p["log"]["remoteLocation"].rstrip("/") + "/" + name
+    try:
+        for i in range(max(1, p.get("retries", 1))):
+            if i:
+                await firmware.sleep_ticks(svc, p.get("retryInterval", firmware.RETRY_S))
+            _log_status(svc, "Uploading", req)
+            try:
+                await http.upload(url, _log_parts(svc, p["logType"]), firmware.ca(svc))
+                _log_status(svc, "Uploaded", req)
+                return
+            except Exception as e:  # any transfer error: the next attempt
+                svc.last_error = "log upload: " + repr(e)
+        _log_status(svc, "UploadFailure", req)
+    finally:
+        svc.log_task = None
+
+
+# -- SignedUpdateFirmware ---------------------------------------------------------------------------
+async def run_steps(steps, every=8):
+    """Run a verification's steps, giving the control loop its turn every `every` steps."""
+    n = 0
+    for _ in steps:
+        n += 1
+        if n % every == 0:
+            await asyncio.sleep(0)
+
+
+async def signing_cert_ok(svc, pem):
+    """The signing certificate reads, is within its validity and one of the installed
+    ManufacturerRootCertificates signed it."""
+    from evse.ocpp import x509
+    cert = _readable(svc, pem)
+    if cert is None:
+        return False
+    for _, root in installed(svc, "ManufacturerRootCertificate"):
+        out = {}
+        try:
+            await run_steps(x509.verify_signed_by(cert, root, out))
+        except ValueError:          # a root key this code cannot use
+            continue
+        if out["ok"]:
+            return True
+    return False
+
+
+async def signed_update_firmware(svc, p):
+    """SignedUpdateFirmware: the signing certificate is checked now (InvalidCertificate and a
+    security event if it fails); the update then runs as UpdateFirmware's does, with the
+    signature checked once downloaded (firmware.py)."""
+    fw = p["firmware"]
+    if svc.state.get("fw"):
+        return {"status": "Rejected"}           # one update at a time
+    if not await signing_cert_ok(svc, fw["signingCertificate"]):
+        secevents.report(svc, "InvalidFirmwareSigningCertificate")
+        return {"status": "InvalidCertificate"}
+    with open(store.join(firmware.fw_dir(svc), firmware.SIGNED), "w") as f:
+        f.write(fw["signingCertificate"] + "\n" + fw["signature"])
+    svc.state["fw"] = {"loc": fw["location"], "at": parse_iso(fw["retrieveDateTime"]),
+                       "inst": parse_iso(fw["installDateTime"]) if fw.get("installDateTime") else None,
+                       "n": max(1, p.get("retries", 1)), "iv": p.get("retryInterval", firmware.RETRY_S),
+                       "phase": "download", "req": p["requestId"]}
+    svc.save()
+    return {"status": "Accepted"}, lambda: firmware.start(svc)

@@ -1,0 +1,247 @@
+"""X.509 certificates and signatures for the OCPP 1.6 security extension, in plain Python that runs
+on MicroPython (no `cryptography` there): read a certificate's DER, its OCSP-style hash data, and
+verify RSA PKCS#1 v1.5 / ECDSA P-256 signatures over SHA-256 (the firmware signing and certificate
+algorithms of the Security Whitepaper). Imported only when a security message arrives.
+
+The verifications are generators that yield between steps (one modular square or one bit of the
+point multiplication): on a Pico a P-256 verification takes about a second of interpreter time, and
+the control tick must run in between (security.run_steps)."""
+import binascii
+import hashlib
+from evse.ocpp.wallclock import parse_iso
+
+OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"          # rsaEncryption
+OID_RSA_SHA256 = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"   # sha256WithRSAEncryption
+OID_EC = b"\x2a\x86\x48\xce\x3d\x02\x01"                   # id-ecPublicKey
+OID_P256 = b"\x2a\x86\x48\xce\x3d\x03\x01\x07"             # prime256v1
+OID_ECDSA_SHA256 = b"\x2a\x86\x48\xce\x3d\x04\x03\x02"     # ecdsa-with-SHA256
+# EMSA-PKCS1-v1_5 DigestInfo of SHA-256 (RFC 8017 section 9.2, note 1)
+SHA256_INFO = binascii.unhexlify("3031300d060960864801650304020105000420")
+
+# NIST P-256 (FIPS 186-4 D.1.2.3)
+P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffff
+N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551
+B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b
+GX = 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296
+GY = 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5
+
+
+# -- DER ---------------------------------------------------------------------------------------------
+def tlv(b, i):
+    """(tag, start, end) of the value of the DER element at b[i]; ValueError if it does not fit."""
+    if i + 2 > len(b):
+        raise ValueError("DER truncated")
+    tag, n = b[i], b[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7f
+        if not 0 < k < 4 or i + k > len(b):
+            raise ValueError("DER length")
+        n = int.from_bytes(b[i:i + k], "big")
+        i += k
+    if i + n > len(b):
+        raise ValueError("DER truncated")
+    return tag, i, i + n
+
+
+def children(b, start, end):
+    """The elements inside a constructed value: a list of (tag, start, end, element start)."""
+    out = []
+    while start < end:
+        tag, s, e = tlv(b, start)
+        out.append((tag, s, e, start))
+        start = e
+    return out
+
+
+def pem_to_der(text):
+    """The DER of the first PEM block in `text` (str or bytes); DER given as bytes is returned as is."""
+    if isinstance(text, (bytes, bytearray)) and text[:1] == b"\x30":
+        return bytes(text)
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode()
+    i = text.find("-----BEGIN")
+    j = text.find("-----END", i + 1)
+    if i < 0 or j < 0:
+        raise ValueError("not a PEM certificate")
+    body = text[text.find("\n", i) + 1:j]
+    return binascii.a2b_base64("".join(body.split()))
+
+
+def _time(b, tag, s, e):
+    """UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) -> epoch seconds."""
+    t = bytes(b[s:e]).decode()
+    if tag == 0x17:
+        t = ("19" if int(t[:2]) >= 50 else "20") + t   # RFC 5280 4.1.2.5.1
+    v = parse_iso("%s-%s-%sT%s:%s:%sZ" % (t[:4], t[4:6], t[6:8], t[8:10], t[10:12], t[12:14]))
+    if v is None or not t.endswith("Z"):
+        raise ValueError("certificate time")
+    return v
+
+
+def parse(der):
+    """A certificate -> dict: tbs (the signed bytes), sig_alg (OID), sig, serial (int), issuer and
+    subject (their DER), not_before / not_after (epoch s), key_alg, key_param (OIDs) and key (the
+    subjectPublicKey bits). ValueError if it is not an X.509 certificate."""
+    der = bytes(der)
+    tag, s, e = tlv(der, 0)
+    if tag != 0x30 or e != len(der):
+        raise ValueError("not a certificate")
+    top = children(der, s, e)
+    if len(top) != 3 or top[2][0] != 0x03:
+        raise ValueError("not a certificate")
+    f = children(der, top[0][1], top[0][2])
+    if f and f[0][0] == 0xa0:                    # [0] version
+        f = f[1:]
+    if len(f) < 6 or f[0][0] != 0x02:
+        raise ValueError("certificate fields")
+    validity = children(der, f[3][1], f[3][2])
+    spki = children(der, f[5][1], f[5][2])
+    alg = children(der, spki[0][1], spki[0][2])
+    sig_alg = children(der, top[1][1], top[1][2])
+    return {"der": der, "tbs": der[top[0][3]:top[0][2]], "sig_alg": der[sig_alg[0][1]:sig_alg[0][2]],
+            "sig": der[top[2][1] + 1:top[2][2]], "serial": int.from_bytes(der[f[0][1]:f[0][2]], "big"),
+            "issuer": der[f[2][3]:f[2][2]], "subject": der[f[4][3]:f[4][2]],
+            "not_before": _time(der, *validity[0][:3]), "not_after": _time(der, *validity[1][:3]),
+            "key_alg": der[alg[0][1]:alg[0][2]],
+            "key_param": der[alg[1][1]:alg[1][2]] if len(alg) > 1 and alg[1][0] == 0x06 else None,
+            "key": der[spki[1][1] + 1:spki[1][2]]}
+
+
+def _hex(data):
+    return binascii.hexlify(data).decode()
+
+
+def hash_data(cert, issuer=None):
+    """OCPP CertificateHashData (SHA256; OCSP's CertID, RFC 6960 4.1.1): the hash of the issuer's
+    name, of the issuer's public key and the serial number in hex. A root is its own issuer."""
+    issuer = issuer or cert
+    return {"hashAlgorithm": "SHA256", "issuerNameHash": _hex(hashlib.sha256(cert["issuer"]).digest()),
+            "issuerKeyHash": _hex(hashlib.sha256(issuer["key"]).digest()),
+            "serialNumber": "%x" % cert["serial"]}
+
+
+def same_hash_data(a, b):
+    """Two CertificateHashData name the same certificate (hex case and leading zeros ignored)."""
+    def norm(h):
+        return (h.get("hashAlgorithm"), h.get("issuerNameHash", "").lower(),
+                h.get("issuerKeyHash", "").lower(), h.get("serialNumber", "").lower().lstrip("0"))
+    return norm(a) == norm(b)
+
+
+# -- signatures ------------------------------------------------------------------------------------
+def verify(cert, digest, sig, out):
+    """Steps (a generator) checking `sig` over a SHA-256 `digest` with the certificate's key;
+    out["ok"] is True or False at the end. ValueError for a key this module does not handle."""
+    if cert["key_alg"] == OID_RSA:
+        return _rsa(cert["key"], digest, sig, out)
+    if cert["key_alg"] == OID_EC and cert["key_param"] == OID_P256:
+        return _ecdsa(cert["key"], digest, sig, out)
+    raise ValueError("key type not supported (RSA or EC P-256)")
+
+
+def verify_signed_by(cert, issuer, out):
+    """Steps checking that `issuer` signed `cert` (its name and its signature)."""
+    if cert["issuer"] != issuer["subject"] or cert["sig_alg"] not in (OID_RSA_SHA256, OID_ECDSA_SHA256):
+        out["ok"] = False
+        return iter(())
+    return verify(issuer, hashlib.sha256(cert["tbs"]).digest(), cert["sig"], out)
+
+
+def _ints(b):
+    """The INTEGERs of a DER SEQUENCE."""
+    tag, s, e = tlv(b, 0)
+    return [int.from_bytes(b[x[1]:x[2]], "big") for x in children(b, s, e) if x[0] == 0x02]
+
+
+def _rsa(key, digest, sig, out):
+    n, exp = _ints(key)[:2]
+    k = (len("%x" % n) + 1) // 2
+    out["ok"] = False
+    s = int.from_bytes(sig, "big")
+    if len(sig) != k or s >= n:
+        return
+    x = 1
+    for bit in bin(exp)[2:]:        # square and multiply, one step each
+        x = x * x % n
+        if bit == "1":
+            x = x * s % n
+        yield
+    want = b"\x00\x01" + b"\xff" * (k - 3 - len(SHA256_INFO) - len(digest)) + b"\x00" + SHA256_INFO + digest
+    out["ok"] = x.to_bytes(k, "big") == want
+
+
+def _add(p1, x2, y2):
+    """Jacobian point + affine point on P-256 (madd-2007-bl); None is the point at infinity."""
+    if p1 is None:
+        return (x2, y2, 1)
+    x1, y1, z1 = p1
+    zz = z1 * z1 % P
+    h = (x2 * zz - x1) % P
+    r = 2 * (y2 * z1 * zz - y1) % P
+    if h == 0:
+        return _double(p1) if r == 0 else None
+    hh = h * h % P
+    i = 4 * hh
+    j = h * i
+    v = x1 * i
+    x3 = (r * r - j - 2 * v) % P
+    return (x3, (r * (v - x3) - 2 * y1 * j) % P, ((z1 + h) ** 2 - zz - hh) % P)
+
+
+def _double(p1):
+    """2 * a Jacobian point on P-256 (dbl-2001-b, a = -3)."""
+    if p1 is None:
+        return None
+    x1, y1, z1 = p1
+    delta = z1 * z1 % P
+    gamma = y1 * y1 % P
+    beta = x1 * gamma % P
+    alpha = 3 * (x1 - delta) * (x1 + delta) % P
+    x3 = (alpha * alpha - 8 * beta) % P
+    z3 = ((y1 + z1) ** 2 - gamma - delta) % P
+    return (x3, (alpha * (4 * beta - x3) - 8 * gamma * gamma) % P, z3)
+
+
+def _affine(p1):
+    if p1 is None or p1[2] == 0:
+        return None
+    zi = pow(p1[2], P - 2, P)
+    return (p1[0] * zi * zi % P, p1[1] * zi * zi * zi % P)
+
+
+def _ecdsa(key, digest, sig, out):
+    """ECDSA verification (FIPS 186-4 6.4.2)."""
+    out["ok"] = False
+    if len(key) != 65 or key[0] != 4:
+        raise ValueError("EC key not an uncompressed P-256 point")
+    qx, qy = int.from_bytes(key[1:33], "big"), int.from_bytes(key[33:], "big")
+    if (qy * qy - qx ** 3 + 3 * qx - B) % P:
+        return                      # not on the curve
+    try:
+        rs = _ints(sig)
+    except ValueError:              # a torn signature is a wrong one
+        return
+    if len(rs) != 2 or not (0 < rs[0] < N and 0 < rs[1] < N):
+        return
+    r, s = rs
+    w = pow(s, N - 2, N)
+    yield
+    acc = [None]
+    yield from _twice_mul(int.from_bytes(digest, "big") * w % N, r * w % N, qx, qy, acc)
+    pt = _affine(acc[0])
+    out["ok"] = pt is not None and pt[0] % N == r
+
+
+def _twice_mul(u1, u2, qx, qy, acc):
+    """u1*G + u2*Q into acc[0], one bit per step (Shamir's trick)."""
+    gq = _affine(_add((GX, GY, 1), qx, qy))     # None when Q = -G
+    pts = (None, (GX, GY), (qx, qy), gq)
+    p1 = None
+    for i in range(255, -1, -1):
+        p1 = _double(p1)
+        pt = pts[((u1 >> i) & 1) | (((u2 >> i) & 1) << 1)]
+        if pt is not None:
+            p1 = _add(p1, pt[0], pt[1])
+        yield
+    acc[0] = p1
