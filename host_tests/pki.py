@@ -61,3 +61,21 @@ def hash_data(c, issuer=None):
 
 def sha256(data):
     return hashlib.sha256(data).digest()
+
+
+def server_cert(issuer_key, issuer_cert, ip="127.0.0.1"):
+    """(certificate, key) of a TLS server at `ip`, signed by the issuer."""
+    import ipaddress
+    k = key("ec")
+    c = (x509.CertificateBuilder().subject_name(name(ip)).issuer_name(issuer_cert.subject)
+         .public_key(k.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(NOW - DAY).not_valid_after(NOW + 30 * DAY)
+         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+         .sign(issuer_key, hashes.SHA256()))
+    return c, k
+
+
+def write_key(k, path):
+    with open(path, "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()))

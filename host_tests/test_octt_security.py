@@ -238,3 +238,20 @@ def test_extended_trigger_message(tmp_path):
         assert res.status == "Rejected"
         await b.until(lambda: "InvalidChargePointCertificate" in events(cs), what="security event")
     run_case(tmp_path, case)
+
+
+def test_TC_083_CS_the_security_profile_is_only_raised_and_only_to_one_that_can_be_met(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        conf = await cs.call("cp1", call.GetConfiguration(key=["SecurityProfile", "CertificateStoreMaxLength",
+                                                               "AdditionalRootCertificateCheck"]))
+        assert {k["key"]: k["value"] for k in conf.configuration_key} == {
+            "SecurityProfile": "0", "CertificateStoreMaxLength": "8", "AdditionalRootCertificateCheck": "false"}
+        for value in ("2", "3", "x"):    # ws:// cannot carry 2 or 3; not a number
+            assert (await cs.call("cp1", call.ChangeConfiguration(key="SecurityProfile", value=value))).status == "Rejected"
+        assert (await cs.call("cp1", call.ChangeConfiguration(key="SecurityProfile", value="1"))).status == "Accepted"
+        await b.until(lambda: "ReconfigurationOfSecurityParameters" in events(cs), what="security event")
+        assert (await cs.call("cp1", call.ChangeConfiguration(key="SecurityProfile", value="0"))).status == "Rejected"
+        b = await power_on()                              # the next connection uses Basic auth
+        await b.until(lambda: cs.auth_headers and cs.auth_headers[-1], what="Basic auth on reconnect")
+    run_case(tmp_path, case, ocpp_password="0123456789abcdefXYZ")

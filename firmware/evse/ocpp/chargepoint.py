@@ -36,15 +36,14 @@ class OcppService:
         self.charger = charger
         self.meter = meter
         self.settings = settings
-        self.ticks = clock.ticks_ms
-        self.ticks_diff = clock.ticks_diff
-        self.ticks_add = clock.ticks_add
+        self.ticks, self.ticks_diff, self.ticks_add = clock.ticks_ms, clock.ticks_diff, clock.ticks_add
         self.on_reset = on_reset  # callable('Soft'|'Hard') that reboots the board
         self.connect = connect
         store.ensure_dir(flash_dir)
         self.flash_dir = flash_dir  # also holds the profile 3 client certificate (connection.py)
         p = lambda n: store.join(flash_dir, n)
         self.config = Config(p("config.json"), settings.get("ocpp_config"))
+        self.config.values["SecurityProfile"] = connection.security_profile(self)  # reported as used
         self.auth = auth.AuthStore(p("authcache.json"), p("locallist.json"),
                                    self.config.get("LocalAuthListMaxLength"))
         self.profiles = schedule.Profiles(p("profiles.json"), settings.get("nominal_volts", 230),

@@ -9,16 +9,19 @@ DEFAULT_MEASURANDS = "Energy.Active.Import.Register,Current.Import,Power.Active.
 # name: (type, read-only, default, rule). Types: int (rule (lo, hi)), bool (rule: the values it
 # takes, None: both), csl (rule: allowed items), str (rule: max length). 'w' marks write-only (never reported, e.g. the password).
 KEYS = {
+    "AdditionalRootCertificateCheck": ("bool", True, False, None),  # security extension (security.py)
     "AllowOfflineTxForUnknownId": ("bool", False, False, None),
     "AuthorizationCacheEnabled": ("bool", False, True, None),
     "AuthorizationKey": ("w", False, "", 40),
     "AuthorizeRemoteTxRequests": ("bool", False, False, None),
+    "CertificateStoreMaxLength": ("int", True, 8, None),  # both root types together (security.STORE_MAX each)
     "ChargeProfileMaxStackLevel": ("int", True, 8, None),
     "ChargingScheduleAllowedChargingRateUnit": ("csl", True, "Current,Power", None),
     "ChargingScheduleMaxPeriods": ("int", True, 24, None),
     "ClockAlignedDataInterval": ("int", False, 0, (0, 86400)),
     "ConnectionTimeOut": ("int", False, 60, (1, 3600)),
     "ConnectorPhaseRotation": ("csl", False, "NotApplicable", None),
+    "CpoName": ("str", False, "", 100),
     "GetConfigurationMaxKeys": ("int", True, 50, None),
     "HeartbeatInterval": ("int", False, 300, (1, 86400)),
     "LocalAuthListEnabled": ("bool", False, True, None),
@@ -34,6 +37,7 @@ KEYS = {
     "NumberOfConnectors": ("int", True, 1, None),
     "ReserveConnectorZeroSupported": ("bool", True, True, None),  # reserves the only connector
     "ResetRetries": ("int", False, 1, (0, 10)),
+    "SecurityProfile": ("int", False, 0, (0, 3)),  # only raised, when it can be met (security.raise_profile)
     "SendLocalListMaxLength": ("int", True, 100, None),
     "StopTransactionOnEVSideDisconnect": ("bool", False, True, None),  # false: unplug suspends (transactions.ev_left)
     "StopTransactionOnInvalidId": ("bool", False, True, None),

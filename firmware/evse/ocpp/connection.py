@@ -43,7 +43,7 @@ def timestamp(svc, meta):
     return format_iso(ts)
 
 
-def _client_cert(svc, profile):
+def client_cert(svc, profile):
     """Security profile 3: the charge point's certificate and key, files in the OCPP directory on
     flash (/ocpp/ on a board), DER or PEM (converted once, evse.shell.tls.der_file). Other profiles pass
     nothing more to the transport (an injected one need not know these arguments)."""
@@ -51,6 +51,31 @@ def _client_cert(svc, profile):
         return {}
     return {"cert_file": store.join(svc.flash_dir, CLIENT_CERT),
             "key_file": store.join(svc.flash_dir, CLIENT_KEY)}
+
+
+def security_profile(svc):
+    """The profile the connection uses: the settings' or the higher one the central system set
+    (SecurityProfile, never lowered)."""
+    return max(svc.settings.get("ocpp_security_profile", 0), svc.config.get("SecurityProfile") or 0)
+
+
+def installed_roots(svc):
+    """The CentralSystemRootCertificates installed over OCPP (security.py keeps them as DER files),
+    the trust anchors of wss:// when the settings name no ocpp_ca_file; None when there is none."""
+    d = store.join(svc.flash_dir, "certs")
+    try:
+        names = sorted(n for n in os.listdir(d) if n.startswith("cs-"))
+    except OSError:
+        return None
+    return [store.join(d, n) for n in names] or None
+
+
+def _refused(svc, e):
+    """A 401 to the upgrade: the security event FailedToAuthenticateAtCentralSystem, once a boot."""
+    if " 401" in str(e) and not getattr(svc, "told_401", False):
+        svc.told_401 = True
+        from evse.ocpp import secevents
+        secevents.report(svc, "FailedToAuthenticateAtCentralSystem", str(e)[:100])
 
 
 def _password(svc):
@@ -67,16 +92,17 @@ async def run(svc):
             await asyncio.sleep(IDLE_WAKE_MS / 1000)
             continue
         cpid = svc.settings.get("ocpp_id", "evse")
-        profile = svc.settings.get("ocpp_security_profile", 0)
+        profile = security_profile(svc)
         basic = profile in (1, 2)
         try:
             ws = await connect(
                 url.rstrip("/") + "/" + cpid, "ocpp1.6",
                 user=cpid if basic else None, password=_password(svc) if basic else None,
-                ca_file=svc.settings.get("ocpp_ca_file") or None,
-                **_client_cert(svc, profile))  # pyright: ignore[reportArgumentType] (file names only)
+                ca_file=svc.settings.get("ocpp_ca_file") or installed_roots(svc),
+                **client_cert(svc, profile))  # pyright: ignore[reportArgumentType] (file names only)
         except Exception as e:
             svc.last_error = "connect: %r" % (e,)
+            _refused(svc, e)
             await asyncio.sleep(delay / 1000)
             delay = min(delay * 2, RECONNECT_MAX_MS)
             continue

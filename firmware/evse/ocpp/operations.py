@@ -24,8 +24,13 @@ def change_availability(svc, p):
 
 
 def change_configuration(svc, p):
-    """ChangeConfiguration: config.Config checks and keeps the value."""
-    return {"status": svc.config.change(p["key"], p["value"])}
+    """ChangeConfiguration: config.Config checks and keeps the value; the security keys are the
+    security extension's (a security event when they change)."""
+    key = p["key"]
+    if key in ("SecurityProfile", "AuthorizationKey"):
+        from evse.ocpp import security
+        return {"status": security.change_key(svc, key, p["value"])}
+    return {"status": svc.config.change(key, p["value"])}
 
 
 def clear_cache(svc, p):

@@ -133,6 +133,35 @@ def certificate_signed(svc, p):
                                                             "no certificate signing request pending")
 
 
+# -- the security keys -------------------------------------------------------------------------------
+def change_key(svc, key, value):
+    """ChangeConfiguration of SecurityProfile (only raised, and only to a profile the URL, the
+    password and the client certificate on flash can meet; used from the next connection) or
+    AuthorizationKey; accepted changes are a ReconfigurationOfSecurityParameters event."""
+    if key == "SecurityProfile":
+        from evse.ocpp import connection
+        try:
+            new = int(value)
+        except ValueError:
+            return "Rejected"
+        if new <= connection.security_profile(svc) or not _profile_met(svc, new):
+            return "Rejected"
+    st = svc.config.change(key, value)
+    if st == "Accepted":
+        secevents.report(svc, "ReconfigurationOfSecurityParameters", key)
+    return st
+
+
+def _profile_met(svc, profile):
+    from evse.ocpp import connection
+    url = svc.settings.get("ocpp_url", "")
+    if profile >= 2 and not url.startswith("wss://"):
+        return False
+    if profile in (1, 2) and not (svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password")):
+        return False
+    return profile != 3 or all(store.exists(f) for f in connection.client_cert(svc, 3).values())
+
+
 # -- ExtendedTriggerMessage -------------------------------------------------------------------------
 def extended_trigger_message(svc, p):
     what = p["requestedMessage"]

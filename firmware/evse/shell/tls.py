@@ -32,7 +32,8 @@ def der_file(path):
 
 
 def make_tls_context(ca_file, cert_file=None, key_file=None):
-    """Client TLS context that checks the server certificate against `ca_file` (PEM or DER), and
+    """Client TLS context that checks the server certificate against `ca_file` (PEM or DER; a list
+    of them: any one may have signed it), and
     presents a client certificate when given one (security profile 3).
     Without a CA file the connection is encrypted but the server is not authenticated.
     The same calls work on MicroPython (extmod ssl) and CPython."""
@@ -44,8 +45,9 @@ def make_tls_context(ca_file, cert_file=None, key_file=None):
         except ValueError:  # a port without a PEM parser (unix): the DER form
             ctx.load_cert_chain(der_file(cert_file), der_file(key_file))
     if ca_file:
-        with open(der_file(ca_file), "rb") as f:
-            ctx.load_verify_locations(cadata=f.read())
+        for path in ca_file if isinstance(ca_file, list) else (ca_file,):
+            with open(der_file(path), "rb") as f:
+                ctx.load_verify_locations(cadata=f.read())     # each call adds to the anchors
         ctx.verify_mode = ssl.CERT_REQUIRED
         return ctx
     if hasattr(ctx, "check_hostname"):  # CPython refuses CERT_NONE while the name is checked
