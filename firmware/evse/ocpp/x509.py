@@ -155,18 +155,27 @@ def _ints(b):
 
 
 def _rsa(key, digest, sig, out):
-    n, exp = _ints(key)[:2]
-    k = (len("%x" % n) + 1) // 2
+    tag, s0, e0 = tlv(key, 0)
+    parts = children(key, s0, e0)
+    if len(parts) < 2:
+        raise ValueError("RSA key")
+    mod = key[parts[0][1]:parts[0][2]]
+    mod = mod[1:] if mod[:1] == b"\x00" else mod
+    k = len(mod)                    # bytes of the modulus (formatting a 2048-bit int costs a tick)
+    n, exp = int.from_bytes(mod, "big"), int.from_bytes(key[parts[1][1]:parts[1][2]], "big")
     out["ok"] = False
     s = int.from_bytes(sig, "big")
     if len(sig) != k or s >= n:
         return
     x = 1
-    for bit in bin(exp)[2:]:        # square and multiply, one step each
-        x = x * x % n
+    for bit in bin(exp)[2:]:        # square and multiply: one product or one reduction per step
+        x = x * x
+        yield
+        x %= n
+        yield
         if bit == "1":
             x = x * s % n
-        yield
+            yield
     want = b"\x00\x01" + b"\xff" * (k - 3 - len(SHA256_INFO) - len(digest)) + b"\x00" + SHA256_INFO + digest
     out["ok"] = x.to_bytes(k, "big") == want
 
@@ -203,11 +212,15 @@ def _double(p1):
     return (x3, (alpha * (4 * beta - x3) - 8 * gamma * gamma) % P, z3)
 
 
-def _affine(p1):
+def _affine(p1, out):
+    """A Jacobian point in affine coordinates into out[0] (None: infinity), in steps."""
+    out[0] = None
     if p1 is None or p1[2] == 0:
-        return None
-    zi = pow(p1[2], P - 2, P)
-    return (p1[0] * zi * zi % P, p1[1] * zi * zi * zi % P)
+        return
+    zi = [1]
+    yield from _inverse(p1[2], P, zi)
+    z2 = zi[0] * zi[0] % P
+    out[0] = (p1[0] * z2 % P, p1[1] * z2 * zi[0] % P)
 
 
 def _ecdsa(key, digest, sig, out):
@@ -225,18 +238,32 @@ def _ecdsa(key, digest, sig, out):
     if len(rs) != 2 or not (0 < rs[0] < N and 0 < rs[1] < N):
         return
     r, s = rs
-    w = pow(s, N - 2, N)
-    yield
+    w = [1]
+    yield from _inverse(s, N, w)
     acc = [None]
-    yield from _twice_mul(int.from_bytes(digest, "big") * w % N, r * w % N, qx, qy, acc)
-    pt = _affine(acc[0])
-    out["ok"] = pt is not None and pt[0] % N == r
+    yield from _twice_mul(int.from_bytes(digest, "big") * w[0] % N, r * w[0] % N, qx, qy, acc)
+    yield from _affine(acc[0], acc)
+    out["ok"] = acc[0] is not None and acc[0][0] % N == r
+
+
+def _inverse(a, m, out):
+    """a^-1 mod a 256-bit prime m (Fermat: a^(m-2)) into out[0], one bit per step: pow() at once
+    takes 72 ms on a Pico, seven control ticks."""
+    x = 1
+    e = m - 2
+    for i in range(255, -1, -1):
+        x = x * x % m
+        if (e >> i) & 1:
+            x = x * a % m
+        yield
+    out[0] = x
 
 
 def _twice_mul(u1, u2, qx, qy, acc):
     """u1*G + u2*Q into acc[0], one bit per step (Shamir's trick)."""
-    gq = _affine(_add((GX, GY, 1), qx, qy))     # None when Q = -G
-    pts = (None, (GX, GY), (qx, qy), gq)
+    gq = [None]
+    yield from _affine(_add((GX, GY, 1), qx, qy), gq)     # None when Q = -G
+    pts = (None, (GX, GY), (qx, qy), gq[0])
     p1 = None
     for i in range(255, -1, -1):
         p1 = _double(p1)
