@@ -255,3 +255,22 @@ def test_TC_083_CS_the_security_profile_is_only_raised_and_only_to_one_that_can_
         b = await power_on()                              # the next connection uses Basic auth
         await b.until(lambda: cs.auth_headers and cs.auth_headers[-1], what="Basic auth on reconnect")
     run_case(tmp_path, case, ocpp_password="0123456789abcdefXYZ")
+
+
+def test_the_signature_is_checked_once_no_session_runs(tmp_path, pkis):
+    image = version_bundle("9.1.0")
+
+    async def case(cs, power_on, srv):
+        from octt_cs import charging
+        b = await power_on()
+        await trust(cs, pkis["root"])
+        await charging(b)
+        await signed_update(b, cs, srv.url("/fw/9.1.0.bin"), pkis["signer"], pki.sign(pkis["signer_key"], image))
+        await b.until(lambda: "Downloaded" in signed_statuses(cs), 30, "Downloaded")
+        await b.wait(3.0)
+        assert signed_statuses(cs) == ["Downloading", "Downloaded"] and b.d.coil    # still charging
+        b.d.ev("B")
+        b.d.unplug()
+        await b.until(lambda: "Installing" in signed_statuses(cs), 30, "Installing")
+        assert signed_statuses(cs)[2:4] == ["SignatureVerified", "Installing"]
+    files_case(tmp_path, case, {"/fw/9.1.0.bin": image})

@@ -126,7 +126,7 @@ async def _update(svc):
     if (job.get("inst") or 0) > (svc.wall.now(svc.ticks()) or 0):
         _notify(svc, "FirmwareStatusNotification", "InstallScheduled")
         await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= job["inst"])
-    await _until(lambda: svc.tx is None and not svc.contactor)   # never during a session
+    await _until(_idle(svc))        # never during a session
     _notify(svc, "FirmwareStatusNotification", "Installing")
     try:
         out = {}
@@ -151,6 +151,10 @@ async def _update(svc):
     svc.reset_ms = svc.ticks()
 
 
+def _idle(svc):
+    return lambda: svc.tx is None and not svc.contactor
+
+
 async def _fetch(svc, job, root, tmp):
     """Download (Downloaded), and a signed update's signature checked: True, or the update ended."""
     digest = await download(svc, job, root, tmp)
@@ -158,7 +162,10 @@ async def _fetch(svc, job, root, tmp):
         _end(svc, "DownloadFailed")
         return False
     _notify(svc, "FirmwareStatusNotification", "Downloaded")
-    if job.get("req") is None or await _signature_ok(svc, root, digest):
+    if job.get("req") is None:
+        return True
+    await _until(_idle(svc))        # the check's steps (up to 11 ms on a Pico) wait for no session
+    if await _signature_ok(svc, root, digest):
         return True
     _remove(tmp)
     from evse.ocpp import secevents
