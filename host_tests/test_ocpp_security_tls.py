@@ -80,3 +80,62 @@ def test_a_refused_login_is_a_security_event_sent_once_in(tmp_path):
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path):
+    """Security profile 3 with a certificate of an old CA: the central system has a new key pair
+    made and signs it with a new CA; the charge point reconnects with it at once, and later a
+    central system that trusts only the new CA lets it in."""
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes
+    root_key = pki.key("ec")
+    root = pki.cert(root_key, "CS root", ca=True)
+    old_key, new_key = pki.key("ec"), pki.key("ec")
+    old_ca, new_ca = pki.cert(old_key, "Old CPO CA", ca=True), pki.cert(new_key, "New CPO CA", ca=True)
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    cp_key = pki.key("ec")
+    (flash / "client_cert.pem").write_text(pki.pem(pki.cert(cp_key, "cp1", old_key, old_ca)))
+    pki.write_key(cp_key, str(flash / "client_key.pem"))
+    (tmp_path / "root.pem").write_text(pki.pem(root))
+    (tmp_path / "old.pem").write_text(pki.pem(old_ca))
+    (tmp_path / "new.pem").write_text(pki.pem(new_ca))
+    kw = dict(ocpp_security_profile=3, ocpp_ca_file=str(tmp_path / "root.pem"))
+
+    def mutual_cs(*trusted):
+        srv, srv_key = pki.server_cert(root_key, root)
+        (tmp_path / "srv.pem").write_text(pki.pem(srv))
+        pki.write_key(srv_key, str(tmp_path / "srv_key.pem"))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(tmp_path / "srv.pem"), str(tmp_path / "srv_key.pem"))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        for t in trusted:
+            ctx.load_verify_locations(cafile=str(tmp_path / t))
+        return CentralSystem(ssl_context=ctx)
+
+    async def main():
+        cs = mutual_cs("old.pem", "new.pem")
+        await cs.start()
+        rig = await Rig(cs, flash, **kw).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))
+        assert res.status == "Accepted"
+        await cs.wait_for(lambda: any(a == "SignCertificate" for a, _ in cs.calls), 30)
+        csr = cx.load_pem_x509_csr([p for a, p in cs.calls if a == "SignCertificate"][0]["csr"].encode())
+        leaf = (cx.CertificateBuilder().subject_name(csr.subject).issuer_name(new_ca.subject)
+                .public_key(csr.public_key()).serial_number(cx.random_serial_number())
+                .not_valid_before(pki.NOW - pki.DAY).not_valid_after(pki.NOW + 90 * pki.DAY)
+                .sign(new_key, hashes.SHA256()))
+        boots = sum(1 for a, _ in cs.calls if a == "BootNotification")
+        res = await cs.call("cp1", call.CertificateSigned(certificate_chain=pki.pem(leaf) + pki.pem(new_ca)))
+        assert res.status == "Accepted"
+        await cs.wait_for(lambda: sum(1 for a, _ in cs.calls if a == "BootNotification") > boots)   # reconnected
+        await rig.kill()
+        await cs.stop()
+        cs = mutual_cs("new.pem")                                   # the old certificate no longer works
+        await cs.start()
+        rig = await Rig(cs, flash, **kw).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -9,7 +9,7 @@ import base64
 import pytest
 
 import pki
-from octt_cs import call, run_case
+from octt_cs import call, change_config, run_case
 from test_firmware_bundle import version_bundle
 from test_octt_firmware import files_case, reboot
 from evse.ocpp import connection
@@ -229,13 +229,11 @@ def test_extended_trigger_message(tmp_path):
             assert res.status == "Accepted"
         await b.until(lambda: len(cs.actions("BootNotification")) == n + 1 and cs.actions("Heartbeat"),
                       what="triggered messages")
-        res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))
-        assert res.status == "NotImplemented"          # no key pair is made on the charge point
         res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="StatusNotification",
                                                                connector_id=2))
         assert res.status == "Rejected"
         res = await cs.call("cp1", call.CertificateSigned(certificate_chain="-----BEGIN CERTIFICATE-----"))
-        assert res.status == "Rejected"
+        assert res.status == "Rejected"                # none asked for, and not a certificate
         await b.until(lambda: "InvalidChargePointCertificate" in events(cs), what="security event")
     run_case(tmp_path, case)
 
@@ -274,3 +272,41 @@ def test_the_signature_is_checked_once_no_session_runs(tmp_path, pkis):
         await b.until(lambda: "Installing" in signed_statuses(cs), 30, "Installing")
         assert signed_statuses(cs)[2:4] == ["SignatureVerified", "Installing"]
     files_case(tmp_path, case, {"/fw/9.1.0.bin": image})
+
+
+def test_TC_074_CS_the_charge_point_certificate_renewed_on_request(tmp_path):
+    """The central system acts as the certificate authority: the charge point makes a key pair and
+    a request (checked by cryptography), the certificate it gets back for that key is accepted, one
+    for another key is not."""
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes, serialization
+    ca_key = pki.key("ec")
+    ca = pki.cert(ca_key, "CPO sub-CA", ca=True)
+
+    def signed(csr, key=None):
+        b = (cx.CertificateBuilder().subject_name(csr.subject).issuer_name(ca.subject)
+             .public_key(key.public_key() if key else csr.public_key()).serial_number(cx.random_serial_number())
+             .not_valid_before(pki.NOW - pki.DAY).not_valid_after(pki.NOW + 90 * pki.DAY))
+        return pki.pem(b.sign(ca_key, hashes.SHA256())) + pki.pem(ca)
+
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "CpoName", "Garage CPO") == "Accepted"
+        res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))
+        assert res.status == "Accepted"
+        (req,) = await b.until(lambda: cs.actions("SignCertificate"), 60, "SignCertificate")
+        csr = cx.load_pem_x509_csr(req["csr"].encode())
+        assert csr.is_signature_valid
+        assert csr.subject.rfc4514_string() == "CN=cp1,O=Garage CPO"
+        res = await cs.call("cp1", call.CertificateSigned(certificate_chain=signed(csr, pki.key("ec"))))
+        assert res.status == "Rejected"                       # a certificate for another key
+        await b.until(lambda: "InvalidChargePointCertificate" in events(cs), what="security event")
+        res = await cs.call("cp1", call.CertificateSigned(certificate_chain=signed(csr)))
+        assert res.status == "Accepted"
+        flash = b.svc.flash_dir
+        with open(flash + "/client_key.pem", "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        with open(flash + "/client_cert.pem", "rb") as f:
+            leaf = cx.load_pem_x509_certificates(f.read())[0]
+        assert key.public_key().public_numbers() == leaf.public_key().public_numbers()
+    run_case(tmp_path, case)

@@ -123,6 +123,10 @@ class Charger(ChargePoint):
     def _signed_fw(self, **kw):
         return call_result.SignedFirmwareStatusNotification()
 
+    @on("SignCertificate")
+    def _sign_certificate(self, **kw):
+        return call_result.SignCertificate(status="Rejected")   # no certificate authority here
+
 
 def tx_default_profile(amps):
     """A TxDefaultProfile limiting connector 1 to AMPS from now on (OCPP 1.6 section 3.13.2)."""

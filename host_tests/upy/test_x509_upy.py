@@ -43,6 +43,23 @@ def test_signatures_of_the_data_and_of_other_data():
         assert not out["ok"]
 
 
+def test_a_key_pair_signs_what_its_public_key_verifies():
+    key, req, sig = {}, {}, {}
+    for _ in x509.ec_keypair(key):
+        pass
+    assert x509.parse_ec_private(x509.ec_private_der(key)) == key["pub"]
+    digest = hashlib.sha256(V.DATA).digest()
+    for _ in x509.ec_sign(key["d"], digest, sig):
+        pass
+    cert = {"key_alg": x509.OID_EC, "key_param": x509.OID_P256, "key": key["pub"]}
+    out = {}
+    assert _ok(x509.verify(cert, digest, sig["sig"], out), out)
+    for _ in x509.csr(key, "cp1", "CPO", req):
+        pass
+    pem = x509.to_pem(req["csr"], "CERTIFICATE REQUEST")
+    assert pem.startswith("-----BEGIN CERTIFICATE REQUEST-----") and x509.pem_blocks(pem) == [req["csr"]]
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

@@ -4,9 +4,9 @@ CertificateSigned), ExtendedTriggerMessage, GetLog and SignedUpdateFirmware. Imp
 of these (operations.HANDLERS); the certificate and signature code, x509.py, only when needed.
 
 Certificates are kept as DER files under <ocpp dir>/certs/, named by type and a hash of their bytes.
-The charge point makes no key pair (no CSR): SignChargePointCertificate is not implemented and a
-CertificateSigned is rejected; security profile 3 uses the certificate and key put on flash at
-installation (docs/ocpp.md)."""
+Security profile 3's client certificate and key are client_cert.pem / client_key.pem in the OCPP
+directory: put there at installation, or made here (ExtendedTriggerMessage SignChargePointCertificate:
+a P-256 key pair and a request, SignCertificate; CertificateSigned brings the certificate)."""
 import asyncio
 import binascii
 import hashlib
@@ -127,10 +127,64 @@ def delete_certificate(svc, p):
     return {"status": "NotFound"}
 
 
-def certificate_signed(svc, p):
-    """No CSR was made here (no key pair is generated on the charge point): nothing to accept."""
-    return {"status": "Rejected"}, lambda: secevents.report(svc, "InvalidChargePointCertificate",
-                                                            "no certificate signing request pending")
+# -- the charge point's own certificate (security profile 3) ------------------------------------------
+PENDING_KEY = "pending_key.pem"     # in certs/: the key pair of the request sent, until its certificate
+
+
+def renew(svc):
+    """ExtendedTriggerMessage(SignChargePointCertificate): a new P-256 key pair and a request for
+    it (CN the charge point id, O the CpoName key) sent as SignCertificate, in a task."""
+    task = getattr(svc, "renew_task", None)
+    if task is None or task.done():                 # one request at a time
+        svc.renew_task = asyncio.create_task(_renew(svc))
+
+
+async def _renew(svc):
+    from evse.ocpp import x509
+    key, req = {}, {}
+    await run_steps(x509.ec_keypair(key))
+    await run_steps(x509.csr(key, svc.settings.get("ocpp_id", "evse"), svc.config.get("CpoName"), req))
+    store.ensure_dir(cert_dir(svc))
+    with open(store.join(cert_dir(svc), PENDING_KEY), "w") as f:
+        f.write(x509.to_pem(x509.ec_private_der(key), "EC PRIVATE KEY"))
+    svc.queue_call("SignCertificate", {"csr": x509.to_pem(req["csr"], "CERTIFICATE REQUEST")})
+
+
+async def certificate_signed(svc, p):
+    """CertificateSigned: the chain (leaf first) is for the key pair of the request sent, within
+    its validity, each certificate signed by the next; then it and the key become the security
+    profile 3 client certificate, and a profile 3 connection is made again with them. Otherwise
+    Rejected and the security event InvalidChargePointCertificate."""
+    from evse.ocpp import connection, x509
+    pending = store.join(cert_dir(svc), PENDING_KEY)
+    try:
+        chain = [x509.parse(d) for d in x509.pem_blocks(p["certificateChain"])]
+        with open(pending) as f:
+            key = x509.parse_ec_private(x509.pem_to_der(f.read()))
+        ok = chain and chain[0]["key"] == key and all(_valid_now(svc, c) for c in chain)
+        for cert, issuer in zip(chain, chain[1:]):
+            out = {"ok": False}
+            if ok:
+                await run_steps(x509.verify_signed_by(cert, issuer, out))
+            ok = ok and out["ok"]
+    except (OSError, ValueError, IndexError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        secevents.report(svc, "InvalidChargePointCertificate")
+        return {"status": "Rejected"}
+    files = connection.client_cert(svc, 3)
+    with open(files["cert_file"], "w") as f:
+        f.write(p["certificateChain"])
+    os.rename(pending, files["key_file"])
+    return {"status": "Accepted"}, lambda: _reconnect(svc)
+
+
+def _reconnect(svc):
+    """With the new certificate now, when the connection uses it (security profile 3)."""
+    from evse.ocpp import connection
+    if connection.security_profile(svc) == 3 and svc.ws:
+        svc.ws.closed = True
+        svc.wake.set()
 
 
 # -- the security keys -------------------------------------------------------------------------------
@@ -166,7 +220,7 @@ def _profile_met(svc, profile):
 def extended_trigger_message(svc, p):
     what = p["requestedMessage"]
     if what == "SignChargePointCertificate":
-        return {"status": "NotImplemented"}
+        return {"status": "Accepted"}, lambda: renew(svc)
     if what == "FirmwareStatusNotification":
         return {"status": "Accepted"}, lambda: firmware.notify_signed_status(svc)
     if what == "LogStatusNotification":

@@ -68,6 +68,26 @@ def pem_to_der(text):
     return binascii.a2b_base64("".join(body.split()))
 
 
+def pem_blocks(text):
+    """Every PEM block of a chain, in order, as DER (a certificate chain is leaf first)."""
+    out = []
+    i = text.find("-----BEGIN")
+    while i >= 0:
+        j = text.find("-----END", i)
+        k = text.find("-----", j + 8) if j >= 0 else -1
+        if k < 0:
+            raise ValueError("PEM block not closed")
+        out.append(pem_to_der(text[i:k + 5]))
+        i = text.find("-----BEGIN", k + 5)
+    return out
+
+
+def to_pem(der, label):
+    b64 = binascii.b2a_base64(der).decode().replace("\n", "")
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(lines), label)
+
+
 def _time(b, tag, s, e):
     """UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) -> epoch seconds."""
     t = bytes(b[s:e]).decode()
@@ -272,3 +292,96 @@ def _twice_mul(u1, u2, qx, qy, acc):
             p1 = _add(p1, pt[0], pt[1])
         yield
     acc[0] = p1
+
+
+# -- a key pair and a certificate signing request (SignCertificate) ----------------------------------
+def _der(tag, body):
+    n = len(body)
+    if n < 0x80:
+        return bytes((tag, n)) + body
+    if n < 0x100:
+        return bytes((tag, 0x81, n)) + body
+    return bytes((tag, 0x82, n >> 8, n & 0xff)) + body
+
+
+def _der_uint(v, size=32):
+    b = v.to_bytes(size, "big")
+    i = 0
+    while i < size - 1 and b[i] == 0:
+        i += 1
+    b = b[i:]
+    return _der(0x02, b"\x00" + b if b[0] & 0x80 else b)
+
+
+def _random_scalar():
+    import os
+    while True:
+        d = int.from_bytes(os.urandom(32), "big")
+        if 0 < d < N:
+            return d
+
+
+def _point_bytes(q):
+    return b"\x04" + q[0].to_bytes(32, "big") + q[1].to_bytes(32, "big")
+
+
+def ec_keypair(out):
+    """Steps making a P-256 key pair: out["d"] (int) and out["pub"] (the 65-byte point)."""
+    d = _random_scalar()
+    acc = [None]
+    yield from _twice_mul(d, 0, GX, GY, acc)
+    yield from _affine(acc[0], acc)
+    out["d"], out["pub"] = d, _point_bytes(acc[0])
+
+
+def ec_sign(d, digest, out):
+    """Steps of an ECDSA P-256 signature of a SHA-256 digest: out["sig"], DER (r, s)."""
+    e = int.from_bytes(digest, "big")
+    while True:
+        k = _random_scalar()
+        acc = [None]
+        yield from _twice_mul(k, 0, GX, GY, acc)
+        yield from _affine(acc[0], acc)
+        r = acc[0][0] % N
+        kinv = [1]
+        yield from _inverse(k, N, kinv)
+        s = kinv[0] * (e + r * d) % N
+        if r and s:
+            out["sig"] = _der(0x30, _der_uint(r) + _der_uint(s))
+            return
+
+
+def _name(cn, org):
+    def rdn(oid, v):
+        return _der(0x31, _der(0x30, _der(0x06, oid) + _der(0x0c, v.encode())))
+    return _der(0x30, (rdn(b"\x55\x04\x0a", org) if org else b"") + rdn(b"\x55\x04\x03", cn))
+
+
+def _spki(pub):
+    return _der(0x30, _der(0x30, _der(0x06, OID_EC) + _der(0x06, OID_P256)) + _der(0x03, b"\x00" + pub))
+
+
+def csr(key, cn, org, out):
+    """Steps of a PKCS#10 request (RFC 2986) for the key pair, subject O=org, CN=cn, signed with
+    ECDSA-SHA256: out["csr"] (DER)."""
+    info = _der(0x30, _der_uint(0, 1) + _name(cn, org) + _spki(key["pub"]) + b"\xa0\x00")
+    sig = {}
+    yield from ec_sign(key["d"], hashlib.sha256(info).digest(), sig)
+    alg = _der(0x30, _der(0x06, OID_ECDSA_SHA256))
+    out["csr"] = _der(0x30, info + alg + _der(0x03, b"\x00" + sig["sig"]))
+
+
+def parse_ec_private(der):
+    """The public point (65 bytes) of a SEC1 EC private key."""
+    s, e = tlv(der, 0)[1:]
+    for part in children(der, s, e):
+        if part[0] == 0xa1:                         # [1] publicKey BIT STRING
+            bs, be = tlv(der, part[1])[1:]
+            return der[bs + 1:be]
+    raise ValueError("EC private key without its public key")
+
+
+def ec_private_der(key):
+    """The key pair as SEC1 ECPrivateKey DER (RFC 5915), what TLS stacks read as EC PRIVATE KEY."""
+    return _der(0x30, _der_uint(1, 1) + _der(0x04, key["d"].to_bytes(32, "big"))
+                + _der(0xa0, _der(0x06, OID_P256)) + _der(0xa1, _der(0x03, b"\x00" + key["pub"])))
