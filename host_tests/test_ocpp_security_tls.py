@@ -139,3 +139,40 @@ def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path):
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_TC_078_CS_an_untrusted_server_certificate_is_refused_and_reported(tmp_path):
+    """The central system comes back with a server certificate no trusted root signed: the charge
+    point does not connect; once the valid one is back it connects and reports
+    InvalidCentralSystemCertificate (once, however many attempts failed)."""
+    root_key = pki.key("ec")
+    root = pki.cert(root_key, "CS root", ca=True)
+    rogue_key = pki.key("ec")
+    rogue = pki.cert(rogue_key, "Rogue root", ca=True)
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (tmp_path / "root.pem").write_text(pki.pem(root))
+    kw = dict(ocpp_security_profile=2, ocpp_password="0123456789abcdefXYZ", ocpp_ca_file=str(tmp_path / "root.pem"))
+
+    async def main():
+        cs = tls_cs(tmp_path, root_key, root)
+        good = cs.ssl_context
+        await cs.start()
+        rig = await Rig(cs, flash, **kw).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        await cs.stop()
+        cs.ssl_context = tls_cs(tmp_path, rogue_key, rogue).ssl_context
+        await cs.start()
+        await cs.wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in (rig.svc.last_error or ""))
+        await asyncio.sleep(1.0)                       # more refused attempts
+        assert not rig.svc.accepted
+        await cs.stop()
+        cs.ssl_context = good
+        await cs.start()
+        await cs.wait_for(lambda: any(a == "SecurityEventNotification" and p["type"] == "InvalidCentralSystemCertificate"
+                                      for a, p in cs.calls))
+        assert [p["type"] for a, p in cs.calls if a == "SecurityEventNotification"].count(
+            "InvalidCentralSystemCertificate") == 1
+        await rig.kill()
+        await cs.stop()
+    run(main())

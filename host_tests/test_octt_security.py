@@ -88,7 +88,7 @@ def test_TC_076_CS_delete_a_specific_certificate(tmp_path, pkis):
     run_case(tmp_path, case)
 
 
-def test_TC_078_CS_an_invalid_central_system_certificate_is_rejected_and_reported(tmp_path, pkis):
+def test_an_invalid_central_system_certificate_is_not_installed_and_reported(tmp_path, pkis):
     expired = pki.cert(pki.key("ec"), "old root", not_before=pki.NOW - 400 * pki.DAY,
                        not_after=pki.NOW - pki.DAY, ca=True)
 

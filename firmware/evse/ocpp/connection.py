@@ -71,11 +71,16 @@ def installed_roots(svc):
 
 
 def _refused(svc, e):
-    """A 401 to the upgrade: the security event FailedToAuthenticateAtCentralSystem, once a boot."""
-    if " 401" in str(e) and not getattr(svc, "told_401", False):
-        svc.told_401 = True
+    """A connection refused for security is a security event, each kind once a boot: a 401 to the
+    upgrade FailedToAuthenticateAtCentralSystem, a server certificate the TLS stack did not trust
+    (CPython's CERTIFICATE_VERIFY_FAILED, mbedtls's "certificate ...") InvalidCentralSystemCertificate."""
+    text = str(e)
+    kind = "FailedToAuthenticateAtCentralSystem" if " 401" in text else (
+        "InvalidCentralSystemCertificate" if "ERTIFICATE" in text.upper() else None)
+    if kind and kind not in svc.told:
+        svc.told.append(kind)
         from evse.ocpp import secevents
-        secevents.report(svc, "FailedToAuthenticateAtCentralSystem", str(e)[:100])
+        secevents.report(svc, kind, text[:100])
 
 
 def _password(svc):

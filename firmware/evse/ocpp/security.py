@@ -133,7 +133,7 @@ PENDING_KEY = "pending_key.pem"     # in certs/: the key pair of the request sen
 
 def renew(svc):
     """ExtendedTriggerMessage(SignChargePointCertificate): a new P-256 key pair and a request for
-    it (CN the charge point id, O the CpoName key) sent as SignCertificate, in a task."""
+    it (CN the serial setting, else the charge point id; O the CpoName key) sent as SignCertificate, in a task."""
     task = getattr(svc, "renew_task", None)
     if task is None or task.done():                 # one request at a time
         svc.renew_task = asyncio.create_task(_renew(svc))
@@ -143,7 +143,8 @@ async def _renew(svc):
     from evse.ocpp import x509
     key, req = {}, {}
     await run_steps(x509.ec_keypair(key))
-    await run_steps(x509.csr(key, svc.settings.get("ocpp_id", "evse"), svc.config.get("CpoName"), req))
+    cn = svc.settings.get("serial") or svc.settings.get("ocpp_id", "evse")    # the unit's serial number (TC_087)
+    await run_steps(x509.csr(key, cn, svc.config.get("CpoName"), req))
     store.ensure_dir(cert_dir(svc))
     with open(store.join(cert_dir(svc), PENDING_KEY), "w") as f:
         f.write(x509.to_pem(x509.ec_private_der(key), "EC PRIVATE KEY"))
