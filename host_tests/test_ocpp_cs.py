@@ -569,9 +569,14 @@ def test_basic_auth_security_profile_1(tmp_path):
         await cs.wait_for(lambda: cs.rejected_logins >= 2)
         assert not bad.svc.accepted and "upgrade refused" in bad.svc.last_error
         assert "Basic Y3BCOjAxMjM0NTY3ODlhYmNkZWY=" in cs.auth_headers  # cpB:0123456789abcdef
-        # the central system changes the password; the next connection uses it
-        res = await cs.call("cpB", call.ChangeConfiguration(key="AuthorizationKey", value="fedcba9876543210"))
+        # the central system changes the password (hex, Security Whitepaper): the charge point
+        # connects again at once with its bytes (TC_073)
+        cs.password = "OCA_OCTT_admin_test"
+        res = await cs.call("cpB", call.ChangeConfiguration(key="AuthorizationKey",
+                                                            value="4F43415F4F4354545F61646D696E5F74657374"))
         assert res.status == "Accepted"
+        await cs.wait_for(lambda: "Basic Y3BCOk9DQV9PQ1RUX2FkbWluX3Rlc3Q=" in cs.auth_headers)
+        await cs.wait_for(lambda: good.svc.accepted)
         await bad.kill()
         await good.kill()
         await cs.stop()

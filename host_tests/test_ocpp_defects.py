@@ -369,12 +369,15 @@ def test_security_profile_3_presents_the_client_certificate_from_the_ocpp_direct
     run(main())
 
 
-def test_authorization_key_follows_the_password_rules():
+def test_authorization_key_is_16_to_20_bytes_in_hex():
     from evse.ocpp.config import Config
     c = Config(None)
     assert c.change("AuthorizationKey", "short") == "Rejected"
     assert c.change("AuthorizationKey", "spaces are not allowed") == "Rejected"
-    assert c.change("AuthorizationKey", "0123456789abcdef0123456789ABCDEF01234567") == "Accepted"
+    assert c.change("AuthorizationKey", "0123456789abcdef0123456789ABCDEF0123456") == "Rejected"   # odd
+    assert c.change("AuthorizationKey", "0123456789abcdef0123456789ABCD") == "Rejected"            # 15 bytes
+    assert c.change("AuthorizationKey", "OCA_OCTT_admin_test") == "Rejected"                       # not hex
+    assert c.change("AuthorizationKey", "0123456789abcdef0123456789ABCDEF01234567") == "Accepted"  # 20 bytes
     assert c.get("AuthorizationKey") == "0123456789abcdef0123456789ABCDEF01234567"
 
 

@@ -12,7 +12,7 @@ KEYS = {
     "AdditionalRootCertificateCheck": ("bool", True, False, None),  # security extension (security.py)
     "AllowOfflineTxForUnknownId": ("bool", False, False, None),
     "AuthorizationCacheEnabled": ("bool", False, True, None),
-    "AuthorizationKey": ("w", False, "", 40),
+    "AuthorizationKey": ("w", False, "", 40),  # hex; the password is its bytes (connection.password)
     "AuthorizeRemoteTxRequests": ("bool", False, False, None),
     "CertificateStoreMaxLength": ("int", True, 8, None),  # both root types together (security.STORE_MAX each)
     "ChargeProfileMaxStackLevel": ("int", True, 8, None),
@@ -123,7 +123,6 @@ def _parse(typ, rule, text):
     if typ == "csl":
         items = [x.strip() for x in text.split(",") if x.strip()]
         return not (rule and any(x not in rule for x in items)), ",".join(items)
-    if typ == "w":  # the Basic auth password: the same rules as the ocpp_password setting
-        from evse.core.limits import password_error
-        return password_error(text) is None, text
+    if typ == "w":  # the Basic auth password, hex: 16-20 bytes (Security Whitepaper, AuthorizationKey)
+        return len(text) in (32, 34, 36, 38, 40) and all(c in "0123456789abcdefABCDEF" for c in text), text
     return not (rule and len(text) > rule), text

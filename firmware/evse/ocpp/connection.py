@@ -84,7 +84,9 @@ def _refused(svc, e):
 
 
 def _password(svc):
-    return svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password", "")
+    """The AuthorizationKey's bytes (it is set in hex), else the ocpp_password setting."""
+    key = svc.config.get("AuthorizationKey")
+    return binascii.unhexlify(key) if key else svc.settings.get("ocpp_password", "")
 
 
 async def run(svc):

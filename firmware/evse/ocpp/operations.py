@@ -29,7 +29,7 @@ def change_configuration(svc, p):
     key = p["key"]
     if key in ("SecurityProfile", "AuthorizationKey"):
         from evse.ocpp import security
-        return {"status": security.change_key(svc, key, p["value"])}
+        return security.change_key(svc, key, p["value"])
     return {"status": svc.config.change(key, p["value"])}
 
 

@@ -183,7 +183,13 @@ async def certificate_signed(svc, p):
 def _reconnect(svc):
     """With the new certificate now, when the connection uses it (security profile 3)."""
     from evse.ocpp import connection
-    if connection.security_profile(svc) == 3 and svc.ws:
+    if connection.security_profile(svc) == 3:
+        _drop(svc)
+
+
+def _drop(svc):
+    """End the connection: the next one is made with the new credentials."""
+    if svc.ws:
         svc.ws.closed = True
         svc.wake.set()
 
@@ -192,19 +198,23 @@ def _reconnect(svc):
 def change_key(svc, key, value):
     """ChangeConfiguration of SecurityProfile (only raised, and only to a profile the URL, the
     password and the client certificate on flash can meet; used from the next connection) or
-    AuthorizationKey; accepted changes are a ReconfigurationOfSecurityParameters event."""
+    AuthorizationKey (hex; a Basic auth connection is made again with it at once, TC_073); an
+    accepted change is a ReconfigurationOfSecurityParameters event."""
+    from evse.ocpp import connection
     if key == "SecurityProfile":
-        from evse.ocpp import connection
         try:
             new = int(value)
         except ValueError:
-            return "Rejected"
+            return {"status": "Rejected"}
         if new <= connection.security_profile(svc) or not _profile_met(svc, new):
-            return "Rejected"
+            return {"status": "Rejected"}
     st = svc.config.change(key, value)
-    if st == "Accepted":
-        secevents.report(svc, "ReconfigurationOfSecurityParameters", key)
-    return st
+    if st != "Accepted":
+        return {"status": st}
+    secevents.report(svc, "ReconfigurationOfSecurityParameters", key)
+    if key == "AuthorizationKey" and connection.security_profile(svc) in (1, 2):
+        return {"status": st}, lambda: _drop(svc)
+    return {"status": st}
 
 
 def _profile_met(svc, profile):

@@ -53,7 +53,9 @@ def accept_key(key):
 
 
 def basic_auth(user, password):
-    return "Basic " + b64((user + ":" + password).encode())
+    """RFC 7617; the password str or bytes (the AuthorizationKey's may be any bytes)."""
+    pw = password if isinstance(password, bytes) else password.encode()
+    return "Basic " + b64(user.encode() + b":" + pw)
 
 
 def encode_frame(opcode, payload, fin=True, mask_key=None):
