@@ -47,10 +47,13 @@ def board_file(board):
     problems = boardcheck.check(path)
     if problems:
         raise Refused("board file %s refused:\n  %s" % (path, "\n  ".join(problems)))
-    pwm_port = boardcheck.load(path).get("PWM_PORT")
+    b = boardcheck.load(path)
+    pwm_port = b.get("PWM_PORT")
     if pwm_port not in PORTS:
         raise Refused("board %s: PWM_PORT %r has no MicroPython port to build (rp2 or esp32)"
                       % (board, pwm_port))
+    if pwm_port == "rp2" and b.get("WIFI"):
+        return path, "rp2", "RPI_PICO_W"           # the port's board with the CYW43 driver and lwIP
     return (path,) + PORTS[pwm_port]
 
 
