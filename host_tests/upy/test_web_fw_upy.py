@@ -5,6 +5,7 @@
 # refused, nothing changed), installed only when no session runs, a reboot into it on trial, its
 # confirmation after the reboot, and the rollback of one that never confirmed itself.
 import asyncio
+import binascii
 import hashlib
 import json
 
@@ -14,17 +15,22 @@ from evse.shell import bundle
 VERSION_NEW = "9.9.9-web"
 
 
-def make_bundle(version, damage=False):
-    """A bundle as tools/bundle.py makes one (it needs the firmware's REQUIRED modules by name)."""
+def make_bundle(version, damage=False, extra=0):
+    """A bundle as tools/bundle.py makes one (it needs the firmware's REQUIRED modules by name);
+    `extra` more modules make its manifest as long as a whole firmware's (about 120 bytes each)."""
     files = [("evse/app.py", b"# app\n"), ("evse/core/charger.py", b"# charger\n"),
              ("evse/shell/bundle.py", b"# bundle\n"), ("evse/core/version.py", ('VERSION = "%s"\n' % version).encode())]
-    entries = []
-    for p, b in files:
-        entries.append({"path": p, "size": len(b), "sha256": "".join("%02x" % x for x in hashlib.sha256(b).digest())})
+    files += [("evse/extra/module_number_%03d.py" % i, b"X = 1\n") for i in range(extra)]
+    entries = ", ".join('{"path": "%s", "size": %d, "sha256": "%s"}' % (
+        p, len(b), binascii.hexlify(hashlib.sha256(b).digest()).decode()) for p, b in files)
     data = b"".join(b for _, b in files)
     if damage:
         data = data[:-2] + b"X\n"                           # a byte changed on the way
-    return json.dumps({"format": bundle.FORMAT, "version": version, "files": entries}).encode() + b"\n" + data
+    head = '{"format": "%s", "version": "%s", "files": [%s]}' % (bundle.FORMAT, version, entries)
+    return head.encode() + b"\n" + data
+
+
+BIG_MANIFEST = make_bundle(VERSION_NEW, extra=80)          # made while the test's heap is fresh
 
 
 def fast(b):
@@ -124,6 +130,16 @@ def test_a_good_bundle_installs_at_once_without_a_session_and_the_board_reboots_
     assert rebooted(b)
     st = bundle.state(fw_root(b))
     assert st["active"] == r.json["slot"] and st["trial"] and st["previous"] is None
+
+
+def test_a_bundle_whose_manifest_is_over_8_kb_installs():
+    data = BIG_MANIFEST
+    b = fast(Bench())
+    b.login()
+    assert data.index(b"\n") > 9000
+    r = upload_and_run(b, data, lambda: rebooted(b))
+    assert r.status_code == 200 and rebooted(b), r.json
+    assert bundle.state(fw_root(b))["active"] == r.json["slot"]
 
 
 def test_the_install_waits_for_the_session_to_end():
