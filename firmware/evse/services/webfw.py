@@ -77,7 +77,7 @@ class Updater:
         try:
             bundle.ensure_dir(self.root)
             await receive(req.stream, size, path)
-            gc.collect()                    # room for the manifest line (bundle.MAX_MANIFEST at once)
+            gc.collect()                    # room in one piece for the manifest (about 8 KB) and its dict
             out = {}
             for _ in bundle.stage(self.root, path, out):
                 await asyncio.sleep(0)      # the control loop runs between chunks
