@@ -169,12 +169,34 @@ def test_the_install_waits_for_the_session_to_end():
     assert rebooted(b) and bundle.state(fw_root(b))["trial"]
 
 
-async def _run_until(b, cond, max_s=20.0):
+def test_a_car_that_arrives_before_the_reboot_has_its_session_first():
+    b = fast(Bench())
+    b.login()
+    h = {"Authorization": b.auth, "Content-Type": "application/octet-stream"}
+    seen = {}
+
+    async def scenario():
+        r = await b.client.request("POST", "/api/v1/firmware", headers=h, body=make_bundle(VERSION_NEW))
+        seen["install"] = r.json["install"]
+        await _run_until(b, lambda: bundle.state(fw_root(b))["active"] is not None, 5, step=0.001)
+        b.plug(CAR_B)                                       # activated, the reboot not yet done: a car
+        await _run_until(b, lambda: False, 2)
+        seen["waiting"] = (rebooted(b), b.web.fw.status()["update"])
+        b.rig.world.plugged = False
+        b.rig.world.ev_ohms = None
+        b.rig.world.recompute()
+        await _run_until(b, lambda: rebooted(b))
+    asyncio.run(scenario())
+    assert seen["install"].startswith("now") and seen["waiting"] == (False, "waiting for the session to end")
+    assert rebooted(b)
+
+
+async def _run_until(b, cond, max_s=20.0, step=0.05):
     t = 0.0
     while t < max_s and not cond():
         await asyncio.sleep(0)
-        b.rig.run(0.05)
-        t += 0.05
+        b.rig.run(step)
+        t += step
 
 
 def _installed(b):

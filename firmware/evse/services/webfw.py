@@ -111,6 +111,9 @@ class Updater:
             return
         self.phase = REBOOTING
         await asyncio.sleep(REBOOT_DELAY_S)
+        while self._busy():                 # a car came in the meantime: its session first
+            self.phase = WAITING
+            await asyncio.sleep(WAIT_S)
         self.console.answer({"cmd": "reboot"}, ticks_ms())
 
     async def after_boot(self):
