@@ -17,8 +17,8 @@ import os
 from evse.core.version import VERSION
 from evse.shell import bundle
 from evse.shell.hal import ticks_ms
-from evse.services.web import FW_MARK as MARK, UPLOAD_MAX as MAX_BUNDLE   # MARK: the trial a web
-                                                                      # upload started {"slot", "version", "from"}
+from evse.services.web import FW_MARK, UPLOAD_MAX   # the mark: {"slot", "version", "from"} of the trial
+
 UPLOAD = "upload.bin"
 WAIT_S = 1                  # how often a staged bundle looks whether the session has ended
 REBOOT_DELAY_S = 1          # the reply reaches the browser before the reboot
@@ -70,8 +70,8 @@ class Updater:
         if self.phase != IDLE:
             return {"ok": False, "error": "an update is under way: " + self.phase}, 409
         size = req.content_length
-        if not 0 < size <= MAX_BUNDLE:
-            return {"ok": False, "error": "a bundle of 1-%d bytes is expected (python -m tools.bundle)" % MAX_BUNDLE}, 400
+        if not 0 < size <= UPLOAD_MAX:
+            return {"ok": False, "error": "a bundle of 1-%d bytes is expected (python -m tools.bundle)" % UPLOAD_MAX}, 400
         self.phase, self.error = STAGING, None
         path = self.root + "/" + UPLOAD
         try:
@@ -103,7 +103,7 @@ class Updater:
         try:
             for _ in bundle.verify(self.root, self.slot):
                 await asyncio.sleep(0)
-            with open(self.root + MARK, "w") as f:
+            with open(self.root + FW_MARK, "w") as f:
                 json.dump({"slot": self.slot, "version": version, "from": VERSION}, f)
             bundle.activate(self.root, self.slot, True)
         except (OSError, ValueError, KeyError) as e:
@@ -120,7 +120,7 @@ class Updater:
         """The first boot after a web update: confirm the new firmware once it has run CONFIRM_S
         with the control loop ticking, or say that it was rolled back."""
         try:
-            with open(self.root + MARK) as f:
+            with open(self.root + FW_MARK) as f:
                 mark = json.load(f)
         except (OSError, ValueError):
             return
@@ -133,4 +133,4 @@ class Updater:
             self.result = "installed %s" % mark.get("version")
         elif st["active"] != mark.get("slot"):
             self.result = "rolled back: %s did not confirm itself (running %s)" % (mark.get("version"), VERSION)
-        _remove(self.root + MARK)
+        _remove(self.root + FW_MARK)
