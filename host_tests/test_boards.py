@@ -217,6 +217,17 @@ def test_the_pico_w_image_is_micropythons_pico_w_board():
     assert firmware.board_file("rpi_pico")[1:] == ("rp2", "RPI_PICO")
 
 
+def test_make_firmware_for_the_pico_w_names_the_radios_missing_submodule(tmp_path):
+    from tools import firmware
+    tree = tmp_path / "micropython"
+    for rel in ["py/mpconfig.h"] + firmware.NEEDS["rp2"][0]:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text("")
+    firmware.check(str(tree), "rp2", "RPI_PICO")                    # the plain Pico's tree is complete
+    with pytest.raises(firmware.Refused, match="no lib/cyw43-driver/src/cyw43.h .*git submodule update --init lib/cyw43-driver"):
+        firmware.check(str(tree), "rp2", "RPI_PICO_W")
+
+
 def test_the_source_of_a_board_is_what_the_board_imports(capsys):
     assert B.main(["--source", "rpi_pico_w"]) == 0
     text = capsys.readouterr().out
