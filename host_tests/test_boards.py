@@ -247,3 +247,14 @@ def test_a_frozen_image_of_the_pico_w_freezes_the_pico_then_its_own_lines(monkey
     frozen = {}
     exec(open([m for m in modules if m.endswith("board.py")][0]).read(), frozen)
     assert (frozen["NAME"], frozen["LED_PIN"], frozen["PILOT_PWM_PIN"]) == ("rpi_pico_w", "LED", 16)
+
+
+def test_the_firmware_charges_on_the_bench_with_the_pico_ws_board_file_and_its_wifi():
+    from tools.sim.drive import Drive
+    from tools.sim.rig import load_board
+    b = load_board("rpi_pico_w")                              # boards/rpi_pico.py, then its own lines
+    assert (b.NAME, b.MAX_CURRENT_A, b.PILOT_PWM_PIN, b.WIFI) == ("rpi_pico_w", 32, 16, True)
+    d = Drive(config={"max_current": 40}, board=b)
+    d.run(0.5).charge()
+    assert d.state == "C2" and d.coil and abs(d.duty - 32 / 0.6) < 0.1     # the Pico's 32 A rating
+    assert d.app.net is not None and d.app.errors == []
