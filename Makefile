@@ -67,7 +67,7 @@ test-mpy: $(STAMP)
 bench: $(STAMP) debs rp2emu $(MICRODOT)
 	$(PY) -m tools.benchmarks
 
-## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|vboard PORT=/dev/ttyUSB0
+## Build and copy the firmware to a board: make flash BOARD=esp32_devkitc|rpi_pico|rpi_pico_w|vboard PORT=/dev/ttyUSB0
 ## [SETTINGS=my-settings.json]. BOARD is a name under boards/ or a path to a board file, checked first
 ## (tools/boardcheck.py). Only changed files are copied (compared with the board's own hashes).
 BOARD ?= esp32_devkitc
@@ -120,15 +120,22 @@ $(STUBS)/rp2/.installed: | $(STAMP)
 	$(PY) -m pip install -q --target $(STUBS)/rp2 micropython-rp2-rpi-pico-stubs
 	touch $@
 
-stubs: $(STUBS)/esp32/.installed $(STUBS)/rp2/.installed
+$(STUBS)/rp2w/.installed: | $(STAMP)
+	rm -rf $(STUBS)/rp2w
+	$(PY) -m pip install -q --target $(STUBS)/rp2w micropython-rp2-rpi-pico-w-stubs
+	touch $@
+
+stubs: $(STUBS)/esp32/.installed $(STUBS)/rp2/.installed $(STUBS)/rp2w/.installed
 
 ## firmware/ and boards/ against each port's API (tools/pyright/*.json); the board file is /board.py.
 pyright: $(STAMP) stubs $(MICRODOT)
-	mkdir -p build/pyright/esp32 build/pyright/rp2
+	mkdir -p build/pyright/esp32 build/pyright/rp2 build/pyright/rp2w
 	cp boards/esp32_devkitc.py build/pyright/esp32/board.py
 	cp boards/rpi_pico.py build/pyright/rp2/board.py
+	$(PY) -m tools.boardcheck --source rpi_pico_w > build/pyright/rp2w/board.py
 	$(VENV)/bin/pyright -p tools/pyright/esp32.json; a=$$?; \
-	  $(VENV)/bin/pyright -p tools/pyright/rp2.json; b=$$?; exit $$((a | b))
+	  $(VENV)/bin/pyright -p tools/pyright/rp2.json; b=$$?; \
+	  $(VENV)/bin/pyright -p tools/pyright/rp2w.json; c=$$?; exit $$((a | b | c))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -27,6 +27,9 @@ _here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() el
 _src_path = _board if _board.endswith(".py") else os.path.join(_here, "boards", _board + ".py")
 _dir = os.path.join(_here, "build", "freeze", os.path.basename(_src_path)[:-3])
 os.makedirs(_dir, exist_ok=True)
-with open(_src_path) as _src, open(os.path.join(_dir, "board.py"), "w") as _dst:
-    _dst.write(_src.read())
+import sys                                       # noqa: E402  boardcheck.source: with its BASE board's lines
+sys.path.insert(0, _here)
+from tools.boardcheck import source             # noqa: E402
+with open(os.path.join(_dir, "board.py"), "w") as _dst:
+    _dst.write(source(_src_path))
 module("board.py", base_path=_dir)

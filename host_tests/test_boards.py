@@ -141,7 +141,7 @@ def test_a_board_file_by_name_is_built(tmp_path, monkeypatch):
 
 
 def test_an_unknown_board_name_lists_the_boards():
-    with pytest.raises(F.FlashError, match=r"unknown board 'nope' \(boards: esp32_devkitc, rpi_pico, sim, vboard"):
+    with pytest.raises(F.FlashError, match=r"unknown board 'nope' \(boards: esp32_devkitc, rpi_pico, rpi_pico_w, sim, vboard"):
         F.board_info("nope")
 
 
@@ -151,3 +151,110 @@ def test_the_template_in_the_docs_passes(tmp_path):
     p = tmp_path / "my_esp32.py"
     p.write_text(template)
     assert B.check(str(p)) == []
+
+
+# The Pico W: boards/rpi_pico.py's pins and numbers (its BASE), with the radio and the radio's LED.
+PICO_W = os.path.join(ROOT, "boards", "rpi_pico_w.py")
+
+
+def test_the_pico_w_is_the_pico_with_its_radio_and_no_number_written_twice():
+    pico, pico_w = B.load(os.path.join(ROOT, "boards", "rpi_pico.py")), B.load(PICO_W)
+    differ = sorted(k for k in set(pico) | set(pico_w) if not k.startswith("__") and pico.get(k) != pico_w.get(k))
+    assert differ == ["BASE", "LED_PIN", "NAME", "WIFI"]
+    assert (pico_w["NAME"], pico_w["WIFI"], pico_w["LED_PIN"], pico_w["ARCH"]) == ("rpi_pico_w", True, "LED", "armv6m")
+    own = [line.split("=")[0].strip() for line in open(PICO_W) if "=" in line and not line.startswith("#")]
+    assert sorted(own) == ["BASE", "LED_PIN", "NAME", "WIFI"]
+
+
+def _pico_w_with(tmp_path, lines):
+    """boards/rpi_pico_w.py with a technician's lines added (outside boards/: its BASE is still found)."""
+    p = tmp_path / "my_pico_w.py"
+    p.write_text(open(PICO_W).read() + "\n".join(lines) + "\n")
+    return str(p)
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("RCD_TEST_PIN = 23", "RCD_TEST_PIN: GP23 is the Pico W's radio power (WL_ON)"),
+    ("FEEDBACK_PIN = 24", "FEEDBACK_PIN: GP24 is the Pico W's radio data (WL_D)"),
+    ("LED_PIN = 25", "LED_PIN: GP25 is the Pico W's radio chip select (WL_CS)"),
+    ("S0_PIN = 29", "S0_PIN: GP29 is the Pico W's radio clock"),
+    ("CONTACTOR_PINS = ('LED', 14)", "CONTACTOR_PINS: 'LED' is not a pin number"),
+])
+def test_the_pico_ws_radio_pins_are_refused(tmp_path, line, reason):
+    problems = B.check(_pico_w_with(tmp_path, [line]))
+    assert any(p.startswith(reason) for p in problems), problems
+
+
+def test_the_led_by_name_is_refused_on_a_pico_without_the_radio(tmp_path):
+    problems = B.check(_variant(tmp_path, "rpi_pico", {"LED_PIN": '"LED"'}))
+    assert any(p.startswith("LED_PIN: 'LED' is not a pin number") for p in problems), problems
+
+
+def test_a_base_that_is_not_a_board_name_is_refused(tmp_path):
+    p = tmp_path / "odd.py"
+    p.write_text("BASE = 3\nNAME = 'odd'\n")
+    assert B.check(str(p))[0].startswith("does not load: ValueError: BASE: 3 is not the name of a board")
+
+
+def test_make_flash_builds_the_pico_w_and_its_board_py_is_the_pico_then_its_own_lines():
+    out = os.path.join(ROOT, "build", "flash", "rpi_pico_w")
+    try:
+        assert F.board_info("rpi_pico_w") == (PICO_W, "armv6m")
+        files = _built(F.build("rpi_pico_w"))
+        mpy = open(files["board.mpy"], "rb").read()
+        assert mpy[:2] == b"M\x06" and b"rpi_pico_w" in mpy and b"LED" in mpy
+        ns = {}
+        exec(open(os.path.join(out, "board.py")).read(), ns)       # what mpy-cross compiled
+        assert ns["NAME"] == "rpi_pico_w" and ns["WIFI"] is True and ns["CONTACTOR_PINS"] == (15, 14)
+        assert "evse/shell/net.mpy" in files
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def test_the_pico_w_image_is_micropythons_pico_w_board():
+    from tools import firmware
+    assert firmware.board_file("rpi_pico_w") == (PICO_W, "rp2", "RPI_PICO_W")
+    assert firmware.board_file("rpi_pico")[1:] == ("rp2", "RPI_PICO")
+
+
+def test_make_firmware_for_the_pico_w_names_the_radios_missing_submodule(tmp_path):
+    from tools import firmware
+    tree = tmp_path / "micropython"
+    for rel in ["py/mpconfig.h"] + firmware.NEEDS["rp2"][0]:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text("")
+    firmware.check(str(tree), "rp2", "RPI_PICO")                    # the plain Pico's tree is complete
+    with pytest.raises(firmware.Refused, match="no lib/cyw43-driver/src/cyw43.h .*git submodule update --init lib/cyw43-driver"):
+        firmware.check(str(tree), "rp2", "RPI_PICO_W")
+
+
+def test_the_source_of_a_board_is_what_the_board_imports(capsys):
+    assert B.main(["--source", "rpi_pico_w"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(open(os.path.join(ROOT, "boards", "rpi_pico.py")).read())
+    assert text.endswith(open(PICO_W).read())
+
+
+def test_a_frozen_image_of_the_pico_w_freezes_the_pico_then_its_own_lines(monkeypatch):
+    ns = {"__file__": os.path.join(ROOT, "manifest.py")}
+    modules = []
+    for fn in ("include", "package", "require", "freeze"):
+        ns[fn] = lambda *a, **k: None
+    ns["module"] = lambda name, base_path: modules.append(os.path.join(base_path, name))
+    monkeypatch.setenv("EVSE_BOARD", "rpi_pico_w")
+    with open(os.path.join(ROOT, "manifest.py")) as f:
+        exec(compile(f.read(), "manifest.py", "exec"), ns)
+    frozen = {}
+    exec(open([m for m in modules if m.endswith("board.py")][0]).read(), frozen)
+    assert (frozen["NAME"], frozen["LED_PIN"], frozen["PILOT_PWM_PIN"]) == ("rpi_pico_w", "LED", 16)
+
+
+def test_the_firmware_charges_on_the_bench_with_the_pico_ws_board_file_and_its_wifi():
+    from tools.sim.drive import Drive
+    from tools.sim.rig import load_board
+    b = load_board("rpi_pico_w")                              # boards/rpi_pico.py, then its own lines
+    assert (b.NAME, b.MAX_CURRENT_A, b.PILOT_PWM_PIN, b.WIFI) == ("rpi_pico_w", 32, 16, True)
+    d = Drive(config={"max_current": 40}, board=b)
+    d.run(0.5).charge()
+    assert d.state == "C2" and d.coil and abs(d.duty - 32 / 0.6) < 0.1     # the Pico's 32 A rating
+    assert d.app.net is not None and d.app.errors == []

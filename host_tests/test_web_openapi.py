@@ -61,7 +61,12 @@ def test_every_route_served_is_documented_and_every_documented_path_is_served():
     assert served == set(OPS)
 
 
-@pytest.mark.parametrize("path, method", [op for op in OPS if not DOC["paths"][op[0]][op[1]].get("x-websocket")])
+def _raw_body(op):
+    return "application/octet-stream" in op.get("requestBody", {}).get("content", {})
+
+
+@pytest.mark.parametrize("path, method", [op for op in OPS if not DOC["paths"][op[0]][op[1]].get("x-websocket")
+                                          and not _raw_body(DOC["paths"][op[0]][op[1]])])
 def test_each_operation_answers_as_documented(path, method, tmp_path):
     b = Bench()
     from tools import webfiles
@@ -97,3 +102,31 @@ def test_status_documented_fields_are_every_field():
     schema = DOC["components"]["schemas"]["Status"]
     assert sorted(r) == sorted(schema["properties"]) == sorted(schema["required"])
     check(DOC["paths"]["/api/v1/status"]["get"], code, r)
+
+
+def test_the_firmware_upload_answers_as_documented():
+    """POST /api/v1/firmware takes the bundle's bytes (not JSON): refused without the password, a
+    damaged bundle refused with the reason, a good one staged, a second one while it waits refused."""
+    from test_web_fw_upy import VERSION_NEW, call_raw, fast, make_bundle
+    op = DOC["paths"]["/api/v1/firmware"]["post"]
+    b = fast(Bench())
+    b.plug(882)                                          # a session: the install waits for its end
+    r = call_raw(b, "POST", "firmware", make_bundle(VERSION_NEW), auth=False)
+    check(op, r.status_code, r.json)
+    assert r.status_code == 401
+    b.login(PW)
+    for data, code in ((make_bundle(VERSION_NEW, damage=True), 400), (b"", 400)):
+        r = call_raw(b, "POST", "firmware", data)
+        check(op, r.status_code, r.json)
+        assert r.status_code == code
+
+    async def upload_twice():
+        first = await b.client.request("POST", "/api/v1/firmware", body=make_bundle(VERSION_NEW),
+                                       headers={"Authorization": b.auth})
+        second = await b.client.request("POST", "/api/v1/firmware", body=make_bundle("9.9.10"),
+                                        headers={"Authorization": b.auth})
+        return first, second
+    first, second = asyncio.run(upload_twice())
+    check(op, first.status_code, first.json)
+    check(op, second.status_code, second.json)
+    assert (first.status_code, first.json["install"], second.status_code) == (200, "when the session ends", 409)

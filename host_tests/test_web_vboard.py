@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -118,3 +119,73 @@ def test_the_page_in_a_browser_logs_in_and_sets_the_limit(board):
     st = board.status()                             # the pilot's PWM on the board, not the page
     assert abs(st["duty"] - 16.7) < 0.1 and st["offered_a"] == 10 and st["limit_by"] == "console"
     assert os.path.getsize(SCREENSHOT) > 10000
+
+
+BUNDLE_VERSION = "9.9.9-web"
+HISTORY_SHOT = os.path.join(ROOT, "build", "web-history.png")
+
+
+def vboard_bundle(tmp):
+    """The firmware as the virtual board runs it (the .mpy make flash built for it), its version
+    changed, made into a bundle by `python -m tools.bundle`."""
+    from tools.toolchain import mpy_build
+    top = os.path.join(tmp, "bundle-src")
+    shutil.copytree(os.path.join(ROOT, "build", "flash", "vboard", "evse"), os.path.join(top, "evse"))
+    ver = os.path.join(tmp, "version.py")
+    with open(ver, "w") as f:
+        f.write('VERSION = "%s"\n' % BUNDLE_VERSION)
+    rc, msg = mpy_build.compile_one(ver, os.path.join(top, "evse", "core", "version.mpy"), None, "evse/core/version.py")
+    assert rc == 0, msg
+    out = os.path.join(tmp, "evse-%s.bin" % BUNDLE_VERSION)
+    subprocess.run([sys.executable, "-m", "tools.bundle", out, "--version", BUNDLE_VERSION, "--from", top],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def page(board, *args):
+    r = subprocess.run(["node", "firmware_test.mjs", board.url + "/", PW] + list(args), cwd=WEBTEST,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def firmware(board):
+    try:
+        code, r = board.post("/api/v1/firmware", None, method="GET")
+    except (OSError, ValueError):
+        return {}                                   # rebooting
+    return r if code == 200 else {}
+
+
+def test_the_page_installs_a_bundle_and_shows_the_history(board, tmp_path):
+    """Last on this board (it reboots it). A bundle made by tools.bundle is uploaded on the page while
+    a car is plugged in: it waits for the session to end, then the board reboots into it and it
+    confirms itself. A metered session on the new firmware then shows in the history table."""
+    why = _no_browser()
+    if why:
+        pytest.skip("browser test skipped: " + why)
+    path = vboard_bundle(str(tmp_path))
+    code, r = board.post("/api/v1/settings", {"values": {"meter": "ct", "meter_phases": 1}}, method="PUT")
+    assert code == 200 and "meter" in r["reboot"], r           # the history needs a meter: after the reboot
+    board.car("plug")
+    wait_for("B2", lambda: board.status_or_none("B2"), 30)
+    seen = page(board, "upload", path)
+    assert seen["firmware"].startswith("running ") and "(base install)" in seen["firmware"], seen
+    assert seen["message"] == "firmware %s checked: installs when the session ends" % BUNDLE_VERSION, seen
+    assert firmware(board)["update"] == "waiting for the session to end"
+    board.car("unplug")
+    wait_for("the board running the bundle", lambda: firmware(board).get("version") == BUNDLE_VERSION, 180)
+    wait_for("its confirmation", lambda: firmware(board).get("trial") is False, 60)
+    fw = firmware(board)
+    assert fw["result"] == "installed " + BUNDLE_VERSION and fw["active"] in ("a", "b"), fw
+    board.car("plug")
+    board.car("ask")
+    wait_for("charging", lambda: (board.status_or_none("C2") or {}).get("session_wh", 0) >= 5, 60)
+    board.car("unplug")
+    wait_for("A1", lambda: board.status_or_none("A1"), 30)
+    seen = page(board, "history", HISTORY_SHOT)
+    assert seen["firmware"].startswith("running %s (bundle %s)" % (BUNDLE_VERSION, fw["active"])), seen
+    assert seen["header"][:5] == ["session", "start_utc", "end_utc", "duration_s", "energy_wh"], seen
+    assert len(seen["rows"]) == 1 and float(seen["rows"][0][4]) >= 5, seen
+    assert seen["csv_name"] == "evse-history.csv" and seen["csv"].startswith("session,start_utc")
+    assert seen["csv"].split("\r\n")[1].split(",")[4] == seen["rows"][0][4]

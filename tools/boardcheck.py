@@ -3,6 +3,7 @@ role on the board's chip and is safe at reset; the rating and the PWM port are s
 
     python -m tools.boardcheck                     every boards/*.py
     python -m tools.boardcheck my_esp32 boards/x.py   by name (boards/NAME.py) or by path
+    python -m tools.boardcheck --source rpi_pico_w    the board file as the board gets it (BASE merged)
 
 Exit status 1 with one line per problem ("boards/x.py: CONTACTOR_PINS: GPIO12 is a strapping pin ...").
 `make flash` runs the same check first (tools/flash.py). The chip comes from PWM_PORT: 'esp32' (ESP32,
@@ -92,6 +93,7 @@ class Rp2:
     adc = {26, 27, 28}
     uarts = (0, 1)
     attens = (None,)
+    named = {}                                       # pins the port names with a string
 
     def problem(self, attr, kind, pin, low_at_reset):
         if kind == "adc" and pin == 4:
@@ -120,6 +122,15 @@ class Rp2:
         return pin + 26 if kind == "adc" and pin < 4 else pin
 
 
+class Rp2W(Rp2):
+    """RP2040 on a Raspberry Pi Pico W (a board file with WIFI): Pico W datasheet 2.1 and 3.1, the
+    CYW43439 radio on GP23-25 and GP29; the LED is the radio's GPIO 0, machine.Pin("LED")."""
+    reserved = {23: "the Pico W's radio power (WL_ON)", 24: "the Pico W's radio data (WL_D)",
+                25: "the Pico W's radio chip select (WL_CS)",
+                29: "the Pico W's radio clock (WL_CLK, shared with the VSYS/3 ADC)"}
+    named = {"LED_PIN": "LED"}
+
+
 class Sim:
     """The virtual board: pins are plain numbers; each used once."""
     uarts = (0, 1, 2)
@@ -138,6 +149,13 @@ class Sim:
 CHIPS = {"esp32": Esp32(), "rp2": Rp2(), "sim": Sim()}
 
 
+def chip_of(b):
+    """The chip rules of a board: a Pico with WIFI is a Pico W (its radio takes four pins)."""
+    if b.get("PWM_PORT") == "rp2" and b.get("WIFI"):
+        return Rp2W()
+    return CHIPS.get(b.get("PWM_PORT"))
+
+
 def resolve(board):
     """The board file for a name (boards/NAME.py, `vboard` = boards/sim.py) or a path to a .py."""
     if board == VBOARD:
@@ -154,11 +172,29 @@ def names():
     return found + [VBOARD]
 
 
+def source(path, depth=0):
+    """The board file's text as the board imports it. A file that names a BASE board (a name under
+    boards/, e.g. the Pico W's "rpi_pico") is that board's text followed by its own lines, so a
+    variant states only what differs and no shared number is written twice."""
+    with open(path) as f:
+        text = f.read()
+    ns = {}
+    exec(compile(text, path, "exec"), ns)
+    base = ns.get("BASE")
+    if base is None:
+        return text
+    if not isinstance(base, str) or depth > 2:
+        raise ValueError("BASE: %r is not the name of a board under boards/" % (base,))
+    near = os.path.join(os.path.dirname(path), base + ".py")
+    base_path = near if os.path.exists(near) else os.path.join(BOARDS_DIR, base + ".py")
+    return "%s\n# ---- %s: its own values ----\n%s" % (source(base_path, depth + 1),
+                                                         os.path.basename(path), text)
+
+
 def load(path):
     """The board file's names, as the board would import them."""
     ns = {}
-    with open(path) as f:
-        exec(compile(f.read(), path, "exec"), ns)
+    exec(compile(source(path), path, "exec"), ns)
     return ns
 
 
@@ -223,7 +259,7 @@ def check_values(b):
 
 def check_pins(b):
     """Problems with the pins: present, capable of their role on the chip, safe at reset, unique."""
-    chip = CHIPS.get(b.get("PWM_PORT"))
+    chip = chip_of(b)
     if chip is None:
         return []                                        # reported by check_values
     out, used = [], {}
@@ -240,6 +276,8 @@ def check_pins(b):
             out.append("%s: %r is not a tuple of pins" % (attr, v))
             continue
         for pin in pins:
+            if isinstance(pin, str) and getattr(chip, "named", {}).get(attr) == pin:
+                continue                                 # not a GPIO of the chip (the Pico W's LED)
             if not (_int(pin) and pin >= 0):
                 out.append("%s: %r is not a pin number" % (attr, pin))
                 continue
@@ -273,6 +311,9 @@ def check(path):
 
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--source":
+        sys.stdout.write(source(resolve(args[1])))       # the /board.py a board gets (make pyright)
+        return 0
     if any(a.startswith("-") for a in args):
         print(__doc__.strip())
         return 0 if args in (["-h"], ["--help"]) else 2

@@ -26,6 +26,9 @@ NEEDS = {
              "lib/micropython-lib/micropython"], ["arm-none-eabi-gcc", "cmake", "make"]),
     "esp32": (["lib/micropython-lib/micropython"], ["idf.py", "make"]),
 }
+# ...and what the port's board with a radio needs besides (its cyw43 driver, TCP/IP and Bluetooth stacks).
+BOARD_NEEDS = {"RPI_PICO_W": ["lib/cyw43-driver/src/cyw43.h", "lib/lwip/src/include/lwip/init.h",
+                              "lib/btstack/src/btstack.h"]}
 HINTS = {
     "arm-none-eabi-gcc": "Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi",
     "cmake": "Debian: apt-get install cmake",
@@ -47,21 +50,24 @@ def board_file(board):
     problems = boardcheck.check(path)
     if problems:
         raise Refused("board file %s refused:\n  %s" % (path, "\n  ".join(problems)))
-    pwm_port = boardcheck.load(path).get("PWM_PORT")
+    b = boardcheck.load(path)
+    pwm_port = b.get("PWM_PORT")
     if pwm_port not in PORTS:
         raise Refused("board %s: PWM_PORT %r has no MicroPython port to build (rp2 or esp32)"
                       % (board, pwm_port))
+    if pwm_port == "rp2" and b.get("WIFI"):
+        return path, "rp2", "RPI_PICO_W"           # the port's board with the CYW43 driver and lwIP
     return (path,) + PORTS[pwm_port]
 
 
-def check(mpy, port):
+def check(mpy, port, mpboard=None):
     """Refused when the source tree or a tool is missing (the first thing missing)."""
     if not mpy:
         raise Refused("give the MicroPython source tree: make firmware BOARD=... MICROPYTHON=/path/to/micropython")
     if not os.path.isfile(os.path.join(mpy, "py", "mpconfig.h")):
         raise Refused("%s is not a MicroPython source tree (no py/mpconfig.h)" % mpy)
     files, tools = NEEDS[port]
-    for rel in files:
+    for rel in files + BOARD_NEEDS.get(mpboard, []):
         if not os.path.exists(os.path.join(mpy, rel)):
             raise Refused("%s: no %s (the port's submodules: git submodule update --init %s)"
                           % (mpy, rel, "/".join(rel.split("/")[:2])))
@@ -102,7 +108,7 @@ def build(board_name, mpy, jobs=2):
     """Builds the image; returns its path. Raises Refused."""
     path, port, mpboard = board_file(board_name)
     mpy = os.path.abspath(mpy) if mpy else mpy
-    check(mpy, port)
+    check(mpy, port, mpboard)
     out = os.path.join(ROOT, "build", "firmware", os.path.basename(path)[:-3])
     os.makedirs(out, exist_ok=True)
     env = dict(os.environ, EVSE_BOARD=path)          # manifest.py freezes this file as `board`

@@ -131,7 +131,11 @@ def build(board):
         raise FlashError(str(e))
     files.append((webfiles.page_gz(os.path.join(out, webfiles.PAGE_ON_FLASH)), webfiles.PAGE_ON_FLASH))
     dst = os.path.join(out, "board.mpy")
-    _compile(board_file, dst, arch, "board.py", always=True)   # another file may share the name
+    src = os.path.join(out, "board.py")            # with its BASE board's lines (the Pico W's)
+    os.makedirs(out, exist_ok=True)
+    with open(src, "w") as f:
+        f.write(boardcheck.source(board_file))
+    _compile(src, dst, arch, "board.py", always=True)   # another file may share the name
     files.append((dst, "board.mpy"))
     return files
 

@@ -62,11 +62,12 @@ class WebBoard:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, dict(r.headers), r.read()
 
-    def post(self, path, body, auth=True):
+    def post(self, path, body, auth=True, method="POST"):
         h = {"Content-Type": "application/json"}
         if auth:
             h["Authorization"] = "Basic " + base64.b64encode(("admin:" + PW).encode()).decode()
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers=h, method="POST")
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, headers=h, method=method)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, json.loads(r.read())

@@ -61,6 +61,9 @@ class App:
         self._start_net(board)
         self.planner = None                        # charging windows, solar surplus (services/planner.py)
         self._start_planner()
+        self.grid_meter = None                     # grid power from a Modbus meter (metering/grid.py)
+        if self.planner is not None and self.cfg["grid_source"] == V.GRID_MODBUS:
+            self._start_grid_meter(board)
         self.fallback = None                       # evse.core.fallback, when a timeout is set
         if self.cfg["fallback_timeout_s"]:
             from evse.core.fallback import Fallback
@@ -98,6 +101,30 @@ class App:
             self.charger.set_limit(V.SRC_SCHEDULE, 0)
             return
         self.services.append(self.planner)
+
+    def _start_grid_meter(self, board):
+        """A second unit on the charging meter's bus (its master shared), or the bus alone."""
+        cfg = self.cfg
+        try:
+            from evse.metering.grid import GridMeter, make_master
+            src = self.meter.source if self.meter is not None else None
+            master = getattr(src, "master", None)
+            if master is not None and getattr(src, "unit", None) == cfg["grid_meter_addr"]:
+                raise ValueError("grid_meter_addr %d is the charging meter's unit (meter_addr)" % cfg["grid_meter_addr"])
+            if master is None:
+                from evse.shell.meter_io import modbus_uart
+                uart = modbus_uart(board, cfg)
+                if uart is None:
+                    raise ValueError("no MODBUS_UART on this board")
+                master = make_master(uart, cfg)
+            self.grid_meter = GridMeter(master, cfg, self._grid_reading)
+        except Exception as e:     # no readings: the planner's silence rule takes the lower current
+            self.report("grid_meter", repr(e))
+            return
+        self.services.append(self.grid_meter)
+
+    def _grid_reading(self, watts, now):
+        self.command("grid", watts, now, V.GRID_MODBUS)
 
     def _start_ocpp(self):
         # The central system decides who charges: no contactor close without an accepted idTag.
@@ -241,6 +268,8 @@ class App:
             r["ocpp"] = self.ocpp.status()
         if self.planner is not None:
             r["planner"] = self.planner.status()
+            if self.grid_meter is not None:
+                r["planner"]["grid_meter"] = self.grid_meter.status()
         if self.net is not None:
             r["net"] = self.net.status()
             if self.netclock is not None:

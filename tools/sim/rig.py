@@ -21,8 +21,20 @@ INSTALLED = {"max_current": 32}
 
 
 def load_board(name):
-    mod = __import__("boards." + name)
-    return getattr(mod, name)
+    """boards/NAME.py as the board gets it: one that names a BASE board is that board's values, then
+    its own (tools/boardcheck.py `source`, which make flash uses; this runs on MicroPython too)."""
+    mod = getattr(__import__("boards." + name), name)
+    base = getattr(mod, "BASE", None)
+    if base is None:
+        return mod
+
+    class Board:
+        pass
+    for src in (load_board(base), mod):
+        for k in dir(src):
+            if k.isupper():
+                setattr(Board, k, getattr(src, k))
+    return Board
 
 
 def new_flash_dir():

@@ -70,3 +70,4 @@ SRC_SCHEDULE = "schedule"             # charging windows, off-peak tariff (servi
 SRC_SURPLUS = "surplus"               # solar surplus / grid limit (services/surplus.py)
 FIXED_SOURCES = (SRC_SETTINGS, SRC_BOARD)
 SRC_FALLBACK = "fallback"     # a remote controller's limit gone silent (evse.core.fallback)
+GRID_MODBUS = "modbus"        # grid_source: the grid meter on the Modbus bus (evse.metering.grid)

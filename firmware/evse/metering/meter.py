@@ -133,6 +133,8 @@ class ModbusSource:
         if self._block < 0:
             if self._cycle_ms is not None and self._diff(now_ms, self._cycle_ms) < self.interval_ms:
                 return False
+            if m.state == modbus.BUSY:
+                return False            # another unit on the bus (the grid meter) is being read
             self._cycle_ms = now_ms
             self._block = 0
             fc, reg, count, _ = reads[0]

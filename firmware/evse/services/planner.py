@@ -5,7 +5,8 @@
             set by NTP, and the POSIX TZ rule `tz`); while the clock is not set, the safe side:
             no window is known to be open, nothing is offered, and the status says why.
   surplus:  solar surplus or grid limit (evse.services.surplus) from the grid power that the
-            source named by `grid_source` (mqtt, rest, console) reports through App.command.
+            source named by `grid_source` (mqtt, rest, console, or the Modbus grid meter of
+            evse.metering.grid) reports through App.command.
 Each is one limit among the others: the core offers the lowest, so neither can lift another's cap."""
 from evse.core import vocab as V
 from evse.services import timetable as T

@@ -80,7 +80,9 @@ SCHEMA = {
     "offpeak_windows": (TEXT, "", 200),             # the off-peak tariff; outside it peak_current_a
     "peak_current_a": (float, 0.0, 0.0, 80.0),      # 0: charge off-peak only
     "solar_mode": (str, "off", ("off", "solar", "grid")),
-    "grid_source": (str, "mqtt", ("mqtt", "rest", "console")),
+    "grid_source": (str, "mqtt", ("mqtt", "rest", "console", "modbus")),
+    "grid_meter": (str, "sdm630", ("sdm120", "sdm630")),   # grid_source modbus: the model (its total power)
+    "grid_meter_addr": (int, 2, 1, 247),            # its unit on the charging meter's bus (not meter_addr)
     "grid_limit_w": (int, 0, 0, 1000000),           # grid mode: the most the house may import
     "solar_reserve_w": (int, 0, 0, 100000),         # solar mode: export kept for the house
     "min_current_a": (float, 6.0, 6.0, 32.0),       # the car's own minimum (some refuse 6 A)

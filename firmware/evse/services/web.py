@@ -17,6 +17,8 @@ from evse.shell.hal import ticks_ms, ticks_diff
 
 API = "/api/v1"
 PAGE = "www/index.html.gz"       # gzipped on flash by tools/flash.py from firmware/www/index.html
+FW_DIR = "fw"                    # the firmware slots (evse/shell/bundle.py; ROOT "/fw" on a board)
+FW_MARK = "/web.json"            # in FW_DIR while a web update waits for its confirmation
 WRITE_CMDS = ("limit", "enable", "disable", "authorize", "stop", "clear")
 SETTINGS_CMD = "settings"        # the console's command (not the fault of that name)
 TOKENS_MAX = 4                   # logged-in browsers at once; the oldest is logged out
@@ -25,6 +27,8 @@ WS_PERIOD_MS = 250               # how often a WebSocket's status is compared an
 WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
 FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
+UPLOAD_MAX = 512 * 1024          # a firmware bundle (evse.services.webfw), streamed to flash: more than
+                                 # the whole firmware as .mpy (about 170 KB)
 PASSWORD_KEYS = ("ocpp_password", "web_password", "mqtt_password", "wifi_password",
                  "wifi_ap_password")     # write-only: never sent back
 
@@ -59,12 +63,18 @@ def _same(a, b):
     return r == 0
 
 
+def _on_flash(flash_dir, rel):
+    return rel if flash_dir in ("", ".") else flash_dir.rstrip("/") + "/" + rel
+
+
 def _error(code, msg):
     return {"ok": False, "error": msg}, code
 
 
 def _body(req):
     """The request's JSON object ({} when empty); ValueError when it is not one."""
+    if req.content_length > BODY_MAX:
+        raise ValueError("body over %d bytes" % BODY_MAX)
     raw = req.body
     if not raw:
         return {}
@@ -82,14 +92,21 @@ class Web:
         self.app = app
         self.console = console
         self.port = app.cfg["web_port"]
-        self.page = (app.flash_dir.rstrip("/") + "/" + PAGE) if app.flash_dir not in ("", ".") else PAGE
+        self.page = _on_flash(app.flash_dir, PAGE)
+        self.fw_dir = _on_flash(app.flash_dir, FW_DIR)
         self.tokens = []
         self._pw = app.cfg["web_password"]
         self.ws_clients = 0
-        Request.max_content_length = BODY_MAX
+        Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = Microdot()
         self._routes(self.http)
+        self.fw = None                               # evse.services.webfw, once it is asked for
+        try:
+            os.stat(self.fw_dir + FW_MARK)           # a web update waits for its confirmation
+            self._updater()
+        except OSError:
+            pass
 
     def _routes(self, h):
         h.route("/")(self._index)
@@ -99,6 +116,8 @@ class Web:
         h.route(API + "/settings", methods=["GET", "PUT"])(self._settings)
         h.route(API + "/log")(self._log)
         h.route(API + "/sessions")(self._sessions)
+        h.route(API + "/history")(self._history)
+        h.route(API + "/firmware", methods=["GET", "POST"])(self._firmware)
         h.route(API + "/<cmd>", methods=["POST"])(self._command)
 
     def status(self):
@@ -247,7 +266,33 @@ class Web:
                 return _error(400, "n must be a whole number")
         return self._ask(q)
 
+    async def _history(self, req):
+        """The charging history as CSV (the console's `history`, every record): text/csv."""
+        bad = self._check(req)
+        if bad is not None:
+            return bad
+        from evse.services import history
+        return history.csv(self.app.sessions()), 200, {"Content-Type": "text/csv; charset=utf-8",
+                                                        "Content-Disposition": 'attachment; filename="evse-history.csv"'}
+
+    # --- firmware update (evse.services.webfw: imported only when used) ---
+    def _updater(self):
+        if self.fw is None:
+            from evse.services import webfw
+            self.fw = webfw.Updater(self.app, self.console, self.fw_dir)
+        return self.fw
+
+    async def _firmware(self, req):
+        bad = self._check(req)
+        if bad is not None:
+            return bad
+        if req.method == "GET":
+            return self._updater().status()
+        return await self._updater().upload(req)
+
     async def run(self):
+        if self.fw is not None:                      # the first boot after a web update
+            asyncio.create_task(self.fw.after_boot())
         await self.http.start_server(host="0.0.0.0", port=self.port)
 
 

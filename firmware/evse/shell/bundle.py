@@ -36,7 +36,7 @@ import sys
 FORMAT = "evse-bundle/1"
 ROOT = "/fw"
 MAX_TRIES = 1           # boots a new bundle gets to confirm itself before the previous one returns
-MAX_MANIFEST = 8192     # bytes of the manifest line
+MAX_MANIFEST = 16384    # bytes of the manifest line (the whole firmware's: about 8 KB), read in CHUNKs
 MAX_FILES = 200
 CHUNK = 512             # bytes per read and write: small RAM, short flash writes
 SLOTS = ("a", "b")
@@ -145,6 +145,19 @@ def _copy_checked(src, dst_path, size, sha):
         raise ValueError("sha256 mismatch: " + dst_path)
 
 
+def _manifest_line(src):
+    """The first line, a CHUNK at a time: no MAX_MANIFEST buffer in one piece of a busy heap."""
+    parts = []
+    n = 0
+    while n <= MAX_MANIFEST:
+        part = src.readline(CHUNK)
+        parts.append(part)
+        n += len(part)
+        if not part or part.endswith(b"\n"):
+            break
+    return b"".join(parts)
+
+
 def free_slot(root):
     return "b" if state(root)["active"] == "a" else "a"
 
@@ -159,7 +172,7 @@ def stage(root, path, out):
     _rmtree(sdir)
     ensure_dir(sdir)
     with open(path, "rb") as src:
-        line = src.readline(MAX_MANIFEST)
+        line = _manifest_line(src)
         try:
             m = _check_manifest(json.loads(line))
         except ValueError as e:  # not JSON, or not a manifest

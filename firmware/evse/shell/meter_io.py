@@ -49,6 +49,12 @@ class Rs485:
         return self.uart.readinto(buf) if n < 0 else self.uart.readinto(buf, n)
 
 
+def modbus_uart(board, cfg):
+    """The board's Modbus UART behind its transceiver, or None: for the grid meter (evse.metering.grid)
+    when no Modbus charging meter has opened it."""
+    return MeterIO._open_uart(board, cfg)
+
+
 class MeterIO:
     """What make_meter needs from the board, built for the configured kind only (a UART or an
     S0 irq is claimed only when that meter is fitted)."""

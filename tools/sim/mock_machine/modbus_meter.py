@@ -63,3 +63,16 @@ class ModbusMeter:
         r = self.answer(data)
         if r is not None:
             self.uart.feed(r)
+
+
+def attach_bus(uart, *meters):
+    """Several meters, each its own unit, on one RS-485 bus behind a mock UART: every request
+    reaches all of them and only the unit addressed answers (a meter taken off the bus: detach it
+    by attaching the bus again without it)."""
+    for m in meters:
+        m.uart = uart
+
+    def on_write(data):
+        for m in meters:
+            m._on_write(data)
+    uart.peer = on_write
