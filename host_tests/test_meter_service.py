@@ -4,7 +4,8 @@ import math
 import pytest
 
 from evse.metering.ct import ADC_SHIFT
-from evse.metering.meter import DEFAULTS, METER_KINDS, make_meter
+from evse.core.limits import METER_DEFAULTS
+from evse.metering.meter import METER_KINDS, make_meter
 
 
 class Clock:
@@ -122,10 +123,11 @@ def test_s0_meter_wiring(tmp_path):
     assert m.wh_session == 11.0 and m.ok
 
 
-def test_defaults_cover_every_key():
-    assert DEFAULTS["meter"] in METER_KINDS
-    for key in ("meter_addr", "meter_baud", "ct_ratio", "nominal_volts", "s0_imp_per_kwh", "meter_map"):
-        assert key in DEFAULTS
+def test_metering_defaults_are_the_settings_defaults():
+    from evse.services.settings import SCHEMA
+    assert METER_DEFAULTS["meter"] in METER_KINDS
+    for key, default in METER_DEFAULTS.items():      # one source: the schema takes them from core
+        assert SCHEMA[key][1] == default, key
 
 
 def test_status_dict(tmp_path):

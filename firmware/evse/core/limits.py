@@ -90,6 +90,29 @@ METER_MAX_RATE_W = const(100000)     # an energy counter never rises faster (3 x
 METER_JUMP_SLACK_WH = const(100)     # ... plus this (counter resolution): more is a jump (meter
                                      # swapped or reset), less than before is going back
 
+# --- Metering's settings (docs/metering.md): their defaults, one source for the settings schema
+# (services/settings.py, which holds the ranges) and the meters built without a full settings dict ---
+METER_DEFAULTS = {
+    "meter": "none",            # the source: none, ct, s0, modbus or a model of meter_maps.MAPS
+    "meter_phases": 1,          # ct, s0
+    "nominal_volts": 230.0,     # 120/240 in North America
+    "mains_hz": 50,             # 0 = detect (ct)
+    "ct_ratio": 2000.0,         # CT turns ratio (SCT-013-000: 100 A : 50 mA = 2000)
+    "ct_burden_ohms": 22.0,
+    "ct_vref": 3.3,             # ADC full-scale volts
+    "ct_cal": [1.0, 1.0, 1.0],  # per-phase trim
+    "ct_spc": 40,               # samples per mains cycle per channel
+    "ct_interval_ms": 500,
+    "volts_per_count": 0.0,     # mains volts per ADC count of the voltage channel; 0 = nominal
+    "meter_addr": 1,            # Modbus unit
+    "meter_baud": 9600,         # the shell opens the UART with it
+    "meter_timeout_ms": 300,    # per request
+    "meter_retries": 2,
+    "meter_interval_ms": 1000,
+    "meter_map": "",            # generic map, see meter_maps.parse_generic_map
+    "s0_imp_per_kwh": 1000,
+}
+
 # --- Proximity (facts 5), ohms ---
 PP_OPEN = const(1000000000)          # no PP resistor (open)
 PP_NOT_WIRED = const(-1)
@@ -130,7 +153,7 @@ PASSWORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 
 
 def password_error(v):
-    """Why v is no OCPP Basic auth password, or None (the AuthorizationKey key follows it too)."""
+    """Why v is no Basic auth password (ocpp_password, web_password), or None."""
     if not PASSWORD_MIN <= len(v) <= 40 or any(c not in PASSWORD_CHARS for c in v):
         return "must be %d-40 characters of a-z A-Z 0-9 %s" % (PASSWORD_MIN, PASSWORD_CHARS[62:])
     return None

@@ -38,27 +38,6 @@ MS_PER_H = 3600000.0
 I_NAMES = ("i1", "i2", "i3")
 V_NAMES = ("v1", "v2", "v3")
 
-# Settings keys, defaults and ranges: the lead merges these into the settings schema.
-DEFAULTS = {
-    "meter": "none",            # one of METER_KINDS or a model of meter_maps.MAPS
-    "meter_phases": 1,          # 1 or 3 (ct, s0)
-    "nominal_volts": 230.0,     # 100..480; 120/240 in North America
-    "mains_hz": 50,             # 50, 60, or 0 = detect (ct)
-    "ct_ratio": 2000.0,         # CT turns ratio, 1..100000 (SCT-013-000: 100 A : 50 mA = 2000)
-    "ct_burden_ohms": 22.0,     # 1..10000
-    "ct_vref": 3.3,             # ADC full-scale volts, 0.5..5.0
-    "ct_cal": [1.0, 1.0, 1.0],  # per-phase trim, 0.5..2.0
-    "ct_spc": 40,               # samples per mains cycle per channel, 8..240
-    "ct_interval_ms": 500,      # 100..10000
-    "volts_per_count": 0.0,     # mains volts per ADC count of the voltage channel; 0 = nominal
-    "meter_addr": 1,            # Modbus unit, 1..247
-    "meter_baud": 9600,         # 1200..115200 (the shell opens the UART with it)
-    "meter_timeout_ms": 300,    # 50..2000, per request
-    "meter_retries": 2,         # 0..5
-    "meter_interval_ms": 1000,  # 200..60000
-    "meter_map": "",            # generic map, see meter_maps.parse_generic_map
-    "s0_imp_per_kwh": 1000,     # 1..100000
-}
 
 
 def plausible(x, lo, hi):
@@ -92,7 +71,7 @@ def _milli(x):
 
 def _cfg(cfg, key):
     v = cfg.get(key) if cfg is not None else None
-    return DEFAULTS[key] if v is None else v
+    return L.METER_DEFAULTS[key] if v is None else v
 
 
 class ModbusSource:

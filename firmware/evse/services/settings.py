@@ -23,6 +23,7 @@ MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
 # (TEXT, default, max length) for free text; (list, default, lo, hi) for a list of numbers of the
 # default's length; (dict, default) for a JSON object; (bool, default)
 TEXT = "text"
+_M = L.METER_DEFAULTS       # metering's defaults (one source), the ranges here
 SCHEMA = {
     "max_current": (float, None, 6.0, 80.0),       # A: the installation's breaker and wiring (no default)
     "connector": (str, "j1772", PX.CONNECTORS),
@@ -39,24 +40,24 @@ SCHEMA = {
     "temp_stop_c": (int, L.TEMP_STOP_C, 30, 110),
     "temp_restore_c": (int, L.TEMP_RESTORE_C, 20, 100),
     # metering (docs/metering.md)
-    "meter": (str, "none", ("none", "ct", "sdm120", "sdm630", "modbus", "s0")),
-    "meter_phases": (int, 1, (1, 3)),
-    "nominal_volts": (float, 230.0, 100.0, 480.0),  # 120/240 in North America
-    "mains_hz": (int, 50, (0, 50, 60)),            # 0 = detect
-    "ct_ratio": (float, 2000.0, 1.0, 100000.0),
-    "ct_burden_ohms": (float, 22.0, 1.0, 10000.0),
-    "ct_vref": (float, 3.3, 0.5, 5.0),
-    "ct_cal": (list, [1.0, 1.0, 1.0], 0.5, 2.0),
-    "ct_spc": (int, 40, 8, 240),
-    "ct_interval_ms": (int, 500, 100, 10000),
-    "volts_per_count": (float, 0.0, 0.0, 10.0),
-    "meter_addr": (int, 1, 1, 247),
-    "meter_baud": (int, 9600, 1200, 115200),
-    "meter_timeout_ms": (int, 300, 50, 2000),
-    "meter_retries": (int, 2, 0, 5),
-    "meter_interval_ms": (int, 1000, 200, 60000),
-    "meter_map": (TEXT, "", 400),
-    "s0_imp_per_kwh": (int, 1000, 1, 100000),
+    "meter": (str, _M["meter"], ("none", "ct", "sdm120", "sdm630", "modbus", "s0")),
+    "meter_phases": (int, _M["meter_phases"], (1, 3)),
+    "nominal_volts": (float, _M["nominal_volts"], 100.0, 480.0),
+    "mains_hz": (int, _M["mains_hz"], (0, 50, 60)),
+    "ct_ratio": (float, _M["ct_ratio"], 1.0, 100000.0),
+    "ct_burden_ohms": (float, _M["ct_burden_ohms"], 1.0, 10000.0),
+    "ct_vref": (float, _M["ct_vref"], 0.5, 5.0),
+    "ct_cal": (list, _M["ct_cal"], 0.5, 2.0),
+    "ct_spc": (int, _M["ct_spc"], 8, 240),
+    "ct_interval_ms": (int, _M["ct_interval_ms"], 100, 10000),
+    "volts_per_count": (float, _M["volts_per_count"], 0.0, 10.0),
+    "meter_addr": (int, _M["meter_addr"], 1, 247),
+    "meter_baud": (int, _M["meter_baud"], 1200, 115200),
+    "meter_timeout_ms": (int, _M["meter_timeout_ms"], 50, 2000),
+    "meter_retries": (int, _M["meter_retries"], 0, 5),
+    "meter_interval_ms": (int, _M["meter_interval_ms"], 200, 60000),
+    "meter_map": (TEXT, _M["meter_map"], 400),
+    "s0_imp_per_kwh": (int, _M["s0_imp_per_kwh"], 1, 100000),
     # this unit, as OCPP's BootNotification names it (CiString20, 20, 25)
     "vendor": (TEXT, "evse", 20),
     "model": (TEXT, "evse", 20),
