@@ -19,6 +19,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 from evse.core import ticks as _ticks
+from tools.cs import Notifications
 
 
 class HostClock:
@@ -40,7 +41,7 @@ def now_iso():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _CP(_LibChargePoint):
+class _CP(Notifications, _LibChargePoint):
     """The central system's view of one connected charge point."""
 
     def __init__(self, cs, cp_id, connection):
@@ -90,27 +91,6 @@ class _CP(_LibChargePoint):
     @on("MeterValues")
     def _meter(self, **kw):
         return self.cs.respond("MeterValues", kw)
-
-    @on("DiagnosticsStatusNotification")
-    def _diag(self, **kw):
-        return call_result.DiagnosticsStatusNotification()
-
-    @on("FirmwareStatusNotification")
-    def _fw(self, **kw):
-        return call_result.FirmwareStatusNotification()
-
-    # the security extension's (OCPP 1.6 Security Whitepaper)
-    @on("SecurityEventNotification")
-    def _security_event(self, **kw):
-        return call_result.SecurityEventNotification()
-
-    @on("LogStatusNotification")
-    def _log_status(self, **kw):
-        return call_result.LogStatusNotification()
-
-    @on("SignedFirmwareStatusNotification")
-    def _signed_fw(self, **kw):
-        return call_result.SignedFirmwareStatusNotification()
 
     @on("SignCertificate")
     def _sign_certificate(self, **kw):

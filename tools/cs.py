@@ -52,7 +52,32 @@ class Printer:
         self.out.flush()
 
 
-class Charger(ChargePoint):
+class Notifications:
+    """The notifications a central system confirms with an empty answer (the tests' central system,
+    host_tests/ocpp_cs.py, answers them the same)."""
+
+    @on("DiagnosticsStatusNotification")
+    def _diag(self, **kw):
+        return call_result.DiagnosticsStatusNotification()
+
+    @on("FirmwareStatusNotification")
+    def _fw(self, **kw):
+        return call_result.FirmwareStatusNotification()
+
+    @on("SecurityEventNotification")
+    def _security_event(self, **kw):
+        return call_result.SecurityEventNotification()
+
+    @on("LogStatusNotification")
+    def _log_status(self, **kw):
+        return call_result.LogStatusNotification()
+
+    @on("SignedFirmwareStatusNotification")
+    def _signed_fw(self, **kw):
+        return call_result.SignedFirmwareStatusNotification()
+
+
+class Charger(Notifications, ChargePoint):
     """One connected charge point as the central system sees it; prints every frame."""
 
     def __init__(self, cs, cp_id, connection):
@@ -102,26 +127,6 @@ class Charger(ChargePoint):
     @on("MeterValues")
     def _meter(self, **kw):
         return call_result.MeterValues()
-
-    @on("DiagnosticsStatusNotification")
-    def _diag(self, **kw):
-        return call_result.DiagnosticsStatusNotification()
-
-    @on("FirmwareStatusNotification")
-    def _fw(self, **kw):
-        return call_result.FirmwareStatusNotification()
-
-    @on("SecurityEventNotification")
-    def _security_event(self, **kw):
-        return call_result.SecurityEventNotification()
-
-    @on("LogStatusNotification")
-    def _log_status(self, **kw):
-        return call_result.LogStatusNotification()
-
-    @on("SignedFirmwareStatusNotification")
-    def _signed_fw(self, **kw):
-        return call_result.SignedFirmwareStatusNotification()
 
     @on("SignCertificate")
     def _sign_certificate(self, **kw):
