@@ -3,21 +3,19 @@
 Every reader returns a `Capture`; every problem with the file raises `CaptureError` with a one-line
 reason. Parsing is vectorised (numpy over the whole file), never a Python loop per sample."""
 
-import configparser
 import ctypes
 import io
 import mmap
 import os
 import re
 import struct
-import zipfile
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from tools.analyzer.capture import Capture, Sampled, Steps, sampled_to_steps
 from tools.analyzer.errors import CaptureError
+from tools.analyzer.parallel import thread_map
 
 FORMATS = ("vcd", "sr", "sigrok-csv", "csv")
 PILOT_NAMES = ("cp", "pilot", "control_pilot", "ch1", "v dc")
@@ -400,6 +398,8 @@ def _parse_rate(text):
 
 
 def read_sr(path, channel=None, contactor_channel=None):
+    import configparser      # here, not at the top: only sigrok sessions need them (5 ms of start-up)
+    import zipfile
     try:
         z = zipfile.ZipFile(path)
         names = z.namelist()
@@ -494,6 +494,7 @@ def _read_members(path, z, infos, itemsize):
     (no per-member bytes and no join). Stored members are read from the file into their slice,
     deflated ones inflated slice by slice with zlib; members run in a thread pool. Each member's
     CRC is checked. Returns None when the total is not a multiple of itemsize."""
+    import zipfile
     total = sum(i.file_size for i in infos)
     if total % itemsize:
         return None
@@ -554,12 +555,7 @@ def _read_members(path, z, infos, itemsize):
         if zlib.crc32(dst) != info.CRC:
             raise CaptureError("%s: corrupt sigrok session (bad CRC in member %s)" % (path, info.filename))
 
-    if len(jobs) == 1 or SR_THREADS < 2:
-        for j in jobs:
-            one(j)
-    else:
-        with ThreadPoolExecutor(min(SR_THREADS, len(jobs))) as ex:
-            list(ex.map(one, jobs))
+    thread_map(one, jobs, SR_THREADS)
     return out
 
 
@@ -650,11 +646,11 @@ def _csv_columns(first_line, caption):
     return delim, row, cols, names
 
 
-def _csv_table_fast(data):
+def _csv_table_fast(data, wanted):
     """Fast path for the plain layout (header, then only numeric rows with the same delimiter and no
     empty field): the header is found in the first CSV_HEAD_BYTES, the rows are parsed by
-    _csv_rows. Returns None whenever the file is not that simple; read_csv then takes the general
-    path. data: bytes or a read-only mmap of the file."""
+    _csv_rows, only the columns wanted(names) lists (None: all). Returns None whenever the file is
+    not that simple; read_csv then takes the general path. data: bytes or a read-only mmap."""
     start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     head = data[start:start + CSV_HEAD_BYTES]
     if start + len(head) < len(data):
@@ -673,19 +669,20 @@ def _csv_table_fast(data):
     end = len(buf)
     while end > off and buf[end - 1] in b" \t\r\n":
         end -= 1
-    vals = _csv_rows(data, buf, off, end, delim, len(row))
-    if vals is None:
+    want = wanted(names)
+    cols = _csv_rows(data, buf, off, end, delim, len(row), list(range(len(row))) if want is None else want)
+    if cols is None:
         return None
-    return (vals, names, delim) + hdr[2:] + ([],)
+    return (cols, names, delim) + hdr[2:] + ([],)
 
 
 CSV_THREADS = 2                # slices of rows parsed in parallel (numpy releases the GIL)
 
 
-def _csv_rows(data, buf, off, end, delim, ncols):
-    """The rows of buf[off:end] as a float64 (rows, ncols) array, or None. Cut into slices of whole
-    rows (cache-sized temporaries) parsed on CSV_THREADS threads by _csv_slice; a slice it cannot
-    read (exponents, long numbers, spaces) goes through np.fromstring."""
+def _csv_rows(data, buf, off, end, delim, ncols, want):
+    """Columns `want` of the rows of buf[off:end], {column: float64 array}, or None. Cut into slices
+    of whole rows (cache-sized temporaries) parsed on CSV_THREADS threads by _csv_slice; a slice it
+    cannot read (exponents, long numbers, spaces) goes through np.fromstring."""
     if end <= off:
         return None
     cuts = [off]
@@ -706,25 +703,23 @@ def _csv_rows(data, buf, off, end, delim, ncols):
             a, b, src = 16, 16 + b - a + (b == end), piece
         else:
             src = buf
-        vals = _csv_slice(src, a, b, sep, ncols, crlf)
+        vals = _csv_slice(src, a, b, sep, ncols, crlf, want)
         if vals is None:
             vals = _csv_slice_fromstring(data[cuts[k]:cuts[k + 1]], delim, ncols)
+            vals = None if vals is None else vals[:, want]
         return vals
 
     n = len(cuts) - 1
-    if n < 4 or CSV_THREADS < 2:
-        parts = [one(k) for k in range(n)]
-    else:
-        with ThreadPoolExecutor(CSV_THREADS) as ex:
-            parts = list(ex.map(one, range(n)))
+    parts = thread_map(one, range(n), CSV_THREADS if n >= 4 else 1)
     if any(p is None for p in parts):
         return None
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return {j: np.concatenate([p[:, k] for p in parts]) for k, j in enumerate(want)}
 
 
-def _csv_slice(buf, a, b, sep, ncols, crlf):
-    """Rows in buf[a:b] (b just past the last row's newline) as (rows, ncols) float64, or None:
-    separators (delimiter, line end, dot) found with one vectorised pass, then _decimals."""
+def _csv_slice(buf, a, b, sep, ncols, crlf, want):
+    """Columns `want` of the rows in buf[a:b] (b just past the last row's newline) as
+    (rows, len(want)) float64, or None: separators (delimiter, line end, dot) found with one
+    vectorised pass, then _decimals on the wanted columns only."""
     c = buf[a:b]
     eol = 13 if crlf else 10
     m = c == sep
@@ -754,8 +749,10 @@ def _csv_slice(buf, a, b, sep, ncols, crlf):
     s[0] = a
     s[1:] = e[:-1] + skip
     dot = np.where(hasdot, p[np.maximum(k - 1, 0)], e)
+    if len(want) < ncols:
+        s, e, dot = (x.reshape(-1, ncols)[:, want].ravel() for x in (s, e, dot))
     v = _decimals(buf, s, e, dot)
-    return None if v is None else v.reshape(-1, ncols)
+    return None if v is None else v.reshape(-1, len(want))
 
 
 def _csv_slice_fromstring(piece, delim, ncols):
@@ -792,20 +789,41 @@ def _csv_table(data, path):
     except ValueError as e:
         raise CaptureError("%s: malformed CSV (%s)" % (path, str(e).splitlines()[0]))
     notes = ["last row torn, ignored: %r" % torn.strip()[:40]] if torn is not None else []
-    return arr, names, delim, meta, sig_names, sig_rate, notes
+    return dict(enumerate(arr.T)), names, delim, meta, sig_names, sig_rate, notes
+
+
+def _csv_wanted(channel, contactor_channel, sigrok):
+    """The columns read_csv reads, from the captions: the first, the time, the pilot, the contactor
+    (a fast parser converts no other). None (all) when the pilot is found by its values, not its
+    name, or when sigrok's own channel names replace the captions."""
+    def wanted(names):
+        low = [n.lower() for n in names]
+        named = [w for w in (channel, contactor_channel) if w is not None]
+        keys = set(TIME_NAMES + PILOT_NAMES + LOGIC_PILOT_NAMES + CONTACTOR_NAMES) | \
+            set(w.lower() for w in named)
+        if sigrok or (channel is None and not any(_matches(n, PILOT_NAMES) for n in low)) \
+                or any(w.isdigit() for w in named):
+            return None
+        return [j for j, n in enumerate(low) if j == 0 or n in keys or n.split(".")[-1] in keys]
+    return wanted
+
+
+def _matches(name, wanted):
+    return any(name == w or name.split(".")[-1] == w for w in wanted)
 
 
 def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
-    table = _csv_table_fast(data) or _csv_table(data, path)
-    arr, names, delim, meta, sig_names, sig_rate, notes = table
-    if arr.shape[0] < 2:
-        raise CaptureError("%s: capture too short (%d rows)" % (path, arr.shape[0]))
+    table = _csv_table_fast(data, _csv_wanted(channel, contactor_channel, sigrok)) or _csv_table(data, path)
+    cols, names, delim, meta, sig_names, sig_rate, notes = table
+    nrows = len(next(iter(cols.values())))
+    if nrows < 2:
+        raise CaptureError("%s: capture too short (%d rows)" % (path, nrows))
 
     # time column: by name, or Rigol's Sequence + Start/Increment, or a first column that increases
     low = [n.lower() for n in names]
     ti = next((j for j, n in enumerate(low) if n in TIME_NAMES), None)
     if ti is None and len(names) > 1 and channel != names[0]:
-        c0 = arr[:, 0]
+        c0 = cols[0]
         if np.all(np.diff(c0[:1000]) > 0) and not np.all(np.isin(c0[:100], (0.0, 1.0))):
             ti = 0
     if sigrok and sig_names and len(sig_names) == len(names) - (ti is not None):
@@ -837,12 +855,10 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     elif inc:
         dt, t0 = inc, (start or 0.0)
         if ti is not None:                       # Rigol: first column is a sample number
-            t0 += arr[0, ti] * inc
+            t0 += cols[ti][0] * inc
     elif ti is not None:
-        times = arr[:, ti] * t_unit if t_unit != 1.0 else arr[:, ti]
-        d = np.diff(times)
-        dmin, dmax = float(d.min()), float(d.max())
-        del d
+        times = cols[ti] * t_unit if t_unit != 1.0 else cols[ti]
+        dmin, dmax = _diff_range(times)
         if dmin <= 0:
             raise CaptureError("%s: time column is not increasing" % path)
         dt = (times[-1] - times[0]) / (len(times) - 1)
@@ -855,7 +871,7 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
         raise CaptureError("%s: no time column and no sample rate; give --rate HZ" % path)
 
     def values_of(j):
-        return np.ascontiguousarray(arr[:, j])
+        return np.ascontiguousarray(cols[j])
 
     def is_logic(v):
         return bool(np.all((v == 0) | (v == 1)))
@@ -879,7 +895,7 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     pv = values_of(pj)
     if not np.all(np.isfinite(pv)):
         raise CaptureError("%s: pilot column %r has non-numeric values" % (path, names[pj]))
-    logic = is_logic(pv) and low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp"
+    logic = low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp" and is_logic(pv)
     pilot = Sampled(t0, dt, pv, logic=logic) if times is None else \
         Steps(times, pv, times[-1] + dt, logic=logic)
     cj = None
@@ -900,6 +916,15 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
                   contactor_name=names[cj] if contactor is not None else None, channels=names)
     cap.notes = notes
     return cap
+
+
+def _diff_range(x, block=1 << 20):
+    """min and max of np.diff(x), a block at a time (no capture-long temporary)."""
+    lo, hi = np.inf, -np.inf
+    for a in range(0, len(x) - 1, block):
+        d = np.diff(x[a:a + block + 1])
+        lo, hi = min(lo, float(d.min())), max(hi, float(d.max()))
+    return lo, hi
 
 
 def _float(s):
