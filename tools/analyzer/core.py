@@ -230,8 +230,9 @@ def pieces_steps(sig, opt):
     tc = t[idx]
     if len(tc) > 1:
         keep_t = _deglitch(tc, sig.t_end, opt.min_pulse)
-        idx = idx[np.isin(tc, keep_t)]
-        tc = t[idx]
+        if len(keep_t) < len(tc):                      # glitches dropped (np.isin sorts: only then)
+            idx = idx[np.isin(tc, keep_t)]
+            tc = t[idx]
     t_start = np.concatenate(([t[0]], tc))
     t_end = np.concatenate((tc, [sig.t_end]))
     high = hi[np.concatenate(([0], idx))]

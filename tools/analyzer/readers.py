@@ -298,7 +298,7 @@ def _vcd_changes(body, wanted, path):
     first = b[starts]
     lens = ends - starts
     # r/b values are followed by their id as a separate token: alternate within runs of such tokens
-    cand = np.isin(first, np.frombuffer(b"rRbB", np.uint8)) & (lens > 1)
+    cand = _byte_in(first, b"rRbB") & (lens > 1)
     run_start = np.flatnonzero(cand & ~np.concatenate(([False], cand[:-1])))
     rs = np.zeros(n, dtype=np.int64)
     rs[run_start] = run_start
@@ -310,7 +310,7 @@ def _vcd_changes(body, wanted, path):
     if is_val[-1]:                      # a real value cut before its id: the file was truncated
         raise CaptureError("%s: truncated VCD (last value has no identifier)" % path)
     is_ts = (first == ord("#")) & ~is_id
-    is_scalar = np.isin(first, np.frombuffer(b"01xXzZ", np.uint8)) & ~is_id & ~is_val & (lens > 1)
+    is_scalar = _byte_in(first, b"01xXzZ") & ~is_id & ~is_val & (lens > 1)
 
     ts_idx = np.flatnonzero(is_ts)
     ts_val = _parse_uints(b, starts[ts_idx] + 1, lens[ts_idx] - 1, path)
@@ -343,6 +343,13 @@ def _vcd_changes(body, wanted, path):
         t = np.where(tsi >= 0, ts_val[np.maximum(tsi, 0)], 0).astype(np.float64)
         out[ident] = (t, val)
     return out, float(ts_val.max())
+
+
+def _byte_in(x, chars):
+    """x (uint8) is one of chars: one table look-up (np.isin compares once per char)."""
+    table = np.zeros(256, dtype=bool)
+    table[np.frombuffer(chars, np.uint8)] = True
+    return table[x]
 
 
 def _parse_uints(b, starts, lens, path):
@@ -486,7 +493,7 @@ def read_sr(path, channel=None, contactor_channel=None):
 
 SR_THREADS = 2                 # members inflated / copied in parallel (zlib and file reads release the GIL)
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
-SR_SLICE = 1 << 22             # inflate / copy in slices this long (no large temporaries)
+SR_SLICE = 1 << 20             # inflate / copy in slices this long (no large temporaries, CRC in cache)
 
 
 def _read_members(path, z, infos, itemsize):
@@ -525,12 +532,14 @@ def _read_members(path, z, infos, itemsize):
         dst = memoryview(out)[off:off + info.file_size]
         with open(path, "rb", buffering=0) as fh:
             fh.seek(start)
+            crc = 0                                 # checked slice by slice, while it is in cache
             if info.compress_type == zipfile.ZIP_STORED:
                 got = 0
                 while got < info.file_size:
                     k = fh.readinto(dst[got:min(got + SR_SLICE, info.file_size)])
                     if not k:
                         break
+                    crc = zlib.crc32(dst[got:got + k], crc)
                     got += k
             elif info.compress_type == zipfile.ZIP_DEFLATED:
                 d = zlib.decompressobj(-15)
@@ -543,16 +552,18 @@ def _read_members(path, z, infos, itemsize):
                     while buf and got < info.file_size:
                         piece = d.decompress(buf, min(SR_SLICE, info.file_size - got))
                         dst[got:got + len(piece)] = piece
+                        crc = zlib.crc32(piece, crc)
                         got += len(piece)
                         buf = d.unconsumed_tail
             else:                                   # bzip2 / lzma: zipfile's own reader
                 data = z.read(info.filename)
                 got = len(data)
                 dst[:min(got, info.file_size)] = data[:info.file_size]
+                crc = zlib.crc32(dst)
         if got != info.file_size:
             raise CaptureError("%s: truncated or corrupt sigrok session (member %s: %d of %d bytes)"
                                % (path, info.filename, got, info.file_size))
-        if zlib.crc32(dst) != info.CRC:
+        if crc != info.CRC:
             raise CaptureError("%s: corrupt sigrok session (bad CRC in member %s)" % (path, info.filename))
 
     thread_map(one, jobs, SR_THREADS)
