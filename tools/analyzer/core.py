@@ -221,6 +221,12 @@ def _means_time_sampled(sig, ta, tb):
     return _means_idx(sig.values, a, b, a, b)
 
 
+def _sorted_isin(x, sub):
+    """np.isin(x, sub) for an ascending sub (np.isin imports numpy.ma, 20 ms of the start)."""
+    j = np.minimum(np.searchsorted(sub, x), len(sub) - 1)
+    return sub[j] == x if len(sub) else np.zeros(len(x), dtype=bool)
+
+
 def pieces_steps(sig, opt):
     """Same for a piecewise-constant pilot (VCD): exact crossing times, time-weighted plateau means."""
     t, v = sig.times, sig.values
@@ -230,8 +236,8 @@ def pieces_steps(sig, opt):
     tc = t[idx]
     if len(tc) > 1:
         keep_t = _deglitch(tc, sig.t_end, opt.min_pulse)
-        if len(keep_t) < len(tc):                      # glitches dropped (np.isin sorts: only then)
-            idx = idx[np.isin(tc, keep_t)]
+        if len(keep_t) < len(tc):                      # glitches dropped
+            idx = idx[_sorted_isin(tc, keep_t)]
             tc = t[idx]
     t_start = np.concatenate(([t[0]], tc))
     t_end = np.concatenate((tc, [sig.t_end]))
@@ -545,13 +551,13 @@ def _peak(pilot):
 def _percentile(x, q):
     """np.percentile(x, q) (linear), with np.partition: np.percentile imports numpy.ma, 20 ms of
     the analyzer's start."""
-    h = (len(x) - 1) * q / 100.0
+    h = (len(x) - 1) * (q / 100.0)            # numpy's virtual index, rounding included
     lo = int(math.floor(h))
     hi = min(lo + 1, len(x) - 1)
     p = np.partition(x, [lo, hi])
-    a, b = float(p[lo]), float(p[hi])
-    t = h - lo
-    return a + (b - a) * t if t < 0.5 else b - (b - a) * (1.0 - t)
+    a, b = p[lo], p[hi]                        # in x's own type, as numpy interpolates
+    t = float(h - lo)
+    return float(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
 
 
 def _summary(u, segs):

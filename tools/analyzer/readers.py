@@ -319,21 +319,19 @@ def _vcd_changes(body, wanted, path):
     ts_count = np.cumsum(is_ts) - 1        # index of the timestamp in force at each token
 
     out = {}
+    si_all = np.flatnonzero(is_scalar)          # scalar: value char + id in one token
+    vi_all = np.flatnonzero(is_val)             # real / vector: the next token is the id
+    s_keys = _token_keys(b, starts[si_all] + 1, ends[si_all])
+    v_keys = _token_keys(b, starts[vi_all + 1], ends[vi_all + 1])
     for ident in wanted:
-        idb = np.frombuffer(ident.encode("latin-1"), np.uint8)
-        k = len(idb)
-        # scalar: value char + id in one token
-        m = is_scalar & (lens == k + 1)
-        for j in range(k):
-            m[m] = b[starts[m] + 1 + j] == idb[j]
-        si = np.flatnonzero(m)
+        if s_keys is not None and v_keys is not None and len(ident.encode("latin-1")) <= 8:
+            key = _token_keys(np.frombuffer(b"\0" * 8 + ident.encode("latin-1"), np.uint8),
+                              np.array([8]), np.array([8 + len(ident)]))[0]
+            si = si_all[s_keys == key]
+            vi = vi_all[v_keys == key]
+        else:
+            si, vi = _ident_tokens(b, starts, lens, si_all, vi_all, ident)
         sv = np.where(first[si] == ord("1"), 1.0, 0.0)
-        # real / vector: the next token is the id
-        vi = np.flatnonzero(is_val)
-        mi = lens[vi + 1] == k
-        for j in range(k):
-            mi[mi] = b[starts[vi[mi] + 1] + j] == idb[j]
-        vi = vi[mi]
         rv = _parse_values(body, b, starts[vi], ends[vi], first[vi], path)
         idx = np.concatenate((si, vi))
         val = np.concatenate((sv, rv))
@@ -345,6 +343,33 @@ def _vcd_changes(body, wanted, path):
     return out, float(ts_val.max())
 
 
+def _token_keys(b, starts, ends):
+    """Each token b[starts:ends] of at most 8 bytes as one uint64 (its bytes in the high end, its
+    length in the low byte: no two tokens share a key), or None when one is longer or too close to
+    the start of b for a window."""
+    lens = ends - starts
+    if len(lens) and (lens.max() > 7 or ends.min() < 8):
+        return None
+    if len(lens) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    w = _windows(b, ends - 8) & _TOP[lens]
+    w |= lens.astype(np.uint64)                 # the length fills the low byte, free below 8 bytes
+    return w
+
+
+def _ident_tokens(b, starts, lens, si_all, vi_all, ident):
+    """Scalar tokens (value + ident) and value tokens followed by ident, byte by byte."""
+    idb = np.frombuffer(ident.encode("latin-1"), np.uint8)
+    k = len(idb)
+    m = lens[si_all] == k + 1
+    for j in range(k):
+        m[m] = b[starts[si_all[m]] + 1 + j] == idb[j]
+    mi = lens[vi_all + 1] == k
+    for j in range(k):
+        mi[mi] = b[starts[vi_all[mi] + 1] + j] == idb[j]
+    return si_all[m], vi_all[mi]
+
+
 def _byte_in(x, chars):
     """x (uint8) is one of chars: one table look-up (np.isin compares once per char)."""
     table = np.zeros(256, dtype=bool)
@@ -353,10 +378,32 @@ def _byte_in(x, chars):
 
 
 def _parse_uints(b, starts, lens, path):
+    """Values of the unsigned decimal tokens b[starts:starts + lens] (VCD timestamps), eight digits
+    at a time (SWAR, as _decimals); the first tokens of the body, with no room for a window before
+    them, one digit at a time."""
     if len(starts) == 0:
         return np.zeros(0, dtype=np.int64)
     if lens.min() < 1:
         raise CaptureError("%s: bad VCD timestamp (empty '#')" % path)
+    chunks = -(-int(lens.max()) // 8)
+    e = starts + lens
+    room = e >= 8 * chunks
+    if chunks > 2 or not room.any():
+        return _parse_uints_slow(b, starts, lens, path)
+    val = np.zeros(len(starts), dtype=np.int64)
+    if not room.all():
+        val[~room] = _parse_uints_slow(b, starts[~room], lens[~room], path)
+    i = np.flatnonzero(room)
+    for k in range(chunks):
+        w = _windows(b, e[i] - 8 * (k + 1)) ^ _ZEROS
+        w &= _TOP[np.clip(lens[i] - 8 * k, 0, 8)]
+        if np.any(((w + np.uint64(0x7676767676767676)) | w) & np.uint64(0x8080808080808080)):
+            raise CaptureError("%s: bad VCD timestamp (not a number)" % path)
+        val[i] += _eight_digits(w).astype(np.int64) * 10 ** (8 * k)
+    return val
+
+
+def _parse_uints_slow(b, starts, lens, path):
     val = np.zeros(len(starts), dtype=np.int64)
     for j in range(int(lens.max())):
         m = j < lens
