@@ -321,6 +321,7 @@ def _vcd_changes(body, wanted, path):
     out = {}
     si_all = np.flatnonzero(is_scalar)          # scalar: value char + id in one token
     vi_all = np.flatnonzero(is_val)             # real / vector: the next token is the id
+    dot_at, multi = _token_dots(b, starts, ends)
     s_keys = _token_keys(b, starts[si_all] + 1, ends[si_all])
     v_keys = _token_keys(b, starts[vi_all + 1], ends[vi_all + 1])
     for ident in wanted:
@@ -332,7 +333,7 @@ def _vcd_changes(body, wanted, path):
         else:
             si, vi = _ident_tokens(b, starts, lens, si_all, vi_all, ident)
         sv = np.where(first[si] == ord("1"), 1.0, 0.0)
-        rv = _parse_values(body, b, starts[vi], ends[vi], first[vi], path)
+        rv = _parse_values(body, b, starts[vi], ends[vi], first[vi], dot_at[vi], multi[vi], path)
         idx = np.concatenate((si, vi))
         val = np.concatenate((sv, rv))
         order = np.argsort(idx, kind="stable")
@@ -414,22 +415,29 @@ def _parse_uints_slow(b, starts, lens, path):
     return val
 
 
-def _parse_values(body, b, starts, ends, first, path):
-    """Real ('r9.0') and vector ('b101') values as floats; x/z bits read as 0."""
+def _token_dots(b, starts, ends):
+    """Per token: the position of its '.' (its end when none), and whether it has more than one."""
+    dots = np.flatnonzero(b == 46)
+    tok = np.searchsorted(starts, dots, side="right") - 1
+    inside = (tok >= 0) & (dots < ends[np.maximum(tok, 0)])
+    dots, tok = dots[inside], tok[inside]
+    dot_at = ends.copy()
+    dot_at[tok] = dots
+    multi = np.zeros(len(starts), dtype=bool)
+    multi[tok[1:][tok[1:] == tok[:-1]]] = True          # dots ascend: a token's dots are adjacent
+    return dot_at, multi
+
+
+def _parse_values(body, b, starts, ends, first, dot, multi, path):
+    """Real ('r9.0') and vector ('b101') values as floats; x/z bits read as 0. dot: position of
+    each value's '.' (its end when none); multi: more than one '.'."""
     if len(starts) == 0:
         return np.zeros(0)
     isreal = (first == ord("r")) | (first == ord("R"))
-    if isreal.all() and starts.min() >= 8:
-        dots = np.flatnonzero(b == 46)
-        tok = np.searchsorted(starts, dots, side="right") - 1
-        inside = (tok >= 0) & (dots < ends[np.maximum(tok, 0)])
-        dots, tok = dots[inside], tok[inside]
-        if not len(tok) or np.bincount(tok).max() <= 1:          # at most one dot per value
-            dot = ends.copy()
-            dot[tok] = dots
-            v = _decimals(b, starts + 1, ends, dot)
-            if v is not None:
-                return v
+    if isreal.all() and starts.min() >= 8 and not multi.any():
+        v = _decimals(b, starts + 1, ends, dot)
+        if v is not None:
+            return v
     raw = [body[s + 1:e] for s, e in zip(starts.tolist(), ends.tolist())]
     out = np.empty(len(raw))
     try:
