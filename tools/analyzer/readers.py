@@ -557,6 +557,7 @@ def _read_members(path, z, infos, itemsize):
     deflated ones inflated slice by slice with zlib; members run in a thread pool. Each member's
     CRC is checked. Returns None when the total is not a multiple of itemsize."""
     import zipfile
+    zl = _zlib()
     total = sum(i.file_size for i in infos)
     if total % itemsize:
         return None
@@ -594,10 +595,10 @@ def _read_members(path, z, infos, itemsize):
                     k = fh.readinto(dst[got:min(got + SR_SLICE, info.file_size)])
                     if not k:
                         break
-                    crc = zlib.crc32(dst[got:got + k], crc)
+                    crc = zl.crc32(dst[got:got + k], crc)
                     got += k
             elif info.compress_type == zipfile.ZIP_DEFLATED:
-                d = zlib.decompressobj(-15)
+                d = zl.decompressobj(-15)
                 left, got = info.compress_size, 0
                 while left > 0 and got < info.file_size:
                     buf = fh.read(min(SR_SLICE, left))
@@ -607,14 +608,14 @@ def _read_members(path, z, infos, itemsize):
                     while buf and got < info.file_size:
                         piece = d.decompress(buf, min(SR_SLICE, info.file_size - got))
                         dst[got:got + len(piece)] = piece
-                        crc = zlib.crc32(piece, crc)
+                        crc = zl.crc32(piece, crc)
                         got += len(piece)
                         buf = d.unconsumed_tail
             else:                                   # bzip2 / lzma: zipfile's own reader
                 data = z.read(info.filename)
                 got = len(data)
                 dst[:min(got, info.file_size)] = data[:info.file_size]
-                crc = zlib.crc32(dst)
+                crc = zl.crc32(dst)
         if got != info.file_size:
             raise CaptureError("%s: truncated or corrupt sigrok session (member %s: %d of %d bytes)"
                                % (path, info.filename, got, info.file_size))
@@ -623,6 +624,16 @@ def _read_members(path, z, infos, itemsize):
 
     thread_map(one, jobs, SR_THREADS)
     return out
+
+
+def _zlib():
+    """ISA-L's zlib-compatible module when installed (the `isal` package: a sigrok session's members
+    inflate 1.5x and CRC-check 3x faster than with zlib), else zlib."""
+    try:
+        from isal import isal_zlib
+        return isal_zlib
+    except ImportError:
+        return zlib
 
 
 def _logic_steps(logic, num, dt):
