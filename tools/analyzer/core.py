@@ -4,11 +4,10 @@ Per-sample work is vectorised numpy (threshold, np.diff for edges, np.add.reduce
 means); Python loops only run per PWM period or per segment."""
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from tools.analyzer.capture import Sampled
+from tools.analyzer.parallel import thread_map
 
 # Facts sheet section 3: positive plateau bands (V) with the hysteresis of IEC 61851-1 Table A.4
 BAND_FAULT_HIGH = 13.0
@@ -132,11 +131,7 @@ def crossings(v, thr):
         return np.flatnonzero(h[1:] != h[:-1]) + (a + 1)
 
     starts = range(0, n - 1, CROSS_SLICE)
-    if len(starts) < 4 or THREADS < 2:
-        parts = [part(a) for a in starts]
-    else:
-        with ThreadPoolExecutor(THREADS) as ex:
-            parts = list(ex.map(part, starts))
+    parts = thread_map(part, starts, THREADS if len(starts) >= 4 else 1)
     return np.concatenate(parts).astype(np.int64, copy=False)
 
 
@@ -203,7 +198,7 @@ def _window_sums(v, a, b):
         part = np.add.reduceat(v, idx).astype(np.float64)
         part[first + nb] = 0.0          # the stretch from a window's end to the next window's start
         sums[body] = np.add.reduceat(part, first)
-    for a0 in np.unique(a[tail]).tolist():
+    for a0 in sorted(set(a[tail].tolist())):          # few; np.unique would import numpy.ma (20 ms)
         sums[tail & (a == a0)] = float(np.sum(v[a0:n], dtype=np.float64))
     return sums
 
@@ -226,6 +221,12 @@ def _means_time_sampled(sig, ta, tb):
     return _means_idx(sig.values, a, b, a, b)
 
 
+def _sorted_isin(x, sub):
+    """np.isin(x, sub) for an ascending sub (np.isin imports numpy.ma, 20 ms of the start)."""
+    j = np.minimum(np.searchsorted(sub, x), len(sub) - 1)
+    return sub[j] == x if len(sub) else np.zeros(len(x), dtype=bool)
+
+
 def pieces_steps(sig, opt):
     """Same for a piecewise-constant pilot (VCD): exact crossing times, time-weighted plateau means."""
     t, v = sig.times, sig.values
@@ -235,8 +236,9 @@ def pieces_steps(sig, opt):
     tc = t[idx]
     if len(tc) > 1:
         keep_t = _deglitch(tc, sig.t_end, opt.min_pulse)
-        idx = idx[np.isin(tc, keep_t)]
-        tc = t[idx]
+        if len(keep_t) < len(tc):                      # glitches dropped
+            idx = idx[_sorted_isin(tc, keep_t)]
+            tc = t[idx]
     t_start = np.concatenate(([t[0]], tc))
     t_end = np.concatenate((tc, [sig.t_end]))
     high = hi[np.concatenate(([0], idx))]
@@ -322,7 +324,8 @@ def units_from_plateau_vcd(pilot, duty, cp_neg=None):
     """Bench VCD written without --waveform: cp holds the (positive) plateau level, `duty` the PWM,
     and `cp_neg`, when present, the negative plateau."""
     extra = [cp_neg.times] if cp_neg is not None and len(cp_neg) else []
-    times = np.unique(np.concatenate([pilot.times, duty.times] + extra))
+    times = np.sort(np.concatenate([pilot.times, duty.times] + extra))
+    times = times[np.concatenate(([True], times[1:] != times[:-1]))]      # unique, without numpy.ma
     times = times[(times >= pilot.t0) & (times < pilot.t_end)]
     cp = pilot.at(times)
     d = duty.at(times)
@@ -541,8 +544,20 @@ def _peak(pilot):
     if pilot.logic or len(pilot.values) == 0:
         return None
     v = pilot.values
-    sub = v[::max(1, len(v) // 200000)]
-    return float(np.percentile(np.abs(sub), 99.9))
+    sub = np.abs(v[::max(1, len(v) // 200000)])
+    return _percentile(sub, 99.9)
+
+
+def _percentile(x, q):
+    """np.percentile(x, q) (linear), with np.partition: np.percentile imports numpy.ma, 20 ms of
+    the analyzer's start."""
+    h = (len(x) - 1) * (q / 100.0)            # numpy's virtual index, rounding included
+    lo = int(math.floor(h))
+    hi = min(lo + 1, len(x) - 1)
+    p = np.partition(x, [lo, hi])
+    a, b = p[lo], p[hi]                        # in x's own type, as numpy interpolates
+    t = float(h - lo)
+    return float(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
 
 
 def _summary(u, segs):

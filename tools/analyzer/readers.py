@@ -3,21 +3,19 @@
 Every reader returns a `Capture`; every problem with the file raises `CaptureError` with a one-line
 reason. Parsing is vectorised (numpy over the whole file), never a Python loop per sample."""
 
-import configparser
 import ctypes
 import io
 import mmap
 import os
 import re
 import struct
-import zipfile
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from tools.analyzer.capture import Capture, Sampled, Steps, sampled_to_steps
 from tools.analyzer.errors import CaptureError
+from tools.analyzer.parallel import thread_map
 
 FORMATS = ("vcd", "sr", "sigrok-csv", "csv")
 PILOT_NAMES = ("cp", "pilot", "control_pilot", "ch1", "v dc")
@@ -300,7 +298,7 @@ def _vcd_changes(body, wanted, path):
     first = b[starts]
     lens = ends - starts
     # r/b values are followed by their id as a separate token: alternate within runs of such tokens
-    cand = np.isin(first, np.frombuffer(b"rRbB", np.uint8)) & (lens > 1)
+    cand = _byte_in(first, b"rRbB") & (lens > 1)
     run_start = np.flatnonzero(cand & ~np.concatenate(([False], cand[:-1])))
     rs = np.zeros(n, dtype=np.int64)
     rs[run_start] = run_start
@@ -312,7 +310,7 @@ def _vcd_changes(body, wanted, path):
     if is_val[-1]:                      # a real value cut before its id: the file was truncated
         raise CaptureError("%s: truncated VCD (last value has no identifier)" % path)
     is_ts = (first == ord("#")) & ~is_id
-    is_scalar = np.isin(first, np.frombuffer(b"01xXzZ", np.uint8)) & ~is_id & ~is_val & (lens > 1)
+    is_scalar = _byte_in(first, b"01xXzZ") & ~is_id & ~is_val & (lens > 1)
 
     ts_idx = np.flatnonzero(is_ts)
     ts_val = _parse_uints(b, starts[ts_idx] + 1, lens[ts_idx] - 1, path)
@@ -321,22 +319,21 @@ def _vcd_changes(body, wanted, path):
     ts_count = np.cumsum(is_ts) - 1        # index of the timestamp in force at each token
 
     out = {}
+    si_all = np.flatnonzero(is_scalar)          # scalar: value char + id in one token
+    vi_all = np.flatnonzero(is_val)             # real / vector: the next token is the id
+    dot_at, multi = _token_dots(b, starts, ends)
+    s_keys = _token_keys(b, starts[si_all] + 1, ends[si_all])
+    v_keys = _token_keys(b, starts[vi_all + 1], ends[vi_all + 1])
     for ident in wanted:
-        idb = np.frombuffer(ident.encode("latin-1"), np.uint8)
-        k = len(idb)
-        # scalar: value char + id in one token
-        m = is_scalar & (lens == k + 1)
-        for j in range(k):
-            m[m] = b[starts[m] + 1 + j] == idb[j]
-        si = np.flatnonzero(m)
+        if s_keys is not None and v_keys is not None and len(ident.encode("latin-1")) <= 8:
+            key = _token_keys(np.frombuffer(b"\0" * 8 + ident.encode("latin-1"), np.uint8),
+                              np.array([8]), np.array([8 + len(ident)]))[0]
+            si = si_all[s_keys == key]
+            vi = vi_all[v_keys == key]
+        else:
+            si, vi = _ident_tokens(b, starts, lens, si_all, vi_all, ident)
         sv = np.where(first[si] == ord("1"), 1.0, 0.0)
-        # real / vector: the next token is the id
-        vi = np.flatnonzero(is_val)
-        mi = lens[vi + 1] == k
-        for j in range(k):
-            mi[mi] = b[starts[vi[mi] + 1] + j] == idb[j]
-        vi = vi[mi]
-        rv = _parse_values(body, b, starts[vi], ends[vi], first[vi], path)
+        rv = _parse_values(body, b, starts[vi], ends[vi], first[vi], dot_at[vi], multi[vi], path)
         idx = np.concatenate((si, vi))
         val = np.concatenate((sv, rv))
         order = np.argsort(idx, kind="stable")
@@ -347,11 +344,67 @@ def _vcd_changes(body, wanted, path):
     return out, float(ts_val.max())
 
 
+def _token_keys(b, starts, ends):
+    """Each token b[starts:ends] of at most 8 bytes as one uint64 (its bytes in the high end, its
+    length in the low byte: no two tokens share a key), or None when one is longer or too close to
+    the start of b for a window."""
+    lens = ends - starts
+    if len(lens) and (lens.max() > 7 or ends.min() < 8):
+        return None
+    if len(lens) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    w = _windows(b, ends - 8) & _TOP[lens]
+    w |= lens.astype(np.uint64)                 # the length fills the low byte, free below 8 bytes
+    return w
+
+
+def _ident_tokens(b, starts, lens, si_all, vi_all, ident):
+    """Scalar tokens (value + ident) and value tokens followed by ident, byte by byte."""
+    idb = np.frombuffer(ident.encode("latin-1"), np.uint8)
+    k = len(idb)
+    m = lens[si_all] == k + 1
+    for j in range(k):
+        m[m] = b[starts[si_all[m]] + 1 + j] == idb[j]
+    mi = lens[vi_all + 1] == k
+    for j in range(k):
+        mi[mi] = b[starts[vi_all[mi] + 1] + j] == idb[j]
+    return si_all[m], vi_all[mi]
+
+
+def _byte_in(x, chars):
+    """x (uint8) is one of chars: one table look-up (np.isin compares once per char)."""
+    table = np.zeros(256, dtype=bool)
+    table[np.frombuffer(chars, np.uint8)] = True
+    return table[x]
+
+
 def _parse_uints(b, starts, lens, path):
+    """Values of the unsigned decimal tokens b[starts:starts + lens] (VCD timestamps), eight digits
+    at a time (SWAR, as _decimals); the first tokens of the body, with no room for a window before
+    them, one digit at a time."""
     if len(starts) == 0:
         return np.zeros(0, dtype=np.int64)
     if lens.min() < 1:
         raise CaptureError("%s: bad VCD timestamp (empty '#')" % path)
+    chunks = -(-int(lens.max()) // 8)
+    e = starts + lens
+    room = e >= 8 * chunks
+    if chunks > 2 or not room.any():
+        return _parse_uints_slow(b, starts, lens, path)
+    val = np.zeros(len(starts), dtype=np.int64)
+    if not room.all():
+        val[~room] = _parse_uints_slow(b, starts[~room], lens[~room], path)
+    i = np.flatnonzero(room)
+    for k in range(chunks):
+        w = _windows(b, e[i] - 8 * (k + 1)) ^ _ZEROS
+        w &= _TOP[np.clip(lens[i] - 8 * k, 0, 8)]
+        if np.any(((w + np.uint64(0x7676767676767676)) | w) & np.uint64(0x8080808080808080)):
+            raise CaptureError("%s: bad VCD timestamp (not a number)" % path)
+        val[i] += _eight_digits(w).astype(np.int64) * 10 ** (8 * k)
+    return val
+
+
+def _parse_uints_slow(b, starts, lens, path):
     val = np.zeros(len(starts), dtype=np.int64)
     for j in range(int(lens.max())):
         m = j < lens
@@ -362,22 +415,29 @@ def _parse_uints(b, starts, lens, path):
     return val
 
 
-def _parse_values(body, b, starts, ends, first, path):
-    """Real ('r9.0') and vector ('b101') values as floats; x/z bits read as 0."""
+def _token_dots(b, starts, ends):
+    """Per token: the position of its '.' (its end when none), and whether it has more than one."""
+    dots = np.flatnonzero(b == 46)
+    tok = np.searchsorted(starts, dots, side="right") - 1
+    inside = (tok >= 0) & (dots < ends[np.maximum(tok, 0)])
+    dots, tok = dots[inside], tok[inside]
+    dot_at = ends.copy()
+    dot_at[tok] = dots
+    multi = np.zeros(len(starts), dtype=bool)
+    multi[tok[1:][tok[1:] == tok[:-1]]] = True          # dots ascend: a token's dots are adjacent
+    return dot_at, multi
+
+
+def _parse_values(body, b, starts, ends, first, dot, multi, path):
+    """Real ('r9.0') and vector ('b101') values as floats; x/z bits read as 0. dot: position of
+    each value's '.' (its end when none); multi: more than one '.'."""
     if len(starts) == 0:
         return np.zeros(0)
     isreal = (first == ord("r")) | (first == ord("R"))
-    if isreal.all() and starts.min() >= 8:
-        dots = np.flatnonzero(b == 46)
-        tok = np.searchsorted(starts, dots, side="right") - 1
-        inside = (tok >= 0) & (dots < ends[np.maximum(tok, 0)])
-        dots, tok = dots[inside], tok[inside]
-        if not len(tok) or np.bincount(tok).max() <= 1:          # at most one dot per value
-            dot = ends.copy()
-            dot[tok] = dots
-            v = _decimals(b, starts + 1, ends, dot)
-            if v is not None:
-                return v
+    if isreal.all() and starts.min() >= 8 and not multi.any():
+        v = _decimals(b, starts + 1, ends, dot)
+        if v is not None:
+            return v
     raw = [body[s + 1:e] for s, e in zip(starts.tolist(), ends.tolist())]
     out = np.empty(len(raw))
     try:
@@ -400,6 +460,8 @@ def _parse_rate(text):
 
 
 def read_sr(path, channel=None, contactor_channel=None):
+    import configparser      # here, not at the top: only sigrok sessions need them (5 ms of start-up)
+    import zipfile
     try:
         z = zipfile.ZipFile(path)
         names = z.namelist()
@@ -486,7 +548,7 @@ def read_sr(path, channel=None, contactor_channel=None):
 
 SR_THREADS = 2                 # members inflated / copied in parallel (zlib and file reads release the GIL)
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
-SR_SLICE = 1 << 22             # inflate / copy in slices this long (no large temporaries)
+SR_SLICE = 1 << 20             # inflate / copy in slices this long (no large temporaries, CRC in cache)
 
 
 def _read_members(path, z, infos, itemsize):
@@ -494,6 +556,8 @@ def _read_members(path, z, infos, itemsize):
     (no per-member bytes and no join). Stored members are read from the file into their slice,
     deflated ones inflated slice by slice with zlib; members run in a thread pool. Each member's
     CRC is checked. Returns None when the total is not a multiple of itemsize."""
+    import zipfile
+    zl = _zlib()
     total = sum(i.file_size for i in infos)
     if total % itemsize:
         return None
@@ -524,15 +588,17 @@ def _read_members(path, z, infos, itemsize):
         dst = memoryview(out)[off:off + info.file_size]
         with open(path, "rb", buffering=0) as fh:
             fh.seek(start)
+            crc = 0                                 # checked slice by slice, while it is in cache
             if info.compress_type == zipfile.ZIP_STORED:
                 got = 0
                 while got < info.file_size:
                     k = fh.readinto(dst[got:min(got + SR_SLICE, info.file_size)])
                     if not k:
                         break
+                    crc = zl.crc32(dst[got:got + k], crc)
                     got += k
             elif info.compress_type == zipfile.ZIP_DEFLATED:
-                d = zlib.decompressobj(-15)
+                d = zl.decompressobj(-15)
                 left, got = info.compress_size, 0
                 while left > 0 and got < info.file_size:
                     buf = fh.read(min(SR_SLICE, left))
@@ -542,25 +608,32 @@ def _read_members(path, z, infos, itemsize):
                     while buf and got < info.file_size:
                         piece = d.decompress(buf, min(SR_SLICE, info.file_size - got))
                         dst[got:got + len(piece)] = piece
+                        crc = zl.crc32(piece, crc)
                         got += len(piece)
                         buf = d.unconsumed_tail
             else:                                   # bzip2 / lzma: zipfile's own reader
                 data = z.read(info.filename)
                 got = len(data)
                 dst[:min(got, info.file_size)] = data[:info.file_size]
+                crc = zl.crc32(dst)
         if got != info.file_size:
             raise CaptureError("%s: truncated or corrupt sigrok session (member %s: %d of %d bytes)"
                                % (path, info.filename, got, info.file_size))
-        if zlib.crc32(dst) != info.CRC:
+        if crc != info.CRC:
             raise CaptureError("%s: corrupt sigrok session (bad CRC in member %s)" % (path, info.filename))
 
-    if len(jobs) == 1 or SR_THREADS < 2:
-        for j in jobs:
-            one(j)
-    else:
-        with ThreadPoolExecutor(min(SR_THREADS, len(jobs))) as ex:
-            list(ex.map(one, jobs))
+    thread_map(one, jobs, SR_THREADS)
     return out
+
+
+def _zlib():
+    """ISA-L's zlib-compatible module when installed (the `isal` package: a sigrok session's members
+    inflate 1.5x and CRC-check 3x faster than with zlib), else zlib."""
+    try:
+        from isal import isal_zlib
+        return isal_zlib
+    except ImportError:
+        return zlib
 
 
 def _logic_steps(logic, num, dt):
@@ -650,11 +723,11 @@ def _csv_columns(first_line, caption):
     return delim, row, cols, names
 
 
-def _csv_table_fast(data):
+def _csv_table_fast(data, wanted):
     """Fast path for the plain layout (header, then only numeric rows with the same delimiter and no
     empty field): the header is found in the first CSV_HEAD_BYTES, the rows are parsed by
-    _csv_rows. Returns None whenever the file is not that simple; read_csv then takes the general
-    path. data: bytes or a read-only mmap of the file."""
+    _csv_rows, only the columns wanted(names) lists (None: all). Returns None whenever the file is
+    not that simple; read_csv then takes the general path. data: bytes or a read-only mmap."""
     start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     head = data[start:start + CSV_HEAD_BYTES]
     if start + len(head) < len(data):
@@ -673,19 +746,22 @@ def _csv_table_fast(data):
     end = len(buf)
     while end > off and buf[end - 1] in b" \t\r\n":
         end -= 1
-    vals = _csv_rows(data, buf, off, end, delim, len(row))
-    if vals is None:
+    want = wanted(names)
+    cols = _csv_rows(data, buf, off, end, delim, len(row), list(range(len(row))) if want is None else want)
+    if cols is None:
         return None
-    return (vals, names, delim) + hdr[2:] + ([],)
+    return (cols, names, delim) + hdr[2:] + ([],)
 
 
 CSV_THREADS = 2                # slices of rows parsed in parallel (numpy releases the GIL)
 
 
-def _csv_rows(data, buf, off, end, delim, ncols):
-    """The rows of buf[off:end] as a float64 (rows, ncols) array, or None. Cut into slices of whole
-    rows (cache-sized temporaries) parsed on CSV_THREADS threads by _csv_slice; a slice it cannot
-    read (exponents, long numbers, spaces) goes through np.fromstring."""
+def _csv_rows(data, buf, off, end, delim, ncols, want):
+    """Columns `want` of the rows of buf[off:end], {column: float64 array}, or None. Cut into slices
+    of whole rows (cache-sized temporaries) parsed on CSV_THREADS threads by _csv_slice, each written
+    straight into its place in the columns (rows counted first: no per-slice copies held and joined,
+    half the fresh memory); a slice it cannot read (exponents, long numbers, spaces) goes through
+    np.fromstring."""
     if end <= off:
         return None
     cuts = [off]
@@ -706,25 +782,29 @@ def _csv_rows(data, buf, off, end, delim, ncols):
             a, b, src = 16, 16 + b - a + (b == end), piece
         else:
             src = buf
-        vals = _csv_slice(src, a, b, sep, ncols, crlf)
+        vals = _csv_slice(src, a, b, sep, ncols, crlf, want)
         if vals is None:
             vals = _csv_slice_fromstring(data[cuts[k]:cuts[k + 1]], delim, ncols)
-        return vals
+            vals = None if vals is None else vals[:, want]
+        if vals is None or len(vals) != first[k + 1] - first[k]:
+            return False
+        for c, j in enumerate(want):
+            out[j][first[k]:first[k + 1]] = vals[:, c]
+        return True
 
     n = len(cuts) - 1
-    if n < 4 or CSV_THREADS < 2:
-        parts = [one(k) for k in range(n)]
-    else:
-        with ThreadPoolExecutor(CSV_THREADS) as ex:
-            parts = list(ex.map(one, range(n)))
-    if any(p is None for p in parts):
-        return None
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    threads = CSV_THREADS if n >= 4 else 1
+    rows = thread_map(lambda k: int(np.count_nonzero(buf[cuts[k]:cuts[k + 1]] == 10)) + (cuts[k + 1] == end),
+                      range(n), threads)
+    first = np.concatenate(([0], np.cumsum(rows))).tolist()
+    out = {j: np.empty(first[-1]) for j in want}
+    return out if all(thread_map(one, range(n), threads)) else None
 
 
-def _csv_slice(buf, a, b, sep, ncols, crlf):
-    """Rows in buf[a:b] (b just past the last row's newline) as (rows, ncols) float64, or None:
-    separators (delimiter, line end, dot) found with one vectorised pass, then _decimals."""
+def _csv_slice(buf, a, b, sep, ncols, crlf, want):
+    """Columns `want` of the rows in buf[a:b] (b just past the last row's newline) as
+    (rows, len(want)) float64, or None: separators (delimiter, line end, dot) found with one
+    vectorised pass, then _decimals on the wanted columns only."""
     c = buf[a:b]
     eol = 13 if crlf else 10
     m = c == sep
@@ -754,8 +834,10 @@ def _csv_slice(buf, a, b, sep, ncols, crlf):
     s[0] = a
     s[1:] = e[:-1] + skip
     dot = np.where(hasdot, p[np.maximum(k - 1, 0)], e)
+    if len(want) < ncols:
+        s, e, dot = (x.reshape(-1, ncols)[:, want].ravel() for x in (s, e, dot))
     v = _decimals(buf, s, e, dot)
-    return None if v is None else v.reshape(-1, ncols)
+    return None if v is None else v.reshape(-1, len(want))
 
 
 def _csv_slice_fromstring(piece, delim, ncols):
@@ -792,20 +874,41 @@ def _csv_table(data, path):
     except ValueError as e:
         raise CaptureError("%s: malformed CSV (%s)" % (path, str(e).splitlines()[0]))
     notes = ["last row torn, ignored: %r" % torn.strip()[:40]] if torn is not None else []
-    return arr, names, delim, meta, sig_names, sig_rate, notes
+    return dict(enumerate(arr.T)), names, delim, meta, sig_names, sig_rate, notes
+
+
+def _csv_wanted(channel, contactor_channel, sigrok):
+    """The columns read_csv reads, from the captions: the first, the time, the pilot, the contactor
+    (a fast parser converts no other). None (all) when the pilot is found by its values, not its
+    name, or when sigrok's own channel names replace the captions."""
+    def wanted(names):
+        low = [n.lower() for n in names]
+        named = [w for w in (channel, contactor_channel) if w is not None]
+        keys = set(TIME_NAMES + PILOT_NAMES + LOGIC_PILOT_NAMES + CONTACTOR_NAMES) | \
+            set(w.lower() for w in named)
+        if sigrok or (channel is None and not any(_matches(n, PILOT_NAMES) for n in low)) \
+                or any(w.isdigit() for w in named):
+            return None
+        return [j for j, n in enumerate(low) if j == 0 or n in keys or n.split(".")[-1] in keys]
+    return wanted
+
+
+def _matches(name, wanted):
+    return any(name == w or name.split(".")[-1] == w for w in wanted)
 
 
 def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
-    table = _csv_table_fast(data) or _csv_table(data, path)
-    arr, names, delim, meta, sig_names, sig_rate, notes = table
-    if arr.shape[0] < 2:
-        raise CaptureError("%s: capture too short (%d rows)" % (path, arr.shape[0]))
+    table = _csv_table_fast(data, _csv_wanted(channel, contactor_channel, sigrok)) or _csv_table(data, path)
+    cols, names, delim, meta, sig_names, sig_rate, notes = table
+    nrows = len(next(iter(cols.values())))
+    if nrows < 2:
+        raise CaptureError("%s: capture too short (%d rows)" % (path, nrows))
 
     # time column: by name, or Rigol's Sequence + Start/Increment, or a first column that increases
     low = [n.lower() for n in names]
     ti = next((j for j, n in enumerate(low) if n in TIME_NAMES), None)
     if ti is None and len(names) > 1 and channel != names[0]:
-        c0 = arr[:, 0]
+        c0 = cols[0]
         if np.all(np.diff(c0[:1000]) > 0) and not np.all(np.isin(c0[:100], (0.0, 1.0))):
             ti = 0
     if sigrok and sig_names and len(sig_names) == len(names) - (ti is not None):
@@ -837,12 +940,10 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     elif inc:
         dt, t0 = inc, (start or 0.0)
         if ti is not None:                       # Rigol: first column is a sample number
-            t0 += arr[0, ti] * inc
+            t0 += cols[ti][0] * inc
     elif ti is not None:
-        times = arr[:, ti] * t_unit if t_unit != 1.0 else arr[:, ti]
-        d = np.diff(times)
-        dmin, dmax = float(d.min()), float(d.max())
-        del d
+        times = cols[ti] * t_unit if t_unit != 1.0 else cols[ti]
+        dmin, dmax = _diff_range(times)
         if dmin <= 0:
             raise CaptureError("%s: time column is not increasing" % path)
         dt = (times[-1] - times[0]) / (len(times) - 1)
@@ -855,7 +956,7 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
         raise CaptureError("%s: no time column and no sample rate; give --rate HZ" % path)
 
     def values_of(j):
-        return np.ascontiguousarray(arr[:, j])
+        return np.ascontiguousarray(cols[j])
 
     def is_logic(v):
         return bool(np.all((v == 0) | (v == 1)))
@@ -879,7 +980,7 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     pv = values_of(pj)
     if not np.all(np.isfinite(pv)):
         raise CaptureError("%s: pilot column %r has non-numeric values" % (path, names[pj]))
-    logic = is_logic(pv) and low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp"
+    logic = low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp" and is_logic(pv)
     pilot = Sampled(t0, dt, pv, logic=logic) if times is None else \
         Steps(times, pv, times[-1] + dt, logic=logic)
     cj = None
@@ -900,6 +1001,15 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
                   contactor_name=names[cj] if contactor is not None else None, channels=names)
     cap.notes = notes
     return cap
+
+
+def _diff_range(x, block=1 << 20):
+    """min and max of np.diff(x), a block at a time (no capture-long temporary)."""
+    lo, hi = np.inf, -np.inf
+    for a in range(0, len(x) - 1, block):
+        d = np.diff(x[a:a + block + 1])
+        lo, hi = min(lo, float(d.min())), max(hi, float(d.max()))
+    return lo, hi
 
 
 def _float(s):

@@ -1,6 +1,5 @@
 """Human-readable and JSON renderings of an analysis."""
 
-import json
 import math
 
 
@@ -70,4 +69,5 @@ def _clean(x):
 
 
 def to_json(res):
+    import json              # only --json needs it
     return json.dumps(_clean(res), indent=1)

@@ -5,9 +5,13 @@ session whose states and duty change is written as a sigrok session (.sr); the a
 analyses it, and `sigrok-cli -i FILE -P pwm:data=cp_high` decodes the same file.
 
 End to end (`analyzer_end_to_end_*`): the wall time of `python -m tools.analyzer FILE` as a user runs
-it (interpreter start, imports, read, analysis, report), median of RUNS runs, for the .sr, for a bench
-VCD with --waveform of the same session repeated to 600 s, and for a scope CSV (time, volts) of its first 10 s
-(10 M rows). The VCD figure is in samples of the 1 MS/s capture it stands for, and in pilot changes."""
+it (interpreter start, imports, read, analysis, report), median of RUNS runs (the fastest and slowest
+beside it), for the .sr, for a bench VCD with --waveform of the same session repeated to 600 s, and for
+a scope CSV (time, volts) of its first 10 s (10 M rows). The VCD figure is in samples of the 1 MS/s
+capture it stands for, and in pilot changes. As for an installed tool, Python's bytecode cache is on
+(in a temporary PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE is set: otherwise every run
+compiles the analyzer's modules again, some 30 ms) and one untimed run first fills it and the page
+cache; sigrok-cli runs once, after the same file was read by the analyzer."""
 
 import os
 import shutil
@@ -39,19 +43,23 @@ def schedule():
     return one * REPEAT
 
 
-def end_to_end(path):
-    """Median wall time of `python -m tools.analyzer PATH` (exit 0 or 1: checks ran)."""
+def end_to_end(path, pycache):
+    """Median, fastest and slowest wall time of `python -m tools.analyzer PATH` (exit 0 or 1: checks
+    ran), after one untimed run."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
     times = []
-    for _ in range(RUNS):
+    for _ in range(RUNS + 1):
         t0 = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "tools.analyzer", path], stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=300)
         times.append(time.perf_counter() - t0)
         if r.returncode not in (0, 1):
             raise RuntimeError("analyzer failed on %s: %s" % (path, r.stderr.decode()[:200]))
-    return statistics.median(times)
+    times = times[1:]
+    return statistics.median(times), min(times), max(times)
 
 
 def _fixed(x, decimals, int_digits):
@@ -122,18 +130,20 @@ def main():
         print("analyzer_with_read: %.1f Msamples/s" % (n / (t2 - t0) / 1e6))
         print("analyzer_segments: %d segments" % len(res["segments"]))
         del cap, res
-        t = end_to_end(path)
-        print("analyzer_end_to_end_sr: %.1f Msamples/s (%.2f s, median of %d runs)" % (n / t / 1e6, t, RUNS))
+        pycache = os.path.join(tmp, "pycache")
+        t, lo, hi = end_to_end(path, pycache)
+        print("analyzer_end_to_end_sr: %.1f Msamples/s (%.2f s, median of %d runs, %.2f-%.2f s)"
+              % (n / t / 1e6, t, RUNS, lo, hi))
         times = {"sr": (t, n)}
 
         vcd = os.path.join(tmp, "long.vcd")
         synth.write_vcd(vcd, schedule() * VCD_REPEAT, waveform=True)
         changes = sum(1 for ln in open(vcd, "rb") if ln.startswith(b"r"))
-        t = end_to_end(vcd)
+        t, lo, hi = end_to_end(vcd, pycache)
         print("analyzer_vcd_file: %.1f MB, %d real value changes, %.0f s"
               % (os.path.getsize(vcd) / 1e6, changes, n * VCD_REPEAT / RATE))
-        print("analyzer_end_to_end_vcd: %.1f Msamples/s at 1 MS/s, %.2f M changes/s (%.2f s)"
-              % (n * VCD_REPEAT / t / 1e6, changes / t / 1e6, t))
+        print("analyzer_end_to_end_vcd: %.1f Msamples/s at 1 MS/s, %.2f M changes/s (%.2f s, %.2f-%.2f s)"
+              % (n * VCD_REPEAT / t / 1e6, changes / t / 1e6, t, lo, hi))
         times["vcd"] = (t, n * VCD_REPEAT)
 
         csv = os.path.join(tmp, "long.csv")
@@ -142,8 +152,8 @@ def main():
         write_csv_fast(csv, v, RATE)
         del v
         print("analyzer_csv_file: %.0f MB, %d rows" % (os.path.getsize(csv) / 1e6, m))
-        t = end_to_end(csv)
-        print("analyzer_end_to_end_csv: %.1f Msamples/s (%.2f s)" % (m / t / 1e6, t))
+        t, lo, hi = end_to_end(csv, pycache)
+        print("analyzer_end_to_end_csv: %.1f Msamples/s (%.2f s, %.2f-%.2f s)" % (m / t / 1e6, t, lo, hi))
         times["csv"] = (t, m)
 
         sigrok = shutil.which("sigrok-cli")
