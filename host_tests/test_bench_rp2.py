@@ -29,11 +29,8 @@ SHORT = ("c_to_b",)
 # Found on the real port: with the bench's CT meter (the default), once the car asked for power
 # (C or D) the Pico read the pilot wrong (the CT's rounds inside the blind pilot burst made it span
 # more periods than its edge budget). The Pico now reads the pilot at known phases of its PWM
-# counter (evse/shell/pilot_phase.py): c_to_b, diode_short_charging and ventilation_refused pass
-# (measured); rcd_selftest is not re-measured yet.
-CT_PILOT_FAULT = "pilot misread in C/D on the Pico with the CT meter on (issue 11: the burst's edge budget)"
-# Measured so (strict: a fix shows); scenarios not listed are expected to pass.
-KNOWN_ON_RP2 = ("rcd_selftest",)
+# counter (evse/shell/pilot_phase.py): c_to_b, diode_short_charging, ventilation_refused and
+# rcd_selftest pass (measured).
 ALL = bool(os.environ.get("EVSE_RP2_ALL"))
 TICK_S = 0.010
 T_RES_S = 0.001             # the console's `t` is in ms
@@ -141,8 +138,6 @@ def _params():
             marks.append(pytest.mark.skip(reason=why))
         elif name not in SHORT and not ALL:
             marks.append(pytest.mark.skip(reason="long on the emulator: make test-rp2"))
-        elif name in KNOWN_ON_RP2:
-            marks.append(pytest.mark.xfail(strict=True, reason=CT_PILOT_FAULT))
         yield pytest.param(path, id=name, marks=marks)
 
 

@@ -33,8 +33,7 @@ EXCLUDED = [
     (r"^make test$", "`make test` itself"),
     (r"^make test-rp2\b", "the long run: the whole scenario library on the emulated Pico"),
     (r"^make bench\b", "the long benchmarks"),
-    (r"--target rp2", "minutes of emulation, and c_to_b is a known failure there (issue 11, "
-                      "test_bench_rp2.py KNOWN_ON_RP2), which that test checks"),
+    (r"--target rp2", "minutes of emulation; test_bench_rp2.py runs scenarios on both targets"),
     (r"/dev/tty(USB|ACM)", "needs a board on a serial port"),
     (r"^mpremote ", "needs a board (mpremote finds one on USB)"),
     (r"^sigrok-cli -d ", "needs the instrument (a scope or logic analyzer)"),
