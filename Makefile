@@ -22,7 +22,7 @@ venv: $(STAMP)
 
 ## PyPI's microdot (the web service's framework) as the board gets it: tools/flash.py copies these files
 ## onto the board's /lib, manifest.py freezes them; the tests import them from here. Never in the repo.
-MICRODOT_VERSION := 2.7.0
+MICRODOT_VERSION := $(shell sed -n 's/^MICRODOT_VERSION = "\(.*\)".*/\1/p' tools/webfiles.py)
 MICRODOT := build/microdot/.installed-$(MICRODOT_VERSION)
 $(MICRODOT): | $(STAMP)
 	rm -rf build/microdot

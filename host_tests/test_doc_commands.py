@@ -46,10 +46,6 @@ EXCLUDED = [
      "the frozen image's build: a MicroPython source tree (and ESP-IDF), minutes of compiling; run in a "
      "session, figures in docs/flashing.md; make firmware's own checks are test_firmware_image.py's"),
     (r"\.\.\.|\[--", "a synopsis (placeholders, [options]), not a command"),
-    (r"^evse (flash --board vboard --port build/vboard/tty|ctl --port vboard|car )",
-     "the virtual board driven after a flash from docs/ocpp.md's walkthrough: in a full run the board "
-     "did not always answer after the flash (open); the same transaction runs in test_cs_tool.py and "
-     "test_vboard_car.py"),
 ]
 # Commands that run until stopped: (pattern, what they print once ready).
 SERVERS = [

@@ -123,7 +123,7 @@ def build(board):
         _compile(src, dst, arch, rel)
         files.append((dst, rel[:-3] + ".mpy"))
     try:                             # the web service's framework (PyPI) and page
-        for src, rel in webfiles.microdot_sources():
+        for src, rel in webfiles.microdot_sources(install=True):
             dst = os.path.join(out, rel[:-3] + ".mpy")
             _compile(src, dst, arch, rel)
             files.append((dst, rel[:-3] + ".mpy"))

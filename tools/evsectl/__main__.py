@@ -246,7 +246,8 @@ def main(argv=None, out=sys.stdout, stream=None):
     ap = argparse.ArgumentParser(prog="python -m tools.evsectl", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", required=True, help="serial device, socket://host:port, or vboard")
-    ap.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    ap.add_argument("--timeout", type=float, default=5.0,
+                    help="seconds to wait for the firmware to answer (a board booting after a reset)")
     ap.add_argument("--json", action="store_true", help="print the reply as JSON")
     ap.add_argument("--seconds", type=float, default=0, help="watch: stop after this long (0: Ctrl-C)")
     ap.add_argument("--schema", action="store_true", help="settings: include the schema")
@@ -267,7 +268,9 @@ def main(argv=None, out=sys.stdout, stream=None):
     try:
         if a.command == "watch":
             return watch(link, a.seconds, out)
-        r = link.request(cmd, **args)
+        r = link.wait_ready(a.timeout)          # the board may still be booting (after a flash)
+        if cmd != "status" or args:
+            r = link.request(cmd, **args)
         if cmd == "authorize":
             r = authorize(link, args["id_tag"], r, a.timeout)
         out.write(show(cmd, r, a.json or a.command == "raw") + "\n")

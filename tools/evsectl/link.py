@@ -101,11 +101,12 @@ class Link:
                         % (self.port, self.timeout if timeout is None else timeout))
 
     def wait_ready(self, timeout):
-        """Ask for status until the firmware answers (after a reset it boots first)."""
+        """Ask for status until the firmware answers (after a reset it boots first, and what was
+        sent while it reset is lost); a REPL's echo ends the wait at once."""
         until = time.monotonic() + timeout
         while True:
             try:
                 return self.request("status", timeout=min(1.0, max(0.1, until - time.monotonic())))
             except LinkError:
-                if time.monotonic() >= until:
+                if self.echoed or time.monotonic() >= until:
                     raise
