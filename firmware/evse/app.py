@@ -440,13 +440,13 @@ async def _run_all(app):
 
 def attach_services(app, stream=None):
     """The JSON-lines console and the log always; the web page and API only when web_port is set
-    (off, it is never imported: no heap)."""
+    or the Wi-Fi set-up access point opens (off, it is never imported: no heap)."""
     from evse.services import console
     if stream is None:
         console.attach(app)              # the USB serial port
     else:
         console.attach(app, stream)
-    if app.cfg["web_port"]:
+    if app.cfg["web_port"] or (app.net is not None and not app.cfg["wifi_ssid"]):   # or Wi-Fi set-up
         try:
             from evse.services import web
             web.attach(app)
