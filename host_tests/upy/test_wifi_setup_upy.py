@@ -115,12 +115,20 @@ def test_with_a_web_password_set_nothing_changes_without_it():
     assert code == 200 and p.app.cfg["wifi_ssid"] == HOME
 
 
-def test_a_board_with_its_network_configured_has_no_set_up():
+def test_a_board_with_its_network_has_no_set_up_and_a_new_one_set_on_the_console_is_joined_at_once():
     p = Phone(wifi_ssid=HOME, wifi_password=HOME_KEY, web_port=8080)
     p.d.run(4)
     assert p.net()["wifi"] == "connected" and "setup_ap" not in p.net()
     assert p.ask("GET", "/setup")[0] == 404
     assert p.ask("POST", "/setup", {"ssid": "x", "password": "12345678"})[0] == 404
+    network.access_points["office"] = "office-key-2026"
+    r = p.app.console.answer({"cmd": "set", "values": {"wifi_ssid": "office",
+                                                       "wifi_password": "office-key-2026"}}, 0)
+    assert r["ok"] and r["reboot"] == [], r
+    p.d.run(0.1)
+    assert p.net()["wifi"] == "connecting" and p.net()["ssid"] == "office"
+    p.d.run(3.5)
+    assert p.net()["wifi"] == "connected" and "setup_ap" not in p.net()
     assert Phone(wifi_ssid=HOME, wifi_password=HOME_KEY).app.web is None     # web_port 0: no web at all
 
 
