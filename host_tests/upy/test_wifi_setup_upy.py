@@ -5,6 +5,7 @@
 # and saved by the console's own `set`; the charger joins at once and the set-up is then gone (404).
 import asyncio
 import gc
+import struct
 import sys
 
 from tools.sim import mock_machine
@@ -130,6 +131,54 @@ def test_a_board_with_its_network_has_no_set_up_and_a_new_one_set_on_the_console
     p.d.run(3.5)
     assert p.net()["wifi"] == "connected" and "setup_ap" not in p.net()
     assert Phone(wifi_ssid=HOME, wifi_password=HOME_KEY).app.web is None     # web_port 0: no web at all
+
+
+def _query(qid, name, qtype=1):
+    q = bytearray(struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0))
+    for label in name.split("."):
+        q.append(len(label))
+        q.extend(label.encode())
+    return bytes(q) + b"\x00" + struct.pack(">HH", qtype, 1)
+
+
+def test_every_name_leads_a_phone_to_the_charger_over_real_udp_while_set_up_is_open():
+    """The captive-portal DNS on 127.0.0.1 (a free port): an A question is answered with the board's
+    address, any other with no record; a reply or garbage is not answered; once joined, it is closed."""
+    import os
+    import socket
+    from evse.services import captive
+    port = 20000 + int.from_bytes(os.urandom(2), "big") % 20000
+    addr = ["127.0.0.1"]
+    dns = captive.CaptiveDns(lambda: addr[0], port=port)
+    dns.poll(0)                                       # opens its socket; nothing waits
+    assert dns.sock is not None and dns.error is None, dns.error
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    phone.settimeout(2) if hasattr(phone, "settimeout") else None
+    to = socket.getaddrinfo("127.0.0.1", port)[0][-1]
+    try:
+        for q in (b"\x12\x34\x81\x80" + b"\x00" * 8, b"\x00\x01", _query(7, "x")[:14]):
+            phone.sendto(q, to)                       # a reply, too short, cut in the name
+        phone.sendto(_query(0xBEEF, "connectivitycheck.gstatic.com"), to)
+        phone.sendto(_query(0xCAFE, "captive.apple.com", qtype=28), to)      # AAAA
+        for _ in range(3):
+            dns.poll(0)
+        a = phone.recv(512)
+        assert a[:2] == b"\xbe\xef" and a[2] & 0x80 and struct.unpack(">HH", a[4:8]) == (1, 1)
+        assert a[-4:] == bytes([127, 0, 0, 1])
+        b = phone.recv(512)
+        assert b[:2] == b"\xca\xfe" and struct.unpack(">HH", b[4:8]) == (1, 0)
+        assert dns.answered == 2
+    finally:
+        phone.close()
+    addr[0] = None                                    # joined: the DNS is closed
+    dns.poll(0)
+    assert dns.sock is None
+
+
+def test_on_the_bench_the_dns_says_why_it_cannot_listen_and_the_charger_carries_on():
+    p = Phone()
+    st = p.net()["captive_dns"]
+    assert "cannot listen on 192.168.1.50:53" in st["error"] and p.app.errors == [], (st, p.app.errors)
 
 
 def _free():

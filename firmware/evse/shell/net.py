@@ -74,6 +74,10 @@ class Net:
             self.ap.active(False)
             self.ap = None
 
+    def setup_address(self):
+        """The board's address on the set-up access point while no network is joined, else None."""
+        return self.ap.ifconfig()[0] if self.ap is not None and self.phase != _UP else None
+
     def poll(self, now):
         cfg = self.cfg
         if cfg["wifi_ssid"] != self.ssid or cfg["wifi_password"] != self.key:
