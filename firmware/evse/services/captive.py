@@ -64,31 +64,27 @@ class CaptiveDns:
             return
         self.sock = s
 
-    def _close(self):
-        self.sock.close()
-        self.sock = None
-
     def poll(self, now):
         ip = self.address()
+        sock = self.sock
         if ip is None:
-            if self.sock is not None:
-                self._close()
+            if sock is not None:
+                sock.close()
+                self.sock = None
             return
-        if self.sock is None:
-            if self.error is not None:
-                return
-            self._open(ip)
-            if self.sock is None:
-                return
+        if sock is None:
+            if self.error is None:
+                self._open(ip)
+            return                          # read from the next poll on
         for _ in range(READS_PER_POLL):
             try:
-                q, peer = self.sock.recvfrom(512)
+                q, peer = sock.recvfrom(512)
             except OSError:                 # EAGAIN: nothing waiting
                 return
             r = reply(q, ip)
             if r is not None:
                 try:
-                    self.sock.sendto(r, peer)
+                    sock.sendto(r, peer)
                     self.answered += 1
                 except OSError:             # no room to send: the phone asks again
                     pass
