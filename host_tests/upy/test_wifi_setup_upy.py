@@ -188,6 +188,9 @@ def _free():
 
 def test_0_the_set_up_costs_this_much_heap():
     """Printed by the MicroPython run (first in the file: nothing of the web imported yet)."""
+    dns0 = _free()
+    from evse.services import captive
+    dns = _free()
     d = Drive(config={"max_current": 32}, board=load_board("rpi_pico_w"))
     from evse.services import console
     console.attach(d.app, Mem())
@@ -199,9 +202,9 @@ def test_0_the_set_up_costs_this_much_heap():
     web.attach(d.app)
     free2 = _free()
     if sys.implementation.name == "micropython":
-        print("wifi set-up heap: wifisetup module %d bytes, web service with it %d bytes, free %d"
-              % (free0 - free1, free0 - free2, free2))
-    assert [r for r in d.app.web.http.url_map if r[1].url_pattern == wifisetup.PATH]
+        print("wifi set-up heap: captive DNS module %d bytes, wifisetup module %d bytes, web service "
+              "with it %d bytes, free %d" % (dns0 - dns, free0 - free1, free0 - free2, free2))
+    assert [r for r in d.app.web.http.url_map if r[1].url_pattern == wifisetup.PATH] and captive.PORT == 53
 
 
 if __name__ == "__main__":
