@@ -43,11 +43,10 @@ class Setup:
         """check(req): None or the refusal (web_password); ask(req_obj): the console's (reply,
         code); body(req): the request's JSON object (web.py's own)."""
         self.app, self.check, self.ask, self.body = app, check, ask, body
-        h = http
-        h.route(PATH)(self._page)
-        h.route(PATH, methods=["POST"])(self._save)
-        h.route(PATH + "/net")(self._net)
-        h.errorhandler(404)(self._elsewhere)
+        http.route(PATH)(self._page)
+        http.route(PATH, methods=["POST"])(self._save)
+        http.route(PATH + "/net")(self._net)
+        http.errorhandler(404)(self._elsewhere)
 
     def _status(self):
         return self.app.status(ticks_ms())
