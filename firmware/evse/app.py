@@ -57,7 +57,7 @@ class App:
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
         if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
             self._start_ocpp()
-        self.net = self.netclock = None            # Wi-Fi and the RTC from NTP, on boards with Wi-Fi
+        self.net = self.netclock = self.captive = None    # Wi-Fi, the RTC from NTP, set-up DNS: boards with Wi-Fi
         self._start_net(board)
         self.planner = None                        # charging windows, solar surplus (services/planner.py)
         self._start_planner()
@@ -81,6 +81,10 @@ class App:
             from evse.shell.net import Net
             self.net = Net(self.cfg, ticks_diff, ticks_add)
             self.services.append(self.net)
+            if not self.cfg["wifi_ssid"]:          # set-up: every name leads phones to the page
+                from evse.services.captive import CaptiveDns
+                self.captive = CaptiveDns(self.net.setup_address)
+                self.services.append(self.captive)
             if self.cfg["ntp_host"]:
                 from evse.services.netclock import NetClock
                 self.netclock = NetClock(self.cfg["ntp_host"], self.net.dns_server, hal.set_utc,
@@ -274,6 +278,8 @@ class App:
             r["net"] = self.net.status()
             if self.netclock is not None:
                 r["net"]["ntp"] = self.netclock.status()
+            if self.captive is not None:
+                r["net"]["captive_dns"] = self.captive.status()
         if self.mqtt is not None:
             r["mqtt"] = self.mqtt.status()
         return r
@@ -440,13 +446,13 @@ async def _run_all(app):
 
 def attach_services(app, stream=None):
     """The JSON-lines console and the log always; the web page and API only when web_port is set
-    (off, it is never imported: no heap)."""
+    or the Wi-Fi set-up access point opens (off, it is never imported: no heap)."""
     from evse.services import console
     if stream is None:
         console.attach(app)              # the USB serial port
     else:
         console.attach(app, stream)
-    if app.cfg["web_port"]:
+    if app.cfg["web_port"] or (app.net is not None and not app.cfg["wifi_ssid"]):   # or Wi-Fi set-up
         try:
             from evse.services import web
             web.attach(app)

@@ -16,10 +16,10 @@ OUT_MAX = 4096            # bytes queued for output; beyond it event lines are d
 WRITE_PER_POLL = 256      # bytes written per poll: at 115200 baud about 22 ms of line time
 LOG_RECORDS_MAX = 32      # fault-log records per reply
 
-# Keys the core and the app read on every tick: a change applies at once. Every other key
+# Keys the core and the app read on every tick (the Wi-Fi on every poll): a change applies at once. Every other key
 # (new ones included) is read once at boot and needs a reboot.
 LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rcd_selftest",
-             "economiser", "web_password")
+             "economiser", "web_password", "wifi_ssid", "wifi_password")
 COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
             "settings", "set", "reboot", "sessions", "grid", "history")
 SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)

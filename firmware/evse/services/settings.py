@@ -149,8 +149,15 @@ def _wpa2_key(v):
         raise ValueError("a WPA2 password has 8-63 characters")
 
 
+def _wifi_key(v):
+    """WPA2-Personal (IEEE 802.11i): a passphrase of 8-63 characters, or the key as 64 hex digits."""
+    if len(v) == 64 and not [c for c in v if c not in "0123456789abcdefABCDEF"]:
+        return
+    _wpa2_key(v)
+
+
 TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "web_password": _ocpp_password,
-              "wifi_ap_password": _wpa2_key, "charge_windows": _windows, "offpeak_windows": _windows, "tz": _tz}
+              "wifi_ap_password": _wpa2_key, "wifi_password": _wifi_key, "charge_windows": _windows, "offpeak_windows": _windows, "tz": _tz}
 
 
 def _ocpp_security(cfg):

@@ -16,6 +16,7 @@ from evse.services import words
 from evse.shell.hal import ticks_ms, ticks_diff
 
 API = "/api/v1"
+SETUP_PORT = 80                  # the set-up page's port when web_port is 0 (a phone opens http://)
 PAGE = "www/index.html.gz"       # gzipped on flash by tools/flash.py from firmware/www/index.html
 FW_DIR = "fw"                    # the firmware slots (evse/shell/bundle.py; ROOT "/fw" on a board)
 FW_MARK = "/web.json"            # in FW_DIR while a web update waits for its confirmation
@@ -87,11 +88,17 @@ def _body(req):
     return obj
 
 
+def setup_mode(app):
+    """A board with Wi-Fi and no network configured: its set-up access point opens and this service
+    serves the set-up page (on web_port, or SETUP_PORT when web_port is 0)."""
+    return "net" in app.status(ticks_ms()) and not app.cfg["wifi_ssid"]
+
+
 class Web:
     def __init__(self, app, console):
         self.app = app
         self.console = console
-        self.port = app.cfg["web_port"]
+        self.port = app.cfg["web_port"] or SETUP_PORT
         self.page = _on_flash(app.flash_dir, PAGE)
         self.fw_dir = _on_flash(app.flash_dir, FW_DIR)
         self.tokens = []
@@ -101,6 +108,9 @@ class Web:
         Request.max_body_length = BODY_MAX
         self.http = Microdot()
         self._routes(self.http)
+        if setup_mode(app):                          # the Wi-Fi set-up page's routes (evse.services.wifisetup)
+            from evse.services.wifisetup import Setup
+            Setup(app, self.http, self._check, self._ask, _body)
         self.fw = None                               # evse.services.webfw, once it is asked for
         try:
             os.stat(self.fw_dir + FW_MARK)           # a web update waits for its confirmation
