@@ -13,7 +13,7 @@ import pytest
 
 from tools.analyzer import readers, synth
 from tools.analyzer.__main__ import main
-from tools.analyzer.core import _percentile
+from tools.analyzer.core import percentile
 from tools.analyzer.parallel import thread_map
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,10 +65,10 @@ def test_csv_columns_left_unread_change_nothing(tmp_path, capsys, monkeypatch):
     p = tmp_path / "s.csv"
     _scope_csv(p)
     code, res, _ = run_json(capsys, p)
-    monkeypatch.setattr(readers, "_csv_wanted", lambda *a: (lambda names: None))
+    monkeypatch.setattr(readers, "csv_wanted", lambda *a: (lambda names: None))
     slow = []
-    real = readers._csv_slice_fromstring
-    monkeypatch.setattr(readers, "_csv_slice_fromstring", lambda *a: slow.append(1) or real(*a))
+    real = readers.csv_slice_fromstring
+    monkeypatch.setattr(readers, "csv_slice_fromstring", lambda *a: slow.append(1) or real(*a))
     code_all, res_all, _ = run_json(capsys, p)
     assert slow                                          # every column: the exponents go slow
     assert code == code_all == 0
@@ -113,7 +113,7 @@ def test_sr_stored_or_deflated_same_reading_and_a_bad_byte_is_refused(tmp_path, 
     (the `isal` package) or without it (zlib), and a changed byte in the pilot's data fails its CRC
     (checked slice by slice as it is read)."""
     if inflater == "zlib":
-        monkeypatch.setattr(readers, "_zlib", lambda: zlib)
+        monkeypatch.setattr(readers, "zlib_module", lambda: zlib)
     else:
         pytest.importorskip("isal")
     v, k = synth.sampled(SESSION, rate=RATE, noise=0.05)
@@ -165,7 +165,7 @@ def test_percentile_is_numpys():
     for n in (1, 2, 7, 1000, 200001):
         for dt in (np.float32, np.float64):
             x = np.abs(rng.normal(0, 5, n)).astype(dt)
-            assert _percentile(x, 99.9) == float(np.percentile(x, 99.9))
+            assert percentile(x, 99.9) == float(np.percentile(x, 99.9))
 
 
 def test_thread_map_keeps_order_and_raises_the_workers_error():

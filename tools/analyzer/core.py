@@ -545,10 +545,10 @@ def _peak(pilot):
         return None
     v = pilot.values
     sub = np.abs(v[::max(1, len(v) // 200000)])
-    return _percentile(sub, 99.9)
+    return percentile(sub, 99.9)
 
 
-def _percentile(x, q):
+def percentile(x, q):
     """np.percentile(x, q) (linear), with np.partition: np.percentile imports numpy.ma, 20 ms of
     the analyzer's start."""
     h = (len(x) - 1) * (q / 100.0)            # numpy's virtual index, rounding included

@@ -557,7 +557,7 @@ def _read_members(path, z, infos, itemsize):
     deflated ones inflated slice by slice with zlib; members run in a thread pool. Each member's
     CRC is checked. Returns None when the total is not a multiple of itemsize."""
     import zipfile
-    zl = _zlib()
+    zl = zlib_module()
     total = sum(i.file_size for i in infos)
     if total % itemsize:
         return None
@@ -626,7 +626,7 @@ def _read_members(path, z, infos, itemsize):
     return out
 
 
-def _zlib():
+def zlib_module():
     """ISA-L's zlib-compatible module when installed (the `isal` package: a sigrok session's members
     inflate 1.5x and CRC-check 3x faster than with zlib), else zlib."""
     try:
@@ -784,7 +784,7 @@ def _csv_rows(data, buf, off, end, delim, ncols, want):
             src = buf
         vals = _csv_slice(src, a, b, sep, ncols, crlf, want)
         if vals is None:
-            vals = _csv_slice_fromstring(data[cuts[k]:cuts[k + 1]], delim, ncols)
+            vals = csv_slice_fromstring(data[cuts[k]:cuts[k + 1]], delim, ncols)
             vals = None if vals is None else vals[:, want]
         if vals is None or len(vals) != first[k + 1] - first[k]:
             return False
@@ -840,7 +840,7 @@ def _csv_slice(buf, a, b, sep, ncols, crlf, want):
     return None if v is None else v.reshape(-1, len(want))
 
 
-def _csv_slice_fromstring(piece, delim, ncols):
+def csv_slice_fromstring(piece, delim, ncols):
     """np.fromstring over one slice of whole rows (newlines turned into the delimiter), or None."""
     piece = piece.rstrip(b"\r\n")
     rows = piece.count(b"\n") + 1
@@ -877,7 +877,7 @@ def _csv_table(data, path):
     return dict(enumerate(arr.T)), names, delim, meta, sig_names, sig_rate, notes
 
 
-def _csv_wanted(channel, contactor_channel, sigrok):
+def csv_wanted(channel, contactor_channel, sigrok):
     """The columns read_csv reads, from the captions: the first, the time, the pilot, the contactor
     (a fast parser converts no other). None (all) when the pilot is found by its values, not its
     name, or when sigrok's own channel names replace the captions."""
@@ -898,7 +898,7 @@ def _matches(name, wanted):
 
 
 def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
-    table = _csv_table_fast(data, _csv_wanted(channel, contactor_channel, sigrok)) or _csv_table(data, path)
+    table = _csv_table_fast(data, csv_wanted(channel, contactor_channel, sigrok)) or _csv_table(data, path)
     cols, names, delim, meta, sig_names, sig_rate, notes = table
     nrows = len(next(iter(cols.values())))
     if nrows < 2:
