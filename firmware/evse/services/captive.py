@@ -3,6 +3,7 @@ address (RFC 1035 4.1), so a phone that joins the access point finds that it lea
 the set-up page by itself. One non-blocking UDP socket, read on the control loop's service poll like
 the clock's (netclock.py): at most READS_PER_POLL datagrams a poll, no call ever waits. The socket is
 open only while `address()` gives one (the set-up access point up and no network joined)."""
+import select
 import socket
 import struct
 
@@ -45,6 +46,7 @@ class CaptiveDns:
     def __init__(self, address, sock_mod=socket, port=PORT):
         self.address, self.sock_mod, self.port = address, sock_mod, port
         self.sock = None
+        self._waiting = None             # the socket's poll, while it is open
         self.answered = 0
         self.error = None
 
@@ -63,6 +65,16 @@ class CaptiveDns:
             self.error = "cannot listen on %s:%d: %r" % (ip, self.port, e)
             return
         self.sock = s
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        self._waiting = getattr(p, "ipoll", p.poll)   # ipoll allocates nothing (MicroPython)
+
+    def _readable(self):
+        waiting = self._waiting
+        if waiting is not None:
+            for _ in waiting(0):
+                return True
+        return False
 
     def poll(self, now):
         ip = self.address()
@@ -77,6 +89,8 @@ class CaptiveDns:
                 self._open(ip)
             return                          # read from the next poll on
         for _ in range(READS_PER_POLL):
+            if not self._readable():        # an EAGAIN exception would allocate on every poll
+                return
             try:
                 q, peer = sock.recvfrom(512)
             except OSError:                 # EAGAIN: nothing waiting

@@ -30,6 +30,7 @@ class Net:
         self.ssid = cfg["wifi_ssid"]
         self.key = cfg["wifi_password"]
         self.ap = None                    # the set-up access point's WLAN while it is up
+        self.ap_ip = None                 # its address, read once: ifconfig() builds a tuple each call
         self.ap_key = cfg["wifi_ap_password"] or "evse-" + binascii.hexlify(machine.unique_id()).decode()[-8:]
         self.ap_ssid = "evse-" + board_id()
         self.diff, self.add = diff, add
@@ -72,11 +73,16 @@ class Net:
     def _close_ap(self, now):
         if self.ap is not None and self.diff(now, self.since) >= AP_LINGER_MS:
             self.ap.active(False)
-            self.ap = None
+            self.ap = self.ap_ip = None
 
     def setup_address(self):
-        """The board's address on the set-up access point while no network is joined, else None."""
-        return self.ap.ifconfig()[0] if self.ap is not None and self.phase != _UP else None
+        """The board's address on the set-up access point while no network is joined, else None
+        (polled every cycle by the captive DNS: it allocates nothing once read)."""
+        if self.ap is None or self.phase == _UP:
+            return None
+        if self.ap_ip is None:
+            self.ap_ip = self.ap.ifconfig()[0]
+        return self.ap_ip
 
     def poll(self, now):
         cfg = self.cfg
