@@ -152,6 +152,16 @@ PASSWORD_MIN = 16
 PASSWORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-_=:+|@."
 
 
+def security_profile_error(url, profile, password):
+    """Why an OCPP security profile cannot be met with this URL and Basic auth password, or None
+    (the settings' check and the SecurityProfile key's)."""
+    if profile >= 2 and not url.startswith("wss://"):
+        return "ocpp_security_profile %d needs a wss:// ocpp_url" % profile
+    if profile in (1, 2) and not password:
+        return "ocpp_security_profile %d needs an ocpp_password" % profile
+    return None
+
+
 def password_error(v):
     """Why v is no Basic auth password (ocpp_password, web_password), or None."""
     if not PASSWORD_MIN <= len(v) <= 40 or any(c not in PASSWORD_CHARS for c in v):

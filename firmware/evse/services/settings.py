@@ -162,14 +162,8 @@ TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "web_passw
 
 def _ocpp_security(cfg):
     """Why the OCPP security profile cannot be met with the URL and password given, or None."""
-    url, profile = cfg["ocpp_url"], cfg["ocpp_security_profile"]
-    if not url:
-        return None
-    if profile >= 2 and not url.startswith("wss://"):
-        return "ocpp_security_profile %d needs a wss:// ocpp_url" % profile
-    if profile in (1, 2) and not cfg["ocpp_password"]:
-        return "ocpp_security_profile %d needs an ocpp_password" % profile
-    return None
+    url = cfg["ocpp_url"]
+    return L.security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"]) if url else None
 
 
 def defaults():
