@@ -11,6 +11,8 @@ from evse.core.version import VERSION
 
 CLIENT_CERT = "client_cert.pem"  # security profile 3, in the OCPP directory (DER or PEM inside)
 CLIENT_KEY = "client_key.pem"
+CERTS = "certs"                  # the installed certificates (security.py), DER, one file each
+CS_ROOT = "cs-"                  # a CentralSystemRootCertificate's file name begins so
 CALL_TIMEOUT_MS = 30000  # no answer to a CALL within this: the connection is considered dead
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
@@ -62,9 +64,9 @@ def security_profile(svc):
 def installed_roots(svc):
     """The CentralSystemRootCertificates installed over OCPP (security.py keeps them as DER files),
     the trust anchors of wss:// when the settings name no ocpp_ca_file; None when there is none."""
-    d = store.join(svc.flash_dir, "certs")
+    d = store.join(svc.flash_dir, CERTS)
     try:
-        names = sorted(n for n in os.listdir(d) if n.startswith("cs-"))
+        names = sorted(n for n in os.listdir(d) if n.startswith(CS_ROOT))
     except OSError:
         return None
     return [store.join(d, n) for n in names] or None

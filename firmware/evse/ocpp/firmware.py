@@ -274,16 +274,23 @@ def diagnostics_parts(svc):
 
 
 async def upload_diagnostics(svc, p, name):
+    notify = lambda st: _notify(svc, "DiagnosticsStatusNotification", st)
+    ok = await upload(svc, p["location"].rstrip("/") + "/" + name, lambda: diagnostics_parts(svc), p, notify,
+                      "diagnostics")
+    notify("Uploaded" if ok else "UploadFailed")
+
+
+async def upload(svc, url, parts, p, notify, what):
+    """An HTTP PUT of parts() to url, `retries` attempts `retryInterval` apart (p: the request's
+    fields), notify("Uploading") before each: True once one went through (GetDiagnostics, GetLog)."""
     from evse.ocpp import http
-    url = p["location"].rstrip("/") + "/" + name
-    n = max(1, p.get("retries", 1))
-    for i in range(n):
+    for i in range(max(1, p.get("retries", 1))):
         if i:
             await sleep_ticks(svc, p.get("retryInterval", RETRY_S))
-        _notify(svc, "DiagnosticsStatusNotification", "Uploading")
+        notify("Uploading")
         try:
-            await http.upload(url, diagnostics_parts(svc), ca(svc))
-            return _notify(svc, "DiagnosticsStatusNotification", "Uploaded")
+            await http.upload(url, parts(), ca(svc))
+            return True
         except Exception as e:  # any transfer error: the next attempt
-            svc.last_error = "diagnostics upload: " + repr(e)
-    _notify(svc, "DiagnosticsStatusNotification", "UploadFailed")
+            svc.last_error = what + " upload: " + repr(e)
+    return False

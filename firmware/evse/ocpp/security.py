@@ -12,11 +12,12 @@ import binascii
 import hashlib
 import os
 from evse.ocpp import firmware, operations, secevents, store
+from evse.ocpp.connection import CERTS, CS_ROOT
 from evse.ocpp.wallclock import parse_iso
 
 NAT = (0, None)
 KINDS = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
-PREFIX = {"CentralSystemRootCertificate": "cs-", "ManufacturerRootCertificate": "mf-"}
+PREFIX = {"CentralSystemRootCertificate": CS_ROOT, "ManufacturerRootCertificate": "mf-"}
 HASH_DATA = (("hashAlgorithm", "s", True, ("SHA256", "SHA384", "SHA512")), ("issuerNameHash", "s", True, 128),
              ("issuerKeyHash", "s", True, 128), ("serialNumber", "s", True, 40))
 TRIGGERS = ("BootNotification", "LogStatusNotification", "FirmwareStatusNotification", "Heartbeat",
@@ -44,7 +45,7 @@ STORE_MAX = 4               # certificates kept per type (CertificateStoreMaxLen
 
 # -- the certificate store ----------------------------------------------------------------------
 def cert_dir(svc):
-    return store.join(svc.flash_dir, "certs")
+    return store.join(svc.flash_dir, CERTS)
 
 
 def installed(svc, kind):
@@ -218,11 +219,10 @@ def change_key(svc, key, value):
 
 
 def _profile_met(svc, profile):
+    from evse.core.limits import security_profile_error
     from evse.ocpp import connection
-    url = svc.settings.get("ocpp_url", "")
-    if profile >= 2 and not url.startswith("wss://"):
-        return False
-    if profile in (1, 2) and not (svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password")):
+    password = svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password")
+    if security_profile_error(svc.settings.get("ocpp_url", ""), profile, password):
         return False
     return profile != 3 or all(store.exists(f) for f in connection.client_cert(svc, 3).values())
 
@@ -283,23 +283,15 @@ def _trigger_log_status(svc):
 
 
 async def _upload_log(svc, p, name):
-    from evse.ocpp import http
     req = p["requestId"]
-    url = p["log"]["remoteLocation"].rstrip("/") + "/" + name
+    notify = lambda st: _log_status(svc, st, req)
     try:
-        for i in range(max(1, p.get("retries", 1))):
-            if i:
-                await firmware.sleep_ticks(svc, p.get("retryInterval", firmware.RETRY_S))
-            _log_status(svc, "Uploading", req)
-            try:
-                await http.upload(url, _log_parts(svc, p["logType"]), firmware.ca(svc))
-                _log_status(svc, "Uploaded", req)
-                return
-            except Exception as e:  # any transfer error: the next attempt
-                svc.last_error = "log upload: " + repr(e)
-        _log_status(svc, "UploadFailure", req)
+        ok = await firmware.upload(svc, p["log"]["remoteLocation"].rstrip("/") + "/" + name,
+                                   lambda: _log_parts(svc, p["logType"]), p, notify, "log")
+        notify("Uploaded" if ok else "UploadFailure")
     finally:
-        svc.log_task = None
+        if svc.log_task is asyncio.current_task():   # a cancelled upload leaves the new one's in place
+            svc.log_task = None
 
 
 # -- SignedUpdateFirmware ---------------------------------------------------------------------------
