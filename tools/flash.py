@@ -12,9 +12,11 @@
    The web service's framework, PyPI's microdot (make microdot), goes to /lib/microdot as .mpy
    and the page gzipped to /www/index.html.gz (tools/webfiles.py).
    The virtual board (BOARD=vboard, the `sim` pin map) gets architecture-neutral bytecode.
-2. Asks the board for the SHA-256 of the files already on its flash (one `mpremote exec`), and
-   compares: the board's own files are the reference, so a board flashed from elsewhere or wiped
-   is still brought up to date. (No manifest is kept on the host.)
+2. Sends Ctrl-C until the board shows its REPL (one booting from a reset drops what it is sent;
+   a running firmware is interrupted once and left to make its outputs safe). Asks the board for
+   the SHA-256 of the files already on its flash (one `mpremote exec`), and compares: the board's
+   own files are the reference, so a board flashed from elsewhere or wiped is still brought up to
+   date. (No manifest is kept on the host.)
 3. One `mpremote connect PORT resume ...` run copies the changed files, removes stale ones under
    /evse (a stale .py would shadow its .mpy) and /board.py, copies settings.json when the board
    has no settings or when --settings is given (validated here first: every value, and a
@@ -188,6 +190,46 @@ def mpremote(port, args, timeout=MPREMOTE_TIMEOUT_S):
             time.sleep(RAW_REPL_PAUSE_S)
 
 
+BOARD_READY_S = 30.0         # a board just reset (by the last flash, a watchdog) is at its REPL by then
+PROBE_ROUND_S = 0.5          # a silent board is sent Ctrl-C this often
+ANSWERED_QUIET_S = 3.0       # a board that answered is asked again only after this long quiet
+PROMPTS = (b">>> ", b"raw REPL; CTRL-B to exit")
+
+
+def wait_for_repl(port, timeout=BOARD_READY_S):
+    """Ctrl-C until the board shows a REPL prompt. A board still booting (the last flash's reset)
+    drops what it is sent, and mpremote would then wait 10 s for a raw REPL before trying again.
+    Once the board answers at all, it is asked again only after a long quiet: a second Ctrl-C must
+    not cut into the firmware making its outputs safe. A board in the raw REPL shows nothing on
+    Ctrl-C, so a silent board is also sent Ctrl-B (back to the friendly REPL).
+    True when a prompt was seen; False leaves the reporting to mpremote."""
+    from tools.evsectl.link import LinkError, open_port
+    try:
+        s = open_port(port, timeout=PROBE_ROUND_S / 5)
+    except LinkError:
+        return False
+    seen, sent, heard = b"", None, None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            pause = PROBE_ROUND_S if heard is None else ANSWERED_QUIET_S
+            if sent is None or now - max(sent, heard or sent) >= pause:
+                s.write(b"\r\x03\x02" if heard is None else b"\r\x03")
+                sent = now
+            chunk = s.read(4096)
+            if chunk:
+                heard = time.monotonic()
+                seen = (seen + chunk)[-256:]
+                if any(p in seen for p in PROMPTS):
+                    return True
+    except Exception:                  # serial.SerialException: the port went away (a USB reset)
+        return False
+    finally:
+        s.close()
+    return False
+
+
 def _mpremote_once(port, args, timeout):
     cmd = [sys.executable, "-m", "mpremote", "connect", port or "auto", "resume"] + args
     try:
@@ -248,6 +290,8 @@ def flash(board, port, settings_path=None, reset=True, log=print):
         raise FlashError("no board at %s (mpremote: no device found)" % port)
     files = build(board)
     settings_local = settings_file(board, settings_path)
+    if port:                         # "auto": mpremote finds the board
+        wait_for_repl(port)
     remote = board_hashes(port)
     steps, copied, removed = plan(files, remote, settings_local, bool(settings_path))
     args = []
