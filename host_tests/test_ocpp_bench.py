@@ -126,6 +126,17 @@ def statuses(cs, connector=1):
     return [p["status"] for p in cs.actions("StatusNotification") if p["connectorId"] == connector]
 
 
+def spy_commands(app):
+    """Every App.command as (verb, source), in order."""
+    seen, real = [], app.command
+
+    def command(verb, arg, now, source="console"):
+        seen.append((verb, source))
+        return real(verb, arg, now, source)
+    app.command = command
+    return seen
+
+
 def run(coro):
     asyncio.run(asyncio.wait_for(coro, 120))
 
@@ -156,6 +167,7 @@ def test_session_with_smart_charging_limit_and_remote_stop_on_the_bench(tmp_path
         await cs.start()
         b = await Bench(cs, tmp_path).start()
         d, app = b.d, b.app
+        commands = spy_commands(app)
         await b.until(lambda: b.svc.accepted, what="boot")
         await b.until(lambda: statuses(cs, 0) and statuses(cs), what="first status")
         assert cs.actions()[0] == "BootNotification" and statuses(cs) == ["Available"]
@@ -220,6 +232,9 @@ def test_session_with_smart_charging_limit_and_remote_stop_on_the_bench(tmp_path
         assert len(cs.actions("StartTransaction")) == 1 and len(cs.actions("StopTransaction")) == 1
         seq = statuses(cs)
         assert seq[0] == "Available" and seq.index("Preparing") < seq.index("Charging") < seq.index("Finishing")
+        # OCPP steered the core only through the app's one command interface, under its own name
+        assert set(v for v, source in commands if source == "ocpp") == {"authorize", "limit", "stop",
+                                                                        "deauthorize"}
         await b.stop()
         await cs.stop()
     run(main())

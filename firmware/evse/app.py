@@ -136,8 +136,9 @@ class App:
         self.charger.auth_forced = True
         try:
             from evse.ocpp.chargepoint import OcppService    # imported only when used: it costs heap
-            self.ocpp = OcppService(self.charger, self.meter, self.cfg, _join(self.flash_dir, OCPP_DIR),
-                                    hal, on_reset=self._ocpp_reset)
+            from evse.ocpp.corelink import CoreLink
+            self.ocpp = OcppService(CoreLink(self, "ocpp"), self.meter, self.cfg,
+                                    _join(self.flash_dir, OCPP_DIR), hal, on_reset=self._ocpp_reset)
         except Exception as e:     # no OCPP rather than no charger (auth stays required)
             self.report("ocpp", repr(e))
             return
@@ -308,8 +309,8 @@ class App:
         return by
 
     def command(self, verb, arg, now, source=V.SRC_CONSOLE):
-        """limit (amps or None), enable, disable, authorize (id tag), stop (reason), clear, grid
-        (watts): the reply's fields. ValueError when refused, with nothing changed. A limit is the
+        """limit (amps or None), enable, disable, authorize (id tag), deauthorize, stop (reason),
+        clear, grid (watts): the reply's fields. ValueError when refused, with nothing changed. A limit is the
         source's own (console, mqtt, rest, schedule, surplus); a remote one (REMOTE_SOURCES) is watched
         for silence (fallback). For grid, `source` is who reports the grid power."""
         ch = self.charger
@@ -330,6 +331,9 @@ class App:
             ch.authorize(True)
             self.id_tag = arg if isinstance(arg, str) else source
             return {"authorized": True}
+        if verb == "deauthorize":                  # OCPP: an authorization lapsed or was used up
+            ch.authorize(False)
+            return {"authorized": False}
         if verb == "stop":
             ch.stop(arg)
             return {"stopped": True}

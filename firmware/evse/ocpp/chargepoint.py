@@ -2,7 +2,8 @@
 
 The app owns one `OcppService`, runs `run()` as an asyncio task, calls `poll(now_ms)` from its loop
 and hands it every core event with `on_event(ev)`. The service steers the core only through
-charger.set_limit('ocpp', amps), enable(), authorize(), stop() and reads charger.state/fault.
+charger.set_limit('ocpp', amps), enable(), authorize(), stop() and reads charger.state/fault; the
+app's `charger` is its CoreLink, which turns each into an App.command under the source 'ocpp'.
 
 The service's state lives in this one object; the work is split by concern into modules of plain
 functions that take the service (on a board every module and object costs heap, docs/ocpp.md):

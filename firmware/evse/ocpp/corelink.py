@@ -1,0 +1,36 @@
+"""The core as the OCPP service sees it: the charger's verbs (set_limit, enable, authorize, stop)
+each turned into an App.command under the source 'ocpp' (one place for the checks, the fallback and
+the session's user), and the core's public view (state, fault, outputs and two queries). The
+service is written against these verbs, so its tests drive it with a recording stand-in."""
+from evse.shell.hal import ticks_ms
+
+
+class CoreLink:
+    def __init__(self, app, source):
+        self.app, self.source = app, source
+        ch = app.charger
+        self.out = ch.out                            # what the pilot offers now
+        self.limit_without, self.pilot_read = ch.limit_without, ch.pilot_read
+
+    @property
+    def state(self):
+        return self.app.charger.state
+
+    @property
+    def fault(self):
+        return self.app.charger.fault
+
+    def _do(self, verb, arg=None, source=None):
+        return self.app.command(verb, arg, ticks_ms(), source or self.source)
+
+    def set_limit(self, source, amps):
+        self._do("limit", amps, source)
+
+    def enable(self, flag):
+        self._do("enable" if flag else "disable")
+
+    def authorize(self, flag):
+        self._do("authorize" if flag else "deauthorize")
+
+    def stop(self, reason):
+        self._do("stop", reason)
