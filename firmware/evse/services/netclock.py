@@ -8,6 +8,7 @@ import socket
 import struct
 
 from evse.core.calendar import days_from_civil
+from evse.shell.dns import dns_answer, dns_query, is_ipv4, new_id
 
 NTP_DELTA = 2208988800            # seconds from 1900-01-01 (NTP) to 1970-01-01
 CLOCK_MIN_UTC = days_from_civil(2025, 1, 1) * 86400   # an answer before this is wrong
@@ -17,50 +18,6 @@ RETRY_MIN_MS = 5000               # then again after 5 s, doubling up to 5 min
 RETRY_MAX_MS = 300000
 
 _IDLE, _DNS, _NTP = 0, 1, 2
-
-
-def is_ipv4(host):
-    parts = host.split(".")
-    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
-
-
-def dns_query(qid, host):
-    q = bytearray(struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0))   # recursion desired, one question
-    for label in host.split("."):
-        q.append(len(label))
-        q.extend(label.encode())
-    q.extend(b"\x00\x00\x01\x00\x01")          # root, type A, class IN
-    return bytes(q)
-
-
-def _skip_name(b, i):
-    while True:
-        n = b[i]
-        if n >= 0xC0:                            # a pointer ends the name
-            return i + 2
-        if n == 0:
-            return i + 1
-        i += n + 1
-
-
-def dns_answer(b, qid):
-    """The first A record of a reply to query qid, as 'a.b.c.d'; None for anything else."""
-    if len(b) < 12:
-        return None
-    rid, flags, qd, an = struct.unpack(">HHHH", b[:8])
-    if rid != qid or not flags & 0x8000 or flags & 0x000F or an == 0:
-        return None
-    i = 12
-    for _ in range(qd):
-        i = _skip_name(b, i) + 4
-    for _ in range(an):
-        i = _skip_name(b, i)
-        typ, cls, _, n = struct.unpack(">HHIH", b[i:i + 10])
-        i += 10
-        if typ == 1 and cls == 1 and n == 4:
-            return "%d.%d.%d.%d" % (b[i], b[i + 1], b[i + 2], b[i + 3])
-        i += n
-    return None
 
 
 def ntp_request(nonce):
@@ -115,8 +72,7 @@ class NetClock:
             server = self.dns_server()
             if server is None:
                 return
-            qid = struct.unpack(">H", os.urandom(2))[0]     # unguessable: a spoofed answer must match it
-            self._send(server, self.ports[0], dns_query(qid, self.host), now)
+            self._send(server, self.ports[0], dns_query(new_id(), self.host), now)
             self.phase = _DNS
         else:
             self._send(self.addr, self.ports[1], ntp_request(os.urandom(8)), now)

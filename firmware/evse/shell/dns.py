@@ -1,0 +1,94 @@
+"""Name lookups that never stop the control loop: one A record (RFC 1035) asked over UDP on a
+non-blocking socket, its answer awaited in steps, from the DNS server the Wi-Fi network gave.
+MicroPython's getaddrinfo, and asyncio.open_connection which calls it with a name, block the whole
+VM, control tick included, for as long as the lookup takes: seconds when the server is slow or gone.
+Used by the clock (services/netclock.py), MQTT and OCPP."""
+import asyncio
+import os
+import socket
+import struct
+
+LOOKUP_MS = 4000         # no answer in this time: the lookup failed (the connection retries later)
+RESEND_MS = 2000         # a datagram not answered in this time is asked again
+POLL_MS = 20             # how often the socket is read while waiting (between control ticks)
+
+
+def is_ipv4(host):
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
+def new_id():
+    return struct.unpack(">H", os.urandom(2))[0]     # unguessable: a spoofed answer must match it
+
+
+def dns_query(qid, host):
+    q = bytearray(struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0))   # recursion desired, one question
+    for label in host.split("."):
+        q.append(len(label))
+        q.extend(label.encode())
+    q.extend(b"\x00\x00\x01\x00\x01")          # root, type A, class IN
+    return bytes(q)
+
+
+def _skip_name(b, i):
+    while True:
+        n = b[i]
+        if n >= 0xC0:                            # a pointer ends the name
+            return i + 2
+        if n == 0:
+            return i + 1
+        i += n + 1
+
+
+def dns_answer(b, qid):
+    """The first A record of a reply to query qid, as 'a.b.c.d'; None for anything else."""
+    if len(b) < 12:
+        return None
+    rid, flags, qd, an = struct.unpack(">HHHH", b[:8])
+    if rid != qid or not flags & 0x8000 or flags & 0x000F or an == 0:
+        return None
+    i = 12
+    for _ in range(qd):
+        i = _skip_name(b, i) + 4
+    for _ in range(an):
+        i = _skip_name(b, i)
+        typ, cls, _, n = struct.unpack(">HHIH", b[i:i + 10])
+        i += 10
+        if typ == 1 and cls == 1 and n == 4:
+            return "%d.%d.%d.%d" % (b[i], b[i + 1], b[i + 2], b[i + 3])
+        i += n
+    return None
+
+
+def _read(s, qid):
+    try:
+        return dns_answer(s.recv(512), qid)
+    except (OSError, IndexError, ValueError):     # EAGAIN: nothing yet; a reply cut short
+        return None
+
+
+async def lookup(host, server, port=53, sock_mod=socket):
+    """host's IPv4 address 'a.b.c.d', asked of the DNS server `server` (an IP address), awaited in
+    POLL_MS steps; a literal address at once. OSError when no answer comes within LOOKUP_MS."""
+    if is_ipv4(host):
+        return host
+    if not server:
+        raise OSError("no DNS server (not connected) for " + host)
+    qid = new_id()
+    query = dns_query(qid, host)
+    s = sock_mod.socket(sock_mod.AF_INET, sock_mod.SOCK_DGRAM)
+    try:
+        s.setblocking(False)
+        to = sock_mod.getaddrinfo(server, port)[0][-1]       # a literal address: no lookup
+        for waited in range(0, LOOKUP_MS, POLL_MS):
+            if waited % RESEND_MS == 0:
+                s.sendto(query, to)
+            ip = _read(s, qid)
+            if ip is not None:
+                return ip
+            await asyncio.sleep(POLL_MS / 1000)
+    finally:
+        s.close()
+    raise OSError("no address for %s from the DNS server %s" % (host, server))
+

@@ -1,0 +1,85 @@
+# upy-heap: 160k
+# A name looked up in steps on the MicroPython unix port (evse/shell/dns.py): real UDP to a DNS
+# server on 127.0.0.1 that takes 300 ms to answer, while a 10 ms tick task keeps its period.
+import asyncio
+import os
+import socket
+import struct
+import time
+
+from evse.shell import dns
+
+ANSWER_DELAY_MS = 300
+
+
+def _reply(query, ip):
+    end = query.index(b"\x00", 12) + 5
+    return (query[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + query[12:end]
+            + b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes(int(x) for x in ip.split(".")))
+
+
+def _server():
+    for _ in range(20):
+        port = 20000 + struct.unpack(">H", os.urandom(2))[0] % 40000
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        except OSError:
+            s.close()
+            continue
+        s.setblocking(False)
+        return s, port
+    raise OSError("no free UDP port")
+
+
+async def _serve(s, answered, delay_ms):
+    while True:
+        try:
+            query, peer = s.recvfrom(512)
+        except OSError:
+            await asyncio.sleep_ms(5)
+            continue
+        await asyncio.sleep_ms(delay_ms)
+        s.sendto(_reply(query, "10.1.2.3"), peer)
+        answered.append(1)
+
+
+async def _lookup_beside_a_tick(name, delay_ms):
+    srv, dport = _server()
+    answered, gaps = [], [0]
+    server = asyncio.create_task(_serve(srv, answered, delay_ms))
+    stop = []
+
+    async def tick():
+        last = time.ticks_ms()
+        while not stop:
+            await asyncio.sleep_ms(10)
+            now = time.ticks_ms()
+            gaps[0] = max(gaps[0], time.ticks_diff(now, last))
+            last = now
+    t = asyncio.create_task(tick())
+    try:
+        result = await dns.lookup(name, "127.0.0.1", dport)
+    except OSError as e:
+        result = e
+    stop.append(1)
+    await t
+    server.cancel()
+    srv.close()
+    return result, gaps[0], answered
+
+
+def test_a_name_is_looked_up_while_the_tick_keeps_its_period():
+    ip, gap, answered = asyncio.run(_lookup_beside_a_tick("broker.example.net", ANSWER_DELAY_MS))
+    assert ip == "10.1.2.3", ip
+    assert answered == [1]
+    assert gap < 100, gap          # never the 300 ms the server takes
+
+
+def test_an_address_needs_no_lookup():
+    assert asyncio.run(dns.lookup("192.168.1.20", None)) == "192.168.1.20"
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
