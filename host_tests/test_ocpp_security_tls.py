@@ -176,3 +176,75 @@ def test_TC_078_CS_an_untrusted_server_certificate_is_refused_and_reported(tmp_p
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_a_refused_client_certificate_is_a_failed_authentication_not_a_bad_server(tmp_path):
+    """Security profile 3 and a central system that does not trust the charge point's certificate:
+    the TLS alert is about the charge point's credentials, so once in it reports
+    FailedToAuthenticateAtCentralSystem (once), never InvalidCentralSystemCertificate."""
+    root_key = pki.key("ec")
+    root = pki.cert(root_key, "CS root", ca=True)
+    cpo_key, other_key = pki.key("ec"), pki.key("ec")
+    cpo_ca, other_ca = pki.cert(cpo_key, "CPO CA", ca=True), pki.cert(other_key, "Other CA", ca=True)
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    cp_key = pki.key("ec")
+    (flash / "client_cert.pem").write_text(pki.pem(pki.cert(cp_key, "cp1", cpo_key, cpo_ca)))
+    pki.write_key(cp_key, str(flash / "client_key.pem"))
+    (tmp_path / "root.pem").write_text(pki.pem(root))
+    for name, ca in (("cpo.pem", cpo_ca), ("other.pem", other_ca)):
+        (tmp_path / name).write_text(pki.pem(ca))
+    srv, srv_key = pki.server_cert(root_key, root)
+    (tmp_path / "srv.pem").write_text(pki.pem(srv))
+    pki.write_key(srv_key, str(tmp_path / "srv_key.pem"))
+
+    def trusting(ca_file):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(tmp_path / "srv.pem"), str(tmp_path / "srv_key.pem"))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=str(tmp_path / ca_file))
+        return ctx
+
+    async def main():
+        cs = CentralSystem(ssl_context=trusting("other.pem"))
+        await cs.start()
+        rig = await Rig(cs, flash, ocpp_security_profile=3, ocpp_ca_file=str(tmp_path / "root.pem")).start()
+        await cs.wait_for(lambda: rig.svc.last_error)
+        await asyncio.sleep(1.0)                       # more refused attempts
+        assert not rig.svc.accepted, rig.svc.last_error
+        await cs.stop()
+        cs.ssl_context = trusting("cpo.pem")
+        await cs.start()
+        refused = rig.svc.last_error
+        await cs.wait_for(lambda: rig.svc.accepted, 30)
+        await cs.wait_for(lambda: any(a == "SecurityEventNotification" and p["type"] == "FailedToAuthenticateAtCentralSystem"
+                                      for a, p in cs.calls), 30)
+        kinds = [p["type"] for a, p in cs.calls if a == "SecurityEventNotification"]
+        assert kinds.count("FailedToAuthenticateAtCentralSystem") == 1, (kinds, refused)
+        assert "InvalidCentralSystemCertificate" not in kinds, kinds
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
+@pytest.mark.parametrize("text, profile, kind", [
+    # CPython (OpenSSL), as measured in the tests above
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
+     2, "InvalidCentralSystemCertificate"),
+    ("upgrade refused: HTTP/1.1 401 Unauthorized", 2, "FailedToAuthenticateAtCentralSystem"),
+    ("upgrade refused: ", 3, "FailedToAuthenticateAtCentralSystem"),        # TLS 1.3: closed after
+    ("upgrade refused: ", 2, None),                                          # no client certificate
+    ("[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate", 3, "FailedToAuthenticateAtCentralSystem"),
+    ("[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca", 3, "FailedToAuthenticateAtCentralSystem"),
+    # MicroPython: mbedtls's verify info (a ValueError), its error names, or bare numbers
+    ("The certificate is not correctly signed by the trusted CA", 2, "InvalidCentralSystemCertificate"),
+    ("\nThe certificate validity has expired", 3, "InvalidCentralSystemCertificate"),
+    ("(-9984, 'MBEDTLS_ERR_X509_CERT_VERIFY_FAILED')", 2, "InvalidCentralSystemCertificate"),
+    ("(-30592, 'MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE')", 3, "FailedToAuthenticateAtCentralSystem"),
+    ("-30592", 3, "FailedToAuthenticateAtCentralSystem"),
+    ("-30592", 2, None),                 # without a client certificate an alert says nothing of it
+    ("[Errno 111] ECONNREFUSED", 3, None),
+])
+def test_each_tls_stack_s_words_for_a_refusal_name_the_right_security_event(text, profile, kind):
+    from evse.ocpp.connection import refusal
+    assert refusal(text, profile) == kind

@@ -72,13 +72,34 @@ def installed_roots(svc):
     return [store.join(d, n) for n in names] or None
 
 
+# Why a TLS connection failed, as the stacks word it (CPython's OpenSSL names; MicroPython's
+# ValueError with mbedtls's verify info, "The certificate is not correctly signed by the trusted
+# CA" and its kin; mbedtls's error names, or numbers on a build without error strings): the
+# server's certificate failed our check, or the server's alert refused our own (profile 3).
+SERVER_CERT_BAD = ("CERTIFICATE_VERIFY_FAILED", "CERT_VERIFY_FAILED", "-9984", "THE CERTIFICATE",
+                   "CERTIFICATE WAS", "THE CRL", "USAGE DOES NOT MATCH")
+CLIENT_CERT_REFUSED = ("BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "UNKNOWN_CA", "FATAL_ALERT", "-30592")
+
+
+def refusal(text, profile):
+    """The security event a refused connection is: a 401 to the upgrade, or at profile 3 a TLS
+    alert about our certificate or a server that closes before answering the upgrade (TLS 1.3
+    checks the client's certificate after the handshake), FailedToAuthenticateAtCentralSystem; a
+    server certificate the TLS stack did not trust, InvalidCentralSystemCertificate; else None."""
+    t = text.upper()
+    if " 401" in text:
+        return "FailedToAuthenticateAtCentralSystem"
+    if any(k in t for k in SERVER_CERT_BAD):
+        return "InvalidCentralSystemCertificate"
+    if profile == 3 and (any(k in t for k in CLIENT_CERT_REFUSED) or t.strip() == "UPGRADE REFUSED:"):
+        return "FailedToAuthenticateAtCentralSystem"
+    return None
+
+
 def _refused(svc, e):
-    """A connection refused for security is a security event, each kind once a boot: a 401 to the
-    upgrade FailedToAuthenticateAtCentralSystem, a server certificate the TLS stack did not trust
-    (CPython's CERTIFICATE_VERIFY_FAILED, mbedtls's "certificate ...") InvalidCentralSystemCertificate."""
+    """A connection refused for security is a security event, each kind once a boot."""
     text = str(e)
-    kind = "FailedToAuthenticateAtCentralSystem" if " 401" in text else (
-        "InvalidCentralSystemCertificate" if "ERTIFICATE" in text.upper() else None)
+    kind = refusal(text, security_profile(svc))
     if kind and kind not in svc.told:
         svc.told.append(kind)
         from evse.ocpp import secevents
