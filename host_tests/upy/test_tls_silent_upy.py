@@ -1,0 +1,75 @@
+# A TLS server that takes the TCP connection and never answers the hello (a captive portal, a dead
+# proxy, a firewall holding the port): MQTT, OCPP's WebSocket and a firmware download each give up
+# within their connect timeout, on both interpreters. On MicroPython, open_connection returns before
+# the handshake, which then waits in the first write: it hung there for ever before.
+import asyncio
+import time
+
+from tools.sim import mock_machine
+mock_machine.install()   # the firmware's `machine`
+from tools.sim.rig import Rig
+from evse.ocpp import http, websocket
+from evse.services import mqtt as M
+
+import upytest
+
+TIMEOUT_S = 1
+
+
+def now_s():
+    """Real time on both (on CPython the mock machine's ticks are the virtual clock's)."""
+    return time.monotonic() if hasattr(time, "monotonic") else time.ticks_ms() / 1000
+
+
+async def given_up_after(connect):
+    """Start a silent server, run connect(port) -> (seconds until it raised, the exception)."""
+    async def hold(reader, writer):
+        await reader.read(100)     # the ClientHello; nothing is ever answered
+        await asyncio.sleep(30)
+
+    port = 20000 + int(now_s() * 1000) % 20000     # MicroPython's Server does not tell a port 0's number
+    for _ in range(20):
+        try:
+            srv = await asyncio.start_server(hold, "127.0.0.1", port)
+            break
+        except OSError:
+            port += 1
+    t0 = now_s()
+    try:
+        await asyncio.wait_for(connect(port), 10 * TIMEOUT_S)
+        e = None
+    except Exception as x:
+        e = x
+    srv.close()
+    return now_s() - t0, e
+
+
+def check(connect):
+    took, e = asyncio.run(given_up_after(connect))
+    assert isinstance(e, asyncio.TimeoutError), e
+    assert took < 3 * TIMEOUT_S, took
+
+
+def test_mqtt_gives_up_a_broker_silent_after_tcp():
+    M.CONNECT_TIMEOUT_S = TIMEOUT_S
+    rig = Rig(config={"max_current": 32, "mqtt_url": "mqtts://127.0.0.1:1"})
+
+    async def connect(port):
+        svc = rig.app.mqtt
+        svc.port = port
+        await svc._open()
+    check(connect)
+
+
+def test_ocpp_websocket_gives_up_a_silent_tls_server():
+    websocket.CONNECT_TIMEOUT_S = TIMEOUT_S
+    check(lambda port: websocket.connect("wss://127.0.0.1:%d/ocpp/cp1" % port))
+
+
+def test_a_download_gives_up_a_silent_https_server():
+    http.TIMEOUT_S = TIMEOUT_S
+    check(lambda port: http.download("https://127.0.0.1:%d/fw.bin" % port, "/tmp/evse-fw-silent.bin", 100))
+
+
+if __name__ == "__main__":
+    upytest.run(globals())
