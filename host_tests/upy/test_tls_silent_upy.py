@@ -52,12 +52,20 @@ def check(connect):
 
 def test_mqtt_gives_up_a_broker_silent_after_tcp():
     M.CONNECT_TIMEOUT_S = TIMEOUT_S
-    rig = Rig(config={"max_current": 32, "mqtt_url": "mqtts://127.0.0.1:1"})
 
     async def connect(port):
+        rig = Rig(config={"max_current": 32, "mqtt_url": "mqtts://127.0.0.1:%d" % port})
         svc = rig.app.mqtt
-        svc.port = port
-        await svc._open()
+        task = asyncio.create_task(svc.run())
+        try:
+            while not svc.status()["error"]:
+                await asyncio.sleep(0.02)
+        finally:
+            svc.stop()
+            task.cancel()
+        if "TimeoutError" in svc.status()["error"]:
+            raise asyncio.TimeoutError(svc.status()["error"])
+        raise AssertionError(svc.status()["error"])
     check(connect)
 
 
