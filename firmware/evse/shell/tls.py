@@ -1,6 +1,6 @@
 """TLS for the services (OCPP's wss://, MQTT's mqtts://, HTTPS downloads): a client context whose
-certificate files live on flash, PEM or DER; and the web page's server context (HTTPS). The same calls work on MicroPython (extmod ssl) and
-CPython."""
+certificate files live on flash, PEM or DER; and the web page's server context (HTTPS). The same
+calls work on MicroPython (extmod ssl) and CPython."""
 import binascii
 
 
