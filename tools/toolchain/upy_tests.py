@@ -32,7 +32,8 @@ def heap_for(path):
 # What a board would hold precompiled, plus the MicroPython-side bench tools the tests import.
 MPY_TREES = (("firmware", ""), ("boards", "boards"), ("tools/sim/mock_machine", "tools/sim/mock_machine"))
 MPY_FILES = ("tools/__init__.py", "tools/sim/__init__.py", "tools/sim/rig.py", "tools/sim/drive.py",
-             "tools/sim/virtual_vehicle.py", "tools/sim/__main__.py")
+             "tools/sim/virtual_vehicle.py", "tools/sim/__main__.py", "tools/vboard/__init__.py",
+             "tools/vboard/vboot.py")
 MPY_OUT = os.path.join(ROOT, "build", "upy-mpy")
 
 

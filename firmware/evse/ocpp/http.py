@@ -3,10 +3,11 @@ upload): http:// and https:// (the server checked against `ca_file` as for wss:/
 per connection, bodies streamed in chunks so that RAM stays small. Imported only by the firmware
 and diagnostics modules, themselves loaded on their first message."""
 import asyncio
-from evse.ocpp.websocket import parse_url
+from evse.ocpp.websocket import close_stream, parse_url
 from evse.shell.tls import make_tls_context
 
 CHUNK = 512
+TIMEOUT_S = 30           # connect, TLS handshake, request and answer; then each chunk of the body
 MAX_HEADER_LINES = 64
 
 
@@ -14,16 +15,39 @@ class HttpError(Exception):
     pass
 
 
-async def _open(url, ca_file):
+async def _open(url, ca_file, head, parts=()):
+    """Connect, send the request (head: (method, content type or None, body size)) and its body
+    parts, read the answer's status and headers -> (reader, writer, code, headers), within
+    TIMEOUT_S (asyncio.TimeoutError): on MicroPython the TLS handshake runs while the request is
+    written, so a server that never answers it is given up here too."""
     if not (url.startswith("http://") or url.startswith("https://")):
         raise HttpError("url must start with http:// or https://")
     secure, host, port, path = parse_url("ws" + url[4:])  # the same authority rules as ws(s)://
-    if secure:
-        reader, writer = await asyncio.open_connection(host, port, ssl=make_tls_context(ca_file))
+    ctx = make_tls_context(ca_file) if secure else None
+    hosthdr = host if port == (443 if secure else 80) else "%s:%d" % (host, port)
+    return await asyncio.wait_for(_request(host, port, ctx, head, parts, path, hosthdr), TIMEOUT_S)
+
+
+async def _request(host, port, ctx, head, parts, path, hosthdr):
+    if ctx is not None:
+        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
     else:
         reader, writer = await asyncio.open_connection(host, port)
-    hosthdr = host if port == (443 if secure else 80) else "%s:%d" % (host, port)
-    return reader, writer, path, hosthdr
+    try:
+        method, ctype, size = head
+        lines = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, hosthdr)
+        if ctype is not None:
+            lines += "Content-Type: %s\r\nContent-Length: %d\r\n" % (ctype, size)
+        writer.write((lines + "Connection: close\r\n\r\n").encode())
+        await writer.drain()
+        for p in parts:
+            writer.write(p)
+            await writer.drain()
+        code, headers = await _answer(reader)
+    except BaseException:            # the timeout's cancellation too: the socket is closed
+        await close_stream(writer)
+        raise
+    return reader, writer, code, headers
 
 
 async def _answer(reader):
@@ -45,12 +69,9 @@ async def _answer(reader):
 async def download(url, path, max_bytes, ca_file=None, h=None):
     """GET url into the file `path` -> bytes written; `h` (a hashlib object) is fed the body.
     HttpError unless 200 with the whole body (Content-Length when given), at most max_bytes; no
-    chunked transfer encoding."""
-    reader, writer, rpath, host = await _open(url, ca_file)
+    chunked transfer encoding. A server silent for TIMEOUT_S: asyncio.TimeoutError."""
+    reader, writer, code, headers = await _open(url, ca_file, ("GET", None, 0))
     try:
-        writer.write(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (rpath, host)).encode())
-        await writer.drain()
-        code, headers = await _answer(reader)
         if code != 200:
             raise HttpError("GET answered %d" % code)
         if "chunked" in headers.get("transfer-encoding", ""):
@@ -61,7 +82,8 @@ async def download(url, path, max_bytes, ca_file=None, h=None):
         n = 0
         with open(path, "wb") as out:
             while want is None or n < want:
-                buf = await reader.read(CHUNK if want is None else min(CHUNK, want - n))
+                buf = await asyncio.wait_for(reader.read(CHUNK if want is None else min(CHUNK, want - n)),
+                                             TIMEOUT_S)
                 if not buf:
                     break
                 n += len(buf)
@@ -74,7 +96,7 @@ async def download(url, path, max_bytes, ca_file=None, h=None):
             raise HttpError("body truncated: %d of %d bytes" % (n, want))
         return n
     finally:
-        writer.close()
+        await close_stream(writer)
 
 
 async def upload(url, parts, ca_file=None, method="PUT", content_type="text/plain"):
@@ -84,16 +106,8 @@ async def upload(url, parts, ca_file=None, method="PUT", content_type="text/plai
     size = 0
     for p in parts:
         size += len(p)
-    reader, writer, rpath, host = await _open(url, ca_file)
-    try:
-        writer.write(("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
-                      "Connection: close\r\n\r\n" % (method, rpath, host, content_type, size)).encode())
-        for p in parts:
-            writer.write(p)
-            await writer.drain()
-        code, _ = await _answer(reader)
-        if not 200 <= code < 300:
-            raise HttpError("%s answered %d" % (method, code))
-        return code
-    finally:
-        writer.close()
+    _, writer, code, _ = await _open(url, ca_file, (method, content_type, size), parts)
+    await close_stream(writer)
+    if not 200 <= code < 300:
+        raise HttpError("%s answered %d" % (method, code))
+    return code

@@ -12,6 +12,7 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 MAX_MESSAGE = 16384  # bytes kept per message; longer ones are drained and reported truncated
 MAX_HEADER_LINES = 64  # a handshake answer longer than this is not a WebSocket server
+CONNECT_TIMEOUT_S = 20  # TCP, the TLS handshake and the upgrade's answer: a silent server is given up
 
 
 class WebSocketError(Exception):
@@ -181,6 +182,15 @@ class WebSocket:
                 return msg_op, b"".join(parts), truncated
 
 
+async def close_stream(writer):
+    """Close a stream's socket: MicroPython's Stream.close() does not, only wait_closed()."""
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except Exception:
+        pass
+
+
 async def _read_headers(reader):
     """The handshake answer's header lines -> {lower-case name: value}."""
     headers = {}
@@ -196,12 +206,21 @@ async def _read_headers(reader):
 
 async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=None,
                   max_message=MAX_MESSAGE, extra_headers=None, cert_file=None, key_file=None):
-    """Open a WebSocket: TCP (or TLS), HTTP upgrade, check Sec-WebSocket-Accept and the subprotocol."""
+    """Open a WebSocket: TCP (or TLS), HTTP upgrade, check Sec-WebSocket-Accept and the subprotocol;
+    all within CONNECT_TIMEOUT_S (asyncio.TimeoutError)."""
     secure, host, port, path = parse_url(url)
     ctx = None
     if secure:
         from evse.shell.tls import make_tls_context      # only for wss://: it costs heap
         ctx = make_tls_context(ca_file, cert_file, key_file)
+    head = (path, subprotocol, user, password, extra_headers)
+    return await asyncio.wait_for(_upgrade(host, port, secure, ctx, head, max_message), CONNECT_TIMEOUT_S)
+
+
+async def _upgrade(host, port, secure, ctx, head, max_message):
+    """MicroPython's open_connection returns once TCP is up; the TLS handshake then runs in steps
+    while the upgrade request is written, other tasks running between them."""
+    path, subprotocol, user, password, extra_headers = head
     if ctx is not None:
         reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
     else:
@@ -227,7 +246,7 @@ async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=
             raise WebSocketError("bad Sec-WebSocket-Accept")
         if subprotocol and headers.get("sec-websocket-protocol") != subprotocol:
             raise WebSocketError("server did not accept subprotocol " + subprotocol)
-    except Exception:
-        writer.close()
+    except BaseException:            # the timeout's cancellation too: the socket is closed
+        await close_stream(writer)
         raise
     return WebSocket(reader, writer, max_message)

@@ -22,7 +22,7 @@ from evse.services.mqtt_cfg import mqtt_url_parts
 from evse.shell.store import join
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
-CONNECT_TIMEOUT_S = 10         # TCP (and TLS) open, then CONNACK
+CONNECT_TIMEOUT_S = 10         # TCP open, TLS handshake, CONNECT and its CONNACK together
 RECONNECT_MIN_MS = 1000        # backoff after a failed connection or a drop, doubling ...
 RECONNECT_MAX_MS = 120000      # ... up to two minutes
 RESOLVE_AFTER = 3              # failed connections before the broker's name is looked up again
@@ -153,22 +153,26 @@ class MqttService:
         return self._ip
 
     async def _open(self):
-        """TCP (TLS), CONNECT with the last will, CONNACK, SUBSCRIBE: each step awaited."""
+        """TCP (TLS), CONNECT with the last will, CONNACK, SUBSCRIBE: each step awaited, all of
+        them within CONNECT_TIMEOUT_S. MicroPython's open_connection returns before the TLS
+        handshake, which runs while CONNECT is sent: a broker that never answers the hello is
+        given up here too."""
         ctx = None
         if self.tls:
             from evse.shell.tls import make_tls_context      # only for mqtts://: it costs heap
             ctx = make_tls_context(self.ca_file)
-        addr = self._address()
+        return await asyncio.wait_for(self._connect(self._address(), ctx), CONNECT_TIMEOUT_S)
+
+    async def _connect(self, addr, ctx):
         if ctx is not None:     # the broker's certificate is for its name: checked against it
-            conn = asyncio.open_connection(addr, self.port, ssl=ctx, server_hostname=self.host)
+            reader, writer = await asyncio.open_connection(addr, self.port, ssl=ctx, server_hostname=self.host)
         else:
-            conn = asyncio.open_connection(addr, self.port)
-        reader, writer = await asyncio.wait_for(conn, CONNECT_TIMEOUT_S)
+            reader, writer = await asyncio.open_connection(addr, self.port)
         try:
             writer.write(W.connect(self.client_id(), KEEPALIVE_S, self.cfg["mqtt_user"],
                                    self.cfg["mqtt_password"], self.topic("status"), "offline"))
             await writer.drain()
-            first, body = await asyncio.wait_for(W.read_packet(reader, MAX_BODY), CONNECT_TIMEOUT_S)
+            first, body = await W.read_packet(reader, MAX_BODY)
             why = "not a CONNACK" if first != W.CONNACK else W.connack_error(body)
             if why:
                 raise OSError("broker refused: " + why)

@@ -104,6 +104,7 @@ SCHEMA = {
     # the web page and REST API (docs/web.md): 0 = off (then not even imported: no heap)
     "web_port": (int, 0, 0, 65535),
     "web_password": (TEXT, "", 40),              # empty: read-only, nothing can be changed
+    "web_tls": (bool, False),                    # HTTPS on web_port with certs/web_cert.pem, web_key.pem
 }
 
 # No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)

@@ -111,12 +111,22 @@ class Web:
         if setup_mode(app):                          # the Wi-Fi set-up page's routes (evse.services.wifisetup)
             from evse.services.wifisetup import Setup
             Setup(app, self.http, self._check, self._ask, _body)
+        self.ssl, self.https = self._tls()
         self.fw = None                               # evse.services.webfw, once it is asked for
         try:
             os.stat(self.fw_dir + FW_MARK)           # a web update waits for its confirmation
             self._updater()
         except OSError:
             pass
+
+    def _tls(self):
+        """(server TLS context or None, what the status says) for web_tls (evse.services.webtls)."""
+        app = self.app
+        if not (app.cfg["web_tls"] and app.cfg["web_port"]):     # the set-up page stays http://
+            return None, "off"
+        from evse.services import webtls                           # only with web_tls: it costs heap
+        return webtls.context(app, _on_flash(app.flash_dir, webtls.CERT), _on_flash(app.flash_dir, webtls.KEY),
+                              self.port)
 
     def _routes(self, h):
         h.route("/")(self._index)
@@ -131,7 +141,9 @@ class Web:
         h.route(API + "/<cmd>", methods=["POST"])(self._command)
 
     def status(self):
-        return view(self.app.status(ticks_ms()))
+        r = view(self.app.status(ticks_ms()))
+        r["https"] = self.https
+        return r
 
     # --- who may change things ---
     def _password(self):
@@ -303,7 +315,10 @@ class Web:
     async def run(self):
         if self.fw is not None:                      # the first boot after a web update
             asyncio.create_task(self.fw.after_boot())
-        await self.http.start_server(host="0.0.0.0", port=self.port)
+        if self.ssl is not None:
+            from evse.services import webtls
+            asyncio.create_task(webtls.redirects(self.app, self.port))
+        await self.http.start_server(host="0.0.0.0", port=self.port, ssl=self.ssl)
 
 
 def attach(app):

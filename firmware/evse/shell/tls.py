@@ -1,6 +1,6 @@
 """TLS for the services (OCPP's wss://, MQTT's mqtts://, HTTPS downloads): a client context whose
-certificate files live on flash, PEM or DER. The same calls work on MicroPython (extmod ssl) and
-CPython."""
+certificate files live on flash, PEM or DER; and the web page's server context (HTTPS). The same
+calls work on MicroPython (extmod ssl) and CPython."""
 import binascii
 
 
@@ -54,4 +54,16 @@ def make_tls_context(ca_file, cert_file=None, key_file=None):
         # The MicroPython stubs have no check_hostname (the port has no such flag): CPython only.
         ctx.check_hostname = False  # pyright: ignore[reportAttributeAccessIssue]
     ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def make_server_context(cert_file, key_file):
+    """Server TLS context (the web page's HTTPS) with its certificate and key files, PEM or DER.
+    Raises (OSError: missing; ValueError or the port's own error: damaged) when they cannot serve."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(cert_file, key_file)
+    except ValueError:  # a port without a PEM parser (unix): the DER form
+        ctx.load_cert_chain(der_file(cert_file), der_file(key_file))
     return ctx
