@@ -62,3 +62,44 @@ def test_an_address_needs_no_lookup_and_no_server():
 def test_without_a_dns_server_the_lookup_says_so():
     with pytest.raises(OSError, match="no DNS server"):
         asyncio.run(dns.lookup("cs.example.net", None))
+
+
+def test_a_connection_by_name_on_a_board_with_wi_fi_is_looked_up_in_steps_then_made(monkeypatch):
+    """What OCPP, MQTT and the firmware download call: the central system's name asked of the
+    network's DNS server (300 ms to answer) while the tick runs, then TCP to the answer."""
+    srv = DnsNtpServer(0, delay_s=0.3)
+    monkeypatch.setattr(dns, "DNS_PORT", srv.dns_port)
+    accepted = []
+
+    async def main():
+        server = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        (reader, writer), gap = await _with_ticks(dns.open_stream("cs.example.net", port, None, lambda: "127.0.0.1"))
+        writer.close()
+        server.close()
+        return gap
+    try:
+        gap = asyncio.run(main())
+        assert srv.queries == ["dns"] and len(accepted) == 1
+        assert gap < 0.1, gap
+    finally:
+        srv.close()
+
+
+def test_boards_with_wi_fi_hand_ocpp_and_mqtt_the_network_s_dns_server_and_others_none(tmp_path):
+    from host_tests.test_network import _wifi_board
+    from tools.sim.drive import Drive
+    from tools.sim.mock_machine import network
+    cfg = {"max_current": 32, "ocpp_url": "ws://cs.example.net/ocpp", "mqtt_url": "mqtt://broker.example.net",
+           "wifi_ssid": "home", "wifi_password": "correct horse"}
+    (tmp_path / "wifi").mkdir()
+    (tmp_path / "pc").mkdir()
+    d = Drive(board=_wifi_board(), config=cfg, flash_dir=str(tmp_path / "wifi"))
+    network.access_points["home"] = "correct horse"       # (the bench's power-on resets the radio world)
+    ocpp, mqtt = d.app.ocpp.dns_server, d.app.mqtt.dns_server
+    assert ocpp() is None and mqtt() is None            # not joined yet: no lookup, a clear error
+    d.run(5)
+    assert d.app.status(0)["net"]["wifi"] == "connected"
+    assert ocpp() == mqtt() == network.dns_server
+    d = Drive(config=cfg, flash_dir=str(tmp_path / "pc"))        # the virtual board: the host's resolver
+    assert d.app.ocpp.dns_server is None and d.app.mqtt.dns_server is None

@@ -138,7 +138,8 @@ class App:
             from evse.ocpp.chargepoint import OcppService    # imported only when used: it costs heap
             from evse.ocpp.corelink import CoreLink
             self.ocpp = OcppService(CoreLink(self, "ocpp"), self.meter, self.cfg,
-                                    _join(self.flash_dir, OCPP_DIR), hal, on_reset=self._ocpp_reset)
+                                    _join(self.flash_dir, OCPP_DIR), hal, on_reset=self._ocpp_reset,
+                                    dns_server=self._dns())
         except Exception as e:     # no OCPP rather than no charger (auth stays required)
             self.report("ocpp", repr(e))
             return
@@ -148,12 +149,19 @@ class App:
     def _start_mqtt(self):
         try:
             from evse.services.mqtt import MqttService     # imported only when used: it costs heap
-            self.mqtt = MqttService(self, self.cfg, hal, self.flash_dir)
+            self.mqtt = MqttService(self, self.cfg, hal, self.flash_dir, self._dns())
         except Exception as e:     # no MQTT rather than no charger
             self.report("mqtt", repr(e))
             return
         self.services.append(self.mqtt)
         self.listeners.append(self.mqtt)
+
+    def _dns(self):
+        """For a board with Wi-Fi, the network's DNS server (None while not connected) for names
+        looked up in steps (shell/dns.py); elsewhere None: the host's getaddrinfo answers."""
+        if not getattr(self.board, "WIFI", False):
+            return None
+        return lambda: self.net.dns_server() if self.net is not None else None
 
     def _ocpp_reset(self, kind):
         """OCPP Reset (Soft or Hard), after its StopTransaction went out: outputs safe, then reboot."""

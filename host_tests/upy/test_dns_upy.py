@@ -32,7 +32,7 @@ def _server():
     raise OSError("no free UDP port")
 
 
-async def _serve(s, answered, delay_ms):
+async def _serve(s, answered, delay_ms, ip="10.1.2.3"):
     while True:
         try:
             query, peer = s.recvfrom(512)
@@ -40,7 +40,7 @@ async def _serve(s, answered, delay_ms):
             await asyncio.sleep_ms(5)
             continue
         await asyncio.sleep_ms(delay_ms)
-        s.sendto(_reply(query, "10.1.2.3"), peer)
+        s.sendto(_reply(query, ip), peer)
         answered.append(1)
 
 
@@ -74,6 +74,30 @@ def test_a_name_is_looked_up_while_the_tick_keeps_its_period():
     assert ip == "10.1.2.3", ip
     assert answered == [1]
     assert gap < 100, gap          # never the 300 ms the server takes
+
+
+def test_a_connection_by_name_is_looked_up_in_steps_then_made():
+    srv, dport = _server()
+    answered, accepted = [], []
+
+    async def main():
+        server_task = asyncio.create_task(_serve(srv, answered, ANSWER_DELAY_MS, "127.0.0.1"))
+        tcp = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", dport)
+        dns.DNS_PORT = dport                       # the UDP and TCP ports may be the same number
+        try:
+            reader, writer = await dns.open_stream("cs.example.net", dport, None, lambda: "127.0.0.1")
+            for _ in range(50):
+                if accepted:
+                    break
+                await asyncio.sleep_ms(10)
+            writer.close()
+        finally:
+            dns.DNS_PORT = 53
+            tcp.close()
+            server_task.cancel()
+            srv.close()
+    asyncio.run(main())
+    assert answered == [1] and len(accepted) == 1
 
 
 def test_an_address_needs_no_lookup():

@@ -114,16 +114,20 @@ def test_commands_go_through_the_apps_one_interface():
     assert len(svc.errors) == M.ERRORS_QUEUED
 
 
+def address_of(svc):
+    return asyncio.run(svc._address())
+
+
 def test_the_brokers_name_is_looked_up_once_then_kept():
     rig, svc = _svc(mqtt_url="mqtt://localhost:1883")
-    assert svc._address() == "127.0.0.1"
+    assert address_of(svc) == "127.0.0.1"
     svc._ip = "10.9.9.9"                     # kept: no lookup (it would block the loop) ...
-    assert svc._address() == "10.9.9.9"
+    assert address_of(svc) == "10.9.9.9"
     svc._failures = M.RESOLVE_AFTER          # ... until connecting to it failed a few times
-    assert svc._address() == "127.0.0.1" and svc._failures == 0
+    assert address_of(svc) == "127.0.0.1" and svc._failures == 0
     rig, svc = _svc(mqtt_url="mqtt://192.168.1.20")
     svc._ip = "10.9.9.9"
-    assert svc._address() == "192.168.1.20"  # an address is never looked up
+    assert address_of(svc) == "192.168.1.20"  # an address is never looked up
 
 
 def test_state_topics_follow_the_status_once_a_second_or_on_an_event():

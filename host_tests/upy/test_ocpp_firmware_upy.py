@@ -57,6 +57,7 @@ class _Svc:
         self.state = {"boot": 3}
         self.sent = []
         self.last_error = None
+        self.dns_server = None        # no Wi-Fi of its own: the host's getaddrinfo
         self.t = 0
 
     def ticks(self):

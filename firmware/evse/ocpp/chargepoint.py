@@ -30,13 +30,12 @@ RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransactio
 
 
 class OcppService:
-    def __init__(self, charger, meter, settings, flash_dir, clock, on_reset=None, connect=None):
+    def __init__(self, charger, meter, settings, flash_dir, clock, on_reset=None, connect=None, dns_server=None):
         """clock: an object with ticks_ms(), ticks_diff(a, b), ticks_add(a, d), the same clock the
         caller's poll(now_ms) values come from (the app passes evse.shell.hal; host tests a real clock).
-        connect: the transport, websocket.connect's signature (tests may pass a fake one)."""
-        self.charger = charger
-        self.meter = meter
-        self.settings = settings
+        connect: the transport, websocket.connect's signature (tests may pass a fake one).
+        dns_server: the Wi-Fi network's DNS server, for names looked up in steps (shell/dns.py)."""
+        self.charger, self.meter, self.settings, self.dns_server = charger, meter, settings, dns_server
         self.ticks, self.ticks_diff, self.ticks_add = clock.ticks_ms, clock.ticks_diff, clock.ticks_add
         self.on_reset = on_reset  # callable('Soft'|'Hard') that reboots the board
         self.connect = connect

@@ -48,7 +48,7 @@ def timestamp(svc, meta):
 def client_cert(svc, profile):
     """Security profile 3: the charge point's certificate and key, files in the OCPP directory on
     flash (/ocpp/ on a board), DER or PEM (converted once, evse.shell.tls.der_file). Other profiles pass
-    nothing more to the transport (an injected one need not know these arguments)."""
+    nothing more to the transport (an injected one need not know these arguments, nor dns_server)."""
     if profile != 3:
         return {}
     return {"cert_file": store.join(svc.flash_dir, CLIENT_CERT),
@@ -124,12 +124,15 @@ async def run(svc):
         cpid = svc.settings.get("ocpp_id", "evse")
         profile = security_profile(svc)
         basic = profile in (1, 2)
+        kw = client_cert(svc, profile)
+        if svc.dns_server is not None:     # a board with Wi-Fi: the name is looked up in steps
+            kw["dns_server"] = svc.dns_server
         try:
             ws = await connect(
                 url.rstrip("/") + "/" + cpid, "ocpp1.6",
                 user=cpid if basic else None, password=_password(svc) if basic else None,
                 ca_file=svc.settings.get("ocpp_ca_file") or installed_roots(svc),
-                **client_cert(svc, profile))  # pyright: ignore[reportArgumentType] (file names only)
+                **kw)  # pyright: ignore[reportArgumentType] (file names, the DNS server)
         except Exception as e:
             svc.last_error = "connect: %r" % (e,)
             _refused(svc, e)

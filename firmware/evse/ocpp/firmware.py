@@ -204,7 +204,7 @@ async def download(svc, job, root, tmp):
         _notify(svc, "FirmwareStatusNotification", "Downloading")
         try:
             h = hashlib.sha256()
-            await http.download(url, tmp, MAX_BUNDLE, ca(svc), h)
+            await http.download(url, tmp, MAX_BUNDLE, ca(svc), h, svc.dns_server)
             digest = h.digest()
             if pin is None or binascii.hexlify(digest).decode() == pin:
                 return digest
@@ -289,7 +289,7 @@ async def upload(svc, url, parts, p, notify, what):
             await sleep_ticks(svc, p.get("retryInterval", RETRY_S))
         notify("Uploading")
         try:
-            await http.upload(url, parts(), ca(svc))
+            await http.upload(url, parts(), ca(svc), dns_server=svc.dns_server)
             return True
         except Exception as e:  # any transfer error: the next attempt
             svc.last_error = what + " upload: " + repr(e)

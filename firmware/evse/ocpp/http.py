@@ -4,6 +4,7 @@ per connection, bodies streamed in chunks so that RAM stays small. Imported only
 and diagnostics modules, themselves loaded on their first message."""
 import asyncio
 from evse.ocpp.websocket import close_stream, parse_url
+from evse.shell.dns import open_stream
 from evse.shell.tls import make_tls_context
 
 CHUNK = 512
@@ -15,7 +16,7 @@ class HttpError(Exception):
     pass
 
 
-async def _open(url, ca_file, head, parts=()):
+async def _open(url, ca_file, head, parts=(), dns_server=None):
     """Connect, send the request (head: (method, content type or None, body size)) and its body
     parts, read the answer's status and headers -> (reader, writer, code, headers), within
     TIMEOUT_S (asyncio.TimeoutError): on MicroPython the TLS handshake runs while the request is
@@ -25,14 +26,13 @@ async def _open(url, ca_file, head, parts=()):
     secure, host, port, path = parse_url("ws" + url[4:])  # the same authority rules as ws(s)://
     ctx = make_tls_context(ca_file) if secure else None
     hosthdr = host if port == (443 if secure else 80) else "%s:%d" % (host, port)
-    return await asyncio.wait_for(_request(host, port, ctx, head, parts, path, hosthdr), TIMEOUT_S)
+    return await asyncio.wait_for(_request(host, port, ctx, head, parts, (path, hosthdr), dns_server),
+                                  TIMEOUT_S)
 
 
-async def _request(host, port, ctx, head, parts, path, hosthdr):
-    if ctx is not None:
-        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    else:
-        reader, writer = await asyncio.open_connection(host, port)
+async def _request(host, port, ctx, head, parts, where, dns_server):
+    path, hosthdr = where
+    reader, writer = await open_stream(host, port, ctx, dns_server)
     try:
         method, ctype, size = head
         lines = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, hosthdr)
@@ -66,11 +66,12 @@ async def _answer(reader):
     raise HttpError("header too long")
 
 
-async def download(url, path, max_bytes, ca_file=None, h=None):
+async def download(url, path, max_bytes, ca_file=None, h=None, dns_server=None):
     """GET url into the file `path` -> bytes written; `h` (a hashlib object) is fed the body.
     HttpError unless 200 with the whole body (Content-Length when given), at most max_bytes; no
-    chunked transfer encoding. A server silent for TIMEOUT_S: asyncio.TimeoutError."""
-    reader, writer, code, headers = await _open(url, ca_file, ("GET", None, 0))
+    chunked transfer encoding. A server silent for TIMEOUT_S: asyncio.TimeoutError. dns_server:
+    the Wi-Fi network's DNS server (shell/dns.py: the name looked up in steps)."""
+    reader, writer, code, headers = await _open(url, ca_file, ("GET", None, 0), (), dns_server)
     try:
         if code != 200:
             raise HttpError("GET answered %d" % code)
@@ -99,14 +100,14 @@ async def download(url, path, max_bytes, ca_file=None, h=None):
         await close_stream(writer)
 
 
-async def upload(url, parts, ca_file=None, method="PUT", content_type="text/plain"):
+async def upload(url, parts, ca_file=None, method="PUT", content_type="text/plain", dns_server=None):
     """Send the byte strings `parts` (an iterable, read once) as one body -> the status code.
     HttpError unless the server answers 2xx."""
     parts = list(parts)
     size = 0
     for p in parts:
         size += len(p)
-    _, writer, code, _ = await _open(url, ca_file, (method, content_type, size), parts)
+    _, writer, code, _ = await _open(url, ca_file, (method, content_type, size), parts, dns_server)
     await close_stream(writer)
     if not 200 <= code < 300:
         raise HttpError("%s answered %d" % (method, code))

@@ -8,6 +8,8 @@ import binascii
 import hashlib
 import os
 
+from evse.shell.dns import open_stream
+
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 MAX_MESSAGE = 16384  # bytes kept per message; longer ones are drained and reported truncated
@@ -205,26 +207,26 @@ async def _read_headers(reader):
 
 
 async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=None,
-                  max_message=MAX_MESSAGE, extra_headers=None, cert_file=None, key_file=None):
+                  max_message=MAX_MESSAGE, extra_headers=None, cert_file=None, key_file=None,
+                  dns_server=None):
     """Open a WebSocket: TCP (or TLS), HTTP upgrade, check Sec-WebSocket-Accept and the subprotocol;
-    all within CONNECT_TIMEOUT_S (asyncio.TimeoutError)."""
+    all within CONNECT_TIMEOUT_S (asyncio.TimeoutError). dns_server: the Wi-Fi network's DNS
+    server (shell/dns.py: the name looked up in steps)."""
     secure, host, port, path = parse_url(url)
     ctx = None
     if secure:
         from evse.shell.tls import make_tls_context      # only for wss://: it costs heap
         ctx = make_tls_context(ca_file, cert_file, key_file)
     head = (path, subprotocol, user, password, extra_headers)
-    return await asyncio.wait_for(_upgrade(host, port, secure, ctx, head, max_message), CONNECT_TIMEOUT_S)
+    return await asyncio.wait_for(_upgrade(host, port, secure, ctx, head, max_message, dns_server),
+                                  CONNECT_TIMEOUT_S)
 
 
-async def _upgrade(host, port, secure, ctx, head, max_message):
+async def _upgrade(host, port, secure, ctx, head, max_message, dns_server):
     """MicroPython's open_connection returns once TCP is up; the TLS handshake then runs in steps
     while the upgrade request is written, other tasks running between them."""
     path, subprotocol, user, password, extra_headers = head
-    if ctx is not None:
-        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    else:
-        reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await open_stream(host, port, ctx, dns_server)
     try:
         key = b64(os.urandom(16))
         hosthdr = host if port == (443 if secure else 80) else "%s:%d" % (host, port)

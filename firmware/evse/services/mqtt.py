@@ -19,6 +19,7 @@ import asyncio
 from evse.core import limits as L
 from evse.services import mqtt_wire as W
 from evse.services.mqtt_cfg import mqtt_url_parts
+from evse.shell.dns import is_ipv4, open_stream, resolve
 from evse.shell.store import join
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
@@ -66,10 +67,12 @@ def parse_limit(payload):
 
 
 class MqttService:
-    def __init__(self, app, cfg, clock, flash_dir="/"):
+    def __init__(self, app, cfg, clock, flash_dir="/", dns_server=None):
         """clock: ticks_ms, ticks_add, ticks_diff (evse.shell.hal; the bench's virtual clock).
-        flash_dir: where a relative mqtt_ca_file lies."""
+        flash_dir: where a relative mqtt_ca_file lies. dns_server: the Wi-Fi network's DNS server
+        (a callable, boards with Wi-Fi): the broker's name is then looked up in steps."""
         self.app = app
+        self.dns_server = dns_server
         self.cfg = cfg
         self.clock = clock
         ca = cfg.get("mqtt_ca_file") or None
@@ -138,18 +141,17 @@ class MqttService:
         self.running = False
         self.wake.set()
 
-    def _address(self):
+    async def _address(self):
         """The broker's IP address. A name is looked up once and the answer kept until connecting
-        to it fails RESOLVE_AFTER times: MicroPython's getaddrinfo blocks the whole loop, control
-        tick included, for as long as the lookup takes (an IP address in mqtt_url never does)."""
+        to it fails RESOLVE_AFTER times: on a board with Wi-Fi in steps from the network's DNS
+        server (shell/dns.py), elsewhere by the host's getaddrinfo, which blocks the whole loop
+        for as long as it takes (an IP address in mqtt_url is never looked up)."""
         h = self.host
-        if h.replace(".", "").isdigit() or ":" in h:
+        if is_ipv4(h) or ":" in h:
             return h
         if self._ip is None or self._failures >= RESOLVE_AFTER:
-            import socket
             self._failures = 0
-            af = getattr(socket, "AF_INET", 2)    # 2 on every port; the Pico stubs lack it
-            self._ip = _ip_of(socket.getaddrinfo(h, self.port, af)[0][-1])
+            self._ip = await resolve(h, self.port, self.dns_server)
         return self._ip
 
     async def _open(self):
@@ -161,13 +163,11 @@ class MqttService:
         if self.tls:
             from evse.shell.tls import make_tls_context      # only for mqtts://: it costs heap
             ctx = make_tls_context(self.ca_file)
-        return await asyncio.wait_for(self._connect(self._address(), ctx), CONNECT_TIMEOUT_S)
+        return await asyncio.wait_for(self._connect(ctx), CONNECT_TIMEOUT_S)
 
-    async def _connect(self, addr, ctx):
-        if ctx is not None:     # the broker's certificate is for its name: checked against it
-            reader, writer = await asyncio.open_connection(addr, self.port, ssl=ctx, server_hostname=self.host)
-        else:
-            reader, writer = await asyncio.open_connection(addr, self.port)
+    async def _connect(self, ctx):
+        # the broker's certificate is for its name: checked against it
+        reader, writer = await open_stream(await self._address(), self.port, ctx, name=self.host)
         try:
             writer.write(W.connect(self.client_id(), KEEPALIVE_S, self.cfg["mqtt_user"],
                                    self.cfg["mqtt_password"], self.topic("status"), "offline"))
@@ -295,14 +295,6 @@ class MqttService:
         if len(self.errors) < ERRORS_QUEUED:
             self.errors.append(msg)
         self.wake.set()
-
-
-def _ip_of(sockaddr):
-    """The IPv4 address of a getaddrinfo answer: ('a.b.c.d', port) on the boards (lwIP), a raw
-    sockaddr_in (family, port, 4 address bytes) on the unix port."""
-    if isinstance(sockaddr, tuple):
-        return sockaddr[0]
-    return "%d.%d.%d.%d" % tuple(sockaddr[4:8])
 
 
 async def _close(writer):

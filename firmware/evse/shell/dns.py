@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 
+DNS_PORT = 53
 LOOKUP_MS = 4000         # no answer in this time: the lookup failed (the connection retries later)
 RESEND_MS = 2000         # a datagram not answered in this time is asked again
 POLL_MS = 20             # how often the socket is read while waiting (between control ticks)
@@ -68,7 +69,7 @@ def _read(s, qid):
         return None
 
 
-async def lookup(host, server, port=53, sock_mod=socket):
+async def lookup(host, server, port=DNS_PORT, sock_mod=socket):
     """host's IPv4 address 'a.b.c.d', asked of the DNS server `server` (an IP address), awaited in
     POLL_MS steps; a literal address at once. OSError when no answer comes within LOOKUP_MS."""
     if is_ipv4(host):
@@ -92,3 +93,34 @@ async def lookup(host, server, port=53, sock_mod=socket):
         s.close()
     raise OSError("no address for %s from the DNS server %s" % (host, server))
 
+
+
+def _ip_of(sockaddr):
+    """The IPv4 address of a getaddrinfo answer: ('a.b.c.d', port) on the boards (lwIP), a raw
+    sockaddr_in (family, port, 4 address bytes) on the unix port."""
+    if isinstance(sockaddr, tuple):
+        return sockaddr[0]
+    return "%d.%d.%d.%d" % tuple(sockaddr[4:8])
+
+
+async def resolve(host, port, dns_server=None):
+    """host's IPv4 address for a connection. On a board with Wi-Fi `dns_server` gives the network's
+    DNS server (None while offline) and the name is looked up in steps; without one (the unix port,
+    a PC: no Wi-Fi of the board's own) the system's getaddrinfo answers, as fast as the host's."""
+    if is_ipv4(host):
+        return host
+    if dns_server is not None:
+        return await lookup(host, dns_server(), DNS_PORT)
+    af = getattr(socket, "AF_INET", 2)    # 2 on every port; the Pico stubs lack it
+    return _ip_of(socket.getaddrinfo(host, port, af)[0][-1])
+
+
+async def open_stream(host, port, ctx=None, dns_server=None, name=None):
+    """asyncio.open_connection to host (TLS with `ctx`, the certificate checked against `name`, by
+    default the host). With the Wi-Fi network's DNS server (`dns_server`, boards with Wi-Fi) a name
+    is looked up in steps first: open_connection's own getaddrinfo would stop every task, control
+    tick included, until the answer."""
+    addr = host if dns_server is None or ":" in host else await lookup(host, dns_server(), DNS_PORT)
+    if ctx is None:
+        return await asyncio.open_connection(addr, port)
+    return await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=name or host)
