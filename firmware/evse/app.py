@@ -82,9 +82,9 @@ class App:
             from evse.shell.net import Net
             self.net = Net(self.cfg, ticks_diff, ticks_add)
             self.services.append(self.net)
-            if not self.cfg["wifi_ssid"] or self.cfg["web_port"]:    # a page to lead phones to
+            if not self.cfg["wifi_ssid"]:
                 self._start_captive()
-            else:                                  # the page loads if the access point reopens
+            else:                                  # loaded if the access point reopens
                 self.services.append(_SetupLater(self))
             if self.cfg["ntp_host"]:
                 from evse.services.netclock import NetClock
@@ -97,12 +97,14 @@ class App:
     def _start_captive(self):
         """Set-up: every name leads phones to the page (its socket opens with the access point)."""
         from evse.services.captive import CaptiveDns
-        self.captive = CaptiveDns(self.net.setup_address)
-        self.services.append(self.captive)
+        net = self.net
+        if net is not None:                        # (a board with Wi-Fi: only then is it called)
+            self.captive = CaptiveDns(net.setup_address)
+            self.services.append(self.captive)
 
     def start_setup(self):
-        """The set-up access point reopened on a board that booted with its network and web_port 0:
-        the captive DNS and the web service with the set-up page, until the next boot."""
+        """The set-up access point reopened on a board that booted with its network: the captive DNS,
+        and the web service with the set-up page when web_port is 0, until the next boot."""
         if self.captive is None:
             self._start_captive()
         if self.web is None:
@@ -441,10 +443,10 @@ class App:
 
 
 class _SetupLater:
-    """Polled on a board that booted with its network and web_port 0, where nothing serves the set-up
-    page: once the access point reopens (the network cannot be joined), loads it at the first poll
-    with the contactor open. The imports hold the loop for a moment, which must never fall between
-    two ticks of a charging car."""
+    """Polled on a board that booted with its network: once the access point reopens (the network
+    cannot be joined), loads the captive DNS (and with web_port 0 the web service and its set-up
+    page) at the first poll with the contactor open. The imports hold the loop for a moment, which
+    must never fall between two ticks of a charging car."""
 
     def __init__(self, app):
         self.app = app

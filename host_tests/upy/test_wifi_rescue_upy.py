@@ -7,6 +7,7 @@
 import asyncio
 import binascii
 import gc
+import sys
 import time
 
 from tools.sim import mock_machine
@@ -22,6 +23,10 @@ import upytest
 
 HOME, HOME_KEY, OLD_KEY = "home", "correct horse battery", "the old password"
 PW = "bench-password-0123"
+# No cycle waits for the radio (an attempt may take 20 s, a scan 2 s) or imports a module while the
+# car charges (an import holds the loop). Wall time is only bounded loosely: on a loaded test machine
+# a cycle is preempted for 100 ms and more; the watchdog would bite at 2 s.
+WORST_US = 1000000
 AUTH = "Basic " + binascii.b2a_base64(("web:" + PW).encode()).decode().strip()
 
 
@@ -40,25 +45,32 @@ class Mem:
 
 class House:
     """A charger that once joined `home`, a car charging, and a phone that can join its access point.
-    Every control tick's wall time is recorded while the contactor is closed."""
+    Every control cycle's wall time is recorded while the contactor is closed."""
 
     def __init__(self, key, **cfg):
         gc.collect()
-        self.d = Drive(config=dict({"max_current": 32, "wifi_ssid": HOME, "wifi_password": key}, **cfg),
+        # ntp_host "": CPython's socket imports its idna codec at the clock's first lookup, which
+        # is the host's business, not a firmware import
+        self.d = Drive(config=dict({"max_current": 32, "wifi_ssid": HOME, "wifi_password": key,
+                                    "ntp_host": ""}, **cfg),
                        board=load_board("rpi_pico_w"))
         self.app = self.d.app
         attach_services(self.app, Mem())
         network.access_points[HOME] = HOME_KEY
-        self.worst_us = 0            # the longest tick (cycle and world) while the car charged
-        self.last = None
-        self.d.rig.probes.append(self._probe)
-        self.d.run(1).charge()
+        self.worst_us = 0            # the longest control cycle, in wall time, while the car charged
+        self.imports = 0             # modules imported by a control cycle while the car charged
+        cycle = self.app.cycle
 
-    def _probe(self):
-        t = _wall_us()
-        if self.last is not None and self.d.coil:
-            self.worst_us = max(self.worst_us, t - self.last)
-        self.last = t
+        def timed():
+            t, n = _wall_us(), len(sys.modules)
+            ok = cycle()
+            t = _wall_us() - t
+            if self.app.charger.out.contactor:
+                self.worst_us = max(self.worst_us, t)
+                self.imports += len(sys.modules) - n
+            return ok
+        self.app.cycle = timed
+        self.d.run(1).charge()
 
     def run(self, s):
         self.d.run(s)
@@ -79,6 +91,25 @@ class House:
     def ap_up(self):
         return network.WLAN(network.AP_IF).active()
 
+    def steady_allocation(self, n=300):
+        """Bytes allocated by n control cycles (MicroPython: under heap_lock, where any allocation
+        raises), as host_tests/upy/test_cycle_alloc_upy.py runs them."""
+        clock = mock_machine.clock
+        lock = getattr(sys.modules.get("micropython"), "heap_lock", None)
+        gc.collect()
+        before = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+        if lock is not None:
+            lock()
+        try:
+            for _ in range(n):
+                t0 = clock.us
+                self.app.cycle()
+                clock.advance_us(t0 + 10000 - clock.us)
+        finally:
+            if lock is not None:
+                sys.modules["micropython"].heap_unlock()
+        return (gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0) - before
+
 
 def test_a_changed_router_password_reopens_the_set_up_page_which_takes_the_new_one():
     h = House(OLD_KEY, web_port=8080, web_password=PW)
@@ -90,8 +121,11 @@ def test_a_changed_router_password_reopens_the_set_up_page_which_takes_the_new_o
     n = h.net()
     assert n["error"] == "wrong password" and n["setup_ap"].startswith("evse-") and h.ap_up(), n
     assert n["attempts"] == L.WIFI_REFUSED_MAX
+    assert h.steady_allocation() == 0            # the station retrying beside the access point
     code, st = h.ask("GET", "/api/v1/status")
     assert st["wifi_error"] == "wrong password" and st["setup_ap"] == n["setup_ap"], st
+    st = h.app.console.answer({"cmd": "status"}, 0)                          # the console's `status`
+    assert st["net"]["error"] == "wrong password" and st["net"]["setup_ap"] == n["setup_ap"], st
     code, page = h.ask("GET", "/setup")
     assert code == 200 and "Network name" in page
     code, r = h.ask("POST", "/setup", {"ssid": HOME, "password": HOME_KEY})
@@ -104,7 +138,9 @@ def test_a_changed_router_password_reopens_the_set_up_page_which_takes_the_new_o
     assert h.ask("GET", "/setup")[0] == 404
     h.run(N.AP_LINGER_MS / 1000 + 1)
     assert "setup_ap" not in h.net() and not h.ap_up()
-    assert h.worst_us < 50000, h.worst_us
+    if sys.implementation.name == "micropython":
+        print("wifi rescue: longest control cycle while charging %d us" % h.worst_us)
+    assert h.imports == 0 and h.worst_us < WORST_US, (h.imports, h.worst_us)
 
 
 def test_a_router_gone_for_a_while_reopens_the_access_point_only_after_the_threshold():
@@ -124,7 +160,7 @@ def test_a_router_gone_for_a_while_reopens_the_access_point_only_after_the_thres
     assert h.net()["wifi"] == "connected" and h.net()["losses"] == 1
     h.run(N.AP_LINGER_MS / 1000 + 1)
     assert "setup_ap" not in h.net() and not h.ap_up()
-    assert h.worst_us < 50000, h.worst_us
+    assert h.imports == 0 and h.worst_us < WORST_US, (h.imports, h.worst_us)
 
 
 def test_with_no_web_port_the_page_loads_once_the_car_stops_charging():
@@ -142,7 +178,7 @@ def test_with_no_web_port_the_page_loads_once_the_car_stops_charging():
     assert code == 200 and r["ok"], r
     h.d.run(3.5)
     assert h.net()["wifi"] == "connected" and h.ask("GET", "/setup")[0] == 404
-    assert h.worst_us < 50000, h.worst_us
+    assert h.imports == 0 and h.worst_us < WORST_US, (h.imports, h.worst_us)
 
 
 if __name__ == "__main__":
