@@ -46,6 +46,7 @@ class App:
         self._tick_us = ticks_us()
         self.gap_ms = [0, 0, 0, 0]  # type: list  # longest tick gap: this window, last, its start, last tick
         self.web = None                            # evse.services.web when web_port is set
+        self.spawn = None                          # asyncio.create_task once the loop runs
         self._start_meter(board, flash_dir)
         self.reset_cause = hal.reset_cause()
         if self.reset_cause == hal.WDT_RESET:
@@ -81,10 +82,10 @@ class App:
             from evse.shell.net import Net
             self.net = Net(self.cfg, ticks_diff, ticks_add)
             self.services.append(self.net)
-            if not self.cfg["wifi_ssid"]:          # set-up: every name leads phones to the page
-                from evse.services.captive import CaptiveDns
-                self.captive = CaptiveDns(self.net.setup_address)
-                self.services.append(self.captive)
+            if not self.cfg["wifi_ssid"]:
+                self._start_captive()
+            else:                                  # loaded if the access point reopens
+                self.services.append(_SetupLater(self))
             if self.cfg["ntp_host"]:
                 from evse.services.netclock import NetClock
                 self.netclock = NetClock(self.cfg["ntp_host"], self.net.dns_server, hal.set_utc,
@@ -92,6 +93,22 @@ class App:
                 self.services.append(self.netclock)
         except Exception as e:     # no network rather than no charger
             self.report("net", repr(e))
+
+    def _start_captive(self):
+        """Set-up: every name leads phones to the page (its socket opens with the access point)."""
+        from evse.services.captive import CaptiveDns
+        net = self.net
+        if net is not None:                        # (a board with Wi-Fi: only then is it called)
+            self.captive = CaptiveDns(net.setup_address)
+            self.services.append(self.captive)
+
+    def start_setup(self):
+        """The set-up access point reopened on a board that booted with its network: the captive DNS,
+        and the web service with the set-up page when web_port is 0, until the next boot."""
+        if self.captive is None:
+            self._start_captive()
+        if self.web is None:
+            start_web(self)
 
     def _start_planner(self):
         cfg = self.cfg
@@ -437,6 +454,24 @@ class App:
             await asyncio.sleep_ms(wait)
 
 
+class _SetupLater:
+    """Polled on a board that booted with its network: once the access point reopens (the network
+    cannot be joined), loads the captive DNS (and with web_port 0 the web service and its set-up
+    page) at the first poll with the contactor open. The imports hold the loop for a moment, which
+    must never fall between two ticks of a charging car."""
+
+    def __init__(self, app):
+        self.app = app
+        self.done = False
+
+    def poll(self, now):
+        app = self.app
+        if self.done or app.charger.out.contactor or app.net.setup_address() is None:
+            return
+        self.done = True
+        app.start_setup()
+
+
 async def _guarded(app, name, coro):
     """A background task whose failure is reported, never raised into the control loop."""
     try:
@@ -453,7 +488,19 @@ async def _run_all(app):
         asyncio.create_task(_guarded(app, "mqtt", app.mqtt.run()))
     if app.web is not None:       # the web server: a task beside the control loop
         asyncio.create_task(_guarded(app, "web", app.web.run()))
+    app.spawn = asyncio.create_task   # for a web service started later (start_web)
     await app.run()
+
+
+def start_web(app):
+    """The web page and API, served at once when the loop runs (later: App.start_setup)."""
+    try:
+        from evse.services import web
+        web.attach(app)
+        if app.spawn is not None:
+            app.spawn(_guarded(app, "web", app.web.run()))
+    except Exception as e:   # no web page rather than no charger
+        app.report("web", repr(e))
 
 
 def attach_services(app, stream=None):
@@ -465,11 +512,7 @@ def attach_services(app, stream=None):
     else:
         console.attach(app, stream)
     if app.cfg["web_port"] or (app.net is not None and not app.cfg["wifi_ssid"]):   # or Wi-Fi set-up
-        try:
-            from evse.services import web
-            web.attach(app)
-        except Exception as e:   # no web page rather than no charger
-            app.report("web", repr(e))
+        start_web(app)
 
 
 def main(board, flash_dir="/"):

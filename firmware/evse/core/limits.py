@@ -167,3 +167,15 @@ def password_error(v):
     if not PASSWORD_MIN <= len(v) <= 40 or any(c not in PASSWORD_CHARS for c in v):
         return "must be %d-40 characters of a-z A-Z 0-9 %s" % (PASSWORD_MIN, PASSWORD_CHARS[62:])
     return None
+
+
+# --- Wi-Fi: the way back in when the configured network cannot be joined (docs/network.md) ---
+# No standard; what a home owner expects (OpenEVSE, WLED, Tasmota reopen their set-up access point
+# when the station cannot connect). The station keeps trying in the background meanwhile.
+WIFI_RESCUE_MS = const(180000)       # no link for 3 min: the set-up access point reopens. Longer than a
+                                     # home router's reboot (1-2 min), so a restart or a short outage
+                                     # never opens it; short enough that a user is not left waiting
+WIFI_REFUSED_MAX = const(3)          # or sooner: 3 attempts in a row refused for the password (about
+                                     # 75 s with the back-off). A router that is down or rebooting says
+                                     # "not found", never "wrong password"; 3, not 1, in case one answer
+                                     # was garbled by a weak signal

@@ -1,6 +1,6 @@
 # The web page and the REST API (docs/web.md; the API in docs/openapi.yaml), on PyPI's microdot
 # (installed on the board's /lib by tools/flash.py, frozen by manifest.py; never copied here).
-# Imported only when the setting web_port is not 0: off, it costs no heap.
+# Imported only when the setting web_port is not 0, or for the Wi-Fi set-up page: off, it costs no heap.
 # It speaks to the charger only through App.status() and the console's own command checks
 # (Console.answer, which ends in App.command): one set of rules for every way in.
 # An asyncio task beside the control loop: each handler does bounded work and awaits its socket.
@@ -37,9 +37,11 @@ PASSWORD_KEYS = ("ocpp_password", "web_password", "mqtt_password", "wifi_passwor
 def view(st):
     """The web status: App.status() flattened, with the words a person reads."""
     e = st.get("energy") or {}
+    n = st.get("net") or {}
     d = st["diag"]
     letter, meaning = words.state(st["state"])
-    return {"state": st["state"], "iec_state": letter, "state_text": meaning,
+    return {"wifi": n.get("wifi"), "wifi_error": n.get("error"), "setup_ap": n.get("setup_ap"),
+            "state": st["state"], "iec_state": letter, "state_text": meaning,
             "contactor": st["contactor"], "offered_a": st["amps"], "duty": st["duty"],
             "pilot": st["pilot"], "limit_a": st["limit"], "limit_by": st["limit_by"],
             "enabled": st["enabled"], "authorized": st["authorized"], "session": st["session"],
@@ -88,10 +90,11 @@ def _body(req):
     return obj
 
 
-def setup_mode(app):
-    """A board with Wi-Fi and no network configured: its set-up access point opens and this service
-    serves the set-up page (on web_port, or SETUP_PORT when web_port is 0)."""
-    return "net" in app.status(ticks_ms()) and not app.cfg["wifi_ssid"]
+def has_wifi(app):
+    """A board with Wi-Fi: its set-up access point opens when no network is configured, or when the
+    configured one cannot be joined, and this service serves the set-up page there (on web_port, or
+    SETUP_PORT when web_port is 0)."""
+    return "net" in app.status(ticks_ms())
 
 
 class Web:
@@ -108,7 +111,7 @@ class Web:
         Request.max_body_length = BODY_MAX
         self.http = Microdot()
         self._routes(self.http)
-        if setup_mode(app):                          # the Wi-Fi set-up page's routes (evse.services.wifisetup)
+        if has_wifi(app):                            # the Wi-Fi set-up page's routes (evse.services.wifisetup)
             from evse.services.wifisetup import Setup
             Setup(app, self.http, self._check, self._ask, _body)
         self.ssl, self.https = self._tls()

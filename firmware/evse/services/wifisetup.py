@@ -1,5 +1,6 @@
 # The Wi-Fi set-up page (docs/network.md): served by the web service while the set-up access point is
-# up and no network is joined; imported only on a board that booted without wifi_ssid (it costs heap).
+# up and no network is joined: on first boot, and when the configured network cannot be joined
+# (evse/shell/net.py reopens the access point). Imported with the web service on a board with Wi-Fi.
 # The network's name and password are saved by the console's own `set` (one validation, one save);
 # the Wi-Fi (evse/shell/net.py) reads them on its next poll and joins at once, the access point
 # staying up until it has. Who may: whoever joined the WPA2 access point (its password is the gate),

@@ -5,11 +5,16 @@ after 5 s, doubling up to 5 min. Without one it opens a set-up access point (evs
 wifi_ap_password, or 'evse-' and the board's id when that is empty) where the web page takes the
 network's name and password (docs/network.md). wifi_ssid and wifi_password are read on every poll: a
 network saved there is joined at once, the access point staying up until it is joined (and then
-AP_LINGER_MS more, so the set-up page can show the charger's new address)."""
+AP_LINGER_MS more, so the set-up page can show the charger's new address). A configured network that
+cannot be joined (a wrong password, the network gone) reopens the access point after
+limits.WIFI_RESCUE_MS without a link, or WIFI_REFUSED_MAX refusals of the password in a row, while the
+station keeps trying; the status says why in words."""
 import binascii
 
 import machine
 import network
+
+from evse.core import limits as L
 
 CONNECT_MS = 20000                # an attempt that has not connected in this time failed
 RETRY_MIN_MS = 5000
@@ -18,6 +23,23 @@ AP_LINGER_MS = 60000              # the set-up access point stays this long afte
 
 _OFF, _AP, _CONNECTING, _UP, _WAIT = 0, 1, 2, 3, 4
 _NAMES = ("off", "access point", "connecting", "connected", "waiting to retry")
+WRONG_PASSWORD = "wrong password"
+NOT_JOINED = "not joined in %d s (no answer, or no address from the network)" % (CONNECT_MS // 1000)
+# The station's status codes, each port's own values (ESP32: esp_wifi reasons; CYW43: link codes)
+_WHY = (("STAT_WRONG_PASSWORD", WRONG_PASSWORD),
+        ("STAT_NO_AP_FOUND", "network not found (out of range, off, or its name changed)"),
+        ("STAT_HANDSHAKE_TIMEOUT", "no answer to the password (handshake timed out): check it"),
+        ("STAT_CONNECT_FAIL", "the network refused the connection"))
+
+
+def _failure_words():
+    """{status code: words} for the codes this port has."""
+    r = {}
+    for name, words in _WHY:
+        code = getattr(network, name, None)
+        if code is not None and code not in r:
+            r[code] = words
+    return r
 
 
 def board_id():
@@ -40,12 +62,42 @@ class Net:
         self.backoff = RETRY_MIN_MS
         self.attempts = 0
         self.losses = 0
+        self.words = _failure_words()
+        self.error = None                 # why the last attempt failed or the link was lost, in words
+        self.refused = 0                  # attempts in a row refused for the password
+        self.down_since = None            # since when no link (the first attempt, or the loss)
 
     def _connect(self, now):
         self.sta.active(True)
         self.sta.connect(self.ssid, self.key)
         self.phase, self.since = _CONNECTING, now
         self.attempts += 1
+        if self.down_since is None:
+            self.down_since = now
+
+    def _failed(self, now):
+        """An attempt that has not connected in CONNECT_MS: why, as the station says (read before
+        disconnect() clears it; a port that keeps retrying reports its latest reason)."""
+        why = self.words.get(self.sta.status(), NOT_JOINED)
+        self.error = why
+        self.refused = self.refused + 1 if why == WRONG_PASSWORD else 0
+        self._retry(now)
+
+    def _joined(self, now):
+        self.phase, self.backoff, self.since = _UP, RETRY_MIN_MS, now
+        self.error, self.refused, self.down_since = None, 0, None
+
+    def _lost(self, now):
+        self.losses += 1
+        self.error = "link lost"
+        self.down_since = now
+        self._retry(now)
+
+    def _stuck(self, now):
+        """The configured network cannot be joined: time to reopen the set-up access point."""
+        if self.refused >= L.WIFI_REFUSED_MAX:
+            return True
+        return self.down_since is not None and self.diff(now, self.down_since) >= L.WIFI_RESCUE_MS
 
     def _open_ap(self):
         ap = network.WLAN(network.AP_IF)
@@ -56,7 +108,6 @@ class Net:
             ap.config(ssid=self.ap_ssid, key=self.ap_key)
         else:
             ap.config(ssid=self.ap_ssid, key=self.ap_key, security=sec)
-        self.phase = _AP
 
     def _retry(self, now):
         self.sta.disconnect()
@@ -68,7 +119,7 @@ class Net:
         self.ssid, self.key = cfg["wifi_ssid"], cfg["wifi_password"]
         if self.phase == _CONNECTING or self.phase == _UP:
             self.sta.disconnect()
-        self.backoff, self.phase = RETRY_MIN_MS, _OFF
+        self.backoff, self.phase, self.refused = RETRY_MIN_MS, _OFF, 0
 
     def _close_ap(self, now):
         if self.ap is not None and self.diff(now, self.since) >= AP_LINGER_MS:
@@ -90,33 +141,44 @@ class Net:
             self._settings_changed(now)
         p = self.phase
         if p == _OFF:
-            if self.ssid:
-                self._connect(now)
-            elif self.ap is None:
-                self._open_ap()
-            else:
-                self.phase = _AP
-        elif p == _CONNECTING:
-            if self.sta.isconnected():
-                self.phase, self.backoff, self.since = _UP, RETRY_MIN_MS, now
-            elif self.diff(now, self.since) > CONNECT_MS:
-                self._retry(now)
+            self._start(now)
         elif p == _UP:
             if not self.sta.isconnected():
-                self.losses += 1
-                self._retry(now)
+                self._lost(now)
             else:
                 self._close_ap(now)
-        elif p == _WAIT and self.diff(now, self.since) >= self.backoff:
+        elif p != _AP:
+            self._trying(now)
+
+    def _start(self, now):
+        if self.ssid:
+            self._connect(now)
+        else:
+            if self.ap is None:
+                self._open_ap()
+            self.phase = _AP
+
+    def _trying(self, now):
+        """Connecting or waiting to retry; the set-up access point reopened when stuck."""
+        if self.phase == _CONNECTING:
+            if self.sta.isconnected():
+                self._joined(now)
+                return
+            if self.diff(now, self.since) > CONNECT_MS:
+                self._failed(now)
+        elif self.diff(now, self.since) >= self.backoff:
             self.backoff = min(self.backoff * 2, RETRY_MAX_MS)
             self._connect(now)
+        if self.ap is None and self._stuck(now):
+            self._open_ap()               # the station keeps trying beside it
 
     def dns_server(self):
         """The DNS server the access point gave, or None while not connected."""
         return self.sta.ifconfig()[3] if self.phase == _UP else None
 
     def status(self):
-        r = {"wifi": _NAMES[self.phase], "ssid": self.ssid, "attempts": self.attempts, "losses": self.losses}
+        r = {"wifi": _NAMES[self.phase], "ssid": self.ssid, "attempts": self.attempts, "losses": self.losses,
+             "error": self.error}
         if self.phase == _UP:
             r["ip"] = self.sta.ifconfig()[0]
         if self.ap is not None:

@@ -1,10 +1,18 @@
 """`network` on the virtual board: WLAN interfaces whose radio the test controls. An access point
 in `access_points` (name -> password) accepts a station after `join_ms` of virtual time; `drop()`
-takes the link away until `restore()`."""
+takes the link away until `restore()`. `status()` says why a station is not joined, with the ESP32
+port's codes (each port has its own values; the firmware reads them from this module)."""
 from tools.sim import mock_machine as mm
 
 STA_IF = 0
 AP_IF = 1
+STAT_IDLE = 1000
+STAT_CONNECTING = 1001
+STAT_GOT_IP = 1010
+STAT_NO_AP_FOUND = 201
+STAT_WRONG_PASSWORD = 202
+STAT_CONNECT_FAIL = 203
+STAT_HANDSHAKE_TIMEOUT = 204
 access_points = {}
 join_ms = 3000
 dns_server = "192.168.1.1"
@@ -52,6 +60,16 @@ class WLAN:
         return (st["active"] and st["ssid"] is not None and not _down[0]
                 and access_points.get(st["ssid"], object()) == st["key"]
                 and mm.clock.us - st["since"] >= join_ms * 1000)
+
+    def status(self):
+        st = self.st
+        if not st["active"] or st["ssid"] is None:
+            return STAT_IDLE
+        if _down[0] or st["ssid"] not in access_points:
+            return STAT_NO_AP_FOUND
+        if access_points[st["ssid"]] != st["key"]:
+            return STAT_WRONG_PASSWORD
+        return STAT_GOT_IP if self.isconnected() else STAT_CONNECTING
 
     def ifconfig(self):
         return ("192.168.1.50", "255.255.255.0", "192.168.1.1", dns_server)
