@@ -638,19 +638,19 @@ def zlib_module():
 
 def _logic_steps(logic, num, dt):
     """Steps of one logic bit (probe num, 1-based) of the srzip logic array (samples x unitsize),
-    without a per-sample float copy."""
+    without a per-sample float copy; slices of the capture on SR_THREADS threads."""
     byte, bit = divmod(num - 1, 8)
     col = logic[:, byte]
     mask = np.uint8(1 << bit)
     n = len(col)
-    idx = [np.zeros(1, dtype=np.int64)]
     step = 1 << 22
-    for a in range(0, n - 1, step):
+
+    def changes(a):
         x = col[a:min(n, a + step + 1)] & mask
-        ch = np.flatnonzero(x[1:] != x[:-1])
-        if len(ch):
-            idx.append(ch + (a + 1))
-    idx = np.concatenate(idx)
+        return np.flatnonzero(x[1:] != x[:-1]) + (a + 1)
+
+    idx = np.concatenate([np.zeros(1, dtype=np.int64)]
+                         + thread_map(changes, range(0, n - 1, step), SR_THREADS))
     vals = ((col[idx] & mask) != 0).astype(np.float64)
     return Steps(idx * dt, vals, n * dt, logic=True)
 
@@ -826,7 +826,8 @@ def _matches(name, wanted):
 
 
 def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
-    table = _csv_table_fast(data, csv_wanted(channel, contactor_channel, sigrok)) or csv_table_general(data, path)
+    table = _csv_table_fast(data, csv_wanted(channel, contactor_channel, sigrok)) or \
+        csv_table_general(data, path)
     cols, names, delim, meta, sig_names, sig_rate, notes = table
     nrows = len(next(iter(cols.values())))
     if nrows < 2:
