@@ -741,15 +741,37 @@ def _csv_table_fast(data, wanted):
     if len(cols) != len(row):                          # empty fields (trailing delimiter): general path
         return None
     off = start + sum(len(ln) for ln in raw[:first_data])
-    buf = np.frombuffer(data, dtype=np.uint8)
-    end = len(buf)
-    while end > off and buf[end - 1] in b" \t\r\n":
-        end -= 1
+    end, notes = _csv_last_row(data, off, len(data), delim, len(row))
+    if end is None:
+        return None
     want = wanted(names)
     cols = _csv_rows(data, off, end, delim, len(row), list(range(len(row))) if want is None else want)
     if cols is None:
         return None
-    return (cols, names, delim) + hdr[2:] + ([],)
+    return (cols, names, delim) + hdr[2:] + (notes,)
+
+
+def _trim(data, off, end):
+    while end > off and data[end - 1:end] in (b" ", b"\t", b"\r", b"\n"):
+        end -= 1
+    return end
+
+
+def _csv_last_row(data, off, end, delim, ncols):
+    """The end of the rows and the notes: a torn last row (a capture cut while writing) is left out
+    and noted as csv_table_general does. (None, None) when the last line is one the general path
+    would judge otherwise (a comment, odd line breaks)."""
+    end = _trim(data, off, end)
+    nl = data.rfind(b"\n", off, end)
+    line = data[nl + 1:end].decode("utf-8", "replace")
+    if not line.strip() or line.lstrip().startswith(";") or len(line.splitlines()) != 1:
+        return None, None
+    fields = _split(line.strip(), delim)
+    if len([f for f in fields if f != ""]) >= ncols and _numeric_fields(fields):
+        return end, []
+    if nl < off:
+        return None, None
+    return _trim(data, off, nl), ["last row torn, ignored: %r" % line.strip()[:40]]
 
 
 CSV_BLOCK = 4 << 20            # bytes of rows per block: pyarrow parses blocks on all cores
