@@ -794,7 +794,8 @@ def _csv_rows(data, off, end, delim, ncols, want):
             read_options=pcsv.ReadOptions(column_names=names, block_size=CSV_BLOCK),
             parse_options=pcsv.ParseOptions(delimiter=delim or " ", quote_char=False),
             convert_options=pcsv.ConvertOptions(include_columns=take, null_values=[],
-                                                column_types=dict.fromkeys(take, pa.float64())))
+                                                column_types=dict.fromkeys(take, pa.float64())),
+            memory_pool=pa.system_memory_pool())   # malloc, which keeps freed blocks (see load)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     if table.num_rows == 0:
