@@ -638,19 +638,19 @@ def zlib_module():
 
 def _logic_steps(logic, num, dt):
     """Steps of one logic bit (probe num, 1-based) of the srzip logic array (samples x unitsize),
-    without a per-sample float copy."""
+    without a per-sample float copy; slices of the capture on SR_THREADS threads."""
     byte, bit = divmod(num - 1, 8)
     col = logic[:, byte]
     mask = np.uint8(1 << bit)
     n = len(col)
-    idx = [np.zeros(1, dtype=np.int64)]
     step = 1 << 22
-    for a in range(0, n - 1, step):
+
+    def changes(a):
         x = col[a:min(n, a + step + 1)] & mask
-        ch = np.flatnonzero(x[1:] != x[:-1])
-        if len(ch):
-            idx.append(ch + (a + 1))
-    idx = np.concatenate(idx)
+        return np.flatnonzero(x[1:] != x[:-1]) + (a + 1)
+
+    idx = np.concatenate([np.zeros(1, dtype=np.int64)]
+                         + thread_map(changes, range(0, n - 1, step), SR_THREADS))
     vals = ((col[idx] & mask) != 0).astype(np.float64)
     return Steps(idx * dt, vals, n * dt, logic=True)
 
@@ -678,7 +678,6 @@ def _numeric_fields(fields):
 
 CSV_HEAD_BYTES = 1 << 20       # the header (comments, captions) is looked for in this much of the file
 CSV_HEAD_LINES = 2000
-CSV_SLICE = 1 << 20           # bytes of rows parsed per slice (temporaries stay in cache)
 
 
 def _csv_header(lines):
@@ -742,118 +741,69 @@ def _csv_table_fast(data, wanted):
     if len(cols) != len(row):                          # empty fields (trailing delimiter): general path
         return None
     off = start + sum(len(ln) for ln in raw[:first_data])
-    buf = np.frombuffer(data, dtype=np.uint8)
-    end = len(buf)
-    while end > off and buf[end - 1] in b" \t\r\n":
-        end -= 1
+    end, notes = _csv_last_row(data, off, len(data), delim, len(row))
+    if end is None:
+        return None
     want = wanted(names)
-    cols = _csv_rows(data, buf, off, end, delim, len(row), list(range(len(row))) if want is None else want)
+    cols = _csv_rows(data, off, end, delim, len(row), list(range(len(row))) if want is None else want)
     if cols is None:
         return None
-    return (cols, names, delim) + hdr[2:] + ([],)
+    return (cols, names, delim) + hdr[2:] + (notes,)
 
 
-CSV_THREADS = 2                # slices of rows parsed in parallel (numpy releases the GIL)
+def _trim(data, off, end):
+    while end > off and data[end - 1:end] in (b" ", b"\t", b"\r", b"\n"):
+        end -= 1
+    return end
 
 
-def _csv_rows(data, buf, off, end, delim, ncols, want):
-    """Columns `want` of the rows of buf[off:end], {column: float64 array}, or None. Cut into slices
-    of whole rows (cache-sized temporaries) parsed on CSV_THREADS threads by _csv_slice, each written
-    straight into its place in the columns (rows counted first: no per-slice copies held and joined,
-    half the fresh memory); a slice it cannot read (exponents, long numbers, spaces) goes through
-    np.fromstring."""
+def _csv_last_row(data, off, end, delim, ncols):
+    """The end of the rows and the notes: a torn last row (a capture cut while writing) is left out
+    and noted as csv_table_general does. (None, None) when the last line is one the general path
+    would judge otherwise (a comment, odd line breaks)."""
+    end = _trim(data, off, end)
+    nl = data.rfind(b"\n", off, end)
+    line = data[nl + 1:end].decode("utf-8", "replace")
+    if not line.strip() or line.lstrip().startswith(";") or len(line.splitlines()) != 1:
+        return None, None
+    fields = _split(line.strip(), delim)
+    if len([f for f in fields if f != ""]) >= ncols and _numeric_fields(fields):
+        return end, []
+    if nl < off:
+        return None, None
+    return _trim(data, off, nl), ["last row torn, ignored: %r" % line.strip()[:40]]
+
+
+CSV_BLOCK = 4 << 20            # bytes of rows per block: pyarrow parses blocks on all cores
+
+
+def _csv_rows(data, off, end, delim, ncols, want):
+    """Columns `want` of the rows of data[off:end], {column: float64 array}, or None when a row is
+    not `ncols` numbers (a torn or blank field, text, quotes): read_csv then takes the general path.
+    Parsed by pyarrow's multithreaded CSV reader straight from the mapped file, only the wanted
+    columns converted (correctly rounded, as numpy's own parser: the same floats)."""
+    import pyarrow as pa
+    from pyarrow import csv as pcsv
     if end <= off:
         return None
-    cuts = [off]
-    while cuts[-1] < end:
-        nl = data.find(b"\n", min(cuts[-1] + CSV_SLICE, end), end)
-        cuts.append(end if nl < 0 else nl + 1)
-    nl = data.find(b"\n", off, end)
-    crlf = nl > off and buf[nl - 1] == 13
-    sep = 32 if delim is None else ord(delim)
-
-    def one(k):
-        a, b = cuts[k], cuts[k + 1]
-        if b == end or a < 16:          # no line end after the last row / no room before: padded copy
-            piece = np.full(16 + (b - a) + 16, 10, dtype=np.uint8)
-            piece[16:16 + b - a] = buf[a:b]
-            if b == end:
-                piece[16 + b - a] = 13 if crlf else 10
-            a, b, src = 16, 16 + b - a + (b == end), piece
-        else:
-            src = buf
-        vals = _csv_slice(src, a, b, sep, ncols, crlf, want)
-        if vals is None:
-            vals = csv_slice_fromstring(data[cuts[k]:cuts[k + 1]], delim, ncols)
-            vals = None if vals is None else vals[:, want]
-        if vals is None or len(vals) != first[k + 1] - first[k]:
-            return False
-        for c, j in enumerate(want):
-            out[j][first[k]:first[k + 1]] = vals[:, c]
-        return True
-
-    n = len(cuts) - 1
-    threads = CSV_THREADS if n >= 4 else 1
-    rows = thread_map(lambda k: int(np.count_nonzero(buf[cuts[k]:cuts[k + 1]] == 10)) + (cuts[k + 1] == end),
-                      range(n), threads)
-    first = np.concatenate(([0], np.cumsum(rows))).tolist()
-    out = {j: np.empty(first[-1]) for j in want}
-    return out if all(thread_map(one, range(n), threads)) else None
-
-
-def _csv_slice(buf, a, b, sep, ncols, crlf, want):
-    """Columns `want` of the rows in buf[a:b] (b just past the last row's newline) as
-    (rows, len(want)) float64, or None: separators (delimiter, line end, dot) found with one
-    vectorised pass, then _decimals on the wanted columns only."""
-    c = buf[a:b]
-    eol = 13 if crlf else 10
-    m = c == sep
-    m |= c == eol
-    m |= c == 46
-    p = np.flatnonzero(m)
-    p += a
-    ch = buf[p]
-    isdot = ch == 46
-    k = np.flatnonzero(~isdot)                        # the byte after each number
-    if len(k) == 0 or len(k) % ncols:
-        return None
-    e = p[k]
-    term = ch[k]
-    hasdot = np.zeros(len(k), dtype=bool)
-    hasdot[1:] = isdot[k[1:] - 1]
-    hasdot[0] = k[0] > 0 and isdot[k[0] - 1]
-    if int(hasdot.sum()) != len(p) - len(k):          # two dots in one number
-        return None
-    rows = term.reshape(-1, ncols) == eol
-    if not rows[:, -1].all() or rows[:, :-1].any():
-        return None
-    skip = 1 + (term[:-1] == 13)                      # CR LF: the number starts after the LF
-    if crlf and np.any(buf[e[term == 13] + 1] != 10):
-        return None
-    s = np.empty_like(e)
-    s[0] = a
-    s[1:] = e[:-1] + skip
-    dot = np.where(hasdot, p[np.maximum(k - 1, 0)], e)
-    if len(want) < ncols:
-        s, e, dot = (x.reshape(-1, ncols)[:, want].ravel() for x in (s, e, dot))
-    v = _decimals(buf, s, e, dot)
-    return None if v is None else v.reshape(-1, len(want))
-
-
-def csv_slice_fromstring(piece, delim, ncols):
-    """np.fromstring over one slice of whole rows (newlines turned into the delimiter), or None."""
-    piece = piece.rstrip(b"\r\n")
-    rows = piece.count(b"\n") + 1
-    sep = " " if delim is None else delim
+    names = ["c%d" % j for j in range(ncols)]
+    take = [names[j] for j in want]
     try:
-        vals = np.fromstring(piece.translate(bytes.maketrans(b"\n", sep.encode())) if delim else piece,
-                             dtype=np.float64, sep=sep)
-    except ValueError:
+        table = pcsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data).slice(off, end - off)),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=CSV_BLOCK),
+            parse_options=pcsv.ParseOptions(delimiter=delim or " ", quote_char=False),
+            convert_options=pcsv.ConvertOptions(include_columns=take, null_values=[],
+                                                column_types=dict.fromkeys(take, pa.float64())),
+            memory_pool=pa.system_memory_pool())   # malloc, which keeps freed blocks (see load)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    return vals.reshape(rows, ncols) if len(vals) == rows * ncols else None
+    if table.num_rows == 0:
+        return None
+    return {j: np.concatenate([c.to_numpy() for c in table.column(n).chunks]) for j, n in zip(want, take)}
 
 
-def _csv_table(data, path):
+def csv_table_general(data, path):
     """General path: every line decoded, comment lines and blank lines dropped, np.loadtxt."""
     text = bytes(data).decode("utf-8", "replace").lstrip("\ufeff")
     lines = text.splitlines()
@@ -879,12 +829,13 @@ def _csv_table(data, path):
 
 def csv_wanted(channel, contactor_channel, sigrok):
     """The columns read_csv reads, from the captions: the first, the time, the pilot, the contactor
-    (a fast parser converts no other). None (all) when the pilot is found by its values, not its
-    name, or when sigrok's own channel names replace the captions."""
+    (a fast parser converts no other; not a logic copy of a pilot found by name). None (all) when
+    the pilot is found by its values, not its name, or when sigrok's own channel names replace the
+    captions."""
     def wanted(names):
         low = [n.lower() for n in names]
         named = [w for w in (channel, contactor_channel) if w is not None]
-        keys = set(TIME_NAMES + PILOT_NAMES + LOGIC_PILOT_NAMES + CONTACTOR_NAMES) | \
+        keys = set(TIME_NAMES + PILOT_NAMES + CONTACTOR_NAMES) | \
             set(w.lower() for w in named)
         if sigrok or (channel is None and not any(_matches(n, PILOT_NAMES) for n in low)) \
                 or any(w.isdigit() for w in named):
@@ -898,7 +849,8 @@ def _matches(name, wanted):
 
 
 def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
-    table = _csv_table_fast(data, csv_wanted(channel, contactor_channel, sigrok)) or _csv_table(data, path)
+    table = _csv_table_fast(data, csv_wanted(channel, contactor_channel, sigrok)) or \
+        csv_table_general(data, path)
     cols, names, delim, meta, sig_names, sig_rate, notes = table
     nrows = len(next(iter(cols.values())))
     if nrows < 2:
