@@ -82,22 +82,29 @@ def test_a_refused_login_is_a_security_event_sent_once_in(tmp_path):
     run(main())
 
 
+def profile3_flash(tmp_path, signer_key, signer):
+    """A charge point's flash with a client certificate `signer` issued, and the central system's
+    root in root.pem beside it: (flash, root key, root)."""
+    root_key = pki.key("ec")
+    root = pki.cert(root_key, "CS root", ca=True)
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    cp_key = pki.key("ec")
+    (flash / "client_cert.pem").write_text(pki.pem(pki.cert(cp_key, "cp1", signer_key, signer)))
+    pki.write_key(cp_key, str(flash / "client_key.pem"))
+    (tmp_path / "root.pem").write_text(pki.pem(root))
+    return flash, root_key, root
+
+
 def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path):
     """Security profile 3 with a certificate of an old CA: the central system has a new key pair
     made and signs it with a new CA; the charge point reconnects with it at once, and later a
     central system that trusts only the new CA lets it in."""
     from cryptography import x509 as cx
     from cryptography.hazmat.primitives import hashes
-    root_key = pki.key("ec")
-    root = pki.cert(root_key, "CS root", ca=True)
     old_key, new_key = pki.key("ec"), pki.key("ec")
     old_ca, new_ca = pki.cert(old_key, "Old CPO CA", ca=True), pki.cert(new_key, "New CPO CA", ca=True)
-    flash = tmp_path / "flash"
-    flash.mkdir()
-    cp_key = pki.key("ec")
-    (flash / "client_cert.pem").write_text(pki.pem(pki.cert(cp_key, "cp1", old_key, old_ca)))
-    pki.write_key(cp_key, str(flash / "client_key.pem"))
-    (tmp_path / "root.pem").write_text(pki.pem(root))
+    flash, root_key, root = profile3_flash(tmp_path, old_key, old_ca)
     (tmp_path / "old.pem").write_text(pki.pem(old_ca))
     (tmp_path / "new.pem").write_text(pki.pem(new_ca))
     kw = dict(ocpp_security_profile=3, ocpp_ca_file=str(tmp_path / "root.pem"))
@@ -182,16 +189,9 @@ def test_a_refused_client_certificate_is_a_failed_authentication_not_a_bad_serve
     """Security profile 3 and a central system that does not trust the charge point's certificate:
     the TLS alert is about the charge point's credentials, so once in it reports
     FailedToAuthenticateAtCentralSystem (once), never InvalidCentralSystemCertificate."""
-    root_key = pki.key("ec")
-    root = pki.cert(root_key, "CS root", ca=True)
     cpo_key, other_key = pki.key("ec"), pki.key("ec")
     cpo_ca, other_ca = pki.cert(cpo_key, "CPO CA", ca=True), pki.cert(other_key, "Other CA", ca=True)
-    flash = tmp_path / "flash"
-    flash.mkdir()
-    cp_key = pki.key("ec")
-    (flash / "client_cert.pem").write_text(pki.pem(pki.cert(cp_key, "cp1", cpo_key, cpo_ca)))
-    pki.write_key(cp_key, str(flash / "client_key.pem"))
-    (tmp_path / "root.pem").write_text(pki.pem(root))
+    flash, root_key, root = profile3_flash(tmp_path, cpo_key, cpo_ca)
     for name, ca in (("cpo.pem", cpo_ca), ("other.pem", other_ca)):
         (tmp_path / name).write_text(pki.pem(ca))
     srv, srv_key = pki.server_cert(root_key, root)

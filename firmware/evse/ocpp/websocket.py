@@ -8,7 +8,7 @@ import binascii
 import hashlib
 import os
 
-from evse.shell.dns import open_stream
+from evse.shell.dns import close_stream, open_stream
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
@@ -182,15 +182,6 @@ class WebSocket:
                 truncated = True
             if fin:
                 return msg_op, b"".join(parts), truncated
-
-
-async def close_stream(writer):
-    """Close a stream's socket: MicroPython's Stream.close() does not, only wait_closed()."""
-    try:
-        writer.close()
-        await writer.wait_closed()
-    except Exception:
-        pass
 
 
 async def _read_headers(reader):

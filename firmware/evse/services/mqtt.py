@@ -19,7 +19,7 @@ import asyncio
 from evse.core import limits as L
 from evse.services import mqtt_wire as W
 from evse.services.mqtt_cfg import mqtt_url_parts
-from evse.shell.dns import is_ipv4, open_stream, resolve
+from evse.shell.dns import close_stream, is_ipv4, open_stream, resolve
 from evse.shell.store import join
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
@@ -133,7 +133,7 @@ class MqttService:
             except Exception as e:
                 self.last_error = "session: %r" % (e,)
             self.connected = False
-            await _close(writer)
+            await close_stream(writer)
             if self.running:
                 await asyncio.sleep(delay / 1000)
 
@@ -179,7 +179,7 @@ class MqttService:
             writer.write(W.subscribe(1, (self.topic("+/set"), DISCOVERY_PREFIX + "/status")))
             await writer.drain()
         except BaseException:
-            await _close(writer)
+            await close_stream(writer)
             raise
         return reader, writer
 
@@ -295,11 +295,3 @@ class MqttService:
         if len(self.errors) < ERRORS_QUEUED:
             self.errors.append(msg)
         self.wake.set()
-
-
-async def _close(writer):
-    try:
-        writer.close()
-        await writer.wait_closed()
-    except Exception:
-        pass

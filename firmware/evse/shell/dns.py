@@ -2,7 +2,8 @@
 non-blocking socket, its answer awaited in steps, from the DNS server the Wi-Fi network gave.
 MicroPython's getaddrinfo, and asyncio.open_connection which calls it with a name, block the whole
 VM, control tick included, for as long as the lookup takes: seconds when the server is slow or gone.
-Used by the clock (services/netclock.py), MQTT and OCPP."""
+Used by the clock (services/netclock.py), MQTT and OCPP, which also open and close their streams
+here (open_stream, close_stream)."""
 import asyncio
 import os
 import socket
@@ -124,3 +125,12 @@ async def open_stream(host, port, ctx=None, dns_server=None, name=None):
     if ctx is None:
         return await asyncio.open_connection(addr, port)
     return await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=name or host)
+
+
+async def close_stream(writer):
+    """Close a stream's socket: MicroPython's Stream.close() does not, only wait_closed()."""
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except Exception:
+        pass
