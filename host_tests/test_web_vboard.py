@@ -115,6 +115,7 @@ def test_the_page_in_a_browser_logs_in_and_sets_the_limit(board):
     assert r.returncode == 0, r.stdout
     seen = json.loads(r.stdout.strip().splitlines()[-1])
     assert "duty 53.3 %" in seen["before"] and seen["controls_hidden_before_login"]
+    assert not seen["network_shown"] and not seen["notice_shown"]      # no Wi-Fi, https off: nothing to say
     assert seen["after"].startswith("10.0 A (duty 16.") and "limit: done" in seen["message"]
     st = board.status()                             # the pilot's PWM on the board, not the page
     assert abs(st["duty"] - 16.7) < 0.1 and st["offered_a"] == 10 and st["limit_by"] == "console"

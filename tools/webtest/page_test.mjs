@@ -15,6 +15,8 @@ try {
   await offered.waitFor();
   out.before = await offered.textContent();
   out.controls_hidden_before_login = await page.locator("#ctl").isHidden();
+  out.network_shown = await page.locator("#net").isVisible();      // the virtual board: no Wi-Fi, no HTTPS
+  out.notice_shown = await page.locator("#ap").isVisible();
   await page.fill("#pw", password);
   await page.click("#loginbtn");
   await page.locator("#ctl").waitFor({ state: "visible" });
