@@ -204,7 +204,8 @@ class Charger:
             self._confirming = True
             return
         self._confirming = False
-        self._expire_timers(now)                # 2. expire timers
+        if self.t_step_EF is not None or self.state == V.ST_BOOT:
+            self._expire_timers(now)            # 2. expire timers (only these two run out here)
         self._collect_faults(m, ps, now)        # 3. collect faults
         new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
         if new != self.state:                   # 5. entry actions, once, on a change
@@ -310,6 +311,8 @@ class Charger:
 
     def _pilot_faults(self, ps, now):
         """E or F, impossible levels, a missing diode, D without ventilation, PP: open at once."""
+        if ps < P.D and self._pp != PX.FAULT:
+            return                      # A, B, C, unknown with a sound PP: nothing to check
         if ps == P.INVALID:
             self._set_fault(V.FAULT_PILOT, now)
         elif ps == P.DIODE:
