@@ -402,7 +402,7 @@ class Charger:
         if ps == P.A:
             self._unplugged(now)
             return V.ST_A1
-        offer = self._may_offer() and not self._holding_x1(now)
+        offer = self._may_offer() and (self.t_x1_hold is None or not self._holding_x1(now))
         if ps == P.C or ps == P.D:
             return self._asking(m, ps, now, offer)
         return self._not_asking(now, offer)
