@@ -247,7 +247,8 @@ class App:
             except Exception:
                 pass
             return False
-        self.dispatch(now)
+        if ch.events:             # (a call costs about 20 us on the Pico: none when there is nothing)
+            self.dispatch(now)
         hw.feed()
         return True
 
@@ -419,7 +420,8 @@ class App:
         ok = self.tick()
         if self.fallback is not None:
             self.fallback.poll(ticks_ms())
-        self.poll_meter()
+        if self.meter is not None:
+            self.poll_meter()
         self.poll_services(ticks_ms())
         return ok
 

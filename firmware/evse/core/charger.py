@@ -62,6 +62,8 @@ class Charger:
         self.rcd = RcdPolicy()
         self.limits = {}              # source -> amps x10 (ints: the tick does no float math)
         self._limit_x10 = 0
+        self._offer_x10 = 0           # what the pilot can advertise: made on a limit or thermal change,
+        self._offer_level = -1        # for this thermal level (the tick reads it, computes nothing)
         self.settings_error = None    # why no valid limit exists (board, settings): fault 'settings'
         try:
             self.set_limit(V.SRC_BOARD, L.check_number(max_amps, 6, L.AMPS_MAX))
@@ -121,6 +123,11 @@ class Charger:
             if v < low:
                 low = v
         self._limit_x10 = low
+        self._reoffer()
+
+    def _reoffer(self):
+        self._offer_level = self.thermal.level
+        self._offer_x10 = P.clamp_amps_x10(self.limit_x10())
 
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
@@ -179,7 +186,7 @@ class Charger:
         return (self.enabled and self.stop_reason is None
                 and (self.authorized or not self.auth_needed())
                 and self.thermal.level != THERMAL_STOP
-                and P.clamp_amps_x10(self.limit_x10()) > 0
+                and self._offer_x10 > 0
                 and self._pp != PX.BUTTON
                 and (cfg["connector"] != "type2-socket" or PX.cable_amps(self._pp_ohms) > 0))
 
@@ -197,7 +204,8 @@ class Charger:
             self._confirming = True
             return
         self._confirming = False
-        self._expire_timers(now)                # 2. expire timers
+        if self.t_step_EF is not None or self.state == V.ST_BOOT:
+            self._expire_timers(now)            # 2. expire timers (only these two run out here)
         self._collect_faults(m, ps, now)        # 3. collect faults
         new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
         if new != self.state:                   # 5. entry actions, once, on a change
@@ -212,22 +220,30 @@ class Charger:
 
     def _measure(self, m, now):
         """The shell has filled `m`: read the pilot through the debouncer, PP, temperature, meter."""
+        # The warnings' conditions inline, their methods called on a change only: on the Pico
+        # every call in the tick costs more than the test it saves.
         out = self.out
         out.rcd_ack = False
-        pwm_on = out.pilot_mode == L.PILOT_PWM or out.pilot_mode == L.PILOT_5PCT
-        if out.pilot_mode != L.PILOT_F:
-            self.det.update(m.pilot_pos, m.pilot_neg, m.pilot_ok, pwm_on, now, self.diff)
-        self.resample = self.det.pending_fast()
-        self._undecided_update()
+        mode = out.pilot_mode
+        det = self.det
+        if mode != L.PILOT_F:
+            det.update(m.pilot_pos, m.pilot_neg, m.pilot_ok, mode == L.PILOT_PWM or mode == L.PILOT_5PCT,
+                       now, self.diff)
+        self.resample = det.pending_fast()
+        if (det.undecided >= L.UNDECIDED_WARN_BURSTS) != self.pilot_undecided:
+            self._undecided_update()
         self._read_pp(m)
-        self.thermal.update(m.temp_c)
-        self.oc_blind_update(m)
-        return self.det.state
+        if self.thermal.update(m.temp_c) != self._offer_level:
+            self._reoffer()
+        ma = m.current_ma
+        if (ma is not None and not ma >= 0 and self.t_closed is not None) != self.oc_blind:
+            self.oc_blind_update(m)
+        return det.state
 
     def _expire_timers(self, now):
         if self.state == V.ST_BOOT and self.t_F is None:
             self.t_F = now
-        if self._expired(self.t_step_EF, now, L.WAKEUP_F_MS):
+        if self.t_step_EF is not None and self._expired(self.t_step_EF, now, L.WAKEUP_F_MS):
             self.t_step_EF = None       # the wake-up's F is over: read the pilot afresh
             self.det.reset()
 
@@ -257,7 +273,8 @@ class Charger:
             self._pp = PX.latch_state(m.pp_ohms)
 
     def _collect_faults(self, m, ps, now):
-        self._rcd_faults(m, now)
+        if m.rcd_trip or m.rcd_dc_trip or self._selftest == _SELFTEST_ABORTED:
+            self._rcd_faults(m, now)    # (nothing else to do: no trip, no aborted test to end)
         self._contactor_faults(m, now)
         if self.state != V.ST_BOOT:
             self._pilot_faults(ps, now)
@@ -294,6 +311,8 @@ class Charger:
 
     def _pilot_faults(self, ps, now):
         """E or F, impossible levels, a missing diode, D without ventilation, PP: open at once."""
+        if ps < P.D and self._pp != PX.FAULT:
+            return                      # A, B, C, unknown with a sound PP: nothing to check
         if ps == P.INVALID:
             self._set_fault(V.FAULT_PILOT, now)
         elif ps == P.DIODE:
@@ -383,7 +402,7 @@ class Charger:
         if ps == P.A:
             self._unplugged(now)
             return V.ST_A1
-        offer = self._may_offer() and not self._holding_x1(now)
+        offer = self._may_offer() and (self.t_x1_hold is None or not self._holding_x1(now))
         if ps == P.C or ps == P.D:
             return self._asking(m, ps, now, offer)
         return self._not_asking(now, offer)
@@ -437,7 +456,7 @@ class Charger:
         return (self.enabled and self.stop_reason is None
                 and (self.authorized or not self.auth_needed())
                 and (self.thermal.level == THERMAL_STOP or self._pp == PX.BUTTON
-                     or P.clamp_amps_x10(self.limit_x10()) == 0))
+                     or self._offer_x10 == 0))
 
     def _holding_x1(self, now):
         """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request)."""
@@ -537,7 +556,7 @@ class Charger:
     def _apply_limit(self, now):
         """Advertised current: lowering is immediate, raising at most once per 5 s (facts 2)."""
         out = self.out
-        target = P.clamp_amps_x10(self.limit_x10())
+        target = self._offer_x10
         mode = out.pilot_mode
         if mode != L.PILOT_PWM:
             if out.amps_x10 or mode != self._emitted_mode:
