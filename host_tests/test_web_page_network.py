@@ -4,13 +4,13 @@ status is a real one from the web service on the bench, with the Wi-Fi and HTTPS
 would send (docs/network.md, docs/web.md), each checked against docs/openapi.json's Status first."""
 import json
 import os
-import shutil
 import subprocess
 
 import jsonschema
 import pytest
 
 from test_web_upy import Bench
+from vboard_helpers import no_browser
 from tools import webfiles
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,16 +36,6 @@ CASES = [
 ]
 
 
-def _no_browser():
-    if not shutil.which("node"):
-        return "node is not installed"
-    if not os.path.exists(os.path.join(WEBTEST, "node_modules", "playwright-core")):
-        return "playwright-core is not installed (make browser)"
-    if not (os.environ.get("CHROMIUM") or shutil.which("chromium")):
-        return "chromium is not installed (make debs: apt-get install chromium)"
-    return None
-
-
 def statuses():
     """A real status from the web service (no Wi-Fi, https off), once per case with its fields."""
     base = Bench().web.status()
@@ -66,7 +56,7 @@ def statuses():
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory):
-    why = _no_browser()
+    why = no_browser()
     if why:
         pytest.skip("browser test skipped: " + why)
     cases = str(tmp_path_factory.mktemp("netpage") / "cases.json")

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tools.webboard import PW, WebBoard, tick_gap_under_load
-from vboard_helpers import ROOT, needs_vboard, wait_for
+from vboard_helpers import ROOT, needs_vboard, no_browser, wait_for
 
 SEQ_8_1_MS = 100         # IEC 61851-1 Table A.6 seq 8.1: the contactor opens within 100 ms of C->B
 LOAD_S = 10              # seconds of load; the status reports the longest gap over the last 10-20 s
@@ -93,18 +93,8 @@ def test_control_ticks_on_while_the_api_is_hammered(board):
     assert board.status()["fault"] is None and board.post("/api/v1/limit", {"amps": None})[0] == 200
 
 
-def _no_browser():
-    if not shutil.which("node"):
-        return "node is not installed"
-    if not os.path.exists(os.path.join(WEBTEST, "node_modules", "playwright-core")):
-        return "playwright-core is not installed (make browser)"
-    if not (os.environ.get("CHROMIUM") or shutil.which("chromium")):
-        return "chromium is not installed (make debs: apt-get install chromium)"
-    return None
-
-
 def test_the_page_in_a_browser_logs_in_and_sets_the_limit(board):
-    why = _no_browser()
+    why = no_browser()
     if why:
         pytest.skip("browser test skipped: " + why)
     board.car("plug")
@@ -162,7 +152,7 @@ def test_the_page_installs_a_bundle_and_shows_the_history(board, tmp_path):
     """Last on this board (it reboots it). A bundle made by tools.bundle is uploaded on the page while
     a car is plugged in: it waits for the session to end, then the board reboots into it and it
     confirms itself. A metered session on the new firmware then shows in the history table."""
-    why = _no_browser()
+    why = no_browser()
     if why:
         pytest.skip("browser test skipped: " + why)
     path = vboard_bundle(str(tmp_path))

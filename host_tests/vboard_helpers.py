@@ -124,3 +124,15 @@ def mpremote(port, *args, timeout=FLASH_TIMEOUT_S):
     return subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume"] + list(args),
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def no_browser():
+    """Why the browser tests cannot run here (None: they can): node, playwright-core, chromium."""
+    webtest = os.path.join(ROOT, "tools", "webtest")
+    if not shutil.which("node"):
+        return "node is not installed"
+    if not os.path.exists(os.path.join(webtest, "node_modules", "playwright-core")):
+        return "playwright-core is not installed (make browser)"
+    if not (os.environ.get("CHROMIUM") or shutil.which("chromium")):
+        return "chromium is not installed (make debs: apt-get install chromium)"
+    return None
