@@ -50,8 +50,11 @@ sim: $(STAMP)
 ## pyright against the ESP32 and RP2040 ports' APIs.
 test: $(STAMP) debs test-py test-upy test-mpy pyright
 
+## Two test workers by default (a test file stays on one worker: its fixtures are shared);
+## TEST_JOBS=1 runs them one by one, TEST_JOBS=4 on a larger machine.
+TEST_JOBS ?= 2
 test-py: $(STAMP) stubs rp2emu $(MICRODOT) browser
-	$(PY) -m pytest -q host_tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile host_tests
 
 ## The whole scenario library on the emulated Pico as well (make test runs its short scenarios only).
 test-rp2: $(STAMP) rp2emu

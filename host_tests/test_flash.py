@@ -80,6 +80,24 @@ def test_bad_settings_file_is_refused(tmp_path):
         F.settings_file("vboard", str(p))
 
 
+def test_two_boards_flashed_at_once_each_get_their_own_settings(tmp_path):
+    """A technician flashing two chargers of one type from one checkout, each with its own circuit's
+    max_current: the second flash's settings never replace the first's before it is copied."""
+    paths = []
+    for amps in (16, 32):
+        p = tmp_path / ("s%d.json" % amps)
+        p.write_text(json.dumps({"max_current": amps}))
+        paths.append(F.settings_file("rpi_pico", str(p)))
+    try:
+        assert paths[0] != paths[1]
+        for path, amps in zip(paths, (16, 32)):
+            with open(path, "rb") as f:
+                assert b'"max_current": %d' % amps in f.read()
+    finally:
+        for path in paths:
+            os.remove(path)
+
+
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "tools.flash"] + list(args), cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)

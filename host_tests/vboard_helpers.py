@@ -91,8 +91,10 @@ def make_flash_installed(port, *extra):
     """make flash as an installer does, with the circuit's rating (32 A): without a max_current the
     charger offers nothing (fault `settings`)."""
     os.makedirs(os.path.dirname(INSTALLED), exist_ok=True)
-    with open(INSTALLED, "w") as f:
+    tmp = "%s.%d" % (INSTALLED, os.getpid())      # whole when a flash in another worker reads it
+    with open(tmp, "w") as f:
         f.write('{"max_current": 32}')
+    os.replace(tmp, INSTALLED)
     return make_flash(port, "SETTINGS=" + INSTALLED, *extra)
 
 

@@ -31,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 from tools import boardcheck, webfiles
@@ -135,8 +136,10 @@ def build(board):
     dst = os.path.join(out, "board.mpy")
     src = os.path.join(out, "board.py")            # with its BASE board's lines (the Pico W's)
     os.makedirs(out, exist_ok=True)
-    with open(src, "w") as f:
+    tmp = "%s.%d.tmp" % (src, os.getpid())         # whole or not at all for a flash at the same time
+    with open(tmp, "w") as f:
         f.write(boardcheck.source(board_file))
+    os.replace(tmp, src)
     _compile(src, dst, arch, "board.py", always=True)   # another file may share the name
     files.append((dst, "board.mpy"))
     return files
@@ -163,9 +166,12 @@ def settings_file(board, path):
             raise FlashError("settings %s: %s" % (path, "; ".join(errors)))
     else:
         cfg = settings.defaults()
-    dst = os.path.join(ROOT, "build", "flash", build_name(board), SETTINGS_NAME)
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    with open(dst, "wb") as f:   # sealed: the board refuses it if damaged on the way or on flash
+    out = os.path.join(ROOT, "build", "flash", build_name(board))
+    os.makedirs(out, exist_ok=True)
+    # This flash's own file (removed after it): two boards flashed at once from one checkout, each
+    # with its own settings, never get each other's max_current.
+    fd, dst = tempfile.mkstemp(prefix="settings-", suffix=".json", dir=out)
+    with os.fdopen(fd, "wb") as f:   # sealed: the board refuses it if damaged on the way or on flash
         f.write(store.seal(0, json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode()))
     return dst
 
@@ -290,19 +296,22 @@ def flash(board, port, settings_path=None, reset=True, log=print):
         raise FlashError("no board at %s (mpremote: no device found)" % port)
     files = build(board)
     settings_local = settings_file(board, settings_path)
-    if port:                         # "auto": mpremote finds the board
-        wait_for_repl(port)
-    remote = board_hashes(port)
-    steps, copied, removed = plan(files, remote, settings_local, bool(settings_path))
-    args = []
-    for s in steps:
-        args += s + ["+"]
-    if reset:
-        args += ["reset"]
-    elif args:
-        args.pop()
-    if args:
-        mpremote(port, args)
+    try:
+        if port:                         # "auto": mpremote finds the board
+            wait_for_repl(port)
+        remote = board_hashes(port)
+        steps, copied, removed = plan(files, remote, settings_local, bool(settings_path))
+        args = []
+        for s in steps:
+            args += s + ["+"]
+        if reset:
+            args += ["reset"]
+        elif args:
+            args.pop()
+        if args:
+            mpremote(port, args)
+    finally:
+        os.remove(settings_local)
     log("flash %s at %s: %d firmware files; %d copied, %d removed%s" % (
         board, port or "auto", len(files), len(copied), len(removed),
         "; reset" if reset else "; not reset: in maintenance at the REPL until reset (docs/flashing.md)"))

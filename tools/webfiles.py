@@ -54,7 +54,9 @@ def page_gz(dst):
     with open(PAGE_SRC, "rb") as f:
         data = f.read()
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    with open(dst, "wb") as raw:
+    tmp = "%s.%d.tmp" % (dst, os.getpid())      # renamed when whole: a flash at the same time
+    with open(tmp, "wb") as raw:                 # never copies half a page
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as z:
             z.write(data)
+    os.replace(tmp, dst)
     return dst

@@ -53,10 +53,21 @@ def compile_one(src, dst, arch, name):
     """src compiled to dst for arch (None: bytecode only). `name` is the source name embedded in the
     .mpy (tracebacks show it): the path on the board, never the build machine's, so the bytes do not
     depend on where the clone is."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
     march = ["-march=" + arch] if arch else []
-    r = subprocess.run([mpy_cross()] + march + ["-O1", "-s", name, "-o", dst, src],
+    return cross(march + ["-O1", "-s", name], src, dst)
+
+
+def cross(flags, src, dst):
+    """mpy-cross src into dst through a name of this process's own, then renamed: two builds at
+    once (two boards flashed from one checkout, two test workers) never read a half-written .mpy."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    tmp = "%s.%d.tmp" % (dst, os.getpid())
+    r = subprocess.run([mpy_cross()] + flags + ["-o", tmp, src],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode == 0:
+        os.replace(tmp, dst)
+    elif os.path.exists(tmp):
+        os.remove(tmp)
     return r.returncode, r.stdout
 
 

@@ -56,11 +56,9 @@ def precompile():
         dst = os.path.join(MPY_OUT, rel[:-3] + ".mpy")
         if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
             continue
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        r = subprocess.run([mb.mpy_cross(), "-o", dst, src], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-        if r.returncode:
-            print("mpy-cross %s: %s" % (rel, r.stdout.strip()))
+        rc, out = mb.cross([], src, dst)
+        if rc:
+            print("mpy-cross %s: %s" % (rel, out.strip()))
 
 
 def microdot_jobs():
