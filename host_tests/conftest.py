@@ -19,3 +19,14 @@ def pytest_runtest_teardown(item, nextitem):
     # Python ignores SIGPIPE; a library that resets it (vcdvcd does, on import) would let a test
     # writing to a closed socket kill the whole run. Keep it ignored between tests.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
+# The files that take minutes (the emulated Pico, virtual boards, the docs' walkthroughs) start first:
+# on make test's two workers none of them is then left running alone at the end.
+SLOW_FIRST = ("test_doc_commands.py", "test_bench_rp2.py", "test_rp2emu.py", "test_wifi_rescue_upy.py",
+              "test_vboard.py", "test_vboard_maintenance.py", "test_web_vboard.py", "test_site.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = dict((name, i) for i, name in enumerate(SLOW_FIRST))
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(SLOW_FIRST)))
