@@ -15,6 +15,7 @@ import sys
 import pytest
 
 import pki
+import upytest
 from tools.waiting import free_port
 
 PW = "bench-password-0123"
@@ -70,13 +71,7 @@ class Board:
         self.rig = Rig(config=cfg, flash_dir=str(flash))
         self.app = self.rig.app
 
-        class Mem:
-            def read(self, n):
-                return None
-
-            def write(self, data):
-                return len(data)
-        C.attach(self.app, Mem())
+        C.attach(self.app, upytest.NullConsole())
         self.web = W.attach(self.app)
 
     async def serve(self, check):

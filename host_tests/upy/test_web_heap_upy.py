@@ -9,17 +9,10 @@ from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
 from tools.sim.rig import Rig
 from evse.app import attach_services
+import upytest
 
 PW = "bench-password-0123"
 ON_BUDGET = 90000        # bytes, 64-bit unix port, microdot as .mpy in RAM (measured about 62 KB)
-
-
-class Mem:
-    def read(self, n):
-        return None
-
-    def write(self, data):
-        return len(data)
 
 
 def _fresh():
@@ -29,7 +22,7 @@ def _fresh():
 def test_1_off_costs_nothing():
     clean = _fresh()
     rig = Rig(config={"max_current": 32})           # web_port: its default, 0
-    attach_services(rig.app, Mem())
+    attach_services(rig.app, upytest.NullConsole())
     rig.run(0.5)
     assert rig.app.web is None
     if clean:                                        # pytest may have imported it for another file
@@ -39,7 +32,7 @@ def test_1_off_costs_nothing():
 def test_2_on_costs_what_is_printed():
     rig = Rig(config={"max_current": 32, "web_port": 8080, "web_password": PW})
     from evse.services import console
-    console.attach(rig.app, Mem())
+    console.attach(rig.app, upytest.NullConsole())
     rig.run(0.5)
     gc.collect()
     free0 = gc.mem_free() if hasattr(gc, "mem_free") else 0
@@ -66,5 +59,4 @@ def test_2_on_costs_what_is_printed():
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())

@@ -12,18 +12,11 @@ mock_machine.install()   # the firmware's `machine`
 from tools.sim.rig import Rig
 from evse.services import console as C
 from evse.core import vocab as V
+import upytest
 
 PW = "bench-password-0123"
 CAR_B = 2740            # ohms: a vehicle connected, not asking (state B)
 CAR_C = 882             # ohms: a vehicle asking for power (state C)
-
-
-class Mem:
-    def read(self, n):
-        return None
-
-    def write(self, data):
-        return len(data)
 
 
 class Bench:
@@ -38,7 +31,7 @@ class Bench:
         cfg.update(config or {})
         self.rig = Rig(config=cfg, flash_dir=flash_dir)
         self.app = self.rig.app
-        C.attach(self.app, Mem())
+        C.attach(self.app, upytest.NullConsole())
         W.FAIL_DELAY_S = 0               # the test's wrong passwords need not wait
         self.web = W.attach(self.app)
         self.client = TestClient(self.web.http)
@@ -143,7 +136,7 @@ def test_http_basic_auth_works_too():
 def test_bad_input_gets_the_consoles_answer_and_changes_nothing():
     b = Bench()
     b.login()
-    con = C.Console(b.app, Mem())
+    con = C.Console(b.app, upytest.NullConsole())
     for body in ('{"amps": "16"}', '{"amps": true}', '{"amps": 1e999}', '{"amps": 200}'):
         code, r = b.call("POST", "limit", body)
         req = json.loads(body)
@@ -239,5 +232,4 @@ def test_a_websocket_pushes_the_status_when_it_changes():
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())

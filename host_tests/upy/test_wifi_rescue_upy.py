@@ -20,6 +20,7 @@ from evse.core import limits as L
 from evse.shell import net as N
 
 import upytest
+from test_cycle_alloc_upy import steady_cycles
 
 HOME, HOME_KEY, OLD_KEY = "home", "correct horse battery", "the old password"
 PW = "bench-password-0123"
@@ -35,14 +36,6 @@ def _wall_us():
     return f() if f is not None else int(time.perf_counter() * 1e6)
 
 
-class Mem:
-    def read(self, n):
-        return None
-
-    def write(self, data):
-        return len(data)
-
-
 class House:
     """A charger that once joined `home`, a car charging, and a phone that can join its access point.
     Every control cycle's wall time is recorded while the contactor is closed."""
@@ -55,7 +48,7 @@ class House:
                                     "ntp_host": ""}, **cfg),
                        board=load_board("rpi_pico_w"))
         self.app = self.d.app
-        attach_services(self.app, Mem())
+        attach_services(self.app, upytest.NullConsole())
         network.access_points[HOME] = HOME_KEY
         self.worst_us = 0            # the longest control cycle, in wall time, while the car charged
         self.imports = 0             # modules imported by a control cycle while the car charged
@@ -91,24 +84,6 @@ class House:
     def ap_up(self):
         return network.WLAN(network.AP_IF).active()
 
-    def steady_allocation(self, n=300):
-        """Bytes allocated by n control cycles (MicroPython: under heap_lock, where any allocation
-        raises), as host_tests/upy/test_cycle_alloc_upy.py runs them."""
-        clock = mock_machine.clock
-        lock = getattr(sys.modules.get("micropython"), "heap_lock", None)
-        gc.collect()
-        before = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
-        if lock is not None:
-            lock()
-        try:
-            for _ in range(n):
-                t0 = clock.us
-                self.app.cycle()
-                clock.advance_us(t0 + 10000 - clock.us)
-        finally:
-            if lock is not None:
-                sys.modules["micropython"].heap_unlock()
-        return (gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0) - before
 
 
 def test_a_changed_router_password_reopens_the_set_up_page_which_takes_the_new_one():
@@ -121,7 +96,7 @@ def test_a_changed_router_password_reopens_the_set_up_page_which_takes_the_new_o
     n = h.net()
     assert n["error"] == "wrong password" and n["setup_ap"].startswith("evse-") and h.ap_up(), n
     assert n["attempts"] == L.WIFI_REFUSED_MAX
-    assert h.steady_allocation() == 0            # the station retrying beside the access point
+    assert steady_cycles(h.d) == 0            # the station retrying beside the access point
     code, st = h.ask("GET", "/api/v1/status")
     assert st["wifi_error"] == "wrong password" and st["setup_ap"] == n["setup_ap"], st
     st = h.app.console.answer({"cmd": "status"}, 0)                          # the console's `status`

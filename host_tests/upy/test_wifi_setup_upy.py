@@ -21,14 +21,6 @@ HOME, HOME_KEY = "home", "correct horse battery"
 PW = "bench-password-0123"
 
 
-class Mem:
-    def read(self, n):
-        return None
-
-    def write(self, data):
-        return len(data)
-
-
 class Phone:
     """A first boot: the charger with its console and web service, and a phone on its access point."""
 
@@ -37,7 +29,7 @@ class Phone:
         gc.collect()
         self.d = Drive(config=dict({"max_current": 32}, **cfg), board=load_board("rpi_pico_w"))
         self.app = self.d.app
-        attach_services(self.app, Mem())
+        attach_services(self.app, upytest.NullConsole())
         network.access_points[HOME] = HOME_KEY
         self.client = TestClient(self.app.web.http) if self.app.web is not None else None
         self.d.run(1)
@@ -193,7 +185,7 @@ def test_0_the_set_up_costs_this_much_heap():
     dns = _free()
     d = Drive(config={"max_current": 32}, board=load_board("rpi_pico_w"))
     from evse.services import console
-    console.attach(d.app, Mem())
+    console.attach(d.app, upytest.NullConsole())
     d.run(0.5)
     free0 = _free()
     from evse.services import wifisetup
