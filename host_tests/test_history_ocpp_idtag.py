@@ -171,12 +171,16 @@ def test_an_authorization_learned_after_the_session_opened_still_names_it(tmp_pa
     d, ask = _console_bench(tmp_path)
     d.run(0.5).charge(amps=16).run(1.0)
     d.app.command("authorize", "LATE0001", 0, "ocpp")
-    d.run(1.0)
-    cp = d.app.meter.energy._read_copies()
-    assert cp["open"] and cp["s_user"] == "LATE0001"
+    d.run(0.5)
+    d, ask = _console_bench(tmp_path)                  # power cut, and back
+    d.run(0.5)
+    (rec,) = rows(ask({"cmd": "history"})["csv"])
+    assert rec["user"] == "LATE0001" and rec["end_reason"] == "power_loss", rec
+    d.run(0.5).charge(amps=16).run(1.0)
+    d.app.command("authorize", "LATE0002", 0, "ocpp")
     d.unplug()
     d.run(0.5)
-    assert [r["user"] for r in rows(ask({"cmd": "history"})["csv"])] == ["LATE0001"]
+    assert [r["user"] for r in rows(ask({"cmd": "history"})["csv"])] == ["LATE0001", "LATE0002"]
 
 
 class _App:
