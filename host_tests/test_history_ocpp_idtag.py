@@ -66,8 +66,9 @@ def test_a_card_on_the_local_list_is_the_sessions_user(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
         assert await change_config(cs, "LocalPreAuthorize", "true") == "Accepted"
-        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
-            {"idTag": "LISTED1", "idTagInfo": {"status": "Accepted"}}]))
+        listed = [{"idTag": "LISTED1", "idTagInfo": {"status": "Accepted"}}]
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full",
+                                                      local_authorization_list=listed))
         assert res.status == "Accepted"
         r = await b.reply({"cmd": "authorize", "id_tag": "LISTED1"})
         assert r["ocpp"] == "accepted"
