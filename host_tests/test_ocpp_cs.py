@@ -34,9 +34,10 @@ class FakeCharger:
     def enable(self, flag):
         self.calls.append(("enable", flag))
 
-    def authorize(self, flag):
+    def authorize(self, flag, id_tag=None):
         self.calls.append(("authorize", flag))
         self.authorized = flag
+        self.id_tag = id_tag
 
     def stop(self, reason):
         self.calls.append(("stop", reason))

@@ -212,7 +212,7 @@ def test_offline_an_unknown_id_follows_allow_offline_tx_for_unknown_id():
     assert auth.present_id(svc, "CARD1") == "Invalid" and svc.charger.calls == []
     svc.config.values["AllowOfflineTxForUnknownId"] = True
     assert auth.present_id(svc, "CARD1") == "accepted" and svc.auth_tag == "CARD1"
-    assert svc.charger.calls == [("authorize", True)]
+    assert svc.charger.calls == [("authorize", True, "CARD1")]  # for CARD1: its session record names it
     store.remember("CARD2", {"status": "Blocked"})  # the cache knows better than the rule
     assert auth.present_id(svc, "CARD2") == "Blocked"
 

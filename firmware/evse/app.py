@@ -356,6 +356,8 @@ class App:
         if verb == "authorize":
             ch.authorize(True)
             self.id_tag = arg if isinstance(arg, str) else source
+            if ch.session_active and self.meter is not None:   # learned after the session opened
+                self.meter.session_user(self.id_tag)
             return {"authorized": True}
         if verb == "deauthorize":                  # OCPP: an authorization lapsed or was used up
             ch.authorize(False)

@@ -232,7 +232,7 @@ class _Charger:
     def enable(self, f):
         self.calls.append(("enable", f))
 
-    def authorize(self, f):
+    def authorize(self, f, id_tag=None):
         self.calls.append(("authorize", f))
 
     def stop(self, r):

@@ -162,6 +162,14 @@ class Energy:
         self._s_user = _tag(user)
         self.checkpoint()
 
+    def session_user(self, user):
+        """Who authorized the open session, learned after it opened (an idTag whose answer came
+        late): kept, and on flash at once, when the record names nobody yet."""
+        if self._s_open and self._s_user is None:
+            self._s_user = _tag(user)
+            if self._s_user is not None:
+                self.checkpoint()
+
     def session_end(self, now_ms, reason):
         """Close the open session; returns its record (or None when none was open)."""
         if not self._s_open:

@@ -10,7 +10,8 @@ Fields: amps (list per phase), volts (list per phase), power_w, current_a (float
 reading: for people), wh_total (lifetime), wh_session, ok, error (short text or None), kind, phases.
 Sources publish small ints (ma, mv lists per phase; power_mw), so a poll that takes a new reading
 allocates nothing (a CT window, an S0 estimate); a Modbus reply decodes float registers (heap).
-Sessions: session_start(now_ms), session_end(now_ms, reason) -> record, sessions() -> records;
+Sessions: session_start(now_ms, user), session_user(user) (learned later), session_end(now_ms, reason)
+-> record, sessions() -> records;
 or hand the core's events to on_event(ev): ('session', 'start'|'end', reason).
 poll() never raises: a failing source gives ok=False, error, current_a -1.0. So does a reading
 with a value that is NaN, infinite, negative where it cannot be or beyond evse.core.limits' METER_MAX_*
@@ -343,6 +344,10 @@ class Meter:
                 self.error = "session start: %s" % e
             if self.energy.error and self.error is None:
                 self.error = self.energy.error
+
+    def session_user(self, user):
+        if self.energy is not None:
+            self.energy.session_user(user)
 
     def session_end(self, now_ms, reason):
         if self.energy is None:

@@ -172,7 +172,7 @@ def accept(svc, tag, now_ms, parent=None):
     svc.auth_tag = tag
     svc._auth_ms = now_ms
     svc.last_auth = (tag, "Accepted")
-    svc.charger.authorize(True)
+    svc.charger.authorize(True, tag)
     return "accepted"
 
 

@@ -2,7 +2,10 @@
 each turned into an App.command under the source 'ocpp' (one place for the checks, the fallback and
 the session's user), and the core's public view (state, fault, outputs and two queries). The
 service is written against these verbs, so its tests drive it with a recording stand-in."""
+from micropython import const
 from evse.shell.hal import ticks_ms
+
+_ID_TAG_MAX = const(20)  # OCPP 1.6 IdToken: CiString20Type
 
 
 class CoreLink:
@@ -29,8 +32,15 @@ class CoreLink:
     def enable(self, flag):
         self._do("enable" if flag else "disable")
 
-    def authorize(self, flag):
-        self._do("authorize" if flag else "deauthorize")
+    def authorize(self, flag, id_tag=None):
+        """id_tag: the idTag the charge is for (the session's user in the history). One that is not
+        an OCPP idTag is not passed on: the record then names the source, 'ocpp'."""
+        if not flag:
+            self._do("deauthorize")
+        elif isinstance(id_tag, str) and 0 < len(id_tag) <= _ID_TAG_MAX:
+            self._do("authorize", id_tag)
+        else:
+            self._do("authorize")
 
     def stop(self, reason):
         self._do("stop", reason)

@@ -37,7 +37,7 @@ def poll(svc, now_ms):
     if tag and not svc.tx and svc.plugged and not svc.finishing and svc.state["operative"] \
             and not svc.fault:
         if not svc.auth_tag:
-            svc.charger.authorize(True)
+            svc.charger.authorize(True, tag)  # the free idTag (ocpp_free_id_tag)
         start(svc, tag, now_ms)
 
 
@@ -111,7 +111,7 @@ def ev_left(svc, now_ms):
     if svc.config.get("StopTransactionOnEVSideDisconnect"):
         stop(svc, "EVDisconnected", now_ms)
     else:
-        svc.charger.authorize(True)  # the core withdrew it on leaving the connected state
+        svc.charger.authorize(True, svc.tx["tag"])  # the core withdrew it on leaving the connected state
 
 
 def set_operative(svc, flag):
