@@ -11,7 +11,6 @@
 # `settings`, the reason said) until someone sets it. max_current has no default at all: only the
 # installer knows the circuit. Every other key falls back to its default, with a warning naming it.
 import json
-import os
 
 from evse.core import limits as L
 from evse.core import proximity as PX
@@ -378,7 +377,4 @@ def save(path, cfg):
     copies.read()
     copies.write(json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode())
     for p in (path, path + TMP_SUFFIX):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+        store.remove(p)
