@@ -91,27 +91,28 @@ METER_JUMP_SLACK_WH = const(100)     # ... plus this (counter resolution): more 
                                      # swapped or reset), less than before is going back
 
 # --- Metering's settings (docs/metering.md): their defaults, one source for the settings schema
-# (services/settings.py, which holds the ranges) and the meters built without a full settings dict ---
-METER_DEFAULTS = {
-    "meter": "none",            # the source: none, ct, s0, modbus or a model of meter_maps.MAPS
-    "meter_phases": 1,          # ct, s0
-    "nominal_volts": 230.0,     # 120/240 in North America
-    "mains_hz": 50,             # 0 = detect (ct)
-    "ct_ratio": 2000.0,         # CT turns ratio (SCT-013-000: 100 A : 50 mA = 2000)
-    "ct_burden_ohms": 22.0,
-    "ct_vref": 3.3,             # ADC full-scale volts
-    "ct_cal": [1.0, 1.0, 1.0],  # per-phase trim
-    "ct_spc": 40,               # samples per mains cycle per channel
-    "ct_interval_ms": 500,
-    "volts_per_count": 0.0,     # mains volts per ADC count of the voltage channel; 0 = nominal
-    "meter_addr": 1,            # Modbus unit
-    "meter_baud": 9600,         # the shell opens the UART with it
-    "meter_timeout_ms": 300,    # per request
-    "meter_retries": 2,
-    "meter_interval_ms": 1000,
-    "meter_map": "",            # generic map, see meter_maps.parse_generic_map
-    "s0_imp_per_kwh": 1000,
-}
+# (services/settings.py, which holds the ranges) and the meters built without a full settings dict.
+# Keywords, not a {...} literal: the keys become qstrs, not a str object each (as settings.SCHEMA) ---
+METER_DEFAULTS = dict(
+    meter="none",            # the source: none, ct, s0, modbus or a model of meter_maps.MAPS
+    meter_phases=1,          # ct, s0
+    nominal_volts=230.0,     # 120/240 in North America
+    mains_hz=50,             # 0 = detect (ct)
+    ct_ratio=2000.0,         # CT turns ratio (SCT-013-000: 100 A : 50 mA = 2000)
+    ct_burden_ohms=22.0,
+    ct_vref=3.3,             # ADC full-scale volts
+    ct_cal=[1.0, 1.0, 1.0],  # per-phase trim
+    ct_spc=40,               # samples per mains cycle per channel
+    ct_interval_ms=500,
+    volts_per_count=0.0,     # mains volts per ADC count of the voltage channel; 0 = nominal
+    meter_addr=1,            # Modbus unit
+    meter_baud=9600,         # the shell opens the UART with it
+    meter_timeout_ms=300,    # per request
+    meter_retries=2,
+    meter_interval_ms=1000,
+    meter_map="",            # generic map, see meter_maps.parse_generic_map
+    s0_imp_per_kwh=1000,
+)
 
 # --- Proximity (facts 5), ohms ---
 PP_OPEN = const(1000000000)          # no PP resistor (open)
