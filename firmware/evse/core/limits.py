@@ -148,28 +148,6 @@ def check_number(value, lo, hi):
     return float(value)
 
 
-# --- OCPP Basic auth password (OCPP 1.6 security whitepaper, profiles 1 and 2) ---
-PASSWORD_MIN = 16
-PASSWORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-_=:+|@."
-
-
-def security_profile_error(url, profile, password):
-    """Why an OCPP security profile cannot be met with this URL and Basic auth password, or None
-    (the settings' check and the SecurityProfile key's)."""
-    if profile >= 2 and not url.startswith("wss://"):
-        return "ocpp_security_profile %d needs a wss:// ocpp_url" % profile
-    if profile in (1, 2) and not password:
-        return "ocpp_security_profile %d needs an ocpp_password" % profile
-    return None
-
-
-def password_error(v):
-    """Why v is no Basic auth password (ocpp_password, web_password), or None."""
-    if not PASSWORD_MIN <= len(v) <= 40 or any(c not in PASSWORD_CHARS for c in v):
-        return "must be %d-40 characters of a-z A-Z 0-9 %s" % (PASSWORD_MIN, PASSWORD_CHARS[62:])
-    return None
-
-
 # --- Wi-Fi: the way back in when the configured network cannot be joined (docs/network.md) ---
 # No standard; what a home owner expects (OpenEVSE, WLED, Tasmota reopen their set-up access point
 # when the station cannot connect). The station keeps trying in the background meanwhile.

@@ -131,7 +131,8 @@ def _ocpp_url(v):
 
 
 def _ocpp_password(v):
-    why = L.password_error(v)
+    from evse.core.credentials import password_error     # only when set: it costs heap
+    why = password_error(v)
     if why:
         raise ValueError(why)
 
@@ -165,7 +166,10 @@ TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "web_passw
 def _ocpp_security(cfg):
     """Why the OCPP security profile cannot be met with the URL and password given, or None."""
     url = cfg["ocpp_url"]
-    return L.security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"]) if url else None
+    if not url:
+        return None
+    from evse.core.credentials import security_profile_error
+    return security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"])
 
 
 def defaults():
