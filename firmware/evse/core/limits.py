@@ -112,7 +112,7 @@ METER_DEFAULTS = dict(
     meter_interval_ms=1000,
     meter_map="",            # generic map, see meter_maps.parse_generic_map
     s0_imp_per_kwh=1000,
-)
+)  # type: dict
 
 # --- Proximity (facts 5), ohms ---
 PP_OPEN = const(1000000000)          # no PP resistor (open)
