@@ -7,6 +7,7 @@ from evse.core import limits as L, vocab as V
 from evse.services import settings
 from evse.core.charger import Charger, Measurements
 from evse.shell.hal import ticks_ms, ticks_us, ticks_diff, ticks_add
+from evse.shell.store import join
 from evse.services.journal import Journal
 
 SETTINGS_FILE = "settings.json"
@@ -20,18 +21,14 @@ _METER_GUARD_US = const(500)     # room for the loop's own work between the mete
 _GAP_WINDOW_MS = const(10000)    # the longest tick gap is reported over the last 10-20 s
 
 
-def _join(d, name):
-    return name if d in ("", ".") else d.rstrip("/") + "/" + name
-
-
 class App:
     def __init__(self, board, flash_dir="/"):
         self.hw = hal.Hardware(board)              # outputs safe before anything else runs
         self.board = board
         self.flash_dir = flash_dir
-        self.settings_path = _join(flash_dir, SETTINGS_FILE)
+        self.settings_path = join(flash_dir, SETTINGS_FILE)
         self.cfg, self.settings_errors, self.settings_blocked = settings.boot(self.settings_path)
-        self.journal = Journal(_join(flash_dir, JOURNAL_FILE))
+        self.journal = Journal(join(flash_dir, JOURNAL_FILE))
         # The board's own rating caps every limit; a board file without one offers nothing.
         self.charger = Charger(self.cfg, latched_fault=self.journal.latched, diff=ticks_diff,
                                max_amps=getattr(board, "MAX_CURRENT_A", None))
@@ -155,7 +152,7 @@ class App:
             from evse.ocpp.chargepoint import OcppService    # imported only when used: it costs heap
             from evse.ocpp.corelink import CoreLink
             self.ocpp = OcppService(CoreLink(self, "ocpp"), self.meter, self.cfg,
-                                    _join(self.flash_dir, OCPP_DIR), hal, on_reset=self._ocpp_reset,
+                                    join(self.flash_dir, OCPP_DIR), hal, on_reset=self._ocpp_reset,
                                     dns_server=self._dns())
         except Exception as e:     # no OCPP rather than no charger (auth stays required)
             self.report("ocpp", repr(e))

@@ -91,27 +91,28 @@ METER_JUMP_SLACK_WH = const(100)     # ... plus this (counter resolution): more 
                                      # swapped or reset), less than before is going back
 
 # --- Metering's settings (docs/metering.md): their defaults, one source for the settings schema
-# (services/settings.py, which holds the ranges) and the meters built without a full settings dict ---
-METER_DEFAULTS = {
-    "meter": "none",            # the source: none, ct, s0, modbus or a model of meter_maps.MAPS
-    "meter_phases": 1,          # ct, s0
-    "nominal_volts": 230.0,     # 120/240 in North America
-    "mains_hz": 50,             # 0 = detect (ct)
-    "ct_ratio": 2000.0,         # CT turns ratio (SCT-013-000: 100 A : 50 mA = 2000)
-    "ct_burden_ohms": 22.0,
-    "ct_vref": 3.3,             # ADC full-scale volts
-    "ct_cal": [1.0, 1.0, 1.0],  # per-phase trim
-    "ct_spc": 40,               # samples per mains cycle per channel
-    "ct_interval_ms": 500,
-    "volts_per_count": 0.0,     # mains volts per ADC count of the voltage channel; 0 = nominal
-    "meter_addr": 1,            # Modbus unit
-    "meter_baud": 9600,         # the shell opens the UART with it
-    "meter_timeout_ms": 300,    # per request
-    "meter_retries": 2,
-    "meter_interval_ms": 1000,
-    "meter_map": "",            # generic map, see meter_maps.parse_generic_map
-    "s0_imp_per_kwh": 1000,
-}
+# (services/settings.py, which holds the ranges) and the meters built without a full settings dict.
+# Keywords, not a {...} literal: the keys become qstrs, not a str object each (as settings.SCHEMA) ---
+METER_DEFAULTS = dict(
+    meter="none",            # the source: none, ct, s0, modbus or a model of meter_maps.MAPS
+    meter_phases=1,          # ct, s0
+    nominal_volts=230.0,     # 120/240 in North America
+    mains_hz=50,             # 0 = detect (ct)
+    ct_ratio=2000.0,         # CT turns ratio (SCT-013-000: 100 A : 50 mA = 2000)
+    ct_burden_ohms=22.0,
+    ct_vref=3.3,             # ADC full-scale volts
+    ct_cal=[1.0, 1.0, 1.0],  # per-phase trim
+    ct_spc=40,               # samples per mains cycle per channel
+    ct_interval_ms=500,
+    volts_per_count=0.0,     # mains volts per ADC count of the voltage channel; 0 = nominal
+    meter_addr=1,            # Modbus unit
+    meter_baud=9600,         # the shell opens the UART with it
+    meter_timeout_ms=300,    # per request
+    meter_retries=2,
+    meter_interval_ms=1000,
+    meter_map="",            # generic map, see meter_maps.parse_generic_map
+    s0_imp_per_kwh=1000,
+)  # type: dict
 
 # --- Proximity (facts 5), ohms ---
 PP_OPEN = const(1000000000)          # no PP resistor (open)
@@ -145,28 +146,6 @@ def check_number(value, lo, hi):
     if not lo <= value <= hi:
         raise ValueError("out of range %s..%s" % (lo, hi))
     return float(value)
-
-
-# --- OCPP Basic auth password (OCPP 1.6 security whitepaper, profiles 1 and 2) ---
-PASSWORD_MIN = 16
-PASSWORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-_=:+|@."
-
-
-def security_profile_error(url, profile, password):
-    """Why an OCPP security profile cannot be met with this URL and Basic auth password, or None
-    (the settings' check and the SecurityProfile key's)."""
-    if profile >= 2 and not url.startswith("wss://"):
-        return "ocpp_security_profile %d needs a wss:// ocpp_url" % profile
-    if profile in (1, 2) and not password:
-        return "ocpp_security_profile %d needs an ocpp_password" % profile
-    return None
-
-
-def password_error(v):
-    """Why v is no Basic auth password (ocpp_password, web_password), or None."""
-    if not PASSWORD_MIN <= len(v) <= 40 or any(c not in PASSWORD_CHARS for c in v):
-        return "must be %d-40 characters of a-z A-Z 0-9 %s" % (PASSWORD_MIN, PASSWORD_CHARS[62:])
-    return None
 
 
 # --- Wi-Fi: the way back in when the configured network cannot be joined (docs/network.md) ---

@@ -15,7 +15,6 @@ that never gets there is rolled back by the next boot (bundle.select): Installat
 import asyncio
 import binascii
 import hashlib
-import os
 from evse.ocpp import store
 from evse.ocpp.wallclock import parse_iso
 from evse.shell import bundle
@@ -113,7 +112,7 @@ def _end(svc, status):
     svc.state["fw"] = None
     svc.save()
     svc.fw_task = None
-    _remove(store.join(fw_root(svc), SIGNED))
+    store.remove(store.join(fw_root(svc), SIGNED))
 
 
 async def _update(svc):
@@ -139,7 +138,7 @@ async def _update(svc):
         svc.last_error = "firmware: " + str(e)
         return _end(svc, "InstallationFailed")
     finally:
-        _remove(tmp)
+        store.remove(tmp)
     job["phase"] = "reboot"
     job["slot"] = out["slot"]
     svc.save()
@@ -167,7 +166,7 @@ async def _fetch(svc, job, root, tmp):
     await _until(_idle(svc))        # the check's steps (up to 11 ms on a Pico) wait for no session
     if await _signature_ok(svc, root, digest):
         return True
-    _remove(tmp)
+    store.remove(tmp)
     from evse.ocpp import secevents
     secevents.report(svc, "InvalidFirmwareSignature")
     _end(svc, "InvalidSignature")
@@ -212,13 +211,6 @@ async def download(svc, job, root, tmp):
         except Exception as e:  # any transfer error: the next attempt
             svc.last_error = "firmware download: " + repr(e)
     return None
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 def tail(path, most):

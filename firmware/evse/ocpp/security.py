@@ -219,7 +219,7 @@ def change_key(svc, key, value):
 
 
 def _profile_met(svc, profile):
-    from evse.core.limits import security_profile_error
+    from evse.core.credentials import security_profile_error
     from evse.ocpp import connection
     password = svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password")
     if security_profile_error(svc.settings.get("ocpp_url", ""), profile, password):

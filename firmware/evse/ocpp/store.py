@@ -2,7 +2,7 @@
 append-only transaction log needs. MicroPython has no os.path; paths are joined with '/'."""
 import os
 
-from evse.shell.store import join, read_json, write_json_atomic as write_json  # noqa: F401 (re-exported)
+from evse.shell.store import exists, join, read_json, remove, write_json_atomic as write_json  # noqa: F401 (re-exported)
 
 
 def ensure_dir(d):
@@ -10,21 +10,6 @@ def ensure_dir(d):
         os.mkdir(d)
     except OSError:
         pass  # exists
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 def recover_tmp(path):

@@ -2,6 +2,7 @@
 # log.warn("...") only appends to a bounded queue; poll() (a service) does the I/O a little at a
 # time, so a log call never waits for flash or the serial line.
 from evse.shell.hal import ticks_diff
+from evse.shell.store import join, remove
 
 DEBUG = 10
 INFO = 20
@@ -17,13 +18,9 @@ FILE_FLUSH_MS = 1000      # at most one flash write per second, with every line 
 PER_POLL = 8              # entries handed to the console per poll
 
 
-def _join(d, name):
-    return name if d in ("", ".") else d.rstrip("/") + "/" + name
-
-
 class Log:
     def __init__(self, flash_dir="/", level=INFO, file_level=WARN, console=None):
-        self.path = _join(flash_dir, LOG_FILE) if flash_dir is not None else None
+        self.path = join(flash_dir, LOG_FILE) if flash_dir is not None else None
         self.level = level               # lowest level sent to the console
         self.file_level = file_level     # lowest level written to flash (flash wears)
         self.console = console
@@ -102,10 +99,7 @@ class Log:
     def _rotate(self, path):
         import os
         old = path + ".1"
-        try:
-            os.remove(old)
-        except OSError:
-            pass
+        remove(old)
         try:
             os.rename(path, old)
         except OSError:

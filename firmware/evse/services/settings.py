@@ -11,7 +11,6 @@
 # `settings`, the reason said) until someone sets it. max_current has no default at all: only the
 # installer knows the circuit. Every other key falls back to its default, with a warning naming it.
 import json
-import os
 
 from evse.core import limits as L
 from evse.core import proximity as PX
@@ -24,88 +23,90 @@ MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
 # default's length; (dict, default) for a JSON object; (bool, default)
 TEXT = "text"
 _M = L.METER_DEFAULTS       # metering's defaults (one source), the ranges here
-SCHEMA = {
-    "max_current": (float, None, 6.0, 80.0),       # A: the installation's breaker and wiring (no default)
-    "connector": (str, "j1772", PX.CONNECTORS),
-    "phases": (int, 1, 1, 3),
+# Keyword arguments, not a {...} literal: a .mpy interns a name once for every module (a qstr), but
+# loads each string literal of 11 or more characters as a str object of its own (3.7 KB of heap here).
+SCHEMA = dict(
+    max_current=(float, None, 6.0, 80.0),       # A: the installation's breaker and wiring (no default)
+    connector=(str, "j1772", PX.CONNECTORS),
+    phases=(int, 1, 1, 3),
     # B->C qualification (chatter guard), facts 4
-    "bc_qualify_ms": (int, L.BC_QUALIFY_MS_DEFAULT, L.BC_QUALIFY_MS_MIN, L.BC_QUALIFY_MS_MAX),
-    "wakeup_after_s": (int, 30, 0, 3600),          # sleeping EV: wake-up after this long in B2; 0 = never
-    "ventilation": (bool, False),                  # state D allowed (ventilation available)
-    "require_auth": (bool, False),                 # an ID must be authorized before charging
-    "rcd_selftest": (bool, True),                  # residual-current self-test before every close
-    "economiser": (bool, False),                   # contactor coil pulse-then-hold
-    "temp_half_c": (int, L.TEMP_HALF_C, 30, 100),      # facts 7 (OpenEVSE practice)
-    "temp_quarter_c": (int, L.TEMP_QUARTER_C, 30, 100),
-    "temp_stop_c": (int, L.TEMP_STOP_C, 30, 110),
-    "temp_restore_c": (int, L.TEMP_RESTORE_C, 20, 100),
+    bc_qualify_ms=(int, L.BC_QUALIFY_MS_DEFAULT, L.BC_QUALIFY_MS_MIN, L.BC_QUALIFY_MS_MAX),
+    wakeup_after_s=(int, 30, 0, 3600),          # sleeping EV: wake-up after this long in B2; 0 = never
+    ventilation=(bool, False),                  # state D allowed (ventilation available)
+    require_auth=(bool, False),                 # an ID must be authorized before charging
+    rcd_selftest=(bool, True),                  # residual-current self-test before every close
+    economiser=(bool, False),                   # contactor coil pulse-then-hold
+    temp_half_c=(int, L.TEMP_HALF_C, 30, 100),      # facts 7 (OpenEVSE practice)
+    temp_quarter_c=(int, L.TEMP_QUARTER_C, 30, 100),
+    temp_stop_c=(int, L.TEMP_STOP_C, 30, 110),
+    temp_restore_c=(int, L.TEMP_RESTORE_C, 20, 100),
     # metering (docs/metering.md)
-    "meter": (str, _M["meter"], ("none", "ct", "sdm120", "sdm630", "modbus", "s0")),
-    "meter_phases": (int, _M["meter_phases"], (1, 3)),
-    "nominal_volts": (float, _M["nominal_volts"], 100.0, 480.0),
-    "mains_hz": (int, _M["mains_hz"], (0, 50, 60)),
-    "ct_ratio": (float, _M["ct_ratio"], 1.0, 100000.0),
-    "ct_burden_ohms": (float, _M["ct_burden_ohms"], 1.0, 10000.0),
-    "ct_vref": (float, _M["ct_vref"], 0.5, 5.0),
-    "ct_cal": (list, _M["ct_cal"], 0.5, 2.0),
-    "ct_spc": (int, _M["ct_spc"], 8, 240),
-    "ct_interval_ms": (int, _M["ct_interval_ms"], 100, 10000),
-    "volts_per_count": (float, _M["volts_per_count"], 0.0, 10.0),
-    "meter_addr": (int, _M["meter_addr"], 1, 247),
-    "meter_baud": (int, _M["meter_baud"], 1200, 115200),
-    "meter_timeout_ms": (int, _M["meter_timeout_ms"], 50, 2000),
-    "meter_retries": (int, _M["meter_retries"], 0, 5),
-    "meter_interval_ms": (int, _M["meter_interval_ms"], 200, 60000),
-    "meter_map": (TEXT, _M["meter_map"], 400),
-    "s0_imp_per_kwh": (int, _M["s0_imp_per_kwh"], 1, 100000),
+    meter=(str, _M["meter"], ("none", "ct", "sdm120", "sdm630", "modbus", "s0")),
+    meter_phases=(int, _M["meter_phases"], (1, 3)),
+    nominal_volts=(float, _M["nominal_volts"], 100.0, 480.0),
+    mains_hz=(int, _M["mains_hz"], (0, 50, 60)),
+    ct_ratio=(float, _M["ct_ratio"], 1.0, 100000.0),
+    ct_burden_ohms=(float, _M["ct_burden_ohms"], 1.0, 10000.0),
+    ct_vref=(float, _M["ct_vref"], 0.5, 5.0),
+    ct_cal=(list, _M["ct_cal"], 0.5, 2.0),
+    ct_spc=(int, _M["ct_spc"], 8, 240),
+    ct_interval_ms=(int, _M["ct_interval_ms"], 100, 10000),
+    volts_per_count=(float, _M["volts_per_count"], 0.0, 10.0),
+    meter_addr=(int, _M["meter_addr"], 1, 247),
+    meter_baud=(int, _M["meter_baud"], 1200, 115200),
+    meter_timeout_ms=(int, _M["meter_timeout_ms"], 50, 2000),
+    meter_retries=(int, _M["meter_retries"], 0, 5),
+    meter_interval_ms=(int, _M["meter_interval_ms"], 200, 60000),
+    meter_map=(TEXT, _M["meter_map"], 400),
+    s0_imp_per_kwh=(int, _M["s0_imp_per_kwh"], 1, 100000),
     # this unit, as OCPP's BootNotification names it (CiString20, 20, 25)
-    "vendor": (TEXT, "evse", 20),
-    "model": (TEXT, "evse", 20),
-    "serial": (TEXT, "", 25),
+    vendor=(TEXT, "evse", 20),
+    model=(TEXT, "evse", 20),
+    serial=(TEXT, "", 25),
     # OCPP 1.6J (docs/ocpp.md); an empty URL turns OCPP off
-    "ocpp_url": (TEXT, "", 200),
-    "ocpp_id": (TEXT, "evse", 48),
-    "ocpp_password": (TEXT, "", 40),
-    "ocpp_security_profile": (int, 0, 0, 3),     # 3: TLS client certificate (docs/ocpp.md)
-    "ocpp_ca_file": (TEXT, "", 64),
-    "ocpp_free_id_tag": (TEXT, "", 20),
-    "ocpp_config": (dict, {}),
+    ocpp_url=(TEXT, "", 200),
+    ocpp_id=(TEXT, "evse", 48),
+    ocpp_password=(TEXT, "", 40),
+    ocpp_security_profile=(int, 0, 0, 3),     # 3: TLS client certificate (docs/ocpp.md)
+    ocpp_ca_file=(TEXT, "", 64),
+    ocpp_free_id_tag=(TEXT, "", 20),
+    ocpp_config=(dict, {}),
     # the network (shell/net.py, services/netclock.py, docs/network.md), on boards with Wi-Fi
-    "wifi_ssid": (TEXT, "", 32),                    # "" = the set-up access point
-    "wifi_password": (TEXT, "", 64),
-    "wifi_ap_password": (TEXT, "", 63),             # the set-up access point's; "" = evse- and the board id
-    "ntp_host": (TEXT, "pool.ntp.org", 64),         # "" = no NTP
+    wifi_ssid=(TEXT, "", 32),                    # "" = the set-up access point
+    wifi_password=(TEXT, "", 64),
+    wifi_ap_password=(TEXT, "", 63),             # the set-up access point's; "" = evse- and the board id
+    ntp_host=(TEXT, "pool.ntp.org", 64),         # "" = no NTP
     # the energy planner (services/planner.py, docs/planner.md): windows in the board's local time
-    "tz": (TEXT, "UTC0", 60),                       # POSIX TZ, e.g. CET-1CEST,M3.5.0,M10.5.0/3
-    "charge_windows": (TEXT, "", 200),              # "Mon-Fri 22:00-06:30; Sat,Sun 00:00-24:00"; "" = always
-    "offpeak_windows": (TEXT, "", 200),             # the off-peak tariff; outside it peak_current_a
-    "peak_current_a": (float, 0.0, 0.0, 80.0),      # 0: charge off-peak only
-    "solar_mode": (str, "off", ("off", "solar", "grid")),
-    "grid_source": (str, "mqtt", ("mqtt", "rest", "console", "modbus")),
-    "grid_meter": (str, "sdm630", ("sdm120", "sdm630")),   # grid_source modbus: the model (its total power)
-    "grid_meter_addr": (int, 2, 1, 247),            # its unit on the charging meter's bus (not meter_addr)
-    "grid_limit_w": (int, 0, 0, 1000000),           # grid mode: the most the house may import
-    "solar_reserve_w": (int, 0, 0, 100000),         # solar mode: export kept for the house
-    "min_current_a": (float, 6.0, 6.0, 32.0),       # the car's own minimum (some refuse 6 A)
-    "solar_smoothing_s": (int, 30, 0, 600),
-    "min_charge_s": (int, 600, 0, 7200),            # solar: charge at least this long once started
-    "min_pause_s": (int, 300, 0, 7200),             # both: pause at least this long once paused
-    "grid_timeout_s": (int, 60, 5, 3600),           # an older grid reading is no reading
+    tz=(TEXT, "UTC0", 60),                       # POSIX TZ, e.g. CET-1CEST,M3.5.0,M10.5.0/3
+    charge_windows=(TEXT, "", 200),              # "Mon-Fri 22:00-06:30; Sat,Sun 00:00-24:00"; "" = always
+    offpeak_windows=(TEXT, "", 200),             # the off-peak tariff; outside it peak_current_a
+    peak_current_a=(float, 0.0, 0.0, 80.0),      # 0: charge off-peak only
+    solar_mode=(str, "off", ("off", "solar", "grid")),
+    grid_source=(str, "mqtt", ("mqtt", "rest", "console", "modbus")),
+    grid_meter=(str, "sdm630", ("sdm120", "sdm630")),   # grid_source modbus: the model (its total power)
+    grid_meter_addr=(int, 2, 1, 247),            # its unit on the charging meter's bus (not meter_addr)
+    grid_limit_w=(int, 0, 0, 1000000),           # grid mode: the most the house may import
+    solar_reserve_w=(int, 0, 0, 100000),         # solar mode: export kept for the house
+    min_current_a=(float, 6.0, 6.0, 32.0),       # the car's own minimum (some refuse 6 A)
+    solar_smoothing_s=(int, 30, 0, 600),
+    min_charge_s=(int, 600, 0, 7200),            # solar: charge at least this long once started
+    min_pause_s=(int, 300, 0, 7200),             # both: pause at least this long once paused
+    grid_timeout_s=(int, 60, 5, 3600),           # an older grid reading is no reading
     # MQTT 3.1.1 with Home Assistant discovery (docs/mqtt.md); an empty URL turns MQTT off
-    "mqtt_url": (TEXT, "", 200),
-    "mqtt_user": (TEXT, "", 64),
-    "mqtt_password": (TEXT, "", 64),
-    "mqtt_prefix": (TEXT, "evse", 64),
-    "mqtt_ca_file": (TEXT, "", 64),
+    mqtt_url=(TEXT, "", 200),
+    mqtt_user=(TEXT, "", 64),
+    mqtt_password=(TEXT, "", 64),
+    mqtt_prefix=(TEXT, "evse", 64),
+    mqtt_ca_file=(TEXT, "", 64),
     # a remote controller (MQTT, REST) that set a limit and then goes silent for the timeout: the
     # current falls to fallback_current_a (never above the other limits); 0 s = not watched
-    "fallback_current_a": (float, 6.0, 0.0, 80.0),
-    "fallback_timeout_s": (int, 0, 0, 86400),
+    fallback_current_a=(float, 6.0, 0.0, 80.0),
+    fallback_timeout_s=(int, 0, 0, 86400),
     # the web page and REST API (docs/web.md): 0 = off (then not even imported: no heap)
-    "web_port": (int, 0, 0, 65535),
-    "web_password": (TEXT, "", 40),              # empty: read-only, nothing can be changed
-    "web_tls": (bool, False),                    # HTTPS on web_port with certs/web_cert.pem, web_key.pem
-}
+    web_port=(int, 0, 0, 65535),
+    web_password=(TEXT, "", 40),              # empty: read-only, nothing can be changed
+    web_tls=(bool, False),                    # HTTPS on web_port with certs/web_cert.pem, web_key.pem
+)
 
 # No default may stand in for these (see the top): the rating, what reads the cable's rating (PP)
 # and converts OCPP watts to amps, the thermal thresholds, what the over-current protection
@@ -130,7 +131,8 @@ def _ocpp_url(v):
 
 
 def _ocpp_password(v):
-    why = L.password_error(v)
+    from evse.core.credentials import password_error     # only when set: it costs heap
+    why = password_error(v)
     if why:
         raise ValueError(why)
 
@@ -164,7 +166,10 @@ TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "web_passw
 def _ocpp_security(cfg):
     """Why the OCPP security profile cannot be met with the URL and password given, or None."""
     url = cfg["ocpp_url"]
-    return L.security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"]) if url else None
+    if not url:
+        return None
+    from evse.core.credentials import security_profile_error
+    return security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"])
 
 
 def defaults():
@@ -378,7 +383,4 @@ def save(path, cfg):
     copies.read()
     copies.write(json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode())
     for p in (path, path + TMP_SUFFIX):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+        store.remove(p)

@@ -14,6 +14,7 @@ from microdot.websocket import with_websocket
 
 from evse.services import words
 from evse.shell.hal import ticks_ms, ticks_diff
+from evse.shell.store import join
 
 API = "/api/v1"
 SETUP_PORT = 80                  # the set-up page's port when web_port is 0 (a phone opens http://)
@@ -66,10 +67,6 @@ def _same(a, b):
     return r == 0
 
 
-def _on_flash(flash_dir, rel):
-    return rel if flash_dir in ("", ".") else flash_dir.rstrip("/") + "/" + rel
-
-
 def _error(code, msg):
     return {"ok": False, "error": msg}, code
 
@@ -102,8 +99,8 @@ class Web:
         self.app = app
         self.console = console
         self.port = app.cfg["web_port"] or SETUP_PORT
-        self.page = _on_flash(app.flash_dir, PAGE)
-        self.fw_dir = _on_flash(app.flash_dir, FW_DIR)
+        self.page = join(app.flash_dir, PAGE)
+        self.fw_dir = join(app.flash_dir, FW_DIR)
         self.tokens = []
         self._pw = app.cfg["web_password"]
         self.ws_clients = 0
@@ -128,7 +125,7 @@ class Web:
         if not (app.cfg["web_tls"] and app.cfg["web_port"]):     # the set-up page stays http://
             return None, "off"
         from evse.services import webtls                           # only with web_tls: it costs heap
-        return webtls.context(app, _on_flash(app.flash_dir, webtls.CERT), _on_flash(app.flash_dir, webtls.KEY),
+        return webtls.context(app, join(app.flash_dir, webtls.CERT), join(app.flash_dir, webtls.KEY),
                               self.port)
 
     def _routes(self, h):

@@ -12,11 +12,11 @@ rolled back by the next boot (bundle.select), and the page says so."""
 import asyncio
 import gc
 import json
-import os
 
 from evse.core.version import VERSION
 from evse.shell import bundle
 from evse.shell.hal import ticks_ms
+from evse.shell.store import remove
 from evse.services.web import FW_MARK, UPLOAD_MAX   # the mark: {"slot", "version", "from"} of the trial
 
 UPLOAD = "upload.bin"
@@ -25,13 +25,6 @@ REBOOT_DELAY_S = 1          # the reply reaches the browser before the reboot
 CONFIRM_S = 10              # the new firmware runs this long before it confirms itself
 CONFIRM_GAP_MS = 1000       # ...with the control loop ticking (status tick_gap_ms below this)
 IDLE, STAGING, WAITING, REBOOTING = "idle", "checking the bundle", "waiting for the session to end", "rebooting"
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 async def receive(stream, size, path):
@@ -87,7 +80,7 @@ class Updater:
             self.phase, self.error = IDLE, "firmware: %s" % e
             return {"ok": False, "error": self.error}, 400
         finally:
-            _remove(path)
+            remove(path)
         self.slot = out["slot"]
         version = out["manifest"]["version"]
         self.phase = WAITING if self._busy() else REBOOTING
@@ -133,4 +126,4 @@ class Updater:
             self.result = "installed %s" % mark.get("version")
         elif st["active"] != mark.get("slot"):
             self.result = "rolled back: %s did not confirm itself (running %s)" % (mark.get("version"), VERSION)
-        _remove(self.root + FW_MARK)
+        remove(self.root + FW_MARK)

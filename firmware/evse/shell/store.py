@@ -20,18 +20,27 @@ SLOT_FILL = 0x20       # unused slot bytes are spaces; each slot ends with a new
 
 
 def join(dirpath, name):
-    """dirpath + '/' + name without doubling the slash ('/' on the board, a temp dir on the host)."""
-    if not dirpath:
+    """dirpath + '/' + name without doubling the slash ('/' on the board, a temp dir on the host);
+    '' or '.' (the current directory) gives the name alone."""
+    if dirpath in ("", "."):
         return name
-    return dirpath + name if dirpath[-1] == "/" else dirpath + "/" + name
+    return dirpath.rstrip("/") + "/" + name
 
 
-def _exists(path):
+def exists(path):
     try:
         os.stat(path)
         return True
     except OSError:
         return False
+
+
+def remove(path):
+    """Remove a file if it is there."""
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def write_json_atomic(path, obj):
@@ -49,10 +58,7 @@ def write_json_atomic(path, obj):
     except OSError:
         # FAT (and some ports) refuse to rename over an existing file: remove, then rename.
         # read_json falls back to the .tmp file if the cut lands between the two.
-        try:
-            os.remove(path)
-        except OSError:
-            pass
+        remove(path)
         os.rename(tmp, path)
 
 
@@ -232,7 +238,7 @@ class Ring:
         return True
 
     def _write_slot(self, index, line):
-        if not _exists(self.path):
+        if not exists(self.path):
             open(self.path, "wb").close()
         with open(self.path, "r+b") as f:
             end = f.seek(0, 2)

@@ -1,0 +1,42 @@
+"""The charger's heap after boot stays within issue 10's budget (docs/design.md, "Memory"), read
+as make bench reads upy_heap_after_boot_bytes: the base line holds the harness and nothing of the
+firmware (the vocabulary, which the harness imports, is weighed first and counted as the
+firmware's; the mock machine is the harness's). Under CPython (pytest) there is no heap to read."""
+import gc
+
+_mem = getattr(gc, "mem_alloc", None)
+gc.collect()
+_start = _mem() if _mem else 0
+from evse.core import vocab  # noqa: E402,F401  (the firmware's first module, weighed on its own)
+gc.collect()
+_VOCAB = (_mem() if _mem else 0) - _start
+from tools.sim import mock_machine as mm  # noqa: E402
+mm.install()   # the firmware's `machine`: the harness's, in the base line
+from tools.sim.drive import Drive  # noqa: E402
+
+# Bytes on the 64-bit unix port with .mpy files: 88.1-88.4 KB at this budget's last change (make
+# bench), 93.2 KB before the settings' keys were interned names and the OCPP password rules loaded
+# on demand. Each module's __file__ holds its path, so a deeper checkout reads a little more. The
+# unix port's qstr pools grow in steps (the next about 15 KB, at 1,261 names with this harness): a
+# jump of that size is a new pool, not a leak.
+BOOT_BUDGET = 90000
+
+
+def test_the_firmware_after_boot_fits_the_budget():
+    if not _mem:
+        return
+    d = None
+    gc.collect()
+    base = _mem() - _VOCAB
+    d = Drive(config={"max_current": 32})
+    d.run(0.5)
+    gc.collect()
+    used = _mem() - base
+    print("firmware objects after boot: %d bytes (vocabulary %d), budget %d" % (used, _VOCAB, BOOT_BUDGET))
+    assert d.app.charger.state == "A1", d.app.charger.state
+    assert used <= BOOT_BUDGET, "%d bytes after boot, budget %d (docs/design.md, Memory)" % (used, BOOT_BUDGET)
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
