@@ -54,7 +54,7 @@ test: $(STAMP) debs test-py test-upy test-mpy pyright
 ## TEST_JOBS=1 runs them one by one, TEST_JOBS=4 on a larger machine.
 TEST_JOBS ?= 2
 test-py: $(STAMP) stubs rp2emu $(MICRODOT) browser
-	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile host_tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder host_tests
 
 ## The whole scenario library on the emulated Pico as well (make test runs its short scenarios only).
 test-rp2: $(STAMP) rp2emu
