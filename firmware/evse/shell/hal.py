@@ -72,6 +72,22 @@ def adc_input(pin, atten):
     return adc
 
 
+class _SideReads:
+    """PP, temperature and contactor feedback, read once where the phased pilot read waits for
+    its second plateau (it calls service() there, as it does a CT meter's; after it, if it had no
+    such wait): about 0.2 ms of the Pico's tick no longer beside that wait."""
+
+    def __init__(self, hw):
+        self.hw = hw
+        self.m = None
+        self.done = True
+
+    def service(self):
+        if not self.done:
+            self.done = True
+            self.hw.side_reads(self.m)
+
+
 class Hardware:
     """Measures into a Measurements snapshot and applies the core's Outputs."""
 
@@ -87,6 +103,7 @@ class Hardware:
         self._cc_addr = self._cc_shift = 0
         self.steps = self._pwm_steps(board)
         self._phase = None        # rp2: the pilot read at known phases of the slice's counter
+        self._side = None         # rp2: PP, temperature, feedback read inside that read's wait
         self._cc = 0              # the compare count last set (read back from the slice)
         self._mode = L.PILOT_F
         self._amps_x10 = 0
@@ -101,6 +118,7 @@ class Hardware:
             from evse.shell.pilot_phase import PhaseSampler
             self._phase = PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
                                        1000000 // L.PILOT_FREQ_HZ)
+            self._side = _SideReads(self)
         self._burst = board.PILOT_BURST
         self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
         self._temp_adc = adc_input(board.TEMP_ADC_PIN, board.ADC_ATTEN)
@@ -305,7 +323,7 @@ class Hardware:
     def _sample_phased(self, m, s, ct):
         """The PWM's plateaus sampled where the slice's counter says they are (pilot_phase.py):
         too few samples of either is not acted on; noise across 0 V is no reading. `ct`: a CT
-        burst in progress takes rounds in the waits."""
+        burst in progress takes rounds in the waits (or the side reads, _SideReads)."""
         s.sample(self._cc, self.steps, ct)
         if ct is not None:
             ct.service()
@@ -364,14 +382,23 @@ class Hardware:
         return 1 if self._feedback.value() == self.board.FEEDBACK_ACTIVE else 0
 
     def measure(self, m):
-        m.pp_ohms = self.read_pp()
-        m.temp_c = self.read_temp()
-        m.feedback = self.read_feedback()
-        self.sample_pilot(m)      # last: the pilot's reading is the freshest when the core decides
+        side = self._side
+        if side is not None and self.ct is None and 0 < self.duty_x100 < 10000:
+            side.m = m            # read while the phased read waits for its second plateau
+            side.done = False
+            self._sample_phased(m, self._phase, side)
+        else:
+            self.side_reads(m)
+            self.sample_pilot(m)  # last: the pilot's reading is the freshest when the core decides
         self._edges_seen = self.rcd_edges + self.rcd_dc_edges
         m.rcd_edges = self.rcd_edges
         m.rcd_trip = self.rcd_tripped
         m.rcd_dc_trip = self.rcd_dc_tripped
+
+    def side_reads(self, m):
+        m.pp_ohms = self.read_pp()
+        m.temp_c = self.read_temp()
+        m.feedback = self.read_feedback()
 
     # --- the pilot PWM as the port really runs it ---
     def _pwm_steps(self, board):
