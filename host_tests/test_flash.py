@@ -98,6 +98,26 @@ def test_two_boards_flashed_at_once_each_get_their_own_settings(tmp_path):
             os.remove(path)
 
 
+def test_a_board_that_goes_silent_mid_flash_is_met_once_more(monkeypatch, tmp_path):
+    """A board that resets in the middle of a command (its watchdog, a brown-out) leaves mpremote
+    waiting: after the time limit the flash meets the board again and finishes, instead of failing."""
+    calls = []
+
+    def board(port, args, timeout=F.MPREMOTE_TIMEOUT_S):
+        calls.append(args[0])
+        if args[0] == "exec" and calls.count("exec") == 1:
+            raise F.BoardSilent("no answer from the board at %s within %d s (mpremote)" % (port, timeout))
+        return "FLASHHASH {}\n" if args[0] == "exec" else ""
+    monkeypatch.setattr(F, "mpremote", board)
+    monkeypatch.setattr(F, "wait_for_repl", lambda port, timeout=None: True)
+    tty = tmp_path / "tty"
+    tty.write_text("")
+    said = []
+    copied, _ = F.flash("vboard", str(tty), log=said.append)
+    assert calls.count("exec") == 2 and "main.py" in copied
+    assert said[0].endswith("within 60 s (mpremote); once more"), said
+
+
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "tools.flash"] + list(args), cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)

@@ -253,7 +253,7 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
     need_mosquitto()
     import os
     from tools.toolchain import upy_tests as U
-    U.precompile()
+    assert not U.precompile()
     (tmp_path / "certs").mkdir()
     (tmp_path / "flash").mkdir()
     ca, cert, key = make_certs(tmp_path / "certs") if scheme == "mqtts" else (None, None, None)

@@ -95,7 +95,7 @@ def upy_figures(tmp_path_factory):
     """The unix port's longest tick gaps: plain ws://, wss://, wss:// through a slow link, and a
     silent TLS server; printed for the report."""
     from tools.toolchain import upy_tests as U
-    U.precompile()
+    assert not U.precompile()
     tmp_path = tmp_path_factory.mktemp("tls_tick")
     ca = str(tmp_path / "ca.pem")
 

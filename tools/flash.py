@@ -42,6 +42,8 @@ VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
 SETTINGS_NAME = "settings.json"
 SETTINGS_COPIES = ("settings.a", "settings.b")     # what the board keeps (evse.services.settings.copy_paths)
 MPREMOTE_TIMEOUT_S = 180
+HASH_TIMEOUT_S = 60          # reading the board's hashes: seconds on a board, never minutes
+SILENT_TRIES = 2             # a board that reset mid-command (watchdog, power) is met once more
 
 # Runs on the board: the SHA-256 of every file flash.py manages, printed as one JSON line.
 HASH_SCRIPT = """
@@ -82,6 +84,10 @@ print('FLASHHASH ' + json.dumps(_o))
 
 class FlashError(Exception):
     pass
+
+
+class BoardSilent(FlashError):
+    """mpremote got no answer in time: the board may have reset in the middle of a command."""
 
 
 def board_info(board):
@@ -242,7 +248,7 @@ def _mpremote_once(port, args, timeout):
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise FlashError("no answer from the board at %s within %d s (mpremote)" % (port, timeout))
+        raise BoardSilent("no answer from the board at %s within %d s (mpremote)" % (port, timeout))
     if r.returncode:
         last = [x for x in r.stdout.strip().splitlines() if x.strip()]
         msg = last[-1] if last else "mpremote exit %d" % r.returncode
@@ -253,7 +259,7 @@ def _mpremote_once(port, args, timeout):
 
 
 def board_hashes(port):
-    out = mpremote(port, ["exec", HASH_SCRIPT])
+    out = mpremote(port, ["exec", HASH_SCRIPT], HASH_TIMEOUT_S)
     for line in out.splitlines():
         if line.startswith("FLASHHASH "):
             return json.loads(line[len("FLASHHASH "):])
@@ -296,26 +302,42 @@ def flash(board, port, settings_path=None, reset=True, log=print):
         raise FlashError("no board at %s (mpremote: no device found)" % port)
     files = build(board)
     settings_local = settings_file(board, settings_path)
+    copied, removed = [], []
     try:
-        if port:                         # "auto": mpremote finds the board
-            wait_for_repl(port)
-        remote = board_hashes(port)
-        steps, copied, removed = plan(files, remote, settings_local, bool(settings_path))
-        args = []
-        for s in steps:
-            args += s + ["+"]
-        if reset:
-            args += ["reset"]
-        elif args:
-            args.pop()
-        if args:
-            mpremote(port, args)
+        for attempt in range(SILENT_TRIES):
+            try:
+                _sync(port, files, settings_local, bool(settings_path), reset, copied, removed)
+                break
+            except BoardSilent as e:
+                if attempt == SILENT_TRIES - 1:
+                    raise
+                log("flash: %s; once more" % e)
     finally:
         os.remove(settings_local)
     log("flash %s at %s: %d firmware files; %d copied, %d removed%s" % (
         board, port or "auto", len(files), len(copied), len(removed),
         "; reset" if reset else "; not reset: in maintenance at the REPL until reset (docs/flashing.md)"))
     return copied, removed
+
+
+def _sync(port, files, settings_local, force_settings, reset, copied, removed):
+    """The board brought up to the build: its hashes read, what differs copied (added to copied
+    and removed), then reset. Run again after a silence, it copies only what is still different."""
+    if port:                         # "auto": mpremote finds the board
+        wait_for_repl(port)
+    remote = board_hashes(port)
+    steps, new_copied, new_removed = plan(files, remote, settings_local, force_settings)
+    copied += [c for c in new_copied if c not in copied]
+    removed += [r for r in new_removed if r not in removed]
+    args = []
+    for s in steps:
+        args += s + ["+"]
+    if reset:
+        args += ["reset"]
+    elif args:
+        args.pop()
+    if args:
+        mpremote(port, args)
 
 
 def package_json():

@@ -13,7 +13,8 @@ CLIENTS = 8
 
 def heap():
     from tools.toolchain import upy_tests
-    upy_tests.precompile()
+    for line in upy_tests.precompile():
+        print(line)
     env = upy_tests.upy_env()
     r = subprocess.run([upy_tests.micropython(), "-X", "heapsize=256k", "host_tests/upy/test_web_heap_upy.py"],
                        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)

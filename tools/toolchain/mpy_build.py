@@ -50,11 +50,10 @@ def mpy_cross():
 
 
 def compile_one(src, dst, arch, name):
-    """src compiled to dst for arch (None: bytecode only). `name` is the source name embedded in the
-    .mpy (tracebacks show it): the path on the board, never the build machine's, so the bytes do not
-    depend on where the clone is."""
-    march = ["-march=" + arch] if arch else []
-    return cross(march + ["-O1", "-s", name], src, dst)
+    """src compiled to dst for arch (None: the unix port on this host, the virtual board). `name` is
+    the source name embedded in the .mpy (tracebacks show it): the path on the board, never the
+    build machine's, so the bytes do not depend on where the clone is."""
+    return cross(["-march=" + (arch or "host"), "-O1", "-s", name], src, dst)
 
 
 def cross(flags, src, dst):
