@@ -91,8 +91,8 @@ class BoardSilent(FlashError):
 
 
 def board_info(board):
-    """(board file, mpy-cross arch or None for bytecode only) of a board name (boards/NAME.py,
-    `vboard`) or a path to a board file, once it passes the board check."""
+    """(board file, mpy-cross arch, or None: this host's, for the virtual board) of a board name
+    (boards/NAME.py, `vboard`) or a path to a board file, once it passes the board check."""
     path = boardcheck.resolve(board)
     if not os.path.exists(path):
         raise FlashError("unknown board %r (boards: %s, or a path to a board file)" % (
