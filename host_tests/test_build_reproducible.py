@@ -15,7 +15,7 @@ def _clone(dst):
         shutil.copytree(os.path.join(ROOT, d), os.path.join(dst, d),
                         ignore=shutil.ignore_patterns("__pycache__"))
     os.makedirs(os.path.join(dst, "tools", "toolchain"))
-    for f in ("__init__.py", os.path.join("toolchain", "mpy_build.py")):
+    for f in ("__init__.py", os.path.join("toolchain", "mpy_build.py"), os.path.join("toolchain", "whole.py")):
         shutil.copy(os.path.join(ROOT, "tools", f), os.path.join(dst, "tools", f))
 
 

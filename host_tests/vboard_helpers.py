@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tools.evsectl.link import Link, LinkError
+from tools.toolchain.whole import write_whole
 from tools.waiting import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,10 +92,7 @@ def make_flash_installed(port, *extra):
     """make flash as an installer does, with the circuit's rating (32 A): without a max_current the
     charger offers nothing (fault `settings`)."""
     os.makedirs(os.path.dirname(INSTALLED), exist_ok=True)
-    tmp = "%s.%d" % (INSTALLED, os.getpid())      # whole when a flash in another worker reads it
-    with open(tmp, "w") as f:
-        f.write('{"max_current": 32}')
-    os.replace(tmp, INSTALLED)
+    write_whole(INSTALLED, '{"max_current": 32}')    # whole when a flash in another worker reads it
     return make_flash(port, "SETTINGS=" + INSTALLED, *extra)
 
 

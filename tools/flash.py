@@ -36,6 +36,7 @@ import time
 
 from tools import boardcheck, webfiles
 from tools.toolchain import mpy_build
+from tools.toolchain.whole import write_whole
 
 ROOT = mpy_build.ROOT
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
@@ -142,10 +143,7 @@ def build(board):
     dst = os.path.join(out, "board.mpy")
     src = os.path.join(out, "board.py")            # with its BASE board's lines (the Pico W's)
     os.makedirs(out, exist_ok=True)
-    tmp = "%s.%d.tmp" % (src, os.getpid())         # whole or not at all for a flash at the same time
-    with open(tmp, "w") as f:
-        f.write(boardcheck.source(board_file))
-    os.replace(tmp, src)
+    write_whole(src, boardcheck.source(board_file))     # never half of it for a flash at the same time
     _compile(src, dst, arch, "board.py", always=True)   # another file may share the name
     files.append((dst, "board.mpy"))
     return files

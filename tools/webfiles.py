@@ -2,10 +2,13 @@
 `make microdot`, or the first flash, into build/microdot, never copied into the repository) and the page, gzipped.
 tools/flash.py copies both; the unix-port tests and the virtual board read them from here."""
 import gzip
+import io
 import os
 import shutil
 import subprocess
 import sys
+
+from tools.toolchain.whole import write_whole
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICRODOT_DIR = os.path.join(ROOT, "build", "microdot")
@@ -54,9 +57,8 @@ def page_gz(dst):
     with open(PAGE_SRC, "rb") as f:
         data = f.read()
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    tmp = "%s.%d.tmp" % (dst, os.getpid())      # renamed when whole: a flash at the same time
-    with open(tmp, "wb") as raw:                 # never copies half a page
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as z:
-            z.write(data)
-    os.replace(tmp, dst)
+    raw = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as z:
+        z.write(data)
+    write_whole(dst, raw.getvalue())     # a flash at the same time never copies half a page
     return dst

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+from tools.toolchain.whole import own_name
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARCHS = ("xtensawin", "armv6m")
 # Files that must stay .py on the board: MicroPython runs boot.py/main.py by name.
@@ -60,7 +62,7 @@ def cross(flags, src, dst):
     """mpy-cross src into dst through a name of this process's own, then renamed: two builds at
     once (two boards flashed from one checkout, two test workers) never read a half-written .mpy."""
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    tmp = "%s.%d.tmp" % (dst, os.getpid())
+    tmp = own_name(dst)
     r = subprocess.run([mpy_cross()] + flags + ["-o", tmp, src],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode == 0:
