@@ -388,10 +388,10 @@ class Console:
 # The core's frequent events as JSON lines from templates: their fields are vocabulary names, bools
 # and finite numbers. json.dumps of a dict costs about 3x as much on the Pico (a state line 280 ->
 # 86 us, a pwm line 500 -> 370 us), and a state change brings up to four lines in one tick.
-_TEMPLATES = {V.EV_STATE: '{"ev": "state", "state": "%s", "t": %d}\n',
-              V.EV_PWM: '{"ev": "pwm", "duty": %s, "amps": %s, "t": %d}\n',
-              V.EV_CONTACTOR: '{"ev": "contactor", "closed": %s, "t": %d}\n',
-              V.EV_FAULT: '{"ev": "fault", "fault": "%s", "set": %s, "t": %d}\n'}
+_TEMPLATES = {V.EV_STATE: '{"ev": "' + V.EV_STATE + '", "state": "%s", "t": %d}\n',
+              V.EV_PWM: '{"ev": "' + V.EV_PWM + '", "duty": %s, "amps": %s, "t": %d}\n',
+              V.EV_CONTACTOR: '{"ev": "' + V.EV_CONTACTOR + '", "closed": %s, "t": %d}\n',
+              V.EV_FAULT: '{"ev": "' + V.EV_FAULT + '", "fault": "%s", "set": %s, "t": %d}\n'}
 
 
 def _line(ev, now_ms):
