@@ -77,6 +77,7 @@ class Pico:
         self.t_us = 0                 # emulated time of the last event
         self.epoch_us = 0             # mm.clock.us = emulated time - epoch_us (the bench's time 0)
         self.boots = 0
+        self.offs = 0                 # power cuts (`power`)
         self.busy = []                # (t_us, busy cycles in the tick before it)
         self.pwm = {}                 # pin -> the slice's registers at the last tick
         self.outputs = {}             # watched pin -> level
@@ -165,6 +166,14 @@ class Pico:
             sock.close()
         return got["reply"]
 
+    def power(self, on):
+        """Cuts (False) or restores (True) the chip's supply at the instant it stands at: RAM is lost,
+        the flash kept; restored, it boots as from power-on (reason 0)."""
+        seen = (self.boots, self.offs)
+        self._send({"power": 1 if on else 0})
+        if not self.pump(until=lambda: (self.boots, self.offs) != seen, wall_s=60):
+            raise RuntimeError("the emulated Pico did not answer the power %s" % ("on" if on else "off"))
+
     def realtime(self, on):
         """Paced to the wall clock when idle (as a board is for host tools), or as fast as it goes."""
         self._send({"realtime": bool(on)})
@@ -184,12 +193,19 @@ class Pico:
         elif kind == "boot":       # a reset: every output back to an input (low), PWM stopped
             self.boots = ev["n"]
             self.boot_reasons.append((ev["t"], ev["reason"]))
-            for pin in self._watch:
-                self._output(pin, 0)
-            pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
-            if pwm is not None:
-                pwm.deinit()
-                self.world.recompute()
+            self._dead_pins()
+        elif kind == "off":        # the supply cut: the same, and nothing runs until power returns
+            self.offs += 1
+            self._dead_pins()
+
+    def _dead_pins(self):
+        for pin in self._watch:
+            self._output(pin, 0)
+        self.pwm.pop(self.board.PILOT_PWM_PIN, None)
+        pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
+        if pwm is not None:
+            pwm.deinit()
+            self.world.recompute()
 
     def _output(self, pin, level):
         self.outputs[pin] = level

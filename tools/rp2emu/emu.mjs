@@ -7,9 +7,10 @@
 // Python side, tools/rp2emu/board.py, which runs the bench's circuit model): one JSON object a
 // line each way, and the core stops after every event until the controller answers {"go":1}, so
 // the circuit answers at the emulated instant of the event (lockstep, runs repeat).
-//   out:  {"ev":"ready"|"boot"|"out"|"tick", "t": emulated us, ...}
+//   out:  {"ev":"ready"|"boot"|"off"|"out"|"tick", "t": emulated us, ...}
 //   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
-//         {"at": emulated us} (one "at" event then),
+//         {"at": emulated us} (one "at" event then), {"power": 0|1} (the supply cut: an "off" event
+//         with every pin dead and time going on; restored: a power-on boot, the flash kept),
 //         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}}, {"go":1}
 // Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
 // ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
@@ -51,6 +52,7 @@ if (image.readUInt32LE(0) === 0x0a324655) {           // UF2 magic
 let timeBaseNs = 0;       // emulated time of the previous boots
 let boots = 0;
 let mcu, cdc, pendingRead = -1, rebootReason = null, kept = null;
+let off = false;          // the supply is cut: no instruction runs, only time passes
 let busyCycles = 0;
 let paused = false;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -83,7 +85,7 @@ const server = net.createServer((sock) => {
   if (client) client.destroy();
   client = sock;
   sock.setNoDelay(true);
-  sock.on('data', (d) => { inq = Buffer.concat([inq, d]); deliver(); kick(); });
+  sock.on('data', (d) => { if (!off) { inq = Buffer.concat([inq, d]); deliver(); kick(); } });
   sock.on('close', () => { if (client === sock) client = null; });
   sock.on('error', () => {});
 });
@@ -119,12 +121,31 @@ function onBreak(n) {
   c.PC = c.LR & ~1;
 }
 
-function boot() {
+function newChip() {
   if (mcu) {
     timeBaseNs += mcu.clock.nanos;
-    flash.set(mcu.flash.subarray(0, flash.length));
+    if (!off) flash.set(mcu.flash.subarray(0, flash.length));
   }
   mcu = new RP2040();
+}
+
+function powerOff() {
+  // RAM and every register are lost, the flash is kept; the host's ticks and stops go on, on a
+  // chip that runs nothing (its pins are inputs: the coil and the pilot's drive drop)
+  newChip();
+  off = true;
+  cdc = null;
+  pendingRead = -1;
+  inq = Buffer.alloc(0);
+  kept = null;                           // the next boot is a power-on: no reason, no scratch
+  rebootReason = null;
+  if (tickMs) startTicks();
+  event({ ev: 'off' });
+}
+
+function boot() {
+  newChip();
+  off = false;
   mcu.logger = new ConsoleLogger(LogLevel.Error);
   const words = new Uint32Array(rom.buffer.slice(rom.byteOffset, rom.byteOffset + rom.length));
   patchRom(words);
@@ -232,6 +253,8 @@ function command(o) {
     const a = mcu.clock.createAlarm(() => event({ ev: 'at' }));        // instant, not the next tick
     a.schedule(Math.max(0, o.at * 1000 - (timeBaseNs + mcu.clock.nanos)));
   }
+  if (o.power === 0 && !off) powerOff();
+  if (o.power === 1 && off) boot();
   if (o.go) { paused = false; kick(); }
   if (o.quit) process.exit(0);
 }
@@ -261,7 +284,7 @@ function run() {
   while (!paused) {
     for (let i = 0; i < 10000 && !paused; i++) {
       const core = mcu.core, clock = mcu.clock;
-      if (core.waiting) {
+      if (core.waiting || off) {
         if (!clock.nextAlarm) return;   // nothing will wake it but the host: wait for bytes
         const n = Math.max(0, clock.nanosToNextAlarm);
         const ahead = realtime ? emuNs() + n - wallNs() : 0;

@@ -22,7 +22,6 @@ from tools.sim import mock_machine as mm
 from tools import rp2emu
 from tools.sim.bench.runner import Bench
 from tools.sim.rig import INSTALLED, TICK_US
-from bench_vehicle.scenario import ScenarioError
 
 BOARD = "rpi_pico"
 FLASH_WALL_S = 900          # the first `make flash` copies every .mpy over the emulated USB
@@ -34,11 +33,6 @@ STATUS_ID = "bench"
 CONSOLE_LAG_US = 2 * TICK_US
 
 
-def refuse(cmds):
-    """ScenarioError for what the emulated board cannot do yet (exit 2: nothing is run)."""
-    for c in cmds:
-        if c.verb == "power":
-            raise ScenarioError(c.line, "power off/on: not on the emulated Pico yet (--target host)")
 
 
 class PicoRig:
@@ -84,7 +78,6 @@ class PicoRig:
             os.remove(path)
         if not done or proc.returncode:
             raise RuntimeError("make flash on the emulated Pico failed:\n" + out)
-        chip_boot_us = pico.boot_reasons[-1][0]
         pico.realtime(False)
         self._sock = socket.create_connection(("127.0.0.1", pico.tcp))
         self._sock.setblocking(False)
@@ -93,7 +86,7 @@ class PicoRig:
         # 0: the MicroPython boot and the imports before it are not scenario time.
         if not pico.pump(until=lambda: self._drain() or self.start_ms is not None, wall_s=STARTUP_WALL_S):
             raise RuntimeError("the firmware did not report on the emulated Pico's console")
-        pico.epoch_us = chip_boot_us + self.start_ms * 1000
+        pico.epoch_us = pico.boot_reasons[-1][0] + self.start_ms * 1000
         mm.clock.us = 0          # the traces open at 0 with the pins as the firmware found them
         self.world._follow_hist = []                   # its times were on the emulator's clock
 
@@ -161,7 +154,7 @@ class PicoRig:
             t_ms = None
         if self.start_ms is None and t_ms is not None:
             self.start_ms = t_ms
-        t_us = mm.clock.us if t_ms is None else (t_ms - self.start_ms) * 1000
+        t_us = mm.clock.us if t_ms is None else self._scenario_us(t_ms)
         self.history.append((t_us, dict(seen)))
         if self._early is not None:
             self._early.append((ev, t_ms))
@@ -172,7 +165,7 @@ class PicoRig:
         """The listeners write at the firmware's time (in order: never before the last line)."""
         now = mm.clock.us
         if t_ms is not None:
-            mm.clock.us = min(now, max(self._t_logged, (t_ms - self.start_ms) * 1000))
+            mm.clock.us = min(now, max(self._t_logged, self._scenario_us(t_ms)))
         self._t_logged = mm.clock.us
         try:
             for lst in self.listeners:
@@ -182,6 +175,36 @@ class PicoRig:
 
     _t_logged = 0
     flushing = None              # after the last command: lines up to its time only
+
+    def _scenario_us(self, t_ms):
+        """A line's time (the firmware's ms since its chip booted) on the scenario's clock."""
+        pico = self.pico
+        if not pico.epoch_us:                        # still installing: the first line is time 0
+            return (t_ms - self.start_ms) * 1000
+        return pico.boot_reasons[-1][0] + t_ms * 1000 - pico.epoch_us
+
+    # --- the supply (`power off` / `power on`) ---
+    def power_off(self):
+        """RAM is lost, the coil and the pilot's drive drop, flash is kept; nothing is reported."""
+        if not self.powered:
+            return
+        self._drain()
+        self._buf = b""
+        self.powered = False
+        self.world.powered = False
+        self.world.recompute()
+        self.history.append((mm.clock.us, {}))
+        self.pico.power(False)
+
+    def power_on(self):
+        """The chip boots from power-on: it is in state boot until its firmware reports."""
+        if self.powered:
+            return
+        self.powered = True
+        self.world.powered = True
+        self.world.recompute()
+        self.history.append((mm.clock.us, {"state": V.ST_BOOT}))
+        self.pico.power(True)
 
     def reported(self, t_us):
         """What the firmware had reported by scenario time t_us (its lines carry their time)."""
@@ -252,7 +275,6 @@ class PicoBench(Bench):
         mm.clock.us = end
 
     def make_rig(self, board, flash_dir, seed):
-        refuse(self.cmds)
         return PicoRig(self.cfg, seed=seed)
 
     def run(self):
@@ -262,6 +284,9 @@ class PicoBench(Bench):
             self.rig.close()
 
     def do_limit(self, c):
+        if not self.rig.powered:
+            self.say("line %d: %s: ignored, the controller is powered off" % (c.line, c.text))
+            return
         self.rig.send_limit(c.args[0])
 
     def observe(self, what, value, tol):
