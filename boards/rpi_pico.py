@@ -36,6 +36,9 @@ RCD_TRIP_ACTIVE = 1
 RCD_TEST_PIN = 11
 
 CT_ADC_PINS = (28,)
+CT_SPC_MAX = 20                # CT rounds per mains cycle the Pico keeps between its ticks: at 40 (the
+                               # ct_spc default) the tick's 2-3 ms left gaps over 3 rounds, every burst
+                               # was retaken and the meter went blind (measured on the emulated Pico)
 MODBUS_UART = 0                # UART0: TX GP0, RX GP1 to a MAX485, DE/RE on GP2
 MODBUS_TX_PIN = 0
 MODBUS_RX_PIN = 1

@@ -21,7 +21,10 @@ class Adc:
     def __init__(self, clock, amps, apc):
         self.clock, self.amps, self.apc = clock, amps, apc
 
+    reads = 0
+
     def read_u16(self):
+        self.reads += 1
         x = 2048 + self.amps * math.sqrt(2) * math.sin(2 * math.pi * 50 * self.clock.t * 1e-6) / self.apc
         self.clock.t += 10
         return max(0, min(4095, int(round(x)))) << ADC_SHIFT
@@ -53,6 +56,19 @@ def test_ct_meter_from_settings(tmp_path):
     assert m.ok and m.current_a == pytest.approx(24.0, rel=0.01)
     assert m.amps == [pytest.approx(16.0, rel=0.01), pytest.approx(20.0, rel=0.01), pytest.approx(24.0, rel=0.01)]
     assert m.power_w == pytest.approx(230.0 * 60, rel=0.01)
+
+
+def test_a_slow_board_caps_the_ct_rounds_per_cycle(tmp_path):
+    """The Pico samples at most 20 rounds a mains cycle (its CT_SPC_MAX): at the default 40 its tick
+    left gaps in every burst and the meter went blind. Whatever ct_spc says, the board's cap holds,
+    and the current is still measured."""
+    for cap, rounds in ((None, 40), (20, 20)):
+        hw = CtHw((20.0,))
+        hw.ct_spc_max = cap
+        m = make_meter({"meter": "ct", "ct_spc": 40}, hw, data_dir=str(tmp_path / str(cap)))
+        m.poll(0)
+        assert hw.ct_adcs[0].reads == rounds
+        assert m.ok and m.current_a == pytest.approx(20.0, rel=0.01)
 
 
 def test_sessions_through_core_events(tmp_path):

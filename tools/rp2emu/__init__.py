@@ -232,7 +232,8 @@ class Pico:
         self.world.recompute()
 
     def push(self):
-        """Sends what the world changed: input levels, ADC codes, the pilot's plateaus."""
+        """Sends what the world changed: input levels, ADC codes, the pilot's plateaus, the CT's sine."""
+        from tools.sim.mock_machine.world import MAINS_HZ
         w, b, t = self.world, self.board, self.t_us
         msg = {}
         levels = dict((str(p), mm._inputs.get(p, 0)) for p in self._inputs)
@@ -241,12 +242,13 @@ class Pico:
             adc[str(_adc_channel(b.PP_ADC_PIN))] = w.pp_u16(t)
         if b.TEMP_ADC_PIN is not None:
             adc[str(_adc_channel(b.TEMP_ADC_PIN))] = w.temp_u16(t)
-        for pin in getattr(b, "CT_ADC_PINS", ()):       # no current modelled on the Pico yet: 0 A
-            adc[str(_adc_channel(pin))] = 32767
+        cts = getattr(b, "CT_ADC_PINS", ())[:1]          # the Pico's one CT: phase 1's current
+        ct = dict(ch=_adc_channel(cts[0]), hz=MAINS_HZ, mid=32767.5,
+                  peak=round(w.ct_peak_v(0, mm.clock.us) / w._fe[2] * 65535, 1)) if cts else None
         noise = list(w._noise) if (w.noise_v or w.glitch_p) and w._noise is not None else []
         pilot = {"ch": _adc_channel(b.PILOT_ADC_PIN), "pin": b.PILOT_PWM_PIN, "hi": w.hi_u16, "lo": w.lo_u16,
                  "edge_us": _edge_us(), "noise": noise}
-        for key, val in (("in", levels), ("adc", adc), ("pilot", pilot)):
+        for key, val in (("in", levels), ("adc", adc), ("pilot", pilot), ("ct", ct)):
             if self._sent.get(key) != val:
                 self._sent[key] = val
                 msg[key] = val

@@ -11,7 +11,8 @@
 //   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
 //         {"at": emulated us} (one "at" event then), {"power": 0|1} (the supply cut: an "off" event
 //         with every pin dead and time going on; restored: a power-on boot, the flash kept),
-//         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}}, {"go":1}
+//         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}},
+//         {"ct":{"ch":2,"hz":50,"mid":u16,"peak":u16}} (a current transformer's sine), {"go":1}
 // Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
 // ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
 // model the SPI flash commands); a watchdog reset (machine.reset(), a WDT timeout) restarts the chip
@@ -68,6 +69,7 @@ let watch = [], tickMs = 0, pwmPins = [];
 const inputs = {};                       // pin -> level
 const adcValues = [0, 0, 0, 0, 0];       // u16 per channel
 let pilot = null;                        // waveform of ADC pilot.ch following GPIO pilot.pin
+let ct = null;                           // ADC ct.ch: the mains sine a CT's burden gives
 let noiseI = 0;
 let pilotEdgeNs = 0, pilotLevel = false;
 
@@ -177,7 +179,8 @@ function boot() {
   const adc = mcu.adc;
   adc.onADCRead = (ch) => {
     adc.currentChannel = ch;
-    adc.channelValues[ch] = (pilot && ch === pilot.ch ? pilotSample() : adcValues[ch]) >> 4;
+    adc.channelValues[ch] = (pilot && ch === pilot.ch ? pilotSample() : ct && ch === ct.ch ? ctSample()
+      : adcValues[ch]) >> 4;
     adc.sampleAlarm.schedule(adc.sampleTime * 1000);
   };
   for (const [p, v] of Object.entries(inputs)) mcu.gpio[p].setInputValue(!!v);
@@ -202,6 +205,11 @@ function pilotSample() {
     noiseI = noiseI + 1 >= p.noise.length ? 0 : noiseI + 1;
     v += p.noise[noiseI];
   }
+  return v < 0 ? 0 : v > 65535 ? 65535 : v;
+}
+
+function ctSample() {
+  const v = Math.trunc(ct.mid + ct.peak * Math.sin(2 * Math.PI * ct.hz * (timeBaseNs + mcu.clock.nanos) / 1e9));
   return v < 0 ? 0 : v > 65535 ? 65535 : v;
 }
 
@@ -248,6 +256,7 @@ function command(o) {
   if (o.in) for (const [p, v] of Object.entries(o.in)) { inputs[p] = v; mcu.gpio[p].setInputValue(!!v); }
   if (o.adc) for (const [ch, v] of Object.entries(o.adc)) adcValues[ch] = v;
   if (o.pilot) { pilot = o.pilot; followPilot(); }
+  if (o.ct !== undefined) ct = o.ct;
   if (o.realtime !== undefined) { realtime = !!o.realtime; anchorWall = 0; anchorEmu = 0; }
   if (o.at !== undefined) {              // one stop at this emulated time (us): a bench command's
     const a = mcu.clock.createAlarm(() => event({ ev: 'at' }));        // instant, not the next tick

@@ -440,8 +440,10 @@ def _make_source(kind, cfg, hw):
         vadc = getattr(hw, "v_adc", None) if vpc > 0 else None
         # hw.ct_slice_us > 0 (the firmware's shell): sliced bursts that never block the loop
         slice_us = getattr(hw, "ct_slice_us", 0)
+        spc = int(_cfg(cfg, "ct_spc"))
+        cap = getattr(hw, "ct_spc_max", None)       # the rounds a slow board keeps up with
         return CtMeter(adcs, hw.ticks_us, apc, vadc=vadc, volts_per_count=vpc, nominal_volts=volts,
-                       mains_hz=int(_cfg(cfg, "mains_hz")), spc=int(_cfg(cfg, "ct_spc")),
+                       mains_hz=int(_cfg(cfg, "mains_hz")), spc=min(spc, cap) if cap else spc,
                        interval_ms=int(_cfg(cfg, "ct_interval_ms")), slice_us=slice_us,
                        sleep_us=getattr(hw, "sleep_us", None) if slice_us else None)
     if kind == "s0":

@@ -64,6 +64,7 @@ class MeterIO:
         self.ticks_us = ticks_us
         self.sleep_us = sleep_us
         self.ct_slice_us = _CT_SLICE_US
+        self.ct_spc_max = getattr(board, "CT_SPC_MAX", None)   # a slow board's cap on ct_spc
         atten = board.ADC_ATTEN
         self.ct_adcs = ()
         self.v_adc = None

@@ -215,7 +215,8 @@ class World:
             n = rng.gauss() * rms_volts if rms_volts else 0.0
             if glitch_p and rng.uniform() < glitch_p:
                 n = rng.uniform() * 30.0 - 15.0
-            self._noise[i] = int(n * per_volt)
+            code = int(n * per_volt)      # a glitch past an int16 is past the ADC's rails anyway
+            self._noise[i] = -32768 if code < -32768 else 32767 if code > 32767 else code
         self._install_pilot()
 
     def volts_to_u16(self, v):
@@ -282,12 +283,16 @@ class World:
         self._temp_u16 = max(0, min(65535, int(mv / 1000.0 / self._fe[2] * 65535)))
         return self._temp_u16
 
+    def ct_peak_v(self, phase, t_us):
+        """The peak of one CT's 50 Hz sine at its ADC (volts around mid-scale): the car's current."""
+        amps = self.ev_current(t_us) if phase < self.draw_phases else 0.0
+        return amps * 1.4142135 * CT_VOLTS_PER_AMP
+
     def _ct_source(self, phase):
         def read(t_us):
-            amps = self.ev_current(t_us) if phase < self.draw_phases else 0.0
             fullscale = self._fe[2]
             mid = fullscale / 2
-            v = mid + amps * 1.4142135 * CT_VOLTS_PER_AMP * math.sin(
+            v = mid + self.ct_peak_v(phase, t_us) * math.sin(
                 6.283185307179586 * MAINS_HZ * t_us / 1e6 - phase * 2.0943951)
             return max(0, min(65535, int(v / fullscale * 65535)))
         return read
