@@ -1,9 +1,8 @@
 """The hardware shell and the app on the virtual board: watchdog, exceptions, contactor outputs,
 feedback, the fault log on flash."""
-import json
-
 import pytest
 
+from evse.services import journal
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
@@ -30,7 +29,7 @@ def test_exception_in_the_control_tick_leaves_outputs_safe_and_starves_the_watch
     assert bench.charger.step is not broken_step         # ... with a fresh firmware
     bench.run(1)
     assert bench.state in ("C1", "C2") and bench.fault is None
-    log = json.load(open(bench.rig.flash_dir + "/faults.json"))
+    log = journal.read(bench.rig.flash_dir + "/faults.json")
     assert log["counters"].get("watchdog_reset") == 1
 
 
@@ -133,7 +132,7 @@ def test_fault_log_ring_with_counters(bench):
         bench.run(0.5)
         bench.unplug()
         bench.run(1)
-    log = json.load(open(bench.rig.flash_dir + "/faults.json"))
+    log = journal.read(bench.rig.flash_dir + "/faults.json")
     assert log["counters"]["ventilation"] == 3
     assert [r[1] for r in log["records"]] == ["ventilation"] * 3
     assert all(r[2] for r in log["records"])  # each with the state it happened in

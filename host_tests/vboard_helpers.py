@@ -70,13 +70,9 @@ class VBoard:
         return len(self.log_lines("watchdog reset"))
 
     def journal(self):
-        """The board's fault journal (faults.json on its flash)."""
-        import json
-        try:
-            with open(os.path.join(self.flash, "faults.json")) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
+        """The board's fault journal (faults.json on its flash), read as the firmware reads it."""
+        from evse.services import journal
+        return journal.read(os.path.join(self.flash, "faults.json"))
 
 
 INSTALLED = os.path.join(ROOT, "build", "vboard-installed.json")
