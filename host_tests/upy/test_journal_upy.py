@@ -110,6 +110,8 @@ def test_the_file_stays_bounded():
 
 
 def test_the_console_log_is_the_same_from_either_file():
+    import gc
+    gc.collect()                               # two boots of the App in this test
     d = new_flash_dir()
     _old_file(d)
     rig = Rig(config={"max_current": 32}, flash_dir=d)

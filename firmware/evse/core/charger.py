@@ -39,6 +39,21 @@ class Outputs:
         self.rcd_ack = False          # clear the shell's latched trip flag
 
 
+# Not the step's state (the quiet tick's snapshot): settings, the clock, parts compared on their
+# own, the events (a step that emits one is never quiet) and the quiet tick's own fields.
+_NOT_STATE = ("cfg", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits",
+              "_q_fields", "_q_snap", "_q_in", "_q_t", "_q_rem")
+
+
+def _left(diff, now, t0, ms, r):
+    """The smaller of r and the ms left before a timer started at t0 reaches ms (if it has not)."""
+    if t0 is not None:
+        d = ms - diff(now, t0)
+        if 0 < d < r:
+            return d
+    return r
+
+
 # Controller phases of closing
 _SELFTEST_IDLE = const(0)
 _SELFTEST_WAIT_TRIP = const(1)
@@ -105,6 +120,16 @@ class Charger:
         self._last_state_name = None
         if latched_fault:
             self._emit((V.EV_FAULT, latched_fault, True))
+        self._quiet_setup()
+
+    def _quiet_setup(self):
+        """The quiet tick (step()): every field a step may change, named once; buffers made once."""
+        self._q_fields = tuple((o, tuple(k for k in o.__dict__ if k not in _NOT_STATE))
+                               for o in (self, self.out, self.det, self.oc, self.thermal, self.rcd))
+        self._q_snap = [None] * sum(len(f[1]) for f in self._q_fields)
+        self._q_in = [None] * 16      # the inputs of the last full step (_same_inputs)
+        self._q_t = 0                 # when a full step last changed nothing ...
+        self._q_rem = 0               # ... and for how many ms after it no timer can run out (0: none)
 
     # --- requests from services ---
     def set_limit(self, source, amps):
@@ -112,6 +137,7 @@ class Charger:
         Refused (ValueError, nothing changed) unless a finite number 0..80. The core offers the
         lowest of every source, the board's rating included: no source lifts another's cap. The
         settings' and the board's limits are never removed: None there offers nothing."""
+        self._q_rem = 0               # a request: the next step is a full one
         if amps is not None:
             self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
         elif source in V.FIXED_SOURCES:
@@ -132,6 +158,7 @@ class Charger:
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
         A board without a valid rating keeps its own reason."""
+        self._q_rem = 0               # a request: the next step is a full one
         if self.limits[V.SRC_BOARD]:
             self.settings_error = why
 
@@ -144,20 +171,24 @@ class Charger:
         return low / 10
 
     def enable(self, flag):
+        self._q_rem = 0               # a request: the next step is a full one
         self.enabled = bool(flag)
 
     def authorize(self, flag):
+        self._q_rem = 0               # a request: the next step is a full one
         self.authorized = bool(flag)
         if flag:
             self.stop_reason = None
 
     def stop(self, reason):
         """End the session from the EVSE side (backend, console): stop under control, then open."""
+        self._q_rem = 0               # a request: the next step is a full one
         self.stop_reason = reason or "local"
         self.authorized = False
 
     def clear_fault(self):
         """Operator clears a fault (after service), and resets the trip counters."""
+        self._q_rem = 0               # a request: the next step is a full one
         self.rcd.reset()
         self._clear()
 
@@ -197,6 +228,24 @@ class Charger:
 
     # --- the control tick ---
     def step(self, m, now):
+        """One control step. A quiet tick skips it: the last full step changed nothing (every
+        field compared, no event), no request came since, the inputs read the same (the pilot by
+        its class) and no timer can run out yet: this step would change nothing either. About
+        0.9 ms of the Pico's 10 ms tick."""
+        same = self.state != V.ST_BOOT and self._same_inputs(m)
+        if same and self._q_rem > 0 and self.diff(now, self._q_t) < self._q_rem:
+            return
+        self._q_rem = 0
+        n = len(self.events)
+        if same:
+            self._snapshot()
+        self._full_step(m, now)
+        self._keep_inputs(m)
+        if same and len(self.events) == n and self._unchanged():
+            self._q_t = now
+            self._q_rem = self._horizon(now)
+
+    def _full_step(self, m, now):
         ps = self._measure(m, now)              # 1. measure
         if self.resample and not self._confirming:
             # A fast change seen once: the shell takes the confirming burst and steps again at
@@ -217,6 +266,87 @@ class Charger:
         if self.state != self._last_state_name:
             self._last_state_name = self.state
             self._emit((V.EV_STATE, self.state))
+
+    # --- the quiet tick's checks (step) ---
+    def _pilot_class(self, m):
+        mode = self.out.pilot_mode
+        return P.classify(m.pilot_pos, m.pilot_neg, mode == L.PILOT_PWM or mode == L.PILOT_5PCT,
+                          self.det.state)
+
+    def _same_inputs(self, m):
+        """Everything a step reads from outside is as the last full step read it."""
+        q = self._q_in
+        return (m.pilot_ok == q[0] and m.pp_ohms == q[1] and m.feedback == q[2]
+                and m.rcd_trip == q[3] and m.rcd_edges == q[4] and m.rcd_dc_trip == q[5]
+                and m.temp_c == q[6] and m.current_ma == q[7] and self._same_requests()
+                and self._pilot_class(m) == q[15])
+
+    def _same_requests(self):
+        """What services may write without a method call (the live settings, OCPP's auth)."""
+        q = self._q_in
+        cfg = self.cfg
+        return (self.auth_forced == q[8] and self.hlc == q[9] and cfg["connector"] == q[10]
+                and cfg["require_auth"] == q[11] and cfg["ventilation"] == q[12]
+                and cfg["wakeup_after_s"] == q[13] and cfg["rcd_selftest"] == q[14])
+
+    def _keep_inputs(self, m):
+        q = self._q_in              # one by one: a tuple assignment would allocate
+        q[0] = m.pilot_ok
+        q[1] = m.pp_ohms
+        q[2] = m.feedback
+        q[3] = m.rcd_trip
+        q[4] = m.rcd_edges
+        q[5] = m.rcd_dc_trip
+        q[6] = m.temp_c
+        q[7] = m.current_ma
+        q[8] = self.auth_forced
+        q[9] = self.hlc
+        cfg = self.cfg
+        q[10] = cfg["connector"]
+        q[11] = cfg["require_auth"]
+        q[12] = cfg["ventilation"]
+        q[13] = cfg["wakeup_after_s"]
+        q[14] = cfg["rcd_selftest"]
+        q[15] = self._pilot_class(m)
+
+    def _snapshot(self):
+        buf = self._q_snap
+        i = 0
+        for o, names in self._q_fields:
+            for k in names:
+                buf[i] = getattr(o, k)
+                i += 1
+
+    def _unchanged(self):
+        buf = self._q_snap
+        i = 0
+        for o, names in self._q_fields:
+            for k in names:
+                if getattr(o, k) != buf[i]:
+                    return False
+                i += 1
+        return True
+
+    def _horizon(self, now):
+        """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
+        most: a full step at least that often, and long before the ticks wrap)."""
+        r = _left(self.diff, now, self.t_F, L.FAULT_F_MIN_MS, L.QUIET_MAX_MS)
+        r = _left(self.diff, now, self.t_F, L.RCD_RETRY_MS, r)
+        r = _left(self.diff, now, self.t_closed, L.FEEDBACK_SETTLE_MS + 1, r)
+        r = _left(self.diff, now, self.t_closed, L.RCD_EARLY_MS, r)
+        r = _left(self.diff, now, self.t_opened, L.FEEDBACK_SETTLE_MS + 1, r)
+        r = _left(self.diff, now, self.t_ev_stop, L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS, r)
+        r = _left(self.diff, now, self.t_ev_stop, L.EV_STOP_WAIT_MS, r)
+        r = _left(self.diff, now, self.t_x1_hold, L.X1_MIN_MS, r)
+        r = _left(self.diff, now, self.t_b2_idle, self.cfg["wakeup_after_s"] * 1000, r)
+        r = _left(self.diff, now, self.t_step_EF, L.WAKEUP_F_MS, r)
+        r = _left(self.diff, now, self.t_selftest, L.RCD_TEST_MAX_MS, r)
+        r = _left(self.diff, now, self.t_selftest, L.RCD_TEST_SETTLE_MS, r)
+        r = _left(self.diff, now, self.t_duty, L.DUTY_NOMINAL_RAISE_MS, r)
+        oc = self.oc
+        r = _left(self.diff, now, oc._prev_until, L.OC_SIGNAL_WINDOW_MS, r)
+        r = _left(self.diff, now, oc._over_since, L.OC_TRIP_MS, r)
+        return _left(self.diff, now, self.det._since, self.det.bc_qualify_ms, r)
 
     def _measure(self, m, now):
         """The shell has filled `m`: read the pilot through the debouncer, PP, temperature, meter."""
@@ -347,6 +477,7 @@ class Charger:
 
     def internal_fault(self, now):
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
+        self._q_rem = 0               # a request: the next step is a full one
         self._set_fault(V.FAULT_INTERNAL, now)
 
     def _set_fault(self, name, now):

@@ -40,6 +40,7 @@ DIODE_MIRROR_MV = const(2000)        # |pos + neg| below this while pos > 2 V: d
 
 # --- Pilot timing (facts 4) ---
 TICK_MS = const(10)                  # control tick; detection plus command within 20 ms (seq 8.1)
+QUIET_MAX_MS = const(1000)           # a quiet tick skips the core's step (nothing can change); a full one at least every 1 s
 FAST_CONFIRM = const(2)              # bursts that must agree for A, E, F, faults or C->B (<= 20 ms)
 UNDECIDED_WARN_BURSTS = const(100)   # a level in a gap with no state to keep, for 1 s: warn (no charging)
 BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting's default, range): chatter guard

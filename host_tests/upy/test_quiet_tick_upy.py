@@ -1,0 +1,253 @@
+# The quiet tick against the full step, on both interpreters (safety core, issue 11): Charger.step
+# skips a step that would change nothing (the last full one changed nothing, no request since,
+# the same inputs, no timer about to run out). Two chargers get the same random inputs, requests,
+# live settings and clock: one with the quiet tick, one that always steps in full. After every
+# tick they agree on every field, every output and every event. The inputs hold for long runs
+# (a bench's car, cable, meter and temperature), so most ticks are quiet; time sometimes jumps so
+# that every timer runs out on some tick.
+from evse.core import charger as CH
+from evse.core import limits as L
+from evse.services import settings
+
+import upytest
+
+LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000)  # A B C D E, gaps, impossible
+PP = (150, 150, 150, L.PP_NOT_WIRED, 480, L.PP_OPEN, 1500)
+TEMPS = (None, 30, 66, 69, 72, 60)
+CURRENTS = (None, 0, 16000, 33000, 45000, -1)
+
+
+class Rand:
+    """A small LCG: the same sequence on both interpreters."""
+
+    def __init__(self, seed):
+        self.x = seed
+
+    def below(self, n):
+        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
+        return (self.x >> 8) % n
+
+    def pick(self, seq):
+        return seq[self.below(len(seq))]
+
+
+def _cfg():
+    c = dict((k, v[1]) for k, v in settings.SCHEMA.items())
+    c["max_current"] = 32
+    return c
+
+
+class World:
+    """The car, cable, contactor mirror, RCD, meter and thermometer, each held for a while."""
+
+    def __init__(self, r):
+        self.r = r
+        self.level, self.diode_short, self.ok = 9000, False, True
+        self.pp, self.fb_mode, self.temp, self.ma = 150, 0, 30, None
+        self.rcd, self.rcd_dc, self.edges, self.test_ticks = False, False, 0, 0
+
+    def change(self):
+        r = self.r
+        k = r.below(9)
+        if k < 3:
+            self.level = r.pick(LEVELS)
+        elif k == 3:
+            self.diode_short = r.below(6) == 0
+        elif k == 4:
+            self.pp = r.pick(PP)
+        elif k == 5:
+            self.fb_mode = (0, 1, 1, 1, 2)[r.below(5)]     # none, follows the coil, stuck closed
+        elif k == 6:
+            self.temp = r.pick(TEMPS)
+        elif k == 7:
+            self.ma = r.pick(CURRENTS)
+        elif r.below(3) == 0:
+            self.rcd_dc = r.below(8) == 0
+            if r.below(4) == 0:
+                self.rcd = not self.rcd
+                self.edges += self.rcd
+
+    def fill(self, m, out):
+        r = self.r
+        if out.rcd_test:                       # the self-test's winding trips the monitor soon
+            self.test_ticks += 1
+            if self.test_ticks == 3:
+                self.rcd, self.edges = True, self.edges + 1
+        elif self.test_ticks:
+            self.test_ticks, self.rcd = 0, False
+        noise = r.below(3) * 40 - 40 if r.below(4) == 0 else 0
+        if out.pilot_mode == L.PILOT_F:
+            pos = neg = -12000 + noise
+        elif out.pilot_mode == L.PILOT_X1:
+            pos = neg = self.level + noise
+        else:
+            pos = self.level + noise
+            neg = -pos if self.diode_short else -12000
+        m.pilot_pos, m.pilot_neg, m.pilot_ok = pos, neg, r.below(200) != 0
+        m.pp_ohms = self.pp
+        m.feedback = (-1, 1 if out.contactor else 0, 1)[self.fb_mode]
+        m.rcd_trip, m.rcd_dc_trip, m.rcd_edges = self.rcd, self.rcd_dc, self.edges
+        m.temp_c, m.current_ma = self.temp, self.ma
+
+
+def _request(r, chargers, now):
+    """The same request to both, as a service would make it between two ticks."""
+    k = r.below(14)
+    k = 4 if k > 10 else k                     # clear_fault more often: latched faults end
+    arg = r.below(40)
+    for ch in chargers:
+        if k == 0:
+            ch.enable(arg % 5 != 0)
+        elif k == 1:
+            ch.authorize(arg % 2 == 0)
+        elif k == 2:
+            ch.stop("remote")
+        elif k == 3:
+            ch.set_limit(("console", "ocpp", "settings")[arg % 3], None if arg == 0 else arg % 33)
+        elif k == 4:
+            ch.clear_fault()
+        elif k == 5:
+            ch.settings_fault("max_current: bad" if arg == 1 else None)
+        elif k == 6:
+            ch.auth_forced = arg % 2 == 0        # OCPP writes it directly
+        elif k == 7:
+            ch.cfg["require_auth"] = arg % 3 == 0    # live settings: the console writes app.cfg
+        elif k == 8:
+            ch.cfg["ventilation"] = arg % 2 == 0
+        elif k == 9:
+            ch.cfg["wakeup_after_s"] = (0, 1, 30)[arg % 3]
+        else:
+            ch.cfg["rcd_selftest"] = arg % 4 != 0
+
+
+def _fields(ch):
+    return [[(k, getattr(o, k)) for k in names] for o, names in ch._q_fields]
+
+
+def _run(seed, ticks):
+    r = Rand(seed)
+    quiet, full = CH.Charger(_cfg()), CH.Charger(_cfg())
+    full._horizon = lambda now: 0              # never quiet: every step in full
+    steps = [0]
+    inner = quiet._full_step
+
+    def counted(m, now):
+        steps[0] += 1
+        inner(m, now)
+    quiet._full_step = counted
+    w = World(r)
+    mq, mf = CH.Measurements(), CH.Measurements()
+    now = 1000
+    for i in range(ticks):
+        if r.below(60) == 0:
+            w.change()
+        if r.below(80) == 0:
+            _request(r, (quiet, full), now)
+        now += 10 if r.below(100) else 1 + r.below(8000)
+        w.fill(mq, quiet.out)
+        for k in mq.__dict__:
+            setattr(mf, k, getattr(mq, k))
+        for ch, m in ((quiet, mq), (full, mf)):
+            ch.step(m, now)
+            if ch.resample:                    # the shell's confirming burst, as App.tick does
+                ch.step(m, now + 1)
+        assert quiet.events == full.events, (seed, i, quiet.events, full.events)
+        assert quiet.out.__dict__ == full.out.__dict__, (seed, i)
+        assert _fields(quiet) == _fields(full), (seed, i, quiet.state, full.state)
+        assert quiet.limits == full.limits and quiet.resample == full.resample, (seed, i)
+        del quiet.events[:]
+        del full.events[:]
+    return steps[0]
+
+
+def test_the_quiet_tick_changes_nothing_the_full_step_would_change():
+    ticks = 4000
+    skipped = 0
+    for seed in (1, 7, 42, 1234, 99991):
+        skipped += ticks - _run(seed, ticks)
+    assert skipped > 5 * ticks // 2, skipped   # most ticks were quiet: the test tested something
+
+
+def _charging_pair():
+    """Both chargers charging a car in C2 (no noise), the quiet one skipping its steps."""
+    cfg = _cfg()
+    cfg["rcd_selftest"] = False                # (no RCD model here)
+    pair = CH.Charger(dict(cfg)), CH.Charger(dict(cfg))
+    pair[1]._horizon = lambda now: 0
+    m = CH.Measurements()
+    m.pilot_ok, m.pp_ohms, m.temp_c = True, 150, 30
+    t = [1000]
+
+    def tick(level):
+        t[0] += 10
+        for ch in pair:
+            mode = ch.out.pilot_mode
+            m.pilot_pos = -12000 if mode == L.PILOT_F else level
+            m.pilot_neg = level if mode == L.PILOT_X1 else -12000
+            ch.step(m, t[0])
+            if ch.resample:
+                ch.step(m, t[0])
+        assert pair[0].events == pair[1].events and _fields(pair[0]) == _fields(pair[1])
+        del pair[0].events[:]
+        del pair[1].events[:]
+    for level, n in ((9000, 400), (6000, 800)):
+        for _ in range(n):
+            tick(level)
+    assert pair[0].state == "C2" and pair[0].out.contactor
+    return pair, tick
+
+
+def test_a_request_between_quiet_ticks_is_acted_on_at_the_next_tick():
+    requests = (lambda ch: ch.enable(False), lambda ch: ch.stop("remote"),
+                lambda ch: ch.set_limit("console", 10), lambda ch: ch.settings_fault("bad"),
+                lambda ch: ch.cfg.__setitem__("require_auth", True),
+                lambda ch: setattr(ch, "auth_forced", True),
+                lambda ch: setattr(ch, "hlc", True))
+    for req in requests:
+        (quiet, full), tick = _charging_pair()
+        steps = [0]
+        inner = quiet._full_step
+
+        def counted(m, now):
+            steps[0] += 1
+            inner(m, now)
+        quiet._full_step = counted
+        tick(6000)
+        assert steps[0] == 0                   # charging steadily: quiet
+        before = (quiet.out.amps_x10, quiet.out.pilot_mode, quiet.state)
+        req(quiet)
+        req(full)
+        tick(6000)                             # compared with the full step inside
+        assert steps[0] == 1 and (quiet.out.amps_x10, quiet.out.pilot_mode, quiet.state) != before
+
+
+def test_every_timer_of_the_core_bounds_the_quiet_time():
+    """A new named timer must be named in Charger._horizon (else a quiet tick could miss it)."""
+    cfg = _cfg()
+    cfg["wakeup_after_s"] = 30
+    ch = CH.Charger(cfg)
+    timers = [(ch, k) for k in ch.__dict__ if k.startswith("t_")]
+    timers += [(ch.oc, "_prev_until"), (ch.oc, "_over_since"), (ch.det, "_since")]
+    assert len(timers) >= 12
+    now = 2000000
+    assert ch._horizon(now) == L.QUIET_MAX_MS   # none running: a full step once a second
+    spans = [getattr(L, n) for n in dir(L) if n.endswith("_MS")] + [30000, ch.det.bc_qualify_ms]
+    for o, k in timers:                        # each running timer bounds it, 5 ms before one of its ends
+        saved = getattr(o, k)
+        bounded = False
+        for ms in spans:
+            setattr(o, k, now - ms + 5)
+            bounded = bounded or ch._horizon(now) <= 6     # (some end 1 ms past their constant)
+        setattr(o, k, saved)
+        assert bounded, k
+
+
+def test_every_field_is_in_the_snapshot():
+    ch = CH.Charger(_cfg())
+    for o, names in ch._q_fields:
+        left = [k for k in o.__dict__ if k not in names and k not in CH._NOT_STATE]
+        assert not left, left
+
+
+if __name__ == "__main__":
+    upytest.run(globals())
