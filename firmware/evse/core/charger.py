@@ -47,11 +47,8 @@ _NOT_STATE = ("cfg", "diff", "out", "events", "det", "oc", "thermal", "rcd", "li
 
 def _left(diff, now, t0, ms, r):
     """The smaller of r and the ms left before a timer started at t0 reaches ms (if it has not)."""
-    if t0 is not None:
-        d = ms - diff(now, t0)
-        if 0 < d < r:
-            return d
-    return r
+    d = ms - diff(now, t0)
+    return d if 0 < d < r else r
 
 
 # Controller phases of closing
@@ -124,9 +121,9 @@ class Charger:
 
     def _quiet_setup(self):
         """The quiet tick (step()): buffers made once."""
-        self._q_a = [None] * _STATE_FIELDS    # every field before a full step (_fill) ...
-        self._q_b = [None] * _STATE_FIELDS    # ... and after it
-        self._q_in = [None] * 16      # the inputs of the last full step (_same_inputs)
+        self._q_a = [None] * _STATE_FIELDS  # type: list  # every field before a full step (_fill) ...
+        self._q_b = [None] * _STATE_FIELDS  # type: list  # ... and after it
+        self._q_in = [None] * 16  # type: list  # the inputs of the last full step (_same_inputs)
         self._q_t = 0                 # when a full step last changed nothing ...
         self._q_rem = 0               # ... and for how many ms after it no timer can run out (0: none)
 
@@ -232,12 +229,16 @@ class Charger:
         its class) and no timer can run out yet: this step would change nothing either (on the
         emulated Pico a quiet step takes about 0.35 ms, a full one 1.0 ms)."""
         same = self.state != V.ST_BOOT and self._same_inputs(m)
-        if same and self._q_rem > 0 and self.diff(now, self._q_t) < self._q_rem:
+        armed = self._q_rem > 0
+        if same and armed and self.diff(now, self._q_t) < self._q_rem:
             return
         self._q_rem = 0
         n = len(self.events)
         same = same and self.det._count == 0     # (a change being confirmed or qualified
-        if same:                                 # changes the detector: no snapshot then)
+        if armed:                                # changes the detector: no snapshot then)
+            # Only quiet ticks since the last fixed point: its fill is the state now (a swap).
+            self._q_a, self._q_b = self._q_b, self._q_a
+        elif same:
             self._fill(self._q_a)
         self._full_step(m, now)
         self._keep_inputs(m)
@@ -381,23 +382,35 @@ class Charger:
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
         most: a full step at least that often, and long before the ticks wrap)."""
-        r = _left(self.diff, now, self.t_F, L.FAULT_F_MIN_MS, L.QUIET_MAX_MS)
-        r = _left(self.diff, now, self.t_F, L.RCD_RETRY_MS, r)
-        r = _left(self.diff, now, self.t_closed, L.FEEDBACK_SETTLE_MS + 1, r)
-        r = _left(self.diff, now, self.t_closed, L.RCD_EARLY_MS, r)
-        r = _left(self.diff, now, self.t_opened, L.FEEDBACK_SETTLE_MS + 1, r)
-        r = _left(self.diff, now, self.t_ev_stop, L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS, r)
-        r = _left(self.diff, now, self.t_ev_stop, L.EV_STOP_WAIT_MS, r)
-        r = _left(self.diff, now, self.t_x1_hold, L.X1_MIN_MS, r)
-        r = _left(self.diff, now, self.t_b2_idle, self.cfg["wakeup_after_s"] * 1000, r)
-        r = _left(self.diff, now, self.t_step_EF, L.WAKEUP_F_MS, r)
-        r = _left(self.diff, now, self.t_selftest, L.RCD_TEST_MAX_MS, r)
-        r = _left(self.diff, now, self.t_selftest, L.RCD_TEST_SETTLE_MS, r)
-        r = _left(self.diff, now, self.t_duty, L.DUTY_NOMINAL_RAISE_MS, r)
+        d = self.diff
+        r = L.QUIET_MAX_MS
+        if self.t_F is not None:
+            r = _left(d, now, self.t_F, L.FAULT_F_MIN_MS, r)
+            r = _left(d, now, self.t_F, L.RCD_RETRY_MS, r)
+        if self.t_closed is not None:
+            r = _left(d, now, self.t_closed, L.FEEDBACK_SETTLE_MS + 1, r)
+            r = _left(d, now, self.t_closed, L.RCD_EARLY_MS, r)
+        if self.t_opened is not None:
+            r = _left(d, now, self.t_opened, L.FEEDBACK_SETTLE_MS + 1, r)
+        if self.t_ev_stop is not None:
+            r = _left(d, now, self.t_ev_stop, L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS, r)
+            r = _left(d, now, self.t_ev_stop, L.EV_STOP_WAIT_MS, r)
+        if self.t_x1_hold is not None:
+            r = _left(d, now, self.t_x1_hold, L.X1_MIN_MS, r)
+        if self.t_b2_idle is not None:
+            r = _left(d, now, self.t_b2_idle, self.cfg["wakeup_after_s"] * 1000, r)
+        if self.t_step_EF is not None:
+            r = _left(d, now, self.t_step_EF, L.WAKEUP_F_MS, r)
+        if self.t_selftest is not None:
+            r = _left(d, now, self.t_selftest, L.RCD_TEST_MAX_MS, r)
+            r = _left(d, now, self.t_selftest, L.RCD_TEST_SETTLE_MS, r)
+        if self.t_duty is not None:
+            r = _left(d, now, self.t_duty, L.DUTY_NOMINAL_RAISE_MS, r)
         oc = self.oc
-        r = _left(self.diff, now, oc._prev_until, L.OC_SIGNAL_WINDOW_MS, r)
-        r = _left(self.diff, now, oc._over_since, L.OC_TRIP_MS, r)
-        return _left(self.diff, now, self.det._since, self.det.bc_qualify_ms, r)
+        r = _left(d, now, oc._prev_until, L.OC_SIGNAL_WINDOW_MS, r)
+        if oc._over_since is not None:
+            r = _left(d, now, oc._over_since, L.OC_TRIP_MS, r)
+        return _left(d, now, self.det._since, self.det.bc_qualify_ms, r)
 
     def _measure(self, m, now):
         """The shell has filled `m`: read the pilot through the debouncer, PP, temperature, meter."""
