@@ -41,8 +41,6 @@ class Outputs:
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
 _STATE_FIELDS = const(56)
-_NOT_STATE = ("cfg", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits",
-              "_q_a", "_q_b", "_q_in", "_q_t", "_q_rem")
 
 
 def _left(diff, now, t0, ms, r):
