@@ -146,12 +146,6 @@ def _over_rating(path):
     return None
 
 
-# Found on the real port, not fixed yet (docs/rp2emu.md): the test says so until it passes.
-KNOWN = {"pilot_fault": "half the pilot's samples glitched: the Pico's phased read (4 samples a "
-                        "plateau, extremes dropped) reads some garbage as E and opens after 131 ms "
-                        "with fault state_e (the host's burst: fault pilot within 100 ms)"}
-
-
 def _params():
     for path in SCENARIOS:
         name = _name(path)
@@ -159,8 +153,6 @@ def _params():
         why = _over_rating(path)
         if why:
             marks.append(pytest.mark.skip(reason=why))
-        elif name in KNOWN:
-            marks.append(pytest.mark.xfail(reason=KNOWN[name], strict=True))
         if why is None and name not in SHORT and not ALL:
             marks.append(pytest.mark.skip(reason="long on the emulator: make test-rp2"))
         yield pytest.param(path, id=name, marks=marks)

@@ -29,6 +29,10 @@ _RTC_VALID_YEAR = const(2025)  # an RTC before this was never set
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
 _LEVEL_READS = const(6)     # no PWM (X1, F): one level; its extremes dropped, 4 reads remain
 _GLITCH_MIXED = const(1)    # one read across 0 V is a glitch (dropped), more is noise
+# The phased read's 4 samples of a plateau: its two middle ones further apart than this are not one
+# level (two or more glitches; 0.5 V RMS of noise never set it off on the bench), even near 0 V
+# where noise across 0 V is a shorted pilot's (E): an impossible reading, a pilot fault once confirmed
+_GLITCH_SPREAD_MV = const(3000)
 
 
 WDT_RESET = machine.WDT_RESET
@@ -117,7 +121,7 @@ class Hardware:
         if self._cc_addr:              # imported only here: its code costs heap elsewhere
             from evse.shell.pilot_phase import PhaseSampler
             self._phase = PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
-                                       1000000 // L.PILOT_FREQ_HZ)
+                                       1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k)
             self._side = _SideReads(self)
         self._burst = board.PILOT_BURST
         self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
@@ -329,7 +333,7 @@ class Hardware:
             ct.service()
         m.pilot_ok = s.hn >= _MIN_PLATEAU_SAMPLES and s.ln >= _MIN_PLATEAU_SAMPLES
         self._plateaus(m, s.hs, s.hn, s.hmax, s.hmin, s.ls, s.ln, s.lmax, s.lmin)
-        if s.mixed > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV:   # not E, as in the burst
+        if s.wild or (s.mixed > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV):   # not E, as in the burst
             m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
     def _burst_len(self):

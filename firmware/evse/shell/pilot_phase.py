@@ -34,15 +34,17 @@ class PhaseSampler:
     """Each plateau's samples, then its sum, count, extremes, and how many samples sat on the
     wrong side of 0 V (noise across the middle, not a pilot)."""
 
-    def __init__(self, adc, ctr_addr, zero, period_us):
+    def __init__(self, adc, ctr_addr, zero, period_us, spread_max):
         self._adc = adc
         self._ctr = ctr_addr       # a long int on a 32-bit port: made once, here
         self._zero = zero
         self._period_us = period_us
+        self._spread_max = spread_max   # codes between a plateau's two middle samples: a level's most
         self._buf = array("H", bytes(4 * SAMPLES))     # high plateau, then low
         self.hs = self.hn = self.hmax = self.hmin = 0
         self.ls = self.ln = self.lmax = self.lmin = 0
         self.mixed = 0
+        self.wild = False          # a plateau's middle samples disagree: glitches, not a level
 
     @micropython.native
     def sample(self, cc, steps, ct):
@@ -84,17 +86,24 @@ class PhaseSampler:
 
     @micropython.native
     def _sums(self):
-        """Each plateau's sum, extremes and samples on its minority side of 0 V (attributes: small
-        ints, nothing allocated). One pass, both plateaus written out: on the rp2 port every loop
-        and call costs (this and the sampling loop, native: a read 849 -> 633 us mean)."""
+        """Each plateau's sum, extremes, samples on its minority side of 0 V, and whether its two
+        middle samples (of 4: those left when the extremes are dropped) lie further apart than a
+        level's noise: with b + c and b^2 + c^2 from the sums less the extremes, (c - b)^2 =
+        2 (b^2 + c^2) - (b + c)^2, on 12-bit codes (small ints). Attributes, nothing allocated. One
+        pass, both plateaus written out: on the rp2 port every loop and call costs (this and the
+        sampling loop, native: a read 849 -> 633 us mean)."""
         buf = self._buf
         zero = self._zero
+        lim = (self._spread_max >> 4) * (self._spread_max >> 4)
         n = self.hn
-        s = mx = up = 0
+        s = mx = up = t = q = 0
         mn = 65535
         for i in range(n):
             v = buf[i]
             s += v
+            w = v >> 4
+            t += w
+            q += w * w
             if v > mx:
                 mx = v
             if v < mn:
@@ -104,13 +113,20 @@ class PhaseSampler:
         self.hs = s
         self.hmax = mx
         self.hmin = mn
+        a = mn >> 4
+        d = mx >> 4
+        bc = t - a - d
+        wild = n == SAMPLES and 2 * (q - a * a - d * d) - bc * bc > lim
         mixed = up if up < n - up else n - up
         n = self.ln
-        s = mx = up = 0
+        s = mx = up = t = q = 0
         mn = 65535
         for i in range(SAMPLES, SAMPLES + n):
             v = buf[i]
             s += v
+            w = v >> 4
+            t += w
+            q += w * w
             if v > mx:
                 mx = v
             if v < mn:
@@ -120,4 +136,8 @@ class PhaseSampler:
         self.ls = s
         self.lmax = mx
         self.lmin = mn
+        a = mn >> 4
+        d = mx >> 4
+        bc = t - a - d
+        self.wild = wild or (n == SAMPLES and 2 * (q - a * a - d * d) - bc * bc > lim)
         self.mixed = mixed + (up if up < n - up else n - up)
