@@ -49,6 +49,9 @@ CLOSE_TOL_S = 3 * TICK_S + T_RES_S
 # cadence on each target: within one window interval more.
 METER_TOL_S = L.METER_DEFAULTS["ct_interval_ms"] / 1000 + COIL_TOL_S
 METER_FAULTS = (V.FAULT_OVERCURRENT,)
+# After `noise` each target reads its own random samples, so a fault on noise comes on each one's
+# draws: held to the opening bound itself (IEC 61851-1 Table A.6: 100 ms), not to the host's moment.
+NOISE_TOL_S = 0.100
 DUTY_TOL = 0.1              # the bench's default duty tolerance
 
 
@@ -77,6 +80,13 @@ def stimuli(lines):
     return [x["t"] for x in events(lines, "input")
             if x["text"].split()[0] not in ("wait", "expect", "config")] + \
         [x["t"] for x in events(lines, "state") if x["state"] == V.ST_BOOT]
+
+
+def cause(t, lines):
+    """The command that changed the world last before t."""
+    cmds = [x for x in events(lines, "input") if x["t"] < t and x["text"].split()[0] not in
+            ("wait", "expect", "config")]
+    return cmds[-1]["text"] if cmds else ""
 
 
 def delays(times, lines):
@@ -108,6 +118,8 @@ def compare(host, pico, host_vcd, pico_vcd):
         for (t, v), a, b in zip(h, hl, pl):
             on_meter = any(abs(t - f) <= T_RES_S for f in by_meter)
             tol = CLOSE_TOL_S if v else METER_TOL_S if on_meter else COIL_TOL_S
+            if not v and cause(t, host).startswith("noise"):
+                tol, a = NOISE_TOL_S, 0.0          # each target's opening within the bound
             if abs(a - b) > tol + 1e-9:
                 diffs.append("contactor %s (%s): %.1f ms after its command on the host, %.1f ms on "
                              "the Pico" % ("closed" if v else "open", src, a * 1e3, b * 1e3))

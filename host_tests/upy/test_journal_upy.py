@@ -117,10 +117,10 @@ def test_the_console_log_is_the_same_from_either_file():
     rig = Rig(config={"max_current": 32}, flash_dir=d)
     rig.app.journal.add(99, "weld", "C2", latched=True)
     con = Console(rig.app, None)
-    live = con._cmd_log({"n": 5}, 0)
+    live = con.answer({"cmd": "log", "n": 5}, 0)
     rig.power_off()
     rig.power_on()
-    booted = Console(rig.app, None)._cmd_log({"n": 5}, 0)
+    booted = Console(rig.app, None).answer({"cmd": "log", "n": 5}, 0)
     assert live == booted and booted["latched"] == "weld" and booted["records"][-1] == [99, "weld", "C2"]
     assert booted["counters"]["ventilation"] == 31
 
