@@ -33,8 +33,6 @@ STATUS_ID = "bench"
 CONSOLE_LAG_US = 2 * TICK_US
 
 
-
-
 class PicoRig:
     """The emulated Pico as the bench's rig: what Bench, VcdTrace and JsonLog use of tools.sim.rig.Rig."""
 
