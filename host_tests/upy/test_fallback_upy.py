@@ -4,6 +4,7 @@
 # house's main breaker.)
 from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 from tools.sim.rig import Rig
 
 import upytest
@@ -12,17 +13,7 @@ import upytest
 def _charging(**cfg):
     c = {"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 10}
     c.update(cfg)
-    rig = Rig(config=c)
-    w = rig.world
-    rig.run(1.0)
-    w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
-    w.recompute()
-    rig.run(0.5)
-    w.ev_ohms = 882                      # C: asks for power
-    w.recompute()
-    rig.run(1.5)
-    assert rig.app.charger.out.contactor, rig.app.charger.state
-    return rig
+    return Drive(config=c).run(1.0).charge().run(0.5)   # plugged at 1 s, C2 with the coil closed
 
 
 def _amps(rig):

@@ -7,6 +7,7 @@ import os
 
 from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
+from tools.sim.drive import Drive
 from tools.sim.rig import Rig, new_flash_dir
 from evse.services import journal as J
 from evse.services.console import Console
@@ -30,27 +31,14 @@ def _bytes(d):
         return f.read()
 
 
-def _charging(rig):
-    w = rig.world
-    rig.run(1.0)
-    w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
-    w.recompute()
-    rig.run(0.5)
-    w.ev_ohms = 882                            # C: asks for power
-    w.recompute()
-    rig.run(1.5)
-    assert rig.app.charger.state == "C2", rig.app.charger.state
-
-
 def test_a_fault_in_the_tick_appends_one_line_and_rewrites_nothing():
     d = new_flash_dir()
     before = _old_file(d)
-    rig = Rig(config={"max_current": 32}, flash_dir=d)
-    _charging(rig)
-    rig.world.diode_ok = False                 # diode short while charging: a fault in the tick
-    rig.world.recompute()
-    rig.run(0.1)
-    assert rig.app.charger.fault == "diode"
+    bench = Drive(config={"max_current": 32}, flash_dir=d).run(1.0).charge().run(0.5)
+    assert bench.state == "C2", bench.state
+    bench.set(diode_ok=False)                  # diode short while charging: a fault in the tick
+    bench.run(0.1)
+    assert bench.fault == "diode"
     after = _bytes(d)
     assert after[:len(before)] == before       # the 31 records on flash untouched
     tail = after[len(before):]

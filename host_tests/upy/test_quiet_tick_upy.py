@@ -135,17 +135,23 @@ def _fields(ch):
             for o in _parts(ch)]
 
 
-def _run(seed, ticks):
-    r = Rand(seed)
-    quiet, full = CH.Charger(_cfg()), CH.Charger(_cfg())
-    full._horizon = lambda now: 0              # never quiet: every step in full
+def _count_full_steps(ch):
+    """[n]: the full steps ch takes from now on (its quiet ones not counted)."""
     steps = [0]
-    inner = quiet._full_step
+    inner = ch._full_step
 
     def counted(m, now):
         steps[0] += 1
         inner(m, now)
-    quiet._full_step = counted
+    ch._full_step = counted
+    return steps
+
+
+def _run(seed, ticks):
+    r = Rand(seed)
+    quiet, full = CH.Charger(_cfg()), CH.Charger(_cfg())
+    full._horizon = lambda now: 0              # never quiet: every step in full
+    steps = _count_full_steps(quiet)
     w = World(r)
     mq, mf = CH.Measurements(), CH.Measurements()
     now = 1000
@@ -216,13 +222,7 @@ def test_a_request_between_quiet_ticks_is_acted_on_at_the_next_tick():
                 lambda ch: setattr(ch, "hlc", True))
     for req in requests:
         (quiet, full), tick = _charging_pair()
-        steps = [0]
-        inner = quiet._full_step
-
-        def counted(m, now):
-            steps[0] += 1
-            inner(m, now)
-        quiet._full_step = counted
+        steps = _count_full_steps(quiet)
         tick(6000)
         assert steps[0] == 0                   # charging steadily: quiet
         before = (quiet.out.amps_x10, quiet.out.pilot_mode, quiet.state)
