@@ -174,6 +174,11 @@ class Pico:
         if not self.pump(until=lambda: (self.boots, self.offs) != seen, wall_s=60):
             raise RuntimeError("the emulated Pico did not answer the power %s" % ("on" if on else "off"))
 
+    def watch(self, pins):
+        """Reports these output pins' edges too (`outputs`; a test script's marker pins)."""
+        self._watch = self._watch + [p for p in pins if p not in self._watch]
+        self._send({"watch": self._watch})
+
     def realtime(self, on):
         """Paced to the wall clock when idle (as a board is for host tools), or as fast as it goes."""
         self._send({"realtime": bool(on)})

@@ -82,6 +82,11 @@ class Drive:
         self.rig.run(seconds)
         return self
 
+    def hold(self, seconds, changes=()):
+        """The control loop held by one long call in C for `seconds` (Rig.hold)."""
+        self.rig.hold(seconds, changes)
+        return self
+
     def plug(self, pp_ohms=150):
         w = self.world
         w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, pp_ohms

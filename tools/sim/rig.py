@@ -152,6 +152,22 @@ class Rig:
             if fine:
                 w.update()
 
+    def hold(self, seconds, changes=()):
+        """The control loop held for `seconds` by one long call in C (a TLS handshake's key
+        exchange): no tick runs, the port's hard timer interrupts do (the stall guard); the world
+        follows time. `changes`: (seconds into the hold, callable) the world's changes meanwhile.
+        The loop then resumes at once (a late tick is not waited for)."""
+        clock, w = mm.clock, self.world
+        start = clock.us
+        for at, change in sorted(changes, key=lambda x: x[0]):
+            clock.advance_us(max(0, start + int(at * 1e6) - clock.us))
+            change()
+            w.update()
+        clock.advance_us(max(0, start + int(seconds * 1e6) - clock.us))
+        w.update()
+        if self.next_tick_us < clock.us:
+            self.next_tick_us = clock.us
+
     def _watchdog_reset(self):
         self.power_off()
         mm.set_reset_cause(mm.WDT_RESET)

@@ -26,6 +26,7 @@ class Measurements:
         self.rcd_trip = False
         self.rcd_edges = 0          # AC trips counted by the interrupt (wraps): tells one trip from the next
         self.rcd_dc_trip = False
+        self.guard_trips = 0        # openings by the shell's stall guard (wraps): one from the next
         self.temp_c = None
         self.current_ma = None      # type: int | None  # highest phase current, mA (an int: no heap); None: no meter; -1 (or NaN): lost
 
@@ -40,7 +41,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(56)
+_STATE_FIELDS = const(58)
 
 
 def _left(diff, now, t0, ms, r):
@@ -113,6 +114,8 @@ class Charger:
         self._pp_ohms = L.PP_NOT_WIRED
         self.hlc = False              # high-level communication requested: 5 % instead of nominal
         self._last_state_name = None
+        self._guard_seen = 0          # the stall guard's openings acted on (Measurements.guard_trips)
+        self.stall_opened = False     # the guard opened this session's contactor: warned until a close
         if latched_fault:
             self._emit((V.EV_FAULT, latched_fault, True))
         self._quiet_setup()
@@ -121,7 +124,7 @@ class Charger:
         """The quiet tick (step()): buffers made once."""
         self._q_a = [None] * _STATE_FIELDS  # type: list  # every field before a full step (_fill) ...
         self._q_b = [None] * _STATE_FIELDS  # type: list  # ... and after it
-        self._q_in = [None] * 16  # type: list  # the inputs of the last full step (_same_inputs)
+        self._q_in = [None] * 17  # type: list  # the inputs of the last full step (_same_inputs)
         self._q_t = 0                 # when a full step last changed nothing ...
         self._q_rem = 0               # ... and for how many ms after it no timer can run out (0: none)
 
@@ -256,6 +259,8 @@ class Charger:
         self._confirming = False
         if self.t_step_EF is not None or self.state == V.ST_BOOT:
             self._expire_timers(now)            # 2. expire timers (only these two run out here)
+        if m.guard_trips != self._guard_seen:
+            self._guard_opened(m, now)          # (the loop was held: the shell's guard opened)
         self._collect_faults(m, ps, now)        # 3. collect faults
         new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
         if new != self.state:                   # 5. entry actions, once, on a change
@@ -279,7 +284,8 @@ class Charger:
         q = self._q_in
         return (m.pilot_ok == q[0] and m.pp_ohms == q[1] and m.feedback == q[2]
                 and m.rcd_trip == q[3] and m.rcd_edges == q[4] and m.rcd_dc_trip == q[5]
-                and m.temp_c == q[6] and m.current_ma == q[7] and self._same_requests()
+                and m.temp_c == q[6] and m.current_ma == q[7] and m.guard_trips == q[16]
+                and self._same_requests()
                 and self._pilot_class(m) == q[15])
 
     def _same_requests(self):
@@ -309,6 +315,7 @@ class Charger:
         q[13] = cfg["wakeup_after_s"]
         q[14] = cfg["rcd_selftest"]
         q[15] = self._pilot_class(m)
+        q[16] = m.guard_trips
 
     def _fill(self, b):
         """Every field of the core's state into b, one by one (nothing allocated; a list's ==
@@ -376,6 +383,8 @@ class Charger:
         b[53] = th.restore_c
         b[54] = th.level
         b[55] = self.rcd.trips
+        b[56] = self._guard_seen
+        b[57] = self.stall_opened
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
@@ -438,6 +447,18 @@ class Charger:
         if self.t_step_EF is not None and self._expired(self.t_step_EF, now, L.WAKEUP_F_MS):
             self.t_step_EF = None       # the wake-up's F is over: read the pilot afresh
             self.det.reset()
+
+    def _guard_opened(self, m, now):
+        """The shell's stall guard opened the contactor while the loop was held (the car had gone
+        to B, A or a fault). The core opens too and reads the pilot afresh: closing again takes
+        the B->C qualification, the diode and the self-test, like any first close."""
+        self._guard_seen = m.guard_trips
+        if self.t_closed is not None:
+            self._open(now)
+            self.det.reset()
+            if not self.stall_opened:
+                self.stall_opened = True
+                self._emit((V.EV_WARNING, V.WARN_STALL_OPENED, True))
 
     def _undecided_update(self):
         undecided = self.det.undecided >= L.UNDECIDED_WARN_BURSTS
@@ -823,6 +844,9 @@ class Charger:
 
     def _close(self, now):
         self._selftest = _SELFTEST_IDLE   # the next close self-tests again
+        if self.stall_opened:
+            self.stall_opened = False
+            self._emit((V.EV_WARNING, V.WARN_STALL_OPENED, False))
         if self.t_closed is None:
             self.t_closed = now
             self.t_opened = None

@@ -41,6 +41,12 @@ DIODE_MIRROR_MV = const(2000)        # |pos + neg| below this while pos > 2 V: d
 # --- Pilot timing (facts 4) ---
 TICK_MS = const(10)                  # control tick; detection plus command within 20 ms (seq 8.1)
 QUIET_MAX_MS = const(1000)           # a quiet tick skips the core's step (nothing can change); a full one at least every 1 s
+# The stall guard (rp2, evse/shell/hal.py): a hard timer interrupt that reads the pilot while one long
+# call in C (a TLS handshake's key exchange) holds the loop; it opens for B, A or a fault (seq 8.1:
+# within 100 ms) after STALL_STRIKES readings in a row, STALL_GUARD_MS apart
+STALL_MS = const(30)                 # no control tick for 3 periods: the loop is held, the guard reads
+STALL_GUARD_MS = const(5)            # the guard's interrupt period
+STALL_STRIKES = const(2)             # readings in a row without C or D before it opens (as FAST_CONFIRM)
 FAST_CONFIRM = const(2)              # bursts that must agree for A, E, F, faults or C->B (<= 20 ms)
 UNDECIDED_WARN_BURSTS = const(100)   # a level in a gap with no state to keep, for 1 s: warn (no charging)
 BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting's default, range): chatter guard

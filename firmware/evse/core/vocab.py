@@ -61,6 +61,7 @@ SESSION_END = "end"
 # --- Warnings ---
 WARN_PILOT_UNDECIDED = "pilot_undecided"      # the pilot sits between two bands: no charging
 WARN_OVERCURRENT_BLIND = "overcurrent_blind"  # meter lost while closed
+WARN_STALL_OPENED = "stall_opened"  # the loop was held; the stall guard opened (until the next close)
 
 # --- Limit sources (Charger.set_limit); settings and board are never removed ---
 SRC_SETTINGS = "settings"

@@ -118,11 +118,16 @@ class Hardware:
         self._zero = int(offset / fullscale * _U16_MAX + 0.5)
         self._k = int(fullscale / _U16_MAX / gain * 1e6 + 0.5)
         self._pilot_adc = adc_input(board.PILOT_ADC_PIN, board.ADC_ATTEN)
+        self.coil_on = False      # the coil driven closed (the stall guard reads it in its interrupt)
+        self.alive_ms = ticks_ms()    # when the control loop last measured
+        self.guard_trips = 0      # openings by the stall guard (wraps), and the count the core was given
+        self._guard_seen = 0
+        self.guard = None
         if self._cc_addr:              # imported only here: its code costs heap elsewhere
-            from evse.shell.pilot_phase import PhaseSampler
-            self._phase = PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
-                                       1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k)
+            self._phase = self._sampler()
             self._side = _SideReads(self)
+            from evse.shell.guard import StallGuard
+            self.guard = StallGuard(self, self._sampler())
         self._burst = board.PILOT_BURST
         self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
         self._temp_adc = adc_input(board.TEMP_ADC_PIN, board.ADC_ATTEN)
@@ -146,6 +151,11 @@ class Hardware:
         self._ct_chunk = max(1, _CT_CHUNK_US // board.ADC_SAMPLE_US)
         self._sample_us = board.ADC_SAMPLE_US
 
+    def _sampler(self):
+        from evse.shell.pilot_phase import PhaseSampler
+        return PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
+                            1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k)
+
     def attach_ct(self, src):
         """The CT source samples inside the control tick too (between chunks of the pilot burst),
         so its time-stamped rounds have no hole where the tick runs."""
@@ -164,6 +174,7 @@ class Hardware:
 
     def _trip(self):
         # Interrupt context: no allocation, no loop over iterators.
+        self.coil_on = False
         if self._econ is not None:
             self._econ.duty_u16(0)
         c = self._coils
@@ -386,6 +397,10 @@ class Hardware:
         return 1 if self._feedback.value() == self.board.FEEDBACK_ACTIVE else 0
 
     def measure(self, m):
+        self.alive_ms = ticks_ms()    # first: the stall guard never reads beside the loop's own reads
+        n = self.guard_trips
+        m.guard_trips = n
+        self._guard_seen = n
         side = self._side
         if side is not None and self.ct is None and 0 < self.duty_x100 < 10000:
             side.m = m            # read while the phased read waits for its second plateau
@@ -473,7 +488,9 @@ class Hardware:
 
     def set_contactor(self, closed, poles, economiser, now_ms):
         c = self._coils
-        if not closed or self.rcd_tripped or self.rcd_dc_tripped:
+        # (a stall guard's opening that the core has not been given yet keeps it open too)
+        if not closed or self.rcd_tripped or self.rcd_dc_tripped or self.guard_trips != self._guard_seen:
+            self.coil_on = False
             if self._econ is not None:
                 self._econ.deinit()
                 self._econ = None
@@ -483,6 +500,7 @@ class Hardware:
             self._econ_since = None
             return
         if c[0].value() == 0 and self._econ is None:
+            self.coil_on = True
             c[0].value(1)
             if poles > 1 and len(c) > 1:
                 c[1].value(1)
@@ -498,6 +516,7 @@ class Hardware:
 
     def safe(self):
         """Contactor open and pilot offering nothing: at boot, on an exception, before a reset."""
+        self.coil_on = False
         for p in self._coils:
             p.value(0)
         if self._econ is not None:
@@ -505,6 +524,22 @@ class Hardware:
             self._econ = None
         self.set_rcd_test(False)
         self.set_pilot(L.PILOT_F, 0)
+
+    # --- the stall guard's two calls (evse/shell/guard.py; interrupt context: nothing allocated) ---
+    def guard_read(self, r, sampler):
+        """The pilot into r with the guard's own sampler, as the loop reads it: at known phases
+        while the PWM runs, else the one level. Returns whether the PWM runs."""
+        pwm = 0 < self.duty_x100 < 10000
+        if pwm:
+            self._sample_phased(r, sampler, None)
+        else:
+            self._sample_level(r)
+        return pwm
+
+    def guard_open(self):
+        """The guard opens the coil; the count tells the core (and keeps it open until told)."""
+        self._trip()
+        self.guard_trips = (self.guard_trips + 1) & _EDGE_MASK
 
     def open_uart(self, uart_id, baud):
         return machine.UART(uart_id, baud)

@@ -397,13 +397,15 @@ class Timer:
     ONE_SHOT = 0
     PERIODIC = 1
 
-    def __init__(self, id=-1, mode=1, period=-1, callback=None, freq=None):
+    def __init__(self, id=-1, mode=1, period=-1, callback=None, freq=None, hard=False):
         self.id = id
         self._cb = None
         if callback is not None:
-            self.init(mode=mode, period=period, callback=callback, freq=freq)
+            self.init(mode=mode, period=period, callback=callback, freq=freq, hard=hard)
 
-    def init(self, mode=1, period=-1, callback=None, freq=None):
+    def init(self, mode=1, period=-1, callback=None, freq=None, hard=False):
+        # hard or soft, a callback runs at its due time inside whatever the firmware is doing
+        # (an ADC read, a clock advance): as a hard one does on the port
         self.deinit()
         if freq:
             period = 1000 // freq

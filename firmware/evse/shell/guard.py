@@ -1,0 +1,68 @@
+# The stall guard (rp2): while one long call in C holds the control loop (a TLS handshake's key
+# exchange and certificate checks: no asyncio task can interrupt it, hundreds of ms on a board), a
+# hard timer interrupt reads the pilot itself and opens the contactor when the car no longer asks
+# for power (B), is gone (A) or shows a fault (E, F, the diode, an impossible level), after
+# L.STALL_STRIKES readings in a row, as the loop confirms a change. A soft timer would wait behind
+# the same call (on the emulated Pico, during a 4.3 s big-number pow(): 433 hard callbacks at
+# 10 ms, no soft one). Imported only on boards that have it: its code costs heap elsewhere.
+import time
+
+import machine
+from micropython import const
+
+from evse.core import limits as L
+from evse.core import pilot as P
+
+ticks_ms = time.ticks_ms
+ticks_diff = time.ticks_diff
+_COUNT_MASK = const(0xFFFFFF)   # counters wrap while still small ints (no allocation in the interrupt)
+
+
+class _Reading:
+    """The guard's own pilot reading (the loop's Measurements may be half-written)."""
+
+    def __init__(self):
+        self.pilot_pos = self.pilot_neg = 0
+        self.pilot_ok = False
+
+
+class StallGuard:
+    """Reads only when the loop has not measured for L.STALL_MS (so never beside the loop's own
+    reads) and the coil is closed; its own sampler and reading, nothing allocated."""
+
+    def __init__(self, hw, sampler):
+        self._hw = hw
+        self._sampler = sampler
+        self._r = _Reading()
+        self._strikes = 0
+        self._busy = False
+        self.reads = 0            # pilot readings taken while the loop was held (wraps)
+        self.timer = machine.Timer(-1, mode=machine.Timer.PERIODIC, period=L.STALL_GUARD_MS,
+                                   callback=self._on_timer, hard=True)
+
+    def _on_timer(self, t):
+        hw = self._hw
+        if self._busy:
+            return
+        if not hw.coil_on or ticks_diff(ticks_ms(), hw.alive_ms) < L.STALL_MS:
+            self._strikes = 0
+            return
+        self._busy = True
+        try:
+            self.reads = (self.reads + 1) & _COUNT_MASK
+            if self._asking():
+                self._strikes = 0
+            else:
+                self._strikes += 1
+                if self._strikes >= L.STALL_STRIKES:
+                    self._strikes = 0
+                    hw.guard_open()
+        finally:
+            self._busy = False
+
+    def _asking(self):
+        """The car still asks for power: C or D."""
+        r = self._r
+        pwm = self._hw.guard_read(r, self._sampler)
+        s = P.classify(r.pilot_pos, r.pilot_neg, pwm, P.C)
+        return r.pilot_ok and (s == P.C or s == P.D)

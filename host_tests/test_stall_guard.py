@@ -1,0 +1,108 @@
+"""The stall guard: while one long call in C holds the control loop (a TLS handshake's key exchange
+and certificate checks, which no asyncio task can interrupt: hundreds of ms on a board), the Pico's
+hard timer interrupt reads the pilot itself and opens the contactor when the car stops asking for
+power, leaves or shows a fault, within IEC 61851-1's 100 ms (Table A.6 seq 8.1).
+
+Bench scenario, on the rpi_pico board file (its phased pilot read, the port's PWM counter): a car
+charging at 32 A; the loop is held for a second (`Drive.hold`: no tick runs, the timers do); the
+car changes 200 ms into the hold. On the virtual board (no guard) the same opening waits for the
+hold's end: that is what the guard is for."""
+from evse.core import limits as L
+from evse.core import vocab as V
+from tools.sim.drive import Drive
+
+CHANGE_S = 0.2
+WORST_S = 0.035        # L.STALL_MS, then two readings L.STALL_GUARD_MS apart (and their reads)
+
+
+def charging(board="rpi_pico", **cfg):
+    c = {"max_current": 32}
+    c.update(cfg)
+    return Drive(config=c, board=board).run(1.0).charge().run(0.5)
+
+
+def held(bench, seconds, change, at=CHANGE_S):
+    """The loop held for `seconds`, `change` applied `at` s into it; the change's time (us)."""
+    t = [None]
+
+    def apply():
+        t[0] = bench.now_us
+        change()
+    bench.hold(seconds, [(at, apply)])
+    return t[0]
+
+
+def warnings(bench):
+    return [(e[1], e[2]) for _, e in bench.events if e[0] == V.EV_WARNING]
+
+
+def test_a_car_that_stops_asking_while_the_loop_is_held_is_cut_within_100_ms():
+    """Worst when the car changes as the hold begins: the guard reads from L.STALL_MS on."""
+    for at in (0.0, 0.01, 0.02, 0.03, CHANGE_S):
+        bench = charging()
+        t = held(bench, 1.0, lambda: bench.ev("B"), at)
+        opened = bench.coil_change(0, t)
+        assert opened is not None and (opened - t) / 1e6 <= WORST_S, (at, opened - t)
+    bench.run(0.1)                          # the loop resumes: it sees the guard's opening
+    assert bench.state == V.ST_B2 and bench.fault is None and not bench.coil
+    assert warnings(bench) == [(V.WARN_STALL_OPENED, True)]
+    assert bench.app.status(0)["stall_guard"]["trips"] == 1
+
+
+def test_without_the_guard_the_opening_waits_for_the_loop():
+    bench = charging(board="sim")           # the virtual board: no hard timer, no guard
+    t = held(bench, 1.0, lambda: bench.ev("B"))
+    bench.run(0.1)
+    opened = bench.coil_change(0, t)
+    assert opened is not None and (opened - t) / 1e6 >= 0.79    # only once the hold is over
+
+
+def test_a_held_loop_with_the_car_still_asking_keeps_charging():
+    """The usual case: a TLS connect while a car charges. Its readings say C: nothing opens."""
+    bench = charging()
+    bench.world.set_noise(0.5)              # 0.5 V RMS on the pilot
+    for _ in range(3):
+        bench.hold(1.5).run(0.05)           # (under the 2 s watchdog)
+    assert bench.coil and bench.state == V.ST_C2 and bench.fault is None
+    assert bench.coil_change(0, 0) is None and warnings(bench) == []
+
+
+def test_unplugged_or_a_shorted_pilot_while_held_opens_too():
+    for change, fault in ((lambda b: b.unplug(), None), (lambda b: b.set(cp_short=True), V.FAULT_STATE_E),
+                          (lambda b: b.set(diode_ok=False), V.FAULT_DIODE)):
+        bench = charging()
+        t = held(bench, 1.0, lambda: change(bench))
+        opened = bench.coil_change(0, t)
+        assert opened is not None and (opened - t) / 1e6 <= WORST_S, (fault, opened)
+        bench.run(0.2)
+        assert bench.fault == fault and not bench.coil
+
+
+def test_after_the_guard_opened_a_car_back_in_c_is_qualified_and_self_tested_again():
+    """B and back to C inside the hold: the loop never saw B, yet it does not close at once: the
+    B->C qualification (300 ms), the diode and the residual-current self-test come first."""
+    bench = charging()
+    t = [None]
+
+    def back():
+        t[0] = bench.now_us
+        bench.ev("C")
+    bench.hold(1.0, [(CHANGE_S, lambda: bench.ev("B")), (CHANGE_S + 0.1, back)])
+    resumed = bench.now_us
+    opened = bench.coil_change(0, 0)
+    assert opened is not None and opened < t[0]
+    bench.run(2.0)
+    closed = bench.coil_change(1, resumed)
+    assert closed is not None and (closed - resumed) / 1e6 >= L.BC_QUALIFY_MS_DEFAULT / 1000
+    assert bench.state == V.ST_C2 and bench.fault is None
+    assert warnings(bench) == [(V.WARN_STALL_OPENED, True), (V.WARN_STALL_OPENED, False)]
+
+
+def test_the_guard_reads_nothing_while_the_loop_runs_or_the_contactor_is_open():
+    bench = charging()
+    bench.run(2.0)                          # the loop ticks: no reading of the guard's
+    bench.ev("B")
+    bench.run(0.5)                          # open, B2
+    bench.hold(1.0)                         # held with the contactor open: nothing to guard
+    assert bench.app.status(0)["stall_guard"] == {"reads": 0, "trips": 0}
+    assert charging(board="sim").app.status(0)["stall_guard"] is None
