@@ -89,12 +89,30 @@ def _button_latency():
     return out
 
 
+def _stall_latency():
+    """The loop held by one long call in C (rpi_pico board file: the stall guard), the car's
+    change 0-40 ms into the hold (the guard reads from L.STALL_MS on): to the coil opening."""
+    causes = (lambda d: d.ev("B"), lambda d: d.unplug(), lambda d: d.set(cp_short=True),
+              lambda d: d.set(diode_ok=False))
+    out = []
+    for cause in causes:
+        for i in range(TRIALS):
+            d = Drive(config={"max_current": 32}, board="rpi_pico")
+            d.run(1.0).charge().run(0.5)
+            t = []
+            d.hold(1.0, [(i * 0.002, lambda: t.append(d.now_us) or cause(d))])
+            out.append(d.coil_change(0, t[0]) - t[0])
+    return out
+
+
 def latencies():
     _open_sweep("")
     _open_sweep("_ct3", CT_3_PHASE, limits=(6, 9, 32, 51, 64, 80))
     print("latency_rcd_trip: %s (virtual time, %d trials)" % (_stats(_rcd_latency()), TRIALS))
     print("latency_button_open: %s (virtual time, %d trials)" % (_stats(_button_latency()), TRIALS))
     print("latency_b_to_c_closed: %s (virtual time, %d trials)" % (_stats(_close_latency()), TRIALS))
+    print("latency_open_loop_held: %s (virtual time; rpi_pico's stall guard; B, A, E, diode, 0-38 ms "
+          "into a 1 s hold)" % _stats(_stall_latency()))
 
 
 def cpython_tick():

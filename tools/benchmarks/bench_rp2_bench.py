@@ -121,6 +121,8 @@ def main():
     alloc_per_cycle()
     for meter in ("ct", "none"):
         opening_sweep(meter)
+    from tools.rp2emu import hold
+    print("rp2_stall_guard: %s" % hold.describe(hold.run()))
 
 
 def sweep_scenario(meter, n=12, step_s=0.00093):
