@@ -289,7 +289,9 @@ class App:
              "overcurrent_blind": ch.oc_blind,       # meter lost while closed
              "diag": self._diag(),
              "tick_gap_ms": max(self.gap_ms[0], self.gap_ms[1]),
-             "stall_guard": self._stall_guard(),
+             # the stall guard's readings and openings while the loop was held (None: no guard)
+             "stall_guard": None if self.hw.guard is None else {
+                 "reads": self.hw.guard.reads, "trips": self.hw.guard_trips},
              "t": now}
         if self.meter is not None:
             r["energy"] = self.meter.status()
@@ -319,12 +321,6 @@ class App:
         m = self.m
         return {"cp_high_v": m.pilot_pos / 1000, "cp_low_v": m.pilot_neg / 1000,
                 "pp_ohms": m.pp_ohms, "diode_seen": self.charger.det.diode_seen}
-
-    def _stall_guard(self):
-        """The stall guard's pilot readings and openings since boot (while the loop was held);
-        None on a board without one (no hard timer interrupt)."""
-        hw = self.hw
-        return None if hw.guard is None else {"reads": hw.guard.reads, "trips": hw.guard_trips}
 
     def _limit_by(self):
         """Why the limit is what it is: the source with the lowest limit, or 'temperature' when the

@@ -26,7 +26,7 @@ class Measurements:
         self.rcd_trip = False
         self.rcd_edges = 0          # AC trips counted by the interrupt (wraps): tells one trip from the next
         self.rcd_dc_trip = False
-        self.guard_trips = 0        # openings by the shell's stall guard (wraps): one from the next
+        self.guard_opened = False   # the shell's stall guard opened the coil since the last measurement
         self.temp_c = None
         self.current_ma = None      # type: int | None  # highest phase current, mA (an int: no heap); None: no meter; -1 (or NaN): lost
 
@@ -41,7 +41,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(58)
+_STATE_FIELDS = const(57)
 
 
 def _left(diff, now, t0, ms, r):
@@ -114,7 +114,6 @@ class Charger:
         self._pp_ohms = L.PP_NOT_WIRED
         self.hlc = False              # high-level communication requested: 5 % instead of nominal
         self._last_state_name = None
-        self._guard_seen = 0          # the stall guard's openings acted on (Measurements.guard_trips)
         self.stall_opened = False     # the guard opened this session's contactor: warned until a close
         if latched_fault:
             self._emit((V.EV_FAULT, latched_fault, True))
@@ -259,8 +258,8 @@ class Charger:
         self._confirming = False
         if self.t_step_EF is not None or self.state == V.ST_BOOT:
             self._expire_timers(now)            # 2. expire timers (only these two run out here)
-        if m.guard_trips != self._guard_seen:
-            self._guard_opened(m, now)          # (the loop was held: the shell's guard opened)
+        if m.guard_opened:
+            self._guard_opened(now)             # (the loop was held: the shell's guard opened)
         self._collect_faults(m, ps, now)        # 3. collect faults
         new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
         if new != self.state:                   # 5. entry actions, once, on a change
@@ -284,7 +283,7 @@ class Charger:
         q = self._q_in
         return (m.pilot_ok == q[0] and m.pp_ohms == q[1] and m.feedback == q[2]
                 and m.rcd_trip == q[3] and m.rcd_edges == q[4] and m.rcd_dc_trip == q[5]
-                and m.temp_c == q[6] and m.current_ma == q[7] and m.guard_trips == q[16]
+                and m.temp_c == q[6] and m.current_ma == q[7] and m.guard_opened == q[16]
                 and self._same_requests()
                 and self._pilot_class(m) == q[15])
 
@@ -315,7 +314,7 @@ class Charger:
         q[13] = cfg["wakeup_after_s"]
         q[14] = cfg["rcd_selftest"]
         q[15] = self._pilot_class(m)
-        q[16] = m.guard_trips
+        q[16] = m.guard_opened
 
     def _fill(self, b):
         """Every field of the core's state into b, one by one (nothing allocated; a list's ==
@@ -383,8 +382,7 @@ class Charger:
         b[53] = th.restore_c
         b[54] = th.level
         b[55] = self.rcd.trips
-        b[56] = self._guard_seen
-        b[57] = self.stall_opened
+        b[56] = self.stall_opened
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
@@ -448,11 +446,10 @@ class Charger:
             self.t_step_EF = None       # the wake-up's F is over: read the pilot afresh
             self.det.reset()
 
-    def _guard_opened(self, m, now):
+    def _guard_opened(self, now):
         """The shell's stall guard opened the contactor while the loop was held (the car had gone
         to B, A or a fault). The core opens too and reads the pilot afresh: closing again takes
         the B->C qualification, the diode and the self-test, like any first close."""
-        self._guard_seen = m.guard_trips
         if self.t_closed is not None:
             self._open(now)
             self.det.reset()

@@ -56,13 +56,20 @@ class StallGuard:
                 self._strikes += 1
                 if self._strikes >= L.STALL_STRIKES:
                     self._strikes = 0
-                    hw.guard_open()
+                    hw._trip()        # the RCD's interrupt path: the coil off
+                    hw.guard_trips = (hw.guard_trips + 1) & _COUNT_MASK   # tells the core (and holds it open)
         finally:
             self._busy = False
 
     def _asking(self):
-        """The car still asks for power: C or D."""
+        """The car still asks for power: C or D, read as the loop reads it (the shell's own
+        reads: at known phases while the PWM runs, else the one level)."""
+        hw = self._hw
         r = self._r
-        pwm = self._hw.guard_read(r, self._sampler)
+        pwm = 0 < hw.duty_x100 < 10000
+        if pwm:
+            hw._sample_phased(r, self._sampler, None)
+        else:
+            hw._sample_level(r)
         s = P.classify(r.pilot_pos, r.pilot_neg, pwm, P.C)
         return r.pilot_ok and (s == P.C or s == P.D)

@@ -120,7 +120,7 @@ class Hardware:
         self._pilot_adc = adc_input(board.PILOT_ADC_PIN, board.ADC_ATTEN)
         self.coil_on = False      # the coil driven closed (the stall guard reads it in its interrupt)
         self.alive_ms = ticks_ms()    # when the control loop last measured
-        self.guard_trips = 0      # openings by the stall guard (wraps), and the count the core was given
+        self.guard_trips = 0      # openings by the stall guard (wraps), and the count the core was told of
         self._guard_seen = 0
         self.guard = None
         if self._cc_addr:              # imported only here: its code costs heap elsewhere
@@ -399,7 +399,7 @@ class Hardware:
     def measure(self, m):
         self.alive_ms = ticks_ms()    # first: the stall guard never reads beside the loop's own reads
         n = self.guard_trips
-        m.guard_trips = n
+        m.guard_opened = n != self._guard_seen
         self._guard_seen = n
         side = self._side
         if side is not None and self.ct is None and 0 < self.duty_x100 < 10000:
@@ -524,22 +524,6 @@ class Hardware:
             self._econ = None
         self.set_rcd_test(False)
         self.set_pilot(L.PILOT_F, 0)
-
-    # --- the stall guard's two calls (evse/shell/guard.py; interrupt context: nothing allocated) ---
-    def guard_read(self, r, sampler):
-        """The pilot into r with the guard's own sampler, as the loop reads it: at known phases
-        while the PWM runs, else the one level. Returns whether the PWM runs."""
-        pwm = 0 < self.duty_x100 < 10000
-        if pwm:
-            self._sample_phased(r, sampler, None)
-        else:
-            self._sample_level(r)
-        return pwm
-
-    def guard_open(self):
-        """The guard opens the coil; the count tells the core (and keeps it open until told)."""
-        self._trip()
-        self.guard_trips = (self.guard_trips + 1) & _EDGE_MASK
 
     def open_uart(self, uart_id, baud):
         return machine.UART(uart_id, baud)
