@@ -41,7 +41,7 @@ DIODE_MIRROR_MV = const(2000)        # |pos + neg| below this while pos > 2 V: d
 # --- Pilot timing (facts 4) ---
 TICK_MS = const(10)                  # control tick; detection plus command within 20 ms (seq 8.1)
 QUIET_MAX_MS = const(1000)           # a quiet tick skips the core's step (nothing can change); a full one at least every 1 s
-# The stall guard (rp2, evse/shell/hal.py): a hard timer interrupt that reads the pilot while one long
+# The stall guard (rp2, evse/shell/guard.py): a hard timer interrupt that reads the pilot while one long
 # call in C (a TLS handshake's key exchange) holds the loop; it opens for B, A or a fault (seq 8.1:
 # within 100 ms) after STALL_STRIKES readings in a row, STALL_GUARD_MS apart
 STALL_MS = const(30)                 # no control tick for 3 periods: the loop is held, the guard reads
