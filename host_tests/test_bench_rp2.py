@@ -73,17 +73,21 @@ def events(lines, kind):
     return [x for x in lines if x["kind"] == kind]
 
 
+def is_command(x):
+    """An input line of a command that changes the world (not wait, expect, config)."""
+    return x["kind"] == "input" and x["text"].split()[0] not in ("wait", "expect", "config")
+
+
 def commands(lines):
-    """The input lines of the commands that change the world (not wait, expect, config)."""
-    return [x for x in events(lines, "input") if x["text"].split()[0] not in ("wait", "expect", "config")]
+    return [x for x in lines if is_command(x)]
 
 
 def stimuli(lines):
-    """Times of the commands that change the world, and of each boot's first line: after `power
-    on` the Pico's firmware starts about 1 s later (MicroPython's start and the imports), the
-    host's at once; what follows is timed from there on both."""
-    return [x["t"] for x in commands(lines)] + \
-        [x["t"] for x in events(lines, "state") if x["state"] == V.ST_BOOT]
+    """(time, place in the log) of the commands that change the world, and of each boot's first
+    line: after `power on` the Pico's firmware starts about 1 s later (MicroPython's start and the
+    imports), the host's at once; what follows is timed from there on both."""
+    return [(x["t"], i) for i, x in enumerate(lines)
+            if is_command(x) or x["kind"] == "state" and x["state"] == V.ST_BOOT]
 
 
 def cause(t, lines):
@@ -92,11 +96,30 @@ def cause(t, lines):
     return cmds[-1] if cmds else ""
 
 
-def delays(times, lines):
-    """Each time as the delay since the command before it: the Pico's commands land a little later
-    than the host's where an `expect ... within` before them held later."""
+def place(t, closed, lines):
+    """Where the contactor's change at t sits in the log: its own line (the console's, 1 ms), or
+    for a VCD edge the line the firmware wrote for it (an interrupt's opening is logged by the
+    next tick); None when there is none within two ticks."""
+    for i, x in enumerate(lines):
+        if x["kind"] == "contactor" and x["closed"] == closed and \
+                t - T_RES_S / 2 <= x["t"] <= t + 2 * TICK_S:
+            return i
+    return None
+
+
+def delays(changes, lines):
+    """Each (time, closed) as the delay since the command before it: the Pico's commands land a
+    little later than the host's where an `expect ... within` before them held later. A command
+    logged at the very moment of the change caused it only if the log has it first (an interrupt
+    that opens as `rcd 6 dc` lands); one logged after it (`rcd 0` once `expect fault` held at that
+    moment) did not."""
     cmds = stimuli(lines)
-    return [t - max([c for c in cmds if c < t] or [0.0]) for t in times]
+    out = []
+    for t, closed in changes:
+        at = place(t, closed, lines)
+        before = [c for c, i in cmds if c < t or c == t and at is not None and i < at]
+        out.append(t - max(before or [0.0]))
+    return out
 
 
 def compare(host, pico, host_vcd, pico_vcd):
@@ -116,7 +139,7 @@ def compare(host, pico, host_vcd, pico_vcd):
         if [v for _, v in h] != [v for _, v in p]:
             diffs.append("contactor (%s): host %s, pico %s" % (src, h, p))
             continue
-        hl, pl = delays([t for t, _ in h], host), delays([t for t, _ in p], pico)
+        hl, pl = delays(h, host), delays(p, pico)
         by_meter = [x["t"] for x in events(host, "fault") if x["set"] and x["fault"] in METER_FAULTS]
         for (t, v), a, b in zip(h, hl, pl):
             on_meter = any(abs(t - f) <= T_RES_S for f in by_meter)

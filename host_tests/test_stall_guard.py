@@ -9,10 +9,13 @@ car changes 200 ms into the hold. On the virtual board (no guard) the same openi
 hold's end: that is what the guard is for."""
 from evse.core import limits as L
 from evse.core import vocab as V
+from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
 CHANGE_S = 0.2
-WORST_S = 0.035        # L.STALL_MS, then two readings L.STALL_GUARD_MS apart (and their reads)
+# L.STALL_MS, up to one interrupt period to the first reading, one more to the second (the timer's
+# phase is the close's), and the readings themselves (under 1 ms each)
+WORST_S = (L.STALL_MS + 2 * L.STALL_GUARD_MS + 2) / 1000
 
 
 def charging(board="rpi_pico", **cfg):
@@ -47,6 +50,7 @@ def test_a_car_that_stops_asking_while_the_loop_is_held_is_cut_within_100_ms():
     assert bench.state == V.ST_B2 and bench.fault is None and not bench.coil
     assert warnings(bench) == [(V.WARN_STALL_OPENED, True)]
     assert bench.app.status(0)["stall_guard"]["trips"] == 1
+    assert not running(bench.app.hw.guard)  # stopped by the loop's opening, not in its interrupt
 
 
 def test_without_the_guard_the_opening_waits_for_the_loop():
@@ -96,13 +100,60 @@ def test_after_the_guard_opened_a_car_back_in_c_is_qualified_and_self_tested_aga
     assert closed is not None and (closed - resumed) / 1e6 >= L.BC_QUALIFY_MS_DEFAULT / 1000
     assert bench.state == V.ST_C2 and bench.fault is None
     assert warnings(bench) == [(V.WARN_STALL_OPENED, True), (V.WARN_STALL_OPENED, False)]
+    assert running(bench.app.hw.guard)
+
+
+def running(guard):
+    """The guard's timer interrupt is running (armed, and the mock's timer scheduled)."""
+    return guard.armed and guard.timer in mm.clock.timers
 
 
 def test_the_guard_reads_nothing_while_the_loop_runs_or_the_contactor_is_open():
     bench = charging()
+    guard = bench.app.hw.guard
+    assert running(guard)                   # armed by the close
     bench.run(2.0)                          # the loop ticks: no reading of the guard's
     bench.ev("B")
     bench.run(0.5)                          # open, B2
+    assert not running(guard)               # its interrupt stopped: it costs the loop nothing
     bench.hold(1.0)                         # held with the contactor open: nothing to guard
     assert bench.app.status(0)["stall_guard"] == {"reads": 0, "trips": 0}
+    bench.ev("C")
+    bench.run(1.0)
+    assert bench.coil and running(guard)    # closed again: armed again
+    bench.unplug()
+    bench.run(0.1)
+    assert not bench.coil and not running(guard)
     assert charging(board="sim").app.status(0)["stall_guard"] is None
+
+
+def test_a_residual_current_trip_while_the_loop_is_held_opens_at_once_where_the_port_allows():
+    """The residual-current inputs' interrupts are hard on the Pico (rp2's Pin.irq takes
+    hard=True): the coil falls inside the call, at the monitor's trip. The ESP32's Pin.irq
+    schedules every handler (and the virtual board models that port's way): the coil falls when
+    the call ends. Either way the loop then latches the fault."""
+    for board, at_once in (("rpi_pico", True), ("esp32_devkitc", False), ("sim", False)):
+        for kind, ma, trip_s, fault in (("dc", 6.0, 0.0, V.FAULT_RCD_DC), ("ac", 300.0, 0.017, V.FAULT_RCD)):
+            bench = charging(board)
+            t = held(bench, 1.0, lambda: bench.set(rcd_ma=ma, rcd_kind=kind))
+            opened = bench.coil_change(0, t)
+            assert opened is not None, (board, kind)
+            if at_once:
+                assert (opened - t) / 1e6 <= trip_s + 0.001, (board, kind, opened - t)
+            else:
+                assert (opened - t) / 1e6 >= 1.0 - CHANGE_S, (board, kind, opened - t)
+            bench.run(0.1)
+            assert bench.fault == fault and not bench.coil, (board, kind, bench.fault)
+
+
+def test_a_call_longer_than_the_watchdog_resets_the_board():
+    """The watchdog (L.WDT_TIMEOUT_MS) is fed by the loop only: one call in C that holds it longer
+    resets the board, which boots with the contactor open."""
+    bench = charging()
+    t = bench.now_us
+    bench.hold(3.0)
+    opened = bench.coil_change(0, t)
+    assert mm.reset_cause() == mm.WDT_RESET
+    assert opened is not None and abs((opened - t) / 1e3 - L.WDT_TIMEOUT_MS) <= 2 * L.TICK_MS
+    bench.run(2.0)
+    assert not bench.coil

@@ -2,11 +2,12 @@
 interrupt runs inside one long call in C and opens the contactor when the car stops asking.
 
 Bench scenario (tools/rp2emu/hold.py): the firmware's shell on the stock image, a car in C
-charging; the interpreter held twice in a 1.7 s big-number `pow()` (no Python code interrupts it,
+charging; the interpreter held in a 1.7 s big-number `pow()` three times (no Python code interrupts it,
 as none interrupts mbedtls's key exchange). Through the first hold the car keeps asking: the guard
 reads, nothing opens. 200 ms into the second the car goes to B: the coil pin must fall within IEC
-61851-1's 100 ms (Table A.6 seq 8.1) while the interpreter is still inside `pow()`. The guard's
-cost to the held call is timed too."""
+61851-1's 100 ms (Table A.6 seq 8.1) while the interpreter is still inside `pow()`. In a third,
+the residual-current monitor trips (6 mA DC): its input's hard interrupt opens the coil inside the
+call too. The guard's cost to the held call is timed."""
 import pytest
 
 from tools import rp2emu
@@ -26,6 +27,11 @@ def test_the_guard_opens_inside_a_long_call_in_c_on_the_real_port():
     assert second["trips"] == 1 and second["coil"] == 0
     assert r["opened"] < r["ended"]                             # inside the call in C, not after it
     assert (r["opened"] - r["changed"]) / 1e6 <= 0.1
+    # a residual-current trip inside the call: its input's hard interrupt opens the coil at once
+    assert r["rcd_opened"] < r["rcd_ended"] and (r["rcd_opened"] - r["rcd_changed"]) / 1e6 <= 0.005
+    assert r["rcd_tripped"] == 1 and r["rcd_coil"] == 0
     none = r["none_us"]
-    assert (r["idle_us"] - none) / none < 0.02                  # looking costs under 2 %
+    assert r["stopped"] == 1 and r["armed_after_safe"] == 0     # no interrupt while open
+    assert r["looking_reads"] == 0                              # the loop alive: it only looks
+    assert (r["looking_us"] - none) / none < 0.02               # looking costs under 2 %
     assert (r["reading_us"] - none) / r["cost_reads"] < 1500    # a reading: 0.6-1.1 ms (its phase)

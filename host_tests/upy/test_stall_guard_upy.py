@@ -27,19 +27,24 @@ def _charging():
     return Drive(config={"max_current": 32}, board="rpi_pico").run(1.0).charge().run(0.5)
 
 
-def _held_locked(bench, us):
-    """The loop held for `us`, the heap locked (the harness's own pin hooks set aside: they record)."""
+def _locked(fn):
+    """fn() with the heap locked (the harness's own pin hooks set aside: they record)."""
     hooks = mm.output_hooks[:]
     del mm.output_hooks[:]
     lock, unlock = _lock()
     if lock is not None:
         lock()
     try:
-        mm.clock.advance_us(us)
+        fn()
     finally:
         if unlock is not None:
             unlock()
         mm.output_hooks.extend(hooks)
+
+
+def _held_locked(bench, us):
+    """The loop held for `us`, the heap locked."""
+    _locked(lambda: mm.clock.advance_us(us))
 
 
 def test_the_guard_reads_and_opens_allocating_nothing():
@@ -55,6 +60,21 @@ def test_the_guard_reads_and_opens_allocating_nothing():
     bench.run(0.1)                             # the loop resumes and sees the guard's opening
     assert bench.state == V.ST_B2 and bench.fault is None
     assert bench.app.status(0)["stall_guard"] == {"reads": hw.guard.reads, "trips": 1}
+
+
+def test_a_residual_current_trip_opens_from_its_interrupt_allocating_nothing():
+    """The Pico's residual-current inputs have hard interrupts (they open inside a long call in
+    C): their handler allocates nothing either."""
+    bench = _charging()
+    bench.run(2.0)                             # past the early-trip window (rcd_early)
+    hw = bench.app.hw
+    board = bench.rig.board
+    coil = board.CONTACTOR_PINS[0]
+    _locked(lambda: mm.drive(board.RCD_DC_PIN, board.RCD_TRIP_ACTIVE))     # the monitor trips
+    assert mm.output(coil) == 0 and hw.rcd_dc_tripped
+    bench.set(rcd_ma=6.0, rcd_kind="dc")       # the world agrees: the monitor holds its trip
+    bench.run(0.1)
+    assert bench.fault == V.FAULT_RCD_DC and not bench.coil, bench.fault
 
 
 def test_a_loop_that_keeps_ticking_leaves_the_guard_idle():

@@ -156,19 +156,23 @@ wdt = machine.WDT(timeout=8000)
 import board
 from evse.app import App
 app = App(board, "/")
+ch = app.charger
 rows = []
 for k in range(12):
-    s0 = app.charger.state
+    s0, c0 = ch.state, ch.out.contactor
+    moved = 0
     gc.collect()
     a0 = gc.mem_alloc()
     for i in range(100):
         t0 = time.ticks_ms()
         app.cycle()
         wdt.feed()
+        if ch.state != s0 or ch.out.contactor != c0:
+            moved = 1
         w = 10 - time.ticks_diff(time.ticks_ms(), t0)
         if w > 0:
             time.sleep_ms(w)
-    rows.append((s0, app.charger.state, gc.mem_alloc() - a0))
+    rows.append((s0, ch.state, moved, gc.mem_alloc() - a0))
 for r in rows:
     print("ALLOC", *r)
 """
@@ -195,15 +199,23 @@ def alloc_per_cycle():
         out = proc.stdout.read().decode()
     finally:
         rig.close()
-    most = {}                # state -> the most bytes any 100-cycle block in it allocated
+    # A block is steady when neither the state nor the contactor moved in any of its cycles: a
+    # change's events are tuples made on the change (16 bytes for the state's or the contactor's:
+    # C2 is entered on the B->C qualification, and the contactor closes 110 ms later, in C2).
+    most, moves = {}, {}     # state -> the most bytes any steady 100-cycle block in it allocated
     for line in out.splitlines():
         p = line.split()
-        if p[:1] == ["ALLOC"] and p[1] == p[2]:
-            most[p[1]] = max(most.get(p[1], 0), int(p[3]))
+        if p[:1] == ["ALLOC"] and p[1] == p[2] and p[3] == "0":
+            most[p[1]] = max(most.get(p[1], 0), int(p[4]))
+        elif p[:1] == ["ALLOC"]:
+            moves["%s->%s" % (p[1], p[2]) if p[1] != p[2] else p[1] + " (the contactor)"] = int(p[4])
     for state in sorted(most):
-        print("rp2_alloc_per_cycle %s: %.1f bytes (the most in a 100-cycle block)" % (state, most[state] / 100))
+        print("rp2_alloc_per_cycle %s: %.1f bytes (the most in a steady 100-cycle block)" % (
+            state, most[state] / 100))
+    if moves:
+        print("rp2_alloc_on_changes: %s" % ", ".join("%s %d B" % kv for kv in sorted(moves.items())))
     if not most:
-        print("rp2_alloc_per_cycle: no block in one state:\n" + out[-1000:])
+        print("rp2_alloc_per_cycle: no steady block:\n" + out[-1000:])
 
 
 if __name__ == "__main__":

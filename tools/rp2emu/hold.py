@@ -5,10 +5,12 @@ pilot and limits, the board file, compiled as `make flash` compiles them). A scr
 a car in C, closes the contactor, measures once as the control loop does, then holds the
 interpreter in a long big-number `pow()` (a stand-in for mbedtls's key exchange, which no Python
 code interrupts either) twice: through the first the car keeps asking; 200 ms into the second it
-goes to B. A marker pin (GP6) shows the host when each hold begins and ends. Before, a soft timer
+goes to B; then, charging again, a third: 200 ms in the residual-current monitor trips (6 mA DC),
+whose input's hard interrupt opens the coil. A marker pin (GP6) shows the host when each hold
+begins and ends. Before, a soft timer
 is counted through such a call (it waits behind it). After, the same call is
-timed with the guard only looking (contactor open), reading (closed, the car in C) and stopped:
-what the guard costs it. Used by host_tests/test_stall_guard_pico.py and `make bench`."""
+timed with the contactor open (the guard stopped), closed with the car in C (reading every 5 ms)
+and closed with the loop alive (the interrupt only looks): what the guard costs it. Used by host_tests/test_stall_guard_pico.py and `make bench`."""
 import subprocess
 import sys
 
@@ -55,21 +57,39 @@ for hold in (1, 2):
     mark.value(0)
     print("HOLD", hold, hw.guard.reads - r0, hw.guard_trips, int(hw.coil_on))
 
+hw.measure(m)                         # the loop sees the guard's opening ...
+hw.set_contactor(True, 1, False, time.ticks_ms())     # ... and the car back in C is charged again
+time.sleep_ms(100)
+hw.measure(m)
+mark.value(1)
+x = pow(3, (1 << 400) - 3, big)       # the third hold: a residual-current trip inside it
+mark.value(0)
+print("RCD", int(hw.rcd_dc_tripped), int(hw.coil_on))
+while hw._rcd_dc.value() == board.RCD_TRIP_ACTIVE:
+    time.sleep_ms(10)                 # the monitor released
+hw.measure(m)
+hw.rcd_ack()
+
 def held_us():                        # the same call's length: what the guard costs it
     hw.measure(m)
     t0 = time.ticks_us()
     x = pow(3, (1 << 300) - 3, big)
     return time.ticks_diff(time.ticks_us(), t0)
 
-idle = held_us()                      # the contactor open: the guard's interrupt only looks
+hw.measure(m)                         # the loop sees the guard's opening
+hw.set_contactor(False, 1, False, time.ticks_ms())    # and opens: the interrupt stops
+stopped = int(not hw.guard.armed)
+none = held_us()                      # the contactor open: no guard running
 hw.set_contactor(True, 1, False, time.ticks_ms())
 r0 = hw.guard.reads
 reading = held_us()                   # closed, the car back in C: a reading every 5 ms
 r1 = hw.guard.reads
+hw.alive_ms = time.ticks_add(time.ticks_ms(), 100000)  # as if the loop ticked all along
+t0 = time.ticks_us()
+x = pow(3, (1 << 300) - 3, big)
+looking = time.ticks_diff(time.ticks_us(), t0)          # charging: the interrupt only looks
 hw.safe()
-hw.guard.timer.deinit()
-none = held_us()                      # no guard at all
-print("COST", idle, reading, none, r1 - r0)
+print("COST", looking, reading, none, r1 - r0, hw.guard.reads - r1, stopped, int(hw.guard.armed))
 """ % MARK
 
 
@@ -92,6 +112,13 @@ def _set_ev(pico, ohms):
     w = pico.world
     w.ev_ohms = ohms
     w.recompute()
+    pico.push()
+
+
+def _set_rcd(pico, ma):
+    w = pico.world
+    w.rcd_ma, w.rcd_kind = ma, "dc"
+    w.update()
     pico.push()
 
 
@@ -120,18 +147,30 @@ def run():
         r["changed"] = pico.t_us
         pico.pump(until=lambda: pico.outputs.get(coil) == 0, wall_s=300)
         r["opened"] = pico.t_us
-        _set_ev(pico, 882)                                # back in C for the cost's holds
+        _set_ev(pico, 882)                                # back in C
+        if not pico.pump(until=lambda: marks(3), wall_s=600):
+            raise RuntimeError("no third hold: %s" % proc.stdout.read().decode())
+        pico.pump(emu_s=CHANGE_S, wall_s=300)
+        _set_rcd(pico, 6.0)                               # 6 mA DC: the monitor trips at once
+        r["rcd_changed"] = pico.t_us
+        pico.pump(until=lambda: pico.outputs.get(coil) == 0, wall_s=300)
+        r["rcd_opened"] = pico.t_us
+        _set_rcd(pico, 0.0)
         pico.pump(until=lambda: proc.poll() is not None, wall_s=600)
         out = proc.stdout.read().decode()
         if proc.returncode:
             raise RuntimeError("the script failed: %s" % out)
-        r["ended"] = [t for pin, lv, t in edges if pin == MARK and lv == 0][-1]
+        ends = [t for pin, lv, t in edges if pin == MARK and lv == 0]
+        r["ended"], r["rcd_ended"] = ends[-2], ends[-1]     # the second hold's end, the third's
     rows = [x.split()[1:] for x in out.splitlines() if x.startswith("HOLD")]
     r["holds"] = [dict(zip(("hold", "reads", "trips", "coil"), map(int, x))) for x in rows]
+    rcd = [x.split()[1:] for x in out.splitlines() if x.startswith("RCD")][0]
+    r["rcd_tripped"], r["rcd_coil"] = int(rcd[0]), int(rcd[1])
     soft = [x.split()[1:] for x in out.splitlines() if x.startswith("SOFT")][0]
     r["soft_calls"], r["soft_call_us"] = int(soft[0]), int(soft[1])
     cost = [x.split()[1:] for x in out.splitlines() if x.startswith("COST")][0]
-    r.update(zip(("idle_us", "reading_us", "none_us", "cost_reads"), map(int, cost)))
+    r.update(zip(("looking_us", "reading_us", "none_us", "cost_reads", "looking_reads", "stopped",
+                  "armed_after_safe"), map(int, cost)))
     return r
 
 
@@ -140,9 +179,12 @@ def describe(r):
     first, second = r["holds"]
     none = r["none_us"]
     return ("opened %.1f ms after C->B, %s the call in C; a car still in C read %d times, opened %d "
-            "times; a soft 10 ms timer ran %d times in a %.2f s call; idle +%.2f %% of the CPU, %.2f ms "
-            "per reading while held (the call +%.1f %%)" % (
+            "times; a 6 mA DC residual current opened it %.2f ms after the monitor's trip, %s the "
+            "call; a soft 10 ms timer ran %d times in a %.2f s call; charging +%.2f %% of the CPU "
+            "(none with the contactor open), %.2f ms per reading while held (the call +%.1f %%)" % (
                 (r["opened"] - r["changed"]) / 1e3, "inside" if r["opened"] < r["ended"] else "after",
-                first["reads"], first["trips"], r["soft_calls"], r["soft_call_us"] / 1e6,
-                (r["idle_us"] - none) * 100 / none,
+                first["reads"], first["trips"], (r["rcd_opened"] - r["rcd_changed"]) / 1e3,
+                "inside" if r["rcd_opened"] < r["rcd_ended"] else "after",
+                r["soft_calls"], r["soft_call_us"] / 1e6,
+                (r["looking_us"] - none) * 100 / none,
                 (r["reading_us"] - none) / r["cost_reads"] / 1e3, (r["reading_us"] - none) * 100 / none))

@@ -154,17 +154,37 @@ class Rig:
 
     def hold(self, seconds, changes=()):
         """The control loop held for `seconds` by one long call in C (a TLS handshake's key
-        exchange): no tick runs, the port's hard timer interrupts do (the stall guard); the world
-        follows time. `changes`: (seconds into the hold, callable) the world's changes meanwhile.
-        The loop then resumes at once (a late tick is not waited for)."""
+        exchange): no tick runs, the port's hard interrupts do (the stall guard, the Pico's RCD
+        inputs), soft ones wait for the call's end; the world follows time, the residual-current
+        monitor's trip curve in 1 ms steps as in run(). A watchdog that runs out meanwhile resets
+        the board there, as on the port. `changes`: (seconds into the hold, callable) the world's
+        changes meanwhile. The loop then resumes at once (a late tick is not waited for)."""
         clock, w = mm.clock, self.world
         start = clock.us
-        for at, change in sorted(changes, key=lambda x: x[0]):
-            clock.advance_us(max(0, start + int(at * 1e6) - clock.us))
-            change()
-            w.update()
-        clock.advance_us(max(0, start + int(seconds * 1e6) - clock.us))
-        w.update()
+        end = start + int(seconds * 1e6)
+        todo = sorted(((start + int(at * 1e6), change) for at, change in changes), key=lambda x: x[0])
+        rcd_test = self.board.RCD_TEST_PIN
+        mm.hold_begin()
+        try:
+            while True:
+                while todo and todo[0][0] <= clock.us:
+                    todo.pop(0)[1]()
+                    w.update()
+                if clock.us >= end:
+                    break
+                nxt = min(end, todo[0][0]) if todo else end
+                if w.rcd_ma or w._rcd_over_since is not None or (
+                        rcd_test is not None and mm.output(rcd_test)):
+                    nxt = min(nxt, clock.us + 1000)
+                dog = mm.wdt
+                if dog is not None and dog.last_feed_us + dog.timeout_ms * 1000 < nxt:
+                    clock.advance_us(max(0, dog.last_feed_us + dog.timeout_ms * 1000 + 1 - clock.us))
+                    self._watchdog_reset()
+                    return
+                clock.advance_us(nxt - clock.us)
+                w.update()
+        finally:
+            mm.hold_end()
         if self.next_tick_us < clock.us:
             self.next_tick_us = clock.us
 
