@@ -21,8 +21,11 @@ from tools.sim.drive import Drive  # noqa: E402
 # jump of that size is a new pool, not a leak.
 # Issue 11 (the Pico's tick): the fault journal as appended lines (its reader of both formats, the
 # append, the compaction) +1.1 KB, the core's quiet tick (its field names and fill, the input
-# checks) +4.1 KB: 89.5 -> 94.8 KB here.
-BOOT_BUDGET = 95500
+# checks) +4.1 KB: 89.5 -> 94.8 KB here. Issue 14 (the safety path behind a long call in C): the
+# shell's coil opening and closing as methods that start and stop the stall guard, the Pico's hard
+# residual-current interrupts and the re-check after the coil's drive: +0.3 KB (95,296 -> 95,616 B
+# in a clone at /work/cX).
+BOOT_BUDGET = 96000
 
 
 def test_the_firmware_after_boot_fits_the_budget():

@@ -29,10 +29,6 @@ _RTC_VALID_YEAR = const(2025)  # an RTC before this was never set
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
 _LEVEL_READS = const(6)     # no PWM (X1, F): one level; its extremes dropped, 4 reads remain
 _GLITCH_MIXED = const(1)    # one read across 0 V is a glitch (dropped), more is noise
-# The ports whose Pin.irq takes hard=True: the residual-current inputs then open the coil inside a
-# long call in C too (esp32's Pin.irq has no `hard` and schedules every handler:
-# ports/esp32/machine_pin.c, v1.28)
-_HARD_PIN_IRQ_PORTS = ("rp2",)
 # The phased read's 4 samples of a plateau: its two middle ones further apart than this are not one
 # level (two or more glitches; 0.5 V RMS of noise never set it off on the bench), even near 0 V
 # where noise across 0 V is a shorted pilot's (E): an impossible reading, a pilot fault once confirmed
@@ -171,7 +167,9 @@ class Hardware:
             return None
         p = machine.Pin(pin, machine.Pin.IN)
         trig = machine.Pin.IRQ_RISING if self.board.RCD_TRIP_ACTIVE else machine.Pin.IRQ_FALLING
-        if self._pwm_port in _HARD_PIN_IRQ_PORTS:
+        # Hard where the port has it (rp2): the coil then opens inside a long call in C too
+        # (esp32's Pin.irq has no `hard` and schedules every handler: ports/esp32/machine_pin.c)
+        if self._pwm_port == "rp2":
             p.irq(handler=handler, trigger=trig, hard=True)
         else:
             p.irq(handler=handler, trigger=trig)
@@ -494,35 +492,43 @@ class Hardware:
         self.pilot_pwm.duty_u16(u16)
 
     def set_contactor(self, closed, poles, economiser, now_ms):
-        c = self._coils
         # (a stall guard's opening that the core has not been given yet keeps it open too)
         if not closed or self.rcd_tripped or self.rcd_dc_tripped or self.guard_trips != self._guard_seen:
-            self.coil_on = False
-            g = self.guard
-            if g is not None and g.armed:
-                g.disarm()
-            if self._econ is not None:
-                self._econ.deinit()
-                self._econ = None
-                c[0].init(machine.Pin.OUT, value=0)
-            for p in c:
-                p.value(0)
-            self._econ_since = None
+            self._open_coil()
             return
+        c = self._coils
         if c[0].value() == 0 and self._econ is None:
-            self.coil_on = True
-            if self.guard is not None:
-                self.guard.arm()
-            c[0].value(1)
-            if poles > 1 and len(c) > 1:
-                c[1].value(1)
-            self._econ_since = now_ms
+            self._close_coil(poles, now_ms)
         elif economiser and self._econ is None and self._econ_since is not None \
                 and ticks_diff(now_ms, self._econ_since) >= L.ECON_PULL_MS:
             # Pulled in: hold the coil at a lower average current.
             self._econ = machine.PWM(c[0], freq=L.PILOT_FREQ_HZ * 20, duty_u16=L.ECON_HOLD_DUTY_U16)
         if self.rcd_tripped or self.rcd_dc_tripped:
             self._trip()          # a trip's interrupt came between the check above and the drive
+
+    def _open_coil(self):
+        self.coil_on = False
+        g = self.guard
+        if g is not None and g.armed:
+            g.disarm()
+        c = self._coils
+        if self._econ is not None:
+            self._econ.deinit()
+            self._econ = None
+            c[0].init(machine.Pin.OUT, value=0)
+        for p in c:
+            p.value(0)
+        self._econ_since = None
+
+    def _close_coil(self, poles, now_ms):
+        c = self._coils
+        self.coil_on = True
+        if self.guard is not None:
+            self.guard.arm()
+        c[0].value(1)
+        if poles > 1 and len(c) > 1:
+            c[1].value(1)
+        self._econ_since = now_ms
 
     def set_rcd_test(self, on):
         if self._rcd_test is not None:
