@@ -127,7 +127,6 @@ class Rig:
         w = self.world
         clock = mm.clock
         probes = self.probes
-        rcd_test = self.board.RCD_TEST_PIN
         while True:
             if self.powered and clock.us >= self.next_tick_us:
                 self.next_tick_us += TICK_US
@@ -138,8 +137,7 @@ class Rig:
                 if mm.wdt is not None and mm.wdt.expired():
                     self._watchdog_reset()
             nxt = self.next_tick_us if self.powered else t_us + 1     # unpowered: only time passes
-            fine = w.rcd_ma or w._rcd_over_since is not None or (
-                rcd_test is not None and mm.output(rcd_test))
+            fine = self._rcd_pending()
             if fine:
                 nxt = min(nxt, clock.us + 1000)   # residual current: follow the trip curve closely
             if nxt > t_us:
@@ -152,6 +150,12 @@ class Rig:
             if fine:
                 w.update()
 
+    def _rcd_pending(self):
+        """Residual current or the self-test's winding: the monitor's trip curve is followed in
+        1 ms steps."""
+        w, rcd_test = self.world, self.board.RCD_TEST_PIN
+        return w.rcd_ma or w._rcd_over_since is not None or (rcd_test is not None and mm.output(rcd_test))
+
     def hold(self, seconds, changes=()):
         """The control loop held for `seconds` by one long call in C (a TLS handshake's key
         exchange): no tick runs, the port's hard interrupts do (the stall guard, the Pico's RCD
@@ -163,7 +167,6 @@ class Rig:
         start = clock.us
         end = start + int(seconds * 1e6)
         todo = sorted(((start + int(at * 1e6), change) for at, change in changes), key=lambda x: x[0])
-        rcd_test = self.board.RCD_TEST_PIN
         mm.hold_begin()
         try:
             while True:
@@ -173,8 +176,7 @@ class Rig:
                 if clock.us >= end:
                     break
                 nxt = min(end, todo[0][0]) if todo else end
-                if w.rcd_ma or w._rcd_over_since is not None or (
-                        rcd_test is not None and mm.output(rcd_test)):
+                if self._rcd_pending():
                     nxt = min(nxt, clock.us + 1000)
                 dog = mm.wdt
                 if dog is not None and dog.last_feed_us + dog.timeout_ms * 1000 < nxt:

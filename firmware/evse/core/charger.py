@@ -26,6 +26,7 @@ class Measurements:
         self.rcd_trip = False
         self.rcd_edges = 0          # AC trips counted by the interrupt (wraps): tells one trip from the next
         self.rcd_dc_trip = False
+        self.rcd_trip_ms = None     # when the last residual-current trip came (its interrupt's ticks_ms)
         self.guard_opened = False   # the shell's stall guard opened the coil since the last measurement
         self.temp_c = None
         self.current_ma = None      # type: int | None  # highest phase current, mA (an int: no heap); None: no meter; -1 (or NaN): lost
@@ -503,7 +504,9 @@ class Charger:
         test_trip = self._test_trip(m, now)
         if (m.rcd_trip and not test_trip) or m.rcd_dc_trip:
             if closed or self.fault is None:
-                name = self.rcd.on_trip(self.t_closed, now, self.diff)
+                # judged at the trip's own moment: a loop held by a long call sees it late
+                at = m.rcd_trip_ms
+                name = self.rcd.on_trip(self.t_closed, now if at is None else at, self.diff)
                 if m.rcd_dc_trip and name == V.FAULT_RCD:
                     name = V.FAULT_RCD_DC
                 self._set_fault(name, now)

@@ -100,9 +100,10 @@ class RcdPolicy:
     def __init__(self):
         self.trips = 0
 
-    def on_trip(self, closed_ms, now_ms, ticks_diff):
-        """Fault name for a trip while closed (closed_ms: when the contactor closed, or None)."""
-        if closed_ms is not None and ticks_diff(now_ms, closed_ms) < L.RCD_EARLY_MS:
+    def on_trip(self, closed_ms, trip_ms, ticks_diff):
+        """Fault name for a trip while closed (closed_ms: when the contactor closed, or None;
+        trip_ms: when the trip came)."""
+        if closed_ms is not None and ticks_diff(trip_ms, closed_ms) < L.RCD_EARLY_MS:
             return V.FAULT_RCD_EARLY
         self.trips += 1
         if self.trips >= L.RCD_MAX_TRIPS:

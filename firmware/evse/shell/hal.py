@@ -141,6 +141,7 @@ class Hardware:
             board.RCD_TEST_PIN, machine.Pin.OUT, value=0)
         self.rcd_tripped = False
         self.rcd_dc_tripped = False
+        self.trip_ms = ticks_ms()     # when the last residual-current trip came (the core judges "early" by it)
         self.rcd_edges = 0        # trips counted by the interrupts: the core tells one trip from
         self.rcd_dc_edges = 0     # the next, and an ack never clears a trip it has not seen
         self._edges_seen = 0
@@ -189,11 +190,13 @@ class Hardware:
 
     def _on_rcd(self, pin):
         self._trip()
+        self.trip_ms = ticks_ms()
         self.rcd_tripped = True
         self.rcd_edges = (self.rcd_edges + 1) & _EDGE_MASK
 
     def _on_rcd_dc(self, pin):
         self._trip()
+        self.trip_ms = ticks_ms()
         self.rcd_dc_tripped = True
         self.rcd_dc_edges = (self.rcd_dc_edges + 1) & _EDGE_MASK
 
@@ -418,6 +421,7 @@ class Hardware:
         m.rcd_edges = self.rcd_edges
         m.rcd_trip = self.rcd_tripped
         m.rcd_dc_trip = self.rcd_dc_tripped
+        m.rcd_trip_ms = self.trip_ms
 
     def side_reads(self, m):
         m.pp_ohms = self.read_pp()
