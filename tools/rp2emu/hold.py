@@ -4,13 +4,13 @@ The stock image gets the firmware's shell (`hal`, the guard, the phased pilot re
 pilot and limits, the board file, compiled as `make flash` compiles them). A script offers 32 A to
 a car in C, closes the contactor, measures once as the control loop does, then holds the
 interpreter in a long big-number `pow()` (a stand-in for mbedtls's key exchange, which no Python
-code interrupts either) twice: through the first the car keeps asking; 200 ms into the second it
-goes to B; then, charging again, a third: 200 ms in the residual-current monitor trips (6 mA DC),
-whose input's hard interrupt opens the coil. A marker pin (GP6) shows the host when each hold
-begins and ends. Before, a soft timer
-is counted through such a call (it waits behind it). After, the same call is
-timed with the contactor open (the guard stopped), closed with the car in C (reading every 5 ms)
-and closed with the loop alive (the interrupt only looks): what the guard costs it. Used by host_tests/test_stall_guard_pico.py and `make bench`."""
+code interrupts either) three times: through the first the car keeps asking; 200 ms into the
+second it goes to B; charging again, 200 ms into the third the residual-current monitor trips
+(6 mA DC), whose input's hard interrupt opens the coil. A marker pin (GP6) shows the host when each
+hold begins and ends. Before, a soft timer is counted through such a call (it waits behind it).
+After, the same call is timed with the contactor open (the guard stopped), closed with the car in
+C (reading every 5 ms) and closed with the loop alive (the interrupt only looks): what the guard
+costs it. Used by host_tests/test_stall_guard_pico.py and `make bench`."""
 import subprocess
 import sys
 
@@ -76,8 +76,7 @@ def held_us():                        # the same call's length: what the guard c
     x = pow(3, (1 << 300) - 3, big)
     return time.ticks_diff(time.ticks_us(), t0)
 
-hw.measure(m)                         # the loop sees the guard's opening
-hw.set_contactor(False, 1, False, time.ticks_ms())    # and opens: the interrupt stops
+hw.set_contactor(False, 1, False, time.ticks_ms())    # the loop opens: the interrupt stops
 stopped = int(not hw.guard.armed)
 none = held_us()                      # the contactor open: no guard running
 hw.set_contactor(True, 1, False, time.ticks_ms())
@@ -123,7 +122,7 @@ def _set_rcd(pico, ma):
 
 
 def run():
-    """The two holds and the cost; a dict of what was measured (times in emulated us)."""
+    """The three holds and the cost; a dict of what was measured (times in emulated us)."""
     board = load_board("rpi_pico")
     coil = board.CONTACTOR_PINS[0]
     with Pico(board) as pico:
