@@ -511,17 +511,19 @@ class Hardware:
             self._trip()          # a trip's interrupt came between the check above and the drive
 
     def _open_coil(self):
+        """Every opening by the loop and safe(): the economiser's PWM stopped and its pin an output
+        again, every coil low, the stall guard's timer stopped."""
         self.coil_on = False
         g = self.guard
-        if g is not None and g.armed:
+        if g is not None and g.armed:     # tested here: no call on each tick while open
             g.disarm()
         c = self._coils
+        for p in c:
+            p.value(0)            # first: whatever follows, the plain coil outputs are low
         if self._econ is not None:
             self._econ.deinit()
             self._econ = None
             c[0].init(machine.Pin.OUT, value=0)
-        for p in c:
-            p.value(0)
         self._econ_since = None
 
     def _close_coil(self, poles, now_ms):
@@ -540,14 +542,7 @@ class Hardware:
 
     def safe(self):
         """Contactor open and pilot offering nothing: at boot, on an exception, before a reset."""
-        self.coil_on = False
-        if self.guard is not None:
-            self.guard.disarm()
-        for p in self._coils:
-            p.value(0)
-        if self._econ is not None:
-            self._econ.deinit()
-            self._econ = None
+        self._open_coil()
         self.set_rcd_test(False)
         self.set_pilot(L.PILOT_F, 0)
 
