@@ -79,12 +79,13 @@ def classify(pos_mv, neg_mv, pwm_on, prev):
     s = _level(pos_mv, prev)
     if s == UNKNOWN or s > D:
         return s
-    if pwm_on and s != A:
-        # Diode check: with a vehicle behind its diode the negative plateau stays near -12 V.
+    if pwm_on and s != A and (neg_mv < L.NEG_PLATEAU_MIN_MV or neg_mv > L.NEG_PLATEAU_MAX_MV):
+        # Diode check: with a vehicle behind its diode the negative plateau stays near -12 V, and
+        # a plateau there is healthy whatever the positive one reads (B at 10 V with noise sums
+        # to -2 V against -12 V). Away from it, a mirror of the positive one is the diode missing.
         if -L.DIODE_MIRROR_MV < pos_mv + neg_mv < L.DIODE_MIRROR_MV:
             return DIODE
-        if neg_mv < L.NEG_PLATEAU_MIN_MV or neg_mv > L.NEG_PLATEAU_MAX_MV:
-            return INVALID
+        return INVALID
     return s
 
 
