@@ -153,6 +153,26 @@ def test_a_missing_or_damaged_certificate_is_said_and_the_page_stays_on_plain_ht
     assert asyncio.run(b.serve(browser))
 
 
+def test_an_rsa_key_on_the_rp2040_is_said_and_the_page_stays_on_plain_http(tmp_path, monkeypatch, redirect_port):
+    """Its signature holds the RP2040 about 4.2 s in one call (the emulated chip), past the
+    watchdog: every page load would reset the board (test_tls_keys_upy.py)."""
+    from evse.shell import tls
+    monkeypatch.setattr(tls, "machine_name", lambda: "Raspberry Pi Pico W with RP2040")
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    make_certs(str(flash), str(tmp_path))
+    pki.write_key(pki.key("rsa"), str(flash / "certs" / "web_key.pem"))
+    b = Board(flash, web_tls=True)
+    assert b.web.https.startswith("failed: certs/web_key.pem is an RSA key"), b.web.https
+    assert "RP2040" in b.web.https and "EC P-256" in b.web.https
+    assert "plain http:// on port %d" % b.port in b.web.https
+
+    def browser():
+        code, _, body = fetch(b.port, "/api/v1/status")
+        return code == 200 and json.loads(body)["https"] == b.web.https
+    assert asyncio.run(b.serve(browser))
+
+
 def test_the_same_on_the_micropython_unix_port(tmp_path):
     """microdot's ssl= on the port's own asyncio and mbedtls: the status over https://, the password
     for a change, the redirect; what HTTPS costs the heap, and the longest gap between two control

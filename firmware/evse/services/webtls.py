@@ -12,14 +12,16 @@ def context(app, cert, key, port):
     """(server TLS context or None, what the status says). A certificate or key missing or damaged
     is said in the status and the log, and the page is served over plain http:// rather than not
     at all (the owner could not reach the charger to mend it)."""
+    from evse.shell.tls import make_server_context, SlowKey
     try:
-        from evse.shell.tls import make_server_context
         return make_server_context(cert, key), "on"
+    except SlowKey as e:          # named as the owner put it on the flash
+        why = "failed: %s; serving plain http:// on port %d" % (str(e).replace(key, KEY), port)
     except Exception as e:
         why = "failed: %s and %s missing or damaged (%r); serving plain http:// on port %d" % (
             CERT, KEY, e, port)
-        app.report("web", "https " + why)
-        return None, why
+    app.report("web", "https " + why)
+    return None, why
 
 
 async def redirects(app, port):

@@ -2,6 +2,60 @@
 certificate files live on flash, PEM or DER; and the web page's server context (HTTPS). The same
 calls work on MicroPython (extmod ssl) and CPython."""
 import binascii
+import sys
+
+# An RSA private key signs in one mbedtls call that nothing interrupts: 4.2 s for RSA-2048 on the
+# RP2040, which has no big-number hardware (measured on the emulated chip, MicroPython v1.28 with
+# its mbedtls, a self-signed key: a lower bound, its flash being zero-wait), past the watchdog's
+# 2 s: every handshake would reset the board. A P-256 key signs there in 0.29 s.
+SLOW_RSA_CPUS = ("RP2040",)
+_OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"       # rsaEncryption (PKCS#8)
+
+
+class SlowKey(ValueError):
+    """A private key this CPU cannot sign with inside the watchdog's time."""
+
+
+def _pem_body(data):
+    """The DER of a PEM file's first block (data itself when it is DER already)."""
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        return data
+    body = []
+    for line in data.split(b"\n")[1:]:
+        line = line.strip()
+        if line.startswith(b"-----END"):
+            break
+        body.append(line)
+    return binascii.a2b_base64(b"".join(body))
+
+
+def is_rsa_key(der):
+    """A private key's DER is RSA: PKCS#8 naming rsaEncryption, or PKCS#1 (version 0, then the
+    modulus as an INTEGER; SEC1's EC key has version 1, PKCS#8's an algorithm SEQUENCE next)."""
+    if _OID_RSA in der[:40]:
+        return True
+    if len(der) < 12 or der[0] != 0x30:
+        return False
+    i = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
+    return der[i:i + 3] == b"\x02\x01\x00" and der[i + 3] == 0x02 and der[i + 4] > 0x80
+
+
+def machine_name():
+    """What MicroPython calls this machine ("Raspberry Pi Pico W with RP2040"); "" on CPython."""
+    return getattr(sys.implementation, "_machine", "")
+
+
+def check_key(path):
+    """Refuses (SlowKey) an RSA private key on a CPU that signs with it slower than the watchdog
+    allows: the web page or OCPP then says so instead of the board resetting at each handshake."""
+    cpu = machine_name()
+    if not any(c in cpu for c in SLOW_RSA_CPUS):
+        return
+    with open(path, "rb") as f:
+        der = _pem_body(f.read())
+    if is_rsa_key(der):
+        raise SlowKey("%s is an RSA key: one signature holds the %s for about 4 s, past the "
+                      "watchdog's 2 s; use an EC P-256 key" % (path, cpu.split(" with ")[-1]))
 
 
 def der_file(path):
@@ -10,15 +64,9 @@ def der_file(path):
     works on every port and on CPython as cadata."""
     with open(path, "rb") as f:
         data = f.read()
-    if not data.lstrip().startswith(b"-----BEGIN"):
+    der = _pem_body(data)
+    if der is data:
         return path
-    body = []
-    for line in data.split(b"\n")[1:]:
-        line = line.strip()
-        if line.startswith(b"-----END"):
-            break
-        body.append(line)
-    der = binascii.a2b_base64(b"".join(body))
     out = path + ".der"
     try:
         with open(out, "rb") as f:
@@ -37,6 +85,8 @@ def make_tls_context(ca_file, cert_file=None, key_file=None):
     presents a client certificate when given one (security profile 3).
     Without a CA file the connection is encrypted but the server is not authenticated.
     The same calls work on MicroPython (extmod ssl) and CPython."""
+    if cert_file:
+        check_key(key_file)
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cert_file:
@@ -60,6 +110,7 @@ def make_tls_context(ca_file, cert_file=None, key_file=None):
 def make_server_context(cert_file, key_file):
     """Server TLS context (the web page's HTTPS) with its certificate and key files, PEM or DER.
     Raises (OSError: missing; ValueError or the port's own error: damaged) when they cannot serve."""
+    check_key(key_file)
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
