@@ -154,6 +154,22 @@ def test_current_limit_is_a_number_from_6_a_to_the_installers_rating_and_enable_
     assert float(v["limit_a"]) <= n["max"]
 
 
+def test_a_reading_there_is_not_is_published_as_unknown_never_as_an_empty_payload():
+    """Home Assistant's MQTT sensor ignores an empty payload on a numeric sensor (it keeps showing
+    the last value: a lost meter's current, a dead temperature sensor's reading) and sets unknown on
+    `None`; the number entity resets on `None` (its payload_reset). An empty retained message would
+    also clear the broker's copy."""
+    st = {"state": "C2", "contactor": True, "amps": 16.0, "limit": None, "enabled": True,
+          "fault": None, "temp_c": None,
+          "energy": {"current_a": -1.0, "power_w": None, "wh_session": None, "wh_total": None}}
+    v = M.state_values(st)
+    for k in ("limit_a", "temp_c", "current_a", "power_w", "session_wh", "total_wh"):
+        assert v[k] == "None", (k, v[k])
+    assert "" not in v.values() and None not in v.values() and v["fault"] == "none"
+    st["energy"]["current_a"] = None
+    assert M.state_values(st)["current_a"] == "None"
+
+
 def test_without_a_meter_no_energy_entities():
     cfg = dict(CFG, meter="none")
     objs = [TOPIC.match(t).group(3) for t, _ in ha.configs(PREFIX, cfg)]

@@ -34,8 +34,14 @@ DISCOVERY_PREFIX = "homeassistant"
 ON, OFF = "ON", "OFF"
 
 
+# No reading (a lost meter, no temperature sensor): Home Assistant's word for unknown. A numeric
+# sensor ignores an empty payload and keeps showing its last value, and an empty retained message
+# clears the broker's copy (the MQTT sensor and number pages).
+UNKNOWN = "None"
+
+
 def _num(x, digits):
-    return None if x is None else str(round(x, digits)) if digits else str(int(round(x)))
+    return UNKNOWN if x is None else str(round(x, digits)) if digits else str(int(round(x)))
 
 
 def state_values(st):
@@ -48,7 +54,7 @@ def state_values(st):
     if e is not None:
         cur = e["current_a"]
         r["power_w"] = _num(e["power_w"], 0)
-        r["current_a"] = None if cur is None or cur < 0 else _num(cur, 1)
+        r["current_a"] = UNKNOWN if cur is None or cur < 0 else _num(cur, 1)
         r["session_wh"] = _num(e["wh_session"], 0)
         r["total_wh"] = _num(e["wh_total"], 0)
     return r
