@@ -136,10 +136,17 @@ def test_energy_joins_the_energy_dashboard():
             "energy", "total_increasing", "Wh")
 
 
-def test_current_limit_is_a_number_from_6_a_to_the_installers_rating_and_enable_a_switch():
+def test_current_limit_is_a_number_from_0_a_to_the_installers_rating_and_enable_a_switch():
+    """Its state is the limit in force: 0 while a schedule or the solar mode pauses, under 6 A
+    with thermal derating. Home Assistant's MQTT number refuses a state outside min..max (it logs
+    an error and keeps the last value), so min is 0, which `limit/set` also takes (a pause)."""
     cs = dict((TOPIC.match(t).group(3), c) for t, c in configs())
     n = cs["current_limit"]
-    assert n["min"] == 6.0 and n["max"] == 32.0 and n["step"] > 0 and n["min"] < n["max"]
+    assert n["min"] == 0 and n["max"] == 32.0 and n["step"] > 0 and n["min"] < n["max"]
+    paused = dict(state="B2", contactor=False, amps=0.0, limit=0.0, enabled=True, fault=None,
+                  temp_c=None)
+    assert n["min"] <= float(M.state_values(paused)["limit_a"]) <= n["max"]
+    assert M.parse_limit(b"0") == 0
     assert n["mode"] in ("auto", "box", "slider") and n["unit_of_measurement"] == "A"
     assert _expand(n)["state_topic"] == PREFIX + "/limit_a"
     s = cs["enabled"]

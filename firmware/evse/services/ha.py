@@ -52,10 +52,13 @@ def device(cfg, node):
 
 
 def _number(cfg):
-    """The current limit: 6 A (the lowest current a car can be offered) to the installer's
-    max_current, never above the highest limit of any source."""
+    """The current limit: 0 A to the installer's max_current, never above the highest limit of
+    any source. Its state is the limit in force, 0 while a schedule or the solar mode pauses and
+    below 6 A under thermal derating: Home Assistant refuses (logs an error, keeps showing the last
+    value) a state outside min..max, so min is 0, as `limit/set` takes it (under 6 A nothing is
+    offered: a pause)."""
     hi = cfg.get("max_current") or L.AMPS_MIN_X10 / 10
-    return {"command_topic": "~/limit/set", "min": L.AMPS_MIN_X10 / 10, "max": min(hi, L.AMPS_MAX),
+    return {"command_topic": "~/limit/set", "min": 0, "max": min(hi, L.AMPS_MAX),
             "step": 1, "mode": "slider", "unit_of_measurement": "A", "device_class": "current"}
 
 
