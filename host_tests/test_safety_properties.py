@@ -10,7 +10,7 @@ Whatever the vehicle and the installation do, watched at the pins of the virtual
 - it never closes a welded contactor (once a weld could be seen) or a tripped monitor;
 - a residual-current trip opens it at once, from the interrupt, not the next tick.
 """
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
@@ -185,6 +185,7 @@ def test_noise_and_glitches_cause_no_state_change(tmp_path_factory, seed, duty_l
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(1, 10000))
+@example(seed=1507)     # once a false diode fault: B read at 10 V against -12 V (test_diode_check.py)
 def test_noise_at_5_percent_causes_no_state_change(tmp_path_factory, seed):
     """High-level communication (5 %) with noise: the EV states still read right."""
     d = Drive(flash_dir=str(tmp_path_factory.mktemp("flash")), seed=seed)

@@ -4,10 +4,10 @@ calls work on MicroPython (extmod ssl) and CPython."""
 import binascii
 import sys
 
-# An RSA private key signs in one mbedtls call that nothing interrupts: 4.2 s for RSA-2048 on the
-# RP2040, which has no big-number hardware (measured on the emulated chip, MicroPython v1.28 with
-# its mbedtls, a self-signed key: a lower bound, its flash being zero-wait), past the watchdog's
-# 2 s: every handshake would reset the board. A P-256 key signs there in 0.29 s.
+# An RSA private key signs in one mbedtls call that nothing interrupts: 4.2 s (server) to 4.7 s
+# (client) for RSA-2048 on the RP2040, which has no big-number hardware (the emulated chip,
+# MicroPython v1.28 with its mbedtls, tools/rp2emu/tls_timing.py: a lower bound, its flash being
+# zero-wait), past the watchdog's 2 s: every handshake would reset the board. EC P-256: 0.3-0.9 s.
 SLOW_RSA_CPUS = ("RP2040",)
 _OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"       # rsaEncryption (PKCS#8)
 
