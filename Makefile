@@ -6,7 +6,7 @@ STAMP     := $(VENV)/.installed
 # with the repository's import roots (tools/toolchain/venv_paths.py). build/microdot: PyPI's microdot for the
 # web service (make microdot; the .pth file puts it on the path, make flash copies it to /lib).
 
-.PHONY: microdot browser all sim test test-py test-upy test-mpy test-rp2 bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
+.PHONY: microdot browser all sim test test-py test-upy test-mpy test-rp2 test-ha bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
 
 all: test
 
@@ -59,6 +59,17 @@ test-py: $(STAMP) stubs rp2emu $(MICRODOT) browser
 ## The whole scenario library on the emulated Pico as well (make test runs its short scenarios only).
 test-rp2: $(STAMP) rp2emu
 	EVSE_RP2_ALL=1 $(PY) -m pytest -q host_tests/test_bench_rp2.py
+
+## Home Assistant itself (PyPI, pinned: the last release for Python 3.11) against the charger through
+## mosquitto: about 400 MB and 4 minutes to install into build/ha-venv, so not in `make test`.
+HA_VENV := build/ha-venv
+$(HA_VENV)/.installed:
+	python3 -m venv $(HA_VENV)
+	$(HA_VENV)/bin/pip install -q "homeassistant==2024.3.3" "paho-mqtt==1.6.1"
+	touch $@
+
+test-ha: $(STAMP) debs $(HA_VENV)/.installed
+	EVSE_HA_HASS=$(HA_VENV)/bin/hass $(PY) -m pytest -q host_tests/test_ha_live.py
 
 test-upy: $(STAMP) $(MICRODOT)
 	$(PY) -m tools.toolchain.upy_tests

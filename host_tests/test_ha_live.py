@@ -1,0 +1,135 @@
+"""Home Assistant itself against the charger: PyPI homeassistant 2024.3.3 (the last release for Python
+3.11) with its MQTT integration, connected to mosquitto on a free port, the charger on the virtual
+bench publishing to the same broker. With no YAML for the charger, Home Assistant makes its twelve
+entities from discovery alone (device classes, units, state classes as the energy dashboard wants
+them); its recorder follows a session (A1, B2, C2, then paused in C1), the energy grows, the current
+limit's number shows the 0 A of a pause; and its log has no error from the MQTT integration.
+
+`make test-ha` installs Home Assistant into build/ha-venv (about 400 MB and 4 minutes) and runs this;
+elsewhere it is skipped with its reason. Its tables (test_mqtt_ha.py) run in every `make test`."""
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from mqtt_broker import Broker, Subscriber, need_mosquitto
+from test_mqtt_bench import Bench
+from tools.sim import mock_machine as mm
+
+HASS = os.environ.get("EVSE_HA_HASS")
+pytestmark = pytest.mark.skipif(not HASS, reason="Home Assistant not installed here: make test-ha")
+P = "garage/evse/"
+UP_S = 300                # the first start installs the http component's own requirements from PyPI
+CONFIG = """homeassistant:
+  name: Garage
+  latitude: 52.5
+  longitude: 13.4
+  elevation: 30
+  unit_system: metric
+  time_zone: UTC
+  currency: EUR
+  country: DE
+logger:
+  default: warning
+recorder:
+  db_url: sqlite:///%s/home-assistant_v2.db
+  commit_interval: 1
+"""
+ENTITIES = {    # entity id (after the device's name) -> (device class, unit, state class)
+    "sensor.ev_charger_sn42_state": (None, None, None),
+    "sensor.ev_charger_sn42_fault": (None, None, None),
+    "sensor.ev_charger_sn42_offered_current": ("current", "A", "measurement"),
+    "sensor.ev_charger_sn42_current": ("current", "A", "measurement"),
+    "sensor.ev_charger_sn42_power": ("power", "W", "measurement"),
+    "sensor.ev_charger_sn42_session_energy": ("energy", "Wh", "total_increasing"),
+    "sensor.ev_charger_sn42_total_energy": ("energy", "Wh", "total_increasing"),
+    "sensor.ev_charger_sn42_temperature": ("temperature", "°C", "measurement"),
+    "binary_sensor.ev_charger_sn42_contactor": ("power", None, None),
+    "number.ev_charger_sn42_current_limit": ("current", "A", None),
+    "switch.ev_charger_sn42_charging_enabled": (None, None, None),
+    "button.ev_charger_sn42_stop_charging": (None, None, None),
+}
+
+
+def start_ha(conf, port):
+    os.makedirs(os.path.join(conf, ".storage"))
+    with open(os.path.join(conf, "configuration.yaml"), "w") as f:
+        f.write(CONFIG % conf)
+    entry = {"entry_id": "mqtt01", "version": 1, "minor_version": 1, "domain": "mqtt",
+             "title": "mosquitto", "data": {"broker": "127.0.0.1", "port": port, "discovery": True},
+             "options": {}, "pref_disable_new_entities": False, "pref_disable_polling": False,
+             "source": "user", "unique_id": None, "disabled_by": None}
+    with open(os.path.join(conf, ".storage", "core.config_entries"), "w") as f:
+        json.dump({"version": 1, "minor_version": 1, "key": "core.config_entries",
+                   "data": {"entries": [entry]}}, f)
+    return subprocess.Popen([HASS, "-c", conf], stdout=open(os.path.join(conf, "hass.out"), "w"),
+                            stderr=subprocess.STDOUT)
+
+
+def recorded(conf):
+    """{entity id: [states in order]} from Home Assistant's recorder."""
+    db = sqlite3.connect(os.path.join(conf, "home-assistant_v2.db"))
+    out = {}
+    for eid, st in db.execute("SELECT m.entity_id, s.state FROM states s JOIN states_meta m "
+                              "ON s.metadata_id = m.metadata_id ORDER BY s.state_id"):
+        out.setdefault(eid, []).append(st)
+    return out
+
+
+def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(tmp_path):
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+    conf = str(tmp_path / "ha")
+    ha = start_ha(conf, broker.port)
+
+    async def session():
+        sub = await Subscriber(broker.port).start()
+        t0 = time.time()
+        while sub.last("homeassistant/status") != "online":        # HA's birth message
+            assert time.time() - t0 < UP_S and ha.poll() is None, "Home Assistant did not start"
+            await asyncio.sleep(0.5)
+        b = await Bench(broker.port, tmp_path).start()
+        try:
+            await b.until(lambda: sub.last(P + "state") == "A1", what="A1")
+            await asyncio.sleep(3)
+            b.d.plug()
+            await b.until(lambda: sub.last(P + "state") == "B2", what="B2")
+            b.d.charge(16)
+            await b.until(lambda: sub.last(P + "contactor") == "ON", 30, what="charging")
+            await asyncio.sleep(5)
+            b.app.command("limit", 0, mm.clock.us // 1000, "mqtt")   # a pause: the limit in force 0
+            await b.until(lambda: sub.last(P + "limit_a") == "0.0", what="limit 0")
+            await asyncio.sleep(4)
+        finally:
+            await b.stop()
+            await sub.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(session(), UP_S + 120))
+    finally:
+        ha.send_signal(signal.SIGTERM)
+        ha.wait(60)
+        broker.stop()
+    with open(os.path.join(conf, ".storage", "core.entity_registry")) as f:
+        reg = [e for e in json.load(f)["data"]["entities"] if e["platform"] == "mqtt"]
+    got = dict((e["entity_id"], (e.get("original_device_class"), e.get("unit_of_measurement"),
+                                 (e.get("capabilities") or {}).get("state_class"))) for e in reg)
+    assert got == ENTITIES
+    limit = [e for e in reg if e["entity_id"] == "number.ev_charger_sn42_current_limit"][0]
+    assert limit["capabilities"]["min"] == 0 and limit["capabilities"]["max"] == 32
+    h = recorded(conf)
+    states = [s for s in h["sensor.ev_charger_sn42_state"] if s not in ("unknown", "unavailable")]
+    assert states == ["A1", "B2", "C2", "C1"], states
+    assert "32.0" in h["sensor.ev_charger_sn42_current"]
+    assert h["number.ev_charger_sn42_current_limit"][-2:] == ["0.0", "unavailable"]   # then the will
+    energy = [float(s) for s in h["sensor.ev_charger_sn42_total_energy"] if s[0].isdigit()]
+    assert energy[-1] > 0 and energy == sorted(energy)
+    assert h["binary_sensor.ev_charger_sn42_contactor"][-3:] == ["on", "off", "unavailable"]
+    with open(os.path.join(conf, "home-assistant.log")) as f:
+        errors = [x for x in f if "ERROR" in x and "mqtt" in x]
+    assert errors == []
