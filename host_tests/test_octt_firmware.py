@@ -165,7 +165,8 @@ def test_TC_044_2_CS_download_retries_retry_interval_apart(tmp_path, monkeypatch
     """Each attempt starts retryInterval after the last one failed, on the charger's clock. (The
     central system's receipt times of the notifications are not the measure: a notification waits
     its turn behind the CALL before it, and on a loaded machine the bench's virtual clock runs on
-    while a message crosses the socket; 4.07-5.17 s apart measured there, once under 4 s.)"""
+    while a message crosses the socket; 4.07-5.17 s apart measured there, once under 4 s. Nor is
+    there an upper bound: the wait looks again every 0.2 real s, up to 8 virtual s under load.)"""
     from evse.ocpp import http
     attempts = []
     real = http.download
@@ -185,7 +186,7 @@ def test_TC_044_2_CS_download_retries_retry_interval_apart(tmp_path, monkeypatch
         assert fw_statuses(cs) == ["Downloading"] * 3 + ["DownloadFailed"]
         assert len(attempts) == 3
         gaps = [(attempts[i + 1][0] - attempts[i][1]) / 1e6 for i in range(2)]
-        assert all(4.0 <= g < 8.0 for g in gaps), gaps     # (not the default 60 s)
+        assert all(g >= 4.0 for g in gaps), gaps    # (60 s, the default, would miss the 30 s above)
     files_case(tmp_path, case)
 
 

@@ -16,7 +16,7 @@ class SlowKey(ValueError):
     """A private key this CPU cannot sign with inside the watchdog's time."""
 
 
-def _pem_body(data):
+def pem_to_der(data):
     """The DER of a PEM file's first block (data itself when it is DER already)."""
     if not data.lstrip().startswith(b"-----BEGIN"):
         return data
@@ -52,7 +52,7 @@ def check_key(path):
     if not any(c in cpu for c in SLOW_RSA_CPUS):
         return
     with open(path, "rb") as f:
-        der = _pem_body(f.read())
+        der = pem_to_der(f.read())
     if is_rsa_key(der):
         raise SlowKey("%s is an RSA key: one signature holds the %s for about 4 s, past the "
                       "watchdog's 2 s; use an EC P-256 key" % (path, cpu.split(" with ")[-1]))
@@ -64,7 +64,7 @@ def der_file(path):
     works on every port and on CPython as cadata."""
     with open(path, "rb") as f:
         data = f.read()
-    der = _pem_body(data)
+    der = pem_to_der(data)
     if der is data:
         return path
     out = path + ".der"
