@@ -7,6 +7,7 @@
 import binascii
 import os
 
+from evse.ocpp import x509
 from evse.shell import tls
 
 import upytest
@@ -60,25 +61,24 @@ ESP32 = "Generic ESP32 module with ESP32"
 DIR = "/tmp/evse-tls-keys-%d" % os.getpid() if hasattr(os, "getpid") else "/tmp/evse-tls-keys"
 
 
-def pem(der, label):
-    b64 = binascii.b2a_base64(der).replace(b"\n", b"")
-    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
-    return (b"-----BEGIN " + label + b"-----\n" + b"\n".join(lines)
-            + b"\n-----END " + label + b"-----\n")
+# What openssl's pkcs12 export writes before a key's PEM block
+BAG = b"Bag Attributes\n    localKeyID: 01 00 00 00 \nKey Attributes: <No Attributes>\n"
 
 
 def key_files():
-    """(path, is RSA) for each key as DER and as PEM, written once."""
+    """(path, is RSA) for each key as DER, as PEM, and as PEM after openssl's attribute lines,
+    written once."""
     try:
         os.mkdir(DIR)
     except OSError:
         pass
-    labels = {"rsa_pkcs1": b"RSA PRIVATE KEY", "rsa_pkcs8": b"PRIVATE KEY",
-              "ec_sec1": b"EC PRIVATE KEY", "ec_pkcs8": b"PRIVATE KEY"}
+    labels = {"rsa_pkcs1": "RSA PRIVATE KEY", "rsa_pkcs8": "PRIVATE KEY",
+              "ec_sec1": "EC PRIVATE KEY", "ec_pkcs8": "PRIVATE KEY"}
     out = []
     for name in sorted(KEYS):
         der = binascii.unhexlify("".join(KEYS[name]))
-        for form, data in (("der", der), ("pem", pem(der, labels[name]))):
+        pem = x509.to_pem(der, labels[name]).encode()
+        for form, data in (("der", der), ("pem", pem), ("bag", BAG + pem)):
             path = "%s/%s.%s" % (DIR, name, form)
             with open(path, "wb") as f:
                 f.write(data)
@@ -107,7 +107,7 @@ def refused(path, cpu):
 def test_each_form_of_rsa_key_is_told_from_an_ec_one():
     for path, rsa in key_files():
         with open(path, "rb") as f:
-            assert tls.is_rsa_key(tls.pem_to_der(f.read())) == rsa, path
+            assert tls.is_rsa_key(tls.key_der(f.read())) == rsa, path
 
 
 def test_an_rsa_key_is_refused_on_the_rp2040_with_the_reason():

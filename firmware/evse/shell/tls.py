@@ -40,6 +40,13 @@ def is_rsa_key(der):
     return der[i:i + 3] == b"\x02\x01\x00" and der[i + 3] == 0x02 and der[i + 4] > 0x80
 
 
+def key_der(data):
+    """A key file's DER: its first PEM block wherever it starts (openssl's pkcs12 export puts "Bag
+    Attributes" lines before it), or the file itself when it is DER."""
+    i = data.find(b"-----BEGIN")
+    return pem_to_der(data[i:] if i > 0 else data)
+
+
 def machine_name():
     """What MicroPython calls this machine ("Raspberry Pi Pico W with RP2040"); "" on CPython."""
     return getattr(sys.implementation, "_machine", "")
@@ -52,7 +59,7 @@ def check_key(path):
     if not any(c in cpu for c in SLOW_RSA_CPUS):
         return
     with open(path, "rb") as f:
-        der = pem_to_der(f.read())
+        der = key_der(f.read())
     if is_rsa_key(der):
         raise SlowKey("%s is an RSA key: one signature holds the %s for about 4 s, past the "
                       "watchdog's 2 s; use an EC P-256 key" % (path, cpu.split(" with ")[-1]))
