@@ -75,6 +75,26 @@ def test_a_certificate_signed_by_the_root_is_recognised(root):
     assert not run(x509.verify_signed_by(x509.parse(pki.der(fake)), x509.parse(pki.der(rc)), out), out)[0]
 
 
+def test_a_certificate_file_with_text_before_its_block_gives_its_der(root, tmp_path):
+    """`openssl x509 -text` writes the decoded text first; a chain file: its first block."""
+    from evse.shell import tls
+    k, c = root
+    text = "Certificate:\n    Data:\n        Version: 3 (0x2)\n" + pki.pem(c)
+    assert x509.pem_to_der(text) == x509.pem_to_der(text.encode()) == pki.der(c)
+    path = tmp_path / "ca.pem"
+    path.write_text(text + pki.pem(c))
+    with open(tls.der_file(str(path)), "rb") as f:
+        assert f.read() == pki.der(c)
+    assert x509.pem_to_der(pki.der(c)) == pki.der(c)          # DER is taken as it is
+
+
+@pytest.mark.parametrize("bad", ["no block here", "-----BEGIN CERTIFICATE-----\nAAAA",
+                                 b"-----BEGIN CERTIFICATE-----AAAA-----END CERTIFICATE-----"])
+def test_a_pem_block_not_there_or_not_closed_is_a_value_error(bad):
+    with pytest.raises(ValueError):
+        x509.pem_to_der(bad)
+
+
 @pytest.mark.parametrize("junk", [b"", b"\x30", b"\x30\x03\x02\x01", b"\x30\x84\xff\xff\xff\xff",
                                   b"\x30\x03\x02\x01\x01", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"])
 def test_junk_is_a_value_error(junk):

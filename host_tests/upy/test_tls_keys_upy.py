@@ -107,7 +107,7 @@ def refused(path, cpu):
 def test_each_form_of_rsa_key_is_told_from_an_ec_one():
     for path, rsa in key_files():
         with open(path, "rb") as f:
-            assert tls.is_rsa_key(tls.key_der(f.read())) == rsa, path
+            assert tls.is_rsa_key(tls.pem_to_der(f.read())) == rsa, path
 
 
 def test_an_rsa_key_is_refused_on_the_rp2040_with_the_reason():

@@ -9,8 +9,8 @@ the control tick must run in between (security.run_steps)."""
 import binascii
 import hashlib
 from evse.ocpp.wallclock import parse_iso
+from evse.shell.tls import OID_RSA, pem_to_der     # one PEM reader for keys and certificates
 
-OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"          # rsaEncryption
 OID_RSA_SHA256 = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"   # sha256WithRSAEncryption
 OID_EC = b"\x2a\x86\x48\xce\x3d\x02\x01"                   # id-ecPublicKey
 OID_P256 = b"\x2a\x86\x48\xce\x3d\x03\x01\x07"             # prime256v1
@@ -52,20 +52,6 @@ def children(b, start, end):
         out.append((tag, s, e, start))
         start = e
     return out
-
-
-def pem_to_der(text):
-    """The DER of the first PEM block in `text` (str or bytes); DER given as bytes is returned as is."""
-    if isinstance(text, (bytes, bytearray)) and text[:1] == b"\x30":
-        return bytes(text)
-    if isinstance(text, (bytes, bytearray)):
-        text = bytes(text).decode()
-    i = text.find("-----BEGIN")
-    j = text.find("-----END", i + 1)
-    if i < 0 or j < 0:
-        raise ValueError("not a PEM certificate")
-    body = text[text.find("\n", i) + 1:j]
-    return binascii.a2b_base64("".join(body.split()))
 
 
 def pem_blocks(text):

@@ -9,7 +9,7 @@ import sys
 # MicroPython v1.28 with its mbedtls, tools/rp2emu/tls_timing.py: a lower bound, its flash being
 # zero-wait), past the watchdog's 2 s: every handshake would reset the board. EC P-256: 0.3-0.9 s.
 SLOW_RSA_CPUS = ("RP2040",)
-_OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"       # rsaEncryption (PKCS#8)
+OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"        # rsaEncryption (PKCS#8; evse.ocpp.x509)
 
 
 class SlowKey(ValueError):
@@ -17,34 +17,33 @@ class SlowKey(ValueError):
 
 
 def pem_to_der(data):
-    """The DER of a PEM file's first block (data itself when it is DER already)."""
-    if not data.lstrip().startswith(b"-----BEGIN"):
+    """The DER of the first PEM block in data (bytes or str), wherever it starts (openssl's pkcs12
+    export puts "Bag Attributes" lines before a key, `openssl x509 -text` its text before a
+    certificate); bytes holding no PEM block are DER already and returned as they are.
+    ValueError: a block not closed, or a str with no block."""
+    if isinstance(data, str):
+        data = data.encode()
+        if b"-----BEGIN" not in data:
+            raise ValueError("no PEM block")
+    i = data.find(b"-----BEGIN")
+    if i < 0:
         return data
-    body = []
-    for line in data.split(b"\n")[1:]:
-        line = line.strip()
-        if line.startswith(b"-----END"):
-            break
-        body.append(line)
-    return binascii.a2b_base64(b"".join(body))
+    j = data.find(b"-----END", i)
+    k = data.find(b"\n", i)
+    if j < 0 or not 0 <= k < j:
+        raise ValueError("PEM block not closed")
+    return binascii.a2b_base64(b"".join(data[k + 1:j].split()))
 
 
 def is_rsa_key(der):
     """A private key's DER is RSA: PKCS#8 naming rsaEncryption, or PKCS#1 (version 0, then the
     modulus as an INTEGER; SEC1's EC key has version 1, PKCS#8's an algorithm SEQUENCE next)."""
-    if _OID_RSA in der[:40]:
+    if OID_RSA in der[:40]:
         return True
     if len(der) < 12 or der[0] != 0x30:
         return False
     i = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
     return der[i:i + 3] == b"\x02\x01\x00" and der[i + 3] == 0x02 and der[i + 4] > 0x80
-
-
-def key_der(data):
-    """A key file's DER: its first PEM block wherever it starts (openssl's pkcs12 export puts "Bag
-    Attributes" lines before it), or the file itself when it is DER."""
-    i = data.find(b"-----BEGIN")
-    return pem_to_der(data[i:] if i > 0 else data)
 
 
 def machine_name():
@@ -59,7 +58,7 @@ def check_key(path):
     if not any(c in cpu for c in SLOW_RSA_CPUS):
         return
     with open(path, "rb") as f:
-        der = key_der(f.read())
+        der = pem_to_der(f.read())
     if is_rsa_key(der):
         raise SlowKey("%s is an RSA key: one signature holds the %s for about 4 s, past the "
                       "watchdog's 2 s; use an EC P-256 key" % (path, cpu.split(" with ")[-1]))
