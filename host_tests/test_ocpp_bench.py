@@ -16,6 +16,12 @@ from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
 SPEED = 20          # virtual seconds per real second at most (keeps CS answers "prompt" in virtual time)
+# The loop's other tasks (the WebSocket, a download, the central system) get this many turns per
+# tick at least: on a board they run freely between two ticks. With one turn, a loaded machine
+# (the driver always behind its pace) stretched a 546 KB download (512 bytes and about three
+# turns a chunk) past 30 s of virtual time: 32.7 s with the driver never pausing, 8.2 s with
+# four turns (1.2-8 s on an idle machine).
+TURNS_PER_TICK = 4
 TICK_S = 0.01       # one control tick of virtual time per driver step
 DUTY_PER_AMP = 1 / 0.6   # facts 2: duty % = A / 0.6 (6-51 A)
 
@@ -71,7 +77,8 @@ class Bench:
                     await asyncio.sleep(0.002)   # ahead of the pace: let the sockets catch up
                     continue
                 self.d.run(TICK_S)
-                await asyncio.sleep(0)
+                for _ in range(TURNS_PER_TICK):
+                    await asyncio.sleep(0)
         except Exception as e:   # surfaced by until()
             self.failed = e
 

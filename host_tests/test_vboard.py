@@ -23,6 +23,8 @@ def vboard(tmp_path):
         yield b.tty, b.tcp, b.flash
     finally:
         b.stop()
+        with open(b.log) as f:        # shown with a failure: the boots, resets and watchdog resets
+            print("vboard.log:\n" + f.read()[-3000:])
 
 
 def evsectl(port, *args):
