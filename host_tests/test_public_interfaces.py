@@ -21,8 +21,8 @@ ALLOWED = {
         "the broker's address cache, set as a previous lookup would have left it",
     ("upy/test_mqtt_upy.py", "_failures"):
         "the failed connections after which the name is looked up again",
-    ("upy/test_maintenance_upy.py", "_run_all"):
-        "main() without its endless asyncio loop: the test hands in a loop that returns",
+    ("upy/test_maintenance_upy.py", "_loop"):
+        "main() without its endless control loop: the test hands in a loop that returns",
     ("upy/test_quiet_tick_upy.py", "_horizon"):
         "a twin charger that is never quiet: the full step the quiet one is compared with",
     ("upy/test_quiet_tick_upy.py", "_full_step"):

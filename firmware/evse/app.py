@@ -1,5 +1,6 @@
 # Wires the core, the hardware shell and the services, and schedules them.
-# On the board: asyncio (main()). On the host: the bench calls App.cycle() on virtual time.
+# On the board: main(), on asyncio when background tasks run beside the control loop (OCPP, MQTT,
+# the web server), else a plain loop. On the host: the bench calls App.cycle() on virtual time.
 from micropython import const
 
 from evse.shell import hal
@@ -42,6 +43,7 @@ class App:
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
         self.gap_ms = [0, 0, 0, 0]  # type: list  # longest tick gap: this window, last, its start, last tick
+        self._due = 0               # the control loop's next tick (ticks_ms)
         self.web = None                            # evse.services.web when web_port is set
         self.spawn = None                          # asyncio.create_task once the loop runs
         self._start_meter(board, flash_dir)
@@ -440,22 +442,38 @@ class App:
             g[0] = 0
             g[2] = t0
 
-    async def run(self):
-        import asyncio
+    def _grid_start(self):
         g = self.gap_ms
-        due = g[2] = g[3] = ticks_ms()
+        self._due = g[2] = g[3] = ticks_ms()
+
+    def _cycle_on_grid(self):
+        """One cycle -> the ms to wait for the next. Ticks on a fixed 10 ms grid (no drift from the
+        ms-rounded sleep); a late tick starts at once and the grid restarts from it (no catching
+        up in a burst)."""
+        self._gap(ticks_ms())
+        self.cycle()
+        due = self._due = ticks_add(self._due, L.TICK_MS)
+        wait = ticks_diff(due, ticks_ms())
+        if wait < 0:
+            self._due = ticks_ms()
+            return 0
+        return wait
+
+    async def run(self):
+        """The control loop beside background tasks (OCPP, MQTT, the web server)."""
+        import asyncio
+        self._grid_start()
         while True:
-            t0 = ticks_ms()
-            self._gap(t0)
-            self.cycle()
-            # Ticks on a fixed 10 ms grid (no drift from the ms-rounded sleep); a late tick starts
-            # at once and the grid restarts from it (no catching up in a burst).
-            due = ticks_add(due, L.TICK_MS)
-            wait = ticks_diff(due, ticks_ms())
-            if wait < 0:
-                due = ticks_ms()
-                wait = 0
-            await asyncio.sleep_ms(wait)
+            await asyncio.sleep_ms(self._cycle_on_grid())
+
+    def run_alone(self):
+        """The control loop with no background task: a plain sleep between ticks. On the emulated
+        Pico an asyncio loop doing nothing but sleep_ms(10) takes 0.28 ms of every 10 ms, a
+        time.sleep_ms(10) loop 0.03 ms."""
+        self._grid_start()
+        sleep_ms = hal.sleep_ms
+        while True:
+            sleep_ms(self._cycle_on_grid())
 
 
 class _SetupLater:
@@ -482,6 +500,21 @@ async def _guarded(app, name, coro):
         await coro
     except Exception as e:
         app.report(name, repr(e))
+
+
+def _needs_tasks(app):
+    """Background tasks beside the control loop: OCPP's and MQTT's connections, the web server,
+    or on a board with Wi-Fi the set-up page that may open later (App.start_setup)."""
+    return app.ocpp is not None or app.mqtt is not None or app.web is not None or app.net is not None
+
+
+def _loop(app):
+    """The control loop, forever (KeyboardInterrupt: Ctrl-C)."""
+    if not _needs_tasks(app):
+        app.run_alone()
+        return
+    import asyncio
+    asyncio.run(_run_all(app))
 
 
 async def _run_all(app):
@@ -520,7 +553,6 @@ def attach_services(app, stream=None):
 
 
 def main(board, flash_dir="/"):
-    import asyncio
     from evse.shell import maint
     app = None
     try:
@@ -528,7 +560,7 @@ def main(board, flash_dir="/"):
         attach_services(app)
         app.hw.start_watchdog()
         maint.stop()                 # boot.py's maintenance feeds end: the control loop feeds
-        asyncio.run(_run_all(app))
+        _loop(app)
     except KeyboardInterrupt:        # Ctrl-C (mpremote, make flash): the REPL, in maintenance
         if app is not None:          # (before the App exists, boot.py's maintenance still runs)
             maint.start(app.hw.safe)

@@ -42,13 +42,13 @@ def boot_py():
 
 def ctrl_c_after(ticks):
     """main()'s control loop as far as a Ctrl-C after `ticks` control ticks."""
-    async def run_all(app):
+    def loop(app):
         assert maint.timer() is None, "the control loop owns the watchdog, no maintenance feeds"
         for _ in range(ticks):
             app.cycle()
             mm.clock.advance_us(L.TICK_MS * 1000)
         raise KeyboardInterrupt
-    return run_all
+    return loop
 
 
 class NoStream:
@@ -61,9 +61,9 @@ class NoStream:
         return len(data)
 
 
-def run_main(run_all, expect=KeyboardInterrupt):
-    real_run, real_attach = A._run_all, C.attach
-    A._run_all = run_all
+def run_main(loop, expect=KeyboardInterrupt):
+    real_run, real_attach = A._loop, C.attach
+    A._loop = loop
     C.attach = lambda app: real_attach(app, NoStream())
     try:
         A.main(BOARD, R.new_flash_dir())
@@ -71,7 +71,7 @@ def run_main(run_all, expect=KeyboardInterrupt):
     except expect:
         pass
     finally:
-        A._run_all, C.attach = real_run, real_attach
+        A._loop, C.attach = real_run, real_attach
 
 
 def hand_closes_contactor():
@@ -119,7 +119,7 @@ def test_without_maintenance_the_stopped_charger_is_reset():
     setup()
     boot_py()
 
-    async def crash(app):
+    def crash(app):
         app.cycle()
         raise RuntimeError("bug")
     run_main(crash, RuntimeError)
