@@ -502,19 +502,16 @@ async def _guarded(app, name, coro):
         app.report(name, repr(e))
 
 
-def _needs_tasks(app):
-    """Background tasks beside the control loop: OCPP's and MQTT's connections, the web server,
-    or on a board with Wi-Fi the set-up page that may open later (App.start_setup)."""
-    return app.ocpp is not None or app.mqtt is not None or app.web is not None or app.net is not None
-
-
 def _loop(app):
-    """The control loop, forever (KeyboardInterrupt: Ctrl-C)."""
-    if not _needs_tasks(app):
+    """The control loop, forever (KeyboardInterrupt: Ctrl-C). On asyncio when background tasks run
+    beside it: OCPP's and MQTT's connections, the web server, or on a board with Wi-Fi the set-up
+    page that may open later (App.start_setup); else a plain sleep between ticks, and asyncio is
+    never imported (4.1 KB of heap on the unix port)."""
+    if app.ocpp is None and app.mqtt is None and app.web is None and app.net is None:
         app.run_alone()
-        return
-    import asyncio
-    asyncio.run(_run_all(app))
+    else:
+        import asyncio
+        asyncio.run(_run_all(app))
 
 
 async def _run_all(app):
