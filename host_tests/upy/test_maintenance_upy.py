@@ -11,7 +11,7 @@ from tools.sim.mock_machine.world import World
 from evse import app as A
 from evse.services import console as C
 from evse.core import limits as L
-from evse.shell import maint
+from evse.shell import hal, maint
 
 BOARD = R.load_board("sim")
 COIL = BOARD.CONTACTOR_PINS[0]
@@ -112,6 +112,39 @@ def test_ctrl_c_while_booting_keeps_boot_maintenance():
     hand_closes_contactor()
     mm.clock.advance_us(10000000)
     assert mm.output(COIL) == 0 and not mm.wdt.expired()
+
+
+def test_console_only_the_loop_ticks_on_the_10ms_grid_with_a_plain_sleep():
+    """Nothing beside the control loop (no OCPP, MQTT, web page or Wi-Fi): a plain sleep between
+    ticks, not an asyncio loop (on the emulated Pico an idle asyncio loop takes 0.28 ms of every
+    10 ms, a time.sleep_ms loop 0.03 ms), on the fixed 10 ms grid; a late tick is followed at once
+    and the grid restarts from it; the watchdog is fed every tick; Ctrl-C still ends it. (With a
+    web page, OCPP or MQTT the loop is asyncio's: test_web_vboard, the OCPP and MQTT benches.)"""
+    setup()
+    boot_py()
+    ticks, late = 300, 100          # 3 s: past the watchdog's 2 s; tick 100's sleep held 25 ms
+    woke = []                       # ticks_ms after each sleep: the next tick's start
+
+    def sleep_ms(ms):
+        assert 0 <= ms <= L.TICK_MS, ms
+        if len(woke) == late:
+            mm.clock.advance_us(25000)      # held (a flash write, a long call in C)
+        mm.clock.advance_us(ms * 1000)
+        woke.append(hal.ticks_ms())
+        if len(woke) == ticks:
+            raise KeyboardInterrupt
+    real_sleep = hal.sleep_ms
+    hal.sleep_ms = sleep_ms
+    try:
+        run_main(A._loop)
+    finally:
+        hal.sleep_ms = real_sleep
+    steps = [hal.ticks_diff(b, a) for a, b in zip(woke, woke[1:])]
+    assert len(woke) == ticks and all(s == L.TICK_MS for s in steps[:late - 1]), steps[:late - 1]
+    assert steps[late - 1] >= 25            # the hold ...
+    assert steps[late] < L.TICK_MS          # ... the next tick at once, no wait ...
+    assert all(s == L.TICK_MS for s in steps[late + 1:]), steps[late + 1:]   # ... then a new grid
+    assert not mm.wdt.expired() and maint.timer() is not None
 
 
 def test_without_maintenance_the_stopped_charger_is_reset():
