@@ -13,7 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tools.analyzer import checks, synth
 from tools.analyzer.capture import Capture, Sampled
@@ -98,8 +98,27 @@ def covering(res, t):
 PROP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def merged_duty(segs, seg):
+    """The duty the analyzer should read for the true segment seg: adjacent PWM segments of one
+    state whose duties differ by less than its duty_split (0.4 points) are one segment to it, read
+    as their mean by time (the generator may draw 57.0 % then 57.25 %)."""
+    groups = []
+    for s in segs:
+        g = groups[-1] if groups else None
+        if g and s["duty"] and g[-1]["duty"] and s["state"] == g[-1]["state"] \
+                and abs(s["duty"] - g[-1]["duty"]) < 0.4:
+            g.append(s)
+        else:
+            groups.append([s])
+    g = next(g for g in groups if any(x is seg for x in g))
+    return sum(x["dur"] * x["duty"] for x in g) / sum(x["dur"] for x in g)
+
+
 @PROP
 @given(capture(good=True))
+@example(([{"state": "A", "dur": 0.0625, "duty": 57.0, "freq": 990.0, "diode": True},
+           {"state": "A", "dur": 0.00808080808080808, "duty": 57.25, "freq": 990.0, "diode": True}],
+          0.0, 0, 0))
 def test_a_good_pilot_always_passes(case):
     segs, noise, glitches, seed = case
     freq = next((s["freq"] for s in segs if s["duty"]), 1000.0)
@@ -112,7 +131,7 @@ def test_a_good_pilot_always_passes(case):
         assert g["pwm"] == bool(s["duty"]) and g["name"][0] == ("F" if s["duty"] == 0 else s["state"]), (g, s)
         if s["duty"]:
             q = 100.0 * s["freq"] / RATE                 # one sample of duty
-            assert g["duty_pct"] == pytest.approx(s["duty"], abs=q + 0.1), (g, s)
+            assert g["duty_pct"] == pytest.approx(merged_duty(segs, s), abs=q + 0.1), (g, s)
             assert g["frequency_hz"] == pytest.approx(s["freq"], rel=0.002), (g, s)
 
 
