@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tools.analyzer import checks, synth
 from tools.analyzer.capture import Capture, Sampled
-from tools.analyzer.core import analyze
+from tools.analyzer.core import Options, analyze
 
 RATE = 1e6
 SIGROK = shutil.which("sigrok-cli")
@@ -102,11 +102,12 @@ def merged_duty(segs, seg):
     """The duty the analyzer should read for the true segment seg: adjacent PWM segments of one
     state whose duties differ by less than its duty_split (0.4 points) are one segment to it, read
     as their mean by time (the generator may draw 57.0 % then 57.25 %)."""
+    split = Options().duty_split
     groups = []
     for s in segs:
         g = groups[-1] if groups else None
         if g and s["duty"] and g[-1]["duty"] and s["state"] == g[-1]["state"] \
-                and abs(s["duty"] - g[-1]["duty"]) < 0.4:
+                and abs(s["duty"] - g[-1]["duty"]) < split:
             g.append(s)
         else:
             groups.append([s])

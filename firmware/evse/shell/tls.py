@@ -21,12 +21,13 @@ def pem_to_der(data):
     export puts "Bag Attributes" lines before a key, `openssl x509 -text` its text before a
     certificate); bytes holding no PEM block are DER already and returned as they are.
     ValueError: a block not closed, or a str with no block."""
-    if isinstance(data, str):
+    text = isinstance(data, str)
+    if text:
         data = data.encode()
-        if b"-----BEGIN" not in data:
-            raise ValueError("no PEM block")
     i = data.find(b"-----BEGIN")
     if i < 0:
+        if text:
+            raise ValueError("no PEM block")
         return data
     j = data.find(b"-----END", i)
     k = data.find(b"\n", i)
