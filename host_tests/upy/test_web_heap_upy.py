@@ -1,3 +1,5 @@
+# upy-heap: 320k
+# (256k left 25 KB free after the requests, yet CI once ran out there: the requests' peak, fragmented)
 # The web service's heap: none while web_port is 0 (never imported), and what it costs when on
 # (printed by the MicroPython run: python -m tools.toolchain.upy_tests host_tests/upy/test_web_heap_upy.py,
 # and by make bench). Each upy test file is its own process, so the "off" check sees a clean slate.

@@ -1,6 +1,7 @@
 """Web service figures: the longest control-tick gap on the virtual board (MicroPython unix port, real
 sockets) idle and while tools.webload hammers the API from 127.0.0.1, and the service's heap on the
 unix port (host_tests/upy/test_web_heap_upy.py). Needs the unix port and `make microdot`."""
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,8 @@ def heap():
     for line in upy_tests.precompile():
         print(line)
     env = upy_tests.upy_env()
-    r = subprocess.run([upy_tests.micropython(), "-X", "heapsize=256k", "host_tests/upy/test_web_heap_upy.py"],
+    test = "host_tests/upy/test_web_heap_upy.py"
+    r = subprocess.run([upy_tests.micropython(), "-X", "heapsize=" + upy_tests.heap_for(os.path.join(ROOT, test)), test],
                        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     return [x for x in r.stdout.splitlines() if x.startswith("web heap:")] or [r.stdout.strip()[-300:]]
 
