@@ -20,6 +20,7 @@ _MAX_LOGGED_ERRORS = const(20)
 _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
 _METER_GUARD_US = const(500)     # room for the loop's own work between the meter and the tick
 _GAP_WINDOW_MS = const(10000)    # the longest tick gap is reported over the last 10-20 s
+_KICK_LEAD_MS = const(2)         # the pilot's capture starts this long before its tick (it takes 1.1 ms)
 
 
 class App:
@@ -459,12 +460,23 @@ class App:
             return 0
         return wait
 
+    def _kick(self):
+        """The pilot's capture started; -> the ms left to the tick."""
+        self.hw.kick_pilot()
+        wait = ticks_diff(self._due, ticks_ms())
+        return wait if wait > 0 else 0
+
     async def run(self):
         """The control loop beside background tasks (OCPP, MQTT, the web server)."""
         import asyncio
         self._grid_start()
+        hw = self.hw
         while True:
-            await asyncio.sleep_ms(self._cycle_on_grid())
+            wait = self._cycle_on_grid()
+            if hw.capture_wanted and wait > _KICK_LEAD_MS:   # (an attribute: no call per tick)
+                await asyncio.sleep_ms(wait - _KICK_LEAD_MS)
+                wait = self._kick()
+            await asyncio.sleep_ms(wait)
 
     def run_alone(self):
         """The control loop with no background task: a plain sleep between ticks. On the emulated
@@ -472,8 +484,13 @@ class App:
         time.sleep_ms(10) loop 0.03 ms."""
         self._grid_start()
         sleep_ms = hal.sleep_ms
+        hw = self.hw
         while True:
-            sleep_ms(self._cycle_on_grid())
+            wait = self._cycle_on_grid()
+            if hw.capture_wanted and wait > _KICK_LEAD_MS:
+                sleep_ms(wait - _KICK_LEAD_MS)
+                wait = self._kick()
+            sleep_ms(wait)
 
 
 class _SetupLater:

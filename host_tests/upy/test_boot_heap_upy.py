@@ -26,8 +26,12 @@ from tools.sim.drive import Drive  # noqa: E402
 # residual-current interrupts and the re-check after the coil's drive: +0.3 KB (95,296 -> 95,616 B
 # in a clone at /work/cX). The Pico's tick again: the control loop with a plain sleep when nothing
 # runs beside it, +0.35 KB of code (95,904 -> 96,256 B in a checkout at /work/tmp/wtA), while such a
-# charger no longer imports asyncio when its loop starts (4.1 KB here, not counted at boot).
-BOOT_BUDGET = 96500
+# charger no longer imports asyncio when its loop starts (4.1 KB here, not counted at boot). The
+# Pico's tick again: the pilot captured by the ADC and DMA before the tick (the shell's part and the
+# loop's kick, +0.64 KB of code here; its module loads on the rp2 port only) and room in the
+# Hardware's and Charger's attribute tables (47 -> 59 slots each, +0.38 KB here, half on a 32-bit
+# board): 96,256 -> 97,280 B in /work/main.
+BOOT_BUDGET = 97500
 
 
 def test_the_firmware_after_boot_fits_the_budget():

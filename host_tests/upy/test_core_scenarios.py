@@ -1,8 +1,11 @@
-# upy-heap: 184k
+# upy-heap: 224k
 """Core bench scenarios under the MicroPython unix port with a device-sized heap (and CPython).
 
 The unmodified firmware, the mock machine and the vehicle model all share this heap, so it is a
-harder budget than the board's own (which holds only the firmware)."""
+harder budget than the board's own (which holds only the firmware). 184k (176k was the least that
+passed) until the Pico's pilot capture came into the shell (+0.64 KB of code at boot): then the
+later tests' boots found no 1.3 KB block for the unix port's qstr pool with 31 KB free (a heap
+fragmented by the earlier tests' benches), up to 208k."""
 import gc
 
 from tools.sim import mock_machine as mm

@@ -67,6 +67,7 @@ function event(o) {
 // --- controller's settings (kept across resets: they describe the wiring) ---
 let watch = [], tickMs = 0, pwmPins = [];
 const inputs = {};                       // pin -> level
+const ADC_CS_START_ONCE = 1 << 2;
 const adcValues = [0, 0, 0, 0, 0];       // u16 per channel
 let pilot = null;                        // waveform of ADC pilot.ch following GPIO pilot.pin
 let ct = null;                           // ADC ct.ch: the mains sine a CT's burden gives
@@ -183,6 +184,17 @@ function boot() {
       : adcValues[ch]) >> 4;
     adc.sampleAlarm.schedule(adc.sampleTime * 1000);
   };
+  // CS.START_ONCE is self-clearing on the chip (RP2040 datasheet 4.9.6: reads 0). rp2040js 1.4.1
+  // keeps it set, so every later read-modify-write of CS (the SDK's adc_select_input, any atomic
+  // alias) started one more conversion, whose result a FIFO capture took as its first samples.
+  if (!adc.startOnceSelfClearing) {
+    adc.startOnceSelfClearing = true;
+    const csWrite = adc.writeUint32.bind(adc);
+    adc.writeUint32 = (offset, value) => {
+      csWrite(offset, value);
+      if (offset === 0) adc.cs &= ~ADC_CS_START_ONCE;
+    };
+  }
   for (const [p, v] of Object.entries(inputs)) mcu.gpio[p].setInputValue(!!v);
   for (const p of watch) watchPin(p);
   if (pilot) followPilot();

@@ -20,8 +20,9 @@ from tools.sim import mock_machine as mm
 
 MARK = 6
 CHANGE_S = 0.2
-MODULES = ("board.mpy", "evse/core/limits.mpy", "evse/core/pilot.mpy", "evse/shell/hal.mpy",
-           "evse/shell/pilot_phase.mpy", "evse/shell/guard.mpy")
+MODULES = ("board.mpy", "evse/core/limits.mpy", "evse/core/pilot.mpy", "evse/core/room.mpy",
+           "evse/shell/hal.mpy", "evse/shell/pilot_phase.mpy", "evse/shell/pilot_dma.mpy",
+           "evse/shell/guard.mpy")
 SCRIPT = """
 import machine, time, board
 from evse.core import limits as L
@@ -97,10 +98,11 @@ def _mpremote(pico, args):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def _install(pico):
+def install(pico, modules=MODULES):
+    """The shell's modules onto the stock image, compiled as `make flash` compiles them."""
     have = dict((dst, src) for src, dst in flash.build("rpi_pico"))
     args = ["fs", "mkdir", ":evse", "+", "fs", "mkdir", ":evse/core", "+", "fs", "mkdir", ":evse/shell"]
-    for rel in MODULES:
+    for rel in modules:
         args += ["+", "fs", "cp", have[rel], ":" + rel]
     proc = _mpremote(pico, args)
     if not pico.pump(until=lambda: proc.poll() is not None, wall_s=600) or proc.returncode:
@@ -130,7 +132,7 @@ def run():
         w.plugged, w.pp_ohms = True, 150
         _set_ev(pico, 882)                                # a car in C
         pico.pump(emu_s=1.0, wall_s=120)                  # the stock image at its REPL
-        _install(pico)
+        install(pico)
         pico.watch([MARK])
         edges = []                        # (pin, level, emulated us) of the coil and the marker
         mm.output_hooks.append(lambda pin, level: edges.append((pin, level, pico.t_us)))

@@ -127,6 +127,7 @@ class Charger:
         self._q_in = [None] * 17  # type: list  # the inputs of the last full step (_same_inputs)
         self._q_t = 0                 # when a full step last changed nothing ...
         self._q_rem = 0               # ... and for how many ms after it no timer can run out (0: none)
+        self._room0 = None            # 48 attributes: a table of 59, not 47 full (hal.Hardware's note)
 
     # --- requests from services ---
     def set_limit(self, source, amps):

@@ -76,6 +76,11 @@ def adc_input(pin, atten):
     return adc
 
 
+def _adc_channel(pin):
+    """RP2040: GP26-29 are ADC channels 0-3 (a board file may name the channel itself)."""
+    return pin if pin <= 4 else pin - 26
+
+
 class _SideReads:
     """PP, temperature and contactor feedback, read once where the phased pilot read waits for
     its second plateau (it calls service() there, as it does a CT meter's; after it, if it had no
@@ -123,9 +128,12 @@ class Hardware:
         self.guard_trips = 0      # openings by the stall guard (wraps), and the count the core was told of
         self._guard_seen = 0
         self.guard = None
+        self.capture = None       # rp2 with rp2.DMA: the pilot captured before the tick (kick_pilot)
+        self.capture_wanted = False
         if self._cc_addr:              # imported only here: its code costs heap elsewhere
             self._phase = self._sampler()
             self._side = _SideReads(self)
+            self.capture = self._capture(board)
             from evse.shell.guard import StallGuard
             self.guard = StallGuard(self, self._sampler())
         self._burst = board.PILOT_BURST
@@ -151,16 +159,43 @@ class Hardware:
         self.ct = None            # the CT source while metering (sliced bursts; see attach_ct)
         self._ct_chunk = max(1, _CT_CHUNK_US // board.ADC_SAMPLE_US)
         self._sample_us = board.ADC_SAMPLE_US
+        # Room in the attribute table: MicroPython grows it only when it is full (py/map.c), and each
+        # method call's lookup misses in it first, probing every slot of a full one. 48 attributes
+        # make a table of 59, not 46-47 in one of 47: a steady tick on the emulated Pico about 0.1 ms
+        # less (host_tests/test_room.py keeps the table at most 85 % full).
+        self._room0 = self._room1 = None
 
     def _sampler(self):
         from evse.shell.pilot_phase import PhaseSampler
         return PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
                             1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k)
 
+    def _capture(self, board):
+        try:
+            import rp2  # pyright: ignore[reportMissingImports] (the rp2 port's own module)
+            rp2.DMA
+        except (ImportError, AttributeError):
+            return None
+        from evse.shell.pilot_dma import PilotCapture
+        return PilotCapture(self._phase, self._cc_addr - 0x04, _adc_channel(board.PILOT_ADC_PIN),
+                            1000000 // L.PILOT_FREQ_HZ)
+
+    def _want_capture(self):
+        """Whether a capture before the tick would be used: the PWM on, and no CT meter (it takes
+        the ADC between the ticks). An attribute, set on a change: a call costs about 30 us on
+        the Pico, and the loop asks every tick."""
+        self.capture_wanted = self.capture is not None and self.ct is None and 0 < self.duty_x100 < 10000
+
+    def kick_pilot(self):
+        """The pilot's capture for the next tick's measure (the loop, a few ms before it)."""
+        if self.capture_wanted:
+            self.capture.kick(self._cc, self.steps)
+
     def attach_ct(self, src):
         """The CT source samples inside the control tick too (between chunks of the pilot burst),
         so its time-stamped rounds have no hole where the tick runs."""
         self.ct = src
+        self._want_capture()
 
     # --- residual current: the interrupt opens the contactor itself (no waiting for the loop) ---
     def _irq_input(self, pin, handler):
@@ -350,6 +385,10 @@ class Hardware:
         s.sample(self._cc, self.steps, ct)
         if ct is not None:
             ct.service()
+        self._phased_reading(m, s)
+
+    def _phased_reading(self, m, s):
+        """The sampler's plateaus (phased or captured) into m."""
         m.pilot_ok = s.hn >= _MIN_PLATEAU_SAMPLES and s.ln >= _MIN_PLATEAU_SAMPLES
         self._plateaus(m, s.hs, s.hn, s.hmax, s.hmin, s.ls, s.ln, s.lmax, s.lmin)
         if s.wild or (s.mixed > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV):   # not E, as in the burst
@@ -410,7 +449,11 @@ class Hardware:
         m.guard_opened = n != self._guard_seen
         self._guard_seen = n
         side = self._side
-        if side is not None and self.ct is None and 0 < self.duty_x100 < 10000:
+        cap = self.capture
+        if cap is not None and cap.armed and cap.take(self._cc, self.steps):
+            self.side_reads(m)    # the ADC is free again
+            self._phased_reading(m, self._phase)
+        elif side is not None and self.ct is None and 0 < self.duty_x100 < 10000:
             side.m = m            # read while the phased read waits for its second plateau
             side.done = False
             self._sample_phased(m, self._phase, side)
@@ -485,6 +528,7 @@ class Hardware:
             counts = L.DUTY_5PCT * self.steps // 10000
         if counts:
             self.duty_x100 = self._write_counts(counts) * 10000 // self.steps
+            self._want_capture()
             return
         if mode == L.PILOT_PWM or mode == L.PILOT_X1:    # under 6 A the PWM shows X1
             u16 = _U16_HIGH
@@ -494,6 +538,7 @@ class Hardware:
             self.duty_x100 = 0
         self.duty_u16 = u16
         self.pilot_pwm.duty_u16(u16)
+        self._want_capture()
 
     def set_contactor(self, closed, poles, economiser, now_ms):
         # (a stall guard's opening that the core has not been given yet keeps it open too)

@@ -1,0 +1,161 @@
+# The pilot captured by the RP2040's ADC and DMA while the CPU sleeps (rp2 ports with rp2.DMA).
+# The phased read (pilot_phase.py) busy-waits for its plateaus: about 0.5 ms of the Pico's tick.
+# Here the control loop starts a capture a little before its tick (kick): the ADC converts the pilot
+# every 3 us on its own (START_MANY, its clock divider) and a DMA channel moves each result into a
+# buffer, one PWM period and a few samples long. The PWM's counter is read at the instant the
+# conversions start, so every sample's phase is known; the tick takes 4 samples from each plateau's
+# window, past its edge's settling, exactly as the phased read would (the same sampler, sums and
+# checks) and never waits. A capture that is not finished, too old or from another duty is not used:
+# the tick falls back to the phased read.
+import time
+from array import array
+
+import machine
+import micropython
+from micropython import const
+
+from evse.shell.pilot_phase import SAMPLES, SETTLE_US, collect
+
+ticks_us = time.ticks_us
+ticks_diff = time.ticks_diff
+
+# RP2040 datasheet 4.9.6 (ADC) and 2.5.7 (DMA); +0x2000 / +0x3000: the atomic set / clear aliases.
+_ADC = 0x4004C000
+_CS_START_MANY = const(0x08)
+_CS_AINSEL = const(0x7000)
+_CS_READY = const(0x100)
+_FCS_EN = const(0x01)
+_FCS_DREQ_EN = const(0x08)
+_FCS_EMPTY = const(0x100)
+_FCS_UNDER_OVER = const(0xC00)        # sticky, written 1 to clear
+_FCS_THRESH_1 = const(0x1000000)      # DREQ as soon as one result waits
+_DREQ_ADC = const(36)
+_DMA_BUSY = const(0x1000000)          # CTRL_TRIG.BUSY
+_DMA_ABORT = 0x50000444
+_ADC_HZ = const(48000000)             # clk_adc: the USB PLL's 48 MHz on MicroPython's rp2 port
+SAMPLE_US = const(3)                  # one conversion every 144 ADC clocks (the ADC's fastest: 96)
+_START_US = const(1)                  # from the counter's read to the first sample, at most
+_EDGE_GUARD_US = const(2)             # a sample this close before an edge may already see it
+FRESH_US = const(4000)                # a capture older than this is not the pilot now
+
+
+def capture_len(period_us):
+    """Samples in a capture: a period and a window's worth, so both plateaus' windows are in it
+    from any starting phase."""
+    return period_us // SAMPLE_US + 4 * SAMPLES
+
+
+class PilotCapture:
+    """A capture started by kick() and read into a PhaseSampler by take()."""
+
+    def __init__(self, sampler, ctr_addr, adc_channel, period_us):
+        import rp2  # pyright: ignore[reportMissingImports] (here: pick is tested on the host)
+        import uctypes
+        self._s = sampler
+        self._ctr = ctr_addr
+        self._period_us = period_us
+        self._n = capture_len(period_us)
+        self._buf = array("H", bytes(2 * self._n))
+        self._buf_addr = uctypes.addressof(self._buf)
+        self._ainsel = adc_channel << 12
+        self._dma = rp2.DMA()
+        self._ctrl = self._dma.pack_ctrl(size=1, inc_read=False, inc_write=True, treq_sel=_DREQ_ADC,
+                                         irq_quiet=True)
+        self._dma.config(read=_ADC + 0x0C, write=self._buf, count=self._n,
+                         ctrl=self._ctrl & ~1, trigger=False)   # enabled by each kick's trigger
+        ch = self._dma.channel  # pyright: ignore[reportAttributeAccessIssue] (documented; the stubs lack it)
+        base = 0x50000000 + 0x40 * ch
+        self._wr = base + 0x04        # long ints on a 32-bit port: made once, here
+        self._cnt = base + 0x08
+        self._trig = base + 0x0C
+        self._abort_bit = 1 << ch
+        self._cs = _ADC
+        self._cs_set = _ADC + 0x2000
+        self._cs_clr = _ADC + 0x3000
+        self._fcs = _ADC + 0x08
+        self._fifo = _ADC + 0x0C
+        self._div = _ADC + 0x10
+        self.armed = False
+        self._last_cc = -1            # the duty of the last kick (a change: no capture this time)
+        self.kick_us = 0
+        self.c0 = 0
+        self.cc = 0
+        self.steps = 0
+        self.used = 0                 # captures taken and captures dropped (wrap as small ints)
+        self.dropped = 0
+
+    @micropython.native
+    def kick(self, cc, steps):
+        """Starts a capture of the pilot as the PWM runs now (cc counts high of steps), unless the
+        duty changed since the last kick: the slice takes a new compare value only at its
+        counter's wrap (RP2040 datasheet 4.5.2.6, CC is double-buffered), so for up to a period
+        the pin still shows the old duty while the register reads the new one. That tick keeps
+        the phased read; the next kick, a tick later, captures."""
+        if cc != self._last_cc or steps != self.steps:
+            self._last_cc = cc
+            self.steps = steps
+            return
+        mem = machine.mem32
+        mem[self._cs_clr] = _CS_START_MANY
+        cs = self._cs
+        while not (mem[cs] & _CS_READY):        # a conversion still running lands in the FIFO
+            pass
+        mem[self._div] = (_ADC_HZ // 1000000 * SAMPLE_US - 1) << 8
+        mem[self._fcs] = _FCS_EN | _FCS_DREQ_EN | _FCS_THRESH_1 | _FCS_UNDER_OVER
+        fifo = self._fifo
+        fcs = self._fcs
+        while not (mem[fcs] & _FCS_EMPTY):      # what other reads left there
+            mem[fifo]
+        mem[self._cs_clr] = _CS_AINSEL
+        mem[self._cs_set] = self._ainsel
+        mem[self._wr] = self._buf_addr
+        mem[self._cnt] = self._n
+        mem[self._trig] = self._ctrl             # the channel waits for the ADC's first result
+        irq = machine.disable_irq()              # nothing between the counter's read and the start
+        c0 = mem[self._ctr]
+        mem[self._cs_set] = _CS_START_MANY
+        machine.enable_irq(irq)
+        self.kick_us = ticks_us()
+        self.c0 = c0
+        self.cc = cc
+        self.steps = steps
+        self.armed = True
+
+    @micropython.native
+    def take(self, cc, steps):
+        """The last capture into the sampler (its hn, ln, sums): False when there is none to use
+        (not kicked, another duty, older than FRESH_US, or the DMA not finished in time). The ADC
+        is back to single reads either way. One call: a call costs about 30 us on the Pico."""
+        if not self.armed:
+            return False
+        self.armed = False
+        mem = machine.mem32
+        trig = self._trig
+        age = ticks_diff(ticks_us(), self.kick_us)
+        while mem[trig] & _DMA_BUSY and age < self._n * SAMPLE_US + 200:
+            age = ticks_diff(ticks_us(), self.kick_us)    # its last samples: tens of us
+        mem[self._cs_clr] = _CS_START_MANY
+        if mem[trig] & _DMA_BUSY:
+            mem[_DMA_ABORT] = self._abort_bit
+            while mem[trig] & _DMA_BUSY:
+                pass
+            age = FRESH_US + 1
+        if cc != self.cc or steps != self.steps or age > FRESH_US:
+            self.dropped = (self.dropped + 1) & 0xFFFFFF
+            return False
+        pick(self._s, self._buf, self._n, self.c0, cc, steps, self._period_us)
+        self.used = (self.used + 1) & 0xFFFFFF
+        return True
+
+
+@micropython.native
+def pick(s, buf, n, c0, cc, steps, period_us):
+    """A capture of n samples started at counter c0 into the PhaseSampler s: SAMPLES of each
+    plateau's window (past the edge's settling, not at the next edge), then its sums."""
+    k = steps * SAMPLE_US * 256 // period_us           # counts per sample, x256
+    x0 = (c0 + steps * _START_US // period_us) * 256
+    guard = steps * _EDGE_GUARD_US // period_us
+    settle = steps * SETTLE_US // period_us + guard
+    s.hn = collect(buf, s.buf, 0, x0, k, n, settle, cc - guard, steps)
+    s.ln = collect(buf, s.buf, SAMPLES, x0, k, n, cc + settle, steps - guard, steps)
+    s.sums()

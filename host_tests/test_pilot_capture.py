@@ -1,0 +1,185 @@
+"""The pilot captured by the ADC and DMA before the tick (evse/shell/pilot_dma.py): the samples it
+takes are plateau samples, on the host's arithmetic and on the real rp2 port.
+
+Bench scenario, host: a 1 kHz PWM of any duty from 5 % to 96 %, sampled every 3 us from any phase of
+its counter, with the edges' 13 us ramps; `collect` must take only samples inside a plateau, past the
+edge's settling and not at the next edge, and 4 of each plateau from one capture.
+
+Bench scenario, emulated Pico (stock MicroPython v1.28.0): the shell's modules as `make flash`
+compiles them; a car in B then C at 6, 16, 32, 48 and 70 A. Each capture is started, the script
+sleeps as the loop does, and the capture's reading is compared with the phased read's, taken right
+after it from the same pilot; then a capture too old, one of another duty and one read before it
+has finished."""
+import subprocess
+import sys
+from array import array
+
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from tools import rp2emu
+from evse.shell import pilot_dma as PD, pilot_phase as PP
+
+STEPS = 64516          # TOP + 1 on the rp2 port at 125 MHz
+PERIOD_US = 1000
+SAMPLE_US = PD.SAMPLE_US
+HI, LO = 3129, 33      # 12-bit codes of +9 V and -12 V through the Pico's front end
+
+
+def _capture(c0, cc, start_us, n):
+    """What the ADC writes: sample i at start_us + 3 i us after the counter read c0; an edge ramps
+    over 13 us (facts 1) from one level to the other."""
+    out = array("H", bytes(2 * n))
+    for i in range(n):
+        t = (c0 * PERIOD_US / STEPS + start_us + i * SAMPLE_US) % PERIOD_US
+        t_fall = cc * PERIOD_US / STEPS
+        if t < 13:                                     # rising edge at the wrap
+            v = LO + (HI - LO) * t / 13
+        elif t < t_fall:
+            v = HI
+        elif t < t_fall + 13:
+            v = HI - (HI - LO) * (t - t_fall) / 13
+        else:
+            v = LO
+        out[i] = int(v)
+    return out
+
+
+def _pick(src, c0, cc, n):
+    s = PP.PhaseSampler(None, 0, _u16(2048), PERIOD_US, 4000)
+    PD.pick(s, src, n, c0, cc, STEPS, PERIOD_US)
+    return s.hn, s.ln, s.buf
+
+
+def _u16(code):
+    return (code << 4) | (code >> 8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(c0=st.integers(0, STEPS - 1), duty=st.integers(50, 960), start_us=st.floats(0.0, 1.0))
+@example(c0=35792, duty=533, start_us=1.0)       # a capture started just past the falling edge
+@example(c0=64500, duty=960, start_us=0.0)       # the shortest low plateau, right before the wrap
+@example(c0=0, duty=50, start_us=0.0)            # the shortest high plateau, from its edge
+def test_a_capture_gives_four_settled_samples_of_each_plateau(c0, duty, start_us):
+    cc = STEPS * duty // 1000
+    n = PD.capture_len(PERIOD_US)
+    hn, ln, dst = _pick(_capture(c0, cc, start_us, n), c0, cc, n)
+    assert (hn, ln) == (PP.SAMPLES, PP.SAMPLES)
+    assert list(dst) == [_u16(HI)] * PP.SAMPLES + [_u16(LO)] * PP.SAMPLES
+
+
+def test_the_sums_of_a_capture_are_the_phased_reads_sums():
+    """The sampler's plateau sums from captured samples, glitch and spread checks included."""
+    s = PP.PhaseSampler(None, 0, _u16(2048), PERIOD_US, 4000)
+    s.buf[:] = array("H", [_u16(v) for v in (HI, HI + 8, HI - 8, HI, LO, LO, 3000, LO)])
+    s.hn = s.ln = PP.SAMPLES
+    s.sums()
+    assert (s.hs, s.hmax, s.hmin) == (sum(_u16(v) for v in (HI, HI + 8, HI - 8, HI)), _u16(HI + 8), _u16(HI - 8))
+    assert (s.ls, s.lmax, s.lmin) == (3 * _u16(LO) + _u16(3000), _u16(3000), _u16(LO))
+    assert s.mixed == 1 and not s.wild           # one glitch across 0 V; the middle two agree
+
+
+SCRIPT = r"""
+import machine, time, board
+from evse.core import limits as L
+from evse.shell import hal
+
+class M:
+    pass
+
+hw = hal.Hardware(board)
+cap = hw.capture
+print("CAPTURE", cap is not None)
+
+def pair():
+    used = cap.used
+    a = M()
+    hw.measure(a)                 # the tick's read: the capture when it is there to take
+    b = M()
+    hw.sample_pilot(b, False)     # the phased read, on the same pilot
+    return cap.used - used, a, b
+
+def dropped_by_measure():
+    d = cap.dropped
+    hw.measure(M())
+    return cap.dropped - d
+
+mark = machine.Pin(6, machine.Pin.OUT, value=0)
+for car in (0, 1):
+    mark.value(car)               # the host sets the car: B, then C
+    time.sleep_ms(20)
+    for amps in (60, 160, 320, 480, 700):
+        hw.set_pilot(L.PILOT_PWM, amps)
+        hw.kick_pilot()           # a changed duty: the old one runs until the counter wraps
+        print("SOON", int(cap.armed))
+        time.sleep_ms(3)
+        for k in range(4):
+            time.sleep_us(137 * k + 50 * amps % 1000)     # captures from other phases
+            hw.kick_pilot()
+            time.sleep_ms(2)
+            used, a, b = pair()
+            print("PAIR", car, amps, used, int(a.pilot_ok), a.pilot_pos, a.pilot_neg,
+                  int(b.pilot_ok), b.pilot_pos, b.pilot_neg)
+hw.kick_pilot()
+time.sleep_ms(6)
+print("OLD", dropped_by_measure())
+hw.kick_pilot()
+hw.set_pilot(L.PILOT_PWM, 200)
+print("OTHER", dropped_by_measure())
+time.sleep_ms(3)
+hw.kick_pilot()                   # the first kick after a change only notes the new duty
+print("NOTED", int(cap.armed))
+hw.kick_pilot()
+used, a, b = pair()
+print("EARLY", used, int(a.pilot_ok), a.pilot_pos, b.pilot_pos)
+hw.set_pilot(L.PILOT_X1, 0)
+print("X1", int(hw.capture_wanted))
+print("COUNTS", cap.used, cap.dropped)
+"""
+
+
+@pytest.mark.skipif(rp2emu.missing() is not None, reason="emulated Pico: %s" % rp2emu.missing())
+def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
+    from tools.rp2emu import hold
+    from tools.sim import mock_machine as mm
+    board = rp2emu.load_board("rpi_pico")
+    with rp2emu.Pico(board, realtime=True) as pico:
+        w = pico.world
+        w.plugged, w.pp_ohms, w.ev_ohms = True, 150, 2740      # B
+        w.recompute()
+        pico.push()
+        pico.pump(emu_s=1.0, wall_s=120)
+        hold.install(pico)
+        pico.realtime(False)
+        pico.watch([6])
+
+        def car(pin, level):
+            if pin == 6:
+                w.ev_ohms = 882 if level else 2740             # C, B
+                w.recompute()
+                pico.push()
+        mm.output_hooks.append(car)
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", SCRIPT],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            assert pico.pump(until=lambda: proc.poll() is not None, wall_s=600), "mpremote hung"
+        finally:
+            mm.output_hooks.remove(car)
+        out = proc.stdout.read().decode()
+    assert proc.returncode == 0, out
+    lines = dict((x.split()[0], x.split()[1:]) for x in out.splitlines() if x and x.split()[0] not in ("PAIR", "SOON"))
+    assert [x for x in out.splitlines() if x.startswith("SOON")] == ["SOON 0"] * 10, out
+    assert lines["CAPTURE"] == ["True"], out
+    pairs = [list(map(int, x.split()[1:])) for x in out.splitlines() if x.startswith("PAIR")]
+    assert len(pairs) == 40
+    for car_c, amps, ok, a_ok, a_pos, a_neg, b_ok, b_pos, b_neg in pairs:
+        assert ok and a_ok and b_ok, (car_c, amps)
+        want = 6000 if car_c else 9000                           # C 6 V, B 9 V
+        assert abs(a_pos - want) < 400 and abs(a_pos - b_pos) < 300, (car_c, amps, a_pos, b_pos)
+        assert abs(a_neg + 12000) < 400 and abs(a_neg - b_neg) < 300, (car_c, amps, a_neg, b_neg)
+    assert lines["OLD"] == ["1"] and lines["OTHER"] == ["1"], out      # too old, another duty
+    assert lines["NOTED"] == ["0"], out
+    early = list(map(int, lines["EARLY"]))
+    assert early[0] == 1 and early[1] == 1 and abs(early[2] - early[3]) < 300, out   # waited for it
+    assert lines["X1"] == ["0"], out                             # no PWM: nothing to capture
+    assert list(map(int, lines["COUNTS"])) == [41, 2], out
