@@ -30,7 +30,7 @@ from tools.sim.drive import Drive  # noqa: E402
 # Pico's tick again: the pilot captured by the ADC and DMA before the tick (the shell's part and the
 # loop's kick, +0.64 KB of code here; its module loads on the rp2 port only) and room in the
 # Hardware's and Charger's attribute tables (47 -> 59 slots each, +0.38 KB here, half on a 32-bit
-# board): 96,256 -> 97,280 B in /work/main.
+# board): 96,256 -> 97,216 B in /work/main.
 BOOT_BUDGET = 97500
 
 

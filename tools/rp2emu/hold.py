@@ -20,9 +20,8 @@ from tools.sim import mock_machine as mm
 
 MARK = 6
 CHANGE_S = 0.2
-MODULES = ("board.mpy", "evse/core/limits.mpy", "evse/core/pilot.mpy", "evse/core/room.mpy",
-           "evse/shell/hal.mpy", "evse/shell/pilot_phase.mpy", "evse/shell/pilot_dma.mpy",
-           "evse/shell/guard.mpy")
+MODULES = ("board.mpy", "evse/core/limits.mpy", "evse/core/pilot.mpy", "evse/shell/hal.mpy",
+           "evse/shell/pilot_phase.mpy", "evse/shell/pilot_dma.mpy", "evse/shell/guard.mpy")
 SCRIPT = """
 import machine, time, board
 from evse.core import limits as L

@@ -76,11 +76,6 @@ def adc_input(pin, atten):
     return adc
 
 
-def _adc_channel(pin):
-    """RP2040: GP26-29 are ADC channels 0-3 (a board file may name the channel itself)."""
-    return pin if pin <= 4 else pin - 26
-
-
 class _SideReads:
     """PP, temperature and contactor feedback, read once where the phased pilot read waits for
     its second plateau (it calls service() there, as it does a CT meter's; after it, if it had no
@@ -130,12 +125,8 @@ class Hardware:
         self.guard = None
         self.capture = None       # rp2 with rp2.DMA: the pilot captured before the tick (kick_pilot)
         self.capture_wanted = False
-        if self._cc_addr:              # imported only here: its code costs heap elsewhere
-            self._phase = self._sampler()
-            self._side = _SideReads(self)
-            self.capture = self._capture(board)
-            from evse.shell.guard import StallGuard
-            self.guard = StallGuard(self, self._sampler())
+        if self._cc_addr:
+            self._start_phased(board)
         self._burst = board.PILOT_BURST
         self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
         self._temp_adc = adc_input(board.TEMP_ADC_PIN, board.ADC_ATTEN)
@@ -159,26 +150,31 @@ class Hardware:
         self.ct = None            # the CT source while metering (sliced bursts; see attach_ct)
         self._ct_chunk = max(1, _CT_CHUNK_US // board.ADC_SAMPLE_US)
         self._sample_us = board.ADC_SAMPLE_US
-        # Room in the attribute table: MicroPython grows it only when it is full (py/map.c), and each
-        # method call's lookup misses in it first, probing every slot of a full one. 48 attributes
-        # make a table of 59, not 46-47 in one of 47: a steady tick on the emulated Pico about 0.1 ms
-        # less (host_tests/test_room.py keeps the table at most 85 % full).
+        # 48 attributes: MicroPython's table of them 59 slots, not 47 full (each method lookup misses
+        # through it; the Pico's steady tick 0.1 ms less; host_tests/test_room.py)
         self._room0 = self._room1 = None
+
+    def _start_phased(self, board):
+        """rp2: the phased pilot read, its capture and the stall guard (imported only here: their
+        code costs heap elsewhere)."""
+        self._phase = self._sampler()
+        self._side = _SideReads(self)
+        try:       # the pilot's capture where the port has rp2.DMA and a free DMA channel
+            import rp2  # pyright: ignore[reportMissingImports] (the rp2 port's own module)
+            rp2.DMA
+            from evse.shell.pilot_dma import PilotCapture
+            pin = board.PILOT_ADC_PIN       # GP26-29: ADC channels 0-3
+            self.capture = PilotCapture(self._phase, self._cc_addr - 0x04, pin if pin <= 4 else pin - 26,
+                                        1000000 // L.PILOT_FREQ_HZ)
+        except Exception:  # none: the tick reads the pilot itself, never a reason not to boot
+            pass
+        from evse.shell.guard import StallGuard
+        self.guard = StallGuard(self, self._sampler())
 
     def _sampler(self):
         from evse.shell.pilot_phase import PhaseSampler
         return PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
                             1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k)
-
-    def _capture(self, board):
-        try:
-            import rp2  # pyright: ignore[reportMissingImports] (the rp2 port's own module)
-            rp2.DMA
-        except (ImportError, AttributeError):
-            return None
-        from evse.shell.pilot_dma import PilotCapture
-        return PilotCapture(self._phase, self._cc_addr - 0x04, _adc_channel(board.PILOT_ADC_PIN),
-                            1000000 // L.PILOT_FREQ_HZ)
 
     def _want_capture(self):
         """Whether a capture before the tick would be used: the PWM on, and no CT meter (it takes
