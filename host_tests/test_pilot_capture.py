@@ -68,6 +68,20 @@ def test_a_capture_gives_four_settled_samples_of_each_plateau(c0, duty, start_us
     assert list(dst) == [_u16(HI)] * PP.SAMPLES + [_u16(LO)] * PP.SAMPLES
 
 
+def test_a_short_glitch_meets_one_sample_of_a_plateau():
+    """The samples are spread over the plateau's window (12 us apart at most duties), as the
+    phased read's are: a 9 us glitch right where the high plateau's window opens is one sample of
+    four, which the read drops as an extreme."""
+    cc = STEPS * 533 // 1000
+    n = PD.capture_len(PERIOD_US)
+    src = _capture(0, cc, 0.0, n)
+    for i in range(n):
+        if 14 <= i * SAMPLE_US < 23:
+            src[i] = 0                     # a spike to -12 V and below, 9 us long
+    hn, ln, dst = _pick(src, 0, cc, n)
+    assert hn == PP.SAMPLES and list(dst[:PP.SAMPLES]).count(0) == 1, list(dst[:PP.SAMPLES])
+
+
 def test_the_sums_of_a_capture_are_the_phased_reads_sums():
     """The sampler's plateau sums from captured samples, glitch and spread checks included."""
     s = PP.PhaseSampler(None, 0, _u16(2048), PERIOD_US, 4000)

@@ -14,7 +14,7 @@ import machine
 import micropython
 from micropython import const
 
-from evse.shell.pilot_phase import SAMPLES, SETTLE_US, collect
+from evse.shell.pilot_phase import SAMPLES, SETTLE_US, STRIDE_MAX, collect
 
 ticks_us = time.ticks_us
 ticks_diff = time.ticks_diff
@@ -40,9 +40,9 @@ FRESH_US = const(4000)                # a capture older than this is not the pil
 
 
 def capture_len(period_us):
-    """Samples in a capture: a period and a window's worth, so both plateaus' windows are in it
-    from any starting phase."""
-    return period_us // SAMPLE_US + 4 * SAMPLES
+    """Samples in a capture: a period and a plateau's samples at their widest spread, so both
+    plateaus' samples are in it from any starting phase."""
+    return period_us // SAMPLE_US + STRIDE_MAX * SAMPLES
 
 
 class PilotCapture:

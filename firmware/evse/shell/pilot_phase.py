@@ -21,6 +21,7 @@ except NameError:     # CPython: viper's cast is a name only inside viper functi
         return buf
 
 SAMPLES = const(4)          # per plateau: the highest and lowest are dropped (one glitch each)
+STRIDE_MAX = const(4)      # captured samples between two of a plateau (3 us each; pilot_dma.py)
 SETTLE_US = const(13)      # facts 1: an edge settles within 13 us; nothing is sampled before
 _MAX_PERIODS = const(3)     # a 40 us plateau (96 %) gives 1-2 samples a period on the rp2 port
 _CT_ROUND_US = const(400)   # a CT meter's round on the rp2 port, with margin: taken in a wait only
@@ -146,11 +147,17 @@ class PhaseSampler:
 @micropython.viper
 def collect(src, dst, off: int, x0: int, k: int, n: int, lo: int, hi: int, steps: int) -> int:
     """Up to SAMPLES of a capture src (12-bit codes) whose phase lies in [lo, hi) counts of the
-    PWM's [0, steps) into dst[off:], as read_u16 gives them (scaled to 16 bits). Sample i's phase
-    is ((x0 + i * k) >> 8) % steps (k: counts per sample, x256). Returns how many. Between the
+    PWM's [0, steps) into dst[off:], as read_u16 gives them (scaled to 16 bits), spread over the
+    window (a short glitch then meets one of them, as in the phased read). Sample i's phase is
+    ((x0 + i * k) >> 8) % steps (k: counts per sample, x256). Returns how many. Between the
     windows it jumps, so a capture of a period costs a few steps (pilot_dma.py)."""
     sp = ptr16(src)
     dp = ptr16(dst)
+    stride = (hi - lo) * 256 // k // SAMPLES
+    if stride > STRIDE_MAX:   # a capture's spare samples hold what a start part-way spills
+        stride = STRIDE_MAX
+    if stride < 1:
+        stride = 1
     i = 0
     got = 0
     while got < SAMPLES and i < n:
@@ -159,7 +166,7 @@ def collect(src, dst, off: int, x0: int, k: int, n: int, lo: int, hi: int, steps
             v = int(sp[i])
             dp[off + got] = (v << 4) | (v >> 8)
             got += 1
-            i += 1
+            i += stride
         else:
             d = lo - p if p < lo else steps - p + lo
             i += (d * 256 + k - 1) // k
