@@ -61,12 +61,16 @@ class NoStream:
         return len(data)
 
 
-def run_main(loop, expect=KeyboardInterrupt):
+def run_main(loop, expect=KeyboardInterrupt, settings=None):
     real_run, real_attach = A._loop, C.attach
     A._loop = loop
     C.attach = lambda app: real_attach(app, NoStream())
+    flash = R.new_flash_dir()
+    if settings:
+        with open(flash + "/" + A.SETTINGS_FILE, "w") as f:
+            f.write(settings)
     try:
-        A.main(BOARD, R.new_flash_dir())
+        A.main(BOARD, flash)
         assert False, "main() returned"
     except expect:
         pass
@@ -145,6 +149,47 @@ def test_console_only_the_loop_ticks_on_the_10ms_grid_with_a_plain_sleep():
     assert steps[late] < L.TICK_MS          # ... the next tick at once, no wait ...
     assert all(s == L.TICK_MS for s in steps[late + 1:]), steps[late + 1:]   # ... then a new grid
     assert not mm.wdt.expired() and maint.timer() is not None
+
+
+def test_where_the_pilot_is_captured_the_loop_starts_it_2_ms_before_each_tick():
+    """On a port with the pilot's DMA capture (rp2: evse/shell/pilot_dma.py) the plain loop starts a
+    capture 2 ms before each tick while the PWM is on, and the ticks stay on the 10 ms grid. A car
+    in B (the PWM on); a stand-in capture records when it is started."""
+    w = setup()
+    w.plugged, w.pp_ohms, w.ev_ohms = True, 150, 2740
+    w.update()
+    boot_py()
+    kicks, woke = [], []
+
+    class Capture:                  # stands in for pilot_dma.PilotCapture: never armed, so the
+        armed = False               # tick reads the pilot itself
+
+        def kick(self, cc, steps):
+            kicks.append(hal.ticks_ms())
+
+    def sleep_ms(ms):
+        mm.clock.advance_us(ms * 1000)
+        woke.append(hal.ticks_ms())
+        if len(kicks) == 100 or len(woke) > 1000:
+            raise KeyboardInterrupt
+
+    def loop(app):
+        app.hw.capture = Capture()
+        app.hw.set_pilot(L.PILOT_F, 0)      # the next tick's duty sets capture_wanted again
+        app.run_alone()
+    real_sleep = hal.sleep_ms
+    hal.sleep_ms = sleep_ms
+    try:
+        run_main(loop, settings='{"max_current": 32}')
+    finally:
+        hal.sleep_ms = real_sleep
+    ticks = [t for t in woke if t not in kicks]         # a wake that is not a kick starts a tick
+    assert len(kicks) == 100
+    for k in kicks[1:]:
+        nxt = min(t for t in ticks if t > k)
+        assert nxt - k == 2, (k, nxt)
+    steps = [b - a for a, b in zip(ticks, ticks[1:]) if a > kicks[0]]
+    assert steps and all(s == L.TICK_MS for s in steps), steps
 
 
 def test_without_maintenance_the_stopped_charger_is_reset():
