@@ -125,7 +125,7 @@ class PilotCapture:
     def take(self, cc, steps):
         """The last capture into the sampler (its hn, ln, sums): False when there is none to use
         (not kicked, another duty, older than FRESH_US, or the DMA not finished in time). The ADC
-        is back to single reads either way. One call: a call costs about 30 us on the Pico."""
+        is back to single reads either way. One call: a call costs about 20 us on the Pico."""
         if not self.armed:
             return False
         self.armed = False
