@@ -1,0 +1,64 @@
+"""The Pico's captured pilot read (evse/shell/pilot_dma.py, pick; pilot_phase.collect and sums in
+viper) under CPython and the MicroPython unix port, where the viper code is machine code as on the
+board: from captures started at counter phases across a whole period and duties from 5 % to 96 %,
+4 settled samples of each plateau and the right levels, with nothing allocated (the heap locked).
+The Hypothesis sweep and the run on the emulated Pico are host_tests/test_pilot_capture.py."""
+from array import array
+
+from tools.sim import mock_machine as mm
+mm.install()   # the firmware's `machine`
+from evse.shell import pilot_dma as PD, pilot_phase as PP
+import micropython
+import upytest
+
+STEPS = 64516          # TOP + 1 on the rp2 port at 125 MHz
+PERIOD_US = 1000
+HI, LO = 3129, 33      # 12-bit codes of +9 V and -12 V through the Pico's front end
+
+
+def capture(c0, cc, n):
+    """Sample i 3 us after the previous, the first 1 us after the counter read c0; 13 us edges."""
+    out = array("H", bytes(2 * n))
+    t_fall = cc * PERIOD_US / STEPS
+    for i in range(n):
+        t = (c0 * PERIOD_US / STEPS + 1 + i * PD.SAMPLE_US) % PERIOD_US
+        if t < 13:
+            v = LO + (HI - LO) * t / 13
+        elif t < t_fall:
+            v = HI
+        elif t < t_fall + 13:
+            v = HI - (HI - LO) * (t - t_fall) / 13
+        else:
+            v = LO
+        out[i] = int(v)
+    return out
+
+
+def u16(code):
+    return (code << 4) | (code >> 8)
+
+
+def test_captures_from_any_phase_give_four_settled_samples_of_each_plateau():
+    n = PD.capture_len(PERIOD_US)
+    s = PP.PhaseSampler(None, 0, u16(2048), PERIOD_US, 4000)
+    lock = getattr(micropython, "heap_lock", None)          # CPython's stand-in has none
+    unlock = getattr(micropython, "heap_unlock", None)
+    for duty in (50, 100, 533, 800, 960):
+        cc = STEPS * duty // 1000
+        for c0 in range(0, STEPS, 1499):
+            src = capture(c0, cc, n)
+            if lock is not None:
+                lock()
+            try:
+                PD.pick(s, src, n, c0, cc, STEPS, PERIOD_US)
+            finally:
+                if lock is not None:
+                    unlock()
+            assert (s.hn, s.ln) == (PP.SAMPLES, PP.SAMPLES), (duty, c0, s.hn, s.ln)
+            assert list(s.buf) == [u16(HI)] * PP.SAMPLES + [u16(LO)] * PP.SAMPLES, (duty, c0, list(s.buf))
+            assert s.hs == PP.SAMPLES * u16(HI) and s.ls == PP.SAMPLES * u16(LO)
+            assert s.mixed == 0 and not s.wild
+
+
+if __name__ == "__main__":
+    upytest.run(globals())
