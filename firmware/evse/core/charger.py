@@ -1,5 +1,6 @@
 # The charging state machine: measurements + now -> commands. Pure: no machine, no time, no I/O.
 # Sequence numbers refer to IEC 61851-1 Table A.6.
+import micropython
 from micropython import const
 
 from evse.core import limits as L
@@ -225,6 +226,7 @@ class Charger:
         return t0 is not None and self.diff(now, t0) >= ms
 
     # --- the control tick ---
+    @micropython.native
     def step(self, m, now):
         """One control step. A quiet tick skips it: the last full step changed nothing (every
         field compared, no event), no request came since, the inputs read the same (the pilot by
@@ -275,11 +277,13 @@ class Charger:
             self._emit((V.EV_STATE, self.state))
 
     # --- the quiet tick's checks (step) ---
+    @micropython.native
     def _pilot_class(self, m):
         mode = self.out.pilot_mode
         return P.classify(m.pilot_pos, m.pilot_neg, mode == L.PILOT_PWM or mode == L.PILOT_5PCT,
                           self.det.state)
 
+    @micropython.native
     def _same_inputs(self, m):
         """Everything a step reads from outside is as the last full step read it."""
         q = self._q_in
@@ -289,6 +293,7 @@ class Charger:
                 and self._same_requests()
                 and self._pilot_class(m) == q[15])
 
+    @micropython.native
     def _same_requests(self):
         """What services may write without a method call (the live settings, OCPP's auth)."""
         q = self._q_in

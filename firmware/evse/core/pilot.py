@@ -1,4 +1,5 @@
 # Control pilot, pure logic: the duty that advertises a current, and what the plateaus say.
+import micropython
 from micropython import const
 
 from evse.core import limits as L
@@ -72,6 +73,7 @@ def duty_u16_for_counts(counts, steps, port):
 
 # --- Reading the plateaus (facts 3, with hysteresis) ---
 
+@micropython.native
 def classify(pos_mv, neg_mv, pwm_on, prev):
     """Pilot state from the positive (and, while the PWM runs, negative) plateau in millivolts."""
     if pos_mv > L.PILOT_HIGH_FAULT_MV:

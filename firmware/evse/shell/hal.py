@@ -3,6 +3,7 @@
 import time
 
 import machine
+import micropython
 from micropython import const
 
 from evse.core import limits as L
@@ -150,9 +151,10 @@ class Hardware:
         self.ct = None            # the CT source while metering (sliced bursts; see attach_ct)
         self._ct_chunk = max(1, _CT_CHUNK_US // board.ADC_SAMPLE_US)
         self._sample_us = board.ADC_SAMPLE_US
-        # 48 attributes: MicroPython's table of them 59 slots, not 47 full (each method lookup misses
-        # through it; the Pico's steady tick 0.1 ms less; host_tests/test_room.py)
-        self._room0 = self._room1 = None
+        self._test_on = False     # the RCD test winding as last driven
+        self._opened = True       # the coil opened by _open_coil (not by an interrupt's _trip): nothing
+        # left to do while the core keeps it open. 49 attributes: MicroPython's table of them 59
+        # slots, not 47 full (each method lookup misses through it; host_tests/test_room.py)
 
     def _start_phased(self, board):
         """rp2: the phased pilot read, its capture and the stall guard (imported only here: their
@@ -256,6 +258,7 @@ class Hardware:
         else:
             self._sample_burst(m, ct)
 
+    @micropython.native
     def _sample_level(self, m):
         """No PWM (X1, F): one level, a few reads. The highest and lowest are dropped (a glitch
         either way); reads on both sides of 0 V beyond one glitch are noise: no reading (as in the
@@ -383,6 +386,7 @@ class Hardware:
             ct.service()
         self._phased_reading(m, s)
 
+    @micropython.native
     def _phased_reading(self, m, s):
         """The sampler's plateaus (phased or captured) into m."""
         m.pilot_ok = s.hn >= _MIN_PLATEAU_SAMPLES and s.ln >= _MIN_PLATEAU_SAMPLES
@@ -396,6 +400,7 @@ class Hardware:
             return self._burst * 3
         return self._burst
 
+    @micropython.native
     def _plateaus(self, m, hs, hn, hmax, hmin, ls, ln, lmax, lmin):
         """Each plateau's mean in mV from its sum and count, without its extreme samples once it
         has more than 3; an empty side reads as the other (one level, no PWM swing)."""
@@ -416,6 +421,7 @@ class Hardware:
         if not ln:
             m.pilot_neg = m.pilot_pos
 
+    @micropython.native
     def read_pp(self):
         adc = self._pp_adc
         if adc is None:
@@ -427,6 +433,7 @@ class Hardware:
         # divider: raw/full = R / (R + R_pullup)
         return self._pp_pullup * raw // (full - raw)
 
+    @micropython.native
     def read_temp(self):
         adc = self._temp_adc
         if adc is None:
@@ -439,6 +446,7 @@ class Hardware:
             return -1
         return 1 if self._feedback.value() == self.board.FEEDBACK_ACTIVE else 0
 
+    @micropython.native
     def measure(self, m):
         self.alive_ms = ticks_ms()    # first: the stall guard never reads beside the loop's own reads
         n = self.guard_trips
@@ -462,6 +470,7 @@ class Hardware:
         m.rcd_dc_trip = self.rcd_dc_tripped
         m.rcd_trip_ms = self.trip_ms
 
+    @micropython.native
     def side_reads(self, m):
         m.pp_ohms = self.read_pp()
         m.temp_c = self.read_temp()
@@ -536,6 +545,19 @@ class Hardware:
         self.pilot_pwm.duty_u16(u16)
         self._want_capture()
 
+    @micropython.native
+    def apply(self, out, cfg, now_ms):
+        """The core's outputs, the coil first (an opening never waits behind the pilot's writes).
+        Each part only when it has something to do: a call costs about 20 us on the Pico."""
+        if out.contactor or not self._opened or self.guard_trips != self._guard_seen:
+            self.set_contactor(out.contactor, cfg["phases"], cfg["economiser"], now_ms)
+        if out.pilot_mode != self._mode or out.amps_x10 != self._amps_x10:
+            self.set_pilot(out.pilot_mode, out.amps_x10)
+        if out.rcd_test != self._test_on:
+            self.set_rcd_test(out.rcd_test)
+        if out.rcd_ack:
+            self.rcd_ack()
+
     def set_contactor(self, closed, poles, economiser, now_ms):
         # (a stall guard's opening that the core has not been given yet keeps it open too)
         if not closed or self.rcd_tripped or self.rcd_dc_tripped or self.guard_trips != self._guard_seen:
@@ -566,9 +588,11 @@ class Hardware:
             self._econ = None
             c[0].init(machine.Pin.OUT, value=0)
         self._econ_since = None
+        self._opened = True
 
     def _close_coil(self, poles, now_ms):
         c = self._coils
+        self._opened = False
         self.coil_on = True
         if self.guard is not None:
             self.guard.arm()
@@ -578,6 +602,7 @@ class Hardware:
         self._econ_since = now_ms
 
     def set_rcd_test(self, on):
+        self._test_on = on
         if self._rcd_test is not None:
             self._rcd_test.value(1 if on else 0)
 

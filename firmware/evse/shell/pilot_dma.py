@@ -19,6 +19,12 @@ from evse.shell.pilot_phase import SAMPLES, SETTLE_US, STRIDE_MAX, collect
 ticks_us = time.ticks_us
 ticks_diff = time.ticks_diff
 
+try:
+    ptr32
+except NameError:     # CPython: viper's cast is a name only inside viper functions (never called there)
+    def ptr32(addr):
+        return addr
+
 # RP2040 datasheet 4.9.6 (ADC) and 2.5.7 (DMA); +0x2000 / +0x3000: the atomic set / clear aliases.
 _ADC = 0x4004C000
 _CS_START_MANY = const(0x08)
@@ -31,7 +37,7 @@ _FCS_UNDER_OVER = const(0xC00)        # sticky, written 1 to clear
 _FCS_THRESH_1 = const(0x1000000)      # DREQ as soon as one result waits
 _DREQ_ADC = const(36)
 _DMA_BUSY = const(0x1000000)          # CTRL_TRIG.BUSY
-_DMA_ABORT = 0x50000444
+_DMA_ABORT = 0x50000444              # CHAN_ABORT
 _ADC_HZ = const(48000000)             # clk_adc: the USB PLL's 48 MHz on MicroPython's rp2 port
 SAMPLE_US = const(3)                  # one conversion every 144 ADC clocks (the ADC's fastest: 96)
 _START_US = const(1)                  # from the counter's read to the first sample, at most
@@ -50,31 +56,17 @@ class PilotCapture:
 
     def __init__(self, sampler, ctr_addr, adc_channel, period_us):
         import rp2  # pyright: ignore[reportMissingImports] (here: pick is tested on the host)
-        import uctypes
         self._s = sampler
-        self._ctr = ctr_addr
         self._period_us = period_us
         self._n = capture_len(period_us)
         self._buf = array("H", bytes(2 * self._n))
-        self._buf_addr = uctypes.addressof(self._buf)
-        self._ainsel = adc_channel << 12
         self._dma = rp2.DMA()
-        self._ctrl = self._dma.pack_ctrl(size=1, inc_read=False, inc_write=True, treq_sel=_DREQ_ADC,
-                                         irq_quiet=True)
+        ctrl = self._dma.pack_ctrl(size=1, inc_read=False, inc_write=True, treq_sel=_DREQ_ADC,
+                                   irq_quiet=True)
         self._dma.config(read=_ADC + 0x0C, write=self._buf, count=self._n,
-                         ctrl=self._ctrl & ~1, trigger=False)   # enabled by each kick's trigger
+                         ctrl=ctrl & ~1, trigger=False)   # enabled by each kick's trigger
         ch = self._dma.channel  # pyright: ignore[reportAttributeAccessIssue] (documented; the stubs lack it)
-        base = 0x50000000 + 0x40 * ch
-        self._wr = base + 0x04        # long ints on a 32-bit port: made once, here
-        self._cnt = base + 0x08
-        self._trig = base + 0x0C
-        self._abort_bit = 1 << ch
-        self._cs = _ADC
-        self._cs_set = _ADC + 0x2000
-        self._cs_clr = _ADC + 0x3000
-        self._fcs = _ADC + 0x08
-        self._fifo = _ADC + 0x0C
-        self._div = _ADC + 0x10
+        self._regs = _registers(ctr_addr, adc_channel, ch, self._buf, self._n, ctrl)
         self.armed = False
         self._last_cc = -1            # the duty of the last kick (a change: no capture this time)
         self.kick_us = 0
@@ -95,30 +87,9 @@ class PilotCapture:
             self._last_cc = cc
             self.steps = steps
             return
-        mem = machine.mem32
-        mem[self._cs_clr] = _CS_START_MANY
-        cs = self._cs
-        while not (mem[cs] & _CS_READY):        # a conversion still running lands in the FIFO
-            pass
-        mem[self._div] = (_ADC_HZ // 1000000 * SAMPLE_US - 1) << 8
-        mem[self._fcs] = _FCS_EN | _FCS_DREQ_EN | _FCS_THRESH_1 | _FCS_UNDER_OVER
-        fifo = self._fifo
-        fcs = self._fcs
-        while not (mem[fcs] & _FCS_EMPTY):      # what other reads left there
-            mem[fifo]
-        mem[self._cs_clr] = _CS_AINSEL
-        mem[self._cs_set] = self._ainsel
-        mem[self._wr] = self._buf_addr
-        mem[self._cnt] = self._n
-        mem[self._trig] = self._ctrl             # the channel waits for the ADC's first result
-        irq = machine.disable_irq()              # nothing between the counter's read and the start
-        c0 = mem[self._ctr]
-        mem[self._cs_set] = _CS_START_MANY
-        machine.enable_irq(irq)
+        self.c0 = _start(self._regs)
         self.kick_us = ticks_us()
-        self.c0 = c0
         self.cc = cc
-        self.steps = steps
         self.armed = True
 
     @micropython.native
@@ -129,23 +100,100 @@ class PilotCapture:
         if not self.armed:
             return False
         self.armed = False
-        mem = machine.mem32
-        trig = self._trig
         age = ticks_diff(ticks_us(), self.kick_us)
-        while mem[trig] & _DMA_BUSY and age < self._n * SAMPLE_US + 200:
-            age = ticks_diff(ticks_us(), self.kick_us)    # its last samples: tens of us
-        mem[self._cs_clr] = _CS_START_MANY
-        if mem[trig] & _DMA_BUSY:
-            mem[_DMA_ABORT] = self._abort_bit
-            while mem[trig] & _DMA_BUSY:
-                pass
-            age = FRESH_US + 1
+        if _stop(self._regs):                   # not finished: its last samples, tens of us
+            while _busy(self._regs) and age < self._n * SAMPLE_US + 200:
+                age = ticks_diff(ticks_us(), self.kick_us)
+            if _stop(self._regs):
+                _abort(self._regs)
+                age = FRESH_US + 1
         if cc != self.cc or steps != self.steps or age > FRESH_US:
             self.dropped = (self.dropped + 1) & 0xFFFFFF
             return False
         pick(self._s, self._buf, self._n, self.c0, cc, steps, self._period_us)
         self.used = (self.used + 1) & 0xFFFFFF
         return True
+
+
+# The registers a capture writes, in an array made once (32-bit words; no long int per access):
+_R_ADC = const(0)      # the ADC's CS; +0x2000 / +0x3000 its atomic set / clear aliases
+_R_DMA = const(1)      # the channel's READ_ADDR: +4 WRITE_ADDR, +8 TRANS_COUNT, +12 CTRL_TRIG
+_R_CTR = const(2)      # the pilot slice's counter
+_R_AINSEL = const(3)   # CS.AINSEL for the pilot's channel
+_R_BUF = const(4)      # the buffer's address, its length, the channel's control word
+_R_N = const(5)
+_R_CTRL = const(6)
+_R_ABORT = const(7)    # CHAN_ABORT, and the channel's bit in it
+_R_ABORT_BIT = const(8)
+
+
+def _registers(ctr_addr, adc_channel, ch, buf, n, ctrl):
+    import uctypes
+    return array("I", (_ADC, 0x50000000 + 0x40 * ch, ctr_addr, adc_channel << 12,
+                       uctypes.addressof(buf), n, ctrl, _DMA_ABORT, 1 << ch))
+
+
+# Viper: each register a machine word access (machine.mem32 from native code took 170 us a kick
+# on the emulated Pico, in long ints).
+@micropython.viper
+def _start(regs) -> int:
+    """The ADC stopped and its FIFO emptied, the DMA channel armed, then the counter read and the
+    ADC started free-running with nothing between (interrupts off). -> the counter."""
+    r = ptr32(regs)
+    cs = ptr32(r[_R_ADC])
+    cs_set = ptr32(r[_R_ADC] + 0x2000)
+    cs_clr = ptr32(r[_R_ADC] + 0x3000)
+    cs_clr[0] = _CS_START_MANY
+    while not (cs[0] & _CS_READY):              # a conversion still running lands in the FIFO
+        pass
+    cs[4] = (_ADC_HZ // 1000000 * SAMPLE_US - 1) << 8          # DIV
+    cs[2] = _FCS_EN | _FCS_DREQ_EN | _FCS_THRESH_1 | _FCS_UNDER_OVER
+    while not (cs[2] & _FCS_EMPTY):             # what other reads left there
+        cs[3]
+    cs_clr[0] = _CS_AINSEL
+    cs_set[0] = r[_R_AINSEL]
+    dma = ptr32(r[_R_DMA])
+    dma[1] = r[_R_BUF]
+    dma[2] = r[_R_N]
+    dma[3] = r[_R_CTRL]                         # the channel waits for the ADC's first result
+    ctr = ptr32(r[_R_CTR])
+    irq = machine.disable_irq()
+    c0 = ctr[0]
+    cs_set[0] = _CS_START_MANY
+    machine.enable_irq(irq)
+    return int(c0)
+
+
+@micropython.viper
+def _busy(regs) -> int:
+    r = ptr32(regs)
+    dma = ptr32(r[_R_DMA])
+    return 1 if dma[3] & _DMA_BUSY else 0
+
+
+@micropython.viper
+def _stop(regs) -> int:
+    """The ADC back to single reads once the channel has its last sample: -> 1 while it has not."""
+    r = ptr32(regs)
+    dma = ptr32(r[_R_DMA])
+    if dma[3] & _DMA_BUSY:
+        return 1
+    cs_clr = ptr32(r[_R_ADC] + 0x3000)
+    cs_clr[0] = _CS_START_MANY
+    return 0
+
+
+@micropython.viper
+def _abort(regs):
+    """The ADC stopped and the channel aborted (a capture not finished in time)."""
+    r = ptr32(regs)
+    cs_clr = ptr32(r[_R_ADC] + 0x3000)
+    cs_clr[0] = _CS_START_MANY
+    dma = ptr32(r[_R_DMA])
+    abort = ptr32(r[_R_ABORT])
+    abort[0] = r[_R_ABORT_BIT]
+    while dma[3] & _DMA_BUSY:
+        pass
 
 
 @micropython.native
