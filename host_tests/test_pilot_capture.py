@@ -197,3 +197,58 @@ def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
     assert early[0] == 1 and early[1] == 1 and abs(early[2] - early[3]) < 300, out   # waited for it
     assert lines["X1"] == ["0"], out                             # no PWM: nothing to capture
     assert list(map(int, lines["COUNTS"])) == [41, 2], out
+
+
+NO_DMA = r"""
+import rp2, time, board
+from evse.core import limits as L
+from evse.shell import hal
+
+class M:
+    pass
+
+taken = []
+while True:                       # every channel claimed, as other code on a board may
+    try:
+        taken.append(rp2.DMA())
+    except Exception:
+        break
+print("CHANNELS", len(taken))
+hw = hal.Hardware(board)
+print("CAPTURE", hw.capture is not None)
+hw.set_pilot(L.PILOT_PWM, 160)
+print("WANTED", int(hw.capture_wanted))
+time.sleep_ms(3)
+for k in range(3):
+    hw.kick_pilot()               # what the loop does: nothing to start
+    time.sleep_ms(2)
+    m = M()
+    hw.measure(m)                 # the phased read
+    print("READ", int(m.pilot_ok), m.pilot_pos, m.pilot_neg)
+"""
+
+
+@pytest.mark.skipif(rp2emu.missing() is not None, reason="emulated Pico: %s" % rp2emu.missing())
+def test_a_pico_with_no_free_dma_channel_boots_and_reads_the_pilot_itself():
+    from tools.rp2emu import hold
+    board = rp2emu.load_board("rpi_pico")
+    with rp2emu.Pico(board, realtime=True) as pico:
+        w = pico.world
+        w.plugged, w.pp_ohms, w.ev_ohms = True, 150, 2740      # B
+        w.recompute()
+        pico.push()
+        pico.pump(emu_s=1.0, wall_s=120)
+        hold.install(pico)
+        pico.realtime(False)
+        proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", NO_DMA],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert pico.pump(until=lambda: proc.poll() is not None, wall_s=600), "mpremote hung"
+        out = proc.stdout.read().decode()
+    assert proc.returncode == 0, out
+    lines = [x.split() for x in out.splitlines() if x]
+    assert ["CHANNELS", "12"] in lines, out                      # the RP2040 has 12
+    assert ["CAPTURE", "False"] in lines and ["WANTED", "0"] in lines, out
+    reads = [list(map(int, x[1:])) for x in lines if x[0] == "READ"]
+    assert len(reads) == 3, out
+    for ok, pos, neg in reads:
+        assert ok and abs(pos - 9000) < 400 and abs(neg + 12000) < 400, out   # B: 9 V / -12 V
