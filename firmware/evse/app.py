@@ -1,6 +1,7 @@
 # Wires the core, the hardware shell and the services, and schedules them.
 # On the board: main(), on asyncio when background tasks run beside the control loop (OCPP, MQTT,
 # the web server), else a plain loop. On the host: the bench calls App.cycle() on virtual time.
+import micropython
 from micropython import const
 
 from evse.shell import hal
@@ -219,6 +220,7 @@ class App:
             print("evse:", where + ":", msg)
 
     # --- the control tick: measure, check faults, next state, entry actions ---
+    @micropython.native
     def tick(self):
         self._tick_us = ticks_us()
         now = ticks_ms()
@@ -407,6 +409,7 @@ class App:
         except Exception as e:
             self.report("meter", repr(e))
 
+    @micropython.native
     def poll_services(self, now):
         for svc in self.services:
             try:
@@ -414,6 +417,7 @@ class App:
             except Exception as e:     # a service never stops the control loop
                 self.report(type(svc).__name__, repr(e))
 
+    @micropython.native
     def cycle(self):
         """One control tick, the meter, and one round of service polls (what the asyncio loop does
         each tick)."""
@@ -425,6 +429,7 @@ class App:
         self.poll_services(ticks_ms())
         return ok
 
+    @micropython.native
     def _gap(self, t0):
         """The longest time between two tick starts, over this window and the last (no allocation:
         small ints in a list made once)."""
@@ -442,6 +447,7 @@ class App:
         g = self.gap_ms
         self._due = g[2] = g[3] = ticks_ms()
 
+    @micropython.native
     def _cycle_on_grid(self):
         """One cycle -> the ms to wait for the next. Ticks on a fixed 10 ms grid (no drift from the
         ms-rounded sleep); a late tick starts at once and the grid restarts from it (no catching
