@@ -153,7 +153,9 @@ print("COUNTS", cap.used, cap.dropped)
 
 
 @pytest.mark.skipif(rp2emu.missing() is not None, reason="emulated Pico: %s" % rp2emu.missing())
-def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
+def _run_on_pico(script, car_pin=None):
+    """script run by mpremote on an emulated Pico with the shell's modules and a car in B; writing
+    car_pin high or low puts the car in C or B."""
     from tools.rp2emu import hold
     from tools.sim import mock_machine as mm
     board = rp2emu.load_board("rpi_pico")
@@ -165,22 +167,28 @@ def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
         pico.pump(emu_s=1.0, wall_s=120)
         hold.install(pico)
         pico.realtime(False)
-        pico.watch([6])
+        if car_pin is not None:
+            pico.watch([car_pin])
 
         def car(pin, level):
-            if pin == 6:
+            if pin == car_pin:
                 w.ev_ohms = 882 if level else 2740             # C, B
                 w.recompute()
                 pico.push()
         mm.output_hooks.append(car)
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", SCRIPT],
+            proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", script],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             assert pico.pump(until=lambda: proc.poll() is not None, wall_s=600), "mpremote hung"
         finally:
             mm.output_hooks.remove(car)
         out = proc.stdout.read().decode()
     assert proc.returncode == 0, out
+    return out
+
+
+def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
+    out = _run_on_pico(SCRIPT, car_pin=6)
     lines = dict((x.split()[0], x.split()[1:]) for x in out.splitlines() if x and x.split()[0] not in ("PAIR", "SOON"))
     assert [x for x in out.splitlines() if x.startswith("SOON")] == ["SOON 0"] * 10, out
     assert lines["CAPTURE"] == ["True"], out
@@ -230,21 +238,7 @@ for k in range(3):
 
 @pytest.mark.skipif(rp2emu.missing() is not None, reason="emulated Pico: %s" % rp2emu.missing())
 def test_a_pico_with_no_free_dma_channel_boots_and_reads_the_pilot_itself():
-    from tools.rp2emu import hold
-    board = rp2emu.load_board("rpi_pico")
-    with rp2emu.Pico(board, realtime=True) as pico:
-        w = pico.world
-        w.plugged, w.pp_ohms, w.ev_ohms = True, 150, 2740      # B
-        w.recompute()
-        pico.push()
-        pico.pump(emu_s=1.0, wall_s=120)
-        hold.install(pico)
-        pico.realtime(False)
-        proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", NO_DMA],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert pico.pump(until=lambda: proc.poll() is not None, wall_s=600), "mpremote hung"
-        out = proc.stdout.read().decode()
-    assert proc.returncode == 0, out
+    out = _run_on_pico(NO_DMA)
     lines = [x.split() for x in out.splitlines() if x]
     assert ["CHANNELS", "12"] in lines, out                      # the RP2040 has 12
     assert ["CAPTURE", "False"] in lines and ["WANTED", "0"] in lines, out

@@ -89,4 +89,3 @@ _.max_body_length
 # Never read: placeholders that grow MicroPython's attribute table of the objects the tick calls
 # (a method call's lookup misses through a full one; host_tests/test_room.py).
 _._room0
-_._room1
