@@ -112,12 +112,16 @@ def delays(changes, lines):
     little later than the host's where an `expect ... within` before them held later. A command
     logged at the very moment of the change caused it only if the log has it first (an interrupt
     that opens as `rcd 6 dc` lands); one logged after it (`rcd 0` once `expect fault` held at that
-    moment) did not."""
+    moment) did not, and neither did one the bench sent once an `expect contactor ...` held at that
+    moment: the bench had seen the change (on the Pico, at the coil pin's edge, before the
+    console's line for it)."""
     cmds = stimuli(lines)
     out = []
     for t, closed in changes:
         at = place(t, closed, lines)
-        before = [c for c, i in cmds if c < t or c == t and at is not None and i < at]
+        seen = min([i for i, x in enumerate(lines) if x["kind"] == "expect" and x["t"] == t
+                    and x["text"].startswith("expect contactor")] or [len(lines)])
+        before = [c for c, i in cmds if c < t or c == t and at is not None and i < at and i < seen]
         out.append(t - max(before or [0.0]))
     return out
 

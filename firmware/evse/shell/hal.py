@@ -3,7 +3,6 @@
 import time
 
 import machine
-import micropython
 from micropython import const
 
 from evse.core import limits as L
@@ -258,7 +257,6 @@ class Hardware:
         else:
             self._sample_burst(m, ct)
 
-    @micropython.native
     def _sample_level(self, m):
         """No PWM (X1, F): one level, a few reads. The highest and lowest are dropped (a glitch
         either way); reads on both sides of 0 V beyond one glitch are noise: no reading (as in the
@@ -386,7 +384,6 @@ class Hardware:
             ct.service()
         self._phased_reading(m, s)
 
-    @micropython.native
     def _phased_reading(self, m, s):
         """The sampler's plateaus (phased or captured) into m."""
         m.pilot_ok = s.hn >= _MIN_PLATEAU_SAMPLES and s.ln >= _MIN_PLATEAU_SAMPLES
@@ -400,7 +397,6 @@ class Hardware:
             return self._burst * 3
         return self._burst
 
-    @micropython.native
     def _plateaus(self, m, hs, hn, hmax, hmin, ls, ln, lmax, lmin):
         """Each plateau's mean in mV from its sum and count, without its extreme samples once it
         has more than 3; an empty side reads as the other (one level, no PWM swing)."""
@@ -421,7 +417,6 @@ class Hardware:
         if not ln:
             m.pilot_neg = m.pilot_pos
 
-    @micropython.native
     def read_pp(self):
         adc = self._pp_adc
         if adc is None:
@@ -433,7 +428,6 @@ class Hardware:
         # divider: raw/full = R / (R + R_pullup)
         return self._pp_pullup * raw // (full - raw)
 
-    @micropython.native
     def read_temp(self):
         adc = self._temp_adc
         if adc is None:
@@ -446,7 +440,6 @@ class Hardware:
             return -1
         return 1 if self._feedback.value() == self.board.FEEDBACK_ACTIVE else 0
 
-    @micropython.native
     def measure(self, m):
         self.alive_ms = ticks_ms()    # first: the stall guard never reads beside the loop's own reads
         n = self.guard_trips
@@ -470,7 +463,6 @@ class Hardware:
         m.rcd_dc_trip = self.rcd_dc_tripped
         m.rcd_trip_ms = self.trip_ms
 
-    @micropython.native
     def side_reads(self, m):
         m.pp_ohms = self.read_pp()
         m.temp_c = self.read_temp()
@@ -545,7 +537,6 @@ class Hardware:
         self.pilot_pwm.duty_u16(u16)
         self._want_capture()
 
-    @micropython.native
     def apply(self, out, cfg, now_ms):
         """The core's outputs, the coil first (an opening never waits behind the pilot's writes).
         Each part only when it has something to do: a call costs about 20 us on the Pico."""
