@@ -158,6 +158,30 @@ def test_clear_latched_fault_and_log(tmp_path):
     assert r["cleared"] is None
 
 
+def test_a_fault_is_reported_before_the_journal_writes_flash(tmp_path):
+    """A journal append can hold the loop for tens of ms (23.7 ms on the emulated Pico): the
+    fault's lines are on the console first, and the journal holds the fault at once in RAM."""
+    rig, s, con = make(tmp_path=tmp_path)
+    plug_in(rig, 882)
+    rig.run(3.0)
+    journal = rig.app.journal
+    on_console_at_save = []
+    save = journal.save
+
+    def watched_save():
+        if journal.pending:
+            on_console_at_save.append(s.tx.decode())
+        save()
+    journal.save = watched_save
+    rig.world.diode_ok = False
+    rig.world.recompute()
+    rig.run(0.05)
+    assert rig.app.charger.fault == "diode" and not rig.app.charger.out.contactor
+    assert '"fault": "diode", "set": true' in on_console_at_save[0]
+    assert journal.pending == [] and journal.records[-1][1] == "diode"
+    assert "diode" in (tmp_path / "faults.json").read_text()         # and then on flash
+
+
 def test_settings_read_and_change(tmp_path):
     rig, s, con = make(tmp_path=tmp_path)
     rig.run(0.5)

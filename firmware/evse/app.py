@@ -385,9 +385,9 @@ class App:
         """A fault set goes into the journal (latched ones survive a reboot); clearing the latched
         one ends it there too."""
         if ev[2]:
-            self.journal.add(now, ev[1], self.charger.state, ev[1] in V.LATCHED)
+            self.journal.add(now, ev[1], self.charger.state, ev[1] in V.LATCHED, save=False)
         elif ev[1] == self.journal.latched:
-            self.journal.clear_latched()
+            self.journal.clear_latched(save=False)
 
     def _meter_session(self, ev, now):
         """Session energy follows the core's session events (Meter never raises)."""
@@ -427,6 +427,8 @@ class App:
         if self.meter is not None:
             self.poll_meter()
         self.poll_services(ticks_ms())
+        if self.journal.pending:  # a fault's lines went out in the console's poll: now the flash
+            self.journal.save()
         return ok
 
     @micropython.native
