@@ -58,7 +58,7 @@ test-py: $(STAMP) stubs rp2emu $(MICRODOT) browser
 
 ## The whole scenario library on the emulated Pico as well (make test runs its short scenarios only).
 test-rp2: $(STAMP) rp2emu
-	EVSE_RP2_ALL=1 $(PY) -m pytest -q host_tests/test_bench_rp2.py
+	EVSE_RP2_ALL=1 $(PY) -m pytest -q host_tests/test_bench_rp2.py host_tests/test_bench_rp2_more.py
 
 ## Home Assistant itself (PyPI, pinned: the last release for Python 3.11) against the charger through
 ## mosquitto: about 400 MB and 4 minutes to install into build/ha-venv, so not in `make test`.

@@ -24,8 +24,10 @@ def pytest_runtest_teardown(item, nextitem):
 # The files that take minutes (the emulated Pico, virtual boards, the docs' walkthroughs) start first:
 # on make test's two workers (files in this order: --no-loadscope-reorder) none of them is then left
 # running alone at the end.
-SLOW_FIRST = ("test_doc_commands.py", "test_bench_rp2.py", "test_rp2emu.py", "test_wifi_rescue_upy.py",
-              "test_vboard.py", "test_vboard_maintenance.py", "test_web_vboard.py", "test_site.py")
+# The two halves of the library on the Pico go to one worker each, and the docs' walkthroughs and
+# test_rp2emu.py (fixed ports) to the same one, one after the other.
+SLOW_FIRST = ("test_bench_rp2.py", "test_bench_rp2_more.py", "test_doc_commands.py", "test_wifi_rescue_upy.py",
+              "test_rp2emu.py", "test_vboard.py", "test_vboard_maintenance.py", "test_web_vboard.py", "test_site.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -107,7 +107,7 @@ def test_a_board_that_goes_silent_mid_flash_is_met_once_more(monkeypatch, tmp_pa
         calls.append(args[0])
         if args[0] == "exec" and calls.count("exec") == 1:
             raise F.BoardSilent("no answer from the board at %s within %d s (mpremote)" % (port, timeout))
-        return "FLASHHASH {}\n" if args[0] == "exec" else ""
+        return "FLASHHASH-END\n" if args[0] == "exec" else ""
     monkeypatch.setattr(F, "mpremote", board)
     monkeypatch.setattr(F, "wait_for_repl", lambda port, timeout=None: True)
     tty = tmp_path / "tty"

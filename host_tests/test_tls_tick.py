@@ -124,13 +124,6 @@ def upy_figures(tmp_path_factory):
     return runs
 
 
-def bound_us(runs):
-    """What a plain TCP connect costs the tick (its longest gap, or the idle one if longer: a
-    collection of the heap) plus two tick periods."""
-    p = runs["plain"]
-    return max(p["idle"], p["connect"], runs["tls"]["idle"]) + 2 * TICK_MS * 1000
-
-
 def test_a_wss_connect_holds_the_tick_only_for_its_computation(upy_figures):
     """The handshake's crypto (certificate chain, ECDHE) runs in one C call of mbedtls, which no
     task can interrupt: on the unix port tens of ms (printed), on a board hundreds. What it must not
@@ -153,7 +146,10 @@ def test_a_tls_server_that_never_answers_the_hello_is_given_up_with_the_tick_run
     r = upy_figures["silent"]
     assert "TimeoutError" in r["OCPP"], r["out"]               # before: no error, waiting for ever
     assert r["connect_ms"] <= (TIMEOUT_S + 2) * 1000, r["out"]
-    assert r["connect"] <= bound_us(upy_figures), r["out"]
+    # A loop held while the hello is awaited shows the whole timeout (2 s) as one gap. The bound is
+    # the slow server's: a plain connect's gap plus two ticks (about 34 ms) was once exceeded on a
+    # loaded machine (111 ms: the process waited for a core), which says nothing of the loop.
+    assert r["connect"] < SLOW_FLIGHT_S * 1e6 / 2, r["out"]
 
 
 def test_cpython_ocpp_gives_up_a_silent_tls_server_and_tries_again(tmp_path, monkeypatch):

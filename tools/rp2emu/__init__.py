@@ -65,14 +65,17 @@ def _adc_channel(pin):
 class Pico:
     """One emulated Pico and the bench world behind its pins (the world is `self.world`)."""
 
-    def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None):
+    def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None, reason=None):
+        """`image`: the stock UF2, or a whole flash (.bin) `save_at_boot` wrote; `reason`: its
+        first boot's watchdog reason (as that flash's boot had)."""
         from tools.sim.mock_machine.world import World
         self.board = board
         self.log = log
         self.proc = subprocess.Popen(
             ["node", EMU, "--image", os.path.abspath(image), "--bootrom", BOOTROM, "--tcp", str(tcp), "--ctl"]
-            + (["--realtime"] if realtime else []),
+            + (["--realtime"] if realtime else []) + (["--reason", str(reason)] if reason else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE, start_new_session=True)
+        self.save_at_boot = None      # a path: the flash written there at every boot, as it boots
         self._buf = b""
         self.t_us = 0                 # emulated time of the last event
         self.epoch_us = 0             # mm.clock.us = emulated time - epoch_us (the bench's time 0)
@@ -199,6 +202,8 @@ class Pico:
             self.boots = ev["n"]
             self.boot_reasons.append((ev["t"], ev["reason"]))
             self._dead_pins()
+            if self.save_at_boot is not None:       # the chip waits at its boot: nothing ran yet
+                self._send({"save": self.save_at_boot})
         elif kind == "off":        # the supply cut: the same, and nothing runs until power returns
             self.offs += 1
             self._dead_pins()

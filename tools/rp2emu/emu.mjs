@@ -1,7 +1,8 @@
 // The emulated Raspberry Pi Pico: rp2040js running a stock MicroPython image, its USB CDC serial on
 // a TCP port (mpremote: socket://127.0.0.1:PORT), its pins driven by a controller on stdin/stdout.
 //
-//   node emu.mjs --image IMAGE.uf2 --bootrom bootrom-b1.bin [--tcp PORT] [--ctl] [--realtime]
+//   node emu.mjs --image IMAGE.uf2|FLASH.bin --bootrom bootrom-b1.bin [--tcp PORT] [--ctl] [--realtime]
+//                [--reason N]   (the first boot's watchdog reason: a saved flash's, see "save")
 //
 // Prints `{"ev":"ready","tcp":PORT}` on stdout. With --ctl the pins belong to a controller (the
 // Python side, tools/rp2emu/board.py, which runs the bench's circuit model): one JSON object a
@@ -12,7 +13,9 @@
 //         {"at": emulated us} (one "at" event then), {"power": 0|1} (the supply cut: an "off" event
 //         with every pin dead and time going on; restored: a power-on boot, the flash kept),
 //         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}},
-//         {"ct":{"ch":2,"hz":50,"mid":u16,"peak":u16}} (a current transformer's sine), {"go":1}
+//         {"ct":{"ch":2,"hz":50,"mid":u16,"peak":u16}} (a current transformer's sine),
+//         {"save": path} (the whole flash into a .bin, as it stands: at a "boot" event, what the chip
+//         boots from), {"go":1}
 // Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
 // ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
 // model the SPI flash commands); a watchdog reset (machine.reset(), a WDT timeout) restarts the chip
@@ -53,6 +56,7 @@ if (image.readUInt32LE(0) === 0x0a324655) {           // UF2 magic
 let timeBaseNs = 0;       // emulated time of the previous boots
 let boots = 0;
 let mcu, cdc, pendingRead = -1, rebootReason = null, kept = null;
+if (arg('--reason')) kept = { reason: Number(arg('--reason')), scratch: new Uint32Array(8) };
 let off = false;          // the supply is cut: no instruction runs, only time passes
 let busyCycles = 0;
 let paused = false;
@@ -273,6 +277,13 @@ function command(o) {
   if (o.at !== undefined) {              // one stop at this emulated time (us): a bench command's
     const a = mcu.clock.createAlarm(() => event({ ev: 'at' }));        // instant, not the next tick
     a.schedule(Math.max(0, o.at * 1000 - (timeBaseNs + mcu.clock.nanos)));
+  }
+  if (o.save) {
+    try {
+      fs.writeFileSync(o.save, off ? flash : mcu.flash.subarray(0, flash.length));
+    } catch (e) {                          // nothing kept: the controller flashes again next time
+      process.stderr.write('emu: flash not saved: ' + e.message + '\n');
+    }
   }
   if (o.power === 0 && !off) powerOff();
   if (o.power === 1 && off) boot();

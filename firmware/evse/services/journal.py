@@ -5,7 +5,8 @@
 # whole file of older firmware, still read), then one short line appended per change:
 # [t_ms, reason, state] for a record, [t_ms, reason, state, 1] for a latched fault, [] when the
 # latched fault is cleared. A fault set inside the control tick thus costs one appended line, not
-# a rewrite of the whole file (2 ms of json.dumps and 3-10 ms of littlefs on the Pico). After
+# a rewrite of the whole file (2 ms of json.dumps and 3-10 ms of littlefs on the Pico), and the
+# App appends it after the cycle's service polls (save()), once the fault's report is out. After
 # LINES_MAX appended lines the file is written again as one snapshot (atomically: old or new).
 # Each line is appended after a newline: a line torn by a power cut is skipped on reading and
 # never swallows the next one.

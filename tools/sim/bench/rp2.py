@@ -11,8 +11,10 @@ settings, and the firmware observed from outside as on a real board:
   firmware's time (ms since the chip's boot). `expect contactor` reads the coil pin.
 Scenario time 0 is the chip's boot after the flash (the host bench boots the app at 0).
 """
+import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -22,6 +24,7 @@ from tools.sim import mock_machine as mm
 from tools import rp2emu
 from tools.sim.bench.runner import Bench
 from tools.sim.rig import INSTALLED, TICK_US
+from tools.toolchain import mpy_build
 
 BOARD = "rpi_pico"
 FLASH_WALL_S = 900          # the first `make flash` copies every .mpy over the emulated USB
@@ -31,6 +34,44 @@ STATUS_ID = "bench"
 # The chip stops at a pin change in the middle of its tick, before the console has written that
 # tick's event lines: an expect on what the firmware reports waits this long for its line.
 CONSOLE_LAG_US = 2 * TICK_US
+# The flash `make flash` left, as the chip booted from it after the flash's reset, kept per build and
+# settings: the next scenario with the same ones boots from it (one flash for the library instead of
+# 90 s each). EVSE_RP2_FLASH_EVERY=1 flashes every time.
+INSTALLED_DIR = os.path.join(rp2emu.ROOT, "build", "rp2-installed")
+INSTALL_INPUTS = ("Makefile", "requirements-dev.txt", "tools/flash.py", "tools/boardcheck.py",
+                  "tools/toolchain/mpy_build.py", "tools/toolchain/whole.py")
+
+
+def installed_key(settings):
+    """What `make flash` puts on the chip: (the stock image, the firmware's files and the tools that
+    build and copy them; the settings)."""
+    h = hashlib.sha256()
+    paths = [rp2emu.IMAGE] + [os.path.join(rp2emu.ROOT, p) for p in INSTALL_INPUTS]
+    for p in paths + [src for src, _ in mpy_build.sources()]:
+        h.update(os.path.relpath(p, rp2emu.ROOT).encode())
+        with open(p, "rb") as f:
+            h.update(f.read())
+    st = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    return h.hexdigest()[:20], st.hexdigest()[:20]
+
+
+def _installed(key, any_settings=False):
+    """(flash image, its boot's watchdog reason) kept for this key (or, any_settings, for this
+    firmware with any settings), or None."""
+    d = os.path.join(INSTALLED_DIR, key[0])
+    names = [key[1]]
+    if any_settings and os.path.isdir(d):
+        names = sorted(n[:-5] for n in os.listdir(d) if n.endswith(".json"))
+    for name in names:
+        base = os.path.join(d, name)
+        try:
+            with open(base + ".json") as f:
+                reason = json.load(f)["reason"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if os.path.exists(base + ".bin"):
+            return base + ".bin", reason
+    return None
 
 
 class PicoRig:
@@ -49,20 +90,40 @@ class PicoRig:
         self._early = []             # events before the bench's recorders listen
         self._buf = b""
         self._sock = None
-        self.pico = rp2emu.Pico(self.board, seed=seed, realtime=True)   # paced for mpremote
+        cfg = dict(INSTALLED)
+        cfg.update(config)
+        key = None if os.environ.get("EVSE_RP2_FLASH_EVERY") else installed_key(cfg)
+        kept = _installed(key) if key else None
+        # New settings for a firmware kept with others: an update of that charger, as a user's
+        # second `make flash` (it copies the settings only).
+        base = _installed(key, any_settings=True) if key and not kept else None
+        if kept is not None:
+            self.pico = rp2emu.Pico(self.board, seed=seed, image=kept[0], reason=kept[1])
+        elif base is not None:
+            self.pico = rp2emu.Pico(self.board, seed=seed, image=base[0], reason=base[1], realtime=True)
+        else:
+            self.pico = rp2emu.Pico(self.board, seed=seed, realtime=True)   # paced for mpremote
         self.world = self.pico.world
         try:
-            self._install(config)
+            if kept is None:
+                self._install(cfg, key)
+            else:
+                self._started()
         except BaseException:
             self.close()
             raise
 
     # --- installing: `make flash` with the scenario's settings, as a user does ---
-    def _install(self, config):
+    def _install(self, cfg, key):
         pico = self.pico
-        pico.pump(emu_s=1.0, wall_s=120)              # the stock image at its REPL
-        cfg = dict(INSTALLED)
-        cfg.update(config)
+        pico.pump(emu_s=1.0, wall_s=120)              # the stock image at its REPL (or the charger)
+        if key is not None:
+            d = os.path.join(INSTALLED_DIR, key[0])
+            os.makedirs(d, exist_ok=True)
+            for old in os.listdir(INSTALLED_DIR):     # older builds' flashes go
+                if old != key[0]:
+                    shutil.rmtree(os.path.join(INSTALLED_DIR, old), ignore_errors=True)
+            pico.save_at_boot = os.path.join(d, "%s.%d.tmp" % (key[1], os.getpid()))
         fd, path = tempfile.mkstemp(suffix=".json", prefix="bench-settings-")
         with os.fdopen(fd, "w") as f:
             json.dump(cfg, f)
@@ -77,6 +138,26 @@ class PicoRig:
         if not done or proc.returncode:
             raise RuntimeError("make flash on the emulated Pico failed:\n" + out)
         pico.realtime(False)
+        self._started()
+        if key is not None:
+            self._keep(key)
+
+    def _keep(self, key):
+        """The flash as the chip booted from it after the flash's reset, for the next scenario."""
+        pico = self.pico
+        tmp, pico.save_at_boot = pico.save_at_boot, None
+        reason = pico.boot_reasons[-1][1]
+        base = os.path.join(INSTALLED_DIR, key[0], key[1])
+        if reason and os.path.exists(tmp):            # (0: no reset after the flash, nothing kept)
+            with open(base + ".json", "w") as f:
+                json.dump({"reason": reason}, f)
+            os.replace(tmp, base + ".bin")             # atomic: a parallel run reads old or new
+        elif os.path.exists(tmp):
+            os.remove(tmp)
+
+    def _started(self):
+        """The firmware's first report on the console: scenario time 0."""
+        pico = self.pico
         self._sock = socket.create_connection(("127.0.0.1", pico.tcp))
         self._sock.setblocking(False)
         self._request({"cmd": "status", "id": STATUS_ID})
@@ -94,6 +175,8 @@ class PicoRig:
     def close(self):
         if self._sock is not None:
             self._sock.close()
+        if self.pico.save_at_boot is not None and os.path.exists(self.pico.save_at_boot):
+            os.remove(self.pico.save_at_boot)          # an install that did not finish
         self.pico.close()
 
     # --- the firmware's console: event lines into the listeners (the JSONL) and `seen` ---
