@@ -80,7 +80,8 @@ class PicoRig:
     app = None                       # no firmware object in this process: observed via the console
     powered = True
 
-    def __init__(self, config, seed=1):
+    def __init__(self, config, seed=1, keep=None):
+        """keep: boot from a kept flash when there is one (None: unless EVSE_RP2_FLASH_EVERY)."""
         self.board = rp2emu.load_board(BOARD)
         self.listeners = []
         self.probes = []
@@ -92,7 +93,9 @@ class PicoRig:
         self._sock = None
         cfg = dict(INSTALLED)
         cfg.update(config)
-        key = None if os.environ.get("EVSE_RP2_FLASH_EVERY") else installed_key(cfg)
+        if keep is None:
+            keep = not os.environ.get("EVSE_RP2_FLASH_EVERY")
+        key = installed_key(cfg) if keep else None
         kept = _installed(key) if key else None
         # New settings for a firmware kept with others: an update of that charger, as a user's
         # second `make flash` (it copies the settings only).
@@ -331,6 +334,7 @@ class PicoBench(Bench):
     """Bench with the emulated Pico as its rig: the same commands, the firmware seen from outside."""
 
     def __init__(self, *args, **kw):
+        self.keep = kw.pop("keep", None)       # PicoRig's
         Bench.__init__(self, *args, **kw)
         if self.log is not None:          # the firmware's lines never go before the bench's own
             write = self.log.write
@@ -356,7 +360,7 @@ class PicoBench(Bench):
         mm.clock.us = end
 
     def make_rig(self, board, flash_dir, seed):
-        return PicoRig(self.cfg, seed=seed)
+        return PicoRig(self.cfg, seed=seed, keep=self.keep)
 
     def run(self):
         try:
