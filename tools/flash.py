@@ -46,9 +46,9 @@ MPREMOTE_TIMEOUT_S = 180
 HASH_TIMEOUT_S = 60          # reading the board's hashes: seconds on a board, never minutes
 SILENT_TRIES = 2             # a board that reset mid-command (watchdog, power) is met once more
 
-# Runs on the board: the SHA-256 of every file flash.py manages, printed as one JSON line.
-# One line per file: a board stopped by Ctrl-C still holds the firmware's objects in its heap, and
-# the whole table as one JSON string (7.7 KB for 80 files) once failed there with MemoryError.
+# Runs on the board: the SHA-256 of every file flash.py manages, one line per file ("-" for a
+# directory), then an end line. A board stopped by Ctrl-C still holds the firmware's objects in its
+# heap: the whole table as one JSON string (7.7 KB for 80 files) once failed there with MemoryError.
 HASH_SCRIPT = """
 import os, hashlib, binascii, gc
 gc.collect()
