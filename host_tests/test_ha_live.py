@@ -1,5 +1,6 @@
 """Home Assistant itself against the charger: PyPI homeassistant 2024.3.3 (the last release for Python
-3.11) with its MQTT integration, connected to mosquitto on a free port, the charger on the virtual
+3.11), or any later one EVSE_HA_HASS names (2026.2.3 ran here on Python 3.13, docs/mqtt.md), with its
+MQTT integration, connected to mosquitto on a free port, the charger on the virtual
 bench publishing to the same broker. With no YAML for the charger, Home Assistant makes its twelve
 entities from discovery alone (device classes, units, state classes as the energy dashboard wants
 them); its recorder follows a session (A1, B2, C2, then paused in C1), the energy grows, the current
@@ -18,7 +19,7 @@ import time
 import pytest
 
 from mqtt_broker import Broker, Subscriber, need_mosquitto
-from test_mqtt_bench import Bench
+from test_mqtt_bench import Bench, eventually
 from tools.sim import mock_machine as mm
 
 HASS = os.environ.get("EVSE_HA_HASS")
@@ -40,20 +41,39 @@ recorder:
   db_url: sqlite:///%s/home-assistant_v2.db
   commit_interval: 1
 """
-ENTITIES = {    # entity id (after the device's name) -> (device class, unit, state class)
-    "sensor.ev_charger_sn42_state": (None, None, None),
-    "sensor.ev_charger_sn42_fault": (None, None, None),
-    "sensor.ev_charger_sn42_offered_current": ("current", "A", "measurement"),
-    "sensor.ev_charger_sn42_current": ("current", "A", "measurement"),
-    "sensor.ev_charger_sn42_power": ("power", "W", "measurement"),
-    "sensor.ev_charger_sn42_session_energy": ("energy", "Wh", "total_increasing"),
-    "sensor.ev_charger_sn42_total_energy": ("energy", "Wh", "total_increasing"),
-    "sensor.ev_charger_sn42_temperature": ("temperature", "°C", "measurement"),
-    "binary_sensor.ev_charger_sn42_contactor": ("power", None, None),
-    "number.ev_charger_sn42_current_limit": ("current", "A", None),
-    "switch.ev_charger_sn42_charging_enabled": (None, None, None),
-    "button.ev_charger_sn42_stop_charging": (None, None, None),
+# Each entity: its discovery object id, its entity id's part from the device's and its own name (what
+# releases before 2025.10 make), and (device class, unit, state class).
+ENTITIES = {
+    "sensor.state": ("ev_charger_sn42_state", None, None, None),
+    "sensor.fault": ("ev_charger_sn42_fault", None, None, None),
+    "sensor.offered_current": ("ev_charger_sn42_offered_current", "current", "A", "measurement"),
+    "sensor.current": ("ev_charger_sn42_current", "current", "A", "measurement"),
+    "sensor.power": ("ev_charger_sn42_power", "power", "W", "measurement"),
+    "sensor.session_energy": ("ev_charger_sn42_session_energy", "energy", "Wh", "total_increasing"),
+    "sensor.total_energy": ("ev_charger_sn42_total_energy", "energy", "Wh", "total_increasing"),
+    "sensor.temperature": ("ev_charger_sn42_temperature", "temperature", "°C", "measurement"),
+    "binary_sensor.contactor": ("ev_charger_sn42_contactor", "power", None, None),
+    "number.current_limit": ("ev_charger_sn42_current_limit", "current", "A", None),
+    "switch.enabled": ("ev_charger_sn42_charging_enabled", None, None, None),
+    "button.stop": ("ev_charger_sn42_stop_charging", None, None, None),
 }
+
+
+def hass_version():
+    out = subprocess.run([HASS, "--version"], capture_output=True, text=True, check=True).stdout
+    return tuple(int(x) for x in out.split()[-1].split(".")[:2])
+
+
+def entity_ids():
+    """{short name: entity id}: from 2025.10 on, Home Assistant takes the id from the discovery's
+    default_entity_id (the node id and the object id); before, from the device's and the entity's
+    names."""
+    new = hass_version() >= (2025, 10)
+    out = {}
+    for key, (named, *_) in ENTITIES.items():
+        domain, obj = key.split(".")
+        out[key] = domain + "." + ("garage_evse_" + obj if new else named)
+    return out
 
 
 def start_ha(conf, port):
@@ -107,10 +127,18 @@ def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(t
             await asyncio.sleep(4)
         finally:
             await b.stop()
+        try:
+            await eventually(lambda: sub.last(P + "status") == "offline")     # the charger's will
+        finally:
             await sub.close()
 
+    ids = entity_ids()
     try:
         asyncio.run(asyncio.wait_for(session(), UP_S + 120))
+        t0 = time.time()        # Home Assistant records the will before it is stopped
+        while recorded(conf)[ids["number.current_limit"]][-1] != "unavailable":
+            assert time.time() - t0 < 30, "Home Assistant did not record the will"
+            time.sleep(0.5)
     finally:
         ha.send_signal(signal.SIGTERM)
         ha.wait(60)
@@ -119,17 +147,17 @@ def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(t
         reg = [e for e in json.load(f)["data"]["entities"] if e["platform"] == "mqtt"]
     got = dict((e["entity_id"], (e.get("original_device_class"), e.get("unit_of_measurement"),
                                  (e.get("capabilities") or {}).get("state_class"))) for e in reg)
-    assert got == ENTITIES
-    limit = [e for e in reg if e["entity_id"] == "number.ev_charger_sn42_current_limit"][0]
+    assert got == dict((ids[k], v[1:]) for k, v in ENTITIES.items())
+    limit = [e for e in reg if e["entity_id"] == ids["number.current_limit"]][0]
     assert limit["capabilities"]["min"] == 0 and limit["capabilities"]["max"] == 32
     h = recorded(conf)
-    states = [s for s in h["sensor.ev_charger_sn42_state"] if s not in ("unknown", "unavailable")]
+    states = [s for s in h[ids["sensor.state"]] if s not in ("unknown", "unavailable")]
     assert states == ["A1", "B2", "C2", "C1"], states
-    assert "32.0" in h["sensor.ev_charger_sn42_current"]
-    assert h["number.ev_charger_sn42_current_limit"][-2:] == ["0.0", "unavailable"]   # then the will
-    energy = [float(s) for s in h["sensor.ev_charger_sn42_total_energy"] if s[0].isdigit()]
+    assert "32.0" in h[ids["sensor.current"]]
+    assert h[ids["number.current_limit"]][-2:] == ["0.0", "unavailable"]   # then the will
+    energy = [float(s) for s in h[ids["sensor.total_energy"]] if s[0].isdigit()]
     assert energy[-1] > 0 and energy == sorted(energy)
-    assert h["binary_sensor.ev_charger_sn42_contactor"][-3:] == ["on", "off", "unavailable"]
+    assert h[ids["binary_sensor.contactor"]][-3:] == ["on", "off", "unavailable"]
     with open(os.path.join(conf, "home-assistant.log")) as f:
         errors = [x for x in f if "ERROR" in x and "mqtt" in x]
     assert errors == []
