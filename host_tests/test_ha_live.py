@@ -4,7 +4,9 @@ MQTT integration, connected to mosquitto on a free port, the charger on the virt
 bench publishing to the same broker. With no YAML for the charger, Home Assistant makes its twelve
 entities from discovery alone (device classes, units, state classes as the energy dashboard wants
 them); its recorder follows a session (A1, B2, C2, then paused in C1), the energy grows, the current
-limit's number shows the 0 A of a pause; and its log has no error from the MQTT integration.
+limit's number shows the 0 A of a pause; its own automations drive the charger through its entities
+(the number to 10 A while charging, the switch off once paused, then the stop button), as Home
+Assistant publishes them ("10", "OFF", "PRESS"); and its log has no error from the MQTT integration.
 
 `make test-ha` installs Home Assistant into build/ha-venv (about 400 MB and 4 minutes) and runs this;
 elsewhere it is skipped with its reason. Its tables (test_mqtt_ha.py) run in every `make test`."""
@@ -38,8 +40,38 @@ CONFIG = """homeassistant:
 logger:
   default: warning
 recorder:
-  db_url: sqlite:///%s/home-assistant_v2.db
+  db_url: sqlite:///%(conf)s/home-assistant_v2.db
   commit_interval: 1
+automation:
+  - alias: a lower limit while charging
+    trigger:
+      - platform: state
+        entity_id: %(state)s
+        to: C2
+    action:
+      - service: number.set_value
+        target:
+          entity_id: %(limit)s
+        data:
+          value: 10
+  - alias: charging off once paused
+    trigger:
+      - platform: state
+        entity_id: %(state)s
+        to: C1
+    action:
+      - service: switch.turn_off
+        target:
+          entity_id: %(enabled)s
+  - alias: stop once charging is off
+    trigger:
+      - platform: state
+        entity_id: %(enabled)s
+        to: "off"
+    action:
+      - service: button.press
+        target:
+          entity_id: %(stop)s
 """
 # Each entity: its discovery object id, its entity id's part from the device's and its own name (what
 # releases before 2025.10 make), and (device class, unit, state class).
@@ -76,10 +108,11 @@ def entity_ids():
     return out
 
 
-def start_ha(conf, port):
+def start_ha(conf, port, ids):
     os.makedirs(os.path.join(conf, ".storage"))
     with open(os.path.join(conf, "configuration.yaml"), "w") as f:
-        f.write(CONFIG % conf)
+        f.write(CONFIG % dict(conf=conf, state=ids["sensor.state"], limit=ids["number.current_limit"],
+                              enabled=ids["switch.enabled"], stop=ids["button.stop"]))
     entry = {"entry_id": "mqtt01", "version": 1, "minor_version": 1, "domain": "mqtt",
              "title": "mosquitto", "data": {"broker": "127.0.0.1", "port": port, "discovery": True},
              "options": {}, "pref_disable_new_entities": False, "pref_disable_polling": False,
@@ -105,7 +138,9 @@ def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(t
     need_mosquitto()
     broker = Broker(tmp_path).start()
     conf = str(tmp_path / "ha")
-    ha = start_ha(conf, broker.port)
+    ids = entity_ids()
+    ha = start_ha(conf, broker.port, ids)
+    msgs = []
 
     async def session():
         sub = await Subscriber(broker.port).start()
@@ -121,18 +156,22 @@ def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(t
             await b.until(lambda: sub.last(P + "state") == "B2", what="B2")
             b.d.charge(16)
             await b.until(lambda: sub.last(P + "contactor") == "ON", 30, what="charging")
+            # Home Assistant's automation sets its number to 10 A once it sees C2
+            await b.until(lambda: sub.last(P + "offered_a") == "10.0", 30, what="HA's 10 A")
             await asyncio.sleep(5)
             b.app.command("limit", 0, mm.clock.us // 1000, "mqtt")   # a pause: the limit in force 0
             await b.until(lambda: sub.last(P + "limit_a") == "0.0", what="limit 0")
-            await asyncio.sleep(4)
+            # paused (C1): the automations turn its switch off, then press its stop button
+            await b.until(lambda: sub.last(P + "state") == "disabled", 30, what="HA's switch off")
+            await asyncio.sleep(2)
         finally:
             await b.stop()
         try:
             await eventually(lambda: sub.last(P + "status") == "offline")     # the charger's will
         finally:
             await sub.close()
+        msgs.extend(sub.msgs)
 
-    ids = entity_ids()
     try:
         asyncio.run(asyncio.wait_for(session(), UP_S + 120))
         t0 = time.time()        # Home Assistant records the will before it is stopped
@@ -152,8 +191,13 @@ def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(t
     assert limit["capabilities"]["min"] == 0 and limit["capabilities"]["max"] == 32
     h = recorded(conf)
     states = [s for s in h[ids["sensor.state"]] if s not in ("unknown", "unavailable")]
-    assert states == ["A1", "B2", "C2", "C1"], states
+    assert states == ["A1", "B2", "C2", "C1", "disabled"], states
     assert "32.0" in h[ids["sensor.current"]]
+    # Home Assistant's own commands, as its number, switch and button publish them
+    assert [(t[len(P):], x) for t, x, _ in msgs if t.endswith("/set")] == \
+        [("limit/set", "10"), ("enabled/set", "OFF"), ("stop/set", "PRESS")]
+    assert "10.0" in h[ids["sensor.offered_current"]] and "10.0" in h[ids["number.current_limit"]]
+    assert h[ids["switch.enabled"]][-3:] == ["on", "off", "unavailable"]
     assert h[ids["number.current_limit"]][-2:] == ["0.0", "unavailable"]   # then the will
     energy = [float(s) for s in h[ids["sensor.total_energy"]] if s[0].isdigit()]
     assert energy[-1] > 0 and energy == sorted(energy)
