@@ -91,6 +91,39 @@ def test_detector_confirms_a_fault_whose_readings_differ():
     assert d.update(9000, -12000, True, True, 311, diff) and d.state == P.B    # ... then B: open
 
 
+def charging_detector():
+    d = P.Detector(300)
+    d.update(6000, -12000, True, True, 0, diff)
+    d.update(6000, -12000, True, True, 300, diff)
+    assert d.state == P.C
+    return d
+
+
+def test_detector_confirms_a_pilot_that_reads_wild_on_and_off():
+    """A broken pilot line (half its samples wild) read with a few samples per plateau reads clean
+    one burst in three: two fault readings among the last four bursts confirm the fault, whatever
+    lies between them (on the emulated Pico it waited up to 120 ms for two in a row)."""
+    d = charging_detector()
+    t = 310
+    for pos in (16000, 6000, 6000):                # wild, clean, clean ...
+        assert not d.update(pos, -12000, True, True, t, diff)
+        t += 10
+    assert d.update(16000, -12000, True, True, t, diff) and d.state == P.INVALID   # ... wild: 2 of 4
+    d = charging_detector()
+    assert not d.update(16000, -12000, True, True, 310, diff)
+    assert not d.update(6000, -12000, True, True, 320, diff)
+    assert d.update(0, 0, True, True, 330, diff) and d.state == P.E                # two fault kinds
+
+
+def test_detector_never_confirms_one_fault_reading_in_four():
+    d = charging_detector()
+    t = 310
+    for i in range(40):                             # one wild burst, then three clean ones, again
+        assert not d.update(16000 if i % 4 == 0 else 6000, -12000, True, True, t, diff)
+        assert d.state == P.C
+        t += 10
+
+
 def test_latch_button_and_cable_coding():
     assert PX.latch_state(150) == PX.LATCHED
     assert PX.latch_state(480) == PX.BUTTON

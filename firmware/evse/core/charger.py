@@ -43,7 +43,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(57)
+_STATE_FIELDS = const(58)
 
 
 def _left(diff, now, t0, ms, r):
@@ -390,6 +390,7 @@ class Charger:
         b[54] = th.level
         b[55] = self.rcd.trips
         b[56] = self.stall_opened
+        b[57] = self.det._fault_bits
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at

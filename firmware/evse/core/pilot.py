@@ -117,6 +117,15 @@ def _level(pos_mv, prev):
     return INVALID
 
 
+def _ones(bits):
+    """How many of a FAULT_WINDOW-bit history's bits are set."""
+    n = 0
+    while bits:
+        n += bits & 1
+        bits >>= 1
+    return n
+
+
 def _kind(s):
     """What a state asks of the charger: 1 no power (A, B), 2 power (C, D), 3 a fault (E, F, ...).
     Readings of one kind in a row confirm a change even when they differ (A/B, C/D, F/invalid)."""
@@ -129,7 +138,9 @@ class Detector:
     Entering C or D from any other state (B, A, or UNKNOWN after a reset: boot, a wake-up, a fault)
     must hold for `bc_qualify_ms`, so a bouncing vehicle cannot make the contactor chatter and no
     single reading can ask for power. Every other change, faults included, is confirmed by
-    FAST_CONFIRM bursts in a row (one tick apart, or at once on `pending_fast`: within 20 ms).
+    FAST_CONFIRM bursts in a row (one tick apart, or at once on `pending_fast`: within 20 ms); a
+    fault, from a state that is none, also by FAST_CONFIRM fault readings among the last
+    FAULT_WINDOW bursts (a pilot that reads wild on and off is a broken one).
     A burst that decides nothing (unstable, or a level in a gap with nothing to keep) is ignored.
     """
 
@@ -141,6 +152,7 @@ class Detector:
         self._count = 0
         self._since = 0
         self.undecided = 0        # bursts in a row that decided nothing since the last reset
+        self._fault_bits = 0      # the last FAULT_WINDOW readings, 1 for a fault's level (newest lowest)
 
     def reset(self):
         self.state = UNKNOWN
@@ -148,6 +160,7 @@ class Detector:
         self._cand = UNKNOWN
         self._count = 0
         self.undecided = 0
+        self._fault_bits = 0
 
     def _slow(self, raw):
         """Asking for power (C or D) from a state that did not: qualified over time."""
@@ -164,6 +177,8 @@ class Detector:
         raw = classify(pos_mv, neg_mv, pwm_on, self.state)
         if pwm_on and B <= raw <= D:
             self.diode_seen = True
+        bits = (self._fault_bits << 1 | (1 if raw > D else 0)) & ((1 << L.FAULT_WINDOW) - 1)
+        self._fault_bits = bits
         if raw == UNKNOWN and self.state == UNKNOWN:
             self.undecided += 1
         else:
@@ -182,7 +197,8 @@ class Detector:
         if self._slow(raw):
             if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
                 return False
-        elif self._count < L.FAST_CONFIRM:
+        elif self._count < L.FAST_CONFIRM and not (raw > D and self.state <= D
+                                                   and _ones(bits) >= L.FAST_CONFIRM):
             return False
         self.state = raw
         self._cand = UNKNOWN

@@ -21,6 +21,10 @@ except NameError:     # CPython: viper's cast is a name only inside viper functi
         return buf
 
 SAMPLES = const(4)          # per plateau: the highest and lowest are dropped (one glitch each)
+# Dropped extremes further than a level's noise from their plateau's middle pair, in one reading:
+# a pilot whose samples glitch that often is wild even where the drop leaves a clean middle (half
+# its samples wild, the middle of 4 read clean in most bursts); one glitch alone is dropped
+_GLITCHES_WILD = const(2)
 STRIDE_MAX = const(4)      # captured samples between two of a plateau (3 us each; pilot_dma.py)
 SETTLE_US = const(13)      # facts 1: an edge settles within 13 us; nothing is sampled before
 _MAX_PERIODS = const(3)     # a 40 us plateau (96 %) gives 1-2 samples a period on the rp2 port
@@ -96,7 +100,8 @@ class PhaseSampler:
         """Each plateau's sum, extremes, samples on its minority side of 0 V, and whether its two
         middle samples (of 4: those left when the extremes are dropped) lie further apart than a
         level's noise: with b + c and b^2 + c^2 from the sums less the extremes, (c - b)^2 =
-        2 (b^2 + c^2) - (b + c)^2, on 12-bit codes. Attributes, nothing allocated. Viper: machine
+        2 (b^2 + c^2) - (b + c)^2, on 12-bit codes; or _GLITCHES_WILD of the dropped extremes lie
+        that far from their middle pair. Attributes, nothing allocated. Viper: machine
         integers on the board (on the emulated Pico 180 -> 80 us with the call; native code was
         1.6x faster than bytecode), the same arithmetic on CPython."""
         buf = ptr16(self.buf)
@@ -105,6 +110,7 @@ class PhaseSampler:
         lim = sm * sm
         wild = False
         mixed = 0
+        odd = 0
         for side in range(2):
             n = int(self.ln) if side else int(self.hn)
             off = SAMPLES if side else 0
@@ -139,7 +145,13 @@ class PhaseSampler:
             bc = t - a - d
             if n == SAMPLES and 2 * (q - a * a - d * d) - bc * bc > lim:
                 wild = True
+            if n == SAMPLES and 2 * d - bc > 2 * sm:     # the dropped highest: a glitch
+                odd += 1
+            if n == SAMPLES and bc - 2 * a > 2 * sm:     # the dropped lowest: a glitch
+                odd += 1
             mixed += up if up < n - up else n - up
+        if odd >= _GLITCHES_WILD:
+            wild = True
         self.wild = wild
         self.mixed = mixed
 
