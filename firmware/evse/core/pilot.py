@@ -170,6 +170,13 @@ class Detector:
         """A fast change seen once and not yet confirmed: worth a second burst right away."""
         return self._count > 0 and not self._slow(self._cand)
 
+    def _faults_often(self, raw):
+        """raw into the window of the last FAULT_WINDOW readings; True when raw is a fault's level,
+        the state none, and the window holds FAST_CONFIRM of them."""
+        bits = (self._fault_bits << 1 | (1 if raw > D else 0)) & ((1 << L.FAULT_WINDOW) - 1)
+        self._fault_bits = bits
+        return raw > D and self.state <= D and _ones(bits) >= L.FAST_CONFIRM
+
     def update(self, pos_mv, neg_mv, ok, pwm_on, now_ms, ticks_diff):
         """Feed one burst; returns True when the stable state changed."""
         if not ok:
@@ -177,8 +184,7 @@ class Detector:
         raw = classify(pos_mv, neg_mv, pwm_on, self.state)
         if pwm_on and B <= raw <= D:
             self.diode_seen = True
-        bits = (self._fault_bits << 1 | (1 if raw > D else 0)) & ((1 << L.FAULT_WINDOW) - 1)
-        self._fault_bits = bits
+        often = self._faults_often(raw)
         if raw == UNKNOWN and self.state == UNKNOWN:
             self.undecided += 1
         else:
@@ -197,8 +203,7 @@ class Detector:
         if self._slow(raw):
             if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
                 return False
-        elif self._count < L.FAST_CONFIRM and not (raw > D and self.state <= D
-                                                   and _ones(bits) >= L.FAST_CONFIRM):
+        elif self._count < L.FAST_CONFIRM and not often:
             return False
         self.state = raw
         self._cand = UNKNOWN

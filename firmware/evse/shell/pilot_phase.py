@@ -143,12 +143,13 @@ class PhaseSampler:
             a = mn >> 4
             d = mx >> 4
             bc = t - a - d
-            if n == SAMPLES and 2 * (q - a * a - d * d) - bc * bc > lim:
-                wild = True
-            if n == SAMPLES and 2 * d - bc > 2 * sm:     # the dropped highest: a glitch
-                odd += 1
-            if n == SAMPLES and bc - 2 * a > 2 * sm:     # the dropped lowest: a glitch
-                odd += 1
+            if n == SAMPLES:
+                if 2 * (q - a * a - d * d) - bc * bc > lim:
+                    wild = True
+                if 2 * d - bc > 2 * sm:     # the dropped highest: a glitch
+                    odd += 1
+                if bc - 2 * a > 2 * sm:     # the dropped lowest: a glitch
+                    odd += 1
             mixed += up if up < n - up else n - up
         if odd >= _GLITCHES_WILD:
             wild = True
