@@ -33,9 +33,8 @@ def run(tmp_path, text, seed=1):
 def test_half_the_samples_glitched_is_a_pilot_fault_within_100_ms(tmp_path, seed):
     """Found in a sweep of the noise's seed: with the extremes dropped, the middle of 4 read such a
     pilot clean in most bursts, and the charger opened after 10-120 ms (seed 7: 120 ms; seed 13 on
-    fault state_e). Two
-    dropped extremes far from their middle pair in one reading, or two fault readings among four,
-    now confirm it: 10-51 ms over these seeds."""
+    fault state_e). Two dropped extremes far from their middle pair in one reading, or two fault
+    readings among four, now confirm it: 10-51 ms over these seeds."""
     rc, faults = run(tmp_path, "noise 0 glitch 0.5\nexpect contactor open within 0.1\n"
                                "expect fault pilot within 0.1\n", seed)
     assert rc == 0 and faults == ["pilot"]
