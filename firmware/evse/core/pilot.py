@@ -117,6 +117,9 @@ def _level(pos_mv, prev):
     return INVALID
 
 
+_WINDOW_MASK = (1 << L.FAULT_WINDOW) - 1
+
+
 def _ones(bits):
     """How many of a FAULT_WINDOW-bit history's bits are set."""
     n = 0
@@ -170,12 +173,10 @@ class Detector:
         """A fast change seen once and not yet confirmed: worth a second burst right away."""
         return self._count > 0 and not self._slow(self._cand)
 
-    def _faults_often(self, raw):
-        """raw into the window of the last FAULT_WINDOW readings; True when raw is a fault's level,
-        the state none, and the window holds FAST_CONFIRM of them."""
-        bits = (self._fault_bits << 1 | (1 if raw > D else 0)) & ((1 << L.FAULT_WINDOW) - 1)
-        self._fault_bits = bits
-        return raw > D and self.state <= D and _ones(bits) >= L.FAST_CONFIRM
+    def _window_confirms(self, raw):
+        """raw is a fault's level, the state none, and the last FAULT_WINDOW readings hold
+        FAST_CONFIRM such levels (asked only of a change not yet confirmed: a call costs on a board)."""
+        return raw > D and self.state <= D and _ones(self._fault_bits) >= L.FAST_CONFIRM
 
     def update(self, pos_mv, neg_mv, ok, pwm_on, now_ms, ticks_diff):
         """Feed one burst; returns True when the stable state changed."""
@@ -184,7 +185,7 @@ class Detector:
         raw = classify(pos_mv, neg_mv, pwm_on, self.state)
         if pwm_on and B <= raw <= D:
             self.diode_seen = True
-        often = self._faults_often(raw)
+        self._fault_bits = (self._fault_bits << 1 | (raw > D)) & _WINDOW_MASK
         if raw == UNKNOWN and self.state == UNKNOWN:
             self.undecided += 1
         else:
@@ -203,7 +204,7 @@ class Detector:
         if self._slow(raw):
             if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
                 return False
-        elif self._count < L.FAST_CONFIRM and not often:
+        elif self._count < L.FAST_CONFIRM and not self._window_confirms(raw):
             return False
         self.state = raw
         self._cand = UNKNOWN
