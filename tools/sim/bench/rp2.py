@@ -32,8 +32,11 @@ STEP_WALL_S = 3600          # one command's emulated time, in wall time: a stuck
 STARTUP_WALL_S = 120
 STATUS_ID = "bench"
 # The chip stops at a pin change in the middle of its tick, before the console has written that
-# tick's event lines: an expect on what the firmware reports waits this long for its line.
-CONSOLE_LAG_US = 2 * TICK_US
+# tick's event lines: an expect on what the firmware reports waits this long for its line to
+# arrive, and judges it by the time the line carries (the firmware's, at or before the change). A
+# flash write near it (littlefs with interrupts off: the fault journal's append) held diode_short_
+# charging's lines 26 ms on the emulated Pico, with their time 2 ms before the coil's edge.
+CONSOLE_LAG_US = 5 * TICK_US
 # The flash `make flash` left, as the chip booted from it after the flash's reset, kept per build and
 # settings: the next scenario with the same ones boots from it (one flash for the library instead of
 # 90 s each). EVSE_RP2_FLASH_EVERY=1 flashes every time.
