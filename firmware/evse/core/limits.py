@@ -50,8 +50,8 @@ STALL_STRIKES = const(2)             # readings in a row without C or D before i
 FAST_CONFIRM = const(2)              # bursts that must agree for A, E, F, faults or C->B (<= 20 ms)
 # A pilot that reads a fault level on and off (a broken line: half its samples wild) is a fault too:
 # FAST_CONFIRM fault readings among the last FAULT_WINDOW bursts confirm it, clean readings between
-# them or not (the emulated Pico's 4 samples per plateau read such a pilot clean one burst in three,
-# and waited up to 120 ms for two fault readings in a row)
+# them or not (the Pico's 4 samples per plateau, extremes dropped, read such a pilot clean in most
+# bursts, and it waited up to 120 ms for two fault readings in a row)
 FAULT_WINDOW = const(4)
 UNDECIDED_WARN_BURSTS = const(100)   # a level in a gap with no state to keep, for 1 s: warn (no charging)
 BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting's default, range): chatter guard
