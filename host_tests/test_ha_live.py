@@ -73,8 +73,8 @@ automation:
         target:
           entity_id: %(stop)s
 """
-# Each entity: its discovery object id, its entity id's part from the device's and its own name (what
-# releases before 2025.10 make), and (device class, unit, state class).
+# Each entity by its component and discovery object id: the entity id's part that releases before
+# 2025.10 make from the device's and its own name, then (device class, unit, state class).
 ENTITIES = {
     "sensor.state": ("ev_charger_sn42_state", None, None, None),
     "sensor.fault": ("ev_charger_sn42_fault", None, None, None),
