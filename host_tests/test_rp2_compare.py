@@ -1,6 +1,6 @@
 """How the rp2 comparison (rp2_bench.compare) times the contactor's moments, on two small logs: a
 residual-current trip and its retry 5 minutes later, as the whole library ran it on the emulated
-Pico (rcd_trip_retry). No emulator needed."""
+Pico (rcd_trip_retry, rcd_dc). No emulator needed."""
 from rp2_bench import compare
 
 VCD = """$var wire 1 ! contactor $end
