@@ -108,6 +108,10 @@ def test_a1_then_b2_at_the_duty_for_32a(pico):
         duty, cc, steps, amps)
     assert w.advertised() == pytest.approx(amps)
 
+    # 5. The tick light (GP25) was lit for the control tick's part of each 10 ms: some, never all.
+    ticks = [(busy, lit) for (t, busy), (_, lit) in zip(pico.busy[-50:], pico.marked[-50:])]
+    assert all(0 < lit < busy for busy, lit in ticks), ticks
+
 
 SWEEP = """
 from evse.shell import maint

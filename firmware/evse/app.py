@@ -28,6 +28,7 @@ class App:
     def __init__(self, board, flash_dir="/"):
         self.hw = hal.Hardware(board)              # outputs safe before anything else runs
         self.board = board
+        self._led = hal.tick_light(board)          # lit while the tick runs (a scope times it)
         self.flash_dir = flash_dir
         self.settings_path = join(flash_dir, SETTINGS_FILE)
         self.cfg, self.settings_errors, self.settings_blocked = settings.boot(self.settings_path)
@@ -44,6 +45,7 @@ class App:
         self.meter = None                          # metering service (owns m.current_ma)
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
+        self._tick_ms = ticks_ms()                 # the last tick's time: its events carry it
         self.gap_ms = [0, 0, 0, 0]  # type: list  # longest tick gap: this window, last, its start, last tick
         self._due = 0               # the control loop's next tick (ticks_ms)
         self.web = None                            # evse.services.web when web_port is set
@@ -222,10 +224,16 @@ class App:
     # --- the control tick: measure, check faults, next state, entry actions ---
     @micropython.native
     def tick(self):
+        """The control tick: measure, step, apply, feed, with the tick's light on. The core's events
+        are the services' work: cycle() dispatches them after it, stamped with the tick's time."""
+        led = self._led
+        if led is not None:
+            led.on()
         self._tick_us = ticks_us()
-        now = ticks_ms()
+        now = self._tick_ms = ticks_ms()
         ch = self.charger
         hw = self.hw
+        ok = True
         try:
             hw.measure(self.m)
             if self.meter is not None:
@@ -233,7 +241,7 @@ class App:
             ch.step(self.m, now)
             if ch.resample:       # a fast change seen once: confirm it with a second burst now
                 hw.sample_pilot(self.m, False)
-                now = ticks_ms()
+                now = self._tick_ms = ticks_ms()
                 ch.step(self.m, now)
             hw.apply(ch.out, self.cfg, now)
         except Exception as e:     # the outputs go safe; the watchdog is not fed this tick
@@ -243,11 +251,12 @@ class App:
                 ch.internal_fault(now)
             except Exception:
                 pass
-            return False
-        if ch.events:             # (a call costs about 20 us on the Pico: none when there is nothing)
-            self.dispatch(now)
-        hw.feed()
-        return True
+            ok = False
+        if ok:
+            hw.feed()
+        if led is not None:
+            led.off()
+        return ok
 
     def dispatch(self, now):
         evs = self.charger.events
@@ -422,6 +431,8 @@ class App:
         """One control tick, the meter, and one round of service polls (what the asyncio loop does
         each tick)."""
         ok = self.tick()
+        if self.charger.events:   # (a call costs about 20 us on the Pico: none when there is nothing)
+            self.dispatch(self._tick_ms)
         if self.fallback is not None:
             self.fallback.poll(ticks_ms())
         if self.meter is not None:
@@ -465,7 +476,12 @@ class App:
 
     def _kick(self):
         """The pilot's capture started; -> the ms left to the tick."""
+        led = self._led
+        if led is not None:
+            led.on()
         self.hw.kick_pilot()
+        if led is not None:
+            led.off()
         wait = ticks_diff(self._due, ticks_ms())
         return wait if wait > 0 else 0
 

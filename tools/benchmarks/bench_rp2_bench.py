@@ -7,7 +7,10 @@ stock image: the bench's kept flash is not used here, and the figures are those 
 sizes how much of the scenario library `make test` can run on the Pico (`make test-rp2` runs all of
 it), and `rp2_tick_cpu_<state>`: the core's busy time in each 10 ms period (everything that is not
 WFE sleep: the control tick, the console and log polls, USB), mean and max, grouped by the state the
-firmware reported at the end of that period. The meter is off: a CT meter samples until just before
+firmware reported at the end of that period, and `rp2_control_cpu_<state>`: the control loop's own
+part of it (measure, step, apply, feed, and the pilot capture's start), the cycles while the
+firmware's tick light (the board's LED, `TICK_LED`) was on; the rest is the services' (the core's
+events to the console, log, journal and meter, the polls) and USB. The meter is off: a CT meter samples until just before
 the next tick by design (it takes what the tick leaves). `rp2_c_to_b_open_over_a_tick`: C->B twelve
 times, the instant moved 0.93 ms each time, with the CT meter and without: the opening's range."""
 import sys
@@ -45,11 +48,12 @@ SETTLE_US = 300000          # after the firmware's start: imports and first repo
 GROUPS = (("A", ("A1", "A2")), ("B", ("B1", "B2")), ("C", ("C1", "C2")), ("fault", ("fault",)))
 
 
-def tick_cpu(pico, reported):
-    """{group: (mean ms, max ms, ticks)} of the emulated core's busy time per 10 ms tick."""
+def tick_cpu(pico, reported, series=None):
+    """{group: (mean ms, max ms, ticks)} of the emulated core's busy time per 10 ms tick (or of
+    another series of (t, cycles) per tick: the tick light's)."""
     from tools import rp2emu
     rows = {}
-    for t, cycles in pico.busy:
+    for t, cycles in pico.busy if series is None else series:
         t_scn = t - pico.epoch_us
         if t_scn < SETTLE_US:
             continue
@@ -109,13 +113,14 @@ def main():
     print("rp2_flash_wall_s: %.1f s" % (t1 - t0))
     print("rp2_wall_per_emulated_s: %.1f s (%.1f emulated s in %.1f wall s%s)" % (
         (t2 - t1) / (mm.clock.us / 1e6), mm.clock.us / 1e6, t2 - t1, ", an expect failed" if rc else ""))
-    got = tick_cpu(pico, rig.reported)
-    for name, _ in GROUPS:
-        if name in got:
-            mean, mx, n = got[name]
-            print("rp2_tick_cpu_%s: %.2f ms mean, %.2f ms max per 10 ms tick (%d ticks)" % (name, mean, mx, n))
-        else:
-            print("rp2_tick_cpu_%s: not reached" % name)
+    for label, series in (("rp2_tick_cpu", None), ("rp2_control_cpu", pico.marked)):
+        got = tick_cpu(pico, rig.reported, series)
+        for name, _ in GROUPS:
+            if name in got:
+                mean, mx, n = got[name]
+                print("%s_%s: %.2f ms mean, %.2f ms max per 10 ms tick (%d ticks)" % (label, name, mean, mx, n))
+            else:
+                print("%s_%s: not reached" % (label, name))
     got = moments.latencies()
     for _, _, name in LATENCIES:
         print("rp2_latency %s: %s ms" % (name, " / ".join("%.1f" % v for v in got.get(name, [])) or "not seen"))

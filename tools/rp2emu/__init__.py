@@ -82,6 +82,7 @@ class Pico:
         self.boots = 0
         self.offs = 0                 # power cuts (`power`)
         self.busy = []                # (t_us, busy cycles in the tick before it)
+        self.marked = []              # (t_us, busy cycles with the tick light on, in the tick before it)
         self.pwm = {}                 # pin -> the slice's registers at the last tick
         self.outputs = {}             # watched pin -> level
         self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
@@ -98,7 +99,10 @@ class Pico:
         b = board
         self._watch = [p for p in tuple(b.CONTACTOR_PINS) + (b.RCD_TEST_PIN,) if p is not None]
         self._inputs = [p for p in (b.FEEDBACK_PIN, b.RCD_TRIP_PIN, b.RCD_DC_PIN) if p is not None]
-        self._send({"watch": self._watch, "pwm": [b.PILOT_PWM_PIN], "tick_ms": TICK_MS})
+        # The firmware lights the board's LED while its control tick runs (TICK_LED): its cycles
+        # are the tick's own, apart from the services' (bench_rp2_bench).
+        mark = b.LED_PIN if getattr(b, "TICK_LED", False) and isinstance(b.LED_PIN, int) else -1
+        self._send({"watch": self._watch, "pwm": [b.PILOT_PWM_PIN], "tick_ms": TICK_MS, "mark": mark})
         self.world.update()
         self.push()
 
@@ -195,6 +199,7 @@ class Pico:
             self._output(ev["pin"], ev["v"])
         elif kind == "tick":
             self.busy.append((ev["t"], ev["busy"]))
+            self.marked.append((ev["t"], ev.get("mark", 0)))
             for pin, regs in ev["pwm"].items():
                 self._pwm(int(pin), regs)
             self.world.update()

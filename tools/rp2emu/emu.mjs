@@ -9,7 +9,7 @@
 // line each way, and the core stops after every event until the controller answers {"go":1}, so
 // the circuit answers at the emulated instant of the event (lockstep, runs repeat).
 //   out:  {"ev":"ready"|"boot"|"off"|"out"|"tick", "t": emulated us, ...}
-//   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
+//   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "mark":pin, "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
 //         {"at": emulated us} (one "at" event then), {"power": 0|1} (the supply cut: an "off" event
 //         with every pin dead and time going on; restored: a power-on boot, the flash kept),
 //         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}},
@@ -59,6 +59,8 @@ let mcu, cdc, pendingRead = -1, rebootReason = null, kept = null;
 if (arg('--reason')) kept = { reason: Number(arg('--reason')), scratch: new Uint32Array(8) };
 let off = false;          // the supply is cut: no instruction runs, only time passes
 let busyCycles = 0;
+let markCycles = 0;       // busy cycles while the mark pin was high (the firmware's tick light)
+let markHigh = false;
 let paused = false;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const nowUs = () => Math.round((timeBaseNs + mcu.clock.nanos) / 1000);
@@ -69,7 +71,7 @@ function event(o) {
 }
 
 // --- controller's settings (kept across resets: they describe the wiring) ---
-let watch = [], tickMs = 0, pwmPins = [];
+let watch = [], tickMs = 0, pwmPins = [], markPin = -1;
 const inputs = {};                       // pin -> level
 const ADC_CS_START_ONCE = 1 << 2;
 const adcValues = [0, 0, 0, 0, 0];       // u16 per channel
@@ -201,10 +203,13 @@ function boot() {
   }
   for (const [p, v] of Object.entries(inputs)) mcu.gpio[p].setInputValue(!!v);
   for (const p of watch) watchPin(p);
+  markHigh = false;
+  if (markPin >= 0) followMark();
   if (pilot) followPilot();
   if (tickMs) startTicks();
   mcu.core.PC = FLASH_BASE;
   busyCycles = 0;
+  markCycles = 0;
   boots++;
   event({ ev: 'boot', n: boots, reason: kept ? kept.reason : 0 });
 }
@@ -239,6 +244,14 @@ function followPilot() {
   }
 }
 
+function followMark() {
+  // Counted, never stopped at: the tick light changes twice a tick.
+  const g = mcu.gpio[markPin];
+  if (g.markListener) return;
+  g.markListener = true;
+  g.addListener((v) => { markHigh = v === 1; });
+}
+
 function watchPin(p) {
   const g = mcu.gpio[p];
   if (g.watched) return;
@@ -258,8 +271,9 @@ function startTicks() {
   const a = mcu.clock.createAlarm(() => {
     const pins = {};
     for (const p of pwmPins) pins[p] = pwmState(p);
-    event({ ev: 'tick', busy: busyCycles, pwm: pins, boots });
+    event({ ev: 'tick', busy: busyCycles, mark: markCycles, pwm: pins, boots });
     busyCycles = 0;
+    markCycles = 0;
     a.schedule(tickMs * 1e6);
   });
   a.schedule(tickMs * 1e6);
@@ -268,6 +282,7 @@ function startTicks() {
 function command(o) {
   if (o.watch) { watch = o.watch; if (mcu) for (const p of watch) watchPin(p); }
   if (o.pwm) pwmPins = o.pwm;
+  if (o.mark !== undefined) { markPin = o.mark; if (mcu && markPin >= 0) followMark(); }
   if (o.tick_ms && !tickMs) { tickMs = o.tick_ms; startTicks(); }
   if (o.in) for (const [p, v] of Object.entries(o.in)) { inputs[p] = v; mcu.gpio[p].setInputValue(!!v); }
   if (o.adc) for (const [ch, v] of Object.entries(o.adc)) adcValues[ch] = v;
@@ -328,6 +343,7 @@ function run() {
       } else {
         const c = core.executeInstruction();
         busyCycles += c;
+        if (markHigh) markCycles += c;
         clock.tick(c * NS_PER_CYCLE);
       }
       if (rebootReason !== null) { rebootReason = null; boot(); }

@@ -46,6 +46,16 @@ def reset_cause():
     return machine.reset_cause()
 
 
+def tick_light(board):
+    """The board's LED as the tick's light (board TICK_LED): lit while the control loop's own work
+    runs, so a scope on it times the tick apart from the services (on a Pico a dim glow that says
+    the loop runs). None without one: an LED behind a radio (the Pico W's) is too slow to switch."""
+    pin = getattr(board, "LED_PIN", None)
+    if not getattr(board, "TICK_LED", False) or not isinstance(pin, int):
+        return None
+    return machine.Pin(pin, machine.Pin.OUT, value=0)
+
+
 def utc_seconds():
     """UTC seconds since 1970 from the board's RTC (NTP sets it), or None while it is not set (a
     board starts in 2000 or 2021). Computed here: MicroPython's own epoch differs between ports."""
