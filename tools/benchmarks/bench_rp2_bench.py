@@ -7,10 +7,11 @@ stock image: the bench's kept flash is not used here, and the figures are those 
 sizes how much of the scenario library `make test` can run on the Pico (`make test-rp2` runs all of
 it), and `rp2_tick_cpu_<state>`: the core's busy time in each 10 ms period (everything that is not
 WFE sleep: the control tick, the console and log polls, USB), mean and max, grouped by the state the
-firmware reported at the end of that period, and `rp2_control_cpu_<state>`: the control loop's own
-part of it (measure, step, apply, feed, and the pilot capture's start), the cycles while the
-firmware's tick light (the board's LED, `TICK_LED`) was on; the rest is the services' (the core's
-events to the console, log, journal and meter, the polls) and USB. The meter is off: a CT meter samples until just before
+firmware reported at the end of that period, and `rp2_control_cpu_<state>`: each control tick's own
+time (measure, step, apply, feed, and the pilot capture's start 2 ms before it), the cycles while
+the firmware's tick light (the board's LED, `TICK_LED`) was on, by the state reported at its end;
+the rest of the busy time is the services' (the core's events to the console, log, journal and
+meter, the polls) and USB. The meter is off: a CT meter samples until just before
 the next tick by design (it takes what the tick leaves). `rp2_c_to_b_open_over_a_tick`: C->B twelve
 times, the instant moved 0.93 ms each time, with the CT meter and without: the opening's range."""
 import sys
@@ -49,8 +50,8 @@ GROUPS = (("A", ("A1", "A2")), ("B", ("B1", "B2")), ("C", ("C1", "C2")), ("fault
 
 
 def tick_cpu(pico, reported, series=None):
-    """{group: (mean ms, max ms, ticks)} of the emulated core's busy time per 10 ms tick (or of
-    another series of (t, cycles) per tick: the tick light's)."""
+    """{group: (mean ms, max ms, ticks)} of the emulated core's busy time per 10 ms period, or of
+    another series of (t, cycles): the control ticks' (Pico.control_ticks)."""
     from tools import rp2emu
     rows = {}
     for t, cycles in pico.busy if series is None else series:
@@ -113,12 +114,13 @@ def main():
     print("rp2_flash_wall_s: %.1f s" % (t1 - t0))
     print("rp2_wall_per_emulated_s: %.1f s (%.1f emulated s in %.1f wall s%s)" % (
         (t2 - t1) / (mm.clock.us / 1e6), mm.clock.us / 1e6, t2 - t1, ", an expect failed" if rc else ""))
-    for label, series in (("rp2_tick_cpu", None), ("rp2_control_cpu", pico.marked)):
+    for label, series, unit in (("rp2_tick_cpu", None, "per 10 ms period"),
+                                ("rp2_control_cpu", pico.control_ticks(), "per control tick")):
         got = tick_cpu(pico, rig.reported, series)
         for name, _ in GROUPS:
             if name in got:
                 mean, mx, n = got[name]
-                print("%s_%s: %.2f ms mean, %.2f ms max per 10 ms tick (%d ticks)" % (label, name, mean, mx, n))
+                print("%s_%s: %.2f ms mean, %.2f ms max %s (%d)" % (label, name, mean, mx, unit, n))
             else:
                 print("%s_%s: not reached" % (label, name))
     got = moments.latencies()

@@ -82,7 +82,7 @@ class Pico:
         self.boots = 0
         self.offs = 0                 # power cuts (`power`)
         self.busy = []                # (t_us, busy cycles in the tick before it)
-        self.marked = []              # (t_us, busy cycles with the tick light on, in the tick before it)
+        self.lit = []                 # (from us, to us, busy cycles) of each time the tick light was on
         self.pwm = {}                 # pin -> the slice's registers at the last tick
         self.outputs = {}             # watched pin -> level
         self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
@@ -199,7 +199,7 @@ class Pico:
             self._output(ev["pin"], ev["v"])
         elif kind == "tick":
             self.busy.append((ev["t"], ev["busy"]))
-            self.marked.append((ev["t"], ev.get("mark", 0)))
+            self.lit.extend(tuple(s) for s in ev.get("spans", ()))
             for pin, regs in ev["pwm"].items():
                 self._pwm(int(pin), regs)
             self.world.update()
@@ -275,6 +275,17 @@ class Pico:
         """Busy fraction of the core over the ticks after `since_us` (WFE sleep not counted)."""
         rows = [c for t, c in self.busy if t > since_us]
         return sum(rows) / (len(rows) * TICK_MS * 1e-3 * CPU_HZ) if rows else 0.0
+
+    def control_ticks(self, gap_us=4000):
+        """(end us, busy cycles) of each control tick: the tick light's spans, a span less than
+        gap_us after the last one joined to it (the pilot capture's start, 2 ms before its tick)."""
+        ticks = []
+        for t0, t1, cycles in self.lit:
+            if ticks and t0 - ticks[-1][0] < gap_us:
+                ticks[-1] = (t1, ticks[-1][1] + cycles)
+            else:
+                ticks.append((t1, cycles))
+        return ticks
 
     def close(self):
         if self.proc.poll() is None:

@@ -59,8 +59,9 @@ let mcu, cdc, pendingRead = -1, rebootReason = null, kept = null;
 if (arg('--reason')) kept = { reason: Number(arg('--reason')), scratch: new Uint32Array(8) };
 let off = false;          // the supply is cut: no instruction runs, only time passes
 let busyCycles = 0;
-let markCycles = 0;       // busy cycles while the mark pin was high (the firmware's tick light)
-let markHigh = false;
+let markHigh = false;     // the mark pin (the firmware's tick light) is high
+let litTotal = 0, litAt = 0, litFromUs = 0;   // busy cycles while it was, and its last rise
+let spans = [];           // [from us, to us, busy cycles] of each time the light was on
 let paused = false;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const nowUs = () => Math.round((timeBaseNs + mcu.clock.nanos) / 1000);
@@ -204,12 +205,12 @@ function boot() {
   for (const [p, v] of Object.entries(inputs)) mcu.gpio[p].setInputValue(!!v);
   for (const p of watch) watchPin(p);
   markHigh = false;
+  spans = [];
   if (markPin >= 0) followMark();
   if (pilot) followPilot();
   if (tickMs) startTicks();
   mcu.core.PC = FLASH_BASE;
   busyCycles = 0;
-  markCycles = 0;
   boots++;
   event({ ev: 'boot', n: boots, reason: kept ? kept.reason : 0 });
 }
@@ -249,7 +250,13 @@ function followMark() {
   const g = mcu.gpio[markPin];
   if (g.markListener) return;
   g.markListener = true;
-  g.addListener((v) => { markHigh = v === 1; });
+  g.addListener((v) => {
+    const high = v === 1;
+    if (high === markHigh) return;
+    markHigh = high;
+    if (high) { litAt = litTotal; litFromUs = nowUs(); }
+    else spans.push([litFromUs, nowUs(), litTotal - litAt]);
+  });
 }
 
 function watchPin(p) {
@@ -271,9 +278,9 @@ function startTicks() {
   const a = mcu.clock.createAlarm(() => {
     const pins = {};
     for (const p of pwmPins) pins[p] = pwmState(p);
-    event({ ev: 'tick', busy: busyCycles, mark: markCycles, pwm: pins, boots });
+    event({ ev: 'tick', busy: busyCycles, spans, pwm: pins, boots });
     busyCycles = 0;
-    markCycles = 0;
+    spans = [];
     a.schedule(tickMs * 1e6);
   });
   a.schedule(tickMs * 1e6);
@@ -343,7 +350,7 @@ function run() {
       } else {
         const c = core.executeInstruction();
         busyCycles += c;
-        if (markHigh) markCycles += c;
+        if (markHigh) litTotal += c;
         clock.tick(c * NS_PER_CYCLE);
       }
       if (rebootReason !== null) { rebootReason = null; boot(); }
