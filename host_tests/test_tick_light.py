@@ -44,3 +44,15 @@ def test_a_board_without_a_tick_light_drives_no_led():
     d.rig.add_pin_hook(lambda pin, level: changed.append(pin))
     d.run(0.5)
     assert set(changed) <= set(d.rig.board.CONTACTOR_PINS) | {d.rig.board.RCD_TEST_PIN, d.rig.board.PILOT_PWM_PIN}
+
+
+def test_the_emulated_picos_control_ticks_join_each_capture_start_to_its_tick():
+    from tools.rp2emu import control_ticks
+    lit = [(0, 1100, 110000),                      # A: a tick alone
+           (10000, 10800, 80000),
+           (18000, 18100, 10000), (20000, 23800, 380000),   # the capture's start, its tick
+           (28000, 28100, 10000), (30000, 32000, 200000),
+           (38000, 38100, 10000), (40000, 45900, 590000),   # a long tick: the next capture still 8 ms on
+           (48000, 48100, 10000), (50000, 51000, 100000)]
+    assert control_ticks(lit) == [(1100, 110000), (10800, 80000), (23800, 390000), (32000, 210000),
+                                  (45900, 600000), (51000, 110000)]

@@ -50,8 +50,8 @@ GROUPS = (("A", ("A1", "A2")), ("B", ("B1", "B2")), ("C", ("C1", "C2")), ("fault
 
 
 def tick_cpu(pico, reported, series=None):
-    """{group: (mean ms, max ms, ticks)} of the emulated core's busy time per 10 ms period, or of
-    another series of (t, cycles): the control ticks' (Pico.control_ticks)."""
+    """{group: (mean ms, median ms, max ms, ticks)} of the emulated core's busy time per 10 ms
+    period, or of another series of (t, cycles): the control ticks' (Pico.control_ticks)."""
     from tools import rp2emu
     rows = {}
     for t, cycles in pico.busy if series is None else series:
@@ -62,7 +62,7 @@ def tick_cpu(pico, reported, series=None):
         for name, states in GROUPS:
             if state in states:
                 rows.setdefault(name, []).append(cycles * 1e3 / rp2emu.CPU_HZ)
-    return dict((k, (sum(v) / len(v), max(v), len(v))) for k, v in rows.items())
+    return dict((k, (sum(v) / len(v), sorted(v)[len(v) // 2], max(v), len(v))) for k, v in rows.items())
 
 
 class Moments:
@@ -119,8 +119,8 @@ def main():
         got = tick_cpu(pico, rig.reported, series)
         for name, _ in GROUPS:
             if name in got:
-                mean, mx, n = got[name]
-                print("%s_%s: %.2f ms mean, %.2f ms max %s (%d)" % (label, name, mean, mx, unit, n))
+                mean, med, mx, n = got[name]
+                print("%s_%s: %.2f ms mean, %.2f median, %.2f max %s (%d)" % (label, name, mean, med, mx, unit, n))
             else:
                 print("%s_%s: not reached" % (label, name))
     got = moments.latencies()

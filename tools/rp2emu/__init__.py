@@ -62,6 +62,21 @@ def _adc_channel(pin):
     return pin if pin is not None and pin <= 4 else None if pin is None else pin - 26
 
 
+def control_ticks(lit, lead_us=4000):
+    """(end us, busy cycles) of each control tick from the tick light's spans (from us, to us,
+    cycles): a span that starts less than lead_us after the one before started is joined to it.
+    The pilot capture's start comes 2 ms before its tick; ticks start 10 ms apart, so 8 ms after a
+    capture's start, and a late tick starts later, never sooner."""
+    ticks, start = [], None
+    for t0, t1, cycles in lit:
+        if ticks and t0 - start < lead_us:
+            ticks[-1] = (t1, ticks[-1][1] + cycles)
+        else:
+            ticks.append((t1, cycles))
+        start = t0
+    return ticks
+
+
 class Pico:
     """One emulated Pico and the bench world behind its pins (the world is `self.world`)."""
 
@@ -276,16 +291,9 @@ class Pico:
         rows = [c for t, c in self.busy if t > since_us]
         return sum(rows) / (len(rows) * TICK_MS * 1e-3 * CPU_HZ) if rows else 0.0
 
-    def control_ticks(self, gap_us=4000):
-        """(end us, busy cycles) of each control tick: the tick light's spans, a span less than
-        gap_us after the last one joined to it (the pilot capture's start, 2 ms before its tick)."""
-        ticks = []
-        for t0, t1, cycles in self.lit:
-            if ticks and t0 - ticks[-1][0] < gap_us:
-                ticks[-1] = (t1, ticks[-1][1] + cycles)
-            else:
-                ticks.append((t1, cycles))
-        return ticks
+    def control_ticks(self):
+        """(end us, busy cycles) of each control tick, from the tick light's spans."""
+        return control_ticks(self.lit)
 
     def close(self):
         if self.proc.poll() is None:
