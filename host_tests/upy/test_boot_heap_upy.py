@@ -30,8 +30,10 @@ from tools.sim.drive import Drive  # noqa: E402
 # Pico's tick again: the pilot captured by the ADC and DMA before the tick (the shell's part and the
 # loop's kick, +0.64 KB of code here; its module loads on the rp2 port only) and room in the
 # Hardware's and Charger's attribute tables (47 -> 59 slots each, +0.38 KB here, half on a 32-bit
-# board): 96,256 -> 97,216 B in /work/main.
-BOOT_BUDGET = 97500
+# board): 96,256 -> 97,216 B in /work/main. The Pico's tick again: the tick light (the App's LED
+# and the tick's stamp for the events dispatched after it, hal.tick_light) +224 B, the quiet B->C
+# qualification +32 B: 97,248 -> 97,504 B in /work/main.
+BOOT_BUDGET = 97800
 
 
 def test_the_firmware_after_boot_fits_the_budget():
