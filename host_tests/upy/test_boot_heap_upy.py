@@ -31,8 +31,8 @@ from tools.sim.drive import Drive  # noqa: E402
 # loop's kick, +0.64 KB of code here; its module loads on the rp2 port only) and room in the
 # Hardware's and Charger's attribute tables (47 -> 59 slots each, +0.38 KB here, half on a 32-bit
 # board): 96,256 -> 97,216 B in /work/main. The Pico's tick again: the tick light (the App's LED
-# and the tick's stamp for the events dispatched after it, hal.tick_light) +224 B, the quiet B->C
-# qualification +32 B: 97,248 -> 97,504 B in /work/main.
+# and the tick's stamp for the events dispatched after it, hal.tick_light) +224 B: 97,248 ->
+# 97,472 B in /work/main (97,504 B with a quiet B->C qualification, tried and taken back).
 BOOT_BUDGET = 97800
 
 

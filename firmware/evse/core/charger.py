@@ -44,7 +44,6 @@ class Outputs:
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
 _STATE_FIELDS = const(58)
-_Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 
 
 def _left(diff, now, t0, ms, r):
@@ -128,8 +127,7 @@ class Charger:
         self._q_b = [None] * _STATE_FIELDS  # type: list  # ... and after it
         self._q_in = [None] * 17  # type: list  # the inputs of the last full step (_same_inputs)
         self._q_t = 0                 # when a full step last changed nothing ...
-        self._q_rem = _Q_STALE        # ... and for how many ms after it no timer can run out; 0: none,
-        # but _q_b is the state now (the last step ended with its fill, no request since); _Q_STALE: not
+        self._q_rem = 0               # ... and for how many ms after it no timer can run out (0: none)
         self._room0 = None            # 48 attributes: a table of 59, not 47 full (hal.Hardware's note)
 
     # --- requests from services ---
@@ -138,7 +136,7 @@ class Charger:
         Refused (ValueError, nothing changed) unless a finite number 0..80. The core offers the
         lowest of every source, the board's rating included: no source lifts another's cap. The
         settings' and the board's limits are never removed: None there offers nothing."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self._q_rem = 0               # a request: the next step is a full one
         if amps is not None:
             self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
         elif source in V.FIXED_SOURCES:
@@ -159,7 +157,7 @@ class Charger:
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
         A board without a valid rating keeps its own reason."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self._q_rem = 0               # a request: the next step is a full one
         if self.limits[V.SRC_BOARD]:
             self.settings_error = why
 
@@ -172,24 +170,24 @@ class Charger:
         return low / 10
 
     def enable(self, flag):
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self._q_rem = 0               # a request: the next step is a full one
         self.enabled = bool(flag)
 
     def authorize(self, flag):
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self._q_rem = 0               # a request: the next step is a full one
         self.authorized = bool(flag)
         if flag:
             self.stop_reason = None
 
     def stop(self, reason):
         """End the session from the EVSE side (backend, console): stop under control, then open."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self._q_rem = 0               # a request: the next step is a full one
         self.stop_reason = reason or "local"
         self.authorized = False
 
     def clear_fault(self):
         """Operator clears a fault (after service), and resets the trip counters."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self._q_rem = 0               # a request: the next step is a full one
         self.rcd.reset()
         self._clear()
 
@@ -234,27 +232,26 @@ class Charger:
         field compared, no event), no request came since, the inputs read the same (the pilot by
         its class) and no timer can run out yet: this step would change nothing either (on the
         emulated Pico a quiet step takes about 0.3 ms, a full one 0.5-1.0 ms)."""
-        # The step of a fast change's confirming burst decides a change: no fixed point, so neither
-        # the inputs' check nor the fill (0.25-0.3 ms each on the Pico) is worth its time.
-        same = not self._confirming and self.state != V.ST_BOOT and self._same_inputs(m)
-        rem = self._q_rem
-        if same and rem > 0 and self.diff(now, self._q_t) < rem:
+        # A change being confirmed or qualified changes the detector every step: no fixed point,
+        # so neither the inputs' check nor their copy (0.25 ms each on the Pico) is worth its time.
+        counting = self.det._count != 0
+        same = not counting and self.state != V.ST_BOOT and self._same_inputs(m)
+        armed = self._q_rem > 0
+        if same and armed and self.diff(now, self._q_t) < self._q_rem:
             return
-        self._q_rem = _Q_STALE
+        self._q_rem = 0
         n = len(self.events)
-        if rem != _Q_STALE:
-            # The last step's fill is the state now (only quiet ticks since, no request): a swap.
+        if armed:
+            # Only quiet ticks since the last fixed point: its fill is the state now (a swap).
             self._q_a, self._q_b = self._q_b, self._q_a
+        elif same:
+            self._fill(self._q_a)
         self._full_step(m, now)
-        if not (same or self._confirming):      # (same: they are the inputs already; confirming:
-            self._keep_inputs(m)                # the confirming step right after keeps its own)
+        if not same and self.det._count == 0:   # (same: they are the inputs already)
+            self._keep_inputs(m)
         if same and len(self.events) == n:
-            # One fill a step: the state after it, compared with the one before when that is known
-            # (a first step with these inputs only fills; the next one compares).
             self._fill(self._q_b)
-            if rem == _Q_STALE or self._q_a != self._q_b:
-                self._q_rem = 0
-            else:
+            if self._q_a == self._q_b:
                 self._q_t = now
                 self._q_rem = self._horizon(now)
 
@@ -573,7 +570,7 @@ class Charger:
 
     def internal_fault(self, now):
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self._q_rem = 0               # a request: the next step is a full one
         self._set_fault(V.FAULT_INTERNAL, now)
 
     def _set_fault(self, name, now):

@@ -196,8 +196,7 @@ class Detector:
             return False
         if self._count and _kind(raw) == _kind(self._cand):
             self._cand = raw      # e.g. F then an impossible level: both say "fault", confirmed
-            if self._count < L.FAST_CONFIRM:   # (no further: a qualification by time keeps a fixed
-                self._count += 1               # point, and the core's ticks stay quiet through it)
+            self._count += 1
         else:
             self._cand = raw
             self._count = 1
