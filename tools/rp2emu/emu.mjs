@@ -65,8 +65,13 @@ let spans = [];           // [from us, to us, busy cycles] of each time the ligh
 let paused = false;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const nowUs = () => Math.round((timeBaseNs + mcu.clock.nanos) / 1000);
+const queued = [];        // events of the same step as the one that stopped the core
 function event(o) {
   o.t = nowUs();
+  // One event a stop: a second in the same step (an "at" on a 10 ms tick, an output with an
+  // alarm) waits for the controller's "go" to the first. Sent at once, that "go" would let the
+  // core run past the second before the controller had acted on it (a command applied late).
+  if (ctl && paused) { queued.push(o); return; }
   out(o);
   if (ctl) paused = true;
 }
@@ -309,7 +314,10 @@ function command(o) {
   }
   if (o.power === 0 && !off) powerOff();
   if (o.power === 1 && off) boot();
-  if (o.go) { paused = false; kick(); }
+  if (o.go) {
+    if (queued.length) out(queued.shift());     // still stopped: at the next event of that step
+    else { paused = false; kick(); }
+  }
   if (o.quit) process.exit(0);
 }
 
