@@ -185,8 +185,9 @@ def test_the_quiet_tick_changes_nothing_the_full_step_would_change():
     assert skipped > 5 * ticks // 2, skipped   # most ticks were quiet: the test tested something
 
 
-def _charging_pair():
-    """Both chargers charging a car in C2 (no noise), the quiet one skipping its steps."""
+def _pair():
+    """Two chargers fed the same pilot level each tick (no noise), the quiet one skipping its
+    steps, the other stepping in full: tick(level) compares them after every tick."""
     cfg = _cfg()
     cfg["rcd_selftest"] = False                # (no RCD model here)
     pair = CH.Charger(dict(cfg)), CH.Charger(dict(cfg))
@@ -207,11 +208,34 @@ def _charging_pair():
         assert pair[0].events == pair[1].events and _fields(pair[0]) == _fields(pair[1])
         del pair[0].events[:]
         del pair[1].events[:]
+    return pair, tick
+
+
+def _charging_pair():
+    """Both chargers charging a car in C2, the quiet one skipping its steps."""
+    pair, tick = _pair()
     for level, n in ((9000, 400), (6000, 800)):
         for _ in range(n):
             tick(level)
     assert pair[0].state == "C2" and pair[0].out.contactor
     return pair, tick
+
+
+def test_the_b_to_c_qualification_is_quiet_until_it_runs_out():
+    """A car in C is qualified over bc_qualify_ms (300): the detector's count stops at FAST_CONFIRM,
+    so its state is a fixed point until the time runs out, and the ticks between are quiet (on
+    the Pico each full step costs 1 ms of a 10 ms tick); the closing comes at the same tick."""
+    (quiet, full), tick = _pair()
+    for _ in range(400):
+        tick(9000)
+    assert quiet.state == "B2"
+    steps = _count_full_steps(quiet)
+    n = 0
+    while full.det.state != 3 and n < 100:        # pilot.C: qualified
+        tick(6000)
+        n += 1
+    assert quiet.det.state == 3 and n == 300 // 10 + 1, n
+    assert steps[0] <= 5, steps[0]            # the first readings, the fixed point, the end
 
 
 def test_a_request_between_quiet_ticks_is_acted_on_at_the_next_tick():

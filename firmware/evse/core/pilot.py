@@ -196,7 +196,8 @@ class Detector:
             return False
         if self._count and _kind(raw) == _kind(self._cand):
             self._cand = raw      # e.g. F then an impossible level: both say "fault", confirmed
-            self._count += 1
+            if self._count < L.FAST_CONFIRM:   # (no further: a qualification by time keeps a fixed
+                self._count += 1               # point, and the core's ticks stay quiet through it)
         else:
             self._cand = raw
             self._count = 1
