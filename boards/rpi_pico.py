@@ -45,5 +45,5 @@ MODBUS_RX_PIN = 1
 MODBUS_DE_PIN = 2
 S0_PIN = 9
 LED_PIN = 25
-TICK_LED = True                # the LED lit while the control tick runs: a scope on GP25 times it (a Pico W's
-                               # LED, a pin of its radio, is too slow to switch twice a tick: never lit)
+TICK_LED = True                # the LED lit while the control tick runs: a scope on GP25 times it (an
+                               # LED_PIN that is a GPIO of the chip: tools/boardcheck.py)

@@ -6,3 +6,4 @@ BASE = "rpi_pico"
 NAME = "rpi_pico_w"
 WIFI = True                    # the radio: a Wi-Fi station, or the set-up access point (shell/net.py)
 LED_PIN = "LED"                # machine.Pin("LED"): the CYW43's GPIO 0, not an RP2040 pin
+TICK_LED = False               # that LED is switched over the radio's bus: too slow to light twice a tick

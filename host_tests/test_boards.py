@@ -160,10 +160,10 @@ PICO_W = os.path.join(ROOT, "boards", "rpi_pico_w.py")
 def test_the_pico_w_is_the_pico_with_its_radio_and_no_number_written_twice():
     pico, pico_w = B.load(os.path.join(ROOT, "boards", "rpi_pico.py")), B.load(PICO_W)
     differ = sorted(k for k in set(pico) | set(pico_w) if not k.startswith("__") and pico.get(k) != pico_w.get(k))
-    assert differ == ["BASE", "LED_PIN", "NAME", "WIFI"]
+    assert differ == ["BASE", "LED_PIN", "NAME", "TICK_LED", "WIFI"]
     assert (pico_w["NAME"], pico_w["WIFI"], pico_w["LED_PIN"], pico_w["ARCH"]) == ("rpi_pico_w", True, "LED", "armv6m")
     own = [line.split("=")[0].strip() for line in open(PICO_W) if "=" in line and not line.startswith("#")]
-    assert sorted(own) == ["BASE", "LED_PIN", "NAME", "WIFI"]
+    assert sorted(own) == ["BASE", "LED_PIN", "NAME", "TICK_LED", "WIFI"]
 
 
 def _pico_w_with(tmp_path, lines):
@@ -188,6 +188,13 @@ def test_the_pico_ws_radio_pins_are_refused(tmp_path, line, reason):
 def test_the_led_by_name_is_refused_on_a_pico_without_the_radio(tmp_path):
     problems = B.check(_variant(tmp_path, "rpi_pico", {"LED_PIN": '"LED"'}))
     assert any(p.startswith("LED_PIN: 'LED' is not a pin number") for p in problems), problems
+
+
+def test_the_tick_light_on_the_radios_led_is_refused(tmp_path):
+    """The tick's light switches twice a tick: the Pico W's LED, a pin of its radio, cannot be it."""
+    problems = B.check(_pico_w_with(tmp_path, ["TICK_LED = True"]))
+    assert any(p.startswith("TICK_LED: LED_PIN 'LED' is not a GPIO of the chip") for p in problems), problems
+    assert B.check(PICO_W) == []
 
 
 def test_a_base_that_is_not_a_board_name_is_refused(tmp_path):

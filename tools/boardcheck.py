@@ -251,6 +251,9 @@ def check_values(b):
     chip = CHIPS.get(port)
     if chip and b.get("ADC_ATTEN", "missing") not in chip.attens:
         out.append("ADC_ATTEN: %r is not one of %r for %s" % (b.get("ADC_ATTEN"), chip.attens, port))
+    if b.get("TICK_LED") and not _int(b.get("LED_PIN")):
+        out.append("TICK_LED: LED_PIN %r is not a GPIO of the chip (the tick's light switches twice a "
+                   "tick; an LED behind a radio is too slow)" % (b.get("LED_PIN"),))
     uart = b.get("MODBUS_UART")
     if chip and uart is not None and uart not in chip.uarts:
         out.append("MODBUS_UART: %r is not one of %r for %s" % (uart, chip.uarts, port))

@@ -114,9 +114,9 @@ class Pico:
         b = board
         self._watch = [p for p in tuple(b.CONTACTOR_PINS) + (b.RCD_TEST_PIN,) if p is not None]
         self._inputs = [p for p in (b.FEEDBACK_PIN, b.RCD_TRIP_PIN, b.RCD_DC_PIN) if p is not None]
-        # The firmware lights the board's LED while its control tick runs (TICK_LED): its cycles
-        # are the tick's own, apart from the services' (bench_rp2_bench).
-        mark = b.LED_PIN if getattr(b, "TICK_LED", False) and isinstance(b.LED_PIN, int) else -1
+        # The firmware lights the board's LED while its control tick runs (TICK_LED, on a GPIO as
+        # tools/boardcheck.py checks): its cycles are the tick's own, apart from the services'.
+        mark = b.LED_PIN if getattr(b, "TICK_LED", False) else -1
         self._send({"watch": self._watch, "pwm": [b.PILOT_PWM_PIN], "tick_ms": TICK_MS, "mark": mark})
         self.world.update()
         self.push()

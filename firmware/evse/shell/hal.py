@@ -49,7 +49,8 @@ def reset_cause():
 def tick_light(board):
     """The board's LED as the tick's light (board TICK_LED): lit while the control loop's own work
     runs, so a scope on it times the tick apart from the services (on a Pico a dim glow that says
-    the loop runs). None without one: an LED behind a radio (the Pico W's) is too slow to switch."""
+    the loop runs). None without one. tools/boardcheck.py refuses TICK_LED on an LED that is no
+    GPIO of the chip (the Pico W's is the radio's, too slow to switch); here it is never driven."""
     pin = getattr(board, "LED_PIN", None)
     if not getattr(board, "TICK_LED", False) or not isinstance(pin, int):
         return None
