@@ -69,8 +69,9 @@ const queued = [];        // events of the same step as the one that stopped the
 function event(o) {
   o.t = nowUs();
   // One event a stop: a second in the same step (an "at" on a 10 ms tick, an output with an
-  // alarm) waits for the controller's "go" to the first. Sent at once, that "go" would let the
-  // core run past the second before the controller had acted on it (a command applied late).
+  // alarm) waits for the controller's "go" to the first. Sent at once, that "go" let the core run
+  // past the second before the controller had acted on it, and the second's "go" then released the
+  // next stop: the controller stayed an event behind (host_tests/test_rp2emu_lockstep.py).
   if (ctl && paused) { queued.push(o); return; }
   out(o);
   if (ctl) paused = true;
