@@ -11,11 +11,6 @@ waits in the emulator until the first is answered.
 
 Drives emu.mjs by its line protocol (tools/rp2emu/__init__.py is its controller), on the stock
 MicroPython image at its REPL: no firmware needed."""
-import json
-import os
-import select
-import subprocess
-
 import pytest
 
 from tools import rp2emu
@@ -26,35 +21,8 @@ pytestmark = pytest.mark.skipif(WHY is not None, reason="emulated Pico: %s" % WH
 QUIET_S = 0.3            # no event may come in this long while the controller has not answered
 
 
-class Link:
-    def __init__(self):
-        self.proc = subprocess.Popen(
-            ["node", rp2emu.EMU, "--image", rp2emu.IMAGE, "--bootrom", rp2emu.BOOTROM, "--ctl"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=rp2emu.HERE)
-        self.buf = b""
-
-    def send(self, obj):
-        self.proc.stdin.write((json.dumps(obj) + "\n").encode())
-        self.proc.stdin.flush()
-
-    def next(self, timeout):
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            if not select.select([fd], [], [], timeout)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            assert chunk, "emu.mjs stopped"
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def close(self):
-        self.proc.kill()
-        self.proc.wait()
-
-
 def test_two_events_of_one_step_reach_the_controller_one_at_a_time():
-    link = Link()
+    link = rp2emu.Link(["--image", rp2emu.IMAGE, "--bootrom", rp2emu.BOOTROM])
     try:
         assert link.next(rp2emu.READY_TIMEOUT_S)["ev"] == "ready"
         assert link.next(10)["ev"] == "boot"

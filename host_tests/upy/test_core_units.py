@@ -134,6 +134,55 @@ def test_latch_button_and_cable_coding():
         assert PX.cable_amps(ohms) == 0
 
 
+def _decoded(ohms, connector):
+    if connector == "type2-socket":
+        return PX.cable_amps(ohms)
+    if connector == "type2-tethered":
+        return None
+    return PX.latch_state(ohms)
+
+
+def test_a_pp_reading_decodes_as_every_value_of_its_band():
+    """The quiet tick takes a new PP reading for the last one while it stays in the last one's
+    band: every whole value of that band must decode alike, and the band must hold the reading."""
+    values = list(range(-1, 2600)) + [2999, 100000, L.PP_OPEN]
+    w = [None, None, None]
+    for conn in PX.CONNECTORS:
+        for ohms in values:
+            PX.band(ohms, conn, w, 1)
+            lo, hi = w[1], w[2]
+            assert lo <= ohms <= hi, (conn, ohms, lo, hi)
+            want = _decoded(ohms, conn)
+            for v in range(lo, min(hi, lo + 3000) + 1):
+                assert _decoded(v, conn) == want, (conn, ohms, v)
+            assert _decoded(hi, conn) == want, (conn, ohms, hi)
+    for odd in (300.5, 150.0, float("nan")):      # not whole ohms: a band that holds nothing
+        w = [None, None, "kept"]
+        PX.band(odd, "j1772", w, 0)
+        assert w[0] > w[1] and w[2] == "kept"
+
+
+def test_the_thermal_level_holds_through_its_window():
+    """update() keeps its level and its wait for a step down exactly for w[0] <= temp < w[1] (the
+    quiet tick's test); while a step down waits, the window holds nothing."""
+    th = Thermal(65, 68, 71, 62)
+    w = [None, None]
+    now = 0
+    for path in ((30, 66, 69, 72, 66, 61, 64), (70, 63, 60, 60, 67, 71, 50)):
+        for t0 in path:
+            now += 10
+            th.update(t0, now, diff)
+            th.band(w, 0)
+            for t in range(20, 90):
+                probe = Thermal(65, 68, 71, 62)
+                probe.level, probe.since, probe.sum, probe.count = th.level, th.since, th.sum, th.count
+                kept = probe.update(t, now + 10, diff) == th.level and probe.since == th.since
+                if th.since is None:
+                    assert kept == (w[0] <= t < w[1]), (th.level, t)
+                else:
+                    assert w[0] > w[1], (th.level, t)
+
+
 def test_overcurrent_judged_against_recent_signal():
     oc = OverCurrent()
     oc.signalled(320, 0)
@@ -152,12 +201,30 @@ def test_overcurrent_judged_against_recent_signal():
 
 def test_thermal_derating_with_hysteresis():
     th = Thermal(65, 68, 71, 62)
-    assert th.update(60) == THERMAL_OK
-    assert th.update(65) == THERMAL_HALF and th.scale_x10(320) == 160
-    assert th.update(68) == THERMAL_QUARTER and th.scale_x10(320) == 80
-    assert th.update(71) == THERMAL_STOP and th.scale_x10(320) == 0
-    assert th.update(66) == THERMAL_STOP        # stays until below 62
-    assert th.update(61) == THERMAL_OK
+    assert th.update(60, 0, diff) == THERMAL_OK
+    assert th.update(65, 10, diff) == THERMAL_HALF and th.scale_x10(320) == 160
+    assert th.update(68, 20, diff) == THERMAL_QUARTER and th.scale_x10(320) == 80
+    assert th.update(71, 30, diff) == THERMAL_STOP and th.scale_x10(320) == 0
+    assert th.update(66, 40, diff) == THERMAL_STOP        # stays until below 62 ...
+    assert th.update(61, 50, diff) == THERMAL_STOP        # ... for TEMP_RESTORE_MS
+    assert th.update(61, 50 + L.TEMP_RESTORE_MS - 1, diff) == THERMAL_STOP
+    assert th.update(61, 50 + L.TEMP_RESTORE_MS, diff) == THERMAL_OK
+
+
+def test_a_noisy_reading_never_steps_the_thermal_level_down():
+    """A sensor at 64 C with a degree or two of noise on every read (a board's ADC) reads below
+    the restore temperature now and then: the level stays; at 61 C with the same noise (readings
+    of 62 C and more among them) it steps down after 1 s."""
+    th = Thermal(65, 68, 71, 62)
+    th.update(72, 0, diff)
+    now = 0
+    for i in range(3000):                      # 30 s of 10 ms ticks around 64 C, dips to 60 C
+        now += 10
+        assert th.update(64 + (i * 7 % 9) - 4, now, diff) == THERMAL_STOP, i
+    for i in range(L.TEMP_RESTORE_MS // 10 + 1):
+        now += 10
+        th.update(61 + (i * 7 % 5) - 2, now, diff)      # 59-63 C
+    assert th.level == THERMAL_OK
 
 
 def test_rcd_policy():

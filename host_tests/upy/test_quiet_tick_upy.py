@@ -6,7 +6,7 @@
 # (a bench's car, cable, meter and temperature), so most ticks are quiet; time sometimes jumps so
 # that every timer runs out on some tick.
 from evse.core import charger as CH
-from evse.core import limits as L
+from evse.core import limits as L, proximity as PX
 from evse.services import settings
 
 import upytest
@@ -15,10 +15,10 @@ import upytest
 # events (a step that emits one is never quiet), the limits (set_limit disarms the quiet tick)
 # and the quiet tick's own fields.
 NOT_STATE = ("cfg", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits",
-             "_q_a", "_q_b", "_q_in", "_q_t", "_q_rem")
+             "_q_a", "_q_b", "_q_in", "_q_t", "_q_rem", "_windows")
 LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000)  # A B C D E, gaps, impossible
-PP = (150, 150, 150, L.PP_NOT_WIRED, 480, L.PP_OPEN, 1500)
-TEMPS = (None, 30, 66, 69, 72, 60)
+PP = (150, 150, 150, L.PP_NOT_WIRED, 480, L.PP_OPEN, 1500, 298, 330, 140, 2000, 60)
+TEMPS = (None, 30, 66, 69, 72, 60, 64, 62)
 CURRENTS = (None, 0, 16000, 33000, 45000, -1)
 
 
@@ -89,16 +89,20 @@ class World:
             pos = self.level + noise
             neg = -pos if self.diode_short else -12000
         m.pilot_pos, m.pilot_neg, m.pilot_ok = pos, neg, r.below(200) != 0
-        m.pp_ohms = self.pp
+        # a real ADC's noise on every read: PP by a few ohms, the temperature by a degree (across
+        # the band edges and thresholds of PP and TEMPS too)
+        jitter = r.below(5) - 2
+        m.pp_ohms = self.pp if self.pp in (L.PP_NOT_WIRED, L.PP_OPEN) else self.pp + jitter
         m.feedback = (-1, 1 if out.contactor else 0, 1)[self.fb_mode]
         m.rcd_trip, m.rcd_dc_trip, m.rcd_edges = self.rcd, self.rcd_dc, self.edges
-        m.temp_c, m.current_ma = self.temp, self.ma
+        m.temp_c = None if self.temp is None else self.temp + (jitter & 1)
+        m.current_ma = self.ma
 
 
 def _request(r, chargers, now):
     """The same request to both, as a service would make it between two ticks."""
-    k = r.below(14)
-    k = 4 if k > 10 else k                     # clear_fault more often: latched faults end
+    k = r.below(15)
+    k = 4 if k > 11 else k                     # clear_fault more often: latched faults end
     arg = r.below(40)
     for ch in chargers:
         if k == 0:
@@ -121,8 +125,10 @@ def _request(r, chargers, now):
             ch.cfg["ventilation"] = arg % 2 == 0
         elif k == 9:
             ch.cfg["wakeup_after_s"] = (0, 1, 30)[arg % 3]
-        else:
+        elif k == 10:
             ch.cfg["rcd_selftest"] = arg % 4 != 0
+        else:
+            ch.cfg["connector"] = PX.CONNECTORS[arg % 4]
 
 
 def _parts(ch):
@@ -185,9 +191,10 @@ def test_the_quiet_tick_changes_nothing_the_full_step_would_change():
     assert skipped > 5 * ticks // 2, skipped   # most ticks were quiet: the test tested something
 
 
-def _pair():
-    """Two chargers fed the same pilot level each tick (no noise), the quiet one skipping its
-    steps, the other stepping in full: tick(level) compares them after every tick."""
+def _pair(noisy=False):
+    """Two chargers fed the same pilot level each tick (no noise; noisy: the PP and temperature
+    as a real ADC reads them), the quiet one skipping its steps, the other stepping in full:
+    tick(level) compares them after every tick."""
     cfg = _cfg()
     cfg["rcd_selftest"] = False                # (no RCD model here)
     pair = CH.Charger(dict(cfg)), CH.Charger(dict(cfg))
@@ -195,9 +202,12 @@ def _pair():
     m = CH.Measurements()
     m.pilot_ok, m.pp_ohms, m.temp_c = True, 150, 30
     t = [1000]
+    r = Rand(5)
 
     def tick(level):
         t[0] += 10
+        if noisy:       # RP2040: about 3 LSB of 12 bits RMS; the PP by a few ohms, 0.5 C a step
+            m.pp_ohms, m.temp_c = 150 + r.below(13) - 6, 30 + r.below(5) - 2
         for ch in pair:
             mode = ch.out.pilot_mode
             m.pilot_pos = -12000 if mode == L.PILOT_F else level
@@ -236,6 +246,22 @@ def test_the_b_to_c_qualification_is_quiet_until_it_runs_out():
         n += 1
     assert quiet.det.state == 3 and n == 300 // 10 + 1, n
     assert steps[0] <= 5, steps[0]            # the first readings, the fixed point, the end
+
+
+def test_a_real_adcs_noise_on_pp_and_temperature_keeps_the_ticks_quiet():
+    """On a board the PP and temperature readings differ a little on every read. The quiet tick
+    compares them by what the step makes of them (the PP's band, the thermal level's window):
+    charging, a second of noisy readings takes the one full step a second the quiet tick always
+    takes (QUIET_MAX_MS), not a hundred (each 1 ms of a 10 ms tick on the Pico)."""
+    (quiet, full), tick = _pair(noisy=True)
+    for level, n in ((9000, 400), (6000, 800)):
+        for _ in range(n):
+            tick(level)
+    assert quiet.state == "C2" and quiet.out.contactor
+    steps = _count_full_steps(quiet)
+    for _ in range(100):
+        tick(6000)
+    assert steps[0] <= 2, steps[0]
 
 
 def test_a_request_between_quiet_ticks_is_acted_on_at_the_next_tick():

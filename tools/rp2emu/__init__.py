@@ -77,56 +77,19 @@ def control_ticks(lit, lead_us=4000):
     return ticks
 
 
-class Pico:
-    """One emulated Pico and the bench world behind its pins (the world is `self.world`)."""
+class Link:
+    """emu.mjs under control (`--ctl`): its line protocol, a JSON object a line each way."""
 
-    def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None, reason=None):
-        """`image`: the stock UF2, or a whole flash (.bin) `save_at_boot` wrote; `reason`: its
-        first boot's watchdog reason (as that flash's boot had)."""
-        from tools.sim.mock_machine.world import World
-        self.board = board
-        self.log = log
-        self.proc = subprocess.Popen(
-            ["node", EMU, "--image", os.path.abspath(image), "--bootrom", BOOTROM, "--tcp", str(tcp), "--ctl"]
-            + (["--realtime"] if realtime else []) + (["--reason", str(reason)] if reason else []),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE, start_new_session=True)
-        self.save_at_boot = None      # a path: the flash written there at every boot, as it boots
+    def __init__(self, args):
+        self.proc = subprocess.Popen(["node", EMU] + list(args) + ["--ctl"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, cwd=HERE, start_new_session=True)
         self._buf = b""
-        self.t_us = 0                 # emulated time of the last event
-        self.epoch_us = 0             # mm.clock.us = emulated time - epoch_us (the bench's time 0)
-        self.boots = 0
-        self.offs = 0                 # power cuts (`power`)
-        self.busy = []                # (t_us, busy cycles in the tick before it)
-        self.lit = []                 # (from us, to us, busy cycles) of each time the tick light was on
-        self.pwm = {}                 # pin -> the slice's registers at the last tick
-        self.outputs = {}             # watched pin -> level
-        self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
-        self._held = False            # the emulator waits for our answer to the last event
-        self._sent = {}
-        ev = self._next(READY_TIMEOUT_S)
-        if ev is None or ev.get("ev") != "ready":
-            self.close()
-            raise RuntimeError("the emulated Pico did not start: %r" % (ev,))
-        self.tcp = ev["tcp"]
-        self.port = "socket://127.0.0.1:%d" % self.tcp
-        mm.reset_world()
-        self.world = World(board, seed=seed)
-        b = board
-        self._watch = [p for p in tuple(b.CONTACTOR_PINS) + (b.RCD_TEST_PIN,) if p is not None]
-        self._inputs = [p for p in (b.FEEDBACK_PIN, b.RCD_TRIP_PIN, b.RCD_DC_PIN) if p is not None]
-        # The firmware lights the board's LED while its control tick runs (TICK_LED, on a GPIO as
-        # tools/boardcheck.py checks): its cycles are the tick's own, apart from the services'.
-        mark = b.LED_PIN if getattr(b, "TICK_LED", False) else -1
-        self._send({"watch": self._watch, "pwm": [b.PILOT_PWM_PIN], "tick_ms": TICK_MS, "mark": mark})
-        self.world.update()
-        self.push()
 
-    # --- the link to emu.mjs ---
-    def _send(self, obj):
+    def send(self, obj):
         self.proc.stdin.write((json.dumps(obj) + "\n").encode())
         self.proc.stdin.flush()
 
-    def _next(self, timeout):
+    def next(self, timeout):
         """The next event, or None when none came within `timeout` wall seconds."""
         end = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
@@ -140,6 +103,66 @@ class Pico:
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
+
+    def close(self):
+        """Asks it to quit; killed if it does not within 5 s."""
+        if self.proc.poll() is None:
+            try:
+                self.send({"quit": 1})
+            except OSError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Pico:
+    """One emulated Pico and the bench world behind its pins (the world is `self.world`)."""
+
+    def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None, reason=None):
+        """`image`: the stock UF2, or a whole flash (.bin) `save_at_boot` wrote; `reason`: its
+        first boot's watchdog reason (as that flash's boot had)."""
+        from tools.sim.mock_machine.world import World
+        self.board = board
+        self.log = log
+        self.link = Link(["--image", os.path.abspath(image), "--bootrom", BOOTROM, "--tcp", str(tcp)]
+                         + (["--realtime"] if realtime else []) + (["--reason", str(reason)] if reason else []))
+        self.save_at_boot = None      # a path: the flash written there at every boot, as it boots
+        self.t_us = 0                 # emulated time of the last event
+        self.epoch_us = 0             # mm.clock.us = emulated time - epoch_us (the bench's time 0)
+        self.boots = 0
+        self.offs = 0                 # power cuts (`power`)
+        self.busy = []                # (t_us, busy cycles in the tick before it)
+        self.lit = []                 # (from us, to us, busy cycles) of each time the tick light was on
+        self.pwm = {}                 # pin -> the slice's registers at the last tick
+        self.outputs = {}             # watched pin -> level
+        self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
+        self._held = False            # the emulator waits for our answer to the last event
+        self._sent = {}
+        ev = self.link.next(READY_TIMEOUT_S)
+        if ev is None or ev.get("ev") != "ready":
+            self.close()
+            raise RuntimeError("the emulated Pico did not start: %r" % (ev,))
+        self.tcp = ev["tcp"]
+        self.port = "socket://127.0.0.1:%d" % self.tcp
+        mm.reset_world()
+        self.world = World(board, seed=seed)
+        b = board
+        self._watch = [p for p in tuple(b.CONTACTOR_PINS) + (b.RCD_TEST_PIN,) if p is not None]
+        self._inputs = [p for p in (b.FEEDBACK_PIN, b.RCD_TRIP_PIN, b.RCD_DC_PIN) if p is not None]
+        # The firmware lights the board's LED while its control tick runs (TICK_LED, on a GPIO as
+        # tools/boardcheck.py checks): its cycles are the tick's own, apart from the services'.
+        mark = b.LED_PIN if getattr(b, "TICK_LED", False) else -1
+        self.link.send({"watch": self._watch, "pwm": [b.PILOT_PWM_PIN], "tick_ms": TICK_MS, "mark": mark})
+        self.world.update()
+        self.push()
+
+    # --- the link to emu.mjs ---
+    def stop_at(self, t_us):
+        """The chip stops at emulated time t_us (an event of its own, as a tick's)."""
+        self.link.send({"at": t_us})
 
     def pump(self, until=None, wall_s=60.0, emu_s=None):
         """Runs the board until `until()` is true, `emu_s` emulated seconds passed, or `wall_s` wall
@@ -158,8 +181,8 @@ class Pico:
             if self._held:
                 self._held = False
                 self.push()
-                self._send({"go": 1})
-            ev = self._next(min(left, 0.5))
+                self.link.send({"go": 1})
+            ev = self.link.next(min(left, 0.5))
             if ev is not None:
                 self._handle(ev)
                 self._held = True
@@ -192,18 +215,18 @@ class Pico:
         """Cuts (False) or restores (True) the chip's supply at the instant it stands at: RAM is lost,
         the flash kept; restored, it boots as from power-on (reason 0)."""
         seen = (self.boots, self.offs)
-        self._send({"power": 1 if on else 0})
+        self.link.send({"power": 1 if on else 0})
         if not self.pump(until=lambda: (self.boots, self.offs) != seen, wall_s=60):
             raise RuntimeError("the emulated Pico did not answer the power %s" % ("on" if on else "off"))
 
     def watch(self, pins):
         """Reports these output pins' edges too (`outputs`; a test script's marker pins)."""
         self._watch = self._watch + [p for p in pins if p not in self._watch]
-        self._send({"watch": self._watch})
+        self.link.send({"watch": self._watch})
 
     def realtime(self, on):
         """Paced to the wall clock when idle (as a board is for host tools), or as fast as it goes."""
-        self._send({"realtime": bool(on)})
+        self.link.send({"realtime": bool(on)})
 
     # --- the emulated pins into the mock machine, the world's answers back ---
     def _handle(self, ev):
@@ -223,7 +246,7 @@ class Pico:
             self.boot_reasons.append((ev["t"], ev["reason"]))
             self._dead_pins()
             if self.save_at_boot is not None:       # the chip waits at its boot: nothing ran yet
-                self._send({"save": self.save_at_boot})
+                self.link.send({"save": self.save_at_boot})
         elif kind == "off":        # the supply cut: the same, and nothing runs until power returns
             self.offs += 1
             self._dead_pins()
@@ -283,7 +306,7 @@ class Pico:
                 self._sent[key] = val
                 msg[key] = val
         if msg:
-            self._send(msg)
+            self.link.send(msg)
 
     # --- figures ---
     def cpu_load(self, since_us=0):
@@ -296,16 +319,7 @@ class Pico:
         return control_ticks(self.lit)
 
     def close(self):
-        if self.proc.poll() is None:
-            try:
-                self._send({"quit": 1})
-            except OSError:
-                pass
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.link.close()
 
     def __enter__(self):
         return self

@@ -14,12 +14,17 @@
 //         with every pin dead and time going on; restored: a power-on boot, the flash kept),
 //         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}},
 //         {"ct":{"ch":2,"hz":50,"mid":u16,"peak":u16}} (a current transformer's sine),
+//         {"adc_noise": LSB} (RMS, 12-bit LSBs, on the channels set by "adc"; 0: none),
 //         {"save": path} (the whole flash into a .bin, as it stands: at a "boot" event, what the chip
 //         boots from), {"go":1}
 // Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
 // ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
 // model the SPI flash commands); a watchdog reset (machine.reset(), a WDT timeout) restarts the chip
-// with the flash kept; an idle core (WFI/WFE) skips to its next alarm.
+// with the flash kept; an idle core (WFI/WFE) skips to its next alarm. The ADC's own noise: every
+// conversion of a channel set by "adc" (PP, the temperature sensor) differs a little, as on the
+// chip (RP2040 datasheet 4.9.3: ENOB 8.7 bits; a Pico's input-referred noise measures 1-2 LSB RMS):
+// 2 LSB RMS unless the controller says otherwise, from a seeded generator (runs repeat). The pilot
+// and the CT have their own models (the controller's noise table, the sine).
 import fs from 'fs';
 import net from 'net';
 import readline from 'readline';
@@ -82,6 +87,8 @@ let watch = [], tickMs = 0, pwmPins = [], markPin = -1;
 const inputs = {};                       // pin -> level
 const ADC_CS_START_ONCE = 1 << 2;
 const adcValues = [0, 0, 0, 0, 0];       // u16 per channel
+let adcNoiseLsb = 2;                     // RMS, 12-bit LSBs, on adcValues' channels
+let rng = 0x2545f491;                    // xorshift32: the same draws on every run
 let pilot = null;                        // waveform of ADC pilot.ch following GPIO pilot.pin
 let ct = null;                           // ADC ct.ch: the mains sine a CT's burden gives
 let noiseI = 0;
@@ -194,7 +201,7 @@ function boot() {
   adc.onADCRead = (ch) => {
     adc.currentChannel = ch;
     adc.channelValues[ch] = (pilot && ch === pilot.ch ? pilotSample() : ct && ch === ct.ch ? ctSample()
-      : adcValues[ch]) >> 4;
+      : staticSample(ch)) >> 4;
     adc.sampleAlarm.schedule(adc.sampleTime * 1000);
   };
   // CS.START_ONCE is self-clearing on the chip (RP2040 datasheet 4.9.6: reads 0). rp2040js 1.4.1
@@ -233,6 +240,19 @@ function pilotSample() {
     noiseI = noiseI + 1 >= p.noise.length ? 0 : noiseI + 1;
     v += p.noise[noiseI];
   }
+  return v < 0 ? 0 : v > 65535 ? 65535 : v;
+}
+
+function uniform() {
+  rng ^= rng << 13; rng ^= rng >>> 17; rng ^= rng << 5;
+  return (rng >>> 0) / 4294967296;
+}
+
+function staticSample(ch) {
+  // a set level plus the ADC's noise: near Gaussian (four uniforms: variance 1/3 each sum)
+  if (!adcNoiseLsb) return adcValues[ch];
+  const g = (uniform() + uniform() + uniform() + uniform() - 2) * Math.sqrt(3);
+  const v = Math.round(adcValues[ch] + g * adcNoiseLsb * 16);
   return v < 0 ? 0 : v > 65535 ? 65535 : v;
 }
 
@@ -301,6 +321,7 @@ function command(o) {
   if (o.adc) for (const [ch, v] of Object.entries(o.adc)) adcValues[ch] = v;
   if (o.pilot) { pilot = o.pilot; followPilot(); }
   if (o.ct !== undefined) ct = o.ct;
+  if (o.adc_noise !== undefined) adcNoiseLsb = o.adc_noise;
   if (o.realtime !== undefined) { realtime = !!o.realtime; anchorWall = 0; anchorEmu = 0; }
   if (o.at !== undefined) {              // one stop at this emulated time (us): a bench command's
     const a = mcu.clock.createAlarm(() => event({ ev: 'at' }));        // instant, not the next tick

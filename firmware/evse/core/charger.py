@@ -43,7 +43,13 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(58)
+_STATE_FIELDS = const(60)
+_Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
+_W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
+_W_PP_HI = const(1)
+_W_CONN = const(2)
+_W_T_LO = const(3)            # ... and the temperatures' window
+_W_T_HI = const(4)
 
 
 def _left(diff, now, t0, ms, r):
@@ -113,7 +119,6 @@ class Charger:
         self._wakeup_done = False
         self._emitted_mode = -1
         self._pp = PX.NOT_WIRED
-        self._pp_ohms = L.PP_NOT_WIRED
         self.hlc = False              # high-level communication requested: 5 % instead of nominal
         self._last_state_name = None
         self.stall_opened = False     # the guard opened this session's contactor: warned until a close
@@ -125,9 +130,14 @@ class Charger:
         """The quiet tick (step()): buffers made once."""
         self._q_a = [None] * _STATE_FIELDS  # type: list  # every field before a full step (_fill) ...
         self._q_b = [None] * _STATE_FIELDS  # type: list  # ... and after it
-        self._q_in = [None] * 17  # type: list  # the inputs of the last full step (_same_inputs)
+        self._q_in = [None] * 15  # type: list  # the inputs of the last full step (_same_inputs)
+        # ... and the ones it decodes alike: the PP values its connector's decoder reads as the last
+        # reading, and the temperatures the thermal level holds through
+        self._windows = [1, 0, None, 1, 0]  # type: list
+        self.thermal.band(self._windows, _W_T_LO)
         self._q_t = 0                 # when a full step last changed nothing ...
-        self._q_rem = 0               # ... and for how many ms after it no timer can run out (0: none)
+        self._q_rem = _Q_STALE        # ... and for how many ms after it no timer can run out; 0: none,
+        # but _q_b is the state now (the last step ended with its fill, no request since); _Q_STALE: not
         self._room0 = None            # 48 attributes: a table of 59, not 47 full (hal.Hardware's note)
 
     # --- requests from services ---
@@ -136,7 +146,7 @@ class Charger:
         Refused (ValueError, nothing changed) unless a finite number 0..80. The core offers the
         lowest of every source, the board's rating included: no source lifts another's cap. The
         settings' and the board's limits are never removed: None there offers nothing."""
-        self._q_rem = 0               # a request: the next step is a full one
+        self._q_rem = _Q_STALE        # a request: the next step is a full one
         if amps is not None:
             self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
         elif source in V.FIXED_SOURCES:
@@ -157,7 +167,7 @@ class Charger:
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
         A board without a valid rating keeps its own reason."""
-        self._q_rem = 0               # a request: the next step is a full one
+        self._q_rem = _Q_STALE        # a request: the next step is a full one
         if self.limits[V.SRC_BOARD]:
             self.settings_error = why
 
@@ -170,24 +180,24 @@ class Charger:
         return low / 10
 
     def enable(self, flag):
-        self._q_rem = 0               # a request: the next step is a full one
+        self._q_rem = _Q_STALE        # a request: the next step is a full one
         self.enabled = bool(flag)
 
     def authorize(self, flag):
-        self._q_rem = 0               # a request: the next step is a full one
+        self._q_rem = _Q_STALE        # a request: the next step is a full one
         self.authorized = bool(flag)
         if flag:
             self.stop_reason = None
 
     def stop(self, reason):
         """End the session from the EVSE side (backend, console): stop under control, then open."""
-        self._q_rem = 0               # a request: the next step is a full one
+        self._q_rem = _Q_STALE        # a request: the next step is a full one
         self.stop_reason = reason or "local"
         self.authorized = False
 
     def clear_fault(self):
         """Operator clears a fault (after service), and resets the trip counters."""
-        self._q_rem = 0               # a request: the next step is a full one
+        self._q_rem = _Q_STALE        # a request: the next step is a full one
         self.rcd.reset()
         self._clear()
 
@@ -218,7 +228,7 @@ class Charger:
                 and self.thermal.level != THERMAL_STOP
                 and self._offer_x10 > 0
                 and self._pp != PX.BUTTON
-                and (cfg["connector"] != "type2-socket" or PX.cable_amps(self._pp_ohms) > 0))
+                and (cfg["connector"] != "type2-socket" or self._pp == PX.LATCHED))
 
     def _expired(self, t0, now, ms):
         """A timer started at t0 has run for at least ms (the port's wrapping ticks_diff); a
@@ -233,24 +243,26 @@ class Charger:
         its class) and no timer can run out yet: this step would change nothing either (on the
         emulated Pico a quiet step takes about 0.3 ms, a full one 0.5-1.0 ms)."""
         # The step of a fast change's confirming burst decides a change: no fixed point, so neither
-        # the inputs' check nor the fills (0.25-0.3 ms each on the Pico) are worth their time.
+        # the inputs' check nor the fill (0.25-0.3 ms each on the Pico) is worth its time.
         same = not self._confirming and self.state != V.ST_BOOT and self._same_inputs(m)
-        armed = self._q_rem > 0
-        if same and armed and self.diff(now, self._q_t) < self._q_rem:
+        rem = self._q_rem
+        if same and rem > 0 and self.diff(now, self._q_t) < rem:
             return
-        self._q_rem = 0
+        self._q_rem = _Q_STALE
         n = len(self.events)
-        if armed:
-            # Only quiet ticks since the last fixed point: its fill is the state now (a swap).
+        if rem != _Q_STALE:
+            # The last step's fill is the state now (only quiet ticks since, no request): a swap.
             self._q_a, self._q_b = self._q_b, self._q_a
-        elif same:
-            self._fill(self._q_a)
         self._full_step(m, now)
         if not (same or self._confirming):      # (same: they are the inputs already; confirming:
             self._keep_inputs(m)                # the confirming step right after keeps its own)
         if same and len(self.events) == n:
+            # One fill a step: the state after it, compared with the one before when that is known
+            # (a first step with these inputs only fills; the next one compares).
             self._fill(self._q_b)
-            if self._q_a == self._q_b:
+            if rem == _Q_STALE or self._q_a != self._q_b:
+                self._q_rem = 0
+            else:
                 self._q_t = now
                 self._q_rem = self._horizon(now)
 
@@ -288,42 +300,45 @@ class Charger:
     @micropython.native
     def _same_inputs(self, m):
         """Everything a step reads from outside is as the last full step read it."""
+        # PP and temperature by what the step would make of them (a band, the thermal level's
+        # window), not by their value: a real ADC's noise moves both a little on every read.
         q = self._q_in
-        return (m.pilot_ok == q[0] and m.pp_ohms == q[1] and m.feedback == q[2]
-                and m.rcd_trip == q[3] and m.rcd_edges == q[4] and m.rcd_dc_trip == q[5]
-                and m.temp_c == q[6] and m.current_ma == q[7] and m.guard_opened == q[16]
+        w = self._windows
+        t = m.temp_c
+        return (m.pilot_ok == q[0] and w[_W_PP_LO] <= m.pp_ohms <= w[_W_PP_HI] and m.feedback == q[1]
+                and m.rcd_trip == q[2] and m.rcd_edges == q[3] and m.rcd_dc_trip == q[4]
+                and (t is None or w[_W_T_LO] <= t < w[_W_T_HI])
+                and m.current_ma == q[5] and m.guard_opened == q[14]
                 and self._same_requests()
-                and self._pilot_class(m) == q[15])
+                and self._pilot_class(m) == q[13])
 
     @micropython.native
     def _same_requests(self):
         """What services may write without a method call (the live settings, OCPP's auth)."""
         q = self._q_in
         cfg = self.cfg
-        return (self.auth_forced == q[8] and self.hlc == q[9] and cfg["connector"] == q[10]
-                and cfg["require_auth"] == q[11] and cfg["ventilation"] == q[12]
-                and cfg["wakeup_after_s"] == q[13] and cfg["rcd_selftest"] == q[14])
+        return (self.auth_forced == q[6] and self.hlc == q[7] and cfg["connector"] == q[8]
+                and cfg["require_auth"] == q[9] and cfg["ventilation"] == q[10]
+                and cfg["wakeup_after_s"] == q[11] and cfg["rcd_selftest"] == q[12])
 
     def _keep_inputs(self, m):
         q = self._q_in              # one by one: a tuple assignment would allocate
         q[0] = m.pilot_ok
-        q[1] = m.pp_ohms
-        q[2] = m.feedback
-        q[3] = m.rcd_trip
-        q[4] = m.rcd_edges
-        q[5] = m.rcd_dc_trip
-        q[6] = m.temp_c
-        q[7] = m.current_ma
-        q[8] = self.auth_forced
-        q[9] = self.hlc
+        q[1] = m.feedback
+        q[2] = m.rcd_trip
+        q[3] = m.rcd_edges
+        q[4] = m.rcd_dc_trip
+        q[5] = m.current_ma
+        q[6] = self.auth_forced
+        q[7] = self.hlc
         cfg = self.cfg
-        q[10] = cfg["connector"]
-        q[11] = cfg["require_auth"]
-        q[12] = cfg["ventilation"]
-        q[13] = cfg["wakeup_after_s"]
-        q[14] = cfg["rcd_selftest"]
-        q[15] = self._pilot_class(m)
-        q[16] = m.guard_opened
+        q[8] = cfg["connector"]
+        q[9] = cfg["require_auth"]
+        q[10] = cfg["ventilation"]
+        q[11] = cfg["wakeup_after_s"]
+        q[12] = cfg["rcd_selftest"]
+        q[13] = self._pilot_class(m)
+        q[14] = m.guard_opened
 
     def _fill(self, b):
         """Every field of the core's state into b, one by one (nothing allocated; a list's ==
@@ -357,42 +372,44 @@ class Charger:
         b[26] = self._wakeup_done
         b[27] = self._emitted_mode
         b[28] = self._pp
-        b[29] = self._pp_ohms
-        b[30] = self.hlc
-        b[31] = self._last_state_name
+        b[29] = self.hlc
+        b[30] = self._last_state_name
         self._fill_parts(b)
 
     def _fill_parts(self, b):
         out = self.out
-        b[32] = out.pilot_mode
-        b[33] = out.amps_x10
-        b[34] = out.contactor
-        b[35] = out.rcd_test
-        b[36] = out.rcd_ack
+        b[31] = out.pilot_mode
+        b[32] = out.amps_x10
+        b[33] = out.contactor
+        b[34] = out.rcd_test
+        b[35] = out.rcd_ack
         det = self.det
-        b[37] = det.bc_qualify_ms
-        b[38] = det.state
-        b[39] = det.diode_seen
-        b[40] = det._cand
-        b[41] = det._count
-        b[42] = det._since
-        b[43] = det.undecided
+        b[36] = det.bc_qualify_ms
+        b[37] = det.state
+        b[38] = det.diode_seen
+        b[39] = det._cand
+        b[40] = det._count
+        b[41] = det._since
+        b[42] = det.undecided
         oc = self.oc
-        b[44] = oc._over_since
-        b[45] = oc._prev_x10
-        b[46] = oc._prev_until
-        b[47] = oc._signalled_x10
-        b[48] = oc._ref_x10
-        b[49] = oc._trip_ma
+        b[43] = oc._over_since
+        b[44] = oc._prev_x10
+        b[45] = oc._prev_until
+        b[46] = oc._signalled_x10
+        b[47] = oc._ref_x10
+        b[48] = oc._trip_ma
         th = self.thermal
-        b[50] = th.half_c
-        b[51] = th.quarter_c
-        b[52] = th.stop_c
-        b[53] = th.restore_c
-        b[54] = th.level
-        b[55] = self.rcd.trips
-        b[56] = self.stall_opened
-        b[57] = self.det._fault_bits
+        b[49] = th.half_c
+        b[50] = th.quarter_c
+        b[51] = th.stop_c
+        b[52] = th.restore_c
+        b[53] = th.level
+        b[54] = self.rcd.trips
+        b[55] = self.stall_opened
+        b[56] = self.det._fault_bits
+        b[57] = th.since
+        b[58] = th.sum
+        b[59] = th.count
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
@@ -442,8 +459,13 @@ class Charger:
         if (det.undecided >= L.UNDECIDED_WARN_BURSTS) != self.pilot_undecided:
             self._undecided_update()
         self._read_pp(m)
-        if self.thermal.update(m.temp_c) != self._offer_level:
+        th = self.thermal
+        waiting = th.since is not None
+        if th.update(m.temp_c, now, self.diff) != self._offer_level:
             self._reoffer()
+            th.band(self._windows, _W_T_LO)
+        elif (th.since is not None) != waiting:     # a step down began or was judged
+            th.band(self._windows, _W_T_LO)
         ma = m.current_ma
         if (ma is not None and not ma >= 0 and self.t_closed is not None) != self.oc_blind:
             self.oc_blind_update(m)
@@ -481,16 +503,20 @@ class Charger:
 
     def _read_pp(self, m):
         conn = self.cfg["connector"]
-        self._pp_ohms = m.pp_ohms
+        ohms = m.pp_ohms
+        w = self._windows
+        if not w[_W_PP_LO] <= ohms <= w[_W_PP_HI] or conn != w[_W_CONN]:
+            PX.band(ohms, conn, w, _W_PP_LO)
+            w[_W_CONN] = conn
         if conn == "type2-socket":
-            amps = PX.cable_amps(m.pp_ohms)
+            amps = PX.cable_amps(ohms)
             if self.limits.get("cable") != amps * 10:
                 self.set_limit("cable", amps)
             self._pp = PX.LATCHED if amps else PX.FAULT
         elif conn == "type2-tethered":
             self._pp = PX.NOT_WIRED
         else:
-            self._pp = PX.latch_state(m.pp_ohms)
+            self._pp = PX.latch_state(ohms)
 
     def _collect_faults(self, m, ps, now):
         if m.rcd_trip or m.rcd_dc_trip or self._selftest == _SELFTEST_ABORTED:
@@ -569,7 +595,7 @@ class Charger:
 
     def internal_fault(self, now):
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
-        self._q_rem = 0               # a request: the next step is a full one
+        self._q_rem = _Q_STALE        # a request: the next step is a full one
         self._set_fault(V.FAULT_INTERNAL, now)
 
     def _set_fault(self, name, now):

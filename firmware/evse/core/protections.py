@@ -55,10 +55,15 @@ THERMAL_OK = const(0)
 THERMAL_HALF = const(1)
 THERMAL_QUARTER = const(2)
 THERMAL_STOP = const(3)
+_HOTTEST_C = const(1000000)       # beyond any reading: the window's open ends
+_COLDEST_C = const(-1000000)
 
 
 class Thermal:
-    """Half current at 65 C, quarter at 68 C, stop at 71 C, restore below 62 C (settings)."""
+    """Half current at 65 C, quarter at 68 C, stop at 71 C, restore below 62 C (settings): hotter
+    at once, cooler once the readings over TEMP_RESTORE_MS from one below the restore temperature
+    were below it on average (one noisy reading never raises the current, nor does a noisy
+    sensor just under the threshold keep it from ever restoring)."""
 
     def __init__(self, half_c, quarter_c, stop_c, restore_c):
         self.half_c = half_c
@@ -66,8 +71,11 @@ class Thermal:
         self.stop_c = stop_c
         self.restore_c = restore_c
         self.level = THERMAL_OK
+        self.since = None             # a step down waits: since the first reading below restore_c,
+        self.sum = 0                  # the readings' sum and count
+        self.count = 0
 
-    def update(self, temp_c):
+    def update(self, temp_c, now_ms, ticks_diff):
         if temp_c is None:
             return self.level
         if temp_c >= self.stop_c:
@@ -78,10 +86,40 @@ class Thermal:
             level = THERMAL_HALF
         else:
             level = THERMAL_OK
-        # Raise at once; step down only below the restore temperature (hysteresis).
-        if level > self.level or temp_c < self.restore_c:
+        if level > self.level:
             self.level = level
+            self.since = None
+        elif self.since is None:
+            if temp_c < self.restore_c and level < self.level:     # (hysteresis, then time)
+                self.since, self.sum, self.count = now_ms, temp_c, 1
+        else:
+            self.sum += temp_c
+            self.count += 1
+            if ticks_diff(now_ms, self.since) >= L.TEMP_RESTORE_MS:
+                if self.sum < self.restore_c * self.count and level < self.level:
+                    self.level = level
+                self.since = None
         return self.level
+
+    def band(self, w, i):
+        """The temperatures the level now holds through, into w[i] <= temp < w[i + 1]: up to the
+        next threshold, and down to the restore temperature once raised (the core's quiet tick
+        compares a reading with them; nothing allocated). While a step down waits, none: every
+        reading counts."""
+        level = self.level
+        if self.since is not None:
+            w[i] = 1
+            w[i + 1] = 0
+            return
+        w[i] = _COLDEST_C if level == THERMAL_OK else self.restore_c
+        if level == THERMAL_OK:
+            w[i + 1] = self.half_c
+        elif level == THERMAL_HALF:
+            w[i + 1] = self.quarter_c
+        elif level == THERMAL_QUARTER:
+            w[i + 1] = self.stop_c
+        else:
+            w[i + 1] = _HOTTEST_C
 
     def scale_x10(self, amps_x10):
         if self.level == THERMAL_HALF:

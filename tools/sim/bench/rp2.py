@@ -319,7 +319,7 @@ class PicoRig:
                 self._tell(ev, t_ms)
         self._early = None
         if target > pico.t_us:
-            pico._send({"at": target})             # the chip stops at the command's instant
+            pico.stop_at(target)                    # the chip stops at the command's instant
 
         def reached():
             self._drain()
