@@ -199,6 +199,9 @@ def test_overcurrent_judged_against_recent_signal():
     assert not oc.check(None, 0, diff) and not oc.check(-1, 0, diff)
 
 
+RESTORE_MS = 1000      # a step down of the thermal level: the readings' mean over 1 s
+
+
 def test_thermal_derating_with_hysteresis():
     th = Thermal(65, 68, 71, 62)
     assert th.update(60, 0, diff) == THERMAL_OK
@@ -206,9 +209,9 @@ def test_thermal_derating_with_hysteresis():
     assert th.update(68, 20, diff) == THERMAL_QUARTER and th.scale_x10(320) == 80
     assert th.update(71, 30, diff) == THERMAL_STOP and th.scale_x10(320) == 0
     assert th.update(66, 40, diff) == THERMAL_STOP        # stays until below 62 ...
-    assert th.update(61, 50, diff) == THERMAL_STOP        # ... for TEMP_RESTORE_MS
-    assert th.update(61, 50 + L.TEMP_RESTORE_MS - 1, diff) == THERMAL_STOP
-    assert th.update(61, 50 + L.TEMP_RESTORE_MS, diff) == THERMAL_OK
+    assert th.update(61, 50, diff) == THERMAL_STOP        # ... on average for 1 s
+    assert th.update(61, 50 + RESTORE_MS - 1, diff) == THERMAL_STOP
+    assert th.update(61, 50 + RESTORE_MS, diff) == THERMAL_OK
 
 
 def test_a_noisy_reading_never_steps_the_thermal_level_down():
@@ -221,7 +224,7 @@ def test_a_noisy_reading_never_steps_the_thermal_level_down():
     for i in range(3000):                      # 30 s of 10 ms ticks around 64 C, dips to 60 C
         now += 10
         assert th.update(64 + (i * 7 % 9) - 4, now, diff) == THERMAL_STOP, i
-    for i in range(L.TEMP_RESTORE_MS // 10 + 1):
+    for i in range(RESTORE_MS // 10 + 1):
         now += 10
         th.update(61 + (i * 7 % 5) - 2, now, diff)      # 59-63 C
     assert th.level == THERMAL_OK

@@ -84,9 +84,7 @@ OC_SIGNAL_WINDOW_MS = const(7000)    # judged against the highest current signal
 TEMP_HALF_C = const(65)
 TEMP_QUARTER_C = const(68)
 TEMP_STOP_C = const(71)
-TEMP_RESTORE_C = const(62)
-TEMP_RESTORE_MS = const(1000)        # ... on average over 1 s before a step down: a noisy reading
-                                     # (the ADC's) never raises the current
+TEMP_RESTORE_C = const(62)           # (on average over 1 s: protections._RESTORE_MS)
 
 # --- Meter plausibility (docs/metering.md): a value outside these, NaN or infinite, is a meter
 # error: the reading is blind (current_a -1.0) and energy is counted from the sources left. ---

@@ -55,13 +55,18 @@ THERMAL_OK = const(0)
 THERMAL_HALF = const(1)
 THERMAL_QUARTER = const(2)
 THERMAL_STOP = const(3)
+# A step down of the thermal level: the mean of the readings over 1 s from the first one below the
+# restore temperature (limits.TEMP_RESTORE_C) must be below it, so that a noisy reading (the ADC's)
+# never raises the current. Here and not in limits: a public name there costs 0.8 KB of RAM
+# (limits' globals table at its next size) and an interned string (docs/design.md, Memory).
+_RESTORE_MS = const(1000)
 _HOTTEST_C = const(1000000)       # beyond any reading: the window's open ends
 _COLDEST_C = const(-1000000)
 
 
 class Thermal:
     """Half current at 65 C, quarter at 68 C, stop at 71 C, restore below 62 C (settings): hotter
-    at once, cooler once the readings over TEMP_RESTORE_MS from one below the restore temperature
+    at once, cooler once the readings over _RESTORE_MS from one below the restore temperature
     were below it on average (one noisy reading never raises the current, nor does a noisy
     sensor just under the threshold keep it from ever restoring)."""
 
@@ -95,7 +100,7 @@ class Thermal:
         else:
             self.sum += temp_c
             self.count += 1
-            if ticks_diff(now_ms, self.since) >= L.TEMP_RESTORE_MS:
+            if ticks_diff(now_ms, self.since) >= _RESTORE_MS:
                 if self.sum < self.restore_c * self.count and level < self.level:
                     self.level = level
                 self.since = None

@@ -42,29 +42,28 @@ def cable_amps(ohms):
 
 
 
-# The PP ranges of whole ohms (read_pp's values) each decoder reads alike, as (lowest, highest)
-# pairs in one flat tuple: latch_state's, cable_amps' (its bands and the gaps between them), the
-# tethered cable's one, then one that holds nothing. The core compares a new PP reading with the
-# last one's range, not its value (a real ADC's noise moves it on every read).
-BANDS = (
-    # latch_state (J1772, NACS): not wired, short, latched, a gap, button pressed, a gap, unplugged
-    L.PP_NOT_WIRED, L.PP_NOT_WIRED, 0, L.T2_FAULT_LOW - 1, L.T2_FAULT_LOW, L.PP_LATCHED_MAX,
-    L.PP_LATCHED_MAX + 1, L.PP_BUTTON_MIN - 1, L.PP_BUTTON_MIN, L.PP_BUTTON_MAX,
-    L.PP_BUTTON_MAX + 1, L.PP_UNPLUGGED_MIN - 1, L.PP_UNPLUGGED_MIN, L.PP_OPEN) + tuple(
-    # cable_amps (Type 2 socket): below the first band, then each band and the gap above it
-    [L.PP_NOT_WIRED, L.T2_BANDS[0][0] - 1] + [v for i, b in enumerate(L.T2_BANDS) for v in (
-        b[0], b[1], b[1] + 1, L.T2_BANDS[i + 1][0] - 1 if i + 1 < len(L.T2_BANDS) else L.PP_OPEN)]) + (
-    L.PP_NOT_WIRED, L.PP_OPEN,      # a tethered cable: no PP to read
-    1, 0)                           # none
-_CABLE = const(7)       # the pair where cable_amps' ranges start, the tethered one's, the empty one
-_ANY = const(16)
+_CABLE = const(7)       # the pair in band()'s rows where cable_amps' ranges start, the tethered
+_ANY = const(16)        # cable's one, the empty one
 _NONE = const(17)
 
 
-def band(ohms, connector, w, i):
+def band(ohms, connector, w, i, rows=(
+        # The PP ranges of whole ohms (read_pp's values) each decoder reads alike, as (lowest,
+        # highest) pairs. latch_state (J1772, NACS): not wired, short, latched, a gap, button
+        # pressed, a gap, unplugged;
+        L.PP_NOT_WIRED, L.PP_NOT_WIRED, 0, L.T2_FAULT_LOW - 1, L.T2_FAULT_LOW, L.PP_LATCHED_MAX,
+        L.PP_LATCHED_MAX + 1, L.PP_BUTTON_MIN - 1, L.PP_BUTTON_MIN, L.PP_BUTTON_MAX,
+        L.PP_BUTTON_MAX + 1, L.PP_UNPLUGGED_MIN - 1, L.PP_UNPLUGGED_MIN, L.PP_OPEN) + tuple(
+        # cable_amps (Type 2 socket): below the first band, then each band and the gap above it;
+        [L.PP_NOT_WIRED, L.T2_BANDS[0][0] - 1] + [v for k, b in enumerate(L.T2_BANDS) for v in (
+            b[0], b[1], b[1] + 1, L.T2_BANDS[k + 1][0] - 1 if k + 1 < len(L.T2_BANDS) else L.PP_OPEN)]) + (
+        L.PP_NOT_WIRED, L.PP_OPEN,      # a tethered cable: no PP to read; and one that holds none
+        1, 0)):
     """The range of PP values that this connector's decoder reads as it reads ohms, into
     w[i] <= value <= w[i + 1] (nothing allocated); one that holds nothing for a value in none
-    (not whole ohms)."""
+    (not whole ohms). The core compares a new PP reading with the last one's range, not its value:
+    a real ADC's noise moves it on every read. (The table is a default argument, made once at
+    import: a module-level name would be one more interned string, docs/design.md.)"""
     if connector == "type2-socket":
         k, end = _CABLE, _ANY
     elif connector == "type2-tethered":
@@ -73,9 +72,9 @@ def band(ohms, connector, w, i):
         k, end = 0, _CABLE
     if not isinstance(ohms, int):
         k = end = _NONE
-    while k < end and not BANDS[2 * k] <= ohms <= BANDS[2 * k + 1]:
+    while k < end and not rows[2 * k] <= ohms <= rows[2 * k + 1]:
         k += 1
     if k == end:
         k = _NONE
-    w[i] = BANDS[2 * k]
-    w[i + 1] = BANDS[2 * k + 1]
+    w[i] = rows[2 * k]
+    w[i + 1] = rows[2 * k + 1]
