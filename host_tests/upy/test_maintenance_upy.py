@@ -1,3 +1,4 @@
+# upy-heap: 288k
 """The maintenance state (issue 9 item 8), on CPython and the MicroPython unix port: Ctrl-C stops the
 charger into the REPL with the outputs safe and the watchdog fed by a soft timer for a bounded
 window; a hand at the REPL that closes the contactor is undone at the next feed; when the window

@@ -41,7 +41,6 @@ def cable_amps(ohms):
     return 0
 
 
-
 _CABLE = const(7)       # the pair in band()'s rows where cable_amps' ranges start, the tethered
 _ANY = const(16)        # cable's one, the empty one
 _NONE = const(17)
