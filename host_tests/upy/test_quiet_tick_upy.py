@@ -206,7 +206,7 @@ def _pair(noisy=False):
 
     def tick(level):
         t[0] += 10
-        if noisy:       # RP2040: about 3 LSB of 12 bits RMS; the PP by a few ohms, 0.5 C a step
+        if noisy:       # RP2040: 1-2 LSB of 12 bits RMS (emu.mjs: 2); the PP by a few ohms, 0.5 C a step
             m.pp_ohms, m.temp_c = 150 + r.below(13) - 6, 30 + r.below(5) - 2
         for ch in pair:
             mode = ch.out.pilot_mode
