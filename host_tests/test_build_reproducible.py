@@ -44,3 +44,22 @@ def test_two_clones_in_different_places_build_the_same_bytes(tmp_path):
         assert [n for n in built_a if built_a[n] != built_b[n]] == []
         assert b"evse/app.py" in built_a["evse/app.mpy"]
         assert not [n for n, data in built_a.items() if str(tmp_path).encode() in data]
+
+
+def test_the_micropython_tests_hold_no_path_of_the_clone():
+    """The unix port interns every module's source name and `__file__`: with the clone's absolute path
+    in them a test's heap depended on where the clone lived (a CI run in a deeper directory ran out of
+    heap in test_history_idtag_upy.py where the session's clone passed)."""
+    from tools.toolchain import upy_tests
+    assert upy_tests.precompile() == []
+    held = []
+    for d, _, names in os.walk(upy_tests.MPY_OUT):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                if ROOT.encode() in f.read():
+                    held.append(n)
+    assert held == []
+    r = subprocess.run([upy_tests.micropython(), "-c", "import evse.core.vocab as v; print(v.__file__)"],
+                       env=upy_tests.upy_env("."), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=60)
+    assert r.stdout.strip() == "./build/upy-flash/evse/core/vocab.mpy", r.stdout

@@ -16,7 +16,7 @@ from tools.sim.drive import Drive  # noqa: E402
 
 # Bytes on the 64-bit unix port with .mpy files: 88.1-88.4 KB at this budget's last change (make
 # bench), 93.2 KB before the settings' keys were interned names and the OCPP password rules loaded
-# on demand. Each module's __file__ holds its path, so a deeper checkout reads a little more. The
+# on demand. Each module's __file__ holds its path, relative to the clone (upy_tests). The
 # unix port's qstr pools grow in steps (the next about 15 KB, at 1,261 names with this harness): a
 # jump of that size is a new pool, not a leak.
 # Issue 11 (the Pico's tick): the fault journal as appended lines (its reader of both formats, the
@@ -37,7 +37,8 @@ from tools.sim.drive import Drive  # noqa: E402
 # level's window, so that the chip's noise does not make every tick a full step): the bands'
 # ranges, their lookup, the window and its fields, +0.8 KB: 97,504 -> 98,336 B in /work/main; a step
 # down of the thermal level judged on the mean of its readings over 1 s (a noisy
-# reading never raises the current) and the windows in a list of their own, +1.4 KB: 99,712 B. (The
+# reading never raises the current) and the windows in a list of their own, +1.4 KB: 99,712 B
+# (99,168 B since the modules' names are their paths on the board, in any clone). (The
 # unix port then keeps 1,260 interned names at boot with the bench's harness, just under its next
 # pool, 14 KB: docs/design.md.)
 BOOT_BUDGET = 100000

@@ -1,4 +1,4 @@
-# upy-heap: 224k
+# upy-heap: 240k
 """Core bench scenarios under the MicroPython unix port with a device-sized heap (and CPython).
 
 The unmodified firmware, the mock machine and the vehicle model all share this heap, so it is a

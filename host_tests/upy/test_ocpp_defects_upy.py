@@ -1,4 +1,4 @@
-# upy-heap: 224k
+# upy-heap: 240k
 # (200k until issue 11: the core's quiet tick and the journal's lines hold 5 KB more after boot)
 """Issue 12's firmware fixes under the MicroPython unix port (and CPython): the core keeps an
 authorization given before the plug, the connector status while a tag waits, the settings' OCPP

@@ -1,4 +1,4 @@
-# upy-heap: 384k
+# upy-heap: 416k
 # The charging history and the firmware update of the web page, on both interpreters, against a real
 # App on the Rig through microdot's test client (evse/services/web.py, evse/services/webfw.py): the
 # history as CSV behind the password; a bundle uploaded, every file's sha256 checked (a damaged one

@@ -192,7 +192,7 @@ print("state after the hour:", ch.state, "fault", ch.fault)
 def upy():
     for line in precompile():
         print(line)
-    r = subprocess.run([micropython(), "-X", "heapsize=256k", "-c", UPY_SCRIPT], env=upy_env(),
+    r = subprocess.run([micropython(), "-X", "heapsize=256k", "-c", UPY_SCRIPT], env=upy_env("."),
                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     sys.stdout.write(r.stdout)
 

@@ -16,7 +16,7 @@ def heap():
     from tools.toolchain import upy_tests
     for line in upy_tests.precompile():
         print(line)
-    env = upy_tests.upy_env()
+    env = upy_tests.upy_env(".")
     test = "host_tests/upy/test_web_heap_upy.py"
     r = subprocess.run([upy_tests.micropython(), "-X", "heapsize=" + upy_tests.heap_for(os.path.join(ROOT, test)), test],
                        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
