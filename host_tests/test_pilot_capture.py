@@ -152,7 +152,6 @@ print("COUNTS", cap.used, cap.dropped)
 """
 
 
-@pytest.mark.skipif(rp2emu.missing() is not None, reason="emulated Pico: %s" % rp2emu.missing())
 def _run_on_pico(script, car_pin=None):
     """script run by mpremote on an emulated Pico with the shell's modules and a car in B; writing
     car_pin high or low puts the car in C or B."""
@@ -187,6 +186,7 @@ def _run_on_pico(script, car_pin=None):
     return out
 
 
+@pytest.mark.skipif(rp2emu.missing() is not None, reason="emulated Pico: %s" % rp2emu.missing())
 def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
     out = _run_on_pico(SCRIPT, car_pin=6)
     lines = dict((x.split()[0], x.split()[1:]) for x in out.splitlines() if x and x.split()[0] not in ("PAIR", "SOON"))
