@@ -285,7 +285,8 @@ class Pico:
         self.world.recompute()
 
     def push(self):
-        """Sends what the world changed: input levels, ADC codes, the pilot's plateaus, the CT's sine."""
+        """Sends what the world changed: input levels, ADC codes and their noise, the pilot's plateaus,
+        the CT's sine."""
         from tools.sim.mock_machine.world import MAINS_HZ
         w, b, t = self.world, self.board, self.t_us
         msg = {}
@@ -301,7 +302,7 @@ class Pico:
         noise = list(w._noise) if (w.noise_v or w.glitch_p) and w._noise is not None else []
         pilot = {"ch": _adc_channel(b.PILOT_ADC_PIN), "pin": b.PILOT_PWM_PIN, "hi": w.hi_u16, "lo": w.lo_u16,
                  "edge_us": _edge_us(), "noise": noise}
-        for key, val in (("in", levels), ("adc", adc), ("pilot", pilot), ("ct", ct)):
+        for key, val in (("in", levels), ("adc", adc), ("adc_noise", w.adc_noise_lsb), ("pilot", pilot), ("ct", ct)):
             if self._sent.get(key) != val:
                 self._sent[key] = val
                 msg[key] = val

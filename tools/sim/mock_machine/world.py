@@ -16,6 +16,11 @@ EV_OHMS = {"A": None, "B": 2740, "C": 882, "D": 246}
 DIODE_V = 0.7
 EDGE_US = 4                 # 10-90 % rise well under the 10 us of the facts sheet
 NOISE_TABLE = 1021          # prime: the noise sequence does not lock to the PWM period
+# The ADC's own noise on the steady inputs (PP, temperature), RMS in 12-bit LSBs: no real ADC reads a
+# steady input twice alike (RP2040 datasheet 4.9.3, ENOB 8.7 bits; a Pico measures 1-2 LSB). The
+# emulated Pico is sent this number (tools/rp2emu), so both benches read the same noise level.
+ADC_NOISE_LSB = 2
+ADC_NOISE_TABLE = 251       # prime, like NOISE_TABLE
 RCD_AC_TRIP_MA = 20         # UL 2231 CCID20
 RCD_DC_TRIP_MA = 6          # IEC 62955 RDC-DD
 RCD_TEST_MA = 100           # the self-test winding's equivalent residual current
@@ -75,6 +80,10 @@ class World:
         self._fb_driven = self._trip_driven = self._dc_driven = None
         self._noise = None          # int16 codes, made by set_noise (small on a board-sized heap)
         self._ni = 0
+        self.adc_noise_lsb = ADC_NOISE_LSB
+        self._adc_noise = None      # int16 codes, made on the first read
+        self._ai = 0
+        self._seed = seed
         gain, offset, fullscale = board.PILOT_FRONTEND
         self._fe = (gain, offset, fullscale)
         self._wire()
@@ -90,10 +99,10 @@ class World:
         mm.adc_sources[b.PILOT_ADC_PIN] = self.pilot_u16
         if b.PP_ADC_PIN is not None:
             mm.adc_conv_us[b.PP_ADC_PIN] = conv
-            mm.adc_sources[b.PP_ADC_PIN] = self.pp_u16
+            mm.adc_sources[b.PP_ADC_PIN] = self.pp_adc
         if b.TEMP_ADC_PIN is not None:
             mm.adc_conv_us[b.TEMP_ADC_PIN] = conv
-            mm.adc_sources[b.TEMP_ADC_PIN] = self.temp_u16
+            mm.adc_sources[b.TEMP_ADC_PIN] = self.temp_adc
         for i, pin in enumerate(getattr(b, "CT_ADC_PINS", ())):
             mm.adc_conv_us[pin] = conv
             mm.adc_sources[pin] = self._ct_source(i)
@@ -282,6 +291,35 @@ class World:
         mv = b.TEMP_MV_AT_0C + c * b.TEMP_UV_PER_C / 1000.0
         self._temp_u16 = max(0, min(65535, int(mv / 1000.0 / self._fe[2] * 65535)))
         return self._temp_u16
+
+    def pp_adc(self, t_us):
+        """What the PP input's ADC reads: the level plus the ADC's noise."""
+        return self._adc_noisy(self.pp_u16(t_us))
+
+    def temp_adc(self, t_us):
+        return self._adc_noisy(self.temp_u16(t_us))
+
+    def set_adc_noise(self, lsb):
+        """The ADC's noise on PP and the temperature, RMS in 12-bit LSBs (0: none)."""
+        self.adc_noise_lsb = lsb
+        self._adc_noise = None
+
+    def _adc_noisy(self, code):
+        lsb = self.adc_noise_lsb
+        if not lsb:
+            return code
+        tab = self._adc_noise
+        if tab is None:
+            rng = Rng(self._seed + 0xADC)     # its own sequence: the pilot's noise keeps the world's
+            tab = self._adc_noise = array("h", bytes(2 * ADC_NOISE_TABLE))
+            for i in range(ADC_NOISE_TABLE):
+                tab[i] = int(rng.gauss() * lsb * 16)    # 16 u16 counts to a 12-bit LSB
+        i = self._ai + 1
+        if i >= ADC_NOISE_TABLE:
+            i = 0
+        self._ai = i
+        v = code + tab[i]
+        return 0 if v < 0 else 65535 if v > 65535 else v
 
     def ct_peak_v(self, phase, t_us):
         """The peak of one CT's 50 Hz sine at its ADC (volts around mid-scale): the car's current."""
