@@ -22,6 +22,15 @@ _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before th
 _METER_GUARD_US = const(500)     # room for the loop's own work between the meter and the tick
 _GAP_WINDOW_MS = const(10000)    # the longest tick gap is reported over the last 10-20 s
 _KICK_LEAD_MS = const(2)         # the pilot's capture starts this long before its tick (it takes 1.1 ms)
+# The temperature the services show (status): a mean over the readings they asked for (each weighs
+# 1/8; begun afresh after 5 s without one, or from a reading 5 C away), in 1/16 C, which moves
+# the whole degrees shown only once it is 1.5 C away from them. A real ADC's noise (about 1 C RMS
+# on the RP2040's sensor) would otherwise change the status at almost every read: a WebSocket
+# push every 250 ms, an MQTT publish every second. The core reads every reading as it comes.
+_TEMP_WEIGHT_SHIFT = const(3)
+_TEMP_MOVE_X16 = const(24)
+_TEMP_JUMP_X16 = const(80)
+_TEMP_STALE_MS = const(5000)
 
 
 class App:
@@ -47,6 +56,7 @@ class App:
         self._tick_us = ticks_us()
         self._tick_ms = ticks_ms()                 # the last tick's time: its events carry it
         self.gap_ms = [0, 0, 0, 0]  # type: list  # longest tick gap: this window, last, its start, last tick
+        self._temp = [None, None, 0]  # type: list  # the shown temperature: mean (1/16 C), degrees shown, when
         self._due = 0               # the control loop's next tick (ticks_ms)
         self.web = None                            # evse.services.web when web_port is set
         self.spawn = None                          # asyncio.create_task once the loop runs
@@ -294,7 +304,7 @@ class App:
              "fault": ch.fault,
              "fault_reason": ch.settings_error if ch.fault == V.FAULT_SETTINGS else None,
              "latched": self.journal.latched,
-             "temp_c": self.m.temp_c,
+             "temp_c": self._shown_temp(now),
              "overcurrent_blind": ch.oc_blind,       # meter lost while closed
              "diag": self._diag(),
              "tick_gap_ms": max(self.gap_ms[0], self.gap_ms[1]),
@@ -323,6 +333,25 @@ class App:
     def sessions(self):
         """The charging history on flash, oldest first (evse.services.history makes it CSV)."""
         return self.meter.sessions() if self.meter is not None else []
+
+    def _shown_temp(self, now):
+        t = self.m.temp_c
+        k = self._temp
+        if t is None:                   # no sensor, or it stopped answering: shown at once
+            k[0] = k[1] = None
+            return None
+        x16 = int(t) * 16
+        mean = k[0]
+        if mean is None or ticks_diff(now, k[2]) > _TEMP_STALE_MS or abs(x16 - mean) > _TEMP_JUMP_X16:
+            mean = x16                  # begun afresh, or a change no noise makes: shown as read
+            k[1] = None
+        else:
+            mean += (x16 - mean) >> _TEMP_WEIGHT_SHIFT
+        k[0] = mean
+        k[2] = now
+        if k[1] is None or abs(mean - k[1] * 16) >= _TEMP_MOVE_X16:
+            k[1] = (mean + 8) >> 4
+        return k[1]
 
     def _diag(self):
         """What a technician reads when a car will not charge: the pilot's plateaus, the PP

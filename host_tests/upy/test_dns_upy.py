@@ -24,14 +24,21 @@ def _reply(query, ip):
 
 
 def _server():
-    for _ in range(20):
-        port = 20000 + struct.unpack(">H", os.urandom(2))[0] % 40000
+    """A UDP socket on a port whose TCP twin is free too (one test serves both on one number). Below
+    Linux's ephemeral range (32768-60999): no outgoing connection of another test holds it."""
+    for _ in range(40):
+        port = 20000 + struct.unpack(">H", os.urandom(2))[0] % 12000
+        addr = socket.getaddrinfo("127.0.0.1", port)[0][-1]
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+            s.bind(addr)
+            t.bind(addr)
         except OSError:
             s.close()
             continue
+        finally:
+            t.close()
         s.setblocking(False)
         return s, port
     raise OSError("no free UDP port")

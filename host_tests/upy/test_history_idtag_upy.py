@@ -1,3 +1,4 @@
+# upy-heap: 272k
 # Who charged, on both interpreters: under OCPP a session's record names the idTag it was
 # authorized for (CoreLink.authorize(True, idTag), as the OCPP service calls it), never more than
 # an idTag (CiString20); an idTag learned after the session opened still names it, through a

@@ -1,3 +1,4 @@
+# upy-heap: 304k
 """Metering under MicroPython: the pure parts, the hot paths under heap_lock (no allocation),
 and energy checkpoints on a real littlefs (VfsLfs2 on a RAM block device), as on the boards.
 Also collected by pytest on CPython (the littlefs and heap_lock parts are skipped there)."""

@@ -1,4 +1,4 @@
-# upy-heap: 192k
+# upy-heap: 216k
 """The charger's pilot burst against samples that land on the PWM's edges (issue 9, item 9), under
 CPython and the MicroPython unix port: the sweep is host_tests/test_safety_pilot_edges.py; here the
 cases that failed, and the burst with its edge handling under a locked heap."""

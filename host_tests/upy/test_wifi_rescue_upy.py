@@ -1,4 +1,4 @@
-# upy-heap: 352k
+# upy-heap: 368k
 # The way back in (issue 14, "network without fear"), on both interpreters: a Pico W whose network
 # cannot be joined (its router's password changed, or the router gone) reopens its set-up access
 # point after limits.WIFI_REFUSED_MAX refusals or WIFI_RESCUE_MS without a link, says why in words,

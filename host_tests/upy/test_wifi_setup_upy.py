@@ -1,4 +1,4 @@
-# upy-heap: 352k
+# upy-heap: 384k
 # Wi-Fi set-up on first boot (issue 14, "network without fear"), on both interpreters: a Pico W with no
 # network opens its WPA2 set-up access point and its web service (started for it, web_port 0) serves
 # the set-up page; a phone on the access point posts the home network's name and password, checked

@@ -154,11 +154,16 @@ from tools.sim.latency import CT_3_PHASE, LIMITS_A, sweep
 firmware = sorted(k for k in sys.modules if k.startswith(("evse", "boards")))
 if firmware != ["evse", "evse.core", "evse.core.vocab"]:
     print("upy_heap_base_warning: the harness imported firmware modules %s: not counted" % firmware)
+from tools.sim.heap import room_for_names
+import micropython
+room_for_names()
+micropython.qstr_info()
 gc.collect()
 base = gc.mem_alloc() - early
 d = Drive(config={"max_current": 32})
 d.run(0.5)
 gc.collect()
+micropython.qstr_info()
 print("upy_heap_after_boot_bytes: %d (firmware objects; %d with the bench harness)" % (gc.mem_alloc() - base, gc.mem_alloc()))
 d.charge(amps=32)
 app = d.app
@@ -194,7 +199,15 @@ def upy():
         print(line)
     r = subprocess.run([micropython(), "-X", "heapsize=256k", "-c", UPY_SCRIPT], env=upy_env("."),
                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
-    sys.stdout.write(r.stdout)
+    names = []
+    for line in r.stdout.splitlines(True):
+        if line.startswith("qstr pool:"):        # the port's interned names, before and after boot
+            names.append(int(line.split("n_qstr=")[1].split(",")[0]))
+            if len(names) == 2:
+                print("upy_names_at_boot: %d (interned by the firmware at boot; the port's table of them, about"
+                      " 13 B a name, is not in the heap figures: tools/sim/heap.py)" % (names[1] - names[0]))
+        else:
+            sys.stdout.write(line)
 
 
 def mpy_sizes():

@@ -18,7 +18,8 @@ def heap():
         print(line)
     env = upy_tests.upy_env(".")
     test = "host_tests/upy/test_web_heap_upy.py"
-    r = subprocess.run([upy_tests.micropython(), "-X", "heapsize=" + upy_tests.heap_for(os.path.join(ROOT, test)), test],
+    r = subprocess.run([upy_tests.micropython(), "-X", "heapsize=" + upy_tests.heap_for(os.path.join(ROOT, test))]
+                       + upy_tests.script_args(os.path.join(ROOT, test)),
                        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     return [x for x in r.stdout.splitlines() if x.startswith("web heap:")] or [r.stdout.strip()[-300:]]
 

@@ -35,7 +35,7 @@ def heap_for(path):
 # What a board would hold precompiled, plus the MicroPython-side bench tools the tests import.
 MPY_TREES = (("firmware", ""), ("boards", "boards"), ("tools/sim/mock_machine", "tools/sim/mock_machine"))
 MPY_FILES = ("tools/__init__.py", "tools/sim/__init__.py", "tools/sim/rig.py", "tools/sim/drive.py",
-             "tools/sim/virtual_vehicle.py", "tools/sim/__main__.py", "tools/vboard/__init__.py",
+             "tools/sim/virtual_vehicle.py", "tools/sim/__main__.py", "tools/sim/heap.py", "tools/vboard/__init__.py",
              "tools/vboard/vboot.py")
 # (a folder of its own: the build/upy-mpy of older checkouts holds the clone's paths, and its files,
 # newer than their sources, would be kept)
@@ -95,6 +95,15 @@ def upy_env(root=ROOT):
     return env
 
 
+def script_args(path):
+    """How the port is told to run a test file, from the clone's top with upy_env("."): as a module
+    when it lives in host_tests/upy (a script's own folder would go first on the search path, as
+    an absolute path, and every module found there would carry it)."""
+    rel = os.path.relpath(path, ROOT)
+    folder, name = os.path.split(rel)
+    return ["-m", name[:-3]] if folder == os.path.join("host_tests", "upy") else [rel]
+
+
 def main(argv):
     files = argv or sorted(glob.glob(os.path.join(ROOT, "host_tests", "upy", "test_*.py")))
     failed = precompile()
@@ -106,7 +115,7 @@ def main(argv):
     exe, env = micropython(), upy_env(".")
     total_failed = 0
     for f in files:
-        r = subprocess.run([exe, "-X", "heapsize=" + heap_for(f), os.path.relpath(f, ROOT)], env=env, cwd=ROOT,
+        r = subprocess.run([exe, "-X", "heapsize=" + heap_for(f)] + script_args(f), env=env, cwd=ROOT,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
         last = (r.stdout.strip().splitlines() or ["(no output)"])[-1]
         print("upy %-44s heap %-5s %s" % (os.path.relpath(f, ROOT), heap_for(f), last))
