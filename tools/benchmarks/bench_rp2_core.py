@@ -1,0 +1,119 @@
+"""The core's parts timed on the emulated Pico (the stock MicroPython rp2 image, the core as the
+`.mpy` files `make flash` puts there): what one full step, the quiet step and each part of them
+cost, in us per call, in A1, B2 and C2. The control tick's own figures are rp2_bench's
+(`rp2_control_cpu_*`); these say where a full step's time goes (docs/rp2emu.md)."""
+import os
+import subprocess
+import sys
+import tempfile
+
+from tools import rp2emu
+from tools.toolchain import mpy_build
+
+ROOT = mpy_build.ROOT
+CORE = ("charger", "limits", "pilot", "protections", "proximity", "ticks", "vocab")
+
+SCRIPT = r'''
+import time
+from evse.core import charger as CH, limits as L
+cfg = {'max_current': 32, 'connector': 'j1772', 'phases': 1, 'bc_qualify_ms': 300, 'wakeup_after_s': 30,
+       'ventilation': False, 'require_auth': False, 'rcd_selftest': False, 'economiser': False,
+       'temp_half_c': 65, 'temp_quarter_c': 68, 'temp_stop_c': 71, 'temp_restore_c': 62}
+ch = CH.Charger(cfg)
+m = CH.Measurements()
+m.pilot_ok, m.pp_ohms, m.temp_c = True, 150, 30
+now = [1000]
+
+def fill(level):
+    mode = ch.out.pilot_mode
+    if mode == L.PILOT_F:
+        m.pilot_pos = m.pilot_neg = -12000
+    elif mode == L.PILOT_X1:
+        m.pilot_pos = m.pilot_neg = level
+    else:
+        m.pilot_pos, m.pilot_neg = level, -12000
+
+def t(state, name, f, n=40):
+    t0 = time.ticks_us()
+    for _ in range(n):
+        f()
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    t0 = time.ticks_us()
+    for _ in range(n):
+        pass
+    print("PART", state, name, (dt - time.ticks_diff(time.ticks_us(), t0)) // n)
+
+for level in (12000, 9000, 6000):
+    for _ in range(200):
+        now[0] += 10
+        fill(level)
+        ch.step(m, now[0])
+        if ch.resample:
+            ch.step(m, now[0] + 1)
+    s = ch.state
+    fill(level)
+    n = now[0]
+    ps = ch.det.state
+    t(s, "quiet_step", lambda: ch.step(m, n))
+    t(s, "full_step", lambda: ch._full_step(m, n))
+    t(s, "measure", lambda: ch._measure(m, n))
+    t(s, "collect_faults", lambda: ch._collect_faults(m, ps, n))
+    t(s, "next_state", lambda: ch._next_state(m, ps, n))
+    t(s, "apply_limit", lambda: ch._apply_limit(n))
+    t(s, "same_inputs", lambda: ch._same_inputs(m))
+    t(s, "keep_inputs", lambda: ch._keep_inputs(m))
+    t(s, "fill", lambda: ch._fill(ch._q_b))
+    t(s, "horizon", lambda: ch._horizon(n))
+'''
+
+
+def _compile(out):
+    for name in CORE:
+        src = os.path.join(ROOT, "firmware", "evse", "core", name + ".py")
+        rc, text = mpy_build.compile_one(src, os.path.join(out, name + ".mpy"), "armv6m", "evse/core/%s.py" % name)
+        if rc:
+            raise RuntimeError(text)
+
+
+def _mpremote(port, *args):
+    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port] + list(args), cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    if r.returncode:
+        raise RuntimeError(r.stdout)
+    return r.stdout
+
+
+def parts():
+    """{(state, part): us per call} from one emulated Pico."""
+    with tempfile.TemporaryDirectory() as d:
+        _compile(d)
+        emu = subprocess.Popen([sys.executable, "-m", "tools.rp2emu", "--fast"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        try:
+            line = emu.stdout.readline()
+            if "ready" not in line:
+                raise RuntimeError("the emulated Pico did not start: " + line + emu.stdout.read())
+            port = line.split("port=")[1].split()[0]
+            _mpremote(port, "mkdir", ":evse", "+", "mkdir", ":evse/core", "+", "cp",
+                      *[os.path.join(d, n + ".mpy") for n in CORE] + [":evse/core/"])
+            out = _mpremote(port, "exec", SCRIPT)
+        finally:
+            emu.terminate()
+            emu.wait(30)
+    got = {}
+    for x in out.splitlines():
+        if x.startswith("PART "):
+            _, state, part, us = x.split()
+            got[(state, part)] = int(us)
+    return got
+
+
+def main():
+    why = rp2emu.missing()
+    if why:
+        print("rp2_core_parts: skipped (%s)" % why)
+        return
+    got = parts()
+    states = sorted(set(s for s, _ in got))
+    for part in dict.fromkeys(p for _, p in got):
+        print("rp2_core_part_us %-15s %s" % (part, "  ".join("%s %4d" % (s, got[(s, part)]) for s in states)))
