@@ -14,7 +14,7 @@ def room_for_names(names=1000, most=5000):
     that pool instead of landing on a pool's boundary (14 KB at once on the 64-bit port) wherever
     the harness's own names, read before the base line, happen to put it: one name more in a test
     tool would read as 14 KB more of firmware. What the figure then leaves out is the pool's table
-    of the firmware's names (about 13 bytes a name here, 733 names at boot); their text is
+    of the firmware's names (about 13 bytes a name here; make bench prints how many); their text is
     counted. Returns the names interned (0 under CPython)."""
     mem = getattr(gc, "mem_alloc", None)
     if mem is None:
