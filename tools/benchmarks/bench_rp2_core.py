@@ -2,16 +2,13 @@
 `.mpy` files `make flash` puts there): what one full step, the quiet step and each part of them
 cost, in us per call, in A1, B2 and C2. The control tick's own figures are rp2_bench's
 (`rp2_control_cpu_*`); these say where a full step's time goes (docs/rp2emu.md)."""
-import os
 import subprocess
 import sys
-import tempfile
 
 from tools import rp2emu
-from tools.toolchain import mpy_build
 
-ROOT = mpy_build.ROOT
-CORE = ("charger", "limits", "pilot", "protections", "proximity", "ticks", "vocab")
+CORE = tuple("evse/core/%s.mpy" % n for n in ("charger", "limits", "pilot", "protections", "proximity", "ticks",
+                                                "vocab"))
 
 SCRIPT = r'''
 import time
@@ -67,39 +64,17 @@ for level in (12000, 9000, 6000):
 '''
 
 
-def _compile(out):
-    for name in CORE:
-        src = os.path.join(ROOT, "firmware", "evse", "core", name + ".py")
-        rc, text = mpy_build.compile_one(src, os.path.join(out, name + ".mpy"), "armv6m", "evse/core/%s.py" % name)
-        if rc:
-            raise RuntimeError(text)
-
-
-def _mpremote(port, *args):
-    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port] + list(args), cwd=ROOT,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
-    if r.returncode:
-        raise RuntimeError(r.stdout)
-    return r.stdout
-
-
 def parts():
     """{(state, part): us per call} from one emulated Pico."""
-    with tempfile.TemporaryDirectory() as d:
-        _compile(d)
-        emu = subprocess.Popen([sys.executable, "-m", "tools.rp2emu", "--fast"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-        try:
-            line = emu.stdout.readline()
-            if "ready" not in line:
-                raise RuntimeError("the emulated Pico did not start: " + line + emu.stdout.read())
-            port = line.split("port=")[1].split()[0]
-            _mpremote(port, "mkdir", ":evse", "+", "mkdir", ":evse/core", "+", "cp",
-                      *[os.path.join(d, n + ".mpy") for n in CORE] + [":evse/core/"])
-            out = _mpremote(port, "exec", SCRIPT)
-        finally:
-            emu.terminate()
-            emu.wait(30)
+    from tools.rp2emu import hold
+    with rp2emu.Pico(rp2emu.load_board("rpi_pico")) as pico:
+        pico.pump(emu_s=1.0, wall_s=120)
+        hold.install(pico, CORE)
+        proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", SCRIPT],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if not pico.pump(until=lambda: proc.poll() is not None, wall_s=600) or proc.returncode:
+            raise RuntimeError("mpremote: %s" % proc.stdout.read().decode())
+        out = proc.stdout.read().decode()
     got = {}
     for x in out.splitlines():
         if x.startswith("PART "):

@@ -97,11 +97,12 @@ def _mpremote(pico, args):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def install(pico):
-    """The shell's modules onto the stock image, compiled as `make flash` compiles them."""
+def install(pico, modules=MODULES):
+    """These modules (the shell's, unless told) onto the stock image, compiled as `make flash`
+    compiles them."""
     have = dict((dst, src) for src, dst in flash.build("rpi_pico"))
     args = ["fs", "mkdir", ":evse", "+", "fs", "mkdir", ":evse/core", "+", "fs", "mkdir", ":evse/shell"]
-    for rel in MODULES:
+    for rel in modules:
         args += ["+", "fs", "cp", have[rel], ":" + rel]
     proc = _mpremote(pico, args)
     if not pico.pump(until=lambda: proc.poll() is not None, wall_s=600) or proc.returncode:
