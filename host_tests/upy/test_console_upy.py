@@ -85,6 +85,23 @@ def test_overlong_line_keeps_its_id():
     assert C.prefix_id(b'{"id": 47') is None       # cut inside the number: no guess
 
 
+def test_status_temperature_holds_through_the_adcs_noise():
+    """The status's temp_c on a Pico board (its sensor reads about 1 C of noise): whole degrees
+    that stay put once settled (App._shown_temp; host_tests/test_adc_noise_bench.py has the rest)."""
+    rig = Rig(config={"max_current": 32}, board="rpi_pico")
+    s = Mem()
+    C.attach(rig.app, s)
+    rig.world.temp_c = 40.4
+    rig.run(0.5)
+    raw, shown = [], []
+    for _ in range(60):
+        r = _ask(rig, s, b'{"cmd": "status"}', 0.25)
+        raw.append(rig.app.m.temp_c)
+        shown.append(r[0]["temp_c"])
+    assert len(set(raw)) >= 3, raw
+    assert len(set(shown[20:])) == 1 and shown[-1] in (39, 40, 41), shown
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())
