@@ -78,6 +78,22 @@ def test_economiser_pulls_in_then_holds(tmp_path):
     assert not b.coil and b.rig.board.CONTACTOR_PINS[0] not in mm.pwms
 
 
+def test_economiser_switched_off_during_the_pull_in_keeps_the_coil_fully_on(tmp_path):
+    b = Drive(config={"economiser": True}, flash_dir=str(tmp_path))
+    b.run(0.5).plug()
+    b.run(0.5)
+    b.ev("C")
+    for _ in range(200):                      # (virtual time: 2 s at most)
+        if b.coil:
+            break
+        b.run(0.01)
+    assert b.coil
+    b.app.cfg["economiser"] = False           # a live setting, as the console applies it
+    b.run(1)
+    assert b.coil and b.rig.board.CONTACTOR_PINS[0] not in mm.pwms
+    assert mm.output(b.rig.board.CONTACTOR_PINS[0]) == 1
+
+
 def test_rcd_trip_stops_the_economiser_pwm_from_the_interrupt(tmp_path):
     b = Drive(config={"economiser": True}, flash_dir=str(tmp_path))
     b.run(0.5).charge()

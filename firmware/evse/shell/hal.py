@@ -111,7 +111,7 @@ class Hardware:
         # Safe state first: contactor open, pilot at -12 V (offers nothing) until the checks pass.
         self._coils = tuple(machine.Pin(p, machine.Pin.OUT, value=0) for p in board.CONTACTOR_PINS)
         self._econ = None
-        self._econ_since = None
+        self._econ_since = None   # when the coil closed, while the economiser's pull-in is under way
         self.pilot_pwm = machine.PWM(machine.Pin(board.PILOT_PWM_PIN), freq=L.PILOT_FREQ_HZ,
                                      duty_u16=_U16_LOW)
         self._pwm_port = board.PWM_PORT
@@ -551,7 +551,10 @@ class Hardware:
     def apply(self, out, cfg, now_ms):
         """The core's outputs, the coil first (an opening never waits behind the pilot's writes).
         Each part only when it has something to do: a call costs about 20 us on the Pico."""
-        if out.contactor or not self._opened or self.guard_trips != self._guard_seen:
+        # The coil while the core keeps it closed: only to close it, to pull the economiser in, or
+        # when an interrupt opened it (coil_on False); a call each tick took 0.16 ms on the Pico.
+        if ((not self.coil_on or self._econ_since is not None) if out.contactor else not self._opened) \
+                or self.guard_trips != self._guard_seen:
             self.set_contactor(out.contactor, cfg["phases"], cfg["economiser"], now_ms)
         if out.pilot_mode != self._mode or out.amps_x10 != self._amps_x10:
             self.set_pilot(out.pilot_mode, out.amps_x10)
@@ -567,11 +570,12 @@ class Hardware:
             return
         c = self._coils
         if c[0].value() == 0 and self._econ is None:
-            self._close_coil(poles, now_ms)
-        elif economiser and self._econ is None and self._econ_since is not None \
+            self._close_coil(poles, economiser, now_ms)
+        elif self._econ is None and self._econ_since is not None \
                 and ticks_diff(now_ms, self._econ_since) >= L.ECON_PULL_MS:
-            # Pulled in: hold the coil at a lower average current.
-            self._econ = machine.PWM(c[0], freq=L.PILOT_FREQ_HZ * 20, duty_u16=L.ECON_HOLD_DUTY_U16)
+            if economiser:    # (the setting as it is now) pulled in: hold the coil at a lower current
+                self._econ = machine.PWM(c[0], freq=L.PILOT_FREQ_HZ * 20, duty_u16=L.ECON_HOLD_DUTY_U16)
+            self._econ_since = None
         if self.rcd_tripped or self.rcd_dc_tripped:
             self._trip()          # a trip's interrupt came between the check above and the drive
 
@@ -592,7 +596,7 @@ class Hardware:
         self._econ_since = None
         self._opened = True
 
-    def _close_coil(self, poles, now_ms):
+    def _close_coil(self, poles, economiser, now_ms):
         c = self._coils
         self._opened = False
         self.coil_on = True
@@ -607,7 +611,7 @@ class Hardware:
             if poles > 1 and len(c) > 1:
                 c[1].value(1)
         machine.enable_irq(irq)
-        self._econ_since = now_ms
+        self._econ_since = now_ms if economiser else None    # the economiser's pull-in under way
 
     def set_rcd_test(self, on):
         self._test_on = on
