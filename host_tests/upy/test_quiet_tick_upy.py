@@ -16,7 +16,9 @@ import upytest
 # and the quiet tick's own fields.
 NOT_STATE = ("cfg", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits",
              "_q_a", "_q_b", "_q_in", "_q_t", "_q_rem", "_windows")
-LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000)  # A B C D E, gaps, impossible
+LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000,  # A B C D E, gaps, impossible
+          11000, 10000, 8000, 7000, 5000, 4000, 2000, 13000, -1000, -11000)   # each band's edge: the noise crosses it
+NEGS = (-12000, -12000, -12000, -10000, -14000, -9000)    # the negative plateau, at its range's edges too
 PP = (150, 150, 150, L.PP_NOT_WIRED, 480, L.PP_OPEN, 1500, 298, 330, 140, 2000, 60)
 TEMPS = (None, 30, 66, 69, 72, 60, 64, 62)
 CURRENTS = (None, 0, 16000, 33000, 45000, -1)
@@ -47,7 +49,7 @@ class World:
 
     def __init__(self, r):
         self.r = r
-        self.level, self.diode_short, self.ok = 9000, False, True
+        self.level, self.diode_short, self.ok, self.neg = 9000, False, True, -12000
         self.pp, self.fb_mode, self.temp, self.ma = 150, 0, 30, None
         self.rcd, self.rcd_dc, self.edges, self.test_ticks = False, False, 0, 0
 
@@ -58,6 +60,7 @@ class World:
             self.level = r.pick(LEVELS)
         elif k == 3:
             self.diode_short = r.below(6) == 0
+            self.neg = r.pick(NEGS)
         elif k == 4:
             self.pp = r.pick(PP)
         elif k == 5:
@@ -87,7 +90,7 @@ class World:
             pos = neg = self.level + noise
         else:
             pos = self.level + noise
-            neg = -pos if self.diode_short else -12000
+            neg = -pos if self.diode_short else self.neg + noise
         m.pilot_pos, m.pilot_neg, m.pilot_ok = pos, neg, r.below(200) != 0
         # a real ADC's noise on every read: PP by a few ohms, the temperature by a degree (across
         # the band edges and thresholds of PP and TEMPS too)

@@ -45,11 +45,14 @@ class Outputs:
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
 _STATE_FIELDS = const(60)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
+_Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
 _W_PP_HI = const(1)
 _W_CONN = const(2)
 _W_T_LO = const(3)            # ... and the temperatures' window
 _W_T_HI = const(4)
+_W_POS_LO = const(5)          # ... and the pilot's plateaus' (pilot.window)
+_W_NEG_LO = const(7)
 
 
 def _left(diff, now, t0, ms, r):
@@ -132,12 +135,14 @@ class Charger:
         self._q_b = [None] * _STATE_FIELDS  # type: list  # ... and after it
         self._q_in = [None] * 15  # type: list  # the inputs of the last full step (_same_inputs)
         # ... and the ones it decodes alike: the PP values its connector's decoder reads as the last
-        # reading, and the temperatures the thermal level holds through
-        self._windows = [1, 0, None, 1, 0]  # type: list
+        # reading, the temperatures the thermal level holds through, the pilot's plateaus that
+        # read as the last ones
+        self._windows = [1, 0, None, 1, 0, 1, 0, 1, 0]  # type: list
         self.thermal.band(self._windows, _W_T_LO)
-        self._q_t = 0                 # when a full step last changed nothing ...
+        self._q_t = 0                 # when a full step last changed nothing (or, _Q_FILL, was taken) ...
         self._q_rem = _Q_STALE        # ... and for how many ms after it no timer can run out; 0: none,
-        # but _q_b is the state now (the last step ended with its fill, no request since); _Q_STALE: not
+        # but _q_b is the state now (the last fill, no step or request since); _Q_STALE: not;
+        # _Q_FILL: _q_a is the state before the last tick's step, the next tick compares (_settle)
         self._room0 = None            # 48 attributes: a table of 59, not 47 full (hal.Hardware's note)
 
     # --- requests from services ---
@@ -240,31 +245,42 @@ class Charger:
     def step(self, m, now):
         """One control step. A quiet tick skips it: the last full step changed nothing (every
         field compared, no event), no request came since, the inputs read the same (the pilot by
-        its class) and no timer can run out yet: this step would change nothing either (on the
-        emulated Pico a quiet step takes about 0.3 ms, a full one 0.5-1.0 ms)."""
+        its window) and no timer can run out yet: this step would change nothing either (on the
+        emulated Pico a quiet step takes about 0.2 ms, a full one about 0.9 ms)."""
         # The step of a fast change's confirming burst decides a change: no fixed point, so neither
-        # the inputs' check nor the fill (0.25-0.3 ms each on the Pico) is worth its time.
+        # the inputs' check nor the fill (0.2-0.3 ms each on the Pico) is worth its time.
         same = not self._confirming and self.state != V.ST_BOOT and self._same_inputs(m)
         rem = self._q_rem
+        if rem == _Q_FILL:
+            rem = self._settle(same)
         if same and rem > 0 and self.diff(now, self._q_t) < rem:
             return
         self._q_rem = _Q_STALE
         n = len(self.events)
-        if rem != _Q_STALE:
-            # The last step's fill is the state now (only quiet ticks since, no request): a swap.
-            self._q_a, self._q_b = self._q_b, self._q_a
+        if same:                                # the state before this step into _q_a:
+            if rem == _Q_STALE:
+                self._fill(self._q_a)
+            else:                               # the last fill is the state now (only quiet
+                self._q_a, self._q_b = self._q_b, self._q_a     # ticks since, no request)
         self._full_step(m, now)
         if not (same or self._confirming):      # (same: they are the inputs already; confirming:
             self._keep_inputs(m)                # the confirming step right after keeps its own)
         if same and len(self.events) == n:
-            # One fill a step: the state after it, compared with the one before when that is known
-            # (a first step with these inputs only fills; the next one compares).
+            # The next tick fills the state this step left and compares (one fill a tick: a full
+            # step with two took 1.6 ms on the Pico)
+            self._q_t = now
+            self._q_rem = _Q_FILL
+
+    def _settle(self, same):
+        """The last tick's step, if the inputs still read the same and no request came: the state it
+        left (the state now) against the one before it. -> the quiet time from that step: none (0)
+        when it changed something, _Q_STALE when the inputs moved."""
+        rem = _Q_STALE
+        if same:
             self._fill(self._q_b)
-            if rem == _Q_STALE or self._q_a != self._q_b:
-                self._q_rem = 0
-            else:
-                self._q_t = now
-                self._q_rem = self._horizon(now)
+            rem = self._horizon(self._q_t) if self._q_a == self._q_b else 0
+        self._q_rem = rem
+        return rem
 
     def _full_step(self, m, now):
         ps = self._measure(m, now)              # 1. measure
@@ -292,25 +308,22 @@ class Charger:
 
     # --- the quiet tick's checks (step) ---
     @micropython.native
-    def _pilot_class(self, m):
-        mode = self.out.pilot_mode
-        return P.classify(m.pilot_pos, m.pilot_neg, mode == L.PILOT_PWM or mode == L.PILOT_5PCT,
-                          self.det.state)
-
-    @micropython.native
     def _same_inputs(self, m):
         """Everything a step reads from outside is as the last full step read it."""
-        # PP and temperature by what the step would make of them (a band, the thermal level's
-        # window), not by their value: a real ADC's noise moves both a little on every read.
+        # The pilot, PP and temperature by what the step would make of them (the plateaus' window,
+        # a band, the thermal level's window), not by their value: a real ADC's noise moves them a
+        # little on every read. The pilot's window holds for the PWM as it was then (q[13]): a
+        # classification of its own took 0.12 ms of each tick on the Pico.
         q = self._q_in
         w = self._windows
         t = m.temp_c
-        return (m.pilot_ok == q[0] and w[_W_PP_LO] <= m.pp_ohms <= w[_W_PP_HI] and m.feedback == q[1]
+        return (m.pilot_ok == q[0] and w[_W_POS_LO] <= m.pilot_pos < w[_W_POS_LO + 1]
+                and w[_W_NEG_LO] <= m.pilot_neg < w[_W_NEG_LO + 1] and self.out.pilot_mode == q[13]
+                and w[_W_PP_LO] <= m.pp_ohms <= w[_W_PP_HI] and m.feedback == q[1]
                 and m.rcd_trip == q[2] and m.rcd_edges == q[3] and m.rcd_dc_trip == q[4]
                 and (t is None or w[_W_T_LO] <= t < w[_W_T_HI])
                 and m.current_ma == q[5] and m.guard_opened == q[14]
-                and self._same_requests()
-                and self._pilot_class(m) == q[13])
+                and self._same_requests())
 
     @micropython.native
     def _same_requests(self):
@@ -337,8 +350,10 @@ class Charger:
         q[10] = cfg["ventilation"]
         q[11] = cfg["wakeup_after_s"]
         q[12] = cfg["rcd_selftest"]
-        q[13] = self._pilot_class(m)
+        q[13] = mode = self.out.pilot_mode
         q[14] = m.guard_opened
+        P.window(m.pilot_pos, m.pilot_neg, mode == L.PILOT_PWM or mode == L.PILOT_5PCT, self._windows,
+                 _W_POS_LO)
 
     def _fill(self, b):
         """Every field of the core's state into b, one by one (nothing allocated; a list's ==

@@ -117,6 +117,37 @@ def _level(pos_mv, prev):
     return INVALID
 
 
+# Every level at which classify's answer on the positive plateau can turn, ascending: between two
+# of them it answers alike whatever the previous state (`window`, the core's quiet tick).
+_POS_EDGES = (L.F_MIN_MV, L.F_MAX_MV + 1, L.E_MIN_MV, L.D_MIN_MV, L.CD_HYST_MV, L.C_MIN_MV,
+              L.BC_HYST_MV, L.B_MIN_MV, L.AB_HYST_MV, L.A_MIN_MV, L.PILOT_HIGH_FAULT_MV + 1)
+_MV_LOWEST = const(-1000000)     # the open ends of a window: past any reading
+_MV_HIGHEST = const(1000000)
+
+
+def window(pos_mv, neg_mv, pwm_on, w, i):
+    """The plateaus classify reads alike with these, whatever the previous state (the PWM on or
+    off as given): w[i] <= pos < w[i + 1] and w[i + 2] <= neg < w[i + 3]. None (an empty window)
+    for readings that are not whole mV, and for a negative plateau out of its range with the PWM
+    on (the answer then depends on both plateaus' sum). Nothing allocated."""
+    if type(pos_mv) is not int or type(neg_mv) is not int or (
+            pwm_on and not L.NEG_PLATEAU_MIN_MV <= neg_mv <= L.NEG_PLATEAU_MAX_MV):
+        w[i] = w[i + 2] = 1
+        w[i + 1] = w[i + 3] = 0
+        return
+    lo = _MV_LOWEST
+    hi = _MV_HIGHEST
+    for e in _POS_EDGES:
+        if e > pos_mv:
+            hi = e
+            break
+        lo = e
+    w[i] = lo
+    w[i + 1] = hi
+    w[i + 2] = L.NEG_PLATEAU_MIN_MV if pwm_on else _MV_LOWEST
+    w[i + 3] = L.NEG_PLATEAU_MAX_MV + 1 if pwm_on else _MV_HIGHEST
+
+
 _WINDOW_MASK = (1 << L.FAULT_WINDOW) - 1
 
 
