@@ -17,7 +17,7 @@ def test_the_core_is_timed_part_by_part_on_the_emulated_pico():
     assert sorted(got) == sorted((s, p) for s in ("A1", "B2", "C2") for p in parts), sorted(got)
     for s in ("A1", "B2", "C2"):
         assert 0 < got[(s, "quiet_step")] < got[(s, "full_step")], got
-        # the emulator counts cycles: 188-206 us with the pilot's window, 252-284 us when the quiet
+        # the emulator counts cycles: 182-200 us with the pilot's window, 252-284 us when the quiet
         # step classified the plateaus again (docs/rp2emu.md, "Below 1 ms in A and fault")
         assert got[(s, "quiet_step")] < 240, got
         assert got[(s, "measure")] + got[(s, "next_state")] < got[(s, "full_step")], got

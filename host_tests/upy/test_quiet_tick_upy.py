@@ -39,7 +39,7 @@ class Rand:
 
 
 def _cfg():
-    c = dict((k, v[1]) for k, v in settings.SCHEMA.items())
+    c = settings.defaults()
     c["max_current"] = 32
     return c
 
