@@ -83,14 +83,46 @@ def test_a_short_glitch_meets_one_sample_of_a_plateau():
 
 
 def test_the_sums_of_a_capture_are_the_phased_reads_sums():
-    """The sampler's plateau sums from captured samples, glitch and spread checks included."""
-    s = PP.PhaseSampler(None, 0, _u16(2048), PERIOD_US, 4000)
+    """The sampler's plateaus from captured samples, glitch and spread checks included: each
+    plateau's extremes dropped (a glitch to 3000 on the low one among them)."""
+    s = PP.PhaseSampler(None, 0, _u16(2048), PERIOD_US, 4000, 1000)
     s.buf[:] = array("H", [_u16(v) for v in (HI, HI + 8, HI - 8, HI, LO, LO, 3000, LO)])
     s.hn = s.ln = PP.SAMPLES
     s.sums()
-    assert (s.hs, s.hmax, s.hmin) == (sum(_u16(v) for v in (HI, HI + 8, HI - 8, HI)), _u16(HI + 8), _u16(HI - 8))
-    assert (s.ls, s.lmax, s.lmin) == (3 * _u16(LO) + _u16(3000), _u16(3000), _u16(LO))
+    assert (s.pos_mv, s.neg_mv) == (_u16(HI) - _u16(2048), _u16(LO) - _u16(2048))
     assert s.mixed == 1 and not s.wild           # one glitch across 0 V; the middle two agree
+
+
+def test_a_plateau_with_no_samples_reads_as_the_other():
+    s = PP.PhaseSampler(None, 0, _u16(2048), PERIOD_US, 4000, 1000)
+    s.buf[:] = array("H", [_u16(v) for v in (HI, HI, 0, 0, LO, LO, LO, LO)])
+    s.hn, s.ln = 0, PP.SAMPLES
+    s.sums()
+    assert s.pos_mv == s.neg_mv == _u16(LO) - _u16(2048)
+    s.hn, s.ln = 2, 0
+    s.sums()
+    assert s.pos_mv == s.neg_mv == _u16(HI) - _u16(2048)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hi=st.lists(st.integers(0, 4095), min_size=1, max_size=PP.SAMPLES),
+       lo=st.lists(st.integers(0, 4095), min_size=1, max_size=PP.SAMPLES),
+       k=st.integers(1, 2000), zero=st.integers(0, 65535))
+def test_the_sums_give_each_plateaus_millivolts(hi, lo, k, zero):
+    """Each plateau's mV from its samples: the mean less the highest and lowest once there are 4,
+    less the 0 V code, times uV per code, floored (the HAL's reading of a burst, hal._plateaus)."""
+    s = PP.PhaseSampler(None, 0, zero, PERIOD_US, 4000, k)
+    s.buf[:] = array("H", [_u16(v) for v in (hi + [0] * (PP.SAMPLES - len(hi)) + lo
+                                             + [0] * (PP.SAMPLES - len(lo)))])
+    s.hn, s.ln = len(hi), len(lo)
+    s.sums()
+
+    def mv(codes):
+        u = sorted(_u16(c) for c in codes)
+        if len(u) > 3:
+            u = u[1:-1]
+        return (sum(u) // len(u) - zero) * k // 1000
+    assert (s.pos_mv, s.neg_mv) == (mv(hi), mv(lo))
 
 
 SCRIPT = r"""
@@ -111,6 +143,9 @@ def pair():
     hw.measure(a)                 # the tick's read: the capture when it is there to take
     b = M()
     hw.sample_pilot(b, False)     # the phased read, on the same pilot
+    c = M()
+    hw.side_reads(c)              # PP, temperature, feedback through read_u16 and Pin.value
+    print("SIDE", a.pp_ohms, c.pp_ohms, a.temp_c, c.temp_c, a.feedback, c.feedback)
     return cap.used - used, a, b
 
 def dropped_by_measure():
@@ -189,7 +224,8 @@ def _run_on_pico(script, car_pin=None):
 @pytest.mark.skipif(rp2emu.missing() is not None, reason="emulated Pico: %s" % rp2emu.missing())
 def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
     out = _run_on_pico(SCRIPT, car_pin=6)
-    lines = dict((x.split()[0], x.split()[1:]) for x in out.splitlines() if x and x.split()[0] not in ("PAIR", "SOON"))
+    lines = dict((x.split()[0], x.split()[1:]) for x in out.splitlines()
+                 if x and x.split()[0] not in ("PAIR", "SOON", "SIDE"))
     assert [x for x in out.splitlines() if x.startswith("SOON")] == ["SOON 0"] * 10, out
     assert lines["CAPTURE"] == ["True"], out
     pairs = [list(map(int, x.split()[1:])) for x in out.splitlines() if x.startswith("PAIR")]
@@ -205,6 +241,17 @@ def test_the_capture_reads_the_pilot_as_the_phased_read_on_the_emulated_pico():
     assert early[0] == 1 and early[1] == 1 and abs(early[2] - early[3]) < 300, out   # waited for it
     assert lines["X1"] == ["0"], out                             # no PWM: nothing to capture
     assert list(map(int, lines["COUNTS"])) == [41, 2], out
+    # The side readings the capture's end took, in machine code, read as read_u16 and Pin.value
+    # read them: the PP's 150 Ohm, the temperature and the feedback alike
+    side = [x.split()[1:] for x in out.splitlines() if x.startswith("SIDE")]
+    assert len(side) == 41, out
+    for pp_a, pp_c, t_a, t_c, fb_a, fb_c in side:
+        assert abs(int(pp_a) - int(pp_c)) <= 2 and abs(int(pp_c) - 150) < 15, side
+        assert fb_a == fb_c, side
+    # the temperature: one conversion each, 0.47 C a code, the emulated ADC's 2 codes RMS of noise
+    t_a = [int(t) for _, _, t, _, _, _ in side]
+    t_c = [int(t) for _, _, _, t, _, _ in side]
+    assert abs(sum(t_a) / len(t_a) - 25) < 1.5 and abs(sum(t_c) / len(t_c) - 25) < 1.5, side
 
 
 NO_DMA = r"""

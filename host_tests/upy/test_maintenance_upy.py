@@ -4,6 +4,8 @@ charger into the REPL with the outputs safe and the watchdog fed by a soft timer
 window; a hand at the REPL that closes the contactor is undone at the next feed; when the window
 ends the watchdog resets the board. Virtual time: the mock's WDT expires like the hardware one."""
 
+from array import array
+
 from tools.sim import rig as R
 from tools.sim import mock_machine as mm
 mm.install()   # the firmware's `machine`
@@ -163,10 +165,16 @@ def test_where_the_pilot_is_captured_the_loop_starts_it_2_ms_before_each_tick():
     kicks, woke = [], []
 
     class Capture:                  # stands in for pilot_dma.PilotCapture: never armed, so the
-        armed = False               # tick reads the pilot itself
+        armed = False               # tick reads the PWM's pilot itself
+        side = array("i", (150, 25, 0, 0, 0, 0, 0))     # PP 150 Ohm, 25 C, feedback off
 
         def kick(self, cc, steps):
             kicks.append(hal.ticks_ms())
+
+        def level(self, n):         # no PWM: n reads of the level (sum, above 0 V, highest, lowest)
+            v = w.pilot_u16(hal.ticks_us())
+            self.side[3:7] = array("i", (n * v, n if v > w.volts_to_u16(0) else 0, v, v))
+            return True
 
     def sleep_ms(ms):
         mm.clock.advance_us(ms * 1000)

@@ -3,6 +3,7 @@
 import time
 
 import machine
+import micropython
 from micropython import const
 
 from evse.core import limits as L
@@ -33,6 +34,7 @@ _GLITCH_MIXED = const(1)    # one read across 0 V is a glitch (dropped), more is
 # level (two or more glitches; 0.5 V RMS of noise never set it off on the bench), even near 0 V
 # where noise across 0 V is a shorted pilot's (E): an impossible reading, a pilot fault once confirmed
 _GLITCH_SPREAD_MV = const(3000)
+_PP_OPEN_CODES = const(64)  # a PP this close to the pull-up's full scale is open (no resistor)
 
 
 WDT_RESET = machine.WDT_RESET
@@ -76,6 +78,11 @@ def set_utc(t):
     days = t // 86400
     y, mo, d = civil_from_days(days)
     machine.RTC().datetime((y, mo, d, weekday(days), (t % 86400) // 3600, (t % 3600) // 60, t % 60, 0))
+
+
+def _adc_channel(pin):
+    """rp2: the ADC channel of a pin (GP26-29: channels 0-3; 4 is the temperature sensor); -1: none."""
+    return -1 if pin is None else pin if pin <= 4 else pin - 26
 
 
 def adc_input(pin, atten):
@@ -136,8 +143,6 @@ class Hardware:
         self.guard = None
         self.capture = None       # rp2 with rp2.DMA: the pilot captured before the tick (kick_pilot)
         self.capture_wanted = False
-        if self._cc_addr:
-            self._start_phased(board)
         self._burst = board.PILOT_BURST
         self._pp_adc = adc_input(board.PP_ADC_PIN, board.ADC_ATTEN)
         self._temp_adc = adc_input(board.TEMP_ADC_PIN, board.ADC_ATTEN)
@@ -145,6 +150,8 @@ class Hardware:
         # PP divider in ADC codes, computed once: integers only on the tick
         self._pp_full = _U16_MAX * int(board.PP_VREF * 1000 + 0.5) // self._adc_fullscale_mv
         self._pp_pullup = board.PP_PULLUP_OHMS
+        if self._cc_addr:
+            self._start_phased(board)
         fb = board.FEEDBACK_PIN
         self._feedback = None if fb is None else machine.Pin(fb, machine.Pin.IN, machine.Pin.PULL_UP)
         self._rcd_test = None if board.RCD_TEST_PIN is None else machine.Pin(
@@ -175,9 +182,15 @@ class Hardware:
             import rp2  # pyright: ignore[reportMissingImports] (the rp2 port's own module)
             rp2.DMA
             from evse.shell.pilot_dma import PilotCapture
-            pin = board.PILOT_ADC_PIN       # GP26-29: ADC channels 0-3
-            self.capture = PilotCapture(self._phase, self._cc_addr - 0x04, pin if pin <= 4 else pin - 26,
-                                        1000000 // L.PILOT_FREQ_HZ)
+            b = board
+            self.capture = PilotCapture(
+                self._phase, self._cc_addr - 0x04, _adc_channel(b.PILOT_ADC_PIN), 1000000 // L.PILOT_FREQ_HZ,
+                self._zero,
+                None if b.PP_ADC_PIN is None else (_adc_channel(b.PP_ADC_PIN), self._pp_pullup, self._pp_full,
+                                                  self._pp_full - _PP_OPEN_CODES, L.PP_OPEN),
+                None if b.TEMP_ADC_PIN is None else (_adc_channel(b.TEMP_ADC_PIN), self._adc_fullscale_mv,
+                                                    b.TEMP_MV_AT_0C, b.TEMP_UV_PER_C),
+                None if b.FEEDBACK_PIN is None else (b.FEEDBACK_PIN, b.FEEDBACK_ACTIVE))
         except Exception:  # none: the tick reads the pilot itself, never a reason not to boot
             pass
         from evse.shell.guard import StallGuard
@@ -186,7 +199,7 @@ class Hardware:
     def _sampler(self):
         from evse.shell.pilot_phase import PhaseSampler
         return PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
-                            1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k)
+                            1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k, self._k)
 
     def _want_capture(self):
         """Whether a capture before the tick would be used: the PWM on, and no CT meter (it takes
@@ -272,21 +285,30 @@ class Hardware:
         """No PWM (X1, F): one level, a few reads. The highest and lowest are dropped (a glitch
         either way); reads on both sides of 0 V beyond one glitch are noise: no reading (as in the
         burst, a level a vehicle shows is made impossible; E stays E)."""
-        adc = self._pilot_adc
-        zero = self._zero
-        s = up = hi = 0
-        lo = _U16_MAX
-        n = _LEVEL_READS
-        while n:
-            n -= 1
-            v = adc.read_u16()
-            s += v
-            if v > zero:
-                up += 1
-            if v > hi:
-                hi = v
-            if v < lo:
-                lo = v
+        cap = self.capture
+        if cap is not None:   # rp2: the reads in machine code, and the side readings with them
+            cap.level(_LEVEL_READS)
+            got = cap.side    # [3:7]: pilot_dma.LEVEL_SUM
+            s = got[3]
+            up = got[4]
+            hi = got[5]
+            lo = got[6]
+        else:
+            adc = self._pilot_adc
+            zero = self._zero
+            s = up = hi = 0
+            lo = _U16_MAX
+            n = _LEVEL_READS
+            while n:
+                n -= 1
+                v = adc.read_u16()
+                s += v
+                if v > zero:
+                    up += 1
+                if v > hi:
+                    hi = v
+                if v < lo:
+                    lo = v
         m.pilot_ok = True
         self._plateaus(m, s, _LEVEL_READS, hi, lo, 0, 0, 0, 0)     # one side: neg reads as pos
         down = _LEVEL_READS - up
@@ -396,9 +418,16 @@ class Hardware:
         self._phased_reading(m, s)
 
     def _phased_reading(self, m, s):
-        """The sampler's plateaus (phased or captured) into m."""
-        m.pilot_ok = s.hn >= _MIN_PLATEAU_SAMPLES and s.ln >= _MIN_PLATEAU_SAMPLES
-        self._plateaus(m, s.hs, s.hn, s.hmax, s.hmin, s.ls, s.ln, s.lmax, s.lmin)
+        """The sampler's plateaus (phased or captured) into m, as its sums made them (with no
+        sample at all, as _plateaus leaves them: not acted on)."""
+        hn = s.hn
+        ln = s.ln
+        m.pilot_ok = hn >= _MIN_PLATEAU_SAMPLES and ln >= _MIN_PLATEAU_SAMPLES
+        if hn or ln:
+            m.pilot_pos = s.pos_mv
+            m.pilot_neg = s.neg_mv
+        else:
+            m.pilot_pos = m.pilot_neg
         if s.wild or (s.mixed > _GLITCH_MIXED and m.pilot_pos >= L.D_MIN_MV):   # not E, as in the burst
             m.pilot_pos = L.PILOT_HIGH_FAULT_MV + 1
 
@@ -434,7 +463,7 @@ class Hardware:
             return L.PP_NOT_WIRED
         raw = (adc.read_u16() + adc.read_u16() + adc.read_u16() + adc.read_u16()) >> 2
         full = self._pp_full
-        if raw >= full - 64:
+        if raw >= full - _PP_OPEN_CODES:
             return L.PP_OPEN
         # divider: raw/full = R / (R + R_pullup)
         return self._pp_pullup * raw // (full - raw)
@@ -451,6 +480,7 @@ class Hardware:
             return -1
         return 1 if self._feedback.value() == self.board.FEEDBACK_ACTIVE else 0
 
+    @micropython.native
     def measure(self, m):
         self.alive_ms = ticks_ms()    # first: the stall guard never reads beside the loop's own reads
         n = self.guard_trips
@@ -458,10 +488,20 @@ class Hardware:
         self._guard_seen = n
         side = self._side
         cap = self.capture
-        if cap is not None and cap.armed and cap.take(self._cc, self.steps):
-            self.side_reads(m)    # the ADC is free again
-            self._phased_reading(m, self._phase)
-        elif side is not None and self.ct is None and 0 < self.duty_x100 < 10000:
+        d = self.duty_x100
+        flat = d == 0 or d == 10000
+        if cap is not None and (flat or cap.armed and cap.take(self._cc, self.steps)):
+            if flat:
+                self._sample_level(m)
+            else:
+                self._phased_reading(m, self._phase)
+            # side_reads as the capture's end or the level read took them (pilot_dma.py), as
+            # read_pp, read_temp and read_feedback give them; here: a call costs 20 us
+            got = cap.side
+            m.pp_ohms = got[0]
+            m.temp_c = None if self._temp_adc is None else got[1]
+            m.feedback = got[2]
+        elif side is not None and self.ct is None and not flat:
             side.m = m            # read while the phased read waits for its second plateau
             side.done = False
             self._sample_phased(m, self._phase, side)

@@ -16,9 +16,11 @@ ticks_diff = time.ticks_diff
 
 try:
     ptr16
-except NameError:     # CPython: viper's cast is a name only inside viper functions; an array indexes alike
+except NameError:     # CPython: viper's casts are names only inside viper functions; an array indexes alike
     def ptr16(buf):
         return buf
+
+    ptr32 = ptr16
 
 SAMPLES = const(4)          # per plateau: the highest and lowest are dropped (one glitch each)
 # Dropped extremes further than a level's noise from their plateau's middle pair, in one reading:
@@ -45,15 +47,18 @@ class PhaseSampler:
     """Each plateau's samples, then its sum, count, extremes, and how many samples sat on the
     wrong side of 0 V (noise across the middle, not a pilot)."""
 
-    def __init__(self, adc, ctr_addr, zero, period_us, spread_max):
+    def __init__(self, adc, ctr_addr, zero, period_us, spread_max, k=1000):
         self._adc = adc
         self._ctr = ctr_addr       # a long int on a 32-bit port: made once, here
         self._zero = zero
         self._period_us = period_us
-        self._spread_max = spread_max   # codes between a plateau's two middle samples: a level's most
+        # What sums reads, in one array (an attribute each cost sums a lookup): the 0 V code, the
+        # codes between a plateau's two middle samples at a level's most, uV per code
+        self._c = array("i", (zero, spread_max, k))
+        self._r = array("i", (0, 0, 0, 0))    # each plateau's samples across 0 V and wildness (_plateau)
         self.buf = array("H", bytes(4 * SAMPLES))     # high plateau, then low
-        self.hs = self.hn = self.hmax = self.hmin = 0
-        self.ls = self.ln = self.lmax = self.lmin = 0
+        self.hn = self.ln = 0
+        self.pos_mv = self.neg_mv = 0   # each plateau's mean less its extremes (one empty: the other's)
         self.mixed = 0
         self.wild = False          # a plateau's middle samples disagree: glitches, not a level
 
@@ -97,64 +102,76 @@ class PhaseSampler:
 
     @micropython.viper
     def sums(self):
-        """Each plateau's sum, extremes, samples on its minority side of 0 V, and whether its two
-        middle samples (of 4: those left when the extremes are dropped) lie further apart than a
-        level's noise: with b + c and b^2 + c^2 from the sums less the extremes, (c - b)^2 =
-        2 (b^2 + c^2) - (b + c)^2, on 12-bit codes; or _GLITCHES_WILD of the dropped extremes lie
-        that far from their middle pair. Attributes, nothing allocated. Viper: machine
-        integers on the board (on the emulated Pico 180 -> 80 us with the call; native code was
-        1.6x faster than bytecode), the same arithmetic on CPython."""
-        buf = ptr16(self.buf)
-        zero = int(self._zero)
-        sm = int(self._spread_max) >> 4
-        lim = sm * sm
-        wild = False
-        mixed = 0
-        odd = 0
-        for side in range(2):
-            n = int(self.ln) if side else int(self.hn)
-            off = SAMPLES if side else 0
-            s = 0
-            mx = 0
-            up = 0
-            t = 0
-            q = 0
-            mn = 65535
-            for i in range(off, off + n):
-                v = int(buf[i])
-                s += v
-                w = v >> 4
-                t += w
-                q += w * w
-                if v > mx:
-                    mx = v
-                if v < mn:
-                    mn = v
-                if v > zero:
-                    up += 1
-            if side:
-                self.ls = s
-                self.lmax = mx
-                self.lmin = mn
-            else:
-                self.hs = s
-                self.hmax = mx
-                self.hmin = mn
-            a = mn >> 4
-            d = mx >> 4
-            bc = t - a - d
-            if n == SAMPLES:
-                if 2 * (q - a * a - d * d) - bc * bc > lim:
-                    wild = True
-                if 2 * d - bc > 2 * sm:     # the dropped highest: a glitch
-                    odd += 1
-                if bc - 2 * a > 2 * sm:     # the dropped lowest: a glitch
-                    odd += 1
-            mixed += up if up < n - up else n - up
-        if odd >= _GLITCHES_WILD:
-            wild = True
-        self.wild = wild
-        self.mixed = mixed
+        """Each plateau's mV (one with no samples reads as the other), its samples on the wrong
+        side of 0 V, and whether its samples are wild (_plateau). Attributes, nothing allocated.
+        Viper: machine integers on the board (on the emulated Pico 180 -> 80 us with the call;
+        native code was 1.6x faster than bytecode), the same arithmetic on CPython."""
+        buf = self.buf
+        c = self._c
+        r = self._r
+        hn = int(self.hn)
+        ln = int(self.ln)
+        pos = int(_plateau(buf, 0, hn, c, r, 0))
+        neg = int(_plateau(buf, SAMPLES, ln, c, r, 2))
+        p = ptr32(r)
+        if not hn:
+            pos = neg
+        if not ln:
+            neg = pos
+        self.pos_mv = pos
+        self.neg_mv = neg
+        self.mixed = p[0] + p[2]
+        self.wild = p[1] + p[3] >= _GLITCHES_WILD
+
+
+@micropython.viper
+def _plateau(src, off: int, n: int, consts, res, i: int) -> int:
+    """A plateau's n samples from src[off] -> its mV: the mean less the highest and lowest once
+    it has more than 3, less the 0 V code, times uV per code, floored (as the HAL's _plateaus
+    reads a burst). Into res[i] its samples on its minority side of 0 V; into res[i + 1] how wild
+    it is: _GLITCHES_WILD when its two middle samples (of 4: those left when the extremes are
+    dropped) lie further apart than a level's noise, with b + c and b^2 + c^2 from the sums less
+    the extremes, (c - b)^2 = 2 (b^2 + c^2) - (b + c)^2, on 12-bit codes; else 1 for each dropped
+    extreme that far from the middle pair (two glitches in a reading make it wild). Returned, not
+    stored: a ptr32's word reads back unsigned on a 64-bit port."""
+    buf = ptr16(src)
+    c = ptr32(consts)
+    out = ptr32(res)
+    zero = int(c[0])
+    sm = int(c[1]) >> 4
+    s = 0
+    mx = 0
+    up = 0
+    t = 0
+    q = 0
+    mn = 65535
+    for j in range(off, off + n):
+        v = int(buf[j])
+        s += v
+        w = v >> 4
+        t += w
+        q += w * w
+        if v > mx:
+            mx = v
+        if v < mn:
+            mn = v
+        if v > zero:
+            up += 1
+    if n > 3:
+        s = (s - mx - mn) // (n - 2)
+    elif n:
+        s = s // n
+    out[i] = up if up < n - up else n - up
+    out[i + 1] = 0
+    if n == SAMPLES:
+        a = mn >> 4
+        d = mx >> 4
+        bc = t - a - d
+        if 2 * (q - a * a - d * d) - bc * bc > sm * sm:
+            out[i + 1] = _GLITCHES_WILD
+        else:
+            out[i + 1] = int(2 * d - bc > 2 * sm) + int(bc - 2 * a > 2 * sm)
+    return (s - zero) * int(c[2]) // 1000 if n else 0
 
 
 @micropython.viper
