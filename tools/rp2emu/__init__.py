@@ -141,6 +141,7 @@ class Pico:
         self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
         self._held = False            # the emulator waits for our answer to the last event
         self._sent = {}
+        self._due = None              # the last time-driven change asked for as a stop (world us)
         ev = self.link.next(READY_TIMEOUT_S)
         if ev is None or ev.get("ev") != "ready":
             self.close()
@@ -240,7 +241,9 @@ class Pico:
             self.lit.extend(tuple(s) for s in ev.get("spans", ()))
             for pin, regs in ev["pwm"].items():
                 self._pwm(int(pin), regs)
-            self.world.update()
+            self._world_update()
+        elif kind == "at":         # a stop asked for: the world's time-driven models at that instant
+            self._world_update()
         elif kind == "boot":       # a reset: every output back to an input (low), PWM stopped
             self.boots = ev["n"]
             self.boot_reasons.append((ev["t"], ev["reason"]))
@@ -250,6 +253,17 @@ class Pico:
         elif kind == "off":        # the supply cut: the same, and nothing runs until power returns
             self.offs += 1
             self._dead_pins()
+
+    def _world_update(self):
+        """The world's time-driven models now, and a stop at the instant the monitor will trip if
+        the residual current stays (the ticks' 10 ms grid alone would deliver it up to a tick late:
+        `rcd_at_once` gives the interrupt 8 ms)."""
+        w = self.world
+        w.update()
+        due = w.rcd_trip_due
+        if due is not None and due != self._due and due + self.epoch_us > self.t_us:
+            self._due = due
+            self.stop_at(due + self.epoch_us)
 
     def _dead_pins(self):
         for pin in self._watch:

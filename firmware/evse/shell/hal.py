@@ -34,7 +34,6 @@ _GLITCH_MIXED = const(1)    # one read across 0 V is a glitch (dropped), more is
 # level (two or more glitches; 0.5 V RMS of noise never set it off on the bench), even near 0 V
 # where noise across 0 V is a shorted pilot's (E): an impossible reading, a pilot fault once confirmed
 _GLITCH_SPREAD_MV = const(3000)
-_PP_OPEN_CODES = const(64)  # a PP this close to the pull-up's full scale is open (no resistor)
 
 
 WDT_RESET = machine.WDT_RESET
@@ -78,11 +77,6 @@ def set_utc(t):
     days = t // 86400
     y, mo, d = civil_from_days(days)
     machine.RTC().datetime((y, mo, d, weekday(days), (t % 86400) // 3600, (t % 3600) // 60, t % 60, 0))
-
-
-def _adc_channel(pin):
-    """rp2: the ADC channel of a pin (GP26-29: channels 0-3; 4 is the temperature sensor); -1: none."""
-    return -1 if pin is None else pin if pin <= 4 else pin - 26
 
 
 def adc_input(pin, atten):
@@ -149,6 +143,7 @@ class Hardware:
         self._adc_fullscale_mv = int(fullscale * 1000)
         # PP divider in ADC codes, computed once: integers only on the tick
         self._pp_full = _U16_MAX * int(board.PP_VREF * 1000 + 0.5) // self._adc_fullscale_mv
+        self.pp_open_at = self._pp_full - 64   # a PP this close to the pull-up's full scale is open
         self._pp_pullup = board.PP_PULLUP_OHMS
         if self._cc_addr:
             self._start_phased(board)
@@ -181,16 +176,8 @@ class Hardware:
         try:       # the pilot's capture where the port has rp2.DMA and a free DMA channel
             import rp2  # pyright: ignore[reportMissingImports] (the rp2 port's own module)
             rp2.DMA
-            from evse.shell.pilot_dma import PilotCapture
-            b = board
-            self.capture = PilotCapture(
-                self._phase, self._cc_addr - 0x04, _adc_channel(b.PILOT_ADC_PIN), 1000000 // L.PILOT_FREQ_HZ,
-                self._zero,
-                None if b.PP_ADC_PIN is None else (_adc_channel(b.PP_ADC_PIN), self._pp_pullup, self._pp_full,
-                                                  self._pp_full - _PP_OPEN_CODES, L.PP_OPEN),
-                None if b.TEMP_ADC_PIN is None else (_adc_channel(b.TEMP_ADC_PIN), self._adc_fullscale_mv,
-                                                    b.TEMP_MV_AT_0C, b.TEMP_UV_PER_C),
-                None if b.FEEDBACK_PIN is None else (b.FEEDBACK_PIN, b.FEEDBACK_ACTIVE))
+            from evse.shell.pilot_dma import for_board
+            self.capture = for_board(self, board)
         except Exception:  # none: the tick reads the pilot itself, never a reason not to boot
             pass
         from evse.shell.guard import StallGuard
@@ -463,7 +450,7 @@ class Hardware:
             return L.PP_NOT_WIRED
         raw = (adc.read_u16() + adc.read_u16() + adc.read_u16() + adc.read_u16()) >> 2
         full = self._pp_full
-        if raw >= full - _PP_OPEN_CODES:
+        if raw >= self.pp_open_at:
             return L.PP_OPEN
         # divider: raw/full = R / (R + R_pullup)
         return self._pp_pullup * raw // (full - raw)

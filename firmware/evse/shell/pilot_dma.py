@@ -17,6 +17,7 @@ import machine
 import micropython
 from micropython import const
 
+from evse.core import limits as L
 from evse.shell.pilot_phase import SAMPLES, SETTLE_US, STRIDE_MAX, collect
 
 ticks_us = time.ticks_us
@@ -48,6 +49,24 @@ SAMPLE_US = const(3)                  # one conversion every 144 ADC clocks (the
 _START_US = const(1)                  # from the counter's read to the first sample, at most
 _EDGE_GUARD_US = const(2)             # a sample this close before an edge may already see it
 FRESH_US = const(4000)                # a capture older than this is not the pilot now
+
+
+def for_board(hw, board):
+    """The capture for the HAL hw (evse/shell/hal.py) on board: its sampler and the pilot's slice,
+    the side readings as hw reads them (imported on rp2 only: this costs no heap elsewhere)."""
+    b = board
+    return PilotCapture(
+        hw._phase, hw._cc_addr - 0x04, _adc_channel(b.PILOT_ADC_PIN), 1000000 // L.PILOT_FREQ_HZ, hw._zero,
+        None if b.PP_ADC_PIN is None else (_adc_channel(b.PP_ADC_PIN), hw._pp_pullup, hw._pp_full,
+                                          hw.pp_open_at, L.PP_OPEN),
+        None if b.TEMP_ADC_PIN is None else (_adc_channel(b.TEMP_ADC_PIN), hw._adc_fullscale_mv,
+                                            b.TEMP_MV_AT_0C, b.TEMP_UV_PER_C),
+        None if b.FEEDBACK_PIN is None else (b.FEEDBACK_PIN, b.FEEDBACK_ACTIVE))
+
+
+def _adc_channel(pin):
+    """The ADC channel of a pin (GP26-29: channels 0-3; 4 is the temperature sensor)."""
+    return pin if pin <= 4 else pin - 26
 
 
 def capture_len(period_us):

@@ -88,6 +88,7 @@ class World:
         self.noise_v = 0.0
         self.glitch_p = 0.0
         self._rcd_over_since = None
+        self.rcd_trip_due = None    # when the monitor trips if the residual current stays (us), or None
         self.powered = True                 # the controller's supply (the rig switches it)
         self._pp_key = self._temp_key = self._pp_btn = None
         self._pp_u16 = self._temp_u16 = 0
@@ -379,8 +380,10 @@ class World:
                 self._rcd_over_since = now
             limit = 0.8 * (RCD_AC_TRIP_MA / ac) ** 1.43 * 1e6
             trip_ac = now - self._rcd_over_since >= limit
+            self.rcd_trip_due = None if trip_ac else self._rcd_over_since + int(limit + 0.999)
         else:
             self._rcd_over_since = None
+            self.rcd_trip_due = None
         trip_dc = dc >= RCD_DC_TRIP_MA
         self._trip_driven, self._dc_driven = trip_ac, trip_dc
         active = b.RCD_TRIP_ACTIVE
