@@ -50,7 +50,6 @@ class PhaseSampler:
     def __init__(self, adc, ctr_addr, zero, period_us, spread_max, k=1000):
         self._adc = adc
         self._ctr = ctr_addr       # a long int on a 32-bit port: made once, here
-        self._zero = zero
         self._period_us = period_us
         # What sums reads, in one array (an attribute each cost sums a lookup): the 0 V code, the
         # codes between a plateau's two middle samples at a level's most, uV per code
