@@ -31,17 +31,30 @@ def modules():
             parts = rel.split("/")
             layer = parts[1] if len(parts) > 2 and parts[0] == "evse" else (
                 "app" if rel == "evse/app.py" else None)
-            yield rel, layer, imports(path)
+            yield rel, layer, imports(path, rel)
 
 
-def imports(path):
+def imports(path, rel):
+    """Every import as the absolute module it reaches: `from ..core import vocab` in
+    evse/services/ha.py is `from evse.core import vocab` (the firmware imports within its package
+    relatively: each dotted name is a string in every .mpy that spells it)."""
     out = []
     for node in ast.walk(ast.parse(open(path).read(), path)):
         if isinstance(node, ast.Import):
             out.extend((a.name, ()) for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            out.append((node.module, tuple(a.name for a in node.names)))
+        elif isinstance(node, ast.ImportFrom):
+            out.append((absolute(rel, node.level, node.module), tuple(a.name for a in node.names)))
     return out
+
+
+def absolute(rel, level, module):
+    """The module an import in the file `rel` (relative to firmware/) names, at `level` dots."""
+    if level == 0:
+        return module
+    package = rel.split("/")[:-1]
+    assert level <= len(package), "%s: a relative import above the firmware's packages" % rel
+    base = package[:len(package) - level + 1]
+    return ".".join(base + ([module] if module else []))
 
 
 def target_layer(mod, names):
@@ -94,6 +107,33 @@ def test_every_import_points_down_the_layers():
     assert bad == []
 
 
+def test_a_relative_import_is_read_as_the_module_it_reaches():
+    assert absolute("evse/services/ha.py", 2, "core") == "evse.core"
+    assert absolute("evse/services/ha.py", 2, "core.version") == "evse.core.version"
+    assert absolute("evse/ocpp/auth.py", 1, "wallclock") == "evse.ocpp.wallclock"
+    assert absolute("evse/app.py", 1, "shell.hal") == "evse.shell.hal"
+    assert absolute("evse/metering/meter.py", 2, None) == "evse"
+    assert target_layer(absolute("evse/core/charger.py", 2, "shell"), ("hal",)) == "shell"
+
+
+def test_every_firmware_import_names_a_module_that_is_there():
+    """A relative import with one dot too many or too few fails here, not on a board."""
+    missing = []
+    for rel, _, imps in modules():
+        for mod, names in imps:
+            if mod.split(".")[0] != "evse":
+                continue
+            base = os.path.join(FIRMWARE, *mod.split("."))
+            if os.path.exists(base + ".py"):
+                continue
+            if not os.path.isdir(base):
+                missing.append((rel, mod))
+            missing.extend((rel, mod, n) for n in names
+                           if not os.path.exists(os.path.join(base, n + ".py"))
+                           and not os.path.isdir(os.path.join(base, n)))
+    assert missing == []
+
+
 def test_no_one_reaches_into_the_shells_privates():
     bad = [(rel, mod, n) for rel, layer, imps in modules() if layer != "shell"
            for mod, names in imps if target_layer(mod, names) == "shell"
@@ -129,5 +169,5 @@ def test_boards_are_data():
     bad = []
     for f in os.listdir(os.path.join(ROOT, "boards")):
         if f.endswith(".py"):
-            bad.extend((f, m) for m, _ in imports(os.path.join(ROOT, "boards", f)))
+            bad.extend((f, m) for m, _ in imports(os.path.join(ROOT, "boards", f), "boards/" + f))
     assert bad == []

@@ -4,13 +4,13 @@
 import micropython
 from micropython import const
 
-from evse.shell import hal
-from evse.core import limits as L, vocab as V
-from evse.services import settings
-from evse.core.charger import Charger, Measurements
-from evse.shell.hal import ticks_ms, ticks_us, ticks_diff, ticks_add
-from evse.shell.store import join
-from evse.services.journal import Journal
+from .shell import hal
+from .core import limits as L, vocab as V
+from .services import settings
+from .core.charger import Charger, Measurements
+from .shell.hal import ticks_ms, ticks_us, ticks_diff, ticks_add
+from .shell.store import join
+from .services.journal import Journal
 
 SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
@@ -80,7 +80,7 @@ class App:
             self._start_grid_meter(board)
         self.fallback = None                       # evse.core.fallback, when a timeout is set
         if self.cfg["fallback_timeout_s"]:
-            from evse.core.fallback import Fallback
+            from .core.fallback import Fallback
             self.fallback = Fallback(self.charger, self.cfg["fallback_current_a"],
                                      self.cfg["fallback_timeout_s"] * 1000, ticks_diff)
         self.id_tag = None                         # who authorized the plug-in (session history)
@@ -92,7 +92,7 @@ class App:
         if not getattr(board, "WIFI", False):
             return                                 # not imported: it costs heap
         try:
-            from evse.shell.net import Net
+            from .shell.net import Net
             self.net = Net(self.cfg, ticks_diff, ticks_add)
             self.services.append(self.net)
             if not self.cfg["wifi_ssid"]:
@@ -100,7 +100,7 @@ class App:
             else:                                  # loaded if the access point reopens
                 self.services.append(_SetupLater(self))
             if self.cfg["ntp_host"]:
-                from evse.services.netclock import NetClock
+                from .services.netclock import NetClock
                 self.netclock = NetClock(self.cfg["ntp_host"], self.net.dns_server, hal.set_utc,
                                          ticks_diff, ticks_add)
                 self.services.append(self.netclock)
@@ -109,7 +109,7 @@ class App:
 
     def _start_captive(self):
         """Set-up: every name leads phones to the page (its socket opens with the access point)."""
-        from evse.services.captive import CaptiveDns
+        from .services.captive import CaptiveDns
         net = self.net
         if net is not None:                        # (a board with Wi-Fi: only then is it called)
             self.captive = CaptiveDns(net.setup_address)
@@ -128,7 +128,7 @@ class App:
         if not (cfg["charge_windows"] or cfg["offpeak_windows"] or cfg["solar_mode"] != "off"):
             return                                 # not imported: it costs heap
         try:
-            from evse.services.planner import Planner
+            from .services.planner import Planner
             self.planner = Planner(self, cfg, hal.utc_seconds, ticks_diff)
         except Exception as e:     # settings were checked when set: a planner that cannot start offers nothing
             self.report("planner", repr(e))
@@ -140,13 +140,13 @@ class App:
         """A second unit on the charging meter's bus (its master shared), or the bus alone."""
         cfg = self.cfg
         try:
-            from evse.metering.grid import GridMeter, make_master
+            from .metering.grid import GridMeter, make_master
             src = self.meter.source if self.meter is not None else None
             master = getattr(src, "master", None)
             if master is not None and getattr(src, "unit", None) == cfg["grid_meter_addr"]:
                 raise ValueError("grid_meter_addr %d is the charging meter's unit (meter_addr)" % cfg["grid_meter_addr"])
             if master is None:
-                from evse.shell.meter_io import modbus_uart
+                from .shell.meter_io import modbus_uart
                 uart = modbus_uart(board, cfg)
                 if uart is None:
                     raise ValueError("no MODBUS_UART on this board")
@@ -165,8 +165,8 @@ class App:
         # Forced on the core, not in cfg, so a settings save never writes it into the file.
         self.charger.auth_forced = True
         try:
-            from evse.ocpp.chargepoint import OcppService    # imported only when used: it costs heap
-            from evse.ocpp.corelink import CoreLink
+            from .ocpp.chargepoint import OcppService    # imported only when used: it costs heap
+            from .ocpp.corelink import CoreLink
             self.ocpp = OcppService(CoreLink(self, "ocpp"), self.meter, self.cfg,
                                     join(self.flash_dir, OCPP_DIR), hal, on_reset=self._ocpp_reset,
                                     dns_server=self._dns())
@@ -178,7 +178,7 @@ class App:
 
     def _start_mqtt(self):
         try:
-            from evse.services.mqtt import MqttService     # imported only when used: it costs heap
+            from .services.mqtt import MqttService     # imported only when used: it costs heap
             self.mqtt = MqttService(self, self.cfg, hal, self.flash_dir, self._dns())
         except Exception as e:     # no MQTT rather than no charger
             self.report("mqtt", repr(e))
@@ -207,8 +207,8 @@ class App:
         if self.cfg["meter"] == "none":
             return
         try:
-            from evse.metering.meter import make_meter
-            from evse.shell.meter_io import MeterIO
+            from .metering.meter import make_meter
+            from .shell.meter_io import MeterIO
             io = MeterIO(board, self.cfg)
             meter = make_meter(self.cfg, io, flash_dir, wall=hal.utc_seconds)   # session start and end
             if meter.kind == "ct" and getattr(meter.source, "slice_us", 0):
@@ -594,7 +594,7 @@ async def _run_all(app):
 def start_web(app):
     """The web page and API, served at once when the loop runs (later: App.start_setup)."""
     try:
-        from evse.services import web
+        from .services import web
         web.attach(app)
         if app.spawn is not None:
             app.spawn(_guarded(app, "web", app.web.run()))
@@ -605,7 +605,7 @@ def start_web(app):
 def attach_services(app, stream=None):
     """The JSON-lines console and the log always; the web page and API only when web_port is set
     or the Wi-Fi set-up access point opens (off, it is never imported: no heap)."""
-    from evse.services import console
+    from .services import console
     if stream is None:
         console.attach(app)              # the USB serial port
     else:
@@ -615,7 +615,7 @@ def attach_services(app, stream=None):
 
 
 def main(board, flash_dir="/"):
-    from evse.shell import maint
+    from .shell import maint
     app = None
     try:
         app = App(board, flash_dir)

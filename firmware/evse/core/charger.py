@@ -3,11 +3,11 @@
 import micropython
 from micropython import const
 
-from evse.core import limits as L
-from evse.core import pilot as P
-from evse.core import proximity as PX
-from evse.core import vocab as V
-from evse.core.protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
+from . import limits as L
+from . import pilot as P
+from . import proximity as PX
+from . import vocab as V
+from .protections import OverCurrent, Thermal, RcdPolicy, THERMAL_STOP
 
 
 def ticks_diff(a, b):

@@ -4,7 +4,7 @@
 # word from it, the core caps the current at the fallback amps as one more limit source
 # (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
 # One controller is watched: the last one that set a limit. Its next limit ends the fallback.
-from evse.core import vocab as V
+from . import vocab as V
 
 
 class Fallback:

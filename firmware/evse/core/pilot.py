@@ -2,7 +2,7 @@
 import micropython
 from micropython import const
 
-from evse.core import limits as L
+from . import limits as L
 
 # Pilot states as read back (IEC 61851-1 Table A.4); INVALID and DIODE are faults.
 UNKNOWN = const(0)

@@ -1,8 +1,8 @@
 # Protections, pure logic: over-current, temperature derating, residual-current trip policy.
 from micropython import const
 
-from evse.core import limits as L
-from evse.core import vocab as V
+from . import limits as L
+from . import vocab as V
 
 
 class OverCurrent:

@@ -1,7 +1,7 @@
 # Proximity (PP), pure logic (facts 5).
 from micropython import const
 
-from evse.core import limits as L
+from . import limits as L
 
 # J1772 / NACS (SAE J3400) plug with the latch switch S3 wired back to the controller
 LATCHED = const(1)      # 150 ohm: plug latched

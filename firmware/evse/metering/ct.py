@@ -29,9 +29,9 @@ period: exact on any grid with gaps under a slot, shown by host_tests/test_meter
 import math
 from array import array
 
-from evse.core.limits import METER_MAX_A, METER_MAX_V
-from evse.metering.energy import MilliUnits
-from evse.core.ticks import ticks_diff
+from ..core.limits import METER_MAX_A, METER_MAX_V
+from .energy import MilliUnits
+from ..core.ticks import ticks_diff
 
 ADC_SHIFT = 4                  # read_u16() is 16-bit; boards have 12-bit converters
 ADC_COUNTS = 4096

@@ -17,8 +17,8 @@ checksum) are read, their newest checkpoint is sealed into a copy at once, then 
 import json
 import os
 
-from evse.shell.store import Copies, Ring, join, read_json
-from evse.core.ticks import ticks_diff
+from ..shell.store import Copies, Ring, join, read_json
+from ..core.ticks import ticks_diff
 
 CHECKPOINT_MS = 60000          # at least once a minute while energy flows
 CHECKPOINT_MWH = 50000         # or every 0.05 kWh, whichever first

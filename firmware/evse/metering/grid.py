@@ -11,9 +11,9 @@ Each complete, plausible reading is handed to `feed(watts, now_ms)` (the app: Ap
 ...)). A timeout, a CRC error, an exception reply, NaN, infinity or a power beyond
 limits.METER_MAX_W feeds nothing: the planner's own silence rule (grid_timeout_s) then takes the
 safe side, the lower current."""
-from evse.metering import meter_maps
-from evse.metering.meter import ModbusSource
-from evse.metering.modbus import ModbusMaster
+from . import meter_maps
+from .meter import ModbusSource
+from .modbus import ModbusMaster
 
 
 def power_reads(model):

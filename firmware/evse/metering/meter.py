@@ -17,9 +17,9 @@ poll() never raises: a failing source gives ok=False, error, current_a -1.0. So 
 with a value that is NaN, infinite, negative where it cannot be or beyond evse.core.limits' METER_MAX_*
 (a meter error: never a silent 0.0); energy then still counts from the sources left.
 """
-from evse.core import limits as L
-from evse.core.ticks import ticks_diff
-from evse.metering.energy import Energy
+from ..core import limits as L
+from ..core.ticks import ticks_diff
+from .energy import Energy
 
 modbus = None       # evse.metering.modbus: imported only when a Modbus meter is used (about 15 kB of RAM)
 
@@ -27,7 +27,7 @@ modbus = None       # evse.metering.modbus: imported only when a Modbus meter is
 def _load_modbus():
     global modbus
     if modbus is None:
-        from evse.metering import modbus as mb
+        from . import modbus as mb
         modbus = mb
     return modbus
 
@@ -428,7 +428,7 @@ def _make_source(kind, cfg, hw):
     phases = int(_cfg(cfg, "meter_phases"))
     volts = float(_cfg(cfg, "nominal_volts"))
     if kind == "ct":
-        from evse.metering.ct import CtMeter, amps_per_count
+        from .ct import CtMeter, amps_per_count
         adcs = list(hw.ct_adcs)[:phases]
         if len(adcs) < phases:
             raise ValueError("%d phases but %d CT inputs on this board" % (phases, len(adcs)))
@@ -447,7 +447,7 @@ def _make_source(kind, cfg, hw):
                        interval_ms=int(_cfg(cfg, "ct_interval_ms")), slice_us=slice_us,
                        sleep_us=getattr(hw, "sleep_us", None) if slice_us else None)
     if kind == "s0":
-        from evse.metering.s0 import S0Meter
+        from .s0 import S0Meter
         return S0Meter(int(_cfg(cfg, "s0_imp_per_kwh")), nominal_volts=volts, phases=phases)
     return _modbus_source(kind, cfg, hw)
 
@@ -456,7 +456,7 @@ def _modbus_source(kind, cfg, hw):
     """Every other kind is a Modbus meter: a model of meter_maps.MAPS (one entry there adds one),
     or "modbus" with the map in the meter_map setting."""
     _load_modbus()
-    from evse.metering.meter_maps import MAPS, parse_generic_map
+    from .meter_maps import MAPS, parse_generic_map
     if kind != "modbus" and kind not in MAPS:
         raise ValueError("meter must be one of %s, not %r" % ("|".join(METER_KINDS + tuple(sorted(MAPS))), kind))
     regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))

@@ -16,7 +16,7 @@ Eastron meters refuse reads of an odd register count or at an odd address: block
 The energy read is import (0x0048), not total (0x0156 = import + export), so that a meter wired
 in reverse or a V2G export never counts as charged energy.
 """
-from evse.metering.modbus import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, TYPE_NAMES, TYPE_REGS
+from .modbus import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, TYPE_NAMES, TYPE_REGS
 
 F = T_FLOAT32
 

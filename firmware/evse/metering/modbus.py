@@ -8,7 +8,7 @@ Timeouts and CRC errors are retried `retries` times; exception responses are not
 answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
 """
 import struct
-from evse.core.ticks import ticks_diff
+from ..core.ticks import ticks_diff
 
 FC_READ_HOLDING = 3
 FC_READ_INPUT = 4

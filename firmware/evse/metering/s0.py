@@ -8,8 +8,8 @@ power / (volts x phases): an estimate. The poll runs every control tick: small i
 through ratio()), the floats `power_w` and `amps` are made on reading.
 An S0 line cannot tell "no power" from "wire cut", so `ok` stays True.
 """
-from evse.metering.energy import MilliUnits
-from evse.core.ticks import ticks_diff
+from .energy import MilliUnits
+from ..core.ticks import ticks_diff
 
 S0_DEBOUNCE_US = 20000           # IEC 62053-31 pulses are >= 30 ms: anything closer is a bounce
 S0_MAX_POWER_W = 50000           # fastest pulse rate expected; debounce is kept under half of it

@@ -6,8 +6,8 @@ JSON (AuthStore). A presented idTag (present_id) is accepted by the local list o
 LocalPreAuthorize is set, else by Authorize when online, else by the offline rules; an accepted
 idTag lapses after ConnectionTimeOut without a car (expire). Those functions take the service
 (chargepoint.OcppService)."""
-from evse.ocpp import store, transactions
-from evse.ocpp.wallclock import parse_iso
+from . import store, transactions
+from .wallclock import parse_iso
 
 CACHE_MAX = 64  # entries; the oldest is dropped first
 
@@ -161,7 +161,7 @@ def reserved_against(svc, tag, parent=None):
     parentIdTag is unknown (Authorize finds it; accept decides then)."""
     if not svc.state.get("resv"):
         return False
-    from evse.ocpp import reservation  # only while a reservation exists
+    from . import reservation  # only while a reservation exists
     ok = reservation.admits(svc, tag, parent)
     return None if ok is None else not ok
 

@@ -19,12 +19,12 @@ Flash layout under `flash_dir`: state.json (boot counter, open transaction, avai
 txq.log (transaction messages not yet answered), profiles.json, authcache.json, locallist.json,
 config.json."""
 import asyncio
-from evse.core import vocab as V
-from evse.ocpp import auth, connection, metering, schedule, store, transactions
-from evse.ocpp.config import CONNECTOR, Config
-from evse.ocpp.status import connector_status, PLUGGED_STATES
-from evse.ocpp.txqueue import TxQueue
-from evse.ocpp.wallclock import WallClock
+from ..core import vocab as V
+from . import auth, connection, metering, schedule, store, transactions
+from .config import CONNECTOR, Config
+from .status import connector_status, PLUGGED_STATES
+from .txqueue import TxQueue
+from .wallclock import WallClock
 
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
 
@@ -178,7 +178,7 @@ class OcppService:
             return  # the outputs went safe for the reboot: what the core sees now is no status
         auth.expire(self, now_ms)
         if self.state.get("resv"):
-            from evse.ocpp import reservation  # only while a reservation exists
+            from . import reservation  # only while a reservation exists
             reservation.expire(self, now_ms)
         transactions.poll(self, now_ms)
         self._report_status(now_ms)

@@ -1,5 +1,5 @@
 """OCPP configuration keys (GetConfiguration / ChangeConfiguration), kept on flash when changed."""
-from evse.ocpp import store
+from . import store
 
 CONNECTOR = 1  # the only connector (NumberOfConnectors)
 MEASURANDS = ("Energy.Active.Import.Register", "Current.Import", "Power.Active.Import", "Voltage",

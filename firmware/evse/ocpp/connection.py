@@ -4,10 +4,10 @@ bounded exponential backoff. Functions take the service (chargepoint.OcppService
 import asyncio
 import os
 import binascii
-from evse.ocpp import rpc, store, transactions, websocket
-from evse.ocpp.config import CONNECTOR
-from evse.ocpp.wallclock import format_iso, parse_iso
-from evse.core.version import VERSION
+from . import rpc, store, transactions, websocket
+from .config import CONNECTOR
+from .wallclock import format_iso, parse_iso
+from ..core.version import VERSION
 
 CLIENT_CERT = "client_cert.pem"  # security profile 3, in the OCPP directory (DER or PEM inside)
 CLIENT_KEY = "client_key.pem"
@@ -102,7 +102,7 @@ def _refused(svc, e):
     kind = refusal(text, security_profile(svc))
     if kind and kind not in svc.told:
         svc.told.append(kind)
-        from evse.ocpp import secevents
+        from . import secevents
         secevents.report(svc, kind, text[:100])
 
 
@@ -199,7 +199,7 @@ async def handle_frame(svc, ws, data):
     _, uid, action, payload = msg
     if svc.boot_status == "Rejected":
         return  # while rejected the charge point does not answer (OCPP 1.6 4.2.1)
-    from evse.ocpp import operations   # at the first CALL: the handlers and schemas cost heap (docs/ocpp.md)
+    from . import operations   # at the first CALL: the handlers and schemas cost heap (docs/ocpp.md)
     reply, after = operations.dispatch(svc, uid, action, payload)
     if reply is None:            # a handler that takes several ticks: `after` is its coroutine
         reply, after = await after  # pyright: ignore[reportGeneralTypeIssues]
@@ -277,7 +277,7 @@ async def _session(svc, ws):
         return
     svc.accepted = True  # the charge point's status and the connector's last one go first
     if svc.state.get("fw"):
-        from evse.ocpp import firmware  # only while an update is under way
+        from . import firmware  # only while an update is under way
         firmware.after_boot(svc)
     svc.queue_cp_status()
     st = svc.sent_status.get(CONNECTOR)
@@ -287,7 +287,7 @@ async def _session(svc, ws):
         svc.queue_status(CONNECTOR, st)
     if not svc.started:  # once per boot, after the statuses: the security events waiting, then this boot's
         svc.started = True
-        from evse.ocpp import secevents
+        from . import secevents
         secevents.after_boot(svc)
         secevents.report(svc, "StartupOfTheDevice")
     svc.tx_retry_ms = None

@@ -3,7 +3,7 @@ each turned into an App.command under the source 'ocpp' (one place for the check
 the session's user), and the core's public view (state, fault, outputs and two queries). The
 service is written against these verbs, so its tests drive it with a recording stand-in."""
 from micropython import const
-from evse.shell.hal import ticks_ms
+from ..shell.hal import ticks_ms
 
 _ID_TAG_MAX = const(20)  # OCPP 1.6 IdToken: CiString20Type
 

@@ -15,9 +15,9 @@ that never gets there is rolled back by the next boot (bundle.select): Installat
 import asyncio
 import binascii
 import hashlib
-from evse.ocpp import store
-from evse.ocpp.wallclock import parse_iso
-from evse.shell import bundle
+from . import store
+from .wallclock import parse_iso
+from ..shell import bundle
 
 NAT = (0, None)
 INCOMING = {
@@ -167,7 +167,7 @@ async def _fetch(svc, job, root, tmp):
     if await _signature_ok(svc, root, digest):
         return True
     store.remove(tmp)
-    from evse.ocpp import secevents
+    from . import secevents
     secevents.report(svc, "InvalidFirmwareSignature")
     _end(svc, "InvalidSignature")
     return False
@@ -175,7 +175,7 @@ async def _fetch(svc, job, root, tmp):
 
 async def _signature_ok(svc, root, digest):
     """The downloaded file's SHA-256 signed with the signing certificate's key (SignatureVerified)."""
-    from evse.ocpp import security, x509
+    from . import security, x509
     try:
         with open(store.join(root, SIGNED)) as f:
             pem, sig = f.read().rsplit("\n", 1)
@@ -193,7 +193,7 @@ async def _signature_ok(svc, root, digest):
 async def download(svc, job, root, tmp):
     """The file's SHA-256 once downloaded, or None. `location` may end in #sha256=<hex>: the whole
     file must have that hash (1.6 has no field for it; the fragment never goes to the server)."""
-    from evse.ocpp import http
+    from . import http
     bundle.ensure_dir(root)
     i = job["loc"].find(PIN)
     url, pin = (job["loc"], None) if i < 0 else (job["loc"][:i], job["loc"][i + len(PIN):].lower())
@@ -235,7 +235,7 @@ def after_boot(svc):
     root = fw_root(svc)
     if bundle.state(root)["active"] == job["slot"]:
         bundle.confirm(root)
-        from evse.ocpp import secevents
+        from . import secevents
         secevents.report(svc, "FirmwareUpdated", job.get("loc", "")[:100])
         return _end(svc, "Installed")
     _end(svc, "InstallationFailed")
@@ -275,7 +275,7 @@ async def upload_diagnostics(svc, p, name):
 async def upload(svc, url, parts, p, notify, what):
     """An HTTP PUT of parts() to url, `retries` attempts `retryInterval` apart (p: the request's
     fields), notify("Uploading") before each: True once one went through (GetDiagnostics, GetLog)."""
-    from evse.ocpp import http
+    from . import http
     for i in range(max(1, p.get("retries", 1))):
         if i:
             await sleep_ticks(svc, p.get("retryInterval", RETRY_S))

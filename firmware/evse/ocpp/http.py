@@ -3,9 +3,9 @@ upload): http:// and https:// (the server checked against `ca_file` as for wss:/
 per connection, bodies streamed in chunks so that RAM stays small. Imported only by the firmware
 and diagnostics modules, themselves loaded on their first message."""
 import asyncio
-from evse.ocpp.websocket import parse_url
-from evse.shell.dns import close_stream, open_stream
-from evse.shell.tls import make_tls_context
+from .websocket import parse_url
+from ..shell.dns import close_stream, open_stream
+from ..shell.tls import make_tls_context
 
 CHUNK = 512
 TIMEOUT_S = 30           # connect, TLS handshake, request and answer; then each chunk of the body

@@ -3,8 +3,8 @@ transaction (kept on flash with it) and on ClockAlignedDataInterval wall-clock b
 StopTxnSampledData and StopTxnAlignedData samples the StopTransaction carries (RAM only: a power
 cut's StopTransaction has none).
 Functions take the service (chargepoint.OcppService)."""
-from evse.ocpp.config import CONNECTOR
-from evse.ocpp.wallclock import format_iso
+from .config import CONNECTOR
+from .wallclock import format_iso
 
 
 # StopTxnSampled/AlignedData values kept in RAM per transaction: about 210 bytes of heap each on a

@@ -6,9 +6,9 @@ runs. One module for the common ones: on a board every module costs .mpy bytes a
 A group of handlers that is big and rarely used lives in its own module, registered in HANDLERS as
 "module.function" ("ReserveNow": "reservation.reserve_now"): it is imported when its first message
 arrives, and its INCOMING holds the fields."""
-from evse.ocpp import auth, metering, rpc, schedule, schemas, transactions
-from evse.ocpp.config import CONNECTOR
-from evse.ocpp.wallclock import format_iso
+from . import auth, metering, rpc, schedule, schemas, transactions
+from .config import CONNECTOR
+from .wallclock import format_iso
 
 
 def change_availability(svc, p):
@@ -28,7 +28,7 @@ def change_configuration(svc, p):
     security extension's (a security event when they change)."""
     key = p["key"]
     if key in ("SecurityProfile", "AuthorizationKey"):
-        from evse.ocpp import security
+        from . import security
         return security.change_key(svc, key, p["value"])
     return {"status": svc.config.change(key, p["value"])}
 
@@ -124,7 +124,7 @@ def reset(svc, p):
         transactions.stop(svc, kind + "Reset", svc.ticks())
     svc.reset_kind = kind
     svc.reset_ms = svc.ticks()
-    from evse.ocpp import secevents
+    from . import secevents
     secevents.report(svc, "ResetOrReboot", kind + " reset by the central system")
     return {"status": "Accepted"}
 
@@ -160,7 +160,7 @@ def trigger_message(svc, p):
     if what == "BootNotification" and not svc.accepted:
         after = lambda: _trigger_boot(svc)  # the boot's own retry goes out now, and only it
     elif what == "BootNotification":
-        from evse.ocpp import connection  # here: connection imports this module
+        from . import connection  # here: connection imports this module
         after = lambda: svc.queue_call("BootNotification", connection.boot_payload(svc))
     elif what == "Heartbeat":
         after = lambda: svc.queue_call("Heartbeat", {})

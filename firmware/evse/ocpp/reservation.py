@@ -3,9 +3,9 @@ for the one connector, kept in state.json as state["resv"] = {"id", "c", "tag", 
 (exp: epoch seconds) so that it survives a reboot. Connector 0 (ReserveConnectorZeroSupported)
 reserves the only connector. Imported only when a reservation message arrives or one exists
 (operations.HANDLERS lazy entry): nothing of it is in RAM otherwise. Functions take the service."""
-from evse.core.vocab import ST_DISABLED
-from evse.ocpp.config import CONNECTOR
-from evse.ocpp.wallclock import parse_iso
+from ..core.vocab import ST_DISABLED
+from .config import CONNECTOR
+from .wallclock import parse_iso
 
 # Fields of the CALLs handled here (format: rpc.check), beside their handlers: loaded with them.
 INCOMING = {

@@ -11,7 +11,7 @@ Error codes (OCPP-J 1.6 section 4.2.3) used for what arrives:
   action not known to OCPP 1.6                        -> NotImplemented
 Unknown properties are ignored (be liberal in what you accept)."""
 import json
-from evse.ocpp.wallclock import parse_iso
+from .wallclock import parse_iso
 
 CALL, RESULT, ERROR = 2, 3, 4
 MAX_UID = 36  # OCPP-J: uniqueId is at most 36 characters

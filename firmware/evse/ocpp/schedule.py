@@ -4,10 +4,10 @@ Times are seconds on the charge point's time line (epoch seconds once the centra
 time; Absolute and Recurring profiles stay inactive until then). Limits are handled in amperes;
 schedules in watts are converted with the nominal voltage and the number of phases. A limit that
 is not a finite number in range (NaN, 1e999 read as infinity) makes its profile Rejected."""
-from evse.core import limits as L
-from evse.ocpp import store
-from evse.ocpp.config import CONNECTOR
-from evse.ocpp.wallclock import parse_iso
+from ..core import limits as L
+from . import store
+from .config import CONNECTOR
+from .wallclock import parse_iso
 
 PURPOSE_MAX = "ChargePointMaxProfile"
 PURPOSE_DEFAULT = "TxDefaultProfile"

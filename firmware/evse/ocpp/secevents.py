@@ -2,8 +2,8 @@
 the security log on flash (what GetLog SecurityLog uploads) and sent as a SecurityEventNotification.
 An event waits in state.json until the central system answers it, so a reboot (a Reset, a firmware
 update) does not lose it. Imported when an event happens, and at boot while one waits."""
-from evse.ocpp import store
-from evse.ocpp.wallclock import format_iso
+from . import store
+from .wallclock import format_iso
 
 LOG = "security.log"       # in the OCPP directory; one line per event, the newest LOG_MAX bytes kept
 LOG_MAX = 8192

@@ -11,9 +11,9 @@ import asyncio
 import binascii
 import hashlib
 import os
-from evse.ocpp import firmware, operations, secevents, store
-from evse.ocpp.connection import CERTS, CS_ROOT
-from evse.ocpp.wallclock import parse_iso
+from . import firmware, operations, secevents, store
+from .connection import CERTS, CS_ROOT
+from .wallclock import parse_iso
 
 NAT = (0, None)
 KINDS = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
@@ -50,7 +50,7 @@ def cert_dir(svc):
 
 def installed(svc, kind):
     """[(file path, parsed certificate)] of one type; a damaged file is skipped."""
-    from evse.ocpp import x509
+    from . import x509
     d = cert_dir(svc)
     out = []
     try:
@@ -100,7 +100,7 @@ def install_certificate(svc, p):
 
 def _readable(svc, pem):
     """The parsed certificate when it reads and is valid now, else None."""
-    from evse.ocpp import x509
+    from . import x509
     try:
         cert = x509.parse(x509.pem_to_der(pem))
     except (ValueError, IndexError, KeyError, TypeError):
@@ -109,13 +109,13 @@ def _readable(svc, pem):
 
 
 def get_installed_certificate_ids(svc, p):
-    from evse.ocpp import x509
+    from . import x509
     ids = [x509.hash_data(c) for _, c in installed(svc, p["certificateType"])]
     return {"status": "Accepted", "certificateHashData": ids} if ids else {"status": "NotFound"}
 
 
 def delete_certificate(svc, p):
-    from evse.ocpp import x509
+    from . import x509
     want = p["certificateHashData"]
     for kind in KINDS:
         for path, c in installed(svc, kind):
@@ -141,7 +141,7 @@ def renew(svc):
 
 
 async def _renew(svc):
-    from evse.ocpp import x509
+    from . import x509
     key, req = {}, {}
     await run_steps(x509.ec_keypair(key))
     cn = svc.settings.get("serial") or svc.settings.get("ocpp_id", "evse")    # the unit's serial number (TC_087)
@@ -157,7 +157,7 @@ async def certificate_signed(svc, p):
     its validity, each certificate signed by the next; then it and the key become the security
     profile 3 client certificate, and a profile 3 connection is made again with them. Otherwise
     Rejected and the security event InvalidChargePointCertificate."""
-    from evse.ocpp import connection, x509
+    from . import connection, x509
     pending = store.join(cert_dir(svc), PENDING_KEY)
     try:
         chain = [x509.parse(d) for d in x509.pem_blocks(p["certificateChain"])]
@@ -183,7 +183,7 @@ async def certificate_signed(svc, p):
 
 def _reconnect(svc):
     """With the new certificate now, when the connection uses it (security profile 3)."""
-    from evse.ocpp import connection
+    from . import connection
     if connection.security_profile(svc) == 3:
         _drop(svc)
 
@@ -201,7 +201,7 @@ def change_key(svc, key, value):
     password and the client certificate on flash can meet; used from the next connection) or
     AuthorizationKey (hex; a Basic auth connection is made again with it at once, TC_073); an
     accepted change is a ReconfigurationOfSecurityParameters event."""
-    from evse.ocpp import connection
+    from . import connection
     if key == "SecurityProfile":
         try:
             new = int(value)
@@ -219,8 +219,8 @@ def change_key(svc, key, value):
 
 
 def _profile_met(svc, profile):
-    from evse.core.credentials import security_profile_error
-    from evse.ocpp import connection
+    from ..core.credentials import security_profile_error
+    from . import connection
     password = svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password")
     if security_profile_error(svc.settings.get("ocpp_url", ""), profile, password):
         return False
@@ -304,7 +304,7 @@ async def run_steps(steps):
 async def signing_cert_ok(svc, pem):
     """The signing certificate reads, is within its validity and one of the installed
     ManufacturerRootCertificates signed it."""
-    from evse.ocpp import x509
+    from . import x509
     cert = _readable(svc, pem)
     if cert is None:
         return False

@@ -1,5 +1,5 @@
 """Connector status for StatusNotification, from the core's state, fault and session."""
-from evse.core import vocab as V
+from ..core import vocab as V
 
 # Core fault name -> OCPP 1.6 ChargePointErrorCode.
 FAULT_CODES = {

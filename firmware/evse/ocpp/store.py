@@ -2,7 +2,7 @@
 append-only transaction log needs. MicroPython has no os.path; paths are joined with '/'."""
 import os
 
-from evse.shell.store import exists, join, read_json, remove, write_json_atomic as write_json  # noqa: F401 (re-exported)
+from ..shell.store import exists, join, read_json, remove, write_json_atomic as write_json  # noqa: F401 (re-exported)
 
 
 def ensure_dir(d):

@@ -2,8 +2,8 @@
 their retries (TransactionMessageAttempts), and exactly one StopTransaction for a transaction a
 power cut left open. No transport here: connection.py sends what `prepare` gives and hands the
 answer to `on_answer`. Functions take the service (chargepoint.OcppService)."""
-from evse.ocpp import metering
-from evse.ocpp.config import CONNECTOR
+from . import metering
+from .config import CONNECTOR
 
 # Core stop reasons -> StopTransaction reason (stops this service asked for are reported earlier).
 STOP_REASONS = {"remote": "Remote", "local": "Local", "console": "Local", "reset": "SoftReset",
@@ -52,7 +52,7 @@ def start(svc, tag, now_ms):
     svc.save()  # state first: a Start without state would never be stopped
     payload = {"connectorId": CONNECTOR, "idTag": tag, "meterStart": wh, "timestamp": "@T"}
     if svc.state.get("resv"):  # only an admitted idTag gets here (auth.accept)
-        from evse.ocpp import reservation
+        from . import reservation
         reservation.use(svc, payload)
     svc.queue_tx("StartTransaction", payload, ref, now_ms)
     svc.charged = svc.contactor

@@ -11,7 +11,7 @@ of that transaction get the real transactionId when they are sent. The log is re
 temp file + rename) when it grows past COMPACT_LINES."""
 import json
 import os
-from evse.ocpp import store
+from . import store
 
 MAX_QUEUED = 400  # messages; beyond it the oldest MeterValues are dropped (never Start/Stop)
 COMPACT_LINES = 200  # log lines before a rewrite

@@ -3,8 +3,8 @@
 The firmware has no RTC it trusts: the central system's `currentTime` (BootNotification and
 Heartbeat responses) is kept as an offset against the tick clock. Times are integer seconds since
 1970-01-01 UTC, computed here (MicroPython's own epoch differs between ports)."""
-from evse.core.calendar import civil_from_days, days_from_civil
-from evse.core.ticks import ticks_diff
+from ..core.calendar import civil_from_days, days_from_civil
+from ..core.ticks import ticks_diff
 
 
 def parse_iso(s):

@@ -8,7 +8,7 @@ import binascii
 import hashlib
 import os
 
-from evse.shell.dns import close_stream, open_stream
+from ..shell.dns import close_stream, open_stream
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
@@ -206,7 +206,7 @@ async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=
     secure, host, port, path = parse_url(url)
     ctx = None
     if secure:
-        from evse.shell.tls import make_tls_context      # only for wss://: it costs heap
+        from ..shell.tls import make_tls_context      # only for wss://: it costs heap
         ctx = make_tls_context(ca_file, cert_file, key_file)
     head = (path, subprotocol, user, password, extra_headers)
     return await asyncio.wait_for(_upgrade(host, port, secure, ctx, head, max_message, dns_server),

@@ -8,8 +8,8 @@ point multiplication): on a Pico a P-256 verification takes about a second of in
 the control tick must run in between (security.run_steps)."""
 import binascii
 import hashlib
-from evse.ocpp.wallclock import parse_iso
-from evse.shell.tls import OID_RSA, pem_to_der     # one PEM reader for keys and certificates
+from .wallclock import parse_iso
+from ..shell.tls import OID_RSA, pem_to_der     # one PEM reader for keys and certificates
 
 OID_RSA_SHA256 = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"   # sha256WithRSAEncryption
 OID_EC = b"\x2a\x86\x48\xce\x3d\x02\x01"                   # id-ecPublicKey

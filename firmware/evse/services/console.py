@@ -5,10 +5,10 @@
 # malformed line gets an error reply and changes nothing; output is queued and bounded.
 import json
 
-from evse.core import limits as L
-from evse.services import settings
-from evse.core import vocab as V
-from evse.core.version import VERSION
+from ..core import limits as L
+from . import settings
+from ..core import vocab as V
+from ..core.version import VERSION
 
 MAX_LINE = 512            # bytes per request line; longer lines are discarded whole
 READ_PER_POLL = 256       # bytes taken from the stream per poll (bounded work per tick)
@@ -255,7 +255,7 @@ class Console:
         n = req.get("n", HISTORY_MAX)
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= HISTORY_MAX:
             raise ValueError("n must be 0..%d" % HISTORY_MAX)
-        from evse.services import history
+        from . import history
         recs = self.app.sessions()
         return {"csv": history.csv(recs[-n:] if n else []), "sessions": len(recs)}
 
@@ -413,7 +413,7 @@ def _line(ev, now_ms):
 
 def attach(app, stream=None):
     """Wire the console (and the log) into the app: at boot on the board and the virtual board."""
-    from evse.services.log import Log
+    from .log import Log
     log = Log(app.flash_dir)
     con = Console(app, stream if stream is not None else StdioStream(), log)
     log.console = con

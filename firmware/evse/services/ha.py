@@ -5,8 +5,8 @@
 # payload is in the heap at once. Imported by evse.services.mqtt while discovery is sent.
 import json
 
-from evse.core import limits as L
-from evse.core.version import VERSION
+from ..core import limits as L
+from ..core.version import VERSION
 
 # object_id: (component, name, state suffix, extra fields)
 _WH = {"device_class": "energy", "state_class": "total_increasing", "unit_of_measurement": "Wh"}

@@ -12,7 +12,7 @@
 # never swallows the next one.
 import json
 
-from evse.shell import store
+from ..shell import store
 
 RING_SIZE = 32
 LINES_MAX = 32          # lines appended before the file is compacted again: about 1.5 KB

@@ -1,8 +1,8 @@
 # Logging with levels to the console and to a small rotating file on flash.
 # log.warn("...") only appends to a bounded queue; poll() (a service) does the I/O a little at a
 # time, so a log call never waits for flash or the serial line.
-from evse.shell.hal import ticks_diff
-from evse.shell.store import join, remove
+from ..shell.hal import ticks_diff
+from ..shell.store import join, remove
 
 DEBUG = 10
 INFO = 20

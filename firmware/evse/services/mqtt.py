@@ -16,11 +16,11 @@
 #   error                     why the last command was refused (not retained)
 import asyncio
 
-from evse.core import limits as L
-from evse.services import mqtt_wire as W
-from evse.services.mqtt_cfg import mqtt_url_parts
-from evse.shell.dns import close_stream, is_ipv4, open_stream, resolve
-from evse.shell.store import join
+from ..core import limits as L
+from . import mqtt_wire as W
+from .mqtt_cfg import mqtt_url_parts
+from ..shell.dns import close_stream, is_ipv4, open_stream, resolve
+from ..shell.store import join
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
 CONNECT_TIMEOUT_S = 10         # TCP open, TLS handshake, CONNECT and its CONNACK together
@@ -167,7 +167,7 @@ class MqttService:
         given up here too."""
         ctx = None
         if self.tls:
-            from evse.shell.tls import make_tls_context      # only for mqtts://: it costs heap
+            from ..shell.tls import make_tls_context      # only for mqtts://: it costs heap
             ctx = make_tls_context(self.ca_file)
         return await asyncio.wait_for(self._connect(ctx), CONNECT_TIMEOUT_S)
 
@@ -231,7 +231,7 @@ class MqttService:
 
     async def _send_discovery(self, writer):
         """One retained config per entity, one payload in the heap at a time."""
-        from evse.services import ha          # imported at the first connection
+        from . import ha          # imported at the first connection
         for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()

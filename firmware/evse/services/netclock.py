@@ -7,8 +7,8 @@ import os
 import socket
 import struct
 
-from evse.core.calendar import days_from_civil
-from evse.shell.dns import dns_answer, dns_query, is_ipv4, new_id
+from ..core.calendar import days_from_civil
+from ..shell.dns import dns_answer, dns_query, is_ipv4, new_id
 
 NTP_DELTA = 2208988800            # seconds from 1900-01-01 (NTP) to 1970-01-01
 CLOCK_MIN_UTC = days_from_civil(2025, 1, 1) * 86400   # an answer before this is wrong

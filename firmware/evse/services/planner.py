@@ -8,9 +8,9 @@
             source named by `grid_source` (mqtt, rest, console, or the Modbus grid meter of
             evse.metering.grid) reports through App.command.
 Each is one limit among the others: the core offers the lowest, so neither can lift another's cap."""
-from evse.core import vocab as V
-from evse.services import timetable as T
-from evse.services.surplus import Surplus
+from ..core import vocab as V
+from . import timetable as T
+from .surplus import Surplus
 
 EVAL_MS = 1000
 

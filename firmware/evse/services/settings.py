@@ -12,10 +12,10 @@
 # installer knows the circuit. Every other key falls back to its default, with a warning naming it.
 import json
 
-from evse.core import limits as L
-from evse.core import proximity as PX
-from evse.shell import store
-from evse.shell.store import TMP_SUFFIX
+from ..core import limits as L
+from ..core import proximity as PX
+from ..shell import store
+from ..shell.store import TMP_SUFFIX
 MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
 
 # key: (int|float, default, lo, hi) or (int, default, choices); (str, default, choices);
@@ -131,19 +131,19 @@ def _ocpp_url(v):
 
 
 def _ocpp_password(v):
-    from evse.core.credentials import password_error     # only when set: it costs heap
+    from ..core.credentials import password_error     # only when set: it costs heap
     why = password_error(v)
     if why:
         raise ValueError(why)
 
 
 def _windows(v):
-    from evse.services.timetable import parse_windows    # only when set: it costs heap
+    from .timetable import parse_windows    # only when set: it costs heap
     parse_windows(v)
 
 
 def _tz(v):
-    from evse.services.timetable import parse_tz
+    from .timetable import parse_tz
     parse_tz(v)
 
 
@@ -168,7 +168,7 @@ def _ocpp_security(cfg):
     url = cfg["ocpp_url"]
     if not url:
         return None
-    from evse.core.credentials import security_profile_error
+    from ..core.credentials import security_profile_error
     return security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"])
 
 
@@ -215,7 +215,7 @@ def _check_plain(key, typ, value, spec):
         if value and key in TEXT_RULES:
             TEXT_RULES[key](value)
         elif value and key.startswith("mqtt_"):     # imported only when MQTT is being set up
-            from evse.services import mqtt_cfg
+            from . import mqtt_cfg
             mqtt_cfg.check(key, value)
     elif not isinstance(value, dict):
         raise ValueError("must be an object")

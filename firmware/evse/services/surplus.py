@@ -11,7 +11,7 @@ after min_pause_s: a contactor that cycles on every cloud wears out (users count
 In grid mode a house's main breaker comes first: it pauses at once. A grid reading older than
 grid_timeout_s is no reading: the safe side of doubt, no surplus (pause) in solar mode, the car's
 minimum in grid mode. A reading that is not a finite number is refused (ValueError)."""
-from evse.core import limits as L
+from ..core import limits as L
 
 
 class Surplus:

@@ -2,7 +2,7 @@
 00:00-24:00") and a POSIX TZ rule for the time zone and its daylight saving time
 ("CET-1CEST,M3.5.0,M10.5.0/3", "EST5EDT,M3.2.0,M11.1.0", "UTC0"). Pure functions of epoch seconds (UTC);
 the clock itself is the shell's (NTP sets the board's RTC)."""
-from evse.core.calendar import civil_from_days, days_from_civil, weekday
+from ..core.calendar import civil_from_days, days_from_civil, weekday
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK_MIN = 7 * 1440

@@ -12,9 +12,9 @@ import os
 from microdot import Microdot, Request, Response
 from microdot.websocket import with_websocket
 
-from evse.services import words
-from evse.shell.hal import ticks_ms, ticks_diff
-from evse.shell.store import join
+from . import words
+from ..shell.hal import ticks_ms, ticks_diff
+from ..shell.store import join
 
 API = "/api/v1"
 SETUP_PORT = 80                  # the set-up page's port when web_port is 0 (a phone opens http://)
@@ -109,7 +109,7 @@ class Web:
         self.http = Microdot()
         self._routes(self.http)
         if has_wifi(app):                            # the Wi-Fi set-up page's routes (evse.services.wifisetup)
-            from evse.services.wifisetup import Setup
+            from .wifisetup import Setup
             Setup(app, self.http, self._check, self._ask, _body)
         self.ssl, self.https = self._tls()
         self.fw = None                               # evse.services.webfw, once it is asked for
@@ -124,7 +124,7 @@ class Web:
         app = self.app
         if not (app.cfg["web_tls"] and app.cfg["web_port"]):     # the set-up page stays http://
             return None, "off"
-        from evse.services import webtls                           # only with web_tls: it costs heap
+        from . import webtls                           # only with web_tls: it costs heap
         return webtls.context(app, join(app.flash_dir, webtls.CERT), join(app.flash_dir, webtls.KEY),
                               self.port)
 
@@ -293,14 +293,14 @@ class Web:
         bad = self._check(req)
         if bad is not None:
             return bad
-        from evse.services import history
+        from . import history
         return history.csv(self.app.sessions()), 200, {"Content-Type": "text/csv; charset=utf-8",
                                                         "Content-Disposition": 'attachment; filename="evse-history.csv"'}
 
     # --- firmware update (evse.services.webfw: imported only when used) ---
     def _updater(self):
         if self.fw is None:
-            from evse.services import webfw
+            from . import webfw
             self.fw = webfw.Updater(self.app, self.console, self.fw_dir)
         return self.fw
 
@@ -316,7 +316,7 @@ class Web:
         if self.fw is not None:                      # the first boot after a web update
             asyncio.create_task(self.fw.after_boot())
         if self.ssl is not None:
-            from evse.services import webtls
+            from . import webtls
             asyncio.create_task(webtls.redirects(self.app, self.port))
         await self.http.start_server(host="0.0.0.0", port=self.port, ssl=self.ssl)
 
@@ -325,7 +325,7 @@ def attach(app):
     """Wire the web service in (main, after the console: its command checks are reused)."""
     con = getattr(app, "console", None)
     if con is None:
-        from evse.services.console import Console
+        from .console import Console
         con = Console(app, None)
     app.web = Web(app, con)
     return app.web

@@ -13,11 +13,11 @@ import asyncio
 import gc
 import json
 
-from evse.core.version import VERSION
-from evse.shell import bundle
-from evse.shell.hal import ticks_ms
-from evse.shell.store import remove
-from evse.services.web import FW_MARK, UPLOAD_MAX   # the mark: {"slot", "version", "from"} of the trial
+from ..core.version import VERSION
+from ..shell import bundle
+from ..shell.hal import ticks_ms
+from ..shell.store import remove
+from .web import FW_MARK, UPLOAD_MAX   # the mark: {"slot", "version", "from"} of the trial
 
 UPLOAD = "upload.bin"
 WAIT_S = 1                  # how often a staged bundle looks whether the session has ended

@@ -12,7 +12,7 @@ def context(app, cert, key, port):
     """(server TLS context or None, what the status says). A certificate or key missing or damaged
     is said in the status and the log, and the page is served over plain http:// rather than not
     at all (the owner could not reach the charger to mend it)."""
-    from evse.shell.tls import make_server_context, SlowKey
+    from ..shell.tls import make_server_context, SlowKey
     try:
         return make_server_context(cert, key), "on"
     except SlowKey as e:          # named as the owner put it on the flash

@@ -5,7 +5,7 @@
 # the Wi-Fi (evse/shell/net.py) reads them on its next poll and joins at once, the access point
 # staying up until it has. Who may: whoever joined the WPA2 access point (its password is the gate),
 # and, when a web_password is set, only with it, as for every change. Once joined: 404 for everyone.
-from evse.shell.hal import ticks_ms
+from ..shell.hal import ticks_ms
 
 PATH = "/setup"
 PAGE = """<!doctype html><meta charset=utf-8><meta name=viewport content="width=device-width">

@@ -1,6 +1,6 @@
 # Plain words for the states and faults, for people reading a page or a dashboard (the web service;
 # imported only with it). The names themselves are evse.core.vocab's; a test checks each has words.
-from evse.core import vocab as V
+from ..core import vocab as V
 
 # state: (IEC 61851-1 state letter, what it means)
 STATES = {

@@ -10,8 +10,8 @@ import time
 import machine
 from micropython import const
 
-from evse.core import limits as L
-from evse.core import pilot as P
+from ..core import limits as L
+from ..core import pilot as P
 
 ticks_ms = time.ticks_ms
 ticks_diff = time.ticks_diff

@@ -6,8 +6,8 @@ import machine
 import micropython
 from micropython import const
 
-from evse.core import limits as L
-from evse.core import pilot as P
+from ..core import limits as L
+from ..core import pilot as P
 
 ticks_ms = time.ticks_ms
 ticks_us = time.ticks_us
@@ -61,7 +61,7 @@ def tick_light(board):
 def utc_seconds():
     """UTC seconds since 1970 from the board's RTC (NTP sets it), or None while it is not set (a
     board starts in 2000 or 2021). Computed here: MicroPython's own epoch differs between ports."""
-    from evse.core.calendar import days_from_civil     # only for the planner: no heap otherwise
+    from ..core.calendar import days_from_civil     # only for the planner: no heap otherwise
     try:
         y, mo, d, _, h, mi, s = machine.RTC().datetime()[:7]
     except Exception:
@@ -73,7 +73,7 @@ def utc_seconds():
 
 def set_utc(t):
     """Set the board's RTC to UTC seconds since 1970 (what ntptime.settime() does, without its wait)."""
-    from evse.core.calendar import civil_from_days, weekday
+    from ..core.calendar import civil_from_days, weekday
     days = t // 86400
     y, mo, d = civil_from_days(days)
     machine.RTC().datetime((y, mo, d, weekday(days), (t % 86400) // 3600, (t % 3600) // 60, t % 60, 0))
@@ -176,15 +176,15 @@ class Hardware:
         try:       # the pilot's capture where the port has rp2.DMA and a free DMA channel
             import rp2  # pyright: ignore[reportMissingImports] (the rp2 port's own module)
             rp2.DMA
-            from evse.shell.pilot_dma import for_board
+            from .pilot_dma import for_board
             self.capture = for_board(self, board)
         except Exception:  # none: the tick reads the pilot itself, never a reason not to boot
             pass
-        from evse.shell.guard import StallGuard
+        from .guard import StallGuard
         self.guard = StallGuard(self, self._sampler())
 
     def _sampler(self):
-        from evse.shell.pilot_phase import PhaseSampler
+        from .pilot_phase import PhaseSampler
         return PhaseSampler(self._pilot_adc, self._cc_addr - 0x04, self._zero,
                             1000000 // L.PILOT_FREQ_HZ, _GLITCH_SPREAD_MV * 1000 // self._k, self._k)
 

@@ -6,8 +6,8 @@
 import machine
 from micropython import const
 
-from evse.core import limits as L
-from evse.shell.hal import ticks_ms, ticks_diff
+from ..core import limits as L
+from .hal import ticks_ms, ticks_diff
 
 _FEED_MS = const(500)        # L.WDT_TIMEOUT_MS / 4: a late soft timer still feeds in time
 _timer = None

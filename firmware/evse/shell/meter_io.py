@@ -4,7 +4,7 @@
 import machine
 from micropython import const
 
-from evse.shell.hal import adc_input, sleep_us, ticks_add, ticks_diff, ticks_us
+from .hal import adc_input, sleep_us, ticks_add, ticks_diff, ticks_us
 
 _CT_SLICE_US = const(8000)  # a CT poll samples at most this long (the app's deadline ends it first)
 _BITS_PER_BYTE = const(10)  # 8N1 on the wire

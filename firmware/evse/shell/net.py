@@ -14,7 +14,7 @@ import binascii
 import machine
 import network
 
-from evse.core import limits as L
+from ..core import limits as L
 
 CONNECT_MS = 20000                # an attempt that has not connected in this time failed
 RETRY_MIN_MS = 5000

@@ -17,8 +17,8 @@ import machine
 import micropython
 from micropython import const
 
-from evse.core import limits as L
-from evse.shell.pilot_phase import SAMPLES, SETTLE_US, STRIDE_MAX, collect
+from ..core import limits as L
+from .pilot_phase import SAMPLES, SETTLE_US, STRIDE_MAX, collect
 
 ticks_us = time.ticks_us
 ticks_diff = time.ticks_diff
