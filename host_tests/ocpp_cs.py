@@ -93,7 +93,10 @@ class _CP(Notifications, _LibChargePoint):
         return self.cs.respond("MeterValues", kw)
 
     @on("SignCertificate")
-    def _sign_certificate(self, **kw):
+    async def _sign_certificate(self, **kw):
+        hold = self.cs.holds.get("SignCertificate")
+        if hold:        # the answer waits; meanwhile this connection reads nothing (as the library does)
+            await hold.wait()
         return self.cs.respond("SignCertificate", kw)
 
 
@@ -117,6 +120,8 @@ class CentralSystem:
         self.next_txid = 100
         self.open_tx = {}
         self.overrides = {}  # action -> callable(kw) -> call_result
+        self.holds = {}      # action -> asyncio.Event: its answer goes out once the event is set
+        self.close_codes = []  # each ended connection's WebSocket close code (1006: no Close frame)
         self.changed = asyncio.Event()
         self.server = None
         self.port = 0
@@ -175,6 +180,7 @@ class CentralSystem:
         except Exception:
             pass  # connection closed
         finally:
+            self.close_codes.append(connection.close_code)
             if self.cps.get(cp_id) is cp:
                 del self.cps[cp_id]
 

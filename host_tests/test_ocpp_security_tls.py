@@ -96,10 +96,15 @@ def profile3_flash(tmp_path, signer_key, signer):
     return flash, root_key, root
 
 
-def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path):
+@pytest.mark.parametrize("signed_first", [False, True], ids=["answer_then_certificate", "certificate_first"])
+def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path, signed_first):
     """Security profile 3 with a certificate of an old CA: the central system has a new key pair
-    made and signs it with a new CA; the charge point reconnects with it at once, and later a
-    central system that trusts only the new CA lets it in."""
+    made and signs it with a new CA; the charge point reconnects with it at once (its answers and the
+    central system's all delivered, then a Close frame), and later a central system that trusts
+    only the new CA lets it in. certificate_first: the central system sends CertificateSigned
+    before it answers the SignCertificate (OCPP-J lets each side call while the other's call is
+    open); under load a central system on the `ocpp` library did that by itself, and the charge
+    point's answer was lost in a connection dropped at once."""
     from cryptography import x509 as cx
     from cryptography.hazmat.primitives import hashes
     old_key, new_key = pki.key("ec"), pki.key("ec")
@@ -125,6 +130,8 @@ def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path):
         await cs.start()
         rig = await Rig(cs, flash, **kw).start()
         await cs.wait_for(lambda: rig.svc.accepted)
+        if signed_first:
+            cs.holds["SignCertificate"] = asyncio.Event()
         res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))
         assert res.status == "Accepted"
         await cs.wait_for(lambda: any(a == "SignCertificate" for a, _ in cs.calls), 30)
@@ -134,9 +141,16 @@ def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path):
                 .not_valid_before(pki.NOW - pki.DAY).not_valid_after(pki.NOW + 90 * pki.DAY)
                 .sign(new_key, hashes.SHA256()))
         boots = sum(1 for a, _ in cs.calls if a == "BootNotification")
-        res = await cs.call("cp1", call.CertificateSigned(certificate_chain=pki.pem(leaf) + pki.pem(new_ca)))
+        chain = pki.pem(leaf) + pki.pem(new_ca)
+        signed = asyncio.create_task(cs.call("cp1", call.CertificateSigned(certificate_chain=chain)))
+        if signed_first:
+            cert_file = flash / "client_cert.pem"
+            await cs.wait_for(lambda: cert_file.exists() and cert_file.read_text() == chain)
+            cs.holds["SignCertificate"].set()
+        res = await signed
         assert res.status == "Accepted"
         await cs.wait_for(lambda: sum(1 for a, _ in cs.calls if a == "BootNotification") > boots)   # reconnected
+        assert cs.close_codes == [1000]
         await rig.kill()
         await cs.stop()
         cs = mutual_cs("new.pem")                                   # the old certificate no longer works

@@ -141,6 +141,7 @@ async def run(svc):
             continue
         delay = RECONNECT_MIN_MS
         svc.ws = ws
+        svc.redial = False
         svc.connected = True
         rx = asyncio.create_task(_rx_loop(svc, ws))
         try:
@@ -160,7 +161,7 @@ async def run(svc):
 
 
 def _fail_pending(svc):
-    if svc._pending:
+    if svc._pending and svc._pending[2] is None:      # an answer already in stays the answer
         svc._pending[2] = (False, ("Disconnected", ""))
         svc._pending[1].set()
 
@@ -244,8 +245,13 @@ def boot_payload(svc):
     return p
 
 
+def _open(svc, ws):
+    """The connection goes on: not closed, the service running, no new credentials waiting."""
+    return not ws.closed and svc.running and not svc.redial
+
+
 async def _boot(svc, ws):
-    while not ws.closed and svc.running:
+    while _open(svc, ws):
         svc.boot_now = False  # this one answers a trigger that came before it
         ok, res = await call(svc, ws, "BootNotification", boot_payload(svc))
         interval = BOOT_RETRY_DEFAULT_S
@@ -264,7 +270,7 @@ async def _boot(svc, ws):
 async def _sleep_or_closed(svc, ws, ms):
     """Wait before the next BootNotification; a TriggerMessage(BootNotification) ends the wait."""
     t0 = svc.ticks()
-    while not ws.closed and svc.running and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms:
+    while _open(svc, ws) and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms:
         svc.wake.clear()
         try:
             await asyncio.wait_for(svc.wake.wait(), min(IDLE_WAKE_MS, ms) / 1000)
@@ -292,7 +298,7 @@ async def _session(svc, ws):
         secevents.report(svc, "StartupOfTheDevice")
     svc.tx_retry_ms = None
     last_ping = svc.ticks()
-    while not ws.closed and svc.running:
+    while _open(svc, ws):
         now = svc.ticks()
         if await _send_next(svc, ws, now):
             continue

@@ -189,10 +189,11 @@ def _reconnect(svc):
 
 
 def _drop(svc):
-    """End the connection: the next one is made with the new credentials."""
-    if svc.ws:
-        svc.ws.closed = True
-        svc.wake.set()
+    """End the connection, the next one made with the new credentials: once a CALL of ours that is
+    on the wire has its answer, with a Close frame (connection.py), so that neither side loses an
+    answer already sent (the central system may still be answering our SignCertificate)."""
+    svc.redial = True
+    svc.wake.set()
 
 
 # -- the security keys -------------------------------------------------------------------------------
