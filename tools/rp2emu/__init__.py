@@ -161,6 +161,13 @@ class Pico:
         self.push()
 
     # --- the link to emu.mjs ---
+    def serial(self, text):
+        """Text for the firmware's USB serial, there at the instant the chip stands at. Sent on the
+        TCP socket instead, it reached the chip whenever the host's scheduler let it, before or
+        after the next "go": two runs of one scenario on a loaded machine differed by microseconds
+        (host_tests/test_rp2_same_twice.py). What the firmware writes still comes on the socket."""
+        self.link.send({"serial": text})
+
     def stop_at(self, t_us):
         """The chip stops at emulated time t_us (an event of its own, as a tick's)."""
         self.link.send({"at": t_us})
@@ -194,7 +201,7 @@ class Pico:
         req = dict(cmd, id=4242)
         sock = socket.create_connection(("127.0.0.1", self.tcp))
         sock.setblocking(False)
-        sock.sendall((json.dumps(req) + "\n").encode())
+        self.serial(json.dumps(req) + "\n")
         got = {"buf": b"", "reply": None}
 
         def replied():

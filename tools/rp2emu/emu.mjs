@@ -336,6 +336,10 @@ function command(o) {
   }
   if (o.power === 0 && !off) powerOff();
   if (o.power === 1 && off) boot();
+  if (o.serial !== undefined && !off) {  // host bytes for the USB serial, at the instant the chip
+    inq = Buffer.concat([inq, Buffer.from(o.serial, 'utf8')]);   // stands at (in order with "go")
+    deliver();
+  }
   if (o.go) {
     if (queued.length) out(queued.shift());     // still stopped: at the next event of that step
     else { paused = false; kick(); }

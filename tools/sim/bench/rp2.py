@@ -176,7 +176,7 @@ class PicoRig:
         self.world._follow_hist = []                   # its times were on the emulator's clock
 
     def _request(self, obj):
-        self._sock.sendall((json.dumps(obj) + "\n").encode())
+        self.pico.serial(json.dumps(obj) + "\n")     # at the instant the chip stands at
 
     def close(self):
         if self._sock is not None:
