@@ -29,6 +29,7 @@ _PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges
 _RTC_VALID_YEAR = const(2025)  # an RTC before this was never set
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
 _LEVEL_READS = const(6)     # no PWM (X1, F): one level; its extremes dropped, 4 reads remain
+_PP_OPEN_CODES = const(64)  # a PP this close to the pull-up's full scale is open (no resistor)
 _GLITCH_MIXED = const(1)    # one read across 0 V is a glitch (dropped), more is noise
 # The phased read's 4 samples of a plateau: its two middle ones further apart than this are not one
 # level (two or more glitches; 0.5 V RMS of noise never set it off on the bench), even near 0 V
@@ -143,7 +144,7 @@ class Hardware:
         self._adc_fullscale_mv = int(fullscale * 1000)
         # PP divider in ADC codes, computed once: integers only on the tick
         self._pp_full = _U16_MAX * int(board.PP_VREF * 1000 + 0.5) // self._adc_fullscale_mv
-        self.pp_open_at = self._pp_full - 64   # a PP this close to the pull-up's full scale is open
+        self.pp_open_at = self._pp_full - _PP_OPEN_CODES   # read_pp's and the capture's
         self._pp_pullup = board.PP_PULLUP_OHMS
         if self._cc_addr:
             self._start_phased(board)
