@@ -97,6 +97,11 @@ let pilotEdgeNs = 0, pilotLevel = false;
 // --- host serial: TCP, one client at a time; bytes wait here until the device reads them ---
 let inq = Buffer.alloc(0);
 let client = null;
+function fromHost(b) {               // bytes the host sent, for the device's next OUT read
+  if (off) return;
+  inq = Buffer.concat([inq, b]);
+  deliver();
+}
 function deliver() {
   if (pendingRead < 0 || inq.length === 0 || !cdc) return;
   const n = Math.min(pendingRead, inq.length);
@@ -108,7 +113,7 @@ const server = net.createServer((sock) => {
   if (client) client.destroy();
   client = sock;
   sock.setNoDelay(true);
-  sock.on('data', (d) => { if (!off) { inq = Buffer.concat([inq, d]); deliver(); kick(); } });
+  sock.on('data', (d) => { fromHost(d); if (!off) kick(); });
   sock.on('close', () => { if (client === sock) client = null; });
   sock.on('error', () => {});
 });
@@ -336,10 +341,8 @@ function command(o) {
   }
   if (o.power === 0 && !off) powerOff();
   if (o.power === 1 && off) boot();
-  if (o.serial !== undefined && !off) {  // host bytes for the USB serial, at the instant the chip
-    inq = Buffer.concat([inq, Buffer.from(o.serial, 'utf8')]);   // stands at (in order with "go")
-    deliver();
-  }
+  if (o.serial !== undefined) fromHost(Buffer.from(o.serial, 'utf8'));   // at the instant the chip
+                                                                     // stands at (in order with "go")
   if (o.go) {
     if (queued.length) out(queued.shift());     // still stopped: at the next event of that step
     else { paused = false; kick(); }

@@ -380,7 +380,7 @@ class World:
                 self._rcd_over_since = now
             limit = 0.8 * (RCD_AC_TRIP_MA / ac) ** 1.43 * 1e6
             trip_ac = now - self._rcd_over_since >= limit
-            self.rcd_trip_due = None if trip_ac else self._rcd_over_since + int(limit + 0.999)
+            self.rcd_trip_due = None if trip_ac else self._rcd_over_since + math.ceil(limit)
         else:
             self._rcd_over_since = None
             self.rcd_trip_due = None
