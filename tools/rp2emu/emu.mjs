@@ -23,8 +23,9 @@
 // with the flash kept; an idle core (WFI/WFE) skips to its next alarm. The ADC's own noise: every
 // conversion of a channel set by "adc" (PP, the temperature sensor) differs a little, as on the
 // chip (RP2040 datasheet 4.9.3: ENOB 8.7 bits; a Pico's input-referred noise measures 1-2 LSB RMS):
-// 2 LSB RMS unless the controller says otherwise, from a seeded generator (runs repeat). The pilot
-// and the CT have their own models (the controller's noise table, the sine).
+// 2 LSB RMS unless the controller says otherwise, from a generator seeded again at every boot (runs
+// repeat from a boot, whatever ran before it: a `make flash` or a kept flash). The pilot and the CT
+// have their own models (the controller's noise table, the sine).
 import fs from 'fs';
 import net from 'net';
 import readline from 'readline';
@@ -88,7 +89,8 @@ const inputs = {};                       // pin -> level
 const ADC_CS_START_ONCE = 1 << 2;
 const adcValues = [0, 0, 0, 0, 0];       // u16 per channel
 let adcNoiseLsb = 2;                     // RMS, 12-bit LSBs, on adcValues' channels
-let rng = 0x2545f491;                    // xorshift32: the same draws on every run
+const RNG_SEED = 0x2545f491;
+let rng = RNG_SEED;                      // xorshift32: the same draws from every boot
 let pilot = null;                        // waveform of ADC pilot.ch following GPIO pilot.pin
 let ct = null;                           // ADC ct.ch: the mains sine a CT's burden gives
 let noiseI = 0;
@@ -151,7 +153,10 @@ function onBreak(n) {
 
 function newChip() {
   if (mcu) {
-    timeBaseNs += mcu.clock.nanos;
+    // The new chip starts on a whole microsecond: the host maps the chip's time to the scenario's
+    // from the boot's instant in us, and a fraction left over moved every edge after a `make flash`
+    // (a reset at any ns) by up to a microsecond against a boot from a kept flash (at 0).
+    timeBaseNs = Math.ceil((timeBaseNs + mcu.clock.nanos) / 1000) * 1000;
     if (!off) flash.set(mcu.flash.subarray(0, flash.length));
   }
   mcu = new RP2040();
@@ -228,6 +233,8 @@ function boot() {
   if (pilot) followPilot();
   if (tickMs) startTicks();
   mcu.core.PC = FLASH_BASE;
+  rng = RNG_SEED;
+  noiseI = 0;
   busyCycles = 0;
   boots++;
   event({ ev: 'boot', n: boots, reason: kept ? kept.reason : 0 });
