@@ -153,10 +153,11 @@ function onBreak(n) {
 
 function newChip() {
   if (mcu) {
-    // The new chip starts on a whole microsecond: the host maps the chip's time to the scenario's
-    // from the boot's instant in us, and a fraction left over moved every edge after a `make flash`
-    // (a reset at any ns) by up to a microsecond against a boot from a kept flash (at 0).
-    timeBaseNs = Math.ceil((timeBaseNs + mcu.clock.nanos) / 1000) * 1000;
+    // The new chip starts on a whole microsecond, the one its reset or power cut is reported at
+    // (nowUs rounds): the host maps the chip's time to the scenario's from the boot's instant in us,
+    // and a fraction left over moved every edge after a `make flash` (a reset at any ns) by up to a
+    // microsecond against a boot from a kept flash (at 0).
+    timeBaseNs = Math.round((timeBaseNs + mcu.clock.nanos) / 1000) * 1000;
     if (!off) flash.set(mcu.flash.subarray(0, flash.length));
   }
   mcu = new RP2040();
