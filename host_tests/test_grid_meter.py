@@ -6,7 +6,7 @@ and the planner's silence rule (grid_timeout_s) takes the lower current. Against
 import pytest
 
 from evse.core import vocab as V
-from evse.metering import meter_maps
+from evse.core import modbus_maps
 from evse.services import settings as S
 from tools.sim import mock_machine as mm
 from tools.sim.mock_machine.modbus_meter import ModbusMeter, attach_bus
@@ -132,7 +132,7 @@ def test_only_the_grid_meter_reports_the_grid_power(tmp_path):
 
 
 def test_the_settings_name_the_grid_meter_models_of_the_maps():
-    assert sorted(S.SCHEMA["grid_meter"][2]) == sorted(meter_maps.MAPS)
+    assert sorted(S.choices("grid_meter")) == sorted(modbus_maps.MAPS)
     cfg, errors = S.validate({"max_current": 16, "grid_source": "modbus", "grid_meter": "sdm120",
                               "grid_meter_addr": 3})
     assert errors == [] and (cfg["grid_source"], cfg["grid_meter"], cfg["grid_meter_addr"]) == ("modbus", "sdm120", 3)
@@ -150,7 +150,7 @@ def test_two_units_on_one_bus_against_a_real_modbus_peer():
     from test_modbus_pymodbus import SDM120_VALUES, SDM630_VALUES, Peer, SocketUart, float_regs, now_ms
     from evse.metering.grid import GridMeter
     from evse.metering.meter import ModbusSource
-    from evse.metering.meter_maps import SDM120
+    from evse.core.modbus_maps import SDM120
     from evse.metering.modbus import ModbusMaster
 
     peer = Peer(float_regs(SDM120_VALUES))

@@ -19,7 +19,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from evse.metering import modbus
 from evse.metering.meter import ModbusSource, make_meter
-from evse.metering.meter_maps import SDM120, SDM630, parse_generic_map
+from evse.core.modbus_maps import SDM120, SDM630
+from evse.metering.meter_maps import parse_generic_map
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 

@@ -2,16 +2,16 @@
 
 A board is one file: a new boards/*.py, outside the tree even, is checked by tools/boardcheck.py and
 runs the firmware on the bench with nothing else changed. A Modbus meter model is one entry in
-meter_maps.MAPS that the meter service and the shell's UART follow by themselves; the settings
-schema, which may not import metering (the layers), names it too, and a test here holds the two
-lists together."""
+core/modbus_maps.py's MAPS that the settings (`meter`, `grid_meter`, the console's schema), the meter
+service, the grid meter and the shell's UART follow by themselves. The maps are in the core because
+the settings, a service, may not import metering (the layers)."""
 import importlib.util
 
 from tools import boardcheck
 from tools.sim.drive import Drive
 from tools.sim.rig import load_board
 from tools.sim.mock_machine.modbus_meter import ModbusMeter
-from evse.metering import meter_maps
+from evse.core import modbus_maps
 from evse.metering.meter import METER_KINDS, make_meter
 from evse.services import settings
 
@@ -37,16 +37,25 @@ def test_a_new_board_is_one_file_the_check_and_the_firmware_take_as_it_is(tmp_pa
 
 
 def test_the_settings_name_every_meter_kind_and_model_and_nothing_else():
-    assert sorted(settings.SCHEMA["meter"][2]) == sorted(METER_KINDS + tuple(meter_maps.MAPS))
+    assert sorted(settings.choices("meter")) == sorted(METER_KINDS + tuple(modbus_maps.MAPS))
+    assert sorted(settings.choices("grid_meter")) == sorted(modbus_maps.MAPS)
+    for key in ("meter", "grid_meter"):         # a default is taken without loading the maps
+        assert settings.SCHEMA[key][1] in settings.SCHEMA[key][2]
 
 
 def test_a_new_modbus_model_is_one_entry_in_the_maps(tmp_path, monkeypatch):
-    """The meter service reads it and the shell opens the meter's UART for it, with no other edit."""
+    """The settings take it, the meter service reads it and the shell opens the meter's UART for
+    it, with no other edit."""
     from evse.shell.meter_io import MeterIO
     from test_meter_plausibility import Hw
     model = {"name": "dummy3", "phases": 1, "reads": (
-        (meter_maps.FC_READ_INPUT, 0x0100, 2, (("i1", 0, meter_maps.F, 1.0, False),)),)}
-    monkeypatch.setitem(meter_maps.MAPS, "dummy3", model)
+        (modbus_maps.FC_READ_INPUT, 0x0100, 2, (("i1", 0, modbus_maps.F, 1.0, False),)),)}
+    monkeypatch.setitem(modbus_maps.MAPS, "dummy3", model)
+    cfg, errors = settings.validate({"max_current": 16, "meter": "dummy3", "grid_meter": "dummy3"})
+    assert errors == [] and cfg["meter"] == cfg["grid_meter"] == "dummy3"
+    assert "dummy3" in settings.choices("meter")
+    _, errors = settings.validate({"max_current": 16, "meter": "dummy4"})
+    assert errors and "dummy3" in str(errors)
     sim = ModbusMeter(unit=1)
     sim.set_float(0x0100, 12.5)
     m = make_meter({"meter": "dummy3", "meter_interval_ms": 200}, Hw(sim), data_dir=str(tmp_path))

@@ -31,7 +31,7 @@ except ImportError:
 from evse.metering import modbus
 from evse.metering.ct import CtMeter, amps_per_count, ADC_SHIFT
 from evse.metering.meter import ModbusSource
-from evse.metering.meter_maps import SDM630
+from evse.core.modbus_maps import SDM630
 
 APC = amps_per_count(2000, 22.0, 3.3)
 class Clock:

@@ -106,7 +106,7 @@ METER_JUMP_SLACK_WH = const(100)     # ... plus this (counter resolution): more 
 # (services/settings.py, which holds the ranges) and the meters built without a full settings dict.
 # Keywords, not a {...} literal: the keys become qstrs, not a str object each (as settings.SCHEMA) ---
 METER_DEFAULTS = dict(
-    meter="none",            # the source: none, ct, s0, modbus or a model of meter_maps.MAPS
+    meter="none",            # the source: none, ct, s0, modbus or a model of modbus_maps.MAPS
     meter_phases=1,          # ct, s0
     nominal_volts=230.0,     # 120/240 in North America
     mains_hz=50,             # 0 = detect (ct)

@@ -4,23 +4,23 @@ the solar-surplus / grid-limit planner (grid_source "modbus", docs/planner.md).
 It is a second unit (grid_meter_addr) on the charging meter's RS-485 bus, read through the same
 ModbusMaster when the charging meter is a Modbus one (the two take turns: a read cycle starts only
 while the bus is free), else through the board's Modbus UART alone. Of the model's register map
-(meter_maps.MAPS) only the reads that carry the total active power `p` are made: watts imported,
+(core/modbus_maps.py) only the reads that carry the total active power `p` are made: watts imported,
 negative exported, as the meter signs it (Eastron: import positive, export negative).
 
 Each complete, plausible reading is handed to `feed(watts, now_ms)` (the app: App.command("grid",
 ...)). A timeout, a CRC error, an exception reply, NaN, infinity or a power beyond
 limits.METER_MAX_W feeds nothing: the planner's own silence rule (grid_timeout_s) then takes the
 safe side, the lower current."""
-from . import meter_maps
+from ..core.modbus_maps import MAPS
 from .meter import ModbusSource
 from .modbus import ModbusMaster
 
 
 def power_reads(model):
     """The map of `model` cut to its reads that carry the total active power `p`."""
-    if model not in meter_maps.MAPS:
-        raise ValueError("grid_meter must be one of %s, not %r" % ("|".join(sorted(meter_maps.MAPS)), model))
-    m = meter_maps.MAPS[model]
+    if model not in MAPS:
+        raise ValueError("grid_meter must be one of %s, not %r" % ("|".join(sorted(MAPS)), model))
+    m = MAPS[model]
     reads = tuple(r for r in m["reads"] if [f for f in r[3] if f[0] == "p"])
     if not reads:
         raise ValueError("grid_meter %s has no total active power register" % model)

@@ -31,7 +31,7 @@ def _load_modbus():
         modbus = mb
     return modbus
 
-# The kinds of source; each model of meter_maps.MAPS is a Modbus kind too (named by its key).
+# The kinds of source; each model of core/modbus_maps.py's MAPS is a Modbus kind too (named by its key).
 METER_KINDS = ("none", "ct", "s0", "modbus")
 MODBUS_INTERVAL_MS = 1000       # one full read of the meter per second
 MWH_PER_KWH = 1000000.0
@@ -453,10 +453,11 @@ def _make_source(kind, cfg, hw):
 
 
 def _modbus_source(kind, cfg, hw):
-    """Every other kind is a Modbus meter: a model of meter_maps.MAPS (one entry there adds one),
+    """Every other kind is a Modbus meter: a model of modbus_maps.MAPS (one entry there adds one),
     or "modbus" with the map in the meter_map setting."""
     _load_modbus()
-    from .meter_maps import MAPS, parse_generic_map
+    from ..core.modbus_maps import MAPS
+    from .meter_maps import parse_generic_map
     if kind != "modbus" and kind not in MAPS:
         raise ValueError("meter must be one of %s, not %r" % ("|".join(METER_KINDS + tuple(sorted(MAPS))), kind))
     regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))

@@ -1,47 +1,8 @@
-"""Register maps for Modbus energy meters.
-
-A map is a dict: `phases` (1 or 3) and `reads`, a tuple of blocks read one request each:
-    (function_code, first_register, register_count, fields)
-with fields a tuple of (name, register_offset_in_block, type, scale, swap_words).
-Names the meter service knows: v1 v2 v3 (V), i1 i2 i3 (A), p (total active power, W),
-kwh (lifetime import energy, kWh), hz.
-
-Eastron addresses (0-based, input registers, FC 4, float32 high word first), from the Eastron
-"Modbus Protocol Implementation" tables of the SDM120 and SDM630 (30001 = 0x0000):
-    SDM120: voltage 0x0000, current 0x0006, active power 0x000C, frequency 0x0046,
-            import active energy 0x0048, total active energy 0x0156
-    SDM630: phase voltages 0x0000/02/04, phase currents 0x0006/08/0A, phase powers 0x000C/0E/10,
-            total system power 0x0034, frequency 0x0046, total import kWh 0x0048, total kWh 0x0156
-Eastron meters refuse reads of an odd register count or at an odd address: blocks keep to pairs.
-The energy read is import (0x0048), not total (0x0156 = import + export), so that a meter wired
-in reverse or a V2G export never counts as charged energy.
-"""
-from .modbus import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, TYPE_NAMES, TYPE_REGS
-
-F = T_FLOAT32
-
-SDM120 = {
-    "name": "sdm120",
-    "phases": 1,
-    "reads": (
-        (FC_READ_INPUT, 0x0000, 14, (("v1", 0, F, 1.0, False), ("i1", 6, F, 1.0, False), ("p", 12, F, 1.0, False))),
-        (FC_READ_INPUT, 0x0046, 4, (("hz", 0, F, 1.0, False), ("kwh", 2, F, 1.0, False))),
-    ),
-}
-
-SDM630 = {
-    "name": "sdm630",
-    "phases": 3,
-    "reads": (
-        (FC_READ_INPUT, 0x0000, 12, (("v1", 0, F, 1.0, False), ("v2", 2, F, 1.0, False), ("v3", 4, F, 1.0, False),
-                                     ("i1", 6, F, 1.0, False), ("i2", 8, F, 1.0, False), ("i3", 10, F, 1.0, False))),
-        (FC_READ_INPUT, 0x0034, 2, (("p", 0, F, 1.0, False),)),
-        (FC_READ_INPUT, 0x0046, 4, (("hz", 0, F, 1.0, False), ("kwh", 2, F, 1.0, False))),
-    ),
-}
+"""The `meter_map` setting's text as a register map (the `modbus` meter kind). The meter models'
+maps, and the format of a map, are in core/modbus_maps.py."""
+from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, TYPE_NAMES, TYPE_REGS
 
 KNOWN_FIELDS = ("v1", "v2", "v3", "i1", "i2", "i3", "p", "kwh", "hz")
-MAPS = {"sdm120": SDM120, "sdm630": SDM630}
 
 
 def _int(text):

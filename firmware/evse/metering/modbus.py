@@ -8,10 +8,9 @@ Timeouts and CRC errors are retried `retries` times; exception responses are not
 answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
 """
 import struct
+from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, T_INT16, T_INT32, T_UINT16, T_UINT32
 from ..core.ticks import ticks_diff
 
-FC_READ_HOLDING = 3
-FC_READ_INPUT = 4
 MAX_REGISTERS = 125                 # Modbus limit for one read
 RX_BYTES = 5 + 2 * MAX_REGISTERS    # addr, fc, count, data, crc
 TIMEOUT_MS = 200                    # reply must be complete this long after the request
@@ -220,15 +219,7 @@ class ModbusMaster:
         self.state = IDLE
 
 
-# --- register decoding ---------------------------------------------------------------------
-T_INT16 = 0
-T_UINT16 = 1
-T_INT32 = 2
-T_UINT32 = 3
-T_FLOAT32 = 4
-TYPE_NAMES = {"int16": T_INT16, "uint16": T_UINT16, "int32": T_INT32, "uint32": T_UINT32, "float32": T_FLOAT32}
-TYPE_REGS = (1, 1, 2, 2, 2)
-
+# --- register decoding (the types: core/modbus_maps.py) -------------------------------------
 _scratch = bytearray(4)
 
 
@@ -255,4 +246,4 @@ def decode(buf, off, typ, swap_words=False):
         return struct.unpack(">f", s)[0]
     if typ == T_UINT32:
         return struct.unpack(">I", s)[0]
-    return struct.unpack(">i", s)[0]
+    return struct.unpack(">i", s)[0]              # T_INT32

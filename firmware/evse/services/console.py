@@ -310,7 +310,8 @@ class Console:
         app = self.app
         r = {"settings": app.cfg, "errors": app.settings_errors, "live": list(LIVE_KEYS)}
         if req.get("schema"):
-            r["schema"] = {k: list(v[1:]) for k, v in settings.SCHEMA.items()}
+            r["schema"] = {k: [v[1], settings.choices(k)] if v[0] is str else list(v[1:])
+                           for k, v in settings.SCHEMA.items()}
         return r
 
     def _cmd_set(self, req, now):

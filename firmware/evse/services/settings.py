@@ -15,10 +15,10 @@ import json
 from ..core import limits as L
 from ..core import proximity as PX
 from ..shell import store
-from ..shell.store import TMP_SUFFIX
 MAX_FILE_BYTES = 4096           # a complete settings file is about 900 bytes
 
-# key: (int|float, default, lo, hi) or (int, default, choices); (str, default, choices);
+# key: (int|float, default, lo, hi) or (int, default, choices); (str, default, choices[, True]),
+# True: also every Modbus meter model of core/modbus_maps.py (choices());
 # (TEXT, default, max length) for free text; (list, default, lo, hi) for a list of numbers of the
 # default's length; (dict, default) for a JSON object; (bool, default)
 TEXT = "text"
@@ -41,7 +41,7 @@ SCHEMA = dict(
     temp_stop_c=(int, L.TEMP_STOP_C, 30, 110),
     temp_restore_c=(int, L.TEMP_RESTORE_C, 20, 100),
     # metering (docs/metering.md)
-    meter=(str, _M["meter"], ("none", "ct", "sdm120", "sdm630", "modbus", "s0")),
+    meter=(str, _M["meter"], ("none", "ct", "s0", "modbus"), True),
     meter_phases=(int, _M["meter_phases"], (1, 3)),
     nominal_volts=(float, _M["nominal_volts"], 100.0, 480.0),
     mains_hz=(int, _M["mains_hz"], (0, 50, 60)),
@@ -83,7 +83,7 @@ SCHEMA = dict(
     peak_current_a=(float, 0.0, 0.0, 80.0),      # 0: charge off-peak only
     solar_mode=(str, "off", ("off", "solar", "grid")),
     grid_source=(str, "mqtt", ("mqtt", "rest", "console", "modbus")),
-    grid_meter=(str, "sdm630", ("sdm120", "sdm630")),   # grid_source modbus: the model (its total power)
+    grid_meter=(str, "sdm630", ("sdm630",), True),  # grid_source modbus: the model (its total power)
     grid_meter_addr=(int, 2, 1, 247),            # its unit on the charging meter's bus (not meter_addr)
     grid_limit_w=(int, 0, 0, 1000000),           # grid mode: the most the house may import
     solar_reserve_w=(int, 0, 0, 100000),         # solar mode: export kept for the house
@@ -180,6 +180,19 @@ def defaults():
     return cfg
 
 
+def choices(key):
+    """The values a choice key (`str` in SCHEMA) takes. An entry marked True also takes every Modbus
+    meter model of core/modbus_maps.py (one entry there adds one; settings may not import metering,
+    so the maps are in the core), imported only here: a value among the entry's own (the default
+    is) needs no map, and a charger with no Modbus meter loads none."""
+    spec = SCHEMA[key]  # type: tuple
+    own = spec[2]
+    if len(spec) < 4:
+        return own
+    from ..core.modbus_maps import MAPS
+    return own + tuple(m for m in sorted(MAPS) if m not in own)
+
+
 def _check(key, value):
     """Validated value, or raise ValueError with the reason."""
     spec = SCHEMA.get(key)
@@ -204,11 +217,11 @@ def _check_plain(key, typ, value, spec):
     """Raise ValueError unless a flag, choice, text or object value fits its schema entry (and a
     text its key's own rule: an OCPP URL, a password)."""
     if typ is bool:
-        if not (value is True or value is False):
+        if not isinstance(value, bool):
             raise ValueError("must be true or false")
     elif typ is str:
-        if not isinstance(value, str) or value not in spec[2]:
-            raise ValueError("must be one of " + ", ".join(spec[2]))
+        if not isinstance(value, str) or value not in spec[2] and value not in choices(key):
+            raise ValueError("must be one of " + ", ".join(choices(key)))
     elif typ == TEXT:
         if not isinstance(value, str) or len(value) > spec[2]:
             raise ValueError("must be text of at most %d characters" % spec[2])
@@ -316,7 +329,7 @@ def _import_file(path):
     """(path, raw object or None, error or None) of the import file; (None, None, None) if none.
     Sealed as tools/flash.py writes it (a damaged one then fails as JSON), or plain JSON (older
     firmware, by hand). PATH.tmp alone: an older firmware's save cut between remove and rename."""
-    for p in (path, path + TMP_SUFFIX):
+    for p in (path, path + store.TMP_SUFFIX):
         try:
             data = store.read_small(p, MAX_FILE_BYTES)
             if data is None:
@@ -382,5 +395,5 @@ def save(path, cfg):
     copies = store.Copies(copy_paths(path), MAX_FILE_BYTES)
     copies.read()
     copies.write(json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode())
-    for p in (path, path + TMP_SUFFIX):
+    for p in (path, path + store.TMP_SUFFIX):
         store.remove(p)

@@ -74,7 +74,7 @@ class MeterIO:
         if kind == "ct":
             self.ct_adcs = tuple(adc_input(p, atten) for p in getattr(board, "CT_ADC_PINS", ()))
             self.v_adc = adc_input(getattr(board, "V_ADC_PIN", None), atten)
-        elif kind != "none" and kind != "s0":    # a Modbus meter: "modbus" or a model of meter_maps
+        elif kind != "none" and kind != "s0":    # a Modbus meter: "modbus" or a model of modbus_maps
             self.uart = self._open_uart(board, cfg)
 
     @staticmethod
