@@ -456,6 +456,7 @@ def test_reset_stops_transaction_then_calls_the_app(tmp_path):
         assert rig.resets == []  # the core has not opened the contactor yet: no reboot under load
         rig.event("contactor", False)
         await cs.wait_for(lambda: rig.resets == ["Soft"])
+        assert cs.close_codes == [1000]     # the central system saw a Close frame, not a lost link
         await rig.kill()
         rig2 = await Rig(cs, tmp_path).start()
         await cs.wait_for(lambda: rig2.svc.accepted)

@@ -275,6 +275,7 @@ def test_TC_013_CS_hard_reset_without_transaction(tmp_path):
         n = len(cs.calls)
         assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
         b = await reboot(b, power_on)                # same flash, same settings
+        assert cs.close_codes[:1] == [1000]          # a Close frame before the reboot, not a lost link
         assert "Faulted" not in before_boot(cs, n), before_boot(cs, n)
         after = [(p["connectorId"], p["status"]) for a, p in cs.calls[n:] if a == "StatusNotification"]
         assert (1, "Unavailable") in after and (1, "Available") not in after, after

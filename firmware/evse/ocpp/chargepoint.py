@@ -27,6 +27,7 @@ from .txqueue import TxQueue
 from .wallclock import WallClock
 
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
+RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 6455 1000) to go out
 
 
 class OcppService:
@@ -85,7 +86,7 @@ class OcppService:
         self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0
         # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
-        self.reset_kind = self.reset_ms = self.next_sample_ms = self._aligned_slot = None
+        self.reset_kind = self.reset_ms = self.reset_close_ms = self.next_sample_ms = self._aligned_slot = None
         self.limit_ms = self.limit_sent = None
         transactions.recover_after_boot(self)
         if not self.state["operative"]:
@@ -186,14 +187,28 @@ class OcppService:
         metering.poll(self, now_ms)
         schedule.poll(self, now_ms)
         # A pending Reset once the StopTransaction went out and the core opened the contactor under
-        # control (EV to B, or its 6 s wait), or after RESET_FLUSH_MS whatever happened.
+        # control (EV to B, or its 6 s wait), or after RESET_FLUSH_MS whatever happened; then the
+        # connection's Close frame.
         if self.reset_kind and ((len(self.txq) == 0 and not self.contactor)
-                                or self.ticks_diff(now_ms, self.reset_ms) > RESET_FLUSH_MS):
+                                or self.ticks_diff(now_ms, self.reset_ms) > RESET_FLUSH_MS) \
+                and self._closed_for_reset(now_ms):
             kind = self.reset_kind
-            self.reset_kind = None
+            self.reset_kind = self.reset_close_ms = None
             self.rebooting = self.on_reset is not None
             if self.on_reset:
                 self.on_reset(kind)
+
+    def _closed_for_reset(self, now_ms):
+        """The central system sees a reboot as a Close frame (1000), not as a lost TCP connection
+        (1006): the session ends between two exchanges, as for new credentials, and the reboot
+        follows once the connection is closed, or RESET_CLOSE_MS after that was asked."""
+        if self.ws is None:
+            return True
+        if self.reset_close_ms is None:
+            self.reset_close_ms = now_ms
+            self.redial = True
+            self.wake.set()
+        return self.ticks_diff(now_ms, self.reset_close_ms) > RESET_CLOSE_MS
 
     def _report_status(self, now_ms):
         if self._pilot_read is not None:

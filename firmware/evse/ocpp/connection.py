@@ -151,6 +151,7 @@ async def run(svc):
         svc.connected = False
         svc.accepted = False
         await ws.close()
+        svc.ws = None          # closed, its Close frame out: a pending Reset may reboot now
         try:
             rx.cancel()
         except Exception:
