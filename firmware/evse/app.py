@@ -262,8 +262,10 @@ class App:
             except Exception:
                 pass
             ok = False
-        if ok:
-            hw.feed()
+        if ok:              # the port's feed called from here: a method around it cost a call
+            wdt = hw.wdt    # (about 20 us of the Pico's tick)
+            if wdt is not None:
+                wdt.feed()
         if led is not None:
             led.off()
         return ok

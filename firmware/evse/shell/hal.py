@@ -656,9 +656,5 @@ class Hardware:
         return machine.UART(uart_id, baud)
 
     def start_watchdog(self):
-        self.wdt = machine.WDT(timeout=L.WDT_TIMEOUT_MS)
-
-    def feed(self):
-        if self.wdt is not None:
-            self.wdt.feed()
+        self.wdt = machine.WDT(timeout=L.WDT_TIMEOUT_MS)    # fed by the app's tick (App.tick)
 
