@@ -279,6 +279,46 @@ def test_the_connection_boots_and_reports_over_any_transport(tmp_path):
     assert svc.config.get("HeartbeatInterval") == 7 and svc.wall.known()
 
 
+class HandClock:
+    ticks_diff = staticmethod(lambda a, b: a - b)
+    ticks_add = staticmethod(lambda a, d: a + d)
+
+    def ticks_ms(self):
+        return 0
+
+
+class OpenSocket:
+    closed = False
+
+
+def _resetting(tmp_path, kind):
+    """A service whose Reset's StopTransaction is out and contactor open, on an open connection."""
+    resets = []
+    svc = OcppService(Charger(), None, {"ocpp_url": ""}, str(tmp_path), HandClock(), on_reset=resets.append)
+    svc.ws = OpenSocket()
+    svc.reset_kind, svc.reset_ms = kind, 0
+    return svc, resets
+
+
+def test_a_reset_reboots_once_its_connection_has_closed(tmp_path):
+    svc, resets = _resetting(tmp_path, "Soft")
+    svc.poll(10)
+    assert resets == [] and svc.redial          # the session is asked to end with a Close frame
+    svc.ws = None                               # connection.run: closed, its Close frame out
+    svc.poll(20)
+    assert resets == ["Soft"] and svc.rebooting
+
+
+def test_a_connection_that_never_closes_holds_a_reset_at_most_reset_close_ms(tmp_path):
+    from evse.ocpp.chargepoint import RESET_CLOSE_MS
+    svc, resets = _resetting(tmp_path, "Hard")
+    svc.poll(10)
+    svc.poll(10 + RESET_CLOSE_MS)
+    assert resets == []
+    svc.poll(11 + RESET_CLOSE_MS)
+    assert resets == ["Hard"]
+
+
 # -- the package's shape -----------------------------------------------------------------------
 def _functions():
     for path in sorted(glob.glob(os.path.join(OCPP_DIR, "*.py"))):

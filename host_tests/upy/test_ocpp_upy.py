@@ -302,6 +302,32 @@ def test_clock_aligned_meter_values_follow_wall_time():
     assert len([i for i in svc.immediate if i[0] == "MeterValues"]) == 1
 
 
+class _OpenSocket:
+    closed = False
+
+
+def test_a_reset_waits_for_its_close_frame_at_most_reset_close_ms():
+    """The Reset's reboot follows the connection's close, or RESET_CLOSE_MS if it never closes."""
+    import gc
+    gc.collect()
+    from evse.ocpp.chargepoint import OcppService, RESET_CLOSE_MS
+    for closes in (True, False):
+        resets = []
+        svc = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, _tmpdir(), _Clock(), on_reset=resets.append)
+        svc.ws = _OpenSocket()
+        svc.reset_kind, svc.reset_ms = "Soft", 0
+        svc.poll(10)
+        assert resets == [] and svc.redial
+        if closes:
+            svc.ws = None
+            svc.poll(20)
+        else:
+            svc.poll(10 + RESET_CLOSE_MS)
+            assert resets == []
+            svc.poll(11 + RESET_CLOSE_MS)
+        assert resets == ["Soft"]
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

@@ -60,7 +60,7 @@ class OcppService:
         # sent once online, not kept across reboots)
         self.ws = self.boot_status = self.last_error = self._pending = None
         self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
-        self.redial = False  # new credentials: close this connection between two exchanges, then connect again
+        self.redial = False  # new credentials or a Reset: end this connection between two exchanges
         self.told = []  # the security events of refused connections reported this boot (connection.py)
         self.running = True
         self._uid = 0

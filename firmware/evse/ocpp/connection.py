@@ -247,7 +247,7 @@ def boot_payload(svc):
 
 
 def _open(svc, ws):
-    """The connection goes on: not closed, the service running, no new credentials waiting."""
+    """The connection goes on: not closed, the service running, no new credentials or Reset waiting."""
     return not ws.closed and svc.running and not svc.redial
 
 
