@@ -263,6 +263,19 @@ def test_type2_cable_rating_limits_the_current(tmp_path, ohms, amps):
     assert b.charger.out.amps_x10 == amps * 10
 
 
+@pytest.mark.parametrize("ohms,amps", [(80, 63), (140, 63), (164, 32), (308, 32), (400, 20), (936, 20),
+                                       (1100, 13), (2460, 13)])
+def test_a_type2_cable_at_its_bands_edge_charges_at_its_rating_through_the_adcs_noise(tmp_path, ohms, amps):
+    """Table B.2's accept ranges are the cable's: the ADC's step and noise must not fault a resistor
+    at an edge (the bands were compared as read, and 80, 164, 400 and 1100 ohm read 1 ohm low)."""
+    b = Drive(config={"connector": "type2-socket", "max_current": 80}, flash_dir=str(tmp_path))
+    b.run(0.5)
+    b.plug(pp_ohms=ohms)
+    b.ev("C")
+    b.run(5)
+    assert b.coil and b.fault is None and b.charger.out.amps_x10 == amps * 10
+
+
 @pytest.mark.parametrize("ohms", [None, 3000, 50, 1000])
 def test_type2_open_or_out_of_band_pp_means_no_charging(tmp_path, ohms):
     b = Drive(config={"connector": "type2-socket"}, flash_dir=str(tmp_path))

@@ -33,6 +33,25 @@ def test_exception_in_the_control_tick_leaves_outputs_safe_and_starves_the_watch
     assert log["counters"].get("watchdog_reset") == 1
 
 
+def test_one_exception_in_the_tick_is_journalled_as_internal_not_blamed_on_the_car(bench):
+    """The shell's safe outputs hold the pilot at F: the core must know, or the next tick reads F
+    while it still offers and records state_f, a vehicle fault, for a firmware error."""
+    bench.run(0.5).charge()
+    step = bench.charger.step
+    calls = {"n": 0}
+
+    def once_broken(m, now):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("bug in the core")
+        return step(m, now)
+    bench.charger.step = once_broken
+    bench.run(0.5)
+    assert not bench.coil and bench.fault == "internal"
+    log = journal.read(bench.rig.flash_dir + "/faults.json")
+    assert [r[1] for r in log["records"]] == ["internal"], log
+
+
 def test_exception_in_a_service_never_stops_the_tick(bench):
     class Flaky:
         calls = 0

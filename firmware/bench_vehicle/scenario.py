@@ -38,6 +38,7 @@ Parsed arguments (`Command.args`, a tuple), per verb:
 from evse.core import vocab as V
 
 DUTY_TOL = 0.1              # contract: default duty tolerance, percent
+AMPS_MAX = 80               # `limit`: the pilot offers 80 A at most (J3400; the charger's limits.AMPS_MAX)
 CURRENT_TOL = 0.05          # advertised current tolerance, amps (0.1 A resolution of the core)
 EV_LETTERS = {"A": None, "B": 2740, "C": 882, "D": 246}
 # what `expect state` and `expect fault` may name: the core's own words
@@ -248,7 +249,7 @@ def _args(verb, a, line):
         return (_one_of(a[0], ("off", "on"), line, "power"),)
     if verb == "limit":
         _count(a, 1, 1, line, "limit AMPS")
-        return (number(a[0], line, "amps", 0),)
+        return (number(a[0], line, "amps", 0, AMPS_MAX),)
     if verb == "expect":
         return _expect(a, line)
     raise ScenarioError(line, "unknown command %r" % verb)

@@ -612,6 +612,9 @@ class Charger:
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
         self._q_rem = _Q_STALE        # a request: the next step is a full one
         self._set_fault(V.FAULT_INTERNAL, now)
+        if self.out.pilot_mode != L.PILOT_F:    # the shell's safe outputs hold the pilot at F: the
+            self.out.pilot_mode = L.PILOT_F     # core's own view too, or the next tick reads F
+            self.det.reset()                    # while offering and blames the car (state_f)
 
     def _set_fault(self, name, now):
         if self.fault == name:
@@ -673,6 +676,7 @@ class Charger:
 
     def _asking(self, m, ps, now, offer):
         """C or D: close when offered (after the self-test), else stop under control."""
+        self._wakeup_done = True      # a car that asked is awake: no wake-up this plug-in (facts 4)
         closed = self.t_closed is not None
         if not offer:
             self._pwm_off(now)

@@ -58,9 +58,13 @@ BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting's
 BC_QUALIFY_MS_MIN = const(200)
 BC_QUALIFY_MS_MAX = const(500)
 EV_STOP_WAIT_MS = const(6000)        # seq 10.2: PWM removed, EV in C: open after 6 s at most
-FAULT_F_MIN_MS = const(300)          # F for at least 300 ms after a fault
-X1_MIN_MS = const(3000)              # minimum time at X1 when pausing
-WAKEUP_F_MS = const(4000)            # one wake-up: F for 4 s, once per plug-in (T_step_EF)
+# A hold counts from the whole ms the clock read at its tick, and the pin changes when a tick
+# applies its outputs, after its step: 1 ms for the clock and 1 ms for two steps' different
+# lengths (a full step takes about 0.9 ms on the emulated Pico) keep each at least the standard's.
+_HOLD_SKEW_MS = const(2)
+FAULT_F_MIN_MS = const(300 + _HOLD_SKEW_MS)       # F for at least 300 ms after a fault
+X1_MIN_MS = const(3000 + _HOLD_SKEW_MS)           # minimum time at X1 when pausing (3 s)
+WAKEUP_F_MS = const(4000 + _HOLD_SKEW_MS)         # one wake-up: F for 4 s, once per plug-in (T_step_EF)
 
 # --- Contactor (facts 6) ---
 FEEDBACK_SETTLE_MS = const(150)      # contacts settle (mechanical): a feedback mismatch beyond this is a fault
@@ -137,8 +141,10 @@ BUTTON_OPEN_MS = const(500)          # latch button pressed while charging: PWM 
                                      # most this long after the press (the plug takes longer to leave; facts 5)
 BUTTON_SEEN_MS = const(20)           # PP is read once a tick: a press is seen up to 2 ticks after it
 T2_FAULT_LOW = const(60)             # Type 2: below 60 ohm, or outside every band below: fault
-# (min ohm, max ohm, amps) accept bands of the cable coding resistor, IEC 62196 / facts 5
-T2_BANDS = ((80, 140, 63), (164, 308, 32), (400, 936, 20), (1100, 2460, 13))
+# (min ohm, max ohm, amps) accept bands of the cable coding resistor: IEC 61851-1 Table B.2 / facts 5
+# (80-140, 164-308, 400-936, 1100-2460 ohm), each 3 % wider for the reading's own error: the ADC's
+# step and noise read a resistor at a band's edge up to a few ohms outside it. The gaps stay faults.
+T2_BANDS = ((77, 145, 63), (159, 318, 32), (388, 964, 20), (1067, 2534, 13))
 
 # --- Watchdog ---
 WDT_TIMEOUT_MS = const(2000)
