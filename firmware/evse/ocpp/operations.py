@@ -12,13 +12,15 @@ from .wallclock import format_iso
 
 
 def change_availability(svc, p):
-    """ChangeAvailability: Inoperative waits (Scheduled) for the running transaction to end."""
+    """ChangeAvailability: Inoperative waits (Scheduled) for the running transaction to end; the
+    newest request wins (an Operative withdraws a Scheduled Inoperative)."""
     if p["connectorId"] > CONNECTOR:
         return {"status": "Rejected"}
     flag = p["type"] == "Operative"
     if svc.tx and not flag:
         svc.pending_operative = False
         return {"status": "Scheduled"}
+    svc.pending_operative = None
     transactions.set_operative(svc, flag)
     return {"status": "Accepted"}
 

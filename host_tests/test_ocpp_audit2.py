@@ -1,0 +1,53 @@
+"""The second OCPP audit's defects (availability, reservations, power limits, declared maximum
+lengths, MeterValueSampleInterval), one bench scenario each: the unmodified firmware (App, real
+core) on the virtual bench against the PyPI `ocpp` central system (test_ocpp_bench.Bench), which
+validates every frame against the official OCPP 1.6 schemas. Section numbers: OCPP 1.6 edition 2."""
+from host_tests.test_ocpp_bench import Bench, statuses, run
+from ocpp_cs import CentralSystem, call
+
+QUIET = {"MeterValueSampleInterval": 0}     # no periodic values unless a test asks for them
+
+
+async def _booted(cs, tmp_path, ocpp_config=QUIET, **settings):
+    b = await Bench(cs, tmp_path, ocpp_config=ocpp_config, **settings).start()
+    await b.until(lambda: b.svc.accepted, what="boot")
+    await b.until(lambda: statuses(cs, 0) and statuses(cs)[-1:] == ["Available"], what="Available")
+    return b
+
+
+async def _charging(b, cs):
+    """A car plugged in, the card GOOD, the car asking: Charging in a transaction with its id."""
+    b.d.plug()
+    b.svc.present_id("GOOD")
+    await b.until(lambda: b.svc.tx and b.svc.tx.get("txid") is not None, what="transaction id")
+    b.d.ev("C")
+    await b.until(lambda: statuses(cs)[-1:] == ["Charging"], 6, "Charging")
+
+
+# -- 1. ChangeAvailability: the newest request wins (section 5.2) -----------------------------------
+
+def test_operative_after_a_scheduled_inoperative_leaves_the_charger_available_after_the_transaction(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _booted(cs, tmp_path)
+        await _charging(b, cs)
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Inoperative"))
+        assert res.status == "Scheduled"                        # waits for the transaction
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Operative"))
+        assert res.status == "Accepted"                         # ... and is withdrawn by this one
+        res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=b.svc.tx["txid"]))
+        assert res.status == "Accepted"
+        await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
+        b.d.ev("B")
+        b.d.unplug()
+        await b.until(lambda: statuses(cs)[-1:] == ["Available"], 5, "Available after the unplug")
+        await b.wait(2.0)
+        assert b.svc.state["operative"] and b.app.charger.state == "A1"
+        assert "Unavailable" not in statuses(cs) + statuses(cs, 0)
+        b.d.plug()                                              # the next driver can charge
+        b.svc.present_id("GOOD")
+        await b.until(lambda: len(cs.actions("StartTransaction")) == 2, what="the next transaction")
+        await b.stop()
+        await cs.stop()
+    run(main())
