@@ -2,6 +2,9 @@
 lengths, MeterValueSampleInterval), one bench scenario each: the unmodified firmware (App, real
 core) on the virtual bench against the PyPI `ocpp` central system (test_ocpp_bench.Bench), which
 validates every frame against the official OCPP 1.6 schemas. Section numbers: OCPP 1.6 edition 2."""
+import pytest
+
+from evse.ocpp.wallclock import format_iso
 from host_tests.test_ocpp_bench import Bench, statuses, run
 from ocpp_cs import CentralSystem, call
 
@@ -48,6 +51,36 @@ def test_operative_after_a_scheduled_inoperative_leaves_the_charger_available_af
         b.d.plug()                                              # the next driver can charge
         b.svc.present_id("GOOD")
         await b.until(lambda: len(cs.actions("StartTransaction")) == 2, what="the next transaction")
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+# -- 2. a reservation ends when the connector goes Unavailable or Faulted (section 5.13) ------------
+
+@pytest.mark.parametrize("how", ["inoperative_then_operative", "fault_then_cleared"])
+def test_a_reservation_ends_when_the_connector_goes_unavailable_or_faulted(tmp_path, how):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _booted(cs, tmp_path)
+        exp = format_iso(b.svc.wall.now(b.svc.ticks()) + 3600)
+        res = await cs.call("cp1", call.ReserveNow(connector_id=1, expiry_date=exp, id_tag="RES",
+                                                   reservation_id=7))
+        assert res.status == "Accepted"
+        await b.until(lambda: statuses(cs)[-1:] == ["Reserved"], what="Reserved")
+        if how == "inoperative_then_operative":
+            await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Inoperative"))
+            await b.until(lambda: statuses(cs)[-1:] == ["Unavailable"], what="Unavailable")
+            await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Operative"))
+        else:
+            b.d.set(cp_short=True)                              # pilot shorted to PE
+            await b.until(lambda: statuses(cs)[-1:] == ["Faulted"], what="Faulted")
+            b.d.set(cp_short=False)
+        await b.until(lambda: statuses(cs)[-1:] == ["Available"], 10, "Available, not Reserved again")
+        await b.wait(2.0)
+        assert statuses(cs)[-1] == "Available" and not b.svc.state.get("resv")
+        assert (await cs.call("cp1", call.CancelReservation(reservation_id=7))).status == "Rejected"
         await b.stop()
         await cs.stop()
     run(main())

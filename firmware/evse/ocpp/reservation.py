@@ -3,7 +3,7 @@ for the one connector, kept in state.json as state["resv"] = {"id", "c", "tag", 
 (exp: epoch seconds) so that it survives a reboot. Connector 0 (ReserveConnectorZeroSupported)
 reserves the only connector. Imported only when a reservation message arrives or one exists
 (operations.HANDLERS lazy entry): nothing of it is in RAM otherwise. Functions take the service."""
-from ..core.vocab import ST_DISABLED
+from ..core.vocab import ST_DISABLED, ST_FAULT
 from .config import CONNECTOR
 from .wallclock import parse_iso
 
@@ -16,15 +16,23 @@ INCOMING = {
 }
 
 
+def _down(svc):
+    """'Faulted' or 'Unavailable' while the connector is (as connector status reports it), else None."""
+    if svc.fault or svc.core_state == ST_FAULT:
+        return "Faulted"
+    if not svc.state["operative"] or svc.core_state == ST_DISABLED:
+        return "Unavailable"
+    return None
+
+
 def _refusal(svc, p):
     """Why the connector cannot be reserved now (ReserveNowResponse status), or None."""
     c = p["connectorId"]
     if c > CONNECTOR or (c == 0 and not svc.config.get("ReserveConnectorZeroSupported")):
         return "Rejected"
-    if svc.fault:
-        return "Faulted"
-    if not svc.state["operative"] or svc.core_state == ST_DISABLED:
-        return "Unavailable"
+    down = _down(svc)
+    if down:
+        return down
     held = svc.state.get("resv")
     if svc.tx or svc.plugged or svc.auth_tag or (held and held["id"] != p["reservationId"]):
         return "Occupied"
@@ -76,9 +84,10 @@ def admits(svc, tag, parent=None):
 
 
 def expire(svc, now_ms):
-    """The reservation lapses at its expiryDate (while wall time is unknown it is kept)."""
+    """The reservation lapses at its expiryDate (while wall time is unknown it is kept), and ends
+    when the connector goes Faulted or Unavailable (section 5.13): it is not Reserved again after."""
     now = svc.wall.now(now_ms)
-    if now is not None and now >= svc.state["resv"]["exp"]:
+    if (now is not None and now >= svc.state["resv"]["exp"]) or _down(svc):
         end(svc)
 
 
