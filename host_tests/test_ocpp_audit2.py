@@ -84,3 +84,38 @@ def test_a_reservation_ends_when_the_connector_goes_unavailable_or_faulted(tmp_p
         await b.stop()
         await cs.stop()
     run(main())
+
+
+# -- 3. a limit in W holds whatever numberPhases says (sections 3.13, 5.7) ---------------------------
+
+def _offered(b):
+    return b.app.charger.out.amps_x10 / 10
+
+
+def _profile(pid, purpose, periods, unit="A", **extra):
+    p = {"chargingProfileId": pid, "stackLevel": 0, "chargingProfilePurpose": purpose,
+         "chargingProfileKind": "Relative",
+         "chargingSchedule": {"chargingRateUnit": unit, "chargingSchedulePeriod": periods}}
+    p.update(extra)
+    return p
+
+
+def test_a_power_limit_with_fewer_number_phases_than_the_site_keeps_the_power_within_it(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _booted(cs, tmp_path, phases=3)
+        await _charging(b, cs)
+        period = {"startPeriod": 0, "limit": 4140, "numberPhases": 1}
+        res = await cs.call("cp1", call.SetChargingProfile(connector_id=1, cs_charging_profiles=_profile(
+            1, "TxDefaultProfile", [period], unit="W")))
+        assert res.status == "Accepted"
+        # 4140 W over the site's three phases at 230 V: 6 A on each (not 18 A, 12.4 kW)
+        await b.until(lambda: _offered(b) == 6.0, 5, "6 A offered")
+        comp = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=60, charging_rate_unit="W"))
+        assert [p["limit"] for p in comp.charging_schedule["charging_schedule_period"]] == [4140]
+        comp = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=60, charging_rate_unit="A"))
+        assert [p["limit"] for p in comp.charging_schedule["charging_schedule_period"]] == [6]
+        await b.stop()
+        await cs.stop()
+    run(main())

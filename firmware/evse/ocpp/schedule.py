@@ -2,7 +2,9 @@
 
 Times are seconds on the charge point's time line (epoch seconds once the central system gave the
 time; Absolute and Recurring profiles stay inactive until then). Limits are handled in amperes;
-schedules in watts are converted with the nominal voltage and the number of phases. A limit that
+schedules in watts are converted with the nominal voltage and the site's phases: the pilot offers
+one current on all of them, so a period's numberPhases is not used (fewer phases would let the
+power past the limit). A limit that
 is not a finite number in range (NaN, 1e999 read as infinity) makes its profile Rejected."""
 from ..core import limits as L
 from . import store
@@ -47,7 +49,7 @@ def _prepare(profile):
         "start": parse_iso(s["startSchedule"]) if "startSchedule" in s else None,
         "duration": s.get("duration"),
         "unit": s["chargingRateUnit"],
-        "periods": [(p["startPeriod"], p["limit"], p.get("numberPhases")) for p in periods],
+        "periods": [(p["startPeriod"], p["limit"]) for p in periods],
     }
 
 
@@ -137,10 +139,10 @@ class Profiles:
             start += (t - start) // p["every"] * p["every"]
         return start
 
-    def _amps(self, limit, unit, phases):
+    def _amps(self, limit, unit):
         if unit == "A":
             return float(limit)
-        return limit / (self.volts * (phases or self.phases))
+        return limit / (self.volts * self.phases)
 
     def _profile_limit(self, p, t, tx_start, clock_known):
         if clock_known and ((p["from"] is not None and t < p["from"]) or (p["to"] is not None and t >= p["to"])):
@@ -152,9 +154,9 @@ class Profiles:
         if p["duration"] is not None and off >= p["duration"]:
             return None
         lim = None
-        for sp, limit, ph in p["periods"]:
+        for sp, limit in p["periods"]:
             if sp <= off:
-                lim = self._amps(limit, p["unit"], ph)
+                lim = self._amps(limit, p["unit"])
         return lim
 
     def _best(self, purposes, connectors, t, tx_start, clock_known, tx_id):
@@ -198,7 +200,7 @@ class Profiles:
                 anchors.append(a)
                 a = a + p["every"] if p["every"] else None
             for a in anchors:
-                for sp, _, _ in p["periods"]:
+                for sp, _ in p["periods"]:
                     pts.append(a + sp)
                 if p["duration"] is not None:
                     pts.append(a + p["duration"])
