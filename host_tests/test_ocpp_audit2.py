@@ -4,6 +4,7 @@ core) on the virtual bench against the PyPI `ocpp` central system (test_ocpp_ben
 validates every frame against the official OCPP 1.6 schemas. Section numbers: OCPP 1.6 edition 2."""
 import pytest
 
+from evse.ocpp.config import MEASURANDS
 from evse.ocpp.wallclock import format_iso
 from host_tests.test_ocpp_bench import Bench, statuses, run
 from ocpp_cs import CentralSystem, call
@@ -116,6 +117,38 @@ def test_a_power_limit_with_fewer_number_phases_than_the_site_keeps_the_power_wi
         assert [p["limit"] for p in comp.charging_schedule["charging_schedule_period"]] == [4140]
         comp = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=60, charging_rate_unit="A"))
         assert [p["limit"] for p in comp.charging_schedule["charging_schedule_period"]] == [6]
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+# -- 4. declared maximum lengths are enforced (sections 3.16.1, 9.1, 9.4) ----------------------------
+
+def test_measurand_lists_and_schedules_longer_than_their_declared_maximum_are_rejected(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _booted(cs, tmp_path)
+        change = lambda k, v: cs.call("cp1", call.ChangeConfiguration(key=k, value=v))
+        six, four = ",".join(MEASURANDS), ",".join(MEASURANDS[:4])
+        assert len(MEASURANDS) == 6
+        for key in ("MeterValuesSampledData", "StopTxnSampledData", "MeterValuesAlignedData", "StopTxnAlignedData"):
+            got = await cs.call("cp1", call.GetConfiguration(key=[key, key + "MaxLength"]))
+            before = {k["key"]: k["value"] for k in got.configuration_key}
+            assert before[key + "MaxLength"] == "4"
+            assert (await change(key, six)).status == "Rejected", key
+            got = await cs.call("cp1", call.GetConfiguration(key=[key]))
+            assert got.configuration_key[0]["value"] == before[key]          # unchanged
+            assert (await change(key, four)).status == "Accepted", key
+        got = await cs.call("cp1", call.GetConfiguration(key=["ChargingScheduleMaxPeriods"]))
+        assert got.configuration_key[0]["value"] == "24"
+        periods = [{"startPeriod": i * 60, "limit": 6 + i % 3} for i in range(25)]
+        res = await cs.call("cp1", call.SetChargingProfile(connector_id=1, cs_charging_profiles=_profile(
+            1, "TxDefaultProfile", periods)))
+        assert res.status == "Rejected" and b.svc.profiles.items == []
+        res = await cs.call("cp1", call.SetChargingProfile(connector_id=1, cs_charging_profiles=_profile(
+            1, "TxDefaultProfile", periods[:24])))
+        assert res.status == "Accepted"
         await b.stop()
         await cs.stop()
     run(main())

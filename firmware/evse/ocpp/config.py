@@ -98,7 +98,8 @@ class Config:
         if ro:
             return "Rejected"
         ok, v = _parse(typ, rule, text)
-        if not ok:
+        most = self.values.get(key + "MaxLength")  # a measurand list's declared maximum (section 9.1)
+        if not ok or (most is not None and str(v).count(",") >= most):
             return "Rejected"
         self.values[key] = v
         if self.path:

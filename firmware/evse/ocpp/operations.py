@@ -142,13 +142,16 @@ def send_local_list(svc, p):
 
 
 def set_charging_profile(svc, p):
-    """SetChargingProfile: a TxProfile needs the running transaction (-1: its id is not known yet)."""
+    """SetChargingProfile: a TxProfile needs the running transaction (-1: its id is not known yet);
+    a schedule of more than ChargingScheduleMaxPeriods periods is Rejected (section 9.4)."""
+    prof = p["csChargingProfiles"]
+    if len(prof["chargingSchedule"]["chargingSchedulePeriod"]) > svc.config.get("ChargingScheduleMaxPeriods"):
+        return {"status": "Rejected"}
     tx = svc.tx
     txid = None
     if tx:
         txid = tx.get("txid") if tx.get("txid") is not None else -1
-    st = svc.profiles.add(p["connectorId"], p["csChargingProfiles"], txid,
-                          svc.config.get("NumberOfConnectors"))
+    st = svc.profiles.add(p["connectorId"], prof, txid, svc.config.get("NumberOfConnectors"))
     svc.limit_ms = None  # poll applies it on its next call
     return {"status": st}
 
