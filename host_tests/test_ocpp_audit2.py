@@ -152,3 +152,26 @@ def test_measurand_lists_and_schedules_longer_than_their_declared_maximum_are_re
         await b.stop()
         await cs.stop()
     run(main())
+
+
+# -- 5. MeterValueSampleInterval changed during a transaction applies from now (section 9.1) --------
+
+def test_meter_value_sample_interval_set_during_a_transaction_applies_at_once(tmp_path):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _booted(cs, tmp_path)
+        await _charging(b, cs)
+        await b.wait(3.0)
+        assert cs.actions("MeterValues") == []                  # interval 0: none
+        res = await cs.call("cp1", call.ChangeConfiguration(key="MeterValueSampleInterval", value="10"))
+        assert res.status == "Accepted"
+        t0 = b.svc.ticks()
+        await b.until(lambda: len(cs.actions("MeterValues")) >= 2, 25, "two periodic MeterValues")
+        assert b.svc.ticks_diff(b.svc.ticks(), t0) >= 19000     # at 10 s, then at 20 s (not sooner)
+        mv = cs.actions("MeterValues")
+        assert all(m["transactionId"] == b.svc.tx["txid"] for m in mv)
+        assert mv[0]["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Periodic"
+        await b.stop()
+        await cs.stop()
+    run(main())

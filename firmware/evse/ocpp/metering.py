@@ -99,12 +99,17 @@ def report(svc, measurands, context, now_ms, in_tx):
         svc.queue_call("MeterValues", values_payload(sv, svc.tx and svc.tx.get("txid")), None, now_ms)
 
 
+def next_sample(svc, now_ms):
+    """The next periodic value MeterValueSampleInterval from now (none while it is 0)."""
+    iv = svc.config.get("MeterValueSampleInterval")
+    svc.next_sample_ms = svc.ticks_add(now_ms, iv * 1000) if iv else None
+
+
 def poll(svc, now_ms):
     """Periodic values during a transaction, then clock-aligned ones."""
     cfg = svc.config
     if svc.tx and svc.next_sample_ms is not None and svc.ticks_diff(now_ms, svc.next_sample_ms) >= 0:
-        iv = cfg.get("MeterValueSampleInterval")
-        svc.next_sample_ms = svc.ticks_add(now_ms, iv * 1000) if iv else None
+        next_sample(svc, now_ms)
         report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
         keep_tx_data(svc, cfg.get("StopTxnSampledData"), "Sample.Periodic", now_ms)
         svc.tx["last_wh"] = svc.meter_wh()

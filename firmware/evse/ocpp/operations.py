@@ -27,12 +27,16 @@ def change_availability(svc, p):
 
 def change_configuration(svc, p):
     """ChangeConfiguration: config.Config checks and keeps the value; the security keys are the
-    security extension's (a security event when they change)."""
+    security extension's (a security event when they change). A new MeterValueSampleInterval
+    applies to the running transaction from now."""
     key = p["key"]
     if key in ("SecurityProfile", "AuthorizationKey"):
         from . import security
         return security.change_key(svc, key, p["value"])
-    return {"status": svc.config.change(key, p["value"])}
+    st = svc.config.change(key, p["value"])
+    if st == "Accepted" and key == "MeterValueSampleInterval" and svc.tx:
+        metering.next_sample(svc, svc.ticks())
+    return {"status": st}
 
 
 def clear_cache(svc, p):
