@@ -32,10 +32,13 @@ def recover_after_boot(svc):
 
 
 def poll(svc, now_ms):
-    """Start a transaction once a car is plugged in with an accepted (or the free) idTag."""
+    """Start a transaction once a car is plugged in with an accepted (or the free) idTag. After a
+    transaction ended with the car still plugged in (Finishing) only an idTag accepted since starts
+    one (OCPP 1.6 section 4.9, Finishing -> Preparing): the core offers current for that
+    authorization, so it must never wait here without a transaction."""
     tag = svc.auth_tag or (None if svc.state.get("resv") else svc.settings.get("ocpp_free_id_tag"))
-    if tag and not svc.tx and svc.plugged and not svc.finishing and svc.state["operative"] \
-            and not svc.fault:
+    if tag and not svc.tx and svc.plugged and (svc.auth_tag or not svc.finishing) \
+            and svc.state["operative"] and not svc.fault:
         if not svc.auth_tag:
             svc.charger.authorize(True, tag)  # the free idTag (ocpp_free_id_tag)
         start(svc, tag, now_ms)
@@ -83,6 +86,7 @@ def stop(svc, reason, now_ms, tag=None):
     svc.tx = None
     svc.state["tx"] = None
     svc.save()
+    svc.auth_tag = None  # an idTag accepted late (an Authorize answer) starts nothing after it
     svc.charger.authorize(False)
     svc.profiles.end_transaction()
     svc.finishing = svc.plugged

@@ -1,0 +1,53 @@
+"""The OCPP audit's defects, one bench scenario each: the unmodified firmware (App, real core) on the
+virtual bench against the PyPI `ocpp` central system (test_ocpp_bench.Bench), which validates every
+frame against the OCPP 1.6 schemas."""
+import pytest
+
+from host_tests.test_ocpp_bench import Bench, statuses, run
+from ocpp_cs import CentralSystem, call
+
+
+async def _booted(cs, tmp_path, **cfg):
+    b = await Bench(cs, tmp_path, ocpp_config=dict({"MeterValueSampleInterval": 0}, **cfg)).start()
+    await b.until(lambda: b.svc.accepted, what="boot")
+    await b.until(lambda: statuses(cs)[-1:] == ["Available"], what="Available")
+    return b
+
+
+async def _charging(b, cs, tag="GOOD"):
+    """Plug in, present `tag`, the car asks: a running transaction with the contactor closed."""
+    b.d.plug()
+    await b.wait(1.0)
+    assert b.svc.present_id(tag) == "pending"
+    await b.until(lambda: b.svc.tx and b.svc.tx.get("txid") is not None, what="transaction")
+    b.d.ev("C")
+    await b.until(lambda: b.d.coil, 6, "contactor closed")
+
+
+@pytest.mark.parametrize("how", ["remote_start", "card"])
+def test_a_new_idtag_while_finishing_starts_a_new_transaction_before_any_energy(tmp_path, how):
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _booted(cs, tmp_path)
+        d = b.d
+        await _charging(b, cs)
+        res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=b.svc.tx["txid"]))
+        assert res.status == "Accepted"
+        d.ev("B")
+        await b.until(lambda: statuses(cs)[-1:] == ["Finishing"], what="Finishing")
+        await b.until(lambda: not d.coil and cs.actions("StopTransaction"), 2, "stopped")
+        if how == "remote_start":
+            res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+            assert res.status == "Accepted"
+        else:
+            assert b.svc.present_id("GOOD") == "pending"        # Finishing -> Preparing (section 4.9)
+        await b.until(lambda: len(cs.actions("StartTransaction")) == 2, 5, "a second StartTransaction")
+        await b.until(lambda: statuses(cs)[-1:] == ["Preparing"], 2, "Preparing")
+        d.ev("C")
+        await b.until(lambda: d.coil, 6, "contactor closed")
+        assert b.svc.tx and b.svc.tx["ref"] == 2                 # never energy without a transaction
+        await b.until(lambda: statuses(cs)[-1:] == ["Charging"], 2, "Charging")
+        await b.stop()
+        await cs.stop()
+    run(main())
