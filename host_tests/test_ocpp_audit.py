@@ -6,6 +6,11 @@ import pytest
 from host_tests.test_ocpp_bench import Bench, statuses, run
 from ocpp_cs import CentralSystem, call
 
+TX_PROFILE_8A = {"chargingProfileId": 5, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
+                 "chargingProfileKind": "Relative",
+                 "chargingSchedule": {"chargingRateUnit": "A",
+                                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]}}
+
 
 async def _booted(cs, tmp_path, **cfg):
     b = await Bench(cs, tmp_path, ocpp_config=dict({"MeterValueSampleInterval": 0}, **cfg)).start()
@@ -48,6 +53,26 @@ def test_a_new_idtag_while_finishing_starts_a_new_transaction_before_any_energy(
         await b.until(lambda: d.coil, 6, "contactor closed")
         assert b.svc.tx and b.svc.tx["ref"] == 2                 # never energy without a transaction
         await b.until(lambda: statuses(cs)[-1:] == ["Charging"], 2, "Charging")
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+def test_a_remote_start_profile_that_never_got_its_transaction_does_not_cap_the_next_one(tmp_path):
+    async def main():
+        cs = CentralSystem(accepted_tags=("GOOD", "OTHER"))
+        await cs.start()
+        b = await _booted(cs, tmp_path, ConnectionTimeOut=3)
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1,
+                                                               charging_profile=TX_PROFILE_8A))
+        assert res.status == "Accepted"
+        await b.until(lambda: statuses(cs)[-1:] == ["Preparing"], 1, "Preparing")
+        await b.until(lambda: statuses(cs)[-1:] == ["Available"], 5, "Available after ConnectionTimeOut")
+        await _charging(b, cs, "OTHER")                      # another driver's own transaction
+        await b.wait(3.0)                                    # the limit is re-evaluated every second
+        assert b.app.charger.out.amps_x10 == 320, b.app.charger.out.amps_x10
+        comp = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=60))
+        assert [p["limit"] for p in comp.charging_schedule["charging_schedule_period"]] == [32]
         await b.stop()
         await cs.stop()
     run(main())

@@ -182,8 +182,9 @@ def reject(svc, tag, status):
 
 
 def expire(svc, now_ms):
-    """Nobody plugged in within ConnectionTimeOut of the authorization: it lapses."""
+    """Nobody plugged in within ConnectionTimeOut of the authorization: it lapses, and with it a
+    RemoteStartTransaction's TxProfile (that transaction's only, OCPP 1.6 section 5.16.2)."""
     if svc.auth_tag and not svc.tx and \
             svc.ticks_diff(now_ms, svc._auth_ms) > svc.config.get("ConnectionTimeOut") * 1000:
-        svc.auth_tag = None
+        svc.auth_tag = svc.remote_profile = None
         svc.charger.authorize(False)
