@@ -76,3 +76,48 @@ def test_a_remote_start_profile_that_never_got_its_transaction_does_not_cap_the_
         await b.stop()
         await cs.stop()
     run(main())
+
+
+def _deaf_to(cs, action):
+    """The central system's current connection never answers `action` (a reconnect hears again)."""
+    cp = cs.cps["cp1"]
+    real = cp.route_message
+
+    async def route(raw):
+        if '"%s"' % action in raw:
+            cs.calls.append((action, None))
+            return
+        await real(raw)
+    cp.route_message = route
+
+
+@pytest.mark.parametrize("tag, status", [("LISTED", "Accepted"), ("NOBODY", "Invalid")])
+def test_an_authorize_never_answered_is_decided_by_the_offline_rules(tmp_path, monkeypatch, tag, status):
+    from evse.ocpp import connection
+    monkeypatch.setattr(connection, "CALL_TIMEOUT_MS", 2000)   # 30 s of real time in the firmware
+
+    async def main():
+        cs = CentralSystem(accepted_tags=("GOOD", "LISTED"))
+        await cs.start()
+        b = await _booted(cs, tmp_path)
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+            {"id_tag": "LISTED", "id_tag_info": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        d = b.d
+        d.plug()
+        await b.wait(1.0)
+        _deaf_to(cs, "Authorize")
+        assert b.svc.present_id(tag) == "pending"
+        await b.until(lambda: b.svc.last_auth != (tag, "pending"), 60, "the pending Authorize decided")
+        assert b.svc.last_auth == (tag, status)                # LocalAuthorizeOffline: the local list
+        await b.until(lambda: b.svc.accepted, 60, "reconnected")
+        d.ev("C")
+        await b.wait(3.0)
+        if status == "Accepted":
+            await b.until(lambda: cs.actions("StartTransaction"), 5, "StartTransaction")
+            assert cs.actions("StartTransaction")[0]["idTag"] == tag and d.coil
+        else:
+            assert cs.actions("StartTransaction") == [] and not d.coil and d.duty == 100.0
+        await b.stop()
+        await cs.stop()
+    run(main())

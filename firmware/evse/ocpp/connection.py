@@ -319,7 +319,12 @@ async def _send_next(svc, ws, now):
     something was sent."""
     if svc.immediate:
         action, payload, meta, cb = svc.immediate.pop(0)
-        ok, res = await call(svc, ws, action, resolve_payload(payload, timestamp(svc, meta)))
+        try:
+            ok, res = await call(svc, ws, action, resolve_payload(payload, timestamp(svc, meta)))
+        except Exception:
+            if cb:  # no answer is an answer too: an Authorize falls back to the offline rules
+                cb(False, None)
+            raise
         _after_answer(svc, action, ok, res, cb)
         return True
     head = svc.txq.head()
