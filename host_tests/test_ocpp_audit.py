@@ -4,7 +4,7 @@ frame against the OCPP 1.6 schemas."""
 import pytest
 
 from host_tests.test_ocpp_bench import Bench, statuses, run
-from ocpp_cs import CentralSystem, call
+from ocpp_cs import CentralSystem, call, call_result
 
 TX_PROFILE_8A = {"chargingProfileId": 5, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
                  "chargingProfileKind": "Relative",
@@ -118,6 +118,43 @@ def test_an_authorize_never_answered_is_decided_by_the_offline_rules(tmp_path, m
             assert cs.actions("StartTransaction")[0]["idTag"] == tag and d.coil
         else:
             assert cs.actions("StartTransaction") == [] and not d.coil and d.duty == 100.0
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
+@pytest.mark.parametrize("stop_on_invalid", [False, True])
+def test_a_start_transaction_answered_blocked_ends_energy_delivery(tmp_path, stop_on_invalid):
+    async def main():
+        cs = CentralSystem()
+        cs.overrides["StartTransaction"] = lambda kw: call_result.StartTransaction(
+            transaction_id=77, id_tag_info={"status": "Blocked"})
+        await cs.start()
+        b = await _booted(cs, tmp_path, StopTransactionOnInvalidId=stop_on_invalid,
+                          StopTransactionOnEVSideDisconnect=stop_on_invalid)
+        d = b.d
+        d.plug()
+        await b.wait(1.0)
+        assert b.svc.present_id("GOOD") == "pending"
+        await b.until(lambda: cs.actions("StartTransaction") and not b.svc.txq.has("StartTransaction", 1),
+                      what="StartTransaction answered")
+        d.ev("C")
+        await b.wait(5.0)
+        assert not d.coil and d.duty == 100.0 and not any(lv for _, lv in d.coil_edges)
+        if stop_on_invalid:
+            stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+            assert stop["reason"] == "DeAuthorized" and b.svc.tx is None
+        else:   # "SHALL only stop energy delivery": the transaction stays open, suspended by the EVSE
+            assert b.svc.tx and b.svc.tx["txid"] == 77 and cs.actions("StopTransaction") == []
+            await b.until(lambda: statuses(cs)[-1:] == ["SuspendedEVSE"], 2, "SuspendedEVSE")
+            d.ev("B")
+            d.unplug()                          # the transaction goes on without the car ...
+            await b.wait(1.0)
+            d.plug()
+            await b.wait(1.0)
+            d.ev("C")                           # ... and a car plugged back in gets nothing either
+            await b.wait(5.0)
+            assert not d.coil and d.duty == 100.0 and b.svc.tx and cs.actions("StopTransaction") == []
         await b.stop()
         await cs.stop()
     run(main())

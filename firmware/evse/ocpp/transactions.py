@@ -114,7 +114,7 @@ def ev_left(svc, now_ms):
     remote stop; its idTag stays authorized, so energy flows again when a car is plugged back in."""
     if svc.config.get("StopTransactionOnEVSideDisconnect"):
         stop(svc, "EVDisconnected", now_ms)
-    else:
+    elif not svc.tx.get("denied"):  # a StartTransaction answered Blocked/Invalid/Expired: nothing
         svc.charger.authorize(True, svc.tx["tag"])  # the core withdrew it on leaving the connected state
 
 
@@ -175,10 +175,16 @@ def on_answer(svc, rec, payload, ok, res):
 
 
 def _id_tag_info(svc, action, ref, tag, info):
-    """idTagInfo in a Start/StopTransaction answer: cached, and a rejected start is stopped."""
+    """idTagInfo in a Start/StopTransaction answer: cached; a rejected start ends the energy
+    delivery: StopTransactionOnInvalidId stops the transaction (DeAuthorized), else it stays open
+    with nothing offered (SuspendedEVSE; OCPP 1.6 section 3.5 as corrected by the errata)."""
     if tag and svc.config.get("AuthorizationCacheEnabled"):
         svc.auth.remember(tag, info)
     if action == "StartTransaction" and info.get("status") != "Accepted" and svc.tx \
-            and svc.tx["ref"] == ref and svc.config.get("StopTransactionOnInvalidId"):
-        svc.charger.stop("deauthorized")
-        stop(svc, "DeAuthorized", svc.ticks())
+            and svc.tx["ref"] == ref:
+        if svc.config.get("StopTransactionOnInvalidId"):
+            svc.charger.stop("deauthorized")
+            stop(svc, "DeAuthorized", svc.ticks())
+        else:
+            svc.tx["denied"] = True  # no energy again in it, a car plugged back in included (ev_left)
+            svc.charger.authorize(False)
