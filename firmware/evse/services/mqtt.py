@@ -182,12 +182,24 @@ class MqttService:
             why = "not a CONNACK" if first != W.CONNACK else W.connack_error(body)
             if why:
                 raise OSError("broker refused: " + why)
-            writer.write(W.subscribe(1, (self.topic("+/set"), DISCOVERY_PREFIX + "/status")))
+            writer.write(W.subscribe(1, self._filters()))
             await writer.drain()
         except BaseException:
             await close_stream(writer)
             raise
         return reader, writer
+
+    def _filters(self):
+        return self.topic("+/set"), DISCOVERY_PREFIX + "/status"
+
+    def _suback(self, body):
+        """Section 3.9.3: a return code 0x80 refuses its filter (in SUBSCRIBE's order), typically
+        the broker's ACL: said (status, log, <prefix>/error), never taken for a working link."""
+        for i, t in enumerate(self._filters()):
+            if body[2 + i:3 + i] == b"\x80":
+                msg = "subscription to %s refused by the broker: not heard" % t
+                self.app.report("mqtt", msg)
+                self._error(msg)
 
     def client_id(self):
         """MQTT 3.1.1 section 3.1.3.1: 1-23 characters of 0-9a-zA-Z are accepted by every broker."""
@@ -250,9 +262,13 @@ class MqttService:
             while True:
                 first, body = await asyncio.wait_for(W.read_packet(reader, MAX_BODY),
                                                      KEEPALIVE_S * 3 // 2)
-                if first & 0xF0 == W.PUBLISH and body is not None:
+                if body is None:
+                    continue
+                if first & 0xF0 == W.PUBLISH:
                     topic, payload = W.parse_publish(first, body)
                     self.on_message(topic, payload)
+                elif first == W.SUBACK:
+                    self._suback(body)
         except Exception as e:
             self.last_error = "read: %r" % (e,)
         finally:

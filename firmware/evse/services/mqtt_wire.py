@@ -7,6 +7,7 @@ CONNECT = 0x10
 CONNACK = 0x20
 PUBLISH = 0x30
 SUBSCRIBE = 0x82          # reserved flags 0010 (section 3.8.1)
+SUBACK = 0x90
 PINGREQ = b"\xc0\x00"
 MAX_REMAINING = 268435455  # section 2.2.3: four bytes of remaining length
 

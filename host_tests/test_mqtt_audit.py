@@ -1,0 +1,110 @@
+"""The MQTT audit's findings as bench scenarios (MQTT 3.1.1, OASIS 2014, section numbers below): each
+failed on the service as it was. A real broker (mosquitto) where its behaviour matters, else a
+scripted broker written from the standard's text (a refusal no mosquitto set-up gives at will)."""
+import asyncio
+import struct
+import time
+
+from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+from test_mqtt_bench import P, Bench, run
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
+
+
+def _packet(first, body):
+    """A packet as section 2.2.3 frames it (bodies here are under 128 bytes: one length byte)."""
+    assert len(body) < 128
+    return bytes([first, len(body)]) + body
+
+
+def _s(text):
+    b = text.encode()
+    return struct.pack("!H", len(b)) + b
+
+
+async def _read_packet(r):
+    first = (await r.readexactly(1))[0]
+    n, mul = 0, 1
+    while True:
+        b = (await r.readexactly(1))[0]
+        n += (b & 127) * mul
+        mul *= 128
+        if not b & 128:
+            break
+    return first, await r.readexactly(n)
+
+
+class ScriptedBroker:
+    """127.0.0.1:port; handler(n, reader, writer) plays connection n (0, 1, ...); the real time each
+    connection came in is kept."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.times = []
+        self.published = []       # (topic, payload) of every PUBLISH the charger sent
+
+    async def start(self):
+        self.server = await asyncio.start_server(self._conn, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _conn(self, r, w):
+        self.times.append(time.monotonic())
+        try:
+            await self.handler(len(self.times) - 1, r, w)
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            w.close()
+
+    async def serve(self, r, w):
+        """Read packets until the charger goes: PUBLISHes kept, PINGREQ answered."""
+        while True:
+            first, body = await _read_packet(r)
+            if first >> 4 == 3:
+                n = struct.unpack("!H", body[:2])[0]
+                self.published.append((body[2:2 + n].decode(), body[2 + n:].decode()))
+            elif first == 0xC0:
+                w.write(b"\xd0\x00")
+
+    def close(self):
+        self.server.close()
+
+
+def drive(tmp_path, **settings):
+    cfg = {"max_current": 32, "meter": "ct", "mqtt_url": "mqtt://127.0.0.1:9",
+           "mqtt_prefix": "garage/evse", "serial": "SN42"}
+    cfg.update(settings)
+    d = Drive(config=cfg, flash_dir=str(tmp_path))
+    d.run(1.0)
+    return d
+
+
+def test_a_refused_subscription_is_said_not_taken_for_a_working_link(tmp_path):
+    """Section 3.9.3: SUBACK return code 0x80 is a refusal (a broker's ACL, typically). The commands
+    are then never heard: the status, the log and <prefix>/error say so, not a healthy link."""
+    async def refuse(n, r, w):
+        await _read_packet(r)                                  # CONNECT
+        w.write(_packet(0x20, b"\x00\x00"))
+        first, body = await _read_packet(r)                    # SUBSCRIBE: two filters
+        assert first == 0x82
+        w.write(_packet(0x90, body[:2] + b"\x80\x00"))         # the command filter refused
+        await broker.serve(r, w)
+
+    broker = ScriptedBroker(refuse)
+
+    async def main():
+        await broker.start()
+        b = await Bench(broker.port, tmp_path).start()
+        try:
+            await b.until(lambda: b.svc.status()["error"], 200, "the refusal said")
+            st = b.app.status(0)["mqtt"]
+            assert st["connected"] and "refused" in st["error"] and P + "+/set" in st["error"]
+            assert any(w == "mqtt" and "refused" in m for w, m in b.app.errors), b.app.errors
+            await b.until(lambda: any(t == P + "error" and "refused" in p for t, p in broker.published),
+                          200, "said on the error topic")
+        finally:
+            await b.stop()
+            broker.close()
+
+    run(main())
