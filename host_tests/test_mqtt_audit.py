@@ -108,3 +108,44 @@ def test_a_refused_subscription_is_said_not_taken_for_a_working_link(tmp_path):
             broker.close()
 
     run(main())
+
+
+def test_a_broker_that_accepts_then_drops_is_retried_with_growing_pauses_and_a_lasting_session_resets_them(tmp_path):
+    """docs/mqtt.md: reconnect with exponential backoff from 1 s. A broker that accepts the CONNECT
+    and drops the link at once (a client id taken over, an ACL, a broker kicking) was dialled every
+    second for ever: each CONNACK reset the pause. Now only a session that lasted longer than the
+    keep-alive resets it."""
+    hold = asyncio.Event()
+    dropped = []
+
+    async def accept_then_drop(n, r, w):
+        await _read_packet(r)
+        w.write(_packet(0x20, b"\x00\x00"))
+        first, body = await _read_packet(r)
+        w.write(_packet(0x90, body[:2] + b"\x00\x00"))
+        await w.drain()
+        if n == 3:                    # the fourth session lasts (until the test lets it go)
+            await hold.wait()
+        dropped.append(time.monotonic())
+
+    broker = ScriptedBroker(accept_then_drop)
+
+    async def main():
+        await broker.start()
+        b = await Bench(broker.port, tmp_path).start()
+        try:
+            await b.until(lambda: len(broker.times) == 4, 600, "four sessions")
+            gaps = [y - x for x, y in zip(broker.times, broker.times[1:])]
+            assert gaps[0] >= 0.9 and gaps[1] >= 1.8 and gaps[2] >= 3.6, gaps     # 1 s, 2 s, 4 s
+            since = mm.clock.us
+            await b.until(lambda: mm.clock.us - since > 70e6, 200, "a session past the keep-alive")
+            assert b.svc.connected
+            hold.set()
+            await b.until(lambda: len(broker.times) == 5, 600, "the fifth session")
+            assert broker.times[4] - dropped[-1] < 1.8          # after a lasting session: 1 s again
+        finally:
+            hold.set()
+            await b.stop()
+            broker.close()
+
+    run(main())

@@ -123,6 +123,10 @@ class MqttService:
 
     # --- the broker's side (an asyncio task) ---
     async def run(self):
+        """Connect, run the session, again after a pause that doubles (1 s to 2 min) while
+        connecting fails or sessions end soon: only one that outlived the keep-alive resets it (a
+        broker that accepts, then drops at once, is not dialled every second for ever)."""
+        clock = self.clock
         delay = RECONNECT_MIN_MS
         while self.running:
             try:
@@ -130,18 +134,20 @@ class MqttService:
             except Exception as e:
                 self.last_error = "connect: %r" % (e,)
                 self._failures += 1
-                await asyncio.sleep(delay / 1000)
-                delay = min(delay * 2, RECONNECT_MAX_MS)
-                continue
-            delay = RECONNECT_MIN_MS
-            try:
-                await self._session(reader, writer)
-            except Exception as e:
-                self.last_error = "session: %r" % (e,)
-            self.connected = False
-            await close_stream(writer)
+            else:
+                began = clock.ticks_ms()
+                try:
+                    await self._session(reader, writer)
+                except Exception as e:
+                    self.last_error = "session: %r" % (e,)
+                self.connected = False
+                await close_stream(writer)
+                # past the keep-alive, or so long that ticks_diff wrapped (negative)
+                if not 0 <= clock.ticks_diff(clock.ticks_ms(), began) <= KEEPALIVE_S * 1000:
+                    delay = RECONNECT_MIN_MS
             if self.running:
                 await asyncio.sleep(delay / 1000)
+                delay = min(delay * 2, RECONNECT_MAX_MS)
 
     def stop(self):
         self.running = False
