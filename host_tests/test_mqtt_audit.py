@@ -149,3 +149,46 @@ def test_a_broker_that_accepts_then_drops_is_retried_with_growing_pauses_and_a_l
             broker.close()
 
     run(main())
+
+
+def test_client_ids_differ_for_every_serial_and_stay_within_the_23_characters_every_broker_takes():
+    """Section 3.1.3.1: 1-23 characters of 0-9a-zA-Z. Dropping the other characters and cutting at 23
+    gave SN-1 and SN1, or two long serials differing at the end, one id: the broker lets only one
+    of two such chargers on (section 3.1.4: the newer connection takes the session over)."""
+    import re
+    from evse.services.mqtt import MqttService
+    from evse.shell import hal
+    serials = ["SN-1", "SN1", "SN_1", "sn1", "EVSE-2024-000000000000001", "EVSE-2024-000000000000002",
+               "\u00e91", "1", "", "x" * 64]
+    ids = [MqttService(None, {"mqtt_url": "mqtt://h", "mqtt_prefix": "evse", "serial": s}, hal).client_id()
+           for s in serials]
+    assert len(set(ids)) == len(ids), ids
+    assert all(re.match("^[0-9a-zA-Z]{1,23}$", i) for i in ids), ids
+    assert ids[0].startswith("evseSN1") and ids[4].startswith("evseEVSE2024")    # still readable
+
+
+def test_two_chargers_whose_serials_differ_only_by_a_dash_both_stay_on_the_broker(tmp_path):
+    need_mosquitto()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    broker = Broker(tmp_path).start()
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+        a = await Bench(broker.port, tmp_path / "a", mqtt_prefix="garage/evse1", serial="SN-1").start()
+        b = await Bench(broker.port, tmp_path / "b", mqtt_prefix="garage/evse2", serial="SN1").start()
+        try:
+            for x in ("evse1", "evse2"):
+                await a.until(lambda: sub.last("garage/%s/status" % x) == "online", 100, x + " online")
+            await asyncio.sleep(4)           # the broker would have dropped one by now
+            assert a.svc.connected and b.svc.connected and a.svc.connects == b.svc.connects == 1
+            assert sub.values("garage/evse1/status") == ["online"] == sub.values("garage/evse2/status")
+        finally:
+            await a.stop()
+            await b.stop()
+            await sub.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()

@@ -15,6 +15,7 @@
 #   authorize/set  an id tag                                 stop/set     anything
 #   error                     why the last command was refused (not retained)
 import asyncio
+import binascii
 
 from ..core import limits as L
 from . import mqtt_wire as W
@@ -208,9 +209,12 @@ class MqttService:
                 self._error(msg)
 
     def client_id(self):
-        """MQTT 3.1.1 section 3.1.3.1: 1-23 characters of 0-9a-zA-Z are accepted by every broker."""
+        """MQTT 3.1.1 section 3.1.3.1: 1-23 characters of 0-9a-zA-Z are accepted by every broker.
+        The serial's letters and digits (readable, cut) and the CRC-32 of the whole serial: one id
+        per charger (SN-1 and SN1, or two long serials, are two), else the broker drops one."""
         name = self.cfg.get("serial") or self.prefix
-        return ("evse" + "".join(c for c in name if c.isalpha() or c.isdigit()))[:23]
+        keep = "".join(c for c in name if "0" <= c <= "z" and (c.isalpha() or c.isdigit()))
+        return ("evse" + keep)[:15] + "%08x" % binascii.crc32(name.encode())
 
     async def _session(self, reader, writer):
         self.connected = True
