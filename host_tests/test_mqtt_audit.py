@@ -192,3 +192,23 @@ def test_two_chargers_whose_serials_differ_only_by_a_dash_both_stay_on_the_broke
         run(main())
     finally:
         broker.stop()
+
+
+def test_an_empty_or_null_limit_payload_is_refused_and_keeps_the_limit_and_the_fallback_watch(tmp_path):
+    """An empty retained publish (how a topic is cleared) or a template that renders empty removed
+    MQTT's limit: the current rose to the maximum and the fallback stopped watching. Only the
+    documented `none` removes it; anything else not a number 0..80 is refused, nothing changed."""
+    d = drive(tmp_path, fallback_timeout_s=30)
+    svc, ch = d.app.mqtt, d.app.charger
+    svc.on_message(P + "limit/set", b"10")
+    assert ch.limits["mqtt"] == 100 and d.app.fallback.source == "mqtt"
+    for bad in (b"", b"   ", b"null", b"NULL", b"\n"):
+        svc.errors.clear()
+        svc.on_message(P + "limit/set", bad)
+        assert ch.limits.get("mqtt") == 100 and d.app.fallback.source == "mqtt", bad
+        assert svc.errors and svc.errors[0].startswith("limit: "), (bad, svc.errors)
+    d.run(31)
+    assert d.app.fallback.active                  # still watched: silent for 30 s, the cap comes
+    svc.on_message(P + "limit/set", b"none")
+    assert "mqtt" not in ch.limits and d.app.fallback.source is None
+

@@ -74,8 +74,9 @@ def test_publish_subscribe_and_connack():
 
 def test_limit_payloads():
     assert M.parse_limit(b"16") == 16.0 and M.parse_limit(b" 6.5 ") == 6.5
-    assert M.parse_limit(b"none") is None and M.parse_limit(b"") is None
-    for bad in (b"ten", b"81", b"-1", b"nan", b"inf", b"1e999"):
+    assert M.parse_limit(b"none") is None and M.parse_limit(b" None ") is None
+    # only `none` removes the limit: an empty payload (a retained topic cleared) is refused
+    for bad in (b"ten", b"81", b"-1", b"nan", b"inf", b"1e999", b"", b"  ", b"null"):
         try:
             M.parse_limit(bad)
             assert False, bad

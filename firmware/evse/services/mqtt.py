@@ -62,9 +62,11 @@ def state_values(st):
 
 
 def parse_limit(payload):
-    """Amps (float) or None (remove) from a limit/set payload; ValueError when it is neither."""
+    """Amps (float) or None (remove) from a limit/set payload; ValueError when it is neither. Only
+    `none` removes: an empty payload (a retained topic cleared, a template rendered empty) is
+    refused, never taken for the maximum."""
     text = payload.decode().strip()
-    if text.lower() in ("none", "null", ""):
+    if text.lower() == "none":
         return None
     try:
         amps = float(text)
