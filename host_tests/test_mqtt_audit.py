@@ -212,3 +212,16 @@ def test_an_empty_or_null_limit_payload_is_refused_and_keeps_the_limit_and_the_f
     svc.on_message(P + "limit/set", b"none")
     assert "mqtt" not in ch.limits and d.app.fallback.source is None
 
+
+def test_mqtt_removing_its_limit_leaves_the_fallback_watching_a_silent_rest_controller(tmp_path):
+    """core/fallback.py: one source watched, the last that set a limit. MQTT's `none` (its own
+    limit removed) stopped the watch on the REST controller's 32 A: it could go silent for ever."""
+    d = drive(tmp_path, fallback_timeout_s=30, fallback_current_a=6.0)
+    d.app.command("limit", 32, d.app.mqtt.clock.ticks_ms(), "rest")
+    d.run(10)
+    d.app.mqtt.on_message(P + "limit/set", b"none")
+    assert d.app.fallback.source == "rest"
+    d.run(25)
+    assert d.app.fallback.active and d.app.charger.limits["fallback"] == 60
+    d.app.command("limit", None, d.app.mqtt.clock.ticks_ms(), "rest")    # its own removal: unwatched
+    assert d.app.fallback.source is None and not d.app.fallback.active

@@ -3,7 +3,8 @@
 # once left one at full current and tripped a house's main breaker). After timeout_ms without a
 # word from it, the core caps the current at the fallback amps as one more limit source
 # (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
-# One controller is watched: the last one that set a limit. Its next limit ends the fallback.
+# One controller is watched: the last one that set a limit. Its next limit ends the fallback; its
+# limit removed ends the watch (another controller's removal does not).
 from . import vocab as V
 
 
@@ -18,7 +19,10 @@ class Fallback:
         self._last_ms = 0
 
     def heard(self, source, amps, now_ms):
-        """A remote source set its limit (amps, or None: removed, no longer watched)."""
+        """A remote source set its limit (amps: watched from now), or removed it (None): only the
+        watched source's own removal ends the watch; another's leaves it as it is."""
+        if amps is None and source != self.source:
+            return
         self.source = source if amps is not None else None
         self._last_ms = now_ms
         if self.active:
