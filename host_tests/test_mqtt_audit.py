@@ -225,3 +225,22 @@ def test_mqtt_removing_its_limit_leaves_the_fallback_watching_a_silent_rest_cont
     assert d.app.fallback.active and d.app.charger.limits["fallback"] == 60
     d.app.command("limit", None, d.app.mqtt.clock.ticks_ms(), "rest")    # its own removal: unwatched
     assert d.app.fallback.source is None and not d.app.fallback.active
+
+
+def test_a_bad_mqtt_setting_in_the_settings_file_keeps_mqtt_off_and_says_so(tmp_path):
+    """docs/mqtt.md: a bad MQTT value in a settings file is reported and MQTT stays off. A bad prefix,
+    user or password was replaced by its default and MQTT started all the same: under the default
+    prefix `evse` (another charger's topics, perhaps), or with no user against a broker that wants one."""
+    from evse.services import settings as S
+    for i, (key, bad) in enumerate((("mqtt_prefix", "a/+/b"), ("mqtt_prefix", "evse/"), ("mqtt_prefix", "ev se"),
+                                    ("mqtt_prefix", "$SYS/evse"), ("mqtt_user", "a b"),
+                                    ("mqtt_password", "p\u00e4ss"))):
+        (tmp_path / str(i)).mkdir()
+        d = Drive(config={"max_current": 32, "mqtt_url": "mqtt://127.0.0.1:9", "mqtt_user": "u",
+                          "mqtt_password": "p", key: bad}, flash_dir=str(tmp_path / str(i)))
+        assert d.app.mqtt is None, (key, bad)
+        said = [m for w, m in d.app.errors if m.startswith(key + ": ")]
+        assert said and "MQTT stays off" in said[0], (key, bad, d.app.errors)
+        assert d.app.charger.fault is None                 # MQTT never decides whether it charges
+        cfg, errs, blocked = S.check({"max_current": 16, "mqtt_url": "mqtt://b", key: bad})
+        assert cfg["mqtt_url"] == "" and len(errs) == 1 and not blocked    # a save keeps it off

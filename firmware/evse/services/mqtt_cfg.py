@@ -25,10 +25,11 @@ def _printable(v):
 
 
 def _prefix(v):
-    """A topic prefix: no wildcards (MQTT 3.1.1 section 4.7.1), no empty level at either end."""
+    """A topic prefix: no wildcards (MQTT 3.1.1 section 4.7.1), no empty level at either end, no
+    leading $ (section 4.7.2: the broker's own topics, $SYS)."""
     _printable(v)
-    if "+" in v or "#" in v or v.startswith("/") or v.endswith("/") or "//" in v:
-        raise ValueError("must be topic levels like evse or home/garage/evse (no + # or empty level)")
+    if "+" in v or "#" in v or v[0] in "/$" or v.endswith("/") or "//" in v:
+        raise ValueError("must be topic levels like evse or home/garage/evse (no + # $ or empty level)")
 
 
 def check(key, value):

@@ -259,6 +259,7 @@ def check(raw):
     blocked = {}
     if not isinstance(raw, dict):
         return cfg, ["settings: not a JSON object"], _no_rating("not a JSON object")
+    mqtt_off = False
     for key in sorted(raw):
         if key not in SCHEMA:
             errors.append("%s: unknown key (ignored)" % key)
@@ -270,6 +271,8 @@ def check(raw):
                 blocked[key] = "%s: %s (%s)" % (key, e, NOT_APPLIED)
                 errors.append(blocked[key])
             else:
+                if key[:5] == "mqtt_":   # docs/mqtt.md: said, and MQTT stays off (a save keeps it off)
+                    mqtt_off = e = "%s; MQTT stays off" % e
                 errors.append("%s: %s (using the default %r)" % (key, e, SCHEMA[key][1]))
     if not cfg["temp_restore_c"] < cfg["temp_half_c"] <= cfg["temp_quarter_c"] <= cfg["temp_stop_c"]:
         msg = "temp_*: must rise restore < half <= quarter <= stop (%s)" % NOT_APPLIED
@@ -277,6 +280,8 @@ def check(raw):
         for k in ("temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c"):
             cfg[k] = SCHEMA[k][1]
             blocked[k] = msg
+    if mqtt_off:
+        cfg["mqtt_url"] = ""
     why = _ocpp_security(cfg)
     if why:                      # never connect below the profile asked for: no OCPP, nothing offered
         cfg["ocpp_url"] = ""
