@@ -7,6 +7,7 @@ import time
 
 from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
 from test_mqtt_bench import P, Bench, run
+from evse.services import ha
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
@@ -244,3 +245,41 @@ def test_a_bad_mqtt_setting_in_the_settings_file_keeps_mqtt_off_and_says_so(tmp_
         assert d.app.charger.fault is None                 # MQTT never decides whether it charges
         cfg, errs, blocked = S.check({"max_current": 16, "mqtt_url": "mqtt://b", key: bad})
         assert cfg["mqtt_url"] == "" and len(errs) == 1 and not blocked    # a save keeps it off
+
+
+def test_entities_no_longer_announced_are_removed_from_home_assistant_and_the_broker(tmp_path):
+    """The meter removed (meter none): its four entities' discovery configs and states stayed
+    retained, so Home Assistant kept showing a power and energy that no longer exist. An empty
+    retained payload on each config topic (Home Assistant removes the entity) and state topic
+    (the broker forgets it) clears them."""
+    need_mosquitto()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    broker = Broker(tmp_path).start()
+    metered = [ha.config("garage/evse", {}, e)[0] for e in ha.ENTITIES if e[0] in ha.METERED]
+    gone = metered + [P + s for s in ("power_w", "current_a", "session_wh", "total_wh")]
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+        a = await Bench(broker.port, tmp_path / "a").start()
+        await a.until(lambda: all(sub.last(t) for t in gone), 100, "the meter's entities and states")
+        await a.stop()
+        await sub.close()
+        b = await Bench(broker.port, tmp_path / "b", meter="none").start()    # the same charger
+        try:
+            await b.until(lambda: b.svc.connects == 1 and not b.svc.wake.is_set() and b.svc.sent, 100,
+                          "connected, all sent")
+            late = await Subscriber(broker.port).start()                        # Home Assistant starting
+            await b.until(lambda: late.last(P + "state"), 100, "retained states")
+            await asyncio.sleep(0.5)
+            assert len(metered) == 4 and not any(late.last(t) for t in gone), [
+                (t, late.last(t)) for t in gone if late.last(t)]
+            assert late.last("homeassistant/number/garage_evse/current_limit/config")
+            await late.close()
+        finally:
+            await b.stop()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()

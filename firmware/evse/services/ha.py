@@ -73,11 +73,28 @@ def config(prefix, cfg, entity, discovery="homeassistant"):
     if suffix is not None:
         c["state_topic"] = "~/" + suffix
     c.update(_number(cfg) if component == "number" else extra or {})
-    return "%s/%s/%s/%s/config" % (discovery, component, node, obj), json.dumps(c)
+    return _topic(discovery, component, node, obj), json.dumps(c)
+
+
+def _topic(discovery, component, node, obj):
+    return "%s/%s/%s/%s/config" % (discovery, component, node, obj)
+
+
+def _announced(cfg, obj):
+    return cfg.get("meter", "none") != "none" or obj not in METERED
 
 
 def configs(prefix, cfg, discovery="homeassistant"):
-    metered = cfg.get("meter", "none") != "none"
     for e in ENTITIES:
-        if metered or e[0] not in METERED:
+        if _announced(cfg, e[0]):
             yield config(prefix, cfg, e, discovery)
+
+
+def retired(prefix, cfg, discovery="homeassistant"):
+    """The config and state topics of each entity this charger could announce but does not now (a
+    meter removed): an empty retained payload there removes the entity from Home Assistant and the
+    broker's copy of its last state."""
+    for obj, component, _, suffix, _ in ENTITIES:
+        if not _announced(cfg, obj):
+            yield _topic(discovery, component, node_id(prefix), obj)
+            yield prefix + "/" + suffix

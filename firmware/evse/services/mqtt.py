@@ -254,12 +254,16 @@ class MqttService:
         await writer.drain()
 
     async def _send_discovery(self, writer):
-        """One retained config per entity, one payload in the heap at a time."""
+        """One retained config per entity, one payload in the heap at a time; an empty retained
+        payload for each entity no longer announced and its state (ha.retired)."""
         from . import ha          # imported at the first connection
         for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
             await asyncio.sleep(0)            # the control loop runs between two payloads
+        for topic in ha.retired(self.prefix, self.cfg, DISCOVERY_PREFIX):
+            writer.write(W.publish(topic, b"", True))
+        await writer.drain()
 
     async def _pinger(self):
         while True:
