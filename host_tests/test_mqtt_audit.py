@@ -283,3 +283,43 @@ def test_entities_no_longer_announced_are_removed_from_home_assistant_and_the_br
         run(main())
     finally:
         broker.stop()
+
+
+def test_a_retained_stop_is_not_carried_out_again_at_each_reconnection(tmp_path):
+    """Section 3.3.1.3: a retained message is delivered again, RETAIN set, to every new subscription.
+    A stop/set published retained once (a button with retain on) stopped the session at each
+    reconnection, a Wi-Fi blip ending a charge. One-shot commands (stop, authorize) that come
+    retained are ignored and said on <prefix>/error; a live one still acts."""
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+        await sub.publish(P + "stop/set", "PRESS", retain=True)
+        await sub.publish(P + "authorize/set", "card1", retain=True)
+        proxy = await Proxy(broker.port).start()
+        b = await Bench(proxy.port, tmp_path).start()
+        d = b.d
+        try:
+            await b.until(lambda: len(sub.values(P + "error")) >= 2, 100, "retained ones refused")
+            assert all("retain" in e for e in sub.values(P + "error")), sub.values(P + "error")
+            d.plug()
+            d.ev("C")
+            d.world.draw_amps = 16
+            await b.until(lambda: d.coil, 10, "charging")
+            proxy.cut()
+            proxy.allow()                                   # a Wi-Fi blip
+            await b.until(lambda: b.svc.connects == 2 and b.svc.connected, 300, "reconnected")
+            await b.until(lambda: len(sub.values(P + "error")) >= 4, 100, "refused again")
+            assert d.coil and d.state == "C2"
+            await sub.publish(P + "stop/set", "PRESS")      # pressed now: acts
+            await b.until(lambda: not d.coil, 10, "stopped")
+        finally:
+            await b.stop()
+            await proxy.close()
+            await sub.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()

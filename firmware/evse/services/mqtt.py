@@ -13,6 +13,7 @@
 #                             retained, published on change
 #   limit/set   amps, or "none" to remove MQTT's limit      enabled/set  ON / OFF
 #   authorize/set  an id tag                                 stop/set     anything
+#                             (one-shot: ignored when retained, section 3.3.1.3)
 #   error                     why the last command was refused (not retained)
 import asyncio
 import binascii
@@ -282,7 +283,7 @@ class MqttService:
                     continue
                 if first & 0xF0 == W.PUBLISH:
                     topic, payload = W.parse_publish(first, body)
-                    self.on_message(topic, payload)
+                    self.on_message(topic, payload, first & 1)
                 elif first == W.SUBACK:
                     self._suback(body)
         except Exception as e:
@@ -291,7 +292,10 @@ class MqttService:
             self.wake.set()
 
     # --- commands: the console's, through App.command ---
-    def on_message(self, topic, payload):
+    def on_message(self, topic, payload, retained=False):
+        """retained: the RETAIN flag, set on a message stored before we subscribed (section
+        3.3.1.3), delivered again at each connection: a value (limit, enabled) is applied, a
+        one-shot command (stop, authorize) is not, or each reconnection would do it again."""
         if topic == DISCOVERY_PREFIX + "/status":
             if payload == b"online":      # Home Assistant restarted: discovery and states again
                 self._discover = True
@@ -300,6 +304,8 @@ class MqttService:
             return
         verb = topic[len(self.prefix) + 1:-4] if topic.endswith("/set") else None
         try:
+            if retained and verb in ("stop", "authorize"):
+                raise ValueError("retained: ignored (publish it without retain)")
             self._command(verb, payload, self.clock.ticks_ms())
         except ValueError as e:
             self._error("%s: %s" % (verb, e))
