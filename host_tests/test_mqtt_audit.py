@@ -323,3 +323,35 @@ def test_a_retained_stop_is_not_carried_out_again_at_each_reconnection(tmp_path)
         run(main())
     finally:
         broker.stop()
+
+
+def test_a_publish_with_qos_bits_11_closes_the_connection_and_is_not_obeyed(tmp_path):
+    """Section 3.3.1.2: QoS bits 11 are malformed; the receiver MUST close the network connection."""
+    closed = []
+
+    async def qos3(n, r, w):
+        await _read_packet(r)
+        w.write(_packet(0x20, b"\x00\x00"))
+        first, body = await _read_packet(r)
+        w.write(_packet(0x90, body[:2] + b"\x00\x00"))
+        if n == 0:
+            w.write(_packet(0x36, _s(P + "limit/set") + b"\x00\x07" + b"10"))
+        await w.drain()
+        try:
+            await broker.serve(r, w)
+        except asyncio.IncompleteReadError:
+            closed.append(n)
+
+    broker = ScriptedBroker(qos3)
+
+    async def main():
+        await broker.start()
+        b = await Bench(broker.port, tmp_path).start()
+        try:
+            await b.until(lambda: closed == [0], 100, "the charger closed the connection")
+            assert "mqtt" not in b.app.charger.limits
+        finally:
+            await b.stop()
+            broker.close()
+
+    run(main())

@@ -84,8 +84,9 @@ def connack_error(body):
 
 
 def parse_publish(first, body):
-    """(topic, payload bytes) of a PUBLISH body; the packet id of QoS 1/2 is skipped."""
-    if len(body) < 2:
+    """(topic, payload bytes) of a PUBLISH body; the packet id of QoS 1/2 is skipped. ValueError
+    (the session then closes the connection) for QoS bits 11 (section 3.3.1.2) or a short body."""
+    if len(body) < 2 or first & 0x06 == 0x06:
         raise ValueError("malformed PUBLISH")
     n = (body[0] << 8) | body[1]
     if 2 + n > len(body):
