@@ -52,3 +52,11 @@ def test_a_setting_with_quotes_shows_as_stored_and_never_runs_script(page):
 def test_saving_the_settings_unedited_changes_nothing(page):
     assert page["save_msg"] == "nothing changed"
     assert not [s for s in page["sent"] if s[1] == "/api/v1/settings"]
+
+
+def test_an_invalid_or_empty_limit_is_refused_on_the_page_and_never_lifts_the_limit(page):
+    for case in page["limits"][:3]:                # "1e", nothing, "-": the field holds no number
+        assert case["sent"] == [] and case["bad"], case
+    ten = page["limits"][3]
+    assert [json.loads(s[2]) for s in ten["sent"]] == [{"amps": 10}], ten
+    assert [json.loads(s[2]) for s in page["remove"]] == [{"amps": None}]   # only the explicit removal
