@@ -60,3 +60,25 @@ def test_an_invalid_or_empty_limit_is_refused_on_the_page_and_never_lifts_the_li
     ten = page["limits"][3]
     assert [json.loads(s[2]) for s in ten["sent"]] == [{"amps": 10}], ten
     assert [json.loads(s[2]) for s in page["remove"]] == [{"amps": None}]   # only the explicit removal
+
+
+def test_a_limit_set_over_rest_is_the_rest_apis_and_falls_back_when_it_goes_silent():
+    """A load balancer that sets 16 A over REST, then loses its link: after fallback_timeout_s the
+    current falls to fallback_current_a (docs/mqtt.md, Fallback), as for MQTT."""
+    b = Bench(config={"fallback_timeout_s": 30, "fallback_current_a": 6})
+    b.plug(2740)
+    b.login()
+    code, r = b.call("POST", "limit", {"amps": 16})
+    assert code == 200 and r["limit"] == 16
+    s = b.status()
+    assert s["limit_by"] == "rest" and s["limit_a"] == 16 and s["offered_a"] == 16
+    b.rig.run(20.0)
+    assert b.call("POST", "limit", {"amps": 16})[0] == 200        # it speaks again: watched afresh
+    b.rig.run(20.0)
+    assert b.status()["limit_by"] == "rest"
+    b.rig.run(15.0)                                               # 35 s of silence
+    s = b.status()
+    assert s["limit_by"] == "fallback" and s["limit_a"] == 6 and s["offered_a"] == 6
+    assert b.call("POST", "limit", {"amps": 16})[0] == 200        # its next limit ends the fallback
+    b.rig.run(6.0)
+    assert b.status()["limit_by"] == "rest"

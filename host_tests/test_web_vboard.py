@@ -108,7 +108,7 @@ def test_the_page_in_a_browser_logs_in_and_sets_the_limit(board):
     assert not seen["network_shown"] and not seen["notice_shown"]      # no Wi-Fi, https off: nothing to say
     assert seen["after"].startswith("10.0 A (duty 16.") and "limit: done" in seen["message"]
     st = board.status()                             # the pilot's PWM on the board, not the page
-    assert abs(st["duty"] - 16.7) < 0.1 and st["offered_a"] == 10 and st["limit_by"] == "console"
+    assert abs(st["duty"] - 16.7) < 0.1 and st["offered_a"] == 10 and st["limit_by"] == "rest"
     assert os.path.getsize(SCREENSHOT) > 10000
 
 

@@ -118,7 +118,7 @@ def test_login_then_limit_changes_the_duty_on_the_bench():
     code, r = b.call("POST", "limit", {"amps": 10})
     assert code == 200 and r["ok"] and r["limit"] == 10
     s = b.status()
-    assert s["offered_a"] == 10 and abs(s["duty"] - 16.7) < 0.1 and s["limit_by"] == "console"
+    assert s["offered_a"] == 10 and abs(s["duty"] - 16.7) < 0.1 and s["limit_by"] == "rest"
     assert b.call("POST", "limit", {"amps": None})[0] == 200       # removed: the rating again,
     b.rig.run(5.0)                                                 # raised 5 s after the last change
     assert b.status()["offered_a"] == 32
@@ -143,13 +143,13 @@ def test_bad_input_gets_the_consoles_answer_and_changes_nothing():
         req["cmd"] = "limit"
         want = con.answer(req, 0)
         assert code == 400 and r == want, (body, r, want)
-    assert "console" not in b.app.charger.limits
+    assert "rest" not in b.app.charger.limits
     b.call("POST", "limit", {"amps": 8})
     for body in ({}, {"amp": 6}):          # a missing or misspelt amps never lifts the limit
         code, r = b.call("POST", "limit", body)
         assert code == 400 and "amps must be given" in r["error"], r
         assert con.answer(dict(body, cmd="limit"), 0)["ok"] is False      # the console alike
-    assert b.app.charger.limits["console"] == 80
+    assert b.app.charger.limits["rest"] == 80
     code, r = b.call("POST", "authorize", {})
     assert code == 400 and "id_tag" in r["error"] and not b.app.charger.authorized
     assert b.call("POST", "reboot")[0] == 404 and b.call("POST", "set")[0] == 404

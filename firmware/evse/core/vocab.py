@@ -67,6 +67,7 @@ WARN_STALL_OPENED = "stall_opened"  # the loop was held; the stall guard opened 
 SRC_SETTINGS = "settings"
 SRC_BOARD = "board"
 SRC_CONSOLE = "console"
+SRC_REST = "rest"                     # the web page and REST API (a remote source: the fallback watches it)
 SRC_SCHEDULE = "schedule"             # charging windows, off-peak tariff (services/planner.py)
 SRC_SURPLUS = "surplus"               # solar surplus / grid limit (services/surplus.py)
 FIXED_SOURCES = (SRC_SETTINGS, SRC_BOARD)

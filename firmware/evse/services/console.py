@@ -118,6 +118,7 @@ class Console:
         self.errors = 0              # malformed requests answered with an error
         self.reboot_pending = False
         self.id_tag = None           # the last id presented with "authorize"
+        self.src = V.SRC_CONSOLE     # whose limit and grid reading the request in hand is (answer)
 
     # --- output: queued, bounded, written a little per poll ---
     @property
@@ -213,9 +214,11 @@ class Console:
             return
         self.send(self.answer(req, now_ms), True)
 
-    def answer(self, req, now_ms):
+    def answer(self, req, now_ms, source=V.SRC_CONSOLE):
         """The reply to one request object ({"cmd": ..., arguments}): the web API asks here too, so
-        both check and apply a command the same way."""
+        both check and apply a command the same way. source: whose limit or grid reading it is (the
+        REST API's is V.SRC_REST, which the fallback watches)."""
+        self.src = source
         if not isinstance(req, dict):
             return self._fail(None, "not a JSON object")
         rid = req.get("id")
@@ -263,13 +266,14 @@ class Console:
         if "amps" not in req:            # a misspelt key must never lift the limit it meant to set
             raise ValueError("amps must be given: a number 0..%d, or null to remove the limit" % L.AMPS_MAX)
         try:
-            return self.app.command("limit", req.get("amps"), now)
+            return self.app.command("limit", req.get("amps"), now, self.src)
         except ValueError as e:
             raise ValueError("amps must be a number 0..%d, or null to remove the limit (%s)" % (L.AMPS_MAX, e))
 
     def _cmd_grid(self, req, now):
-        """The grid power (W imported, negative exported) when grid_source is console."""
-        return self.app.command("grid", req.get("watts"), now, V.SRC_CONSOLE)
+        """The grid power (W imported, negative exported) when grid_source is console (rest: the
+        REST API's POST /api/v1/grid)."""
+        return self.app.command("grid", req.get("watts"), now, self.src)
 
     def _cmd_enable(self, req, now):
         return self.app.command("enable", None, now)

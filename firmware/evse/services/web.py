@@ -13,6 +13,7 @@ from microdot import Microdot, Request, Response
 from microdot.websocket import with_websocket
 
 from . import words
+from ..core import vocab as V
 from ..shell.hal import ticks_ms, ticks_diff
 from ..shell.store import join
 
@@ -234,7 +235,7 @@ class Web:
 
     # --- the console's commands, behind the password ---
     def _ask(self, req_obj, code=400):
-        r = self.console.answer(req_obj, ticks_ms())
+        r = self.console.answer(req_obj, ticks_ms(), V.SRC_REST)
         return (r, 200) if r.get("ok") else (r, code)
 
     async def _command(self, req, cmd):
