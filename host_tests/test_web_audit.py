@@ -82,3 +82,37 @@ def test_a_limit_set_over_rest_is_the_rest_apis_and_falls_back_when_it_goes_sile
     assert b.call("POST", "limit", {"amps": 16})[0] == 200        # its next limit ends the fallback
     b.rig.run(6.0)
     assert b.status()["limit_by"] == "rest"
+
+
+def _timed(b, *auths):
+    """(seconds, status codes) of POST /api/v1/disable sent at once with each Authorization."""
+    import asyncio
+    import time
+
+    async def go():
+        return await asyncio.gather(*[b.client.request("POST", "/api/v1/disable", headers={"Authorization": a})
+                                      for a in auths])
+    t0 = time.monotonic()
+    rs = asyncio.run(go())
+    return time.monotonic() - t0, [r.status_code for r in rs]
+
+
+def test_a_wrong_basic_or_bearer_password_is_answered_slowly_even_when_guessed_in_parallel():
+    import binascii
+    from evse.services import web as W
+    b = Bench()
+    W.FAIL_DELAY_S = 0.3                       # the board's 1 s, shortened for the bench
+    try:
+        wrong = "Basic " + binascii.b2a_base64(b"admin:wrong-password-12345").decode().strip()
+        dt, codes = _timed(b, wrong)
+        assert codes == [401] and dt >= 0.3, dt
+        dt, codes = _timed(b, "Bearer 0123456789abcdef0123456789abcdef")
+        assert codes == [401] and dt >= 0.3, dt
+        dt, codes = _timed(b, wrong, wrong, wrong, wrong)     # four guesses at once: one a delay
+        assert codes == [401] * 4 and dt >= 1.2, dt
+        assert b.app.charger.enabled
+        right = "Basic " + binascii.b2a_base64(("admin:" + b.web.app.cfg["web_password"]).encode()).decode().strip()
+        dt, codes = _timed(b, right)
+        assert codes == [200] and dt < 0.3, dt                # the right one is never slowed
+    finally:
+        W.FAIL_DELAY_S = 0

@@ -105,6 +105,7 @@ class Web:
         self.tokens = []
         self._pw = app.cfg["web_password"]
         self.ws_clients = 0
+        self.failing = 0                             # wrong passwords waiting for their answer
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = Microdot()
@@ -155,8 +156,8 @@ class Web:
             self.tokens = []
         return pw
 
-    def _check(self, req):
-        """None when req may change things, else the error reply."""
+    async def _check(self, req):
+        """None when req may change things, else the error reply (wrong credentials: slowly)."""
         pw = self._password()
         if not pw:
             return _error(403, "no web_password is set: nothing can be changed here until one is "
@@ -174,8 +175,19 @@ class Web:
                 user_pw = ""
             if _same(user_pw[user_pw.find(":") + 1:], pw):
                 return None
+        if auth:
+            await self._slow()
         r = _error(401, "log in first: POST %s/login, or HTTP Basic auth" % API)
         return r[0], r[1], {"WWW-Authenticate": 'Bearer realm="evse"'}
+
+    async def _slow(self):
+        """A wrong password's answer: FAIL_DELAY_S after the one before it, guesses sent in parallel
+        too (each waits its place in the queue). An await: the control loop runs on."""
+        self.failing += 1
+        try:
+            await asyncio.sleep(FAIL_DELAY_S * self.failing)
+        finally:
+            self.failing -= 1
 
     async def _login(self, req):
         pw = self._password()
@@ -188,7 +200,7 @@ class Web:
         if not isinstance(given, str):
             return _error(400, "password must be given as a string")
         if not _same(given, pw):
-            await asyncio.sleep(FAIL_DELAY_S)
+            await self._slow()
             return _error(401, "wrong password")
         tok = binascii.hexlify(os.urandom(16)).decode()
         self.tokens.append(tok)
@@ -241,7 +253,7 @@ class Web:
     async def _command(self, req, cmd):
         if cmd not in WRITE_CMDS:
             return _error(404, "no such command: " + cmd)
-        bad = self._check(req)
+        bad = await self._check(req)
         if bad is not None:
             return bad
         try:
@@ -253,7 +265,7 @@ class Web:
         return self._ask(obj)
 
     async def _settings(self, req):
-        bad = self._check(req)
+        bad = await self._check(req)
         if bad is not None:
             return bad
         if req.method == "GET":
@@ -277,7 +289,7 @@ class Web:
         return await self._read(req, "sessions")
 
     async def _read(self, req, cmd):
-        bad = self._check(req)
+        bad = await self._check(req)
         if bad is not None:
             return bad
         q = {"cmd": cmd}
@@ -291,7 +303,7 @@ class Web:
 
     async def _history(self, req):
         """The charging history as CSV (the console's `history`, every record): text/csv."""
-        bad = self._check(req)
+        bad = await self._check(req)
         if bad is not None:
             return bad
         from . import history
@@ -306,7 +318,7 @@ class Web:
         return self.fw
 
     async def _firmware(self, req):
-        bad = self._check(req)
+        bad = await self._check(req)
         if bad is not None:
             return bad
         if req.method == "GET":

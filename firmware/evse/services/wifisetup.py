@@ -41,7 +41,7 @@ def is_open(st):
 
 class Setup:
     def __init__(self, app, http, check, ask, body):
-        """check(req): None or the refusal (web_password); ask(req_obj): the console's (reply,
+        """await check(req): None or the refusal (web_password); ask(req_obj): the console's (reply,
         code); body(req): the request's JSON object (web.py's own)."""
         self.app, self.check, self.ask, self.body = app, check, ask, body
         http.route(PATH)(self._page)
@@ -76,7 +76,7 @@ class Setup:
         if not is_open(self._status()):
             return {"ok": False, "error": "no set-up: the charger has joined its network"}, 404
         if self.app.cfg["web_password"]:
-            bad = self.check(req)
+            bad = await self.check(req)
             if bad is not None:
                 return bad
         try:
