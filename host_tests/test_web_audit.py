@@ -116,3 +116,17 @@ def test_a_wrong_basic_or_bearer_password_is_answered_slowly_even_when_guessed_i
         assert codes == [200] and dt < 0.3, dt                # the right one is never slowed
     finally:
         W.FAIL_DELAY_S = 0
+
+
+def test_a_bundle_with_a_deeply_nested_manifest_is_refused_and_the_next_upload_is_taken():
+    """A manifest the JSON parser cannot hold (RecursionError here, MemoryError on a board) used to
+    leave the updater 'checking the bundle' until a reboot, refusing every later upload (409)."""
+    from test_web_fw_upy import VERSION_NEW, call_raw, fast, make_bundle
+    b = fast(Bench())
+    b.login()
+    r = call_raw(b, "POST", "firmware", b"[" * 16000 + b"]" * 300 + b"\n")
+    assert r.status_code == 400 and r.json["ok"] is False and r.json["error"].startswith("firmware: "), r.json
+    st = call_raw(b, "GET", "firmware").json
+    assert st["update"] == "idle" and st["error"] == r.json["error"], st
+    r = call_raw(b, "POST", "firmware", make_bundle(VERSION_NEW))
+    assert r.status_code == 200 and r.json["version"] == VERSION_NEW, r.json

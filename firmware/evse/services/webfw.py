@@ -76,8 +76,8 @@ class Updater:
                 await asyncio.sleep(0)      # the control loop runs between chunks
             for _ in bundle.verify(self.root, out["slot"]):   # read back from flash
                 await asyncio.sleep(0)
-        except (OSError, ValueError, KeyError) as e:
-            self.phase, self.error = IDLE, "firmware: %s" % e
+        except Exception as e:              # any: a manifest nested too deep is a MemoryError on a
+            self.phase, self.error = IDLE, "firmware: %s" % (str(e) or type(e).__name__)   # board
             return {"ok": False, "error": self.error}, 400
         finally:
             remove(path)
@@ -99,8 +99,8 @@ class Updater:
             with open(self.root + FW_MARK, "w") as f:
                 json.dump({"slot": self.slot, "version": version, "from": VERSION}, f)
             bundle.activate(self.root, self.slot, True)
-        except (OSError, ValueError, KeyError) as e:
-            self.phase, self.error = IDLE, "firmware: %s" % e
+        except Exception as e:
+            self.phase, self.error = IDLE, "firmware: %s" % (str(e) or type(e).__name__)
             return
         self.phase = REBOOTING
         await asyncio.sleep(REBOOT_DELAY_S)
