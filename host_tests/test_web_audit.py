@@ -130,3 +130,99 @@ def test_a_bundle_with_a_deeply_nested_manifest_is_refused_and_the_next_upload_i
     assert st["update"] == "idle" and st["error"] == r.json["error"], st
     r = call_raw(b, "POST", "firmware", make_bundle(VERSION_NEW))
     assert r.status_code == 200 and r.json["version"] == VERSION_NEW, r.json
+
+
+def serve(b, client):
+    """Run the bench's web service on a real port while client(port) (blocking, in a thread) runs."""
+    import asyncio
+    from tools.waiting import free_port
+    port = free_port()
+
+    async def go():
+        server = asyncio.create_task(b.web.http.start_server(host="127.0.0.1", port=port))
+        try:
+            await asyncio.sleep(0.2)
+            return await asyncio.to_thread(client, port)
+        finally:
+            b.web.http.shutdown()
+            await asyncio.gather(server, return_exceptions=True)
+    return asyncio.run(go())
+
+
+def ws_connect(port):
+    import base64
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def ws_frame(op, payload=b""):
+    """A client's frame: masked, as RFC 6455 5.3 requires."""
+    m = os.urandom(4)
+    return bytes([0x80 | op, 0x80 | len(payload)]) + m + bytes(c ^ m[i % 4] for i, c in enumerate(payload))
+
+
+def ws_read(s):
+    """(opcode, payload) of the next frame from the server; (None, b'') at the end of the stream."""
+    def rx(n):
+        d = b""
+        while len(d) < n:
+            c = s.recv(n - len(d))
+            if not c:
+                raise EOFError
+            d += c
+        return d
+    try:
+        h = rx(2)
+    except EOFError:
+        return None, b""
+    n = h[1] & 127
+    if n == 126:
+        n = int.from_bytes(rx(2), "big")
+    return h[0] & 15, rx(n)
+
+
+def ws_until(s, op):
+    """Frames read until one with opcode op (status pushes skipped): its payload, or None at the end."""
+    while True:
+        got, payload = ws_read(s)
+        if got == op:
+            return payload
+        if got is None:
+            return None
+
+
+def test_the_status_websocket_answers_ping_and_close_and_frees_its_slot_at_once():
+    """RFC 6455 5.5.2 and 5.5.1: a Ping gets its Pong, a Close gets a Close; a page reloaded twice
+    gets its status, not 'too many WebSocket clients' from slots kept by sockets already closed."""
+    import time
+    b = Bench()
+
+    def browser(port):
+        s = ws_connect(port)
+        assert json.loads(ws_until(s, 1))["state"] == "A1"
+        s.sendall(ws_frame(9, b"hello"))
+        assert ws_until(s, 10) == b"hello"
+        t0 = time.monotonic()
+        s.sendall(ws_frame(8, (1000).to_bytes(2, "big")))
+        assert ws_until(s, 8) is not None and time.monotonic() - t0 < 1.0
+        assert ws_read(s)[0] is None                      # and the connection ends
+        s.close()
+        time.sleep(0.1)
+        later = [ws_connect(port) for _ in range(2)]      # the page reloaded: both slots free again
+        firsts = [json.loads(ws_until(w, 1)) for w in later]
+        for w in later:
+            w.sendall(ws_frame(8, (1000).to_bytes(2, "big")))
+            w.close()
+        return firsts
+    firsts = serve(b, browser)
+    assert [f.get("state") for f in firsts] == ["A1", "A1"], firsts
+    time.sleep(0.1)
+    assert b.web.ws_clients == 0

@@ -210,6 +210,9 @@ def test_a_websocket_pushes_the_status_when_it_changes():
     sent = []
 
     class WS:
+        async def receive(self):             # a browser that sends nothing
+            await asyncio.sleep(60)
+
         async def send(self, text):
             sent.append(json.loads(text))
             if len(sent) == 2:

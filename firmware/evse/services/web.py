@@ -222,28 +222,45 @@ class Web:
 
     async def status_socket(self, req, ws):
         """Push the status whenever it differs from the last one sent (compared every WS_PERIOD_MS),
-        and every WS_RESEND_MS anyway."""
+        and every WS_RESEND_MS anyway, while the client's frames are read (_hear)."""
         if self.ws_clients >= WS_MAX:
             await ws.send(json.dumps({"ok": False, "error": "too many WebSocket clients"}))
             return
         self.ws_clients += 1
+        hear = asyncio.create_task(self._hear(ws, asyncio.current_task()))
         try:
-            last = None
-            sent = ticks_ms()
-            while True:
-                st = self.status()
-                t = st.pop("t")
-                gap = st.pop("tick_gap_ms")
-                text = json.dumps(st)
-                if text != last or ticks_diff(t, sent) >= WS_RESEND_MS:
-                    last = text
-                    sent = t
-                    st["t"] = t
-                    st["tick_gap_ms"] = gap
-                    await ws.send(json.dumps(st))
-                await asyncio.sleep(WS_PERIOD_MS / 1000)
+            await self._push(ws)
+        except asyncio.CancelledError:               # the client closed (_hear): microdot's wrapper
+            pass                                     # answers with a Close
         finally:
+            hear.cancel()
             self.ws_clients -= 1
+
+    async def _hear(self, ws, push):
+        """The client's frames (RFC 6455 5.5): microdot's receive answers a Ping with a Pong; a Close,
+        or the socket's end, stops the push at once, its slot freed."""
+        try:
+            while True:
+                await ws.receive()
+        except Exception:
+            pass
+        push.cancel()
+
+    async def _push(self, ws):
+        last = None
+        sent = ticks_ms()
+        while True:
+            st = self.status()
+            t = st.pop("t")
+            gap = st.pop("tick_gap_ms")
+            text = json.dumps(st)
+            if text != last or ticks_diff(t, sent) >= WS_RESEND_MS:
+                last = text
+                sent = t
+                st["t"] = t
+                st["tick_gap_ms"] = gap
+                await ws.send(json.dumps(st))
+            await asyncio.sleep(WS_PERIOD_MS / 1000)
 
     # --- the console's commands, behind the password ---
     def _ask(self, req_obj, code=400):
