@@ -226,3 +226,102 @@ def test_the_status_websocket_answers_ping_and_close_and_frees_its_slot_at_once(
     assert [f.get("state") for f in firsts] == ["A1", "A1"], firsts
     time.sleep(0.1)
     assert b.web.ws_clients == 0
+
+
+def raw(port, data):
+    """(status, headers with lower-case names, body) of the answer to the raw request bytes."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            out += c
+    except ConnectionResetError:
+        pass
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict((k.strip().lower(), v.strip()) for k, _, v in (x.partition(":") for x in lines[1:]))
+    return int(lines[0].split()[1]), headers, body
+
+
+def http(method, path, body=b"", auth=None, extra=""):
+    h = "Host: x\r\n" + ("Authorization: %s\r\n" % auth if auth else "") + extra
+    if body or method in ("POST", "PUT"):
+        h += "Content-Length: %d\r\n" % len(body)
+    return ("%s %s HTTP/1.1\r\n%s\r\n" % (method, path, h)).encode() + body
+
+
+def basic(text):
+    import binascii
+    return "Basic " + binascii.b2a_base64(text.encode()).decode().strip()
+
+
+def test_methods_paths_and_credentials_are_answered_as_http_says():
+    """RFC 9110: 405 names what is allowed, an unknown path is 404 whatever the method, a 401 says
+    how to authenticate, the scheme's name is case-insensitive; RFC 7617: Basic is user:password."""
+    from test_web_upy import PW
+    b = Bench()
+
+    def client(port):
+        out = {}
+        out["get_limit"] = raw(port, http("GET", "/api/v1/limit", auth=basic("u:" + PW)))
+        out["post_status"] = raw(port, http("POST", "/api/v1/status", auth=basic("u:" + PW)))
+        out["get_nothing"] = raw(port, http("GET", "/api/v1/nothing-here"))
+        out["post_nothing"] = raw(port, http("POST", "/api/v1/nothing-here", auth=basic("u:" + PW)))
+        out["options_status"] = raw(port, http("OPTIONS", "/api/v1/status"))
+        out["no_auth"] = raw(port, http("POST", "/api/v1/disable"))
+        out["wrong_login"] = raw(port, http("POST", "/api/v1/login", b'{"password": "not-the-password-1"}'))
+        out["no_colon"] = raw(port, http("POST", "/api/v1/disable", auth=basic(PW)))
+        out["lower_case"] = raw(port, http("POST", "/api/v1/enable", auth="basic " + basic("u:" + PW)[6:]))
+        return out
+    out = serve(b, client)
+    code, h, body = out["get_limit"]
+    assert code == 405 and h["allow"] == "POST, OPTIONS" and json.loads(body)["ok"] is False, out["get_limit"]
+    code, h, body = out["post_status"]
+    assert code == 405 and h["allow"] == "GET, HEAD, OPTIONS" and json.loads(body)["ok"] is False, out["post_status"]
+    assert out["options_status"][1]["allow"] == "GET, HEAD, OPTIONS", out["options_status"]
+    for k in ("get_nothing", "post_nothing"):
+        code, h, body = out[k]
+        assert code == 404 and json.loads(body)["ok"] is False, (k, out[k])
+    for k in ("no_auth", "wrong_login", "no_colon"):
+        code, h, body = out[k]
+        assert code == 401 and h["www-authenticate"].startswith("Bearer realm="), (k, out[k])
+    assert b.app.charger.enabled is True                   # the password alone, with no user: refused
+    assert out["lower_case"][0] == 200
+
+
+def test_a_chunked_body_is_refused_before_the_command_runs():
+    """RFC 9112 6.1: microdot reads no chunked body; the command used to run with an empty one."""
+    from test_web_upy import PW
+    b = Bench()
+
+    def client(port):
+        return raw(port, ("POST /api/v1/disable HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" % basic("u:" + PW)).encode())
+    code, h, body = serve(b, client)
+    assert code == 501 and json.loads(body)["ok"] is False, (code, body)
+    assert b.app.charger.enabled is True
+
+
+def test_microdots_own_errors_come_in_the_documented_json_shape():
+    """A query string it cannot decode, a WebSocket address opened without the upgrade, a body too
+    large: each answered with openapi.json's Error, its status documented."""
+    from test_web_upy import PW
+    b = Bench()
+
+    def client(port):
+        return [raw(port, http("GET", "/api/v1/log?n=%zz", auth=basic("u:" + PW))),
+                raw(port, http("GET", "/api/v1/ws")),
+                raw(port, b"POST /api/v1/limit HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n")]
+    got = serve(b, client)
+    assert [g[0] for g in got] == [400, 400, 413], got
+    for code, h, body in got:
+        assert h["content-type"].startswith("application/json") and json.loads(body)["ok"] is False, body
+    doc = json.load(open(os.path.join(ROOT, "docs", "openapi.json")))
+    assert "413" in doc["paths"]["/api/v1/limit"]["post"]["responses"]
+    assert "413" in doc["paths"]["/api/v1/firmware"]["post"]["responses"]

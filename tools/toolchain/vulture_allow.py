@@ -85,6 +85,7 @@ _.signed_update_firmware
 # Read by microdot (PyPI, not in firmware/): the web service sets its request size limits.
 _.max_content_length
 _.max_body_length
+_.options_handler       # the web service answers OPTIONS with its own Allow list
 
 # Never read: placeholders that grow MicroPython's attribute table of the objects the tick calls
 # (a method call's lookup misses through a full one; host_tests/test_room.py).

@@ -72,6 +72,11 @@ def _error(code, msg):
     return {"ok": False, "error": msg}, code
 
 
+def _denied(msg):
+    """401, with the scheme to answer it (RFC 9110 15.5.2); Bearer: a browser asks for no password."""
+    return {"ok": False, "error": msg}, 401, {"WWW-Authenticate": 'Bearer realm="evse"'}
+
+
 def _body(req):
     """The request's JSON object ({} when empty); ValueError when it is not one."""
     if req.content_length > BODY_MAX:
@@ -141,6 +146,50 @@ class Web:
         h.route(API + "/history")(self._history)
         h.route(API + "/firmware", methods=["GET", "POST"])(self._firmware)
         h.route(API + "/<cmd>", methods=["POST"])(self._command)
+        h.options_handler = self._options
+        h.before_request(self._chunked)
+        h.after_error_request(self._json_error)
+
+    def _allow(self, req):
+        """The methods req's path answers (RFC 9110 Allow): the commands' route only for a command."""
+        allow = []
+        for methods, pattern, _, _, _ in self.http.url_map:
+            args = pattern.match(req.path)
+            if args is not None and args.get("cmd", WRITE_CMDS[0]) in WRITE_CMDS:
+                allow += methods
+        if "GET" in allow:
+            allow.append("HEAD")
+        return allow
+
+    def _options(self, req):
+        return {"Allow": ", ".join(self._allow(req) + ["OPTIONS"])}
+
+    def _no_route(self, req):
+        """404 for a path nothing answers, 405 with its Allow for a method it does not take."""
+        if req is None or not self._allow(req):
+            return _error(404, "not found: " + (req.path if req else "?"))
+        r = _error(405, "%s is not allowed here" % req.method)
+        return r[0], r[1], self._options(req)
+
+    async def _chunked(self, req):
+        """A body without a Content-Length (Transfer-Encoding, RFC 9112 6.1) is refused before
+        anything acts (microdot would read it as empty)."""
+        if "Transfer-Encoding" in req.headers:
+            return _error(501, "Transfer-Encoding is not supported: send the body with a Content-Length")
+
+    async def _json_error(self, req, res):
+        """microdot's own error replies (a request it could not parse, no route, a body too large, a
+        WebSocket without its upgrade) in the API's JSON shape (openapi.json's Error)."""
+        code = res.status_code
+        if code < 400 or "Content-Type" in res.headers:
+            return res
+        if code in (404, 405):
+            r = self._no_route(req)
+        elif code == 413:
+            r = _error(413, "body over %d bytes" % UPLOAD_MAX)
+        else:
+            r = _error(code, res.body.decode() if isinstance(res.body, bytes) else "bad request")
+        return Response(*r)
 
     def status(self):
         r = view(self.app.status(ticks_ms()))
@@ -163,22 +212,22 @@ class Web:
             return _error(403, "no web_password is set: nothing can be changed here until one is "
                                "set on the console ({\"cmd\": \"set\", \"values\": {\"web_password\": ...}})")
         auth = req.headers.get("Authorization") or ""
-        if auth.startswith("Bearer "):
-            tok = auth[7:].strip()
+        scheme, _, cred = auth.partition(" ")
+        scheme, cred = scheme.lower(), cred.strip()        # the scheme in any case (RFC 9110 11.1)
+        if scheme == "bearer":
             for t in self.tokens:
-                if _same(t, tok):
+                if _same(t, cred):
                     return None
-        elif auth.startswith("Basic "):
+        elif scheme == "basic":
             try:
-                user_pw = binascii.a2b_base64(auth[6:].strip()).decode()
+                user_pw = binascii.a2b_base64(cred).decode()
             except Exception:
                 user_pw = ""
-            if _same(user_pw[user_pw.find(":") + 1:], pw):
+            if ":" in user_pw and _same(user_pw[user_pw.find(":") + 1:], pw):   # RFC 7617 2: user:password
                 return None
         if auth:
             await self._slow()
-        r = _error(401, "log in first: POST %s/login, or HTTP Basic auth" % API)
-        return r[0], r[1], {"WWW-Authenticate": 'Bearer realm="evse"'}
+        return _denied("log in first: POST %s/login, or HTTP Basic auth" % API)
 
     async def _slow(self):
         """A wrong password's answer: FAIL_DELAY_S after the one before it, guesses sent in parallel
@@ -201,7 +250,7 @@ class Web:
             return _error(400, "password must be given as a string")
         if not _same(given, pw):
             await self._slow()
-            return _error(401, "wrong password")
+            return _denied("wrong password")
         tok = binascii.hexlify(os.urandom(16)).decode()
         self.tokens.append(tok)
         if len(self.tokens) > TOKENS_MAX:
@@ -269,7 +318,7 @@ class Web:
 
     async def _command(self, req, cmd):
         if cmd not in WRITE_CMDS:
-            return _error(404, "no such command: " + cmd)
+            return self._no_route(req)
         bad = await self._check(req)
         if bad is not None:
             return bad
