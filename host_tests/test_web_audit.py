@@ -325,3 +325,19 @@ def test_microdots_own_errors_come_in_the_documented_json_shape():
     doc = json.load(open(os.path.join(ROOT, "docs", "openapi.json")))
     assert "413" in doc["paths"]["/api/v1/limit"]["post"]["responses"]
     assert "413" in doc["paths"]["/api/v1/firmware"]["post"]["responses"]
+
+
+def test_the_password_comparison_reads_every_supplied_character_whatever_its_length():
+    """Its time must not tell the password's length: the old comparison returned at once when the
+    lengths differed, reading nothing."""
+    from evse.services import web as W
+    reads = []
+
+    class Guess(str):
+        def __getitem__(self, i):
+            reads.append(i)
+            return str.__getitem__(self, i)
+    for guess in ("short", "x" * 19, "bench-password-0123", "y" * 60):
+        del reads[:]
+        assert W.same(Guess(guess), "bench-password-0123") is (guess == "bench-password-0123")
+        assert sorted(reads) == list(range(len(guess))), (guess, reads)

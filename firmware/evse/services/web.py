@@ -58,13 +58,12 @@ def view(st):
             "tick_gap_ms": st["tick_gap_ms"], "t": st["t"]}
 
 
-def _same(a, b):
-    """Compare without telling how many leading characters matched."""
-    if len(a) != len(b):
-        return False
-    r = 0
+def same(a, b):
+    """Compare in a time that tells neither how many leading characters matched nor b's length
+    (a the supplied value, b the secret)."""
+    r = len(a) ^ len(b)
     for i in range(len(a)):
-        r |= ord(a[i]) ^ ord(b[i])
+        r |= ord(a[i]) ^ ord(b[i % len(b)]) if b else 1
     return r == 0
 
 
@@ -216,14 +215,14 @@ class Web:
         scheme, cred = scheme.lower(), cred.strip()        # the scheme in any case (RFC 9110 11.1)
         if scheme == "bearer":
             for t in self.tokens:
-                if _same(t, cred):
+                if same(t, cred):
                     return None
         elif scheme == "basic":
             try:
                 user_pw = binascii.a2b_base64(cred).decode()
             except Exception:
                 user_pw = ""
-            if ":" in user_pw and _same(user_pw[user_pw.find(":") + 1:], pw):   # RFC 7617 2: user:password
+            if ":" in user_pw and same(user_pw[user_pw.find(":") + 1:], pw):   # RFC 7617 2: user:password
                 return None
         if auth:
             await self._slow()
@@ -248,7 +247,7 @@ class Web:
             return _error(400, str(e))
         if not isinstance(given, str):
             return _error(400, "password must be given as a string")
-        if not _same(given, pw):
+        if not same(given, pw):
             await self._slow()
             return _denied("wrong password")
         tok = binascii.hexlify(os.urandom(16)).decode()
