@@ -341,3 +341,20 @@ def test_the_password_comparison_reads_every_supplied_character_whatever_its_len
         del reads[:]
         assert W.same(Guess(guess), "bench-password-0123") is (guess == "bench-password-0123")
         assert sorted(reads) == list(range(len(guess))), (guess, reads)
+
+
+def test_a_grid_reading_posted_over_rest_reaches_the_planner_only_when_rest_is_the_grid_source():
+    """docs/planner.md lists rest as a grid_source: the API had no route for it (404), so solar mode
+    fed from REST never got a reading. A reading from a source the settings did not choose is refused."""
+    b = Bench(config={"solar_mode": "solar", "grid_source": "rest"})
+    b.login()
+    code, r = b.call("POST", "grid", {"watts": -3000})
+    assert code == 200 and r["grid_w"] == -3000, r
+    assert b.app.planner.surplus.grid_w == -3000
+    for bad in ({"watts": "lots"}, {"watts": float("nan")}, {}):
+        code, r = b.call("POST", "grid", bad)
+        assert code == 400 and b.app.planner.surplus.grid_w == -3000, (bad, r)
+    other = Bench(config={"solar_mode": "solar", "grid_source": "mqtt"})
+    other.login()
+    code, r = other.call("POST", "grid", {"watts": -3000})
+    assert code == 400 and "mqtt" in r["error"] and other.app.planner.surplus.grid_w is None, r

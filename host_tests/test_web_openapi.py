@@ -68,10 +68,10 @@ def _raw_body(op):
 @pytest.mark.parametrize("path, method", [op for op in OPS if not DOC["paths"][op[0]][op[1]].get("x-websocket")
                                           and not _raw_body(DOC["paths"][op[0]][op[1]])])
 def test_each_operation_answers_as_documented(path, method, tmp_path):
-    b = Bench()
+    op = DOC["paths"][path][method]
+    b = Bench(config=op.get("x-settings"))          # the settings the operation needs (grid: solar mode)
     from tools import webfiles
     webfiles.page_gz(os.path.join(b.app.flash_dir, webfiles.PAGE_ON_FLASH))
-    op = DOC["paths"][path][method]
     example = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")
     if op.get("security"):
         code, r = call(b, method, path, example)        # no credentials: refused, in the Error shape
