@@ -240,14 +240,12 @@ class App:
         if led is not None:
             led.on()
         self._tick_us = ticks_us()
+        now = self._tick_ms = ticks_ms()
         ch = self.charger
         hw = self.hw
         ok = True
         try:
             hw.measure(self.m)
-            # The step's time is the reading's, after the burst: a hold the core starts now (F
-            # after a fault, X1) then lasts from this tick's outputs, whatever its burst took.
-            now = self._tick_ms = ticks_ms()
             if self.meter is not None:
                 self.m.current_ma = self.meter.current_ma
             ch.step(self.m, now)
@@ -257,7 +255,6 @@ class App:
                 ch.step(self.m, now)
             hw.apply(ch.out, self.cfg, now)
         except Exception as e:     # the outputs go safe; the watchdog is not fed this tick
-            now = self._tick_ms = ticks_ms()
             hw.safe()
             self.report("control", repr(e))
             try:
