@@ -73,6 +73,26 @@ def test_only_remote_sources_are_watched():
     assert "fallback" not in rig.app.charger.limits and _amps(rig) == 20   # the console's 20 A
 
 
+def test_a_controller_watched_before_a_power_cut_is_watched_from_the_boot():
+    """Its limit went with the RAM: a silent controller must not leave the rebooted charger at the
+    full current (an audit found 32 A for ever after a reboot where MQTT had capped 10 A)."""
+    rig = _charging()
+    _remote(rig, 8)
+    rig.run(1.0)
+    rig.rig.power_off()
+    rig.run(1.0)
+    rig.rig.power_on()
+    rig.run(29.0)                           # the controller stays silent since the boot
+    assert "fallback" not in rig.app.charger.limits
+    rig.run(2.0)
+    assert rig.app.charger.limits.get("fallback") == 100 and rig.app.fallback.source == "mqtt"
+    _remote(rig, None)                       # it hands back: the watch ends, and so after a reboot
+    rig.rig.power_off()
+    rig.rig.power_on()
+    rig.run(40)
+    assert "fallback" not in rig.app.charger.limits and rig.app.fallback.source is None
+
+
 def test_watching_allocates_nothing_in_the_control_cycle():
     from test_cycle_alloc_upy import steady_cycles
     from tools.sim.drive import Drive

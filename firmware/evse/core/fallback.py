@@ -4,8 +4,11 @@
 # word from it, the core caps the current at the fallback amps as one more limit source
 # (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
 # One controller is watched: the last one that set a limit. Its next limit ends the fallback; its
-# limit removed ends the watch (another controller's removal does not).
+# limit removed ends the watch (another controller's removal does not). The app keeps which one on
+# flash: after a reboot it is watched from the boot (its limit did not survive the reboot).
 from . import vocab as V
+
+KEPT_FILE = "fallback.json"     # the controller watched, kept on flash by the app for a reboot
 
 
 class Fallback:
