@@ -78,6 +78,25 @@ def test_a_remote_start_profile_that_never_got_its_transaction_does_not_cap_the_
     run(main())
 
 
+def test_a_remote_start_profile_whose_idtag_is_refused_caps_no_later_transaction(tmp_path):
+    """The profile belongs to the RemoteStart's idTag (section 5.16.2): that idTag refused by
+    Authorize (AuthorizeRemoteTxRequests), the profile goes with it."""
+    async def main():
+        cs = CentralSystem(accepted_tags=("GOOD", "OTHER"))
+        await cs.start()
+        b = await _booted(cs, tmp_path, AuthorizeRemoteTxRequests=True)
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="BAD", connector_id=1,
+                                                               charging_profile=TX_PROFILE_8A))
+        assert res.status == "Accepted"
+        await b.until(lambda: b.svc.last_auth == ("BAD", "Invalid"), 5, "BAD refused")
+        await _charging(b, cs, "OTHER")                      # another driver's own transaction
+        await b.wait(3.0)
+        assert b.app.charger.out.amps_x10 == 320, b.app.charger.out.amps_x10
+        await b.stop()
+        await cs.stop()
+    run(main())
+
+
 def _deaf_to(cs, action):
     """The central system's current connection never answers `action` (a reconnect hears again)."""
     cp = cs.cps["cp1"]

@@ -37,7 +37,7 @@ class Service:
         self.charger = Charger()
         self.meter = None
         self.state = {"boot": 1, "next_ref": 1, "tx": None, "operative": True, "reset": None}
-        self.tx = self.fault = self.pending_operative = self.limit_sent = self.tx_retry_ms = None
+        self.tx = self.fault = self.pending_operative = self.limit_sent = self.tx_retry_ms = self.remote_profile = None
         self.accepted = False
         self._tx_attempts = 0
         self.now = 1000

@@ -178,6 +178,9 @@ def accept(svc, tag, now_ms, parent=None):
 
 def reject(svc, tag, status):
     svc.last_auth = (tag, status or "Invalid")
+    rp = svc.remote_profile
+    if rp and rp[0] == tag:  # a RemoteStart's idTag refused (AuthorizeRemoteTxRequests): its profile too
+        svc.remote_profile = None
     return status or "Invalid"
 
 

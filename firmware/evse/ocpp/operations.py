@@ -102,8 +102,8 @@ def remote_start_transaction(svc, p):
     prof = p.get("chargingProfile")
     if prof and prof["chargingProfilePurpose"] != "TxProfile":
         return {"status": "Rejected"}
-    svc.remote_profile = prof
     tag = p["idTag"]
+    svc.remote_profile = (tag, prof) if prof else None
     if svc.config.get("AuthorizeRemoteTxRequests"):
         return {"status": "Accepted"}, lambda: svc.present_id(tag)
     auth.accept(svc, tag, svc.ticks())

@@ -61,11 +61,11 @@ def start(svc, tag, now_ms):
     svc.charged = svc.contactor
     svc.finishing = False
     svc.auth_tag = None
-    iv = svc.config.get("MeterValueSampleInterval")
-    svc.next_sample_ms = svc.ticks_add(now_ms, iv * 1000) if iv else None
-    if svc.remote_profile:
-        svc.profiles.add(CONNECTOR, svc.remote_profile, -1)
-        svc.remote_profile = None
+    metering.next_sample(svc, now_ms)
+    rp = svc.remote_profile
+    if rp and rp[0] == tag:  # a RemoteStart's TxProfile is its idTag's transaction's only
+        svc.profiles.add(CONNECTOR, rp[1], -1)
+    svc.remote_profile = None
     svc.limit_ms = None  # re-evaluate the limit now
     svc.tx_data = []
     metering.keep_tx_data(svc, svc.config.get("StopTxnSampledData"), "Transaction.Begin", now_ms)
