@@ -68,6 +68,17 @@ def test_every_subcommand_has_help_and_version(name, capsys):
         assert out.startswith("usage: evse %s " % name), out[:200]
 
 
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_python_m_runs_each_tool_as_evse_does_version_included(name):
+    """README: `python -m tools.X` is the same tools, each with --help and --version (it asked for a
+    scenario, or refused the option)."""
+    module = cli.COMMANDS[name][0].replace(".__main__", "")
+    r = run([sys.executable, "-m", module, "--version"], ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "python -m %s %s" % (module, VERSION), r.stdout + r.stderr
+    r = run([sys.executable, "-m", module, "--help"], ROOT)
+    assert r.returncode == 0 and r.stdout.strip(), r.stdout + r.stderr
+
+
 def test_unknown_subcommand_is_a_usage_error(capsys):
     assert cli.main(["fly"]) == 2
     assert "invalid choice" in capsys.readouterr().err

@@ -223,6 +223,28 @@ def test_set_rejects_bad_values_whole(tmp_path, values, word):
     assert flash_files(tmp_path) == before and rig.app.cfg == cfg_before
 
 
+@pytest.mark.parametrize("values", [{"max_current": 100}, {"wifi_password": "short"}, {"tz": "Bogus"},
+                                    {"temp_stop_c": 40}])
+def test_a_refused_set_says_nothing_changed_not_what_a_bad_file_does_at_boot(tmp_path, values):
+    """The check's words for a file at boot ("using the default", "nothing is offered until a valid
+    value is set") told the user the opposite of a refused set, which changes nothing."""
+    rig, s, con = make(tmp_path=tmp_path)
+    (r,) = ask(rig, s, {"cmd": "set", "values": values})
+    assert not r["ok"] and r["error"].startswith("set: refused, nothing changed: "), r
+    assert "default" not in r["error"] and "offered" not in r["error"] and "ignored" not in r["error"], r
+
+
+def test_a_settings_file_refused_by_the_flash_tool_says_why_not_what_the_board_would_do(tmp_path):
+    from tools import flash as F
+    p = tmp_path / "typo.json"
+    p.write_text('{"max_curent": 32, "max_current": 32}')
+    with pytest.raises(F.FlashError) as e:
+        F.settings_file("vboard", str(p))
+    assert str(e.value) == "settings %s refused: max_curent: unknown key" % p
+    with pytest.raises(F.FlashError, match="No such file"):
+        F.settings_file("vboard", str(tmp_path / "missing.json"))       # a traceback before
+
+
 def test_set_reports_flash_failure(tmp_path, monkeypatch):
     rig, s, con = make(tmp_path=tmp_path)
 

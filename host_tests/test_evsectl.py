@@ -196,6 +196,14 @@ def test_authorize_without_ocpp_is_accepted_at_once(tmp_path):
     assert rc == ctl.EXIT_OK and rig.app.charger.authorized
 
 
+@pytest.mark.parametrize("args, said", [(["limit", "abc"], "limit AMPS (a number, or none), not 'abc'"),
+                                        (["log", "x"], "log [N] (a whole number), not 'x'"),
+                                        (["raw", "notjson"], 'raw {"cmd": ...}')])
+def test_a_bad_argument_is_answered_with_its_usage_not_pythons_words(rig, capsys, args, said):
+    assert run(RigPort(rig), *args)[0] == ctl.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == "evsectl: " + said        # "could not convert ..." before
+
+
 def test_exit_codes(rig, tmp_path, capsys):
     assert run(RigPort(rig), "limit", "99")[0] == ctl.EXIT_REFUSED
     assert run(RigPort(rig), "limit", "sixteen")[0] == ctl.EXIT_USAGE

@@ -45,9 +45,9 @@ class _Captured(BaseException):
 
 
 @contextlib.contextmanager
-def _as_subcommand(name, capture=False):
-    """The tool's own parser, shown as `evse NAME` and with --version; with capture, parse_args
-    raises _Captured(parser) instead of parsing (for the completion script)."""
+def _as_subcommand(prog, capture=False):
+    """The tool's own parser, shown as prog (`evse NAME`) and with --version; with capture,
+    parse_args raises _Captured(parser) instead of parsing (for the completion script)."""
     cls = argparse.ArgumentParser
     init, parse = cls.__init__, cls.parse_known_args
     top = []
@@ -55,7 +55,7 @@ def _as_subcommand(name, capture=False):
     def patched_init(self, *args, **kw):
         first = not top
         if first:
-            kw["prog"] = "evse " + name
+            kw["prog"] = prog
             top.append(self)
         init(self, *args, **kw)
         if first and "--version" not in self._option_string_actions:
@@ -73,13 +73,22 @@ def _as_subcommand(name, capture=False):
 
 
 def run(name, argv):
-    module = importlib.import_module(COMMANDS[name][0])
+    return _run_as("evse " + name, importlib.import_module(COMMANDS[name][0]).main, argv)
+
+
+def module_main(spec_name, main):
+    """`python -m MODULE` (a tool's `if __name__ == "__main__"`): the tool as `evse NAME` runs it,
+    --version included, named as it was typed."""
+    return _run_as("python -m " + spec_name.replace(".__main__", ""), main, sys.argv[1:])
+
+
+def _run_as(prog, main, argv):
     if argv == ["--version"]:                 # also for tools without argparse (boardcheck)
-        print("evse %s %s" % (name, version()))
+        print("%s %s" % (prog, version()))
         return 0
-    with _as_subcommand(name):
+    with _as_subcommand(prog):
         try:
-            return module.main(argv) or 0
+            return main(argv) or 0
         except KeyboardInterrupt:
             return 130
 
@@ -87,7 +96,7 @@ def run(name, argv):
 def subcommand_parser(name):
     """The tool's argparse parser (None if it has none), built by its main() and not run."""
     module = importlib.import_module(COMMANDS[name][0])
-    with _as_subcommand(name, capture=True), contextlib.redirect_stdout(io.StringIO()):
+    with _as_subcommand("evse " + name, capture=True), contextlib.redirect_stdout(io.StringIO()):
         try:
             module.main(["--help"])
         except _Captured as c:

@@ -297,4 +297,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from tools.cli import module_main
+    sys.exit(module_main(__spec__.name, main))

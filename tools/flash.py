@@ -162,8 +162,11 @@ def settings_file(board, path):
     from evse.services import settings
     from evse.shell import store
     if path:
-        with open(path, "rb") as f:
-            data = f.read()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise FlashError("settings %s: %s" % (path, e.strerror or e))
         try:
             cfg, errors = settings.parse(data.decode("utf-8"))
         except UnicodeError:
@@ -171,7 +174,8 @@ def settings_file(board, path):
         if not errors and cfg["max_current"] is None:
             errors = ["max_current: not set (the circuit's rating, 6-80 A)"]
         if errors:
-            raise FlashError("settings %s: %s" % (path, "; ".join(errors)))
+            from evse.services.console import refused
+            raise FlashError("settings %s refused: %s" % (path, refused(errors)))
     else:
         cfg = settings.defaults()
     out = os.path.join(ROOT, "build", "flash", build_name(board))
@@ -394,4 +398,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from tools.cli import module_main
+    sys.exit(module_main(__spec__.name, main))

@@ -90,7 +90,10 @@ def main(argv=None):
     ap.add_argument("--controller", action="store_true", help="the controller alone, not the bench")
     ap.add_argument("--naive", action="store_true", help="no smoothing, minimum charge or pause time")
     a = ap.parse_args(argv)
-    rows = load(a.csv)
+    try:
+        rows = load(a.csv)
+    except (OSError, ValueError) as e:      # a wrong path or a file that is no day's CSV: one line
+        ap.error("%s: %s" % (a.csv, e))
     run = replay_controller if a.controller else replay_bench
     r = run(rows, int(a.first * 3600), int(a.last * 3600), **(NAIVE if a.naive else {}))
     print("%s %02g-%02g h: %d contactor cycles, car %.2f kWh, %.0f %% of it from the sun" % (

@@ -375,7 +375,8 @@ def _unit_states(pos, neg, pwm, logic):
     key = np.maximum.accumulate(seg * 8 + (7 - rank))
     state = np.where(hyst, np.minimum(7 - (key - seg * 8), 4), val)
     code = np.where(fault, 2, 0)
-    bad_neg = pwm & ~np.isnan(neg) & ~((neg >= DIODE_NEG_MIN) & (neg <= DIODE_NEG_MAX)) & ~fault
+    # (not in E: a pilot shorted to PE reads 0 V on both plateaus, which mirrors, but it is state E)
+    bad_neg = pwm & ~np.isnan(neg) & ~((neg >= DIODE_NEG_MIN) & (neg <= DIODE_NEG_MAX)) & ~fault & (val != 4)
     code[bad_neg] = np.where(np.abs(pos[bad_neg] + neg[bad_neg]) < MIRROR_TOL, 1, 2)
     return state, code
 

@@ -118,6 +118,13 @@ def parse_value(text):
         return text                 # bare words are strings: connector=nacs
 
 
+def _number(kind, text, usage):
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError("%s, not %r" % (usage, text))
+
+
 def build_request(a):
     """(cmd, args) for the parsed command line; ValueError for a bad one."""
     c = a.command
@@ -127,13 +134,14 @@ def build_request(a):
     if c == "limit":
         if len(rest) != 1:
             raise ValueError("limit AMPS (or none)")
-        return c, {"amps": None if rest[0].lower() in ("none", "null", "off") else float(rest[0])}
+        return c, {"amps": None if rest[0].lower() in ("none", "null", "off") else
+                   _number(float, rest[0], "limit AMPS (a number, or none)")}
     if c == "authorize":
         if len(rest) != 1:
             raise ValueError("authorize ID")
         return c, {"id_tag": rest[0]}
     if c in ("log", "sessions"):
-        return c, {"n": int(rest[0])} if rest else {}
+        return c, {"n": _number(int, rest[0], c + " [N] (a whole number)")} if rest else {}
     if c == "settings":
         return c, {"schema": True} if a.schema else {}
     if c == "set":
@@ -141,7 +149,10 @@ def build_request(a):
             raise ValueError("set KEY=VALUE [KEY=VALUE ...]")
         return c, {"values": dict((k, parse_value(v)) for k, v in (x.split("=", 1) for x in rest))}
     if c == "raw":
-        obj = json.loads(" ".join(rest))
+        try:
+            obj = json.loads(" ".join(rest))
+        except ValueError:
+            obj = None
         if not isinstance(obj, dict) or "cmd" not in obj:
             raise ValueError('raw {"cmd": ...}')
         return obj.pop("cmd"), obj
@@ -288,4 +299,5 @@ def main(argv=None, out=sys.stdout, stream=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from tools.cli import module_main
+    sys.exit(module_main(__spec__.name, main))

@@ -70,4 +70,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from tools.cli import module_main
+    sys.exit(module_main(__spec__.name, main))

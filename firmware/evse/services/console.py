@@ -26,6 +26,19 @@ SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 5
 HISTORY_MAX = 20          # CSV lines per reply: 20 full-length lines fit OUT_MAX with room
 
 
+def refused(errors):
+    """The settings' check's reasons without what a bad value on flash does at boot (a default
+    used, a key ignored, nothing offered): a refused change does none of that."""
+    out = []
+    for e in errors:
+        for tail in (" (using the default", " (ignored)", " (" + settings.NOT_APPLIED):
+            i = e.find(tail)
+            if i > 0:
+                e = e[:i]
+        out.append(e)
+    return "; ".join(out)
+
+
 def prefix_id(head):
     """The id of a line cut at MAX_LINE, when it came whole before the cut (evsectl sends it
     first), so the host can match the error to its request; None otherwise."""
@@ -347,7 +360,7 @@ class Console:
         new.update(values)
         cfg, errors = settings.validate(new)
         if errors:
-            raise ValueError("; ".join(errors))
+            raise ValueError("refused, nothing changed: " + refused(errors))
         return cfg
 
     def _apply(self, values, cfg):

@@ -47,7 +47,8 @@ def check_config(cmds):
         line = lines.get(key)
         if line is None:                       # a cross-key rule (temp_*): blame the last config
             line = max(lines.values()) if lines else 0
-        raise ScenarioError(line, "config " + e)
+        from evse.services.console import refused
+        raise ScenarioError(line, "config " + refused([e]))
     return cfg
 
 
