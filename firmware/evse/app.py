@@ -80,15 +80,11 @@ class App:
             self._start_grid_meter(board)
         self.fallback = None                       # evse.core.fallback, when a timeout is set
         if self.cfg["fallback_timeout_s"]:
-            from .core.fallback import Fallback, KEPT_FILE
-            from .shell.store import read_json
+            from .core.fallback import Fallback
+            from .shell.store import read_json, write_json_atomic
+            kept = (join(flash_dir, "fallback.json"), read_json, write_json_atomic, self.report)
             self.fallback = Fallback(self.charger, self.cfg["fallback_current_a"],
-                                     self.cfg["fallback_timeout_s"] * 1000, ticks_diff)
-            # The controller watched before a reboot: its limit went with the RAM, so it is watched
-            # from the boot, and its silence since falls back (not the full current).
-            kept = read_json(join(flash_dir, KEPT_FILE))
-            if kept in REMOTE_SOURCES:
-                self.fallback.heard(kept, self.fallback.amps, ticks_ms())
+                                     self.cfg["fallback_timeout_s"] * 1000, ticks_diff, kept, ticks_ms())
         self.id_tag = None                         # who authorized the plug-in (session history)
         self.mqtt = None                           # MQTT and Home Assistant discovery (docs/mqtt.md)
         if self.cfg["mqtt_url"]:
@@ -380,20 +376,6 @@ class App:
             by = "temperature"
         return by
 
-    def _heard(self, source, amps, now):
-        """A remote controller's limit, for the fallback; the one watched is kept on flash for a
-        reboot, written when it changes (a controller repeats its limit: no wear for that)."""
-        fb = self.fallback
-        was = fb.source
-        fb.heard(source, amps, now)
-        if fb.source != was:
-            from .core.fallback import KEPT_FILE
-            from .shell.store import write_json_atomic
-            try:
-                write_json_atomic(join(self.flash_dir, KEPT_FILE), fb.source)
-            except OSError as e:       # the limit holds; only a reboot's watch is lost
-                self.report("fallback", repr(e))
-
     def command(self, verb, arg, now, source=V.SRC_CONSOLE):
         """limit (amps or None), enable, disable, authorize (id tag), deauthorize, stop (reason),
         clear, grid (watts): the reply's fields. ValueError when refused, with nothing changed. A limit is the
@@ -403,7 +385,7 @@ class App:
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
             if self.fallback is not None and source in REMOTE_SOURCES:
-                self._heard(source, arg, now)
+                self.fallback.heard(source, arg, now)
             return {"limit": arg}
         if verb == "grid":
             if self.planner is None:

@@ -93,6 +93,19 @@ def test_a_controller_watched_before_a_power_cut_is_watched_from_the_boot():
     assert "fallback" not in rig.app.charger.limits and rig.app.fallback.source is None
 
 
+def test_a_flash_that_cannot_keep_the_watch_loses_only_the_reboots_watch():
+    rig = _charging()
+    fb = rig.app.fallback
+
+    def full(path, obj):
+        raise OSError(28)                   # ENOSPC
+    fb.kept = fb.kept[:2] + (full,) + fb.kept[3:]
+    _remote(rig, 20)                         # the limit holds and is watched; why it is not kept is said
+    rig.run(31)
+    assert _amps(rig) == 10 and fb.source == "mqtt"
+    assert [w for w, why in rig.app.errors if "not kept for a reboot" in why] == ["fallback"]
+
+
 def test_watching_allocates_nothing_in_the_control_cycle():
     from test_cycle_alloc_upy import steady_cycles
     from tools.sim.drive import Drive

@@ -4,29 +4,41 @@
 # word from it, the core caps the current at the fallback amps as one more limit source
 # (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
 # One controller is watched: the last one that set a limit. Its next limit ends the fallback; its
-# limit removed ends the watch (another controller's removal does not). The app keeps which one on
-# flash: after a reboot it is watched from the boot (its limit did not survive the reboot).
+# limit removed ends the watch (another controller's removal does not). keep() lets the app keep
+# which one on flash: after a reboot it is watched from the boot (its limit did not survive it).
 from . import vocab as V
-
-KEPT_FILE = "fallback.json"     # the controller watched, kept on flash by the app for a reboot
 
 
 class Fallback:
-    def __init__(self, charger, amps, timeout_ms, diff):
+    def __init__(self, charger, amps, timeout_ms, diff, kept=None, now_ms=0):
+        """kept: (path, read_json, write_json_atomic, report), where the one watched is kept on flash
+        for a reboot (the shell's store and the app's report: the core does no I/O of its own)."""
         self.charger = charger
         self.amps = amps
         self.timeout_ms = timeout_ms
         self.diff = diff
+        self.kept = kept
         self.source = None          # the remote controller watched, or None
         self.active = False         # the fallback cap is in force
-        self._last_ms = 0
+        self._last_ms = now_ms
+        if kept is not None:
+            was = kept[1](kept[0])
+            if isinstance(was, str):  # watched from the boot: its silence since falls back too
+                self.source = was
 
     def heard(self, source, amps, now_ms):
         """A remote source set its limit (amps: watched from now), or removed it (None): only the
         watched source's own removal ends the watch; another's leaves it as it is."""
         if amps is None and source != self.source:
             return
+        was = self.source
         self.source = source if amps is not None else None
+        k = self.kept
+        if self.source != was and k is not None:   # a change only: a repeat writes nothing
+            try:
+                k[2](k[0], self.source)
+            except OSError as e:        # the limit holds; only a reboot's watch is lost: said
+                k[3]("fallback", "not kept for a reboot: " + repr(e))
         self._last_ms = now_ms
         if self.active:
             self.active = False
