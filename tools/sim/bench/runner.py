@@ -20,7 +20,8 @@ EPS = 1e-9
 # A scenario may still say `config meter=none`.
 BENCH_DEFAULTS = {"meter": "ct"}
 PROGRESS_S = 2.0            # wall seconds between two progress lines (stderr) on a long run
-PROGRESS_TICKS = 100        # control ticks between two looks at the wall clock
+PROGRESS_TICKS = 10         # probes between two looks at the wall clock (a tick on the host, an
+                            # emulator step on rp2: 100 of those made rp2's lines 3 s apart)
 
 
 def config_of(cmds):
