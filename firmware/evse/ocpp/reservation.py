@@ -3,8 +3,8 @@ for the one connector, kept in state.json as state["resv"] = {"id", "c", "tag", 
 (exp: epoch seconds) so that it survives a reboot. Connector 0 (ReserveConnectorZeroSupported)
 reserves the only connector. Imported only when a reservation message arrives or one exists
 (operations.HANDLERS lazy entry): nothing of it is in RAM otherwise. Functions take the service."""
-from ..core.vocab import ST_DISABLED, ST_FAULT
 from .config import CONNECTOR
+from .status import unavailable
 from .wallclock import parse_iso
 
 # Fields of the CALLs handled here (format: rpc.check), beside their handlers: loaded with them.
@@ -17,12 +17,8 @@ INCOMING = {
 
 
 def _down(svc):
-    """'Faulted' or 'Unavailable' while the connector is (as connector status reports it), else None."""
-    if svc.fault or svc.core_state == ST_FAULT:
-        return "Faulted"
-    if not svc.state["operative"] or svc.core_state == ST_DISABLED:
-        return "Unavailable"
-    return None
+    """'Faulted' or 'Unavailable' while the connector is, as its status reports it, else None."""
+    return unavailable(svc.core_state, svc.fault, svc.state["operative"], svc.tx)
 
 
 def _refusal(svc, p):

@@ -33,11 +33,12 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     the car is still connected; operative: not set Inoperative by ChangeAvailability; waiting: an
     idTag (or RemoteStart) was accepted and waits for the car (Preparing until ConnectionTimeOut);
     reserved: a reservation holds the connector (Reserved while no car is connected)."""
-    if fault or state == V.ST_FAULT:
+    down = unavailable(state, fault, operative, in_tx)
+    if down == "Faulted":
         code, info = error_code(fault or V.FAULT_INTERNAL)   # a fault state names its fault
-        return "Faulted", code, info
-    if state == V.ST_DISABLED or (not operative and not in_tx):
-        return "Unavailable", "NoError", None
+        return down, code, info
+    if down:
+        return down, "NoError", None
     if finishing and plugged:
         return "Finishing", "NoError", None
     if state in PLUGGED_STATES or (state == V.ST_PAUSED and plugged):
@@ -45,6 +46,16 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     if state == V.ST_A1 or not plugged:
         return _no_car(waiting, in_tx, reserved), "NoError", None
     return "Preparing", "NoError", None
+
+
+def unavailable(state, fault, operative, in_tx):
+    """'Faulted' or 'Unavailable' while the connector is, else None: connector_status's first
+    rules, which a reservation also ends on (reservation.py, section 5.13)."""
+    if fault or state == V.ST_FAULT:
+        return "Faulted"
+    if state == V.ST_DISABLED or (not operative and not in_tx):
+        return "Unavailable"
+    return None
 
 
 def _held_back(in_tx):
