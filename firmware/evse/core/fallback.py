@@ -22,7 +22,8 @@ class Fallback:
         self.active = False         # the fallback cap is in force
         self._last_ms = now_ms
         if kept is not None:
-            was = kept[1](kept[0])
+            path, read, _, _ = kept
+            was = read(path)
             if isinstance(was, str):  # watched from the boot: its silence since falls back too
                 self.source = was
 
@@ -33,12 +34,12 @@ class Fallback:
             return
         was = self.source
         self.source = source if amps is not None else None
-        k = self.kept
-        if self.source != was and k is not None:   # a change only: a repeat writes nothing
+        if self.source != was and self.kept is not None:   # a change only: a repeat writes nothing
+            path, _, write, report = self.kept
             try:
-                k[2](k[0], self.source)
+                write(path, self.source)
             except OSError as e:        # the limit holds; only a reboot's watch is lost: said
-                k[3]("fallback", "not kept for a reboot: " + repr(e))
+                report("fallback", "not kept for a reboot: " + repr(e))
         self._last_ms = now_ms
         if self.active:
             self.active = False
