@@ -54,8 +54,10 @@ class JsonLog:
         if self._meter_next is None or now >= self._meter_next:
             self._meter_next = now + METER_PERIOD_US
             try:
-                amps = [round(a, 3) for a in meter.amps]
+                amps = round(float(max(meter.amps)), 3)
                 wh = round(meter.wh_session, 3)
             except Exception:      # a meter without readings yet: skip this second
                 return
+            # the contract's `amps` is a number, as `pwm`'s: the current per phase (`draw` draws
+            # the same on each; the highest phase's reading)
             self.write("meter", amps=amps, wh=wh)
