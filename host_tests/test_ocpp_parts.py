@@ -113,6 +113,19 @@ def test_trigger_message_queues_its_message_after_the_answer():
     assert {v["context"] for v in payload["meterValue"][0]["sampledValue"]} == {"Trigger"}
 
 
+def test_trigger_meter_values_for_connector_0_reports_the_main_meter_without_the_transaction():
+    """OCPP 1.6 section 4.7: connectorId 0 is the charge point's main meter; the transaction is
+    connector 1's, so its id is not in the values of connector 0."""
+    svc = Service(meter=Meter(), tx={"ref": 3, "txid": 77})
+    res, after = operations.trigger_message(svc, {"requestedMessage": "MeterValues", "connectorId": 0})
+    after()
+    (_, action, payload, _), = svc.sent
+    assert res == {"status": "Accepted"} and action == "MeterValues"
+    assert payload["connectorId"] == 0 and "transactionId" not in payload
+    assert any(v.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register"
+               for v in payload["meterValue"][0]["sampledValue"])
+
+
 def test_dispatch_answers_every_call_with_a_result_or_the_right_error():
     svc = Service()
     assert json.loads(operations.dispatch(svc, "u1", "FooBar", {})[0])[:3] == [4, "u1", "NotImplemented"]

@@ -80,9 +80,9 @@ def keep_tx_data(svc, measurands, context, now_ms):
         data.pop(1)  # the transaction's first sample stays
 
 
-def values_payload(sv, txid=None):
-    """A MeterValues payload for connector 1 (transactionId when given)."""
-    p = {"connectorId": CONNECTOR, "meterValue": [{"timestamp": "@T", "sampledValue": sv}]}
+def values_payload(sv, txid=None, connector=CONNECTOR):
+    """A MeterValues payload, for connector 1 unless told (transactionId when given)."""
+    p = {"connectorId": connector, "meterValue": [{"timestamp": "@T", "sampledValue": sv}]}
     if txid is not None:
         p["transactionId"] = txid
     return p

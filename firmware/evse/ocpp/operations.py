@@ -176,7 +176,7 @@ def trigger_message(svc, p):
     elif what == "StatusNotification":
         after = lambda: _trigger_status(svc, c)
     elif what == "MeterValues":
-        after = lambda: _trigger_meter_values(svc)
+        after = lambda: _trigger_meter_values(svc, c)
     else:
         after = lambda: svc.queue_call(what, {"status": _transfer_status(svc, what)})
     return {"status": "Accepted"}, after
@@ -201,9 +201,13 @@ def _trigger_status(svc, c):
         svc.queue_status(CONNECTOR, svc.sent_status[CONNECTOR])
 
 
-def _trigger_meter_values(svc):
+def _trigger_meter_values(svc, c):
+    """Connector 0 asks for the charge point's main meter (section 4.7): its readings, without
+    the connector's transaction."""
     sv = metering.sample(svc, svc.config.get("MeterValuesSampledData"), "Trigger")
-    if sv:
+    if sv and c == 0:
+        svc.queue_call("MeterValues", metering.values_payload(sv, None, 0))
+    elif sv:
         svc.queue_call("MeterValues", metering.values_payload(sv, svc.tx and svc.tx.get("txid")))
 
 
