@@ -82,6 +82,32 @@ def test_the_websocket_pushes_each_change(board):
     assert got[1]["offered_a"] == 32 and abs(got[1]["duty"] - 53.3) < 0.1
 
 
+def test_silent_connections_are_closed_and_a_listening_websocket_is_not(board):
+    """A browser opens spare connections it may never use, a broken client stops mid-request: each
+    held one of a board's few sockets for ever. Silent for IDLE_S, they are answered 400 and closed;
+    the page answers meanwhile; a WebSocket that only listens (the status page) stays open."""
+    from evse.services.web import IDLE_S
+    frames = []
+    t = threading.Thread(target=lambda: frames.extend(ws_frames(board, 3, timeout=3 * IDLE_S + 30)))
+    t.start()
+    start = time.monotonic()
+    silent = [socket.create_connection(("127.0.0.1", board.port), timeout=IDLE_S + 60) for _ in range(12)]
+    silent[0].sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n")    # stops before the blank line
+    assert board.status()["fault"] is None
+    for s in silent:
+        got = b""
+        while True:
+            part = s.recv(512)                    # socket.timeout here: the connection was kept
+            if not part:
+                break
+            got += part
+        assert got.startswith(b"HTTP/1.0 400"), got
+        s.close()
+    assert time.monotonic() - start > IDLE_S / 2      # a slow client is given its time
+    t.join(3 * IDLE_S + 40)
+    assert len(frames) == 3, frames              # sent at once, then unchanged every WS_RESEND_MS
+
+
 def test_control_ticks_on_while_the_api_is_hammered(board):
     """Printed: the longest gap between two control ticks, idle and under load from 127.0.0.1. The
     load runs niced: on a board the clients are other machines, here they share its two cores."""

@@ -29,6 +29,8 @@ WS_MAX = 2                       # WebSocket clients at once (each costs a socke
 WS_PERIOD_MS = 250               # how often a WebSocket's status is compared and, when changed, sent
 WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
 FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
+IDLE_S = 10                      # a client silent this long in a request is dropped: a browser's spare
+                                 # connections would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 UPLOAD_MAX = 512 * 1024          # a firmware bundle (evse.services.webfw), streamed to flash: more than
                                  # the whole firmware as .mpy (about 170 KB)
@@ -99,6 +101,40 @@ def has_wifi(app):
     return "net" in app.status(ticks_ms())
 
 
+class _Reader:
+    """A client's stream whose reads give up after IDLE_S of silence, as the OSError microdot mutes
+    (it answers 400 and closes); a WebSocket lifts it (idle None): a status page listens for hours."""
+
+    def __init__(self, s):
+        self.s = s
+        self.idle = IDLE_S
+
+    async def _wait(self, aw):
+        if not self.idle:
+            return await aw
+        try:
+            return await asyncio.wait_for(aw, self.idle)
+        except asyncio.TimeoutError:
+            raise OSError(104)
+
+    def read(self, n=-1):
+        return self._wait(self.s.read(n))
+
+    def readline(self):
+        return self._wait(self.s.readline())
+
+    def readexactly(self, n):
+        return self._wait(self.s.readexactly(n))
+
+    def __getattr__(self, name):
+        return getattr(self.s, name)
+
+
+class _Http(Microdot):
+    async def handle_request(self, reader, writer):
+        await Microdot.handle_request(self, _Reader(reader), writer)
+
+
 class Web:
     def __init__(self, app, console):
         self.app = app
@@ -112,7 +148,7 @@ class Web:
         self.failing = 0                             # wrong passwords waiting for their answer
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
-        self.http = Microdot()
+        self.http = _Http()
         self._routes(self.http)
         if has_wifi(app):                            # the Wi-Fi set-up page's routes (evse.services.wifisetup)
             from .wifisetup import Setup
@@ -137,7 +173,7 @@ class Web:
     def _routes(self, h):
         h.route("/")(self._index)
         h.route(API + "/status")(self._status)
-        h.route(API + "/ws")(with_websocket(self.status_socket))
+        h.route(API + "/ws")(with_websocket(self._listen))
         h.route(API + "/login", methods=["POST"])(self._login)
         h.route(API + "/settings", methods=["GET", "PUT"])(self._settings)
         h.route(API + "/log")(self._log)
@@ -267,6 +303,10 @@ class Web:
 
     async def _status(self, req):
         return self.status()
+
+    async def _listen(self, req, ws):
+        req.sock[0].idle = None                      # a status page may listen for hours (_Reader)
+        await self.status_socket(req, ws)
 
     async def status_socket(self, req, ws):
         """Push the status whenever it differs from the last one sent (compared every WS_PERIOD_MS),
