@@ -79,7 +79,7 @@ class S0Meter(MilliUnits):
         """Interrupt handler body: count a pulse unless it is a bounce. Allocates nothing."""
         if self.count:
             dt = self._diff(now_us, self._last_us)
-            if dt < self.debounce_us:
+            if 0 <= dt < self.debounce_us:   # < 0: a gap over half the us period (537 s), not a bounce
                 self.bounces += 1
                 return
             self._interval_us = dt
