@@ -4,8 +4,9 @@
 `read(n)`). `start(unit, fc, reg, count, now_ms)` sends a request; later `poll(now_ms)` calls
 collect the reply without ever waiting: they return BUSY until the frame is complete, then DONE
 (registers in `data[0:2*count]`, big-endian bytes as on the wire) or FAILED (`error` says why).
-Timeouts and CRC errors are retried `retries` times; exception responses are not (the meter
-answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
+Timeouts and CRC errors are retried `retries` times, once the bus has been quiet QUIET_MS (never
+over a meter still sending: Modbus over serial line V1.02, 2.5.1.1); exception responses are not
+retried (the meter answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
 """
 import struct
 from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, T_INT16, T_INT32, T_UINT16, T_UINT32
@@ -16,6 +17,8 @@ RX_BYTES = 5 + 2 * MAX_REGISTERS    # addr, fc, count, data, crc
 TIMEOUT_MS = 200                    # reply must be complete this long after the request
 RETRIES = 2
 READ_CHUNK = 32                     # bytes taken from the UART per readinto
+QUIET_MS = 40                       # a retry waits for this much silence on the bus: the meter may
+                                    # still be sending the rest of a bad frame (3.5 chars at 1200 baud: 29 ms)
 
 IDLE = 0
 BUSY = 1
@@ -111,6 +114,8 @@ class ModbusMaster:
         self._chunk = bytearray(READ_CHUNK)
         self._n = 0
         self._sent_ms = 0
+        self._rx_ms = 0          # when bytes last arrived
+        self._why = None         # the attempt failed: retried (or FAILED) once the bus is quiet
         self._tries = 0
         self._req = (0, 0, 0, 0)
         self.state = IDLE
@@ -135,7 +140,8 @@ class ModbusMaster:
         unit, fc, reg, count = self._req
         build_request(self._tx, unit, fc, reg, count)
         self._n = 0
-        self._sent_ms = now_ms
+        self._sent_ms = self._rx_ms = now_ms
+        self._why = None
         self._tries += 1
         try:
             self.uart.write(self._tx)
@@ -182,30 +188,42 @@ class ModbusMaster:
                 ch = self._chunk
                 for i in range(got):
                     rx[base + i] = ch[i]
-                self._n += got
+                self._n = 0 if self._why else self._n + got      # a failed attempt's bytes: dropped
+                self._rx_ms = now_ms
                 avail = self.uart.any()
         except Exception as e:
             return self._fail_or_retry("uart read: %s" % e, now_ms)
+        if self._why is None:
+            self._why = self._judge(now_ms)
+            if self._why is None:
+                return self.state       # BUSY, DONE, or FAILED on an exception reply
+        if self._diff(now_ms, self._rx_ms) < QUIET_MS and self._diff(now_ms, self._sent_ms) < self.timeout_ms:
+            return BUSY                 # the rest of a bad frame may still be on the bus
+        return self._fail_or_retry(self._why, now_ms)
+
+    def _judge(self, now_ms):
+        """Why the attempt failed (a text: retried once the bus is quiet), or None: a reply is
+        complete (state DONE, or FAILED for an exception reply) or still to come (BUSY)."""
         unit, fc, _, count = self._req
         r = parse_response(self._rx, self._n, unit, fc, count)
         if r == OK:
             self.state = DONE
             self.error = None
-            return DONE
+            return None
         if r == EXCEPTION:
             self.exception_code = self._rx[2]
             self.state = FAILED
             self.error = "exception %d (%s)" % (self._rx[2], EXCEPTION_NAMES.get(self._rx[2], "?"))
-            return FAILED
+            return None
         if r == BAD_CRC:
             self.crc_errors += 1
-            return self._fail_or_retry("crc error", now_ms)
+            return "crc error"
         if r == MISMATCH:
-            return self._fail_or_retry("unexpected reply", now_ms)
+            return "unexpected reply"
         if self._diff(now_ms, self._sent_ms) >= self.timeout_ms:
             self.timeouts += 1
-            return self._fail_or_retry("timeout" if self._n == 0 else "short reply", now_ms)
-        return BUSY
+            return "timeout" if self._n == 0 else "short reply"
+        return None
 
     def _fail_or_retry(self, why, now_ms):
         self.error = why
