@@ -59,6 +59,8 @@ SLOT_MIN_DEN = 4
 MAX_GAP_SLOTS = 3              # a gap over 3 slots (GC, a slow service): the burst is retaken
 BURST_TIMEOUT_MS = 200         # a sliced burst still open this long after its window: retaken
 STARVED_MAX = 8                # that many retaken bursts in a row: blind (ok=False)
+CREEP_COUNTS = 6               # a phase under this RMS (counts; 0.44 A at the defaults) counts no power: ADC
+CREEP_VAR = (CREEP_COUNTS * CREEP_COUNTS) << MS_FRAC   # noise with no load is no energy (IEC 62053-21 no-load test)
 
 
 def amps_per_count(ratio, burden_ohms, vref, cal=1.0):
@@ -465,7 +467,8 @@ class CtMeter(MilliUnits):
             a = rms_scaled(v, ka[0], ka[1]) if ka[0] >= 0 else -1
             self.ma[c] = a
             self.mv[c] = mv
-            p += ((a + 5) // 10) * ((mv + 50) // 100)       # cA x dV = mW
+            if v >= CREEP_VAR:
+                p += ((a + 5) // 10) * ((mv + 50) // 100)   # cA x dV = mW
             if a > peak:
                 peak = a
             if not 0 <= a <= METER_MAX_A * 1000:
