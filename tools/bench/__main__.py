@@ -26,10 +26,12 @@ def main(argv=None):
         return EXIT_BAD if e.code else EXIT_OK
     name = a.scenario
     try:
-        if name == "-":
-            text = sys.stdin.read()
+        if name == "-":                    # as a file: UTF-8, a BOM (Windows editors) left out
+            raw = getattr(sys.stdin, "buffer", None)
+            text = raw.read().decode("utf-8-sig") if raw is not None else sys.stdin.read()
+            text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         else:
-            with open(name, encoding="utf-8") as f:
+            with open(name, encoding="utf-8-sig") as f:
                 text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         print("%s: cannot read: %s" % (name, e), file=sys.stderr)
