@@ -31,3 +31,38 @@ def test_a_scenario_saved_with_a_utf8_bom_runs(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r = bench("-", stdin=b"\xef\xbb\xbf" + SESSION.encode("utf-8"))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _log(tmp_path, text):
+    scn = tmp_path / "s.scn"
+    scn.write_text(text)
+    log = tmp_path / "s.jsonl"
+    r = bench(str(scn), "--log", str(log))
+    return r, [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_a_power_cut_shows_in_the_log_as_the_contactor_and_pilot_dropping(tmp_path):
+    """The supply cut mid-session drops the coil and the pilot's PWM (the VCD's contactor and duty go
+    to 0 there), but the log had no line for it: `contactor closed: true` at 2.0 s, then the next
+    `contactor closed: true` at 15.7 s, and the 53.32 % duty all along, so a reader of the log saw
+    the contactor closed and 32 A offered through the 0.2 s without power."""
+    r, rows = _log(tmp_path, "config max_current=32\nwait 1\nplug\nwait 0.5\nev C\n"
+                             "expect contactor closed within 1\nwait 2\npower off\nwait 0.2\n"
+                             "power on\nexpect contactor closed within 6\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cut = next(x["t"] for x in rows if x["kind"] == "input" and x["text"] == "power off")
+    back = next(x["t"] for x in rows if x["kind"] == "input" and x["text"] == "power on")
+    contactor = [(x["t"], x["closed"]) for x in rows if x["kind"] == "contactor"]
+    assert [c for _, c in contactor] == [True, False, True], contactor
+    assert contactor[1][0] == cut
+    pwm = [(x["t"], x["duty"], x["amps"]) for x in rows if x["kind"] == "pwm"]
+    during = [p for p in pwm if p[0] <= back]
+    assert during[-1] == (cut, 0.0, 0.0), pwm
+    ts = [x["t"] for x in rows]
+    assert ts == sorted(ts)
+
+
+def test_a_power_cut_with_nothing_closed_adds_no_contactor_line(tmp_path):
+    r, rows = _log(tmp_path, "wait 1\npower off\nwait 0.2\npower on\nwait 1\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [x for x in rows if x["kind"] == "contactor"] == []

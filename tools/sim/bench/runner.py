@@ -212,7 +212,13 @@ class Bench:
 
     def do_power(self, c):
         if c.args[0] == "off":
+            was_on, closed, driven = self.rig.powered, self.world.coil(), self.world._high_us > 0
             self.rig.power_off()
+            if self.log is not None and was_on:     # no app to say so: the log says what dropped
+                if driven:
+                    self.log.write("pwm", duty=0.0, amps=0.0)
+                if closed:
+                    self.log.write("contactor", closed=False)
         else:
             self.rig.power_on()
         self._changed()
