@@ -66,3 +66,16 @@ def test_a_power_cut_with_nothing_closed_adds_no_contactor_line(tmp_path):
     r, rows = _log(tmp_path, "wait 1\npower off\nwait 0.2\npower on\nwait 1\n")
     assert r.returncode == 0, r.stdout + r.stderr
     assert [x for x in rows if x["kind"] == "contactor"] == []
+
+
+def test_a_number_too_big_for_a_float_is_a_bad_argument():
+    """Decimals only, the contract says, and the parser refuses inf and nan; but 400 nines are a
+    decimal that reads as inf: `noise 99...9` crashed with OverflowError and `ev 99...9` with
+    'cannot convert float NaN to integer', both mid-run with exit 1, the status of a failed
+    expect. Exit 2 with the line number, nothing run."""
+    big = "9" * 400
+    for cmd in ("noise " + big, "ev " + big, "temp -" + big, "wait " + big):
+        r = bench("-", stdin=("wait 1\nplug\n%s\nwait 1\n" % cmd).encode())
+        assert r.returncode == 2, (cmd[:8], r.returncode, r.stderr[-300:])
+        assert r.stderr.decode().startswith("-:3: "), r.stderr[-300:]
+        assert r.stdout == b"", r.stdout

@@ -88,6 +88,8 @@ def number(word, line, what="number", lo=None, hi=None):
     if not ok:
         raise ScenarioError(line, "%s expected, got %r" % (what, word))
     v = float(word)
+    if v - v != 0:                   # 400 digits read as inf: refused like a written inf
+        raise ScenarioError(line, "%s %s too large" % (what, word[:12] + "..."))
     if lo is not None and v < lo:
         raise ScenarioError(line, "%s %s below %s" % (what, word, lo))
     if hi is not None and v > hi:
