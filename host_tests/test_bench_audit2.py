@@ -79,3 +79,17 @@ def test_a_number_too_big_for_a_float_is_a_bad_argument():
         assert r.returncode == 2, (cmd[:8], r.returncode, r.stderr[-300:])
         assert r.stderr.decode().startswith("-:3: "), r.stderr[-300:]
         assert r.stdout == b"", r.stdout
+
+
+def test_keywords_in_any_case_like_the_verbs(tmp_path):
+    """The verbs and the EV letters are read in any case (`WAIT 2`, `ev c`), but the words after
+    them were not: `EXPECT STATE B2` stopped with exit 2 'expect what?', and so did `weld ON`,
+    `expect contactor CLOSED`, `rcd 30 DC`, `expect state c2`. A scenario written in capitals runs."""
+    text = ("CONFIG max_current=32\nWAIT 1\nPLUG\nEXPECT STATE B2 WITHIN 0.1\nEXPECT DUTY 53.3 +- 0.1\n"
+            "EV C\nDRAW FOLLOW\nEXPECT STATE c2 WITHIN 0.5\nEXPECT CONTACTOR CLOSED WITHIN 1\n"
+            "EXPECT NO FAULT\nDIODE OK\nCP OK\nBUTTON RELEASE\nWELD OFF\nRCD 0 DC\nPOWER ON\n"
+            "EV B\nEXPECT CONTACTOR OPEN WITHIN 0.1\nPP OPEN\nCP SHORT\nEXPECT FAULT STATE_E WITHIN 1\n")
+    r, rows = _log(tmp_path, text)
+    assert r.returncode == 0, r.stdout + r.stderr
+    inputs = [x for x in rows if x["kind"] == "input"]
+    assert inputs[3] == {"t": inputs[3]["t"], "kind": "input", "line": 4, "text": "EXPECT STATE B2 WITHIN 0.1"}

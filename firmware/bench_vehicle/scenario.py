@@ -107,9 +107,11 @@ def config_value(s):
 
 
 def _one_of(word, words, line, what):
-    if word not in words:
-        raise ScenarioError(line, "%s: expected %s, got %r" % (what, "|".join(words), word))
-    return word
+    """The one of `words` that `word` is, in any case: the word as `words` writes it (B2, boot)."""
+    for w in words:
+        if w.lower() == word.lower():
+            return w
+    raise ScenarioError(line, "%s: expected %s, got %r" % (what, "|".join(words), word))
 
 
 def _count(args, n_min, n_max, line, usage):
@@ -277,7 +279,10 @@ class Parser:
             raise ScenarioError(self.line, "unknown command %r" % words[0])
         if verb == "config" and self.waited:
             raise ScenarioError(self.line, "config only before the first wait")
-        args = _args(verb, words[1:], self.line)
+        a = words[1:]
+        if verb != "config":               # its words in any case, as the verb (not config's values)
+            a = [w.lower() for w in a]
+        args = _args(verb, a, self.line)
         if verb == "wait":
             self.waited = True
         return Command(self.line, verb, args, text)

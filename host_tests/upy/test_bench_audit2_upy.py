@@ -23,5 +23,17 @@ def test_long_decimals_that_fit_still_read():
     assert 0 <= c[1].args[0] < 1e-299
 
 
+def test_words_after_the_verb_in_any_case():
+    c = parse("EXPECT STATE c2 WITHIN 0.5\nweld ON\nRCD 30 DC\nexpect contactor CLOSED\n"
+              "Expect Fault STATE_E\nexpect NO FAULT\nDRAW FOLLOW 20\nPP OPEN\nexpect state BOOT\n"
+              "config name=ABC connector=nacs\n")
+    assert [x.args for x in c[:9]] == [("state", "C2", None, 0.5), (True,), (30.0, "dc"),
+                                        ("contactor", "closed", None, None), ("fault", "state_e", None, None),
+                                        ("fault", None, None, None), ("follow", 20.0), (None,),
+                                        ("state", "boot", None, None)]
+    assert c[0].text == "EXPECT STATE c2 WITHIN 0.5"
+    assert c[9].args == (("name", "ABC"), ("connector", "nacs"))      # config's values as written
+
+
 if __name__ == "__main__":
     upytest.run(globals())
