@@ -93,3 +93,31 @@ def test_keywords_in_any_case_like_the_verbs(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     inputs = [x for x in rows if x["kind"] == "input"]
     assert inputs[3] == {"t": inputs[3]["t"], "kind": "input", "line": 4, "text": "EXPECT STATE B2 WITHIN 0.1"}
+
+
+def test_a_logic_only_pilot_reports_no_plateau_volts(tmp_path):
+    """docs/analyzer.md: from a logic pilot (sigrok-cli -I vcd of a bench VCD keeps only cp_high)
+    the analyzer reports frequency, duty and current 'but no plateau levels'. It printed the logic
+    levels as volts: 'plateaus +1.00 V / +0.00 V', a first segment at '+0.69 V' (the share of time
+    the bit was 1), and JSON pos_v 1.0 / neg_v 0.0. Those are null now; the duty and 1 kHz are as
+    sigrok's pwm decoder reads them."""
+    import shutil
+    import pytest
+    if not shutil.which("sigrok-cli"):
+        pytest.skip("sigrok-cli not installed")
+    vcd, sr = str(tmp_path / "s.vcd"), str(tmp_path / "s.sr")
+    r = bench("-", "--waveform", "--vcd", vcd, stdin=(SESSION + "wait 0.5\n").encode())
+    assert r.returncode == 0, r.stdout + r.stderr
+    subprocess.run(["sigrok-cli", "-I", "vcd", "-i", vcd, "-o", sr], check=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "tools.analyzer", sr, "--json"], cwd=ROOT, env=env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["logic_pilot"]
+    assert abs(rep["summary"]["duty_pct"] - 53.3) < 0.05 and abs(rep["summary"]["frequency_hz"] - 1000) < 0.5
+    assert rep["summary"]["pos_v"] is None and rep["summary"]["neg_v"] is None, rep["summary"]
+    for s in rep["segments"]:
+        assert s["pos_v"] is None and s["neg_v"] is None and s["level_v"] is None, s
+    r = subprocess.run([sys.executable, "-m", "tools.analyzer", sr], cwd=ROOT, env=env(),
+                       stdout=subprocess.PIPE, text=True, timeout=120)
+    assert " V" not in r.stdout.replace(" V)", ""), r.stdout

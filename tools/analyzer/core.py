@@ -517,6 +517,9 @@ def analyze(cap, opt=None):
         u = {"t0": t_start[:1], "t1": t_end[-1:], "pwm": np.zeros(1, bool), "duty": np.full(1, np.nan),
              "freq": np.full(1, np.nan), "pos": level[:1], "neg": np.full(1, np.nan)}
     segs = segments_from_units(u, opt, logic=pilot.logic, dt=pilot.dt if isinstance(pilot, Sampled) else 0.0)
+    if pilot.logic:                       # a logic pilot's 0 and 1 are no plateau volts
+        for s in segs:
+            s["pos_v"] = s["neg_v"] = s["level_v"] = None
     if segs:
         segs[0]["start_s"] = min(segs[0]["start_s"], pilot.t0)
         segs[-1]["end_s"] = max(segs[-1]["end_s"], pilot.t_end)
