@@ -6,6 +6,7 @@ Failed expects are reported with their line and what was seen; the run goes on t
 import sys
 import time
 
+from evse.core import vocab as V
 from tools.sim import mock_machine as mm
 from tools.sim.rig import Rig, TICK_US
 from bench_vehicle.scenario import ScenarioError
@@ -22,6 +23,20 @@ BENCH_DEFAULTS = {"meter": "ct"}
 PROGRESS_S = 2.0            # wall seconds between two progress lines (stderr) on a long run
 PROGRESS_TICKS = 10         # probes between two looks at the wall clock (a tick on the host, an
                             # emulator step on rp2: 100 of those made rp2's lines 3 s apart)
+
+
+class SetFaults:
+    """The faults the firmware reported set and not yet cleared (a listener, for the log)."""
+
+    def __init__(self):
+        self.names = []
+
+    def on_event(self, ev, now_ms):
+        if ev[0] == V.EV_FAULT:
+            if ev[2] and ev[1] not in self.names:
+                self.names.append(ev[1])
+            elif not ev[2] and ev[1] in self.names:
+                self.names.remove(ev[1])
 
 
 def config_of(cmds):
@@ -75,6 +90,8 @@ class Bench:
             from tools.sim.bench.jsonlog import JsonLog
             self.log = JsonLog(self.rig, log)
             self._listen(self.log)
+            self._faults = SetFaults()
+            self._listen(self._faults)
             self.rig.probes.append(self.log.probe)
         if vcd is not None:
             from tools.sim.bench.vcd import VcdTrace
@@ -219,6 +236,9 @@ class Bench:
                     self.log.write("pwm", duty=0.0, amps=0.0)
                 if closed:
                     self.log.write("contactor", closed=False)
+                for name in self._faults.names:     # RAM's faults are gone (a kept one is set at boot)
+                    self.log.write("fault", fault=name, set=False)
+                del self._faults.names[:]
         else:
             self.rig.power_on()
         self._changed()
