@@ -157,6 +157,11 @@ async def run(svc):
         except Exception:
             pass
         _fail_pending(svc)
+        # An Authorize still queued is decided now by the offline rules, as the one on the wire
+        # was: never left pending until the link comes back, nor sent late.
+        for i in [i for i in svc.immediate if i[0] == "Authorize"]:
+            svc.immediate.remove(i)
+            i[3](False, None)
         if svc.running:
             await asyncio.sleep(delay / 1000)
 

@@ -1,0 +1,84 @@
+"""The third OCPP audit's defects (offline behaviour of queued messages, configuration values,
+the security extension), one bench scenario each: the OCPP service under CPython against the PyPI
+`ocpp` central system (host_tests/ocpp_cs.py), which validates every frame against the official
+OCPP 1.6 schemas. Section numbers: OCPP 1.6 edition 2; "whitepaper": the OCPP 1.6 Security
+Whitepaper edition 2/3."""
+import asyncio
+import json
+
+from ocpp_cs import CentralSystem, call
+from host_tests.test_ocpp_cs import Rig, booted, run, fast_reconnect  # noqa: F401 (fixture)
+
+
+class DropOn(CentralSystem):
+    """A central system whose link goes down (no answer, connection closed) the first time the
+    charge point sends `action`: a Wi-Fi drop with that CALL on the wire."""
+
+    def __init__(self, action, **kw):
+        super().__init__(**kw)
+        self.drop_action = action
+        self.dropped = False
+        cs = self
+
+        class CP(self.cp_class):
+            async def route_message(self, raw_msg):
+                msg = json.loads(raw_msg)
+                if msg[0] == 2 and msg[2] == cs.drop_action and not cs.dropped:
+                    cs.dropped = True
+                    cs.calls.append((msg[2], msg[3]))
+                    await self._connection.close()
+                    return
+                await super().route_message(raw_msg)
+        self.cp_class = CP
+
+
+class Mute(CentralSystem):
+    """A central system that reads but never answers `action` while `mute` is set."""
+
+    def __init__(self, action, **kw):
+        super().__init__(**kw)
+        self.mute = False
+        cs = self
+
+        class CP(self.cp_class):
+            async def route_message(self, raw_msg):
+                msg = json.loads(raw_msg)
+                if cs.mute and msg[0] == 2 and msg[2] == action:
+                    cs.calls.append((msg[2], msg[3]))
+                    cs.changed.set()
+                    return
+                await super().route_message(raw_msg)
+        self.cp_class = CP
+
+
+# -- 1. an Authorize still queued when the link drops is decided offline (section 4.1, 3.5) ------
+
+def test_a_card_presented_while_the_link_hangs_is_decided_by_the_local_list_when_it_drops(tmp_path):
+    """The central system stops answering (a StatusNotification hangs); the driver presents a card
+    in the local list: its Authorize waits behind. The link then drops: the card must be decided by
+    the offline rules (LocalAuthorizeOffline, local list: accepted), not left pending until the
+    link comes back, and no stale Authorize may go out after the reconnection."""
+    async def main():
+        cs = Mute("StatusNotification", accepted_tags=())
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+            {"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        await cs.wait_for(lambda: not rig.svc.immediate and rig.svc._pending is None)
+        cs.mute = True
+        rig.state("B1")                                   # Preparing goes out, never answered
+        await cs.wait_for(lambda: cs.actions("StatusNotification")[-1]["status"] == "Preparing")
+        assert rig.svc.present_id("LISTED") == "pending"  # its Authorize waits behind the status
+        await cs.stop()                                   # the link drops
+        await cs.wait_for(lambda: not rig.svc.connected)
+        await asyncio.sleep(0.5)
+        assert rig.svc.last_auth == ("LISTED", "Accepted"), rig.svc.last_auth
+        assert rig.charger.authorized
+        await cs.start(cs.port)                           # back: no stale Authorize goes out
+        await cs.wait_for(lambda: rig.svc.accepted)
+        await asyncio.sleep(0.3)
+        assert "Authorize" not in cs.actions()
+        await rig.kill()
+        await cs.stop()
+    run(main())
