@@ -82,3 +82,23 @@ def test_a_card_presented_while_the_link_hangs_is_decided_by_the_local_list_when
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 2. a security event on the wire when the link drops is sent again (whitepaper, A04) ---------
+
+def test_a_security_event_lost_with_the_link_is_sent_again_after_the_reconnection(tmp_path):
+    """StartupOfTheDevice goes out after the boot; the link drops before its answer. Security
+    events are queued with guaranteed delivery while disconnected (whitepaper, use case A04): it
+    goes out again once the central system has accepted the charge point again, in the same boot."""
+    async def main():
+        cs = DropOn("SecurityEventNotification")
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        await cs.wait_for(lambda: cs.dropped)
+        await cs.wait_for(lambda: len(cs.actions("BootNotification")) >= 2 and rig.svc.accepted)
+        await cs.wait_for(lambda: len(cs.actions("SecurityEventNotification")) >= 2, timeout=3)
+        assert [p["type"] for p in cs.actions("SecurityEventNotification")] == ["StartupOfTheDevice"] * 2
+        await cs.wait_for(lambda: not rig.svc.state.get("sec"))      # answered: no longer kept
+        await rig.kill()
+        await cs.stop()
+    run(main())

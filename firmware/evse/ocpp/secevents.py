@@ -37,9 +37,13 @@ def _send(svc, rec):
 
     def answered(ok, res):
         pend = svc.state.get("sec") or []
-        if ok and rec in pend:
+        if rec not in pend:
+            return
+        if ok:
             pend.remove(rec)
             svc.save()
+        elif res is None:    # the link dropped first: again once connected (guaranteed delivery)
+            _send(svc, rec)
     svc.queue_call("SecurityEventNotification", p, answered)
 
 
