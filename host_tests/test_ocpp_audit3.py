@@ -102,3 +102,31 @@ def test_a_security_event_lost_with_the_link_is_sent_again_after_the_reconnectio
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 3. ChangeConfiguration checks ConnectorPhaseRotation's values (section 9.1.7) ----------------
+
+def test_connector_phase_rotation_takes_only_the_values_section_9_1_7_defines(tmp_path):
+    """NotApplicable, Unknown, RST, RTS, SRT, STR, TRS or TSR, alone or per connector as a
+    comma-separated list `0.RST,1.RTS` (0: the grid meter; 1: the one connector): Accepted and
+    reported; anything else Rejected and the value kept (section 5.3: a value not valid is Rejected)."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        await booted(cs, tmp_path)
+
+        async def change(v):
+            return (await cs.call("cp1", call.ChangeConfiguration(key="ConnectorPhaseRotation", value=v))).status
+
+        async def value():
+            res = await cs.call("cp1", call.GetConfiguration(key=["ConnectorPhaseRotation"]))
+            return res.configuration_key[0]["value"]
+
+        for bad in ("garbage", "1.XYZ", "2.RST", "1.RST,1.", "rst.1"):
+            assert await change(bad) == "Rejected", bad
+        assert await value() == "NotApplicable"
+        for good in ("Unknown", "1.RST", "0.RST,1.TSR", "NotApplicable"):
+            assert await change(good) == "Accepted", good
+            assert await value() == good
+        await cs.stop()
+    run(main())

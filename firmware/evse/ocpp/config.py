@@ -5,6 +5,8 @@ CONNECTOR = 1  # the only connector (NumberOfConnectors)
 MEASURANDS = ("Energy.Active.Import.Register", "Current.Import", "Power.Active.Import", "Voltage",
               "Current.Offered", "Power.Offered")
 DEFAULT_MEASURANDS = "Energy.Active.Import.Register,Current.Import,Power.Active.Import"
+# ConnectorPhaseRotation's values (section 9.1.7), alone or per connector: "0.RST,1.RTS" (0: the grid meter)
+ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 
 # name: (type, read-only, default, rule). Types: int (rule (lo, hi)), bool (rule: the values it
 # takes, None: both), csl (rule: allowed items), str (rule: max length). 'w' marks write-only (never reported, e.g. the password).
@@ -20,7 +22,7 @@ KEYS = {
     "ChargingScheduleMaxPeriods": ("int", True, 24, None),
     "ClockAlignedDataInterval": ("int", False, 0, (0, 86400)),
     "ConnectionTimeOut": ("int", False, 60, (1, 3600)),
-    "ConnectorPhaseRotation": ("csl", False, "NotApplicable", None),
+    "ConnectorPhaseRotation": ("csl", False, "NotApplicable", ROTATIONS),
     "CpoName": ("str", False, "", 100),
     "GetConfigurationMaxKeys": ("int", True, 50, None),
     "HeartbeatInterval": ("int", False, 300, (1, 86400)),
@@ -122,8 +124,15 @@ def _parse(typ, rule, text):
         low = text.strip().lower()
         return low in (rule or ("true", "false")), low == "true"
     if typ == "csl":
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        return not (rule and any(x not in rule for x in items)), ",".join(items)
+        return _csl(rule, text)
     if typ == "w":  # the Basic auth password, hex: 16-20 bytes (Security Whitepaper, AuthorizationKey)
         return len(text) in (32, 34, 36, 38, 40) and all(c in "0123456789abcdefABCDEF" for c in text), text
     return not (rule and len(text) > rule), text
+
+
+def _csl(rule, text):
+    """A comma-separated list: each item one of the rule's (a phase rotation may name its
+    connector first, "1.RST")."""
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    bare = [x[2:] if rule is ROTATIONS and x[:2] in ("0.", "1.") else x for x in items]
+    return not (rule and any(x not in rule for x in bare)), ",".join(items)
