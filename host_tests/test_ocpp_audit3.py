@@ -130,3 +130,34 @@ def test_connector_phase_rotation_takes_only_the_values_section_9_1_7_defines(tm
             assert await value() == good
         await cs.stop()
     run(main())
+
+
+# -- 4. an idTag in the local list is never cached (section 3.5.3) -------------------------------
+
+def test_a_listed_card_is_not_cached_so_taking_it_off_the_list_refuses_it_offline(tmp_path):
+    """Section 3.5.3: identifiers known in the Local Authorization List SHALL NOT be added to the
+    Authorization Cache. LISTED is on the list; presented online it is authorized by the central
+    system. The central system then takes it off the list (Differential, no idTagInfo) and the
+    link drops: offline, LISTED is an unknown card (AllowOfflineTxForUnknownId false): refused.
+    A cached copy of the old answer accepted it."""
+    async def main():
+        cs = CentralSystem(accepted_tags=("LISTED",))
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+            {"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        assert rig.svc.present_id("LISTED") == "pending"          # LocalPreAuthorize false: Authorize
+        await cs.wait_for(lambda: rig.charger.authorized)
+        assert "LISTED" not in rig.svc.auth.cache
+        rig.svc.auth_tag = None
+        rig.charger.authorize(False)
+        res = await cs.call("cp1", call.SendLocalList(list_version=2, update_type="Differential",
+                                                      local_authorization_list=[{"idTag": "LISTED"}]))
+        assert res.status == "Accepted"
+        await cs.stop()
+        await cs.wait_for(lambda: not rig.svc.connected)
+        assert rig.svc.present_id("LISTED") == "Invalid"
+        assert not rig.charger.authorized
+        await rig.kill()
+    run(main())

@@ -127,13 +127,10 @@ def _lookup(svc, tag, now_ms):
 
 def _ask(svc, id_tag, now_ms):
     """Authorize: the answer accepts or rejects the tag; no answer falls back to the offline rules."""
-    use_cache = svc.config.get("AuthorizationCacheEnabled")
-
     def done(ok, res, tag=id_tag):
         if ok and isinstance(res.get("idTagInfo"), dict):
             info = res["idTagInfo"]
-            if use_cache:
-                svc.auth.remember(tag, info)
+            learn(svc, tag, info)
             if info.get("status") == "Accepted":
                 accept(svc, tag, svc.ticks(), info.get("parentIdTag"))
             else:
@@ -142,6 +139,13 @@ def _ask(svc, id_tag, now_ms):
             offline_decision(svc, tag, svc.ticks())
     svc.queue_call("Authorize", {"idTag": id_tag}, done, now_ms)
     svc.last_auth = (id_tag, "pending")
+
+
+def learn(svc, tag, info):
+    """An idTagInfo from the central system (Authorize, Start/StopTransaction answers): cached
+    (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3)."""
+    if svc.config.get("AuthorizationCacheEnabled") and tag not in svc.auth.local:
+        svc.auth.remember(tag, info)
 
 
 def offline_decision(svc, tag, now_ms):

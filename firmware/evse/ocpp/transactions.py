@@ -178,8 +178,9 @@ def _id_tag_info(svc, action, ref, tag, info):
     """idTagInfo in a Start/StopTransaction answer: cached; a rejected start ends the energy
     delivery: StopTransactionOnInvalidId stops the transaction (DeAuthorized), else it stays open
     with nothing offered (SuspendedEVSE; OCPP 1.6 section 3.5 as corrected by the errata)."""
-    if tag and svc.config.get("AuthorizationCacheEnabled"):
-        svc.auth.remember(tag, info)
+    if tag:
+        from .auth import learn     # auth imports this module
+        learn(svc, tag, info)
     if action == "StartTransaction" and info.get("status") != "Accepted" and svc.tx \
             and svc.tx["ref"] == ref:
         if svc.config.get("StopTransactionOnInvalidId"):
