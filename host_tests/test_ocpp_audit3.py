@@ -161,3 +161,27 @@ def test_a_listed_card_is_not_cached_so_taking_it_off_the_list_refuses_it_offlin
         assert not rig.charger.authorized
         await rig.kill()
     run(main())
+
+
+# -- 5. the central system contradicting the local list: LocalListConflict (section 3.5.2) -------
+
+def test_an_authorize_answer_against_the_local_list_is_reported_as_local_list_conflict(tmp_path):
+    """LISTED is Accepted in the local list; online (LocalPreAuthorize false) the Authorize answer
+    says Invalid. The central system's answer decides (refused), and the conflict is reported: a
+    StatusNotification for connector 0 with errorCode LocalListConflict (section 3.5.2: SHALL)."""
+    async def main():
+        cs = CentralSystem(accepted_tags=())
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+            {"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        assert rig.svc.present_id("LISTED") == "pending"
+        await cs.wait_for(lambda: rig.svc.last_auth == ("LISTED", "Invalid"))
+        cp0 = await cs.wait_for(lambda: [p for p in cs.actions("StatusNotification")
+                                         if p["connectorId"] == 0 and p["errorCode"] == "LocalListConflict"])
+        assert cp0[0]["status"] == "Available"
+        assert not rig.charger.authorized
+        await rig.kill()
+        await cs.stop()
+    run(main())

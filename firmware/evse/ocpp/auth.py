@@ -143,9 +143,14 @@ def _ask(svc, id_tag, now_ms):
 
 def learn(svc, tag, info):
     """An idTagInfo from the central system (Authorize, Start/StopTransaction answers): cached
-    (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3)."""
-    if svc.config.get("AuthorizationCacheEnabled") and tag not in svc.auth.local:
-        svc.auth.remember(tag, info)
+    (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3); a status
+    other than the list's is a StatusNotification LocalListConflict on connector 0 (3.5.2)."""
+    listed = svc.auth.local.get(tag)
+    if listed is None:
+        if svc.config.get("AuthorizationCacheEnabled"):
+            svc.auth.remember(tag, info)
+    elif svc.config.get("LocalAuthListEnabled") and _valid(listed, svc.wall.now(svc.ticks())) != info.get("status"):
+        svc.queue_cp_status("LocalListConflict")
 
 
 def offline_decision(svc, tag, now_ms):

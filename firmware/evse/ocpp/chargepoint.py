@@ -134,9 +134,9 @@ class OcppService:
             payload["vendorErrorCode"] = st[2]
         self.queue_call("StatusNotification", payload, None, now_ms)
 
-    def queue_cp_status(self):
+    def queue_cp_status(self, code="NoError"):
         """StatusNotification for the charge point as a whole (connector 0)."""
-        self.queue_status(0, ("Available" if self.state["operative"] else "Unavailable", "NoError", None))
+        self.queue_status(0, ("Available" if self.state["operative"] else "Unavailable", code, None))
 
     # -- what the app calls ------------------------------------------------------------------
     def status(self):
