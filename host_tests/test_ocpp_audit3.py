@@ -185,3 +185,27 @@ def test_an_authorize_answer_against_the_local_list_is_reported_as_local_list_co
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 6. idTags are case-insensitive (IdToken is a CiString20Type, section 7) ---------------------
+
+def test_an_id_tag_matches_its_list_entry_and_its_transaction_whatever_the_letter_case(tmp_path):
+    """The central system lists the card as 04A1B2C3; the reader gives its hex in lower case.
+    IdToken is CiString20Type, a case-insensitive string: offline the list accepts 04a1b2c3, and
+    the same card presented again (in upper case) ends its own transaction (reason Local)."""
+    async def main():
+        cs = CentralSystem(accepted_tags=())
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+            {"idTag": "04A1B2C3", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        await cs.stop()
+        await cs.wait_for(lambda: not rig.svc.connected)
+        assert rig.svc.present_id("04a1b2c3") == "accepted"
+        rig.state("B2")
+        await cs.wait_for(lambda: rig.svc.tx)
+        assert rig.svc.present_id("04A1B2C3") == "stopping"
+        assert rig.svc.tx is None
+        await rig.kill()
+    run(main())

@@ -23,6 +23,18 @@ def _valid(info, now_s):
     return st
 
 
+def _key(d, tag):
+    """The key d holds `tag` under, or None: an idTag is a case-insensitive string (IdToken is a
+    CiString20Type, section 7)."""
+    if tag in d:
+        return tag
+    up = tag.upper()
+    for k in d:
+        if k.upper() == up:
+            return k
+    return None
+
+
 class AuthStore:
     def __init__(self, cache_path, list_path, list_max=100):
         self.cache_path = cache_path
@@ -68,9 +80,8 @@ class AuthStore:
             new = dict(self.local)
         for e in entries or ():
             info = e.get("idTagInfo")
-            if info is None:
-                new.pop(e["idTag"], None)  # differential: no info means remove
-            else:
+            new.pop(_key(new, e["idTag"]), None)  # differential: no info means remove
+            if info is not None:
                 new[e["idTag"]] = {k: info[k] for k in ("status", "expiryDate", "parentIdTag") if k in info}
         if len(new) > self.list_max:
             return "Failed"
@@ -83,14 +94,16 @@ class AuthStore:
     # -- lookup --------------------------------------------------------------------------------
     def lookup(self, tag, now_s, use_list=True, use_cache=True):
         """(status, source) from the local list first, then the cache; (None, None) if unknown."""
-        if use_list and tag in self.local:
-            return _valid(self.local[tag], now_s), "list"
-        if use_cache and tag in self.cache:
-            return _valid(self.cache[tag], now_s), "cache"
+        k = _key(self.local, tag) if use_list else None
+        if k is not None:
+            return _valid(self.local[k], now_s), "list"
+        k = _key(self.cache, tag) if use_cache else None
+        if k is not None:
+            return _valid(self.cache[k], now_s), "cache"
         return None, None
 
     def parent(self, tag):
-        info = self.local.get(tag) or self.cache.get(tag) or {}
+        info = self.local.get(_key(self.local, tag)) or self.cache.get(_key(self.cache, tag)) or {}
         return info.get("parentIdTag")
 
 
@@ -103,7 +116,7 @@ def present_id(svc, id_tag, now_ms=None):
         return "Invalid"
     if svc.tx:
         tx_tag = svc.tx["tag"]  # its own idTag, or one of its group (same parentIdTag), stops it
-        if id_tag == tx_tag or (svc.auth.parent(id_tag) and svc.auth.parent(id_tag) == svc.auth.parent(tx_tag)):
+        if id_tag.upper() == tx_tag.upper() or (svc.auth.parent(id_tag) and svc.auth.parent(id_tag) == svc.auth.parent(tx_tag)):
             svc.charger.stop("local")
             transactions.stop(svc, "Local", now_ms, id_tag)
             return "stopping"
@@ -145,7 +158,7 @@ def learn(svc, tag, info):
     """An idTagInfo from the central system (Authorize, Start/StopTransaction answers): cached
     (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3); a status
     other than the list's is a StatusNotification LocalListConflict on connector 0 (3.5.2)."""
-    listed = svc.auth.local.get(tag)
+    listed = svc.auth.local.get(_key(svc.auth.local, tag))
     if listed is None:
         if svc.config.get("AuthorizationCacheEnabled"):
             svc.auth.remember(tag, info)
