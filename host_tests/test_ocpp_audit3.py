@@ -65,7 +65,8 @@ def test_a_card_presented_while_the_link_hangs_is_decided_by_the_local_list_when
         res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
             {"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}}]))
         assert res.status == "Accepted"
-        await cs.wait_for(lambda: not rig.svc.immediate and rig.svc._pending is None)
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        await asyncio.sleep(0.3)                          # the boot's last answer is in: idle
         cs.mute = True
         rig.state("B1")                                   # Preparing goes out, never answered
         await cs.wait_for(lambda: cs.actions("StatusNotification")[-1]["status"] == "Preparing")
