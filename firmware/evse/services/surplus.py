@@ -70,7 +70,9 @@ class Surplus:
                 return self.min_a
             self._switch(True, now_ms, "no grid reading: no surplus")
             return 0
-        amps = self._filter(self._target(ev_amps), now_ms)
+        # the target is bounded by the rating before it is smoothed: a surplus beyond what can be
+        # offered (or one absurd reading) must not wind the filter up and delay the next drop
+        amps = self._filter(min(self._target(ev_amps), self.max_a), now_ms)
         if self.paused:
             if amps >= self.min_a and not self._held(now_ms, self.min_pause_ms):
                 self._switch(False, now_ms, "surplus")
