@@ -53,3 +53,28 @@ def test_one_absurd_export_reading_does_not_send_the_car_to_its_rating():
     first = s.limit(t * 1000, ev_a)
     t, ev_a, _, offered = _house(s, [0] * 120, t + 1, first)
     assert max([first] + offered) <= 7.5, (first, max(offered))   # was 32 A for 45 s, over 7.5 A for 89 s
+
+
+def test_grid_mode_a_grid_meter_silent_while_paused_keeps_the_pause():
+    s = _surplus(grid_limit_w=3000)
+    assert s.limit(0, 0) == 6.0 and not s.paused   # as documented: no reading yet, the car's minimum
+    t, ev_a, _, _ = _house(s, [5000] * 10, 0, 6.0)  # the house alone is over its 3 kW: paused
+    assert ev_a == 0 and s.paused
+    for t in range(t, t + 400):                     # the grid meter falls silent
+        assert s.limit(t * 1000, 0) == 0, (t, s.why)   # was 6 A from 70 s on
+    assert "no grid reading" in s.why
+    t, ev_a, _, _ = _house(s, [1000] * 5, t, 0.0)   # it is back, the house at 1 kW: resumes
+    assert ev_a > 6.0 and not s.paused
+
+
+def test_on_the_bench_a_silent_grid_meter_does_not_close_the_contactor_of_a_paused_car(tmp_path):
+    d = Drive(config={"max_current": 16, "solar_mode": "grid", "grid_limit_w": 3000, "grid_source": "console",
+                      "solar_smoothing_s": 0}, flash_dir=str(tmp_path))
+    d.plug()
+    d.run(1)
+    d.ev("C")
+    d.app.command("grid", 5000, mm.clock.ticks_ms(), "console")    # the house alone is over
+    d.run(3)
+    assert not d.coil and d.app.status(0)["limit_by"] == V.SRC_SURPLUS
+    d.run(120)                                                     # no reading for two minutes
+    assert not d.coil and d.app.status(0)["planner"]["surplus"]["limit"] == 0

@@ -10,7 +10,7 @@ charging pauses (limit 0), but in solar mode only after min_charge_s of charging
 after min_pause_s: a contactor that cycles on every cloud wears out (users count hundreds a day).
 In grid mode a house's main breaker comes first: it pauses at once. A grid reading older than
 grid_timeout_s is no reading: the safe side of doubt, no surplus (pause) in solar mode, the car's
-minimum in grid mode. A reading that is not a finite number is refused (ValueError)."""
+minimum in grid mode, where a pause goes on (the house was at its limit when last heard). A reading that is not a finite number is refused (ValueError)."""
 from ..core import limits as L
 
 
@@ -31,7 +31,7 @@ class Surplus:
         self.grid_at = None
         self.smooth = None           # the filtered target, A
         self.last_ms = None
-        self.paused = True           # nothing until the first good reading
+        self.paused = self.mode == "solar"   # solar: nothing until the first good reading
         self.since = None            # when it last paused or resumed
         self.why = "no grid reading yet"
 
@@ -65,10 +65,11 @@ class Surplus:
         """Amperes allowed now (0 = paused), given the current the car draws now."""
         if self.grid_at is None or self.diff(now_ms, self.grid_at) > self.timeout_ms:
             self.smooth = None
-            if self.mode == "grid":
-                self._switch(False, now_ms, "no grid reading: the car's minimum")
+            if self.mode == "grid" and not self.paused:     # a pause goes on: no reading lifts it
+                self.why = "no grid reading: the car's minimum"
                 return self.min_a
-            self._switch(True, now_ms, "no grid reading: no surplus")
+            self._switch(True, now_ms, "no grid reading: no surplus" if self.mode == "solar"
+                         else "no grid reading: paused (the house was at its limit)")
             return 0
         # the target is bounded by the rating before it is smoothed: a surplus beyond what can be
         # offered (or one absurd reading) must not wind the filter up and delay the next drop
