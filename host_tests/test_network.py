@@ -60,15 +60,16 @@ def test_the_clock_is_set_from_ntp_after_a_dns_lookup_over_real_udp_without_wait
 def test_an_answer_that_does_not_match_the_question_or_an_unsynchronised_server_is_not_believed():
     srv, got = DnsNtpServer(NOW_UTC), []
     try:
-        for bad, why in ((lambda r: ntp_reply(r, NOW_UTC, echo=False), "spoofed: our nonce not echoed"),
-                         (lambda r: ntp_reply(r, NOW_UTC, li=3), "the server is not synchronised"),
-                         (lambda r: ntp_reply(r, NOW_UTC, stratum=0), "a kiss-o'-death"),
-                         (lambda r: ntp_reply(r, 0), "a time in 1970"),
-                         (lambda r: ntp_reply(r, NOW_UTC)[:40], "cut short")):
+        for bad, why, echoed in ((lambda r: ntp_reply(r, NOW_UTC, echo=False), "spoofed: our nonce not echoed", False),
+                                 (lambda r: ntp_reply(r, NOW_UTC, li=3), "the server is not synchronised", True),
+                                 (lambda r: ntp_reply(r, NOW_UTC, stratum=0), "a kiss-o'-death", True),
+                                 (lambda r: ntp_reply(r, 0), "a time in 1970", True),
+                                 (lambda r: ntp_reply(r, NOW_UTC)[:40], "cut short", True)):
             srv.ntp = bad
             c = _clock("127.0.0.1", srv, got)
             _poll_until(c, lambda: c.status()["error"], 3)
-            assert got == [] and "bad time" in c.status()["error"], why
+            # a datagram without our nonce is no answer to our question: dropped, and the wait runs out
+            assert got == [] and ("bad time" if echoed else "no answer") in c.status()["error"], why
     finally:
         srv.close()
 

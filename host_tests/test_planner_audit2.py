@@ -1,8 +1,10 @@
 """The planner audited a second time, as bench scenarios: a surplus beyond the rating (or one absurd
 grid reading) must not wind the smoothing up and hold the current high after the house's load comes
-on; a grid meter that falls silent while the house is at its limit must not end the pause."""
+on; a grid meter that falls silent while the house is at its limit must not end the pause; one late answer of the NTP server must not keep the clock unset."""
 from evse.core import vocab as V
+from evse.services import netclock as N
 from evse.services.surplus import Surplus
+from host_tests.netfakes import FakeUdp, ntp_reply
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
@@ -78,3 +80,42 @@ def test_on_the_bench_a_silent_grid_meter_does_not_close_the_contactor_of_a_paus
     assert not d.coil and d.app.status(0)["limit_by"] == V.SRC_SURPLUS
     d.run(120)                                                     # no reading for two minutes
     assert not d.coil and d.app.status(0)["planner"]["surplus"]["limit"] == 0
+
+
+# -- the clock: SNTP (RFC 4330) ------------------------------------------------------------------
+NOW_UTC = 1796000000                    # 2026-11-30
+
+
+class LateUdp(FakeUdp):
+    """A congested link: each datagram is answered `delay_ms` after it was sent (the first one
+    `first_delay_ms`), on the board's clock `self.now`."""
+
+    def __init__(self, first_delay_ms, delay_ms=300):
+        FakeUdp.__init__(self, lambda: NOW_UTC)
+        self.now, self.delays, self.timed = 0, [first_delay_ms], []
+        self.delay_ms = delay_ms
+
+    def sendto(self, data, addr):
+        self.sent.append(addr)
+        due = self.now + (self.delays.pop() if self.delays else self.delay_ms)
+        self.timed.append((due, ntp_reply(data, NOW_UTC)))
+
+    def recv(self, n):
+        for i, (due, b) in enumerate(self.timed):
+            if due <= self.now:
+                return self.timed.pop(i)[1]
+        raise OSError(11)
+
+
+def test_one_late_ntp_answer_does_not_keep_every_later_exchange_from_setting_the_clock():
+    # the first answer comes 2.5 s late (after the 2 s wait); every later one in 300 ms
+    udp, got = LateUdp(2500), []
+    c = N.NetClock("192.0.2.123", lambda: "192.0.2.1", got.append, lambda a, b: a - b, lambda a, b: a + b,
+                   sock_mod=udp)
+    for now in range(0, 15 * 60 * 1000, 10):       # a quarter of an hour, polled every 10 ms
+        udp.now = now
+        c.poll(now)
+        if got:
+            break
+    assert got == [NOW_UTC], (len(udp.sent), c.status())   # was never set: each exchange read the one before's answer
+    assert len(udp.sent) == 2 and c.status()["error"] is None

@@ -2,7 +2,8 @@
 record), both as single UDP datagrams on a non-blocking socket, stepped from the control loop's
 service poll: no call here ever waits (MicroPython's getaddrinfo and ntptime.settime() block for up
 to seconds, the control tick must not). An answer that does not match the question, or a server
-that says it is not synchronised, is not believed; a time before CLOCK_MIN_YEAR neither."""
+that says it is not synchronised, is not believed; a time before CLOCK_MIN_YEAR neither. A datagram
+that does not carry this question's id or nonce (a late answer to the one before) is dropped unread."""
 import os
 import socket
 import struct
@@ -107,6 +108,8 @@ class NetClock:
                 self._start(now)
             return
         data = self._receive()
+        if data is not None and (data[:2] != self.token[:2] if self.phase == _DNS else data[24:32] != self.token[40:48]):
+            data = None                    # not an answer to this question (a late one, a stray): wait on
         if data is None:
             if self.diff(now, self.sent) > ANSWER_MS:
                 self._failed(now, "no answer from " + ("the DNS server" if self.phase == _DNS else self.host))
