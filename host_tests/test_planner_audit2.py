@@ -119,3 +119,19 @@ def test_one_late_ntp_answer_does_not_keep_every_later_exchange_from_setting_the
             break
     assert got == [NOW_UTC], (len(udp.sent), c.status())   # was never set: each exchange read the one before's answer
     assert len(udp.sent) == 2 and c.status()["error"] is None
+
+
+def _ntp_at(utc, nonce=b"12345678"):
+    """A server's answer whose 32-bit seconds field carries `utc` (NTP era 0 or 1, RFC 4330 section 3)."""
+    b = bytearray(ntp_reply(bytes(40) + nonce, 0))
+    b[40:44] = ((utc + N.NTP_DELTA) % (1 << 32)).to_bytes(4, "big")
+    return bytes(b)
+
+
+def test_the_clock_is_still_set_after_the_ntp_seconds_wrap_in_february_2036():
+    era1 = 2085978496                                   # 2036-02-07 06:28:16 UTC: NTP seconds 0 again
+    for utc in (era1 + 1, 2100000000, 2524608000):      # 2036, 2036-07, 2050-01-01
+        assert N.ntp_answer(_ntp_at(utc), b"12345678") == utc, utc   # was None: refused as 1900s
+    assert N.ntp_answer(_ntp_at(NOW_UTC), b"12345678") == NOW_UTC
+    assert N.ntp_answer(_ntp_at(0), b"12345678") is None          # 1970 is still too early
+    assert N.ntp_answer(_ntp_at(era1), b"12345678") is None       # a zero transmit time is no time

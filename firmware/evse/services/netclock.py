@@ -27,14 +27,16 @@ def ntp_request(nonce):
 
 
 def ntp_answer(b, nonce):
-    """UTC seconds since 1970 from a server's reply to our request, or None."""
+    """UTC seconds since 1970 from a server's reply to our request, or None. The 32-bit seconds wrap
+    on 2036-02-07: with the top bit clear they count from then (RFC 4330 section 3); 0 is no time."""
     if len(b) < 48:
         return None
     li, mode, stratum = b[0] >> 6, b[0] & 7, b[1]
     if li == 3 or mode != 4 or not 1 <= stratum <= 15 or b[24:32] != nonce:
         return None
-    t = struct.unpack(">I", b[40:44])[0] - NTP_DELTA
-    return t if t >= CLOCK_MIN_UTC else None
+    s = struct.unpack(">I", b[40:44])[0]
+    t = s - NTP_DELTA + (0 if s >> 31 else 1 << 32)
+    return t if s and t >= CLOCK_MIN_UTC else None
 
 
 class NetClock:
