@@ -135,3 +135,24 @@ def test_the_clock_is_still_set_after_the_ntp_seconds_wrap_in_february_2036():
     assert N.ntp_answer(_ntp_at(NOW_UTC), b"12345678") == NOW_UTC
     assert N.ntp_answer(_ntp_at(0), b"12345678") is None          # 1970 is still too early
     assert N.ntp_answer(_ntp_at(era1), b"12345678") is None       # a zero transmit time is no time
+
+
+# -- the grid power over MQTT: grid_source's default ---------------------------------------------
+def test_the_grid_power_published_over_mqtt_sets_the_solar_current(tmp_path):
+    from tools.sim.rig import Rig
+    rig = Rig(config={"max_current": 32, "mqtt_url": "mqtt://127.0.0.1:9", "mqtt_prefix": "evse",
+                      "solar_mode": "solar", "solar_smoothing_s": 0}, flash_dir=str(tmp_path))
+    assert rig.app.cfg["grid_source"] == "mqtt"                  # the default source
+    rig.run(1.0)
+    svc = rig.app.mqtt
+    svc.on_message("evse/grid/set", b"-2300")                     # 2.3 kW exported: 10 A
+    rig.run(2.0)
+    assert svc.errors == [] and rig.app.status(0)["planner"]["surplus"]["grid_w"] == -2300.0, svc.errors
+    assert rig.app.status(0)["planner"]["surplus"]["limit"] == 10.0   # was: "grid: unknown command topic"
+    for bad in (b"", b"nan", b"inf", b"-2300 W", b"1e9"):
+        svc.last_error = None
+        svc.on_message("evse/grid/set", bad)                      # refused, said, nothing changed
+        assert svc.last_error.startswith("grid: "), bad
+    svc.on_message("evse/grid/set", b"-9200", True)               # retained: an old reading, not now's
+    assert "retained" in svc.last_error
+    assert rig.app.status(0)["planner"]["surplus"]["grid_w"] == -2300.0

@@ -13,6 +13,7 @@
 #                             retained, published on change
 #   limit/set   amps, or "none" to remove MQTT's limit      enabled/set  ON / OFF
 #   authorize/set  an id tag                                 stop/set     anything
+#   grid/set    the house's grid power, W (import positive), grid_source mqtt (docs/planner.md)
 #                             (one-shot: ignored when retained, section 3.3.1.3)
 #   error                     why the last command was refused (not retained)
 import asyncio
@@ -304,7 +305,7 @@ class MqttService:
             return
         verb = topic[len(self.prefix) + 1:-4] if topic.endswith("/set") else None
         try:
-            if retained and verb in ("stop", "authorize"):
+            if retained and verb in ("stop", "authorize", "grid"):   # a grid reading is of its moment
                 raise ValueError("retained: ignored (publish it without retain)")
             self._command(verb, payload, self.clock.ticks_ms())
         except ValueError as e:
@@ -331,6 +332,12 @@ class MqttService:
             app.command("authorize", tag, now, "mqtt")
         elif verb == "stop":
             app.command("stop", "mqtt", now, "mqtt")
+        elif verb == "grid":
+            try:
+                watts = float(payload.decode().strip())
+            except ValueError:
+                raise ValueError("must be watts, import positive")
+            app.command("grid", watts, now, "mqtt")
         else:
             raise ValueError("unknown command topic")
 
