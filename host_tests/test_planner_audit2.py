@@ -156,3 +156,30 @@ def test_the_grid_power_published_over_mqtt_sets_the_solar_current(tmp_path):
     svc.on_message("evse/grid/set", b"-9200", True)               # retained: an old reading, not now's
     assert "retained" in svc.last_error
     assert rig.app.status(0)["planner"]["surplus"]["grid_w"] == -2300.0
+
+
+# -- what the car draws, when the charging meter is lost ---------------------------------------
+class _App:
+    def __init__(self, energy):
+        self.st = {"amps": 16.0, "contactor": True, "energy": energy}
+        self.sent = []
+
+    def status(self, now):
+        return self.st
+
+    def command(self, verb, amps, now, src):
+        self.sent.append((src, amps))
+
+
+def test_a_lost_charging_meter_is_not_read_as_the_car_drawing_minus_one_ampere():
+    from evse.services.planner import Planner
+    from evse.services.settings import defaults
+    cfg = dict(defaults(), max_current=32.0, solar_mode="solar", solar_smoothing_s=0, grid_source="console")
+    app = _App({"ok": False, "current_a": -1.0})             # the meter's "lost": current_a -1.0
+    p = Planner(app, cfg, lambda: None, lambda a, b: a - b)
+    assert p._ev_amps(0) == 16.0                             # what is offered (was -1.0)
+    p.reading("console", 0, 0)                               # the house balanced: the car's 16 A stay
+    p.poll(0)
+    assert app.sent[-1] == (V.SRC_SURPLUS, 16.0), app.sent   # was 0: -1 A + no export, below the minimum
+    app.st["energy"] = {"ok": True, "current_a": 10.0}       # a meter that reads: its figure
+    assert p._ev_amps(0) == 10.0

@@ -62,10 +62,11 @@ class Planner:
             self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(now)), self.surplus.why, now)
 
     def _ev_amps(self, now):
-        """What the car draws: the meter's current, else what is offered while the contactor is closed."""
+        """What the car draws: the meter's current, else (no meter, or one lost: current_a -1.0) what is
+        offered while the contactor is closed."""
         st = self.app.status(now)
         measured = st.get("energy", {}).get("current_a")
-        if measured is not None and measured == measured:
+        if measured is not None and measured >= 0:      # NaN fails it too
             return measured
         return st["amps"] if st["contactor"] else 0
 
