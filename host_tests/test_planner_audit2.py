@@ -183,3 +183,17 @@ def test_a_lost_charging_meter_is_not_read_as_the_car_drawing_minus_one_ampere()
     assert app.sent[-1] == (V.SRC_SURPLUS, 16.0), app.sent   # was 0: -1 A + no export, below the minimum
     app.st["energy"] = {"ok": True, "current_a": 10.0}       # a meter that reads: its figure
     assert p._ev_amps(0) == 10.0
+
+
+# -- the time zone: POSIX TZ ---------------------------------------------------------------------
+def test_a_typo_in_a_transition_time_is_refused_not_read_as_another_time():
+    from evse.services import settings as S
+    from evse.services import timetable as T
+    for bad in ("CET-1CEST,M3.5.0,M10.5.0/2:3O",        # a letter O: was read as 02:03
+                "CET-1CEST,M3.5.0,M10.5.0/3am", "CET-1CEST,M3.5.0/2x,M10.5.0/3", "CET-1CEST,M3.5.0,M10.5.0/3 ",
+                "CET-1CEST,M+3.5.0,M10.5.0", "CET-1CEST,M 3.5.0,M10.5.0", "CET-1CEST,M3.5,M10.5.0"):
+        cfg, errors = S.validate({"max_current": 16, "tz": bad})
+        assert cfg["tz"] == "UTC0" and errors and errors[0].startswith("tz"), (bad, errors)
+    assert T.parse_tz("CET-1CEST,M3.5.0,M10.5.0/3") == (3600, 7200, (3, 5, 0, 7200), (10, 5, 0, 10800))
+    assert T.parse_tz("<-02>2<-01>,M3.5.0/-1,M10.5.0/0")[2:] == ((3, 5, 0, -3600), (10, 5, 0, 0))
+    assert T.parse_tz("IST-2IDT,M3.4.4/26,M10.5.0")[2] == (3, 4, 4, 26 * 3600)

@@ -98,12 +98,14 @@ def _clock(s, i):
 def _rule(r):
     """'M3.5.0/3' -> (month, week 1-5, weekday 0=Sunday, seconds after local midnight)."""
     when, _, at = r.partition("/")
-    if when[:1] != "M":
+    f = when[1:].split(".")
+    if when[:1] != "M" or len(f) != 3 or [x for x in f if not x.isdigit()]:
         raise ValueError("only Mm.w.d rules are supported: " + r)
-    m, w, d = (int(x) for x in when[1:].split("."))
-    if not (1 <= m <= 12 and 1 <= w <= 5 and 0 <= d <= 6):
+    m, w, d = (int(x) for x in f)
+    v, j = _clock(at, 0) if at else (7200, 0)
+    if not (1 <= m <= 12 and 1 <= w <= 5 and 0 <= d <= 6) or j != len(at):
         raise ValueError("bad rule " + r)
-    return m, w, d, (_clock(at, 0)[0] if at else 7200)
+    return m, w, d, v
 
 
 def parse_tz(text):
