@@ -122,6 +122,7 @@ class CentralSystem:
         self.overrides = {}  # action -> callable(kw) -> call_result
         self.holds = {}      # action -> asyncio.Event: its answer goes out once the event is set
         self.close_codes = []  # each ended connection's WebSocket close code (1006: no Close frame)
+        self.connections = 0   # connections opened (a link that comes back sends no BootNotification)
         self.changed = asyncio.Event()
         self.server = None
         self.port = 0
@@ -175,6 +176,8 @@ class CentralSystem:
         cp_id = connection.request.path.rstrip("/").split("/")[-1]
         cp = self.cp_class(self, cp_id, connection)
         self.cps[cp_id] = cp
+        self.connections += 1
+        self.changed.set()
         try:
             await cp.start()
         except Exception:

@@ -96,7 +96,7 @@ def test_a_security_event_lost_with_the_link_is_sent_again_after_the_reconnectio
         await cs.start()
         rig = await booted(cs, tmp_path)
         await cs.wait_for(lambda: cs.dropped)
-        await cs.wait_for(lambda: len(cs.actions("BootNotification")) >= 2 and rig.svc.accepted)
+        await cs.wait_for(lambda: cs.connections >= 2 and rig.svc.accepted)
         await cs.wait_for(lambda: len(cs.actions("SecurityEventNotification")) >= 2, timeout=3)
         assert [p["type"] for p in cs.actions("SecurityEventNotification")] == ["StartupOfTheDevice"] * 2
         await cs.wait_for(lambda: not rig.svc.state.get("sec"))      # answered: no longer kept
@@ -209,4 +209,37 @@ def test_an_id_tag_matches_its_list_entry_and_its_transaction_whatever_the_lette
         assert rig.svc.present_id("04A1B2C3") == "stopping"
         assert rig.svc.tx is None
         await rig.kill()
+    run(main())
+
+
+# -- 7. a link that comes back is not a reboot (section 4.2) -------------------------------------
+
+def test_a_link_that_comes_back_sends_no_boot_notification_and_the_session_goes_on(tmp_path):
+    """Section 4.2: a BootNotification each time the charge point boots. A Wi-Fi drop in a session
+    is no boot: a central system that takes a BootNotification for a reboot may end the session it
+    believes lost. After the link comes back the connector's status is told again and the
+    transaction's values go on under its id; a real reboot boots again."""
+    from host_tests.test_ocpp_cs import charge_session
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path, config={"MeterValueSampleInterval": 1})
+        txid = await charge_session(cs, rig)
+        await cs.stop()                                   # the link drops, the car charges on
+        await cs.wait_for(lambda: not rig.svc.connected)
+        before = len(cs.calls)
+        await cs.start()
+        await cs.wait_for(lambda: cs.connections == 2 and rig.svc.accepted)
+        await cs.wait_for(lambda: any(a == "StatusNotification" and p["connectorId"] == 1
+                                      for a, p in cs.calls[before:]))
+        rig.meter.wh_total += 100
+        await cs.wait_for(lambda: any(a == "MeterValues" for a, _ in cs.calls[before:]), timeout=5)
+        assert len(cs.actions("BootNotification")) == 1, cs.actions()
+        assert all(p["transactionId"] == txid for a, p in cs.calls[before:] if a == "MeterValues")
+        await rig.kill()                                  # a power cut, then the boot
+        rig2 = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: len(cs.actions("BootNotification")) == 2)
+        await rig2.kill()
+        await cs.stop()
     run(main())

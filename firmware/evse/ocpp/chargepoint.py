@@ -57,8 +57,8 @@ class OcppService:
         self.state["boot"] += 1
         self.wall = WallClock(self.ticks_diff)
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
-        # sent once online, not kept across reboots)
-        self.ws = self.boot_status = self.last_error = self._pending = None
+        # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
+        self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = None
         self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
         self.redial = False  # new credentials or a Reset: end this connection between two exchanges
         self.told = []  # the security events of refused connections reported this boot (connection.py)

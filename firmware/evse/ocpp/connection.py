@@ -285,12 +285,17 @@ async def _sleep_or_closed(svc, ws, ms):
 
 
 async def _session(svc, ws):
-    if not await _boot(svc, ws):
-        return
+    # A BootNotification once a boot (section 4.2), and for a central system first met: a link
+    # that comes back is no reboot (a central system may end the sessions of a charger that boots)
+    url = svc.settings.get("ocpp_url")
+    if svc.boot_url != url:
+        if not await _boot(svc, ws):
+            return
+        svc.boot_url = url
+        if svc.state.get("fw"):
+            from . import firmware  # only while an update is under way
+            firmware.after_boot(svc)
     svc.accepted = True  # the charge point's status and the connector's last one go first
-    if svc.state.get("fw"):
-        from . import firmware  # only while an update is under way
-        firmware.after_boot(svc)
     svc.queue_cp_status()
     st = svc.sent_status.get(CONNECTOR)
     if st:
