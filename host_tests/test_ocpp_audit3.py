@@ -243,3 +243,34 @@ def test_a_link_that_comes_back_sends_no_boot_notification_and_the_session_goes_
         await rig2.kill()
         await cs.stop()
     run(main())
+
+
+# -- 8. SendLocalList: a Full list's entries need idTagInfo; versions as GetLocalListVersion says --
+
+def test_a_full_list_entry_without_id_tag_info_fails_and_an_empty_list_counts_as_version_0(tmp_path):
+    """Section 7.2 AuthorizationData: idTagInfo is required in a Full update (a Full list of a
+    card without its status is a broken list, not a list that grants nothing: Failed, the list kept).
+    Section 5.10: an empty list reports version 0, so a central system that read 0 and sends a
+    Differential of version 1 is not refused VersionMismatch against the emptied list's old number."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        ok = {"status": "Accepted"}
+        res = await cs.call("cp1", call.SendLocalList(list_version=5, update_type="Full", local_authorization_list=[
+            {"idTag": "A", "idTagInfo": ok}]))
+        assert res.status == "Accepted"
+        res = await cs.call("cp1", call.SendLocalList(list_version=6, update_type="Full", local_authorization_list=[
+            {"idTag": "B", "idTagInfo": ok}, {"idTag": "C"}]))
+        assert res.status == "Failed"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 5      # kept
+        res = await cs.call("cp1", call.SendLocalList(list_version=7, update_type="Full", local_authorization_list=[]))
+        assert res.status == "Accepted"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 0
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Differential",
+                                                      local_authorization_list=[{"idTag": "D", "idTagInfo": ok}]))
+        assert res.status == "Accepted"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 1
+        await rig.kill()
+        await cs.stop()
+    run(main())

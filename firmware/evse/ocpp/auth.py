@@ -75,7 +75,7 @@ class AuthStore:
         if update_type == "Full":
             new = {}
         else:
-            if version <= self.list_version:
+            if version <= (self.list_version if self.local else 0):   # as GetLocalListVersion says
                 return "VersionMismatch"
             new = dict(self.local)
         for e in entries or ():

@@ -140,8 +140,9 @@ def send_local_list(svc, p):
     if not svc.config.get("LocalAuthListEnabled"):
         return {"status": "NotSupported"}
     entries = p.get("localAuthorizationList") or []
-    if len(entries) > svc.config.get("SendLocalListMaxLength"):
-        return {"status": "Failed"}
+    if len(entries) > svc.config.get("SendLocalListMaxLength") or (
+            p["updateType"] == "Full" and [e for e in entries if e.get("idTagInfo") is None]):
+        return {"status": "Failed"}      # a Full list's entries each need their idTagInfo (7.2)
     return {"status": svc.auth.send_local_list(p["listVersion"], entries, p["updateType"])}
 
 
