@@ -274,3 +274,23 @@ def test_a_full_list_entry_without_id_tag_info_fails_and_an_empty_list_counts_as
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 9. a reservation's idTag whatever the letter case (section 7, CiString20) ------------------
+
+def test_a_reservation_admits_its_id_tag_and_its_group_whatever_the_letter_case(tmp_path):
+    async def main():
+        cs = CentralSystem(accepted_tags=("04a1b2c3", "OTHER"))
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        res = await cs.call("cp1", call.ReserveNow(connector_id=1, expiry_date="2099-01-01T00:00:00Z",
+                                                   id_tag="04A1B2C3", reservation_id=7))
+        assert res.status == "Accepted"
+        assert rig.svc.present_id("OTHER") == "Reserved"                   # not the reserved card
+        await asyncio.sleep(0.3)
+        assert not rig.charger.authorized
+        rig.svc.present_id("04a1b2c3")                                    # the reserved card, lower case
+        await cs.wait_for(lambda: rig.charger.authorized)
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -116,7 +116,8 @@ def present_id(svc, id_tag, now_ms=None):
         return "Invalid"
     if svc.tx:
         tx_tag = svc.tx["tag"]  # its own idTag, or one of its group (same parentIdTag), stops it
-        if id_tag.upper() == tx_tag.upper() or (svc.auth.parent(id_tag) and svc.auth.parent(id_tag) == svc.auth.parent(tx_tag)):
+        group = svc.auth.parent(id_tag)
+        if id_tag.upper() == tx_tag.upper() or (group and group.upper() == (svc.auth.parent(tx_tag) or "").upper()):
             svc.charger.stop("local")
             transactions.stop(svc, "Local", now_ms, id_tag)
             return "stopping"

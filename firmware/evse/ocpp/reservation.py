@@ -68,15 +68,15 @@ def admits(svc, tag, parent=None):
     the reservation's idTag or parentIdTag): True, False, or None (the reservation has a
     parentIdTag and the tag's parent is not known locally: Authorize finds it)."""
     held = svc.state["resv"]
-    ids = (held["tag"], held["parent"])
-    if tag in ids:
+    ids = [(i or "").upper() for i in (held["tag"], held["parent"])]    # idTags: CiString20 (section 7)
+    if tag.upper() in ids:
         return True
     if not held["parent"]:
         return False
     parent = parent or svc.auth.parent(tag)
     if parent is None:
         return None
-    return parent in ids
+    return parent.upper() in ids
 
 
 def expire(svc, now_ms):
