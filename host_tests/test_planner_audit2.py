@@ -137,6 +137,37 @@ def test_the_clock_is_still_set_after_the_ntp_seconds_wrap_in_february_2036():
     assert N.ntp_answer(_ntp_at(era1), b"12345678") is None       # a zero transmit time is no time
 
 
+class KissUdp(FakeUdp):
+    """A server that answers every question with a kiss-o'-death `code` (stratum 0, RFC 4330 section 8)."""
+
+    def __init__(self, code):
+        FakeUdp.__init__(self, lambda: NOW_UTC)
+        self.code = code
+
+    def sendto(self, data, addr):
+        self.sent.append(addr)
+        b = bytearray(ntp_reply(data, 0, stratum=0))
+        b[12:16] = self.code
+        self.queue.append(bytes(b))
+
+
+def test_a_kiss_o_death_deny_stops_the_questions_to_that_server_for_a_day():
+    """RFC 4330 section 8: after a kiss code DENY or RSTR (stratum 0) the client MUST stop sending
+    to that server; after RATE it MUST poll less often. The board asked again every 5 s to 5 min."""
+    for code, quiet_ms in ((b"DENY", N.KOD_DENY_MS), (b"RSTR", N.KOD_DENY_MS), (b"RATE", N.RETRY_MAX_MS)):
+        udp, got = KissUdp(code), []
+        c = N.NetClock("192.0.2.123", lambda: "192.0.2.1", got.append, lambda a, b: a - b,
+                       lambda a, b: a + b, sock_mod=udp)
+        c.poll(0)
+        c.poll(10)
+        assert code.decode() in c.status()["error"] and got == []
+        for now in range(20, quiet_ms, 1000):
+            c.poll(now)
+        assert len(udp.sent) == 1, (code, len(udp.sent))          # was asked again within 5 s
+        c.poll(quiet_ms + 20)
+        assert len(udp.sent) == 2
+
+
 # -- the grid power over MQTT: grid_source's default ---------------------------------------------
 def test_the_grid_power_published_over_mqtt_sets_the_solar_current(tmp_path):
     from tools.sim.rig import Rig

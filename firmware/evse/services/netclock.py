@@ -17,6 +17,8 @@ SYNC_EVERY_MS = 3600000           # once an hour: a board's RTC drifts seconds a
 ANSWER_MS = 2000                  # a datagram not answered in this time is lost
 RETRY_MIN_MS = 5000               # then again after 5 s, doubling up to 5 min
 RETRY_MAX_MS = 300000
+KOD_DENY_MS = 86400000            # a kiss-o'-death DENY or RSTR (RFC 4330 section 8): that server
+                                  # is not asked again for a day (RATE: at once the longest wait)
 
 _IDLE, _DNS, _NTP = 0, 1, 2
 
@@ -125,7 +127,12 @@ class NetClock:
             return
         t = ntp_answer(data, self.token[40:48])
         if t is None:
-            self._failed(now, "a bad time answer from " + self.host)
+            kiss = data[12:16] if len(data) >= 48 and data[1] == 0 else b""   # stratum 0: a kiss code
+            if kiss in (b"DENY", b"RSTR", b"RATE"):
+                self.backoff = max(self.backoff, KOD_DENY_MS if kiss != b"RATE" else RETRY_MAX_MS)
+                self._failed(now, "%s asks us to stop (kiss-o'-death %s)" % (self.host, kiss.decode()))
+            else:
+                self._failed(now, "a bad time answer from " + self.host)
             return
         self.set_utc(t)
         self.synced, self.error, self.phase = t, None, _IDLE
