@@ -168,6 +168,21 @@ def test_a_kiss_o_death_deny_stops_the_questions_to_that_server_for_a_day():
         assert len(udp.sent) == 2
 
 
+def test_a_truncated_dns_answer_is_no_address_not_an_exception_out_of_the_poll():
+    """A DNS reply cut short (a broken resolver, a UDP datagram truncated) is no answer: the poll
+    says so and asks again with its back-off; it raised out of NetClock.poll."""
+    class CutDns(FakeUdp):
+        def sendto(self, data, addr):
+            FakeUdp.sendto(self, data, addr)
+            self.queue[-1] = self.queue[-1][:-3]         # the A record's address cut short
+    udp, got = CutDns(lambda: NOW_UTC), []
+    c = N.NetClock("pool.ntp.org", lambda: "192.0.2.1", got.append, lambda a, b: a - b,
+                   lambda a, b: a + b, sock_mod=udp)
+    c.poll(0)
+    c.poll(10)                                           # raised IndexError / struct.error here
+    assert got == [] and "no address" in c.status()["error"]
+
+
 # -- the grid power over MQTT: grid_source's default ---------------------------------------------
 def test_the_grid_power_published_over_mqtt_sets_the_solar_current(tmp_path):
     from tools.sim.rig import Rig

@@ -119,7 +119,10 @@ class NetClock:
                 self._failed(now, "no answer from " + ("the DNS server" if self.phase == _DNS else self.host))
             return
         if self.phase == _DNS:
-            self.addr = dns_answer(data, struct.unpack(">H", self.token[:2])[0])
+            try:
+                self.addr = dns_answer(data, struct.unpack(">H", self.token[:2])[0])
+            except Exception:              # a reply cut short (IndexError, struct's error): none
+                self.addr = None
             if self.addr is None:
                 self._failed(now, "no address for " + self.host)
             else:
