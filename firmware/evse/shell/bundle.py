@@ -166,7 +166,11 @@ def stage(root, path, out):
     """Unpack the bundle file at `path` into the free slot, one chunk at a time: a generator that
     yields after every chunk written (an asyncio caller awaits between them, so the control loop
     keeps running; a plain caller exhausts it); fills out["slot"] and out["manifest"]. The slot's
-    manifest.json is written last: a slot without one (power cut, bad hash) is never activated."""
+    manifest.json is written last: a slot without one (power cut, bad hash) is never activated.
+    Refused while the running bundle is on trial: the free slot is then the one a rollback returns
+    to, which must stay whole until the trial ends (as ESP-IDF's esp_ota_begin refuses)."""
+    if state(root)["trial"]:
+        raise ValueError("the running firmware is on trial: it confirms itself first, or a reboot rolls it back")
     slot = free_slot(root)
     sdir = _join(root, slot)
     _rmtree(sdir)
