@@ -34,3 +34,27 @@ def test_an_upload_during_a_trial_leaves_the_firmware_to_roll_back_to_whole(tmp_
     assert st["active"] == "a" and st["failed"] == "b" and not st["trial"]
     slot, m = stage(root, write(tmp_path, version_bundle("3.0.1")))    # no trial now: taken
     assert slot == "b" and m["version"] == "3.0.1" and os.path.exists(os.path.join(root, "b", "manifest.json"))
+
+
+def test_an_update_whose_manifest_cannot_be_parsed_ends_installation_failed(tmp_path):
+    """OCPP UpdateFirmware of a file whose first line is 16,000 `[`: within the 16 KB manifest bound,
+    but parsing it exhausts the board's heap (MicroPython: MemoryError even with 128 KB free;
+    CPython: RecursionError). As TC_044_3 with any other invalid firmware: Installing, then
+    InstallationFailed, no reboot, and the next UpdateFirmware is taken. (Before the fix only
+    OSError/ValueError/KeyError were caught: the update's task died after Installing, the central
+    system never heard the end, state.json kept the job, so every later UpdateFirmware was answered and
+    ignored, and each boot downloaded the same file again.)"""
+    from test_octt_firmware import call, files_case, fw_statuses, now_iso, update
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/deep.bin"))
+        await b.until(lambda: "InstallationFailed" in fw_statuses(cs), 20, "InstallationFailed")
+        assert fw_statuses(cs) == ["Downloading", "Downloaded", "Installing", "InstallationFailed"]
+        assert b.svc.state["fw"] is None and "firmware:" in b.svc.last_error
+        assert not any("ResetRequested" in e[1] for e in b.app.errors)
+        res = await cs.call("cp1", call.UpdateFirmware(location=srv.url("/fw/9.0.0.bin"), retrieve_date=now_iso(b)))
+        assert res is not None
+        await b.until(lambda: fw_statuses(cs).count("Installing") == 2, 20, "the next update taken")
+        assert bundle.state(str(tmp_path / "fw"))["active"] is None     # nothing activated before its reboot
+    files_case(tmp_path, case, {"/fw/deep.bin": b"[" * 16000 + b"\n", "/fw/9.0.0.bin": version_bundle("9.0.0")})

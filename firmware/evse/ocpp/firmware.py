@@ -134,8 +134,8 @@ async def _update(svc):
         for _ in bundle.verify(root, out["slot"]):   # read back from flash
             await asyncio.sleep(0)
         bundle.activate(root, out["slot"], True)
-    except (OSError, ValueError, KeyError) as e:
-        svc.last_error = "firmware: " + str(e)
+    except Exception as e:    # any: a manifest nested too deep is a MemoryError on a board (RecursionError
+        svc.last_error = "firmware: %s" % (str(e) or type(e).__name__)    # on CPython): the task must end
         return _end(svc, "InstallationFailed")
     finally:
         store.remove(tmp)
