@@ -58,3 +58,63 @@ def test_an_update_whose_manifest_cannot_be_parsed_ends_installation_failed(tmp_
         await b.until(lambda: fw_statuses(cs).count("Installing") == 2, 20, "the next update taken")
         assert bundle.state(str(tmp_path / "fw"))["active"] is None     # nothing activated before its reboot
     files_case(tmp_path, case, {"/fw/deep.bin": b"[" * 16000 + b"\n", "/fw/9.0.0.bin": version_bundle("9.0.0")})
+
+
+def _compiled(arch, out):
+    """The evse package compiled by mpy-cross for arch (None: this host's unix port, as the virtual
+    board's), as a bundle's files."""
+    import subprocess
+    from tools.toolchain import mpy_build
+    files = []
+    for src, rel in mpy_build.sources():
+        rel = rel.replace(os.sep, "/")
+        if rel.startswith("evse/"):
+            dst = os.path.join(out, rel[:-3] + ".mpy")
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            rc, msg = mpy_build.compile_one(src, dst, arch, rel)
+            assert rc == 0, msg
+            with open(dst, "rb") as f:
+                files.append((rel[:-3] + ".mpy", f.read()))
+    return files
+
+
+STAGE_UPY = """import sys
+sys.path.insert(0, %r)
+from evse.shell import bundle
+out = {}
+try:
+    for _ in bundle.stage(%r, %r, out):
+        pass
+    bundle.activate(%r, out["slot"])
+    print("STAGED", out["slot"])
+except ValueError as e:
+    print("REFUSED", e)
+"""
+
+
+def test_a_bundle_built_for_another_port_is_refused_before_anything_boots_it(tmp_path):
+    """On the unix port (x64, like the virtual board): a bundle made for the Pico (armv6m .mpy, the
+    charger's native-code modules included) and one made for this port. The Pico's cannot load here
+    (`incompatible .mpy arch` in evse/shell/maint.py, the first module boot.py takes from the slot:
+    boot.py then never starts the watchdog and main.py fails too, so the board sat at the REPL with
+    no watchdog and the trial was never rolled back, until someone cut the power). It is refused at
+    upload, as ESP-IDF's OTA refuses an image for another chip; nothing is activated. This port's
+    own is taken and boots."""
+    import subprocess
+    from tools import bundle as make_bundle
+    from tools.toolchain.upy_tests import micropython
+    from test_firmware_bundle import FIRMWARE
+    from evse.core.version import VERSION
+    for arch, want in (("armv6m", "REFUSED evse/"), (None, "STAGED a")):
+        root = str(tmp_path / ("fw-%s" % arch))
+        path = write(tmp_path, make_bundle.make(_compiled(arch, str(tmp_path / str(arch))), "7.0.0"), "%s.bin" % arch)
+        r = subprocess.run([micropython(), "-c", STAGE_UPY % (FIRMWARE, root, path, root)], capture_output=True,
+                           text=True, timeout=120, env=dict(os.environ, MICROPYPATH=".frozen"), cwd="/")
+        assert r.stdout.startswith(want), (arch, r.stdout, r.stderr)
+        if arch:
+            assert "another MicroPython version or port" in r.stdout
+            assert bundle.state(root)["active"] is None          # the running firmware stays
+            assert boot("micropython", root) == VERSION
+        else:
+            assert boot("micropython", root) == VERSION          # this port's bundle (same version.py) boots
+            assert bundle.state(root)["active"] == "a" and bundle.state(root)["tries"] == 1

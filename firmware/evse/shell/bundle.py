@@ -167,7 +167,9 @@ def stage(root, path, out):
     yields after every chunk written (an asyncio caller awaits between them, so the control loop
     keeps running; a plain caller exhausts it); fills out["slot"] and out["manifest"]. The slot's
     manifest.json is written last: a slot without one (power cut, bad hash) is never activated.
-    Refused while the running bundle is on trial: the free slot is then the one a rollback returns
+    On MicroPython a .mpy file must load here (its version; native code for this port's arch):
+    one that cannot would fail at boot before the watchdog is started. Refused while the running
+    bundle is on trial: the free slot is then the one a rollback returns
     to, which must stay whole until the trial ends (as ESP-IDF's esp_ota_begin refuses)."""
     if state(root)["trial"]:
         raise ValueError("the running firmware is on trial: it confirms itself first, or a reboot rolls it back")
@@ -181,12 +183,19 @@ def stage(root, path, out):
             m = _check_manifest(json.loads(line))
         except ValueError as e:  # not JSON, or not a manifest
             raise ValueError("manifest: %s" % e)
+        mpy = getattr(sys.implementation, "_mpy", 0)    # this VM's .mpy header (MicroPython)
         for f in m["files"]:
             p = f["path"]
             if "/" in p:
                 ensure_dir(_join(sdir, p.rsplit("/", 1)[0]))
-            for _ in _copy_checked(src, _join(sdir, p), f["size"], f["sha256"]):
+            dst = _join(sdir, p)
+            for _ in _copy_checked(src, dst, f["size"], f["sha256"]):
                 yield
+            if mpy and p.endswith(".mpy"):   # 'M', version; native code: this port's arch
+                with open(dst, "rb") as g:
+                    h = g.read(3)
+                if h[:2] != bytes((77, mpy & 255)) or h[2:] not in (b"\0", bytes(((mpy >> 8) & 255,))):
+                    raise ValueError(p + ": a .mpy for another MicroPython version or port")
         if src.read(1):
             raise ValueError("bytes after the last file")
     _write_json(_join(sdir, "manifest.json"), m)
