@@ -118,3 +118,34 @@ def test_a_bundle_built_for_another_port_is_refused_before_anything_boots_it(tmp
         else:
             assert boot("micropython", root) == VERSION          # this port's bundle (same version.py) boots
             assert bundle.state(root)["active"] == "a" and bundle.state(root)["tries"] == 1
+
+
+@pytest.mark.parametrize("key, value", [
+    ("wifi_ap_password", "é" * 40),                 # 40 characters, 80 bytes: the radio keeps 63 of them
+    ("wifi_password", "Wallbox-Paßwort-" + "ü" * 40),   # 56 characters, 97 bytes
+    ("wifi_password", "pass\x01word"),             # a control character
+    ("wifi_ap_password", "Garage 🚗 charger"),      # an emoji: outside 32-126
+    ("wifi_ssid", "ü" * 30),                         # 30 characters, 60 bytes
+])
+def test_wifi_values_the_radio_cannot_take_are_refused_with_the_reason(key, value):
+    """IEEE 802.11-2016: an SSID is 0-32 octets (9.4.2.2); a WPA2 pass-phrase is 8-63 ASCII
+    characters, each 32-126 (Annex J.4.1; 64 hex digits are the PSK itself). The settings counted
+    characters: a 56-character password with umlauts (97 bytes) or one with an emoji was saved and
+    handed to the radio, which no standard network or access point takes (the radio's own handling
+    of it was not run here: no ESP32 or Pico W). Refused now with the reason, the default kept, as a
+    password of 7 characters always was."""
+    from evse.services import settings
+    cfg, errors = settings.validate({"max_current": 16, key: value})
+    assert cfg[key] == "" and len(errors) == 1 and errors[0].startswith(key + ": a "), errors
+
+
+def test_wifi_values_within_the_standard_still_pass():
+    from evse.services import settings
+    ok = {"max_current": 16, "wifi_ssid": "Café-Müller 5G",    # 16 characters, 18 bytes
+          "wifi_password": "correct horse battery ~ staple!", "wifi_ap_password": "x" * 63}
+    cfg, errors = settings.validate(ok)
+    assert errors == [] and cfg["wifi_ssid"] == "Café-Müller 5G"
+    cfg, errors = settings.validate({"max_current": 16, "wifi_password": "0123456789abcdefABCDEF" * 2 + "0" * 20})
+    assert errors == [], errors                     # the PSK as 64 hex digits
+    cfg, errors = settings.validate({"max_current": 16, "wifi_ssid": "ü" * 16})   # exactly 32 bytes
+    assert errors == [], errors

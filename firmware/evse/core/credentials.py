@@ -1,6 +1,6 @@
-# The OCPP Basic auth password and security profile rules (OCPP 1.6 security whitepaper), apart
-# from limits.py: only a URL or a password that is set needs them (settings, OCPP, the web's
-# password), so a charger with neither never loads them.
+# The OCPP Basic auth password and security profile rules (OCPP 1.6 security whitepaper) and the
+# Wi-Fi name and password rules, apart from limits.py: only a URL, a password or a Wi-Fi value that
+# is set needs them (settings, OCPP, the web's password), so a charger with none never loads them.
 from micropython import const
 
 # --- OCPP Basic auth password (OCPP 1.6 security whitepaper, profiles 1 and 2) ---
@@ -22,4 +22,17 @@ def password_error(v):
     """Why v is no Basic auth password (ocpp_password, web_password), or None."""
     if not _PASSWORD_MIN <= len(v) <= 40 or any(c not in _PASSWORD_CHARS for c in v):
         return "must be %d-40 characters of a-z A-Z 0-9 %s" % (_PASSWORD_MIN, _PASSWORD_CHARS[62:])
+    return None
+
+
+# --- Wi-Fi (IEEE 802.11-2016): an SSID is 0-32 octets (9.4.2.2); a WPA2 pass-phrase is 8-63 ASCII
+# characters, each 32-126 (Annex J.4.1), or the PSK itself as 64 hex digits
+def wifi_error(key, v):
+    """Why v cannot be the setting `key` (wifi_ssid, wifi_password, wifi_ap_password), or None."""
+    if key == "wifi_ssid":
+        return "a network name has at most 32 bytes (UTF-8)" if len(v.encode()) > 32 else None
+    if key == "wifi_password" and len(v) == 64 and not [c for c in v if c not in "0123456789abcdefABCDEF"]:
+        return None
+    if not 8 <= len(v) <= 63 or [c for c in v if not " " <= c <= "~"]:
+        return "a WPA2 password has 8-63 characters, each ASCII space to ~"
     return None

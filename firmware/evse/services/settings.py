@@ -147,20 +147,8 @@ def _tz(v):
     parse_tz(v)
 
 
-def _wpa2_key(v):
-    if not 8 <= len(v) <= 63:
-        raise ValueError("a WPA2 password has 8-63 characters")
-
-
-def _wifi_key(v):
-    """WPA2-Personal (IEEE 802.11i): a passphrase of 8-63 characters, or the key as 64 hex digits."""
-    if len(v) == 64 and not [c for c in v if c not in "0123456789abcdefABCDEF"]:
-        return
-    _wpa2_key(v)
-
-
 TEXT_RULES = {"ocpp_url": _ocpp_url, "ocpp_password": _ocpp_password, "web_password": _ocpp_password,
-              "wifi_ap_password": _wpa2_key, "wifi_password": _wifi_key, "charge_windows": _windows, "offpeak_windows": _windows, "tz": _tz}
+              "charge_windows": _windows, "offpeak_windows": _windows, "tz": _tz}
 
 
 def _ocpp_security(cfg):
@@ -223,15 +211,24 @@ def _check_plain(key, typ, value, spec):
         if not isinstance(value, str) or value not in spec[2] and value not in choices(key):
             raise ValueError("must be one of " + ", ".join(choices(key)))
     elif typ == TEXT:
-        if not isinstance(value, str) or len(value) > spec[2]:
-            raise ValueError("must be text of at most %d characters" % spec[2])
-        if value and key in TEXT_RULES:
-            TEXT_RULES[key](value)
-        elif value and key.startswith("mqtt_"):     # imported only when MQTT is being set up
-            from . import mqtt_cfg
-            mqtt_cfg.check(key, value)
+        _text(key, value, spec[2])
     elif not isinstance(value, dict):
         raise ValueError("must be an object")
+
+
+def _text(key, value, most):
+    if not isinstance(value, str) or len(value) > most:
+        raise ValueError("must be text of at most %d characters" % most)
+    if value and key in TEXT_RULES:
+        TEXT_RULES[key](value)
+    elif value and key.startswith("mqtt_"):     # imported only when MQTT is being set up
+        from . import mqtt_cfg
+        mqtt_cfg.check(key, value)
+    elif value and key[:5] == "wifi_":          # imported only when Wi-Fi is being set up
+        from ..core.credentials import wifi_error
+        why = wifi_error(key, value)
+        if why:
+            raise ValueError(why)
 
 
 def _number(typ, value, lo, hi):
