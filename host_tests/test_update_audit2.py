@@ -149,3 +149,44 @@ def test_wifi_values_within_the_standard_still_pass():
     assert errors == [], errors                     # the PSK as 64 hex digits
     cfg, errors = settings.validate({"max_current": 16, "wifi_ssid": "ü" * 16})   # exactly 32 bytes
     assert errors == [], errors
+
+
+def test_an_upload_whose_sender_goes_silent_is_given_up_and_the_next_one_is_taken(tmp_path, monkeypatch):
+    """A phone uploads a bundle over the set-up Wi-Fi and leaves mid-way: 4 KB of 120 KB sent, then
+    nothing, and no FIN (a vanished Wi-Fi peer sends none). The upload is given up after RECV_S of
+    silence (cut to 0.3 s here) with the reason, and the next upload is taken. (Before the fix the
+    read waited for ever: the update stayed `checking the bundle` and every later upload was
+    refused 409 `an update is under way` until a reboot. ESP-IDF's httpd gives up after
+    recv_wait_timeout, 5 s; the firmware's own OCPP download after 30 s per chunk.)"""
+    import asyncio
+    from evse.services import webfw
+    monkeypatch.setattr(webfw, "RECV_S", 0.3, raising=False)
+
+    class App:
+        def status(self, now):
+            return {"session": False, "contactor": False, "tick_gap_ms": 10}
+
+    class Silent:
+        def __init__(self, first):
+            self.first = first
+
+        async def read(self, n):
+            if self.first:
+                buf, self.first = self.first[:n], self.first[n:]
+                return buf
+            await asyncio.sleep(3600)       # the peer is gone: nothing, no end of stream
+
+    class Req:
+        content_length = 120000
+
+        def __init__(self, first):
+            self.stream = Silent(first)
+
+    async def scenario():
+        up = webfw.Updater(App(), None, str(tmp_path / "fw"))
+        r, code = await asyncio.wait_for(up.upload(Req(b"x" * 4096)), 5)
+        assert code == 400 and "upload stalled" in r["error"] and "4096 of 120000" in r["error"], r
+        assert up.phase == webfw.IDLE and not os.path.exists(str(tmp_path / "fw" / "upload.bin"))
+        r, code = await asyncio.wait_for(up.upload(Req(b"not a bundle\n")), 5)
+        assert code == 400 and "already" not in r["error"] and "under way" not in r["error"], r
+    asyncio.run(scenario())

@@ -24,15 +24,21 @@ WAIT_S = 1                  # how often a staged bundle looks whether the sessio
 REBOOT_DELAY_S = 1          # the reply reaches the browser before the reboot
 CONFIRM_S = 10              # the new firmware runs this long before it confirms itself
 CONFIRM_GAP_MS = 1000       # ...with the control loop ticking (status tick_gap_ms below this)
+RECV_S = 30                 # an upload that sends nothing this long is given up (ocpp/http.py's chunk wait)
 IDLE, STAGING, WAITING, REBOOTING = "idle", "checking the bundle", "waiting for the session to end", "rebooting"
 
 
 async def receive(stream, size, path):
-    """The request body (size bytes) into the file at path, a chunk per await."""
+    """The request body (size bytes) into the file at path, a chunk per await; a sender silent for
+    RECV_S (a phone gone from the Wi-Fi sends no FIN) is given up, or the update would stay under
+    way and refuse every later upload until a reboot."""
     left = size
     with open(path, "wb") as f:
         while left:
-            buf = await stream.read(min(bundle.CHUNK, left))
+            try:
+                buf = await asyncio.wait_for(stream.read(min(bundle.CHUNK, left)), RECV_S)
+            except asyncio.TimeoutError:
+                raise ValueError("upload stalled: nothing for %d s after %d of %d bytes" % (RECV_S, size - left, size))
             if not buf:
                 raise ValueError("upload cut short: %d of %d bytes" % (size - left, size))
             f.write(buf)
