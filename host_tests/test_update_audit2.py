@@ -190,3 +190,49 @@ def test_an_upload_whose_sender_goes_silent_is_given_up_and_the_next_one_is_take
         r, code = await asyncio.wait_for(up.upload(Req(b"not a bundle\n")), 5)
         assert code == 400 and "already" not in r["error"] and "under way" not in r["error"], r
     asyncio.run(scenario())
+
+
+def _running_version(port):
+    from tools.evsectl.link import Link
+    link = Link(port, timeout=10.0)
+    try:
+        return link.request("help")["version"]
+    finally:
+        link.close()
+
+
+def test_make_flash_runs_the_firmware_it_flashed_not_an_older_web_update(tmp_path):
+    """On the virtual board: installed with `make flash`, then updated from the page to 9.0.0 (a
+    bundle staged, activated and confirmed, in slot a of its /fw); later the installer runs `make
+    flash` from the checkout again to update it. The board must run the checkout's firmware. (Before
+    the fix `make flash` copied the files to /evse and reset, but boot.py still put /fw/a first on
+    sys.path: the board ran 9.0.0 on, `make flash` said nothing of it, and a second run copied
+    nothing.) The flash removes /fw/boot.json: the base install, the one just flashed, runs."""
+    from vboard_helpers import VBoard, make_flash, make_flash_installed, mpremote, needs_vboard, wait_a1
+    from evse.core.version import VERSION
+    if needs_vboard.args and needs_vboard.args[0]:
+        pytest.skip(needs_vboard.kwargs.get("reason"))
+    vb = VBoard(tmp_path)
+    try:
+        r = make_flash_installed(vb.tty)
+        assert r.returncode == 0, r.stdout
+        wait_a1(vb.tty)
+        assert _running_version(vb.tty) == VERSION
+        root = os.path.join(vb.flash, "fw")                # the page's update, as webfw leaves it
+        slot, _ = stage(root, write(tmp_path, version_bundle("9.0.0")))
+        bundle.activate(root, slot)
+        bundle.confirm(root)
+        r = mpremote(vb.tty, "reset")                      # the update's reboot: into slot a
+        assert r.returncode == 0, r.stdout
+        wait_a1(vb.tty)
+        assert _running_version(vb.tty) == "9.0.0"         # the update runs (make flash was before it)
+        r = make_flash_installed(vb.tty)                   # the installer updates from the checkout
+        assert r.returncode == 0, r.stdout
+        wait_a1(vb.tty)
+        assert _running_version(vb.tty) == VERSION, "make flash said %r" % r.stdout
+        assert "1 removed" in r.stdout, r.stdout
+        assert bundle.state(root)["active"] is None
+        r = make_flash(vb.tty)                             # nothing left to do (no SETTINGS= this time)
+        assert "0 copied, 0 removed" in r.stdout, r.stdout
+    finally:
+        vb.stop()

@@ -18,7 +18,8 @@
    own files are the reference, so a board flashed from elsewhere or wiped is still brought up to
    date. (No manifest is kept on the host.)
 3. One `mpremote connect PORT resume ...` run copies the changed files, removes stale ones under
-   /evse (a stale .py would shadow its .mpy) and /board.py, copies settings.json when the board
+   /evse (a stale .py would shadow its .mpy), /board.py and /fw/boot.json (a bundle the page or
+   OCPP installed would run instead of the files flashed), copies settings.json when the board
    has no settings or when --settings is given (validated here first: every value, and a
    max_current), and resets the board. The board imports settings.json at boot into its two
    sealed copies (settings.a, settings.b) and removes it (docs/flashing.md).
@@ -42,6 +43,9 @@ ROOT = mpy_build.ROOT
 VBOARD_PORT = os.path.join(ROOT, "build", "vboard", "tty")
 SETTINGS_NAME = "settings.json"
 SETTINGS_COPIES = ("settings.a", "settings.b")     # what the board keeps (evse.services.settings.copy_paths)
+# A firmware bundle installed by the page or OCPP (evse/shell/bundle.py) runs instead of /evse while
+# this names its slot: removed, so the firmware flashed is the one that runs.
+BUNDLE_STATE = "fw/boot.json"
 MPREMOTE_TIMEOUT_S = 180
 HASH_TIMEOUT_S = 60          # reading the board's hashes: seconds on a board, never minutes
 SILENT_TRIES = 2             # a board that reset mid-command (watchdog, power) is met once more
@@ -72,7 +76,7 @@ def _w(d):
         else:
             _o(p, _h(p))
 for _n in ('board.py', 'board.mpy', 'boot.py', 'main.py', 'settings.json', 'settings.json.tmp',
-           'settings.a', 'settings.b'):
+           'settings.a', 'settings.b', 'fw/boot.json'):
     try:
         _o(_n, _h(_n))
     except OSError:
@@ -299,7 +303,8 @@ def plan(files, remote, settings_local, force_settings):
             steps.append(["fs", "cp", want[dst], ":" + dst])
             copied.append(dst)
     for path in sorted(remote):
-        stale = (path.startswith("evse/") and not path.endswith("/") and path not in want) or path == "board.py"
+        stale = (path.startswith("evse/") and not path.endswith("/") and path not in want) or path in (
+            "board.py", BUNDLE_STATE)
         if stale:
             steps.append(["fs", "rm", ":" + path])
             removed.append(path)
