@@ -119,15 +119,21 @@ class NetClock:
                 self._failed(now, "no answer from " + ("the DNS server" if self.phase == _DNS else self.host))
             return
         if self.phase == _DNS:
-            try:
-                self.addr = dns_answer(data, struct.unpack(">H", self.token[:2])[0])
-            except Exception:              # a reply cut short (IndexError, struct's error): none
-                self.addr = None
-            if self.addr is None:
-                self._failed(now, "no address for " + self.host)
-            else:
-                self._start(now)
-            return
+            self._address(now, data)
+        else:
+            self._time(now, data)
+
+    def _address(self, now, data):
+        try:
+            self.addr = dns_answer(data, struct.unpack(">H", self.token[:2])[0])
+        except Exception:              # a reply cut short (IndexError, struct's error): none
+            self.addr = None
+        if self.addr is None:
+            self._failed(now, "no address for " + self.host)
+        else:
+            self._start(now)
+
+    def _time(self, now, data):
         t = ntp_answer(data, self.token[40:48])
         if t is None:
             kiss = data[12:16] if len(data) >= 48 and data[1] == 0 else b""   # stratum 0: a kiss code
