@@ -62,6 +62,10 @@ THERMAL_STOP = const(3)
 _RESTORE_MS = const(1000)
 _HOTTEST_C = const(1000000)       # beyond any reading: the window's open ends
 _COLDEST_C = const(-1000000)
+# Colder than this is no temperature but a broken sensor or input (a TMP36 at 0 V reads -50 C, the
+# RP2040's own sensor at full scale -1480 C): below any such sensor's range (TMP36: -40 C) and any
+# charger's ambient (IEC 61851-1 outdoors: -25 C). Ignored like no reading: it never lowers the level.
+_SENSOR_MIN_C = const(-40)
 
 
 class Thermal:
@@ -81,7 +85,7 @@ class Thermal:
         self.count = 0
 
     def update(self, temp_c, now_ms, ticks_diff):
-        if temp_c is None:
+        if temp_c is None or temp_c < _SENSOR_MIN_C:
             return self.level
         if temp_c >= self.stop_c:
             level = THERMAL_STOP
