@@ -56,3 +56,60 @@ def test_a_cold_but_real_reading_still_restores():
     d.set(temp_c=-30.0)                    # a winter night, outdoors: a real reading
     d.run(7.0)
     assert d.duty == pytest.approx(53.32, abs=0.02)
+
+
+# --- a contactor found closed after a week's rest is a weld (facts 6), whatever the tick count -----
+
+class Core:
+    """The core alone, stepped on the port's wrapping tick count (MicroPython's ticks_ms wraps at
+    2**30 ms, 12.4 days, and ticks_diff reads at most 2**29 ms, 6.2 days, ahead), with a car behind
+    an ideal pilot and a contactor whose mirror contact follows the coil unless it sticks."""
+
+    def __init__(self):
+        from evse.core.charger import Charger, Measurements
+        from evse.core.ticks import ticks_diff
+        from evse.services import settings as S
+        cfg = S.defaults()
+        cfg["max_current"] = 16
+        cfg["rcd_selftest"] = False       # (a bench without a monitor: the close sequence is not the point)
+        self.ch = Charger(cfg, diff=ticks_diff, max_amps=32)
+        self.m = Measurements()
+        self.now = 0
+        self.car_mv = 12000               # the positive plateau the car makes: A 12 V, B 9 V, C 6 V
+        self.stuck = False                # the contacts closed whatever the coil
+
+    def run(self, ms, every=10):
+        from evse.core import limits as L
+        ch, m = self.ch, self.m
+        end = self.now + ms
+        while self.now < end:
+            mode = ch.out.pilot_mode
+            pos = -12000 if mode == L.PILOT_F else self.car_mv
+            m.pilot_pos, m.pilot_ok = pos, True
+            m.pilot_neg = -12000 if mode in (L.PILOT_PWM, L.PILOT_5PCT) else pos
+            m.feedback = 1 if ch.out.contactor or self.stuck else 0
+            ch.step(m, self.now & ((1 << 30) - 1))
+            self.now += every
+        return self
+
+
+@pytest.mark.parametrize("rest_days", [1, 6, 7, 12])
+def test_contacts_that_close_by_themselves_after_days_at_rest_are_a_weld(rest_days):
+    c = Core().run(500)
+    c.car_mv = 9000
+    c.run(500)
+    c.car_mv = 6000
+    c.run(1000)
+    assert c.ch.state == "C2" and c.ch.out.contactor
+    c.car_mv = 9000
+    c.run(500)
+    c.car_mv = 12000                      # the car leaves: A1, the contactor open and settled
+    c.run(500)
+    assert c.ch.state == "A1" and not c.ch.out.contactor and c.ch.fault is None
+    c.run(rest_days * 86400000, every=60000)   # at rest (the core's steps as sparse as it likes)
+    c.stuck = True                        # the coil's driver shorts: the contacts pull in
+    c.run(1000)
+    assert c.ch.fault == "weld", (rest_days, c.ch.state)
+    c.car_mv = 9000                       # the next car is offered nothing on live contacts
+    c.run(1000)
+    assert c.ch.fault == "weld" and c.ch.out.amps_x10 == 0 and c.ch.state == "fault"

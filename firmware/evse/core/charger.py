@@ -568,9 +568,10 @@ class Charger:
         if self.t_closed is not None:
             if m.feedback == 0 and self._expired(self.t_closed, now, L.FEEDBACK_SETTLE_MS + 1):
                 self._set_fault(V.FAULT_NO_CLOSE, now)
-        elif m.feedback == 1 and (
-                self.t_opened is None or self._expired(self.t_opened, now, L.FEEDBACK_SETTLE_MS + 1)):
-            self._set_fault(V.FAULT_WELD, now)
+        elif self.t_opened is None or self._expired(self.t_opened, now, L.FEEDBACK_SETTLE_MS + 1):
+            self.t_opened = None        # settled: stopped (ticks wrap: after 2**29 ms it read as new)
+            if m.feedback == 1:
+                self._set_fault(V.FAULT_WELD, now)
 
     def _pilot_faults(self, ps, now):
         """E or F, impossible levels, a missing diode, D without ventilation, PP: open at once."""
