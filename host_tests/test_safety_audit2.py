@@ -113,3 +113,36 @@ def test_contacts_that_close_by_themselves_after_days_at_rest_are_a_weld(rest_da
     c.car_mv = 9000                       # the next car is offered nothing on live contacts
     c.run(1000)
     assert c.ch.fault == "weld" and c.ch.out.amps_x10 == 0 and c.ch.state == "fault"
+
+
+# --- over-current is judged against the current signalled now, days after a lowering (facts 7) ----
+
+@pytest.mark.parametrize("rest_days", [1, 7, 13])
+def test_a_car_that_draws_over_a_lowered_duty_days_later_is_tripped(rest_days):
+    c = Core()
+    c.ch.set_limit("settings", 32)
+    c.run(500)
+    c.car_mv = 9000
+    c.run(500)
+    c.car_mv = 6000
+    c.run(1000)
+    c.m.current_ma = 32000                # charging at 32 A ...
+    c.run(2000)
+    c.ch.set_limit("console", 16)         # ... the limit drops to 16 A and the car follows
+    c.run(3000)
+    c.m.current_ma = 16000
+    c.run(3000)
+    c.car_mv = 9000                       # full: B2, the PWM still offering 16 A, for days
+    c.m.current_ma = 0
+    c.run(1000)
+    c.run(rest_days * 86400000, every=60000)
+    c.car_mv = 6000                       # it tops up, drawing 30 A against 16 A signalled
+    c.run(1000)
+    assert c.ch.out.contactor and c.ch.out.amps_x10 == 160
+    c.m.current_ma = 30000
+    t = c.now
+    while c.ch.fault is None and c.now - t < 30000:
+        c.run(10)
+    # (16 + 0.5) x 1.10 = 18.15 A for 7 s; a stale reference of 32 A made it 35.75 A
+    assert c.ch.fault == "overcurrent" and not c.ch.out.contactor, (rest_days, c.ch.state)
+    assert c.now - t <= 7100

@@ -30,8 +30,10 @@ class OverCurrent:
         self._signalled_x10 = amps_x10
 
     def reference_x10(self, now_ms, ticks_diff):
-        if self._prev_x10 and ticks_diff(now_ms, self._prev_until) < L.OC_SIGNAL_WINDOW_MS:
-            return self._prev_x10
+        if self._prev_x10:
+            if 0 <= ticks_diff(now_ms, self._prev_until) < L.OC_SIGNAL_WINDOW_MS:
+                return self._prev_x10
+            self._prev_x10 = 0        # over for good (ticks wrap: days later it read as recent)
         return self._signalled_x10
 
     def check(self, measured_ma, now_ms, ticks_diff):
