@@ -146,3 +146,19 @@ def test_a_car_that_draws_over_a_lowered_duty_days_later_is_tripped(rest_days):
     # (16 + 0.5) x 1.10 = 18.15 A for 7 s; a stale reference of 32 A made it 35.75 A
     assert c.ch.fault == "overcurrent" and not c.ch.out.contactor, (rest_days, c.ch.state)
     assert c.now - t <= 7100
+
+
+# --- a pause of a week ends when its cause does: X1 for 3 s at least, not for days (facts 4) ------
+
+@pytest.mark.parametrize("paused_days", [1, 7])
+def test_a_pause_of_days_ends_within_the_x1_hold(paused_days):
+    c = Core().run(500)
+    c.car_mv = 9000
+    c.run(500)
+    assert c.ch.state == "B2"
+    c.ch.set_limit("console", 0)          # nothing to offer (a schedule, a remote controller): X1
+    c.run(1000)
+    c.run(paused_days * 86400000, every=60000)
+    c.ch.set_limit("console", None)       # offered again: the PWM within the 3 s X1 hold
+    c.run(100)
+    assert c.ch.state == "B2" and c.ch.out.amps_x10 == 160, (paused_days, c.ch.state)

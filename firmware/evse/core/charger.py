@@ -670,7 +670,7 @@ class Charger:
         if ps == P.A:
             self._unplugged(now)
             return V.ST_A1
-        offer = self._may_offer() and (self.t_x1_hold is None or not self._holding_x1(now))
+        offer = (self.t_x1_hold is None or not self._holding_x1(now)) and self._may_offer()
         if ps == P.C or ps == P.D:
             return self._asking(m, ps, now, offer)
         return self._not_asking(now, offer)
@@ -728,9 +728,12 @@ class Charger:
                      or self._offer_x10 == 0))
 
     def _holding_x1(self, now):
-        """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request)."""
-        return (self.out.pilot_mode == L.PILOT_X1 and self.t_x1_hold is not None
-                and not self._expired(self.t_x1_hold, now, L.X1_MIN_MS))
+        """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request).
+        The hold over, its timer stops (ticks wrap: after 2**29 ms it read as new, for 6.2 days)."""
+        if self.out.pilot_mode == L.PILOT_X1 and not self._expired(self.t_x1_hold, now, L.X1_MIN_MS):
+            return True
+        self.t_x1_hold = None
+        return False
 
     def _unplugged(self, now):
         self._open(now)
