@@ -61,7 +61,7 @@ class App:
         self.web = None                            # evse.services.web when web_port is set
         self.spawn = None                          # asyncio.create_task once the loop runs
         self._start_meter(board, flash_dir)
-        self.reset_cause = hal.reset_cause()
+        self.reset_cause = hal.reset_cause(board.PWM_PORT)
         if self.reset_cause == hal.WDT_RESET:
             self.journal.add(ticks_ms(), "watchdog_reset", V.ST_BOOT)
         for e in self.settings_errors:

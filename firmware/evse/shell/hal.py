@@ -44,8 +44,15 @@ def reset():
     machine.reset()
 
 
-def reset_cause():
-    return machine.reset_cause()
+def reset_cause(port=None):
+    """machine.reset_cause(). The rp2 port says WDT_RESET after every reset its watchdog made, and
+    machine.reset() is one (the pico-sdk's watchdog_reboot forces it: WATCHDOG REASON.FORCE, bit 1):
+    there only REASON.TIMER (bit 0; RP2040 datasheet 4.7, Watchdog) is a watchdog that was not fed. A
+    reboot asked for (make flash, the console, OCPP Reset) reads as a hard reset (2)."""
+    c = machine.reset_cause()
+    if c == WDT_RESET and port == "rp2" and not machine.mem32[0x40058008] & 1:
+        return 2
+    return c
 
 
 def tick_light(board):

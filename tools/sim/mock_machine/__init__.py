@@ -123,12 +123,13 @@ pwm_port = "sim"        # whose PWM arithmetic PWM models: "rp2", "esp32" or "si
 uarts = {}              # uart id -> UART object
 wdt = None
 _reset_cause = 1
+_wd_reason = 0          # rp2 WATCHDOG REASON (0x40058008): 1 TIMER (not fed), 2 FORCE (machine.reset())
 _irq_depth = 0
 
 
 def reset_world():
     """Forget every pin, PWM and hook (a power cycle of the board and its harness)."""
-    global wdt, _reset_cause, pwm_port
+    global wdt, _reset_cause, _wd_reason, pwm_port
     pwm_port = "sim"
     adc_sources.clear()
     adc_conv_us.clear()
@@ -137,6 +138,7 @@ def reset_world():
         d.clear()
     wdt = None
     _reset_cause = PWRON_RESET
+    _wd_reason = 0
     del clock.timers[:]
     clock.held = False
     del clock.deferred[:]
@@ -233,6 +235,7 @@ class Pin:
 # from the C so host tests see the duty the real hardware would run, not the one firmware asked for.
 RP2_CLK_HZ = 125000000      # rp2: clk_sys
 RP2_PWM_BASE = 0x40050000   # RP2040 datasheet 4.5.3: slice n at + 0x14 * n (DIV +4, CC +0xc, TOP +0x10)
+RP2_WATCHDOG_REASON = 0x40058008   # RP2040 datasheet 4.7, WATCHDOG REASON: bit 0 TIMER, bit 1 FORCE
 ESP32_LEDC_HZ = 80000000    # esp32: the LEDC runs from the APB clock
 SIM_PWM_HZ = 4000000        # sim: the virtual board's PWM counter
 
@@ -375,9 +378,12 @@ def _pwm_ctr(s):
 
 
 class _Mem32:
-    """machine.mem32: the rp2 PWM slices' DIV, CTR, CC and TOP registers (reads only)."""
+    """machine.mem32: the rp2 PWM slices' DIV, CTR, CC and TOP registers and the watchdog's REASON
+    (reads only)."""
 
     def __getitem__(self, addr):
+        if addr == RP2_WATCHDOG_REASON and pwm_port == "rp2":
+            return _wd_reason
         off = addr - RP2_PWM_BASE
         if pwm_port != "rp2" or not 0 <= off < 0x14 * 8:
             raise ValueError("mem32: address 0x%x not modelled" % addr)
@@ -604,9 +610,12 @@ def reset_cause():
     return _reset_cause
 
 
-def set_reset_cause(c):
-    global _reset_cause
+def set_reset_cause(c, wd_reason=None):
+    """The next boot's machine.reset_cause(); on rp2 also the watchdog's REASON register (by default
+    TIMER for WDT_RESET: a watchdog not fed; the port's machine.reset() gives WDT_RESET with FORCE, 2)."""
+    global _reset_cause, _wd_reason
     _reset_cause = c
+    _wd_reason = (1 if c == WDT_RESET else 0) if wd_reason is None else wd_reason
 
 
 def reset():

@@ -1,0 +1,91 @@
+"""The Raspberry Pi Pico brought up as a board: what the rp2 port really does, checked on the host's
+mock of it and on the stock MicroPython v1.28.0 image in the emulated RP2040 (tools/rp2emu).
+
+Bench scenario (reset causes): the fault journal counts a `watchdog_reset` when the watchdog reset a
+board whose control loop stopped feeding it. On the rp2 port `machine.reset()` is itself a
+watchdog reset (the pico-sdk's `watchdog_reboot` forces the watchdog: REASON.FORCE) and
+`machine.reset_cause()` says WDT_RESET for it as for a timeout (REASON.TIMER). So every reboot
+asked for - the end of `make flash`, the console's `reboot`, an OCPP Reset - was journalled as a
+watchdog reset: measured on the emulated Pico, the journal read `watchdog_reset` 1 after the flash's
+own reset and 2 after one console `reboot`, with the chip's REASON register 2 (FORCE) both times. A
+hung interpreter (the maintenance feeds stopped, the VM held in one call in C) is reset after 2 s
+with REASON 1 (TIMER), and that one must still count."""
+import pytest
+
+from evse.services import journal
+from tools import rp2emu
+from tools.sim import mock_machine as mm
+from tools.sim.drive import Drive
+
+WHY = rp2emu.missing()
+TIMER, FORCE = 1, 2              # RP2040 WATCHDOG REASON bits
+
+
+def _watchdog_resets(flash_dir):
+    return journal.read(flash_dir + "/faults.json")["counters"].get("watchdog_reset", 0)
+
+
+def test_a_reboot_asked_for_on_the_pico_is_no_watchdog_reset_but_a_timeout_is(tmp_path):
+    b = Drive(config={"max_current": 32}, board="rpi_pico", flash_dir=str(tmp_path))
+    b.run(0.5)
+    rig = b.rig
+    rig.power_off()                                  # machine.reset() as the rp2 port does it
+    mm.set_reset_cause(mm.WDT_RESET, wd_reason=FORCE)
+    rig.power_on()
+    b.run(0.5)
+    assert _watchdog_resets(str(tmp_path)) == 0
+    rig.power_off()                                  # the watchdog, not fed
+    mm.set_reset_cause(mm.WDT_RESET, wd_reason=TIMER)
+    rig.power_on()
+    b.run(0.5)
+    assert _watchdog_resets(str(tmp_path)) == 1
+
+
+def test_a_reboot_asked_for_on_another_port_is_read_as_it_says(tmp_path):
+    b = Drive(config={"max_current": 32}, flash_dir=str(tmp_path))    # the sim board: no REASON
+    b.rig.power_off()
+    mm.set_reset_cause(mm.WDT_RESET)
+    b.rig.power_on()
+    b.run(0.5)
+    assert _watchdog_resets(str(tmp_path)) == 1
+
+
+def _reboot_and_wait(pico, want_boots, wall_s=300):
+    assert pico.pump(until=lambda: pico.boots >= want_boots, wall_s=wall_s, emu_s=5.0)
+    assert pico.boots >= want_boots, pico.boot_reasons
+    pico.pump(emu_s=1.5, wall_s=wall_s)              # MicroPython's start and the imports
+
+
+@pytest.mark.skipif(WHY is not None, reason="emulated Pico: %s" % WHY)
+def test_on_the_emulated_pico_only_a_starved_watchdog_is_journalled():
+    from tools.sim.bench.rp2 import PicoRig
+    rig = PicoRig({})                 # `make flash` (or its kept flash): booted by machine.reset()
+    pico = rig.pico
+    try:
+        assert pico.boot_reasons[-1][1] == FORCE, pico.boot_reasons
+        log = pico.console({"cmd": "log"})
+        assert log["counters"].get("watchdog_reset", 0) == 0, log
+
+        boots = pico.boots
+        assert pico.console({"cmd": "reboot"})["rebooting"]
+        _reboot_and_wait(pico, boots + 1)
+        assert pico.boot_reasons[-1][1] == FORCE, pico.boot_reasons
+        log = pico.console({"cmd": "log"})
+        assert log["counters"].get("watchdog_reset", 0) == 0, log
+
+        # Ctrl-C (maintenance: the watchdog fed from a soft timer), the feeds stopped by hand and
+        # the VM held in one call in C: the watchdog resets the board within its 2 s.
+        boots = pico.boots
+        pico.serial("\x03")
+        pico.pump(emu_s=0.3, wall_s=120)
+        pico.serial("from evse.shell import maint\r")
+        pico.pump(emu_s=0.2, wall_s=120)
+        t0 = pico.t_us
+        pico.serial("maint.stop(); sum(range(10 ** 9))\r")
+        _reboot_and_wait(pico, boots + 1)
+        t_reset, reason = pico.boot_reasons[-1]
+        assert reason == TIMER and t_reset - t0 <= 2100000, pico.boot_reasons
+        log = pico.console({"cmd": "log"})
+        assert log["counters"].get("watchdog_reset", 0) == 1, log
+    finally:
+        rig.close()
