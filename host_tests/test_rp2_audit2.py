@@ -89,3 +89,57 @@ def test_on_the_emulated_pico_only_a_starved_watchdog_is_journalled():
         assert log["counters"].get("watchdog_reset", 0) == 1, log
     finally:
         rig.close()
+
+
+# Bench scenario (the economiser on the real port): the coil is closed at full current, and after
+# L.ECON_PULL_MS the hardware layer hands GP15 to a 20 kHz PWM at the hold duty once it reads its
+# own output back closed (`hal.set_contactor`: Pin.value() of the coil). A real RP2040's pad reads
+# back the level it drives; rp2040js 1.4.1 read an output as the external level alone, 0, so on the
+# emulated Pico the closed coil read open, the coil was "closed" again every tick and the economiser
+# never took over (measured: Pin(15, OUT, value=1).value() 0; slice 7 untouched after 250 ms).
+ECON_SCRIPT = """
+import machine, time, board
+from evse.core import limits as L
+from evse.shell import hal
+print("READBACK", machine.Pin(15, machine.Pin.OUT, value=1).value(), machine.Pin(15, machine.Pin.OUT, value=0).value())
+hw = hal.Hardware(board)
+hw.set_pilot(L.PILOT_PWM, 320)
+hw.set_contactor(True, 1, True, time.ticks_ms())
+for i in range(30):
+    time.sleep_ms(10)
+    hw.set_contactor(True, 1, True, time.ticks_ms())       # as the loop does while it pulls in
+m = machine.mem32
+print("ECON", int(hw._econ is not None), m[0x40050000 + 0x14 * 7 + 0x10] & 0xffff, m[0x40050000 + 0x14 * 7 + 4],
+      m[0x40050000 + 0x14 * 7 + 0x0c] >> 16, m[0x40050010] & 0xffff, m[0x40050004])
+hw.safe()
+print("SAFE", machine.Pin(15).value(), m[0x40050000 + 0x14 * 7] & 1)
+"""
+
+
+@pytest.mark.skipif(WHY is not None, reason="emulated Pico: %s" % WHY)
+def test_the_economiser_takes_over_the_coil_on_the_emulated_pico():
+    import subprocess
+    import sys
+    from tools.rp2emu import Pico, hold, load_board
+    board = load_board("rpi_pico")
+    with Pico(board) as pico:
+        w = pico.world                                    # a car in C: the stall guard (its loop
+        w.plugged, w.pp_ohms, w.ev_ohms = True, 150, 882  # never measures here) sees it asking
+        w.recompute()
+        pico.push()
+        pico.pump(emu_s=1.0, wall_s=120)                  # the stock image at its REPL
+        hold.install(pico)
+        proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", pico.port, "exec", ECON_SCRIPT],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert pico.pump(until=lambda: proc.poll() is not None, wall_s=600), "mpremote hung"
+        out = proc.stdout.read().decode()
+    rows = dict((x.split()[0], [int(v) for v in x.split()[1:]]) for x in out.splitlines()
+                if x.split() and x.split()[0] in ("READBACK", "ECON", "SAFE"))
+    assert rows.get("READBACK") == [1, 0], out
+    engaged, top, div, cc, pilot_top, pilot_div = rows["ECON"]
+    assert engaged, out
+    hz = 125e6 * 16 / div / (top + 1)
+    assert hz == pytest.approx(20000, rel=0.001) and cc / (top + 1) == pytest.approx(0.4, abs=0.001), out
+    assert (pilot_top, pilot_div) == (64515, 31), out     # the pilot's slice untouched: 1 kHz
+    assert rows["SAFE"] == [0, 0], out                     # safe(): the coil low, its slice stopped
+

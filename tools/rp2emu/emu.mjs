@@ -30,7 +30,7 @@ import fs from 'fs';
 import net from 'net';
 import readline from 'readline';
 import { createRequire } from 'module';
-import { RP2040, USBCDC, ConsoleLogger, LogLevel } from 'rp2040js';
+import { RP2040, USBCDC, ConsoleLogger, LogLevel, GPIOPinState } from 'rp2040js';
 
 const { decodeBlock } = createRequire(import.meta.url)('uf2');   // its ESM build does not resolve
 
@@ -227,6 +227,7 @@ function boot() {
     };
   }
   for (const [p, v] of Object.entries(inputs)) mcu.gpio[p].setInputValue(!!v);
+  for (const g of mcu.gpio) padLoopback(g);
   for (const p of watch) watchPin(p);
   markHigh = false;
   spans = [];
@@ -295,6 +296,18 @@ function followMark() {
     markHigh = high;
     if (high) { litAt = litTotal; litFromUs = nowUs(); }
     else spans.push([litFromUs, nowUs(), litTotal - litAt]);
+  });
+}
+
+function padLoopback(g) {
+  // A driven pad reads back the level it drives (RP2040 datasheet 2.19: the input buffer sits on
+  // the pad): Pin.value() of an output is that output. rp2040js 1.4.1 reads GPIO_IN from the
+  // external level alone (0 for an output nobody drives from outside), so the firmware's check of
+  // its own coil output (hal.set_contactor) read a closed coil as open and the economiser never
+  // took over on the emulated Pico. Released, the pin reads what the controller drives, else its pull.
+  g.addListener((v) => {
+    if (v === GPIOPinState.High || v === GPIOPinState.Low) g.setInputValue(v === GPIOPinState.High);
+    else g.setInputValue(g.index in inputs ? !!inputs[g.index] : v === GPIOPinState.InputPullUp);
   });
 }
 
