@@ -143,3 +143,28 @@ def test_the_economiser_takes_over_the_coil_on_the_emulated_pico():
     assert (pilot_top, pilot_div) == (64515, 31), out     # the pilot's slice untouched: 1 kHz
     assert rows["SAFE"] == [0, 0], out                     # safe(): the coil low, its slice stopped
 
+
+# Bench scenario (a technician's Pico board file): the coil on GP17, beside the pilot's GP16. Both
+# are PWM slice 0 (RP2040 datasheet 4.5.2: GPn is slice (n >> 1) & 7), which has one counter. With
+# `economiser` on, hal.set_contactor makes GP17 a 20 kHz PWM after the pull-in, and the rp2 port
+# sets slice 0's TOP and DIV for it: measured on the emulated Pico, slice 0 went from TOP 64515,
+# DIV 31/16 (1000.00 Hz) to TOP 6249, DIV 1 and the pilot on GP16 from 1000 us periods to 50 us
+# (20 kHz; IEC 61851-1 allows 980-1020 Hz). The board check took that board file.
+@pytest.mark.parametrize("coils, refused", [
+    ("(17, 14)", True),            # slice 0 B beside the pilot's slice 0 A
+    ("(0, 14)", True),             # slice 0 A: the pilot's very channel
+    ("(15, 17)", False),           # the second coil is never a PWM: only a GPIO
+    ("(15, 14)", False),           # the reference Pico: slice 7
+])
+def test_a_pico_coil_on_the_pilots_pwm_slice_is_refused(tmp_path, coils, refused):
+    from host_tests.test_boards import _variant
+    from tools import boardcheck
+    edits = {"CONTACTOR_PINS": coils}
+    if coils.startswith("(0,"):
+        edits.update(MODBUS_UART=None, MODBUS_TX_PIN=None, MODBUS_RX_PIN=None, MODBUS_DE_PIN=None)
+    problems = boardcheck.check(_variant(tmp_path, "rpi_pico", edits))
+    clash = [p for p in problems if "PWM slice" in p]
+    assert bool(clash) == refused, problems
+    if refused:
+        assert clash[0].startswith("CONTACTOR_PINS: GP%s is on PWM slice 0 with the pilot's GP16"
+                                   % coils[1:].split(",")[0]), clash

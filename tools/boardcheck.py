@@ -110,6 +110,20 @@ class Rp2:
             return "GP%d has no ADC: use GP26-28 (ADC0-2)" % pin
         return None                   # every GPIO resets as an input with its pull-down: low
 
+    def pwm_problem(self, b):
+        """The economiser drives the first coil output as a 20 kHz PWM (hal.set_contactor). GPn is
+        channel A or B of slice (n >> 1) & 7 (RP2040 datasheet 4.5.2: GP0, 1, 16, 17 slice 0 ...),
+        and a slice has one counter: on the pilot's slice the port sets that counter for 20 kHz, and
+        the pilot runs at 20 kHz (measured on the emulated Pico: 50 us periods on GP16)."""
+        pilot, coils = b.get("PILOT_PWM_PIN"), b.get("CONTACTOR_PINS")
+        if not (_int(pilot) and isinstance(coils, tuple) and coils and _int(coils[0])):
+            return None
+        if coils[0] != pilot and (coils[0] >> 1) & 7 == (pilot >> 1) & 7:
+            return ("CONTACTOR_PINS: GP%d is on PWM slice %d with the pilot's GP%d: the economiser's "
+                    "20 kHz would set the pilot's frequency (use a coil pin on another slice)" % (
+                        coils[0], (pilot >> 1) & 7, pilot))
+        return None
+
     def uart_problem(self, kind, pin, uart):
         if pin % 4 != (0 if kind == "uart_tx" else 1) or ((pin + 4) // 8) % 2 != uart:
             return "GP%d is not UART%d %s (TX GP0/12/16/28 UART0, GP4/8/20/24 UART1; RX the next pin)" % (
@@ -298,6 +312,9 @@ def check_pins(b):
                 used[g] = attr
     if b.get("MODBUS_TX_PIN") is not None and b.get("MODBUS_RX_PIN") is None:
         out.append("MODBUS_RX_PIN: missing (MODBUS_TX_PIN is set)")
+    why = chip.pwm_problem(b) if hasattr(chip, "pwm_problem") else None
+    if why:
+        out.append(why)
     return out
 
 
