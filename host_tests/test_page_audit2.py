@@ -77,3 +77,13 @@ def test_on_a_phone_nothing_is_wider_than_the_screen(seen):
     sideways. Now the page is the screen's width; the history table scrolls in its own box."""
     assert seen["page_width"] == [PHONE_W, PHONE_W], seen["page_width"]
     assert seen["cut_off"] == [], seen["cut_off"]
+
+
+def test_every_field_has_a_label_and_the_messages_are_announced(seen):
+    """A screen reader or a voice control names a field by its label: the 70 settings fields and the
+    bundle's file field had none (their name sat in another cell). The message line says what
+    became of each click: a status region, so that it is read out."""
+    assert seen["unlabelled"] == [], seen["unlabelled"]
+    assert seen["named"] == {"max_current": "s-max_current", "require_auth": "s-require_auth",
+                             "ocpp_url": "s-ocpp_url"}, seen["named"]
+    assert seen["status_regions"] == 1
