@@ -87,3 +87,13 @@ def test_every_field_has_a_label_and_the_messages_are_announced(seen):
     assert seen["named"] == {"max_current": "s-max_current", "require_auth": "s-require_auth",
                              "ocpp_url": "s-ocpp_url"}, seen["named"]
     assert seen["status_regions"] == 1
+
+
+def test_the_history_and_its_csv_follow_a_session_that_ends_while_the_page_is_open(seen):
+    """The owner watches the car charge, it leaves: the table still showed the sessions of the
+    login and "Download CSV" gave the file without the session just ended, while the charger's
+    /api/v1/history had it."""
+    assert seen["rows_while_charging"] == 2
+    assert seen["rows_after"] == 3, seen
+    assert seen["csv_name"] == "evse-history.csv"
+    assert len(seen["csv"].strip().split("\r\n")) == 4 and seen["csv"].split("\r\n")[3].startswith("3,"), seen["csv"]
