@@ -97,3 +97,18 @@ def test_the_history_and_its_csv_follow_a_session_that_ends_while_the_page_is_op
     assert seen["rows_after"] == 3, seen
     assert seen["csv_name"] == "evse-history.csv"
     assert len(seen["csv"].strip().split("\r\n")) == 4 and seen["csv"].split("\r\n")[3].startswith("3,"), seen["csv"]
+
+
+def test_a_lost_connection_is_said_and_its_end_too(seen):
+    """The charger unreachable (socket closed, the status poll failing): the page said "Failed to
+    fetch" and kept saying it in red after the charger answered again. A network gone silent (Wi-Fi
+    lost: the socket stays open, nothing arrives; the charger sends every 10 s) left the page saying
+    nothing at all, its figures frozen as if live: on the bench, 30 s showing "A1, contactor open"
+    while the car charged. Now a socket silent for 15 s counts as lost, and the page says so until the
+    charger answers again."""
+    assert seen["closed"] == [LOST, "bad"], seen["closed"]
+    assert seen["closed_back"] == ["connected again", "ok"], seen["closed_back"]
+    assert seen["silent_8s"] == ["connected again", "ok"], seen["silent_8s"]     # within the 10 s resend
+    assert seen["silent_17s"] == [LOST, "bad"], seen["silent_17s"]
+    assert seen["silent_back"] == ["connected again", "ok"], seen["silent_back"]
+    assert seen["state_back"].startswith("C2"), seen["state_back"]
