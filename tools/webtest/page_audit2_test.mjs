@@ -14,7 +14,8 @@ const c = JSON.parse(readFileSync(casesFile, "utf8"));
 const exe = process.env.CHROMIUM || "/usr/bin/chromium";
 const browser = await chromium.launch({ executablePath: exe, headless: true, args: ["--no-sandbox"] });
 const out = {};
-let status = c.charging, csv = c.csv_before, online = true, sock = null;
+let status = c.charging, csv = c.csv_before, online = true, sock = null, busy = 0;
+out.most_at_once = 0;                               // the login's follow-up requests in flight together
 const msg = async page => [await page.locator("#msg").textContent(), await page.locator("#msg").getAttribute("class")];
 try {
   const page = await browser.newPage({ viewport: { width: 375, height: 667 }, acceptDownloads: true });
@@ -25,9 +26,13 @@ try {
     if (!online) return route.abort("internetdisconnected");
     if (path === "/api/v1/status") return json(status);
     if (path === "/api/v1/login") return json({ ok: true, token: "t0k" });
-    if (path === "/api/v1/settings") return json(c.settings);
-    if (path === "/api/v1/firmware") return json({ ok: true, version: "0.1.0", active: null, update: "idle" });
-    if (path === "/api/v1/history") return route.fulfill({ contentType: "text/csv", body: csv });
+    const slow = reply => {                        // a board answers one after another, slowly
+      out.most_at_once = Math.max(out.most_at_once, ++busy);
+      setTimeout(() => { busy--; reply(); }, 300);
+    };
+    if (path === "/api/v1/settings") return slow(() => json(c.settings));
+    if (path === "/api/v1/firmware") return slow(() => json({ ok: true, version: "0.1.0", active: null, update: "idle" }));
+    if (path === "/api/v1/history") return slow(() => route.fulfill({ contentType: "text/csv", body: csv }));
     return route.fulfill({ status: 404, contentType: "application/json", body: '{"ok": false, "error": "not found"}' });
   });
   await page.routeWebSocket(/\/api\/v1\/ws$/, ws => {
@@ -39,7 +44,9 @@ try {
   await page.fill("#pw", "bench-password-0123");
   await page.click("#loginbtn");
   await page.locator("#s-max_current").waitFor();
-  await page.waitForFunction(() => document.querySelectorAll("#history tr").length > 1);
+  await page.waitForFunction(() => document.querySelectorAll("#history tr").length > 1
+                             && document.getElementById("fw").textContent.startsWith("running"));
+  out.login_at_once = out.most_at_once;
   // a phone: nothing wider than the screen
   out.page_width = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
   out.cut_off = await page.evaluate(() => Array.from(document.querySelectorAll("input,select,button,a")).filter(e => {
@@ -86,6 +93,12 @@ try {
   await page.waitForTimeout(4000);
   out.silent_back = await msg(page);
   out.state_back = await page.locator("#state").textContent();
+  // the meter stops answering: the charger says so beside its zeros
+  sock.send(JSON.stringify(c.meter_failing));
+  await page.waitForTimeout(500);
+  out.meter = [await page.locator("#v-Meter").count() ? await page.locator("#v-Meter").textContent() : null,
+               await page.locator("#v-Meter").count() ? await page.locator("#v-Meter").getAttribute("class") : null];
+  out.meter_current = await page.locator("#v-Currentperphase").textContent();
 } catch (e) {
   out.error = String(e);
 } finally {
