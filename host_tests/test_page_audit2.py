@@ -125,3 +125,12 @@ def test_after_login_the_page_asks_the_charger_one_thing_at_a_time(seen):
     no room (MemoryError: memory allocation failed, allocating 3704 bytes, on the board's console).
     Asked one after another: 0 of 25."""
     assert seen["login_at_once"] == 1, seen["login_at_once"]
+
+
+def test_a_meter_that_does_not_answer_is_said_beside_its_zeros(seen):
+    """A Modbus meter unplugged or mis-addressed: the status has meter_error and zeros for the
+    current and the power; the page showed "0.0 A / 0.0 A / 0.0 A" and "0 W" as if measured and said
+    nothing of the meter. It now has a Meter row: in red, which meter and why it is not read."""
+    err = seen["meter"]
+    assert err[0] is not None and err[0].startswith("sdm630 not read: uart write:") and err[1] == "bad", err
+    assert seen["meter_current"] == "0.0 A / 0.0 A / 0.0 A"
