@@ -134,3 +134,12 @@ def test_a_meter_that_does_not_answer_is_said_beside_its_zeros(seen):
     err = seen["meter"]
     assert err[0] is not None and err[0].startswith("sdm630 not read: uart write:") and err[1] == "bad", err
     assert seen["meter_current"] == "0.0 A / 0.0 A / 0.0 A"
+
+
+def test_a_setting_saved_for_the_next_boot_shows_what_was_saved(seen):
+    """model saved as "garage-1" (it applies after a reboot): the page said "saved model; after a
+    reboot: model", then read the settings again, which hold what runs until the reboot, and the
+    field went back to "evse": the owner's change looked lost (on the virtual board too, until its
+    reboot). The field now shows the value saved."""
+    assert seen["saved_msg"] == "saved model; after a reboot: model", seen["saved_msg"]
+    assert seen["saved_model"] == "garage-1", seen["saved_model"]

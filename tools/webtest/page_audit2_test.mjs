@@ -30,7 +30,11 @@ try {
       out.most_at_once = Math.max(out.most_at_once, ++busy);
       setTimeout(() => { busy--; reply(); }, 300);
     };
-    if (path === "/api/v1/settings") return slow(() => json(c.settings));
+    if (path === "/api/v1/settings" && rq.method() === "PUT") {     // saved; the reply as the service's
+      const values = JSON.parse(rq.postData()).values;
+      return json({ ok: true, saved: values, reboot: Object.keys(values).filter(k => !c.settings.live.includes(k)) });
+    }
+    if (path === "/api/v1/settings") return slow(() => json(c.settings));     // what runs until the reboot
     if (path === "/api/v1/firmware") return slow(() => json({ ok: true, version: "0.1.0", active: null, update: "idle" }));
     if (path === "/api/v1/history") return slow(() => route.fulfill({ contentType: "text/csv", body: csv }));
     return route.fulfill({ status: 404, contentType: "application/json", body: '{"ok": false, "error": "not found"}' });
@@ -99,6 +103,12 @@ try {
   out.meter = [await page.locator("#v-Meter").count() ? await page.locator("#v-Meter").textContent() : null,
                await page.locator("#v-Meter").count() ? await page.locator("#v-Meter").getAttribute("class") : null];
   out.meter_current = await page.locator("#v-Currentperphase").textContent();
+  // a setting that applies after a reboot, saved: its field shows what was saved
+  await page.fill("#s-model", "garage-1");
+  await page.click("#save");
+  await page.waitForTimeout(1000);
+  out.saved_msg = await page.locator("#msg").textContent();
+  out.saved_model = await page.locator("#s-model").inputValue();
 } catch (e) {
   out.error = String(e);
 } finally {
