@@ -4,19 +4,15 @@ real ones from a bench charger with its web service (its settings reply, its sta
 charging and after the car left, its charging history as CSV); the page runs in Debian's chromium
 driven by playwright-core (tools/webtest/page_audit2_test.mjs; skipped, saying why, without them)."""
 import asyncio
-import json
 import os
-import subprocess
 
 import pytest
 
 from test_web_upy import Bench
-from vboard_helpers import no_browser
-from tools import webfiles
+from vboard_helpers import page_in_browser
 from evse.services import history
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WEBTEST = os.path.join(ROOT, "tools", "webtest")
 SCREENSHOT = os.path.join(ROOT, "build", "web-phone.png")
 PHONE_W = 375
 LOST = "no answer from the charger: the figures shown may be old; trying again"
@@ -62,17 +58,7 @@ def bench_answers():
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory):
-    why = no_browser()
-    if why:
-        pytest.skip("browser test skipped: " + why)
-    path = str(tmp_path_factory.mktemp("page2") / "cases.json")
-    with open(path, "w") as f:
-        json.dump(bench_answers(), f)
-    os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
-    p = subprocess.run(["node", "page_audit2_test.mjs", webfiles.PAGE_SRC, path, SCREENSHOT], cwd=WEBTEST,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=180)
-    assert p.returncode == 0, p.stdout
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return page_in_browser("page_audit2_test.mjs", bench_answers, tmp_path_factory.mktemp("page2"), SCREENSHOT)
 
 
 def test_on_a_phone_nothing_is_wider_than_the_screen(seen):

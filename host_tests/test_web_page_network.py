@@ -4,17 +4,14 @@ status is a real one from the web service on the bench, with the Wi-Fi and HTTPS
 would send (docs/network.md, docs/web.md), each checked against docs/openapi.json's Status first."""
 import json
 import os
-import subprocess
 
 import jsonschema
 import pytest
 
 from test_web_upy import Bench
-from vboard_helpers import no_browser
-from tools import webfiles
+from vboard_helpers import page_in_browser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WEBTEST = os.path.join(ROOT, "tools", "webtest")
 SCREENSHOT = os.path.join(ROOT, "build", "web-network.png")
 HTTPS_FAILED = ("failed: certs/web_cert.pem and certs/web_key.pem missing or damaged (no such file); "
                 "serving plain http:// on port 443")
@@ -56,17 +53,7 @@ def statuses():
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory):
-    why = no_browser()
-    if why:
-        pytest.skip("browser test skipped: " + why)
-    cases = str(tmp_path_factory.mktemp("netpage") / "cases.json")
-    with open(cases, "w") as f:
-        json.dump(statuses(), f)
-    os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
-    r = subprocess.run(["node", "network_test.mjs", webfiles.PAGE_SRC, cases, SCREENSHOT], cwd=WEBTEST,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
-    assert r.returncode == 0, r.stdout
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    got = page_in_browser("network_test.mjs", statuses, tmp_path_factory.mktemp("netpage"), SCREENSHOT, 120)
     assert len(got) == len(CASES)
     return dict((name, g) for (name, _), g in zip(CASES, got))
 

@@ -1,6 +1,7 @@
 """The virtual board for tests: started, flashed and asked like a board on the bench. Every wait is
 on a condition (a line, a state, a file) with a generous overall deadline, never a guessed sleep:
 the tests must pass on a loaded machine (issue 9: 8 busy processes beside `make test`)."""
+import json
 import os
 import select
 import shutil
@@ -120,6 +121,23 @@ def mpremote(port, *args, timeout=FLASH_TIMEOUT_S):
     return subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume"] + list(args),
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def page_in_browser(script, cases, tmp, screenshot, timeout=180):
+    """Run tools/webtest/<script> on the page with `cases` (the charger's answers, as JSON) in
+    chromium, skipped saying why without one; what it saw: its last line's JSON."""
+    why = no_browser()
+    if why:
+        pytest.skip("browser test skipped: " + why)
+    from tools import webfiles
+    path = os.path.join(str(tmp), "cases.json")
+    with open(path, "w") as f:
+        json.dump(cases() if callable(cases) else cases, f)
+    os.makedirs(os.path.dirname(screenshot), exist_ok=True)
+    p = subprocess.run(["node", script, webfiles.PAGE_SRC, path, screenshot], cwd=os.path.join(ROOT, "tools", "webtest"),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    assert p.returncode == 0, p.stdout
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def no_browser():
