@@ -40,6 +40,13 @@ def _firmware_bytes(extra_names):
     return int(r.stdout.split("firmware")[1])
 
 
+# The names' text is kept in chunks that grow in place when nothing was allocated after them, else
+# a new one is started: where the harness left the last chunk moves the figure by up to about 1 KB
+# (87,360 B with no harness name, 88,128-88,256 B with 10-400, measured at stop 35). A pool's
+# 14 KB is what this guards against.
+TEXT_CHUNKS_BYTES = 1024
+
+
 def test_the_heap_after_boot_does_not_move_with_the_harnesss_names():
     figures = [_firmware_bytes(n) for n in (0, 30, 400)]
-    assert max(figures) - min(figures) <= 256, figures
+    assert max(figures) - min(figures) <= TEXT_CHUNKS_BYTES, figures
