@@ -27,6 +27,9 @@ _PWM_CORRECT_MAX = const(4) # duty_u16 steps down when a port rounds up more tha
 _RP2_PWM_BASE = 0x40050000
 _PWM_PERIOD_MIN_US = const(980)   # facts 1: at most 1020 Hz, so at most 2 edges per 980 us
 _RTC_VALID_YEAR = const(2025)  # an RTC before this was never set
+_RP2_WATCHDOG_REASON = const(0x40058008)   # RP2040 datasheet 4.7: WATCHDOG REASON, bit 0 TIMER
+_HARD_RESET = const(2)      # as the ports number it: the rp2 port has no machine.HARD_RESET (an
+                            # AttributeError at boot there, measured on the emulated Pico)
 _GLITCH_EDGES = const(4)    # two glitch samples across 0 V in one burst: still a clean pilot
 _LEVEL_READS = const(6)     # no PWM (X1, F): one level; its extremes dropped, 4 reads remain
 _PP_OPEN_CODES = const(64)  # a PP this close to the pull-up's full scale is open (no resistor)
@@ -50,8 +53,8 @@ def reset_cause(port=None):
     there only REASON.TIMER (bit 0; RP2040 datasheet 4.7, Watchdog) is a watchdog that was not fed. A
     reboot asked for (make flash, the console, OCPP Reset) reads as a hard reset (2)."""
     c = machine.reset_cause()
-    if c == WDT_RESET and port == "rp2" and not machine.mem32[0x40058008] & 1:
-        return 2
+    if c == WDT_RESET and port == "rp2" and not machine.mem32[_RP2_WATCHDOG_REASON] & 1:
+        return _HARD_RESET
     return c
 
 
