@@ -71,8 +71,11 @@ class AuthStore:
 
     # -- local list ----------------------------------------------------------------------------
     def send_local_list(self, version, entries, update_type):
-        """SendLocalList -> 'Accepted' | 'Failed' | 'VersionMismatch'."""
+        """SendLocalList -> 'Accepted' | 'Failed' | 'VersionMismatch'. A Full list's entries each
+        need their idTagInfo (section 7.2): one without is Failed, the list kept."""
         if update_type == "Full":
+            if [e for e in entries or () if e.get("idTagInfo") is None]:
+                return "Failed"
             new = {}
         else:
             if version <= (self.list_version if self.local else 0):   # as GetLocalListVersion says

@@ -140,9 +140,8 @@ def send_local_list(svc, p):
     if not svc.config.get("LocalAuthListEnabled"):
         return {"status": "NotSupported"}
     entries = p.get("localAuthorizationList") or []
-    if len(entries) > svc.config.get("SendLocalListMaxLength") or (
-            p["updateType"] == "Full" and [e for e in entries if e.get("idTagInfo") is None]):
-        return {"status": "Failed"}      # a Full list's entries each need their idTagInfo (7.2)
+    if len(entries) > svc.config.get("SendLocalListMaxLength"):
+        return {"status": "Failed"}
     return {"status": svc.auth.send_local_list(p["listVersion"], entries, p["updateType"])}
 
 
@@ -206,10 +205,10 @@ def _trigger_meter_values(svc, c):
     """Connector 0 asks for the charge point's main meter (section 4.7): its readings, without
     the connector's transaction."""
     sv = metering.sample(svc, svc.config.get("MeterValuesSampledData"), "Trigger")
-    if sv and c == 0:
-        svc.queue_call("MeterValues", metering.values_payload(sv, None, 0))
-    elif sv:
-        svc.queue_call("MeterValues", metering.values_payload(sv, svc.tx and svc.tx.get("txid")))
+    if sv:
+        connector = CONNECTOR if c is None else c
+        txid = svc.tx and svc.tx.get("txid") if connector else None
+        svc.queue_call("MeterValues", metering.values_payload(sv, txid, connector))
 
 
 def unlock_connector(svc, p):
