@@ -16,6 +16,8 @@ const browser = await chromium.launch({ executablePath: exe, headless: true, arg
 const out = {};
 let status = c.charging, csv = c.csv_before, online = true, sock = null, busy = 0;
 out.most_at_once = 0;                               // the login's follow-up requests in flight together
+const until = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 30000 });   // a condition, not a guess
+const msgIs = cls => document.getElementById("msg").className === cls;
 const msg = async page => [await page.locator("#msg").textContent(), await page.locator("#msg").getAttribute("class")];
 try {
   const page = await browser.newPage({ viewport: { width: 375, height: 667 }, acceptDownloads: true });
@@ -72,7 +74,7 @@ try {
   csv = c.csv_after;
   status = c.done;
   sock.send(JSON.stringify(status));
-  await page.waitForTimeout(1000);
+  await until(page, n => document.querySelectorAll("#history tr").length - 1 > n, out.rows_while_charging);
   out.rows_after = await page.locator("#history tr").count() - 1;
   const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
   out.csv_name = dl.suggestedFilename();
@@ -81,10 +83,10 @@ try {
   status = c.idle;
   online = false;
   await sock.close();
-  await page.waitForTimeout(1000);
+  await until(page, msgIs, "bad");
   out.closed = await msg(page);
   online = true;
-  await page.waitForTimeout(3000);
+  await until(page, msgIs, "ok");
   out.closed_back = await msg(page);
   // the network goes silent (no FIN: the socket stays open, nothing arrives, nothing answers)
   online = false;
@@ -94,19 +96,19 @@ try {
   out.silent_17s = await msg(page);
   status = c.charging;
   online = true;
-  await page.waitForTimeout(4000);
+  await until(page, msgIs, "ok");
   out.silent_back = await msg(page);
   out.state_back = await page.locator("#state").textContent();
   // the meter stops answering: the charger says so beside its zeros
   sock.send(JSON.stringify(c.meter_failing));
-  await page.waitForTimeout(500);
+  await page.locator("#v-Meter").waitFor();
   out.meter = [await page.locator("#v-Meter").count() ? await page.locator("#v-Meter").textContent() : null,
                await page.locator("#v-Meter").count() ? await page.locator("#v-Meter").getAttribute("class") : null];
   out.meter_current = await page.locator("#v-Currentperphase").textContent();
   // a setting that applies after a reboot, saved: its field shows what was saved
   await page.fill("#s-model", "garage-1");
   await page.click("#save");
-  await page.waitForTimeout(1000);
+  await until(page, () => document.getElementById("msg").textContent.startsWith("saved"));
   out.saved_msg = await page.locator("#msg").textContent();
   out.saved_model = await page.locator("#s-model").inputValue();
 } catch (e) {
