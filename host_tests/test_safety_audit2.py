@@ -39,14 +39,63 @@ def test_a_sensor_that_breaks_at_the_thermal_stop_does_not_restart_charging(boar
     assert not d.coil and d.duty == 100.0, (d.state, d.duty, d.app.m.temp_c)
 
 
-def test_a_sensor_that_breaks_while_derated_keeps_the_derating():
+def test_a_sensor_that_breaks_while_derated_never_lifts_the_derating_and_then_stops():
     d = charging()
     d.set(temp_c=66.0)                     # half current
     d.run(1.0)
     assert d.duty == pytest.approx(26.65, abs=0.02)
     temperature_input_reads(d, 0)
+    duties = []
+    for _ in range(40):
+        d.run(0.05)
+        duties.append(d.duty)
+    assert all(x == pytest.approx(26.65, abs=0.02) or x == 100.0 for x in duties), duties
     d.run(30.0)
-    assert d.duty == pytest.approx(26.65, abs=0.02), (d.duty, d.app.m.temp_c)
+    assert d.duty == 100.0 and not d.coil, (d.duty, d.app.m.temp_c)
+
+
+# --- a sensor that reads no temperature at all: no charging, said (the fail-safe rule) ----------
+
+def warnings(d, name):
+    return [e[2] for _, e in d.events if e[0] == "warning" and e[1] == name]
+
+
+@pytest.mark.parametrize("board, broken_u16", [("sim", 0), ("esp32_devkitc", 0), ("rpi_pico", 65535)])
+def test_a_sensor_broken_from_boot_allows_no_charging_and_says_why(board, broken_u16):
+    d = Drive(config={"max_current": 32}, board=board)
+    temperature_input_reads(d, broken_u16)
+    d.run(0.5)
+    d.plug()
+    d.run(0.5)
+    d.ev("C")
+    d.run(10.0)
+    assert not d.coil and d.duty == 100.0, (d.state, d.duty)
+    assert d.state in ("paused", "C1")      # (C, X1: the car asks, nothing is offered)
+    assert warnings(d, "temp_sensor") == [True]
+    st = d.app.status(mm.clock.ticks_ms())
+    assert st["temp_sensor_broken"] and st["limit_by"] == "temp_sensor"
+
+
+def test_a_repaired_sensor_charges_again():
+    d = Drive(config={"max_current": 32})
+    temperature_input_reads(d, 0)
+    d.run(2.0)
+    mm.adc_sources[d.rig.board.TEMP_ADC_PIN] = d.world.temp_adc     # the sensor wired again: 25 C
+    d.run(1.0)
+    assert warnings(d, "temp_sensor") == [True, False]
+    d.charge(16)
+    d.run(3.0)
+    assert d.state == "C2" and d.coil and not d.app.status(mm.clock.ticks_ms())["temp_sensor_broken"]
+
+
+def test_one_broken_reading_among_real_ones_changes_nothing():
+    d = charging()
+    start, sensor = d.now_us, d.world.temp_adc
+    # the input at 0 V for 300 ms (a connector's contact bouncing), then the sensor reads again
+    mm.adc_sources[d.rig.board.TEMP_ADC_PIN] = lambda t_us: 0 if t_us - start < 300000 else sensor(t_us)
+    d.run(5.0)
+    assert d.state == "C2" and d.coil and d.duty == pytest.approx(53.32, abs=0.02)
+    assert warnings(d, "temp_sensor") == []
 
 
 def test_a_cold_but_real_reading_still_restores():

@@ -309,6 +309,7 @@ class App:
              "fault_reason": ch.settings_error if ch.fault == V.FAULT_SETTINGS else None,
              "latched": self.journal.latched,
              "temp_c": self._shown_temp(now),
+             "temp_sensor_broken": ch.thermal.broken,   # no temperature read: no charging
              "overcurrent_blind": ch.oc_blind,       # meter lost while closed
              "diag": self._diag(),
              "tick_gap_ms": max(self.gap_ms[0], self.gap_ms[1]),
@@ -366,8 +367,10 @@ class App:
 
     def _limit_by(self):
         """Why the limit is what it is: the source with the lowest limit, or 'temperature' when the
-        thermal derating cuts below it."""
+        thermal derating cuts below it ('temp_sensor' when the sensor reads no temperature)."""
         ch = self.charger
+        if ch.thermal.broken:
+            return V.WARN_TEMP_SENSOR
         low, by = L.AMPS_MAX_X10, None
         for k in sorted(ch.limits):
             if ch.limits[k] < low:

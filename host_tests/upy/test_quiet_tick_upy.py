@@ -20,7 +20,7 @@ LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000
           11000, 10000, 8000, 7000, 5000, 4000, 2000, 13000, -1000, -11000)   # each band's edge: the noise crosses it
 NEGS = (-12000, -12000, -12000, -10000, -14000, -9000)    # the negative plateau, at its range's edges too
 PP = (150, 150, 150, L.PP_NOT_WIRED, 480, L.PP_OPEN, 1500, 298, 330, 140, 2000, 60)
-TEMPS = (None, 30, 66, 69, 72, 60, 64, 62)
+TEMPS = (None, 30, 66, 69, 72, 60, 64, 62, -50, -1480)   # (the last two: a broken sensor)
 CURRENTS = (None, 0, 16000, 33000, 45000, -1)
 
 
@@ -207,8 +207,10 @@ def _pair(noisy=False):
     t = [1000]
     r = Rand(5)
 
-    def tick(level):
+    def tick(level, temp_c=None):
         t[0] += 10
+        if temp_c is not None:
+            m.temp_c = temp_c
         if noisy:       # RP2040: 1-2 LSB of 12 bits RMS (emu.mjs: 2); the PP by a few ohms, 0.5 C a step
             m.pp_ohms, m.temp_c = 150 + r.below(13) - 6, 30 + r.below(5) - 2
         for ch in pair:
@@ -232,6 +234,16 @@ def _charging_pair():
             tick(level)
     assert pair[0].state == "C2" and pair[0].out.contactor
     return pair, tick
+
+
+def test_a_broken_sensor_between_real_readings_is_judged_afresh_each_time():
+    """Broken readings (-50 C: a TMP36 input at 0 V) for 0.5 s, real ones for 2 s, broken again
+    for 0.8 s: neither burst lasts the 1 s that stops charging, in the quiet tick as in the full."""
+    pair, tick = _charging_pair()
+    for temp, n in ((-50, 50), (30, 200), (-50, 80), (30, 100)):
+        for _ in range(n):
+            tick(6000, temp)
+    assert pair[0].state == "C2" and not pair[0].thermal.broken
 
 
 def test_the_b_to_c_qualification_is_quiet_until_it_runs_out():

@@ -43,7 +43,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(60)
+_STATE_FIELDS = const(62)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -425,6 +425,8 @@ class Charger:
         b[57] = th.since
         b[58] = th.sum
         b[59] = th.count
+        b[60] = th.broken
+        b[61] = th.broken_since
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
@@ -475,12 +477,14 @@ class Charger:
             self._undecided_update()
         self._read_pp(m)
         th = self.thermal
-        waiting = th.since is not None
+        phase = th.phase()
         if th.update(m.temp_c, now, self.diff) != self._offer_level:
             self._reoffer()
             th.band(self._windows, _W_T_LO)
-        elif (th.since is not None) != waiting:     # a step down began or was judged
+        elif th.phase() != phase:       # a step down or a broken sensor began or was judged
             th.band(self._windows, _W_T_LO)
+        if th.broken != (phase >= 4):
+            self._emit((V.EV_WARNING, V.WARN_TEMP_SENSOR, th.broken))
         ma = m.current_ma
         if (ma is not None and not ma >= 0 and self.t_closed is not None) != self.oc_blind:
             self.oc_blind_update(m)

@@ -66,8 +66,11 @@ _HOTTEST_C = const(1000000)       # beyond any reading: the window's open ends
 _COLDEST_C = const(-1000000)
 # Colder than this is no temperature but a broken sensor or input (a TMP36 at 0 V reads -50 C, the
 # RP2040's own sensor at full scale -1480 C): below any such sensor's range (TMP36: -40 C) and any
-# charger's ambient (IEC 61851-1 outdoors: -25 C). Ignored like no reading: it never lowers the level.
+# charger's ambient (IEC 61851-1 outdoors: -25 C). One such reading is ignored (a glitch never
+# lowers the level); for _BROKEN_MS on end the sensor is broken: no charging (the safe side of
+# doubt), said as the warning temp_sensor, until real readings restore the level as from a stop.
 _SENSOR_MIN_C = const(-40)
+_BROKEN_MS = const(1000)
 
 
 class Thermal:
@@ -85,10 +88,21 @@ class Thermal:
         self.since = None             # a step down waits: since the first reading below restore_c,
         self.sum = 0                  # the readings' sum and count
         self.count = 0
+        self.broken = False           # the sensor reads below _SENSOR_MIN_C for _BROKEN_MS
+        self.broken_since = None      # since the first of those readings (stopped once judged)
+
+    def phase(self):
+        """What the readings' window depends on besides the level (band), as one number."""
+        return ((self.since is not None) + 2 * (self.broken_since is not None)
+                + 4 * self.broken)
 
     def update(self, temp_c, now_ms, ticks_diff):
-        if temp_c is None or temp_c < _SENSOR_MIN_C:
+        if temp_c is None:            # no sensor on this board
             return self.level
+        if temp_c < _SENSOR_MIN_C:
+            return self._broken_reading(now_ms, ticks_diff)
+        self.broken = False
+        self.broken_since = None
         if temp_c >= self.stop_c:
             level = THERMAL_STOP
         elif temp_c >= self.quarter_c:
@@ -112,17 +126,33 @@ class Thermal:
                 self.since = None
         return self.level
 
+    def _broken_reading(self, now_ms, ticks_diff):
+        self.since = None             # (a step down judges real readings only)
+        if self.broken:
+            return self.level
+        if self.broken_since is None:
+            self.broken_since = now_ms
+        elif ticks_diff(now_ms, self.broken_since) >= _BROKEN_MS:
+            self.broken = True
+            self.broken_since = None
+            self.level = THERMAL_STOP
+        return self.level
+
     def band(self, w, i):
         """The temperatures the level now holds through, into w[i] <= temp < w[i + 1]: up to the
         next threshold, and down to the restore temperature once raised (the core's quiet tick
         compares a reading with them; nothing allocated). While a step down waits, none: every
-        reading counts."""
+        reading counts; broken, every real one does."""
         level = self.level
-        if self.since is not None:
+        if self.since is not None or self.broken_since is not None:
             w[i] = 1
             w[i + 1] = 0
             return
-        w[i] = _COLDEST_C if level == THERMAL_OK else self.restore_c
+        if self.broken:
+            w[i] = _COLDEST_C
+            w[i + 1] = _SENSOR_MIN_C
+            return
+        w[i] = _SENSOR_MIN_C if level == THERMAL_OK else self.restore_c
         if level == THERMAL_OK:
             w[i + 1] = self.half_c
         elif level == THERMAL_HALF:

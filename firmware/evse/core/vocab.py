@@ -62,6 +62,7 @@ SESSION_END = "end"
 WARN_PILOT_UNDECIDED = "pilot_undecided"      # the pilot sits between two bands: no charging
 WARN_OVERCURRENT_BLIND = "overcurrent_blind"  # meter lost while closed
 WARN_STALL_OPENED = "stall_opened"  # the loop was held; the stall guard opened (until the next close)
+WARN_TEMP_SENSOR = "temp_sensor"    # the temperature sensor reads no temperature: no charging
 
 # --- Limit sources (Charger.set_limit); settings and board are never removed ---
 SRC_SETTINGS = "settings"
