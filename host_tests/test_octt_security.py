@@ -310,3 +310,34 @@ def test_TC_074_CS_the_charge_point_certificate_renewed_on_request(tmp_path):
             leaf = cx.load_pem_x509_certificates(f.read())[0]
         assert key.public_key().public_numbers() == leaf.public_key().public_numbers()
     run_case(tmp_path, case)
+
+
+def test_a_new_signed_update_cancels_the_one_under_way(tmp_path, pkis):
+    """Security Whitepaper, SignedUpdateFirmware: a new request while an update is under way
+    SHOULD cancel it (AcceptedCanceled); the new one runs to Installed, the old one says nothing
+    more. One whose certificate fails leaves the update under way alone."""
+    image = version_bundle("9.1.0")
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await trust(cs, pkis["root"])
+        sig = base64.b64encode(pki.sign(pkis["signer_key"], image)).decode()
+        later = format_iso(b.svc.wall.now(b.svc.ticks()) + 86400)       # tomorrow: it waits
+        fw = {"location": srv.url("/fw/9.1.0.bin"), "retrieveDateTime": later,
+              "signingCertificate": pki.pem(pkis["signer"]), "signature": sig}
+        res = await cs.call("cp1", call.SignedUpdateFirmware(request_id=5, firmware=fw))
+        assert res.status == "Accepted"
+        res = await signed_update(b, cs, srv.url("/fw/x.bin"), pkis["stranger"], b"\x30\x06\x02\x01\x01\x02\x01\x01", 6)
+        assert res.status == "InvalidCertificate" and b.svc.state["fw"]["req"] == 5
+        res = await signed_update(b, cs, srv.url("/fw/9.1.0.bin"), pkis["signer"], pki.sign(pkis["signer_key"], image))
+        assert res.status == "AcceptedCanceled"
+        await b.until(lambda: "InstallRebooting" in signed_statuses(cs), 30, "InstallRebooting")
+        assert signed_statuses(cs) == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                       "InstallRebooting"]
+        assert all(p["requestId"] == 7 for p in cs.actions("SignedFirmwareStatusNotification"))
+        res = await signed_update(b, cs, srv.url("/fw/9.1.0.bin"), pkis["signer"], pki.sign(pkis["signer_key"], image), 8)
+        assert res.status == "Rejected"                 # installed, rebooting: too late to cancel
+        b = await reboot(b, power_on, tmp_path)
+        await b.until(lambda: "Installed" in signed_statuses(cs), 10, "Installed")
+        assert bundle.state(str(tmp_path / "fw"))["active"] == "a"
+    files_case(tmp_path, case, {"/fw/9.1.0.bin": image})

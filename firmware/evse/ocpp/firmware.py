@@ -107,6 +107,23 @@ def start(svc):
         svc.fw_task = asyncio.create_task(_update(svc))
 
 
+def cancellable(svc):
+    """The update under way has not begun to write the flash (downloading, checking or waiting)."""
+    job = svc.state.get("fw")
+    return bool(job) and job["phase"] == "download" and not getattr(svc, "fw_installing", False)
+
+
+def cancel(svc):
+    """Drop the update under way (cancellable): its task ends at its next await, its file closed;
+    the next update writes download.bin and signed.txt afresh."""
+    task = getattr(svc, "fw_task", None)
+    if task is not None:
+        task.cancel()
+    svc.fw_task = None
+    svc.state["fw"] = None
+    svc.save()
+
+
 def _end(svc, status):
     _notify(svc, "FirmwareStatusNotification", status)
     svc.state["fw"] = None
@@ -126,6 +143,7 @@ async def _update(svc):
         _notify(svc, "FirmwareStatusNotification", "InstallScheduled")
         await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= job["inst"])
     await _until(_idle(svc))        # never during a session
+    svc.fw_installing = True        # from here on, no SignedUpdateFirmware cancels it
     _notify(svc, "FirmwareStatusNotification", "Installing")
     try:
         out = {}
@@ -136,6 +154,7 @@ async def _update(svc):
         bundle.activate(root, out["slot"], True)
     except Exception as e:    # any: a manifest nested too deep is a MemoryError on a board (RecursionError
         svc.last_error = "firmware: %s" % (str(e) or type(e).__name__)    # on CPython): the task must end
+        svc.fw_installing = False
         return _end(svc, "InstallationFailed")
     finally:
         store.remove(tmp)

@@ -323,13 +323,19 @@ async def signing_cert_ok(svc, pem):
 async def signed_update_firmware(svc, p):
     """SignedUpdateFirmware: the signing certificate is checked now (InvalidCertificate and a
     security event if it fails); the update then runs as UpdateFirmware's does, with the
-    signature checked once downloaded (firmware.py)."""
+    signature checked once downloaded (firmware.py). One under way is cancelled for it
+    (AcceptedCanceled, the whitepaper's SHOULD) unless it is installing or rebooting: Rejected."""
     fw = p["firmware"]
-    if svc.state.get("fw"):
-        return {"status": "Rejected"}           # one update at a time
+    job = svc.state.get("fw")
+    if job and not firmware.cancellable(svc):
+        return {"status": "Rejected"}           # the flash is being written: too late
     if not await signing_cert_ok(svc, fw["signingCertificate"]):
         secevents.report(svc, "InvalidFirmwareSigningCertificate")
-        return {"status": "InvalidCertificate"}
+        return {"status": "InvalidCertificate"}  # (the update under way goes on)
+    status = "Accepted"
+    if svc.state.get("fw"):
+        firmware.cancel(svc)
+        status = "AcceptedCanceled"
     with open(store.join(firmware.fw_dir(svc), firmware.SIGNED), "w") as f:
         f.write(fw["signingCertificate"] + "\n" + fw["signature"])
     svc.state["fw"] = {"loc": fw["location"], "at": parse_iso(fw["retrieveDateTime"]),
@@ -337,4 +343,4 @@ async def signed_update_firmware(svc, p):
                        "n": max(1, p.get("retries", 1)), "iv": p.get("retryInterval", firmware.RETRY_S),
                        "phase": "download", "req": p["requestId"]}
     svc.save()
-    return {"status": "Accepted"}, lambda: firmware.start(svc)
+    return {"status": status}, lambda: firmware.start(svc)
