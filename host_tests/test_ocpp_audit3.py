@@ -294,3 +294,24 @@ def test_a_reservation_admits_its_id_tag_and_its_group_whatever_the_letter_case(
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_configuration_keys_are_matched_whatever_the_letter_case(tmp_path):
+    """GetConfiguration's and ChangeConfiguration's keys are CiString50 (sections 6.23, 6.3:
+    case-insensitive): a key in another case is the same key, reported as the charge point spells
+    it; an unknown one stays unknown (NotSupported, unknownKey)."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        await booted(cs, tmp_path)
+        res = await cs.call("cp1", call.ChangeConfiguration(key="heartbeatinterval", value="120"))
+        assert res.status == "Accepted"
+        res = await cs.call("cp1", call.GetConfiguration(key=["HEARTBEATINTERVAL", "NoSuchKey"]))
+        assert res.configuration_key == [{"key": "HeartbeatInterval", "readonly": False, "value": "120"}]
+        assert res.unknown_key == ["NoSuchKey"]
+        res = await cs.call("cp1", call.ChangeConfiguration(key="nosuchkey", value="1"))
+        assert res.status == "NotSupported"
+        res = await cs.call("cp1", call.ChangeConfiguration(key="numberofconnectors", value="2"))
+        assert res.status == "Rejected"                       # read-only, in any case
+        await cs.stop()
+    run(main())

@@ -56,6 +56,18 @@ KEYS = {
 }
 
 
+def canonical(key):
+    """The key as KEYS spells it: the keys are CiString50 (OCPP 1.6 sections 6.23, 6.3), compared
+    without case; None when unknown."""
+    if key in KEYS:
+        return key
+    low = key.lower()
+    for k in KEYS:
+        if k.lower() == low:
+            return k
+    return None
+
+
 class Config:
     def __init__(self, path, overrides=None):
         self.path = path
@@ -83,19 +95,21 @@ class Config:
         """GetConfiguration -> (configurationKey list, unknownKey list)."""
         known, unknown = [], []
         for k in (keys if keys else sorted(KEYS)):
-            spec = KEYS.get(k)
+            spec = KEYS.get(canonical(k) or k)
             if spec is None or spec[0] == "w":
                 if keys:
                     unknown.append(k)
                 continue
+            k = canonical(k)
             known.append({"key": k, "readonly": spec[1], "value": self._text(k)})
         return known, unknown
 
     def change(self, key, text):
         """ChangeConfiguration -> 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported'."""
-        spec = KEYS.get(key)
-        if spec is None:
+        key = canonical(key)
+        if key is None:
             return "NotSupported"
+        spec = KEYS[key]
         typ, ro, _, rule = spec
         if ro:
             return "Rejected"

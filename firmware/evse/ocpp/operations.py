@@ -7,7 +7,7 @@ A group of handlers that is big and rarely used lives in its own module, registe
 "module.function" ("ReserveNow": "reservation.reserve_now"): it is imported when its first message
 arrives, and its INCOMING holds the fields."""
 from . import auth, metering, rpc, schedule, schemas, transactions
-from .config import CONNECTOR
+from .config import CONNECTOR, canonical
 from .wallclock import format_iso
 
 
@@ -29,7 +29,7 @@ def change_configuration(svc, p):
     """ChangeConfiguration: config.Config checks and keeps the value; the security keys are the
     security extension's (a security event when they change). A new MeterValueSampleInterval
     applies to the running transaction from now."""
-    key = p["key"]
+    key = canonical(p["key"]) or p["key"]
     if key in ("SecurityProfile", "AuthorizationKey"):
         from . import security
         return security.change_key(svc, key, p["value"])
