@@ -135,7 +135,9 @@ def _query(qid, name, qtype=1):
 
 def test_every_name_leads_a_phone_to_the_charger_over_real_udp_while_set_up_is_open():
     """The captive-portal DNS on 127.0.0.1 (a free port): an A question is answered with the board's
-    address, any other with no record; a reply or garbage is not answered; once joined, it is closed."""
+    address, any other with no record; a question cut short is a format error and another opcode
+    not implemented (RFC 1035 4.1.1); a reply or less than a header is not answered; once joined,
+    it is closed."""
     import os
     import socket
     from evse.services import captive
@@ -148,18 +150,26 @@ def test_every_name_leads_a_phone_to_the_charger_over_real_udp_while_set_up_is_o
     phone.settimeout(2) if hasattr(phone, "settimeout") else None
     to = socket.getaddrinfo("127.0.0.1", port)[0][-1]
     try:
-        for q in (b"\x12\x34\x81\x80" + b"\x00" * 8, b"\x00\x01", _query(7, "x")[:14]):
-            phone.sendto(q, to)                       # a reply, too short, cut in the name
+        for q in (b"\x12\x34\x81\x80" + b"\x00" * 8, b"\x00\x01"):
+            phone.sendto(q, to)                       # a reply, too short: no answer
+        phone.sendto(_query(7, "x")[:14], to)         # cut in the name
+        status = bytearray(_query(8, "x"))
+        status[2] |= 2 << 3                           # OPCODE 2, STATUS
+        phone.sendto(bytes(status), to)
         phone.sendto(_query(0xBEEF, "connectivitycheck.gstatic.com"), to)
         phone.sendto(_query(0xCAFE, "captive.apple.com", qtype=28), to)      # AAAA
         for _ in range(3):
             dns.poll(0)
+        r = phone.recv(512)
+        assert r == struct.pack(">HHHHHH", 7, 0x8101, 0, 0, 0, 0)          # FORMERR, RD echoed
+        r = phone.recv(512)
+        assert r == struct.pack(">HHHHHH", 8, 0x9104, 0, 0, 0, 0)          # NOTIMP, opcode echoed
         a = phone.recv(512)
         assert a[:2] == b"\xbe\xef" and a[2] & 0x80 and struct.unpack(">HH", a[4:8]) == (1, 1)
         assert a[-4:] == bytes([127, 0, 0, 1])
         b = phone.recv(512)
         assert b[:2] == b"\xca\xfe" and struct.unpack(">HH", b[4:8]) == (1, 0)
-        assert dns.answered == 2
+        assert dns.answered == 4
     finally:
         phone.close()
     addr[0] = None                                    # joined: the DNS is closed

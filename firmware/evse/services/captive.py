@@ -25,14 +25,23 @@ def _question_end(q):
     return None
 
 
+def _refusal(q, rcode):
+    """A header alone, the query's id, opcode and RD echoed: NOTIMP (4) for an opcode other than a
+    standard query, FORMERR (1) for a question that cannot be read (RFC 1035 4.1.1); never longer
+    than the query, so no one can use it to amplify."""
+    return q[:2] + struct.pack(">HHHHH", 0x8000 | (q[2] & 0x79) << 8 | rcode, 0, 0, 0, 0)
+
+
 def reply(q, ip):
-    """The answer to DNS query q: ip for an A question, no record for any other; None when q is no
-    query (a reply, not one question, cut short)."""
-    if len(q) < 12 or q[2] & 0xF8 or struct.unpack(">H", q[4:6])[0] != 1:   # QR=0 and OPCODE=0 only
+    """The answer to DNS query q: ip for an A question, no record for any other, NOTIMP or FORMERR
+    for what it cannot answer; None for a reply or less than a header (never answered: no loops)."""
+    if len(q) < 12 or q[2] & 0x80:
         return None
-    end = _question_end(q)
+    if q[2] & 0x78:                         # OPCODE: only QUERY (0) is implemented
+        return _refusal(q, 4)
+    end = _question_end(q) if struct.unpack(">H", q[4:6])[0] == 1 else None
     if end is None:
-        return None
+        return _refusal(q, 1)
     flags = 0x8400 | (q[2] & 1) << 8        # a response, authoritative, RD echoed
     is_a = q[end - 4:end] == b"\x00\x01\x00\x01"
     head = q[:2] + struct.pack(">HHHHH", flags, 1, 1 if is_a else 0, 0, 0)
