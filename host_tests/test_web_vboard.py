@@ -119,7 +119,7 @@ def test_control_ticks_on_while_the_api_is_hammered(board):
     assert board.status()["fault"] is None and board.post("/api/v1/limit", {"amps": None})[0] == 200
 
 
-def test_the_page_in_a_browser_logs_in_and_sets_the_limit(board):
+def test_the_page_in_a_browser_logs_in_sets_the_limit_and_logs_out(board):
     why = no_browser()
     if why:
         pytest.skip("browser test skipped: " + why)
@@ -136,6 +136,9 @@ def test_the_page_in_a_browser_logs_in_and_sets_the_limit(board):
     st = board.status()                             # the pilot's PWM on the board, not the page
     assert abs(st["duty"] - 16.7) < 0.1 and st["offered_a"] == 10 and st["limit_by"] == "rest"
     assert os.path.getsize(SCREENSHOT) > 10000
+    # logged out: the controls hidden, the token gone from the browser and forgotten by the board
+    assert seen["controls_hidden_after_logout"] and seen["token_kept"] is None
+    assert seen["old_token_answer"] == 401
 
 
 BUNDLE_VERSION = "9.9.9-web"

@@ -186,6 +186,18 @@ def test_a_new_password_logs_everyone_out():
     assert code == 400 and "16-40" in r["error"]
 
 
+def test_logging_out_forgets_that_token_only():
+    b = Bench()
+    b.login()
+    phone = b.auth
+    b.login()                                          # the same owner on a laptop
+    assert b.call("POST", "logout") == (200, {"ok": True})
+    assert b.call("POST", "disable")[0] == 401 and b.app.charger.enabled     # the laptop's token is gone
+    assert b.call("POST", "logout")[0] == 401
+    b.auth = phone
+    assert b.call("POST", "disable")[0] == 200 and not b.app.charger.enabled
+
+
 def test_pilot_diagnostics_show_the_car_and_its_diode():
     b = Bench()
     b.plug(CAR_C)

@@ -1,7 +1,8 @@
 // The web page in a real browser: Debian's chromium driven by playwright-core (pinned in
 // package-lock.json). node page_test.mjs URL PASSWORD SCREENSHOT
 // Opens the page, logs in, sets the current limit to 10 A and waits for the page to show the
-// duty the board then puts on the pilot (16.7 %, PWM-quantised); prints one JSON line with what it saw.
+// duty the board then puts on the pilot (16.7 %, PWM-quantised); then logs out, and tries the old
+// token once more (a logout it cannot change anything with); prints one JSON line with what it saw.
 import { chromium } from "playwright-core";
 
 const [url, password, shot] = process.argv.slice(2);
@@ -32,6 +33,13 @@ try {
   out.after = await offered.textContent();
   out.message = await page.locator("#msg").textContent();
   await page.screenshot({ path: shot, fullPage: true });
+  const old = await page.evaluate(() => sessionStorage.getItem("evse-token"));
+  await page.click("#logout");
+  await page.locator("#login").waitFor({ state: "visible" });
+  out.controls_hidden_after_logout = await page.locator("#ctl").isHidden();
+  out.token_kept = await page.evaluate(() => sessionStorage.getItem("evse-token"));
+  out.old_token_answer = await page.evaluate(async t => (await fetch("/api/v1/logout",
+    { method: "POST", headers: { Authorization: "Bearer " + t } })).status, old);
 } finally {
   await browser.close();
 }

@@ -175,6 +175,7 @@ class Web:
         h.route(API + "/status")(self._status)
         h.route(API + "/ws")(with_websocket(self._listen))
         h.route(API + "/login", methods=["POST"])(self._login)
+        h.route(API + "/logout", methods=["POST"])(self._logout)
         h.route(API + "/settings", methods=["GET", "PUT"])(self._settings)
         h.route(API + "/log")(self._log)
         h.route(API + "/sessions")(self._sessions)
@@ -291,6 +292,17 @@ class Web:
         if len(self.tokens) > TOKENS_MAX:
             self.tokens.pop(0)
         return {"ok": True, "token": tok}
+
+    async def _logout(self, req):
+        """The request's Bearer token is forgotten (Basic auth has none: the browser keeps it)."""
+        denied = await self._check(req)
+        if denied:
+            return denied
+        scheme, _, cred = (req.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer":
+            cred = cred.strip()
+            self.tokens = [t for t in self.tokens if not same(t, cred)]
+        return {"ok": True}
 
     # --- reading ---
     async def _index(self, req):
