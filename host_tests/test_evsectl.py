@@ -278,3 +278,13 @@ def test_watch_goes_on_while_the_board_reboots():
     port.write = lambda data: len(data) if port.asked else script_write(data)   # only the first
     assert ctl.watch(link, 0, out, every=0.05) == ctl.EXIT_OK
     assert "0.900 s  state      A1" in out.getvalue()
+
+
+def test_settings_show_a_saved_value_waiting_for_a_reboot_beside_the_running_one(rig):
+    port = RigPort(rig)
+    rc, out = run(port, "set", "phases=3")
+    assert rc == 0
+    rc, out = run(port, "settings")
+    assert rc == 0
+    assert "phases           1   (saved 3: applies after a reboot)" in out.splitlines()
+    assert "max_current      20.0" in out.splitlines()           # (live: nothing waits)

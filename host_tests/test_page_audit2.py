@@ -129,3 +129,6 @@ def test_a_setting_saved_for_the_next_boot_shows_what_was_saved(seen):
     reboot). The field now shows the value saved."""
     assert seen["saved_msg"] == "saved model; after a reboot: model", seen["saved_msg"]
     assert seen["saved_model"] == "garage-1", seen["saved_model"]
+    # opened again before the reboot: GET /settings' pending holds it, the page shows and marks it
+    assert seen["reopened_model"] == "garage-1", seen["reopened_model"]
+    assert seen["reopened_label"] == "model * saved, not yet running", seen["reopened_label"]

@@ -173,6 +173,11 @@ def test_settings_validated_and_saved_like_the_console():
     from evse.services import settings as S
     stored, _, _ = S.load(b.app.settings_path)
     assert stored["max_current"] == 16 and stored["phases"] == 3
+    # read back (a page opened again): the running value, and the saved one waiting for a reboot
+    code, r = b.call("GET", "settings")
+    assert r["settings"]["phases"] == 1 and r["pending"] == {"phases": 3}
+    b.call("PUT", "settings", {"values": {"ocpp_password": "a-new-secret-0123"}})
+    assert b.call("GET", "settings")[1]["pending"] == {"phases": 3, "ocpp_password": "(set)"}
 
 
 def test_a_new_password_logs_everyone_out():

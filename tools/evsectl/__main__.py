@@ -172,7 +172,9 @@ def show(cmd, r, as_json):
         lines.append("latched:  %s" % (r["latched"] or "-"))
         return "\n".join(lines)
     if cmd == "settings":
-        lines = ["%-16s %s" % (k, json.dumps(v)) for k, v in sorted(r["settings"].items())]
+        pend = r.get("pending") or {}
+        lines = ["%-16s %s%s" % (k, json.dumps(v), "   (saved %s: applies after a reboot)" % json.dumps(pend[k])
+                                 if k in pend else "") for k, v in sorted(r["settings"].items())]
         lines += ["! " + e for e in r.get("errors") or []]
         if r.get("schema"):
             lines.append("schema: " + json.dumps(r["schema"]))

@@ -21,6 +21,7 @@ const msgIs = cls => document.getElementById("msg").className === cls;
 const msg = async page => [await page.locator("#msg").textContent(), await page.locator("#msg").getAttribute("class")];
 try {
   const page = await browser.newPage({ viewport: { width: 375, height: 667 }, acceptDownloads: true });
+  const pending = {};                             // settings saved for the next boot (as the service keeps them)
   await page.route("**/*", route => {
     const rq = route.request(), path = new URL(rq.url()).pathname;
     const json = body => route.fulfill({ contentType: "application/json", body: JSON.stringify(body) });
@@ -33,10 +34,12 @@ try {
       setTimeout(() => { busy--; reply(); }, 300);
     };
     if (path === "/api/v1/settings" && rq.method() === "PUT") {     // saved; the reply as the service's
-      const values = JSON.parse(rq.postData()).values;
-      return json({ ok: true, saved: values, reboot: Object.keys(values).filter(k => !c.settings.live.includes(k)) });
+      const values = JSON.parse(rq.postData()).values, reboot = Object.keys(values).filter(k => !c.settings.live.includes(k));
+      for (const k of reboot) pending[k] = values[k];
+      return json({ ok: true, saved: values, reboot });
     }
-    if (path === "/api/v1/settings") return slow(() => json(c.settings));     // what runs until the reboot
+    // what runs until the reboot, and what was saved for it
+    if (path === "/api/v1/settings") return slow(() => json({ ...c.settings, pending }));
     if (path === "/api/v1/firmware") return slow(() => json({ ok: true, version: "0.1.0", active: null, update: "idle" }));
     if (path === "/api/v1/history") return slow(() => route.fulfill({ contentType: "text/csv", body: csv }));
     return route.fulfill({ status: 404, contentType: "application/json", body: '{"ok": false, "error": "not found"}' });
@@ -111,6 +114,11 @@ try {
   await until(page, () => document.getElementById("msg").textContent.startsWith("saved"));
   out.saved_msg = await page.locator("#msg").textContent();
   out.saved_model = await page.locator("#s-model").inputValue();
+  // the page opened again before the reboot: the field shows the saved value, marked as waiting
+  await page.reload();
+  await page.locator("#s-model").waitFor();
+  out.reopened_model = await page.locator("#s-model").inputValue();
+  out.reopened_label = await page.locator("#s-model").evaluate(el => el.closest("tr").cells[0].textContent);
 } catch (e) {
   out.error = String(e);
 } finally {

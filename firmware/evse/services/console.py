@@ -325,11 +325,19 @@ class Console:
 
     def _cmd_settings(self, req, now):
         app = self.app
-        r = {"settings": app.cfg, "errors": app.settings_errors, "live": list(LIVE_KEYS)}
+        r = {"settings": app.cfg, "errors": app.settings_errors, "live": list(LIVE_KEYS),
+             "pending": self._pending()}
         if req.get("schema"):
             r["schema"] = {k: [v[1], settings.choices(k)] if v[0] is str else list(v[1:])
                            for k, v in settings.SCHEMA.items()}
         return r
+
+    def _pending(self):
+        """The values saved on flash that the running ones are not yet (they apply at the next boot)."""
+        cfg = self.app.cfg
+        stored, _, blocked = settings.load(self.app.settings_path)
+        return dict((k, v) for k, v in stored.items()
+                    if k not in LIVE_KEYS and k not in blocked and k in cfg and cfg[k] != v)
 
     def _cmd_set(self, req, now):
         values = req.get("values")

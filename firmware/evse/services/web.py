@@ -387,11 +387,12 @@ class Web:
             return bad
         if req.method == "GET":
             r, code = self._ask({"cmd": SETTINGS_CMD, "schema": True})
-            cfg = dict(r["settings"])
-            for k in PASSWORD_KEYS:
-                if k in cfg:
-                    cfg[k] = "(set)" if cfg[k] else ""
-            r["settings"] = cfg
+            for part in ("settings", "pending"):
+                cfg = dict(r.get(part) or {})
+                for k in PASSWORD_KEYS:
+                    if k in cfg:
+                        cfg[k] = "(set)" if cfg[k] else ""
+                r[part] = cfg
             return r, code
         try:
             values = _body(req).get("values")
