@@ -28,6 +28,7 @@ On flash under ROOT (`/fw` on the board):
     rollback(root)        back to the previous bundle (or the base install) on the next boot
     state(root)           boot.json as a dict"""
 import binascii
+import gc
 import hashlib
 import json
 import os
@@ -145,8 +146,11 @@ def _copy_checked(src, dst_path, size, sha):
         raise ValueError("sha256 mismatch: " + dst_path)
 
 
-def _manifest_line(src):
-    """The first line, a CHUNK at a time: no MAX_MANIFEST buffer in one piece of a busy heap."""
+def _read_manifest(src):
+    """The first line, read a CHUNK at a time, as a checked manifest. Its text (about 9 KB) is
+    garbage once parsed, and collected before the files are copied: a busy heap (the web
+    service's upload under way) had no room left for the copy's buffers."""
+    gc.collect()
     parts = []
     n = 0
     while n <= MAX_MANIFEST:
@@ -155,7 +159,13 @@ def _manifest_line(src):
         n += len(part)
         if not part or part.endswith(b"\n"):
             break
-    return b"".join(parts)
+    try:
+        m = _check_manifest(json.loads(b"".join(parts)))
+    except ValueError as e:  # not JSON, or not a manifest
+        raise ValueError("manifest: %s" % e)
+    parts = None
+    gc.collect()
+    return m
 
 
 def free_slot(root):
@@ -178,11 +188,7 @@ def stage(root, path, out):
     _rmtree(sdir)
     ensure_dir(sdir)
     with open(path, "rb") as src:
-        line = _manifest_line(src)
-        try:
-            m = _check_manifest(json.loads(line))
-        except ValueError as e:  # not JSON, or not a manifest
-            raise ValueError("manifest: %s" % e)
+        m = _read_manifest(src)
         mpy = getattr(sys.implementation, "_mpy", 0)    # this VM's .mpy header (MicroPython)
         for f in m["files"]:
             p = f["path"]
