@@ -87,9 +87,11 @@ def bench_vehicle_modules():
 
 
 def test_only_the_shell_touches_the_hardware():
-    """boot.py, which runs before the evse package (the coils low at once), is the one exception."""
-    bad = [(rel, mod) for rel, layer, imps in charger_modules() if layer != "shell" and rel != "boot.py"
-           for mod, _ in imps if mod.split(".")[0] in PORT_MODULES]
+    """The unit's own boot.py and main.py, outside the evse package, are the exceptions: boot.py runs
+    before it (the coils low at once), main.py resets the board when a firmware on trial fails to
+    load (the package may be what failed: it cannot be asked)."""
+    bad = [(rel, mod) for rel, layer, imps in charger_modules() if layer != "shell"
+           and rel not in ("boot.py", "main.py") for mod, _ in imps if mod.split(".")[0] in PORT_MODULES]
     assert bad == []
 
 

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -145,19 +147,22 @@ BUNDLE_VERSION = "9.9.9-web"
 HISTORY_SHOT = os.path.join(ROOT, "build", "web-history.png")
 
 
-def vboard_bundle(tmp):
+def vboard_bundle(tmp, version=BUNDLE_VERSION, app_source=None):
     """The firmware as the virtual board runs it (the .mpy make flash built for it), its version
-    changed, made into a bundle by `python -m tools.bundle`."""
+    changed (and evse/app replaced by app_source), made into a bundle by `python -m tools.bundle`."""
     from tools.toolchain import mpy_build
     top = os.path.join(tmp, "bundle-src")
     shutil.copytree(os.path.join(ROOT, "build", "flash", "vboard", "evse"), os.path.join(top, "evse"))
-    ver = os.path.join(tmp, "version.py")
-    with open(ver, "w") as f:
-        f.write('VERSION = "%s"\n' % BUNDLE_VERSION)
-    rc, msg = mpy_build.compile_one(ver, os.path.join(top, "evse", "core", "version.mpy"), None, "evse/core/version.py")
-    assert rc == 0, msg
-    out = os.path.join(tmp, "evse-%s.bin" % BUNDLE_VERSION)
-    subprocess.run([sys.executable, "-m", "tools.bundle", out, "--version", BUNDLE_VERSION, "--from", top],
+    for name, text in (("core/version", 'VERSION = "%s"\n' % version), ("app", app_source)):
+        if text is None:
+            continue
+        src = os.path.join(tmp, name.replace("/", "_") + ".py")
+        with open(src, "w") as f:
+            f.write(text)
+        rc, msg = mpy_build.compile_one(src, os.path.join(top, "evse", name + ".mpy"), None, "evse/%s.py" % name)
+        assert rc == 0, msg
+    out = os.path.join(tmp, "evse-%s.bin" % version)
+    subprocess.run([sys.executable, "-m", "tools.bundle", out, "--version", version, "--from", top],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return out
 
@@ -209,3 +214,28 @@ def test_the_page_installs_a_bundle_and_shows_the_history(board, tmp_path):
     assert len(seen["rows"]) == 1 and float(seen["rows"][0][4]) >= 5, seen
     assert seen["csv_name"] == "evse-history.csv" and seen["csv"].startswith("session,start_utc")
     assert seen["csv"].split("\r\n")[1].split(",")[4] == seen["rows"][0][4]
+
+
+def test_a_bundle_that_cannot_start_is_rolled_back_at_once(board, tmp_path):
+    """After the install above: a bundle whose evse/app raises on import (a bad build) is uploaded
+    and installed. main.py finds it on trial and resets the board at once, and boot.py rolls it
+    back: the board runs the bundle before it again within a boot or two, not after the 10-minute
+    maintenance window at the REPL."""
+    path = vboard_bundle(str(tmp_path), "9.9.9-broken", 'raise RuntimeError("a bad build")\n')
+    before = firmware(board)                        # the bundle above (the base install without a browser)
+    assert before.get("trial") is False and before.get("failed") is None, before
+    with open(path, "rb") as f:
+        data = f.read()
+    req = urllib.request.Request(board.url + "/api/v1/firmware", data=data, method="POST", headers={
+        "Content-Type": "application/octet-stream",
+        "Authorization": "Basic " + base64.b64encode(("admin:" + PW).encode()).decode()})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            answer = r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        answer = e.code, json.loads(e.read())
+    assert answer[0] == 200 and answer[1]["version"] == "9.9.9-broken", answer
+    wait_for("the board back on the bundle before", lambda: firmware(board).get("failed") is not None, 180)
+    fw = firmware(board)
+    assert fw["version"] == before["version"] and fw["active"] == before["active"], fw
+    assert fw["result"].startswith("rolled back"), fw

@@ -146,26 +146,29 @@ def _copy_checked(src, dst_path, size, sha):
         raise ValueError("sha256 mismatch: " + dst_path)
 
 
-def _read_manifest(src):
-    """The first line, read a CHUNK at a time, as a checked manifest. Its text (about 9 KB) is
-    garbage once parsed, and collected before the files are copied: a busy heap (the web
-    service's upload under way) had no room left for the copy's buffers."""
-    gc.collect()
-    parts = []
+def _read_manifest(src, tmp):
+    """The first line as a checked manifest, never whole in RAM: copied a CHUNK at a time to the
+    file tmp, and parsed from there (json.load reads a file as it goes). Its 9 KB of text in one
+    piece found no room in a heap an upload had made busy: MemoryError, one update in two on the
+    virtual board. (Only the parsed manifest stays: its many small objects.)"""
     n = 0
-    while n <= MAX_MANIFEST:
-        part = src.readline(CHUNK)
-        parts.append(part)
-        n += len(part)
-        if not part or part.endswith(b"\n"):
-            break
     try:
-        m = _check_manifest(json.loads(b"".join(parts)))
-    except ValueError as e:  # not JSON, or not a manifest
+        with open(tmp, "wb") as t:
+            while True:
+                part = src.readline(CHUNK)
+                n += len(part)
+                if n > MAX_MANIFEST:
+                    raise ValueError("over %d bytes" % MAX_MANIFEST)
+                t.write(part)
+                if not part or part.endswith(b"\n"):
+                    break
+        gc.collect()
+        with open(tmp) as t:
+            return _check_manifest(json.load(t))
+    except ValueError as e:  # too long, not JSON, or not a manifest
         raise ValueError("manifest: %s" % e)
-    parts = None
-    gc.collect()
-    return m
+    finally:
+        os.remove(tmp)
 
 
 def free_slot(root):
@@ -188,7 +191,7 @@ def stage(root, path, out):
     _rmtree(sdir)
     ensure_dir(sdir)
     with open(path, "rb") as src:
-        m = _read_manifest(src)
+        m = _read_manifest(src, _join(sdir, "manifest.part"))
         mpy = getattr(sys.implementation, "_mpy", 0)    # this VM's .mpy header (MicroPython)
         for f in m["files"]:
             p = f["path"]
