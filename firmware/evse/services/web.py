@@ -69,6 +69,15 @@ def same(a, b):
     return r == 0
 
 
+def _masked(cfg):
+    """The settings with each password as "(set)" or "": they are write-only."""
+    cfg = dict(cfg)
+    for k in PASSWORD_KEYS:
+        if k in cfg:
+            cfg[k] = "(set)" if cfg[k] else ""
+    return cfg
+
+
 def _error(code, msg):
     return {"ok": False, "error": msg}, code
 
@@ -387,12 +396,8 @@ class Web:
             return bad
         if req.method == "GET":
             r, code = self._ask({"cmd": SETTINGS_CMD, "schema": True})
-            for part in ("settings", "pending"):
-                cfg = dict(r.get(part) or {})
-                for k in PASSWORD_KEYS:
-                    if k in cfg:
-                        cfg[k] = "(set)" if cfg[k] else ""
-                r[part] = cfg
+            r["settings"] = _masked(r["settings"])
+            r["pending"] = _masked(r.get("pending") or {})
             return r, code
         try:
             values = _body(req).get("values")
