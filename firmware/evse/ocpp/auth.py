@@ -7,6 +7,7 @@ LocalPreAuthorize is set, else by Authorize when online, else by the offline rul
 idTag lapses after ConnectionTimeOut without a car (expire). Those functions take the service
 (chargepoint.OcppService)."""
 from . import store, transactions
+from .config import ci_key    # an idTag is a CiString20 (IdToken, section 7)
 from .wallclock import parse_iso
 
 CACHE_MAX = 64  # entries; the oldest is dropped first
@@ -21,18 +22,6 @@ def _valid(info, now_s):
     if st == "Accepted" and exp is not None and now_s is not None and now_s >= exp:
         return "Expired"
     return st
-
-
-def _key(d, tag):
-    """The key d holds `tag` under, or None: an idTag is a case-insensitive string (IdToken is a
-    CiString20Type, section 7)."""
-    if tag in d:
-        return tag
-    up = tag.upper()
-    for k in d:
-        if k.upper() == up:
-            return k
-    return None
 
 
 class AuthStore:
@@ -83,7 +72,7 @@ class AuthStore:
             new = dict(self.local)
         for e in entries or ():
             info = e.get("idTagInfo")
-            new.pop(_key(new, e["idTag"]), None)  # differential: no info means remove
+            new.pop(ci_key(new, e["idTag"]), None)  # differential: no info means remove
             if info is not None:
                 new[e["idTag"]] = {k: info[k] for k in ("status", "expiryDate", "parentIdTag") if k in info}
         if len(new) > self.list_max:
@@ -97,16 +86,16 @@ class AuthStore:
     # -- lookup --------------------------------------------------------------------------------
     def lookup(self, tag, now_s, use_list=True, use_cache=True):
         """(status, source) from the local list first, then the cache; (None, None) if unknown."""
-        k = _key(self.local, tag) if use_list else None
+        k = ci_key(self.local, tag) if use_list else None
         if k is not None:
             return _valid(self.local[k], now_s), "list"
-        k = _key(self.cache, tag) if use_cache else None
+        k = ci_key(self.cache, tag) if use_cache else None
         if k is not None:
             return _valid(self.cache[k], now_s), "cache"
         return None, None
 
     def parent(self, tag):
-        info = self.local.get(_key(self.local, tag)) or self.cache.get(_key(self.cache, tag)) or {}
+        info = self.local.get(ci_key(self.local, tag)) or self.cache.get(ci_key(self.cache, tag)) or {}
         return info.get("parentIdTag")
 
 
@@ -162,7 +151,7 @@ def learn(svc, tag, info):
     """An idTagInfo from the central system (Authorize, Start/StopTransaction answers): cached
     (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3); a status
     other than the list's is a StatusNotification LocalListConflict on connector 0 (3.5.2)."""
-    listed = svc.auth.local.get(_key(svc.auth.local, tag))
+    listed = svc.auth.local.get(ci_key(svc.auth.local, tag))
     if listed is None:
         if svc.config.get("AuthorizationCacheEnabled"):
             svc.auth.remember(tag, info)

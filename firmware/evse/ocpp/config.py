@@ -56,16 +56,21 @@ KEYS = {
 }
 
 
-def canonical(key):
-    """The key as KEYS spells it: the keys are CiString50 (OCPP 1.6 sections 6.23, 6.3), compared
-    without case; None when unknown."""
-    if key in KEYS:
-        return key
-    low = key.lower()
-    for k in KEYS:
-        if k.lower() == low:
+def ci_key(d, text):
+    """The key d holds `text` under, compared as OCPP compares a CiString (without letter case:
+    idTags, configuration keys), or None."""
+    if text in d:
+        return text
+    up = text.upper()
+    for k in d:
+        if k.upper() == up:
             return k
     return None
+
+
+def canonical(key):
+    """The key as KEYS spells it (CiString50: OCPP 1.6 sections 6.3, 6.23), or None when unknown."""
+    return ci_key(KEYS, key)
 
 
 class Config:
