@@ -100,13 +100,13 @@ class Config:
         """GetConfiguration -> (configurationKey list, unknownKey list)."""
         known, unknown = [], []
         for k in (keys if keys else sorted(KEYS)):
-            spec = KEYS.get(canonical(k) or k)
+            name = canonical(k)
+            spec = KEYS[name] if name else None
             if spec is None or spec[0] == "w":
                 if keys:
                     unknown.append(k)
                 continue
-            k = canonical(k)
-            known.append({"key": k, "readonly": spec[1], "value": self._text(k)})
+            known.append({"key": name, "readonly": spec[1], "value": self._text(name)})
         return known, unknown
 
     def change(self, key, text):

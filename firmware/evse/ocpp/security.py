@@ -326,14 +326,15 @@ async def signed_update_firmware(svc, p):
     signature checked once downloaded (firmware.py). One under way is cancelled for it
     (AcceptedCanceled, the whitepaper's SHOULD) unless it is installing or rebooting: Rejected."""
     fw = p["firmware"]
-    job = svc.state.get("fw")
-    if job and not firmware.cancellable(svc):
+    if svc.state.get("fw") and not firmware.cancellable(svc):
         return {"status": "Rejected"}           # the flash is being written: too late
     if not await signing_cert_ok(svc, fw["signingCertificate"]):
         secevents.report(svc, "InvalidFirmwareSigningCertificate")
         return {"status": "InvalidCertificate"}  # (the update under way goes on)
     status = "Accepted"
     if svc.state.get("fw"):
+        if not firmware.cancellable(svc):       # it began installing while the certificate was checked
+            return {"status": "Rejected"}
         firmware.cancel(svc)
         status = "AcceptedCanceled"
     with open(store.join(firmware.fw_dir(svc), firmware.SIGNED), "w") as f:
