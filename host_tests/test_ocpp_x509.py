@@ -62,6 +62,26 @@ def test_a_signature_is_accepted_and_any_change_refused(root):
     assert not run(x509.verify(cert, pki.sha256(data), sig[:-1], out), out)[0]
 
 
+@pytest.mark.parametrize("salt", ["digest", "max", "none"])
+def test_an_rsa_pss_firmware_signature_by_cryptography_is_accepted_and_any_change_refused(root, salt):
+    k, c = root
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    if not isinstance(k, rsa.RSAPrivateKey):
+        pytest.skip("an EC key signs no RSA-PSS")
+    length = {"digest": padding.PSS.DIGEST_LENGTH, "max": padding.PSS.MAX_LENGTH, "none": 0}[salt]
+    data = b"firmware bundle " * 100
+    sig = k.sign(data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=length), hashes.SHA256())
+    cert, out = x509.parse(pki.der(c)), {}
+    assert run(x509.verify(cert, pki.sha256(data), sig, out, pss=True), out)[0]
+    assert not run(x509.verify(cert, pki.sha256(data), sig, out), out)[0]          # a certificate's: no
+    assert not run(x509.verify(cert, pki.sha256(data + b"!"), sig, out, pss=True), out)[0]
+    for i in (0, len(sig) // 2, len(sig) - 1):
+        bad = bytearray(sig)
+        bad[i] ^= 1
+        assert not run(x509.verify(cert, pki.sha256(data), bytes(bad), out, pss=True), out)[0]
+
+
 def test_a_certificate_signed_by_the_root_is_recognised(root):
     rk, rc = root
     for kind in ("rsa", "ec"):
@@ -115,6 +135,10 @@ def test_the_micropython_vectors_still_verify_with_cryptography():
     rsa_signer = cx.load_pem_x509_certificate(V.RSA_SIGNER.encode())
     ec_signer.public_key().verify(base64.b64decode(V.SIG_EC), V.DATA, ec.ECDSA(hashes.SHA256()))
     rsa_signer.public_key().verify(base64.b64decode(V.SIG_RSA), V.DATA, padding.PKCS1v15(), hashes.SHA256())
+    pss = cx.load_pem_x509_certificate(V.RSA_PSS_SIGNER.encode()).public_key()
+    for sig in (V.SIG_RSA_PSS_32, V.SIG_RSA_PSS_MAX):
+        pss.verify(base64.b64decode(sig), V.DATA, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                                              salt_length=padding.PSS.AUTO), hashes.SHA256())
     ec_signer.verify_directly_issued_by(cx.load_pem_x509_certificate(V.RSA_ROOT.encode()))
     rsa_signer.verify_directly_issued_by(cx.load_pem_x509_certificate(V.EC_ROOT.encode()))
     assert pki.hash_data(cx.load_pem_x509_certificate(V.RSA_ROOT.encode())) == V.RSA_ROOT_HASH

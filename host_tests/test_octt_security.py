@@ -32,7 +32,7 @@ def pkis():
     signer_key = pki.key("ec")
     signer = pki.cert(signer_key, "Firmware signing", root_key, root)
     cs_key = pki.key("ec")
-    return {"root": root, "signer_key": signer_key, "signer": signer,
+    return {"root": root, "root_key": root_key, "signer_key": signer_key, "signer": signer,
             "cs_root": pki.cert(cs_key, "Central system root", ca=True),
             "stranger": pki.cert(pki.key("ec"), "Firmware signing", pki.key("ec"), root)}
 
@@ -332,12 +332,52 @@ def test_a_new_signed_update_cancels_the_one_under_way(tmp_path, pkis):
         res = await signed_update(b, cs, srv.url("/fw/9.1.0.bin"), pkis["signer"], pki.sign(pkis["signer_key"], image))
         assert res.status == "AcceptedCanceled"
         await b.until(lambda: "InstallRebooting" in signed_statuses(cs), 30, "InstallRebooting")
-        assert signed_statuses(cs) == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
-                                       "InstallRebooting"]
-        assert all(p["requestId"] == 7 for p in cs.actions("SignedFirmwareStatusNotification"))
+        # the first one said it waited for tomorrow (L01.FR.13), then nothing more
+        assert cs.actions("SignedFirmwareStatusNotification")[0] == {"status": "DownloadScheduled", "requestId": 5}
+        assert signed_statuses(cs)[1:] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                           "InstallRebooting"]
+        assert all(p["requestId"] == 7 for p in cs.actions("SignedFirmwareStatusNotification")[1:])
         res = await signed_update(b, cs, srv.url("/fw/9.1.0.bin"), pkis["signer"], pki.sign(pkis["signer_key"], image), 8)
         assert res.status == "Rejected"                 # installed, rebooting: too late to cancel
         b = await reboot(b, power_on, tmp_path)
         await b.until(lambda: "Installed" in signed_statuses(cs), 10, "Installed")
         assert bundle.state(str(tmp_path / "fw"))["active"] == "a"
+    files_case(tmp_path, case, {"/fw/9.1.0.bin": image})
+
+
+def test_an_rsa_pss_signed_firmware_is_verified(tmp_path, pkis):
+    """L01.FR.04: the signature over the whole file by RSA-PSS (SHA-256, MGF1; here by
+    `cryptography` with the largest salt), the signing certificate an RSA key under the root."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    image = version_bundle("9.1.0")
+    key = pki.key("rsa")
+    signer = pki.cert(key, "Firmware signing RSA", pkis["root_key"], pkis["root"])
+    sig = key.sign(image, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH),
+                   hashes.SHA256())
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await trust(cs, pkis["root"])
+        assert (await signed_update(b, cs, srv.url("/fw/9.1.0.bin"), signer, sig)).status == "Accepted"
+        await b.until(lambda: "Installing" in signed_statuses(cs), 30, "Installing")
+        assert signed_statuses(cs)[:3] == ["Downloading", "Downloaded", "SignatureVerified"]
+    files_case(tmp_path, case, {"/fw/9.1.0.bin": image})
+
+
+def test_with_a_manufacturer_root_installed_an_unsigned_update_is_not_supported(tmp_path, pkis):
+    """L01.FR.20: UpdateFirmware (1.6's own, unsigned) is a CALLERROR NotSupported and starts
+    nothing once firmware can be checked (a ManufacturerRootCertificate installed): no unsigned
+    update goes around the signature check. Before that it is 1.6's UpdateFirmware (TC_044)."""
+    image = version_bundle("9.1.0")
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await trust(cs, pkis["root"])
+        at = format_iso(b.svc.wall.now(b.svc.ticks()))
+        with pytest.raises(Exception) as e:
+            await cs.call("cp1", call.UpdateFirmware(location=srv.url("/fw/9.1.0.bin"), retrieve_date=at))
+        assert "NotSupported" in repr(e.value) or "NotSupported" in type(e.value).__name__, repr(e.value)
+        await b.wait(2.0)
+        assert not b.svc.state.get("fw") and not cs.actions("FirmwareStatusNotification")
     files_case(tmp_path, case, {"/fw/9.1.0.bin": image})

@@ -43,6 +43,22 @@ def test_signatures_of_the_data_and_of_other_data():
         assert not out["ok"]
 
 
+def test_a_firmware_signature_may_be_rsa_pss_a_certificate_s_may_not():
+    """L01.FR.04: RSA-PSS, a salt of 32 bytes or of the most the key allows; pss=False (a
+    certificate's signature, whose algorithm the certificate names) refuses it."""
+    cert = _cert(V.RSA_PSS_SIGNER)
+    digest = hashlib.sha256(V.DATA).digest()
+    for sig in (V.SIG_RSA_PSS_32, V.SIG_RSA_PSS_MAX):
+        out = {}
+        assert _ok(x509.verify(cert, digest, binascii.a2b_base64(sig), out, pss=True), out)
+        for _ in x509.verify(cert, digest, binascii.a2b_base64(sig), out):
+            pass
+        assert not out["ok"]
+        for _ in x509.verify(cert, hashlib.sha256(V.DATA + b"!").digest(), binascii.a2b_base64(sig), out, pss=True):
+            pass
+        assert not out["ok"]
+
+
 def test_a_key_pair_signs_what_its_public_key_verifies():
     key, req, sig = {}, {}, {}
     for _ in x509.ec_keypair(key):

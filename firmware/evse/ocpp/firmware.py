@@ -92,7 +92,14 @@ def ca(svc):
 
 # -- UpdateFirmware ------------------------------------------------------------------------------
 def update_firmware(svc, p):
-    """A second UpdateFirmware while one is under way is answered and ignored."""
+    """A second UpdateFirmware while one is under way is answered and ignored. Once a
+    ManufacturerRootCertificate is installed firmware must come signed: UpdateFirmware is then a
+    CALLERROR NotSupported and starts nothing (Security Whitepaper L01.FR.20), so no unsigned
+    update goes around the signature check."""
+    from . import rpc, security
+    if security.installed(svc, "ManufacturerRootCertificate"):
+        raise rpc.CallError(rpc.NOT_SUPPORTED, "firmware must come signed (SignedUpdateFirmware): "
+                                               "a ManufacturerRootCertificate is installed")
     if svc.state.get("fw"):
         return {}
     svc.state["fw"] = {"loc": p["location"], "at": parse_iso(p["retrieveDate"]), "n": max(1, p.get("retries", 1)),
@@ -132,16 +139,23 @@ def _end(svc, status):
     store.remove(store.join(fw_root(svc), SIGNED))
 
 
+async def _at(svc, t, status):
+    """Wait for the wall-clock time t (epoch s, None: now), saying `status` first when it is later."""
+    if (t or 0) > (svc.wall.now(svc.ticks()) or 0) and status:
+        _notify(svc, "FirmwareStatusNotification", status)
+    await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= (t or 0))
+
+
 async def _update(svc):
     job = svc.state["fw"]
-    await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= (job["at"] or 0))
+    # a signed update says that it waits for its retrieveDateTime (L01.FR.13; 1.6's own
+    # FirmwareStatus has no such value)
+    await _at(svc, job["at"], "DownloadScheduled" if job.get("req") is not None else None)
     root = fw_root(svc)
     tmp = store.join(root, "download.bin")
     if not await _fetch(svc, job, root, tmp):
         return
-    if (job.get("inst") or 0) > (svc.wall.now(svc.ticks()) or 0):
-        _notify(svc, "FirmwareStatusNotification", "InstallScheduled")
-        await _until(lambda: (svc.wall.now(svc.ticks()) or 0) >= job["inst"])
+    await _at(svc, job.get("inst"), "InstallScheduled")
     await _until(_idle(svc))        # never during a session
     svc.fw_installing = True        # from here on, no SignedUpdateFirmware cancels it
     _notify(svc, "FirmwareStatusNotification", "Installing")
@@ -200,7 +214,7 @@ async def _signature_ok(svc, root, digest):
             pem, sig = f.read().rsplit("\n", 1)
         out = {}
         await security.run_steps(x509.verify(x509.parse(x509.pem_to_der(pem)), digest,
-                                             binascii.a2b_base64(sig), out))
+                                             binascii.a2b_base64(sig), out, pss=True))
     except (OSError, ValueError) as e:
         svc.last_error = "firmware signature: " + repr(e)
         return False

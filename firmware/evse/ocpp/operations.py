@@ -278,6 +278,8 @@ def dispatch(svc, uid, action, payload):
         if hasattr(res, "send"):                 # a coroutine (a generator on MicroPython)
             return None, _finish(uid, res)
         return _answer(uid, res)
+    except rpc.CallError as e:
+        return rpc.error(uid, e.args[0], e.args[1]), None
     except Exception as e:  # a handler bug must not take the connection down
         return rpc.error(uid, rpc.INTERNAL, repr(e)), None
 

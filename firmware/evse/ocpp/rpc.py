@@ -22,7 +22,12 @@ OCCURENCE = "OccurenceConstraintViolation"  # sic, the spec's spelling
 TYPE = "TypeConstraintViolation"
 PROPERTY = "PropertyConstraintViolation"
 NOT_IMPLEMENTED = "NotImplemented"
+NOT_SUPPORTED = "NotSupported"
 INTERNAL = "InternalError"
+
+
+class CallError(Exception):
+    """A handler's refusal as a CALLERROR: CallError(code, description)."""
 
 
 def call(uid, action, payload):

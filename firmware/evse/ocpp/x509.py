@@ -1,7 +1,8 @@
 """X.509 certificates and signatures for the OCPP 1.6 security extension, in plain Python that runs
 on MicroPython (no `cryptography` there): read a certificate's DER, its OCSP-style hash data, and
-verify RSA PKCS#1 v1.5 / ECDSA P-256 signatures over SHA-256 (the firmware signing and certificate
-algorithms of the Security Whitepaper). Imported only when a security message arrives.
+verify RSA PKCS#1 v1.5 / ECDSA P-256 signatures over SHA-256 (certificates and firmware), and RSA-PSS
+for firmware (the Security Whitepaper's L01.FR.04 names RSA-PSS or ECSchnorr; ECSchnorr has no
+standard encoding, so not here). Imported only when a security message arrives.
 
 The verifications are generators that yield between steps (one modular square or one bit of the
 point multiplication): on a Pico a P-256 verification takes about a second of interpreter time, and
@@ -136,11 +137,13 @@ def same_hash_data(a, b):
 
 
 # -- signatures ------------------------------------------------------------------------------------
-def verify(cert, digest, sig, out):
+def verify(cert, digest, sig, out, pss=False):
     """Steps (a generator) checking `sig` over a SHA-256 `digest` with the certificate's key;
-    out["ok"] is True or False at the end. ValueError for a key this module does not handle."""
+    out["ok"] is True or False at the end. ValueError for a key this module does not handle.
+    pss: an RSA signature may be RSASSA-PSS too (a firmware's, not a certificate's: its algorithm
+    is named in the certificate)."""
     if cert["key_alg"] == OID_RSA:
-        return _rsa(cert["key"], digest, sig, out)
+        return _rsa(cert["key"], digest, sig, out, pss)
     if cert["key_alg"] == OID_EC and cert["key_param"] == OID_P256:
         return _ecdsa(cert["key"], digest, sig, out)
     raise ValueError("key type not supported (RSA or EC P-256)")
@@ -160,7 +163,7 @@ def _ints(b):
     return [int.from_bytes(b[x[1]:x[2]], "big") for x in children(b, s, e) if x[0] == 0x02]
 
 
-def _rsa(key, digest, sig, out):
+def _rsa(key, digest, sig, out, pss):
     tag, s0, e0 = tlv(key, 0)
     parts = children(key, s0, e0)
     if len(parts) < 2:
@@ -182,8 +185,51 @@ def _rsa(key, digest, sig, out):
         if bit == "1":
             x = x * s % n
             yield
+    em = x.to_bytes(k, "big")
     want = b"\x00\x01" + b"\xff" * (k - 3 - len(SHA256_INFO) - len(digest)) + b"\x00" + SHA256_INFO + digest
-    out["ok"] = x.to_bytes(k, "big") == want
+    out["ok"] = em == want or (pss and _pss_ok(em, digest, _bits(mod) - 1))
+
+
+def _bits(b):
+    """The bit length of the big-endian unsigned b (MicroPython's int has no bit_length)."""
+    top, n = b[0], 0
+    while top:
+        top >>= 1
+        n += 1
+    return 8 * (len(b) - 1) + n
+
+
+def _mgf1(seed, size):
+    """MGF1 with SHA-256 (RFC 8017 B.2.1)."""
+    t = b""
+    i = 0
+    while len(t) < size:
+        t += hashlib.sha256(seed + i.to_bytes(4, "big")).digest()
+        i += 1
+    return t[:size]
+
+
+def _pss_ok(em, digest, em_bits):
+    """EMSA-PSS-VERIFY (RFC 8017 9.1.2) of the k-byte em: SHA-256, MGF1-SHA-256, the salt of any
+    length (read from the encoding, as OpenSSL's auto salt length does)."""
+    em_len = (em_bits + 7) // 8
+    if any(em[:len(em) - em_len]):
+        return False
+    em = em[len(em) - em_len:]
+    if em_len < 34 or em[-1] != 0xbc:
+        return False
+    masked, h = em[:em_len - 33], em[em_len - 33:-1]
+    top = 8 * em_len - em_bits          # leftmost bits of the encoding that must be zero
+    if masked[0] >> (8 - top) if top else 0:
+        return False
+    db = bytearray(a ^ b for a, b in zip(masked, _mgf1(h, len(masked))))
+    db[0] &= 0xff >> top
+    i = 0
+    while i < len(db) and db[i] == 0:
+        i += 1
+    if i == len(db) or db[i] != 1:
+        return False
+    return hashlib.sha256(b"\x00" * 8 + digest + bytes(db[i + 1:])).digest() == h
 
 
 def _add(p1, x2, y2):
