@@ -4,6 +4,7 @@ from 127.0.0.1 while the control loop runs (the longest tick gap it reports), a 
 page in Debian's chromium driven by playwright-core (skipped, saying why, without them)."""
 import base64
 import gzip
+import http.client
 import json
 import os
 import shutil
@@ -177,8 +178,8 @@ def page(board, *args):
 def firmware(board):
     try:
         code, r = board.post("/api/v1/firmware", None, method="GET")
-    except (OSError, ValueError):
-        return {}                                   # rebooting
+    except (OSError, ValueError, http.client.HTTPException):
+        return {}                                   # rebooting (also while it answered)
     return r if code == 200 else {}
 
 
