@@ -478,12 +478,13 @@ class Charger:
         self._read_pp(m)
         th = self.thermal
         phase = th.phase()
+        broken = th.broken
         if th.update(m.temp_c, now, self.diff) != self._offer_level:
             self._reoffer()
             th.band(self._windows, _W_T_LO)
         elif th.phase() != phase:       # a step down or a broken sensor began or was judged
             th.band(self._windows, _W_T_LO)
-        if th.broken != (phase >= 4):
+        if th.broken != broken:
             self._emit((V.EV_WARNING, V.WARN_TEMP_SENSOR, th.broken))
         ma = m.current_ma
         if (ma is not None and not ma >= 0 and self.t_closed is not None) != self.oc_blind:

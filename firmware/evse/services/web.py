@@ -79,6 +79,13 @@ def _masked(cfg):
     return cfg
 
 
+def _credentials(req):
+    """(scheme in lower case, credentials) of the Authorization header (RFC 9110 11.1: the scheme
+    in any case); ("", "") without one."""
+    scheme, _, cred = (req.headers.get("Authorization") or "").partition(" ")
+    return scheme.lower(), cred.strip()
+
+
 def _error(code, msg):
     return {"ok": False, "error": msg}, code
 
@@ -257,9 +264,7 @@ class Web:
         if not pw:
             return _error(403, "no web_password is set: nothing can be changed here until one is "
                                "set on the console ({\"cmd\": \"set\", \"values\": {\"web_password\": ...}})")
-        auth = req.headers.get("Authorization") or ""
-        scheme, _, cred = auth.partition(" ")
-        scheme, cred = scheme.lower(), cred.strip()        # the scheme in any case (RFC 9110 11.1)
+        scheme, cred = _credentials(req)
         if scheme == "bearer":
             for t in self.tokens:
                 if same(t, cred):
@@ -271,7 +276,7 @@ class Web:
                 user_pw = ""
             if ":" in user_pw and same(user_pw[user_pw.find(":") + 1:], pw):   # RFC 7617 2: user:password
                 return None
-        if auth:
+        if req.headers.get("Authorization"):
             await self._slow()
         return _denied("log in first: POST %s/login, or HTTP Basic auth" % API)
 
@@ -308,9 +313,8 @@ class Web:
         denied = await self._check(req)
         if denied:
             return denied
-        scheme, _, cred = (req.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() == "bearer":
-            cred = cred.strip()
+        scheme, cred = _credentials(req)
+        if scheme == "bearer":
             self.tokens = [t for t in self.tokens if not same(t, cred)]
         return {"ok": True}
 

@@ -28,7 +28,6 @@ On flash under ROOT (`/fw` on the board):
     rollback(root)        back to the previous bundle (or the base install) on the next boot
     state(root)           boot.json as a dict"""
 import binascii
-import gc
 import hashlib
 import json
 import os
@@ -162,7 +161,6 @@ def _read_manifest(src, tmp):
                 t.write(part)
                 if not part or part.endswith(b"\n"):
                     break
-        gc.collect()
         with open(tmp) as t:
             return _check_manifest(json.load(t))
     except ValueError as e:  # too long, not JSON, or not a manifest
