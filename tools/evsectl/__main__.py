@@ -126,7 +126,17 @@ def _number(kind, text, usage):
 
 
 def build_request(a):
-    """(cmd, args) for the parsed command line; ValueError for a bad one."""
+    """(cmd, args) for the parsed command line; ValueError for a bad one, a NaN or an infinity
+    included: JSON has none, so the console could not read the line nor say which request it was."""
+    cmd, args = _request(a)
+    try:
+        json.dumps(args, allow_nan=False)
+    except ValueError:
+        raise ValueError("%s: NaN and infinities are no JSON numbers (give a finite number)" % cmd)
+    return cmd, args
+
+
+def _request(a):
     c = a.command
     rest = a.args
     if c in ("status", "enable", "disable", "stop", "clear", "reboot", "help"):

@@ -1,0 +1,58 @@
+"""A newcomer's audit of the docs (third round): what a user types, as docs/console.md and the
+README write it, against what the tools do."""
+import io
+import json
+
+import pytest
+
+from host_tests.test_evsectl import RigPort
+from tools.evsectl import __main__ as ctl
+from tools.sim.rig import Rig
+
+
+def _no_constant(name):
+    raise ValueError(name)
+
+
+class BoardPort(RigPort):
+    """The board's console, counting what evsectl sends. MicroPython's `json` reads strict JSON: a
+    line with NaN or Infinity is `not JSON` there, answered without the request's id (measured on the
+    virtual board: `{"error": "not JSON", "ok": false}`); CPython's would take it."""
+
+    def __init__(self, rig):
+        RigPort.__init__(self, rig)
+        self.sent = []
+
+    def write(self, data):
+        self.sent.append(data)
+        try:
+            json.loads(data, parse_constant=_no_constant)
+        except ValueError:
+            self.con.tx += b'{"error": "not JSON", "ok": false}\n'
+            return len(data)
+        return RigPort.write(self, data)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    r = Rig(config={"max_current": 20}, flash_dir=str(tmp_path))
+    r.run(1.0)
+    return r
+
+
+@pytest.mark.parametrize("args", [["limit", "nan"], ["limit", "inf"], ["limit", "1e999"],
+                                  ["set", "max_current=NaN"], ["set", "max_current=1e999"],
+                                  ["raw", '{"cmd": "limit", "amps": Infinity}']])
+def test_evsectl_refuses_a_non_finite_number_as_a_bad_command_line_not_as_a_dead_board(rig, args, capsys):
+    """docs/console.md: exit 2 is a bad argument, 3 "no connection or no reply". `limit nan` was sent
+    as `"amps": NaN`, which is no JSON: the console answered `not JSON` without the request's id, and
+    evsectl waited its whole --timeout, then said the firmware was not running (exit 3)."""
+    port = BoardPort(rig)
+    out = io.StringIO()
+    rc = ctl.main(["--port", "test", "--timeout", "1"] + args, out=out, stream=port)
+    err = capsys.readouterr().err
+    assert rc == ctl.EXIT_USAGE, (rc, err)
+    assert "finite" in err and "not running" not in err
+    assert port.sent == []                                 # nothing reached the charger
+    assert rig.app.charger.limits.get("console") is None
+    assert ctl.main(["--port", "test", "--timeout", "1", "limit", "16"], out=out, stream=port) == 0
