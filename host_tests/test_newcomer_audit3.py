@@ -56,3 +56,14 @@ def test_evsectl_refuses_a_non_finite_number_as_a_bad_command_line_not_as_a_dead
     assert port.sent == []                                 # nothing reached the charger
     assert rig.app.charger.limits.get("console") is None
     assert ctl.main(["--port", "test", "--timeout", "1", "limit", "16"], out=out, stream=port) == 0
+
+
+@pytest.mark.parametrize("amps", ["nan", "inf", "1e999", "-5"])
+def test_the_virtual_boards_car_refuses_a_current_no_car_draws(tmp_path, amps, capsys):
+    """docs/ocpp.md's `evse car ask 16`: the car draws what the pilot advertises, at most AMPS; exit 2
+    is a bad command line. `evse car ask nan` (or inf, -5) was taken, exit 0, and the running virtual
+    board's car printed `asking for power (C), draws up to nan A`. Refused before any board is asked."""
+    from tools.vboard import car
+    assert car.main(["--socket", str(tmp_path / "car.sock"), "ask", "--", amps]) == car.EXIT_USAGE
+    assert "invalid amps value" in capsys.readouterr().err
+    assert car.main(["--socket", str(tmp_path / "car.sock"), "ask", "16"]) == car.EXIT_NO_BOARD

@@ -47,6 +47,15 @@ def command(state, words):
     return s
 
 
+def amps(text):
+    """AMPS on the command line: a finite current the car may draw, 0 or more (a NaN, an infinity or
+    a negative current is no car's)."""
+    a = float(text)
+    if not 0 <= a < float("inf"):
+        raise ValueError(text)
+    return a
+
+
 def state_line(state):
     """What the board's side (vboot.Car) reads."""
     return " ".join("%s=%s" % (k, state[k]) for k in ("plugged", "ev", "pp", "follow")) + "\n"
@@ -87,7 +96,8 @@ def main(argv=None):
     p = sub.add_parser("plug", help="plug the car in (B)")
     p.add_argument("--pp", type=int, default=PP_LATCHED, help="PP resistor in Ohm (default %(default)s)")
     p = sub.add_parser("ask", help="ask for power (C) and draw up to AMPS")
-    p.add_argument("amps", nargs="?", type=float, default=ASK_AMPS)
+    p.add_argument("amps", nargs="?", type=amps, default=ASK_AMPS,
+                   help="the most the car draws, A: a number, 0 or more (default %(default)s)")
     sub.add_parser("stop", help="stop asking (B)")
     sub.add_parser("unplug", help="unplug (A)")
     sub.add_parser("status", help="the car's state")
