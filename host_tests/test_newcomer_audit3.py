@@ -80,3 +80,18 @@ def test_docs_web_md_gives_the_size_of_the_page_make_flash_writes(tmp_path):
         said = float(re.search(r"`/www/index\.html\.gz`, ([0-9.]+) KB", f.read()).group(1))
     size = os.path.getsize(webfiles.page_gz(str(tmp_path / "index.html.gz")))
     assert abs(size / 1024.0 - said) <= 0.05, "docs/web.md says %.1f KB, the page is %d B" % (said, size)
+
+
+def test_docs_flashing_md_names_the_micropython_release_the_board_image_was(tmp_path):
+    """docs/flashing.md tells a firmware engineer which MicroPython to put on the board first. It said
+    1.29, a release no board image here was: the emulated Pico boots the stock v1.28.0 RPI_PICO image
+    (tools/rp2emu.IMAGE) and the frozen images are built from v1.28.0 (1.29 is the unix port's and
+    mpy-cross's preview)."""
+    import os
+    import re
+    from tools import rp2emu
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "flashing.md"), encoding="utf-8") as f:
+        said = re.search(r"The board must already run MicroPython \(v?([0-9.]+) was used here", f.read()).group(1)
+    image = re.search(r"micropython-v([0-9.]+)-RPI_PICO\.uf2$", rp2emu.IMAGE).group(1)
+    assert said == image
