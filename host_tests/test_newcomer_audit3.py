@@ -95,3 +95,14 @@ def test_docs_flashing_md_names_the_micropython_release_the_board_image_was(tmp_
         said = re.search(r"The board must already run MicroPython \(v?([0-9.]+) was used here", f.read()).group(1)
     image = re.search(r"micropython-v([0-9.]+)-RPI_PICO\.uf2$", rp2emu.IMAGE).group(1)
     assert said == image
+
+
+def test_bash_completion_offers_the_options_boardcheck_documents():
+    """README: `source <(.venv/bin/evse completion bash)` completes the subcommands' options. docs/
+    flashing.md runs `python -m tools.boardcheck --source rpi_pico_w`; boardcheck has no argparse
+    parser, so its completion offered only --help and --version."""
+    import re
+    from tools import cli
+    script = cli.bash_completion()
+    opts = re.search(r"^\s*boardcheck\) opts='([^']*)'", script, re.M).group(1).split()
+    assert "--source" in opts and "--help" in opts

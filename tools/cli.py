@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import re
 import sys
 
 # name: (module whose main(argv) runs it, one line of help). The one place a module path is spelled.
@@ -116,13 +117,20 @@ def _words(parser):
     return words
 
 
+def _doc_options(name):
+    """The options a tool without argparse (boardcheck) names in its usage text: `--source`."""
+    doc = importlib.import_module(COMMANDS[name][0]).__doc__ or ""
+    return sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", doc)) - {"--help", "--version"})
+
+
 def bash_completion():
     """A bash completion script from every subcommand's parser: the first word after `evse` is a
     subcommand, later ones its options (and its choices); anything else completes file names."""
     cases = []
     for name in list(COMMANDS) + ["completion"]:
         p = subcommand_parser(name) if name in COMMANDS else None
-        words = _words(p) if p is not None else (["bash"] if name == "completion" else ["--help", "--version"])
+        words = _words(p) if p is not None else (["bash"] if name == "completion" else
+                                                 ["--help", "--version"] + _doc_options(name))
         cases.append("        %s) opts=%s ;;" % (name, _quote(" ".join(words))))
     top = " ".join(list(COMMANDS) + ["completion", "--help", "--version"])
     return "\n".join([
