@@ -106,3 +106,22 @@ def test_bash_completion_offers_the_options_boardcheck_documents():
     script = cli.bash_completion()
     opts = re.search(r"^\s*boardcheck\) opts='([^']*)'", script, re.M).group(1).split()
     assert "--source" in opts and "--help" in opts
+
+
+def test_a_tools_output_piped_into_a_reader_that_leaves_ends_without_a_traceback(tmp_path):
+    """`evse analyze out.vcd --json | head`, as anyone looks at a long report: when the reader had gone
+    before the report was written, the analyzer died with a BrokenPipeError traceback (exit 1). It
+    now ends quietly with 141, as a shell reports a tool ended by SIGPIPE."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    vcd = str(tmp_path / "s.vcd")
+    subprocess.run([sys.executable, "-m", "tools.bench", "host_tests/scenarios/normal_session.scn", "--vcd", vcd],
+                   cwd=root, check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.Popen([sys.executable, "-m", "tools.analyzer", vcd, "--json"], cwd=root,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()                           # the reader leaves before the report comes
+    err = p.stderr.read().decode()
+    assert p.wait(60) == 141, err
+    assert "Traceback" not in err and err == ""

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import os
 import re
 import sys
 
@@ -92,6 +93,9 @@ def _run_as(prog, main, argv):
             return main(argv) or 0
         except KeyboardInterrupt:
             return 130
+        except BrokenPipeError:               # `evse analyze x.vcd --json | head`: the reader left
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no error at exit's flush
+            return 141                        # what a shell reports for a tool ended by SIGPIPE
 
 
 def subcommand_parser(name):
