@@ -2,7 +2,7 @@
 flash until the central system has answered them, delivered in order (OCPP 1.6 section 4.10).
 
 The file is an append-only log of JSON lines, so a power cut can only tear the last line (which
-is then ignored):
+is then ignored, and the next line appended after a newline of its own, never glued to it):
     ["q", seq, action, payload, txref, meta]   a queued message
     ["a", seq]                                  delivered (or given up): no longer queued
     ["t", txref, transactionId]                 the id the central system gave transaction txref
@@ -25,6 +25,7 @@ class TxQueue:
         self.txids = {}  # txref -> transactionId
         self.seq = 0
         self.lines = 0
+        self.torn = False  # the file ends in a line a power cut tore: the next append starts a line
         self._load()
 
     def _load(self):
@@ -34,6 +35,7 @@ class TxQueue:
             f = open(self.path)
         except OSError:
             return
+        line = "\n"
         with f:
             for line in f:
                 self.lines += 1
@@ -50,11 +52,17 @@ class TxQueue:
                     live.pop(r[1], None)
                 elif kind == "t" and len(r) == 3:
                     self.txids[r[1]] = r[2]
+        self.torn = not line.endswith("\n")
         self.records = [live[k] for k in sorted(live)]
 
     def _append(self, entry):
+        text = json.dumps(entry) + "\n"
+        if self.torn:
+            text = "\n" + text
+        self.torn = True   # until the line is all there (a failing flash may leave part of it)
         with open(self.path, "a") as f:
-            f.write(json.dumps(entry) + "\n")
+            f.write(text)
+        self.torn = False
         self.lines += 1
 
     def __len__(self):
@@ -109,5 +117,6 @@ class TxQueue:
                 n += 1
         store.remove(self.path)
         os.rename(tmp, self.path)
+        self.torn = False
         self.txids = {k: v for k, v in self.txids.items() if k in refs}
         self.lines = n

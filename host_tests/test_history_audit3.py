@@ -1,0 +1,48 @@
+"""Third audit, what must survive: the OCPP offline queue through a power cut that tears its last
+line. Each scenario is a bench case: a power cut is a new object on the same flash directory."""
+import json
+
+from evse.ocpp.txqueue import TxQueue
+
+MV = {"connectorId": 1, "transactionId": 7,
+      "meterValue": [{"timestamp": "2026-12-06T09:00:00Z",
+                      "sampledValue": [{"value": "12345.678", "unit": "Wh",
+                                        "measurand": "Energy.Active.Import.Register"}]}]}
+
+
+def _torn_append(path, entry, keep):
+    """A power cut while the queue appended `entry`: only its first `keep` characters reached flash."""
+    with open(path, "a") as f:
+        f.write((json.dumps(entry) + "\n")[:keep])
+
+
+def test_a_line_torn_by_a_cut_never_swallows_the_stop_transaction_queued_after_it(tmp_path):
+    path = str(tmp_path / "txq.log")
+    q = TxQueue(path)
+    q.push("StartTransaction", {"idTag": "CARD1", "meterStart": 0}, 1)
+    q.push("MeterValues", MV, 1)
+    line = ["q", 3, "MeterValues", MV, 1, {}]
+    for keep in range(1, len(json.dumps(line)) + 1):   # the cut at every byte of the line
+        p = str(tmp_path / ("txq%d.log" % keep))
+        with open(path) as src, open(p, "w") as dst:
+            dst.write(src.read())
+        _torn_append(p, line, keep)
+        booted = TxQueue(p)                            # the charger boots again
+        booted.push("StopTransaction", {"meterStop": 5, "reason": "PowerLoss"}, 1)
+        again = TxQueue(p)                             # and once more before the backend answers
+        actions = [r[1] for r in again.records]
+        assert actions[0] == "StartTransaction" and actions[-1] == "StopTransaction", (keep, actions)
+        assert len(again) == len(booted), keep
+
+
+def test_an_acknowledgement_after_a_torn_line_is_kept(tmp_path):
+    """The central system answered the StartTransaction after the cut: it must not be sent twice."""
+    path = str(tmp_path / "txq.log")
+    q = TxQueue(path)
+    start = q.push("StartTransaction", {"idTag": "CARD1", "meterStart": 0}, 1)
+    _torn_append(path, ["q", 2, "MeterValues", MV, 1, {}], 20)
+    booted = TxQueue(path)
+    booted.drop(start)
+    booted.set_txid(1, 42)
+    again = TxQueue(path)
+    assert len(again) == 0 and again.txids == {1: 42}
