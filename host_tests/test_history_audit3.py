@@ -1,7 +1,10 @@
 """Third audit, what must survive: the OCPP offline queue through a power cut that tears its last
-line. Each scenario is a bench case: a power cut is a new object on the same flash directory."""
+line, and the queue's flash writes once it is full. Each scenario is a bench case: a power cut is
+a new object on the same flash directory."""
 import json
+import os
 
+from evse.ocpp import txqueue
 from evse.ocpp.txqueue import TxQueue
 
 MV = {"connectorId": 1, "transactionId": 7,
@@ -46,3 +49,39 @@ def test_an_acknowledgement_after_a_torn_line_is_kept(tmp_path):
     booted.set_txid(1, 42)
     again = TxQueue(path)
     assert len(again) == 0 and again.txids == {1: 42}
+
+
+def test_a_full_offline_queue_does_not_rewrite_itself_at_every_meter_sample(tmp_path):
+    """Offline for days at the default 60 s MeterValueSampleInterval: once 400 messages wait, each
+    new sample dropped the oldest one and rewrote the whole file (about 120 KB) - 60 rewrites an
+    hour. The file's dead lines are what compaction is for: at most one rewrite per
+    COMPACT_LINES / 2 samples, the queue still bounded and in order."""
+    path = str(tmp_path / "txq.log")
+    q = TxQueue(path)
+    rewrites = []
+    real = q.compact
+
+    def counted():
+        rewrites.append(os.stat(path).st_size)
+        real()
+    q.compact = counted
+    q.push("StartTransaction", {"idTag": "CARD1", "meterStart": 0}, 1)
+    for _ in range(txqueue.MAX_QUEUED + 600):          # 10 hours past full, one sample a minute
+        q.push("MeterValues", MV, 1)
+    assert len(q) == txqueue.MAX_QUEUED
+    assert len(rewrites) <= 600 // (txqueue.COMPACT_LINES // 2) + 1, len(rewrites)
+    booted = TxQueue(path)
+    assert [r[0] for r in booted.records] == [r[0] for r in q.records]
+    assert booted.records[0][1] == "StartTransaction"
+    # bounded: the live messages plus at most COMPACT_LINES dead lines
+    assert booted.lines <= txqueue.MAX_QUEUED + txqueue.COMPACT_LINES + 2
+
+
+def test_an_online_queue_still_compacts_as_often_as_before(tmp_path):
+    """Each message answered at once: the log is rewritten after about COMPACT_LINES lines."""
+    path = str(tmp_path / "txq.log")
+    q = TxQueue(path)
+    for _ in range(300):
+        q.drop(q.push("MeterValues", MV, 1))
+    assert q.lines <= txqueue.COMPACT_LINES + 1
+    assert len(TxQueue(path)) == 0

@@ -8,13 +8,14 @@ is then ignored, and the next line appended after a newline of its own, never gl
     ["t", txref, transactionId]                 the id the central system gave transaction txref
 A transaction is known locally by `txref` until its StartTransaction is answered; queued messages
 of that transaction get the real transactionId when they are sent. The log is rewritten (atomically,
-temp file + rename) when it grows past COMPACT_LINES."""
+temp file + rename) when it holds more than COMPACT_LINES lines no longer needed (answered or dropped
+messages): a full queue is rewritten once every COMPACT_LINES / 2 samples, not at every sample."""
 import json
 import os
 from . import store
 
 MAX_QUEUED = 400  # messages; beyond it the oldest MeterValues are dropped (never Start/Stop)
-COMPACT_LINES = 200  # log lines before a rewrite
+COMPACT_LINES = 200  # dead log lines before a rewrite
 KEEP_RECENT_TXIDS = 4
 
 
@@ -87,7 +88,7 @@ class TxQueue:
         """The message `seq` is done (answered, or given up after its attempts)."""
         self.records = [r for r in self.records if r[0] != seq]
         self._append(["a", seq])
-        if self.lines > COMPACT_LINES:
+        if self.lines - len(self.records) > COMPACT_LINES:
             self.compact()
 
     def set_txid(self, txref, txid):
