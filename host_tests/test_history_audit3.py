@@ -1,9 +1,11 @@
 """Third audit, what must survive: the OCPP offline queue through a power cut that tears its last
-line, and the queue's flash writes once it is full. Each scenario is a bench case: a power cut is
-a new object on the same flash directory."""
+line, the queue's flash writes once it is full, and the session numbers when both energy
+checkpoints are lost. Each scenario is a bench case: a power cut is a new object on the same
+flash directory."""
 import json
 import os
 
+from evse.metering.energy import CHECKPOINT_FILES, Energy
 from evse.ocpp import txqueue
 from evse.ocpp.txqueue import TxQueue
 
@@ -85,3 +87,36 @@ def test_an_online_queue_still_compacts_as_often_as_before(tmp_path):
         q.drop(q.push("MeterValues", MV, 1))
     assert q.lines <= txqueue.COMPACT_LINES + 1
     assert len(TxQueue(path)) == 0
+
+
+def _session(e, now, user, mwh=2_000_000):
+    e.session_start(now, user)
+    e.add_mwh(mwh, now + 1000)
+    e.session_end(now + 60_000, "ev_stop")
+    return now + 61_000
+
+
+def test_session_numbers_go_on_when_both_checkpoints_are_lost(tmp_path):
+    """Both energy copies damaged on flash (the lifetime total is then gone, said in error): the
+    history's session numbers go on from the ring, never a second session 1 in the CSV, and a
+    power cut in the next session is still recorded once."""
+    d = str(tmp_path)
+    e = Energy(d, wall=lambda: 1_800_000_000, sessions_kept=5)
+    now = 0
+    for i in range(7):
+        now = _session(e, now, "CARD%d" % i)
+    assert [r["sid"] for r in e.sessions()] == [3, 4, 5, 6, 7]
+    for n in CHECKPOINT_FILES:
+        with open(os.path.join(d, n), "r+b") as f:
+            f.seek(3)
+            f.write(b"X")
+    e = Energy(d, wall=lambda: 1_800_000_000, sessions_kept=5)
+    assert e.error and "checkpoint damaged" in e.error
+    _session(e, 0, "NEW")
+    e.session_start(200_000, "CUT")
+    e.add_mwh(60_000, 201_000)                          # a checkpoint with the session open
+    e = Energy(d, wall=lambda: 1_800_000_000, sessions_kept=5)     # power cut
+    sids = [r["sid"] for r in e.sessions()]
+    assert sids == [5, 6, 7, 8, 9], sids
+    assert [r.get("user") for r in e.sessions()][-2:] == ["NEW", "CUT"]
+    assert e.sessions()[-1]["reason"] == "power_loss"

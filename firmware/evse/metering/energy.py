@@ -231,7 +231,10 @@ class Energy:
         legacy = best is None
         if legacy:
             best = _legacy_checkpoint(self._dir)
-        if best is None:
+        if best is None:          # no checkpoint: the session numbers go on from the history
+            last = self.ring.last()
+            if last is not None and isinstance(last.get("sid"), int):
+                self._sid = last["sid"]
             return
         a = best.get("s_max")                       # the older format kept amps
         if isinstance(a, (int, float)) and 0 <= a < 1000:
