@@ -1,6 +1,6 @@
 """Third audit, what must survive: the OCPP offline queue through a power cut that tears its last
-line, the queue's flash writes once it is full, and the session numbers when both energy
-checkpoints are lost. Each scenario is a bench case: a power cut is a new object on the same
+line, the queue's flash writes once it is full, the session numbers when both energy
+checkpoints are lost, and a session record on a full flash. Each scenario is a bench case: a power cut is a new object on the same
 flash directory."""
 import json
 import os
@@ -120,3 +120,61 @@ def test_session_numbers_go_on_when_both_checkpoints_are_lost(tmp_path):
     assert sids == [5, 6, 7, 8, 9], sids
     assert [r.get("user") for r in e.sessions()][-2:] == ["NEW", "CUT"]
     assert e.sessions()[-1]["reason"] == "power_loss"
+
+
+class FullFlash:
+    """A full flash under `d`: every file opened for writing there fails with ENOSPC (reads work)."""
+
+    def __init__(self, monkeypatch, d, only=None):
+        import builtins
+        import errno
+        real = builtins.open
+
+        def full(path, mode="r", *a, **k):
+            if (self.on and isinstance(path, str) and path.startswith(d) and any(c in mode for c in "wa+")
+                    and (only is None or path.endswith(only))):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(path, mode, *a, **k)
+        self.on = True
+        monkeypatch.setattr(builtins, "open", full)
+
+
+def test_a_session_ended_on_a_full_flash_is_recorded_once_there_is_room(tmp_path, monkeypatch):
+    """The flash fills during a session and the car leaves: its record could not be written. It
+    was dropped silently (once a checkpoint went through, error was None and the ring empty, also
+    after a reboot); it is kept, said in error, and written when the flash has room again."""
+    d = str(tmp_path)
+    e = Energy(d, wall=lambda: 1_800_000_000)
+    e.session_start(0, "CARD1")
+    e.add_mwh(7_000_000, 1000)
+    flash = FullFlash(monkeypatch, d)
+    rec = e.session_end(60_000, "ev_stop")
+    assert rec["wh"] == 7000.0 and e.sessions() == []
+    assert "not stored" in e.error or "checkpoint failed" in e.error
+    e.poll(65_000)
+    flash.on = False                                    # a log file removed: room again
+    for t in range(70_000, 130_000, 1000):
+        e.poll(t)
+    assert e.error is None, e.error
+    assert [(r["sid"], r["user"], r["wh"], r["reason"]) for r in e.sessions()] == [(1, "CARD1", 7000.0, "ev_stop")]
+    e = Energy(d)                                       # and after a reboot: once, not open
+    assert len(e.sessions()) == 1 and not e.session_open and e.wh_total == 7000.0
+
+
+def test_a_record_the_ring_refuses_is_said_in_error_not_hidden_by_the_checkpoint(tmp_path, monkeypatch):
+    """Only the ring's file cannot be written (the copies can): the checkpoint after the record
+    cleared the ring's error at once, the record vanished with no word of it."""
+    d = str(tmp_path)
+    e = Energy(d, wall=lambda: 1_800_000_000)
+    flash = FullFlash(monkeypatch, d, only="sessions.ring")
+    e.session_start(0, "CARD1")
+    e.add_mwh(2_000_000, 1000)
+    e.session_end(60_000, "ev_stop")
+    assert e.error is not None and "session record not stored" in e.error, e.error
+    for t in range(61_000, 200_000, 1000):
+        e.poll(t)
+    assert "session record not stored" in (e.error or ""), e.error
+    flash.on = False
+    for t in range(200_000, 215_000, 1000):
+        e.poll(t)
+    assert e.error is None and [r["sid"] for r in e.sessions()] == [1]

@@ -99,6 +99,7 @@ class Energy:
         self._unsaved_mwh = 0
         self._since_cp_ms = 0
         self._retry_ms = 0
+        self._pend = None          # a session record the ring refused (full flash): retried
         self._clear_session()
         self._restore()
 
@@ -145,7 +146,11 @@ class Energy:
                 if self._retry_ms > 0:
                     self._retry_ms -= dt
         self._last_ms = now_ms
-        if self._unsaved_mwh > 0 and self._retry_ms <= 0 and (
+        if self._retry_ms > 0:
+            return
+        if self._pend is not None and self._append(self._pend):
+            self.error = None
+        if self._unsaved_mwh > 0 and (
                 self._since_cp_ms >= self._cp_every_ms or self._unsaved_mwh >= self._cp_every_mwh):
             self.checkpoint()
 
@@ -203,11 +208,12 @@ class Energy:
         except Exception as e:
             self.error = "checkpoint failed: %s" % e
             self._retry_ms = CHECKPOINT_RETRY_MS
+            self._unsaved_mwh = self._unsaved_mwh or 1     # this state is not on flash: retried
             return False
         self.writes += 1
         self._unsaved_mwh = 0
         self._since_cp_ms = 0
-        self.error = None
+        self.error = None if self._pend is None else "session record not stored: %s" % self.ring.error
         return True
 
     def _read_copies(self):
@@ -270,8 +276,15 @@ class Energy:
         self.checkpoint()
 
     def _append(self, rec):
-        if not self.ring.append(rec):
-            self.error = "session record not stored: %s" % self.ring.error
+        """The record into the ring; kept in RAM and tried again every CHECKPOINT_RETRY_MS when the
+        ring refuses it (a full flash), said in error until it is stored."""
+        self._pend = None
+        if self.ring.append(rec):
+            return True
+        self._pend = rec
+        self._retry_ms = CHECKPOINT_RETRY_MS
+        self.error = "session record not stored: %s" % self.ring.error
+        return False
 
     def _record(self, reason, end):
         rec = {"sid": self._sid, "start": self._s_start, "end": end, "dur_s": self._s_ms // 1000,
