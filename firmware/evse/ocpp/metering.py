@@ -58,12 +58,14 @@ _OFFERED = ("Current.Offered", "Power.Offered")  # known without a meter
 
 def sample(svc, measurands, context):
     """sampledValue list for a comma-separated list of measurands (only the offered ones without a
-    meter)."""
+    meter). A meter that lost its reading (ok False) publishes sentinels (-1.0 A and V, 0 W), not
+    measurements: then only its energy register, whose count is kept, is reported."""
     sv = []
     m = svc.meter
+    lost = m is not None and not getattr(m, "ok", True)
     for name in measurands.split(","):
         read = _READERS.get(name)
-        if read is not None and (m is not None or name in _OFFERED):
+        if read is not None and (name in _OFFERED or m is not None and not (lost and read is not _energy)):
             read(svc, m, name, context, sv)
     return sv
 

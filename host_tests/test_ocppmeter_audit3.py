@@ -1,0 +1,46 @@
+"""The third audit of OCPP 1.6J metering (edition 2, sections 3.16, 4.7, 9.1): what the MeterValues
+and StopTransaction carry, one bench scenario each. The OCPP service runs under CPython against the
+PyPI `ocpp` central system (host_tests/ocpp_cs.py), which validates every frame against the official
+OCPP 1.6 JSON schemas."""
+import asyncio
+
+from ocpp_cs import CentralSystem, call
+from host_tests.test_ocpp_cs import booted, charge_session, run, fast_reconnect  # noqa: F401 (fixture)
+from evse.core.calendar import days_from_civil
+
+
+def values(payload):
+    """(measurand, phase, value) of every sampledValue of a MeterValues payload."""
+    return [(s.get("measurand"), s.get("phase"), s["value"])
+            for mv in payload["meterValue"] for s in mv["sampledValue"]]
+
+
+# -- 1. a lost meter's figures are not measurements (section 3.16; meter.py: never a silent 0.0) --
+
+def test_a_meter_that_lost_its_reading_reports_no_made_up_current_power_or_voltage(tmp_path):
+    """A session charges at 16 A; then the Modbus meter answers an implausible reading: the meter
+    service says so (ok False) and publishes its sentinels, -1.0 A and -1.0 V per phase, and
+    power_w 0.0 (metering/meter.py). A MeterValues sent then must not hand those to the central
+    system as a current of -1.0 A, a voltage of -1.0 V and a power of 0 W at 16 A (a billing or
+    load-management back end takes a sampledValue as measured): the figures the meter does not
+    have are left out, and the energy register, whose count the meter service keeps, stays."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path, config={"MeterValuesSampledData":
+                                                 "Energy.Active.Import.Register,Current.Import,Power.Active.Import,Voltage"})
+        txid = await charge_session(cs, rig)
+        assert (await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=1))).status == "Accepted"
+        good = (await cs.wait_action("MeterValues"))[-1]
+        assert good["transactionId"] == txid
+        assert ("Current.Import", "L1", "16.0") in values(good) and ("Power.Active.Import", None, "3680") in values(good)
+        m = rig.meter                                       # the implausible reading, as published
+        m.ok, m.amps, m.volts, m.power_w = False, [-1.0, -1.0, -1.0], [-1.0, -1.0, -1.0], 0.0
+        m.wh_total = 1500
+        assert (await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=1))).status == "Accepted"
+        lost = (await cs.wait_action("MeterValues", 2))[-1]
+        got = values(lost)
+        assert [v for v in got if v[0] in ("Current.Import", "Voltage", "Power.Active.Import")] == [], got
+        assert got == [("Energy.Active.Import.Register", None, "1500")], got
+        await cs.stop()
+    run(main())
