@@ -44,3 +44,28 @@ def test_a_meter_that_lost_its_reading_reports_no_made_up_current_power_or_volta
         assert got == [("Energy.Active.Import.Register", None, "1500")], got
         await cs.stop()
     run(main())
+
+
+# -- 2. clock-aligned intervals restart at midnight (section 9.1.2, ClockAlignedDataInterval) ------
+
+def test_a_clock_aligned_interval_that_does_not_divide_the_day_starts_again_at_midnight(tmp_path):
+    """ClockAlignedDataInterval is "the size of the set of evenly spaced aggregation intervals per
+    day, starting at 00:00:00 (midnight)" and takes any value up to 86400 s here. At 25200 s (7 h)
+    the day's boundaries are 00:00, 07:00, 14:00 and 21:00: the charger's clock passing midnight of
+    2026-03-02 (a day whose midnight is no multiple of 7 h since 1970) must send a Sample.Clock
+    MeterValues stamped 00:00:00."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        midnight = days_from_civil(2026, 3, 2) * 86400
+        assert midnight % 25200 != 0
+        rig.svc.wall.set(midnight - 1.5, rig.svc.ticks())  # the charger's clock: 23:59:58.5
+        res = await cs.call("cp1", call.ChangeConfiguration(key="ClockAlignedDataInterval", value="25200"))
+        assert res.status == "Accepted"
+        mv = await cs.wait_for(lambda: [p for p in cs.actions("MeterValues")
+                                        if p["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock"], 4)
+        assert mv[0]["meterValue"][0]["timestamp"] == "2026-03-02T00:00:00Z", mv
+        await cs.stop()
+    run(main())

@@ -120,7 +120,8 @@ def poll(svc, now_ms):
     iv = cfg.get("ClockAlignedDataInterval")
     t = svc.wall.now(now_ms)
     if iv and t is not None:
-        slot = int(t) // iv
+        t = int(t)  # the day's intervals start at midnight (section 9.1.2), iv dividing 86400 or not
+        slot = t - t % 86400 + t % 86400 // iv
         if svc._aligned_slot is not None and slot != svc._aligned_slot:
             report(svc, cfg.get("MeterValuesAlignedData"), "Sample.Clock", now_ms, svc.tx is not None)
             keep_tx_data(svc, cfg.get("StopTxnAlignedData"), "Sample.Clock", now_ms)
