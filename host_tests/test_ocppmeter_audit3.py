@@ -69,3 +69,43 @@ def test_a_clock_aligned_interval_that_does_not_divide_the_day_starts_again_at_m
         assert mv[0]["meterValue"][0]["timestamp"] == "2026-03-02T00:00:00Z", mv
         await cs.stop()
     run(main())
+
+
+# -- 3. a sample taken before the clock was known keeps its own time (section 4.10, 3.16) --------
+
+def test_the_transaction_begin_sample_keeps_its_time_when_the_clock_comes_later(tmp_path):
+    """The charger boots with its central system out of reach, so it has no wall clock; a car is
+    plugged in and the free idTag starts a transaction offline, with StopTxnSampledData set. The
+    link comes back (the BootNotification answer sets the clock), the car charges 2 s and is
+    unplugged. StopTransaction's transactionData must stamp its Transaction.Begin sample with the
+    time it was taken, the StartTransaction's own timestamp, not with the stop's time (the
+    StartTransaction made in the same state gets its time back from the tick clock already)."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        await cs.stop()                                   # out of reach, its port known
+        from host_tests.test_ocpp_cs import Rig
+        rig = await Rig(cs, tmp_path, ocpp_free_id_tag="GOOD",
+                        config={"StopTxnSampledData": "Energy.Active.Import.Register"}).start()
+        rig.state("B2")
+        await asyncio.sleep(0.3)
+        assert rig.svc.tx and not rig.svc.wall.known()    # started offline, no clock yet
+        rig.event("contactor", True)
+        rig.state("C2")
+        await cs.start(cs.port)
+        await cs.wait_for(lambda: rig.svc.accepted)
+        start = (await cs.wait_action("StartTransaction"))[-1]
+        await asyncio.sleep(2.2)
+        rig.meter.wh_total = 1200
+        rig.event("contactor", False)
+        rig.state("A1")
+        stop = (await cs.wait_action("StopTransaction"))[-1]
+        assert stop["reason"] == "EVDisconnected" and stop["meterStop"] == 1200
+        data = stop["transactionData"]
+        assert [d["sampledValue"][0]["context"] for d in data] == ["Transaction.Begin", "Transaction.End"]
+        assert data[0]["timestamp"] == start["timestamp"], (data, start["timestamp"], stop["timestamp"])
+        assert data[1]["timestamp"] == stop["timestamp"] != start["timestamp"]
+        assert [d["sampledValue"][0]["value"] for d in data] == ["1000", "1200"]
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -79,9 +79,9 @@ def stop(svc, reason, now_ms, tag=None):
     if tag:
         payload["idTag"] = tag
     metering.keep_tx_data(svc, svc.config.get("StopTxnSampledData"), "Transaction.End", now_ms)
-    if svc.tx_data:
-        payload["transactionData"] = svc.tx_data
-    svc.tx_data = []
+    data = metering.tx_data(svc)
+    if data:
+        payload["transactionData"] = data
     svc.queue_tx("StopTransaction", payload, tx["ref"], now_ms)  # queue first, then forget
     svc.tx = None
     svc.state["tx"] = None
