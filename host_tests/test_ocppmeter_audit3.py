@@ -109,3 +109,32 @@ def test_the_transaction_begin_sample_keeps_its_time_when_the_clock_comes_later(
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 4. TriggerMessage Accepted means the message comes (section 5.17, 6.52) -------------------
+
+def test_a_charger_without_a_meter_does_not_accept_a_trigger_for_meter_values_it_never_sends(tmp_path):
+    """A charger built without a meter (setting `meter` none: the app hands the service no meter)
+    keeps the default MeterValuesSampledData (energy register, current, power): it has none of
+    them. TriggerMessage(MeterValues) answered Accepted promises "the requested notification will
+    be sent"; none came, so the central system waits for it in vain. With nothing to send the
+    answer is Rejected; with a measurand it has (Current.Offered, the pilot's offer) the trigger is
+    Accepted and the MeterValues comes."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        rig.svc.meter = None
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        res = await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=1))
+        await asyncio.sleep(1.0)
+        assert (res.status, cs.actions("MeterValues")) == ("Rejected", [])
+        res = await cs.call("cp1", call.ChangeConfiguration(key="MeterValuesSampledData",
+                                                            value="Energy.Active.Import.Register,Current.Offered"))
+        assert res.status == "Accepted"
+        res = await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=1))
+        assert res.status == "Accepted"
+        mv = (await cs.wait_action("MeterValues"))[-1]
+        assert values(mv) == [("Current.Offered", None, "0.0")]
+        await cs.stop()
+    run(main())

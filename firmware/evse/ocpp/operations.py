@@ -176,7 +176,10 @@ def trigger_message(svc, p):
     elif what == "StatusNotification":
         after = lambda: _trigger_status(svc, c)
     elif what == "MeterValues":
-        after = lambda: _trigger_meter_values(svc, c)
+        sv = metering.sample(svc, svc.config.get("MeterValuesSampledData"), "Trigger")
+        if not sv:  # no measurand it has (no meter): Accepted would promise a message never sent
+            return {"status": "Rejected"}
+        after = lambda: _trigger_meter_values(svc, c, sv)
     else:
         after = lambda: svc.queue_call(what, {"status": _transfer_status(svc, what)})
     return {"status": "Accepted"}, after
@@ -201,14 +204,12 @@ def _trigger_status(svc, c):
         svc.queue_status(CONNECTOR, svc.sent_status[CONNECTOR])
 
 
-def _trigger_meter_values(svc, c):
+def _trigger_meter_values(svc, c, sv):
     """Connector 0 asks for the charge point's main meter (section 4.7): its readings, without
     the connector's transaction."""
-    sv = metering.sample(svc, svc.config.get("MeterValuesSampledData"), "Trigger")
-    if sv:
-        connector = CONNECTOR if c is None else c
-        txid = svc.tx and svc.tx.get("txid") if connector else None
-        svc.queue_call("MeterValues", metering.values_payload(sv, txid, connector))
+    connector = CONNECTOR if c is None else c
+    txid = svc.tx and svc.tx.get("txid") if connector else None
+    svc.queue_call("MeterValues", metering.values_payload(sv, txid, connector))
 
 
 def unlock_connector(svc, p):
