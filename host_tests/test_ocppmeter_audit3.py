@@ -129,12 +129,36 @@ def test_a_charger_without_a_meter_does_not_accept_a_trigger_for_meter_values_it
         res = await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=1))
         await asyncio.sleep(1.0)
         assert (res.status, cs.actions("MeterValues")) == ("Rejected", [])
-        res = await cs.call("cp1", call.ChangeConfiguration(key="MeterValuesSampledData",
-                                                            value="Energy.Active.Import.Register,Current.Offered"))
+        res = await cs.call("cp1", call.ChangeConfiguration(key="MeterValuesSampledData", value="Current.Offered"))
         assert res.status == "Accepted"
         res = await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=1))
         assert res.status == "Accepted"
         mv = (await cs.wait_action("MeterValues"))[-1]
         assert values(mv) == [("Current.Offered", None, "0.0")]
+        await cs.stop()
+    run(main())
+
+
+# -- 5. a measurand the charger cannot measure is Rejected (section 3.16.4) ---------------------
+
+def test_a_charger_without_a_meter_rejects_measurands_it_cannot_measure(tmp_path):
+    """Section 3.16.4: a ChangeConfiguration of MeterValuesSampledData, MeterValuesAlignedData,
+    StopTxnSampledData or StopTxnAlignedData naming a measurand the charge point does not support
+    SHALL be Rejected, the configuration unchanged. A charger without a meter can give the pilot's
+    offer (Current.Offered, Power.Offered) and nothing measured: a list with Voltage or the energy
+    register is Rejected there, the offered ones and the empty list are Accepted."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        rig.svc.meter = None
+        change = lambda k, v: cs.call("cp1", call.ChangeConfiguration(key=k, value=v))
+        for key in ("MeterValuesSampledData", "MeterValuesAlignedData", "StopTxnSampledData", "StopTxnAlignedData"):
+            before = (await cs.call("cp1", call.GetConfiguration(key=[key]))).configuration_key[0]["value"]
+            assert (await change(key, "Current.Offered,Voltage")).status == "Rejected", key
+            assert (await change(key, "Energy.Active.Import.Register")).status == "Rejected", key
+            assert (await cs.call("cp1", call.GetConfiguration(key=[key]))).configuration_key[0]["value"] == before
+            assert (await change(key, "Current.Offered,Power.Offered")).status == "Accepted", key
+            assert (await change(key, "")).status == "Accepted", key
         await cs.stop()
     run(main())

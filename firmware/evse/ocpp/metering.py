@@ -53,7 +53,7 @@ def _power_offered(svc, m, name, context, sv):
 _READERS = {"Energy.Active.Import.Register": _energy, "Current.Import": _current,
             "Power.Active.Import": _power, "Voltage": _voltage,
             "Current.Offered": _current_offered, "Power.Offered": _power_offered}
-_OFFERED = ("Current.Offered", "Power.Offered")  # known without a meter
+OFFERED = ("Current.Offered", "Power.Offered")  # known without a meter
 
 
 def sample(svc, measurands, context):
@@ -65,7 +65,7 @@ def sample(svc, measurands, context):
     lost = m is not None and not getattr(m, "ok", True)
     for name in measurands.split(","):
         read = _READERS.get(name)
-        if read is not None and (name in _OFFERED or m is not None and not (lost and read is not _energy)):
+        if read is not None and (name in OFFERED or m is not None and not (lost and read is not _energy)):
             read(svc, m, name, context, sv)
     return sv
 

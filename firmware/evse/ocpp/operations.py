@@ -33,6 +33,9 @@ def change_configuration(svc, p):
     if key in ("SecurityProfile", "AuthorizationKey"):
         from . import security
         return security.change_key(svc, key, p["value"])
+    if key[-4:] == "Data" and svc.meter is None and any(  # a measurand list (section 3.16.4)
+            x.strip() not in metering.OFFERED for x in p["value"].split(",") if x.strip()):
+        return {"status": "Rejected"}  # without a meter only the pilot's offer is known
     st = svc.config.change(key, p["value"])
     if st == "Accepted" and key == "MeterValueSampleInterval" and svc.tx:
         metering.next_sample(svc, svc.ticks())
