@@ -162,3 +162,36 @@ def test_a_charger_without_a_meter_rejects_measurands_it_cannot_measure(tmp_path
             assert (await change(key, "")).status == "Accepted", key
         await cs.stop()
     run(main())
+
+
+# -- 6. the power-loss StopTransaction takes the energy the meter kept (section 4.10; never lose it) --
+
+def test_a_power_cut_stop_carries_the_energy_counted_to_the_last_checkpoint(tmp_path, monkeypatch):
+    """MeterValueSampleInterval 0 (no sampled values, section 9.1): the service saves no meter value
+    during the transaction. The car takes 800 Wh (1000 -> 1800 Wh), then the power is cut. At the
+    next boot the meter service has its lifetime count back from its sealed checkpoints on flash
+    (metering/energy.py: 1800 Wh) but a Modbus meter has not answered yet (ok False, "no reading
+    yet"). The StopTransaction for the cut must carry meterStop 1800, the count the meter kept,
+    not the meterStart: a central system would bill that session as 0 Wh."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        txid = await charge_session(cs, rig)
+        rig.meter.wh_total = 1800
+        await asyncio.sleep(0.2)
+        await rig.kill()                                  # power cut: no StopTransaction
+        from host_tests import test_ocpp_cs
+
+        class BootMeter(test_ocpp_cs.FakeMeter):          # as the service finds it at boot:
+            def __init__(self):
+                super().__init__()
+                self.wh_total, self.ok = 1800, False      # restored from flash; no reading yet
+        monkeypatch.setattr(test_ocpp_cs, "FakeMeter", BootMeter)
+        rig2 = await test_ocpp_cs.Rig(cs, tmp_path).start()
+        stop = (await cs.wait_action("StopTransaction"))[0]
+        assert (stop["transactionId"], stop["reason"]) == (txid, "PowerLoss")
+        assert stop["meterStop"] == 1800, stop
+        await rig2.kill()
+        await cs.stop()
+    run(main())

@@ -19,9 +19,8 @@ def recover_after_boot(svc):
     if tx:
         known = tx.get("txid") is not None or tx["ref"] in txq.txids or txq.has("StartTransaction", tx["ref"])
         if known and not txq.has("StopTransaction", tx["ref"]):
-            wh = tx.get("last_wh", tx["start_wh"])
-            if svc.meter is not None and getattr(svc.meter, "ok", False):
-                wh = max(wh, svc.meter_wh())
+            # the meter's count is back from flash even before its first reading (ok False)
+            wh = max(tx.get("last_wh", tx["start_wh"]), svc.meter_wh())
             meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": tx.get("last_ts")}
             txq.push("StopTransaction", {"meterStop": wh, "timestamp": "@T", "reason": reason}, tx["ref"], meta)
         if tx.get("txid") is not None and tx["ref"] not in txq.txids:
