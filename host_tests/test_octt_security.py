@@ -248,6 +248,8 @@ def test_TC_083_CS_the_security_profile_is_only_raised_and_only_to_one_that_can_
         for value in ("2", "3", "x"):    # ws:// cannot carry 2 or 3; not a number
             assert (await cs.call("cp1", call.ChangeConfiguration(key="SecurityProfile", value=value))).status == "Rejected"
         assert (await cs.call("cp1", call.ChangeConfiguration(key="SecurityProfile", value="1"))).status == "Accepted"
+        await b.until(lambda: len(cs.auth_headers) == 2 and cs.auth_headers[-1], 60,
+                      "a new connection with Basic auth at once (A05.FR.06/07)")
         await b.until(lambda: "ReconfigurationOfSecurityParameters" in events(cs), what="security event")
         assert (await cs.call("cp1", call.ChangeConfiguration(key="SecurityProfile", value="0"))).status == "Rejected"
         b = await power_on()                              # the next connection uses Basic auth

@@ -199,9 +199,10 @@ def _drop(svc):
 # -- the security keys -------------------------------------------------------------------------------
 def change_key(svc, key, value):
     """ChangeConfiguration of SecurityProfile (only raised, and only to a profile the URL, the
-    password and the client certificate on flash can meet; used from the next connection) or
-    AuthorizationKey (hex; a Basic auth connection is made again with it at once, TC_073); an
-    accepted change is a ReconfigurationOfSecurityParameters event."""
+    password and the client certificate on flash can meet, A05.FR.01/02/04;
+    the connection is then made again with it at once, A05.FR.06/07) or AuthorizationKey (hex; a
+    Basic auth connection is made again with it at once, TC_073); an accepted change is a
+    ReconfigurationOfSecurityParameters event."""
     from . import connection
     if key == "SecurityProfile":
         try:
@@ -214,7 +215,7 @@ def change_key(svc, key, value):
     if st != "Accepted":
         return {"status": st}
     secevents.report(svc, "ReconfigurationOfSecurityParameters", key)
-    if key == "AuthorizationKey" and connection.security_profile(svc) in (1, 2):
+    if key == "SecurityProfile" or connection.security_profile(svc) in (1, 2):
         return {"status": st}, lambda: _drop(svc)
     return {"status": st}
 

@@ -1,0 +1,66 @@
+"""Audit 3 of the OCPP 1.6 Security Whitepaper (edition 3) beyond L01: security profiles (A05),
+certificate management (M03, M04), CertificateSigned (A02). Each case is a bench scenario against a
+central system on PyPI `ocpp` (ocpp_cs); certificates and the hash data the central system expects
+are made by PyPI `cryptography` (pki.py), not by the firmware's code."""
+import ssl
+
+import pytest
+
+import pki
+from ocpp_cs import CentralSystem, call
+from host_tests.test_ocpp_cs import Rig, run
+
+CSR = "CentralSystemRootCertificate"
+PASSWORD = "0123456789abcdefXYZ"
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    from evse.ocpp import connection
+    monkeypatch.setattr(connection, "RECONNECT_MIN_MS", 100)
+    monkeypatch.setattr(connection, "RECONNECT_MAX_MS", 400)
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 50)
+
+
+def flash_dir(tmp_path):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    return flash
+
+
+def tls_context(tmp_path, root_key, root, name="srv"):
+    """A TLS server context whose certificate `root` signed."""
+    srv, srv_key = pki.server_cert(root_key, root)
+    (tmp_path / (name + ".pem")).write_text(pki.pem(srv))
+    pki.write_key(srv_key, str(tmp_path / (name + "_key.pem")))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tmp_path / (name + ".pem")), str(tmp_path / (name + "_key.pem")))
+    return ctx
+
+
+async def change(cs, key, value):
+    return (await cs.call("cp1", call.ChangeConfiguration(key=key, value=value))).status
+
+
+# -- A05: Upgrade Charge Point Security Profile ----------------------------------------------------
+def test_a_raised_security_profile_reconnects_at_once_with_basic_auth(tmp_path):
+    """A05.FR.06/07 (and key 7.6): once SecurityProfile is Accepted the charge point disconnects and
+    reconnects with the new profile, without waiting for a Reset. Profile 0 -> 1: the next
+    WebSocket upgrade carries Basic auth cp1:<password>."""
+    flash = flash_dir(tmp_path)
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await Rig(cs, flash, ocpp_password=PASSWORD).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert cs.auth_headers == [None] and cs.connections == 1        # profile 0: no credentials
+        assert await change(cs, "SecurityProfile", "1") == "Accepted"
+        await cs.wait_for(lambda: cs.connections == 2, 5)               # no Reset was sent
+        assert cs.auth_headers[-1].startswith("Basic ")
+        assert cs.close_codes == [1000]                                 # a clean close, nothing lost
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert len(cs.actions("BootNotification")) == 1                 # a reconnection, not a reboot
+        await rig.kill()
+        await cs.stop()
+    run(main())
