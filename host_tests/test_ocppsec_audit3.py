@@ -64,3 +64,30 @@ def test_a_raised_security_profile_reconnects_at_once_with_basic_auth(tmp_path):
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_security_profile_2_needs_a_central_system_root(tmp_path):
+    """A05.FR.03: SecurityProfile 2 (or 3) without a valid CentralSystemRootCertificate is Rejected
+    and nothing changes; once the root is installed (M05) the same request is Accepted and the
+    charge point reconnects, the server now checked against that root."""
+    root_key = pki.key("ec")
+    root = pki.cert(root_key, "CS root", ca=True)
+    flash = flash_dir(tmp_path)
+
+    async def main():
+        cs = CentralSystem(ssl_context=tls_context(tmp_path, root_key, root), password=PASSWORD)
+        await cs.start()
+        # profile 1 over wss:// with no CA file: encrypted, the server not checked (docs/ocpp.md)
+        rig = await Rig(cs, flash, ocpp_security_profile=1, ocpp_password=PASSWORD).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert await change(cs, "SecurityProfile", "2") == "Rejected"   # no root to check the server
+        conf = await cs.call("cp1", call.GetConfiguration(key=["SecurityProfile"]))
+        assert conf.configuration_key[0]["value"] == "1"
+        res = await cs.call("cp1", call.InstallCertificate(certificate_type=CSR, certificate=pki.pem(root)))
+        assert res.status == "Accepted"
+        assert await change(cs, "SecurityProfile", "2") == "Accepted"
+        await cs.wait_for(lambda: cs.connections == 2, 5)
+        await cs.wait_for(lambda: rig.svc.accepted)
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -199,7 +199,7 @@ def _drop(svc):
 # -- the security keys -------------------------------------------------------------------------------
 def change_key(svc, key, value):
     """ChangeConfiguration of SecurityProfile (only raised, and only to a profile the URL, the
-    password and the client certificate on flash can meet, A05.FR.01/02/04;
+    password, a central system root and the client certificate on flash can meet, A05.FR.01-04;
     the connection is then made again with it at once, A05.FR.06/07) or AuthorizationKey (hex; a
     Basic auth connection is made again with it at once, TC_073); an accepted change is a
     ReconfigurationOfSecurityParameters event."""
@@ -225,6 +225,9 @@ def _profile_met(svc, profile):
     from . import connection
     password = svc.config.get("AuthorizationKey") or svc.settings.get("ocpp_password")
     if security_profile_error(svc.settings.get("ocpp_url", ""), profile, password):
+        return False
+    ca = svc.settings.get("ocpp_ca_file")      # TLS: a root to check the server with (A05.FR.03)
+    if profile > 1 and not (store.exists(ca) if ca else any(_valid_now(svc, c) for _, c in installed(svc, KINDS[0]))):
         return False
     return profile != 3 or all(store.exists(f) for f in connection.client_cert(svc, 3).values())
 
