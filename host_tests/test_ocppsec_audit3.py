@@ -91,3 +91,36 @@ def test_security_profile_2_needs_a_central_system_root(tmp_path):
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- M03/M04: the hash data of a CA certificate that is not a root ------------------------------------
+def test_the_hash_data_of_a_sub_ca_names_its_issuer_s_key(tmp_path):
+    """CertificateHashData (whitepaper 6.1, RFC 6960): issuerKeyHash is the hash of the public key
+    in the ISSUER's certificate. A sub-CA installed beside the root that signed it is listed with
+    the root's key hash, as cryptography's OCSP builder computes it, and DeleteCertificate with that
+    hash data deletes it (the root stays)."""
+    root_key, sub_key = pki.key("ec"), pki.key("ec")
+    root = pki.cert(root_key, "CPO root", ca=True)
+    sub = pki.cert(sub_key, "CPO sub-CA", root_key, root, ca=True)
+    flash = flash_dir(tmp_path)
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await Rig(cs, flash).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        for c in (root, sub):
+            res = await cs.call("cp1", call.InstallCertificate(certificate_type=CSR, certificate=pki.pem(c)))
+            assert res.status == "Accepted"
+        res = await cs.call("cp1", call.GetInstalledCertificateIds(certificate_type=CSR))
+        got = sorted((h["serial_number"], h["issuer_name_hash"], h["issuer_key_hash"]) for h in res.certificate_hash_data)
+        want = sorted((h["serialNumber"], h["issuerNameHash"], h["issuerKeyHash"])
+                      for h in (pki.hash_data(root), pki.hash_data(sub, root)))
+        assert got == want
+        res = await cs.call("cp1", call.DeleteCertificate(certificate_hash_data=pki.hash_data(sub, root)))
+        assert res.status == "Accepted"
+        res = await cs.call("cp1", call.GetInstalledCertificateIds(certificate_type=CSR))
+        assert [h["serial_number"] for h in res.certificate_hash_data] == [pki.hash_data(root)["serialNumber"]]
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -108,9 +108,25 @@ def _readable(svc, pem):
     return cert if _valid_now(svc, cert) else None
 
 
-def get_installed_certificate_ids(svc, p):
+def _hash_ids(svc, kind):
+    """[(file path, CertificateHashData)] of one type. issuerKeyHash is the hash of the issuer's
+    key (whitepaper 6.1, RFC 6960): a root's own, a sub-CA's from its issuer's certificate when
+    that is installed too."""
     from . import x509
-    ids = [x509.hash_data(c) for _, c in installed(svc, p["certificateType"])]
+    mine = installed(svc, kind)
+    every = mine + installed(svc, KINDS[kind == KINDS[0]])
+    out = []
+    for path, c in mine:
+        issuer = c
+        for _, o in every:
+            if c["issuer"] != c["subject"] and o["subject"] == c["issuer"]:
+                issuer = o
+        out.append((path, x509.hash_data(c, issuer)))
+    return out
+
+
+def get_installed_certificate_ids(svc, p):
+    ids = [h for _, h in _hash_ids(svc, p["certificateType"])]
     return {"status": "Accepted", "certificateHashData": ids} if ids else {"status": "NotFound"}
 
 
@@ -118,8 +134,8 @@ def delete_certificate(svc, p):
     from . import x509
     want = p["certificateHashData"]
     for kind in KINDS:
-        for path, c in installed(svc, kind):
-            if x509.same_hash_data(x509.hash_data(c), want):
+        for path, h in _hash_ids(svc, kind):
+            if x509.same_hash_data(h, want):
                 try:
                     os.remove(path)
                 except OSError:
