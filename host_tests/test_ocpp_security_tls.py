@@ -130,6 +130,9 @@ def test_TC_074_CS_a_renewed_client_certificate_is_used_at_once(tmp_path, signed
         await cs.start()
         rig = await Rig(cs, flash, **kw).start()
         await cs.wait_for(lambda: rig.svc.accepted)
+        res = await cs.call("cp1", call.InstallCertificate(certificate_type="CentralSystemRootCertificate",
+                                                           certificate=pki.pem(new_ca)))
+        assert res.status == "Accepted"           # the new CA is of the CPO's hierarchy (A02.FR.06)
         if signed_first:
             cs.holds["SignCertificate"] = asyncio.Event()
         res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))

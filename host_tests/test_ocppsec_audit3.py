@@ -124,3 +124,49 @@ def test_the_hash_data_of_a_sub_ca_names_its_issuer_s_key(tmp_path):
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- A02: CertificateSigned must be of the CPO's hierarchy -----------------------------------------------
+def _sign_csr(csr_pem, ca_key, ca):
+    """The central system's CA signs the charge point's request: the chain leaf first, then its CA."""
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes
+    csr = cx.load_pem_x509_csr(csr_pem.encode())
+    leaf = (cx.CertificateBuilder().subject_name(csr.subject).issuer_name(ca.subject)
+            .public_key(csr.public_key()).serial_number(cx.random_serial_number())
+            .not_valid_before(pki.NOW - pki.DAY).not_valid_after(pki.NOW + 90 * pki.DAY)
+            .sign(ca_key, hashes.SHA256()))
+    return pki.pem(leaf) + pki.pem(ca)
+
+
+def test_a_charge_point_certificate_outside_the_cpo_hierarchy_is_rejected(tmp_path):
+    """A02.FR.06/07: the signed certificate must be part of the CPO hierarchy, i.e. end in an
+    installed CentralSystemRootCertificate. A chain for the right key that ends in a CA nobody
+    installed (anyone can make one) is Rejected with InvalidChargePointCertificate and not taken
+    into use; the same chain is Accepted once that CA is installed as the root."""
+    ca_key = pki.key("ec")
+    ca = pki.cert(ca_key, "Rogue CA", ca=True)
+    flash = flash_dir(tmp_path)
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await Rig(cs, flash).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))
+        assert res.status == "Accepted"
+        req = await cs.wait_for(lambda: [p for a, p in cs.calls if a == "SignCertificate"], 30)
+        chain = _sign_csr(req[0]["csr"], ca_key, ca)
+        res = await cs.call("cp1", call.CertificateSigned(certificate_chain=chain))
+        assert res.status == "Rejected"
+        await cs.wait_for(lambda: any(a == "SecurityEventNotification" and p["type"] == "InvalidChargePointCertificate"
+                                      for a, p in cs.calls))
+        assert not (flash / "client_cert.pem").exists()
+        res = await cs.call("cp1", call.InstallCertificate(certificate_type=CSR, certificate=pki.pem(ca)))
+        assert res.status == "Accepted"
+        res = await cs.call("cp1", call.CertificateSigned(certificate_chain=chain))
+        assert res.status == "Accepted"
+        assert (flash / "client_cert.pem").read_text() == chain
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -294,6 +294,8 @@ def test_TC_074_CS_the_charge_point_certificate_renewed_on_request(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
         assert await change_config(cs, "CpoName", "Garage CPO") == "Accepted"
+        res = await cs.call("cp1", call.InstallCertificate(certificate_type=CSR, certificate=pki.pem(ca)))
+        assert res.status == "Accepted"                       # the CPO's root (A02.FR.06: its hierarchy)
         res = await cs.call("cp1", call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))
         assert res.status == "Accepted"
         (req,) = await b.until(lambda: cs.actions("SignCertificate"), 60, "SignCertificate")

@@ -170,7 +170,8 @@ async def _renew(svc):
 
 async def certificate_signed(svc, p):
     """CertificateSigned: the chain (leaf first) is for the key pair of the request sent, within
-    its validity, each certificate signed by the next; then it and the key become the security
+    its validity, each certificate signed by the next, the last one a root of the CPO's hierarchy
+    or signed by one (A02.FR.06); then it and the key become the security
     profile 3 client certificate, and a profile 3 connection is made again with them. Otherwise
     Rejected and the security event InvalidChargePointCertificate."""
     from . import connection, x509
@@ -185,6 +186,7 @@ async def certificate_signed(svc, p):
             if ok:
                 await run_steps(x509.verify_signed_by(cert, issuer, out))
             ok = ok and out["ok"]
+        ok = ok and await _of_cpo(svc, chain[-1])
     except (OSError, ValueError, IndexError, KeyError, TypeError):
         ok = False
     if not ok:
@@ -195,6 +197,28 @@ async def certificate_signed(svc, p):
         f.write(p["certificateChain"])
     os.rename(pending, files["key_file"])
     return {"status": "Accepted"}, lambda: _reconnect(svc)
+
+
+async def _of_cpo(svc, top):
+    """The chain's last certificate is, or was signed by, a root of the CPO's hierarchy (A02.FR.06):
+    an installed CentralSystemRootCertificate or the ocpp_ca_file's certificates."""
+    from . import x509
+    roots = [c for _, c in installed(svc, KINDS[0])]
+    ca = svc.settings.get("ocpp_ca_file")
+    if ca:
+        with open(ca, "rb") as f:
+            data = f.read()
+        roots += [x509.parse(d) for d in (x509.pem_blocks(data.decode()) if b"-----BEGIN" in data else [data])]
+    for root in roots:
+        out = {"ok": root["der"] == top["der"]}
+        try:
+            if not out["ok"]:
+                await run_steps(x509.verify_signed_by(top, root, out))
+        except ValueError:          # a root key this code cannot use
+            continue
+        if out["ok"]:
+            return True
+    return False
 
 
 def _reconnect(svc):
