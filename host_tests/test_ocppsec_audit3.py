@@ -93,6 +93,55 @@ def test_security_profile_2_needs_a_central_system_root(tmp_path):
     run(main())
 
 
+class NoPasswordYet(CentralSystem):
+    """A central system not yet told the charge point's password: it lets the charge point in
+    without credentials (profile 0) and refuses any Basic auth (401), as a misconfigured one would."""
+
+    refuse = True
+
+    def _process_request(self, connection, request):
+        from websockets.http11 import Response
+        hdr = request.headers.get("Authorization")
+        self.auth_headers.append(hdr)
+        if hdr and self.refuse:
+            self.rejected_logins += 1
+            return Response(401, "Unauthorized", request.headers.__class__(), b"")
+        return None
+
+
+def test_a_raised_security_profile_that_cannot_connect_falls_back(tmp_path):
+    """A05.FR.08 (error handling: "to prevent that the Charge Point will become unable to reconnect
+    to the Central System on its own"): SecurityProfile 1 Accepted, but the central system refuses
+    every connection made with it. After a few refused attempts the charge point goes back to its
+    previous profile and is online again; SecurityProfile reads 0, the refusal and the fallback are
+    security events. A raise that does connect is kept (A05.FR.09): nothing waits for a fallback."""
+    flash = flash_dir(tmp_path)
+
+    async def main():
+        cs = NoPasswordYet()
+        await cs.start()
+        rig = await Rig(cs, flash, ocpp_password=PASSWORD).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert await change(cs, "SecurityProfile", "1") == "Accepted"
+        await cs.wait_for(lambda: cs.rejected_logins >= 1, 5)
+        await cs.wait_for(lambda: cs.connections == 2, 20)              # back at profile 0
+        assert cs.auth_headers[-1] is None and cs.rejected_logins >= 2
+        conf = await cs.call("cp1", call.GetConfiguration(key=["SecurityProfile"]))
+        assert conf.configuration_key[0]["value"] == "0"
+        kinds = lambda: [(p["type"], p.get("techInfo")) for a, p in cs.calls if a == "SecurityEventNotification"]
+        await cs.wait_for(lambda: ("ReconfigurationOfSecurityParameters", "SecurityProfile 1 -> 0") in kinds())
+        assert "FailedToAuthenticateAtCentralSystem" in [k for k, _ in kinds()]
+        assert "sp" not in rig.svc.state
+        cs.refuse = False                                               # the password is known now
+        assert await change(cs, "SecurityProfile", "1") == "Accepted"
+        await cs.wait_for(lambda: cs.connections == 3, 5)
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert cs.auth_headers[-1].startswith("Basic ") and "sp" not in rig.svc.state
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
 # -- M03/M04: the hash data of a CA certificate that is not a root ------------------------------------
 def test_the_hash_data_of_a_sub_ca_names_its_issuer_s_key(tmp_path):
     """CertificateHashData (whitepaper 6.1, RFC 6960): issuerKeyHash is the hash of the public key

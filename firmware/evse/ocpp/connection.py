@@ -106,6 +106,13 @@ def _refused(svc, e):
         secevents.report(svc, kind, text[:100])
 
 
+def _tried(svc, ok):
+    """A connection at a SecurityProfile just raised: kept, or the previous one after refusals."""
+    if "sp" in svc.state:
+        from . import security
+        security.profile_tried(svc, ok)
+
+
 def _password(svc):
     """The AuthorizationKey's bytes (it is set in hex), else the ocpp_password setting."""
     key = svc.config.get("AuthorizationKey")
@@ -136,9 +143,11 @@ async def run(svc):
         except Exception as e:
             svc.last_error = "connect: %r" % (e,)
             _refused(svc, e)
+            _tried(svc, False)
             await asyncio.sleep(delay / 1000)
             delay = min(delay * 2, RECONNECT_MAX_MS)
             continue
+        _tried(svc, True)
         delay = RECONNECT_MIN_MS
         svc.ws = ws
         svc.redial = False

@@ -251,13 +251,39 @@ def change_key(svc, key, value):
             return {"status": "Rejected"}
         if new <= connection.security_profile(svc) or not _profile_met(svc, new):
             return {"status": "Rejected"}
+    was = svc.config.get("SecurityProfile") or 0
     st = svc.config.change(key, value)
     if st != "Accepted":
         return {"status": st}
+    if key == "SecurityProfile":
+        svc.state["sp"] = [was, 0]      # until a connection with it is made (profile_tried)
+        svc.save()
     secevents.report(svc, "ReconfigurationOfSecurityParameters", key)
     if key == "SecurityProfile" or connection.security_profile(svc) in (1, 2):
         return {"status": st}, lambda: _drop(svc)
     return {"status": st}
+
+
+FALLBACK_TRIES = 3      # connections refused at a raised SecurityProfile before the previous one is back
+
+
+def profile_tried(svc, ok):
+    """A connection made (ok) or refused at a SecurityProfile the central system raised: one made
+    keeps it (A05.FR.09); after FALLBACK_TRIES refused ones the previous profile is used again
+    (A05.FR.08), so that the charge point does not stay out of reach. state["sp"]: [the key's
+    previous value, refusals so far], kept over a reboot."""
+    sp = svc.state["sp"]
+    sp[1] += 1
+    if not ok and sp[1] < FALLBACK_TRIES:
+        return svc.save()
+    del svc.state["sp"]
+    if not ok:
+        from . import connection
+        tried = connection.security_profile(svc)
+        svc.config.change("SecurityProfile", str(sp[0]))
+        secevents.report(svc, "ReconfigurationOfSecurityParameters",
+                         "SecurityProfile %d -> %d" % (tried, connection.security_profile(svc)))
+    svc.save()
 
 
 def _profile_met(svc, profile):
