@@ -219,3 +219,90 @@ def test_a_charge_point_certificate_outside_the_cpo_hierarchy_is_rejected(tmp_pa
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- A00.FR.315/419: a central system that offers only an old TLS ----------------------------------------
+class OldTlsServer:
+    """A TLS server on `port` that speaks only TLS 1.0/1.1 (OpenSSL at security level 0): the
+    handshake of a charge point that asks for TLS 1.2 or above fails with a protocol_version alert."""
+
+    def __init__(self, tmp_path, port, root_key, root):
+        import socket
+        import threading
+        ctx = tls_context(tmp_path, root_key, root, "old")
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        self.ctx, self.handshakes = ctx, 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(4)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return                                   # closed
+            self.handshakes += 1
+            try:
+                self.ctx.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                pass
+            conn.close()
+
+    def close(self):
+        import socket
+        self.sock.shutdown(socket.SHUT_RDWR)             # wakes the accept() (Linux), then frees the port
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_central_system_offering_only_tls_1_1_is_an_invalid_tls_version_event(tmp_path):
+    """A00.FR.315 (profile 2) / A00.FR.419 (profile 3): the charge point detects that the central
+    system only allows an older TLS: it SHALL trigger InvalidTLSVersion and terminate. It does not
+    connect (TLS 1.2 is its minimum), and once the central system speaks TLS 1.2 again the event
+    reaches it (queued while offline, once a boot as the other refusals)."""
+    root_key = pki.key("rsa")
+    root = pki.cert(root_key, "CS root", ca=True)
+    (tmp_path / "root.pem").write_text(pki.pem(root))
+    flash = flash_dir(tmp_path)
+
+    async def main():
+        import asyncio
+        cs = CentralSystem(ssl_context=tls_context(tmp_path, root_key, root), password=PASSWORD)
+        port = await cs.start()
+        await cs.stop()
+        old = OldTlsServer(tmp_path, port, root_key, root)
+        rig = await Rig(cs, flash, ocpp_security_profile=2, ocpp_password=PASSWORD,
+                        ocpp_ca_file=str(tmp_path / "root.pem")).start()
+        for _ in range(100):
+            if "PROTOCOL_VERSION" in (rig.svc.last_error or "") and old.handshakes >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert "PROTOCOL_VERSION" in rig.svc.last_error and not rig.svc.connected
+        old.close()
+        await cs.start(port)                                              # TLS 1.2+ again
+        await cs.wait_for(lambda: rig.svc.accepted)
+        kinds = lambda: [p["type"] for a, p in cs.calls if a == "SecurityEventNotification"]
+        await cs.wait_for(lambda: "InvalidTLSVersion" in kinds())
+        assert kinds().count("InvalidTLSVersion") == 1 and "InvalidCentralSystemCertificate" not in kinds()
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
+@pytest.mark.parametrize("text, profile, kind", [
+    ("[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version (_ssl.c:1006)", 2, "InvalidTLSVersion"),
+    ("[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol (_ssl.c:1006)", 3, "InvalidTLSVersion"),
+    ("(-28288, 'MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION')", 2, "InvalidTLSVersion"),
+    ("-28288", 3, "InvalidTLSVersion"),
+    ("[SSL: WRONG_VERSION_NUMBER] wrong version number", 2, None),   # a plain HTTP server, not an old TLS
+])
+def test_each_tls_stack_s_words_for_an_old_tls_name_invalid_tls_version(text, profile, kind):
+    from evse.ocpp.connection import refusal
+    assert refusal(text, profile) == kind

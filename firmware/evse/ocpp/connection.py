@@ -79,18 +79,22 @@ def installed_roots(svc):
 SERVER_CERT_BAD = ("CERTIFICATE_VERIFY_FAILED", "CERT_VERIFY_FAILED", "-9984", "THE CERTIFICATE",
                    "CERTIFICATE WAS", "THE CRL", "USAGE DOES NOT MATCH")
 CLIENT_CERT_REFUSED = ("BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "UNKNOWN_CA", "FATAL_ALERT", "-30592")
+OLD_TLS = ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "-28288")   # the server offers only TLS < 1.2
 
 
 def refusal(text, profile):
     """The security event a refused connection is: a 401 to the upgrade, or at profile 3 a TLS
     alert about our certificate or a server that closes before answering the upgrade (TLS 1.3
     checks the client's certificate after the handshake), FailedToAuthenticateAtCentralSystem; a
-    server certificate the TLS stack did not trust, InvalidCentralSystemCertificate; else None."""
+    server certificate the TLS stack did not trust, InvalidCentralSystemCertificate; a server that
+    offers only TLS below 1.2, InvalidTLSVersion (A00.FR.315); else None."""
     t = text.upper()
     if " 401" in text:
         return "FailedToAuthenticateAtCentralSystem"
     if any(k in t for k in SERVER_CERT_BAD):
         return "InvalidCentralSystemCertificate"
+    if any(k in t for k in OLD_TLS):
+        return "InvalidTLSVersion"
     if profile == 3 and (any(k in t for k in CLIENT_CERT_REFUSED) or t.strip() == "UPGRADE REFUSED:"):
         return "FailedToAuthenticateAtCentralSystem"
     return None
