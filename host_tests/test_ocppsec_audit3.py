@@ -306,3 +306,32 @@ def test_a_central_system_offering_only_tls_1_1_is_an_invalid_tls_version_event(
 def test_each_tls_stack_s_words_for_an_old_tls_name_invalid_tls_version(text, profile, kind):
     from evse.ocpp.connection import refusal
     assert refusal(text, profile) == kind
+
+
+def test_security_profile_3_needs_a_valid_charge_point_certificate(tmp_path):
+    """A05.FR.04: SecurityProfile 3 with no VALID ChargePointCertificate is Rejected. A client
+    certificate on flash that expired yesterday is not one: Rejected, nothing changes; a current one
+    (same key) is."""
+    root_key = pki.key("ec")
+    root = pki.cert(root_key, "CS root", ca=True)
+    (tmp_path / "root.pem").write_text(pki.pem(root))
+    cp_key = pki.key("ec")
+    flash = flash_dir(tmp_path)
+    expired = pki.cert(cp_key, "cp1", root_key, root, not_before=pki.NOW - 400 * pki.DAY,
+                       not_after=pki.NOW - pki.DAY)
+    (flash / "client_cert.pem").write_text(pki.pem(expired))
+    pki.write_key(cp_key, str(flash / "client_key.pem"))
+
+    async def main():
+        cs = CentralSystem(ssl_context=tls_context(tmp_path, root_key, root), password=PASSWORD)
+        await cs.start()
+        rig = await Rig(cs, flash, ocpp_security_profile=2, ocpp_password=PASSWORD,
+                        ocpp_ca_file=str(tmp_path / "root.pem")).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        assert await change(cs, "SecurityProfile", "3") == "Rejected"
+        assert cs.connections == 1
+        (flash / "client_cert.pem").write_text(pki.pem(pki.cert(cp_key, "cp1", root_key, root)))
+        assert await change(cs, "SecurityProfile", "3") == "Accepted"
+        await rig.kill()
+        await cs.stop()
+    run(main())

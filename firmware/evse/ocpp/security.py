@@ -206,9 +206,7 @@ async def _of_cpo(svc, top):
     roots = [c for _, c in installed(svc, KINDS[0])]
     ca = svc.settings.get("ocpp_ca_file")
     if ca:
-        with open(ca, "rb") as f:
-            data = f.read()
-        roots += [x509.parse(d) for d in (x509.pem_blocks(data.decode()) if b"-----BEGIN" in data else [data])]
+        roots += _cert_file(ca)
     for root in roots:
         out = {"ok": root["der"] == top["der"]}
         try:
@@ -219,6 +217,14 @@ async def _of_cpo(svc, top):
         if out["ok"]:
             return True
     return False
+
+
+def _cert_file(path):
+    """The certificates of a file on flash, PEM (one or more blocks) or DER; OSError, ValueError."""
+    from . import x509
+    with open(path, "rb") as f:
+        data = f.read()
+    return [x509.parse(d) for d in (x509.pem_blocks(data.decode()) if b"-----BEGIN" in data else [data])]
 
 
 def _reconnect(svc):
@@ -295,7 +301,13 @@ def _profile_met(svc, profile):
     ca = svc.settings.get("ocpp_ca_file")      # TLS: a root to check the server with (A05.FR.03)
     if profile > 1 and not (store.exists(ca) if ca else any(_valid_now(svc, c) for _, c in installed(svc, KINDS[0]))):
         return False
-    return profile != 3 or all(store.exists(f) for f in connection.client_cert(svc, 3).values())
+    if profile != 3:
+        return True
+    files = connection.client_cert(svc, 3)      # a valid ChargePointCertificate and its key (A05.FR.04)
+    try:
+        return store.exists(files["key_file"]) and _valid_now(svc, _cert_file(files["cert_file"])[0])
+    except (OSError, ValueError, IndexError, KeyError, TypeError):
+        return False
 
 
 # -- ExtendedTriggerMessage -------------------------------------------------------------------------
