@@ -63,8 +63,10 @@ class Surplus:
 
     def limit(self, now_ms, ev_amps):
         """Amperes allowed now (0 = paused), given the current the car draws now."""
+        if self.since is not None and self.diff(now_ms, self.since) > self.min_charge_ms + self.min_pause_ms:
+            self.since = None        # both holds are over: a stamp older than 2**29 ms would read as new
         if self.grid_at is None or self.diff(now_ms, self.grid_at) > self.timeout_ms:
-            self.smooth = None
+            self.smooth = self.grid_at = None   # forgotten: 6.2 days on, the port's ticks make it new
             if self.mode == "grid" and not self.paused:     # a pause goes on: no reading lifts it
                 self.why = "no grid reading: the car's minimum"
                 return self.min_a

@@ -1,0 +1,60 @@
+"""The network's third audit, as bench scenarios: a grid-power source (the MQTT bridge of the house
+meter, the REST feed, the Modbus grid meter) that goes silent for a week must stay silent. The
+boards' ticks_ms wraps at 2**30 ms, so a time stamp left alone for 2**29 ms (6 d 5 h 8 min) reads as
+new again through ticks_diff: the planner must not believe a week-old reading then, nor hold a
+week-old pause. Time runs here through the firmware's own wrap-safe ticks (evse.core.ticks: the
+ports' arithmetic), one evaluation a second as the planner does."""
+from evse.core.ticks import ticks_add, ticks_diff
+from evse.services.surplus import Surplus
+
+CFG = {"solar_mode": "solar", "grid_limit_w": 5000, "solar_reserve_w": 0, "min_current_a": 6.0,
+       "max_current": 32.0, "nominal_volts": 230.0, "phases": 1, "solar_smoothing_s": 30,
+       "min_charge_s": 600, "min_pause_s": 300, "grid_timeout_s": 60}
+DAY_S = 86400
+
+
+class Bench:
+    """The planner's surplus source, evaluated once a second on the port's ticks."""
+
+    def __init__(self, **kw):
+        self.s = Surplus(dict(CFG, **kw), ticks_diff)
+        self.now = ticks_add(0, 1000)
+
+    def run(self, seconds, grid_w=None, every_s=10, car_a=10.0):
+        """-> the limits offered, one a second; grid_w None: the source says nothing."""
+        out = []
+        for sec in range(seconds):
+            if grid_w is not None and sec % every_s == 0:
+                self.s.reading(grid_w, self.now)
+            out.append(self.s.limit(self.now, car_a))
+            self.now = ticks_add(self.now, 1000)
+        return out
+
+
+def test_solar_mode_a_grid_meter_silent_for_a_week_does_not_bring_back_its_last_export():
+    # a sunny afternoon, 3 kW exported with the car at 10 A; then the meter's bridge dies (a holiday)
+    b = Bench()
+    assert b.run(120, grid_w=-3000)[-1] > 6.0
+    offered = b.run(8 * DAY_S)
+    assert offered[61:] == [0] * (len(offered) - 61)   # was 23 A again from 149.13 h of silence on
+    assert b.s.why == "no grid reading: no surplus"
+    assert b.run(60, grid_w=-3000)[-1] > 6.0            # a new reading is believed at once
+
+
+def test_grid_mode_a_grid_meter_silent_for_a_week_keeps_the_car_at_its_minimum():
+    # 2 kW imported under a 5 kW connection limit, the car at 10 A; the meter goes silent
+    b = Bench(solar_mode="grid")
+    assert b.run(120, grid_w=2000)[-1] > 20.0
+    offered = b.run(8 * DAY_S)
+    assert set(offered[61:]) == {6.0}, max(offered[61:])   # was 23 A from 149.13 h on, for 6 days
+    assert b.s.why == "no grid reading: the car's minimum"
+
+
+def test_solar_mode_a_pause_of_a_week_ends_when_the_sun_comes_back():
+    # an hour of sun, then a dull week with the meter reporting (nothing exported), then sun
+    b = Bench()
+    assert b.run(3600, grid_w=-3000, car_a=13.0)[-1] > 6.0
+    assert b.run(int(6.3 * DAY_S), grid_w=200, car_a=0.0)[-1] == 0 and b.s.paused
+    offered = b.run(3600, grid_w=-3000, car_a=0.0)
+    resumed = next(i for i, a in enumerate(offered) if a)
+    assert resumed < 120, resumed                       # was 147.16 h: the old pause read as new
