@@ -58,3 +58,25 @@ def test_solar_mode_a_pause_of_a_week_ends_when_the_sun_comes_back():
     offered = b.run(3600, grid_w=-3000, car_a=0.0)
     resumed = next(i for i, a in enumerate(offered) if a)
     assert resumed < 120, resumed                       # was 147.16 h: the old pause read as new
+
+
+def test_grid_mode_the_status_says_why_of_the_reading_in_force_not_of_one_before():
+    # the page's planner line: readings arrive and 23 A is offered; it said "no grid reading yet",
+    # and after a minute of silence and readings again "no grid reading: the car's minimum" at 23 A
+    b = Bench(solar_mode="grid")
+    assert b.run(120, grid_w=2000)[-1] > 20.0
+    assert b.s.why == "surplus"
+    assert b.run(120)[-1] == 6.0 and b.s.why == "no grid reading: the car's minimum"
+    assert b.run(60, grid_w=2000)[-1] > 20.0
+    assert b.s.why == "surplus"
+
+
+def test_solar_mode_a_pause_says_whether_the_surplus_is_short_or_the_pause_is_held():
+    b = Bench()
+    assert b.run(120, grid_w=200, car_a=0.0)[-1] == 0
+    assert b.s.why == "below the car's minimum"        # was "no grid reading yet", readings arriving
+    b.run(3600, grid_w=-3000, car_a=0.0)
+    assert b.run(120, grid_w=200, car_a=0.0)[-1] == 0    # after 600 s of charging: paused again
+    assert b.run(200, grid_w=-3000, car_a=0.0)[-1] == 0  # sun again, inside the 300 s pause
+    assert b.s.why == "paused, holding the minimum pause time"
+    assert b.run(120, grid_w=-3000, car_a=0.0)[-1] > 6.0 and b.s.why == "surplus"

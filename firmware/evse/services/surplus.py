@@ -76,14 +76,20 @@ class Surplus:
         # the target is bounded by the rating before it is smoothed: a surplus beyond what can be
         # offered (or one absurd reading) must not wind the filter up and delay the next drop
         amps = self._filter(min(self._target(ev_amps), self.max_a), now_ms)
-        if self.paused:
-            if amps >= self.min_a and not self._held(now_ms, self.min_pause_ms):
+        if self.paused:                      # why: of this reading, never of one before
+            if amps < self.min_a:
+                self.why = "below the car's minimum"
+            elif not self._held(now_ms, self.min_pause_ms):
                 self._switch(False, now_ms, "surplus")
+            else:
+                self.why = "paused, holding the minimum pause time"
         elif amps < self.min_a:
             if self.mode == "grid" or not self._held(now_ms, self.min_charge_ms):
                 self._switch(True, now_ms, "below the car's minimum")
             else:
                 self.why = "below the minimum, holding the minimum charge time"
+        else:
+            self.why = "surplus"
         if self.paused:
             return 0
         return int(max(self.min_a, min(amps, self.max_a)) * 10) / 10
