@@ -5,7 +5,9 @@ new again through ticks_diff: the planner must not believe a week-old reading th
 week-old pause. Time runs here through the firmware's own wrap-safe ticks (evse.core.ticks: the
 ports' arithmetic), one evaluation a second as the planner does."""
 from evse.core.ticks import ticks_add, ticks_diff
+from evse.services import netclock as N
 from evse.services.surplus import Surplus
+from host_tests.netfakes import FakeUdp
 
 CFG = {"solar_mode": "solar", "grid_limit_w": 5000, "solar_reserve_w": 0, "min_current_a": 6.0,
        "max_current": 32.0, "nominal_volts": 230.0, "phases": 1, "solar_smoothing_s": 30,
@@ -80,3 +82,37 @@ def test_solar_mode_a_pause_says_whether_the_surplus_is_short_or_the_pause_is_he
     assert b.run(200, grid_w=-3000, car_a=0.0)[-1] == 0  # sun again, inside the 300 s pause
     assert b.s.why == "paused, holding the minimum pause time"
     assert b.run(120, grid_w=-3000, car_a=0.0)[-1] > 6.0 and b.s.why == "surplus"
+
+
+# -- the clock: SNTP after the network was gone a week --------------------------------------------
+NOW_UTC = 1796000000                    # 2026-11-30
+
+
+def _clock_after_outage(days):
+    """Synced, then the router off for `days` (the DNS server gone, nothing answers), polled once a
+    second; -> seconds from the router's return to the clock set again (None: not in 8 days)."""
+    fake = FakeUdp(lambda: NOW_UTC)
+    up, got = [True], []
+    c = N.NetClock("pool.ntp.org", lambda: "192.168.1.1" if up[0] else None, got.append, ticks_diff,
+                   ticks_add, sock_mod=fake)
+    now = 5
+    for _ in range(5):
+        c.poll(now)
+        now = ticks_add(now, 20)
+    assert got == [NOW_UTC]
+    up[0], fake.silent = False, True
+    for _ in range(int(days * DAY_S)):
+        c.poll(now)
+        now = ticks_add(now, 1000)
+    up[0], fake.silent = True, False
+    for sec in range(8 * DAY_S):
+        c.poll(now)
+        now = ticks_add(now, 1000)
+        if len(got) > 1:
+            return sec
+    return None
+
+
+def test_the_clock_is_set_again_as_soon_as_the_network_is_back_after_a_week_away():
+    assert _clock_after_outage(2) <= 2
+    assert _clock_after_outage(7) <= 2      # was 131 h after the router's return

@@ -75,7 +75,8 @@ class NetClock:
     def _start(self, now):
         if self.addr is None:
             server = self.dns_server()
-            if server is None:
+            if server is None:             # offline: at once when back (a `due` 2**29 ms old reads
+                self.due = None            # as to come on the ports' ticks)
                 return
             self._send(server, self.ports[0], dns_query(new_id(), self.host), now)
             self.phase = _DNS
