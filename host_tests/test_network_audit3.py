@@ -116,3 +116,23 @@ def _clock_after_outage(days):
 def test_the_clock_is_set_again_as_soon_as_the_network_is_back_after_a_week_away():
     assert _clock_after_outage(2) <= 2
     assert _clock_after_outage(7) <= 2      # was 131 h after the router's return
+
+
+# -- the set-up page on a phone -----------------------------------------------------------------
+KEY64 = "3f1c9a0b7d2e4c5a8b6f0e1d2c3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7"   # a router's PSK as 64 hex digits
+
+
+def test_the_set_up_page_sends_a_pasted_64_hex_key_whole(tmp_path):
+    # docs/network.md: wifi_password is 8-63 characters, or the key as 64 hex digits. The page's field
+    # stopped at 63 (maxlength): a pasted key lost its last digit and was saved as a 63-character
+    # pass-phrase, which the settings take, and the router refuses.
+    import os
+
+    from evse.core.credentials import wifi_error
+    from evse.services.wifisetup import PAGE
+    from vboard_helpers import page_in_browser
+    assert wifi_error("wifi_password", KEY64) is None and wifi_error("wifi_password", KEY64[:63]) is None
+    sent = page_in_browser("setup_page_test.mjs", {"html": PAGE, "passwords": [KEY64, "correct horse"]},
+                           tmp_path, os.path.join(str(tmp_path), "unused.png"), 120)
+    assert [s["password"] for s in sent] == [KEY64, "correct horse"]
+    assert sent[0]["ssid"] == "home"

@@ -11,7 +11,7 @@ PATH = "/setup"
 PAGE = """<!doctype html><meta charset=utf-8><meta name=viewport content="width=device-width">
 <title>evse: Wi-Fi</title><h1>Join a Wi-Fi network</h1><form id=f>
 <p><label>Network name <input name=ssid maxlength=32 required></label>
-<p><label>Password <input name=password type=password maxlength=63></label>
+<p><label>Password <input name=password type=password maxlength=64></label>
 <p><label>Web password (if one is set) <input name=web type=password></label>
 <p><button>Join</button></form><p id=m></p><script>
 var f=document.getElementById('f'),m=document.getElementById('m');
