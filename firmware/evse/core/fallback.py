@@ -4,8 +4,9 @@
 # word from it, the core caps the current at the fallback amps as one more limit source
 # (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
 # One controller is watched: the last one that set a limit. Its next limit ends the fallback; its
-# limit removed ends the watch (another controller's removal does not). keep() lets the app keep
-# which one on flash: after a reboot it is watched from the boot (its limit did not survive it).
+# limit removed ends the watch (another controller's removal does not). `kept` lets the app keep
+# which one on flash: after a reboot its limit is gone with the RAM, a missing value, so the
+# fallback holds from the boot until that controller speaks again (never the full current).
 from . import vocab as V
 
 
@@ -24,8 +25,10 @@ class Fallback:
         if kept is not None:
             path, read, _, _ = kept
             was = read(path)
-            if isinstance(was, str):  # watched from the boot: its silence since falls back too
+            if isinstance(was, str):  # its limit went with the RAM: the fallback until it speaks
                 self.source = was
+                self.active = True
+                charger.set_limit(V.SRC_FALLBACK, amps)
 
     def heard(self, source, amps, now_ms):
         """A remote source set its limit (amps: watched from now), or removed it (None): only the
