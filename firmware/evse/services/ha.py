@@ -98,3 +98,16 @@ def retired(prefix, cfg, discovery="homeassistant"):
         if not _announced(cfg, obj):
             yield _topic(discovery, component, node_id(prefix), obj)
             yield prefix + "/" + suffix
+
+
+def forgotten(old, prefix, discovery="homeassistant"):
+    """The topics the charger held under its previous prefix `old`: its status, states and (unless
+    the new prefix gives the same node_id, whose configs the new ones replace) its configs. An empty
+    retained payload on each removes the old device from Home Assistant and the broker."""
+    yield old + "/status"
+    node = node_id(old)
+    for obj, component, _, suffix, _ in ENTITIES:
+        if node != node_id(prefix):
+            yield _topic(discovery, component, node, obj)
+        if suffix:
+            yield old + "/" + suffix

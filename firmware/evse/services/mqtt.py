@@ -23,7 +23,7 @@ from ..core import limits as L
 from . import mqtt_wire as W
 from .mqtt_cfg import mqtt_url_parts
 from ..shell.dns import close_stream, is_ipv4, open_stream, resolve
-from ..shell.store import join
+from ..shell.store import join, read_json, write_json_atomic
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
 CONNECT_TIMEOUT_S = 10         # TCP open, TLS handshake, CONNECT and its CONNACK together
@@ -88,6 +88,7 @@ class MqttService:
         self.clock = clock
         ca = cfg.get("mqtt_ca_file") or None
         self.ca_file = ca if ca is None or ca.startswith("/") else join(flash_dir, ca)
+        self.ha_file = join(flash_dir, "mqtt_ha.json")    # the prefix last announced (_send_discovery)
         self.tls, self.host, self.port = mqtt_url_parts(cfg["mqtt_url"])
         self.prefix = cfg["mqtt_prefix"] or "evse"
         self.running = True
@@ -257,8 +258,20 @@ class MqttService:
 
     async def _send_discovery(self, writer):
         """One retained config per entity, one payload in the heap at a time; an empty retained
-        payload for each entity no longer announced and its state (ha.retired)."""
+        payload for each entity no longer announced and its state (ha.retired), and for what the
+        charger announced under another prefix (ha.forgotten; the prefix announced is kept on flash,
+        written when it changes)."""
         from . import ha          # imported at the first connection
+        from .mqtt_cfg import check
+        old = read_json(self.ha_file)
+        if old != self.prefix:
+            try:
+                check("mqtt_prefix", old)      # a topic prefix, not a damaged file's text (or none)
+            except Exception:
+                old = None
+            if old:
+                for topic in ha.forgotten(old, self.prefix, DISCOVERY_PREFIX):
+                    writer.write(W.publish(topic, b"", True))
         for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
@@ -266,6 +279,11 @@ class MqttService:
         for topic in ha.retired(self.prefix, self.cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, b"", True))
         await writer.drain()
+        if old != self.prefix:
+            try:
+                write_json_atomic(self.ha_file, self.prefix)
+            except OSError as e:           # cleared again at the next connection: no harm
+                self.app.report("mqtt", "%s: %r" % (self.ha_file, e))
 
     async def _pinger(self):
         while True:
