@@ -59,3 +59,35 @@ def test_a_new_prefix_removes_the_old_one_from_home_assistant_and_the_broker(tmp
         run(main())
     finally:
         broker.stop()
+
+
+def test_chargers_that_lost_the_broker_together_do_not_dial_it_again_in_step(tmp_path):
+    """Reconnect with exponential backoff *and jitter*: a broker restarting (CONNACK 3, server
+    unavailable, section 3.2.2.3) refuses every charger of a car park at once. Each pause was
+    exactly 1 s, 2 s, 4 s...: all of them dialled it again at the same instants, each with its
+    twelve discovery payloads. Now each pause is the doubling one plus up to a quarter of it, drawn
+    from the hardware's randomness: never shorter than before, and not the same twice."""
+    from test_mqtt_audit import ScriptedBroker, _packet, _read_packet
+
+    async def unavailable(n, r, w):
+        await _read_packet(r)                                  # CONNECT
+        w.write(_packet(0x20, b"\x00\x03"))                    # server unavailable
+        await w.drain()
+
+    broker = ScriptedBroker(unavailable)
+
+    async def main():
+        await broker.start()
+        b = await Bench(broker.port, tmp_path).start()
+        try:
+            await b.until(lambda: len(broker.times) == 4, 600, "four attempts")
+            assert "server unavailable" in b.svc.status()["error"]
+            gaps = [y - x for x, y in zip(broker.times, broker.times[1:])]
+            beyond = [g - d for g, d in zip(gaps, (1.0, 2.0, 4.0))]
+            assert all(-0.05 <= x <= d / 4 + 0.5 for x, d in zip(beyond, (1.0, 2.0, 4.0))), gaps
+            assert max(beyond) > 0.03, ("the pauses are the bare doubling ones", gaps)
+        finally:
+            await b.stop()
+            broker.close()
+
+    run(main())

@@ -18,6 +18,7 @@
 #   error                     why the last command was refused (not retained)
 import asyncio
 import binascii
+import os
 
 from ..core import limits as L
 from . import mqtt_wire as W
@@ -129,9 +130,10 @@ class MqttService:
 
     # --- the broker's side (an asyncio task) ---
     async def run(self):
-        """Connect, run the session, again after a pause that doubles (1 s to 2 min) while
-        connecting fails or sessions end soon: only one that outlived the keep-alive resets it (a
-        broker that accepts, then drops at once, is not dialled every second for ever)."""
+        """Connect, run the session, again after a pause that doubles (1 s to 2 min, each plus a
+        random quarter at most) while connecting fails or sessions end soon: only one that
+        outlived the keep-alive resets it (a broker that accepts, then drops at once, is not
+        dialled every second for ever)."""
         clock = self.clock
         delay = RECONNECT_MIN_MS
         while self.running:
@@ -152,7 +154,9 @@ class MqttService:
                 if not 0 <= clock.ticks_diff(clock.ticks_ms(), began) <= KEEPALIVE_S * 1000:
                     delay = RECONNECT_MIN_MS
             if self.running:
-                await asyncio.sleep(delay / 1000)
+                # plus up to a quarter, from the hardware's randomness: chargers that lost one broker
+                # together (its restart) do not all dial it again at the same instants
+                await asyncio.sleep(delay * (1 + os.urandom(1)[0] / 1024) / 1000)
                 delay = min(delay * 2, RECONNECT_MAX_MS)
 
     def stop(self):
