@@ -3,8 +3,8 @@ discovery pages): each failed on the service as it was. A real broker (Debian's 
 by a subscriber written from the standard's text (host_tests/mqtt_broker.py)."""
 import asyncio
 
-from mqtt_broker import Broker, Subscriber, need_mosquitto
-from test_mqtt_bench import Bench, run
+from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+from test_mqtt_bench import P, Bench, run
 from evse.services import ha
 
 
@@ -91,3 +91,53 @@ def test_chargers_that_lost_the_broker_together_do_not_dial_it_again_in_step(tmp
             broker.close()
 
     run(main())
+
+
+def test_a_dead_controllers_retained_limit_redelivered_at_a_reconnection_keeps_the_fallback(tmp_path):
+    """docs/mqtt.md "network without fear": a controller that set a limit and says nothing for
+    fallback_timeout_s falls back to fallback_current_a. A load balancer publishes limit/set 32
+    with retain (docs: a retained limit is applied again at each connection), then dies. The
+    fallback caps at 6 A; then the charger's own link drops (Wi-Fi, a broker restart) and the
+    broker delivers its stored 32 again at the reconnection. That copy was taken for the controller
+    speaking: the fallback ended and 32 A were offered for another whole timeout, at each
+    reconnection. The stored copy is still applied as MQTT's limit, but it is no sign of life."""
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+
+    async def main():
+        proxy = await Proxy(broker.port).start()
+        sub = await Subscriber(broker.port).start()
+        b = await Bench(proxy.port, tmp_path, fallback_timeout_s=60, fallback_current_a=6).start()
+        d = b.d
+        try:
+            await b.until(lambda: sub.last(P + "status") == "online", 100, "online")
+            d.plug()
+            d.ev("C")
+            await sub.publish(P + "limit/set", "32", retain=True)           # then the controller dies
+            await b.until(lambda: b.app.charger.limits.get("mqtt") == 320, 100, "its limit")
+            await b.until(lambda: b.app.fallback.active, 200, "the fallback after 60 s of silence")
+            await b.until(lambda: b.app.charger.out.amps_x10 == 60, 10, "6 A offered")
+            connects = b.svc.connects
+            proxy.cut()                                                      # the charger's link drops
+            await b.until(lambda: not b.svc.connected, 10, "link lost")
+            proxy.allow()
+            await b.until(lambda: b.svc.connects == connects + 1 and not b.svc.wake.is_set(), 600,
+                          "reconnected, the retained limit delivered again")
+            await asyncio.sleep(0.5)
+            assert b.app.charger.limits.get("mqtt") == 320        # the broker's copy is the value
+            assert b.app.fallback.active and b.app.charger.out.amps_x10 == 60, (
+                b.app.charger.limits, b.app.charger.out.amps_x10)
+            # the controller speaks again (retained too: to an established subscription the broker
+            # delivers it with RETAIN 0, section 3.3.1.3): its next limit ends the fallback
+            await sub.publish(P + "limit/set", "20", retain=True)
+            await b.until(lambda: not b.app.fallback.active and b.app.charger.out.amps_x10 == 200, 100,
+                          "the controller's next limit")
+        finally:
+            await b.stop()
+            await proxy.close()
+            await sub.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()

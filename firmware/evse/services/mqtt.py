@@ -329,17 +329,24 @@ class MqttService:
         try:
             if retained and verb in ("stop", "authorize", "grid"):   # a grid reading is of its moment
                 raise ValueError("retained: ignored (publish it without retain)")
-            self._command(verb, payload, self.clock.ticks_ms())
+            self._command(verb, payload, self.clock.ticks_ms(), retained)
         except ValueError as e:
             self._error("%s: %s" % (verb, e))
         except Exception as e:             # never into the loop: said on the error topic
             self._error("%s failed: %r" % (verb, e))
         self._dirty = True
 
-    def _command(self, verb, payload, now):
+    def _command(self, verb, payload, now, retained=False):
         app = self.app
         if verb == "limit":
-            app.command("limit", parse_limit(payload), now, "mqtt")
+            amps = parse_limit(payload)
+            fb = app.fallback
+            if retained and amps is not None and fb is not None and fb.source is not None:
+                # the broker's stored copy, not the controller speaking: MQTT's limit, but no sign
+                # of life for the fallback's watch (docs/mqtt.md), which it would end or restart
+                app.charger.set_limit("mqtt", amps)
+            else:
+                app.command("limit", amps, now, "mqtt")
         elif verb == "enabled":
             on = payload.decode().strip().upper()
             if on not in (ON, OFF):
