@@ -141,3 +141,47 @@ def test_a_dead_controllers_retained_limit_redelivered_at_a_reconnection_keeps_t
         run(main())
     finally:
         broker.stop()
+
+
+def test_a_rating_raised_without_a_reboot_widens_the_limits_number_in_home_assistant(tmp_path):
+    """max_current is a live setting (the console's and the page's `set`, no reboot). Home
+    Assistant's MQTT number refuses a state outside its min..max (it logs "Invalid value" and keeps
+    showing the last one: docs/mqtt.md, the fault test_ha_live found for 0 A). The number's max was
+    announced once per connection: the installer raised the rating from 16 A to 32 A, the limit in
+    force (the number's state) became 32 A while Home Assistant still held max 16 until the next
+    reconnection. Now a changed rating announces the number again within a second."""
+    import json
+    from test_console import MemStream
+    from evse.services import console as C
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+    number = "homeassistant/number/garage_evse/current_limit/config"
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+
+        def number_max():
+            c = sub.last(number)
+            return c and json.loads(c)["max"]
+
+        b = await Bench(broker.port, tmp_path, max_current=16).start()
+        con = C.attach(b.app, MemStream())
+        try:
+            await b.until(lambda: number_max() == 16 and sub.last(P + "limit_a") == "16.0", 100, "max 16")
+            r = con.answer({"cmd": "set", "values": {"max_current": 32}}, 0)
+            assert r.get("reboot") == [], r
+            await b.until(lambda: sub.last(P + "limit_a") == "32.0", 10, "the limit in force 32 A")
+            await b.until(lambda: number_max() == 32, 10, "the number's max follows")
+            assert b.svc.connects == 1
+            # announced before the state that needs it
+            seen = [(t, p) for t, p, _ in sub.msgs if t in (number, P + "limit_a")]
+            wider = next(i for i, (t, p) in enumerate(seen) if t == number and json.loads(p)["max"] == 32)
+            assert wider < seen.index((P + "limit_a", "32.0")), seen
+        finally:
+            await b.stop()
+            await sub.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()

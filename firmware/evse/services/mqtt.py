@@ -103,6 +103,7 @@ class MqttService:
         self._due_ms = None
         self._ping = False
         self._discover = False
+        self._rating = cfg.get("max_current")   # the number's max announced (a live setting)
         self.errors = []             # refusals not yet said on <prefix>/error
         self._ip = None               # the broker's name looked up (see _address)
         self._failures = 0            # connections failed since that lookup
@@ -123,6 +124,10 @@ class MqttService:
             return
         self._dirty = False
         self._due_ms = clock.ticks_add(now_ms, STATE_EVERY_MS)
+        if self.cfg.get("max_current") != self._rating:   # set without a reboot: the limit's number
+            self._rating = self.cfg.get("max_current")    # announced again with its new max, or
+            self._discover = True                         # Home Assistant refuses its state
+            self.wake.set()
         new = state_values(self.app.status(now_ms))
         if new != self.topics:
             self.topics = new
