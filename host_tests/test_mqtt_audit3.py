@@ -61,6 +61,18 @@ def test_a_new_prefix_removes_the_old_one_from_home_assistant_and_the_broker(tmp
         broker.stop()
 
 
+def test_a_new_prefix_with_the_same_node_id_keeps_the_configs_it_replaces():
+    """home/evse and home_evse give one node_id: the new configs sit on the old topics and replace
+    them, so only the old states and status are cleared (an empty config after the new one, or
+    before it on the same topic, would remove the entity Home Assistant has just made)."""
+    same = list(ha.forgotten("home/evse", "home_evse"))
+    assert "home/evse/status" in same and "home/evse/total_wh" in same
+    assert not any(t.endswith("/config") for t in same)
+    other = list(ha.forgotten("garage/evse", "house/charger"))
+    assert {t for t in other if t.endswith("/config")} == {ha.config("garage/evse", {}, e)[0]
+                                                           for e in ha.ENTITIES}
+
+
 def test_chargers_that_lost_the_broker_together_do_not_dial_it_again_in_step(tmp_path):
     """Reconnect with exponential backoff *and jitter*: a broker restarting (CONNACK 3, server
     unavailable, section 3.2.2.3) refuses every charger of a car park at once. Each pause was
