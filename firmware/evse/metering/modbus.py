@@ -14,7 +14,8 @@ from ..core.ticks import ticks_diff
 
 MAX_REGISTERS = 125                 # Modbus limit for one read
 RX_BYTES = 5 + 2 * MAX_REGISTERS    # addr, fc, count, data, crc
-TIMEOUT_MS = 200                    # reply must be complete this long after the request
+TIMEOUT_MS = 200                    # reply must have begun this long after the request (one still
+                                    # arriving, at 1200 baud, is waited for while its bytes keep coming)
 RETRIES = 2
 READ_CHUNK = 32                     # bytes taken from the UART per readinto
 QUIET_MS = 40                       # a retry waits for this much silence on the bus: the meter may
@@ -221,6 +222,8 @@ class ModbusMaster:
         if r == MISMATCH:
             return "unexpected reply"
         if self._diff(now_ms, self._sent_ms) >= self.timeout_ms:
+            if self._n and self._diff(now_ms, self._rx_ms) < QUIET_MS:
+                return None             # a reply still coming (slow baud): waited for, never talked over
             self.timeouts += 1
             return "timeout" if self._n == 0 else "short reply"
         return None
