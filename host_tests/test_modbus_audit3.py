@@ -129,3 +129,73 @@ def test_a_reply_that_stops_half_way_still_times_out_and_is_retried_once_the_bus
         bus.t = t
     assert m.state == modbus.FAILED and m.error == "short reply" and m.timeouts == 3
     assert bus.requests == 3 and bus.collisions == 0 and t <= 400
+
+
+@pytest.mark.parametrize("baud", [2400, 9600, 19200])
+def test_every_request_leaves_3_5_characters_of_silence_after_the_last_reply(baud):
+    # The charger's SDM120 (unit 1, 2 blocks) and the grid's SDM630 (unit 2) on one bus, one master.
+    # Before: the next block's request (or the grid meter's) went out in the poll that saw the
+    # reply end, whatever time was left: 0.17 ms after the last byte at 2400 baud (3.5 characters:
+    # 14.6 ms), 0.12 ms at 9600 (3.6 ms), 0.06 ms at 19200 (1.8 ms), over these latencies.
+    # Meters answering 20-29 ms after a request: the replies end anywhere between two polls.
+    for latency_ms in range(20, 30):
+        bus = WireBus(baud, {1: METER, 2: METER}, latency_ms=latency_ms)
+        m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
+        car = ModbusSource(m, SDM120, 1, interval_ms=1000)
+        grid = ModbusSource(m, power_reads("sdm630"), 2, interval_ms=1000)
+        good = run(bus, [car, grid], 3)
+        assert bus.collisions == 0 and good == [3, 3]
+        assert min(bus.gaps) >= bus.t35_ms, "%.2f ms of silence, 3.5 characters are %.2f ms (latency %d ms)" % (
+            min(bus.gaps), bus.t35_ms, latency_ms)
+        assert car.amps == [32.0] and grid.power_w == 21000.0
+
+
+def test_a_request_waits_for_the_tail_of_another_units_reply():
+    # a late reply (another unit, or the end of one given up) is still arriving when a read is due:
+    # the request waits until the bus has been quiet, its bytes thrown away, then reads normally
+    bus = WireBus(9600, {1: METER})
+    m = modbus.ModbusMaster(bus, timeout_ms=300, retries=0)
+    bus.sched = [(5.0 * k - 20, 0x55) for k in range(11)]     # stray bytes from -20 to 30 ms, 5 ms apart
+    m.start(1, 4, 0, 2, 0)
+    assert m.state == modbus.BUSY and bus.requests == 0
+    t = 0
+    while m.poll(t) == modbus.BUSY and t < 1000:
+        t += 10
+        bus.t = t
+    assert m.state == modbus.DONE and bus.requests == 1 and bus.collisions == 0
+    assert bus.gaps[0] >= bus.t35_ms and modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
+
+
+def test_a_bus_that_never_goes_quiet_makes_the_meter_lost_not_stuck_on_its_last_reading():
+    # Noise (or a second master) on the line, a byte every 5 ms from 2 s on: a request waiting for
+    # silence must not wait for ever, or the meter would keep its last good reading (32 A, ok) as
+    # if it were live. The wait ends at meter_timeout_ms; the request goes out and fails as a read.
+    bus = WireBus(9600, {1: METER})
+    m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
+    src = ModbusSource(m, SDM120, 1, interval_ms=1000)
+    for k in range(200):
+        bus.t = k * 10.0
+        src.poll(k * 10)
+    assert src.ok and src.amps == [32.0]
+
+    class Noise(WireBus):
+        def write(self, data):
+            self.requests += 1
+            return len(data)
+
+        def any(self):
+            while self.noise_at <= self.t:
+                self.rx.append(0x5A)
+                self.noise_at += 5.0
+            return len(self.rx)
+
+    bus.__class__ = Noise
+    bus.noise_at = 2000.0
+    lost_at = None
+    for k in range(200, 800):
+        bus.t = k * 10.0
+        src.poll(k * 10)
+        if not src.ok and lost_at is None:
+            lost_at = k * 10
+    assert lost_at is not None and lost_at <= 2000 + 1000 + 4 * 300, lost_at
+    assert bus.requests >= 3 and src.error.startswith(("timeout", "crc error", "short reply", "unexpected reply"))

@@ -4,9 +4,10 @@
 `read(n)`). `start(unit, fc, reg, count, now_ms)` sends a request; later `poll(now_ms)` calls
 collect the reply without ever waiting: they return BUSY until the frame is complete, then DONE
 (registers in `data[0:2*count]`, big-endian bytes as on the wire) or FAILED (`error` says why).
-Timeouts and CRC errors are retried `retries` times, once the bus has been quiet QUIET_MS (never
-over a meter still sending: Modbus over serial line V1.02, 2.5.1.1); exception responses are not
-retried (the meter answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
+Every request, a retry or the next block's, goes out once the bus has been quiet QUIET_MS (frames
+are separated by 3.5 characters of silence, and never sent over a meter still sending: Modbus over
+serial line V1.02, 2.5.1.1). Timeouts and CRC errors are retried `retries` times; exception
+responses are not retried (the meter answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
 """
 import struct
 from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, T_INT16, T_INT32, T_UINT16, T_UINT32
@@ -115,7 +116,8 @@ class ModbusMaster:
         self._chunk = bytearray(READ_CHUNK)
         self._n = 0
         self._sent_ms = 0
-        self._rx_ms = 0          # when bytes last arrived
+        self._rx_ms = None       # when bytes last arrived (None: never)
+        self._wait = False       # a request waits for the bus to be quiet (3.5 characters between frames)
         self._why = None         # the attempt failed: retried (or FAILED) once the bus is quiet
         self._tries = 0
         self._req = (0, 0, 0, 0)
@@ -127,14 +129,18 @@ class ModbusMaster:
         self.data = memoryview(self._rx)[3:]   # register bytes of the last DONE reply
 
     def start(self, unit, fc, reg, count, now_ms):
-        """Send a read request. Returns False (state FAILED) for a request that cannot be sent."""
+        """A read request: sent now if the bus has been quiet QUIET_MS, else by a later poll (BUSY
+        meanwhile). Returns False (state FAILED) for a request that cannot be sent."""
         if fc not in (FC_READ_HOLDING, FC_READ_INPUT) or not 1 <= count <= MAX_REGISTERS:
             self.state = FAILED
             self.error = "bad request"
             return False
         self._req = (unit, fc, reg, count)
         self._tries = 0
-        return self._send(now_ms)
+        self._wait = True
+        self._sent_ms = now_ms          # a bus that never goes quiet is waited for timeout_ms at most
+        self.state = BUSY
+        return self.poll(now_ms) != FAILED
 
     def _send(self, now_ms):
         self._drain()
@@ -143,6 +149,7 @@ class ModbusMaster:
         self._n = 0
         self._sent_ms = self._rx_ms = now_ms
         self._why = None
+        self._wait = False
         self._tries += 1
         try:
             self.uart.write(self._tx)
@@ -154,13 +161,16 @@ class ModbusMaster:
         return True
 
     def _drain(self):
-        """Throw away stray bytes (a late reply to an earlier request) before sending."""
+        """Throw away stray bytes (a late reply to an earlier request) before sending; True if any."""
+        got = False
         try:
             while self.uart.any():
                 if not self._read_some(self._chunk, READ_CHUNK):
                     break
+                got = True
         except Exception:
             pass
+        return got
 
     def _read_some(self, buf, k):
         u = self.uart
@@ -177,6 +187,8 @@ class ModbusMaster:
         """Collect the reply. Returns BUSY, DONE or FAILED (IDLE before any start)."""
         if self.state != BUSY:
             return self.state
+        if self._wait:
+            return self._send_when_quiet(now_ms)
         try:
             avail = self.uart.any()
             while avail > 0 and self._n < RX_BYTES:
@@ -201,6 +213,18 @@ class ModbusMaster:
         if self._diff(now_ms, self._rx_ms) < QUIET_MS and self._diff(now_ms, self._sent_ms) < self.timeout_ms:
             return BUSY                 # the rest of a bad frame may still be on the bus
         return self._fail_or_retry(self._why, now_ms)
+
+    def _send_when_quiet(self, now_ms):
+        """The request goes out once the bus has been quiet QUIET_MS: the last reply (or another
+        unit's) may have ended just now, and frames are 3.5 characters apart. A bus never quiet
+        (noise) is waited for timeout_ms: then the request goes and fails as a read would."""
+        if self._drain():
+            self._rx_ms = now_ms
+        if self._rx_ms is not None and 0 <= self._diff(now_ms, self._rx_ms) < QUIET_MS \
+                and self._diff(now_ms, self._sent_ms) < self.timeout_ms:
+            return BUSY
+        self._send(now_ms)
+        return self.state
 
     def _judge(self, now_ms):
         """Why the attempt failed (a text: retried once the bus is quiet), or None: a reply is
