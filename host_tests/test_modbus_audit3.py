@@ -166,6 +166,34 @@ def test_a_request_waits_for_the_tail_of_another_units_reply():
     assert bus.gaps[0] >= bus.t35_ms and modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
 
 
+@pytest.mark.parametrize("scale", ["0", "0.0", "-0", "nan", "inf", "-inf", "1e-30", "1e9"])
+def test_a_generic_map_whose_scale_cannot_be_a_meters_is_refused(tmp_path, scale):
+    # "i1=4:6:float32:0" (a slip for 0.001) was accepted: the meter's 32 A read as 0.0 A with
+    # ok=True, the over-current protection silently blind. Refused now: the meter reports a
+    # config error and is blind loudly (current -1).
+    from evse.metering.meter import make_meter
+    from evse.metering.meter_maps import parse_generic_map
+
+    with pytest.raises(ValueError, match="scale"):
+        parse_generic_map("i1=4:6:float32:%s" % scale)
+
+    class Hw:
+        uart = WireBus(9600, {1: METER})
+
+    m = make_meter({"meter": "modbus", "meter_map": "i1=4:6:float32:%s, v1=4:0:float32" % scale}, Hw, data_dir=str(tmp_path))
+    for k in range(300):
+        Hw.uart.t = k * 10
+        m.poll(k * 10)
+    assert not m.ok and "scale" in m.error and m.current_ma == -1 and m.current_a == -1.0
+
+
+def test_generic_map_scales_of_real_meters_still_read():
+    from evse.metering.meter_maps import parse_generic_map
+
+    g = parse_generic_map("i1=4:6:uint32:0.001, v1=4:0:uint16:0.1, p=4:12:int32:-1, kwh=3:100:uint32:1e-6:le")
+    assert [r[3][0][3] for r in g["reads"]] == [0.001, 0.1, -1.0, 1e-6]
+
+
 def test_a_bus_that_never_goes_quiet_makes_the_meter_lost_not_stuck_on_its_last_reading():
     # Noise (or a second master) on the line, a byte every 5 ms from 2 s on: a request waiting for
     # silence must not wait for ever, or the meter would keep its last good reading (32 A, ok) as

@@ -29,6 +29,8 @@ def _map_entry(entry):
         raise ValueError("meter_map entry %r: function must be 3 or 4" % entry)
     if not 0 <= reg <= 0xFFFF or order not in ("be", "le") or len(parts) > 5:
         raise ValueError("meter_map entry %r: register 0-65535, order be or le" % entry)
+    if not 1e-6 <= abs(scale) <= 1e6:     # 0 would read every current as a silent 0 A; NaN, inf
+        raise ValueError("meter_map entry %r: scale must be 1e-6 to 1e6 (negative flips the sign)" % entry)
     return (fc, reg, TYPE_REGS[typ], ((name, 0, typ, scale, order == "le"),))
 
 
