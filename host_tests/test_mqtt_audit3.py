@@ -79,11 +79,11 @@ def test_chargers_that_lost_the_broker_together_do_not_dial_it_again_in_step(tmp
     exactly 1 s, 2 s, 4 s...: all of them dialled it again at the same instants, each with its
     twelve discovery payloads. Now each pause is the doubling one plus up to a quarter of it, drawn
     from the hardware's randomness: never shorter than before, and not the same twice."""
-    from test_mqtt_audit import ScriptedBroker, _packet, _read_packet
+    from test_mqtt_audit import ScriptedBroker, _read_packet
 
     async def unavailable(n, r, w):
         await _read_packet(r)                                  # CONNECT
-        w.write(_packet(0x20, b"\x00\x03"))                    # server unavailable
+        w.write(b"\x20\x02\x00\x03")                           # CONNACK: server unavailable
         await w.drain()
 
     broker = ScriptedBroker(unavailable)

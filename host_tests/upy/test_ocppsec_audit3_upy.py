@@ -46,30 +46,35 @@ def _install(svc, name, pem):
         f.write(x509.pem_to_der(pem))
 
 
+def _ids(svc):
+    p = {"certificateType": "CentralSystemRootCertificate"}
+    return security.get_installed_certificate_ids(svc, p)["certificateHashData"]
+
+
 def test_a_sub_ca_s_hash_data_names_its_issuer_s_key():
     """RFC 6960 / whitepaper 6.1: EC_SIGNER (signed by RSA_ROOT) installed beside its root is listed
     with the root's name and key hashes; the root with its own."""
     svc = Svc()
     _install(svc, "cs-root.der", V.RSA_ROOT)
     _install(svc, "cs-sub.der", V.EC_SIGNER)
-    ids = [h for _, h in security._hash_ids(svc, "CentralSystemRootCertificate")]
+    ids = _ids(svc)
     root = V.RSA_ROOT_HASH
     assert root in ids
     (sub,) = [h for h in ids if h != root]
     assert sub["issuerNameHash"] == root["issuerNameHash"] and sub["issuerKeyHash"] == root["issuerKeyHash"]
     assert security.delete_certificate(svc, {"certificateHashData": sub}) == {"status": "Accepted"}
-    assert [h for _, h in security._hash_ids(svc, "CentralSystemRootCertificate")] == [root]
+    assert _ids(svc) == [root]
 
 
 def test_a_chain_must_end_in_an_installed_central_system_root():
     """A02.FR.06: EC_SIGNER is of the hierarchy only once RSA_ROOT (its issuer) is installed."""
     svc = Svc()
     top = x509.parse(x509.pem_to_der(V.EC_SIGNER))
-    assert not asyncio.run(security._of_cpo(svc, top))
+    assert not asyncio.run(security.of_cpo(svc, top))
     _install(svc, "cs-other.der", V.EC_ROOT)
-    assert not asyncio.run(security._of_cpo(svc, top))
+    assert not asyncio.run(security.of_cpo(svc, top))
     _install(svc, "cs-root.der", V.RSA_ROOT)
-    assert asyncio.run(security._of_cpo(svc, top))
+    assert asyncio.run(security.of_cpo(svc, top))
 
 
 def test_a_raised_profile_refused_three_times_falls_back():
@@ -89,24 +94,31 @@ def test_a_raised_profile_refused_three_times_falls_back():
     assert svc.config.get("SecurityProfile") == 1 and "sp" not in svc.state
 
 
+def _met(svc, profile):
+    """ChangeConfiguration SecurityProfile from 0 to `profile`: Accepted only when it can be met."""
+    svc.config.values["SecurityProfile"] = 0
+    reply = security.change_key(svc, "SecurityProfile", str(profile))
+    return (reply[0] if isinstance(reply, tuple) else reply) == {"status": "Accepted"}
+
+
 def test_profile_2_needs_a_root_and_3_a_valid_client_certificate():
     """A05.FR.03/04 over wss:// with a password: 2 only with a root, 3 only with a readable client
     certificate and its key."""
     svc = Svc()
     svc.settings["ocpp_url"] = "wss://cs.example/ocpp"
-    assert not security._profile_met(svc, 2)
+    assert not _met(svc, 2)
     _install(svc, "cs-root.der", V.RSA_ROOT)
-    assert security._profile_met(svc, 2)
-    assert not security._profile_met(svc, 3)
+    assert _met(svc, 2)
+    assert not _met(svc, 3)
     with open(svc.flash_dir + "/client_cert.pem", "w") as f:
         f.write(V.EC_SIGNER)
-    assert not security._profile_met(svc, 3)                  # no key
+    assert not _met(svc, 3)                  # no key
     with open(svc.flash_dir + "/client_key.pem", "w") as f:
         f.write("key")
-    assert security._profile_met(svc, 3)
+    assert _met(svc, 3)
     with open(svc.flash_dir + "/client_cert.pem", "w") as f:
         f.write("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-    assert not security._profile_met(svc, 3)                  # not a certificate
+    assert not _met(svc, 3)                  # not a certificate
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ KEYS = {
     "NumberOfConnectors": ("int", True, 1, None),
     "ReserveConnectorZeroSupported": ("bool", True, True, None),  # reserves the only connector
     "ResetRetries": ("int", False, 1, (0, 10)),
-    "SecurityProfile": ("int", False, 0, (0, 3)),  # only raised, when it can be met (security.raise_profile)
+    "SecurityProfile": ("int", False, 0, (0, 3)),  # only raised, when it can be met (security.change_key)
     "SendLocalListMaxLength": ("int", True, 100, None),
     "StopTransactionOnEVSideDisconnect": ("bool", False, True, None),  # false: unplug suspends (transactions.ev_left)
     "StopTransactionOnInvalidId": ("bool", False, True, None),

@@ -186,7 +186,7 @@ async def certificate_signed(svc, p):
             if ok:
                 await run_steps(x509.verify_signed_by(cert, issuer, out))
             ok = ok and out["ok"]
-        ok = ok and await _of_cpo(svc, chain[-1])
+        ok = ok and await of_cpo(svc, chain[-1])
     except (OSError, ValueError, IndexError, KeyError, TypeError):
         ok = False
     if not ok:
@@ -199,7 +199,7 @@ async def certificate_signed(svc, p):
     return {"status": "Accepted"}, lambda: _reconnect(svc)
 
 
-async def _of_cpo(svc, top):
+async def of_cpo(svc, top):
     """The chain's last certificate is, or was signed by, a root of the CPO's hierarchy (A02.FR.06):
     an installed CentralSystemRootCertificate or the ocpp_ca_file's certificates."""
     from . import x509
