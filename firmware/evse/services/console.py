@@ -127,6 +127,7 @@ class Console:
         self._out = []               # queued output lines (bytes)
         self._out_bytes = 0
         self._partial = None         # a line partly written (bytes remaining)
+        self._held = None            # input read but not yet taken: it waits for the output
         self.dropped = 0             # event lines lost because the host did not read
         self.errors = 0              # malformed requests answered with an error
         self.reboot_pending = False
@@ -176,10 +177,18 @@ class Console:
 
     # --- input ---
     def poll(self, now_ms):
-        data = self.stream.read(READ_PER_POLL)
+        data = self._held                        # a request that waited for the replies before it
+        self._held = None
+        if data is None:
+            data = self.stream.read(READ_PER_POLL)
         if data:
+            i = 0
             for b in data:
+                i += 1
                 if b == 10:                      # \n ends a request
+                    if self._out:                # answered when the lines queued before it are on
+                        self._held = data[i - 1:]   # their way: no reply pushes out another, and
+                        break                    # the host's writes wait (flow control)
                     self._end_line(now_ms)
                 elif b < 32:                     # \r and stray control bytes: never JSON
                     pass
