@@ -55,3 +55,21 @@ def test_requests_on_one_line_each_after_the_other_without_waiting(tmp_path):
     s.feed("".join(json.dumps({"cmd": "settings", "id": "r%d" % i}) + "\r\n" for i in range(10)))
     rig.run(2.0)
     assert [x["id"] for x in _replies(s)] == ["r%d" % i for i in range(10)]
+
+
+def test_an_overlong_line_with_binary_bytes_in_its_id_is_answered_and_the_next_request_too(tmp_path):
+    """A line over 512 bytes whose id holds bytes that are no UTF-8 (a wrong baud rate, line noise):
+    reading its id for the error raised UnicodeDecodeError out of the console's poll (reported as
+    `Console: UnicodeDecodeError(...)`), the line got no answer, and the request after it in the same
+    read was lost too. Now: the error without an id, then the next request's answer."""
+    rig, s, con = make(tmp_path=tmp_path)
+    rig.run(1.0)
+    s.lines()
+    s.feed(b'{"id": "\xff\xfe", "cmd": "set", "values": {"ocpp_url": "' + b"x" * 600 + b'"}}\n'
+           + b'{"cmd": "status", "id": 2}\n')
+    rig.run(0.5)
+    lines = s.lines()
+    assert not [x for x in lines if x.get("ev") == "log"]
+    r1, r2 = [x for x in lines if "ev" not in x]
+    assert r1 == {"ok": False, "error": "line too long (max %d bytes)" % C.MAX_LINE}
+    assert r2["ok"] is True and r2["id"] == 2 and r2["state"] == "A1"

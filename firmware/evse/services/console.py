@@ -54,7 +54,10 @@ def prefix_id(head):
         v = rest[1:j] if j > 0 else None
         if v is None or b"\\" in v:
             return None
-        return v.decode()
+        try:
+            return v.decode()
+        except UnicodeError:         # binary bytes, no text: no id to echo
+            return None
     j = 0
     while j < len(rest) and rest[j] in b"-0123456789":
         j += 1
