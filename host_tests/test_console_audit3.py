@@ -57,6 +57,25 @@ def test_requests_on_one_line_each_after_the_other_without_waiting(tmp_path):
     assert [x["id"] for x in _replies(s)] == ["r%d" % i for i in range(10)]
 
 
+def test_a_line_that_is_not_json_is_answered_with_the_id_it_began_with(tmp_path):
+    """A scripted client's slip (a bare word where JSON wants a string, a trailing comma, Python's
+    `NaN` from json.dumps, which MicroPython's json refuses) got `{"ok": false, "error": "not JSON"}`
+    without the id: a client matching answers by id waited for ever. The id sent first is read from
+    the line as for a line over 512 bytes (docs/console.md), and nothing changes."""
+    rig, s, con = make(tmp_path=tmp_path)
+    rig.run(1.0)
+    s.lines()
+    for rid, line in ((7, '{"id": 7, "cmd": "set", "values": {"connector": nacs}}'),
+                      ("a-1", '{"id": "a-1", "cmd": "limit", "amps": 16,}'),
+                      (8, '{"id": 8, "cmd": "limit", "amps": 16'),
+                      (None, 'status')):
+        s.feed(line + "\n")
+        rig.run(0.1)
+        (r,) = _replies(s)
+        assert r["ok"] is False and r["error"] == "not JSON" and r.get("id") == rid
+    assert rig.app.charger.limits.get("console") is None
+
+
 def test_an_overlong_line_with_binary_bytes_in_its_id_is_answered_and_the_next_request_too(tmp_path):
     """A line over 512 bytes whose id holds bytes that are no UTF-8 (a wrong baud rate, line noise):
     reading its id for the error raised UnicodeDecodeError out of the console's poll (reported as

@@ -40,8 +40,8 @@ def refused(errors):
 
 
 def prefix_id(head):
-    """The id of a line cut at MAX_LINE, when it came whole before the cut (evsectl sends it
-    first), so the host can match the error to its request; None otherwise."""
+    """The id of a line cut at MAX_LINE or not JSON, when it came whole before the cut or the
+    slip (evsectl sends it first), so the host can match the error to its request; None otherwise."""
     i = head.find(b'"id"')
     if i < 0:
         return None
@@ -235,7 +235,7 @@ class Console:
         try:
             req = json.loads(line)
         except Exception:
-            self._error(None, "not JSON")
+            self._error(prefix_id(line) if isinstance(line, bytes) else None, "not JSON")
             return
         self.send(self.answer(req, now_ms), True)
 
