@@ -1,8 +1,12 @@
 """The console as a hostile, clumsy or scripted user meets it (third audit): floods of requests,
 lines that are not JSON, and evsectl's `raw` with the integrator's own id."""
+import io
 import json
 
 from host_tests.test_console import make
+from host_tests.test_evsectl import RigPort
+from tools.evsectl import __main__ as ctl
+from tools.sim.rig import Rig
 from evse.services import console as C
 
 
@@ -76,6 +80,25 @@ def test_a_line_that_is_not_json_is_answered_with_the_id_it_began_with(tmp_path)
     assert rig.app.charger.limits.get("console") is None
 
 
+def test_evsectl_raw_keeps_the_id_the_integrator_gave(tmp_path):
+    """docs/console.md: `raw JSON` prints the reply as JSON. `raw '{"cmd": "limit", "amps": 10,
+    "id": "x"}'` set the limit (the console answered, with id "x") but evsectl waited for its own id,
+    then said after --timeout that the firmware was not running (exit 3): the charger changed while
+    the tool reported no connection."""
+    rig = Rig(config={"max_current": 20}, flash_dir=str(tmp_path))
+    rig.run(1.0)
+    out = io.StringIO()
+    rc = ctl.main(["--port", "test", "--timeout", "2", "raw", '{"cmd": "limit", "amps": 10, "id": "x"}'],
+                  out=out, stream=RigPort(rig))
+    r = json.loads(out.getvalue())
+    assert rc == ctl.EXIT_OK and r["ok"] is True and r["id"] == "x" and r["limit"] == 10
+    out = io.StringIO()
+    rc = ctl.main(["--port", "test", "--timeout", "2", "raw", '{"cmd": "log", "n": 99, "id": 5}'],
+                  out=out, stream=RigPort(rig))
+    r = json.loads(out.getvalue())
+    assert rc == ctl.EXIT_REFUSED and r["ok"] is False and r["id"] == 5
+
+
 def test_an_overlong_line_with_binary_bytes_in_its_id_is_answered_and_the_next_request_too(tmp_path):
     """A line over 512 bytes whose id holds bytes that are no UTF-8 (a wrong baud rate, line noise):
     reading its id for the error raised UnicodeDecodeError out of the console's poll (reported as
@@ -92,3 +115,15 @@ def test_an_overlong_line_with_binary_bytes_in_its_id_is_answered_and_the_next_r
     r1, r2 = [x for x in lines if "ev" not in x]
     assert r1 == {"ok": False, "error": "line too long (max %d bytes)" % C.MAX_LINE}
     assert r2["ok"] is True and r2["id"] == 2 and r2["state"] == "A1"
+
+
+def test_evsectl_raw_refuses_an_id_the_console_would_not_echo(tmp_path, capsys):
+    """An id the console refuses ("id must be a number or a string", answered without it) would
+    leave evsectl waiting for an answer it cannot match: a bad command line (exit 2), nothing sent."""
+    rig = Rig(config={"max_current": 20}, flash_dir=str(tmp_path))
+    rig.run(1.0)
+    for rid in ("true", "1.5", "[1]"):
+        rc = ctl.main(["--port", "test", "--timeout", "1", "raw", '{"cmd": "limit", "amps": 6, "id": %s}' % rid],
+                      out=io.StringIO(), stream=RigPort(rig))
+        assert rc == ctl.EXIT_USAGE and '"id" must be' in capsys.readouterr().err
+    assert rig.app.charger.limits.get("console") is None

@@ -165,6 +165,9 @@ def _request(a):
             obj = None
         if not isinstance(obj, dict) or "cmd" not in obj:
             raise ValueError('raw {"cmd": ...}')
+        rid = obj.get("id")
+        if isinstance(rid, bool) or not isinstance(rid, (int, str, type(None))):
+            raise ValueError('raw: "id" must be a number (whole) or a string: the reply is matched by it')
         return obj.pop("cmd"), obj
     raise ValueError("unknown command %r" % c)
 

@@ -78,8 +78,10 @@ class Link:
                 yield None
 
     def request(self, cmd, timeout=None, **args):
-        self._next_id += 1
-        rid = self._next_id
+        rid = args.pop("id", None)        # raw's own id: the reply carries it, not ours
+        if rid is None:
+            self._next_id += 1
+            rid = self._next_id
         req = {"id": rid, "cmd": cmd}     # id first: an over-long line's error still carries it
         req.update(args)
         self._sent = json.dumps(req).encode()
