@@ -127,3 +127,55 @@ def test_evsectl_raw_refuses_an_id_the_console_would_not_echo(tmp_path, capsys):
                       out=io.StringIO(), stream=RigPort(rig))
         assert rc == ctl.EXIT_USAGE and '"id" must be' in capsys.readouterr().err
     assert rig.app.charger.limits.get("console") is None
+
+
+def _fill_sessions(rig, n):
+    ring = rig.app.meter.energy.ring
+    for i in range(n):
+        ring.append({"sid": i + 1, "start": 1767225600 + i * 86400, "end": 1767229200 + i * 86400,
+                     "dur_s": 3600, "wh": 11234.567, "max_a": 31.9, "reason": "unplugged",
+                     "user": "04A1B2C3D4E5F6"})
+
+
+def test_sessions_of_a_full_ring_are_answered_not_dropped(tmp_path):
+    """docs/console.md: `sessions`, `n` 0-50, default 50 (the ring keeps 50). With 50 records of an
+    authorized session each (about 170 B), the reply is 8.5 KB, over the 4 KiB queue: it was dropped
+    whole, the host saw only `{"ev": "dropped", "lines": 1}`, and evsectl `sessions` said after its
+    --timeout that the firmware was not running (exit 3). 25 records (4,053 B) still went out. A reply
+    longer than the queue now goes alone; its bytes are made before it is queued anyway."""
+    rig, s, con = make(config={"max_current": 32, "meter": "ct"}, tmp_path=tmp_path)
+    rig.run(1.0)
+    _fill_sessions(rig, 50)
+    s.lines()
+    s.feed('{"cmd": "sessions", "id": 50}\n{"cmd": "status", "id": 51}\n')
+    rig.run(2.0)
+    lines = s.lines()
+    r, st = [x for x in lines if "ev" not in x]
+    assert r["id"] == 50 and r["ok"] and len(r["sessions"]) == 50 and r["sessions"][-1]["sid"] == 50
+    assert len(json.dumps(r)) > C.OUT_MAX
+    assert st["id"] == 51 and st["ok"]
+    assert not [x for x in lines if x.get("ev") == "dropped"]
+
+
+def test_evsectl_sessions_on_a_full_ring(tmp_path):
+    rig = Rig(config={"max_current": 32, "meter": "ct"}, flash_dir=str(tmp_path))
+    rig.run(1.0)
+    _fill_sessions(rig, 50)
+    out = io.StringIO()
+    rc = ctl.main(["--port", "test", "--timeout", "2", "sessions"], out=out, stream=RigPort(rig))
+    lines = out.getvalue().splitlines()
+    assert rc == ctl.EXIT_OK and len(lines) == 51 and lines[-1].split()[0] == "50"
+
+
+def test_settings_with_the_schema_is_answered_with_long_values_waiting_for_a_reboot(tmp_path):
+    """`settings` with the schema is 3,934 B with the defaults; a 167-character OCPP URL and a
+    43-character charge point id, saved and waiting for the reboot (listed twice: running and
+    pending), took it over 4 KiB: dropped, no answer."""
+    rig, s, con = make(tmp_path=tmp_path)
+    rig.run(1.0)
+    s.feed(json.dumps({"cmd": "set", "id": 1, "values": {"ocpp_url": "ws://example.com/" + "a" * 150,
+                                                         "ocpp_id": "cp-" + "x" * 40}}) + "\n")
+    s.feed('{"cmd": "settings", "schema": true, "id": 2}\n')
+    rig.run(2.0)
+    r1, r2 = _replies(s)
+    assert r1["ok"] and r2["id"] == 2 and r2["ok"] and "ocpp_url" in r2["pending"] and "meter" in r2["schema"]

@@ -140,7 +140,7 @@ class Console:
     # --- output: queued, bounded, written a little per poll ---
     @property
     def queued_bytes(self):
-        """Output waiting for the host: never above OUT_MAX."""
+        """Output waiting for the host: never above OUT_MAX but for one longer reply alone."""
         return self._out_bytes
 
     def send(self, obj, reply=False):
@@ -152,12 +152,12 @@ class Console:
 
     def _queue(self, data, reply=False):
         if self._out_bytes + len(data) > OUT_MAX:
-            if not reply or len(data) > OUT_MAX:
+            if not reply:
                 self.dropped += 1
                 return False
             while self._out and self._out_bytes + len(data) > OUT_MAX:
-                self._out_bytes -= len(self._out.pop(0))   # a reply outranks old event lines
-                self.dropped += 1
+                self._out_bytes -= len(self._out.pop(0))   # a reply outranks old event lines; one
+                self.dropped += 1        # longer than OUT_MAX goes alone (its bytes are made already)
         self._out.append(data)
         self._out_bytes += len(data)
         return True
