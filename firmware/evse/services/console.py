@@ -185,22 +185,7 @@ class Console:
         if data is None:
             data = self.stream.read(READ_PER_POLL)
         if data:
-            i = 0
-            for b in data:
-                i += 1
-                if b == 10:                      # \n ends a request
-                    if self._out:                # answered when the lines queued before it are on
-                        self._held = data[i - 1:]   # their way: no reply pushes out another, and
-                        break                    # the host's writes wait (flow control)
-                    self._end_line(now_ms)
-                elif b < 32:                     # \r and stray control bytes: never JSON
-                    pass
-                elif self._overlong:
-                    pass
-                elif len(self._line) >= MAX_LINE:
-                    self._overlong = True
-                else:
-                    self._line.append(b)
+            self.feed(data, now_ms)
         if self.dropped and len(self._out) == 0 and self._partial is None:
             n, self.dropped = self.dropped, 0
             self.send({"ev": "dropped", "lines": n})
@@ -208,6 +193,27 @@ class Console:
             self._flush()
         if self.reboot_pending and not self._out and self._partial is None:
             self.app.reset()
+
+    def feed(self, data, now_ms):
+        """Bytes from the host, each request answered once the lines queued before it are on their
+        way (no reply pushes out another, and the host's writes wait: flow control); the bytes from
+        a request that must wait are kept for a later poll."""
+        i = 0
+        for b in data:
+            i += 1
+            if b == 10:                          # \n ends a request
+                if self._out:
+                    self._held = data[i - 1:]
+                    return
+                self._end_line(now_ms)
+            elif b < 32:                         # \r and stray control bytes: never JSON
+                pass
+            elif self._overlong:
+                pass
+            elif len(self._line) >= MAX_LINE:
+                self._overlong = True
+            else:
+                self._line.append(b)
 
     def _end_line(self, now_ms):
         line = bytes(self._line)
