@@ -176,7 +176,8 @@ class WebSocket:
                     raise WebSocketError("continuation without a message")
             else:
                 raise WebSocketError("unknown opcode %d" % op)
-            parts.append(data)
+            if not truncated:  # past max_message a fragment is drained, never kept
+                parts.append(data)
             size += n
             if size > self.max_message:
                 truncated = True

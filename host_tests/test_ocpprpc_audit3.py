@@ -1,0 +1,95 @@
+"""The third audit of the OCPP-J transport: the RFC 6455 WebSocket client (evse/ocpp/websocket.py)
+and the connection's dialling (evse/ocpp/connection.py), one bench scenario each. Misbehaving
+servers are written with asyncio streams or PyPI `websockets`; the well-behaved one is the PyPI
+`ocpp` central system of host_tests/ocpp_cs.py. RFC 6455 section numbers; "OCPP-J": the OCPP-J
+1.6 specification."""
+import asyncio
+import json
+
+from websockets.asyncio.server import serve
+
+from ocpp_cs import CentralSystem
+from host_tests.test_ocpp_cs import Rig, run, fast_reconnect  # noqa: F401 (fixture)
+from evse.ocpp import connection
+from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError
+
+
+class Wire:
+    """The server's side of one connection, as bytes: what it sends is read by the client's
+    recv(); what the client writes is kept in `out`."""
+
+    def __init__(self, data):
+        self.data = bytearray(data)
+        self.out = bytearray()
+        self.reads = 0
+
+    async def readexactly(self, n):
+        if len(self.data) < n:
+            raise EOFError("the server closed")
+        self.reads += 1
+        chunk = bytes(self.data[:n])
+        del self.data[:n]
+        return chunk
+
+    def write(self, b):
+        self.out += b
+
+    async def drain(self):
+        pass
+
+    def close(self):
+        pass
+
+    async def wait_closed(self):
+        pass
+
+
+def server_frame(op, payload, fin=True, mask=None):
+    """A frame as a server sends it: unmasked (RFC 6455 5.1), unless `mask` is given."""
+    n = len(payload)
+    head = bytearray([(0x80 if fin else 0) | op])
+    m = 0x80 if mask else 0
+    if n < 126:
+        head.append(m | n)
+    else:
+        head.append(m | 126)
+        head += n.to_bytes(2, "big")
+    if mask:
+        head += mask
+        payload = bytes(c ^ mask[i & 3] for i, c in enumerate(payload))
+    return bytes(head) + payload
+
+
+# -- 1. a fragmented message longer than the buffer is drained, not kept (RFC 6455 5.4, 10.4) -----
+
+def test_a_message_in_many_small_fragments_is_kept_no_longer_than_the_buffer():
+    """A central system sends one text message of 40 KB in 401 fragments of 100 bytes (RFC 6455
+    5.4 allows any fragmentation). The client keeps at most max_message bytes of a message and
+    reports it truncated (the connection answers FormationViolation): the frames past the buffer
+    are drained. The old client kept up to 125 bytes of every fragment past the buffer, so the
+    whole 40,101 bytes were held (a board's heap of some 100 KB is gone long before a server's
+    endless fragments end)."""
+    data = server_frame(OP_TEXT, b'[2,"big","DataTransfer",{"data":"' + b"x" * 67, fin=False)
+    for _ in range(400):
+        data += server_frame(OP_CONT, b"y" * 100, fin=False)
+    data += server_frame(OP_CONT, b"z", fin=True)
+    ws = WebSocket(Wire(data), Wire(b""), max_message=16384)
+    op, msg, truncated = asyncio.run(ws.recv())
+    assert op == OP_TEXT and truncated
+    assert len(msg) <= 16384 + 125, len(msg)                 # was 40,101 bytes
+    assert msg.startswith(b'[2,"big","DataTransfer"')        # the uniqueId is still there to answer
+
+
+def test_fragments_within_the_buffer_are_joined_whole():
+    """The bound does not cut messages that fit: 3 fragments of a 300-byte message, a Ping
+    between them answered with its own payload (RFC 6455 5.4, 5.5.2)."""
+    body = b'[2,"f1","Heartbeat",{"pad":"' + b"p" * 269 + b'"}]'
+    assert len(body) == 300
+    writer = Wire(b"")
+    data = (server_frame(OP_TEXT, body[:100], fin=False) + server_frame(0x9, b"hello")
+            + server_frame(OP_CONT, body[100:200], fin=False) + server_frame(OP_CONT, body[200:]))
+    op, msg, truncated = asyncio.run(WebSocket(Wire(data), writer, max_message=16384).recv())
+    assert (op, msg, truncated) == (OP_TEXT, body, False)
+    assert writer.out[0] == 0x8A and writer.out[1] == 0x80 | 5      # a masked Pong of 5 bytes
+    mask = writer.out[2:6]
+    assert bytes(c ^ mask[i & 3] for i, c in enumerate(writer.out[6:11])) == b"hello"
