@@ -93,3 +93,18 @@ def test_fragments_within_the_buffer_are_joined_whole():
     assert writer.out[0] == 0x8A and writer.out[1] == 0x80 | 5      # a masked Pong of 5 bytes
     mask = writer.out[2:6]
     assert bytes(c ^ mask[i & 3] for i, c in enumerate(writer.out[6:11])) == b"hello"
+
+
+# -- 2. a masked frame from the server is refused (RFC 6455 5.1) ----------------------------------
+
+def test_a_masked_frame_from_the_server_ends_the_connection():
+    """RFC 6455 5.1: "A client MUST close a connection if it detects a masked frame." The old
+    client unmasked it and handed the CALL on: a server (or a proxy) that breaks the framing
+    rules was talked to as if nothing were wrong."""
+    frame = server_frame(OP_TEXT, b'[2,"m1","Heartbeat",{}]', mask=b"abcd")
+    ws = WebSocket(Wire(frame), Wire(b""))
+    try:
+        got = asyncio.run(ws.recv())
+    except WebSocketError as e:
+        got = e
+    assert isinstance(got, WebSocketError), got          # was (1, b'[2,"m1","Heartbeat",{}]', False)

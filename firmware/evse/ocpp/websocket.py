@@ -130,18 +130,14 @@ class WebSocket:
             n = int.from_bytes(await self.reader.readexactly(2), "big")
         elif n == 127:
             n = int.from_bytes(await self.reader.readexactly(8), "big")
-        mask = await self.reader.readexactly(4) if masked else None
+        if masked:  # a server never masks (RFC 6455 5.1: the client closes the connection)
+            raise WebSocketError("masked frame")
         if opcode >= 8 and (n > 125 or not fin):
             raise WebSocketError("bad control frame")
         kept = await self.reader.readexactly(min(n, keep)) if n else b""
         left = n - len(kept)
         while left:  # drain what we do not keep, in small pieces (never a huge allocation)
             left -= len(await self.reader.readexactly(min(left, 512)))
-        if mask:
-            b = bytearray(kept)
-            for i in range(len(b)):
-                b[i] ^= mask[i & 3]
-            kept = bytes(b)
         return fin, opcode, kept, n
 
     async def recv(self):
