@@ -108,3 +108,35 @@ def test_a_masked_frame_from_the_server_ends_the_connection():
     except WebSocketError as e:
         got = e
     assert isinstance(got, WebSocketError), got          # was (1, b'[2,"m1","Heartbeat",{}]', False)
+
+
+# -- 3. the charge point identity in the URL is percent-encoded (OCPP-J 3.1.1, RFC 3986 3.3) ------
+
+def test_the_identity_in_the_url_is_percent_encoded_where_a_path_may_not_hold_it():
+    assert connection.path_id("CP-01_a.b~") == "CP-01_a.b~"          # plain identities unchanged
+    assert connection.path_id("CP:1@site;x=1") == "CP:1@site;x=1"    # allowed in a path segment
+    assert connection.path_id("garage 1") == "garage%201"
+    assert connection.path_id("a/b?c#d%") == "a%2Fb%3Fc%23d%25"
+    assert connection.path_id("Gar\u00e9e") == "Gar%C3%A9e"             # UTF-8, then encoded
+    assert connection.path_id("x\r\nHost: evil") == "x%0D%0AHost:%20evil"
+
+
+def test_a_charger_named_with_a_space_reaches_the_central_system(tmp_path, fast_reconnect):
+    """ocpp_id "garage 1" (a 48-character free text setting): the old charger wrote
+    'GET /garage 1 HTTP/1.1', which the central system's HTTP parser refused (400): it never
+    connected. Now the path ends in 'garage%201' and the Basic auth user stays the identity."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await Rig(cs, tmp_path, cp_id="garage 1").start()
+        try:
+            await cs.wait_for(lambda: rig.svc.accepted, 5)
+        except AssertionError:                            # timed out: the report follows
+            pass
+        last = rig.svc.last_error
+        await rig.kill()
+        await cs.stop()
+        assert rig.svc.boot_url, last                     # was: connect: ... upgrade refused: 400
+        assert "garage%201" in cs.cps or cs.connections >= 1
+        assert cs.actions("BootNotification")
+    run(main())

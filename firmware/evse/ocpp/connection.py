@@ -123,6 +123,18 @@ def _password(svc):
     return binascii.unhexlify(key) if key else svc.settings.get("ocpp_password", "")
 
 
+def path_id(cpid):
+    """The charge point identity as the URL's last path segment (OCPP-J 1.6 section 3.1.1): what
+    a path segment may not hold (RFC 3986 3.3: a space, '/', '?', '#', '%', non-ASCII...) in
+    percent-encoded UTF-8."""
+    out = ""
+    for b in cpid.encode():
+        c = chr(b)
+        ok = b < 128 and (c.isalpha() or c.isdigit() or c in "-._~!$&'()*+,;=:@")
+        out += c if ok else "%%%02X" % b
+    return out
+
+
 async def run(svc):
     """Connect, boot, exchange messages; reconnect with bounded exponential backoff."""
     delay = RECONNECT_MIN_MS
@@ -140,7 +152,7 @@ async def run(svc):
             kw["dns_server"] = svc.dns_server
         try:
             ws = await connect(
-                url.rstrip("/") + "/" + cpid, "ocpp1.6",
+                url.rstrip("/") + "/" + path_id(cpid), "ocpp1.6",
                 user=cpid if basic else None, password=_password(svc) if basic else None,
                 ca_file=svc.settings.get("ocpp_ca_file") or installed_roots(svc),
                 **kw)  # pyright: ignore[reportArgumentType] (file names, the DNS server)
