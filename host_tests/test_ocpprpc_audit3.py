@@ -140,3 +140,78 @@ def test_a_charger_named_with_a_space_reaches_the_central_system(tmp_path, fast_
         assert "garage%201" in cs.cps or cs.connections >= 1
         assert cs.actions("BootNotification")
     run(main())
+
+
+# -- 4. reconnection backoff after sessions that end at once ---------------------------------------
+
+BOOT = {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 300}
+
+
+class _Url:
+    def __init__(self, url):
+        self._url = url
+
+    def url(self):
+        return self._url
+
+
+def test_a_central_system_that_closes_right_after_the_upgrade_is_not_dialled_at_the_shortest_pause(
+        tmp_path, monkeypatch):
+    """A central system that takes the WebSocket upgrade and closes it at once (1008, what a
+    backend does with an identity it does not know). Pauses scaled down 10 times (100 ms to
+    1.6 s): in 2.5 s the old charger dialled every 100 ms (about 20 connections, each a TLS
+    handshake on a board) because a successful upgrade reset the backoff; now only a session
+    that outlived CALL_TIMEOUT_MS resets it, and the pauses double: 100, 200, 400, 800 ms."""
+    monkeypatch.setattr(connection, "RECONNECT_MIN_MS", 100)
+    monkeypatch.setattr(connection, "RECONNECT_MAX_MS", 1600)
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 50)
+    opened = []
+
+    async def refuse(conn):
+        opened.append(asyncio.get_running_loop().time())
+        await conn.close(1008, "unknown charge point")
+
+    async def main():
+        async with serve(refuse, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            rig = await Rig(_Url("ws://127.0.0.1:%d/ocpp" % port), tmp_path).start()
+            await asyncio.sleep(2.5)
+            await rig.kill()
+        assert 3 <= len(opened) <= 7, len(opened)                  # was 17-25
+        gaps = [b - a for a, b in zip(opened, opened[1:])]
+        assert gaps[-1] > 2 * gaps[0], gaps
+    run(main())
+
+
+def test_after_a_long_session_the_link_is_dialled_again_at_the_shortest_pause(tmp_path, monkeypatch):
+    """A session that lasted past CALL_TIMEOUT_MS (scaled down to 300 ms here; every CALL answered)
+    was a working link: when it drops, the charger comes back after the shortest pause, every
+    time."""
+    monkeypatch.setattr(connection, "RECONNECT_MIN_MS", 100)
+    monkeypatch.setattr(connection, "RECONNECT_MAX_MS", 1600)
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 50)
+    monkeypatch.setattr(connection, "CALL_TIMEOUT_MS", 300)
+    opened = []
+
+    async def answer(conn):
+        async for raw in conn:
+            msg = json.loads(raw)
+            if msg[0] == 2:
+                await conn.send(json.dumps([3, msg[1], BOOT if msg[2] == "BootNotification" else {}]))
+
+    async def hold_then_drop(conn):
+        opened.append(asyncio.get_running_loop().time())
+        talk = asyncio.create_task(answer(conn))
+        await asyncio.sleep(0.4)
+        talk.cancel()
+        await conn.close(1001, "going away")
+
+    async def main():
+        async with serve(hold_then_drop, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            rig = await Rig(_Url("ws://127.0.0.1:%d/ocpp" % port), tmp_path).start()
+            await asyncio.sleep(2.6)
+            await rig.kill()
+        gaps = [b - a for a, b in zip(opened, opened[1:])]
+        assert len(gaps) >= 3 and max(gaps) < 0.75, gaps       # 0.4 s held + about 0.1 s pause
+    run(main())

@@ -136,7 +136,11 @@ def path_id(cpid):
 
 
 async def run(svc):
-    """Connect, boot, exchange messages; reconnect with bounded exponential backoff."""
+    """Connect, boot, exchange messages; reconnect with bounded exponential backoff: the pause
+    doubles (1 s to 2 min) while connecting fails or sessions end soon; only a session that
+    outlived CALL_TIMEOUT_MS, or one ended for a reconnection (svc.redial: new credentials, a
+    raised SecurityProfile), resets it (a central system that takes the upgrade, then closes at
+    once, is not dialled every second for ever)."""
     delay = RECONNECT_MIN_MS
     connect = svc.connect or websocket.connect
     while svc.running:
@@ -164,7 +168,7 @@ async def run(svc):
             delay = min(delay * 2, RECONNECT_MAX_MS)
             continue
         _tried(svc, True)
-        delay = RECONNECT_MIN_MS
+        began = svc.ticks()
         svc.ws = ws
         svc.redial = False
         svc.connected = True
@@ -187,8 +191,12 @@ async def run(svc):
         for i in [i for i in svc.immediate if i[0] == "Authorize"]:
             svc.immediate.remove(i)
             i[3](False, None)
+        # long enough, or so long that ticks_diff wrapped (negative), or a deliberate reconnection
+        if svc.redial or not 0 <= svc.ticks_diff(svc.ticks(), began) <= CALL_TIMEOUT_MS:
+            delay = RECONNECT_MIN_MS
         if svc.running:
             await asyncio.sleep(delay / 1000)
+            delay = min(delay * 2, RECONNECT_MAX_MS)
 
 
 def _fail_pending(svc):
