@@ -137,10 +137,10 @@ def path_id(cpid):
 
 async def run(svc):
     """Connect, boot, exchange messages; reconnect with bounded exponential backoff: the pause
-    doubles (1 s to 2 min) while connecting fails or sessions end soon; only a session that
-    outlived CALL_TIMEOUT_MS, or one ended for a reconnection (svc.redial: new credentials, a
-    raised SecurityProfile), resets it (a central system that takes the upgrade, then closes at
-    once, is not dialled every second for ever)."""
+    doubles (1 s to 2 min, each plus a random quarter at most) while connecting fails or sessions
+    end soon; only a session that outlived CALL_TIMEOUT_MS, or one ended for a reconnection
+    (svc.redial: new credentials, a raised SecurityProfile), resets it (a central system that
+    takes the upgrade, then closes at once, is not dialled every second for ever)."""
     delay = RECONNECT_MIN_MS
     connect = svc.connect or websocket.connect
     while svc.running:
@@ -164,7 +164,7 @@ async def run(svc):
             svc.last_error = "connect: %r" % (e,)
             _refused(svc, e)
             _tried(svc, False)
-            await asyncio.sleep(delay / 1000)
+            await _pause(delay)
             delay = min(delay * 2, RECONNECT_MAX_MS)
             continue
         _tried(svc, True)
@@ -195,8 +195,14 @@ async def run(svc):
         if svc.redial or not 0 <= svc.ticks_diff(svc.ticks(), began) <= CALL_TIMEOUT_MS:
             delay = RECONNECT_MIN_MS
         if svc.running:
-            await asyncio.sleep(delay / 1000)
+            await _pause(delay)
             delay = min(delay * 2, RECONNECT_MAX_MS)
+
+
+async def _pause(ms):
+    """The reconnection pause plus up to a quarter, from the hardware's randomness: chargers that
+    lost one central system together (its restart) do not all dial it again at the same instants."""
+    await asyncio.sleep(ms * (1 + os.urandom(1)[0] / 1024) / 1000)
 
 
 def _fail_pending(svc):
