@@ -113,6 +113,83 @@ def test_a_masked_frame_from_the_server_ends_the_connection():
     assert isinstance(got, WebSocketError), got          # was (1, b'[2,"m1","Heartbeat",{}]', False)
 
 
+# -- 2b. a frame that breaks the protocol fails the connection with a Close frame, 1002 -------------
+
+def close_code_sent(wire):
+    """The status code of the (masked) Close frame the client wrote, else None."""
+    out = bytes(wire.out)
+    if len(out) < 8 or out[0] != 0x88:
+        return None
+    mask = out[2:6]
+    return int.from_bytes(bytes(c ^ mask[i & 3] for i, c in enumerate(out[6:8])), "big")
+
+
+BROKEN = {
+    "reserved bits": bytes([0xC1, 2]) + b"{}",                      # RSV1 without an extension
+    "unknown opcode": server_frame(0x3, b"x"),
+    "continuation without a message": server_frame(OP_CONT, b"x"),
+    "text inside a fragmented text": server_frame(OP_TEXT, b"[", fin=False) + server_frame(OP_TEXT, b"]"),
+    "fragmented ping": server_frame(0x9, b"x", fin=False),
+    "masked frame": server_frame(OP_TEXT, b"[]", mask=b"abcd"),
+}
+
+
+def test_a_frame_that_breaks_the_protocol_is_answered_with_a_close_frame_1002():
+    """RFC 6455 7.1.7: an endpoint that must fail the connection SHOULD send a Close frame with
+    the status code first; 7.4.1: 1002 is a protocol error. The old client dropped the TCP
+    connection without a word, so the central system logged 1006 (an abnormal closure, a lost
+    link) for what was its own framing error."""
+    for name, frame in BROKEN.items():
+        writer = Wire(b"")
+        ws = WebSocket(Wire(frame), writer)
+        try:
+            asyncio.run(ws.recv())
+            got = "no error"
+        except WebSocketError:
+            got = close_code_sent(writer)
+        assert got == 1002, (name, got)                           # was None: no Close frame
+        assert ws.closed
+
+
+def test_the_central_system_sees_1002_when_it_breaks_the_framing(tmp_path, fast_reconnect):
+    """The whole charger: the central system answers the BootNotification with a frame with RSV1
+    set (no extension was agreed). PyPI `websockets` records the close code it got: 1002 now; the
+    old charger's connection code marked the socket closed and dropped it, so the server saw 1006
+    (no Close frame)."""
+    codes = []
+
+    async def broken(conn):
+        await conn.recv()                                   # the BootNotification
+        conn.transport.write(bytes([0xC1, 2]) + b"{}")      # FIN + RSV1, text, 2 bytes, unmasked
+        try:
+            await conn.wait_closed()
+        finally:
+            codes.append(conn.close_code)
+
+    async def main():
+        async with serve(broken, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            rig = await Rig(_Url("ws://127.0.0.1:%d/ocpp" % port), tmp_path).start()
+            for _ in range(100):
+                if codes:
+                    break
+                await asyncio.sleep(0.02)
+            await rig.kill()
+        assert codes and codes[0] == 1002, codes                  # was 1006
+    run(main())
+
+
+def test_a_lost_connection_sends_no_close_frame():
+    """The server gone (the socket's end mid-frame): nothing to say, nothing written."""
+    writer = Wire(b"")
+    ws = WebSocket(Wire(server_frame(OP_TEXT, b"[2,")[:3]), writer)
+    try:
+        asyncio.run(ws.recv())
+    except WebSocketError:
+        pass
+    assert ws.closed and writer.out == b""
+
+
 # -- 3. the charge point identity in the URL is percent-encoded (OCPP-J 3.1.1, RFC 3986 3.3) ------
 
 def test_the_identity_in_the_url_is_percent_encoded_where_a_path_may_not_hold_it():

@@ -84,7 +84,8 @@ def encode_frame(opcode, payload, fin=True, mask_key=None):
 
 class WebSocket:
     """One open connection. `recv()` returns (opcode, bytes, truncated) for text/binary messages
-    and answers pings itself; it raises WebSocketError once the connection is closed."""
+    and answers pings itself; it raises WebSocketError once the connection is closed (by a frame
+    that breaks RFC 6455 too: then with a Close frame, 1002)."""
 
     def __init__(self, reader, writer, max_message=MAX_MESSAGE):
         self.reader = reader
@@ -141,6 +142,15 @@ class WebSocket:
         return fin, opcode, kept, n
 
     async def recv(self):
+        try:
+            return await self._recv()
+        except WebSocketError:
+            # a broken frame or message: failed with a Close frame, 1002 (RFC 6455 7.1.7, 7.4.1);
+            # nothing more is sent on a connection already closed
+            await self.close(1002)
+            raise
+
+    async def _recv(self):
         msg_op = None
         parts = []
         size = 0
