@@ -92,7 +92,7 @@ def test_fragments_within_the_buffer_are_joined_whole():
     data = (server_frame(OP_TEXT, body[:100], fin=False) + server_frame(0x9, b"hello")
             + server_frame(OP_CONT, body[100:200], fin=False) + server_frame(OP_CONT, body[200:]))
     op, msg, truncated = asyncio.run(WebSocket(Wire(data), writer, max_message=16384).recv())
-    assert (op, msg, truncated) == (OP_TEXT, body, False)
+    assert (op, msg, truncated) == (OP_TEXT, body.decode(), False)
     assert writer.out[0] == 0x8A and writer.out[1] == 0x80 | 5      # a masked Pong of 5 bytes
     mask = writer.out[2:6]
     assert bytes(c ^ mask[i & 3] for i, c in enumerate(writer.out[6:11])) == b"hello"
@@ -188,6 +188,30 @@ def test_a_lost_connection_sends_no_close_frame():
     except WebSocketError:
         pass
     assert ws.closed and writer.out == b""
+
+
+# -- 2c. a text message that is not UTF-8 fails the connection: 1007 (RFC 6455 8.1) -------------------
+
+def test_a_text_message_that_is_not_utf8_ends_the_connection_with_1007():
+    """RFC 6455 8.1: an endpoint that finds a text message is not valid UTF-8 MUST fail the
+    connection (7.4.1: 1007). The old client handed the bytes on, the CALL was read as "not JSON"
+    and silently ignored: the central system waited for an answer that never came, on a link it
+    believed healthy."""
+    frame = server_frame(OP_TEXT, b'[2,"u1","DataTransfer",{"vendorId":"caf\xe9"}]')   # Latin-1 e-acute
+    writer = Wire(b"")
+    ws = WebSocket(Wire(frame), writer)
+    try:
+        got = asyncio.run(ws.recv())
+    except WebSocketError:
+        got = close_code_sent(writer)
+    assert got == 1007, got                        # was (1, b'[2,"u1",...caf\xe9...]', False)
+    assert ws.closed
+
+
+def test_a_utf8_text_message_comes_whole_as_text():
+    body = '[2,"u2","DataTransfer",{"vendorId":"caf\u00e9 \u20ac"}]'
+    op, msg, truncated = asyncio.run(WebSocket(Wire(server_frame(OP_TEXT, body.encode())), Wire(b"")).recv())
+    assert (op, msg, truncated) == (OP_TEXT, body, False)
 
 
 # -- 3. the charge point identity in the URL is percent-encoded (OCPP-J 3.1.1, RFC 3986 3.3) ------

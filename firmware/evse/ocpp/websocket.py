@@ -83,9 +83,10 @@ def encode_frame(opcode, payload, fin=True, mask_key=None):
 
 
 class WebSocket:
-    """One open connection. `recv()` returns (opcode, bytes, truncated) for text/binary messages
-    and answers pings itself; it raises WebSocketError once the connection is closed (by a frame
-    that breaks RFC 6455 too: then with a Close frame, 1002)."""
+    """One open connection. `recv()` returns (opcode, data, truncated) for text/binary messages
+    (a whole text message as str, anything else as bytes) and answers pings itself; it raises
+    WebSocketError once the connection is closed (by a frame that breaks RFC 6455 too: then with
+    a Close frame, 1002; by a text message that is not UTF-8: 1007)."""
 
     def __init__(self, reader, writer, max_message=MAX_MESSAGE):
         self.reader = reader
@@ -188,7 +189,14 @@ class WebSocket:
             if size > self.max_message:
                 truncated = True
             if fin:
-                return msg_op, b"".join(parts), truncated
+                msg = b"".join(parts)
+                if msg_op == OP_TEXT and not truncated:
+                    try:  # a text message is UTF-8, else the connection fails: 1007 (RFC 6455 8.1)
+                        msg = msg.decode()
+                    except UnicodeError:
+                        await self.close(1007)
+                        raise WebSocketError("text message not UTF-8")
+                return msg_op, msg, truncated
 
 
 async def _read_headers(reader):
