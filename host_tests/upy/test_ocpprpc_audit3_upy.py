@@ -1,0 +1,111 @@
+"""Audit 3 of the OCPP-J transport on the MicroPython unix port: the WebSocket client's framing
+rules (evse/ocpp/websocket.py) fed a server's bytes from memory, and the charge point identity in
+the URL (evse/ocpp/connection.py). The same behaviour is tested under CPython, against real
+servers, in host_tests/test_ocpprpc_audit3.py.
+(python -m tools.toolchain.upy_tests host_tests/upy/test_ocpprpc_audit3_upy.py)"""
+import asyncio
+import gc
+
+from evse.ocpp import connection
+from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError
+
+
+class Wire:
+    """A server's bytes as the client reads them; what the client writes is kept in `out`."""
+
+    def __init__(self, data):
+        self.data = bytes(data)
+        self.at = 0
+        self.out = bytearray()
+
+    async def readexactly(self, n):
+        if len(self.data) - self.at < n:
+            raise EOFError("the server closed")
+        self.at += n
+        return self.data[self.at - n:self.at]
+
+    def write(self, b):
+        self.out += b
+
+    async def drain(self):
+        pass
+
+    def close(self):
+        pass
+
+    async def wait_closed(self):
+        pass
+
+
+def frame(op, payload, fin=True, mask=None):
+    n = len(payload)
+    head = bytearray([(0x80 if fin else 0) | op])
+    m = 0x80 if mask else 0
+    if n < 126:
+        head.append(m | n)
+    else:
+        head.append(m | 126)
+        head.extend(n.to_bytes(2, "big"))
+    if mask:
+        head.extend(mask)
+        body = bytearray(payload)
+        for i in range(n):
+            body[i] ^= mask[i & 3]
+        payload = bytes(body)
+    return bytes(head) + payload
+
+
+def close_code(wire):
+    out = bytes(wire.out)
+    if len(out) < 8 or out[0] != 0x88:
+        return None
+    mask = out[2:6]
+    return ((out[6] ^ mask[0]) << 8) | (out[7] ^ mask[1])
+
+
+def outcome(data, max_message=16384):
+    """recv() on these bytes -> ('msg', op, data, truncated) or ('closed', close code sent)."""
+    writer = Wire(b"")
+    ws = WebSocket(Wire(data), writer, max_message)
+    try:
+        op, msg, truncated = asyncio.run(ws.recv())
+        return ("msg", op, msg, truncated)
+    except WebSocketError:
+        return ("closed", close_code(writer))
+
+
+def test_fragments_past_the_buffer_are_drained_on_the_board():
+    """A 40 KB text message in 401 fragments of 100 bytes, the buffer 2 KiB here: at most the
+    buffer (plus one control frame's 125 bytes) is kept. The old client kept all 40,101 bytes.
+    (With the firmware's 16 KiB buffer the unix port's 256 KB heap, fragmented by the 100-byte
+    pieces, may not hold the 16 KiB join: a MemoryError that ends the connection, as a board's
+    would; the bound is what this test is about.)"""
+    piece = frame(OP_CONT, b"y" * 100, fin=False)
+    data = b"".join([frame(OP_TEXT, b'[2,"big","DataTransfer",{"data":"' + b"x" * 67, fin=False)]
+                    + [piece] * 400 + [frame(OP_CONT, b"z")])
+    gc.collect()
+    got = outcome(data, 2048)
+    assert got[0] == "msg" and got[3] is True, got[:2]
+    assert len(got[2]) <= 2048 + 125, len(got[2])
+    assert got[2].startswith(b'[2,"big","DataTransfer"')
+
+
+def test_protocol_errors_close_with_1002_and_bad_utf8_with_1007():
+    assert outcome(bytes([0xC1, 2]) + b"{}") == ("closed", 1002)                  # reserved bits
+    assert outcome(frame(OP_TEXT, b"[]", mask=b"abcd")) == ("closed", 1002)       # masked
+    assert outcome(frame(0x3, b"x")) == ("closed", 1002)                           # unknown opcode
+    assert outcome(frame(OP_CONT, b"x")) == ("closed", 1002)                       # stray continuation
+    assert outcome(frame(OP_TEXT, b'["caf\xe9"]')) == ("closed", 1007)             # not UTF-8
+    assert outcome(frame(OP_TEXT, '["caf\u00e9"]'.encode())) == ("msg", OP_TEXT, '["caf\u00e9"]', False)
+
+
+def test_the_identity_is_percent_encoded_on_the_board():
+    assert connection.path_id("CP-01_a.b~") == "CP-01_a.b~"
+    assert connection.path_id("garage 1") == "garage%201"
+    assert connection.path_id("a/b?c#d%") == "a%2Fb%3Fc%23d%25"
+    assert connection.path_id("Gar\u00e9e") == "Gar%C3%A9e"
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
