@@ -6,6 +6,7 @@ servers are written with asyncio streams or PyPI `websockets`; the well-behaved 
 import asyncio
 import json
 import os
+import time
 
 from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
@@ -14,7 +15,7 @@ from websockets.http11 import Response
 from ocpp_cs import CentralSystem
 from host_tests.test_ocpp_cs import Rig, run, fast_reconnect  # noqa: F401 (fixture)
 from evse.ocpp import connection
-from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError
+from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError, encode_frame
 
 
 class Wire:
@@ -212,6 +213,35 @@ def test_a_utf8_text_message_comes_whole_as_text():
     body = '[2,"u2","DataTransfer",{"vendorId":"caf\u00e9 \u20ac"}]'
     op, msg, truncated = asyncio.run(WebSocket(Wire(server_frame(OP_TEXT, body.encode())), Wire(b"")).recv())
     assert (op, msg, truncated) == (OP_TEXT, body, False)
+
+
+# -- 2d. masking a frame does not hold the control loop byte by byte (RFC 6455 5.3) ---------------
+
+def test_every_client_frame_is_masked_with_the_key_it_carries():
+    """RFC 6455 5.3 and its 5.7 example; every byte value, leading zero bytes, an empty Ping."""
+    assert encode_frame(1, b"Hello", mask_key=b"\x37\xfa\x21\x3d") == b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
+    assert encode_frame(9, b"", mask_key=b"abcd") == b"\x89\x80abcd"
+    payload = b"\x00\x00" + bytes(range(256)) * 70
+    f = encode_frame(2, payload)
+    assert f[0] == 0x82 and f[1] == 0x80 | 126 and int.from_bytes(f[2:4], "big") == len(payload)
+    mask = f[4:8]
+    assert bytes(c ^ mask[i & 3] for i, c in enumerate(f[8:])) == payload
+    assert encode_frame(1, bytearray(b"\x00abc"), mask_key=bytes(4))[-4:] == b"\x00abc"
+
+
+def test_masking_a_large_frame_is_one_operation_not_a_loop_over_its_bytes():
+    """The mask was applied in a Python loop, one byte at a time: on the emulated Pico (RP2040,
+    MicroPython 1.28) a 3,205-byte GetConfiguration answer held the control loop (10 ms ticks)
+    38 ms, a 672-byte MeterValues 8 ms, 16 KiB 194 ms; as one big-integer XOR: 4.5, 1.1 and 24 ms.
+    Here under CPython, best of 5 for 16 KiB: about 2.5 ms before, some 50 us now."""
+    payload = b"x" * 16384
+    best = None
+    for _ in range(5):
+        t = time.perf_counter()
+        encode_frame(1, payload)
+        d = time.perf_counter() - t
+        best = d if best is None else min(best, d)
+    assert best < 0.0008, best                                   # was about 0.0025 s
 
 
 # -- 3. the charge point identity in the URL is percent-encoded (OCPP-J 3.1.1, RFC 3986 3.3) ------

@@ -5,9 +5,10 @@ servers, in host_tests/test_ocpprpc_audit3.py.
 (python -m tools.toolchain.upy_tests host_tests/upy/test_ocpprpc_audit3_upy.py)"""
 import asyncio
 import gc
+import time
 
 from evse.ocpp import connection
-from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError
+from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError, encode_frame
 
 
 class Wire:
@@ -97,6 +98,23 @@ def test_protocol_errors_close_with_1002_and_bad_utf8_with_1007():
     assert outcome(frame(OP_CONT, b"x")) == ("closed", 1002)                       # stray continuation
     assert outcome(frame(OP_TEXT, b'["caf\xe9"]')) == ("closed", 1007)             # not UTF-8
     assert outcome(frame(OP_TEXT, '["caf\u00e9"]'.encode())) == ("msg", OP_TEXT, '["caf\u00e9"]', False)
+
+
+def test_masking_is_right_and_not_a_loop_over_the_bytes():
+    """RFC 6455 5.7's masked "Hello", a payload with leading zero bytes; then 16 KiB, best of 5:
+    about 3.1 ms on the unix port with the old byte loop, some 0.3 ms as one big-integer XOR (on
+    the emulated Pico 194 -> 24 ms; 3.2 KB, a GetConfiguration answer: 38 -> 4.5 ms)."""
+    assert encode_frame(1, b"Hello", mask_key=b"\x37\xfa\x21\x3d") == b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
+    f = encode_frame(2, b"\x00\x00\x01", mask_key=b"\x00\x00\x00\x07")
+    assert f == b"\x82\x83\x00\x00\x00\x07\x00\x00\x01"
+    payload = b"x" * 16384
+    best = None
+    for _ in range(5):
+        t = time.ticks_us()
+        encode_frame(1, payload)
+        d = time.ticks_diff(time.ticks_us(), t)
+        best = d if best is None else min(best, d)
+    assert best < 1500, best                                     # was about 3,100 us
 
 
 def test_the_identity_is_percent_encoded_on_the_board():
