@@ -14,7 +14,7 @@ from websockets.http11 import Response
 
 from ocpp_cs import CentralSystem
 from host_tests.test_ocpp_cs import Rig, run, fast_reconnect  # noqa: F401 (fixture)
-from evse.ocpp import connection
+from evse.ocpp import connection, http, websocket
 from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError, encode_frame
 
 
@@ -382,3 +382,59 @@ def test_chargers_refused_together_do_not_dial_again_at_the_same_instants(tmp_pa
         for gap, base in zip(gaps, (0.1, 0.2, 0.4)):
             assert 1.2 * base <= gap < 1.25 * base + 0.15, gaps          # was 0.100, 0.200, 0.400
     run(main())
+
+
+
+# -- 5. a handshake answer's line is read with a bound -----------------------------------------------
+
+class Answer:
+    """An HTTP answer as a stream gives it: read(n) and, as MicroPython's readline(), a line of
+    any length (CPython's StreamReader stops at 64 KiB with an error; MicroPython's keeps it all)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.at = 0
+
+    async def read(self, n):
+        chunk = self.data[self.at:self.at + n]
+        self.at += len(chunk)
+        return chunk
+
+    async def readline(self):
+        end = self.data.find(b"\n", self.at)
+        end = len(self.data) if end < 0 else end + 1
+        chunk = self.data[self.at:end]
+        self.at = end
+        return chunk
+
+
+LONG = b"HTTP/1.1 101 Switching Protocols\r\nX-Long: " + b"x" * 300000
+
+
+def test_a_handshake_answer_line_without_end_is_refused_before_it_fills_the_heap():
+    """A server (or whatever answers on that port) sends a header line of 300 KB with no end. The
+    old client read each line with readline(), which on MicroPython keeps a line of any length:
+    on the unix port (256 KB heap) the connection attempt died allocating 232,072 bytes, and on a
+    board every other task's allocation fails with it. A line is refused past 2 KiB now, after
+    reading 2 KiB of it; the same reader serves the firmware download's HTTP answer."""
+    for read_answer in (websocket._read_headers, http._answer):
+        src = Answer(LONG[LONG.index(b"X-Long"):] if read_answer is websocket._read_headers else LONG)
+        try:
+            got = asyncio.run(read_answer(src))
+        except ValueError as e:
+            got = e
+        assert isinstance(got, ValueError), (read_answer, type(got))   # was the whole line kept
+        assert src.at <= websocket.MAX_LINE + 64, src.at
+
+
+def test_an_ordinary_handshake_answer_is_read_line_by_line_and_no_further():
+    """The answer's lines, CRLF or bare LF, and nothing of the first frame after its blank line."""
+    answer = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\n"
+              b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n\x81\x02[]")
+    src = Answer(answer)
+    assert asyncio.run(websocket.read_line(src)) == "HTTP/1.1 101 Switching Protocols"
+    headers = asyncio.run(websocket._read_headers(src))
+    assert headers == {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-protocol": "ocpp1.6"}
+    assert answer[src.at:] == b"\x81\x02[]"
+    assert asyncio.run(http._answer(Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"))) == (
+        200, {"content-length": "3"})

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import time
 
-from evse.ocpp import connection
+from evse.ocpp import connection, http, websocket
 from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError, encode_frame
 
 
@@ -122,6 +122,43 @@ def test_the_identity_is_percent_encoded_on_the_board():
     assert connection.path_id("garage 1") == "garage%201"
     assert connection.path_id("a/b?c#d%") == "a%2Fb%3Fc%23d%25"
     assert connection.path_id("Gar\u00e9e") == "Gar%C3%A9e"
+
+
+class Answer:
+    """An HTTP answer as the port's stream gives it: read(n), and readline() of any length."""
+
+    def __init__(self, data):
+        self.data = data
+        self.at = 0
+
+    async def read(self, n):
+        chunk = self.data[self.at:self.at + n]
+        self.at += len(chunk)
+        return chunk
+
+    async def readline(self):
+        end = self.data.find(b"\n", self.at)
+        end = len(self.data) if end < 0 else end + 1
+        chunk = self.data[self.at:end]
+        self.at = end
+        return chunk
+
+
+def test_a_header_line_without_end_stops_at_the_bound_on_the_board():
+    """60 KB of one header line: refused after 2 KiB; the old readline() kept it whole (and the
+    line of a server that never ends it until the heap is gone: a MemoryError at 232 KB on the
+    port's 256 KB heap, measured against a real socket)."""
+    data = b"HTTP/1.1 101 OK\r\nX-Long: " + b"x" * 60000
+    for read_answer, start in ((websocket._read_headers, 17), (http._answer, 0)):
+        src = Answer(data)
+        src.at = start
+        gc.collect()
+        try:
+            got = asyncio.run(read_answer(src))
+        except ValueError as e:
+            got = e
+        assert isinstance(got, ValueError), type(got)
+        assert src.at <= start + websocket.MAX_LINE + 64, src.at
 
 
 if __name__ == "__main__":

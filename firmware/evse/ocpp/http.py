@@ -3,7 +3,7 @@ upload): http:// and https:// (the server checked against `ca_file` as for wss:/
 per connection, bodies streamed in chunks so that RAM stays small. Imported only by the firmware
 and diagnostics modules, themselves loaded on their first message."""
 import asyncio
-from .websocket import parse_url
+from .websocket import parse_url, read_line
 from ..shell.dns import close_stream, open_stream
 from ..shell.tls import make_tls_context
 
@@ -52,12 +52,12 @@ async def _request(host, port, ctx, head, parts, where, dns_server):
 
 async def _answer(reader):
     """Status line and headers -> (status code, {lower-case name: value})."""
-    status = (await reader.readline()).decode().split(" ", 2)
+    status = (await read_line(reader)).split(" ", 2)
     if len(status) < 2 or not status[0].startswith("HTTP/"):
         raise HttpError("not an HTTP answer")
     headers = {}
     for _ in range(MAX_HEADER_LINES):
-        line = (await reader.readline()).decode().strip()
+        line = await read_line(reader)
         if not line:
             return int(status[1]), headers
         i = line.find(":")

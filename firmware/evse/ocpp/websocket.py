@@ -14,6 +14,7 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 MAX_MESSAGE = 16384  # bytes kept per message; longer ones are drained and reported truncated
 MAX_HEADER_LINES = 64  # a handshake answer longer than this is not a WebSocket server
+MAX_LINE = 2048  # bytes in one line of it (a stream's readline() keeps a line of any length)
 CONNECT_TIMEOUT_S = 20  # TCP, the TLS handshake and the upgrade's answer: a silent server is given up
 
 
@@ -198,11 +199,23 @@ class WebSocket:
                 return msg_op, msg, truncated
 
 
+async def read_line(reader):
+    """One line of an HTTP answer, stripped; ValueError past MAX_LINE bytes: read byte by byte, so a
+    server that never ends its line cannot fill the heap (MicroPython's readline() has no limit)."""
+    buf = bytearray()
+    while len(buf) <= MAX_LINE:
+        c = await reader.read(1)
+        if not c or c == b"\n":
+            return buf.decode().strip()
+        buf.extend(c)
+    raise ValueError("answer line too long")
+
+
 async def _read_headers(reader):
     """The handshake answer's header lines -> {lower-case name: value}."""
     headers = {}
     for _ in range(MAX_HEADER_LINES):
-        line = (await reader.readline()).decode().strip()
+        line = await read_line(reader)
         if not line:
             return headers
         i = line.find(":")
@@ -245,7 +258,7 @@ async def _upgrade(host, port, secure, ctx, head, max_message, dns_server):
             lines.append("%s: %s" % (k, v))
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         await writer.drain()
-        status = (await reader.readline()).decode().strip()
+        status = await read_line(reader)
         if status.split(" ", 2)[1:2] != ["101"]:
             raise WebSocketError("upgrade refused: " + status)
         headers = await _read_headers(reader)
