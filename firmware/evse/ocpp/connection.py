@@ -177,26 +177,32 @@ async def run(svc):
             await _session(svc, ws)
         except Exception as e:
             svc.last_error = "session: %r" % (e,)
-        svc.connected = False
-        svc.accepted = False
-        await ws.close()
-        svc.ws = None          # closed, its Close frame out: a pending Reset may reboot now
-        try:
-            rx.cancel()
-        except Exception:
-            pass
-        _fail_pending(svc)
-        # An Authorize still queued is decided now by the offline rules, as the one on the wire
-        # was: never left pending until the link comes back, nor sent late.
-        for i in [i for i in svc.immediate if i[0] == "Authorize"]:
-            svc.immediate.remove(i)
-            i[3](False, None)
+        await _ended(svc, ws, rx)
         # long enough, or so long that ticks_diff wrapped (negative), or a deliberate reconnection
         if svc.redial or not 0 <= svc.ticks_diff(svc.ticks(), began) <= CALL_TIMEOUT_MS:
             delay = RECONNECT_MIN_MS
         if svc.running:
             await _pause(delay)
             delay = min(delay * 2, RECONNECT_MAX_MS)
+
+
+async def _ended(svc, ws, rx):
+    """A session over: the socket closed (a Close frame when it still can), the CALL on the wire
+    failed, the reader stopped."""
+    svc.connected = False
+    svc.accepted = False
+    await ws.close()
+    svc.ws = None          # closed, its Close frame out: a pending Reset may reboot now
+    try:
+        rx.cancel()
+    except Exception:
+        pass
+    _fail_pending(svc)
+    # An Authorize still queued is decided now by the offline rules, as the one on the wire
+    # was: never left pending until the link comes back, nor sent late.
+    for i in [i for i in svc.immediate if i[0] == "Authorize"]:
+        svc.immediate.remove(i)
+        i[3](False, None)
 
 
 async def _pause(ms):

@@ -165,15 +165,9 @@ class WebSocket:
             except (OSError, EOFError) as e:  # asyncio.IncompleteReadError is an EOFError
                 self.closed = True
                 raise WebSocketError("connection lost: %r" % (e,))
-            if op == OP_PING:
-                await self._send_frame(OP_PONG, data)
+            if op >= 8:
+                await self._control(op, data)
                 continue
-            if op == OP_PONG:
-                continue
-            if op == OP_CLOSE:
-                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1000
-                await self.close(code if code in (1000, 1001) else 1000)
-                raise WebSocketError("closed by peer (%d)" % code)
             if op in (OP_TEXT, OP_BINARY):
                 if msg_op is not None:
                     raise WebSocketError("new message inside a fragmented one")
@@ -189,14 +183,28 @@ class WebSocket:
             if size > self.max_message:
                 truncated = True
             if fin:
-                msg = b"".join(parts)
-                if msg_op == OP_TEXT and not truncated:
-                    try:  # a text message is UTF-8, else the connection fails: 1007 (RFC 6455 8.1)
-                        msg = msg.decode()
-                    except UnicodeError:
-                        await self.close(1007)
-                        raise WebSocketError("text message not UTF-8")
-                return msg_op, msg, truncated
+                return await self._message(msg_op, b"".join(parts), truncated)
+
+    async def _control(self, op, data):
+        """A control frame, between messages or their fragments: a Ping answered with its payload,
+        a Pong dropped, a Close answered (WebSocketError)."""
+        if op == OP_PING:
+            await self._send_frame(OP_PONG, data)
+        elif op == OP_CLOSE:
+            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1000
+            await self.close(code if code in (1000, 1001) else 1000)
+            raise WebSocketError("closed by peer (%d)" % code)
+        elif op != OP_PONG:
+            raise WebSocketError("unknown opcode %d" % op)
+
+    async def _message(self, op, msg, truncated):
+        if op == OP_TEXT and not truncated:
+            try:  # a text message is UTF-8, else the connection fails: 1007 (RFC 6455 8.1)
+                return op, msg.decode(), False
+            except UnicodeError:
+                await self.close(1007)
+                raise WebSocketError("text message not UTF-8")
+        return op, msg, truncated
 
 
 async def read_line(reader):
