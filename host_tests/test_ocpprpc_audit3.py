@@ -417,13 +417,14 @@ def test_a_handshake_answer_line_without_end_is_refused_before_it_fills_the_heap
     on the unix port (256 KB heap) the connection attempt died allocating 232,072 bytes, and on a
     board every other task's allocation fails with it. A line is refused past 2 KiB now, after
     reading 2 KiB of it; the same reader serves the firmware download's HTTP answer."""
-    for read_answer in (websocket._read_headers, http._answer):
-        src = Answer(LONG[LONG.index(b"X-Long"):] if read_answer is websocket._read_headers else LONG)
+    for error in (websocket.WebSocketError, http.HttpError):     # the handshake's, the transfers'
+        src = Answer(LONG)
+        assert asyncio.run(websocket.read_line(src)) == "HTTP/1.1 101 Switching Protocols"
         try:
-            got = asyncio.run(read_answer(src))
+            got = asyncio.run(websocket.read_headers(src, error))
         except ValueError as e:
             got = e
-        assert isinstance(got, ValueError), (read_answer, type(got))   # was the whole line kept
+        assert isinstance(got, ValueError), (error, type(got))   # was the whole line kept
         assert src.at <= websocket.MAX_LINE + 64, src.at
 
 
@@ -433,8 +434,6 @@ def test_an_ordinary_handshake_answer_is_read_line_by_line_and_no_further():
               b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n\x81\x02[]")
     src = Answer(answer)
     assert asyncio.run(websocket.read_line(src)) == "HTTP/1.1 101 Switching Protocols"
-    headers = asyncio.run(websocket._read_headers(src))
+    headers = asyncio.run(websocket.read_headers(src))
     assert headers == {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-protocol": "ocpp1.6"}
     assert answer[src.at:] == b"\x81\x02[]"
-    assert asyncio.run(http._answer(Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"))) == (
-        200, {"content-length": "3"})

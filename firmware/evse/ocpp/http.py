@@ -3,13 +3,12 @@ upload): http:// and https:// (the server checked against `ca_file` as for wss:/
 per connection, bodies streamed in chunks so that RAM stays small. Imported only by the firmware
 and diagnostics modules, themselves loaded on their first message."""
 import asyncio
-from .websocket import parse_url, read_line
+from .websocket import parse_url, read_headers, read_line
 from ..shell.dns import close_stream, open_stream
 from ..shell.tls import make_tls_context
 
 CHUNK = 512
 TIMEOUT_S = 30           # connect, TLS handshake, request and answer; then each chunk of the body
-MAX_HEADER_LINES = 64
 
 
 class HttpError(Exception):
@@ -55,15 +54,7 @@ async def _answer(reader):
     status = (await read_line(reader)).split(" ", 2)
     if len(status) < 2 or not status[0].startswith("HTTP/"):
         raise HttpError("not an HTTP answer")
-    headers = {}
-    for _ in range(MAX_HEADER_LINES):
-        line = await read_line(reader)
-        if not line:
-            return int(status[1]), headers
-        i = line.find(":")
-        if i > 0:
-            headers[line[:i].strip().lower()] = line[i + 1:].strip()
-    raise HttpError("header too long")
+    return int(status[1]), await read_headers(reader, HttpError)
 
 
 async def download(url, path, max_bytes, ca_file=None, h=None, dns_server=None):

@@ -219,8 +219,9 @@ async def read_line(reader):
     raise ValueError("answer line too long")
 
 
-async def _read_headers(reader):
-    """The handshake answer's header lines -> {lower-case name: value}."""
+async def read_headers(reader, error=None):
+    """An HTTP answer's header lines -> {lower-case name: value}; `error` (WebSocketError by
+    default) past MAX_HEADER_LINES, ValueError for a line past MAX_LINE (read_line)."""
     headers = {}
     for _ in range(MAX_HEADER_LINES):
         line = await read_line(reader)
@@ -229,7 +230,7 @@ async def _read_headers(reader):
         i = line.find(":")
         if i > 0:
             headers[line[:i].strip().lower()] = line[i + 1:].strip()
-    raise WebSocketError("handshake answer too long")
+    raise (error or WebSocketError)("answer too long")
 
 
 async def connect(url, subprotocol="ocpp1.6", user=None, password=None, ca_file=None,
@@ -269,7 +270,7 @@ async def _upgrade(host, port, secure, ctx, head, max_message, dns_server):
         status = await read_line(reader)
         if status.split(" ", 2)[1:2] != ["101"]:
             raise WebSocketError("upgrade refused: " + status)
-        headers = await _read_headers(reader)
+        headers = await read_headers(reader)
         if headers.get("sec-websocket-accept") != accept_key(key):
             raise WebSocketError("bad Sec-WebSocket-Accept")
         if subprotocol and headers.get("sec-websocket-protocol") != subprotocol:
