@@ -379,16 +379,17 @@ class App:
             by = "temperature"
         return by
 
-    def command(self, verb, arg, now, source=V.SRC_CONSOLE):
+    def command(self, verb, arg, now, source=V.SRC_CONSOLE, alive=True):
         """limit (amps or None), enable, disable, authorize (id tag), deauthorize, stop (reason),
         clear, grid (watts): the reply's fields. ValueError when refused, with nothing changed. A limit is the
         source's own (console, mqtt, rest, schedule, surplus); a remote one (REMOTE_SOURCES) is watched
-        for silence (fallback). For grid, `source` is who reports the grid power."""
+        for silence (fallback): one not `alive` (a broker's stored copy of it) is no word from the
+        controller watched. For grid, `source` is who reports the grid power."""
         ch = self.charger
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
             if self.fallback is not None and source in REMOTE_SOURCES:
-                self.fallback.heard(source, arg, now)
+                self.fallback.heard(source, arg, now, alive)
             return {"limit": arg}
         if verb == "grid":
             if self.planner is None:

@@ -30,10 +30,11 @@ class Fallback:
                 self.active = True
                 charger.set_limit(V.SRC_FALLBACK, amps)
 
-    def heard(self, source, amps, now_ms):
+    def heard(self, source, amps, now_ms, alive=True):
         """A remote source set its limit (amps: watched from now), or removed it (None): only the
-        watched source's own removal ends the watch; another's leaves it as it is."""
-        if amps is None and source != self.source:
+        watched source's own removal ends the watch; another's leaves it as it is. A limit not
+        `alive` (a broker's stored copy) is no word from the one watched: it starts a watch only."""
+        if (amps is None and source != self.source) or (not alive and self.source is not None):
             return
         was = self.source
         self.source = source if amps is not None else None

@@ -345,13 +345,9 @@ class MqttService:
         app = self.app
         if verb == "limit":
             amps = parse_limit(payload)
-            fb = app.fallback
-            if retained and amps is not None and fb is not None and fb.source is not None:
-                # the broker's stored copy, not the controller speaking: MQTT's limit, but no sign
-                # of life for the fallback's watch (docs/mqtt.md), which it would end or restart
-                app.charger.set_limit("mqtt", amps)
-            else:
-                app.command("limit", amps, now, "mqtt")
+            # a retained limit is the broker's stored copy, not the controller speaking: MQTT's
+            # limit, but no sign of life for the fallback's watch (docs/mqtt.md)
+            app.command("limit", amps, now, "mqtt", not retained or amps is None)
         elif verb == "enabled":
             on = payload.decode().strip().upper()
             if on not in (ON, OFF):
