@@ -214,6 +214,11 @@ def _check_plain(key, typ, value, spec):
         _text(key, value, spec[2])
     elif not isinstance(value, dict):
         raise ValueError("must be an object")
+    elif value:                                 # ocpp_config: imported only when it names a key
+        from ..core.ocpp_keys import check
+        why = check(value)
+        if why:
+            raise ValueError(why)
 
 
 def _text(key, value, most):

@@ -1,0 +1,122 @@
+"""The third audit of the settings as one contract across every face (the console's `set`, the REST
+API's PUT /api/v1/settings, `make flash SETTINGS=...`, the file on flash, OCPP): each test a bench
+scenario that failed before its fix."""
+import asyncio
+import json
+import os
+
+import pytest
+
+from evse.ocpp.config import Config
+from evse.services import console as C
+from evse.services import settings as S
+from test_console import MemStream
+from test_web_upy import Bench as WebBench
+from tools import flash as F
+from tools.sim.rig import Rig
+
+AUTH_KEY = "00112233445566778899aabbccddeeff"      # an OCPP AuthorizationKey: a password in hex
+
+
+def console(config=None):
+    cfg = {"max_current": 32}
+    cfg.update(config or {})
+    rig = Rig(config=cfg)
+    C.attach(rig.app, MemStream())
+    return rig, rig.app.console
+
+
+def flash_refuses(tmp_path, values, board="sim"):
+    """The reason `make flash SETTINGS=...` refuses a file holding values (None: it takes it)."""
+    p = tmp_path / "my-settings.json"
+    p.write_text(json.dumps(dict({"max_current": 32}, **values)))
+    try:
+        path = F.settings_file(board, str(p))
+    except F.FlashError as e:
+        return str(e)
+    os.remove(path)
+    return None
+
+
+# --- 1. ocpp_config: every value was taken as it came, checked by no face --------------------------
+# OCPP 1.6 section 9.1: ClockAlignedDataInterval is an integer (seconds). The setting ocpp_config gives
+# the keys their first values; "900" (text) was saved by the console, the REST API and make flash
+# alike, and then the OCPP service raised TypeError on every tick once the clock was set.
+
+@pytest.mark.parametrize("value, word", [
+    ({"ClockAlignedDataInterval": "900"}, "whole number"),      # "900" is not 900
+    ({"HeartbeatInterval": -5}, "whole number 1..86400"),
+    ({"MeterValueSampleInterval": True}, "whole number"),
+    ({"LocalPreAuthorize": 1}, "true or false"),
+    ({"StopTxnSampledData": "Voltage,Bogus"}, "a list of"),
+    ({"NumberOfConnectors": 2}, "read-only"),
+    ({"HeartbeatIntervall": 30}, "no OCPP configuration key"),
+])
+def test_a_bad_ocpp_config_value_is_refused_alike_by_the_console_the_web_and_make_flash(tmp_path, value, word):
+    rig, con = console()
+    r = con.answer({"cmd": "set", "values": {"ocpp_config": value}}, 0)
+    assert r["ok"] is False and "ocpp_config" in r["error"] and word in r["error"], r
+    web = WebBench()
+    web.login()
+    code, r = web.call("PUT", "settings", {"values": {"ocpp_config": value}})
+    assert code == 400 and word in r["error"], r
+    why = flash_refuses(tmp_path, {"ocpp_config": value})
+    assert why is not None and word in why, why
+
+
+def test_a_damaged_ocpp_config_on_flash_is_named_and_never_breaks_the_ocpp_service(tmp_path):
+    """A file written by hand or by the old firmware: the key falls back to its default ({}), said
+    by name at boot (ocpp_config is no guarded key: it raises no current)."""
+    p = tmp_path / "settings.json"
+    p.write_text(json.dumps({"max_current": 32, "ocpp_config": {"ClockAlignedDataInterval": "900"}}))
+    cfg, errors, blocked = S.load(str(p))
+    assert cfg["ocpp_config"] == {} and blocked == {}
+    assert errors == ["ocpp_config: ClockAlignedDataInterval: '900' is not a whole number 0..86400 "
+                      "(using the default {})"]
+
+
+def test_the_ocpp_service_survives_the_clock_after_a_text_interval_was_offered(tmp_path):
+    """The same scenario on the OCPP bench: the charger boots at a central system with that value
+    in its settings; once the clock is set no OcppService error line follows (before: one every 10 ms)."""
+    from host_tests.test_ocpp_bench import Bench, statuses
+    from ocpp_cs import CentralSystem
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await Bench(cs, tmp_path, ocpp_config={"ClockAlignedDataInterval": "900",
+                                                   "MeterValueSampleInterval": 0}).start()
+        try:
+            await b.until(lambda: b.svc.accepted and statuses(cs)[-1:] == ["Available"], what="boot")
+            await b.until(lambda: b.svc.wall.now(0) is not None, what="clock")
+            b.port.tx = bytearray()
+            t_end = b.d.now_us + 2000000
+            await b.until(lambda: b.d.now_us >= t_end, 5, what="2 s")
+            lines = [x for x in b.port.tx.decode().splitlines() if "OcppService" in x]
+            assert lines == [], lines[:2]
+            assert any(e.startswith("ocpp_config: ClockAlignedDataInterval") for e in b.app.settings_errors)
+        finally:
+            await b.stop()
+            await cs.stop()
+    asyncio.run(main())
+
+
+def test_ocpp_config_keys_in_any_letter_case_are_applied_not_dropped():
+    """A CiString50 key (section 6.3): 'heartbeatinterval' is HeartbeatInterval. It was accepted by
+    every face and then silently ignored by the OCPP service."""
+    assert S.validate({"ocpp_config": {"meterValueSampleInterval": 30}})[1] == []
+    assert Config(None, {"meterValueSampleInterval": 30}).get("MeterValueSampleInterval") == 30
+
+
+# --- 2. the AuthorizationKey read back through the web ---------------------------------------------
+# docs/web.md: passwords are write-only. OCPP's AuthorizationKey (the Basic auth password, in hex)
+# is write-only in GetConfiguration too; in ocpp_config it was saved and sent back in GET
+# /api/v1/settings ("pending" until the reboot, "settings" after it).
+
+def test_an_authorization_key_is_never_kept_in_ocpp_config_nor_read_back_over_the_web():
+    web = WebBench()
+    web.login()
+    code, r = web.call("PUT", "settings", {"values": {"ocpp_config": {"AuthorizationKey": AUTH_KEY}}})
+    assert code == 400 and "write-only" in r["error"] and "ocpp_password" in r["error"], r
+    code, r = web.call("GET", "settings")
+    assert code == 200 and AUTH_KEY not in json.dumps(r)
