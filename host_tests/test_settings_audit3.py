@@ -120,3 +120,14 @@ def test_an_authorization_key_is_never_kept_in_ocpp_config_nor_read_back_over_th
     assert code == 400 and "write-only" in r["error"] and "ocpp_password" in r["error"], r
     code, r = web.call("GET", "settings")
     assert code == 200 and AUTH_KEY not in json.dumps(r)
+
+
+def test_a_password_saved_over_the_web_is_not_sent_back_in_the_reply():
+    """GET /api/v1/settings reads each password as "(set)"; the PUT's reply echoed it in clear,
+    and the page then put it into its field (loadSettings(j.saved)) as GET never does."""
+    web = WebBench()
+    web.login()
+    code, r = web.call("PUT", "settings", {"values": {"mqtt_password": "topsecret-42",
+                                                      "web_password": "another-password-42"}})
+    assert code == 200 and "topsecret-42" not in json.dumps(r) and "another-password" not in json.dumps(r), r
+    assert r["saved"] == {"mqtt_password": "(set)", "web_password": "(set)"}

@@ -408,7 +408,10 @@ class Web:
             values = _body(req).get("values")
         except ValueError as e:
             return _error(400, str(e))
-        return self._ask({"cmd": "set", "values": values})
+        r, code = self._ask({"cmd": "set", "values": values})
+        if "saved" in r:                            # the reply, like GET, never carries a password back
+            r["saved"] = _masked(r["saved"])
+        return r, code
 
     async def _log(self, req):
         return await self._read(req, "log")
