@@ -131,3 +131,29 @@ def test_a_password_saved_over_the_web_is_not_sent_back_in_the_reply():
                                                       "web_password": "another-password-42"}})
     assert code == 200 and "topsecret-42" not in json.dumps(r) and "another-password" not in json.dumps(r), r
     assert r["saved"] == {"mqtt_password": "(set)", "web_password": "(set)"}
+
+
+# --- 3. ocpp_id: docs/ocpp.md says 1-48 characters; "" and "garage 1" were saved ---------------------
+# connection.py puts the id into the URL's path as it is and sends it as the Basic auth user name:
+# "" connected to the central system's base path as nobody, "garage 1" sent the request line
+# "GET /ocpp/garage 1 HTTP/1.1" (RFC 9112 3.2: no spaces in a request-target), "a:b" is an invalid
+# Basic auth user-id (RFC 7617 2). Refused alike by every face while OCPP is on (ocpp_url set).
+
+@pytest.mark.parametrize("cpid", ["", "garage 1", "garage/1", "cp?1", "gar:age", "Zürich-1"])
+def test_an_ocpp_id_no_central_system_can_be_reached_under_is_refused_by_every_face(tmp_path, cpid):
+    url = "ws://cs.example.net/ocpp"
+    rig, con = console({"ocpp_url": url})
+    r = con.answer({"cmd": "set", "values": {"ocpp_id": cpid}}, 0)
+    assert r["ok"] is False and "ocpp_id must be 1-48 characters" in r["error"], r
+    web = WebBench(config={"ocpp_url": url})
+    web.login()
+    code, r = web.call("PUT", "settings", {"values": {"ocpp_id": cpid}})
+    assert code == 400 and "ocpp_id must be" in r["error"], r
+    why = flash_refuses(tmp_path, {"ocpp_url": url, "ocpp_id": cpid})
+    assert why is not None and "ocpp_id must be" in why, why
+
+
+def test_a_good_ocpp_id_still_passes_and_an_empty_one_is_harmless_while_ocpp_is_off():
+    assert S.validate({"max_current": 16, "ocpp_url": "wss://cs.example.net/ocpp",
+                       "ocpp_id": "CP_01.garage-1@site"})[1] == []
+    assert S.validate({"max_current": 16, "ocpp_id": ""})[1] == []

@@ -8,9 +8,15 @@ _PASSWORD_MIN = const(16)
 _PASSWORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-_=:+|@."
 
 
-def security_profile_error(url, profile, password):
+def security_profile_error(url, profile, password, cpid="evse"):
     """Why an OCPP security profile cannot be met with this URL and Basic auth password, or None
-    (the settings' check and the SecurityProfile key's)."""
+    (the settings' check and the SecurityProfile key's); the settings' also with the charge point
+    identity (ocpp_id), which goes into the URL's path as it is and is the Basic auth user name: a
+    space or a character outside printable ASCII is no request-target (RFC 9112 3.2, RFC 3986),
+    / ? # would make another path or a query, a colon an invalid user-id (RFC 7617 2), none names
+    no charge point."""
+    if not cpid or [c for c in cpid if not " " < c <= "~" or c in "/?#:"]:
+        return "ocpp_id must be 1-48 characters of printable ASCII, without spaces or / ? # :"
     if profile >= 2 and not url.startswith("wss://"):
         return "ocpp_security_profile %d needs a wss:// ocpp_url" % profile
     if profile in (1, 2) and not password:

@@ -157,7 +157,7 @@ def _ocpp_security(cfg):
     if not url:
         return None
     from ..core.credentials import security_profile_error
-    return security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"])
+    return security_profile_error(url, cfg["ocpp_security_profile"], cfg["ocpp_password"], cfg["ocpp_id"])
 
 
 def defaults():
