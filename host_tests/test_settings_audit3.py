@@ -157,3 +157,37 @@ def test_a_good_ocpp_id_still_passes_and_an_empty_one_is_harmless_while_ocpp_is_
     assert S.validate({"max_current": 16, "ocpp_url": "wss://cs.example.net/ocpp",
                        "ocpp_id": "CP_01.garage-1@site"})[1] == []
     assert S.validate({"max_current": 16, "ocpp_id": ""})[1] == []
+
+
+# --- 4. max_current is live, but solar surplus kept the value it had at boot ------------------------
+# docs/console.md: max_current applies at once. services/surplus.py bounded its target by
+# max_current read once at boot: a charger that booted without one (nothing offered, fault
+# `settings`) and then got it by `set` stayed paused in solar mode whatever the sun gave ("below the
+# car's minimum", bound 0 A); raised 16 -> 32 A it stayed at 16 A until a reboot.
+
+def _solar_bench(max_current):
+    rig = Rig(config={"solar_mode": "solar", "grid_source": "console", "solar_smoothing_s": 0,
+                      "max_current": max_current})     # None: no valid rating on flash
+    assert (rig.app.cfg["max_current"] is None) == (max_current is None)
+    C.attach(rig.app, MemStream())
+    return rig, rig.app.console
+
+
+def _exporting(rig, con, watts):
+    for _ in range(3):
+        assert con.answer({"cmd": "grid", "watts": -watts}, 0)["ok"]
+        rig.run(1.0)
+    return rig.app.status(0)["limits"]["surplus"]
+
+
+def test_solar_charges_from_the_max_current_set_after_a_boot_without_one():
+    rig, con = _solar_bench(None)
+    assert con.answer({"cmd": "set", "values": {"max_current": 16}}, 0)["reboot"] == []
+    assert _exporting(rig, con, 3000) == pytest.approx(13.0, abs=0.1)    # 3 kW / 230 V: 13 A, not 0
+
+
+def test_solar_follows_a_max_current_raised_live():
+    rig, con = _solar_bench(16)
+    assert _exporting(rig, con, 6900) == 16.0                             # 30 A of sun, 16 A rating
+    assert con.answer({"cmd": "set", "values": {"max_current": 32}}, 0)["reboot"] == []
+    assert _exporting(rig, con, 6900) == pytest.approx(30.0, abs=0.1)

@@ -20,7 +20,7 @@ class Surplus:
         self.grid_limit_w = cfg["grid_limit_w"]
         self.reserve_w = cfg["solar_reserve_w"]
         self.min_a = cfg["min_current_a"]
-        self.max_a = cfg["max_current"] or 0
+        self.cfg = cfg                # max_current: a live setting (the console's set), read at each limit
         self.volts_phases = cfg["nominal_volts"] * cfg["phases"]
         self.tau_ms = cfg["solar_smoothing_s"] * 1000
         self.min_charge_ms = cfg["min_charge_s"] * 1000
@@ -61,6 +61,9 @@ class Surplus:
             self.paused, self.since = paused, now_ms
         self.why = why
 
+    def _max_a(self):
+        return self.cfg["max_current"] or 0
+
     def limit(self, now_ms, ev_amps):
         """Amperes allowed now (0 = paused), given the current the car draws now."""
         if self.since is not None and self.diff(now_ms, self.since) > self.min_charge_ms + self.min_pause_ms:
@@ -75,7 +78,8 @@ class Surplus:
             return 0
         # the target is bounded by the rating before it is smoothed: a surplus beyond what can be
         # offered (or one absurd reading) must not wind the filter up and delay the next drop
-        amps = self._filter(min(self._target(ev_amps), self.max_a), now_ms)
+        max_a = self._max_a()
+        amps = self._filter(min(self._target(ev_amps), max_a), now_ms)
         if self.paused:                      # why: of this reading, never of one before
             if amps < self.min_a:
                 self.why = "below the car's minimum"
@@ -92,4 +96,4 @@ class Surplus:
             self.why = "surplus"
         if self.paused:
             return 0
-        return int(max(self.min_a, min(amps, self.max_a)) * 10) / 10
+        return int(max(self.min_a, min(amps, max_a)) * 10) / 10
