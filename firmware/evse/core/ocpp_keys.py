@@ -118,7 +118,9 @@ def check(values):
             return "%s: read-only" % name
         if typ == "w":
             return "%s: write-only, never kept in a setting: set ocpp_password" % name
-        ok = (typ == "bool") == isinstance(v, bool) and isinstance(v, int if typ in ("int", "bool") else str)
+        # (MicroPython: a bool is no int to isinstance; CPython: it is)
+        ok = isinstance(v, bool) if typ == "bool" else not isinstance(v, bool) and isinstance(
+            v, int if typ == "int" else str)
         if ok:
             ok, v = parse(typ, rule, ("true" if v else "false") if typ == "bool" else str(v))
             most = KEYS.get(name + "MaxLength")
