@@ -191,3 +191,56 @@ def test_solar_follows_a_max_current_raised_live():
     assert _exporting(rig, con, 6900) == 16.0                             # 30 A of sun, 16 A rating
     assert con.answer({"cmd": "set", "values": {"max_current": 32}}, 0)["reboot"] == []
     assert _exporting(rig, con, 6900) == pytest.approx(30.0, abs=0.1)
+
+
+# --- 5. a save the next boot cannot read --------------------------------------------------------------
+# settings.py reads a copy of at most MAX_FILE_BYTES (4096) and calls a larger one "too large", but
+# save() wrote whatever it was given. Every value valid, long texts (an OCPP and an MQTT URL, a
+# generic meter map, charging windows, OCPP keys): the console's `set` said saved, the change ran
+# live, and at the next boot the copy was refused and the one before it came back - with it the
+# max_current that the same `set` had lowered (16 -> 32 A after a reboot).
+
+LONG = {"max_current": 32, "meter": "modbus",
+        "meter_map": ", ".join("%s=4:0x%04X:float32:1.0000000000:be" % (n, i * 2)
+                               for i, n in enumerate(("i1", "i2", "i3", "v1", "v2", "v3", "p", "kwh", "hz"))),
+        "ocpp_url": "wss://" + "h" * 189 + "/ocpp", "ocpp_id": "c" * 48, "ocpp_password": "p" * 40,
+        "ocpp_security_profile": 2, "ocpp_ca_file": "/" + "c" * 63, "ocpp_free_id_tag": "t" * 20,
+        "vendor": "v" * 20, "model": "m" * 20, "serial": "s" * 25, "ntp_host": "n" * 64,
+        "wifi_ssid": "w" * 32, "wifi_password": "p" * 63, "wifi_ap_password": "a" * 63,
+        "tz": "CET-1CEST,M3.5.0,M10.5.0/3",
+        "charge_windows": "; ".join(["Mon-Fri 22:00-06:30"] * 9),
+        "offpeak_windows": "; ".join(["Mon-Fri 22:00-06:30"] * 9),
+        "mqtt_url": "mqtts://" + "h" * 186 + ":8883", "mqtt_user": "u" * 64, "mqtt_password": "p" * 64,
+        "mqtt_prefix": "e" * 64, "mqtt_ca_file": "/" + "c" * 63, "web_password": "w" * 40}
+MANY_KEYS = {"AllowOfflineTxForUnknownId": False, "AuthorizationCacheEnabled": True,
+             "AuthorizeRemoteTxRequests": False, "LocalAuthListEnabled": True, "LocalAuthorizeOffline": True,
+             "LocalPreAuthorize": False, "StopTransactionOnEVSideDisconnect": True,
+             "StopTransactionOnInvalidId": True, "UnlockConnectorOnEVSideDisconnect": True,
+             "CpoName": "C" * 100, "ConnectorPhaseRotation": "0.RST,1.RST",
+             "MeterValuesSampledData": "Energy.Active.Import.Register,Current.Import,Power.Active.Import",
+             "StopTxnSampledData": "Energy.Active.Import.Register,Current.Import,Power.Active.Import",
+             "MeterValuesAlignedData": "Energy.Active.Import.Register,Current.Import,Power.Active.Import",
+             "StopTxnAlignedData": "Energy.Active.Import.Register,Current.Import,Power.Active.Import",
+             "ClockAlignedDataInterval": 900, "ConnectionTimeOut": 60, "HeartbeatInterval": 300,
+             "MeterValueSampleInterval": 60, "TransactionMessageRetryInterval": 20}
+
+
+def test_a_set_too_large_for_the_file_is_refused_and_never_undone_by_a_reboot():
+    rig, con = console(LONG)
+    assert rig.app.settings_errors == [] and rig.app.cfg["max_current"] == 32.0
+    values = {"max_current": 16, "ocpp_config": MANY_KEYS}
+    assert S.validate(dict(LONG, **values))[1] == []          # every value valid
+    r = con.answer({"cmd": "set", "values": values}, 0)
+    cfg, errors, _ = S.load(rig.app.settings_path)             # what the next boot reads
+    if r["ok"]:                                                # saved: the next boot must read it back
+        assert errors == [] and cfg["max_current"] == 16.0, (errors, cfg["max_current"])
+    else:                                                      # refused: said, and nothing changed
+        assert "bytes" in r["error"] and rig.app.cfg["max_current"] == 32.0, r
+        assert errors == [] and cfg["max_current"] == 32.0 and cfg["ocpp_config"] == {}
+    r = con.answer({"cmd": "set", "values": {"max_current": 16}}, 0)
+    assert r["ok"] and S.load(rig.app.settings_path)[0]["max_current"] == 16.0
+
+
+def test_make_flash_refuses_a_settings_file_the_board_could_not_read(tmp_path):
+    why = flash_refuses(tmp_path, dict(LONG, ocpp_config=MANY_KEYS))
+    assert why is not None and "bytes" in why, why

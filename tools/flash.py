@@ -186,9 +186,13 @@ def settings_file(board, path):
     os.makedirs(out, exist_ok=True)
     # This flash's own file (removed after it): two boards flashed at once from one checkout, each
     # with its own settings, never get each other's max_current.
+    sealed = store.seal(0, json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode())
+    if len(sealed) > settings.MAX_FILE_BYTES:      # the board would refuse it and offer nothing
+        raise FlashError("settings %s refused: %d bytes once sealed, more than the board reads (%d): "
+                         "shorten a text" % (path, len(sealed), settings.MAX_FILE_BYTES))
     fd, dst = tempfile.mkstemp(prefix="settings-", suffix=".json", dir=out)
     with os.fdopen(fd, "wb") as f:   # sealed: the board refuses it if damaged on the way or on flash
-        f.write(store.seal(0, json.dumps(dict((k, v) for k, v in cfg.items() if v is not None)).encode()))
+        f.write(sealed)
     return dst
 
 

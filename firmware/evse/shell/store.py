@@ -159,10 +159,14 @@ class Copies:
         return best[2], problems
 
     def write(self, body):
-        """Seal body with the next sequence number into the other file; OSError if flash fails."""
+        """Seal body with the next sequence number into the other file; OSError if flash fails,
+        ValueError (nothing written) if the sealed copy would be larger than read() takes."""
         i = 0 if self._newest is None else (self._newest + 1) % len(self.paths)
         seq = self.seq + 1
         tail = _trailer(seq, body)           # before the file is opened: a MemoryError spares it
+        size = len(body) + 1 + len(tail)
+        if size > self.max_bytes:            # read() would refuse it: the copy before it would come back
+            raise ValueError("file too large (%d bytes > %d)" % (size, self.max_bytes))
         with open(self.paths[i], "wb") as f:
             f.write(body)
             f.write(b"\n")
