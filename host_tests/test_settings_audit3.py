@@ -244,3 +244,21 @@ def test_a_set_too_large_for_the_file_is_refused_and_never_undone_by_a_reboot():
 def test_make_flash_refuses_a_settings_file_the_board_could_not_read(tmp_path):
     why = flash_refuses(tmp_path, dict(LONG, ocpp_config=MANY_KEYS))
     assert why is not None and "bytes" in why, why
+
+
+# --- 6. tz "" was saved by every face, and then the planner could not start --------------------------
+# The settings check a tz rule only when the text is not empty; the planner read "" as a bad rule
+# (ValueError at boot: "evse: planner: ..."), offered nothing (schedule 0 A) with no fault and no
+# settings error to say why. POSIX systems read an empty TZ as UTC: so does the planner now.
+
+def test_an_empty_tz_is_utc_and_the_planner_runs_on_it():
+    rig, con = console({"charge_windows": "Mon-Sun 00:00-24:00"})
+    r = con.answer({"cmd": "set", "values": {"tz": ""}}, 0)
+    assert r["ok"] and r["reboot"] == ["tz"], r
+    views = []
+    for tz in ("", "UTC0"):                       # the one saved, after the reboot; and UTC0
+        rig = Rig(config={"max_current": 32, "charge_windows": "Mon-Sun 00:00-24:00", "tz": tz})
+        rig.run(1.0)
+        assert rig.app.planner is not None and rig.app.settings_errors == []
+        views.append(rig.app.status(0).get("planner"))
+    assert views[0] == views[1] and views[0] is not None, views

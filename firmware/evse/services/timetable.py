@@ -110,7 +110,10 @@ def _rule(r):
 
 def parse_tz(text):
     """POSIX TZ -> (standard offset s, dst offset s or None, start rule, end rule); offsets east of
-    UTC positive (POSIX writes them negative: CET-1 is UTC+1)."""
+    UTC positive (POSIX writes them negative: CET-1 is UTC+1). An empty one is UTC, as POSIX
+    systems read TZ="" (the setting's own checks leave an empty text alone)."""
+    if not text:
+        return 0, None, None, None
     i = _name(text, 0)
     std, i = _clock(text, i)
     if i == len(text):
