@@ -4,7 +4,7 @@ import struct
 import pytest
 
 from evse.metering import modbus
-from evse.metering.meter_maps import parse_generic_map
+from evse.core.meter_maps import parse_generic_map
 
 
 def frame(*data):

@@ -20,7 +20,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from evse.metering import modbus
 from evse.metering.meter import ModbusSource, make_meter
 from evse.core.modbus_maps import SDM120, SDM630
-from evse.metering.meter_maps import parse_generic_map
+from evse.core.meter_maps import parse_generic_map
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 

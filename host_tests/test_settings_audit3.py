@@ -262,3 +262,37 @@ def test_an_empty_tz_is_utc_and_the_planner_runs_on_it():
         assert rig.app.planner is not None and rig.app.settings_errors == []
         views.append(rig.app.status(0).get("planner"))
     assert views[0] == views[1] and views[0] is not None, views
+
+
+# --- 7. meter_map: a guarded key no face checked -------------------------------------------------------
+# docs/flashing.md: meter_map is guarded ("what the over-current protection measures with": no
+# default stands in, nothing is offered until a valid one is set). The map's text was parsed only by
+# the meter service at boot: "garbage" (or no map) with meter modbus was saved by every face, and the
+# charger then charged with the over-current protection blind (overcurrent_blind, no fault).
+
+@pytest.mark.parametrize("mmap", ["garbage", "", "v1=4:0:float32"])
+def test_a_meter_map_that_cannot_be_read_is_refused_by_every_face(tmp_path, mmap):
+    values = {"meter": "modbus", "meter_map": mmap}
+    rig, con = console()
+    r = con.answer({"cmd": "set", "values": values}, 0)
+    assert r["ok"] is False and "meter_map" in r["error"], r
+    web = WebBench()
+    web.login()
+    code, r = web.call("PUT", "settings", {"values": values})
+    assert code == 400 and "meter_map" in r["error"], r
+    why = flash_refuses(tmp_path, values)
+    assert why is not None and "meter_map" in why, why
+
+
+def test_a_damaged_meter_map_on_flash_offers_nothing_instead_of_charging_blind():
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 32, "meter": "modbus", "meter_map": "garbage"})
+    d.run(1.0)
+    d.plug()
+    d.run(0.5)
+    d.ev("C")
+    d.run(2.0)
+    assert not d.coil and d.fault == "settings", (d.state, d.fault)
+    assert "meter_map entry 'garbage'" in d.app.status(0)["fault_reason"]
+    good = "i1=4:0x0006:float32"
+    assert S.check({"max_current": 32, "meter": "modbus", "meter_map": good})[1:] == ([], {})

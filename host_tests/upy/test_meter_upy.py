@@ -12,7 +12,7 @@ from evse.metering import modbus
 from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count, channel_sums, sample_burst
 from evse.metering.energy import Energy
 from evse.metering.meter import make_meter
-from evse.metering.meter_maps import parse_generic_map
+from evse.core.meter_maps import parse_generic_map
 from evse.metering.s0 import S0Meter
 from evse.shell.store import Ring, read_json, write_json_atomic
 

@@ -127,7 +127,7 @@ METER_DEFAULTS = dict(
     meter_timeout_ms=300,    # per request
     meter_retries=2,
     meter_interval_ms=1000,
-    meter_map="",            # generic map, see meter_maps.parse_generic_map
+    meter_map="",            # generic map, see core/meter_maps.parse_generic_map
     s0_imp_per_kwh=1000,
 )  # type: dict
 

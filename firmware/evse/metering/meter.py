@@ -457,7 +457,7 @@ def _modbus_source(kind, cfg, hw):
     or "modbus" with the map in the meter_map setting."""
     _load_modbus()
     from ..core.modbus_maps import MAPS
-    from .meter_maps import parse_generic_map
+    from ..core.meter_maps import parse_generic_map
     if kind != "modbus" and kind not in MAPS:
         raise ValueError("meter must be one of %s, not %r" % ("|".join(METER_KINDS + tuple(sorted(MAPS))), kind))
     regmap = MAPS[kind] if kind in MAPS else parse_generic_map(_cfg(cfg, "meter_map"))

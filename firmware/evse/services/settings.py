@@ -284,6 +284,9 @@ def check(raw):
             blocked[k] = msg
     if mqtt_off:
         cfg["mqtt_url"] = ""
+    if cfg["meter"] == "modbus":  # the map the over-current protection measures with (a guarded key)
+        from ..core.meter_maps import check
+        check(cfg["meter_map"], blocked, errors, NOT_APPLIED)
     why = _ocpp_security(cfg)
     if why:                      # never connect below the profile asked for: no OCPP, nothing offered
         cfg["ocpp_url"] = ""

@@ -1,6 +1,8 @@
 """The `meter_map` setting's text as a register map (the `modbus` meter kind). The meter models'
-maps, and the format of a map, are in core/modbus_maps.py."""
-from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, TYPE_NAMES, TYPE_REGS
+maps, and the format of a map, are in core/modbus_maps.py. In the core, below both the meter service
+and the settings, which check a map when it is set (settings, a service, may not import metering);
+imported only for the `modbus` kind."""
+from .modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, TYPE_NAMES, TYPE_REGS
 
 KNOWN_FIELDS = ("v1", "v2", "v3", "i1", "i2", "i3", "p", "kwh", "hz")
 
@@ -57,3 +59,14 @@ def parse_generic_map(text):
     if not any(r[3][0][0] in ("i1", "i2", "i3") for r in reads):
         raise ValueError("meter_map must read at least one current (i1)")
     return {"name": "modbus", "phases": phases, "reads": tuple(reads)}
+
+
+def check(text, blocked, errors, tail):
+    """The settings' check of the map for the `modbus` kind: a guarded key, so a map that cannot be
+    read blocks (nothing offered, the reason said) rather than leave the over-current protection
+    blind."""
+    try:
+        parse_generic_map(text)
+    except ValueError as e:
+        blocked["meter_map"] = "%s (%s)" % (e, tail)
+        errors.append(blocked["meter_map"])
