@@ -296,3 +296,14 @@ def test_a_damaged_meter_map_on_flash_offers_nothing_instead_of_charging_blind()
     assert "meter_map entry 'garbage'" in d.app.status(0)["fault_reason"]
     good = "i1=4:0x0006:float32"
     assert S.check({"max_current": 32, "meter": "modbus", "meter_map": good})[1:] == ([], {})
+
+
+def test_a_security_profile_in_ocpp_config_cannot_go_round_its_own_settings_check():
+    """ocpp_security_profile 2 with a ws:// URL is refused ("needs a wss:// ocpp_url"); the same
+    profile as ocpp_config's SecurityProfile was saved and used (connection.security_profile takes
+    the higher of the two): Basic auth over ws:// with no password."""
+    rig, con = console({"ocpp_url": "ws://cs.example.net/ocpp"})
+    r = con.answer({"cmd": "set", "values": {"ocpp_security_profile": 2}}, 0)
+    assert r["ok"] is False and "wss://" in r["error"], r
+    r = con.answer({"cmd": "set", "values": {"ocpp_config": {"SecurityProfile": 2}}}, 0)
+    assert r["ok"] is False and "ocpp_security_profile" in r["error"], r

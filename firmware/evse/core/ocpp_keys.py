@@ -107,7 +107,8 @@ def check(values):
     (in any letter case, a CiString) and writable, each value of its key's type as JSON (a number for
     an int, true or false for a bool, text for a list or text: "30" is not 30) and within the rule a
     central system's ChangeConfiguration meets. The AuthorizationKey is a password: never in a
-    setting anyone may read back (ocpp_password is the setting for it)."""
+    setting anyone may read back (ocpp_password is the setting for it); the SecurityProfile has its
+    own setting too, ocpp_security_profile, which is checked against the URL and the password."""
     for k in sorted(values):
         name = canonical(k)
         if name is None:
@@ -118,6 +119,8 @@ def check(values):
             return "%s: read-only" % name
         if typ == "w":
             return "%s: write-only, never kept in a setting: set ocpp_password" % name
+        if name == "SecurityProfile":      # its own setting, checked against the URL and password
+            return "%s: set ocpp_security_profile" % name
         # (MicroPython: a bool is no int to isinstance; CPython: it is)
         ok = isinstance(v, bool) if typ == "bool" else not isinstance(v, bool) and isinstance(
             v, int if typ == "int" else str)
