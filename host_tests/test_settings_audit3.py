@@ -307,3 +307,33 @@ def test_a_security_profile_in_ocpp_config_cannot_go_round_its_own_settings_chec
     assert r["ok"] is False and "wss://" in r["error"], r
     r = con.answer({"cmd": "set", "values": {"ocpp_config": {"SecurityProfile": 2}}}, 0)
     assert r["ok"] is False and "ocpp_security_profile" in r["error"], r
+
+
+# --- 8. ocpp_url: "anything else is refused when set" (docs/ocpp.md), but a bad port and a
+# user:password@ passed: the connection then failed at every try, and with a password in the URL
+# the error in the console's status read 'connect: ValueError("invalid literal for int() with
+# base 10: 's3cretpassword@cs.example.net'")'.
+
+@pytest.mark.parametrize("url", ["ws://garage:s3cretpassword@cs.example.net/ocpp",
+                                 "ws://cs.example.net:abc/ocpp", "ws://cs.example.net:99999/ocpp",
+                                 "ws://cs.example.net:/ocpp", "wss://cs.example.net:0/ocpp"])
+def test_an_ocpp_url_the_connection_cannot_use_is_refused_by_every_face(tmp_path, url):
+    rig, con = console()
+    r = con.answer({"cmd": "set", "values": {"ocpp_url": url}}, 0)
+    assert r["ok"] is False and "port 1-65535" in r["error"] and "s3cret" not in r["error"], r
+    web = WebBench()
+    web.login()
+    code, r = web.call("PUT", "settings", {"values": {"ocpp_url": url}})
+    assert code == 400 and "ocpp_url" in r["error"], r
+    why = flash_refuses(tmp_path, {"ocpp_url": url})
+    assert why is not None and "ocpp_url" in why, why
+
+
+@pytest.mark.parametrize("url", ["ws://cs.example.net/ocpp", "ws://cs.example.net", "wss://cs.example.net:9443/a/b",
+                                 "ws://[::1]:9000/ocpp", "ws://[fe80::1]/ocpp",
+                                 "ws://127.0.0.1:8180/steve/websocket/CentralSystemService"])
+def test_the_ocpp_urls_the_connection_uses_still_pass(url):
+    from evse.ocpp.websocket import parse_url
+    assert S.validate({"max_current": 16, "ocpp_url": url})[1] == []
+    secure, host, port, path = parse_url(url)
+    assert host and 0 < port < 65536

@@ -24,6 +24,23 @@ def security_profile_error(url, profile, password, cpid="evse"):
     return None
 
 
+def url_error(v):
+    """Why v is no OCPP URL, ws://host[:port][/path] or wss://..., or None. No user:password@ (the
+    connection cannot use it, and its error would show the password in the status), a port 1-65535
+    when one is given (an IPv6 literal's colons are inside [])."""
+    rest = v[6:] if v.startswith("wss://") else v[5:] if v.startswith("ws://") else None
+    if rest is None:
+        return "must start with ws:// or wss://"
+    hostport = rest.split("/")[0]
+    i = hostport.rfind(":")
+    if i <= hostport.rfind("]"):                 # no port
+        i = len(hostport)
+    port = hostport[i + 1:] if i < len(hostport) else "80"
+    if not hostport[:i] or " " in v or "@" in hostport or not (port.isdigit() and 0 < int(port) < 65536):
+        return "must name a host and a port 1-65535 if any (ws://host:port/path)"
+    return None
+
+
 def password_error(v):
     """Why v is no Basic auth password (ocpp_password, web_password), or None."""
     if not _PASSWORD_MIN <= len(v) <= 40 or any(c not in _PASSWORD_CHARS for c in v):

@@ -122,12 +122,10 @@ NOT_APPLIED = "not applied: nothing is offered until a valid value is set"
 
 def _ocpp_url(v):
     """ws://host[:port][/path] or wss://...: anything else never reaches a central system."""
-    rest = v[6:] if v.startswith("wss://") else v[5:] if v.startswith("ws://") else None
-    if rest is None:
-        raise ValueError("must start with ws:// or wss://")
-    host = rest.split("/")[0].split(":")[0]
-    if not host or " " in v:
-        raise ValueError("must name a host (ws://host:port/path)")
+    from ..core.credentials import url_error     # only when set: it costs heap
+    why = url_error(v)
+    if why:
+        raise ValueError(why)
 
 
 def _ocpp_password(v):
