@@ -337,3 +337,25 @@ def test_the_ocpp_urls_the_connection_uses_still_pass(url):
     assert S.validate({"max_current": 16, "ocpp_url": url})[1] == []
     secure, host, port, path = parse_url(url)
     assert host and 0 < port < 65536
+
+
+# --- 9. GET, change one value, PUT it all back: the masked passwords became "(set)" ------------------
+# A REST client that edits one value of what GET /api/v1/settings gave (the usual way) sends each
+# password back as "(set)": the whole PUT was refused ("web_password: must be 16-40 characters",
+# a password nobody touched), and one that sent back only some keys had mqtt_password set to
+# "(set)" (printable ASCII: taken), MQTT then logging in with it.
+
+def test_putting_back_what_get_gave_keeps_the_passwords():
+    web = WebBench(config={"mqtt_password": "broker-pw-42"})
+    web.login()
+    code, r = web.call("GET", "settings")
+    values = r["settings"]
+    assert values["mqtt_password"] == "(set)"
+    values["max_current"] = 20
+    code, r = web.call("PUT", "settings", {"values": values})
+    assert code == 200, r
+    stored = S.load(web.app.settings_path)[0]
+    assert stored["mqtt_password"] == "broker-pw-42" and web.app.cfg["max_current"] == 20.0
+    assert stored["web_password"] == web.app.cfg["web_password"] != "(set)"
+    code, r = web.call("PUT", "settings", {"values": {"mqtt_password": "(set)", "max_current": 18}})
+    assert code == 200 and S.load(web.app.settings_path)[0]["mqtt_password"] == "broker-pw-42", r

@@ -408,6 +408,8 @@ class Web:
             values = _body(req).get("values")
         except ValueError as e:
             return _error(400, str(e))
+        if isinstance(values, dict):                # "(set)": a password as GET shows it, kept as it is
+            values = dict((k, v) for k, v in values.items() if not (k in PASSWORD_KEYS and v == "(set)"))
         r, code = self._ask({"cmd": "set", "values": values})
         if "saved" in r:                            # the reply, like GET, never carries a password back
             r["saved"] = _masked(r["saved"])
