@@ -769,19 +769,26 @@ class Charger:
         an unplug clears the fault, a residual-current fault is retried after RCD_RETRY_MS."""
         out = self.out
         self._open(now)
-        if self.fault in V.LATCHED or self.fault in V.HELD or not self._expired(self.t_F, now, L.FAULT_F_MIN_MS):
+        # t_F stops (None) once the F is over, a retry's wait once it is over too: the ticks wrap,
+        # and after 2**29 ms a running timer read as just started (F again for 6.2 days, no unplug seen)
+        t = self.t_F
+        if self.fault in V.LATCHED or self.fault in V.HELD or (
+                t is not None and not self._expired(t, now, L.FAULT_F_MIN_MS)):
             if out.pilot_mode != L.PILOT_F:
                 out.pilot_mode = L.PILOT_F
                 self.det.reset()
             return V.ST_FAULT
         if out.pilot_mode != L.PILOT_X1:
             self._enter_x1(now)
+            if self.fault not in V.RETRY:
+                self.t_F = None
             return V.ST_FAULT
         if ps == P.A:
             self.clear_fault()
             self._unplugged(now)
             return V.ST_A1
-        if self.fault in V.RETRY and self._expired(self.t_F, now, L.RCD_RETRY_MS):
+        if self.fault in V.RETRY and (t is None or self._expired(t, now, L.RCD_RETRY_MS)):
+            self.t_F = None
             if m.rcd_trip or m.rcd_dc_trip:
                 out.rcd_ack = True    # re-arm: a residual current still there trips it again
             else:
