@@ -86,3 +86,19 @@ def test_a_fault_left_plugged_in_for_days_is_cleared_by_the_unplug(cause, fault,
     # unplug never seen, the charger faulted for the next car)
     assert c.ch.state == "A1" and c.ch.fault is None, (days, c.ch.state, c.ch.fault)
 
+
+# --- a raise of the limit is applied once 5 s have passed since the last change (facts 2) ------------
+
+@pytest.mark.parametrize("days", [1, 7, 10])
+def test_a_limit_raised_after_days_at_one_duty_is_offered_at_once(days):
+    c = Core(max_current=32)
+    c.ch.set_limit("console", 10)         # a remote controller holds the car at 10 A ...
+    c.run(500)
+    c.car_mv = 9000
+    c.run(4000)
+    assert c.ch.state == "B2" and c.ch.out.amps_x10 == 100
+    c.run(days * DAY_MS, every=60000)     # ... plugged in (full, asleep) for days
+    c.ch.set_limit("console", None)       # the cap is lifted: 32 A at once, the last change days ago
+    c.run(100)
+    # (after 2**29 ms the duty's last change read as just made: 10 A kept for up to 6.2 more days)
+    assert c.ch.out.amps_x10 == 320, (days, c.ch.out.amps_x10)

@@ -853,8 +853,9 @@ class Charger:
         cur = out.amps_x10
         if target == cur:
             return
+        # (a change days ago reads as negative once the wrapping ticks pass 2**29 ms, not as recent)
         if cur and target > cur and self.t_duty is not None \
-                and not self._expired(self.t_duty, now, L.DUTY_NOMINAL_RAISE_MS):
+                and 0 <= self.diff(now, self.t_duty) < L.DUTY_NOMINAL_RAISE_MS:
             return
         out.amps_x10 = target
         self.t_duty = now
