@@ -102,3 +102,52 @@ def test_a_limit_raised_after_days_at_one_duty_is_offered_at_once(days):
     c.run(100)
     # (after 2**29 ms the duty's last change read as just made: 10 A kept for up to 6.2 more days)
     assert c.ch.out.amps_x10 == 320, (days, c.ch.out.amps_x10)
+
+
+# --- the residual-current self-test ends when the offer does (facts 6: a trip within 500 ms of the
+# test output, else no close) ------------------------------------------------------------------------
+
+def withdraw_limit(ch):
+    ch.set_limit("console", 0)            # a schedule, a controller, the solar planner: nothing to offer
+
+
+def restore_limit(ch):
+    ch.set_limit("console", None)
+
+
+def stop(ch):
+    ch.stop("remote")                     # OCPP RemoteStopTransaction, the console's stop
+
+
+def authorize(ch):
+    ch.authorize(True)
+
+
+@pytest.mark.parametrize("withdraw, restore", [(withdraw_limit, restore_limit), (stop, authorize)])
+def test_an_offer_withdrawn_during_the_self_test_ends_it_and_the_next_close_tests_again(withdraw, restore):
+    from tools.sim import mock_machine as mm
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 32})
+    d.run(0.5)
+    d.plug()
+    d.run(0.5)
+    test_pin = d.rig.board.RCD_TEST_PIN
+    edges = []
+    d.rig.add_pin_hook(lambda p, lv: edges.append((mm.clock.us, lv)) if p == test_pin else None)
+    d.ev("C")                             # the car asks: qualified, then the monitor's self-test
+    while not edges:
+        d.rig.run(0.001)
+    t_on = edges[0][0]
+    withdraw(d.charger)                   # ... and the offer goes away before the monitor has tripped
+    d.run(60)                             # the car waits in C, the pilot at X1, for a minute
+    assert d.state == "C1" and not d.coil and d.fault is None
+    # (the winding stayed energised the whole minute: the test frozen half-way, its trip a minute old)
+    assert len(edges) >= 2 and edges[1][1] == 0 and edges[1][0] - t_on <= 500000, edges
+    t_back = mm.clock.us
+    restore(d.charger)                    # offered again: a new self-test before the close
+    d.run(2)
+    closed = d.coil_change(1, t_back)
+    assert closed is not None and d.state == "C2"
+    fresh = [t for t, lv in edges if lv == 1 and t_back <= t < closed]
+    # (the old code closed 120 ms after the offer came back, on the trip of a minute before)
+    assert fresh, ("closed without a self-test of its own", edges, closed)

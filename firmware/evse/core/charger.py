@@ -686,6 +686,7 @@ class Charger:
         closed = self.t_closed is not None
         if not offer:
             self._pwm_off(now)
+            self._end_selftest(now)   # a test under way ends with the offer: its winding off, a close tests anew
             if closed:
                 # EVSE-side stop (seq 10.2): PWM off, wait for the EV to go to B or 6 s, then open;
                 # the button's 500 ms run from the press itself, which the tick sees a little later
