@@ -151,3 +151,24 @@ def test_an_offer_withdrawn_during_the_self_test_ends_it_and_the_next_close_test
     fresh = [t for t, lv in edges if lv == 1 and t_back <= t < closed]
     # (the old code closed 120 ms after the offer came back, on the trip of a minute before)
     assert fresh, ("closed without a self-test of its own", edges, closed)
+
+
+# --- a car whose level sits at a band's edge, in noise, is said undecided (README: a car in a gap
+# gets no state, no charging and a pilot_undecided warning after 1 s) ---------------------------------
+
+@pytest.mark.parametrize("volts", [4.0, 4.05, 4.95, 5.0, 7.0, 7.05])
+def test_a_pilot_at_a_band_edge_in_noise_is_warned_undecided(volts):
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 32})
+    d.plug()                              # plugged in before the charger has read it (boot)
+    w = d.world
+    w.levels = lambda: (volts, -12.0)     # the car's plateau at a band's edge: C/D at 4-5 V, C at 5 V,
+    w.set_noise(0.1)                      # B/C at 7 V; 0.1 V of noise reads it on both sides
+    w.recompute()
+    d.run(3.0)
+    assert not d.coil and d.coil_change(1, 0) is None
+    warned = [e for _, e in d.events if e == ("warning", "pilot_undecided", True)]
+    # (a burst in the neighbouring band, never confirmed, restarted the count: state A1, no warning,
+    # after 30 s too)
+    assert warned and d.charger.pilot_undecided, (volts, d.state, d.charger.det.state)
+    assert abs(d.app.status(0)["diag"]["cp_high_v"] - volts) < 0.2     # and what it read

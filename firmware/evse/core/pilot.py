@@ -185,7 +185,7 @@ class Detector:
         self._cand = UNKNOWN
         self._count = 0
         self._since = 0
-        self.undecided = 0        # bursts in a row that decided nothing since the last reset
+        self.undecided = 0        # bursts with no state decided since the last reset (up to the warning)
         self._fault_bits = 0      # the last FAULT_WINDOW readings, 1 for a fault's level (newest lowest)
 
     def reset(self):
@@ -217,10 +217,10 @@ class Detector:
         if pwm_on and B <= raw <= D:
             self.diode_seen = True
         self._fault_bits = (self._fault_bits << 1 | (raw > D)) & _WINDOW_MASK
-        if raw == UNKNOWN and self.state == UNKNOWN:
-            self.undecided += 1
-        else:
+        if self.state != UNKNOWN:
             self.undecided = 0
+        elif self.undecided < L.UNDECIDED_WARN_BURSTS:   # none since the reset, whatever this read:
+            self.undecided += 1       # a level at a band's edge reads both sides of it in noise
         if raw == self.state or raw == UNKNOWN:
             self._cand = UNKNOWN
             self._count = 0
@@ -241,4 +241,5 @@ class Detector:
         self.state = raw
         self._cand = UNKNOWN
         self._count = 0
+        self.undecided = 0
         return True
