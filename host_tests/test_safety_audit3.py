@@ -172,3 +172,39 @@ def test_a_pilot_at_a_band_edge_in_noise_is_warned_undecided(volts):
     # after 30 s too)
     assert warned and d.charger.pilot_undecided, (volts, d.state, d.charger.det.state)
     assert abs(d.app.status(0)["diag"]["cp_high_v"] - volts) < 0.2     # and what it read
+
+
+# --- a pilot too unstable to read for several bursts is no pilot to trust (facts 3: reject unstable
+# readings, but filtering never delays a state change by more than ~50 ms; facts 4: open within 100 ms)
+
+@pytest.mark.parametrize("board", ["sim", "esp32_devkitc", "rpi_pico"])
+def test_a_pwm_whose_negative_plateau_is_too_short_to_read_opens_the_contactor(board):
+    from tools.sim import mock_machine as mm
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 32}, board=board)
+    d.run(0.5)
+    d.charge(32)
+    d.run(2.0)
+    w = d.world
+    pin = d.rig.board.PILOT_ADC_PIN
+    level = [w.volts_to_u16(6.0)]         # the car in C ...
+    low = w.volts_to_u16(-12.0)
+
+    def broken_pwm(t_us):                 # ... behind a PWM stuck near 99 %: 10 us at -12 V a period
+        return low if t_us % 1000 < 10 else level[0]
+    wired = w.recompute
+
+    def recompute():
+        wired()
+        mm.adc_sources[pin] = broken_pwm
+    w.recompute = recompute
+    t = mm.clock.us
+    mm.adc_sources[pin] = broken_pwm
+    level[0] = w.volts_to_u16(12.0)       # and the car unplugged behind it: +12 V but for the blip
+    d.unplug()
+    d.run(1.0)
+    opened = d.coil_change(0, t)
+    # (the burst boards read every burst as under-sampled and decided nothing: C2, the contactor
+    # closed on a cable with no car, for as long as it lasted)
+    assert opened is not None and opened - t <= 100000, (board, d.state, d.fault, opened)
+    assert not d.coil                     # (the Pico reads at the PWM's known phases: A, as before)

@@ -43,7 +43,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(62)
+_STATE_FIELDS = const(63)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -427,6 +427,7 @@ class Charger:
         b[59] = th.count
         b[60] = th.broken
         b[61] = th.broken_since
+        b[62] = det.unread
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at

@@ -185,8 +185,9 @@ class Detector:
         self._cand = UNKNOWN
         self._count = 0
         self._since = 0
-        self.undecided = 0        # bursts with no state decided since the last reset (up to the warning)
+        self.undecided = 0        # bursts with no state decided since the last reset
         self._fault_bits = 0      # the last FAULT_WINDOW readings, 1 for a fault's level (newest lowest)
+        self.unread = 0           # bursts in a row too unstable to act on (pilot_ok False)
 
     def reset(self):
         self.state = UNKNOWN
@@ -195,6 +196,7 @@ class Detector:
         self._count = 0
         self.undecided = 0
         self._fault_bits = 0
+        self.unread = 0
 
     def _slow(self, raw):
         """Asking for power (C or D) from a state that did not: qualified over time."""
@@ -211,16 +213,24 @@ class Detector:
 
     def update(self, pos_mv, neg_mv, ok, pwm_on, now_ms, ticks_diff):
         """Feed one burst; returns True when the stable state changed."""
-        if not ok:
-            return False
-        raw = classify(pos_mv, neg_mv, pwm_on, self.state)
+        if ok:
+            self.unread = 0
+            raw = classify(pos_mv, neg_mv, pwm_on, self.state)
+        else:
+            # One unstable burst is ignored; FAULT_WINDOW in a row (a PWM whose plateau is too short to
+            # read) leave no pilot to trust: a fault's level, confirmed as one (the contactor stayed
+            # closed for good on a 99 % PWM, a car unplugged behind it)
+            if self.unread < L.FAULT_WINDOW:
+                self.unread += 1
+                return False
+            raw = INVALID
         if pwm_on and B <= raw <= D:
             self.diode_seen = True
         self._fault_bits = (self._fault_bits << 1 | (raw > D)) & _WINDOW_MASK
-        if self.state != UNKNOWN:
+        if self.state == UNKNOWN:     # none since the reset, whatever this read: a level at a
+            self.undecided += 1       # band's edge reads on both sides of it in noise
+        else:
             self.undecided = 0
-        elif self.undecided < L.UNDECIDED_WARN_BURSTS:   # none since the reset, whatever this read:
-            self.undecided += 1       # a level at a band's edge reads both sides of it in noise
         if raw == self.state or raw == UNKNOWN:
             self._cand = UNKNOWN
             self._count = 0
