@@ -172,7 +172,7 @@ def test_a_generic_map_whose_scale_cannot_be_a_meters_is_refused(tmp_path, scale
     # ok=True, the over-current protection silently blind. Refused now: the meter reports a
     # config error and is blind loudly (current -1).
     from evse.metering.meter import make_meter
-    from evse.metering.meter_maps import parse_generic_map
+    from evse.core.meter_maps import parse_generic_map
 
     with pytest.raises(ValueError, match="scale"):
         parse_generic_map("i1=4:6:float32:%s" % scale)
@@ -188,7 +188,7 @@ def test_a_generic_map_whose_scale_cannot_be_a_meters_is_refused(tmp_path, scale
 
 
 def test_generic_map_scales_of_real_meters_still_read():
-    from evse.metering.meter_maps import parse_generic_map
+    from evse.core.meter_maps import parse_generic_map
 
     g = parse_generic_map("i1=4:6:uint32:0.001, v1=4:0:uint16:0.1, p=4:12:int32:-1, kwh=3:100:uint32:1e-6:le")
     assert [r[3][0][3] for r in g["reads"]] == [0.001, 0.1, -1.0, 1e-6]
