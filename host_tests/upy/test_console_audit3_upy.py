@@ -45,7 +45,9 @@ def test_nan_from_python_json_dumps_is_answered_with_its_id():
     s.rx += b'{"id": 7, "cmd": "limit", "amps": NaN}\n{"id": "x", "cmd": "limit", "amps": -Infinity}\n'
     rig.run(0.2)
     r = [x for x in s.lines() if "ev" not in x]
-    assert [(x["id"], x["ok"], x["error"]) for x in r] == [(7, False, "not JSON"), ("x", False, "not JSON")], r
+    assert [(x["id"], x["ok"]) for x in r] == [(7, False), ("x", False)], r
+    # MicroPython's json: "not JSON"; CPython's reads the numbers and the limit refuses them
+    assert all(x["error"] == "not JSON" or "finite" in x["error"] for x in r), r
     assert rig.app.charger.limits.get("console") is None
 
 
