@@ -121,6 +121,23 @@ def test_profile_2_needs_a_root_and_3_a_valid_client_certificate():
     assert not _met(svc, 3)                  # not a certificate
 
 
+def test_a_full_event_queue_offline_keeps_the_critical_events():
+    """A04.FR.02: critical security events are delivered. Offline, ten events wait; the eleventh
+    dropped the oldest whatever it was, a StartupOfTheDevice before nine failed logins (a central
+    system refusing the password) too. The oldest not critical goes now."""
+    from evse.ocpp import secevents
+    svc = Svc()
+    secevents.report(svc, "StartupOfTheDevice")
+    for _ in range(12):
+        secevents.report(svc, "FailedToAuthenticateAtCentralSystem")
+    kinds = [r[0] for r in svc.state["sec"]]
+    assert len(kinds) == secevents.PENDING_MAX and kinds[0] == "StartupOfTheDevice", kinds
+    for _ in range(12):
+        secevents.report(svc, "ResetOrReboot")
+    kinds = [r[0] for r in svc.state["sec"]]
+    assert kinds == ["ResetOrReboot"] * secevents.PENDING_MAX, kinds   # all critical: the oldest go
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

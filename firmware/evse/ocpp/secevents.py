@@ -7,7 +7,11 @@ from .wallclock import format_iso
 
 LOG = "security.log"       # in the OCPP directory; one line per event, the newest LOG_MAX bytes kept
 LOG_MAX = 8192
-PENDING_MAX = 10           # events waiting for an answer (the oldest go first when full)
+PENDING_MAX = 10           # events waiting for an answer (when full, the oldest not critical goes)
+# The whitepaper's critical events (appendix 1): pushed with guaranteed delivery (A04.FR.02), so a
+# full queue drops the others first
+CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
+            "SecurityLogWasCleared", "MemoryExhaustion", "TamperDetectionActivated")
 
 
 def report(svc, kind, info=None):
@@ -17,7 +21,9 @@ def report(svc, kind, info=None):
     _log(svc, rec)
     pend = svc.state.setdefault("sec", [])
     pend.append(rec)
-    del pend[:-PENDING_MAX]
+    if len(pend) > PENDING_MAX:
+        other = [r for r in pend if r[0] not in CRITICAL]
+        pend.remove(other[0] if other else pend[0])
     svc.save()
     if svc.started:
         _send(svc, rec)
