@@ -8,6 +8,7 @@ from . import rpc, store, transactions, websocket
 from .config import CONNECTOR
 from .wallclock import format_iso, parse_iso
 from ..core.version import VERSION
+from ..shell.dns import pause
 
 CLIENT_CERT = "client_cert.pem"  # security profile 3, in the OCPP directory (DER or PEM inside)
 CLIENT_KEY = "client_key.pem"
@@ -164,7 +165,7 @@ async def run(svc):
             svc.last_error = "connect: %r" % (e,)
             _refused(svc, e)
             _tried(svc, False)
-            await _pause(delay)
+            await pause(delay)
             delay = min(delay * 2, RECONNECT_MAX_MS)
             continue
         _tried(svc, True)
@@ -182,7 +183,7 @@ async def run(svc):
         if svc.redial or not 0 <= svc.ticks_diff(svc.ticks(), began) <= CALL_TIMEOUT_MS:
             delay = RECONNECT_MIN_MS
         if svc.running:
-            await _pause(delay)
+            await pause(delay)
             delay = min(delay * 2, RECONNECT_MAX_MS)
 
 
@@ -203,12 +204,6 @@ async def _ended(svc, ws, rx):
     for i in [i for i in svc.immediate if i[0] == "Authorize"]:
         svc.immediate.remove(i)
         i[3](False, None)
-
-
-async def _pause(ms):
-    """The reconnection pause plus up to a quarter, from the hardware's randomness: chargers that
-    lost one central system together (its restart) do not all dial it again at the same instants."""
-    await asyncio.sleep(ms * (1 + os.urandom(1)[0] / 1024) / 1000)
 
 
 def _fail_pending(svc):

@@ -18,12 +18,11 @@
 #   error                     why the last command was refused (not retained)
 import asyncio
 import binascii
-import os
 
 from ..core import limits as L
 from . import mqtt_wire as W
 from .mqtt_cfg import mqtt_url_parts
-from ..shell.dns import close_stream, is_ipv4, open_stream, resolve
+from ..shell.dns import close_stream, is_ipv4, open_stream, pause, resolve
 from ..shell.store import join, read_json, write_json_atomic
 
 KEEPALIVE_S = 60               # section 3.1.2.10; a PINGREQ every half of it
@@ -159,9 +158,7 @@ class MqttService:
                 if not 0 <= clock.ticks_diff(clock.ticks_ms(), began) <= KEEPALIVE_S * 1000:
                     delay = RECONNECT_MIN_MS
             if self.running:
-                # plus up to a quarter, from the hardware's randomness: chargers that lost one broker
-                # together (its restart) do not all dial it again at the same instants
-                await asyncio.sleep(delay * (1 + os.urandom(1)[0] / 1024) / 1000)
+                await pause(delay)
                 delay = min(delay * 2, RECONNECT_MAX_MS)
 
     def stop(self):

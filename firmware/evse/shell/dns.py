@@ -3,7 +3,7 @@ non-blocking socket, its answer awaited in steps, from the DNS server the Wi-Fi 
 MicroPython's getaddrinfo, and asyncio.open_connection which calls it with a name, block the whole
 VM, control tick included, for as long as the lookup takes: seconds when the server is slow or gone.
 Used by the clock (services/netclock.py), MQTT and OCPP, which also open and close their streams
-here (open_stream, close_stream)."""
+here (open_stream, close_stream) and pause here between attempts (pause)."""
 import asyncio
 import os
 import socket
@@ -18,6 +18,12 @@ POLL_MS = 20             # how often the socket is read while waiting (between c
 def is_ipv4(host):
     parts = host.split(".")
     return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
+async def pause(ms):
+    """A reconnection pause of ms plus up to a quarter, from the hardware's randomness: chargers that
+    lost one server together (its restart) do not all dial it again at the same instants."""
+    await asyncio.sleep(ms * (1 + os.urandom(1)[0] / 1024) / 1000)
 
 
 def new_id():
