@@ -97,9 +97,17 @@ class OcppService:
         store.write_json(self.state_path, self.state)
 
     def meter_wh(self):
+        """Energy.Active.Import.Register (Wh): the meter's count plus state["off"], raised at boot
+        when the count came back from its checkpoint below the highest value handed out
+        (state["hi"]), so the register never goes back across a power cut and adds only energy
+        counted since."""
         m = self.meter
         v = getattr(m, "wh_total", None) if m is not None else None
-        return int(v) if v is not None else 0
+        st = self.state
+        wh = (int(v) if v is not None else 0) + st.get("off", 0)
+        if wh > st.get("hi", 0):
+            st["hi"] = wh
+        return wh
 
     def meta(self, now_ms=None):
         """When a message was made: boot number, ticks and epoch seconds if known (see

@@ -13,7 +13,10 @@ TX_VALUES_MAX = 24
 
 
 def _energy(svc, m, name, context, sv):
+    hi = svc.state.get("hi")
     sv.append({"value": str(svc.meter_wh()), "context": context, "measurand": name, "unit": "Wh"})
+    if svc.state.get("hi") != hi:  # a register above any handed out: on flash before it is sent
+        svc.save()
 
 
 def _current(svc, m, name, context, sv):
@@ -126,11 +129,11 @@ def poll(svc, now_ms):
     cfg = svc.config
     if svc.tx and svc.next_sample_ms is not None and svc.ticks_diff(now_ms, svc.next_sample_ms) >= 0:
         next_sample(svc, now_ms)
-        report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
-        keep_tx_data(svc, cfg.get("StopTxnSampledData"), "Sample.Periodic", now_ms)
         svc.tx["last_wh"] = svc.meter_wh()
         svc.tx["last_ts"] = svc.meta(now_ms)["ts"]
-        svc.save()  # the last known meter value survives a power cut
+        svc.save()  # the last known meter value survives a power cut (on flash before it is sent)
+        report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
+        keep_tx_data(svc, cfg.get("StopTxnSampledData"), "Sample.Periodic", now_ms)
     iv = cfg.get("ClockAlignedDataInterval")
     t = svc.wall.now(now_ms)
     if iv and t is not None:

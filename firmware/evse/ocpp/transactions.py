@@ -11,7 +11,12 @@ STOP_REASONS = {"remote": "Remote", "local": "Local", "console": "Local", "reset
 
 
 def recover_after_boot(svc):
-    """A transaction open when power went away gets exactly one StopTransaction."""
+    """A transaction open when power went away gets exactly one StopTransaction. A meter count back
+    from its checkpoint below the register already handed out raises the register's offset by the
+    gap (chargepoint.meter_wh): it goes on from there, never back."""
+    gap = svc.state.get("hi", 0) - svc.meter_wh()
+    if gap > 0:
+        svc.state["off"] = svc.state.get("off", 0) + gap
     tx = svc.state["tx"]
     reason = "Reboot" if svc.state.get("reset") else "PowerLoss"
     svc.state["reset"] = None
