@@ -7,6 +7,7 @@ from ocpp_cs import CentralSystem, call
 from host_tests import test_ocpp_cs
 from host_tests.test_ocpp_cs import booted, charge_session, run, fast_reconnect  # noqa: F401 (fixture)
 from evse.metering.energy import Energy
+from evse.ocpp import websocket
 
 
 def registers(cs):
@@ -85,5 +86,79 @@ def test_a_power_cut_never_sends_a_register_below_one_already_sent(tmp_path, mon
         assert after == [1000, 1040, 1040, 1040, 1140], after   # never back; 40 + 100 Wh, none invented
         assert all(b >= a for a, b in zip(after, after[1:])), after
         await rig2.kill()
+        await cs.stop()
+    run(main())
+
+
+# -- 2. a link that went silent is noticed by its unanswered ping (RFC 6455 5.5.2-3) --------------
+
+class Blackhole:
+    """A TCP hop between charger and central system that can go silent both ways without closing
+    anything: a NAT entry that timed out, a router rebooted behind a modem (no FIN, no RST)."""
+
+    def __init__(self, port):
+        self.port, self.silent, self.listen = port, False, 0
+
+    async def start(self):
+        self.server = await asyncio.start_server(self._conn, "127.0.0.1", 0)
+        self.listen = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _conn(self, r, w):
+        if self.silent:              # a new connection gets no further than its SYN-ACK
+            await asyncio.sleep(3600)
+        ur, uw = await asyncio.open_connection("127.0.0.1", self.port)
+        await asyncio.gather(self._pump(r, uw), self._pump(ur, w), return_exceptions=True)
+
+    async def _pump(self, r, w):
+        while True:
+            data = await r.read(4096)
+            if not data:
+                w.close()
+                return
+            if not self.silent:      # silent: the bytes vanish, the sockets stay open
+                w.write(data)
+                await w.drain()
+
+    def stop(self):
+        self.server.close()
+
+
+def test_a_link_that_goes_silent_is_offline_within_ping_interval_and_a_pong_timeout(tmp_path, monkeypatch):
+    """WebSocketPingInterval 2 s and a central system that asks for a Heartbeat once an hour (it
+    keeps the link up with the pings). The path to the central system goes silent without closing
+    (no FIN). The charger sends its pings into the void and gets no Pong (RFC 6455 5.5.3: a Pong
+    answers every Ping): it must call the link dead (offline, so transactions go on the queue and
+    an idTag is decided by the offline rules) within the ping interval plus the pong's time-out, not
+    stay "connected" until some CALL of its own times out an hour later; and when the path comes
+    back it reconnects and the StartTransaction of a session begun meanwhile goes out."""
+    monkeypatch.setattr(websocket, "CONNECT_TIMEOUT_S", 2)   # a dial into the silent path gives up sooner
+
+    async def main():
+        cs = CentralSystem(heartbeat=3600)
+        await cs.start()
+        hole = await Blackhole(cs.port).start()
+        rig = await booted(cs, tmp_path, ocpp_url="ws://127.0.0.1:%d/ocpp" % hole.listen,
+                           config={"WebSocketPingInterval": 2})
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        await asyncio.sleep(2.5)                          # a ping and its pong went through
+        assert rig.svc.connected
+        hole.silent = True
+        t0 = asyncio.get_running_loop().time()
+        while rig.svc.connected and asyncio.get_running_loop().time() - t0 < 8:
+            await asyncio.sleep(0.05)
+        took = asyncio.get_running_loop().time() - t0
+        assert not rig.svc.connected, "still connected %.1f s after the link went silent" % took
+        print("offline %.2f s after the link went silent" % took)
+        assert took < 5, took                             # at most 2 s to the ping, 2 s for its pong
+        rig.state("B2")                                   # offline: a session with the free-of-charge tag
+        rig.svc.settings["ocpp_free_id_tag"] = "FREE"
+        await cs.wait_for(lambda: rig.svc.tx is not None, 3)
+        assert rig.svc.status()["queued"] >= 1
+        hole.silent = False                               # the path is back
+        start = (await cs.wait_action("StartTransaction", timeout=15))[-1]
+        assert start["idTag"] == "FREE"
+        await rig.kill()
+        hole.stop()
         await cs.stop()
     run(main())

@@ -353,15 +353,31 @@ async def _session(svc, ws):
         now = svc.ticks()
         if await _send_next(svc, ws, now):
             continue
-        ping = svc.config.get("WebSocketPingInterval")
-        if ping and svc.ticks_diff(now, last_ping) >= ping * 1000:
-            last_ping = now
-            await ws.ping()
+        last_ping = await _keepalive(svc, ws, now, last_ping)
         svc.wake.clear()
         try:
             await asyncio.wait_for(svc.wake.wait(), IDLE_WAKE_MS / 1000)
         except asyncio.TimeoutError:
             pass
+
+
+async def _keepalive(svc, ws, now, last_ping):
+    """A WebSocket Ping every WebSocketPingInterval; the link is dead (WebSocketError: the session
+    ends, the charge point is offline and queues) when a Ping has had no Pong (RFC 6455 5.5.3)
+    within that interval, at most CALL_TIMEOUT_MS: a path that went silent without closing (a NAT
+    time-out, a router reboot) is noticed within two intervals, not at the next CALL's time-out."""
+    ping = svc.config.get("WebSocketPingInterval")
+    if not ping:
+        return last_ping
+    sent = getattr(ws, "pinged", None)   # the oldest Ping without a Pong (websocket.py)
+    if sent is not None and svc.ticks_diff(now, sent) >= min(ping * 1000, CALL_TIMEOUT_MS):
+        raise websocket.WebSocketError("no pong in %d s" % (svc.ticks_diff(now, sent) // 1000))
+    if svc.ticks_diff(now, last_ping) < ping * 1000:
+        return last_ping
+    if sent is None:
+        ws.pinged = now
+    await ws.ping()
+    return now
 
 
 async def _send_next(svc, ws, now):

@@ -93,6 +93,7 @@ class WebSocket:
         self.writer = writer
         self.max_message = max_message
         self.closed = False
+        self.pinged = None  # when the oldest Ping without a Pong went out (connection._keepalive)
         self._lock = asyncio.Lock()  # one frame on the wire at a time
 
     async def _send_frame(self, opcode, payload, fin=True):
@@ -187,14 +188,16 @@ class WebSocket:
 
     async def _control(self, op, data):
         """A control frame, between messages or their fragments: a Ping answered with its payload,
-        a Pong dropped, a Close answered (WebSocketError)."""
-        if op == OP_PING:
+        a Pong noted (the link is alive), a Close answered (WebSocketError)."""
+        if op == OP_PONG:
+            self.pinged = None
+        elif op == OP_PING:
             await self._send_frame(OP_PONG, data)
         elif op == OP_CLOSE:
             code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1000
             await self.close(code if code in (1000, 1001) else 1000)
             raise WebSocketError("closed by peer (%d)" % code)
-        elif op != OP_PONG:
+        else:
             raise WebSocketError("unknown opcode %d" % op)
 
     async def _message(self, op, msg, truncated):
