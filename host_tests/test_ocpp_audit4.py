@@ -162,3 +162,28 @@ def test_a_link_that_goes_silent_is_offline_within_ping_interval_and_a_pong_time
         hole.stop()
         await cs.stop()
     run(main())
+
+
+# -- 3. a CALL whose uniqueId is too long is answered, not ignored (OCPP-J 1.6 4.1.3, 4.2.3) -------
+
+def test_a_call_with_a_uniqueid_over_36_characters_gets_a_callerror_with_that_id(tmp_path):
+    """OCPP-J 1.6 4.1.3: a uniqueId is at most 36 characters. 4.2.3 names "unique identifier too
+    long" among the CALLs that get a CALLERROR. A central system that sends a 37-character id must
+    get its CALLERROR (FormationViolation, with the id it sent, which is how it matches the answer)
+    at once and nothing done, not wait for its own time-out; a 36-character id is an ordinary CALL."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        long_id, ok_id = "x" * 37, "y" * 36
+        frame = '[2,"%s","ChangeConfiguration",{"key":"HeartbeatInterval","value":"77"}]'
+        ans = await cs.send_raw("cp1", frame % long_id, uid=long_id)
+        assert ans is not None, "no answer: the central system waits for its time-out"
+        assert ans[:3] == [4, long_id, "FormationViolation"], ans
+        assert rig.svc.config.get("HeartbeatInterval") != 77
+        ans = await cs.send_raw("cp1", frame % ok_id, uid=ok_id)
+        assert ans == [3, ok_id, {"status": "Accepted"}], ans
+        assert rig.svc.connected
+        await rig.kill()
+        await cs.stop()
+    run(main())

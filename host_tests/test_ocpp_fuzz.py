@@ -60,7 +60,7 @@ CORPUS = [
     ('[4,"nobody-asked","GenericError","",{}]', None, None),
     ('[3,"fz21"]', None, None),  # a malformed answer is never answered
     ('[2,"fzbig","DataTransfer",{"vendorId":"x","data":"' + "A" * 200000 + '"}]', "fzbig", "FormationViolation"),
-    ('[2,"' + "u" * 40 + '","Reset",{"type":"Soft"}]', None, None),  # uniqueId longer than 36
+    ('[2,"' + "u" * 40 + '","Reset",{"type":"Soft"}]', "u" * 40, "FormationViolation"),  # uniqueId over 36 (OCPP-J 4.2.3)
 ]
 
 

@@ -3,6 +3,7 @@ payloads against a compact field table (see schemas.py).
 
 Error codes (OCPP-J 1.6 section 4.2.3) used for what arrives:
   frame is not JSON, or no uniqueId can be read       -> ignored (no id to answer to)
+  a CALL's uniqueId over 36 characters                -> FormationViolation, with that id
   array too short for its MessageTypeId               -> ProtocolError
   other frame shape errors, unknown MessageTypeId     -> FormationViolation
   payload field missing                               -> OccurenceConstraintViolation
@@ -54,13 +55,15 @@ def parse(text):
         return (None, None, FORMATION, "not JSON")
     if not isinstance(msg, list):
         return (None, None, FORMATION, "not a JSON array")
-    uid = msg[1] if len(msg) > 1 and isinstance(msg[1], str) and 0 < len(msg[1]) <= MAX_UID else None
+    uid = msg[1] if len(msg) > 1 and isinstance(msg[1], str) and msg[1] else None
     if not msg or not isinstance(msg[0], int) or isinstance(msg[0], bool):
         return (None, uid, FORMATION, "MessageTypeId is not an integer")
     mt = msg[0]
     if len(msg) < 2 or uid is None:
         return (None, None, FORMATION, "no valid uniqueId")
     if mt == CALL:
+        if len(uid) > MAX_UID:  # 4.2.3: "unique identifier too long" is a CALLERROR, with the id it got
+            return (None, uid, FORMATION, "uniqueId over 36 characters")
         return _parse_call(msg, uid)
     if mt in (RESULT, ERROR):
         return _parse_answer(msg, uid)
