@@ -2,6 +2,9 @@
 OCPP service runs under CPython against the PyPI `ocpp` central system (host_tests/ocpp_cs.py),
 which validates every frame against the official OCPP 1.6 JSON schemas."""
 import asyncio
+from datetime import datetime, timedelta, timezone
+
+from ocpp.v16 import call_result
 
 from ocpp_cs import CentralSystem, call
 from host_tests import test_ocpp_cs
@@ -184,6 +187,34 @@ def test_a_call_with_a_uniqueid_over_36_characters_gets_a_callerror_with_that_id
         ans = await cs.send_raw("cp1", frame % ok_id, uid=ok_id)
         assert ans == [3, ok_id, {"status": "Accepted"}], ans
         assert rig.svc.connected
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
+# -- 4. the central system moving the clock is a security event (Security Whitepaper, appendix 1) --
+
+def test_the_central_system_moving_the_clock_is_the_security_event_setting_system_time(tmp_path):
+    """The charger's clock is set by the BootNotification answer. An hour later by its own clock,
+    a Heartbeat answer says it is 2 hours later (a central system whose clock was wrong, or someone
+    rewinding a charger's clock to replay authorizations): the whitepaper's appendix 1 lists
+    SettingSystemTime, a critical event, for "the system time on the Charge Point was changed". A
+    Heartbeat answer within a second of the charger's own time is no such change."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        kinds = lambda: [p["type"] for p in cs.actions("SecurityEventNotification")]
+        assert (await cs.call("cp1", call.TriggerMessage(requested_message="Heartbeat"))).status == "Accepted"
+        await cs.wait_action("Heartbeat")
+        await asyncio.sleep(0.3)
+        assert kinds() == ["StartupOfTheDevice"], kinds()     # the same time: no event
+        later = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cs.overrides["Heartbeat"] = lambda kw: call_result.Heartbeat(current_time=later)
+        assert (await cs.call("cp1", call.TriggerMessage(requested_message="Heartbeat"))).status == "Accepted"
+        ev = await cs.wait_for(lambda: [p for p in cs.actions("SecurityEventNotification") if p["type"] == "SettingSystemTime"], 5)
+        assert ev[0]["techInfo"] in ("+7199 s", "+7200 s", "+7201 s"), ev   # the central system's time has whole seconds
         await rig.kill()
         await cs.stop()
     run(main())

@@ -275,9 +275,15 @@ async def call(svc, ws, action, payload):
 
 
 def _clock_from(svc, res):
+    """The central system's currentTime sets the clock; moving a clock already set by a minute or
+    more is the security event SettingSystemTime (whitepaper appendix 1, critical)."""
     t = parse_iso(res.get("currentTime")) if isinstance(res, dict) else None
     if t is not None:
+        was = svc.wall.now(svc.ticks())
         svc.wall.set(t, svc.ticks())
+        if was is not None and abs(t - was) >= 60:
+            from . import secevents
+            secevents.report(svc, "SettingSystemTime", "%+d s" % (t - was))
 
 
 def boot_payload(svc):
