@@ -218,3 +218,25 @@ def test_the_central_system_moving_the_clock_is_the_security_event_setting_syste
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 5. the AuthorizationKey is never read back (Security Whitepaper: write-only) -----------------
+
+def test_the_authorization_key_set_by_the_central_system_is_never_read_back(tmp_path):
+    """The central system sets AuthorizationKey (TC_073's key); GetConfiguration of every key and
+    of that key alone must not give its value back (the whitepaper makes it write-only, "so that
+    it cannot be accidentally stored in plaintext by the Central System")."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        key = "4F43415F4F4354545F61646D696E5F74657374"
+        assert (await cs.call("cp1", call.ChangeConfiguration(key="AuthorizationKey", value=key))).status == "Accepted"
+        await cs.wait_for(lambda: rig.svc.accepted, 10)
+        every = await cs.call("cp1", call.GetConfiguration())
+        one = await cs.call("cp1", call.GetConfiguration(key=["AuthorizationKey"]))
+        assert key not in str(every) and key not in str(one)
+        assert one.unknown_key == ["AuthorizationKey"] and not one.configuration_key
+        await rig.kill()
+        await cs.stop()
+    run(main())
