@@ -1,0 +1,102 @@
+"""The fourth OCPP audit's board-side fixes under the MicroPython unix port (and CPython): the
+energy register that never goes back across a power cut (the service and the real energy count on
+flash), and the CALLERROR for a uniqueId over 36 characters. The scenarios against a central
+system are host_tests/test_ocpp_audit4.py."""
+import os
+
+from evse.core import ticks
+from evse.metering.energy import Energy
+from evse.ocpp import metering, rpc
+
+_n = [0]
+
+
+def _tmpdir():
+    _n[0] += 1
+    d = "/tmp/ocpp_a4_upy_%d_%d" % (_n[0], int.from_bytes(os.urandom(3), "big"))
+    os.mkdir(d)
+    os.mkdir(d + "/ocpp")
+    return d
+
+
+class _Charger:
+    state = "A1"
+    fault = None
+
+    def set_limit(self, s, a):
+        pass
+
+    def limit_without(self, s):
+        return 32.0
+
+    def enable(self, f):
+        pass
+
+    def authorize(self, f, id_tag=None):
+        pass
+
+    def stop(self, r):
+        pass
+
+
+class _Clock:
+    ticks_diff = staticmethod(ticks.ticks_diff)
+    ticks_add = staticmethod(ticks.ticks_add)
+
+    def ticks_ms(self):
+        return 0
+
+
+class _Meter:
+    """The meter service's figures over the real energy count (metering/energy.py)."""
+    amps = [16.0, 0.0, 0.0]
+    power_w = 3680
+    ok = True
+
+    def __init__(self, d):
+        self.energy = Energy(d)
+
+    @property
+    def wh_total(self):
+        return self.energy.wh_total
+
+
+def test_the_register_goes_on_from_the_highest_value_after_a_power_cut():
+    import gc
+    gc.collect()
+    from evse.ocpp.chargepoint import OcppService
+    d = _tmpdir()
+    e = Energy(d)
+    e.add_mwh(1000000, 0)
+    e.checkpoint()                                        # 1000 Wh on flash
+    m = _Meter(d)
+    cfg = {"ocpp_url": "", "ocpp_free_id_tag": "FREE"}
+    svc = OcppService(_Charger(), m, cfg, d + "/ocpp", _Clock())
+    svc.on_event(("state", "B2"))
+    svc.poll(0)
+    assert svc.txq.records[0][2]["meterStart"] == 1000
+    m.energy.add_mwh(40000, 100)                          # 40 Wh, no checkpoint
+    sv = metering.sample(svc, "Energy.Active.Import.Register", "Trigger")
+    assert sv[0]["value"] == "1040"                       # handed out: on flash with OCPP's state
+    m2 = _Meter(d)                                        # power cut: the count is back at 1000 Wh
+    assert int(m2.wh_total) == 1000
+    svc2 = OcppService(_Charger(), m2, cfg, d + "/ocpp", _Clock())
+    stop = [r for r in svc2.txq.records if r[1] == "StopTransaction"][0]
+    assert stop[2]["reason"] == "PowerLoss" and stop[2]["meterStop"] == 1040, stop
+    assert svc2.meter_wh() == 1040
+    m2.energy.add_mwh(100000, 200)                        # 100 Wh after the cut: added, no more
+    assert svc2.meter_wh() == 1140
+    svc3 = OcppService(_Charger(), _Meter(d), cfg, d + "/ocpp", _Clock())
+    assert svc3.meter_wh() >= 1140                        # again after another cut
+
+
+def test_a_call_with_a_long_uniqueid_is_a_formation_violation_with_that_id():
+    uid = "x" * 37
+    assert rpc.parse('[2,"%s","Reset",{"type":"Soft"}]' % uid) == (None, uid, "FormationViolation",
+                                                                   "uniqueId over 36 characters")
+    assert rpc.parse('[2,"%s","Reset",{"type":"Soft"}]' % uid[:36])[:2] == (2, uid[:36])
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
