@@ -89,4 +89,3 @@ _.options_handler       # the web service answers OPTIONS with its own Allow lis
 
 # Never read: placeholders that grow MicroPython's attribute table of the objects the tick calls
 # (a method call's lookup misses through a full one; host_tests/test_room.py).
-_._room0

@@ -43,7 +43,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(63)
+_STATE_FIELDS = const(64)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -143,7 +143,8 @@ class Charger:
         self._q_rem = _Q_STALE        # ... and for how many ms after it no timer can run out; 0: none,
         # but _q_b is the state now (the last fill, no step or request since); _Q_STALE: not;
         # _Q_FILL: _q_a is the state before the last tick's step, the next tick compares (_settle)
-        self._room0 = None            # 48 attributes: a table of 59, not 47 full (hal.Hardware's note)
+        self._pp_seen = PX.NOT_WIRED  # the last PP reading as decoded (_read_pp); 48 attributes: a
+        # table of 59, not 47 full (hal.Hardware's note)
 
     # --- requests from services ---
     def set_limit(self, source, amps):
@@ -428,6 +429,7 @@ class Charger:
         b[60] = th.broken
         b[61] = th.broken_since
         b[62] = det.unread
+        b[63] = self._pp_seen
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
@@ -529,15 +531,33 @@ class Charger:
         if not w[_W_PP_LO] <= ohms <= w[_W_PP_HI] or conn != w[_W_CONN]:
             PX.band(ohms, conn, w, _W_PP_LO)
             w[_W_CONN] = conn
+        # One reading is not a cable: a fault, a latched plug or a higher rating is taken when the
+        # next reading (a tick later) agrees, not from one spike (a contactor coil's EMI, a bounce);
+        # a lower rating, a button press at once. Until then the last one holds (nothing rises),
+        # a fault as undecided (no fault, nothing offered on a Type 2 socket).
+        if self._confirming:
+            return                      # the pilot's confirming burst: PP was not read again
+        was = self._pp_seen
         if conn == "type2-socket":
             amps = PX.cable_amps(ohms)
-            if self.limits.get("cable") != amps * 10:
-                self.set_limit("cable", amps)
-            self._pp = PX.LATCHED if amps else PX.FAULT
+            self._pp_seen = amps
+            cable = self.limits.get("cable", -1)
+            if amps == was or 0 < amps * 10 <= cable:
+                if cable != amps * 10:
+                    self.set_limit("cable", amps)
+                self._pp = PX.LATCHED if amps else PX.FAULT
+                return
         elif conn == "type2-tethered":
             self._pp = PX.NOT_WIRED
+            return
         else:
-            self._pp = PX.latch_state(ohms)
+            st = PX.latch_state(ohms)
+            self._pp_seen = st
+            if st == was or (st != PX.FAULT and st != PX.LATCHED):
+                self._pp = st
+                return
+        if self._pp == PX.FAULT:
+            self._pp = PX.NOT_WIRED
 
     def _collect_faults(self, m, ps, now):
         if m.rcd_trip or m.rcd_dc_trip or self._selftest == _SELFTEST_ABORTED:
