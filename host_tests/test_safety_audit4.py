@@ -156,3 +156,105 @@ def test_a_pp_spike_in_the_tick_the_car_stops_is_still_one_reading(connector, ca
     c.run(1000)
     # (with the first fix alone: fault `pp`, held until the unplug)
     assert c.ch.fault is None and c.ch.state == "B2", (c.ch.fault, c.ch.state)
+
+
+# --- the fallback: a pause it makes lasts the minimum pause time (contactor life, cars that give up
+# after a few pauses; the planner's min_pause_s; OpenEVSE's shaper and SmartEVSE hold a pause too) ---
+
+def rest_limit(b, amps):
+    from evse.shell.hal import ticks_ms
+    b.app.command("limit", amps, ticks_ms(), source="rest")
+
+
+def closes_in(b, minutes, every_s, amps=16):
+    """The REST controller repeats its limit every `every_s` for `minutes`: the contactor's closes."""
+    t0 = b.now_us
+    for _ in range(int(minutes * 60 // every_s)):
+        b.run(every_s)
+        rest_limit(b, amps)
+    return len([t for t, lv in b.coil_edges if lv == 1 and t > t0])
+
+
+def test_a_controller_slower_than_the_timeout_does_not_cycle_the_contactor_at_a_0_a_fallback(tmp_path):
+    b = Drive(config={"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 0},
+              flash_dir=str(tmp_path))
+    b.run(0.5)
+    rest_limit(b, 16)
+    b.charge(16)
+    n = closes_in(b, 10, 40)              # its limit every 40 s: 10 s of silence past the timeout each time
+    # (before: 14 closes in 10 min, each pause 4.2 s; now the pause holds min_pause_s, 300 s)
+    assert n <= 2, n
+    assert b.app.cfg["min_pause_s"] == 300
+
+
+def test_the_controller_back_after_a_0_a_fallback_charges_once_the_minimum_pause_is_over(tmp_path):
+    b = Drive(config={"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 0,
+                      "min_pause_s": 60}, flash_dir=str(tmp_path))
+    b.run(0.5)
+    rest_limit(b, 16)
+    b.charge(16)
+    while b.charger.out.amps_x10:         # silent 30 s: the fallback pauses the charge
+        b.run(0.1)
+    t = b.now_us
+    b.run(10)
+    assert not b.coil
+    rest_limit(b, 16)                     # back 10 s into the pause, and speaking every 20 s
+    for _ in range(4):
+        b.run(20)
+        rest_limit(b, 16)
+    closed = b.coil_change(1, t)
+    assert closed is not None and 60 * 1e6 <= closed - t <= 62 * 1e6, (closed - t) / 1e6
+    assert b.coil and b.charger.out.amps_x10 == 160
+
+
+def test_a_fallback_that_only_lowers_the_current_is_lifted_by_the_controllers_next_word(tmp_path):
+    b = Drive(config={"max_current": 32, "fallback_timeout_s": 30, "fallback_current_a": 6},
+              flash_dir=str(tmp_path))
+    b.run(0.5)
+    rest_limit(b, 16)
+    b.charge(16)
+    b.run(31)
+    assert b.charger.out.amps_x10 == 60 and b.coil   # 6 A: no pause, nothing to hold
+    rest_limit(b, 16)
+    b.run(0.1)
+    assert "fallback" not in b.charger.limits
+
+
+class Limits:
+    """The core's limit sources as the fallback sets them."""
+
+    def __init__(self, min_pause_s=300):
+        self.cfg = {"min_pause_s": min_pause_s}
+        self.limits = {}
+
+    def set_limit(self, source, amps):
+        if amps is None:
+            self.limits.pop(source, None)
+        else:
+            self.limits[source] = amps
+
+
+@pytest.mark.parametrize("days", [1, 7, 10])
+def test_a_0_a_fallback_on_the_ports_wrapping_ticks(days):
+    """MicroPython's ticks_ms wraps at 2**30 ms; a pause held across it must neither stay for ever
+    nor be lifted by a word older than the silence."""
+    from evse.core.fallback import Fallback
+    from evse.core.ticks import ticks_diff
+    wrap = (1 << 30) - 1
+    ch = Limits()
+    fb = Fallback(ch, 0, 30000, ticks_diff)
+    fb.heard("rest", 16, 0)
+    for t in range(0, days * 86400000, 60000):     # the controller dead for days
+        fb.poll(t & wrap)
+    assert ch.limits.get("fallback") == 0
+    now = days * 86400000
+    fb.heard("rest", 16, now & wrap)               # back: the pause began days ago, its minimum is over
+    fb.poll(now & wrap)
+    assert "fallback" not in ch.limits, days
+    # its next silence: a pause; one word during the minimum pause, then silent again for days
+    fb.poll((now + 31000) & wrap)
+    assert ch.limits.get("fallback") == 0
+    fb.heard("rest", 16, (now + 40000) & wrap)
+    for t in range(now + 41000, now + days * 86400000, 60000):
+        fb.poll(t & wrap)
+        assert ch.limits.get("fallback") == 0, (days, t - now)

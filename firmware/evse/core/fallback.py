@@ -7,6 +7,10 @@
 # limit removed ends the watch (another controller's removal does not). `kept` lets the app keep
 # which one on flash: after a reboot its limit is gone with the RAM, a missing value, so the
 # fallback holds from the boot until that controller speaks again (never the full current).
+# A fallback under the car's minimum pauses the charge: that pause lasts at least hold_ms (the
+# settings' min_pause_s, as the planner's) before the controller's word lifts it, so a controller
+# slower than the timeout does not cycle the contactor at each of its late words.
+from . import limits as L
 from . import vocab as V
 
 
@@ -22,6 +26,10 @@ class Fallback:
         self.source = None          # the remote controller watched, or None
         self.active = False         # the fallback cap is in force
         self._last_ms = now_ms
+        # a pause's minimum time (the settings' min_pause_s), when amps is under the car's minimum
+        self.hold_ms = charger.cfg["min_pause_s"] * 1000 if amps * 10 < L.AMPS_MIN_X10 else 0
+        self._since = None          # when a silence paused the charge (None: no pause to hold)
+        self._heard = False         # the controller spoke during that pause's minimum time
         if kept is not None:
             path, read, _, _ = kept
             was = read(path)
@@ -46,13 +54,29 @@ class Fallback:
                 report("fallback", "not kept for a reboot: " + repr(e))
         self._last_ms = now_ms
         if self.active:
+            self._heard = True
+            self._lift()
+
+    def _lift(self):
+        """End the cap once the controller spoke, and a pause it made has lasted its minimum time."""
+        if self._heard and self._since is None:
             self.active = False
             self.charger.set_limit(V.SRC_FALLBACK, None)
 
     def poll(self, now_ms):
         """Once per control cycle: cap the current when the watched source has gone silent."""
-        if self.source is None or self.active or self.diff(now_ms, self._last_ms) < self.timeout_ms:
+        if self.active:
+            t = self._since
+            if t is not None and self.diff(now_ms, t) >= self.hold_ms:
+                self._since = None      # the pause's minimum time is over: stopped (ticks wrap)
+            if self.source is not None and self.diff(now_ms, self._last_ms) >= self.timeout_ms:
+                self._heard = False     # silent again since its word: the cap stays
+            self._lift()
+            return False
+        if self.source is None or self.diff(now_ms, self._last_ms) < self.timeout_ms:
             return False
         self.active = True
+        self._since = now_ms
+        self._heard = False
         self.charger.set_limit(V.SRC_FALLBACK, self.amps)
         return True
