@@ -258,3 +258,76 @@ def test_a_0_a_fallback_on_the_ports_wrapping_ticks(days):
     for t in range(now + 41000, now + days * 86400000, 60000):
         fb.poll(t & wrap)
         assert ch.limits.get("fallback") == 0, (days, t - now)
+
+
+# --- max_current above the board's own rating: accepted (the circuit may be rated so), capped by the
+# board (README, docs/flashing.md), and now said by every face, not only by the status's limit_by ----
+
+def pico_console():
+    from evse.services import console as C
+    from test_console import MemStream
+    from tools.sim.rig import Rig
+    rig = Rig(board="rpi_pico", config={"max_current": 32})
+    C.attach(rig.app, MemStream())
+    return rig, rig.app.console
+
+
+def pico_web():
+    from test_web_upy import Bench
+
+    class PicoBench(Bench):
+        def __init__(self):
+            from evse.services import console as C
+            from evse.services import web as W
+            from microdot.test_client import TestClient
+            from tools.sim.rig import Rig
+            import upytest
+            self.rig = Rig(board="rpi_pico", config={"max_current": 32, "web_port": 8080,
+                                                     "web_password": "bench-password-0123"})
+            self.app = self.rig.app
+            C.attach(self.app, upytest.NullConsole())
+            W.FAIL_DELAY_S = 0
+            self.web = W.attach(self.app)
+            self.client = TestClient(self.web.http)
+            self.auth = None
+            self.rig.run(1.0)
+    b = PicoBench()
+    b.login()
+    return b
+
+
+WARNING = "max_current: this board's rating caps the current at 32 A"
+
+
+def test_a_max_current_above_the_boards_rating_is_saved_with_a_warning_by_every_face(tmp_path):
+    import json
+    from tools import flash as F
+    rig, con = pico_console()                        # a Pico board: MAX_CURRENT_A 32
+    r = con.answer({"cmd": "set", "values": {"max_current": 40}}, 0)
+    # (before: {"saved": {"max_current": 40.0}, "reboot": []}, the 32 A cap said only by limit_by)
+    assert r["ok"] is True and r["saved"] == {"max_current": 40.0} and r["warning"] == WARNING, r
+    rig.run(0.1)
+    st = con.answer({"cmd": "status"}, 0)
+    assert st["limit"] == 32 and st["limit_by"] == "board", st
+    web = pico_web()
+    code, r = web.call("PUT", "settings", {"values": {"max_current": 40}})
+    assert code == 200 and r["warning"] == WARNING, r
+    p = tmp_path / "my-settings.json"
+    p.write_text(json.dumps({"max_current": 40}))
+    assert F.rating_warning("rpi_pico", str(p)) == WARNING     # make flash logs it ("flash: warning: ...")
+
+
+@pytest.mark.parametrize("amps", [16, 32])
+def test_a_max_current_within_the_boards_rating_has_no_warning(tmp_path, amps):
+    import json
+    from tools import flash as F
+    rig, con = pico_console()
+    r = con.answer({"cmd": "set", "values": {"max_current": amps}}, 0)
+    assert r["ok"] is True and "warning" not in r, r
+    r = con.answer({"cmd": "set", "values": {"bc_qualify_ms": 400}}, 0)
+    assert "warning" not in r, r                      # (another key: nothing about max_current)
+    p = tmp_path / "my-settings.json"
+    p.write_text(json.dumps({"max_current": amps}))
+    assert F.rating_warning("rpi_pico", str(p)) is None
+    p.write_text(json.dumps({"max_current": 80}))
+    assert F.rating_warning("vboard", str(p)) is None     # the virtual board: 80 A

@@ -196,6 +196,19 @@ def settings_file(board, path):
     return dst
 
 
+def rating_warning(board, path):
+    """What the console's `set` warns of, for a settings file already checked: a max_current above
+    the board's own rating (MAX_CURRENT_A), which caps the current. None: nothing to warn of."""
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        amps = json.loads(f.read().decode("utf-8")).get("max_current")
+    rating = boardcheck.load(boardcheck.resolve(board)).get("MAX_CURRENT_A")
+    if isinstance(amps, (int, float)) and isinstance(rating, (int, float)) and amps > rating:
+        return "max_current: this board's rating caps the current at %g A" % rating
+    return None
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -323,6 +336,9 @@ def flash(board, port, settings_path=None, reset=True, log=print):
         raise FlashError("no board at %s (mpremote: no device found)" % port)
     files = build(board)
     settings_local = settings_file(board, settings_path)
+    warning = rating_warning(board, settings_path)
+    if warning:
+        log("flash: warning: " + warning)
     copied, removed = [], []
     try:
         for attempt in range(SILENT_TRIES):

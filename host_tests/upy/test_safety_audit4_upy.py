@@ -1,7 +1,8 @@
 # upy-heap: 256k
 """The fourth safety audit's board behaviour under CPython and the MicroPython unix port (the other
 cases are host_tests/test_safety_audit4.py): one PP reading spiked by the contactor coil neither
-stops the charge nor raises the offer; a PP that stays out of band still opens within 20 ms."""
+stops the charge nor raises the offer; a PP that stays out of band still opens within 20 ms; a
+max_current above the board's rating is saved with a warning."""
 import gc
 
 from tools.sim import mock_machine as mm
@@ -48,6 +49,20 @@ def test_a_pp_that_stays_out_of_band_opens_within_20_ms():
         d.run(0.1)
         opened = d.coil_change(0, t)
         assert d.fault == "pp" and opened is not None and opened - t <= 20000, (connector, d.fault, opened)
+
+
+def test_a_max_current_above_the_boards_rating_is_saved_with_a_warning():
+    from evse.services import console as C
+    from tools.sim.rig import Rig
+    import upytest
+    mm.reset_world()
+    gc.collect()
+    rig = Rig(board="rpi_pico", config={"max_current": 32})
+    C.attach(rig.app, upytest.NullConsole())
+    r = rig.app.console.answer({"cmd": "set", "values": {"max_current": 40}}, 0)
+    assert r["ok"] is True and r["warning"] == "max_current: this board's rating caps the current at 32 A", r
+    r = rig.app.console.answer({"cmd": "set", "values": {"max_current": 32}}, 0)
+    assert r["ok"] is True and "warning" not in r, r
 
 
 if __name__ == "__main__":

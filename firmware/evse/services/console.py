@@ -370,7 +370,11 @@ class Console:
         cfg = self._merged(values)
         settings.save(self.app.settings_path, cfg)    # OSError: reply says so, nothing applied
         reboot = self._apply(values, cfg)
-        return {"saved": {k: cfg[k] for k in values}, "reboot": reboot}
+        r = {"saved": {k: cfg[k] for k in values}, "reboot": reboot}
+        board = self.app.charger.limits[V.SRC_BOARD]    # (every face's set: the REST API's too)
+        if "max_current" in values and cfg["max_current"] * 10 > board:
+            r["warning"] = "max_current: this board's rating caps the current at %g A" % (board / 10)
+        return r
 
     def _merged(self, values):
         """The settings file as it would be with `values`, validated (ValueError says why)."""
