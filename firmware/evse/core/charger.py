@@ -654,6 +654,8 @@ class Charger:
         self.t_F = now
         self._emit((V.EV_FAULT, name, True))
         self._open(now)
+        if name in V.LATCHED and self.session_active:
+            self._end_session(name)   # F for good: no unplug can be seen to end it
 
     # --- next state: one handler per state, each returns the next state ---
     def _next_state(self, m, ps, now):
