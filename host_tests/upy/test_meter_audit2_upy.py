@@ -32,8 +32,9 @@ def test_s0_pulses_after_600_s_idle_counted_under_heap_lock():
 
 
 class GlitchBus:
-    """A reply led by one spurious byte, its bytes arriving 1 ms apart; writes made while the
-    meter still sends are collisions."""
+    """A first reply whose byte count is spoilt (its CRC fails 2 bytes before the meter is done: a
+    leading glitch byte did that until the master learned to skip it, edge audit 4), its bytes
+    arriving 1 ms apart; writes made while the meter still sends are collisions."""
 
     def __init__(self):
         self.now = 0
@@ -52,7 +53,7 @@ class GlitchBus:
         data.append(c & 0xFF)
         data.append(c >> 8)
         if self.glitch:
-            data = bytearray([0]) + data
+            data[2] = 2
             self.glitch = False
         t = self.now + 15
         for x in data:

@@ -7,7 +7,7 @@ collect the reply without ever waiting: they return BUSY until the frame is comp
 Every request, a retry or the next block's, goes out once the bus has been quiet QUIET_MS (frames
 are separated by 3.5 characters of silence, and never sent over a meter still sending: Modbus over
 serial line V1.02, 2.5.1.1). Timeouts and CRC errors are retried `retries` times; exception
-responses are not retried (the meter answered). Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
+responses are not retried (the meter answered). Noise before a reply is skipped. Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
 """
 import struct
 from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, T_INT16, T_INT32, T_UINT16, T_UINT32
@@ -74,31 +74,51 @@ EXCEPTION = 3
 MISMATCH = 4
 
 
-def expected_length(buf, n):
-    """Length of the reply frame whose first n bytes are in buf (0 while unknown)."""
-    if n < 3:
+def expected_length(buf, n, s=0):
+    """Length of the reply frame that begins at buf[s], of which buf[s:n] has come (0 while unknown)."""
+    if n - s < 3:
         return 0
-    if buf[1] & 0x80:
+    if buf[s + 1] & 0x80:
         return 5
-    return 5 + buf[2]
+    return 5 + buf[s + 2]
 
 
-def parse_response(buf, n, unit, fc, count):
-    """Check a reply frame in buf[0:n]: OK (data at buf[3:3+2*count]), INCOMPLETE, BAD_CRC,
-    EXCEPTION (code in buf[2]) or MISMATCH (wrong unit, function or byte count)."""
-    want = expected_length(buf, n)
-    if want == 0 or n < want:
+def parse_response(buf, n, unit, fc, count, s=0):
+    """Check a reply frame in buf[s:n]: OK (data at buf[s+3:s+3+2*count]), INCOMPLETE, BAD_CRC,
+    EXCEPTION (code in buf[s+2]) or MISMATCH (wrong unit, function or byte count)."""
+    want = expected_length(buf, n, s)
+    if want == 0 or n - s < want:
         return INCOMPLETE
-    c = crc16(buf, want - 2)
-    if buf[want - 2] != (c & 0xFF) or buf[want - 1] != (c >> 8):
+    e = s + want
+    c = crc16(buf, e - 2, s)
+    if buf[e - 2] != (c & 0xFF) or buf[e - 1] != (c >> 8):
         return BAD_CRC
-    if buf[0] != unit:
+    if buf[s] != unit:
         return MISMATCH
-    if buf[1] == (fc | 0x80):
+    if buf[s + 1] == (fc | 0x80):
         return EXCEPTION
-    if buf[1] != fc or buf[2] != 2 * count:
+    if buf[s + 1] != fc or buf[s + 2] != 2 * count:
         return MISMATCH
     return OK
+
+
+def reply_start(buf, n, unit, fc, count):
+    """Where the reply in buf[0:n] begins: 0, or after leading noise (an RS-485 transceiver's
+    turn-around often leaves a 0x00 or 0xFF before it) the first start where the unit and the
+    function (or its exception) come with a valid CRC; -1 while such a start waits for its bytes.
+    0 when none: judged there, as without noise. Returns an int: a poll allocates nothing."""
+    r = parse_response(buf, n, unit, fc, count)
+    if r == OK or r == EXCEPTION:
+        return 0
+    wait = r == INCOMPLETE
+    for s in range(1, n):
+        if buf[s] != unit or (s + 1 < n and buf[s + 1] != fc and buf[s + 1] != (fc | 0x80)):
+            continue
+        r = parse_response(buf, n, unit, fc, count, s)
+        if r == OK or r == EXCEPTION:
+            return s
+        wait = wait or r == INCOMPLETE
+    return -1 if wait else 0
 
 
 EXCEPTION_NAMES = {1: "illegal function", 2: "illegal address", 3: "illegal value", 4: "device failure",
@@ -112,7 +132,7 @@ class ModbusMaster:
         self.retries = retries
         self._diff = diff
         self._tx = bytearray(8)
-        self._rx = bytearray(RX_BYTES)
+        self._rx = bytearray(RX_BYTES + 8)     # room for a few bytes of noise before the longest reply
         self._chunk = bytearray(READ_CHUNK)
         self._n = 0
         self._sent_ms = 0
@@ -191,8 +211,8 @@ class ModbusMaster:
             return self._send_when_quiet(now_ms)
         try:
             avail = self.uart.any()
-            while avail > 0 and self._n < RX_BYTES:
-                k = min(avail, READ_CHUNK, RX_BYTES - self._n)
+            while avail > 0 and self._n < len(self._rx):
+                k = min(avail, READ_CHUNK, len(self._rx) - self._n)
                 got = self._read_some(self._chunk, k)
                 if got <= 0:
                     break
@@ -230,15 +250,21 @@ class ModbusMaster:
         """Why the attempt failed (a text: retried once the bus is quiet), or None: a reply is
         complete (state DONE, or FAILED for an exception reply) or still to come (BUSY)."""
         unit, fc, _, count = self._req
-        r = parse_response(self._rx, self._n, unit, fc, count)
+        rx = self._rx
+        s = reply_start(rx, self._n, unit, fc, count)
+        r = INCOMPLETE if s < 0 else parse_response(rx, self._n, unit, fc, count, s)
         if r == OK:
+            if s:                       # after noise: the frame to the front, where data reads it
+                for i in range(5 + 2 * count):
+                    rx[i] = rx[s + i]
             self.state = DONE
             self.error = None
             return None
         if r == EXCEPTION:
-            self.exception_code = self._rx[2]
+            code = self.exception_code = rx[s + 2]
+            why = "exception %d (%s)" % (code, EXCEPTION_NAMES.get(code, "?"))
             self.state = FAILED
-            self.error = "exception %d (%s)" % (self._rx[2], EXCEPTION_NAMES.get(self._rx[2], "?"))
+            self.error = why
             return None
         if r == BAD_CRC:
             self.crc_errors += 1

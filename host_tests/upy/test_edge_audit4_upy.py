@@ -1,0 +1,110 @@
+"""Edge audit 4 on the MicroPython unix port: a reply after a byte of RS-485 turn-around noise
+(0x00, 0xFF) is found by its unit, function and CRC, with polls that allocate nothing (under
+heap_lock) across the ticks' wrap. Also collected by
+pytest on CPython (heap_lock skipped there)."""
+import sys
+
+from evse.metering import modbus
+
+IS_UPY = sys.implementation.name == "micropython"
+MASK = 0x3FFFFFFF
+
+
+def reply(unit, fc, count):
+    data = bytearray([unit, fc, 2 * count])
+    for i in range(count):              # 230.0 in every float32 (0x43660000)
+        data.append(0x43 if i % 2 == 0 else 0)
+        data.append(0x66 if i % 2 == 0 else 0)
+    c = modbus.crc16(data)
+    data.append(c & 0xFF)
+    data.append(c >> 8)
+    return data
+
+
+def busy(unit, fc):
+    data = bytearray([unit, fc | 0x80, 6])
+    c = modbus.crc16(data)
+    data.append(c & 0xFF)
+    data.append(c >> 8)
+    return data
+
+
+class Line:
+    """Each request's answer: noise then the reply, one byte more arriving per any() (a slow line)
+    from a preallocated buffer: reading allocates nothing."""
+
+    def __init__(self, noise, busy_first=0):
+        self.noise = noise
+        self.busy_first = busy_first
+        self.buf = bytearray(300)
+        self.len = 0
+        self.pos = 0
+        self.writes = 0
+
+    def write(self, b):
+        self.writes += 1
+        frame = busy(b[0], b[1]) if self.writes <= self.busy_first else reply(b[0], b[1], b[5])
+        data = self.noise + frame
+        self.buf[0:len(data)] = data
+        self.len = len(data)
+        self.pos = 0
+        self.shown = 0
+        return 8
+
+    def any(self):
+        if self.shown < self.len:
+            self.shown += 1
+        return self.shown - self.pos
+
+    def readinto(self, buf, n):
+        k = self.shown - self.pos
+        if k > n:
+            k = n
+        for i in range(k):
+            buf[i] = self.buf[self.pos + i]
+        self.pos += k
+        return k
+
+
+def _lock():
+    if IS_UPY:
+        import micropython
+        micropython.heap_lock()
+
+
+def _unlock():
+    if IS_UPY:
+        import micropython
+        micropython.heap_unlock()
+
+
+def _drive(m, now, limit):
+    st = modbus.BUSY
+    end = now + limit
+    while st == modbus.BUSY and now < end:
+        now += 10
+        st = m.poll(now & MASK)
+    return st, now
+
+
+def test_noise_before_the_reply_across_the_ticks_wrap_allocates_nothing():
+    for noise in (b"\x00", b"\xff", b"\x01\x04"):
+        start = MASK - 50
+        line = Line(noise)
+        m = modbus.ModbusMaster(line, timeout_ms=300, retries=2)
+        m.start(1, 4, 0, 14, start & MASK)       # 33 bytes after the noise
+        now = start
+        _lock()
+        try:
+            while now < start + 1000 and m.poll(now & MASK) == modbus.BUSY:
+                now += 10
+        finally:
+            _unlock()
+        assert m.state == modbus.DONE and line.writes == 1 and m.crc_errors == 0
+        assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
+        assert modbus.decode(m.data, 24, modbus.T_FLOAT32) == 230.0
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
