@@ -4,6 +4,8 @@ the charging history's times.
 The Modbus bench is test_modbus_audit3's RS-485 line with wire time (pymodbus's RTU framer builds
 the meter's replies: an independent implementation), the master polled every 10 ms as the app does."""
 import pytest
+from pymodbus.framer import FramerRTU
+from pymodbus.pdu import DecodePDU, ExceptionResponse
 
 from evse.core.modbus_maps import SDM120, SDM630
 from evse.metering import modbus
@@ -80,3 +82,62 @@ def test_a_real_crc_error_after_noise_is_still_one():
         bus.t = t
     assert m.state == modbus.DONE and bus.requests == 2 and bus.collisions == 0
     assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
+
+
+class BusyMeter(WireBus):
+    """A meter (or an RS-485 gateway) that answers SERVER DEVICE BUSY (6), or ACKNOWLEDGE (5), to
+    `busy` requests out of every `every`, then reads normally."""
+
+    def __init__(self, baud, units, code=6, busy=1, every=1000):
+        super().__init__(baud, units)
+        self.code, self.busy, self.every = code, busy, every
+        self.n = 0
+        self._exc = FramerRTU(DecodePDU(False))
+
+    def write(self, data):
+        k = self.n % self.every
+        self.n += 1
+        if k >= self.busy:
+            return super().write(data)
+        n = super().write(data)                   # counted, checked by pymodbus, then replaced
+        at = self.sched[0][0]
+        reply = self._exc.buildFrame(ExceptionResponse(data[1], self.code, device_id=data[0]))
+        self.sched = [(at + i * self.char_ms, b) for i, b in enumerate(reply)]
+        return n
+
+
+@pytest.mark.parametrize("code", [5, 6])
+def test_a_meter_busy_once_is_asked_again_not_lost(code):
+    # Modbus Application Protocol 1.1b3, section 7: 06 SERVER DEVICE BUSY, "the client should
+    # retransmit the message later when the server is free" (05 ACKNOWLEDGE: the request is being
+    # processed, the client asks later). Before: the first block's request of every cycle answered
+    # busy made the meter lost (ok False, current -1: over-current protection blind) every
+    # second, 0 readings in 5 s. Now asked again once the bus is quiet, within meter_retries.
+    bus = BusyMeter(9600, {1: METER}, code=code, busy=1, every=2)
+    src = ModbusSource(modbus.ModbusMaster(bus, timeout_ms=300, retries=2), SDM120, 1, interval_ms=1000)
+    good = run(bus, [src], 5)
+    assert good == [5] and src.ok and src.amps == [32.0]
+    assert bus.collisions == 0 and min(bus.gaps) >= bus.t35_ms
+
+
+def test_a_meter_that_stays_busy_fails_with_the_reason_after_the_retries():
+    bus = BusyMeter(9600, {1: METER}, code=6, busy=1000)
+    m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
+    m.start(1, 4, 0, 2, 0)
+    t = 0
+    while m.poll(t) == modbus.BUSY and t < 3000:
+        t += 10
+        bus.t = t
+    assert m.state == modbus.FAILED and m.error == "exception 6 (busy)" and m.exception_code == 6
+    assert bus.requests == 3 and bus.collisions == 0
+
+
+def test_other_exceptions_are_still_not_retried():
+    bus = BusyMeter(9600, {1: METER}, code=2, busy=1000)
+    m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
+    m.start(1, 4, 0, 2, 0)
+    t = 0
+    while m.poll(t) == modbus.BUSY and t < 3000:
+        t += 10
+        bus.t = t
+    assert m.state == modbus.FAILED and m.error == "exception 2 (illegal address)" and bus.requests == 1

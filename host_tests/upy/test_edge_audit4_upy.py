@@ -1,6 +1,6 @@
 """Edge audit 4 on the MicroPython unix port: a reply after a byte of RS-485 turn-around noise
 (0x00, 0xFF) is found by its unit, function and CRC, with polls that allocate nothing (under
-heap_lock) across the ticks' wrap. Also collected by
+heap_lock) across the ticks' wrap; a SERVER DEVICE BUSY answer is asked again. Also collected by
 pytest on CPython (heap_lock skipped there)."""
 import sys
 
@@ -103,6 +103,16 @@ def test_noise_before_the_reply_across_the_ticks_wrap_allocates_nothing():
         assert m.state == modbus.DONE and line.writes == 1 and m.crc_errors == 0
         assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
         assert modbus.decode(m.data, 24, modbus.T_FLOAT32) == 230.0
+
+
+def test_a_busy_answer_is_asked_again_once_the_bus_is_quiet():
+    start = MASK - 100
+    line = Line(b"", busy_first=1)
+    m = modbus.ModbusMaster(line, timeout_ms=300, retries=2)
+    m.start(1, 4, 0, 2, start & MASK)
+    st, now = _drive(m, start, 2000)
+    assert st == modbus.DONE and line.writes == 2 and m.exception_code == 6
+    assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
 
 
 if __name__ == "__main__":

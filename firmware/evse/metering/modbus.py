@@ -6,8 +6,9 @@ collect the reply without ever waiting: they return BUSY until the frame is comp
 (registers in `data[0:2*count]`, big-endian bytes as on the wire) or FAILED (`error` says why).
 Every request, a retry or the next block's, goes out once the bus has been quiet QUIET_MS (frames
 are separated by 3.5 characters of silence, and never sent over a meter still sending: Modbus over
-serial line V1.02, 2.5.1.1). Timeouts and CRC errors are retried `retries` times; exception
-responses are not retried (the meter answered). Noise before a reply is skipped. Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
+serial line V1.02, 2.5.1.1). Timeouts and CRC errors are retried `retries` times, and so are the
+exceptions ACKNOWLEDGE (5) and SERVER DEVICE BUSY (6), which ask for the request again later; other
+exception responses are not retried (the meter answered). Noise before a reply is skipped. Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
 """
 import struct
 from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, T_INT16, T_INT32, T_UINT16, T_UINT32
@@ -263,6 +264,8 @@ class ModbusMaster:
         if r == EXCEPTION:
             code = self.exception_code = rx[s + 2]
             why = "exception %d (%s)" % (code, EXCEPTION_NAMES.get(code, "?"))
+            if code == 5 or code == 6:  # acknowledge, busy: "retransmit later" (Modbus application protocol 7)
+                return why
             self.state = FAILED
             self.error = why
             return None
