@@ -141,3 +141,50 @@ def test_other_exceptions_are_still_not_retried():
         t += 10
         bus.t = t
     assert m.state == modbus.FAILED and m.error == "exception 2 (illegal address)" and bus.requests == 1
+
+
+# --- the charging history's times ------------------------------------------------------------
+def _session(tmp_path, clock, t_set_ms, t_end_ms, cut=False):
+    """A session from t=0 (clock unknown) to t_end_ms; the RTC is set by SNTP at t_set_ms to
+    1,800,000,000 s at that moment. cut: the power fails at t_end_ms (the record comes at boot)."""
+    from evse.metering.energy import Energy
+
+    now = [0]
+
+    def wall():
+        return None if now[0] < t_set_ms else clock + (now[0] - t_set_ms) // 1000
+
+    e = Energy(str(tmp_path), wall=wall, checkpoint_ms=60000)
+    e.session_start(0, user="card1")
+    for t in range(0, t_end_ms + 1, 1000):
+        now[0] = t
+        e.add_mwh(3000, t)
+    if cut:
+        e.checkpoint()
+        return Energy(str(tmp_path), wall=wall).restored
+    return e.session_end(t_end_ms, "ev_stopped")
+
+
+def test_a_session_started_before_the_clock_was_set_gets_its_start_from_its_end_and_duration(tmp_path):
+    # The charger boots without Wi-Fi, a car plugs in at once; SNTP sets the clock 10 minutes later;
+    # the session ends after 2 h. Before: start null, start_utc empty in the CSV (a spreadsheet or
+    # evcc reading the history cannot place the session on a day). The end and the duration are
+    # both known, so the start is too: end - duration.
+    from evse.services.history import csv
+
+    rec = _session(tmp_path, 1_800_000_000, 600_000, 7_200_000)
+    assert rec["end"] == 1_800_000_000 + 6600 and rec["dur_s"] == 7200
+    assert rec["start"] == 1_800_000_000 - 600
+    line = csv([rec]).split("\r\n")[1]
+    assert line.split(",")[1:4] == ["2027-01-15T07:50:00Z", "2027-01-15T09:50:00Z", "7200"]
+
+
+def test_a_session_cut_by_a_power_failure_after_the_clock_was_set_gets_its_start_too(tmp_path):
+    rec = _session(tmp_path, 1_800_000_000, 600_000, 3_600_000, cut=True)
+    assert rec["reason"] == "power_loss" and rec["start"] == rec["end"] - rec["dur_s"]
+    assert rec["start"] == 1_800_000_000 - 600
+
+
+def test_a_session_whose_clock_was_never_set_keeps_both_times_unknown(tmp_path):
+    rec = _session(tmp_path, 1_800_000_000, 10**9, 60_000)
+    assert rec["start"] is None and rec["end"] is None and rec["dur_s"] == 60

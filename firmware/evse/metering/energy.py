@@ -287,7 +287,11 @@ class Energy:
         return False
 
     def _record(self, reason, end):
-        rec = {"sid": self._sid, "start": self._s_start, "end": end, "dur_s": self._s_ms // 1000,
+        dur = self._s_ms // 1000
+        start = self._s_start
+        if start is None and end is not None:   # the clock was set during the session: end - duration
+            start = end - dur
+        rec = {"sid": self._sid, "start": start, "end": end, "dur_s": dur,
                "wh": round(self.wh_session, 3), "max_a": round(self._s_max_ma / 1000, 1),
                "reason": reason[:REASON_MAX_CHARS]}
         if self._s_user is not None:      # who authorized it (an id tag), when someone did
