@@ -188,3 +188,66 @@ def test_a_session_cut_by_a_power_failure_after_the_clock_was_set_gets_its_start
 def test_a_session_whose_clock_was_never_set_keeps_both_times_unknown(tmp_path):
     rec = _session(tmp_path, 1_800_000_000, 10**9, 60_000)
     assert rec["start"] is None and rec["end"] is None and rec["dur_s"] == 60
+
+
+# --- the set-up access point's password ------------------------------------------------------
+def wifi_board():
+    import types
+
+    from tools.sim.rig import load_board
+
+    b = types.ModuleType("board_with_wifi")
+    b.__dict__.update({k: v for k, v in vars(load_board("sim")).items() if not k.startswith("__")})
+    b.WIFI = True
+    return b
+
+
+def first_boot(flash_dir, **cfg):
+    """A new board with Wi-Fi and no network: its set-up access point, as a phone sees it (the
+    name and the WPA2 key it was opened with) and the console's status of the network."""
+    from tools.sim.drive import Drive
+    from tools.sim.mock_machine import network
+
+    flash_dir.mkdir(exist_ok=True)
+    d = Drive(board=wifi_board(), config=dict({"max_current": 32}, **cfg), flash_dir=str(flash_dir))
+    d.run(1)
+    ap = network.WLAN(network.AP_IF).config
+    return d, ap("ssid"), ap("key"), d.app.status(0)["net"]
+
+
+def test_the_set_up_access_points_password_cannot_be_guessed_from_its_name(tmp_path):
+    # ETSI EN 303 645 provision 5.1-2: a password set per device must not be derivable from public
+    # information. Before: "evse-" and the board id's last 8 hex digits, the name showing 6 of
+    # them: one of 256 guesses from the name alone (on the ESP32 the id is the MAC address, which
+    # the access point's BSSID shows whole). Now 12 random characters (60 bits), made on the first
+    # boot and kept on flash; the console's status (USB) shows them while the access point is up.
+    import binascii
+
+    from tools.sim import mock_machine as mm
+
+    d, ssid, key, net = first_boot(tmp_path / "a")
+    guesses = {"evse-%02x%s" % (b, ssid[5:]) for b in range(256)}
+    board_id = binascii.hexlify(mm.unique_id()).decode()
+    assert net["setup_ap"] == ssid and ssid.startswith("evse-")
+    assert key not in guesses and board_id[-6:] not in key and len(key) == 12
+    assert net["setup_key"] == key
+    # another board (its own flash) gets its own; the same board keeps its own over a reboot
+    _, _, other, _ = first_boot(tmp_path / "b")
+    _, _, again, _ = first_boot(tmp_path / "a")
+    assert other != key and again == key
+
+
+def test_the_password_is_on_the_console_and_evsectl_but_not_on_the_web_status(tmp_path):
+    from evse.services import web
+    from tools.evsectl.__main__ import fmt_status
+
+    d, ssid, key, _ = first_boot(tmp_path)
+    st = d.app.status(0)
+    assert key not in repr(web.view(st))
+    assert "wifi set-up join %s  password %s" % (ssid, key) in fmt_status(dict(st, ok=True))
+
+
+def test_a_password_of_ones_own_is_used_and_never_shown(tmp_path):
+    d, ssid, key, net = first_boot(tmp_path, wifi_ap_password="my own set-up key")
+    assert key == "my own set-up key" and "setup_key" not in net
+    assert not (tmp_path / "ap_key.json").exists()

@@ -95,7 +95,7 @@ class App:
             return                                 # not imported: it costs heap
         try:
             from .shell.net import Net
-            self.net = Net(self.cfg, ticks_diff, ticks_add)
+            self.net = Net(self.cfg, ticks_diff, ticks_add, self.flash_dir)
             self.services.append(self.net)
             if not self.cfg["wifi_ssid"]:
                 self._start_captive()

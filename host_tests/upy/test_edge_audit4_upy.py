@@ -1,6 +1,7 @@
 """Edge audit 4 on the MicroPython unix port: a reply after a byte of RS-485 turn-around noise
 (0x00, 0xFF) is found by its unit, function and CRC, with polls that allocate nothing (under
-heap_lock) across the ticks' wrap; a SERVER DEVICE BUSY answer is asked again. Also collected by
+heap_lock) across the ticks' wrap; a SERVER DEVICE BUSY answer is asked again. The set-up access
+point's own password: random, kept on flash, the same after a reboot. Also collected by
 pytest on CPython (heap_lock skipped there)."""
 import sys
 
@@ -113,6 +114,19 @@ def test_a_busy_answer_is_asked_again_once_the_bus_is_quiet():
     st, now = _drive(m, start, 2000)
     assert st == modbus.DONE and line.writes == 2 and m.exception_code == 6
     assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
+
+
+def test_the_set_up_access_points_password_is_random_and_kept():
+    from tools.sim.mock_machine import install
+    install()
+    from evse.shell import net
+    from tools.sim.rig import new_flash_dir
+
+    a, b = new_flash_dir() + "/ap_key.json", new_flash_dir() + "/ap_key.json"
+    key = net.ap_key(a)
+    assert len(key) == 12 and net.ap_key(a) == key and net.ap_key(b) != key
+    for c in key:
+        assert c in "abcdefghijkmnpqrstuvwxyz23456789"
 
 
 if __name__ == "__main__":

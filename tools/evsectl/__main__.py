@@ -108,6 +108,11 @@ def fmt_status(r):
         out.append("latched    %s (clear with: evsectl clear)" % r["latched"])
     out.append(fmt_energy(r.get("energy")))
     out += fmt_ocpp(r.get("ocpp"))
+    net = r.get("net") or {}
+    if net.get("setup_ap"):             # Wi-Fi set-up open: the access point to join, and with what
+        key = net.get("setup_key")
+        out.append("wifi set-up join %s%s" % (net["setup_ap"], "  password %s" % key if key else
+                                               "  password: wifi_ap_password"))
     return "\n".join(out)
 
 

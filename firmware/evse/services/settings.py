@@ -74,7 +74,7 @@ SCHEMA = dict(
     # the network (shell/net.py, services/netclock.py, docs/network.md), on boards with Wi-Fi
     wifi_ssid=(TEXT, "", 32),                    # "" = the set-up access point
     wifi_password=(TEXT, "", 64),
-    wifi_ap_password=(TEXT, "", 63),             # the set-up access point's; "" = evse- and the board id
+    wifi_ap_password=(TEXT, "", 63),             # the set-up access point's; "" = the board's random one
     ntp_host=(TEXT, "pool.ntp.org", 64),         # "" = no NTP
     # the energy planner (services/planner.py, docs/planner.md): windows in the board's local time
     tz=(TEXT, "UTC0", 60),                       # POSIX TZ, e.g. CET-1CEST,M3.5.0,M10.5.0/3

@@ -2,24 +2,28 @@
 interface how it is doing, so a slow access point or a lost link never delays the control tick.
 With a network configured (wifi_ssid) it connects, and after a loss or a failed attempt tries again
 after 5 s, doubling up to 5 min. Without one it opens a set-up access point (evse-XXXXXX, WPA2 with
-wifi_ap_password, or 'evse-' and the board's id when that is empty) where the web page takes the
-network's name and password (docs/network.md). wifi_ssid and wifi_password are read on every poll: a
-network saved there is joined at once, the access point staying up until it is joined (and then
-AP_LINGER_MS more, so the set-up page can show the charger's new address). A configured network that
-cannot be joined (a wrong password, the network gone) reopens the access point after
-limits.WIFI_RESCUE_MS without a link, or WIFI_REFUSED_MAX refusals of the password in a row, while the
-station keeps trying; the status says why in words."""
+wifi_ap_password, or when that is empty a random password made on the first boot and kept on
+flash: ap_key()) where the web page takes the network's name and password (docs/network.md).
+wifi_ssid and wifi_password are read on every poll: a network saved there is joined at once, the
+access point staying up until it is joined (and then AP_LINGER_MS more, so the set-up page can show
+the charger's new address). A configured network that cannot be joined (a wrong password, the
+network gone) reopens the access point after limits.WIFI_RESCUE_MS without a link, or
+WIFI_REFUSED_MAX refusals of the password in a row, while the station keeps trying; the status says
+why in words."""
 import binascii
 
 import machine
 import network
 
 from ..core import limits as L
+from .store import join
 
 CONNECT_MS = 20000                # an attempt that has not connected in this time failed
 RETRY_MIN_MS = 5000
 RETRY_MAX_MS = 300000
 AP_LINGER_MS = 60000              # the set-up access point stays this long after the network is joined
+AP_KEY_FILE = "ap_key.json"       # the set-up access point's own password (when wifi_ap_password is empty)
+_KEY_CHARS = "abcdefghijkmnpqrstuvwxyz23456789"  # 32 (no l, o, 0, 1): 12 of them are 60 random bits
 
 _OFF, _AP, _CONNECTING, _UP, _WAIT = 0, 1, 2, 3, 4
 _NAMES = ("off", "access point", "connecting", "connected", "waiting to retry")
@@ -46,14 +50,33 @@ def board_id():
     return binascii.hexlify(machine.unique_id()).decode()[-6:]
 
 
+def ap_key(path):
+    """The set-up access point's password when wifi_ap_password is empty: 12 random characters made
+    once and kept in path, unique to the board and not derivable from its id, which the network's
+    name shows (ETSI EN 303 645 provision 5.1-2). The console's status shows it while the access
+    point is up (evsectl status). A flash that cannot keep it: random for this boot still."""
+    from .store import read_json, write_json_atomic
+    k = read_json(path)
+    if isinstance(k, str) and 8 <= len(k) <= 63:
+        return k
+    import os
+    k = "".join(_KEY_CHARS[b & 31] for b in os.urandom(12))
+    try:
+        write_json_atomic(path, k)
+    except OSError:
+        pass
+    return k
+
+
 class Net:
-    def __init__(self, cfg, diff, add):
+    def __init__(self, cfg, diff, add, flash_dir="/"):
         self.cfg = cfg                    # the app's settings: wifi_ssid and wifi_password apply at once
         self.ssid = cfg["wifi_ssid"]
         self.key = cfg["wifi_password"]
         self.ap = None                    # the set-up access point's WLAN while it is up
         self.ap_ip = None                 # its address, read once: ifconfig() builds a tuple each call
-        self.ap_key = cfg["wifi_ap_password"] or "evse-" + binascii.hexlify(machine.unique_id()).decode()[-8:]
+        # read (made on the first boot) here, never when the access point reopens while a car charges
+        self.ap_key = cfg["wifi_ap_password"] or ap_key(join(flash_dir, AP_KEY_FILE))
         self.ap_ssid = "evse-" + board_id()
         self.diff, self.add = diff, add
         self.sta = network.WLAN(network.STA_IF)
@@ -183,4 +206,6 @@ class Net:
             r["ip"] = self.sta.ifconfig()[0]
         if self.ap is not None:
             r["setup_ap"] = self.ap_ssid
+            if not self.cfg["wifi_ap_password"]:
+                r["setup_key"] = self.ap_key      # the console's (USB) status: the web's picks its keys
         return r
