@@ -251,3 +251,34 @@ def test_a_password_of_ones_own_is_used_and_never_shown(tmp_path):
     d, ssid, key, net = first_boot(tmp_path, wifi_ap_password="my own set-up key")
     assert key == "my own set-up key" and "setup_key" not in net
     assert not (tmp_path / "ap_key.json").exists()
+
+
+class EchoBus(WireBus):
+    """An RS-485 adapter whose receiver stays on while it sends: the request comes back (its 8
+    bytes), then, after the meter's latency, the reply."""
+
+    def write(self, data):
+        n = super().write(data)
+        if self.sched:
+            self.sched[:0] = [(self.t + (i + 1) * self.char_ms, b) for i, b in enumerate(bytes(data))]
+        return n
+
+
+@pytest.mark.parametrize("regmap", [SDM120, SDM630])
+def test_the_echo_of_the_request_before_the_reply_is_skipped(regmap):
+    # Before (even with the reply found after a byte of noise): the echo's first 5 bytes made a
+    # complete "frame" that failed its CRC before the reply had begun, and the reply's bytes were
+    # thrown away: 0 readings in 5 s, 15 CRC errors. A bad frame is judged once the bus is quiet
+    # (the retry waited for that anyway), so the reply after it is read.
+    bus = EchoBus(9600, {1: METER})
+    master = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
+    src = ModbusSource(master, regmap, 1, interval_ms=1000)
+    assert run(bus, [src], 5) == [5] and src.ok and master.crc_errors == 0
+    assert bus.collisions == 0 and bus.requests == 5 * len(regmap["reads"])
+
+
+def test_a_burst_of_noise_before_the_reply_is_skipped():
+    bus = NoisyBus(9600, {1: METER}, bytes(12))            # 12 bytes of 0x00: two "frames" that fail
+    master = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
+    src = ModbusSource(master, SDM630, 1, interval_ms=1000)
+    assert run(bus, [src], 5) == [5] and src.amps == [32.0, 31.0, 30.0] and master.crc_errors == 0

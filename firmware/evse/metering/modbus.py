@@ -262,24 +262,38 @@ class ModbusMaster:
             self.error = None
             return None
         if r == EXCEPTION:
-            code = self.exception_code = rx[s + 2]
-            why = "exception %d (%s)" % (code, EXCEPTION_NAMES.get(code, "?"))
-            if code == 5 or code == 6:  # acknowledge, busy: "retransmit later" (Modbus application protocol 7)
-                return why
-            self.state = FAILED
-            self.error = why
-            return None
-        if r == BAD_CRC:
-            self.crc_errors += 1
-            return "crc error"
-        if r == MISMATCH:
-            return "unexpected reply"
+            return self._exception(rx[s + 2])
+        if r == BAD_CRC or r == MISMATCH:
+            return self._bad_frame(r, now_ms)
         if self._diff(now_ms, self._sent_ms) >= self.timeout_ms:
             if self._n and self._diff(now_ms, self._rx_ms) < QUIET_MS:
                 return None             # a reply still coming (slow baud): waited for, never talked over
             self.timeouts += 1
             return "timeout" if self._n == 0 else "short reply"
         return None
+
+    def _exception(self, code):
+        """An exception reply: FAILED (None), or for 5 ACKNOWLEDGE and 6 SERVER DEVICE BUSY the
+        reason, to ask again once the bus is quiet ("retransmit later": Modbus application
+        protocol 1.1b3, section 7)."""
+        self.exception_code = code
+        why = "exception %d (%s)" % (code, EXCEPTION_NAMES.get(code, "?"))
+        if code == 5 or code == 6:
+            return why
+        self.state = FAILED
+        self.error = why
+        return None
+
+    def _bad_frame(self, r, now_ms):
+        """A frame that fails its CRC (or is another's): judged once the bus is quiet, so that a
+        reply after it (an echo of the request, a burst of noise) is still read; None meanwhile."""
+        if self._diff(now_ms, self._rx_ms) < QUIET_MS and self._n < len(self._rx) \
+                and self._diff(now_ms, self._sent_ms) < self.timeout_ms:
+            return None
+        if r == MISMATCH:
+            return "unexpected reply"
+        self.crc_errors += 1
+        return "crc error"
 
     def _fail_or_retry(self, why, now_ms):
         self.error = why
