@@ -10,7 +10,7 @@ from ocpp_cs import CentralSystem, call
 from host_tests import test_ocpp_cs
 from host_tests.test_ocpp_cs import booted, charge_session, run, fast_reconnect  # noqa: F401 (fixture)
 from evse.metering.energy import Energy
-from evse.ocpp import websocket
+from evse.ocpp import connection, websocket
 
 
 def registers(cs):
@@ -101,6 +101,7 @@ class Blackhole:
 
     def __init__(self, port):
         self.port, self.silent, self.listen = port, False, 0
+        self.late_s = 0              # bytes to the charger arrive this late (a reader held up)
 
     async def start(self):
         self.server = await asyncio.start_server(self._conn, "127.0.0.1", 0)
@@ -111,15 +112,19 @@ class Blackhole:
         if self.silent:              # a new connection gets no further than its SYN-ACK
             await asyncio.sleep(3600)
         ur, uw = await asyncio.open_connection("127.0.0.1", self.port)
-        await asyncio.gather(self._pump(r, uw), self._pump(ur, w), return_exceptions=True)
+        await asyncio.gather(self._pump(r, uw), self._pump(ur, w, True), return_exceptions=True)
 
-    async def _pump(self, r, w):
+    async def _pump(self, r, w, to_charger=False):
         while True:
             data = await r.read(4096)
             if not data:
                 w.close()
                 return
-            if not self.silent:      # silent: the bytes vanish, the sockets stay open
+            if self.silent:          # silent: the bytes vanish, the sockets stay open
+                continue
+            if to_charger and self.late_s:
+                asyncio.get_running_loop().call_later(self.late_s, w.write, data)   # in order
+            else:
                 w.write(data)
                 await w.drain()
 
@@ -136,6 +141,7 @@ def test_a_link_that_goes_silent_is_offline_within_ping_interval_and_a_pong_time
     stay "connected" until some CALL of its own times out an hour later; and when the path comes
     back it reconnects and the StartTransaction of a session begun meanwhile goes out."""
     monkeypatch.setattr(websocket, "CONNECT_TIMEOUT_S", 2)   # a dial into the silent path gives up sooner
+    monkeypatch.setattr(connection, "PONG_MIN_MS", 2000)     # the pong's wait at its 2 s interval (10 s on boards)
 
     async def main():
         cs = CentralSystem(heartbeat=3600)
@@ -161,6 +167,29 @@ def test_a_link_that_goes_silent_is_offline_within_ping_interval_and_a_pong_time
         hole.silent = False                               # the path is back
         start = (await cs.wait_action("StartTransaction", timeout=15))[-1]
         assert start["idTag"] == "FREE"
+        await rig.kill()
+        hole.stop()
+        await cs.stop()
+    run(main())
+
+
+def test_pongs_that_come_late_at_a_short_ping_interval_do_not_end_a_live_link(tmp_path):
+    """WebSocketPingInterval 1 s and every byte to the charger 3 s late (on a board: the reader held
+    by a slow handler, a congested uplink). The Pongs come, late: the link is alive and stays up; a
+    Pong is awaited at least PONG_MIN_MS (10 s), not one ping interval."""
+    async def main():
+        cs = CentralSystem(heartbeat=3600)
+        await cs.start()
+        hole = await Blackhole(cs.port).start()
+        rig = await booted(cs, tmp_path, ocpp_url="ws://127.0.0.1:%d/ocpp" % hole.listen,
+                           config={"WebSocketPingInterval": 1})
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        hole.late_s = 3
+        t0 = asyncio.get_running_loop().time()
+        while rig.svc.connected and asyncio.get_running_loop().time() - t0 < 8:
+            await asyncio.sleep(0.05)
+        assert rig.svc.connected, "a live link with late pongs called dead after %.1f s" % (
+            asyncio.get_running_loop().time() - t0)
         await rig.kill()
         hole.stop()
         await cs.stop()

@@ -15,6 +15,8 @@ CLIENT_KEY = "client_key.pem"
 CERTS = "certs"                  # the installed certificates (security.py), DER, one file each
 CS_ROOT = "cs-"                  # a CentralSystemRootCertificate's file name begins so
 CALL_TIMEOUT_MS = 30000  # no answer to a CALL within this: the connection is considered dead
+PONG_MIN_MS = 10000      # a Pong is awaited at least this long: a slow handler (1.2 s of certificate
+# checks on a Pico) holds the reader, and a short WebSocketPingInterval must not call a live link dead
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
 BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval
@@ -370,13 +372,14 @@ async def _session(svc, ws):
 async def _keepalive(svc, ws, now, last_ping):
     """A WebSocket Ping every WebSocketPingInterval; the link is dead (WebSocketError: the session
     ends, the charge point is offline and queues) when a Ping has had no Pong (RFC 6455 5.5.3)
-    within that interval, at most CALL_TIMEOUT_MS: a path that went silent without closing (a NAT
-    time-out, a router reboot) is noticed within two intervals, not at the next CALL's time-out."""
+    within that interval (at least PONG_MIN_MS, at most CALL_TIMEOUT_MS): a path that went silent
+    without closing (a NAT time-out, a router reboot) is noticed then, not at the next CALL's
+    time-out."""
     ping = svc.config.get("WebSocketPingInterval")
     if not ping:
         return last_ping
     sent = getattr(ws, "pinged", None)   # the oldest Ping without a Pong (websocket.py)
-    if sent is not None and svc.ticks_diff(now, sent) >= min(ping * 1000, CALL_TIMEOUT_MS):
+    if sent is not None and svc.ticks_diff(now, sent) >= min(max(ping * 1000, PONG_MIN_MS), CALL_TIMEOUT_MS):
         raise websocket.WebSocketError("no pong in %d s" % (svc.ticks_diff(now, sent) // 1000))
     if svc.ticks_diff(now, last_ping) < ping * 1000:
         return last_ping
