@@ -39,6 +39,12 @@ def refused(errors):
     return "; ".join(out)
 
 
+def masked(cfg):
+    """The settings with each password (a *_password key) as "(set)" or "": they are write-only,
+    as on the web (a session's log, a screen at the USB port)."""
+    return dict((k, ("(set)" if v else "") if k.endswith("_password") else v) for k, v in cfg.items())
+
+
 def prefix_id(head):
     """The id of a line cut at MAX_LINE or not JSON, when it came whole before the cut or the
     slip (evsectl sends it first), so the host can match the error to its request; None otherwise."""
@@ -343,8 +349,8 @@ class Console:
 
     def _cmd_settings(self, req, now):
         app = self.app
-        r = {"settings": app.cfg, "errors": app.settings_errors, "live": list(LIVE_KEYS),
-             "pending": self._pending()}
+        r = {"settings": masked(app.cfg), "errors": app.settings_errors, "live": list(LIVE_KEYS),
+             "pending": masked(self._pending())}
         if req.get("schema"):
             r["schema"] = {k: [v[1], settings.choices(k)] if v[0] is str else list(v[1:])
                            for k, v in settings.SCHEMA.items()}
@@ -359,6 +365,8 @@ class Console:
 
     def _cmd_set(self, req, now):
         values = req.get("values")
+        if isinstance(values, dict):     # "(set)": a password as `settings` shows it, kept as it is
+            values = dict((k, v) for k, v in values.items() if not (k.endswith("_password") and v == "(set)"))
         if not isinstance(values, dict) or not values:
             raise ValueError("values must be a non-empty object of settings")
         bad = []
@@ -370,7 +378,7 @@ class Console:
         cfg = self._merged(values)
         settings.save(self.app.settings_path, cfg)    # OSError: reply says so, nothing applied
         reboot = self._apply(values, cfg)
-        r = {"saved": {k: cfg[k] for k in values}, "reboot": reboot}
+        r = {"saved": masked(dict((k, cfg[k]) for k in values)), "reboot": reboot}
         board = self.app.charger.limits[V.SRC_BOARD]    # (every face's set: the REST API's too)
         if "max_current" in values and cfg["max_current"] * 10 > board:
             r["warning"] = "max_current: this board's rating caps the current at %g A" % (board / 10)

@@ -34,8 +34,6 @@ IDLE_S = 10                      # a client silent this long in a request is dro
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 UPLOAD_MAX = 512 * 1024          # a firmware bundle (evse.services.webfw), streamed to flash: more than
                                  # the whole firmware as .mpy (about 170 KB)
-PASSWORD_KEYS = ("ocpp_password", "web_password", "mqtt_password", "wifi_password",
-                 "wifi_ap_password")     # write-only: never sent back
 
 
 def view(st):
@@ -68,15 +66,6 @@ def same(a, b):
     for i in range(len(a)):
         r |= ord(a[i]) ^ ord(b[i % len(b)]) if b else 1
     return r == 0
-
-
-def _masked(cfg):
-    """The settings with each password as "(set)" or "": they are write-only."""
-    cfg = dict(cfg)
-    for k in PASSWORD_KEYS:
-        if k in cfg:
-            cfg[k] = "(set)" if cfg[k] else ""
-    return cfg
 
 
 def _credentials(req):
@@ -399,21 +388,13 @@ class Web:
         bad = await self._check(req)
         if bad is not None:
             return bad
-        if req.method == "GET":
-            r, code = self._ask({"cmd": SETTINGS_CMD, "schema": True})
-            r["settings"] = _masked(r["settings"])
-            r["pending"] = _masked(r.get("pending") or {})
-            return r, code
+        if req.method == "GET":         # each password "(set)" or "" (the console's; "(set)" sent back keeps it)
+            return self._ask({"cmd": SETTINGS_CMD, "schema": True})
         try:
             values = _body(req).get("values")
         except ValueError as e:
             return _error(400, str(e))
-        if isinstance(values, dict):                # "(set)": a password as GET shows it, kept as it is
-            values = dict((k, v) for k, v in values.items() if not (k in PASSWORD_KEYS and v == "(set)"))
-        r, code = self._ask({"cmd": "set", "values": values})
-        if "saved" in r:                            # the reply, like GET, never carries a password back
-            r["saved"] = _masked(r["saved"])
-        return r, code
+        return self._ask({"cmd": "set", "values": values})
 
     async def _log(self, req):
         return await self._read(req, "log")
