@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 import struct
+import sys
 
 DNS_PORT = 53
 LOOKUP_MS = 4000         # no answer in this time: the lookup failed (the connection retries later)
@@ -128,9 +129,35 @@ async def open_stream(host, port, ctx=None, dns_server=None, name=None):
     is looked up in steps first: open_connection's own getaddrinfo would stop every task, control
     tick included, until the answer."""
     addr = host if dns_server is None or ":" in host else await lookup(host, dns_server(), DNS_PORT)
+    if sys.implementation.name == "micropython":
+        return _stream(addr, port, ctx, name or host)
     if ctx is None:
         return await asyncio.open_connection(addr, port)
     return await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=name or host)
+
+
+def _stream(addr, port, ctx, name):
+    """MicroPython's open_connection, whose socket a cancel (its caller's timeout: a host that never
+    answers the SYN) or a failed connect() left open, a file descriptor lost each time. Here the
+    socket is closed on every failure, and its caller's first drain() waits until TCP is up (as
+    open_connection did before it returned); its caller closes the stream when that fails."""
+    from errno import EINPROGRESS         # the port's own number (115 on the unix port)
+    ai = socket.getaddrinfo(addr, port, 0, socket.SOCK_STREAM)[0]
+    s = socket.socket(ai[0], ai[1], ai[2])
+    try:
+        s.setblocking(False)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            if e.errno != EINPROGRESS:     # the connection is under way
+                raise
+        if ctx is not None:
+            s = ctx.wrap_socket(s, server_hostname=name, do_handshake_on_connect=False)
+            s.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
+    return asyncio.StreamReader(s), asyncio.StreamWriter(s)    # MicroPython's Stream, both of them
 
 
 async def close_stream(writer):
