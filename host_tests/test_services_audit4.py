@@ -51,3 +51,17 @@ def test_evsectl_settings_prints_no_password(tmp_path):
     rc = ctl.main(["--port", "test", "--timeout", "2", "settings"], out=out, stream=RigPort(rig))
     assert rc == ctl.EXIT_OK and SECRETS["web_password"] not in out.getvalue()
     assert 'web_password     "(set)"' in out.getvalue()
+
+
+# --- 5. text above U+FFFF from evsectl ----------------------------------------------------------------
+# Python's json.dumps writes "😀" as "\ud83d\ude00"; MicroPython's json never joins the pair and saved
+# bytes that are no UTF-8, sent back in a reply the host could not read (upy/test_services_audit4_upy.py).
+# The console refuses such escapes now; evsectl sends the character itself, as UTF-8.
+
+def test_evsectl_sets_text_above_u_ffff_as_utf8(tmp_path):
+    rig = Rig(config={"max_current": 20}, flash_dir=str(tmp_path))
+    rig.run(1.0)
+    out = io.StringIO()
+    rc = ctl.main(["--port", "test", "--timeout", "2", "set", "serial=SN\U0001f600"], out=out, stream=RigPort(rig))
+    assert rc == ctl.EXIT_OK, out.getvalue()
+    assert S.load(rig.app.settings_path)[0]["serial"] == "SN\U0001f600"

@@ -1,3 +1,6 @@
+# upy-heap: 384k
+# (not a board budget: the connects below run with the collector off, so that no finaliser closes a
+# socket behind the firmware's back; the heap a board holds is test_boot_heap_upy's)
 # The fourth services audit's board behaviour, on both interpreters: a host that never answers the
 # connection (a broker or central system switched off behind a router that drops its packets: a
 # black hole) is given up at each connect timeout, and each try closes its socket. On MicroPython's
@@ -7,6 +10,7 @@
 # garbage collector at best. OCPP's WebSocket and HTTP client open theirs the same way.
 import asyncio
 import gc
+import json
 import os
 import socket
 
@@ -14,7 +18,9 @@ from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
 from tools.sim.rig import Rig
 from evse.ocpp import http, websocket
+from evse.services import console as C
 from evse.services import mqtt as M
+from evse.services import settings as S
 
 import upytest
 
@@ -107,6 +113,71 @@ def test_downloads_cut_by_their_timeout_leave_no_socket_open():
     http.TIMEOUT_S = TIMEOUT_S
     n = leaked(lambda port: lambda: http.download("http://127.0.0.1:%d/fw.bin" % port, "/tmp/evse-fw-hole.bin", 100))
     assert n == 0, "%d sockets left open" % n
+
+
+
+# --- a console request with \uD800-\uDFFF escapes ---------------------------------------------------
+# Python's json.dumps (evsectl's, a script's) writes each character above U+FFFF as a pair of
+# escapes, "\ud83d\ude00"; a lone one is half a character. MicroPython's json turned each half into
+# three bytes that are no UTF-8 (ED A0 80 ...): the reply's id, an id tag or a saved serial came back
+# so, and a host's JSON could not read the reply (evsectl then said "no reply", exit 3).
+
+class Mem:
+    def __init__(self):
+        self.rx = b""
+        self.tx = b""
+
+    def read(self, n):
+        if not self.rx:
+            return None
+        d, self.rx = self.rx[:n], self.rx[n:]
+        return d
+
+    def write(self, data):
+        self.tx += bytes(data)
+        return len(data)
+
+
+def _console():
+    rig = Rig(config={"max_current": 32})
+    s = Mem()
+    C.attach(rig.app, s)
+    rig.run(1.0)
+    s.tx = b""
+    return rig, s
+
+
+def _replies(rig, s, lines):
+    s.rx += b"".join(x + b"\n" for x in lines)
+    rig.run(0.5)
+    out = [x for x in s.tx.split(b"\n") if x.strip() and b'"ev"' not in x]
+    s.tx = b""
+    for x in out:      # UTF-8 has no ED A0..BF (a UTF-16 half's code point); MicroPython's decode lets it by
+        assert all(x[i + 1] < 0xA0 for i in range(len(x) - 1) if x[i] == 0xED), x
+    return [json.loads(x.decode()) for x in out]
+
+
+def test_half_characters_are_refused_and_every_reply_is_utf8():
+    rig, s = _console()
+    r = _replies(rig, s, [b'{"cmd": "help", "id": "\\ud800"}',
+                          b'{"id": 2, "cmd": "authorize", "id_tag": "\\udc00tag"}',
+                          b'{"id": 3, "cmd": "set", "values": {"serial": "SN\\ud83d\\ude00"}}'])
+    assert [(x.get("id"), x["ok"]) for x in r] == [(None, False), (2, False), (3, False)], r
+    assert all("UTF-8" in x["error"] for x in r), r
+    assert S.load(rig.app.settings_path)[0]["serial"] == "" and rig.app.console.id_tag is None
+    # the character itself, as UTF-8 (evsectl sends it so), and an escaped backslash before "ud800"
+    r = _replies(rig, s, [b'{"id": 4, "cmd": "set", "values": {"serial": "SN\xf0\x9f\x98\x80", "model": "a\\\\ud800"}}'])
+    assert r[0]["ok"] and r[0]["saved"] == {"serial": "SN\U0001f600", "model": "a\\ud800"}, r
+
+
+
+def test_the_rest_api_refuses_half_characters_too():
+    from test_web_upy import Bench
+    web = Bench()
+    web.login()
+    code, r = web.call("PUT", "settings", b'{"values": {"serial": "SN\\ud83d\\ude00"}}')
+    assert code == 400 and "UTF-8" in r["error"], (code, r)
+    assert S.load(web.rig.app.settings_path)[0]["serial"] == ""
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ class Link:
             rid = self._next_id
         req = {"id": rid, "cmd": cmd}     # id first: an over-long line's error still carries it
         req.update(args)
-        self._sent = json.dumps(req).encode()
+        self._sent = json.dumps(req, ensure_ascii=False).encode()   # U+10000 and up as UTF-8: no \ud83d pair
         self.echoed = False
         self.s.write(self._sent + b"\n")
         until = time.monotonic() + (self.timeout if timeout is None else timeout)

@@ -1,6 +1,7 @@
 # The OCPP Basic auth password and security profile rules (OCPP 1.6 security whitepaper) and the
 # Wi-Fi name and password rules, apart from limits.py: only a URL, a password or a Wi-Fi value that
 # is set needs them (settings, OCPP, the web's password), so a charger with none never loads them.
+# And what the console's `settings` shows of the passwords, and the text it takes: loaded when asked.
 from micropython import const
 
 # --- OCPP Basic auth password (OCPP 1.6 security whitepaper, profiles 1 and 2) ---
@@ -58,4 +59,31 @@ def wifi_error(key, v):
         return None
     if not 8 <= len(v) <= 63 or [c for c in v if not " " <= c <= "~"]:
         return "a WPA2 password has 8-63 characters, each ASCII space to ~"
+    return None
+
+
+def masked(cfg, sent=False):
+    """The settings with each password (a *_password key) as "(set)" or "": they are write-only,
+    as on the web (a session's log, a screen at the USB port). sent: the values of a `set`, without
+    each password sent as "(set)" (as `settings` shows it: kept as it is)."""
+    if sent:
+        return dict((k, v) for k, v in cfg.items() if not (k.endswith("_password") and v == "(set)"))
+    return dict((k, ("(set)" if v else "") if k.endswith("_password") else v) for k, v in cfg.items())
+
+
+def surrogate(raw):
+    """Why the console refuses JSON text (bytes) holding a \\uD800-\\uDFFF escape, or None. One is
+    half of a UTF-16 pair (Python's json.dumps writes two for each character above U+FFFF), and
+    MicroPython's json never joins a pair: each half became three bytes that are no UTF-8, saved so
+    and sent back so to hosts (the reply's id too) whose JSON cannot read them."""
+    low = raw.lower()
+    i = low.find(b"\\ud")
+    while i >= 0:
+        j = i
+        while j and low[j - 1] == 92:     # an escaped backslash before it: text, no escape
+            j -= 1
+        c = low[i + 3:i + 4]
+        if (i - j) % 2 == 0 and c and c in b"89abcdef":
+            return "a \\uD800-\\uDFFF escape is half a character: send the text as UTF-8"
+        i = low.find(b"\\ud", i + 3)
     return None

@@ -39,12 +39,6 @@ def refused(errors):
     return "; ".join(out)
 
 
-def masked(cfg):
-    """The settings with each password (a *_password key) as "(set)" or "": they are write-only,
-    as on the web (a session's log, a screen at the USB port)."""
-    return dict((k, ("(set)" if v else "") if k.endswith("_password") else v) for k, v in cfg.items())
-
-
 def prefix_id(head):
     """The id of a line cut at MAX_LINE or not JSON, when it came whole before the cut or the
     slip (evsectl sends it first), so the host can match the error to its request; None otherwise."""
@@ -244,10 +238,17 @@ class Console:
 
     def handle(self, line, now_ms):
         """One request line (bytes or str): validated whole before anything changes."""
+        raw = line if isinstance(line, bytes) else line.encode()
+        if b"\\u" in raw:               # an escape: loaded only then (it costs heap)
+            from ..core.credentials import surrogate
+            why = surrogate(raw)
+            if why:
+                self._error(prefix_id(raw), why)
+                return
         try:
             req = json.loads(line)
         except Exception:
-            self._error(prefix_id(line) if isinstance(line, bytes) else None, "not JSON")
+            self._error(prefix_id(raw), "not JSON")
             return
         self.send(self.answer(req, now_ms), True)
 
@@ -349,6 +350,7 @@ class Console:
 
     def _cmd_settings(self, req, now):
         app = self.app
+        from ..core.credentials import masked      # loaded when asked: it costs heap
         r = {"settings": masked(app.cfg), "errors": app.settings_errors, "live": list(LIVE_KEYS),
              "pending": masked(self._pending())}
         if req.get("schema"):
@@ -365,8 +367,9 @@ class Console:
 
     def _cmd_set(self, req, now):
         values = req.get("values")
+        from ..core.credentials import masked
         if isinstance(values, dict):     # "(set)": a password as `settings` shows it, kept as it is
-            values = dict((k, v) for k, v in values.items() if not (k.endswith("_password") and v == "(set)"))
+            values = masked(values, True)
         if not isinstance(values, dict) or not values:
             raise ValueError("values must be a non-empty object of settings")
         bad = []

@@ -91,6 +91,11 @@ def _body(req):
     raw = req.body
     if not raw:
         return {}
+    if b"\\u" in raw:                   # half a UTF-16 pair: as the console (core/credentials.py)
+        from ..core.credentials import surrogate
+        why = surrogate(raw)
+        if why:
+            raise ValueError(why)
     try:
         obj = json.loads(raw.decode())
     except Exception:
