@@ -1,12 +1,17 @@
 """The fourth audit of the services (the console, the settings as they are shown, MQTT and Home
 Assistant) as bench scenarios: each failed on the firmware as it was."""
+import asyncio
 import io
 import json
 
-from host_tests.test_console import ask, make
+from mqtt_broker import Broker, Subscriber, need_mosquitto
+from test_mqtt_bench import Bench, run
+from host_tests.test_console import MemStream, ask, make
 from host_tests.test_evsectl import RigPort
 from tools.evsectl import __main__ as ctl
 from tools.sim.rig import Rig
+from evse.services import console as C
+from evse.services import ha
 from evse.services import settings as S
 
 SECRETS = {"web_password": "another-password-42", "mqtt_password": "topsecret-42",
@@ -65,3 +70,39 @@ def test_evsectl_sets_text_above_u_ffff_as_utf8(tmp_path):
     rc = ctl.main(["--port", "test", "--timeout", "2", "set", "serial=SN\U0001f600"], out=out, stream=RigPort(rig))
     assert rc == ctl.EXIT_OK, out.getvalue()
     assert S.load(rig.app.settings_path)[0]["serial"] == "SN\U0001f600"
+
+
+# --- 2. MQTT switched off: the charger stayed in Home Assistant for ever ----------------------------
+# Home Assistant's MQTT discovery: an empty (retained) payload on an entity's config topic removes it.
+# Clearing mqtt_url (for the next boot) left the twelve configs retained: after the reboot nothing of
+# MQTT runs, and Home Assistant showed the device unavailable (the will's "offline") for ever, its
+# last states kept by the broker. ESPurna and EMS-ESP clear their configs when the installer turns
+# Home Assistant off; so does the charger now, while it is still connected, then ends with DISCONNECT.
+
+def test_mqtt_switched_off_removes_the_charger_from_home_assistant(tmp_path):
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+    prefix = "garage/evse"
+    configs = [ha.config(prefix, {}, e)[0] for e in ha.ENTITIES]
+
+    async def main():
+        a = await Bench(broker.port, tmp_path, mqtt_prefix=prefix).start()
+        try:
+            await a.until(lambda: a.svc.connects == 1 and a.svc.sent and not a.svc.wake.is_set(), 100,
+                          "connected, all announced")
+            con = C.Console(a.app, MemStream())
+            r = con.answer({"cmd": "set", "values": {"mqtt_url": ""}}, 0)
+            assert r["ok"] and r["reboot"] == ["mqtt_url"], r
+            await a.until(lambda: not a.svc.running and not a.svc.connected, 100, "MQTT ended")
+        finally:
+            await a.stop()
+        late = await Subscriber(broker.port).start()          # Home Assistant restarting
+        await asyncio.sleep(1.0)
+        held = [(t, p) for t, p, retained in late.msgs if t.startswith(prefix + "/") or t in configs]
+        await late.close()
+        assert not held, held         # no config (no entity), no state, no "offline" status
+
+    try:
+        run(main())
+    finally:
+        broker.stop()

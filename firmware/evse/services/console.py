@@ -420,6 +420,8 @@ class Console:
                 if k in blocked:
                     blocked[k] = "%s: saved; applies after a reboot" % k
         app.charger.settings_fault(settings.reason(blocked))
+        if "mqtt_url" in values and not cfg["mqtt_url"] and app.mqtt is not None:
+            app.mqtt.forget()            # MQTT off: the charger leaves Home Assistant while connected
         return reboot
 
     def _cmd_reboot(self, req, now):

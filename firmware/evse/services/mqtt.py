@@ -102,6 +102,7 @@ class MqttService:
         self._due_ms = None
         self._ping = False
         self._discover = False
+        self._forget = False          # MQTT switched off: leave Home Assistant and the broker (forget)
         self._rating = cfg.get("max_current")   # the number's max announced (a live setting)
         self.errors = []             # refusals not yet said on <prefix>/error
         self._ip = None               # the broker's name looked up (see _address)
@@ -163,6 +164,15 @@ class MqttService:
 
     def stop(self):
         self.running = False
+        self.wake.set()
+
+    def forget(self):
+        """MQTT switched off (mqtt_url cleared; it applies at the next boot, after which nothing of
+        MQTT runs): now, or at the next connection, an empty retained payload on each discovery
+        config (Home Assistant's MQTT discovery: it removes the entity), state and the status topic,
+        then DISCONNECT (no will), and the service ends. Before, the device stayed in Home
+        Assistant, unavailable for ever, and the broker kept its last states."""
+        self._forget = True
         self.wake.set()
 
     async def _address(self):
@@ -246,6 +256,14 @@ class MqttService:
                 t.cancel()
 
     async def _send(self, writer):
+        if self._forget:
+            from . import ha
+            for topic in ha.forgotten(self.prefix, "", DISCOVERY_PREFIX):
+                writer.write(W.publish(topic, b"", True))
+            writer.write(W.DISCONNECT)
+            await writer.drain()
+            self.running = False
+            return
         if self._discover:
             self._discover = False
             await self._send_discovery(writer)

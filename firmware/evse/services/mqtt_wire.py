@@ -9,6 +9,7 @@ PUBLISH = 0x30
 SUBSCRIBE = 0x82          # reserved flags 0010 (section 3.8.1)
 SUBACK = 0x90
 PINGREQ = b"\xc0\x00"
+DISCONNECT = b"\xe0\x00"   # section 3.14: a clean end, the will discarded
 MAX_REMAINING = 268435455  # section 2.2.3: four bytes of remaining length
 
 # CONNACK return codes, section 3.2.2.3
