@@ -142,7 +142,7 @@ def _stream(addr, port, ctx, name):
     socket is closed on every failure, and its caller's first drain() waits until TCP is up (as
     open_connection did before it returned); its caller closes the stream when that fails."""
     from errno import EINPROGRESS         # the port's own number (115 on the unix port)
-    ai = socket.getaddrinfo(addr, port, 0, socket.SOCK_STREAM)[0]
+    ai = socket.getaddrinfo(addr, port, 0, getattr(socket, "SOCK_STREAM", 1))[0]    # the Pico stubs lack it
     s = socket.socket(ai[0], ai[1], ai[2])
     try:
         s.setblocking(False)
