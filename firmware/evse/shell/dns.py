@@ -130,17 +130,18 @@ async def open_stream(host, port, ctx=None, dns_server=None, name=None):
     tick included, until the answer."""
     addr = host if dns_server is None or ":" in host else await lookup(host, dns_server(), DNS_PORT)
     if sys.implementation.name == "micropython":
-        return _stream(addr, port, ctx, name or host)
+        return await _stream(addr, port, ctx, name or host)
     if ctx is None:
         return await asyncio.open_connection(addr, port)
     return await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=name or host)
 
 
-def _stream(addr, port, ctx, name):
+async def _stream(addr, port, ctx, name):
     """MicroPython's open_connection, whose socket a cancel (its caller's timeout: a host that never
     answers the SYN) or a failed connect() left open, a file descriptor lost each time. Here the
-    socket is closed on every failure, and its caller's first drain() waits until TCP is up (as
-    open_connection did before it returned); its caller closes the stream when that fails."""
+    socket is closed on every failure; TCP is up when it returns (polled every POLL_MS, as
+    open_connection waited for it), and its caller closes the stream when a later step fails."""
+    import select
     from errno import EINPROGRESS         # the port's own number (115 on the unix port)
     ai = socket.getaddrinfo(addr, port, 0, getattr(socket, "SOCK_STREAM", 1))[0]    # the Pico stubs lack it
     s = socket.socket(ai[0], ai[1], ai[2])
@@ -151,6 +152,10 @@ def _stream(addr, port, ctx, name):
         except OSError as e:
             if e.errno != EINPROGRESS:     # the connection is under way
                 raise
+        p = select.poll()
+        p.register(s, select.POLLOUT)
+        while not p.poll(0):             # connected, or refused (said by the first write)
+            await asyncio.sleep(POLL_MS / 1000)
         if ctx is not None:
             s = ctx.wrap_socket(s, server_hostname=name, do_handshake_on_connect=False)
             s.setblocking(False)
