@@ -9,6 +9,7 @@ from test_mqtt_bench import Bench, run
 from host_tests.test_console import MemStream, ask, make
 from host_tests.test_evsectl import RigPort
 from tools.evsectl import __main__ as ctl
+from tools.sim.drive import Drive
 from tools.sim.rig import Rig
 from evse.services import console as C
 from evse.services import ha
@@ -101,6 +102,35 @@ def test_mqtt_switched_off_removes_the_charger_from_home_assistant(tmp_path):
         held = [(t, p) for t, p, retained in late.msgs if t.startswith(prefix + "/") or t in configs]
         await late.close()
         assert not held, held         # no config (no entity), no state, no "offline" status
+
+    try:
+        run(main())
+    finally:
+        broker.stop()
+
+
+# --- 6. the limit's number ran past the board's rating --------------------------------------------------
+# max_current 40 on a 32 A board (boards/esp32_devkitc.py, MAX_CURRENT_A 32): the number was announced
+# 0-40 A; Home Assistant's slider took 33-40 A, the charger offered 32 and the slider jumped back.
+
+def test_the_limits_number_ends_at_the_boards_rating(tmp_path):
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+    topic = ha.config("garage/evse", {}, [e for e in ha.ENTITIES if e[0] == "current_limit"][0])[0]
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+        a = Bench(broker.port, tmp_path)
+        a.d = Drive(config={"max_current": 40, "mqtt_url": "mqtt://127.0.0.1:%d" % broker.port,
+                            "mqtt_prefix": "garage/evse"}, board="esp32_devkitc", flash_dir=str(tmp_path))
+        a.app, a.svc, a.world = a.d.app, a.d.app.mqtt, a.d.world
+        await a.start()
+        try:
+            await a.until(lambda: sub.last(topic), 100, "the number announced")
+            assert json.loads(sub.last(topic))["max"] == 32
+        finally:
+            await a.stop()
+            await sub.close()
 
     try:
         run(main())

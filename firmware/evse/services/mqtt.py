@@ -296,7 +296,11 @@ class MqttService:
             if old:
                 for topic in ha.forgotten(old, self.prefix, DISCOVERY_PREFIX):
                     writer.write(W.publish(topic, b"", True))
-        for topic, payload in ha.configs(self.prefix, self.cfg, DISCOVERY_PREFIX):
+        cfg = self.cfg
+        rating = getattr(self.app.board, "MAX_CURRENT_A", None)
+        if rating and (cfg.get("max_current") or 0) > rating:   # the limit's number ends at the board's
+            cfg = dict(cfg, max_current=rating)                 # rating too: no amps it never offers
+        for topic, payload in ha.configs(self.prefix, cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
             await asyncio.sleep(0)            # the control loop runs between two payloads
