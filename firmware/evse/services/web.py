@@ -156,7 +156,7 @@ class Web:
         self.tokens = []
         self._pw = app.cfg["web_password"]
         self.ws_clients = 0
-        self.failing = 0                             # wrong passwords waiting for their answer
+        self.guessing = asyncio.Lock()               # one password judged at a time (_guess)
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = _Http()
@@ -263,25 +263,27 @@ class Web:
             for t in self.tokens:
                 if same(t, cred):
                     return None
-        elif scheme == "basic":
+        given = None
+        if scheme == "basic":
             try:
                 user_pw = binascii.a2b_base64(cred).decode()
             except Exception:
                 user_pw = ""
-            if ":" in user_pw and same(user_pw[user_pw.find(":") + 1:], pw):   # RFC 7617 2: user:password
-                return None
-        if req.headers.get("Authorization"):
-            await self._slow()
+            if ":" in user_pw:                                  # RFC 7617 2: user:password
+                given = user_pw[user_pw.find(":") + 1:]
+        if req.headers.get("Authorization") and await self._guess(given, pw):
+            return None
         return _denied("log in first: POST %s/login, or HTTP Basic auth" % API)
 
-    async def _slow(self):
-        """A wrong password's answer: FAIL_DELAY_S after the one before it, guesses sent in parallel
-        too (each waits its place in the queue). An await: the control loop runs on."""
-        self.failing += 1
-        try:
-            await asyncio.sleep(FAIL_DELAY_S * self.failing)
-        finally:
-            self.failing -= 1
+    async def _guess(self, given, pw):
+        """Whether given is pw, judged one guess at a time, a wrong one holding the next FAIL_DELAY_S:
+        guesses sent in parallel are judged one a second, the right one among them too (its answer
+        as late as theirs). An await: the control loop runs on."""
+        async with self.guessing:
+            if given is not None and same(given, pw):
+                return True
+            await asyncio.sleep(FAIL_DELAY_S)
+        return False
 
     async def _login(self, req):
         pw = self._password()
@@ -293,8 +295,7 @@ class Web:
             return _error(400, str(e))
         if not isinstance(given, str):
             return _error(400, "password must be given as a string")
-        if not same(given, pw):
-            await self._slow()
+        if not await self._guess(given, pw):
             return _denied("wrong password")
         tok = binascii.hexlify(os.urandom(16)).decode()
         self.tokens.append(tok)
