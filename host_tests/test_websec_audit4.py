@@ -3,6 +3,7 @@ ASVS 4.0; docs/web.md, "Who may do what"): each test a bench scenario that faile
 before its fix."""
 import asyncio
 import binascii
+import json
 import time
 
 from test_web_upy import PW, Bench
@@ -63,3 +64,56 @@ def test_a_login_in_a_burst_of_wrong_ones_waits_its_turn_too():
         W.FAIL_DELAY_S = 0
     assert [r[1] for r in rs] == [401] * 4 + [200] and rs[-1][2]["token"]
     assert rs[-1][0] >= 4 * 0.2 * 0.9, rs
+
+
+def _cross_site(port, origin):
+    """What a page at origin gets from the charger in the owner's browser: the first WebSocket
+    message (or the refusal's status), and POST /api/v1/disable with the Basic auth a browser
+    cached after a prompt (its status)."""
+    import base64
+    from websockets.exceptions import InvalidHandshake
+    from websockets.sync.client import connect
+    try:
+        with connect("ws://127.0.0.1:%d/api/v1/ws" % port, origin=origin, open_timeout=5) as ws:
+            got = json.loads(ws.recv(timeout=5))
+    except InvalidHandshake:             # refused (an HTTP/1.0 status line, which websockets rejects)
+        got = _status(port, "GET", "/api/v1/ws", origin, {"Upgrade": "websocket", "Connection": "Upgrade",
+                                                            "Sec-WebSocket-Version": "13",
+                                                            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    basic = "Basic " + base64.b64encode(("u:" + PW).encode()).decode()
+    return got, _status(port, "POST", "/api/v1/disable", origin, {"Content-Type": "text/plain", "Authorization": basic})
+
+
+def _status(port, method, path, origin, headers):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    if origin:
+        headers["Origin"] = origin
+    try:
+        c.request(method, path, body="{}" if method == "POST" else None, headers=headers)
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
+
+
+def test_a_page_of_another_site_can_neither_read_the_live_status_nor_act_with_cached_credentials(tmp_path):
+    """RFC 6455 10.2 (a server SHOULD check the Origin of a WebSocket), ASVS 4.0 13.2.3 and 4.2.2
+    (CSRF). A page of any site the owner visits could open the charger's WebSocket (browsers apply
+    no same-origin rule to WebSockets): it got the live status (when a car charges, its power: someone
+    is home) and took one of its 2 slots; and a POST with the Basic auth a browser had cached was
+    acted on (the charger disabled). A request whose Origin is not the charger's own is now refused
+    (403); the page itself (same origin) and tools (no Origin) are served as before."""
+    from test_web_https import Board
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    b = Board(flash)
+    own = "http://127.0.0.1:%d" % b.port
+
+    def browser():
+        return [_cross_site(b.port, o) for o in ("http://evil.example", "null", own, None)]
+    evil, null, same_site, tool = asyncio.run(b.serve(browser))
+    assert evil == (403, 403) and null == (403, 403), (evil, null)
+    assert same_site[0]["state"] and same_site[1] == 200
+    assert tool[0]["state"] and tool[1] == 200

@@ -219,10 +219,15 @@ class Web:
         return r[0], r[1], self._options(req)
 
     async def _chunked(self, req):
-        """A body without a Content-Length (Transfer-Encoding, RFC 9112 6.1) is refused before
-        anything acts (microdot would read it as empty)."""
+        """Refused before anything acts: a body without a Content-Length (Transfer-Encoding, RFC 9112
+        6.1: microdot would read it as empty), and what a page of another site sends (its Origin,
+        RFC 6454 7, is not this Host): its WebSocket would read the status from any web page the
+        owner opens, its POST act with what a browser sends by itself (Basic auth it has cached)."""
         if "Transfer-Encoding" in req.headers:
             return _error(501, "Transfer-Encoding is not supported: send the body with a Content-Length")
+        origin = req.headers.get("Origin")
+        if origin is not None and origin.partition("://")[2].lower() != (req.headers.get("Host") or "").lower():
+            return _error(403, "a page from %s may not use the charger's API" % origin)
 
     async def _json_error(self, req, res):
         """microdot's own error replies (a request it could not parse, no route, a body too large, a
