@@ -32,6 +32,7 @@ FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never
 IDLE_S = 10                      # a client silent this long in a request is dropped: a browser's spare
                                  # connections would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
+HEAD_MAX = 4096                  # bytes of a request's line and headers (a browser's: under 1.5 KB)
 UPLOAD_MAX = 512 * 1024          # a firmware bundle (evse.services.webfw), streamed to flash: more than
                                  # the whole firmware as .mpy (about 170 KB)
 
@@ -114,11 +115,16 @@ def has_wifi(app):
 
 class _Reader:
     """A client's stream whose reads give up after IDLE_S of silence, as the OSError microdot mutes
-    (it answers 400 and closes); a WebSocket lifts it (idle None): a status page listens for hours."""
+    (it answers 400 and closes); a WebSocket lifts it (idle None): a status page listens for hours.
+    A request's head (its line and headers) is read a piece at a time and refused the same way past
+    HEAD_MAX bytes: microdot keeps any number of headers, and asyncio a line of any length, until
+    the heap runs out."""
 
     def __init__(self, s):
         self.s = s
         self.idle = IDLE_S
+        self.buf = b""                  # read past the last line given
+        self.head = 0                   # bytes of the head so far
 
     async def _wait(self, aw):
         if not self.idle:
@@ -128,14 +134,33 @@ class _Reader:
         except asyncio.TimeoutError:
             raise OSError(104)
 
-    def read(self, n=-1):
-        return self._wait(self.s.read(n))
+    async def read(self, n=-1):
+        if not self.buf:
+            return await self._wait(self.s.read(n))
+        b = self.buf if n < 0 else self.buf[:n]
+        self.buf = self.buf[len(b):]
+        return b
 
-    def readline(self):
-        return self._wait(self.s.readline())
+    async def readline(self):
+        while b"\n" not in self.buf:
+            if self.head + len(self.buf) > HEAD_MAX:
+                raise OSError(104)
+            more = await self._wait(self.s.read(256))
+            if not more:
+                break
+            self.buf += more
+        i = self.buf.find(b"\n") + 1 or len(self.buf)
+        line, self.buf = self.buf[:i], self.buf[i:]
+        self.head = 0 if line in (b"\r\n", b"\n") else self.head + i      # a blank line ends the head
+        if self.head > HEAD_MAX:
+            raise OSError(104)
+        return line
 
-    def readexactly(self, n):
-        return self._wait(self.s.readexactly(n))
+    async def readexactly(self, n):
+        b, self.buf = self.buf[:n], self.buf[n:]
+        if len(b) < n:
+            b += await self._wait(self.s.readexactly(n - len(b)))
+        return b
 
     def __getattr__(self, name):
         return getattr(self.s, name)
@@ -225,6 +250,8 @@ class Web:
         owner opens, its POST act with what a browser sends by itself (Basic auth it has cached)."""
         if "Transfer-Encoding" in req.headers:
             return _error(501, "Transfer-Encoding is not supported: send the body with a Content-Length")
+        if req.content_length < 0:                  # RFC 9112 6.3: no framing (_Reader read none of it)
+            return _error(400, "Content-Length must be a number of bytes")
         origin = req.headers.get("Origin")
         if origin is not None and origin.partition("://")[2].lower() != (req.headers.get("Host") or "").lower():
             return _error(403, "a page from %s may not use the charger's API" % origin)
