@@ -206,3 +206,61 @@ def test_a_request_head_of_any_size_is_refused_before_it_fills_the_heap_on_the_m
     assert status == 200
     assert negative.startswith(b"HTTP/1.0 400") and enabled, negative   # RFC 9112 6.3: never acted on
     assert max(gaps) < 100000                    # IEC 61851-1 Table A.6 seq 8.1, as test_web_vboard
+
+
+def _evil_site(base):
+    """A page of another origin on the same network (a real server: chromium blocks a public site's
+    requests to the local network, Local Network Access, unless the user allows them; other browsers
+    do not): it frames the charger's page and opens its WebSocket. (Its URL, its server.)"""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    html = ("<iframe src='%s/'></iframe><script>window.ws='waiting';"
+            "var w=new WebSocket('%s/api/v1/ws');w.onmessage=function(m){window.ws='message: '+m.data.slice(0,30)};"
+            "w.onerror=function(){window.ws='error'}</script>" % (base, base.replace("http", "ws"))).encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *a):
+            pass
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return "http://127.0.0.1:%d/" % srv.server_address[1], srv
+
+
+def test_in_chromium_a_page_of_another_site_cannot_frame_the_charger_page_nor_read_its_websocket(tmp_path):
+    """ASVS 4.0 14.4.7 (frame-ancestors / X-Frame-Options: clickjacking) and RFC 6455 10.2, in a
+    real browser: a page of another origin framed the charger's page (its controls under the
+    attacker's clicks) and read the live status from its WebSocket. Now the frame is blocked and the
+    WebSocket refused (tools/webtest/cross_site_test.mjs)."""
+    import subprocess
+    import pytest
+    from test_web_https import Board
+    from tools import webfiles
+    from vboard_helpers import no_browser
+    why = no_browser()
+    if why:
+        pytest.skip("browser test skipped: " + why)
+    flash = tmp_path / "flash"
+    (flash / "www").mkdir(parents=True)
+    webfiles.page_gz(str(flash / "www" / "index.html.gz"))
+    b = Board(flash)
+    evil, site = _evil_site("http://127.0.0.1:%d" % b.port)
+
+    def browser():
+        p = subprocess.run(["node", "cross_site_test.mjs", evil], cwd=os.path.join(ROOT, "tools", "webtest"),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        assert p.returncode == 0, p.stdout
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    try:
+        out = asyncio.run(b.serve(browser))
+    finally:
+        site.shutdown()
+    print(out)
+    assert out["ws"] == "error", out
+    assert out["framed"] is False, out

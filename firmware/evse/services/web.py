@@ -351,8 +351,11 @@ class Web:
             os.stat(self.page)
         except OSError:
             return "the page is not on flash: make flash copies www/index.html.gz", 404
-        return Response.send_file(self.page, content_type="text/html; charset=utf-8",
-                                  compressed=True, max_age=0)
+        r = Response.send_file(self.page, content_type="text/html; charset=utf-8", compressed=True, max_age=0)
+        r.headers["Content-Security-Policy"] = "frame-ancestors 'none'"     # no other site frames its
+        r.headers["X-Frame-Options"] = "DENY"                                # controls (clickjacking)
+        r.headers["X-Content-Type-Options"] = "nosniff"
+        return r
 
     async def _status(self, req):
         return self.status()
