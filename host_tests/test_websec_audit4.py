@@ -264,3 +264,17 @@ def test_in_chromium_a_page_of_another_site_cannot_frame_the_charger_page_nor_re
     print(out)
     assert out["ws"] == "error", out
     assert out["framed"] is False, out
+
+
+def test_the_api_answers_are_kept_in_no_browser_cache():
+    """ASVS 4.0 8.2.1: the settings, the log, the sessions and the history (its `user` column: the
+    id tags that start a charge) came with no Cache-Control, so a browser could keep them on the
+    disk of a shared computer. Every answer under /api/v1/ now says no-store; the page keeps its
+    own max-age=0."""
+    b = Bench()
+    b.login()
+    for path in ("settings", "log", "sessions", "history", "firmware", "status"):
+        r = asyncio.run(b.client.request("GET", "/api/v1/" + path, headers={"Authorization": b.auth}))
+        assert r.status_code == 200 and r.headers.get("Cache-Control") == "no-store", (path, r.headers)
+    r = asyncio.run(b.client.post("/api/v1/login", body={"password": PW}))
+    assert r.json["token"] and r.headers.get("Cache-Control") == "no-store"

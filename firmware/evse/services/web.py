@@ -221,6 +221,7 @@ class Web:
         h.options_handler = self._options
         h.before_request(self._chunked)
         h.after_error_request(self._json_error)
+        h.after_request(self._no_store)
 
     def _allow(self, req):
         """The methods req's path answers (RFC 9110 Allow): the commands' route only for a command."""
@@ -269,6 +270,13 @@ class Web:
         else:
             r = _error(code, res.body.decode() if isinstance(res.body, bytes) else "bad request")
         return Response(*r)
+
+    async def _no_store(self, req, res):
+        """The API's answers are kept in no browser's cache (ASVS 8.2.1): the settings, the log, the
+        history with its users' id tags would stay on the disk of a shared computer."""
+        if req.path.startswith(API):
+            res.headers["Cache-Control"] = "no-store"
+        return res
 
     def status(self):
         r = view(self.app.status(ticks_ms()))
