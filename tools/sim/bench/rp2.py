@@ -225,6 +225,8 @@ class PicoRig:
             self._event((kind, msg.get("closed")), msg.get("t"))
         elif kind == V.EV_FAULT:
             self._event((kind, msg.get("fault"), msg.get("set")), msg.get("t"))
+        elif kind == V.EV_SESSION:   # to the listeners as the host's app tells them (the JSONL has none)
+            self._event((kind, msg.get("what"), msg.get("reason")), msg.get("t"))
 
     def _event(self, ev, t_ms):
         seen = self.seen
