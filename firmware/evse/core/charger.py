@@ -53,6 +53,7 @@ _W_T_LO = const(3)            # ... and the temperatures' window
 _W_T_HI = const(4)
 _W_POS_LO = const(5)          # ... and the pilot's plateaus' (pilot.window)
 _W_NEG_LO = const(7)
+_PP_BAD_BEFORE = const(-1)    # Charger._pp_seen: a good PP reading right after a fault reading
 
 
 def _left(diff, now, t0, ms, r):
@@ -478,7 +479,14 @@ class Charger:
         self.resample = det.pending_fast()
         if (det.undecided >= L.UNDECIDED_WARN_BURSTS) != self.pilot_undecided:
             self._undecided_update()
-        self._read_pp(m)
+        conn = self.cfg["connector"]
+        ohms = m.pp_ohms
+        w = self._windows
+        if not w[_W_PP_LO] <= ohms <= w[_W_PP_HI] or conn != w[_W_CONN]:
+            PX.band(ohms, conn, w, _W_PP_LO)
+            w[_W_CONN] = conn
+        if not self._confirming:        # (the pilot's confirming burst: PP was not read again)
+            self._read_pp(m)
         th = self.thermal
         phase = th.phase()
         broken = th.broken
@@ -527,35 +535,40 @@ class Charger:
     def _read_pp(self, m):
         conn = self.cfg["connector"]
         ohms = m.pp_ohms
-        w = self._windows
-        if not w[_W_PP_LO] <= ohms <= w[_W_PP_HI] or conn != w[_W_CONN]:
-            PX.band(ohms, conn, w, _W_PP_LO)
-            w[_W_CONN] = conn
         # One reading is not a cable: a fault, a latched plug or a higher rating is taken when the
         # next reading (a tick later) agrees, not from one spike (a contactor coil's EMI, a bounce);
         # a lower rating, a button press at once. Until then the last one holds (nothing rises),
         # a fault as undecided (no fault, nothing offered on a Type 2 socket).
-        if self._confirming:
-            return                      # the pilot's confirming burst: PP was not read again
+        # A fault reading also agrees with one two readings before it (two among the last three):
+        # a PP bad every other reading (a loose pin, hum) is no spike. The readings after a change
+        # are full steps, never quiet ticks, until _pp_seen is a reading again.
         was = self._pp_seen
-        if conn == "type2-socket":
-            amps = PX.cable_amps(ohms)
-            self._pp_seen = amps
-            cable = self.limits.get("cable", -1)
-            if amps == was or 0 < amps * 10 <= cable:
-                if cable != amps * 10:
-                    self.set_limit("cable", amps)
-                self._pp = PX.LATCHED if amps else PX.FAULT
-                return
+        t2 = conn == "type2-socket"
+        if t2:
+            st = PX.cable_amps(ohms)
+            bad = 0
         elif conn == "type2-tethered":
             self._pp = PX.NOT_WIRED
             return
         else:
             st = PX.latch_state(ohms)
+            bad = PX.FAULT
+        if st == bad:
             self._pp_seen = st
-            if st == was or (st != PX.FAULT and st != PX.LATCHED):
-                self._pp = st
+            if was == _PP_BAD_BEFORE:
+                was = st
+        else:
+            self._pp_seen = _PP_BAD_BEFORE if was == bad else st
+        if t2:
+            cable = self.limits.get("cable", -1)
+            if st == was or 0 < st * 10 <= cable:
+                if cable != st * 10:
+                    self.set_limit("cable", st)
+                self._pp = PX.LATCHED if st else PX.FAULT
                 return
+        elif st == was or (st != PX.FAULT and st != PX.LATCHED):
+            self._pp = st
+            return
         if self._pp == PX.FAULT:
             self._pp = PX.NOT_WIRED
 
