@@ -282,6 +282,8 @@ def _clock_from(svc, res):
     t = parse_iso(res.get("currentTime")) if isinstance(res, dict) else None
     if t is not None:
         was = svc.wall.now(svc.ticks())
+        if svc.tx:  # its start moves onto the new time line: a Relative schedule keeps its place
+            svc.tx["t0"] += t - svc.cp_time(svc.ticks())
         svc.wall.set(t, svc.ticks())
         if was is not None and abs(t - was) >= 60:
             from . import secevents

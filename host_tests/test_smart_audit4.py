@@ -1,0 +1,66 @@
+"""The fourth audit of OCPP 1.6J Smart Charging (sections 3.13, 5.7, 5.10, 5.16, 7.13, 7.16), one
+bench scenario each: the unmodified firmware (App, real core) on the virtual bench against the PyPI
+`ocpp` central system that checks every frame against the official OCPP 1.6 schemas (octt_cs). The
+pilot's offer (the core's output) is the proof that a limit reached the car."""
+import json
+
+from evse.ocpp.wallclock import format_iso
+from octt_cs import call, charging, run_case
+
+FREE = "GOOD"   # ocpp_free_id_tag (one the central system accepts): a session starts at plug-in
+
+
+def offered(b):
+    """Amperes the pilot offers now."""
+    return b.app.charger.out.amps_x10 / 10
+
+
+def profile(pid, purpose, periods, kind="Relative", b=None, unit="A", level=0):
+    sched = {"chargingRateUnit": unit,
+             "chargingSchedulePeriod": [{"startPeriod": s, "limit": a} for s, a in periods]}
+    if kind == "Absolute":
+        sched["startSchedule"] = format_iso(b.svc.cp_time(b.svc.ticks()) - 60)
+    return {"chargingProfileId": pid, "stackLevel": level, "chargingProfilePurpose": purpose,
+            "chargingProfileKind": kind, "chargingSchedule": sched}
+
+
+async def set_profile(cs, connector, prof):
+    return (await cs.call("cp1", call.SetChargingProfile(connector_id=connector, cs_charging_profiles=prof))).status
+
+
+async def composite_limits(cs, unit, duration=600):
+    res = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=duration, charging_rate_unit=unit))
+    assert res.status == "Accepted"
+    return [(p["start_period"], p["limit"]) for p in res.charging_schedule["charging_schedule_period"]]
+
+
+# -- 1. a Relative schedule counts from the transaction's start, also when the clock came after it -----
+
+def test_a_relative_default_profile_keeps_its_first_hour_when_the_clock_arrives_during_the_session(tmp_path):
+    """A TxDefaultProfile, Relative: 10 A for the first hour of a transaction, then 32 A (section
+    3.13.3: Relative periods count from the start of the transaction). The charger reboots while
+    the central system is unreachable, a car starts a session (the free idTag) and the pilot offers
+    10 A: the charger's clock is its uptime. Two minutes into the session the central system is back
+    and its BootNotification answer gives the wall time: the session is still in its first hour, so
+    the pilot must go on offering 10 A (before the fix the transaction's start stayed on the uptime
+    time line: 56 years into the schedule, 32 A at once)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        prof = profile(1, "TxDefaultProfile", [(0, 10), (3600, 32)])
+        assert await set_profile(cs, 1, prof) == "Accepted"
+        port = cs.port
+        await cs.stop()                                     # the central system goes away ...
+        b = await power_on(wait_accepted=False, ocpp_free_id_tag=FREE)   # ... and the charger reboots
+        b.d.plug()
+        b.d.ev("C")
+        await b.until(lambda: b.d.coil, 10, "charging offline")
+        await b.until(lambda: offered(b) == 10.0, 7, "the first hour's 10 A")
+        await b.wait(120)
+        assert not b.svc.wall.known()
+        await cs.start(port)                                # back: its boot answer sets the clock
+        await b.until(lambda: b.svc.accepted, 60, "boot accepted")
+        assert b.svc.wall.known()
+        await b.wait(8)                                     # past the 5 s raise rule
+        assert offered(b) == 10.0, offered(b)
+        assert b.d.coil
+    run_case(tmp_path, case)
