@@ -64,3 +64,29 @@ def test_a_relative_default_profile_keeps_its_first_hour_when_the_clock_arrives_
         assert offered(b) == 10.0, offered(b)
         assert b.d.coil
     run_case(tmp_path, case)
+
+
+# -- 2. a profiles file of another shape costs its odd entries, never the OCPP service --------------
+
+def test_a_profiles_file_with_an_entry_of_another_shape_keeps_ocpp_and_the_good_profiles(tmp_path):
+    """The charge point keeps its ChargePointMaxProfile and TxDefaultProfiles on flash
+    (ocpp/profiles.json) across a reboot. A file that still reads as JSON but holds an entry of
+    another shape (another firmware's layout, a flipped bit in a key, an installer's edit) made the
+    service's start raise: the app went on without OCPP at every boot (no BootNotification ever, no
+    card accepted) until someone deleted the file. The odd entry is dropped; the good one, a
+    ChargePointMaxProfile of 10 A, still caps the session."""
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await set_profile(cs, 0, profile(1, "ChargePointMaxProfile", [(0, 10)], "Absolute", b)) == "Accepted"
+        await b.stop()
+        path = tmp_path / "ocpp" / "profiles.json"
+        saved = json.loads(path.read_text())
+        assert len(saved) == 1
+        odd = dict(saved[0][1], chargingSchedulf=saved[0][1]["chargingSchedule"])
+        del odd["chargingSchedule"]
+        path.write_text(json.dumps(saved + [[1, odd], [1], 7]))
+        b = await power_on()                                # boots, answers, charges
+        assert b.app.ocpp is not None
+        await charging(b)
+        await b.until(lambda: offered(b) == 10.0, 7, "the cap's 10 A")
+    run_case(tmp_path, case)

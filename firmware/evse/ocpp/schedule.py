@@ -77,8 +77,12 @@ class Profiles:
         self.max_installed = max_installed
         saved = store.read_json(path, []) if path else []
         self.items = []  # [connector_id, prepared profile, original profile]
-        for c, prof in saved:
-            p = _prepare(prof)
+        for it in saved if isinstance(saved, list) else ():
+            try:  # an entry of another shape (another version, a flipped bit) is dropped, not the service
+                c, prof = it
+                p = _prepare(prof)
+            except Exception:
+                p = None
             if p:
                 self.items.append([c, p, prof])
 
