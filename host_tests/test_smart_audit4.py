@@ -90,3 +90,26 @@ def test_a_profiles_file_with_an_entry_of_another_shape_keeps_ocpp_and_the_good_
         await charging(b)
         await b.until(lambda: offered(b) == 10.0, 7, "the cap's 10 A")
     run_case(tmp_path, case)
+
+
+# -- 3. GetCompositeSchedule: the schedule the charger will use, its own limits included -----------
+
+def test_the_composite_schedule_never_reports_more_than_the_pilot_may_offer(tmp_path):
+    """The installer set max_current to 16 A. A TxDefaultProfile allows 32 A for ten minutes,
+    then 6 A. The composite schedule is "the result of the calculation of all active schedules
+    and possible local limits" (section 3.13.4; GetCompositeSchedule, 5.10): the charger offers
+    16 A, then 6 A, and that is what it must report, in A and in W (230 V, one phase). Before the
+    fix it reported the profile's 32 A (7360 W), which the charger never offers: a central system
+    sharing a site's supply counted 16 A that were not used."""
+    async def case(cs, power_on):
+        b = await power_on(max_current=16)
+        prof = profile(1, "TxDefaultProfile", [(0, 32), (600, 6)], "Absolute", b)
+        prof["chargingSchedule"]["startSchedule"] = format_iso(b.svc.cp_time(b.svc.ticks()))
+        assert await set_profile(cs, 1, prof) == "Accepted"
+        await charging(b)
+        await b.until(lambda: offered(b) == 16.0, 7, "16 A")
+        a = await composite_limits(cs, "A", 1200)
+        w = await composite_limits(cs, "W", 1200)
+        assert [x[1] for x in a] == [16, 6] and 590 <= a[1][0] <= 600, a
+        assert [x[1] for x in w] == [3680, 1380], w
+    run_case(tmp_path, case)

@@ -212,12 +212,13 @@ class Profiles:
 
     def composite(self, t0, duration, connector=1, tx_start=None, clock_known=True, tx_id=None,
                   in_tx=False, unit="A", default_amps=None):
-        """GetCompositeSchedule's chargingSchedule from t0 for `duration` seconds."""
+        """GetCompositeSchedule's chargingSchedule from t0 for `duration` seconds; default_amps (what
+        the other sources allow) fills where no profile limits and caps where one allows more."""
         periods = []
         for b in self._breakpoints(t0, t0 + duration, tx_start, clock_known)[:MAX_BREAKPOINTS]:
             lim = self.limit_at(b, connector, tx_start, clock_known, tx_id, in_tx)
-            if lim is None:
-                lim = default_amps
+            if lim is None or (default_amps is not None and lim > default_amps):
+                lim = default_amps  # the other limits (settings, board...) cap it as on the pilot
             if lim is None:
                 continue
             if unit == "W":
