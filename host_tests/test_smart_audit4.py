@@ -113,3 +113,35 @@ def test_the_composite_schedule_never_reports_more_than_the_pilot_may_offer(tmp_
         assert [x[1] for x in a] == [16, 6] and 590 <= a[1][0] <= 600, a
         assert [x[1] for x in w] == [3680, 1380], w
     run_case(tmp_path, case)
+
+
+# -- 4. a long composite schedule: what does not fit is not reported, never reported wrong ---------
+
+def test_a_week_long_composite_of_a_daily_profile_reports_only_true_periods(tmp_path):
+    """A Recurring Daily TxDefaultProfile with 24 hourly periods (ChargingScheduleMaxPeriods):
+    32 A at even UTC hours, 6 A at odd ones. The central system asks for the composite schedule
+    of the next 7 days. The charger caps an answer at 96 periods (it must stay small): before the
+    fix the 96th period, at 6 A, was stretched to the end of the week, so the answer said 6 A for
+    days 4 to 7 where the charger offers 32 A half of the time. Every period reported must match an
+    independent computation (datetime, UTC); the answer may be shorter than asked, never wrong."""
+    from datetime import datetime, timedelta, timezone
+
+    async def case(cs, power_on):
+        b = await power_on()
+        prof = profile(1, "TxDefaultProfile", [(h * 3600, 32 if h % 2 == 0 else 6) for h in range(24)])
+        prof.update(chargingProfileKind="Recurring", recurrencyKind="Daily")
+        prof["chargingSchedule"]["startSchedule"] = "2020-01-01T00:00:00Z"
+        assert await set_profile(cs, 1, prof) == "Accepted"
+        week = 7 * 86400
+        res = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=week, charging_rate_unit="A"))
+        sched = res.charging_schedule
+        start = datetime.fromisoformat(res.schedule_start.replace("Z", "+00:00"))
+        periods = [(p["start_period"], p["limit"]) for p in sched["charging_schedule_period"]]
+        duration = sched["duration"]
+        assert 86400 <= duration <= week, duration
+        ends = [s for s, _ in periods[1:]] + [duration]
+        for (s, limit), end in zip(periods, ends):
+            for off in (s, end - 1):
+                hour = (start + timedelta(seconds=off)).astimezone(timezone.utc).hour
+                assert limit == (32 if hour % 2 == 0 else 6), (off, hour, limit, duration)
+    run_case(tmp_path, case)

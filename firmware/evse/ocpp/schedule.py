@@ -200,7 +200,10 @@ class Profiles:
                     pts.append(b)
             anchors = []
             a = self._anchor(p, t0, tx_start, clock_known)
-            while a is not None and a < t1 and len(anchors) < 16:
+            while a is not None and a < t1:
+                if len(anchors) == 16:
+                    t1 = a  # recurrences not followed further: the answer ends here
+                    break
                 anchors.append(a)
                 a = a + p["every"] if p["every"] else None
             for a in anchors:
@@ -208,14 +211,18 @@ class Profiles:
                     pts.append(a + sp)
                 if p["duration"] is not None:
                     pts.append(a + p["duration"])
-        return sorted(set(x for x in pts if t0 <= x < t1))
+        pts = sorted(set(x for x in pts if t0 <= x < t1))
+        if len(pts) > MAX_BREAKPOINTS:
+            t1 = pts[MAX_BREAKPOINTS]
+        return pts[:MAX_BREAKPOINTS], t1  # and where they stop: an answer shorter than asked, never wrong
 
     def composite(self, t0, duration, connector=1, tx_start=None, clock_known=True, tx_id=None,
                   in_tx=False, unit="A", default_amps=None):
         """GetCompositeSchedule's chargingSchedule from t0 for `duration` seconds; default_amps (what
         the other sources allow) fills where no profile limits and caps where one allows more."""
         periods = []
-        for b in self._breakpoints(t0, t0 + duration, tx_start, clock_known)[:MAX_BREAKPOINTS]:
+        pts, t1 = self._breakpoints(t0, t0 + duration, tx_start, clock_known)
+        for b in pts:
             lim = self.limit_at(b, connector, tx_start, clock_known, tx_id, in_tx)
             if lim is None or (default_amps is not None and lim > default_amps):
                 lim = default_amps  # the other limits (settings, board...) cap it as on the pilot
@@ -227,7 +234,7 @@ class Profiles:
             if periods and periods[-1]["limit"] == lim:
                 continue
             periods.append({"startPeriod": int(b - t0), "limit": lim})
-        return {"duration": duration, "chargingRateUnit": unit, "chargingSchedulePeriod": periods}
+        return {"duration": int(t1 - t0), "chargingRateUnit": unit, "chargingSchedulePeriod": periods}
 
 
 # -- the service's side: profiles -> the core's 'ocpp' current limit ------------------------------
