@@ -145,3 +145,35 @@ def test_a_week_long_composite_of_a_daily_profile_reports_only_true_periods(tmp_
                 hour = (start + timedelta(seconds=off)).astimezone(timezone.utc).hour
                 assert limit == (32 if hour % 2 == 0 else 6), (off, hour, limit, duration)
     run_case(tmp_path, case)
+
+
+# -- 5. RemoteStartTransaction with a TxProfile the charger cannot use -----------------------------
+
+def test_a_remote_start_whose_tx_profile_cannot_be_installed_is_rejected_not_run_unlimited(tmp_path):
+    """RemoteStartTransaction with a TxProfile of 8 A (section 5.11: the charge point SHALL use it
+    for the transaction). Three such profiles the charger refuses in SetChargingProfile: a stack
+    level above ChargeProfileMaxStackLevel (8), more periods than ChargingScheduleMaxPeriods (24),
+    and a transactionId (section 5.16.2: not set in a RemoteStartTransaction). Before the fix the
+    request was Accepted, the profile then silently refused when the transaction started, and the
+    car charged at the full 32 A. The request is Rejected: no transaction, the pilot offers
+    nothing; a usable profile is Accepted and caps the session at 8 A."""
+    async def case(cs, power_on):
+        b = await power_on()
+        b.d.plug()
+        level9 = dict(profile(31, "TxProfile", [(0, 8)]), stackLevel=9)
+        long = profile(32, "TxProfile", [(60 * i, 8) for i in range(25)])
+        with_tx = dict(profile(33, "TxProfile", [(0, 8)]), transactionId=5)
+        for prof in (level9, long, with_tx):
+            res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1, charging_profile=prof))
+            assert res.status == "Rejected", prof
+            await b.wait(2.0)
+            assert not cs.actions("StartTransaction") and offered(b) == 0.0
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1,
+                                                               charging_profile=profile(34, "TxProfile", [(0, 8)])))
+        assert res.status == "Accepted"
+        await b.until(lambda: b.svc.tx and b.svc.tx.get("txid") is not None, what="transaction id")
+        b.d.ev("C")
+        await b.until(lambda: b.d.coil, 6, "contactor closed")
+        await b.wait(7.0)
+        assert offered(b) == 8.0
+    run_case(tmp_path, case)

@@ -98,13 +98,15 @@ def get_local_list_version(svc, p):
 
 def remote_start_transaction(svc, p):
     """RemoteStartTransaction: the idTag is authorized like a presented one (AuthorizeRemoteTxRequests)
-    or at once; a TxProfile given with it is installed when the transaction starts."""
+    or at once; a TxProfile given with it is installed when the transaction starts (Rejected if
+    SetChargingProfile would refuse it: no transaction runs without the limit asked)."""
     if svc.tx or svc.fault or not svc.state["operative"] or p.get("connectorId", CONNECTOR) != CONNECTOR \
             or auth.reserved_against(svc, p["idTag"]):
         return {"status": "Rejected"}
     prof = p.get("chargingProfile")
-    if prof and prof["chargingProfilePurpose"] != "TxProfile":
-        return {"status": "Rejected"}
+    if prof and (prof["chargingProfilePurpose"] != "TxProfile" or _too_long(svc, prof) or schedule.Profiles(
+            None, max_level=svc.profiles.max_level).add(CONNECTOR, prof, -1) != "Accepted"):
+        return {"status": "Rejected"}  # one SetChargingProfile would refuse is never dropped at the start
     tag = p["idTag"]
     svc.remote_profile = (tag, prof) if prof else None
     if svc.config.get("AuthorizeRemoteTxRequests"):
@@ -152,7 +154,7 @@ def set_charging_profile(svc, p):
     """SetChargingProfile: a TxProfile needs the running transaction (-1: its id is not known yet);
     a schedule of more than ChargingScheduleMaxPeriods periods is Rejected (section 9.4)."""
     prof = p["csChargingProfiles"]
-    if len(prof["chargingSchedule"]["chargingSchedulePeriod"]) > svc.config.get("ChargingScheduleMaxPeriods"):
+    if _too_long(svc, prof):
         return {"status": "Rejected"}
     tx = svc.tx
     txid = None
@@ -161,6 +163,10 @@ def set_charging_profile(svc, p):
     st = svc.profiles.add(p["connectorId"], prof, txid, svc.config.get("NumberOfConnectors"))
     svc.limit_ms = None  # poll applies it on its next call
     return {"status": st}
+
+
+def _too_long(svc, prof):
+    return len(prof["chargingSchedule"]["chargingSchedulePeriod"]) > svc.config.get("ChargingScheduleMaxPeriods")
 
 
 def trigger_message(svc, p):
