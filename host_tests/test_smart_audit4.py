@@ -92,6 +92,32 @@ def test_a_profiles_file_with_an_entry_of_another_shape_keeps_ocpp_and_the_good_
     run_case(tmp_path, case)
 
 
+def test_a_saved_profile_whose_numbers_are_not_numbers_is_dropped_and_never_lifts_the_limit(tmp_path):
+    """Kept on flash: a ChargePointMaxProfile of 10 A and a TxDefaultProfile of 8 A. A third entry
+    reads as JSON and has every key, but its stackLevel is the text "1" (a flipped bit, an edit):
+    a TxDefaultProfile of 20 A. Before the fix it was kept, and comparing its stack level with the
+    8 A one's raised in every evaluation of the limit: no OCPP limit ever reached the core, and the
+    car charged at the installer's 32 A, past the charge point's 10 A cap. An entry whose numbers
+    are not numbers is dropped at boot: the session runs at 8 A."""
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await set_profile(cs, 0, profile(1, "ChargePointMaxProfile", [(0, 10)], "Absolute", b)) == "Accepted"
+        assert await set_profile(cs, 1, profile(2, "TxDefaultProfile", [(0, 8)], "Absolute", b)) == "Accepted"
+        await b.stop()
+        path = tmp_path / "ocpp" / "profiles.json"
+        saved = json.loads(path.read_text())
+        bad = json.loads(json.dumps(saved[1][1]))
+        bad.update(chargingProfileId=3, stackLevel="1")
+        bad["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] = 20
+        path.write_text(json.dumps(saved + [[1, bad]]))
+        b = await power_on()
+        await charging(b)
+        await b.wait(7.0)
+        assert offered(b) == 8.0, offered(b)
+        assert [it[1]["id"] for it in b.svc.profiles.items] == [1, 2]
+    run_case(tmp_path, case)
+
+
 # -- 3. GetCompositeSchedule: the schedule the charger will use, its own limits included -----------
 
 def test_the_composite_schedule_never_reports_more_than_the_pilot_may_offer(tmp_path):

@@ -32,7 +32,9 @@ def test_a_profiles_file_entry_of_another_shape_is_dropped_and_the_rest_kept():
     good = _p(1, "ChargePointMaxProfile", [(0, 10)])
     odd = _p(2, "TxDefaultProfile", [(0, 32)])
     odd["chargingSchedulf"] = odd.pop("chargingSchedule")
-    for text in ('[[0, %s], [1, %s], [1], 7, "x"]' % (json.dumps(good), json.dumps(odd)), "null", "{}", "[[0]]"):
+    typed = _p(3, "TxDefaultProfile", [(0, 32)], stackLevel="1")     # a number that is text
+    for text in ('[[0, %s], [1, %s], [1], 7, "x", [1, %s]]' % (json.dumps(good), json.dumps(odd), json.dumps(typed)),
+                 "null", "{}", "[[0]]"):
         with open(d + "/p.json", "w") as f:
             f.write(text)
         pr = Profiles(d + "/p.json")

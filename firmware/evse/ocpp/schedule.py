@@ -81,6 +81,8 @@ class Profiles:
             try:  # an entry of another shape (another version, a flipped bit) is dropped, not the service
                 c, prof = it
                 p = _prepare(prof)
+                for v in [c, p["level"], p["duration"] or 0] + [sp for sp, _ in p["periods"]] if p else ():
+                    L.check_number(v, 0, 1e9)  # numbers, as SetChargingProfile's check let in
             except Exception:
                 p = None
             if p:
