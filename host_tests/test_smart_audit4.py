@@ -203,3 +203,32 @@ def test_a_remote_start_whose_tx_profile_cannot_be_installed_is_rejected_not_run
         await b.wait(7.0)
         assert offered(b) == 8.0
     run_case(tmp_path, case)
+
+
+# -- 7. a site's cap kept on flash holds after a reboot offline, before the clock can place it ------
+
+def test_a_sites_absolute_cap_holds_after_a_reboot_with_the_central_system_away(tmp_path):
+    """An Absolute ChargePointMaxProfile, the site's connection: 10 A now, 20 A from an hour on.
+    The charger reboots while the central system is away: no currentTime, so the schedule cannot
+    be placed in time. Before, it was ignored until the central system answered and the car was
+    offered the installer's 32 A, past the site's cap; a cap that cannot be placed is its lowest
+    period (10 A): a missing value never raises a limit. Once the clock comes, the schedule
+    applies as written."""
+    async def case(cs, power_on):
+        b = await power_on()
+        cap = profile(1, "ChargePointMaxProfile", [(0, 10), (3600, 20)], "Absolute", b)
+        assert await set_profile(cs, 0, cap) == "Accepted"
+        port = cs.port
+        await cs.stop()
+        b = await power_on(wait_accepted=False, ocpp_free_id_tag=FREE)
+        b.d.plug()
+        b.d.ev("C")
+        await b.until(lambda: b.d.coil, 10, "charging offline")
+        await b.wait(3)
+        assert not b.svc.wall.known()
+        assert offered(b) == 10.0, offered(b)
+        await cs.start(port)
+        await b.until(lambda: b.svc.accepted, 60, "boot accepted")
+        await b.wait(3)
+        assert offered(b) == 10.0, offered(b)              # the first hour of the schedule, placed
+    run_case(tmp_path, case)

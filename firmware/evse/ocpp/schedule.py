@@ -150,7 +150,17 @@ class Profiles:
             return float(limit)
         return limit / (self.volts * self.phases)
 
+    def _unplaced(self, p, clock_known):
+        """A site's cap that cannot be placed in time yet (a reboot offline: no currentTime) is its
+        lowest period, never none: a missing value never raises a limit. None for the others."""
+        if clock_known or p["kind"] == "Relative" or p["purpose"] != PURPOSE_MAX:
+            return None
+        return min(self._amps(limit, p["unit"]) for _, limit in p["periods"])
+
     def _profile_limit(self, p, t, tx_start, clock_known):
+        lowest = self._unplaced(p, clock_known)
+        if lowest is not None:
+            return lowest
         if clock_known and ((p["from"] is not None and t < p["from"]) or (p["to"] is not None and t >= p["to"])):
             return None
         a = self._anchor(p, t, tx_start, clock_known)
