@@ -430,10 +430,11 @@ class App:
     def _journal_fault(self, ev, now):
         """A fault set goes into the journal (latched ones survive a reboot); clearing the latched
         one ends it there too."""
-        if ev[2]:
+        if ev[1] == self.journal.latched:   # set: the one kept on flash, set again at boot (no new trip)
+            if not ev[2]:
+                self.journal.clear_latched(save=False)
+        elif ev[2]:
             self.journal.add(now, ev[1], self.charger.state, ev[1] in V.LATCHED, save=False)
-        elif ev[1] == self.journal.latched:
-            self.journal.clear_latched(save=False)
 
     def _meter_session(self, ev, now):
         """Session energy follows the core's session events (Meter never raises)."""
