@@ -21,3 +21,16 @@ def test_a_latched_fault_kept_across_reboots_is_one_trip_not_one_a_boot(tmp_path
     j = r.app.journal
     assert j.counters == {"weld": 1} and [x[1] for x in j.records] == ["weld"], (j.counters, j.records)
     assert j.latched == "weld"
+
+
+def test_a_fault_s_record_says_the_state_the_charger_was_in_not_fault():
+    """A car charging (C2) whose diode shorts: the record said [.., "diode", "fault"], as every
+    fault's record did (the state read after the tick that set the fault: always `fault`), so the
+    log never told a fault while charging from one at plug-in. It now says C2."""
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 32}).run(1.0).charge().run(0.5)
+    assert d.state == "C2", d.state
+    d.set(diode_ok=False)
+    d.run(0.5)
+    rec = d.app.journal.records[-1]
+    assert rec[1] == "diode" and rec[2] == "C2", rec

@@ -55,6 +55,7 @@ class App:
         self._ct = None                            # its CT source, sampled in sliced bursts
         self._tick_us = ticks_us()
         self._tick_ms = ticks_ms()                 # the last tick's time: its events carry it
+        self._was = None                           # the last state dispatched (a fault's record says it)
         self.gap_ms = [0, 0, 0, 0]  # type: list  # longest tick gap: this window, last, its start, last tick
         self._temp = [None, None, 0]  # type: list  # the shown temperature: mean (1/16 C), degrees shown, when
         self._due = 0               # the control loop's next tick (ticks_ms)
@@ -281,6 +282,8 @@ class App:
                 ev = (V.EV_PWM, self.hw.duty_x100 / 100, ev[2] / 10)
             elif kind == V.EV_FAULT:
                 self._journal_fault(ev, now)
+            elif kind == V.EV_STATE:        # after a fault's event: the state it happened in is the last
+                self._was = ev[1]
             elif kind == V.EV_SESSION and self.meter is not None:
                 self._meter_session(ev, now)
             for lst in self.listeners:
@@ -434,7 +437,7 @@ class App:
             if not ev[2]:
                 self.journal.clear_latched(save=False)
         elif ev[2]:
-            self.journal.add(now, ev[1], self.charger.state, ev[1] in V.LATCHED, save=False)
+            self.journal.add(now, ev[1], self._was or self.charger.state, ev[1] in V.LATCHED, save=False)
 
     def _meter_session(self, ev, now):
         """Session energy follows the core's session events (Meter never raises)."""

@@ -44,7 +44,7 @@ def test_a_fault_in_the_tick_appends_one_line_and_rewrites_nothing():
     tail = after[len(before):]
     assert tail.count(b"\n") == 1 and len(tail) < 40, tail
     line = json.loads(tail.decode())
-    assert line[1:] == ["diode", "fault"] and 3000 < line[0] < 3200, line
+    assert line[1:] == ["diode", "C2"] and 3000 < line[0] < 3200, line    # the state it came in
     j = J.read(d + "/faults.json")
     assert [r[1] for r in j["records"]][-2:] == ["ventilation", "diode"] and len(j["records"]) == 32
     assert j["counters"] == {"ventilation": 31, "watchdog_reset": 2, "diode": 1}
