@@ -41,7 +41,7 @@ class App:
         self.flash_dir = flash_dir
         self.settings_path = join(flash_dir, SETTINGS_FILE)
         self.cfg, self.settings_errors, self.settings_blocked = settings.boot(self.settings_path)
-        self.journal = Journal(join(flash_dir, JOURNAL_FILE))
+        self.journal = Journal(join(flash_dir, JOURNAL_FILE), clock=hal.utc_seconds)
         # The board's own rating caps every limit; a board file without one offers nothing.
         self.charger = Charger(self.cfg, latched_fault=self.journal.latched, diff=ticks_diff,
                                max_amps=getattr(board, "MAX_CURRENT_A", None))

@@ -177,6 +177,14 @@ def _request(a):
     raise ValueError("unknown command %r" % c)
 
 
+def log_line(x):
+    """A fault-log record: [t_ms, reason, state] (older firmware) or [t_ms, reason, state, UTC time
+    in ISO 8601 or null, boot]: when (the clock's time, else the ticks since that boot's power-on)."""
+    x = list(x) + [None, None]
+    boot = "boot %s" % x[4] if x[4] is not None else "boot ?"
+    return "%-20s %-8s %10s ms  %-16s %s" % (x[3] or "time unknown", boot, x[0], x[1], x[2])
+
+
 def show(cmd, r, as_json):
     if as_json:
         return json.dumps(r)
@@ -185,7 +193,7 @@ def show(cmd, r, as_json):
     if cmd == "status":
         return fmt_status(r)
     if cmd == "log":
-        lines = ["%10s ms  %-16s %s" % tuple(x) for x in r["records"]]
+        lines = [log_line(x) for x in r["records"]]
         lines.append("counters: %s" % (", ".join("%s %d" % kv for kv in sorted(r["counters"].items())) or "-"))
         lines.append("latched:  %s" % (r["latched"] or "-"))
         return "\n".join(lines)

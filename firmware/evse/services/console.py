@@ -345,8 +345,9 @@ class Console:
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= LOG_RECORDS_MAX:
             raise ValueError("n must be 0..%d" % LOG_RECORDS_MAX)
         j = self.app.journal
-        recs = j.records[-n:] if n else []
-        return {"records": recs, "counters": j.counters, "latched": j.latched}
+        from .history import fault_records     # loaded when asked: it costs heap
+        return {"records": fault_records(j.records[-n:] if n else []), "counters": j.counters,
+                "latched": j.latched}
 
     def _cmd_settings(self, req, now):
         app = self.app

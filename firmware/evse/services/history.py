@@ -26,6 +26,13 @@ def iso_utc(t):
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
 
 
+def fault_records(recs):
+    """The fault journal's records as the console and REST give them: [t_ms, reason, state, UTC time
+    in ISO 8601 (None: the clock was not set, or older firmware wrote it), boot (None: older)]."""
+    return [list(r[:3]) + [iso_utc(r[3]) or None if len(r) > 3 else None, r[4] if len(r) > 4 else None]
+            for r in recs]
+
+
 def cell(v):
     """One CSV field (RFC 4180): quoted when it holds a comma, quote or line break; a text that
     starts like a formula (= + - @) gets a leading apostrophe (OWASP CSV injection)."""

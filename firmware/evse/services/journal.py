@@ -3,9 +3,13 @@
 #
 # The file is JSON lines: a snapshot, {"records": [...], "counters": {...}, "latched": ...} (the
 # whole file of older firmware, still read), then one short line appended per change:
-# [t_ms, reason, state] for a record, [t_ms, reason, state, 1] for a latched fault, [] when the
-# latched fault is cleared. A fault set inside the control tick thus costs one appended line, not
-# a rewrite of the whole file (2 ms of json.dumps and 3-10 ms of littlefs on the Pico), and the
+# [t_ms, reason, state, latched (0 or 1), utc, boot] for a record, [] when the latched fault is
+# cleared (older firmware wrote [t_ms, reason, state] and [t_ms, reason, state, 1]: still read, and
+# it reads these: the latched flag stays 4th). A record is [t_ms, reason, state, utc, boot]: utc the
+# board's clock in seconds (None while it is not set), boot a number that is the same for the
+# records of one boot and higher for a later one (one more than the newest record's on flash).
+# A fault set inside the control tick thus costs one appended line, not a rewrite of the whole
+# file (2 ms of json.dumps and 3-10 ms of littlefs on the Pico), and the
 # App appends it after the cycle's service polls (save()), once the fault's report is out. After
 # LINES_MAX appended lines the file is written again as one snapshot (atomically: old or new).
 # Each line is appended after a newline: a line torn by a power cut is skipped on reading and
@@ -26,13 +30,20 @@ def read(path):
 
 
 class Journal:
-    def __init__(self, path, repair=True):
+    def __init__(self, path, repair=True, clock=None):
         self.path = path
+        self.clock = clock           # UTC seconds or None (hal.utc_seconds)
         self.error = None
         self.records, self.counters, self.latched = [], {}, None
         self.appended = 0            # lines after the snapshot, damaged ones included (file size)
         self.pending = []            # lines recorded in RAM, not yet on flash (save())
         from_tmp, damaged = self._load()
+        self.boot = 1
+        for r in self.records:     # after the newest record that has one (older firmware's have none)
+            try:
+                self.boot = r[4] + 1
+            except Exception:
+                pass
         if damaged:
             self.error = "fault log: %d damaged line(s) skipped" % damaged
         if repair and (from_tmp or self.appended >= LINES_MAX):
@@ -68,18 +79,18 @@ class Journal:
         if not isinstance(item, list):
             raise ValueError("not a journal line")
         if item:
-            self._record(item[0], item[1], item[2], len(item) > 3 and item[3])
+            self._record(item[:3] + item[4:6], len(item) > 3 and item[3])
         else:                          # []: the latched fault cleared
             self.latched = None
         self.appended += 1
 
-    def _record(self, t_ms, reason, state, latched):
-        self.records.append([t_ms, reason, state])
+    def _record(self, rec, latched):
+        self.counters[rec[1]] = self.counters.get(rec[1], 0) + 1    # (a line too short: nothing kept)
+        self.records.append(rec)
         if len(self.records) > RING_SIZE:
             self.records.pop(0)
-        self.counters[reason] = self.counters.get(reason, 0) + 1
         if latched:
-            self.latched = reason
+            self.latched = rec[1]
 
     def _compact(self):
         try:
@@ -110,8 +121,13 @@ class Journal:
     # writes flash after its service polls (the first append to the journal took 23.7 ms of littlefs
     # on the emulated Pico, after the charger's files were flashed).
     def add(self, t_ms, reason, state, latched=False, save=True):
-        self._record(t_ms, reason, state, latched)
-        self.pending.append([t_ms, reason, state, 1] if latched else [t_ms, reason, state])
+        try:
+            utc = self.clock and self.clock()
+        except Exception:          # none to read: no time, never a guess
+            utc = None
+        rec = [t_ms, reason, state, utc, self.boot]
+        self._record(rec, latched)
+        self.pending.append(rec[:3] + [1 if latched else 0] + rec[3:])
         if save:
             self.save()
 
