@@ -141,3 +141,64 @@ def test_evsectl_prints_each_record_with_its_time_and_boot():
     assert lines[0].split() == ["time", "unknown", "boot", "?", "1000", "ms", "ventilation", "C2"], lines
     assert lines[1].split() == ["2026-12-06T12:00:03Z", "boot", "4", "3012", "ms", "diode", "C2"], lines
     assert lines[2].split()[:4] == ["time", "unknown", "boot", "5"], lines
+
+
+def test_the_log_over_rest_says_what_each_fault_means(tmp_path):
+    """The page says what the current fault means ("the vehicle's pilot diode is missing or
+    shorted: ..."); the log gave only the names (`diode`, `cleared`, `watchdog_reset`): an owner had
+    to look each up. REST's log now carries the plain words of every name in it, the clearing and a
+    watchdog reset included."""
+    b = Bench(flash_dir=str(tmp_path))
+    b.login()
+    _diode_fault(b)
+    code, r = b.call("POST", "clear", {})
+    assert code == 200 and r["cleared"] == "diode", r
+    b.app.journal.add(0, "watchdog_reset", "boot")      # (as the App adds it at boot)
+    r = _log(b)
+    names = set(x[1] for x in r["records"])
+    assert names >= {"diode", "cleared", "watchdog_reset"}, r
+    causes = r.get("causes") or {}
+    assert set(causes) >= names, r
+    assert causes["diode"].startswith("the vehicle's pilot diode"), causes
+    for name in names:
+        assert not causes[name].startswith("fault "), causes     # words.fault's "unknown" form
+
+
+def _page_answers(tmp):
+    """A bench charger's answers: a diode fault with the clock set and its clearing, a power cut,
+    then the same fault again before the clock is set (the log before and after it, the statuses)."""
+    tmp.mkdir()
+    b = Bench(flash_dir=str(tmp))
+    mm.set_rtc(NOW_UTC)
+    _diode_fault(b)
+    b.login()
+    assert b.call("POST", "clear", {})[1]["cleared"] == "diode"
+    b.rig.power_off()
+    b = Bench(flash_dir=str(tmp))
+    b.login()
+    out = {"settings": b.call("GET", "settings")[1], "idle": b.status(), "log_before": _log(b)}
+    _diode_fault(b)
+    out["fault"], out["log_after"] = b.status(), _log(b)
+    return out
+
+
+def test_the_page_shows_the_fault_log_with_dates_and_what_each_fault_means(tmp_path):
+    """The page had no fault log at all: a home owner saw the fault of the moment and nothing of
+    the ones before (the REST log needs a tool). It now lists the log, newest first: when (a date
+    when the clock was set, else the seconds after that boot's power-on), the fault, what it means,
+    the state it came in; and reads it again when a fault comes while it is open."""
+    import os
+    from vboard_helpers import page_in_browser
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    seen = page_in_browser("faultlog_audit4_test.mjs", lambda: _page_answers(tmp_path / "flash"), tmp_path,
+                           os.path.join(root, "build", "web-faultlog.png"))
+    head, cleared, diode = seen["before"]
+    assert head == ["When", "Fault", "What it means", "State"], seen
+    assert cleared[0].startswith("06/12/2026, 12:00:") and cleared[1] == "cleared", seen
+    assert cleared[2] == "a fault cleared by hand (the console, the web page or REST): diode", seen
+    assert diode[0].startswith("06/12/2026, 12:00:") and diode[1:] == [
+        "diode", "the vehicle's pilot diode is missing or shorted: check the cable or adapter", "B2"], seen
+    new = seen["after"][1]
+    assert new[0].startswith("boot 2, ") and new[0].endswith("s after power-on (clock not set)"), seen
+    assert new[1] == "diode" and len(seen["after"]) == 4, seen
+    assert seen["page_width"] == [375, 375], seen

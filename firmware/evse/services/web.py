@@ -446,7 +446,15 @@ class Web:
         return self._ask({"cmd": "set", "values": values})
 
     async def _log(self, req):
-        return await self._read(req, "log")
+        """The console's `log`, with "causes": the plain words of each fault named in it."""
+        ans = await self._read(req, "log")
+        r = ans[0]
+        if isinstance(r, dict) and r.get("ok"):
+            names = set(x[1] for x in r["records"]) | set(r["counters"])
+            if r["latched"]:
+                names.add(r["latched"])
+            r["causes"] = dict((k, words.fault(k)) for k in names)
+        return ans
 
     async def _sessions(self, req):
         return await self._read(req, "sessions")

@@ -37,6 +37,12 @@ FAULTS = {
     V.FAULT_SETTINGS: "no valid current limit: the installer must set it",
 }
 
+# The fault log's other records (app.py); a `cleared` record's state names the fault cleared.
+LOG_ONLY = {
+    "cleared": "a fault cleared by hand (the console, the web page or REST)",
+    "watchdog_reset": "the watchdog restarted the controller: it hung, or a maintenance session at the REPL ran out",
+}
+
 
 def state(name):
     """(IEC letter, words) of a state name; unknown names are said as such, never guessed."""
@@ -46,7 +52,7 @@ def state(name):
 def fault(name):
     if name is None:
         return None
-    return FAULTS.get(name, "fault " + str(name))
+    return FAULTS.get(name) or LOG_ONLY.get(name, "fault " + str(name))
 
 
 def diode(st):
