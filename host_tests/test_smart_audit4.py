@@ -232,3 +232,22 @@ def test_a_sites_absolute_cap_holds_after_a_reboot_with_the_central_system_away(
         await b.wait(3)
         assert offered(b) == 10.0, offered(b)              # the first hour of the schedule, placed
     run_case(tmp_path, case)
+
+
+# -- 8. a profile the evaluation cannot read stops the offer, it never lifts the limit --------------
+
+def test_a_profile_that_cannot_be_evaluated_offers_nothing_and_says_why(tmp_path):
+    """A ChargePointMaxProfile of 10 A caps the session. Then one installed profile cannot be
+    evaluated any more (a fault of this firmware, a profile of a shape no check foresaw: here its
+    periods are no list). Before, the evaluation raised at every second, no OCPP limit reached the
+    core again and the last one stood, or none after a reboot (32 A past the 10 A cap in the
+    audit's case); a limit that cannot be known is no charging, and the status says why."""
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await set_profile(cs, 0, profile(1, "ChargePointMaxProfile", [(0, 10)], "Absolute", b)) == "Accepted"
+        await charging(b)
+        await b.until(lambda: offered(b) == 10.0, 7, "the cap's 10 A")
+        b.svc.profiles.items[0][1]["periods"] = None
+        await b.until(lambda: offered(b) == 0.0, 3, "nothing offered")
+        assert "charging profiles" in (b.svc.status()["error"] or "")
+    run_case(tmp_path, case)

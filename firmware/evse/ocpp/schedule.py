@@ -268,7 +268,11 @@ def tx_args(svc):
 
 def apply_limit(svc, now_ms):
     t0, txid, in_tx = tx_args(svc)
-    amps = svc.profiles.limit_at(svc.cp_time(now_ms), CONNECTOR, t0, svc.wall.known(), txid, in_tx)
+    try:
+        amps = svc.profiles.limit_at(svc.cp_time(now_ms), CONNECTOR, t0, svc.wall.known(), txid, in_tx)
+    except Exception as e:  # a profile that cannot be read: no limit known is no charging, said
+        svc.last_error = "charging profiles: %r" % (e,)
+        amps = 0.0
     if amps is not None:
         try:  # a checked profile gives a finite number; if not, offer nothing rather than guess
             amps = L.check_number(amps, 0, LIMIT_MAX["W"])
