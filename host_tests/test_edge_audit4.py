@@ -52,10 +52,7 @@ def test_noise_before_the_longest_reply_fits_the_buffer():
     bus = NoisyBus(19200, {1: regs}, b"\x00\xff\x00")
     m = modbus.ModbusMaster(bus, timeout_ms=300, retries=0)
     m.start(1, 4, 0, 125, 0)
-    t = 0
-    while m.poll(t) == modbus.BUSY and t < 2000:
-        t += 10
-        bus.t = t
+    bus.drive(m, 2000)
     assert m.state == modbus.DONE
     assert [modbus.decode(m.data, 2 * a, modbus.T_UINT16) for a in range(125)] == list(range(125))
 
@@ -76,10 +73,7 @@ def test_a_real_crc_error_after_noise_is_still_one():
     bus = Flip(9600, {1: METER}, b"\x00")
     m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
     m.start(1, 4, 0, 2, 0)
-    t = 0
-    while m.poll(t) == modbus.BUSY and t < 3000:
-        t += 10
-        bus.t = t
+    bus.drive(m, 3000)
     assert m.state == modbus.DONE and bus.requests == 2 and bus.collisions == 0
     assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
 
@@ -124,10 +118,7 @@ def test_a_meter_that_stays_busy_fails_with_the_reason_after_the_retries():
     bus = BusyMeter(9600, {1: METER}, code=6, busy=1000)
     m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
     m.start(1, 4, 0, 2, 0)
-    t = 0
-    while m.poll(t) == modbus.BUSY and t < 3000:
-        t += 10
-        bus.t = t
+    bus.drive(m, 3000)
     assert m.state == modbus.FAILED and m.error == "exception 6 (busy)" and m.exception_code == 6
     assert bus.requests == 3 and bus.collisions == 0
 
@@ -136,10 +127,7 @@ def test_other_exceptions_are_still_not_retried():
     bus = BusyMeter(9600, {1: METER}, code=2, busy=1000)
     m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
     m.start(1, 4, 0, 2, 0)
-    t = 0
-    while m.poll(t) == modbus.BUSY and t < 3000:
-        t += 10
-        bus.t = t
+    bus.drive(m, 3000)
     assert m.state == modbus.FAILED and m.error == "exception 2 (illegal address)" and bus.requests == 1
 
 

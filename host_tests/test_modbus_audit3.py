@@ -72,6 +72,15 @@ class WireBus:
         self.sched = [(t0 + (i + 1) * self.char_ms, b) for i, b in enumerate(reply)]
         return len(data)
 
+    def drive(self, master, limit_ms):
+        """Polls the master every 10 ms of bus time from 0 while it is busy, at most limit_ms:
+        the time it ended."""
+        t = 0
+        while master.poll(t) == modbus.BUSY and t < limit_ms:
+            t += 10
+            self.t = t
+        return t
+
     def any(self):
         while self.sched and self.sched[0][0] <= self.t:
             at, b = self.sched.pop(0)
@@ -123,10 +132,7 @@ def test_a_reply_that_stops_half_way_still_times_out_and_is_retried_once_the_bus
     bus = Truncating(9600, {1: METER})
     m = modbus.ModbusMaster(bus, timeout_ms=100, retries=2)
     m.start(1, 4, 0, 4, 0)
-    t = 0
-    while m.poll(t) == modbus.BUSY and t < 2000:
-        t += 10
-        bus.t = t
+    t = bus.drive(m, 2000)
     assert m.state == modbus.FAILED and m.error == "short reply" and m.timeouts == 3
     assert bus.requests == 3 and bus.collisions == 0 and t <= 400
 
@@ -158,10 +164,7 @@ def test_a_request_waits_for_the_tail_of_another_units_reply():
     bus.sched = [(5.0 * k - 20, 0x55) for k in range(11)]     # stray bytes from -20 to 30 ms, 5 ms apart
     m.start(1, 4, 0, 2, 0)
     assert m.state == modbus.BUSY and bus.requests == 0
-    t = 0
-    while m.poll(t) == modbus.BUSY and t < 1000:
-        t += 10
-        bus.t = t
+    bus.drive(m, 1000)
     assert m.state == modbus.DONE and bus.requests == 1 and bus.collisions == 0
     assert bus.gaps[0] >= bus.t35_ms and modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
 

@@ -132,6 +132,18 @@ class Blackhole:
         self.server.close()
 
 
+async def behind_a_hole(tmp_path, ping_interval_s):
+    """A charger booted against a central system that asks for a Heartbeat once an hour (the pings
+    keep the link up), through a path the test can silence or slow down."""
+    cs = CentralSystem(heartbeat=3600)
+    await cs.start()
+    hole = await Blackhole(cs.port).start()
+    rig = await booted(cs, tmp_path, ocpp_url="ws://127.0.0.1:%d/ocpp" % hole.listen,
+                       config={"WebSocketPingInterval": ping_interval_s})
+    await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+    return cs, hole, rig
+
+
 def test_a_link_that_goes_silent_is_offline_within_ping_interval_and_a_pong_timeout(tmp_path, monkeypatch):
     """WebSocketPingInterval 2 s and a central system that asks for a Heartbeat once an hour (it
     keeps the link up with the pings). The path to the central system goes silent without closing
@@ -144,12 +156,7 @@ def test_a_link_that_goes_silent_is_offline_within_ping_interval_and_a_pong_time
     monkeypatch.setattr(connection, "PONG_MIN_MS", 2000)     # the pong's wait at its 2 s interval (10 s on boards)
 
     async def main():
-        cs = CentralSystem(heartbeat=3600)
-        await cs.start()
-        hole = await Blackhole(cs.port).start()
-        rig = await booted(cs, tmp_path, ocpp_url="ws://127.0.0.1:%d/ocpp" % hole.listen,
-                           config={"WebSocketPingInterval": 2})
-        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        cs, hole, rig = await behind_a_hole(tmp_path, ping_interval_s=2)
         await asyncio.sleep(2.5)                          # a ping and its pong went through
         assert rig.svc.connected
         hole.silent = True
@@ -178,12 +185,7 @@ def test_pongs_that_come_late_at_a_short_ping_interval_do_not_end_a_live_link(tm
     by a slow handler, a congested uplink). The Pongs come, late: the link is alive and stays up; a
     Pong is awaited at least PONG_MIN_MS (10 s), not one ping interval."""
     async def main():
-        cs = CentralSystem(heartbeat=3600)
-        await cs.start()
-        hole = await Blackhole(cs.port).start()
-        rig = await booted(cs, tmp_path, ocpp_url="ws://127.0.0.1:%d/ocpp" % hole.listen,
-                           config={"WebSocketPingInterval": 1})
-        await cs.wait_for(lambda: cs.actions("SecurityEventNotification") and not rig.svc.immediate)
+        cs, hole, rig = await behind_a_hole(tmp_path, ping_interval_s=1)
         hole.late_s = 3
         t0 = asyncio.get_running_loop().time()
         while rig.svc.connected and asyncio.get_running_loop().time() - t0 < 8:

@@ -9,6 +9,17 @@ from tools.sim.drive import Drive
 MS = 1000
 
 
+def charging(tmp_path, connector, cable, max_current=32, seconds=1.5):
+    """A car charging on a cable coded `cable` ohm: plugged, in C, `seconds` on."""
+    b = Drive(config={"connector": connector, "max_current": max_current}, flash_dir=str(tmp_path))
+    b.run(0.5)
+    b.plug(pp_ohms=cable)
+    b.run(0.1)
+    b.ev("C")
+    b.run(seconds)
+    return b
+
+
 def one_pp_reading(b, spike, cable):
     """The PP input reads `spike` for one control tick (read once a tick), then the cable's own
     resistor again. -> when the spike began."""
@@ -36,12 +47,7 @@ def pwm_amps_after(b, t_us):
     ("j1772", 150, 1200),                 # between the button's 480 ohm and the unplugged plug's
 ])
 def test_one_pp_reading_spiked_by_the_contactor_coil_does_not_stop_the_charge(tmp_path, connector, cable, spike):
-    b = Drive(config={"connector": connector, "max_current": 32}, flash_dir=str(tmp_path))
-    b.run(0.5)
-    b.plug(pp_ohms=cable)
-    b.run(0.1)
-    b.ev("C")
-    b.run(1.5)
+    b = charging(tmp_path, connector, cable)
     assert b.coil and b.state == "C2"
     t = one_pp_reading(b, spike, cable)   # the tick reads PP every 10 ms: one reading of the spike
     b.run(2)
@@ -53,12 +59,7 @@ def test_one_pp_reading_spiked_by_the_contactor_coil_does_not_stop_the_charge(tm
 @pytest.mark.parametrize("connector, cable, bad", [("type2-socket", 220, 30), ("type2-socket", 220, 1010),
                                                    ("j1772", 150, 30), ("j1772", 150, 1200)])
 def test_a_pp_that_stays_out_of_band_still_opens_within_20_ms(tmp_path, connector, cable, bad):
-    b = Drive(config={"connector": connector, "max_current": 32}, flash_dir=str(tmp_path))
-    b.run(0.5)
-    b.plug(pp_ohms=cable)
-    b.run(0.1)
-    b.ev("C")
-    b.run(1.5)
+    b = charging(tmp_path, connector, cable)
     assert b.coil
     t = b.set(pp_ohms=bad)                # a damaged cable, a shorted PP: two readings agree
     b.run(0.1)
@@ -68,12 +69,7 @@ def test_a_pp_that_stays_out_of_band_still_opens_within_20_ms(tmp_path, connecto
 def test_one_reading_of_a_higher_rated_cable_is_never_advertised(tmp_path):
     """A 32 A cable (220 ohm) on a 63 A installation: a spike reading 100 ohm (a 63 A cable's code)
     must not raise the offer above the cable's rating, not even for one tick."""
-    b = Drive(config={"connector": "type2-socket", "max_current": 63}, flash_dir=str(tmp_path))
-    b.run(0.5)
-    b.plug(pp_ohms=220)
-    b.run(0.1)
-    b.ev("C")
-    b.run(7)                              # past the 5 s since the last change: a raise would go out at once
+    b = charging(tmp_path, "type2-socket", 220, max_current=63, seconds=7)   # past the 5 s since the last change: a raise would go out at once
     assert b.coil and b.charger.out.amps_x10 == 320
     t = one_pp_reading(b, 100, 220)
     b.run(7)
@@ -83,12 +79,7 @@ def test_one_reading_of_a_higher_rated_cable_is_never_advertised(tmp_path):
 
 
 def test_a_lower_rated_cable_reading_lowers_the_offer_at_once(tmp_path):
-    b = Drive(config={"connector": "type2-socket", "max_current": 63}, flash_dir=str(tmp_path))
-    b.run(0.5)
-    b.plug(pp_ohms=220)
-    b.run(0.1)
-    b.ev("C")
-    b.run(7)
+    b = charging(tmp_path, "type2-socket", 220, max_current=63, seconds=7)
     t = b.set(pp_ohms=680)                # a 20 A code: lower, taken from its first reading
     b.run(0.1)
     first = b.first("pwm", t)

@@ -4,47 +4,17 @@ import json
 
 from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
-from tools.sim.rig import Rig
-from evse.services import console as C
 
-
-class Mem:
-    def __init__(self):
-        self.rx = b""
-        self.tx = b""
-
-    def read(self, n):
-        if not self.rx:
-            return None
-        d, self.rx = self.rx[:n], self.rx[n:]
-        return d
-
-    def write(self, data):
-        self.tx += bytes(data)
-        return len(data)
-
-    def lines(self):
-        out = [json.loads(x) for x in self.tx.decode().split("\n") if x.strip()]
-        self.tx = b""
-        return out
-
-
-def _rig():
-    rig = Rig(config={"max_current": 32})
-    s = Mem()
-    C.attach(rig.app, s)
-    rig.run(1.0)
-    s.tx = b""
-    return rig, s
+import upytest
 
 
 def test_nan_from_python_json_dumps_is_answered_with_its_id():
     # Python's json.dumps writes NaN and Infinity; MicroPython's json reads neither ("not JSON"),
     # which came without the id: the client waited for ever. Nothing changes.
-    rig, s = _rig()
+    rig, s = upytest.console_rig()
     s.rx += b'{"id": 7, "cmd": "limit", "amps": NaN}\n{"id": "x", "cmd": "limit", "amps": -Infinity}\n'
     rig.run(0.2)
-    r = [x for x in s.lines() if "ev" not in x]
+    r = s.replies()
     assert [(x["id"], x["ok"]) for x in r] == [(7, False), ("x", False)], r
     # MicroPython's json: "not JSON"; CPython's reads the numbers and the limit refuses them
     assert all(x["error"] == "not JSON" or "finite" in x["error"] for x in r), r
@@ -54,7 +24,7 @@ def test_nan_from_python_json_dumps_is_answered_with_its_id():
 def test_a_flood_of_requests_is_answered_every_one():
     # 100 status requests at once (about 2.7 KB): 10 answers before, the others pushed out and
     # counted as dropped event lines.
-    rig, s = _rig()
+    rig, s = upytest.console_rig()
     s.rx += b"".join(b'{"cmd": "status", "id": %d}\n' % i for i in range(100))
     lines = []
     for _ in range(100):             # the host reads as it goes (the test's heap is 256 KB)
@@ -69,5 +39,4 @@ def test_a_flood_of_requests_is_answered_every_one():
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())

@@ -6,31 +6,12 @@ mock_machine.install()   # the firmware's `machine`
 from tools.sim.rig import Rig
 from evse.services import console as C
 
-
-class Mem:
-    def __init__(self):
-        self.rx = b""
-        self.tx = b""
-
-    def read(self, n):
-        if not self.rx:
-            return None
-        d, self.rx = self.rx[:n], self.rx[n:]
-        return d
-
-    def write(self, data):
-        self.tx += bytes(data)
-        return len(data)
-
-    def replies(self):
-        out = [json.loads(x) for x in self.tx.decode().split("\n") if x.strip()]
-        self.tx = b""
-        return [x for x in out if "ev" not in x]
+import upytest
 
 
 def _rig():
     rig = Rig(config={"max_current": 32})
-    s = Mem()
+    s = upytest.Console()
     con = C.attach(rig.app, s)
     rig.run(1.0)
     return rig, s, con
@@ -89,7 +70,7 @@ def test_status_temperature_holds_through_the_adcs_noise():
     """The status's temp_c on a Pico board (its sensor reads about 1 C of noise): whole degrees
     that stay put once settled (App._shown_temp; host_tests/test_adc_noise_bench.py has the rest)."""
     rig = Rig(config={"max_current": 32}, board="rpi_pico")
-    s = Mem()
+    s = upytest.Console()
     C.attach(rig.app, s)
     rig.world.temp_c = 40.4
     rig.run(0.5)
@@ -103,5 +84,4 @@ def test_status_temperature_holds_through_the_adcs_noise():
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())

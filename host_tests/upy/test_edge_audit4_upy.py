@@ -3,23 +3,12 @@
 heap_lock) across the ticks' wrap; a SERVER DEVICE BUSY answer is asked again. The set-up access
 point's own password: random, kept on flash, the same after a reboot. Also collected by
 pytest on CPython (heap_lock skipped there)."""
-import sys
 
 from evse.metering import modbus
 
-IS_UPY = sys.implementation.name == "micropython"
+import upytest
+
 MASK = 0x3FFFFFFF
-
-
-def reply(unit, fc, count):
-    data = bytearray([unit, fc, 2 * count])
-    for i in range(count):              # 230.0 in every float32 (0x43660000)
-        data.append(0x43 if i % 2 == 0 else 0)
-        data.append(0x66 if i % 2 == 0 else 0)
-    c = modbus.crc16(data)
-    data.append(c & 0xFF)
-    data.append(c >> 8)
-    return data
 
 
 def busy(unit, fc):
@@ -44,7 +33,7 @@ class Line:
 
     def write(self, b):
         self.writes += 1
-        frame = busy(b[0], b[1]) if self.writes <= self.busy_first else reply(b[0], b[1], b[5])
+        frame = busy(b[0], b[1]) if self.writes <= self.busy_first else upytest.modbus_reply(b[0], b[1], b[5])
         data = self.noise + frame
         self.buf[0:len(data)] = data
         self.len = len(data)
@@ -67,18 +56,6 @@ class Line:
         return k
 
 
-def _lock():
-    if IS_UPY:
-        import micropython
-        micropython.heap_lock()
-
-
-def _unlock():
-    if IS_UPY:
-        import micropython
-        micropython.heap_unlock()
-
-
 def _drive(m, now, limit):
     st = modbus.BUSY
     end = now + limit
@@ -95,12 +72,12 @@ def test_noise_before_the_reply_across_the_ticks_wrap_allocates_nothing():
         m = modbus.ModbusMaster(line, timeout_ms=300, retries=2)
         m.start(1, 4, 0, 14, start & MASK)       # 33 bytes after the noise
         now = start
-        _lock()
+        upytest.heap_lock()
         try:
             while now < start + 1000 and m.poll(now & MASK) == modbus.BUSY:
                 now += 10
         finally:
-            _unlock()
+            upytest.heap_unlock()
         assert m.state == modbus.DONE and line.writes == 1 and m.crc_errors == 0
         assert modbus.decode(m.data, 0, modbus.T_FLOAT32) == 230.0
         assert modbus.decode(m.data, 24, modbus.T_FLOAT32) == 230.0
@@ -130,5 +107,4 @@ def test_the_set_up_access_points_password_is_random_and_kept():
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())

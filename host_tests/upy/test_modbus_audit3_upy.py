@@ -2,11 +2,11 @@
 the ticks' wrap): a reply still arriving at 1200 baud when the timeout runs out is waited for, never
 talked over, and the next request waits for 40 ms of silence with polls that allocate nothing
 (under heap_lock). Also collected by pytest on CPython (heap_lock skipped there)."""
-import sys
 
 from evse.metering import modbus
 
-IS_UPY = sys.implementation.name == "micropython"
+import upytest
+
 MASK = 0x3FFFFFFF
 
 
@@ -26,14 +26,7 @@ class SlowBus:
         if self.arrivals:
             self.collisions += 1
         self.writes.append(self.now)
-        count = b[5]
-        data = bytearray([b[0], b[1], 2 * count])
-        for i in range(count):          # 230.0 in every float32 (0x43660000)
-            data.append(0x43 if i % 2 == 0 else 0)
-            data.append(0x66 if i % 2 == 0 else 0)
-        c = modbus.crc16(data)
-        data.append(c & 0xFF)
-        data.append(c >> 8)
+        data = upytest.modbus_reply(b[0], b[1], b[5])
         t = self.now + 80
         for x in data:
             t += 9
@@ -54,18 +47,6 @@ class SlowBus:
         return n
 
 
-def _lock():
-    if IS_UPY:
-        import micropython
-        micropython.heap_lock()
-
-
-def _unlock():
-    if IS_UPY:
-        import micropython
-        micropython.heap_unlock()
-
-
 def test_a_slow_reply_across_the_ticks_wrap_is_read_then_the_bus_is_left_quiet():
     start = MASK - 150
     bus = SlowBus(start)
@@ -81,14 +62,14 @@ def test_a_slow_reply_across_the_ticks_wrap_is_read_then_the_bus_is_left_quiet()
     done_at = bus.now
     m.start(1, 4, 0x46, 4, bus.now & MASK)          # the next block, at once: it waits
     waits = 0
-    _lock()                                          # the polls that wait allocate nothing
+    upytest.heap_lock()                                          # the polls that wait allocate nothing
     try:
         while bus.now + 10 < done_at + 40:
             bus.now += 10
             if m.poll(bus.now & MASK) == modbus.BUSY and len(bus.writes) == 1:
                 waits += 1
     finally:
-        _unlock()
+        upytest.heap_unlock()
     while len(bus.writes) == 1 and bus.now < done_at + 200:
         bus.now += 10
         m.poll(bus.now & MASK)
@@ -96,5 +77,4 @@ def test_a_slow_reply_across_the_ticks_wrap_is_read_then_the_bus_is_left_quiet()
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())

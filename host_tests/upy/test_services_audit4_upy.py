@@ -18,7 +18,6 @@ from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
 from tools.sim.rig import Rig
 from evse.ocpp import http, websocket
-from evse.services import console as C
 from evse.services import mqtt as M
 from evse.services import settings as S
 
@@ -122,31 +121,6 @@ def test_downloads_cut_by_their_timeout_leave_no_socket_open():
 # three bytes that are no UTF-8 (ED A0 80 ...): the reply's id, an id tag or a saved serial came back
 # so, and a host's JSON could not read the reply (evsectl then said "no reply", exit 3).
 
-class Mem:
-    def __init__(self):
-        self.rx = b""
-        self.tx = b""
-
-    def read(self, n):
-        if not self.rx:
-            return None
-        d, self.rx = self.rx[:n], self.rx[n:]
-        return d
-
-    def write(self, data):
-        self.tx += bytes(data)
-        return len(data)
-
-
-def _console():
-    rig = Rig(config={"max_current": 32})
-    s = Mem()
-    C.attach(rig.app, s)
-    rig.run(1.0)
-    s.tx = b""
-    return rig, s
-
-
 def _replies(rig, s, lines):
     s.rx += b"".join(x + b"\n" for x in lines)
     rig.run(0.5)
@@ -158,7 +132,7 @@ def _replies(rig, s, lines):
 
 
 def test_half_characters_are_refused_and_every_reply_is_utf8():
-    rig, s = _console()
+    rig, s = upytest.console_rig()
     r = _replies(rig, s, [b'{"cmd": "help", "id": "\\ud800"}',
                           b'{"id": 2, "cmd": "authorize", "id_tag": "\\udc00tag"}',
                           b'{"id": 3, "cmd": "set", "values": {"serial": "SN\\ud83d\\ude00"}}'])

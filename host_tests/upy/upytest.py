@@ -33,3 +33,73 @@ class NullConsole:
 
     def write(self, data):
         return len(data)
+
+
+class Console:
+    """The console's stream as a bench types on it: rx what comes in, tx what went out."""
+
+    def __init__(self):
+        self.rx = b""
+        self.tx = b""
+
+    def read(self, n):
+        if not self.rx:
+            return None
+        d, self.rx = self.rx[:n], self.rx[n:]
+        return d
+
+    def write(self, data):
+        self.tx += bytes(data)
+        return len(data)
+
+    def lines(self):
+        """Every JSON line written since the last call."""
+        import json
+        out = [json.loads(x) for x in self.tx.decode().split("\n") if x.strip()]
+        self.tx = b""
+        return out
+
+    def replies(self):
+        """The replies among them (no events)."""
+        return [x for x in self.lines() if "ev" not in x]
+
+
+def heap_lock():
+    """micropython.heap_lock() on the MicroPython port; nothing on CPython."""
+    if sys.implementation.name == "micropython":
+        import micropython
+        micropython.heap_lock()
+
+
+def heap_unlock():
+    if sys.implementation.name == "micropython":
+        import micropython
+        micropython.heap_unlock()
+
+
+def console_rig(**config):
+    """A Rig (max_current 32 unless said) with the console service on a Console, one second on,
+    the console's first lines cleared: (rig, stream). The mock machine must be installed."""
+    from tools.sim.rig import Rig
+    from evse.services import console
+    cfg = {"max_current": 32}
+    cfg.update(config)
+    rig = Rig(config=cfg)
+    s = Console()
+    console.attach(rig.app, s)
+    rig.run(1.0)
+    s.tx = b""
+    return rig, s
+
+
+def modbus_reply(unit, fc, count):
+    """A meter's reply to a read of count registers, 230.0 in every float32 (0x43660000)."""
+    from evse.metering import modbus
+    data = bytearray([unit, fc, 2 * count])
+    for i in range(count):
+        data.append(0x43 if i % 2 == 0 else 0)
+        data.append(0x66 if i % 2 == 0 else 0)
+    c = modbus.crc16(data)
+    data.append(c & 0xFF)
+    data.append(c >> 8)
+    return data

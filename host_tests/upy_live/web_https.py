@@ -6,7 +6,9 @@
 import asyncio
 import gc
 import sys
-import time               # the real one: imported before the mock machine wraps it
+
+import upytest
+from live import GAP, drive     # before the mock machine wraps `time`
 
 from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
@@ -16,38 +18,15 @@ from evse.services import console as C
 PW = "bench-password-0123"
 
 
-class Mem:
-    def read(self, n):
-        return None
-
-    def write(self, data):
-        return len(data)
-
-
 def used():
     gc.collect()
     return gc.mem_alloc()
 
 
-GAP = [0, 0]              # the longest real time (us) between two driver steps, the last step
-
-
-async def drive(rig):
-    """Control ticks, one per loop turn; GAP is what the web service's steps (a TLS handshake's
-    computation among them) held the loop."""
-    GAP[1] = time.ticks_us()
-    while True:
-        rig.run(0.01)
-        await asyncio.sleep_ms(5)
-        t = time.ticks_us()
-        GAP[0] = max(GAP[0], time.ticks_diff(t, GAP[1]))
-        GAP[1] = t
-
-
 def board(flash, port, tls):
     from evse.services import web as W
     rig = Rig(config={"max_current": 32, "web_port": port, "web_password": PW, "web_tls": tls}, flash_dir=flash)
-    C.attach(rig.app, Mem())
+    C.attach(rig.app, upytest.NullConsole())
     W.attach(rig.app)
     return rig
 

@@ -5,7 +5,9 @@
 import asyncio
 import gc
 import sys
-import time               # the real one: imported before the mock machine wraps it
+
+import upytest
+from live import GAP, drive     # before the mock machine wraps `time`
 
 from tools.sim import mock_machine
 mock_machine.install()   # the firmware's `machine`
@@ -13,31 +15,12 @@ from tools.sim.rig import Rig
 from evse.services import console as C
 
 PW = "bench-password-0123"
-GAP = [0, 0]
-
-
-class Mem:
-    def read(self, n):
-        return None
-
-    def write(self, data):
-        return len(data)
-
-
-async def drive(rig):
-    GAP[1] = time.ticks_us()
-    while True:
-        rig.run(0.01)
-        await asyncio.sleep_ms(5)
-        t = time.ticks_us()
-        GAP[0] = max(GAP[0], time.ticks_diff(t, GAP[1]))
-        GAP[1] = t
 
 
 async def main(port, flash):
     from evse.services import web as W
     rig = Rig(config={"max_current": 32, "web_port": port, "web_password": PW}, flash_dir=flash)
-    C.attach(rig.app, Mem())
+    C.attach(rig.app, upytest.NullConsole())
     W.attach(rig.app)
     asyncio.create_task(rig.app.web.run())
     asyncio.create_task(drive(rig))
