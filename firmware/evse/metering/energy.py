@@ -109,6 +109,11 @@ class Energy:
         return self._total_wh + self._total_mwh / MWH_PER_WH
 
     @property
+    def wh_saved(self):
+        """The lifetime total as on flash: what a power cut brings the count back to."""
+        return self._total_wh + (self._total_mwh - self._unsaved_mwh) / MWH_PER_WH
+
+    @property
     def wh_session(self):
         return self._s_wh + self._s_mwh / MWH_PER_WH
 

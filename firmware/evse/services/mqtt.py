@@ -129,6 +129,9 @@ class MqttService:
             self._discover = True                         # Home Assistant refuses its state
             self.wake.set()
         new = state_values(self.app.status(now_ms))
+        en = getattr(getattr(self.app, "meter", None), "energy", None)
+        if en is not None and "total_wh" in new:   # the count as on flash: a power cut never takes
+            new["total_wh"] = _num(en.wh_saved, 0)  # it back below a total already published
         if new != self.topics:
             self.topics = new
             self.wake.set()
