@@ -202,18 +202,18 @@ def test_temperature_derating(bench):
     assert bench.state == "B2" and bench.charger.out.amps_x10 == 320
 
 
-def test_rcd_retry_after_5_minutes_then_lockout(bench):
+def test_rcd_retry_after_15_minutes_then_lockout(bench):
     bench.run(0.5).charge()
-    for trip in range(1, 7):
+    for trip in range(1, 6):
         bench.run(3)                          # past the early-trip window
         bench.set(rcd_ma=100.0)
         bench.run(0.3)
         bench.set(rcd_ma=0.0)
         assert not bench.coil
-        if trip < 6:
+        if trip < 5:
             assert bench.fault == "rcd"
-            bench.run(299)
-            assert not bench.coil             # not before 5 min
+            bench.run(899)
+            assert not bench.coil             # not before 15 min (UL 2231-2 14.4)
             bench.run(3)
             assert bench.coil and bench.fault is None, trip
     assert bench.fault == "rcd_lockout"

@@ -76,8 +76,8 @@ ECON_HOLD_DUTY_U16 = const(26214)    # 40 % hold
 RCD_TEST_MAX_MS = const(500)         # self-test: expect a trip within 500 ms of the test output
 RCD_TEST_SETTLE_MS = const(100)      # trip input released after the test, before closing
 RCD_EARLY_MS = const(2000)           # a trip within 2 s of closing: hard fault
-RCD_RETRY_MS = const(300000)         # retry after 5 min
-RCD_MAX_TRIPS = const(6)             # at most 6 times, then lock out until unplug or reset
+RCD_RETRY_MS = const(900000)         # retry after 15 min (UL 2231-2 14.4 a: at least 15 min) ...
+RCD_MAX_TRIPS = const(5)             # ... at most 4 times: the 5th trip locks out until unplug or reset (14.4 b)
 
 # --- Over-current (facts 7, EVerest practice) ---
 OC_OFFSET_X10 = const(5)             # I > (I_signalled + 0.5 A) x 1.10 ...

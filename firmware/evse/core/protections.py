@@ -173,8 +173,9 @@ class Thermal:
 
 
 class RcdPolicy:
-    """Residual-current trips: a trip within 2 s of closing is hard; otherwise retry after 5 min,
-    at most 6 times, then lock out until unplug or reset (facts 6)."""
+    """Residual-current trips: a trip within 2 s of closing is hard; otherwise retry after 15 min,
+    at most 4 times (UL 2231-2 14.4: 15 min at least, 4 resets at most): the 5th trip locks out
+    until unplug or reset."""
 
     def __init__(self):
         self.trips = 0
