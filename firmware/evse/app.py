@@ -202,8 +202,10 @@ class App:
         self.reset()
 
     def reset(self):
-        """Reboot the board (console, OCPP): outputs safe first."""
+        """Reboot the board (console, OCPP): outputs safe first, then the energy onto flash."""
         self.hw.safe()
+        if self.meter is not None:
+            self.meter.save()
         hal.reset()
 
     def _start_meter(self, board, flash_dir):
@@ -640,6 +642,8 @@ def main(board, flash_dir="/"):
             maint.start(app.hw.safe)
         raise
     finally:
-        if app is not None:
+        if app is not None:          # Ctrl-C, or a 0x03 on the console: the energy onto flash too
             app.hw.safe()
+            if app.meter is not None:
+                app.meter.save()
     return app

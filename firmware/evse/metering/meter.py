@@ -358,6 +358,12 @@ class Meter:
             self.error = "session end: %s" % e
             return None
 
+    def save(self):
+        """The count onto flash now: the charger stops (a reboot, Ctrl-C or a 0x03 on the console),
+        and up to CHECKPOINT_MWH or CHECKPOINT_MS of it would be lost with the RAM."""
+        if self.energy is not None:
+            self.energy.checkpoint()
+
     def sessions(self):
         return self.energy.sessions() if self.energy is not None else []
 
