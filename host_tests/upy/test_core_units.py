@@ -124,7 +124,8 @@ def test_latch_button_and_cable_coding():
     assert PX.latch_state(150) == PX.LATCHED
     assert PX.latch_state(480) == PX.BUTTON
     assert PX.latch_state(L.PP_OPEN) == PX.UNPLUGGED
-    assert PX.latch_state(1000) == PX.FAULT
+    assert PX.latch_state(620) == PX.FAULT          # between the button's 480 and a car's latched
+    assert PX.latch_state(2000) == PX.FAULT         # between a car's latched and its button
     assert PX.latch_state(20) == PX.FAULT
     assert PX.latch_state(L.PP_NOT_WIRED) == PX.NOT_WIRED
     for ohms, amps in ((1500, 13), (680, 20), (220, 32), (100, 63), (1100, 13), (2460, 13),
@@ -145,7 +146,7 @@ def _decoded(ohms, connector):
 def test_a_pp_reading_decodes_as_every_value_of_its_band():
     """The quiet tick takes a new PP reading for the last one while it stays in the last one's
     band: every whole value of that band must decode alike, and the band must hold the reading."""
-    values = list(range(-1, 2600)) + [2999, 100000, L.PP_OPEN]
+    values = list(range(-1, 2600)) + [2999, 6263, 99999, 100000, L.PP_OPEN]
     w = [None, None, None]
     for conn in PX.CONNECTORS:
         for ohms in values:

@@ -8,7 +8,7 @@ STATE_COLORS = {"A": "#d9d9d9", "B": "#9ecae1", "C": "#a1d99b", "D": "#fdd0a2", 
                 "F": "#cb181d", "F wake-up": "#bcbddc", "fault": "#fb6a4a", "?": "#f0f0f0"}
 MS_AXIS_S = 1.0            # captures shorter than this get a millisecond time axis
 PP_LATCHED_MAX = 300       # ohms, as firmware/evse/core/limits.py: J1772 / NACS 150 ohm latched
-PP_BUTTON = (330, 800)     # 480 ohm: the latch button pressed
+PP_BUTTON = ((330, 600), (2500, 99999))   # the latch button pressed: 480 ohm, about 6.3 kohm through a car's PP circuit
 PP_OPEN = 1e8              # at or above: open (the bench writes 1e9)
 MAX_POINTS = 4000          # min/max envelope bins: the plot stays readable and fast on long captures
 
@@ -120,16 +120,18 @@ def plot(res, cap, out_path):
 def _plot_pp(ax, cap, k):
     """PP resistance (log scale), the latch button's presses shaded."""
     tt, vv = _steps_xy(cap.pp, cap.t_end, k)
-    shown = np.clip(vv, 50, 1e4)                 # open (1e9) drawn at the top of the axis
+    shown = np.clip(vv, 50, 2e5)                 # open (1e9) drawn at the top of the axis
     ax.step(tt, shown, where="post", color="#54278f", lw=1.2)
-    button = (vv[:-1] >= PP_BUTTON[0]) & (vv[:-1] <= PP_BUTTON[1])
+    button = np.zeros(len(vv) - 1, dtype=bool)
+    for lo, hi in PP_BUTTON:
+        button |= (vv[:-1] >= lo) & (vv[:-1] <= hi)
     for j, i in enumerate(np.flatnonzero(button).tolist()):
         ax.axvspan(tt[i], tt[i + 1], color="#fd8d3c", alpha=0.45, lw=0,
                    label="latch button pressed" if j == 0 else None)
     ax.set_yscale("log")
-    ax.set_ylim(50, 1.5e4)
-    ax.set_yticks([150, 480, 1e4])
-    ax.set_yticklabels(["150 latched", "480 button", "open"])
+    ax.set_ylim(50, 3e5)
+    ax.set_yticks([150, 480, 1021, 6264, 2e5])
+    ax.set_yticklabels(["150 latched", "480 button", "1k in a car", "6.3k button", "open"])
     ax.set_ylabel("PP (ohm)")
     if button.any():
         ax.legend(loc="upper right", fontsize=8)

@@ -135,9 +135,16 @@ METER_DEFAULTS = dict(
 PP_OPEN = const(1000000000)          # no PP resistor (open)
 PP_NOT_WIRED = const(-1)
 PP_LATCHED_MAX = const(300)          # J1772/NACS: 150 ohm latched ...
-PP_BUTTON_MIN = const(330)           # ... 480 ohm with the latch button pressed
-PP_BUTTON_MAX = const(800)
-PP_UNPLUGGED_MIN = const(2000)       # J1772 plug out: pull-up only
+PP_BUTTON_MIN = const(330)           # ... 480 ohm with the latch button pressed (both +-10 %)
+PP_BUTTON_MAX = const(600)
+# The same plug in a car: the car's own PP circuit (330 ohm to 5 V, 2.7 kohm to ground, facts 5)
+# on the line the boards read through their 1 kohm pull-up to 3.3 V. 150 ohm reads about 1,021 ohm
+# (730-1,507 over every part's tolerance: +-10 % resistors, 5 V +-5 %, 3.3 V +-2 %), 480 ohm about
+# 6,264 ohm (3,061-49,162); a car whose PP circuit sleeps shows the bare values above.
+PP_CAR_LATCHED_MIN = const(650)
+PP_CAR_LATCHED_MAX = const(1700)
+PP_CAR_BUTTON_MIN = const(2500)
+PP_UNPLUGGED_MIN = const(100000)     # J1772 plug out (or PP not wired): pull-up only
 BUTTON_OPEN_MS = const(500)          # latch button pressed while charging: PWM off at once, open at
                                      # most this long after the press (the plug takes longer to leave; facts 5)
 BUTTON_SEEN_MS = const(20)           # PP is read once a tick: a press is seen up to 2 ticks after it

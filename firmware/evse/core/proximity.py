@@ -23,8 +23,12 @@ def latch_state(ohms):
         return LATCHED
     if L.PP_BUTTON_MIN <= ohms <= L.PP_BUTTON_MAX:
         return BUTTON
+    if L.PP_CAR_LATCHED_MIN <= ohms <= L.PP_CAR_LATCHED_MAX:
+        return LATCHED          # (through the car's own PP circuit, limits.py)
     if ohms >= L.PP_UNPLUGGED_MIN:
         return UNPLUGGED
+    if ohms >= L.PP_CAR_BUTTON_MIN:
+        return BUTTON
     return FAULT
 
 
@@ -41,18 +45,20 @@ def cable_amps(ohms):
     return 0
 
 
-_CABLE = const(7)       # the pair in band()'s rows where cable_amps' ranges start, the tethered
-_ANY = const(16)        # cable's one, the empty one
-_NONE = const(17)
+_CABLE = const(10)      # the pair in band()'s rows where cable_amps' ranges start, the tethered
+_ANY = const(19)        # cable's one, the empty one
+_NONE = const(20)
 
 
 def band(ohms, connector, w, i, rows=(
         # The PP ranges of whole ohms (read_pp's values) each decoder reads alike, as (lowest,
         # highest) pairs. latch_state (J1772, NACS): not wired, short, latched, a gap, button
-        # pressed, a gap, unplugged;
+        # pressed, a gap, latched and a gap and button pressed through a car's PP circuit, unplugged;
         L.PP_NOT_WIRED, L.PP_NOT_WIRED, 0, L.T2_FAULT_LOW - 1, L.T2_FAULT_LOW, L.PP_LATCHED_MAX,
         L.PP_LATCHED_MAX + 1, L.PP_BUTTON_MIN - 1, L.PP_BUTTON_MIN, L.PP_BUTTON_MAX,
-        L.PP_BUTTON_MAX + 1, L.PP_UNPLUGGED_MIN - 1, L.PP_UNPLUGGED_MIN, L.PP_OPEN) + tuple(
+        L.PP_BUTTON_MAX + 1, L.PP_CAR_LATCHED_MIN - 1, L.PP_CAR_LATCHED_MIN, L.PP_CAR_LATCHED_MAX,
+        L.PP_CAR_LATCHED_MAX + 1, L.PP_CAR_BUTTON_MIN - 1, L.PP_CAR_BUTTON_MIN, L.PP_UNPLUGGED_MIN - 1,
+        L.PP_UNPLUGGED_MIN, L.PP_OPEN) + tuple(
         # cable_amps (Type 2 socket): below the first band, then each band and the gap above it;
         [L.PP_NOT_WIRED, L.T2_BANDS[0][0] - 1] + [v for k, b in enumerate(L.T2_BANDS) for v in (
             b[0], b[1], b[1] + 1, L.T2_BANDS[k + 1][0] - 1 if k + 1 < len(L.T2_BANDS) else L.PP_OPEN)]) + (
