@@ -192,7 +192,10 @@ class Console:
         if self._out or self._partial is not None:     # (no call on an idle tick)
             self._flush()
         if self.reboot_pending and not self._out and self._partial is None:
-            self.app.reset()
+            if self.reboot_pending is True:      # the reply written: a tick for the port to send
+                self.reboot_pending = 2          # it (a UART's buffer, USB's) before the reset
+            else:
+                self.app.reset()
 
     def feed(self, data, now_ms):
         """Bytes from the host, each request answered once the lines queued before it are on their
