@@ -285,9 +285,23 @@ def _clock_from(svc, res):
         if svc.tx:  # its start moves onto the new time line: a Relative schedule keeps its place
             svc.tx["t0"] += t - svc.cp_time(svc.ticks())
         svc.wall.set(t, svc.ticks())
+        _board_clock(svc, t)
         if was is not None and abs(t - was) >= 60:
             from . import secevents
             secevents.report(svc, "SettingSystemTime", "%+d s" % (t - was))
+
+
+def _board_clock(svc, t):
+    """The board's clock (fault log, history, charging windows) follows the central system's time
+    (OCPP 1.6 4.2 and 4.6: the Charge Point SHOULD synchronize its internal clock), unless NTP has
+    set it: a time server that answered is kept (its next poll would set the clock back)."""
+    nc = getattr(getattr(svc.charger, "app", None), "netclock", None)
+    if svc.set_utc is None or getattr(nc, "synced", None) is not None or t // 86400 < 20089:
+        return                     # (before 2025-01-01: a wrong time, which the board reads as unset)
+    try:
+        svc.set_utc(t)
+    except Exception as e:         # the OCPP time line stands; the exchange goes on
+        svc.last_error = "board clock: %r" % (e,)
 
 
 def boot_payload(svc):

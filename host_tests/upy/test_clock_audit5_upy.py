@@ -1,0 +1,139 @@
+"""The clock audit's board-side fixes under the MicroPython unix port (and CPython): the central
+system's currentTime sets the board's clock (the clock object's set_utc, evse.shell.hal's on a
+board) unless NTP has answered. The scenarios against a central system are
+host_tests/test_clock_audit5.py."""
+import asyncio
+import json
+import os
+
+from evse.core import ticks
+from evse.ocpp.wallclock import parse_iso
+
+_n = [0]
+CS_TIME = "2026-12-06T12:00:00Z"
+
+
+def _tmpdir():
+    _n[0] += 1
+    d = "/tmp/clock_a5_upy_%d_%d" % (_n[0], int.from_bytes(os.urandom(3), "big"))
+    os.mkdir(d)
+    return d
+
+
+class _Charger:
+    state = "A1"
+    fault = None
+
+    def __init__(self, app=None):
+        self.app = app
+
+    def set_limit(self, s, a):
+        pass
+
+    def limit_without(self, s):
+        return 32.0
+
+    def enable(self, f):
+        pass
+
+    def authorize(self, f, id_tag=None):
+        pass
+
+    def stop(self, r):
+        pass
+
+
+class _Board:
+    """The board's ticks and its RTC: set_utc records what it is set to."""
+
+    def __init__(self):
+        self.t = 0
+        self.rtc = []
+        self.accepted = None    # the service's word once booted
+
+    def ticks_ms(self):
+        return self.t
+
+    ticks_diff = staticmethod(ticks.ticks_diff)
+    ticks_add = staticmethod(ticks.ticks_add)
+
+    def set_utc(self, t):
+        self.rtc.append(t)
+
+
+class _CentralSystem:
+    """A transport that answers BootNotification Accepted at CS_TIME and every other CALL with {}."""
+
+    def __init__(self):
+        self.closed = False
+        self.calls = []
+        self.inbox = []
+
+    async def send_text(self, text):
+        msg = json.loads(text)
+        if msg[0] == 2:
+            self.calls.append(msg[2])
+            res = {"status": "Accepted", "interval": 300, "currentTime": CS_TIME} \
+                if msg[2] == "BootNotification" else {}
+            self.inbox.append(json.dumps([3, msg[1], res]))
+
+    async def recv(self):
+        while not self.inbox:
+            await asyncio.sleep(0.005)
+        return 1, self.inbox.pop(0), False
+
+    async def close(self):
+        self.closed = True
+
+
+def _booted(app=None):
+    """A service booted against the central system; -> (the board, the service)."""
+    import gc
+    gc.collect()  # compiling chargepoint.py from source needs room (the board loads .mpy)
+    from evse.ocpp.chargepoint import OcppService
+    cs, board = _CentralSystem(), _Board()
+
+    async def connect(url, subprotocol, user=None, password=None, ca_file=None):
+        return cs
+
+    async def main():
+        svc = OcppService(_Charger(app), None, {"ocpp_url": "ws://cs.invalid/", "ocpp_id": "cp1"},
+                          _tmpdir(), board, connect=connect)
+        task = asyncio.create_task(svc.run())
+        for _ in range(400):
+            if "StatusNotification" in cs.calls:
+                break
+            await asyncio.sleep(0.005)
+        board.accepted = svc.accepted
+        svc.stop()
+        await asyncio.wait_for(task, 5)
+        return svc
+
+    return board, asyncio.run(main())
+
+
+class _App:
+    def __init__(self, synced):
+        self.netclock = _NetClock(synced)
+
+
+class _NetClock:
+    def __init__(self, synced):
+        self.synced = synced
+
+
+def test_the_boot_notification_answer_sets_the_board_clock():
+    board, svc = _booted()
+    assert board.accepted and board.rtc == [parse_iso(CS_TIME)], board.rtc
+
+
+def test_ntp_that_answered_keeps_the_board_clock():
+    board, svc = _booted(_App(parse_iso("2026-12-02T03:00:00Z")))
+    assert board.accepted and svc.wall.known() and board.rtc == []
+    board, svc = _booted(_App(None))              # NTP set up, never answered: the central system's
+    assert board.rtc == [parse_iso(CS_TIME)]
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
