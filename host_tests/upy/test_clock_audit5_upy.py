@@ -7,7 +7,7 @@ import json
 import os
 
 from evse.core import ticks
-from evse.ocpp.wallclock import parse_iso
+from evse.ocpp.wallclock import WallClock, parse_iso
 
 _n = [0]
 CS_TIME = "2026-12-06T12:00:00Z"
@@ -132,6 +132,38 @@ def test_ntp_that_answered_keeps_the_board_clock():
     assert board.accepted and svc.wall.known() and board.rtc == []
     board, svc = _booted(_App(None))              # NTP set up, never answered: the central system's
     assert board.rtc == [parse_iso(CS_TIME)]
+
+
+
+def test_the_ocpp_time_is_whole_seconds_from_integers():
+    """On the boards a float is single precision: ref_epoch + ms / 1000 held an epoch to 128 s. On
+    the stock rp2 image (tools/rp2emu, MicroPython v1.28.0) the old WallClock read a time just set
+    as 64 s early, 1 s and 63 s later as 64 s early, 65 s later as 64 s late: the timestamps of
+    StartTransaction and MeterValues, the clock-aligned intervals and the profiles' time were off
+    by up to 64 s, and a Heartbeat answer with the right time could read as a 60 s move
+    (SettingSystemTime). The time is now whole seconds from integers, rounded down."""
+    t0 = parse_iso(CS_TIME)
+    w = WallClock()
+    w.set(t0, ticks.ticks_add(0, -500))
+    got = [w.now(ms) for ms in (-500, 499, 500, 63500, 65000)]
+    assert got == [t0, t0, t0 + 1, t0 + 64, t0 + 65], [g - t0 for g in got]
+    assert all(type(g) is int for g in got)
+    w.set(t0 - 1.5, 0)                            # a time with its fraction (a test's, the host's)
+    assert w.now(0) == t0 - 2 and w.now(500) == t0 - 1
+
+
+def test_the_ocpp_time_runs_on_across_the_tick_wrap():
+    """A charger offline for a week (no Heartbeat answer sets the time again) polls as ever: the
+    ports' ticks wrap at 2**30 ms and their ticks_diff reads a span over 2**29 ms (6.2 days) as
+    negative. The old clock then read 12.4 days early; it runs on now, to the second."""
+    t0 = parse_iso(CS_TIME)
+    w = WallClock()
+    w.set(t0, 123)
+    tk, minute = 123, 60000
+    for m in range(1, 7 * 24 * 60 + 1):           # a poll a minute (the service polls every 10 ms)
+        tk = ticks.ticks_add(tk, minute)
+        assert w.now(tk) == t0 + m * 60, (m, w.now(tk) - t0)
+    assert w.now(ticks.ticks_add(tk, -30000)) == t0 + 7 * 86400 - 30   # a message made before
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Heartbeat responses) is kept as an offset against the tick clock. Times are inte
 from ..core.calendar import civil_from_days, days_from_civil
 from ..core.ticks import ticks_diff
 
+REANCHOR_MS = 1 << 27   # 1.55 days: the reference moves up once this far behind the ticks read
+
 
 def parse_iso(s):
     """'2024-05-01T12:30:00Z' (fraction and +hh:mm offset allowed) -> epoch seconds, or None."""
@@ -50,22 +52,31 @@ def format_iso(t):
 
 
 class WallClock:
-    """Epoch seconds derived from the last `currentTime` and the tick clock."""
+    """Epoch seconds derived from the last `currentTime` and the tick clock, in integers: a board's
+    single-precision float holds an epoch to 128 s only (an rp2 image read a time just set as 64 s
+    early). The reference moves up with the ticks read (the service reads them at every poll), so
+    the ports' ticks_diff, which wraps after 2**29 ms (6.2 days), never spans more than REANCHOR_MS."""
 
     def __init__(self, diff=ticks_diff):
         self.diff = diff  # the tick clock's own ticks_diff
         self.ref_ticks = None
         self.ref_epoch = None
+        self.ref_ms = 0   # ms past ref_epoch at ref_ticks
 
     def known(self):
         return self.ref_epoch is not None
 
     def set(self, epoch_s, now_ticks):
-        self.ref_epoch = epoch_s
-        self.ref_ticks = now_ticks
+        e = int(epoch_s)
+        self.ref_epoch, self.ref_ms, self.ref_ticks = e, int((epoch_s - e) * 1000), now_ticks
 
     def now(self, now_ticks):
-        """Epoch seconds (float) or None while no central system has told us the time."""
+        """Epoch seconds (int, rounded down) or None while no central system has told us the time."""
         if self.ref_epoch is None:
             return None
-        return self.ref_epoch + self.diff(now_ticks, self.ref_ticks) / 1000
+        ms = self.ref_ms + self.diff(now_ticks, self.ref_ticks)
+        if ms >= REANCHOR_MS:
+            self.ref_epoch += ms // 1000
+            self.ref_ms = ms = ms % 1000
+            self.ref_ticks = now_ticks
+        return self.ref_epoch + ms // 1000
