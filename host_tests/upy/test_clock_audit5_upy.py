@@ -26,9 +26,10 @@ class _Charger:
 
     def __init__(self, app=None):
         self.app = app
+        self.limits = []
 
     def set_limit(self, s, a):
-        pass
+        self.limits.append((s, a))
 
     def limit_without(self, s):
         return 32.0
@@ -59,6 +60,9 @@ class _Board:
 
     def set_utc(self, t):
         self.rtc.append(t)
+
+    def utc_seconds(self):
+        return self.rtc[-1] + self.t // 1000 if self.rtc else None
 
 
 class _CentralSystem:
@@ -164,6 +168,39 @@ def test_the_ocpp_time_runs_on_across_the_tick_wrap():
         tk = ticks.ticks_add(tk, minute)
         assert w.now(tk) == t0 + m * 60, (m, w.now(tk) - t0)
     assert w.now(ticks.ticks_add(tk, -30000)) == t0 + 7 * 86400 - 30   # a message made before
+
+
+
+def test_a_clock_set_by_ntp_places_the_profiles_while_the_central_system_is_away():
+    """The board's clock set by NTP, the charger rebooted while its central system is away (no
+    currentTime this boot). A Recurring Daily TxDefaultProfile on flash, the site's tariff, allows
+    8 A until noon and 16 A after. At 09:00 the service knew no time: the profile was ignored, no
+    OCPP limit, and the car was offered max_current (32 A). The board's NTP time places it: 8 A."""
+    import gc
+    gc.collect()
+    from evse.ocpp.chargepoint import OcppService
+    day = parse_iso("2026-12-06T00:00:00Z")
+    d, board = _tmpdir(), _Board()
+    board.set_utc(day + 9 * 3600)                  # NTP: 09:00 UTC
+    tariff = {"chargingProfileId": 7, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+              "chargingProfileKind": "Recurring", "recurrencyKind": "Daily",
+              "chargingSchedule": {"startSchedule": "2026-12-01T00:00:00Z", "chargingRateUnit": "A",
+                                   "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8},
+                                                              {"startPeriod": 12 * 3600, "limit": 16}]}}
+    svc = OcppService(_Charger(), None, {"ocpp_url": ""}, d, board)
+    assert svc.profiles.add(1, tariff, None) == "Accepted"      # kept on flash: the reboot reads it
+    ch = _Charger(_App(day + 9 * 3600))
+    svc = OcppService(ch, None, {"ocpp_url": ""}, d, board)
+    board.t = 1000
+    svc.poll(board.t)
+    assert svc.wall.known() and ch.limits[-1:] == [("ocpp", 8.0)], ch.limits
+    board.t = 3 * 3600 * 1000 + 2000                              # 12:00:03
+    svc.poll(board.t)
+    assert ch.limits[-1] == ("ocpp", 16.0), ch.limits
+    ch2 = _Charger(_App(None))                                    # NTP set up, not answered: no time
+    svc = OcppService(ch2, None, {"ocpp_url": ""}, d, board)
+    svc.poll(board.t)
+    assert not svc.wall.known() and ch2.limits[-1:] in ([], [("ocpp", None)]), ch2.limits
 
 
 if __name__ == "__main__":

@@ -33,13 +33,13 @@ RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 64
 class OcppService:
     def __init__(self, charger, meter, settings, flash_dir, clock, on_reset=None, connect=None, dns_server=None):
         """clock: ticks_ms(), ticks_diff(a, b), ticks_add(a, d) of the clock the caller's poll(now_ms)
-        values come from, and set_utc(t) if it sets the board's (the app passes evse.shell.hal).
+        values come from, set_utc(t) and utc_seconds() if it has the board's (the app passes evse.shell.hal).
         connect: the transport, websocket.connect's signature (tests may pass a fake one).
         dns_server: the Wi-Fi network's DNS server, for names looked up in steps (shell/dns.py)."""
         self.charger, self.meter, self.settings, self.dns_server = charger, meter, settings, dns_server
         self.ticks, self.ticks_diff, self.ticks_add = clock.ticks_ms, clock.ticks_diff, clock.ticks_add
         self.on_reset, self.connect = on_reset, connect  # on_reset('Soft'|'Hard') reboots the board
-        self.set_utc = getattr(clock, "set_utc", None)  # the board's clock, which currentTime sets
+        self.set_utc, self.utc = getattr(clock, "set_utc", None), getattr(clock, "utc_seconds", None)  # the RTC
         store.ensure_dir(flash_dir)
         self.flash_dir = flash_dir  # also holds the profile 3 client certificate (connection.py)
         p = lambda n: store.join(flash_dir, n)
@@ -186,6 +186,8 @@ class OcppService:
         """Quick bookkeeping from the app's loop."""
         if self.rebooting:
             return  # the outputs went safe for the reboot: what the core sees now is no status
+        if not self.wall.known():
+            connection.wall_from_ntp(self)
         auth.expire(self, now_ms)
         if self.state.get("resv"):
             from . import reservation  # only while a reservation exists
