@@ -200,7 +200,41 @@ def test_a_clock_set_by_ntp_places_the_profiles_while_the_central_system_is_away
     ch2 = _Charger(_App(None))                                    # NTP set up, not answered: no time
     svc = OcppService(ch2, None, {"ocpp_url": ""}, d, board)
     svc.poll(board.t)
-    assert not svc.wall.known() and ch2.limits[-1:] in ([], [("ocpp", None)]), ch2.limits
+    assert not svc.wall.known() and ch2.limits[-1:] == [("ocpp", 8.0)], ch2.limits   # its lowest
+
+
+
+def _default(pid, level, amps, kind="Relative", **kw):
+    p = {"chargingProfileId": pid, "stackLevel": level, "chargingProfilePurpose": "TxDefaultProfile",
+         "chargingProfileKind": kind, "chargingSchedule": {"chargingRateUnit": "A",
+                                                           "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}}
+    for k, v in kw.items():
+        if k == "startSchedule":
+            p["chargingSchedule"][k] = v
+        else:
+            p[k] = v
+    return p
+
+
+def test_a_profile_the_unknown_clock_cannot_date_never_raises_the_limit():
+    """No clock at all (no NTP, the central system away after a reboot): the site's TxDefaultProfile
+    of 6 A, and above it a 32 A one valid only until 2026-01-01 (a holiday boost long over). With
+    the clock known the 6 A stands; with none, the expired 32 A won (validTo not read) and the car
+    was offered 32 A. An Absolute TxDefaultProfile of 6 A alone gave no limit (max_current). A
+    profile the clock cannot place or date may be in force or not: its lowest period caps the one
+    below it, it never lifts it."""
+    from evse.ocpp.schedule import Profiles
+    t = parse_iso(CS_TIME)
+    pr = Profiles(None)
+    assert pr.add(1, _default(1, 0, 6), None) == "Accepted"
+    assert pr.add(1, _default(2, 1, 32, validTo="2026-01-01T00:00:00Z"), None) == "Accepted"
+    assert pr.limit_at(t, 1, tx_start=t, in_tx=True) == 6.0
+    assert pr.limit_at(100, 1, tx_start=100, clock_known=False, in_tx=True) == 6.0
+    assert pr.add(1, _default(2, 1, 4, validTo="2026-01-01T00:00:00Z"), None) == "Accepted"   # lower: it may be
+    assert pr.limit_at(100, 1, tx_start=100, clock_known=False, in_tx=True) == 4.0
+    only = Profiles(None)
+    assert only.add(1, _default(3, 0, 6, "Absolute", startSchedule="2026-01-01T00:00:00Z"), None) == "Accepted"
+    assert only.limit_at(t, 1) == 6.0 and only.limit_at(100, 1, clock_known=False) == 6.0
 
 
 if __name__ == "__main__":

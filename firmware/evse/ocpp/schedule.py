@@ -53,6 +53,22 @@ def _prepare(profile):
     }
 
 
+def _applies(c, p, purposes, connectors, tx_id):
+    """A profile of one of these purposes and connectors (a TxProfile: of this transaction)."""
+    if c not in connectors or p["purpose"] not in purposes:
+        return False
+    return not (p["purpose"] == PURPOSE_TX and p["tx"] is not None and tx_id is not None and p["tx"] != tx_id)
+
+
+def _capped(best, unsure):
+    """The winner's amps, capped by the lowest period of each profile that may be in force above it."""
+    lim = None if best is None else best[1]
+    for key, low in unsure:
+        if (best is None or key > best[0]) and (lim is None or low < lim):
+            lim = low
+    return lim
+
+
 def _refused(connector, profile, tx_id, n_connectors, max_level):
     """SetChargingProfile's rules on the connector, the purpose, the transaction and the stack level."""
     if connector > n_connectors:
@@ -150,17 +166,10 @@ class Profiles:
             return float(limit)
         return limit / (self.volts * self.phases)
 
-    def _unplaced(self, p, clock_known):
-        """A site's cap that cannot be placed in time yet (a reboot offline: no currentTime) is its
-        lowest period, never none: a missing value never raises a limit. None for the others."""
-        if clock_known or p["kind"] == "Relative" or p["purpose"] != PURPOSE_MAX:
-            return None
+    def _lowest(self, p):
         return min(self._amps(limit, p["unit"]) for _, limit in p["periods"])
 
     def _profile_limit(self, p, t, tx_start, clock_known):
-        lowest = self._unplaced(p, clock_known)
-        if lowest is not None:
-            return lowest
         if clock_known and ((p["from"] is not None and t < p["from"]) or (p["to"] is not None and t >= p["to"])):
             return None
         a = self._anchor(p, t, tx_start, clock_known)
@@ -176,19 +185,22 @@ class Profiles:
         return lim
 
     def _best(self, purposes, connectors, t, tx_start, clock_known, tx_id):
+        """The limit of the highest profile in force. One that an unknown clock cannot place or date
+        (Absolute, Recurring, validFrom/validTo: a reboot offline, no currentTime) may be in force
+        or not: above the winner, its lowest period caps it (a missing time never raises a limit)."""
         best = None  # (level, connector-specific, amps)
+        unsure = []  # (level, connector-specific, lowest amps)
         for c, p, _ in self.items:
-            if c not in connectors or p["purpose"] not in purposes:
-                continue
-            if p["purpose"] == PURPOSE_TX and p["tx"] is not None and tx_id is not None and p["tx"] != tx_id:
-                continue
-            lim = self._profile_limit(p, t, tx_start, clock_known)
-            if lim is None:
+            if not _applies(c, p, purposes, connectors, tx_id):
                 continue
             key = (p["level"], c != 0)
-            if best is None or key > best[0]:
+            if not clock_known and (p["kind"] != "Relative" or p["from"] is not None or p["to"] is not None):
+                unsure.append((key, self._lowest(p)))
+                continue
+            lim = self._profile_limit(p, t, tx_start, clock_known)
+            if lim is not None and (best is None or key > best[0]):
                 best = (key, lim)
-        return None if best is None else best[1]
+        return _capped(best, unsure)
 
     def limit_at(self, t, connector=1, tx_start=None, clock_known=True, tx_id=None, in_tx=False):
         """Amperes allowed on `connector` at t (None = no profile limits it)."""
