@@ -14,6 +14,7 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 
 LAYER_OF = {"core": 0, "shell": 1, "metering": 2, "services": 2, "ocpp": 2, "app": 3}
 PORT_MODULES = {"machine", "rp2", "esp32", "network"}      # the hardware: the shell's alone
+APP = ("app", "startup")    # evse/app.py, and evse/startup.py: the services it starts once at boot
 BENCH_VEHICLE = "bench_vehicle/"
 # What the bench vehicle takes from the charger's firmware: the state and fault names its scenario
 # parser accepts (copied to that board beside it, docs/bench-vehicle.md). Nothing else.
@@ -30,7 +31,7 @@ def modules():
             rel = os.path.relpath(path, FIRMWARE).replace(os.sep, "/")
             parts = rel.split("/")
             layer = parts[1] if len(parts) > 2 and parts[0] == "evse" else (
-                "app" if rel == "evse/app.py" else None)
+                "app" if len(parts) == 2 and parts[0] == "evse" and parts[1][:-3] in APP else None)
             yield rel, layer, imports(path, rel)
 
 
@@ -63,8 +64,8 @@ def target_layer(mod, names):
     if parts[0] != "evse":
         return None
     if len(parts) > 1:
-        return "app" if parts[1] == "app" else parts[1]
-    return "app" if "app" in names else None
+        return "app" if parts[1] in APP else parts[1]
+    return "app" if any(n in APP for n in names) else None
 
 
 def test_the_layer_packages_exist():

@@ -61,54 +61,18 @@ class App:
         self._due = 0               # the control loop's next tick (ticks_ms)
         self.web = None                            # evse.services.web when web_port is set
         self.spawn = None                          # asyncio.create_task once the loop runs
-        self._start_meter(board, flash_dir)
-        self.reset_cause = hal.reset_cause(board.PWM_PORT)
-        if self.reset_cause == hal.WDT_RESET:
-            self.journal.add(ticks_ms(), "watchdog_reset", V.ST_BOOT)
-        for e in self.settings_errors:
-            self.report(V.SRC_SETTINGS, e)
-        if self.charger.settings_error:
-            self.report(V.SRC_SETTINGS, "nothing is offered: " + self.charger.settings_error)
         self.ocpp = None                           # OCPP 1.6J client (docs/ocpp.md)
-        if self.cfg["ocpp_url"]:                   # after the meter: it reads it at boot (power-loss stop)
-            self._start_ocpp()
         self.net = self.netclock = self.captive = None    # Wi-Fi, the RTC from NTP, set-up DNS: boards with Wi-Fi
-        self._start_net(board)
         self.planner = None                        # charging windows, solar surplus (services/planner.py)
-        self._start_planner()
         self.grid_meter = None                     # grid power from a Modbus meter (metering/grid.py)
-        if self.planner is not None and self.cfg["grid_source"] == V.GRID_MODBUS:
-            self._start_grid_meter(board)
         self.fallback = None                       # evse.core.fallback, when a timeout is set
-        if self.cfg["fallback_timeout_s"]:
-            from .core.fallback import Fallback
-            from .shell.store import read_json, write_json_atomic
-            kept = (join(flash_dir, "fallback.json"), read_json, write_json_atomic, self.report)
-            self.fallback = Fallback(self.charger, self.cfg["fallback_current_a"],
-                                     self.cfg["fallback_timeout_s"] * 1000, ticks_diff, kept, ticks_ms())
         self.id_tag = None                         # who authorized the plug-in (session history)
         self.mqtt = None                           # MQTT and Home Assistant discovery (docs/mqtt.md)
-        if self.cfg["mqtt_url"]:
-            self._start_mqtt()
-
-    def _start_net(self, board):
-        if not getattr(board, "WIFI", False):
-            return                                 # not imported: it costs heap
+        from . import startup      # run once: its code is freed after boot (docs/design.md, "Memory")
         try:
-            from .shell.net import Net
-            self.net = Net(self.cfg, ticks_diff, ticks_add, self.flash_dir)
-            self.services.append(self.net)
-            if not self.cfg["wifi_ssid"]:
-                self._start_captive()
-            else:                                  # loaded if the access point reopens
-                self.services.append(_SetupLater(self))
-            if self.cfg["ntp_host"]:
-                from .services.netclock import NetClock
-                self.netclock = NetClock(self.cfg["ntp_host"], self.net.dns_server, hal.set_utc,
-                                         ticks_diff, ticks_add)
-                self.services.append(self.netclock)
-        except Exception as e:     # no network rather than no charger
-            self.report("net", repr(e))
+            startup.start(self, board, flash_dir)
+        finally:
+            _forget(startup)
 
     def _start_captive(self):
         """Set-up: every name leads phones to the page (its socket opens with the access point)."""
@@ -126,68 +90,8 @@ class App:
         if self.web is None:
             start_web(self)
 
-    def _start_planner(self):
-        cfg = self.cfg
-        if not (cfg["charge_windows"] or cfg["offpeak_windows"] or cfg["solar_mode"] != "off"):
-            return                                 # not imported: it costs heap
-        try:
-            from .services.planner import Planner
-            self.planner = Planner(self, cfg, hal.utc_seconds, ticks_diff)
-        except Exception as e:     # settings were checked when set: a planner that cannot start offers nothing
-            self.report("planner", repr(e))
-            self.charger.set_limit(V.SRC_SCHEDULE, 0)
-            return
-        self.services.append(self.planner)
-
-    def _start_grid_meter(self, board):
-        """A second unit on the charging meter's bus (its master shared), or the bus alone."""
-        cfg = self.cfg
-        try:
-            from .metering.grid import GridMeter, make_master
-            src = self.meter.source if self.meter is not None else None
-            master = getattr(src, "master", None)
-            if master is not None and getattr(src, "unit", None) == cfg["grid_meter_addr"]:
-                raise ValueError("grid_meter_addr %d is the charging meter's unit (meter_addr)" % cfg["grid_meter_addr"])
-            if master is None:
-                from .shell.meter_io import modbus_uart
-                uart = modbus_uart(board, cfg)
-                if uart is None:
-                    raise ValueError("no MODBUS_UART on this board")
-                master = make_master(uart, cfg)
-            self.grid_meter = GridMeter(master, cfg, self._grid_reading)
-        except Exception as e:     # no readings: the planner's silence rule takes the lower current
-            self.report("grid_meter", repr(e))
-            return
-        self.services.append(self.grid_meter)
-
     def _grid_reading(self, watts, now):
         self.command("grid", watts, now, V.GRID_MODBUS)
-
-    def _start_ocpp(self):
-        # The central system decides who charges: no contactor close without an accepted idTag.
-        # Forced on the core, not in cfg, so a settings save never writes it into the file.
-        self.charger.auth_forced = True
-        try:
-            from .ocpp.chargepoint import OcppService    # imported only when used: it costs heap
-            from .ocpp.corelink import CoreLink
-            self.ocpp = OcppService(CoreLink(self, "ocpp"), self.meter, self.cfg,
-                                    join(self.flash_dir, OCPP_DIR), hal, on_reset=self._ocpp_reset,
-                                    dns_server=self._dns())
-        except Exception as e:     # no OCPP rather than no charger (auth stays required)
-            self.report("ocpp", repr(e))
-            return
-        self.services.append(self.ocpp)
-        self.listeners.append(self.ocpp)
-
-    def _start_mqtt(self):
-        try:
-            from .services.mqtt import MqttService     # imported only when used: it costs heap
-            self.mqtt = MqttService(self, self.cfg, hal, self.flash_dir, self._dns())
-        except Exception as e:     # no MQTT rather than no charger
-            self.report("mqtt", repr(e))
-            return
-        self.services.append(self.mqtt)
-        self.listeners.append(self.mqtt)
 
     def _dns(self):
         """For a board with Wi-Fi, the network's DNS server (None while not connected) for names
@@ -207,25 +111,6 @@ class App:
         if self.meter is not None:
             self.meter.save()
         hal.reset()
-
-    def _start_meter(self, board, flash_dir):
-        if self.cfg["meter"] == "none":
-            return
-        try:
-            from .metering.meter import make_meter
-            from .shell.meter_io import MeterIO
-            io = MeterIO(board, self.cfg)
-            meter = make_meter(self.cfg, io, flash_dir, wall=hal.utc_seconds)   # session start and end
-            if meter.kind == "ct" and getattr(meter.source, "slice_us", 0):
-                self._ct = meter.source
-                self.hw.attach_ct(self._ct)
-            if meter.s0 is not None and not io.attach_s0(meter.s0):
-                meter.error = "no S0_PIN on this board"
-            self.meter = meter
-            if meter.energy is not None and meter.energy.restored is not None:
-                self.report("meter", "session closed at boot: %r" % (meter.energy.restored,))
-        except Exception as e:     # no meter rather than no charger: the core sees None
-            self.report("meter", repr(e))
 
     def report(self, where, msg):
         if len(self.errors) >= _MAX_LOGGED_ERRORS:
@@ -442,11 +327,12 @@ class App:
             self.journal.add(now, ev[1], self._was or self.charger.state, ev[1] in V.LATCHED, save=False)
 
     def _meter_session(self, ev, now):
-        """Session energy follows the core's session events (Meter never raises)."""
+        """Session energy follows the core's session events (Meter never raises). The meter is set
+        by evse/startup.py, which pyright does not follow: here it is never None (dispatch)."""
         if ev[1] == V.SESSION_START:
-            self.meter.session_start(now, self.id_tag)
+            self.meter.session_start(now, self.id_tag)  # pyright: ignore[reportAttributeAccessIssue]
         elif ev[1] == V.SESSION_END:
-            self.meter.session_end(now, ev[2] if len(ev) > 2 and ev[2] else V.SESSION_END)
+            self.meter.session_end(now, ev[2] if len(ev) > 2 and ev[2] else V.SESSION_END)  # pyright: ignore[reportAttributeAccessIssue]
             self.id_tag = None
 
     def poll_meter(self):
@@ -553,6 +439,16 @@ class App:
                 sleep_ms(wait - _KICK_LEAD_MS)
                 wait = self._kick()
             sleep_ms(wait)
+
+
+def _forget(module):
+    """Drops a module that ran once (evse/startup.py): nothing refers to it then, and the heap takes
+    back its code."""
+    import sys
+    name = module.__name__
+    sys.modules.pop(name, None)
+    pkg, _, leaf = name.rpartition(".")
+    sys.modules[pkg].__dict__.pop(leaf, None)
 
 
 class _SetupLater:
