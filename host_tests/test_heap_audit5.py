@@ -53,3 +53,21 @@ def test_a_second_boot_in_the_same_interpreter_starts_its_services_again():
     second, imported = _boot({"max_current": 32, "fallback_timeout_s": 30})
     assert "evse.startup" in imported and "evse.startup" not in sys.modules
     assert second.app.fallback is not None
+
+
+def test_an_unreadable_upload_and_a_damaged_copy_say_the_same_words(tmp_path):
+    """tools/flash.py checks an upload with settings.parse, the board its copies with their reader:
+    one sentence for both (it was two str objects in the heap, each spelled out), the charger left
+    with nothing offered until max_current is set."""
+    from evse.services import settings as S
+    cfg, errors = S.parse('{"max_current": 32')
+    assert errors == ["settings: not valid JSON (cut short, damaged, or a BOM in front)"]
+    assert cfg["max_current"] is None
+    cfg, errors = S.parse("[32]")
+    assert errors == ["settings: not a JSON object"] and cfg["max_current"] is None
+    path = str(tmp_path / "settings.json")
+    with open(path, "w") as f:
+        f.write('{"max_current": 32')
+    cfg, errors, blocked = S.load(path)
+    assert "settings: %s: not valid JSON (cut short, damaged, or a BOM in front)" % path in errors
+    assert cfg["max_current"] is None and "max_current" in blocked

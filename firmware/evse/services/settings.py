@@ -258,7 +258,8 @@ def check(raw):
     errors = []
     blocked = {}
     if not isinstance(raw, dict):
-        return cfg, ["settings: not a JSON object"], _no_rating("not a JSON object")
+        why = "not a JSON object"
+        return cfg, ["settings: " + why], _no_rating(why)
     mqtt_off = False
     for key in sorted(raw):
         if key not in SCHEMA:
@@ -309,9 +310,9 @@ def reason(blocked):
 def parse(text):
     """(settings, errors) of a settings file's text (tools/flash.py checks an upload with it)."""
     try:
-        raw = json.loads(text)
-    except Exception:     # ValueError on both interpreters; anything else is just as unreadable
-        return defaults(), ["settings: not valid JSON (cut short, damaged, or a BOM in front)"]
+        raw = _json(text.encode())
+    except ValueError as e:     # the words a damaged copy on flash gets (_json)
+        return defaults(), ["settings: %s" % e]
     return validate(raw)
 
 
