@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from evse.shell import store
+from evse.shell import ring, store
 from evse.metering.energy import CHECKPOINT_FILES, CHECKPOINT_MS, CHECKPOINT_MWH, Energy, SESSIONS_FILE
 
 
@@ -54,12 +54,12 @@ def test_join():
 
 def test_ring_wraps_and_keeps_order(tmp_path):
     p = str(tmp_path / "r.ring")
-    r = store.Ring(p, 4)
+    r = ring.Ring(p, 4)
     for i in range(10):
         assert r.append({"i": i})
     assert [x["i"] for x in r.records()] == [6, 7, 8, 9]
-    assert os.path.getsize(p) == 4 * store.RING_SLOT_BYTES
-    r2 = store.Ring(p, 4)                       # after a reboot it continues the sequence
+    assert os.path.getsize(p) == 4 * ring.RING_SLOT_BYTES
+    r2 = ring.Ring(p, 4)                       # after a reboot it continues the sequence
     r2.append({"i": 10})
     assert [x["i"] for x in r2.records()] == [7, 8, 9, 10]
     assert [x["seq"] for x in r2.records()] == [7, 8, 9, 10]
@@ -67,20 +67,20 @@ def test_ring_wraps_and_keeps_order(tmp_path):
 
 def test_ring_torn_slot_is_skipped_and_reused(tmp_path):
     p = str(tmp_path / "r.ring")
-    r = store.Ring(p, 8)
+    r = ring.Ring(p, 8)
     for i in range(3):
         r.append({"i": i})
     with open(p, "r+b") as f:                    # the cut tore the last record
-        f.seek(2 * store.RING_SLOT_BYTES + 5)
+        f.seek(2 * ring.RING_SLOT_BYTES + 5)
         f.write(b"\x00\x00\x00")
-    r2 = store.Ring(p, 8)
+    r2 = ring.Ring(p, 8)
     assert [x["i"] for x in r2.records()] == [0, 1]
     r2.append({"i": "new"})
     assert [x["i"] for x in r2.records()] == [0, 1, "new"]
 
 
 def test_ring_rejects_oversize_record(tmp_path):
-    r = store.Ring(str(tmp_path / "r.ring"), 2, slot=32)
+    r = ring.Ring(str(tmp_path / "r.ring"), 2, slot=32)
     assert not r.append({"text": "x" * 40})
     assert "too long" in r.error
     assert r.records() == []
@@ -90,10 +90,10 @@ def test_ring_rejects_oversize_record(tmp_path):
 @given(n=st.integers(1, 40), size=st.integers(1, 9))
 def test_ring_property(tmp_path_factory, n, size):
     p = str(tmp_path_factory.mktemp("ring") / "r.ring")
-    r = store.Ring(p, size)
+    r = ring.Ring(p, size)
     for i in range(n):
         r.append({"i": i})
-    assert [x["i"] for x in store.Ring(p, size).records()] == list(range(max(0, n - size), n))
+    assert [x["i"] for x in ring.Ring(p, size).records()] == list(range(max(0, n - size), n))
 
 
 # --- energy -----------------------------------------------------------------------------------

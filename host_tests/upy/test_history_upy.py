@@ -11,7 +11,7 @@ from tools.sim.rig import Rig
 from evse.metering.energy import Energy
 from evse.services import console as C
 from evse.services import history as H
-from evse.shell.store import RING_SLOT_BYTES
+from evse.shell.ring import RING_SLOT_BYTES
 
 import upytest
 

@@ -14,7 +14,8 @@ from evse.metering.energy import Energy
 from evse.metering.meter import make_meter
 from evse.core.meter_maps import parse_generic_map
 from evse.metering.s0 import S0Meter
-from evse.shell.store import Ring, read_json, write_json_atomic
+from evse.shell.ring import Ring
+from evse.shell.store import read_json, write_json_atomic
 
 IS_UPY = sys.implementation.name == "micropython"
 APC = amps_per_count(2000, 22.0, 3.3)

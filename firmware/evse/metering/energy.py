@@ -17,7 +17,8 @@ checksum) are read, their newest checkpoint is sealed into a copy at once, then 
 import json
 import os
 
-from ..shell.store import Copies, Ring, join, read_json
+from ..shell.ring import Ring
+from ..shell.store import Copies, join, read_json
 from ..core.ticks import ticks_diff
 
 CHECKPOINT_MS = 60000          # at least once a minute while energy flows
