@@ -99,22 +99,6 @@ def adc_input(pin, atten):
     return adc
 
 
-class _SideReads:
-    """PP, temperature and contactor feedback, read once where the phased pilot read waits for
-    its second plateau (it calls service() there, as it does a CT meter's; after it, if it had no
-    such wait): about 0.2 ms of the Pico's tick no longer beside that wait."""
-
-    def __init__(self, hw):
-        self.hw = hw
-        self.m = None
-        self.done = True
-
-    def service(self):
-        if not self.done:
-            self.done = True
-            self.hw.side_reads(self.m)
-
-
 class Hardware:
     """Measures into a Measurements snapshot and applies the core's Outputs."""
 
@@ -183,7 +167,8 @@ class Hardware:
         """rp2: the phased pilot read, its capture and the stall guard (imported only here: their
         code costs heap elsewhere)."""
         self._phase = self._sampler()
-        self._side = _SideReads(self)
+        from .pilot_phase import SideReads
+        self._side = SideReads(self)
         try:       # the pilot's capture where the port has rp2.DMA and a free DMA channel
             import rp2  # pyright: ignore[reportMissingImports] (the rp2 port's own module)
             rp2.DMA
@@ -409,7 +394,7 @@ class Hardware:
     def _sample_phased(self, m, s, ct):
         """The PWM's plateaus sampled where the slice's counter says they are (pilot_phase.py):
         too few samples of either is not acted on; noise across 0 V is no reading. `ct`: a CT
-        burst in progress takes rounds in the waits (or the side reads, _SideReads)."""
+        burst in progress takes rounds in the waits (or the side reads, pilot_phase.SideReads)."""
         s.sample(self._cc, self.steps, ct)
         if ct is not None:
             ct.service()
