@@ -33,6 +33,9 @@ IDLE_S = 10                      # a client silent this long in a request is dro
                                  # connections would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 HEAD_MAX = 4096                  # bytes of a request's line and headers (a browser's: under 1.5 KB)
+PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'",   # no other site frames a page's
+                "X-Frame-Options": "DENY",                             # controls (clickjacking); the
+                "X-Content-Type-Options": "nosniff"}                   # page and the set-up page
 UPLOAD_MAX = 512 * 1024          # a firmware bundle (evse.services.webfw), streamed to flash: more than
                                  # the whole firmware as .mpy (about 170 KB)
 
@@ -360,9 +363,7 @@ class Web:
         except OSError:
             return "the page is not on flash: make flash copies www/index.html.gz", 404
         r = Response.send_file(self.page, content_type="text/html; charset=utf-8", compressed=True, max_age=0)
-        r.headers["Content-Security-Policy"] = "frame-ancestors 'none'"     # no other site frames its
-        r.headers["X-Frame-Options"] = "DENY"                                # controls (clickjacking)
-        r.headers["X-Content-Type-Options"] = "nosniff"
+        r.headers.update(PAGE_HEADERS)
         return r
 
     async def _status(self, req):

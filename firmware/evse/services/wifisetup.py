@@ -55,7 +55,11 @@ class Setup:
     async def _page(self, req):
         if not is_open(self._status()):
             return "no set-up: the charger has joined its network", 404
-        return PAGE, 200, {"Content-Type": "text/html; charset=utf-8"}
+        from .web import PAGE_HEADERS      # loaded already: the set-up page is served by it
+        h = dict(PAGE_HEADERS)             # its form takes passwords: framed by no other site, nor kept
+        h["Content-Type"] = "text/html; charset=utf-8"
+        h["Cache-Control"] = "no-store"
+        return PAGE, 200, h
 
     async def _elsewhere(self, req):
         """While set-up is open, any other address (a phone's captive-portal check) leads to the page."""
