@@ -29,8 +29,11 @@ WS_MAX = 2                       # WebSocket clients at once (each costs a socke
 WS_PERIOD_MS = 250               # how often a WebSocket's status is compared and, when changed, sent
 WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
 FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
-IDLE_S = 10                      # a client silent this long in a request is dropped: a browser's spare
-                                 # connections would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
+IDLE_S = 10                      # a client silent this long in a request is dropped, and one whose head
+                                 # (line, headers, JSON body) takes longer: a browser's spare connections
+                                 # would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
+CONN_MAX = 4                     # connections served at once (WebSockets too), the rest of the sockets
+                                 # left to OCPP and MQTT: a new one closes the oldest still sending its head
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 HEAD_MAX = 4096                  # bytes of a request's line and headers (a browser's: under 1.5 KB)
 PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'",   # no other site frames a page's
@@ -126,20 +129,26 @@ class _Reader:
     def __init__(self, s):
         self.s = s
         self.idle = IDLE_S
+        self.t0 = ticks_ms()            # the head's start; None once its request is served
         self.buf = b""                  # read past the last line given
         self.head = 0                   # bytes of the head so far
 
-    async def _wait(self, aw):
+    async def _wait(self, f, n):
         if not self.idle:
-            return await aw
+            return await f(n)
+        t = self.idle
+        if self.t0 is not None:         # the whole head within IDLE_S: not a byte every 9 s for ever
+            t -= ticks_diff(ticks_ms(), self.t0) / 1000
         try:
-            return await asyncio.wait_for(aw, self.idle)
+            if t > 0:
+                return await asyncio.wait_for(f(n), t)
         except asyncio.TimeoutError:
-            raise OSError(104)
+            pass
+        raise OSError(104, "")          # microdot closes it quietly (errno 104)
 
     async def read(self, n=-1):
         if not self.buf:
-            return await self._wait(self.s.read(n))
+            return await self._wait(self.s.read, n)
         b = self.buf if n < 0 else self.buf[:n]
         self.buf = self.buf[len(b):]
         return b
@@ -147,8 +156,8 @@ class _Reader:
     async def readline(self):
         while b"\n" not in self.buf:
             if self.head + len(self.buf) > HEAD_MAX:
-                raise OSError(104)
-            more = await self._wait(self.s.read(256))
+                raise OSError(104, "")
+            more = await self._wait(self.s.read, 256)
             if not more:
                 break
             self.buf += more
@@ -156,22 +165,50 @@ class _Reader:
         line, self.buf = self.buf[:i], self.buf[i:]
         self.head = 0 if line in (b"\r\n", b"\n") else self.head + i      # a blank line ends the head
         if self.head > HEAD_MAX:
-            raise OSError(104)
+            raise OSError(104, "")
         return line
 
     async def readexactly(self, n):
         b, self.buf = self.buf[:n], self.buf[n:]
         if len(b) < n:
-            b += await self._wait(self.s.readexactly(n - len(b)))
+            b += await self._wait(self.s.readexactly, n - len(b))
         return b
 
     def __getattr__(self, name):
         return getattr(self.s, name)
 
 
+async def _close(writer, data):
+    try:
+        if data:
+            await writer.awrite(data)
+        await writer.aclose()
+    except OSError:                                 # the client has gone already
+        pass
+
+
 class _Http(Microdot):
     async def handle_request(self, reader, writer):
-        await Microdot.handle_request(self, _Reader(reader), writer)
+        """At most CONN_MAX connections: a new one closes the oldest still sending its head (a slow
+        client's; a browser's sends it in a few ms), or, all being served, is answered 503."""
+        r = _Reader(reader)
+        me = (r, asyncio.current_task())
+        held = self.held
+        if len(held) >= CONN_MAX:
+            heads = [c for c in held if c[0].t0 is not None]
+            if not heads:
+                return await _close(writer, b"HTTP/1.0 503 Service Unavailable\r\n\r\n")
+            held.remove(heads[0])
+            heads[0][0].idle = -1       # its next read fails, should the cancel come as a read ends
+            heads[0][1].cancel()
+        held.append(me)
+        try:
+            await Microdot.handle_request(self, r, writer)
+        except asyncio.CancelledError:          # closed by a newer connection
+            await _close(writer, b"")
+        finally:
+            if me in held:
+                held.remove(me)
 
 
 class Web:
@@ -188,6 +225,7 @@ class Web:
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = _Http()
+        self.http.held = []                          # (reader, task) of each connection served
         self._routes(self.http)
         if has_wifi(app):                            # the Wi-Fi set-up page's routes (evse.services.wifisetup)
             from .wifisetup import Setup
@@ -252,6 +290,8 @@ class Web:
         6.1: microdot would read it as empty), and what a page of another site sends (its Origin,
         RFC 6454 7, is not this Host): its WebSocket would read the status from any web page the
         owner opens, its POST act with what a browser sends by itself (Basic auth it has cached)."""
+        if isinstance(req.sock[0], _Reader):
+            req.sock[0].t0 = None                   # its head is in: it is served
         if "Transfer-Encoding" in req.headers:
             return _error(501, "Transfer-Encoding is not supported: send the body with a Content-Length")
         if req.content_length < 0:                  # RFC 9112 6.3: no framing (_Reader read none of it)
