@@ -260,7 +260,7 @@ class Web:
         h.route(API + "/firmware", methods=["GET", "POST"])(self._firmware)
         h.route(API + "/<cmd>", methods=["POST"])(self._command)
         h.options_handler = self._options
-        h.before_request(self._chunked)
+        h.before_request(self._refuse_unframed_or_foreign)
         h.after_error_request(self._json_error)
         h.after_request(self._no_store)
 
@@ -285,9 +285,10 @@ class Web:
         r = _error(405, "%s is not allowed here" % req.method)
         return r[0], r[1], self._options(req)
 
-    async def _chunked(self, req):
-        """Refused before anything acts: a body without a Content-Length (Transfer-Encoding, RFC 9112
-        6.1: microdot would read it as empty), and what a page of another site sends (its Origin,
+    async def _refuse_unframed_or_foreign(self, req):
+        """The before-request hook (its head is in: no more head deadline). Refused before anything
+        acts: a body without a Content-Length (Transfer-Encoding, RFC 9112 6.1: microdot would read it
+        as empty; a negative one), and what a page of another site sends (its Origin,
         RFC 6454 7, is not this Host): its WebSocket would read the status from any web page the
         owner opens, its POST act with what a browser sends by itself (Basic auth it has cached)."""
         if isinstance(req.sock[0], _Reader):
