@@ -181,3 +181,33 @@ def test_on_the_micropython_port_eight_slow_clients_hold_five_sockets_and_the_pa
     assert held - idle <= 4, (idle, held)
     assert status == 200 and took < 1.0
     assert max(gaps) < 100000                    # IEC 61851-1 Table A.6 seq 8.1, as test_web_vboard
+
+
+def test_a_page_whose_name_was_rebound_to_the_charger_can_neither_guess_passwords_nor_act():
+    """DNS rebinding (ASVS 4.0 14.5.x; RFC 9110 7.2, Host): a page of evil.example whose name the
+    attacker's DNS then resolves to the charger is the same origin as the charger in the owner's
+    browser, so the Origin check passes (Origin http://evil.example, Host evil.example). Its login
+    got a token with the right password (guessing at the delay's rate from inside the home) and its
+    Basic auth disabled the charger. A change or a password sent to a foreign name is now refused
+    (403) before it is judged; the charger's addresses and local names are served as before."""
+    import binascii
+    b = Bench()
+    basic = "Basic " + binascii.b2a_base64(("u:" + PW).encode()).decode().strip()
+
+    def send(method, path, host, body=None, auth=None):
+        h = {"Host": host, "Origin": "http://" + host}
+        if auth:
+            h["Authorization"] = auth
+        r = asyncio.run(b.client.request(method, "/api/v1/" + path, headers=h, body=body))
+        return r.status_code
+    evil = "evil.example:8080"
+    assert send("POST", "login", evil, {"password": PW}) == 403
+    assert send("POST", "disable", evil, {}, basic) == 403
+    assert send("GET", "settings", evil, None, basic) == 403
+    assert b.app.charger.enabled
+    assert send("GET", "status", evil) == 200                   # the public status, as to anyone
+    for own in ("192.168.1.50", "192.168.1.50:8080", "[fe80::1]:8080", "localhost:8080", "evse",
+                "evse.local", "charger.fritz.box", "evse.home.arpa.", "wallbox.lan:80"):
+        assert send("POST", "login", own, {"password": PW}) == 200, own
+    assert send("POST", "disable", "evse.local", {}, basic) == 200
+    assert not b.app.charger.enabled

@@ -34,7 +34,7 @@ class Bench:
         C.attach(self.app, upytest.NullConsole())
         W.FAIL_DELAY_S = 0               # the test's wrong passwords need not wait
         self.web = W.attach(self.app)
-        self.client = TestClient(self.web.http)
+        self.client = TestClient(self.web.http, host="192.168.1.50")   # its own (microdot: example.com)
         self.auth = None
         self.rig.run(1.0)
 

@@ -77,7 +77,7 @@ class House:
         from microdot.test_client import TestClient
         h = {"Authorization": auth} if auth else {}
         gc.collect()                  # the bench's own garbage, not the firmware's
-        r = asyncio.run(TestClient(self.app.web.http).request(method, path, headers=h, body=body))
+        r = asyncio.run(TestClient(self.app.web.http, host="192.168.4.1").request(method, path, headers=h, body=body))
         self.d.run(0.1)
         return r.status_code, r.json if r.json is not None else r.text
 

@@ -31,7 +31,7 @@ class Phone:
         self.app = self.d.app
         attach_services(self.app, upytest.NullConsole())
         network.access_points[HOME] = HOME_KEY
-        self.client = TestClient(self.app.web.http) if self.app.web is not None else None
+        self.client = TestClient(self.app.web.http, host="192.168.4.1") if self.app.web is not None else None
         self.d.run(1)
 
     def ask(self, method, path, body=None, auth=None):

@@ -39,6 +39,9 @@ HEAD_MAX = 4096                  # bytes of a request's line and headers (a brow
 PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'",   # no other site frames a page's
                 "X-Frame-Options": "DENY",                             # controls (clickjacking); the
                 "X-Content-Type-Options": "nosniff"}                   # page and the set-up page
+LOCAL_NAMES = (".local", ".home.arpa", ".internal", ".lan", ".home", ".localdomain", ".fritz.box")
+                                 # names no other site can have (mDNS, RFC 8375, ICANN's private use,
+                                 # home routers'): a page whose own name was rebound to the charger has not
 UPLOAD_MAX = 512 * 1024          # a firmware bundle (evse.services.webfw), streamed to flash: more than
                                  # the whole firmware as .mpy (about 170 KB)
 
@@ -110,6 +113,22 @@ def _body(req):
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     return obj
+
+
+def own_name(host):
+    """Whether a Host header names the charger as no page of another site can (DNS rebinding: the
+    page of evil.example, its name now resolved to the charger, sends Host evil.example): an IP
+    literal, a name of one label (localhost, the router's name for it), or under LOCAL_NAMES."""
+    h = host.lower()
+    if h[:1] == "[":                                # an IPv6 literal
+        return True
+    h = (h.rpartition(":")[0] or h).rstrip(".")     # its port dropped
+    if "." not in h or h.replace(".", "").isdigit():
+        return True
+    for n in LOCAL_NAMES:
+        if h.endswith(n):
+            return True
+    return False
 
 
 def has_wifi(app):
@@ -300,6 +319,13 @@ class Web:
         origin = req.headers.get("Origin")
         if origin is not None and origin.partition("://")[2].lower() != (req.headers.get("Host") or "").lower():
             return _error(403, "a page from %s may not use the charger's API" % origin)
+        # a change or a password only at the charger's own name (not /setup: a phone opens it under
+        # its captive-portal check's name, which the set-up access point's DNS gives the charger)
+        host = req.headers.get("Host")
+        if host and req.path.startswith(API) and not own_name(host) and (
+                req.method not in ("GET", "HEAD", "OPTIONS") or "Authorization" in req.headers):
+            return _error(403, "changes and passwords are taken at the charger's address or local "
+                               "name, not %s (docs/web.md)" % host)
 
     async def _json_error(self, req, res):
         """microdot's own error replies (a request it could not parse, no route, a body too large, a
