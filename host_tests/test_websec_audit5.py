@@ -211,3 +211,64 @@ def test_a_page_whose_name_was_rebound_to_the_charger_can_neither_guess_password
         assert send("POST", "login", own, {"password": PW}) == 200, own
     assert send("POST", "disable", "evse.local", {}, basic) == 200
     assert not b.app.charger.enabled
+
+
+def _later(rig, seconds):
+    """The board's clock moves on (the virtual ticks; the control ticks between are skipped)."""
+    from tools.sim import mock_machine
+    mock_machine.clock.us += int(seconds * 1000000)
+    rig.next_tick_us = mock_machine.clock.us
+
+
+def test_a_token_ends_after_30_minutes_unused_and_12_hours_after_the_login():
+    """ASVS 4.0 3.3.2 (level 2: re-authentication after 30 minutes idle or 12 hours): a token lasted
+    until a reboot, a new password, its logout, or four newer logins, so a browser left logged in on
+    a shared computer kept the charger's controls for weeks. Now it ends 30 minutes after its last
+    use, and 12 hours after the login however much it is used."""
+    b = Bench()
+    assert b.login()[0] == 200
+    for _ in range(3):
+        _later(b.rig, 25 * 60)                               # used every 25 minutes: kept
+        assert b.call("POST", "enable")[0] == 200
+    _later(b.rig, 31 * 60)
+    code, r = b.call("POST", "enable")
+    assert code == 401, r                             # 31 minutes unused: ended
+    assert b.login()[0] == 200
+    for _ in range(28):                               # used every 25 minutes for 11 h 40 min
+        _later(b.rig, 25 * 60)
+        assert b.call("POST", "enable")[0] == 200
+    _later(b.rig, 25 * 60)                                   # 12 h 5 min after its login
+    assert b.call("POST", "enable")[0] == 401
+
+
+def test_a_token_unused_for_the_ticks_whole_period_is_not_taken_for_a_new_one(tmp_path):
+    """The board's ticks wrap every 2**30 ms (12.4 days): a token's age read from them alone would
+    start again at 0. The service sweeps its tokens as time goes by: after a whole period, gone."""
+    import time
+    from test_web_https import Board
+    from test_websec_audit4 import _status
+    b = Board(tmp_path)
+    from evse.services import web as W
+
+    def client():
+        import http.client
+        import json
+        c = http.client.HTTPConnection("127.0.0.1", b.port, timeout=5)
+        c.request("POST", "/api/v1/login", body=json.dumps({"password": PW}),
+                  headers={"Content-Type": "application/json"})
+        tok = json.loads(c.getresponse().read())["token"]
+        c.close()
+        auth = {"Authorization": "Bearer " + tok}
+        first = _status(b.port, "POST", "/api/v1/enable", None, dict(auth))
+        for _ in range(3):                        # 3 x 4 days, a sweep after each
+            _later(b.rig, 4 * 86400)
+            time.sleep(0.5)
+        _later(b.rig, 2 ** 30 / 1000 - 3 * 4 * 86400)     # 2**30 ms in all: the ticks of the login
+        return first, _status(b.port, "POST", "/api/v1/enable", None, dict(auth))
+    old = W.IDLE_S
+    W.IDLE_S = 0.2                                # the sweep's pace (and the head's time), for the bench
+    try:
+        first, later = asyncio.run(b.serve(client))
+    finally:
+        W.IDLE_S = old
+    assert (first, later) == (200, 401)

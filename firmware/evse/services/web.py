@@ -25,6 +25,8 @@ FW_MARK = "/web.json"            # in FW_DIR while a web update waits for its co
 WRITE_CMDS = ("limit", "grid", "enable", "disable", "authorize", "stop", "clear")
 SETTINGS_CMD = "settings"        # the console's command (not the fault of that name)
 TOKENS_MAX = 4                   # logged-in browsers at once; the oldest is logged out
+TOKEN_IDLE_S = 1800              # a token unused this long ends, and any this old (ASVS 4.0 3.3.2,
+TOKEN_LIFE_S = 12 * 3600         # level 2: 30 minutes idle, 12 hours): the browser asks for the password
 WS_MAX = 2                       # WebSocket clients at once (each costs a socket and a buffer)
 WS_PERIOD_MS = 250               # how often a WebSocket's status is compared and, when changed, sent
 WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
@@ -237,7 +239,7 @@ class Web:
         self.port = app.cfg["web_port"] or SETUP_PORT
         self.page = join(app.flash_dir, PAGE)
         self.fw_dir = join(app.flash_dir, FW_DIR)
-        self.tokens = []
+        self.tokens = []                             # [token, ticks issued, ticks last used]
         self._pw = app.cfg["web_password"]
         self.ws_clients = 0
         self.guessing = asyncio.Lock()               # one password judged at a time (_guess)
@@ -370,8 +372,9 @@ class Web:
                                "set on the console ({\"cmd\": \"set\", \"values\": {\"web_password\": ...}})")
         scheme, cred = _credentials(req)
         if scheme == "bearer":
-            for t in self.tokens:
-                if same(t, cred):
+            for t in self._live():
+                if same(t[0], cred):
+                    t[2] = ticks_ms()
                     return None
         given = None
         if scheme == "basic":
@@ -384,6 +387,19 @@ class Web:
         if req.headers.get("Authorization") and await self._guess(given, pw):
             return None
         return _denied("log in first: POST %s/login, or HTTP Basic auth" % API)
+
+    def _live(self):
+        """The tokens, those past TOKEN_IDLE_S unused or TOKEN_LIFE_S old dropped. Run every IDLE_S
+        too (run()): a token unused for 2**29 ms (6.2 days, half the ticks' period) would look new."""
+        now = ticks_ms()
+        self.tokens = [t for t in self.tokens if 0 <= ticks_diff(now, t[2]) < TOKEN_IDLE_S * 1000
+                       and ticks_diff(now, t[1]) < TOKEN_LIFE_S * 1000]
+        return self.tokens
+
+    async def _sweep(self):
+        while True:
+            await asyncio.sleep(IDLE_S)
+            self._live()
 
     async def _guess(self, given, pw):
         """Whether given is pw, judged one guess at a time, a wrong one holding the next FAIL_DELAY_S:
@@ -408,7 +424,8 @@ class Web:
         if not await self._guess(given, pw):
             return _denied("wrong password")
         tok = binascii.hexlify(os.urandom(16)).decode()
-        self.tokens.append(tok)
+        now = ticks_ms()
+        self.tokens.append([tok, now, now])
         if len(self.tokens) > TOKENS_MAX:
             self.tokens.pop(0)
         return {"ok": True, "token": tok}
@@ -420,7 +437,7 @@ class Web:
             return denied
         scheme, cred = _credentials(req)
         if scheme == "bearer":
-            self.tokens = [t for t in self.tokens if not same(t, cred)]
+            self.tokens = [t for t in self.tokens if not same(t[0], cred)]
         return {"ok": True}
 
     # --- reading ---
@@ -565,6 +582,7 @@ class Web:
         return await self._updater().upload(req)
 
     async def run(self):
+        asyncio.create_task(self._sweep())
         if self.fw is not None:                      # the first boot after a web update
             asyncio.create_task(self.fw.after_boot())
         if self.ssl is not None:
