@@ -272,3 +272,58 @@ def test_a_token_unused_for_the_ticks_whole_period_is_not_taken_for_a_new_one(tm
     finally:
         W.IDLE_S = old
     assert (first, later) == (200, 401)
+
+
+def _login_from(port, source, pw, t0):
+    """POST /api/v1/login from the address source: (seconds from t0 to its answer, status; None
+    when the connection was closed unanswered)."""
+    import http.client
+    import json
+    import time
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20, source_address=(source, 0))
+    try:
+        c.request("POST", "/api/v1/login", body=json.dumps({"password": pw}),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        return time.monotonic() - t0, r.status
+    except (http.client.RemoteDisconnected, ConnectionError):
+        return time.monotonic() - t0, None
+    finally:
+        c.close()
+
+
+def test_the_owners_password_waits_behind_one_wrong_guess_not_behind_an_attackers_whole_queue(tmp_path, monkeypatch):
+    """ASVS 4.0 2.2.1 without locking the owner out: guesses are judged one a second, so an attacker
+    who keeps guesses queued kept the owner's right password, sent meanwhile from another address,
+    waiting behind all of them (three queued from one address: the owner's token after 3.01 s; a
+    longer queue, longer), and four filled the CONN_MAX connections. Each address's guesses now wait
+    behind its own, and the addresses take turns: the owner's is judged after the guess being
+    judged, 1 s at most; a guess still waiting behind its own address's gives its connection to the
+    owner's (closed unanswered: it was never judged). Still one judgement a second in all
+    (test_websec_audit4.py's bursts: the right one after the wrong ones before it)."""
+    import threading
+    import time
+    from evse.services import web as W
+    from test_web_https import Board
+    monkeypatch.setattr(W, "FAIL_DELAY_S", 1)     # the board's (Bench sets 0)
+    b = Board(tmp_path)
+
+    def clients():
+        t0 = time.monotonic()
+        got = []
+        ts = [threading.Thread(target=lambda: got.append(_login_from(b.port, "127.0.0.2", "wrong-password-%04d" % i, t0)))
+              for i in range(4)]
+        for t in ts:
+            t.start()
+            time.sleep(0.05)
+        time.sleep(0.2)                           # the four queued, the first being judged
+        owner = _login_from(b.port, "127.0.0.1", PW, t0)
+        for t in ts:
+            t.join()
+        return owner, sorted(got)
+    owner, attacker = asyncio.run(b.serve(clients))
+    print("owner's token after %.2f s; the attacker's guesses answered at %s" % (owner[0], [round(a[0], 2) for a in attacker]))
+    assert owner[1] == 200 and owner[0] < 1.5, owner
+    assert sorted(a[1] or 0 for a in attacker) == [0, 401, 401, 401], attacker     # one closed unjudged
+    assert attacker[-1][0] >= 2.9                 # one judgement a second, the owner's among them

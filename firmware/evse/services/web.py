@@ -243,6 +243,7 @@ class Web:
         self._pw = app.cfg["web_password"]
         self.ws_clients = 0
         self.guessing = asyncio.Lock()               # one password judged at a time (_guess)
+        self.queues = {}                             # address: [its own Lock, its guesses waiting]
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = _Http()
@@ -384,7 +385,7 @@ class Web:
                 user_pw = ""
             if ":" in user_pw:                                  # RFC 7617 2: user:password
                 given = user_pw[user_pw.find(":") + 1:]
-        if req.headers.get("Authorization") and await self._guess(given, pw):
+        if req.headers.get("Authorization") and await self._guess(given, pw, req):
             return None
         return _denied("log in first: POST %s/login, or HTTP Basic auth" % API)
 
@@ -401,14 +402,33 @@ class Web:
             await asyncio.sleep(IDLE_S)
             self._live()
 
-    async def _guess(self, given, pw):
+    async def _guess(self, given, pw, req):
         """Whether given is pw, judged one guess at a time, a wrong one holding the next FAIL_DELAY_S:
         guesses sent in parallel are judged one a second, the right one among them too (its answer
-        as late as theirs). An await: the control loop runs on."""
-        async with self.guessing:
-            if given is not None and same(given, pw):
-                return True
-            await asyncio.sleep(FAIL_DELAY_S)
+        as late as theirs). Each address's guesses wait behind its own first, so that the addresses
+        take turns: the owner's password waits for the guess being judged, not for an attacker's
+        whole queue; a connection waiting there may be closed by a newer one (_Http), as it has
+        not been judged. An await: the control loop runs on."""
+        peer = req.client_addr[0] if req.client_addr else None
+        q = self.queues.get(peer) or [asyncio.Lock(), 0]
+        self.queues[peer] = q
+        q[1] += 1
+        r = req.sock[0]
+        own = isinstance(r, _Reader)
+        try:
+            if own and q[0].locked():
+                r.t0 = ticks_ms()                   # waiting behind its own address's: evictable
+            async with q[0]:
+                if own:
+                    r.t0 = None
+                async with self.guessing:
+                    if given is not None and same(given, pw):
+                        return True
+                    await asyncio.sleep(FAIL_DELAY_S)
+        finally:
+            q[1] -= 1
+            if not q[1]:
+                del self.queues[peer]
         return False
 
     async def _login(self, req):
@@ -421,7 +441,7 @@ class Web:
             return _error(400, str(e))
         if not isinstance(given, str):
             return _error(400, "password must be given as a string")
-        if not await self._guess(given, pw):
+        if not await self._guess(given, pw, req):
             return _denied("wrong password")
         tok = binascii.hexlify(os.urandom(16)).decode()
         now = ticks_ms()
