@@ -150,7 +150,8 @@ class _Reader:
     def __init__(self, s):
         self.s = s
         self.idle = IDLE_S
-        self.t0 = ticks_ms()            # the head's start; None once its request is served
+        self.t0 = None                  # the head's start; None once its request is served
+        self.t0 = ticks_ms()
         self.buf = b""                  # read past the last line given
         self.head = 0                   # bytes of the head so far
 
@@ -209,6 +210,10 @@ async def _close(writer, data):
 
 
 class _Http(Microdot):
+    def __init__(self):
+        Microdot.__init__(self)
+        self.held = []                  # (reader, task) of each connection served
+
     async def handle_request(self, reader, writer):
         """At most CONN_MAX connections: a new one closes the oldest still sending its head (a slow
         client's; a browser's sends it in a few ms), or, all being served, is answered 503."""
@@ -247,7 +252,6 @@ class Web:
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = _Http()
-        self.http.held = []                          # (reader, task) of each connection served
         self._routes(self.http)
         if has_wifi(app):                            # the Wi-Fi set-up page's routes (evse.services.wifisetup)
             from .wifisetup import Setup
