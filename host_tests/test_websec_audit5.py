@@ -62,34 +62,6 @@ def _get(port, path="/api/v1/status"):
         c.close()
 
 
-def test_clients_that_trickle_their_heads_hold_no_more_than_a_few_sockets_and_give_way(tmp_path):
-    """ASVS 4.0 12.1.x / 13.1 (slow-loris): a client sending its head a byte every 8 s was read for as
-    long as it went on (the 10 s limit was per read): 5 such clients held the web face 48 s and more,
-    and a board has about 10 sockets (ESP-IDF's lwIP) for the web, OCPP and MQTT together. Now at most
-    CONN_MAX connections are served at once: a new one closes the oldest still sending its head. Six
-    such clients: the two oldest closed at once, the page then served (closing a third)."""
-    import time
-    from evse.services import web as W
-    from test_web_https import Board
-    b = Board(tmp_path)
-
-    def client():
-        socks = _open_heads(b.port, 6)
-        time.sleep(0.5)
-        first = _closed(socks)
-        status = _get(b.port)
-        time.sleep(0.2)
-        after = _closed(socks)
-        for s in socks:
-            s.close()
-        return first, status, after
-    first, status, after = asyncio.run(b.serve(client))
-    assert first == [True, True, False, False, False, False], first
-    assert status == 200
-    assert after == [True, True, True, False, False, False], after
-    assert W.CONN_MAX == 4
-
-
 def test_a_request_head_must_come_whole_within_the_idle_limit(tmp_path, monkeypatch):
     """A client that keeps sending a byte of its head every 0.3 s (the idle limit, shortened to 1 s
     here, is never reached) was read for ever; its head must now come whole within that limit of
@@ -151,11 +123,12 @@ def _sockets(pid):
     return n
 
 
-def test_on_the_micropython_port_eight_slow_clients_hold_five_sockets_and_the_page_is_served(tmp_path):
+def test_on_the_micropython_port_slow_clients_give_their_sockets_back_after_the_idle_limit(tmp_path):
     """The board's case, on the unix port's real sockets (a board's lwIP has about 10 for everything):
-    eight clients trickling their heads held nine of the process's sockets (each connection and the
-    listening one), leaving an ESP32 none for OCPP or MQTT. Now CONN_MAX + 1, the status is served
-    meanwhile, and the control ticks stay on time."""
+    eight clients sending a byte of their heads every 2 s held nine of the process's sockets (each
+    connection and the listening one) for as long as they went on, leaving an ESP32 none for OCPP or
+    MQTT. Now each is closed IDLE_S after its connection; the status is served meanwhile, and the
+    control ticks stay on time."""
     import time
     p, out, port = _upy_board(tmp_path)
     try:
@@ -168,17 +141,24 @@ def test_on_the_micropython_port_eight_slow_clients_hold_five_sockets_and_the_pa
         t0 = time.monotonic()
         status = _get(port)
         took = time.monotonic() - t0
-        time.sleep(0.5)
+        for _ in range(6):                        # 12 s: a byte every 2 s from each
+            time.sleep(2)
+            for s in socks:
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    pass
+        after = _sockets(p.pid)
         gaps = [int(x.split()[1]) for x in out[mark:] if x.startswith("GAP")]
         for s in socks:
             s.close()
     finally:
         p.kill()
         p.wait()
-    print("sockets: %d idle, %d with 8 slow clients; status in %.3f s; longest tick gap %d us"
-          % (idle, held, took, max(gaps)))
+    print("sockets: %d idle, %d with 8 slow clients, %d 13 s later; status in %.3f s; longest tick gap %d us"
+          % (idle, held, after, took, max(gaps)))
     assert "Traceback" not in "".join(out), "".join(out)[-2000:]
-    assert held - idle <= 4, (idle, held)
+    assert held - idle == 8 and after == idle, (idle, held, after)
     assert status == 200 and took < 1.0
     assert max(gaps) < 100000                    # IEC 61851-1 Table A.6 seq 8.1, as test_web_vboard
 
@@ -287,7 +267,7 @@ def test_a_token_unused_for_the_ticks_whole_period_is_not_taken_for_a_new_one(tm
 
 def _login_from(port, source, pw, t0):
     """POST /api/v1/login from the address source: (seconds from t0 to its answer, status; None
-    when the connection was closed unanswered)."""
+    when the connection was closed unanswered, or reset)."""
     import http.client
     import json
     import time
@@ -307,11 +287,10 @@ def _login_from(port, source, pw, t0):
 def test_the_owners_password_waits_behind_one_wrong_guess_not_behind_an_attackers_whole_queue(tmp_path, monkeypatch):
     """ASVS 4.0 2.2.1 without locking the owner out: guesses are judged one a second, so an attacker
     who keeps guesses queued kept the owner's right password, sent meanwhile from another address,
-    waiting behind all of them (three queued from one address: the owner's token after 3.01 s; a
-    longer queue, longer), and four filled the CONN_MAX connections. Each address's guesses now wait
-    behind its own, and the addresses take turns: the owner's is judged after the guess being
-    judged, 1 s at most; a guess still waiting behind its own address's gives its connection to the
-    owner's (closed unanswered: it was never judged). Still one judgement a second in all
+    waiting behind all of them (four queued from one address: the owner's token after 4.0 s; a
+    longer queue, longer). Each address's guesses now wait behind its own, and the addresses take
+    turns: the owner's is judged after the guess being judged, 1 s at most. Still one judgement a
+    second in all
     (test_websec_audit4.py's bursts: the right one after the wrong ones before it)."""
     import threading
     import time
@@ -336,5 +315,5 @@ def test_the_owners_password_waits_behind_one_wrong_guess_not_behind_an_attacker
     owner, attacker = asyncio.run(b.serve(clients))
     print("owner's token after %.2f s; the attacker's guesses answered at %s" % (owner[0], [round(a[0], 2) for a in attacker]))
     assert owner[1] == 200 and owner[0] < 1.5, owner
-    assert sorted(a[1] or 0 for a in attacker) == [0, 401, 401, 401], attacker     # one closed unjudged
-    assert attacker[-1][0] >= 2.9                 # one judgement a second, the owner's among them
+    assert [a[1] for a in attacker] == [401] * 4, attacker
+    assert attacker[-1][0] >= 3.9                 # one judgement a second, the owner's among them

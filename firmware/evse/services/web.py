@@ -34,8 +34,6 @@ FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never
 IDLE_S = 10                      # a client silent this long in a request is dropped, and one whose head
                                  # (line, headers, JSON body) takes longer: a browser's spare connections
                                  # would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
-CONN_MAX = 4                     # connections served at once (WebSockets too), the rest of the sockets
-                                 # left to OCPP and MQTT: a new one closes the oldest still sending its head
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 HEAD_MAX = 4096                  # bytes of a request's line and headers (a browser's: under 1.5 KB)
 PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'",   # no other site frames a page's
@@ -200,41 +198,9 @@ class _Reader:
         return getattr(self.s, name)
 
 
-async def _close(writer, data):
-    try:
-        if data:
-            await writer.awrite(data)
-        await writer.aclose()
-    except OSError:                                 # the client has gone already
-        pass
-
-
 class _Http(Microdot):
-    def __init__(self):
-        Microdot.__init__(self)
-        self.held = []                  # (reader, task) of each connection served
-
     async def handle_request(self, reader, writer):
-        """At most CONN_MAX connections: a new one closes the oldest still sending its head (a slow
-        client's; a browser's sends it in a few ms), or, all being served, is answered 503."""
-        r = _Reader(reader)
-        me = (r, asyncio.current_task())
-        held = self.held
-        if len(held) >= CONN_MAX:
-            heads = [c for c in held if c[0].t0 is not None]
-            if not heads:
-                return await _close(writer, b"HTTP/1.0 503 Service Unavailable\r\n\r\n")
-            held.remove(heads[0])
-            heads[0][0].idle = -1       # its next read fails, should the cancel come as a read ends
-            heads[0][1].cancel()
-        held.append(me)
-        try:
-            await Microdot.handle_request(self, r, writer)
-        except asyncio.CancelledError:          # closed by a newer connection
-            await _close(writer, b"")
-        finally:
-            if me in held:
-                held.remove(me)
+        await Microdot.handle_request(self, _Reader(reader), writer)
 
 
 class Web:
@@ -411,20 +377,13 @@ class Web:
         guesses sent in parallel are judged one a second, the right one among them too (its answer
         as late as theirs). Each address's guesses wait behind its own first, so that the addresses
         take turns: the owner's password waits for the guess being judged, not for an attacker's
-        whole queue; a connection waiting there may be closed by a newer one (_Http), as it has
-        not been judged. An await: the control loop runs on."""
+        whole queue. An await: the control loop runs on."""
         peer = req.client_addr[0] if req.client_addr else None
         q = self.queues.get(peer) or [asyncio.Lock(), 0]
         self.queues[peer] = q
         q[1] += 1
-        r = req.sock[0]
-        own = isinstance(r, _Reader)
         try:
-            if own and q[0].locked():
-                r.t0 = ticks_ms()                   # waiting behind its own address's: evictable
             async with q[0]:
-                if own:
-                    r.t0 = None
                 async with self.guessing:
                     if given is not None and same(given, pw):
                         return True
