@@ -378,7 +378,8 @@ class Web:
         as late as theirs). Each address's guesses wait behind its own first, so that the addresses
         take turns: the owner's password waits for the guess being judged, not for an attacker's
         whole queue. An await: the control loop runs on."""
-        peer = req.client_addr[0] if req.client_addr else None
+        a = req.client_addr or (None,)
+        peer = a[0] if isinstance(a, tuple) else bytes(a[4:8])   # the unix port's: a raw sockaddr_in
         q = self.queues.get(peer) or [asyncio.Lock(), 0]
         self.queues[peer] = q
         q[1] += 1
