@@ -212,8 +212,9 @@ def test_config_keys():
     c2 = Config(d + "/cfg.json")
     assert c2.get("MeterValueSampleInterval") == 30 and c2.get("LocalAuthorizeOffline") is False
     known, unknown = c2.report(["HeartbeatInterval", "AuthorizationKey"])
-    assert known == [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
-    assert unknown == ["AuthorizationKey"]  # write-only
+    assert known == [{"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+                     {"key": "AuthorizationKey", "readonly": False}]  # write-only: no value
+    assert unknown == []
 
 
 class _Charger:

@@ -30,16 +30,21 @@ class Config:
         return str(v)
 
     def report(self, keys=None):
-        """GetConfiguration -> (configurationKey list, unknownKey list)."""
+        """GetConfiguration -> (configurationKey list, unknownKey list). A write-only key (the
+        AuthorizationKey) is a known key listed without its value (value is optional in KeyValue),
+        so the central system never reads the password back (Security Whitepaper)."""
         known, unknown = [], []
         for k in (keys if keys else sorted(KEYS)):
             name = canonical(k)
             spec = KEYS[name] if name else None
-            if spec is None or spec[0] == "w":
+            if spec is None:
                 if keys:
                     unknown.append(k)
                 continue
-            known.append({"key": name, "readonly": spec[1], "value": self._text(name)})
+            kv = {"key": name, "readonly": spec[1]}
+            if spec[0] != "w":
+                kv["value"] = self._text(name)
+            known.append(kv)
         return known, unknown
 
     def change(self, key, text):
