@@ -40,3 +40,39 @@ def test_get_configuration_lists_the_authorization_key_without_its_value(tmp_pat
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 2. a central system that rejects the charger does not set its clock ---------------------------
+
+def test_a_rejected_boot_notification_sets_no_clock(tmp_path):
+    """OCPP 1.6 4.2: the clock is synchronized with currentTime "when the Central System responds
+    with a BootNotification.conf with a status Accepted". A central system that rejects this
+    charger (one that does not know it: a wrong URL or identity) answers with a time 300 days off:
+    neither the service's time nor the board's clock take it. Once the right central system
+    accepts the charger its time is the clock's first setting this boot, no SettingSystemTime (the
+    old code set the clock from the rejection, then raised a critical SettingSystemTime of
+    +25920000 s and had the board's clock (fault log, history, charging windows) 300 days off
+    meanwhile)."""
+    async def main():
+        cs = CentralSystem(boot_status=("Rejected",))
+        wrong = _iso(datetime.now(timezone.utc) - timedelta(days=300))
+        cs.overrides["BootNotification"] = lambda kw: call_result.BootNotification(
+            current_time=wrong, interval=1, status="Rejected")
+        await cs.start()
+        rig = Rig(cs, tmp_path)
+        board = []
+        rig.svc.set_utc = board.append                  # the board's clock (hal.set_utc)
+        await rig.start()
+        await cs.wait_for(lambda: len(cs.actions("BootNotification")) >= 2)
+        assert not rig.svc.wall.known() and board == [], (rig.svc.wall.now(rig.svc.ticks()), board)
+        del cs.overrides["BootNotification"]            # the charger is registered: Accepted
+        cs.boot_status = ["Accepted"]
+        await cs.wait_for(lambda: rig.svc.accepted, 10)
+        now = datetime.now(timezone.utc).timestamp()
+        assert abs(rig.svc.wall.now(rig.svc.ticks()) - now) <= 3
+        assert len(board) == 1 and abs(board[0] - now) <= 3, board
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification"))
+        assert [p["type"] for p in cs.actions("SecurityEventNotification")] == ["StartupOfTheDevice"]
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -278,8 +278,9 @@ async def call(svc, ws, action, payload):
 
 def _clock_from(svc, res):
     """The central system's currentTime sets the clock; moving a clock already set by a minute or
-    more is the security event SettingSystemTime (whitepaper appendix 1, critical)."""
-    t = parse_iso(res.get("currentTime")) if isinstance(res, dict) else None
+    more is the security event SettingSystemTime (whitepaper appendix 1, critical). A central
+    system that rejects this charger sets nothing (OCPP 1.6 4.2: the clock follows an Accepted one)."""
+    t = parse_iso(res.get("currentTime")) if isinstance(res, dict) and res.get("status") != "Rejected" else None
     if t is not None:
         was = svc.wall.now(svc.ticks())
         _set_wall(svc, t)
