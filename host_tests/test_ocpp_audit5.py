@@ -76,3 +76,33 @@ def test_a_rejected_boot_notification_sets_no_clock(tmp_path):
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 3. currentTime with an ISO 8601 offset written +hhmm or +hh -----------------------------------
+
+def test_a_current_time_with_a_basic_format_offset_sets_the_clock(tmp_path):
+    """OCPP 1.6, "Time notations": ISO 8601, and "message receivers must be able to
+    handle fractional seconds and time zone offsets". A central system that writes its time as
+    Java's SimpleDateFormat "Z" does, 2026-12-06T16:11:30.123+0100, or with an hour-only offset,
+    was not understood: the charger had no clock and stamped its StatusNotification and
+    StartTransaction 1970-01-01T00:00:00Z."""
+    async def main():
+        cs = CentralSystem()
+        here = datetime.now(timezone(timedelta(hours=1)))
+        cs.overrides["BootNotification"] = lambda kw: call_result.BootNotification(
+            current_time=here.strftime("%Y-%m-%dT%H:%M:%S.123%z"), interval=300, status="Accepted")
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        st = await cs.wait_action("StatusNotification")
+        now = datetime.now(timezone.utc)
+        for p in st:
+            t = datetime.strptime(p["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            assert abs((t - now).total_seconds()) <= 3, p
+        cs.overrides["Heartbeat"] = lambda kw: call_result.Heartbeat(
+            current_time=(datetime.now(timezone(timedelta(hours=-5))) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S-05"))
+        assert (await cs.call("cp1", call.TriggerMessage(requested_message="Heartbeat"))).status == "Accepted"
+        ev = await cs.wait_for(lambda: [p for p in cs.actions("SecurityEventNotification") if p["type"] == "SettingSystemTime"])
+        assert abs(int(ev[0]["techInfo"].split()[0]) - 7200) <= 3, ev
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -29,7 +29,8 @@ def parse_iso(s):
 
 
 def _offset(rest):
-    """What follows the seconds ('.123', then 'Z', '' or '+hh:mm') -> offset seconds, or None."""
+    """What follows the seconds ('.123', then 'Z', '' or an ISO 8601 offset, '+hh:mm', '+hhmm' or
+    '+hh') -> offset seconds, or None."""
     if rest[:1] == ".":
         i = 1
         while i < len(rest) and rest[i] in "0123456789":
@@ -37,8 +38,12 @@ def _offset(rest):
         rest = rest[i:]
     if rest in ("Z", "z", ""):
         return 0
-    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
-        off = (int(rest[1:3]) * 60 + int(rest[4:6])) * 60
+    n = len(rest)
+    if n in (3, 5, 6) and rest[0] in "+-" and (n != 6 or rest[3] == ":"):
+        hh, mm = rest[1:3], rest[n - 2:] if n > 3 else "00"
+        if not (hh + mm).isdigit():
+            return None
+        off = (int(hh) * 60 + int(mm)) * 60
         return -off if rest[0] == "-" else off
     return None
 
