@@ -2,6 +2,7 @@
 events and configuration keys, one bench scenario each. The OCPP service runs under CPython against
 the PyPI `ocpp` central system (host_tests/ocpp_cs.py), which validates every frame against the
 official OCPP 1.6 JSON schemas."""
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 from ocpp.v16 import call_result
@@ -103,6 +104,35 @@ def test_a_current_time_with_a_basic_format_offset_sets_the_clock(tmp_path):
         assert (await cs.call("cp1", call.TriggerMessage(requested_message="Heartbeat"))).status == "Accepted"
         ev = await cs.wait_for(lambda: [p for p in cs.actions("SecurityEventNotification") if p["type"] == "SettingSystemTime"])
         assert abs(int(ev[0]["techInfo"].split()[0]) - 7200) <= 3, ev
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
+# -- 4. a triggered BootNotification answered Pending or Rejected keeps the heartbeat -------------
+
+def test_a_triggered_boot_notification_not_accepted_keeps_the_heartbeat_interval(tmp_path):
+    """OCPP 1.6 4.2: the heartbeat interval follows the answer's interval when the status is
+    Accepted; "if the Central System returns something other than Accepted, the value of the
+    interval field indicates the minimum wait time before sending a next BootNotification". The
+    central system triggers a BootNotification (TriggerMessage) and answers it Pending, 7 s: the
+    HeartbeatInterval stays the 300 s of the accepted boot (it became 7 s: a Heartbeat every 7 s)."""
+    async def main():
+        cs = CentralSystem(heartbeat=300, boot_interval=7)
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        for st in ("Pending", "Rejected"):
+            cs.boot_status = [st]
+            n = len(cs.actions("BootNotification"))
+            assert (await cs.call("cp1", call.TriggerMessage(requested_message="BootNotification"))).status == "Accepted"
+            await cs.wait_for(lambda: len(cs.actions("BootNotification")) > n)
+            await asyncio.sleep(0.3)                    # the answer is in
+            conf = await cs.call("cp1", call.GetConfiguration(key=["HeartbeatInterval"]))
+            assert conf.configuration_key[0]["value"] == "300", (st, conf)
+        cs.boot_status = ["Accepted"]
+        cs.heartbeat = 120
+        assert (await cs.call("cp1", call.TriggerMessage(requested_message="BootNotification"))).status == "Accepted"
+        await cs.wait_for(lambda: rig.svc.config.get("HeartbeatInterval") == 120)
         await rig.kill()
         await cs.stop()
     run(main())

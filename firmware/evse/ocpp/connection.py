@@ -450,7 +450,8 @@ async def _send_next(svc, ws, now):
 def _after_answer(svc, action, ok, res, cb):
     if action in ("BootNotification", "Heartbeat") and ok:
         _clock_from(svc, res)
-        if action == "BootNotification" and isinstance(res.get("interval"), int) and res["interval"] > 0:
+        if action == "BootNotification" and res.get("status") == "Accepted" \
+                and isinstance(res.get("interval"), int) and res["interval"] > 0:   # else a retry wait (4.2)
             svc.config.values["HeartbeatInterval"] = res["interval"]
     if cb:
         cb(ok, res)
