@@ -136,3 +136,30 @@ def test_a_triggered_boot_notification_not_accepted_keeps_the_heartbeat_interval
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+# -- 5. InvalidMessages: a frame or payload that is no valid OCPP message --------------------------
+
+def test_invalid_messages_are_a_security_event_once_a_boot(tmp_path):
+    """The Security Whitepaper's appendix 1 lists InvalidMessages (the charge point received
+    messages that are not valid OCPP messages). A central system (or whoever holds the link)
+    sends a frame that is no JSON, then a ChangeConfiguration without its value: each is answered
+    as before (FormationViolation, the CALL's error) and the first is the security event, in the
+    security log and sent, once this boot (a fuzzing peer must not fill the flash). It was none."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        await cs.wait_for(lambda: cs.actions("SecurityEventNotification"))     # StartupOfTheDevice
+        await cs.send_raw("cp1", '[2, "x1", "Heartbeat"', None, timeout=0.3)
+        reply = await cs.send_raw("cp1", '[2, "x2", "ChangeConfiguration", {"key": "HeartbeatInterval"}]', "x2")
+        assert reply[0] == 4 and reply[1] == "x2", reply
+        ev = await cs.wait_for(lambda: [p for p in cs.actions("SecurityEventNotification") if p["type"] == "InvalidMessages"])
+        assert "FormationViolation" in ev[0]["techInfo"], ev
+        await asyncio.sleep(0.5)
+        assert len([p for p in cs.actions("SecurityEventNotification") if p["type"] == "InvalidMessages"]) == 1
+        with open(tmp_path / "security.log") as f:
+            assert " InvalidMessages " in f.read()
+        await rig.kill()
+        await cs.stop()
+    run(main())

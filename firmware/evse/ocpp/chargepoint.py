@@ -61,7 +61,7 @@ class OcppService:
         self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = None
         self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
         self.redial = False  # new credentials or a Reset: end this connection between two exchanges
-        self.told = []  # the security events of refused connections reported this boot (connection.py)
+        self.told = []  # the security events reported once a boot (connection.once)
         self.running = True
         self._uid = 0
         self.wake = asyncio.Event()

@@ -106,9 +106,16 @@ def refusal(text, profile):
 def _refused(svc, e):
     """A connection refused for security is a security event, each kind once a boot."""
     text = str(e)
-    kind = refusal(text, security_profile(svc))
-    if kind and kind not in svc.told:
-        svc.told.append(kind)
+    once(svc, refusal(text, security_profile(svc)), text)
+
+
+def once(svc, kind, text):
+    """The security event `kind` (None: none), the first time this boot: a refused connection's, or
+    InvalidMessages (whitepaper appendix 1: a frame or payload that is no valid OCPP message).
+    Nothing without a service's list (operations.dispatch on its own, as tests call it)."""
+    told = getattr(svc, "told", None)
+    if kind and told is not None and kind not in told:
+        told.append(kind)
         from . import secevents
         secevents.report(svc, kind, text[:100])
 
@@ -236,6 +243,7 @@ async def handle_frame(svc, ws, data):
     msg = rpc.parse(data)
     kind = msg[0]
     if kind is None:
+        once(svc, "InvalidMessages", "%s: %s" % msg[2:4])
         if msg[1] is not None and svc.boot_status != "Rejected":
             await ws.send_text(rpc.error(msg[1], msg[2], msg[3]))
         return

@@ -282,6 +282,8 @@ def dispatch(svc, uid, action, payload):
     handle, fields = handler(action)
     bad = rpc.check(payload, fields)
     if bad:
+        from . import connection  # (as in trigger_message)
+        connection.once(svc, "InvalidMessages", "%s %s: %s" % (action, bad[0], bad[1]))
         return rpc.error(uid, bad[0], bad[1]), None
     try:
         res = handle(svc, payload)
