@@ -21,7 +21,7 @@ def test_get_configuration_lists_the_authorization_key_without_its_value(tmp_pat
     """The Security Whitepaper makes AuthorizationKey write-only "so that it cannot be accidentally
     stored in plaintext by the Central System when it reads out all configuration keys": the key
     is supported (ChangeConfiguration takes it), so GetConfiguration lists it as a recognized key
-    (OCPP 1.6 6.25: only unrecognized keys go to unknownKey) with no value (KeyValue.value is
+    (OCPP 1.6 5.8: only unrecognized keys go to unknownKey) with no value (KeyValue.value is
     optional). Answering unknownKey told the central system the charger had no such key."""
     async def main():
         cs = CentralSystem()
@@ -160,6 +160,26 @@ def test_invalid_messages_are_a_security_event_once_a_boot(tmp_path):
         assert len([p for p in cs.actions("SecurityEventNotification") if p["type"] == "InvalidMessages"]) == 1
         with open(tmp_path / "security.log") as f:
             assert " InvalidMessages " in f.read()
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
+# -- 6. no clock: a StatusNotification without its optional timestamp, not 1970 --------------------
+
+def test_a_status_notification_without_a_clock_has_no_timestamp(tmp_path):
+    """StatusNotification.req's timestamp is optional (OCPP 1.6 6.47: "if absent time of receipt
+    of the message will be assumed"). A central system whose currentTime cannot be read (here no
+    date at all) leaves the charger without a clock: its statuses went out stamped
+    1970-01-01T00:00:00Z, which a back end files 56 years back; they now leave the time out."""
+    async def main():
+        cs = CentralSystem()
+        cs.overrides["BootNotification"] = lambda kw: call_result.BootNotification(
+            current_time="now", interval=300, status="Accepted")
+        await cs.start()
+        rig = await booted(cs, tmp_path)
+        st = await cs.wait_action("StatusNotification", 2)
+        assert [p.get("timestamp") for p in st] == [None, None], st
         await rig.kill()
         await cs.stop()
     run(main())

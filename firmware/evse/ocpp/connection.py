@@ -435,8 +435,11 @@ async def _send_next(svc, ws, now):
     something was sent."""
     if svc.immediate:
         action, payload, meta, cb = svc.immediate.pop(0)
+        payload = resolve_payload(payload, timestamp(svc, meta))
+        if action == "StatusNotification" and not svc.wall.known():
+            del payload["timestamp"]  # optional (6.47): no clock, no time rather than 1970
         try:
-            ok, res = await call(svc, ws, action, resolve_payload(payload, timestamp(svc, meta)))
+            ok, res = await call(svc, ws, action, payload)
         except Exception:
             if cb:  # no answer is an answer too: an Authorize falls back to the offline rules
                 cb(False, None)
