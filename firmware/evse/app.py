@@ -534,10 +534,12 @@ def main(board, flash_dir="/"):
         maint.stop()                 # boot.py's maintenance feeds end: the control loop feeds
         _loop(app)
     except KeyboardInterrupt:        # Ctrl-C (mpremote, make flash): the REPL, in maintenance
+        micropython.kbd_intr(-1)     # a next 0x03 (a held key) cut this short: outputs live 2 s
         if app is not None:          # (before the App exists, boot.py's maintenance still runs)
             maint.start(app.hw.safe)
         raise
     finally:
+        micropython.kbd_intr(-1)     # (the REPL takes Ctrl-C back for each line it runs)
         if app is not None:          # Ctrl-C, or a 0x03 on the console: the energy onto flash too
             app.hw.safe()
             if app.meter is not None:

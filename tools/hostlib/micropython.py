@@ -22,3 +22,7 @@ def schedule(func, arg):
 
 def mem_info(*args):
     pass
+
+
+def kbd_intr(chr):
+    pass
