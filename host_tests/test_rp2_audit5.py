@@ -27,6 +27,7 @@ import sys
 import pytest
 
 from tools import rp2emu
+from tools.benchmarks.bench_rp2_core import CORE     # the core as `make flash` puts it there
 from tools.sim import mock_machine as mm
 
 WHY = rp2emu.missing()
@@ -118,8 +119,6 @@ def test_a_console_reboot_while_charging_on_the_pico_replies_whole_then_resets_w
             sock.close()
         rig.close()
 
-CORE = tuple("evse/core/%s.mpy" % n for n in ("charger", "limits", "pilot", "protections", "proximity", "ticks",
-                                                "vocab"))
 
 PP_SCRIPT = r'''
 from evse.core import charger as CH, limits as L
