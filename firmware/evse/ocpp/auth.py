@@ -77,10 +77,10 @@ class AuthStore:
                 new[e["idTag"]] = {k: info[k] for k in ("status", "expiryDate", "parentIdTag") if k in info}
         if len(new) > self.list_max:
             return "Failed"
+        if not store.write_json(self.list_path, {"v": version, "l": new}):
+            return "Failed"     # a full flash: the list on flash and in RAM stays the one before
         self.local = new
         self.list_version = version
-        if self.list_path:
-            store.write_json(self.list_path, {"v": version, "l": new})
         return "Accepted"
 
     # -- lookup --------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ class OcppService:
         self.wall = WallClock(self.ticks_diff)
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
-        self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = None
+        self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = store.error = None
         self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
         self.redial = False  # new credentials or a Reset: end this connection between two exchanges
         self.told = []  # the security events reported once a boot (connection.once)
@@ -188,6 +188,8 @@ class OcppService:
             return  # the outputs went safe for the reboot: what the core sees now is no status
         if not self.wall.known():
             connection.wall_from_ntp(self)
+        if store.error is not None:
+            self._flash_refused()
         auth.expire(self, now_ms)
         if self.state.get("resv"):
             from . import reservation  # only while a reservation exists
@@ -207,6 +209,16 @@ class OcppService:
             self.rebooting = self.on_reset is not None
             if self.on_reset:
                 self.on_reset(kind)
+
+    def _flash_refused(self):
+        """A flash write refused since the last poll: what it held stays in RAM (the state, the
+        transaction queue, the cache), the status says it; a full flash (ENOSPC, errno 28 on every
+        port) is a critical MemoryExhaustion once a boot (Security Whitepaper, appendix 1)."""
+        e = store.error
+        store.error = None
+        self.last_error = "flash: %s" % (e,)
+        if e.args and e.args[0] == 28:
+            connection.once(self, "MemoryExhaustion", self.last_error)
 
     def _closed_for_reset(self, now_ms):
         """The central system sees a reboot as a Close frame (1000), not as a lost TCP connection

@@ -27,6 +27,7 @@ class TxQueue:
         self.seq = 0
         self.lines = 0
         self.torn = False  # the file ends in a line a power cut tore: the next append starts a line
+        self.rewrite = False  # the next write is the whole queue (compact): lines were refused, or due
         self._load()
 
     def _load(self):
@@ -57,14 +58,25 @@ class TxQueue:
         self.records = [live[k] for k in sorted(live)]
 
     def _append(self, entry):
-        text = json.dumps(entry) + "\n"
-        if self.torn:
-            text = "\n" + text
-        self.torn = True   # until the line is all there (a failing flash may leave part of it)
-        with open(self.path, "a") as f:
-            f.write(text)
-        self.torn = False
-        self.lines += 1
+        """One line more on flash, or the whole queue rewritten (compact) when due or when lines
+        went missing: a full or failing flash never raises here, the queue goes on in RAM and is
+        written whole once there is room (store.error says it)."""
+        try:
+            if self.rewrite:
+                self.compact()
+            else:
+                text = json.dumps(entry) + "\n"
+                if self.torn:
+                    text = "\n" + text
+                self.torn = True   # until the line is all there (a failing flash may leave part of it)
+                with open(self.path, "a") as f:
+                    f.write(text)
+                self.torn = False
+                self.lines += 1
+            self.rewrite = False
+        except OSError as e:
+            self.rewrite = True
+            store.error = e
 
     def __len__(self):
         return len(self.records)
@@ -87,9 +99,9 @@ class TxQueue:
     def drop(self, seq):
         """The message `seq` is done (answered, or given up after its attempts)."""
         self.records = [r for r in self.records if r[0] != seq]
+        if self.lines + 1 - len(self.records) > COMPACT_LINES:
+            self.rewrite = True
         self._append(["a", seq])
-        if self.lines - len(self.records) > COMPACT_LINES:
-            self.compact()
 
     def set_txid(self, txref, txid):
         self.txids[txref] = txid

@@ -1,0 +1,101 @@
+"""A full flash under the OCPP service on the MicroPython unix port (and CPython): the port's own
+OSError (errno 28, ENOSPC) from every file opened for writing. A card accepted offline starts its
+transaction with the flash full: nothing raises into the loop, the StartTransaction waits in RAM,
+MemoryExhaustion is kept to be sent, the status says it; once there is room again the queue is
+written whole and a power cut after that still gets its StopTransaction. The scenarios against a
+central system are host_tests/test_flashfull_audit5.py."""
+import os
+
+import upytest  # noqa: F401 (the runner)
+from evse.core import ticks
+from evse.ocpp import txqueue
+from evse.shell import store as shell_store
+
+_real_open = open
+
+
+def _full(path, mode="r", *a):
+    if "w" in mode or "a" in mode or "+" in mode:
+        raise OSError(28)                       # ENOSPC, as littlefs and the unix port give it
+    return _real_open(path, mode, *a)
+
+
+def _flash(full):
+    for m in (shell_store, txqueue):
+        m.open = _full if full else _real_open
+
+
+class _Charger:
+    state = "A1"
+    fault = None
+
+    def __init__(self):
+        self.calls = []
+
+    def set_limit(self, s, a):
+        pass
+
+    def limit_without(self, s):
+        return 32.0
+
+    def enable(self, f):
+        pass
+
+    def authorize(self, f, id_tag=None):
+        self.calls.append(("authorize", f))
+
+    def stop(self, r):
+        self.calls.append(("stop", r))
+
+
+class _Clock:
+    def __init__(self):
+        self.ticks_diff = ticks.ticks_diff
+        self.ticks_add = ticks.ticks_add
+
+    def ticks_ms(self):
+        return 0
+
+
+class _Meter:
+    wh_total = 500
+    amps = [16.0, 0.0, 0.0]
+    power_w = 3680
+    ok = True
+
+
+def _service(d):
+    import gc
+    gc.collect()
+    from evse.ocpp.chargepoint import OcppService
+    return OcppService(_Charger(), _Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}},
+                       d, _Clock())
+
+
+def test_a_card_on_a_full_flash_starts_its_transaction_in_ram():
+    d = "/tmp/flashfull_upy_%d" % int.from_bytes(os.urandom(3), "big")
+    os.mkdir(d)
+    svc = _service(d)
+    _flash(True)
+    try:
+        assert svc.present_id("CARD1", 0) == "accepted" and ("authorize", True) in svc.charger.calls
+        svc.on_event(("state", "B2"))
+        svc.poll(100)                             # the old code: OSError raised here, no StartTransaction
+        svc.on_event(("state", "C2"))
+        svc.on_event(("contactor", True))
+        svc.poll(200)
+        assert svc.tx is not None and [r[1] for r in svc.txq.records] == ["StartTransaction"]
+        assert "flash" in svc.status()["error"], svc.status()
+        assert [r[0] for r in svc.state["sec"]] == ["MemoryExhaustion"], svc.state.get("sec")
+        assert svc.immediate[-1][1]["status"] == "Charging"
+    finally:
+        _flash(False)
+    svc.poll(300)
+    svc.on_event(("session", "end", "local"))    # room again: the queue on flash, whole
+    svc2 = _service(d)                           # a power cut after it
+    assert [r[1] for r in svc2.txq.records] == ["StartTransaction", "StopTransaction"], svc2.txq.records
+    assert [r[0] for r in svc2.state["sec"]] == ["MemoryExhaustion"]
+
+
+if __name__ == "__main__":
+    upytest.run(globals())
