@@ -151,3 +151,30 @@ def test_queue_lines_a_full_flash_refused_are_on_flash_once_there_is_room(tmp_pa
     q.push("StopTransaction", {"meterStop": 9}, 1)
     again = TxQueue(path)                                                    # a power cut now
     assert [r[1] for r in again.records] == ["MeterValues", "StopTransaction"] and again.txids[1] == 100
+
+
+def test_a_weld_latched_on_a_full_flash_is_on_flash_once_there_is_room(tmp_path, monkeypatch):
+    """The fault log keeps the latched fault for the next boot: "a welded contactor is never a
+    reason to close again". A weld set while the flash was full was dropped from the lines to write
+    (the old code: never written, not after room came back, not with the next fault's line), so a
+    reboot forgot the lockout. Now the App's save() calls try the whole journal again every 1000
+    calls (10 s of 10 ms cycles) until it goes in."""
+    from evse.services.journal import Journal
+    path = str(tmp_path / "faults.json")
+    j = Journal(path)
+    j.add(1000, "overcurrent", "C2")
+    flash = FullFlash(monkeypatch, str(tmp_path))
+    j.add(2000, "weld", "C2", latched=True)
+    assert j.latched == "weld" and "not saved" in j.error
+    for _ in range(3000):                       # the App's cycles, 30 s on a full flash
+        if j.pending:
+            j.save()
+    flash.on = False                            # room again
+    j.add(40_000, "overcurrent", "C2")
+    for _ in range(1100):
+        if j.pending:
+            j.save()
+    again = Journal(path)                       # the next boot
+    assert again.latched == "weld", again.records
+    assert [r[1] for r in again.records] == ["overcurrent", "weld", "overcurrent"]
+    assert j.pending == []

@@ -97,5 +97,31 @@ def test_a_card_on_a_full_flash_starts_its_transaction_in_ram():
     assert [r[0] for r in svc2.state["sec"]] == ["MemoryExhaustion"]
 
 
+def test_a_weld_latched_on_a_full_flash_survives_the_next_boot():
+    """The fault log's latched weld, set while the flash is full: the App's save() calls write the
+    whole journal once there is room (the old code dropped its line: a reboot forgot the lockout)."""
+    from evse.services import journal
+    d = "/tmp/flashfull_j_%d" % int.from_bytes(os.urandom(3), "big")
+    os.mkdir(d)
+    path = d + "/faults.json"
+    j = journal.Journal(path)
+    j.add(1000, "overcurrent", "C2")
+    journal.open = _full
+    shell_store.open = _full
+    try:
+        j.add(2000, "weld", "C2", True)
+        for _ in range(1500):
+            if j.pending:
+                j.save()
+        assert j.latched == "weld" and "not saved" in j.error and j.pending
+    finally:
+        journal.open = _real_open
+        shell_store.open = _real_open
+    for _ in range(1100):
+        if j.pending:
+            j.save()
+    assert journal.Journal(path).latched == "weld" and j.pending == []
+
+
 if __name__ == "__main__":
     upytest.run(globals())

@@ -99,23 +99,32 @@ class Journal:
             self.appended = 0
         except OSError as e:        # a full or failing flash must not stop the control loop
             self.error = "fault log not saved: %s" % e
+            self.appended = LINES_MAX + 1000     # save() tries again 1000 calls later
 
     def save(self):
         """Writes the lines kept since the last save: one append to the file, or a compaction once
-        LINES_MAX lines are there (the journal in RAM already holds them)."""
+        LINES_MAX lines are there (the journal in RAM already holds them). A write the flash refuses
+        keeps them pending: the whole journal is written again 1000 calls later (10 s of the App's
+        cycles), until it goes in (a latched fault must be on flash for the next boot). Meanwhile
+        appended counts those calls down above LINES_MAX."""
+        if self.appended > LINES_MAX + 1:
+            self.appended -= 1
+            return
         items, self.pending = self.pending, []
         if not items:
             return
         if self.appended + len(items) > LINES_MAX:
             self._compact()
-            return
-        try:
-            with open(self.path, "a") as f:
-                for item in items:
-                    f.write("\n" + json.dumps(item))
-                    self.appended += 1
-        except OSError as e:
-            self.error = "fault log not saved: %s" % e
+        else:
+            try:
+                with open(self.path, "a") as f:
+                    for item in items:
+                        f.write("\n" + json.dumps(item))
+                        self.appended += 1
+            except OSError:             # the whole journal then, or the error said
+                self._compact()
+        if self.appended > LINES_MAX:   # refused (never past LINES_MAX once on flash)
+            self.pending = items
 
     # save=False keeps the line in RAM until save(): the control loop reports a fault first and
     # writes flash after its service polls (the first append to the journal took 23.7 ms of littlefs
