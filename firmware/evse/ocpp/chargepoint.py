@@ -188,8 +188,9 @@ class OcppService:
             return  # the outputs went safe for the reboot: what the core sees now is no status
         if not self.wall.known():
             connection.wall_from_ntp(self)
-        if store.error is not None:
-            self._flash_refused()
+        e = store.error
+        if e is not None:
+            self._flash_refused(e)
         auth.expire(self, now_ms)
         if self.state.get("resv"):
             from . import reservation  # only while a reservation exists
@@ -210,11 +211,11 @@ class OcppService:
             if self.on_reset:
                 self.on_reset(kind)
 
-    def _flash_refused(self):
-        """A flash write refused since the last poll: what it held stays in RAM (the state, the
-        transaction queue, the cache), the status says it; a full flash (ENOSPC, errno 28 on every
-        port) is a critical MemoryExhaustion once a boot (Security Whitepaper, appendix 1)."""
-        e = store.error
+    def _flash_refused(self, e):
+        """A flash write refused since the last poll (e, its OSError): what it held stays in RAM
+        (the state, the transaction queue, the cache), the status says it; a full flash (ENOSPC,
+        errno 28 on every port) is a critical MemoryExhaustion once a boot (Security Whitepaper,
+        appendix 1)."""
         store.error = None
         self.last_error = "flash: %s" % (e,)
         if e.args and e.args[0] == 28:
