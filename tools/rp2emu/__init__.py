@@ -123,12 +123,15 @@ class Pico:
 
     def __init__(self, board, tcp=0, seed=1, image=IMAGE, realtime=False, log=None, reason=None):
         """`image`: the stock UF2, or a whole flash (.bin) `save_at_boot` wrote; `reason`: its
-        first boot's watchdog reason (as that flash's boot had)."""
+        first boot's watchdog reason (as that flash's boot had). EVSE_RP2_FLASH_TIME=typ|max: the
+        flash chip's erase and program times hold the core (emu.mjs FLASH_TIME; unset: none)."""
         from tools.sim.mock_machine.world import World
         self.board = board
         self.log = log
+        ft = os.environ.get("EVSE_RP2_FLASH_TIME")
         self.link = Link(["--image", os.path.abspath(image), "--bootrom", BOOTROM, "--tcp", str(tcp)]
-                         + (["--realtime"] if realtime else []) + (["--reason", str(reason)] if reason else []))
+                         + (["--realtime"] if realtime else []) + (["--reason", str(reason)] if reason else [])
+                         + (["--flash-time", ft] if ft else []))
         self.save_at_boot = None      # a path: the flash written there at every boot, as it boots
         self.t_us = 0                 # emulated time of the last event
         self.epoch_us = 0             # mm.clock.us = emulated time - epoch_us (the bench's time 0)
@@ -136,6 +139,9 @@ class Pico:
         self.offs = 0                 # power cuts (`power`)
         self.busy = []                # (t_us, busy cycles in the tick before it)
         self.lit = []                 # (from us, to us, busy cycles) of each time the tick light was on
+        self.flash_ops = []           # (from us, to us, "e"|"p", bytes): the flash chip's erases and
+        #                               programs, each holding the core (with EVSE_RP2_FLASH_TIME)
+        self.flash_hooks = []         # called with each "flash" event, the core stopped at its start
         self.pwm = {}                 # pin -> the slice's registers at the last tick
         self.outputs = {}             # watched pin -> level
         self.boot_reasons = []        # (t_us, RP2040 WATCHDOG.REASON: 0 power-on, 1 timer, 2 force)
@@ -249,6 +255,10 @@ class Pico:
             for pin, regs in ev["pwm"].items():
                 self._pwm(int(pin), regs)
             self._world_update()
+        elif kind == "flash":      # the flash chip starts an erase or program: the core held
+            self.flash_ops.append((ev["t"], ev["t"] + ev["us"], ev["op"], ev["bytes"]))
+            for hook in self.flash_hooks:
+                hook(ev)
         elif kind == "at":         # a stop asked for: the world's time-driven models at that instant
             self._world_update()
         elif kind == "boot":       # a reset: every output back to an input (low), PWM stopped

@@ -3,19 +3,21 @@
 //
 //   node emu.mjs --image IMAGE.uf2|FLASH.bin --bootrom bootrom-b1.bin [--tcp PORT] [--ctl] [--realtime]
 //                [--reason N]   (the first boot's watchdog reason: a saved flash's, see "save")
+//                [--flash-time typ|max]   (erase and program hold the core, see FLASH_TIME)
 //
 // Prints `{"ev":"ready","tcp":PORT}` on stdout. With --ctl the pins belong to a controller (the
 // Python side, tools/rp2emu/board.py, which runs the bench's circuit model): one JSON object a
 // line each way, and the core stops after every event until the controller answers {"go":1}, so
 // the circuit answers at the emulated instant of the event (lockstep, runs repeat).
-//   out:  {"ev":"ready"|"boot"|"off"|"out"|"tick", "t": emulated us, ...}
+//   out:  {"ev":"ready"|"boot"|"off"|"out"|"tick"|"flash", "t": emulated us, ...} ("flash": an erase
+//         or program starts and holds the core "us" microseconds, with --flash-time / "flash_time")
 //   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "mark":pin, "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
 //         {"at": emulated us} (one "at" event then), {"power": 0|1} (the supply cut: an "off" event
 //         with every pin dead and time going on; restored: a power-on boot, the flash kept),
 //         {"pilot":{"ch":0,"pin":16,"hi":u16,"lo":u16,"edge_us":4,"noise":[...]}},
 //         {"ct":{"ch":2,"hz":50,"mid":u16,"peak":u16}} (a current transformer's sine),
 //         {"adc_noise": LSB} (RMS, 12-bit LSBs, on the channels set by "adc"; 0: none),
-//         {"save": path} (the whole flash into a .bin, as it stands: at a "boot" event, what the chip
+//         {"flash_time": "typ"|"max"|""} (FLASH_TIME; "": none), {"save": path} (the whole flash into a .bin, as it stands: at a "boot" event, what the chip
 //         boots from), {"go":1}
 // Fidelity notes (rp2040js 1.4.1, ../shared/rp2/README.md): flash program/erase go through the boot
 // ROM's flash_range_* functions, which this tool performs on the emulated flash (rp2040js does not
@@ -40,6 +42,15 @@ const SLICE_MS = 20;                    // wall time the core runs before the ev
 const WATCHDOG = 0x40058;
 const PWM_BASE = 0x40050000;
 const BKPT_ERASE = 1, BKPT_PROGRAM = 2;
+// The QSPI flash's own time (Winbond W25Q16JV, the Pico's chip, datasheet 9.6 AC characteristics),
+// ns: tSE a 4 KB sector erase, tBE2 a 64 KB block erase, tPP a 256-byte page program. While the chip
+// erases or programs, execute-in-place is impossible: the rp2 port (ports/rp2/rp2_flash.c) calls
+// the boot ROM's functions with interrupts disabled and core 1 locked out, so the core runs
+// nothing, interrupts included, until the chip is done. Without a model the ROM call took no time.
+const FLASH_TIME = {
+  typ: { sector: 45e6, block: 150e6, page: 0.4e6 },
+  max: { sector: 400e6, block: 2000e6, page: 3e6 },
+};
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(name);
@@ -69,6 +80,8 @@ let markHigh = false;     // the mark pin (the firmware's tick light) is high
 let litTotal = 0, litAt = 0, litFromUs = 0;   // busy cycles while it was, and its last rise
 let spans = [];           // [from us, to us, busy cycles] of each time the light was on
 let paused = false;
+let flashTime = FLASH_TIME[arg('--flash-time', '')] || null;
+let stallNs = 0;          // the flash chip's time still to pass: the core held, interrupts off
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const nowUs = () => Math.round((timeBaseNs + mcu.clock.nanos) / 1000);
 const queued = [];        // events of the same step as the one that stopped the core
@@ -139,16 +152,33 @@ function patchRom(words) {
   }
 }
 
+function eraseNs(offset, count, blockSize) {
+  // The ROM erases a block_size block where one is aligned and whole in the range, else 4 KB sectors
+  let ns = 0;
+  for (let a = offset, end = offset + count; a < end;) {
+    if (blockSize > 4096 && a % blockSize === 0 && a + blockSize <= end) { ns += flashTime.block; a += blockSize; }
+    else { ns += flashTime.sector; a += 4096; }
+  }
+  return ns;
+}
+
 function onBreak(n) {
   const c = mcu.core, r = c.registers;
+  let ns = 0;
   if (n === BKPT_ERASE) {                 // flash_range_erase(offset, count, block_size, cmd)
     mcu.flash.fill(0xff, r[0], r[0] + r[1]);
+    if (flashTime) ns = eraseNs(r[0], r[1], r[2]);
   } else if (n === BKPT_PROGRAM) {        // flash_range_program(offset, data, count)
     for (let i = 0; i < r[2]; i++) mcu.flash[r[0] + i] &= mcu.readUint8(r[1] + i);
+    if (flashTime) ns = Math.ceil(((r[0] & 255) + r[2]) / 256) * flashTime.page;   // pages touched
   } else {
     return;
   }
   c.PC = c.LR & ~1;
+  if (ns) {               // a stop at its start: the controller may change the world while it holds
+    stallNs += ns;
+    event({ ev: 'flash', op: n === BKPT_ERASE ? 'e' : 'p', bytes: r[n === BKPT_ERASE ? 1 : 2], us: Math.round(ns / 1000) });
+  }
 }
 
 function newChip() {
@@ -238,6 +268,7 @@ function boot() {
   rng = RNG_SEED;
   noiseI = 0;
   busyCycles = 0;
+  stallNs = 0;
   boots++;
   event({ ev: 'boot', n: boots, reason: kept ? kept.reason : 0 });
 }
@@ -348,6 +379,7 @@ function command(o) {
   if (o.pilot) { pilot = o.pilot; followPilot(); }
   if (o.ct !== undefined) ct = o.ct;
   if (o.adc_noise !== undefined) adcNoiseLsb = o.adc_noise;
+  if (o.flash_time !== undefined) flashTime = FLASH_TIME[o.flash_time] || null;
   if (o.realtime !== undefined) { realtime = !!o.realtime; anchorWall = 0; anchorEmu = 0; }
   if (o.at !== undefined) {              // one stop at this emulated time (us): a bench command's
     const a = mcu.clock.createAlarm(() => event({ ev: 'at' }));        // instant, not the next tick
@@ -396,7 +428,14 @@ function run() {
   while (!paused) {
     for (let i = 0; i < 10000 && !paused; i++) {
       const core = mcu.core, clock = mcu.clock;
-      if (core.waiting || off) {
+      if (stallNs > 0 && !off) {      // the flash chip busy: time passes, the core runs nothing
+        const n = clock.nextAlarm ? Math.min(stallNs, Math.max(0, clock.nanosToNextAlarm)) : stallNs;
+        const cyc = Math.round(n / NS_PER_CYCLE);
+        busyCycles += cyc;              // held, not asleep: the tick's load and the tick light count it
+        if (markHigh) litTotal += cyc;
+        stallNs -= n;
+        clock.tick(n);
+      } else if (core.waiting || off) {
         if (!clock.nextAlarm) return;   // nothing will wake it but the host: wait for bytes
         const n = Math.max(0, clock.nanosToNextAlarm);
         const ahead = realtime ? emuNs() + n - wallNs() : 0;
