@@ -71,8 +71,9 @@ class StallGuard:
         # 400 ms at the chip's max): the port then calls a periodic timer once for each period it
         # missed, back to back in one dispatch. One reading for them all: 80 readings after a 400 ms
         # erase held the residual-current interrupt 63 ms more (host_tests/test_rp2_flashtime.py).
+        # (0 <=: a reading older than half the ticks' range, negative here, is no reason to wait.)
         now = ticks_ms()
-        if ticks_diff(now, self._last) < L.STALL_GUARD_MS - 1:
+        if 0 <= ticks_diff(now, self._last) < L.STALL_GUARD_MS - 1:
             return
         self._last = now
         self._busy = True
