@@ -8,6 +8,7 @@ import os
 
 from evse.core import ticks
 from evse.ocpp.wallclock import WallClock, parse_iso
+import upytest
 
 _n = [0]
 CS_TIME = "2026-12-06T12:00:00Z"
@@ -18,30 +19,6 @@ def _tmpdir():
     d = "/tmp/clock_a5_upy_%d_%d" % (_n[0], int.from_bytes(os.urandom(3), "big"))
     os.mkdir(d)
     return d
-
-
-class _Charger:
-    state = "A1"
-    fault = None
-
-    def __init__(self, app=None):
-        self.app = app
-        self.limits = []
-
-    def set_limit(self, s, a):
-        self.limits.append((s, a))
-
-    def limit_without(self, s):
-        return 32.0
-
-    def enable(self, f):
-        pass
-
-    def authorize(self, f, id_tag=None):
-        pass
-
-    def stop(self, r):
-        pass
 
 
 class _Board:
@@ -101,7 +78,7 @@ def _booted(app=None):
         return cs
 
     async def main():
-        svc = OcppService(_Charger(app), None, {"ocpp_url": "ws://cs.invalid/", "ocpp_id": "cp1"},
+        svc = OcppService(upytest.CoreLink(app), None, {"ocpp_url": "ws://cs.invalid/", "ocpp_id": "cp1"},
                           _tmpdir(), board, connect=connect)
         task = asyncio.create_task(svc.run())
         for _ in range(400):
@@ -138,7 +115,6 @@ def test_ntp_that_answered_keeps_the_board_clock():
     assert board.rtc == [parse_iso(CS_TIME)]
 
 
-
 def test_the_ocpp_time_is_whole_seconds_from_integers():
     """On the boards a float is single precision: ref_epoch + ms / 1000 held an epoch to 128 s. On
     the stock rp2 image (tools/rp2emu, MicroPython v1.28.0) the old WallClock read a time just set
@@ -170,7 +146,6 @@ def test_the_ocpp_time_runs_on_across_the_tick_wrap():
     assert w.now(ticks.ticks_add(tk, -30000)) == t0 + 7 * 86400 - 30   # a message made before
 
 
-
 def test_a_clock_set_by_ntp_places_the_profiles_while_the_central_system_is_away():
     """The board's clock set by NTP, the charger rebooted while its central system is away (no
     currentTime this boot). A Recurring Daily TxDefaultProfile on flash, the site's tariff, allows
@@ -187,9 +162,9 @@ def test_a_clock_set_by_ntp_places_the_profiles_while_the_central_system_is_away
               "chargingSchedule": {"startSchedule": "2026-12-01T00:00:00Z", "chargingRateUnit": "A",
                                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8},
                                                               {"startPeriod": 12 * 3600, "limit": 16}]}}
-    svc = OcppService(_Charger(), None, {"ocpp_url": ""}, d, board)
+    svc = OcppService(upytest.CoreLink(), None, {"ocpp_url": ""}, d, board)
     assert svc.profiles.add(1, tariff, None) == "Accepted"      # kept on flash: the reboot reads it
-    ch = _Charger(_App(day + 9 * 3600))
+    ch = upytest.CoreLink(_App(day + 9 * 3600))
     svc = OcppService(ch, None, {"ocpp_url": ""}, d, board)
     board.t = 1000
     svc.poll(board.t)
@@ -197,11 +172,10 @@ def test_a_clock_set_by_ntp_places_the_profiles_while_the_central_system_is_away
     board.t = 3 * 3600 * 1000 + 2000                              # 12:00:03
     svc.poll(board.t)
     assert ch.limits[-1] == ("ocpp", 16.0), ch.limits
-    ch2 = _Charger(_App(None))                                    # NTP set up, not answered: no time
+    ch2 = upytest.CoreLink(_App(None))                                    # NTP set up, not answered: no time
     svc = OcppService(ch2, None, {"ocpp_url": ""}, d, board)
     svc.poll(board.t)
     assert not svc.wall.known() and ch2.limits[-1:] == [("ocpp", 8.0)], ch2.limits   # its lowest
-
 
 
 def _default(pid, level, amps, kind="Relative", **kw):
@@ -238,5 +212,4 @@ def test_a_profile_the_unknown_clock_cannot_date_never_raises_the_limit():
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())

@@ -6,7 +6,7 @@ written whole and a power cut after that still gets its StopTransaction. The sce
 central system are host_tests/test_flashfull_audit5.py."""
 import os
 
-import upytest  # noqa: F401 (the runner)
+import upytest
 from evse.core import ticks
 from evse.ocpp import txqueue
 from evse.shell import store as shell_store
@@ -23,29 +23,6 @@ def _full(path, mode="r", *a):
 def _flash(full):
     for m in (shell_store, txqueue):
         m.open = _full if full else _real_open
-
-
-class _Charger:
-    state = "A1"
-    fault = None
-
-    def __init__(self):
-        self.calls = []
-
-    def set_limit(self, s, a):
-        pass
-
-    def limit_without(self, s):
-        return 32.0
-
-    def enable(self, f):
-        pass
-
-    def authorize(self, f, id_tag=None):
-        self.calls.append(("authorize", f))
-
-    def stop(self, r):
-        self.calls.append(("stop", r))
 
 
 class _Clock:
@@ -68,7 +45,7 @@ def _service(d):
     import gc
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
-    return OcppService(_Charger(), _Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}},
+    return OcppService(upytest.CoreLink(), _Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}},
                        d, _Clock())
 
 

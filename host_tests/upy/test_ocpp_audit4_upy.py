@@ -7,6 +7,7 @@ import os
 from evse.core import ticks
 from evse.metering.energy import Energy
 from evse.ocpp import metering, rpc
+import upytest
 
 _n = [0]
 
@@ -17,26 +18,6 @@ def _tmpdir():
     os.mkdir(d)
     os.mkdir(d + "/ocpp")
     return d
-
-
-class _Charger:
-    state = "A1"
-    fault = None
-
-    def set_limit(self, s, a):
-        pass
-
-    def limit_without(self, s):
-        return 32.0
-
-    def enable(self, f):
-        pass
-
-    def authorize(self, f, id_tag=None):
-        pass
-
-    def stop(self, r):
-        pass
 
 
 class _Clock:
@@ -71,7 +52,7 @@ def test_the_register_goes_on_from_the_highest_value_after_a_power_cut():
     e.checkpoint()                                        # 1000 Wh on flash
     m = _Meter(d)
     cfg = {"ocpp_url": "", "ocpp_free_id_tag": "FREE"}
-    svc = OcppService(_Charger(), m, cfg, d + "/ocpp", _Clock())
+    svc = OcppService(upytest.CoreLink(), m, cfg, d + "/ocpp", _Clock())
     svc.on_event(("state", "B2"))
     svc.poll(0)
     assert svc.txq.records[0][2]["meterStart"] == 1000
@@ -80,13 +61,13 @@ def test_the_register_goes_on_from_the_highest_value_after_a_power_cut():
     assert sv[0]["value"] == "1040"                       # handed out: on flash with OCPP's state
     m2 = _Meter(d)                                        # power cut: the count is back at 1000 Wh
     assert int(m2.wh_total) == 1000
-    svc2 = OcppService(_Charger(), m2, cfg, d + "/ocpp", _Clock())
+    svc2 = OcppService(upytest.CoreLink(), m2, cfg, d + "/ocpp", _Clock())
     stop = [r for r in svc2.txq.records if r[1] == "StopTransaction"][0]
     assert stop[2]["reason"] == "PowerLoss" and stop[2]["meterStop"] == 1040, stop
     assert svc2.meter_wh() == 1040
     m2.energy.add_mwh(100000, 200)                        # 100 Wh after the cut: added, no more
     assert svc2.meter_wh() == 1140
-    svc3 = OcppService(_Charger(), _Meter(d), cfg, d + "/ocpp", _Clock())
+    svc3 = OcppService(upytest.CoreLink(), _Meter(d), cfg, d + "/ocpp", _Clock())
     assert svc3.meter_wh() >= 1140                        # again after another cut
 
 
@@ -98,5 +79,4 @@ def test_a_call_with_a_long_uniqueid_is_a_formation_violation_with_that_id():
 
 
 if __name__ == "__main__":
-    import upytest
     upytest.run(globals())
