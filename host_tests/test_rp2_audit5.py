@@ -46,8 +46,10 @@ def test_a_held_ctrl_c_while_charging_on_the_pico_leaves_it_safe_with_the_count_
     try:
         w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
         w.draw_amps, w.draw_phases, w.follow_max = 32, 1, None
+        w.recompute()
         rig.run_until(mm.clock.us + 500000)
         w.ev_ohms = 882                                  # the car asks for power
+        w.recompute()
         rig.run_until(mm.clock.us + 6000000)
         st = pico.console({"cmd": "status"})
         assert st["contactor"] and st["energy"]["wh_total"] > 3, st
@@ -87,8 +89,10 @@ def test_a_console_reboot_while_charging_on_the_pico_replies_whole_then_resets_w
     try:
         w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
         w.draw_amps, w.draw_phases, w.follow_max = 32, 1, None
+        w.recompute()
         rig.run_until(mm.clock.us + 500000)
         w.ev_ohms = 882
+        w.recompute()
         rig.run_until(mm.clock.us + 6000000)
         wh = pico.console({"cmd": "status"})["energy"]["wh_total"]
         sock = socket.create_connection(("127.0.0.1", pico.tcp))
