@@ -2,8 +2,8 @@
 
     python -m tools.vboard [--flash DIR] [--link PATH] [--tcp PORT] [--web PORT [--web-password PW]]
 
-runs `micropython -i tools/vboard/vboot.py DIR` on a pseudo-terminal (its own, so Ctrl-C
-interrupts it as on a board) and bridges that terminal to
+runs `micropython -i tools/vboard/vboot.py DIR` on a pseudo-terminal of its own and bridges that
+terminal to
   - a second pseudo-terminal for clients, with a symlink at --link (default build/vboard/tty):
     `mpremote connect build/vboard/tty resume ...`, `python -m tools.evsectl --port build/vboard/tty`
   - and/or a TCP port on 127.0.0.1 (--tcp; 0 picks a free one): `--port socket://127.0.0.1:PORT`.
@@ -13,6 +13,11 @@ The watchdog is modelled here, outside the VM, like the hardware one: once machi
 it runs on after Ctrl-C and across soft resets (Ctrl-D; the process restarts), and when it is not fed
 within its timeout the board is reset (the process killed and started again, reset_cause WDT_RESET).
 Resets are reported on stderr ("vboard: watchdog reset ..."), also with --quiet.
+Ctrl-C (0x03) from a client is taken as a board takes it (vboot.Keyboard), never as the terminal's
+SIGINT: this port raises KeyboardInterrupt from its signal handler wherever the VM is in C, and one
+that landed while it held its qstr lock deadlocked the next import (a flash meeting a booting board
+hung: CI, stop 39). The byte goes to the board only when its Ctrl-C is off; what follows it waits for
+the board's answer.
 A car is on the cable, unplugged at first: `evse car plug|ask|stop|unplug` (tools/vboard/car.py) steers
 it through a Unix socket (--car, default build/vboard/car.sock); the car keeps its state across reboots.
 Prints one line `vboard: ready tty=... tcp=... car=...` when the ports exist; stops on SIGTERM/SIGINT.
@@ -46,6 +51,8 @@ BOOT_BANNER = b"vboard: MicroPython unix port"   # vboot.py prints it once Ctrl-
 BOOT_TIMEOUT_S = 10.0
 PWRON_RESET, HARD_RESET, WDT_RESET = 1, 2, 3       # machine.reset_cause() values (mock_machine)
 CAR_TIMEOUT_S = 1.0         # a car client sends its one line at once
+KBD_ANSWER_S = 2.0          # the board's thread answers a Ctrl-C within its 5 ms period
+REPL_KBD_WAIT_S = 1.0       # a REPL line that never sleeps gets its SIGINT anyway after this long
 
 
 def micropython():
@@ -53,12 +60,8 @@ def micropython():
     return exe if os.path.exists(exe) else "micropython"
 
 
-def _raw(fd, isig):
-    tty.setraw(fd)
-    a = termios.tcgetattr(fd)
-    if isig:
-        a[3] |= termios.ISIG          # Ctrl-C -> SIGINT -> KeyboardInterrupt, as on a board
-    termios.tcsetattr(fd, termios.TCSANOW, a)
+def _raw(fd):
+    tty.setraw(fd)                    # no ISIG: a 0x03 is never the terminal's SIGINT (Keyboard)
 
 
 class Board:
@@ -84,6 +87,12 @@ class Board:
         self.car_r, self.car_w = os.pipe()
         os.set_blocking(self.car_w, False)
         self.car_path = car
+        self.kbd_r, self.kbd_w = os.pipe()     # Ctrl-C to the board (vboot.Keyboard): b"K" each
+        os.set_blocking(self.kbd_r, False)
+        os.set_blocking(self.kbd_w, False)
+        self.outq = bytearray()          # client bytes after a Ctrl-C the board has not answered
+        self.kbd_asked = None            # when the board was asked about that Ctrl-C
+        self.kbd_signal_since = None     # a REPL line to interrupt with SIGINT (Keyboard: "s")
         self.car_server = None
         if car:
             try:
@@ -101,12 +110,12 @@ class Board:
                 self.car_server = self.car_path = None
         # the board's own terminal
         self.m_board, self.s_board = pty.openpty()
-        _raw(self.s_board, True)
+        _raw(self.s_board)
         # the clients' terminal
         self.m_client = self.s_client = None
         if link:
             self.m_client, self.s_client = pty.openpty()
-            _raw(self.s_client, False)
+            _raw(self.s_client)
             os.set_blocking(self.m_client, False)
             name = os.ttyname(self.s_client)
             try:
@@ -130,9 +139,11 @@ class Board:
         env["MICROPYPATH"] = ".frozen" + os.pathsep + ROOT
         env["VBOARD_CTL_FD"] = str(self.ctl_w)
         env["VBOARD_CAR_FD"] = str(self.car_r)
+        env["VBOARD_KBD_FD"] = str(self.kbd_r)
         s = self.s_board
         termios.tcflush(s, termios.TCIFLUSH)   # a reset empties the board's input, as on hardware
-        _raw(s, True)       # a process killed inside the REPL leaves its own terminal mode behind
+        self._kbd_reset()
+        _raw(s)             # a process killed inside the REPL leaves its own terminal mode behind
         self.booting_since = time.monotonic()
         self._seen = b""
 
@@ -145,7 +156,8 @@ class Board:
         self.proc = subprocess.Popen([micropython(), "-X", "heapsize=" + HEAP, "-i", VBOOT, self.flash,
                                       str(self.cause)],
                                      stdin=s, stdout=s, stderr=s, cwd=ROOT, env=env,
-                                     preexec_fn=child, close_fds=True, pass_fds=(self.ctl_w, self.car_r))
+                                     preexec_fn=child, close_fds=True,
+                                     pass_fds=(self.ctl_w, self.car_r, self.kbd_r))
         self._send_car()
         self.boots += 1
         self.say("boot %d (pid %d)" % (self.boots, self.proc.pid))
@@ -192,6 +204,8 @@ class Board:
                 self.wdt_s = int(line[1:]) / 1000
             elif line in (b"R", b"S"):
                 self._reset_msg = line
+            elif line[:1] == b"k" and self.kbd_asked is not None:
+                self._kbd_answer(line[1:2])
         if b"f" in data or b"W" in data:
             self.wdt_fed = now
 
@@ -225,13 +239,82 @@ class Board:
         if self.booting_since is not None:
             self.hold.extend(data[:HOLD_MAX - len(self.hold)])
         else:
-            os.write(self.m_board, data)
+            self.outq.extend(data)
+            self._pump()
 
     def _booted(self):
         self.booting_since = None
         if self.hold:
-            os.write(self.m_board, bytes(self.hold))
+            self.outq.extend(self.hold)
             self.hold = bytearray()
+            self._pump()
+
+    # --- Ctrl-C, as a board takes it ---
+    def _pump(self):
+        """Client bytes to the board up to a Ctrl-C; the board is asked about that one (vboot's
+        Keyboard answers on the control pipe) and the rest waits, in order, for its answer."""
+        while self.outq and self.kbd_asked is None:
+            i = self.outq.find(b"\x03")
+            if i < 0:
+                os.write(self.m_board, bytes(self.outq))
+                self.outq = bytearray()
+                return
+            if i:
+                os.write(self.m_board, bytes(self.outq[:i]))
+            del self.outq[:i + 1]
+            try:
+                os.write(self.kbd_w, b"K")
+                self.kbd_asked = time.monotonic()
+            except BlockingIOError:     # a board that reads nothing: the byte as a character
+                os.write(self.m_board, b"\x03")
+
+    def _kbd_answer(self, how):
+        """b"-": Ctrl-C is off there (the REPL waits for a line, or kbd_intr(-1)): a character.
+        b"!": the board raises KeyboardInterrupt itself. b"s": a REPL line runs: SIGINT (_kbd_signal)."""
+        self.kbd_asked = None
+        if how == b"s":
+            self.kbd_signal_since = time.monotonic()
+            self._kbd_signal()
+        elif how != b"!":
+            os.write(self.m_board, b"\x03")
+        self._pump()
+
+    def _kbd_signal(self):
+        """The port's own Ctrl-C for a line the REPL runs, sent when that line waits in a sleep or a
+        poll (its handler then raises with no lock of the VM held), or after REPL_KBD_WAIT_S."""
+        waited = time.monotonic() - self.kbd_signal_since
+        if self._main_sleeps() or waited > REPL_KBD_WAIT_S:
+            self.kbd_signal_since = None
+            try:
+                os.kill(self.proc.pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    def _main_sleeps(self):
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open("/proc/%d/wchan" % self.proc.pid) as f:
+                wchan = f.read()
+        except OSError:
+            return False
+        return state == "S" and "futex" not in wchan      # a lock's wait is no safe place
+
+    def _kbd_reset(self):
+        """A reset: the Ctrl-C in question and what waited behind it are lost with the input."""
+        self.outq = bytearray()
+        self.kbd_asked = self.kbd_signal_since = None
+        try:
+            while os.read(self.kbd_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _kbd_overdue(self):
+        if self.kbd_asked is not None and time.monotonic() - self.kbd_asked > KBD_ANSWER_S:
+            self._kbd_answer(b"-")       # no answer (a board stuck in C): as a character
+        if self.kbd_signal_since is not None:
+            self._kbd_signal()
 
     def _from_board(self, data):
         if self.booting_since is not None:
@@ -275,7 +358,9 @@ class Board:
                 self.start()
             if self.booting_since is not None and time.monotonic() - self.booting_since > BOOT_TIMEOUT_S:
                 self._booted()
-            rd = [self.m_board]
+            self._read_ctl()
+            self._kbd_overdue()
+            rd = [self.m_board, self.ctl_r]
             if self.m_client is not None:
                 rd.append(self.m_client)
             if self.server is not None:
@@ -283,10 +368,12 @@ class Board:
             if self.car_server is not None:
                 rd.append(self.car_server)
             try:
-                ready, _, _ = select.select(rd, [], [], 0.1)
+                ready, _, _ = select.select(rd, [], [], 0.001 if self.kbd_signal_since else 0.1)
             except InterruptedError:
                 continue
             for fd in ready:
+                if fd == self.ctl_r:
+                    continue                # read at the loop's top
                 if fd is self.car_server:
                     self._car_client()
                     continue

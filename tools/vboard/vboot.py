@@ -5,7 +5,7 @@
 # process; the supervisor (tools/vboard/__main__.py) starts it again, like a board rebooting.
 # The hardware around the VM: the watchdog is the supervisor's (it runs on across Ctrl-C and soft
 # resets, and resets the board when not fed: the control pipe below), and machine.Timer callbacks run
-# as a board's soft IRQs do (SoftIrqs).
+# as a board's soft IRQs do (SoftIrqs); Ctrl-C is taken as a board takes it (Keyboard).
 # The car: `evse car` (tools/vboard/car.py) through the supervisor's car pipe (Car below).
 import _thread
 import micropython
@@ -45,14 +45,29 @@ class RealClock(mm.Clock):
     def us(self, v):
         self._offset = v - self._now()
 
+    # The firmware's time calls are where a Ctrl-C is raised (Keyboard)
+    def ticks_ms(self):
+        if kbd.pending:
+            kbd.raise_here()
+        return mm.Clock.ticks_ms(self)
+
+    def ticks_us(self):
+        if kbd.pending:
+            kbd.raise_here()
+        return mm.Clock.ticks_us(self)
+
     def sleep_ms(self, ms):
+        if kbd.pending:
+            kbd.raise_here()
         _rt.sleep_ms(int(ms))
 
     def sleep_us(self, us):
+        if kbd.pending:
+            kbd.raise_here()
         _rt.sleep_us(int(us))
 
     def sleep(self, s):
-        _rt.sleep_ms(int(s * 1000))
+        self.sleep_ms(s * 1000)
 
 
 class _OsModule:
@@ -146,6 +161,7 @@ class SoftIrqs:
 
     def __init__(self):
         self.at_repl = False          # main.py has returned: the REPL owns the main thread
+        self.busy = False             # timer callbacks run (a Ctrl-C waits until they return)
         self.lock = _thread.allocate_lock()
         self.pending = False
         self._run = mm._run_timers
@@ -159,9 +175,11 @@ class SoftIrqs:
 
     def run_due(self, target_us):
         if self.lock.acquire(0):
+            self.busy = True
             try:
                 self._run(target_us)
             finally:
+                self.busy = False
                 self.lock.release()
 
     def _scheduled(self, _):
@@ -175,7 +193,7 @@ class SoftIrqs:
 
     def _loop(self):
         while True:
-            _rt.sleep_ms(SOFT_IRQ_MS)
+            kbd.serve(SOFT_IRQ_MS, self.at_repl)
             if self.at_repl and self._main_sleeps():
                 self.run_due(mm.clock.us)
             elif not self.pending:
@@ -184,6 +202,79 @@ class SoftIrqs:
                     micropython.schedule(self._scheduled, None)
                 except RuntimeError:      # queue full: the VM is not taking soft IRQs
                     self.pending = False
+
+
+class Keyboard:
+    """Ctrl-C as a board takes it. There the USB/UART driver sees a 0x03 while Ctrl-C is on, drops
+    it and raises KeyboardInterrupt at the VM's next jump; while it is off (the REPL waiting for a
+    line, micropython.kbd_intr(-1)) the 0x03 is a character. This port raises it from its SIGINT
+    handler wherever the VM is in C: one that landed while it held the qstr lock (an import under way)
+    deadlocked the next import. So the supervisor never lets the terminal signal: each 0x03 is a b"K"
+    on the pipe at fd VBOARD_KBD_FD, answered on the control pipe: b"k-" a character (Ctrl-C is off:
+    the port's SIGINT handler is not installed), b"k!" taken (raised by the main thread at its next
+    time call, outside timer callbacks), b"ks" a line the REPL runs (the supervisor signals it while
+    it sleeps). kbd_intr(-1) forgets a pending one, as the firmware's wind-down takes it (app._keys_off).
+    Opened before "/" becomes the flash."""
+
+    def __init__(self):
+        fd = os.getenv("VBOARD_KBD_FD")
+        self.f = open("/dev/fd/" + fd, "rb") if fd else None
+        self.pending = False
+        self.main = _thread.get_ident()
+        self.status = open("/proc/self/status", "rb")
+        self.poll = None
+        if self.f is not None:
+            import select
+            self.poll = select.poll()
+            self.poll.register(self.f, select.POLLIN)
+
+    def serve(self, ms, at_repl):
+        """The soft-IRQ thread waits here for its period, answering each Ctrl-C at once."""
+        if self.poll is None or not self.poll.poll(ms):
+            if self.poll is None:
+                _rt.sleep_ms(ms)
+            return
+        while self.poll.poll(0):
+            self.f.read(1)
+            if not self._on():
+                ctl.send(b"k-\n")
+            elif at_repl:
+                ctl.send(b"ks\n")
+            else:
+                self.pending = True
+                ctl.send(b"k!\n")
+
+    def _on(self):
+        """Ctrl-C is on when the port's SIGINT handler is installed (kbd_intr(3), a REPL line)."""
+        self.status.seek(0)
+        for line in self.status.read().split(b"\n"):
+            if line.startswith(b"SigCgt:"):
+                return bool(int(line.split()[1], 16) & 2)     # bit 1: SIGINT
+        return False
+
+    def raise_here(self):
+        if _thread.get_ident() == self.main and not irqs.busy:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+kbd = Keyboard()
+irqs = None                  # boot()'s SoftIrqs
+
+
+class _Micropython:
+    """`micropython` whose kbd_intr(-1) also forgets a Ctrl-C not yet raised (Keyboard)."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def kbd_intr(self, ch):
+        if ch != 3:
+            kbd.pending = False
+        self._real.kbd_intr(ch)
 
 
 def _end_process():
@@ -220,6 +311,7 @@ def _run(name):
 
 
 def boot(flash, cause):
+    global irqs
     mm.set_clock(RealClock())
     mm.install()
     mm.reset = _reset
@@ -235,6 +327,7 @@ def boot(flash, cause):
     vfs.mount(vfs.VfsPosix(flash), "/")
     os.chdir("/")
     sys.modules["os"] = _OsModule(os)
+    sys.modules["micropython"] = _Micropython(micropython)
     sys.path[:] = ["", ".frozen", "/lib"]
     world = None
     try:
@@ -250,9 +343,11 @@ def boot(flash, cause):
     except ImportError:
         print("vboard: no board file on flash yet (flash one with tools/flash.py)")
     print("vboard: MicroPython unix port, flash %s" % flash)
-    _run("boot.py")
-    _run("main.py")
-    irqs.at_repl = True
+    try:
+        _run("boot.py")
+        _run("main.py")
+    finally:
+        irqs.at_repl = True
     return world
 
 

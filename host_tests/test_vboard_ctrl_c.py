@@ -1,0 +1,91 @@
+"""Ctrl-C on the virtual board, taken as a board takes it (tools/vboard, vboot.Keyboard).
+
+The project's CI failed on a flash that met the board booting from the last flash's reset: mpremote
+got no answer for 60 s, then no raw REPL. gdb on the hung board: its main thread waiting for ever on
+the VM's qstr mutex. This port raises KeyboardInterrupt from its SIGINT handler wherever the VM is in
+C; the flash tool's Ctrl-C had landed while an import held that lock, and the next import waited on
+it. A board raises Ctrl-C at the VM's next jump. Also, kbd_intr(-1) on this port restores SIGINT's
+default action: the next 0x03 killed the process (a power cut: the energy count back to its last save)
+where a board reads the 0x03 as a character."""
+import time
+
+import pytest
+
+from tools.evsectl.link import open_port
+from vboard_helpers import VBoard, make_flash_installed, needs_vboard, wait_a1, wait_for
+
+pytestmark = needs_vboard
+BANNER = b"vboard: MicroPython unix port"
+ANSWER_S = 60                   # generous: a loaded machine
+
+
+class Terminal:
+    """The board's USB serial port, read into one growing transcript."""
+
+    def __init__(self, b):
+        self.s = open_port(b.tty, timeout=0.05)
+        self.seen = b""
+
+    def read(self):
+        self.seen += self.s.read(4096)
+        return self.seen
+
+    def write(self, data):
+        self.s.write(data)
+
+    def until(self, what, words, timeout=ANSWER_S, every=None, send=b""):
+        """Read until every word follows the transcript's current end; `send` again each `every` s."""
+        start, last = len(self.seen), 0.0
+
+        def seen():
+            nonlocal last
+            if every and time.monotonic() - last > every:
+                self.write(send)
+                last = time.monotonic()
+            tail = self.read()[start:]
+            return all(w in tail for w in words)
+        wait_for(what, seen, timeout)
+
+    def close(self):
+        self.s.close()
+
+
+@pytest.fixture
+def board(tmp_path):
+    b = VBoard(tmp_path)
+    t = Terminal(b)
+    try:
+        yield b, t
+    finally:
+        t.close()
+        b.stop()
+
+
+def test_a_ctrl_c_with_ctrl_c_off_is_a_character_and_the_board_lives_on(board):
+    b, t = board
+    t.until("the REPL", [b">>> "], every=2, send=b"\r")
+    t.write(b"import micropython, sys; micropython.kbd_intr(-1); print('got', ord(sys.stdin.read(1)))\r")
+    t.until("the line running", [b"kbd_intr(-1)"])
+    time.sleep(0.5)                  # no condition to wait on: the line reads stdin, silent
+    t.write(b"\x03")
+    t.until("the 0x03 read as a character", [b"got 3", b">>> "])
+    assert not b.log_lines("rebooting"), b.log_lines("vboard")      # no SIGINT killed the process
+
+
+def test_ctrl_c_at_any_moment_of_a_boot_gives_the_repl(board):
+    """A Ctrl-C sent at 24 moments of the charger's boot (every 25 ms after the banner): each time the
+    board reaches its REPL and runs a line, whether the Ctrl-C fell into an import, App() or the loop."""
+    b, t = board
+    assert make_flash_installed(b.tty).returncode == 0
+    wait_a1(b.tty)
+    for n in range(24):
+        t.until("the REPL (round %d)" % n, [b">>> "], every=3, send=b"\r\x03")
+        t.write(b"import machine; machine.reset()\r")
+        t.until("the next boot's banner", [BANNER])
+        time.sleep(0.025 * n)        # the moment is the point: a wait, not a guess
+        t.write(b"\x03")
+        t.until("the REPL after a Ctrl-C %d ms into boot %d" % (25 * n, n), [b">>> "], every=3,
+                send=b"\r\x03")
+        t.write(b"print(6 * 7)\r")
+        t.until("a line run at the REPL", [b"42"])
+    assert not b.log_lines("watchdog reset"), b.log_lines("vboard")
