@@ -7,6 +7,8 @@ C; the flash tool's Ctrl-C had landed while an import held that lock, and the ne
 it. A board raises Ctrl-C at the VM's next jump. Also, kbd_intr(-1) on this port restores SIGINT's
 default action: the next 0x03 killed the process (a power cut: the energy count back to its last save)
 where a board reads the 0x03 as a character."""
+import os
+import termios
 import time
 
 import pytest
@@ -89,3 +91,27 @@ def test_ctrl_c_at_any_moment_of_a_boot_gives_the_repl(board):
         t.write(b"print(6 * 7)\r")
         t.until("a line run at the REPL", [b"42"])
     assert not b.log_lines("watchdog reset"), b.log_lines("vboard")
+
+
+def board_terminal_lflag(b):
+    """The local modes of the VM's own terminal (the pty its stdin is), read beside it."""
+    with open("/proc/%d/task/%d/children" % (b.p.pid, b.p.pid)) as f:
+        vm = int(f.read().split()[0])
+    fd = os.open(os.readlink("/proc/%d/fd/0" % vm), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        return termios.tcgetattr(fd)[3]
+    finally:
+        os.close(fd)
+
+
+def test_a_ctrl_c_to_the_running_charger_is_raised_between_bytecodes(board):
+    """Never the terminal's SIGINT (raised inside C, where a lock may be held): the board raises it
+    itself, at the firmware's next time call."""
+    b, t = board
+    assert make_flash_installed(b.tty).returncode == 0
+    wait_a1(b.tty)
+    assert not board_terminal_lflag(b) & termios.ISIG
+    t.write(b"\x03")
+    t.until("the REPL", [b"KeyboardInterrupt", b">>> "])
+    trace = t.seen[t.seen.rindex(b"Traceback"):]
+    assert b"in raise_here" in trace and b'evse/app.py", line' in trace, trace
