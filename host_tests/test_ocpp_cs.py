@@ -45,6 +45,9 @@ class FakeCharger:
     def clear_fault(self):
         self.calls.append(("clear_fault",))
 
+    def clock_from_ntp(self):
+        return False                 # no NTP client: the central system's time sets the clock
+
 
 class FakeMeter:
     def __init__(self):

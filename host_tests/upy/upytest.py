@@ -130,3 +130,7 @@ class CoreLink:
 
     def stop(self, r):
         self.calls.append(("stop", r))
+
+    def clock_from_ntp(self):
+        nc = getattr(self.app, "netclock", None)          # an app with an NTP client, or none
+        return nc is not None and nc.synced is not None

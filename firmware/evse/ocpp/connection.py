@@ -304,15 +304,10 @@ def _set_wall(svc, t):
     svc.wall.set(t, svc.ticks())
 
 
-def _ntp_synced(svc):
-    """Whether the app's NTP client (services/netclock.py) has set the board's clock this boot."""
-    return getattr(getattr(getattr(svc.charger, "app", None), "netclock", None), "synced", None) is not None
-
-
 def wall_from_ntp(svc):
     """Polled while no central system has given the time this boot (a reboot with it away): the
     board's clock once NTP has set it, so profiles are placed and messages stamped meanwhile."""
-    t = svc.utc() if svc.utc is not None and _ntp_synced(svc) else None
+    t = svc.utc() if svc.utc is not None and svc.charger.clock_from_ntp() else None
     if t is not None:
         _set_wall(svc, t)
 
@@ -321,7 +316,7 @@ def _board_clock(svc, t):
     """The board's clock (fault log, history, charging windows) follows the central system's time
     (OCPP 1.6 4.2 and 4.6: the Charge Point SHOULD synchronize its internal clock), unless NTP has
     set it: a time server that answered is kept (its next poll would set the clock back)."""
-    if svc.set_utc is None or _ntp_synced(svc) or t // 86400 < 20089:
+    if svc.set_utc is None or svc.charger.clock_from_ntp() or t // 86400 < 20089:
         return                     # (before 2025-01-01: a wrong time, which the board reads as unset)
     try:
         svc.set_utc(t)

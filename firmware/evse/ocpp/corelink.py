@@ -1,6 +1,6 @@
 """The core as the OCPP service sees it: the charger's verbs (set_limit, enable, authorize, stop)
 each turned into an App.command under the source 'ocpp' (one place for the checks, the fallback and
-the session's user), and the core's public view (state, fault, outputs and two queries). The
+the session's user), and the app's public view (state, fault, outputs and three queries). The
 service is written against these verbs, so its tests drive it with a recording stand-in."""
 from micropython import const
 from ..shell.hal import ticks_ms
@@ -44,3 +44,9 @@ class CoreLink:
 
     def stop(self, reason):
         self._do("stop", reason)
+
+    def clock_from_ntp(self):
+        """Whether NTP (services/netclock.py) has set the board's clock this boot: it then wins
+        over the central system's time (docs/network.md)."""
+        nc = self.app.netclock
+        return nc is not None and nc.synced is not None
