@@ -73,7 +73,6 @@ class Board:
         self.proc = None
         self.boots = 0
         self.booting_since = None        # client input is held until the board can take Ctrl-C
-        self.hold = bytearray()
         self._seen = b""
         self.stopping = False
         self.cause = PWRON_RESET         # the next boot's machine.reset_cause()
@@ -90,7 +89,8 @@ class Board:
         self.kbd_r, self.kbd_w = os.pipe()     # Ctrl-C to the board (vboot.Keyboard): b"K" each
         os.set_blocking(self.kbd_r, False)
         os.set_blocking(self.kbd_w, False)
-        self.outq = bytearray()          # client bytes after a Ctrl-C the board has not answered
+        self.outq = bytearray()          # client bytes not yet written: the board boots, or a
+                                         # Ctrl-C ahead of them waits for the board's answer
         self.kbd_asked = None            # when the board was asked about that Ctrl-C
         self.kbd_signal_since = None     # a REPL line to interrupt with SIGINT (Keyboard: "s")
         self.car_server = None
@@ -236,24 +236,20 @@ class Board:
         return "reset" if msg == b"R" else "exit %s" % self.proc.returncode
 
     def _to_board(self, data):
-        if self.booting_since is not None:
-            self.hold.extend(data[:HOLD_MAX - len(self.hold)])
-        else:
-            self.outq.extend(data)
-            self._pump()
+        if self.booting_since is not None:       # held until the board can take Ctrl-C
+            data = data[:HOLD_MAX - len(self.outq)]
+        self.outq.extend(data)
+        self._pump()
 
     def _booted(self):
         self.booting_since = None
-        if self.hold:
-            self.outq.extend(self.hold)
-            self.hold = bytearray()
-            self._pump()
+        self._pump()
 
     # --- Ctrl-C, as a board takes it ---
     def _pump(self):
         """Client bytes to the board up to a Ctrl-C; the board is asked about that one (vboot's
         Keyboard answers on the control pipe) and the rest waits, in order, for its answer."""
-        while self.outq and self.kbd_asked is None:
+        while self.outq and self.kbd_asked is None and self.booting_since is None:
             i = self.outq.find(b"\x03")
             if i < 0:
                 os.write(self.m_board, bytes(self.outq))
@@ -301,8 +297,8 @@ class Board:
         return state == "S" and "futex" not in wchan      # a lock's wait is no safe place
 
     def _kbd_reset(self):
-        """A reset: the Ctrl-C in question and what waited behind it are lost with the input."""
-        self.outq = bytearray()
+        """A reset: the Ctrl-C in question is lost with the input; what waited behind it goes to the
+        next boot, as what is sent while the board boots does."""
         self.kbd_asked = self.kbd_signal_since = None
         try:
             while os.read(self.kbd_r, 4096):
@@ -358,7 +354,6 @@ class Board:
                 self.start()
             if self.booting_since is not None and time.monotonic() - self.booting_since > BOOT_TIMEOUT_S:
                 self._booted()
-            self._read_ctl()
             self._kbd_overdue()
             rd = [self.m_board, self.ctl_r]
             if self.m_client is not None:
@@ -373,7 +368,7 @@ class Board:
                 continue
             for fd in ready:
                 if fd == self.ctl_r:
-                    continue                # read at the loop's top
+                    continue                # read by _check_watchdog at the loop's top
                 if fd is self.car_server:
                     self._car_client()
                     continue
