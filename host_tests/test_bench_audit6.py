@@ -59,3 +59,22 @@ def test_the_waveform_never_shows_more_current_than_the_limit(tmp_path):
         assert read <= amps, (amps, duty, high)
         assert duty - 0.1 < high <= duty, (amps, duty, high)
 
+
+def test_the_log_says_the_contactor_opened_when_the_rcd_opened_it(tmp_path):
+    """UL 2231 CCID20 (facts 6): trip within (20 / I_mA)^1.43 s, 37 ms at 200 mA. The coil drops
+    from the monitor's interrupt within that (the VCD's contactor edge), but the log's `contactor
+    closed: false` line came from the app's next tick, up to 10 ms later: 40 ms after `rcd 200`,
+    and for the DC monitor 10 ms after the VCD's edge. The log and the VCD now agree."""
+    for ma, kind in ((200, "ac"), (50, "ac"), (7, "dc")):
+        r, rows, vcd = bench(tmp_path, "config connector=j1772 max_current=32\nwait 0.5\nplug\nev C\n"
+                                       "expect contactor closed within 1\nwait 2\nrcd %d %s\nwait 1\n" % (ma, kind))
+        assert r.returncode == 0, r.stdout + r.stderr
+        t_rcd = next(x["t"] for x in rows if x["kind"] == "input" and x["text"].startswith("rcd"))
+        opened = [x["t"] for x in rows if x["kind"] == "contactor" and not x["closed"]]
+        edges = [t / 1e6 for t, v in vcd_changes(vcd, "contactor") if v == "0" and t > 0]
+        assert len(opened) == 1 and len(edges) == 1, (opened, edges)
+        assert abs(opened[0] - edges[0]) < 1e-6, (ma, kind, opened, edges)
+        if kind == "ac":
+            assert opened[0] - t_rcd <= (20.0 / ma) ** 1.43, (ma, opened[0] - t_rcd)
+        ts = [x["t"] for x in rows]
+        assert ts == sorted(ts)
