@@ -337,6 +337,7 @@ class PicoRig:
 
 class PicoBench(Bench):
     """Bench with the emulated Pico as its rig: the same commands, the firmware seen from outside."""
+    COIL_PIN_LOG = False        # the log's lines are the firmware's own, at its time (module doc)
 
     def __init__(self, *args, **kw):
         self.keep = kw.pop("keep", None)       # PicoRig's

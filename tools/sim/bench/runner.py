@@ -69,6 +69,8 @@ def check_config(cmds):
 
 
 class Bench:
+    COIL_PIN_LOG = True         # the log's `contactor` lines at the coil pin's edges (JsonLog.coil)
+
     def __init__(self, cmds, board="sim", vcd=None, log=None, waveform=False, out=None, seed=1,
                  flash_dir=None, name="scenario", verbose=False):
         self.cmds = cmds
@@ -93,6 +95,8 @@ class Bench:
             self._faults = SetFaults()
             self._listen(self._faults)
             self.rig.probes.append(self.log.probe)
+            if self.COIL_PIN_LOG:
+                self.rig.add_pin_hook(self.log.pin)
         if vcd is not None:
             from tools.sim.bench.vcd import VcdTrace
             self.vcd = VcdTrace(self.rig, vcd, waveform)
@@ -229,13 +233,12 @@ class Bench:
 
     def do_power(self, c):
         if c.args[0] == "off":
-            was_on, closed, driven = self.rig.powered, self.world.coil(), self.world._high_us > 0
+            was_on, driven = self.rig.powered, self.world._high_us > 0
             self.rig.power_off()
             if self.log is not None and was_on:     # no app to say so: the log says what dropped
                 if driven:
                     self.log.write("pwm", duty=0.0, amps=0.0)
-                if closed:
-                    self.log.write("contactor", closed=False)
+                self.log.coil(False)
                 for name in self._faults.names:     # RAM's faults are gone (a kept one is set at boot)
                     self.log.write("fault", fault=name, set=False)
                 del self._faults.names[:]

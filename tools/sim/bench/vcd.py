@@ -79,6 +79,8 @@ class VcdTrace:
         w = self.world
         high, period = w._high_us, w._period
         pos, neg = w.cp_pos, w.cp_neg
+        if 0 < high < period:
+            high = int(high)            # whole microseconds, as the edges (_wave_params)
         if high <= 0:
             cp = neg
         elif high >= period or not self.waveform:
@@ -121,7 +123,10 @@ class VcdTrace:
         high, period = w._high_us, w._period
         if high <= 0 or high >= period or w.cp_pos == w.cp_neg:
             return None                     # nothing toggles
-        return (period, int(high + 0.5), w.cp_pos, w.cp_neg)
+        # The falling edge on the timescale's 1 us grid, rounded down: the trace never shows a pulse
+        # wider than the hardware runs, so a duty read from it never advertises more than the
+        # limit (facts 2: round down). Rounded to the nearest, 26.65 % (16 A) read 26.7 % (16.02 A).
+        return (period, int(high), w.cp_pos, w.cp_neg)
 
     def _edges(self, t_end):
         """Write the edges of the current PWM at times in (wave_t, t_end)."""
