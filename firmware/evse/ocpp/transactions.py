@@ -185,6 +185,8 @@ def _id_tag_info(svc, action, ref, tag, info):
     if tag:
         from .auth import learn     # auth imports this module
         learn(svc, tag, info)
+    if action == "StartTransaction" and svc.tx and svc.tx["ref"] == ref and info.get("parentIdTag"):
+        svc.tx["pt"] = info["parentIdTag"]  # its group: a tag with this parent may stop it
     if action == "StartTransaction" and info.get("status") != "Accepted" and svc.tx \
             and svc.tx["ref"] == ref:
         if svc.config.get("StopTransactionOnInvalidId"):

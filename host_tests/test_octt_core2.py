@@ -1,0 +1,237 @@
+"""More OCPP 1.6J compliance cases (OCTT test-case list, Charge Point side) on the virtual bench
+against the PyPI `ocpp` central system, every frame checked against the official schemas
+(octt_cs): authorization cache, local stop, parentIdTag, offline, soft reset, power failure,
+meter values. Same set-up as test_octt_core.py."""
+import pytest
+
+from evse.ocpp import connection
+
+from octt_cs import call, change_config, charging, run_case, status_is, statuses, virtual_s
+from test_octt_core import _offline, _online, _listed, reboot
+
+
+@pytest.fixture(autouse=True)
+def prompt_wakeups(monkeypatch):
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 10)
+
+
+def _offering(b):
+    return b.d.coil and b.d.duty < 100.0
+
+
+async def _cached(b, cs, tag="GOOD"):
+    """Memory state IdTagCached: the tag authorized online once (no car), then the authorization
+    lapses after ConnectionTimeOut: Preparing, then Available."""
+    for key in ("AuthorizationCacheEnabled", "LocalPreAuthorize"):
+        assert await change_config(cs, key, "true") == "Accepted"
+    assert await change_config(cs, "ConnectionTimeOut", "5") == "Accepted"
+    await b.reply({"cmd": "authorize", "id_tag": tag})
+    await b.until(lambda: cs.actions("Authorize"), what="Authorize")
+    await status_is(b, "Preparing", 3)
+    await status_is(b, "Available", 10)
+
+
+def test_TC_007_CS_regular_start_charging_session_cached_id(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await _cached(b, cs)
+        n = len(cs.actions("Authorize"))
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await status_is(b, "Preparing", 3)
+        b.d.plug()
+        b.d.ev("C")
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "GOOD"
+        await status_is(b, "Charging")
+        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        assert len(cs.actions("Authorize")) == n          # from the cache, no Authorize
+    run_case(tmp_path, case)
+
+
+def test_TC_061_CS_clear_authorization_data_in_authorization_cache(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await _cached(b, cs)
+        n = len(cs.actions("Authorize"))
+        assert (await cs.call("cp1", call.ClearCache())).status == "Accepted"
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await b.until(lambda: len(cs.actions("Authorize")) > n, 3, "Authorize after ClearCache")
+        assert cs.actions("Authorize")[-1]["idTag"] == "GOOD"
+    run_case(tmp_path, case)
+
+
+def test_TC_068_CS_stop_transaction_idtag_matches_start(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        n = len(cs.calls)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD2"})         # another card: nothing
+        await b.wait(2.0)
+        assert "Authorize" not in cs.actions()[n:] and not cs.actions("StopTransaction")
+        assert _offering(b)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["idTag"] == "GOOD" and stop.get("reason", "Local") == "Local"
+        await status_is(b, "Finishing")
+        await b.until(lambda: b.d.duty == 100.0, 1, "PWM off")
+    run_case(tmp_path, case, cs_kw={"accepted_tags": ("GOOD", "GOOD2")})
+
+
+def _with_parents(cs, parents):
+    plain = cs.respond
+
+    def respond(action, kw):
+        res = plain(action, kw)
+        if action in ("Authorize", "StartTransaction") and kw["id_tag"] in parents:
+            res.id_tag_info["parent_id_tag"] = parents[kw["id_tag"]]
+        return res
+    cs.respond = respond
+
+
+def test_TC_069_CS_stop_transaction_parent_idtag_matches_start(tmp_path):
+    async def case(cs, power_on):
+        _with_parents(cs, {"GOOD": "FLEET", "GOOD2": "FLEET"})
+        b = await power_on()
+        await charging(b)
+        n = len(cs.calls)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD2"})
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        auth = [p for a, p in cs.calls[n:] if a == "Authorize"]
+        assert auth and auth[0]["idTag"] == "GOOD2"
+        assert stop["idTag"] == "GOOD2"
+        await status_is(b, "Finishing")
+    run_case(tmp_path, case, cs_kw={"accepted_tags": ("GOOD", "GOOD2")})
+
+
+def test_TC_069_CS_parent_from_the_start_answer_with_the_cache_off(tmp_path):
+    """Without a cache the group is the StartTransaction answer's parentIdTag; a tag of another
+    group is asked for and does not stop it; one of the same group does."""
+    async def case(cs, power_on):
+        _with_parents(cs, {"GOOD": "FLEET", "GOOD2": "FLEET", "OTHER": "ELSEWHERE"})
+        b = await power_on()
+        assert await change_config(cs, "AuthorizationCacheEnabled", "false") == "Accepted"
+        await charging(b)
+        await b.reply({"cmd": "authorize", "id_tag": "OTHER"})
+        await b.until(lambda: [p for p in cs.actions("Authorize") if p["idTag"] == "OTHER"], 3, "Authorize OTHER")
+        await b.wait(2.0)
+        assert not cs.actions("StopTransaction") and _offering(b)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD2"})
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["idTag"] == "GOOD2" and stop.get("reason", "Local") == "Local"
+        await status_is(b, "Finishing")
+    run_case(tmp_path, case, cs_kw={"accepted_tags": ("GOOD", "GOOD2", "OTHER")})
+
+
+def test_TC_038_CS_offline_stop_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        await _offline(cs, b)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await b.until(lambda: b.d.duty == 100.0, 2, "PWM off")
+        n = len(cs.calls)
+        await _online(cs, b)
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), 30, "StopTransaction"))[0]
+        assert stop.get("reason", "Local") == "Local" and stop["transactionId"] == 100
+        await b.until(lambda: ("Finishing" in [p["status"] for a, p in cs.calls[n:]
+                                               if a == "StatusNotification" and p["connectorId"] == 1]),
+                      10, "Finishing")
+    run_case(tmp_path, case)
+
+
+def test_TC_036_CS_connection_loss_during_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "MeterValueSampleInterval", "2") == "Accepted"
+        await charging(b)
+        await _offline(cs, b)
+        n = len(cs.calls)
+        await b.wait(9.0)
+        await _online(cs, b)
+        await b.wait(3.0)
+        mvs = [p for a, p in cs.calls[n:] if a == "MeterValues" and p.get("transactionId")]
+        assert len(mvs) >= 3, mvs
+        stamps = [p["meterValue"][0]["timestamp"] for p in mvs]
+        assert stamps == sorted(stamps)
+        from datetime import datetime
+        ts = [datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() for s in stamps]
+        gaps = [round(y - x) for x, y in zip(ts, ts[1:])]
+        assert all(g == 2 for g in gaps), (gaps, stamps)
+        for p in mvs:
+            for mv in p["meterValue"]:
+                for s in mv["sampledValue"]:
+                    assert s.get("format", "Raw") == "Raw" and s.get("context", "Sample.Periodic") == "Sample.Periodic"
+    run_case(tmp_path, case)
+
+
+def test_TC_014_CS_soft_reset_without_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        n = len(cs.calls)
+        assert (await cs.call("cp1", call.Reset(type="Soft"))).status == "Accepted"
+        b = await reboot(b, power_on)
+        after = [(p["connectorId"], p["status"]) for a, p in cs.calls[n:] if a == "StatusNotification"]
+        assert (0, "Available") in after and (1, "Available") in after, after
+        assert not cs.actions("StopTransaction")
+    run_case(tmp_path, case)
+
+
+def test_TC_016_CS_soft_reset_with_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        assert (await cs.call("cp1", call.Reset(type="Soft"))).status == "Accepted"
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["reason"] == "SoftReset"
+        b.d.ev("B")
+        b = await reboot(b, power_on, wait_accepted=False)
+        b.d.plug()
+        await b.until(lambda: b.svc.accepted, what="boot accepted")
+        assert len(cs.actions("StopTransaction")) == 1
+    run_case(tmp_path, case)
+
+
+def test_TC_034_CS_power_failure_with_unavailable_status(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Inoperative"))
+        assert res.status == "Accepted"
+        await status_is(b, "Unavailable", connector=0)
+        await status_is(b, "Unavailable", connector=1)
+        n = len(cs.calls)
+        b = await power_on()                      # power cut: a new bench on the same flash
+        after = [(p["connectorId"], p["status"]) for a, p in cs.calls[n:] if a == "StatusNotification"]
+        assert (0, "Unavailable") in after and (1, "Unavailable") in after, after
+        assert (1, "Available") not in after and (0, "Available") not in after, after
+    run_case(tmp_path, case)
+
+
+def test_TC_032_CS_power_failure_stops_the_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        start = await charging(b)
+        n = len(cs.calls)
+        b = await power_on(wait_accepted=False)     # power cut while charging, the car still there
+        b.d.plug()
+        await b.until(lambda: b.svc.accepted, what="boot accepted")
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), 20, "StopTransaction"))[0]
+        assert stop["reason"] == "PowerLoss" and stop["transactionId"] == 100
+        assert stop["meterStop"] >= start["meterStart"]
+        await b.wait(2.0)
+        after = [p["status"] for a, p in cs.calls[n:] if a == "StatusNotification" and p["connectorId"] == 1]
+        assert after and after[0] in ("Finishing", "Preparing"), after
+        assert not b.d.coil
+    run_case(tmp_path, case)
+
+
+def test_TC_041_CS_fault_behavior(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        b.d.set(cp_short=True)                     # pilot shorted to PE: a fault
+        await status_is(b, "Faulted")
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Rejected"
+        await b.wait(4.0)
+        assert not cs.actions("StartTransaction") and not b.d.coil and b.d.duty == 100.0
+    run_case(tmp_path, case)
