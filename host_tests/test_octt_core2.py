@@ -235,3 +235,215 @@ def test_TC_041_CS_fault_behavior(tmp_path):
         await b.wait(4.0)
         assert not cs.actions("StartTransaction") and not b.d.coil and b.d.duty == 100.0
     run_case(tmp_path, case)
+
+
+def _stamp(s):
+    from datetime import datetime
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def test_TC_071_CS_clock_aligned_meter_values(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "MeterValueSampleInterval", "0") == "Accepted"
+        assert await change_config(cs, "ClockAlignedDataInterval", "10") == "Accepted"
+        res = await cs.call("cp1", call.GetConfiguration(key=["MeterValuesAlignedData"]))
+        want = set(res.configuration_key[0]["value"].split(","))
+        await charging(b)
+        n = len(cs.calls)
+        await b.wait(32.0)
+        mvs = [p for a, p in cs.calls[n:] if a == "MeterValues"]
+        assert len(mvs) >= 3, mvs
+        ts = [_stamp(p["meterValue"][0]["timestamp"]) for p in mvs]
+        assert all(t % 10 == 0 for t in ts), [p["meterValue"][0]["timestamp"] for p in mvs]
+        assert all(y - x == 10 for x, y in zip(ts, ts[1:])), ts
+        for p in mvs:
+            sv = p["meterValue"][0]["sampledValue"]
+            assert all(s.get("context") == "Sample.Clock" for s in sv)
+            assert want <= {s.get("measurand", "Energy.Active.Import.Register") for s in sv}, (want, sv)
+            assert p.get("transactionId") == 100
+    run_case(tmp_path, case)
+
+
+def test_TC_070_CS_sampled_meter_values(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "MeterValueSampleInterval", "3") == "Accepted"
+        assert await change_config(cs, "ClockAlignedDataInterval", "0") == "Accepted"
+        res = await cs.call("cp1", call.GetConfiguration(key=["MeterValuesSampledData"]))
+        want = set(res.configuration_key[0]["value"].split(","))
+        await charging(b)
+        n = len(cs.calls)
+        await b.wait(10.0)
+        mvs = [p for a, p in cs.calls[n:] if a == "MeterValues"]
+        assert len(mvs) >= 3, mvs
+        ts = [_stamp(p["meterValue"][0]["timestamp"]) for p in mvs]
+        assert all(round(y - x) == 3 for x, y in zip(ts, ts[1:])), ts
+        for p in mvs:
+            sv = p["meterValue"][0]["sampledValue"]
+            assert p.get("transactionId") == 100 and p["connectorId"] == 1
+            assert all(s.get("context", "Sample.Periodic") == "Sample.Periodic" for s in sv)
+            assert want <= {s.get("measurand", "Energy.Active.Import.Register") for s in sv}, (want, sv)
+    run_case(tmp_path, case)
+
+
+def test_TC_058_1_CS_tx_profile_without_a_transaction_is_rejected(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        prof = {"chargingProfileId": 5, "transactionId": 123, "stackLevel": 0,
+                "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Relative",
+                "chargingSchedule": {"chargingRateUnit": "A",
+                                     "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]}}
+        res = await cs.ask("cp1", call.SetChargingProfile(connector_id=1, cs_charging_profiles=prof))
+        assert getattr(res, "status", None) == "Rejected" or type(res).__name__ == "PropertyConstraintViolationError"
+        await charging(b)
+        prof["transactionId"] = b.svc.tx["txid"] + 1          # not this transaction's
+        res = await cs.ask("cp1", call.SetChargingProfile(connector_id=1, cs_charging_profiles=prof))
+        assert getattr(res, "status", None) == "Rejected" or type(res).__name__ == "PropertyConstraintViolationError"
+    run_case(tmp_path, case)
+
+
+def test_TC_004_2_CS_identification_first_connection_timeout(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "ConnectionTimeOut", "5") == "Accepted"
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await status_is(b, "Preparing", 3)
+        t = virtual_s()
+        await status_is(b, "Available", 10)
+        assert virtual_s() - t >= 4.0
+        b.d.plug()
+        b.d.ev("C")
+        await b.wait(3.0)
+        assert not cs.actions("StartTransaction") and not b.d.coil
+    run_case(tmp_path, case)
+
+
+async def _offline_unknown_start(cs, b):
+    assert await change_config(cs, "LocalAuthorizeOffline", "true") == "Accepted"
+    assert await change_config(cs, "AllowOfflineTxForUnknownId", "true") == "Accepted"
+    await _offline(cs, b)
+    b.d.plug()
+    await b.reply({"cmd": "authorize", "id_tag": "BAD"})
+    b.d.ev("C")
+    await b.until(lambda: _offering(b), 8, "charging offline")
+    await _online(cs, b)
+    start = (await b.until(lambda: cs.actions("StartTransaction"), 30, "StartTransaction"))[0]
+    assert start["idTag"] == "BAD"
+
+
+def test_TC_037_3_CS_offline_start_invalid_idtag_stop_transaction_on_invalid_id(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "StopTransactionOnInvalidId", "true") == "Accepted"
+        await _offline_unknown_start(cs, b)
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), 10, "StopTransaction"))[0]
+        assert stop["reason"] == "DeAuthorized"
+        await b.until(lambda: b.d.duty == 100.0, 2, "PWM off")
+        b.d.ev("B")
+        await b.until(lambda: not b.d.coil, 2, "contactor open")
+        await status_is(b, "Finishing")
+    run_case(tmp_path, case)
+
+
+def test_TC_037_2_CS_offline_start_invalid_idtag_keep_transaction(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "StopTransactionOnInvalidId", "false") == "Accepted"
+        await _offline_unknown_start(cs, b)
+        await b.until(lambda: b.d.duty == 100.0, 3, "no energy")
+        b.d.ev("B")
+        await b.until(lambda: not b.d.coil, 2, "contactor open")
+        await status_is(b, "SuspendedEVSE")
+        await b.wait(2.0)
+        assert not cs.actions("StopTransaction")
+    run_case(tmp_path, case)
+
+
+def test_TC_017_2_CS_unlock_connector_no_session_fixed_cable(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        assert (await cs.call("cp1", call.UnlockConnector(connector_id=1))).status == "NotSupported"
+    run_case(tmp_path, case)
+
+
+def test_TC_010_CS_remote_start_with_authorize_remote_tx_requests(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "AuthorizeRemoteTxRequests", "true") == "Accepted"
+        b.d.plug()
+        await status_is(b, "Preparing")
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Accepted"
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        acts = cs.actions()
+        assert acts.index("Authorize") < acts.index("StartTransaction") and start["idTag"] == "GOOD"
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="BAD", connector_id=1))
+        assert res.status == "Rejected"
+    run_case(tmp_path, case)
+
+
+def test_change_availability_inoperative_during_a_transaction_is_scheduled(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Inoperative"))
+        assert res.status == "Scheduled"
+        await b.wait(1.0)
+        assert _offering(b) and "Unavailable" not in statuses(cs)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
+        await status_is(b, "Unavailable")
+        b.d.ev("B")
+        await b.until(lambda: not b.d.coil, 2, "contactor open")
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Operative"))
+        assert res.status == "Accepted"
+        await b.until(lambda: statuses(cs)[-1] != "Unavailable", 3, "operative")
+        await b.wait(1.0)
+        after = statuses(cs)[statuses(cs).index("Unavailable") + 1:]
+        assert after == ["Finishing"], after        # the car is still there: never Available
+        b.d.unplug()
+        await status_is(b, "Available")
+    run_case(tmp_path, case)
+
+
+def test_stop_transaction_carries_the_stop_txn_sampled_data(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "StopTxnSampledData", "Energy.Active.Import.Register") == "Accepted"
+        assert await change_config(cs, "MeterValueSampleInterval", "2") == "Accepted"
+        await charging(b)
+        await b.wait(5.0)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        ctx = [mv["sampledValue"][0].get("context") for mv in stop["transactionData"]]
+        assert ctx[0] == "Transaction.Begin" and ctx[-1] == "Transaction.End" and "Sample.Periodic" in ctx, ctx
+        stamps = [_stamp(mv["timestamp"]) for mv in stop["transactionData"]]
+        assert stamps == sorted(stamps)
+    run_case(tmp_path, case)
+
+
+def test_change_availability_operative_again_with_a_car_plugged_in_is_never_available(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        b.d.plug()
+        await status_is(b, "Preparing")
+        for _ in range(2):
+            assert (await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Inoperative"))).status == "Accepted"
+            await status_is(b, "Unavailable")
+            n = len(statuses(cs))
+            assert (await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Operative"))).status == "Accepted"
+            await b.until(lambda: len(statuses(cs)) > n, 3, "operative")
+            await b.wait(1.0)
+            assert statuses(cs)[n:] == ["Preparing"], statuses(cs)
+        assert (await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Inoperative"))).status == "Accepted"
+        await status_is(b, "Unavailable")
+        b.d.unplug()                              # the car leaves while Unavailable
+        await b.wait(1.0)
+        assert (await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Operative"))).status == "Accepted"
+        await status_is(b, "Available", 3)
+        b.d.plug()
+        await status_is(b, "Preparing", 3)
+    run_case(tmp_path, case)

@@ -170,7 +170,9 @@ class OcppService:
             transactions.on_session_end(self, ev, now)
 
     def _on_state(self, state, now_ms):
-        self.core_state = state
+        was, self.core_state = self.core_state, state
+        if was == V.ST_DISABLED and state == V.ST_A1 and self._guessing():
+            return  # enabled again: A1 until the pilot is read, no car's leaving (_report_status)
         if state in PLUGGED_STATES:
             self.plugged = True
         elif state == V.ST_A1:
@@ -233,11 +235,22 @@ class OcppService:
             self.wake.set()
         return self.ticks_diff(now_ms, self.reset_close_ms) > RESET_CLOSE_MS
 
+    def _guessing(self):
+        """The core left Disabled through A1 before reading the pilot (a car may still be there):
+        no status and no car's leaving until it has read it (ChangeAvailability Operative with a
+        car plugged in reported Available for a moment and forgot Finishing)."""
+        read = getattr(self.charger, "pilot_read", None)
+        if read is None or read():
+            return False
+        self._pilot_read = read
+        return True
+
     def _report_status(self, now_ms):
         if self._pilot_read is not None:
             if not self._pilot_read():
                 return
             self._pilot_read = None  # read once: from now on every state is the pilot's
+            self._on_state(self.core_state, now_ms)
         st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
                               self.tx is not None, self.charged, self.finishing, self.state["operative"],
                               self.auth_tag is not None, bool(self.state.get("resv")))
