@@ -7,7 +7,7 @@ import pytest
 from evse.ocpp import connection
 
 from octt_cs import call, change_config, charging, run_case, status_is, statuses, virtual_s
-from test_octt_core import _offline, _online, _listed, reboot
+from test_octt_core import _offline, _online, before_boot, reboot
 
 
 @pytest.fixture(autouse=True)
@@ -180,13 +180,20 @@ def test_TC_016_CS_soft_reset_with_transaction(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
         await charging(b)
+        n = len(cs.calls)
         assert (await cs.call("cp1", call.Reset(type="Soft"))).status == "Accepted"
         stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
         assert stop["reason"] == "SoftReset"
         b.d.ev("B")
         b = await reboot(b, power_on, wait_accepted=False)
         b.d.plug()
+        sent = before_boot(cs, n)
+        assert "Finishing" in sent and "Faulted" not in sent, sent
+        m = len(statuses(cs))
         await b.until(lambda: b.svc.accepted, what="boot accepted")
+        await b.until(lambda: len(statuses(cs)) > m, what="status after the reboot")
+        assert statuses(cs)[m] in ("Finishing", "Preparing"), statuses(cs)[m:]
+        assert statuses(cs, 0)[-1] == "Available"
         assert len(cs.actions("StopTransaction")) == 1
     run_case(tmp_path, case)
 
@@ -446,4 +453,14 @@ def test_change_availability_operative_again_with_a_car_plugged_in_is_never_avai
         await status_is(b, "Available", 3)
         b.d.plug()
         await status_is(b, "Preparing", 3)
+    run_case(tmp_path, case)
+
+
+def test_TC_042_2_CS_get_local_list_version_empty(tmp_path):
+    async def case(cs, power_on):
+        await power_on()
+        assert await change_config(cs, "LocalAuthListEnabled", "true") == "Accepted"
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full"))
+        assert res.status == "Accepted"
+        assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 0
     run_case(tmp_path, case)
