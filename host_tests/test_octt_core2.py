@@ -464,3 +464,28 @@ def test_TC_042_2_CS_get_local_list_version_empty(tmp_path):
         assert res.status == "Accepted"
         assert (await cs.call("cp1", call.GetLocalListVersion())).list_version == 0
     run_case(tmp_path, case)
+
+
+def test_TC_037_1_CS_offline_start_then_charging_in_this_order(tmp_path):
+    """Back online: step 1 StartTransaction, step 3 StatusNotification Charging, in that order (the
+    central system learns of the transaction before its connector's Charging)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        for key in ("LocalAuthListEnabled", "LocalAuthorizeOffline"):
+            assert await change_config(cs, key, "true") == "Accepted"
+        res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full", local_authorization_list=[
+            {"idTag": "GOOD", "idTagInfo": {"status": "Accepted"}}]))
+        assert res.status == "Accepted"
+        await _offline(cs, b)
+        n = len(cs.calls)
+        b.d.plug()
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        b.d.ev("C")
+        await b.until(lambda: _offering(b), 8, "charging offline")
+        await _online(cs, b)
+        await b.until(lambda: cs.actions("StartTransaction"), 30, "queued StartTransaction")
+        await status_is(b, "Charging")
+        seq = [(a, p.get("status")) for a, p in cs.calls[n:]
+               if a == "StartTransaction" or (a == "StatusNotification" and p["connectorId"] == 1)]
+        assert seq == [("StartTransaction", None), ("StatusNotification", "Charging")], seq
+    run_case(tmp_path, case)

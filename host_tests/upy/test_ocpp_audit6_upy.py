@@ -121,6 +121,30 @@ def test_status_waits_for_the_pilot_after_disabled():
     assert svc.sent_status[1][0] == "Finishing"
 
 
+def test_the_connector_status_waits_for_a_queued_start_transaction():
+    from evse.core import ticks
+    from evse.ocpp import connection
+
+    class Q:
+        records = [[1, "StartTransaction", {}, 0, None], [2, "MeterValues", {}, 0, None]]
+
+    class Svc:
+        txq = Q()
+        tx_retry_ms = None
+        ticks_diff = staticmethod(ticks.ticks_diff)
+        immediate = [["StatusNotification", {"connectorId": 1}, None, None],
+                     ["StatusNotification", {"connectorId": 0}, None, None]]
+    svc = Svc()
+    assert connection._next_immediate(svc, 0)[1]["connectorId"] == 0
+    assert connection._next_immediate(svc, 0) is None           # the StartTransaction goes first
+    svc.tx_retry_ms = 5000                                      # waiting for a retry: it does not wait
+    assert connection._next_immediate(svc, 0)[1]["connectorId"] == 1
+    svc.immediate.append(["StatusNotification", {"connectorId": 1}, None, None])
+    svc.tx_retry_ms = None
+    Q.records = Q.records[1:]                                   # answered
+    assert connection._next_immediate(svc, 0)[1]["connectorId"] == 1
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

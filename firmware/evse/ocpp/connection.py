@@ -428,8 +428,9 @@ async def _keepalive(svc, ws, now, last_ping):
 async def _send_next(svc, ws, now):
     """Send what is due (an immediate message, the transaction queue's head, a Heartbeat): True if
     something was sent."""
-    if svc.immediate:
-        action, payload, meta, cb = svc.immediate.pop(0)
+    item = _next_immediate(svc, now)
+    if item:
+        action, payload, meta, cb = item
         payload = resolve_payload(payload, timestamp(svc, meta))
         if action == "StatusNotification" and not svc.wall.known():
             del payload["timestamp"]  # optional (6.47): no clock, no time rather than 1970
@@ -450,6 +451,25 @@ async def _send_next(svc, ws, now):
         if ok:
             _clock_from(svc, res)
         return True
+    return False
+
+
+def _next_immediate(svc, now):
+    """The first immediate message to send, or None. The connector's status waits while a
+    StartTransaction is queued and may be sent: the central system learns of a transaction before
+    its connector's Charging (OCTT TC_037_1_CS: after a reconnection StartTransaction, then the
+    StatusNotification; before, Charging came first)."""
+    held = (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0) and _start_queued(svc)
+    for i, item in enumerate(svc.immediate):
+        if not (held and item[0] == "StatusNotification" and item[1]["connectorId"] == CONNECTOR):
+            return svc.immediate.pop(i)
+    return None
+
+
+def _start_queued(svc):
+    for r in svc.txq.records:
+        if r[1] == "StartTransaction":
+            return True
     return False
 
 
