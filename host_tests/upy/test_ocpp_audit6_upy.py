@@ -135,14 +135,14 @@ def test_the_connector_status_waits_for_a_queued_start_transaction():
         immediate = [["StatusNotification", {"connectorId": 1}, None, None],
                      ["StatusNotification", {"connectorId": 0}, None, None]]
     svc = Svc()
-    assert connection._next_immediate(svc, 0)[1]["connectorId"] == 0
-    assert connection._next_immediate(svc, 0) is None           # the StartTransaction goes first
+    assert connection.next_immediate(svc, 0)[1]["connectorId"] == 0
+    assert connection.next_immediate(svc, 0) is None           # the StartTransaction goes first
     svc.tx_retry_ms = 5000                                      # waiting for a retry: it does not wait
-    assert connection._next_immediate(svc, 0)[1]["connectorId"] == 1
+    assert connection.next_immediate(svc, 0)[1]["connectorId"] == 1
     svc.immediate.append(["StatusNotification", {"connectorId": 1}, None, None])
     svc.tx_retry_ms = None
     Q.records = Q.records[1:]                                   # answered
-    assert connection._next_immediate(svc, 0)[1]["connectorId"] == 1
+    assert connection.next_immediate(svc, 0)[1]["connectorId"] == 1
 
 
 if __name__ == "__main__":

@@ -428,7 +428,7 @@ async def _keepalive(svc, ws, now, last_ping):
 async def _send_next(svc, ws, now):
     """Send what is due (an immediate message, the transaction queue's head, a Heartbeat): True if
     something was sent."""
-    item = _next_immediate(svc, now)
+    item = next_immediate(svc, now)
     if item:
         action, payload, meta, cb = item
         payload = resolve_payload(payload, timestamp(svc, meta))
@@ -454,7 +454,7 @@ async def _send_next(svc, ws, now):
     return False
 
 
-def _next_immediate(svc, now):
+def next_immediate(svc, now):
     """The first immediate message to send, or None. The connector's status waits while a
     StartTransaction is queued and may be sent: the central system learns of a transaction before
     its connector's Charging (OCTT TC_037_1_CS: after a reconnection StartTransaction, then the
