@@ -489,3 +489,43 @@ def test_TC_037_1_CS_offline_start_then_charging_in_this_order(tmp_path):
                if a == "StartTransaction" or (a == "StatusNotification" and p["connectorId"] == 1)]
         assert seq == [("StartTransaction", None), ("StatusNotification", "Charging")], seq
     run_case(tmp_path, case)
+
+
+def _tx_and_status(cs, n):
+    return [(a, p.get("status")) for a, p in cs.calls[n:]
+            if a in ("StartTransaction", "StopTransaction") or (a == "StatusNotification" and p["connectorId"] == 1)]
+
+
+def test_TC_015_CS_stop_transaction_then_finishing(tmp_path):
+    """Reset Hard during a session: step 3 StopTransaction (HardReset), step 5 StatusNotification
+    Finishing, in that order; so for a remote stop (TC_012_CS) and offline (TC_038_CS)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        n = len(cs.calls)
+        assert (await cs.call("cp1", call.RemoteStopTransaction(transaction_id=b.svc.tx["txid"]))).status == "Accepted"
+        await status_is(b, "Finishing")
+        assert _tx_and_status(cs, n) == [("StopTransaction", None), ("StatusNotification", "Finishing")]
+        b.d.ev("B")
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})       # a new session on the same car
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        await _offline(cs, b)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await b.until(lambda: b.d.duty == 100.0, 2, "PWM off")
+        n = len(cs.calls)
+        await _online(cs, b)
+        await b.until(lambda: len(cs.actions("StopTransaction")) == 2, 30, "queued StopTransaction")
+        await status_is(b, "Finishing")
+        assert _tx_and_status(cs, n) == [("StopTransaction", None), ("StatusNotification", "Finishing")]
+        b.d.ev("B")
+        await b.until(lambda: not b.d.coil, 2, "contactor open")
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        n = len(cs.calls)
+        assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
+        await b.until(lambda: len(cs.actions("StopTransaction")) == 3, what="StopTransaction")
+        await status_is(b, "Finishing")
+        assert _tx_and_status(cs, n)[:2] == [("StopTransaction", None), ("StatusNotification", "Finishing")]
+    run_case(tmp_path, case)

@@ -143,6 +143,9 @@ def test_the_connector_status_waits_for_a_queued_start_transaction():
     svc.tx_retry_ms = None
     Q.records = Q.records[1:]                                   # answered
     assert connection.next_immediate(svc, 0)[1]["connectorId"] == 1
+    Q.records.append([3, "StopTransaction", {}, 0, None])       # the end too goes before Finishing
+    svc.immediate.append(["StatusNotification", {"connectorId": 1}, None, None])
+    assert connection.next_immediate(svc, 0) is None
 
 
 if __name__ == "__main__":

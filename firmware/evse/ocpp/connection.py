@@ -455,20 +455,21 @@ async def _send_next(svc, ws, now):
 
 
 def next_immediate(svc, now):
-    """The first immediate message to send, or None. The connector's status waits while a
-    StartTransaction is queued and may be sent: the central system learns of a transaction before
-    its connector's Charging (OCTT TC_037_1_CS: after a reconnection StartTransaction, then the
-    StatusNotification; before, Charging came first)."""
-    held = (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0) and _start_queued(svc)
+    """The first immediate message to send, or None. The connector's status waits while a Start-
+    or StopTransaction is queued and may be sent: the central system learns of a transaction's
+    start before its connector's Charging, of its end before Finishing (OCTT TC_037_1_CS: after
+    a reconnection StartTransaction, then the StatusNotification; before, Charging came first;
+    TC_015_CS: StopTransaction, then Finishing)."""
+    held = (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0) and _tx_queued(svc)
     for i, item in enumerate(svc.immediate):
         if not (held and item[0] == "StatusNotification" and item[1]["connectorId"] == CONNECTOR):
             return svc.immediate.pop(i)
     return None
 
 
-def _start_queued(svc):
+def _tx_queued(svc):
     for r in svc.txq.records:
-        if r[1] == "StartTransaction":
+        if r[1] == "StartTransaction" or r[1] == "StopTransaction":
             return True
     return False
 
