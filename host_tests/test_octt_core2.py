@@ -529,3 +529,20 @@ def test_TC_015_CS_stop_transaction_then_finishing(tmp_path):
         await status_is(b, "Finishing")
         assert _tx_and_status(cs, n)[:2] == [("StopTransaction", None), ("StatusNotification", "Finishing")]
     run_case(tmp_path, case)
+
+
+def test_TC_015_CS_finishing_goes_out_before_the_reboot_with_the_contactor_open(tmp_path):
+    """The car paused (B, contactor open) when the Reset comes: StopTransaction, then Finishing,
+    both before the reboot's BootNotification."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        b.d.ev("B")
+        await b.until(lambda: not b.d.coil, 2, "contactor open")
+        n = len(cs.calls)
+        assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
+        b = await reboot(b, power_on, wait_accepted=False)
+        sent = before_boot(cs, n)
+        assert "Finishing" in sent, (sent, cs.actions()[n:])
+        assert _tx_and_status(cs, n)[:2] == [("StopTransaction", None), ("StatusNotification", "Finishing")]
+    run_case(tmp_path, case)

@@ -202,9 +202,10 @@ class OcppService:
         metering.poll(self, now_ms)
         schedule.poll(self, now_ms)
         # A pending Reset once the StopTransaction went out and the core opened the contactor under
-        # control (EV to B, or its 6 s wait), or after RESET_FLUSH_MS whatever happened; then the
-        # connection's Close frame.
-        if self.reset_kind and ((len(self.txq) == 0 and not self.contactor)
+        # control (EV to B, or its 6 s wait), online also the status after it (Finishing), or after
+        # RESET_FLUSH_MS whatever happened; then the connection's Close frame.
+        if self.reset_kind and ((len(self.txq) == 0 and not self.contactor
+                                 and not (self.accepted and self.immediate))
                                 or self.ticks_diff(now_ms, self.reset_ms) > RESET_FLUSH_MS) \
                 and self._closed_for_reset(now_ms):
             kind = self.reset_kind
