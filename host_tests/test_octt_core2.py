@@ -546,3 +546,15 @@ def test_TC_015_CS_finishing_goes_out_before_the_reboot_with_the_contactor_open(
         assert "Finishing" in sent, (sent, cs.actions()[n:])
         assert _tx_and_status(cs, n)[:2] == [("StopTransaction", None), ("StatusNotification", "Finishing")]
     run_case(tmp_path, case)
+
+
+def test_TC_001_CS_the_statuses_come_right_after_the_boot(tmp_path):
+    """Cold boot: BootNotification, then a StatusNotification per connector and for connectorId 0,
+    before anything else (the startup's SecurityEventNotification came between them)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await b.until(lambda: cs.actions("SecurityEventNotification"), 5, "startup event")
+        first = cs.actions()[:3]
+        assert first == ["BootNotification", "StatusNotification", "StatusNotification"], cs.actions()[:5]
+        assert {p["connectorId"] for p in cs.actions("StatusNotification")[:2]} == {0, 1}
+    run_case(tmp_path, case)
