@@ -539,6 +539,7 @@ def test_TC_015_CS_finishing_goes_out_before_the_reboot_with_the_contactor_open(
         await charging(b)
         b.d.ev("B")
         await b.until(lambda: not b.d.coil, 2, "contactor open")
+        await status_is(b, "SuspendedEV")
         n = len(cs.calls)
         assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
         b = await reboot(b, power_on, wait_accepted=False)
@@ -557,4 +558,34 @@ def test_TC_001_CS_the_statuses_come_right_after_the_boot(tmp_path):
         first = cs.actions()[:3]
         assert first == ["BootNotification", "StatusNotification", "StatusNotification"], cs.actions()[:5]
         assert {p["connectorId"] for p in cs.actions("StatusNotification")[:2]} == {0, 1}
+    run_case(tmp_path, case)
+
+
+def test_TC_013_CS_connector_inoperative_leaves_the_charge_point_available(tmp_path):
+    """ChangeAvailability of connector 1: step 3 is that connector's StatusNotification
+    Unavailable; connector 0 (the charge point) stays Available, after the reboot too (step 9: the
+    connector Unavailable, the other statuses Available). Connector 0 Inoperative makes both
+    Unavailable; Operative again, both Available."""
+    async def case(cs, power_on):
+        b = await power_on()
+        n = len(cs.calls)
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Inoperative"))
+        assert res.status == "Accepted"
+        await status_is(b, "Unavailable")
+        first = [(p["connectorId"], p["status"]) for a, p in cs.calls[n:] if a == "StatusNotification"]
+        assert first == [(1, "Unavailable")], first
+        n = len(cs.calls)
+        assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
+        b = await reboot(b, power_on)
+        after = [(p["connectorId"], p["status"]) for a, p in cs.calls[n:] if a == "StatusNotification"]
+        assert (1, "Unavailable") in after and (0, "Available") in after, after
+        assert (0, "Unavailable") not in after and (1, "Available") not in after, after
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Inoperative"))
+        await status_is(b, "Unavailable", connector=0)
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Operative"))
+        await b.wait(1.0)
+        assert statuses(cs)[-1] == "Unavailable"          # the charge point is still Inoperative
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Operative"))
+        await status_is(b, "Available", connector=0)
+        await status_is(b, "Available")
     run_case(tmp_path, case)

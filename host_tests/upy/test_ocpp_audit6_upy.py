@@ -132,20 +132,38 @@ def test_the_connector_status_waits_for_a_queued_start_transaction():
         txq = Q()
         tx_retry_ms = None
         ticks_diff = staticmethod(ticks.ticks_diff)
-        immediate = [["StatusNotification", {"connectorId": 1}, None, None],
+        immediate = [["StatusNotification", {"connectorId": 1}, {"w": 1}, None],
                      ["StatusNotification", {"connectorId": 0}, None, None]]
     svc = Svc()
     assert connection.next_immediate(svc, 0)[1]["connectorId"] == 0
     assert connection.next_immediate(svc, 0) is None           # the StartTransaction goes first
     svc.tx_retry_ms = 5000                                      # waiting for a retry: it does not wait
     assert connection.next_immediate(svc, 0)[1]["connectorId"] == 1
-    svc.immediate.append(["StatusNotification", {"connectorId": 1}, None, None])
+    svc.immediate.append(["StatusNotification", {"connectorId": 1}, {"w": 1}, None])
     svc.tx_retry_ms = None
     Q.records = Q.records[1:]                                   # answered
     assert connection.next_immediate(svc, 0)[1]["connectorId"] == 1
     Q.records.append([3, "StopTransaction", {}, 0, None])       # the end too goes before Finishing
-    svc.immediate.append(["StatusNotification", {"connectorId": 1}, None, None])
+    svc.immediate.append(["StatusNotification", {"connectorId": 1}, {"w": 1}, None])
     assert connection.next_immediate(svc, 0) is None
+    svc.immediate.insert(0, ["StatusNotification", {"connectorId": 1}, {}, None])   # from before it
+    assert connection.next_immediate(svc, 0)[2] == {} and connection.next_immediate(svc, 0) is None
+
+
+def test_availability_of_the_connector_and_of_the_charge_point():
+    from evse.ocpp import transactions
+    svc, ch = _service("/d")
+    n = len(svc.immediate)
+    transactions.set_operative(svc, False, 1)
+    assert svc.state["operative"] is False and len(svc.immediate) == n     # connector 0 unchanged
+    transactions.set_operative(svc, False, 0)
+    assert svc.immediate[-1][1]["connectorId"] == 0 and svc.immediate[-1][1]["status"] == "Unavailable"
+    transactions.set_operative(svc, True, 1)
+    assert svc.state["operative"] is False                                  # the charge point still off
+    transactions.set_operative(svc, False, 1)
+    transactions.set_operative(svc, True, 0)                                # all of it Operative
+    assert svc.state["operative"] is True and svc.immediate[-1][1]["status"] == "Available"
+    assert ch.calls[-1] == ("enable", True)
 
 
 if __name__ == "__main__":

@@ -464,19 +464,21 @@ async def _send_next(svc, ws, now):
 
 
 def next_immediate(svc, now):
-    """The first immediate message to send, or None. The connector's status waits while a Start-
-    or StopTransaction is queued and may be sent: the central system learns of a transaction's
-    start before its connector's Charging, of its end before Finishing (OCTT TC_037_1_CS: after
-    a reconnection StartTransaction, then the StatusNotification; before, Charging came first;
-    TC_015_CS: StopTransaction, then Finishing)."""
-    held = (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0) and _tx_queued(svc)
+    """The first immediate message to send, or None. A connector status made while a Start- or
+    StopTransaction was queued (meta "w", chargepoint.queue_status) waits while one is queued and
+    may be sent: the central system learns of a transaction's start before its connector's
+    Charging, of its end before Finishing (OCTT TC_037_1_CS: after a reconnection
+    StartTransaction, then the StatusNotification; before, Charging came first; TC_015_CS:
+    StopTransaction, then Finishing). A status from before it goes first, as it happened."""
+    held = (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0) and tx_queued(svc)
     for i, item in enumerate(svc.immediate):
-        if not (held and item[0] == "StatusNotification" and item[1]["connectorId"] == CONNECTOR):
+        if not (held and item[0] == "StatusNotification" and (item[2] or {}).get("w")):
             return svc.immediate.pop(i)
     return None
 
 
-def _tx_queued(svc):
+def tx_queued(svc):
+    """A Start- or StopTransaction is waiting in the transaction queue."""
     for r in svc.txq.records:
         if r[1] == "StartTransaction" or r[1] == "StopTransaction":
             return True
