@@ -589,3 +589,20 @@ def test_TC_013_CS_connector_inoperative_leaves_the_charge_point_available(tmp_p
         await status_is(b, "Available", connector=0)
         await status_is(b, "Available")
     run_case(tmp_path, case)
+
+
+def test_charge_point_inoperative_during_a_transaction_is_scheduled(tmp_path):
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Inoperative"))
+        assert res.status == "Scheduled"
+        await b.wait(1.0)
+        assert statuses(cs, 0)[-1] == "Available" and _offering(b)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
+        await status_is(b, "Unavailable")
+        await status_is(b, "Unavailable", connector=0)
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Rejected"
+    run_case(tmp_path, case)
