@@ -107,13 +107,7 @@ def present_id(svc, id_tag, now_ms=None):
     if not isinstance(id_tag, str) or not 0 < len(id_tag) <= 20:
         return "Invalid"
     if svc.tx:
-        tx_tag = svc.tx["tag"]  # its own idTag, or one of its group (same parentIdTag), stops it
-        group = svc.auth.parent(id_tag)
-        if id_tag.upper() == tx_tag.upper() or (group and group.upper() == (svc.auth.parent(tx_tag) or "").upper()):
-            svc.charger.stop("local")
-            transactions.stop(svc, "Local", now_ms, id_tag)
-            return "stopping"
-        return "busy"
+        return _present_during_tx(svc, id_tag, now_ms)
     if reserved_against(svc, id_tag):
         return reject(svc, id_tag, "Reserved")  # no Authorize for it (OCTT TC_046_1_CS step 5)
     if svc.config.get("LocalPreAuthorize"):
@@ -124,6 +118,40 @@ def present_id(svc, id_tag, now_ms=None):
         _ask(svc, id_tag, now_ms)
         return "pending"
     return offline_decision(svc, id_tag, now_ms)
+
+
+def _tx_parent(svc):
+    """The running transaction's parentIdTag: its StartTransaction answer's, else the list's or cache's."""
+    return (svc.tx.get("pt") or svc.auth.parent(svc.tx["tag"]) or "").upper()
+
+
+def _present_during_tx(svc, id_tag, now_ms):
+    """Its own idTag, or one of its group (the same parentIdTag), stops the transaction (reason
+    Local, the presented idTag in StopTransaction). A tag whose parentIdTag is not known here is
+    asked for with Authorize when the transaction has a group (OCTT TC_069_CS); without one no
+    other tag can stop it, so nothing is asked (TC_068_CS)."""
+    tx_parent = _tx_parent(svc)
+    group = svc.auth.parent(id_tag)
+    if id_tag.upper() == svc.tx["tag"].upper() or (group and group.upper() == tx_parent):
+        return _stop_by(svc, id_tag, now_ms)
+    if not tx_parent or group or not svc.accepted:
+        return "busy"
+    ref = svc.tx["ref"]
+
+    def done(ok, res):
+        info = res.get("idTagInfo") if ok else None
+        if isinstance(info, dict):
+            learn(svc, id_tag, info)
+            if svc.tx and svc.tx["ref"] == ref and (info.get("parentIdTag") or "").upper() == tx_parent:
+                _stop_by(svc, id_tag, svc.ticks())
+    svc.queue_call("Authorize", {"idTag": id_tag}, done, now_ms)
+    return "pending"
+
+
+def _stop_by(svc, id_tag, now_ms):
+    svc.charger.stop("local")
+    transactions.stop(svc, "Local", now_ms, id_tag)
+    return "stopping"
 
 
 def _lookup(svc, tag, now_ms):

@@ -30,6 +30,16 @@ RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransactio
 RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 6455 1000) to go out
 
 
+def _state(path):
+    """state.json, this boot counted. One of before had one availability flag for the charge point
+    and its connector (operative): false there is connector 0 Inoperative (cp_off)."""
+    st = store.read_json(path, None) or {"boot": 0, "next_ref": 1, "tx": None, "operative": True, "reset": None}
+    st["boot"] += 1
+    if not st["operative"] and "cp_off" not in st and "c1_off" not in st:
+        st["cp_off"] = True
+    return st
+
+
 class OcppService:
     def __init__(self, charger, meter, settings, flash_dir, clock, on_reset=None, connect=None, dns_server=None):
         """clock: ticks_ms(), ticks_diff(a, b), ticks_add(a, d) of the clock the caller's poll(now_ms)
@@ -52,9 +62,7 @@ class OcppService:
                                           self.config.get("MaxChargingProfilesInstalled"))
         self.txq = TxQueue(p("txq.log"))
         self.state_path = p("state.json")
-        self.state = store.read_json(self.state_path, None) or {"boot": 0, "next_ref": 1, "tx": None,
-                                                                "operative": True, "reset": None}
-        self.state["boot"] += 1
+        self.state = _state(self.state_path)
         self.wall = WallClock(self.ticks_diff)
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
@@ -83,6 +91,7 @@ class OcppService:
         # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
         # starts; pending_operative: ChangeAvailability Scheduled until the transaction ends)
         self.tx = self.tx_retry_ms = self.remote_profile = self.pending_operative = None
+        self.pending_connector = CONNECTOR  # the connector a Scheduled Inoperative is for
         self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0
         # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
@@ -141,10 +150,12 @@ class OcppService:
             payload["info"] = st[2]
             payload["vendorErrorCode"] = st[2]
         self.queue_call("StatusNotification", payload, None, now_ms)
+        if connector and connection.tx_queued(self):
+            self.immediate[-1][2]["w"] = 1  # after the Start/StopTransaction queued before it (next_immediate)
 
     def queue_cp_status(self, code="NoError"):
         """StatusNotification for the charge point as a whole (connector 0)."""
-        self.queue_status(0, ("Available" if self.state["operative"] else "Unavailable", code, None))
+        self.queue_status(0, ("Unavailable" if self.state.get("cp_off") else "Available", code, None))
 
     # -- what the app calls ------------------------------------------------------------------
     def status(self):
@@ -170,7 +181,9 @@ class OcppService:
             transactions.on_session_end(self, ev, now)
 
     def _on_state(self, state, now_ms):
-        self.core_state = state
+        was, self.core_state = self.core_state, state
+        if was == V.ST_DISABLED and state == V.ST_A1 and self._guessing():
+            return  # enabled again: A1 until the pilot is read, no car's leaving (_report_status)
         if state in PLUGGED_STATES:
             self.plugged = True
         elif state == V.ST_A1:
@@ -200,9 +213,10 @@ class OcppService:
         metering.poll(self, now_ms)
         schedule.poll(self, now_ms)
         # A pending Reset once the StopTransaction went out and the core opened the contactor under
-        # control (EV to B, or its 6 s wait), or after RESET_FLUSH_MS whatever happened; then the
-        # connection's Close frame.
-        if self.reset_kind and ((len(self.txq) == 0 and not self.contactor)
+        # control (EV to B, or its 6 s wait), online also the status after it (Finishing), or after
+        # RESET_FLUSH_MS whatever happened; then the connection's Close frame.
+        if self.reset_kind and ((len(self.txq) == 0 and not self.contactor
+                                 and not (self.accepted and self.immediate))
                                 or self.ticks_diff(now_ms, self.reset_ms) > RESET_FLUSH_MS) \
                 and self._closed_for_reset(now_ms):
             kind = self.reset_kind
@@ -233,11 +247,22 @@ class OcppService:
             self.wake.set()
         return self.ticks_diff(now_ms, self.reset_close_ms) > RESET_CLOSE_MS
 
+    def _guessing(self):
+        """The core left Disabled through A1 before reading the pilot (a car may still be there):
+        no status and no car's leaving until it has read it (ChangeAvailability Operative with a
+        car plugged in reported Available for a moment and forgot Finishing)."""
+        read = getattr(self.charger, "pilot_read", None)
+        if read is None or read():
+            return False
+        self._pilot_read = read
+        return True
+
     def _report_status(self, now_ms):
         if self._pilot_read is not None:
             if not self._pilot_read():
                 return
             self._pilot_read = None  # read once: from now on every state is the pilot's
+            self._on_state(self.core_state, now_ms)
         st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
                               self.tx is not None, self.charged, self.finishing, self.state["operative"],
                               self.auth_tag is not None, bool(self.state.get("resv")))

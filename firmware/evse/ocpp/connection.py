@@ -21,6 +21,7 @@ RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
 BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval
 IDLE_WAKE_MS = 1000  # the sender re-checks timers at least this often
+STATUS_WAIT_MS = 5000  # after the boot, the security events wait this long at most for the connector's status
 
 
 def _copy_resolve(obj, ts):
@@ -386,15 +387,12 @@ async def _session(svc, ws):
         svc.immediate = [i for i in svc.immediate if not (
             i[0] == "StatusNotification" and i[1]["connectorId"] == CONNECTOR)]
         svc.queue_status(CONNECTOR, st)
-    if not svc.started:  # once per boot, after the statuses: the security events waiting, then this boot's
-        svc.started = True
-        from . import secevents
-        secevents.after_boot(svc)
-        secevents.report(svc, "StartupOfTheDevice")
     svc.tx_retry_ms = None
-    last_ping = svc.ticks()
+    last_ping = began = svc.ticks()
     while _open(svc, ws):
         now = svc.ticks()
+        if not svc.started and (svc.sent_status.get(CONNECTOR) or svc.ticks_diff(now, began) > STATUS_WAIT_MS):
+            _started(svc)
         if await _send_next(svc, ws, now):
             continue
         last_ping = await _keepalive(svc, ws, now, last_ping)
@@ -403,6 +401,17 @@ async def _session(svc, ws):
             await asyncio.wait_for(svc.wake.wait(), IDLE_WAKE_MS / 1000)
         except asyncio.TimeoutError:
             pass
+
+
+def _started(svc):
+    """Once per boot, after the statuses of connector 0 and 1 (the connector's waits for the pilot's
+    first reading, STATUS_WAIT_MS at most): the security events waiting, then this boot's. Before,
+    StartupOfTheDevice could come between them, where the OCTT's cold boot (TC_001_CS) expects the
+    StatusNotifications."""
+    svc.started = True
+    from . import secevents
+    secevents.after_boot(svc)
+    secevents.report(svc, "StartupOfTheDevice")
 
 
 async def _keepalive(svc, ws, now, last_ping):
@@ -428,8 +437,9 @@ async def _keepalive(svc, ws, now, last_ping):
 async def _send_next(svc, ws, now):
     """Send what is due (an immediate message, the transaction queue's head, a Heartbeat): True if
     something was sent."""
-    if svc.immediate:
-        action, payload, meta, cb = svc.immediate.pop(0)
+    item = next_immediate(svc, now)
+    if item:
+        action, payload, meta, cb = item
         payload = resolve_payload(payload, timestamp(svc, meta))
         if action == "StatusNotification" and not svc.wall.known():
             del payload["timestamp"]  # optional (6.47): no clock, no time rather than 1970
@@ -450,6 +460,28 @@ async def _send_next(svc, ws, now):
         if ok:
             _clock_from(svc, res)
         return True
+    return False
+
+
+def next_immediate(svc, now):
+    """The first immediate message to send, or None. A connector status made while a Start- or
+    StopTransaction was queued (meta "w", chargepoint.queue_status) waits while one is queued and
+    may be sent: the central system learns of a transaction's start before its connector's
+    Charging, of its end before Finishing (OCTT TC_037_1_CS: after a reconnection
+    StartTransaction, then the StatusNotification; before, Charging came first; TC_015_CS:
+    StopTransaction, then Finishing). A status from before it goes first, as it happened."""
+    held = (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0) and tx_queued(svc)
+    for i, item in enumerate(svc.immediate):
+        if not (held and item[0] == "StatusNotification" and (item[2] or {}).get("w")):
+            return svc.immediate.pop(i)
+    return None
+
+
+def tx_queued(svc):
+    """A Start- or StopTransaction is waiting in the transaction queue."""
+    for r in svc.txq.records:
+        if r[1] == "StartTransaction" or r[1] == "StopTransaction":
+            return True
     return False
 
 

@@ -19,9 +19,10 @@ def change_availability(svc, p):
     flag = p["type"] == "Operative"
     if svc.tx and not flag:
         svc.pending_operative = False
+        svc.pending_connector = p["connectorId"]
         return {"status": "Scheduled"}
     svc.pending_operative = None
-    transactions.set_operative(svc, flag)
+    transactions.set_operative(svc, flag, p["connectorId"])
     return {"status": "Accepted"}
 
 

@@ -97,7 +97,7 @@ def stop(svc, reason, now_ms, tag=None):
     svc.charged = False
     svc.limit_ms = None
     if svc.pending_operative is not None:
-        set_operative(svc, svc.pending_operative)
+        set_operative(svc, svc.pending_operative, svc.pending_connector)
         svc.pending_operative = None
 
 
@@ -122,13 +122,20 @@ def ev_left(svc, now_ms):
         svc.charger.authorize(True, svc.tx["tag"])  # the core withdrew it on leaving the connected state
 
 
-def set_operative(svc, flag):
-    """Connector and charge point follow ChangeAvailability; connector 0's status says so at once."""
-    changed = svc.state["operative"] != flag
-    svc.state["operative"] = flag
+def set_operative(svc, flag, connector=CONNECTOR):
+    """ChangeAvailability of the charge point (connector 0: every connector follows, Operative
+    included) or of the connector; state["operative"] is the connector's availability. Connector 0's
+    status changes only with its own (OCTT TC_013_CS: the connector Unavailable, the others
+    Available) and goes out at once."""
+    st = svc.state
+    was = not st.get("cp_off")
+    st["cp_off" if connector == 0 else "c1_off"] = not flag
+    if connector == 0 and flag:
+        st["c1_off"] = False  # the whole charge point Operative: its connector too
+    st["operative"] = not st.get("cp_off") and not st.get("c1_off")
     svc.save()
-    svc.charger.enable(flag)
-    if changed:
+    svc.charger.enable(st["operative"])
+    if was != (not st.get("cp_off")):
         svc.queue_cp_status()
 
 
@@ -185,6 +192,8 @@ def _id_tag_info(svc, action, ref, tag, info):
     if tag:
         from .auth import learn     # auth imports this module
         learn(svc, tag, info)
+    if action == "StartTransaction" and svc.tx and svc.tx["ref"] == ref and info.get("parentIdTag"):
+        svc.tx["pt"] = info["parentIdTag"]  # its group: a tag with this parent may stop it
     if action == "StartTransaction" and info.get("status") != "Accepted" and svc.tx \
             and svc.tx["ref"] == ref:
         if svc.config.get("StopTransactionOnInvalidId"):
