@@ -8,7 +8,8 @@ library's comparison (rp2_bench.py) did not hold it: an outsider's scenarios, ju
   0.305 s after `ev C`) and the scenario passed, exit 0, where the host failed it, exit 1. Each
   expect now also holds at the moment the firmware's line says, not at the line's arrival.
 - `meter {amps, wh}` lines: the host writes one a second while the contactor is closed; the Pico
-  wrote none. They now come from the firmware's own count (the console's status).
+  wrote none. They now come from the firmware's own count (the console's status, asked inside the
+  scenario's waits, where its reply cannot hold a command's effect or lines back).
 - The VCD's `duty` came from the PWM slice read at the emulator's 10 ms ticks, up to 11 ms after
   the firmware wrote it (A1's X1 at 0.322 s, its line 0.311 s); it is now the instant of the write.
 """
@@ -82,7 +83,7 @@ def test_a_normal_session_on_the_pico_has_the_hosts_meter_lines_and_duty_edges(t
     assert closed[0] - 0.001 <= meter[0]["t"] <= closed[0] + 0.05
     assert meter[-1]["t"] <= opened[-1] + 0.05
     gaps = [b["t"] - a["t"] for a, b in zip(meter, meter[1:])]
-    assert all(0.9 <= g <= 1.1 for g in gaps), gaps
+    assert all(0.85 <= g <= 1.15 for g in gaps), gaps
     wh = [x["wh"] for x in meter]
     assert wh == sorted(wh) and wh[0] == 0.0
     assert all(abs(x["amps"] - 32) < 1 for x in meter if x["wh"] > 1), meter

@@ -36,12 +36,16 @@ STATUS_ID = "bench"
 # asked for at each second of the coil's closed time, the line written at the time the reply carries.
 METER_ID = "meter"
 METER_PERIOD_US = 1000000
-# A request waits on the console until the lines (and replies) queued before it are on their way:
-# a status reply (about 660 bytes, 256 a poll) held a `limit` sent at the same instant 32 ms
-# (limit_changes' `expect current 16 within 0.02` failed). The meter is asked only where no `limit`
-# of the scenario can come within this time; a second it cannot be asked in is asked at the
-# first moment it can.
-METER_QUIET_US = 150000
+# A request waits on the console until the lines (and replies) queued before it are on their way,
+# and the lines after a status reply (about 660 bytes, 256 a poll) wait behind it: asked at the
+# instant of a `limit`, it held the limit 32 ms (limit_changes' `expect current 16 within 0.02`
+# failed); asked at `ev B` before a weld, the fault's lines were still queued at the `power off`
+# 180 ms later and never came. So the meter is asked only inside a `wait` with METER_QUIET_US or
+# more before the scenario's next command (a reply is out in 3-4 polls), METER_LEAD_US before
+# its second (the host's line comes at the second): a second it cannot be asked in is asked at
+# the first moment it can.
+METER_QUIET_US = 80000
+METER_LEAD_US = 100000
 # The chip stops at a pin change in the middle of its tick, before the console has written that
 # tick's event lines: an expect on what the firmware reports waits this long for its line to
 # arrive, and judges it by the time the line carries (the firmware's, at or before the change). A
@@ -388,27 +392,23 @@ class PicoBench(Bench):
         self._opened_at = None
         if self._meter_next is None:
             self._meter_next = now                 # at the closing, then once a second
-        if now >= self._meter_next and self._quiet(now):
-            while self._meter_next <= now:
+        if now >= self._meter_next - METER_LEAD_US and self._quiet(now):
+            while self._meter_next <= now + METER_LEAD_US:
                 self._meter_next += METER_PERIOD_US
             self._asked += 1
             rig.ask_meter()
 
     def _quiet(self, now):
-        """No `limit` of the scenario can reach the console within METER_QUIET_US from now."""
+        """Inside a `wait`, with no command of the scenario within METER_QUIET_US from now."""
         i = self._at.get(self._line)
-        if i is None:
+        if i is None or self.cmds[i].verb != "wait":
             return False
-        c = self.cmds[i]
-        ahead = self.t_us - now if c.verb == "wait" else 0   # an expect may hold at any moment
+        ahead = self.t_us - now
         for c in self.cmds[i + 1:]:
-            if ahead >= METER_QUIET_US:
-                return True
-            if c.verb == "limit":
-                return False
-            if c.verb == "wait":
-                ahead += int(c.args[0] * 1e6 + 0.5)
-        return True
+            if ahead >= METER_QUIET_US or c.verb != "wait":
+                break
+            ahead += int(c.args[0] * 1e6 + 0.5)
+        return ahead >= METER_QUIET_US
 
     def _meter_reply(self, msg):
         """A `meter` line at the reply's time, for a request made while the coil was closed (a
