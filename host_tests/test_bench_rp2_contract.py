@@ -11,7 +11,11 @@ library's comparison (rp2_bench.py) did not hold it: an outsider's scenarios, ju
   wrote none. They now come from the firmware's own count (the console's status, asked inside the
   scenario's waits, where its reply cannot hold a command's effect or lines back).
 - The VCD's `duty` came from the PWM slice read at the emulator's 10 ms ticks, up to 11 ms after
-  the firmware wrote it (A1's X1 at 0.322 s, its line 0.311 s); it is now the instant of the write.
+  the firmware wrote it (A1's X1 at 0.322 s, its line 0.311 s); it is now the instant of the write,
+  and the JSONL's `pwm` and `contactor` lines carry the pins' moments too (they mixed the tick's
+  stamp and the coil's edge).
+- seq 10.2 (PWM removed, the car still in C): the contactor opened 6.003 s after the X1 at the
+  pins (firmware: 6000 ms of ticks), past the standard's 6 s at most.
 """
 import re
 

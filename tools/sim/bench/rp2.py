@@ -34,6 +34,7 @@ STATUS_ID = "bench"
 # The JSONL's `meter` lines (once a second while the contactor is closed, as the host bench writes
 # them from app.meter) come from the firmware's own count: the console's `status` (its `energy`),
 # asked for at each second of the coil's closed time, the line written at the time the reply carries.
+MARKS_KEPT = 64            # the pins' latest changes, for the lines that report them
 METER_ID = "meter"
 METER_PERIOD_US = 1000000
 # A request waits on the console until the lines (and replies) queued before it are on their way,
@@ -107,6 +108,8 @@ class PicoRig:
         self.history = []            # (scenario us, seen) after each report, in order
         self.start_ms = None         # the firmware's time of its first event line (scenario time 0)
         self._early = []             # events before the bench's recorders listen
+        self.marks = []              # (scenario us, kind, value): the coil's and the duty's changes
+        self._marked = {}
         self._buf = b""
         self._sock = None
         cfg = dict(INSTALLED)
@@ -269,11 +272,39 @@ class PicoRig:
         elif self.flushing is None or t_us <= self.flushing:
             self._tell(ev, t_ms)
 
+    def _mark(self):
+        """The pins' moments, for the lines that report them: the coil's level and the pilot's duty
+        as the PWM slice runs it, each change with its time."""
+        pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
+        duty = pwm.counts * 10000 // pwm.steps / 100 if pwm is not None and pwm.active else 0.0
+        for kind, v in ((V.EV_CONTACTOR, bool(self.world.coil())), (V.EV_PWM, duty)):
+            if self._marked.get(kind) != v:
+                self._marked[kind] = v
+                self.marks.append((mm.clock.us, kind, v))
+                del self.marks[:-MARKS_KEPT]
+
+    def _pin_time(self, ev, t_us):
+        """When the pins did what a `contactor` or `pwm` line reports: the coil's edge, the duty's
+        write, in the tick that stamped the line (its outputs come 2-8 ms after the stamp on the
+        Pico; the host's at the stamp), else the stamp (an interrupt's opening, logged by the next
+        tick, as on the host). Stamp and pin mixed made seq 10.2's X1 (stamp) to open (edge, the
+        bench's expect logged there first) 6.0017 s in the JSONL for 5.9979 s at the pins."""
+        if ev[0] not in (V.EV_CONTACTOR, V.EV_PWM):
+            return t_us
+        for t, kind, v in self.marks:
+            if kind == ev[0] and t_us <= t <= t_us + 2 * TICK_US and (
+                    v == bool(ev[1]) if kind == V.EV_CONTACTOR else
+                    isinstance(ev[1], (int, float)) and abs(v - ev[1]) < 0.011):
+                return t
+        return t_us
+
     def _tell(self, ev, t_ms):
-        """The listeners write at the firmware's time (in order: never before the last line)."""
+        """The listeners write at the firmware's time (in order: never before the last line); a
+        line about a pin, at the pin's moment."""
         now = mm.clock.us
         if t_ms is not None:
-            mm.clock.us = min(now, max(self._t_logged, self._scenario_us(t_ms)))
+            t_us = self._pin_time(ev, self._scenario_us(t_ms))
+            mm.clock.us = min(now, max(self._t_logged, t_us))
         self._t_logged = mm.clock.us
         try:
             for lst in self.listeners:
@@ -348,6 +379,7 @@ class PicoRig:
             pico.stop_at(target)                    # the chip stops at the command's instant
 
         def reached():
+            self._mark()
             self._drain()
             for p in self.probes:
                 p()
