@@ -102,7 +102,9 @@ def test_evse_stop_waits_up_to_6s_for_the_ev(bench):
     assert bench.coil and bench.duty == 100            # X1, the EV is given time to stop
     bench.run(0.6)
     assert not bench.coil                              # opened after 6 s at most
-    assert 6000 * MS <= bench.coil_change(0, t) - t <= 6020 * MS
+    # seq 10.2's 6 s at most, from the command: the PWM goes off at the next tick, the coil a tick
+    # short of 6 s after it (limits.EV_STOP_WAIT_MS: the outputs' latency on a board)
+    assert 5980 * MS <= bench.coil_change(0, t) - t <= 6000 * MS
 
 
 def test_disable_and_enable(bench):

@@ -255,6 +255,9 @@ class Pico:
             for pin, regs in ev["pwm"].items():
                 self._pwm(int(pin), regs)
             self._world_update()
+        elif kind == "pwm":        # the firmware wrote the pilot's slice: the duty from this instant
+            for pin, regs in ev["pwm"].items():
+                self._pwm(int(pin), regs)
         elif kind == "flash":      # the flash chip starts an erase or program: the core held
             self.flash_ops.append((ev["t"], ev["t"] + ev["us"], ev["op"], ev["bytes"]))
             for hook in self.flash_hooks:

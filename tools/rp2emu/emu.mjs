@@ -9,8 +9,9 @@
 // Python side, tools/rp2emu/board.py, which runs the bench's circuit model): one JSON object a
 // line each way, and the core stops after every event until the controller answers {"go":1}, so
 // the circuit answers at the emulated instant of the event (lockstep, runs repeat).
-//   out:  {"ev":"ready"|"boot"|"off"|"out"|"tick"|"flash", "t": emulated us, ...} ("flash": an erase
-//         or program starts and holds the core "us" microseconds, with --flash-time / "flash_time")
+//   out:  {"ev":"ready"|"boot"|"off"|"out"|"tick"|"flash"|"pwm", "t": emulated us, ...} ("flash": an erase
+//         or program starts and holds the core "us" microseconds, with --flash-time / "flash_time";
+//         "pwm": a write changed the slice of a "pwm" pin, its registers as a tick gives them)
 //   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "mark":pin, "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
 //         {"at": emulated us} (one "at" event then), {"power": 0|1} (the supply cut: an "off" event
 //         with every pin dead and time going on; restored: a power-on boot, the flash kept),
@@ -263,6 +264,7 @@ function boot() {
   spans = [];
   if (markPin >= 0) followMark();
   if (pilot) followPilot();
+  followPwm();
   if (tickMs) startTicks();
   mcu.core.PC = FLASH_BASE;
   rng = RNG_SEED;
@@ -355,6 +357,29 @@ function pwmState(pin) {
   const cc = mcu.readUint32(base + 0x0c);
   return { csr: mcu.readUint32(base), div: mcu.readUint32(base + 4), top: mcu.readUint32(base + 0x10) & 0xffff,
            cc: pin & 1 ? cc >>> 16 : cc & 0xffff, func: mcu.gpio[pin].functionSelect };
+}
+
+let pwmSeen = {};          // pin -> its slice's registers as last reported
+function pwmChanged() {
+  // The pilot slice's registers (and its pin's function), reported the moment the firmware writes
+  // them: read only at the 10 ms ticks, the trace's duty came up to a tick after the firmware set
+  // it (state_e: F written 4.012 s for a fault at 4.0049 s, its end 7 ms late too).
+  let changed = false;
+  const pins = {};
+  for (const p of pwmPins) {
+    const s = pwmState(p), k = JSON.stringify(s);
+    pins[p] = s;
+    if (pwmSeen[p] !== k) { pwmSeen[p] = k; changed = true; }
+  }
+  if (changed) event({ ev: 'pwm', pwm: pins });
+}
+
+function followPwm() {
+  pwmSeen = {};
+  for (const per of [mcu.pwm, mcu.peripherals[0x40014]]) {     // the slices, IO_BANK0's GPIO_CTRL
+    const write = per.writeUint32.bind(per);
+    per.writeUint32 = (offset, value) => { write(offset, value); if (pwmPins.length) pwmChanged(); };
+  }
 }
 
 function startTicks() {

@@ -31,6 +31,22 @@ FLASH_WALL_S = 900          # the first `make flash` copies every .mpy over the 
 STEP_WALL_S = 3600          # one command's emulated time, in wall time: a stuck emulator fails
 STARTUP_WALL_S = 120
 STATUS_ID = "bench"
+# The JSONL's `meter` lines (once a second while the contactor is closed, as the host bench writes
+# them from app.meter) come from the firmware's own count: the console's `status` (its `energy`),
+# asked for at each second of the coil's closed time, the line written at the time the reply carries.
+MARKS_KEPT = 64            # the pins' latest changes, for the lines that report them
+METER_ID = "meter"
+METER_PERIOD_US = 1000000
+# A request waits on the console until the lines (and replies) queued before it are on their way,
+# and the lines after a status reply (about 660 bytes, 256 a poll) wait behind it: asked at the
+# instant of a `limit`, it held the limit 32 ms (limit_changes' `expect current 16 within 0.02`
+# failed); asked at `ev B` before a weld, the fault's lines were still queued at the `power off`
+# 180 ms later and never came. So the meter is asked only inside a `wait` with METER_QUIET_US or
+# more before the scenario's next command (a reply is out in 3-4 polls), METER_LEAD_US before
+# its second (the host's line comes at the second): a second it cannot be asked in is asked at
+# the first moment it can.
+METER_QUIET_US = 80000
+METER_LEAD_US = 100000
 # The chip stops at a pin change in the middle of its tick, before the console has written that
 # tick's event lines: an expect on what the firmware reports waits this long for its line to
 # arrive, and judges it by the time the line carries (the firmware's, at or before the change). A
@@ -92,6 +108,8 @@ class PicoRig:
         self.history = []            # (scenario us, seen) after each report, in order
         self.start_ms = None         # the firmware's time of its first event line (scenario time 0)
         self._early = []             # events before the bench's recorders listen
+        self.marks = []              # (scenario us, kind, value): the coil's and the duty's changes
+        self._marked = {}
         self._buf = b""
         self._sock = None
         cfg = dict(INSTALLED)
@@ -207,6 +225,10 @@ class PicoRig:
                     self._message(msg)
 
     def _message(self, msg):
+        if msg.get("id") == METER_ID:
+            if self.on_meter is not None:
+                self.on_meter(msg)
+            return
         if msg.get("id") == STATUS_ID:               # the first status: what came before we listened
             st = msg
             if "state" not in self.seen:
@@ -250,11 +272,39 @@ class PicoRig:
         elif self.flushing is None or t_us <= self.flushing:
             self._tell(ev, t_ms)
 
+    def _mark(self):
+        """The pins' moments, for the lines that report them: the coil's level and the pilot's duty
+        as the PWM slice runs it, each change with its time."""
+        pwm = mm.pwms.get(self.board.PILOT_PWM_PIN)
+        duty = pwm.counts * 10000 // pwm.steps / 100 if pwm is not None and pwm.active else 0.0
+        for kind, v in ((V.EV_CONTACTOR, bool(self.world.coil())), (V.EV_PWM, duty)):
+            if self._marked.get(kind) != v:
+                self._marked[kind] = v
+                self.marks.append((mm.clock.us, kind, v))
+                del self.marks[:-MARKS_KEPT]
+
+    def _pin_time(self, ev, t_us):
+        """When the pins did what a `contactor` or `pwm` line reports: the coil's edge, the duty's
+        write, in the tick that stamped the line (its outputs come 2-8 ms after the stamp on the
+        Pico; the host's at the stamp), else the stamp (an interrupt's opening, logged by the next
+        tick, as on the host). Stamp and pin mixed made seq 10.2's X1 (stamp) to open (edge, the
+        bench's expect logged there first) 6.0017 s in the JSONL for 5.9979 s at the pins."""
+        if ev[0] not in (V.EV_CONTACTOR, V.EV_PWM):
+            return t_us
+        for t, kind, v in self.marks:
+            if kind == ev[0] and t_us <= t <= t_us + 2 * TICK_US and (
+                    v == bool(ev[1]) if kind == V.EV_CONTACTOR else
+                    isinstance(ev[1], (int, float)) and abs(v - ev[1]) < 0.011):
+                return t
+        return t_us
+
     def _tell(self, ev, t_ms):
-        """The listeners write at the firmware's time (in order: never before the last line)."""
+        """The listeners write at the firmware's time (in order: never before the last line); a
+        line about a pin, at the pin's moment."""
         now = mm.clock.us
         if t_ms is not None:
-            mm.clock.us = min(now, max(self._t_logged, self._scenario_us(t_ms)))
+            t_us = self._pin_time(ev, self._scenario_us(t_ms))
+            mm.clock.us = min(now, max(self._t_logged, t_us))
         self._t_logged = mm.clock.us
         try:
             for lst in self.listeners:
@@ -264,6 +314,11 @@ class PicoRig:
 
     _t_logged = 0
     flushing = None              # after the last command: lines up to its time only
+    on_meter = None              # called with each reply to ask_meter()
+
+    def ask_meter(self):
+        """The firmware's meter, asked on the console (the reply goes to on_meter)."""
+        self._request({"cmd": "status", "id": METER_ID})
 
     def _scenario_us(self, t_ms):
         """A line's time (the firmware's ms since its chip booted) on the scenario's clock."""
@@ -324,6 +379,7 @@ class PicoRig:
             pico.stop_at(target)                    # the chip stops at the command's instant
 
         def reached():
+            self._mark()
             self._drain()
             for p in self.probes:
                 p()
@@ -349,6 +405,72 @@ class PicoBench(Bench):
                 write(kind, **fields)
                 self.rig._t_logged = max(self.rig._t_logged, mm.clock.us)
             self.log.write = logged
+            self._meter_next = None
+            self._asked = 0                 # meter requests not answered yet
+            self._opened_at = None          # when the coil opened after the last request
+            self.rig.on_meter = self._meter_reply
+            self._at = dict((c.line, i) for i, c in enumerate(self.cmds))
+            self.rig.probes.append(self._meter_probe)
+
+    def _meter_probe(self):
+        """Once a second of the coil's closed time (from its closing, as on the host): ask the
+        firmware's meter."""
+        rig = self.rig
+        now = mm.clock.us
+        if not rig.powered or rig.flushing is not None or not self.world.coil():
+            if self._meter_next is not None:
+                self._opened_at = now
+            self._meter_next = None
+            return
+        self._opened_at = None
+        if self._meter_next is None:
+            self._meter_next = now                 # at the closing, then once a second
+        if now >= self._meter_next - METER_LEAD_US and self._quiet(now):
+            while self._meter_next <= now + METER_LEAD_US:
+                self._meter_next += METER_PERIOD_US
+            self._asked += 1
+            rig.ask_meter()
+
+    def _quiet(self, now):
+        """Inside a `wait`, with no command of the scenario within METER_QUIET_US from now."""
+        i = self._at.get(self._line)
+        if i is None or self.cmds[i].verb != "wait":
+            return False
+        ahead = self.t_us - now
+        for c in self.cmds[i + 1:]:
+            if ahead >= METER_QUIET_US or c.verb != "wait":
+                break
+            ahead += int(c.args[0] * 1e6 + 0.5)
+        return ahead >= METER_QUIET_US
+
+    def _meter_reply(self, msg):
+        """A `meter` line at the reply's time, for a request made while the coil was closed (a
+        reply is on the console a tick or two later: the coil may have opened meanwhile, and the
+        line then goes at the opening, as the last reading of the closed time)."""
+        rig = self.rig
+        energy = msg.get("energy")
+        t_ms = msg.get("t")
+        if not self._asked:
+            return
+        self._asked -= 1
+        if not isinstance(energy, dict) or not isinstance(t_ms, int):
+            return
+        t_us = rig._scenario_us(t_ms)
+        if self._opened_at is not None:        # answered after the coil opened: the count then
+            t_us = min(t_us, self._opened_at)  # (nothing flows since), at the opening's moment
+        if rig.flushing is not None and t_us > rig.flushing:
+            return
+        try:
+            amps = round(float(max(energy.get("amps") or [0.0])), 3)
+            wh = round(float(energy.get("wh_session") or 0.0), 3)
+        except (TypeError, ValueError):
+            return
+        now = mm.clock.us
+        mm.clock.us = min(now, max(rig._t_logged, t_us))
+        try:
+            self.log.write("meter", amps=amps, wh=wh)
+        finally:
+            mm.clock.us = now
 
     def _pin_changed(self, pin, level):
         if self.rig.flushing is None:
@@ -380,26 +502,52 @@ class PicoBench(Bench):
             return
         self.rig.send_limit(c.args[0])
 
-    def observe(self, what, value, tol):
-        if what == "contactor":
-            return Bench.observe(self, what, value, tol)
+    def judge(self, what, value, tol, within):
+        """As on the host, with the firmware's lines judged by the time they carry. The chip runs
+        ahead of the check while a line is on its way (up to CONSOLE_LAG_US), but the window is the
+        scenario's: `within S` ends S seconds after the expect started, and the expect is decided
+        at the moment the firmware's line says it held (or at the window's end), not when the line
+        arrived. Before, a first check that failed ran the chip CONSOLE_LAG_US on and the window
+        started only then: `expect state C2 within 0.29` held on the Pico with C2 reported 0.305 s
+        after `ev C` (host: failed, exit 1), and every such expect moved the scenario's later
+        commands up to 50 ms."""
         rig = self.rig
-        now = mm.clock.us
-        rig._drain()
-        got = self._reported(what, value, tol, now)
-        if not got[0]:           # its line may be on the way: judged at `now` all the same
-            rig.run_until(now + CONSOLE_LAG_US, lambda: self._reported(what, value, tol, now)[0])
-            got = self._reported(what, value, tol, now)
-        return got
-
-    def await_expect(self, what, value, tol, deadline):
-        """Runs until the coil pin changes, or the firmware's line says so, by the deadline."""
-        rig = self.rig
-        if what == "contactor":
+        start = mm.clock.us
+        if what == "contactor":                   # the coil pin, at the instant it changes
+            ok, seen = Bench.observe(self, what, value, tol)
+            if ok or not within:
+                return ok, seen, start
+            deadline = start + int(within * 1e6 + 0.5)
             rig.run_until(deadline, lambda: Bench.observe(self, what, value, tol)[0])
-            return Bench.observe(self, what, value, tol)
-        rig.run_until(deadline + CONSOLE_LAG_US, lambda: self._reported(what, value, tol, deadline)[0])
-        return self._reported(what, value, tol, min(deadline, mm.clock.us))
+            ok, seen = Bench.observe(self, what, value, tol)
+            return ok, seen, min(mm.clock.us, deadline)
+        rig._drain()
+        end = start + int(within * 1e6 + 0.5) if within else start
+        at = self._held(what, value, tol, start, end)
+        if at is None:           # its line may be on the way: judged by the lines' times all the same
+            rig.run_until(end + CONSOLE_LAG_US, lambda: self._held(what, value, tol, start, end) is not None)
+            at = self._held(what, value, tol, start, end)
+        if at is not None:
+            return True, self._reported(what, value, tol, at)[1], at
+        return False, self._reported(what, value, tol, end)[1], end
+
+    def logged_at(self, at):
+        rig = self.rig
+        return min(mm.clock.us, max(at, rig._t_logged))
+
+    def _held(self, what, value, tol, t0, t1):
+        """The first scenario time in [t0, t1] at which the firmware's lines say it holds, or None."""
+        hist = self.rig.history
+        i = len(hist)
+        while i > 0 and hist[i - 1][0] > t0:      # the report in force at t0, and those after it
+            i -= 1
+        for t, _ in hist[max(i - 1, 0):]:
+            t = max(t, t0)
+            if t > t1:
+                break
+            if self._reported(what, value, tol, t)[0]:
+                return t
+        return None
 
     def _reported(self, what, value, tol, t_us):
         """What the firmware's event lines said by t_us, against the expected value."""

@@ -288,19 +288,33 @@ class Bench:
             ok, seen = self.observe(what, value, tol)
         return ok, seen
 
-    def do_expect(self, c):
-        what, value, tol, within = c.args
-        self.expects += 1
+    def judge(self, what, value, tol, within):
+        """(holds, what was seen, the scenario time it was decided at): now, or by the window's end
+        (`within` seconds from now) at the first tick where it holds."""
         ok, seen = self.observe(what, value, tol)
         if not ok and within:
             ok, seen = self.await_expect(what, value, tol, mm.clock.us + int(within * 1e6 + 0.5))
-            self.t_us = max(self.t_us, mm.clock.us)
+        return ok, seen, mm.clock.us
+
+    def logged_at(self, at):
+        """The time the expect's line carries in the log (in order with the lines before it)."""
+        return at
+
+    def do_expect(self, c):
+        what, value, tol, within = c.args
+        self.expects += 1
+        ok, seen, at = self.judge(what, value, tol, within)
+        self.t_us = max(self.t_us, at)
         if self.log is not None:
-            self.log.expect(c, ok)
+            now, mm.clock.us = mm.clock.us, self.logged_at(at)
+            try:
+                self.log.expect(c, ok)
+            finally:
+                mm.clock.us = now
         if ok:
             if self.verbose:
-                self.say("line %d: ok at %.3f s: %s" % (c.line, mm.clock.us / 1e6, c.text))
+                self.say("line %d: ok at %.3f s: %s" % (c.line, at / 1e6, c.text))
         else:
-            msg = "line %d: FAILED at %.3f s: %s (got %s)" % (c.line, mm.clock.us / 1e6, c.text, seen)
+            msg = "line %d: FAILED at %.3f s: %s (got %s)" % (c.line, at / 1e6, c.text, seen)
             self.failures.append(msg)
             self.say(msg)
