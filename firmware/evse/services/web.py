@@ -103,8 +103,9 @@ def _body(req):
     raw = req.body
     if not raw:
         return {}
-    if b"\\u" in raw:                   # half a UTF-16 pair: as the console (core/credentials.py)
-        from ..core.credentials import surrogate
+    if b"\\u" in raw:                   # a UTF-16 pair joined, half of one refused: as the console
+        from ..core.credentials import pairs, surrogate
+        raw = pairs(raw)
         why = surrogate(raw)
         if why:
             raise ValueError(why)
