@@ -145,3 +145,21 @@ def test_a_character_above_u_ffff_sent_as_python_json_dumps_writes_it_is_taken()
         check(op("/api/v1/settings", "put"), code, r)
     with open(b.app.flash_dir + "/settings.a", "rb") as f:
         assert f.read() == saved
+
+
+def test_pairs_joins_every_escaped_pair_python_writes_and_leaves_the_rest():
+    """core.credentials.pairs against CPython's own json: any text json.dumps writes (pairs for
+    the characters above U+FFFF, escaped backslashes before "ud..") reads back as that text."""
+    from hypothesis import given, settings, strategies as st
+    from evse.core.credentials import pairs, surrogate
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(max_size=8), st.text(max_size=40) | st.lists(st.text(max_size=5)), max_size=6))
+    def same_text(obj):
+        raw = pairs(json.dumps(obj).encode())
+        assert surrogate(raw) is None
+        assert json.loads(raw.decode()) == obj
+    same_text()
+    for lone in (b'"\\ud83d"', b'"\\ude00\\ud83d"', b'"\\ud83d\\u0041"', b'"\\ud8_1\\udc00"'):
+        assert surrogate(pairs(lone)), lone
+    assert pairs(b'"\\\\ud83d\\\\ude00"') == b'"\\\\ud83d\\\\ude00"'       # text, no escapes

@@ -80,7 +80,7 @@ def pairs(raw):
     one for each character above U+FFFF, RFC 8259 7) written as that character's UTF-8, which
     MicroPython's json reads; a half alone is left for surrogate() to refuse."""
     low = raw.lower()
-    out = []
+    out = None
     done = 0
     i = low.find(b"\\ud")
     while i >= 0:
@@ -90,12 +90,16 @@ def pairs(raw):
         h, l = low[i + 2:i + 6], low[i + 8:i + 12]
         if (i - j) % 2 == 0 and low[i + 6:i + 8] == b"\\u" and _hex(h) and _hex(l) \
                 and h[1:2] in b"89ab" and l[:1] == b"d" and l[1:2] in b"cdef":
-            c = 0x10000 + ((int(h.decode(), 16) - 0xD800) << 10) + int(l.decode(), 16) - 0xDC00
-            out.append(raw[done:i])
-            out.append(chr(c).encode())
+            c = 0x10000 + ((int(h, 16) - 0xD800) << 10) + int(l, 16) - 0xDC00
+            out = out or bytearray()
+            out += raw[done:i]
+            out += bytes((0xF0 | c >> 18, 0x80 | c >> 12 & 63, 0x80 | c >> 6 & 63, 0x80 | c & 63))
             done = i + 12
         i = low.find(b"\\ud", max(i + 3, done))
-    return b"".join(out) + raw[done:] if out else raw
+    if out is None:
+        return raw
+    out += raw[done:]
+    return bytes(out)
 
 
 def surrogate(raw):
