@@ -163,3 +163,16 @@ def test_pairs_joins_every_escaped_pair_python_writes_and_leaves_the_rest():
     for lone in (b'"\\ud83d"', b'"\\ude00\\ud83d"', b'"\\ud83d\\u0041"', b'"\\ud8_1\\udc00"'):
         assert surrogate(pairs(lone)), lone
     assert pairs(b'"\\\\ud83d\\\\ude00"') == b'"\\\\ud83d\\\\ude00"'       # text, no escapes
+
+
+def test_a_grid_reading_out_of_the_documented_range_is_refused_and_the_range_is_documented():
+    b = Bench(config=op("/api/v1/grid", "post").get("x-settings"))
+    b.login()
+    w = op("/api/v1/grid", "post")["requestBody"]["content"]["application/json"]["schema"]["properties"]["watts"]
+    assert (w["minimum"], w["maximum"]) == (-1000000, 1000000)
+    for watts, code in ((1000000, 200), (-1000000, 200), (1000001, 400), (-1e308, 400)):
+        got, r = send(b, "POST", "/api/v1/grid", {"watts": watts})
+        assert got == code, (watts, r)
+        check(op("/api/v1/grid", "post"), got, r)
+    got, r = send(b, "POST", "/api/v1/grid", b'{"watts": 1e999}')
+    assert got == 400 and "finite" in r["error"], r
