@@ -176,3 +176,18 @@ def test_a_grid_reading_out_of_the_documented_range_is_refused_and_the_range_is_
         check(op("/api/v1/grid", "post"), got, r)
     got, r = send(b, "POST", "/api/v1/grid", b'{"watts": 1e999}')
     assert got == 400 and "finite" in r["error"], r
+
+
+def test_the_body_is_read_as_json_whatever_its_content_type_and_a_form_is_refused():
+    """Home Assistant's rest_command (text/plain unless told) and curl -d (a form type) are taken as
+    the document says; a real form body is not JSON: 400, nothing changed."""
+    b = Bench()
+    b.login()
+    for ctype in ("text/plain; charset=utf-8", "application/x-www-form-urlencoded"):
+        code, r = send(b, "POST", "/api/v1/limit", b'{"amps": 10}', headers={"Content-Type": ctype})
+        assert code == 200 and r["limit"] == 10, (ctype, r)
+    code, r = send(b, "POST", "/api/v1/limit", b"amps=6", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert code == 400 and r["error"] == "not JSON", r
+    check(op("/api/v1/limit", "post"), code, r)
+    assert b.status()["limit_a"] == 10 and b.status()["limit_by"] == "rest"
+    assert "whatever its Content-Type" in DOC["info"]["description"]
