@@ -136,9 +136,10 @@ def test_half_characters_are_refused_and_every_reply_is_utf8():
     r = _replies(rig, s, [b'{"cmd": "help", "id": "\\ud800"}',
                           b'{"id": 2, "cmd": "authorize", "id_tag": "\\udc00tag"}',
                           b'{"id": 3, "cmd": "set", "values": {"serial": "SN\\ud83d\\ude00"}}'])
-    assert [(x.get("id"), x["ok"]) for x in r] == [(None, False), (2, False), (3, False)], r
-    assert all("UTF-8" in x["error"] for x in r), r
-    assert S.load(rig.app.settings_path)[0]["serial"] == "" and rig.app.console.id_tag is None
+    assert [(x.get("id"), x["ok"]) for x in r] == [(None, False), (2, False), (3, True)], r
+    assert all("UTF-8" in x["error"] for x in r[:2]), r
+    assert r[2]["saved"] == {"serial": "SN\U0001f600"}, r       # a whole pair is the character (RFC 8259 7)
+    assert S.load(rig.app.settings_path)[0]["serial"] == "SN\U0001f600" and rig.app.console.id_tag is None
     # the character itself, as UTF-8 (evsectl sends it so), and an escaped backslash before "ud800"
     r = _replies(rig, s, [b'{"id": 4, "cmd": "set", "values": {"serial": "SN\xf0\x9f\x98\x80", "model": "a\\\\ud800"}}'])
     assert r[0]["ok"] and r[0]["saved"] == {"serial": "SN\U0001f600", "model": "a\\ud800"}, r
@@ -149,9 +150,12 @@ def test_the_rest_api_refuses_half_characters_too():
     from test_web_upy import Bench
     web = Bench()
     web.login()
-    code, r = web.call("PUT", "settings", b'{"values": {"serial": "SN\\ud83d\\ude00"}}')
+    code, r = web.call("PUT", "settings", b'{"values": {"serial": "SN\\ude00\\ud83d"}}')   # halves out of order
     assert code == 400 and "UTF-8" in r["error"], (code, r)
     assert S.load(web.rig.app.settings_path)[0]["serial"] == ""
+    code, r = web.call("PUT", "settings", b'{"values": {"serial": "SN\\ud83d\\ude00"}}')   # Python's json.dumps
+    assert code == 200 and r["saved"] == {"serial": "SN\U0001f600"}, (code, r)
+    assert S.load(web.rig.app.settings_path)[0]["serial"] == "SN\U0001f600"
 
 
 if __name__ == "__main__":

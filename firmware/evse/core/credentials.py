@@ -71,6 +71,37 @@ def masked(cfg, sent=False):
     return dict((k, ("(set)" if v else "") if k.endswith("_password") else v) for k, v in cfg.items())
 
 
+def _hex(b):
+    return len(b) == 4 and not [c for c in b if c not in b"0123456789abcdef"]
+
+
+def pairs(raw):
+    """JSON text (bytes) with each escaped UTF-16 pair ("\\ud83d\\ude00": Python's json.dumps writes
+    one for each character above U+FFFF, RFC 8259 7) written as that character's UTF-8, which
+    MicroPython's json reads; a half alone is left for surrogate() to refuse."""
+    low = raw.lower()
+    out = None
+    done = 0
+    i = low.find(b"\\ud")
+    while i >= 0:
+        j = i
+        while j and low[j - 1] == 92:     # an escaped backslash before it: text, no escape
+            j -= 1
+        h, l = low[i + 2:i + 6], low[i + 8:i + 12]
+        if (i - j) % 2 == 0 and low[i + 6:i + 8] == b"\\u" and _hex(h) and _hex(l) \
+                and h[1:2] in b"89ab" and l[:1] == b"d" and l[1:2] in b"cdef":
+            c = 0x10000 + ((int(h, 16) - 0xD800) << 10) + int(l, 16) - 0xDC00
+            out = out or bytearray()
+            out += raw[done:i]
+            out += bytes((0xF0 | c >> 18, 0x80 | c >> 12 & 63, 0x80 | c >> 6 & 63, 0x80 | c & 63))
+            done = i + 12
+        i = low.find(b"\\ud", max(i + 3, done))
+    if out is None:
+        return raw
+    out += raw[done:]
+    return bytes(out)
+
+
 def surrogate(raw):
     """Why the console refuses JSON text (bytes) holding a \\uD800-\\uDFFF escape, or None. One is
     half of a UTF-16 pair (Python's json.dumps writes two for each character above U+FFFF), and

@@ -243,7 +243,8 @@ class Console:
         """One request line (bytes or str): validated whole before anything changes."""
         raw = line if isinstance(line, bytes) else line.encode()
         if b"\\u" in raw:               # an escape: loaded only then (it costs heap)
-            from ..core.credentials import surrogate
+            from ..core.credentials import pairs, surrogate
+            line = raw = pairs(raw)     # a UTF-16 pair as its character's UTF-8; half of one refused
             why = surrogate(raw)
             if why:
                 self._error(prefix_id(raw), why)

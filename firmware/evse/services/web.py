@@ -23,6 +23,8 @@ PAGE = "www/index.html.gz"       # gzipped on flash by tools/flash.py from firmw
 FW_DIR = "fw"                    # the firmware slots (evse/shell/bundle.py; ROOT "/fw" on a board)
 FW_MARK = "/web.json"            # in FW_DIR while a web update waits for its confirmation
 WRITE_CMDS = ("limit", "grid", "enable", "disable", "authorize", "stop", "clear")
+FIELDS = {"limit": ("amps",), "grid": ("watts",), "authorize": ("id_tag",), "login": ("password",),
+          "set": ("values",)}        # a body's fields (openapi.json); the other commands take none
 SETTINGS_CMD = "settings"        # the console's command (not the fault of that name)
 TOKENS_MAX = 4                   # logged-in browsers at once; the oldest is logged out
 TOKEN_IDLE_S = 1800              # a token unused this long ends, and any this old (ASVS 4.0 3.3.2,
@@ -101,8 +103,9 @@ def _body(req):
     raw = req.body
     if not raw:
         return {}
-    if b"\\u" in raw:                   # half a UTF-16 pair: as the console (core/credentials.py)
-        from ..core.credentials import surrogate
+    if b"\\u" in raw:                   # a UTF-16 pair joined, half of one refused: as the console
+        from ..core.credentials import pairs, surrogate
+        raw = pairs(raw)
         why = surrogate(raw)
         if why:
             raise ValueError(why)
@@ -112,6 +115,16 @@ def _body(req):
         raise ValueError("not JSON")
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
+    return obj
+
+
+def _only(obj, name):
+    """obj, the body of `name`; ValueError for a field it does not take: a misspelt or guessed one
+    (`{"amps": 10, "phases": 1}`) is refused, never silently ignored."""
+    known = FIELDS.get(name, ())
+    for k in obj:
+        if k not in known:
+            raise ValueError("%s: unknown field %s (it takes %s)" % (name, json.dumps(k), ", ".join(known) or "none"))
     return obj
 
 
@@ -400,7 +413,7 @@ class Web:
         if not pw:
             return _error(403, "no web_password is set (set one on the console)")
         try:
-            given = _body(req).get("password")
+            given = _only(_body(req), "login").get("password")
         except ValueError as e:
             return _error(400, str(e))
         if not isinstance(given, str):
@@ -495,11 +508,10 @@ class Web:
         if bad is not None:
             return bad
         try:
-            obj = _body(req)
+            obj = _only(_body(req), cmd)
         except ValueError as e:
             return _error(400, str(e))
         obj["cmd"] = cmd
-        obj.pop("id", None)
         return self._ask(obj)
 
     async def _settings(self, req):
@@ -509,7 +521,7 @@ class Web:
         if req.method == "GET":         # each password "(set)" or "" (the console's; "(set)" sent back keeps it)
             return self._ask({"cmd": SETTINGS_CMD, "schema": True})
         try:
-            values = _body(req).get("values")
+            values = _only(_body(req), "set").get("values")
         except ValueError as e:
             return _error(400, str(e))
         return self._ask({"cmd": "set", "values": values})
