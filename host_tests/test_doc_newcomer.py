@@ -23,3 +23,20 @@ def test_flashing_md_counts_the_files_make_flash_copies_to_the_virtual_board():
     said = re.findall(r"full flash \((\d+) files\)", text) + re.findall(r"every file differs, (\d+) copied", text)
     assert len(said) == 2, said
     assert said == [str(n)] * 2, "docs/flashing.md says %s files, make flash BOARD=vboard copies %d" % (said, n)
+
+
+def test_every_answer_under_the_api_says_no_store():
+    """docs/web.md: "Every answer under /api/v1/ says Cache-Control: no-store". curl on the virtual
+    board: OPTIONS /api/v1/status, a path nothing serves (404), a method a path does not take (405)
+    and the WebSocket's address without its upgrade (400) came without it (microdot's own answers
+    pass the after-error hook, not the after-request one)."""
+    import asyncio
+    from test_web_upy import Bench
+    b = Bench()
+    for method, path, code in (("OPTIONS", "status", 200), ("DELETE", "nothing", 404),
+                               ("POST", "status", 405), ("GET", "ws", 400), ("GET", "status", 200)):
+        r = asyncio.run(b.client.request(method, "/api/v1/" + path))
+        assert r.status_code == code, (method, path, r.status_code)
+        assert r.headers.get("Cache-Control") == "no-store", (method, path, r.headers)
+    r = asyncio.run(b.client.request("GET", "/"))               # the page keeps its own
+    assert r.headers.get("Cache-Control") != "no-store", r.headers
