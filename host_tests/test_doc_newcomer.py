@@ -40,3 +40,16 @@ def test_every_answer_under_the_api_says_no_store():
         assert r.headers.get("Cache-Control") == "no-store", (method, path, r.headers)
     r = asyncio.run(b.client.request("GET", "/"))               # the page keeps its own
     assert r.headers.get("Cache-Control") != "no-store", r.headers
+
+
+def test_the_readme_limits_do_not_deny_the_pages_network_card():
+    """README's Limits said "the web page does not show the Wi-Fi status fields yet (the API has
+    them)", while docs/web.md describes the page's Network card (the Wi-Fi state, why not joined,
+    the set-up notice) and the page draws it from the status's wifi, wifi_error and setup_ap
+    (test_web_page_network.py shows it in chromium)."""
+    with open(os.path.join(ROOT, "firmware", "www", "index.html"), encoding="utf-8") as f:
+        page = f.read()
+    for field in ("s.wifi", "s.wifi_error", "s.setup_ap"):
+        assert field in page, field
+    assert "Network card" in read("docs/web.md")
+    assert "does not show the Wi-Fi status" not in re.sub(r"\s+", " ", read("README.md"))
