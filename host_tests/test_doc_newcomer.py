@@ -53,3 +53,15 @@ def test_the_readme_limits_do_not_deny_the_pages_network_card():
         assert field in page, field
     assert "Network card" in read("docs/web.md")
     assert "does not show the Wi-Fi status" not in re.sub(r"\s+", " ", read("README.md"))
+
+
+def test_the_page_size_the_docs_give_is_what_make_flash_writes():
+    """README said the page is 4 KB gzipped, docs/web.md 4.7 KB: make flash writes 4,838 bytes
+    (/www/index.html.gz on the virtual board's flash)."""
+    from tools import webfiles
+    path = webfiles.page_gz(os.path.join(ROOT, "build", "flash", "vboard", webfiles.PAGE_ON_FLASH))
+    kb = "%.1f KB" % (os.path.getsize(path) / 1024.0)
+    for doc, pattern in (("README.md", r"one small page \(([\d.]+ KB) gzipped"),
+                         ("docs/web.md", r"/www/index\.html\.gz`, ([\d.]+ KB)")):
+        said = re.findall(pattern, re.sub(r"\s+", " ", read(doc)))
+        assert said == [kb], (doc, said, kb)
