@@ -65,3 +65,17 @@ def test_the_page_size_the_docs_give_is_what_make_flash_writes():
                          ("docs/web.md", r"/www/index\.html\.gz`, ([\d.]+ KB)")):
         said = re.findall(pattern, re.sub(r"\s+", " ", read(doc)))
         assert said == [kb], (doc, said, kb)
+
+
+def test_the_central_systems_help_lists_use():
+    """docs/ocpp.md: `evse cs` takes one command a line, "`help` lists them ... (`use ID` picks
+    another)": help did not list `use`, and `use` with an id not connected said nothing."""
+    import asyncio
+    import io
+    from tools import cs as cstool
+    out = io.StringIO()
+    cs = cstool.CentralSystem(tags=["GOOD"], out=out)
+    asyncio.run(cs.command("help"))
+    assert re.search(r"^\s*use ID\s", out.getvalue(), re.M), out.getvalue()
+    asyncio.run(cs.command("use nobody"))
+    assert "use: no charge point nobody connected" in out.getvalue(), out.getvalue()
