@@ -108,3 +108,12 @@ def test_the_design_and_ocpp_pages_name_every_firmware_module():
             missing.append("docs/ocpp.md, Code layout: evse/ocpp/%s" % name)
     assert not missing, "\n".join(missing)
     assert "later: MQTT" not in house
+
+
+def test_the_readme_names_every_debian_package_make_test_installs():
+    """README: "as root, make test installs Debian's sigrok-cli and gtkwave": the Makefile's DEBS
+    also has mosquitto and chromium."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        debs = re.search(r"^DEBS := (.*)$", f.read(), re.M).group(1).split()
+    quick = re.sub(r"\s+", " ", read("README.md").split("## Quick start")[1].split("Then:")[0])
+    assert debs and all("`%s`" % d in quick for d in debs), (debs, quick)
