@@ -136,3 +136,22 @@ def test_the_docs_give_the_rcd_scenarios_virtual_time_as_the_bench_runs_them():
     assert "%.1f" % (_virtual_s("rcd_lockout") / 60) in said, said
     said = re.findall(r"`rcd_trip_retry` \(.*?; (\d+) s since", re.sub(r"\s+", " ", read("docs/rp2emu.md")))
     assert said == ["%.0f" % _virtual_s("rcd_trip_retry")], said
+
+
+def test_the_readme_layout_names_every_command_line_under_tools():
+    """README's Layout lists the command lines under tools/: uf2 (docs/flashing.md), webload
+    (docs/web.md) and bench_vehicle (docs/bench-vehicle.md) were missing."""
+    layout = re.sub(r"\s+", " ", read("README.md").split("## Layout")[1].split("\n## ")[0])
+    tools = os.path.join(ROOT, "tools")
+    names = []
+    for name in sorted(os.listdir(tools)):
+        path = os.path.join(tools, name)
+        if name.endswith(".py") and name != "cli.py":
+            with open(path) as f:
+                if "__name__ == \"__main__\"" in f.read():
+                    names.append(name[:-3])
+        elif os.path.isdir(path) and (os.path.exists(os.path.join(path, "__main__.py")) or
+                                      os.path.exists(os.path.join(path, "host.py"))):
+            names.append(name)
+    missing = [n for n in names if not re.search(r"\b%s\b" % n, layout)]
+    assert names and not missing, missing
