@@ -190,3 +190,16 @@ def test_every_file_the_docs_copy_with_mpremote_is_there():
                             not os.path.exists(os.path.join(cwd, arg)):
                         missing.append("%s:%d: %s" % (doc, n, arg))
     assert not missing, "\n".join(missing)
+
+
+def test_the_sites_central_system_answers_what_a_charger_sends_unasked():
+    """`python -m tools.site` (README, docs/ocpp.md "A site of chargers") printed a traceback per
+    charger at its boot: the firmware sends SecurityEventNotification (StartupOfTheDevice) and the
+    site's central system had no handler (the ocpp library's NotImplementedError, a CALLERROR back).
+    Every action the firmware sends without being asked has one now."""
+    from ocpp.routing import create_route_map
+    from tools import site as S
+    cp = S.central_system_class(S.Site(30))("cp", None)
+    unasked = {"BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction",
+               "StopTransaction", "MeterValues", "SecurityEventNotification"}
+    assert unasked <= set(create_route_map(cp)), unasked - set(create_route_map(cp))
