@@ -203,3 +203,32 @@ def test_the_sites_central_system_answers_what_a_charger_sends_unasked():
     unasked = {"BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction",
                "StopTransaction", "MeterValues", "SecurityEventNotification"}
     assert unasked <= set(create_route_map(cp)), unasked - set(create_route_map(cp))
+
+
+def test_the_bundle_figures_the_docs_give_are_the_firmwares():
+    """README: a bundle's manifest line "the whole firmware's is 7.8 KB"; docs/ocpp.md: "the
+    firmware as source is about 530 KB, as .mpy 190 KB". `python -m tools.bundle` of the virtual
+    board's build (the page's update test's bundle) has a 10.2 KB manifest line; the source is
+    675 KB, its .mpy 240 KB."""
+    import subprocess
+    import sys
+    import tempfile
+    F.build("vboard")
+    flash = os.path.join(ROOT, "build", "flash", "vboard")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "fw.bin")
+        subprocess.run([sys.executable, "-m", "tools.bundle", out, "--version", "9.9.9", "--from", flash],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        with open(out, "rb") as f:
+            manifest_kb = len(f.readline()) / 1024.0
+    said = re.search(r"the whole firmware's is ([\d.]+) KB", re.sub(r"\s+", " ", read("README.md")))
+    assert said and abs(float(said.group(1)) - manifest_kb) < 0.3, (said and said.group(1), manifest_kb)
+
+    def kb(top, ext):
+        return sum(os.path.getsize(os.path.join(p, n)) for p, _, names in os.walk(top) for n in names
+                   if n.endswith(ext)) / 1024.0
+    source, mpy = kb(os.path.join(ROOT, "firmware", "evse"), ".py"), kb(os.path.join(flash, "evse"), ".mpy")
+    m = re.search(r"the firmware as source is about (\d+) KB, as `\.mpy` (\d+) KB", read("docs/ocpp.md"))
+    assert m, "docs/ocpp.md no longer gives them"
+    assert abs(float(m.group(1)) - source) < source * 0.05, (m.group(1), source)
+    assert abs(float(m.group(2)) - mpy) < mpy * 0.05, (m.group(2), mpy)
