@@ -23,6 +23,10 @@ def test_flashing_md_counts_the_files_make_flash_copies_to_the_virtual_board():
     said = re.findall(r"full flash \((\d+) files\)", text) + re.findall(r"every file differs, (\d+) copied", text)
     assert len(said) == 2, said
     assert said == [str(n)] * 2, "docs/flashing.md says %s files, make flash BOARD=vboard copies %d" % (said, n)
+    # and what a full flash of an ESP32 sends over its serial port (the doc said about 100 KB)
+    kb = sum(os.path.getsize(src) for src, _ in F.build("esp32_devkitc")) / 1024.0
+    said = re.findall(r"115200-baud serial port \(about (\d+) KB\)", re.sub(r"\s+", " ", text))
+    assert len(said) == 1 and abs(float(said[0]) - kb) < kb * 0.1, (said, kb)
 
 
 def test_every_answer_under_the_api_says_no_store():
