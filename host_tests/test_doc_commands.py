@@ -230,6 +230,8 @@ def test_the_commands_of(doc, sandbox):
                                    timeout=COMMAND_TIMEOUT_S)
                 if r.returncode != 0:
                     failed.append("%s:%d: %s\n  exit %d: %s" % (doc, n, c, r.returncode, r.stdout[-1500:]))
+                elif "Traceback (most recent call last)" in r.stdout:     # a tool's own error, not a result
+                    failed.append("%s:%d: %s\n  a traceback: %s" % (doc, n, c, r.stdout[-1500:]))
     finally:
         for s in reversed(servers):
             s.stop()
