@@ -7,7 +7,8 @@ and build/ land there), as a user with the venv active runs them: its bin/ first
 PYTHONPATH. Commands that run until stopped (SERVERS) start first, in the background, and stop
 after the document's last command. Commands that cannot run here are EXCLUDED, each with its
 reason; one whose tool is missing here (sigrok-cli, the emulated Pico) is skipped and said so.
-FIXTURES are the files the docs presume a user has."""
+FIXTURES are files of the user's own that the commands use and a fresh clone lacks: each document
+makes one (a command writing it) before a command uses it, so none is there when a document starts."""
 import glob
 import os
 import re
@@ -24,7 +25,7 @@ from tools import rp2emu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = ["README.md"] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
-COMMAND_WORDS = ("make", "python", "python3", "evse", "mpremote", "sigrok-cli", "cd", "pip")
+COMMAND_WORDS = ("make", "python", "python3", "evse", "mpremote", "sigrok-cli", "cd", "pip", "echo")
 COMMAND_TIMEOUT_S = 600       # the emulated Pico's full flash takes 2-3 minutes on a busy host
 SERVER_READY_S = 120
 
@@ -58,9 +59,7 @@ NEEDS = [
     (r"^sigrok-cli", lambda: None if shutil.which("sigrok-cli") else "sigrok-cli is not installed"),
     (r"rp2emu|BOARD=rpi_pico PORT=socket", lambda: rp2emu.missing()),
 ]
-FIXTURES = {
-    "my-settings.json": '{"max_current": 32}\n',      # the circuit's rating: the user's settings file
-}
+FIXTURES = ("my-settings.json",)          # the user's settings file: the circuit's rating
 IGNORE = shutil.ignore_patterns(".git", ".venv", "build", "node_modules", "__pycache__", ".hypothesis",
                                 ".pytest_cache", "*.pyc")
 
@@ -131,9 +130,6 @@ def sandbox(tmp_path_factory):
     npm = os.path.join(ROOT, "tools", "rp2emu", "node_modules")
     if os.path.isdir(npm):
         os.symlink(os.path.realpath(npm), os.path.join(repo, "tools", "rp2emu", "node_modules"))
-    for name, text in FIXTURES.items():
-        with open(os.path.join(repo, name), "w") as f:
-            f.write(text)
     return repo
 
 
@@ -195,9 +191,29 @@ def missing(cmd):
     return check() if check else None
 
 
+def makes(cmd, name):
+    return re.search(r">\s*%s(\s|$)" % re.escape(name), bare(cmd)) is not None
+
+
+def test_every_document_makes_the_files_of_the_user_it_uses():
+    """A fresh clone has no my-settings.json: a document whose command takes one (run here or not:
+    a board's flash too) says how to make it first, as a command."""
+    missing = []
+    for doc in DOCS:
+        cmds = commands(doc)
+        for i, (n, c) in enumerate(cmds):
+            for name in FIXTURES:
+                if name in bare(c) and not makes(c, name) and not any(makes(c2, name) for _, c2 in cmds[:i]):
+                    missing.append("%s:%d: %s (no command before it makes %s)" % (doc, n, c, name))
+    assert not missing, "\n".join(missing)
+
+
 @pytest.mark.parametrize("doc", DOCS)
 def test_the_commands_of(doc, sandbox):
     env = user_env(sandbox)
+    for name in FIXTURES:                          # as in a fresh clone: the document makes it
+        if os.path.exists(os.path.join(sandbox, name)):
+            os.remove(os.path.join(sandbox, name))
     cmds = [(n, c) for n, c in commands(doc) if first_match(EXCLUDED, c) is None]
     skipped = ["%s:%d: %s (%s)" % (doc, n, c, missing(c)) for n, c in cmds if missing(c)]
     cmds = [(n, c) for n, c in cmds if not missing(c)]
@@ -214,6 +230,8 @@ def test_the_commands_of(doc, sandbox):
                                    timeout=COMMAND_TIMEOUT_S)
                 if r.returncode != 0:
                     failed.append("%s:%d: %s\n  exit %d: %s" % (doc, n, c, r.returncode, r.stdout[-1500:]))
+                elif "Traceback (most recent call last)" in r.stdout:     # a tool's own error, not a result
+                    failed.append("%s:%d: %s\n  a traceback: %s" % (doc, n, c, r.stdout[-1500:]))
     finally:
         for s in reversed(servers):
             s.stop()

@@ -14,6 +14,7 @@ commands on its standard input, one per line (`help` lists them):
     reset soft|hard    Reset;   trigger MESSAGE  TriggerMessage (e.g. StatusNotification, MeterValues)
     get [KEY]          GetConfiguration;   set KEY VALUE  ChangeConfiguration
     status             charge points connected, open transactions, accepted tags
+    use ID             send the commands to charge point ID (default: the one that connected last)
     quit
 
 The commands go to the charge point that connected last (`use ID` picks another). With --seconds it
@@ -245,6 +246,8 @@ class CentralSystem:
     def _use(self, args):
         if args and args[0] in self.cps:
             self.current = args[0]
+        else:
+            self.log.say("use: no charge point %s connected (status lists them)" % (args[0] if args else "given"))
         self._show([])
 
 

@@ -194,7 +194,7 @@ class Site:
             await self.rebalance(loop.time())
 
 
-def _cs_class(site):
+def central_system_class(site):
     from ocpp.routing import on
     from ocpp.v16 import ChargePoint, call_result
 
@@ -238,6 +238,10 @@ def _cs_class(site):
         @on("MeterValues")
         def on_meter(self, **kw):
             return call_result.MeterValues()
+
+        @on("SecurityEventNotification")
+        def on_security_event(self, **kw):      # StartupOfTheDevice at every boot
+            return call_result.SecurityEventNotification()
     return CP
 
 
@@ -253,7 +257,7 @@ async def run_site(chargers, seconds, site_amps, quiet=False):
     from websockets.asyncio.server import serve
 
     site = Site(site_amps)
-    cp_class = _cs_class(site)
+    cp_class = central_system_class(site)
 
     async def handler(conn):
         cp_id = conn.request.path.rstrip("/").split("/")[-1]

@@ -317,20 +317,21 @@ class Web:
         """microdot's own error replies (a request it could not parse, no route, a body too large, a
         WebSocket without its upgrade) in the API's JSON shape (openapi.json's Error)."""
         code = res.status_code
-        if code < 400 or "Content-Type" in res.headers:
-            return res
-        if code in (404, 405):
-            r = self._no_route(req)
-        elif code == 413:
-            r = _error(413, "body over %d bytes" % UPLOAD_MAX)
-        else:
-            r = _error(code, res.body.decode() if isinstance(res.body, bytes) else "bad request")
-        return Response(*r)
+        if code >= 400 and "Content-Type" not in res.headers:
+            if code in (404, 405):
+                r = self._no_route(req)
+            elif code == 413:
+                r = _error(413, "body over %d bytes" % UPLOAD_MAX)
+            else:
+                r = _error(code, res.body.decode() if isinstance(res.body, bytes) else "bad request")
+            res = Response(*r)
+        return await self._no_store(req, res)      # these pass no after-request hook (OPTIONS too)
 
     async def _no_store(self, req, res):
         """The API's answers are kept in no browser's cache (ASVS 8.2.1): the settings, the log, the
-        history with its users' id tags would stay on the disk of a shared computer."""
-        if req.path.startswith(API):
+        history with its users' id tags would stay on the disk of a shared computer. A request that
+        could not be parsed (no req) is answered so too."""
+        if req is None or req.path.startswith(API):
             res.headers["Cache-Control"] = "no-store"
         return res
 
