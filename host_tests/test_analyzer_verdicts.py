@@ -165,3 +165,18 @@ def test_sigrok_csv_export_of_an_analog_and_logic_session(tmp_path, capsys, opts
     assert [s["name"] for s in res["segments"]] == ["A1", "B2", "C2", "B2"]
     assert chk["contactor_open_after_c_to_b"]["measured"] == pytest.approx(30.0, abs=1.0)
     assert code == 0, [c for c in res["checks"] if not c["ok"]]
+
+
+# ------------------------------------------------------------ audit: the standard's numbers
+def test_expect_52_amps_wants_the_85_percent_a_charger_sends_for_51_amps(tmp_path, capsys):
+    """Bench: the charger is set to 52 A, which has no encoding (facts 2: 51 A < I < 52.5 A ->
+    advertise 51 A, 85 %). --expect-current 52 must accept the 85 % pilot, and refuse 84.8 %
+    (52 / 2.5 + 64), which an EV reads as 50.9 A, less than 51."""
+    from tools.analyzer.core import duty_for_amps
+    assert duty_for_amps(52) == pytest.approx(85.0) and duty_for_amps(51.5) == pytest.approx(85.0)
+    assert duty_for_amps(52.5) == pytest.approx(85.0) and duty_for_amps(51) == pytest.approx(85.0)
+    for duty, ok in ((85.0, True), (84.8, False)):
+        p = tmp_path / ("d%s.vcd" % duty)
+        synth.write_vcd(str(p), [{"dur": 0.05, "state": "C", "duty": duty}])
+        code, res, chk = run_json(capsys, p, "--expect-current", "52", "--duty-tol", "0.1")
+        assert chk["duty_expected"]["ok"] is ok, chk["duty_expected"]

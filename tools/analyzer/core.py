@@ -62,12 +62,17 @@ def amps_for_duty(duty):
     return None, "no charging (duty outside the encoding)"
 
 
+GAP_AMPS = (51.0, 52.5)        # facts section 2: no encoding between these; advertise 51 A (85 %)
+
+
 def duty_for_amps(amps):
-    """Nominal duty (%) for a current (facts sheet section 2); ValueError outside 6-80 A."""
+    """Nominal duty (%) for a current (facts sheet section 2); ValueError outside 6-80 A.
+    51 A < I < 52.5 A has no encoding: the charger advertises 51 A, 85 % (not I / 2.5 + 64, which
+    is under 85 % there and reads as less than 51 A)."""
     if not 6.0 <= amps <= 80.0:
         raise ValueError("current %.1f A outside 6-80 A" % amps)
-    if amps <= 51.0:
-        return amps / 0.6
+    if amps < GAP_AMPS[1]:
+        return min(amps, GAP_AMPS[0]) / 0.6
     return amps / 2.5 + 64.0
 
 
