@@ -180,3 +180,27 @@ def test_expect_52_amps_wants_the_85_percent_a_charger_sends_for_51_amps(tmp_pat
         synth.write_vcd(str(p), [{"dur": 0.05, "state": "C", "duty": duty}])
         code, res, chk = run_json(capsys, p, "--expect-current", "52", "--duty-tol", "0.1")
         assert chk["duty_expected"]["ok"] is ok, chk["duty_expected"]
+
+
+def _square_csv(path, freq, rate, duty=53.3, dur=0.04, pos=8.98, neg=-12.0):
+    """A scope CSV (time, volts) of an ideal square pilot, edges faster than one sample."""
+    t = np.arange(int(round(dur * rate))) / rate
+    v = np.where((t * freq) % 1.0 < duty / 100.0, pos, neg)
+    with open(path, "w") as f:
+        f.write("time,cp\n")
+        np.savetxt(f, np.c_[t, v], fmt="%.9f,%.4f")
+    return path
+
+
+@pytest.mark.parametrize("freq,rate,ok", [(980.0, 1e6, True), (1020.0, 1e6, True), (1000.0, 1e6, True),
+                                          (975.0, 1e6, False), (1025.0, 1e6, False),
+                                          (1015.0, 44100.0, True), (1025.0, 44100.0, False),
+                                          (975.0, 44100.0, False)])
+def test_frequency_at_the_tolerance_limit_passes_whatever_the_sample_rate(tmp_path, capsys, freq, rate, ok):
+    """Bench: a generator at 980 or 1020 Hz is in tolerance (facts 1: allowed 980 to 1020 Hz). At
+    1 MS/s a 1020 Hz period is 980.4 samples, so single periods read 1020.4 Hz: that is the
+    capture's quantisation, not the pilot's. Outside (975, 1025 Hz) still fails, also at 44.1 kS/s."""
+    p = _square_csv(str(tmp_path / "f.csv"), freq, rate)
+    code, res, chk = run_json(capsys, p)
+    assert chk["frequency"]["ok"] is ok, chk["frequency"]
+    assert res["summary"]["frequency_hz"] == pytest.approx(freq, abs=1.0)
