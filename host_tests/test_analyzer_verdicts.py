@@ -204,3 +204,14 @@ def test_frequency_at_the_tolerance_limit_passes_whatever_the_sample_rate(tmp_pa
     code, res, chk = run_json(capsys, p)
     assert chk["frequency"]["ok"] is ok, chk["frequency"]
     assert res["summary"]["frequency_hz"] == pytest.approx(freq, abs=1.0)
+
+
+def test_pilot_with_the_diode_missing_is_found_and_fails_the_diode_check(tmp_path, capsys):
+    """Bench: EV simulator with its diode shorted, the charger's PWM at 32 A: the negative plateau
+    mirrors the positive (+8.1 / -8.1 V). The report must say "diode missing", not "no pilot found"."""
+    p = _square_csv(str(tmp_path / "nodiode.csv"), 1000.0, 1e6, pos=8.08, neg=-8.08)
+    code, res, chk = run_json(capsys, p)
+    assert code == 1
+    assert chk["pilot_found"]["ok"], chk["pilot_found"]
+    assert not chk["diode"]["ok"] and "diode missing" in chk["diode"]["detail"]
+    assert res["segments"][0]["fault"] == "diode" and res["summary"]["amps"] == pytest.approx(32, abs=0.1)
