@@ -215,3 +215,38 @@ def test_pilot_with_the_diode_missing_is_found_and_fails_the_diode_check(tmp_pat
     assert chk["pilot_found"]["ok"], chk["pilot_found"]
     assert not chk["diode"]["ok"] and "diode missing" in chk["diode"]["detail"]
     assert res["segments"][0]["fault"] == "diode" and res["summary"]["amps"] == pytest.approx(32, abs=0.1)
+
+
+def _pwm_vcd(path, steps, freq=1000.0, pos=6.0, neg=-12.0):
+    """A VCD (1 us timescale, real var cp) of a PWM whose duty follows steps [(seconds, duty %)]."""
+    lines = ["$timescale 1us $end", "$scope module bench $end", "$var real 64 ! cp $end",
+             "$upscope $end", "$enddefinitions $end"]
+    t = 0
+    per = int(round(1e6 / freq))
+    for dur, duty in steps:
+        hi = int(round(per * duty / 100.0))
+        for _ in range(int(round(dur * freq))):
+            lines += ["#%d" % t, "r%g !" % pos, "#%d" % (t + hi), "r%g !" % neg]
+            t += per
+    lines.append("#%d" % t)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("hold,ok", [(1.0, False), (4.5, False), (5.0, True), (6.0, True)])
+def test_duty_changed_more_often_than_every_5_s_fails(tmp_path, capsys, hold, ok):
+    """Bench: load management steps the current 32 -> 16 -> 32 -> 10 A, each held `hold` seconds while
+    the EV charges (C2). Facts 2: change the nominal duty at most once every 5 s."""
+    p = _pwm_vcd(str(tmp_path / "steps.vcd"), [(hold, 53.3), (hold, 26.7), (hold, 53.3), (0.5, 16.7)])
+    code, res, chk = run_json(capsys, p)
+    c = chk["duty_change_interval"]
+    assert c["ok"] is ok and c["measured"] == pytest.approx(hold, abs=0.003), c
+    assert code == (0 if ok else 1), res["checks"]
+
+
+def test_b2_to_c2_at_one_duty_and_the_5_percent_are_no_duty_changes(tmp_path, capsys):
+    """5 % (ISO 15118) then 32 A, then 16 A 6 s later: one nominal change, nothing to time."""
+    p = _pwm_vcd(str(tmp_path / "hlc.vcd"), [(0.3, 5.0), (1.0, 53.3), (6.0, 53.3), (0.3, 26.7)])
+    code, res, chk = run_json(capsys, p)
+    assert "duty_change_interval" not in chk and code == 0, res["checks"]

@@ -15,6 +15,9 @@ DUTY_MIN = 10.0                    # never under 10 % except the 5 % of high-lev
 DUTY_MAX = 96.0                    # never above 96 %
 OPEN_AFTER_C_TO_B_S = 0.100        # IEC 61851-1 Table A.6 seq 8.1
 OPEN_AFTER_PWM_OFF_S = 6.0         # seq 10.2
+DUTY_CHANGE_MIN_S = 5.0            # facts 2: change the nominal duty at most once every 5 s
+DUTY_CHANGE_SLACK_S = 0.005        # each change is placed to within a PWM period (1 ms)
+DUTY_CHANGE_POINTS = 0.4           # the segment split (core.Options.duty_split): smaller is no change
 DEFAULT_DUTY_TOL = 0.5
 PEAK_MIN_V = 2.0                   # a pilot reaches at least the D plateau or -12 V
 PEAK_MAX_V = 14.0                  # above +13 V is impossible: a wrong scale
@@ -123,8 +126,39 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
                                                    else "no current")))
         else:
             out.append(_check("duty_expected", False, None, "%", "%.2f %%" % want, "no nominal PWM in capture"))
+    out += _duty_changes(pwm, segs)
     out += _contactor_checks(res, cap)
     return out
+
+
+def _duty_changes(pwm, segs):
+    """Facts 2: the nominal duty changes at most once every 5 s. A change is a PWM segment right
+    after another PWM segment (no stop between them) whose duty differs by more than the segment
+    split (0.4 points; a B2 -> C2 at the same duty is no change); the 5 % of high-level
+    communication is not a nominal duty. Runs when one PWM run has two changes or more."""
+    gaps, n, last = [], 0, None
+    for p, s in zip(segs, segs[1:]):
+        if not (p["pwm"] and s["pwm"]):
+            last = None                           # the PWM stopped or started: no interval across it
+            continue
+        dp, ds = p["duty_pct"], s["duty_pct"]
+        if dp is None or ds is None or HLC_DUTY[0] <= dp <= HLC_DUTY[1] or HLC_DUTY[0] <= ds <= HLC_DUTY[1]:
+            last = None
+            continue
+        if abs(ds - dp) <= DUTY_CHANGE_POINTS:
+            continue
+        n += 1
+        t = s["start_s"]
+        if last is not None:
+            gaps.append((t - last[0], last[0], t, last[1], ds))
+        last = (t, dp)
+    if not gaps:
+        return []
+    g = min(gaps)
+    ok = g[0] >= DUTY_CHANGE_MIN_S - DUTY_CHANGE_SLACK_S
+    return [_check("duty_change_interval", ok, g[0], "s", ">= %g s between nominal duty changes"
+                   % DUTY_CHANGE_MIN_S, "%d change(s); shortest interval %.3f s, %.3f s to %.3f s (then %.1f %%)"
+                   % (n, g[0], g[1], g[2], g[4]))]
 
 
 def _freq_off(s, rate):
