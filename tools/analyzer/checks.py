@@ -132,7 +132,9 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
 
 
 def _duty_changes(pwm, segs):
-    """Facts 2: the nominal duty changes at most once every 5 s. A change is a PWM segment right
+    """Facts 2: the nominal duty changes at most once every 5 s, read as the project's firmware
+    applies it: a raise comes 5 s or more after the previous change; lowering the current is never
+    held back (a thermal derate, a load limit or a fault cannot wait 5 s). A change is a PWM segment right
     after another PWM segment (no stop between them) whose duty differs by more than the segment
     split (0.4 points; a B2 -> C2 at the same duty is no change); the 5 % of high-level
     communication is not a nominal duty. Runs when one PWM run has two changes or more."""
@@ -149,14 +151,14 @@ def _duty_changes(pwm, segs):
             continue
         n += 1
         t = s["start_s"]
-        if last is not None:
+        if last is not None and ds > dp:          # lowering at once is allowed (thermal, load, faults)
             gaps.append((t - last[0], last[0], t, last[1], ds))
         last = (t, dp)
     if not gaps:
         return []
     g = min(gaps)
     ok = g[0] >= DUTY_CHANGE_MIN_S - DUTY_CHANGE_SLACK_S
-    return [_check("duty_change_interval", ok, g[0], "s", ">= %g s between nominal duty changes"
+    return [_check("duty_change_interval", ok, g[0], "s", ">= %g s from a duty change to a raise"
                    % DUTY_CHANGE_MIN_S, "%d change(s); shortest interval %.3f s, %.3f s to %.3f s (then %.1f %%)"
                    % (n, g[0], g[1], g[2], g[4]))]
 
