@@ -251,3 +251,13 @@ def test_the_5_percent_and_lowering_at_once_are_no_duty_change_violation(tmp_pat
     p = _pwm_vcd(str(tmp_path / "hlc.vcd"), [(0.3, 5.0), (1.0, 53.3), (6.0, 53.3), (1.0, 26.7), (0.3, 16.7)])
     code, res, chk = run_json(capsys, p)
     assert "duty_change_interval" not in chk and code == 0, res["checks"]
+
+
+def test_weak_negative_generator_is_a_pilot_with_a_bad_negative_plateau(tmp_path, capsys):
+    """Bench: a 32 A PWM in D whose -12 V rail sags to -10.5 V (facts 1: -12 V +-5 %). The pilot is
+    there (not "no pilot found"); the failures name the -10.5 V plateau, not the +2.93 V one."""
+    p = _square_csv(str(tmp_path / "weakneg.csv"), 1000.0, 1e6, pos=2.93, neg=-10.5)
+    code, res, chk = run_json(capsys, p)
+    assert code == 1 and chk["pilot_found"]["ok"], chk["pilot_found"]
+    assert not chk["generator_negative"]["ok"] and not chk["diode"]["ok"]
+    assert chk["pilot_levels"]["measured"] == pytest.approx(-10.5, abs=0.05), chk["pilot_levels"]

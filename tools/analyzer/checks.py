@@ -77,7 +77,8 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
             out.append(_check("generator_negative", GEN_NEG[0] <= min(neg) and max(neg) <= GEN_NEG[1], w,
                               "V", "-12 V +-5 % (-12.6 to -11.4 V)", "negative plateau and state F"))
         bad = [s for s in segs if s["fault"] == "pilot"]
-        lv = [(s["pos_v"] if s["pwm"] else s["level_v"]) for s in bad]
+        # a PWM in a state band is faulted by its negative plateau: that is the level to show
+        lv = [((s["neg_v"] if s["state"] in PILOT_STATES else s["pos_v"]) if s["pwm"] else s["level_v"]) for s in bad]
         out.append(_check("pilot_levels", not bad, lv[0] if lv else len(bad), "V" if lv else "segments",
                           "every level in a state band (facts 3)",
                           "%d segment(s) at an impossible level" % len(bad) if bad else "all in bands"))
@@ -184,8 +185,9 @@ def _pilot_found(res, segs, pwm):
         return _check("pilot_found", n > 0, n, "periods", "a PWM in the capture",
                       "%d PWM periods" % n if n else
                       "no pilot found: no PWM period in the logic channel %r" % res["pilot_channel"])
-    # a PWM whose negative plateau mirrors the positive (diode missing) is a pilot: `diode` fails, not this
-    ok = [s for s in segs if s["state"] in PILOT_STATES and s["fault"] != "pilot"]
+    # a PWM in a state band whose negative plateau is wrong (diode missing, a weak -12 V) is a pilot:
+    # `diode` / `generator_negative` fail for it, not this (an impossible positive level is state "fault")
+    ok = [s for s in segs if s["state"] in PILOT_STATES]
     dur = sum(s["end_s"] - s["start_s"] for s in ok)
     return _check("pilot_found", bool(ok), dur, "s", "a segment at a pilot level (A-D, F)",
                   "%d segment(s), %d with PWM" % (len(ok), sum(1 for s in ok if s["pwm"])) if ok else
