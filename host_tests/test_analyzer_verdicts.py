@@ -261,3 +261,14 @@ def test_weak_negative_generator_is_a_pilot_with_a_bad_negative_plateau(tmp_path
     assert code == 1 and chk["pilot_found"]["ok"], chk["pilot_found"]
     assert not chk["generator_negative"]["ok"] and not chk["diode"]["ok"]
     assert chk["pilot_levels"]["measured"] == pytest.approx(-10.5, abs=0.05), chk["pilot_levels"]
+
+
+@pytest.mark.parametrize("dur", [0.0009, 0.0015, 0.0022])
+def test_a_capture_of_one_or_two_pwm_periods_is_too_short_not_b1_or_f(tmp_path, capsys, dur):
+    """Bench: the scope's single-shot grabbed 0.9-2.2 ms of a 32 A PWM in B. Fewer than 3 periods
+    cannot be measured (docs: Limits); the analyzer read the halves as B1 and F (state F: EVSE not
+    available) and passed. It must fail pilot_found and say the capture is too short."""
+    p = _square_csv(str(tmp_path / "short.csv"), 1000.0, 1e6, dur=dur)
+    code, res, chk = run_json(capsys, p)
+    assert code == 1 and res["short_pwm"] and "too short" in chk["pilot_found"]["detail"]
+    assert any("too short" in n for n in res["notes"])

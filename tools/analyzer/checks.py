@@ -188,6 +188,10 @@ def _pilot_found(res, segs, pwm):
     # a PWM in a state band whose negative plateau is wrong (diode missing, a weak -12 V) is a pilot:
     # `diode` / `generator_negative` fail for it, not this (an impossible positive level is state "fault")
     ok = [s for s in segs if s["state"] in PILOT_STATES]
+    if res.get("short_pwm"):
+        return _check("pilot_found", False, res["duration_s"], "s", "a segment at a pilot level (A-D, F)",
+                      "capture too short: edges but no full PWM period (needs 3 periods); "
+                      "its levels are not states")
     dur = sum(s["end_s"] - s["start_s"] for s in ok)
     return _check("pilot_found", bool(ok), dur, "s", "a segment at a pilot level (A-D, F)",
                   "%d segment(s), %d with PWM" % (len(ok), sum(1 for s in ok if s["pwm"])) if ok else
