@@ -272,3 +272,20 @@ def test_a_capture_of_one_or_two_pwm_periods_is_too_short_not_b1_or_f(tmp_path, 
     code, res, chk = run_json(capsys, p)
     assert code == 1 and res["short_pwm"] and "too short" in chk["pilot_found"]["detail"]
     assert any("too short" in n for n in res["notes"])
+
+
+@pytest.mark.parametrize("freq,ok", [(980.0, True), (1020.0, True), (1020.5, False), (979.5, False)])
+def test_vcd_at_the_frequency_limit_passes_though_its_edges_are_rounded_to_1_ns(tmp_path, capsys, freq, ok):
+    """A logic analyzer's VCD (1 ns timescale, wire cp_high) of a 1020 Hz pilot: each period is
+    980392.16 ns, written as 980392 ns, which read 1020.0002 Hz and failed. Facts 1: 980-1020 Hz."""
+    per = 1e9 / freq
+    lines = ["$timescale 1ns $end", "$scope module top $end", "$var wire 1 ! cp_high $end",
+             "$upscope $end", "$enddefinitions $end"]
+    for k in range(40):
+        t0 = k * per
+        lines += ["#%d" % round(t0), "1!", "#%d" % round(t0 + per * 0.5333), "0!"]
+    lines.append("#%d" % round(40 * per))
+    p = tmp_path / "la.vcd"
+    p.write_text("\n".join(lines) + "\n")
+    code, res, chk = run_json(capsys, p)
+    assert chk["frequency"]["ok"] is ok, chk["frequency"]

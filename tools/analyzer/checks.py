@@ -47,7 +47,10 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
         lo = min(s["frequency_min_hz"] for s in fr)
         hi = max(s["frequency_max_hz"] for s in fr)
         w = _worst([lo, hi], FREQ_MIN_HZ, FREQ_MAX_HZ)
-        bad = [s for s in fr if _freq_off(s, res.get("sample_rate_hz"))]
+        rate = res.get("sample_rate_hz")
+        if not rate and getattr(cap.pilot, "resolution", 0.0) > 0.0:
+            rate = 1.0 / cap.pilot.resolution         # a VCD's edges are rounded to its $timescale
+        bad = [s for s in fr if _freq_off(s, rate)]
         if bad:
             b = bad[0]
             w = _worst([b["frequency_min_hz"], b["frequency_max_hz"], b["frequency_hz"]], FREQ_MIN_HZ, FREQ_MAX_HZ)
@@ -165,7 +168,8 @@ def _duty_changes(pwm, segs):
 
 
 def _freq_off(s, rate):
-    """A PWM segment outside 980-1020 Hz. A sampled capture places each edge within half a sample,
+    """A PWM segment outside 980-1020 Hz. A sampled capture places each edge within half a sample
+    (a VCD within its $timescale unit),
     so a single period may read one sample long or short (f^2 / rate: 1 Hz at 1 MS/s, 23 Hz at
     44.1 kS/s): a 1020 Hz pilot at 1 MS/s has periods of 980 and 981 samples, 1020.4 and 1019.4 Hz,
     and is in tolerance. Single periods get that allowance; the segment's mean frequency (its
