@@ -289,3 +289,29 @@ def test_vcd_at_the_frequency_limit_passes_though_its_edges_are_rounded_to_1_ns(
     p.write_text("\n".join(lines) + "\n")
     code, res, chk = run_json(capsys, p)
     assert chk["frequency"]["ok"] is ok, chk["frequency"]
+
+
+def _pilot_contactor_csv(path, parts, open_at, rate=1e5):
+    """Scope CSV time, cp, contactor: parts [(seconds, duty % or None for DC, +V)], the contactor
+    closed from the start until open_at."""
+    v = []
+    for dur, duty, pos in parts:
+        t = np.arange(int(round(dur * rate))) / rate
+        v.append(np.full(len(t), pos) if duty is None else np.where((t * 1000.0) % 1.0 < duty / 100.0, pos, -12.0))
+    v = np.concatenate(v)
+    t = np.arange(len(v)) / rate
+    with open(path, "w") as f:
+        f.write("time,cp,contactor\n")
+        np.savetxt(f, np.c_[t, v, (t < open_at).astype(int)], fmt="%.6f,%.3f,%d")
+    return path
+
+
+@pytest.mark.parametrize("open_after,ok", [(0.05, True), (0.3, False), (None, False)])
+def test_pilot_shorted_to_pe_while_charging_must_open_the_contactor(tmp_path, capsys, open_after, ok):
+    """Bench: charging in C2 at 32 A, then CP shorted to PE (state E, 0 V). Facts 8: the contactor
+    must open (held to the 100 ms of an unplug). A contactor left closed passed: no check ran."""
+    at = 10.0 if open_after is None else 0.5 + open_after
+    p = _pilot_contactor_csv(str(tmp_path / "e.csv"), [(0.5, 53.3, 6.0), (0.6, None, 0.0)], at)
+    code, res, chk = run_json(capsys, p)
+    c = chk["contactor_open_after_c_to_b"]
+    assert c["ok"] is ok and "C2->E" in c["detail"], c

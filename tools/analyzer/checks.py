@@ -226,8 +226,8 @@ def _contactor_checks(res, cap):
         t = s["start_s"]
         if p["state"] not in ("C", "D") or not _closed_at(cap, t):
             continue
-        if s["state"] in ("A", "B"):
-            kinds["c_to_b"].append((t, p["name"], s["name"]))
+        if s["state"] in ("A", "B", "E"):     # E: pilot shorted to PE while charging (facts 8: must open),
+            kinds["c_to_b"].append((t, p["name"], s["name"]))   # the EV's signal lost as at an unplug
         elif p["pwm"] and not s["pwm"] and s["state"] in ("C", "D", "F", "fault"):
             kinds["pwm_off"].append((t, p["name"], s["name"]))
     out = []
