@@ -15,6 +15,7 @@ DUTY_MIN = 10.0                    # never under 10 % except the 5 % of high-lev
 DUTY_MAX = 96.0                    # never above 96 %
 OPEN_AFTER_C_TO_B_S = 0.100        # IEC 61851-1 Table A.6 seq 8.1
 OPEN_AFTER_PWM_OFF_S = 6.0         # seq 10.2
+CLOSE_AFTER_B_TO_C_S = 3.0         # seq 4: B to C with the PWM on, contactor closed within 3 s
 DUTY_CHANGE_MIN_S = 5.0            # facts 2: change the nominal duty at most once every 5 s
 DUTY_CHANGE_SLACK_S = 0.005        # each change is placed to within a PWM period (1 ms)
 DUTY_CHANGE_POINTS = 0.4           # the segment split (core.Options.duty_split): smaller is no change
@@ -205,7 +206,7 @@ def _pilot_found(res, segs, pwm):
 def _opening(cap, t):
     """Seconds from t until the contactor channel reads open; (None, still_closed_for) if never."""
     c = cap.contactor
-    i = int(np.searchsorted(c.times, t, side="right"))
+    i = int(np.searchsorted(c.times, t, side="left"))     # an opening at t itself counts (0 ms)
     vals = c.values
     opened = np.flatnonzero(vals[i:] < 0.5)
     if len(opened):
@@ -215,6 +216,39 @@ def _opening(cap, t):
 
 def _closed_at(cap, t):
     return bool(cap.contactor.at(t - 1e-9) > 0.5)
+
+
+def _closing(cap, segs):
+    """Facts 4 (seq 4): B -> C/D with a nominal PWM on: the contactor closes within 3 s, unless the
+    EV leaves C/D or the PWM stops or goes to 5 % before that (or the capture ends: no verdict)."""
+    def nominal(x):
+        return x["pwm"] and x["duty_pct"] is not None and not HLC_DUTY[0] <= x["duty_pct"] <= HLC_DUTY[1]
+    c = cap.contactor
+    worst, detail, ok = None, [], True
+    for j in range(1, len(segs)):
+        p, s = segs[j - 1], segs[j]
+        t = s["start_s"]
+        if p["state"] != "B" or s["state"] not in ("C", "D") or not nominal(s) or _closed_at(cap, t):
+            continue
+        end = next((x["start_s"] for x in segs[j + 1:] if not (x["state"] in ("C", "D") and nominal(x))),
+                   cap.t_end)
+        i = int(np.searchsorted(c.times, t, side="left"))
+        closed = np.flatnonzero(c.values[i:] > 0.5)
+        tc = float(c.times[i + closed[0]]) if len(closed) else None
+        if tc is not None and tc <= end:
+            d = tc - t
+            detail.append("%s->%s at %.3f s: %.1f ms" % (p["name"], s["name"], t, d * 1e3))
+        elif end - t >= CLOSE_AFTER_B_TO_C_S:
+            d = end - t
+            detail.append("%s->%s at %.3f s: still open %.3f s later" % (p["name"], s["name"], t, d))
+        else:
+            continue                                  # the EV left C, or the capture ended: no verdict
+        ok = ok and d <= CLOSE_AFTER_B_TO_C_S
+        worst = d if worst is None else max(worst, d)
+    if worst is None:
+        return []
+    return [_check("contactor_close_after_b_to_c", ok, worst * 1e3, "ms", "<= %g ms" % (CLOSE_AFTER_B_TO_C_S * 1e3),
+                   "; ".join(detail))]
 
 
 def _contactor_checks(res, cap):
@@ -230,7 +264,7 @@ def _contactor_checks(res, cap):
             kinds["c_to_b"].append((t, p["name"], s["name"]))   # the EV's signal lost as at an unplug
         elif p["pwm"] and not s["pwm"] and s["state"] in ("C", "D", "F", "fault"):
             kinds["pwm_off"].append((t, p["name"], s["name"]))
-    out = []
+    out = _closing(cap, segs)
     for kind, limit, title in (("c_to_b", OPEN_AFTER_C_TO_B_S, "contactor_open_after_c_to_b"),
                                ("pwm_off", OPEN_AFTER_PWM_OFF_S, "contactor_open_after_pwm_off")):
         worst, detail, ok, n = None, [], True, 0
