@@ -146,7 +146,10 @@ def test_a_good_pilot_always_passes(case):
         s["freq"] = freq
     new_duty_at_the_wrap(segs, freq)
     res, chk = verdict(synthesize(segs, noise, glitches, seed, freq))
-    assert all(c["ok"] for c in res["checks"]), ([c for c in res["checks"] if not c["ok"]], segs)
+    # these captures pack a session's duty changes into milliseconds: the 5 s between changes
+    # (duty_change_interval, facts 2) is a session's rule, tested on its own in test_analyzer_verdicts
+    timed = [c for c in res["checks"] if c["name"] != "duty_change_interval"]
+    assert all(c["ok"] for c in timed), ([c for c in timed if not c["ok"]], segs)
     for a, b, s in true_segments(segs):
         g = covering(res, (a + b) / 2)
         assert g["pwm"] == bool(s["duty"]) and g["name"][0] == ("F" if s["duty"] == 0 else s["state"]), (g, s)

@@ -165,3 +165,186 @@ def test_sigrok_csv_export_of_an_analog_and_logic_session(tmp_path, capsys, opts
     assert [s["name"] for s in res["segments"]] == ["A1", "B2", "C2", "B2"]
     assert chk["contactor_open_after_c_to_b"]["measured"] == pytest.approx(30.0, abs=1.0)
     assert code == 0, [c for c in res["checks"] if not c["ok"]]
+
+
+# ------------------------------------------------------------ audit: the standard's numbers
+def test_expect_52_amps_wants_the_85_percent_a_charger_sends_for_51_amps(tmp_path, capsys):
+    """Bench: the charger is set to 52 A, which has no encoding (facts 2: 51 A < I < 52.5 A ->
+    advertise 51 A, 85 %). --expect-current 52 must accept the 85 % pilot, and refuse 84.8 %
+    (52 / 2.5 + 64), which an EV reads as 50.9 A, less than 51."""
+    from tools.analyzer.core import duty_for_amps
+    assert duty_for_amps(52) == pytest.approx(85.0) and duty_for_amps(51.5) == pytest.approx(85.0)
+    assert duty_for_amps(52.5) == pytest.approx(85.0) and duty_for_amps(51) == pytest.approx(85.0)
+    for duty, ok in ((85.0, True), (84.8, False)):
+        p = tmp_path / ("d%s.vcd" % duty)
+        synth.write_vcd(str(p), [{"dur": 0.05, "state": "C", "duty": duty}])
+        code, res, chk = run_json(capsys, p, "--expect-current", "52", "--duty-tol", "0.1")
+        assert chk["duty_expected"]["ok"] is ok, chk["duty_expected"]
+
+
+def _square_csv(path, freq, rate, duty=53.3, dur=0.04, pos=8.98, neg=-12.0):
+    """A scope CSV (time, volts) of an ideal square pilot, edges faster than one sample."""
+    t = np.arange(int(round(dur * rate))) / rate
+    v = np.where((t * freq) % 1.0 < duty / 100.0, pos, neg)
+    with open(path, "w") as f:
+        f.write("time,cp\n")
+        np.savetxt(f, np.c_[t, v], fmt="%.9f,%.4f")
+    return path
+
+
+@pytest.mark.parametrize("freq,rate,ok", [(980.0, 1e6, True), (1020.0, 1e6, True), (1000.0, 1e6, True),
+                                          (975.0, 1e6, False), (1025.0, 1e6, False),
+                                          (1015.0, 44100.0, True), (1025.0, 44100.0, False),
+                                          (975.0, 44100.0, False)])
+def test_frequency_at_the_tolerance_limit_passes_whatever_the_sample_rate(tmp_path, capsys, freq, rate, ok):
+    """Bench: a generator at 980 or 1020 Hz is in tolerance (facts 1: allowed 980 to 1020 Hz). At
+    1 MS/s a 1020 Hz period is 980.4 samples, so single periods read 1020.4 Hz: that is the
+    capture's quantisation, not the pilot's. Outside (975, 1025 Hz) still fails, also at 44.1 kS/s."""
+    p = _square_csv(str(tmp_path / "f.csv"), freq, rate)
+    code, res, chk = run_json(capsys, p)
+    assert chk["frequency"]["ok"] is ok, chk["frequency"]
+    assert res["summary"]["frequency_hz"] == pytest.approx(freq, abs=1.0)
+
+
+def test_pilot_with_the_diode_missing_is_found_and_fails_the_diode_check(tmp_path, capsys):
+    """Bench: EV simulator with its diode shorted, the charger's PWM at 32 A: the negative plateau
+    mirrors the positive (+8.1 / -8.1 V). The report must say "diode missing", not "no pilot found"."""
+    p = _square_csv(str(tmp_path / "nodiode.csv"), 1000.0, 1e6, pos=8.08, neg=-8.08)
+    code, res, chk = run_json(capsys, p)
+    assert code == 1
+    assert chk["pilot_found"]["ok"], chk["pilot_found"]
+    assert not chk["diode"]["ok"] and "diode missing" in chk["diode"]["detail"]
+    assert res["segments"][0]["fault"] == "diode" and res["summary"]["amps"] == pytest.approx(32, abs=0.1)
+
+
+def _pwm_vcd(path, steps, freq=1000.0, pos=6.0, neg=-12.0):
+    """A VCD (1 us timescale, real var cp) of a PWM whose duty follows steps [(seconds, duty %)]."""
+    lines = ["$timescale 1us $end", "$scope module bench $end", "$var real 64 ! cp $end",
+             "$upscope $end", "$enddefinitions $end"]
+    t = 0
+    per = int(round(1e6 / freq))
+    for dur, duty in steps:
+        hi = int(round(per * duty / 100.0))
+        for _ in range(int(round(dur * freq))):
+            lines += ["#%d" % t, "r%g !" % pos, "#%d" % (t + hi), "r%g !" % neg]
+            t += per
+    lines.append("#%d" % t)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("hold,ok", [(1.0, False), (4.5, False), (5.0, True), (6.0, True)])
+def test_duty_changed_more_often_than_every_5_s_fails(tmp_path, capsys, hold, ok):
+    """Bench: load management steps the current 32 -> 16 -> 32 -> 10 A, each held `hold` seconds while
+    the EV charges (C2). Facts 2: change the nominal duty at most once every 5 s."""
+    p = _pwm_vcd(str(tmp_path / "steps.vcd"), [(hold, 53.3), (hold, 26.7), (hold, 53.3), (0.5, 16.7)])
+    code, res, chk = run_json(capsys, p)
+    c = chk["duty_change_interval"]
+    assert c["ok"] is ok and c["measured"] == pytest.approx(hold, abs=0.003), c
+    assert code == (0 if ok else 1), res["checks"]
+
+
+def test_the_5_percent_and_lowering_at_once_are_no_duty_change_violation(tmp_path, capsys):
+    """5 % (ISO 15118) then 32 A for 7 s, then 16 A and, 1 s later, 10 A (a thermal derate lowers
+    at once, as the firmware does): no raise within 5 s of a change, nothing fails."""
+    p = _pwm_vcd(str(tmp_path / "hlc.vcd"), [(0.3, 5.0), (1.0, 53.3), (6.0, 53.3), (1.0, 26.7), (0.3, 16.7)])
+    code, res, chk = run_json(capsys, p)
+    assert "duty_change_interval" not in chk and code == 0, res["checks"]
+
+
+def test_weak_negative_generator_is_a_pilot_with_a_bad_negative_plateau(tmp_path, capsys):
+    """Bench: a 32 A PWM in D whose -12 V rail sags to -10.5 V (facts 1: -12 V +-5 %). The pilot is
+    there (not "no pilot found"); the failures name the -10.5 V plateau, not the +2.93 V one."""
+    p = _square_csv(str(tmp_path / "weakneg.csv"), 1000.0, 1e6, pos=2.93, neg=-10.5)
+    code, res, chk = run_json(capsys, p)
+    assert code == 1 and chk["pilot_found"]["ok"], chk["pilot_found"]
+    assert not chk["generator_negative"]["ok"] and not chk["diode"]["ok"]
+    assert chk["pilot_levels"]["measured"] == pytest.approx(-10.5, abs=0.05), chk["pilot_levels"]
+
+
+@pytest.mark.parametrize("dur", [0.0009, 0.0015, 0.0022])
+def test_a_capture_of_one_or_two_pwm_periods_is_too_short_not_b1_or_f(tmp_path, capsys, dur):
+    """Bench: the scope's single-shot grabbed 0.9-2.2 ms of a 32 A PWM in B. Fewer than 3 periods
+    cannot be measured (docs: Limits); the analyzer read the halves as B1 and F (state F: EVSE not
+    available) and passed. It must fail pilot_found and say the capture is too short."""
+    p = _square_csv(str(tmp_path / "short.csv"), 1000.0, 1e6, dur=dur)
+    code, res, chk = run_json(capsys, p)
+    assert code == 1 and res["short_pwm"] and "too short" in chk["pilot_found"]["detail"]
+    assert any("too short" in n for n in res["notes"])
+
+
+@pytest.mark.parametrize("freq,ok", [(980.0, True), (1020.0, True), (1020.5, False), (979.5, False)])
+def test_vcd_at_the_frequency_limit_passes_though_its_edges_are_rounded_to_1_ns(tmp_path, capsys, freq, ok):
+    """A logic analyzer's VCD (1 ns timescale, wire cp_high) of a 1020 Hz pilot: each period is
+    980392.16 ns, written as 980392 ns, which read 1020.0002 Hz and failed. Facts 1: 980-1020 Hz."""
+    per = 1e9 / freq
+    lines = ["$timescale 1ns $end", "$scope module top $end", "$var wire 1 ! cp_high $end",
+             "$upscope $end", "$enddefinitions $end"]
+    for k in range(40):
+        t0 = k * per
+        lines += ["#%d" % round(t0), "1!", "#%d" % round(t0 + per * 0.5333), "0!"]
+    lines.append("#%d" % round(40 * per))
+    p = tmp_path / "la.vcd"
+    p.write_text("\n".join(lines) + "\n")
+    code, res, chk = run_json(capsys, p)
+    assert chk["frequency"]["ok"] is ok, chk["frequency"]
+
+
+def _pilot_contactor_csv(path, parts, open_at, rate=1e5, close_at=0.0):
+    """Scope CSV time, cp, contactor: parts [(seconds, duty % or None for DC, +V)], the contactor
+    closed from close_at until open_at."""
+    v = []
+    for dur, duty, pos in parts:
+        t = np.arange(int(round(dur * rate))) / rate
+        v.append(np.full(len(t), pos) if duty is None else np.where((t * 1000.0) % 1.0 < duty / 100.0, pos, -12.0))
+    v = np.concatenate(v)
+    t = np.arange(len(v)) / rate
+    with open(path, "w") as f:
+        f.write("time,cp,contactor\n")
+        np.savetxt(f, np.c_[t, v, ((t >= close_at) & (t < open_at)).astype(int)], fmt="%.6f,%.3f,%d")
+    return path
+
+
+@pytest.mark.parametrize("open_after,ok", [(0.05, True), (0.3, False), (None, False)])
+def test_pilot_shorted_to_pe_while_charging_must_open_the_contactor(tmp_path, capsys, open_after, ok):
+    """Bench: charging in C2 at 32 A, then CP shorted to PE (state E, 0 V). Facts 8: the contactor
+    must open (held to the 100 ms of an unplug). A contactor left closed passed: no check ran."""
+    at = 10.0 if open_after is None else 0.5 + open_after
+    p = _pilot_contactor_csv(str(tmp_path / "e.csv"), [(0.5, 53.3, 6.0), (0.6, None, 0.0)], at)
+    code, res, chk = run_json(capsys, p)
+    c = chk["contactor_open_after_c_to_b"]
+    assert c["ok"] is ok and "C2->E" in c["detail"], c
+
+
+@pytest.mark.parametrize("close_after,c_for,verdict", [(1.0, 4.0, True), (3.5, 4.0, False), (None, 4.0, False),
+                                                       (None, 1.0, None)])
+def test_contactor_closes_within_3_s_of_b_to_c(tmp_path, capsys, close_after, c_for, verdict):
+    """Facts 4 (IEC 61851-1 Table A.6 seq 4): the EV goes from B2 to C2 at 32 A, the contactor must
+    close within 3 s. It was not checked. An EV back in B before 3 s (or a capture ending) has no verdict."""
+    close_at = 99.0 if close_after is None else 0.5 + close_after
+    p = _pilot_contactor_csv(str(tmp_path / "bc.csv"), [(0.5, 53.3, 8.98), (c_for, 53.3, 6.0), (0.3, 53.3, 8.98)],
+                             open_at=99.0, close_at=close_at, rate=2e4)
+    code, res, chk = run_json(capsys, p)
+    c = chk.get("contactor_close_after_b_to_c")
+    if verdict is None:
+        assert c is None, c
+    else:
+        assert c["ok"] is verdict and "B2->C2" in c["detail"], c
+
+
+def test_contactor_opening_at_the_same_instant_as_the_pilot_change_is_0_ms(tmp_path, capsys):
+    """A bench VCD where the power cut drops CP to 0 V and opens the contactor in the same timestamp:
+    the opening is 0 ms after C2 -> E, not "still closed at the end"."""
+    lines = ["$timescale 1us $end", "$scope module bench $end", "$var real 64 ! cp $end",
+             "$var wire 1 \" ac_out $end", "$upscope $end", "$enddefinitions $end", "#0", "0\""]
+    t = 0
+    for k in range(500):
+        lines += ["#%d" % t, "r6.0 !"] + (["1\""] if k == 100 else []) + ["#%d" % (t + 533), "r-12.0 !"]
+        t += 1000
+    lines += ["#%d" % t, "r6.0 !", "#%d" % (t + 200), "r0.0 !", "0\"", "#%d" % (t + 500000)]   # cut mid-high
+    p = tmp_path / "cut.vcd"
+    p.write_text("\n".join(lines) + "\n")
+    code, res, chk = run_json(capsys, p)
+    c = chk["contactor_open_after_c_to_b"]
+    assert c["ok"] and c["measured"] == pytest.approx(0.0, abs=0.01), c

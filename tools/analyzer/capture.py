@@ -25,7 +25,8 @@ class Steps:
     """Piecewise-constant signal: values[i] holds from times[i] until times[i+1] (or t_end)."""
     kind = "steps"
 
-    def __init__(self, times, values, t_end, logic=False):
+    def __init__(self, times, values, t_end, logic=False, resolution=0.0):
+        self.resolution = resolution        # the time unit the writer rounded to (a VCD's $timescale)
         self.times = np.asarray(times, dtype=np.float64)
         self.values = np.asarray(values, dtype=np.float64)
         self.t_end = float(t_end)

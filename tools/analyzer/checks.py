@@ -15,6 +15,10 @@ DUTY_MIN = 10.0                    # never under 10 % except the 5 % of high-lev
 DUTY_MAX = 96.0                    # never above 96 %
 OPEN_AFTER_C_TO_B_S = 0.100        # IEC 61851-1 Table A.6 seq 8.1
 OPEN_AFTER_PWM_OFF_S = 6.0         # seq 10.2
+CLOSE_AFTER_B_TO_C_S = 3.0         # seq 4: B to C with the PWM on, contactor closed within 3 s
+DUTY_CHANGE_MIN_S = 5.0            # facts 2: change the nominal duty at most once every 5 s
+DUTY_CHANGE_SLACK_S = 0.005        # each change is placed to within a PWM period (1 ms)
+DUTY_CHANGE_POINTS = 0.4           # the segment split (core.Options.duty_split): smaller is no change
 DEFAULT_DUTY_TOL = 0.5
 PEAK_MIN_V = 2.0                   # a pilot reaches at least the D plateau or -12 V
 PEAK_MAX_V = 14.0                  # above +13 V is impossible: a wrong scale
@@ -44,7 +48,13 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
         lo = min(s["frequency_min_hz"] for s in fr)
         hi = max(s["frequency_max_hz"] for s in fr)
         w = _worst([lo, hi], FREQ_MIN_HZ, FREQ_MAX_HZ)
-        bad = [s for s in fr if s["frequency_min_hz"] < FREQ_MIN_HZ or s["frequency_max_hz"] > FREQ_MAX_HZ]
+        rate = res.get("sample_rate_hz")
+        if not rate and getattr(cap.pilot, "resolution", 0.0) > 0.0:
+            rate = 1.0 / cap.pilot.resolution         # a VCD's edges are rounded to its $timescale
+        bad = [s for s in fr if _freq_off(s, rate)]
+        if bad:
+            b = bad[0]
+            w = _worst([b["frequency_min_hz"], b["frequency_max_hz"], b["frequency_hz"]], FREQ_MIN_HZ, FREQ_MAX_HZ)
         out.append(_check("frequency", not bad, w, "Hz", "980-1020 Hz every period (1 kHz +-2 %)",
                           "single periods %.1f-%.1f Hz" % (lo, hi) + (
                               "; first off at %.3f s (%s)" % (bad[0]["start_s"], bad[0]["name"]) if bad else "")))
@@ -71,7 +81,8 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
             out.append(_check("generator_negative", GEN_NEG[0] <= min(neg) and max(neg) <= GEN_NEG[1], w,
                               "V", "-12 V +-5 % (-12.6 to -11.4 V)", "negative plateau and state F"))
         bad = [s for s in segs if s["fault"] == "pilot"]
-        lv = [(s["pos_v"] if s["pwm"] else s["level_v"]) for s in bad]
+        # a PWM in a state band is faulted by its negative plateau: that is the level to show
+        lv = [((s["neg_v"] if s["state"] in PILOT_STATES else s["pos_v"]) if s["pwm"] else s["level_v"]) for s in bad]
         out.append(_check("pilot_levels", not bad, lv[0] if lv else len(bad), "V" if lv else "segments",
                           "every level in a state band (facts 3)",
                           "%d segment(s) at an impossible level" % len(bad) if bad else "all in bands"))
@@ -120,8 +131,55 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
                                                    else "no current")))
         else:
             out.append(_check("duty_expected", False, None, "%", "%.2f %%" % want, "no nominal PWM in capture"))
+    out += _duty_changes(pwm, segs)
     out += _contactor_checks(res, cap)
     return out
+
+
+def _duty_changes(pwm, segs):
+    """Facts 2: the nominal duty changes at most once every 5 s, read as the project's firmware
+    applies it: a raise comes 5 s or more after the previous change; lowering the current is never
+    held back (a thermal derate, a load limit or a fault cannot wait 5 s). A change is a PWM segment right
+    after another PWM segment (no stop between them) whose duty differs by more than the segment
+    split (0.4 points; a B2 -> C2 at the same duty is no change); the 5 % of high-level
+    communication is not a nominal duty. Runs when one PWM run has two changes or more."""
+    gaps, n, last = [], 0, None
+    for p, s in zip(segs, segs[1:]):
+        if not (p["pwm"] and s["pwm"]):
+            last = None                           # the PWM stopped or started: no interval across it
+            continue
+        dp, ds = p["duty_pct"], s["duty_pct"]
+        if dp is None or ds is None or HLC_DUTY[0] <= dp <= HLC_DUTY[1] or HLC_DUTY[0] <= ds <= HLC_DUTY[1]:
+            last = None
+            continue
+        if abs(ds - dp) <= DUTY_CHANGE_POINTS:
+            continue
+        n += 1
+        t = s["start_s"]
+        if last is not None and ds > dp:          # lowering at once is allowed (thermal, load, faults)
+            gaps.append((t - last[0], last[0], t, last[1], ds))
+        last = (t, dp)
+    if not gaps:
+        return []
+    g = min(gaps)
+    ok = g[0] >= DUTY_CHANGE_MIN_S - DUTY_CHANGE_SLACK_S
+    return [_check("duty_change_interval", ok, g[0], "s", ">= %g s from a duty change to a raise"
+                   % DUTY_CHANGE_MIN_S, "%d change(s); shortest interval %.3f s, %.3f s to %.3f s (then %.1f %%)"
+                   % (n, g[0], g[1], g[2], g[4]))]
+
+
+def _freq_off(s, rate):
+    """A PWM segment outside 980-1020 Hz. A sampled capture places each edge within half a sample
+    (a VCD within its $timescale unit),
+    so a single period may read one sample long or short (f^2 / rate: 1 Hz at 1 MS/s, 23 Hz at
+    44.1 kS/s): a 1020 Hz pilot at 1 MS/s has periods of 980 and 981 samples, 1020.4 and 1019.4 Hz,
+    and is in tolerance. Single periods get that allowance; the segment's mean frequency (its
+    periods' total time, good to one sample over the whole segment) is held to 980-1020 Hz too."""
+    f = s["frequency_hz"]
+    q = f * f / rate if rate else 0.0
+    qm = q / max(1, s["periods"])
+    return (s["frequency_min_hz"] < FREQ_MIN_HZ - q or s["frequency_max_hz"] > FREQ_MAX_HZ + q
+            or not FREQ_MIN_HZ - qm <= f <= FREQ_MAX_HZ + qm)
 
 
 def _pilot_found(res, segs, pwm):
@@ -132,7 +190,13 @@ def _pilot_found(res, segs, pwm):
         return _check("pilot_found", n > 0, n, "periods", "a PWM in the capture",
                       "%d PWM periods" % n if n else
                       "no pilot found: no PWM period in the logic channel %r" % res["pilot_channel"])
-    ok = [s for s in segs if s["state"] in PILOT_STATES and not s["fault"]]
+    # a PWM in a state band whose negative plateau is wrong (diode missing, a weak -12 V) is a pilot:
+    # `diode` / `generator_negative` fail for it, not this (an impossible positive level is state "fault")
+    ok = [s for s in segs if s["state"] in PILOT_STATES]
+    if res.get("short_pwm"):
+        return _check("pilot_found", False, res["duration_s"], "s", "a segment at a pilot level (A-D, F)",
+                      "capture too short: edges but no full PWM period (needs 3 periods); "
+                      "its levels are not states")
     dur = sum(s["end_s"] - s["start_s"] for s in ok)
     return _check("pilot_found", bool(ok), dur, "s", "a segment at a pilot level (A-D, F)",
                   "%d segment(s), %d with PWM" % (len(ok), sum(1 for s in ok if s["pwm"])) if ok else
@@ -142,7 +206,7 @@ def _pilot_found(res, segs, pwm):
 def _opening(cap, t):
     """Seconds from t until the contactor channel reads open; (None, still_closed_for) if never."""
     c = cap.contactor
-    i = int(np.searchsorted(c.times, t, side="right"))
+    i = int(np.searchsorted(c.times, t, side="left"))     # an opening at t itself counts (0 ms)
     vals = c.values
     opened = np.flatnonzero(vals[i:] < 0.5)
     if len(opened):
@@ -154,6 +218,39 @@ def _closed_at(cap, t):
     return bool(cap.contactor.at(t - 1e-9) > 0.5)
 
 
+def _closing(cap, segs):
+    """Facts 4 (seq 4): B -> C/D with a nominal PWM on: the contactor closes within 3 s, unless the
+    EV leaves C/D or the PWM stops or goes to 5 % before that (or the capture ends: no verdict)."""
+    def nominal(x):
+        return x["pwm"] and x["duty_pct"] is not None and not HLC_DUTY[0] <= x["duty_pct"] <= HLC_DUTY[1]
+    c = cap.contactor
+    worst, detail, ok = None, [], True
+    for j in range(1, len(segs)):
+        p, s = segs[j - 1], segs[j]
+        t = s["start_s"]
+        if p["state"] != "B" or s["state"] not in ("C", "D") or not nominal(s) or _closed_at(cap, t):
+            continue
+        end = next((x["start_s"] for x in segs[j + 1:] if not (x["state"] in ("C", "D") and nominal(x))),
+                   cap.t_end)
+        i = int(np.searchsorted(c.times, t, side="left"))
+        closed = np.flatnonzero(c.values[i:] > 0.5)
+        tc = float(c.times[i + closed[0]]) if len(closed) else None
+        if tc is not None and tc <= end:
+            d = tc - t
+            detail.append("%s->%s at %.3f s: %.1f ms" % (p["name"], s["name"], t, d * 1e3))
+        elif end - t >= CLOSE_AFTER_B_TO_C_S:
+            d = end - t
+            detail.append("%s->%s at %.3f s: still open %.3f s later" % (p["name"], s["name"], t, d))
+        else:
+            continue                                  # the EV left C, or the capture ended: no verdict
+        ok = ok and d <= CLOSE_AFTER_B_TO_C_S
+        worst = d if worst is None else max(worst, d)
+    if worst is None:
+        return []
+    return [_check("contactor_close_after_b_to_c", ok, worst * 1e3, "ms", "<= %g ms" % (CLOSE_AFTER_B_TO_C_S * 1e3),
+                   "; ".join(detail))]
+
+
 def _contactor_checks(res, cap):
     if cap.contactor is None:
         return []
@@ -163,11 +260,11 @@ def _contactor_checks(res, cap):
         t = s["start_s"]
         if p["state"] not in ("C", "D") or not _closed_at(cap, t):
             continue
-        if s["state"] in ("A", "B"):
-            kinds["c_to_b"].append((t, p["name"], s["name"]))
+        if s["state"] in ("A", "B", "E"):     # E: pilot shorted to PE while charging (facts 8: must open),
+            kinds["c_to_b"].append((t, p["name"], s["name"]))   # the EV's signal lost as at an unplug
         elif p["pwm"] and not s["pwm"] and s["state"] in ("C", "D", "F", "fault"):
             kinds["pwm_off"].append((t, p["name"], s["name"]))
-    out = []
+    out = _closing(cap, segs)
     for kind, limit, title in (("c_to_b", OPEN_AFTER_C_TO_B_S, "contactor_open_after_c_to_b"),
                                ("pwm_off", OPEN_AFTER_PWM_OFF_S, "contactor_open_after_pwm_off")):
         worst, detail, ok, n = None, [], True, 0

@@ -62,12 +62,17 @@ def amps_for_duty(duty):
     return None, "no charging (duty outside the encoding)"
 
 
+GAP_AMPS = (51.0, 52.5)        # facts section 2: no encoding between these; advertise 51 A (85 %)
+
+
 def duty_for_amps(amps):
-    """Nominal duty (%) for a current (facts sheet section 2); ValueError outside 6-80 A."""
+    """Nominal duty (%) for a current (facts sheet section 2); ValueError outside 6-80 A.
+    51 A < I < 52.5 A has no encoding: the charger advertises 51 A, 85 % (not I / 2.5 + 64, which
+    is under 85 % there and reads as less than 51 A)."""
     if not 6.0 <= amps <= 80.0:
         raise ValueError("current %.1f A outside 6-80 A" % amps)
-    if amps <= 51.0:
-        return amps / 0.6
+    if amps < GAP_AMPS[1]:
+        return min(amps, GAP_AMPS[0]) / 0.6
     return amps / 2.5 + 64.0
 
 
@@ -511,6 +516,11 @@ def analyze(cap, opt=None):
         if np.any((dv > 0) & (dv < 100)):
             u = units_from_plateau_vcd(pilot, cap.duty, cap.cp_neg)
             plateau_mode = True
+    # edges, every level shorter than a DC level (max_piece), yet no PWM period measured: a PWM
+    # capture too short to measure (a period needs 3 of them); its pieces are no DC states
+    t_all, t_end_all = pieces[0], pieces[1]
+    short_pwm = bool(not plateau_mode and not u["pwm"].any() and len(t_all) >= 2
+                     and float(np.max(t_end_all - t_all)) <= opt.max_piece)
     if len(u["t0"]) == 0:
         # nothing but partial pieces: the whole capture is one level
         t_start, t_end, high, level, _ = pieces
@@ -532,7 +542,10 @@ def analyze(cap, opt=None):
         "sample_rate_hz": (1.0 / pilot.dt) if isinstance(pilot, Sampled) else None,
         "segments": segs,
         "peak_v": _peak(pilot),
-        "notes": list(cap.notes),
+        "notes": list(cap.notes) + (
+            ["capture too short: %d edge(s) but no full PWM period (a PWM needs 3 periods to be measured)"
+             % (len(t_all) - 1)] if short_pwm else []),
+        "short_pwm": short_pwm,
     }
     res["summary"] = _summary(u, segs)
     res["timeline"] = _timeline(segs, cap)

@@ -214,7 +214,8 @@ def read_vcd(data, path, channel=None, contactor_channel=None):
 
     def steps(i, logic):
         t, val = changes.get(variables[i]["id"], (np.zeros(0), np.zeros(0)))
-        return Steps(t * tscale, val, max(t_end, t[-1] * tscale if len(t) else 0.0), logic=logic)
+        return Steps(t * tscale, val, max(t_end, t[-1] * tscale if len(t) else 0.0), logic=logic,
+                     resolution=tscale)
 
     pv = variables[pi]
     pilot = steps(pi, logic=(pv["type"] != "real"))
