@@ -226,9 +226,15 @@ def test_a_websocket_pushes_the_status_when_it_changes():
     from evse.services import web as W
     sent = []
 
-    class WS:
-        async def receive(self):             # a browser that sends nothing
+    class Silent:
+        async def readexactly(self, n):      # a browser that sends nothing
             await asyncio.sleep(60)
+
+    class Req:
+        sock = (Silent(), None)
+
+    class WS:
+        request = Req()
 
         async def send(self, text):
             sent.append(json.loads(text))
