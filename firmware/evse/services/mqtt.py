@@ -329,7 +329,9 @@ class MqttService:
             while True:
                 first, body = await asyncio.wait_for(W.read_packet(reader, MAX_BODY),
                                                      KEEPALIVE_S * 3 // 2)
-                if body is None:
+                if body is None:                 # over MAX_BODY: dropped unread, but said
+                    if first & 0xF0 == W.PUBLISH:
+                        self._error("a message over %d bytes: ignored" % MAX_BODY)
                     continue
                 if first & 0xF0 == W.PUBLISH:
                     topic, payload = W.parse_publish(first, body)
