@@ -359,6 +359,8 @@ class MqttService:
             if retained and verb in ("stop", "authorize", "grid"):   # a grid reading is of its moment
                 raise ValueError("retained: ignored (publish it without retain)")
             self._command(verb, payload, self.clock.ticks_ms(), retained)
+        except UnicodeError:               # MicroPython's has no words of its own
+            self._error("%s: not UTF-8 text" % verb)
         except ValueError as e:
             self._error("%s: %s" % (verb, e))
         except Exception as e:             # never into the loop: said on the error topic
