@@ -114,3 +114,21 @@ def test_a_client_over_the_limit_gets_the_error_and_close_1013_try_again_later()
     msg, code = serve(b, client)
     assert msg == {"ok": False, "error": "too many WebSocket clients"}
     assert code == 1013
+
+
+def test_an_upgrade_for_another_websocket_version_gets_426_naming_13_and_none_gets_400():
+    """RFC 6455 4.2.2 item 4 and 4.4: microdot upgraded whatever Sec-WebSocket-Version said (8, or
+    none): a client speaking another version went on with frames it reads otherwise."""
+    from test_web_audit import raw
+
+    def req(version):
+        return ("GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n%s\r\n" % version).encode()
+
+    def client(port):
+        return [raw(port, req(v)) for v in ("Sec-WebSocket-Version: 8\r\n", "")]
+    b = Bench()
+    (s8, h8, body8), (s0, _, body0) = serve(b, client)
+    assert s8 == 426 and h8.get("sec-websocket-version") == "13", (s8, h8)
+    assert json.loads(body8) == {"ok": False, "error": "WebSocket version 13 only"}
+    assert s0 == 400 and json.loads(body0)["ok"] is False

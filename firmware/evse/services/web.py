@@ -334,7 +334,8 @@ class Web:
     def _routes(self, h):
         h.route("/")(self._index)
         h.route(API + "/status")(self._status)
-        h.route(API + "/ws")(with_websocket(self._listen))
+        self._upgrade = with_websocket(self._listen)
+        h.route(API + "/ws")(self._ws)
         h.route(API + "/login", methods=["POST"])(self._login)
         h.route(API + "/logout", methods=["POST"])(self._logout)
         h.route(API + "/settings", methods=["GET", "PUT"])(self._settings)
@@ -529,6 +530,17 @@ class Web:
 
     async def _status(self, req):
         return self.status()
+
+    async def _ws(self, req):
+        """RFC 6455 4.2.2 and 4.4: an upgrade asking another version than 13, or none, is not taken
+        (426 naming 13, or 400); a GET without an upgrade is microdot's 400."""
+        hd = req.headers
+        v = hd.get("Sec-WebSocket-Version")
+        if v != "13" and hd.get("Upgrade"):
+            if v is None:
+                return _error(400, "Sec-WebSocket-Version: 13 missing")
+            return {"ok": False, "error": "WebSocket version 13 only"}, 426, {"Sec-WebSocket-Version": "13"}
+        return await self._upgrade(req)
 
     async def _listen(self, req, ws):
         req.sock[0].idle = None                      # a status page may listen for hours (_Reader)
