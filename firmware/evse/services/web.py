@@ -591,7 +591,11 @@ class Web:
                 sent = t
                 st["t"] = t
                 st["tick_gap_ms"] = gap
-                await ws.send(json.dumps(st))
+                try:                                 # a client that reads nothing (gone out of
+                    await asyncio.wait_for(ws.send(json.dumps(st)), WS_RESEND_MS / 1000)   # range)
+                except asyncio.TimeoutError:         # frees its slot: no Close would get through
+                    ws.closed = True
+                    return
             await asyncio.sleep(WS_PERIOD_MS / 1000)
 
     # --- the console's commands, behind the password ---
