@@ -115,6 +115,23 @@ def test_commands_go_through_the_apps_one_interface():
     assert len(svc.errors) == M.ERRORS_QUEUED
 
 
+def test_a_payload_not_utf8_is_refused_in_words_on_the_error_topic():
+    """MicroPython's UnicodeError has no text: `limit: ` alone was said on <prefix>/error."""
+    rig, svc = _svc()
+    svc.on_message("evse/limit/set", b"10")
+    for verb in ("limit", "enabled", "authorize"):
+        svc.errors.clear()
+        svc.on_message("evse/%s/set" % verb, b"\xff\xfe1")
+        assert svc.errors == ["%s: not UTF-8 text" % verb], svc.errors
+    svc.errors.clear()
+    svc.on_message("evse/grid/set", b"\xff\xfe1")
+    assert svc.errors == ["grid: must be watts, import positive"], svc.errors
+    assert rig.app.charger.limits["mqtt"] == 100 and rig.app.charger.enabled and not rig.app.charger.authorized
+    svc.errors.clear()
+    svc.on_message("evse/stop/set", b"\xff")           # stop takes anything
+    assert svc.errors == []
+
+
 def address_of(svc):
     return asyncio.run(svc._address())
 

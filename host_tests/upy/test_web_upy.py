@@ -226,9 +226,15 @@ def test_a_websocket_pushes_the_status_when_it_changes():
     from evse.services import web as W
     sent = []
 
-    class WS:
-        async def receive(self):             # a browser that sends nothing
+    class Silent:
+        async def readexactly(self, n):      # a browser that sends nothing
             await asyncio.sleep(60)
+
+    class Req:
+        sock = (Silent(), None)
+
+    class WS:
+        request = Req()
 
         async def send(self, text):
             sent.append(json.loads(text))
@@ -249,6 +255,36 @@ def test_a_websocket_pushes_the_status_when_it_changes():
     asyncio.run(go())
     assert [s["state"] for s in sent] == ["A1", "disabled"]      # once each: only changes go out
     assert b.web.ws_clients == 0
+
+
+def test_a_websocket_client_that_reads_nothing_frees_its_slot():
+    """A push not written within WS_RESEND_MS (the socket's buffer full: a phone gone out of range)
+    ends that client; before, its send waited for ever and held the slot."""
+    b = Bench()
+    from evse.services import web as W
+
+    class Silent:
+        async def readexactly(self, n):
+            await asyncio.sleep(60)
+
+    class Req:
+        sock = (Silent(), None)
+
+    class Stuck:
+        request = Req()
+        closed = False
+
+        async def send(self, data, opcode=None):
+            await asyncio.sleep(60)              # never written
+
+    ws = Stuck()
+    keep = W.WS_RESEND_MS
+    W.WS_RESEND_MS = 300
+    try:
+        asyncio.run(asyncio.wait_for(b.web.status_socket(None, ws), 5))
+    finally:
+        W.WS_RESEND_MS = keep
+    assert ws.closed and b.web.ws_clients == 0
 
 
 if __name__ == "__main__":

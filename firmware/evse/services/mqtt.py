@@ -329,7 +329,9 @@ class MqttService:
             while True:
                 first, body = await asyncio.wait_for(W.read_packet(reader, MAX_BODY),
                                                      KEEPALIVE_S * 3 // 2)
-                if body is None:
+                if body is None:                 # over MAX_BODY: dropped unread, but said
+                    if first & 0xF0 == W.PUBLISH:
+                        self._error("a message over %d bytes: ignored" % MAX_BODY)
                     continue
                 if first & 0xF0 == W.PUBLISH:
                     topic, payload = W.parse_publish(first, body)
@@ -357,6 +359,8 @@ class MqttService:
             if retained and verb in ("stop", "authorize", "grid"):   # a grid reading is of its moment
                 raise ValueError("retained: ignored (publish it without retain)")
             self._command(verb, payload, self.clock.ticks_ms(), retained)
+        except UnicodeError:               # MicroPython's has no words of its own
+            self._error("%s: not UTF-8 text" % verb)
         except ValueError as e:
             self._error("%s: %s" % (verb, e))
         except Exception as e:             # never into the loop: said on the error topic

@@ -32,6 +32,7 @@ TOKEN_LIFE_S = 12 * 3600         # level 2: 30 minutes idle, 12 hours): the brow
 WS_MAX = 2                       # WebSocket clients at once (each costs a socket and a buffer)
 WS_PERIOD_MS = 250               # how often a WebSocket's status is compared and, when changed, sent
 WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
+WS_IN_MAX = 1024                 # bytes of a client's message (the page sends none): longer, Close 1009
 FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
 IDLE_S = 10                      # a client silent this long in a request is dropped, and one whose head
                                  # (line, headers, JSON body) takes longer: a browser's spare connections
@@ -151,6 +152,78 @@ def has_wifi(app):
     return "net" in app.status(ticks_ms())
 
 
+class _Refuse(Exception):
+    """A client's frame that breaks RFC 6455: the connection fails with this Close code (7.4.1)."""
+
+
+async def _ws_frame(rd):
+    """(fin, opcode, payload) of a client's frame (RFC 6455 5.2): masked (5.1), no RSV bit without an
+    extension, a known opcode, a control frame whole and of 125 bytes at most (5.5)."""
+    h = await rd.readexactly(2)
+    op = h[0] & 15
+    n = h[1] & 127
+    if h[0] & 0x70 or not h[1] & 0x80 or 2 < op < 8 or op > 10 \
+            or op > 7 and (n > 125 or not h[0] & 0x80):
+        raise _Refuse(1002)
+    if n > 125:
+        n = int.from_bytes(await rd.readexactly(2 if n == 126 else 8), "big")
+    if n > WS_IN_MAX:
+        raise _Refuse(1009)
+    mask = await rd.readexactly(4)
+    data = bytearray(await rd.readexactly(n))
+    for i in range(n):
+        data[i] ^= mask[i & 3]
+    return h[0] & 0x80, op, data
+
+
+def _utf8(b):
+    try:
+        bytes(b).decode()
+    except UnicodeError:
+        raise _Refuse(1007)
+
+
+def _close_reply(data):
+    """Our Close's payload for the client's (RFC 6455 5.5.1): its code echoed, none for none; a code
+    no endpoint may send (7.4) or a reason not UTF-8 fails the connection."""
+    if not data:
+        return b""
+    code = data[0] << 8 | data[1] if len(data) > 1 else 0
+    if code < 1000 or 1004 <= code <= 1006 or 1015 <= code < 3000 or code > 4999:
+        raise _Refuse(1002)
+    _utf8(data[2:])
+    return bytes(data[:2])
+
+
+async def _ws_hear(ws):
+    """The client's frames until its Close: the payload of the Close to answer it with. A Ping gets
+    its Pong; messages (fragmented too, 5.4) are read and dropped, a text one checked as UTF-8."""
+    rd = ws.request.sock[0]
+    kind = 0                            # the message being received: 1 text, 2 binary, 0 none
+    size = 0
+    msg = bytearray()
+    while True:
+        fin, op, data = await _ws_frame(rd)
+        if op == 8:
+            return _close_reply(data)
+        if op == 9:
+            await ws.send(bytes(data), 10)
+        elif op < 3:
+            if (op == 0) != (kind != 0):   # a continuation of nothing, or a new message inside one
+                raise _Refuse(1002)
+            kind = kind or op
+            size += len(data)
+            if size > WS_IN_MAX:
+                raise _Refuse(1009)
+            if kind == 1:
+                msg += data
+            if fin:
+                if kind == 1:
+                    _utf8(msg)
+                kind = size = 0
+                msg = bytearray()
+
+
 class _Reader:
     """A client's stream whose reads give up after IDLE_S of silence, as the OSError microdot mutes
     (it answers 400 and closes); a WebSocket lifts it (idle None): a status page listens for hours.
@@ -211,6 +284,12 @@ class _Reader:
         return getattr(self.s, name)
 
 
+async def _bye(ws, payload):
+    """Our Close (RFC 6455 5.5.1), with its code; microdot's wrapper then sends no second one."""
+    ws.closed = True
+    await ws.send(payload, 8)
+
+
 class _Http(Microdot):
     async def handle_request(self, reader, writer):
         await Microdot.handle_request(self, _Reader(reader), writer)
@@ -255,7 +334,8 @@ class Web:
     def _routes(self, h):
         h.route("/")(self._index)
         h.route(API + "/status")(self._status)
-        h.route(API + "/ws")(with_websocket(self._listen))
+        self._upgrade = with_websocket(self._listen)
+        h.route(API + "/ws")(self._ws)
         h.route(API + "/login", methods=["POST"])(self._login)
         h.route(API + "/logout", methods=["POST"])(self._logout)
         h.route(API + "/settings", methods=["GET", "PUT"])(self._settings)
@@ -451,34 +531,51 @@ class Web:
     async def _status(self, req):
         return self.status()
 
+    async def _ws(self, req):
+        """RFC 6455 4.2.2 and 4.4: an upgrade asking another version than 13, or none, is not taken
+        (426 naming 13, or 400); a GET without an upgrade is microdot's 400."""
+        hd = req.headers
+        v = hd.get("Sec-WebSocket-Version")
+        if v != "13" and hd.get("Upgrade"):
+            if v is None:
+                return _error(400, "Sec-WebSocket-Version: 13 missing")
+            return {"ok": False, "error": "WebSocket version 13 only"}, 426, {"Sec-WebSocket-Version": "13"}
+        return await self._upgrade(req)
+
     async def _listen(self, req, ws):
         req.sock[0].idle = None                      # a status page may listen for hours (_Reader)
         await self.status_socket(req, ws)
 
     async def status_socket(self, req, ws):
         """Push the status whenever it differs from the last one sent (compared every WS_PERIOD_MS),
-        and every WS_RESEND_MS anyway, while the client's frames are read (_hear)."""
+        and every WS_RESEND_MS anyway, while the client's frames are read (_hear). A client over
+        WS_MAX gets the error and Close 1013, Try Again Later (IANA's WebSocket registry)."""
         if self.ws_clients >= WS_MAX:
             await ws.send(json.dumps({"ok": False, "error": "too many WebSocket clients"}))
+            await _bye(ws, b"\x03\xf5")
             return
         self.ws_clients += 1
+        ws.bye = None
         hear = asyncio.create_task(self._hear(ws, asyncio.current_task()))
         try:
             await self._push(ws)
-        except asyncio.CancelledError:               # the client closed (_hear): microdot's wrapper
-            pass                                     # answers with a Close
+        except asyncio.CancelledError:               # the client closed, or broke RFC 6455 (_hear)
+            if ws.bye is not None:
+                await _bye(ws, ws.bye)
         finally:
             hear.cancel()
             self.ws_clients -= 1
 
     async def _hear(self, ws, push):
-        """The client's frames (RFC 6455 5.5): microdot's receive answers a Ping with a Pong; a Close,
-        or the socket's end, stops the push at once, its slot freed."""
+        """The client's frames (_ws_hear): a Close, a frame against RFC 6455 (answered with the
+        Close code of 7.4.1: 1002, 1007, 1009), or the socket's end stops the push at once, its
+        slot freed."""
         try:
-            while True:
-                await ws.receive()
-        except Exception:
-            pass
+            ws.bye = await _ws_hear(ws)
+        except _Refuse as e:
+            ws.bye = e.args[0].to_bytes(2, "big")
+        except Exception:                            # the socket ended: no Close to send
+            ws.closed = True
         push.cancel()
 
     async def _push(self, ws):
@@ -494,7 +591,11 @@ class Web:
                 sent = t
                 st["t"] = t
                 st["tick_gap_ms"] = gap
-                await ws.send(json.dumps(st))
+                try:                                 # a client that reads nothing (gone out of
+                    await asyncio.wait_for(ws.send(json.dumps(st)), WS_RESEND_MS / 1000)   # range)
+                except asyncio.TimeoutError:         # frees its slot: no Close would get through
+                    ws.closed = True
+                    return
             await asyncio.sleep(WS_PERIOD_MS / 1000)
 
     # --- the console's commands, behind the password ---
