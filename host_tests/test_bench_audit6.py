@@ -78,3 +78,15 @@ def test_the_log_says_the_contactor_opened_when_the_rcd_opened_it(tmp_path):
             assert opened[0] - t_rcd <= (20.0 / ma) ** 1.43, (ma, opened[0] - t_rcd)
         ts = [x["t"] for x in rows]
         assert ts == sorted(ts)
+
+
+def test_a_board_the_emulated_pico_cannot_run_is_refused_not_ignored(tmp_path):
+    """The contract: `--target rp2` runs the firmware on the emulated Pico, board `rpi_pico`. A
+    `--board esp32_devkitc` beside it was ignored without a word (the run was the Pico's, rated
+    32 A); it is an unreadable command line now, exit 2 with the reason, nothing run."""
+    scn = tmp_path / "s.scn"
+    scn.write_text("wait 0.1\n")
+    r = subprocess.run([sys.executable, "-m", "tools.bench", str(scn), "--target", "rp2",
+                        "--board", "esp32_devkitc"], cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--target rp2 runs board rpi_pico, not 'esp32_devkitc'" in r.stderr, r.stderr

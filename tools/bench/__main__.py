@@ -46,7 +46,9 @@ def main(argv=None):
         check_config(cmds)
         if a.target == "rp2":
             from tools import rp2emu
-            from tools.sim.bench.rp2 import PicoBench as Bench   # noqa: F811
+            from tools.sim.bench.rp2 import BOARD, PicoBench as Bench   # noqa: F811
+            if a.board not in ("sim", BOARD):   # the emulated chip runs the Pico's board file
+                raise ScenarioError(0, "--target rp2 runs board %s, not %r" % (BOARD, a.board))
             why = rp2emu.missing()
             if why:
                 print("%s: emulated Pico: %s" % (name, why), file=sys.stderr)
