@@ -122,6 +122,27 @@ def test_TC_069_CS_parent_from_the_start_answer_with_the_cache_off(tmp_path):
     run_case(tmp_path, case, cs_kw={"accepted_tags": ("GOOD", "GOOD2", "OTHER")})
 
 
+def test_TC_069_CS_a_blocked_card_of_the_group_does_not_stop_it(tmp_path):
+    """Only a valid card of the group stops the transaction (OCPP 2.0.1 C09.FR.03 says it in
+    words: a different, valid idToken with the same group). A blocked fleet card is asked for,
+    answered Blocked with the fleet's parentIdTag, and does nothing; presented again, its cached
+    Blocked entry is not taken as leave to stop it either (asked again); a valid one stops it."""
+    async def case(cs, power_on):
+        _with_parents(cs, {"GOOD": "FLEET", "GOOD2": "FLEET", "LOST": "FLEET"})
+        b = await power_on()
+        await charging(b)
+        for attempt in (1, 2):
+            await b.reply({"cmd": "authorize", "id_tag": "LOST"})
+            await b.until(lambda: len([p for p in cs.actions("Authorize") if p["idTag"] == "LOST"]) == attempt,
+                          3, "Authorize LOST #%d" % attempt)
+            await b.wait(2.0)
+            assert not cs.actions("StopTransaction") and _offering(b)
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD2"})
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["idTag"] == "GOOD2"
+    run_case(tmp_path, case, cs_kw={"accepted_tags": ("GOOD", "GOOD2"), "tag_status": {"LOST": "Blocked"}})
+
+
 def test_TC_038_CS_offline_stop_transaction(tmp_path):
     async def case(cs, power_on):
         b = await power_on()

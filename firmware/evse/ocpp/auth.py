@@ -126,15 +126,19 @@ def _tx_parent(svc):
 
 
 def _present_during_tx(svc, id_tag, now_ms):
-    """Its own idTag, or one of its group (the same parentIdTag), stops the transaction (reason
-    Local, the presented idTag in StopTransaction). A tag whose parentIdTag is not known here is
-    asked for with Authorize when the transaction has a group (OCTT TC_069_CS); without one no
-    other tag can stop it, so nothing is asked (TC_068_CS)."""
-    tx_parent = _tx_parent(svc)
-    group = svc.auth.parent(id_tag)
-    if id_tag.upper() == svc.tx["tag"].upper() or (group and group.upper() == tx_parent):
+    """Its own idTag, or a valid one of its group (the same parentIdTag), stops the transaction
+    (reason Local, the presented idTag in StopTransaction). A tag of the group not valid here, or
+    whose parentIdTag is not known here, is asked for with Authorize when the transaction has a
+    group (OCTT TC_069_CS), and stops it only if Accepted (a blocked fleet card has no say: OCPP
+    2.0.1 C09.FR.03 "a different, valid IdToken"); without a group no other tag can stop it, so
+    nothing is asked (TC_068_CS)."""
+    if id_tag.upper() == svc.tx["tag"].upper():
         return _stop_by(svc, id_tag, now_ms)
-    if not tx_parent or group or not svc.accepted:
+    tx_parent = _tx_parent(svc)
+    group = (svc.auth.parent(id_tag) or "").upper()
+    if group and group == tx_parent and _lookup(svc, id_tag, now_ms)[0] == "Accepted":
+        return _stop_by(svc, id_tag, now_ms)
+    if not tx_parent or group not in ("", tx_parent) or not svc.accepted:
         return "busy"
     ref = svc.tx["ref"]
 
@@ -142,7 +146,8 @@ def _present_during_tx(svc, id_tag, now_ms):
         info = res.get("idTagInfo") if ok else None
         if isinstance(info, dict):
             learn(svc, id_tag, info)
-            if svc.tx and svc.tx["ref"] == ref and (info.get("parentIdTag") or "").upper() == tx_parent:
+            if svc.tx and svc.tx["ref"] == ref and info.get("status") == "Accepted" \
+                    and (info.get("parentIdTag") or "").upper() == tx_parent:
                 _stop_by(svc, id_tag, svc.ticks())
     svc.queue_call("Authorize", {"idTag": id_tag}, done, now_ms)
     return "pending"
