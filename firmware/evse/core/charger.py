@@ -763,11 +763,15 @@ class Charger:
         return V.ST_B2
 
     def _paused(self):
-        """Not offering for an EVSE-side reason (limit under 6 A, temperature, latch button)."""
+        """Not offering for an EVSE-side reason (limit under 6 A, temperature, latch button). A
+        Type 2 socket's cable not read yet (_read_pp: a tick or two after the plug) is B1."""
         return (self.enabled and self.stop_reason is None
                 and (self.authorized or not self.auth_needed())
                 and (self.thermal.level == THERMAL_STOP or self._pp == PX.BUTTON
-                     or self._offer_x10 == 0))
+                     or (self._offer_x10 == 0 and not self._cable_unread())))
+
+    def _cable_unread(self):
+        return self.cfg["connector"] == "type2-socket" and self._pp == PX.NOT_WIRED
 
     def _holding_x1(self, now):
         """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request).

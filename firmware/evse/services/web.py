@@ -234,8 +234,7 @@ class _Reader:
     def __init__(self, s):
         self.s = s
         self.idle = IDLE_S
-        self.t0 = None                  # the head's start; None once its request is served
-        self.t0 = ticks_ms()
+        self.t0 = ticks_ms()            # the head's start; None once its request is served
         self.buf = b""                  # read past the last line given
         self.head = 0                   # bytes of the head so far
 
