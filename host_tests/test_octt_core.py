@@ -596,11 +596,17 @@ def test_TC_026_CS_remote_start_charging_session_rejected(tmp_path):
     run_case(tmp_path, case)
 
 
-def test_TC_026_CS_remote_start_on_connector_0_is_rejected(tmp_path):
+def test_TC_027_CS_remote_start_transaction_connector_id_shall_not_be_0(tmp_path):
+    """RemoteStartTransaction on connectorId 0: Rejected (the case also lets a CallError pass);
+    nothing starts when the car then comes."""
     async def case(cs, power_on):
-        await power_on()
+        b = await power_on()
         res = await cs.ask("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=0))
         assert getattr(res, "status", res) == "Rejected"
+        b.d.plug()
+        await status_is(b, "Preparing")
+        await b.wait(2.0)
+        assert not cs.actions("StartTransaction") and not cs.actions("Authorize") and not _offering(b)
     run_case(tmp_path, case)
 
 

@@ -234,7 +234,7 @@ def test_TC_034_CS_power_failure_with_unavailable_status(tmp_path):
     run_case(tmp_path, case)
 
 
-def test_TC_032_CS_power_failure_stops_the_transaction(tmp_path):
+def test_TC_032_2_CS_power_failure_boot_configured_to_stop_transactions(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
         start = await charging(b)
