@@ -140,16 +140,23 @@ def test_TC_012_CS_remote_stop_charging_session(tmp_path):
         txid = b.svc.tx["txid"]
         res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=txid))
         assert res.status == "Accepted"
-        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
-        assert stop["transactionId"] == txid and stop["reason"] == "Remote"
-        assert stop["meterStop"] >= start["meterStart"]
-        await status_is(b, "Finishing")
-        await b.until(lambda: b.d.duty == 100.0, 1, "PWM off")
-        b.d.ev("B")
-        await b.until(lambda: not b.d.coil, 1, "contactor open")
-        b.d.unplug()
-        await status_is(b, "Available")
+        await stopped_then_unplugged(b, cs, start, txid, "Remote")
     run_case(tmp_path, case)
+
+
+async def stopped_then_unplugged(b, cs, start, txid, reason):
+    """The transaction stopped by the charger: StopTransaction (its id, the reason, the meter not
+    below its start), Finishing, the PWM off; the car then stops asking (contactor open) and leaves:
+    Available."""
+    stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+    assert stop["transactionId"] == txid and stop["reason"] == reason
+    assert stop["meterStop"] >= start["meterStart"]
+    await status_is(b, "Finishing")
+    await b.until(lambda: b.d.duty == 100.0, 1, "PWM off")
+    b.d.ev("B")
+    await b.until(lambda: not b.d.coil, 1, "contactor open")
+    b.d.unplug()
+    await status_is(b, "Available")
 
 
 def test_TC_010_CS_remote_start_charging_session_cable_plugged_in_first(tmp_path):
@@ -535,18 +542,24 @@ async def _online(cs, b):
     await b.until(lambda: cs.cps.get("cp1"), 200, "reconnected")
 
 
+async def charging_offline(cs, b):
+    """The local list holds GOOD, the central system goes away; a car is plugged in, GOOD is
+    presented and the car asks: charging offline."""
+    await _listed(cs)
+    await _offline(cs, b)
+    b.d.plug()
+    await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+    b.d.ev("C")
+    await b.until(lambda: _offering(b), 8, "charging offline")
+
+
 def test_TC_037_1_CS_offline_start_transaction_valid_idtag(tmp_path):
     """Offline, the car plugged in first (see TC_004_1_CS for the other order), a listed tag starts
     the session at once; StartTransaction goes out when the connection is back."""
     async def case(cs, power_on):
         b = await power_on()
-        await _listed(cs)
-        await _offline(cs, b)
-        n = len(cs.calls)
-        b.d.plug()
-        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
-        b.d.ev("C")
-        await b.until(lambda: _offering(b), 8, "charging offline")
+        await charging_offline(cs, b)
+        n = len(cs.calls)                 # as when it went offline: nothing reached the central system
         await _online(cs, b)
         start = (await b.until(lambda: cs.actions("StartTransaction"), 30, "queued StartTransaction"))[0]
         assert start["idTag"] == "GOOD" and cs.calls[n:].count(("StartTransaction", start)) == 1
@@ -558,12 +571,7 @@ def test_TC_039_CS_offline_transaction(tmp_path):
     """Offline: start, stop locally, unplug; back online both transaction messages go out, in order."""
     async def case(cs, power_on):
         b = await power_on()
-        await _listed(cs)
-        await _offline(cs, b)
-        b.d.plug()
-        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
-        b.d.ev("C")
-        await b.until(lambda: _offering(b), 8, "charging offline")
+        await charging_offline(cs, b)
         await b.wait(2.0)
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})      # the same card ends it
         await b.until(lambda: b.d.duty == 100.0, 2, "PWM off")

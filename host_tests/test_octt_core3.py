@@ -13,7 +13,7 @@ import pytest
 from evse.ocpp import connection
 
 from octt_cs import call, change_config, charging, last_status, run_case, status_is
-from test_octt_core import _listed, _offline, _online
+from test_octt_core import _offline, _online, charging_offline, stopped_then_unplugged
 from test_octt_smart import composite, offers, profile, set_profile
 
 
@@ -37,15 +37,7 @@ def test_TC_018_2_CS_unlock_connector_with_charging_session_fixed_cable(tmp_path
         txid = b.svc.tx["txid"]
         res = await cs.call("cp1", call.UnlockConnector(connector_id=1))
         assert res.status == "NotSupported"
-        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
-        assert stop["reason"] == "UnlockCommand" and stop["transactionId"] == txid
-        assert stop["meterStop"] >= start["meterStart"]
-        await b.until(lambda: b.d.duty == 100.0, 2, "PWM off")
-        await status_is(b, "Finishing")
-        b.d.ev("B")
-        await b.until(lambda: not b.d.coil, 6, "contactor open")
-        b.d.unplug()
-        await status_is(b, "Available")
+        await stopped_then_unplugged(b, cs, start, txid, "UnlockCommand")
     run_case(tmp_path, case)
 
 
@@ -148,12 +140,7 @@ def test_TC_039_CS_back_online_only_the_current_statuses_after_the_queued_transa
     transaction messages and connector 1's status) forbid it."""
     async def case(cs, power_on):
         b = await power_on()
-        await _listed(cs)
-        await _offline(cs, b)
-        b.d.plug()
-        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
-        b.d.ev("C")
-        await b.until(lambda: _offering(b), 8, "charging offline")
+        await charging_offline(cs, b)
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})      # stopped offline
         b.d.ev("B")
         await b.until(lambda: not b.d.coil, 4, "contactor open")
