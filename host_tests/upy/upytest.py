@@ -104,33 +104,3 @@ def modbus_reply(unit, fc, count):
     data.append(c >> 8)
     return data
 
-
-class CoreLink:
-    """The charger's verbs as the OCPP service calls them (ocpp/corelink.py), recorded: `calls`
-    (authorize, stop), `limits` (set_limit); every other source's limit is 32 A."""
-    state = "A1"
-    fault = None
-
-    def __init__(self, app=None):
-        self.app = app
-        self.calls = []
-        self.limits = []
-
-    def set_limit(self, s, a):
-        self.limits.append((s, a))
-
-    def limit_without(self, s):
-        return 32.0
-
-    def enable(self, f):
-        pass
-
-    def authorize(self, f, id_tag=None):
-        self.calls.append(("authorize", f))
-
-    def stop(self, r):
-        self.calls.append(("stop", r))
-
-    def clock_from_ntp(self):
-        nc = getattr(self.app, "netclock", None)          # an app with an NTP client, or none
-        return nc is not None and nc.synced is not None
