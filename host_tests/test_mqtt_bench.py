@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mqtt_broker import Broker, Proxy, Subscriber, make_certs, need_mosquitto
+from mqtt_broker import Proxy, Subscriber, make_certs
 from evse.services import ha
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
@@ -101,9 +101,8 @@ def test_app_starts_mqtt_only_when_configured(tmp_path):
     assert d.state == "C2"
 
 
-def test_discovery_states_and_commands_through_a_real_broker(tmp_path):
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+def test_discovery_states_and_commands_through_a_real_broker(tmp_path, mosquitto):
+    broker = mosquitto()
 
     async def main():
         sub = await Subscriber(broker.port).start()
@@ -161,19 +160,15 @@ def test_discovery_states_and_commands_through_a_real_broker(tmp_path):
             await b.stop()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
-def test_tls_with_the_brokers_ca_and_a_wrong_ca_refused(tmp_path):
-    need_mosquitto()
+def test_tls_with_the_brokers_ca_and_a_wrong_ca_refused(tmp_path, mosquitto):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     ca, cert, key = make_certs(tmp_path / "a")
     other_ca = make_certs(tmp_path / "b")[0]
-    broker = Broker(tmp_path, tls=(ca, cert, key)).start()
+    broker = mosquitto(tls=(ca, cert, key))
 
     async def main():
         sub = await Subscriber(broker.port).start()
@@ -194,15 +189,11 @@ def test_tls_with_the_brokers_ca_and_a_wrong_ca_refused(tmp_path):
             await bad.stop()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
-def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_path):
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_path, mosquitto):
+    broker = mosquitto()
 
     async def main():
         proxy = await Proxy(broker.port).start()
@@ -238,26 +229,22 @@ def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_pa
             await b.stop()
             await proxy.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
 @pytest.mark.parametrize("scheme", ["mqtt", "mqtts"])
-def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, scheme):
+def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, scheme, mosquitto):
     """The same service on MicroPython's asyncio (open_connection, readexactly, wait_for, Event),
     in the clear and over TLS (the port's own ssl, checking the broker against ca.pem on its
     flash): online, discovery, a state change, a limit command the duty follows; the heap it
     costs; and the last will when the process dies without a word (SIGKILL: a crash, a power cut)."""
-    need_mosquitto()
     import os
     from tools.toolchain import upy_tests as U
     assert not U.precompile()
     (tmp_path / "certs").mkdir()
     (tmp_path / "flash").mkdir()
     ca, cert, key = make_certs(tmp_path / "certs") if scheme == "mqtts" else (None, None, None)
-    broker = Broker(tmp_path, tls=(ca, cert, key) if ca else None).start()
+    broker = mosquitto(tls=(ca, cert, key) if ca else None)
     if ca:
         (tmp_path / "flash" / "ca.pem").write_bytes(open(ca, "rb").read())
     port = broker.tls_port if ca else broker.port
@@ -301,7 +288,4 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
                 await proc.wait()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
