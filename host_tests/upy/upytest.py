@@ -90,17 +90,3 @@ def console_rig(**config):
     rig.run(1.0)
     s.tx = b""
     return rig, s
-
-
-def modbus_reply(unit, fc, count):
-    """A meter's reply to a read of count registers, 230.0 in every float32 (0x43660000)."""
-    from evse.metering import modbus
-    data = bytearray([unit, fc, 2 * count])
-    for i in range(count):
-        data.append(0x43 if i % 2 == 0 else 0)
-        data.append(0x66 if i % 2 == 0 else 0)
-    c = modbus.crc16(data)
-    data.append(c & 0xFF)
-    data.append(c >> 8)
-    return data
-

@@ -1,0 +1,49 @@
+"""A Modbus meter on the master's serial line, in virtual time, for host_tests/upy's metering tests
+on both interpreters (MicroPython finds this folder on its path, pytest through conftest.py)."""
+from evse.metering import modbus
+
+
+def modbus_reply(unit, fc, count):
+    """A meter's reply to a read of count registers, 230.0 in every float32 (0x43660000)."""
+    data = bytearray([unit, fc, 2 * count])
+    for i in range(count):
+        data.append(0x43 if i % 2 == 0 else 0)
+        data.append(0x66 if i % 2 == 0 else 0)
+    c = modbus.crc16(data)
+    data.append(c & 0xFF)
+    data.append(c >> 8)
+    return data
+
+
+class TimedBus:
+    """The master's serial port (write, any, readinto) at virtual time `now` (ms, set by the test):
+    a subclass's write() has the meter answer, its bytes arriving one by one; a request written
+    while an answer still arrives is a collision."""
+
+    def __init__(self, now=0):
+        self.now = now
+        self.arrivals = []
+        self.rx = bytearray()
+        self.collisions = 0
+
+    def answer(self, data, delay_ms, byte_ms):
+        """data from the meter: its first byte delay_ms + byte_ms after now, then one every byte_ms."""
+        if self.arrivals:
+            self.collisions += 1
+        t = self.now + delay_ms
+        for x in data:
+            t += byte_ms
+            self.arrivals.append((t, x))
+
+    def any(self):
+        while self.arrivals and self.arrivals[0][0] <= self.now:
+            self.rx.append(self.arrivals.pop(0)[1])
+        return len(self.rx)
+
+    def readinto(self, buf, n):
+        self.any()
+        n = min(n, len(self.rx))
+        for i in range(n):
+            buf[i] = self.rx[i]
+        self.rx = self.rx[n:]
+        return n
