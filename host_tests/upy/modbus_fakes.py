@@ -1,18 +1,6 @@
 """A Modbus meter on the master's serial line, in virtual time, for host_tests/upy's metering tests
-on both interpreters (MicroPython finds this folder on its path, pytest through conftest.py)."""
-from evse.metering import modbus
-
-
-def modbus_reply(unit, fc, count):
-    """A meter's reply to a read of count registers, 230.0 in every float32 (0x43660000)."""
-    data = bytearray([unit, fc, 2 * count])
-    for i in range(count):
-        data.append(0x43 if i % 2 == 0 else 0)
-        data.append(0x66 if i % 2 == 0 else 0)
-    c = modbus.crc16(data)
-    data.append(c & 0xFF)
-    data.append(c >> 8)
-    return data
+on both interpreters (MicroPython finds this folder on its path, pytest through conftest.py); its
+reply to a read is upytest.modbus_reply."""
 
 
 class TimedBus:

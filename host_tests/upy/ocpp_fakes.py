@@ -1,6 +1,7 @@
 """What the OCPP service (evse/ocpp/chargepoint.py) is given, for host_tests/upy's tests on both
-interpreters (MicroPython finds this folder on its path, pytest through conftest.py): the charger's
-verbs, a hand-set tick clock, the meter's figures and a fresh folder for its flash."""
+interpreters (MicroPython finds this folder on its path, pytest through conftest.py): a hand-set
+tick clock, the meter's figures and a fresh folder for its flash; the charger's verbs are
+upytest.CoreLink."""
 import os
 
 from evse.core import ticks
@@ -15,37 +16,6 @@ def tmpdir(name, *subs):
     for sub in ("",) + subs:
         os.mkdir(d + sub)
     return d
-
-
-class CoreLink:
-    """The charger's verbs as the OCPP service calls them (ocpp/corelink.py), recorded: `calls`
-    (enable, authorize, stop), `limits` (set_limit); every other source's limit is 32 A."""
-    state = "A1"
-    fault = None
-
-    def __init__(self, app=None):
-        self.app = app
-        self.calls = []
-        self.limits = []
-
-    def set_limit(self, s, a):
-        self.limits.append((s, a))
-
-    def limit_without(self, s):
-        return 32.0
-
-    def enable(self, f):
-        self.calls.append(("enable", f))
-
-    def authorize(self, f, id_tag=None):
-        self.calls.append(("authorize", f))
-
-    def stop(self, r):
-        self.calls.append(("stop", r))
-
-    def clock_from_ntp(self):
-        nc = getattr(self.app, "netclock", None)          # an app with an NTP client, or none
-        return nc is not None and nc.synced is not None
 
 
 class TickClock:

@@ -8,7 +8,8 @@ import json
 from evse.core import ticks
 from evse.ocpp.wallclock import WallClock, parse_iso
 import upytest
-from ocpp_fakes import CoreLink, tmpdir
+from ocpp_fakes import tmpdir
+from upytest import CoreLink
 
 CS_TIME = "2026-12-06T12:00:00Z"
 

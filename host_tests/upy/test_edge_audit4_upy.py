@@ -5,7 +5,7 @@ point's own password: random, kept on flash, the same after a reboot. Also colle
 pytest on CPython (heap_lock skipped there)."""
 
 from evse.metering import modbus
-from modbus_fakes import modbus_reply
+from upytest import modbus_reply
 
 import upytest
 

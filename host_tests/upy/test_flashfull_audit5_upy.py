@@ -7,7 +7,8 @@ central system are host_tests/test_flashfull_audit5.py."""
 import os
 
 import upytest
-from ocpp_fakes import CoreLink, Meter, TickClock
+from ocpp_fakes import Meter, TickClock
+from upytest import CoreLink
 from evse.ocpp import txqueue
 from evse.shell import store as shell_store
 

@@ -5,7 +5,8 @@ import sys
 
 from evse.metering import modbus
 from evse.metering.s0 import S0Meter
-from modbus_fakes import TimedBus, modbus_reply
+from modbus_fakes import TimedBus
+from upytest import modbus_reply
 
 IS_UPY = sys.implementation.name == "micropython"
 MASK = 0x3FFFFFFF

@@ -4,7 +4,8 @@ talked over, and the next request waits for 40 ms of silence with polls that all
 (under heap_lock). Also collected by pytest on CPython (heap_lock skipped there)."""
 
 from evse.metering import modbus
-from modbus_fakes import TimedBus, modbus_reply
+from modbus_fakes import TimedBus
+from upytest import modbus_reply
 
 import upytest
 

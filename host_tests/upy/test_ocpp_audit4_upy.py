@@ -4,7 +4,8 @@ flash), and the CALLERROR for a uniqueId over 36 characters. The scenarios again
 system are host_tests/test_ocpp_audit4.py."""
 from evse.metering.energy import Energy
 from evse.ocpp import metering, rpc
-from ocpp_fakes import CoreLink, Meter, TickClock, tmpdir
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 import upytest
 
 

@@ -4,7 +4,8 @@ after ChangeAvailability Operative waits for the pilot's reading. The scenarios 
 system are host_tests/test_octt_core2.py."""
 import gc
 
-from ocpp_fakes import CoreLink, Meter, TickClock, tmpdir
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 
 
 class _Charger(CoreLink):

@@ -5,7 +5,8 @@ import gc
 import json
 import sys
 
-from ocpp_fakes import CoreLink, Meter, TickClock, tmpdir
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 from evse.ocpp import operations
 from evse.ocpp.wallclock import parse_iso
 

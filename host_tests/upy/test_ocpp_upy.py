@@ -10,7 +10,8 @@ from evse.ocpp.status import connector_status, error_code
 from evse.ocpp.txqueue import TxQueue
 from evse.ocpp.wallclock import WallClock, format_iso, parse_iso
 from evse.ocpp.websocket import accept_key, encode_frame, parse_url, basic_auth
-from ocpp_fakes import CoreLink, Meter, TickClock, tmpdir
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 
 
 def test_iso_time_round_trip():

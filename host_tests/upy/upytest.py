@@ -90,3 +90,47 @@ def console_rig(**config):
     rig.run(1.0)
     s.tx = b""
     return rig, s
+
+
+def modbus_reply(unit, fc, count):
+    """A meter's reply to a read of count registers, 230.0 in every float32 (0x43660000)."""
+    from evse.metering import modbus
+    data = bytearray([unit, fc, 2 * count])
+    for i in range(count):
+        data.append(0x43 if i % 2 == 0 else 0)
+        data.append(0x66 if i % 2 == 0 else 0)
+    c = modbus.crc16(data)
+    data.append(c & 0xFF)
+    data.append(c >> 8)
+    return data
+
+
+class CoreLink:
+    """The charger's verbs as the OCPP service calls them (ocpp/corelink.py), recorded: `calls`
+    (enable, authorize, stop), `limits` (set_limit); every other source's limit is 32 A."""
+    state = "A1"
+    fault = None
+
+    def __init__(self, app=None):
+        self.app = app
+        self.calls = []
+        self.limits = []
+
+    def set_limit(self, s, a):
+        self.limits.append((s, a))
+
+    def limit_without(self, s):
+        return 32.0
+
+    def enable(self, f):
+        self.calls.append(("enable", f))
+
+    def authorize(self, f, id_tag=None):
+        self.calls.append(("authorize", f))
+
+    def stop(self, r):
+        self.calls.append(("stop", r))
+
+    def clock_from_ntp(self):
+        nc = getattr(self.app, "netclock", None)          # an app with an NTP client, or none
+        return nc is not None and nc.synced is not None
