@@ -14,6 +14,7 @@ from evse.metering.s0 import S0Meter
 from host_tests.test_meter_integration import charge
 from tools.sim import mock_machine as mm
 from tools.sim.mock_machine.modbus_meter import ModbusMeter
+from modbus_fakes import SimUart
 from tools.sim.rig import Rig
 
 NAN_WORDS = (0xFFFF, 0xFFFF)        # float32 NaN as a meter sends it
@@ -31,29 +32,6 @@ def sdm120(volts=230.0, amps=32.0, kwh=100.0):
     m.set_float(HZ, 50.0)
     m.set_float(KWH, kwh)
     return m
-
-
-class SimUart:
-    """A uart whose far end is a ModbusMeter: the reply is there as soon as the request is."""
-
-    def __init__(self, meter):
-        self.meter = meter
-        self.rx = bytearray()
-
-    def write(self, b):
-        r = self.meter.answer(bytes(b))
-        if r:
-            self.rx += r
-        return len(b)
-
-    def any(self):
-        return len(self.rx)
-
-    def readinto(self, buf, n=None):
-        n = min(len(self.rx), len(buf) if n is None else n)
-        buf[:n] = self.rx[:n]
-        del self.rx[:n]
-        return n
 
 
 class Hw:

@@ -1,6 +1,7 @@
 """A Modbus meter on the master's serial line, in virtual time, for host_tests/upy's metering tests
-on both interpreters (MicroPython finds this folder on its path, pytest through conftest.py); its
-reply to a read is upytest.modbus_reply."""
+on both interpreters (MicroPython finds this folder on its path, pytest through conftest.py): one
+whose bytes arrive in time (its reply to a read is upytest.modbus_reply), and a uart to a simulated
+meter that answers at once."""
 
 
 class TimedBus:
@@ -35,3 +36,27 @@ class TimedBus:
             buf[i] = self.rx[i]
         self.rx = self.rx[n:]
         return n
+
+
+class SimUart:
+    """A uart whose far end is a simulated Modbus meter (tools.sim.mock_machine.modbus_meter): its
+    reply is there as soon as the request is."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.rx = bytearray()
+
+    def write(self, b):
+        r = self.sim.answer(bytes(b))
+        if r:
+            self.rx += r
+        return len(b)
+
+    def any(self):
+        return len(self.rx)
+
+    def readinto(self, buf, k=None):
+        k = min(len(self.rx), len(buf) if k is None else k)
+        buf[:k] = self.rx[:k]
+        self.rx = self.rx[k:]
+        return k
