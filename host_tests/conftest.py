@@ -2,6 +2,8 @@ import os
 import signal
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for p in (os.path.join(ROOT, "firmware"), ROOT, os.path.join(ROOT, "tools", "hostlib"),
           os.path.join(ROOT, "host_tests", "upy"), os.path.join(ROOT, "build", "microdot")):
@@ -13,6 +15,23 @@ from tools.sim import mock_machine  # noqa: E402
 # The firmware under test runs on the mock `machine` and its virtual clock. Importing tools installs
 # nothing (host_tests/test_tools_imports.py); this explicit call does, once for every host test.
 mock_machine.install()
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """mosquitto(tls=None) starts Debian's mosquitto on a free port, its files in tmp_path
+    (host_tests/mqtt_broker.py's Broker), and gives it; stopped after the test, whatever happens.
+    The test is skipped where mosquitto is not installed."""
+    from mqtt_broker import Broker, need_mosquitto
+    need_mosquitto()
+    started = []
+
+    def start(tls=None):
+        started.append(Broker(tmp_path, tls=tls).start())
+        return started[-1]
+    yield start
+    for broker in started:
+        broker.stop()
 
 
 def pytest_runtest_teardown(item, nextitem):

@@ -148,6 +148,22 @@ async def charging(b, tag="GOOD"):
     return start
 
 
+def offering(b):
+    """The pilot offers current (PWM on) and the contactor is closed: energy can flow."""
+    return b.d.coil and b.d.duty < 100.0
+
+
+async def car_draws(b, tag="GOOD"):
+    """The card already taken, the car plugs in and asks for power (C): its StartTransaction names
+    tag, the status is Charging, current is offered and the contactor closed."""
+    b.d.plug()
+    b.d.ev("C")
+    start = (await b.until(lambda: b.cs.actions("StartTransaction"), what="StartTransaction"))[0]
+    assert start["idTag"] == tag
+    await status_is(b, "Charging")
+    await b.until(lambda: offering(b), 6, "current offered, contactor closed")
+
+
 def run_case(tmp_path, scenario, cs_kw=None, **settings):
     """Run one case: a fresh central system, scenario(cs, power_on) where `await power_on()`
     boots the charger on the bench (again after a reset: same flash), then every frame the

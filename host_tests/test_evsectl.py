@@ -40,7 +40,19 @@ class RigPort:
         pass
 
 
-class ReplPort:
+class Answering:
+    """A port whose far side answers at once: each read takes all it wrote since the last (`out`)."""
+    out = b""
+
+    def read(self, n):
+        d, self.out = self.out, b""
+        return d
+
+    def close(self):
+        pass
+
+
+class ReplPort(Answering):
     """A MicroPython REPL on the port: the terminal echoes the line (after the prompt, or alone as a
     pty's echo does), then the REPL evaluates it as Python."""
 
@@ -53,15 +65,8 @@ class ReplPort:
         self.out += line + b"\r\n" + repr(json.loads(line)).encode() + b"\r\n" + self.prompt
         return len(data)
 
-    def read(self, n):
-        d, self.out = self.out, b""
-        return d
 
-    def close(self):
-        pass
-
-
-class ScriptPort:
+class ScriptPort(Answering):
     """A firmware whose replies are given per command (a function of the request)."""
 
     def __init__(self, answers):
@@ -75,13 +80,6 @@ class ScriptPort:
         r = dict(self.answers[req["cmd"]](req), id=req["id"])
         self.out += (json.dumps(r) + "\n").encode()
         return len(data)
-
-    def read(self, n):
-        d, self.out = self.out, b""
-        return d
-
-    def close(self):
-        pass
 
 
 def run(port, *args):

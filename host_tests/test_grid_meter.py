@@ -11,6 +11,7 @@ from evse.services import settings as S
 from tools.sim import mock_machine as mm
 from tools.sim.mock_machine.modbus_meter import ModbusMeter, attach_bus
 from tools.sim.rig import Rig
+from host_tests.test_meter_plausibility import sim_with_modbus
 
 SDM630_P = 0x0034             # total system power, W (float32), import positive
 NAN = (0xFFFF, 0xFFFF)
@@ -33,10 +34,7 @@ def grid_meter(watts):
 
 def bench(tmp_path, config, *meters):
     """The firmware on the virtual board with the meters on its Modbus UART, a car plugged in (B)."""
-    import boards.sim as sim_board
-    board = type("SimWithModbus", (), {k: getattr(sim_board, k) for k in dir(sim_board) if k.isupper()})
-    board.MODBUS_UART = 1
-    rig = Rig(board=board, config=config, flash_dir=str(tmp_path))
+    rig = Rig(board=sim_with_modbus(), config=config, flash_dir=str(tmp_path))
     attach_bus(mm.uarts[1], *meters)
     rig.run(1.0)
     w = rig.world

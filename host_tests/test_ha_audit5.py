@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from mqtt_broker import Broker, Subscriber
+from mqtt_broker import Broker, Subscriber, need_mosquitto
 from test_console import MemStream
 import test_ha_live as live
 import test_mqtt_bench
@@ -72,7 +72,7 @@ class HomeAssistant:
     def __init__(self, tmp_path, monkeypatch):
         if not live.HASS:
             pytest.skip("Home Assistant not installed here: make test-ha")
-        live.need_mosquitto()
+        need_mosquitto()
         monkeypatch.setattr(live, "CONFIG", live.CONFIG.split("automation:")[0])
         self.broker = Broker(tmp_path).start()
         self.conf = str(tmp_path / "ha")

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from mqtt_broker import Broker, Subscriber, need_mosquitto
+from mqtt_broker import Subscriber
 from test_mqtt_bench import Bench, eventually
 from tools.sim import mock_machine as mm
 
@@ -134,9 +134,8 @@ def recorded(conf):
     return out
 
 
-def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(tmp_path):
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(tmp_path, mosquitto):
+    broker = mosquitto()
     conf = str(tmp_path / "ha")
     ids = entity_ids()
     ha = start_ha(conf, broker.port, ids)
@@ -181,7 +180,6 @@ def test_home_assistant_makes_the_charger_from_discovery_and_follows_a_session(t
     finally:
         ha.send_signal(signal.SIGTERM)
         ha.wait(60)
-        broker.stop()
     with open(os.path.join(conf, ".storage", "core.entity_registry")) as f:
         reg = [e for e in json.load(f)["data"]["entities"] if e["platform"] == "mqtt"]
     got = dict((e["entity_id"], (e.get("original_device_class"), e.get("unit_of_measurement"),

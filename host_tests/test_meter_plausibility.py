@@ -11,8 +11,10 @@ from evse.core import limits as L
 from evse.metering.ct import CtMeter, amps_per_count
 from evse.metering.meter import Meter, make_meter
 from evse.metering.s0 import S0Meter
+from host_tests.test_meter_integration import charge
 from tools.sim import mock_machine as mm
 from tools.sim.mock_machine.modbus_meter import ModbusMeter
+from modbus_fakes import SimUart
 from tools.sim.rig import Rig
 
 NAN_WORDS = (0xFFFF, 0xFFFF)        # float32 NaN as a meter sends it
@@ -30,29 +32,6 @@ def sdm120(volts=230.0, amps=32.0, kwh=100.0):
     m.set_float(HZ, 50.0)
     m.set_float(KWH, kwh)
     return m
-
-
-class SimUart:
-    """A uart whose far end is a ModbusMeter: the reply is there as soon as the request is."""
-
-    def __init__(self, meter):
-        self.meter = meter
-        self.rx = bytearray()
-
-    def write(self, b):
-        r = self.meter.answer(bytes(b))
-        if r:
-            self.rx += r
-        return len(b)
-
-    def any(self):
-        return len(self.rx)
-
-    def readinto(self, buf, n=None):
-        n = min(len(self.rx), len(buf) if n is None else n)
-        buf[:n] = self.rx[:n]
-        del self.rx[:n]
-        return n
 
 
 class Hw:
@@ -104,12 +83,17 @@ class Events:
         self.seen.append(ev)
 
 
-def bench_with_modbus_meter(tmp_path, sim, config):
-    """The firmware on the virtual board with a Modbus meter on UART 1 behind it."""
+def sim_with_modbus():
+    """The virtual board with its Modbus on UART 1."""
     import boards.sim as sim_board
     board = type("SimWithModbus", (), {k: getattr(sim_board, k) for k in dir(sim_board) if k.isupper()})
     board.MODBUS_UART = 1
-    rig = Rig(board=board, config=config, flash_dir=str(tmp_path))
+    return board
+
+
+def bench_with_modbus_meter(tmp_path, sim, config):
+    """The firmware on the virtual board with a Modbus meter on UART 1 behind it."""
+    rig = Rig(board=sim_with_modbus(), config=config, flash_dir=str(tmp_path))
     sim.attach(mm.uarts[1])
     ev = Events()
     rig.listeners.append(ev)
@@ -118,14 +102,7 @@ def bench_with_modbus_meter(tmp_path, sim, config):
 
 
 def plug_and_charge(rig, amps):
-    w = rig.world
-    rig.run(1.0)
-    w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 220
-    w.recompute()
-    rig.run(0.5)
-    w.ev_ohms, w.draw_amps = 882, amps
-    w.recompute()
-    rig.run(2.0)
+    charge(rig, amps, 2.0)
     assert rig.app.charger.state == "C2"
 
 

@@ -5,7 +5,7 @@ import asyncio
 import struct
 import time
 
-from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+from mqtt_broker import Proxy, Subscriber
 from test_mqtt_bench import P, Bench, run
 from evse.services import ha
 from tools.sim import mock_machine as mm
@@ -168,11 +168,10 @@ def test_client_ids_differ_for_every_serial_and_stay_within_the_23_characters_ev
     assert ids[0].startswith("evseSN1") and ids[4].startswith("evseEVSE2024")    # still readable
 
 
-def test_two_chargers_whose_serials_differ_only_by_a_dash_both_stay_on_the_broker(tmp_path):
-    need_mosquitto()
+def test_two_chargers_whose_serials_differ_only_by_a_dash_both_stay_on_the_broker(tmp_path, mosquitto):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    broker = Broker(tmp_path).start()
+    broker = mosquitto()
 
     async def main():
         sub = await Subscriber(broker.port).start()
@@ -189,10 +188,7 @@ def test_two_chargers_whose_serials_differ_only_by_a_dash_both_stay_on_the_broke
             await b.stop()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
 def test_an_empty_or_null_limit_payload_is_refused_and_keeps_the_limit_and_the_fallback_watch(tmp_path):
@@ -247,15 +243,14 @@ def test_a_bad_mqtt_setting_in_the_settings_file_keeps_mqtt_off_and_says_so(tmp_
         assert cfg["mqtt_url"] == "" and len(errs) == 1 and not blocked    # a save keeps it off
 
 
-def test_entities_no_longer_announced_are_removed_from_home_assistant_and_the_broker(tmp_path):
+def test_entities_no_longer_announced_are_removed_from_home_assistant_and_the_broker(tmp_path, mosquitto):
     """The meter removed (meter none): its four entities' discovery configs and states stayed
     retained, so Home Assistant kept showing a power and energy that no longer exist. An empty
     retained payload on each config topic (Home Assistant removes the entity) and state topic
     (the broker forgets it) clears them."""
-    need_mosquitto()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    broker = Broker(tmp_path).start()
+    broker = mosquitto()
     metered = [ha.config("garage/evse", {}, e)[0] for e in ha.ENTITIES if e[0] in ha.METERED]
     gone = metered + [P + s for s in ("power_w", "current_a", "session_wh", "total_wh")]
 
@@ -279,19 +274,15 @@ def test_entities_no_longer_announced_are_removed_from_home_assistant_and_the_br
         finally:
             await b.stop()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
-def test_a_retained_stop_is_not_carried_out_again_at_each_reconnection(tmp_path):
+def test_a_retained_stop_is_not_carried_out_again_at_each_reconnection(tmp_path, mosquitto):
     """Section 3.3.1.3: a retained message is delivered again, RETAIN set, to every new subscription.
     A stop/set published retained once (a button with retain on) stopped the session at each
     reconnection, a Wi-Fi blip ending a charge. One-shot commands (stop, authorize) that come
     retained are ignored and said on <prefix>/error; a live one still acts."""
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+    broker = mosquitto()
 
     async def main():
         sub = await Subscriber(broker.port).start()
@@ -319,10 +310,7 @@ def test_a_retained_stop_is_not_carried_out_again_at_each_reconnection(tmp_path)
             await proxy.close()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
 def test_a_publish_with_qos_bits_11_closes_the_connection_and_is_not_obeyed(tmp_path):

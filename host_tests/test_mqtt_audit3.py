@@ -3,20 +3,19 @@ discovery pages): each failed on the service as it was. A real broker (Debian's 
 by a subscriber written from the standard's text (host_tests/mqtt_broker.py)."""
 import asyncio
 
-from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+from mqtt_broker import Proxy, Subscriber
 from test_mqtt_bench import P, Bench, run
 from evse.services import ha
 
 
-def test_a_new_prefix_removes_the_old_one_from_home_assistant_and_the_broker(tmp_path):
+def test_a_new_prefix_removes_the_old_one_from_home_assistant_and_the_broker(tmp_path, mosquitto):
     """The installer moves the charger from mqtt_prefix garage/evse to house/charger and reboots.
     Home Assistant's MQTT discovery: an empty retained config removes an entity. Before, the old
     node's twelve configs stayed retained: Home Assistant kept a second device "EV charger SN42"
     whose entities were unavailable for ever (its status topic held the will's offline), beside
     the new one. Now the charger remembers on flash the prefix it announced and, at the first
     connection with another one, clears the old configs, states and status."""
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+    broker = mosquitto()
     old = "garage/evse"
     old_configs = [ha.config(old, {}, e)[0] for e in ha.ENTITIES]
     old_states = [old + "/" + e[3] for e in ha.ENTITIES if e[3]] + [old + "/status"]
@@ -55,10 +54,7 @@ def test_a_new_prefix_removes_the_old_one_from_home_assistant_and_the_broker(tmp
         finally:
             await c.stop()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
 def test_a_new_prefix_with_the_same_node_id_keeps_the_configs_it_replaces():
@@ -105,7 +101,7 @@ def test_chargers_that_lost_the_broker_together_do_not_dial_it_again_in_step(tmp
     run(main())
 
 
-def test_a_dead_controllers_retained_limit_redelivered_at_a_reconnection_keeps_the_fallback(tmp_path):
+def test_a_dead_controllers_retained_limit_redelivered_at_a_reconnection_keeps_the_fallback(tmp_path, mosquitto):
     """docs/mqtt.md "network without fear": a controller that set a limit and says nothing for
     fallback_timeout_s falls back to fallback_current_a. A load balancer publishes limit/set 32
     with retain (docs: a retained limit is applied again at each connection), then dies. The
@@ -113,8 +109,7 @@ def test_a_dead_controllers_retained_limit_redelivered_at_a_reconnection_keeps_t
     broker delivers its stored 32 again at the reconnection. That copy was taken for the controller
     speaking: the fallback ended and 32 A were offered for another whole timeout, at each
     reconnection. The stored copy is still applied as MQTT's limit, but it is no sign of life."""
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+    broker = mosquitto()
 
     async def main():
         proxy = await Proxy(broker.port).start()
@@ -149,13 +144,10 @@ def test_a_dead_controllers_retained_limit_redelivered_at_a_reconnection_keeps_t
             await proxy.close()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
-def test_a_rating_raised_without_a_reboot_widens_the_limits_number_in_home_assistant(tmp_path):
+def test_a_rating_raised_without_a_reboot_widens_the_limits_number_in_home_assistant(tmp_path, mosquitto):
     """max_current is a live setting (the console's and the page's `set`, no reboot). Home
     Assistant's MQTT number refuses a state outside its min..max (it logs "Invalid value" and keeps
     showing the last one: docs/mqtt.md, the fault test_ha_live found for 0 A). The number's max was
@@ -165,8 +157,7 @@ def test_a_rating_raised_without_a_reboot_widens_the_limits_number_in_home_assis
     import json
     from test_console import MemStream
     from evse.services import console as C
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+    broker = mosquitto()
     number = "homeassistant/number/garage_evse/current_limit/config"
 
     async def main():
@@ -193,7 +184,4 @@ def test_a_rating_raised_without_a_reboot_widens_the_limits_number_in_home_assis
             await b.stop()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())

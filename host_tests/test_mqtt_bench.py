@@ -7,18 +7,17 @@ import json
 
 import pytest
 
-from mqtt_broker import Broker, Proxy, Subscriber, make_certs, need_mosquitto
+from live_bench import LiveBench, run
+from mqtt_broker import Proxy, Subscriber, make_certs
 from evse.services import ha
-from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
-SPEED = 20
-TICK_S = 0.01
 DUTY_PER_AMP = 1 / 0.6   # facts 2: duty % = A / 0.6 (6-51 A)
 
 
-class Bench:
+class Bench(LiveBench):
     def __init__(self, port, tmp_path, scheme="mqtt", **settings):
+        LiveBench.__init__(self)
         cfg = {"max_current": 32, "meter": "ct", "mqtt_url": "%s://127.0.0.1:%d" % (scheme, port),
                "mqtt_prefix": "garage/evse", "serial": "SN42"}
         cfg.update(settings)
@@ -27,52 +26,9 @@ class Bench:
         self.svc = self.app.mqtt
         self.world = self.d.world
         self.world.follow_max = 32.0
-        self.tasks = []
-        self.failed = None
-        self.longest_tick_gap_us = 0
 
-    async def start(self):
-        self.tasks = [asyncio.create_task(self.svc.run()), asyncio.create_task(self._drive())]
-        return self
-
-    async def _drive(self):
-        loop = asyncio.get_running_loop()
-        t0_real, t0_us = loop.time(), mm.clock.us
-        try:
-            while True:
-                if (mm.clock.us - t0_us) / 1e6 > SPEED * (loop.time() - t0_real):
-                    await asyncio.sleep(0.002)
-                    continue
-                self.d.run(TICK_S)
-                await asyncio.sleep(0)
-        except Exception as e:
-            self.failed = e
-
-    async def until(self, pred, virtual_s=10.0, what=""):
-        end = mm.clock.us + int(virtual_s * 1e6)
-        loop = asyncio.get_running_loop()
-        real_end = loop.time() + 60 + 3 * virtual_s    # a guard against a hang only: a loaded
-        # machine (two test workers and more) may run virtual time slower than real time
-        while True:
-            if self.failed:
-                raise self.failed
-            r = pred()
-            if r:
-                return r
-            if mm.clock.us > end or loop.time() > real_end:
-                raise AssertionError("timed out waiting for %s: state %s, mqtt %r" % (
-                    what or pred, self.app.charger.state, (self.svc.status(), self.app.errors, self.svc.sent, self.svc.wake.is_set())))
-            await asyncio.sleep(0.002)
-
-    async def stop(self):
-        self.svc.stop()
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            try:
-                await t
-            except BaseException:
-                pass
+    def seen(self):
+        return "mqtt %r" % ((self.svc.status(), self.app.errors, self.svc.sent, self.svc.wake.is_set()),)
 
 
 async def eventually(pred, seconds=5):
@@ -81,10 +37,6 @@ async def eventually(pred, seconds=5):
     while not pred():
         assert asyncio.get_running_loop().time() < end, "not within %s s" % seconds
         await asyncio.sleep(0.02)
-
-
-def run(coro):
-    asyncio.run(asyncio.wait_for(coro, 120))
 
 
 P = "garage/evse/"
@@ -101,9 +53,8 @@ def test_app_starts_mqtt_only_when_configured(tmp_path):
     assert d.state == "C2"
 
 
-def test_discovery_states_and_commands_through_a_real_broker(tmp_path):
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+def test_discovery_states_and_commands_through_a_real_broker(tmp_path, mosquitto):
+    broker = mosquitto()
 
     async def main():
         sub = await Subscriber(broker.port).start()
@@ -161,19 +112,15 @@ def test_discovery_states_and_commands_through_a_real_broker(tmp_path):
             await b.stop()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
-def test_tls_with_the_brokers_ca_and_a_wrong_ca_refused(tmp_path):
-    need_mosquitto()
+def test_tls_with_the_brokers_ca_and_a_wrong_ca_refused(tmp_path, mosquitto):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     ca, cert, key = make_certs(tmp_path / "a")
     other_ca = make_certs(tmp_path / "b")[0]
-    broker = Broker(tmp_path, tls=(ca, cert, key)).start()
+    broker = mosquitto(tls=(ca, cert, key))
 
     async def main():
         sub = await Subscriber(broker.port).start()
@@ -194,15 +141,11 @@ def test_tls_with_the_brokers_ca_and_a_wrong_ca_refused(tmp_path):
             await bad.stop()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
-def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_path):
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_path, mosquitto):
+    broker = mosquitto()
 
     async def main():
         proxy = await Proxy(broker.port).start()
@@ -238,26 +181,22 @@ def test_last_will_on_a_dropped_link_and_reconnect_after_a_broker_restart(tmp_pa
             await b.stop()
             await proxy.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
 @pytest.mark.parametrize("scheme", ["mqtt", "mqtts"])
-def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, scheme):
+def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, scheme, mosquitto):
     """The same service on MicroPython's asyncio (open_connection, readexactly, wait_for, Event),
     in the clear and over TLS (the port's own ssl, checking the broker against ca.pem on its
     flash): online, discovery, a state change, a limit command the duty follows; the heap it
     costs; and the last will when the process dies without a word (SIGKILL: a crash, a power cut)."""
-    need_mosquitto()
     import os
     from tools.toolchain import upy_tests as U
     assert not U.precompile()
     (tmp_path / "certs").mkdir()
     (tmp_path / "flash").mkdir()
     ca, cert, key = make_certs(tmp_path / "certs") if scheme == "mqtts" else (None, None, None)
-    broker = Broker(tmp_path, tls=(ca, cert, key) if ca else None).start()
+    broker = mosquitto(tls=(ca, cert, key) if ca else None)
     if ca:
         (tmp_path / "flash" / "ca.pem").write_bytes(open(ca, "rb").read())
     port = broker.tls_port if ca else broker.port
@@ -301,7 +240,4 @@ def test_the_service_on_the_micropython_unix_port_against_the_broker(tmp_path, s
                 await proc.wait()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())

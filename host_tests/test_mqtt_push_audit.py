@@ -6,20 +6,19 @@ import subprocess
 
 import pytest
 
-from mqtt_broker import Broker, Subscriber, need_mosquitto
+from mqtt_broker import Subscriber
 from test_mqtt_bench import Bench, eventually, run
 
 P = "garage/evse/"
 
 
-def test_a_command_too_long_to_read_is_refused_on_the_error_topic_not_dropped_in_silence(tmp_path):
+def test_a_command_too_long_to_read_is_refused_on_the_error_topic_not_dropped_in_silence(tmp_path, mosquitto):
     """docs/mqtt.md: a limit/set that is not a number 0..80 or none is refused on `error`, nothing
     changed. One over the 512 bytes the charger reads (a template gone wrong) was dropped with no
     word: the controller waited for a limit that never came."""
-    need_mosquitto()
     if not shutil.which("mosquitto_pub"):
         pytest.skip("mosquitto_pub not installed (apt-get install mosquitto-clients)")
-    broker = Broker(tmp_path).start()
+    broker = mosquitto()
 
     async def main():
         sub = await Subscriber(broker.port).start()
@@ -40,7 +39,4 @@ def test_a_command_too_long_to_read_is_refused_on_the_error_topic_not_dropped_in
         finally:
             await a.stop()
             await sub.close()
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())

@@ -3,26 +3,24 @@ mock machine, driven by tools.sim.drive) against a real central system (PyPI `oc
 
 The app creates the OcppService itself (ocpp_url is set) and hands it evse.shell.hal's clock, so the
 service's timers run on the bench's virtual ticks, the same clock as the app's poll(now_ms) and
-events. A driver task advances virtual time one control tick (10 ms) per asyncio loop iteration,
-at most SPEED times faster than real time; the WebSocket and the central system run on real
-asyncio time."""
-import asyncio
+events. A driver task (live_bench.py) advances virtual time one control tick (10 ms) per asyncio
+loop iteration, at most SPEED times faster than real time; the WebSocket and the central system
+run on real asyncio time."""
 import json
 
 from host_tests.test_console import MemStream
+from live_bench import LiveBench, run
 from ocpp_cs import CentralSystem, call
 from evse.services import console
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
-SPEED = 20          # virtual seconds per real second at most (keeps CS answers "prompt" in virtual time)
 # The loop's other tasks (the WebSocket, a download, the central system) get this many turns per
 # tick at least: on a board they run freely between two ticks. With one turn, a loaded machine
 # (the driver always behind its pace) stretched a 546 KB download (512 bytes and about three
 # turns a chunk) past 30 s of virtual time: 32.7 s with the driver never pausing, 8.2 s with
 # four turns (1.2-8 s on an idle machine).
 TURNS_PER_TICK = 4
-TICK_S = 0.01       # one control tick of virtual time per driver step
 DUTY_PER_AMP = 1 / 0.6   # facts 2: duty % = A / 0.6 (6-51 A)
 
 
@@ -46,8 +44,11 @@ class LineStream(MemStream):
         return [x for x in out if "ev" not in x]
 
 
-class Bench:
+class Bench(LiveBench):
+    turns_per_tick = TURNS_PER_TICK
+
     def __init__(self, cs, tmp_path, **settings):
+        LiveBench.__init__(self)
         cfg = {"max_current": 32, "ocpp_url": cs.url(), "ocpp_id": "cp1",
                "ocpp_config": {"MeterValueSampleInterval": 1}}
         cfg.update(settings)
@@ -61,47 +62,9 @@ class Bench:
         console.attach(self.app, self.port)
         self.world = self.d.world
         self.world.follow_max = 32.0     # the car draws what the pilot offers, 2 s late
-        self.tasks = []
-        self.failed = None
 
-    async def start(self):
-        self.tasks = [asyncio.create_task(self.svc.run()), asyncio.create_task(self._drive())]
-        return self
-
-    async def _drive(self):
-        loop = asyncio.get_running_loop()
-        t0_real, t0_us = loop.time(), mm.clock.us
-        try:
-            while True:
-                if (mm.clock.us - t0_us) / 1e6 > SPEED * (loop.time() - t0_real):
-                    await asyncio.sleep(0.002)   # ahead of the pace: let the sockets catch up
-                    continue
-                self.d.run(TICK_S)
-                for _ in range(TURNS_PER_TICK):
-                    await asyncio.sleep(0)
-        except Exception as e:   # surfaced by until()
-            self.failed = e
-
-    async def until(self, pred, virtual_s=10.0, what=""):
-        """Wait (the driver running) until pred() is true; fail after virtual_s of virtual time."""
-        end = mm.clock.us + int(virtual_s * 1e6)
-        loop = asyncio.get_running_loop()
-        real_end = loop.time() + 60 + 3 * virtual_s    # a guard against a hang only: a loaded
-        # machine (two test workers and more) may run virtual time slower than real time
-        while True:
-            if self.failed:
-                raise self.failed
-            r = pred()
-            if r:
-                return r
-            if mm.clock.us > end or loop.time() > real_end:
-                raise AssertionError("timed out waiting for %s: state %s, calls %r" % (
-                    what or pred, self.app.charger.state, self.cs.actions()))
-            await asyncio.sleep(0.002)
-
-    async def wait(self, virtual_s):
-        end = mm.clock.us + int(virtual_s * 1e6)
-        await self.until(lambda: mm.clock.us >= end, virtual_s + 1, "time")
+    def seen(self):
+        return "calls %r" % (self.cs.actions(),)
 
     def ask(self, obj):
         self.port.rx.extend((json.dumps(obj) + "\n").encode())
@@ -111,16 +74,6 @@ class Bench:
         self.ask(obj)
         await self.until(lambda: len(self.port.replies()) > n, 2, "console reply")
         return self.port.replies()[n]
-
-    async def stop(self):
-        self.svc.stop()
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            try:
-                await t
-            except BaseException:
-                pass
 
 
 def _l1(mv):
@@ -143,10 +96,6 @@ def spy_commands(app):
         return real(verb, arg, now, source)
     app.command = command
     return seen
-
-
-def run(coro):
-    asyncio.run(asyncio.wait_for(coro, 120))
 
 
 def test_app_wires_ocpp_only_when_configured(tmp_path):

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from live_bench import cancel
 from ocpp_cs import CentralSystem, HostClock, call
 from evse.ocpp import connection
 from evse.ocpp.chargepoint import OcppService
@@ -98,13 +99,7 @@ class Rig:
     async def kill(self):
         """Power cut: tasks vanish, nothing more is sent."""
         self.svc.running = False
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            try:
-                await t
-            except BaseException:
-                pass
+        await cancel(self.tasks)
         if self.svc.ws:
             self.svc.ws.writer.close()
 

@@ -16,52 +16,7 @@ from ocpp_cs import CentralSystem
 from host_tests.test_ocpp_cs import Rig, run, fast_reconnect  # noqa: F401 (fixture)
 from evse.ocpp import connection, http, websocket
 from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError, encode_frame
-
-
-class Wire:
-    """The server's side of one connection, as bytes: what it sends is read by the client's
-    recv(); what the client writes is kept in `out`."""
-
-    def __init__(self, data):
-        self.data = bytearray(data)
-        self.out = bytearray()
-        self.reads = 0
-
-    async def readexactly(self, n):
-        if len(self.data) < n:
-            raise EOFError("the server closed")
-        self.reads += 1
-        chunk = bytes(self.data[:n])
-        del self.data[:n]
-        return chunk
-
-    def write(self, b):
-        self.out += b
-
-    async def drain(self):
-        pass
-
-    def close(self):
-        pass
-
-    async def wait_closed(self):
-        pass
-
-
-def server_frame(op, payload, fin=True, mask=None):
-    """A frame as a server sends it: unmasked (RFC 6455 5.1), unless `mask` is given."""
-    n = len(payload)
-    head = bytearray([(0x80 if fin else 0) | op])
-    m = 0x80 if mask else 0
-    if n < 126:
-        head.append(m | n)
-    else:
-        head.append(m | 126)
-        head += n.to_bytes(2, "big")
-    if mask:
-        head += mask
-        payload = bytes(c ^ mask[i & 3] for i, c in enumerate(payload))
-    return bytes(head) + payload
+from ws_fakes import Answer, Wire, close_code, server_frame
 
 
 # -- 1. a fragmented message longer than the buffer is drained, not kept (RFC 6455 5.4, 10.4) -----
@@ -116,15 +71,6 @@ def test_a_masked_frame_from_the_server_ends_the_connection():
 
 # -- 2b. a frame that breaks the protocol fails the connection with a Close frame, 1002 -------------
 
-def close_code_sent(wire):
-    """The status code of the (masked) Close frame the client wrote, else None."""
-    out = bytes(wire.out)
-    if len(out) < 8 or out[0] != 0x88:
-        return None
-    mask = out[2:6]
-    return int.from_bytes(bytes(c ^ mask[i & 3] for i, c in enumerate(out[6:8])), "big")
-
-
 BROKEN = {
     "reserved bits": bytes([0xC1, 2]) + b"{}",                      # RSV1 without an extension
     "unknown opcode": server_frame(0x3, b"x"),
@@ -147,7 +93,7 @@ def test_a_frame_that_breaks_the_protocol_is_answered_with_a_close_frame_1002():
             asyncio.run(ws.recv())
             got = "no error"
         except WebSocketError:
-            got = close_code_sent(writer)
+            got = close_code(writer)
         assert got == 1002, (name, got)                           # was None: no Close frame
         assert ws.closed
 
@@ -204,7 +150,7 @@ def test_a_text_message_that_is_not_utf8_ends_the_connection_with_1007():
     try:
         got = asyncio.run(ws.recv())
     except WebSocketError:
-        got = close_code_sent(writer)
+        got = close_code(writer)
     assert got == 1007, got                        # was (1, b'[2,"u1",...caf\xe9...]', False)
     assert ws.closed
 
@@ -386,27 +332,6 @@ def test_chargers_refused_together_do_not_dial_again_at_the_same_instants(tmp_pa
 
 
 # -- 5. a handshake answer's line is read with a bound -----------------------------------------------
-
-class Answer:
-    """An HTTP answer as a stream gives it: read(n) and, as MicroPython's readline(), a line of
-    any length (CPython's StreamReader stops at 64 KiB with an error; MicroPython's keeps it all)."""
-
-    def __init__(self, data):
-        self.data = data
-        self.at = 0
-
-    async def read(self, n):
-        chunk = self.data[self.at:self.at + n]
-        self.at += len(chunk)
-        return chunk
-
-    async def readline(self):
-        end = self.data.find(b"\n", self.at)
-        end = len(self.data) if end < 0 else end + 1
-        chunk = self.data[self.at:end]
-        self.at = end
-        return chunk
-
 
 LONG = b"HTTP/1.1 101 Switching Protocols\r\nX-Long: " + b"x" * 300000
 

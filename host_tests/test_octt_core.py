@@ -11,7 +11,7 @@ import pytest
 
 from evse.ocpp import connection
 
-from octt_cs import call, change_config, charging, run_case, status_is, statuses, virtual_s
+from octt_cs import call, car_draws, change_config, charging, offering, run_case, status_is, statuses, virtual_s
 
 
 @pytest.fixture(autouse=True)
@@ -76,11 +76,6 @@ def test_the_harness_flags_a_frame_off_the_official_schema():
 
 # -- charging sessions ----------------------------------------------------------------------------
 
-def _offering(b):
-    """The pilot offers current (PWM on) and the contactor is closed: energy can flow."""
-    return b.d.coil and b.d.duty < 100.0
-
-
 def test_TC_003_CS_regular_charging_session_plugin_first(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
@@ -94,7 +89,7 @@ def test_TC_003_CS_regular_charging_session_plugin_first(tmp_path):
         await b.until(lambda: b.d.duty < 100.0, 6, "PWM on")
         b.d.ev("C")                                   # the car answers the PWM
         await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await b.until(lambda: offering(b), 6, "current offered, contactor closed")
         assert statuses(cs) == ["Available", "Preparing", "Charging"], (statuses(cs), b.d.states())
     run_case(tmp_path, case)
 
@@ -121,12 +116,7 @@ def test_TC_004_1_CS_regular_charging_session_identification_first(tmp_path):
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
         await b.until(lambda: cs.actions("Authorize"), what="Authorize")
         await b.wait(2.0)
-        b.d.plug()
-        b.d.ev("C")
-        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
-        assert start["idTag"] == "GOOD"
-        await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await car_draws(b)
         mv = await b.until(lambda: [m for m in cs.actions("MeterValues") if m.get("transactionId")], 5,
                            "MeterValues of the transaction")
         assert mv[0]["connectorId"] == 1
@@ -173,7 +163,7 @@ def test_TC_010_CS_remote_start_charging_session_cable_plugged_in_first(tmp_path
         assert bool(cs.actions("Authorize")) == authorize_remote
         b.d.ev("C")
         await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await b.until(lambda: offering(b), 6, "current offered, contactor closed")
     run_case(tmp_path, case)
 
 
@@ -184,12 +174,7 @@ def test_TC_011_1_CS_remote_start_charging_session_remote_start_first(tmp_path):
         res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
         assert res.status == "Accepted"
         await status_is(b, "Preparing", 3)
-        b.d.plug()
-        b.d.ev("C")
-        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
-        assert start["idTag"] == "GOOD"
-        await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await car_draws(b)
     run_case(tmp_path, case)
 
 
@@ -225,7 +210,7 @@ def test_TC_005_3_CS_ev_side_disconnected_stop_false_unlock_false(tmp_path):
         b.d.plug()                                          # a car again: the same transaction charges
         b.d.ev("C")
         await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await b.until(lambda: offering(b), 6, "current offered, contactor closed")
         assert len(cs.actions("StartTransaction")) == 1 and not cs.actions("StopTransaction")
         b.d.unplug()
         await status_is(b, "SuspendedEV")
@@ -453,7 +438,7 @@ def test_TC_043_CS_send_local_authorization_list(tmp_path):
         assert start["idTag"] == "LOCAL2" and not cs.actions("Authorize")
         b.d.ev("C")
         await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await b.until(lambda: offering(b), 6, "current offered, contactor closed")
     run_case(tmp_path, case, cs_kw={"accepted_tags": ("LOCAL1", "LOCAL2")})
 
 
@@ -469,12 +454,7 @@ def test_TC_008_CS_regular_start_charging_session_id_in_local_authorization_list
         assert res.status == "Accepted"
         await b.reply({"cmd": "authorize", "id_tag": "LOCAL1"})
         await status_is(b, "Preparing", 3)
-        b.d.plug()
-        b.d.ev("C")
-        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
-        assert start["idTag"] == "LOCAL1"
-        await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await car_draws(b, "LOCAL1")
     run_case(tmp_path, case, cs_kw={"accepted_tags": ("LOCAL1",)})
 
 
@@ -550,7 +530,7 @@ async def charging_offline(cs, b):
     b.d.plug()
     await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
     b.d.ev("C")
-    await b.until(lambda: _offering(b), 8, "charging offline")
+    await b.until(lambda: offering(b), 8, "charging offline")
 
 
 def test_TC_037_1_CS_offline_start_transaction_valid_idtag(tmp_path):
@@ -614,7 +594,7 @@ def test_TC_027_CS_remote_start_transaction_connector_id_shall_not_be_0(tmp_path
         b.d.plug()
         await status_is(b, "Preparing")
         await b.wait(2.0)
-        assert not cs.actions("StartTransaction") and not cs.actions("Authorize") and not _offering(b)
+        assert not cs.actions("StartTransaction") and not cs.actions("Authorize") and not offering(b)
     run_case(tmp_path, case)
 
 
@@ -625,7 +605,7 @@ def test_TC_028_CS_remote_stop_transaction_rejected(tmp_path):
         res = await cs.call("cp1", call.RemoteStopTransaction(transaction_id=b.svc.tx["txid"] + 1000))
         assert res.status == "Rejected"
         await b.wait(1.0)
-        assert not cs.actions("StopTransaction") and _offering(b)
+        assert not cs.actions("StopTransaction") and offering(b)
     run_case(tmp_path, case)
 
 

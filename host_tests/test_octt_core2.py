@@ -6,17 +6,13 @@ import pytest
 
 from evse.ocpp import connection
 
-from octt_cs import call, change_config, charging, run_case, status_is, statuses, virtual_s
+from octt_cs import call, car_draws, change_config, charging, offering, run_case, status_is, statuses, virtual_s
 from test_octt_core import _offline, _online, before_boot, reboot
 
 
 @pytest.fixture(autouse=True)
 def prompt_wakeups(monkeypatch):
     monkeypatch.setattr(connection, "IDLE_WAKE_MS", 10)
-
-
-def _offering(b):
-    return b.d.coil and b.d.duty < 100.0
 
 
 async def _cached(b, cs, tag="GOOD"):
@@ -38,12 +34,7 @@ def test_TC_007_CS_regular_start_charging_session_cached_id(tmp_path):
         n = len(cs.actions("Authorize"))
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
         await status_is(b, "Preparing", 3)
-        b.d.plug()
-        b.d.ev("C")
-        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
-        assert start["idTag"] == "GOOD"
-        await status_is(b, "Charging")
-        await b.until(lambda: _offering(b), 6, "current offered, contactor closed")
+        await car_draws(b)
         assert len(cs.actions("Authorize")) == n          # from the cache, no Authorize
     run_case(tmp_path, case)
 
@@ -68,7 +59,7 @@ def test_TC_068_CS_stop_transaction_idtag_matches_start(tmp_path):
         await b.reply({"cmd": "authorize", "id_tag": "GOOD2"})         # another card: nothing
         await b.wait(2.0)
         assert "Authorize" not in cs.actions()[n:] and not cs.actions("StopTransaction")
-        assert _offering(b)
+        assert offering(b)
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
         stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
         assert stop["idTag"] == "GOOD" and stop.get("reason", "Local") == "Local"
@@ -114,7 +105,7 @@ def test_TC_069_CS_parent_from_the_start_answer_with_the_cache_off(tmp_path):
         await b.reply({"cmd": "authorize", "id_tag": "OTHER"})
         await b.until(lambda: [p for p in cs.actions("Authorize") if p["idTag"] == "OTHER"], 3, "Authorize OTHER")
         await b.wait(2.0)
-        assert not cs.actions("StopTransaction") and _offering(b)
+        assert not cs.actions("StopTransaction") and offering(b)
         await b.reply({"cmd": "authorize", "id_tag": "GOOD2"})
         stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
         assert stop["idTag"] == "GOOD2" and stop.get("reason", "Local") == "Local"
@@ -136,7 +127,7 @@ def test_TC_069_CS_a_blocked_card_of_the_group_does_not_stop_it(tmp_path):
             await b.until(lambda: len([p for p in cs.actions("Authorize") if p["idTag"] == "LOST"]) == attempt,
                           3, "Authorize LOST #%d" % attempt)
             await b.wait(2.0)
-            assert not cs.actions("StopTransaction") and _offering(b)
+            assert not cs.actions("StopTransaction") and offering(b)
         await b.reply({"cmd": "authorize", "id_tag": "GOOD2"})
         stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
         assert stop["idTag"] == "GOOD2"
@@ -354,7 +345,7 @@ async def _offline_unknown_start(cs, b):
     b.d.plug()
     await b.reply({"cmd": "authorize", "id_tag": "BAD"})
     b.d.ev("C")
-    await b.until(lambda: _offering(b), 8, "charging offline")
+    await b.until(lambda: offering(b), 8, "charging offline")
     await _online(cs, b)
     start = (await b.until(lambda: cs.actions("StartTransaction"), 30, "StartTransaction"))[0]
     assert start["idTag"] == "BAD"
@@ -420,7 +411,7 @@ def test_change_availability_inoperative_during_a_transaction_is_scheduled(tmp_p
         res = await cs.call("cp1", call.ChangeAvailability(connector_id=1, type="Inoperative"))
         assert res.status == "Scheduled"
         await b.wait(1.0)
-        assert _offering(b) and "Unavailable" not in statuses(cs)
+        assert offering(b) and "Unavailable" not in statuses(cs)
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
         await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
         await status_is(b, "Unavailable")
@@ -502,7 +493,7 @@ def test_TC_037_1_CS_offline_start_then_charging_in_this_order(tmp_path):
         b.d.plug()
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
         b.d.ev("C")
-        await b.until(lambda: _offering(b), 8, "charging offline")
+        await b.until(lambda: offering(b), 8, "charging offline")
         await _online(cs, b)
         await b.until(lambda: cs.actions("StartTransaction"), 30, "queued StartTransaction")
         await status_is(b, "Charging")
@@ -619,7 +610,7 @@ def test_charge_point_inoperative_during_a_transaction_is_scheduled(tmp_path):
         res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Inoperative"))
         assert res.status == "Scheduled"
         await b.wait(1.0)
-        assert statuses(cs, 0)[-1] == "Available" and _offering(b)
+        assert statuses(cs, 0)[-1] == "Available" and offering(b)
         await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
         await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
         await status_is(b, "Unavailable")

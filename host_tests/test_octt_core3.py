@@ -12,7 +12,7 @@ import pytest
 
 from evse.ocpp import connection
 
-from octt_cs import call, change_config, charging, last_status, run_case, status_is
+from octt_cs import call, change_config, charging, last_status, offering, run_case, status_is
 from test_octt_core import _offline, _online, charging_offline, stopped_then_unplugged
 from test_octt_smart import composite, offers, profile, set_profile
 
@@ -20,10 +20,6 @@ from test_octt_smart import composite, offers, profile, set_profile
 @pytest.fixture(autouse=True)
 def prompt_wakeups(monkeypatch):
     monkeypatch.setattr(connection, "IDLE_WAKE_MS", 10)
-
-
-def _offering(b):
-    return b.d.coil and b.d.duty < 100.0
 
 
 def test_TC_018_2_CS_unlock_connector_with_charging_session_fixed_cable(tmp_path):
@@ -58,7 +54,7 @@ def test_TC_043_1_CS_send_local_authorization_list_not_supported(tmp_path):
         await b.reply({"cmd": "authorize", "id_tag": "LISTED"})
         b.d.ev("C")
         await b.wait(3.0)
-        assert not b.svc.tx and not _offering(b)
+        assert not b.svc.tx and not offering(b)
     run_case(tmp_path, case)
 
 

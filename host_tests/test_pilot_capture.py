@@ -19,40 +19,15 @@ from hypothesis import example, given, settings, strategies as st
 
 from tools import rp2emu
 from evse.shell import pilot_dma as PD, pilot_phase as PP
+from pilot_fakes import HI, LO, PERIOD_US, STEPS, capture as _capture, u16 as _u16
 
-STEPS = 64516          # TOP + 1 on the rp2 port at 125 MHz
-PERIOD_US = 1000
 SAMPLE_US = PD.SAMPLE_US
-HI, LO = 3129, 33      # 12-bit codes of +9 V and -12 V through the Pico's front end
-
-
-def _capture(c0, cc, start_us, n):
-    """What the ADC writes: sample i at start_us + 3 i us after the counter read c0; an edge ramps
-    over 13 us (facts 1) from one level to the other."""
-    out = array("H", bytes(2 * n))
-    for i in range(n):
-        t = (c0 * PERIOD_US / STEPS + start_us + i * SAMPLE_US) % PERIOD_US
-        t_fall = cc * PERIOD_US / STEPS
-        if t < 13:                                     # rising edge at the wrap
-            v = LO + (HI - LO) * t / 13
-        elif t < t_fall:
-            v = HI
-        elif t < t_fall + 13:
-            v = HI - (HI - LO) * (t - t_fall) / 13
-        else:
-            v = LO
-        out[i] = int(v)
-    return out
 
 
 def _pick(src, c0, cc, n):
     s = PP.PhaseSampler(None, 0, _u16(2048), PERIOD_US, 4000)
     PD.pick(s, src, n, c0, cc, STEPS, PERIOD_US)
     return s.hn, s.ln, s.buf
-
-
-def _u16(code):
-    return (code << 4) | (code >> 8)
 
 
 @settings(max_examples=400, deadline=None)

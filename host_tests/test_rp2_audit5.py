@@ -27,7 +27,7 @@ import sys
 import pytest
 
 from tools import rp2emu
-from tools.benchmarks.bench_rp2_core import CORE     # the core as `make flash` puts it there
+from tools.benchmarks.bench_rp2_core import CORE, CORE_ALONE     # the core as `make flash` puts it there
 from tools.sim import mock_machine as mm
 
 WHY = rp2emu.missing()
@@ -124,23 +124,9 @@ def test_a_console_reboot_while_charging_on_the_pico_replies_whole_then_resets_w
         rig.close()
 
 
-PP_SCRIPT = r'''
-from evse.core import charger as CH, limits as L
-ch = CH.Charger(%(cfg)r)
-m = CH.Measurements()
-m.pilot_ok, m.pp_ohms, m.temp_c = True, 150, 30
-now = [1000]
+PP_SCRIPT = CORE_ALONE + r'''
 noise = [0, 2, -1, 3, -2, 1, -3, 0, 2, -2, 1, -1, 3, 0, -3, 2]
 last = [None]
-
-def fill(level):
-    mode = ch.out.pilot_mode
-    if mode == L.PILOT_F:
-        m.pilot_pos = m.pilot_neg = -12000
-    elif mode == L.PILOT_X1:
-        m.pilot_pos = m.pilot_neg = level
-    else:
-        m.pilot_pos, m.pilot_neg = level, -12000
 
 def steps(level, pp, n):
     for i in range(n):

@@ -3,6 +3,7 @@
 Each scenario failed on the code before its fix (the commit that added it says what it read)."""
 import pytest
 
+from core_bench import CoreBench
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 
@@ -109,37 +110,11 @@ def test_a_cold_but_real_reading_still_restores():
 
 # --- a contactor found closed after a week's rest is a weld (facts 6), whatever the tick count -----
 
-class Core:
-    """The core alone, stepped on the port's wrapping tick count (MicroPython's ticks_ms wraps at
-    2**30 ms, 12.4 days, and ticks_diff reads at most 2**29 ms, 6.2 days, ahead), with a car behind
-    an ideal pilot and a contactor whose mirror contact follows the coil unless it sticks."""
+class Core(CoreBench):
+    """The core alone on the port's wrapping tick count, at a board's 32 A, limited to 16 A."""
 
     def __init__(self):
-        from evse.core.charger import Charger, Measurements
-        from evse.core.ticks import ticks_diff
-        from evse.services import settings as S
-        cfg = S.defaults()
-        cfg["max_current"] = 16
-        cfg["rcd_selftest"] = False       # (a bench without a monitor: the close sequence is not the point)
-        self.ch = Charger(cfg, diff=ticks_diff, max_amps=32)
-        self.m = Measurements()
-        self.now = 0
-        self.car_mv = 12000               # the positive plateau the car makes: A 12 V, B 9 V, C 6 V
-        self.stuck = False                # the contacts closed whatever the coil
-
-    def run(self, ms, every=10):
-        from evse.core import limits as L
-        ch, m = self.ch, self.m
-        end = self.now + ms
-        while self.now < end:
-            mode = ch.out.pilot_mode
-            pos = -12000 if mode == L.PILOT_F else self.car_mv
-            m.pilot_pos, m.pilot_ok = pos, True
-            m.pilot_neg = -12000 if mode in (L.PILOT_PWM, L.PILOT_5PCT) else pos
-            m.feedback = 1 if ch.out.contactor or self.stuck else 0
-            ch.step(m, self.now & ((1 << 30) - 1))
-            self.now += every
-        return self
+        CoreBench.__init__(self, max_amps=32)
 
 
 @pytest.mark.parametrize("rest_days", [1, 6, 7, 12])

@@ -3,49 +3,9 @@
 Each scenario failed on the code before its fix (the commit that added it says what it read)."""
 import pytest
 
+from core_bench import CoreBench as Core   # the core alone, at a board's 80 A, limited to 16 A
+
 DAY_MS = 86400000
-
-
-class Core:
-    """The core alone, stepped on the port's wrapping tick count (MicroPython's ticks_ms wraps at
-    2**30 ms, 12.4 days, and ticks_diff reads at most 2**29 ms, 6.2 days, ahead), with a car behind
-    an ideal pilot (its diode healthy) and a contactor whose mirror contact follows the coil."""
-
-    def __init__(self, max_current=16, **cfg):
-        from evse.core.charger import Charger, Measurements
-        from evse.core.ticks import ticks_diff
-        from evse.services import settings as S
-        c = S.defaults()
-        c["max_current"] = max_current
-        c["rcd_selftest"] = False         # (no monitor on this bench: the close sequence is not the point)
-        c.update(cfg)
-        self.ch = Charger(c, diff=ticks_diff, max_amps=80)
-        self.m = Measurements()
-        self.now = 0
-        self.car_mv = 12000               # the positive plateau the car makes: A 12 V, B 9 V, C 6 V
-
-    def run(self, ms, every=10):
-        from evse.core import limits as L
-        ch, m = self.ch, self.m
-        end = self.now + ms
-        while self.now < end:
-            mode = ch.out.pilot_mode
-            pos = -12000 if mode == L.PILOT_F else self.car_mv
-            m.pilot_pos, m.pilot_ok = pos, True
-            m.pilot_neg = -12000 if mode in (L.PILOT_PWM, L.PILOT_5PCT) else pos
-            m.feedback = 1 if ch.out.contactor else 0
-            ch.step(m, self.now & ((1 << 30) - 1))
-            self.now += every
-        return self
-
-    def charging(self):
-        self.run(500)
-        self.car_mv = 9000
-        self.run(500)
-        self.car_mv = 6000
-        self.run(1000)
-        assert self.ch.state == "C2" and self.ch.out.contactor
-        return self
 
 
 # --- a fault that waits for the unplug sees it, however long the car stayed (facts 4, 6) -------------

@@ -4,6 +4,7 @@ fallback, the board's rating, a fault's OCPP transaction).
 Each scenario failed on the code before its fix (the commit that added it says what it read)."""
 import pytest
 
+from core_bench import CoreBench
 from tools.sim.drive import Drive
 
 MS = 1000
@@ -88,31 +89,16 @@ def test_a_lower_rated_cable_reading_lowers_the_offer_at_once(tmp_path):
     assert b.charger.out.amps_x10 == 200 and b.coil and b.fault is None
 
 
-class Core:
+class Core(CoreBench):
     """The core alone, ticked as App.tick does (a fast pilot change: a confirming burst and a second
-    step in the same tick, on the same PP, temperature and feedback readings), behind an ideal pilot
-    and a contactor whose mirror contact follows the coil."""
+    step in the same tick, on the same PP, temperature and feedback readings), limited to 32 A."""
 
     def __init__(self, **cfg):
-        from evse.core.charger import Charger, Measurements
-        from evse.core.ticks import ticks_diff
-        from evse.services import settings as S
-        c = S.defaults()
-        c.update({"max_current": 32, "rcd_selftest": False})
-        c.update(cfg)
-        self.ch = Charger(c, diff=ticks_diff, max_amps=80)
-        self.m = Measurements()
-        self.now = 0
-        self.car_mv = 12000               # A 12 V, B 9 V, C 6 V
+        CoreBench.__init__(self, **dict({"max_current": 32}, **cfg))
 
     def tick(self):
-        from evse.core import limits as L
         ch, m = self.ch, self.m
-        mode = ch.out.pilot_mode
-        pos = -12000 if mode == L.PILOT_F else self.car_mv
-        m.pilot_pos, m.pilot_ok = pos, True
-        m.pilot_neg = -12000 if mode in (L.PILOT_PWM, L.PILOT_5PCT) else pos
-        m.feedback = 1 if ch.out.contactor else 0
+        self.read()
         ch.step(m, self.now)
         confirmed = ch.resample
         if confirmed:                     # the pilot burst again; PP is not read again
@@ -123,13 +109,6 @@ class Core:
     def run(self, ms):
         for _ in range(ms // 10):
             self.tick()
-
-    def charging(self):
-        for mv, ms in ((12000, 500), (9000, 500), (6000, 1000)):
-            self.car_mv = mv
-            self.run(ms)
-        assert self.ch.state == "C2" and self.ch.out.contactor
-        return self
 
 
 @pytest.mark.parametrize("connector, cable", [("j1772", 150), ("type2-socket", 220)])

@@ -61,83 +61,8 @@ def test_the_fifth_trip_of_a_plug_in_locks_out_after_four_automatic_reclosings(t
 # watchdog resets the board after the window. Measured on the virtual board (a car at 32 A, the CT
 # meter): 89.8 Wh counted, 50.7 Wh on flash; after the restart the session read 50.677 Wh,
 # `power_loss`: the energy since the last checkpoint (up to 50 Wh or 60 s) was lost.
-
-def charging_main(tmp_path, seconds, **config):
-    """main() on the sim board with a car drawing 32 A, its control loop interrupted (Ctrl-C) after
-    `seconds` of charging. -> (flash dir, the meter's count at the interrupt, the outputs then)."""
-    import json
-    from tools.sim import mock_machine as mm
-    from tools.sim import rig as R
-    from tools.sim.mock_machine.world import World
-    from evse import app as A
-    from evse.core import limits as L
-    from evse.services import console as C
-    from evse.shell import maint
-
-    board = R.load_board("sim")
-    mm.install()
-    maint.stop()
-    mm.reset_world()
-    w = World(board)
-    w.update()
-    flash = str(tmp_path)
-    with open(flash + "/settings.json", "w") as f:
-        f.write(json.dumps(dict({"max_current": 32, "meter": "ct"}, **config)))
-    seen = {}
-
-    class Quiet:
-        def read(self, n):
-            return None
-
-        def write(self, data):
-            return len(data)
-
-    def loop(app):                       # App.run_alone, as far as the 0x03
-        n = 0
-        w.plugged, w.ev_ohms, w.pp_ohms, w.draw_amps = True, 2740, 150, 32.0
-        w.recompute()
-        nxt = mm.clock.us
-        while True:                      # on the 10 ms grid, as the rig's ticks
-            app.cycle()
-            w.update()
-            nxt += L.TICK_MS * 1000
-            mm.clock.advance_us(max(0, nxt - mm.clock.us))
-            w.update()
-            n += 1
-            if n == 50:
-                w.ev_ohms = 882          # the car asks for power
-                w.recompute()
-            if n == 50 + int(seconds * 100):
-                seen["wh"] = app.meter.wh_total
-                seen["closed"] = w.coil()
-                raise KeyboardInterrupt  # 0x03 on the console
-    real_loop, real_attach = A.App.run_alone, C.attach
-    A.App.run_alone = loop
-    C.attach = lambda app: real_attach(app, Quiet())
-    try:
-        try:
-            A.main(board, flash)
-            assert False, "main() returned"
-        except KeyboardInterrupt:
-            pass
-        seen["after"] = (w.coil(), mm.pwms[board.PILOT_PWM_PIN].duty_u16())
-    finally:
-        A.App.run_alone, C.attach = real_loop, real_attach
-        maint.stop()
-    return flash, seen
-
-
-def test_a_0x03_on_the_console_while_charging_keeps_the_energy_counted(tmp_path):
-    flash, seen = charging_main(tmp_path, 40)
-    assert seen["closed"] and seen["wh"] > 70, seen      # 40 s at 32 A, 230 V: about 80 Wh
-    assert seen["after"] == (False, 0)                    # contactor open, pilot -12 V (F) at once
-    d = Drive(flash_dir=flash, config={"max_current": 32, "meter": "ct"})   # the watchdog's reset
-    m = d.app.meter
-    rec = m.sessions()[-1]
-    # (before: 50.x Wh on flash, the rest of the 80 Wh lost with the RAM)
-    assert abs(m.wh_total - seen["wh"]) < 0.01, (m.wh_total, seen["wh"])
-    assert rec["reason"] == "power_loss" and abs(rec["wh"] - seen["wh"]) < 0.01, rec
-
+# The 0x03 itself: host_tests/upy/test_safety_audit5_upy.py, on this interpreter (pytest) and
+# on the MicroPython unix port.
 
 def test_a_console_reboot_while_charging_keeps_the_energy_counted(tmp_path):
     b = Drive(config={"max_current": 32, "meter": "ct"}, flash_dir=str(tmp_path))

@@ -4,7 +4,7 @@ import asyncio
 import io
 import json
 
-from mqtt_broker import Broker, Subscriber, need_mosquitto
+from mqtt_broker import Subscriber
 from test_mqtt_bench import Bench, run
 from host_tests.test_console import MemStream, ask, make
 from host_tests.test_evsectl import RigPort
@@ -80,9 +80,8 @@ def test_evsectl_sets_text_above_u_ffff_as_utf8(tmp_path):
 # last states kept by the broker. ESPurna and EMS-ESP clear their configs when the installer turns
 # Home Assistant off; so does the charger now, while it is still connected, then ends with DISCONNECT.
 
-def test_mqtt_switched_off_removes_the_charger_from_home_assistant(tmp_path):
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+def test_mqtt_switched_off_removes_the_charger_from_home_assistant(tmp_path, mosquitto):
+    broker = mosquitto()
     prefix = "garage/evse"
     configs = [ha.config(prefix, {}, e)[0] for e in ha.ENTITIES]
 
@@ -103,19 +102,15 @@ def test_mqtt_switched_off_removes_the_charger_from_home_assistant(tmp_path):
         await late.close()
         assert not held, held         # no config (no entity), no state, no "offline" status
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())
 
 
 # --- 6. the limit's number ran past the board's rating --------------------------------------------------
 # max_current 40 on a 32 A board (boards/esp32_devkitc.py, MAX_CURRENT_A 32): the number was announced
 # 0-40 A; Home Assistant's slider took 33-40 A, the charger offered 32 and the slider jumped back.
 
-def test_the_limits_number_ends_at_the_boards_rating(tmp_path):
-    need_mosquitto()
-    broker = Broker(tmp_path).start()
+def test_the_limits_number_ends_at_the_boards_rating(tmp_path, mosquitto):
+    broker = mosquitto()
     topic = ha.config("garage/evse", {}, [e for e in ha.ENTITIES if e[0] == "current_limit"][0])[0]
 
     async def main():
@@ -132,7 +127,4 @@ def test_the_limits_number_ends_at_the_boards_rating(tmp_path):
             await a.stop()
             await sub.close()
 
-    try:
-        run(main())
-    finally:
-        broker.stop()
+    run(main())

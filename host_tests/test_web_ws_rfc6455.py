@@ -132,33 +132,3 @@ def test_an_upgrade_for_another_websocket_version_gets_426_naming_13_and_none_ge
     assert s8 == 426 and h8.get("sec-websocket-version") == "13", (s8, h8)
     assert json.loads(body8) == {"ok": False, "error": "WebSocket version 13 only"}
     assert s0 == 400 and json.loads(body0)["ok"] is False
-
-
-def test_a_client_that_reads_nothing_frees_its_slot_once_a_push_waits_too_long(monkeypatch):
-    """A phone gone out of range: its socket takes no more, the push waited for ever in its send and
-    both slots could be held so, for the minutes TCP takes to give up; a page reloaded then got
-    'too many WebSocket clients'. Now a push not written within WS_RESEND_MS ends that client."""
-    from evse.services import web as W
-    monkeypatch.setattr(W, "WS_RESEND_MS", 300)
-    b = Bench()
-
-    class Silent:
-        async def readexactly(self, n):
-            await asyncio.sleep(60)
-
-    class Req:
-        sock = (Silent(), None)
-
-    class Stuck:
-        request = Req()
-        closed = False
-
-        async def send(self, data, opcode=None):
-            await asyncio.sleep(60)              # the socket's buffer is full: never written
-
-    async def go():
-        ws = Stuck()
-        await asyncio.wait_for(b.web.status_socket(None, ws), 5)
-        return ws.closed
-    assert asyncio.run(go()) is True
-    assert b.web.ws_clients == 0

@@ -13,7 +13,7 @@ import pytest
 
 from tools.evsectl.link import Link, LinkError
 from tools.toolchain.whole import write_whole
-from tools.waiting import wait_for
+from tools.waiting import stop_process, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READY_TIMEOUT_S = 60          # the supervisor's first line
@@ -56,12 +56,7 @@ class VBoard:
         raise AssertionError("the virtual board did not start")
 
     def stop(self):
-        self.p.terminate()
-        try:
-            self.p.wait(30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        stop_process(self.p, 30)
 
     def log_lines(self, word):
         with open(self.log) as f:

@@ -1,6 +1,7 @@
-"""For the host tools and tests: wait on a condition (never on a wall-clock guess) and pick a free TCP
-port on 127.0.0.1."""
+"""For the host tools and tests: wait on a condition (never on a wall-clock guess), pick a free TCP
+port on 127.0.0.1 and stop a child process."""
 import socket
+import subprocess
 import time
 
 POLL_S = 0.1
@@ -16,6 +17,16 @@ def wait_for(what, pred, timeout):
         if time.monotonic() > deadline:
             raise AssertionError("waited %.0f s for %s" % (timeout, what))
         time.sleep(POLL_S)
+
+
+def stop_process(p, seconds):
+    """SIGTERM to p, then SIGKILL if it has not ended within seconds; returns once it has ended."""
+    p.terminate()
+    try:
+        p.wait(seconds)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 def free_port():

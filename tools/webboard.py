@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from tools.waiting import free_port, wait_for
+from tools.waiting import free_port, stop_process, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PW = "bench-password-0123"
@@ -85,12 +85,7 @@ class WebBoard:
         return st if state is None or st["state"] == state else None
 
     def stop(self):
-        self.p.terminate()
-        try:
-            self.p.wait(30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        stop_process(self.p, 30)
         self.err.close()
 
 

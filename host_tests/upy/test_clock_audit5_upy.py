@@ -4,21 +4,14 @@ board) unless NTP has answered. The scenarios against a central system are
 host_tests/test_clock_audit5.py."""
 import asyncio
 import json
-import os
 
 from evse.core import ticks
 from evse.ocpp.wallclock import WallClock, parse_iso
 import upytest
+from ocpp_fakes import tmpdir
+from upytest import CoreLink
 
-_n = [0]
 CS_TIME = "2026-12-06T12:00:00Z"
-
-
-def _tmpdir():
-    _n[0] += 1
-    d = "/tmp/clock_a5_upy_%d_%d" % (_n[0], int.from_bytes(os.urandom(3), "big"))
-    os.mkdir(d)
-    return d
 
 
 class _Board:
@@ -78,8 +71,8 @@ def _booted(app=None):
         return cs
 
     async def main():
-        svc = OcppService(upytest.CoreLink(app), None, {"ocpp_url": "ws://cs.invalid/", "ocpp_id": "cp1"},
-                          _tmpdir(), board, connect=connect)
+        svc = OcppService(CoreLink(app), None, {"ocpp_url": "ws://cs.invalid/", "ocpp_id": "cp1"},
+                          tmpdir("clock_a5_upy"), board, connect=connect)
         task = asyncio.create_task(svc.run())
         for _ in range(400):
             if "StatusNotification" in cs.calls:
@@ -155,16 +148,16 @@ def test_a_clock_set_by_ntp_places_the_profiles_while_the_central_system_is_away
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
     day = parse_iso("2026-12-06T00:00:00Z")
-    d, board = _tmpdir(), _Board()
+    d, board = tmpdir("clock_a5_upy"), _Board()
     board.set_utc(day + 9 * 3600)                  # NTP: 09:00 UTC
     tariff = {"chargingProfileId": 7, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
               "chargingProfileKind": "Recurring", "recurrencyKind": "Daily",
               "chargingSchedule": {"startSchedule": "2026-12-01T00:00:00Z", "chargingRateUnit": "A",
                                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8},
                                                               {"startPeriod": 12 * 3600, "limit": 16}]}}
-    svc = OcppService(upytest.CoreLink(), None, {"ocpp_url": ""}, d, board)
+    svc = OcppService(CoreLink(), None, {"ocpp_url": ""}, d, board)
     assert svc.profiles.add(1, tariff, None) == "Accepted"      # kept on flash: the reboot reads it
-    ch = upytest.CoreLink(_App(day + 9 * 3600))
+    ch = CoreLink(_App(day + 9 * 3600))
     svc = OcppService(ch, None, {"ocpp_url": ""}, d, board)
     board.t = 1000
     svc.poll(board.t)
@@ -172,7 +165,7 @@ def test_a_clock_set_by_ntp_places_the_profiles_while_the_central_system_is_away
     board.t = 3 * 3600 * 1000 + 2000                              # 12:00:03
     svc.poll(board.t)
     assert ch.limits[-1] == ("ocpp", 16.0), ch.limits
-    ch2 = upytest.CoreLink(_App(None))                                    # NTP set up, not answered: no time
+    ch2 = CoreLink(_App(None))                                    # NTP set up, not answered: no time
     svc = OcppService(ch2, None, {"ocpp_url": ""}, d, board)
     svc.poll(board.t)
     assert not svc.wall.known() and ch2.limits[-1:] == [("ocpp", 8.0)], ch2.limits   # its lowest

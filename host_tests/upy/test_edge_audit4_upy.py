@@ -5,6 +5,7 @@ point's own password: random, kept on flash, the same after a reboot. Also colle
 pytest on CPython (heap_lock skipped there)."""
 
 from evse.metering import modbus
+from upytest import modbus_reply
 
 import upytest
 
@@ -33,7 +34,7 @@ class Line:
 
     def write(self, b):
         self.writes += 1
-        frame = busy(b[0], b[1]) if self.writes <= self.busy_first else upytest.modbus_reply(b[0], b[1], b[5])
+        frame = busy(b[0], b[1]) if self.writes <= self.busy_first else modbus_reply(b[0], b[1], b[5])
         data = self.noise + frame
         self.buf[0:len(data)] = data
         self.len = len(data)

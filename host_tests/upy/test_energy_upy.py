@@ -6,9 +6,9 @@ new bytes over the old ones), every single-bit flip of the newest copy, and an u
 older firmware's energy_a.json / energy_b.json (also cut half-way). Each time the charger boots
 with the newest checkpoint whose checksum holds: never 0, never a garbled count."""
 import json
-import os
 
 from evse.metering.energy import CHECKPOINT_FILES, LEGACY_FILES, Energy
+from evse.shell.store import exists
 from test_meter_upy import fresh
 
 
@@ -20,14 +20,6 @@ def read(path):
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def two_checkpoints(name, session=False):

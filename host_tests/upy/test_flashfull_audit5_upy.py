@@ -7,7 +7,8 @@ central system are host_tests/test_flashfull_audit5.py."""
 import os
 
 import upytest
-from evse.core import ticks
+from ocpp_fakes import Meter, TickClock
+from upytest import CoreLink
 from evse.ocpp import txqueue
 from evse.shell import store as shell_store
 
@@ -25,28 +26,12 @@ def _flash(full):
         m.open = _full if full else _real_open
 
 
-class _Clock:
-    def __init__(self):
-        self.ticks_diff = ticks.ticks_diff
-        self.ticks_add = ticks.ticks_add
-
-    def ticks_ms(self):
-        return 0
-
-
-class _Meter:
-    wh_total = 500
-    amps = [16.0, 0.0, 0.0]
-    power_w = 3680
-    ok = True
-
-
 def _service(d):
     import gc
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
-    return OcppService(upytest.CoreLink(), _Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}},
-                       d, _Clock())
+    return OcppService(CoreLink(), Meter(16.0), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}},
+                       d, TickClock())
 
 
 def test_a_card_on_a_full_flash_starts_its_transaction_in_ram():

@@ -16,6 +16,7 @@ from evse.core.meter_maps import parse_generic_map
 from evse.metering.s0 import S0Meter
 from evse.shell.ring import Ring
 from evse.shell.store import read_json, write_json_atomic
+from modbus_fakes import SimUart
 
 IS_UPY = sys.implementation.name == "micropython"
 APC = amps_per_count(2000, 22.0, 3.3)
@@ -283,29 +284,6 @@ def test_meter_service_ct():
 
 
 # --- a meter answering nonsense (issue 9, item 3): NaN and infinities behave as on CPython -------
-class SimUart:
-    """A uart whose far end is a simulated Modbus meter (tools.sim.mock_machine.modbus_meter)."""
-
-    def __init__(self, sim):
-        self.sim = sim
-        self.rx = bytearray()
-
-    def write(self, b):
-        r = self.sim.answer(bytes(b))
-        if r:
-            self.rx += r
-        return len(b)
-
-    def any(self):
-        return len(self.rx)
-
-    def readinto(self, buf, k=None):
-        k = min(len(self.rx), len(buf) if k is None else k)
-        buf[:k] = self.rx[:k]
-        self.rx = self.rx[k:]
-        return k
-
-
 def sdm120(amps=32.0, volts=230.0):
     from tools.sim.mock_machine.modbus_meter import ModbusMeter
     sim = ModbusMeter()

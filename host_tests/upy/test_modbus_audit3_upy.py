@@ -4,47 +4,27 @@ talked over, and the next request waits for 40 ms of silence with polls that all
 (under heap_lock). Also collected by pytest on CPython (heap_lock skipped there)."""
 
 from evse.metering import modbus
+from modbus_fakes import TimedBus
+from upytest import modbus_reply
 
 import upytest
 
 MASK = 0x3FFFFFFF
 
 
-class SlowBus:
+class SlowBus(TimedBus):
     """A meter at 1200 baud: its reply (count registers) starts 80 ms after the request is written,
     one byte every 9 ms; a write while it still sends is a collision. Times unwrapped here, the
     master sees them masked as ticks_ms."""
 
     def __init__(self, now):
-        self.now = now
-        self.arrivals = []
-        self.rx = bytearray()
+        TimedBus.__init__(self, now)
         self.writes = []
-        self.collisions = 0
 
     def write(self, b):
-        if self.arrivals:
-            self.collisions += 1
         self.writes.append(self.now)
-        data = upytest.modbus_reply(b[0], b[1], b[5])
-        t = self.now + 80
-        for x in data:
-            t += 9
-            self.arrivals.append((t, x))
+        self.answer(modbus_reply(b[0], b[1], b[5]), 80, 9)
         return 8
-
-    def any(self):
-        while self.arrivals and self.arrivals[0][0] <= self.now:
-            self.rx.append(self.arrivals.pop(0)[1])
-        return len(self.rx)
-
-    def readinto(self, buf, n):
-        self.any()
-        n = min(n, len(self.rx))
-        for i in range(n):
-            buf[i] = self.rx[i]
-        self.rx = self.rx[n:]
-        return n
 
 
 def test_a_slow_reply_across_the_ticks_wrap_is_read_then_the_bus_is_left_quiet():

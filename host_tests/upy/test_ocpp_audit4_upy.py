@@ -2,39 +2,18 @@
 energy register that never goes back across a power cut (the service and the real energy count on
 flash), and the CALLERROR for a uniqueId over 36 characters. The scenarios against a central
 system are host_tests/test_ocpp_audit4.py."""
-import os
-
-from evse.core import ticks
 from evse.metering.energy import Energy
 from evse.ocpp import metering, rpc
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 import upytest
 
-_n = [0]
 
-
-def _tmpdir():
-    _n[0] += 1
-    d = "/tmp/ocpp_a4_upy_%d_%d" % (_n[0], int.from_bytes(os.urandom(3), "big"))
-    os.mkdir(d)
-    os.mkdir(d + "/ocpp")
-    return d
-
-
-class _Clock:
-    ticks_diff = staticmethod(ticks.ticks_diff)
-    ticks_add = staticmethod(ticks.ticks_add)
-
-    def ticks_ms(self):
-        return 0
-
-
-class _Meter:
+class _Meter(Meter):
     """The meter service's figures over the real energy count (metering/energy.py)."""
-    amps = [16.0, 0.0, 0.0]
-    power_w = 3680
-    ok = True
 
     def __init__(self, d):
+        Meter.__init__(self, 16.0)
         self.energy = Energy(d)
 
     @property
@@ -46,13 +25,13 @@ def test_the_register_goes_on_from_the_highest_value_after_a_power_cut():
     import gc
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
-    d = _tmpdir()
+    d = tmpdir("ocpp_a4_upy", "/ocpp")
     e = Energy(d)
     e.add_mwh(1000000, 0)
     e.checkpoint()                                        # 1000 Wh on flash
     m = _Meter(d)
     cfg = {"ocpp_url": "", "ocpp_free_id_tag": "FREE"}
-    svc = OcppService(upytest.CoreLink(), m, cfg, d + "/ocpp", _Clock())
+    svc = OcppService(CoreLink(), m, cfg, d + "/ocpp", TickClock())
     svc.on_event(("state", "B2"))
     svc.poll(0)
     assert svc.txq.records[0][2]["meterStart"] == 1000
@@ -61,13 +40,13 @@ def test_the_register_goes_on_from_the_highest_value_after_a_power_cut():
     assert sv[0]["value"] == "1040"                       # handed out: on flash with OCPP's state
     m2 = _Meter(d)                                        # power cut: the count is back at 1000 Wh
     assert int(m2.wh_total) == 1000
-    svc2 = OcppService(upytest.CoreLink(), m2, cfg, d + "/ocpp", _Clock())
+    svc2 = OcppService(CoreLink(), m2, cfg, d + "/ocpp", TickClock())
     stop = [r for r in svc2.txq.records if r[1] == "StopTransaction"][0]
     assert stop[2]["reason"] == "PowerLoss" and stop[2]["meterStop"] == 1040, stop
     assert svc2.meter_wh() == 1040
     m2.energy.add_mwh(100000, 200)                        # 100 Wh after the cut: added, no more
     assert svc2.meter_wh() == 1140
-    svc3 = OcppService(upytest.CoreLink(), _Meter(d), cfg, d + "/ocpp", _Clock())
+    svc3 = OcppService(CoreLink(), _Meter(d), cfg, d + "/ocpp", TickClock())
     assert svc3.meter_wh() >= 1140                        # again after another cut
 
 

@@ -3,68 +3,25 @@ the transaction's group (parentIdTag) stops it after an Authorize (OCTT TC_069_C
 after ChangeAvailability Operative waits for the pilot's reading. The scenarios against a central
 system are host_tests/test_octt_core2.py."""
 import gc
-import os
+
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 
 
-def _tmpdir():
-    d = "/tmp/upy_ocpp_audit6_%d" % os.getpid() if hasattr(os, "getpid") else "/tmp/upy_ocpp_audit6"
-    for sub in ("", "/a", "/b"):
-        try:
-            os.mkdir(d + sub)
-        except OSError:
-            pass
-    return d
-
-
-class _Charger:
-    def __init__(self, read=True):
-        self.calls = []
-        self.state = "A1"
-        self.fault = None
-        self.read = read
+class _Charger(CoreLink):
+    """A core that says whether it has read the pilot since it left Disabled (`read`)."""
+    read = True
 
     def pilot_read(self):
         return self.read
-
-    def set_limit(self, s, a):
-        pass
-
-    def limit_without(self, s):
-        return 32.0
-
-    def enable(self, f):
-        self.calls.append(("enable", f))
-
-    def authorize(self, f, id_tag=None):
-        self.calls.append(("authorize", f))
-
-    def stop(self, r):
-        self.calls.append(("stop", r))
-
-
-class _Clock:
-    def __init__(self):
-        from evse.core import ticks
-        self.ticks_diff = ticks.ticks_diff
-        self.ticks_add = ticks.ticks_add
-
-    def ticks_ms(self):
-        return 0
-
-
-class _Meter:
-    wh_total = 500
-    amps = [6.0, 0.0, 0.0]
-    power_w = 1380
-    ok = True
 
 
 def _service(sub):
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
     ch = _Charger()
-    svc = OcppService(ch, _Meter(), {"ocpp_url": "", "ocpp_config": {"AuthorizationCacheEnabled": False, "AllowOfflineTxForUnknownId": True}},
-                      _tmpdir() + sub, _Clock())
+    svc = OcppService(ch, Meter(), {"ocpp_url": "", "ocpp_config": {"AuthorizationCacheEnabled": False, "AllowOfflineTxForUnknownId": True}},
+                      tmpdir("ocpp_audit6_upy", sub), TickClock())
     return svc, ch
 
 
@@ -105,7 +62,7 @@ def test_status_waits_for_the_pilot_after_disabled():
     from evse.ocpp.chargepoint import OcppService
     gc.collect()
     ch = _Charger()
-    svc = OcppService(ch, _Meter(), {"ocpp_url": ""}, _tmpdir() + "/c", _Clock())
+    svc = OcppService(ch, Meter(), {"ocpp_url": ""}, tmpdir("ocpp_audit6_upy", "/c"), TickClock())
     svc.on_event(("state", "B1"))
     svc.finishing = True
     svc.poll(0)

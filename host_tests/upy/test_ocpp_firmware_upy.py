@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 
-from test_ocpp_upy import _tmpdir
+from ocpp_fakes import tmpdir
 
 PORT = 18000 + int.from_bytes(os.urandom(1), "big") * 8
 
@@ -75,7 +75,7 @@ def test_download_stage_activate_and_upload_over_http():
     gc.collect()
     from evse.ocpp import firmware
     from evse.shell import bundle
-    d = _tmpdir()
+    d = tmpdir("ocpp_fw_upy")
     svc = _Svc(d)
     with open(d + "/faults.json", "w") as f:
         f.write('{"records": [[1, "state_e", "fault"]]}')

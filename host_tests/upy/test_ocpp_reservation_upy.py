@@ -5,7 +5,8 @@ import gc
 import json
 import sys
 
-from test_ocpp_upy import _Charger, _Clock, _Meter, _tmpdir
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 from evse.ocpp import operations
 from evse.ocpp.wallclock import parse_iso
 
@@ -15,7 +16,7 @@ T0 = parse_iso("2024-05-01T12:00:00Z")
 def _service(clock=None):
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
-    svc = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, _tmpdir(), clock or _Clock())
+    svc = OcppService(CoreLink(), Meter(), {"ocpp_url": ""}, tmpdir("ocpp_resv_upy"), clock or TickClock())
     svc.accepted = True
     svc.wall.set(T0, 0)
     return svc
@@ -44,7 +45,7 @@ def test_reservation_module_is_loaded_only_by_its_first_message():
 
 
 def test_reserved_status_admission_start_and_expiry():
-    clock = _Clock()
+    clock = TickClock()
     svc = _service(clock)
     assert _reserve(svc, connector=2) == {"status": "Rejected"}
     assert _reserve(svc) == {"status": "Accepted"}

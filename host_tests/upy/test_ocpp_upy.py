@@ -1,7 +1,6 @@
 """OCPP message, schedule, queue and authorization code: runs under CPython (pytest) and the
 MicroPython unix port (python -m tools.toolchain.upy_tests host_tests/upy/test_ocpp_upy.py)."""
 import json
-import os
 
 from evse.ocpp import rpc, schemas
 from evse.ocpp.auth import AuthStore
@@ -11,16 +10,8 @@ from evse.ocpp.status import connector_status, error_code
 from evse.ocpp.txqueue import TxQueue
 from evse.ocpp.wallclock import WallClock, format_iso, parse_iso
 from evse.ocpp.websocket import accept_key, encode_frame, parse_url, basic_auth
-from evse.core import ticks
-
-_n = [0]
-
-
-def _tmpdir():
-    _n[0] += 1
-    d = "/tmp/ocpp_upy_%d_%d" % (_n[0], int.from_bytes(os.urandom(3), "big"))
-    os.mkdir(d)
-    return d
+from ocpp_fakes import Meter, TickClock, tmpdir
+from upytest import CoreLink
 
 
 def test_iso_time_round_trip():
@@ -133,7 +124,7 @@ def test_recurring_daily_profile_and_composite():
 
 
 def test_profiles_persist(tmp=None):
-    d = _tmpdir()
+    d = tmpdir("ocpp_upy")
     pr = Profiles(d + "/p.json")
     pr.add(1, _p(1, "TxDefaultProfile", 0, [(0, 13)]), None)
     pr.add(1, _p(2, "TxProfile", 1, [(0, 7)]), 5)
@@ -142,7 +133,7 @@ def test_profiles_persist(tmp=None):
 
 
 def test_tx_queue_survives_reboot_and_torn_line():
-    d = _tmpdir()
+    d = tmpdir("ocpp_upy")
     q = TxQueue(d + "/q.log")
     a = q.push("StartTransaction", {"idTag": "A"}, 1)
     b = q.push("MeterValues", {"x": 1}, 1)
@@ -162,7 +153,7 @@ def test_tx_queue_survives_reboot_and_torn_line():
 
 
 def test_auth_cache_and_local_list():
-    d = _tmpdir()
+    d = tmpdir("ocpp_upy")
     a = AuthStore(d + "/c.json", d + "/l.json")
     a.remember("T1", {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00Z"})
     a.remember("T2", {"status": "Blocked"})
@@ -201,7 +192,7 @@ def test_status_mapping():
 
 
 def test_config_keys():
-    d = _tmpdir()
+    d = tmpdir("ocpp_upy")
     c = Config(d + "/cfg.json", {"MeterValueSampleInterval": 10})
     assert c.get("MeterValueSampleInterval") == 10
     assert c.change("MeterValueSampleInterval", "30") == "Accepted"
@@ -217,57 +208,15 @@ def test_config_keys():
     assert unknown == []
 
 
-class _Charger:
-    def __init__(self):
-        self.calls = []
-        self.state = "A1"
-        self.fault = None
-        self.session_active = False
-
-    def set_limit(self, s, a):
-        self.calls.append(("set_limit", s, a))
-
-    def limit_without(self, s):
-        return 32.0
-
-    def enable(self, f):
-        self.calls.append(("enable", f))
-
-    def authorize(self, f, id_tag=None):
-        self.calls.append(("authorize", f))
-
-    def stop(self, r):
-        self.calls.append(("stop", r))
-
-
-class _Clock:
-    """A hand-set tick clock: the service takes its clock from the caller (never from `time`)."""
-
-    def __init__(self, t=0):
-        self.t = t
-        self.ticks_diff = ticks.ticks_diff
-        self.ticks_add = ticks.ticks_add
-
-    def ticks_ms(self):
-        return self.t
-
-
-class _Meter:
-    wh_total = 500
-    amps = [6.0, 0.0, 0.0]
-    power_w = 1380
-    ok = True
-
-
 def test_service_offline_session_and_reboot_recovery():
     """The service itself on this interpreter: an offline session queued on flash, then a reboot."""
     import gc
     gc.collect()  # compiling chargepoint.py from source needs room (the board loads .mpy)
     from evse.ocpp.chargepoint import OcppService
-    d = _tmpdir()
-    ch = _Charger()
-    svc = OcppService(ch, _Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}}, d,
-                      _Clock())
+    d = tmpdir("ocpp_upy")
+    ch = CoreLink()
+    svc = OcppService(ch, Meter(), {"ocpp_url": "", "ocpp_config": {"AllowOfflineTxForUnknownId": True}}, d,
+                      TickClock())
     assert svc.present_id("CARD1", 0) == "accepted" and ("authorize", True) in ch.calls
     svc.on_event(("state", "B2"))
     svc.poll(100)
@@ -277,10 +226,10 @@ def test_service_offline_session_and_reboot_recovery():
     svc.on_event(("contactor", True))
     svc.poll(200)
     assert svc.immediate[-1][1]["status"] == "Charging"
-    svc2 = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, d, _Clock())  # power cut and reboot
+    svc2 = OcppService(CoreLink(), Meter(), {"ocpp_url": ""}, d, TickClock())  # power cut and reboot
     assert [r[1] for r in svc2.txq.records] == ["StartTransaction", "StopTransaction"]
     assert svc2.txq.records[1][2]["reason"] == "PowerLoss"
-    svc3 = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, d, _Clock())
+    svc3 = OcppService(CoreLink(), Meter(), {"ocpp_url": ""}, d, TickClock())
     assert len(svc3.txq) == 2  # no second StopTransaction
 
 
@@ -289,8 +238,8 @@ def test_clock_aligned_meter_values_follow_wall_time():
     import gc
     gc.collect()
     from evse.ocpp.chargepoint import OcppService
-    svc = OcppService(_Charger(), _Meter(), {"ocpp_url": "", "ocpp_config": {"ClockAlignedDataInterval": 900}},
-                      _tmpdir(), _Clock())
+    svc = OcppService(CoreLink(), Meter(), {"ocpp_url": "", "ocpp_config": {"ClockAlignedDataInterval": 900}},
+                      tmpdir("ocpp_upy"), TickClock())
     svc.accepted = True
     svc.wall.set(parse_iso("2024-05-01T12:14:58Z"), 0)
     svc.poll(0)
@@ -314,7 +263,7 @@ def test_a_reset_waits_for_its_close_frame_at_most_reset_close_ms():
     from evse.ocpp.chargepoint import OcppService, RESET_CLOSE_MS
     for closes in (True, False):
         resets = []
-        svc = OcppService(_Charger(), _Meter(), {"ocpp_url": ""}, _tmpdir(), _Clock(), on_reset=resets.append)
+        svc = OcppService(CoreLink(), Meter(), {"ocpp_url": ""}, tmpdir("ocpp_upy"), TickClock(), on_reset=resets.append)
         svc.ws = _OpenSocket()
         svc.reset_kind, svc.reset_ms = "Soft", 0
         svc.poll(10)

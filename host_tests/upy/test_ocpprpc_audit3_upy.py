@@ -9,59 +9,7 @@ import time
 
 from evse.ocpp import connection, http, websocket
 from evse.ocpp.websocket import OP_CONT, OP_TEXT, WebSocket, WebSocketError, encode_frame
-
-
-class Wire:
-    """A server's bytes as the client reads them; what the client writes is kept in `out`."""
-
-    def __init__(self, data):
-        self.data = bytes(data)
-        self.at = 0
-        self.out = bytearray()
-
-    async def readexactly(self, n):
-        if len(self.data) - self.at < n:
-            raise EOFError("the server closed")
-        self.at += n
-        return self.data[self.at - n:self.at]
-
-    def write(self, b):
-        self.out += b
-
-    async def drain(self):
-        pass
-
-    def close(self):
-        pass
-
-    async def wait_closed(self):
-        pass
-
-
-def frame(op, payload, fin=True, mask=None):
-    n = len(payload)
-    head = bytearray([(0x80 if fin else 0) | op])
-    m = 0x80 if mask else 0
-    if n < 126:
-        head.append(m | n)
-    else:
-        head.append(m | 126)
-        head.extend(n.to_bytes(2, "big"))
-    if mask:
-        head.extend(mask)
-        body = bytearray(payload)
-        for i in range(n):
-            body[i] ^= mask[i & 3]
-        payload = bytes(body)
-    return bytes(head) + payload
-
-
-def close_code(wire):
-    out = bytes(wire.out)
-    if len(out) < 8 or out[0] != 0x88:
-        return None
-    mask = out[2:6]
-    return ((out[6] ^ mask[0]) << 8) | (out[7] ^ mask[1])
+from ws_fakes import Answer, Wire, close_code, server_frame as frame
 
 
 def outcome(data, max_message=16384):
@@ -122,26 +70,6 @@ def test_the_identity_is_percent_encoded_on_the_board():
     assert connection.path_id("garage 1") == "garage%201"
     assert connection.path_id("a/b?c#d%") == "a%2Fb%3Fc%23d%25"
     assert connection.path_id("Gar\u00e9e") == "Gar%C3%A9e"
-
-
-class Answer:
-    """An HTTP answer as the port's stream gives it: read(n), and readline() of any length."""
-
-    def __init__(self, data):
-        self.data = data
-        self.at = 0
-
-    async def read(self, n):
-        chunk = self.data[self.at:self.at + n]
-        self.at += len(chunk)
-        return chunk
-
-    async def readline(self):
-        end = self.data.find(b"\n", self.at)
-        end = len(self.data) if end < 0 else end + 1
-        chunk = self.data[self.at:end]
-        self.at = end
-        return chunk
 
 
 def test_a_header_line_without_end_stops_at_the_bound_on_the_board():

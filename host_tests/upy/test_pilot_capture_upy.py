@@ -3,39 +3,13 @@ viper) under CPython and the MicroPython unix port, where the viper code is mach
 board: from captures started at counter phases across a whole period and duties from 5 % to 96 %,
 4 settled samples of each plateau and the right levels (in mV), with nothing allocated (the heap locked).
 The Hypothesis sweep and the run on the emulated Pico are host_tests/test_pilot_capture.py."""
-from array import array
 
 from tools.sim import mock_machine as mm
 mm.install()   # the firmware's `machine`
 from evse.shell import pilot_dma as PD, pilot_phase as PP
 import micropython
 import upytest
-
-STEPS = 64516          # TOP + 1 on the rp2 port at 125 MHz
-PERIOD_US = 1000
-HI, LO = 3129, 33      # 12-bit codes of +9 V and -12 V through the Pico's front end
-
-
-def capture(c0, cc, n):
-    """Sample i 3 us after the previous, the first 1 us after the counter read c0; 13 us edges."""
-    out = array("H", bytes(2 * n))
-    t_fall = cc * PERIOD_US / STEPS
-    for i in range(n):
-        t = (c0 * PERIOD_US / STEPS + 1 + i * PD.SAMPLE_US) % PERIOD_US
-        if t < 13:
-            v = LO + (HI - LO) * t / 13
-        elif t < t_fall:
-            v = HI
-        elif t < t_fall + 13:
-            v = HI - (HI - LO) * (t - t_fall) / 13
-        else:
-            v = LO
-        out[i] = int(v)
-    return out
-
-
-def u16(code):
-    return (code << 4) | (code >> 8)
+from pilot_fakes import HI, LO, PERIOD_US, STEPS, capture, u16
 
 
 def test_captures_from_any_phase_give_four_settled_samples_of_each_plateau():
@@ -46,7 +20,7 @@ def test_captures_from_any_phase_give_four_settled_samples_of_each_plateau():
     for duty in (50, 100, 533, 800, 960):
         cc = STEPS * duty // 1000
         for c0 in range(0, STEPS, 1499):
-            src = capture(c0, cc, n)
+            src = capture(c0, cc, 1, n)
             if lock is not None:
                 lock()
             try:

@@ -3,19 +3,10 @@ CPython): a profiles file with an entry of another shape, and GetCompositeSchedu
 charger's other limits cap it; past its cap of periods it is shorter, never wrong). The scenarios
 against a central system are host_tests/test_smart_audit4.py."""
 import json
-import os
 
+from ocpp_fakes import tmpdir
 from evse.ocpp.schedule import Profiles
 from evse.ocpp.wallclock import parse_iso
-
-_n = [0]
-
-
-def _tmpdir():
-    _n[0] += 1
-    d = "/tmp/smart_a4_upy_%d_%d" % (_n[0], int.from_bytes(os.urandom(3), "big"))
-    os.mkdir(d)
-    return d
 
 
 def _p(pid, purpose, periods, **kw):
@@ -28,7 +19,7 @@ def _p(pid, purpose, periods, **kw):
 
 
 def test_a_profiles_file_entry_of_another_shape_is_dropped_and_the_rest_kept():
-    d = _tmpdir()
+    d = tmpdir("smart_a4_upy")
     good = _p(1, "ChargePointMaxProfile", [(0, 10)])
     odd = _p(2, "TxDefaultProfile", [(0, 32)])
     odd["chargingSchedulf"] = odd.pop("chargingSchedule")

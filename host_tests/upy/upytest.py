@@ -107,7 +107,7 @@ def modbus_reply(unit, fc, count):
 
 class CoreLink:
     """The charger's verbs as the OCPP service calls them (ocpp/corelink.py), recorded: `calls`
-    (authorize, stop), `limits` (set_limit); every other source's limit is 32 A."""
+    (enable, authorize, stop), `limits` (set_limit); every other source's limit is 32 A."""
     state = "A1"
     fault = None
 
@@ -123,7 +123,7 @@ class CoreLink:
         return 32.0
 
     def enable(self, f):
-        pass
+        self.calls.append(("enable", f))
 
     def authorize(self, f, id_tag=None):
         self.calls.append(("authorize", f))

@@ -30,6 +30,11 @@ def _check(name, ok, measured, unit, limit, detail=""):
             "unit": unit, "limit": limit, "detail": detail}
 
 
+def _nominal(seg):
+    """A PWM segment at a nominal duty: measured, and not the 5 % of high-level communication."""
+    return bool(seg["pwm"]) and seg["duty_pct"] is not None and not HLC_DUTY[0] <= seg["duty_pct"] <= HLC_DUTY[1]
+
+
 def _worst(values, lo, hi):
     """The value farthest outside [lo, hi] (or closest to an edge when all are inside)."""
     vals = np.asarray(values, dtype=float)
@@ -121,7 +126,7 @@ def run(res, cap, expect_current=None, duty_tol=DEFAULT_DUTY_TOL):
                           "5 %% or 10-96 %% (+-%.2g)" % duty_tol, "duty outside the encoding" if badd else ""))
     if expect_current is not None and dd:
         want = duty_for_amps(expect_current)
-        nom = [s for s in dd if not HLC_DUTY[0] <= s["duty_pct"] <= HLC_DUTY[1]]
+        nom = [s for s in dd if _nominal(s)]
         if nom:
             errs = [s["duty_pct"] - want for s in nom]
             k = int(np.argmax(np.abs(errs)))
@@ -145,13 +150,10 @@ def _duty_changes(pwm, segs):
     communication is not a nominal duty. Runs when one PWM run has two changes or more."""
     gaps, n, last = [], 0, None
     for p, s in zip(segs, segs[1:]):
-        if not (p["pwm"] and s["pwm"]):
-            last = None                           # the PWM stopped or started: no interval across it
+        if not (_nominal(p) and _nominal(s)):
+            last = None                           # the PWM stopped, started or went to 5 %: no interval across it
             continue
         dp, ds = p["duty_pct"], s["duty_pct"]
-        if dp is None or ds is None or HLC_DUTY[0] <= dp <= HLC_DUTY[1] or HLC_DUTY[0] <= ds <= HLC_DUTY[1]:
-            last = None
-            continue
         if abs(ds - dp) <= DUTY_CHANGE_POINTS:
             continue
         n += 1
@@ -170,11 +172,11 @@ def _duty_changes(pwm, segs):
 
 def _freq_off(s, rate):
     """A PWM segment outside 980-1020 Hz. A sampled capture places each edge within half a sample
-    (a VCD within its $timescale unit),
-    so a single period may read one sample long or short (f^2 / rate: 1 Hz at 1 MS/s, 23 Hz at
-    44.1 kS/s): a 1020 Hz pilot at 1 MS/s has periods of 980 and 981 samples, 1020.4 and 1019.4 Hz,
-    and is in tolerance. Single periods get that allowance; the segment's mean frequency (its
-    periods' total time, good to one sample over the whole segment) is held to 980-1020 Hz too."""
+    (a VCD within its $timescale unit), so a single period may read one sample long or short
+    (f^2 / rate: 1 Hz at 1 MS/s, 23 Hz at 44.1 kS/s): a 1020 Hz pilot at 1 MS/s has periods of 980
+    and 981 samples, 1020.4 and 1019.4 Hz, and is in tolerance. Single periods get that allowance;
+    the segment's mean frequency (its periods' total time, good to one sample over the whole
+    segment) is held to 980-1020 Hz too."""
     f = s["frequency_hz"]
     q = f * f / rate if rate else 0.0
     qm = q / max(1, s["periods"])
@@ -221,16 +223,14 @@ def _closed_at(cap, t):
 def _closing(cap, segs):
     """Facts 4 (seq 4): B -> C/D with a nominal PWM on: the contactor closes within 3 s, unless the
     EV leaves C/D or the PWM stops or goes to 5 % before that (or the capture ends: no verdict)."""
-    def nominal(x):
-        return x["pwm"] and x["duty_pct"] is not None and not HLC_DUTY[0] <= x["duty_pct"] <= HLC_DUTY[1]
     c = cap.contactor
     worst, detail, ok = None, [], True
     for j in range(1, len(segs)):
         p, s = segs[j - 1], segs[j]
         t = s["start_s"]
-        if p["state"] != "B" or s["state"] not in ("C", "D") or not nominal(s) or _closed_at(cap, t):
+        if p["state"] != "B" or s["state"] not in ("C", "D") or not _nominal(s) or _closed_at(cap, t):
             continue
-        end = next((x["start_s"] for x in segs[j + 1:] if not (x["state"] in ("C", "D") and nominal(x))),
+        end = next((x["start_s"] for x in segs[j + 1:] if not (x["state"] in ("C", "D") and _nominal(x))),
                    cap.t_end)
         i = int(np.searchsorted(c.times, t, side="left"))
         closed = np.flatnonzero(c.values[i:] > 0.5)

@@ -10,8 +10,10 @@ from tools import rp2emu
 CORE = tuple("evse/core/%s.mpy" % n for n in ("charger", "limits", "pilot", "protections", "proximity", "ticks",
                                                 "vocab"))
 
-SCRIPT = r'''
-import time
+# The core alone in a script for the Pico (settings %(cfg)r): its Charger `ch`, the Measurements `m`
+# it steps on (a 32 A cable, 30 C), the tick count `now`, and fill(level), the pilot's plateaus as
+# an ideal pilot gives them with the car's positive level (also host_tests/test_rp2_audit5.py's).
+CORE_ALONE = r'''
 from evse.core import charger as CH, limits as L
 ch = CH.Charger(%(cfg)r)
 m = CH.Measurements()
@@ -26,7 +28,11 @@ def fill(level):
         m.pilot_pos = m.pilot_neg = level
     else:
         m.pilot_pos, m.pilot_neg = level, -12000
+'''
 
+SCRIPT = r'''
+import time
+''' + CORE_ALONE + r'''
 def t(state, name, f, n=40):
     t0 = time.ticks_us()
     for _ in range(n):

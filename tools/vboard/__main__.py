@@ -41,6 +41,7 @@ import time
 import tty
 
 from tools.vboard import car as carmod
+from tools.waiting import stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VBOOT = os.path.join(ROOT, "tools", "vboard", "vboot.py")
@@ -398,12 +399,7 @@ class Board:
     def stop(self):
         self.stopping = True
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 2)
         for path in (self.link, self.car_path):
             if path:
                 try:
