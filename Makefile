@@ -69,7 +69,8 @@ $(HA_VENV)/.installed:
 	touch $@
 
 test-ha: $(STAMP) debs $(HA_VENV)/.installed
-	EVSE_HA_HASS=$(HA_VENV)/bin/hass $(PY) -m pytest -q host_tests/test_ha_live.py host_tests/test_ha_audit5.py
+	EVSE_HA_HASS=$(HA_VENV)/bin/hass $(PY) -m pytest -q host_tests/test_ha_live.py host_tests/test_ha_audit5.py \
+	  host_tests/test_ha_audit7.py
 
 test-upy: $(STAMP) $(MICRODOT)
 	$(PY) -m tools.toolchain.upy_tests

@@ -181,3 +181,49 @@ def test_without_a_meter_no_energy_entities():
     cfg = dict(CFG, meter="none")
     objs = [TOPIC.match(t).group(3) for t, _ in ha.configs(PREFIX, cfg)]
     assert "total_energy" not in objs and "power" not in objs and "current_limit" in objs
+
+
+def test_back_after_a_drop_the_charger_says_online_only_after_its_states(tmp_path):
+    """Home Assistant shows each entity's last state the moment the availability topic says
+    `online`. The charger charges at 16 A, its link drops (the will: unavailable) and the car is
+    unplugged meanwhile. At the reconnection the charger said `online` before its states: Home
+    Assistant showed it charging (C2) again for a moment, its recorder kept that, and an automation
+    on `to: C2` fired for a car no longer there (2024.3.3, a power cut of the virtual board:
+    test_ha_audit7.py). Each connection now publishes every state first, then `online`."""
+    import asyncio
+    from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+    from test_mqtt_bench import Bench, P, run
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+
+    async def main():
+        proxy = await Proxy(broker.port).start()
+        sub = await Subscriber(broker.port).start()
+        b = await Bench(proxy.port, tmp_path).start()
+        try:
+            await b.until(lambda: sub.last(P + "status") == "online", what="online")
+            await b.until(lambda: sub.last(P + "state") == "A1", what="A1")
+            b.d.plug()
+            await b.until(lambda: sub.last(P + "state") == "B2", what="B2")
+            b.d.charge(16)
+            await b.until(lambda: sub.last(P + "state") == "C2", 30, "charging")
+            proxy.cut()
+            await b.until(lambda: sub.last(P + "status") == "offline", 5, "the will")
+            b.d.unplug()
+            await b.until(lambda: b.d.state == "A1", 10, "unplugged")
+            cut = len(sub.msgs)
+            proxy.allow()
+            await b.until(lambda: sub.last(P + "status") == "online", 300, "back online")
+            await asyncio.sleep(0.5)
+        finally:
+            await b.stop()
+            await proxy.close()
+            await sub.close()
+        back = [(t[len(P):], x) for t, x, _ in sub.msgs[cut:] if t.startswith(P)]
+        online = back.index(("status", "online"))
+        assert ("state", "A1") in back[:online] and ("contactor", "OFF") in back[:online], back
+
+    try:
+        run(main())
+    finally:
+        broker.stop()

@@ -267,15 +267,17 @@ class MqttService:
             await writer.drain()
             self.running = False
             return
-        if self._discover:
+        online = self._discover
+        if online:
             self._discover = False
             await self._send_discovery(writer)
-            writer.write(W.publish(self.topic("status"), "online", True))
         for k in self.topics:
             v = self.topics[k]
             if self.sent.get(k, 0) != v:
                 writer.write(W.publish(self.topic(k), "" if v is None else v, True))
                 self.sent[k] = v
+        if online:    # after the states: Home Assistant shows its last ones the moment it reads
+            writer.write(W.publish(self.topic("status"), "online", True))   # online (before a cut)
         while self.errors:
             writer.write(W.publish(self.topic("error"), self.errors.pop(0)))
         if self._ping:

@@ -1,0 +1,144 @@
+"""A seventh audit: the charger in Home Assistant as its user sees it, the firmware on the virtual
+board (the MicroPython unix port, its own sockets and asyncio) against mosquitto and Home Assistant
+(test_ha_live's, skipped without it: `make test-ha`).
+
+Home Assistant's own state machine is read as it changes through its `mqtt_statestream`
+integration (hass/<domain>/<object id>/state); its automations, triggered from the test over MQTT,
+move the current limit's number and the enabled switch as a user's would, and one of them says on
+MQTT each time the charger's state becomes C2 (the kind of automation a user writes).
+
+The board is cut off (its process killed: a power cut), then stopped and started again: Home
+Assistant shows it unavailable (the charger's last will) and then available with what the charger
+says after the boot, never for a moment what it said before the cut (the charger said `online`
+before its states: stop 42)."""
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from mqtt_broker import Broker, Subscriber
+import test_ha_live as live
+from tools.vboard import car
+from vboard_helpers import VBoard, make_flash, needs_vboard, wait_a1
+
+P = "garage/evse/"
+AUTOMATIONS = """mqtt_statestream:
+  base_topic: hass
+automation:
+  - alias: the user sets the limit
+    trigger: {platform: mqtt, topic: user/limit}
+    action:
+      - service: number.set_value
+        target: {entity_id: %(limit)s}
+        data: {value: "{{ trigger.payload }}"}
+  - alias: the user turns charging on or off
+    trigger: {platform: mqtt, topic: user/switch}
+    action:
+      - service: "switch.turn_{{ trigger.payload }}"
+        target: {entity_id: %(enabled)s}
+  - alias: charging began
+    trigger: {platform: state, entity_id: %(state)s, to: C2}
+    action:
+      - service: mqtt.publish
+        data: {topic: user/charging, payload: "{{ trigger.from_state.state }}"}
+"""
+
+
+@needs_vboard
+def test_home_assistant_follows_the_virtual_board_through_a_power_cut_and_a_restart(tmp_path, monkeypatch):
+    if not live.HASS:
+        pytest.skip("Home Assistant not installed here: make test-ha")
+    live.need_mosquitto()
+    monkeypatch.setattr(live, "CONFIG", live.CONFIG.split("automation:")[0] + AUTOMATIONS)
+    broker = Broker(tmp_path).start()
+    conf = str(tmp_path / "ha")
+    ids = live.entity_ids()
+    ha = live.start_ha(conf, broker.port, ids)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"max_current": 32, "meter": "ct", "serial": "SN42",
+                                    "mqtt_url": "mqtt://127.0.0.1:%d" % broker.port,
+                                    "mqtt_prefix": "garage/evse"}))
+    seen = {}
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+
+        def shown(key):
+            """What Home Assistant shows now for the entity."""
+            return sub.last("hass/" + ids[key].replace(".", "/") + "/state")
+
+        async def until(pred, what, seconds=60):
+            t0 = time.time()
+            while not pred():
+                assert time.time() - t0 < seconds and ha.poll() is None, (what, shown("sensor.state"))
+                await asyncio.sleep(0.2)
+
+        await until(lambda: sub.last("homeassistant/status") == "online", "Home Assistant up", live.UP_S)
+        loop = asyncio.get_running_loop()
+        vb = VBoard(tmp_path)
+        try:
+            r = await loop.run_in_executor(None, make_flash, vb.tty, "SETTINGS=" + str(settings))
+            assert r.returncode == 0, r.stdout
+            await loop.run_in_executor(None, wait_a1, vb.tty)
+            await until(lambda: shown("sensor.state") == "A1", "A1 in Home Assistant")
+            sock = str(tmp_path / "car.sock")
+            car.request(["plug"], sock)
+            car.request(["ask", "16"], sock)
+            await until(lambda: shown("sensor.state") == "C2", "charging in Home Assistant")
+            # the user's number and switch: to the charger and back into Home Assistant's state
+            await sub.publish("user/limit", "12")
+            await until(lambda: sub.last(P + "offered_a") == "12.0", "12 A offered")
+            await until(lambda: shown("number.current_limit") == "12.0", "the number at 12")
+            await sub.publish("user/switch", "off")
+            await until(lambda: sub.last(P + "state") == "disabled", "charging off")
+            await until(lambda: shown("switch.enabled") == "off", "the switch off")
+            await sub.publish("user/switch", "on")
+            await until(lambda: shown("switch.enabled") == "on" and shown("sensor.state") == "C2",
+                        "charging again")
+            # a power cut: the board's process killed (the vboard boots it again, the car plugged)
+            board = subprocess.check_output(["pgrep", "-P", str(vb.p.pid)]).split()[0]
+            cut = len(sub.msgs)
+            os.kill(int(board), signal.SIGKILL)
+            await until(lambda: shown("sensor.state") == "unavailable", "unavailable after the cut", 30)
+            await until(lambda: sub.values(P + "state")[-1:] == ["C2"] and shown("sensor.state") == "C2",
+                        "charging after the boot", 120)
+            seen["cut"] = sub.msgs[cut:]
+        finally:
+            stop = len(sub.msgs)
+            vb.stop()
+        await until(lambda: shown("sensor.state") == "unavailable", "unavailable, the board stopped", 30)
+        vb = VBoard(tmp_path)           # the same flash; a new vboard, no car on its cable
+        try:
+            await until(lambda: sub.values(P + "state")[-1:] == ["A1"] and shown("sensor.state") == "A1",
+                        "A1 after the restart", 120)
+            await asyncio.sleep(2)
+        finally:
+            vb.stop()
+        seen["restart"] = sub.msgs[stop:]
+        seen["charging"] = sub.values("user/charging")
+        await sub.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), live.UP_S + 600))
+    finally:
+        ha.send_signal(signal.SIGTERM)
+        ha.wait(60)
+        broker.stop()
+    for when in ("cut", "restart"):
+        shown = [x for t, x, _ in seen[when] if t == "hass/" + ids["sensor.state"].replace(".", "/") + "/state"]
+        limit = [x for t, x, _ in seen[when] if t == "hass/" + ids["number.current_limit"].replace(".", "/") + "/state"]
+        # unavailable, then only what the charger said after its boot (never C2 nor 12 A of before)
+        after = shown[shown.index("unavailable") + 1:]
+        assert after and after[0] in ("boot", "A1", "B1", "B2", "C1"), (when, shown)
+        assert "12.0" not in limit[limit.index("unavailable") + 1:], (when, limit)
+    # the automation on `to: C2` fired for each real start of charging: from B or C1, never from
+    # the state Home Assistant showed while the charger was away
+    assert seen["charging"] and "unavailable" not in seen["charging"], seen["charging"]
+    with open(os.path.join(conf, "home-assistant.log")) as f:
+        log = [x for x in f.read().splitlines() if ("WARNING" in x or "ERROR" in x)
+               and "Support for the running Python version" not in x]
+    assert log == [], log
