@@ -1,13 +1,17 @@
 """Home Assistant MQTT discovery, field by field against Home Assistant's documented rules
 (home-assistant.io/integrations/mqtt "MQTT Discovery", and the pages sensor.mqtt, binary_sensor.mqtt,
 number.mqtt, switch.mqtt, button.mqtt, sensor "device class" and "state class"), written down here
-as tables, so a payload that Home Assistant would refuse or misread fails here first."""
+as tables, so a payload that Home Assistant would refuse or misread fails here first; and the order
+in which the charger says its states and `online` through a real broker (mosquitto)."""
+import asyncio
 import json
 import re
 
 import pytest
 
 from evse.services import ha, mqtt as M
+from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+from test_mqtt_bench import Bench, P, run
 from evse.services import settings
 
 # Discovery topic: <discovery_prefix>/<component>/[<node_id>/]<object_id>/config, the ids of
@@ -190,9 +194,6 @@ def test_back_after_a_drop_the_charger_says_online_only_after_its_states(tmp_pat
     Assistant showed it charging (C2) again for a moment, its recorder kept that, and an automation
     on `to: C2` fired for a car no longer there (2024.3.3, a power cut of the virtual board:
     test_ha_audit7.py). Each connection now publishes every state first, then `online`."""
-    import asyncio
-    from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
-    from test_mqtt_bench import Bench, P, run
     need_mosquitto()
     broker = Broker(tmp_path).start()
 
