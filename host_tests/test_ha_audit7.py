@@ -24,7 +24,12 @@ import time
 import pytest
 
 from mqtt_broker import Broker, Subscriber
+from test_console import MemStream
+from test_ha_audit5 import HomeAssistant
 import test_ha_live as live
+import test_mqtt_bench
+from test_mqtt_bench import Bench
+from evse.services import console as C
 from evse.services import ha as discovery
 from tools.vboard import car
 from vboard_helpers import VBoard, make_flash, needs_vboard, wait_a1
@@ -192,3 +197,29 @@ def test_every_discovery_payload_passes_home_assistants_own_schemas():
     got = json.loads(r.stdout.splitlines()[-1])
     unknown = [] if live.hass_version() >= (2025, 10) else ["default_entity_id"]
     assert len(got) == 12 and got == dict((t, unknown) for t in got), got
+
+
+def test_home_assistant_takes_the_higher_limit_when_the_rating_is_raised_live(tmp_path, monkeypatch):
+    """The installer raises max_current from 16 A to 32 A without a reboot (the console's `set`):
+    the limit in force, the number's state, becomes 32 A and the number is announced again with max
+    32. Home Assistant applies a changed discovery config in a task of its own, after a state that
+    came in the same burst: it refused the 32 A ("Invalid value for number...: 32.0 (range 0.0 -
+    16.0)", an ERROR in its log) and its number showed 16 A under a max of 32 until the limit moved
+    again. The bench runs at the speed of real time here: the charger's own clock says when."""
+    ha = HomeAssistant(tmp_path, monkeypatch)
+    monkeypatch.setattr(test_mqtt_bench, "SPEED", 1)
+
+    async def main():
+        await (await ha.up()).close()
+        b = await Bench(ha.broker.port, tmp_path, max_current=16).start()
+        try:
+            await ha.recorded("number.current_limit", lambda s: s[-1:] == ["16.0"])
+            for amps in (32, 16, 32):
+                r = C.attach(b.app, MemStream()).answer({"cmd": "set", "values": {"max_current": amps}}, 0)
+                assert r["saved"] == {"max_current": amps}, r
+                await ha.recorded("number.current_limit", lambda s: s[-1:] == ["%.1f" % amps], 20)
+        finally:
+            await b.stop()
+
+    log = ha.run(main())
+    assert [x for x in log if "ERROR" in x or "WARNING" in x] == []
