@@ -57,9 +57,12 @@ def _number(cfg):
     below 6 A under thermal derating: Home Assistant refuses (logs an error, keeps showing the last
     value) a state outside min..max, so min is 0, as `limit/set` takes it (under 6 A nothing is
     offered: a pause)."""
-    hi = cfg.get("max_current") or L.AMPS_MIN_X10 / 10
-    return {"command_topic": "~/limit/set", "min": 0, "max": min(hi, L.AMPS_MAX),
+    return {"command_topic": "~/limit/set", "min": 0, "max": number_max(cfg),
             "step": 1, "mode": "slider", "unit_of_measurement": "A", "device_class": "current"}
+
+
+def number_max(cfg):
+    return min(cfg.get("max_current") or L.AMPS_MIN_X10 / 10, L.AMPS_MAX)
 
 
 def config(prefix, cfg, entity, discovery="homeassistant"):

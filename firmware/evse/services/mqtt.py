@@ -33,6 +33,10 @@ RESOLVE_AFTER = 3              # failed connections before the broker's name is 
 STATE_EVERY_MS = 1000          # power and energy move without events: compared once a second
 ERRORS_QUEUED = 4              # refusals waiting for the broker; more are only counted in last_error
 MAX_BODY = 512                 # bytes of one incoming packet kept; longer ones are dropped
+# A limit above the number's old max waits this long after the wider config: Home Assistant applies
+# a changed config in a task of its own, after a state of the same burst, which it refused as out
+# of range (an error in its log, the old state kept under the new max)
+WIDER_SETTLE_MS = 1000
 DISCOVERY_PREFIX = "homeassistant"
 ON, OFF = "ON", "OFF"
 
@@ -104,6 +108,8 @@ class MqttService:
         self._discover = False
         self._forget = False          # MQTT switched off: leave Home Assistant and the broker (forget)
         self._rating = cfg.get("max_current")   # the number's max announced (a live setting)
+        self._max_said = None         # the number's max last announced
+        self._held_ms = None          # until then limit_a waits (WIDER_SETTLE_MS)
         self.errors = []             # refusals not yet said on <prefix>/error
         self._ip = None               # the broker's name looked up (see _address)
         self._failures = 0            # connections failed since that lookup
@@ -124,6 +130,9 @@ class MqttService:
             return
         self._dirty = False
         self._due_ms = clock.ticks_add(now_ms, STATE_EVERY_MS)
+        if self._held_ms is not None and clock.ticks_diff(now_ms, self._held_ms) >= 0:
+            self._held_ms = None          # the limit held for a wider number goes out now
+            self.wake.set()
         if self.cfg.get("max_current") != self._rating:   # set without a reboot: the limit's number
             self._rating = self.cfg.get("max_current")    # announced again with its new max, or
             self._discover = True                         # Home Assistant refuses its state
@@ -267,15 +276,18 @@ class MqttService:
             await writer.drain()
             self.running = False
             return
-        if self._discover:
+        online = self._discover
+        if online:
             self._discover = False
             await self._send_discovery(writer)
-            writer.write(W.publish(self.topic("status"), "online", True))
+        held = self._held_ms is not None
         for k in self.topics:
             v = self.topics[k]
-            if self.sent.get(k, 0) != v:
+            if self.sent.get(k, 0) != v and not (held and k == "limit_a"):
                 writer.write(W.publish(self.topic(k), "" if v is None else v, True))
                 self.sent[k] = v
+        if online:    # after the states: Home Assistant shows its last ones the moment it reads
+            writer.write(W.publish(self.topic("status"), "online", True))   # online (before a cut)
         while self.errors:
             writer.write(W.publish(self.topic("error"), self.errors.pop(0)))
         if self._ping:
@@ -307,6 +319,10 @@ class MqttService:
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
             await asyncio.sleep(0)            # the control loop runs between two payloads
+        hi = ha.number_max(cfg)
+        if self._max_said is not None and hi > self._max_said:
+            self._held_ms = self.clock.ticks_add(self.clock.ticks_ms(), WIDER_SETTLE_MS)
+        self._max_said = hi
         for topic in ha.retired(self.prefix, self.cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, b"", True))
         await writer.drain()
