@@ -1,4 +1,4 @@
-# upy-heap: 384k
+# upy-heap: 448k
 # The web service (evse/services/web.py) on both interpreters, against a real App on the Rig:
 # microdot's own test client sends the requests a browser would (no sockets, virtual time).
 # Its heap: microdot loaded as .mpy into RAM costs about 55 KB on this 64-bit port (the figure in

@@ -768,10 +768,8 @@ class Charger:
         return (self.enabled and self.stop_reason is None
                 and (self.authorized or not self.auth_needed())
                 and (self.thermal.level == THERMAL_STOP or self._pp == PX.BUTTON
-                     or (self._offer_x10 == 0 and not self._cable_unread())))
-
-    def _cable_unread(self):
-        return self.cfg["connector"] == "type2-socket" and self._pp == PX.NOT_WIRED
+                     or (self._offer_x10 == 0
+                         and (self._pp != PX.NOT_WIRED or self.cfg["connector"] != "type2-socket"))))
 
     def _holding_x1(self, now):
         """Pilot X1 for at least 3 s after a pause, and after boot (let a car in C re-request).
