@@ -55,6 +55,40 @@ def test_an_expect_window_on_the_pico_ends_where_the_scenario_says(tmp_path, cap
     assert got["rp2"] == got["host"] == (1, [6])
 
 
+AFTER_FAIL = """config max_current=32
+wait 0.5
+plug
+expect state B2 within 0.1
+ev C
+expect state C2 within 0.29
+expect state C2
+wait 0.2
+expect state C2
+"""
+
+
+def test_the_scenario_goes_on_at_a_failed_expects_window_end_on_the_pico(tmp_path, capsys):
+    """`expect ... within S` that fails ends the expect S seconds after it started (contract: time
+    advances until it holds or S runs out): the next command acts then, as on the host. The Pico
+    ran the chip on for the console's lag (50 ms) before deciding, and the scenario went on only
+    then: line 7 (C2 now, 0.29 s after `ev C`) held on the Pico, C2 being reported 0.305 s after
+    `ev C`, and failed on the host; `virtual time` ended 50 ms later."""
+    path = tmp_path / "after_fail.scn"
+    path.write_text(AFTER_FAIL)
+    got = {}
+    for target in ("host", "rp2"):
+        rc, lines, _ = run(str(path), tmp_path, target)
+        out = capsys.readouterr().out
+        ev_c = [x["t"] for x in lines if x["kind"] == "input" and x["text"] == "ev C"][0]
+        nxt = [x["t"] for x in lines if x["kind"] == "input" and x["line"] == 7][0]
+        assert abs(nxt - (ev_c + 0.29)) < 0.0011, (target, ev_c, nxt)
+        end = float(re.search(r"virtual time ([0-9.]+) s", out).group(1))
+        assert abs(end - (ev_c + 0.49)) < 0.0011, (target, out)
+        assert [x["t"] for x in lines] == sorted(x["t"] for x in lines), target
+        got[target] = rc, [x["line"] for x in events(lines, "expect") if not x["ok"]]
+    assert got["rp2"] == got["host"] == (1, [6, 7])
+
+
 def _duty_changes(vcd):
     ident = re.search(r"\$var real 1 (\S+) duty \$end", vcd).group(1)
     t, out = 0, []

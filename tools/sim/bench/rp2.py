@@ -267,6 +267,8 @@ class PicoRig:
             self.start_ms = t_ms
         t_us = mm.clock.us if t_ms is None else self._scenario_us(t_ms)
         self.history.append((t_us, dict(seen)))
+        if self.on_line is not None:
+            self.on_line(t_us)
         if self._early is not None:
             self._early.append((ev, t_ms))
         elif self.flushing is None or t_us <= self.flushing:
@@ -315,6 +317,7 @@ class PicoRig:
     _t_logged = 0
     flushing = None              # after the last command: lines up to its time only
     on_meter = None              # called with each reply to ask_meter()
+    on_line = None               # called with each event line's time, before it is logged
 
     def ask_meter(self):
         """The firmware's meter, asked on the console (the reply goes to on_meter)."""
@@ -411,6 +414,9 @@ class PicoBench(Bench):
             self.rig.on_meter = self._meter_reply
             self._at = dict((c.line, i) for i, c in enumerate(self.cmds))
             self.rig.probes.append(self._meter_probe)
+        self._verdicts = []                 # expects not written yet, in the scenario's order
+        self.rig.on_line = self._settle
+        self.rig.probes.append(self._settle)
 
     def _meter_probe(self):
         """Once a second of the coil's closed time (from its closing, as on the host): ask the
@@ -460,6 +466,7 @@ class PicoBench(Bench):
             t_us = min(t_us, self._opened_at)  # (nothing flows since), at the opening's moment
         if rig.flushing is not None and t_us > rig.flushing:
             return
+        self._settle(t_us)
         try:
             amps = round(float(max(energy.get("amps") or [0.0])), 3)
             wh = round(float(energy.get("wh_session") or 0.0), 3)
@@ -478,14 +485,24 @@ class PicoBench(Bench):
 
     def finish(self):
         """The lines of the firmware's last tick are still on the way: wait for them, and keep
-        those up to the end (the traces end where the host's do)."""
+        those up to the end (the traces end where the host's do); the expects still open are
+        decided by them."""
         rig = self.rig
         end = mm.clock.us
         rig.flushing = end
         probes, rig.probes = rig.probes, []
         rig.run_until(end + CONSOLE_LAG_US)
         rig.probes = probes
+        self._settle(force=True)
         mm.clock.us = end
+
+    def do_power(self, c):
+        """A line on its way when the supply goes is lost with the chip's USB (on the host it is
+        out at once): the expects still open are decided first."""
+        if c.args[0] == "off" and self._verdicts:
+            self.rig.run_until(self._verdicts[-1][3] + CONSOLE_LAG_US, lambda: not self._verdicts)
+            self._settle(force=True)
+        Bench.do_power(self, c)
 
     def make_rig(self, board, flash_dir, seed):
         return PicoRig(self.cfg, seed=seed, keep=self.keep)
@@ -503,14 +520,18 @@ class PicoBench(Bench):
         self.rig.send_limit(c.args[0])
 
     def judge(self, what, value, tol, within):
-        """As on the host, with the firmware's lines judged by the time they carry. The chip runs
-        ahead of the check while a line is on its way (up to CONSOLE_LAG_US), but the window is the
-        scenario's: `within S` ends S seconds after the expect started, and the expect is decided
-        at the moment the firmware's line says it held (or at the window's end), not when the line
-        arrived. Before, a first check that failed ran the chip CONSOLE_LAG_US on and the window
-        started only then: `expect state C2 within 0.29` held on the Pico with C2 reported 0.305 s
-        after `ev C` (host: failed, exit 1), and every such expect moved the scenario's later
-        commands up to 50 ms."""
+        """As on the host, with the firmware's lines judged by the time they carry: `within S` ends
+        S seconds after the expect started, and the expect is decided at the moment the firmware's
+        line says it held (or at the window's end), not when the line arrived. Before, a first
+        check that failed ran the chip CONSOLE_LAG_US on and the window started only then:
+        `expect state C2 within 0.29` held on the Pico with C2 reported 0.305 s after `ev C`
+        (host: failed, exit 1).
+        No line by the window's end: one stamped before it may still be on its way (up to
+        CONSOLE_LAG_US), so the verdict is left open (ok None) and the scenario goes on at the
+        window's end, as on the host; _settle decides it once a later line or CONSOLE_LAG_US has
+        passed. Before, the chip ran CONSOLE_LAG_US on first, and every command after an expect
+        that failed came 50 ms late: `expect state C2 within 0.29` then `expect state C2` failed
+        both on the host and only the first on the Pico."""
         rig = self.rig
         start = mm.clock.us
         if what == "contactor":                   # the coil pin, at the instant it changes
@@ -524,12 +545,36 @@ class PicoBench(Bench):
         rig._drain()
         end = start + int(within * 1e6 + 0.5) if within else start
         at = self._held(what, value, tol, start, end)
-        if at is None:           # its line may be on the way: judged by the lines' times all the same
-            rig.run_until(end + CONSOLE_LAG_US, lambda: self._held(what, value, tol, start, end) is not None)
+        if at is None and end > start:
+            rig.run_until(end, lambda: self._held(what, value, tol, start, end) is not None)
             at = self._held(what, value, tol, start, end)
         if at is not None:
             return True, self._reported(what, value, tol, at)[1], at
-        return False, self._reported(what, value, tol, end)[1], end
+        return None, (what, value, tol, start), end
+
+    def verdict(self, c, ok, seen, at):
+        """Written in the scenario's order: after the open ones before it. An open one (ok None)
+        carries what judge() was asked (seen) and its window's end (at)."""
+        self._verdicts.append([c, ok, seen, at, seen if ok is None else None])
+        self._settle()
+
+    def _settle(self, t_us=None, force=False):
+        """Decides the open expects that can be: one whose line has come, or once a line stamped
+        after its window's end has arrived (t_us: such a line's time, before it is logged; the
+        console's lines come in order) or CONSOLE_LAG_US has passed since that end (force: now);
+        then writes the decided ones at the head of the queue."""
+        queue = self._verdicts
+        for v in queue:
+            if v[1] is None:
+                (what, value, tol, start), end = v[4], v[3]
+                at = self._held(what, value, tol, start, end)
+                if at is not None:
+                    v[1:4] = True, self._reported(what, value, tol, at)[1], at
+                elif force or (t_us if t_us is not None else mm.clock.us - CONSOLE_LAG_US) > end:
+                    v[1:3] = False, self._reported(what, value, tol, end)[1]
+        while queue and queue[0][1] is not None:
+            c, ok, seen, at = queue.pop(0)[:4]
+            Bench.verdict(self, c, ok, seen, at)
 
     def logged_at(self, at):
         rig = self.rig

@@ -305,6 +305,11 @@ class Bench:
         self.expects += 1
         ok, seen, at = self.judge(what, value, tol, within)
         self.t_us = max(self.t_us, at)
+        self.verdict(c, ok, seen, at)
+
+    def verdict(self, c, ok, seen, at):
+        """An expect's outcome: its log line (at `at`, the scenario time it was decided at) and,
+        when it failed, its message."""
         if self.log is not None:
             now, mm.clock.us = mm.clock.us, self.logged_at(at)
             try:
