@@ -261,19 +261,26 @@ def _stamp(s):
     return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
+async def _metered(cs, b, sampled_s, aligned_s, wait_s):
+    """Charging with these MeterValues intervals (seconds, 0: none) for wait_s: the measurands
+    configured for the kind that runs, the MeterValues sent (3 at least) and their timestamps (s)."""
+    assert await change_config(cs, "MeterValueSampleInterval", str(sampled_s)) == "Accepted"
+    assert await change_config(cs, "ClockAlignedDataInterval", str(aligned_s)) == "Accepted"
+    key = "MeterValuesAlignedData" if aligned_s else "MeterValuesSampledData"
+    res = await cs.call("cp1", call.GetConfiguration(key=[key]))
+    want = set(res.configuration_key[0]["value"].split(","))
+    await charging(b)
+    n = len(cs.calls)
+    await b.wait(wait_s)
+    mvs = [p for a, p in cs.calls[n:] if a == "MeterValues"]
+    assert len(mvs) >= 3, mvs
+    return want, mvs, [_stamp(p["meterValue"][0]["timestamp"]) for p in mvs]
+
+
 def test_TC_071_CS_clock_aligned_meter_values(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
-        assert await change_config(cs, "MeterValueSampleInterval", "0") == "Accepted"
-        assert await change_config(cs, "ClockAlignedDataInterval", "10") == "Accepted"
-        res = await cs.call("cp1", call.GetConfiguration(key=["MeterValuesAlignedData"]))
-        want = set(res.configuration_key[0]["value"].split(","))
-        await charging(b)
-        n = len(cs.calls)
-        await b.wait(32.0)
-        mvs = [p for a, p in cs.calls[n:] if a == "MeterValues"]
-        assert len(mvs) >= 3, mvs
-        ts = [_stamp(p["meterValue"][0]["timestamp"]) for p in mvs]
+        want, mvs, ts = await _metered(cs, b, 0, 10, 32.0)
         assert all(t % 10 == 0 for t in ts), [p["meterValue"][0]["timestamp"] for p in mvs]
         assert all(y - x == 10 for x, y in zip(ts, ts[1:])), ts
         for p in mvs:
@@ -287,16 +294,7 @@ def test_TC_071_CS_clock_aligned_meter_values(tmp_path):
 def test_TC_070_CS_sampled_meter_values(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
-        assert await change_config(cs, "MeterValueSampleInterval", "3") == "Accepted"
-        assert await change_config(cs, "ClockAlignedDataInterval", "0") == "Accepted"
-        res = await cs.call("cp1", call.GetConfiguration(key=["MeterValuesSampledData"]))
-        want = set(res.configuration_key[0]["value"].split(","))
-        await charging(b)
-        n = len(cs.calls)
-        await b.wait(10.0)
-        mvs = [p for a, p in cs.calls[n:] if a == "MeterValues"]
-        assert len(mvs) >= 3, mvs
-        ts = [_stamp(p["meterValue"][0]["timestamp"]) for p in mvs]
+        want, mvs, ts = await _metered(cs, b, 3, 0, 10.0)
         assert all(round(y - x) == 3 for x, y in zip(ts, ts[1:])), ts
         for p in mvs:
             sv = p["meterValue"][0]["sampledValue"]
