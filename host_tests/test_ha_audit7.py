@@ -235,3 +235,24 @@ def test_home_assistant_takes_the_higher_limit_when_the_rating_is_raised_live(tm
 
     log = ha.run(main())
     assert [x for x in log if "ERROR" in x or "WARNING" in x] == []
+
+
+def test_home_assistant_takes_the_higher_limit_when_the_rating_was_raised_across_a_restart(tmp_path, monkeypatch):
+    """The rating raised from 16 A to 32 A while the charger was off (settings changed, then a
+    restart): the broker still held the number's config with max 16. At the first connection the
+    wider config and the 32 A came in one burst and Home Assistant refused the 32 A as it did for a
+    live change; the charger now keeps the max it announced on flash and waits for the number."""
+    ha = HomeAssistant(tmp_path, monkeypatch)
+    monkeypatch.setattr(test_mqtt_bench, "SPEED", 1)
+
+    async def main():
+        await (await ha.up()).close()
+        for amps in (16, 32):
+            b = await Bench(ha.broker.port, tmp_path, max_current=amps).start()
+            try:
+                await ha.recorded("number.current_limit", lambda s: s[-1:] == ["%.1f" % amps], 30)
+            finally:
+                await b.stop()
+
+    log = ha.run(main())
+    assert [x for x in log if "ERROR" in x or "WARNING" in x] == []

@@ -271,3 +271,66 @@ def test_a_limit_above_the_numbers_old_max_waits_for_home_assistant_to_take_the_
         run(main())
     finally:
         broker.stop()
+
+
+def test_a_rating_raised_while_the_charger_was_off_waits_for_the_wider_number_too(tmp_path):
+    """The installer raises the rating from 16 A to 32 A and the charger restarts (or its broker was
+    away while the setting changed). The broker still holds the number's config from before, max 16:
+    the charger cannot know what Home Assistant last took, so at its first connection after a boot
+    the limit follows the config by WIDER_SETTLE_MS as well (it came in the same burst: Home
+    Assistant refused 32 A against the old max and kept showing 16 A)."""
+    need_mosquitto()
+    broker = Broker(tmp_path).start()
+    number = "homeassistant/number/garage_evse/current_limit/config"
+
+    async def main():
+        sub = await Subscriber(broker.port).start()
+
+        def number_max():
+            c = sub.last(number)
+            return c and json.loads(c)["max"]
+
+        try:
+            b = await Bench(broker.port, tmp_path, max_current=16).start()
+            try:
+                await b.until(lambda: number_max() == 16 and sub.last(P + "limit_a") == "16.0", 100,
+                              "max 16")
+            finally:
+                await b.stop()
+            b = await Bench(broker.port, tmp_path, max_current=32).start()   # the restart
+            try:
+                await b.until(lambda: number_max() == 32, 100, "the wider number")
+                wider_us = mm.clock.us
+                await b.until(lambda: sub.last(P + "limit_a") == "32.0", 10, "32 A")
+                assert mm.clock.us - wider_us >= (M.WIDER_SETTLE_MS - 20) * 1000
+            finally:
+                await b.stop()
+            again = len(sub.msgs)
+            b = await Bench(broker.port, tmp_path, max_current=32).start()   # the same rating
+            try:
+                await b.until(lambda: ("garage/evse/status", "online") in
+                              [(t, x) for t, x, _ in sub.msgs[again:]], 100, "online")
+            finally:
+                await b.stop()
+            back = [(t, x) for t, x, _ in sub.msgs[again:]]
+            assert back.index((P + "limit_a", "32.0")) < back.index((P + "status", "online")), back
+        finally:
+            await sub.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()
+
+
+@pytest.mark.parametrize("saved, announced", [
+    (None, (None, None)),                                   # never announced: nothing to wait for
+    ({"prefix": "garage/evse", "max": 16.0}, ("garage/evse", 16.0)),
+    ("garage/evse", ("garage/evse", 0)),                    # the file before stop 43: max unknown
+    ({"prefix": "garage/evse", "max": "32"}, ("garage/evse", 0)),     # damaged: max unknown
+    ({"prefix": "garage/evse", "max": float("nan")}, ("garage/evse", 0)),
+    ({"prefix": "garage/evse", "max": True}, ("garage/evse", 0)),
+])
+def test_the_max_kept_on_flash_is_read_on_the_safe_side(saved, announced):
+    """An unknown max makes the limit wait for the number (a second late), never go out beside it."""
+    assert M.announced_before(saved) == announced

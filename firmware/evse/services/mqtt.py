@@ -35,7 +35,8 @@ ERRORS_QUEUED = 4              # refusals waiting for the broker; more are only 
 MAX_BODY = 512                 # bytes of one incoming packet kept; longer ones are dropped
 # A limit above the number's old max waits this long after the wider config: Home Assistant applies
 # a changed config in a task of its own, after a state of the same burst, which it refused as out
-# of range (an error in its log, the old state kept under the new max)
+# of range (an error in its log, the old state kept under the new max). The max announced is kept
+# on flash: a rating raised while the charger was off or away from its broker is held too.
 WIDER_SETTLE_MS = 1000
 DISCOVERY_PREFIX = "homeassistant"
 ON, OFF = "ON", "OFF"
@@ -81,6 +82,16 @@ def parse_limit(payload):
     return L.check_number(amps, 0, L.AMPS_MAX)
 
 
+def announced_before(saved):
+    """(prefix, number's max) last announced to Home Assistant, as mqtt_ha.json keeps them: (None,
+    None) before any. A prefix alone (the file before stop 43) or a damaged max: the max is not
+    known, 0, so any limit waits for the number (a second late is the safe side; refused is not)."""
+    if isinstance(saved, dict):
+        hi = saved.get("max")
+        return saved.get("prefix"), hi if type(hi) in (int, float) and hi == hi else 0
+    return saved, None if saved is None else 0
+
+
 class MqttService:
     def __init__(self, app, cfg, clock, flash_dir="/", dns_server=None):
         """clock: ticks_ms, ticks_add, ticks_diff (evse.shell.hal; the bench's virtual clock).
@@ -92,7 +103,7 @@ class MqttService:
         self.clock = clock
         ca = cfg.get("mqtt_ca_file") or None
         self.ca_file = ca if ca is None or ca.startswith("/") else join(flash_dir, ca)
-        self.ha_file = join(flash_dir, "mqtt_ha.json")    # the prefix last announced (_send_discovery)
+        self.ha_file = join(flash_dir, "mqtt_ha.json")    # the prefix and max last announced (_send_discovery)
         self.tls, self.host, self.port = mqtt_url_parts(cfg["mqtt_url"])
         self.prefix = cfg["mqtt_prefix"] or "evse"
         self.running = True
@@ -295,14 +306,23 @@ class MqttService:
             writer.write(W.PINGREQ)
         await writer.drain()
 
+    def _rated_cfg(self):
+        """The settings as announced: the limit's number ends at the board's rating too (no amps it
+        never offers)."""
+        cfg = self.cfg
+        rating = getattr(self.app.board, "MAX_CURRENT_A", None)
+        if rating and (cfg.get("max_current") or 0) > rating:
+            cfg = dict(cfg, max_current=rating)
+        return cfg
+
     async def _send_discovery(self, writer):
         """One retained config per entity, one payload in the heap at a time; an empty retained
         payload for each entity no longer announced and its state (ha.retired), and for what the
-        charger announced under another prefix (ha.forgotten; the prefix announced is kept on flash,
-        written when it changes)."""
+        charger announced under another prefix (ha.forgotten; the prefix and the number's max
+        announced are kept on flash, written when they change)."""
         from . import ha          # imported at the first connection
         from .mqtt_cfg import check
-        old = read_json(self.ha_file)
+        old, was = announced_before(read_json(self.ha_file))
         if old != self.prefix:
             try:
                 check("mqtt_prefix", old)      # a topic prefix, not a damaged file's text (or none)
@@ -311,24 +331,22 @@ class MqttService:
             if old:
                 for topic in ha.forgotten(old, self.prefix, DISCOVERY_PREFIX):
                     writer.write(W.publish(topic, b"", True))
-        cfg = self.cfg
-        rating = getattr(self.app.board, "MAX_CURRENT_A", None)
-        if rating and (cfg.get("max_current") or 0) > rating:   # the limit's number ends at the board's
-            cfg = dict(cfg, max_current=rating)                 # rating too: no amps it never offers
+        cfg = self._rated_cfg()
         for topic, payload in ha.configs(self.prefix, cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
             await asyncio.sleep(0)            # the control loop runs between two payloads
         hi = ha.number_max(cfg)
-        if self._max_said is not None and hi > self._max_said:
+        said = was if self._max_said is None else self._max_said     # since boot, or from flash
+        if said is not None and hi > said:
             self._held_ms = self.clock.ticks_add(self.clock.ticks_ms(), WIDER_SETTLE_MS)
         self._max_said = hi
         for topic in ha.retired(self.prefix, self.cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, b"", True))
         await writer.drain()
-        if old != self.prefix:
+        if old != self.prefix or was != hi:
             try:
-                write_json_atomic(self.ha_file, self.prefix)
+                write_json_atomic(self.ha_file, {"prefix": self.prefix, "max": hi})
             except OSError as e:           # cleared again at the next connection: no harm
                 self.app.report("mqtt", "%s: %r" % (self.ha_file, e))
 
