@@ -23,11 +23,11 @@ import time
 
 import pytest
 
-from mqtt_broker import Broker, Subscriber
+from mqtt_broker import Broker, Subscriber, need_mosquitto
 from test_console import MemStream
 from test_ha_audit5 import HomeAssistant
 import test_ha_live as live
-import test_mqtt_bench
+import live_bench
 from test_mqtt_bench import Bench
 from evse.services import console as C
 from evse.services import ha as discovery
@@ -77,7 +77,7 @@ def first_shown_after_the_will(msgs, entity_id, suffix):
 def test_home_assistant_follows_the_virtual_board_through_a_power_cut_and_a_restart(tmp_path, monkeypatch):
     if not live.HASS:
         pytest.skip("Home Assistant not installed here: make test-ha")
-    live.need_mosquitto()
+    need_mosquitto()
     monkeypatch.setattr(live, "CONFIG", live.CONFIG.split("automation:")[0] + AUTOMATIONS)
     broker = Broker(tmp_path).start()
     conf = str(tmp_path / "ha")
@@ -219,7 +219,7 @@ def test_home_assistant_takes_the_higher_limit_when_the_rating_is_raised_live(tm
     16.0)", an ERROR in its log) and its number showed 16 A under a max of 32 until the limit moved
     again. The bench runs at the speed of real time here: the charger's own clock says when."""
     ha = HomeAssistant(tmp_path, monkeypatch)
-    monkeypatch.setattr(test_mqtt_bench, "SPEED", 1)
+    monkeypatch.setattr(live_bench, "SPEED", 1)
 
     async def main():
         await (await ha.up()).close()
@@ -243,7 +243,7 @@ def test_home_assistant_takes_the_higher_limit_when_the_rating_was_raised_across
     wider config and the 32 A came in one burst and Home Assistant refused the 32 A as it did for a
     live change; the charger now keeps the max it announced on flash and waits for the number."""
     ha = HomeAssistant(tmp_path, monkeypatch)
-    monkeypatch.setattr(test_mqtt_bench, "SPEED", 1)
+    monkeypatch.setattr(live_bench, "SPEED", 1)
 
     async def main():
         await (await ha.up()).close()
