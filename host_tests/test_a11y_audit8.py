@@ -139,3 +139,12 @@ def test_on_every_phone_no_view_scrolls_sideways_and_the_keyboard_reaches_every_
     kb = seen["keyboard"]
     assert kb["missed"] == [] and kb["unmarked"] == [], kb
     assert kb["order"][:3] == ["enable", "disable", "authorize"] and kb["order"][-2:] == ["fwfile", "BUTTON:Upload and install"], kb
+
+
+def test_logging_in_and_out_with_the_keyboard_leaves_the_focus_where_the_user_goes_on(seen):
+    """Logged in with Enter in the password field: the login form went, the focus with it, to
+    nowhere (the page's body: a screen reader starts again from the top, or says nothing). Logged out
+    with Enter on "Log out": the same. The focus now goes to the controls' heading after the login
+    (Tab then reaches "Enable"), and to the password field after the logout."""
+    kb = seen["keyboard"]["login"]
+    assert kb == {"after_login": "H2:Control", "then_tab": "enable", "after_logout": "pw"}, kb

@@ -101,6 +101,28 @@ async function walk(page) {
   return { order: seen, missed: all.filter(n => !seen.includes(n)), unmarked };
 }
 
+// logged out, with the keyboard alone: Tab to the password, type it, Enter; then to "Log out", Enter.
+// Where the focus is after each (the element's id, or its tag and text), and what Tab reaches next.
+async function keyLogin(page) {
+  const at = () => page.evaluate(() => { const e = document.activeElement;
+    return e === document.body ? "BODY" : /^H\d$/.test(e.tagName) ? e.tagName + ":" + e.textContent
+      : e.id || e.dataset.cmd || e.tagName + ":" + e.textContent.slice(0, 20); });
+  const got = {};
+  for (let i = 0; i < 10 && await at() !== "pw"; i++) await page.keyboard.press("Tab");
+  await page.keyboard.type("bench-password-0123");
+  await page.keyboard.press("Enter");
+  await page.locator("#s-max_current").waitFor();
+  got.after_login = await at();
+  await page.keyboard.press("Tab");
+  got.then_tab = await at();
+  for (let i = 0; i < 10 && await at() !== "logout"; i++) await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.locator("#login").waitFor({ state: "visible" });
+  got.after_logout = await at();
+  await page.close();
+  return got;
+}
+
 try {
   for (const [w, h] of PHONES) {
     const ctx = await browser.newContext({ viewport: { width: w, height: h }, deviceScaleFactor: 3, isMobile: true,
@@ -117,6 +139,7 @@ try {
     if (w === 360) {
       await page.screenshot({ path: shot, fullPage: true });
       out.keyboard = await walk(page);
+      out.keyboard.login = await keyLogin(await open(ctx, {}));
     }
     st.status = c.charging;
     st.ws.send(JSON.stringify(c.charging));
