@@ -8,12 +8,12 @@
 from ..shell.hal import ticks_ms
 
 PATH = "/setup"
-PAGE = """<!doctype html><meta charset=utf-8><meta name=viewport content="width=device-width">
-<title>evse: Wi-Fi</title><h1>Join a Wi-Fi network</h1><form id=f>
+PAGE = """<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content="width=device-width">
+<title>evse: Wi-Fi</title><main><h1>Join a Wi-Fi network</h1><form id=f>
 <p><label>Network name <input name=ssid maxlength=32 required></label>
 <p><label>Password <input name=password type=password maxlength=64></label>
 <p><label>Web password (if one is set) <input name=web type=password></label>
-<p><button>Join</button></form><p id=m></p><script>
+<p><button>Join</button></form><p id=m role=status></p></main><script>
 var f=document.getElementById('f'),m=document.getElementById('m');
 function show(t){m.textContent=t}
 function poll(){fetch('/setup/net').then(function(r){return r.json()}).then(function(n){
