@@ -59,12 +59,14 @@ class Planner:
         lim, why = self.schedule_limit(self.clock())
         self._apply(V.SRC_SCHEDULE, lim, why, now)
         if self.surplus is not None:
-            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(now)), self.surplus.why, now)
+            st = self.app.status(now)
+            if st.get("state") == V.ST_A1:
+                self.surplus.unplugged()
+            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(st)), self.surplus.why, now)
 
-    def _ev_amps(self, now):
+    def _ev_amps(self, st):
         """What the car draws: the meter's current, else (no meter, or one lost: current_a -1.0) what is
         offered while the contactor is closed."""
-        st = self.app.status(now)
         measured = st.get("energy", {}).get("current_a")
         if measured is not None and measured >= 0:      # NaN fails it too
             return measured
