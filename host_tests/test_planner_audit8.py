@@ -141,3 +141,20 @@ def test_a_one_phase_car_on_a_three_phase_charger_stays_under_the_grid_limit_and
     assert ev_a == 0 and over == 0
     t, ev_a, over = one_phase(s, [500] * 600, t, 0.0, pv=5000.0)     # 4.5 kW: starts, takes it all
     assert over == 0 and abs(ev_a - 4500 / VOLTS) < 0.5                 # a third as fast
+
+
+def test_on_the_bench_the_oven_brings_the_pilot_down_within_seconds_in_grid_mode(tmp_path):
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 16, "solar_mode": "grid", "grid_limit_w": 5000, "grid_source": "console"},
+              flash_dir=str(tmp_path))
+    d.world.follow_max = 16.0
+    d.plug()
+    d.run(1)
+    d.ev("C")
+    _sun(d, 300, 0.0, house_w=500.0)           # the house at 500 W: the car at its 16 A
+    assert d.coil and abs(d.duty - 16 / 0.6) < 0.1
+    over = 0
+    for _ in range(60):                        # the oven: 3 kW more, 3.68 + 3.5 kW against 5 kW
+        _sun(d, 1, 0.0, house_w=3500.0)
+        over += 3500.0 + d.world.ev_current() * VOLTS > 5000 + VOLTS
+    assert over <= 3 and d.coil, over          # the pilot at 6.5 A within the next reading and tick

@@ -13,6 +13,7 @@ from . import timetable as T
 from .surplus import Surplus
 
 EVAL_MS = 1000
+CAR_FOLLOW_MS = 5000   # facts 2: a car may take 5 s to follow a lower current; the grid meter sees its old draw
 
 
 class Planner:
@@ -27,6 +28,9 @@ class Planner:
         self.surplus = Surplus(cfg, diff) if cfg["solar_mode"] != "off" else None
         self.grid_source = cfg["grid_source"]
         self.last_ms = None
+        self.prev_a = 0              # no charging meter: what was offered at the last poll ...
+        self.held_a = 0              # ... and before the last drop, while the car may still draw it
+        self.held_at = None
         self.sent = {}
         self.why = {}
 
@@ -62,15 +66,25 @@ class Planner:
             st = self.app.status(now)
             if st.get("state") == V.ST_A1:
                 self.surplus.unplugged()
-            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(st)), self.surplus.why, now)
+            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(st, now)), self.surplus.why, now)
 
-    def _ev_amps(self, st):
+    def _ev_amps(self, st, now):
         """What the car draws: the meter's current, else (no meter, or one lost: current_a -1.0) what is
-        offered while the contactor is closed."""
+        offered while the contactor is closed; in grid mode what was offered before a drop while the car
+        may still follow it (counted as gone, the house's import looked over the limit again: a pause)."""
         measured = st.get("energy", {}).get("current_a")
         if measured is not None and measured >= 0:      # NaN fails it too
             return measured
-        return st["amps"] if st["contactor"] else 0
+        amps = st["amps"] if st["contactor"] else 0
+        if amps < self.prev_a:
+            self.held_a = max(self.held_a, self.prev_a) if self.held_at is not None else self.prev_a
+            self.held_at = now
+        self.prev_a = amps
+        if self.held_at is None or self.diff(now, self.held_at) >= CAR_FOLLOW_MS:
+            self.held_at = None
+        elif self.surplus.mode == "grid":   # solar: the minimum charge time holds (the old draw: the grid's)
+            return max(amps, self.held_a)
+        return amps
 
     def _apply(self, src, amps, why, now):
         self.why[src] = why
