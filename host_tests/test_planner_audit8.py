@@ -158,3 +158,26 @@ def test_on_the_bench_the_oven_brings_the_pilot_down_within_seconds_in_grid_mode
         _sun(d, 1, 0.0, house_w=3500.0)
         over += 3500.0 + d.world.ev_current() * VOLTS > 5000 + VOLTS
     assert over <= 3 and d.coil, over          # the pilot at 6.5 A within the next reading and tick
+
+
+@pytest.mark.parametrize("smoothing_s", [0, 30])
+def test_on_the_bench_the_house_load_coming_back_neither_pauses_nor_rocks_the_car(tmp_path, smoothing_s):
+    # no charging meter, a car that follows the pilot 2 s late: a 5 kW limit, the house at 3 kW, then
+    # 1 kW for a while (the car rises to 17.4 A), then 3 kW again (the car must come down to 8.7 A)
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 32, "solar_mode": "grid", "grid_limit_w": 5000, "grid_source": "console",
+                      "solar_smoothing_s": smoothing_s}, flash_dir=str(tmp_path))
+    d.world.follow_max = 32.0
+    d.plug()
+    d.run(1)
+    d.ev("C")
+    _sun(d, 120, 0.0, house_w=3000.0)
+    _sun(d, 300, 0.0, house_w=1000.0)
+    assert abs(d.world.ev_current() - 4000 / VOLTS) < 0.3
+    over, drawn = 0, []
+    for _ in range(90):
+        _sun(d, 1, 0.0, house_w=3000.0)
+        over += 3000.0 + d.world.ev_current() * VOLTS > 5000 + VOLTS
+        drawn.append(d.world.ev_current())
+    assert d.coil and over <= 3, (over, drawn[:10])   # was paused (no smoothing), 61 s over (30 s)
+    assert max(drawn[10:]) - min(drawn[10:]) < 0.5, drawn   # steady at 8.7 A, not rocking 8.7-17.4 A

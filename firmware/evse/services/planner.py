@@ -66,7 +66,9 @@ class Planner:
             st = self.app.status(now)
             if st.get("state") == V.ST_A1:
                 self.surplus.unplugged()
-            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(st, now)), self.surplus.why, now)
+            amps = self._ev_amps(st, now)
+            following = self.held_at is not None and self.surplus.mode == "grid"
+            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, amps, following), self.surplus.why, now)
 
     def _ev_amps(self, st, now):
         """What the car draws: the meter's current, else (no meter, or one lost: current_a -1.0) what is

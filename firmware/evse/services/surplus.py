@@ -60,10 +60,13 @@ class Surplus:
         self.last_ms = now_ms
         return self.smooth
 
-    def _amps(self, ev_amps, max_a, now_ms):
+    def _amps(self, ev_amps, max_a, now_ms, following):
         if self.fresh or self.smooth is None:
             self.fresh = False
-            return self._filter(min(self._target(ev_amps), max_a), now_ms)
+            raw = min(self._target(ev_amps), max_a)
+            if following and self.smooth is not None and raw > self.smooth:
+                raw = self.smooth        # ev_amps is the draw before a drop, not yet followed: no rise from it
+            return self._filter(raw, now_ms)
         return min(self.smooth, max_a)   # no new reading: the last target holds
 
     def _held(self, now_ms, need_ms):
@@ -82,8 +85,9 @@ class Surplus:
     def _max_a(self):
         return self.cfg["max_current"] or 0
 
-    def limit(self, now_ms, ev_amps):
-        """Amperes allowed now (0 = paused), given the current the car draws now."""
+    def limit(self, now_ms, ev_amps, following=False):
+        """Amperes allowed now (0 = paused), given the current the car draws now (following: the
+        current it drew before a drop that it may still be following; then the target only falls)."""
         if self.since is not None and self.diff(now_ms, self.since) > self.min_charge_ms + self.min_pause_ms:
             self.since = None        # both holds are over: a stamp older than 2**29 ms would read as new
         if self.grid_at is None or self.diff(now_ms, self.grid_at) > self.timeout_ms:
@@ -97,7 +101,7 @@ class Surplus:
         # the target is bounded by the rating before it is smoothed: a surplus beyond what can be
         # offered (or one absurd reading) must not wind the filter up and delay the next drop
         max_a = self._max_a()
-        amps = self._amps(ev_amps, max_a, now_ms)
+        amps = self._amps(ev_amps, max_a, now_ms, following)
         if self.paused:                      # why: of this reading, never of one before
             if amps < self.min_a:
                 self.why = "below the car's minimum"
