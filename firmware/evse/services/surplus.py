@@ -5,14 +5,14 @@ source of the core (it never lifts another source's cap).
   grid:  never import more than grid_limit_w:  I = I_ev + (grid_limit_w - import) / (V x phases)
 
 The target is smoothed (a first-order filter of solar_smoothing_s) so a passing cloud does not
-move the duty every second; in grid mode only a rise is: the safe side of a current limit is lower, so
-a house load that comes on lowers the current at the next reading (as SmartEVSE's and OpenEVSE's
-main-fuse limits do). Each reading is one measurement of the house with the car as it drew then: the
-target moves once a reading, not once a second (a meter that reports every 10 s would otherwise add
-the same headroom to the car's rising current ten times). Below the car's minimum current (min_current_a: some cars refuse 6 A)
-charging pauses (limit 0), but in solar mode only after min_charge_s of charging, and it resumes only
-after min_pause_s: a contactor that cycles on every cloud wears out (users count hundreds a day).
-Both times belong to one car: an unplug ends them.
+move the duty every second; in grid mode only a rise is: the safe side of a current limit is lower,
+so a house load that comes on lowers the current at the next reading (as SmartEVSE's and OpenEVSE's
+main-fuse limits do). Each reading is one measurement of the house with the car as it drew then:
+the target moves once a reading, not once a second (a meter that reports every 10 s would otherwise
+add the same headroom to the car's rising current ten times). Below the car's minimum current
+(min_current_a: some cars refuse 6 A) charging pauses (limit 0), but in solar mode only after
+min_charge_s of charging, and it resumes only after min_pause_s: a contactor that cycles on every
+cloud wears out (users count hundreds a day). Both times belong to one car: an unplug ends them.
 In grid mode a house's main breaker comes first: it pauses at once. A grid reading older than
 grid_timeout_s is no reading: the safe side of doubt, no surplus (pause) in solar mode, the car's
 minimum in grid mode, where a pause goes on (the house was at its limit when last heard). A reading that is not a finite number is refused (ValueError)."""
