@@ -181,3 +181,20 @@ def test_on_the_bench_the_house_load_coming_back_neither_pauses_nor_rocks_the_ca
         drawn.append(d.world.ev_current())
     assert d.coil and over <= 3, (over, drawn[:10])   # was paused (no smoothing), 61 s over (30 s)
     assert max(drawn[10:]) - min(drawn[10:]) < 0.5, drawn   # steady at 8.7 A, not rocking 8.7-17.4 A
+
+
+def test_on_the_bench_without_smoothing_a_cloud_lowers_the_solar_car_without_pausing_it(tmp_path):
+    # solar mode, solar_smoothing_s 0, no charging meter, a car that follows 2 s late: the sun falls
+    # from 5 to 3 kW after the minimum charge time; 3 kW less the house's 500 W still carry 10.8 A
+    from tools.sim.drive import Drive
+    d = Drive(config={"max_current": 32, "solar_mode": "solar", "grid_source": "console",
+                      "solar_smoothing_s": 0, "min_charge_s": 60}, flash_dir=str(tmp_path))
+    d.world.follow_max = 32.0
+    d.plug()
+    d.run(1)
+    d.ev("C")
+    _sun(d, 120, 5000.0, house_w=500.0)
+    assert abs(d.world.ev_current() - 4500 / VOLTS) < 0.3
+    _sun(d, 30, 3000.0, house_w=500.0)
+    assert d.coil and abs(d.world.ev_current() - 2500 / VOLTS) < 0.3, d.app.status(0)["planner"]["surplus"]
+    # was paused for 300 s: the reading after the drop still saw the car's old 19.6 A

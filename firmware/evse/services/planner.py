@@ -67,13 +67,13 @@ class Planner:
             if st.get("state") == V.ST_A1:
                 self.surplus.unplugged()
             amps = self._ev_amps(st, now)
-            following = self.held_at is not None and self.surplus.mode == "grid"
+            following = self.held_at is not None and self.surplus.drops_at_once()
             self._apply(V.SRC_SURPLUS, self.surplus.limit(now, amps, following), self.surplus.why, now)
 
     def _ev_amps(self, st, now):
         """What the car draws: the meter's current, else (no meter, or one lost: current_a -1.0) what is
-        offered while the contactor is closed; in grid mode what was offered before a drop while the car
-        may still follow it (counted as gone, the house's import looked over the limit again: a pause)."""
+        offered while the contactor is closed; where a drop is taken at once, what was offered before
+        one while the car may still follow it (counted as gone, the grid looked short again: a pause)."""
         measured = st.get("energy", {}).get("current_a")
         if measured is not None and measured >= 0:      # NaN fails it too
             return measured
@@ -84,7 +84,7 @@ class Planner:
         self.prev_a = amps
         if self.held_at is None or self.diff(now, self.held_at) >= CAR_FOLLOW_MS:
             self.held_at = None
-        elif self.surplus.mode == "grid":   # solar: the minimum charge time holds (the old draw: the grid's)
+        elif self.surplus.drops_at_once():  # else the filter outlasts the car's 5 s (the old draw: the grid's)
             return max(amps, self.held_a)
         return amps
 

@@ -51,6 +51,11 @@ class Surplus:
             return ev_amps + (-self.grid_w - self.reserve_w) / self.volts_phases
         return ev_amps + (self.grid_limit_w - self.grid_w) / self.volts_phases
 
+    def drops_at_once(self):
+        """A lower target is taken whole at the next reading (grid mode, or no smoothing): then the
+        readings before the car followed a drop (5 s) must not count its old draw as gone."""
+        return self.mode == "grid" or self.tau_ms <= 0
+
     def _filter(self, raw, now_ms):
         if self.smooth is None or self.tau_ms <= 0 or (self.mode == "grid" and raw < self.smooth):
             self.smooth = raw        # grid: a drop at once (the house's main breaker comes first)
