@@ -120,6 +120,29 @@ def test_the_car_minimum_and_the_rating_bound_the_offer():
     assert s.limit(1000, 0) == 16.0
 
 
+def test_grid_mode_drops_at_once_rises_smoothed_and_moves_once_a_reading():
+    s = _solar(solar_mode="grid", grid_limit_w=6900, solar_smoothing_s=30, max_current=30.0)
+    s.reading(2300, 0)                      # 20 A of headroom: the first reading is taken as it is
+    assert s.limit(0, 0) == 20.0
+    s.reading(6900 + 2300, 1000)            # an oven: 10 A over with the car at 20 A
+    assert s.limit(1000, 20) == 10.0        # at once, not through the 30 s filter
+    s.reading(6900 - 2300, 2000)            # the oven is off: 10 A of headroom
+    assert 10.0 < s.limit(2000, 10) < 11.0  # a rise is smoothed
+    first = s.limit(3000, 11)               # no new reading: the car's rise is not headroom again
+    assert first == s.limit(9000, 12) < 11.0
+
+
+def test_an_unplug_ends_the_minimum_pause():
+    s = _solar(min_charge_s=0)
+    s.reading(-2300, 0)
+    assert s.limit(0, 0) == 10.0
+    s.reading(1000, 1000)
+    assert s.limit(1000, 6) == 0 and s.paused
+    s.unplugged()                           # the car leaves; the next one finds the sun
+    s.reading(-2300, 2000)
+    assert s.limit(2000, 0) == 10.0
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

@@ -13,6 +13,7 @@ from . import timetable as T
 from .surplus import Surplus
 
 EVAL_MS = 1000
+CAR_FOLLOW_MS = 5000   # facts 2: a car may take 5 s to follow a lower current; the grid meter sees its old draw
 
 
 class Planner:
@@ -27,6 +28,9 @@ class Planner:
         self.surplus = Surplus(cfg, diff) if cfg["solar_mode"] != "off" else None
         self.grid_source = cfg["grid_source"]
         self.last_ms = None
+        self.prev_a = 0              # no charging meter: what was offered at the last poll ...
+        self.held_a = 0              # ... and before the last drop, while the car may still draw it
+        self.held_at = None
         self.sent = {}
         self.why = {}
 
@@ -59,16 +63,30 @@ class Planner:
         lim, why = self.schedule_limit(self.clock())
         self._apply(V.SRC_SCHEDULE, lim, why, now)
         if self.surplus is not None:
-            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, self._ev_amps(now)), self.surplus.why, now)
+            st = self.app.status(now)
+            if st.get("state") == V.ST_A1:
+                self.surplus.unplugged()
+            amps = self._ev_amps(st, now)
+            following = self.held_at is not None and self.surplus.drops_at_once()
+            self._apply(V.SRC_SURPLUS, self.surplus.limit(now, amps, following), self.surplus.why, now)
 
-    def _ev_amps(self, now):
+    def _ev_amps(self, st, now):
         """What the car draws: the meter's current, else (no meter, or one lost: current_a -1.0) what is
-        offered while the contactor is closed."""
-        st = self.app.status(now)
+        offered while the contactor is closed; where a drop is taken at once, what was offered before
+        one while the car may still follow it (counted as gone, the grid looked short again: a pause)."""
         measured = st.get("energy", {}).get("current_a")
         if measured is not None and measured >= 0:      # NaN fails it too
             return measured
-        return st["amps"] if st["contactor"] else 0
+        amps = st["amps"] if st["contactor"] else 0
+        if amps < self.prev_a:
+            self.held_a = max(self.held_a, self.prev_a) if self.held_at is not None else self.prev_a
+            self.held_at = now
+        self.prev_a = amps
+        if self.held_at is None or self.diff(now, self.held_at) >= CAR_FOLLOW_MS:
+            self.held_at = None
+        elif self.surplus.drops_at_once():  # else the filter outlasts the car's 5 s (the old draw: the grid's)
+            return max(amps, self.held_a)
+        return amps
 
     def _apply(self, src, amps, why, now):
         self.why[src] = why

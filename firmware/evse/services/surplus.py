@@ -5,9 +5,14 @@ source of the core (it never lifts another source's cap).
   grid:  never import more than grid_limit_w:  I = I_ev + (grid_limit_w - import) / (V x phases)
 
 The target is smoothed (a first-order filter of solar_smoothing_s) so a passing cloud does not
-move the duty every second. Below the car's minimum current (min_current_a: some cars refuse 6 A)
-charging pauses (limit 0), but in solar mode only after min_charge_s of charging, and it resumes only
-after min_pause_s: a contactor that cycles on every cloud wears out (users count hundreds a day).
+move the duty every second; in grid mode only a rise is: the safe side of a current limit is lower,
+so a house load that comes on lowers the current at the next reading (as SmartEVSE's and OpenEVSE's
+main-fuse limits do). Each reading is one measurement of the house with the car as it drew then:
+the target moves once a reading, not once a second (a meter that reports every 10 s would otherwise
+add the same headroom to the car's rising current ten times). Below the car's minimum current
+(min_current_a: some cars refuse 6 A) charging pauses (limit 0), but in solar mode only after
+min_charge_s of charging, and it resumes only after min_pause_s: a contactor that cycles on every
+cloud wears out (users count hundreds a day). Both times belong to one car: an unplug ends them.
 In grid mode a house's main breaker comes first: it pauses at once. A grid reading older than
 grid_timeout_s is no reading: the safe side of doubt, no surplus (pause) in solar mode, the car's
 minimum in grid mode, where a pause goes on (the house was at its limit when last heard). A reading that is not a finite number is refused (ValueError)."""
@@ -29,6 +34,7 @@ class Surplus:
         self.diff = diff
         self.grid_w = None           # last reading: watts imported (negative: exported)
         self.grid_at = None
+        self.fresh = False           # a reading not yet taken into the target
         self.smooth = None           # the filtered target, A
         self.last_ms = None
         self.paused = self.mode == "solar"   # solar: nothing until the first good reading
@@ -38,20 +44,35 @@ class Surplus:
     def reading(self, watts, now_ms):
         self.grid_w = L.check_number(watts, -1000000, 1000000)
         self.grid_at = now_ms
+        self.fresh = True
 
     def _target(self, ev_amps):
         if self.mode == "solar":
             return ev_amps + (-self.grid_w - self.reserve_w) / self.volts_phases
         return ev_amps + (self.grid_limit_w - self.grid_w) / self.volts_phases
 
+    def drops_at_once(self):
+        """A lower target is taken whole at the next reading (grid mode, or no smoothing): then the
+        readings before the car followed a drop (5 s) must not count its old draw as gone."""
+        return self.mode == "grid" or self.tau_ms <= 0
+
     def _filter(self, raw, now_ms):
-        if self.smooth is None or self.tau_ms <= 0:
-            self.smooth = raw
+        if self.smooth is None or self.tau_ms <= 0 or (self.mode == "grid" and raw < self.smooth):
+            self.smooth = raw        # grid: a drop at once (the house's main breaker comes first)
         else:
             dt = self.diff(now_ms, self.last_ms)
             self.smooth += (raw - self.smooth) * dt / (self.tau_ms + dt)
         self.last_ms = now_ms
         return self.smooth
+
+    def _amps(self, ev_amps, max_a, now_ms, following):
+        if self.fresh or self.smooth is None:
+            self.fresh = False
+            raw = min(self._target(ev_amps), max_a)
+            if following and self.smooth is not None and raw > self.smooth:
+                raw = self.smooth        # ev_amps is the draw before a drop, not yet followed: no rise from it
+            return self._filter(raw, now_ms)
+        return min(self.smooth, max_a)   # no new reading: the last target holds
 
     def _held(self, now_ms, need_ms):
         return self.since is not None and self.diff(now_ms, self.since) < need_ms
@@ -61,11 +82,17 @@ class Surplus:
             self.paused, self.since = paused, now_ms
         self.why = why
 
+    def unplugged(self):
+        """No car: the minimum charge and pause times hold one car's contactor cycles; the next car
+        does not wait out its predecessor's pause (nor charges below the surplus for its minimum time)."""
+        self.since = None
+
     def _max_a(self):
         return self.cfg["max_current"] or 0
 
-    def limit(self, now_ms, ev_amps):
-        """Amperes allowed now (0 = paused), given the current the car draws now."""
+    def limit(self, now_ms, ev_amps, following=False):
+        """Amperes allowed now (0 = paused), given the current the car draws now (following: the
+        current it drew before a drop that it may still be following; then the target only falls)."""
         if self.since is not None and self.diff(now_ms, self.since) > self.min_charge_ms + self.min_pause_ms:
             self.since = None        # both holds are over: a stamp older than 2**29 ms would read as new
         if self.grid_at is None or self.diff(now_ms, self.grid_at) > self.timeout_ms:
@@ -79,7 +106,7 @@ class Surplus:
         # the target is bounded by the rating before it is smoothed: a surplus beyond what can be
         # offered (or one absurd reading) must not wind the filter up and delay the next drop
         max_a = self._max_a()
-        amps = self._filter(min(self._target(ev_amps), max_a), now_ms)
+        amps = self._amps(ev_amps, max_a, now_ms, following)
         if self.paused:                      # why: of this reading, never of one before
             if amps < self.min_a:
                 self.why = "below the car's minimum"
