@@ -9,6 +9,7 @@ import json
 
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
+from evse.core import vocab as V
 from evse.metering.s0 import S0Meter
 
 DAY_S = 86400
@@ -142,3 +143,176 @@ def test_a_power_cut_after_a_two_week_session_records_its_two_weeks(tmp_path):
     rec = b.app.meter.energy.restored
     assert rec is not None and rec["reason"] == "power_loss"
     assert abs(rec["dur_s"] - (14 * DAY_S + 185)) <= 65, rec     # (checkpoints a minute apart)
+
+
+# --- the whole charger through two wraps of ticks_ms ---------------------------------------------------
+
+VOLTS = 230.0                       # the CT meter's nominal volts (no voltage input on the bench)
+HOUSE_W = 3000                      # the house without the car
+LONG = {"meter": "ct", "meter_phases": 1, "max_current": 32,
+        "solar_mode": "grid", "grid_source": "rest", "grid_limit_w": 11000, "solar_smoothing_s": 0,
+        "grid_timeout_s": 60, "min_pause_s": 120,
+        "fallback_timeout_s": 60, "fallback_current_a": 10}
+
+
+class Uptime:
+    """The App (core, CT meter, protections, planner in grid mode fed over `rest`, the fallback
+    watching a `rest` controller, console and log) for weeks: idle in coarse steps, each car's
+    visit in 10 ms control ticks, the grid reading a second and the controller's word every 20 s
+    while a car is there. Every tick checks the contactor against the car's state and the offer,
+    and integrates what the car drew (the energy the meter should count)."""
+
+    def __init__(self, tmp_path):
+        from evse.services import console
+        self.b = b = Drive(config=LONG, flash_dir=str(tmp_path))
+        console.attach(b.app, console.UartStream(mm.UART(9, 115200)))
+        b.world.follow_max = 32.0           # the car takes what is offered, 2 s late
+        self.house_w = HOUSE_W
+        self.drawn_wh = 0.0                 # what the car drew, by the bench's own count
+        self.closed_bad = 0                 # ticks in a row closed with the car not in C
+        self.closed_unoffered = 0           # ticks in a row closed with no current offered
+        self.worst = [0, 0]
+        self.dense_ticks = 0
+        self.steps = 0
+        self._t = mm.clock.us
+        b.rig.probes.append(self._probe)
+        b.run(1)
+
+    def _probe(self):
+        b, w = self.b, self.b.world
+        now = mm.clock.us
+        self.drawn_wh += w.ev_current() * VOLTS * (now - self._t) / 3.6e9
+        self._t = now
+        self.dense_ticks += 1
+        closed = w.coil()
+        self.closed_bad = self.closed_bad + 1 if closed and w.ev_state() not in ("C", "D") else 0
+        self.closed_unoffered = self.closed_unoffered + 1 if closed and not w.advertised() else 0
+        self.worst[0] = max(self.worst[0], self.closed_bad)
+        self.worst[1] = max(self.worst[1], self.closed_unoffered)
+
+    def ms(self):
+        return mm.clock.us // 1000          # uptime, unwrapped (the bench's own)
+
+    def idle_until(self, ms, step=20):
+        assert not self.b.world.plugged
+        while self.ms() < ms:
+            mm.clock.advance_us(min(step * 1000000, (ms - self.ms()) * 1000))
+            self._t = mm.clock.us           # (no car: nothing drawn meanwhile)
+            self.b.rig.next_tick_us = mm.clock.us
+            self.b.run(0.001)
+            self.steps += 1
+
+    def grid(self):
+        car_w = self.b.world.ev_current() * VOLTS
+        self.b.app.command("grid", self.house_w + car_w, mm.clock.ticks_ms(), "rest")
+
+    def word(self):
+        self.b.app.command("limit", 20, mm.clock.ticks_ms(), "rest")
+
+    def visit(self, plug_ms, seconds, silent=None, load=()):
+        """A car plugged at plug_ms (uptime) that charges `seconds`, then is full and leaves.
+        silent: (from_s, to_s) into the visit when the controller says nothing; load: (at_s, W)
+        the house's changes. -> (plug_us, leave_us, drawn Wh, total Wh before)."""
+        b = self.b
+        self.idle_until(plug_ms)
+        before = b.app.meter.wh_total
+        drawn = self.drawn_wh
+        t0 = b.plug()
+        self.word()
+        self.grid()
+        b.run(0.5)
+        b.ev("C")
+        todo = sorted(load)
+        for s in range(seconds):
+            if not (silent and silent[0] <= s < silent[1]) and s % 20 == 0:
+                self.word()
+            while todo and todo[0][0] <= s:
+                self.house_w = todo.pop(0)[1]
+            self.grid()
+            b.run(1)
+        b.ev("B")
+        b.run(3)
+        t1 = b.unplug()
+        b.run(2)
+        self.house_w = HOUSE_W
+        return t0, t1, self.drawn_wh - drawn, before
+
+
+def b_first(b, what, after_us):
+    for t, e in b.events:
+        if t >= after_us and e[0] == V.EV_SESSION and e[1] == what:
+            return t
+    return None
+
+
+def offers(b, t0_us, t1_us):
+    """(t_us, amps) of the pilot's offers between two times (the app's pwm events)."""
+    return [(t, e[2]) for t, e in b.events if t0_us <= t < t1_us and e[0] == "pwm"]
+
+
+def test_the_whole_charger_through_two_wraps_of_ticks_ms(tmp_path):
+    import time
+    wall = time.time()
+    u = Uptime(tmp_path)
+    b = u.b
+    wrap1, wrap2 = WRAP_MS, 2 * WRAP_MS
+    visits = [                                        # (plug, seconds of charge, silent, load)
+        (3600 * 1000, 180, None, ()),                 # the first hour
+        (2 * DAY_S * 1000, 180, None, ()),
+        (HALF_MS - 90000, 180, None, ()),             # across 2**29 ms: ticks_diff's turn
+        (wrap1 - 150000, 420, (140, 400), ()),        # across the wrap, the controller silent from
+        (wrap1 + 3 * DAY_S * 1000, 180, None, ()),    # 30 s before it
+        (3 * HALF_MS - 90000, 180, None, ()),
+        (wrap2 - 200000, 420, None, ((150, 14000), (215, HOUSE_W))),   # paused across the wrap
+        (wrap2 + DAY_S * 1000, 180, None, ()),
+    ]
+    done = []
+    for plug_ms, seconds, silent, load in visits:
+        t0, t1, drawn, before = u.visit(plug_ms, seconds, silent, load)
+        done.append((plug_ms, seconds, silent, load, t0, t1, drawn, before))
+    u.idle_until(wrap2 + 2 * DAY_S * 1000)
+    recs = b.app.meter.sessions()
+    figures = []
+    assert len(recs) == len(visits), recs
+    total = 0.0
+    for rec, (plug_ms, seconds, silent, load, t0, t1, drawn, before) in zip(recs, done):
+        s0, s1 = b_first(b, V.SESSION_START, t0), b_first(b, V.SESSION_END, t0)
+        figures.append((plug_ms, rec["dur_s"], round((s1 - s0) / 1e6, 1), rec["wh"], round(drawn, 1)))
+        assert s0 is not None and t0 <= s0 < s1 <= t1 + 100000, (s0, s1, t0, t1)
+        assert abs(rec["dur_s"] - (s1 - s0) / 1e6) <= 1.0, (rec, s0, s1)
+        assert abs(rec["wh"] - drawn) <= 0.02 * drawn + 1, (rec, drawn)
+        assert abs(before - total) < 0.5, (before, total)     # the count went on between the visits
+        total += rec["wh"]
+    assert abs(b.app.meter.wh_total - total) < 0.5, (b.app.meter.wh_total, total)
+    # closed only with the car in C (a tick or two at its change) and an offer on (after a pause's
+    # offer 0 the car has EV_STOP_WAIT_MS to stop, seq 10.2); the energy's clocks small ints
+    assert u.worst[0] <= 2 and u.worst[1] * 10 <= 6000, u.worst
+    assert long_ints(b.app.meter.energy) == {}
+    print("\nuptime run: %.1f days virtual, %d control ticks + %d idle steps, %.1f s wall; ticks closed"
+          " in a row: car not in C %d, no offer %d" % (u.ms() / 86400000, u.dense_ticks, u.steps,
+                                                      time.time() - wall, u.worst[0], u.worst[1]))
+    for f in figures:
+        print("  plug at %d ms: dur %s s (events %s s), %s Wh (drawn %s Wh)" % f)
+    # the fallback: the controller's last word 20 s before its silence, 30 s before the wrap; the
+    # offer capped at fallback_current_a 60 s on (the app polls it every tick), lifted by its word
+    plug_ms, seconds, silent, load, t0, t1, drawn, before = done[3]
+    quiet_us = t0 + 500000 + (silent[0] - 20) * 1000000
+    capped = [t for t, a in offers(b, quiet_us, t1) if a <= 10]
+    lifted = [t for t, a in offers(b, t0 + silent[1] * 1000000, t1) if a > 10]
+    print("  fallback: last word at %d ms, capped %.2f s later, lifted %.2f s after its word"
+          % (quiet_us // 1000, (capped[0] - quiet_us) / 1e6, (lifted[0] - t0) / 1e6 - silent[1] - 0.5))
+    assert quiet_us // 1000 < wrap1 < capped[0] // 1000
+    assert 60 <= (capped[0] - quiet_us) / 1e6 <= 60.1, offers(b, quiet_us, t1)
+    assert (lifted[0] - t0) / 1e6 - silent[1] - 0.5 <= 5.1      # (a raise waits 5 s after a change)
+    # the minimum pause: the house over its limit 150 s in (50 s before the second wrap), back at
+    # 215 s; the planner's pause (the offer 0) lasts min_pause_s, then the contactor closes again
+    plug_ms, seconds, silent, load, t0, t1, drawn, before = done[6]
+    paused = [t for t, a in offers(b, t0 + 150 * 1000000, t1) if a == 0][0]
+    opened = b.coil_change(0, paused)
+    reclosed = b.coil_change(1, opened)
+    print("  pause: the offer 0 %.2f s after the overload, the contactor open %.2f s later, closed"
+          " again %.2f s after the pause began" % ((paused - t0) / 1e6 - 150.5, (opened - paused) / 1e6,
+                                                   (reclosed - paused) / 1e6))
+    assert paused // 1000 < wrap2 < reclosed // 1000
+    assert (opened - paused) / 1e6 <= 6.0                # the car did not stop: EV_STOP_WAIT_MS
+    assert 120 <= (reclosed - paused) / 1e6 <= 121.5
