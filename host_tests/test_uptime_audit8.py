@@ -145,6 +145,21 @@ def test_a_power_cut_after_a_two_week_session_records_its_two_weeks(tmp_path):
     assert abs(rec["dur_s"] - (14 * DAY_S + 185)) <= 65, rec     # (checkpoints a minute apart)
 
 
+# --- the temperature shown after a week nobody asked (app.py) --------------------------------------
+
+def test_the_temperature_shown_after_a_week_nobody_asked_is_the_one_read(tmp_path):
+    """No MQTT, no page open: the status is asked once, then a week later. The shown value is a
+    mean of the readings the status was asked with, begun afresh after 5 s without one."""
+    b = Drive(flash_dir=str(tmp_path))
+    b.set(temp_c=20.0)
+    b.run(1)
+    assert b.app.status(mm.clock.ticks_ms())["temp_c"] == int(b.app.m.temp_c) == 19   # (the ADC's step)
+    b.set(temp_c=24.0)                          # a warmer day: 5 degC, not more than a mean follows
+    idle(b, 7 * DAY_S)
+    # (before: the week-old mean read as recent, moved 1/8 of the way: 19 degC shown still)
+    assert b.app.status(mm.clock.ticks_ms())["temp_c"] == int(b.app.m.temp_c) == 24
+
+
 # --- the whole charger through two wraps of ticks_ms ---------------------------------------------------
 
 VOLTS = 230.0                       # the CT meter's nominal volts (no voltage input on the bench)
