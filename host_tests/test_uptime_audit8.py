@@ -160,6 +160,57 @@ def test_the_temperature_shown_after_a_week_nobody_asked_is_the_one_read(tmp_pat
     assert b.app.status(mm.clock.ticks_ms())["temp_c"] == int(b.app.m.temp_c) == 24
 
 
+# --- OCPP: a transaction made offline, sent a week later (ocpp/wallclock.py) --------------------------
+
+def test_a_start_transaction_made_offline_a_week_before_the_link_keeps_its_time(tmp_path, monkeypatch):
+    """A power cut during an internet outage: the charger boots with no central system, so with
+    no clock; a car starts a transaction (the free idTag) and charges for a week. The link comes
+    back, the BootNotification answer sets the clock, and the queued StartTransaction goes out with
+    the time it was made: a week ago, from the ticks it was made at."""
+    import asyncio
+    import time
+    from datetime import datetime, timezone
+    import host_tests.test_ocpp_cs as T
+    from ocpp_cs import CentralSystem, HostClock
+    from evse.ocpp import connection
+
+    class Clock(HostClock):
+        skip_ms = 0
+
+        def ticks_ms(self):
+            return (int((time.monotonic() - self._t0) * 1000) + self.skip_ms) & MASK
+
+    clock = Clock()
+    monkeypatch.setattr(T, "HostClock", lambda: clock)
+    monkeypatch.setattr(connection, "RECONNECT_MIN_MS", 100)
+    monkeypatch.setattr(connection, "RECONNECT_MAX_MS", 400)
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 50)
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        await cs.stop()                                   # out of reach, its port known
+        rig = await T.Rig(cs, tmp_path, ocpp_free_id_tag="GOOD").start()
+        rig.state("B2")
+        await asyncio.sleep(0.3)
+        assert rig.svc.tx and not rig.svc.wall.known()    # started offline, no clock
+        rig.event("contactor", True)
+        rig.state("C2")
+        for _ in range(7 * 4):                            # a week, polled all along (the app polls
+            clock.skip_ms += 6 * 3600 * 1000              # every tick: here every 6 h of it)
+            await asyncio.sleep(0.05)
+        await cs.start(cs.port)
+        await cs.wait_for(lambda: rig.svc.accepted)
+        start = (await cs.wait_action("StartTransaction"))[-1]
+        made = datetime.strptime(start["timestamp"][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        age = datetime.now(timezone.utc) - made
+        # (before: the ticks it was made at, 7 days before the clock's, read as 5.4 days after them)
+        assert abs(age.total_seconds() - 7 * DAY_S) < 60, (start["timestamp"], age)
+        await rig.kill()
+        await cs.stop()
+    T.run(main())
+
+
 # --- the whole charger through two wraps of ticks_ms ---------------------------------------------------
 
 VOLTS = 230.0                       # the CT meter's nominal volts (no voltage input on the bench)

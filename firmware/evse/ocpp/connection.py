@@ -40,10 +40,11 @@ def resolve_payload(payload, ts):
 
 def timestamp(svc, meta):
     """The time a message was made (svc.meta), as known now: a message made before the wall clock
-    was set gets it from its ticks when made in this boot, else the current time."""
+    was set gets it from its tick count (WallClock.unwrap) when made in this boot, else the current
+    time."""
     ts = meta.get("ts") if meta else None
     if ts is None and meta and meta.get("b") == svc.state["boot"] and meta.get("tk") is not None:
-        ts = svc.wall.now(meta["tk"])
+        ts = svc.wall.at(meta["tk"])
     if ts is None:
         ts = svc.wall.now(svc.ticks()) or 0
     return format_iso(ts)
