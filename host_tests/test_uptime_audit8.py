@@ -168,23 +168,10 @@ def test_a_start_transaction_made_offline_a_week_before_the_link_keeps_its_time(
     back, the BootNotification answer sets the clock, and the queued StartTransaction goes out with
     the time it was made: a week ago, from the ticks it was made at."""
     import asyncio
-    import time
     from datetime import datetime, timezone
     import host_tests.test_ocpp_cs as T
-    from ocpp_cs import CentralSystem, HostClock
-    from evse.ocpp import connection
-
-    class Clock(HostClock):
-        skip_ms = 0
-
-        def ticks_ms(self):
-            return (int((time.monotonic() - self._t0) * 1000) + self.skip_ms) & MASK
-
-    clock = Clock()
-    monkeypatch.setattr(T, "HostClock", lambda: clock)
-    monkeypatch.setattr(connection, "RECONNECT_MIN_MS", 100)
-    monkeypatch.setattr(connection, "RECONNECT_MAX_MS", 400)
-    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 50)
+    from ocpp_cs import CentralSystem
+    clock = _jump_clock(monkeypatch)
 
     async def main():
         cs = CentralSystem()
@@ -206,6 +193,85 @@ def test_a_start_transaction_made_offline_a_week_before_the_link_keeps_its_time(
         age = datetime.now(timezone.utc) - made
         # (before: the ticks it was made at, 7 days before the clock's, read as 5.4 days after them)
         assert abs(age.total_seconds() - 7 * DAY_S) < 60, (start["timestamp"], age)
+        await rig.kill()
+        await cs.stop()
+    T.run(main())
+
+
+def _jump_clock(monkeypatch):
+    """The OCPP bench's clock, that a test moves on (the service polled meanwhile)."""
+    import time
+    import host_tests.test_ocpp_cs as T
+    from ocpp_cs import HostClock
+    from evse.ocpp import connection
+
+    class Clock(HostClock):
+        skip_ms = 0
+
+        def ticks_ms(self):
+            return (int((time.monotonic() - self._t0) * 1000) + self.skip_ms) & MASK
+
+    clock = Clock()
+    monkeypatch.setattr(T, "HostClock", lambda: clock)
+    monkeypatch.setattr(connection, "RECONNECT_MIN_MS", 100)
+    monkeypatch.setattr(connection, "RECONNECT_MAX_MS", 400)
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 50)
+    return clock
+
+
+def test_a_heartbeat_interval_of_two_weeks_from_the_central_system_still_beats(tmp_path, monkeypatch):
+    """A BootNotification answer's interval is the central system's (no range in 4.2); one of
+    two weeks (a mistyped 1209600 s) is more than ticks_diff spans: the charger beats at least
+    daily, the most ChangeConfiguration takes (HeartbeatInterval 1..86400 s)."""
+    import asyncio
+    import host_tests.test_ocpp_cs as T
+    from ocpp_cs import CentralSystem
+    clock = _jump_clock(monkeypatch)
+
+    async def main():
+        cs = CentralSystem(heartbeat=14 * DAY_S)
+        await cs.start()
+        rig = await T.Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        for _ in range(5):                                # 30 h, polled all along
+            clock.skip_ms += 6 * 3600 * 1000
+            await asyncio.sleep(0.1)
+        # (before: 1209600000 ms, never reached by a ticks_diff under 2**29: no Heartbeat ever)
+        assert cs.actions("Heartbeat"), cs.actions("Heartbeat")
+        await rig.kill()
+        await cs.stop()
+    T.run(main())
+
+
+def test_a_diagnostics_upload_retried_a_week_later_is_retried(tmp_path, monkeypatch):
+    """GetDiagnostics with retries 2 and a retryInterval of a week (its range: any natural number,
+    section 6.33): the first upload fails (nothing listens there), the second comes a week on."""
+    import asyncio
+    import host_tests.test_ocpp_cs as T
+    from ocpp_cs import CentralSystem, call
+    clock = _jump_clock(monkeypatch)
+
+    def statuses(cs):
+        return [p["status"] for p in cs.actions("DiagnosticsStatusNotification")]
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        (tmp_path / "log.txt").write_text("1000 error meter: lost\n")   # something to upload
+        (tmp_path / "ocpp").mkdir()
+        rig = await T.Rig(cs, tmp_path / "ocpp").start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        res = await cs.call("cp1", call.GetDiagnostics(location="http://127.0.0.1:9/diag/", retries=2,
+                                                       retry_interval=7 * DAY_S))
+        assert res.file_name
+        await cs.wait_for(lambda: statuses(cs) == ["Uploading"])
+        await asyncio.sleep(0.5)                          # the first attempt failed meanwhile
+        for _ in range(7 * 4 + 1):                        # a week and 6 h, polled all along
+            clock.skip_ms += 6 * 3600 * 1000
+            await asyncio.sleep(0.1)
+        await cs.wait_for(lambda: "UploadFailed" in statuses(cs), 5)
+        # (before: 604800000 ms, more than ticks_diff spans: the retry never came, the job hung)
+        assert statuses(cs) == ["Uploading", "Uploading", "UploadFailed"]
         await rig.kill()
         await cs.stop()
     T.run(main())
