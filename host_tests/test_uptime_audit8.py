@@ -67,6 +67,35 @@ def test_an_s0_meter_silent_for_a_week_does_not_show_the_last_charge_again():
     assert abs(s.power_w - 3700) < 10
 
 
+# --- a Modbus meter off its bus for a week (meter.py) ----------------------------------------------
+
+def test_a_modbus_meter_back_after_a_week_off_its_bus_counts_what_its_register_counted(tmp_path):
+    """The meter's RS-485 cable is cut while a car charges (the charge goes on, blind and warned);
+    it is mended a week later. The meter's own register counted all along: the energy count takes
+    its difference (at most the meter's rate over that week), not a jump to resynchronise."""
+    from host_tests.test_meter_plausibility import bench, KWH
+
+    def run(b, seconds, step_ms):
+        for _ in range(int(seconds * 1000 / step_ms)):
+            b.t += step_ms
+            b.true_wh += b.true_w * step_ms / 3600000.0
+            b.sim.set_float(KWH, b.kwh0 + b.true_wh / 1000.0)
+            b.meter.poll(b.t & MASK)              # the port's ticks
+
+    b = bench(tmp_path, 230.0, 16.0)
+    run(b, 60, 10)
+    b.sim.unit = 99                               # off the bus: no answer
+    run(b, 10 * 3600, 1000)                       # 10 h more of charging, unread
+    b.charge(230.0, 0.0)                          # the car full
+    run(b, 7 * DAY_S - 10 * 3600, 60000)
+    assert not b.meter.ok
+    b.sim.unit = 1
+    run(b, 10, 10)
+    # (before: the week read as 5.4 days back, 0 ms counted: 36.8 kWh in the register "jumped")
+    assert b.meter.ok and b.meter.error is None, b.meter.error
+    assert abs(b.meter.wh_total - b.true_wh) < 0.01 * b.true_wh, (b.meter.wh_total, b.true_wh)
+
+
 # --- the log on flash: a line after a quiet week (log.py) ----------------------------------------------
 
 def _logged(b):
