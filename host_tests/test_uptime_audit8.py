@@ -306,6 +306,41 @@ def test_a_diagnostics_upload_retried_a_week_later_is_retried(tmp_path, monkeypa
     T.run(main())
 
 
+# --- evsectl watch across the board's ticks wrap (tools/evsectl) ---------------------------------------
+
+def test_evsectl_watch_across_the_boards_ticks_wrap_counts_on():
+    """A board up 12.4 days: its ticks_ms (the lines' `t`) wraps while an operator watches. The
+    times shown count on from the status, across the wrap."""
+    import io
+    import time
+    from host_tests.test_evsectl import ScriptPort
+    from tools.evsectl import __main__ as ctl
+    from tools.evsectl.link import Link
+    status = {"ok": True, "state": "A1", "pilot": "X1", "duty": 100.0, "amps": 0.0, "limit": 32.0,
+              "contactor": False, "enabled": True, "authorized": False, "session": False,
+              "t": WRAP_MS - 500}
+    port = ScriptPort({"status": lambda req: status})
+    link = Link("test", 0.1, stream=port)
+    out = io.StringIO()
+    n = {"reads": 0}
+    script_read = port.read
+
+    def read(k):
+        n["reads"] += 1
+        if n["reads"] == 1:
+            return script_read(k)
+        if n["reads"] == 20:
+            return b'{"ev": "state", "state": "B1", "t": 400}\n'      # 0.9 s on, past the wrap
+        if n["reads"] == 30:
+            raise KeyboardInterrupt
+        time.sleep(0.01)
+        return b""
+    port.read = read
+    assert ctl.watch(link, 0, out, every=5) == ctl.EXIT_OK
+    # (before: -1073740.924 s)
+    assert "0.900 s  state      B1" in out.getvalue(), out.getvalue()
+
+
 # --- the whole charger through two wraps of ticks_ms ---------------------------------------------------
 
 VOLTS = 230.0                       # the CT meter's nominal volts (no voltage input on the bench)
