@@ -4,9 +4,9 @@
 bench's clock wraps like the ports, and idles through days in coarse steps (one control cycle every
 `step` seconds: no car, no timer of the core running).
 
-Each scenario failed on the code before its fix (the commit that added it says what it read)."""
-import json
-
+Each scenario failed on the code before its fix (the commit that added it says what it read),
+but two guards: the power cut after a two-week session, and the whole charger through two wraps
+(sessions, the energy count, the contactor, the fallback and the minimum pause across them)."""
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 from evse.core import vocab as V
