@@ -237,8 +237,9 @@ class App:
             return None
         x16 = int(t) * 16
         mean = k[0]
-        if mean is None or ticks_diff(now, k[2]) > _TEMP_STALE_MS or abs(x16 - mean) > _TEMP_JUMP_X16:
-            mean = x16                  # begun afresh, or a change no noise makes: shown as read
+        if mean is None or not 0 <= ticks_diff(now, k[2]) <= _TEMP_STALE_MS or abs(x16 - mean) > _TEMP_JUMP_X16:
+            mean = x16                  # begun afresh (a mean 2**29 ms old reads as recent), or a
+                                        # change no noise makes: shown as read
             k[1] = None
         else:
             mean += (x16 - mean) >> _TEMP_WEIGHT_SHIFT

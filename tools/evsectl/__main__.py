@@ -30,10 +30,19 @@ WATCH_STATUS_S = 5.0      # watch: how often it asks for the status (OCPP, limit
 OS_ERRORS = {-202: "host name not found (DNS)", -2: "host name not found (DNS)"}
 
 
+TICKS_PERIOD = 1 << 30    # the board's ticks_ms (the lines' `t`) wraps at 2**30 ms (12.4 days up)
+
+
+def since_s(t, t0):
+    """Seconds from the board's ticks t0 to t, across a wrap (MicroPython's ticks_diff)."""
+    d = (t - t0) % TICKS_PERIOD
+    return (d - TICKS_PERIOD if d >= TICKS_PERIOD // 2 else d) / 1000.0
+
+
 def fmt_event(e, t0=None):
     kind = e.get("ev")
     t = e.get("t")
-    ts = "%10.3f s" % ((t - t0) / 1000.0) if isinstance(t, int) and t0 is not None else "%12s" % (t,)
+    ts = "%10.3f s" % since_s(t, t0) if isinstance(t, int) and t0 is not None else "%12s" % (t,)
     if kind == "state":
         text = e.get("state")
     elif kind == "pwm":
@@ -255,7 +264,7 @@ def watch(link, seconds, out, every=WATCH_STATUS_S):
             for line in now:
                 if line not in shown:
                     t = r.get("t")
-                    ts = "%10.3f s" % ((t - t0) / 1000.0) if isinstance(t, int) and t0 is not None else ""
+                    ts = "%10.3f s" % since_s(t, t0) if isinstance(t, int) and t0 is not None else ""
                     out.write("%s  %s\n" % (ts, line))
             out.flush()
             shown = now

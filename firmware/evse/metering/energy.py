@@ -146,9 +146,15 @@ class Energy:
         if self._last_ms is not None:
             dt = self._diff(now_ms, self._last_ms)
             if dt > 0:
-                self._since_cp_ms += dt
-                if self._s_open:
-                    self._s_ms += dt
+                if self._since_cp_ms < self._cp_every_ms:   # (no further: with nothing to write it
+                    self._since_cp_ms += dt                 # passed 2**30 in 12.4 days, a long int)
+                if self._s_open:                # the session's time in s and ms: small ints for
+                    ms = self._s_ms + dt        # 34 years (its ms alone passed 2**30 in 12.4 days)
+                    if ms >= 1000:
+                        s = ms // 1000
+                        self._s_s += s
+                        ms -= s * 1000
+                    self._s_ms = ms
                 if self._retry_ms > 0:
                     self._retry_ms -= dt
         self._last_ms = now_ms
@@ -206,7 +212,7 @@ class Energy:
     def checkpoint(self):
         """Write the state now. Returns True on success; on failure sets error, retries later."""
         cp = {"wh": self._total_wh, "mwh": self._total_mwh, "sid": self._sid,
-              "open": self._s_open, "s_wh": self._s_wh, "s_mwh": self._s_mwh, "s_ms": self._s_ms,
+              "open": self._s_open, "s_wh": self._s_wh, "s_mwh": self._s_mwh, "s_ms": self._s_s * 1000 + self._s_ms,
               "s_max_ma": self._s_max_ma, "s_start": self._s_start, "s_user": self._s_user,
               "t": self._now_wall()}
         try:
@@ -269,7 +275,7 @@ class Energy:
         """A session open at the power cut: recorded once as power_loss, then closed."""
         self._s_wh = best.get("s_wh", 0) or 0
         self._s_mwh = best.get("s_mwh", 0) or 0
-        self._s_ms = best.get("s_ms", 0) or 0
+        self._s_s, self._s_ms = divmod(best.get("s_ms", 0) or 0, 1000)
         self._s_max_ma = best.get("s_max_ma", 0) or 0
         self._s_start = best.get("s_start")
         self._s_user = best.get("s_user")
@@ -293,7 +299,7 @@ class Energy:
         return False
 
     def _record(self, reason, end):
-        dur = self._s_ms // 1000
+        dur = self._s_s
         start = self._s_start
         if start is None and end is not None:   # the clock was set during the session: end - duration
             start = end - dur
@@ -308,6 +314,7 @@ class Energy:
         self._s_open = False
         self._s_wh = 0
         self._s_mwh = 0
+        self._s_s = 0               # the session's time: whole seconds, then ms (under 1000)
         self._s_ms = 0
         self._s_max_ma = 0
         self._s_start = None

@@ -34,6 +34,8 @@ def _load_modbus():
 # The kinds of source; each model of core/modbus_maps.py's MAPS is a Modbus kind too (named by its key).
 METER_KINDS = ("none", "ct", "s0", "modbus")
 MODBUS_INTERVAL_MS = 1000       # one full read of the meter per second
+ANCHOR_MOVE_MS = 1 << 28        # 3.1 days without a reading: the anchor's time moves up before
+                                # ticks_diff (2**29 ms) wraps; the interval's energy still bridged
 MWH_PER_KWH = 1000000.0
 MS_PER_H = 3600000.0
 I_NAMES = ("i1", "i2", "i3")
@@ -102,6 +104,7 @@ class ModbusSource:
         self._block = -1             # -1: waiting for the next cycle
         self._cycle_ms = None
         self._t_ms = None            # energy is counted up to the reading taken then (the anchor)
+        self._t_gap_ms = 0           # ms from the anchor to _t_ms when readings stopped for days
         self._last_p = None          # power at the anchor (None: unknown); self.kwh: its counter
         self._mwh_res = 0.0
         self._mwh = 0
@@ -116,6 +119,9 @@ class ModbusSource:
             if m.state == modbus.BUSY:
                 return False            # another unit on the bus (the grid meter) is being read
             self._cycle_ms = now_ms
+            if self._t_ms is not None and self._diff(now_ms, self._t_ms) >= ANCHOR_MOVE_MS:
+                self._t_gap_ms += self._diff(now_ms, self._t_ms)    # no reading for days: the time
+                self._t_ms = now_ms                                 # since the anchor kept on
             self._block = 0
             fc, reg, count, _ = reads[0]
             m.start(self.unit, fc, reg, count, now_ms)
@@ -213,7 +219,7 @@ class ModbusSource:
             if kwh is not None or p is not None:
                 self._anchor(kwh, p, now_ms)
             return
-        dt = self._diff(now_ms, self._t_ms)
+        dt = self._t_gap_ms + self._diff(now_ms, self._t_ms)
         dt = dt if dt > 0 else 0
         mwh = -1.0
         jumped = False
@@ -250,6 +256,7 @@ class ModbusSource:
         self.kwh = kwh
         self._last_p = p
         self._t_ms = now_ms
+        self._t_gap_ms = 0
 
     def take_mwh(self):
         m = self._mwh

@@ -102,6 +102,10 @@ class S0Meter(MilliUnits):
         a = 0
         if self._last_pulse_ms is not None and count >= 2:
             since = self._diff(now_ms, self._last_pulse_ms)
+            if not 0 <= since <= MAX_INTERVAL_MS:    # no pulse for this long: no power, and the
+                self._last_pulse_ms = None           # stamp forgotten (2**29 ms on, it read as
+                self._gap_ms = MAX_INTERVAL_MS + 1   # recent: the last rate shown again); the
+                since = -1                           # next pulse's interval is unknown
             iv = self._interval_us
             if self._gap_ms > MAX_INTERVAL_MS:   # the us interval may have wrapped: use ms
                 iv = self._gap_ms * 1000

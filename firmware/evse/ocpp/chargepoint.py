@@ -122,8 +122,8 @@ class OcppService:
         """When a message was made: boot number, ticks and epoch seconds if known (see
         connection.timestamp)."""
         tk = self.ticks() if now_ms is None else now_ms
-        t = self.wall.now(tk)
-        return {"b": self.state["boot"], "tk": tk, "ts": None if t is None else int(t)}
+        t = self.wall.now(tk)       # (tk: the ticks as a count that does not wrap, for a message
+        return {"b": self.state["boot"], "tk": self.wall.unwrap(tk), "ts": None if t is None else int(t)}
 
     def cp_time(self, now_ms):
         """Seconds on the schedule time line: epoch once known, else uptime (Relative profiles only)."""
@@ -199,6 +199,7 @@ class OcppService:
         """Quick bookkeeping from the app's loop."""
         if self.rebooting:
             return  # the outputs went safe for the reboot: what the core sees now is no status
+        self.wall.track(now_ms)     # (made days before the clock came, a message keeps its time)
         if not self.wall.known():
             connection.wall_from_ntp(self)
         e = store.error

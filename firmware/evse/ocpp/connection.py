@@ -10,6 +10,11 @@ from .wallclock import format_iso, parse_iso
 from ..core.version import VERSION
 from ..shell.dns import pause
 
+# A BootNotification answer's interval (no range in 4.2) at most a day, HeartbeatInterval's most
+# (core/ocpp_keys.py): a wait of more than 2**29 ms is never reached by ticks_diff (no Heartbeat, or
+# a Pending boot never asked again)
+INTERVAL_MAX_S = 86400
+
 CLIENT_CERT = "client_cert.pem"  # security profile 3, in the OCPP directory (DER or PEM inside)
 CLIENT_KEY = "client_key.pem"
 CERTS = "certs"                  # the installed certificates (security.py), DER, one file each
@@ -40,10 +45,11 @@ def resolve_payload(payload, ts):
 
 def timestamp(svc, meta):
     """The time a message was made (svc.meta), as known now: a message made before the wall clock
-    was set gets it from its ticks when made in this boot, else the current time."""
+    was set gets it from its tick count (WallClock.unwrap) when made in this boot, else the current
+    time."""
     ts = meta.get("ts") if meta else None
     if ts is None and meta and meta.get("b") == svc.state["boot"] and meta.get("tk") is not None:
-        ts = svc.wall.now(meta["tk"])
+        ts = svc.wall.at(meta["tk"])
     if ts is None:
         ts = svc.wall.now(svc.ticks()) or 0
     return format_iso(ts)
@@ -350,7 +356,7 @@ async def _boot(svc, ws):
             _clock_from(svc, res)
             svc.boot_status = res.get("status")
             if isinstance(res.get("interval"), int) and res["interval"] > 0:
-                interval = res["interval"]
+                interval = min(res["interval"], INTERVAL_MAX_S)
             if svc.boot_status == "Accepted":
                 svc.config.values["HeartbeatInterval"] = interval  # the central system's choice
                 return True
@@ -490,7 +496,7 @@ def _after_answer(svc, action, ok, res, cb):
         _clock_from(svc, res)
         if action == "BootNotification" and res.get("status") == "Accepted" \
                 and isinstance(res.get("interval"), int) and res["interval"] > 0:   # else a retry wait (4.2)
-            svc.config.values["HeartbeatInterval"] = res["interval"]
+            svc.config.values["HeartbeatInterval"] = min(res["interval"], INTERVAL_MAX_S)
     if cb:
         cb(ok, res)
 

@@ -30,6 +30,7 @@ INCOMING = {
 MAX_BUNDLE = 768 * 1024     # bytes: the whole firmware as .mpy is about 190 KB, as source 530 KB
 PIN = "#sha256="            # a location's fragment pinning the whole file's hash
 RETRY_S = 60                # retryInterval when the central system gives none
+SLEEP_PART_S = 86400        # the longest wait one ticks_diff measures here (it spans 6.2 days)
 POLL_S = 0.2                # how often a waiting transfer looks again (real seconds)
 SENT_WAIT_S = 10            # Installing goes out before the reboot, or this long at most
 # What GetDiagnostics uploads: the log (services/log.py) and the fault history (app.JOURNAL_FILE).
@@ -82,8 +83,13 @@ async def _until(pred):
 
 
 async def sleep_ticks(svc, s):
-    t0 = svc.ticks()
-    await _until(lambda: svc.ticks_diff(svc.ticks(), t0) >= s * 1000)
+    """s seconds on the tick clock, a day at a time: a retryInterval (any natural number) past
+    2**29 ms is never reached by one ticks_diff (the retry never came)."""
+    while s > 0:
+        part = min(s, SLEEP_PART_S)
+        t0 = svc.ticks()
+        await _until(lambda: svc.ticks_diff(svc.ticks(), t0) >= part * 1000)
+        s -= part
 
 
 def ca(svc):

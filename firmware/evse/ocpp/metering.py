@@ -78,23 +78,24 @@ def keep_tx_data(svc, measurands, context, now_ms):
     sv = sample(svc, measurands, context) if measurands and svc.tx else None
     if not sv:
         return
-    t = svc.meta(now_ms)["ts"]
+    meta = svc.meta(now_ms)
+    t = meta["ts"]
     data = svc.tx_data
-    # no wall clock yet: its ticks, turned into its time when the StopTransaction is made (tx_data)
-    data.append({"timestamp": format_iso(t) if t is not None else now_ms, "sampledValue": sv})
+    # no wall clock yet: its tick count, turned into its time when the StopTransaction is made (tx_data)
+    data.append({"timestamp": format_iso(t) if t is not None else meta["tk"], "sampledValue": sv})
     while len(data) > 2 and sum(len(d["sampledValue"]) for d in data) > TX_VALUES_MAX:
         data.pop(1)  # the transaction's first sample stays
 
 
 def tx_data(svc):
     """The transaction's samples for its StopTransaction, each with its own time: one taken before
-    the wall clock was known gets it from its ticks now (in RAM: the same boot), else the stop's."""
+    the wall clock was known gets it from its tick count now (in RAM: the same boot), else the stop's."""
     data = svc.tx_data
     svc.tx_data = []
     for d in data:
         tk = d["timestamp"]
         if not isinstance(tk, str):
-            t = svc.wall.now(tk)
+            t = svc.wall.at(tk)
             d["timestamp"] = format_iso(t) if t is not None else "@T"
     return data
 

@@ -67,13 +67,39 @@ class WallClock:
         self.ref_ticks = None
         self.ref_epoch = None
         self.ref_ms = 0   # ms past ref_epoch at ref_ticks
+        self.ref_count = 0    # ref_ticks as a count that does not wrap (unwrap)
+        self.seen_ticks = None    # the ticks read last (track), and as that count: a message made
+        self.seen = 0             # without a clock keeps the count, its time known when the clock is
 
     def known(self):
         return self.ref_epoch is not None
 
+    def track(self, now_ticks):
+        """The service's every poll: the count moves up before ticks_diff would wrap."""
+        if self.seen_ticks is None:
+            self.seen_ticks = self.seen = now_ticks
+            return
+        d = self.diff(now_ticks, self.seen_ticks)
+        if d >= REANCHOR_MS:
+            self.seen += d
+            self.seen_ticks = now_ticks
+
+    def unwrap(self, ticks):
+        """Ticks read in the last 2**29 ms as a count that does not wrap (a long int on a 32-bit
+        port after 12.4 days: made for a message, never in a poll)."""
+        self.track(ticks)
+        return self.seen + self.diff(ticks, self.seen_ticks)
+
+    def at(self, count):
+        """Epoch seconds at a count of unwrap(), or None while the time is unknown."""
+        if self.ref_epoch is None:
+            return None
+        return self.ref_epoch + (self.ref_ms + count - self.ref_count) // 1000
+
     def set(self, epoch_s, now_ticks):
         e = int(epoch_s)
         self.ref_epoch, self.ref_ms, self.ref_ticks = e, int((epoch_s - e) * 1000), now_ticks
+        self.ref_count = self.unwrap(now_ticks)
 
     def now(self, now_ticks):
         """Epoch seconds (int, rounded down) or None while no central system has told us the time."""
@@ -84,4 +110,5 @@ class WallClock:
             self.ref_epoch += ms // 1000
             self.ref_ms = ms = ms % 1000
             self.ref_ticks = now_ticks
+            self.ref_count = self.unwrap(now_ticks)
         return self.ref_epoch + ms // 1000

@@ -75,8 +75,8 @@ class Log:
                     self.pending.pop(0)
                     self.dropped += 1
                 self.pending.append("%d %s %s\n" % (t, name, msg))
-        if self.pending and (self._last_write is None
-                             or ticks_diff(now_ms, self._last_write) >= FILE_FLUSH_MS):
+        if self.pending and (self._last_write is None      # (a write 2**29 ms ago reads as recent)
+                             or not 0 <= ticks_diff(now_ms, self._last_write) < FILE_FLUSH_MS):
             self._last_write = now_ms
             self._write()
 
