@@ -1,7 +1,7 @@
-"""The safety core against its mutants (eighth audit): each scenario here is a rule of the standard
-(shared/reference/evse-facts.md) that a mutant of evse/core broke while every other test still
-passed. On the core alone (core_bench.py): a car behind an ideal pilot, the contactor's mirror
-contact following the coil."""
+"""The safety core against its mutants (eighth audit): each scenario here is a rule of the facts
+sheet (shared/reference/evse-facts.md: the standard, or the practice it names) that a mutant of
+evse/core broke while the safety tests run against it still passed. On the core alone
+(core_bench.py): a car behind an ideal pilot, the contactor's mirror contact following the coil."""
 from core_bench import CoreBench as Core   # the core alone, at a board's 80 A, limited to 16 A
 from evse.core import limits as L
 
@@ -80,7 +80,23 @@ def test_a_pilot_that_reads_minus_12_v_while_the_charger_offers_is_a_fault_that_
     assert c.ch.fault == "state_f" and not c.ch.out.contactor
 
 
-# --- residual current (facts 6: retried after 15 min at most 4 times, then locked out until unplug) -
+
+# facts 3 (Table A.4 as implemented with hysteresis): a level in a gap between two bands keeps the
+# state it came from on the side the table names, else reads the band below it
+GAPS = {10500: {"A": "A", "B": "B", "C": "B", "D": "B"},       # 10-11 V: keep A, else B
+        7500: {"A": "A", "B": "B", "C": "C", "D": "C"},        # 7-8 V: keep A/B, else C
+        4500: {"A": "A", "B": "B", "C": "C", "D": "D"}}        # 4-5 V: keep A/B/C, else D
+
+
+def test_a_level_in_a_gap_between_two_bands_reads_as_the_hysteresis_table_says():
+    from evse.core import pilot as P
+    for mv, after in GAPS.items():
+        for prev, want in after.items():
+            got = P.classify(mv, -12000, False, getattr(P, prev))
+            assert got == getattr(P, want), (mv, prev, got)
+
+
+# --- residual current (facts 6: retried after 15 min at most 4 times, then locked out until unplug)
 
 def rcd_trip(c):
     c.m.rcd_trip, c.m.rcd_edges, c.m.rcd_trip_ms = True, c.m.rcd_edges + 1, c.now
