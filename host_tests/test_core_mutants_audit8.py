@@ -154,3 +154,29 @@ def test_a_derated_charger_restores_only_once_the_temperature_stays_below_62_c()
     c.m.temp_c = 61.0                     # below 62 C for good: full current again
     c.run(7000)                           # (a raise of the duty waits up to 5 s, facts 2)
     assert c.ch.out.amps_x10 == 320 and c.ch.fault is None
+
+
+# --- proximity (facts 5): the quiet tick skips a step while PP stays in the last reading's range ----
+
+def test_no_pp_reading_inside_the_last_ones_range_decodes_otherwise():
+    # a latch button pressed (J1772, NACS) or a cable out of band (Type 2) must never be a reading
+    # the quiet tick takes for "nothing changed": it would be seen up to 1 s late (facts 5: 500 ms)
+    import bisect
+    from evse.core import proximity as PX
+    values = list(range(-1, 6000)) + [9999, 10000, 50000, 99999, 100000, 200000, L.PP_OPEN]
+    decoders = {"j1772": PX.latch_state, "nacs": PX.latch_state, "type2-socket": PX.cable_amps}
+    w = [0, 0]
+    for conn, decode in decoders.items():
+        seen = [decode(v) for v in values]
+        changes = [0]                       # changes[i]: decodings that differ from their left before i
+        for i in range(1, len(values)):
+            changes.append(changes[-1] + (seen[i] != seen[i - 1]))
+        for i, v in enumerate(values):
+            PX.band(v, conn, w, 0)
+            lo, hi = w
+            if lo > hi:
+                continue                    # an empty range: every reading takes a full step
+            assert lo <= v <= hi, (conn, v, lo, hi)
+            a = bisect.bisect_left(values, lo)
+            b = bisect.bisect_right(values, hi) - 1
+            assert changes[b] == changes[a], (conn, v, lo, hi)
