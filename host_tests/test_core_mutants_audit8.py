@@ -156,7 +156,7 @@ def test_a_derated_charger_restores_only_once_the_temperature_stays_below_62_c()
     assert c.ch.out.amps_x10 == 320 and c.ch.fault is None
 
 
-# --- proximity (facts 5): the quiet tick skips a step while PP stays in the last reading's range ----
+# --- proximity (facts 5): the quiet tick skips a step while PP stays in the last reading's range
 
 def test_no_pp_reading_inside_the_last_ones_range_decodes_otherwise():
     # a latch button pressed (J1772, NACS) or a cable out of band (Type 2) must never be a reading
@@ -168,7 +168,7 @@ def test_no_pp_reading_inside_the_last_ones_range_decodes_otherwise():
     w = [0, 0]
     for conn, decode in decoders.items():
         seen = [decode(v) for v in values]
-        changes = [0]                       # changes[i]: decodings that differ from their left before i
+        changes = [0]                       # changes[i]: decodings unlike their left one, before i
         for i in range(1, len(values)):
             changes.append(changes[-1] + (seen[i] != seen[i - 1]))
         for i, v in enumerate(values):
