@@ -156,25 +156,21 @@ def test_a_rating_raised_without_a_reboot_widens_the_limits_number_in_home_assis
     reconnection. Now a changed rating announces the number again within a second."""
     import json
     from test_console import MemStream
+    from test_mqtt_ha import announced_max
+    number = "homeassistant/number/garage_evse/current_limit/config"
     from evse.services import console as C
     broker = mosquitto()
-    number = "homeassistant/number/garage_evse/current_limit/config"
 
     async def main():
         sub = await Subscriber(broker.port).start()
-
-        def number_max():
-            c = sub.last(number)
-            return c and json.loads(c)["max"]
-
         b = await Bench(broker.port, tmp_path, max_current=16).start()
         con = C.attach(b.app, MemStream())
         try:
-            await b.until(lambda: number_max() == 16 and sub.last(P + "limit_a") == "16.0", 100, "max 16")
+            await b.until(lambda: announced_max(sub) == 16 and sub.last(P + "limit_a") == "16.0", 100, "max 16")
             r = con.answer({"cmd": "set", "values": {"max_current": 32}}, 0)
             assert r.get("reboot") == [], r
             await b.until(lambda: sub.last(P + "limit_a") == "32.0", 10, "the limit in force 32 A")
-            await b.until(lambda: number_max() == 32, 10, "the number's max follows")
+            await b.until(lambda: announced_max(sub) == 32, 10, "the number's max follows")
             assert b.svc.connects == 1
             # announced before the state that needs it
             seen = [(t, p) for t, p, _ in sub.msgs if t in (number, P + "limit_a")]

@@ -65,6 +65,12 @@ def _expand(c):
     return out
 
 
+def announced_max(sub):
+    """The current limit's max in the last number config the subscriber saw (None: none yet)."""
+    c = sub.last("homeassistant/number/garage_evse/current_limit/config")
+    return c and json.loads(c)["max"]
+
+
 def configs():
     return [(t, json.loads(p)) for t, p in ha.configs(PREFIX, CFG)]
 
@@ -240,26 +246,21 @@ def test_a_limit_above_the_numbers_old_max_waits_for_home_assistant_to_take_the_
     config by WIDER_SETTLE_MS of the charger's clock; a lower rating's limit is not held."""
     need_mosquitto()
     broker = Broker(tmp_path).start()
-    number = "homeassistant/number/garage_evse/current_limit/config"
 
     async def main():
         sub = await Subscriber(broker.port).start()
         b = await Bench(broker.port, tmp_path, max_current=16).start()
         con = C.attach(b.app, MemStream())
 
-        def number_max():
-            c = sub.last(number)
-            return c and json.loads(c)["max"]
-
         try:
-            await b.until(lambda: number_max() == 16 and sub.last(P + "limit_a") == "16.0", 100, "max 16")
+            await b.until(lambda: announced_max(sub) == 16 and sub.last(P + "limit_a") == "16.0", 100, "max 16")
             con.answer({"cmd": "set", "values": {"max_current": 32}}, 0)
-            await b.until(lambda: number_max() == 32, 10, "the wider number")
+            await b.until(lambda: announced_max(sub) == 32, 10, "the wider number")
             wider_us = mm.clock.us
             await b.until(lambda: sub.last(P + "limit_a") == "32.0", 10, "32 A")
             assert mm.clock.us - wider_us >= (M.WIDER_SETTLE_MS - 20) * 1000
             con.answer({"cmd": "set", "values": {"max_current": 16}}, 0)
-            await b.until(lambda: number_max() == 16, 10, "the narrower number")
+            await b.until(lambda: announced_max(sub) == 16, 10, "the narrower number")
             narrower_us = mm.clock.us
             await b.until(lambda: sub.last(P + "limit_a") == "16.0", 10, "16 A")
             assert mm.clock.us - narrower_us < M.WIDER_SETTLE_MS * 1000 / 2
@@ -281,25 +282,19 @@ def test_a_rating_raised_while_the_charger_was_off_waits_for_the_wider_number_to
     Assistant refused 32 A against the old max and kept showing 16 A)."""
     need_mosquitto()
     broker = Broker(tmp_path).start()
-    number = "homeassistant/number/garage_evse/current_limit/config"
 
     async def main():
         sub = await Subscriber(broker.port).start()
-
-        def number_max():
-            c = sub.last(number)
-            return c and json.loads(c)["max"]
-
         try:
             b = await Bench(broker.port, tmp_path, max_current=16).start()
             try:
-                await b.until(lambda: number_max() == 16 and sub.last(P + "limit_a") == "16.0", 100,
+                await b.until(lambda: announced_max(sub) == 16 and sub.last(P + "limit_a") == "16.0", 100,
                               "max 16")
             finally:
                 await b.stop()
             b = await Bench(broker.port, tmp_path, max_current=32).start()   # the restart
             try:
-                await b.until(lambda: number_max() == 32, 100, "the wider number")
+                await b.until(lambda: announced_max(sub) == 32, 100, "the wider number")
                 wider_us = mm.clock.us
                 await b.until(lambda: sub.last(P + "limit_a") == "32.0", 10, "32 A")
                 assert mm.clock.us - wider_us >= (M.WIDER_SETTLE_MS - 20) * 1000
