@@ -340,3 +340,41 @@ def test_evcc_restarted_mid_transaction_is_not_asked_to_authorize(tmp_path):
         r = await cs.call("cp1", call.RemoteStartTransaction(id_tag="evcc", connector_id=1))
         assert r.status == "Rejected"      # what evcc would have been told on a Preparing
     run_case(tmp_path, case, EVCC_CS)
+
+
+def test_evcc_reads_a_composite_schedule_with_a_period_before_any_profile(tmp_path):
+    """evcc's OCPP library (ocpp-go) refuses a chargingSchedule without a period (min=1): before
+    any profile, and with one that ended, GetCompositeSchedule(1, 60) still has period 0, the
+    charger's own limit."""
+    async def case(cs, power_on):
+        b = await power_on()
+        r = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=60))
+        assert r.status == "Accepted"
+        periods = r.charging_schedule["charging_schedule_period"]
+        assert len(periods) >= 1 and periods[0]["limit"] == 32, periods
+        ev = Evcc(cs, b)
+        await ev.setup()
+        assert await ev.set_current(0) == "Accepted"
+        assert (await cs.call("cp1", call.ClearChargingProfile())).status == "Accepted"
+        r = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=60))
+        assert r.charging_schedule["charging_schedule_period"][0]["limit"] == 32
+    run_case(tmp_path, case, EVCC_CS)
+
+
+def test_evcc_starting_after_the_charger_pending_then_triggered_boot(tmp_path):
+    """evcc answers a BootNotification Pending (interval 60 s) while it has not yet registered the
+    charger (cs_core.go), then, 5 s after it has, triggers a BootNotification (TriggerMessage
+    without connectorId): it goes out at once, not after the 60 s, is Accepted, the connector's
+    status follows and evcc's setup runs."""
+    async def case(cs, power_on):
+        b = await power_on(wait_accepted=False)
+        await b.until(lambda: cs.actions("BootNotification"), what="first BootNotification")
+        await b.wait(5.0)
+        assert not b.svc.accepted and not cs.actions("StatusNotification")
+        r = await cs.call("cp1", call.TriggerMessage(requested_message="BootNotification"))
+        assert r.status == "Accepted"
+        await b.until(lambda: len(cs.actions("BootNotification")) == 2, 2, "the triggered BootNotification")
+        await b.until(lambda: b.svc.accepted and statuses(cs), 5, "accepted, status")
+        seen = await Evcc(cs, b).setup()
+        assert seen["TriggerMessage MeterValues"] == "Accepted"
+    run_case(tmp_path, case, dict(EVCC_CS, boot_status=("Pending", "Accepted"), boot_interval=60))

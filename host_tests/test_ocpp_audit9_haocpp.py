@@ -265,3 +265,43 @@ def test_home_assistant_optional_requests_answered_by_the_spec(tmp_path):
             assert (await ha.ask(call.TriggerMessage(requested_message=what))).status == "Accepted", what
         await b.wait(2.0)
     run_case(tmp_path, case, HA_CS)
+
+
+def test_home_assistant_fallback_tx_profile_and_tx_default_profile(tmp_path):
+    """Its fallback when a charger refuses the ChargePointMaxProfile: a Relative TxProfile (id 3001,
+    the stack level, its transactionId) and a TxDefaultProfile (id 2001, one level lower) on
+    connector 1. Both Accepted; the TxProfile is the limit of the running transaction (section
+    3.13.2) and the TxDefaultProfile of the next."""
+    async def case(cs, power_on):
+        b = await power_on()
+        ha = HomeAssistantOcpp(cs, b)
+        b.d.plug()
+        await status_is(b, "Preparing")
+        assert await ha.start() == "Accepted"
+        await b.until(lambda: b.svc.tx and b.svc.tx.get("txid") is not None, what="transaction")
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        ha.tx = b.svc.tx["txid"]
+
+        def prof(pid, purpose, level, amps, **extra):
+            return dict({"chargingProfileId": pid, "stackLevel": level, "chargingProfileKind": "Relative",
+                         "chargingProfilePurpose": purpose,
+                         "chargingSchedule": {"chargingRateUnit": "A",
+                                              "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}},
+                        **extra)
+        r = await ha.ask(call.SetChargingProfile(connector_id=1, cs_charging_profiles=prof(
+            3001, "TxProfile", 8, 12.0, transactionId=ha.tx)))
+        assert r.status == "Accepted"
+        r = await ha.ask(call.SetChargingProfile(connector_id=1, cs_charging_profiles=prof(
+            2001, "TxDefaultProfile", 7, 20.0)))
+        assert r.status == "Accepted"
+        await offers(b, 12)
+        assert await ha.stop() == "Accepted"
+        b.d.ev("B")
+        await status_is(b, "Finishing")
+        assert await ha.start() == "Accepted"                 # the next transaction: the default
+        await b.until(lambda: len(cs.actions("StartTransaction")) == 2, 5, "second StartTransaction")
+        b.d.ev("C")
+        await status_is(b, "Charging")
+        await offers(b, 20)
+    run_case(tmp_path, case, HA_CS)
