@@ -378,3 +378,26 @@ def test_evcc_starting_after_the_charger_pending_then_triggered_boot(tmp_path):
         seen = await Evcc(cs, b).setup()
         assert seen["TriggerMessage MeterValues"] == "Accepted"
     run_case(tmp_path, case, dict(EVCC_CS, boot_status=("Pending", "Accepted"), boot_interval=60))
+
+
+def test_evcc_trigger_without_connector_gets_meter_values_for_every_connector(tmp_path):
+    """evcc's setup asks TriggerMessage(MeterValues) without a connectorId. Section 5.17: a
+    connectorId that is relevant but absent means "for all allowed connectorId values" (as a
+    StatusNotification without one is the charge point's and each connector's): MeterValues for
+    connector 0 (the charge point's meter, no transactionId) and for connector 1 (with the
+    running transaction's id); evcc reads connector 1's and ignores connector 0's."""
+    async def case(cs, power_on):
+        b = await power_on(meter="ct", meter_phases=3)
+        await car_charging_remote(cs, b)
+        txid = b.svc.tx["txid"]
+        n = len(cs.actions("MeterValues"))
+        r = await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues"))
+        assert r.status == "Accepted"
+        await b.until(lambda: len([m for m in cs.actions("MeterValues")[n:]
+                                   if m["meterValue"][0]["sampledValue"][0].get("context") == "Trigger"]) >= 2,
+                      3, "MeterValues for connectors 0 and 1")
+        trig = [m for m in cs.actions("MeterValues")[n:] if m["meterValue"][0]["sampledValue"][0].get("context") == "Trigger"]
+        assert [(m["connectorId"], m.get("transactionId")) for m in trig] == [(0, None), (1, txid)]
+        ev = Evcc(cs, b)
+        assert ev.power() is not None and ev.energy_kwh() >= 0
+    run_case(tmp_path, case, EVCC_CS)
