@@ -48,7 +48,9 @@ def test_a_new_idtag_while_finishing_starts_a_new_transaction_before_any_energy(
         else:
             assert b.svc.present_id("GOOD") == "pending"        # Finishing -> Preparing (section 4.9)
         await b.until(lambda: len(cs.actions("StartTransaction")) == 2, 5, "a second StartTransaction")
-        await b.until(lambda: statuses(cs)[-1:] == ["Preparing"], 2, "Preparing")
+        # Finishing -> Preparing (F2), then the transaction's own status (B4/B5), never Preparing again
+        await b.until(lambda: "Preparing" in statuses(cs)[statuses(cs).index("Finishing"):], 2, "Preparing")
+        await b.until(lambda: statuses(cs)[-1][:9] == "Suspended", 5, "Suspended in the new transaction")
         d.ev("C")
         await b.until(lambda: d.coil, 6, "contactor closed")
         assert b.svc.tx and b.svc.tx["ref"] == 2                 # never energy without a transaction

@@ -199,7 +199,9 @@ def test_authorize_start_meter_values_remote_stop_unplug(tmp_path):
         await cs.wait_for(lambda: statuses(cs)[-1:] == ["Finishing"])
         rig.state("A1")
         await cs.wait_for(lambda: statuses(cs)[-1:] == ["Available"])
-        assert statuses(cs) == ["Available", "Preparing", "Charging", "Finishing", "Available"]
+        # B2 in the transaction before the car asks: SuspendedEV (section 4.9: Preparing is "no
+        # ongoing Transaction (yet)")
+        assert statuses(cs) == ["Available", "Preparing", "SuspendedEV", "Charging", "Finishing", "Available"]
         assert len(cs.actions("StopTransaction")) == 1
         assert cs.open_tx == {}
         await rig.kill()

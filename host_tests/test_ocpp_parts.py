@@ -108,7 +108,9 @@ def test_trigger_message_queues_its_message_after_the_answer():
     res, after = operations.trigger_message(svc, {"requestedMessage": "MeterValues"})
     assert res == {"status": "Accepted"} and svc.sent == []
     after()
-    (_, action, payload, _), = svc.sent
+    # no connectorId: every connector's (section 5.17), the charge point's meter first
+    (_, a0, p0, _), (_, action, payload, _) = svc.sent
+    assert a0 == "MeterValues" and p0["connectorId"] == 0 and "transactionId" not in p0
     assert action == "MeterValues" and payload["transactionId"] == 77
     assert {v["context"] for v in payload["meterValue"][0]["sampledValue"]} == {"Trigger"}
 

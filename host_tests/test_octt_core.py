@@ -90,7 +90,9 @@ def test_TC_003_CS_regular_charging_session_plugin_first(tmp_path):
         b.d.ev("C")                                   # the car answers the PWM
         await status_is(b, "Charging")
         await b.until(lambda: offering(b), 6, "current offered, contactor closed")
-        assert statuses(cs) == ["Available", "Preparing", "Charging"], (statuses(cs), b.d.states())
+        # offered while the car is still in B: SuspendedEV (section 4.9: Preparing is "no ongoing
+        # Transaction (yet)"; B4 then the car's C)
+        assert statuses(cs) == ["Available", "Preparing", "SuspendedEV", "Charging"], (statuses(cs), b.d.states())
     run_case(tmp_path, case)
 
 

@@ -176,7 +176,10 @@ def test_status_mapping():
     S = connector_status
     assert S("A1", None, False, False, False, False, False, True)[0] == "Available"
     assert S("B1", None, False, True, False, False, False, True)[0] == "Preparing"
-    assert S("B2", None, False, True, True, False, False, True)[0] == "Preparing"
+    # in a transaction before the first charge: never Preparing (section 4.9: "no ongoing Transaction")
+    assert S("B2", None, False, True, True, False, False, True)[0] == "SuspendedEV"
+    assert S("B1", None, False, True, True, False, False, True)[0] == "SuspendedEVSE"
+    assert S("C2", None, False, True, True, False, False, True)[0] is None     # closing: the last holds
     assert S("C2", None, True, True, True, True, False, True)[0] == "Charging"
     assert S("C1", None, False, True, True, True, False, True)[0] == "SuspendedEVSE"
     assert S("paused", None, False, True, True, True, False, True)[0] == "SuspendedEVSE"
@@ -221,7 +224,7 @@ def test_service_offline_session_and_reboot_recovery():
     svc.on_event(("state", "B2"))
     svc.poll(100)
     assert svc.tx is not None and [r[1] for r in svc.txq.records] == ["StartTransaction"]
-    assert svc.immediate[-1][1]["status"] == "Preparing"
+    assert svc.immediate[-1][1]["status"] == "SuspendedEV"     # offered, the car not yet asking
     svc.on_event(("state", "C2"))
     svc.on_event(("contactor", True))
     svc.poll(200)

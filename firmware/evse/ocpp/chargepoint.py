@@ -267,7 +267,10 @@ class OcppService:
         st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
                               self.tx is not None, self.charged, self.finishing, self.state["operative"],
                               self.auth_tag is not None, bool(self.state.get("resv")))
-        if self.sent_status.get(CONNECTOR) != st:
+        if st[0] is not None and self.sent_status.get(CONNECTOR) != st:
+            if st[0][:4] in ("Susp", "Char") and self.sent_status.get(CONNECTOR, "-")[0] == "Finishing":
+                # a new transaction on a Finishing connector: Preparing first (4.9: F2, then B3-B5)
+                self.queue_status(CONNECTOR, ("Preparing", "NoError", None), now_ms)
             self.sent_status[CONNECTOR] = st
             self.queue_status(CONNECTOR, st, now_ms)
 

@@ -216,10 +216,11 @@ def _trigger_status(svc, c):
 
 def _trigger_meter_values(svc, c, sv):
     """Connector 0 asks for the charge point's main meter (section 4.7): its readings, without
-    the connector's transaction."""
-    connector = CONNECTOR if c is None else c
-    txid = svc.tx and svc.tx.get("txid") if connector else None
-    svc.queue_call("MeterValues", metering.values_payload(sv, txid, connector))
+    the connector's transaction. No connectorId: every connector, 0 first (section 5.17, "for all
+    allowed connectorId values", as for StatusNotification)."""
+    for connector in ((0, CONNECTOR) if c is None else (c,)):
+        txid = svc.tx and svc.tx.get("txid") if connector else None
+        svc.queue_call("MeterValues", metering.values_payload(sv, txid, connector))
 
 
 def unlock_connector(svc, p):

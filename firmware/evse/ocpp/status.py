@@ -27,7 +27,8 @@ def error_code(fault):
 
 def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative, waiting=False,
                      reserved=False):
-    """(status, errorCode, info).
+    """(status, errorCode, info); status None while the contactor closes for a transaction's first
+    charge (the last status sent holds: no transient on the way to Charging).
     plugged: a car is connected (last pilot state B/C/D); in_tx: an OCPP transaction runs;
     charged: the contactor closed during this transaction; finishing: the transaction ended and
     the car is still connected; operative: not set Inoperative by ChangeAvailability; waiting: an
@@ -76,13 +77,17 @@ def _no_car(waiting, in_tx, reserved):
 
 def _vehicle_status(state, contactor, in_tx, charged):
     """The status in B1/B2 (connected), C2/D2 (the vehicle asks for power), and C1/D1 or paused
-    (the EVSE offers nothing to a connected car)."""
+    (the EVSE offers nothing to a connected car). Preparing only before a transaction (section
+    4.9: "no ongoing Transaction (yet)"): in one, B2 (offered, the car takes nothing) is SuspendedEV
+    and B1 (nothing offered) SuspendedEVSE, before the car's first charge too."""
     if state == V.ST_C1 or state == V.ST_D1 or state == V.ST_PAUSED:
         return _held_back(in_tx)
     if state == V.ST_C2 or state == V.ST_D2:
         if contactor:
             return "Charging"
-        return "SuspendedEVSE" if charged else "Preparing"
-    if in_tx and charged:
+        if charged:
+            return "SuspendedEVSE"
+        return None if in_tx else "Preparing"  # closing (self-test, 1 s at most): the last status holds
+    if in_tx:
         return "SuspendedEV" if state == V.ST_B2 else "SuspendedEVSE"
     return "Preparing"
