@@ -270,3 +270,27 @@ def test_fifty_password_guesses_at_once_hold_at_most_the_cap_and_are_judged_one_
     assert len(wrong) == W.CONN_MAX and len(busy) == 50 - W.CONN_MAX, answers
     assert ok == 200
     assert b.web.queues == {} and b.web.http.conns == 0
+
+
+def test_two_websockets_with_large_heads_leave_the_head_budget_to_the_other_clients(tmp_path):
+    """The heads held together (HELD_MAX) are counted until their connection ends; a WebSocket lives
+    for hours. Two that each sent a head just under HEAD_MAX would hold the budget for as long
+    as they listen, and every browser's request after them was refused (400). A WebSocket's head
+    is given back once it is upgraded (its slots are WS_MAX anyway)."""
+    from evse.services import web as W
+    from test_web_https import Board
+    b = Board(tmp_path)
+    pad = b"".join(b"X-%d: %s\r\n" % (i, b"a" * 150) for i in range(22))      # 3.6 KB
+    upgrade = WS_UPGRADE[:-2] + pad + b"\r\n"
+    browser = b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + b"M" * 900 + b"\r\n\r\n"
+
+    def clients():
+        socks = [_connect(b.port, upgrade) for _ in range(W.WS_MAX)]
+        opened = [_answer(s, 1.0)[:12] for s in socks]
+        got = _raw(b.port, browser)
+        for s in socks:
+            s.close()
+        return opened, got
+    opened, got = asyncio.run(b.serve(clients))
+    assert opened == ["HTTP/1.1 101"] * W.WS_MAX, opened
+    assert got.startswith("HTTP/1.0 200"), got[:200]

@@ -273,6 +273,11 @@ class _Reader:
         if self.srv.held > HELD_MAX:
             raise OSError(104, "")
 
+    def give_back(self):
+        """Its head no longer counted: a WebSocket's, which lives for hours (WS_MAX of them)."""
+        self.srv.held -= self.held
+        self.held = 0
+
     async def read(self, n=-1):
         if not self.buf:
             return await self._wait(self.s.read, n)
@@ -600,7 +605,10 @@ class Web:
         return await self._upgrade(req)
 
     async def _listen(self, req, ws):
-        req.sock[0].idle = None                      # a status page may listen for hours (_Reader)
+        r = req.sock[0]
+        r.idle = None                                # a status page may listen for hours (_Reader)
+        if isinstance(r, _Reader):
+            r.give_back()
         await self.status_socket(req, ws)
 
     async def status_socket(self, req, ws):
