@@ -294,3 +294,55 @@ def test_two_websockets_with_large_heads_leave_the_head_budget_to_the_other_clie
     opened, got = asyncio.run(b.serve(clients))
     assert opened == ["HTTP/1.1 101"] * W.WS_MAX, opened
     assert got.startswith("HTTP/1.0 200"), got[:200]
+
+
+def _ws_open(port, rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(5)
+    s.connect(("127.0.0.1", port))
+    s.sendall(WS_UPGRADE)
+    return s
+
+
+def test_a_websocket_that_never_reads_is_dropped_and_the_other_keeps_its_pushes(tmp_path, monkeypatch):
+    """A phone gone out of range: its socket fills and a push waits. The push is awaited with a
+    deadline (WS_RESEND_MS; shortened here with the push period, so that the socket fills in
+    seconds): the stuck client is dropped, its slot freed, what is buffered for it bounded by the
+    socket; the other client's pushes never wait for it."""
+    from evse.services import web as W
+    from test_web_https import Board
+    monkeypatch.setattr(W, "WS_PERIOD_MS", 5)
+    monkeypatch.setattr(W, "WS_RESEND_MS", 20)
+    b = Board(tmp_path)
+    serve = b.web.http.handle_request
+
+    async def small_buffers(reader, writer):             # as small as a board's lwIP (ESP-IDF: about 5.7 KB)
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        writer.transport.set_write_buffer_limits(high=4096)
+        await serve(reader, writer)
+    b.web.http.handle_request = small_buffers
+
+    def clients():
+        stuck = _ws_open(b.port, rcvbuf=4096)
+        good = _ws_open(b.port)
+        while b.web.ws_clients < 2:
+            time.sleep(0.01)
+        got = 0
+        longest = 0.0
+        t0 = last = time.monotonic()
+        while time.monotonic() - t0 < 8 and b.web.ws_clients > 1:
+            got += len(good.recv(65536))
+            now = time.monotonic()
+            longest = max(longest, now - last)
+            last = now
+        left = b.web.ws_clients
+        stuck.close()
+        good.close()
+        return time.monotonic() - t0, left, got, longest
+    took, left, got, longest = asyncio.run(b.serve(clients))
+    print("the stuck WebSocket dropped after %.1f s; the other got %d KB, its longest wait %.2f s"
+          % (took, got // 1024, longest))
+    assert left == 1 and took < 8, (took, left, got)
+    assert got > 10000 and longest < 1.0
