@@ -235,6 +235,27 @@ async def _ws_hear(ws):
                 msg = bytearray()
 
 
+def _parses(line, first):
+    """Whether microdot reads this line of a head without an exception, whose traceback it prints
+    (on a board, to the console's serial line while the loop waits): UTF-8 within its max_readline,
+    a request line of three words ending in HTTP/x, a header `name: value`, a Content-Length of
+    digits (a negative one is refused later, in the API's words)."""
+    if len(line) > Request.max_readline:
+        return False
+    try:
+        s = line.decode().strip()
+    except UnicodeError:
+        return False
+    if first:
+        w = s.split()
+        return len(w) == 3 and "/" in w[2]
+    name, colon, value = s.partition(":")
+    if not s or name.lower() != "content-length":
+        return not s or colon == ":"
+    v = value.strip()
+    return v.isdigit() or v[:1] == "-" and v[1:].isdigit()
+
+
 class _Reader:
     """A client's stream whose reads give up after IDLE_S of silence, as the OSError microdot mutes
     (it answers 400 and closes); a WebSocket lifts it (idle None): a status page listens for hours.
@@ -298,9 +319,10 @@ class _Reader:
             self.buf += more
         i = self.buf.find(b"\n") + 1 or len(self.buf)
         line, self.buf = self.buf[:i], self.buf[i:]
+        first = not self.head
         self.head = 0 if line in (b"\r\n", b"\n") else self.head + i      # a blank line ends the head
-        if self.head > HEAD_MAX:
-            raise OSError(104, "")
+        if self.head > HEAD_MAX or line and not _parses(line, first):
+            raise OSError(104, "")      # refused quietly: 400, closed
         return line
 
     async def readexactly(self, n):
