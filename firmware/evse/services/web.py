@@ -39,6 +39,17 @@ IDLE_S = 10                      # a client silent this long in a request is dro
                                  # would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 HEAD_MAX = 4096                  # bytes of a request's line and headers (a browser's: under 1.5 KB)
+CONN_MAX = 16                    # connections served at once, WebSockets too (8 API clients and their
+                                 # closing ones, a browser's page and socket): the next is answered 503
+                                 # at once. Each held 2.7 KB of the unix port's heap doing nothing: 50 ran it out
+HELD_MAX = 8192                  # bytes of heads and JSON bodies all open connections hold together (a
+                                 # browser's head: under 1.5 KB): one more refuses its connection (400).
+                                 # 4 KB of head held 11 KB of heap: ten clients at HEAD_MAX ran it out
+BUSY_MAX = 4                     # connections answered 503 that wait for their request to be read
+BUSY_WAIT_S = 1                  # how long (a browser's head comes with its connection)
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+        b"Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+        b'{"ok": false, "error": "too many connections: try again"}')
 PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'",   # no other site frames a page's
                 "X-Frame-Options": "DENY",                             # controls (clickjacking); the
                 "X-Content-Type-Options": "nosniff"}                   # page and the set-up page
@@ -224,15 +235,39 @@ async def _ws_hear(ws):
                 msg = bytearray()
 
 
+def _parses(line, first):
+    """Whether microdot reads this line of a head without an exception, whose traceback it prints
+    (on a board, to the console's serial line while the loop waits): UTF-8 within its max_readline,
+    a request line of three words ending in HTTP/x, a header `name: value`, a Content-Length of
+    digits (a negative one is refused later, in the API's words)."""
+    if len(line) > Request.max_readline:
+        return False
+    try:
+        s = line.decode().strip()
+    except UnicodeError:
+        return False
+    if first:
+        w = s.split()
+        return len(w) == 3 and "/" in w[2]
+    name, colon, value = s.partition(":")
+    if not s or name.lower() != "content-length":
+        return not s or colon == ":"
+    v = value.strip()
+    return v.isdigit() or v[:1] == "-" and v[1:].isdigit()
+
+
 class _Reader:
     """A client's stream whose reads give up after IDLE_S of silence, as the OSError microdot mutes
     (it answers 400 and closes); a WebSocket lifts it (idle None): a status page listens for hours.
     A request's head (its line and headers) is read a piece at a time and refused the same way past
     HEAD_MAX bytes: microdot keeps any number of headers, and asyncio a line of any length, until
-    the heap runs out."""
+    the heap runs out. What it reads before its request is served is counted in its server's
+    held, HELD_MAX for all connections together (_Http)."""
 
-    def __init__(self, s):
+    def __init__(self, s, srv):
         self.s = s
+        self.srv = srv
+        self.held = 0                   # bytes of its head and JSON body counted in srv.held
         self.idle = IDLE_S
         self.t0 = ticks_ms()            # the head's start; None once its request is served
         self.buf = b""                  # read past the last line given
@@ -251,6 +286,19 @@ class _Reader:
             pass
         raise OSError(104, "")          # microdot closes it quietly (errno 104)
 
+    def _hold(self, n):
+        if self.t0 is None:             # served: a bundle's bytes go to flash, a WebSocket's are bounded
+            return
+        self.held += n
+        self.srv.held += n
+        if self.srv.held > HELD_MAX:
+            raise OSError(104, "")
+
+    def give_back(self):
+        """Its head no longer counted: a WebSocket's, which lives for hours (WS_MAX of them)."""
+        self.srv.held -= self.held
+        self.held = 0
+
     async def read(self, n=-1):
         if not self.buf:
             return await self._wait(self.s.read, n)
@@ -264,18 +312,23 @@ class _Reader:
                 raise OSError(104, "")
             more = await self._wait(self.s.read, 256)
             if not more:
+                if self.head or self.buf:   # the client gone mid-head: not served as if whole
+                    raise OSError(104, "")
                 break
+            self._hold(len(more))
             self.buf += more
         i = self.buf.find(b"\n") + 1 or len(self.buf)
         line, self.buf = self.buf[:i], self.buf[i:]
+        first = not self.head
         self.head = 0 if line in (b"\r\n", b"\n") else self.head + i      # a blank line ends the head
-        if self.head > HEAD_MAX:
-            raise OSError(104, "")
+        if self.head > HEAD_MAX or line and not _parses(line, first):
+            raise OSError(104, "")      # refused quietly: 400, closed
         return line
 
     async def readexactly(self, n):
         b, self.buf = self.buf[:n], self.buf[n:]
         if len(b) < n:
+            self._hold(n - len(b))      # before it is read: a JSON body of BODY_MAX at most
             b += await self._wait(self.s.readexactly, n - len(b))
         return b
 
@@ -290,8 +343,40 @@ async def _bye(ws, payload):
 
 
 class _Http(Microdot):
+    """microdot with its connections bounded: CONN_MAX at once, HELD_MAX bytes held by their heads."""
+    conns = 0
+    held = 0
+    refusing = 0
+
+    async def _busy(self, reader, writer):
+        """503, and its request read (for BUSY_WAIT_S at most) before the close: closed unread, the
+        connection is reset, the 503 lost before the client reads it. Past BUSY_MAX refusals
+        waiting, closed at once: a flood of connections holds no more heap."""
+        self.refusing += 1
+        try:
+            await writer.awrite(BUSY)
+            if self.refusing <= BUSY_MAX:
+                await asyncio.wait_for(reader.read(512), BUSY_WAIT_S)
+        except (OSError, asyncio.TimeoutError):      # gone already, or sent nothing
+            pass
+        finally:
+            self.refusing -= 1
+        try:
+            await writer.aclose()
+        except OSError:
+            pass
+
     async def handle_request(self, reader, writer):
-        await Microdot.handle_request(self, _Reader(reader), writer)
+        if self.conns >= CONN_MAX:
+            await self._busy(reader, writer)
+            return
+        self.conns += 1
+        r = _Reader(reader, self)
+        try:
+            await Microdot.handle_request(self, r, writer)
+        finally:
+            self.conns -= 1
+            self.held -= r.held
 
 
 class Web:
@@ -542,7 +627,10 @@ class Web:
         return await self._upgrade(req)
 
     async def _listen(self, req, ws):
-        req.sock[0].idle = None                      # a status page may listen for hours (_Reader)
+        r = req.sock[0]
+        r.idle = None                                # a status page may listen for hours (_Reader)
+        if isinstance(r, _Reader):
+            r.give_back()
         await self.status_socket(req, ws)
 
     async def status_socket(self, req, ws):

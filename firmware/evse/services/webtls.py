@@ -1,7 +1,7 @@
 # The web page over HTTPS (the setting web_tls, docs/web.md): the server's TLS context from the
 # certificate and key on flash, and plain http:// on REDIRECT_PORT sending a browser on to https://.
 # Imported by evse.services.web only when web_tls is on: off, it costs no heap.
-from microdot import Microdot, Response
+from microdot import Response
 
 CERT = "certs/web_cert.pem"      # the page's certificate (its chain after it) and key on flash, PEM or DER
 KEY = "certs/web_key.pem"
@@ -31,7 +31,8 @@ async def redirects(app, port):
     web_tls is off."""
     if port == REDIRECT_PORT:
         return
-    r = Microdot()
+    from .web import _Http            # its connections bounded as the page's (CONN_MAX, IDLE_S, HEAD_MAX)
+    r = _Http()
 
     async def moved(req, path=""):
         url = https_url(req.headers.get("Host"), port, req.url)
