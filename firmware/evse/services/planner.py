@@ -3,7 +3,8 @@
   schedule: outside the weekly charging windows nothing is offered; outside the off-peak tariff
             windows at most peak_current_a. The windows are in the board's local time (its RTC,
             set by NTP, and the POSIX TZ rule `tz`); while the clock is not set, the safe side:
-            no window is known to be open, nothing is offered, and the status says why.
+            no window is known to be open, nothing is offered (with off-peak windows only, the
+            peak current), and the status says why.
   surplus:  solar surplus or grid limit (evse.services.surplus) from the grid power that the
             source named by `grid_source` (mqtt, rest, console, or the Modbus grid meter of
             evse.metering.grid) reports through App.command.
@@ -47,7 +48,9 @@ class Planner:
         """(amps or None, why) from the windows at UTC time t (None: clock not set)."""
         if self.windows is None and self.offpeak is None:
             return None, None
-        if t is None:
+        if t is None:              # off-peak only: peak_current_a is what the owner accepts at any hour
+            if self.windows is None:
+                return self.peak_a, "board clock not set (NTP): the peak tariff assumed"
             return 0, "board clock not set (NTP): no charging window known to be open"
         mow = T.minute_of_week(self.tz, t)
         if self.windows is not None and not T.in_windows(self.windows, mow):

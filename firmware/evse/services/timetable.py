@@ -65,9 +65,15 @@ def in_windows(windows, minute_of_week):
 
 
 # -- POSIX TZ ---------------------------------------------------------------------------------
+OFFSET_MAX_H = 24      # POSIX.1-2017 section 8.3: an offset's hh is 0-24
+RULE_MAX_H = 167       # RFC 8536 section 3.3.1: a transition time's hours -167 to 167 (Nuuk's /-1, Jerusalem's /26)
+
+
 def _name(s, i):
     if s[i:i + 1] == "<":
-        j = s.index(">", i)
+        j = s.find(">", i)
+        if j - i < 4 or [c for c in s[i + 1:j] if not (c.isalpha() or c.isdigit() or c in "+-")]:
+            raise ValueError("zone name <...> of 3 or more letters, digits, + or - expected")
         return j + 1
     j = i
     while j < len(s) and s[j].isalpha():
@@ -77,8 +83,9 @@ def _name(s, i):
     return j
 
 
-def _clock(s, i):
-    """[+-]h[:mm[:ss]] at s[i] -> (seconds, next index)."""
+def _clock(s, i, hmax=OFFSET_MAX_H):
+    """[+-]h[:mm[:ss]] at s[i] -> (seconds, next index); hours up to hmax, minutes and seconds 0-59
+    (a typo is refused, not read as another time: glibc reads 5:75 as 5:59)."""
     sign = 1
     if s[i:i + 1] in ("+", "-"):
         sign = -1 if s[i] == "-" else 1
@@ -86,23 +93,32 @@ def _clock(s, i):
     j = i
     while j < len(s) and (s[j].isdigit() or s[j] == ":"):
         j += 1
-    parts = s[i:j].split(":")
-    if not parts[0].isdigit() or len(parts) > 3 or not all(p.isdigit() for p in parts):
-        raise ValueError("offset expected in " + s)
-    v = 0
-    for k, p in enumerate(parts):
-        v += int(p) * (3600, 60, 1)[k]
+    v = _hms(s[i:j].split(":"), hmax)
+    if v is None:
+        raise ValueError("offset [+-]hh[:mm[:ss]] (hours 0-%d) expected in %s" % (hmax, s))
     return sign * v, j
+
+
+def _hms(parts, hmax):
+    """['5', '30'] -> seconds, or None when a field is missing, not digits or out of range."""
+    if len(parts) > 3 or not all(p.isdigit() for p in parts) or int(parts[0]) > hmax:
+        return None
+    v = int(parts[0]) * 3600
+    for k, p in enumerate(parts[1:]):
+        if len(p) != 2 or int(p) > 59:
+            return None
+        v += int(p) * (60, 1)[k]
+    return v
 
 
 def _rule(r):
     """'M3.5.0/3' -> (month, week 1-5, weekday 0=Sunday, seconds after local midnight)."""
-    when, _, at = r.partition("/")
+    when, slash, at = r.partition("/")
     f = when[1:].split(".")
     if when[:1] != "M" or len(f) != 3 or [x for x in f if not x.isdigit()]:
         raise ValueError("only Mm.w.d rules are supported: " + r)
     m, w, d = (int(x) for x in f)
-    v, j = _clock(at, 0) if at else (7200, 0)
+    v, j = _clock(at, 0, RULE_MAX_H) if slash else (7200, 0)
     if not (1 <= m <= 12 and 1 <= w <= 5 and 0 <= d <= 6) or j != len(at):
         raise ValueError("bad rule " + r)
     return m, w, d, v

@@ -1,0 +1,57 @@
+# upy-heap: 64k
+# The time zone parser's ranges on both interpreters (stop 44): a typo in an offset or a zone
+# name is refused, the tz database's odd forms are read (Nuuk's /-1, Jerusalem's /26, Dublin's
+# negative DST, <+0545>), and the planner with off-peak windows only offers the peak current while
+# the board clock is unset.
+from evse.core.calendar import days_from_civil
+from evse.services import timetable as T
+from evse.services.planner import Planner
+
+
+def utc(y, m, d, h=0, mi=0):
+    return days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60
+
+
+def raises(f, *a):
+    try:
+        f(*a)
+    except ValueError:
+        return True
+    return False
+
+
+def test_a_typo_in_an_offset_or_a_zone_name_is_refused():
+    for bad in ("IST-5:75", "CET-25", "CET-1:00:60", "CET-1CEST,M3.5.0/3:60,M10.5.0",
+                "CET-1CEST,M3.5.0/168,M10.5.0", "CET-1CEST,M3.5.0/,M10.5.0", "<+03", "<>-3", "<+0,3>-3"):
+        assert raises(T.parse_tz, bad), bad
+
+
+def test_the_tz_databases_odd_forms_are_read():
+    nuuk = T.parse_tz("<-02>2<-01>,M3.5.0/-1,M10.5.0/0")
+    assert T.utc_offset(nuuk, utc(2026, 3, 28, 23, 0)) == -7200      # Saturday 21:00 local
+    assert T.utc_offset(nuuk, utc(2026, 3, 29, 1, 0)) == -3600       # Saturday 23:00 -> 24:00
+    jer = T.parse_tz("IST-2IDT,M3.4.4/26,M10.5.0")
+    assert T.utc_offset(jer, utc(2026, 3, 27, 0, 0) - 1) == 7200     # Friday 01:59:59 IST
+    assert T.utc_offset(jer, utc(2026, 3, 27, 0, 0)) == 10800        # Friday 02:00 IST -> 03:00 IDT
+    dub = T.parse_tz("IST-1GMT0,M10.5.0,M3.5.0/1")
+    assert T.utc_offset(dub, utc(2026, 1, 15)) == 0 and T.utc_offset(dub, utc(2026, 7, 15)) == 3600
+    ktm = T.parse_tz("<+0545>-5:45")
+    assert T.minute_of_week(ktm, utc(2026, 6, 1)) == 5 * 60 + 45      # Monday 05:45
+
+
+class _App:
+    def command(self, *a):
+        pass
+
+
+def test_off_peak_only_with_the_clock_unset_offers_the_peak_current():
+    cfg = {"tz": "UTC0", "charge_windows": "", "offpeak_windows": "daily 23:00-07:00",
+           "peak_current_a": 10, "solar_mode": "off", "grid_source": "mqtt"}
+    assert Planner(_App(), cfg, lambda: None, lambda a, b: a - b).schedule_limit(None)[0] == 10
+    cfg["charge_windows"] = "daily 23:00-07:00"
+    assert Planner(_App(), cfg, lambda: None, lambda a, b: a - b).schedule_limit(None)[0] == 0
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
