@@ -35,6 +35,8 @@ def test_the_tz_databases_odd_forms_are_read():
     assert T.utc_offset(jer, utc(2026, 3, 27, 0, 0)) == 10800        # Friday 02:00 IST -> 03:00 IDT
     dub = T.parse_tz("IST-1GMT0,M10.5.0,M3.5.0/1")
     assert T.utc_offset(dub, utc(2026, 1, 15)) == 0 and T.utc_offset(dub, utc(2026, 7, 15)) == 3600
+    odd = T.parse_tz("<+1245>-12:45<-14>14,M7.5.5/-9,M12.5.0/27")    # DST to Dec 31 27:00: that year's
+    assert T.utc_offset(odd, utc(2035, 12, 31, 11, 37)) == -50400      # (the UTC year, as glibc's)
     ktm = T.parse_tz("<+0545>-5:45")
     assert T.minute_of_week(ktm, utc(2026, 6, 1)) == 5 * 60 + 45      # Monday 05:45
 

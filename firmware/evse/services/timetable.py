@@ -159,7 +159,8 @@ def utc_offset(tz, t):
     std, dst, start, end = tz
     if dst is None:
         return std
-    year = civil_from_days((t + std) // 86400)[0]
+    year = civil_from_days(t // 86400)[0]   # the UTC year, as glibc and zoneinfo take it: a DST that
+                                            # ends on Dec 31 ends in the year it started (was local standard's)
     a, b = _transition(year, start, std), _transition(year, end, dst)
     on = a <= t < b if a < b else not (b <= t < a)
     return dst if on else std
