@@ -332,3 +332,40 @@ def test_random_rules_read_as_glibc_and_zoneinfo_read_them_where_they_agree():
         text = "<STD>%s<DST>%s,%s,%s" % (hms(14), hms(14), rule(), rule())
         wrong += [(text,) + w for w in _disagreements(text, [rnd.randrange(UTC_FROM, UTC_TO) for _ in range(100)])]
     assert not wrong, wrong[:5]
+
+
+# -- a bad NTP server ------------------------------------------------------------------------------
+def _ntp_run(answers, until_ms):
+    """A NetClock asking a server that answers `answers` in turn (then the last again), polled every
+    10 ms up to until_ms -> (the times it set, the clock)."""
+    from evse.services.netclock import NetClock
+    from host_tests.netfakes import FakeUdp
+    seq = [(t + NTP_DELTA) % (1 << 32) - NTP_DELTA for t in answers]    # era 1 after 2036 (RFC 4330)
+    udp, got = FakeUdp(lambda: seq.pop(0) if len(seq) > 1 else seq[0]), []
+    c = NetClock("192.0.2.123", lambda: "192.0.2.1", got.append, lambda a, b: a - b, lambda a, b: a + b,
+                 sock_mod=udp)
+    for now in range(0, until_ms, 10):
+        c.poll(now)
+    return got, c
+
+
+T0 = int(datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp())
+Y2090 = int(datetime(2090, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp())
+
+
+def test_one_answer_far_off_the_clock_ntp_set_is_asked_again_before_the_clock_moves():
+    """One bad answer an hour after a good one (2090, or a year back): believed at once it moved the
+    windows and stamped the session records with it. Now it is asked again; the next answer decides."""
+    for bad in (Y2090, T0 - 365 * 86400):
+        got, c = _ntp_run([T0, bad, T0 + 3606], 3600000 + 10000)
+        assert got == [T0, T0 + 3606], (bad, got)
+
+
+def test_a_server_that_keeps_its_far_off_time_is_believed_on_the_second_answer():
+    got, c = _ntp_run([T0, Y2090, Y2090 + 5], 3600000 + 10000)
+    assert got == [T0, Y2090 + 5] and c.status()["error"] is None, got
+
+
+def test_the_first_answer_and_the_hourly_drift_step_the_clock_at_once():
+    got, c = _ntp_run([T0, T0 + 3600 + 2], 3600000 + 100)
+    assert got == [T0, T0 + 3602], got

@@ -1,10 +1,13 @@
-# upy-heap: 64k
+# upy-heap: 128k
 # The time zone parser's ranges on both interpreters (stop 44): a typo in an offset or a zone
 # name is refused, the tz database's odd forms are read (Nuuk's /-1, Jerusalem's /26, Dublin's
 # negative DST, <+0545>), and the planner with off-peak windows only offers the peak current while
-# the board clock is unset.
+# the board clock is unset; one NTP answer far off the clock it set is asked again.
+import struct
+
 from evse.core.calendar import days_from_civil
 from evse.services import timetable as T
+from evse.services.netclock import NTP_DELTA, NetClock
 from evse.services.planner import Planner
 
 
@@ -52,6 +55,51 @@ def test_off_peak_only_with_the_clock_unset_offers_the_peak_current():
     assert Planner(_App(), cfg, lambda: None, lambda a, b: a - b).schedule_limit(None)[0] == 10
     cfg["charge_windows"] = "daily 23:00-07:00"
     assert Planner(_App(), cfg, lambda: None, lambda a, b: a - b).schedule_limit(None)[0] == 0
+
+
+class _Udp:
+    """A server that answers each question with the next of `answers` (UTC seconds)."""
+    AF_INET, SOCK_DGRAM = 2, 2
+
+    def __init__(self, answers):
+        self.answers, self.queue = answers, []
+
+    def socket(self, *a):
+        return self
+
+    def setblocking(self, flag):
+        pass
+
+    def getaddrinfo(self, host, port):
+        return [(2, 2, 0, "", (host, port))]
+
+    def sendto(self, data, addr):
+        t = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        b = bytearray(48)
+        b[0], b[1] = 0x24, 2
+        b[24:32] = data[40:48]
+        b[40:44] = struct.pack(">I", (t + NTP_DELTA) % (1 << 32))
+        self.queue.append(bytes(b))
+
+    def recv(self, n):
+        if not self.queue:
+            raise OSError(11)
+        return self.queue.pop(0)
+
+
+def _ntp(answers, until_ms):
+    got = []
+    c = NetClock("192.0.2.123", lambda: "192.0.2.1", got.append, lambda a, b: a - b, lambda a, b: a + b,
+                 sock_mod=_Udp(answers))
+    for now in range(0, until_ms, 10):
+        c.poll(now)
+    return got
+
+
+def test_one_ntp_answer_far_off_is_asked_again_and_a_second_one_decides():
+    t0, y2090 = utc(2026, 6, 1, 12), utc(2090, 6, 1, 12)
+    assert _ntp([t0, y2090, t0 + 3606], 3610000) == [t0, t0 + 3606]
+    assert _ntp([t0, y2090, y2090 + 5], 3610000) == [t0, y2090 + 5]
 
 
 if __name__ == "__main__":
