@@ -369,3 +369,20 @@ def test_a_server_that_keeps_its_far_off_time_is_believed_on_the_second_answer()
 def test_the_first_answer_and_the_hourly_drift_step_the_clock_at_once():
     got, c = _ntp_run([T0, T0 + 3600 + 2], 3600000 + 100)
     assert got == [T0, T0 + 3602], got
+
+
+def test_the_status_shows_the_local_time_the_windows_read_so_a_wrong_zone_can_be_seen(tmp_path):
+    """POSIX writes offsets west-positive: `CET+1` is UTC-1, and its windows open two hours late in
+    Berlin's summer with nothing that said which hour the charger thought it was."""
+    for i, (tz, shown) in enumerate(((BERLIN, "Mon 21:59 +02:00"), ("CET+1", "Mon 18:59 -01:00"),
+                                     ("<+0545>-5:45", "Tue 01:44 +05:45"))):
+        flash = tmp_path / str(i)
+        flash.mkdir()
+        d = Drive(config={"max_current": 16, "charge_windows": "Mon-Fri 22:00-06:00", "tz": tz},
+                  flash_dir=str(flash))
+        mm.set_rtc(_utc(2026, 6, 1, 21, 59))
+        d.run(2)
+        assert d.app.status(0)["planner"]["schedule"]["local"] == shown, tz
+    mm.set_rtc(mm.RTC_UNSET)
+    d.run(2)
+    assert d.app.status(0)["planner"]["schedule"]["local"] is None

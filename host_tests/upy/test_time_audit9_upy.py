@@ -57,6 +57,15 @@ def test_off_peak_only_with_the_clock_unset_offers_the_peak_current():
     assert Planner(_App(), cfg, lambda: None, lambda a, b: a - b).schedule_limit(None)[0] == 0
 
 
+def test_the_status_shows_the_local_time_the_windows_read():
+    cfg = {"tz": "CET-1CEST,M3.5.0,M10.5.0/3", "charge_windows": "daily 23:00-07:00", "offpeak_windows": "",
+           "peak_current_a": 0, "solar_mode": "off", "grid_source": "mqtt"}
+    p = Planner(_App(), cfg, lambda: utc(2026, 6, 1, 19, 59), lambda a, b: a - b)
+    assert p.status()["schedule"]["local"] == "Mon 21:59 +02:00"
+    cfg["tz"] = "<-0330>3:30"
+    assert Planner(_App(), cfg, lambda: utc(2026, 6, 1, 1), lambda a, b: a - b).local_time() == "Sun 21:30 -03:30"
+
+
 class _Udp:
     """A server that answers each question with the next of `answers` (UTC seconds)."""
     AF_INET, SOCK_DGRAM = 2, 2

@@ -97,8 +97,20 @@ class Planner:
             self.sent[src] = amps
             self.app.command("limit", amps, now, src)
 
+    def local_time(self):
+        """'Mon 23:30 +02:00': the local time the windows read (a wrong `tz` shows here: POSIX
+        writes offsets west-positive, CET+1 is UTC-1), or None while the clock is not set."""
+        t = self.clock()
+        if t is None:
+            return None
+        off, mow = T.utc_offset(self.tz, t), T.minute_of_week(self.tz, t)
+        day = T.DAYS[mow // 1440]
+        return "%s %02d:%02d %s%02d:%02d" % (day[0].upper() + day[1:], mow % 1440 // 60, mow % 60,
+                                             "-" if off < 0 else "+", abs(off) // 3600, abs(off) % 3600 // 60)
+
     def status(self):
-        r = {"schedule": {"limit": self.sent.get(V.SRC_SCHEDULE), "why": self.why.get(V.SRC_SCHEDULE)}}
+        r = {"schedule": {"limit": self.sent.get(V.SRC_SCHEDULE), "why": self.why.get(V.SRC_SCHEDULE),
+                          "local": self.local_time()}}
         s = self.surplus
         if s is not None:
             r["surplus"] = {"mode": s.mode, "limit": self.sent.get(V.SRC_SURPLUS), "why": s.why,
