@@ -386,3 +386,18 @@ def test_the_status_shows_the_local_time_the_windows_read_so_a_wrong_zone_can_be
     mm.set_rtc(mm.RTC_UNSET)
     d.run(2)
     assert d.app.status(0)["planner"]["schedule"]["local"] is None
+
+
+def test_a_window_written_across_days_or_with_spaces_is_refused_saying_which_and_how():
+    """'Sun 22:00-Mon 06:00' said 'time must be HH:MM: ' (an empty time): now the window, and the form."""
+    for bad in ("Sun 22:00-Mon 06:00", "Mon-Fri 22:00 - 06:00", "Mon-Fri 22:00"):
+        errors = S.validate({"max_current": 16, "charge_windows": bad})[1]
+        assert len(errors) == 1 and bad in errors[0] and "22:00-06:30" in errors[0], (bad, errors)
+
+
+def test_a_text_of_no_window_is_refused_not_read_as_never():
+    """';' was read as no window at all: nothing offered, ever (an empty text is 'always')."""
+    for bad in (";", " ; ; "):
+        for key in ("charge_windows", "offpeak_windows"):
+            errors = S.validate({"max_current": 16, key: bad})[1]
+            assert errors and errors[0].startswith(key) and "no window" in errors[0], (bad, errors)

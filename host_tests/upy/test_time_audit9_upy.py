@@ -29,6 +29,10 @@ def test_a_typo_in_an_offset_or_a_zone_name_is_refused():
         assert raises(T.parse_tz, bad), bad
 
 
+def test_a_text_of_no_window_is_refused():
+    assert raises(T.parse_windows, ";") and raises(T.parse_windows, "Sun 22:00-Mon 06:00")
+
+
 def test_the_tz_databases_odd_forms_are_read():
     nuuk = T.parse_tz("<-02>2<-01>,M3.5.0/-1,M10.5.0/0")
     assert T.utc_offset(nuuk, utc(2026, 3, 28, 23, 0)) == -7200      # Saturday 21:00 local

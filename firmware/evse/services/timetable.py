@@ -12,7 +12,7 @@ def _hhmm(s, hi):
     """'22:00' -> minutes (up to hi)."""
     h, _, m = s.partition(":")
     if not h.isdigit() or not m.isdigit() or len(m) != 2:
-        raise ValueError("time must be HH:MM: " + s)
+        raise ValueError("time must be HH:MM: '%s'" % s)
     v = int(h) * 60 + int(m)
     if int(m) > 59 or v > hi:
         raise ValueError("time out of range: " + s)
@@ -38,23 +38,35 @@ def _days(spec):
     return out
 
 
+FORM = "a window is like Mon-Fri 22:00-06:30, one ending before it starts ends the next day"
+
+
 def parse_windows(text):
     """'Mon-Fri 22:00-06:30; Sun 10:00-14:00' -> [(start, end)] in minutes of the week (Monday
-    00:00 = 0); a window ending before it starts ends the next day. ValueError says what is wrong."""
+    00:00 = 0); a window ending before it starts ends the next day. ValueError says what is wrong,
+    in which window; a text of no window is one (the empty text, "always", is the caller's)."""
     out = []
     for item in text.split(";"):
         item = item.strip()
-        if not item:
-            continue
-        days, _, span = item.rpartition(" ")
-        a, _, b = span.partition("-")
-        start, end = _hhmm(a, 1439), _hhmm(b, 1440)
-        if start == end:
-            raise ValueError("empty window: " + item)
-        for d in _days(days.strip() or "daily"):
-            s = d * 1440 + start
-            out.append((s, s + (end - start if end > start else end + 1440 - start)))
+        if item:
+            try:
+                _window(item, out)
+            except ValueError as e:
+                raise ValueError("%s in '%s' (%s)" % (e.args[0], item, FORM))
+    if not out:
+        raise ValueError("no window in it (%s)" % FORM)
     return out
+
+
+def _window(item, out):
+    days, _, span = item.rpartition(" ")
+    a, _, b = span.partition("-")
+    start, end = _hhmm(a, 1439), _hhmm(b, 1440)
+    if start == end:
+        raise ValueError("empty window")
+    for d in _days(days.strip() or "daily"):
+        s = d * 1440 + start
+        out.append((s, s + (end - start if end > start else end + 1440 - start)))
 
 
 def in_windows(windows, minute_of_week):
