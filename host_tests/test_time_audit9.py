@@ -374,7 +374,7 @@ def test_the_first_answer_and_the_hourly_drift_step_the_clock_at_once():
 
 
 def test_the_status_shows_the_local_time_the_windows_read_so_a_wrong_zone_can_be_seen(tmp_path):
-    """POSIX writes offsets west-positive: `CET+1` is UTC-1, and its windows open two hours late in
+    """POSIX writes offsets west-positive: `CET+1` is UTC-1, and its windows open three hours late in
     Berlin's summer with nothing that said which hour the charger thought it was."""
     for i, (tz, shown) in enumerate(((BERLIN, "Mon 21:59 +02:00"), ("CET+1", "Mon 18:59 -01:00"),
                                      ("<+0545>-5:45", "Tue 01:44 +05:45"))):
