@@ -301,8 +301,8 @@ class Energy:
     def _record(self, reason, end):
         dur = self._s_s
         start = self._s_start
-        if start is None and end is not None:   # the clock was set during the session: end - duration
-            start = end - dur
+        if end is not None and (start is None or end < start):   # the clock was set, or stepped back
+            start = end - dur                   # (NTP on a fast RTC), during it: end - duration
         rec = {"sid": self._sid, "start": start, "end": end, "dur_s": dur,
                "wh": round(self.wh_session, 3), "max_a": round(self._s_max_ma / 1000, 1),
                "reason": reason[:REASON_MAX_CHARS]}

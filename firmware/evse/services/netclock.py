@@ -17,6 +17,8 @@ SYNC_EVERY_MS = 3600000           # once an hour: a board's RTC drifts seconds a
 ANSWER_MS = 2000                  # a datagram not answered in this time is lost
 RETRY_MIN_MS = 5000               # then again after 5 s, doubling up to 5 min
 RETRY_MAX_MS = 300000
+STEP_DOUBT_S = 60                 # an answer this far off the clock the last one set (and the board's
+TRUST_MS = 86400000               # timer since, for up to a day: a crystal drifts seconds) is asked again
 KOD_DENY_MS = 86400000            # a kiss-o'-death DENY or RSTR (RFC 4330 section 8): that server
                                   # is not asked again for a day (RATE: at once the longest wait)
 
@@ -58,6 +60,8 @@ class NetClock:
         self.addr = host if is_ipv4(host) else None
         self.token = b""
         self.synced = None                # UTC seconds of the last good answer
+        self.synced_ms = None             # ... and the ticks then
+        self.doubt = None                 # (UTC, ticks) of an answer far off, until the next one decides
         self.error = None
 
     def _socket(self):
@@ -144,10 +148,29 @@ class NetClock:
             else:
                 self._failed(now, "a bad time answer from " + self.host)
             return
+        if self._far_off(t, now):
+            self._failed(now, "%s says a time %d s off the clock: asked again" % (self.host, t - self._at(now)))
+            return
         self.set_utc(t)
-        self.synced, self.error, self.phase = t, None, _IDLE
+        self.synced, self.synced_ms, self.doubt, self.error, self.phase = t, now, None, None, _IDLE
         self.backoff = RETRY_MIN_MS
         self.due = self.add(now, SYNC_EVERY_MS)
+
+    def _at(self, now):
+        return self.synced + self.diff(now, self.synced_ms) // 1000
+
+    def _far_off(self, t, now):
+        """One answer far off the time this clock set (a bad server, a broken one of a pool) moves
+        the windows and stamps the session records: believed when the next agrees with it."""
+        if self.synced is None or not 0 <= self.diff(now, self.synced_ms) < TRUST_MS \
+                or abs(t - self._at(now)) <= STEP_DOUBT_S:
+            return False
+        d = self.doubt
+        if d is not None and 0 <= self.diff(now, d[1]) < TRUST_MS \
+                and abs(t - d[0] - self.diff(now, d[1]) // 1000) <= STEP_DOUBT_S:
+            return False
+        self.doubt = (t, now)
+        return True
 
     def status(self):
         return {"host": self.host, "synced": self.synced, "error": self.error}

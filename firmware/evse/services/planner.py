@@ -3,7 +3,8 @@
   schedule: outside the weekly charging windows nothing is offered; outside the off-peak tariff
             windows at most peak_current_a. The windows are in the board's local time (its RTC,
             set by NTP, and the POSIX TZ rule `tz`); while the clock is not set, the safe side:
-            no window is known to be open, nothing is offered, and the status says why.
+            no window is known to be open, nothing is offered (with off-peak windows only, the
+            peak current), and the status says why.
   surplus:  solar surplus or grid limit (evse.services.surplus) from the grid power that the
             source named by `grid_source` (mqtt, rest, console, or the Modbus grid meter of
             evse.metering.grid) reports through App.command.
@@ -47,7 +48,9 @@ class Planner:
         """(amps or None, why) from the windows at UTC time t (None: clock not set)."""
         if self.windows is None and self.offpeak is None:
             return None, None
-        if t is None:
+        if t is None:              # off-peak only: peak_current_a is what the owner accepts at any hour
+            if self.windows is None:
+                return self.peak_a, "board clock not set (NTP): the peak tariff assumed"
             return 0, "board clock not set (NTP): no charging window known to be open"
         mow = T.minute_of_week(self.tz, t)
         if self.windows is not None and not T.in_windows(self.windows, mow):
@@ -94,8 +97,20 @@ class Planner:
             self.sent[src] = amps
             self.app.command("limit", amps, now, src)
 
+    def local_time(self):
+        """'Mon 23:30 +02:00': the local time the windows read (a wrong `tz` shows here: POSIX
+        writes offsets west-positive, CET+1 is UTC-1), or None while the clock is not set."""
+        t = self.clock()
+        if t is None:
+            return None
+        off, mow = T.utc_offset(self.tz, t), T.minute_of_week(self.tz, t)
+        day = T.DAYS[mow // 1440]
+        return "%s %02d:%02d %s%02d:%02d" % (day[0].upper() + day[1:], mow % 1440 // 60, mow % 60,
+                                             "-" if off < 0 else "+", abs(off) // 3600, abs(off) % 3600 // 60)
+
     def status(self):
-        r = {"schedule": {"limit": self.sent.get(V.SRC_SCHEDULE), "why": self.why.get(V.SRC_SCHEDULE)}}
+        r = {"schedule": {"limit": self.sent.get(V.SRC_SCHEDULE), "why": self.why.get(V.SRC_SCHEDULE),
+                          "local": self.local_time()}}
         s = self.surplus
         if s is not None:
             r["surplus"] = {"mode": s.mode, "limit": self.sent.get(V.SRC_SURPLUS), "why": s.why,

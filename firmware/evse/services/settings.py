@@ -114,7 +114,8 @@ SCHEMA = dict(
 GUARDED = ("max_current", "connector", "phases", "nominal_volts",
            "temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c",
            "meter", "meter_phases", "ct_ratio", "ct_burden_ohms", "ct_vref", "ct_cal", "meter_map",
-           "require_auth", "ocpp_url", "fallback_timeout_s")
+           "require_auth", "ocpp_url", "fallback_timeout_s",
+           "charge_windows", "offpeak_windows", "tz")   # their defaults: always open, no peak, UTC
 NOT_APPLIED = "not applied: nothing is offered until a valid value is set"
 
 # OCPP 1.6 security whitepaper: the Basic auth password is a passwordString of 16-40 characters.

@@ -12,7 +12,7 @@ def _hhmm(s, hi):
     """'22:00' -> minutes (up to hi)."""
     h, _, m = s.partition(":")
     if not h.isdigit() or not m.isdigit() or len(m) != 2:
-        raise ValueError("time must be HH:MM: " + s)
+        raise ValueError("time must be HH:MM: '%s'" % s)
     v = int(h) * 60 + int(m)
     if int(m) > 59 or v > hi:
         raise ValueError("time out of range: " + s)
@@ -38,23 +38,35 @@ def _days(spec):
     return out
 
 
+FORM = "a window is like Mon-Fri 22:00-06:30, one ending before it starts ends the next day"
+
+
 def parse_windows(text):
     """'Mon-Fri 22:00-06:30; Sun 10:00-14:00' -> [(start, end)] in minutes of the week (Monday
-    00:00 = 0); a window ending before it starts ends the next day. ValueError says what is wrong."""
+    00:00 = 0); a window ending before it starts ends the next day. ValueError says what is wrong,
+    in which window; a text of no window is one (the empty text, "always", is the caller's)."""
     out = []
     for item in text.split(";"):
         item = item.strip()
-        if not item:
-            continue
-        days, _, span = item.rpartition(" ")
-        a, _, b = span.partition("-")
-        start, end = _hhmm(a, 1439), _hhmm(b, 1440)
-        if start == end:
-            raise ValueError("empty window: " + item)
-        for d in _days(days.strip() or "daily"):
-            s = d * 1440 + start
-            out.append((s, s + (end - start if end > start else end + 1440 - start)))
+        if item:
+            try:
+                _window(item, out)
+            except ValueError as e:
+                raise ValueError("%s in '%s' (%s)" % (e.args[0], item, FORM))
+    if not out:
+        raise ValueError("no window in it (%s)" % FORM)
     return out
+
+
+def _window(item, out):
+    days, _, span = item.rpartition(" ")
+    a, _, b = span.partition("-")
+    start, end = _hhmm(a, 1439), _hhmm(b, 1440)
+    if start == end:
+        raise ValueError("empty window")
+    for d in _days(days.strip() or "daily"):
+        s = d * 1440 + start
+        out.append((s, s + (end - start if end > start else end + 1440 - start)))
 
 
 def in_windows(windows, minute_of_week):
@@ -65,9 +77,15 @@ def in_windows(windows, minute_of_week):
 
 
 # -- POSIX TZ ---------------------------------------------------------------------------------
+OFFSET_MAX_H = 24      # POSIX.1-2017 section 8.3: an offset's hh is 0-24
+RULE_MAX_H = 167       # RFC 8536 section 3.3.1: a transition time's hours -167 to 167 (Nuuk's /-1, Jerusalem's /26)
+
+
 def _name(s, i):
     if s[i:i + 1] == "<":
-        j = s.index(">", i)
+        j = s.find(">", i)
+        if j - i < 4 or [c for c in s[i + 1:j] if not (c.isalpha() or c.isdigit() or c in "+-")]:
+            raise ValueError("zone name <...> of 3 or more letters, digits, + or - expected")
         return j + 1
     j = i
     while j < len(s) and s[j].isalpha():
@@ -77,8 +95,9 @@ def _name(s, i):
     return j
 
 
-def _clock(s, i):
-    """[+-]h[:mm[:ss]] at s[i] -> (seconds, next index)."""
+def _clock(s, i, hmax=OFFSET_MAX_H):
+    """[+-]h[:mm[:ss]] at s[i] -> (seconds, next index); hours up to hmax, minutes and seconds 0-59
+    (a typo is refused, not read as another time: glibc reads 5:75 as 5:59)."""
     sign = 1
     if s[i:i + 1] in ("+", "-"):
         sign = -1 if s[i] == "-" else 1
@@ -86,23 +105,32 @@ def _clock(s, i):
     j = i
     while j < len(s) and (s[j].isdigit() or s[j] == ":"):
         j += 1
-    parts = s[i:j].split(":")
-    if not parts[0].isdigit() or len(parts) > 3 or not all(p.isdigit() for p in parts):
-        raise ValueError("offset expected in " + s)
-    v = 0
-    for k, p in enumerate(parts):
-        v += int(p) * (3600, 60, 1)[k]
+    v = _hms(s[i:j].split(":"), hmax)
+    if v is None:
+        raise ValueError("offset [+-]hh[:mm[:ss]] (hours 0-%d) expected in %s" % (hmax, s))
     return sign * v, j
+
+
+def _hms(parts, hmax):
+    """['5', '30'] -> seconds, or None when a field is missing, not digits or out of range."""
+    if len(parts) > 3 or not all(p.isdigit() for p in parts) or int(parts[0]) > hmax:
+        return None
+    v = int(parts[0]) * 3600
+    for k, p in enumerate(parts[1:]):
+        if len(p) != 2 or int(p) > 59:
+            return None
+        v += int(p) * (60, 1)[k]
+    return v
 
 
 def _rule(r):
     """'M3.5.0/3' -> (month, week 1-5, weekday 0=Sunday, seconds after local midnight)."""
-    when, _, at = r.partition("/")
+    when, slash, at = r.partition("/")
     f = when[1:].split(".")
     if when[:1] != "M" or len(f) != 3 or [x for x in f if not x.isdigit()]:
         raise ValueError("only Mm.w.d rules are supported: " + r)
     m, w, d = (int(x) for x in f)
-    v, j = _clock(at, 0) if at else (7200, 0)
+    v, j = _clock(at, 0, RULE_MAX_H) if slash else (7200, 0)
     if not (1 <= m <= 12 and 1 <= w <= 5 and 0 <= d <= 6) or j != len(at):
         raise ValueError("bad rule " + r)
     return m, w, d, v
@@ -143,7 +171,8 @@ def utc_offset(tz, t):
     std, dst, start, end = tz
     if dst is None:
         return std
-    year = civil_from_days((t + std) // 86400)[0]
+    year = civil_from_days(t // 86400)[0]   # the UTC year, as glibc and zoneinfo take it: a DST that
+                                            # ends on Dec 31 ends in the year it started (was local standard's)
     a, b = _transition(year, start, std), _transition(year, end, dst)
     on = a <= t < b if a < b else not (b <= t < a)
     return dst if on else std
