@@ -60,3 +60,79 @@ def test_a_new_error_after_a_repeating_one_still_reaches_the_flash_within_second
     b.app.report("meter", "something new")
     b.run(2)
     assert "something new" in "\n".join(b.app.log.lines())
+
+
+# --- the budget docs/metering.md gives ("Flash writes, file by file"), measured as `make bench` does ---
+
+def test_an_idle_charger_writes_nothing(tmp_path):
+    """Two hours with nothing plugged in, the console and its log attached: not a byte."""
+    from tools.benchmarks import bench_flash as B
+    fc, per_day = B.idle(str(tmp_path), hours=2)
+    assert fc.files == {} and per_day == 12
+
+
+def test_each_car_costs_ten_checkpoints_a_copy_and_one_record(tmp_path):
+    """Two cars, 15 min at 16 A (3.7 kW) each (the 20-car day is ten times this): a checkpoint
+    every 50 Wh or 60 s, alternately into the two copies, one session record each, nothing else;
+    no file is written more than once in 40 s."""
+    from tools.benchmarks import bench_flash as B
+    fc, _ = B.plugs(str(tmp_path), n=2)
+    got = {k: (v["rewrites"], v["appends"]) for k, v in fc.files.items()}
+    assert got == {"energy.a": (20, 0), "energy.b": (20, 0), "sessions.ring": (1, 2)}, got
+    assert 2 * 15 * 60 / (got["energy.a"][0] + got["energy.b"][0]) > 20
+
+
+def test_an_ocpp_transaction_offline_writes_once_a_sample_not_once_a_second(tmp_path):
+    """Ten minutes of an offline transaction at 7.4 kW, MeterValues every 60 s: the state (the
+    register handed out, on flash before it is sent) and one queued message per sample, the
+    checkpoints as without OCPP."""
+    from tools.benchmarks import bench_flash as B
+    fc, per_day = B.ocpp_offline(str(tmp_path), minutes=10)
+    got = {k: (v["rewrites"], v["appends"], v["renames"]) for k, v in fc.files.items()}
+    assert got["ocpp/state.json.tmp"][0] <= 11 and got["ocpp/state.json"][2] <= 11, got
+    assert got["ocpp/txq.log"][1] <= 11, got
+    assert got["energy.a"][0] + got["energy.b"][0] <= 26, got
+    assert per_day == 24
+
+
+# --- OCPP smart charging: a TxProfile every 15 s (schedule.py) ----------------------------------------
+
+def _profile(pid, purpose, amps):
+    return {"chargingProfileId": pid, "stackLevel": 0, "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}}
+
+
+def test_a_load_manager_s_tx_profile_every_15_s_does_not_rewrite_the_kept_profiles(tmp_path):
+    """A site's load manager sends the running transaction a new TxProfile every 15 s for 4 hours
+    (960 profiles), beside the site's ChargePointMaxProfile. TxProfiles end with their transaction
+    and are not kept on flash, yet every one rewrote profiles.json with the same content (960
+    rewrites a day for nothing). Now the file is written when what it keeps changes: once."""
+    from evse.ocpp.schedule import Profiles
+    path = str(tmp_path / "profiles.json")
+    pr = Profiles(path)
+    with FlashCount(str(tmp_path)) as fc:
+        assert pr.add(0, _profile(1, "ChargePointMaxProfile", 32), None) == "Accepted"
+        for i in range(960):
+            assert pr.add(1, _profile(2, "TxProfile", 6 + i % 20), 7) == "Accepted"
+        pr.end_transaction()
+    writes = fc.files["profiles.json.tmp"]["rewrites"]
+    assert writes == 1, fc.files
+    again = Profiles(path)                                  # a reboot: the site's cap is there
+    assert [it[1]["purpose"] for it in again.items] == ["ChargePointMaxProfile"]
+    assert again.limit_at(0) == 32
+
+
+def test_a_configuration_value_sent_again_is_not_written_again(tmp_path):
+    """A central system that applies its whole configuration at every connection (a flapping link:
+    100 reconnections) sends the same MeterValueSampleInterval each time: config.json was
+    rewritten every time; now only the first, a new value again."""
+    from evse.ocpp.config import Config
+    path = str(tmp_path / "config.json")
+    cfg = Config(path)
+    with FlashCount(str(tmp_path)) as fc:
+        for _ in range(100):
+            assert cfg.change("MeterValueSampleInterval", "300") == "Accepted"
+        assert cfg.change("MeterValueSampleInterval", "60") == "Accepted"
+    assert fc.files["config.json.tmp"]["rewrites"] == 2, fc.files
+    assert Config(path).get("MeterValueSampleInterval") == 60

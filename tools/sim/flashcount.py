@@ -4,7 +4,8 @@
         rig.run(3600)
     fc.files["energy.a"]     # {"rewrites": n, "appends": n, "bytes": n, "renames": n, "removes": n}
     fc.ops                   # [(kind, name, bytes)] in order: the trace tools/benchmarks replays on
-                             # littlefs (kind "w" a whole file written, "a" an append, "r" a rename
+                             # littlefs (kind "w" a whole file written, "a" an append, "p" bytes
+                             written in place (r+), "r" a rename
                              # over the name, "x" a remove)
 
 A file opened for writing ("w", "wb", "x") is one rewrite of the whole file, one opened to append
@@ -70,8 +71,8 @@ class FlashCount:
             if name is None or not any(c in mode for c in "wax+"):
                 return f
             r = self.rec(name)
-            kind = "a" if ("a" in mode or "r+" in mode or "rb+" in mode) else "w"
-            r["appends" if kind == "a" else "rewrites"] += 1
+            kind = "a" if "a" in mode else "p" if "r" in mode else "w"
+            r["rewrites" if kind == "w" else "appends"] += 1
             op = [kind, name, 0]
             self.ops.append(op)
             return _Counted(f, r, op)
@@ -81,7 +82,7 @@ class FlashCount:
             name = _name(self.root, dst)
             if name is not None:
                 self.rec(name)["renames"] += 1
-                self.ops.append(["r", name, 0])
+                self.ops.append(["r", name, 0, _name(self.root, src)])
 
         def remove_(path):
             real_remove(path)
