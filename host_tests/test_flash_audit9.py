@@ -136,3 +136,26 @@ def test_a_configuration_value_sent_again_is_not_written_again(tmp_path):
         assert cfg.change("MeterValueSampleInterval", "60") == "Accepted"
     assert fc.files["config.json.tmp"]["rewrites"] == 2, fc.files
     assert Config(path).get("MeterValueSampleInterval") == 60
+
+
+# --- OCPP firmware update: a download that failed (firmware.py) ------------------------------------
+
+def test_a_failed_firmware_download_leaves_no_file_on_flash(tmp_path, monkeypatch):
+    """UpdateFirmware whose file arrives whole but is not the one the location pins (sha256): the
+    update ends DownloadFailed. The downloaded file (up to 768 KB, three quarters of a Pico's free
+    littlefs) stayed in fw/ until the next update: a filesystem left nearly full, where the
+    checkpoints' wear falls on a few blocks and the next offline queue can fill it. It is removed."""
+    import os
+    from evse.ocpp import connection
+    from host_tests.test_octt_firmware import files_case, fw_statuses, update
+    from test_firmware_bundle import version_bundle
+    monkeypatch.setattr(connection, "IDLE_WAKE_MS", 10)
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/9.0.0.bin#sha256=" + "0" * 64))
+        await b.until(lambda: "DownloadFailed" in fw_statuses(cs), 20, "DownloadFailed")
+        await b.wait(0.5)
+        left = os.listdir(str(tmp_path / "fw"))
+        assert "download.bin" not in left, left
+    files_case(tmp_path, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})
