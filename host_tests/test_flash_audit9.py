@@ -80,6 +80,11 @@ def test_each_car_costs_ten_checkpoints_a_copy_and_one_record(tmp_path):
     got = {k: (v["rewrites"], v["appends"]) for k, v in fc.files.items()}
     assert got == {"energy.a": (20, 0), "energy.b": (20, 0), "sessions.ring": (1, 2)}, got
     assert 2 * 15 * 60 / (got["energy.a"][0] + got["energy.b"][0]) > 20
+    import os
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "metering.md")) as f:
+        doc = f.read()       # the 20-car day there: ten times these, and the ring created once
+    row = "| 20 cars, each 15 min at 16 A | %d | " % (10 * (20 + 20 + 2) + 1)
+    assert row + "71 KB | `energy.a` / `energy.b` 200 each, `sessions.ring` 20 records |" in doc
 
 
 def test_an_ocpp_transaction_offline_writes_once_a_sample_not_once_a_second(tmp_path):

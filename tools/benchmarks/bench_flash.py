@@ -7,7 +7,9 @@ VfsLfs2 as the ports mount it: progsize 256 on the rp2 (ports/rp2/modules/_boot.
 on the esp32, whose _boot.py mounts the partition as found) over a RAM block device of 4 KiB blocks
 that counts erases, with the charger's own files on it first (STATIC_FILES: what `make flash`
 copies, 83 files, about 257 KB), then with the filesystem nearly full (FULL_FREE_BLOCKS left).
-Years to wear-out: RATED_CYCLES over the most erased block's erases a day (littlefs moves blocks
+An offline day's queue (only appended to, never compacted within the day) is emptied at the end of
+each replayed day: the central system back, the queue delivered. Years to wear-out: RATED_CYCLES
+over the most erased block's erases a day (littlefs moves blocks
 that reach block_cycles, 100 under MicroPython, so the wear spreads over the free blocks).
 
     python -m tools.benchmarks flash
@@ -31,7 +33,7 @@ DAYS_PER_YEAR = 365
 
 # --- the scenarios, on the virtual bench --------------------------------------------------------
 
-def _drive(tmp, **cfg):
+def board(tmp, **cfg):
     """The virtual board with a CT meter and the console (and its log on flash) attached."""
     from evse.services import console
     from tools.sim import mock_machine as mm
@@ -63,12 +65,12 @@ def _charge(d, seconds, amps):
 
 def idle(tmp, hours=2):
     """Nothing plugged in for `hours`: a day is 24/hours of it."""
-    return _count(_drive(tmp), lambda d: d.run(hours * 3600)), 24 / hours
+    return _count(board(tmp), lambda d: d.run(hours * 3600)), 24 / hours
 
 
 def charge_day(tmp, hours=4, amps=32):
     """One charge of `hours` at `amps` (32 A: 7.4 kW), the rest of the day idle (nothing written)."""
-    return _count(_drive(tmp), lambda d: _charge(d, hours * 3600, amps)), 1
+    return _count(board(tmp), lambda d: _charge(d, hours * 3600, amps)), 1
 
 
 def plugs(tmp, n=20, minutes=15, amps=16):
@@ -76,7 +78,7 @@ def plugs(tmp, n=20, minutes=15, amps=16):
     def day(d):
         for _ in range(n):
             _charge(d, minutes * 60, amps)
-    return _count(_drive(tmp), day), 1
+    return _count(board(tmp), day), 1
 
 
 def solar(tmp, first_h=6, last_h=20):
@@ -85,7 +87,7 @@ def solar(tmp, first_h=6, last_h=20):
     from tools import solar_day
     from tools.sim import mock_machine as mm
     rows = solar_day.load(os.path.join(ROOT, "host_tests", "data", "solar_day.csv"))
-    d = _drive(tmp, **dict(solar_day.SETTINGS))
+    d = board(tmp, **dict(solar_day.SETTINGS))
     mm.set_rtc(solar_day.DAY_UTC + first_h * 3600)
     d.world.follow_max = 32.0
 
@@ -108,7 +110,7 @@ def ocpp_offline(tmp, minutes=60, amps=32, interval=60):
     transaction, MeterValues every `interval` s (MeterValueSampleInterval, 60 s by default): the
     first `minutes` of charging measured, the day is 240 / minutes of them."""
     from evse.ocpp import auth
-    d = _drive(tmp, ocpp_url="ws://127.0.0.1:9/", ocpp_id="cp1",
+    d = board(tmp, ocpp_url="ws://127.0.0.1:9/", ocpp_id="cp1",
                ocpp_config={"AllowOfflineTxForUnknownId": True, "LocalAuthorizeOffline": True,
                             "MeterValueSampleInterval": interval})
     d.run(60)
@@ -203,7 +205,7 @@ ops = args["ops"]
 chunk = bytes(4096)
 base = list(bd.erases)
 days = 0
-while days < args["max_days"]:
+def day():
     for op in ops:
         kind, name = op[0], op[1]
         p = "/fs/" + name
@@ -235,6 +237,15 @@ while days < args["max_days"]:
                 os.remove(p)
             except OSError:
                 pass
+    for name in args["drained"]:      # the day's end: the queue delivered and compacted
+        with open("/fs/" + name, "wb"):
+            pass
+while days < args["max_days"]:
+    try:
+        day()
+    except OSError as e:              # the day's files do not fit
+        print("full_on_day", days + 1)
+        break
     days += 1
     if sum(bd.erases) - sum(base) >= args["min_erases"] and days >= 2:
         break
@@ -258,9 +269,11 @@ def replay(ops, blocks, progsize, free=0, max_days=400, min_erases=None):
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"blocks": blocks, "progsize": progsize, "static": STATIC_FILES, "free": free, "ops": ops,
+                   "drained": sorted(set(op[1] for op in ops if op[1].startswith("ocpp/txq"))
+                                     - set(op[1] for op in ops if op[0] == "w" or op[0] == "r")),
                    "max_days": max_days, "min_erases": min_erases or 30 * blocks}, f)
     try:
-        r = subprocess.run([upy, "-X", "heapsize=%dk" % (blocks * 4 + 1024), "-c", REPLAY, f.name],
+        r = subprocess.run([upy, "-X", "heapsize=%dk" % (blocks * 4 + 16384), "-c", REPLAY, f.name],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     finally:
         os.remove(f.name)
@@ -269,7 +282,9 @@ def replay(ops, blocks, progsize, free=0, max_days=400, min_erases=None):
         k, _, v = line.partition(" ")
         if v.strip().isdigit():
             out[k] = int(v)
-    if r.returncode != 0 or "erases" not in out:
+    if "full_on_day" in out:
+        return out
+    if r.returncode != 0 or "erases" not in out or not out.get("days"):
         print("bench_flash: replay failed: %s" % r.stdout.strip()[-400:])
         return None
     return out
@@ -333,6 +348,10 @@ def main():
     for key in ("charge_4h", "solar", "plugs_20", "ocpp_offline", "ocpp_offline_1s"):
         for name, blocks, progsize, free in BOARDS:
             res = replay(traces[key], blocks, progsize, free)
+            if res is not None and "full_on_day" in res:
+                print("flash_wear_%s_%s: %d free blocks: the filesystem is full on day %d" % (
+                    key, name, res["free_blocks"], res["full_on_day"]))
+                continue
             if res is None:
                 print("flash_wear_%s_%s: no MicroPython unix port or nothing written" % (key, name))
                 continue
