@@ -135,7 +135,7 @@ def queue_cap(tmp, line_bytes, pushes):
     path = os.path.join(tmp, "txq.log")
     q = txqueue.TxQueue(path)
     q.push("StartTransaction", {"connectorId": 1}, 1)
-    pad = "x" * max(0, line_bytes - 60)
+    pad = "x" * max(0, line_bytes - 42)     # the rest of a queued line: 42 bytes
     big = peak = was = 0
     with FlashCount(tmp) as fc:
         for i in range(pushes):
@@ -340,10 +340,10 @@ def main():
         traces[key] = [list(op) for op in fc.ops] * int(round(scale))
     tmp = tempfile.mkdtemp(prefix="flash-")
     try:
-        big, peak, compactions, kept = queue_cap(tmp, 445, 1000)
+        big, peak, compactions, kept = queue_cap(tmp, 449, 1000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("flash_ocpp_queue_cap: 1000 MeterValues of 445 bytes offline: %d kept, file at most %d bytes, "
+    print("flash_ocpp_queue_cap: 1000 MeterValues of 449 bytes offline: %d kept, file at most %d bytes, "
           "%d with its compaction's copy, %d compactions" % (kept, big, peak, compactions))
     for key in ("charge_4h", "solar", "plugs_20", "ocpp_offline", "ocpp_offline_1s"):
         for name, blocks, progsize, free in BOARDS:
@@ -359,7 +359,7 @@ def main():
             print("flash_wear_%s_%s: %d free blocks, %.0f erases a day, the most erased block %.2f a day "
                   "(%d blocks share them): %s years to %d cycles" % (
                       key, name, res["free_blocks"], res["erases"] / res["days"], res["max_block"] / res["days"],
-                      res["blocks_worn"], "%.0f" % y if y else "no", RATED_CYCLES))
+                      res["blocks_worn"], ("%.1f" if y < 10 else "%.0f") % y if y else "no", RATED_CYCLES))
 
 
 if __name__ == "__main__":
