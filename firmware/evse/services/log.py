@@ -18,10 +18,12 @@ FILE_FLUSH_MS = 1000      # at most one flash write per second, with every line 
 PER_POLL = 8              # entries handed to the console per poll
 # Flash wears by the write (littlefs copies the file's last block at every append): an error
 # repeated every cycle wrote the file every second, about 86,000 block copies a day. A line equal
-# to the one before it is counted instead ("repeated N times" when another comes or the file is
-# written), and the file is written at most FILE_BURST times in a row, then once per refill.
+# to the one before it is counted instead ("repeated N times" when another line is written, or
+# after REPEATS_FLUSH_MS), and the file is written at most FILE_BURST times in a row, then once
+# per refill.
 FILE_BURST = 10           # writes at once after a quiet spell (a line still on flash within 1 s)
 FILE_REFILL_MS = 60000    # then one write a minute at most
+REPEATS_FLUSH_MS = 600000  # "repeated N times" alone waits this long (a fault that stays)
 
 
 class Log:
@@ -88,15 +90,23 @@ class Log:
                 self._last_line = (level, msg)
                 self._keep("%d %s %s\n" % (t, name, msg))
         self._refill(now_ms)
-        if (self.pending or self.repeats) and self._tokens and (
-                self._last_write is None      # (a write 2**29 ms ago reads as recent)
-                or not 0 <= ticks_diff(now_ms, self._last_write) < FILE_FLUSH_MS):
+        if self._due(now_ms):
             self._last_write = now_ms
             self._tokens -= 1
             if not self.repeats:         # a line again a day later is news: written whole
                 self._last_line = None
             self._said_repeats(now_ms)
             self._write()
+
+    def _due(self, now_ms):
+        """The file is to be written now: lines waiting a second, or repeats alone ten minutes,
+        and a write left in the budget."""
+        last = self._last_write
+        since = FILE_FLUSH_MS if last is None else ticks_diff(now_ms, last)
+        if since < 0:                         # (a write 2**29 ms ago reads as recent)
+            since = REPEATS_FLUSH_MS
+        return self._tokens and (self.pending and since >= FILE_FLUSH_MS
+                                 or self.repeats and since >= REPEATS_FLUSH_MS)
 
     def _keep(self, line):
         if len(self.pending) >= QUEUE_MAX:
