@@ -164,3 +164,50 @@ def test_a_failed_firmware_download_leaves_no_file_on_flash(tmp_path, monkeypatc
         left = os.listdir(str(tmp_path / "fw"))
         assert "download.bin" not in left, left
     files_case(tmp_path, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})
+
+
+# --- MQTT and Home Assistant connected (mqtt.py) ---------------------------------------------------
+
+def test_home_assistant_connected_writes_its_discovery_file_once_not_at_each_connection(tmp_path):
+    """The charger on a real broker (mosquitto) with Home Assistant's discovery: connected,
+    charging, its link dropped and back. What it writes: the checkpoints of the charge, and
+    mqtt_ha.json (the prefix and the number's max announced) once, at the first connection; the
+    reconnection and the states published meanwhile write nothing."""
+    import asyncio
+    from mqtt_broker import Broker, Proxy, Subscriber, need_mosquitto
+    from test_mqtt_bench import Bench, P, run
+    need_mosquitto()
+    (tmp_path / "broker").mkdir()
+    (tmp_path / "flash").mkdir()
+    broker = Broker(tmp_path / "broker").start()
+    fc = FlashCount(str(tmp_path / "flash"))
+
+    async def main():
+        proxy = await Proxy(broker.port).start()
+        sub = await Subscriber(broker.port).start()
+        b = Bench(proxy.port, tmp_path / "flash")
+        with fc:
+            await b.start()
+            try:
+                await b.until(lambda: sub.last(P + "status") == "online", what="online")
+                b.d.plug()
+                await b.until(lambda: sub.last(P + "state") == "B2", what="B2")
+                b.d.charge(16)
+                await b.until(lambda: sub.last(P + "state") == "C2", 30, "charging")
+                await b.wait(60)
+                proxy.cut()
+                await b.until(lambda: sub.last(P + "status") == "offline", 5, "the will")
+                proxy.allow()
+                await b.until(lambda: sub.last(P + "status") == "online", 300, "back online")
+                await b.wait(30)
+            finally:
+                await b.stop()
+                await proxy.close()
+                await sub.close()
+
+    try:
+        run(main())
+    finally:
+        broker.stop()
+    assert fc.files["mqtt_ha.json.tmp"]["rewrites"] == 1, fc.files
+    assert set(fc.files) <= {"mqtt_ha.json.tmp", "mqtt_ha.json", "energy.a", "energy.b", "sessions.ring"}, fc.files
