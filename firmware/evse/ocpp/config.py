@@ -63,6 +63,7 @@ class Config:
         self.values[key] = v
         if self.path:
             saved = store.read_json(self.path, {})
-            saved[key] = v
-            store.write_json(self.path, saved)
+            if key not in saved or saved[key] != v:   # a value sent again is not written again
+                saved[key] = v
+                store.write_json(self.path, saved)
         return "Accepted"

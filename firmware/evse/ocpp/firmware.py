@@ -197,6 +197,7 @@ async def _fetch(svc, job, root, tmp):
     """Download (Downloaded), and a signed update's signature checked: True, or the update ended."""
     digest = await download(svc, job, root, tmp)
     if digest is None:
+        store.remove(tmp)   # up to MAX_BUNDLE of a refused or partial file: not kept until the next update
         _end(svc, "DownloadFailed")
         return False
     _notify(svc, "FirmwareStatusNotification", "Downloaded")

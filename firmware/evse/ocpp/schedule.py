@@ -103,11 +103,18 @@ class Profiles:
                 p = None
             if p:
                 self.items.append([c, p, prof])
+        self._kept = self._keep()    # what profiles.json holds
+
+    def _keep(self):
+        # TxProfiles end with their transaction; they are not worth keeping across a reboot.
+        return [[c, o] for c, p, o in self.items if p["purpose"] != PURPOSE_TX]
 
     def _save(self):
-        if self.path:
-            # TxProfiles end with their transaction; they are not worth keeping across a reboot.
-            store.write_json(self.path, [[c, o] for c, p, o in self.items if p["purpose"] != PURPOSE_TX])
+        """profiles.json, when what it keeps changed: a load manager's TxProfile every few seconds
+        rewrote the same file each time (flash wears by the write)."""
+        keep = self._keep()
+        if self.path and keep != self._kept and store.write_json(self.path, keep):
+            self._kept = keep
 
     def add(self, connector, profile, tx_id, n_connectors=1):
         """SetChargingProfile -> 'Accepted' or 'Rejected'. `tx_id` is the running transaction's
