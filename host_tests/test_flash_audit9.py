@@ -211,3 +211,55 @@ def test_home_assistant_connected_writes_its_discovery_file_once_not_at_each_con
         broker.stop()
     assert fc.files["mqtt_ha.json.tmp"]["rewrites"] == 1, fc.files
     assert set(fc.files) <= {"mqtt_ha.json.tmp", "mqtt_ha.json", "energy.a", "energy.b", "sessions.ring"}, fc.files
+
+
+# --- OCPP online: MeterValues answered at once (txqueue.py) ------------------------------------------
+
+def _queued_lines(path, action):
+    try:
+        with open(path) as f:
+            return sum(1 for line in f if '"%s"' % action in line)
+    except OSError:
+        return 0
+
+
+def test_meter_values_every_10_s_to_a_connected_central_system_do_not_go_through_the_flash(tmp_path):
+    """evcc sets MeterValueSampleInterval 10 (docs/ocpp.md). Two minutes of charging with the
+    central system answering: a dozen MeterValues arrive, and none of them was written to the
+    transaction queue's file (before: each was appended, then its answer appended too, two
+    appends of the queue's file every 10 s while charging)."""
+    from octt_cs import charging, run_case
+
+    async def case(cs, power_on):
+        b = await power_on(ocpp_config={"MeterValueSampleInterval": 10})
+        await charging(b)
+        n = len(cs.actions("MeterValues"))
+        await b.wait(120.0)
+        await b.until(lambda: not b.svc.txq.records, 5, "queue delivered")
+        assert len(cs.actions("MeterValues")) - n >= 11
+        assert _queued_lines(b.svc.txq.path, "MeterValues") == 0
+        assert _queued_lines(b.svc.txq.path, "StartTransaction") == 1     # a Start is kept as always
+    run_case(tmp_path, case)
+
+
+def test_a_sample_held_in_ram_goes_to_flash_when_the_link_drops_or_another_message_queues(tmp_path):
+    """The sample on the wire is in RAM only; answered, nothing is written; not answered (the
+    link lost, refused) or with a message queued behind it, it is written first, in its order,
+    and a reboot finds it."""
+    from evse.ocpp.txqueue import TxQueue
+    path = str(tmp_path / "txq.log")
+    q = TxQueue(path)
+    s1 = q.push("MeterValues", {"n": 1}, 7, keep=False)
+    assert _queued_lines(path, "MeterValues") == 0 and q.head()[0] == s1
+    q.drop(s1)                                             # answered
+    assert not q.records and _queued_lines(path, "MeterValues") == 0 and not q.unsaved
+    s2 = q.push("MeterValues", {"n": 2}, 7, keep=False)
+    q.flush()                                              # the link dropped with it on the wire
+    assert [r[0] for r in TxQueue(path).records] == [s2]
+    s3 = q.push("MeterValues", {"n": 3}, 7, keep=False)   # behind s2: kept on flash at once
+    assert [r[0] for r in TxQueue(path).records] == [s2, s3]
+    q.drop(s2)
+    q.drop(s3)
+    s4 = q.push("MeterValues", {"n": 4}, 7, keep=False)
+    s5 = q.push("StopTransaction", {"meterStop": 5}, 7)   # queued behind the sample on the wire
+    assert [(r[0], r[1]) for r in TxQueue(path).records] == [(s4, "MeterValues"), (s5, "StopTransaction")]

@@ -140,8 +140,9 @@ class OcppService:
         self.wake.set()
 
     def queue_tx(self, action, payload, ref, now_ms):
-        """A transaction message: kept on flash until the central system answers it."""
-        self.txq.push(action, payload, ref, self.meta(now_ms))
+        """A transaction message: kept on flash until the central system answers it; a MeterValues
+        with the central system connected in RAM while it goes out at once (TxQueue)."""
+        self.txq.push(action, payload, ref, self.meta(now_ms), action != "MeterValues" or not self.accepted)
         self.wake.set()
 
     def queue_status(self, connector, st, now_ms=None):

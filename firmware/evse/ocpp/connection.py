@@ -208,6 +208,7 @@ async def _ended(svc, ws, rx):
     failed, the reader stopped."""
     svc.connected = False
     svc.accepted = False
+    svc.txq.flush()        # a sample held in RAM while on the wire: kept for the next link
     await ws.close()
     svc.ws = None          # closed, its Close frame out: a pending Reset may reboot now
     try:
@@ -506,4 +507,6 @@ async def _send_tx(svc, ws, rec):
     if payload is None:
         return
     ok, res = await call(svc, ws, rec[1], payload)
+    if not ok:
+        svc.txq.flush()    # held in RAM while on the wire: kept for the retry
     transactions.on_answer(svc, rec, payload, ok, res)

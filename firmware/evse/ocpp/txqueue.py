@@ -9,7 +9,12 @@ is then ignored, and the next line appended after a newline of its own, never gl
 A transaction is known locally by `txref` until its StartTransaction is answered; queued messages
 of that transaction get the real transactionId when they are sent. The log is rewritten (atomically,
 temp file + rename) when it holds more than COMPACT_LINES lines no longer needed (answered or dropped
-messages): a full queue is rewritten once every COMPACT_LINES / 2 samples, not at every sample."""
+messages): a full queue is rewritten once every COMPACT_LINES / 2 samples, not at every sample.
+A MeterValues sampled with the central system connected and nothing queued before it is held in
+RAM only (push keep=False) while it is on the wire: answered, it never touched the flash (a queued
+sample cost two appends and its own share of a compaction, and a central system asking every 10 s,
+as evcc does, wore a Pico's flash out in years); the link lost, the answer refused or another message
+queued behind it, it goes to flash first (flush). A power cut can lose that one sample on the wire."""
 import json
 import os
 from . import store
@@ -28,6 +33,7 @@ class TxQueue:
         self.lines = 0
         self.torn = False  # the file ends in a line a power cut tore: the next append starts a line
         self.rewrite = False  # the next write is the whole queue (compact): lines were refused, or due
+        self.unsaved = []  # seqs of the records held in RAM only (push keep=False), not yet on flash
         self._load()
 
     def _load(self):
@@ -81,7 +87,8 @@ class TxQueue:
     def __len__(self):
         return len(self.records)
 
-    def push(self, action, payload, txref, meta=None):
+    def push(self, action, payload, txref, meta=None, keep=True):
+        """Queue a message; keep=False: in RAM only while nothing is queued before it (above)."""
         if len(self.records) >= MAX_QUEUED:
             for r in self.records:
                 if r[1] == "MeterValues":
@@ -89,9 +96,22 @@ class TxQueue:
                     break
         self.seq += 1
         rec = [self.seq, action, payload, txref, meta or {}]
+        ram = not keep and not self.records and not self.rewrite
+        self.flush()
         self.records.append(rec)
-        self._append(["q"] + rec)
+        if ram:
+            self.unsaved.append(self.seq)
+        else:
+            self._append(["q"] + rec)
         return self.seq
+
+    def flush(self):
+        """The records held in RAM only, to flash (in their order: they are the oldest)."""
+        if self.unsaved:
+            seqs, self.unsaved = self.unsaved, []
+            for r in self.records:
+                if r[0] in seqs:
+                    self._append(["q"] + r)
 
     def head(self):
         return self.records[0] if self.records else None
@@ -99,6 +119,9 @@ class TxQueue:
     def drop(self, seq):
         """The message `seq` is done (answered, or given up after its attempts)."""
         self.records = [r for r in self.records if r[0] != seq]
+        if seq in self.unsaved:       # never on flash: nothing to strike out there
+            self.unsaved.remove(seq)
+            return
         if self.lines + 1 - len(self.records) > COMPACT_LINES:
             self.rewrite = True
         self._append(["a", seq])
@@ -131,5 +154,6 @@ class TxQueue:
         store.remove(self.path)
         os.rename(tmp, self.path)
         self.torn = False
+        self.unsaved = []
         self.txids = {k: v for k, v in self.txids.items() if k in refs}
         self.lines = n
