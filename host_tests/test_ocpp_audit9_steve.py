@@ -40,6 +40,10 @@ STEVE_PATH = "/steve/websocket/CentralSystemService"
 STEVE_HEARTBEAT_S = 14400        # settings.heartbeat_interval_in_seconds, its default
 STEVE_HOURS_TO_EXPIRE = 1        # settings.hours_to_expire, its default
 TAG, PARENT = "04A2B3C4D5E6F7", "FLEET1"
+# SteVe's ErrorCode: a CALLERROR with any other code fails its parsing of the answer
+STEVE_ERROR_CODES = ("NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
+                     "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
+                     "TypeConstraintViolation", "GenericError")
 
 
 @pytest.fixture(autouse=True)
@@ -486,6 +490,7 @@ def test_steve_get_configuration_of_every_key_it_offers(tmp_path):
         assert most >= len(STEVE_16_READ_KEYS)
         ans = await steve_call(cs, "GetConfiguration", {"key": ["HeartbeatInterval"] + ["Key%d" % i for i in range(most)]})
         assert ans[0] == 4 and ans[2] == "OccurenceConstraintViolation", ans
+        assert ans[2] in STEVE_ERROR_CODES and ans[4] == {}     # what SteVe's ErrorCode reads
     run_steve(tmp_path, case)
 
 
@@ -554,4 +559,25 @@ def test_steve_absolute_profile_without_start_runs_from_the_start_of_charging(tm
         await b.wait(20.0)
         await offers(b, 12, 1.0)
         await offers(b, 8, 60.0)
+    run_steve(tmp_path, case)
+
+
+def test_steve_reservation_used_by_a_card_of_its_group(tmp_path):
+    """SteVe's ReserveNow with the tag's parentIdTag: a card of that group (its Authorize answer
+    names the same parentIdTag) takes the reservation, and the StartTransaction carries the
+    reservationId, which SteVe marks used; a RemoteStopTransaction of a transaction the charger
+    does not have is Rejected."""
+    async def case(cs, b):
+        await accepted(cs, b)
+        ans = await steve_call(cs, "ReserveNow", {"connectorId": 1, "expiryDate": bench_date(b, 3600), "idTag": TAG,
+                                                  "reservationId": 12, "parentIdTag": PARENT})
+        assert ans[2] == {"status": "Accepted"}
+        await status_is(b, "Reserved")
+        await b.reply({"cmd": "authorize", "id_tag": "CHILD"})
+        b.d.plug()
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        assert start["idTag"] == "CHILD" and start.get("reservationId") == 12
+        await b.until(lambda: b.svc.tx and b.svc.tx.get("txid") is not None, what="transactionId")
+        ans = await steve_call(cs, "RemoteStopTransaction", {"transactionId": b.svc.tx["txid"] + 7})
+        assert ans[2] == {"status": "Rejected"}
     run_steve(tmp_path, case)
