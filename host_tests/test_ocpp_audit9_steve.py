@@ -581,3 +581,29 @@ def test_steve_reservation_used_by_a_card_of_its_group(tmp_path):
         ans = await steve_call(cs, "RemoteStopTransaction", {"transactionId": b.svc.tx["txid"] + 7})
         assert ans[2] == {"status": "Rejected"}
     run_steve(tmp_path, case)
+
+
+def test_steve_stop_is_never_stamped_before_its_start(tmp_path):
+    """The charger's clock set back by a Heartbeat's currentTime (here 5 s; a drifting clock
+    corrected, or the milliseconds SteVe sends and the charger drops) during a short transaction:
+    the StopTransaction said it stopped before it started, which SteVe refuses ("start.timestamp
+    is after stop.timestamp": stored as a failed stop, the transaction left open, so the card's
+    next StartTransaction is answered ConcurrentTx). A transaction stops at or after its start."""
+    async def case(cs, b):
+        await accepted(cs, b)
+        await b.reply({"cmd": "authorize", "id_tag": TAG})
+        b.d.plug()
+        b.d.ev("C")
+        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+        await b.until(lambda: b.svc.tx.get("txid") is not None, what="transactionId")
+        behind = format_iso(b.svc.cp_time(b.svc.ticks()) - 5)
+        steve = cs.respond
+        cs.respond = lambda a, kw: call_result.Heartbeat(current_time=behind) if a == "Heartbeat" else steve(a, kw)
+        assert (await steve_call(cs, "TriggerMessage", {"requestedMessage": "Heartbeat"}))[2] == {"status": "Accepted"}
+        await b.until(lambda: cs.actions("Heartbeat"), what="Heartbeat")
+        await b.wait(0.5)
+        await b.reply({"cmd": "authorize", "id_tag": TAG})
+        stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
+        assert stop["reason"] == "Local"
+        assert parse_iso(stop["timestamp"]) >= parse_iso(start["timestamp"]), (start["timestamp"], stop["timestamp"])
+    run_steve(tmp_path, case)

@@ -4,6 +4,7 @@ power cut left open. No transport here: connection.py sends what `prepare` gives
 answer to `on_answer`. Functions take the service (chargepoint.OcppService)."""
 from . import metering
 from .config import CONNECTOR
+from .wallclock import format_iso
 
 # Core stop reasons -> StopTransaction reason (stops this service asked for are reported earlier).
 STOP_REASONS = {"remote": "Remote", "local": "Local", "console": "Local", "reset": "SoftReset",
@@ -54,7 +55,7 @@ def start(svc, tag, now_ms):
     wh = svc.meter_wh()
     meta = svc.meta(now_ms)
     svc.tx = {"ref": ref, "tag": tag, "start_wh": wh, "last_wh": wh, "txid": None,
-              "t0": svc.cp_time(now_ms), "last_ts": meta["ts"]}
+              "t0": svc.cp_time(now_ms), "last_ts": meta["ts"], "ts0": meta["ts"]}
     svc.state["tx"] = svc.tx
     svc.save()  # state first: a Start without state would never be stopped
     payload = {"connectorId": CONNECTOR, "idTag": tag, "meterStart": wh, "timestamp": "@T"}
@@ -80,6 +81,11 @@ def stop(svc, reason, now_ms, tag=None):
     if not tx:
         return
     payload = {"meterStop": svc.meter_wh(), "timestamp": "@T", "reason": reason}
+    ts0 = tx.get("ts0")
+    now = svc.wall.now(now_ms) if ts0 is not None else None
+    if now is not None and now < ts0:
+        # the clock was set back since the start: a stop before its start is refused (SteVe)
+        payload["timestamp"] = format_iso(ts0)
     if tag:
         payload["idTag"] = tag
     metering.keep_tx_data(svc, svc.config.get("StopTxnSampledData"), "Transaction.End", now_ms)
