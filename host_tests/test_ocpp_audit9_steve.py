@@ -607,3 +607,41 @@ def test_steve_stop_is_never_stamped_before_its_start(tmp_path):
         assert stop["reason"] == "Local"
         assert parse_iso(stop["timestamp"]) >= parse_iso(start["timestamp"]), (start["timestamp"], stop["timestamp"])
     run_steve(tmp_path, case)
+
+
+def test_steve_stop_after_a_power_cut_is_not_stamped_before_its_start(tmp_path):
+    """As above, then the power fails before the car stops: the StopTransaction (PowerLoss) the
+    charger sends after the reboot carries the time of the last sample, which the clock set back
+    put before the start; it is stamped no earlier than the start either."""
+    async def main():
+        cs = SteveCS()
+        await cs.start()
+        url = "ws://127.0.0.1:%d%s" % (cs.port, STEVE_PATH)
+        b = await Bench(cs, tmp_path, ocpp_url=url).start()
+        try:
+            await accepted(cs, b)
+            await b.reply({"cmd": "authorize", "id_tag": TAG})
+            b.d.plug()
+            b.d.ev("C")
+            start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+            await b.until(lambda: b.svc.tx.get("txid") is not None, what="transactionId")
+            behind = format_iso(b.svc.cp_time(b.svc.ticks()) - 5)
+            steve = cs.respond
+            cs.respond = lambda a, kw: call_result.Heartbeat(current_time=behind) if a == "Heartbeat" else steve(a, kw)
+            await steve_call(cs, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+            await b.until(lambda: cs.actions("Heartbeat"), what="Heartbeat")
+            n = len(cs.actions("MeterValues"))
+            await b.until(lambda: len(cs.actions("MeterValues")) > n + 1, 5, "samples after the clock moved")
+            cs.respond = steve
+        finally:
+            await b.stop()                                   # the power fails
+        b = await Bench(cs, tmp_path, ocpp_url=url).start()
+        try:
+            stop = (await b.until(lambda: cs.actions("StopTransaction"), 20, "StopTransaction"))[0]
+            assert stop["reason"] == "PowerLoss"
+            assert parse_iso(stop["timestamp"]) >= parse_iso(start["timestamp"]), (start["timestamp"], stop["timestamp"])
+        finally:
+            await b.stop()
+            await cs.stop()
+        assert not cs.violations, cs.violations
+    run(main())

@@ -27,7 +27,10 @@ def recover_after_boot(svc):
         if known and not txq.has("StopTransaction", tx["ref"]):
             # the meter's count is back from flash even before its first reading (ok False)
             wh = max(tx.get("last_wh", tx["start_wh"]), svc.meter_wh())
-            meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": tx.get("last_ts")}
+            ts = tx.get("last_ts")
+            if ts is not None and tx.get("ts0") is not None and ts < tx["ts0"]:
+                ts = tx["ts0"]      # the clock set back since the start: not before it
+            meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": ts}
             txq.push("StopTransaction", {"meterStop": wh, "timestamp": "@T", "reason": reason}, tx["ref"], meta)
         if tx.get("txid") is not None and tx["ref"] not in txq.txids:
             txq.set_txid(tx["ref"], tx["txid"])
