@@ -12,7 +12,7 @@ import os
 import pytest
 
 from ocpp_cs import HostClock
-from evse.ocpp import auth, connection, metering, operations, schedule, schemas, transactions
+from evse.ocpp import auth, connection, metering, operations, rpc, schedule, schemas, transactions
 from evse.ocpp.chargepoint import OcppService
 from evse.ocpp.config import Config
 
@@ -97,10 +97,14 @@ def test_change_availability_waits_for_the_running_transaction():
     assert operations.change_availability(svc, {"connectorId": 2, "type": "Operative"}) == {"status": "Rejected"}
 
 
-def test_get_configuration_reports_at_most_the_max_keys():
+def test_get_configuration_refuses_more_than_the_max_keys():
+    """Over GetConfigurationMaxKeys: a CALLERROR, not an answer that leaves keys out."""
     svc = Service(config={"GetConfigurationMaxKeys": 2})
-    res = operations.get_configuration(svc, {"key": ["HeartbeatInterval", "Nope", "ConnectionTimeOut"]})
+    res = operations.get_configuration(svc, {"key": ["HeartbeatInterval", "Nope"]})
     assert [k["key"] for k in res["configurationKey"]] == ["HeartbeatInterval"] and res["unknownKey"] == ["Nope"]
+    with pytest.raises(rpc.CallError) as e:
+        operations.get_configuration(svc, {"key": ["HeartbeatInterval", "Nope", "ConnectionTimeOut"]})
+    assert e.value.args[0] == rpc.OCCURENCE
 
 
 def test_trigger_message_queues_its_message_after_the_answer():

@@ -26,7 +26,7 @@ KEYS = {
     "ConnectionTimeOut": ("int", False, 60, (1, 3600)),
     "ConnectorPhaseRotation": ("csl", False, "NotApplicable", ROTATIONS),
     "CpoName": ("str", False, "", 100),
-    "GetConfigurationMaxKeys": ("int", True, 50, None),
+    "GetConfigurationMaxKeys": ("int", True, 64, None),  # SteVe asks for its 51 1.6 keys at once
     "HeartbeatInterval": ("int", False, 300, (1, 86400)),
     "LocalAuthListEnabled": ("bool", False, True, None),
     "LocalAuthListMaxLength": ("int", True, 100, None),

@@ -78,11 +78,12 @@ def get_composite_schedule(svc, p):
 
 
 def get_configuration(svc, p):
-    """GetConfiguration: at most GetConfigurationMaxKeys keys are reported."""
+    """GetConfiguration: every key asked is answered, known or unknown (OCPP 1.6 5.8); more than
+    GetConfigurationMaxKeys is refused, never answered in part (a key left out is neither)."""
     keys = p.get("key") or None
     most = svc.config.get("GetConfigurationMaxKeys")
     if keys and len(keys) > most:
-        keys = keys[:most]
+        raise rpc.CallError(rpc.OCCURENCE, "more than %d keys (GetConfigurationMaxKeys)" % most)
     known, unknown = svc.config.report(keys)
     res = {"configurationKey": known}
     if unknown:

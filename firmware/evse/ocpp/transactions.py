@@ -4,6 +4,7 @@ power cut left open. No transport here: connection.py sends what `prepare` gives
 answer to `on_answer`. Functions take the service (chargepoint.OcppService)."""
 from . import metering
 from .config import CONNECTOR
+from .wallclock import format_iso
 
 # Core stop reasons -> StopTransaction reason (stops this service asked for are reported earlier).
 STOP_REASONS = {"remote": "Remote", "local": "Local", "console": "Local", "reset": "SoftReset",
@@ -26,7 +27,10 @@ def recover_after_boot(svc):
         if known and not txq.has("StopTransaction", tx["ref"]):
             # the meter's count is back from flash even before its first reading (ok False)
             wh = max(tx.get("last_wh", tx["start_wh"]), svc.meter_wh())
-            meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": tx.get("last_ts")}
+            ts = tx.get("last_ts")
+            if ts is not None and tx.get("ts0") is not None and ts < tx["ts0"]:
+                ts = tx["ts0"]      # the clock set back since the start: not before it
+            meta = {"b": svc.state["boot"] - 1, "tk": None, "ts": ts}
             txq.push("StopTransaction", {"meterStop": wh, "timestamp": "@T", "reason": reason}, tx["ref"], meta)
         if tx.get("txid") is not None and tx["ref"] not in txq.txids:
             txq.set_txid(tx["ref"], tx["txid"])
@@ -54,7 +58,7 @@ def start(svc, tag, now_ms):
     wh = svc.meter_wh()
     meta = svc.meta(now_ms)
     svc.tx = {"ref": ref, "tag": tag, "start_wh": wh, "last_wh": wh, "txid": None,
-              "t0": svc.cp_time(now_ms), "last_ts": meta["ts"]}
+              "t0": svc.cp_time(now_ms), "last_ts": meta["ts"], "ts0": meta["ts"]}
     svc.state["tx"] = svc.tx
     svc.save()  # state first: a Start without state would never be stopped
     payload = {"connectorId": CONNECTOR, "idTag": tag, "meterStart": wh, "timestamp": "@T"}
@@ -80,6 +84,11 @@ def stop(svc, reason, now_ms, tag=None):
     if not tx:
         return
     payload = {"meterStop": svc.meter_wh(), "timestamp": "@T", "reason": reason}
+    ts0 = tx.get("ts0")
+    now = svc.wall.now(now_ms) if ts0 is not None else None
+    if now is not None and now < ts0:
+        # the clock was set back since the start: a stop before its start is refused (SteVe)
+        payload["timestamp"] = format_iso(ts0)
     if tag:
         payload["idTag"] = tag
     metering.keep_tx_data(svc, svc.config.get("StopTxnSampledData"), "Transaction.End", now_ms)
