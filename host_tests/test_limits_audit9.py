@@ -109,6 +109,7 @@ class Model:
         self.watched = None         # the fallback's remote controller
         self.heard = 0.0
         self.fb_until = None        # a word came while a pause held: the cap ends then
+        self.lost = False           # the fallback's state no longer known: its checks are left out
         self.violations = []
         self.pwm = None             # the PWM current last on the pin, and since when (raise hold)
         self.pwm_since = 0.0
@@ -133,6 +134,8 @@ class Model:
     def fallback_state(self):
         """(certainly active, uncertain): the fallback's cap by the watched source's silence."""
         t = self.cfg["fallback_timeout_s"]
+        if self.lost:
+            return False, True
         if not t or self.watched is None:
             return False, False
         silent = self.now() - self.heard
@@ -147,6 +150,10 @@ class Model:
         t = self.cfg["fallback_timeout_s"]
         if not t or src not in REMOTE or (clears and src != self.watched) or (not alive and self.watched):
             return
+        if self.watched is not None and src != self.watched and self.now() - self.heard >= t - 0.02:
+            if self.now() - self.heard < t + CHECK_S:
+                self.lost = True        # a word at the timeout's own tick: which came first is not modelled
+            return                      # the cap in force: only the silent one's word ends it
         now = self.now()
         if self.watched is not None and now - self.heard >= t:          # the cap was in force
             start = self.heard + t
@@ -432,3 +439,22 @@ def test_schedule_grid_limit_and_the_other_sources_seeded_sequences(tmp_path):
                     violations.append("settled at %s %.2f A, not %.1f A: %s" % (mode, amps, want, where))
             assert not violations, (seed, violations)
         assert not d.app.errors, d.app.errors
+
+
+def test_another_controllers_limit_does_not_end_the_fallback_of_the_silent_one(tmp_path):
+    # A load balancer on MQTT allows 32 A and dies: 5 s later the fallback caps the car at 6 A. The
+    # owner then sets 32 A from the web page (REST): the load balancer is still silent, its 32 A
+    # still in force, so the cap stays (it ended, and the car was offered 32 A again with the house's
+    # load balancer dead) until the load balancer itself speaks again.
+    d, m = bench(tmp_path, {"fallback_timeout_s": 5, "fallback_current_a": 6.0})
+    d.charge()
+    d.app.command("limit", 32, ticks_ms(), "mqtt")
+    d.run(8.0)
+    assert pilot_amps(d) == ("PWM", 6.0)
+    d.app.console.answer({"cmd": "limit", "amps": 32}, ticks_ms(), "rest")
+    d.run(3.5)                                               # past the 5 s raise hold, REST not silent yet
+    assert pilot_amps(d) == ("PWM", 6.0), d.charger.limits
+    d.app.command("limit", 20, ticks_ms(), "mqtt")           # the load balancer is back
+    d.run(0.1)
+    mode, amps = pilot_amps(d)
+    assert mode == "PWM" and 19.9 < amps <= 20.0 and "fallback" not in d.charger.limits

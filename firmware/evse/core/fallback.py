@@ -3,8 +3,8 @@
 # once left one at full current and tripped a house's main breaker). After timeout_ms without a
 # word from it, the core caps the current at the fallback amps as one more limit source
 # (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
-# One controller is watched: the last one that set a limit. Its next limit ends the fallback; its
-# limit removed ends the watch (another controller's removal does not). `kept` lets the app keep
+# One controller is watched: the last one that set a limit. Its next limit ends the fallback (not
+# another's: the silent one's limit still stands); its limit removed ends the watch (another's does not). `kept` lets the app keep
 # which one on flash: after a reboot its limit is gone with the RAM, a missing value, so the
 # fallback holds from the boot until that controller speaks again (never the full current).
 # A fallback under the car's minimum pauses the charge: that pause lasts at least hold_ms (the
@@ -41,8 +41,11 @@ class Fallback:
     def heard(self, source, amps, now_ms, alive=True):
         """A remote source set its limit (amps: watched from now), or removed it (None): only the
         watched source's own removal ends the watch; another's leaves it as it is. A limit not
-        `alive` (a broker's stored copy) is no word from the one watched: it starts a watch only."""
-        if (amps is None and source != self.source) or (not alive and self.source is not None):
+        `alive` (a broker's stored copy) is no word from the one watched: it starts a watch only.
+        While the cap is in force only the silent one's word ends it: another controller's limit
+        left the silent one's (a dead load balancer's 32 A) in force, unwatched."""
+        if (amps is None and source != self.source) or (not alive and self.source is not None) \
+                or (self.active and self.source is not None and source != self.source):
             return
         was = self.source
         self.source = source if amps is not None else None
