@@ -110,6 +110,7 @@ class Model:
         self.heard = 0.0
         self.fb_until = None        # a word came while a pause held: the cap ends then
         self.lost = False           # the fallback's state no longer known: its checks are left out
+        self.order = []             # the remote limits standing, oldest first
         self.violations = []
         self.pwm = None             # the PWM current last on the pin, and since when (raise hold)
         self.pwm_since = 0.0
@@ -143,6 +144,13 @@ class Model:
             return self.now() < self.fb_until - 0.02, abs(self.now() - self.fb_until) < CHECK_S
         return silent >= t + CHECK_S, t - 0.02 <= silent < t + CHECK_S
 
+    def note(self, src, clears):
+        """The remote limits standing, in the order they were set (as Fallback.held)."""
+        if src in self.order:
+            self.order.remove(src)
+        if not clears:
+            self.order.append(src)
+
     def speak(self, src, alive, clears):
         """Fallback.heard's rules: the last remote source that set a limit is watched; its own
         removal ends the watch; a retained copy starts a watch only. A word ends the cap once a
@@ -163,7 +171,10 @@ class Model:
             self.fb_until = max(now, start + hold)
             if self.fb_until <= now + 1e-9:
                 self.fb_until = None
-        self.watched = None if clears else src
+        self.watched = src
+        if clears:                  # the watch passes to the last other remote limit still standing
+            others = [k for k in self.order if k != src and k in self.limits]
+            self.watched = others[-1] if others else None
         self.heard = now
 
     def bound(self):
@@ -276,6 +287,8 @@ def apply(m, d, act):
             else:
                 m.limits[a] = float(b)
             m.speak(a, alive or b is None, b is None)   # a retained "none" removes (mqtt.py)
+            if a in REMOTE:
+                m.note(a, b is None)
     elif kind == "max_current":
         r = d.app.console.answer({"cmd": "set", "values": {"max_current": a}}, ticks_ms())
         if r.get("ok") is not True:
@@ -417,10 +430,14 @@ def test_schedule_grid_limit_and_the_other_sources_seeded_sequences(tmp_path):
                     else:
                         others[src] = float(v)
             d.run({"wait": rnd.uniform(0.1, 3.0), "settle": 6.2}.get(kind, 1.2))
+            surplus = d.app.planner.sent.get("surplus")    # the surplus' own value, as it sent it ...
+            d.run(0.03)                                    # ... on the pilot at the next tick
             now_s = mm.clock.us / 1e6
             sched = schedule_amps(rtc)
             lims = dict(others)
-            surplus = d.app.planner.sent.get("surplus")    # the surplus' own value, as it sent it
+            later = d.app.planner.sent.get("surplus")
+            if surplus is None or (later is not None and later > surplus):
+                surplus = later
             if surplus is not None:
                 lims["surplus"] = surplus
             if sched is not None:
@@ -458,3 +475,22 @@ def test_another_controllers_limit_does_not_end_the_fallback_of_the_silent_one(t
     d.run(0.1)
     mode, amps = pilot_amps(d)
     assert mode == "PWM" and 19.9 < amps <= 20.0 and "fallback" not in d.charger.limits
+
+
+def test_a_silent_controllers_limit_stays_watched_when_the_watched_one_hands_back(tmp_path):
+    # The load balancer on MQTT allows 32 A; a solar controller on REST then sets 16 A (it is the one
+    # watched: the last that set a limit) and later hands back (none). The load balancer has died
+    # meanwhile: its 32 A was left in force, watched by nobody, for ever. The watch now passes to it.
+    d, m = bench(tmp_path, {"fallback_timeout_s": 8, "fallback_current_a": 6.0})
+    d.charge()
+    d.app.command("limit", 32, ticks_ms(), "mqtt")
+    d.run(1.0)
+    d.app.console.answer({"cmd": "limit", "amps": 16}, ticks_ms(), "rest")
+    d.run(3.0)
+    d.app.console.answer({"cmd": "limit", "amps": None}, ticks_ms(), "rest")
+    d.run(8.5)                                               # the load balancer silent since: 12.5 s
+    assert pilot_amps(d) == ("PWM", 6.0), d.charger.limits
+    d.app.command("limit", 32, ticks_ms(), "mqtt")           # it speaks again
+    d.run(5.1)
+    mode, amps = pilot_amps(d)
+    assert mode == "PWM" and amps > 31.9 and "fallback" not in d.charger.limits
