@@ -73,6 +73,31 @@ def test_only_remote_sources_are_watched():
     assert "fallback" not in rig.app.charger.limits and _amps(rig) == 20   # the console's 20 A
 
 
+def test_another_controllers_limit_leaves_the_silent_ones_fallback():
+    rig = _charging()
+    _remote(rig, 32)                     # a load balancer on MQTT, then it dies
+    rig.run(36)
+    assert _amps(rig) == 10
+    _remote(rig, 32, "rest")             # the web page's 32 A: the dead one's 32 A still stands
+    rig.run(6)
+    assert _amps(rig) == 10 and "fallback" in rig.app.charger.limits
+    _remote(rig, 20)                     # the load balancer itself speaks again
+    rig.run(0.1)
+    assert _amps(rig) == 20 and "fallback" not in rig.app.charger.limits
+
+
+def test_the_watch_passes_to_a_controller_whose_limit_still_stands():
+    rig = _charging()
+    _remote(rig, 32)                     # a load balancer on MQTT ...
+    _remote(rig, 16, "rest")             # ... a solar controller on REST, the one watched
+    rig.run(20)
+    _remote(rig, None, "rest")           # it hands back; the load balancer has died meanwhile
+    rig.run(29)
+    assert _amps(rig) == 32
+    rig.run(2)                           # 30 s after the hand-back: the load balancer's fallback
+    assert _amps(rig) == 10
+
+
 def test_a_controller_watched_before_a_power_cut_is_watched_from_the_boot():
     """Its limit went with the RAM: a missing value, so the rebooted charger holds the fallback until
     the controller speaks (an audit found 32 A for ever after a reboot where MQTT had capped 8 A;

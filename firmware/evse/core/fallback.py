@@ -3,8 +3,9 @@
 # once left one at full current and tripped a house's main breaker). After timeout_ms without a
 # word from it, the core caps the current at the fallback amps as one more limit source
 # (V.SRC_FALLBACK): the lowest limit still wins, so the fallback never raises the current.
-# One controller is watched: the last one that set a limit. Its next limit ends the fallback; its
-# limit removed ends the watch (another controller's removal does not). `kept` lets the app keep
+# One controller is watched: the last one that set a limit. Its next limit ends the fallback (not
+# another's: the silent one's limit still stands); its limit removed passes the watch to another remote
+# controller whose limit still stands, else ends it (another's removal changes nothing). `kept` lets the app keep
 # which one on flash: after a reboot its limit is gone with the RAM, a missing value, so the
 # fallback holds from the boot until that controller speaks again (never the full current).
 # A fallback under the car's minimum pauses the charge: that pause lasts at least hold_ms (the
@@ -24,6 +25,7 @@ class Fallback:
         self.diff = diff
         self.kept = kept
         self.source = None          # the remote controller watched, or None
+        self.held = []              # the remote controllers whose limit stands, the last to set it last
         self.active = False         # the fallback cap is in force
         self._last_ms = now_ms
         # a pause's minimum time (the settings' min_pause_s), when amps is under the car's minimum
@@ -40,12 +42,18 @@ class Fallback:
 
     def heard(self, source, amps, now_ms, alive=True):
         """A remote source set its limit (amps: watched from now), or removed it (None): only the
-        watched source's own removal ends the watch; another's leaves it as it is. A limit not
-        `alive` (a broker's stored copy) is no word from the one watched: it starts a watch only."""
-        if (amps is None and source != self.source) or (not alive and self.source is not None):
+        watched source's own removal ends the watch (or passes it on); another's leaves it. A limit not
+        `alive` (a broker's stored copy) is no word from the one watched: it starts a watch only.
+        While the cap is in force only the silent one's word ends it: another controller's limit
+        left the silent one's (a dead load balancer's 32 A) in force, unwatched."""
+        held = self._hold(source, amps)
+        if (amps is None and source != self.source) or (not alive and self.source is not None) \
+                or (self.active and self.source is not None and source != self.source):
             return
         was = self.source
-        self.source = source if amps is not None else None
+        # the watched one's removal passes the watch, from now, to the last other remote controller
+        # whose limit still stands (it was left in force unwatched: a dead one's 32 A for ever)
+        self.source = source if amps is not None else (held[-1] if held else None)
         if self.source != was and self.kept is not None:   # a change only: a repeat writes nothing
             path, _, write, report = self.kept
             try:
@@ -56,6 +64,15 @@ class Fallback:
         if self.active:
             self._heard = True
             self._lift()
+
+    def _hold(self, source, amps):
+        """The remote limits standing, the last set last (a retained one stands too)."""
+        held = self.held
+        if source in held:
+            held.remove(source)
+        if amps is not None:
+            held.append(source)
+        return held
 
     def _lift(self):
         """End the cap once the controller spoke, and a pause it made has lasted its minimum time."""
