@@ -494,3 +494,17 @@ def test_a_silent_controllers_limit_stays_watched_when_the_watched_one_hands_bac
     d.run(5.1)
     mode, amps = pilot_amps(d)
     assert mode == "PWM" and amps > 31.9 and "fallback" not in d.charger.limits
+
+
+def test_a_temperature_that_is_no_number_is_a_broken_sensor_not_a_cool_one():
+    """A reading of NaN (a sensor driver dividing 0 by 0) compared false with every threshold, so
+    it read as cool: the level stayed OK, and a step down already taken never came back either.
+    Now it counts as a broken sensor: after 1 s of it, no charging; real readings restore it."""
+    from evse.core.protections import Thermal, THERMAL_OK, THERMAL_STOP
+    from evse.core.ticks import ticks_diff
+    th = Thermal(65, 68, 71, 62)
+    assert th.update(25.0, 0, ticks_diff) == THERMAL_OK
+    assert th.update(float("nan"), 100, ticks_diff) == THERMAL_OK      # one reading: a glitch
+    assert th.update(float("nan"), 1200, ticks_diff) == THERMAL_STOP and th.broken
+    assert th.update(25.0, 1300, ticks_diff) == THERMAL_STOP           # restored as from a stop
+    assert th.update(25.0, 2400, ticks_diff) == THERMAL_OK and not th.broken

@@ -99,7 +99,7 @@ class Thermal:
     def update(self, temp_c, now_ms, ticks_diff):
         if temp_c is None:            # no sensor on this board
             return self.level
-        if temp_c < _SENSOR_MIN_C:
+        if not temp_c >= _SENSOR_MIN_C:   # NaN too (every comparison false): no temperature
             return self._broken_reading(now_ms, ticks_diff)
         self.broken = False
         self.broken_since = None
