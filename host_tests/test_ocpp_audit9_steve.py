@@ -583,6 +583,23 @@ def test_steve_reservation_used_by_a_card_of_its_group(tmp_path):
     run_steve(tmp_path, case)
 
 
+async def _clock_set_back_in_a_transaction(cs, b):
+    """A card, a car charging, then a Heartbeat whose currentTime is 5 s behind the charger's
+    clock: returns the StartTransaction and SteVe's own answers (to put back)."""
+    await accepted(cs, b)
+    await b.reply({"cmd": "authorize", "id_tag": TAG})
+    b.d.plug()
+    b.d.ev("C")
+    start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
+    await b.until(lambda: b.svc.tx.get("txid") is not None, what="transactionId")
+    behind = format_iso(b.svc.cp_time(b.svc.ticks()) - 5)
+    steve = cs.respond
+    cs.respond = lambda a, kw: call_result.Heartbeat(current_time=behind) if a == "Heartbeat" else steve(a, kw)
+    assert (await steve_call(cs, "TriggerMessage", {"requestedMessage": "Heartbeat"}))[2] == {"status": "Accepted"}
+    await b.until(lambda: cs.actions("Heartbeat"), what="Heartbeat")
+    return start, steve
+
+
 def test_steve_stop_is_never_stamped_before_its_start(tmp_path):
     """The charger's clock set back by a Heartbeat's currentTime (here 5 s; a drifting clock
     corrected, or the milliseconds SteVe sends and the charger drops) during a short transaction:
@@ -590,17 +607,7 @@ def test_steve_stop_is_never_stamped_before_its_start(tmp_path):
     is after stop.timestamp": stored as a failed stop, the transaction left open, so the card's
     next StartTransaction is answered ConcurrentTx). A transaction stops at or after its start."""
     async def case(cs, b):
-        await accepted(cs, b)
-        await b.reply({"cmd": "authorize", "id_tag": TAG})
-        b.d.plug()
-        b.d.ev("C")
-        start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
-        await b.until(lambda: b.svc.tx.get("txid") is not None, what="transactionId")
-        behind = format_iso(b.svc.cp_time(b.svc.ticks()) - 5)
-        steve = cs.respond
-        cs.respond = lambda a, kw: call_result.Heartbeat(current_time=behind) if a == "Heartbeat" else steve(a, kw)
-        assert (await steve_call(cs, "TriggerMessage", {"requestedMessage": "Heartbeat"}))[2] == {"status": "Accepted"}
-        await b.until(lambda: cs.actions("Heartbeat"), what="Heartbeat")
+        start, _ = await _clock_set_back_in_a_transaction(cs, b)
         await b.wait(0.5)
         await b.reply({"cmd": "authorize", "id_tag": TAG})
         stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
@@ -619,17 +626,7 @@ def test_steve_stop_after_a_power_cut_is_not_stamped_before_its_start(tmp_path):
         url = "ws://127.0.0.1:%d%s" % (cs.port, STEVE_PATH)
         b = await Bench(cs, tmp_path, ocpp_url=url).start()
         try:
-            await accepted(cs, b)
-            await b.reply({"cmd": "authorize", "id_tag": TAG})
-            b.d.plug()
-            b.d.ev("C")
-            start = (await b.until(lambda: cs.actions("StartTransaction"), what="StartTransaction"))[0]
-            await b.until(lambda: b.svc.tx.get("txid") is not None, what="transactionId")
-            behind = format_iso(b.svc.cp_time(b.svc.ticks()) - 5)
-            steve = cs.respond
-            cs.respond = lambda a, kw: call_result.Heartbeat(current_time=behind) if a == "Heartbeat" else steve(a, kw)
-            await steve_call(cs, "TriggerMessage", {"requestedMessage": "Heartbeat"})
-            await b.until(lambda: cs.actions("Heartbeat"), what="Heartbeat")
+            start, steve = await _clock_set_back_in_a_transaction(cs, b)
             n = len(cs.actions("MeterValues"))
             await b.until(lambda: len(cs.actions("MeterValues")) > n + 1, 5, "samples after the clock moved")
             cs.respond = steve

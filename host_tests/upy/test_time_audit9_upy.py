@@ -5,22 +5,10 @@
 # the board clock is unset; one NTP answer far off the clock it set is asked again.
 import struct
 
-from evse.core.calendar import days_from_civil
 from evse.services import timetable as T
 from evse.services.netclock import NTP_DELTA, NetClock
 from evse.services.planner import Planner
-
-
-def utc(y, m, d, h=0, mi=0):
-    return days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60
-
-
-def raises(f, *a):
-    try:
-        f(*a)
-    except ValueError:
-        return True
-    return False
+from test_planner_upy import raises, utc
 
 
 def test_a_typo_in_an_offset_or_a_zone_name_is_refused():
