@@ -1,5 +1,5 @@
 """A real FTP server for the tests: PyPI's pyftpdlib on a free port of 127.0.0.1, in a thread, over a
-temporary folder, with one account and anonymous read-write access; and the misbehaving servers the
+temporary folder, with one account and anonymous read access; and the misbehaving servers the
 firmware's client must survive (`mode`): "old" (no EPSV nor SIZE: PASV only), "dead_pasv" (the
 passive port it names refuses the connection), "cut" (the server goes away after CUT_AT bytes of a
 file, either way)."""
@@ -7,10 +7,13 @@ import logging
 import os
 import socket
 import threading
+import warnings
 
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import DTPHandler, FTPHandler
-from pyftpdlib.servers import FTPServer
+with warnings.catch_warnings():            # pyftpdlib 2.2 on Python 3.11: asyncore, asynchat
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import DTPHandler, FTPHandler
+    from pyftpdlib.servers import FTPServer
 
 USER = "cp1"
 PASSWORD = "p@ss:w/rd %#1"                        # every character a URI's userinfo must encode
@@ -53,7 +56,7 @@ class FtpServer:
         os.makedirs(os.path.join(self.root, "diag"), exist_ok=True)   # STOR makes no folder
         auth = DummyAuthorizer()
         auth.add_user(USER, PASSWORD, self.root, perm="elradfmw")
-        auth.add_anonymous(self.root, perm="elrw")
+        auth.add_anonymous(self.root, perm="elr")
         logins = self.logins
 
         class Handler(FTPHandler):

@@ -19,6 +19,7 @@ from ftp_server import PASSWORD, PASSWORD_IN_URI, USER, FtpServer
 from octt_cs import call, run_case, status_is
 from test_firmware_bundle import firmware_files, slot_version, version_bundle
 from test_octt_firmware import diag_statuses, fw_statuses, reboot, update
+from test_octt_security import pki, pkis, signed_statuses, signed_update, trust   # noqa: F401 (pkis: a fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -78,6 +79,24 @@ def test_a_location_never_smuggles_a_second_command_nor_shows_its_password(tmp_p
     loc = "ftp://%s:%s@127.0.0.1:21/fw/9.0.0.bin" % (USER, PASSWORD_IN_URI)
     assert firmware.public(loc) == "ftp://127.0.0.1:21/fw/9.0.0.bin"
     assert firmware.public("http://h/a@b") == "http://h/a@b"       # an @ in the path is no userinfo
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_deadline(monkeypatch):
+    """A server that takes the connection and never greets (a firewall holding the port): given up
+    after TIMEOUT_S (30 s; 0.3 s here), the attempt failed, the retries go on."""
+    monkeypatch.setattr(ftp, "TIMEOUT_S", 0.3)
+
+    async def main():
+        held = []
+        server = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(asyncio.TimeoutError):
+            await ftp.upload("ftp://127.0.0.1:%d/diag/x.txt" % port, [b"x"])
+        took = asyncio.get_running_loop().time() - t0
+        server.close()
+        return took
+    assert asyncio.run(main()) < 2
 
 
 def test_the_ftp_client_is_imported_only_for_an_ftp_location():
@@ -173,6 +192,37 @@ def test_update_firmware_over_ftp_keeps_the_pin_and_the_rollback(tmp_path):
                                    "InstallationFailed"]
         assert bundle.state(str(tmp_path / "fw"))["failed"] == "a"
     ftp_case(tmp_path, case, files={"fw/crash.bin": crash})
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_a_signed_update_over_ftp_has_its_signature_checked(tmp_path, pkis, tampered):
+    """SignedUpdateFirmware (Security Whitepaper, TC_080/TC_081) with an ftp:// location: the file's
+    signature is checked as over HTTP; one signed over other bytes is InvalidSignature, not installed."""
+    image = version_bundle("9.1.0")
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await trust(cs, pkis["root"])
+        signed = image + (b"tampered" if tampered else b"")
+        res = await signed_update(b, cs, srv.url("/fw/9.1.0.bin"), pkis["signer"], pki.sign(pkis["signer_key"], signed))
+        assert res.status == "Accepted"
+        last = "InvalidSignature" if tampered else "InstallRebooting"
+        await b.until(lambda: last in signed_statuses(cs), 60, last)
+        assert signed_statuses(cs) == ["Downloading", "Downloaded"] + (
+            ["InvalidSignature"] if tampered else ["SignatureVerified", "Installing", "InstallRebooting"])
+        assert (bundle.state(str(tmp_path / "fw"))["active"] is None) == tampered
+    ftp_case(tmp_path, case, files={"fw/9.1.0.bin": image})
+
+
+def test_get_log_uploads_the_security_log_to_an_ftp_location(tmp_path):
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        res = await cs.call("cp1", call.GetLog(log={"remoteLocation": srv.url("/diag")}, log_type="SecurityLog",
+                                               request_id=42))
+        await b.until(lambda: [p["status"] for p in cs.actions("LogStatusNotification")][-1:] == ["Uploaded"],
+                      20, "Uploaded")
+        assert "StartupOfTheDevice" in srv.file("diag/" + res.filename).decode()
+    ftp_case(tmp_path, case)
 
 
 @pytest.mark.parametrize("mode", ["ok", "old"])
