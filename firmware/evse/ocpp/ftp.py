@@ -126,10 +126,12 @@ async def _passive(r, w, addr):
     return await asyncio.wait_for(open_stream(addr, port), TIMEOUT_S)
 
 
-async def _quit(r, w):
+async def _quit(w):
+    """QUIT, its 221 not waited for: the file is already confirmed."""
     try:
-        await _send(r, w, "QUIT")
-    except Exception:         # the file is already confirmed
+        w.write(b"QUIT\r\n")
+        await asyncio.wait_for(w.drain(), TIMEOUT_S)
+    except Exception:
         pass
 
 
@@ -162,7 +164,7 @@ async def download(url, path, max_bytes, ca_file=None, h=None, dns_server=None):
         await _cmd(r, w, None, "2")                    # 226: the whole file went
         if want is not None and n != want:
             raise FtpError("file truncated: %d of %d bytes" % (n, want))
-        await _quit(r, w)
+        await _quit(w)
         return n
     finally:
         if d is not None:
@@ -184,7 +186,7 @@ async def upload(url, parts, ca_file=None, dns_server=None):
         await close_stream(d)                          # the end of the file (stream mode)
         d = None
         code, _ = await _cmd(r, w, None, "2")
-        await _quit(r, w)
+        await _quit(w)
         return code
     finally:
         if d is not None:
