@@ -108,6 +108,15 @@ def test_the_ftp_client_is_imported_only_for_an_ftp_location():
     assert out.stdout.split() == ["False", "True"]
 
 
+def test_an_ftps_location_fails_as_an_unknown_scheme_does():
+    """No FTPS: such a location is a failed attempt (UploadFailed, DownloadFailed), never a plain
+    FTP login that would send the password in clear to a server that expects TLS."""
+    from evse.ocpp import http
+    client = firmware.transfer("ftps://u:p@127.0.0.1/diag/x.txt")
+    with pytest.raises(http.HttpError):
+        asyncio.run(client.upload("ftps://u:p@127.0.0.1/diag/x.txt", [b"x"]))
+
+
 # -- GetDiagnostics ----------------------------------------------------------------------------------
 def test_get_diagnostics_uploads_to_an_ftp_location_with_a_percent_encoded_password(tmp_path):
     async def case(cs, power_on, srv):
