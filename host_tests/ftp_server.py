@@ -12,7 +12,7 @@ import warnings
 with warnings.catch_warnings():            # pyftpdlib 2.2 on Python 3.11: asyncore, asynchat
     warnings.simplefilter("ignore", DeprecationWarning)
     from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import DTPHandler, FTPHandler
+    from pyftpdlib.handlers import DTPHandler, FTPHandler, ThrottledDTPHandler
     from pyftpdlib.servers import FTPServer
 
 USER = "cp1"
@@ -50,7 +50,8 @@ class _CutDTP(DTPHandler):
 
 
 class FtpServer:
-    def __init__(self, root, mode="ok"):
+    def __init__(self, root, mode="ok", rate=0):
+        """rate: bytes per second on the data connection, either way (0: no limit)."""
         self.root = str(root)
         self.logins = []              # (user, ok) in order
         os.makedirs(os.path.join(self.root, "diag"), exist_ok=True)   # STOR makes no folder
@@ -88,6 +89,8 @@ class FtpServer:
                 return super().ftp_PASV(line)
         if mode == "cut":
             Handler.dtp_handler = _CutDTP
+        elif rate:
+            Handler.dtp_handler = type("Throttled", (ThrottledDTPHandler,), {"read_limit": rate, "write_limit": rate})
         self.server = FTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.address[1]
         self._stop = threading.Event()
