@@ -323,7 +323,7 @@ def test_steve_operations_page_as_its_forms_send_them(tmp_path):
         diag = await ok("GetDiagnostics", {"location": "ftp://127.0.0.1:9/diag/", "retries": 1, "retryInterval": 5,
                                            "startTime": bench_date(b, -86400), "stopTime": bench_date(b)})
         assert set(diag) == {"fileName"}
-        # HTTP(S) only: its ftp:// example location ends in UploadFailed, which SteVe stores
+        # its ftp:// example location, nothing listening on port 9 there: UploadFailed, which SteVe stores
         await b.until(lambda: [p["status"] for p in cs.actions("DiagnosticsStatusNotification")][-1:] == ["UploadFailed"],
                       30, "UploadFailed")
         assert await ok("UpdateFirmware", {"location": "http://127.0.0.1:9/fw.bin", "retrieveDate": bench_date(b, 86400),

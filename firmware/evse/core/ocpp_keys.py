@@ -49,7 +49,7 @@ KEYS = {
     "StopTxnAlignedDataMaxLength": ("int", True, 4, None),
     "StopTxnSampledData": ("csl", False, "", MEASURANDS),
     "StopTxnSampledDataMaxLength": ("int", True, 4, None),
-    "SupportedFileTransferProtocols": ("csl", True, "HTTP,HTTPS", None),  # firmware.py, http.py
+    "SupportedFileTransferProtocols": ("csl", True, "FTP,HTTP,HTTPS", None),  # firmware.py, http.py, ftp.py
     "SupportedFeatureProfiles": ("csl", True, "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging", None),
     "TransactionMessageAttempts": ("int", False, 3, (1, 100)),
     "TransactionMessageRetryInterval": ("int", False, 20, (1, 3600)),

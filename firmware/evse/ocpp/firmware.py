@@ -1,6 +1,6 @@
 """Firmware Management profile: UpdateFirmware (OCPP 1.6 section 5.19) with
 FirmwareStatusNotification, GetDiagnostics (5.8) with DiagnosticsStatusNotification, over HTTP(S)
-(http.py), and the security extension's SignedUpdateFirmware (security.py starts it: the same
+(http.py) or FTP (ftp.py), and the security extension's SignedUpdateFirmware (security.py starts it: the same
 update, its notifications SignedFirmwareStatusNotification with the requestId, the signature over the
 downloaded file checked against the signing certificate before anything is installed). Imported only when one of these messages arrives, or at boot while an update is under
 way (state["fw"] in state.json): nothing of it is in RAM otherwise. The flash part, unpacking a
@@ -27,7 +27,7 @@ INCOMING = {
                        ("retryInterval", "i", False, NAT), ("startTime", "t", False, 1),
                        ("stopTime", "t", False, 1)),
 }
-MAX_BUNDLE = 768 * 1024     # bytes: the whole firmware as .mpy is about 240 KB, as source 709 KB
+MAX_BUNDLE = 768 * 1024     # bytes: the whole firmware as .mpy is about 244 KB, as source 712 KB
 PIN = "#sha256="            # a location's fragment pinning the whole file's hash
 RETRY_S = 60                # retryInterval when the central system gives none
 SLEEP_PART_S = 86400        # the longest wait one ticks_diff measures here (it spans 6.2 days)
@@ -94,6 +94,23 @@ async def sleep_ticks(svc, s):
 
 def ca(svc):
     return svc.settings.get("ocpp_ca_file") or None
+
+
+def transfer(url):
+    """The client module for a location: ftp.py for ftp:// (imported only then), else http.py."""
+    if url.startswith("ftp://"):
+        from . import ftp
+        return ftp
+    from . import http
+    return http
+
+
+def public(loc):
+    """The location without its user:password@ (RFC 3986 3.2.1): what may go into a log or an event."""
+    i = loc.find("://") + 3
+    j = loc.find("/", i)
+    k = loc.rfind("@", i, len(loc) if j < 0 else j)
+    return loc if k < 0 else loc[:i] + loc[k + 1:]
 
 
 # -- UpdateFirmware ------------------------------------------------------------------------------
@@ -233,7 +250,6 @@ async def _signature_ok(svc, root, digest):
 async def download(svc, job, root, tmp):
     """The file's SHA-256 once downloaded, or None. `location` may end in #sha256=<hex>: the whole
     file must have that hash (1.6 has no field for it; the fragment never goes to the server)."""
-    from . import http
     bundle.ensure_dir(root)
     i = job["loc"].find(PIN)
     url, pin = (job["loc"], None) if i < 0 else (job["loc"][:i], job["loc"][i + len(PIN):].lower())
@@ -243,7 +259,7 @@ async def download(svc, job, root, tmp):
         _notify(svc, "FirmwareStatusNotification", "Downloading")
         try:
             h = hashlib.sha256()
-            await http.download(url, tmp, MAX_BUNDLE, ca(svc), h, svc.dns_server)
+            await transfer(url).download(url, tmp, MAX_BUNDLE, ca(svc), h, svc.dns_server)
             digest = h.digest()
             if pin is None or binascii.hexlify(digest).decode() == pin:
                 return digest
@@ -276,7 +292,7 @@ def after_boot(svc):
     if bundle.state(root)["active"] == job["slot"]:
         bundle.confirm(root)
         from . import secevents
-        secevents.report(svc, "FirmwareUpdated", job.get("loc", "")[:100])
+        secevents.report(svc, "FirmwareUpdated", public(job.get("loc", ""))[:100])
         return _end(svc, "Installed")
     _end(svc, "InstallationFailed")
 
@@ -313,15 +329,14 @@ async def upload_diagnostics(svc, p, name):
 
 
 async def upload(svc, url, parts, p, notify, what):
-    """An HTTP PUT of parts() to url, `retries` attempts `retryInterval` apart (p: the request's
-    fields), notify("Uploading") before each: True once one went through (GetDiagnostics, GetLog)."""
-    from . import http
+    """An HTTP PUT (or FTP STOR) of parts() to url, `retries` attempts `retryInterval` apart (p: the
+    request's fields), notify("Uploading") before each: True once one went through (GetDiagnostics, GetLog)."""
     for i in range(max(1, p.get("retries", 1))):
         if i:
             await sleep_ticks(svc, p.get("retryInterval", RETRY_S))
         notify("Uploading")
         try:
-            await http.upload(url, parts(), ca(svc), dns_server=svc.dns_server)
+            await transfer(url).upload(url, parts(), ca(svc), dns_server=svc.dns_server)
             return True
         except Exception as e:  # any transfer error: the next attempt
             svc.last_error = what + " upload: " + repr(e)
