@@ -89,6 +89,8 @@ class Log:
                 self._said_repeats(t)
                 self._last_line = (level, msg)
                 self._keep("%d %s %s\n" % (t, name, msg))
+        if not (self.pending or self.repeats):    # the usual poll: nothing to write (a Pico's 10 ms)
+            return
         self._refill(now_ms)
         if self._due(now_ms):
             self._last_write = now_ms
