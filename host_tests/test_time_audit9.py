@@ -160,6 +160,27 @@ def test_a_bad_zone_or_window_on_flash_offers_nothing_rather_than_the_default(ke
     assert key in blocked and "nothing is offered" in blocked[key], (errors, blocked)
 
 
+def test_a_bad_zone_on_flash_with_no_window_charges_and_says_so_but_a_window_needs_it_given(tmp_path):
+    """The zone places the windows only: with none set, a damaged `tz` stopped the charge (fault
+    settings) though nothing read it. It charges now, warned; a set keeps the lost zone from being
+    replaced by UTC on flash (a window set later would read it)."""
+    d = Drive(config={"max_current": 16, "tz": "Europe/Berlin"}, flash_dir=str(tmp_path))
+    from evse.services import console
+    console.attach(d.app, console.UartStream(mm.UART(9, 115200)))
+    d.plug()
+    d.ev("C")
+    d.run(5)
+    st = d.app.status(0)
+    assert st["fault"] is None and st["contactor"] and st["amps"] == 16, st
+    assert [e for e in d.app.settings_errors if e.startswith("tz: ") and "UTC shown" in e], d.app.settings_errors
+    for values in ({"charge_windows": "Mon-Fri 22:00-06:00"}, {"phases": 1}):
+        r = d.app.console.answer({"cmd": "set", "values": values}, 0)
+        assert not r["ok"] and "give tz too" in r["error"], r
+    r = d.app.console.answer({"cmd": "set", "values": {"tz": BERLIN, "charge_windows": "Mon-Fri 22:00-06:00"}}, 0)
+    assert r["ok"], r
+    assert S.load(str(tmp_path / "settings.json"))[0]["tz"] == BERLIN
+
+
 # -- the windows across DST, midnight and the week's end -----------------------------------------
 BERLIN = "CET-1CEST,M3.5.0,M10.5.0/3"
 

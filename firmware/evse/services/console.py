@@ -395,8 +395,11 @@ class Console:
     def _merged(self, values):
         """The settings file as it would be with `values`, validated (ValueError says why)."""
         app = self.app
-        stored, _, lost = settings.load(app.settings_path)   # keep pending (reboot) changes made before
+        stored, errors, lost = settings.load(app.settings_path)   # keep pending (reboot) changes made before
         lost = dict((k, v) for k, v in lost.items() if k not in values)
+        why = settings.tz_lost(errors)   # not in `lost`: it stops nothing while no window is set
+        if why and "tz" not in values:
+            lost["tz"] = why
         if lost:                         # a default never stands in for a lost guarded value
             raise ValueError("give %s too: %s" % (", ".join(sorted(lost)), settings.reason(lost)))
         for k in app.cfg:
