@@ -28,6 +28,7 @@ from .wallclock import WallClock
 
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
 RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 6455 1000) to go out
+CS_TRUST_MS = 86400000  # the central system's currentTime, counted on by the ticks: NTP's second opinion for a day
 
 
 def _state(path):
@@ -64,6 +65,7 @@ class OcppService:
         self.state_path = p("state.json")
         self.state = _state(self.state_path)
         self.wall = WallClock(self.ticks_diff)
+        self.cs_said = None  # (UTC, ticks) of the central system's last currentTime (cs_time)
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
         self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = store.error = None
@@ -124,6 +126,15 @@ class OcppService:
         tk = self.ticks() if now_ms is None else now_ms
         t = self.wall.now(tk)       # (tk: the ticks as a count that does not wrap, for a message
         return {"b": self.state["boot"], "tk": self.wall.unwrap(tk), "ts": None if t is None else int(t)}
+
+    def cs_time(self, now_ms):
+        """UTC now by the central system's last currentTime, counted on for up to a day, or None:
+        NTP's second opinion on an answer far off (services/netclock.py)."""
+        c = self.cs_said
+        if c is None:
+            return None
+        d = self.ticks_diff(now_ms, c[1])
+        return c[0] + d // 1000 if 0 <= d < CS_TRUST_MS else None
 
     def cp_time(self, now_ms):
         """Seconds on the schedule time line: epoch once known, else uptime (Relative profiles only)."""
