@@ -67,6 +67,26 @@ def test_reserved_status_admission_start_and_expiry():
     assert svc2.state["resv"] is None and svc2.immediate[-1][1]["status"] == "Available"
 
 
+def test_a_reservation_reads_the_time_once_a_second_not_every_poll():
+    """Epoch seconds are long ints on the 32-bit boards (over 2**30): the expiry check read the
+    wall time at every 10 ms poll while a reservation stood, an allocation a tick."""
+    svc = _service()
+    _reserve(svc, exp="2024-05-01T12:00:30Z")
+    reads, now = [0], svc.wall.now
+
+    def counted(ms):
+        reads[0] += 1
+        return now(ms)
+    svc.wall.now = counted
+    for ms in range(0, 10000, 10):
+        svc.poll(ms)
+    assert svc.state["resv"] is not None and reads[0] <= 22, reads    # with the profiles' evaluation,
+    # once a second too; every poll before (and the clock-aligned check, its interval 0 or not)
+    for ms in range(10000, 30010, 10):
+        svc.poll(ms)
+    assert svc.state["resv"] is None                     # it lapses on time, to the poll
+
+
 def test_parent_id_tag_learned_from_authorize_admits_its_group():
     svc = _service()
     svc.config.change("AuthorizationCacheEnabled", "false")

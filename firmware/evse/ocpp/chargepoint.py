@@ -98,7 +98,7 @@ class OcppService:
         self._tx_attempts = 0
         # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
         self.reset_kind = self.reset_ms = self.reset_close_ms = self.next_sample_ms = self._aligned_slot = None
-        self.limit_ms = self.limit_sent = None
+        self.limit_ms = self.limit_sent = self.aligned_due = self.resv_due = None  # metering's, reservation's next read
         transactions.recover_after_boot(self)
         if not self.state["operative"]:
             charger.enable(False)

@@ -311,6 +311,7 @@ def _set_wall(svc, t):
     if svc.tx:  # its start moves onto the new time line: a Relative schedule keeps its place
         svc.tx["t0"] += t - svc.cp_time(svc.ticks())
     svc.wall.set(t, svc.ticks())
+    svc.aligned_due = None      # the clock-aligned slot is read again at once
 
 
 def wall_from_ntp(svc):
