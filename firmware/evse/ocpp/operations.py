@@ -64,7 +64,9 @@ def data_transfer(svc, p):
 
 
 def get_composite_schedule(svc, p):
-    """GetCompositeSchedule: the profiles' schedule over a duration, capped by the other limits."""
+    """GetCompositeSchedule: the profiles' schedule over a duration, capped by the other limits
+    standing (section 5.7: local limits "might be taken into account"); not by the momentary
+    thermal derating, a passing state no plan for hours (docs/ocpp.md)."""
     c = p["connectorId"]
     if c > CONNECTOR:
         return {"status": "Rejected"}
