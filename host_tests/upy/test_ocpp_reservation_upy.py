@@ -87,6 +87,31 @@ def test_a_reservation_reads_the_time_once_a_second_not_every_poll():
     assert svc.state["resv"] is None                     # it lapses on time, to the poll
 
 
+def test_a_steady_poll_allocates_only_the_profiles_evaluation_once_a_second():
+    """The service's poll runs every 10 ms from the control cycle: it made the connector status's
+    tuple at every one (and read the wall time for the clock-aligned values, a long int on the
+    boards). Under heap_lock (MicroPython) only the profiles' once-a-second evaluation allocates."""
+    import upytest
+    svc = _service()
+    svc.config.values["ClockAlignedDataInterval"] = 900
+    for ms in range(0, 2000, 10):
+        svc.poll(ms)
+    gc.collect()
+    allocated = 0
+    for ms in range(2010, 5010, 10):                      # 3 s of polls
+        ok = True
+        upytest.heap_lock()
+        try:
+            svc.poll(ms)
+        except MemoryError:
+            ok = False
+        upytest.heap_unlock()
+        if not ok:
+            allocated += 1
+    assert allocated <= 3, allocated                      # (was 300: every poll)
+    assert svc.sent_status                                # the status was reported, once
+
+
 def test_parent_id_tag_learned_from_authorize_admits_its_group():
     svc = _service()
     svc.config.change("AuthorizationCacheEnabled", "false")

@@ -28,6 +28,7 @@ from .wallclock import WallClock
 
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
 RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 6455 1000) to go out
+_UNKNOWN = object()
 CS_TRUST_MS = 86400000  # the central system's currentTime, counted on by the ticks: NTP's second opinion for a day
 
 
@@ -64,8 +65,7 @@ class OcppService:
         self.txq = TxQueue(p("txq.log"))
         self.state_path = p("state.json")
         self.state = _state(self.state_path)
-        self.wall = WallClock(self.ticks_diff)
-        self.cs_said = None  # (UTC, ticks) of the central system's last currentTime (cs_time)
+        self.wall, self.cs_said = WallClock(self.ticks_diff), None  # cs_said: (UTC, ticks) of its currentTime
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
         self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = store.error = None
@@ -83,6 +83,7 @@ class OcppService:
         self.plugged = self.core_state in PLUGGED_STATES
         self.contactor = self.charged = self.finishing = False
         self.sent_status = {}
+        self._st_was, self._st_now = [_UNKNOWN] * 10, [None] * 10  # _report_status's inputs: last, now
         # No connector status until the core has read the pilot after boot: the state before that
         # is a guess (a car plugged in through a power cut would be reported Available for a moment).
         # A charger without the query (a test double) counts as read.
@@ -276,9 +277,24 @@ class OcppService:
                 return
             self._pilot_read = None  # read once: from now on every state is the pilot's
             self._on_state(self.core_state, now_ms)
-        st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
-                              self.tx is not None, self.charged, self.finishing, self.state["operative"],
-                              self.auth_tag is not None, bool(self.state.get("resv")))
+            self._st_was[0] = _UNKNOWN
+        # connector_status's inputs as at the last status computed: no new tuple (every 10 ms poll
+        # made one); _UNKNOWN equals no input: computed at the next poll
+        v = self._st_now             # (one store a line: an unpacking of more than 3 makes a tuple)
+        v[0] = self.core_state
+        v[1] = self.fault
+        v[2] = self.contactor
+        v[3] = self.plugged
+        v[4] = self.tx is not None
+        v[5] = self.charged
+        v[6] = self.finishing
+        v[7] = self.state["operative"]
+        v[8] = self.auth_tag is not None
+        v[9] = bool(self.state.get("resv"))
+        if v == self._st_was:
+            return
+        self._st_was, self._st_now = v, self._st_was
+        st = connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9])
         if st[0] is not None and self.sent_status.get(CONNECTOR) != st:
             if st[0][:4] in ("Susp", "Char") and self.sent_status.get(CONNECTOR, "-")[0] == "Finishing":
                 # a new transaction on a Finishing connector: Preparing first (4.9: F2, then B3-B5)

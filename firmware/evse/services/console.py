@@ -397,9 +397,9 @@ class Console:
         app = self.app
         stored, errors, lost = settings.load(app.settings_path)   # keep pending (reboot) changes made before
         lost = dict((k, v) for k, v in lost.items() if k not in values)
-        why = settings.tz_lost(errors)   # not in `lost`: it stops nothing while no window is set
-        if why and "tz" not in values:
-            lost["tz"] = why
+        for e in errors:                 # a tz not read and no window: not in `lost` (it stops
+            if e[:4] == "tz: " and "tz" not in values:     # nothing), kept from UTC all the same
+                lost["tz"] = e
         if lost:                         # a default never stands in for a lost guarded value
             raise ValueError("give %s too: %s" % (", ".join(sorted(lost)), settings.reason(lost)))
         for k in app.cfg:

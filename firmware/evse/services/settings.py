@@ -117,8 +117,6 @@ GUARDED = ("max_current", "connector", "phases", "nominal_volts",
            "require_auth", "ocpp_url", "fallback_timeout_s",
            "charge_windows", "offpeak_windows", "tz")   # their defaults: always open, no peak, UTC
 NOT_APPLIED = "not applied: nothing is offered until a valid value is set"
-# tz places the windows only: with none set, a damaged one stops nothing (said, UTC meanwhile)
-TZ_UNUSED = "not applied: UTC shown; no charge or off-peak window is set, a window needs a valid one"
 
 # OCPP 1.6 security whitepaper: the Basic auth password is a passwordString of 16-40 characters.
 
@@ -286,7 +284,9 @@ def check(raw):
             blocked[k] = msg
     if mqtt_off:
         cfg["mqtt_url"] = ""
-    _tz_unused(cfg, errors, blocked)
+    if "tz" in blocked:          # it places the windows only: with none, a warning (timetable.py)
+        from .timetable import unused_tz
+        unused_tz(cfg, errors, blocked, NOT_APPLIED)
     if cfg["meter"] == "modbus":  # the map the over-current protection measures with (a guarded key)
         from ..core.meter_maps import check
         check(cfg["meter_map"], blocked, errors, NOT_APPLIED)
@@ -298,23 +298,6 @@ def check(raw):
     if cfg["max_current"] is None and "max_current" not in blocked:
         blocked.update(_no_rating("not set"))
     return cfg, errors, blocked
-
-
-def _tz_unused(cfg, errors, blocked):
-    """A tz that cannot be read blocks nothing while no window (nor a lost one) is set: a warning."""
-    if "tz" in blocked and not (cfg["charge_windows"] or cfg["offpeak_windows"]
-                                or "charge_windows" in blocked or "offpeak_windows" in blocked):
-        errors.remove(blocked["tz"])
-        errors.append(blocked.pop("tz").replace(NOT_APPLIED, TZ_UNUSED))
-
-
-def tz_lost(errors):
-    """The error of a tz on flash that could not be read, with no window set (errors of load()), or
-    None: a save must not put the default in its place (a window set later would read UTC)."""
-    for e in errors:
-        if e[:4] == "tz: " and e.endswith(TZ_UNUSED + ")"):
-            return e
-    return None
 
 
 def _no_rating(why):
