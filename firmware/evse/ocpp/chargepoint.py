@@ -83,7 +83,7 @@ class OcppService:
         self.plugged = self.core_state in PLUGGED_STATES
         self.contactor = self.charged = self.finishing = False
         self.sent_status = {}
-        self._st_was, self._st_now = [_UNKNOWN] * 10, [None] * 10  # _report_status's inputs: last, now
+        self._st_was, self._st_now = [_UNKNOWN] * 10, [_UNKNOWN] * 10  # _report_status's inputs: last, now
         # No connector status until the core has read the pilot after boot: the state before that
         # is a guess (a car plugged in through a power cut would be reported Available for a moment).
         # A charger without the query (a test double) counts as read.

@@ -186,7 +186,8 @@ class NetClock:
 
     def utc(self):
         """The board's clock (UTC seconds) for the charging windows, None while unset or in doubt."""
-        return None if self.doubtful else self.read_utc()
+        read = self.read_utc
+        return None if self.doubtful or read is None else read()
 
     def _far_off(self, t, now):
         """One answer far off the time this clock set (a bad server, a broken one of a pool) moves

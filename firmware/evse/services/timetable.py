@@ -77,17 +77,6 @@ def in_windows(windows, minute_of_week):
 
 
 # -- POSIX TZ ---------------------------------------------------------------------------------
-TZ_UNUSED = "not applied: UTC shown; no charge or off-peak window is set, a window needs a valid one"
-
-
-def unused_tz(cfg, errors, blocked, not_applied):
-    """A tz that cannot be read (blocked by settings.check) places no window while none (nor a lost
-    one) is set: it stops nothing, a warning (here: loaded only then, its words cost heap)."""
-    if not (cfg["charge_windows"] or cfg["offpeak_windows"]
-            or "charge_windows" in blocked or "offpeak_windows" in blocked):
-        errors.remove(blocked["tz"])
-        errors.append(blocked.pop("tz").replace(not_applied, TZ_UNUSED))
-
 OFFSET_MAX_H = 24      # POSIX.1-2017 section 8.3: an offset's hh is 0-24
 RULE_MAX_H = 167       # RFC 8536 section 3.3.1: a transition time's hours -167 to 167 (Nuuk's /-1, Jerusalem's /26)
 
@@ -194,3 +183,15 @@ def minute_of_week(tz, t):
     lt = t + utc_offset(tz, t)
     days = lt // 86400
     return weekday(days) * 1440 + (lt % 86400) // 60
+
+
+TZ_UNUSED = "not applied: UTC shown; no charge or off-peak window is set, a window needs a valid one"
+
+
+def unused_tz(cfg, errors, blocked, not_applied):
+    """A tz that cannot be read (blocked by settings.check) places no window while none (nor a lost
+    one) is set: it stops nothing, a warning (here: loaded only then, its words cost heap)."""
+    if not (cfg["charge_windows"] or cfg["offpeak_windows"]
+            or "charge_windows" in blocked or "offpeak_windows" in blocked):
+        errors.remove(blocked["tz"])
+        errors.append(blocked.pop("tz").replace(not_applied, TZ_UNUSED))
