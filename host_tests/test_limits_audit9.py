@@ -8,11 +8,14 @@ board's rating (80 A on the sim board), the Type 2 cable's PP coding, the fallba
 remote controller, thermal derating, and `enable`/`disable`. Watched at the pilot pin (the duty the
 analyzer reads, amps by the J1772/IEC 61851-1 formula) after every step:
 - the offered current is never above the lowest active limit (derated by the temperature);
-- under 6 A the pilot is X1 (a pause), never a PWM under 10 % or over 96 %;
+- under 6 A the pilot is X1 (a pause), never a PWM under 10 % or over 96 %; under the car's own
+  minimum (min_current_a: 6, 8 or 10 A here), whichever source set it, X1 too (a PWM under it is a
+  current the car refuses, sitting in B with no reason shown);
 - a value that is not a number in 0..80 (NaN, inf, negative, a string, true, a huge number) is
   refused and changes nothing; a valid one is never refused;
 - with nothing changing for 5.6 s (the 5 s raise hold, the 3 s X1 hold), the pilot offers exactly
-  the lowest limit of the sources left (rounded down, within the duty's resolution).
+  the lowest limit of the sources left (rounded down, within the duty's resolution), or X1 when
+  that is under the car's minimum.
 The default run is small and fixed (make test); LIMITS_AUDIT_EXAMPLES=N runs N random ones by hand.
 """
 import math
@@ -165,7 +168,7 @@ class Model:
         now = self.now()
         if self.watched is not None and now - self.heard >= t:          # the cap was in force
             start = self.heard + t
-            hold = self.cfg["min_pause_s"] if self.cfg["fallback_current_a"] < 6 else 0
+            hold = self.cfg["min_pause_s"] if self.cfg["fallback_current_a"] < self.cfg["min_current_a"] else 0
             if self.fb_until is not None:
                 start = self.fb_until          # (a second silence after a held word: not modelled)
             self.fb_until = max(now, start + hold)
@@ -190,7 +193,8 @@ class Model:
         factor = (1.0, 0.5, 0.25, 0.0)[level]
         exact = None
         if not unsure and level == self.peak:
-            exact = clamp_x10(scaled_x10(int(low * 10), level))
+            x10 = scaled_x10(int(low * 10), level)
+            exact = clamp_x10(x10) if x10 >= int(self.cfg["min_current_a"] * 10) else 0
         return low * factor, exact
 
     def after_time(self):
@@ -215,8 +219,9 @@ class Model:
             return
         if mode == "PWM" and amps > hi + 1e-6:
             self.violations.append("offers %.2f A above the limit %.2f A: %s" % (amps, hi, where))
-        if mode == "PWM" and hi < 6.0:
-            self.violations.append("PWM under 6 A (%.2f A allowed): %s" % (hi, where))
+        if mode == "PWM" and hi < max(6.0, self.cfg["min_current_a"]) - 1e-9:
+            self.violations.append("PWM under 6 A or the car's minimum %.1f A (%.2f A allowed): %s"
+                                   % (self.cfg["min_current_a"], hi, where))
         if not settled or self.pp is None or exact is None:
             return
         if not self.enabled:       # F; X1 after a fault (a Type 2 cable pulled while disabled: pp)
@@ -343,23 +348,28 @@ S = ("settle", None, None)
 # the scenarios the audit asked for by name: a source withdrawing restores the lowest of the rest
 @example(actions=[("ev", "C", None), ("limit", "console", 10), S, ("limit", "ocpp", 8), S,
                   ("limit", "console", None), S, ("limit", "ocpp", None), S],
-         connector="j1772", fallback=(0, 6.0))
+         connector="j1772", fallback=(0, 6.0), car_min=6.0)
 @example(actions=[("limit", "mqtt", 16), ("wait", 3.0, None), S, ("limit", "mqtt", 16), S,
                   ("limit", "rest", 20), ("wait", 3.0, None), S, ("limit", "rest", None), S],
-         connector="type2-socket", fallback=(2, 6.0))
+         connector="type2-socket", fallback=(2, 6.0), car_min=6.0)
 @example(actions=[("limit", "mqtt", 16), ("wait", 3.0, None), S, ("limit", "mqtt", 20), S, S,
-                  ("retained", "mqtt", None), S], connector="j1772", fallback=(2, 0.0))
+                  ("retained", "mqtt", None), S], connector="j1772", fallback=(2, 0.0), car_min=6.0)
 @example(actions=[("ev", "C", None), ("temp", 75.0, None), S, ("temp", 66.5, None), S, ("temp", 25.0, None), S,
                   ("limit", "schedule", 0), S, ("limit", "schedule", None), ("limit", "surplus", 7.5), S,
                   ("max_current", 6.0, None), S, ("max_current", 40.0, None), ("limit", "surplus", None), S],
-         connector="j1772", fallback=(0, 6.0))
+         connector="j1772", fallback=(0, 6.0), car_min=6.0)
+# a car that refuses under 10 A: 8 A from OCPP, 16 A derated to 8 A, a fallback of 8 A all pause it
+@example(actions=[("ev", "C", None), ("limit", "ocpp", 8), S, ("limit", "ocpp", None), S, ("temp", 66.5, None), S,
+                  ("temp", 25.0, None), S, ("max_current", 10.0, None), S, ("limit", "mqtt", 16), ("wait", 3.0, None), S],
+         connector="j1772", fallback=(2, 8.0), car_min=10.0)
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=FIXED, suppress_health_check=list(HealthCheck))
 @given(actions=st.lists(ACTIONS, min_size=5, max_size=30),
        connector=st.sampled_from(["j1772", "type2-socket"]),
-       fallback=st.sampled_from([(0, 6.0), (2, 6.0), (3, 10.0), (2, 13.0), (2, 0.0), (3, 4.0)]))
-def test_random_limit_sequences_never_offer_above_the_lowest(tmp_path_factory, actions, connector, fallback):
+       fallback=st.sampled_from([(0, 6.0), (2, 6.0), (3, 10.0), (2, 13.0), (2, 0.0), (3, 4.0)]),
+       car_min=st.sampled_from([6.0, 8.0, 10.0]))
+def test_random_limit_sequences_never_offer_above_the_lowest(tmp_path_factory, actions, connector, fallback, car_min):
     d, m = bench(tmp_path_factory.mktemp("flash"), {"connector": connector, "fallback_timeout_s": fallback[0],
-                                                    "fallback_current_a": fallback[1]})
+                                                    "fallback_current_a": fallback[1], "min_current_a": car_min})
     for act in [("plug", None, None)] + actions + [("settle", None, None)]:
         apply(m, d, act)
         assert not m.violations, (act, m.violations[:3])
@@ -508,3 +518,34 @@ def test_a_temperature_that_is_no_number_is_a_broken_sensor_not_a_cool_one():
     assert th.update(float("nan"), 1200, ticks_diff) == THERMAL_STOP and th.broken
     assert th.update(25.0, 1300, ticks_diff) == THERMAL_STOP           # restored as from a stop
     assert th.update(25.0, 2400, ticks_diff) == THERMAL_OK and not th.broken
+
+
+def test_a_limit_under_the_cars_minimum_pauses_with_the_reason_whatever_its_source(tmp_path):
+    """A car that refuses 6-9 A (min_current_a 10): 8 A from OCPP, the schedule's peak, the console
+    or a 16 A derated by half was offered at the pilot, and the car sat in B with nothing that said
+    why. Each is a pause now (X1, `paused`: SuspendedEVSE in a transaction), the page says why."""
+    from evse.core import vocab as V
+    from evse.ocpp.status import connector_status
+    from evse.services.web import view
+    d, m = bench(tmp_path, {"min_current_a": 10.0, "max_current": 16.0})
+    d.charge()
+    assert pilot_amps(d)[0] == "PWM" and abs(pilot_amps(d)[1] - 16.0) <= SLACK_A
+    for src in ("ocpp", "schedule", "console", "temperature"):
+        if src == "temperature":
+            d.set(temp_c=66.5)
+        else:
+            d.app.command("limit", 8, ticks_ms(), src)
+        d.run(6.5)                  # the car in C is given its 6 s to stop (seq 10.2)
+        st = d.app.status(ticks_ms())
+        assert pilot_amps(d) == ("X1", 0.0) and st["state"] in (V.ST_PAUSED, V.ST_C1) and not st["contactor"], (src, st)
+        assert st["limit"] == 8.0 and st["car_min_a"] == 10.0 and view(st)["car_min_a"] == 10.0, (src, st)
+        assert connector_status(st["state"], None, False, True, True, True, False, True)[0] == "SuspendedEVSE", src
+        if src == "temperature":
+            d.set(temp_c=25.0)
+            d.run(2.0)
+        else:
+            d.app.command("limit", None, ticks_ms(), src)
+        d.app.command("limit", 10, ticks_ms(), "ocpp")     # its minimum: offered
+        d.run(6.0)
+        assert pilot_amps(d)[0] == "PWM" and abs(pilot_amps(d)[1] - 10.0) <= SLACK_A, (src, pilot_amps(d))
+        d.app.command("limit", None, ticks_ms(), "ocpp")

@@ -144,6 +144,29 @@ def test_the_board_joins_its_network_sets_its_clock_and_opens_its_charging_windo
     assert d.state == "B2"
 
 
+def test_a_central_system_that_disputes_the_time_server_closes_the_window_until_they_agree(tmp_path):
+    """Stop 45: the OCPP central system's currentTime is NTP's second opinion (the app wires it). A
+    year apart, the time is in doubt: the charging window is not known open (the schedule's 0 A).
+    Once the central system's time agrees with the server's, the next answer is believed."""
+    d, fake = _bench(tmp_path, wifi_ssid="home", wifi_password="correct horse", ntp_host="pool.ntp.org",
+                     charge_windows="daily 00:00-24:00", ocpp_url="ws://cs.invalid/ocpp", ocpp_id="cp1")
+    network.access_points["home"] = "correct horse"
+    from evse.shell import hal
+    svc = d.app.ocpp
+    assert d.app.netclock.second == svc.cs_time and d.app.planner.clock == d.app.netclock.utc
+    svc.cs_said = (NOW_UTC - 365 * 86400, hal.ticks_ms())        # a central system a year back
+    d.plug()
+    d.run(7)
+    ntp = d.app.status(0)["net"]["ntp"]
+    sched = d.app.status(0)["planner"]["schedule"]
+    assert ntp["doubt"] and "central system" in ntp["error"] and sched["limit"] == 0, (ntp, sched)
+    svc.cs_said = (NOW_UTC + mm.clock.us // 1000000, hal.ticks_ms())   # it corrected its own clock
+    d.run(12)                                                     # asked again after 5 s, then 10 s
+    ntp = d.app.status(0)["net"]["ntp"]
+    sched = d.app.status(0)["planner"]["schedule"]
+    assert not ntp["doubt"] and ntp["error"] is None and sched["limit"] is None, (ntp, sched)
+
+
 def test_a_lost_link_is_joined_again_with_back_off_while_the_car_charges_on(tmp_path):
     d, _ = _bench(tmp_path, wifi_ssid="home", wifi_password="correct horse")
     network.access_points["home"] = "correct horse"

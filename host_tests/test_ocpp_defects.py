@@ -228,7 +228,7 @@ def test_stop_txn_aligned_data_is_used(tmp_path):
     from host_tests.test_ocpp_parts import Service, Meter
     svc = Service(config={"StopTxnAlignedData": "Energy.Active.Import.Register", "ClockAlignedDataInterval": 60},
                   meter=Meter(), tx={"ref": 1, "tag": "A", "txid": 5}, tx_data=[], settings={},
-                  plugged=False, profiles=None, _aligned_slot=None, next_sample_ms=None)
+                  plugged=False, profiles=None, _aligned_slot=None, aligned_due=None, next_sample_ms=None)
     svc.meta = lambda now=None: {"b": 1, "tk": svc.now, "ts": None}
     svc.wall = type("W", (), {"now": lambda self, tk: 1000 + tk / 1000})()
     metering.poll(svc, 0)

@@ -195,6 +195,7 @@ class Limits:
 
     def __init__(self, min_pause_s=300):
         self.cfg = {"min_pause_s": min_pause_s}
+        self.car_min_x10 = 60         # the car's minimum: 6 A (min_current_a's default)
         self.limits = {}
 
     def set_limit(self, source, amps):

@@ -160,6 +160,27 @@ def test_a_bad_zone_or_window_on_flash_offers_nothing_rather_than_the_default(ke
     assert key in blocked and "nothing is offered" in blocked[key], (errors, blocked)
 
 
+def test_a_bad_zone_on_flash_with_no_window_charges_and_says_so_but_a_window_needs_it_given(tmp_path):
+    """The zone places the windows only: with none set, a damaged `tz` stopped the charge (fault
+    settings) though nothing read it. It charges now, warned; a set keeps the lost zone from being
+    replaced by UTC on flash (a window set later would read it)."""
+    d = Drive(config={"max_current": 16, "tz": "Europe/Berlin"}, flash_dir=str(tmp_path))
+    from evse.services import console
+    console.attach(d.app, console.UartStream(mm.UART(9, 115200)))
+    d.plug()
+    d.ev("C")
+    d.run(5)
+    st = d.app.status(0)
+    assert st["fault"] is None and st["contactor"] and st["amps"] == 16, st
+    assert [e for e in d.app.settings_errors if e.startswith("tz: ") and "UTC shown" in e], d.app.settings_errors
+    for values in ({"charge_windows": "Mon-Fri 22:00-06:00"}, {"phases": 1}):
+        r = d.app.console.answer({"cmd": "set", "values": values}, 0)
+        assert not r["ok"] and "give tz too" in r["error"], r
+    r = d.app.console.answer({"cmd": "set", "values": {"tz": BERLIN, "charge_windows": "Mon-Fri 22:00-06:00"}}, 0)
+    assert r["ok"], r
+    assert S.load(str(tmp_path / "settings.json"))[0]["tz"] == BERLIN
+
+
 # -- the windows across DST, midnight and the week's end -----------------------------------------
 BERLIN = "CET-1CEST,M3.5.0,M10.5.0/3"
 
@@ -337,15 +358,15 @@ def test_random_rules_read_as_glibc_and_zoneinfo_read_them_where_they_agree():
 
 
 # -- a bad NTP server ------------------------------------------------------------------------------
-def _ntp_run(answers, until_ms):
+def _ntp_run(answers, until_ms, second=None):
     """A NetClock asking a server that answers `answers` in turn (then the last again), polled every
-    10 ms up to until_ms -> (the times it set, the clock)."""
+    10 ms up to until_ms -> (the times it set, the clock); second(now): the central system's time."""
     from evse.services.netclock import NetClock
     from host_tests.netfakes import FakeUdp
     seq = [(t + NTP_DELTA) % (1 << 32) - NTP_DELTA for t in answers]    # era 1 after 2036 (RFC 4330)
     udp, got = FakeUdp(lambda: seq.pop(0) if len(seq) > 1 else seq[0]), []
     c = NetClock("192.0.2.123", lambda: "192.0.2.1", got.append, lambda a, b: a - b, lambda a, b: a + b,
-                 sock_mod=udp)
+                 sock_mod=udp, second=second, read_utc=lambda: got[-1] if got else None)
     for now in range(0, until_ms, 10):
         c.poll(now)
     return got, c
@@ -366,6 +387,32 @@ def test_one_answer_far_off_the_clock_ntp_set_is_asked_again_before_the_clock_mo
 def test_a_server_that_keeps_its_far_off_time_is_believed_on_the_second_answer():
     got, c = _ntp_run([T0, Y2090, Y2090 + 5], 3600000 + 10000)
     assert got == [T0, Y2090 + 5] and c.status()["error"] is None, got
+
+
+def test_a_server_repeating_a_far_off_time_is_not_believed_while_the_central_system_says_otherwise():
+    """Stop 44 believed a far-off time on its second answer: a server stuck a year back (or in 2090)
+    moved the windows and stamped the sessions. Where the central system (OCPP currentTime) says
+    the time, it decides: it agrees with the clock, the server is never believed (and the time is
+    not in doubt: two of three agree); it agrees with the server, the server is believed at once."""
+    for bad in (Y2090, T0 - 365 * 86400):
+        got, c = _ntp_run([T0, bad], 5 * 3600000, second=lambda now: T0 + now // 1000)
+        assert got == [T0] and "central system" in c.status()["error"] and not c.status()["doubt"], (bad, got)
+        assert c.utc() == T0
+    got, c = _ntp_run([T0, T0 + 3600 + 600], 3600000 + 100,     # the board's own clock lost 10 min
+                      second=lambda now: T0 + now // 1000 + (600 if now > 1800000 else 0))
+    assert got == [T0, T0 + 4200], got
+
+
+def test_a_first_answer_the_central_system_disputes_leaves_the_time_in_doubt_and_the_windows_closed():
+    """Two sources, two times, nothing to tell which is right: no time is believed (utc() None, the
+    planner's 'clock not set': charging windows closed) until an answer agrees with the central
+    system's (a pool's next server, or a central system that corrected its own)."""
+    got, c = _ntp_run([T0 - 365 * 86400], 60000, second=lambda now: T0 + now // 1000)
+    assert got == [] and c.status()["doubt"] and c.utc() is None
+    p = _planner("Mon-Sun 00:00-24:00", clock=c.utc)
+    assert p.schedule_limit(c.utc()) == (0, "board clock not set (NTP): no charging window known to be open")
+    got, c = _ntp_run([T0 - 365 * 86400, T0 - 365 * 86400, T0 + 20], 60000, second=lambda now: T0 + now // 1000)
+    assert got and got[-1] == T0 + 20 and not c.status()["doubt"] and c.utc() == T0 + 20, got
 
 
 def test_the_first_answer_and_the_hourly_drift_step_the_clock_at_once():

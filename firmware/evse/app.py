@@ -190,6 +190,7 @@ class App:
              "amps": out.amps_x10 / 10,
              "limit": ch.limit_x10() / 10,
              "limit_by": self._limit_by(),
+             "car_min_a": ch.car_min_x10 / 10,   # a limit under it pauses (min_current_a)
              "limits": dict((k, v / 10) for k, v in ch.limits.items()),
              "contactor": bool(out.contactor),
              "enabled": ch.enabled,

@@ -49,7 +49,8 @@ def _start_net(app, board):
         if app.cfg["ntp_host"]:
             from .services.netclock import NetClock
             app.netclock = NetClock(app.cfg["ntp_host"], app.net.dns_server, hal.set_utc,
-                                    ticks_diff, ticks_add)
+                                    ticks_diff, ticks_add, second=app.ocpp.cs_time if app.ocpp is not None else None,
+                                    read_utc=hal.utc_seconds)
             app.services.append(app.netclock)
     except Exception as e:     # no network rather than no charger
         app.report("net", repr(e))
@@ -61,7 +62,8 @@ def _start_planner(app):
         return                                 # not imported: it costs heap
     try:
         from .services.planner import Planner
-        app.planner = Planner(app, cfg, hal.utc_seconds, ticks_diff)
+        clock = app.netclock.utc if app.netclock is not None else hal.utc_seconds   # None in doubt
+        app.planner = Planner(app, cfg, clock, ticks_diff)
     except Exception as e:     # settings were checked when set: a planner that cannot start offers nothing
         app.report("planner", repr(e))
         app.charger.set_limit(V.SRC_SCHEDULE, 0)

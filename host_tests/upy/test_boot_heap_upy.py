@@ -53,7 +53,10 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # the settings' two sentences spelled twice (settings.parse, check) once each -96 B: 90,336 B, 90,650 B;
 # the session records' ring loaded with a meter only (shell/ring.py) -1,888 B: 88,448 B, 88,750 B;
 # the rp2's side reads in pilot_phase.py (rp2 only) -512 B: 87,936 B, 88,250 B.
-BOOT_BUDGET = 88250
+# Stop 45 (88,160 B before it): the car's minimum for every limit (the core's check, the status's
+# car_min_a), a bad tz with no window a warning (its words in timetable.py, loaded only then), NTP's
+# second opinion: +160 B, 88,320 B; budget 88,600 B (the margin of about 300 B).
+BOOT_BUDGET = 88600
 
 
 def test_the_firmware_after_boot_fits_the_budget():

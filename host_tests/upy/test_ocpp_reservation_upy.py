@@ -67,6 +67,51 @@ def test_reserved_status_admission_start_and_expiry():
     assert svc2.state["resv"] is None and svc2.immediate[-1][1]["status"] == "Available"
 
 
+def test_a_reservation_reads_the_time_once_a_second_not_every_poll():
+    """Epoch seconds are long ints on the 32-bit boards (over 2**30): the expiry check read the
+    wall time at every 10 ms poll while a reservation stood, an allocation a tick."""
+    svc = _service()
+    _reserve(svc, exp="2024-05-01T12:00:30Z")
+    reads, now = [0], svc.wall.now
+
+    def counted(ms):
+        reads[0] += 1
+        return now(ms)
+    svc.wall.now = counted
+    for ms in range(0, 10000, 10):
+        svc.poll(ms)
+    assert svc.state["resv"] is not None and reads[0] <= 22, reads    # with the profiles' evaluation,
+    # once a second too; every poll before (and the clock-aligned check, its interval 0 or not)
+    for ms in range(10000, 30010, 10):
+        svc.poll(ms)
+    assert svc.state["resv"] is None                     # it lapses on time, to the poll
+
+
+def test_a_steady_poll_allocates_only_the_profiles_evaluation_once_a_second():
+    """The service's poll runs every 10 ms from the control cycle: it made the connector status's
+    tuple at every one (and read the wall time for the clock-aligned values, a long int on the
+    boards). Under heap_lock (MicroPython) only the profiles' once-a-second evaluation allocates."""
+    import upytest
+    svc = _service()
+    svc.config.values["ClockAlignedDataInterval"] = 900
+    for ms in range(0, 2000, 10):
+        svc.poll(ms)
+    gc.collect()
+    allocated = 0
+    for ms in range(2010, 5010, 10):                      # 3 s of polls
+        ok = True
+        upytest.heap_lock()
+        try:
+            svc.poll(ms)
+        except MemoryError:
+            ok = False
+        upytest.heap_unlock()
+        if not ok:
+            allocated += 1
+    assert allocated <= 3, allocated                      # (was 300: every poll)
+    assert svc.sent_status                                # the status was reported, once
+
+
 def test_parent_id_tag_learned_from_authorize_admits_its_group():
     svc = _service()
     svc.config.change("AuthorizationCacheEnabled", "false")

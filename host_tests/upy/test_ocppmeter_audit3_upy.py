@@ -34,7 +34,10 @@ class Svc:
         self.wall = WallClock(lambda a, b: a - b)
         self.state = {"boot": 1}
         self._aligned_slot = None
+        self.aligned_due = None
         self.next_sample_ms = None
+        self.ticks_diff = lambda a, b: a - b
+        self.ticks_add = lambda a, b: a + b
 
     def meter_wh(self):
         return int(self.meter.wh_total)
@@ -68,6 +71,36 @@ def test_clock_aligned_values_at_midnight_for_an_interval_that_does_not_divide_t
         metering.poll(svc, now)
     assert [m[1]["meterValue"][0]["sampledValue"][0]["context"] for m in svc.sent] == ["Sample.Clock"]
     assert svc.sent[0][2]["ts"] == midnight
+
+
+def test_the_clock_aligned_check_reads_the_epoch_near_a_boundary_only():
+    """Epoch seconds are over 2**30, a long int on the 32-bit boards: the check read the wall time
+    (and divided it) at every 10 ms poll, also with ClockAlignedDataInterval 0, an allocation a
+    tick. It reads it once a minute, and at every poll only in the second before a boundary."""
+    svc = Svc(Meter(True), {"ClockAlignedDataInterval": 900, "MeterValuesAlignedData": "Energy.Active.Import.Register"})
+    t0 = days_from_civil(2026, 3, 2) * 86400 + 12 * 3600 + 7     # 12:00:07
+    svc.wall.set(t0, 0)
+    reads = [0]
+    now = svc.wall.now
+
+    def counted(ms):
+        reads[0] += 1
+        return now(ms)
+    svc.wall.now = counted
+    for ms in range(0, 1800000, 10):                                # 30 min of 10 ms polls
+        metering.poll(svc, ms)
+    stamps = [m[2]["ts"] - t0 + 7 for m in svc.sent]
+    assert stamps == [900, 1800], stamps                            # 12:15:00 and 12:30:00, on time
+    polled = [m[2]["tk"] for m in svc.sent]
+    assert polled == [(900 - 7) * 1000, (1800 - 7) * 1000], polled  # detected at the first poll
+    assert reads[0] < 300, reads                                    # (was 180,000)
+    svc = Svc(Meter(True))                                          # no interval: never read
+    svc.wall.set(t0, 0)
+    svc.wall.now = counted
+    reads[0] = 0
+    for ms in range(0, 10000, 10):
+        metering.poll(svc, ms)
+    assert reads == [0], reads
 
 
 def test_a_sample_before_the_clock_keeps_its_time():

@@ -11,10 +11,10 @@ from evse.services import settings
 
 import upytest
 
-# Not the core's state (Charger._fill): settings, the clock, the parts (filled on their own), the
-# events (a step that emits one is never quiet), the limits (set_limit disarms the quiet tick)
-# and the quiet tick's own fields.
-NOT_STATE = ("cfg", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits",
+# Not the core's state (Charger._fill): settings (the car's minimum among them), the clock, the
+# parts (filled on their own), the events (a step that emits one is never quiet), the limits
+# (set_limit disarms the quiet tick) and the quiet tick's own fields.
+NOT_STATE = ("cfg", "car_min_x10", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits",
              "_q_a", "_q_b", "_q_in", "_q_t", "_q_rem", "_windows")
 LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000,  # A B C D E, gaps, impossible
           11000, 10000, 8000, 7000, 5000, 4000, 2000, 13000, -1000, -11000)   # each band's edge: the noise crosses it

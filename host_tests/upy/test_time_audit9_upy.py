@@ -88,12 +88,14 @@ class _Udp:
         return self.queue.pop(0)
 
 
-def _ntp(answers, until_ms):
+def _ntp(answers, until_ms, second=None, clock=None):
     got = []
     c = NetClock("192.0.2.123", lambda: "192.0.2.1", got.append, lambda a, b: a - b, lambda a, b: a + b,
-                 sock_mod=_Udp(answers))
+                 sock_mod=_Udp(answers), second=second, read_utc=lambda: got[-1] if got else None)
     for now in range(0, until_ms, 10):
         c.poll(now)
+    if clock is not None:
+        clock.append(c)
     return got
 
 
@@ -101,6 +103,14 @@ def test_one_ntp_answer_far_off_is_asked_again_and_a_second_one_decides():
     t0, y2090 = utc(2026, 6, 1, 12), utc(2090, 6, 1, 12)
     assert _ntp([t0, y2090, t0 + 3606], 3610000) == [t0, t0 + 3606]
     assert _ntp([t0, y2090, y2090 + 5], 3610000) == [t0, y2090 + 5]
+
+
+def test_the_central_systems_time_decides_a_far_off_ntp_answer_and_a_dispute_is_doubt():
+    t0, y2090 = utc(2026, 6, 1, 12), utc(2090, 6, 1, 12)
+    cs = lambda now: t0 + now // 1000    # noqa: E731
+    assert _ntp([t0, y2090, y2090 + 5], 18000000, cs) == [t0]         # repeated: still not believed
+    c = []
+    assert _ntp([t0 - 365 * 86400], 60000, cs, c) == [] and c[0].status()["doubt"] and c[0].utc() is None
 
 
 if __name__ == "__main__":

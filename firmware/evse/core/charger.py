@@ -88,6 +88,9 @@ class Charger:
         self._offer_x10 = 0           # what the pilot can advertise: made on a limit or thermal change,
         self._offer_level = -1        # for this thermal level (the tick reads it, computes nothing)
         self.settings_error = None    # why no valid limit exists (board, settings): fault 'settings'
+        # the car's own minimum (min_current_a: some cars refuse 6 A and sit in B, saying nothing):
+        # a lower limit, whatever its source, pauses (X1), as SmartEVSE's MinCurrent and evcc's minCurrent
+        self.car_min_x10 = int(cfg["min_current_a"] * 10)
         try:
             self.set_limit(V.SRC_BOARD, L.check_number(max_amps, 6, L.AMPS_MAX))
         except ValueError as e:
@@ -144,7 +147,7 @@ class Charger:
         self._q_rem = _Q_STALE        # ... and for how many ms after it no timer can run out; 0: none,
         # but _q_b is the state now (the last fill, no step or request since); _Q_STALE: not;
         # _Q_FILL: _q_a is the state before the last tick's step, the next tick compares (_settle)
-        self._pp_seen = PX.NOT_WIRED  # the last PP reading as decoded (_read_pp); 48 attributes: a
+        self._pp_seen = PX.NOT_WIRED  # the last PP reading as decoded (_read_pp); 49 attributes: a
         # table of 59, not 47 full (hal.Hardware's note)
 
     # --- requests from services ---
@@ -169,7 +172,8 @@ class Charger:
 
     def _reoffer(self):
         self._offer_level = self.thermal.level
-        self._offer_x10 = P.clamp_amps_x10(self.limit_x10())
+        x10 = self.limit_x10()
+        self._offer_x10 = P.clamp_amps_x10(x10) if x10 >= self.car_min_x10 else 0
 
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
@@ -763,7 +767,8 @@ class Charger:
         return V.ST_B2
 
     def _paused(self):
-        """Not offering for an EVSE-side reason (limit under 6 A, temperature, latch button). A
+        """Not offering for an EVSE-side reason (limit under 6 A or the car's minimum, temperature,
+        latch button). A
         Type 2 socket's cable not read yet (_read_pp: a tick or two after the plug) is B1."""
         return (self.enabled and self.stop_reason is None
                 and (self.authorized or not self.auth_needed())

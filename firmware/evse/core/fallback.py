@@ -11,7 +11,6 @@
 # A fallback under the car's minimum pauses the charge: that pause lasts at least hold_ms (the
 # settings' min_pause_s, as the planner's) before the controller's word lifts it, so a controller
 # slower than the timeout does not cycle the contactor at each of its late words.
-from . import limits as L
 from . import vocab as V
 
 
@@ -29,7 +28,7 @@ class Fallback:
         self.active = False         # the fallback cap is in force
         self._last_ms = now_ms
         # a pause's minimum time (the settings' min_pause_s), when amps is under the car's minimum
-        self.hold_ms = charger.cfg["min_pause_s"] * 1000 if amps * 10 < L.AMPS_MIN_X10 else 0
+        self.hold_ms = charger.cfg["min_pause_s"] * 1000 if amps * 10 < charger.car_min_x10 else 0
         self._since = None          # when a silence paused the charge (None: no pause to hold)
         self._heard = False         # the controller spoke during that pause's minimum time
         if kept is not None:

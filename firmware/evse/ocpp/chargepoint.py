@@ -28,6 +28,8 @@ from .wallclock import WallClock
 
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
 RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 6455 1000) to go out
+_UNKNOWN = object()
+CS_TRUST_MS = 86400000  # the central system's currentTime, counted on by the ticks: NTP's second opinion for a day
 
 
 def _state(path):
@@ -63,7 +65,7 @@ class OcppService:
         self.txq = TxQueue(p("txq.log"))
         self.state_path = p("state.json")
         self.state = _state(self.state_path)
-        self.wall = WallClock(self.ticks_diff)
+        self.wall, self.cs_said = WallClock(self.ticks_diff), None  # cs_said: (UTC, ticks) of its currentTime
         # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
         # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
         self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = store.error = None
@@ -81,6 +83,7 @@ class OcppService:
         self.plugged = self.core_state in PLUGGED_STATES
         self.contactor = self.charged = self.finishing = False
         self.sent_status = {}
+        self._st_was, self._st_now = [_UNKNOWN] * 10, [_UNKNOWN] * 10  # _report_status's inputs: last, now
         # No connector status until the core has read the pilot after boot: the state before that
         # is a guess (a car plugged in through a power cut would be reported Available for a moment).
         # A charger without the query (a test double) counts as read.
@@ -96,7 +99,7 @@ class OcppService:
         self._tx_attempts = 0
         # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
         self.reset_kind = self.reset_ms = self.reset_close_ms = self.next_sample_ms = self._aligned_slot = None
-        self.limit_ms = self.limit_sent = None
+        self.limit_ms = self.limit_sent = self.aligned_due = self.resv_due = None  # metering's, reservation's next read
         transactions.recover_after_boot(self)
         if not self.state["operative"]:
             charger.enable(False)
@@ -124,6 +127,15 @@ class OcppService:
         tk = self.ticks() if now_ms is None else now_ms
         t = self.wall.now(tk)       # (tk: the ticks as a count that does not wrap, for a message
         return {"b": self.state["boot"], "tk": self.wall.unwrap(tk), "ts": None if t is None else int(t)}
+
+    def cs_time(self, now_ms):
+        """UTC now by the central system's last currentTime, counted on for up to a day, or None:
+        NTP's second opinion on an answer far off (services/netclock.py)."""
+        c = self.cs_said
+        if c is None:
+            return None
+        d = self.ticks_diff(now_ms, c[1])
+        return c[0] + d // 1000 if 0 <= d < CS_TRUST_MS else None
 
     def cp_time(self, now_ms):
         """Seconds on the schedule time line: epoch once known, else uptime (Relative profiles only)."""
@@ -265,9 +277,24 @@ class OcppService:
                 return
             self._pilot_read = None  # read once: from now on every state is the pilot's
             self._on_state(self.core_state, now_ms)
-        st = connector_status(self.core_state, self.fault, self.contactor, self.plugged,
-                              self.tx is not None, self.charged, self.finishing, self.state["operative"],
-                              self.auth_tag is not None, bool(self.state.get("resv")))
+            self._st_was[0] = _UNKNOWN
+        # connector_status's inputs as at the last status computed: no new tuple (every 10 ms poll
+        # made one); _UNKNOWN equals no input: computed at the next poll
+        v = self._st_now             # (one store a line: an unpacking of more than 3 makes a tuple)
+        v[0] = self.core_state
+        v[1] = self.fault
+        v[2] = self.contactor
+        v[3] = self.plugged
+        v[4] = self.tx is not None
+        v[5] = self.charged
+        v[6] = self.finishing
+        v[7] = self.state["operative"]
+        v[8] = self.auth_tag is not None
+        v[9] = bool(self.state.get("resv"))
+        if v == self._st_was:
+            return
+        self._st_was, self._st_now = v, self._st_was
+        st = connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9])
         if st[0] is not None and self.sent_status.get(CONNECTOR) != st:
             if st[0][:4] in ("Susp", "Char") and self.sent_status.get(CONNECTOR, "-")[0] == "Finishing":
                 # a new transaction on a Finishing connector: Preparing first (4.9: F2, then B3-B5)

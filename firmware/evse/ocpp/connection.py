@@ -298,6 +298,7 @@ def _clock_from(svc, res):
     system that rejects this charger sets nothing (OCPP 1.6 4.2: the clock follows an Accepted one)."""
     t = parse_iso(res.get("currentTime")) if isinstance(res, dict) and res.get("status") != "Rejected" else None
     if t is not None:
+        svc.cs_said = (t, svc.ticks())
         was = svc.wall.now(svc.ticks())
         _set_wall(svc, t)
         _board_clock(svc, t)
@@ -310,6 +311,7 @@ def _set_wall(svc, t):
     if svc.tx:  # its start moves onto the new time line: a Relative schedule keeps its place
         svc.tx["t0"] += t - svc.cp_time(svc.ticks())
     svc.wall.set(t, svc.ticks())
+    svc.aligned_due = None      # the clock-aligned slot is read again at once
 
 
 def wall_from_ntp(svc):

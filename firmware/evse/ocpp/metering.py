@@ -10,6 +10,7 @@ from .wallclock import format_iso
 # StopTxnSampled/AlignedData values kept in RAM per transaction: about 210 bytes of heap each on a
 # 32-bit port (424 on the 64-bit unix port, measured); past it the oldest samples after the first go.
 TX_VALUES_MAX = 24
+ALIGNED_RECHECK_S = 60  # the clock-aligned slot is read again at least this often
 
 
 def _energy(svc, m, name, context, sv):
@@ -136,11 +137,20 @@ def poll(svc, now_ms):
         report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
         keep_tx_data(svc, cfg.get("StopTxnSampledData"), "Sample.Periodic", now_ms)
     iv = cfg.get("ClockAlignedDataInterval")
+    due = svc.aligned_due
+    if not iv or (due is not None and 0 < svc.ticks_diff(due, now_ms) <= ALIGNED_RECHECK_S * 1000):
+        return   # epoch seconds are long ints on the boards (> 2**30): not read every 10 ms
     t = svc.wall.now(now_ms)
-    if iv and t is not None:
-        t = int(t)  # the day's intervals start at midnight (section 9.1.2), iv dividing 86400 or not
-        slot = t - t % 86400 + t % 86400 // iv
-        if svc._aligned_slot is not None and slot != svc._aligned_slot:
-            report(svc, cfg.get("MeterValuesAlignedData"), "Sample.Clock", now_ms, svc.tx is not None)
-            keep_tx_data(svc, cfg.get("StopTxnAlignedData"), "Sample.Clock", now_ms)
-        svc._aligned_slot = slot
+    if t is None:
+        return
+    t = int(t)  # the day's intervals start at midnight (section 9.1.2), iv dividing 86400 or not
+    day = t % 86400
+    slot = t - day + day // iv
+    if svc._aligned_slot is not None and slot != svc._aligned_slot:
+        report(svc, cfg.get("MeterValuesAlignedData"), "Sample.Clock", now_ms, svc.tx is not None)
+        keep_tx_data(svc, cfg.get("StopTxnAlignedData"), "Sample.Clock", now_ms)
+    svc._aligned_slot = slot
+    # the next boundary (or midnight) is at least left - 1 s away: no read before (the clock moved:
+    # connection._set_wall clears it)
+    left = min((day // iv + 1) * iv, 86400) - day
+    svc.aligned_due = svc.ticks_add(now_ms, min(left - 1, ALIGNED_RECHECK_S) * 1000)

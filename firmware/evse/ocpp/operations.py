@@ -40,6 +40,7 @@ def change_configuration(svc, p):
     st = svc.config.change(key, p["value"])
     if st == "Accepted" and key == "MeterValueSampleInterval" and svc.tx:
         metering.next_sample(svc, svc.ticks())
+    svc.aligned_due = None    # a new ClockAlignedDataInterval: its slot read at the next poll
     return {"status": st}
 
 
@@ -63,7 +64,9 @@ def data_transfer(svc, p):
 
 
 def get_composite_schedule(svc, p):
-    """GetCompositeSchedule: the profiles' schedule over a duration, capped by the other limits."""
+    """GetCompositeSchedule: the profiles' schedule over a duration, capped by the other limits
+    standing (section 5.7: local limits "might be taken into account"); not by the momentary
+    thermal derating, a passing state no plan for hours (docs/ocpp.md)."""
     c = p["connectorId"]
     if c > CONNECTOR:
         return {"status": "Rejected"}

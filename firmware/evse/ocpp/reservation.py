@@ -81,9 +81,17 @@ def admits(svc, tag, parent=None):
 
 def expire(svc, now_ms):
     """The reservation lapses at its expiryDate (while wall time is unknown it is kept), and ends
-    when the connector goes Faulted or Unavailable (section 5.13): it is not Reserved again after."""
+    when the connector goes Faulted or Unavailable (section 5.13): it is not Reserved again after.
+    The time is read once a second: epoch seconds are long ints on the boards (> 2**30)."""
+    if _down(svc):
+        end(svc)
+        return
+    due = svc.resv_due
+    if due is not None and 0 < svc.ticks_diff(due, now_ms) <= 1000:
+        return
+    svc.resv_due = svc.ticks_add(now_ms, 1000)
     now = svc.wall.now(now_ms)
-    if (now is not None and now >= svc.state["resv"]["exp"]) or _down(svc):
+    if now is not None and now >= svc.state["resv"]["exp"]:
         end(svc)
 
 

@@ -395,8 +395,11 @@ class Console:
     def _merged(self, values):
         """The settings file as it would be with `values`, validated (ValueError says why)."""
         app = self.app
-        stored, _, lost = settings.load(app.settings_path)   # keep pending (reboot) changes made before
+        stored, errors, lost = settings.load(app.settings_path)   # keep pending (reboot) changes made before
         lost = dict((k, v) for k, v in lost.items() if k not in values)
+        for e in errors:                 # a tz not read and no window: not in `lost` (it stops
+            if e[:4] == "tz: " and "tz" not in values:     # nothing), kept from UTC all the same
+                lost["tz"] = e
         if lost:                         # a default never stands in for a lost guarded value
             raise ValueError("give %s too: %s" % (", ".join(sorted(lost)), settings.reason(lost)))
         for k in app.cfg:

@@ -3,7 +3,11 @@ record), both as single UDP datagrams on a non-blocking socket, stepped from the
 service poll: no call here ever waits (MicroPython's getaddrinfo and ntptime.settime() block for up
 to seconds, the control tick must not). An answer that does not match the question, or a server
 that says it is not synchronised, is not believed; a time before CLOCK_MIN_YEAR neither. A datagram
-that does not carry this question's id or nonce (a late answer to the one before) is dropped unread."""
+that does not carry this question's id or nonce (a late answer to the one before) is dropped unread.
+Where an OCPP central system has said the time (`second`), it decides an answer far off the clock
+(or the first one): believed at once when it agrees, never while it does not (a server that repeats
+a wrong time is believed on its second answer only where nothing else says the time). Sources that
+disagree leave the time in doubt: utc() is then None, the planner's "clock not set" (windows closed)."""
 import os
 import socket
 import struct
@@ -44,8 +48,12 @@ def ntp_answer(b, nonce):
 
 
 class NetClock:
-    def __init__(self, host, dns_server, set_utc, diff, add, sock_mod=socket, dns_port=53, ntp_port=123):
+    def __init__(self, host, dns_server, set_utc, diff, add, sock_mod=socket, dns_port=53, ntp_port=123,
+                 second=None, read_utc=None):
         self.host = host
+        self.second = second              # second(now): UTC by the central system's last word, or None
+        self.read_utc = read_utc          # the board's clock (utc())
+        self.doubtful = False             # NTP and the central system disagree: no time believed
         self.dns_server = dns_server      # callable: the DNS server's IP, None while offline
         self.set_utc = set_utc
         self.diff = diff                  # the port's ticks_diff and ticks_add
@@ -148,22 +156,43 @@ class NetClock:
             else:
                 self._failed(now, "a bad time answer from " + self.host)
             return
-        if self._far_off(t, now):
+        s = self.second(now) if self.second is not None else None
+        if s is not None and self._disputed(t, s, now):
+            self._failed(now, "%s says a time %+d s off the central system's (OCPP): asked again" % (self.host, t - s))
+            return
+        if s is None and self._far_off(t, now):
             self._failed(now, "%s says a time %d s off the clock: asked again" % (self.host, t - self._at(now)))
             return
         self.set_utc(t)
         self.synced, self.synced_ms, self.doubt, self.error, self.phase = t, now, None, None, _IDLE
+        self.doubtful = False
         self.backoff = RETRY_MIN_MS
         self.due = self.add(now, SYNC_EVERY_MS)
 
     def _at(self, now):
         return self.synced + self.diff(now, self.synced_ms) // 1000
 
+    def _trusted(self, now):
+        """The clock NTP set is counted on by the board's timer (for up to a day)."""
+        return self.synced is not None and 0 <= self.diff(now, self.synced_ms) < TRUST_MS
+
+    def _disputed(self, t, s, now):
+        """An answer far off the clock (or the first) that the central system's time s does not
+        confirm; the time is in doubt unless the clock NTP set still agrees with s."""
+        if abs(t - s) <= STEP_DOUBT_S or (self._trusted(now) and abs(t - self._at(now)) <= STEP_DOUBT_S):
+            return False
+        self.doubtful = not self._trusted(now) or abs(s - self._at(now)) > STEP_DOUBT_S
+        return True
+
+    def utc(self):
+        """The board's clock (UTC seconds) for the charging windows, None while unset or in doubt."""
+        read = self.read_utc
+        return None if self.doubtful or read is None else read()
+
     def _far_off(self, t, now):
         """One answer far off the time this clock set (a bad server, a broken one of a pool) moves
         the windows and stamps the session records: believed when the next agrees with it."""
-        if self.synced is None or not 0 <= self.diff(now, self.synced_ms) < TRUST_MS \
-                or abs(t - self._at(now)) <= STEP_DOUBT_S:
+        if not self._trusted(now) or abs(t - self._at(now)) <= STEP_DOUBT_S:
             return False
         d = self.doubt
         if d is not None and 0 <= self.diff(now, d[1]) < TRUST_MS \
@@ -173,4 +202,4 @@ class NetClock:
         return True
 
     def status(self):
-        return {"host": self.host, "synced": self.synced, "error": self.error}
+        return {"host": self.host, "synced": self.synced, "error": self.error, "doubt": self.doubtful}

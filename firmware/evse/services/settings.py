@@ -284,6 +284,9 @@ def check(raw):
             blocked[k] = msg
     if mqtt_off:
         cfg["mqtt_url"] = ""
+    if "tz" in blocked:          # it places the windows only: with none, a warning (timetable.py)
+        from .timetable import unused_tz
+        unused_tz(cfg, errors, blocked, NOT_APPLIED)
     if cfg["meter"] == "modbus":  # the map the over-current protection measures with (a guarded key)
         from ..core.meter_maps import check
         check(cfg["meter_map"], blocked, errors, NOT_APPLIED)

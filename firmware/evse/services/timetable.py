@@ -183,3 +183,15 @@ def minute_of_week(tz, t):
     lt = t + utc_offset(tz, t)
     days = lt // 86400
     return weekday(days) * 1440 + (lt % 86400) // 60
+
+
+TZ_UNUSED = "not applied: UTC shown; no charge or off-peak window is set, a window needs a valid one"
+
+
+def unused_tz(cfg, errors, blocked, not_applied):
+    """A tz that cannot be read (blocked by settings.check) places no window while none (nor a lost
+    one) is set: it stops nothing, a warning (here: loaded only then, its words cost heap)."""
+    if not (cfg["charge_windows"] or cfg["offpeak_windows"]
+            or "charge_windows" in blocked or "offpeak_windows" in blocked):
+        errors.remove(blocked["tz"])
+        errors.append(blocked.pop("tz").replace(not_applied, TZ_UNUSED))

@@ -70,6 +70,7 @@ def view(st):
             "state": st["state"], "iec_state": letter, "state_text": meaning,
             "contactor": st["contactor"], "offered_a": st["amps"], "duty": st["duty"],
             "pilot": st["pilot"], "limit_a": st["limit"], "limit_by": st["limit_by"],
+            "car_min_a": st["car_min_a"],
             "enabled": st["enabled"], "authorized": st["authorized"], "session": st["session"],
             "fault": st["fault"], "fault_text": words.fault(st["fault"]),
             "fault_reason": st["fault_reason"], "latched": st["latched"],

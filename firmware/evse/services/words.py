@@ -12,7 +12,7 @@ STATES = {
     V.ST_C2: ("C", "charging"),
     V.ST_D1: ("D", "vehicle asks for power with ventilation, none offered"),
     V.ST_D2: ("D", "charging with ventilation"),
-    V.ST_PAUSED: ("B", "paused by the charger (limit below 6 A, temperature or a stop)"),
+    V.ST_PAUSED: ("B", "paused by the charger (limit below 6 A or the car's minimum, temperature or a stop)"),
     V.ST_WAKEUP: ("F", "waking a sleeping vehicle"),
     V.ST_DISABLED: ("F", "disabled by the operator: not available"),
     V.ST_FAULT: ("F", "fault: contactor open"),
