@@ -23,8 +23,8 @@ def _basic(pw=PW):
     return "Basic " + base64.b64encode(("admin:" + pw).encode()).decode()
 
 
-def _connect(port, first=b""):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+def _connect(port, first=b"", addr="127.0.0.1"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(addr, 0))
     if first:
         s.sendall(first)
     return s
@@ -47,14 +47,18 @@ WS_UPGRADE = (b"GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket
 BIG_HEAD = SLOW_HEAD + b"a\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 180) for i in range(20))   # 3.8 KB, unfinished
 
 
+MACHINES = ["127.0.0.%d" % i for i in range(2, 6)]   # 4 source addresses on the loopback
+
+
 def _attack(port, out, n, first, hold_s=2.0):
-    """n clients that each open a connection and send `first` (nothing, or a head never finished);
-    (least free heap while they are held, their answers, the status's code meanwhile)."""
+    """n clients on MACHINES in turn that each open a connection and send `first` (nothing, or a
+    head never finished); (least free heap while they are held, their answers, the status's code
+    meanwhile)."""
     mark = len(out)
     socks = []
-    for _ in range(n):
+    for i in range(n):
         try:
-            socks.append(_connect(port, first))
+            socks.append(_connect(port, first, MACHINES[i % len(MACHINES)]))
         except OSError:
             break
     time.sleep(hold_s)
@@ -110,7 +114,8 @@ def test_fifty_clients_at_once_are_answered_503_beyond_the_cap_and_the_heap_and_
 
 
 def test_on_cpython_the_cap_answers_503_the_held_slots_free_after_the_idle_limit(tmp_path, monkeypatch):
-    """20 connections that send nothing: CONN_MAX are held, the rest answered 503 with Retry-After at
+    """20 connections that send nothing from 4 addresses in turn (the status asked from the first,
+    which holds as many as each other one): CONN_MAX are held, the rest answered 503 with Retry-After at
     once (a browser's request then read, up to BUSY_WAIT_S: closed unread, the connection would be
     reset before the 503 is read); the held ones are closed after IDLE_S (3 s here) and every
     count goes back to nothing."""
@@ -120,7 +125,7 @@ def test_on_cpython_the_cap_answers_503_the_held_slots_free_after_the_idle_limit
     b = Board(tmp_path)
 
     def clients():
-        socks = [_connect(b.port) for _ in range(20)]
+        socks = [_connect(b.port, addr="127.0.0.%d" % (1 + i % 4)) for i in range(20)]
         time.sleep(0.3)
         held = b.web.http.conns
         first = [_answer(s, 0.05) for s in socks]
@@ -241,8 +246,9 @@ def test_another_sites_page_changes_nothing_with_a_form_or_text_plain_post(tmp_p
 
 def test_fifty_password_guesses_at_once_hold_at_most_the_cap_and_are_judged_one_at_a_time(tmp_path, monkeypatch):
     """Password guessing: one wrong guess judged at a time, FAIL_DELAY_S apart (0.1 s here); no
-    lockout (it would lock the owner out too). 50 guesses sent at once: CONN_MAX wait, the rest are
-    answered 503 at once, so what the queue holds is bounded; then the owner's password is taken."""
+    lockout (it would lock the owner out too). 50 guesses sent at once from one machine: CONN_MAX
+    wait, the rest are answered 503 at once, so what the queue holds is bounded; then the owner's
+    password is taken from the owner's phone."""
     from evse.services import web as W
     from test_web_https import Board
     monkeypatch.setattr(W, "FAIL_DELAY_S", 0.1)
@@ -251,9 +257,9 @@ def test_fifty_password_guesses_at_once_hold_at_most_the_cap_and_are_judged_one_
     req = b"POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
     def clients():
-        socks = [_connect(b.port, req) for _ in range(50)]
+        socks = [_connect(b.port, req, "127.0.0.2") for _ in range(50)]
         time.sleep(0.3)
-        q = b.web.queues.get("127.0.0.1")
+        q = b.web.queues.get("127.0.0.2")
         waiting = q[1] if q else 0
         answers = [_answer(s, 3.0) for s in socks]
         for s in socks:

@@ -45,6 +45,10 @@ CONN_MAX = 16                    # connections served at once, WebSockets too (8
 HELD_MAX = 8192                  # bytes of heads and JSON bodies all open connections hold together (a
                                  # browser's head: under 1.5 KB): one more refuses its connection (400).
                                  # 4 KB of head held 11 KB of heap: ten clients at HEAD_MAX ran it out
+                                 # When all are held, a new address closes the oldest connection whose
+                                 # head has not come of the address holding the most (more than the
+                                 # newcomer would): one machine (or a few) never keeps the owner's
+                                 # phone from the page to stop a charge
 BUSY_MAX = 4                     # connections answered 503 that wait for their request to be read
 BUSY_WAIT_S = 1                  # how long (a browser's head comes with its connection)
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
@@ -163,6 +167,14 @@ def has_wifi(app):
     return "net" in app.status(ticks_ms())
 
 
+def _peer(addr):
+    """The client's address from a peername: CPython's and a board's (host, port), the unix port's
+    raw sockaddr_in (its 4 address bytes); None when unknown."""
+    if isinstance(addr, tuple):
+        return addr[0]
+    return bytes(addr[4:8]) if addr else None
+
+
 class _Refuse(Exception):
     """A client's frame that breaks RFC 6455: the connection fails with this Close code (7.4.1)."""
 
@@ -270,6 +282,8 @@ class _Reader:
         self.held = 0                   # bytes of its head and JSON body counted in srv.held
         self.idle = IDLE_S
         self.t0 = ticks_ms()            # the head's start; None once its request is served
+        self.task = None                # the task serving it (_Http: closed for another address)
+        self.closing = False
         self.buf = b""                  # read past the last line given
         self.head = 0                   # bytes of the head so far
 
@@ -343,10 +357,15 @@ async def _bye(ws, payload):
 
 
 class _Http(Microdot):
-    """microdot with its connections bounded: CONN_MAX at once, HELD_MAX bytes held by their heads."""
+    """microdot with its connections bounded: CONN_MAX at once, shared between the addresses,
+    HELD_MAX bytes held by their heads."""
     conns = 0
     held = 0
     refusing = 0
+
+    def __init__(self):
+        Microdot.__init__(self)
+        self.peers = {}                 # address: its connections' _Readers, oldest first (CONN_MAX in all)
 
     async def _busy(self, reader, writer):
         """503, and its request read (for BUSY_WAIT_S at most) before the close: closed unread, the
@@ -366,17 +385,44 @@ class _Http(Microdot):
         except OSError:
             pass
 
+    def _make_room(self, n):
+        """Whether a connection of the address holding the most, more than n + 1 (what the newcomer
+        would hold), whose head has not come (silent or slow: nothing of it served yet) was closed."""
+        most = None
+        for rs in self.peers.values():
+            if len(rs) > n + 1 and (most is None or len(rs) > len(most)):
+                most = rs
+        for r in most or ():
+            if r.t0 is not None and not r.closing:       # the oldest first
+                r.closing = True
+                r.task.cancel()
+                return True
+        return False
+
     async def handle_request(self, reader, writer):
-        if self.conns >= CONN_MAX:
+        peer = _peer(writer.get_extra_info("peername"))
+        mine = self.peers.get(peer) or []
+        if self.conns >= CONN_MAX and not self._make_room(len(mine)):
             await self._busy(reader, writer)
             return
         self.conns += 1
         r = _Reader(reader, self)
+        r.task = asyncio.current_task()
+        mine.append(r)
+        self.peers[peer] = mine
         try:
             await Microdot.handle_request(self, r, writer)
+        except asyncio.CancelledError:                 # closed for another address (_make_room)
+            try:
+                await writer.aclose()
+            except OSError:
+                pass
         finally:
             self.conns -= 1
             self.held -= r.held
+            mine.remove(r)
+            if not mine:
+                del self.peers[peer]
 
 
 class Web:
@@ -556,8 +602,7 @@ class Web:
         as late as theirs). Each address's guesses wait behind its own first, so that the addresses
         take turns: the owner's password waits for the guess being judged, not for an attacker's
         whole queue. An await: the control loop runs on."""
-        a = req.client_addr or (None,)
-        peer = a[0] if isinstance(a, tuple) else bytes(a[4:8])   # the unix port's: a raw sockaddr_in
+        peer = _peer(req.client_addr)
         q = self.queues.get(peer) or [asyncio.Lock(), 0]
         self.queues[peer] = q
         q[1] += 1
