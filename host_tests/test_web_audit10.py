@@ -119,3 +119,116 @@ def test_on_the_micropython_port_a_greedy_address_leaves_the_owner_served_within
     assert owner == 200
     assert base > BOARD_FREE and base - free < CONN_BUDGET
     assert len(busy) >= 50 - 16, answers
+
+
+def _login(port, pw, addr=OWNER):
+    """(status, Retry-After, body) of a login from addr."""
+    import http.client
+    import json
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(addr, 0))
+    try:
+        c.request("POST", "/api/v1/login", body=json.dumps({"password": pw}))
+        r = c.getresponse()
+        return r.status, r.getheader("Retry-After"), json.loads(r.read() or b"{}")
+    finally:
+        c.close()
+
+
+def _lockout_lines(flash):
+    try:
+        with open(flash / "log.txt") as f:
+            return [x for x in f if "wrong passwords" in x]
+    except OSError:
+        return []
+
+
+def test_an_address_guessing_is_locked_out_with_429_and_the_right_password_is_taken_after(tmp_path, monkeypatch):
+    """Only one guess a second was judged, without end: 86,400 a day from one machine. Now the
+    FAILS_FREE-th wrong password locks its address out (LOCK_S, 1 s here): every password it sends,
+    the right one too, is answered 429 with Retry-After, at once; the owner's phone, another
+    address, logs in meanwhile. Once the lockout ends the right password is taken; one wrong one
+    after a lockout doubles the next. One line in the log a lockout, none a guess."""
+    from evse.services import web as W
+    from test_web_https import Board
+    from test_web_upy import PW
+    monkeypatch.setattr(W, "FAIL_DELAY_S", 0.05)
+    monkeypatch.setattr(W, "LOCK_S", 1)
+    b = Board(tmp_path)
+
+    def clients():
+        first = [_login(b.port, "guess%d" % i, GREEDY) for i in range(W.FAILS_FREE)]
+        more = [_login(b.port, "guess", GREEDY) for _ in range(10)]
+        right_locked = _login(b.port, PW, GREEDY)
+        owner = _login(b.port, PW, OWNER)
+        time.sleep(1.1)
+        wrong_after = _login(b.port, "guess", GREEDY)         # the lockout doubled: 2 s
+        time.sleep(2.1)
+        right_after = _login(b.port, PW, GREEDY)
+        time.sleep(1.5)                                       # the log's flash write
+        return first, more, right_locked, owner, wrong_after, right_after
+    first, more, right_locked, owner, wrong_after, right_after = asyncio.run(b.serve(clients))
+    assert [x[0] for x in first] == [401] * (W.FAILS_FREE - 1) + [429], first
+    assert all(x[0] == 429 and x[1] == "1" for x in more), more
+    assert "too many wrong passwords" in more[0][2]["error"]
+    assert right_locked[0] == 429
+    assert owner[0] == 200
+    assert wrong_after[0] == 429 and wrong_after[1] == "2", wrong_after
+    assert right_after[0] == 200
+    assert len(_lockout_lines(tmp_path)) == 2, _lockout_lines(tmp_path)     # 16 guesses: 2 lockouts
+
+
+def test_many_addresses_guessing_together_lock_every_login_out_and_a_logged_in_browser_stays(tmp_path, monkeypatch):
+    """Ten machines, each below its own threshold (3 wrong passwords each), would guess ten times as
+    fast. After ALL_FREE wrong ones from all together every login is refused (429), the owner's
+    too, for LOCK_S; a browser already logged in keeps its token and stops the charge. What is
+    counted stays bounded: ADDRS_MAX addresses."""
+    import http.client
+    import json
+    from evse.services import web as W
+    from test_web_https import Board
+    from test_web_upy import PW
+    monkeypatch.setattr(W, "FAIL_DELAY_S", 0.02)
+    monkeypatch.setattr(W, "LOCK_S", 2)
+    b = Board(tmp_path)
+
+    def clients():
+        token = _login(b.port, PW)[2]["token"]
+        answers = [_login(b.port, "guess", "127.0.0.%d" % (10 + i)) for i in range(10) for _ in range(3)]
+        rows = len(b.web.lockout.rows)
+        owner = _login(b.port, PW)
+        c = http.client.HTTPConnection("127.0.0.1", b.port, timeout=10)
+        c.request("POST", "/api/v1/stop", body="{}", headers={"Authorization": "Bearer " + token})
+        stop = c.getresponse().status
+        c.close()
+        time.sleep(2.1)
+        return answers, rows, owner, stop, _login(b.port, PW)
+    answers, rows, owner, stop, later = asyncio.run(b.serve(clients))
+    codes = [a[0] for a in answers]
+    assert codes[:W.ALL_FREE - 1] == [401] * (W.ALL_FREE - 1) and set(codes[W.ALL_FREE - 1:]) == {429}, codes
+    assert rows <= W.ADDRS_MAX
+    assert owner[0] == 429 and stop == 200
+    assert later[0] == 200
+    assert json.dumps(answers[-1][2]).count("try again in") == 1
+
+
+def test_on_the_micropython_port_a_guessing_address_is_locked_out_and_the_owner_logs_in(tmp_path):
+    """The lockout on the unix port's sockets (its peer address a raw sockaddr_in, the board's 1 s
+    delay): FAILS_FREE wrong passwords from one machine, the last answered 429; the owner's phone
+    logs in at once; one line in the log on flash."""
+    from test_web_upy import PW
+    p, out, port = _upy_board(tmp_path)
+    try:
+        time.sleep(0.5)
+        guesses = [_login(port, "guess", GREEDY) for _ in range(5)]
+        owner = _login(port, PW)
+        time.sleep(1.5)                                       # the log's flash write
+    finally:
+        p.kill()
+        p.wait()
+    text = "".join(out)
+    assert "Traceback" not in text, text[-2000:]
+    assert [g[0] for g in guesses] == [401] * 4 + [429], guesses
+    assert guesses[-1][1] == "30"
+    assert owner[0] == 200
+    lines = _lockout_lines(tmp_path / "flash")
+    assert len(lines) == 1 and "from 127.0.0.2" in lines[0], lines

@@ -245,10 +245,11 @@ def test_another_sites_page_changes_nothing_with_a_form_or_text_plain_post(tmp_p
 
 
 def test_fifty_password_guesses_at_once_hold_at_most_the_cap_and_are_judged_one_at_a_time(tmp_path, monkeypatch):
-    """Password guessing: one wrong guess judged at a time, FAIL_DELAY_S apart (0.1 s here); no
-    lockout (it would lock the owner out too). 50 guesses sent at once from one machine: CONN_MAX
-    wait, the rest are answered 503 at once, so what the queue holds is bounded; then the owner's
-    password is taken from the owner's phone."""
+    """Password guessing: one wrong guess judged at a time, FAIL_DELAY_S apart (0.1 s here). 50
+    guesses sent at once from one machine: CONN_MAX wait, the rest are answered 503 at once, so
+    what the queue holds is bounded; FAILS_FREE are judged, the machine is then locked out and the
+    guesses still waiting are answered 429 without being judged (test_web_audit10); then the
+    owner's password is taken from the owner's phone."""
     from evse.services import web as W
     from test_web_https import Board
     monkeypatch.setattr(W, "FAIL_DELAY_S", 0.1)
@@ -271,9 +272,11 @@ def test_fifty_password_guesses_at_once_hold_at_most_the_cap_and_are_judged_one_
         return waiting, answers, ok
     waiting, answers, ok = asyncio.run(b.serve(clients))
     wrong = [a for a in answers if a.startswith("HTTP/1.0 401")]
+    locked = [a for a in answers if a.startswith("HTTP/1.0 429")]
     busy = [a for a in answers if a.startswith("HTTP/1.0 503") or a == "closed"]
     assert 0 < waiting <= W.CONN_MAX
-    assert len(wrong) == W.CONN_MAX and len(busy) == 50 - W.CONN_MAX, answers
+    assert len(wrong) == W.FAILS_FREE - 1 and len(wrong) + len(locked) == W.CONN_MAX, answers
+    assert len(busy) == 50 - W.CONN_MAX, answers
     assert ok == 200
     assert b.web.queues == {} and b.web.http.conns == 0
 
