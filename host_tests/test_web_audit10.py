@@ -149,14 +149,15 @@ def test_an_address_guessing_is_locked_out_with_429_and_the_right_password_is_ta
     address, logs in meanwhile. Once the lockout ends the right password is taken; one wrong one
     after a lockout doubles the next. One line in the log a lockout, none a guess."""
     from evse.services import web as W
+    from evse.services import weblock as L
     from test_web_https import Board
     from test_web_upy import PW
     monkeypatch.setattr(W, "FAIL_DELAY_S", 0.05)
-    monkeypatch.setattr(W, "LOCK_S", 1)
+    monkeypatch.setattr(L, "LOCK_S", 1)
     b = Board(tmp_path)
 
     def clients():
-        first = [_login(b.port, "guess%d" % i, GREEDY) for i in range(W.FAILS_FREE)]
+        first = [_login(b.port, "guess%d" % i, GREEDY) for i in range(L.FAILS_FREE)]
         more = [_login(b.port, "guess", GREEDY) for _ in range(10)]
         right_locked = _login(b.port, PW, GREEDY)
         owner = _login(b.port, PW, OWNER)
@@ -167,7 +168,7 @@ def test_an_address_guessing_is_locked_out_with_429_and_the_right_password_is_ta
         time.sleep(1.5)                                       # the log's flash write
         return first, more, right_locked, owner, wrong_after, right_after
     first, more, right_locked, owner, wrong_after, right_after = asyncio.run(b.serve(clients))
-    assert [x[0] for x in first] == [401] * (W.FAILS_FREE - 1) + [429], first
+    assert [x[0] for x in first] == [401] * (L.FAILS_FREE - 1) + [429], first
     assert all(x[0] == 429 and x[1] == "1" for x in more), more
     assert "too many wrong passwords" in more[0][2]["error"]
     assert right_locked[0] == 429
@@ -185,10 +186,11 @@ def test_many_addresses_guessing_together_lock_every_login_out_and_a_logged_in_b
     import http.client
     import json
     from evse.services import web as W
+    from evse.services import weblock as L
     from test_web_https import Board
     from test_web_upy import PW
     monkeypatch.setattr(W, "FAIL_DELAY_S", 0.02)
-    monkeypatch.setattr(W, "LOCK_S", 2)
+    monkeypatch.setattr(L, "LOCK_S", 2)
     b = Board(tmp_path)
 
     def clients():
@@ -204,8 +206,8 @@ def test_many_addresses_guessing_together_lock_every_login_out_and_a_logged_in_b
         return answers, rows, owner, stop, _login(b.port, PW)
     answers, rows, owner, stop, later = asyncio.run(b.serve(clients))
     codes = [a[0] for a in answers]
-    assert codes[:W.ALL_FREE - 1] == [401] * (W.ALL_FREE - 1) and set(codes[W.ALL_FREE - 1:]) == {429}, codes
-    assert rows <= W.ADDRS_MAX
+    assert codes[:L.ALL_FREE - 1] == [401] * (L.ALL_FREE - 1) and set(codes[L.ALL_FREE - 1:]) == {429}, codes
+    assert rows <= L.ADDRS_MAX
     assert owner[0] == 429 and stop == 200
     assert later[0] == 200
     assert json.dumps(answers[-1][2]).count("try again in") == 1

@@ -34,16 +34,6 @@ WS_PERIOD_MS = 250               # how often a WebSocket's status is compared an
 WS_RESEND_MS = 10000             # sent unchanged this often too: a browser gone is noticed, its slot freed
 WS_IN_MAX = 1024                 # bytes of a client's message (the page sends none): longer, Close 1009
 FAIL_DELAY_S = 1                 # after a wrong password: slows guessing, never the control loop
-FAILS_FREE = 5                   # wrong passwords from one address, then its lockout: every password it sends
-LOCK_S = 30                      # is answered 429 for 30 s, doubled by each wrong one after (OWASP
-LOCK_MAX_S = 900                 # Authentication Cheat Sheet: threshold, duration, growing), to 15 min at
-                                 # most: about 100 guesses a day from one address, the owner's after a typo
-ALL_FREE = 20                    # wrong passwords from addresses not locked out yet, all together, then every
-                                 # address is locked out the same way: many addresses guess no faster (NIST
-                                 # SP 800-63B 5.2.2: at most 100 failed attempts in a row); a token stays good
-FORGET_S = 3600                  # a count is forgotten an hour after its last wrong password
-ADDRS_MAX = 8                    # addresses counted at once (RAM bounded; nothing goes to flash per guess):
-                                 # a ninth's count takes the place of the oldest not locked out
 IDLE_S = 10                      # a client silent this long in a request is dropped, and one whose head
                                  # (line, headers, JSON body) takes longer: a browser's spare connections
                                  # would hold a board's few sockets (ESP-IDF's lwIP: 10 by default)
@@ -435,72 +425,6 @@ class _Http(Microdot):
                 del self.peers[peer]
 
 
-class _Lockout:
-    """Wrong passwords counted per address (ADDRS_MAX of them) and from all together, each row
-    [address, wrong ones, ticks of the last, ms locked out from then: 0 none]; in RAM only."""
-
-    def __init__(self, app):
-        self.app = app
-        self.rows = []
-        self.all = [None, 0, 0, 0]
-
-    def _row(self, peer):
-        for r in self.rows:
-            if r[0] == peer:
-                return r
-        return None
-
-    def left_s(self, peer, now):
-        """Whole seconds the address (or every address) is still locked out; 0: its password is judged."""
-        left = 0
-        for r in (self._row(peer), self.all):
-            if r is not None and r[3]:
-                left = max(left, r[3] - ticks_diff(now, r[2]))
-        return (left + 999) // 1000
-
-    def right(self, peer):
-        r = self._row(peer)
-        if r is not None:
-            self.rows.remove(r)
-
-    def wrong(self, peer, now):
-        r = self._row(peer) or self._new(peer, now)
-        if r is None or r[1] < FAILS_FREE:          # an address already locked out counts alone
-            self._count(self.all, now, ALL_FREE, "from several addresses")
-        if r is not None:
-            self._count(r, now, FAILS_FREE, "from " + str(peer))
-
-    def _new(self, peer, now):
-        if len(self.rows) >= ADDRS_MAX:
-            old = [r for r in self.rows if r[3] <= ticks_diff(now, r[2])]
-            if not old:
-                return None                         # counted in all only
-            old.sort(key=lambda r: ticks_diff(now, r[2]))
-            self.rows.remove(old[-1])
-        r = [peer, 0, now, 0]
-        self.rows.append(r)
-        return r
-
-    def _count(self, r, now, free, who):
-        r[1] += 1
-        r[2] = now
-        if r[1] >= free:
-            lock = min(LOCK_S << min(r[1] - free, 5), LOCK_MAX_S)
-            r[3] = lock * 1000
-            msg = "web: %d wrong passwords %s: logins refused for %d s" % (r[1], who, lock)
-            log = self.app.log
-            if log is not None:                     # one line a lockout, never one a guess
-                log.warn(msg)
-            else:
-                print("evse:", msg)
-
-    def sweep(self, now):
-        """Counts forgotten FORGET_S after their last wrong password (before the ticks' wrap, too)."""
-        self.rows = [r for r in self.rows if ticks_diff(now, r[2]) < FORGET_S * 1000]
-        if ticks_diff(now, self.all[2]) >= FORGET_S * 1000:
-            self.all = [None, 0, now, 0]
-
-
 class Web:
     def __init__(self, app, console):
         self.app = app
@@ -513,7 +437,7 @@ class Web:
         self.ws_clients = 0
         self.guessing = asyncio.Lock()               # one password judged at a time (_guess)
         self.queues = {}                             # address: [its own Lock, its guesses waiting]
-        self.lockout = _Lockout(app)                 # wrong passwords per address and in all
+        self.lockout = None                          # evse.services.weblock, once a password is given
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = _Http()
@@ -673,17 +597,21 @@ class Web:
         while True:
             await asyncio.sleep(IDLE_S)
             self._live()
-            self.lockout.sweep(ticks_ms())
+            if self.lockout is not None:
+                self.lockout.sweep(ticks_ms())
 
     async def _guess(self, given, pw, req, why, counted=True):
         """None when given is pw, else the reply: 401 with why, or 429 while its address (or every
-        address) is locked out (_Lockout), the right password too. Judged one guess at a time, a
+        address) is locked out (evse.services.weblock), the right password too. Judged one guess at a time, a
         wrong one holding the next FAIL_DELAY_S: guesses sent in parallel are judged one a second,
         the right one among them too (its answer as late as theirs). Each address's guesses wait
         behind its own first, so that the addresses take turns: the owner's password waits for the
         guess being judged, not for an attacker's whole queue. An await: the control loop runs on."""
         peer = _peer(req.client_addr)
         lock = self.lockout
+        if lock is None:                             # its code in RAM only once a password is given
+            from .weblock import Lockout
+            lock = self.lockout = Lockout(self.app)
         if lock.left_s(peer, ticks_ms()):
             return self._locked(peer)
         q = self.queues.get(peer) or [asyncio.Lock(), 0]
