@@ -234,3 +234,70 @@ def test_on_the_micropython_port_a_guessing_address_is_locked_out_and_the_owner_
     assert owner[0] == 200
     lines = _lockout_lines(tmp_path / "flash")
     assert len(lines) == 1 and "from 127.0.0.2" in lines[0], lines
+
+
+CET = "CET-1CEST,M3.5.0,M10.5.0/3"    # the charger's tz: Central European, summer time from March to October
+NOW_UTC = 1796558400                  # 2026-12-06T12:00:00Z: 13:00 in Berlin, 07:00 in New York
+SUMMER_UTC = 1782900000               # 2026-07-01T10:00:00Z: 12:00 in Berlin (CEST), 06:00 in New York
+
+
+def _charger_in_cet(tmp):
+    """A bench charger in Central European time, its clock set: a diode fault, then its answers:
+    the status, the fault log, the history (a summer session and a December one) in UTC and local."""
+    from test_web_upy import Bench
+    from tools.sim import mock_machine as mm
+    from evse.services import history
+    tmp.mkdir(exist_ok=True)
+    b = Bench(config={"tz": CET}, flash_dir=str(tmp))
+    mm.set_rtc(NOW_UTC)
+    w = b.rig.world
+    w.plugged, w.ev_ohms, w.diode_ok = True, 2740, False   # a car whose pilot diode is shorted
+    w.recompute()
+    b.rig.run(2.0)
+    assert b.app.charger.fault == "diode"
+    b.login()
+    code, log = b.call("GET", "log")
+    assert code == 200
+    rec = dict(start=SUMMER_UTC, end=SUMMER_UTC + 7200, sid=1, dur_s=7200, wh=11000, user="web", max_a=16.0,
+               reason="unplugged by the driver")
+    recs = [rec, dict(rec, sid=2, start=NOW_UTC - 7200, end=NOW_UTC - 3600)]
+    return {"status": b.status(), "log": log, "settings": b.call("GET", "settings")[1],
+            "csv_utc": history.csv(recs), "csv_local": history.csv(recs, b.web.local)}
+
+
+def test_the_api_gives_the_chargers_local_times_beside_utc(tmp_path):
+    """What the page needs to show every time in the charger's zone: the status's clock (to the
+    minute) and tz, each fault's time as the charger's local time, the history with ?times=local;
+    the CSV without it stays UTC (tools and spreadsheets)."""
+    c = _charger_in_cet(tmp_path)
+    assert c["status"]["clock"] == "2026-12-06T13:00:00+01:00" and c["status"]["tz"] == CET, c["status"]
+    utc = [r[3] for r in c["log"]["records"] if r[3]]
+    assert utc and all(c["log"]["local"][u].startswith("2026-12-06T13:00:0") for u in utc), c["log"]
+    assert all(c["log"]["local"][u].endswith("+01:00") for u in utc)
+    local = c["csv_local"].split("\r\n")
+    assert local[0].startswith("session,start_local,end_local,")
+    assert local[1].split(",")[1:3] == ["2026-07-01T12:00:00+02:00", "2026-07-01T14:00:00+02:00"], local
+    assert local[2].split(",")[1] == "2026-12-06T11:00:00+01:00"
+    assert c["csv_utc"].split("\r\n")[1].split(",")[1] == "2026-07-01T10:00:00Z"
+
+
+def test_the_page_shows_every_time_in_the_chargers_zone_whatever_the_browsers(tmp_path):
+    """The page showed three zones at once: the fault log in the browser's (a phone abroad, or set
+    to another zone: New York's here, 07:00 for the charger's 13:00), the history in UTC as the API
+    gives it, and the charging windows run on the charger's `tz`. Now every time is the charger's
+    own local time, labelled with its offset (the summer session's +02:00, December's +01:00), and
+    the status says the charger's clock and its tz; nothing is in New York's time."""
+    from vboard_helpers import page_in_browser
+    seen = page_in_browser("times_audit10_test.mjs", lambda: _charger_in_cet(tmp_path / "board"), tmp_path,
+                           str(tmp_path / "times.png"))
+    assert seen["browser_zone"] == "America/New_York"
+    clock = [r[1] for r in seen["status"] if r[0] == "Charger's clock"]
+    assert clock == ["2026-12-06 13:00 (UTC+01:00), tz " + CET], seen["status"]
+    head, diode = seen["faults"][0], seen["faults"][1]
+    assert head[0] == "When (charger's time)"
+    assert diode[0].startswith("2026-12-06 13:00:0") and diode[0].endswith(" (UTC+01:00)"), seen["faults"]
+    head, december, summer = seen["history"]
+    assert head[1:3] == ["start (charger's time)", "end (charger's time)"], head
+    assert summer[1:3] == ["2026-07-01 12:00:00 (UTC+02:00)", "2026-07-01 14:00:00 (UTC+02:00)"], summer
+    assert december[1] == "2026-12-06 11:00:00 (UTC+01:00)", december
+    assert "07:00" not in seen["text"] and "06:00" not in seen["text"] and "AM" not in seen["text"], seen["text"]

@@ -14,7 +14,7 @@ from microdot.websocket import with_websocket
 
 from . import words
 from ..core import vocab as V
-from ..shell.hal import ticks_ms, ticks_diff
+from ..shell.hal import ticks_ms, ticks_diff, utc_seconds
 from ..shell.store import join
 
 API = "/api/v1"
@@ -438,6 +438,7 @@ class Web:
         self.guessing = asyncio.Lock()               # one password judged at a time (_guess)
         self.queues = {}                             # address: [its own Lock, its guesses waiting]
         self.lockout = None                          # evse.services.weblock, once a password is given
+        self._tz = (None, None)                      # (tz setting, parsed) for local()
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = _Http()
@@ -547,9 +548,27 @@ class Web:
         return res
 
     def status(self):
+        """view()'s, with the charger's clock: its local time to the minute (a WebSocket's push once
+        a minute), None while it is not set, and its tz setting."""
         r = view(self.app.status(ticks_ms()))
         r["https"] = self.https
+        t = utc_seconds()
+        r["clock"] = self.local(t - t % 60) if t is not None else None
+        r["tz"] = self.app.cfg["tz"]
         return r
+
+    def local(self, t):
+        """UTC seconds as the charger's local time (its tz setting, the planner's): ISO 8601 with
+        the offset then, 2026-12-06T13:00:00+01:00. The page shows every time so, in one zone."""
+        from . import history
+        from . import timetable as T                 # imported once a page asks: heap only then
+        tz = self.app.cfg["tz"]
+        if tz != self._tz[0]:
+            try:
+                self._tz = (tz, T.parse_tz(tz))
+            except ValueError:                       # checked when set: UTC, its +00:00 shown
+                self._tz = (tz, T.parse_tz(""))
+        return history.iso_local(t, T.utc_offset(self._tz[1], t))
 
     # --- who may change things ---
     def _password(self):
@@ -791,6 +810,8 @@ class Web:
             if r["latched"]:
                 names.add(r["latched"])
             r["causes"] = dict((k, words.fault(k)) for k in names)
+            from .history import epoch
+            r["local"] = dict((x[3], self.local(epoch(x[3]))) for x in r["records"] if x[3])
         return ans
 
     async def _sessions(self, req):
@@ -810,13 +831,15 @@ class Web:
         return self._ask(q)
 
     async def _history(self, req):
-        """The charging history as CSV (the console's `history`, every record): text/csv."""
+        """The charging history as CSV (the console's `history`, every record): text/csv; its times
+        UTC, or with ?times=local the charger's local times (local())."""
         bad = await self._check(req)
         if bad is not None:
             return bad
         from . import history
-        return history.csv(self.app.sessions()), 200, {"Content-Type": "text/csv; charset=utf-8",
-                                                        "Content-Disposition": 'attachment; filename="evse-history.csv"'}
+        local = req.args.get("times") == "local"      # the page's: the charger's local times
+        return history.csv(self.app.sessions(), self.local if local else None), 200, {
+            "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": 'attachment; filename="evse-history.csv"'}
 
     # --- firmware update (evse.services.webfw: imported only when used) ---
     def _updater(self):
