@@ -248,7 +248,7 @@ def _charger_in_cet(tmp):
     from tools.sim import mock_machine as mm
     from evse.services import history
     tmp.mkdir(exist_ok=True)
-    b = Bench(config={"tz": CET}, flash_dir=str(tmp))
+    b = Bench(config={"tz": CET, "charge_windows": "Mon-Sun 00:00-23:59"}, flash_dir=str(tmp))   # the planner on
     mm.set_rtc(NOW_UTC)
     w = b.rig.world
     w.plugged, w.ev_ohms, w.diode_ok = True, 2740, False   # a car whose pilot diode is shorted
@@ -262,15 +262,17 @@ def _charger_in_cet(tmp):
                reason="unplugged by the driver")
     recs = [rec, dict(rec, sid=2, start=NOW_UTC - 7200, end=NOW_UTC - 3600)]
     return {"status": b.status(), "log": log, "settings": b.call("GET", "settings")[1],
+            "planner_local": b.app.status(0)["planner"]["schedule"]["local"],
             "csv_utc": history.csv(recs), "csv_local": history.csv(recs, b.web.local)}
 
 
 def test_the_api_gives_the_chargers_local_times_beside_utc(tmp_path):
     """What the page needs to show every time in the charger's zone: the status's clock (to the
-    minute) and tz, each fault's time as the charger's local time, the history with ?times=local;
+    minute, the planner's local time) and tz, each fault's time as the charger's local time, the history with ?times=local;
     the CSV without it stays UTC (tools and spreadsheets)."""
     c = _charger_in_cet(tmp_path)
     assert c["status"]["clock"] == "2026-12-06T13:00:00+01:00" and c["status"]["tz"] == CET, c["status"]
+    assert c["planner_local"] == "Sun 13:00 +01:00"          # the zone the charging windows run on
     utc = [r[3] for r in c["log"]["records"] if r[3]]
     assert utc and all(c["log"]["local"][u].startswith("2026-12-06T13:00:0") for u in utc), c["log"]
     assert all(c["log"]["local"][u].endswith("+01:00") for u in utc)
