@@ -40,15 +40,14 @@ IDLE_S = 10                      # a client silent this long in a request is dro
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 HEAD_MAX = 4096                  # bytes of a request's line and headers (a browser's: under 1.5 KB)
 CONN_MAX = 16                    # connections served at once, WebSockets too (8 API clients and their
-                                 # closing ones, a browser's page and socket): the next is answered 503
-                                 # at once. Each held 2.7 KB of the unix port's heap doing nothing: 50 ran it out
+                                 # closing ones, a browser's page and socket): the next is answered 503 at
+                                 # once, unless the address holding the most holds more than the newcomer
+                                 # would: its oldest connection whose head has not come is closed for it (one
+                                 # machine, or a few, never keeps the owner's phone from the page). Each
+                                 # held 2.7 KB of the unix port's heap doing nothing: 50 ran it out
 HELD_MAX = 8192                  # bytes of heads and JSON bodies all open connections hold together (a
                                  # browser's head: under 1.5 KB): one more refuses its connection (400).
                                  # 4 KB of head held 11 KB of heap: ten clients at HEAD_MAX ran it out
-                                 # When all are held, a new address closes the oldest connection whose
-                                 # head has not come of the address holding the most (more than the
-                                 # newcomer would): one machine (or a few) never keeps the owner's
-                                 # phone from the page to stop a charge
 BUSY_MAX = 4                     # connections answered 503 that wait for their request to be read
 BUSY_WAIT_S = 1                  # how long (a browser's head comes with its connection)
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
