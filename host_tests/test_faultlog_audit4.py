@@ -185,18 +185,20 @@ def _page_answers(tmp):
 def test_the_page_shows_the_fault_log_with_dates_and_what_each_fault_means(tmp_path):
     """The page had no fault log at all: a home owner saw the fault of the moment and nothing of
     the ones before (the REST log needs a tool). It now lists the log, newest first: when (a date
-    when the clock was set, else the seconds after that boot's power-on), the fault, what it means,
-    the state it came in; and reads it again when a fault comes while it is open."""
+    when the clock was set, the charger's local time: UTC here, its tz unset; else the seconds after
+    that boot's power-on), the fault, what it means, the state it came in; and reads it again when
+    a fault comes while it is open."""
     import os
     from vboard_helpers import page_in_browser
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     seen = page_in_browser("faultlog_audit4_test.mjs", lambda: _page_answers(tmp_path / "flash"), tmp_path,
                            os.path.join(root, "build", "web-faultlog.png"))
     head, cleared, diode = seen["before"]
-    assert head == ["When", "Fault", "What it means", "State"], seen
-    assert cleared[0].startswith("06/12/2026, 12:00:") and cleared[1] == "cleared", seen
+    assert head == ["When (charger's time)", "Fault", "What it means", "State"], seen
+    assert cleared[0].startswith("2026-12-06 12:00:") and cleared[0].endswith(" (UTC+00:00)"), seen
+    assert cleared[1] == "cleared", seen
     assert cleared[2] == "a fault cleared by hand (the console, the web page or REST): diode", seen
-    assert diode[0].startswith("06/12/2026, 12:00:") and diode[1:] == [
+    assert diode[0].startswith("2026-12-06 12:00:") and diode[1:] == [
         "diode", "the vehicle's pilot diode is missing or shorted: check the cable or adapter", "B2"], seen
     new = seen["after"][1]
     assert new[0].startswith("boot 2, ") and new[0].endswith("s after power-on (clock not set)"), seen

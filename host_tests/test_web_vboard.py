@@ -211,9 +211,10 @@ def test_the_page_installs_a_bundle_and_shows_the_history(board, tmp_path):
     wait_for("A1", lambda: board.status_or_none("A1"), 30)
     seen = page(board, "history", HISTORY_SHOT)
     assert seen["firmware"].startswith("running %s (bundle %s)" % (BUNDLE_VERSION, fw["active"])), seen
-    assert seen["header"][:5] == ["session", "start_utc", "end_utc", "duration_s", "energy_wh"], seen
+    assert seen["header"][:5] == ["session", "start (charger's time)", "end (charger's time)", "duration_s",
+                                  "energy_wh"], seen              # the page's times: the charger's zone
     assert len(seen["rows"]) == 1 and float(seen["rows"][0][4]) >= 5, seen
-    assert seen["csv_name"] == "evse-history.csv" and seen["csv"].startswith("session,start_utc")
+    assert seen["csv_name"] == "evse-history.csv" and seen["csv"].startswith("session,start_local")
     assert seen["csv"].split("\r\n")[1].split(",")[4] == seen["rows"][0][4]
 
 

@@ -37,8 +37,10 @@ def test_guesses_sent_in_parallel_learn_the_right_password_no_sooner_than_one_a_
     connections (20 parallel logins on the unix port: the right one's token after 2.0 s, not 20 s).
     Now every guess is judged after the wrong ones before it: the right one after their five delays."""
     from evse.services import web as W
+    from evse.services import weblock as L
     b = Bench()
     W.FAIL_DELAY_S = 0.2                       # the board's 1 s, shortened for the bench
+    L.FAILS_FREE = 6                           # the delay alone (the lockout: test_web_audit10)
     try:
         rs = _burst(b, [_basic("wrong-password-%04d" % i) for i in range(5)] + [_basic(PW)])
         assert [code for _, code in rs] == [401] * 5 + [200]
@@ -48,6 +50,7 @@ def test_guesses_sent_in_parallel_learn_the_right_password_no_sooner_than_one_a_
         assert rs[0][1] == 200 and rs[0][0] < 0.2, rs
     finally:
         W.FAIL_DELAY_S = 0
+        L.FAILS_FREE = 5
 
 
 def test_a_login_in_a_burst_of_wrong_ones_waits_its_turn_too():

@@ -8,8 +8,16 @@ _DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 
 def iso_utc(t):
     """Unix seconds as 2026-12-02T01:50:00Z; '' when unknown."""
+    return iso_local(t, None)
+
+
+def iso_local(t, off):
+    """Unix seconds as the local time off seconds east of UTC, with it: 2026-12-02T02:50:00+01:00
+    (off None: UTC, ...Z); '' when unknown."""
     if not isinstance(t, int) or t < 0:
         return ""
+    if off is not None:
+        t += off
     days, s = divmod(t, 86400)
     y = 1970
     while True:
@@ -23,7 +31,18 @@ def iso_utc(t):
     while days < _DAYS_BEFORE_MONTH[m - 1] + (leap if m > 2 else 0):
         m -= 1
     d = days - _DAYS_BEFORE_MONTH[m - 1] - (leap if m > 2 else 0) + 1
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
+    text = "%04d-%02d-%02dT%02d:%02d:%02d" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
+    if off is None:
+        return text + "Z"
+    a = abs(off) // 60
+    return text + "%s%02d:%02d" % ("-" if off < 0 else "+", a // 60, a % 60)
+
+
+def epoch(iso):
+    """2026-12-02T01:50:00Z (iso_utc's) as Unix seconds."""
+    from ..core.calendar import days_from_civil
+    return (days_from_civil(int(iso[:4]), int(iso[5:7]), int(iso[8:10])) * 86400
+            + int(iso[11:13]) * 3600 + int(iso[14:16]) * 60 + int(iso[17:19]))
 
 
 def fault_records(recs):
@@ -47,12 +66,15 @@ def cell(v):
     return v
 
 
-def line(r):
-    return ",".join((cell(r.get("sid")), iso_utc(r.get("start")), iso_utc(r.get("end")),
+def line(r, when=iso_utc):
+    return ",".join((cell(r.get("sid")), when(r.get("start")), when(r.get("end")),
                      cell(r.get("dur_s")), cell(r.get("wh")), cell(r.get("user")),
                      cell(r.get("max_a")), cell(r.get("reason"))))
 
 
-def csv(records):
-    """The CSV text of session records (oldest first), header first, CRLF line ends (RFC 4180)."""
-    return "\r\n".join([HEADER] + [line(r) for r in records]) + "\r\n"
+def csv(records, when=None):
+    """The CSV text of session records (oldest first), header first, CRLF line ends (RFC 4180);
+    with when (Unix seconds -> text), its times are local: start_local, end_local."""
+    if when is None:
+        return "\r\n".join([HEADER] + [line(r) for r in records]) + "\r\n"
+    return "\r\n".join([HEADER.replace("_utc", "_local")] + [line(r, when) for r in records]) + "\r\n"

@@ -14,7 +14,7 @@ from microdot.websocket import with_websocket
 
 from . import words
 from ..core import vocab as V
-from ..shell.hal import ticks_ms, ticks_diff
+from ..shell.hal import ticks_ms, ticks_diff, utc_seconds
 from ..shell.store import join
 
 API = "/api/v1"
@@ -40,8 +40,11 @@ IDLE_S = 10                      # a client silent this long in a request is dro
 BODY_MAX = 2048                  # bytes of a request body (a settings change is well below)
 HEAD_MAX = 4096                  # bytes of a request's line and headers (a browser's: under 1.5 KB)
 CONN_MAX = 16                    # connections served at once, WebSockets too (8 API clients and their
-                                 # closing ones, a browser's page and socket): the next is answered 503
-                                 # at once. Each held 2.7 KB of the unix port's heap doing nothing: 50 ran it out
+                                 # closing ones, a browser's page and socket): the next is answered 503 at
+                                 # once, unless the address holding the most holds more than the newcomer
+                                 # would: its oldest connection whose head has not come is closed for it (one
+                                 # machine, or a few, never keeps the owner's phone from the page). Each
+                                 # held 2.7 KB of the unix port's heap doing nothing: 50 ran it out
 HELD_MAX = 8192                  # bytes of heads and JSON bodies all open connections hold together (a
                                  # browser's head: under 1.5 KB): one more refuses its connection (400).
                                  # 4 KB of head held 11 KB of heap: ten clients at HEAD_MAX ran it out
@@ -164,6 +167,14 @@ def has_wifi(app):
     return "net" in app.status(ticks_ms())
 
 
+def _peer(addr):
+    """The client's address from a peername: CPython's and a board's (host, port), the unix port's
+    raw sockaddr_in (its 4 address bytes); None when unknown."""
+    if isinstance(addr, tuple):
+        return addr[0]
+    return "%d.%d.%d.%d" % tuple(addr[4:8]) if addr else None
+
+
 class _Refuse(Exception):
     """A client's frame that breaks RFC 6455: the connection fails with this Close code (7.4.1)."""
 
@@ -271,6 +282,8 @@ class _Reader:
         self.held = 0                   # bytes of its head and JSON body counted in srv.held
         self.idle = IDLE_S
         self.t0 = ticks_ms()            # the head's start; None once its request is served
+        self.task = None                # the task serving it (_Http: closed for another address)
+        self.closing = False
         self.buf = b""                  # read past the last line given
         self.head = 0                   # bytes of the head so far
 
@@ -344,10 +357,15 @@ async def _bye(ws, payload):
 
 
 class _Http(Microdot):
-    """microdot with its connections bounded: CONN_MAX at once, HELD_MAX bytes held by their heads."""
+    """microdot with its connections bounded: CONN_MAX at once, shared between the addresses,
+    HELD_MAX bytes held by their heads."""
     conns = 0
     held = 0
     refusing = 0
+
+    def __init__(self):
+        Microdot.__init__(self)
+        self.peers = {}                 # address: its connections' _Readers, oldest first (CONN_MAX in all)
 
     async def _busy(self, reader, writer):
         """503, and its request read (for BUSY_WAIT_S at most) before the close: closed unread, the
@@ -367,17 +385,44 @@ class _Http(Microdot):
         except OSError:
             pass
 
+    def _make_room(self, n):
+        """Whether a connection of the address holding the most, more than n + 1 (what the newcomer
+        would hold), whose head has not come (silent or slow: nothing of it served yet) was closed."""
+        most = None
+        for rs in self.peers.values():
+            if len(rs) > n + 1 and (most is None or len(rs) > len(most)):
+                most = rs
+        for r in most or ():
+            if r.t0 is not None and not r.closing:       # the oldest first
+                r.closing = True
+                r.task.cancel()
+                return True
+        return False
+
     async def handle_request(self, reader, writer):
-        if self.conns >= CONN_MAX:
+        peer = _peer(writer.get_extra_info("peername"))
+        mine = self.peers.get(peer) or []
+        if self.conns >= CONN_MAX and not self._make_room(len(mine)):
             await self._busy(reader, writer)
             return
         self.conns += 1
         r = _Reader(reader, self)
+        r.task = asyncio.current_task()
+        mine.append(r)
+        self.peers[peer] = mine
         try:
             await Microdot.handle_request(self, r, writer)
+        except asyncio.CancelledError:                 # closed for another address (_make_room)
+            try:
+                await writer.aclose()
+            except OSError:
+                pass
         finally:
             self.conns -= 1
             self.held -= r.held
+            mine.remove(r)
+            if not mine:
+                del self.peers[peer]
 
 
 class Web:
@@ -392,6 +437,8 @@ class Web:
         self.ws_clients = 0
         self.guessing = asyncio.Lock()               # one password judged at a time (_guess)
         self.queues = {}                             # address: [its own Lock, its guesses waiting]
+        self.lockout = None                          # evse.services.weblock, once a password is given
+        self._tz = (None, None)                      # (tz setting, parsed) for local()
         Request.max_content_length = UPLOAD_MAX      # larger than BODY_MAX: streamed, never in RAM
         Request.max_body_length = BODY_MAX
         self.http = _Http()
@@ -501,9 +548,27 @@ class Web:
         return res
 
     def status(self):
+        """view()'s, with the charger's clock: its local time to the minute (a WebSocket's push once
+        a minute), None while it is not set, and its tz setting."""
         r = view(self.app.status(ticks_ms()))
         r["https"] = self.https
+        t = utc_seconds()
+        r["clock"] = self.local(t - t % 60) if t is not None else None
+        r["tz"] = self.app.cfg["tz"]
         return r
+
+    def local(self, t):
+        """UTC seconds as the charger's local time (its tz setting, the planner's): ISO 8601 with
+        the offset then, 2026-12-06T13:00:00+01:00. The page shows every time so, in one zone."""
+        from . import history
+        from . import timetable as T                 # imported once a page asks: heap only then
+        tz = self.app.cfg["tz"]
+        if tz != self._tz[0]:
+            try:
+                self._tz = (tz, T.parse_tz(tz))
+            except ValueError:                       # checked when set: UTC, its +00:00 shown
+                self._tz = (tz, T.parse_tz(""))
+        return history.iso_local(t, T.utc_offset(self._tz[1], t))
 
     # --- who may change things ---
     def _password(self):
@@ -534,9 +599,10 @@ class Web:
                 user_pw = ""
             if ":" in user_pw:                                  # RFC 7617 2: user:password
                 given = user_pw[user_pw.find(":") + 1:]
-        if req.headers.get("Authorization") and await self._guess(given, pw, req):
-            return None
-        return _denied("log in first: POST %s/login, or HTTP Basic auth" % API)
+        why = "log in first: POST %s/login, or HTTP Basic auth" % API
+        if not req.headers.get("Authorization"):
+            return _denied(why)
+        return await self._guess(given, pw, req, why, scheme != "bearer")   # a token: 128 bits, not guessed
 
     def _live(self):
         """The tokens, those past TOKEN_IDLE_S unused or TOKEN_LIFE_S old dropped. Run every IDLE_S
@@ -550,29 +616,47 @@ class Web:
         while True:
             await asyncio.sleep(IDLE_S)
             self._live()
+            if self.lockout is not None:
+                self.lockout.sweep(ticks_ms())
 
-    async def _guess(self, given, pw, req):
-        """Whether given is pw, judged one guess at a time, a wrong one holding the next FAIL_DELAY_S:
-        guesses sent in parallel are judged one a second, the right one among them too (its answer
-        as late as theirs). Each address's guesses wait behind its own first, so that the addresses
-        take turns: the owner's password waits for the guess being judged, not for an attacker's
-        whole queue. An await: the control loop runs on."""
-        a = req.client_addr or (None,)
-        peer = a[0] if isinstance(a, tuple) else bytes(a[4:8])   # the unix port's: a raw sockaddr_in
+    async def _guess(self, given, pw, req, why, counted=True):
+        """None when given is pw, else the reply: 401 with why, or 429 while its address (or every
+        address) is locked out (evse.services.weblock), the right password too. Judged one guess at a time, a
+        wrong one holding the next FAIL_DELAY_S: guesses sent in parallel are judged one a second,
+        the right one among them too (its answer as late as theirs). Each address's guesses wait
+        behind its own first, so that the addresses take turns: the owner's password waits for the
+        guess being judged, not for an attacker's whole queue. An await: the control loop runs on."""
+        peer = _peer(req.client_addr)
+        lock = self.lockout
+        if lock is None:                             # its code in RAM only once a password is given
+            from .weblock import Lockout
+            lock = self.lockout = Lockout(self.app)
+        if lock.left_s(peer, ticks_ms()):
+            return self._locked(peer)
         q = self.queues.get(peer) or [asyncio.Lock(), 0]
         self.queues[peer] = q
         q[1] += 1
         try:
             async with q[0]:
                 async with self.guessing:
+                    if lock.left_s(peer, ticks_ms()):       # locked out while it waited
+                        return self._locked(peer)
                     if given is not None and same(given, pw):
-                        return True
+                        lock.right(peer)
+                        return None
                     await asyncio.sleep(FAIL_DELAY_S)
+                    if counted:
+                        lock.wrong(peer, ticks_ms())
         finally:
             q[1] -= 1
             if not q[1]:
                 del self.queues[peer]
-        return False
+        return self._locked(peer) if self.lockout.left_s(peer, ticks_ms()) else _denied(why)
+
+    def _locked(self, peer):
+        s = self.lockout.left_s(peer, ticks_ms())
+        return ({"ok": False, "error": "too many wrong passwords: try again in %d s" % s}, 429,
+                {"Retry-After": str(s)})
 
     async def _login(self, req):
         pw = self._password()
@@ -584,8 +668,9 @@ class Web:
             return _error(400, str(e))
         if not isinstance(given, str):
             return _error(400, "password must be given as a string")
-        if not await self._guess(given, pw, req):
-            return _denied("wrong password")
+        bad = await self._guess(given, pw, req, "wrong password")
+        if bad is not None:
+            return bad
         tok = binascii.hexlify(os.urandom(16)).decode()
         now = ticks_ms()
         self.tokens.append([tok, now, now])
@@ -725,6 +810,8 @@ class Web:
             if r["latched"]:
                 names.add(r["latched"])
             r["causes"] = dict((k, words.fault(k)) for k in names)
+            from .history import epoch
+            r["local"] = dict((x[3], self.local(epoch(x[3]))) for x in r["records"] if x[3])
         return ans
 
     async def _sessions(self, req):
@@ -744,13 +831,15 @@ class Web:
         return self._ask(q)
 
     async def _history(self, req):
-        """The charging history as CSV (the console's `history`, every record): text/csv."""
+        """The charging history as CSV (the console's `history`, every record): text/csv; its times
+        UTC, or with ?times=local the charger's local times (local())."""
         bad = await self._check(req)
         if bad is not None:
             return bad
         from . import history
-        return history.csv(self.app.sessions()), 200, {"Content-Type": "text/csv; charset=utf-8",
-                                                        "Content-Disposition": 'attachment; filename="evse-history.csv"'}
+        local = req.args.get("times") == "local"      # the page's: the charger's local times
+        return history.csv(self.app.sessions(), self.local if local else None), 200, {
+            "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": 'attachment; filename="evse-history.csv"'}
 
     # --- firmware update (evse.services.webfw: imported only when used) ---
     def _updater(self):
