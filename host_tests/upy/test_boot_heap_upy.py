@@ -53,7 +53,9 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # the settings' two sentences spelled twice (settings.parse, check) once each -96 B: 90,336 B, 90,650 B;
 # the session records' ring loaded with a meter only (shell/ring.py) -1,888 B: 88,448 B, 88,750 B;
 # the rp2's side reads in pilot_phase.py (rp2 only) -512 B: 87,936 B, 88,250 B.
-BOOT_BUDGET = 88250
+# Stop 45: a Type 2 socket's PP read as the unplug while the pilot sits at F (charger.py's
+# _unplugged, no method more: one cost 160 B more) +160 B: 88,160 -> 88,320 B, budget 88,410 B.
+BOOT_BUDGET = 88410
 
 
 def test_the_firmware_after_boot_fits_the_budget():
