@@ -145,11 +145,17 @@ class App:
                 ch.step(self.m, now)
             hw.apply(ch.out, self.cfg, now)
         except Exception as e:     # the outputs go safe; the watchdog is not fed this tick
-            hw.safe()
+            try:
+                hw.safe()
+            except Exception:      # a pin refused this write too: the next ticks write again
+                pass               # (the core's fault), the watchdog resets if none takes
             self.report("control", repr(e))
+            first = ch.fault != V.FAULT_INTERNAL
             try:
                 ch.internal_fault(now)
-            except Exception:
+                if first and self.meter is not None:
+                    self.meter.save()      # once: a tick failing again lets the watchdog reset
+            except Exception:              # the board, and RAM's count (up to a checkpoint) with it
                 pass
             ok = False
         if ok:              # the port's feed called from here: a method around it cost a Python
