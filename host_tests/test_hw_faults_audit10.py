@@ -238,3 +238,20 @@ def test_the_pilot_pwm_refusing_writes_on_a_lowered_limit(tmp_path, monkeypatch,
     d.run(0.2)
     assert d.app is app and d.fault == "internal" and d.duty == 0 and not offering(d), (d.state, d.duty)
     assert d.app.meter.wh_total >= wh
+
+
+@pytest.mark.parametrize("how", RAISES + (None,), ids=repr)
+def test_the_pilot_adc_failing_while_the_loop_is_held_opens_by_the_stall_guard(tmp_path, how):
+    """The Pico's stall guard reads the pilot itself while one long call in C holds the loop: a
+    read that raises (or gives None) there is no reading of a car asking for power, so the guard
+    opens as for a car that stopped asking (L.STALL_STRIKES of them), within the 100 ms."""
+    d = Drive(config={"max_current": 32}, board="rpi_pico", flash_dir=str(tmp_path)).run(1.0).charge().run(0.5)
+    pin = d.rig.board.PILOT_ADC_PIN
+    t = [None]
+
+    def breaks():
+        t[0] = d.now_us
+        break_adc(d, pin, how, None)
+    d.hold(1.0, [(0.2, breaks)])
+    opened = d.coil_change(0, t[0])
+    assert opened is not None and (opened - t[0]) / 1e6 <= OPEN_S, (opened, t[0])
