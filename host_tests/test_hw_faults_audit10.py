@@ -9,8 +9,10 @@ lowered."""
 import builtins
 import math
 import random
+import tempfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
@@ -255,3 +257,44 @@ def test_the_pilot_adc_failing_while_the_loop_is_held_opens_by_the_stall_guard(t
     d.hold(1.0, [(0.2, breaks)])
     opened = d.coil_change(0, t[0])
     assert opened is not None and (opened - t[0]) / 1e6 <= OPEN_S, (opened, t[0])
+
+
+FAILURES = RAISES + GARBAGE_U16
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(part=st.sampled_from(["cp", "pp", "temp", "ct", "feedback"]),
+       how=st.sampled_from(FAILURES), ticks=st.integers(1, 500), for_good=st.booleans())
+def test_any_part_failing_at_any_tick_of_a_session(part, how, ticks, for_good):
+    """One property over them all: whichever part fails, however, at whichever tick, the energy
+    counted never goes down, no exception leaves the loop, and a part that fails for good (the
+    meter aside: the core is told it is blind) leaves the contactor open, nothing offered."""
+    d = charging(tempfile.mkdtemp(prefix="hwfault"))
+    d.run(ticks * TICK_S)
+    wh = d.app.meter.wh_total
+    b = d.rig.board
+    times = None if for_good else 1
+    broken = Broken(None, how, times)
+    # on the class: a part broken for good stays broken through the watchdog's reset (the world
+    # wires its sources again at a power-on)
+    cls, name, pin = ((mm.Pin, "value", b.FEEDBACK_PIN) if part == "feedback" else
+                      (mm.ADC, "read_u16", b.CT_ADC_PINS[0] if part == "ct" else pins(d)[part]))
+    real = getattr(cls, name)
+
+    def failing(self, *a):
+        if self.id == pin and not a and broken.failing():
+            if isinstance(how, BaseException):
+                raise how
+            return how
+        return real(self, *a)
+    setattr(cls, name, failing)
+    try:
+        seen = []
+        for _ in range(800):                   # 8 s: a too hot sensor's stop gives the car 6 s
+            d.run(TICK_S)
+            seen.append(d.app.meter.wh_total)
+    finally:
+        setattr(cls, name, real)
+    assert min(seen) >= wh and seen == sorted(seen), (wh, seen[:5], seen[-5:])
+    if for_good and part != "ct":
+        assert not d.coil and not offering(d), (d.state, d.fault)

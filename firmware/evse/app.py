@@ -150,12 +150,12 @@ class App:
             except Exception:      # a pin refused this write too: the next ticks write again
                 pass               # (the core's fault), the watchdog resets if none takes
             self.report("control", repr(e))
-            first = ch.fault != V.FAULT_INTERNAL
             try:
                 ch.internal_fault(now)
-                if first and self.meter is not None:
-                    self.meter.save()      # once: a tick failing again lets the watchdog reset
-            except Exception:              # the board, and RAM's count (up to a checkpoint) with it
+                e = self.meter and self.meter.energy
+                if e and e.wh_saved != e.wh_total:
+                    self.meter.save()      # a tick failing on lets the watchdog reset the board and
+            except Exception:              # RAM's count with it: on flash, once it stops moving
                 pass
             ok = False
         if ok:              # the port's feed called from here: a method around it cost a Python
