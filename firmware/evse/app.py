@@ -152,8 +152,8 @@ class App:
             self.report("control", repr(e))
             try:
                 ch.internal_fault(now)
-                e = self.meter and self.meter.energy
-                if e and e.wh_saved != e.wh_total:
+                en = self.meter and self.meter.energy
+                if en and en.wh_saved != en.wh_total:
                     self.meter.save()      # a tick failing on lets the watchdog reset the board and
             except Exception:              # RAM's count with it: on flash, once it stops moving
                 pass
