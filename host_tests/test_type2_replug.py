@@ -101,3 +101,23 @@ def test_a_latch_plug_pulled_and_pushed_back_while_disabled_is_no_fault(tmp_path
     d.charger.enable(True)
     d.run(4)
     assert d.state == "B2" and d.fault is None
+
+
+def test_a_latched_fault_stays_when_the_type2_cable_is_pulled(tmp_path):
+    """The cable's leaving ends the plug-in, not a fault held at F for good (weld)."""
+    d = Drive(config={"max_current": 32, "connector": "type2-socket"}, flash_dir=str(tmp_path))
+    d.run(0.5)
+    d.plug(220)
+    d.run(0.5)
+    d.ev("C")
+    d.run(1.5)
+    assert d.coil
+    d.set(weld=True)
+    d.ev("B")
+    d.run(2)
+    assert d.fault == "weld" and d.duty == 0
+    d.unplug()
+    d.run(1)
+    d.plug(220)
+    d.run(1)
+    assert d.fault == "weld" and d.duty == 0 and d.state == "fault"
