@@ -224,7 +224,7 @@ class Model:
                                    % (self.cfg["min_current_a"], hi, where))
         if not settled or self.pp is None or exact is None:
             return
-        if not self.enabled:       # F; X1 after a fault (a Type 2 cable pulled while disabled: pp)
+        if not self.enabled:       # F; X1 after a fault
             if mode == "PWM":
                 self.violations.append("disabled but pilot %s: %s" % (mode, where))
             return
@@ -309,8 +309,7 @@ def apply(m, d, act):
         if m.pp is not None:
             d.unplug()
             m.pp = None
-            run_chunks(m, 0.5, "unplugged")   # a hand takes longer to plug again (a Type 2 cable
-            # pulled and pushed back within the 300 ms F of a disabled charger stays a pp fault)
+            run_chunks(m, 0.5, "unplugged")   # a hand takes longer to plug again
     elif kind == "ev":
         if m.pp is not None:
             d.ev(a)

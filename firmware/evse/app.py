@@ -145,11 +145,17 @@ class App:
                 ch.step(self.m, now)
             hw.apply(ch.out, self.cfg, now)
         except Exception as e:     # the outputs go safe; the watchdog is not fed this tick
-            hw.safe()
+            try:
+                hw.safe()
+            except Exception:      # a pin refused this write too: the next ticks write again
+                pass               # (the core's fault), the watchdog resets if none takes
             self.report("control", repr(e))
             try:
                 ch.internal_fault(now)
-            except Exception:
+                en = self.meter and self.meter.energy
+                if en and en.wh_saved != en.wh_total:
+                    self.meter.save()      # a tick failing on lets the watchdog reset the board and
+            except Exception:              # RAM's count with it: on flash, once it stops moving
                 pass
             ok = False
         if ok:              # the port's feed called from here: a method around it cost a Python

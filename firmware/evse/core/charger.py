@@ -491,6 +491,8 @@ class Charger:
             w[_W_CONN] = conn
         if not self._confirming:        # (the pilot's confirming burst: PP was not read again)
             self._read_pp(m)
+            if mode == L.PILOT_F and self._pp == PX.FAULT:    # (a call only then)
+                self._unplugged(now, ohms)
         th = self.thermal
         phase = th.phase()
         broken = th.broken
@@ -784,9 +786,20 @@ class Charger:
         self.t_x1_hold = None
         return False
 
-    def _unplugged(self, now):
+    def _unplugged(self, now, pp=None):
+        """Nothing of this plug-in kept for the next, the pilot at X1 for it. pp: a Type 2 socket's
+        PP, two readings alike, while the pilot sits at F (disabled, a wake-up) and reads no car:
+        open, it is the cable gone (IEC 61851-1 Annex B), not a bad one: the pilot's state is A (no
+        pp fault from the car it read before the F) and the unplug's bookkeeping is done now, the F
+        kept (a plug after it is a fresh one). A latch plug's open PP proves nothing: a handle
+        whose S3 is not wired back reads open too. (One method: one more cost 160 B of heap.)"""
+        if pp is None:
+            self._pwm_off(now)
+        elif pp < L.PP_UNPLUGGED_MIN or self.cfg["connector"] != "type2-socket" or self.det.state == P.A:
+            return
+        else:
+            self.det.state = P.A      # (read afresh when the F ends: _enter_x1, a wake-up's end)
         self._open(now)
-        self._pwm_off(now)
         self._end_selftest(now)
         if self.session_active:
             self._end_session("unplugged")

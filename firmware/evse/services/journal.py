@@ -97,7 +97,8 @@ class Journal:
             store.write_json_atomic(self.path, {"records": self.records, "counters": self.counters,
                                                 "latched": self.latched})
             self.appended = 0
-        except OSError as e:        # a full or failing flash must not stop the control loop
+        except (OSError, MemoryError) as e:     # a full or failing flash (or no heap for its
+            # file) must not stop the control loop
             self.error = "fault log not saved: %s" % e
             self.appended = LINES_MAX + 1000     # save() tries again 1000 calls later
 
@@ -121,7 +122,7 @@ class Journal:
                     for item in items:
                         f.write("\n" + json.dumps(item))
                         self.appended += 1
-            except OSError:             # the whole journal then, or the error said
+            except (OSError, MemoryError):      # the whole journal then, or the error said
                 self._compact()
         if self.appended > LINES_MAX:   # refused (never past LINES_MAX once on flash)
             self.pending = items

@@ -96,9 +96,12 @@ class StallGuard:
         hw = self._hw
         r = self._r
         pwm = 0 < hw.duty_x100 < 10000
-        if pwm:
-            hw._sample_phased(r, self._sampler, None)
-        else:
-            hw._sample_level(r)
+        try:
+            if pwm:
+                hw._sample_phased(r, self._sampler, None)
+            else:
+                hw._sample_level(r)
+        except Exception:   # no reading (the ADC raised, or gave no number): no car seen asking
+            return False    # (a strike; the exception would leave the interrupt, the coil closed)
         s = P.classify(r.pilot_pos, r.pilot_neg, pwm, P.C)
         return r.pilot_ok and (s == P.C or s == P.D)

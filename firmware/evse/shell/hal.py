@@ -446,8 +446,8 @@ class Hardware:
             return L.PP_NOT_WIRED
         raw = (adc.read_u16() + adc.read_u16() + adc.read_u16() + adc.read_u16()) >> 2
         full = self._pp_full
-        if raw >= self.pp_open_at:
-            return L.PP_OPEN
+        if not 0 <= raw < self.pp_open_at:      # open; or no code an ADC reads (a broken driver):
+            return L.PP_OPEN if 0 < raw <= _U16_MAX else 0     # a short's fault, never -1 (not wired)
         # divider: raw/full = R / (R + R_pullup)
         return self._pp_pullup * raw // (full - raw)
 
@@ -550,8 +550,7 @@ class Hardware:
         """Only on a change (then it may allocate: long ints in the duty arithmetic on a 32-bit port)."""
         if mode == self._mode and amps_x10 == self._amps_x10:
             return
-        self._mode = mode
-        self._amps_x10 = amps_x10
+        self._mode = -1               # until the write is made: a write that raised is made again
         counts = 0
         if mode == L.PILOT_PWM:
             counts = P.duty_counts(amps_x10, self.steps)
@@ -559,16 +558,17 @@ class Hardware:
             counts = L.DUTY_5PCT * self.steps // 10000
         if counts:
             self.duty_x100 = self._write_counts(counts) * 10000 // self.steps
-            self._want_capture()
-            return
-        if mode == L.PILOT_PWM or mode == L.PILOT_X1:    # under 6 A the PWM shows X1
-            u16 = _U16_HIGH
-            self.duty_x100 = 10000
         else:
-            u16 = _U16_LOW
-            self.duty_x100 = 0
-        self.duty_u16 = u16
-        self.pilot_pwm.duty_u16(u16)
+            if mode == L.PILOT_PWM or mode == L.PILOT_X1:    # under 6 A the PWM shows X1
+                u16 = _U16_HIGH
+                self.duty_x100 = 10000
+            else:
+                u16 = _U16_LOW
+                self.duty_x100 = 0
+            self.duty_u16 = u16
+            self.pilot_pwm.duty_u16(u16)
+        self._mode = mode
+        self._amps_x10 = amps_x10
         self._want_capture()
 
     def apply(self, out, cfg, now_ms):
