@@ -99,7 +99,7 @@ def test_on_the_micropython_port_a_greedy_address_leaves_the_owner_served_within
     from test_web_audit9 import BOARD_FREE, CONN_BUDGET
     p, out, port = _upy_board(tmp_path)
     try:
-        time.sleep(1.0)
+        _wait_for(lambda: any(x.startswith("GAP") for x in out))
         base = int([x for x in out if x.startswith("GAP")][-1].split()[3])
         mark = len(out)
         greedy = _flood(port, GREEDY, 50)
@@ -108,6 +108,7 @@ def test_on_the_micropython_port_a_greedy_address_leaves_the_owner_served_within
         answers = [said(s, 0.05) for s in greedy]
         for s in greedy:
             s.close()
+        _wait_for(lambda: any(x.startswith("GAP") for x in out[mark:]))
         free = min(int(x.split()[3]) for x in out[mark:] if x.startswith("GAP"))
     finally:
         p.kill()
@@ -132,6 +133,20 @@ def _login(port, pw, addr=OWNER):
         return r.status, r.getheader("Retry-After"), json.loads(r.read() or b"{}")
     finally:
         c.close()
+
+
+def _wait_for(cond, timeout_s=60):
+    """Until cond() holds (the unix port's board reports when it gets to it on a loaded machine)."""
+    deadline = time.monotonic() + timeout_s
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _board_sleep(b, seconds):
+    """Until the bench board's clock (its ticks, which the lockout counts in) moved on by seconds:
+    on a loaded machine it runs slower than the wall clock."""
+    t0 = b.rig.now_s
+    _wait_for(lambda: b.rig.now_s - t0 >= seconds)
 
 
 def _lockout_lines(flash):
@@ -161,11 +176,11 @@ def test_an_address_guessing_is_locked_out_with_429_and_the_right_password_is_ta
         more = [_login(b.port, "guess", GREEDY) for _ in range(10)]
         right_locked = _login(b.port, PW, GREEDY)
         owner = _login(b.port, PW, OWNER)
-        time.sleep(1.1)
+        _board_sleep(b, 1.1)
         wrong_after = _login(b.port, "guess", GREEDY)         # the lockout doubled: 2 s
-        time.sleep(2.1)
+        _board_sleep(b, 2.1)
         right_after = _login(b.port, PW, GREEDY)
-        time.sleep(1.5)                                       # the log's flash write
+        _wait_for(lambda: len(_lockout_lines(tmp_path)) >= 2)   # the log's flash write
         return first, more, right_locked, owner, wrong_after, right_after
     first, more, right_locked, owner, wrong_after, right_after = asyncio.run(b.serve(clients))
     assert [x[0] for x in first] == [401] * (L.FAILS_FREE - 1) + [429], first
@@ -202,7 +217,7 @@ def test_many_addresses_guessing_together_lock_every_login_out_and_a_logged_in_b
         c.request("POST", "/api/v1/stop", body="{}", headers={"Authorization": "Bearer " + token})
         stop = c.getresponse().status
         c.close()
-        time.sleep(2.1)
+        _board_sleep(b, 2.1)
         return answers, rows, owner, stop, _login(b.port, PW)
     answers, rows, owner, stop, later = asyncio.run(b.serve(clients))
     codes = [a[0] for a in answers]
@@ -223,7 +238,7 @@ def test_on_the_micropython_port_a_guessing_address_is_locked_out_and_the_owner_
         time.sleep(0.5)
         guesses = [_login(port, "guess", GREEDY) for _ in range(5)]
         owner = _login(port, PW)
-        time.sleep(1.5)                                       # the log's flash write
+        _wait_for(lambda: _lockout_lines(tmp_path / "flash"))   # the log's flash write, within 1 s of the board's time
     finally:
         p.kill()
         p.wait()

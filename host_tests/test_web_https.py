@@ -78,7 +78,11 @@ class Board:
         """Run the service while check() (a blocking client, in a thread) runs; its result."""
         tasks = [asyncio.create_task(self.web.run()), asyncio.create_task(self._ticks())]
         try:
-            await asyncio.sleep(0.3)
+            # listening, and the charger past its boot checks: on a loaded machine both take a while
+            while self.web.http.server is None or self.app.charger.state == "boot":
+                if tasks[0].done():
+                    tasks[0].result()                # the service failed to start: say why
+                await asyncio.sleep(0.01)
             return await asyncio.to_thread(check)
         finally:
             for t in tasks:
