@@ -244,8 +244,8 @@ def test_meter_values_every_10_s_to_a_connected_central_system_do_not_go_through
 
 def test_a_sample_held_in_ram_goes_to_flash_when_the_link_drops_or_another_message_queues(tmp_path):
     """The sample on the wire is in RAM only; answered, nothing is written; not answered (the
-    link lost, refused) or with a message queued behind it, it is written first, in its order,
-    and a reboot finds it."""
+    link lost, refused), held its time or with a Start or Stop queued behind it, it is written
+    first, in its order, and a reboot finds it."""
     from evse.ocpp.txqueue import TxQueue
     path = str(tmp_path / "txq.log")
     q = TxQueue(path)
@@ -256,7 +256,9 @@ def test_a_sample_held_in_ram_goes_to_flash_when_the_link_drops_or_another_messa
     s2 = q.push("MeterValues", {"n": 2}, 7, keep=False)
     q.flush()                                              # the link dropped with it on the wire
     assert [r[0] for r in TxQueue(path).records] == [s2]
-    s3 = q.push("MeterValues", {"n": 3}, 7, keep=False)   # behind s2: kept on flash at once
+    s3 = q.push("MeterValues", {"n": 3}, 7, keep=False)   # behind s2: held too (stop 45)
+    assert [r[0] for r in TxQueue(path).records] == [s2]
+    q.flush()                                              # held its time (chargepoint.poll)
     assert [r[0] for r in TxQueue(path).records] == [s2, s3]
     q.drop(s2)
     q.drop(s3)

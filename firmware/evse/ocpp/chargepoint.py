@@ -23,7 +23,7 @@ from ..core import vocab as V
 from . import auth, connection, metering, schedule, store, transactions
 from .config import CONNECTOR, Config
 from .status import connector_status, PLUGGED_STATES
-from .txqueue import TxQueue
+from .txqueue import HOLD_MS, TxQueue
 from .wallclock import WallClock
 
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
@@ -74,7 +74,7 @@ class OcppService:
         self._uid = 0
         self.wake = asyncio.Event()
         self.immediate = []
-        self._last_sent_ms = self.ticks()
+        self._last_sent_ms = self._held_ms = self.ticks()  # _held_ms: the oldest MeterValues held (queue_tx)
         # the core as its events tell it (on_event)
         self.core_state = getattr(charger, "state", None)
         self.fault = getattr(charger, "fault", None)
@@ -141,8 +141,13 @@ class OcppService:
 
     def queue_tx(self, action, payload, ref, now_ms):
         """A transaction message: kept on flash until the central system answers it; a MeterValues
-        with the central system connected in RAM while it goes out at once (TxQueue)."""
-        self.txq.push(action, payload, ref, self.meta(now_ms), action != "MeterValues" or not self.accepted)
+        held in RAM first: connected it goes out at once, offline the samples held are written
+        together every HOLD_MS (poll; TxQueue)."""
+        txq = self.txq
+        held = len(txq.unsaved)
+        txq.push(action, payload, ref, self.meta(now_ms), action != "MeterValues")
+        if not held and txq.unsaved:
+            self._held_ms = self.ticks() if now_ms is None else now_ms
         self.wake.set()
 
     def queue_status(self, connector, st, now_ms=None):
@@ -213,6 +218,8 @@ class OcppService:
         transactions.poll(self, now_ms)
         self._report_status(now_ms)
         metering.poll(self, now_ms)
+        if self.txq.unsaved and self.ticks_diff(now_ms, self._held_ms) >= HOLD_MS:
+            self.txq.flush()  # offline samples held HOLD_MS: one append for them all
         schedule.poll(self, now_ms)
         # A pending Reset once the StopTransaction went out and the core opened the contactor under
         # control (EV to B, or its 6 s wait), online also the status after it (Finishing), or after

@@ -1,0 +1,64 @@
+"""What the firmware writes to its flash, tenth audit (over years and offline): what stop 44's
+wear measurement (tools/benchmarks/bench_flash.py, docs/metering.md "Flash writes, file by file")
+left. The days are the bench's own; the OCPP ones run against the PyPI `ocpp` central system
+(octt_cs), which checks every frame against the official OCPP 1.6 schemas.
+
+Each scenario that failed on the code before its fix says so."""
+from datetime import datetime
+
+from octt_cs import charging, run_case
+from test_octt_core import _offline, _online
+from tools.benchmarks import bench_flash as B
+
+HOLD_S = 60     # txqueue.HOLD_MS: offline samples held in RAM at most this long
+
+
+def _stamp(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def _register(mv):
+    for s in mv["meterValue"][0]["sampledValue"]:
+        if s.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register":
+            return int(float(s["value"]))
+    return None
+
+
+# --- 1. MeterValues every second offline: held in RAM, one append a minute (txqueue.py) -------------
+
+def test_an_offline_transaction_sampled_every_second_appends_its_queue_about_once_a_minute(tmp_path):
+    """Ten minutes of an offline transaction at 7.4 kW, MeterValueSampleInterval 1 (a central
+    system that asks for every second, then goes away). Before: each sample was one append of
+    ocpp/txq.log (802 in the ten minutes: 19,248 a day of 4 h, the flash of a Pico worn out in
+    about a year). Now the samples are held in RAM and written together once the oldest is
+    HOLD_MS (60 s) old: about one append a minute (measured 11), every sample still queued."""
+    fc, per_day = B.ocpp_offline(str(tmp_path), minutes=10, interval=1)
+    appends = fc.files["ocpp/txq.log"]["appends"]
+    assert appends <= 10 * 60 // HOLD_S + 2, fc.files
+    assert per_day == 24
+
+
+def test_samples_held_offline_lose_at_most_a_minute_to_a_power_cut_and_keep_their_order(tmp_path):
+    """A transaction charging, the central system gone, MeterValues every second for 150 s, then
+    the power is cut. At the next boot the queue holds the samples written, in order, one second
+    apart, and only the last HOLD_MS (60 s) at most are gone; back online they arrive before the
+    PowerLoss StopTransaction, whose meterStop is at least every register the central system got."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        await _offline(cs, b)
+        n = len(cs.calls)
+        await b.wait(150.0)
+        b = await power_on(wait_accepted=False)         # the power cut: a new board, same flash
+        await _online(cs, b)
+        await b.until(lambda: cs.actions("StopTransaction"), 60, "StopTransaction")
+        await b.until(lambda: not b.svc.txq.records, 60, "queue delivered")
+        after = [(a, p) for a, p in cs.calls[n:] if a in ("MeterValues", "StopTransaction")]
+        assert after[-1][0] == "StopTransaction" and after[-1][1]["reason"] == "PowerLoss", after[-1]
+        mvs = [p for a, p in after if a == "MeterValues" and p.get("transactionId")]
+        ts = [_stamp(p["meterValue"][0]["timestamp"]) for p in mvs]
+        assert [round(y - x) for x, y in zip(ts, ts[1:])] == [1] * (len(ts) - 1), ts
+        assert len(mvs) >= 150 - HOLD_S - 2, len(mvs)
+        regs = [_register(p) for p in mvs]
+        assert regs == sorted(regs) and after[-1][1]["meterStop"] >= regs[-1], (regs, after[-1])
+    run_case(tmp_path, case)
