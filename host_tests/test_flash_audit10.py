@@ -62,3 +62,33 @@ def test_samples_held_offline_lose_at_most_a_minute_to_a_power_cut_and_keep_thei
         regs = [_register(p) for p in mvs]
         assert regs == sorted(regs) and after[-1][1]["meterStop"] >= regs[-1], (regs, after[-1])
     run_case(tmp_path, case)
+
+
+# --- 2. state.json in a transaction: once per 50 Wh, not once per sample (chargepoint.meter_wh) --------
+
+def test_a_connected_transaction_sampled_every_second_rewrites_its_state_once_per_50_wh(tmp_path):
+    """Two minutes of charging at 32 A (7.4 kW, about 250 Wh) with the central system connected
+    and answering MeterValues every second. Before: ocpp/state.json was rewritten before each
+    sample (the register handed out and its time: 120 rewrites; 14,448 a day of 4 h). Now the
+    register's ceiling is kept HI_AHEAD_WH (50 Wh) ahead of what is handed out: one rewrite per
+    50 Wh (measured 4), and every register sent is below the one on flash."""
+    import json
+    import os
+    from tools.sim.flashcount import FlashCount
+    fc = FlashCount(str(tmp_path))
+
+    async def case(cs, power_on):
+        b = await power_on(meter="ct")                  # a CT meter: the register counts
+        await charging(b)
+        await b.wait(5.0)
+        n = len(cs.calls)
+        with fc:
+            await b.wait(120.0)
+        regs = [_register(p) for a, p in cs.calls[n:] if a == "MeterValues" and p.get("transactionId")]
+        assert len(regs) >= 110 and regs[-1] - regs[0] >= 200, regs
+        with open(os.path.join(str(tmp_path), "ocpp", "state.json")) as f:
+            assert json.load(f)["hi"] >= regs[-1]
+    run_case(tmp_path, case)
+    writes = fc.files.get("ocpp/state.json.tmp", {}).get("rewrites", 0)
+    assert 1 <= writes <= 8, fc.files
+
