@@ -78,13 +78,13 @@ def test_each_car_costs_ten_checkpoints_a_copy_and_one_record(tmp_path):
     from tools.benchmarks import bench_flash as B
     fc, _ = B.plugs(str(tmp_path), n=2)
     got = {k: (v["rewrites"], v["appends"]) for k, v in fc.files.items()}
-    assert got == {"energy.a": (20, 0), "energy.b": (20, 0), "sessions.ring": (1, 2)}, got
-    assert 2 * 15 * 60 / (got["energy.a"][0] + got["energy.b"][0]) > 20
+    assert got == {"energy/energy.a": (20, 0), "energy/energy.b": (20, 0), "sessions.ring": (1, 2)}, got
+    assert 2 * 15 * 60 / (got["energy/energy.a"][0] + got["energy/energy.b"][0]) > 20
     import os
     with open(os.path.join(os.path.dirname(__file__), "..", "docs", "metering.md")) as f:
         doc = f.read()       # the 20-car day there: ten times these, and the ring created once
     row = "| 20 cars, each 15 min at 16 A | %d | " % (10 * (20 + 20 + 2) + 1)
-    assert row + "71 KB | `energy.a` / `energy.b` 200 each, `sessions.ring` 20 records |" in doc
+    assert row + "71 KB | `energy/energy.a` / `energy.b` 200 each, `sessions.ring` 20 records |" in doc
 
 
 def test_an_ocpp_transaction_offline_writes_once_a_sample_not_once_a_second(tmp_path):
@@ -96,7 +96,7 @@ def test_an_ocpp_transaction_offline_writes_once_a_sample_not_once_a_second(tmp_
     got = {k: (v["rewrites"], v["appends"], v["renames"]) for k, v in fc.files.items()}
     assert got["ocpp/state.json.tmp"][0] <= 11 and got["ocpp/state.json"][2] <= 11, got
     assert got["ocpp/txq.log"][1] <= 11, got
-    assert got["energy.a"][0] + got["energy.b"][0] <= 26, got
+    assert got["energy/energy.a"][0] + got["energy/energy.b"][0] <= 26, got
     assert per_day == 24
 
 
@@ -210,7 +210,7 @@ def test_home_assistant_connected_writes_its_discovery_file_once_not_at_each_con
     finally:
         broker.stop()
     assert fc.files["mqtt_ha.json.tmp"]["rewrites"] == 1, fc.files
-    assert set(fc.files) <= {"mqtt_ha.json.tmp", "mqtt_ha.json", "energy.a", "energy.b", "sessions.ring"}, fc.files
+    assert set(fc.files) <= {"mqtt_ha.json.tmp", "mqtt_ha.json", "energy/energy.a", "energy/energy.b", "sessions.ring"}, fc.files
 
 
 # --- OCPP online: MeterValues answered at once (txqueue.py) ------------------------------------------
