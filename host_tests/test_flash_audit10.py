@@ -104,3 +104,32 @@ def test_a_charge_writes_its_checkpoints_in_their_own_directory_not_the_root(tmp
     root = sorted(name for name in fc.files if "/" not in name)
     assert root == ["sessions.ring"], fc.files
     assert fc.files["energy/energy.a"]["rewrites"] == fc.files["energy/energy.b"]["rewrites"] == 20, fc.files
+
+
+def test_samples_held_offline_are_on_flash_before_a_reboot_asked_for(tmp_path):
+    """Offline, 30 s of MeterValues every second held in RAM, then a reboot asked for (the
+    console's `reboot`, OCPP's Reset after its wait, a web firmware update): they are on flash
+    before it, as the energy count is (App.reset); a power cut alone may lose them."""
+    import os
+    from evse.ocpp.txqueue import TxQueue
+    from evse.shell import hal
+    d = B.board(str(tmp_path), ocpp_url="ws://127.0.0.1:9/", ocpp_id="cp1",
+                ocpp_config={"AllowOfflineTxForUnknownId": True, "LocalAuthorizeOffline": True,
+                             "MeterValueSampleInterval": 1})
+    from evse.ocpp import auth
+    d.run(60)
+    d.plug()
+    d.run(1)
+    auth.present_id(d.app.ocpp, "TAG1")
+    d.run(2)
+    d.ev("C")
+    d.run(30)
+    held = len(d.app.ocpp.txq.unsaved)
+    assert held >= 20
+    reset, hal.reset = hal.reset, lambda: None
+    try:
+        d.app.reset()
+    finally:
+        hal.reset = reset
+    queued = TxQueue(os.path.join(str(tmp_path), "ocpp", "txq.log")).records
+    assert sum(1 for r in queued if r[1] == "MeterValues") >= held, (held, len(queued))
