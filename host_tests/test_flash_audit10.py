@@ -133,3 +133,35 @@ def test_samples_held_offline_are_on_flash_before_a_reboot_asked_for(tmp_path):
         hal.reset = reset
     queued = TxQueue(os.path.join(str(tmp_path), "ocpp", "txq.log")).records
     assert sum(1 for r in queued if r[1] == "MeterValues") >= held, (held, len(queued))
+
+
+def test_a_full_offline_queue_keeps_the_whole_time_at_a_coarser_interval(tmp_path):
+    """Four hours offline at MeterValueSampleInterval 1: 14,400 samples for a queue of 400. Before,
+    each sample past the cap dropped the oldest (a drop line and a share of a compaction of the
+    whole file a sample; the queue held the last 7 minutes, the transaction's first 3 h 53 min
+    gone). Now a full queue drops every second sample and queues one in twice as many from then
+    on: it covers the four hours at one interval, and most samples never reach the flash."""
+    import json
+    import os
+    from evse.ocpp import txqueue
+    from evse.ocpp.txqueue import TxQueue
+    from tools.sim.flashcount import FlashCount
+    path = os.path.join(str(tmp_path), "txq.log")
+    q = TxQueue(path)
+    q.push("StartTransaction", {"idTag": "TAG1", "meterStart": 0}, 1)
+    n = 4 * 3600
+    with FlashCount(str(tmp_path)) as fc:
+        for i in range(n):
+            q.push("MeterValues", {"i": i}, 1, keep=False)
+            if i % 60 == 59:
+                q.flush()                               # HOLD_MS (the service's poll)
+        q.push("StopTransaction", {"meterStop": 9}, 1)
+    kept = [r[2]["i"] for r in q.records if r[1] == "MeterValues"]
+    assert len(q) <= txqueue.MAX_QUEUED
+    gaps = sorted(set(b - a for a, b in zip(kept, kept[1:])))
+    assert len(gaps) == 1 and gaps[0] <= 64, gaps           # one interval, the whole time
+    assert kept[0] <= gaps[0] and kept[-1] >= n - gaps[0], (kept[:3], kept[-3:])
+    assert [r[1] for r in TxQueue(path).records][::len(q) - 1] == ["StartTransaction", "StopTransaction"]
+    line = len(json.dumps(["q", 1, "MeterValues", {"i": n}, 1, {}])) + 1
+    written = sum(f["bytes"] for f in fc.files.values())
+    assert written < n * line // 4, (written, n * line)     # measured under a fifth

@@ -9,7 +9,8 @@ is then ignored, and the next line appended after a newline of its own, never gl
 A transaction is known locally by `txref` until its StartTransaction is answered; queued messages
 of that transaction get the real transactionId when they are sent. The log is rewritten (atomically,
 temp file + rename) when it holds more than COMPACT_LINES lines no longer needed (answered or dropped
-messages): a full queue is rewritten once every COMPACT_LINES / 2 samples, not at every sample.
+messages), not at every sample. A full queue is thinned (thin): every second MeterValues goes and
+one sample in twice as many is queued from then on, so it covers the whole time offline.
 A MeterValues is held in RAM (push keep=False) and written only when it has to be: connected, it
 goes out at once and, answered, never touches the flash (a queued sample cost two appends and its
 share of a compaction; evcc's 10 s wore a Pico's flash out in years); offline, the samples held
@@ -19,13 +20,13 @@ answer fails (flush). The cap's drops of samples already on flash are written wi
 Offline at MeterValueSampleInterval 1 each sample was an append of the log (and, past the cap, a
 drop line too): 19,000 appends a day of 4 h wore a Pico's flash out in about a year. A power cut
 loses at most the samples of the last HOLD_MS (never a Start, a Stop or the register, which is
-in state.json); a cap's drop lost with it brings its sample back (delivered, the cap kept at the
-next push)."""
+in state.json); a thinning's drops lost with it bring their samples back (delivered; the queue
+is thinned again once full)."""
 import json
 import os
 from . import store
 
-MAX_QUEUED = 400  # messages; beyond it the oldest MeterValues are dropped (never Start/Stop)
+MAX_QUEUED = 400  # messages; beyond it every second MeterValues goes (never a Start or Stop, thin)
 COMPACT_LINES = 200  # dead log lines before a rewrite
 KEEP_RECENT_TXIDS = 4
 HOLD_MS = 60000  # MeterValues held in RAM at most this long (a power cut loses at most these)
@@ -42,6 +43,8 @@ class TxQueue:
         self.rewrite = False  # the next write is the whole queue (compact): lines were refused, or due
         self.unsaved = []  # seqs of the records held in RAM only (push keep=False), not yet on flash
         self.marks = []  # seqs the cap dropped whose "a" line waits for the next write
+        self.stride = 1  # the queue full: one MeterValues in `stride` is queued (thin)
+        self._skip = 0
         self._load()
 
     def _load(self):
@@ -103,16 +106,17 @@ class TxQueue:
         return len(self.records)
 
     def push(self, action, payload, txref, meta=None, keep=True):
-        """Queue a message; keep=False (a MeterValues): held in RAM until flush (above)."""
-        while len(self.records) >= MAX_QUEUED:
-            old = None
-            for r in self.records:
-                if r[1] == "MeterValues":
-                    old = r[0]
-                    break
-            if old is None:
-                break
-            self.drop(old, True)
+        """Queue a message (its seq, or None for a MeterValues the full queue thins away);
+        keep=False (a MeterValues): held in RAM until flush (above)."""
+        if not self.records:
+            self.stride = 1
+        if len(self.records) >= MAX_QUEUED:
+            self.thin()
+        if action == "MeterValues":
+            self._skip += 1
+            if self._skip < self.stride:
+                return None
+            self._skip = 0
         self.seq += 1
         rec = [self.seq, action, payload, txref, meta or {}]
         self.records.append(rec)
@@ -132,6 +136,21 @@ class TxQueue:
                 entries.append(["q"] + rec)
             self._write(entries)
 
+    def thin(self):
+        """The queue full: every second MeterValues goes (the newest kept, so the next one queued
+        is one new interval after it), and from now on one sample in twice as many is queued. The
+        queue covers the whole time offline at an interval doubled at each fill, not its last 400
+        samples: before, each sample past the cap dropped the oldest, one drop line and a share of
+        a compaction a sample, and at an interval of 1 s the queue held the last 7 minutes. Start
+        and Stop are never dropped."""
+        n = 0
+        for r in reversed([r for r in self.records if r[1] == "MeterValues"]):
+            if n & 1:
+                self.drop(r[0], True)
+            n += 1
+        if n > 1:
+            self.stride *= 2
+
     def head(self):
         return self.records[0] if self.records else None
 
@@ -144,10 +163,10 @@ class TxQueue:
             return
         if self.lines + 1 + len(self.marks) - len(self.records) > COMPACT_LINES:
             self.rewrite = True
-        if capped and not self.rewrite:
-            self.marks.append(seq)
-        else:
+        if not capped:
             self._append(["a", seq])
+        elif not self.rewrite:          # (else the next write is the compaction: no line needed)
+            self.marks.append(seq)
 
     def set_txid(self, txref, txid):
         self.txids[txref] = txid
