@@ -15,7 +15,7 @@ Upgrade: while no valid copy exists, the older firmware's energy_a.json / energy
 checksum) are read, their newest checkpoint is sealed into a copy at once, then they are removed.
 The copies live in a directory of their own (CHECKPOINT_DIR): on a nearly full littlefs the root
 directory's metadata pair, which took every checkpoint's commit, is not moved by wear levelling
-and wore out in 13 years of 4 h a day on a Pico (138 in a directory, docs/metering.md). Stop 44's
+and wore out in 13 years of 4 h a day on a Pico (148 in a directory, docs/metering.md). Stop 44's
 copies in the root (ROOT_FILES) are read at every boot and never written: the higher count of the
 two places wins and is sealed into the directory at once, so a power cut at any step of the move
 boots with the count as it was; an older firmware installed again reads the root copies (the count
