@@ -19,13 +19,14 @@ and wore out in 13 years of 4 h a day on a Pico (148 in a directory, docs/meteri
 copies in the root (ROOT_FILES) are read at every boot and never written: the higher count of the
 two places wins and is sealed into the directory at once, so a power cut at any step of the move
 boots with the count as it was; an older firmware installed again reads the root copies (the count
-at the move; docs/metering.md says how to keep it).
+at the move; docs/metering.md says how to keep it). A flash too full for the directory goes on
+with the root's copies until a boot with room.
 """
 import json
 import os
 
 from ..shell.ring import Ring
-from ..shell.store import Copies, join, read_json
+from ..shell.store import Copies, exists, join, read_json
 from ..core.ticks import ticks_diff
 
 CHECKPOINT_MS = 60000          # at least once a minute while energy flows
@@ -240,10 +241,13 @@ class Energy:
         return True
 
     def _mkdir(self):
+        d = join(self._dir, CHECKPOINT_DIR)
         try:
-            os.mkdir(join(self._dir, CHECKPOINT_DIR))
+            os.mkdir(d)
         except OSError:
-            pass                    # there already, or refused: the checkpoint's write says it
+            if not exists(d):       # no room for a directory (a full flash): the root's copies go
+                self.copies = Copies([join(self._dir, n) for n in ROOT_FILES], CHECKPOINT_MAX_BYTES)
+                self.copies.read()  # on (inline on a Pico), and the move is tried at the next boot
 
     def _root_checkpoint(self):
         """The newest valid checkpoint of stop 44's copies in the root, or None (damage there is
