@@ -5,12 +5,12 @@ because boards have single-precision floats: a lifetime total of 10^5 kWh in a f
 counting 0.5 Wh steps. The total is kept as whole Wh plus a mWh remainder (both small ints).
 
 Checkpoints go to two alternating sealed copies (energy/energy.a, energy/energy.b:
-evse.shell.store.Copies, JSON then a last line '<seq> <crc32>'), at least every CHECKPOINT_MS or every CHECKPOINT_MWH of new energy,
-whichever comes first, and at session start and end; never while nothing changed. A write goes to
-the copy that does not hold the newest valid checkpoint, so a torn write or a flipped bit costs at
-most the energy since the previous checkpoint, never the lifetime total: on boot the newest copy
-whose checksum holds wins. A session that was open at the cut is closed with the energy measured
-up to that checkpoint and reason 'power_loss'.
+evse.shell.store.Copies, JSON then a last line '<seq> <crc32>'), at least every CHECKPOINT_MS or
+every CHECKPOINT_MWH of new energy, whichever comes first, and at session start and end; never
+while nothing changed. A write goes to the copy that does not hold the newest valid checkpoint, so
+a torn write or a flipped bit costs at most the energy since the previous checkpoint, never the
+lifetime total: on boot the newest copy whose checksum holds wins. A session that was open at the
+cut is closed with the energy measured up to that checkpoint and reason 'power_loss'.
 Upgrade: while no valid copy exists, the older firmware's energy_a.json / energy_b.json (no
 checksum) are read, their newest checkpoint is sealed into a copy at once, then they are removed.
 The copies live in a directory of their own (CHECKPOINT_DIR): on a nearly full littlefs the root
