@@ -98,13 +98,13 @@ def test_each_car_costs_ten_checkpoints_a_copy_and_one_record(tmp_path):
     from tools.benchmarks import bench_flash as B
     fc, _ = B.plugs(str(tmp_path), n=2)
     got = {k: (v["rewrites"], v["appends"]) for k, v in fc.files.items()}
-    assert got == {"energy.a": (20, 0), "energy.b": (20, 0), "sessions.ring": (1, 2)}, got
-    assert 2 * 15 * 60 / (got["energy.a"][0] + got["energy.b"][0]) > 20
+    assert got == {"energy/energy.a": (20, 0), "energy/energy.b": (20, 0), "sessions.ring": (1, 2)}, got
+    assert 2 * 15 * 60 / (got["energy/energy.a"][0] + got["energy/energy.b"][0]) > 20
     import os
     with open(os.path.join(os.path.dirname(__file__), "..", "docs", "metering.md")) as f:
         doc = f.read()       # the 20-car day there: ten times these, and the ring created once
     row = "| 20 cars, each 15 min at 16 A | %d | " % (10 * (20 + 20 + 2) + 1)
-    assert row + "71 KB | `energy.a` / `energy.b` 200 each, `sessions.ring` 20 records |" in doc
+    assert row + "71 KB | `energy/energy.a` / `energy.b` 200 each, `sessions.ring` 20 records |" in doc
 
 
 def test_an_ocpp_transaction_offline_writes_once_a_sample_not_once_a_second(tmp_path):
@@ -116,7 +116,7 @@ def test_an_ocpp_transaction_offline_writes_once_a_sample_not_once_a_second(tmp_
     got = {k: (v["rewrites"], v["appends"], v["renames"]) for k, v in fc.files.items()}
     assert got["ocpp/state.json.tmp"][0] <= 11 and got["ocpp/state.json"][2] <= 11, got
     assert got["ocpp/txq.log"][1] <= 11, got
-    assert got["energy.a"][0] + got["energy.b"][0] <= 26, got
+    assert got["energy/energy.a"][0] + got["energy/energy.b"][0] <= 26, got
     assert per_day == 24
 
 
@@ -230,7 +230,7 @@ def test_home_assistant_connected_writes_its_discovery_file_once_not_at_each_con
     finally:
         broker.stop()
     assert fc.files["mqtt_ha.json.tmp"]["rewrites"] == 1, fc.files
-    assert set(fc.files) <= {"mqtt_ha.json.tmp", "mqtt_ha.json", "energy.a", "energy.b", "sessions.ring"}, fc.files
+    assert set(fc.files) <= {"mqtt_ha.json.tmp", "mqtt_ha.json", "energy/energy.a", "energy/energy.b", "sessions.ring"}, fc.files
 
 
 # --- OCPP online: MeterValues answered at once (txqueue.py) ------------------------------------------
@@ -264,8 +264,8 @@ def test_meter_values_every_10_s_to_a_connected_central_system_do_not_go_through
 
 def test_a_sample_held_in_ram_goes_to_flash_when_the_link_drops_or_another_message_queues(tmp_path):
     """The sample on the wire is in RAM only; answered, nothing is written; not answered (the
-    link lost, refused) or with a message queued behind it, it is written first, in its order,
-    and a reboot finds it."""
+    link lost, refused), held its time or with a Start or Stop queued behind it, it is written
+    first, in its order, and a reboot finds it."""
     from evse.ocpp.txqueue import TxQueue
     path = str(tmp_path / "txq.log")
     q = TxQueue(path)
@@ -276,7 +276,9 @@ def test_a_sample_held_in_ram_goes_to_flash_when_the_link_drops_or_another_messa
     s2 = q.push("MeterValues", {"n": 2}, 7, keep=False)
     q.flush()                                              # the link dropped with it on the wire
     assert [r[0] for r in TxQueue(path).records] == [s2]
-    s3 = q.push("MeterValues", {"n": 3}, 7, keep=False)   # behind s2: kept on flash at once
+    s3 = q.push("MeterValues", {"n": 3}, 7, keep=False)   # behind s2: held too (stop 45)
+    assert [r[0] for r in TxQueue(path).records] == [s2]
+    q.flush()                                              # held its time (chargepoint.poll)
     assert [r[0] for r in TxQueue(path).records] == [s2, s3]
     q.drop(s2)
     q.drop(s3)

@@ -70,7 +70,7 @@ def test_a_full_offline_queue_does_not_rewrite_itself_at_every_meter_sample(tmp_
     q.push("StartTransaction", {"idTag": "CARD1", "meterStart": 0}, 1)
     for _ in range(txqueue.MAX_QUEUED + 600):          # 10 hours past full, one sample a minute
         q.push("MeterValues", MV, 1)
-    assert len(q) == txqueue.MAX_QUEUED
+    assert txqueue.MAX_QUEUED // 2 <= len(q) <= txqueue.MAX_QUEUED      # thinned (stop 45)
     assert len(rewrites) <= 600 // (txqueue.COMPACT_LINES // 2) + 1, len(rewrites)
     booted = TxQueue(path)
     assert [r[0] for r in booted.records] == [r[0] for r in q.records]

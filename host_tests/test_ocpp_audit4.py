@@ -11,6 +11,7 @@ from host_tests import test_ocpp_cs
 from host_tests.test_ocpp_cs import booted, charge_session, run, fast_reconnect  # noqa: F401 (fixture)
 from evse.metering.energy import Energy
 from evse.ocpp import connection, websocket
+from evse.ocpp.chargepoint import HI_AHEAD_WH
 
 
 def registers(cs):
@@ -37,7 +38,10 @@ def test_a_power_cut_never_sends_a_register_below_one_already_sent(tmp_path, mon
     power is cut. After the reboot the count is 1000 Wh. Energy.Active.Import.Register is a total
     register: the power-loss StopTransaction, the next transaction's meterStart and its MeterValues
     must never be below the 1040 Wh the central system already has (a billing back end flags a
-    register that goes back), and the energy charged after the cut adds on top of it, no more."""
+    register that goes back), and the energy charged after the cut adds on top of it, no more.
+    Since stop 45 state.json keeps a ceiling HI_AHEAD_WH (50 Wh) above the register handed out
+    during a transaction (written once per 50 Wh, not per sample): the register goes on from
+    1090, at most 50 Wh above what was sent, never below."""
     flash = tmp_path / "flash"
     flash.mkdir()
 
@@ -74,19 +78,19 @@ def test_a_power_cut_never_sends_a_register_below_one_already_sent(tmp_path, mon
         rig2 = await test_ocpp_cs.Rig(cs, tmp_path / "ocpp").start()
         assert int(rig2.meter.wh_total) == 1000
         stop = (await cs.wait_action("StopTransaction"))[0]
-        assert stop["reason"] == "PowerLoss" and stop["meterStop"] == 1040, stop
+        assert stop["reason"] == "PowerLoss" and stop["meterStop"] == 1040 + HI_AHEAD_WH, stop
         await cs.wait_for(lambda: rig2.svc.accepted)
         rig2.state("A1")
         assert rig2.svc.present_id("GOOD") == "pending"
         await cs.wait_for(lambda: rig2.charger.authorized)
         rig2.state("B2")
         start = (await cs.wait_action("StartTransaction", 2))[-1]
-        assert start["meterStart"] == 1040, start
+        assert start["meterStart"] == 1040 + HI_AHEAD_WH, start
         rig2.meter.energy.add_mwh(100000, 2000)         # 100 Wh charged after the cut
         assert (await cs.call("cp1", call.TriggerMessage(requested_message="MeterValues", connector_id=1))).status == "Accepted"
         await cs.wait_action("MeterValues", 2)
         after = registers(cs)
-        assert after == [1000, 1040, 1040, 1040, 1140], after   # never back; 40 + 100 Wh, none invented
+        assert after == [1000, 1040, 1090, 1090, 1190], after   # never back; the ceiling's 50 Wh, then 100 Wh
         assert all(b >= a for a, b in zip(after, after[1:])), after
         await rig2.kill()
         await cs.stop()

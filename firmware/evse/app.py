@@ -106,10 +106,13 @@ class App:
         self.reset()
 
     def reset(self):
-        """Reboot the board (console, OCPP): outputs safe first, then the energy onto flash."""
+        """Reboot the board (console, OCPP): outputs safe first, then the energy and the OCPP
+        samples held in RAM onto flash."""
         self.hw.safe()
         if self.meter is not None:
             self.meter.save()
+        if self.ocpp is not None:    # offline MeterValues held in RAM (txqueue.HOLD_MS) onto flash too
+            self.ocpp.txq.flush()
         hal.reset()
 
     def report(self, where, msg):

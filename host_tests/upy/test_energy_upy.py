@@ -3,12 +3,14 @@ block device) under MicroPython, a temp dir under CPython (pytest collects this 
 
 Bench scenarios: a checkpoint write torn by a power cut at every byte (the new bytes alone, and the
 new bytes over the old ones), every single-bit flip of the newest copy, and an upgrade from the
-older firmware's energy_a.json / energy_b.json (also cut half-way). Each time the charger boots
-with the newest checkpoint whose checksum holds: never 0, never a garbled count."""
+older firmware's energy_a.json / energy_b.json (also cut half-way), and the move of stop 44's
+copies from the root into their own directory (cut at every step). Each time the charger boots
+with the newest checkpoint whose checksum holds: never 0, never a garbled count, never lower."""
 import json
+import os
 
-from evse.metering.energy import CHECKPOINT_FILES, LEGACY_FILES, Energy
-from evse.shell.store import exists
+from evse.metering.energy import CHECKPOINT_FILES, CHECKPOINT_MAX_BYTES, LEGACY_FILES, ROOT_FILES, Energy
+from evse.shell.store import Copies, exists, remove
 from test_meter_upy import fresh
 
 
@@ -119,6 +121,71 @@ def test_upgrade_cut_while_sealing_reads_the_old_files_again():
         e = Energy(d)
         assert e.wh_total == 12345.678, (k, e.wh_total)
         assert not exists(d + "/" + LEGACY_FILES[1])
+
+
+# --- stop 45: the copies move from the root into energy/ (a nearly full littlefs wore the root out) ---
+
+STOP44_OLDER = {"wh": 500, "mwh": 0, "sid": 3, "open": False, "s_wh": 0, "s_mwh": 0, "s_ms": 0,
+                "s_max_ma": 0, "s_start": None, "s_user": None, "t": None}
+STOP44_NEWEST = {"wh": 600, "mwh": 250, "sid": 4, "open": True, "s_wh": 100, "s_mwh": 250, "s_ms": 1800000,
+                 "s_max_ma": 16000, "s_start": None, "s_user": "TAG1", "t": None}
+
+
+def stop44_flash(name):
+    """What stop 44's firmware left: its two sealed copies in the root (600.25 Wh the newest, a
+    session open at the cut), nothing in energy/."""
+    d = fresh(name)
+    for n in CHECKPOINT_FILES + ROOT_FILES + ("sessions.ring",):
+        remove(d + "/" + n)
+    try:
+        os.rmdir(d + "/energy")
+    except OSError:
+        pass
+    root = Copies([d + "/" + n for n in ROOT_FILES], CHECKPOINT_MAX_BYTES)
+    root.write(json.dumps(STOP44_OLDER).encode())
+    root.write(json.dumps(STOP44_NEWEST).encode())
+    return d
+
+
+def test_the_move_into_the_directory_keeps_the_count_whatever_step_a_power_cut_ends():
+    """The steps of the first boot after the update: the directory made, the count (and the session
+    the cut left open, recorded once) sealed into energy/energy.a. The power is cut before each
+    step and at every byte of the write: each boot after it counts 600.25 Wh, and the session is
+    in the history once."""
+    d = stop44_flash("move")
+    root = [read(d + "/" + n) for n in ROOT_FILES]
+    e = Energy(d)                               # the whole move, no cut
+    assert e.wh_total == 600.25 and e.restored["reason"] == "power_loss" and e.restored["user"] == "TAG1"
+    sealed = read(d + "/" + CHECKPOINT_FILES[0])
+    assert [read(d + "/" + n) for n in ROOT_FILES] == root          # the root copies untouched
+    for k in range(-1, len(sealed) + 1):        # -1: cut before the directory was made
+        d = stop44_flash("move")
+        if k >= 0:
+            Energy(d)                           # the first boot's record in the history...
+            write(d + "/" + CHECKPOINT_FILES[0], sealed[:k])    # ...its copy torn at byte k
+        booted = Energy(d)
+        assert booted.wh_total == 600.25, (k, booted.wh_total)
+        assert len(booted.sessions()) == 1, (k, booted.sessions())
+        assert Energy(d).wh_total == 600.25
+    booted.add_mwh(1000, 100)
+    booted.checkpoint()
+    assert Energy(d).wh_total == 601.25
+    assert [read(d + "/" + n) for n in ROOT_FILES] == root          # counting goes on in energy/ only
+
+
+def test_root_copies_above_the_directory_s_are_never_lost():
+    """An older firmware installed again after the move counts on in the root copies (the
+    directory's left as they were); the update again boots with the higher count, never the
+    directory's lower one, and seals it there."""
+    d = stop44_flash("again")
+    Energy(d)                                   # moved: 600.25 in energy/
+    old = Copies([d + "/" + n for n in ROOT_FILES], CHECKPOINT_MAX_BYTES)
+    old.read()
+    later = dict(STOP44_NEWEST, wh=700, open=False)
+    old.write(json.dumps(later).encode())       # the older firmware counted 100 Wh more
+    e = Energy(d)
+    assert e.wh_total == 700.25
+    assert json.loads(Copies([d + "/" + n for n in CHECKPOINT_FILES], CHECKPOINT_MAX_BYTES).read()[0])["wh"] == 700
 
 
 if __name__ == "__main__":

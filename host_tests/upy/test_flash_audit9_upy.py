@@ -142,5 +142,37 @@ def test_a_charge_through_a_full_filesystem_as_the_esp32_mounts_it():
     _charge_through_a_full_filesystem(32)      # the default: esp32's _boot.py mounts as found
 
 
+def test_an_update_on_a_full_pico_counts_on_in_the_root_copies_until_there_is_room():
+    """Stop 45 moved the checkpoints into energy/. A Pico updated with its filesystem full has no
+    room for the directory (a new metadata pair): the count goes on in stop 44's root copies,
+    inline in the root's metadata as before, and survives a cut; once there is room, the next
+    boot moves it. (MicroPython's littlefs only: a temp dir always has room for a directory.)"""
+    if not IS_UPY:
+        return
+    import gc
+    import json
+    from evse.metering.energy import CHECKPOINT_FILES, CHECKPOINT_MAX_BYTES, ROOT_FILES, Energy
+    from evse.shell.store import Copies, exists
+    gc.collect()
+    bd = RamBlocks(BLOCKS)
+    os.VfsLfs2.mkfs(bd, progsize=256)
+    os.mount(os.VfsLfs2(bd, progsize=256), "/fullmove")
+    d = "/fullmove"
+    root = Copies([d + "/" + n for n in ROOT_FILES], CHECKPOINT_MAX_BYTES)
+    root.write(json.dumps({"wh": 600, "mwh": 0, "sid": 1, "open": False}).encode())
+    hog = Hog(d)
+    try:
+        e = Energy(d)
+        assert e.wh_total == 600 and not exists(d + "/energy"), e.wh_total
+        e.add_mwh(100000, 1000)                 # 100 Wh: a checkpoint, into the root's copies
+        assert e.error is None, e.error
+        assert Energy(d).wh_total == 700        # a power cut: counted on
+    finally:
+        hog.free()
+    e = Energy(d)                               # room again: moved at this boot
+    assert e.wh_total == 700 and exists(d + "/" + CHECKPOINT_FILES[0])
+    assert Energy(d).wh_total == 700
+
+
 if __name__ == "__main__":
     upytest.run(globals())

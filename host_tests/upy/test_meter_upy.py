@@ -259,7 +259,7 @@ def test_energy_power_cut_on_flash():
     assert e2.wh_total <= e.wh_total < e2.wh_total + 50
     rec = e2.sessions()[-1]
     assert rec["reason"] == "power_loss" and rec["max_a"] == 16.0 and saved >= 5
-    with open(d + "/energy.a", "w") as f:       # a torn checkpoint: the other copy still counts
+    with open(d + "/energy/energy.a", "w") as f:    # a torn checkpoint: the other copy still counts
         f.write("{")
     e3 = Energy(d)
     assert e3.wh_total <= e2.wh_total and len(e3.sessions()) == 1

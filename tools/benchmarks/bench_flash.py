@@ -315,7 +315,7 @@ SCENARIOS = (
     ("ocpp_offline", "a day with a 4 h charge, the central system out of reach, MeterValues every 60 s",
      ocpp_offline),
     ("ocpp_offline_1s", "the same, MeterValues every second (MeterValueSampleInterval 1)",
-     lambda tmp: ocpp_offline(tmp, minutes=10, interval=1)),
+     lambda tmp: ocpp_offline(tmp, minutes=60, interval=1)),
 )
 BOARDS = (("pico", PICO_BLOCKS, 256, 0), ("esp32", ESP32_BLOCKS, 32, 0),
           ("pico_nearly_full", PICO_BLOCKS, 256, FULL_FREE_BLOCKS),

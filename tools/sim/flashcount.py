@@ -2,7 +2,7 @@
 
     with FlashCount(rig.flash_dir) as fc:
         rig.run(3600)
-    fc.files["energy.a"]     # {"rewrites": n, "appends": n, "bytes": n, "renames": n, "removes": n}
+    fc.files["energy/energy.a"]  # {"rewrites": n, "appends": n, "bytes": n, "renames": n, "removes": n}
     fc.ops                   # [(kind, name, bytes)] in order: the trace tools/benchmarks replays on
                              # littlefs (kind "w" a whole file written, "a" an append, "p" bytes
                              written in place (r+), "r" a rename

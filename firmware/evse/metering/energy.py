@@ -4,27 +4,37 @@ Energy arrives as integer milliwatt-hours (`add_mwh`) from whichever meter is fi
 because boards have single-precision floats: a lifetime total of 10^5 kWh in a float32 would stop
 counting 0.5 Wh steps. The total is kept as whole Wh plus a mWh remainder (both small ints).
 
-Checkpoints go to two alternating sealed copies (energy.a, energy.b: evse.shell.store.Copies, JSON then
-a last line '<seq> <crc32>'), at least every CHECKPOINT_MS or every CHECKPOINT_MWH of new energy,
-whichever comes first, and at session start and end; never while nothing changed. A write goes to
-the copy that does not hold the newest valid checkpoint, so a torn write or a flipped bit costs at
-most the energy since the previous checkpoint, never the lifetime total: on boot the newest copy
-whose checksum holds wins. A session that was open at the cut is closed with the energy measured
-up to that checkpoint and reason 'power_loss'.
+Checkpoints go to two alternating sealed copies (energy/energy.a, energy/energy.b:
+evse.shell.store.Copies, JSON then a last line '<seq> <crc32>'), at least every CHECKPOINT_MS or
+every CHECKPOINT_MWH of new energy, whichever comes first, and at session start and end; never
+while nothing changed. A write goes to the copy that does not hold the newest valid checkpoint, so
+a torn write or a flipped bit costs at most the energy since the previous checkpoint, never the
+lifetime total: on boot the newest copy whose checksum holds wins. A session that was open at the
+cut is closed with the energy measured up to that checkpoint and reason 'power_loss'.
 Upgrade: while no valid copy exists, the older firmware's energy_a.json / energy_b.json (no
 checksum) are read, their newest checkpoint is sealed into a copy at once, then they are removed.
+The copies live in a directory of their own (CHECKPOINT_DIR): on a nearly full littlefs the root
+directory's metadata pair, which took every checkpoint's commit, is not moved by wear levelling
+and wore out in 13 years of 4 h a day on a Pico (148 in a directory, docs/metering.md). Stop 44's
+copies in the root (ROOT_FILES) are read at every boot and never written: the higher count of the
+two places wins and is sealed into the directory at once, so a power cut at any step of the move
+boots with the count as it was; an older firmware installed again reads the root copies (the count
+at the move; docs/metering.md says how to keep it). A flash too full for the directory goes on
+with the root's copies until a boot with room.
 """
 import json
 import os
 
 from ..shell.ring import Ring
-from ..shell.store import Copies, join, read_json
+from ..shell.store import Copies, exists, join, read_json
 from ..core.ticks import ticks_diff
 
 CHECKPOINT_MS = 60000          # at least once a minute while energy flows
 CHECKPOINT_MWH = 50000         # or every 0.05 kWh, whichever first
 CHECKPOINT_RETRY_MS = 10000    # after a failed flash write
-CHECKPOINT_FILES = ("energy.a", "energy.b")
+CHECKPOINT_DIR = "energy"
+CHECKPOINT_FILES = ("energy/energy.a", "energy/energy.b")
+ROOT_FILES = ("energy.a", "energy.b")                 # stop 44's copies, in the root: read, never written
 LEGACY_FILES = ("energy_a.json", "energy_b.json")     # before the copies were sealed
 CHECKPOINT_MAX_BYTES = 1024    # a checkpoint is about 200 bytes
 SESSIONS_FILE = "sessions.ring"
@@ -90,6 +100,7 @@ class Energy:
         self._cp_every_mwh = checkpoint_mwh
         self.ring = Ring(join(dirpath, SESSIONS_FILE), sessions_kept)
         self.copies = Copies([join(dirpath, n) for n in CHECKPOINT_FILES], CHECKPOINT_MAX_BYTES)
+        self._mkdir()
         self.error = None
         self.writes = 0            # checkpoint files written since boot (for wear figures)
         self.restored = None       # the record closed at boot after a power cut, if any
@@ -220,6 +231,7 @@ class Energy:
         except Exception as e:
             self.error = "checkpoint failed: %s" % e
             self._retry_ms = CHECKPOINT_RETRY_MS
+            self._mkdir()           # (a full flash refused it at boot: tried again with the write)
             self._unsaved_mwh = self._unsaved_mwh or 1     # this state is not on flash: retried
             return False
         self.writes += 1
@@ -227,6 +239,25 @@ class Energy:
         self._since_cp_ms = 0
         self.error = None if self._pend is None else "session record not stored: %s" % self.ring.error
         return True
+
+    def _mkdir(self):
+        d = join(self._dir, CHECKPOINT_DIR)
+        try:
+            os.mkdir(d)
+        except OSError:
+            if not exists(d):       # no room for a directory (a full flash): the root's copies go
+                self.copies = Copies([join(self._dir, n) for n in ROOT_FILES], CHECKPOINT_MAX_BYTES)
+                self.copies.read()  # on (inline on a Pico), and the move is tried at the next boot
+
+    def _root_checkpoint(self):
+        """The newest valid checkpoint of stop 44's copies in the root, or None (damage there is
+        not reported: the directory's copies are the count)."""
+        try:
+            body = Copies([join(self._dir, n) for n in ROOT_FILES], CHECKPOINT_MAX_BYTES).read()[0]
+            cp = json.loads(body.decode()) if body is not None else None
+        except Exception:
+            return None
+        return cp if _valid_checkpoint(cp) else None
 
     def _read_copies(self):
         """The newest valid checkpoint (dict) or None; a damaged copy is reported in error."""
@@ -244,11 +275,19 @@ class Energy:
             self.error = "checkpoint damaged: %s" % "; ".join(problems)
         return cp
 
-    def _restore(self):
+    def _newest(self):
+        """(the checkpoint to boot with or None, where it is: "dir", "root" (stop 44's copies, when
+        their count is higher: never lower) or "legacy")."""
         best = self._read_copies()
-        legacy = best is None
-        if legacy:
-            best = _legacy_checkpoint(self._dir)
+        root = self._root_checkpoint()
+        if root is not None and (best is None or (root["wh"], root["mwh"]) > (best["wh"], best["mwh"])):
+            return root, "root"
+        if best is not None:
+            return best, "dir"
+        return _legacy_checkpoint(self._dir), "legacy"
+
+    def _restore(self):
+        best, where = self._newest()
         if best is None:          # no checkpoint: the session numbers go on from the history
             last = self.ring.last()
             if last is not None and isinstance(last.get("sid"), int):
@@ -262,9 +301,9 @@ class Energy:
         self._sid = best.get("sid", 0) or 0
         if best.get("open"):
             self._close_lost(best)
-        elif legacy:
+        elif where != "dir":                        # sealed into the directory at once
             self.checkpoint()
-        if legacy and self.copies.seq >= 0:         # sealed now: the old files go
+        if where == "legacy" and self.copies.seq >= 0:      # sealed now: the old files go
             for name in LEGACY_FILES:
                 try:
                     os.remove(join(self._dir, name))

@@ -11,6 +11,9 @@ from .wallclock import format_iso
 # 32-bit port (424 on the 64-bit unix port, measured); past it the oldest samples after the first go.
 TX_VALUES_MAX = 24
 ALIGNED_RECHECK_S = 60  # the clock-aligned slot is read again at least this often
+# The sample's time kept for a PowerLoss StopTransaction (state.json) at least this often: a cut
+# stamps the stop at most this much before the last sample.
+STATE_TS_S = 60
 
 
 def _energy(svc, m, name, context, sv):
@@ -131,9 +134,13 @@ def poll(svc, now_ms):
     cfg = svc.config
     if svc.tx and svc.next_sample_ms is not None and svc.ticks_diff(now_ms, svc.next_sample_ms) >= 0:
         next_sample(svc, now_ms)
-        svc.tx["last_wh"] = svc.meter_wh()
-        svc.tx["last_ts"] = svc.meta(now_ms)["ts"]
-        svc.save()  # the last known meter value survives a power cut (on flash before it is sent)
+        tx, hi = svc.tx, svc.state.get("hi")
+        tx["last_wh"] = svc.meter_wh()
+        ts = svc.meta(now_ms)["ts"]
+        if svc.state.get("hi") != hi or ts is not None and (
+                tx.get("last_ts") is None or abs(ts - tx["last_ts"]) >= STATE_TS_S):
+            tx["last_ts"] = ts
+            svc.save()  # the register's ceiling on flash before it is sent (chargepoint.meter_wh)
         report(svc, cfg.get("MeterValuesSampledData"), "Sample.Periodic", now_ms, True)
         keep_tx_data(svc, cfg.get("StopTxnSampledData"), "Sample.Periodic", now_ms)
     iv = cfg.get("ClockAlignedDataInterval")

@@ -98,6 +98,7 @@ def stop(svc, reason, now_ms, tag=None):
     svc.queue_tx("StopTransaction", payload, tx["ref"], now_ms)  # queue first, then forget
     svc.tx = None
     svc.state["tx"] = None
+    svc.state["hi"] = max(svc.hi_out, payload["meterStop"])  # the ceiling down to what was handed out
     svc.save()
     svc.auth_tag = None  # an idTag accepted late (an Authorize answer) starts nothing after it
     svc.charger.authorize(False)

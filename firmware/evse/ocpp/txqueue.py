@@ -9,19 +9,27 @@ is then ignored, and the next line appended after a newline of its own, never gl
 A transaction is known locally by `txref` until its StartTransaction is answered; queued messages
 of that transaction get the real transactionId when they are sent. The log is rewritten (atomically,
 temp file + rename) when it holds more than COMPACT_LINES lines no longer needed (answered or dropped
-messages): a full queue is rewritten once every COMPACT_LINES / 2 samples, not at every sample.
-A MeterValues sampled with the central system connected and nothing queued before it is held in
-RAM only (push keep=False) while it is on the wire: answered, it never touched the flash (a queued
-sample cost two appends and its own share of a compaction, and a central system asking every 10 s,
-as evcc does, wore a Pico's flash out in years); the link lost, the answer refused or another message
-queued behind it, it goes to flash first (flush). A power cut can lose that one sample on the wire."""
+messages), not at every sample. A full queue is thinned (thin): every second MeterValues goes and
+one sample in twice as many is queued from then on, so it covers the whole time offline.
+A MeterValues is held in RAM (push keep=False) and written only when it has to be: connected, it
+goes out at once and, answered, never touches the flash (a queued sample cost two appends and its
+share of a compaction; evcc's 10 s wore a Pico's flash out in years); offline, the samples held
+are written together in one append once the oldest is HOLD_MS old (the service's poll), before any
+other message (a Start or Stop is never held, and order is kept: seq), when the link drops or an
+answer fails (flush). The cap's drops of samples already on flash are written with the next line.
+Offline at MeterValueSampleInterval 1 each sample was an append of the log (and, past the cap, a
+drop line too): 19,000 appends a day of 4 h wore a Pico's flash out in about a year. A power cut
+loses at most the samples of the last HOLD_MS (never a Start, a Stop or the register, which is
+in state.json); a thinning's drops lost with it bring their samples back (delivered; the queue
+is thinned again once full)."""
 import json
 import os
 from . import store
 
-MAX_QUEUED = 400  # messages; beyond it the oldest MeterValues are dropped (never Start/Stop)
+MAX_QUEUED = 400  # messages; beyond it every second MeterValues goes (never a Start or Stop, thin)
 COMPACT_LINES = 200  # dead log lines before a rewrite
 KEEP_RECENT_TXIDS = 4
+HOLD_MS = 60000  # MeterValues held in RAM at most this long (a power cut loses at most these)
 
 
 class TxQueue:
@@ -34,6 +42,9 @@ class TxQueue:
         self.torn = False  # the file ends in a line a power cut tore: the next append starts a line
         self.rewrite = False  # the next write is the whole queue (compact): lines were refused, or due
         self.unsaved = []  # seqs of the records held in RAM only (push keep=False), not yet on flash
+        self.marks = []  # seqs the cap dropped whose "a" line waits for the next write
+        self.stride = 1  # the queue full: one MeterValues in `stride` is queued (thin)
+        self._skip = 0
         self._load()
 
     def _load(self):
@@ -64,21 +75,28 @@ class TxQueue:
         self.records = [live[k] for k in sorted(live)]
 
     def _append(self, entry):
-        """One line more on flash, or the whole queue rewritten (compact) when due or when lines
-        went missing: a full or failing flash never raises here, the queue goes on in RAM and is
-        written whole once there is room (store.error says it)."""
+        self._write([entry])
+
+    def _write(self, entries):
+        """Lines more on flash in one open of the file (one littlefs commit), the cap's drop lines
+        first, or the whole queue rewritten (compact) when due or when lines went missing: a full
+        or failing flash never raises here, the queue goes on in RAM and is written whole once
+        there is room (store.error says it)."""
         try:
             if self.rewrite:
                 self.compact()
             else:
-                text = json.dumps(entry) + "\n"
-                if self.torn:
-                    text = "\n" + text
-                self.torn = True   # until the line is all there (a failing flash may leave part of it)
+                if self.marks:
+                    entries = [["a", seq] for seq in self.marks] + entries
+                torn, self.torn = self.torn, True  # until the lines are all there
                 with open(self.path, "a") as f:
-                    f.write(text)
+                    if torn:
+                        f.write("\n")
+                    for entry in entries:
+                        f.write(json.dumps(entry) + "\n")
                 self.torn = False
-                self.lines += 1
+                self.lines += len(entries)
+                self.marks = []
             self.rewrite = False
         except OSError as e:
             self.rewrite = True
@@ -88,43 +106,67 @@ class TxQueue:
         return len(self.records)
 
     def push(self, action, payload, txref, meta=None, keep=True):
-        """Queue a message; keep=False: in RAM only while nothing is queued before it (above)."""
+        """Queue a message (its seq, or None for a MeterValues the full queue thins away);
+        keep=False (a MeterValues): held in RAM until flush (above)."""
+        if not self.records:
+            self.stride = 1
         if len(self.records) >= MAX_QUEUED:
-            for r in self.records:
-                if r[1] == "MeterValues":
-                    self.drop(r[0])
-                    break
+            self.thin()
+        if action == "MeterValues":
+            self._skip += 1
+            if self._skip < self.stride:
+                return None
+            self._skip = 0
         self.seq += 1
         rec = [self.seq, action, payload, txref, meta or {}]
-        ram = not keep and not self.records and not self.rewrite
-        self.flush()
         self.records.append(rec)
-        if ram:
-            self.unsaved.append(self.seq)
+        if keep or self.rewrite:
+            self.flush(rec)
         else:
-            self._append(["q"] + rec)
+            self.unsaved.append(self.seq)
         return self.seq
 
-    def flush(self):
-        """The records held in RAM only, to flash (in their order: they are the oldest)."""
-        if self.unsaved:
+    def flush(self, rec=None):
+        """The records held in RAM only (they are older than `rec`, a record to write after them)
+        and the cap's drop lines, to flash in one append."""
+        if self.unsaved or self.marks or rec is not None or self.rewrite:
             seqs, self.unsaved = self.unsaved, []
-            for r in self.records:
-                if r[0] in seqs:
-                    self._append(["q"] + r)
+            entries = [["q"] + r for r in self.records if r[0] in seqs]
+            if rec is not None:
+                entries.append(["q"] + rec)
+            self._write(entries)
+
+    def thin(self):
+        """The queue full: every second MeterValues goes (the newest kept, so the next one queued
+        is one new interval after it), and from now on one sample in twice as many is queued. The
+        queue covers the whole time offline at an interval doubled at each fill, not its last 400
+        samples: before, each sample past the cap dropped the oldest, one drop line and a share of
+        a compaction a sample, and at an interval of 1 s the queue held the last 7 minutes. Start
+        and Stop are never dropped."""
+        n = 0
+        for r in reversed([r for r in self.records if r[1] == "MeterValues"]):
+            if n & 1:
+                self.drop(r[0], True)
+            n += 1
+        if n > 1:
+            self.stride *= 2
 
     def head(self):
         return self.records[0] if self.records else None
 
-    def drop(self, seq):
-        """The message `seq` is done (answered, or given up after its attempts)."""
+    def drop(self, seq, capped=False):
+        """The message `seq` is done (answered, or given up after its attempts); `capped`: dropped
+        for the cap, its line written with the next one."""
         self.records = [r for r in self.records if r[0] != seq]
         if seq in self.unsaved:       # never on flash: nothing to strike out there
             self.unsaved.remove(seq)
             return
-        if self.lines + 1 - len(self.records) > COMPACT_LINES:
+        if self.lines + 1 + len(self.marks) - len(self.records) > COMPACT_LINES:
             self.rewrite = True
-        self._append(["a", seq])
+        if not capped:
+            self._append(["a", seq])
+        elif not self.rewrite:          # (else the next write is the compaction: no line needed)
+            self.marks.append(seq)
 
     def set_txid(self, txref, txid):
         self.txids[txref] = txid
@@ -155,5 +197,6 @@ class TxQueue:
         os.rename(tmp, self.path)
         self.torn = False
         self.unsaved = []
+        self.marks = []
         self.txids = {k: v for k, v in self.txids.items() if k in refs}
         self.lines = n
