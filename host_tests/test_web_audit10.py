@@ -5,21 +5,11 @@ import asyncio
 import socket
 import time
 
+from test_web_audit9 import answer as said
 from test_websec_audit5 import _get, _upy_board
 
 OWNER = "127.0.0.1"          # the owner's phone
 GREEDY = "127.0.0.2"         # a machine on the LAN that opens every connection it can
-
-
-def said(s, wait=0.3):
-    """What the charger sent back on s so far ("" for nothing yet, "closed" for a reset)."""
-    s.settimeout(wait)
-    try:
-        return s.recv(4096).decode(errors="replace") or "closed"
-    except socket.timeout:
-        return ""
-    except OSError:
-        return "closed"
 
 
 def _from(addr, port, first=b""):

@@ -30,7 +30,7 @@ def _connect(port, first=b"", addr="127.0.0.1"):
     return s
 
 
-def _answer(s, wait=0.3):
+def answer(s, wait=0.3):
     """What the charger sent back on s so far ("" for nothing yet, "closed" for a reset)."""
     s.settimeout(wait)
     try:
@@ -66,7 +66,7 @@ def _attack(port, out, n, first, hold_s=2.0):
         status = _get(port)
     except OSError:
         status = None
-    answers = [_answer(s, 0.05) for s in socks]
+    answers = [answer(s, 0.05) for s in socks]
     for s in socks:
         s.close()
     free = [int(x.split()[3]) for x in out[mark:] if x.startswith("GAP")]
@@ -128,11 +128,11 @@ def test_on_cpython_the_cap_answers_503_the_held_slots_free_after_the_idle_limit
         socks = [_connect(b.port, addr="127.0.0.%d" % (1 + i % 4)) for i in range(20)]
         time.sleep(0.3)
         held = b.web.http.conns
-        first = [_answer(s, 0.05) for s in socks]
+        first = [answer(s, 0.05) for s in socks]
         time.sleep(W.BUSY_WAIT_S)
         busy_status = _get(b.port)
         time.sleep(2.5)
-        later = [_answer(s, 0.5) for s in socks]
+        later = [answer(s, 0.5) for s in socks]
         for s in socks:
             s.close()
         return held, first, busy_status, later, _get(b.port)
@@ -151,7 +151,7 @@ def _raw(port, data, shut=False, wait=3.0):
     if shut:
         s.shutdown(socket.SHUT_WR)                 # half-closed: it sends no more, still reads
     try:
-        return _answer(s, wait)
+        return answer(s, wait)
     finally:
         s.close()
 
@@ -207,7 +207,7 @@ def test_the_https_redirect_port_drops_a_silent_client_and_an_endless_head(tmp_p
     def clients():
         s = _connect(redirect)
         t0 = time.monotonic()
-        silent = _answer(s, 3.0)
+        silent = answer(s, 3.0)
         took = time.monotonic() - t0
         s.close()
         head = _raw(redirect, b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 100) for i in range(100)))
@@ -263,7 +263,7 @@ def test_fifty_password_guesses_at_once_hold_at_most_the_cap_and_are_judged_one_
         time.sleep(0.3)
         q = b.web.queues.get("127.0.0.2")
         waiting = q[1] if q else 0
-        answers = [_answer(s, 3.0) for s in socks]
+        answers = [answer(s, 3.0) for s in socks]
         for s in socks:
             s.close()
         c = __import__("http.client").client.HTTPConnection("127.0.0.1", b.port, timeout=5)
@@ -296,7 +296,7 @@ def test_two_websockets_with_large_heads_leave_the_head_budget_to_the_other_clie
 
     def clients():
         socks = [_connect(b.port, upgrade) for _ in range(W.WS_MAX)]
-        opened = [_answer(s, 1.0)[:12] for s in socks]
+        opened = [answer(s, 1.0)[:12] for s in socks]
         got = _raw(b.port, browser)
         for s in socks:
             s.close()

@@ -76,10 +76,8 @@ class OcppService:
         self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
         self.redial = False  # new credentials or a Reset: end this connection between two exchanges
         self.told = []  # the security events reported once a boot (connection.once)
-        self.running = True
-        self._uid = 0
-        self.wake = asyncio.Event()
-        self.immediate = []
+        self.running, self._uid = True, 0
+        self.wake, self.immediate = asyncio.Event(), []
         self._last_sent_ms = self._held_ms = self.ticks()  # _held_ms: the oldest MeterValues held (queue_tx)
         # the core as its events tell it (on_event)
         self.core_state = getattr(charger, "state", None)
