@@ -155,9 +155,10 @@ class App:
             self.report("control", repr(e))
             try:
                 ch.internal_fault(now)
-                en = self.meter and self.meter.energy
-                if en and en.wh_saved != en.wh_total:
-                    self.meter.save()      # a tick failing on lets the watchdog reset the board and
+                meter = self.meter
+                en = meter.energy if meter is not None else None
+                if meter is not None and en and en.wh_saved != en.wh_total:
+                    meter.save()           # a tick failing on lets the watchdog reset the board and
             except Exception:              # RAM's count with it: on flash, once it stops moving
                 pass
             ok = False

@@ -282,7 +282,7 @@ class _Reader:
         self.held = 0                   # bytes of its head and JSON body counted in srv.held
         self.idle = IDLE_S
         self.t0 = ticks_ms()            # the head's start; None once its request is served
-        self.task = None                # the task serving it (_Http: closed for another address)
+        self.task = None  # type: asyncio.Task | None  # the task serving it (_Http: closed for another address)
         self.closing = False
         self.buf = b""                  # read past the last line given
         self.head = 0                   # bytes of the head so far
@@ -395,7 +395,8 @@ class _Http(Microdot):
         for r in most or ():
             if r.t0 is not None and not r.closing:       # the oldest first
                 r.closing = True
-                r.task.cancel()
+                if r.task is not None:
+                    r.task.cancel()
                 return True
         return False
 
@@ -414,7 +415,8 @@ class _Http(Microdot):
             await Microdot.handle_request(self, r, writer)
         except asyncio.CancelledError:                 # closed for another address (_make_room)
             try:
-                await writer.aclose()
+                writer.close()
+                await writer.wait_closed()
             except OSError:
                 pass
         finally:
