@@ -5,9 +5,10 @@ passive port it names refuses the connection), "cut" (the server goes away after
 file, either way)."""
 import logging
 import os
-import socket
 import threading
 import warnings
+
+from tools.waiting import free_port
 
 with warnings.catch_warnings():            # pyftpdlib 2.2 on Python 3.11: asyncore, asynchat
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -22,15 +23,6 @@ CUT_AT = 1000                                     # bytes of a file before "cut"
 _LOG = logging.getLogger("pyftpdlib")      # quiet: "cut" makes it print tracebacks
 _LOG.addHandler(logging.NullHandler())
 _LOG.propagate = False
-
-
-def refused_port():
-    """A port of 127.0.0.1 nothing listens on (bound, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class _CutDTP(DTPHandler):
@@ -84,7 +76,7 @@ class FtpServer:
 
             def ftp_PASV(self, line):
                 if mode == "dead_pasv":
-                    p = refused_port()
+                    p = free_port()          # nothing listens on it
                     return self.respond("227 Entering passive mode (127,0,0,1,%d,%d)." % (p >> 8, p & 255))
                 return super().ftp_PASV(line)
         if mode == "cut":

@@ -7,6 +7,7 @@ import time
 
 from test_web_audit9 import answer as said
 from test_websec_audit5 import _get, _upy_board
+from tools.waiting import wait_for
 
 OWNER = "127.0.0.1"          # the owner's phone
 GREEDY = "127.0.0.2"         # a machine on the LAN that opens every connection it can
@@ -89,7 +90,7 @@ def test_on_the_micropython_port_a_greedy_address_leaves_the_owner_served_within
     from test_web_audit9 import BOARD_FREE, CONN_BUDGET
     p, out, port = _upy_board(tmp_path)
     try:
-        _wait_for(lambda: any(x.startswith("GAP") for x in out))
+        wait_for("the board's first GAP line", lambda: any(x.startswith("GAP") for x in out), 60)
         base = int([x for x in out if x.startswith("GAP")][-1].split()[3])
         mark = len(out)
         greedy = _flood(port, GREEDY, 50)
@@ -98,7 +99,7 @@ def test_on_the_micropython_port_a_greedy_address_leaves_the_owner_served_within
         answers = [said(s, 0.05) for s in greedy]
         for s in greedy:
             s.close()
-        _wait_for(lambda: any(x.startswith("GAP") for x in out[mark:]))
+        wait_for("a GAP line after the flood", lambda: any(x.startswith("GAP") for x in out[mark:]), 60)
         free = min(int(x.split()[3]) for x in out[mark:] if x.startswith("GAP"))
     finally:
         p.kill()
@@ -125,18 +126,11 @@ def _login(port, pw, addr=OWNER):
         c.close()
 
 
-def _wait_for(cond, timeout_s=60):
-    """Until cond() holds (the unix port's board reports when it gets to it on a loaded machine)."""
-    deadline = time.monotonic() + timeout_s
-    while not cond() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def _board_sleep(b, seconds):
     """Until the bench board's clock (its ticks, which the lockout counts in) moved on by seconds:
     on a loaded machine it runs slower than the wall clock."""
     t0 = b.rig.now_s
-    _wait_for(lambda: b.rig.now_s - t0 >= seconds)
+    wait_for("the board's clock %.1f s on" % seconds, lambda: b.rig.now_s - t0 >= seconds, 60)
 
 
 def _lockout_lines(flash):
@@ -170,7 +164,7 @@ def test_an_address_guessing_is_locked_out_with_429_and_the_right_password_is_ta
         wrong_after = _login(b.port, "guess", GREEDY)         # the lockout doubled: 2 s
         _board_sleep(b, 2.1)
         right_after = _login(b.port, PW, GREEDY)
-        _wait_for(lambda: len(_lockout_lines(tmp_path)) >= 2)   # the log's flash write
+        wait_for("two lockout lines", lambda: len(_lockout_lines(tmp_path)) >= 2, 60)   # the log's flash write
         return first, more, right_locked, owner, wrong_after, right_after
     first, more, right_locked, owner, wrong_after, right_after = asyncio.run(b.serve(clients))
     assert [x[0] for x in first] == [401] * (L.FAILS_FREE - 1) + [429], first
@@ -228,7 +222,7 @@ def test_on_the_micropython_port_a_guessing_address_is_locked_out_and_the_owner_
         time.sleep(0.5)
         guesses = [_login(port, "guess", GREEDY) for _ in range(5)]
         owner = _login(port, PW)
-        _wait_for(lambda: _lockout_lines(tmp_path / "flash"))   # the log's flash write, within 1 s of the board's time
+        wait_for("the lockout line", lambda: _lockout_lines(tmp_path / "flash"), 60)   # the log's flash write, within 1 s of the board's time
     finally:
         p.kill()
         p.wait()
