@@ -1,13 +1,13 @@
 """A small FTP client (RFC 959) for the ftp:// locations of GetDiagnostics, GetLog and UpdateFirmware
 (many central systems give such locations: SteVe's form suggests ftp://user:password@host/path).
 Passive mode only (EPSV, RFC 2428, and PASV when the server does not know it), TYPE I, one
-file per connection, streamed in chunks like http.py; no FTPS. Imported only when an ftp://
+file per connection, streamed by http.copy_body; no FTPS. Imported only when an ftp://
 location is used (firmware.transfer), so nothing of it is in RAM otherwise."""
 import asyncio
+from .http import copy_body
 from .websocket import read_line
 from ..shell.dns import close_stream, open_stream, resolve
 
-CHUNK = 512
 TIMEOUT_S = 30            # as http.py: a connection, a reply, a chunk of data
 MAX_REPLY_LINES = 32      # a multi-line reply longer than this is no FTP server's
 ANONYMOUS = ("anonymous", "anonymous@")   # no user in the location (RFC 1738 3.2.1)
@@ -135,6 +135,13 @@ async def _quit(w):
         pass
 
 
+async def _close(d, w):
+    """The data connection (when open) and the control connection closed."""
+    if d is not None:
+        await close_stream(d)
+    await close_stream(w)
+
+
 async def download(url, path, max_bytes, ca_file=None, h=None, dns_server=None):
     """RETR into the file `path` -> bytes written; `h` (a hashlib object) is fed the data. SIZE first
     when the server knows it (a larger file than max_bytes is refused before any byte moves), at
@@ -149,27 +156,14 @@ async def download(url, path, max_bytes, ca_file=None, h=None, dns_server=None):
             raise FtpError("too large: %d bytes" % want)
         dr, d = await _passive(r, w, addr)
         await _cmd(r, w, "RETR " + name, "1")
-        n = 0
-        with open(path, "wb") as out:
-            while True:
-                buf = await asyncio.wait_for(dr.read(CHUNK), TIMEOUT_S)
-                if not buf:
-                    break
-                n += len(buf)
-                if n > max_bytes:
-                    raise FtpError("too large")
-                out.write(buf)
-                if h is not None:
-                    h.update(buf)
+        n = await copy_body(dr, path, max_bytes, h, None, FtpError, TIMEOUT_S)
         await _cmd(r, w, None, "2")                    # 226: the whole file went
         if want is not None and n != want:
             raise FtpError("file truncated: %d of %d bytes" % (n, want))
         await _quit(w)
         return n
     finally:
-        if d is not None:
-            await close_stream(d)
-        await close_stream(w)
+        await _close(d, w)
 
 
 async def upload(url, parts, ca_file=None, dns_server=None):
@@ -189,6 +183,4 @@ async def upload(url, parts, ca_file=None, dns_server=None):
         await _quit(w)
         return code
     finally:
-        if d is not None:
-            await close_stream(d)
-        await close_stream(w)
+        await _close(d, w)

@@ -57,6 +57,27 @@ async def _answer(reader):
     return int(status[1]), await read_headers(reader, HttpError)
 
 
+async def copy_body(reader, path, max_bytes, h, want, error, timeout_s):
+    """Stream `reader` into the file `path` in CHUNKs until its end (or `want` bytes when known)
+    -> bytes written; `h` (a hashlib object or None) is fed each chunk. More than max_bytes:
+    error("too large"), raised before the chunk that crosses it is written. A peer silent for
+    timeout_s: asyncio.TimeoutError. Shared by http.download and ftp.download."""
+    n = 0
+    with open(path, "wb") as out:
+        while want is None or n < want:
+            buf = await asyncio.wait_for(reader.read(CHUNK if want is None else min(CHUNK, want - n)),
+                                         timeout_s)
+            if not buf:
+                break
+            n += len(buf)
+            if n > max_bytes:
+                raise error("too large")
+            out.write(buf)
+            if h is not None:
+                h.update(buf)
+    return n
+
+
 async def download(url, path, max_bytes, ca_file=None, h=None, dns_server=None):
     """GET url into the file `path` -> bytes written; `h` (a hashlib object) is fed the body.
     HttpError unless 200 with the whole body (Content-Length when given), at most max_bytes; no
@@ -71,19 +92,7 @@ async def download(url, path, max_bytes, ca_file=None, h=None, dns_server=None):
         want = int(headers["content-length"]) if "content-length" in headers else None
         if want is not None and want > max_bytes:
             raise HttpError("too large: %d bytes" % want)
-        n = 0
-        with open(path, "wb") as out:
-            while want is None or n < want:
-                buf = await asyncio.wait_for(reader.read(CHUNK if want is None else min(CHUNK, want - n)),
-                                             TIMEOUT_S)
-                if not buf:
-                    break
-                n += len(buf)
-                if n > max_bytes:
-                    raise HttpError("too large")
-                out.write(buf)
-                if h is not None:
-                    h.update(buf)
+        n = await copy_body(reader, path, max_bytes, h, want, HttpError, TIMEOUT_S)
         if want is not None and n != want:
             raise HttpError("body truncated: %d of %d bytes" % (n, want))
         return n
