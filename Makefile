@@ -6,7 +6,7 @@ STAMP     := $(VENV)/.installed
 # with the repository's import roots (tools/toolchain/venv_paths.py). build/microdot: PyPI's microdot for the
 # web service (make microdot; the .pth file puts it on the path, make flash copies it to /lib).
 
-.PHONY: microdot browser all sim test test-py test-upy test-mpy test-rp2 test-ha bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
+.PHONY: microdot browser ocpprpc all sim test test-py test-upy test-mpy test-rp2 test-ha bench venv debs clean flash firmware vboard pyright stubs rp2emu rp2emu-run
 
 all: test
 
@@ -53,7 +53,7 @@ test: $(STAMP) debs test-py test-upy test-mpy pyright
 ## Two test workers by default (a test file stays on one worker: its fixtures are shared);
 ## TEST_JOBS=1 runs them one by one, TEST_JOBS=4 on a larger machine.
 TEST_JOBS ?= 2
-test-py: $(STAMP) stubs rp2emu $(MICRODOT) browser
+test-py: $(STAMP) stubs rp2emu $(MICRODOT) browser ocpprpc
 	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder host_tests
 
 ## The whole scenario library on the emulated Pico as well (make test runs its short scenarios only).
@@ -120,6 +120,15 @@ $(WEBTEST): tools/webtest/package.json tools/webtest/package-lock.json
 	  else echo "missing: node and npm (the web page's browser test will be skipped)"; fi
 
 browser: $(WEBTEST)
+
+## A second central system for the OCPP tests: npm ocpp-rpc in strict mode (every frame checked by
+## ajv against the official OCPP 1.6 schemas), as pinned in tools/ocpprpc/package-lock.json.
+OCPPRPC := tools/ocpprpc/node_modules/.installed
+$(OCPPRPC): tools/ocpprpc/package.json tools/ocpprpc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd tools/ocpprpc && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	  else echo "missing: node and npm (the test against ocpp-rpc will be skipped)"; fi
+
+ocpprpc: $(OCPPRPC)
 
 rp2emu-run: $(STAMP) $(RP2EMU)
 	$(PY) -m tools.rp2emu $(if $(TCP),--tcp $(TCP)) $(if $(IMAGE),--image $(IMAGE)) --link build/rp2emu/tty
