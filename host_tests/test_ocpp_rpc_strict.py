@@ -2,7 +2,8 @@
 strict mode, which validates every frame in both directions with ajv over the official OCPP 1.6
 JSON schemas (the security extension's too) and checks their formats (date-time, uri), where the
 other tests' central system is PyPI `ocpp`. The charger is the unmodified firmware on the virtual
-bench, paced to real time, on real sockets. The central system answers everything the charger
+bench, on real sockets: under CPython paced to real time, and on the MicroPython unix port (its
+json, its float formatting, its asyncio and sockets). The central system answers everything the charger
 sends, then calls 24 of the 26 actions a central system has (configuration, the local list, the cache,
 DataTransfer, TriggerMessage and ExtendedTriggerMessage of each kind, certificates, a reservation,
 charging profiles and composite schedules, a remote start with its profile, MeterValues, a remote
@@ -76,7 +77,48 @@ async def _charger(url, car_orders, stop):
         shutil.rmtree(flash, ignore_errors=True)
 
 
-async def _session():
+async def _upy_charger(url, car_orders, stop):
+    """The same firmware on the MicroPython unix port (host_tests/upy_live/ocpp_rpc.py), its car's
+    orders passed on through a file. 1 MB of heap: not a board's budget (there the modules are frozen
+    in flash; here every module this exchange loads, about 180 KB of bytecode, and the bench's world
+    are on the heap), measured 420 KB in use at the most."""
+    from tools.toolchain import upy_tests as U
+    assert not U.precompile()
+    flash = tempfile.mkdtemp(prefix="ocpprpc-upy-")
+    with open(os.path.join(flash, "log.txt"), "w") as f:
+        f.write("0 boot: power on\n")
+    orders = os.path.join(flash, "car-orders.txt")
+    open(orders, "w").close()
+    p = await asyncio.create_subprocess_exec(U.micropython(), "-X", "heapsize=1m",
+                                             os.path.join(HERE, "upy_live", "ocpp_rpc.py"), url, flash, orders,
+                                             env=U.upy_env(), cwd=U.ROOT, stdout=asyncio.subprocess.PIPE,
+                                             stderr=asyncio.subprocess.STDOUT)
+    said = []
+
+    async def read():
+        async for line in p.stdout:
+            said.append(line.decode())
+    reader = asyncio.create_task(read())
+
+    async def orders_on():
+        while True:
+            order = await car_orders.get()
+            with open(orders, "a") as f:
+                f.write(order + "\n")
+    forward = asyncio.create_task(orders_on())
+    try:
+        await stop.wait()
+    finally:
+        forward.cancel()
+        if p.returncode is None:
+            p.kill()
+        await p.wait()
+        await asyncio.gather(reader, forward, return_exceptions=True)
+        shutil.rmtree(flash, ignore_errors=True)
+    assert not any("Traceback" in x or "Error" in x for x in said), "".join(said)
+
+
+async def _session(charger_of):
     port = free_port()
     cs = await asyncio.create_subprocess_exec("node", "cs.mjs", str(port), str(free_port()), cwd=CS_DIR,
                                               stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
@@ -84,7 +126,7 @@ async def _session():
     try:
         first = json.loads(await asyncio.wait_for(cs.stdout.readline(), 60))
         assert first == {"listening": port}, first
-        charger = asyncio.create_task(_charger("ws://127.0.0.1:%d/ocpp" % port, car_orders, stop))
+        charger = asyncio.create_task(charger_of("ws://127.0.0.1:%d/ocpp" % port, car_orders, stop))
 
         async def read():
             while True:
@@ -107,9 +149,10 @@ async def _session():
     return lines
 
 
-@pytest.fixture(scope="module")
-def exchange():
-    return asyncio.run(_session())
+@pytest.fixture(scope="module", params=["cpython", "micropython"])
+def exchange(request):
+    """The whole exchange, with the firmware under CPython and on the MicroPython unix port."""
+    return asyncio.run(_session(_charger if request.param == "cpython" else _upy_charger))
 
 
 def test_the_whole_exchange_ran_to_its_end(exchange):
