@@ -1,15 +1,32 @@
 """The meters tested as an accredited laboratory tests a billing meter, at the test points of the
 standards, on synthetic signals with an exact ground truth.
 
+CT (IEC 62053-21:2003, class 1, direct connected; EN 50470-3 class B has the same limits at these
+points): percentage error of the energy at power factor 1 within 1.5 % at 0.05 Ib and 1.0 % from
+0.1 Ib to Imax, at 0.5 inductive and 0.8 capacitive within 1.5 % at 0.1 Ib and 1.0 % from 0.2 Ib
+(table 6); the added error of an influence quantity at Ib (table 8): voltage +-10 % 0.7 %,
+frequency +-2 % 0.5 %, 10 % 5th harmonic in the voltage with 40 % in the current 0.8 %, odd
+harmonics in the current 3.0 %, DC and even harmonics in the current 3.0 %; no-load: no energy
+with voltage and no current (8.3.2). The front end is the default (100 A : 50 mA CT on 22 ohm, a
+12-bit ADC at 3.3 V: 0.073 A a count), Ib 16 A, Imax 80 A, one phase with the voltage channel
+(0.25 V a count), sampled in slices inside the control tick as the firmware does. Waveforms
+are sums of harmonics (numpy); the true energy is the mean of v(t) x i(t) over a period (numpy,
+200 000 points) times the time the meter integrated.
+
 S0 (IEC 62053-31:1998, 4.1.3.3 and 4.1.3.4): a pulse is ON for t_ON >= 30 ms, OFF for t_OFF >= 30 ms
 between pulses, and each edge may take up to 5 ms "including transient effects, e.g. contact
 bounce" (public summaries of the standard; Siemens SENTRON PAC3200 manual, 2.6: "the minimum pulse
 length is 30 ms"). The input counts rising edges, so a bounce on the trailing edge shows as
 rising edges 30-35 ms after the pulse began.
 """
+import math
+
+import numpy as np
 import pytest
 
+from evse.metering.ct import ADC_SHIFT, CREEP_COUNTS, CtMeter, amps_per_count
 from evse.metering.s0 import S0Meter
+from host_tests.test_meter_integration import Clock, run_loop
 
 MASK = (1 << 30) - 1
 T_ON_MIN_US = 30000             # IEC 62053-31 4.1.3.3
@@ -57,3 +74,184 @@ def test_s0_leading_edge_bounce_is_dropped_at_every_rate():
             for b in (0, 700, 2500, T_TRANSITION_MAX_US - 1):
                 s.on_pulse((t + b) & MASK)
         assert s.count == 50, imp
+
+
+# --- CT: the accuracy test points ----------------------------------------------------------------
+APC = amps_per_count(2000, 22.0, 3.3)
+VPC = 0.25                      # volts a count of the voltage channel: 230 V RMS is +-1301 counts
+IB = 16.0
+IMAX = 80.0
+PF_05_IND = -math.acos(0.5)     # the current lags the voltage by 60 degrees
+PF_08_CAP = math.acos(0.8)      # the current leads by 36.9 degrees
+
+
+class Wave:
+    """A sum of harmonics ((order, RMS, phase in rad), ...) plus DC, at `hz`."""
+
+    def __init__(self, hz, parts, dc=0.0):
+        self.w = 2 * math.pi * hz
+        self.n = np.array([p[0] for p in parts], float)
+        self.pk = np.array([p[1] * math.sqrt(2) for p in parts], float)
+        self.ph = np.array([p[2] for p in parts], float)
+        self.dc = dc
+
+    def __call__(self, t):
+        return self.dc + float(np.dot(self.pk, np.sin(self.n * self.w * t + self.ph)))
+
+    def over(self, t):
+        return self.dc + (self.pk[:, None] * np.sin(self.n[:, None] * self.w * t + self.ph[:, None])).sum(0)
+
+
+class Adc:
+    """A 12-bit converter on the front end: each read takes 10 us of the virtual clock, optional
+    noise in counts (a seeded generator: the same every run)."""
+
+    def __init__(self, clock, wave, per_count, noise=0.0, seed=1):
+        self.clock, self.wave, self.per, self.noise = clock, wave, per_count, noise
+        self.rng = np.random.default_rng(seed)
+
+    def read_u16(self):
+        t = self.clock.t * 1e-6
+        self.clock.t += 10
+        x = 2048 + self.wave(t) / self.per + (self.rng.normal(0, self.noise) if self.noise else 0.0)
+        return max(0, min(4095, int(round(x)))) << ADC_SHIFT
+
+
+def true_watts(v, i, hz):
+    t = np.linspace(0, 1 / hz, 200000, endpoint=False)
+    return float(np.mean(v.over(t) * i.over(t)))
+
+
+def energy_error(v, i, hz, seconds=10, vchan=True, start=987654, noise=0.0, phases=1):
+    """(registered mWh, true mWh, error in %) of `seconds` on the control loop (500 ms windows)."""
+    c = Clock(start)
+    kw = dict(vadc=Adc(c, v, VPC, noise, seed=2), volts_per_count=VPC) if vchan else {}
+    m = CtMeter([Adc(c, i, APC, noise, seed=3 + k) for k in range(phases)], c.ticks_us, [APC] * phases,
+                mains_hz=50, slice_us=8000, sleep_us=c.sleep_us, interval_ms=500, **kw)
+    windows = []                        # when each window was counted: energy runs first to last
+    poll = m.poll
+
+    def counted(now_ms):
+        if poll(now_ms):
+            windows.append(now_ms)
+            if len(windows) == 1:
+                m.take_mwh()
+        return False
+    m.poll = counted
+    run_loop(m, c, seconds * 100)
+    got = m.take_mwh()
+    true = phases * true_watts(v, i, hz) * (windows[-1] - windows[0]) / 3600.0
+    return got, true, (got / true - 1) * 100 if true else float("inf")
+
+
+def at(amps, pf_phase=0.0, volts=230.0, hz=50.0, i_parts=(), v_parts=(), dc=0.0):
+    return Wave(hz, ((1, volts, 0.0),) + v_parts), Wave(hz, ((1, amps, pf_phase),) + i_parts, dc)
+
+
+STARTS = (987654, 55555555)     # two phases of the mains against the control loop
+
+
+@pytest.mark.parametrize("amps,limit", [(0.05 * IB, 1.5), (0.1 * IB, 1.0), (0.5 * IB, 1.0), (IB, 1.0),
+                                        (2 * IB, 1.0), (IMAX, 1.0)])
+def test_ct_error_at_power_factor_one(amps, limit):
+    """IEC 62053-21 table 6, PF 1: 0.8 A to 80 A. Measured: within 0.70 % at 0.8 A, 0.07 % from
+    1.6 A (five phases of the mains; docs/metering.md's table)."""
+    for start in STARTS:
+        got, true, err = energy_error(*at(amps), 50, start=start)
+        assert abs(err) <= limit, (amps, got, true, err)
+
+
+@pytest.mark.parametrize("pf", [PF_05_IND, PF_08_CAP])
+@pytest.mark.parametrize("amps,limit", [(0.1 * IB, 1.5), (0.2 * IB, 1.0), (IB, 1.0), (IMAX, 1.0)])
+def test_ct_error_at_power_factors_05_inductive_and_08_capacitive(amps, limit, pf):
+    """IEC 62053-21 table 6, PF 0.5 inductive and 0.8 capacitive, one phase with the voltage
+    channel. Measured: -0.55 % and +0.24 % (the 10 us between the current's and the voltage's
+    read: 0.18 degrees at 50 Hz). Before: power was V x I, +100 % and +25 %."""
+    for start in STARTS:
+        got, true, err = energy_error(*at(amps, pf), 50, start=start)
+        assert abs(err) <= limit, (amps, got, true, err)
+
+
+@pytest.mark.parametrize("volts", [207.0, 253.0])
+def test_ct_voltage_plus_minus_ten_percent(volts):
+    """Table 8, voltage +-10 % at Ib: 0.7 % added error with the voltage channel (measured 0.04 %).
+    Without it the nominal 230 V stands in: +11.1 % at 207 V, -9.1 % at 253 V (docs/metering.md)."""
+    for start in STARTS:
+        assert abs(energy_error(*at(IB, volts=volts), 50, start=start)[2]) <= 0.7
+    assert energy_error(*at(IB, volts=207.0), 50, vchan=False)[2] == pytest.approx(100 * (230 / 207 - 1), abs=0.1)
+    assert energy_error(*at(IB, volts=253.0), 50, vchan=False)[2] == pytest.approx(100 * (230 / 253 - 1), abs=0.1)
+
+
+@pytest.mark.parametrize("hz", [49.0, 51.0])
+@pytest.mark.parametrize("amps", [IB, IMAX])
+def test_ct_frequency_plus_minus_two_percent(hz, amps):
+    """Table 8, frequency +-2 %: 0.5 % (the window stays one 50 Hz period). Measured: 0.08 %."""
+    for start in STARTS:
+        assert abs(energy_error(*at(amps, hz=hz), hz, start=start)[2]) <= 0.5
+
+
+def test_ct_fifth_harmonic_in_voltage_and_current():
+    """Table 8: 10 % 5th harmonic in the voltage, 40 % in the current, in phase: 0.8 %. Measured:
+    0.05 %. Before: V x I read +4.1 % (the harmonics' RMS multiplied, not their power)."""
+    for start in STARTS:
+        got, true, err = energy_error(*at(IB, v_parts=((5, 23.0, 0.0),), i_parts=((5, 6.4, 0.0),)), 50, start=start)
+        assert abs(err) <= 0.8, (got, true, err)
+
+
+def test_ct_odd_harmonics_in_the_current():
+    """Table 8, odd harmonics in the current (a phase-fired load's 3rd to 13th): 3.0 %. Measured:
+    0.07 %. Before: +4.1 %."""
+    parts = ((3, 4.0, 0.3), (5, 2.0, 1.1), (7, 1.0, 2.0), (11, 0.5, 0.0), (13, 0.3, 0.0))
+    for start in STARTS:
+        assert abs(energy_error(*at(IB, i_parts=parts), 50, start=start)[2]) <= 3.0
+
+
+def test_ct_dc_and_even_harmonics_in_the_current():
+    """Table 8, DC and even harmonics in the current (half-wave rectified): 3.0 %. The CT passes no
+    DC (the mean is the bias) and the 2nd harmonic carries no power with a sine voltage. Measured:
+    0.03 %. Before: +11.8 % (the 2nd harmonic's RMS counted as power)."""
+    for start in STARTS:
+        assert abs(energy_error(*at(IB, i_parts=((2, 8.0, 0.5),)), 50, start=start)[2]) <= 3.0
+
+
+@pytest.mark.parametrize("noise", [0.0, 1.0, 2.0])
+def test_ct_no_load_registers_nothing(noise):
+    """8.3.2 no-load: the voltage applied (115 % of 230 V), no current, ADC noise of 0-2 counts
+    RMS on every channel: not a milliwatt-hour in a minute, with the voltage channel or without."""
+    for vchan in (True, False):
+        got, _, _ = energy_error(*at(0.0, volts=264.5), 50, seconds=60, noise=noise, vchan=vchan)
+        assert got == 0
+
+
+def test_ct_starting_current_is_the_creep_threshold():
+    """Starting: IEC 62053-21 asks a class 1 meter to register from 0.004 Ib (64 mA at 16 A); the
+    ADC's noise puts this one at CREEP_COUNTS (0.44 A at the defaults): 0.40 A registers nothing,
+    0.50 A registers (a car draws at least 6 A, IEC 61851-1; docs/metering.md)."""
+    assert CREEP_COUNTS * APC == pytest.approx(0.44, abs=0.005)
+    assert energy_error(*at(0.40), 50)[0] == 0
+    got, true, err = energy_error(*at(0.50), 50)
+    assert got > 0 and abs(err) <= 2.0, (got, true, err)
+
+
+def test_ct_without_voltage_channel_reads_volt_amperes():
+    """What the docs say of a CT with no voltage channel: the nominal voltage x the RMS current,
+    apparent power: +100 % at PF 0.5, +25 % at PF 0.8; exact at PF 1."""
+    assert energy_error(*at(IB), 50, vchan=False)[2] == pytest.approx(0.0, abs=0.1)
+    assert energy_error(*at(IB, PF_05_IND), 50, vchan=False)[2] == pytest.approx(100.0, abs=0.3)
+    assert energy_error(*at(IB, PF_08_CAP), 50, vchan=False)[2] == pytest.approx(25.0, abs=0.3)
+
+
+def test_ct_three_phases_with_one_voltage_channel_stay_volt_amperes():
+    """Three CTs and one voltage channel: the voltage is one phase's, so the others' power factor
+    is not measured; power stays V x I per phase (what the docs say). At PF 1 within 0.1 %."""
+    assert abs(energy_error(*at(IB), 50, phases=3)[2]) <= 0.1
+    assert energy_error(*at(IB, PF_08_CAP), 50, phases=3)[2] == pytest.approx(25.0, abs=0.3)
+
+
+def test_ct_clamped_the_other_way_round_still_counts():
+    """A CT clamped backwards gives the current in antiphase: the charger only draws, so its
+    active power counts (as V x I did), at any power factor."""
+    for pf in (0.0, PF_05_IND):
+        v, i = at(IB, pf + math.pi)
+        got, _, _ = energy_error(v, i, 50)
+        assert abs(got / (energy_error(*at(IB, pf), 50)[0]) - 1) <= 0.002
