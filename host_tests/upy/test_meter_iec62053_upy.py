@@ -1,12 +1,13 @@
 """The CT's active power (one phase and the voltage channel: the mean of v x i in small ints) on
 the MicroPython unix port, the board's integers: within 1 % at the power factors IEC 62053-21
-tests (1, 0.5 inductive, 0.8 capacitive), a burst and a sliced window computed under heap_lock.
-Also collected by pytest on CPython (heap_lock skipped there)."""
+tests (1, 0.5 inductive, 0.8 capacitive), a burst and a sliced window computed under heap_lock;
+S0 pulses of IEC 62053-31's shortest width with a bouncing trailing edge, under heap_lock. Also collected by pytest on CPython (heap_lock skipped there)."""
 import math
 import sys
 from array import array
 
 from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count
+from evse.metering.s0 import S0Meter
 
 IS_UPY = sys.implementation.name == "micropython"
 APC = amps_per_count(2000, 22.0, 3.3)
@@ -76,6 +77,29 @@ def test_active_power_at_the_standards_power_factors_allocates_nothing():
         for sliced in (False, True):
             got = run(phase, sliced)
             assert abs(got - want) <= 0.01 * want, (pf, sliced, got, want)
+
+
+
+def test_s0_bouncing_trailing_edges_count_nothing_under_heap_lock():
+    """1000 imp/kWh at 50 kW (a pulse every 72 ms), each 30 ms long with rising edges 30.2, 31.5
+    and 34.8 ms in (its trailing edge bouncing): 100 pulses, 100 Wh, nothing allocated."""
+    s = S0Meter(1000)
+    if IS_UPY:
+        import micropython
+        micropython.heap_lock()
+    try:
+        t = 0x3FFFFFFF - 1000000          # the us counter wraps during the train
+        for k in range(100):
+            p = t + k * 72000
+            s.on_pulse(p & 0x3FFFFFFF)
+            for b in (30200, 31500, 34800):
+                s.on_pulse((p + b) & 0x3FFFFFFF)
+    finally:
+        if IS_UPY:
+            import micropython
+            micropython.heap_unlock()
+    s.poll(8000)
+    assert s.count == 100 and s.bounces == 300 and s.take_mwh() == 100000
 
 
 if __name__ == "__main__":
