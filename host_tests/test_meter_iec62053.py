@@ -345,11 +345,11 @@ def test_the_sdm_maps_are_eastrons_register_tables():
 
 class Line:
     """The RS-485 line to a simulated SDM630 in virtual time (ms, `now`): the meter answers, or in
-    `mode` answers exception 4 (device failure), a reply with a CRC spoilt, or 400 ms late (after
-    the master's 300 ms timeout)."""
+    `mode` answers exception 4 (device failure), a reply with a CRC spoilt, or `late_ms` late (400:
+    after the master's 300 ms timeout)."""
 
     def __init__(self, sim):
-        self.sim, self.now, self.mode = sim, 0, None
+        self.sim, self.now, self.mode, self.late_ms = sim, 0, None, 400
         self.rx = bytearray()
         self.pending = []
 
@@ -365,7 +365,7 @@ class Line:
             elif self.mode == "crc":
                 r = r[:-1] + bytes((r[-1] ^ 0x5A,))
             elif self.mode == "slow":
-                delay = 400
+                delay = self.late_ms
             self.pending.append((self.now + delay, bytes(r)))
         return len(b)
 
@@ -387,7 +387,7 @@ def test_the_register_never_goes_back_nor_ahead_of_the_energy_through_a_bad_line
     replies after the timeout, a meter swapped for one at 12.3 kWh, a counter set back 1 kWh and
     a counter that wrapped to 0: the lifetime register (what OCPP sends) never goes back, is never
     ahead of the energy delivered, and ends within 0.2 % of it (each bad stretch is bridged by
-    the counter when it answers again; a jump is counted from power)."""
+    the counter when it answers again; a jump is counted from power; measured: 0.06 % short)."""
     from evse.metering.meter import make_meter
     from tools.sim.mock_machine.modbus_meter import ModbusMeter
     sim = ModbusMeter()
@@ -422,4 +422,44 @@ def test_the_register_never_goes_back_nor_ahead_of_the_energy_through_a_bad_line
         total = meter.wh_total
         assert last <= total <= true_wh + 1e-6, (t, last, total, true_wh)
         last = total
+    sim.set_float(0x34, 0.0)                          # the charge ends: the last interval is read
+    for k in range(3):
+        sim.set_float(6 + 2 * k, 0.0)
+    while t < 185000:
+        t += 10
+        line.now = t
+        meter.poll(t)
     assert meter.ok and meter.wh_total == pytest.approx(true_wh, rel=0.002)
+
+
+
+@pytest.mark.parametrize("late_ms", [350, 450, 650, 1000])
+def test_a_late_reply_is_never_taken_for_another_registers(tmp_path, late_ms):
+    """A meter that answers after the master's timeout (300 ms; its replies 350-1000 ms late), on
+    a generic map of one request per value: a reply comes after its request was given up and
+    retried, while the next value's request waits; Modbus RTU has no transaction number, and a
+    reply of the same length was taken for the next one: the voltage (230) published as the
+    current with ok=True, the energy counter (100 kWh) as the voltage (a false over-current
+    stop, or a real one hidden). Each value is now its own or blind."""
+    from evse.metering.meter import make_meter
+    from tools.sim.mock_machine.modbus_meter import ModbusMeter
+    sim = ModbusMeter()
+    line = Line(sim)
+    line.late_ms = late_ms
+    hw = type("Hw", (), {"uart": line})()
+    meter = make_meter({"meter": "modbus", "meter_interval_ms": 1000, "meter_timeout_ms": 300,
+                        "meter_map": "v1=4:0:float32, i1=4:6:float32, p=4:0x0C:float32, kwh=4:0x48:float32"},
+                       hw, data_dir=str(tmp_path))
+    sim.set_float(0, 230.0)
+    sim.set_float(6, 16.0)
+    sim.set_float(0x0C, 3680.0)
+    sim.set_float(0x48, 100.0)
+    line.mode = "slow"
+    t = 0
+    while t < 60000:
+        t += 10
+        line.now = t
+        meter.poll(t)
+        assert meter.amps[0] in (0.0, 16.0, -1.0), (t, meter.amps, meter.volts)
+        assert meter.volts[0] in (0.0, 230.0, -1.0), (t, meter.amps, meter.volts)
+        assert meter.error is None or "jumped" not in meter.error, (t, meter.error)

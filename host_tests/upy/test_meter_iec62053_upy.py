@@ -1,13 +1,16 @@
 """The CT's active power (one phase and the voltage channel: the mean of v x i in small ints) on
 the MicroPython unix port, the board's integers: within 1 % at the power factors IEC 62053-21
 tests (1, 0.5 inductive, 0.8 capacitive), a burst and a sliced window computed under heap_lock;
-S0 pulses of IEC 62053-31's shortest width with a bouncing trailing edge, under heap_lock. Also collected by pytest on CPython (heap_lock skipped there)."""
+S0 pulses of IEC 62053-31's shortest width with a bouncing trailing edge, under heap_lock; a Modbus
+meter whose replies come after the timeout, never one register's reply taken for another's. Also collected by pytest on CPython (heap_lock skipped there)."""
 import math
 import sys
 from array import array
 
 from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count
+from evse.metering import modbus
 from evse.metering.s0 import S0Meter
+from modbus_fakes import TimedBus
 
 IS_UPY = sys.implementation.name == "micropython"
 APC = amps_per_count(2000, 22.0, 3.3)
@@ -100,6 +103,39 @@ def test_s0_bouncing_trailing_edges_count_nothing_under_heap_lock():
             micropython.heap_unlock()
     s.poll(8000)
     assert s.count == 100 and s.bounces == 300 and s.take_mwh() == 100000
+
+
+
+class LateMeter(TimedBus):
+    """Answers every read 450 ms after it (the master's timeout: 300 ms), the register number in
+    the reply's first word: whose reply it is can be told."""
+
+    def write(self, b):
+        reg = (b[2] << 8) | b[3]
+        data = bytearray((b[0], b[1], 4, reg >> 8, reg & 0xFF, 0, 0))
+        c = modbus.crc16(data)
+        data.append(c & 0xFF)
+        data.append(c >> 8)
+        for x in data:                  # the frame's bytes at once
+            self.arrivals.append((self.now + 450, x))
+        return 8
+
+
+def test_a_late_reply_is_not_taken_for_the_next_registers():
+    bus = LateMeter()
+    m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
+    got = []
+    t = 0
+    for reg in (0, 6, 12, 0, 6):        # a map of one value a request: 2 registers each
+        m.start(1, 4, reg, 2, t)
+        st = modbus.BUSY
+        while st == modbus.BUSY and t < 60000:
+            t += 10
+            bus.now = t
+            st = m.poll(t)
+        got.append((reg, (m.data[0] << 8) | m.data[1]) if st == modbus.DONE else (reg, None))
+    for reg, seen in got:
+        assert seen is None or seen == reg, got
 
 
 if __name__ == "__main__":
