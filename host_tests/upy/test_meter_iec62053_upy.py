@@ -107,8 +107,9 @@ def test_s0_bouncing_trailing_edges_count_nothing_under_heap_lock():
 
 
 class LateMeter(TimedBus):
-    """Answers every read 450 ms after it (the master's timeout: 300 ms), the register number in
-    the reply's first word: whose reply it is can be told."""
+    """Unit 1 answers every read 450 ms after it (the master's timeout: 300 ms), unit 2 after 10 ms
+    (a grid meter on the same bus), the register number in the reply's first word: whose reply it
+    is can be told."""
 
     def write(self, b):
         reg = (b[2] << 8) | b[3]
@@ -116,8 +117,10 @@ class LateMeter(TimedBus):
         c = modbus.crc16(data)
         data.append(c & 0xFF)
         data.append(c >> 8)
+        at = self.now + (450 if b[0] == 1 else 10)
         for x in data:                  # the frame's bytes at once
-            self.arrivals.append((self.now + 450, x))
+            self.arrivals.append((at, x))
+        self.arrivals.sort(key=lambda a: a[0])
         return 8
 
 
@@ -126,14 +129,15 @@ def test_a_late_reply_is_not_taken_for_the_next_registers():
     m = modbus.ModbusMaster(bus, timeout_ms=300, retries=2)
     got = []
     t = 0
-    for reg in (0, 6, 12, 0, 6):        # a map of one value a request: 2 registers each
-        m.start(1, 4, reg, 2, t)
+    for unit, reg in ((1, 0), (1, 6), (1, 12), (1, 0), (2, 0), (1, 6), (2, 0), (1, 12), (1, 0)):
+        m.start(unit, 4, reg, 2, t)     # a map of one value a request: 2 registers each
         st = modbus.BUSY
         while st == modbus.BUSY and t < 60000:
             t += 10
             bus.now = t
             st = m.poll(t)
         got.append((reg, (m.data[0] << 8) | m.data[1]) if st == modbus.DONE else (reg, None))
+        bus.now = t = t + 1
     for reg, seen in got:
         assert seen is None or seen == reg, got
 

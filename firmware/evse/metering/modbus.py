@@ -14,7 +14,8 @@ to the unit's next request of its length (another register). So the master count
 unit owes (requests sent, frames come back); a request to that unit for other registers goes once
 none is owed (a late reply drained as it comes), or (retries + 1 + LATE_TRIES) timeouts after the
 bus's last send or byte: a meter that answers after its timeout is read slowly or not at all,
-never with one value taken for another's. Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
+never with one value taken for another's. Buffers are preallocated; a poll allocates nothing on
+the way to BUSY/DONE.
 """
 import struct
 from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, T_INT16, T_INT32, T_UINT16, T_UINT32
@@ -149,7 +150,7 @@ class ModbusMaster:
         self._wait = False       # a request waits for the bus to be quiet (3.5 characters between frames)
         self._why = None         # the attempt failed: retried (or FAILED) once the bus is quiet
         self._owed = 0           # requests sent to _owed_unit whose reply has not come (yet)
-        self._owed_unit = -1
+        self._owed_unit = -1     # (other units' replies cannot pass for its: the unit is checked)
         self._owed_req = None    # the last request sent: its own late reply is no danger to a retry
         self._tries = 0
         self._req = (0, 0, 0, 0)
@@ -175,14 +176,13 @@ class ModbusMaster:
         return self.poll(now_ms) != FAILED
 
     def _send(self, now_ms):
-        if self._drain():
-            self._came()
+        self._came(self._drain())
         unit, fc, reg, count = self._req
-        if unit != self._owed_unit:
-            self._owed_unit = unit
-            self._owed = 0
-        self._owed += 1
-        self._owed_req = self._req
+        if self._owed == 0:
+            self._owed_unit = unit      # (one unit's debts at a time: the one that owes first)
+        if unit == self._owed_unit:
+            self._owed += 1
+            self._owed_req = self._req
         build_request(self._tx, unit, fc, reg, count)
         self._n = 0
         self._sent_ms = self._rx_ms = now_ms
@@ -199,16 +199,18 @@ class ModbusMaster:
         return True
 
     def _drain(self):
-        """Throw away stray bytes (a late reply to an earlier request) before sending; True if any."""
-        got = False
+        """Throw away stray bytes (a late reply to an earlier request) before sending; the first
+        byte (a frame's unit), or -1 when there were none."""
+        first = -1
         try:
             while self.uart.any():
                 if not self._read_some(self._chunk, READ_CHUNK):
                     break
-                got = True
+                if first < 0:
+                    first = self._chunk[0]
         except Exception:
             pass
-        return got
+        return first
 
     def _read_some(self, buf, k):
         u = self.uart
@@ -252,9 +254,10 @@ class ModbusMaster:
             return BUSY                 # the rest of a bad frame may still be on the bus
         return self._fail_or_retry(self._why, now_ms)
 
-    def _came(self):
-        """A frame came back (a reply judged, or late bytes drained): one reply less owed."""
-        if self._owed > 0:
+    def _came(self, unit):
+        """A frame of `unit` came back (a reply judged, or late bytes drained): one reply less
+        owed, when it is the unit that owes."""
+        if self._owed > 0 and unit == self._owed_unit:
             self._owed -= 1
 
     def _send_when_quiet(self, now_ms):
@@ -262,9 +265,10 @@ class ModbusMaster:
         unit's) may have ended just now, and frames are 3.5 characters apart. A bus never quiet
         (noise) is waited for timeout_ms: then the request goes and fails as a read would. While
         the unit owes a reply to other registers, it is waited for (the module docstring)."""
-        if self._drain():
+        first = self._drain()
+        if first >= 0:
             if self._rx_ms is None or self._diff(now_ms, self._rx_ms) >= QUIET_MS:
-                self._came()            # the first bytes after a silence: a late frame
+                self._came(first)       # the first bytes after a silence: a late frame
             self._rx_ms = now_ms
         if self._owed > 0 and self._req[0] == self._owed_unit and self._req != self._owed_req:
             if self._diff(now_ms, self._rx_ms) < (self.retries + 1 + LATE_TRIES) * self.timeout_ms:
@@ -284,7 +288,7 @@ class ModbusMaster:
         s = reply_start(rx, self._n, unit, fc, count)
         r = INCOMPLETE if s < 0 else parse_response(rx, self._n, unit, fc, count, s)
         if r == OK:
-            self._came()
+            self._came(unit)
             if s:                       # after noise: the frame to the front, where data reads it
                 for i in range(5 + 2 * count):
                     rx[i] = rx[s + i]
@@ -292,7 +296,7 @@ class ModbusMaster:
             self.error = None
             return None
         if r == EXCEPTION:
-            self._came()
+            self._came(unit)
             return self._exception(rx[s + 2])
         if r == BAD_CRC or r == MISMATCH:
             return self._bad_frame(r, now_ms)
@@ -321,7 +325,7 @@ class ModbusMaster:
         if self._diff(now_ms, self._rx_ms) < QUIET_MS and self._n < len(self._rx) \
                 and self._diff(now_ms, self._sent_ms) < self.timeout_ms:
             return None
-        self._came()
+        self._came(self._rx[0])         # a frame came (another unit's owes nothing of this one)
         if r == MISMATCH:
             return "unexpected reply"
         self.crc_errors += 1
