@@ -165,8 +165,9 @@ def test_ct_error_at_power_factor_one(amps, limit):
 @pytest.mark.parametrize("amps,limit", [(0.1 * IB, 1.5), (0.2 * IB, 1.0), (IB, 1.0), (IMAX, 1.0)])
 def test_ct_error_at_power_factors_05_inductive_and_08_capacitive(amps, limit, pf):
     """IEC 62053-21 table 6, PF 0.5 inductive and 0.8 capacitive, one phase with the voltage
-    channel. Measured: -0.55 % and +0.24 % (the 10 us between the current's and the voltage's
-    read: 0.18 degrees at 50 Hz). Before: power was V x I, +100 % and +25 %."""
+    channel. Measured: -0.71 to -0.49 % and +0.07 to +0.34 % (mostly the 10 us between the
+    current's and the voltage's read: 0.18 degrees at 50 Hz). Before: power was V x I, +100 % and
+    +25 %."""
     for start in STARTS:
         got, true, err = energy_error(*at(amps, pf), 50, start=start)
         assert abs(err) <= limit, (amps, got, true, err)
@@ -192,7 +193,7 @@ def test_ct_frequency_plus_minus_two_percent(hz, amps):
 
 def test_ct_fifth_harmonic_in_voltage_and_current():
     """Table 8: 10 % 5th harmonic in the voltage, 40 % in the current, in phase: 0.8 %. Measured:
-    0.05 %. Before: V x I read +4.1 % (the harmonics' RMS multiplied, not their power)."""
+    0.07 %. Before: V x I read +4.1 % (the harmonics' RMS multiplied, not their power)."""
     for start in STARTS:
         got, true, err = energy_error(*at(IB, v_parts=((5, 23.0, 0.0),), i_parts=((5, 6.4, 0.0),)), 50, start=start)
         assert abs(err) <= 0.8, (got, true, err)
@@ -200,7 +201,7 @@ def test_ct_fifth_harmonic_in_voltage_and_current():
 
 def test_ct_odd_harmonics_in_the_current():
     """Table 8, odd harmonics in the current (a phase-fired load's 3rd to 13th): 3.0 %. Measured:
-    0.07 %. Before: +4.1 %."""
+    0.08 %. Before: +4.1 %."""
     parts = ((3, 4.0, 0.3), (5, 2.0, 1.1), (7, 1.0, 2.0), (11, 0.5, 0.0), (13, 0.3, 0.0))
     for start in STARTS:
         assert abs(energy_error(*at(IB, i_parts=parts), 50, start=start)[2]) <= 3.0
@@ -209,9 +210,9 @@ def test_ct_odd_harmonics_in_the_current():
 def test_ct_dc_and_even_harmonics_in_the_current():
     """Table 8, DC and even harmonics in the current (half-wave rectified): 3.0 %. The CT passes no
     DC (the mean is the bias) and the 2nd harmonic carries no power with a sine voltage. Measured:
-    0.03 %. Before: +11.8 % (the 2nd harmonic's RMS counted as power)."""
+    0.08 % (5 A DC, 8 A 2nd). Before: +11.8 % (the 2nd harmonic's RMS counted as power)."""
     for start in STARTS:
-        assert abs(energy_error(*at(IB, i_parts=((2, 8.0, 0.5),)), 50, start=start)[2]) <= 3.0
+        assert abs(energy_error(*at(IB, i_parts=((2, 8.0, 0.5),), dc=5.0), 50, start=start)[2]) <= 3.0
 
 
 class PhaseFired:
