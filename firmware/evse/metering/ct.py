@@ -17,7 +17,11 @@ for people and tests. Every intermediate stays under 2^30 (a small int on a 32-b
 any signal short of clipping; see rms_scaled() and _channel_timed().
 Mains frequency: `mains_hz` 50 or 60, or 0 to detect it once from rising zero crossings.
 Voltage: an optional ADC channel (RMS, `volts_per_count`), else the nominal voltage.
-Power is V x I per phase (EV chargers have PFC, power factor > 0.98: see docs/metering.md).
+Power: one phase with the voltage channel, the active power (the mean of v x i over the window,
+from the covariance of the two channels: power factor and harmonics counted as a billing meter
+does, IEC 62053-21); otherwise V x I per phase (the nominal voltage without a voltage channel; one
+voltage channel says nothing of the other phases' angle): EV chargers have PFC, power factor
+> 0.98, see docs/metering.md.
 
 Sliced mode (slice_us > 0, what the firmware uses): a burst never blocks the control loop. Each
 poll samples only until `deadline_us` (the shell sets it just before the next control tick) or
@@ -61,6 +65,8 @@ BURST_TIMEOUT_MS = 200         # a sliced burst still open this long after its w
 STARVED_MAX = 8                # that many retaken bursts in a row: blind (ok=False)
 CREEP_COUNTS = 6               # a phase under this RMS (counts; 0.44 A at the defaults) counts no power: ADC
 CREEP_VAR = (CREEP_COUNTS * CREEP_COUNTS) << MS_FRAC   # noise with no load is no energy (IEC 62053-21 no-load test)
+PF_BITS = 14                   # active / apparent power in 1/2^14 (one phase and the voltage channel)
+PF_ONE = 1 << PF_BITS
 
 
 def amps_per_count(ratio, burden_ohms, vref, cal=1.0):
@@ -155,6 +161,51 @@ def variance(m256, ms256):
         return ms256 - ((m256 * m256) >> 8)
     m16 = m256 >> 4
     return ms256 - m16 * m16
+
+
+def cross_sums(buf, stride, ci, cv, rounds, ri, rv, out):
+    """out[0:3] = sums of di, dv and di*dv over the rounds of two interleaved channels, with
+    di = current sample - ri, dv = voltage sample - rv. No allocation."""
+    si = 0
+    sv = 0
+    sp = 0
+    i = 0
+    end = rounds * stride
+    while i < end:
+        di = buf[i + ci] - ri
+        dv = buf[i + cv] - rv
+        si += di
+        sv += dv
+        sp += di * dv
+        i += stride
+    out[0] = si
+    out[1] = sv
+    out[2] = sp
+
+
+def covariance(mi256, mv256, mp256):
+    """E[di dv] - E[di] E[dv] in 1/256 count^2 from the means (1/256 count) and the mean product:
+    the mean of v(t) x i(t) about the biases (as variance())."""
+    if -(1 << 14) < mi256 < (1 << 14) and -(1 << 14) < mv256 < (1 << 14):
+        return mp256 - ((mi256 * mv256) >> 8)
+    return mp256 - (mi256 >> 4) * (mv256 >> 4)
+
+
+def ratio_q14(num, den):
+    """num / den in 1/2^14, within +-1 (num is a covariance, den the product of the two RMS:
+    Cauchy-Schwarz), 0 for den <= 0. den is brought to 15 bits first: small ints."""
+    if den <= 0:
+        return 0
+    while den >= (1 << 15):
+        den >>= 1
+        num >>= 1
+    r = (num << PF_BITS) // den
+    return PF_ONE if r > PF_ONE else (-PF_ONE if r < -PF_ONE else r)
+
+
+def scale_q14(p, f):
+    """p * f / 2^14 for 0 <= p < 2^28 (mW), 0 <= f <= 2^14, in small ints (split at bit 14)."""
+    return (p >> PF_BITS) * f + (((p & (PF_ONE - 1)) * f) >> PF_BITS)
 
 
 def rising_crossings(buf, stride, first, rounds, mid, hyst):
@@ -450,8 +501,9 @@ class CtMeter(MilliUnits):
         k = len(self._chans)
         self._err = None
         mv = self._nominal_mv
+        vv = 0
         if self._has_v:
-            v = self._channel_timed(k - 1, rounds) if timed else self._channel(k - 1, rounds)
+            v = vv = self._channel_timed(k - 1, rounds) if timed else self._channel(k - 1, rounds)
             mv = rms_scaled(v, self._kv[0], self._kv[1]) if self._kv[0] >= 0 else -1
         p = 0
         peak = 0
@@ -467,8 +519,7 @@ class CtMeter(MilliUnits):
             a = rms_scaled(v, ka[0], ka[1]) if ka[0] >= 0 else -1
             self.ma[c] = a
             self.mv[c] = mv
-            if v >= CREEP_VAR:
-                p += ((a + 5) // 10) * ((mv + 50) // 100)   # cA x dV = mW
+            p += self._phase_mw(a, mv, v, vv, rounds, timed)
             if a > peak:
                 peak = a
             if not 0 <= a <= METER_MAX_A * 1000:
@@ -480,6 +531,75 @@ class CtMeter(MilliUnits):
         self.ok = not bias_bad
         self.error = err
         return peak
+
+    def _phase_mw(self, a, mv, var_i, var_v, rounds, timed):
+        """A phase's power in mW from its mA, mV and variances (counts^2, var_v 0: no voltage)."""
+        if var_i < CREEP_VAR:
+            return 0                    # noise with no load is no energy
+        pw = ((a + 5) // 10) * ((mv + 50) // 100)   # cA x dV = mW
+        if var_v > 0 and self.phases == 1 and 0 <= pw < (1 << 28):
+            # its own voltage: the active power, mean of v x i (IEC 62053-21 tests power factors
+            # 0.5 and 0.8 and harmonics, where V x I reads up to twice as high)
+            pw = scale_q14(pw, self._active_q14(var_i, var_v, rounds, timed))
+        return pw
+
+    def _active_q14(self, var_i, var_v, rounds, timed):
+        """Active over apparent power of phase 1 (the voltage channel's phase), in 1/2^14. Its
+        size: a CT clamped the other way round gives the negative, and a charger only draws."""
+        v = len(self._chans) - 1
+        cov = self._cross_timed(0, v, rounds) if timed else self._cross(0, v, rounds)
+        f = ratio_q14(cov, rms_scaled(var_i, 16, 0) * rms_scaled(var_v, 16, 0))
+        return f if f >= 0 else -f
+
+    def _cross(self, ci, cv, rounds):
+        """Covariance of two channels over a burst, in 1/256 count^2 (the sums stay under 2^30
+        as the squares do: |d| < 2^11 over at most MAX_ROUNDS rounds)."""
+        s = self._sums
+        cross_sums(self._buf, len(self._chans), ci, cv, rounds, self._offset_q[ci] >> OFFSET_FRAC_BITS,
+                   self._offset_q[cv] >> OFFSET_FRAC_BITS, s)
+        q = s[2] // rounds
+        mp256 = (q << MS_FRAC) + ((s[2] - q * rounds) << MS_FRAC) // rounds
+        return covariance((s[0] << OFFSET_FRAC_BITS) // rounds, (s[1] << OFFSET_FRAC_BITS) // rounds, mp256)
+
+    def _cross_timed(self, ci, cv, rounds):
+        """Like _cross over time-stamped rounds: trapezoid integrals over exactly one window, the
+        products split at bit 12 (as _channel_timed's squares)."""
+        k = len(self._chans)
+        buf = self._buf
+        tb = self._tbuf
+        span = self._span
+        ri = self._offset_q[ci] >> OFFSET_FRAC_BITS
+        rv = self._offset_q[cv] >> OFFSET_FRAC_BITS
+        si = 0
+        sv = 0
+        sp_hi = 0
+        sp_lo = 0
+        pt = 0
+        pq = 0
+        pi = buf[ci] - ri
+        pv = buf[cv] - rv
+        for r in range(1, rounds):
+            di = buf[r * k + ci] - ri
+            dv = buf[r * k + cv] - rv
+            t = tb[r]
+            if t > span:                # cut the last segment at the window's end
+                di = pi + (di - pi) * (span - pt) // (t - pt)
+                dv = pv + (dv - pv) * (span - pt) // (t - pt)
+                t = span
+            q = (t << T_BITS) // span
+            w = q - pq
+            si += (pi + di) * w
+            sv += (pv + dv) * w
+            e = pi * pv + di * dv
+            sp_hi += (e >> 12) * w
+            sp_lo += (e & 0xFFF) * w
+            pt = t
+            pq = q
+            pi = di
+            pv = dv
+        sh = T_BITS + 1 - OFFSET_FRAC_BITS
+        mp256 = (sp_hi << (12 + MS_FRAC - T_BITS - 1)) + (sp_lo >> (T_BITS + 1 - MS_FRAC))
+        return covariance(si >> sh, sv >> sh, mp256)
 
     def _channel(self, c, rounds):
         k = len(self._chans)

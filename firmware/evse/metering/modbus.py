@@ -8,7 +8,14 @@ Every request, a retry or the next block's, goes out once the bus has been quiet
 are separated by 3.5 characters of silence, and never sent over a meter still sending: Modbus over
 serial line V1.02, 2.5.1.1). Timeouts and CRC errors are retried `retries` times, and so are the
 exceptions ACKNOWLEDGE (5) and SERVER DEVICE BUSY (6), which ask for the request again later; other
-exception responses are not retried (the meter answered). Noise before a reply is skipped. Buffers are preallocated; a poll allocates nothing on the way to BUSY/DONE.
+exception responses are not retried (the meter answered). Noise before a reply is skipped.
+A reply carries no request number: one that comes after its request timed out reads like the reply
+to the unit's next request of its length (another register). So the master counts the replies a
+unit owes (requests sent, frames come back); a request to that unit for other registers goes once
+none is owed (a late reply drained as it comes), or (retries + 1 + LATE_TRIES) timeouts after the
+bus's last send or byte: a meter that answers after its timeout is read slowly or not at all,
+never with one value taken for another's. Buffers are preallocated; a poll allocates nothing on
+the way to BUSY/DONE.
 """
 import struct
 from ..core.modbus_maps import FC_READ_HOLDING, FC_READ_INPUT, T_FLOAT32, T_INT16, T_INT32, T_UINT16, T_UINT32
@@ -22,6 +29,8 @@ RETRIES = 2
 READ_CHUNK = 32                     # bytes taken from the UART per readinto
 QUIET_MS = 40                       # a retry waits for this much silence on the bus: the meter may
                                     # still be sending the rest of a bad frame (3.5 chars at 1200 baud: 29 ms)
+LATE_TRIES = 2                      # a reply still owed is waited for (retries + 1 + this) timeouts
+                                    # after the bus's last send or byte, then taken as lost
 
 IDLE = 0
 BUSY = 1
@@ -140,6 +149,9 @@ class ModbusMaster:
         self._rx_ms = None       # when bytes last arrived (None: never)
         self._wait = False       # a request waits for the bus to be quiet (3.5 characters between frames)
         self._why = None         # the attempt failed: retried (or FAILED) once the bus is quiet
+        self._owed = 0           # requests sent to _owed_unit whose reply has not come (yet)
+        self._owed_unit = -1     # (other units' replies cannot pass for its: the unit is checked)
+        self._owed_req = None    # the last request sent: its own late reply is no danger to a retry
         self._tries = 0
         self._req = (0, 0, 0, 0)
         self.state = IDLE
@@ -164,8 +176,13 @@ class ModbusMaster:
         return self.poll(now_ms) != FAILED
 
     def _send(self, now_ms):
-        self._drain()
+        self._came(self._drain())
         unit, fc, reg, count = self._req
+        if self._owed == 0:
+            self._owed_unit = unit      # (one unit's debts at a time: the one that owes first)
+        if unit == self._owed_unit:
+            self._owed += 1
+            self._owed_req = self._req
         build_request(self._tx, unit, fc, reg, count)
         self._n = 0
         self._sent_ms = self._rx_ms = now_ms
@@ -182,16 +199,18 @@ class ModbusMaster:
         return True
 
     def _drain(self):
-        """Throw away stray bytes (a late reply to an earlier request) before sending; True if any."""
-        got = False
+        """Throw away stray bytes (a late reply to an earlier request) before sending; the first
+        byte (a frame's unit), or -1 when there were none."""
+        first = -1
         try:
             while self.uart.any():
                 if not self._read_some(self._chunk, READ_CHUNK):
                     break
-                got = True
+                if first < 0:
+                    first = self._chunk[0]
         except Exception:
             pass
-        return got
+        return first
 
     def _read_some(self, buf, k):
         u = self.uart
@@ -235,12 +254,26 @@ class ModbusMaster:
             return BUSY                 # the rest of a bad frame may still be on the bus
         return self._fail_or_retry(self._why, now_ms)
 
+    def _came(self, unit):
+        """A frame of `unit` came back (a reply judged, or late bytes drained): one reply less
+        owed, when it is the unit that owes."""
+        if self._owed > 0 and unit == self._owed_unit:
+            self._owed -= 1
+
     def _send_when_quiet(self, now_ms):
         """The request goes out once the bus has been quiet QUIET_MS: the last reply (or another
         unit's) may have ended just now, and frames are 3.5 characters apart. A bus never quiet
-        (noise) is waited for timeout_ms: then the request goes and fails as a read would."""
-        if self._drain():
+        (noise) is waited for timeout_ms: then the request goes and fails as a read would. While
+        the unit owes a reply to other registers, it is waited for (the module docstring)."""
+        first = self._drain()
+        if first >= 0:
+            if self._rx_ms is None or self._diff(now_ms, self._rx_ms) >= QUIET_MS:
+                self._came(first)       # the first bytes after a silence: a late frame
             self._rx_ms = now_ms
+        if self._owed > 0 and self._req[0] == self._owed_unit and self._req != self._owed_req:
+            if self._diff(now_ms, self._rx_ms) < (self.retries + 1 + LATE_TRIES) * self.timeout_ms:
+                return BUSY
+            self._owed = 0              # never came: lost
         if self._rx_ms is not None and 0 <= self._diff(now_ms, self._rx_ms) < QUIET_MS \
                 and self._diff(now_ms, self._sent_ms) < self.timeout_ms:
             return BUSY
@@ -255,6 +288,7 @@ class ModbusMaster:
         s = reply_start(rx, self._n, unit, fc, count)
         r = INCOMPLETE if s < 0 else parse_response(rx, self._n, unit, fc, count, s)
         if r == OK:
+            self._came(unit)
             if s:                       # after noise: the frame to the front, where data reads it
                 for i in range(5 + 2 * count):
                     rx[i] = rx[s + i]
@@ -262,6 +296,7 @@ class ModbusMaster:
             self.error = None
             return None
         if r == EXCEPTION:
+            self._came(unit)
             return self._exception(rx[s + 2])
         if r == BAD_CRC or r == MISMATCH:
             return self._bad_frame(r, now_ms)
@@ -290,6 +325,7 @@ class ModbusMaster:
         if self._diff(now_ms, self._rx_ms) < QUIET_MS and self._n < len(self._rx) \
                 and self._diff(now_ms, self._sent_ms) < self.timeout_ms:
             return None
+        self._came(self._rx[0])         # a frame came (another unit's owes nothing of this one)
         if r == MISMATCH:
             return "unexpected reply"
         self.crc_errors += 1

@@ -1,7 +1,9 @@
 """S0 pulse input (IEC 62053-31): an energy meter's open-collector output, N impulses per kWh.
 
 The shell's pin interrupt calls `on_pulse(ticks_us())`: integers only, no allocation, bounces
-closer than the debounce interval are dropped. `poll(now_ms)` turns pulses into energy (int mWh,
+closer than the debounce interval are dropped, and so are edges 30-40 ms after a pulse (the
+bouncing trailing edge of the shortest pulse the standard allows; an edge 20-30 ms in is counted:
+noise at an impossible rate shows as one). `poll(now_ms)` turns pulses into energy (int mWh,
 remainder carried exactly) and estimates power from the last pulse interval, decaying as
 1 / (time since the last pulse) when pulses stop (0 after MAX_INTERVAL_MS). Current is
 power / (volts x phases): an estimate. The poll runs every control tick: small ints only (mW, mA,
@@ -12,6 +14,8 @@ from .energy import MilliUnits
 from ..core.ticks import ticks_diff
 
 S0_DEBOUNCE_US = 20000           # IEC 62053-31 pulses are >= 30 ms: anything closer is a bounce
+S0_TRAIL_FROM_US = 30000         # 4.1.3.3-4: ON >= 30 ms, an edge bounces for <= 5 ms: a 30 ms pulse's
+S0_TRAIL_TO_US = 40000           # trailing edge shows rising edges 30-35 ms in; no pulse either
 S0_MAX_POWER_W = 50000           # fastest pulse rate expected; debounce is kept under half of it
 US_W_PER_KWH_PULSE = 3600000000000   # interval_us * power_W * imp_per_kWh = 3.6e12
 MWH_PER_KWH = 1000000
@@ -52,6 +56,7 @@ class S0Meter(MilliUnits):
         self.imp = int(imp_per_kwh)
         fastest = US_W_PER_KWH_PULSE // (self.imp * S0_MAX_POWER_W)
         self.debounce_us = debounce_us if debounce_us is not None else min(S0_DEBOUNCE_US, fastest // 2)
+        self._trail_to = min(S0_TRAIL_TO_US, fastest // 2) if debounce_us is None else 0
         self._diff = diff
         self.phases = phases
         e_mw_us = US_W_PER_KWH_PULSE * 1000 / self.imp         # one pulse in mW x us
@@ -79,8 +84,8 @@ class S0Meter(MilliUnits):
         """Interrupt handler body: count a pulse unless it is a bounce. Allocates nothing."""
         if self.count:
             dt = self._diff(now_us, self._last_us)
-            if 0 <= dt < self.debounce_us:   # < 0: a gap over half the us period (537 s), not a bounce
-                self.bounces += 1
+            if 0 <= dt < self.debounce_us or S0_TRAIL_FROM_US <= dt < self._trail_to:
+                self.bounces += 1           # (dt < 0: a gap over half the us period, 537 s)
                 return
             self._interval_us = dt
         self._last_us = now_us
