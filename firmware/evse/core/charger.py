@@ -717,6 +717,10 @@ class Charger:
         if ps == P.A:
             self._unplugged(now)
             return V.ST_A1
+        if self.t_step_EF is not None:
+            return self.state           # the wake-up's F lasts T_step_EF, whatever the car shows
+        if self.out.pilot_mode == L.PILOT_5PCT and not self.hlc:
+            return V.ST_WAKEUP          # 5 % to nominal without communication: F for T_step_EF first
         offer = (self.t_x1_hold is None or not self._holding_x1(now)) and self._may_offer()
         if ps == P.C or ps == P.D:
             return self._asking(m, ps, now, offer)
@@ -726,7 +730,7 @@ class Charger:
         """C or D: close when offered (after the self-test), else stop under control."""
         self._wakeup_done = True      # a car that asked is awake: no wake-up this plug-in (facts 4)
         closed = self.t_closed is not None
-        if not offer:
+        if not offer or (closed and self.hlc):      # (5 %: no current agreed, see _close_sequence)
             self._pwm_off(now)
             self._end_selftest(now)   # a test under way ends with the offer: its winding off, a close tests anew
             if closed:
@@ -742,7 +746,9 @@ class Charger:
             return V.ST_D1 if ps == P.D else V.ST_C1
         self.t_ev_stop = None
         self._pwm_on(now)
-        if not closed:
+        # Only at a nominal duty: at 5 % a current is agreed by ISO 15118 / DIN 70121, which this
+        # charger does not speak: nothing is ever agreed, the car waits, the contactor open (facts 1)
+        if not closed and self.out.pilot_mode == L.PILOT_PWM:
             self._close_sequence(m, now)
         return V.ST_D2 if ps == P.D else V.ST_C2
 
@@ -752,8 +758,6 @@ class Charger:
             self._open(now)
         self.t_ev_stop = None
         self._end_selftest(now)
-        if self.t_step_EF is not None:
-            return self.state           # the wake-up's F lasts T_step_EF
         if not offer:
             self._pwm_off(now)
             if self.stop_reason and self.session_active:
