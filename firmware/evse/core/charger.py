@@ -542,8 +542,9 @@ class Charger:
         conn = self.cfg["connector"]
         ohms = m.pp_ohms
         # One reading is not a cable: a fault, a latched plug or a higher rating is taken when the
-        # next reading (a tick later) agrees, not from one spike (a contactor coil's EMI, a bounce);
-        # a lower rating, a button press at once. Until then the last one holds (nothing rises),
+        # next reading (a tick later) agrees, not from one spike (a contactor coil's EMI, a bounce),
+        # and so is a button press (one reading in its band took the PWM off for 3 s); a lower
+        # rating, an unplugged handle at once. Until then the last one holds (nothing rises),
         # a fault as undecided (no fault, nothing offered on a Type 2 socket).
         # A fault reading also agrees with one two readings before it (two among the last three):
         # a PP bad every other reading (a loose pin, hum) is no spike. The readings after a change
@@ -572,7 +573,7 @@ class Charger:
                     self.set_limit("cable", st)
                 self._pp = PX.LATCHED if st else PX.FAULT
                 return
-        elif st == was or (st != PX.FAULT and st != PX.LATCHED):
+        elif st == was or st == PX.UNPLUGGED:
             self._pp = st
             return
         if self._pp == PX.FAULT:
