@@ -65,6 +65,29 @@ def test_detector_bounce_never_qualifies():
         assert d.state == P.B
 
 
+def test_detector_qualifies_a_c_at_a_band_edge_through_its_gap_readings():
+    """A car whose C sits at 6.97 V (or 5.03 V): in noise half its bursts read in the gap beside it,
+    where the hysteresis keeps B. Those neither confirm nor cancel the qualification; a B reading
+    (8-10 V) still cancels it."""
+    for c_mv, gap_mv in ((6970, 7030), (5030, 4970)):
+        d = P.Detector(300)
+        d.update(9000, -12000, True, True, 0, diff)
+        d.update(9000, -12000, True, True, 1, diff)
+        t = 10
+        while t < 300:
+            d.update(c_mv if t % 20 else gap_mv, -12000, True, True, t, diff)
+            assert d.state == P.B
+            t += 10
+        assert d.update(c_mv, -12000, True, True, 310, diff) and d.state == P.C
+        d = P.Detector(300)
+        d.update(9000, -12000, True, True, 0, diff)
+        d.update(9000, -12000, True, True, 1, diff)
+        d.update(c_mv, -12000, True, True, 10, diff)
+        d.update(gap_mv, -12000, True, True, 20, diff)
+        d.update(9000, -12000, True, True, 30, diff)         # a real B: the qualification restarts
+        assert not d.update(c_mv, -12000, True, True, 310, diff) and d.state == P.B
+
+
 def test_detector_ignores_unstable_and_single_glitch():
     d = P.Detector(300)
     assert not d.update(6000, -12000, True, True, 0, diff)      # C from nothing: qualified too

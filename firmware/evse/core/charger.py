@@ -542,8 +542,9 @@ class Charger:
         conn = self.cfg["connector"]
         ohms = m.pp_ohms
         # One reading is not a cable: a fault, a latched plug or a higher rating is taken when the
-        # next reading (a tick later) agrees, not from one spike (a contactor coil's EMI, a bounce);
-        # a lower rating, a button press at once. Until then the last one holds (nothing rises),
+        # next reading (a tick later) agrees, not from one spike (a contactor coil's EMI, a bounce),
+        # and so is a button press (one reading in its band took the PWM off for 3 s); a lower
+        # rating, an unplugged handle at once. Until then the last one holds (nothing rises),
         # a fault as undecided (no fault, nothing offered on a Type 2 socket).
         # A fault reading also agrees with one two readings before it (two among the last three):
         # a PP bad every other reading (a loose pin, hum) is no spike. The readings after a change
@@ -572,7 +573,7 @@ class Charger:
                     self.set_limit("cable", st)
                 self._pp = PX.LATCHED if st else PX.FAULT
                 return
-        elif st == was or (st != PX.FAULT and st != PX.LATCHED):
+        elif st == was or st == PX.UNPLUGGED:
             self._pp = st
             return
         if self._pp == PX.FAULT:
@@ -717,6 +718,10 @@ class Charger:
         if ps == P.A:
             self._unplugged(now)
             return V.ST_A1
+        if self.t_step_EF is not None:
+            return self.state           # the wake-up's F lasts T_step_EF, whatever the car shows
+        if self.out.pilot_mode == L.PILOT_5PCT and not self.hlc:
+            return V.ST_WAKEUP          # 5 % to nominal without communication: F for T_step_EF first
         offer = (self.t_x1_hold is None or not self._holding_x1(now)) and self._may_offer()
         if ps == P.C or ps == P.D:
             return self._asking(m, ps, now, offer)
@@ -726,7 +731,7 @@ class Charger:
         """C or D: close when offered (after the self-test), else stop under control."""
         self._wakeup_done = True      # a car that asked is awake: no wake-up this plug-in (facts 4)
         closed = self.t_closed is not None
-        if not offer:
+        if not offer or (closed and self.hlc):      # (5 %: no current agreed, see _close_sequence)
             self._pwm_off(now)
             self._end_selftest(now)   # a test under way ends with the offer: its winding off, a close tests anew
             if closed:
@@ -742,7 +747,9 @@ class Charger:
             return V.ST_D1 if ps == P.D else V.ST_C1
         self.t_ev_stop = None
         self._pwm_on(now)
-        if not closed:
+        # Only at a nominal duty: at 5 % a current is agreed by ISO 15118 / DIN 70121, which this
+        # charger does not speak: nothing is ever agreed, the car waits, the contactor open (facts 1)
+        if not closed and self.out.pilot_mode == L.PILOT_PWM:
             self._close_sequence(m, now)
         return V.ST_D2 if ps == P.D else V.ST_C2
 
@@ -752,8 +759,6 @@ class Charger:
             self._open(now)
         self.t_ev_stop = None
         self._end_selftest(now)
-        if self.t_step_EF is not None:
-            return self.state           # the wake-up's F lasts T_step_EF
         if not offer:
             self._pwm_off(now)
             if self.stop_reason and self.session_active:

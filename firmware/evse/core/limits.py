@@ -151,7 +151,8 @@ PP_CAR_BUTTON_MIN = const(2500)
 PP_UNPLUGGED_MIN = const(100000)     # J1772 plug out (or PP not wired): pull-up only
 BUTTON_OPEN_MS = const(500)          # latch button pressed while charging: PWM off at once, open at
                                      # most this long after the press (the plug takes longer to leave; facts 5)
-BUTTON_SEEN_MS = const(20)           # PP is read once a tick: a press is seen up to 2 ticks after it
+BUTTON_SEEN_MS = const(30)           # PP is read once a tick: a press is seen up to 2 ticks after it,
+                                     # and taken when the next reading agrees (one is not a press)
 T2_FAULT_LOW = const(60)             # Type 2: below 60 ohm, or outside every band below: fault
 # (min ohm, max ohm, amps) accept bands of the cable coding resistor: IEC 61851-1 Table B.2 / facts 5
 # (80-140, 164-308, 400-936, 1100-2460 ohm), each 3 % wider for the reading's own error: the ADC's

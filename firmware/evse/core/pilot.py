@@ -211,6 +211,24 @@ class Detector:
         FAST_CONFIRM such levels (asked only of a change not yet confirmed: a call costs on a board)."""
         return raw > D and self.state <= D and _ones(self._fault_bits) >= L.FAST_CONFIRM
 
+    def _beside_c(self, pos_mv):
+        """A level in a gap beside C while C is qualified from a state the detector holds: it neither
+        confirms nor cancels it. A car whose C sits near 5 or 7 V reads across the edge in noise,
+        and each such burst restarted the qualification (the car sat in B for good). A reading in
+        a band still cancels it; after a reset a gap still decides nothing (nor does it for D)."""
+        return self._cand == C and self.state != UNKNOWN and _level(pos_mv, UNKNOWN) == UNKNOWN
+
+    def _note(self, raw, now_ms):
+        """A reading that differs from the state: the candidate change it makes or confirms."""
+        if self._count and _kind(raw) == _kind(self._cand):
+            self._cand = raw      # e.g. F then an impossible level: both say "fault", confirmed
+            if self._count < L.FAST_CONFIRM:   # (no further: a qualification by time keeps a fixed
+                self._count += 1               # point, and the core's ticks stay quiet through it)
+        else:
+            self._cand = raw
+            self._count = 1
+            self._since = now_ms
+
     def update(self, pos_mv, neg_mv, ok, pwm_on, now_ms, ticks_diff):
         """Feed one burst; returns True when the stable state changed."""
         if ok:
@@ -232,17 +250,12 @@ class Detector:
         else:
             self.undecided = 0
         if raw == self.state or raw == UNKNOWN:
+            if self._count and self._beside_c(pos_mv):
+                return False
             self._cand = UNKNOWN
             self._count = 0
             return False
-        if self._count and _kind(raw) == _kind(self._cand):
-            self._cand = raw      # e.g. F then an impossible level: both say "fault", confirmed
-            if self._count < L.FAST_CONFIRM:   # (no further: a qualification by time keeps a fixed
-                self._count += 1               # point, and the core's ticks stay quiet through it)
-        else:
-            self._cand = raw
-            self._count = 1
-            self._since = now_ms
+        self._note(raw, now_ms)
         if self._slow(raw):
             if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
                 return False
