@@ -903,7 +903,7 @@ class Charger:
             if out.amps_x10 or mode != self._emitted_mode:
                 out.amps_x10 = 0
                 self.t_duty = None
-                self.oc.signalled(0, now)
+                self.oc.signalled(0, now, self.diff)
                 self._emitted_mode = mode
                 self._emit((V.EV_PILOT, mode, 0))
             return
@@ -916,7 +916,7 @@ class Charger:
             return
         out.amps_x10 = target
         self.t_duty = now
-        self.oc.signalled(target, now)
+        self.oc.signalled(target, now, self.diff)
         self._emitted_mode = mode
         self._emit((V.EV_PILOT, mode, target))
 

@@ -23,16 +23,20 @@ class OverCurrent:
         self._ref_x10 = -1
         self._trip_ma = 0
 
-    def signalled(self, amps_x10, now_ms):
+    def signalled(self, amps_x10, now_ms, ticks_diff):
         if amps_x10 < self._signalled_x10:
-            self._prev_x10 = self._signalled_x10
+            # the highest of the window so far, held from this step: a duty lowered a step each
+            # second (a load manager) is followed in 5 s from each step, and the step before
+            # this one's current alone tripped a car that followed every step in time
+            self._prev_x10 = self.reference_x10(now_ms, ticks_diff)
             self._prev_until = now_ms
         self._signalled_x10 = amps_x10
 
     def reference_x10(self, now_ms, ticks_diff):
-        if self._prev_x10:
+        prev = self._prev_x10
+        if prev:
             if 0 <= ticks_diff(now_ms, self._prev_until) < L.OC_SIGNAL_WINDOW_MS:
-                return self._prev_x10
+                return prev if prev > self._signalled_x10 else self._signalled_x10   # (raised since)
             self._prev_x10 = 0        # over for good (ticks wrap: days later it read as recent)
         return self._signalled_x10
 

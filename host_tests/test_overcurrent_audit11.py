@@ -1,0 +1,44 @@
+"""Over-current against the current actually signalled (facts 7: EVerest's (I + 0.5 A) x 1.10 for
+7 s, its field bug a false trip right after the duty was lowered), when the duty comes down in
+steps: a load manager or a solar surplus that lowers the limit every second (a lowering is applied
+at once, facts 2), and a car that follows each new duty in the 5 s the standard gives it."""
+from core_bench import CoreBench as Core
+
+
+def test_a_duty_lowered_a_step_each_second_does_not_trip_a_car_that_follows_in_5_s():
+    c = Core(max_current=32)
+    c.charging()
+    c.m.current_ma = 32000
+    c.run(2000)
+    signalled = []                        # (ms, amps) as the pilot said them
+    for amps in range(30, 4, -2):         # 30, 28 ... 6 A, one a second
+        c.ch.set_limit("console", max(amps, 6))
+        for _ in range(100):
+            signalled.append((c.now, c.ch.out.amps_x10 // 10))
+            # the car draws what was signalled 5 s ago
+            drawn = [a for t, a in signalled if t <= c.now - 5000]
+            c.m.current_ma = (drawn[-1] if drawn else 32) * 1000
+            c.run(10)
+    for _ in range(2000):                 # then 20 s at 6 A, the car following
+        drawn = [a for t, a in signalled if t <= c.now - 5000]
+        c.m.current_ma = (drawn[-1] if drawn else 6) * 1000
+        signalled.append((c.now, c.ch.out.amps_x10 // 10))
+        c.run(10)
+    assert c.ch.fault is None and c.ch.out.contactor, c.ch.fault
+    assert c.ch.out.amps_x10 == 60
+
+
+def test_a_car_that_ignores_the_steps_is_still_tripped():
+    c = Core(max_current=32)
+    c.charging()
+    c.m.current_ma = 32000
+    c.run(2000)
+    t = c.now
+    for amps in range(30, 4, -2):
+        c.ch.set_limit("console", max(amps, 6))
+        c.run(1000)
+    while c.ch.fault is None and c.now - t < 40000:
+        c.run(10)
+    # held at the highest current of the last 7 s until 7 s after the last step, then 7 s over
+    assert c.ch.fault == "overcurrent" and not c.ch.out.contactor
+    assert c.now - t <= 13000 + 14100
