@@ -680,7 +680,12 @@ class Charger:
     def _next_state(self, m, ps, now):
         if self.fault and self.state != V.ST_BOOT:
             return self._in_fault(m, ps, now)     # a fault preempts every state's own handler
-        return self._HANDLERS[self.state](self, m, ps, now)
+        new = self._HANDLERS[self.state](self, m, ps, now)
+        if self.fault and self.state != V.ST_BOOT:
+            # raised by the handler (the close sequence's self-test): F in this tick, not the PWM
+            # and the state C2 for one more
+            return self._in_fault(m, ps, now)
+        return new
 
     def _h_boot(self, m, ps, now):
         """Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip."""
