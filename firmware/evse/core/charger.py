@@ -990,6 +990,7 @@ class Charger:
         if self.t_closed is not None:
             self.t_closed = None
             self.t_opened = now
+            self.oc._over_since = None    # (a time over before an opening tripped the next close at once)
             self.out.contactor = False
             self._emit((V.EV_CONTACTOR, False))
 
