@@ -42,6 +42,7 @@ ACTIONS = st.one_of(
     st.tuples(st.just("limit"), st.sampled_from([None, 0, 4, 10, 16, 32])),
     st.tuples(st.just("enable"), st.booleans()),
     st.tuples(st.just("clear"), st.none()),
+    st.tuples(st.just("auth"), st.sampled_from(["stop", "start", "require", "free"])),
     st.tuples(st.just("reboot"), st.none()),
 )
 
@@ -191,6 +192,8 @@ class Bench:
         # the pins as the tick leaves them
         if out.contactor and ch.fault is not None:
             self.v.append("commanded closed in fault %s at %d" % (ch.fault, self.now))
+        if out.rcd_test and (out.contactor or ch.fault is not None):
+            self.v.append("test winding on while closed or in a fault at %d" % self.now)
         if ch.fault in V.LATCHED and out.pilot_mode != L.PILOT_F:
             self.v.append("latched fault %s without F at %d" % (ch.fault, self.now))
         if self.weld_known and out.contactor:
@@ -255,6 +258,13 @@ class Bench:
             ch.set_limit("console", arg)
         elif action == "enable":
             ch.enable(arg)
+        elif action == "auth":
+            if arg == "stop":
+                ch.stop("remote")
+            elif arg == "start":
+                ch.authorize(True)
+            else:
+                self.cfg["require_auth"] = arg == "require"
         elif action == "clear":
             ch.clear_fault()
             self.latched = None
