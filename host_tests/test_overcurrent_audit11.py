@@ -2,7 +2,17 @@
 7 s, its field bug a false trip right after the duty was lowered), when the duty comes down in
 steps: a load manager or a solar surplus that lowers the limit every second (a lowering is applied
 at once, facts 2), and a car that follows each new duty in the 5 s the standard gives it."""
+from hypothesis import given, settings, strategies as st
+
 from core_bench import CoreBench as Core
+from evse.core import limits as L
+from evse.core.protections import OverCurrent
+
+W = L.OC_SIGNAL_WINDOW_MS
+
+
+def diff(a, b):
+    return a - b
 
 
 def test_a_duty_lowered_a_step_each_second_does_not_trip_a_car_that_follows_in_5_s():
@@ -81,3 +91,46 @@ def test_an_over_current_before_an_opening_does_not_count_after_the_next_close()
     c.m.current_ma = 16000
     c.run(10000)
     assert c.ch.fault is None and c.ch.out.contactor
+
+
+def test_a_limit_that_keeps_moving_never_holds_an_old_high_current_as_the_reference():
+    """A cloudy afternoon: the solar limit moves between 6 and 10 A every 3 s, so the duty comes down
+    again within 7 s of each lowering. The reference is the highest current of the last 7 s, never
+    the 32 A of before the clouds: a car that keeps drawing 32 A is tripped."""
+    c = Core(max_current=32)
+    c.charging()
+    c.m.current_ma = 32000
+    c.run(2000)
+    t = c.now
+    low = True
+    while c.ch.fault is None and c.now - t < 60000:
+        c.ch.set_limit("console", 6 if low else 10)
+        low = not low
+        c.run(3000)
+    # 32 A held as the reference for 7 s after it ended, then 7 s over (10 + 0.5) x 1.1 A
+    assert c.ch.fault == "overcurrent" and not c.ch.out.contactor
+    assert c.now - t <= 14000 + 3000
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.lists(st.tuples(st.integers(10, 9000), st.sampled_from([0, 60, 100, 160, 200, 320, 400])),
+                        min_size=1, max_size=30))
+def test_the_reference_is_the_highest_current_of_the_last_7_s_or_a_little_more(changes):
+    """Whatever the duty does: the reference is never under the highest current signalled in the
+    last 7 s (a car following in time is never judged against less), and never over the highest
+    of the last 14 s (an old high current is never the reference for long)."""
+    oc = OverCurrent()
+    history = [(0, 0)]                    # (from ms, amps x10)
+    now = 0
+
+    def highest(since):
+        return max(a for i, (t, a) in enumerate(history)
+                   if i + 1 == len(history) or history[i + 1][0] > since)
+
+    for gap, amps in changes:
+        for t in range(now, now + gap, 250):
+            ref = oc.reference_x10(t, diff)
+            assert highest(t - W) <= ref <= highest(t - 2 * W), (t, ref, history)
+        now += gap
+        oc.signalled(amps, now, diff)
+        history.append((now, amps))
