@@ -2,7 +2,7 @@
 7 s, its field bug a false trip right after the duty was lowered), when the duty comes down in
 steps: a load manager or a solar surplus that lowers the limit every second (a lowering is applied
 at once, facts 2), and a car that follows each new duty in the 5 s the standard gives it."""
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from core_bench import CoreBench as Core
 from evse.core import limits as L
@@ -115,6 +115,8 @@ def test_a_limit_that_keeps_moving_never_holds_an_old_high_current_as_the_refere
 @settings(max_examples=300, deadline=None)
 @given(changes=st.lists(st.tuples(st.integers(10, 9000), st.sampled_from([0, 60, 100, 160, 200, 320, 400])),
                         min_size=1, max_size=30))
+@example(changes=[(10, 400), (10, 60)] + [(3000, 100), (3000, 60)] * 5)   # a limit that keeps moving
+@example(changes=[(1000, 320)] + [(1000, a) for a in range(300, 40, -20)])  # a staircase
 def test_the_reference_is_the_highest_current_of_the_last_7_s_or_a_little_more(changes):
     """Whatever the duty does: the reference is never under the highest current signalled in the
     last 7 s (a car following in time is never judged against less), and never over the highest
