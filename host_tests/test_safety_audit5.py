@@ -22,7 +22,7 @@ def trip(b):
 
 
 # --- residual current: automatic reclosing (UL 2231-2 14.4: a delay of at least 15 min, at most
-# 4 resets; OpenEVSE's stock build: 15 min and 3 retries) -----------------------------------------
+# 4 resets; OpenEVSE's early builds 15 min and 3 retries, its builds since 5 min and 6) ------------
 
 def test_after_a_residual_current_trip_the_contactor_stays_open_for_15_minutes(tmp_path):
     b = charging(tmp_path)

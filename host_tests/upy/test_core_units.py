@@ -209,14 +209,14 @@ def test_the_thermal_level_holds_through_its_window():
 
 def test_overcurrent_judged_against_recent_signal():
     oc = OverCurrent()
-    oc.signalled(320, 0)
+    oc.signalled(320, 0, diff)
     assert not oc.check(35750, 0, diff)         # (32 + 0.5) x 1.1 = 35.75 A: not over
     assert not oc.check(35751, 1000, diff)
     assert not oc.check(36000, 7999, diff)
     assert oc.check(36000, 8000, diff)          # 7 s over
     oc.reset()
-    oc.signalled(320, 0)
-    oc.signalled(160, 100)                      # duty lowered: the EV may take seconds to follow
+    oc.signalled(320, 0, diff)
+    oc.signalled(160, 100, diff)                    # duty lowered: the EV may take seconds to follow
     for t in range(100, 7000, 100):
         assert not oc.check(32000, t, diff)
     assert oc.check(32000, 7100 + 7000, diff) is False or True  # judged against 16 A after the window

@@ -43,7 +43,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(64)
+_STATE_FIELDS = const(66)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -435,6 +435,8 @@ class Charger:
         b[61] = th.broken_since
         b[62] = det.unread
         b[63] = self._pp_seen
+        b[64] = oc.next
+        b[65] = oc.end
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
@@ -464,7 +466,7 @@ class Charger:
         if self.t_duty is not None:
             r = _left(d, now, self.t_duty, L.DUTY_NOMINAL_RAISE_MS, r)
         oc = self.oc
-        r = _left(d, now, oc._prev_until, L.OC_SIGNAL_WINDOW_MS, r)
+        r = _left(d, now, oc._prev_until, L.OC_SIGNAL_WINDOW_MS, r)   # (oc.end, next's, is later)
         if oc._over_since is not None:
             r = _left(d, now, oc._over_since, L.OC_TRIP_MS, r)
         return _left(d, now, self.det._since, self.det.bc_qualify_ms, r)
@@ -681,7 +683,12 @@ class Charger:
     def _next_state(self, m, ps, now):
         if self.fault and self.state != V.ST_BOOT:
             return self._in_fault(m, ps, now)     # a fault preempts every state's own handler
-        return self._HANDLERS[self.state](self, m, ps, now)
+        new = self._HANDLERS[self.state](self, m, ps, now)
+        if self.fault and self.state != V.ST_BOOT:
+            # raised by the handler (the close sequence's self-test): F in this tick, not the PWM
+            # and the state C2 for one more
+            return self._in_fault(m, ps, now)
+        return new
 
     def _h_boot(self, m, ps, now):
         """Power-on checks: the generator swings to -12 V (F), the contactor is open, no RCD trip."""
@@ -908,7 +915,7 @@ class Charger:
             if out.amps_x10 or mode != self._emitted_mode:
                 out.amps_x10 = 0
                 self.t_duty = None
-                self.oc.signalled(0, now)
+                self.oc.signalled(0, now, self.diff)
                 self._emitted_mode = mode
                 self._emit((V.EV_PILOT, mode, 0))
             return
@@ -921,7 +928,7 @@ class Charger:
             return
         out.amps_x10 = target
         self.t_duty = now
-        self.oc.signalled(target, now)
+        self.oc.signalled(target, now, self.diff)
         self._emitted_mode = mode
         self._emit((V.EV_PILOT, mode, target))
 
@@ -990,6 +997,7 @@ class Charger:
         if self.t_closed is not None:
             self.t_closed = None
             self.t_opened = now
+            self.oc._over_since = None    # (a time over before an opening tripped the next close at once)
             self.out.contactor = False
             self._emit((V.EV_CONTACTOR, False))
 
