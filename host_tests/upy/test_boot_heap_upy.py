@@ -58,7 +58,10 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # second opinion: +160 B; a Type 2 socket's PP read as the unplug while the pilot sits at F
 # (charger.py's _unplugged, no method more: one cost 160 B more) +160 B: 88,480 B; budget
 # 88,780 B (the margin of about 300 B).
-BOOT_BUDGET = 88780
+# Stop 46 (88,544 B before it): a C qualification kept through a gap reading beside C (the pilot
+# detector's _beside_c and _note) +192 B; over-current judged against the highest current of the
+# last 7 s (two more held values) +224 B: 88,960 B; budget 89,260 B.
+BOOT_BUDGET = 89260
 
 
 def test_the_firmware_after_boot_fits_the_budget():
