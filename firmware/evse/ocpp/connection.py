@@ -351,7 +351,16 @@ def _open(svc, ws):
 
 
 async def _boot(svc, ws):
+    """BootNotification until Accepted. A Pending or Rejected answer's interval is the minimum wait
+    before the next one (4.2.1), also over a new connection (svc.boot_after: a central system that
+    hangs up on a refused charger is not asked again at every reconnection)."""
     while _open(svc, ws):
+        due = svc.boot_after
+        if due is not None and not svc.boot_now:
+            left = svc.ticks_diff(due, svc.ticks())
+            if left > 0:
+                await _sleep_or_closed(svc, ws, left)
+                continue
         svc.boot_now = False  # this one answers a trigger that came before it
         ok, res = await call(svc, ws, "BootNotification", boot_payload(svc))
         interval = BOOT_RETRY_DEFAULT_S
@@ -361,9 +370,10 @@ async def _boot(svc, ws):
             if isinstance(res.get("interval"), int) and res["interval"] > 0:
                 interval = min(res["interval"], INTERVAL_MAX_S)
             if svc.boot_status == "Accepted":
+                svc.boot_after = None
                 svc.config.values["HeartbeatInterval"] = interval  # the central system's choice
                 return True
-        await _sleep_or_closed(svc, ws, interval * 1000)
+        svc.boot_after = svc.ticks_add(svc.ticks(), interval * 1000)
     return False
 
 

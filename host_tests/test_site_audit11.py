@@ -1,0 +1,74 @@
+"""A site operator's bad days (stop 46): a central system that restarts, refuses or holds chargers
+Pending, a link that drops, as one charger lives them (the site of many: tools/site.py, `make
+bench`). Each test scripts the central system (PyPI `ocpp`, host_tests/ocpp_cs.py) against the
+service under CPython and waits on what reaches it."""
+import asyncio
+
+from ocpp.v16 import call_result
+
+from ocpp_cs import CentralSystem, now_iso
+from host_tests.test_ocpp_cs import Rig, run, fast_reconnect  # noqa: F401 (fixture)
+
+
+def _boots(cs, status, interval):
+    """The central system answers every BootNotification with answer[0] (`status` first) and
+    `interval`; the loop times of their arrival."""
+    loop = asyncio.get_running_loop()
+    times, answer = [], [status]
+
+    def reply(kw):
+        times.append(loop.time())
+        return call_result.BootNotification(current_time=now_iso(), interval=interval, status=answer[0])
+    cs.overrides["BootNotification"] = reply
+    return times, answer
+
+
+async def _drop_link(cs, cp_id):
+    """The central system ends the connection (its restart, a proxy's time-out): a Close frame."""
+    await cs.cps[cp_id]._connection.close()
+
+
+def test_a_rejected_boot_waits_its_interval_even_across_a_new_connection(tmp_path):
+    """OCPP 1.6 4.2.1: a BootNotification answered other than Accepted gives in `interval` "the
+    minimum wait time before sending a next BootNotification request". A central system that
+    refuses a charger (interval 4 s here, an hour in the field) and then closes the link: the
+    charger dials again within its 0.1 s backoff (a second here, 1-1.25 s on a board) and must
+    still wait out the interval before it asks again. Before, a new connection asked at once: 50
+    refused chargers behind a central system that hangs up on them asked every few seconds, not
+    once an hour."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        times, _ = _boots(cs, "Rejected", 4)
+        rig = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: rig.svc.boot_status == "Rejected")   # the answer is in
+        await _drop_link(cs, "cp1")
+        await cs.wait_for(lambda: cs.connections >= 2)            # dialled again at once
+        await cs.wait_for(lambda: len(times) >= 2, timeout=20)
+        assert times[1] - times[0] >= 4 - 0.2, times                # was 0.1 s
+        assert cs.actions() == ["BootNotification"] * 2              # nothing else meanwhile
+        await rig.kill()
+        await cs.stop()
+    run(main())
+
+
+def test_a_pending_boot_waits_its_interval_across_a_dropped_link_then_boots_once(tmp_path):
+    """The same for Pending (4.2.1: the interval is the minimum wait, whatever the answer but
+    Accepted): the link drops while the charger waits; the next BootNotification comes no sooner
+    than the interval, and once Accepted the charger reports and boots no more."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        times, answer = _boots(cs, "Pending", 4)
+        rig = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: rig.svc.boot_status == "Pending")
+        await _drop_link(cs, "cp1")
+        await cs.wait_for(lambda: cs.connections >= 2)
+        answer[0] = "Accepted"                                      # registered now
+        await cs.wait_for(lambda: rig.svc.accepted, timeout=20)
+        assert len(times) == 2 and times[1] - times[0] >= 4 - 0.2, times     # was 0.1 s
+        first_accepted = [a for a in cs.actions() if a != "BootNotification"]
+        assert first_accepted[:1] == ["StatusNotification"], cs.actions()
+        await rig.kill()
+        await cs.stop()
+    run(main())
