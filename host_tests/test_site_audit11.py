@@ -72,3 +72,60 @@ def test_a_pending_boot_waits_its_interval_across_a_dropped_link_then_boots_once
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_the_sites_share_holds_offline_and_through_a_reboot_offline(tmp_path):
+    """A site's ChargePointMaxProfile (Absolute, no start: in force from now, as tools/site.py
+    sends it) of 10 A; the central system goes away, the charger loses power and boots with it
+    still away (no clock: the profile cannot be placed in time). OCPP 1.6 3.13 / 5.16: profiles
+    are kept by the charge point; the share must still cap the pilot before the central system
+    is back, never the charger's own 32 A."""
+    from ocpp.v16 import call
+    from host_tests.test_ocpp_cs import _profile
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: rig.svc.accepted)
+        res = await cs.call("cp1", call.SetChargingProfile(connector_id=0, cs_charging_profiles=_profile(
+            1, "ChargePointMaxProfile", 0, [(0, 10)], kind="Absolute")))
+        assert res.status == "Accepted"
+        await cs.wait_for(lambda: rig.charger.limit == 10.0)
+        await cs.stop()
+        await cs.wait_for(lambda: not rig.svc.connected)
+        await rig.kill()                                          # a power cut, offline
+        rig2 = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: rig2.charger.limit is not None)
+        assert rig2.charger.limit == 10.0 and not rig2.svc.wall.known()
+        await rig2.kill()
+    run(main())
+
+
+def test_while_pending_only_what_the_central_system_triggers_goes_out_and_at_once(tmp_path):
+    """OCPP 1.6 4.2.1: while Pending "the Charge Point SHALL NOT send request messages to the
+    Central System unless it has been instructed by the Central System to do so with a
+    TriggerMessage.req request" (a central system that looks at a charger's status before it
+    registers it, 50 of them after a site's power cut). The triggered StatusNotification and
+    Heartbeat go out at once, nothing else does (the connector's own status waits for Accepted).
+    Before, a triggered message waited in the queue until the boot was Accepted: the central
+    system asked and got nothing."""
+    from ocpp.v16 import call
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        times, answer = _boots(cs, "Pending", 60)
+        rig = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: rig.svc.boot_status == "Pending")
+        res = await cs.call("cp1", call.TriggerMessage(requested_message="StatusNotification", connector_id=0))
+        assert res.status == "Accepted"
+        await cs.wait_for(lambda: cs.actions("StatusNotification"), timeout=5)
+        res = await cs.call("cp1", call.TriggerMessage(requested_message="Heartbeat"))
+        await cs.wait_for(lambda: cs.actions("Heartbeat"), timeout=5)
+        assert cs.actions() == ["BootNotification", "StatusNotification", "Heartbeat"], cs.actions()
+        assert cs.actions("StatusNotification")[0]["connectorId"] == 0
+        assert rig.svc.boot_status == "Pending" and len(times) == 1
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -270,7 +270,20 @@ async def handle_frame(svc, ws, data):
         reply, after = await after  # pyright: ignore[reportGeneralTypeIssues]
     await ws.send_text(reply)
     if after:
-        after()  # pyright: ignore[reportCallIssue]
+        if not svc.accepted and action[-14:] == "TriggerMessage":
+            _after_trigger(svc, after)
+        else:
+            after()  # pyright: ignore[reportCallIssue]
+
+
+def _after_trigger(svc, after):
+    """A TriggerMessage's message queued before the boot is Accepted: marked as asked for, it may
+    go out while the boot is Pending (4.2.1, _triggered)."""
+    had = list(svc.immediate)
+    after()
+    for i in svc.immediate:
+        if not any(i is o for o in had):
+            i[2]["t"] = 1
 
 
 async def call(svc, ws, action, payload):
@@ -355,6 +368,10 @@ async def _boot(svc, ws):
     before the next one (4.2.1), also over a new connection (svc.boot_after: a central system that
     hangs up on a refused charger is not asked again at every reconnection)."""
     while _open(svc, ws):
+        item = _triggered(svc)
+        if item:
+            await _send_item(svc, ws, item)
+            continue
         due = svc.boot_after
         if due is not None and not svc.boot_now:
             left = svc.ticks_diff(due, svc.ticks())
@@ -377,10 +394,22 @@ async def _boot(svc, ws):
     return False
 
 
+def _triggered(svc):
+    """While Pending, the first message a TriggerMessage asked for (the only ones 4.2.1 lets out
+    before Accepted), taken from the queue; else None."""
+    if svc.boot_status == "Pending":
+        for i, item in enumerate(svc.immediate):
+            if item[2].get("t"):
+                return svc.immediate.pop(i)
+    return None
+
+
 async def _sleep_or_closed(svc, ws, ms):
-    """Wait before the next BootNotification; a TriggerMessage(BootNotification) ends the wait."""
+    """Wait before the next BootNotification; a TriggerMessage ends the wait (its BootNotification
+    goes out now, another message it asked for before it)."""
     t0 = svc.ticks()
-    while _open(svc, ws) and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms:
+    while _open(svc, ws) and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms \
+            and not (svc.boot_status == "Pending" and any(i[2].get("t") for i in svc.immediate)):
         svc.wake.clear()
         try:
             await asyncio.wait_for(svc.wake.wait(), min(IDLE_WAKE_MS, ms) / 1000)
@@ -458,17 +487,7 @@ async def _send_next(svc, ws, now):
     something was sent."""
     item = next_immediate(svc, now)
     if item:
-        action, payload, meta, cb = item
-        payload = resolve_payload(payload, timestamp(svc, meta))
-        if action == "StatusNotification" and not svc.wall.known():
-            del payload["timestamp"]  # optional (6.47): no clock, no time rather than 1970
-        try:
-            ok, res = await call(svc, ws, action, payload)
-        except Exception:
-            if cb:  # no answer is an answer too: an Authorize falls back to the offline rules
-                cb(False, None)
-            raise
-        _after_answer(svc, action, ok, res, cb)
+        await _send_item(svc, ws, item)
         return True
     head = svc.txq.head()
     if head and (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0):
@@ -480,6 +499,21 @@ async def _send_next(svc, ws, now):
             _clock_from(svc, res)
         return True
     return False
+
+
+async def _send_item(svc, ws, item):
+    """One immediate message ([action, payload, meta, callback]) sent and its answer handled."""
+    action, payload, meta, cb = item
+    payload = resolve_payload(payload, timestamp(svc, meta))
+    if action == "StatusNotification" and not svc.wall.known():
+        del payload["timestamp"]  # optional (6.47): no clock, no time rather than 1970
+    try:
+        ok, res = await call(svc, ws, action, payload)
+    except Exception:
+        if cb:  # no answer is an answer too: an Authorize falls back to the offline rules
+            cb(False, None)
+        raise
+    _after_answer(svc, action, ok, res, cb)
 
 
 def next_immediate(svc, now):
