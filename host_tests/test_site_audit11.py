@@ -129,3 +129,29 @@ def test_while_pending_only_what_the_central_system_triggers_goes_out_and_at_onc
         await rig.kill()
         await cs.stop()
     run(main())
+
+
+def test_a_pending_boot_without_an_interval_is_asked_again_after_a_wait_of_its_own(tmp_path, monkeypatch):
+    """OCPP 1.6 4.2: an interval of 0 lets the charge point choose its wait "in a way that avoids
+    flooding the Central System with requests". 50 chargers back from a site's power cut booted
+    within a second of each other, and with a fixed 60 s (BOOT_RETRY_DEFAULT_S, 2 s here) they asked
+    again all in the same second, every time. The wait now has a random part of up to a quarter, as
+    the reconnection's pause: a charger that draws the highest waits 2.5 s here (1 min 15 s on a
+    board); before, 2.0 s."""
+    from evse.ocpp import connection
+    monkeypatch.setattr(connection, "BOOT_RETRY_DEFAULT_S", 2)
+    import os
+    from types import SimpleNamespace
+    highest = SimpleNamespace(urandom=lambda n: b"\xff" * n, listdir=os.listdir)
+    monkeypatch.setattr(connection, "os", highest)        # the firmware's draws, the highest
+
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        times, _ = _boots(cs, "Pending", 0)
+        rig = await Rig(cs, tmp_path).start()
+        await cs.wait_for(lambda: len(times) >= 2, timeout=20)
+        assert times[1] - times[0] >= 2.4, times
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -24,7 +24,7 @@ PONG_MIN_MS = 10000      # a Pong is awaited at least this long: a slow handler 
 # checks on a Pico) holds the reader, and a short WebSocketPingInterval must not call a live link dead
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
-BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval
+BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval (plus up to a random quarter)
 IDLE_WAKE_MS = 1000  # the sender re-checks timers at least this often
 STATUS_WAIT_MS = 5000  # after the boot, the security events wait this long at most for the connector's status
 
@@ -380,17 +380,20 @@ async def _boot(svc, ws):
                 continue
         svc.boot_now = False  # this one answers a trigger that came before it
         ok, res = await call(svc, ws, "BootNotification", boot_payload(svc))
-        interval = BOOT_RETRY_DEFAULT_S
+        interval = 0
         if ok:
             _clock_from(svc, res)
             svc.boot_status = res.get("status")
             if isinstance(res.get("interval"), int) and res["interval"] > 0:
                 interval = min(res["interval"], INTERVAL_MAX_S)
             if svc.boot_status == "Accepted":
-                svc.boot_after = None
-                svc.config.values["HeartbeatInterval"] = interval  # the central system's choice
+                svc.boot_after = None   # the central system's choice, else ours
+                svc.config.values["HeartbeatInterval"] = interval or BOOT_RETRY_DEFAULT_S
                 return True
-        svc.boot_after = svc.ticks_add(svc.ticks(), interval * 1000)
+        # No interval: ours (4.2), plus up to a random quarter: chargers that booted together after
+        # a power cut do not ask together again
+        wait = interval * 1000 or BOOT_RETRY_DEFAULT_S * (1024 + os.urandom(1)[0]) * 1000 // 1024
+        svc.boot_after = svc.ticks_add(svc.ticks(), wait)
     return False
 
 
