@@ -74,6 +74,7 @@ class OcppService:
         # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
         self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = store.error = None
         self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
+        self.boot_after = None  # ticks before which no BootNotification (a Pending/Rejected interval)
         self.redial = False  # new credentials or a Reset: end this connection between two exchanges
         self.told = []  # the security events reported once a boot (connection.once)
         self.running, self._uid = True, 0

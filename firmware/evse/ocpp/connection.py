@@ -24,7 +24,7 @@ PONG_MIN_MS = 10000      # a Pong is awaited at least this long: a slow handler 
 # checks on a Pico) holds the reader, and a short WebSocketPingInterval must not call a live link dead
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
-BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval
+BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval (plus up to a random quarter)
 IDLE_WAKE_MS = 1000  # the sender re-checks timers at least this often
 STATUS_WAIT_MS = 5000  # after the boot, the security events wait this long at most for the connector's status
 
@@ -270,7 +270,20 @@ async def handle_frame(svc, ws, data):
         reply, after = await after  # pyright: ignore[reportGeneralTypeIssues]
     await ws.send_text(reply)
     if after:
-        after()  # pyright: ignore[reportCallIssue]
+        if not svc.accepted and action[-14:] == "TriggerMessage":
+            _after_trigger(svc, after)
+        else:
+            after()  # pyright: ignore[reportCallIssue]
+
+
+def _after_trigger(svc, after):
+    """A TriggerMessage's message queued before the boot is Accepted: marked as asked for, it may
+    go out while the boot is Pending (4.2.1, _triggered)."""
+    had = list(svc.immediate)
+    after()
+    for i in svc.immediate:
+        if not any(i is o for o in had):
+            i[2]["t"] = 1
 
 
 async def call(svc, ws, action, payload):
@@ -351,26 +364,55 @@ def _open(svc, ws):
 
 
 async def _boot(svc, ws):
+    """BootNotification until Accepted. A Pending or Rejected answer's interval is the minimum wait
+    before the next one (4.2.1), also over a new connection (svc.boot_after: a central system that
+    hangs up on a refused charger is not asked again at every reconnection)."""
     while _open(svc, ws):
+        item = _triggered(svc)
+        if item:
+            await _send_item(svc, ws, item)
+            continue
+        due = svc.boot_after
+        if due is not None and not svc.boot_now:
+            left = svc.ticks_diff(due, svc.ticks())
+            if left > 0:
+                await _sleep_or_closed(svc, ws, left)
+                continue
         svc.boot_now = False  # this one answers a trigger that came before it
         ok, res = await call(svc, ws, "BootNotification", boot_payload(svc))
-        interval = BOOT_RETRY_DEFAULT_S
+        interval = 0
         if ok:
             _clock_from(svc, res)
             svc.boot_status = res.get("status")
             if isinstance(res.get("interval"), int) and res["interval"] > 0:
                 interval = min(res["interval"], INTERVAL_MAX_S)
             if svc.boot_status == "Accepted":
-                svc.config.values["HeartbeatInterval"] = interval  # the central system's choice
+                svc.boot_after = None   # the central system's choice, else ours
+                svc.config.values["HeartbeatInterval"] = interval or BOOT_RETRY_DEFAULT_S
                 return True
-        await _sleep_or_closed(svc, ws, interval * 1000)
+        # No interval: ours (4.2), plus up to a random quarter: chargers that booted together after
+        # a power cut do not ask together again
+        wait = interval * 1000 or BOOT_RETRY_DEFAULT_S * (1024 + os.urandom(1)[0]) * 1000 // 1024
+        svc.boot_after = svc.ticks_add(svc.ticks(), wait)
     return False
 
 
+def _triggered(svc):
+    """While Pending, the first message a TriggerMessage asked for (the only ones 4.2.1 lets out
+    before Accepted), taken from the queue; else None."""
+    if svc.boot_status == "Pending":
+        for i, item in enumerate(svc.immediate):
+            if item[2].get("t"):
+                return svc.immediate.pop(i)
+    return None
+
+
 async def _sleep_or_closed(svc, ws, ms):
-    """Wait before the next BootNotification; a TriggerMessage(BootNotification) ends the wait."""
+    """Wait before the next BootNotification; a TriggerMessage ends the wait (its BootNotification
+    goes out now, another message it asked for before it)."""
     t0 = svc.ticks()
-    while _open(svc, ws) and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms:
+    while _open(svc, ws) and not svc.boot_now and svc.ticks_diff(svc.ticks(), t0) < ms \
+            and not (svc.boot_status == "Pending" and any(i[2].get("t") for i in svc.immediate)):
         svc.wake.clear()
         try:
             await asyncio.wait_for(svc.wake.wait(), min(IDLE_WAKE_MS, ms) / 1000)
@@ -448,17 +490,7 @@ async def _send_next(svc, ws, now):
     something was sent."""
     item = next_immediate(svc, now)
     if item:
-        action, payload, meta, cb = item
-        payload = resolve_payload(payload, timestamp(svc, meta))
-        if action == "StatusNotification" and not svc.wall.known():
-            del payload["timestamp"]  # optional (6.47): no clock, no time rather than 1970
-        try:
-            ok, res = await call(svc, ws, action, payload)
-        except Exception:
-            if cb:  # no answer is an answer too: an Authorize falls back to the offline rules
-                cb(False, None)
-            raise
-        _after_answer(svc, action, ok, res, cb)
+        await _send_item(svc, ws, item)
         return True
     head = svc.txq.head()
     if head and (svc.tx_retry_ms is None or svc.ticks_diff(now, svc.tx_retry_ms) >= 0):
@@ -470,6 +502,21 @@ async def _send_next(svc, ws, now):
             _clock_from(svc, res)
         return True
     return False
+
+
+async def _send_item(svc, ws, item):
+    """One immediate message ([action, payload, meta, callback]) sent and its answer handled."""
+    action, payload, meta, cb = item
+    payload = resolve_payload(payload, timestamp(svc, meta))
+    if action == "StatusNotification" and not svc.wall.known():
+        del payload["timestamp"]  # optional (6.47): no clock, no time rather than 1970
+    try:
+        ok, res = await call(svc, ws, action, payload)
+    except Exception:
+        if cb:  # no answer is an answer too: an Authorize falls back to the offline rules
+            cb(False, None)
+        raise
+    _after_answer(svc, action, ok, res, cb)
 
 
 def next_immediate(svc, now):
