@@ -6,9 +6,9 @@ test_mqtt_bench.py's Bench are made of it."""
 import asyncio
 
 from tools.sim import mock_machine as mm
+from tools.sim.pace import paced
 
 SPEED = 20          # virtual seconds per real second at most (keeps a peer's answers "prompt" in virtual time)
-TICK_S = 0.01       # one control tick of virtual time per driver step
 
 
 def run(coro, seconds=120):
@@ -41,16 +41,8 @@ class LiveBench:
         return self
 
     async def _drive(self):
-        loop = asyncio.get_running_loop()
-        t0_real, t0_us = loop.time(), mm.clock.us
         try:
-            while True:
-                if (mm.clock.us - t0_us) / 1e6 > SPEED * (loop.time() - t0_real):
-                    await asyncio.sleep(0.002)   # ahead of the pace: let the sockets catch up
-                    continue
-                self.d.run(TICK_S)
-                for _ in range(self.turns_per_tick):
-                    await asyncio.sleep(0)
+            await paced(self.d, SPEED, turns=self.turns_per_tick, pause_s=0.002)
         except Exception as e:   # surfaced by until()
             self.failed = e
 

@@ -34,24 +34,14 @@ pytestmark = pytest.mark.skipif(not (shutil.which("node") and os.path.exists(INS
 async def _charger(url, car_orders, stop):
     """The firmware on its bench, paced to real time, with a car that does what the central system's
     {"car": ...} lines ask: plug in, ask for power (C) once offered, go back to B and leave."""
-    from tools.sim import mock_machine as mm
     from tools.sim.drive import Drive
+    from tools.sim.pace import paced
     flash = tempfile.mkdtemp(prefix="ocpprpc-")
     with open(os.path.join(flash, "log.txt"), "w") as f:     # a board that has logged: diagnostics to send
         f.write("0 boot: power on\n")
     d = Drive(config={"max_current": 32, "meter": "ct", "meter_phases": 1, "ocpp_url": url, "ocpp_id": "CP-RPC-1"},
               flash_dir=flash)
     d.world.follow_max = 32.0
-    loop = asyncio.get_running_loop()
-    t0_real, t0_us = loop.time(), mm.clock.us
-
-    async def drive():
-        while True:
-            if (mm.clock.us - t0_us) / 1e6 > loop.time() - t0_real:
-                await asyncio.sleep(0.005)        # ahead of real time: let the sockets run
-                continue
-            d.run(0.01)
-            await asyncio.sleep(0)
 
     async def car():
         while True:
@@ -66,7 +56,7 @@ async def _charger(url, car_orders, stop):
                 d.ev("B")
                 await asyncio.sleep(0.5)
                 d.unplug()
-    tasks = [asyncio.create_task(t) for t in (d.app.ocpp.run(), drive(), car())]
+    tasks = [asyncio.create_task(t) for t in (d.app.ocpp.run(), paced(d), car())]
     try:
         await stop.wait()
     finally:

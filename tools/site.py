@@ -49,8 +49,8 @@ def advertised_amps(duty_x100):
 
 # -- one charger (a child process) ---------------------------------------------------------------
 async def _charger(cp_id, url, seconds, seed, ocpp_config=None):
-    from tools.sim import mock_machine as mm
     from tools.sim.drive import Drive
+    from tools.sim.pace import paced
 
     flash = tempfile.mkdtemp(prefix="site-" + cp_id + "-")
     d = Drive(config={"max_current": MAX_A, "ocpp_url": url, "ocpp_id": cp_id, "meter": "ct",
@@ -58,8 +58,6 @@ async def _charger(cp_id, url, seconds, seed, ocpp_config=None):
               flash_dir=flash, seed=seed)
     d.world.follow_max = float(MAX_A)          # the car draws what the pilot offers, 2 s late
     svc = d.app.ocpp
-    loop = asyncio.get_running_loop()
-    t0_real, t0_us = loop.time(), mm.clock.us
     last = [None]
 
     def report():
@@ -69,14 +67,6 @@ async def _charger(cp_id, url, seconds, seed, ocpp_config=None):
             sys.stdout.write(json.dumps({"id": cp_id, "a": a, "state": d.state}) + "\n")
             sys.stdout.flush()
 
-    async def drive():
-        while True:
-            if (mm.clock.us - t0_us) / 1e6 > loop.time() - t0_real:
-                await asyncio.sleep(0.005)      # ahead of real time: let the sockets run
-                continue
-            d.run(0.01)
-            report()
-            await asyncio.sleep(0)
 
     async def car():
         rnd = random.Random(seed)
@@ -93,7 +83,7 @@ async def _charger(cp_id, url, seconds, seed, ocpp_config=None):
             d.unplug()
             await asyncio.sleep(rnd.uniform(5, 20))
 
-    tasks = [asyncio.create_task(t) for t in (svc.run(), drive(), car())]
+    tasks = [asyncio.create_task(t) for t in (svc.run(), paced(d, each=report), car())]
     try:
         await asyncio.sleep(seconds)
     finally:

@@ -4,30 +4,16 @@ tests (1, 0.5 inductive, 0.8 capacitive), a burst and a sliced window computed u
 S0 pulses of IEC 62053-31's shortest width with a bouncing trailing edge, under heap_lock; a Modbus
 meter whose replies come after the timeout, never one register's reply taken for another's. Also collected by pytest on CPython (heap_lock skipped there)."""
 import math
-import sys
 from array import array
 
-from evse.metering.ct import ADC_SHIFT, CtMeter, amps_per_count
+from evse.metering.ct import ADC_SHIFT, CtMeter
 from evse.metering import modbus
 from evse.metering.s0 import S0Meter
 from modbus_fakes import TimedBus
+from test_meter_upy import APC, IS_UPY, Clock
 
-IS_UPY = sys.implementation.name == "micropython"
-APC = amps_per_count(2000, 22.0, 3.3)
 VPC = 0.25
 N = 2000                                # table points per 50 Hz cycle (10 us each)
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000
-
-    def ticks_us(self):
-        self.t += 2
-        return self.t & 0x3FFFFFFF
-
-    def sleep_us(self, us):
-        self.t += us
 
 
 class TableAdc:

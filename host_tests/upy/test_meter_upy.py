@@ -30,6 +30,9 @@ class Clock:
         self.t += 2
         return self.t & 0x3FFFFFFF
 
+    def sleep_us(self, us):
+        self.t += us
+
 
 class TableAdc:
     """Plays back one precomputed cycle: integer only, so it works under heap_lock."""
