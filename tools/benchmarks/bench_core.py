@@ -77,16 +77,18 @@ def _open_sweep(name, config=None, limits=LIMITS_A):
 
 
 def _button_latency():
-    """From the latch-button press to the coil opening, the press at 20 instants of the tick."""
-    out = []
+    """From the latch-button press to the PWM's end and to the coil opening, the press at 20
+    instants of the tick -> (PWM off, open) lists."""
+    pwm_off, opened = [], []
     for i in range(TRIALS):
         d = Drive(config={"max_current": 32})
         d.run(0.5).charge(amps=32)
         d.rig.run_until(d.rig.next_tick_us + i * 500)
         t = d.set(button=True)
         d.run(0.6)
-        out.append(d.coil_change(0, t) - t)
-    return out
+        pwm_off.append(d.first("pwm", t) - t)
+        opened.append(d.coil_change(0, t) - t)
+    return pwm_off, opened
 
 
 def _stall_latency():
@@ -109,7 +111,9 @@ def latencies():
     _open_sweep("")
     _open_sweep("_ct3", CT_3_PHASE, limits=(6, 9, 32, 51, 64, 80))
     print("latency_rcd_trip: %s (virtual time, %d trials)" % (_stats(_rcd_latency()), TRIALS))
-    print("latency_button_open: %s (virtual time, %d trials)" % (_stats(_button_latency()), TRIALS))
+    pwm_off, opened = _button_latency()
+    print("latency_button_pwm_off: %s (virtual time, %d trials)" % (_stats(pwm_off), TRIALS))
+    print("latency_button_open: %s (virtual time, %d trials)" % (_stats(opened), TRIALS))
     print("latency_b_to_c_closed: %s (virtual time, %d trials)" % (_stats(_close_latency()), TRIALS))
     print("latency_open_loop_held: %s (virtual time; rpi_pico's stall guard; B, A, E, diode, 0-38 ms "
           "into a 1 s hold)" % _stats(_stall_latency()))
