@@ -280,9 +280,20 @@ def test_watch_goes_on_while_the_board_reboots():
 
 def test_settings_show_a_saved_value_waiting_for_a_reboot_beside_the_running_one(rig):
     port = RigPort(rig)
-    rc, out = run(port, "set", "phases=3")
+    rc, out = run(port, "set", "connector=type2-tethered", "phases=3")
     assert rc == 0
     rc, out = run(port, "settings")
     assert rc == 0
     assert "phases           1   (saved 3: applies after a reboot)" in out.splitlines()
     assert "max_current      20.0" in out.splitlines()           # (live: nothing waits)
+
+
+def test_three_phases_on_a_j1772_plug_are_refused_naming_both_keys(rig):
+    """The installer types phases=3 on the default J1772 connector (one phase only): refused with
+    the reason, nothing saved."""
+    port = RigPort(rig)
+    rc, out = run(port, "set", "phases=3")
+    assert rc == ctl.EXIT_REFUSED
+    assert "connector, phases: j1772 carries one phase of at most 250 V" in out, out
+    rc, out = run(port, "settings")
+    assert "phases           1" in out.splitlines() and "saved" not in out

@@ -73,10 +73,14 @@ def test_plan_keeps_an_interrupted_settings_save(tmp_path):
     assert "settings.json" not in copied
 
 
-def test_bad_settings_file_is_refused(tmp_path):
+@pytest.mark.parametrize("text, word", [
+    ('{"max_current": 500}', "max_current: out of range"),
+    ('{"max_current": 16, "connector": "nacs", "phases": 3}', "connector, phases: nacs carries one phase"),
+])
+def test_bad_settings_file_is_refused(tmp_path, text, word):
     p = tmp_path / "s.json"
-    p.write_text('{"max_current": 500}')
-    with pytest.raises(F.FlashError, match="max_current: out of range"):
+    p.write_text(text)
+    with pytest.raises(F.FlashError, match=word):
         F.settings_file("vboard", str(p))
 
 

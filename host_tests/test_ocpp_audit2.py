@@ -105,7 +105,7 @@ def test_a_power_limit_with_fewer_number_phases_than_the_site_keeps_the_power_wi
     async def main():
         cs = CentralSystem()
         await cs.start()
-        b = await _booted(cs, tmp_path, phases=3)
+        b = await _booted(cs, tmp_path, connector="type2-tethered", phases=3)
         await _charging(b, cs)
         period = {"startPeriod": 0, "limit": 4140, "numberPhases": 1}
         res = await cs.call("cp1", call.SetChargingProfile(connector_id=1, cs_charging_profiles=_profile(

@@ -227,7 +227,7 @@ def test_evcc_remote_start_current_pause_and_meter_on_the_bench(tmp_path):
     meter matches the bench; 1 phase; 0 A again: the car stops, no StopTransaction; unplugged:
     the transaction ends with its meterStop, Available."""
     async def case(cs, power_on):
-        b = await power_on(phases=3, meter="ct", meter_phases=3)   # the rig's 3-phase CT meter
+        b = await power_on(connector="type2-tethered", phases=3, meter="ct", meter_phases=3)   # 3-phase CT meter
         d = b.d
         ev = Evcc(cs, b)
         await ev.setup()
@@ -281,7 +281,7 @@ def test_evcc_power_control_in_watts_on_three_phases(tmp_path):
     """evcc's forcePowerCtrl: 230 V x 16 A x 3 phases = 11040 W as a TxDefaultProfile; the charger
     set to 3 phases at 230 V offers 16 A."""
     async def case(cs, power_on):
-        b = await power_on(phases=3)
+        b = await power_on(connector="type2-tethered", phases=3)
         ev = Evcc(cs, b)
         await ev.setup()
         ev.unit = "W"

@@ -243,7 +243,7 @@ def test_steve_transaction_is_stored_and_not_refused(tmp_path):
                                what="second StopTransaction"))[1]
         assert stop2["reason"] == "Remote" and stop2["transactionId"] == txid2
         assert stop2.get("idTag") in (None, TAG)
-    run_steve(tmp_path, case, meter="ct", meter_phases=3, phases=3)
+    run_steve(tmp_path, case, meter="ct", meter_phases=3, connector="type2-tethered", phases=3)
 
 
 def test_steve_operations_page_as_its_forms_send_them(tmp_path):

@@ -11,6 +11,7 @@ import types
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from test_console import MemStream, ask
+from tools.sim import mock_machine as mm
 from tools.sim.drive import Drive
 from tools.sim.rig import load_board
 from evse.services import settings as S
@@ -92,6 +93,26 @@ def test_setting_a_valid_value_ends_the_fault_and_charges(tmp_path):
     assert d.fault is None and d.coil and d.charger.out.amps_x10 == 160
     assert not (tmp_path / "settings.json").exists()                   # replaced by the sealed copies
     assert S.load(str(tmp_path / "settings.json")) == (dict(S.defaults(), **{"max_current": 16.0}), [], {})
+
+
+def test_nacs_saved_with_three_phases_offers_nothing_until_both_keys_are_set(tmp_path):
+    """An older firmware took NACS with 3 phases (it would close the second contactor and give a
+    third of a watt limit's amps): after the update nothing is offered, the reason names both
+    keys; one key alone is refused, both given and a reboot charge on one phase."""
+    S.save(str(tmp_path / "settings.json"), dict(S.defaults(), max_current=16.0, connector="nacs", phases=3))
+    d, top = session(tmp_path)
+    offers_nothing(d, top, "connector, phases: nacs carries one phase of at most 277 V")
+    s = MemStream()
+    from evse.services import console
+    console.attach(d.app, s)
+    (r,) = ask(d.rig, s, {"cmd": "set", "values": {"phases": 1}})
+    assert not r["ok"] and "give connector too" in r["error"], r
+    (r,) = ask(d.rig, s, {"cmd": "set", "values": {"connector": "nacs", "phases": 1}})
+    assert r["ok"] and r["reboot"] == ["connector", "phases"], r
+    d, top = session(tmp_path)                                  # the reboot
+    assert top == 16.0 and d.coil and d.fault is None
+    pins = d.rig.board.CONTACTOR_PINS
+    assert mm.output(pins[0]) == 1 and mm.output(pins[1]) == 0  # one pole: the second coil stays open
 
 
 def test_a_write_torn_by_a_power_cut_keeps_16_a(tmp_path):

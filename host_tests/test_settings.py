@@ -18,6 +18,7 @@ def write(tmp_path, data):
     return str(p)
 
 
+T2 = dict(D, connector="type2-tethered")       # a cable that carries one to three phases
 NOT_SET = {"max_current": "max_current: not set; the installer sets the circuit's rating (6-80 A)"}
 
 
@@ -28,9 +29,9 @@ def test_missing_file_is_the_defaults_but_no_current(tmp_path):
 
 
 def test_good_file(tmp_path):
-    cfg, errs, blocked = S.load(write(tmp_path, '{"max_current": 16, "connector": "nacs", "phases": 3}'))
+    cfg, errs, blocked = S.load(write(tmp_path, '{"max_current": 16, "connector": "type2-tethered", "phases": 3}'))
     assert errs == [] and blocked == {}
-    assert cfg["max_current"] == 16.0 and cfg["connector"] == "nacs" and cfg["phases"] == 3
+    assert cfg["max_current"] == 16.0 and cfg["connector"] == "type2-tethered" and cfg["phases"] == 3
     assert isinstance(cfg["max_current"], float) and isinstance(cfg["phases"], int)
 
 
@@ -65,7 +66,7 @@ def test_unreadable_files_offer_nothing(tmp_path, data, word):
     ({"meter_baud": 9600.5}, "meter_baud", "whole number"),
 ])
 def test_harmless_bad_values_are_named_and_defaulted(tmp_path, raw, key, word):
-    raw = dict(raw, max_current=16, phases=3)      # good keys beside the bad one are kept
+    raw = dict(raw, max_current=16, connector="type2-socket", phases=3)   # good keys beside the bad one are kept
     cfg, errs, blocked = S.load(write(tmp_path, json.dumps(raw)))
     assert len(errs) == 1 and errs[0].startswith(key + ":") and word in errs[0], errs
     if key in D:
@@ -116,6 +117,36 @@ def test_inconsistent_temperatures_block_together(tmp_path):
     assert sorted(blocked) == ["temp_half_c", "temp_quarter_c", "temp_restore_c", "temp_stop_c"]
 
 
+@pytest.mark.parametrize("raw, word", [
+    ({"phases": 3}, "j1772 carries one phase of at most 250 V"),                     # the default connector
+    ({"connector": "j1772", "phases": 2}, "j1772 carries one phase of at most 250 V"),
+    ({"connector": "nacs", "phases": 3}, "nacs carries one phase of at most 277 V"),
+    ({"connector": "j1772", "nominal_volts": 277}, "j1772 carries one phase of at most 250 V"),   # J3400's, not J1772's
+    ({"connector": "nacs", "nominal_volts": 400}, "nacs carries one phase of at most 277 V"),
+    ({"connector": "j1772", "phases": 3, "nominal_volts": 400}, "j1772 carries one phase of at most 250 V"),
+])
+def test_a_single_phase_connector_with_three_phases_or_its_volts_exceeded_offers_nothing(tmp_path, raw, word):
+    """J1772 and NACS carry one phase: phases 3 there would close the second contactor and cut every
+    watt limit's amps to a third; which of the two keys is wrong nobody knows: both named, nothing
+    offered."""
+    cfg, errs, blocked = S.load(write(tmp_path, json.dumps(dict(raw, max_current=16))))
+    named = ["connector"] + [k for k in ("phases", "nominal_volts") if k in raw]
+    assert sorted(blocked) == sorted(named) and len(errs) == 1, (errs, blocked)
+    assert errs[0].startswith(", ".join(named) + ": ") and word in errs[0] and S.NOT_APPLIED in errs[0]
+    assert (cfg["connector"], cfg["phases"], cfg["nominal_volts"]) == ("j1772", 1, 230.0)   # a consistent pair
+
+
+@pytest.mark.parametrize("raw", [
+    {"connector": "nacs", "phases": 1, "nominal_volts": 277},      # SAE J3400: up to 277 V
+    {"connector": "j1772", "phases": 1, "nominal_volts": 240},     # AC Level 2: 208-240 V
+    {"connector": "j1772", "phases": 1, "nominal_volts": 120},     # AC Level 1
+    {"connector": "type2-socket", "phases": 3, "nominal_volts": 230},
+    {"connector": "type2-tethered", "phases": 2, "nominal_volts": 277},
+])
+def test_connectors_with_the_phases_and_volts_they_carry_are_good(tmp_path, raw):
+    assert S.load(write(tmp_path, json.dumps(dict(raw, max_current=16))))[1:] == ([], {})
+
+
 def test_several_errors_each_reported(tmp_path):
     cfg, errs, blocked = S.load(write(tmp_path, '{"a": 1, "phases": 9, "max_current": "x", "economiser": true}'))
     assert sorted(e.split(":")[0] for e in errs) == ["a", "max_current", "phases"]
@@ -131,7 +162,7 @@ def copies(tmp_path):
 
 def test_save_seals_alternate_copies_and_round_trips(tmp_path):
     p = str(tmp_path / "settings.json")
-    cfg = dict(D, max_current=20.0)
+    cfg = dict(T2, max_current=20.0)
     S.save(p, cfg)
     assert S.load(p) == (cfg, [], {})
     a, b = copies(tmp_path)
@@ -155,8 +186,8 @@ def test_a_write_torn_at_any_byte_keeps_the_installers_values(tmp_path):
     """Power cut while the new copy is written: whatever prefix reached flash, the previous copy
     (16 A) is used, never a default, never the half-written one; complete, the new one (20 A)."""
     p = str(tmp_path / "settings.json")
-    S.save(p, dict(D, max_current=16.0))
-    S.save(p, dict(D, max_current=16.0, phases=3))
+    S.save(p, dict(T2, max_current=16.0))
+    S.save(p, dict(T2, max_current=16.0, phases=3))
     target, data = _sealed_next(tmp_path, dict(D, max_current=20.0))
     for cut in range(len(data) + 1):
         target.write_bytes(data[:cut])
@@ -206,7 +237,7 @@ def test_an_old_plain_file_is_imported_once(tmp_path):
 
 def test_an_upload_replaces_the_copies(tmp_path):
     p = str(tmp_path / "settings.json")
-    S.save(p, dict(D, max_current=32.0, phases=3))
+    S.save(p, dict(T2, max_current=32.0, phases=3))
     write(tmp_path, '{"max_current": 10}')
     cfg, errs, blocked = S.boot(p)
     assert cfg["max_current"] == 10.0 and cfg["phases"] == 1 and blocked == {}

@@ -72,7 +72,7 @@ def test_exception_in_a_service_never_stops_the_tick(bench):
 
 
 def test_three_phase_closes_both_poles(tmp_path):
-    b = Drive(config={"phases": 3}, flash_dir=str(tmp_path))
+    b = Drive(config={"connector": "type2-tethered", "phases": 3}, flash_dir=str(tmp_path))
     b.run(0.5).charge()
     pins = b.rig.board.CONTACTOR_PINS
     assert mm.output(pins[0]) == 1 and mm.output(pins[1]) == 1

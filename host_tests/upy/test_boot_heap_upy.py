@@ -60,7 +60,8 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # 88,780 B (the margin of about 300 B).
 # Stop 46 (88,544 B before it): a C qualification kept through a gap reading beside C (the pilot
 # detector's _beside_c and _note) +192 B; over-current judged against the highest current of the
-# last 7 s (two more held values) +224 B: 88,960 B; budget 89,260 B.
+# last 7 s (two more held values) +224 B: 88,960 B; budget 89,260 B. A one-phase plug's phases and
+# volts (settings._across; plugs.py loaded only when one is in doubt) +192 B: 89,152 B.
 BOOT_BUDGET = 89260
 
 

@@ -43,8 +43,11 @@ def test_limit_and_settings():
     rig, s, con = _rig()
     r = _ask(rig, s, b'{"cmd": "limit", "amps": 12}')
     assert r[0]["ok"] and rig.app.charger.limits["console"] == 120   # tenths of an amp
-    r = _ask(rig, s, b'{"cmd": "set", "values": {"max_current": 20, "phases": 3}}')
-    assert r[0]["ok"] and r[0]["reboot"] == ["phases"] and rig.app.cfg["max_current"] == 20.0
+    r = _ask(rig, s, b'{"cmd": "set", "values": {"max_current": 20, "phases": 3}}')   # on J1772
+    assert not r[0]["ok"] and "connector, phases: j1772 carries one phase" in r[0]["error"], r
+    assert rig.app.cfg["max_current"] == 32.0                            # refused: nothing changed
+    r = _ask(rig, s, b'{"cmd": "set", "values": {"max_current": 20, "connector": "type2-tethered", "phases": 3}}')
+    assert r[0]["ok"] and r[0]["reboot"] == ["connector", "phases"] and rig.app.cfg["max_current"] == 20.0
 
 
 def test_malformed():

@@ -62,7 +62,7 @@ def test_offered_measurands_and_ev_side_keys():
     class Svc:
         charger = Ch()
         meter = None
-        settings = {"nominal_volts": 230, "phases": 3}
+        settings = {"connector": "type2-tethered", "nominal_volts": 230, "phases": 3}
     sv = metering.sample(Svc(), "Current.Offered,Power.Offered,Voltage", "Trigger")
     assert [(s["measurand"], s["value"]) for s in sv] == [("Current.Offered", "16.0"), ("Power.Offered", "11040")]
     c = Config(None)

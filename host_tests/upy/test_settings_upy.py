@@ -76,6 +76,15 @@ def test_values_named():
     assert cfg["connector"] == "nacs" and cfg["ventilation"] is False and cfg["max_current"] is None
 
 
+def test_three_phases_on_a_one_phase_plug_offer_nothing():
+    """NACS carries one phase of up to 277 V: phases 3 names both keys and nothing is offered."""
+    cfg, errs, blocked = S.load(_file(b'{"max_current": 16, "connector": "nacs", "phases": 3}'))
+    assert sorted(blocked) == ["connector", "phases"] and len(errs) == 1, errs
+    assert errs[0].startswith("connector, phases: nacs carries one phase of at most 277 V"), errs
+    cfg, errs, blocked = S.load(_file(b'{"max_current": 16, "connector": "nacs", "nominal_volts": 277}'))
+    assert errs == [] and blocked == {} and cfg["nominal_volts"] == 277
+
+
 def test_temperatures_inconsistent():
     cfg, errs, blocked = S.load(_file(b'{"max_current": 16, "temp_half_c": 80, "temp_stop_c": 70}'))
     assert any(e.startswith("temp_*") for e in errs) and "temp_stop_c" in blocked

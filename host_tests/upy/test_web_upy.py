@@ -168,16 +168,20 @@ def test_settings_validated_and_saved_like_the_console():
     assert code == 400 and "max_current" in r["error"] and b.app.cfg["max_current"] == 32
     code, r = b.call("PUT", "settings", {"values": {"no_such_key": 1}})
     assert code == 400 and "unknown key" in r["error"]
-    code, r = b.call("PUT", "settings", {"values": {"max_current": 16, "phases": 3}})
-    assert code == 200 and r["reboot"] == ["phases"] and b.app.cfg["max_current"] == 16
+    code, r = b.call("PUT", "settings", {"values": {"max_current": 16, "phases": 3}})   # on J1772
+    assert code == 400 and "connector, phases: j1772 carries one phase" in r["error"], r
+    assert b.app.cfg["max_current"] == 32                                 # refused: nothing changed
+    code, r = b.call("PUT", "settings", {"values": {"max_current": 16, "connector": "type2-tethered", "phases": 3}})
+    assert code == 200 and r["reboot"] == ["connector", "phases"] and b.app.cfg["max_current"] == 16
     from evse.services import settings as S
     stored, _, _ = S.load(b.app.settings_path)
     assert stored["max_current"] == 16 and stored["phases"] == 3
     # read back (a page opened again): the running value, and the saved one waiting for a reboot
     code, r = b.call("GET", "settings")
-    assert r["settings"]["phases"] == 1 and r["pending"] == {"phases": 3}
+    assert r["settings"]["phases"] == 1 and r["pending"] == {"connector": "type2-tethered", "phases": 3}
     b.call("PUT", "settings", {"values": {"ocpp_password": "a-new-secret-0123"}})
-    assert b.call("GET", "settings")[1]["pending"] == {"phases": 3, "ocpp_password": "(set)"}
+    assert b.call("GET", "settings")[1]["pending"] == {"connector": "type2-tethered", "phases": 3,
+                                                       "ocpp_password": "(set)"}
 
 
 def test_a_new_password_logs_everyone_out():

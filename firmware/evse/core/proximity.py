@@ -10,7 +10,7 @@ UNPLUGGED = const(3)    # open
 FAULT = const(4)        # short or a value no plug makes
 NOT_WIRED = const(0)
 
-CONNECTORS = ("j1772", "nacs", "type2-socket", "type2-tethered")
+CONNECTORS = ("j1772", "nacs", "type2-socket", "type2-tethered")   # the first two: one phase (plugs.py)
 
 
 def latch_state(ohms):

@@ -276,12 +276,7 @@ def check(raw):
                 if key[:5] == "mqtt_":   # docs/mqtt.md: said, and MQTT stays off (a save keeps it off)
                     mqtt_off = e = "%s; MQTT stays off" % e
                 errors.append("%s: %s (using the default %r)" % (key, e, SCHEMA[key][1]))
-    if not cfg["temp_restore_c"] < cfg["temp_half_c"] <= cfg["temp_quarter_c"] <= cfg["temp_stop_c"]:
-        msg = "temp_*: must rise restore < half <= quarter <= stop (%s)" % NOT_APPLIED
-        errors.append(msg)
-        for k in ("temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c"):
-            cfg[k] = SCHEMA[k][1]
-            blocked[k] = msg
+    _across(cfg, errors, blocked)
     if mqtt_off:
         cfg["mqtt_url"] = ""
     if "tz" in blocked:          # it places the windows only: with none, a warning (timetable.py)
@@ -298,6 +293,19 @@ def check(raw):
     if cfg["max_current"] is None and "max_current" not in blocked:
         blocked.update(_no_rating("not set"))
     return cfg, errors, blocked
+
+
+def _across(cfg, errors, blocked):
+    """The rules between keys: the temperatures' order; the phases and volts of the plug."""
+    if not cfg["temp_restore_c"] < cfg["temp_half_c"] <= cfg["temp_quarter_c"] <= cfg["temp_stop_c"]:
+        msg = "temp_*: must rise restore < half <= quarter <= stop (%s)" % NOT_APPLIED
+        errors.append(msg)
+        for k in ("temp_half_c", "temp_quarter_c", "temp_stop_c", "temp_restore_c"):
+            cfg[k] = SCHEMA[k][1]
+            blocked[k] = msg
+    if cfg["connector"] in PX.CONNECTORS[:2] and (cfg["phases"] != 1 or cfg["nominal_volts"] > 250):
+        from .plugs import one_phase    # J1772, NACS: one phase of 250, 277 V at most (it costs heap)
+        one_phase(cfg, errors, blocked, NOT_APPLIED)
 
 
 def _no_rating(why):
