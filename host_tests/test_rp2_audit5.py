@@ -29,12 +29,20 @@ import pytest
 from tools import rp2emu
 from tools.benchmarks.bench_rp2_core import CORE, CORE_ALONE     # the core as `make flash` puts it there
 from tools.sim import mock_machine as mm
+from evse.core.limits import METER_DEFAULTS
 
 WHY = rp2emu.missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason="emulated Pico: %s" % WHY)
 
 COIL = 15                  # rpi_pico.py: CONTACTOR_PINS[0]
+METER_INTERVAL_S = METER_DEFAULTS["meter_interval_ms"] / 1000    # a CT meter's window
 PILOT = 16
+
+
+def kept_at_most(st, later_us):
+    """The most a count kept later_us after a status may read: the status's count (whole meter
+    windows, METER_INTERVAL_S each) plus the window under way and the time since, at its power."""
+    return st["energy"]["wh_total"] + st["energy"]["power_w"] * (METER_INTERVAL_S + later_us / 1e6) / 3600 + 0.01
 
 
 def test_a_held_ctrl_c_while_charging_on_the_pico_leaves_it_safe_with_the_count_on_flash():
@@ -70,8 +78,9 @@ def test_a_held_ctrl_c_while_charging_on_the_pico_leaves_it_safe_with_the_count_
         pico.power(True)
         pico.pump(emu_s=2.0, wall_s=120)
         after = pico.console({"cmd": "status"})["energy"]["wh_total"]
-        # (before: 0 Wh, the last checkpoint's; a meter window may end between status and 0x03)
-        assert st["energy"]["wh_total"] <= after < st["energy"]["wh_total"] + 1.1, (st["energy"], after)
+        # (before: 0 Wh, the last checkpoint's; the status counts whole meter windows, the count
+        # kept at the opening includes the window under way)
+        assert st["energy"]["wh_total"] <= after < kept_at_most(st, falls[0]), (st["energy"], after)
     finally:
         rig.close()
 
@@ -94,7 +103,8 @@ def test_a_console_reboot_while_charging_on_the_pico_replies_whole_then_resets_w
         w.ev_ohms = 882
         w.recompute()
         rig.run_until(mm.clock.us + 6000000)
-        wh = pico.console({"cmd": "status"})["energy"]["wh_total"]
+        st = pico.console({"cmd": "status"})
+        wh, t_status = st["energy"]["wh_total"], pico.t_us
         sock = socket.create_connection(("127.0.0.1", pico.tcp))
         sock.setblocking(False)
         got = {"buf": b""}
@@ -117,7 +127,7 @@ def test_a_console_reboot_while_charging_on_the_pico_replies_whole_then_resets_w
         assert got["t"] < t_reset and reason == 2, (got, pico.boot_reasons)   # FORCE: asked for
         pico.pump(emu_s=2.0, wall_s=120)
         after = pico.console({"cmd": "status"})["energy"]["wh_total"]
-        assert wh <= after < wh + 1.1, (wh, after)
+        assert wh <= after < kept_at_most(st, t_reset - t_status), (wh, after)
     finally:
         if sock is not None:
             sock.close()
@@ -205,9 +215,9 @@ def test_a_plug_in_a_cars_pp_circuit_is_decided_on_the_pico_as_on_the_host_and_a
     press = int([x for x in pico if x.startswith("PRESS")][0].split()[1])
     moves = [(int(x.split()[1]), ast.literal_eval(x.split(" ", 2)[2])) for x in pico if x.startswith("T ")]
     after = [(t, s) for t, s in moves if t > press]
-    # the button: PWM off in the next tick, the contactor open within 500 ms, no fault; released,
-    # the car asks again and charges
-    assert after[0][0] - press <= 10 and after[0][1][1] == 0 and after[0][1][0], after
+    # the button: PWM off once the next reading agrees (two ticks: one reading in its band is no
+    # press), the contactor open within 500 ms, no fault; released, the car asks again and charges
+    assert after[0][0] - press <= 20 and after[0][1][1] == 0 and after[0][1][0], after
     opened = [t for t, s in after if not s[0]][0]
     assert opened - press <= 500, after
     assert all(s[4] is None for _, s in moves) and pico[-1] == "END C2 True None", pico
