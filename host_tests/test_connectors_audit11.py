@@ -120,11 +120,7 @@ def test_one_pp_reading_in_the_buttons_band_does_not_interrupt_the_charge(latche
     resume after a pause was left uncharged). A press is now taken from the second reading in a row,
     10 ms later, and the contactor still opens within 500 ms of the press itself."""
     d = Drive(config={"max_current": 32})
-    d.run(0.5)
-    d.plug(pp_ohms=latched)
-    d.run(0.5)
-    d.ev("C")
-    d.run(2.0)
+    d.run(0.5).charge(pp_ohms=latched).run(0.5)
     assert d.coil and d.state == "C2"
     t = d.set(pp_ohms=spike)
     seen = d.app.m.pp_ohms
@@ -140,11 +136,7 @@ def test_one_pp_reading_in_the_buttons_band_does_not_interrupt_the_charge(latche
 def test_a_held_press_still_stops_the_pwm_at_once_and_opens_within_500_ms(latched, pressed):
     for phase_us in range(0, 10000, 1000):
         d = Drive(config={"max_current": 32})
-        d.run(0.5)
-        d.plug(pp_ohms=latched)
-        d.run(0.5)
-        d.ev("C")
-        d.run(1.5)
+        d.run(0.5).charge(pp_ohms=latched).run(0.5)
         d.rig.run_until(d.rig.next_tick_us + phase_us)
         t = d.set(pp_ohms=pressed)
         d.run(0.6)

@@ -31,14 +31,20 @@ pytestmark = pytest.mark.skipif(not (shutil.which("node") and os.path.exists(INS
                                 reason="node or tools/ocpprpc's packages missing (make ocpprpc)")
 
 
+def _flash_with_a_log(prefix):
+    """A board's flash dir that has logged: diagnostics to send."""
+    flash = tempfile.mkdtemp(prefix=prefix)
+    with open(os.path.join(flash, "log.txt"), "w") as f:
+        f.write("0 boot: power on\n")
+    return flash
+
+
 async def _charger(url, car_orders, stop):
     """The firmware on its bench, paced to real time, with a car that does what the central system's
     {"car": ...} lines ask: plug in, ask for power (C) once offered, go back to B and leave."""
     from tools.sim.drive import Drive
     from tools.sim.pace import paced
-    flash = tempfile.mkdtemp(prefix="ocpprpc-")
-    with open(os.path.join(flash, "log.txt"), "w") as f:     # a board that has logged: diagnostics to send
-        f.write("0 boot: power on\n")
+    flash = _flash_with_a_log("ocpprpc-")
     d = Drive(config={"max_current": 32, "meter": "ct", "meter_phases": 1, "ocpp_url": url, "ocpp_id": "CP-RPC-1"},
               flash_dir=flash)
     d.world.follow_max = 32.0
@@ -74,9 +80,7 @@ async def _upy_charger(url, car_orders, stop):
     are on the heap), measured 420 KB in use at the most."""
     from tools.toolchain import upy_tests as U
     assert not U.precompile()
-    flash = tempfile.mkdtemp(prefix="ocpprpc-upy-")
-    with open(os.path.join(flash, "log.txt"), "w") as f:
-        f.write("0 boot: power on\n")
+    flash = _flash_with_a_log("ocpprpc-upy-")
     orders = os.path.join(flash, "car-orders.txt")
     open(orders, "w").close()
     p = await asyncio.create_subprocess_exec(U.micropython(), "-X", "heapsize=1m",

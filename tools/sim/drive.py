@@ -112,9 +112,9 @@ class Drive:
         self.world.update()
         return mm.clock.us
 
-    def charge(self, amps=None):
-        """Plug in, ask for power, wait until the contactor is closed."""
-        self.plug()
+    def charge(self, amps=None, pp_ohms=150):
+        """Plug in (PP pp_ohms), ask for power, wait until the contactor is closed."""
+        self.plug(pp_ohms)
         self.run(0.5)
         self.ev("C")
         if amps is not None:
