@@ -13,15 +13,16 @@ from .wallclock import format_iso
 
 def change_availability(svc, p):
     """ChangeAvailability: Inoperative waits (Scheduled) for the running transaction to end; the
-    newest request wins (an Operative withdraws a Scheduled Inoperative)."""
+    newest request wins (an Operative withdraws a Scheduled Inoperative). The Scheduled one is kept
+    in state.json (its connector, "pend"): a power cut ends the transaction, and it is due then."""
     if p["connectorId"] > CONNECTOR:
         return {"status": "Rejected"}
     flag = p["type"] == "Operative"
     if svc.tx and not flag:
-        svc.pending_operative = False
-        svc.pending_connector = p["connectorId"]
+        svc.state["pend"] = p["connectorId"]
+        svc.save()
         return {"status": "Scheduled"}
-    svc.pending_operative = None
+    svc.state["pend"] = None
     transactions.set_operative(svc, flag, p["connectorId"])
     return {"status": "Accepted"}
 
