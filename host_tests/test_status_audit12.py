@@ -167,6 +167,7 @@ def test_every_fault_of_the_core_has_its_error_code_and_an_info_within_50_charac
     ("rcd", {"rcd_ma": 40.0}, None),        # retried after 15 min (UL 2231-2): it stays Faulted here
     ("diode", {"diode_ok": False}, {"diode_ok": True}),
     ("state_e", {"cp_short": True}, {"cp_short": False}),
+    ("weld", {"weld": True}, None),         # found once the car stops asking (below); latched
 ])
 def test_a_fault_while_charging_reaches_the_central_system_with_its_code_then_the_car_leaves(tmp_path, fault, world,
                                                                                                 clear):
@@ -178,8 +179,10 @@ def test_a_fault_while_charging_reaches_the_central_system_with_its_code_then_th
         n = len(cs.calls)
         await charging(b)
         b.d.set(**world)
+        if fault == "weld":
+            b.d.ev("B")                     # the contactor commanded open, its feedback stays closed
         await status_is(b, "Faulted")
-        await b.until(lambda: not b.d.coil, 2, "contactor open")
+        await b.until(lambda: not b.d.coil, 2, "contactor open (commanded)")
         got, core = connector_1(cs, n)[-1], b.d.fault
         assert core.startswith(fault) and got["errorCode"] == FAULT_CODES[core], (core, got)
         assert (got.get("info"), got.get("vendorErrorCode")) == error_code(core)[1:] * 2, got
@@ -367,3 +370,30 @@ def test_a_sleeping_car_woken_in_a_transaction_stays_suspended_ev(tmp_path):
         assert walk(sent) == ["Preparing", "SuspendedEV", "Charging"], walk(sent)
         assert not bad_transitions(sent)
     run_case(tmp_path, case, wakeup_after_s=10)
+
+
+def test_a_temperature_pause_is_suspended_evse_and_a_reconnect_repeats_nothing_new(tmp_path):
+    """Charging, the enclosure heats past TEMP_STOP_C: the core pauses (nothing offered), an EVSE
+    side suspension (SuspendedEVSE; the core has no temperature fault, so no HighTemperature and no
+    Faulted); cooled down, Charging again. Then the link drops and comes back with nothing changed:
+    what connector 1 reports then is its status as it is (a repeat the central system may have
+    missed when the link went, 4.9 forbids only the history), never a step it did not take."""
+    async def case(cs, power_on):
+        b = await power_on()
+        n = len(cs.calls)
+        await charging(b)
+        b.d.set(temp_c=80.0)
+        await status_is(b, "SuspendedEVSE", 10)
+        await b.until(lambda: not b.d.coil, 8, "contactor open")
+        b.d.set(temp_c=30.0)
+        await status_is(b, "Charging", 20)
+        sent = connector_1(cs, n)
+        assert walk(sent) == ["Preparing", "SuspendedEV", "Charging", "SuspendedEVSE", "Charging"], walk(sent)
+        assert all(p["errorCode"] == "NoError" for p in sent), sent
+        assert not bad_transitions(sent)
+        await _offline(cs, b)
+        m = len(cs.calls)
+        await _online(cs, b)
+        await b.wait(3.0)
+        assert walk(connector_1(cs, m)) in ([], ["Charging"]), walk(connector_1(cs, m))
+    run_case(tmp_path, case)
