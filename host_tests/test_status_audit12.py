@@ -397,3 +397,24 @@ def test_a_temperature_pause_is_suspended_evse_and_a_reconnect_repeats_nothing_n
         await b.wait(3.0)
         assert walk(connector_1(cs, m)) in ([], ["Charging"]), walk(connector_1(cs, m))
     run_case(tmp_path, case)
+
+
+def test_the_charge_point_and_its_connector_both_scheduled_inoperative_both_apply(tmp_path):
+    """Charging: ChangeAvailability Inoperative of the charge point (connector 0), then of connector
+    1: Scheduled both times. The transaction ends: connector 0 and connector 1 Unavailable (the
+    second request did not undo the first: it asked for less, not for Operative)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await charging(b)
+        assert await availability(cs, 0, "Inoperative") == "Scheduled"
+        assert await availability(cs, 1, "Inoperative") == "Scheduled"
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})        # the card: stop
+        await status_is(b, "Unavailable")
+        await b.wait(1.0)
+        zero = [p["status"] for a, p in cs.calls if a == "StatusNotification" and p["connectorId"] == 0]
+        assert zero[-1] == "Unavailable", zero
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Rejected"
+        assert await availability(cs, 0, "Operative") == "Accepted"  # connector 0 Operative: all of it
+        await status_is(b, "Preparing")
+    run_case(tmp_path, case)
