@@ -531,7 +531,7 @@ def test_status_mapping_for_faults_reaches_the_central_system(tmp_path):
         rig.event("fault", "diode", True)
         await cs.wait_for(lambda: [p for p in cs.actions("StatusNotification")][-1].get("info") == "diode")
         last = cs.actions("StatusNotification")[-1]
-        assert last["errorCode"] == "OtherError" and last["status"] == "Faulted"
+        assert last["errorCode"] == "EVCommunicationError" and last["status"] == "Faulted"
         rig.event("fault", "diode", False)
         rig.state("A1")
         await cs.wait_for(lambda: statuses(cs)[-1:] == ["Available"])

@@ -37,7 +37,7 @@ class Service:
         self.charger = Charger()
         self.meter = None
         self.state = {"boot": 1, "next_ref": 1, "tx": None, "operative": True, "reset": None}
-        self.tx = self.fault = self.pending_operative = self.limit_sent = self.tx_retry_ms = self.remote_profile = None
+        self.tx = self.fault = self.limit_sent = self.tx_retry_ms = self.remote_profile = None
         self.accepted = False
         self._tx_attempts = 0
         self.now = 1000
@@ -90,10 +90,11 @@ def test_every_call_the_schemas_know_has_one_handler():
 def test_change_availability_waits_for_the_running_transaction():
     svc = Service(tx={"ref": 1, "tag": "A"})
     assert operations.change_availability(svc, {"connectorId": 1, "type": "Inoperative"}) == {"status": "Scheduled"}
-    assert svc.pending_operative is False and svc.state["operative"] and svc.charger.calls == []
+    assert svc.state["pend"] == 1 and svc.state["operative"] and svc.charger.calls == [] and svc.saved == 1
     svc.tx = None
     assert operations.change_availability(svc, {"connectorId": 0, "type": "Inoperative"}) == {"status": "Accepted"}
-    assert svc.state["operative"] is False and svc.charger.calls == [("enable", False)] and svc.saved == 1
+    assert svc.state["operative"] is False and svc.charger.calls == [("enable", False)] and svc.saved == 2
+    assert svc.state["pend"] is None
     assert operations.change_availability(svc, {"connectorId": 2, "type": "Operative"}) == {"status": "Rejected"}
 
 

@@ -75,7 +75,8 @@ def test_status_waits_for_the_pilot_after_disabled():
     ch.read = True
     svc.on_event(("state", "B1"))
     svc.poll(30)
-    assert svc.sent_status[1][0] == "Finishing"
+    # the car is still there (never Available); Preparing, as 4.9 has no Unavailable -> Finishing
+    assert svc.sent_status[1][0] == "Preparing" and svc.finishing
 
 
 def test_the_connector_status_waits_for_a_queued_start_transaction():

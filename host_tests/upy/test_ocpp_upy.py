@@ -191,7 +191,7 @@ def test_status_mapping():
     assert error_code("rcd_dc") == ("GroundFailure", None)
     assert error_code("overcurrent")[0] == "OverCurrentFailure"
     assert error_code("settings") == ("OtherError", "settings")    # no fault of the core is HighTemperature (a pause)
-    assert error_code("pilot") == ("OtherError", "pilot") and error_code("pp") == ("OtherError", "pp")
+    assert error_code("pilot") == ("EVCommunicationError", "pilot") and error_code("pp") == ("OtherError", "pp")
 
 
 def test_config_keys():

@@ -29,11 +29,25 @@ from .wallclock import WallClock
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
 RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 6455 1000) to go out
 _UNKNOWN = object()
+_PREPARING = ("Preparing", "NoError", None)
 CS_TRUST_MS = 86400000  # the central system's currentTime, counted on by the ticks: NTP's second opinion for a day
 # During a transaction state.json keeps the register ceiling this far above the register handed
 # out (the meter's own checkpoint step, energy.CHECKPOINT_MWH): written once per 50 Wh, not per
 # sample; a power cut can add up to this to the register, never take any away (meter_wh).
 HI_AHEAD_WH = 50
+# The meter without a reading this long is PowerMeterFailure (OCPP 1.6 7.6): several of any meter's
+# polls; one answer missed on the bus is no failure (and no status)
+METER_LOST_MS = 10000
+
+
+def _shown(st, was, meter_lost):
+    """connector_status's (status, errorCode, info) as it goes out after `was`, the last one sent."""
+    if st[0] == "Finishing" and was[0] in ("Unavailable", "Preparing"):
+        # 4.9 has no Unavailable -> Finishing (H6): Operative again, the car left there is Preparing (and stays)
+        st = _PREPARING
+    if meter_lost and st[0] and st[1] == "NoError":
+        st = (st[0], "PowerMeterFailure", None)  # the status as it is: the meter stops no energy
+    return st
 
 
 def _state(path):
@@ -86,7 +100,8 @@ class OcppService:
         self.plugged = self.core_state in PLUGGED_STATES
         self.contactor = self.charged = self.finishing = False
         self.sent_status = {}
-        self._st_was, self._st_now = [_UNKNOWN] * 10, [_UNKNOWN] * 10  # _report_status's inputs: last, now
+        self._st_was, self._st_now = [_UNKNOWN] * 11, [_UNKNOWN] * 11  # _report_status's inputs: last, now
+        self._meter_bad = None  # ticks since when the meter has no reading
         # No connector status until the core has read the pilot after boot: the state before that
         # is a guess (a car plugged in through a power cut would be reported Available for a moment).
         # A charger without the query (a test double) counts as read.
@@ -95,10 +110,9 @@ class OcppService:
         # auth.py (last_auth: (idTag, status) for the console)
         self.auth_tag = self._auth_ms = self.last_auth = None
         # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
-        # starts; pending_operative: ChangeAvailability Scheduled until the transaction ends)
-        self.tx = self.tx_retry_ms = self.remote_profile = self.pending_operative = None
+        # starts; a ChangeAvailability Scheduled until the transaction ends is state["pend"])
+        self.tx = self.tx_retry_ms = self.remote_profile = None
         self.hi_out = 0  # the highest register handed out this boot (meter_wh)
-        self.pending_connector = CONNECTOR  # the connector a Scheduled Inoperative is for
         self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0
         # operations.reset, metering.py, schedule.py (limit_ms None: re-evaluate on the next poll)
@@ -306,14 +320,21 @@ class OcppService:
         v[7] = self.state["operative"]
         v[8] = self.auth_tag is not None
         v[9] = bool(self.state.get("resv"))
+        m = self.meter
+        if m is None or getattr(m, "ok", True):
+            self._meter_bad = None
+        elif self._meter_bad is None:
+            self._meter_bad = now_ms
+        v[10] = self._meter_bad is not None and self.ticks_diff(now_ms, self._meter_bad) >= METER_LOST_MS
         if v == self._st_was:
             return
         self._st_was, self._st_now = v, self._st_was
-        st = connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9])
-        if st[0] is not None and self.sent_status.get(CONNECTOR) != st:
-            if st[0][:4] in ("Susp", "Char") and self.sent_status.get(CONNECTOR, "-")[0] == "Finishing":
+        was = self.sent_status.get(CONNECTOR, "-")
+        st = _shown(connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]), was, v[10])
+        if st[0] is not None and was != st:
+            if st[0][:4] in ("Susp", "Char") and was[0] == "Finishing":
                 # a new transaction on a Finishing connector: Preparing first (4.9: F2, then B3-B5)
-                self.queue_status(CONNECTOR, ("Preparing", "NoError", None), now_ms)
+                self.queue_status(CONNECTOR, _PREPARING, now_ms)
             self.sent_status[CONNECTOR] = st
             self.queue_status(CONNECTOR, st, now_ms)
 

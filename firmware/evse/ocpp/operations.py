@@ -13,16 +13,20 @@ from .wallclock import format_iso
 
 def change_availability(svc, p):
     """ChangeAvailability: Inoperative waits (Scheduled) for the running transaction to end; the
-    newest request wins (an Operative withdraws a Scheduled Inoperative)."""
-    if p["connectorId"] > CONNECTOR:
+    newest request wins (an Operative withdraws a Scheduled Inoperative). The Scheduled one is kept
+    in state.json (its connector, "pend"): a power cut ends the transaction, and it is due then.
+    Connector 0 scheduled covers connector 1 too: a later Inoperative of connector 1 keeps it."""
+    c = p["connectorId"]
+    if c > CONNECTOR:
         return {"status": "Rejected"}
     flag = p["type"] == "Operative"
     if svc.tx and not flag:
-        svc.pending_operative = False
-        svc.pending_connector = p["connectorId"]
+        pend = svc.state.get("pend")
+        svc.state["pend"] = c if pend is None else min(pend, c)
+        svc.save()
         return {"status": "Scheduled"}
-    svc.pending_operative = None
-    transactions.set_operative(svc, flag, p["connectorId"])
+    svc.state["pend"] = None
+    transactions.set_operative(svc, flag, c)
     return {"status": "Accepted"}
 
 

@@ -8,7 +8,10 @@ FAULT_CODES = {
     V.FAULT_WELD: "PowerSwitchFailure", V.FAULT_NO_CLOSE: "PowerSwitchFailure",
     V.FAULT_OVERCURRENT: "OverCurrentFailure",
     V.FAULT_INTERNAL: "InternalError",
-    # pilot, diode, state_e, state_f, ventilation, pp and settings have no own code: OtherError + info.
+    # Mode 3 with the vehicle failed (7.6 EVCommunicationError); info names which
+    V.FAULT_PILOT: "EVCommunicationError", V.FAULT_DIODE: "EVCommunicationError",
+    V.FAULT_STATE_E: "EVCommunicationError",
+    # state_f, ventilation, pp and settings have no own code: OtherError + info.
     # (Temperature is no fault: the core pauses; HighTemperature is never reported.)
 }
 
@@ -20,19 +23,20 @@ def error_code(fault):
     if not fault:
         return "NoError", None
     code = FAULT_CODES.get(fault)
-    if code:
+    if code and code[0] != "E":
         return code, None
-    return "OtherError", fault[:50]
+    return code or "OtherError", fault[:50]
 
 
 def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative, waiting=False,
                      reserved=False):
-    """(status, errorCode, info); status None while the contactor closes for a transaction's first
-    charge (the last status sent holds: no transient on the way to Charging).
+    """(status, errorCode, info); status None while the contactor closes or a wake-up runs in a
+    transaction (the last status sent holds: no transient on the way to Charging).
     plugged: a car is connected (last pilot state B/C/D); in_tx: an OCPP transaction runs;
-    charged: the contactor closed during this transaction; finishing: the transaction ended and
-    the car is still connected; operative: not set Inoperative by ChangeAvailability; waiting: an
-    idTag (or RemoteStart) was accepted and waits for the car (Preparing until ConnectionTimeOut);
+    charged: the contactor closed during this transaction (no status depends on it now);
+    finishing: the transaction ended and the car is still connected; operative: not set Inoperative
+    by ChangeAvailability; waiting: an idTag (or RemoteStart) was accepted and waits for the car
+    (Preparing until ConnectionTimeOut);
     reserved: a reservation holds the connector (Reserved while no car is connected)."""
     down = unavailable(state, fault, operative, in_tx)
     if down == "Faulted":
@@ -43,10 +47,11 @@ def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing
     if finishing and plugged:
         return "Finishing", "NoError", None
     if state in PLUGGED_STATES or (state == V.ST_PAUSED and plugged):
-        return _vehicle_status(state, contactor, in_tx, charged), "NoError", None
+        return _vehicle_status(state, contactor, in_tx), "NoError", None
     if state == V.ST_A1 or not plugged:
         return _no_car(waiting, in_tx, reserved), "NoError", None
-    return "Preparing", "NoError", None
+    # the wake-up's 4 s of F: in a transaction the last status holds (never Preparing in one, 4.9)
+    return None if in_tx else "Preparing", "NoError", None
 
 
 def unavailable(state, fault, operative, in_tx):
@@ -75,7 +80,7 @@ def _no_car(waiting, in_tx, reserved):
     return "Reserved" if reserved else "Available"
 
 
-def _vehicle_status(state, contactor, in_tx, charged):
+def _vehicle_status(state, contactor, in_tx):
     """The status in B1/B2 (connected), C2/D2 (the vehicle asks for power), and C1/D1 or paused
     (the EVSE offers nothing to a connected car). Preparing only before a transaction (section
     4.9: "no ongoing Transaction (yet)"): in one, B2 (offered, the car takes nothing) is SuspendedEV
@@ -85,9 +90,9 @@ def _vehicle_status(state, contactor, in_tx, charged):
     if state == V.ST_C2 or state == V.ST_D2:
         if contactor:
             return "Charging"
-        if charged:
-            return "SuspendedEVSE"
-        return None if in_tx else "Preparing"  # closing (self-test, 1 s at most): the last status holds
+        # closing (self-test, 1 s at most): the last status holds, after a pause too (no SuspendedEVSE
+        # for that second between SuspendedEV and Charging: the EVSE held nothing back)
+        return None if in_tx else "Preparing"
     if in_tx:
         return "SuspendedEV" if state == V.ST_B2 else "SuspendedEVSE"
     return "Preparing"

@@ -35,6 +35,11 @@ def recover_after_boot(svc):
         if tx.get("txid") is not None and tx["ref"] not in txq.txids:
             txq.set_txid(tx["ref"], tx["txid"])
         svc.state["tx"] = None
+    pend = svc.state.get("pend")
+    if pend is not None:  # a Scheduled Inoperative: the power cut ended its transaction (5.2)
+        svc.state["cp_off" if pend == 0 else "c1_off"] = True
+        svc.state["operative"] = False
+        svc.state["pend"] = None
     svc.save()
     svc.profiles.end_transaction()
 
@@ -106,9 +111,10 @@ def stop(svc, reason, now_ms, tag=None):
     svc.finishing = svc.plugged
     svc.charged = False
     svc.limit_ms = None
-    if svc.pending_operative is not None:
-        set_operative(svc, svc.pending_operative, svc.pending_connector)
-        svc.pending_operative = None
+    pend = svc.state.get("pend")
+    if pend is not None:  # a Scheduled Inoperative (operations.change_availability)
+        svc.state["pend"] = None
+        set_operative(svc, False, pend)
 
 
 def on_session_end(svc, ev, now_ms):
