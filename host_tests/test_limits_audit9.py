@@ -538,7 +538,7 @@ def test_a_limit_under_the_cars_minimum_pauses_with_the_reason_whatever_its_sour
         st = d.app.status(ticks_ms())
         assert pilot_amps(d) == ("X1", 0.0) and st["state"] in (V.ST_PAUSED, V.ST_C1) and not st["contactor"], (src, st)
         assert st["limit"] == 8.0 and st["car_min_a"] == 10.0 and view(st)["car_min_a"] == 10.0, (src, st)
-        assert connector_status(st["state"], None, False, True, True, True, False, True)[0] == "SuspendedEVSE", src
+        assert connector_status(st["state"], None, False, True, True, False, True)[0] == "SuspendedEVSE", src
         if src == "temperature":
             d.set(temp_c=25.0)
             d.run(2.0)

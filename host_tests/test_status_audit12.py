@@ -158,7 +158,7 @@ def test_every_fault_of_the_core_has_its_error_code_and_an_info_within_50_charac
             assert info == fault                     # which of the faults sharing the code
         assert info is None or len(info) <= 50
         for state in (V.ST_FAULT, V.ST_B1, V.ST_C2, V.ST_A1):   # whatever the state: Faulted, that code
-            assert connector_status(state, fault, False, True, True, True, False, True) == ("Faulted", code, info)
+            assert connector_status(state, fault, False, True, True, False, True) == ("Faulted", code, info)
     assert error_code(None) == ("NoError", None)
     assert error_code("x" * 80)[1] == "x" * 50
 

@@ -37,8 +37,8 @@ def test_core_authorization_waits_in_a_for_the_car():
 
 
 def test_preparing_while_an_accepted_tag_waits():
-    assert connector_status("A1", None, False, False, False, False, False, True, True)[0] == "Preparing"
-    assert connector_status("A1", None, False, False, False, False, False, True, False)[0] == "Available"
+    assert connector_status("A1", None, False, False, False, False, True, True)[0] == "Preparing"
+    assert connector_status("A1", None, False, False, False, False, True, False)[0] == "Available"
 
 
 def test_ocpp_settings_checks():

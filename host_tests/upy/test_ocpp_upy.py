@@ -174,20 +174,19 @@ def test_auth_cache_and_local_list():
 
 def test_status_mapping():
     S = connector_status
-    assert S("A1", None, False, False, False, False, False, True)[0] == "Available"
-    assert S("B1", None, False, True, False, False, False, True)[0] == "Preparing"
+    assert S("A1", None, False, False, False, False, True)[0] == "Available"
+    assert S("B1", None, False, True, False, False, True)[0] == "Preparing"
     # in a transaction before the first charge: never Preparing (section 4.9: "no ongoing Transaction")
-    assert S("B2", None, False, True, True, False, False, True)[0] == "SuspendedEV"
-    assert S("B1", None, False, True, True, False, False, True)[0] == "SuspendedEVSE"
-    assert S("C2", None, False, True, True, False, False, True)[0] is None     # closing: the last holds
-    assert S("C2", None, True, True, True, True, False, True)[0] == "Charging"
-    assert S("C1", None, False, True, True, True, False, True)[0] == "SuspendedEVSE"
-    assert S("paused", None, False, True, True, True, False, True)[0] == "SuspendedEVSE"
-    assert S("B2", None, False, True, True, True, False, True)[0] == "SuspendedEV"
-    assert S("B2", None, False, True, False, False, True, True)[0] == "Finishing"
-    assert S("disabled", None, False, False, False, False, False, True)[0] == "Unavailable"
-    assert S("A1", None, False, False, False, False, False, False)[0] == "Unavailable"
-    assert S("fault", "weld", False, True, False, False, False, True)[:2] == ("Faulted", "PowerSwitchFailure")
+    assert S("B2", None, False, True, True, False, True)[0] == "SuspendedEV"
+    assert S("B1", None, False, True, True, False, True)[0] == "SuspendedEVSE"
+    assert S("C2", None, False, True, True, False, True)[0] is None     # closing: the last holds
+    assert S("C2", None, True, True, True, False, True)[0] == "Charging"
+    assert S("C1", None, False, True, True, False, True)[0] == "SuspendedEVSE"
+    assert S("paused", None, False, True, True, False, True)[0] == "SuspendedEVSE"
+    assert S("B2", None, False, True, False, True, True)[0] == "Finishing"
+    assert S("disabled", None, False, False, False, False, True)[0] == "Unavailable"
+    assert S("A1", None, False, False, False, False, False)[0] == "Unavailable"
+    assert S("fault", "weld", False, True, False, False, True)[:2] == ("Faulted", "PowerSwitchFailure")
     assert error_code("rcd_dc") == ("GroundFailure", None)
     assert error_code("overcurrent")[0] == "OverCurrentFailure"
     assert error_code("settings") == ("OtherError", "settings")    # no fault of the core is HighTemperature (a pause)

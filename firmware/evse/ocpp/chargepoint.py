@@ -98,9 +98,9 @@ class OcppService:
         self.core_state = getattr(charger, "state", None)
         self.fault = getattr(charger, "fault", None)
         self.plugged = self.core_state in PLUGGED_STATES
-        self.contactor = self.charged = self.finishing = False
+        self.contactor = self.finishing = False
         self.sent_status = {}
-        self._st_was, self._st_now = [_UNKNOWN] * 11, [_UNKNOWN] * 11  # _report_status's inputs: last, now
+        self._st_was, self._st_now = [_UNKNOWN] * 10, [_UNKNOWN] * 10  # _report_status's inputs: last, now
         self._meter_bad = None  # ticks since when the meter has no reading
         # No connector status until the core has read the pilot after boot: the state before that
         # is a guess (a car plugged in through a power cut would be reported Available for a moment).
@@ -213,8 +213,6 @@ class OcppService:
             self._on_state(ev[1], now)
         elif kind == V.EV_CONTACTOR:
             self.contactor = bool(ev[1])
-            if self.contactor and self.tx:
-                self.charged = True
         elif kind == V.EV_FAULT:
             self.fault = ev[1] if ev[2] else (getattr(self.charger, "fault", None) or None)
         elif kind == V.EV_SESSION and ev[1] == V.SESSION_END and self.tx:
@@ -315,22 +313,21 @@ class OcppService:
         v[2] = self.contactor
         v[3] = self.plugged
         v[4] = self.tx is not None
-        v[5] = self.charged
-        v[6] = self.finishing
-        v[7] = self.state["operative"]
-        v[8] = self.auth_tag is not None
-        v[9] = bool(self.state.get("resv"))
+        v[5] = self.finishing
+        v[6] = self.state["operative"]
+        v[7] = self.auth_tag is not None
+        v[8] = bool(self.state.get("resv"))
         m = self.meter
         if m is None or getattr(m, "ok", True):
             self._meter_bad = None
         elif self._meter_bad is None:
             self._meter_bad = now_ms
-        v[10] = self._meter_bad is not None and self.ticks_diff(now_ms, self._meter_bad) >= METER_LOST_MS
+        v[9] = self._meter_bad is not None and self.ticks_diff(now_ms, self._meter_bad) >= METER_LOST_MS
         if v == self._st_was:
             return
         self._st_was, self._st_now = v, self._st_was
         was = self.sent_status.get(CONNECTOR, "-")
-        st = _shown(connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]), was, v[10])
+        st = _shown(connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]), was, v[9])
         if st[0] is not None and was != st:
             if st[0][:4] in ("Susp", "Char") and was[0] == "Finishing":
                 # a new transaction on a Finishing connector: Preparing first (4.9: F2, then B3-B5)

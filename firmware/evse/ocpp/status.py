@@ -23,17 +23,16 @@ def error_code(fault):
     if not fault:
         return "NoError", None
     code = FAULT_CODES.get(fault)
-    if code and code[0] != "E":
+    if code and code != "EVCommunicationError":   # which of the vehicle's signals failed: info says
         return code, None
     return code or "OtherError", fault[:50]
 
 
-def connector_status(state, fault, contactor, plugged, in_tx, charged, finishing, operative, waiting=False,
+def connector_status(state, fault, contactor, plugged, in_tx, finishing, operative, waiting=False,
                      reserved=False):
     """(status, errorCode, info); status None while the contactor closes or a wake-up runs in a
     transaction (the last status sent holds: no transient on the way to Charging).
     plugged: a car is connected (last pilot state B/C/D); in_tx: an OCPP transaction runs;
-    charged: the contactor closed during this transaction (no status depends on it now);
     finishing: the transaction ended and the car is still connected; operative: not set Inoperative
     by ChangeAvailability; waiting: an idTag (or RemoteStart) was accepted and waits for the car
     (Preparing until ConnectionTimeOut);

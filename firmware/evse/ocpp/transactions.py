@@ -71,7 +71,6 @@ def start(svc, tag, now_ms):
         from . import reservation
         reservation.use(svc, payload)
     svc.queue_tx("StartTransaction", payload, ref, now_ms)
-    svc.charged = svc.contactor
     svc.finishing = False
     svc.auth_tag = None
     metering.next_sample(svc, now_ms)
@@ -109,7 +108,6 @@ def stop(svc, reason, now_ms, tag=None):
     svc.charger.authorize(False)
     svc.profiles.end_transaction()
     svc.finishing = svc.plugged
-    svc.charged = False
     svc.limit_ms = None
     pend = svc.state.get("pend")
     if pend is not None:  # a Scheduled Inoperative (operations.change_availability)
