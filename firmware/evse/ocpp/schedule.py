@@ -251,10 +251,13 @@ class Profiles:
                   in_tx=False, unit="A", default_amps=None):
         """GetCompositeSchedule's chargingSchedule from t0 for `duration` seconds; default_amps (what
         the other sources allow) fills where no profile limits and caps where one allows more."""
+        if tx_start is None:  # no session: one that starts now (each moment's own start kept period 1)
+            tx_start = t0
         periods = []
         pts, t1 = self._breakpoints(t0, t0 + duration, tx_start, clock_known)
         for b in pts:
-            lim = self.limit_at(b, connector, tx_start, clock_known, tx_id, in_tx)
+            # connector 0: the whole charger's consumption (section 5.7), i.e. its one connector's
+            lim = self.limit_at(b, connector or CONNECTOR, tx_start, clock_known, tx_id, in_tx)
             if lim is None or (default_amps is not None and lim > default_amps):
                 lim = default_amps  # the other limits (settings, board...) cap it as on the pilot
             if lim is None:
