@@ -295,7 +295,7 @@ def test_a_relative_default_profile_before_any_session_is_reported_as_a_session_
                 {"startPeriod": 0, "limit": 6}, {"startPeriod": 3600, "limit": 32}]}}
     assert pr.add(1, prof, None) == "Accepted"
     sched = pr.composite(T0, 7200, 1, None, True, None, False, "A", 32.0)
-    assert sched["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 6}, {"startPeriod": 3600, "limit": 32}]
+    assert [(p["startPeriod"], p["limit"]) for p in sched["chargingSchedulePeriod"]] == [(0, 6), (3600, 32)]
 
 
 def test_the_composite_schedule_of_connector_0_is_what_the_whole_charger_will_draw():
@@ -311,8 +311,26 @@ def test_the_composite_schedule_of_connector_0_is_what_the_whole_charger_will_dr
                                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}}
         assert pr.add(c, prof, None) == "Accepted"
     for connector in (0, 1):
-        assert pr.composite(T0, 600, connector, None, True, None, False, "A", 32.0)["chargingSchedulePeriod"] == \
-            [{"startPeriod": 0, "limit": 8}]
+        sched = pr.composite(T0, 600, connector, None, True, None, False, "A", 32.0)
+        assert [(p["startPeriod"], p["limit"]) for p in sched["chargingSchedulePeriod"]] == [(0, 8)]
+
+
+def test_the_composite_schedule_of_a_single_phase_charger_says_one_phase():
+    """A single-phase charger (phases 1) limited to 16 A by a TxDefaultProfile. Its composite
+    schedule in A said 16 A and no numberPhases, and OCPP 1.6 7.14 reads an absent numberPhases
+    as 3 ("numberPhases=3 will be assumed unless another number is given"): a central system
+    sharing a site's supply counted 11 kW (3 x 16 A x 230 V) for a charger that takes 3.7 kW.
+    Each period now says the charger's phases (libocpp reports them too)."""
+    for phases in (1, 3):
+        pr = Profiles(None, 230, phases)
+        prof = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+                "chargingProfileKind": "Relative",
+                "chargingSchedule": {"chargingRateUnit": "A",
+                                     "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}]}}
+        assert pr.add(1, prof, None) == "Accepted"
+        for unit, limit in (("A", 16), ("W", 16 * 230 * phases)):
+            assert pr.composite(T0, 600, 1, None, True, None, False, unit, 32.0)["chargingSchedulePeriod"] == \
+                [{"startPeriod": 0, "limit": limit, "numberPhases": phases}]
 
 
 # -- ClearChargingProfile (5.5): "either a specific charging profile (denoted by id) or a selection

@@ -267,7 +267,8 @@ class Profiles:
             lim = int(lim * 10) / 10  # one decimal (the schema's multipleOf 0.1), rounded down
             if periods and periods[-1]["limit"] == lim:
                 continue
-            periods.append({"startPeriod": int(b - t0), "limit": lim})
+            # numberPhases absent reads as 3 (OCPP 1.6 7.14): a single-phase charger says so
+            periods.append({"startPeriod": int(b - t0), "limit": lim, "numberPhases": self.phases})
         return {"duration": int(t1 - t0), "chargingRateUnit": unit, "chargingSchedulePeriod": periods}
 
 
