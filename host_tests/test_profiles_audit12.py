@@ -108,8 +108,10 @@ def spec_set(installed, connector, prof, txid):
                and ("recurrencyKind" not in prof or "startSchedule" not in s)))
     if bad:
         return "Rejected", installed
+    # 3.13.2: "the existence of multiple Charging Profiles with the same stackLevel and Purposes in
+    # a Charge Point is not allowed" (5.16: same id, or same stackLevel / purpose, replaces)
     kept = [(c, p) for c, p in installed if p["chargingProfileId"] != prof["chargingProfileId"] and not (
-        c == connector and p["chargingProfilePurpose"] == purpose and p["stackLevel"] == prof["stackLevel"])]
+        p["chargingProfilePurpose"] == purpose and p["stackLevel"] == prof["stackLevel"])]
     if len(kept) >= MAX_INSTALLED:
         return "Rejected", installed
     return "Accepted", kept + [(connector, prof)]
@@ -331,6 +333,26 @@ def test_the_composite_schedule_of_a_single_phase_charger_says_one_phase():
         for unit, limit in (("A", 16), ("W", 16 * 230 * phases)):
             assert pr.composite(T0, 600, 1, None, True, None, False, unit, 32.0)["chargingSchedulePeriod"] == \
                 [{"startPeriod": 0, "limit": limit, "numberPhases": phases}]
+
+
+def test_a_default_profile_for_the_whole_charger_replaces_the_connectors_at_the_same_stack_level():
+    """The central system sets a TxDefaultProfile of 6 A on connector 1 at stack level 0, later one
+    of 16 A on connector 0 (every connector) at stack level 0, to raise the limit. OCPP 1.6 3.13.2:
+    "the existence of multiple Charging Profiles with the same stackLevel and Purposes in a Charge
+    Point is not allowed. Whenever a Charge Point receives a Charging Profile with a stackLevel and
+    Purpose that already exists in the Charge Point, the Charge Point SHALL replace the existing
+    profile." Before the fix both were kept and the connector's 6 A went on ruling; now the 16 A
+    one replaced it: 16 A, one profile installed, and clearing connector 1's finds nothing."""
+    pr = Profiles(None, 230, 1)
+    for c, pid, amps in ((1, 1, 6), (0, 2, 16)):
+        prof = {"chargingProfileId": pid, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+                "chargingProfileKind": "Relative",
+                "chargingSchedule": {"chargingRateUnit": "A",
+                                     "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}}
+        assert pr.add(c, prof, None) == "Accepted"
+    assert pr.limit_at(T0, 1) == 16.0
+    assert [(c, o["chargingProfileId"]) for c, _, o in pr.items] == [(0, 2)]
+    assert pr.clear(connector=1) == "Unknown"
 
 
 # -- ClearChargingProfile (5.5): "either a specific charging profile (denoted by id) or a selection

@@ -124,9 +124,10 @@ class Profiles:
         p = _prepare(profile)
         if p is None:
             return "Rejected"
-        # Same id replaces; same purpose and stack level on the same connector replaces.
+        # Same id replaces; same purpose and stack level replaces, on any connector: "in a Charge
+        # Point" (OCPP 1.6 3.13.2; a TxDefaultProfile on 0 and one on 1 would both apply to 1).
         self.items = [it for it in self.items if it[1]["id"] != p["id"] and not (
-            it[0] == connector and it[1]["purpose"] == p["purpose"] and it[1]["level"] == p["level"])]
+            it[1]["purpose"] == p["purpose"] and it[1]["level"] == p["level"])]
         if len(self.items) >= self.max_installed:
             return "Rejected"
         self.items.append([connector, p, profile])
