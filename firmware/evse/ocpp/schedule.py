@@ -211,10 +211,8 @@ class Profiles:
         return _capped(best, unsure)
 
     def limit_at(self, t, connector=1, tx_start=None, clock_known=True, tx_id=None, in_tx=False):
-        """Amperes allowed on `connector` at t (None = no profile limits it)."""
+        """Amperes allowed on `connector` (1 or more) at t (None = no profile limits it)."""
         cap = self._best((PURPOSE_MAX,), (0,), t, tx_start, clock_known, tx_id)
-        if connector == 0:
-            return cap
         lim = None
         if in_tx:
             lim = self._best((PURPOSE_TX,), (connector,), t, tx_start, clock_known, tx_id)
