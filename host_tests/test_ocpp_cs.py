@@ -308,7 +308,7 @@ def test_set_charging_profile_lowers_the_limit_and_composite_schedule(tmp_path):
         res = await cs.call("cp1", call.GetCompositeSchedule(connector_id=1, duration=7200))
         assert res.status == "Accepted"
         periods = res.charging_schedule["charging_schedule_period"]
-        assert periods[0] == {"start_period": 0, "limit": 8.0}
+        assert periods[0] == {"start_period": 0, "limit": 8.0, "number_phases": 1}     # a single-phase charger
         res = await cs.call("cp1", call.ClearChargingProfile(id=4))
         assert res.status == "Accepted"
         await cs.wait_for(lambda: rig.charger.limit == 13.0)

@@ -129,8 +129,8 @@ def test_TC_066_CS_get_composite_schedule(tmp_path):
         assert sched["duration"] == 400 and sched["charging_rate_unit"] == "A"
         assert [p["limit"] for p in sched["charging_schedule_period"]] == [8]        # TxProfile under the max
         await offers(b, 8)
-        whole = await composite(cs, 0, 400)
-        assert [p["limit"] for p in whole.charging_schedule["charging_schedule_period"]] == [10]
+        whole = await composite(cs, 0, 400)     # the whole charger (section 5.7): its one connector's 8 A
+        assert [p["limit"] for p in whole.charging_schedule["charging_schedule_period"]] == [8]
     run_case(tmp_path, case)
 
 

@@ -117,8 +117,9 @@ def test_recurring_daily_profile_and_composite():
     assert pr.limit_at(day + 86400 * 3 + 22 * 3600, 1) == 32.0
     assert pr.limit_at(day + 18 * 3600, 1, clock_known=False) == 10.0  # wall time unknown: its lowest
     c = pr.composite(day + 16 * 3600, 6 * 3600, 1)
-    assert c["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 32.0}, {"startPeriod": 3600, "limit": 10.0},
-                                           {"startPeriod": 5 * 3600, "limit": 32.0}]
+    assert c["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 32.0, "numberPhases": 1},
+                                           {"startPeriod": 3600, "limit": 10.0, "numberPhases": 1},
+                                           {"startPeriod": 5 * 3600, "limit": 32.0, "numberPhases": 1}]
     c = pr.composite(day + 16 * 3600, 3600, 1, unit="W")
     assert c["chargingRateUnit"] == "W" and c["chargingSchedulePeriod"][0]["limit"] == 32 * 230.0
 

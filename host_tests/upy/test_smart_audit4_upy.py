@@ -41,7 +41,7 @@ def test_the_composite_is_capped_by_the_other_limits_and_never_stretched_past_it
     assert pr.add(1, prof, None) == "Accepted"
     c = pr.composite(t0 - 300, 1200, default_amps=16.0)      # the profile 5 min in: 32 A, then 6 A
     assert c["duration"] == 1200 and c["chargingSchedulePeriod"] == [
-        {"startPeriod": 0, "limit": 16.0}, {"startPeriod": 900, "limit": 6.0}], c
+        {"startPeriod": 0, "limit": 16.0, "numberPhases": 1}, {"startPeriod": 900, "limit": 6.0, "numberPhases": 1}], c
     pr = Profiles(None)
     hourly = [(h * 3600, 32 if h % 2 == 0 else 6) for h in range(24)]
     assert pr.add(1, _p(2, "TxDefaultProfile", hourly, chargingProfileKind="Recurring",

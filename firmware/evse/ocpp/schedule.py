@@ -124,9 +124,10 @@ class Profiles:
         p = _prepare(profile)
         if p is None:
             return "Rejected"
-        # Same id replaces; same purpose and stack level on the same connector replaces.
+        # Same id replaces; same purpose and stack level replaces, on any connector: "in a Charge
+        # Point" (OCPP 1.6 3.13.2; a TxDefaultProfile on 0 and one on 1 would both apply to 1).
         self.items = [it for it in self.items if it[1]["id"] != p["id"] and not (
-            it[0] == connector and it[1]["purpose"] == p["purpose"] and it[1]["level"] == p["level"])]
+            it[1]["purpose"] == p["purpose"] and it[1]["level"] == p["level"])]
         if len(self.items) >= self.max_installed:
             return "Rejected"
         self.items.append([connector, p, profile])
@@ -210,10 +211,8 @@ class Profiles:
         return _capped(best, unsure)
 
     def limit_at(self, t, connector=1, tx_start=None, clock_known=True, tx_id=None, in_tx=False):
-        """Amperes allowed on `connector` at t (None = no profile limits it)."""
+        """Amperes allowed on `connector` (1 or more) at t (None = no profile limits it)."""
         cap = self._best((PURPOSE_MAX,), (0,), t, tx_start, clock_known, tx_id)
-        if connector == 0:
-            return cap
         lim = None
         if in_tx:
             lim = self._best((PURPOSE_TX,), (connector,), t, tx_start, clock_known, tx_id)
@@ -251,10 +250,13 @@ class Profiles:
                   in_tx=False, unit="A", default_amps=None):
         """GetCompositeSchedule's chargingSchedule from t0 for `duration` seconds; default_amps (what
         the other sources allow) fills where no profile limits and caps where one allows more."""
+        if tx_start is None:  # no session: one that starts now (each moment's own start kept period 1)
+            tx_start = t0
         periods = []
         pts, t1 = self._breakpoints(t0, t0 + duration, tx_start, clock_known)
         for b in pts:
-            lim = self.limit_at(b, connector, tx_start, clock_known, tx_id, in_tx)
+            # connector 0: the whole charger's consumption (section 5.7), i.e. its one connector's
+            lim = self.limit_at(b, connector or CONNECTOR, tx_start, clock_known, tx_id, in_tx)
             if lim is None or (default_amps is not None and lim > default_amps):
                 lim = default_amps  # the other limits (settings, board...) cap it as on the pilot
             if lim is None:
@@ -264,7 +266,8 @@ class Profiles:
             lim = int(lim * 10) / 10  # one decimal (the schema's multipleOf 0.1), rounded down
             if periods and periods[-1]["limit"] == lim:
                 continue
-            periods.append({"startPeriod": int(b - t0), "limit": lim})
+            # numberPhases absent reads as 3 (OCPP 1.6 7.14): a single-phase charger says so
+            periods.append({"startPeriod": int(b - t0), "limit": lim, "numberPhases": self.phases})
         return {"duration": int(t1 - t0), "chargingRateUnit": unit, "chargingSchedulePeriod": periods}
 
 
