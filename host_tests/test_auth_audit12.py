@@ -123,7 +123,6 @@ def test_offline_an_unknown_card_only_with_allow_offline_tx_for_unknown_id(tmp_p
     run_case(tmp_path, case)
 
 
-@known("unknown offline authorization let a revoked card charge")
 def test_offline_unknown_cards_allowed_but_revoked_ones_are_refused(tmp_path):
     """Section 3.5.4: Unknown Offline Authorization is for identifiers the list and the cache do
     not know; one the list holds as Blocked, or the cache as revoked, MUST be rejected, also with
@@ -144,7 +143,6 @@ def test_offline_unknown_cards_allowed_but_revoked_ones_are_refused(tmp_path):
     run_case(tmp_path, case, cs_kw={"tag_status": {"OLD": "Expired"}})
 
 
-@known("a disabled list kept its cards out of the cache")
 def test_a_disabled_list_does_not_keep_its_cards_out_of_the_cache(tmp_path):
     """A card on a list since disabled (LocalAuthListEnabled false) is authorized online: the
     answer is cached like any other (section 3.5.1), so it charges offline. The firmware skipped

@@ -182,24 +182,24 @@ def _ask(svc, id_tag, now_ms):
 
 def learn(svc, tag, info):
     """An idTagInfo from the central system (Authorize, Start/StopTransaction answers): cached
-    (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3); a status
-    other than the list's is a StatusNotification LocalListConflict on connector 0 (3.5.2)."""
-    listed = svc.auth.local.get(ci_key(svc.auth.local, tag))
+    (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3; a list
+    disabled is none); a status other than the list's is a StatusNotification LocalListConflict
+    on connector 0 (3.5.2)."""
+    listed = svc.auth.local.get(ci_key(svc.auth.local, tag)) if svc.config.get("LocalAuthListEnabled") else None
     if listed is None:
         if svc.config.get("AuthorizationCacheEnabled"):
             svc.auth.remember(tag, info)
-    elif svc.config.get("LocalAuthListEnabled") and _valid(listed, svc.wall.now(svc.ticks())) != info.get("status"):
+    elif _valid(listed, svc.wall.now(svc.ticks())) != info.get("status"):
         svc.queue_cp_status("LocalListConflict")
 
 
 def offline_decision(svc, tag, now_ms):
-    if svc.config.get("LocalAuthorizeOffline"):
-        st, _ = _lookup(svc, tag, now_ms)
-        if st == "Accepted":
-            return accept(svc, tag, now_ms)
-        if st is not None:
-            return reject(svc, tag, st)
-    if svc.config.get("AllowOfflineTxForUnknownId"):
+    """A card the list or cache holds as not Accepted is refused even when unknown ones are let
+    in, LocalAuthorizeOffline false too: it is no unknown identifier (OCPP 1.6 section 3.5.4)."""
+    st, _ = _lookup(svc, tag, now_ms)
+    if st not in (None, "Accepted"):
+        return reject(svc, tag, st)
+    if st and svc.config.get("LocalAuthorizeOffline") or svc.config.get("AllowOfflineTxForUnknownId"):
         return accept(svc, tag, now_ms)
     return reject(svc, tag, "Invalid")
 
