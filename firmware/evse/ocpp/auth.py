@@ -24,15 +24,22 @@ def _valid(info, now_s):
     return st
 
 
+def _table(d):
+    """idTag -> idTagInfo as read from flash, or {} when the file holds something else (damaged):
+    an empty list or cache accepts no card, and the service still starts."""
+    return d if isinstance(d, dict) and all(isinstance(v, dict) for v in d.values()) else {}
+
+
 class AuthStore:
     def __init__(self, cache_path, list_path, list_max=100):
         self.cache_path = cache_path
         self.list_path = list_path
         self.list_max = list_max
-        self.cache = store.read_json(cache_path, {}) if cache_path else {}
+        self.cache = _table(store.read_json(cache_path, {})) if cache_path else {}
         saved = store.read_json(list_path, None) if list_path else None
-        self.list_version = saved["v"] if saved else 0
-        self.local = saved["l"] if saved else {}
+        ok = isinstance(saved, dict) and isinstance(saved.get("v"), int)
+        self.list_version = saved["v"] if ok else 0
+        self.local = _table(saved.get("l")) if ok else {}
         self.order = list(self.cache)  # insertion order for eviction
 
     # -- cache ---------------------------------------------------------------------------------
@@ -41,10 +48,12 @@ class AuthStore:
         if not isinstance(info, dict) or "status" not in info:
             return
         keep = {k: info[k] for k in ("status", "expiryDate", "parentIdTag") if k in info}
-        if self.cache.get(tag) == keep:
-            return
-        if tag in self.order:
-            self.order.remove(tag)
+        old = ci_key(self.cache, tag)   # one entry a card, whatever the spelling: the newest answer
+        if old is not None:
+            if self.cache[old] == keep:
+                return
+            del self.cache[old]
+            self.order.remove(old)
         self.cache[tag] = keep
         self.order.append(tag)
         while len(self.order) > CACHE_MAX:
