@@ -170,7 +170,7 @@ def test_a_card_blocked_under_another_spelling_is_blocked_offline(tmp_path):
         b.d.plug()
         assert await present(b, "04A1B2C3") == "Blocked"
         await refused_no_energy(b, cs)
-        cache = json.loads((tmp_path / "ocpp" / "authcache.json").read_text())
+        cache = dict(json.loads((tmp_path / "ocpp" / "authcache.json").read_text()))
         assert [k.upper() for k in cache] == ["04A1B2C3"]
     run_case(tmp_path, case, cs_kw={"accepted_tags": ("04A1B2C3",)})
 
@@ -352,7 +352,7 @@ def test_the_cache_holds_64_cards_dropping_the_oldest(tmp_path):
         b = await power_on()
         for i in range(65):
             assert await present(b, "C%02d" % i) == "Invalid"
-        cache = json.loads((tmp_path / "ocpp" / "authcache.json").read_text())
+        cache = dict(json.loads((tmp_path / "ocpp" / "authcache.json").read_text()))
         assert len(cache) == 64 and "C00" not in cache and cache["C64"] == {"status": "Invalid"}
     run_case(tmp_path, case)
 
@@ -363,7 +363,7 @@ def test_clear_cache_forgets_the_cache_not_the_list(tmp_path):
         assert await send_list(cs, 7, [entry("LISTED")]) == "Accepted"
         await cached(b, cs)
         assert (await cs.call("cp1", call.ClearCache())).status == "Accepted"
-        assert json.loads((tmp_path / "ocpp" / "authcache.json").read_text()) == {}
+        assert json.loads((tmp_path / "ocpp" / "authcache.json").read_text()) == []
         assert await list_version(cs) == 7
         await _offline(cs, b)
         b.d.plug()

@@ -2,7 +2,7 @@
 and the decision for a presented idTag.
 
 Cache and list map idTag -> idTagInfo {status, expiryDate?, parentIdTag?} and live on flash as
-JSON (AuthStore). A presented idTag (present_id) is accepted by the local list or cache when
+JSON (AuthStore; the cache as pairs, oldest first). A presented idTag (present_id) is accepted by the local list or cache when
 LocalPreAuthorize is set, else by Authorize when online, else by the offline rules; an accepted
 idTag lapses after ConnectionTimeOut without a car (expire). Those functions take the service
 (chargepoint.OcppService)."""
@@ -25,9 +25,19 @@ def _valid(info, now_s):
 
 
 def _table(d):
-    """idTag -> idTagInfo as read from flash, or {} when the file holds something else (damaged):
-    an empty list or cache accepts no card, and the service still starts."""
+    """The list's idTag -> idTagInfo as read from flash, or {} when the file holds something else
+    (damaged): an empty list accepts no card, and the service still starts."""
     return d if isinstance(d, dict) and all(isinstance(v, dict) for v in d.values()) else {}
+
+
+def _pairs(d):
+    """The cache file: [[idTag, idTagInfo], ...], the oldest answer first (a MicroPython dict keeps
+    no order; a dict is the file of stops before). Anything else (damaged) is an empty cache."""
+    if isinstance(d, dict):
+        d = list(d.items())
+    ok = isinstance(d, list) and all(isinstance(e, (list, tuple)) and len(e) == 2 and isinstance(e[0], str)
+                                     and isinstance(e[1], dict) for e in d)
+    return d if ok else []
 
 
 class AuthStore:
@@ -35,12 +45,15 @@ class AuthStore:
         self.cache_path = cache_path
         self.list_path = list_path
         self.list_max = list_max
-        self.cache = _table(store.read_json(cache_path, {})) if cache_path else {}
+        self.cache, self.order = {}, []  # order: the oldest answer first, dropped first when full
+        for tag, info in _pairs(store.read_json(cache_path, None) if cache_path else None):
+            if tag not in self.cache:
+                self.order.append(tag)
+            self.cache[tag] = info
         saved = store.read_json(list_path, None) if list_path else None
         ok = isinstance(saved, dict) and isinstance(saved.get("v"), int)
         self.list_version = saved["v"] if ok else 0
         self.local = _table(saved.get("l")) if ok else {}
-        self.order = list(self.cache)  # insertion order for eviction
 
     # -- cache ---------------------------------------------------------------------------------
     def remember(self, tag, info):
@@ -58,14 +71,15 @@ class AuthStore:
         self.order.append(tag)
         while len(self.order) > CACHE_MAX:
             self.cache.pop(self.order.pop(0), None)
-        if self.cache_path:
-            store.write_json(self.cache_path, self.cache)
+        self._save()
 
     def clear_cache(self):
         self.cache = {}
         self.order = []
-        if self.cache_path:
-            store.write_json(self.cache_path, self.cache)
+        self._save()
+
+    def _save(self):
+        store.write_json(self.cache_path, [[t, self.cache[t]] for t in self.order])  # (no path: RAM only)
 
     # -- local list ----------------------------------------------------------------------------
     def send_local_list(self, version, entries, update_type):

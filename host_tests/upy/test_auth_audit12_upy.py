@@ -1,0 +1,41 @@
+"""The authorization cache across a reboot on the board's Python: runs under CPython (pytest) and
+the MicroPython unix port (python -m tools.toolchain.upy_tests host_tests/upy/test_auth_audit12_upy.py),
+where a dict keeps no insertion order."""
+import json
+
+from evse.ocpp.auth import CACHE_MAX, AuthStore
+from ocpp_fakes import tmpdir
+
+
+def test_a_full_cache_drops_its_oldest_card_after_a_reboot_too():
+    """A workplace's 64 cards cached, the charger reboots, a 65th card is answered: the card
+    answered first goes, the one answered just before the reboot stays. On the board the order
+    was the dict's (hash order) after a reboot: any card could go, the last one answered too."""
+    d = tmpdir("auth12")
+    a = AuthStore(d + "/c.json", d + "/l.json")
+    cards = ["C%02d" % i for i in range(CACHE_MAX)]
+    for c in cards:
+        a.remember(c, {"status": "Accepted"})
+    b = AuthStore(d + "/c.json", d + "/l.json")          # the reboot
+    b.remember("NEW", {"status": "Accepted"})
+    assert len(b.cache) == CACHE_MAX
+    assert "C00" not in b.cache and "C63" in b.cache and "C01" in b.cache
+    for i in range(1, 4):                                 # and on in the order they were answered
+        b.remember("NEW%d" % i, {"status": "Accepted"})
+        assert "C%02d" % i not in b.cache and "C%02d" % (i + 1) in b.cache
+
+
+def test_the_cache_file_written_before_still_reads():
+    """authcache.json as stops before wrote it (idTag -> idTagInfo) is read, in its file's order."""
+    d = tmpdir("auth12")
+    with open(d + "/c.json", "w") as f:
+        f.write(json.dumps({"OLD": {"status": "Blocked"}}))
+    a = AuthStore(d + "/c.json", None)
+    assert a.lookup("OLD", None) == ("Blocked", "cache")
+    a.remember("NEW", {"status": "Accepted"})
+    assert AuthStore(d + "/c.json", None).lookup("OLD", None) == ("Blocked", "cache")
+
+
+if __name__ == "__main__":
+    import upytest
+    upytest.run(globals())
