@@ -175,6 +175,27 @@ def test_a_card_blocked_under_another_spelling_is_blocked_offline(tmp_path):
     run_case(tmp_path, case, cs_kw={"accepted_tags": ("04A1B2C3",)})
 
 
+def test_a_card_blocked_on_the_list_then_taken_off_it_is_not_accepted_offline(tmp_path):
+    """An employee's card, cached Accepted, is reported stolen: the central system lists it as
+    Blocked, then (its list being the valid cards) sends a Full list without it. Offline the card
+    is unknown, not Accepted: a card the list names leaves the cache (section 3.5.3: what the list
+    knows is not the cache's), so it does not come back from a cache entry older than the list.
+    The firmware kept the old Accepted entry and let the stolen card charge offline."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await cached(b, cs)
+        assert await send_list(cs, 1, [entry("GOOD", "Blocked"), entry("OTHER")]) == "Accepted"
+        cs.accepted_tags.discard("GOOD")
+        cs.tag_status["GOOD"] = "Blocked"
+        assert await present(b, "GOOD") == "Blocked"
+        assert await send_list(cs, 2, [entry("OTHER")]) == "Accepted"
+        await _offline(cs, b)
+        b.d.plug()
+        assert await present(b, "GOOD") == "Invalid"
+        await refused_no_energy(b, cs)
+    run_case(tmp_path, case)
+
+
 # -- the StartTransaction answer of a transaction begun offline ----------------------------------
 
 async def started_offline_then_blocked(cs, b):

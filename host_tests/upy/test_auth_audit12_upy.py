@@ -36,6 +36,22 @@ def test_the_cache_file_written_before_still_reads():
     assert AuthStore(d + "/c.json", None).lookup("OLD", None) == ("Blocked", "cache")
 
 
+
+def test_a_card_the_list_names_leaves_the_cache():
+    """Section 3.5.3: the list's cards are not the cache's. Taken off the list later, a card is
+    unknown, not the Accepted of a cache entry older than the list (also across a reboot)."""
+    d = tmpdir("auth12")
+    a = AuthStore(d + "/c.json", d + "/l.json")
+    a.remember("04A1B2C3", {"status": "Accepted"})
+    a.remember("KEEP", {"status": "Accepted"})
+    assert a.send_local_list(1, [{"idTag": "04a1b2c3", "idTagInfo": {"status": "Blocked"}}], "Full") == "Accepted"
+    assert a.lookup("04A1B2C3", None) == ("Blocked", "list")
+    assert a.send_local_list(2, [], "Full") == "Accepted"
+    assert a.lookup("04A1B2C3", None) == (None, None) and a.lookup("KEEP", None) == ("Accepted", "cache")
+    b = AuthStore(d + "/c.json", d + "/l.json")
+    assert b.lookup("04A1B2C3", None) == (None, None) and b.order == ["KEEP"]
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

@@ -104,7 +104,18 @@ class AuthStore:
             return "Failed"     # a full flash: the list on flash and in RAM stays the one before
         self.local = new
         self.list_version = version
+        self._uncache_listed()
         return "Accepted"
+
+    def _uncache_listed(self):
+        """A card the list names leaves the cache (section 3.5.3: what the list knows is not the
+        cache's): an older Accepted entry must not come back once it is taken off the list."""
+        listed = set(k.upper() for k in self.local)
+        keep = [t for t in self.order if t.upper() not in listed]
+        if len(keep) < len(self.order):
+            self.order = keep
+            self.cache = {t: self.cache[t] for t in keep}
+            self._save()
 
     # -- lookup --------------------------------------------------------------------------------
     def lookup(self, tag, now_s, use_list=True, use_cache=True):
