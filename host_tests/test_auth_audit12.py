@@ -336,6 +336,58 @@ def test_offline_a_card_of_the_same_group_stops_an_unrelated_one_does_not(tmp_pa
     run_case(tmp_path, case)
 
 
+def test_the_stop_answer_updates_the_cache(tmp_path):
+    """Section 4.10: the idTagInfo in StopTransaction's answer is about the card that stopped it,
+    and goes into the cache: a fleet card blocked since it was cached is refused offline after."""
+    async def case(cs, power_on):
+        from ocpp_cs import call_result
+        b = await power_on()
+        plain = cs.respond
+        parents = {"GOOD": "FLEET", "GOOD2": "FLEET"}
+
+        def respond(action, kw):
+            if action == "StopTransaction":
+                return call_result.StopTransaction(id_tag_info={"status": "Blocked", "parent_id_tag": "FLEET"})
+            res = plain(action, kw)
+            if action in ("Authorize", "StartTransaction"):
+                res.id_tag_info["parent_id_tag"] = parents[kw["id_tag"]]
+            return res
+        cs.respond = respond
+        await cached(b, cs, "GOOD2")
+        await charging(b)
+        assert await present(b, "GOOD2") == "stopping"          # its cached entry: same group
+        await b.until(lambda: cs.actions("StopTransaction"), 5, "StopTransaction")
+        await b.until(lambda: b.svc.auth.lookup("GOOD2", None)[0] == "Blocked", 5, "cache updated")
+        await _offline(cs, b)
+        b.d.unplug()
+        await b.wait(1.0)
+        b.d.plug()
+        assert await present(b, "GOOD2") == "Blocked"
+    run_case(tmp_path, case, cs_kw={"accepted_tags": ("GOOD", "GOOD2")})
+
+
+@pytest.mark.parametrize("authorize_remote", ["true", "false"])
+def test_remote_start_of_a_blocked_card_with_and_without_authorize_remote_tx_requests(tmp_path, authorize_remote):
+    """AuthorizeRemoteTxRequests true: the remote start's idTag is authorized as a presented card
+    (Authorize, Blocked: no transaction); false: the central system's request is the authorization
+    (section 5.11), the transaction starts without an Authorize."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await configure(cs, AuthorizeRemoteTxRequests=authorize_remote)
+        b.d.plug()
+        await status_is(b, "Preparing")
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="LOST", connector_id=1))
+        assert res.status == "Accepted"
+        if authorize_remote == "true":
+            await b.until(lambda: b.svc.last_auth == ("LOST", "Blocked"), 5, "refused")
+            await refused_no_energy(b, cs)
+            assert [p["idTag"] for p in cs.actions("Authorize")] == ["LOST"]
+        else:
+            await b.until(lambda: cs.actions("StartTransaction"), 5, "StartTransaction")
+            assert not cs.actions("Authorize")
+    run_case(tmp_path, case, cs_kw={"tag_status": {"LOST": "Blocked"}})
+
+
 def test_online_an_unrelated_card_does_not_stop_the_transaction(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
