@@ -25,6 +25,24 @@ def test_a_full_cache_drops_its_oldest_card_after_a_reboot_too():
         assert "C%02d" % i not in b.cache and "C%02d" % (i + 1) in b.cache
 
 
+def test_a_card_answered_again_is_not_the_one_dropped():
+    """The card of a regular, answered again alike every day, is not dropped for a visitor's: the
+    one answered longest ago goes. The firmware kept a card's first place when its answer did not
+    change, so a full cache dropped the card used every day first. Answered alike, the file is not
+    written again (flash wear); its order is the one of the last change."""
+    d = tmpdir("auth12")
+    a = AuthStore(d + "/c.json", None)
+    for i in range(CACHE_MAX):
+        a.remember("C%02d" % i, {"status": "Accepted"})
+    with open(d + "/c.json") as f:
+        before = f.read()
+    a.remember("C00", {"status": "Accepted"})            # the regular, this morning
+    with open(d + "/c.json") as f:
+        assert f.read() == before
+    a.remember("VISITOR", {"status": "Accepted"})
+    assert "C00" in a.cache and "C01" not in a.cache and a.order[-2:] == ["C00", "VISITOR"]
+
+
 def test_the_cache_file_written_before_still_reads():
     """authcache.json as stops before wrote it (idTag -> idTagInfo) is read, in its file's order."""
     d = tmpdir("auth12")

@@ -10,7 +10,7 @@ from . import store, transactions
 from .config import ci_key    # an idTag is a CiString20 (IdToken, section 7)
 from .wallclock import parse_iso
 
-CACHE_MAX = 64  # entries; the oldest is dropped first
+CACHE_MAX = 64  # entries; the one answered longest ago is dropped first
 
 
 def _valid(info, now_s):
@@ -63,10 +63,11 @@ class AuthStore:
         keep = {k: info[k] for k in ("status", "expiryDate", "parentIdTag") if k in info}
         old = ci_key(self.cache, tag)   # one entry a card, whatever the spelling: the newest answer
         if old is not None:
-            if self.cache[old] == keep:
+            self.order.remove(old)
+            if self.cache[old] == keep:     # answered again alike: the newest, the flash spared
+                self.order.append(old)
                 return
             del self.cache[old]
-            self.order.remove(old)
         self.cache[tag] = keep
         self.order.append(tag)
         while len(self.order) > CACHE_MAX:
