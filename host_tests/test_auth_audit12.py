@@ -139,6 +139,22 @@ def test_offline_unknown_cards_allowed_but_revoked_ones_are_refused(tmp_path):
     run_case(tmp_path, case, cs_kw={"tag_status": {"OLD": "Expired"}})
 
 
+def test_offline_local_pre_authorize_does_not_overrule_local_authorize_offline_false(tmp_path):
+    """LocalPreAuthorize is about the online case: start for a card the list accepts without
+    waiting for the Authorize answer. Offline, LocalAuthorizeOffline false says the list and cache
+    start nothing (section 9.1), whatever LocalPreAuthorize. The firmware took LocalPreAuthorize
+    first, online or not, so the listed card charged offline anyway."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await configure(cs, LocalPreAuthorize="true", LocalAuthorizeOffline="false")
+        assert await send_list(cs, 1, [entry("GOOD")]) == "Accepted"
+        await _offline(cs, b)
+        b.d.plug()
+        assert await present(b, "GOOD") == "Invalid"
+        await refused_no_energy(b, cs)
+    run_case(tmp_path, case)
+
+
 def test_a_disabled_list_does_not_keep_its_cards_out_of_the_cache(tmp_path):
     """A card on a list since disabled (LocalAuthListEnabled false) is authorized online: the
     answer is cached like any other (section 3.5.1), so it charges offline. The firmware skipped

@@ -145,14 +145,12 @@ def present_id(svc, id_tag, now_ms=None):
         return _present_during_tx(svc, id_tag, now_ms)
     if reserved_against(svc, id_tag):
         return reject(svc, id_tag, "Reserved")  # no Authorize for it (OCTT TC_046_1_CS step 5)
-    if svc.config.get("LocalPreAuthorize"):
-        st, _ = _lookup(svc, id_tag, now_ms)
-        if st == "Accepted":
-            return accept(svc, id_tag, now_ms)
-    if svc.accepted:
-        _ask(svc, id_tag, now_ms)
-        return "pending"
-    return offline_decision(svc, id_tag, now_ms)
+    if not svc.accepted:
+        return offline_decision(svc, id_tag, now_ms)   # LocalPreAuthorize is for online (9.1)
+    if svc.config.get("LocalPreAuthorize") and _lookup(svc, id_tag, now_ms)[0] == "Accepted":
+        return accept(svc, id_tag, now_ms)
+    _ask(svc, id_tag, now_ms)
+    return "pending"
 
 
 def _tx_parent(svc):
