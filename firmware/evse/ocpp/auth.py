@@ -51,9 +51,10 @@ class AuthStore:
                 self.order.append(tag)
             self.cache[tag] = info
         saved = store.read_json(list_path, None) if list_path else None
-        ok = isinstance(saved, dict) and isinstance(saved.get("v"), int)
-        self.list_version = saved["v"] if ok else 0
-        self.local = _table(saved.get("l")) if ok else {}
+        if not (isinstance(saved, dict) and isinstance(saved.get("v"), int)):
+            saved = {"v": 0}    # none, or damaged: an empty list
+        self.list_version = saved["v"]
+        self.local = _table(saved.get("l"))
 
     # -- cache ---------------------------------------------------------------------------------
     def remember(self, tag, info):
