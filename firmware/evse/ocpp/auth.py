@@ -2,10 +2,10 @@
 and the decision for a presented idTag.
 
 Cache and list map idTag -> idTagInfo {status, expiryDate?, parentIdTag?} and live on flash as
-JSON (AuthStore; the cache as pairs, oldest first). A presented idTag (present_id) is accepted by the local list or cache when
-LocalPreAuthorize is set, else by Authorize when online, else by the offline rules; an accepted
-idTag lapses after ConnectionTimeOut without a car (expire). Those functions take the service
-(chargepoint.OcppService)."""
+JSON (AuthStore; the cache as pairs, oldest first). A presented idTag (present_id) is accepted
+online by the local list or cache when LocalPreAuthorize is set, else by Authorize; offline by the
+offline rules; an accepted idTag lapses after ConnectionTimeOut without a car (expire). Those
+functions take the service (chargepoint.OcppService)."""
 from . import store, transactions
 from .config import ci_key    # an idTag is a CiString20 (IdToken, section 7)
 from .wallclock import parse_iso
