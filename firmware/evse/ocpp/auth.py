@@ -2,15 +2,15 @@
 and the decision for a presented idTag.
 
 Cache and list map idTag -> idTagInfo {status, expiryDate?, parentIdTag?} and live on flash as
-JSON (AuthStore). A presented idTag (present_id) is accepted by the local list or cache when
-LocalPreAuthorize is set, else by Authorize when online, else by the offline rules; an accepted
-idTag lapses after ConnectionTimeOut without a car (expire). Those functions take the service
-(chargepoint.OcppService)."""
+JSON (AuthStore; the cache as pairs, oldest first). A presented idTag (present_id) is accepted
+online by the local list or cache when LocalPreAuthorize is set, else by Authorize; offline by the
+offline rules; an accepted idTag lapses after ConnectionTimeOut without a car (expire). Those
+functions take the service (chargepoint.OcppService)."""
 from . import store, transactions
 from .config import ci_key    # an idTag is a CiString20 (IdToken, section 7)
 from .wallclock import parse_iso
 
-CACHE_MAX = 64  # entries; the oldest is dropped first
+CACHE_MAX = 64  # entries; the one answered longest ago is dropped first
 
 
 def _valid(info, now_s):
@@ -24,16 +24,37 @@ def _valid(info, now_s):
     return st
 
 
+def _table(d):
+    """The list's idTag -> idTagInfo as read from flash, or {} when the file holds something else
+    (damaged): an empty list accepts no card, and the service still starts."""
+    return d if isinstance(d, dict) and all(isinstance(v, dict) for v in d.values()) else {}
+
+
+def _pairs(d):
+    """The cache file: [[idTag, idTagInfo], ...], the oldest answer first (a MicroPython dict keeps
+    no order; a dict is the file of stops before). Anything else (damaged) is an empty cache."""
+    if isinstance(d, dict):
+        d = list(d.items())
+    ok = isinstance(d, list) and all(isinstance(e, (list, tuple)) and len(e) == 2 and isinstance(e[0], str)
+                                     and isinstance(e[1], dict) for e in d)
+    return d if ok else []
+
+
 class AuthStore:
     def __init__(self, cache_path, list_path, list_max=100):
         self.cache_path = cache_path
         self.list_path = list_path
         self.list_max = list_max
-        self.cache = store.read_json(cache_path, {}) if cache_path else {}
+        self.cache, self.order = {}, []  # order: the oldest answer first, dropped first when full
+        for tag, info in _pairs(store.read_json(cache_path, None) if cache_path else None):
+            if tag not in self.cache:
+                self.order.append(tag)
+            self.cache[tag] = info
         saved = store.read_json(list_path, None) if list_path else None
-        self.list_version = saved["v"] if saved else 0
-        self.local = saved["l"] if saved else {}
-        self.order = list(self.cache)  # insertion order for eviction
+        if not (isinstance(saved, dict) and isinstance(saved.get("v"), int)):
+            saved = {"v": 0}    # none, or damaged: an empty list
+        self.list_version = saved["v"]
+        self.local = _table(saved.get("l"))
 
     # -- cache ---------------------------------------------------------------------------------
     def remember(self, tag, info):
@@ -41,22 +62,26 @@ class AuthStore:
         if not isinstance(info, dict) or "status" not in info:
             return
         keep = {k: info[k] for k in ("status", "expiryDate", "parentIdTag") if k in info}
-        if self.cache.get(tag) == keep:
-            return
-        if tag in self.order:
-            self.order.remove(tag)
+        old = ci_key(self.cache, tag)   # one entry a card, whatever the spelling: the newest answer
+        if old is not None:
+            self.order.remove(old)
+            if self.cache[old] == keep:     # answered again alike: the newest, the flash spared
+                self.order.append(old)
+                return
+            del self.cache[old]
         self.cache[tag] = keep
         self.order.append(tag)
         while len(self.order) > CACHE_MAX:
             self.cache.pop(self.order.pop(0), None)
-        if self.cache_path:
-            store.write_json(self.cache_path, self.cache)
+        self._save()
 
     def clear_cache(self):
         self.cache = {}
         self.order = []
-        if self.cache_path:
-            store.write_json(self.cache_path, self.cache)
+        self._save()
+
+    def _save(self):
+        store.write_json(self.cache_path, [[t, self.cache[t]] for t in self.order])  # (no path: RAM only)
 
     # -- local list ----------------------------------------------------------------------------
     def send_local_list(self, version, entries, update_type):
@@ -81,7 +106,18 @@ class AuthStore:
             return "Failed"     # a full flash: the list on flash and in RAM stays the one before
         self.local = new
         self.list_version = version
+        self._uncache_listed()
         return "Accepted"
+
+    def _uncache_listed(self):
+        """A card the list names leaves the cache (section 3.5.3: what the list knows is not the
+        cache's): an older Accepted entry must not come back once it is taken off the list."""
+        listed = set(k.upper() for k in self.local)
+        keep = [t for t in self.order if t.upper() not in listed]
+        if len(keep) < len(self.order):
+            self.order = keep
+            self.cache = {t: self.cache[t] for t in keep}
+            self._save()
 
     # -- lookup --------------------------------------------------------------------------------
     def lookup(self, tag, now_s, use_list=True, use_cache=True):
@@ -110,14 +146,12 @@ def present_id(svc, id_tag, now_ms=None):
         return _present_during_tx(svc, id_tag, now_ms)
     if reserved_against(svc, id_tag):
         return reject(svc, id_tag, "Reserved")  # no Authorize for it (OCTT TC_046_1_CS step 5)
-    if svc.config.get("LocalPreAuthorize"):
-        st, _ = _lookup(svc, id_tag, now_ms)
-        if st == "Accepted":
-            return accept(svc, id_tag, now_ms)
-    if svc.accepted:
-        _ask(svc, id_tag, now_ms)
-        return "pending"
-    return offline_decision(svc, id_tag, now_ms)
+    if not svc.accepted:
+        return offline_decision(svc, id_tag, now_ms)   # LocalPreAuthorize is for online (9.1)
+    if svc.config.get("LocalPreAuthorize") and _lookup(svc, id_tag, now_ms)[0] == "Accepted":
+        return accept(svc, id_tag, now_ms)
+    _ask(svc, id_tag, now_ms)
+    return "pending"
 
 
 def _tx_parent(svc):
@@ -182,24 +216,24 @@ def _ask(svc, id_tag, now_ms):
 
 def learn(svc, tag, info):
     """An idTagInfo from the central system (Authorize, Start/StopTransaction answers): cached
-    (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3); a status
-    other than the list's is a StatusNotification LocalListConflict on connector 0 (3.5.2)."""
-    listed = svc.auth.local.get(ci_key(svc.auth.local, tag))
+    (AuthorizationCacheEnabled), unless the tag is in the local list (section 3.5.3; a list
+    disabled is none); a status other than the list's is a StatusNotification LocalListConflict
+    on connector 0 (3.5.2)."""
+    listed = svc.auth.local.get(ci_key(svc.auth.local, tag)) if svc.config.get("LocalAuthListEnabled") else None
     if listed is None:
         if svc.config.get("AuthorizationCacheEnabled"):
             svc.auth.remember(tag, info)
-    elif svc.config.get("LocalAuthListEnabled") and _valid(listed, svc.wall.now(svc.ticks())) != info.get("status"):
+    elif _valid(listed, svc.wall.now(svc.ticks())) != info.get("status"):
         svc.queue_cp_status("LocalListConflict")
 
 
 def offline_decision(svc, tag, now_ms):
-    if svc.config.get("LocalAuthorizeOffline"):
-        st, _ = _lookup(svc, tag, now_ms)
-        if st == "Accepted":
-            return accept(svc, tag, now_ms)
-        if st is not None:
-            return reject(svc, tag, st)
-    if svc.config.get("AllowOfflineTxForUnknownId"):
+    """A card the list or cache holds as not Accepted is refused even when unknown ones are let
+    in, LocalAuthorizeOffline false too: it is no unknown identifier (OCPP 1.6 section 3.5.4)."""
+    st, _ = _lookup(svc, tag, now_ms)
+    if st not in (None, "Accepted"):
+        return reject(svc, tag, st)
+    if st and svc.config.get("LocalAuthorizeOffline") or svc.config.get("AllowOfflineTxForUnknownId"):
         return accept(svc, tag, now_ms)
     return reject(svc, tag, "Invalid")
 
