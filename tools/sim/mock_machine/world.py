@@ -90,6 +90,13 @@ class World:
         self._rcd_over_since = None
         self.rcd_trip_due = None    # when the monitor trips if the residual current stays (us), or None
         self.powered = True                 # the controller's supply (the rig switches it)
+        # a Type 2 socket's plug lock (a board with LOCK_PINS): a motor moves a bolt, a switch
+        # reports it fully in; jammed, it does not move
+        self.lock_in_us = 0                 # how far the bolt is in, as the motor's time (ints: the
+        self.lock_jam = False               # heap-locked tests drive it)
+        self.lock_travel_us = 200000        # the bolt's travel, one way
+        self._lock_drive = 0                # +1 locking, -1 unlocking, 0 off (as last read)
+        self._lock_us = 0                   # when the bolt's position was last brought up to date
         self._pp_key = self._temp_key = self._pp_btn = None
         self._pp_u16 = self._temp_u16 = 0
         self._fb_driven = self._trip_driven = self._dc_driven = None
@@ -106,7 +113,7 @@ class World:
     # --- wiring to the mock machine ---
     def _wire(self):
         b = self.board
-        self._fb_driven = self._trip_driven = self._dc_driven = None
+        self._fb_driven = self._trip_driven = self._dc_driven = self._lock_fb_driven = None
         mm.set_pwm_port(b.PWM_PORT)          # the port's own PWM arithmetic behind the pins
         conv = b.ADC_SAMPLE_US
         mm.adc_conv_us[b.PILOT_ADC_PIN] = conv
@@ -125,7 +132,8 @@ class World:
     def _on_output(self, pin, level):
         if pin == self.board.PILOT_PWM_PIN:
             self.recompute()
-        elif pin in self.board.CONTACTOR_PINS or pin == self.board.RCD_TEST_PIN:
+        elif pin in self.board.CONTACTOR_PINS or pin == self.board.RCD_TEST_PIN \
+                or pin in getattr(self.board, "LOCK_PINS", ()):
             self.update()
 
     # --- derived quantities ---
@@ -356,9 +364,38 @@ class World:
             if lv != self._fb_driven:
                 self._fb_driven = lv
                 mm.drive(b.FEEDBACK_PIN, lv)
+        if getattr(b, "LOCK_PINS", None):
+            self._lock_update()
         if self.rcd_ma or self._rcd_over_since is not None or self._trip_driven \
                 or self._dc_driven or self._trip_driven is None or b_out(b.RCD_TEST_PIN):
             self._rcd_update()
+
+    @property
+    def lock_pos(self):
+        """0 unlocked .. 1 locked (its switch closes only at 1)."""
+        return self.lock_in_us / self.lock_travel_us
+
+    @lock_pos.setter
+    def lock_pos(self, v):
+        self.lock_in_us = int(v * self.lock_travel_us)
+
+    def lock_holds(self):
+        """The bolt is in the plug (any part of the way): it cannot be withdrawn."""
+        return self.lock_in_us > 0
+
+    def _lock_update(self):
+        b = self.board
+        now = mm.clock.us
+        dt = now - self._lock_us
+        self._lock_us = now
+        if self._lock_drive and not self.lock_jam:
+            self.lock_in_us = min(self.lock_travel_us, max(0, self.lock_in_us + self._lock_drive * dt))
+        pa, pb = b.LOCK_PINS
+        self._lock_drive = (mm.output(pa) == 1) - (mm.output(pb) == 1)
+        lv = b.LOCK_FB_ACTIVE if self.lock_in_us >= self.lock_travel_us else 1 - b.LOCK_FB_ACTIVE
+        if lv != self._lock_fb_driven:
+            self._lock_fb_driven = lv
+            mm.drive(b.LOCK_FB_PIN, lv)
 
     def residual_ma(self):
         test = RCD_TEST_MA if b_out(self.board.RCD_TEST_PIN) else 0.0
