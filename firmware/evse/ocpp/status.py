@@ -8,6 +8,7 @@ FAULT_CODES = {
     V.FAULT_WELD: "PowerSwitchFailure", V.FAULT_NO_CLOSE: "PowerSwitchFailure",
     V.FAULT_OVERCURRENT: "OverCurrentFailure",
     V.FAULT_INTERNAL: "InternalError",
+    V.FAULT_LOCK: "ConnectorLockFailure",
     # pilot, diode, state_e, state_f, ventilation, pp and settings have no own code: OtherError + info.
     # (Temperature is no fault: the core pauses; HighTemperature is never reported.)
 }
