@@ -22,15 +22,20 @@ SOCKET = {"max_current": 32, "connector": "type2-socket"}
 CABLE_32A = 220          # ohm: IEC 61851-1 Table B.2, a 32 A cable
 
 
-def bench(**cfg):
-    d = Drive(config=dict(SOCKET, **cfg), board=board_with_lock())
+def record_lock(d):
+    """d.lock_edges: (t_us, "lock" | "unlock") each drive of the lock's motor."""
     pins = d.rig.board.LOCK_PINS
-    d.lock_edges = []        # (t_us, "lock" | "unlock") each drive of the motor
+    d.lock_edges = []
 
     def hook(p, level):
         if p in pins and level == 1:
             d.lock_edges.append((mm.clock.us, "lock" if p == pins[0] else "unlock"))
     d.rig.add_pin_hook(hook)
+    return d
+
+
+def bench(**cfg):
+    d = record_lock(Drive(config=dict(SOCKET, **cfg), board=board_with_lock()))
     d.run(0.5)
     return d
 
@@ -149,15 +154,21 @@ def test_ocpp_unlock_connector_during_a_transaction(tmp_path):
         await cs.start()
         b = await _booted(cs, tmp_path, board_with_lock())
         try:
+            d = record_lock(b.d)
             await _charging(b)
+            t0 = mm.clock.us
             ask = asyncio.ensure_future(cs.call("cp1", call.UnlockConnector(connector_id=1)))
+            await b.until(lambda: b.d.duty == 100.0, 2, "PWM off")     # the car is asked to stop
+            d.ev("B")             # (on a loaded machine maybe after the 6 s the charger waits for it)
+            res = await ask
             stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
             assert stop["reason"] == "UnlockCommand"
-            await b.until(lambda: b.d.duty == 100.0, 1, "PWM off")
-            assert not ask.done() and b.d.coil          # the car is asked to stop first
-            b.d.ev("B")
-            res = await ask
-            assert res.status == "Unlocked" and not b.d.coil and b.d.world.lock_pos == 0.0
+            assert res.status == "Unlocked" and not d.coil and d.world.lock_pos == 0.0
+            t_open = d.coil_change(0, t0)
+            unlocks = [t for t, k in d.lock_edges if k == "unlock" and t >= t0]
+            t_c1 = d.first("state", t0, "C1")          # PWM off, the car still in C
+            assert t_open is not None and t_c1 is not None and t_c1 < t_open
+            assert unlocks and t_open < unlocks[0]      # the contactor open before the lock moved
             assert b.app.status(0)["lock"] == "unlocked"
         finally:
             await b.stop()

@@ -12,7 +12,7 @@ ticks_diff = time.ticks_diff
 
 
 class LockDriver:
-    def __init__(self, board):
+    def __init__(self, board, hw):
         a, b = board.LOCK_PINS
         self._lock = machine.Pin(a, machine.Pin.OUT, value=0)
         self._unlock = machine.Pin(b, machine.Pin.OUT, value=0)
@@ -22,6 +22,12 @@ class LockDriver:
         self._on = None           # when the running pulse started (None: the actuator off)
         self._last = 0            # when the last pulse started
         self._cmd = 0             # when the command changed: drives again only within LOCK_MOVE_MS
+        safe = hw.safe
+
+        def safe_and_off():       # hw.safe() (an exception, the REPL, a reset) stops the motor too:
+            safe()                # never left driven; the bolt holds where it is (a Hardware method
+            self.off()            # would cost every board's heap)
+        hw.safe = safe_and_off
 
     def step(self, m, core, now):
         """Each tick, before the core's step: the actuator towards the core's last command (a tick

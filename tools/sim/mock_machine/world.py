@@ -90,13 +90,9 @@ class World:
         self._rcd_over_since = None
         self.rcd_trip_due = None    # when the monitor trips if the residual current stays (us), or None
         self.powered = True                 # the controller's supply (the rig switches it)
-        # a Type 2 socket's plug lock (a board with LOCK_PINS): a motor moves a bolt, a switch
-        # reports it fully in; jammed, it does not move
-        self.lock_in_us = 0                 # how far the bolt is in, as the motor's time (ints: the
-        self.lock_jam = False               # heap-locked tests drive it)
-        self.lock_travel_us = 200000        # the bolt's travel, one way
-        self._lock_drive = 0                # +1 locking, -1 unlocking, 0 off (as last read)
-        self._lock_us = 0                   # when the bolt's position was last brought up to date
+        if getattr(board, "LOCK_PINS", None):
+            self.bolt = Bolt()              # a Type 2 socket's plug lock (none: no attribute, the
+                                            # boot heap test counts the world's too)
         self._pp_key = self._temp_key = self._pp_btn = None
         self._pp_u16 = self._temp_u16 = 0
         self._fb_driven = self._trip_driven = self._dc_driven = None
@@ -113,7 +109,9 @@ class World:
     # --- wiring to the mock machine ---
     def _wire(self):
         b = self.board
-        self._fb_driven = self._trip_driven = self._dc_driven = self._lock_fb_driven = None
+        self._fb_driven = self._trip_driven = self._dc_driven = None
+        if getattr(self, "bolt", None) is not None:
+            self.bolt.fb_driven = None
         mm.set_pwm_port(b.PWM_PORT)          # the port's own PWM arithmetic behind the pins
         conv = b.ADC_SAMPLE_US
         mm.adc_conv_us[b.PILOT_ADC_PIN] = conv
@@ -372,29 +370,38 @@ class World:
 
     @property
     def lock_pos(self):
-        """0 unlocked .. 1 locked (its switch closes only at 1)."""
-        return self.lock_in_us / self.lock_travel_us
+        """The bolt: 0 unlocked .. 1 locked (its switch closes only at 1)."""
+        return self.bolt.in_us / self.bolt.travel_us
 
     @lock_pos.setter
     def lock_pos(self, v):
-        self.lock_in_us = int(v * self.lock_travel_us)
+        self.bolt.in_us = int(v * self.bolt.travel_us)
+
+    @property
+    def lock_jam(self):
+        return self.bolt.jam
+
+    @lock_jam.setter
+    def lock_jam(self, v):
+        self.bolt.jam = v
 
     def lock_holds(self):
         """The bolt is in the plug (any part of the way): it cannot be withdrawn."""
-        return self.lock_in_us > 0
+        bolt = getattr(self, "bolt", None)
+        return bolt is not None and bolt.in_us > 0
 
     def _lock_update(self):
-        b = self.board
+        b, bolt = self.board, self.bolt
         now = mm.clock.us
-        dt = now - self._lock_us
-        self._lock_us = now
-        if self._lock_drive and not self.lock_jam:
-            self.lock_in_us = min(self.lock_travel_us, max(0, self.lock_in_us + self._lock_drive * dt))
+        dt = now - bolt.t_us
+        bolt.t_us = now
+        if bolt.drive and not bolt.jam:
+            bolt.in_us = min(bolt.travel_us, max(0, bolt.in_us + bolt.drive * dt))
         pa, pb = b.LOCK_PINS
-        self._lock_drive = (mm.output(pa) == 1) - (mm.output(pb) == 1)
-        lv = b.LOCK_FB_ACTIVE if self.lock_in_us >= self.lock_travel_us else 1 - b.LOCK_FB_ACTIVE
-        if lv != self._lock_fb_driven:
-            self._lock_fb_driven = lv
+        bolt.drive = (mm.output(pa) == 1) - (mm.output(pb) == 1)
+        lv = b.LOCK_FB_ACTIVE if bolt.in_us >= bolt.travel_us else 1 - b.LOCK_FB_ACTIVE
+        if lv != bolt.fb_driven:
+            bolt.fb_driven = lv
             mm.drive(b.LOCK_FB_PIN, lv)
 
     def residual_ma(self):
@@ -428,6 +435,19 @@ class World:
             mm.drive(b.RCD_TRIP_PIN, active if trip_ac else 1 - active)
         if b.RCD_DC_PIN is not None:
             mm.drive(b.RCD_DC_PIN, active if trip_dc else 1 - active)
+
+
+class Bolt:
+    """A Type 2 socket's plug lock: a motor moves a bolt, a switch reports it fully in; jammed, it
+    does not move. Ints only: the heap-locked tests drive it."""
+
+    def __init__(self):
+        self.in_us = 0                      # how far the bolt is in, as the motor's running time
+        self.jam = False
+        self.travel_us = 200000             # the bolt's travel, one way
+        self.drive = 0                      # +1 locking, -1 unlocking, 0 off (as last read)
+        self.t_us = 0                       # when its position was last brought up to date
+        self.fb_driven = None               # the switch's level as last driven
 
 
 def b_out(pin):
