@@ -52,7 +52,7 @@ def test_plug_lock_charge_stop_unlock():
     assert (d.state, d.duty, status_lock(d)) == ("B1", 100.0, "locking")     # nothing offered yet
     d.run(0.5)
     assert (d.state, status_lock(d)) == ("B2", "locked")
-    t_pwm = d.first("pwm", t_plug)
+    t_pwm = [t for t, e in d.events if t >= t_plug and e[0] == "pwm" and 0 < e[1] < 100][0]
     locks = [(t, k) for t, k in d.lock_edges if t >= t_plug]
     assert locks[0][1] == "lock" and locks[0][0] < t_pwm     # locked before the offer
     d.ev("C")
@@ -214,3 +214,38 @@ def test_ocpp_unlock_connector_without_a_lock_is_not_supported(tmp_path, board, 
             await b.stop()
             await cs.stop()
     run(main())
+
+
+def test_the_motor_is_never_left_driven_by_a_safe_stop():
+    """hw.safe() (an exception in the tick, Ctrl-C to the REPL, a reset) stops the lock's motor as
+    well: a loop that stops mid-drive would leave it powered against its end stop."""
+    d = bench()
+    d.plug(CABLE_32A)
+    d.run(0.05)
+    pins = d.rig.board.LOCK_PINS
+    assert mm.output(pins[0]) == 1                  # locking, mid-drive
+    d.app.hw.safe()
+    assert (mm.output(pins[0]), mm.output(pins[1])) == (0, 0)
+
+
+def test_after_a_power_cut_the_car_still_connected_is_locked_again_before_any_offer():
+    """The bolt holds where it is without power (a manual release is the installer's). Back up,
+    the boot drives it open (no car known yet: SmartEVSE-3 does the same), the car still
+    connected is locked again before anything is offered, and let go when it leaves."""
+    d = bench()
+    d.charge(pp_ohms=CABLE_32A)
+    d.rig.power_off()
+    d.run(1.0)
+    assert d.world.lock_holds() and not d.coil
+    t_on = d.now_us
+    d.rig.power_on()
+    d.run(5.0)
+    assert (d.state, status_lock(d), d.fault) == ("C2", "locked", None)
+    drives = [(t, k) for t, k in d.lock_edges if t >= t_on]
+    assert [k for _, k in drives] == ["unlock", "lock"]
+    offered = [t for t, e in d.events if t >= t_on and e[0] == "pwm" and 0 < e[1] < 100]
+    assert drives[1][0] < offered[0] < d.coil_change(1, t_on)
+    d.ev("A")
+    d.run(1.0)
+    assert (d.state, status_lock(d)) == ("A1", "unlocked")
+    d.unplug()
