@@ -36,7 +36,7 @@ def record_lock(d):
 
 def bench(**cfg):
     d = record_lock(Drive(config=dict(SOCKET, **cfg), board=board_with_lock()))
-    d.run(0.5)
+    d.run(1.0)            # (the boot's drive to unlock: LOCK_PULSE_MS)
     return d
 
 
@@ -50,7 +50,7 @@ def test_plug_lock_charge_stop_unlock():
     t_plug = d.plug(CABLE_32A)
     d.run(0.05)
     assert (d.state, d.duty, status_lock(d)) == ("B1", 100.0, "locking")     # nothing offered yet
-    d.run(0.5)
+    d.run(L.LOCK_PULSE_MS / 1000)                   # the switch is read once the drive is over
     assert (d.state, status_lock(d)) == ("B2", "locked")
     t_pwm = [t for t, e in d.events if t >= t_plug and e[0] == "pwm" and 0 < e[1] < 100][0]
     locks = [(t, k) for t, k in d.lock_edges if t >= t_plug]
@@ -64,7 +64,7 @@ def test_plug_lock_charge_stop_unlock():
     d.run(0.5)
     assert (d.coil, status_lock(d)) == (False, "locked")
     t_a = d.ev("A")                                 # the cable out of the car: the socket lets go
-    d.run(0.5)
+    d.run(1.0)
     assert (d.state, status_lock(d), d.world.lock_pos) == ("A1", "unlocked", 0.0)
     assert [k for t, k in d.lock_edges if t > t_a] == ["unlock"]
     d.unplug()

@@ -1,6 +1,10 @@
+# upy-heap: 320k
+# (two benches and the OCPP handler, with asyncio, in one test)
 """A Type 2 socket's plug lock, the core's part (core/socket_lock.py in Charger.step), on both
 interpreters: the car's pilot and the lock's switch as the shell would read them, tick by tick.
 The bench scenarios with the motor, the bolt and OCPP: host_tests/test_socket_lock_audit12.py."""
+import gc
+
 from evse.core import charger as CH
 from evse.core import limits as L
 from evse.core.socket_lock import SocketLock
@@ -103,6 +107,88 @@ def test_released_only_once_the_contactor_is_open():
     assert not ch.out.contactor and ch.lock.shown() == "unlocked" and ch.fault is None
     ch = s.tick(500)
     assert ch.out.pilot_mode == L.PILOT_X1 and not ch.lock.want     # nothing until it leaves
+
+
+class _Steps:
+    """asyncio for the handler on MicroPython: there the bench's mock clock is the port's `time`,
+    which its asyncio reads too (a sleep would wait for virtual time that only the bench moves).
+    The handler's coroutine is stepped by hand, the bench run between its steps."""
+
+    @staticmethod
+    def sleep(s):
+        yield
+
+
+def _unlock_connector(d, tx=False):
+    """OCPP's UnlockConnector as evse.ocpp.unlock handles it, the bench running while it waits."""
+    import sys
+    from tools.sim import mock_machine as mm
+    from evse.ocpp import unlock
+    from evse.ocpp.corelink import CoreLink
+
+    class Svc:
+        charger = CoreLink(d.app, "ocpp")
+
+        def ticks(self):
+            return mm.clock.us // 1000
+
+        def ticks_diff(self, a, b):
+            return a - b
+    Svc.tx = tx
+    upy = sys.implementation.name == "micropython"
+    if upy:
+        unlock.asyncio = _Steps
+    res = unlock.unlock_connector(Svc(), {"connectorId": 1})
+    if isinstance(res, dict):
+        return res["status"]
+    if upy:
+        while True:
+            try:
+                res.send(None)
+            except StopIteration as e:
+                return e.value["status"]
+            d.run(0.05)
+    import asyncio
+    out = []
+
+    async def main():
+        async def answer():
+            out.append(await res)
+        task = asyncio.create_task(answer())
+        while not out:
+            d.run(0.01)
+            await asyncio.sleep(0.002)
+        await task
+    asyncio.run(main())
+    return out[0]["status"]
+
+
+def test_unlock_connector_on_the_bench():
+    """The lazy handler on both interpreters: NotSupported without a lock; with one, Unlocked once
+    the car stopped and the contactor opened; UnlockFailed on a jammed bolt."""
+    from tools.sim import mock_machine as mm
+    mm.install()
+    from tools.sim.drive import Drive
+    from tools.sim.rig import board_with_lock
+    cfg = {"max_current": 32, "connector": "type2-socket"}
+    d = Drive(config=cfg)
+    d.run(0.5)
+    assert _unlock_connector(d) == "NotSupported"
+    d = None
+    mm.reset_world()          # the first bench's pins and hooks dropped, so its objects can go
+    gc.collect()
+    d = Drive(config=cfg, board=board_with_lock())
+    d.run(0.5).charge(pp_ohms=220)
+    d.ev("B")
+    assert _unlock_connector(d) == "Unlocked" and not d.coil and d.world.lock_pos == 0.0
+    d.ev("A")
+    d.run(0.5)
+    d.unplug()
+    d.plug(220)
+    d.run(1.0)
+    assert d.charger.lock.shown() == "locked"
+    d.world.lock_jam = True
+    assert _unlock_connector(d) == "UnlockFailed" and d.charger.fault == "lock"
 
 
 if __name__ == "__main__":

@@ -29,11 +29,13 @@ def unlock_connector(svc, p):
 
 async def _unlocked(svc, lock):
     t0 = svc.ticks()
-    while svc.ticks_diff(svc.ticks(), t0) < L.UNLOCK_ANSWER_MS:
+    while True:
         if not lock.want:                   # (the car may leave meanwhile: unlocked all the same)
             if lock.ok:
                 return {"status": "Unlocked"}
             if lock.since is None:          # its time ran out: fault 'lock'
                 break
+        if svc.ticks_diff(svc.ticks(), t0) >= L.UNLOCK_ANSWER_MS:
+            break
         await asyncio.sleep(POLL_S)
     return {"status": "UnlockFailed"}

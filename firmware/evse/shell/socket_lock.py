@@ -31,9 +31,14 @@ class LockDriver:
 
     def step(self, m, core, now):
         """Each tick, before the core's step: the actuator towards the core's last command (a tick
-        late: nothing for a motor of LOCK_PULSE_MS), then the switch into m for this step."""
+        late: nothing for a motor of LOCK_PULSE_MS), then the switch into m for this step. While
+        a drive runs it reads as not there yet: the switch is judged once the drive is over
+        (esp32-evse and SmartEVSE-3 read it then; it opens as soon as the bolt starts to leave)."""
         self.apply(core.want, m.lock_fb, now)
-        m.lock_fb = 1 if self._fb.value() == self._active else 0
+        if self._on is None:
+            m.lock_fb = 1 if self._fb.value() == self._active else 0
+        else:
+            m.lock_fb = 0 if self._want else 1
 
     def apply(self, want, fb, now):
         if want != self._want:
