@@ -90,6 +90,27 @@ def test_a_bad_board_file_is_refused_with_the_reason(tmp_path, base, edits, reas
     assert any(p.startswith(reason) for p in problems), problems
 
 
+@pytest.mark.parametrize("lines, reason", [
+    ("LOCK_PINS = (19, 21)\nLOCK_FB_ACTIVE = 1\n", "LOCK_FB_PIN: missing (LOCK_PINS is set"),
+    ("LOCK_PINS = (19,)\nLOCK_FB_PIN = 5\nLOCK_FB_ACTIVE = 1\n", "LOCK_PINS: (19,) is not (lock pin, unlock pin)"),
+    ("LOCK_PINS = (12, 21)\nLOCK_FB_PIN = 5\nLOCK_FB_ACTIVE = 1\n", "LOCK_PINS: GPIO12 is a strapping pin"),
+    ("LOCK_PINS = (19, 21)\nLOCK_FB_PIN = 36\nLOCK_FB_ACTIVE = 1\n", "LOCK_FB_PIN: pin 36 is already PILOT_ADC_PIN"),
+    ("LOCK_PINS = (19, 21)\nLOCK_FB_PIN = 5\nLOCK_FB_ACTIVE = 2\n", "LOCK_FB_ACTIVE: 2 is not a pin level"),
+])
+def test_a_plug_lock_is_wired_whole_or_refused(tmp_path, lines, reason):
+    """A Type 2 socket's plug lock (shell/socket_lock.py): its bridge's two outputs, low at reset,
+    and its switch; a board without LOCK_PINS has none (every board file here)."""
+    p = _variant(tmp_path, "esp32_devkitc", {})
+    with open(p, "a") as f:
+        f.write(lines)
+    problems = B.check(p)
+    assert any(x.startswith(reason) for x in problems), problems
+    with open(p, "w") as f:
+        f.write(open(_variant(tmp_path, "esp32_devkitc", {}, "ok.py")).read()
+                + "LOCK_PINS = (19, 21)\nLOCK_FB_PIN = 5\nLOCK_FB_ACTIVE = 1\n")
+    assert B.check(p) == []
+
+
 def test_the_sim_board_takes_any_pin_number(tmp_path):
     assert B.check(_variant(tmp_path, "sim", {"CONTACTOR_PINS": "(6, 12)", "PILOT_ADC_PIN": "40"})) == []
 

@@ -47,13 +47,13 @@ class LineStream(MemStream):
 class Bench(LiveBench):
     turns_per_tick = TURNS_PER_TICK
 
-    def __init__(self, cs, tmp_path, **settings):
+    def __init__(self, cs, tmp_path, board="sim", **settings):
         LiveBench.__init__(self)
         cfg = {"max_current": 32, "ocpp_url": cs.url(), "ocpp_id": "cp1",
                "ocpp_config": {"MeterValueSampleInterval": 1}}
         cfg.update(settings)
         self.cs = cs
-        self.d = Drive(config=cfg, flash_dir=str(tmp_path))
+        self.d = Drive(config=cfg, flash_dir=str(tmp_path), board=board)
         self.app = self.d.app
         self.svc = self.app.ocpp
         if self.app.meter is None:

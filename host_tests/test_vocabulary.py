@@ -80,7 +80,7 @@ def test_the_scan_sees_the_firmware():
 
 def test_names_are_unique_within_each_kind():
     assert len(set(STATES)) == len(STATES) == 12
-    assert len(set(FAULTS)) == len(FAULTS) == 16
+    assert len(set(FAULTS)) == len(FAULTS) == 17
     for cls in (V.LATCHED, V.RETRY, V.HELD):
         assert set(cls) <= set(FAULTS)
 

@@ -39,6 +39,8 @@ ROLES = (
     ("MODBUS_RX_PIN", "uart_rx", False, False, False),
     ("MODBUS_DE_PIN", "out", False, False, False),
     ("S0_PIN", "in_down", False, False, False),         # meter_io: Pin.PULL_DOWN
+    ("LOCK_PINS", "out", False, True, True),            # a plug lock's bridge (lock, unlock): idle low
+    ("LOCK_FB_PIN", "in_up", False, False, False),      # shell/socket_lock.py: Pin.PULL_UP
     ("LED_PIN", "out", False, False, False),
 )
 NEVER_NONE = ("PILOT_PWM_PIN", "CONTACTOR_PINS", "PILOT_ADC_PIN")   # no charger without them
@@ -312,9 +314,26 @@ def check_pins(b):
                 used[g] = attr
     if b.get("MODBUS_TX_PIN") is not None and b.get("MODBUS_RX_PIN") is None:
         out.append("MODBUS_RX_PIN: missing (MODBUS_TX_PIN is set)")
+    out += _lock_problems(b)
     why = chip.pwm_problem(b) if hasattr(chip, "pwm_problem") else None
     if why:
         out.append(why)
+    return out
+
+
+def _lock_problems(b):
+    """A Type 2 socket's plug lock: two bridge outputs (lock, unlock), its switch and the switch's
+    level when locked, all or none."""
+    pins = b.get("LOCK_PINS")
+    if pins is None:
+        return []
+    out = []
+    if not (isinstance(pins, tuple) and len(pins) == 2):
+        out.append("LOCK_PINS: %r is not (lock pin, unlock pin)" % (pins,))
+    if b.get("LOCK_FB_PIN") is None:
+        out.append("LOCK_FB_PIN: missing (LOCK_PINS is set: the lock's switch)")
+    if b.get("LOCK_FB_ACTIVE") not in (0, 1):
+        out.append("LOCK_FB_ACTIVE: %r is not a pin level (0 or 1)" % (b.get("LOCK_FB_ACTIVE"),))
     return out
 
 

@@ -34,6 +34,8 @@ _TEMP_STALE_MS = const(5000)
 
 
 class App:
+    lock = None     # a Type 2 socket's plug lock's driver (shell/socket_lock.py), on a board with one
+
     def __init__(self, board, flash_dir="/"):
         self.hw = hal.Hardware(board)              # outputs safe before anything else runs
         self.board = board
@@ -139,6 +141,9 @@ class App:
         ok = True
         try:
             hw.measure(self.m)
+            lock = self.lock
+            if lock is not None:      # the plug lock: the last step's command, then its switch
+                lock.step(self.m, ch.lock, now)
             if self.meter is not None:
                 self.m.current_ma = self.meter.current_ma
             ch.step(self.m, now)
@@ -212,6 +217,7 @@ class App:
              "temp_c": self._shown_temp(now),
              "temp_sensor_broken": ch.thermal.broken,   # no temperature read: no charging
              "overcurrent_blind": ch.oc_blind,       # meter lost while closed
+             "lock": None if ch.lock is None else ch.lock.shown(),   # a Type 2 socket's plug lock
              "diag": self._diag(),
              "tick_gap_ms": max(self.gap_ms[0], self.gap_ms[1]),
              # the stall guard's readings and openings while the loop was held (None: no guard)

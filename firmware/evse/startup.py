@@ -11,6 +11,11 @@ from .app import OCPP_DIR, _SetupLater
 
 def start(app, board, flash_dir):
     cfg = app.cfg
+    if getattr(board, "LOCK_PINS", None):     # a Type 2 socket's plug lock (not imported without)
+        from .core.socket_lock import SocketLock
+        from .shell.socket_lock import LockDriver
+        app.lock = LockDriver(board, app.hw)
+        app.charger.lock = SocketLock()
     _start_meter(app, board, flash_dir)
     app.reset_cause = hal.reset_cause(board.PWM_PORT)
     if app.reset_cause == hal.WDT_RESET:

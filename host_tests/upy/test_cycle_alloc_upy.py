@@ -138,6 +138,36 @@ def test_economiser_hold_allocates_nothing():
     assert steady_cycles(d) == 0
 
 
+def test_a_socket_with_a_plug_lock_allocates_nothing():
+    """A Type 2 socket with a lock (LOCK_PINS): the lock's step in the core, its driver in the
+    shell, steady in A, B2 (locked) and C2, and while a jammed lock is driven again and again."""
+    from tools.sim.rig import board_with_lock
+    d = bench(board_with_lock(), connector="type2-socket")
+    d.run(1.0)
+    check_states(d, "A1", False)
+    assert steady_cycles(d) == 0
+    d.plug(220)
+    d.run(1.0)
+    check_states(d, "B2", False)
+    assert steady_cycles(d) == 0
+    d.ev("C")
+    d.run(1.5)
+    check_states(d, "C2", True)
+    assert steady_cycles(d) == 0
+    d.ev("A")                              # the cable out of the car: the socket lets go
+    d.run(1.0)
+    d.unplug()
+    d.run(2.0)
+    check_states(d, "A1", False)
+    d.world.lock_jam = True
+    d.plug(220)
+    d.run(0.1)
+    check_states(d, "B1", False)
+    assert steady_cycles(d, 250) == 0      # the lock driven three times, not yet its fault
+    check_states(d, "B1", False)
+    assert d.app.charger.fault is None
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

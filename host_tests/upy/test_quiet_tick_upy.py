@@ -7,6 +7,7 @@
 # that every timer runs out on some tick.
 from evse.core import charger as CH
 from evse.core import limits as L, proximity as PX
+from evse.core.socket_lock import SocketLock
 from evse.services import settings
 
 import upytest
@@ -14,7 +15,7 @@ import upytest
 # Not the core's state (Charger._fill): settings (the car's minimum among them), the clock, the
 # parts (filled on their own), the events (a step that emits one is never quiet), the limits
 # (set_limit disarms the quiet tick) and the quiet tick's own fields.
-NOT_STATE = ("cfg", "car_min_x10", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits",
+NOT_STATE = ("cfg", "car_min_x10", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits", "lock",
              "_q_a", "_q_b", "_q_in", "_q_t", "_q_rem", "_windows")
 LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000,  # A B C D E, gaps, impossible
           11000, 10000, 8000, 7000, 5000, 4000, 2000, 13000, -1000, -11000)   # each band's edge: the noise crosses it
@@ -135,7 +136,8 @@ def _request(r, chargers, now):
 
 
 def _parts(ch):
-    return (ch, ch.out, ch.det, ch.oc, ch.thermal, ch.rcd)
+    parts = (ch, ch.out, ch.det, ch.oc, ch.thermal, ch.rcd)
+    return parts if ch.lock is None else parts + (ch.lock,)
 
 
 def _fields(ch):
@@ -156,10 +158,16 @@ def _count_full_steps(ch):
     return steps
 
 
-def _run(seed, ticks):
+def _run(seed, ticks, lock=False):
+    """lock: both with a Type 2 socket's plug lock, its switch following the command a while
+    later, now and then failing either way; now and then an UnlockConnector."""
     r = Rand(seed)
     quiet, full = CH.Charger(_cfg()), CH.Charger(_cfg())
     full._horizon = lambda now: 0              # never quiet: every step in full
+    if lock:
+        for ch in (quiet, full):
+            ch.lock = SocketLock()
+            ch.cfg["connector"] = "type2-socket"
     steps = _count_full_steps(quiet)
     w = World(r)
     mq, mf = CH.Measurements(), CH.Measurements()
@@ -169,8 +177,18 @@ def _run(seed, ticks):
             w.change()
         if r.below(80) == 0:
             _request(r, (quiet, full), now)
+        if lock and r.below(300) == 0:
+            for ch in (quiet, full):           # UnlockConnector (ocpp/corelink.py)
+                ch.stop("unlock")
+                ch.lock.release = True
         now += 10 if r.below(100) else 1 + r.below(8000)
         w.fill(mq, quiet.out)
+        if lock:
+            k = r.below(400)
+            if k < 20:                         # the bolt gets there ...
+                mq.lock_fb = 1 if quiet.lock.want else 0
+            elif k == 20:                      # ... or sticks, or opens under the plug
+                mq.lock_fb = r.below(2)
         for k in mq.__dict__:
             setattr(mf, k, getattr(mq, k))
         for ch, m in ((quiet, mq), (full, mf)):
@@ -192,6 +210,14 @@ def test_the_quiet_tick_changes_nothing_the_full_step_would_change():
     for seed in (1, 7, 42, 1234, 99991):
         skipped += ticks - _run(seed, ticks)
     assert skipped > 5 * ticks // 2, skipped   # most ticks were quiet: the test tested something
+
+
+def test_the_quiet_tick_with_a_plug_lock_changes_nothing_the_full_step_would_change():
+    ticks = 4000
+    skipped = 0
+    for seed in (3, 77, 2024):
+        skipped += ticks - _run(seed, ticks, lock=True)
+    assert skipped > 3 * ticks // 2, skipped
 
 
 def _pair(noisy=False):
@@ -304,6 +330,8 @@ def test_every_timer_of_the_core_bounds_the_quiet_time():
     ch = CH.Charger(cfg)
     timers = [(ch, k) for k in ch.__dict__ if k.startswith("t_")]
     timers += [(ch.oc, "_prev_until"), (ch.oc, "_over_since"), (ch.det, "_since")]
+    ch.lock = SocketLock()
+    timers.append((ch.lock, "since"))
     assert len(timers) >= 12
     now = 2000000
     assert ch._horizon(now) == L.QUIET_MAX_MS   # none running: a full step once a second
@@ -322,6 +350,7 @@ def test_every_field_is_in_the_snapshot():
     """A new field of the core must be in Charger._fill (else a step that changed only it would
     pass for one that changed nothing)."""
     ch = CH.Charger(_cfg())
+    ch.lock = SocketLock()                     # (a board with a plug lock: its fields too)
     buf = [None] * len(ch._q_a)
     n = 0
     for o in _parts(ch):

@@ -95,6 +95,7 @@ class Drive:
 
     def unplug(self):
         w = self.world
+        assert not w.lock_holds(), "the socket's lock holds the plug"
         w.plugged, w.pp_ohms = False, None
         w.recompute()
         return mm.clock.us

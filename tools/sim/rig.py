@@ -37,6 +37,20 @@ def load_board(name):
     return Board
 
 
+def board_with_lock(name="sim", pins=(22, 23), fb_pin=24, fb_active=1):
+    """boards/NAME.py with a Type 2 socket's plug lock wired (LOCK_PINS: lock, unlock; LOCK_FB_PIN
+    at LOCK_FB_ACTIVE when locked): the world's bolt follows them (world.py)."""
+    base = load_board(name)
+
+    class Board:
+        pass
+    for k in dir(base):
+        if k.isupper():
+            setattr(Board, k, getattr(base, k))
+    Board.LOCK_PINS, Board.LOCK_FB_PIN, Board.LOCK_FB_ACTIVE = pins, fb_pin, fb_active
+    return Board
+
+
 def new_flash_dir():
     """A new flash directory, named at random: probing names one by one churns a small heap."""
     base = os.getenv("TMPDIR") or "/tmp"

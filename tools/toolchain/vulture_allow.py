@@ -73,6 +73,7 @@ _.offsets           # the CT channels' tracked ADC bias (calibration display): t
 # when their first CALL arrives.
 _.reserve_now
 _.cancel_reservation
+_.unlock_connector
 _.update_firmware
 _.get_diagnostics
 _.certificate_signed

@@ -17,6 +17,7 @@ def ticks_diff(a, b):
 
 class Measurements:
     """One snapshot of the inputs, updated in place by the shell and the services each tick."""
+    lock_fb = -1    # a Type 2 socket's plug lock: 1 locked, 0 unlocked, -1 no lock (shell/socket_lock.py)
 
     def __init__(self):
         self.pilot_pos = 0          # positive plateau, mV
@@ -43,7 +44,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(66)
+_STATE_FIELDS = const(70)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -72,6 +73,8 @@ _SELFTEST_ABORTED = const(5)      # ended early: the test's own trip may still b
 
 
 class Charger:
+    lock = None     # a Type 2 socket's plug lock (core/socket_lock.py): set on a board with one
+
     def __init__(self, cfg, latched_fault=None, diff=None, max_amps=L.AMPS_MAX):
         """max_amps: the board's own rating (MAX_CURRENT_A: relay, cable, traces), above every limit."""
         self.cfg = cfg
@@ -137,7 +140,7 @@ class Charger:
         """The quiet tick (step()): buffers made once."""
         self._q_a = [None] * _STATE_FIELDS  # type: list  # every field before a full step (_fill) ...
         self._q_b = [None] * _STATE_FIELDS  # type: list  # ... and after it
-        self._q_in = [None] * 15  # type: list  # the inputs of the last full step (_same_inputs)
+        self._q_in = [None] * 16  # type: list  # the inputs of the last full step (_same_inputs)
         # ... and the ones it decodes alike: the PP values its connector's decoder reads as the last
         # reading, the temperatures the thermal level holds through, the pilot's plateaus that
         # read as the last ones
@@ -239,7 +242,8 @@ class Charger:
                 and self.thermal.level != THERMAL_STOP
                 and self._offer_x10 > 0
                 and self._pp != PX.BUTTON
-                and (cfg["connector"] != "type2-socket" or self._pp == PX.LATCHED))
+                and (cfg["connector"] != "type2-socket" or self._pp == PX.LATCHED)
+                and (self.lock is None or self.lock.holds(cfg)))   # (the only way to _close)
 
     def _expired(self, t0, now, ms):
         """A timer started at t0 has run for at least ms (the port's wrapping ticks_diff); a
@@ -308,6 +312,8 @@ class Charger:
             if enter is not None:
                 enter(self, now)
         self._apply_limit(now)
+        if self.lock is not None:
+            self.lock.step(self, m, now)        # 6. the plug lock: from the state, never unlocked closed
         if self.state != self._last_state_name:
             self._last_state_name = self.state
             self._emit((V.EV_STATE, self.state))
@@ -328,7 +334,7 @@ class Charger:
                 and w[_W_PP_LO] <= m.pp_ohms <= w[_W_PP_HI] and m.feedback == q[1]
                 and m.rcd_trip == q[2] and m.rcd_edges == q[3] and m.rcd_dc_trip == q[4]
                 and (t is None or w[_W_T_LO] <= t < w[_W_T_HI])
-                and m.current_ma == q[5] and m.guard_opened == q[14]
+                and m.current_ma == q[5] and m.guard_opened == q[14] and m.lock_fb == q[15]
                 and self._same_requests())
 
     @micropython.native
@@ -358,6 +364,7 @@ class Charger:
         q[12] = cfg["rcd_selftest"]
         q[13] = mode = self.out.pilot_mode
         q[14] = m.guard_opened
+        q[15] = m.lock_fb
         P.window(m.pilot_pos, m.pilot_neg, mode == L.PILOT_PWM or mode == L.PILOT_5PCT, self._windows,
                  _W_POS_LO)
 
@@ -437,6 +444,8 @@ class Charger:
         b[63] = self._pp_seen
         b[64] = oc.next
         b[65] = oc.end
+        if self.lock is not None:
+            self.lock.fill(b, 66)
 
     def _horizon(self, now):
         """ms from now until the first comparison of a running timer could turn (QUIET_MAX_MS at
@@ -469,6 +478,8 @@ class Charger:
         r = _left(d, now, oc._prev_until, L.OC_SIGNAL_WINDOW_MS, r)   # (oc.end, next's, is later)
         if oc._over_since is not None:
             r = _left(d, now, oc._over_since, L.OC_TRIP_MS, r)
+        if self.lock is not None:
+            r = self.lock.horizon(d, now, r)
         return _left(d, now, self.det._since, self.det.bc_qualify_ms, r)
 
     def _measure(self, m, now):

@@ -159,6 +159,17 @@ T2_FAULT_LOW = const(60)             # Type 2: below 60 ohm, or outside every ba
 # step and noise read a resistor at a band's edge up to a few ohms outside it. The gaps stay faults.
 T2_BANDS = ((77, 145, 63), (159, 318, 32), (388, 964, 20), (1067, 2534, 13))
 
+# --- A Type 2 socket's plug lock (IEC 61851-1 ed.3: a socket-outlet in mode 3 has a locking device,
+# the plug cannot be withdrawn under load; IEC 62196-2 Type 2): an actuator (motor or solenoid) with a
+# feedback switch. Locked before any current is offered, unlocked only with the contactor open
+# (esp32-evse socket_lock.c, SmartEVSE-3 Timer100ms, EVerest IECStateMachine) ---
+LOCK_PULSE_MS = const(600)           # one drive of the actuator (SmartEVSE-3: 600 ms; esp32-evse: 300 ms)
+LOCK_RETRY_MS = const(1000)          # the feedback disagrees: drive again this long after the last start
+LOCK_MOVE_MS = const(3000)           # the feedback must agree within this of a command (three drives,
+                                     # as esp32-evse's retries): else fault 'lock', nothing offered
+UNLOCK_ANSWER_MS = const(10000)      # OCPP UnlockConnector waits this long for 'unlocked': the EV's
+                                     # stop (EV_STOP_WAIT_MS), then the unlock (LOCK_MOVE_MS)
+
 # --- Watchdog ---
 WDT_TIMEOUT_MS = const(2000)
 MAINT_WINDOW_MS = const(600000)      # REPL after Ctrl-C or a soft reset (tools, flashing): outputs safe,

@@ -53,7 +53,7 @@ KEYS = {
     "SupportedFeatureProfiles": ("csl", True, "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging", None),
     "TransactionMessageAttempts": ("int", False, 3, (1, 100)),
     "TransactionMessageRetryInterval": ("int", False, 20, (1, 3600)),
-    "UnlockConnectorOnEVSideDisconnect": ("bool", False, True, None),  # no lock actuator: either way
+    "UnlockConnectorOnEVSideDisconnect": ("bool", False, True, None),  # either way: a plug lock lets go when the car leaves
     "WebSocketPingInterval": ("int", False, 0, (0, 3600)),
 }
 

@@ -36,6 +36,7 @@ FAULT_PP = "pp"                       # proximity pilot out of every band (IEC 6
 FAULT_OVERCURRENT = "overcurrent"     # I > (I_signalled + 0.5 A) x 1.10 for 7 s
 FAULT_INTERNAL = "internal"           # an exception in the control tick
 FAULT_SETTINGS = "settings"           # no valid current limit from the installer or the board
+FAULT_LOCK = "lock"                   # a Type 2 socket's plug lock: not locked (or not unlocked) in time, or opened
 
 # --- Fault classes ---
 # Never clear by themselves: the hardware needs service (or a reset for rcd_early).

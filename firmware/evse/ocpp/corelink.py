@@ -45,6 +45,16 @@ class CoreLink:
     def stop(self, reason):
         self._do("stop", reason)
 
+    def unlock(self):
+        """A Type 2 socket's plug lock released once the contactor is open (the session stopped
+        first; nothing offered until the car leaves) -> the core's lock, to read; None: no lock."""
+        lock = self.app.charger.lock
+        if lock is None or self.app.cfg["connector"] != "type2-socket":
+            return None
+        self._do("stop", "unlock")
+        lock.release = True
+        return lock
+
     def clock_from_ntp(self):
         """Whether NTP (services/netclock.py) has set the board's clock this boot: it then wins
         over the central system's time (docs/network.md)."""

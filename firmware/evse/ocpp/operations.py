@@ -231,17 +231,6 @@ def _trigger_meter_values(svc, c, sv):
         svc.queue_call("MeterValues", metering.values_payload(sv, txid, connector))
 
 
-def unlock_connector(svc, p):
-    """UnlockConnector: a running transaction is stopped; nothing to unlock (tethered cable, no lock
-    actuator)."""
-    if p["connectorId"] != CONNECTOR:
-        return {"status": "NotSupported"}
-    if svc.tx:
-        svc.charger.stop("unlock")
-        transactions.stop(svc, "UnlockCommand", svc.ticks())
-    return {"status": "NotSupported"}
-
-
 # A string is a lazy entry "module.function": evse.ocpp.<module> is imported when the first such
 # CALL arrives (boot heap does not grow with the profiles); its INCOMING holds the fields.
 HANDLERS = {
@@ -269,7 +258,7 @@ HANDLERS = {
     "SetChargingProfile": set_charging_profile,
     "SignedUpdateFirmware": "security.signed_update_firmware",
     "TriggerMessage": trigger_message,
-    "UnlockConnector": unlock_connector,
+    "UnlockConnector": "unlock.unlock_connector",
     "UpdateFirmware": "firmware.update_firmware",
 }
 

@@ -61,6 +61,5 @@ INCOMING = {
                          "FirmwareStatusNotification", "Heartbeat", "MeterValues",
                          "StatusNotification")),
                        ("connectorId", "i", False, NAT)),
-    "UnlockConnector": (("connectorId", "i", True, NAT),),
 }
 

@@ -8,6 +8,7 @@ FAULT_CODES = {
     V.FAULT_WELD: "PowerSwitchFailure", V.FAULT_NO_CLOSE: "PowerSwitchFailure",
     V.FAULT_OVERCURRENT: "OverCurrentFailure",
     V.FAULT_INTERNAL: "InternalError",
+    V.FAULT_LOCK: "ConnectorLockFailure",
     # Mode 3 with the vehicle failed (7.6 EVCommunicationError); info names which
     V.FAULT_PILOT: "EVCommunicationError", V.FAULT_DIODE: "EVCommunicationError",
     V.FAULT_STATE_E: "EVCommunicationError",

@@ -81,7 +81,7 @@ def view(st):
             "current_a": e.get("amps"), "power_w": e.get("power_w"),
             "session_wh": e.get("wh_session"), "total_wh": e.get("wh_total"),
             "meter": e.get("kind"), "meter_error": e.get("error"),
-            "temp_c": st["temp_c"], "temp_sensor_broken": st["temp_sensor_broken"],
+            "temp_c": st["temp_c"], "temp_sensor_broken": st["temp_sensor_broken"], "lock": st["lock"],
             "cp_high_v": d["cp_high_v"], "cp_low_v": d["cp_low_v"],
             "pp_ohms": d["pp_ohms"], "diode": words.diode(st),
             "tick_gap_ms": st["tick_gap_ms"], "t": st["t"]}

@@ -35,6 +35,7 @@ FAULTS = {
     V.FAULT_OVERCURRENT: "the vehicle drew more than it was offered for too long",
     V.FAULT_INTERNAL: "an internal error in the controller",
     V.FAULT_SETTINGS: "no valid current limit: the installer must set it",
+    V.FAULT_LOCK: "the socket's plug lock did not lock or unlock, or opened: unplug, check the lock",
 }
 
 # The fault log's other records (app.py); a `cleared` record's state names the fault cleared.

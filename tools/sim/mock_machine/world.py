@@ -90,6 +90,9 @@ class World:
         self._rcd_over_since = None
         self.rcd_trip_due = None    # when the monitor trips if the residual current stays (us), or None
         self.powered = True                 # the controller's supply (the rig switches it)
+        if getattr(board, "LOCK_PINS", None):
+            self.bolt = Bolt()              # a Type 2 socket's plug lock (none: no attribute, the
+                                            # boot heap test counts the world's too)
         self._pp_key = self._temp_key = self._pp_btn = None
         self._pp_u16 = self._temp_u16 = 0
         self._fb_driven = self._trip_driven = self._dc_driven = None
@@ -107,6 +110,8 @@ class World:
     def _wire(self):
         b = self.board
         self._fb_driven = self._trip_driven = self._dc_driven = None
+        if getattr(self, "bolt", None) is not None:
+            self.bolt.fb_driven = None
         mm.set_pwm_port(b.PWM_PORT)          # the port's own PWM arithmetic behind the pins
         conv = b.ADC_SAMPLE_US
         mm.adc_conv_us[b.PILOT_ADC_PIN] = conv
@@ -125,7 +130,8 @@ class World:
     def _on_output(self, pin, level):
         if pin == self.board.PILOT_PWM_PIN:
             self.recompute()
-        elif pin in self.board.CONTACTOR_PINS or pin == self.board.RCD_TEST_PIN:
+        elif pin in self.board.CONTACTOR_PINS or pin == self.board.RCD_TEST_PIN \
+                or pin in getattr(self.board, "LOCK_PINS", ()):
             self.update()
 
     # --- derived quantities ---
@@ -356,9 +362,47 @@ class World:
             if lv != self._fb_driven:
                 self._fb_driven = lv
                 mm.drive(b.FEEDBACK_PIN, lv)
+        if getattr(b, "LOCK_PINS", None):
+            self._lock_update()
         if self.rcd_ma or self._rcd_over_since is not None or self._trip_driven \
                 or self._dc_driven or self._trip_driven is None or b_out(b.RCD_TEST_PIN):
             self._rcd_update()
+
+    @property
+    def lock_pos(self):
+        """The bolt: 0 unlocked .. 1 locked (its switch closes only at 1)."""
+        return self.bolt.in_us / self.bolt.travel_us
+
+    @lock_pos.setter
+    def lock_pos(self, v):
+        self.bolt.in_us = int(v * self.bolt.travel_us)
+
+    @property
+    def lock_jam(self):
+        return self.bolt.jam
+
+    @lock_jam.setter
+    def lock_jam(self, v):
+        self.bolt.jam = v
+
+    def lock_holds(self):
+        """The bolt is in the plug (any part of the way): it cannot be withdrawn."""
+        bolt = getattr(self, "bolt", None)
+        return bolt is not None and bolt.in_us > 0
+
+    def _lock_update(self):
+        b, bolt = self.board, self.bolt
+        now = mm.clock.us
+        dt = now - bolt.t_us
+        bolt.t_us = now
+        if bolt.drive and not bolt.jam:
+            bolt.in_us = min(bolt.travel_us, max(0, bolt.in_us + bolt.drive * dt))
+        pa, pb = b.LOCK_PINS
+        bolt.drive = (mm.output(pa) == 1) - (mm.output(pb) == 1)
+        lv = b.LOCK_FB_ACTIVE if bolt.in_us >= bolt.travel_us else 1 - b.LOCK_FB_ACTIVE
+        if lv != bolt.fb_driven:
+            bolt.fb_driven = lv
+            mm.drive(b.LOCK_FB_PIN, lv)
 
     def residual_ma(self):
         test = RCD_TEST_MA if b_out(self.board.RCD_TEST_PIN) else 0.0
@@ -391,6 +435,19 @@ class World:
             mm.drive(b.RCD_TRIP_PIN, active if trip_ac else 1 - active)
         if b.RCD_DC_PIN is not None:
             mm.drive(b.RCD_DC_PIN, active if trip_dc else 1 - active)
+
+
+class Bolt:
+    """A Type 2 socket's plug lock: a motor moves a bolt, a switch reports it fully in; jammed, it
+    does not move. Ints only: the heap-locked tests drive it."""
+
+    def __init__(self):
+        self.in_us = 0                      # how far the bolt is in, as the motor's running time
+        self.jam = False
+        self.travel_us = 200000             # the bolt's travel, one way
+        self.drive = 0                      # +1 locking, -1 unlocking, 0 off (as last read)
+        self.t_us = 0                       # when its position was last brought up to date
+        self.fb_driven = None               # the switch's level as last driven
 
 
 def b_out(pin):

@@ -1,0 +1,67 @@
+# A Type 2 socket's plug lock: the core's half (pure: a command out, the feedback in). Imported only
+# on a board with a lock (startup.py): a board without one never loads it (heap).
+# The rules esp32-evse, SmartEVSE-3 and EVerest agree on (docs/design.md, "The plug lock"): lock
+# once a car is connected and before any current is offered; never unlock while the contactor is
+# closed (or its mirror reads closed); unlock when the car leaves, after a fault once the contactor
+# is open, or on OCPP's UnlockConnector once the transaction has stopped; a lock that does not
+# report its position in time, or opens under the plug, is a fault (nothing offered).
+from . import limits as L
+from . import vocab as V
+
+# The states with a car connected: the plug is held
+_CAR = (V.ST_B1, V.ST_B2, V.ST_C1, V.ST_C2, V.ST_D1, V.ST_D2, V.ST_PAUSED, V.ST_WAKEUP)
+
+
+class SocketLock:
+    def __init__(self):
+        self.want = False       # the command: True locked (the shell drives the actuator to it)
+        self.ok = False         # the feedback reads the command (read since it was given)
+        self.since = None       # when the command changed, until the feedback agrees (LOCK_MOVE_MS)
+        self.release = False    # UnlockConnector: unlocked, nothing offered, until the car leaves
+
+    def shown(self):
+        """The status' words: locked, unlocked, or on the way (locking, unlocking)."""
+        if self.ok:
+            return "locked" if self.want else "unlocked"
+        return "locking" if self.want else "unlocking"
+
+    def holds(self, cfg):
+        """Charging may go on: the plug is locked, or the connector has no lock to use."""
+        return (self.want and self.ok) or cfg["connector"] != "type2-socket"
+
+    def step(self, ch, m, now):
+        """After the core's step: the command from its state, and the feedback (m.lock_fb: 1
+        locked, 0 unlocked) judged against it."""
+        if ch.state == V.ST_A1:
+            self.release = False
+        want = ch.cfg["connector"] == "type2-socket" and (
+            ch.t_closed is not None or m.feedback == 1
+            or (ch.fault is None and not self.release and ch.state in _CAR))
+        fb = m.lock_fb
+        if want != self.want:
+            self.want = want
+            self.ok = False
+            self.since = now
+        elif fb == (1 if want else 0):
+            self.ok = True
+            self.since = None
+        elif self.ok or (self.since is not None and ch.diff(now, self.since) >= L.LOCK_MOVE_MS):
+            # opened under the plug (the contactor opens at once), or never got there
+            self.ok = False
+            self.since = None
+            if want or ch.fault is None:    # (a stuck unlock never replaces the fault that came first)
+                ch._set_fault(V.FAULT_LOCK, now)
+
+    def horizon(self, d, now, r):
+        """ms until the move's time runs out (Charger._horizon)."""
+        if self.since is not None:
+            t = L.LOCK_MOVE_MS - d(now, self.since)
+            if 0 < t < r:
+                return t
+        return r
+
+    def fill(self, b, i):
+        b[i] = self.want
+        b[i + 1] = self.ok
+        b[i + 2] = self.since
+        b[i + 3] = self.release

@@ -1,0 +1,65 @@
+# A Type 2 socket's plug lock: the shell's half. The actuator (a motor or a solenoid) through an
+# H-bridge, LOCK_PINS (lock, unlock): a pulse of LOCK_PULSE_MS towards the core's command, again
+# every LOCK_RETRY_MS while the feedback switch disagrees (esp32-evse, SmartEVSE-3 retry too).
+# Imported only on a board with LOCK_PINS (startup.py): the core's SocketLock decides.
+import time
+
+import machine
+
+from ..core import limits as L
+
+ticks_diff = time.ticks_diff
+
+
+class LockDriver:
+    def __init__(self, board, hw):
+        a, b = board.LOCK_PINS
+        self._lock = machine.Pin(a, machine.Pin.OUT, value=0)
+        self._unlock = machine.Pin(b, machine.Pin.OUT, value=0)
+        self._fb = machine.Pin(board.LOCK_FB_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
+        self._active = board.LOCK_FB_ACTIVE     # the switch's level when locked
+        self._want = None         # the command last driven towards
+        self._on = None           # when the running pulse started (None: the actuator off)
+        self._last = 0            # when the last pulse started
+        self._cmd = 0             # when the command changed: drives again only within LOCK_MOVE_MS
+        safe = hw.safe
+
+        def safe_and_off():       # hw.safe() (an exception, the REPL, a reset) stops the motor too:
+            safe()                # never left driven; the bolt holds where it is (a Hardware method
+            self.off()            # would cost every board's heap)
+        hw.safe = safe_and_off
+
+    def step(self, m, core, now):
+        """Each tick, before the core's step: the actuator towards the core's last command (a tick
+        late: nothing for a motor of LOCK_PULSE_MS), then the switch into m for this step. While
+        a drive runs it reads as not there yet: the switch is judged once the drive is over
+        (esp32-evse and SmartEVSE-3 read it then; it opens as soon as the bolt starts to leave)."""
+        self.apply(core.want, m.lock_fb, now)
+        if self._on is None:
+            m.lock_fb = 1 if self._fb.value() == self._active else 0
+        else:
+            m.lock_fb = 0 if self._want else 1
+
+    def apply(self, want, fb, now):
+        if want != self._want:
+            self._cmd = now
+        elif not (self._on is None and fb != (1 if want else 0)
+                  and ticks_diff(now, self._last) >= L.LOCK_RETRY_MS
+                  and ticks_diff(now, self._cmd) < L.LOCK_MOVE_MS):   # (a motor is not driven for ever)
+            if self._on is not None and ticks_diff(now, self._on) >= L.LOCK_PULSE_MS:
+                self.off()
+            return
+        if want:                  # the other side first: the bridge never drives both ways at once
+            self._unlock.value(0)
+            self._lock.value(1)
+        else:
+            self._lock.value(0)
+            self._unlock.value(1)
+        self._want = want
+        self._on = self._last = now
+
+    def off(self):
+        """The actuator unpowered (the lock holds where it is)."""
+        self._lock.value(0)
+        self._unlock.value(0)
+        self._on = None
