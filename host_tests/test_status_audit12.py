@@ -133,13 +133,14 @@ def test_a_session_walked_through_every_status_only_allowed_transitions_none_twi
 # The core's faults and the ChargePointErrorCode each is reported with (7.6): the residual current
 # device is the ground fault interrupter, the contactor the power switch; an impossible pilot level,
 # the vehicle's diode missing and the pilot shorted to PE are Mode 3 communication with the vehicle
-# failing (EVCommunicationError: "might be Mode 3 or other communication protocol problem"). The
-# rest have no code of their own: OtherError, the fault's name in info and vendorErrorCode.
+# failing (EVCommunicationError: "might be Mode 3 or other communication protocol problem"); a Type 2
+# socket's plug lock that does not lock or unlock is ConnectorLockFailure. The rest have no code of their own: OtherError, the fault's name in info and vendorErrorCode.
 FAULT_CODES = {
     V.FAULT_RCD: "GroundFailure", V.FAULT_RCD_DC: "GroundFailure", V.FAULT_RCD_EARLY: "GroundFailure",
     V.FAULT_RCD_SELFTEST: "GroundFailure", V.FAULT_RCD_LOCKOUT: "GroundFailure",
     V.FAULT_WELD: "PowerSwitchFailure", V.FAULT_NO_CLOSE: "PowerSwitchFailure",
     V.FAULT_OVERCURRENT: "OverCurrentFailure", V.FAULT_INTERNAL: "InternalError",
+    V.FAULT_LOCK: "ConnectorLockFailure",
     V.FAULT_PILOT: "EVCommunicationError", V.FAULT_DIODE: "EVCommunicationError",
     V.FAULT_STATE_E: "EVCommunicationError",
     V.FAULT_STATE_F: "OtherError", V.FAULT_VENTILATION: "OtherError", V.FAULT_PP: "OtherError",
