@@ -44,6 +44,16 @@ class Socket:
                 m.lock_fb = 1 if ch.lock.want else 0
         return ch
 
+    def charging(self):
+        """Boot, the car plugged in (locked, offered), then asking: the contactor closed."""
+        self.tick(400)
+        self.level = B
+        self.tick(10)
+        self.level = C
+        ch = self.tick(100)
+        assert ch.out.contactor
+        return ch
+
 
 def test_locked_before_the_offer_and_unlocked_after_the_car_left():
     s = Socket()
@@ -79,12 +89,7 @@ def test_a_lock_that_never_locks_is_a_fault_and_nothing_is_offered():
 
 def test_a_lock_that_opens_while_charging_opens_the_contactor_in_that_step():
     s = Socket()
-    s.tick(400)
-    s.level = B
-    s.tick(10)
-    s.level = C
-    ch = s.tick(100)
-    assert ch.out.contactor
+    s.charging()
     s.follow = False
     s.m.lock_fb = 0
     ch = s.tick(1)
@@ -93,11 +98,7 @@ def test_a_lock_that_opens_while_charging_opens_the_contactor_in_that_step():
 
 def test_released_only_once_the_contactor_is_open():
     s = Socket()
-    s.tick(400)
-    s.level = B
-    s.tick(10)
-    s.level = C
-    ch = s.tick(100)
+    ch = s.charging()
     ch.stop("unlock")                    # UnlockConnector (ocpp/corelink.py)
     ch.lock.release = True
     for _ in range(L.EV_STOP_WAIT_MS // 10 - 5):
