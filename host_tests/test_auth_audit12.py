@@ -60,6 +60,14 @@ async def refused_no_energy(b, cs, seconds=2.0):
     assert not b.svc.tx and not b.d.coil and b.d.duty == 100.0
 
 
+async def refused_offline(cs, b, tag, status):
+    """The link cut, a car plugged in, the card presented: refused with that status, no energy."""
+    await _offline(cs, b)
+    b.d.plug()
+    assert await present(b, tag) == status
+    await refused_no_energy(b, cs)
+
+
 # -- offline: the list, the cache, the unknown ----------------------------------------------------
 
 def test_offline_a_listed_card_charges_and_a_stranger_is_refused(tmp_path):
@@ -69,10 +77,7 @@ def test_offline_a_listed_card_charges_and_a_stranger_is_refused(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
         assert await send_list(cs, 1, [entry("GOOD")]) == "Accepted"
-        await _offline(cs, b)
-        b.d.plug()
-        assert await present(b, "STRANGER") == "Invalid"
-        await refused_no_energy(b, cs)
+        await refused_offline(cs, b, "STRANGER", "Invalid")
         assert await present(b, "good") == "Accepted"     # IdToken: a case-insensitive CiString20
         await b.until(lambda: offering(b), 8, "charging offline")
         await _online(cs, b)
@@ -104,10 +109,7 @@ def test_offline_a_cached_card_charges(tmp_path):
 def test_offline_an_unknown_card_only_with_allow_offline_tx_for_unknown_id(tmp_path):
     async def case(cs, power_on):
         b = await power_on()
-        await _offline(cs, b)
-        b.d.plug()
-        assert await present(b, "NEW") == "Invalid"
-        await refused_no_energy(b, cs)
+        await refused_offline(cs, b, "NEW", "Invalid")
         b.d.ev("B")
         await _online(cs, b)
         await b.until(lambda: b.svc.accepted, 20, "accepted again")
@@ -148,10 +150,7 @@ def test_offline_local_pre_authorize_does_not_overrule_local_authorize_offline_f
         b = await power_on()
         await configure(cs, LocalPreAuthorize="true", LocalAuthorizeOffline="false")
         assert await send_list(cs, 1, [entry("GOOD")]) == "Accepted"
-        await _offline(cs, b)
-        b.d.plug()
-        assert await present(b, "GOOD") == "Invalid"
-        await refused_no_energy(b, cs)
+        await refused_offline(cs, b, "GOOD", "Invalid")
     run_case(tmp_path, case)
 
 
@@ -182,10 +181,7 @@ def test_a_card_blocked_under_another_spelling_is_blocked_offline(tmp_path):
         await cached(b, cs, "04A1B2C3")
         cs.tag_status["04a1b2c3"] = "Blocked"             # the operator blocks the card
         assert await present(b, "04a1b2c3") == "Blocked"
-        await _offline(cs, b)
-        b.d.plug()
-        assert await present(b, "04A1B2C3") == "Blocked"
-        await refused_no_energy(b, cs)
+        await refused_offline(cs, b, "04A1B2C3", "Blocked")
         cache = dict(json.loads((tmp_path / "ocpp" / "authcache.json").read_text()))
         assert [k.upper() for k in cache] == ["04A1B2C3"]
     run_case(tmp_path, case, cs_kw={"accepted_tags": ("04A1B2C3",)})
@@ -205,10 +201,7 @@ def test_a_card_blocked_on_the_list_then_taken_off_it_is_not_accepted_offline(tm
         cs.tag_status["GOOD"] = "Blocked"
         assert await present(b, "GOOD") == "Blocked"
         assert await send_list(cs, 2, [entry("OTHER")]) == "Accepted"
-        await _offline(cs, b)
-        b.d.plug()
-        assert await present(b, "GOOD") == "Invalid"
-        await refused_no_energy(b, cs)
+        await refused_offline(cs, b, "GOOD", "Invalid")
     run_case(tmp_path, case)
 
 
@@ -289,10 +282,7 @@ def test_an_expired_cache_entry_is_refused_offline_and_asked_for_online(tmp_path
         assert len(cs.actions("Authorize")) == n + 1
         await b.until(lambda: svc.auth_tag is None, 8, "authorization lapsed")
         await b.until(lambda: svc.wall.now(svc.ticks()) > expiry + 25, 40, "past the new expiry")
-        await _offline(cs, b)
-        b.d.plug()
-        assert await present(b, "GOOD") == "Expired"
-        await refused_no_energy(b, cs)
+        await refused_offline(cs, b, "GOOD", "Expired")
     run_case(tmp_path, case)
 
 
@@ -517,10 +507,7 @@ def test_a_corrupted_cache_or_list_file_is_an_empty_one(tmp_path, cache_text, li
     async def case(cs, power_on):
         b = await power_on()
         assert await list_version(cs) == 0
-        await _offline(cs, b)
-        b.d.plug()
-        assert await present(b, "GOOD") == "Invalid"
-        await refused_no_energy(b, cs)
+        await refused_offline(cs, b, "GOOD", "Invalid")
         await _online(cs, b)
         await b.until(lambda: b.svc.accepted, 20, "accepted again")
         assert await send_list(cs, 5, [entry("GOOD")]) == "Accepted"
