@@ -9,6 +9,7 @@ away and coming back."""
 import json
 
 import pytest
+from ocpp.exceptions import InternalError
 
 from evse.ocpp import connection
 from evse.ocpp.wallclock import format_iso
@@ -538,4 +539,23 @@ def test_the_authorization_keys_as_get_configuration_reports_them(tmp_path):
         res = await cs.call("cp1", call.GetConfiguration(key=["LocalPreAuthorize", "AllowOfflineTxForUnknownId"]))
         assert {k["key"]: k["value"] for k in res.configuration_key} == {
             "LocalPreAuthorize": "true", "AllowOfflineTxForUnknownId": "true"}
+    run_case(tmp_path, case)
+
+
+def test_an_authorize_answered_with_an_error_is_a_refusal_not_the_offline_rules(tmp_path):
+    """The central system is there but answers Authorize with a CALLERROR (InternalError, its
+    database down): no idTagInfo, and the charger is not offline. The offline rules (3.5.4: unknown
+    identifiers while offline) are not for that; EVerest libocpp answers Invalid. The firmware took
+    the error for no answer, and with AllowOfflineTxForUnknownId true a stranger charged."""
+    async def case(cs, power_on):
+        b = await power_on()
+        await configure(cs, AllowOfflineTxForUnknownId="true")
+
+        def database_down(kw):
+            raise InternalError("database down")
+        cs.overrides["Authorize"] = database_down
+        b.d.plug()
+        assert await present(b, "STRANGER") == "Invalid"
+        assert cs.actions("Authorize")
+        await refused_no_energy(b, cs)
     run_case(tmp_path, case)

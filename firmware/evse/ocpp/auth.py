@@ -199,7 +199,10 @@ def _lookup(svc, tag, now_ms):
 
 
 def _ask(svc, id_tag, now_ms):
-    """Authorize: the answer accepts or rejects the tag; no answer falls back to the offline rules."""
+    """Authorize: the answer accepts or rejects the tag; no answer (the link lost on the way) falls
+    back to the offline rules. A CALLERROR, or an answer without idTagInfo, is the central system
+    there and saying no card: Invalid (the offline rules are for a charger offline, 3.5.4; EVerest
+    libocpp does the same)."""
     def done(ok, res, tag=id_tag):
         if ok and isinstance(res.get("idTagInfo"), dict):
             info = res["idTagInfo"]
@@ -208,8 +211,10 @@ def _ask(svc, id_tag, now_ms):
                 accept(svc, tag, svc.ticks(), info.get("parentIdTag"))
             else:
                 reject(svc, tag, info.get("status"))
-        else:
+        elif res is None:
             offline_decision(svc, tag, svc.ticks())
+        else:
+            reject(svc, tag, "Invalid")
     svc.queue_call("Authorize", {"idTag": id_tag}, done, now_ms)
     svc.last_auth = (id_tag, "pending")
 
