@@ -176,6 +176,31 @@ def test_ocpp_unlock_connector_during_a_transaction(tmp_path):
     run(main())
 
 
+def test_TC_017_1_unlock_connector_with_no_session_running_releases_the_plug(tmp_path):
+    """OCTT TC_017_1 (not fixed cable, no charging session): a cable in the socket, locked, no
+    transaction. UnlockConnector answers Unlocked once the bolt is out, no StopTransaction, nothing
+    offered while the cable stays; it can be withdrawn, and the next plug-in is locked again."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        b = await _booted(cs, tmp_path, board_with_lock())
+        try:
+            b.d.plug(CABLE_32A)
+            await b.until(lambda: b.app.status(0)["lock"] == "locked", 2, "locked")
+            res = await cs.call("cp1", call.UnlockConnector(connector_id=1))
+            assert res.status == "Unlocked" and not b.d.world.lock_holds()
+            assert not cs.actions("StopTransaction") and not b.d.coil and b.d.duty == 100.0
+            b.d.unplug()
+            await b.until(lambda: b.app.status(0)["lock"] == "unlocked" and b.app.charger.state == "A1",
+                          2, "unplugged")
+            b.d.plug(CABLE_32A)
+            await b.until(lambda: b.app.status(0)["lock"] == "locked", 2, "locked again")
+        finally:
+            await b.stop()
+            await cs.stop()
+    run(main())
+
+
 def test_ocpp_unlock_connector_on_a_jammed_lock_fails(tmp_path):
     async def main():
         cs = CentralSystem()
