@@ -22,14 +22,13 @@ import asyncio
 from ..core import vocab as V
 from . import auth, connection, metering, schedule, store, transactions
 from .config import CONNECTOR, Config
-from .status import connector_status, PLUGGED_STATES
+from .status import connector_status, PLUGGED_STATES, as_sent, sent_before
 from .txqueue import HOLD_MS, TxQueue
 from .wallclock import WallClock
 
 RESET_FLUSH_MS = 10000  # a Reset waits at most this long for the StopTransaction to go out
 RESET_CLOSE_MS = 2000   # ... then at most this long for its Close frame (RFC 6455 1000) to go out
 _UNKNOWN = object()
-_PREPARING = ("Preparing", "NoError", None)
 CS_TRUST_MS = 86400000  # the central system's currentTime, counted on by the ticks: NTP's second opinion for a day
 # During a transaction state.json keeps the register ceiling this far above the register handed
 # out (the meter's own checkpoint step, energy.CHECKPOINT_MWH): written once per 50 Wh, not per
@@ -38,16 +37,6 @@ HI_AHEAD_WH = 50
 # The meter without a reading this long is PowerMeterFailure (OCPP 1.6 7.6): several of any meter's
 # polls; one answer missed on the bus is no failure (and no status)
 METER_LOST_MS = 10000
-
-
-def _shown(st, was, meter_lost):
-    """connector_status's (status, errorCode, info) as it goes out after `was`, the last one sent."""
-    if st[0] == "Finishing" and was[0] in ("Unavailable", "Preparing"):
-        # 4.9 has no Unavailable -> Finishing (H6): Operative again, the car left there is Preparing (and stays)
-        st = _PREPARING
-    if meter_lost and st[0] and st[1] == "NoError":
-        st = (st[0], "PowerMeterFailure", None)  # the status as it is: the meter stops no energy
-    return st
 
 
 def _state(path):
@@ -327,11 +316,11 @@ class OcppService:
             return
         self._st_was, self._st_now = v, self._st_was
         was = self.sent_status.get(CONNECTOR, "-")
-        st = _shown(connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]), was, v[9])
+        st = as_sent(connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]), was, v[9])
         if st[0] is not None and was != st:
-            if st[0][:4] in ("Susp", "Char") and was[0] == "Finishing":
-                # a new transaction on a Finishing connector: Preparing first (4.9: F2, then B3-B5)
-                self.queue_status(CONNECTOR, _PREPARING, now_ms)
+            first = sent_before(st, was)
+            if first:
+                self.queue_status(CONNECTOR, first, now_ms)
             self.sent_status[CONNECTOR] = st
             self.queue_status(CONNECTOR, st, now_ms)
 

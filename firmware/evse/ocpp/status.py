@@ -17,6 +17,7 @@ FAULT_CODES = {
 }
 
 PLUGGED_STATES = (V.ST_B1, V.ST_B2, V.ST_C1, V.ST_C2, V.ST_D1, V.ST_D2)
+_PREPARING = ("Preparing", "NoError", None)
 
 
 def error_code(fault):
@@ -52,6 +53,25 @@ def connector_status(state, fault, contactor, plugged, in_tx, finishing, operati
         return _no_car(waiting, in_tx, reserved), "NoError", None
     # the wake-up's 4 s of F: in a transaction the last status holds (never Preparing in one, 4.9)
     return None if in_tx else "Preparing", "NoError", None
+
+
+def as_sent(st, was, meter_lost):
+    """connector_status's (status, errorCode, info) as it goes out after `was`, the last one sent;
+    meter_lost: the meter has given no reading for METER_LOST_MS."""
+    if st[0] == "Finishing" and was[0] in ("Unavailable", "Preparing"):
+        # 4.9 has no Unavailable -> Finishing (H6): Operative again, the car left there is Preparing (and stays)
+        st = _PREPARING
+    if meter_lost and st[0] and st[1] == "NoError":
+        st = (st[0], "PowerMeterFailure", None)  # the status as it is: the meter stops no energy
+    return st
+
+
+def sent_before(st, was):
+    """The status that must go out before `st` after `was`, or None: a new transaction on a
+    Finishing connector is Preparing first (4.9: F2, then B3-B5)."""
+    if st[0][:4] in ("Susp", "Char") and was[0] == "Finishing":
+        return _PREPARING
+    return None
 
 
 def unavailable(state, fault, operative, in_tx):
