@@ -122,8 +122,7 @@ def test_inconsistent_temperatures_block_together(tmp_path):
     ({"connector": "j1772", "phases": 2}, "j1772 carries one phase of at most 250 V"),
     ({"connector": "nacs", "phases": 3}, "nacs carries one phase of at most 277 V"),
     ({"connector": "j1772", "nominal_volts": 277}, "j1772 carries one phase of at most 250 V"),   # J3400's, not J1772's
-    ({"connector": "nacs", "nominal_volts": 400}, "nacs carries one phase of at most 277 V"),
-    ({"connector": "j1772", "phases": 3, "nominal_volts": 400}, "j1772 carries one phase of at most 250 V"),
+    ({"connector": "j1772", "phases": 3, "nominal_volts": 260}, "j1772 carries one phase of at most 250 V"),
 ])
 def test_a_single_phase_connector_with_three_phases_or_its_volts_exceeded_offers_nothing(tmp_path, raw, word):
     """J1772 and NACS carry one phase: phases 3 there would close the second contactor and cut every
@@ -145,6 +144,20 @@ def test_a_single_phase_connector_with_three_phases_or_its_volts_exceeded_offers
 ])
 def test_connectors_with_the_phases_and_volts_they_carry_are_good(tmp_path, raw):
     assert S.load(write(tmp_path, json.dumps(dict(raw, max_current=16))))[1:] == ([], {})
+
+
+@pytest.mark.parametrize("connector, phases", [("type2-socket", 3), ("type2-tethered", 3), ("nacs", 1),
+                                               ("type2-socket", 1)])
+def test_a_three_phase_supplys_400_v_line_to_line_typed_as_the_volts_per_phase_offers_nothing(
+        tmp_path, connector, phases):
+    """nominal_volts is per phase, line to neutral (W = V x A x phases): 400 on a 230/400 V supply
+    would make every watt limit a little over half its amps and Power.Offered 1.7 times too high.
+    480 V three-phase is 277 V per phase, the most any of the three plugs carries: above, refused."""
+    raw = {"max_current": 16, "connector": connector, "phases": phases, "nominal_volts": 400}
+    cfg, errs, blocked = S.load(write(tmp_path, json.dumps(raw)))
+    assert list(blocked) == ["nominal_volts"] and len(errs) == 1, (errs, blocked)
+    assert errs[0].startswith("nominal_volts: ") and "277" in errs[0] and S.NOT_APPLIED in errs[0]
+    assert cfg["nominal_volts"] == 230.0 and cfg["connector"] == connector
 
 
 def test_several_errors_each_reported(tmp_path):

@@ -43,7 +43,9 @@ SCHEMA = dict(
     # metering (docs/metering.md)
     meter=(str, _M["meter"], ("none", "ct", "s0", "modbus"), True),
     meter_phases=(int, _M["meter_phases"], (1, 3)),
-    nominal_volts=(float, _M["nominal_volts"], 100.0, 480.0),
+    # V per phase, line to neutral: 277 is 480 V three-phase's (IEC 62196-2 Type 2; J3400 277 V),
+    # so a three-phase supply's 400 V line to line, typed by mistake, is refused, not used
+    nominal_volts=(float, _M["nominal_volts"], 100.0, 277.0),
     mains_hz=(int, _M["mains_hz"], (0, 50, 60)),
     ct_ratio=(float, _M["ct_ratio"], 1.0, 100000.0),
     ct_burden_ohms=(float, _M["ct_burden_ohms"], 1.0, 10000.0),
