@@ -66,6 +66,12 @@ def walk(sent):
     return [p["status"] for p in sent]
 
 
+def last_code(cs, since):
+    """The errorCode of connector 1's last StatusNotification after call `since` (None: none yet)."""
+    sent = connector_1(cs, since)
+    return sent[-1]["errorCode"] if sent else None
+
+
 def test_after_a_scheduled_inoperative_operative_again_with_the_car_still_plugged_is_preparing(tmp_path):
     """ChangeAvailability Inoperative while charging: Scheduled; the transaction stopped remotely,
     the connector goes Unavailable with the car still plugged in. Operative again: the car is
@@ -373,16 +379,19 @@ def test_a_sleeping_car_woken_in_a_transaction_stays_suspended_ev(tmp_path):
     run_case(tmp_path, case, wakeup_after_s=10)
 
 
-def test_a_temperature_pause_is_suspended_evse_and_a_reconnect_repeats_nothing_new(tmp_path):
+def test_a_temperature_stop_is_suspended_evse_with_high_temperature_and_a_reconnect_repeats_nothing_new(tmp_path):
     """Charging, the enclosure heats past TEMP_STOP_C: the core pauses (nothing offered), an EVSE
-    side suspension (SuspendedEVSE; the core has no temperature fault, so no HighTemperature and no
-    Faulted); cooled down, Charging again. Then the link drops and comes back with nothing changed:
-    what connector 1 reports then is its status as it is (a repeat the central system may have
-    missed when the link went, 4.9 forbids only the history), never a step it did not take."""
+    side suspension: SuspendedEVSE with errorCode HighTemperature (7.6; no Faulted: the core has no
+    temperature fault, and EVerest reports its HighTemperature the same way); cooled down, Charging
+    with NoError. Then the link drops and comes back with nothing changed: what connector 1 reports
+    then is its status as it is (a repeat the central system may have missed when the link went,
+    4.9 forbids only the history), never a step it did not take."""
     async def case(cs, power_on):
         b = await power_on()
         n = len(cs.calls)
         await charging(b)
+        b.d.set(temp_c=66.0)                                 # derating (half current): no error
+        await b.wait(3.0)
         b.d.set(temp_c=80.0)
         await status_is(b, "SuspendedEVSE", 10)
         await b.until(lambda: not b.d.coil, 8, "contactor open")
@@ -390,13 +399,38 @@ def test_a_temperature_pause_is_suspended_evse_and_a_reconnect_repeats_nothing_n
         await status_is(b, "Charging", 20)
         sent = connector_1(cs, n)
         assert walk(sent) == ["Preparing", "SuspendedEV", "Charging", "SuspendedEVSE", "Charging"], walk(sent)
-        assert all(p["errorCode"] == "NoError" for p in sent), sent
+        assert [p["errorCode"] for p in sent] == ["NoError"] * 3 + ["HighTemperature", "NoError"], sent
         assert not bad_transitions(sent)
         await _offline(cs, b)
         m = len(cs.calls)
         await _online(cs, b)
         await b.wait(3.0)
         assert walk(connector_1(cs, m)) in ([], ["Charging"]), walk(connector_1(cs, m))
+    run_case(tmp_path, case)
+
+
+def test_an_idle_charger_too_hot_says_so_and_a_dead_sensor_is_no_high_temperature(tmp_path):
+    """No car: the enclosure past TEMP_STOP_C is Available with HighTemperature (a car plugged in
+    now would get nothing), NoError once cooled. Then the sensor dies (reads below -40 C): OtherError
+    with info temp_sensor; it reads again, a normal temperature: NoError, with no HighTemperature
+    on the way (the stop it caused was the sensor's, not heat)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        n = len(cs.calls)
+        b.d.set(temp_c=80.0)
+        await b.until(lambda: last_code(cs, n) == "HighTemperature", 10, "HighTemperature")
+        b.d.set(temp_c=30.0)
+        await b.until(lambda: last_code(cs, n) == "NoError", 10, "NoError again")
+        m = len(cs.calls)
+        b.d.set(temp_c=-60.0)
+        await b.until(lambda: last_code(cs, m) == "OtherError", 10, "the sensor's error")
+        assert connector_1(cs, m)[-1]["info"] == "temp_sensor", connector_1(cs, m)
+        b.d.set(temp_c=25.0)
+        await b.until(lambda: last_code(cs, m) == "NoError", 10, "NoError again")
+        await b.wait(2.0)
+        sent = connector_1(cs, n)
+        assert set(walk(sent)) == {"Available"}, walk(sent)
+        assert [p["errorCode"] for p in sent] == ["HighTemperature", "NoError", "OtherError", "NoError"], sent
     run_case(tmp_path, case)
 
 

@@ -109,6 +109,7 @@ class Thermal:
         self.count = 0
         self.broken = False           # the sensor reads below _SENSOR_MIN_C for _BROKEN_MS
         self.broken_since = None      # since the first of those readings (stopped once judged)
+        self.hot = False              # stopped by a reading at stop_c (not by a dead sensor), until cooled
 
     def phase(self):
         """What the readings' window depends on besides the level (band), as one number."""
@@ -120,6 +121,8 @@ class Thermal:
             return self.level
         if not temp_c >= _SENSOR_MIN_C:   # NaN too (every comparison false): no temperature
             return self._broken_reading(now_ms, ticks_diff)
+        if self.broken:               # read again: the stop the dead sensor made is heat's if it reads hot
+            self.hot = temp_c >= self.stop_c
         self.broken = False
         self.broken_since = None
         if temp_c >= self.stop_c:
@@ -133,6 +136,7 @@ class Thermal:
         if level > self.level:
             self.level = level
             self.since = None
+            self.hot = level == THERMAL_STOP
         elif self.since is None:
             if temp_c < self.restore_c and level < self.level:     # (hysteresis, then time)
                 self.since, self.sum, self.count = now_ms, temp_c, 1
@@ -142,6 +146,7 @@ class Thermal:
             if ticks_diff(now_ms, self.since) >= _RESTORE_MS:
                 if self.sum < self.restore_c * self.count and level < self.level:
                     self.level = level
+                    self.hot = False
                 self.since = None
         return self.level
 

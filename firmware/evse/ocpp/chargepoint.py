@@ -89,7 +89,7 @@ class OcppService:
         self.plugged = self.core_state in PLUGGED_STATES
         self.contactor = self.finishing = False
         self.sent_status = {}
-        self._st_was, self._st_now = [_UNKNOWN] * 10, [_UNKNOWN] * 10  # _report_status's inputs: last, now
+        self._st_was, self._st_now = [_UNKNOWN] * 11, [_UNKNOWN] * 11  # _report_status's inputs: last, now
         self._meter_bad = None  # ticks since when the meter has no reading
         # No connector status until the core has read the pilot after boot: the state before that
         # is a guess (a car plugged in through a power cut would be reported Available for a moment).
@@ -312,11 +312,12 @@ class OcppService:
         elif self._meter_bad is None:
             self._meter_bad = now_ms
         v[9] = self._meter_bad is not None and self.ticks_diff(now_ms, self._meter_bad) >= METER_LOST_MS
+        v[10] = getattr(self.charger, "heat", 0)
         if v == self._st_was:
             return
         self._st_was, self._st_now = v, self._st_was
         was = self.sent_status.get(CONNECTOR, "-")
-        st = as_sent(connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]), was, v[9])
+        st = as_sent(connector_status(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]), was, v[9], v[10])
         if st[0] is not None and was != st:
             first = sent_before(st, was)
             if first:

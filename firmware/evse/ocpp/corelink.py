@@ -23,6 +23,12 @@ class CoreLink:
     def fault(self):
         return self.app.charger.fault
 
+    @property
+    def heat(self):
+        """0; 1: too hot to charge (the thermal stop); 2: no temperature read (the sensor)."""
+        th = self.app.charger.thermal
+        return 2 if th.broken else 1 if th.hot else 0
+
     def _do(self, verb, arg=None, source=None):
         return self.app.command(verb, arg, ticks_ms(), source or self.source)
 

@@ -13,7 +13,7 @@ FAULT_CODES = {
     V.FAULT_PILOT: "EVCommunicationError", V.FAULT_DIODE: "EVCommunicationError",
     V.FAULT_STATE_E: "EVCommunicationError",
     # state_f, ventilation, pp and settings have no own code: OtherError + info.
-    # (Temperature is no fault: the core pauses; HighTemperature is never reported.)
+    # (Temperature is no fault: the core pauses; the thermal stop's HighTemperature is as_sent's.)
 }
 
 PLUGGED_STATES = (V.ST_B1, V.ST_B2, V.ST_C1, V.ST_C2, V.ST_D1, V.ST_D2)
@@ -55,14 +55,21 @@ def connector_status(state, fault, contactor, plugged, in_tx, finishing, operati
     return None if in_tx else "Preparing", "NoError", None
 
 
-def as_sent(st, was, meter_lost):
+def as_sent(st, was, meter_lost, heat=0):
     """connector_status's (status, errorCode, info) as it goes out after `was`, the last one sent;
-    meter_lost: the meter has given no reading for METER_LOST_MS."""
+    meter_lost: the meter has given no reading for METER_LOST_MS; heat: 1 the thermal stop, 2 no
+    temperature read (CoreLink.heat). Neither is a fault (no Faulted): the status stays what it
+    is and the errorCode says why (7.6; EVerest reports its HighTemperature so, not as a fault)."""
     if st[0] == "Finishing" and was[0] in ("Unavailable", "Preparing"):
         # 4.9 has no Unavailable -> Finishing (H6): Operative again, the car left there is Preparing (and stays)
         st = _PREPARING
-    if meter_lost and st[0] and st[1] == "NoError":
-        st = (st[0], "PowerMeterFailure", None)  # the status as it is: the meter stops no energy
+    if st[0] and st[1] == "NoError":
+        if heat == 1:
+            st = (st[0], "HighTemperature", None)       # nothing offered until it cools down
+        elif heat:
+            st = (st[0], "OtherError", V.WARN_TEMP_SENSOR)
+        elif meter_lost:
+            st = (st[0], "PowerMeterFailure", None)     # the meter stops no energy
     return st
 
 
