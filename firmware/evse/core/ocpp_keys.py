@@ -79,10 +79,11 @@ def parse(typ, rule, text):
     """A ChangeConfiguration value -> (True, value), or (False, None) when its key's type or rule
     refuses it."""
     if typ == "int":
-        try:
-            v = int(text)
-        except ValueError:
+        t = text.strip()
+        d = t[1:] if t[:1] == "-" else t
+        if not d or any(c not in "0123456789" for c in d):  # int() also reads "1_0" (and, on CPython, "\u0665")
             return False, None
+        v = int(t)
         return (not rule or rule[0] <= v <= rule[1]), v
     if typ == "bool":
         low = text.strip().lower()
@@ -95,11 +96,39 @@ def parse(typ, rule, text):
 
 
 def _csl(rule, text):
-    """A comma-separated list: each item one of the rule's (a phase rotation may name its
-    connector first, "1.RST")."""
+    """A comma-separated list: each item one of the rule's, named once (a measurand twice would be
+    sent twice). A phase rotation names its connector first, "1.RST", each connector once, or is
+    one value alone; never empty (section 9.1.7)."""
     items = [x.strip() for x in text.split(",") if x.strip()]
-    bare = [x[2:] if rule is ROTATIONS and x[:2] in ("0.", "1.") else x for x in items]
-    return not (rule and any(x not in rule for x in bare)), ",".join(items)
+    ok = len(set(items)) == len(items)
+    if rule is ROTATIONS:
+        conn = [x[:2] if x[:2] in ("0.", "1.") else "" for x in items]   # "": no connector named
+        ok = len(set(conn)) == len(conn) and ("" not in conn or len(conn) == 1) and bool(items) and all(
+            x[len(c):] in rule for x, c in zip(items, conn))
+    elif rule:
+        ok = ok and all(x in rule for x in items)
+    return ok, ",".join(items)
+
+
+def value(name, text):
+    """A ChangeConfiguration value of key `name` -> (True, value as kept) or (False, None): its
+    type's and rule's check, and a measurand list no longer than its key's MaxLength (9.1)."""
+    typ, _, _, rule = KEYS[name]
+    ok, v = parse(typ, rule, text)
+    most = KEYS.get(name + "MaxLength")
+    return ok and not (most and str(v).count(",") >= most[2]), v
+
+
+def from_json(name, v):
+    """A key's value as JSON holds it (the setting ocpp_config, the key file on flash) -> (True,
+    value as a ChangeConfiguration keeps it) or (False, None): of the key's JSON type (a number for
+    an int, true or false for a bool, text for a list or text: "30" is not 30) and passing value()."""
+    typ = KEYS[name][0]
+    # (MicroPython: a bool is no int to isinstance; CPython: it is)
+    if isinstance(v, bool) if typ == "bool" else not isinstance(v, bool) and isinstance(
+            v, int if typ == "int" else str):
+        return value(name, ("true" if v else "false") if typ == "bool" else str(v))
+    return False, None
 
 
 def check(values):
@@ -114,21 +143,13 @@ def check(values):
         if name is None:
             return "%s: no OCPP configuration key of that name" % k
         typ, ro, _, rule = KEYS[name]
-        v = values[k]
         if ro:
             return "%s: read-only" % name
         if typ == "w":
             return "%s: write-only, never kept in a setting: set ocpp_password" % name
         if name == "SecurityProfile":      # its own setting, checked against the URL and password
             return "%s: set ocpp_security_profile" % name
-        # (MicroPython: a bool is no int to isinstance; CPython: it is)
-        ok = isinstance(v, bool) if typ == "bool" else not isinstance(v, bool) and isinstance(
-            v, int if typ == "int" else str)
-        if ok:
-            ok, v = parse(typ, rule, ("true" if v else "false") if typ == "bool" else str(v))
-            most = KEYS.get(name + "MaxLength")
-            ok = ok and not (most and str(v).count(",") >= most[2])
-        if not ok:
+        if not from_json(name, values[k])[0]:
             return "%s: %r is not %s" % (name, values[k], _wanted(typ, rule))
     return None
 
