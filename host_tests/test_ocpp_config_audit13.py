@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from evse.ocpp import connection
+from evse.ocpp import connection, websocket
 
-from octt_cs import call, change_config, charging, run_case
+from octt_cs import call, change_config, charging, run_case, virtual_s
 
 
 @pytest.fixture(autouse=True)
@@ -76,11 +76,11 @@ def test_a_key_file_value_of_the_wrong_type_or_range_reads_as_that_keys_default(
 
 def test_an_integer_key_takes_decimal_digits_only(tmp_path):
     """An integer value is decimal digits ("01" and " 5" are 1 and 5); "1_0" (a Python literal
-    MicroPython's int() also reads as 10), "5.0", "0x10", "", "1e3" and "½" are Rejected and the
+    MicroPython's int() also reads as 10), "5.0", "0x10", "+5", "", "1e3" and "½" are Rejected and the
     value kept (section 5.3). (Before: "1_0" was Accepted as 10.)"""
     async def case(cs, power_on):
         await power_on()
-        for bad in ("1_0", "5.0", "0x10", "", "1e3", "\u00bd", "\u0665", "-1", "99999999999999999999"):
+        for bad in ("1_0", "5.0", "0x10", "+5", "", "1e3", "\u00bd", "\u0665", "-1", "99999999999999999999"):
             assert await change_config(cs, "HeartbeatInterval", bad) == "Rejected", bad
         assert await get(cs, "HeartbeatInterval") == {"HeartbeatInterval": "300"}
         for good, now in (("01", "1"), (" 5", "5"), ("86400", "86400")):
@@ -249,3 +249,71 @@ def test_a_measurand_list_from_the_setting_is_used_as_a_central_system_would_hav
                                   for mv in p["meterValue"] for s in mv["sampledValue"]), 10, "a Voltage sample")
     run_case(tmp_path, case, ocpp_config={"MeterValueSampleInterval": 1,
                                           "MeterValuesSampledData": "Energy.Active.Import.Register, Voltage"})
+
+
+def test_a_new_connection_timeout_applies_to_the_next_authorization(tmp_path):
+    """ConnectionTimeOut from 60 s to 5 s: a card taken with no car plugged in lapses 5 s later
+    (section 9.1.9), without a reboot; a value never needs one (5.3's RebootRequired is not used:
+    every key is read where it is used)."""
+    async def case(cs, power_on):
+        b = await power_on()
+        assert await change_config(cs, "ConnectionTimeOut", "5") == "Accepted"
+        await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        await b.until(lambda: b.svc.auth_tag, 5, "card taken")
+        t0 = virtual_s()
+        await b.until(lambda: not b.svc.auth_tag, 10, "authorization lapsed")
+        assert 4.5 <= virtual_s() - t0 <= 6.5
+    run_case(tmp_path, case)
+
+
+def test_a_websocket_ping_interval_set_on_line_starts_the_pings_at_once(tmp_path, monkeypatch):
+    """WebSocketPingInterval from 0 (none) to 5 s: Pings every 5 s on the open connection, no
+    reconnection and no reboot needed; back to 0, they stop."""
+    pings = []
+    real = websocket.WebSocket.ping
+
+    async def ping(self, data=b""):
+        pings.append(virtual_s())
+        return await real(self, data)
+    monkeypatch.setattr(websocket.WebSocket, "ping", ping)
+
+    async def case(cs, power_on):
+        b = await power_on()
+        await b.wait(12)
+        assert pings == []
+        connections = cs.connections
+        assert await change_config(cs, "WebSocketPingInterval", "5") == "Accepted"
+        await b.until(lambda: len(pings) >= 3, 20, "three pings")
+        assert all(4.5 <= y - x <= 5.5 for x, y in zip(pings, pings[1:])), pings
+        assert await change_config(cs, "WebSocketPingInterval", "0") == "Accepted"
+        n = len(pings)
+        await b.wait(12)
+        assert len(pings) == n and cs.connections == connections
+    run_case(tmp_path, case)
+
+
+# -- docs/ocpp.md's key table is the firmware's ------------------------------------------------------
+
+def test_the_key_table_in_the_docs_is_the_firmwares():
+    """docs/ocpp.md, "Configuration keys": one row per key of evse/core/ocpp_keys.py, with its
+    access (R, RW, W) and default as GetConfiguration reports them, and its range."""
+    import os
+    from evse.core.ocpp_keys import KEYS
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "ocpp.md")) as f:
+        text = f.read().split("## Configuration keys")[1].split("\n## ")[0]
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 6:
+            rows[cells[0].strip("`")] = cells[2:5]
+    assert sorted(rows) == sorted(KEYS)
+    for name, (typ, ro, default, rule) in KEYS.items():
+        access, doc_default, doc_range = rows[name]
+        assert access == ("W" if typ == "w" else "R" if ro else "RW"), name
+        if typ == "bool":
+            assert doc_default == ("true" if default else "false"), name
+            assert doc_range == ("" if ro else "true, false"), name
+        elif typ == "int" and rule:
+            assert doc_range == "%d-%d" % rule or doc_range == "%d-%d s" % rule, name
+        if name != "SecurityProfile" and typ != "bool":
+            assert doc_default == (str(default) if default != "" else "(empty)") or typ == "w", name
