@@ -81,7 +81,7 @@ def parse(typ, rule, text):
     if typ == "int":
         t = text.strip()
         d = t[1:] if t[:1] == "-" else t
-        if not d or any(c not in "0123456789" for c in d):  # int() also reads "1_0" (and, on CPython, "\u0665")
+        if not d or any(c not in "0123456789" for c in d):  # int() takes "1_0"
             return False, None
         v = int(t)
         return (not rule or rule[0] <= v <= rule[1]), v
@@ -96,23 +96,20 @@ def parse(typ, rule, text):
 
 
 def _csl(rule, text):
-    """A comma-separated list: each item one of the rule's, named once (a measurand twice would be
-    sent twice). A phase rotation names its connector first, "1.RST", each connector once, or is
-    one value alone; never empty (section 9.1.7)."""
+    """A comma-separated list, each item one of the rule's and named once; a phase rotation one
+    value, or one per connector ("0.RST,1.RTS"), never empty (9.1.7)."""
     items = [x.strip() for x in text.split(",") if x.strip()]
-    ok = len(set(items)) == len(items)
     if rule is ROTATIONS:
-        conn = [x[:2] if x[:2] in ("0.", "1.") else "" for x in items]   # "": no connector named
-        ok = len(set(conn)) == len(conn) and ("" not in conn or len(conn) == 1) and bool(items) and all(
-            x[len(c):] in rule for x, c in zip(items, conn))
-    elif rule:
-        ok = ok and all(x in rule for x in items)
-    return ok, ",".join(items)
+        c = [x[:2] if x[:2] in ("0.", "1.") else "" for x in items]
+        ok = items and ("" not in c or len(c) == 1) and all(x[len(n):] in rule for x, n in zip(items, c))
+        items, text = c, ",".join(items)
+    else:
+        ok, text = not (rule and any(x not in rule for x in items)), ",".join(items)
+    return bool(ok) and len(set(items)) == len(items), text
 
 
 def value(name, text):
-    """A ChangeConfiguration value of key `name` -> (True, value as kept) or (False, None): its
-    type's and rule's check, and a measurand list no longer than its key's MaxLength (9.1)."""
+    """parse() for key `name`, and a list at most its MaxLength (9.1) long."""
     typ, _, _, rule = KEYS[name]
     ok, v = parse(typ, rule, text)
     most = KEYS.get(name + "MaxLength")
@@ -120,9 +117,7 @@ def value(name, text):
 
 
 def from_json(name, v):
-    """A key's value as JSON holds it (the setting ocpp_config, the key file on flash) -> (True,
-    value as a ChangeConfiguration keeps it) or (False, None): of the key's JSON type (a number for
-    an int, true or false for a bool, text for a list or text: "30" is not 30) and passing value()."""
+    """value() of a JSON value (the setting, the key file): of the key's type, "30" is not 30."""
     typ = KEYS[name][0]
     # (MicroPython: a bool is no int to isinstance; CPython: it is)
     if isinstance(v, bool) if typ == "bool" else not isinstance(v, bool) and isinstance(
@@ -133,11 +128,8 @@ def from_json(name, v):
 
 def check(values):
     """Why the setting `ocpp_config` ({key: first value}) cannot be used, or None: each key known
-    (in any letter case, a CiString) and writable, each value of its key's type as JSON (a number for
-    an int, true or false for a bool, text for a list or text: "30" is not 30) and within the rule a
-    central system's ChangeConfiguration meets. The AuthorizationKey is a password: never in a
-    setting anyone may read back (ocpp_password is the setting for it); the SecurityProfile has its
-    own setting too, ocpp_security_profile, which is checked against the URL and the password."""
+    (in any letter case) and writable, each value as from_json() takes it. Not the AuthorizationKey,
+    a password (ocpp_password, never read back), nor the SecurityProfile (ocpp_security_profile)."""
     for k in sorted(values):
         name = canonical(k)
         if name is None:

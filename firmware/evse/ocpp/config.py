@@ -18,9 +18,7 @@ class Config:
                 self._first(k, v)
 
     def _first(self, key, v):
-        """A value from the setting or the key file, taken as a ChangeConfiguration would take it:
-        a list as "a,b", and a value a damaged file holds (of another type, out of its range) not
-        at all: the key keeps its default."""
+        """A value of the setting or the key file as ChangeConfiguration takes it; a bad one not."""
         if key is not None:
             ok, v = from_json(key, v)
             if ok:
@@ -28,7 +26,7 @@ class Config:
 
     def _saved(self):
         saved = store.read_json(self.path, {}) if self.path else {}
-        return saved if isinstance(saved, dict) else {}    # valid JSON, no object: damaged
+        return saved if isinstance(saved, dict) else {}    # damaged
 
     def get(self, key):
         return self.values.get(key)

@@ -35,7 +35,7 @@ def change_configuration(svc, p):
     security extension's (a security event when they change). A new MeterValueSampleInterval
     applies to the running transaction from now."""
     key = canonical(p["key"])
-    if key is None:        # unknown, whatever its name ("VendorData" is no measurand list)
+    if key is None:        # ("VendorData" is no measurand list)
         return {"status": "NotSupported"}
     if key in ("SecurityProfile", "AuthorizationKey"):
         from . import security
