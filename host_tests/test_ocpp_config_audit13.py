@@ -317,3 +317,17 @@ def test_the_key_table_in_the_docs_is_the_firmwares():
             assert doc_range == "%d-%d" % rule or doc_range == "%d-%d s" % rule, name
         if name != "SecurityProfile" and typ != "bool":
             assert doc_default == (str(default) if default != "" else "(empty)") or typ == "w", name
+
+
+def test_a_setting_edited_later_moves_only_the_keys_the_central_system_never_set(tmp_path):
+    """The site operator edits `ocpp_config` after the central system changed one of its keys:
+    after the reboot that applies the setting, the central system's value stands (it owns the
+    key now, docs/ocpp.md) and the keys it never set take the setting's new values."""
+    async def case(cs, power_on):
+        await power_on()
+        assert await change_config(cs, "MeterValueSampleInterval", "30") == "Accepted"
+        assert (await cs.call("cp1", call.Reset(type="Hard"))).status == "Accepted"
+        await power_on(ocpp_config={"MeterValueSampleInterval": 5, "ClockAlignedDataInterval": 900})
+        assert await get(cs, "MeterValueSampleInterval", "ClockAlignedDataInterval") == {
+            "MeterValueSampleInterval": "30", "ClockAlignedDataInterval": "900"}
+    run_case(tmp_path, case)
