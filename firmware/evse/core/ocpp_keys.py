@@ -79,10 +79,11 @@ def parse(typ, rule, text):
     """A ChangeConfiguration value -> (True, value), or (False, None) when its key's type or rule
     refuses it."""
     if typ == "int":
-        try:
-            v = int(text)
-        except ValueError:
+        t = text.strip()
+        d = t[1:] if t[:1] == "-" else t
+        if not d or any(c not in "0123456789" for c in d):  # int() takes "1_0"
             return False, None
+        v = int(t)
         return (not rule or rule[0] <= v <= rule[1]), v
     if typ == "bool":
         low = text.strip().lower()
@@ -95,40 +96,52 @@ def parse(typ, rule, text):
 
 
 def _csl(rule, text):
-    """A comma-separated list: each item one of the rule's (a phase rotation may name its
-    connector first, "1.RST")."""
+    """A comma-separated list, each item one of the rule's and named once; a phase rotation one
+    value, or one per connector ("0.RST,1.RTS"), never empty (9.1.7)."""
     items = [x.strip() for x in text.split(",") if x.strip()]
-    bare = [x[2:] if rule is ROTATIONS and x[:2] in ("0.", "1.") else x for x in items]
-    return not (rule and any(x not in rule for x in bare)), ",".join(items)
+    if rule is ROTATIONS:
+        c = [x[:2] if x[:2] in ("0.", "1.") else "" for x in items]
+        ok = items and ("" not in c or len(c) == 1) and all(x[len(n):] in rule for x, n in zip(items, c))
+        items, text = c, ",".join(items)
+    else:
+        ok, text = not (rule and any(x not in rule for x in items)), ",".join(items)
+    return bool(ok) and len(set(items)) == len(items), text
+
+
+def value(name, text):
+    """parse() for key `name`, and a list at most its MaxLength (9.1) long."""
+    typ, _, _, rule = KEYS[name]
+    ok, v = parse(typ, rule, text)
+    most = KEYS.get(name + "MaxLength")
+    return ok and not (most and str(v).count(",") >= most[2]), v
+
+
+def from_json(name, v):
+    """value() of a JSON value (the setting, the key file): of the key's type, "30" is not 30."""
+    typ = KEYS[name][0]
+    # (MicroPython: a bool is no int to isinstance; CPython: it is)
+    if isinstance(v, bool) if typ == "bool" else not isinstance(v, bool) and isinstance(
+            v, int if typ == "int" else str):
+        return value(name, ("true" if v else "false") if typ == "bool" else str(v))
+    return False, None
 
 
 def check(values):
     """Why the setting `ocpp_config` ({key: first value}) cannot be used, or None: each key known
-    (in any letter case, a CiString) and writable, each value of its key's type as JSON (a number for
-    an int, true or false for a bool, text for a list or text: "30" is not 30) and within the rule a
-    central system's ChangeConfiguration meets. The AuthorizationKey is a password: never in a
-    setting anyone may read back (ocpp_password is the setting for it); the SecurityProfile has its
-    own setting too, ocpp_security_profile, which is checked against the URL and the password."""
+    (in any letter case) and writable, each value as from_json() takes it. Not the AuthorizationKey,
+    a password (ocpp_password, never read back), nor the SecurityProfile (ocpp_security_profile)."""
     for k in sorted(values):
         name = canonical(k)
         if name is None:
             return "%s: no OCPP configuration key of that name" % k
         typ, ro, _, rule = KEYS[name]
-        v = values[k]
         if ro:
             return "%s: read-only" % name
         if typ == "w":
             return "%s: write-only, never kept in a setting: set ocpp_password" % name
         if name == "SecurityProfile":      # its own setting, checked against the URL and password
             return "%s: set ocpp_security_profile" % name
-        # (MicroPython: a bool is no int to isinstance; CPython: it is)
-        ok = isinstance(v, bool) if typ == "bool" else not isinstance(v, bool) and isinstance(
-            v, int if typ == "int" else str)
-        if ok:
-            ok, v = parse(typ, rule, ("true" if v else "false") if typ == "bool" else str(v))
-            most = KEYS.get(name + "MaxLength")
-            ok = ok and not (most and str(v).count(",") >= most[2])
-        if not ok:
+        if not from_json(name, values[k])[0]:
             return "%s: %r is not %s" % (name, values[k], _wanted(typ, rule))
     return None
 

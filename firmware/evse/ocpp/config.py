@@ -1,6 +1,6 @@
 """OCPP configuration keys (GetConfiguration / ChangeConfiguration), kept on flash when changed."""
 from . import store
-from ..core.ocpp_keys import KEYS, MEASURANDS, ci_key, canonical, parse   # noqa: F401 (their home)
+from ..core.ocpp_keys import KEYS, MEASURANDS, ci_key, canonical, from_json, parse, value   # noqa: F401 (their home)
 
 CONNECTOR = 1  # the only connector (NumberOfConnectors)
 
@@ -12,13 +12,21 @@ class Config:
         for k, (_, _, default, _) in KEYS.items():
             self.values[k] = default
         for k, v in (overrides or {}).items():  # the setting ocpp_config (checked there: ocpp_keys.check)
-            k = canonical(k)                     # a CiString: in any letter case
-            if k is not None:
-                self.values[k] = v
-        saved = store.read_json(path, {}) if path else {}
-        for k, v in saved.items():
+            self._first(canonical(k), v)         # a CiString: in any letter case
+        for k, v in self._saved().items():       # a central system's word wins over the setting's
             if k in KEYS and not KEYS[k][1]:
-                self.values[k] = v
+                self._first(k, v)
+
+    def _first(self, key, v):
+        """A value of the setting or the key file as ChangeConfiguration takes it; a bad one not."""
+        if key is not None:
+            ok, v = from_json(key, v)
+            if ok:
+                self.values[key] = v
+
+    def _saved(self):
+        saved = store.read_json(self.path, {}) if self.path else {}
+        return saved if isinstance(saved, dict) else {}    # damaged
 
     def get(self, key):
         return self.values.get(key)
@@ -52,17 +60,14 @@ class Config:
         key = canonical(key)
         if key is None:
             return "NotSupported"
-        spec = KEYS[key]
-        typ, ro, _, rule = spec
-        if ro:
+        if KEYS[key][1]:   # read-only
             return "Rejected"
-        ok, v = parse(typ, rule, text)
-        most = self.values.get(key + "MaxLength")  # a measurand list's declared maximum (section 9.1)
-        if not ok or (most is not None and str(v).count(",") >= most):
+        ok, v = value(key, text)
+        if not ok:
             return "Rejected"
         self.values[key] = v
         if self.path:
-            saved = store.read_json(self.path, {})
+            saved = self._saved()
             if key not in saved or saved[key] != v:   # a value sent again is not written again
                 saved[key] = v
                 store.write_json(self.path, saved)

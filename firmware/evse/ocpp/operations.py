@@ -34,7 +34,9 @@ def change_configuration(svc, p):
     """ChangeConfiguration: config.Config checks and keeps the value; the security keys are the
     security extension's (a security event when they change). A new MeterValueSampleInterval
     applies to the running transaction from now."""
-    key = canonical(p["key"]) or p["key"]
+    key = canonical(p["key"])
+    if key is None:        # ("VendorData" is no measurand list)
+        return {"status": "NotSupported"}
     if key in ("SecurityProfile", "AuthorizationKey"):
         from . import security
         return security.change_key(svc, key, p["value"])
