@@ -92,3 +92,23 @@ def test_the_meter_lines_count_every_phase_of_a_three_phase_session(tmp_path):
     closed = [r["t"] for r in rows if r["kind"] == "contactor" and r["closed"]][0]
     drawn = 3 * 230 * 10 * (meter[-1]["t"] - closed) / 3600       # the car draws from the closing
     assert abs(meter[-1]["wh"] - drawn) < 0.02 * drawn, (meter[-1], drawn)
+
+
+BAD = ("wait -1", "wait soon", "wait 1e-3", "config max_current=16", "plug -220", "plug 150 extra",
+       "unplug 3", "ev X", "ev -5", "diode open", "cp long", "draw lots", "draw 10 4", "draw 10 1.5",
+       "draw follow -3", "button push", "pp closed", "rcd 20 xx", "rcd -3", "weld maybe", "temp hot",
+       "noise -1", "power cycle", "limit -1", "limit", "expect happiness", "expect state FOO",
+       "expect fault FOO", "expect contactor ajar", "expect duty", "expect state A1 within -1", "jump 3")
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_every_verbs_bad_argument_is_refused_at_its_line_and_nothing_runs(bad, tmp_path, capsys):
+    """Contract: exit 2 for a bad verb or argument (or config after the first wait), the line
+    number (comments and blank lines counted) and the reason, nothing run: no log is written."""
+    from tools.bench.__main__ import main as bench_main
+    path = tmp_path / "bad.scn"
+    path.write_text("# an outsider's typo on line 5\n\nwait 0.5\nplug\n%s\nwait 1\n" % bad)
+    log = tmp_path / "bad.jsonl"
+    assert bench_main([str(path), "--log", str(log)]) == 2
+    assert "%s:5: " % path in capsys.readouterr().err
+    assert not log.exists()
