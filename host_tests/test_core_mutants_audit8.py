@@ -164,7 +164,7 @@ def test_no_pp_reading_inside_the_last_ones_range_decodes_otherwise():
     import bisect
     from evse.core import proximity as PX
     values = list(range(-1, 6000)) + [9999, 10000, 50000, 99999, 100000, 200000, L.PP_OPEN]
-    decoders = {"j1772": PX.latch_state, "nacs": PX.latch_state, "type2-socket": PX.cable_amps}
+    decoders = {"j1772": PX.latch_state, "nacs": PX.latch_state, "type2-socket": lambda v: PX.cable_amps(v, 1)}
     w = [0, 0]
     for conn, decode in decoders.items():
         seen = [decode(v) for v in values]

@@ -64,9 +64,10 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # volts (settings._across; plugs.py loaded only when one is in doubt) +192 B: 89,152 B.
 # Stop 47: a Type 2 socket's plug lock (the core's hooks, Measurements.lock_fb, the fault's name, the
 # lock's times, the status's `lock`; the lock's own modules loaded only on a board with one) +256 B: 89,408 B.
+# Stop 48: a Type 2 100 ohm cable's 70 A on one phase (proximity.cable_amps' phases) +64 B: 89,472 B.
 # Stop 48: the thermal stop told to OCPP (Thermal.hot, CoreLink.heat, HighTemperature in status.as_sent)
-# +128 B: 89,536 B.
-BOOT_BUDGET = 89640
+# +160 B: 89,632 B.
+BOOT_BUDGET = 89730
 
 
 def test_the_firmware_after_boot_fits_the_budget():

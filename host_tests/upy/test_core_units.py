@@ -153,14 +153,15 @@ def test_latch_button_and_cable_coding():
     assert PX.latch_state(L.PP_NOT_WIRED) == PX.NOT_WIRED
     for ohms, amps in ((1500, 13), (680, 20), (220, 32), (100, 63), (1100, 13), (2460, 13),
                        (936, 20), (164, 32), (140, 63)):
-        assert PX.cable_amps(ohms) == amps
+        assert PX.cable_amps(ohms, 3) == amps
+        assert PX.cable_amps(ohms, 1) == (70 if amps == 63 else amps)   # Table B.2: 100 ohm, one phase
     for ohms in (50, 150, 350, 1000, 3000, L.PP_OPEN, -1):     # out of band or open: no charging
-        assert PX.cable_amps(ohms) == 0
+        assert PX.cable_amps(ohms, 1) == 0
 
 
 def _decoded(ohms, connector):
     if connector == "type2-socket":
-        return PX.cable_amps(ohms)
+        return PX.cable_amps(ohms, 1)
     if connector == "type2-tethered":
         return None
     return PX.latch_state(ohms)

@@ -566,7 +566,7 @@ class Charger:
         was = self._pp_seen
         t2 = conn == "type2-socket"
         if t2:
-            st = PX.cable_amps(ohms)
+            st = PX.cable_amps(ohms, self.cfg["phases"])
             bad = 0
         elif conn == "type2-tethered":
             self._pp = PX.NOT_WIRED

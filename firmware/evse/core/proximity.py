@@ -32,8 +32,12 @@ def latch_state(ohms):
     return FAULT
 
 
-def cable_amps(ohms):
+_ONE_PHASE_AMPS = const(70)   # Table B.2: the 100 ohm cable is 63 A on three phases, 70 A on one
+
+
+def cable_amps(ohms, phases):
     """Type 2 cable coding resistor -> cable rating in amps; 0 = no charging (open, short or out of band).
+    The 100 ohm cable's rating depends on the phases it carries (Table B.2).
 
     No silent 13 A fallback on an open PP: an open PP means no cable and no charging.
     """
@@ -41,7 +45,7 @@ def cable_amps(ohms):
         return 0
     for lo, hi, amps in L.T2_BANDS:
         if lo <= ohms <= hi:
-            return amps
+            return _ONE_PHASE_AMPS if phases == 1 and amps == L.T2_BANDS[0][2] else amps
     return 0
 
 

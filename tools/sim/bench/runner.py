@@ -70,11 +70,16 @@ def check_config(cmds):
 
 class Bench:
     COIL_PIN_LOG = True         # the log's `contactor` lines at the coil pin's edges (JsonLog.coil)
+    # The sim board has a CT on each phase: a three-phase scenario meters all three (the contract's
+    # `meter.wh` is the session's energy), unless it sets meter_phases itself.
+    CT_EVERY_PHASE = True
 
     def __init__(self, cmds, board="sim", vcd=None, log=None, waveform=False, out=None, seed=1,
                  flash_dir=None, name="scenario", verbose=False):
         self.cmds = cmds
         self.cfg = check_config(cmds)
+        if self.CT_EVERY_PHASE and self.cfg.get("meter") == "ct" and "meter_phases" not in config_of(cmds)[0]:
+            self.cfg["meter_phases"] = self.cfg.get("phases", 1)
         self.out = out or sys.stdout
         self.name = name
         self.verbose = verbose
@@ -307,13 +312,17 @@ class Bench:
         self.t_us = max(self.t_us, at)
         self.verdict(c, ok, seen, at)
 
+    def log_expect(self, c, ok, seen, at):
+        """The expect's log line (decided at `at`; the clock shows the line's time)."""
+        self.log.expect(c, ok)
+
     def verdict(self, c, ok, seen, at):
         """An expect's outcome: its log line (at `at`, the scenario time it was decided at) and,
         when it failed, its message."""
         if self.log is not None:
             now, mm.clock.us = mm.clock.us, self.logged_at(at)
             try:
-                self.log.expect(c, ok)
+                self.log_expect(c, ok, seen, at)
             finally:
                 mm.clock.us = now
         if ok:
