@@ -111,7 +111,7 @@ class OcppService:
         self.auth_tag = self._auth_ms = self.last_auth = None
         # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
         # starts; a ChangeAvailability Scheduled until the transaction ends is state["pend"])
-        self.tx = self.tx_retry_ms = self.remote_profile = None
+        self.tx = self.tx_retry_ms = self.remote_profile = self.owner = None   # owner: the last transaction's (idTag, parentIdTag)
         self.hi_out = 0  # the highest register handed out this boot (meter_wh)
         self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0
@@ -121,6 +121,12 @@ class OcppService:
         transactions.recover_after_boot(self)
         if not self.state["operative"]:
             charger.enable(False)
+
+    def keep_cable(self):
+        """UnlockConnectorOnEVSideDisconnect false: a plug lock keeps the cable when the car side leaves."""
+        keep = getattr(self.charger, "keep_cable", None)     # (a test's stand-in charger has none)
+        if keep is not None:
+            keep(not self.config.get("UnlockConnectorOnEVSideDisconnect"))
 
     # -- what every part uses --------------------------------------------------------------------
     def save(self):

@@ -44,6 +44,7 @@ def change_configuration(svc, p):
     st = svc.config.change(key, p["value"])
     if st == "Accepted" and key == "MeterValueSampleInterval" and svc.tx:
         metering.next_sample(svc, svc.ticks())
+    svc.keep_cable()          # (UnlockConnectorOnEVSideDisconnect: the plug lock reads it)
     svc.aligned_due = None    # a new ClockAlignedDataInterval: its slot read at the next poll
     return {"status": st}
 

@@ -101,6 +101,7 @@ def stop(svc, reason, now_ms, tag=None):
         payload["transactionData"] = data
     svc.queue_tx("StopTransaction", payload, tx["ref"], now_ms)  # queue first, then forget
     svc.tx = None
+    svc.owner = tx["tag"], tx.get("pt")  # whose cable a plug lock may keep (unlock.by_card)
     svc.state["tx"] = None
     svc.state["hi"] = max(svc.hi_out, payload["meterStop"])  # the ceiling down to what was handed out
     svc.save()
