@@ -110,8 +110,24 @@ def test_unlock_on_ev_side_disconnect_false_keeps_the_cable_until_its_owner_pres
     _ocpp(main)
 
 
-@pytest.mark.parametrize("way", ["UnlockConnector", "console", "mqtt"])
-def test_unlock_false_a_kept_cable_is_released_by_unlock_connector_the_console_or_mqtt(tmp_path, way):
+def test_unlock_false_a_car_never_authorized_leaves_its_cable_free(tmp_path):
+    """Locked on the plug-in (before any card), but no transaction: the cable is no one's to keep.
+    Kept, only the last transaction's owner (someone else) or an unlock could have let it go."""
+    async def main(cs):
+        b = await _booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
+        try:
+            b.d.plug(CABLE_32A)
+            await b.until(lambda: status_lock(b.d) == "locked", 2, "locked")
+            b.d.ev("A")
+            await b.until(lambda: status_lock(b.d) == "unlocked", 2, "unlocked")
+            assert not b.d.world.lock_holds() and not cs.actions("StartTransaction")
+        finally:
+            await b.stop()
+    _ocpp(main)
+
+
+@pytest.mark.parametrize("way", ["UnlockConnector", "console", "the key set true"])
+def test_unlock_false_a_kept_cable_is_released_by_unlock_connector_the_console_or_the_key(tmp_path, way):
     async def main(cs):
         b = await _booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
         try:
@@ -125,7 +141,7 @@ def test_unlock_false_a_kept_cable_is_released_by_unlock_connector_the_console_o
             elif way == "console":
                 assert (await b.reply({"cmd": "unlock"}))["unlocking"] is True
             else:
-                b.app.command("unlock", None, 0, "mqtt")    # (MqttService._command's call)
+                assert await change_config(cs, KEY, "true") == "Accepted"
             await b.until(lambda: status_lock(b.d) == "unlocked", 4, "unlocked")
             assert not b.d.world.lock_holds() and not b.d.coil
         finally:
@@ -177,12 +193,16 @@ def test_unlock_false_a_power_cut_with_the_cable_kept_lets_it_go_at_the_boot(tmp
     and the charger can no longer say whose cable it holds; the boot drives the bolt out (its
     switch then reads unlocked), as for any cable with no car: nobody's cable left locked with no
     way out, the central system offline and no card to show."""
-    d = record_lock(Drive(config=dict(SOCKET, ocpp_url="ws://127.0.0.1:9/", ocpp_id="cp1",
-                                      ocpp_config={KEY: False}),
+    d = record_lock(Drive(config=dict(SOCKET, ocpp_url="ws://127.0.0.1:9/", ocpp_id="cp1",     # (offline)
+                                      ocpp_config={KEY: False, "AllowOfflineTxForUnknownId": True}),
                           board=board_with_lock(), flash_dir=str(tmp_path)))
     d.run(1.0)
-    d.app.command("authorize", "GOOD", 0)
-    d.charge(pp_ohms=CABLE_32A)
+    d.plug(CABLE_32A)
+    d.run(1.0)
+    assert d.app.ocpp.present_id("GOOD") == "accepted"
+    d.ev("C")
+    d.run(3.0)
+    assert d.coil and d.app.ocpp.tx
     d.ev("B")
     d.run(1.0)
     d.ev("A")
@@ -265,3 +285,26 @@ def test_home_assistant_gets_an_unlock_button_only_on_a_socket_with_a_lock():
     assert "homeassistant/button/evse/unlock/config" in gone
     topic, payload = [c for c in ha.configs("evse", dict(cfg, plug_lock=True)) if "/unlock/" in c[0]][0]
     assert '"command_topic": "~/unlock/set"' in payload and '"name": "Unlock cable"' in payload
+
+
+def test_mqtt_unlock_set_releases_the_cable_and_home_assistant_is_told_of_the_button():
+    mq = {"mqtt_url": "mqtt://127.0.0.1:9", "mqtt_prefix": "evse"}
+    d = record_lock(Drive(config=dict(SOCKET, **mq), board=board_with_lock()))
+    d.run(1.0)
+    svc = d.app.mqtt
+    assert "homeassistant/button/evse/unlock/config" in [t for t, _ in ha.configs("evse", svc.announced_cfg())]
+    d.charge(pp_ohms=CABLE_32A)
+    svc.on_message("evse/unlock/set", b"", retained=True)     # the broker's old copy: not acted on
+    d.run(0.5)
+    assert (d.coil, svc.last_error) == (True, "unlock: retained: ignored (publish it without retain)")
+    svc.on_message("evse/unlock/set", b"PRESS")               # Home Assistant's button
+    d.run(0.2)
+    assert d.duty == 100.0                                    # the car is asked to stop first
+    d.ev("B")
+    d.run(1.0)
+    assert (d.coil, status_lock(d), d.world.lock_holds()) == (False, "unlocked", False)
+    plain = Drive(config=dict(SOCKET, **mq))                  # no lock: no button, refused in words
+    plain.run(1.0)
+    assert "unlock" not in [t.split("/")[3] for t, _ in ha.configs("evse", plain.app.mqtt.announced_cfg())]
+    plain.app.mqtt.on_message("evse/unlock/set", b"PRESS")
+    assert plain.app.mqtt.last_error == "unlock: no plug lock on this board"

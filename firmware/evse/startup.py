@@ -113,7 +113,6 @@ def _start_ocpp(app):
         return
     app.services.append(app.ocpp)
     app.listeners.append(app.ocpp)
-    app.ocpp.keep_cable()      # a plug lock keeps the cable as UnlockConnectorOnEVSideDisconnect says
 
 
 def _start_mqtt(app):

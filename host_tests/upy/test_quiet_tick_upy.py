@@ -15,7 +15,8 @@ import upytest
 # Not the core's state (Charger._fill): settings (the car's minimum among them), the clock, the
 # parts (filled on their own), the events (a step that emits one is never quiet), the limits
 # (set_limit disarms the quiet tick), the plug lock's hold (OCPP's UnlockConnectorOnEVSideDisconnect:
-# SocketLock.keep disarms it) and the quiet tick's own fields.
+# set by a request, SocketLock.keep; let go only in a step that changes the lock's command) and the
+# quiet tick's own fields.
 NOT_STATE = ("cfg", "car_min_x10", "diff", "out", "events", "det", "oc", "thermal", "rcd", "limits", "lock", "hold",
              "_q_a", "_q_b", "_q_in", "_q_t", "_q_rem", "_windows")
 LEVELS = (12000, 9000, 9000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500, 14000,  # A B C D E, gaps, impossible

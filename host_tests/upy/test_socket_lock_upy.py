@@ -178,7 +178,7 @@ def test_kept_when_the_car_side_leaves_until_released():
     assert ch.lock.unlock(ch) == {"unlocking": True}
     ch = s.tick(300)
     assert ch.state == "A1" and ch.lock.shown() == "unlocked" and not ch.lock.held(ch)
-    assert ch.stop_reason is None                       # (nothing stopped: no car)
+    assert ch.stop_reason is None and not ch.lock.hold  # (nothing stopped: no car; kept once only)
     s.m.pp_ohms = 1e9                                   # the cable taken out, another plugged
     s.tick(10)
     s.m.pp_ohms = 220

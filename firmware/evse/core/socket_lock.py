@@ -21,7 +21,7 @@ class SocketLock:
         self.ok = False         # the feedback reads the command (read since it was given)
         self.since = None       # when the command changed, until the feedback agrees (LOCK_MOVE_MS)
         self.release = False    # UnlockConnector: unlocked, nothing offered, until the car leaves
-        self.hold = False       # OCPP's UnlockConnectorOnEVSideDisconnect false: the cable kept
+        self.hold = False       # UnlockConnectorOnEVSideDisconnect false, armed for a transaction
 
     def shown(self):
         """The status' words: locked, unlocked, or on the way (locking, unlocking)."""
@@ -63,6 +63,8 @@ class SocketLock:
             ch.t_closed is not None or m.feedback == 1 or self._wanted(ch))
         if ch.state == V.ST_A1:
             self.release = False
+            if not want:
+                self.hold = False   # let go: the next cable is kept for a transaction of its own
         fb = m.lock_fb
         if want != self.want:
             self.want = want

@@ -123,10 +123,13 @@ class OcppService:
             charger.enable(False)
 
     def keep_cable(self):
-        """UnlockConnectorOnEVSideDisconnect false: a plug lock keeps the cable when the car side leaves."""
+        """UnlockConnectorOnEVSideDisconnect false: a plug lock keeps a transaction's cable when the
+        car side leaves (armed for a transaction only: a car never authorized is no one's to keep;
+        the core disarms it once the cable is let go). True: nothing kept, a kept one let go."""
         keep = getattr(self.charger, "keep_cable", None)     # (a test's stand-in charger has none)
-        if keep is not None:
-            keep(not self.config.get("UnlockConnectorOnEVSideDisconnect"))
+        unlock = self.config.get("UnlockConnectorOnEVSideDisconnect")
+        if keep is not None and (self.tx or unlock):
+            keep(not unlock)
 
     # -- what every part uses --------------------------------------------------------------------
     def save(self):

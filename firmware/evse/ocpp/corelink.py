@@ -66,8 +66,8 @@ class CoreLink:
         return lock is not None and lock.held(self.app.charger)
 
     def keep_cable(self, flag):
-        """UnlockConnectorOnEVSideDisconnect false (flag True): the cable stays locked in the socket
-        when the car side leaves, until released (unlock, its owner's card)."""
+        """UnlockConnectorOnEVSideDisconnect false (flag True), for this transaction: its cable stays
+        locked in the socket when the car side leaves, until released (unlock, its owner's card)."""
         lock = self.app.charger.lock
         if lock is not None:
             lock.keep(self.app.charger, flag)

@@ -71,6 +71,7 @@ def start(svc, tag, now_ms):
         from . import reservation
         reservation.use(svc, payload)
     svc.queue_tx("StartTransaction", payload, ref, now_ms)
+    svc.keep_cable()  # UnlockConnectorOnEVSideDisconnect false: a plug lock keeps this one's cable
     svc.finishing = False
     svc.auth_tag = None
     metering.next_sample(svc, now_ms)

@@ -307,9 +307,9 @@ class MqttService:
             writer.write(W.PINGREQ)
         await writer.drain()
 
-    def _rated_cfg(self):
+    def announced_cfg(self):
         """The settings as announced: the limit's number ends at the board's rating too (no amps it
-        never offers)."""
+        never offers); `plug_lock` on a board with one (its Unlock cable button: ha.WITH_LOCK)."""
         cfg = self.cfg
         rating = getattr(self.app.board, "MAX_CURRENT_A", None)
         if rating and (cfg.get("max_current") or 0) > rating:
@@ -334,7 +334,7 @@ class MqttService:
             if old:
                 for topic in ha.forgotten(old, self.prefix, DISCOVERY_PREFIX):
                     writer.write(W.publish(topic, b"", True))
-        cfg = self._rated_cfg()
+        cfg = self.announced_cfg()
         for topic, payload in ha.configs(self.prefix, cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
