@@ -110,6 +110,31 @@ def test_unlock_on_ev_side_disconnect_false_keeps_the_cable_until_its_owner_pres
     _ocpp(main)
 
 
+def test_unlock_false_a_card_of_the_owners_group_releases_the_kept_cable_another_groups_does_not(tmp_path):
+    """As a stop takes them (OCPP 1.6 3.5.1, the same parentIdTag): a household's second card."""
+    async def main(cs):
+        b = await _booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
+        try:
+            info = lambda parent: {"status": "Accepted", "parentIdTag": parent}
+            cards = [{"idTag": "GOOD", "idTagInfo": info("HOME")}, {"idTag": "MATE", "idTagInfo": info("HOME")},
+                     {"idTag": "NEIGHBOUR", "idTagInfo": info("NEXTDOOR")}]
+            res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full",
+                                                          local_authorization_list=cards))
+            assert res.status == "Accepted"
+            await _charging(b)
+            await _car_side_out(b)
+            r = await b.reply({"cmd": "authorize", "id_tag": "NEIGHBOUR"})
+            assert r["ocpp"] != "unlocking"
+            await b.wait(2.0)
+            assert b.d.world.lock_holds()
+            r = await b.reply({"cmd": "authorize", "id_tag": "MATE"})
+            assert r["ocpp"] == "unlocking"
+            await b.until(lambda: status_lock(b.d) == "unlocked", 4, "unlocked")
+        finally:
+            await b.stop()
+    _ocpp(main)
+
+
 def test_unlock_false_a_car_never_authorized_leaves_its_cable_free(tmp_path):
     """Locked on the plug-in (before any card), but no transaction: the cable is no one's to keep.
     Kept, only the last transaction's owner (someone else) or an unlock could have let it go."""

@@ -109,9 +109,9 @@ class OcppService:
         self.rebooting = False  # a Reset was handed to the app: nothing more is reported
         # auth.py (last_auth: (idTag, status) for the console)
         self.auth_tag = self._auth_ms = self.last_auth = None
-        # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
-        # starts; a ChangeAvailability Scheduled until the transaction ends is state["pend"])
-        self.tx = self.tx_retry_ms = self.remote_profile = self.owner = None   # owner: the last transaction's (idTag, parentIdTag)
+        # transactions.py (remote_profile: RemoteStartTransaction's, installed when it starts; a Scheduled
+        # ChangeAvailability is state["pend"]; owner: the last one's (idTag, parentIdTag): unlock.by_card)
+        self.tx = self.tx_retry_ms = self.remote_profile = self.owner = None
         self.hi_out = 0  # the highest register handed out this boot (meter_wh)
         self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0

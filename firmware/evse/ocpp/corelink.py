@@ -61,7 +61,8 @@ class CoreLink:
         return lock
 
     def held(self):
-        """A cable kept locked in the socket after the car side left (UnlockConnectorOnEVSideDisconnect false)."""
+        """A cable kept locked in the socket after the car side left (UnlockConnectorOnEVSideDisconnect
+        false)."""
         lock = self.app.charger.lock
         return lock is not None and lock.held(self.app.charger)
 
