@@ -193,7 +193,8 @@ print(json.dumps(out))
 
 
 def test_every_discovery_payload_passes_home_assistants_own_schemas():
-    """With a meter and the installer's names, without a meter, and with nothing set: every
+    """With a meter and the installer's names, without a meter, a socket with a plug lock (its
+    Unlock cable button), and with nothing set: every
     payload is taken; only default_entity_id is dropped by releases before 2025.10, which do not
     know it (they make the entity ids from the names: test_ha_live.py)."""
     python = os.path.join(os.path.dirname(live.HASS or ""), "python")
@@ -201,14 +202,15 @@ def test_every_discovery_payload_passes_home_assistants_own_schemas():
         pytest.skip("Home Assistant's own Python not here: make test-ha")
     payloads = []
     for cfg in ({"max_current": 32, "meter": "ct", "serial": "SN42", "vendor": "ACME", "model": "W1"},
-                {"max_current": 16, "meter": "none"}, {}):
+                {"max_current": 16, "meter": "none"},
+                {"max_current": 32, "connector": "type2-socket", "plug_lock": True}, {}):
         payloads += [(t, json.loads(p)) for t, p in discovery.configs("garage/evse", cfg)]
     r = subprocess.run([python, "-c", SCHEMAS], input=json.dumps(payloads), capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     got = json.loads(r.stdout.splitlines()[-1])
     unknown = [] if live.hass_version() >= (2025, 10) else ["default_entity_id"]
-    assert len(got) == 12 and got == dict((t, unknown) for t in got), got
+    assert len(got) == 13 and got == dict((t, unknown) for t in got), got
 
 
 def test_home_assistant_takes_the_higher_limit_when_the_rating_is_raised_live(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import pytest
 
 from test_web_upy import Bench, PW
 from evse.services import web as W
+from tools.sim.rig import board_with_lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 with open(os.path.join(ROOT, "docs", "openapi.json")) as f:
@@ -69,7 +70,8 @@ def _raw_body(op):
                                           and not _raw_body(DOC["paths"][op[0]][op[1]])])
 def test_each_operation_answers_as_documented(path, method, tmp_path):
     op = DOC["paths"][path][method]
-    b = Bench(config=op.get("x-settings"))          # the settings the operation needs (grid: solar mode)
+    b = Bench(config=op.get("x-settings"),          # the settings the operation needs (grid: solar mode)
+              board=board_with_lock() if op.get("x-board") == "LOCK_PINS" else "sim")   # (unlock: a plug lock)
     from tools import webfiles
     webfiles.page_gz(os.path.join(b.app.flash_dir, webfiles.PAGE_ON_FLASH))
     example = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")

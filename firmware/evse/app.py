@@ -289,10 +289,11 @@ class App:
 
     def command(self, verb, arg, now, source=V.SRC_CONSOLE, alive=True):
         """limit (amps or None), enable, disable, authorize (id tag), deauthorize, stop (reason),
-        clear, grid (watts): the reply's fields. ValueError when refused, with nothing changed. A limit is the
-        source's own (console, mqtt, rest, schedule, surplus); a remote one (REMOTE_SOURCES) is watched
-        for silence (fallback): one not `alive` (a broker's stored copy of it) is no word from the
-        controller watched. For grid, `source` is who reports the grid power."""
+        clear, grid (watts), unlock (a socket's plug lock lets the cable go): the reply's fields.
+        ValueError when refused, with nothing changed. A limit is the source's own (console, mqtt,
+        rest, schedule, surplus); a remote one (REMOTE_SOURCES) is watched for silence (fallback):
+        one not `alive` (a broker's stored copy of it) is no word from the controller watched. For
+        grid, `source` is who reports the grid power."""
         ch = self.charger
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
@@ -304,7 +305,7 @@ class App:
                 raise ValueError("no solar_mode set")
             self.planner.reading(source, arg, now)
             return {"grid_w": arg}
-        if verb == "enable" or verb == "disable":
+        if verb in ("enable", "disable"):
             ch.enable(verb == "enable")
             return {"enabled": ch.enabled}
         if verb == "authorize":
@@ -321,6 +322,8 @@ class App:
             return {"stopped": True}
         if verb == "clear":
             return self._clear_fault(now)
+        if verb == "unlock":      # a Type 2 socket's plug lock (core/socket_lock.py), else _no_lock
+            return getattr(ch.lock, "unlock", _no_lock)(ch)
         raise ValueError("unknown command " + verb)
 
     def _clear_fault(self, now):
@@ -457,6 +460,11 @@ class App:
                 sleep_ms(wait - _KICK_LEAD_MS)
                 wait = self._kick()
             sleep_ms(wait)
+
+
+def _no_lock(ch):
+    """App.command's unlock on a board without a plug lock (Charger.lock None): refused."""
+    raise ValueError("no plug lock on this board")
 
 
 def _forget(module):

@@ -67,7 +67,9 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # Stop 48: a Type 2 100 ohm cable's 70 A on one phase (proximity.cable_amps' phases) +64 B: 89,472 B.
 # Stop 48: the thermal stop told to OCPP (Thermal.hot, CoreLink.heat, HighTemperature in status.as_sent)
 # +160 B: 89,632 B.
-BOOT_BUDGET = 89730
+# Stop 48: App.command's `unlock` (the console, the web page, MQTT release a socket's cable; refused
+# with its reason on a board without a lock) +288 B: 89,920 B.
+BOOT_BUDGET = 90020
 
 
 def test_the_firmware_after_boot_fits_the_budget():

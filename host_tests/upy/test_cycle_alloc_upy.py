@@ -140,7 +140,8 @@ def test_economiser_hold_allocates_nothing():
 
 def test_a_socket_with_a_plug_lock_allocates_nothing():
     """A Type 2 socket with a lock (LOCK_PINS): the lock's step in the core, its driver in the
-    shell, steady in A, B2 (locked) and C2, and while a jammed lock is driven again and again."""
+    shell, steady in A, B2 (locked) and C2, a cable kept after the car side left (OCPP's
+    UnlockConnectorOnEVSideDisconnect false), and while a jammed lock is driven again and again."""
     from tools.sim.rig import board_with_lock
     d = bench(board_with_lock(), connector="type2-socket")
     d.run(1.0)
@@ -154,8 +155,16 @@ def test_a_socket_with_a_plug_lock_allocates_nothing():
     d.run(1.5)
     check_states(d, "C2", True)
     assert steady_cycles(d) == 0
-    d.ev("A")                              # the cable out of the car: the socket lets go
+    ch = d.app.charger
+    ch.lock.keep(ch, True)                 # (ocpp/corelink.py, at the transaction's start)
+    d.ev("A")                              # the cable out of the car: kept in the socket
     d.run(1.0)
+    check_states(d, "A1", False)
+    assert ch.lock.held(ch)
+    assert steady_cycles(d) == 0
+    d.app.command("unlock", None, 0)       # its owner: the socket lets go
+    d.run(1.0)
+    assert not ch.lock.held(ch)
     d.unplug()
     d.run(2.0)
     check_states(d, "A1", False)

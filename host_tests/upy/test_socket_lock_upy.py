@@ -164,6 +164,40 @@ def _unlock_connector(d, tx=False):
     return out[0]["status"]
 
 
+def test_kept_when_the_car_side_leaves_until_released():
+    """OCPP's UnlockConnectorOnEVSideDisconnect false (hold): the cable out of the car stays locked in
+    the socket while its PP reads; unlock() lets it go, and it is not locked again until a car."""
+    s = Socket()
+    ch = s.charging()
+    ch.lock.keep(ch, True)
+    s.level = B
+    s.tick(5)
+    s.level = 12000                                     # the car side gone, the cable in the socket
+    ch = s.tick(300)
+    assert ch.state == "A1" and ch.lock.shown() == "locked" and ch.lock.held(ch)
+    assert ch.lock.unlock(ch) == {"unlocking": True}
+    ch = s.tick(300)
+    assert ch.state == "A1" and ch.lock.shown() == "unlocked" and not ch.lock.held(ch)
+    assert ch.stop_reason is None and not ch.lock.hold  # (nothing stopped: no car; kept once only)
+    s.m.pp_ohms = 1e9                                   # the cable taken out, another plugged
+    s.tick(10)
+    s.m.pp_ohms = 220
+    s.level = B
+    ch = s.tick(20)
+    assert ch.state == "B2" and ch.lock.shown() == "locked"
+
+
+def test_with_no_hold_the_cable_is_let_go_as_before():
+    s = Socket()
+    ch = s.charging()
+    ch.lock.keep(ch, False)
+    s.level = B
+    s.tick(5)
+    s.level = 12000
+    ch = s.tick(10)
+    assert ch.state == "A1" and ch.lock.shown() == "unlocked"
+
+
 def test_unlock_connector_on_the_bench():
     """The lazy handler on both interpreters: NotSupported without a lock; with one, Unlocked once
     the car stopped and the contactor opened; UnlockFailed on a jammed bolt."""

@@ -22,14 +22,14 @@ CAR_C = 882             # ohms: a vehicle asking for power (state C)
 class Bench:
     """A charger with its console and web service, and a browser that talks to it."""
 
-    def __init__(self, password=PW, config=None, flash_dir=None):
+    def __init__(self, password=PW, config=None, flash_dir=None, board="sim"):
         from evse.services import web as W
         from microdot.test_client import TestClient
         import gc
         gc.collect()                     # the last test's charger, gone before this one is built
         cfg = {"max_current": 32, "web_port": 8080, "web_password": password}
         cfg.update(config or {})
-        self.rig = Rig(config=cfg, flash_dir=flash_dir)
+        self.rig = Rig(board=board, config=cfg, flash_dir=flash_dir)
         self.app = self.rig.app
         C.attach(self.app, upytest.NullConsole())
         W.FAIL_DELAY_S = 0               # the test's wrong passwords need not wait

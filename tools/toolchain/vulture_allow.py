@@ -10,11 +10,8 @@ _._cmd_sessions
 _._cmd_history
 _._cmd_limit
 _._cmd_grid
-_._cmd_enable
-_._cmd_disable
 _._cmd_authorize
 _._cmd_stop
-_._cmd_clear
 _._cmd_log
 _._cmd_settings
 _._cmd_set

@@ -5,7 +5,10 @@
 # closed (or its mirror reads closed); unlock when the car leaves, after a fault once the contactor
 # is open, or on OCPP's UnlockConnector once the transaction has stopped; a lock that does not
 # report its position in time, or opens under the plug, is a fault (nothing offered).
+# OCPP's UnlockConnectorOnEVSideDisconnect false (section 9.1): the cable unplugged at the car stays
+# locked in the socket (its PP still reads) until someone authorized releases it (unlock()).
 from . import limits as L
+from . import proximity as PX
 from . import vocab as V
 
 # The states with a car connected: the plug is held
@@ -18,6 +21,7 @@ class SocketLock:
         self.ok = False         # the feedback reads the command (read since it was given)
         self.since = None       # when the command changed, until the feedback agrees (LOCK_MOVE_MS)
         self.release = False    # UnlockConnector: unlocked, nothing offered, until the car leaves
+        self.hold = False       # UnlockConnectorOnEVSideDisconnect false, armed for a transaction
 
     def shown(self):
         """The status' words: locked, unlocked, or on the way (locking, unlocking)."""
@@ -29,14 +33,38 @@ class SocketLock:
         """Charging may go on: the plug is locked, or the connector has no lock to use."""
         return (self.want and self.ok) or cfg["connector"] != "type2-socket"
 
+    def held(self, ch):
+        """A cable kept locked in the socket with no car at its other end (hold)."""
+        return self.want and ch.t_closed is None and ch.state not in _CAR
+
+    def unlock(self, ch):
+        """Someone authorized asks for the cable (App.command 'unlock'): a session is stopped
+        first, the lock released once the contactor is open, nothing offered until the car leaves."""
+        if ch.cfg["connector"] != "type2-socket":
+            raise ValueError("no plug lock: the cable is tethered")
+        if not self.want and self.since is not None:
+            raise ValueError("the plug lock is busy unlocking")
+        if ch.state in _CAR:        # (a kept cable's release withdraws no one's card given since)
+            ch.stop("unlock")
+        ch._q_rem = -1              # (a request: the next step is a full one, Charger._Q_STALE)
+        self.release = True
+        return {"unlocking": self.want}
+
+    def keep(self, ch, flag):
+        """OCPP's UnlockConnectorOnEVSideDisconnect, as set (flag: false, the cable kept)."""
+        self.hold = bool(flag)
+        ch._q_rem = -1
+
     def step(self, ch, m, now):
         """After the core's step: the command from its state, and the feedback (m.lock_fb: 1
-        locked, 0 unlocked) judged against it."""
+        locked, 0 unlocked) judged against it. With hold, locked stays locked while the cable's PP
+        reads, the car gone or not."""
+        want = ch.cfg["connector"] == "type2-socket" and (
+            ch.t_closed is not None or m.feedback == 1 or self._wanted(ch))
         if ch.state == V.ST_A1:
             self.release = False
-        want = ch.cfg["connector"] == "type2-socket" and (
-            ch.t_closed is not None or m.feedback == 1
-            or (ch.fault is None and not self.release and ch.state in _CAR))
+            if not want:
+                self.hold = False   # let go: the next cable is kept for a transaction of its own
         fb = m.lock_fb
         if want != self.want:
             self.want = want
@@ -51,6 +79,11 @@ class SocketLock:
             self.since = None
             if want or ch.fault is None:    # (a stuck unlock never replaces the fault that came first)
                 ch._set_fault(V.FAULT_LOCK, now)
+
+    def _wanted(self, ch):
+        """Locked with the contactor open: a car connected, or a kept cable still in (hold)."""
+        return ch.fault is None and not self.release and (
+            ch.state in _CAR or (self.hold and self.want and ch._pp == PX.LATCHED))
 
     def horizon(self, d, now, r):
         """ms until the move's time runs out (Charger._horizon)."""

@@ -98,9 +98,9 @@ class OcppService:
         self.rebooting = False  # a Reset was handed to the app: nothing more is reported
         # auth.py (last_auth: (idTag, status) for the console)
         self.auth_tag = self._auth_ms = self.last_auth = None
-        # transactions.py (remote_profile: from RemoteStartTransaction, installed when the transaction
-        # starts; a ChangeAvailability Scheduled until the transaction ends is state["pend"])
-        self.tx = self.tx_retry_ms = self.remote_profile = None
+        # transactions.py (remote_profile: RemoteStartTransaction's, installed when it starts; a Scheduled
+        # ChangeAvailability is state["pend"]; owner: the last one's (idTag, parentIdTag): unlock.by_card)
+        self.tx = self.tx_retry_ms = self.remote_profile = self.owner = None
         self.hi_out = 0  # the highest register handed out this boot (meter_wh)
         self.tx_data = []  # metering.keep_tx_data: the running transaction's StopTransaction samples
         self._tx_attempts = 0
@@ -110,6 +110,15 @@ class OcppService:
         transactions.recover_after_boot(self)
         if not self.state["operative"]:
             charger.enable(False)
+
+    def keep_cable(self):
+        """UnlockConnectorOnEVSideDisconnect false: a plug lock keeps a transaction's cable when the
+        car side leaves (armed for a transaction only: a car never authorized is no one's to keep;
+        the core disarms it once the cable is let go). True: nothing kept, a kept one let go."""
+        keep = getattr(self.charger, "keep_cable", None)     # (a test's stand-in charger has none)
+        unlock = self.config.get("UnlockConnectorOnEVSideDisconnect")
+        if keep is not None and (self.tx or unlock):
+            keep(not unlock)
 
     # -- what every part uses --------------------------------------------------------------------
     def save(self):

@@ -51,15 +51,33 @@ class CoreLink:
     def stop(self, reason):
         self._do("stop", reason)
 
-    def unlock(self):
+    def unlock(self, tx=False):
         """A Type 2 socket's plug lock released once the contactor is open (the session stopped
-        first; nothing offered until the car leaves) -> the core's lock, to read; None: no lock."""
+        first; nothing offered until the car leaves) -> the core's lock, to read; None: no lock (a
+        transaction, tx, stopped all the same)."""
         lock = self.app.charger.lock
         if lock is None or self.app.cfg["connector"] != "type2-socket":
+            if tx:
+                self._do("stop", "unlock")
             return None
-        self._do("stop", "unlock")
-        lock.release = True
+        try:
+            self._do("unlock")          # (the core's one stop: a session is stopped there)
+        except ValueError:              # already unlocking: the answer waits for it all the same
+            pass
         return lock
+
+    def held(self):
+        """A cable kept locked in the socket after the car side left (UnlockConnectorOnEVSideDisconnect
+        false)."""
+        lock = self.app.charger.lock
+        return lock is not None and lock.held(self.app.charger)
+
+    def keep_cable(self, flag):
+        """UnlockConnectorOnEVSideDisconnect false (flag True), for this transaction: its cable stays
+        locked in the socket when the car side leaves, until released (unlock, its owner's card)."""
+        lock = self.app.charger.lock
+        if lock is not None:
+            lock.keep(self.app.charger, flag)
 
     def clock_from_ntp(self):
         """Whether NTP (services/netclock.py) has set the board's clock this boot: it then wins

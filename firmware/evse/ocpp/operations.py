@@ -46,6 +46,8 @@ def change_configuration(svc, p):
     st = svc.config.change(key, p["value"])
     if st == "Accepted" and key == "MeterValueSampleInterval" and svc.tx:
         metering.next_sample(svc, svc.ticks())
+    if key == "UnlockConnectorOnEVSideDisconnect":
+        svc.keep_cable()      # a plug lock: the running transaction's cable kept, or a kept one let go
     svc.aligned_due = None    # a new ClockAlignedDataInterval: its slot read at the next poll
     return {"status": st}
 

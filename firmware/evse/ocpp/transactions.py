@@ -71,6 +71,7 @@ def start(svc, tag, now_ms):
         from . import reservation
         reservation.use(svc, payload)
     svc.queue_tx("StartTransaction", payload, ref, now_ms)
+    svc.keep_cable()  # UnlockConnectorOnEVSideDisconnect false: a plug lock keeps this one's cable
     svc.finishing = False
     svc.auth_tag = None
     metering.next_sample(svc, now_ms)
@@ -101,6 +102,7 @@ def stop(svc, reason, now_ms, tag=None):
         payload["transactionData"] = data
     svc.queue_tx("StopTransaction", payload, tx["ref"], now_ms)  # queue first, then forget
     svc.tx = None
+    svc.owner = tx["tag"], tx.get("pt")  # whose cable a plug lock may keep (unlock.by_card)
     svc.state["tx"] = None
     svc.state["hi"] = max(svc.hi_out, payload["meterStop"])  # the ceiling down to what was handed out
     svc.save()

@@ -2,10 +2,12 @@
 UnlockCommand), then a Type 2 socket's plug lock is released once the contactor is open; the answer
 waits for the lock's feedback (Unlocked), UnlockFailed when it does not read unlocked in time.
 NotSupported without a lock to release: a tethered cable, a board without one, another connector.
-Imported only when the message arrives (operations.HANDLERS lazy entry)."""
+UnlockConnectorOnEVSideDisconnect false: a cable kept locked in the socket once the car side left
+is released by its owner's card too (by_card). Imported only when the message arrives
+(operations.HANDLERS lazy entry), or such a card."""
 import asyncio
 
-from . import transactions
+from . import auth, transactions
 from .config import CONNECTOR
 from ..core import limits as L
 
@@ -17,11 +19,11 @@ POLL_S = 0.05
 def unlock_connector(svc, p):
     if p["connectorId"] != CONNECTOR:
         return {"status": "NotSupported"}
-    if svc.tx:
-        svc.charger.stop("unlock")
+    tx = svc.tx is not None
+    if tx:
         transactions.stop(svc, "UnlockCommand", svc.ticks())
     unlock = getattr(svc.charger, "unlock", None)     # (a test's stand-in charger has none)
-    lock = unlock() if unlock is not None else None
+    lock = unlock(tx) if unlock is not None else None     # (the core's session stopped there)
     if lock is None:        # no lock to release: a tethered cable, a board without one
         return {"status": "NotSupported"}
     return _unlocked(svc, lock)
@@ -39,3 +41,26 @@ async def _unlocked(svc, lock):
             break
         await asyncio.sleep(POLL_S)
     return {"status": "UnlockFailed"}
+
+
+def by_card(svc, id_tag, now_ms):
+    """A card presented while a cable is kept locked in the socket, the car side gone: the one
+    that would stop its transaction (its idTag, or a valid one of its group: auth.py) releases it,
+    a transaction kept open (StopTransactionOnEVSideDisconnect false) stopped first. -> 'unlocking',
+    else what auth.present_id answers during the transaction ('pending': a group's card asked for
+    stops it; presented again, it releases), or None: not the owner's (it goes on as any card)."""
+    if svc.tx:
+        st = auth._present_during_tx(svc, id_tag, now_ms)
+        if st != "stopping":
+            return st
+    elif svc.owner is None:
+        return None
+    else:
+        tag, pt = svc.owner
+        group = (svc.auth.parent(id_tag) or "").upper()
+        parent = (pt or svc.auth.parent(tag) or "").upper()
+        if id_tag.upper() != tag.upper() and not (
+                parent and group == parent and auth._lookup(svc, id_tag, now_ms)[0] == "Accepted"):
+            return None
+    svc.charger.unlock()
+    return "unlocking"

@@ -21,7 +21,7 @@ LOG_RECORDS_MAX = 32      # fault-log records per reply
 LIVE_KEYS = ("max_current", "require_auth", "ventilation", "wakeup_after_s", "rcd_selftest",
              "economiser", "web_password", "wifi_ssid", "wifi_password")
 COMMANDS = ("help", "status", "limit", "enable", "disable", "authorize", "stop", "clear", "log",
-            "settings", "set", "reboot", "sessions", "grid", "history")
+            "settings", "set", "reboot", "sessions", "grid", "history", "unlock")
 SESSIONS_MAX = 50         # session records per reply (the ring on flash keeps 50)
 HISTORY_MAX = 20          # CSV lines per reply: 20 full-length lines fit OUT_MAX with room
 
@@ -270,7 +270,9 @@ class Console:
         if not isinstance(cmd, str) or cmd not in COMMANDS:
             return self._fail(rid, "unknown command; try {\"cmd\": \"help\"}")
         try:
-            reply = getattr(self, "_cmd_" + cmd)(req, now_ms)
+            f = getattr(self, "_cmd_" + cmd, None)
+            # enable, disable, clear, unlock: App.command's own verb, with nothing to check
+            reply = f(req, now_ms) if f is not None else self.app.command(cmd, None, now_ms)
         except ValueError as e:          # a bad argument: nothing was changed
             return self._fail(rid, "%s: %s" % (cmd, e))
         except Exception as e:           # never into the control loop
@@ -317,12 +319,6 @@ class Console:
         REST API's POST /api/v1/grid)."""
         return self.app.command("grid", req.get("watts"), now, self.src)
 
-    def _cmd_enable(self, req, now):
-        return self.app.command("enable", None, now)
-
-    def _cmd_disable(self, req, now):
-        return self.app.command("disable", None, now)
-
     def _cmd_authorize(self, req, now):
         tag = req.get("id_tag")
         if not isinstance(tag, str) or not 0 < len(tag) <= 64:
@@ -340,9 +336,6 @@ class Console:
 
     def _cmd_stop(self, req, now):
         return self.app.command("stop", "console", now)
-
-    def _cmd_clear(self, req, now):
-        return self.app.command("clear", None, now)
 
     def _cmd_log(self, req, now):
         n = req.get("n", LOG_RECORDS_MAX)

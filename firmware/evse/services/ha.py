@@ -28,8 +28,10 @@ ENTITIES = (
     ("current_limit", "number", "Current limit", "limit_a", None),
     ("enabled", "switch", "Charging enabled", "enabled", {"command_topic": "~/enabled/set"}),
     ("stop", "button", "Stop charging", None, {"command_topic": "~/stop/set"}),
+    ("unlock", "button", "Unlock cable", None, {"command_topic": "~/unlock/set"}),
 )
 METERED = ("current", "power", "session_energy", "total_energy")   # only with a meter
+WITH_LOCK = ("unlock",)   # only on a Type 2 socket with a plug lock (cfg's plug_lock: mqtt.py)
 
 
 def node_id(prefix):
@@ -84,6 +86,8 @@ def _topic(discovery, component, node, obj):
 
 
 def _announced(cfg, obj):
+    if obj in WITH_LOCK:
+        return bool(cfg.get("plug_lock")) and cfg.get("connector") == "type2-socket"
     return cfg.get("meter", "none") != "none" or obj not in METERED
 
 
@@ -100,7 +104,8 @@ def retired(prefix, cfg, discovery="homeassistant"):
     for obj, component, _, suffix, _ in ENTITIES:
         if not _announced(cfg, obj):
             yield _topic(discovery, component, node_id(prefix), obj)
-            yield prefix + "/" + suffix
+            if suffix is not None:
+                yield prefix + "/" + suffix
 
 
 def forgotten(old, prefix, discovery="homeassistant"):

@@ -13,6 +13,7 @@
 #                             retained, published on change
 #   limit/set   amps, or "none" to remove MQTT's limit      enabled/set  ON / OFF
 #   authorize/set  an id tag                                 stop/set     anything
+#   unlock/set  anything: a plug lock releases the cable (the session stopped first)
 #   grid/set    the house's grid power, W (import positive), grid_source mqtt (docs/planner.md)
 #                             (one-shot: ignored when retained, section 3.3.1.3)
 #   error                     why the last command was refused (not retained)
@@ -306,13 +307,15 @@ class MqttService:
             writer.write(W.PINGREQ)
         await writer.drain()
 
-    def _rated_cfg(self):
+    def announced_cfg(self):
         """The settings as announced: the limit's number ends at the board's rating too (no amps it
-        never offers)."""
+        never offers); `plug_lock` on a board with one (its Unlock cable button: ha.WITH_LOCK)."""
         cfg = self.cfg
         rating = getattr(self.app.board, "MAX_CURRENT_A", None)
         if rating and (cfg.get("max_current") or 0) > rating:
             cfg = dict(cfg, max_current=rating)
+        if self.app.charger.lock is not None:     # a plug lock: its button (ha.LOCKED)
+            cfg = dict(cfg, plug_lock=True)
         return cfg
 
     async def _send_discovery(self, writer):
@@ -331,7 +334,7 @@ class MqttService:
             if old:
                 for topic in ha.forgotten(old, self.prefix, DISCOVERY_PREFIX):
                     writer.write(W.publish(topic, b"", True))
-        cfg = self._rated_cfg()
+        cfg = self.announced_cfg()
         for topic, payload in ha.configs(self.prefix, cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, payload, True))
             await writer.drain()
@@ -341,7 +344,7 @@ class MqttService:
         if said is not None and hi > said:
             self._held_ms = self.clock.ticks_add(self.clock.ticks_ms(), WIDER_SETTLE_MS)
         self._max_said = hi
-        for topic in ha.retired(self.prefix, self.cfg, DISCOVERY_PREFIX):
+        for topic in ha.retired(self.prefix, cfg, DISCOVERY_PREFIX):
             writer.write(W.publish(topic, b"", True))
         await writer.drain()
         if old != self.prefix or was != hi:
@@ -390,7 +393,7 @@ class MqttService:
             return
         verb = topic[len(self.prefix) + 1:-4] if topic.endswith("/set") else None
         try:
-            if retained and verb in ("stop", "authorize", "grid"):   # a grid reading is of its moment
+            if retained and verb in ("stop", "authorize", "grid", "unlock"):   # a grid reading is of its moment
                 raise ValueError("retained: ignored (publish it without retain)")
             self._command(verb, payload, self.clock.ticks_ms(), retained)
         except UnicodeError:               # MicroPython's has no words of its own
@@ -422,6 +425,8 @@ class MqttService:
             app.command("authorize", tag, now, "mqtt")
         elif verb == "stop":
             app.command("stop", "mqtt", now, "mqtt")
+        elif verb == "unlock":             # a Type 2 socket's plug lock: the cable released
+            app.command("unlock", None, now, "mqtt")
         elif verb == "grid":
             try:
                 watts = float(payload.decode().strip())

@@ -22,7 +22,7 @@ SETUP_PORT = 80                  # the set-up page's port when web_port is 0 (a 
 PAGE = "www/index.html.gz"       # gzipped on flash by tools/flash.py from firmware/www/index.html
 FW_DIR = "fw"                    # the firmware slots (evse/shell/bundle.py; ROOT "/fw" on a board)
 FW_MARK = "/web.json"            # in FW_DIR while a web update waits for its confirmation
-WRITE_CMDS = ("limit", "grid", "enable", "disable", "authorize", "stop", "clear")
+WRITE_CMDS = ("limit", "grid", "enable", "disable", "authorize", "stop", "clear", "unlock")
 FIELDS = {"limit": ("amps",), "grid": ("watts",), "authorize": ("id_tag",), "login": ("password",),
           "set": ("values",)}        # a body's fields (openapi.json); the other commands take none
 SETTINGS_CMD = "settings"        # the console's command (not the fault of that name)
