@@ -25,6 +25,9 @@ class Charger:
         self.state = "A1"
         self.fault = None
 
+    def held(self):               # a query (a plug lock keeping a cable): none here, nothing recorded
+        return False
+
     def __getattr__(self, name):  # enable, authorize, stop, set_limit: recorded
         return lambda *a: self.calls.append((name,) + a)
 
