@@ -115,3 +115,38 @@ def test_a_ctrl_c_to_the_running_charger_is_raised_between_bytecodes(board):
     t.until("the REPL", [b"KeyboardInterrupt", b">>> "])
     trace = t.seen[t.seen.rindex(b"Traceback"):]
     assert b"in raise_here" in trace and b'evse/app.py", line' in trace, trace
+
+
+# A program that reads the serial port between its time calls, as the firmware's console does: the
+# board takes Ctrl-C at the next time call, so the bytes behind the 0x03 must wait until then.
+POLLING_MAIN = b"""import select, sys, time
+p = select.poll()
+p.register(sys.stdin, select.POLLIN)
+inp = getattr(sys.stdin, "buffer", sys.stdin)
+print("polling")
+while True:
+    time.ticks_ms()                  # where the board raises a Ctrl-C
+    for _ in range(20000):           # a stretch of work with no time call
+        if p.poll(0):
+            inp.read(1)
+"""
+
+
+def test_the_bytes_behind_a_ctrl_c_reach_the_repl_not_the_interrupted_program(tmp_path):
+    """mpremote's way in (CI, stop 47: "could not enter raw repl" on a running charger): Ctrl-C, then
+    Ctrl-A at once. A board raises the Ctrl-C at the program's next jump and its REPL then reads the
+    Ctrl-A from the UART's buffer; here the board said "taken" before raising, and the program, still
+    polling, ate the Ctrl-A."""
+    os.makedirs(str(tmp_path / "flash"))
+    with open(str(tmp_path / "flash" / "main.py"), "wb") as f:
+        f.write(POLLING_MAIN)
+    b = VBoard(tmp_path)
+    t = Terminal(b)
+    try:
+        t.until("the program polling the serial port", [b"polling"])
+        t.write(b"\x03\r\x01")
+        t.until("the raw REPL", [b"KeyboardInterrupt", b"raw REPL; CTRL-B to exit\r\n>"], timeout=20)
+    finally:
+        print("transcript:", t.seen)        # shown with a failure
+        t.close()
+        b.stop()
