@@ -86,6 +86,8 @@ def test_the_websocket_pushes_each_change(board):
     t.join(30)
     assert [m["state"] for m in got] == ["A1", "B2"], got
     assert got[1]["offered_a"] == 32 and abs(got[1]["duty"] - 53.3) < 0.1
+    board.car("unplug")              # the board as it was: a bundle installs only with no car
+    wait_for("A1", lambda: board.status_or_none("A1"), 30)
 
 
 def test_silent_connections_are_closed_and_a_listening_websocket_is_not(board):
