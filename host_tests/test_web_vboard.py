@@ -51,8 +51,9 @@ def test_the_page_and_the_api_are_served(board):
     assert code == 401 and board.status()["enabled"] is True
 
 
-def ws_frames(board, n, timeout=15):
-    """The first n text messages of /api/v1/ws, over a plain socket (RFC 6455, unmasked from the server)."""
+def ws_frames(board, n, timeout=15, out=None):
+    """The first n text messages of /api/v1/ws, over a plain socket (RFC 6455, unmasked from the server);
+    each is appended to `out` (when given) as it comes."""
     s = socket.create_connection(("127.0.0.1", board.port), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(("GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -61,7 +62,7 @@ def ws_frames(board, n, timeout=15):
     assert b" 101 " in f.readline()
     while f.readline() not in (b"\r\n", b""):
         pass
-    out = []
+    out = [] if out is None else out
     while len(out) < n:
         head = f.read(2)
         size = head[1] & 0x7F
@@ -76,13 +77,17 @@ def ws_frames(board, n, timeout=15):
 
 def test_the_websocket_pushes_each_change(board):
     got = []
-    t = threading.Thread(target=lambda: got.extend(ws_frames(board, 2)))
+    t = threading.Thread(target=ws_frames, args=(board, 2), kwargs={"out": got})
     t.start()
-    time.sleep(2)
+    # The car comes once the WebSocket has said the state it opened on (a 2 s pause was a guess: on
+    # a loaded machine the car could come first, and the first message was already B2)
+    wait_for("the WebSocket's first message", lambda: got, 60)
     board.car("plug")
     t.join(30)
     assert [m["state"] for m in got] == ["A1", "B2"], got
     assert got[1]["offered_a"] == 32 and abs(got[1]["duty"] - 53.3) < 0.1
+    board.car("unplug")              # the board as it was: a bundle installs only with no car
+    wait_for("A1", lambda: board.status_or_none("A1"), 30)
 
 
 def test_silent_connections_are_closed_and_a_listening_websocket_is_not(board):

@@ -16,8 +16,8 @@ Resets are reported on stderr ("vboard: watchdog reset ..."), also with --quiet.
 Ctrl-C (0x03) from a client is taken as a board takes it (vboot.Keyboard), never as the terminal's
 SIGINT: this port raises KeyboardInterrupt from its signal handler wherever the VM is in C, and one
 that landed while it held its qstr lock deadlocked the next import (a flash meeting a booting board
-hung: CI, stop 39). The byte goes to the board only when its Ctrl-C is off; what follows it waits for
-the board's answer.
+hung: CI, stop 39). The byte goes to the board only when its Ctrl-C is off; what follows it waits
+until the board has answered, or raised the KeyboardInterrupt (never read by the program it stops).
 A car is on the cable, unplugged at first: `evse car plug|ask|stop|unplug` (tools/vboard/car.py) steers
 it through a Unix socket (--car, default build/vboard/car.sock); the car keeps its state across reboots.
 Prints one line `vboard: ready tty=... tcp=... car=...` when the ports exist; stops on SIGTERM/SIGINT.
@@ -93,6 +93,7 @@ class Board:
         self.outq = bytearray()          # client bytes not yet written: the board boots, or a
                                          # Ctrl-C ahead of them waits for the board's answer
         self.kbd_asked = None            # when the board was asked about that Ctrl-C
+        self.kbd_pending = False         # the board took it and raises it at its next time call
         self.kbd_signal_since = None     # a REPL line to interrupt with SIGINT (Keyboard: "s")
         self.car_server = None
         if car:
@@ -267,8 +268,14 @@ class Board:
 
     def _kbd_answer(self, how):
         """b"-": Ctrl-C is off there (the REPL waits for a line, or kbd_intr(-1)): a character.
-        b"!": the board raises KeyboardInterrupt itself. b"s": a REPL line runs: SIGINT (_kbd_signal)."""
+        b"w": the board raises KeyboardInterrupt itself, at its next time call: what follows waits
+        (no deadline: a board's UART buffer holds it as long) for b"!", raised (or forgotten).
+        b"s": a REPL line runs: SIGINT (_kbd_signal)."""
+        if how == b"w":
+            self.kbd_pending = True
+            return
         self.kbd_asked = None
+        self.kbd_pending = False
         if how == b"s":
             self.kbd_signal_since = time.monotonic()
             self._kbd_signal()
@@ -301,6 +308,7 @@ class Board:
         """A reset: the Ctrl-C in question is lost with the input; what waited behind it goes to the
         next boot, as what is sent while the board boots does."""
         self.kbd_asked = self.kbd_signal_since = None
+        self.kbd_pending = False
         try:
             while os.read(self.kbd_r, 4096):
                 pass
@@ -308,7 +316,8 @@ class Board:
             pass
 
     def _kbd_overdue(self):
-        if self.kbd_asked is not None and time.monotonic() - self.kbd_asked > KBD_ANSWER_S:
+        if (self.kbd_asked is not None and not self.kbd_pending
+                and time.monotonic() - self.kbd_asked > KBD_ANSWER_S):
             self._kbd_answer(b"-")       # no answer (a board stuck in C): as a character
         if self.kbd_signal_since is not None:
             self._kbd_signal()

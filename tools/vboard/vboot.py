@@ -193,7 +193,7 @@ class SoftIrqs:
 
     def _loop(self):
         while True:
-            kbd.serve(SOFT_IRQ_MS, self.at_repl)
+            kbd.serve(SOFT_IRQ_MS)
             if self.at_repl and self._main_sleeps():
                 self.run_due(mm.clock.us)
             elif not self.pending:
@@ -211,15 +211,19 @@ class Keyboard:
     handler wherever the VM is in C: one that landed while it held the qstr lock (an import under way)
     deadlocked the next import. So the supervisor never lets the terminal signal: each 0x03 is a b"K"
     on the pipe at fd VBOARD_KBD_FD, answered on the control pipe: b"k-" a character (Ctrl-C is off:
-    the port's SIGINT handler is not installed), b"k!" taken (raised by the main thread at its next
-    time call, outside timer callbacks), b"ks" a line the REPL runs (the supervisor signals it while
-    it sleeps). kbd_intr(-1) forgets a pending one, as the firmware's wind-down takes it (app._keys_off).
-    Opened before "/" becomes the flash."""
+    the port's SIGINT handler is not installed), b"kw" pending (raised by the main thread at its next
+    time call, outside timer callbacks), then b"k!" once raised: only then do the bytes behind the 0x03
+    go to the board, as a board's REPL reads them from the UART's buffer after the interrupt (sent
+    at "kw", the interrupted program, polling stdin like the console, ate mpremote's Ctrl-A: CI, stop
+    47); b"ks" a line the REPL runs (the supervisor signals it while it sleeps). kbd_intr(-1) forgets
+    a pending one, as the firmware's wind-down takes it (app._keys_off): b"k!" too, as does reaching
+    the REPL with one pending. Opened before "/" becomes the flash."""
 
     def __init__(self):
         fd = os.getenv("VBOARD_KBD_FD")
         self.f = open("/dev/fd/" + fd, "rb") if fd else None
         self.pending = False
+        self.lock = _thread.allocate_lock()   # pending and at_repl change together (take, repl)
         self.main = _thread.get_ident()
         self.status = open("/proc/self/status", "rb")
         self.poll = None
@@ -228,7 +232,7 @@ class Keyboard:
             self.poll = select.poll()
             self.poll.register(self.f, select.POLLIN)
 
-    def serve(self, ms, at_repl):
+    def serve(self, ms):
         """The soft-IRQ thread waits here for its period, answering each Ctrl-C at once."""
         if self.poll is None or not self.poll.poll(ms):
             if self.poll is None:
@@ -236,13 +240,35 @@ class Keyboard:
             return
         while self.poll.poll(0):
             self.f.read(1)
-            if not self._on():
-                ctl.send(b"k-\n")
-            elif at_repl:
-                ctl.send(b"ks\n")
-            else:
-                self.pending = True
+            self.lock.acquire()
+            try:
+                if not self._on():
+                    ctl.send(b"k-\n")
+                elif irqs.at_repl:
+                    ctl.send(b"ks\n")
+                else:
+                    self.pending = True
+                    ctl.send(b"kw\n")
+            finally:
+                self.lock.release()
+
+    def take(self):
+        """The pending Ctrl-C is taken (raised, forgotten, or met by the REPL): the bytes behind it
+        may go to the board now."""
+        self.lock.acquire()
+        try:
+            if self.pending:
+                self.pending = False
                 ctl.send(b"k!\n")
+        finally:
+            self.lock.release()
+
+    def repl(self):
+        """main.py is over: the REPL owns the main thread (a Ctrl-C pending is met by it)."""
+        self.lock.acquire()
+        irqs.at_repl = True
+        self.lock.release()
+        self.take()
 
     def _on(self):
         """Ctrl-C is on when the port's SIGINT handler is installed (kbd_intr(3), a REPL line)."""
@@ -254,7 +280,7 @@ class Keyboard:
 
     def raise_here(self):
         if _thread.get_ident() == self.main and not irqs.busy:
-            self.pending = False
+            self.take()
             raise KeyboardInterrupt
 
 
@@ -273,7 +299,7 @@ class _Micropython:
 
     def kbd_intr(self, ch):
         if ch != 3:
-            kbd.pending = False
+            kbd.take()
         self._real.kbd_intr(ch)
 
 
@@ -347,7 +373,7 @@ def boot(flash, cause):
         _run("boot.py")
         _run("main.py")
     finally:
-        irqs.at_repl = True
+        kbd.repl()
     return world
 
 
