@@ -84,6 +84,9 @@ class Moments:
     def expect(self, c, ok):
         pass
 
+    def coil(self, closed):
+        """The bench's word that an `expect contactor` saw the coil move: the edges here are the pin's."""
+
     def latencies(self):
         """{name: [ms]}: each command to the coil's next move its way."""
         got = {}
