@@ -64,11 +64,11 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # volts (settings._across; plugs.py loaded only when one is in doubt) +192 B: 89,152 B.
 # Stop 47: a Type 2 socket's plug lock (the core's hooks, Measurements.lock_fb, the fault's name, the
 # lock's times, the status's `lock`; the lock's own modules loaded only on a board with one) +256 B: 89,408 B.
-# Stop 48: a Type 2 100 ohm cable's 70 A on one phase (proximity.cable_amps' phases) +64 B: 89,472 B.
+# Stop 48: a Type 2 100 ohm cable's 70 A on one phase (limits.T2_BANDS' fourth column) +32 B: 89,440 B.
 # Stop 48: the thermal stop told to OCPP (Thermal.hot, CoreLink.heat, HighTemperature in status.as_sent)
-# +160 B: 89,632 B.
+# +160 B: 89,600 B.
 # Stop 48: App.command's `unlock` (the console, the web page, MQTT release a socket's cable; refused
-# with its reason on a board without a lock) +288 B: 89,920 B.
+# with its reason on a board without a lock) +288 B: 89,888 B.
 BOOT_BUDGET = 90020
 
 

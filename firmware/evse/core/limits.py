@@ -154,10 +154,11 @@ BUTTON_OPEN_MS = const(500)          # latch button pressed while charging: PWM 
 BUTTON_SEEN_MS = const(30)           # PP is read once a tick: a press is seen up to 2 ticks after it,
                                      # and taken when the next reading agrees (one is not a press)
 T2_FAULT_LOW = const(60)             # Type 2: below 60 ohm, or outside every band below: fault
-# (min ohm, max ohm, amps) accept bands of the cable coding resistor: IEC 61851-1 Table B.2 / facts 5
-# (80-140, 164-308, 400-936, 1100-2460 ohm), each 3 % wider for the reading's own error: the ADC's
-# step and noise read a resistor at a band's edge up to a few ohms outside it. The gaps stay faults.
-T2_BANDS = ((77, 145, 63), (159, 318, 32), (388, 964, 20), (1067, 2534, 13))
+# (min ohm, max ohm, amps on two or three phases, amps on one) accept bands of the cable coding
+# resistor: IEC 61851-1 Table B.2 / facts 5 (80-140, 164-308, 400-936, 1100-2460 ohm; the 100 ohm
+# cable is 63 A on three phases, 70 A on one), each 3 % wider for the reading's own error: the
+# ADC's step and noise read a resistor at a band's edge up to a few ohms outside it. The gaps stay faults.
+T2_BANDS = ((77, 145, 63, 70), (159, 318, 32, 32), (388, 964, 20, 20), (1067, 2534, 13, 13))
 
 # --- A Type 2 socket's plug lock (IEC 61851-1 ed.3: a socket-outlet in mode 3 has a locking device,
 # the plug cannot be withdrawn under load; IEC 62196-2 Type 2): an actuator (motor or solenoid) with a

@@ -32,9 +32,6 @@ def latch_state(ohms):
     return FAULT
 
 
-_ONE_PHASE_AMPS = const(70)   # Table B.2: the 100 ohm cable is 63 A on three phases, 70 A on one
-
-
 def cable_amps(ohms, phases):
     """Type 2 cable coding resistor -> cable rating in amps; 0 = no charging (open, short or out of band).
     The 100 ohm cable's rating depends on the phases it carries (Table B.2).
@@ -43,9 +40,9 @@ def cable_amps(ohms, phases):
     """
     if ohms < 0:
         return 0
-    for lo, hi, amps in L.T2_BANDS:
+    for lo, hi, amps, one_phase in L.T2_BANDS:
         if lo <= ohms <= hi:
-            return _ONE_PHASE_AMPS if phases == 1 and amps == L.T2_BANDS[0][2] else amps
+            return one_phase if phases == 1 else amps
     return 0
 
 
