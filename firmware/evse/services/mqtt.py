@@ -314,7 +314,7 @@ class MqttService:
         rating = getattr(self.app.board, "MAX_CURRENT_A", None)
         if rating and (cfg.get("max_current") or 0) > rating:
             cfg = dict(cfg, max_current=rating)
-        if self.app.charger.lock is not None:     # a plug lock: its button (ha.LOCKED)
+        if self.app.charger.lock is not None:     # a plug lock: its button (ha.WITH_LOCK)
             cfg = dict(cfg, plug_lock=True)
         return cfg
 
