@@ -154,12 +154,16 @@ class Charger:
         # table of 59, not 47 full (hal.Hardware's note)
 
     # --- requests from services ---
+    def request(self):
+        """A request from outside the tick changed what the core reads: its next step is a full one."""
+        self._q_rem = _Q_STALE
+
     def set_limit(self, source, amps):
         """Limit one source's current (settings, console, ocpp, cable...) to amps; None removes it.
         Refused (ValueError, nothing changed) unless a finite number 0..80. The core offers the
         lowest of every source, the board's rating included: no source lifts another's cap. The
         settings' and the board's limits are never removed: None there offers nothing."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self.request()
         if amps is not None:
             self.limits[source] = int(L.check_number(amps, 0, L.AMPS_MAX) * 10)
         elif source in V.FIXED_SOURCES:
@@ -181,7 +185,7 @@ class Charger:
     def settings_fault(self, why):
         """Why the settings allow no charging (None: they do); fault 'settings' while it lasts.
         A board without a valid rating keeps its own reason."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self.request()
         if self.limits[V.SRC_BOARD]:
             self.settings_error = why
 
@@ -194,24 +198,24 @@ class Charger:
         return low / 10
 
     def enable(self, flag):
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self.request()
         self.enabled = bool(flag)
 
     def authorize(self, flag):
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self.request()
         self.authorized = bool(flag)
         if flag:
             self.stop_reason = None
 
     def stop(self, reason):
         """End the session from the EVSE side (backend, console): stop under control, then open."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self.request()
         self.stop_reason = reason or "local"
         self.authorized = False
 
     def clear_fault(self):
         """Operator clears a fault (after service), and resets the trip counters."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self.request()
         self.rcd.reset()
         self._clear()
 
@@ -671,7 +675,7 @@ class Charger:
 
     def internal_fault(self, now):
         """The shell caught an exception in the control tick: treat it as a fault (outputs safe)."""
-        self._q_rem = _Q_STALE        # a request: the next step is a full one
+        self.request()
         self._set_fault(V.FAULT_INTERNAL, now)
         if self.out.pilot_mode != L.PILOT_F:    # the shell's safe outputs hold the pilot at F: the
             self.out.pilot_mode = L.PILOT_F     # core's own view too, or the next tick reads F

@@ -46,14 +46,14 @@ class SocketLock:
             raise ValueError("the plug lock is busy unlocking")
         if ch.state in _CAR:        # (a kept cable's release withdraws no one's card given since)
             ch.stop("unlock")
-        ch._q_rem = -1              # (a request: the next step is a full one, Charger._Q_STALE)
+        ch.request()
         self.release = True
         return {"unlocking": self.want}
 
     def keep(self, ch, flag):
         """OCPP's UnlockConnectorOnEVSideDisconnect, as set (flag: false, the cable kept)."""
         self.hold = bool(flag)
-        ch._q_rem = -1
+        ch.request()
 
     def step(self, ch, m, now):
         """After the core's step: the command from its state, and the feedback (m.lock_fb: 1

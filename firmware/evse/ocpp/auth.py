@@ -149,7 +149,7 @@ def present_id(svc, id_tag, now_ms=None):
         if st is not None:
             return st
     if svc.tx:
-        return _present_during_tx(svc, id_tag, now_ms)
+        return present_during_tx(svc, id_tag, now_ms)
     if reserved_against(svc, id_tag):
         return reject(svc, id_tag, "Reserved")  # no Authorize for it (OCTT TC_046_1_CS step 5)
     if not svc.accepted:
@@ -160,24 +160,32 @@ def present_id(svc, id_tag, now_ms=None):
     return "pending"
 
 
-def _tx_parent(svc):
-    """The running transaction's parentIdTag: its StartTransaction answer's, else the list's or cache's."""
-    return (svc.tx.get("pt") or svc.auth.parent(svc.tx["tag"]) or "").upper()
+def group_of(svc, tag, pt=None):
+    """A tag's group: the parentIdTag pt (a StartTransaction answer's), else the list's or cache's."""
+    return (pt or svc.auth.parent(tag) or "").upper()
 
 
-def _present_during_tx(svc, id_tag, now_ms):
+def may_stop(svc, id_tag, tag, pt, now_ms):
+    """Would id_tag end what tag started (pt: its parentIdTag as answered)? Its own idTag, or a
+    card valid here with the same parentIdTag (a kept cable too: unlock.by_card)."""
+    if id_tag.upper() == tag.upper():
+        return True
+    parent = group_of(svc, tag, pt)
+    return bool(parent) and group_of(svc, id_tag) == parent \
+        and _lookup(svc, id_tag, now_ms)[0] == "Accepted"
+
+
+def present_during_tx(svc, id_tag, now_ms):
     """Its own idTag, or a valid one of its group (the same parentIdTag), stops the transaction
     (reason Local, the presented idTag in StopTransaction). A tag of the group not valid here, or
     whose parentIdTag is not known here, is asked for with Authorize when the transaction has a
     group (OCTT TC_069_CS), and stops it only if Accepted (a blocked fleet card has no say: OCPP
     2.0.1 C09.FR.03 "a different, valid IdToken"); without a group no other tag can stop it, so
     nothing is asked (TC_068_CS)."""
-    if id_tag.upper() == svc.tx["tag"].upper():
+    if may_stop(svc, id_tag, svc.tx["tag"], svc.tx.get("pt"), now_ms):
         return _stop_by(svc, id_tag, now_ms)
-    tx_parent = _tx_parent(svc)
-    group = (svc.auth.parent(id_tag) or "").upper()
-    if group and group == tx_parent and _lookup(svc, id_tag, now_ms)[0] == "Accepted":
-        return _stop_by(svc, id_tag, now_ms)
+    tx_parent = group_of(svc, svc.tx["tag"], svc.tx.get("pt"))
+    group = group_of(svc, id_tag)
     if not tx_parent or group not in ("", tx_parent) or not svc.accepted:
         return "busy"
     ref = svc.tx["ref"]

@@ -50,17 +50,12 @@ def by_card(svc, id_tag, now_ms):
     else what auth.present_id answers during the transaction ('pending': a group's card asked for
     stops it; presented again, it releases), or None: not the owner's (it goes on as any card)."""
     if svc.tx:
-        st = auth._present_during_tx(svc, id_tag, now_ms)
+        st = auth.present_during_tx(svc, id_tag, now_ms)
         if st != "stopping":
             return st
     elif svc.owner is None:
         return None
-    else:
-        tag, pt = svc.owner
-        group = (svc.auth.parent(id_tag) or "").upper()
-        parent = (pt or svc.auth.parent(tag) or "").upper()
-        if id_tag.upper() != tag.upper() and not (
-                parent and group == parent and auth._lookup(svc, id_tag, now_ms)[0] == "Accepted"):
-            return None
+    elif not auth.may_stop(svc, id_tag, svc.owner[0], svc.owner[1], now_ms):
+        return None
     svc.charger.unlock()
     return "unlocking"
