@@ -6,6 +6,8 @@ or RAM memory of the Charge Point is getting full", critical), the service's sta
 the service's poll never raises into the control loop."""
 import asyncio
 
+from ocpp.v16 import call
+
 from ocpp_cs import CentralSystem
 from host_tests.test_ocpp_cs import Rig, run, statuses, fast_reconnect  # noqa: F401 (fixture)
 from host_tests.test_history_audit3 import FullFlash
@@ -178,3 +180,41 @@ def test_a_weld_latched_on_a_full_flash_is_on_flash_once_there_is_room(tmp_path,
     assert again.latched == "weld", again.records
     assert [r[1] for r in again.records] == ["overcurrent", "weld", "overcurrent"]
     assert j.pending == []
+
+
+def test_change_configuration_on_a_full_flash_is_rejected_and_changes_nothing(tmp_path, monkeypatch):
+    """ChangeConfiguration's Rejected is "the setting could not be changed" (OCPP 1.6 7.6). On a
+    full flash the old code answered Accepted and applied the value in RAM only: a new
+    AuthorizationKey or HeartbeatInterval that the next boot forgets, the central system never
+    told. Now Rejected, the value before in force and on flash; accepted once there is room."""
+    from evse.ocpp import store
+    from evse.ocpp.config import Config
+    path = str(tmp_path / "ocpp_config.json")
+    c = Config(path)
+    assert c.change("HeartbeatInterval", "300") == "Accepted"
+    flash = FullFlash(monkeypatch, str(tmp_path))
+    store.error = None
+    assert c.change("HeartbeatInterval", "60") == "Rejected"
+    assert c.get("HeartbeatInterval") == 300 and Config(path).get("HeartbeatInterval") == 300
+    assert store.error is not None and store.error.errno == 28
+    assert c.change("HeartbeatInterval", "300") == "Accepted"    # nothing to write: as it is
+    assert c.change("SecurityProfile", "0", True) == "Accepted"  # the fallback to stay in reach
+    flash.on = False
+    assert c.change("HeartbeatInterval", "60") == "Accepted"
+    assert Config(path).get("HeartbeatInterval") == 60
+
+
+def test_a_central_system_hears_rejected_for_a_key_the_full_flash_refused(tmp_path, monkeypatch):
+    """The same over the wire, validated against the 1.6 schemas by the central system's library."""
+    async def main():
+        cs = CentralSystem()
+        await cs.start()
+        rig, _ = await _full_after_boot(cs, tmp_path, monkeypatch)
+        res = await cs.call("cp1", call.ChangeConfiguration(key="HeartbeatInterval", value="77"))
+        assert res.status == "Rejected", res
+        got = await cs.call("cp1", call.GetConfiguration(key=["HeartbeatInterval"]))
+        assert got.configuration_key[0]["value"] != "77", got
+        assert rig.raised == [], rig.raised
+        await rig.kill()
+        await cs.stop()
+    run(main())

@@ -55,8 +55,11 @@ class Config:
             known.append(kv)
         return known, unknown
 
-    def change(self, key, text):
-        """ChangeConfiguration -> 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported'."""
+    def change(self, key, text, must=False):
+        """ChangeConfiguration -> 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported'.
+        A value the flash refuses is Rejected and not applied: one that a reboot forgets (a new
+        AuthorizationKey, a raised SecurityProfile) would lock the charger out of its central
+        system. must: applied all the same (the fallback that keeps the charger in reach)."""
         key = canonical(key)
         if key is None:
             return "NotSupported"
@@ -65,10 +68,11 @@ class Config:
         ok, v = value(key, text)
         if not ok:
             return "Rejected"
-        self.values[key] = v
         if self.path:
             saved = self._saved()
             if key not in saved or saved[key] != v:   # a value sent again is not written again
                 saved[key] = v
-                store.write_json(self.path, saved)
+                if not store.write_json(self.path, saved) and not must:
+                    return "Rejected"
+        self.values[key] = v
         return "Accepted"

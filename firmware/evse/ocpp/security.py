@@ -286,7 +286,7 @@ def profile_tried(svc, ok):
     if not ok:
         from . import connection
         tried = connection.security_profile(svc)
-        svc.config.change("SecurityProfile", str(sp[0]))
+        svc.config.change("SecurityProfile", str(sp[0]), True)
         secevents.report(svc, "ReconfigurationOfSecurityParameters",
                          "SecurityProfile %d -> %d" % (tried, connection.security_profile(svc)))
     svc.save()
