@@ -25,6 +25,7 @@ class Charger:
         self.state = "A1"
         self.fault = None
 
+    @property
     def held(self):               # a query (a plug lock keeping a cable): none here, nothing recorded
         return False
 

@@ -16,6 +16,7 @@ from evse.services.console import Console
 from host_tests.test_console import MemStream
 from host_tests.test_socket_lock_audit12 import CABLE_32A, SOCKET, bench, record_lock, status_lock
 from host_tests.test_ocpp_bench import Bench
+from host_tests.test_ocpp_cs import statuses
 from live_bench import run
 from ocpp_cs import CentralSystem, call
 from octt_cs import change_config
@@ -333,3 +334,42 @@ def test_mqtt_unlock_set_releases_the_cable_and_home_assistant_is_told_of_the_bu
     assert "unlock" not in [t.split("/")[3] for t, _ in ha.configs("evse", plain.app.mqtt.announced_cfg())]
     plain.app.mqtt.on_message("evse/unlock/set", b"PRESS")
     assert plain.app.mqtt.last_error == "unlock: no plug lock on this board"
+
+
+def test_unlock_false_a_kept_cable_is_finishing_until_let_go_then_available(tmp_path):
+    """OCPP 1.6 section 4.9, Finishing: "the Connector is not yet available for a new user, e.g.
+    the cable has not been removed". The kept cable was reported Available while it blocked the
+    socket; a central system's map offered a locked socket to the next driver. Now Finishing while
+    the cable is kept, Available once its owner's card has let it go."""
+    async def main(cs):
+        b = await _booted(cs, tmp_path)
+        try:
+            assert await change_config(cs, KEY, "false") == "Accepted"
+            await _charging(b)
+            await _car_side_out(b)
+            await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
+            await b.wait(2.0)
+            assert statuses(cs)[-1] == "Finishing", statuses(cs)
+            assert "Available" not in statuses(cs)[statuses(cs).index("Charging"):]
+            r = await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+            assert r["ocpp"] == "unlocking"
+            await b.until(lambda: statuses(cs)[-1] == "Available", 4, "Available")
+        finally:
+            await b.stop()
+    _ocpp(main)
+
+
+def test_unlock_true_the_car_side_gone_is_available_with_no_finishing_between(tmp_path):
+    """The default: the cable let go with the car side, the connector free at once (no Finishing
+    on the way: nothing blocks the socket)."""
+    async def main(cs):
+        b = await _booted(cs, tmp_path)
+        try:
+            await _charging(b)
+            await _car_side_out(b)
+            await b.until(lambda: statuses(cs)[-1] == "Available", 4, "Available")
+            after = statuses(cs)[statuses(cs).index("Charging"):]
+            assert "Finishing" not in after, after
+        finally:
+            await b.stop()
+    _ocpp(main)

@@ -309,9 +309,12 @@ class OcppService:
         v[0] = self.core_state
         v[1] = self.fault
         v[2] = self.contactor
-        v[3] = self.plugged
+        # a cable kept locked in the socket after its transaction, the car gone, is Finishing (4.9:
+        # "not yet available for a new user, e.g. the cable has not been removed") until let go
+        kept = self.tx is None and getattr(self.charger, "held", False)
+        v[3] = self.plugged or kept
         v[4] = self.tx is not None
-        v[5] = self.finishing
+        v[5] = self.finishing or kept
         v[6] = self.state["operative"]
         v[7] = self.auth_tag is not None
         v[8] = bool(self.state.get("resv"))

@@ -66,9 +66,10 @@ class CoreLink:
             pass
         return lock
 
+    @property
     def held(self):
         """A cable kept locked in the socket after the car side left (UnlockConnectorOnEVSideDisconnect
-        false)."""
+        false). A property: the status poll reads it every 10 ms (a bound method is an allocation)."""
         lock = self.app.charger.lock
         return lock is not None and lock.held(self.app.charger)
 
