@@ -373,3 +373,16 @@ def test_unlock_true_the_car_side_gone_is_available_with_no_finishing_between(tm
         finally:
             await b.stop()
     _ocpp(main)
+
+
+def test_a_tethered_cable_on_a_board_with_a_lock_shows_no_lock_and_no_unlock_button():
+    """The board has a lock's pins, the connector is set to a tethered cable: there is no plug lock
+    to use. The status said `unlocked`, so the page showed an "Unlock cable" button that could only
+    answer "no plug lock: the cable is tethered". Now `lock` is null, as on a board without one (and
+    Home Assistant, which already had no button there)."""
+    d = bench(connector="type2-tethered")
+    assert status_lock(d) is None
+    d.plug(CABLE_32A)
+    d.run(1.0)
+    assert status_lock(d) is None
+    assert status_lock(bench()) == "unlocked"

@@ -217,7 +217,8 @@ class App:
              "temp_c": self._shown_temp(now),
              "temp_sensor_broken": ch.thermal.broken,   # no temperature read: no charging
              "overcurrent_blind": ch.oc_blind,       # meter lost while closed
-             "lock": None if ch.lock is None else ch.lock.shown(),   # a Type 2 socket's plug lock
+             # a Type 2 socket's plug lock (a tethered cable has none to use, whatever the board has)
+             "lock": None if ch.lock is None or self.cfg["connector"] != "type2-socket" else ch.lock.shown(),
              "diag": self._diag(),
              "tick_gap_ms": max(self.gap_ms[0], self.gap_ms[1]),
              # the stall guard's readings and openings while the loop was held (None: no guard)
