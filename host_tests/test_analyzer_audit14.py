@@ -115,6 +115,33 @@ def test_a_pilot_clipped_by_the_scope_is_refused_with_a_reason(tmp_path, capsys)
     assert "9.9E37" in err and "range" in err, err
 
 
+# ------------------------------------------------------------------------------ the waveform
+def test_edge_ringing_does_not_fail_signal_range(tmp_path, capsys):
+    """A 10:1 probe with its long ground lead rings 10 % on each edge for a few microseconds: the
+    peak reads 14.4 V at 1 MS/s and signal_range (meant to catch a forgotten --divider) failed a
+    healthy pilot. It now judges the plateaus, which skip 10 us after each edge (facts 3)."""
+    t, v = pilot(pos=12.0, ring=0.10)                    # A2: the charger's PWM, nothing plugged in
+    p = write(tmp_path / "ring.csv", "time,cp\n", ["%.6f,%.4f" % (a, b) for a, b in zip(t, v)])
+    code, res, chk = run_json(capsys, p)
+    assert code == 0 and chk["signal_range"]["ok"], chk["signal_range"]
+    assert 11.4 <= chk["signal_range"]["measured"] <= 14.0
+    assert res["segments"][0]["name"] == "A2"
+
+
+def test_a_capture_shorter_than_one_period_reads_no_state(tmp_path, capsys):
+    """A single-shot of 0.8 ms that starts mid-pulse (fewer edges than one full period): it was
+    reported as B1 at +1.98 V (the mean of a high and a low half) and state_bands failed on
+    that made-up level. No level is read as a state; pilot_found says the capture is too short."""
+    t, v = pilot(dur=0.0008)
+    v = np.roll(v, -300)                    # starts 0.3 ms into the period, inside the high half
+    p = write(tmp_path / "short.csv", "time,cp\n", ["%.6f,%.4f" % (a, b) for a, b in zip(t, v)])
+    code, res, chk = run_json(capsys, p)
+    assert code == 1 and not chk["pilot_found"]["ok"] and "too short" in chk["pilot_found"]["detail"]
+    assert [s["name"] for s in res["segments"]] == ["?"]
+    assert res["segments"][0]["level_v"] is None and res["summary"]["pos_v"] is None
+    assert "state_bands" not in chk
+
+
 # ------------------------------------------------------------------- sigrok-cli as the reference
 def sigrok(*args):
     r = subprocess.run([SIGROK] + [str(a) for a in args], capture_output=True, timeout=120)
