@@ -115,6 +115,20 @@ def test_a_pilot_clipped_by_the_scope_is_refused_with_a_reason(tmp_path, capsys)
     assert "9.9E37" in err and "range" in err, err
 
 
+def test_rigol_channels_are_picked_by_the_names_on_the_scope(tmp_path, capsys):
+    """A Rigol with CH1 on the pilot and CH2 on the contactor coil (0 / 5 V) writes its channel
+    names over a line of units (`X,CH1,CH2,Start,Increment,` / `Sequence,VOLT,VOLT,...`): the
+    analyzer knew the channels only as `VOLT, VOLT` and refused `--contactor-channel CH2`."""
+    t, v = pilot(pos=6.0, dur=0.03)                     # C2: the EV asks for power
+    coil = np.where(t >= 0.01, 5.0, 0.0)
+    rows = ["%d,%.3e,%.3e," % (i, a, b) for i, (a, b) in enumerate(zip(v, coil))]
+    p = write(tmp_path / "rigol2.csv", "X,CH1,CH2,Start,Increment,\nSequence,VOLT,VOLT,0.0e+00,1.0e-06,\n", rows)
+    code, res, chk = run_json(capsys, p, "--channel", "CH1", "--contactor-channel", "CH2")
+    assert res["pilot_channel"] == "CH1" and res["contactor_channel"] == "CH2"
+    assert [s["name"] for s in res["segments"]] == ["C2"] and res["summary"]["amps"] == pytest.approx(32.0, abs=0.1)
+    assert [e["t_s"] for e in res["timeline"] if e["kind"] == "contactor"] == [pytest.approx(0.01, abs=1e-5)]
+
+
 # ------------------------------------------------------------------------------ the waveform
 def test_edge_ringing_does_not_fail_signal_range(tmp_path, capsys):
     """A 10:1 probe with its long ground lead rings 10 % on each edge for a few microseconds: the

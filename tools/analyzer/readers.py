@@ -675,6 +675,17 @@ OVERFLOW_MAX = 0.01            # more of the pilot than this off the screen: its
 MILLIVOLT = re.compile(r"(?:^|[^a-z])(mv|millivolts?)(?:$|[^a-z])")
 
 
+UNIT_WORD = re.compile(r"^[(\[]?(v|volts?|mv|millivolts?|s|secs?|seconds?|ms|us|ns|ps|sequence)[)\]]?$")
+
+
+def _units_line(fields):
+    """A header line of units under the channel names (`Sequence,VOLT,...`, `(ms),(V)`,
+    `second,Volt`): every field a unit or a number (Rigol puts Start and Increment there), and one
+    a unit."""
+    units = [UNIT_WORD.match(_unit_name(f)) for f in fields if f != ""]
+    return any(units) and all(u or _NUM.match(f) for u, f in zip(units, [f for f in fields if f != ""]))
+
+
 def _decode(raw):
     """Text of a CSV: UTF-8, else Latin-1 (a Windows scope's `\xb5s` is a micro sign, not an error)."""
     try:
@@ -758,6 +769,9 @@ def _csv_header(lines):
             for name, val in zip(caption[1], fields):
                 if name.lower() in ("start", "increment") and _float(val) is not None:
                     meta[name.lower()] = val
+            if _units_line(fields):                    # names above their units (Rigol `CH1` over
+                meta["units"] = fields                 # `VOLT`, PicoScope `Time` over `(ms)`)
+                continue
         caption = (i, fields, delim)
     return first_data, caption, meta, sig_names, sig_rate
 
@@ -928,9 +942,11 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     if not data_cols:
         raise CaptureError("%s: only a time column, no signal" % path)
 
+    units = [_unit_name(u) for u in meta.get("units", [])]
+    unit_of = [units[j] if j < len(units) else "" for j in range(len(names))]
     t_unit = 1.0
     if ti is not None:
-        tn = low[ti]
+        tn = (low[ti] + " " + unit_of[ti]).strip()
         for key, u in (("milli", 1e-3), ("micro", 1e-6), ("nano", 1e-9), ("(ms)", 1e-3), ("(us)", 1e-6),
                        ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
             if tn == key or key in tn:
@@ -989,7 +1005,7 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     if len(pv) and (pv.max() >= OVERFLOW_V or pv.min() <= -OVERFLOW_V):    # no temporaries when none
         pv, note = _fill_overflow(pv, np.abs(pv) >= OVERFLOW_V, path)
         notes = notes + [note]
-    if MILLIVOLT.search(low[pj]):                       # PicoScope's `(mV)`: volts for the analysis
+    if MILLIVOLT.search(low[pj] + " " + unit_of[pj]):                       # PicoScope's `(mV)`: volts for the analysis
         pv = pv * 1e-3
     logic = low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp" and is_logic(pv)
     pilot = Sampled(t0, dt, pv, logic=logic) if times is None else \
