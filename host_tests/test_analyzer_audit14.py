@@ -164,13 +164,14 @@ def sigrok(*args):
 
 
 @needs_sigrok
-@pytest.mark.parametrize("duty,freq,amps", [(8.2, 1000.0, 6.0), (10.0, 1000.0, 6.0), (85.0, 1000.0, 51.0),
-                                            (96.0, 1000.0, 80.0), (96.8, 1000.0, 80.0),
+@pytest.mark.parametrize("duty,freq,amps", [(8.2, 1000.0, 6.0), (10.0, 1000.0, 6.0), (84.9, 1000.0, 50.9),
+                                            (85.2, 1000.0, 53.0), (96.0, 1000.0, 80.0), (96.8, 1000.0, 80.0),
                                             (53.3, 997.0, 32.0), (53.3, 1003.0, 32.0)])
 def test_duty_and_current_agree_with_sigroks_pwm_decoder(tmp_path, capsys, duty, freq, amps):
     """A session written by sigrok-cli itself (analog pilot, logic copy) at the encoding table's
     edges and at 997 / 1003 Hz: sigrok's `pwm` decoder and the analyzer read the same duty (to the
-    decoder's 0.1 %), and the current is the facts sheet's (8-10 % reads as 6 A, 96-97 % as 80 A)."""
+    decoder's 0.1 %), and the current is the facts sheet's (8-10 % reads as 6 A, 96-97 % as 80 A;
+    either side of 85 % its two formulas: 84.9 % is 50.9 A, 85.2 % is 53 A)."""
     t, v = pilot(duty=duty, freq=freq, dur=0.05)
     src = tmp_path / "in.csv"
     with open(src, "w") as f:
