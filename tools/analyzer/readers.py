@@ -673,8 +673,6 @@ _COMMA_NUM = re.compile(r"^[-+]?\d*,\d+([eE][-+]?\d+)?$")
 OVERFLOW_V = 1e37              # a scope's mark for a sample beyond its screen (Rigol, Keysight: 9.9E37)
 OVERFLOW_MAX = 0.01            # more of the pilot than this off the screen: its levels cannot be read
 MILLIVOLT = re.compile(r"(?:^|[^a-z])(mv|millivolts?)(?:$|[^a-z])")
-
-
 UNIT_WORD = re.compile(r"^[(\[]?(v|volts?|mv|millivolts?|s|secs?|seconds?|ms|us|ns|ps|sequence)[)\]]?$")
 
 
@@ -1005,7 +1003,7 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     if len(pv) and (pv.max() >= OVERFLOW_V or pv.min() <= -OVERFLOW_V):    # no temporaries when none
         pv, note = _fill_overflow(pv, np.abs(pv) >= OVERFLOW_V, path)
         notes = notes + [note]
-    if MILLIVOLT.search(low[pj] + " " + unit_of[pj]):                       # PicoScope's `(mV)`: volts for the analysis
+    if MILLIVOLT.search(low[pj] + " " + unit_of[pj]):      # PicoScope's `(mV)`: the analysis is in volts
         pv = pv * 1e-3
     logic = low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp" and is_logic(pv)
     pilot = Sampled(t0, dt, pv, logic=logic) if times is None else \
