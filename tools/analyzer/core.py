@@ -526,8 +526,11 @@ def analyze(cap, opt=None):
         t_start, t_end, high, level, _ = pieces
         u = {"t0": t_start[:1], "t1": t_end[-1:], "pwm": np.zeros(1, bool), "duty": np.full(1, np.nan),
              "freq": np.full(1, np.nan), "pos": level[:1], "neg": np.full(1, np.nan)}
-    segs = segments_from_units(u, opt, logic=pilot.logic, dt=pilot.dt if isinstance(pilot, Sampled) else 0.0)
-    if pilot.logic:                       # a logic pilot's 0 and 1 are no plateau volts
+    # a logic pilot's 0 and 1 are no plateau volts; a capture too short for a period has levels
+    # that are halves of one (their mean is no state): neither is read as a state
+    no_states = pilot.logic or short_pwm
+    segs = segments_from_units(u, opt, logic=no_states, dt=pilot.dt if isinstance(pilot, Sampled) else 0.0)
+    if no_states:
         for s in segs:
             s["pos_v"] = s["neg_v"] = s["level_v"] = None
     if segs:

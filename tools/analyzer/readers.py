@@ -669,6 +669,66 @@ def _split(line, delim):
 
 
 _NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_COMMA_NUM = re.compile(r"^[-+]?\d*,\d+([eE][-+]?\d+)?$")
+OVERFLOW_V = 1e37              # a scope's mark for a sample beyond its screen (Rigol, Keysight: 9.9E37)
+OVERFLOW_MAX = 0.01            # more of the pilot than this off the screen: its levels cannot be read
+MILLIVOLT = re.compile(r"(?:^|[^a-z])(mv|millivolts?)(?:$|[^a-z])")
+UNIT_WORD = re.compile(r"^[(\[]?(v|volts?|mv|millivolts?|s|secs?|seconds?|ms|us|ns|ps|sequence)[)\]]?$")
+
+
+def _units_line(fields):
+    """A header line of units under the channel names (`Sequence,VOLT,...`, `(ms),(V)`,
+    `second,Volt`): every field a unit or a number (Rigol puts Start and Increment there), and one
+    a unit."""
+    units = [UNIT_WORD.match(_unit_name(f)) for f in fields if f != ""]
+    return any(units) and all(u or _NUM.match(f) for u, f in zip(units, [f for f in fields if f != ""]))
+
+
+def _decode(raw):
+    """Text of a CSV: UTF-8, else Latin-1 (a Windows scope's `\xb5s` is a micro sign, not an error)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _unit_name(name):
+    """A caption lower-cased, its micro sign (U+00B5 or the Greek U+03BC) written `u`."""
+    return name.lower().replace("\u00b5", "u").replace("\u03bc", "u")
+
+
+def _decimal_commas(data):
+    """True when the first row of numbers uses decimal commas, fields split by ';' or a tab (a scope
+    or spreadsheet in a German or French locale: `0,000001;8,9973`)."""
+    for size in (SNIFF_BYTES, CSV_HEAD_BYTES):          # a long header: look further (rare)
+        head = bytes(data[:size])
+        for ln in _decode(head).splitlines()[:CSV_HEAD_LINES]:
+            s = ln.strip()
+            if not s or s[0] in ";#":
+                continue
+            delim = "\t" if "\t" in s else ";" if ";" in s else None
+            fields = [f for f in _split(s, delim or _guess_delim(s)) if f != ""]
+            if fields and all(_NUM.match(f) or _COMMA_NUM.match(f) for f in fields):
+                return delim is not None and any(_COMMA_NUM.match(f) for f in fields)
+        if len(head) < size:
+            break
+    return False
+
+
+def _fill_overflow(v, over, path):
+    """Overflow marks (9.9E37) in the pilot: each takes the next sample on the screen (an edge's
+    overshoot then stays on the edge's new side). Refused when more than OVERFLOW_MAX of the
+    samples are off the screen: the plateaus themselves were clipped."""
+    n = int(np.count_nonzero(over))
+    if n > OVERFLOW_MAX * len(v):
+        raise CaptureError("%s: pilot beyond the scope's range in %.1f %% of the samples (9.9E37 overflow "
+                           "values): set the vertical scale so that +-12 V fits the screen"
+                           % (path, 100.0 * n / len(v)))
+    idx = np.where(over, len(v), np.arange(len(v)))
+    idx = np.minimum.accumulate(idx[::-1])[::-1]        # the next sample on the screen
+    last = np.flatnonzero(~over)[-1]
+    v = v[np.where(idx < len(v), idx, last)]
+    return v, "%d sample(s) beyond the scope's range (9.9E37) replaced by the next sample" % n
 
 
 def _numeric_fields(fields):
@@ -707,6 +767,9 @@ def _csv_header(lines):
             for name, val in zip(caption[1], fields):
                 if name.lower() in ("start", "increment") and _float(val) is not None:
                     meta[name.lower()] = val
+            if _units_line(fields):                    # names above their units (Rigol `CH1` over
+                meta["units"] = fields                 # `VOLT`, PicoScope `Time` over `(ms)`)
+                continue
         caption = (i, fields, delim)
     return first_data, caption, meta, sig_names, sig_rate
 
@@ -733,7 +796,7 @@ def _csv_table_fast(data, wanted):
     if start + len(head) < len(data):
         head = head[:head.rfind(b"\n") + 1]
     raw = head.splitlines(keepends=True)[:CSV_HEAD_LINES]
-    lines = [ln.decode("utf-8", "replace") for ln in raw]
+    lines = [_decode(ln) for ln in raw]
     hdr = _csv_header(lines)
     first_data, caption = hdr[0], hdr[1]
     if first_data is None:
@@ -806,7 +869,7 @@ def _csv_rows(data, off, end, delim, ncols, want):
 
 def csv_table_general(data, path):
     """General path: every line decoded, comment lines and blank lines dropped, np.loadtxt."""
-    text = bytes(data).decode("utf-8", "replace").lstrip("\ufeff")
+    text = _decode(bytes(data)).lstrip("\ufeff")
     lines = text.splitlines()
     first_data, caption, meta, sig_names, sig_rate = _csv_header(lines)
     if first_data is None:
@@ -850,6 +913,8 @@ def _matches(name, wanted):
 
 
 def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok=False):
+    if not sigrok and _decimal_commas(data):
+        data = bytes(data).replace(b",", b".")          # then ';' or a tab is the only delimiter
     table = _csv_table_fast(data, csv_wanted(channel, contactor_channel, sigrok)) or \
         csv_table_general(data, path)
     cols, names, delim, meta, sig_names, sig_rate, notes = table
@@ -858,7 +923,7 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
         raise CaptureError("%s: capture too short (%d rows)" % (path, nrows))
 
     # time column: by name, or Rigol's Sequence + Start/Increment, or a first column that increases
-    low = [n.lower() for n in names]
+    low = [_unit_name(n) for n in names]
     ti = next((j for j, n in enumerate(low) if n in TIME_NAMES), None)
     if ti is None and len(names) > 1 and channel != names[0]:
         c0 = cols[0]
@@ -870,14 +935,16 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
             if j != ti:
                 names[j] = sig_names[k]
                 k += 1
-        low = [n.lower() for n in names]
+        low = [_unit_name(n) for n in names]
     data_cols = [j for j in range(len(names)) if j != ti]
     if not data_cols:
         raise CaptureError("%s: only a time column, no signal" % path)
 
+    units = [_unit_name(u) for u in meta.get("units", [])]
+    unit_of = [units[j] if j < len(units) else "" for j in range(len(names))]
     t_unit = 1.0
     if ti is not None:
-        tn = low[ti]
+        tn = (low[ti] + " " + unit_of[ti]).strip()
         for key, u in (("milli", 1e-3), ("micro", 1e-6), ("nano", 1e-9), ("(ms)", 1e-3), ("(us)", 1e-6),
                        ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
             if tn == key or key in tn:
@@ -933,6 +1000,11 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
     pv = values_of(pj)
     if not np.all(np.isfinite(pv)):
         raise CaptureError("%s: pilot column %r has non-numeric values" % (path, names[pj]))
+    if len(pv) and (pv.max() >= OVERFLOW_V or pv.min() <= -OVERFLOW_V):    # no temporaries when none
+        pv, note = _fill_overflow(pv, np.abs(pv) >= OVERFLOW_V, path)
+        notes = notes + [note]
+    if MILLIVOLT.search(low[pj] + " " + unit_of[pj]):      # PicoScope's `(mV)`: the analysis is in volts
+        pv = pv * 1e-3
     logic = low[pj] in LOGIC_PILOT_NAMES + ("cp_high",) and low[pj] != "cp" and is_logic(pv)
     pilot = Sampled(t0, dt, pv, logic=logic) if times is None else \
         Steps(times, pv, times[-1] + dt, logic=logic)
