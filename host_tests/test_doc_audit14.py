@@ -6,6 +6,10 @@ import re
 import subprocess
 import sys
 
+from tools.waiting import free_port
+from tools.webboard import WebBoard
+from vboard_helpers import needs_vboard
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -39,3 +43,36 @@ def test_the_opening_docs_bench_md_gives_for_a_plug_in_to_a_ready_charger_gets_b
     for lines in openings:
         rc, out = _bench("\n".join(lines + ["plug", "expect state B2 within 0.1", ""]))
         assert rc == 0, (lines, out)
+
+
+@needs_vboard
+def test_the_virtual_board_serving_its_page_answers_a_central_systems_call_and_the_consoles_log(tmp_path):
+    """docs/web.md's `make vboard WEB=8080 ...`, then docs/ocpp.md's `set ocpp_url=... ocpp_id=garage`
+    and `reboot`: the central system's first CALL (GetConfiguration, RemoteStartTransaction) dropped
+    the link, `receive: MemoryError('memory allocation failed, allocating 2560 bytes')`, and so did
+    every CALL after the reconnection; the console's `log`, `history` and `settings --schema` and the
+    page's settings (`GET /api/v1/settings`: 500) failed the same way. The firmware as `.mpy` files
+    with the web service and a connected OCPP service holds about 2,540 names, the unix port's qstr
+    pools are full, and the next pool (2,560 names, about 28 KB in one piece on the 64-bit port) found
+    no such block in the virtual board's 512 KB heap (150 KB free, in pieces of 5 KB at most)."""
+    from test_cs_tool import CsProcess
+    port = free_port()
+    cs = CsProcess(port)
+    b = None
+    try:
+        b = WebBoard(str(tmp_path), {"ocpp_url": "ws://127.0.0.1:%d/ocpp" % port, "ocpp_id": "garage"})
+        cs.wait_for('"status":"Accepted"')
+        cs.wait_for('"connectorId": 1')
+        cs.send("get HeartbeatInterval")
+        cs.wait_for('"key": "HeartbeatInterval"')
+        code, body = b.post("/api/v1/settings", None, method="GET")
+        assert code == 200 and "max_current" in body["settings"], (code, body)
+        r = subprocess.run([sys.executable, "-m", "tools.evsectl", "--port", os.path.join(str(tmp_path), "tty"),
+                            "log"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stdout
+        assert "MemoryError" not in cs.text, cs.text[-3000:]
+    finally:
+        if b is not None:
+            b.stop()
+        cs.stop()
