@@ -1,6 +1,7 @@
 """The newcomer's audit of stop 49: what README.md and docs/ tell a user to write or run, held
 against what the firmware and the tools do (test_doc_commands.py runs the commands for their exit
 status, test_doc_newcomer.py checks figures; these check advice)."""
+import json
 import os
 import re
 import subprocess
@@ -76,3 +77,64 @@ def test_the_virtual_board_serving_its_page_answers_a_central_systems_call_and_t
         if b is not None:
             b.stop()
         cs.stop()
+
+
+def test_evsectl_has_every_console_command_the_console_page_lists(tmp_path):
+    """docs/console.md's table lists `unlock`, `grid` and `history`, and the README sends an operator
+    to `evsectl` for the console: `evse ctl --port vboard history` (or `unlock`, `grid 1500`) said
+    "evsectl: unknown command 'history'", exit 2 (a bad command line). Each console command the
+    firmware's `help` lists is an evsectl command now: it reaches the firmware, whose answer is shown."""
+    from test_evsectl import RigPort, run
+    from tools.sim.rig import Rig
+    rig = Rig(config={"max_current": 20}, flash_dir=str(tmp_path))
+    rig.run(1.0)
+    port = RigPort(rig)
+    rc, out = run(port, "help", "--json")
+    commands = json.loads(out)["commands"]
+    args = {"limit": ["16"], "authorize": ["TAG"], "set": ["max_current=20"], "grid": ["100"],
+            "reboot": None}                                    # (a reboot would end the rig's app)
+    refused = [c for c in commands if args.get(c, []) is not None and run(port, c, *args.get(c, []))[0] == 2]
+    assert not refused, refused
+    rc, out = run(port, "history")
+    assert rc == 0 and out.startswith("session,start_utc,"), out    # the CSV, as the console gives it
+    rc, out = run(port, "history", "3")
+    assert rc == 0, out
+    rc, out = run(port, "grid", "1500")                         # refused by the firmware, not by evsectl
+    assert rc == 1 and "grid" in out, out
+    rc, out = run(port, "unlock")
+    assert rc == 1 and "no plug lock" in out, out
+    assert run(port, "grid", "lots")[0] == 2 and run(port, "history", "x")[0] == 2
+
+
+def _env_names():
+    names = set()
+    for top in ("tools", "firmware", "host_tests"):
+        for path, _, files in os.walk(os.path.join(ROOT, top)):
+            if "node_modules" in path:
+                continue
+            for n in files:
+                if n.endswith((".py", ".mjs")):
+                    with open(os.path.join(path, n), encoding="utf-8", errors="replace") as f:
+                        names.update(re.findall(r"\bEVSE_[A-Z0-9_]+\b", f.read()))
+    return names
+
+
+def test_every_environment_variable_the_tools_read_is_in_the_docs():
+    """A fresh clone not beside `../shared/rp2/` (the stock image and boot ROM): `make rp2emu-run`
+    said "no /tmp/shared/rp2/micropython-v1.28.0-RPI_PICO.uf2 (... live beside the repository)" and
+    docs/rp2emu.md named only that place, while `EVSE_RP2_DIR` names another. Every `EVSE_...`
+    variable the tools and tests read is named in README.md or docs/, and the emulator's complaint
+    names the variable."""
+    docs = "".join(read(d) for d in ["README.md"] + ["docs/" + n for n in os.listdir(os.path.join(ROOT, "docs"))
+                                                        if n.endswith(".md")])
+    names = _env_names()
+    assert "EVSE_RP2_DIR" in names
+    assert sorted(n for n in names if n not in docs) == []
+    from tools import rp2emu
+    old = rp2emu.IMAGE, rp2emu.BOOTROM
+    try:
+        rp2emu.IMAGE, rp2emu.BOOTROM = "/nowhere/rp2/a.uf2", "/nowhere/rp2/b.bin"
+        said = rp2emu.missing()
+    finally:
+        rp2emu.IMAGE, rp2emu.BOOTROM = old
+    assert said and "EVSE_RP2_DIR" in said, said
