@@ -139,6 +139,8 @@ def test_the_page_in_a_browser_logs_in_sets_the_limit_and_logs_out(board):
     assert r.returncode == 0, r.stdout
     seen = json.loads(r.stdout.strip().splitlines()[-1])
     assert "duty 53.3 %" in seen["before"] and seen["controls_hidden_before_login"]
+    # no failed request in the browser's console: it asked the board for /favicon.ico at each visit (404)
+    assert seen["console_errors"] == [], seen["console_errors"]
     assert not seen["network_shown"] and not seen["notice_shown"]      # no Wi-Fi, https off: nothing to say
     assert seen["after"].startswith("10.0 A (duty 16.") and "limit: done" in seen["message"]
     st = board.status()                             # the pilot's PWM on the board, not the page
