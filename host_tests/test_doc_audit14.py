@@ -137,3 +137,21 @@ def test_every_environment_variable_the_tools_read_is_in_the_docs():
     finally:
         rp2emu.IMAGE, rp2emu.BOOTROM = old
     assert said and "EVSE_RP2_DIR" in said, said
+
+
+def test_a_call_whose_handlers_cannot_load_is_answered_and_the_link_kept(tmp_path, monkeypatch):
+    """On the virtual board's 512 KB heap the central system's first CALL found no room to load the
+    handlers (`from . import operations`: a MemoryError), which ended the receive loop: the link
+    dropped, the CALL was never answered, and each CALL after the reconnection did the same. A CALL
+    that cannot be handled gets a CALLERROR InternalError, and the link stays."""
+    import asyncio
+    from test_ocpp_fuzz import _CaptureWS, _service
+    from evse.ocpp import connection, operations
+
+    def no_room(*a):
+        raise MemoryError("memory allocation failed, allocating 2560 bytes")
+    monkeypatch.setattr(operations, "dispatch", no_room)
+    svc = _service(tmp_path)
+    ws = _CaptureWS()
+    asyncio.run(connection.handle_frame(svc, ws, json.dumps([2, "u1", "GetConfiguration", {}])))
+    assert [json.loads(x)[:3] for x in ws.sent] == [[4, "u1", "InternalError"]], ws.sent
