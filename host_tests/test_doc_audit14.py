@@ -155,3 +155,17 @@ def test_a_call_whose_handlers_cannot_load_is_answered_and_the_link_kept(tmp_pat
     ws = _CaptureWS()
     asyncio.run(connection.handle_frame(svc, ws, json.dumps([2, "u1", "GetConfiguration", {}])))
     assert [json.loads(x)[:3] for x in ws.sent] == [[4, "u1", "InternalError"]], ws.sent
+
+
+def test_the_solar_day_is_called_what_its_file_says_and_its_command_runs_as_written():
+    """README: "On a recorded broken-cloud day the contactor cycles 29 times ... - `python -m
+    tools.solar_day`", its figures table "a recorded broken-cloud day", docs/planner.md "## A recorded
+    day": host_tests/data/solar_day.csv says it is synthesized ("No recording was available here"),
+    and the command as written stopped at "the following arguments are required: csv"."""
+    with open(os.path.join(ROOT, "host_tests", "data", "solar_day.csv"), encoding="utf-8") as f:
+        assert "Synthesized" in f.read(600)
+    for doc in ("README.md", "docs/planner.md"):
+        text = read(doc)
+        assert not re.search(r"recorded (broken-cloud )?day", text, re.I), doc
+        for cmd in re.findall(r"`(python -m tools\.solar_day[^`]*)`", text):
+            assert "solar_day.csv" in cmd, (doc, cmd)
