@@ -169,3 +169,13 @@ def test_the_solar_day_is_called_what_its_file_says_and_its_command_runs_as_writ
         assert not re.search(r"recorded (broken-cloud )?day", text, re.I), doc
         for cmd in re.findall(r"`(python -m tools\.solar_day[^`]*)`", text):
             assert "solar_day.csv" in cmd, (doc, cmd)
+
+
+def test_the_readmes_limits_do_not_deny_the_picos_dma_capture():
+    """README's Limits: "on the Pico reads timed by polling the PWM counter ... (the RP2040's ADC
+    FIFO with DMA was not tried)", while its own section "The Pico's pilot captured before the tick"
+    and `evse/shell/pilot_dma.py` capture the pilot with the ADC's FIFO and a DMA channel."""
+    assert os.path.exists(os.path.join(ROOT, "firmware", "evse", "shell", "pilot_dma.py"))
+    limits = read("README.md").split("## Limits")[1]
+    assert "DMA was not tried" not in limits
+    assert "pilot_dma" in limits or "DMA channel" in limits
