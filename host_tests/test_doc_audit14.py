@@ -179,3 +179,27 @@ def test_the_readmes_limits_do_not_deny_the_picos_dma_capture():
     limits = read("README.md").split("## Limits")[1]
     assert "DMA was not tried" not in limits
     assert "pilot_dma" in limits or "DMA channel" in limits
+
+
+def _table_control_means():
+    """The figures table's `rp2_control_cpu` means (ms) by state: the figure now."""
+    row = [l for l in read("README.md").split(" | ") if "the control tick alone (`rp2_control_cpu`" in l][0]
+    return dict((s, float(m)) for s, m in re.findall(r"\b(A|B|C|fault) ([\d.]+) / [\d.]+ / [\d.]+ ms", row))
+
+
+def test_the_readme_says_of_the_1_ms_mean_what_its_figures_table_shows():
+    """README: "**The 1 ms mean is met in every state**" and, in Limits, "0.73-0.99 ms mean per
+    tick, within the Pico issue's 1 ms", while its figures table (stop 48's `make bench`, and this
+    stop's run: A 0.78, B 0.99, C 1.04, fault 1.19 ms) shows C and fault above 1 ms."""
+    means = _table_control_means()
+    assert sorted(means) == ["A", "B", "C", "fault"], means
+    text = read("README.md")
+    over = [s for s, m in means.items() if m >= 1.0]
+    if over:
+        assert "The 1 ms mean is met in every state" not in text
+        assert "within the Pico issue's 1 ms" not in text
+    limits = text.split("## Limits")[1]
+    m = re.search(r"the control tick's CPU on the Pico \(measured in the emulator\) is ([\d.]+)-([\d.]+) ms mean",
+                  limits)
+    assert m, "README's Limits no longer give the range"
+    assert (float(m.group(1)), float(m.group(2))) == (min(means.values()), max(means.values())), (m.groups(), means)
