@@ -7,6 +7,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,7 +44,8 @@ def test_the_page_and_the_api_are_served(board):
     assert headers["Content-Type"].startswith("text/html")
     page = gzip.decompress(body).decode()
     assert "<title>EVSE</title>" in page
-    assert not [x for x in ("http://", "https://", " src=", "<link") if x in page]      # no CDN, no other file
+    assert not [x for x in ("http://", "https://", " src=") if x in page]      # no CDN, no other file
+    assert re.findall(r"<link[^>]*>", page) == ['<link rel="icon" href="data:,">']   # the empty icon: no request
     st = board.status()
     for k in ("state", "contactor", "offered_a", "fault", "session_wh", "total_wh"):
         assert k in st
