@@ -203,3 +203,18 @@ def test_the_readme_says_of_the_1_ms_mean_what_its_figures_table_shows():
                   limits)
     assert m, "README's Limits no longer give the range"
     assert (float(m.group(1)), float(m.group(2))) == (min(means.values()), max(means.values())), (m.groups(), means)
+
+
+def test_a_refused_mqtt_setting_on_the_console_says_nothing_of_mqtt_staying_off(tmp_path):
+    """docs/mqtt.md: "A bad value is refused by the console's `set` with the reason; in a settings
+    file it is reported (`...; MQTT stays off`)". `evse ctl --port vboard set 'mqtt_user=a b'` on a
+    charger whose MQTT ran said "refused, nothing changed: mqtt_user: must be printable ASCII without
+    spaces; MQTT stays off": nothing changed, MQTT ran on. The console says the reason only, as it
+    does for the other consequences of a bad value on flash."""
+    from test_evsectl import RigPort, run
+    from tools.sim.rig import Rig
+    rig = Rig(config={"max_current": 20}, flash_dir=str(tmp_path))
+    rig.run(1.0)
+    rc, out = run(RigPort(rig), "set", "mqtt_user=a b")
+    assert rc == 1 and "mqtt_user: must be printable ASCII without spaces" in out, out
+    assert "stays off" not in out, out
