@@ -7,6 +7,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,7 +44,8 @@ def test_the_page_and_the_api_are_served(board):
     assert headers["Content-Type"].startswith("text/html")
     page = gzip.decompress(body).decode()
     assert "<title>EVSE</title>" in page
-    assert not [x for x in ("http://", "https://", " src=", "<link") if x in page]      # no CDN, no other file
+    assert not [x for x in ("http://", "https://", " src=") if x in page]      # no CDN, no other file
+    assert re.findall(r"<link[^>]*>", page) == ['<link rel="icon" href="data:,">']   # the empty icon: no request
     st = board.status()
     for k in ("state", "contactor", "offered_a", "fault", "session_wh", "total_wh"):
         assert k in st
@@ -139,6 +141,8 @@ def test_the_page_in_a_browser_logs_in_sets_the_limit_and_logs_out(board):
     assert r.returncode == 0, r.stdout
     seen = json.loads(r.stdout.strip().splitlines()[-1])
     assert "duty 53.3 %" in seen["before"] and seen["controls_hidden_before_login"]
+    # no failed request in the browser's console: it asked the board for /favicon.ico at each visit (404)
+    assert seen["console_errors"] == [], seen["console_errors"]
     assert not seen["network_shown"] and not seen["notice_shown"]      # no Wi-Fi, https off: nothing to say
     assert seen["after"].startswith("10.0 A (duty 16.") and "limit: done" in seen["message"]
     st = board.status()                             # the pilot's PWM on the board, not the page

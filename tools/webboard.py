@@ -23,13 +23,14 @@ GAP_WINDOW_S = 20        # the status's tick_gap_ms covers the last 10-20 s
 class WebBoard:
     """python -m tools.vboard --web PORT on a flash of its own, with a car the test plugs in."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, settings=None):
+        """settings: more of the board's settings beside the installer's rating (OCPP, MQTT)."""
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         flash = os.path.join(tmp, "flash")
         os.makedirs(flash)
         with open(os.path.join(flash, "settings.json"), "w") as f:
-            f.write('{"max_current": 32}')              # the installer's rating
+            json.dump(dict(settings or {}, max_current=32), f)      # the installer's rating
         self.car_socket = os.path.join(tmp, "car.sock")       # beside the tty: the vboard's default
         env = dict(os.environ)
         self.err = open(os.path.join(tmp, "vboard.log"), "w")

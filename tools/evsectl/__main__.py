@@ -4,8 +4,9 @@
     python -m tools.evsectl --port socket://127.0.0.1:4000 limit 16
     python -m tools.evsectl --port vboard watch
 
-Commands: status | limit AMPS|none | enable | disable | authorize ID | stop | clear | log [N] |
-sessions [N] | settings [--schema] | set KEY=VALUE... | reboot | help | watch [--seconds S] | raw JSON
+Commands: status | limit AMPS|none | enable | disable | authorize ID | stop | unlock | clear | log [N] |
+sessions [N] | history [N] | grid WATTS | settings [--schema] | set KEY=VALUE... | reboot | help |
+watch [--seconds S] | raw JSON
 PORT: a serial device, socket://HOST:PORT, or `vboard` (the virtual board, build/vboard/tty).
 Exit status: 0 ok; 1 refused (an error reply, or an id tag not accepted); 2 bad command line;
 3 no connection or no reply (a REPL open on the port, the firmware not running).
@@ -153,7 +154,7 @@ def build_request(a):
 def _request(a):
     c = a.command
     rest = a.args
-    if c in ("status", "enable", "disable", "stop", "clear", "reboot", "help"):
+    if c in ("status", "enable", "disable", "stop", "unlock", "clear", "reboot", "help"):
         return c, {}
     if c == "limit":
         if len(rest) != 1:
@@ -164,8 +165,12 @@ def _request(a):
         if len(rest) != 1:
             raise ValueError("authorize ID")
         return c, {"id_tag": rest[0]}
-    if c in ("log", "sessions"):
+    if c in ("log", "sessions", "history"):
         return c, {"n": _number(int, rest[0], c + " [N] (a whole number)")} if rest else {}
+    if c == "grid":
+        if len(rest) != 1:
+            raise ValueError("grid WATTS (imported; negative: exported)")
+        return c, {"watts": _number(float, rest[0], "grid WATTS (a number)")}
     if c == "settings":
         return c, {"schema": True} if a.schema else {}
     if c == "set":
@@ -222,6 +227,8 @@ def show(cmd, r, as_json):
                                                                          "reason"))
                   for x in r["sessions"]]
         return "\n".join(lines)
+    if cmd == "history":
+        return "\n".join(r["csv"].splitlines())       # RFC 4180's CRLF as the terminal's lines
     if cmd == "set":
         s = "saved: " + ", ".join("%s=%s" % (k, json.dumps(v)) for k, v in sorted(r["saved"].items()))
         if r.get("reboot"):

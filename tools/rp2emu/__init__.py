@@ -49,7 +49,8 @@ def missing():
     """Why the emulated Pico cannot run here (one line), or None."""
     for path in (IMAGE, BOOTROM):
         if not os.path.exists(path):
-            return "no %s (the emulated Pico's image and boot ROM live beside the repository)" % path
+            return ("no %s (the emulated Pico's image and boot ROM live beside the repository, in "
+                    "../shared/rp2/, or where EVSE_RP2_DIR names: docs/rp2emu.md)" % path)
     if not shutil.which("node"):
         return "no node on PATH (the emulated Pico runs on Node)"
     if not os.path.isdir(os.path.join(HERE, "node_modules", "rp2040js")):

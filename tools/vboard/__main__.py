@@ -45,7 +45,10 @@ from tools.waiting import stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VBOOT = os.path.join(ROOT, "tools", "vboard", "vboot.py")
-HEAP = "512k"
+# Every service together as .mpy files (the web page and a connected OCPP service): about 2,540 names,
+# and the unix port's next qstr pool is one block of about 28 KB (64-bit), which 512 KB, fragmented,
+# no longer had (a MemoryError at the central system's first CALL: test_doc_audit14.py).
+HEAP = "1024k"
 RESTART_DELAY_S = 0.2
 HOLD_MAX = 4096             # client bytes held while the board boots (mpremote's Ctrl-C, Ctrl-A)
 BOOT_BANNER = b"vboard: MicroPython unix port"   # vboot.py prints it once Ctrl-C is safe

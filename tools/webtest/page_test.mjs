@@ -11,6 +11,8 @@ const browser = await chromium.launch({ executablePath: exe, headless: true, arg
 const out = {};
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
+  const errors = [];                    // a request the page makes that fails shows here (the favicon's 404)
+  page.on("console", m => { if (m.type() === "error") errors.push(m.text()); });
   await page.goto(url);
   const offered = page.locator("#v-Offered");
   await offered.waitFor();
@@ -33,6 +35,7 @@ try {
   out.after = await offered.textContent();
   out.message = await page.locator("#msg").textContent();
   await page.screenshot({ path: shot, fullPage: true });
+  out.console_errors = errors.slice();  // (the old token's 401 below is asked for)
   const old = await page.evaluate(() => sessionStorage.getItem("evse-token"));
   await page.click("#logout");
   await page.locator("#login").waitFor({ state: "visible" });

@@ -264,8 +264,11 @@ async def handle_frame(svc, ws, data):
     _, uid, action, payload = msg
     if svc.boot_status == "Rejected":
         return  # while rejected the charge point does not answer (OCPP 1.6 4.2.1)
-    from . import operations   # at the first CALL: the handlers and schemas cost heap (docs/ocpp.md)
-    reply, after = operations.dispatch(svc, uid, action, payload)
+    try:
+        from . import operations   # at the first CALL: the handlers and schemas cost heap (docs/ocpp.md)
+        reply, after = operations.dispatch(svc, uid, action, payload)
+    except Exception as e:         # they could not load (a full heap's MemoryError): answered, the link kept
+        reply, after = rpc.error(uid, rpc.INTERNAL, repr(e)), None
     if reply is None:            # a handler that takes several ticks: `after` is its coroutine
         reply, after = await after  # pyright: ignore[reportGeneralTypeIssues]
     await ws.send_text(reply)

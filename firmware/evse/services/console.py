@@ -28,10 +28,10 @@ HISTORY_MAX = 20          # CSV lines per reply: 20 full-length lines fit OUT_MA
 
 def refused(errors):
     """The settings' check's reasons without what a bad value on flash does at boot (a default
-    used, a key ignored, nothing offered): a refused change does none of that."""
+    used, a key ignored, nothing offered, MQTT kept off): a refused change does none of that."""
     out = []
     for e in errors:
-        for tail in (" (using the default", " (ignored)", " (" + settings.NOT_APPLIED):
+        for tail in ("; MQTT ", " (using the default", " (ignored)", " (" + settings.NOT_APPLIED):
             i = e.find(tail)
             if i > 0:
                 e = e[:i]

@@ -103,8 +103,7 @@ def make_tls_context(ca_file, cert_file=None, key_file=None):
             ctx.load_cert_chain(der_file(cert_file), der_file(key_file))
     if ca_file:
         for path in ca_file if isinstance(ca_file, list) else (ca_file,):
-            with open(der_file(path), "rb") as f:
-                ctx.load_verify_locations(cadata=f.read())     # each call adds to the anchors
+            _load_ca(ctx, path)
         ctx.verify_mode = ssl.CERT_REQUIRED
         return ctx
     if hasattr(ctx, "check_hostname"):  # CPython refuses CERT_NONE while the name is checked
@@ -112,6 +111,17 @@ def make_tls_context(ca_file, cert_file=None, key_file=None):
         ctx.check_hostname = False  # pyright: ignore[reportAttributeAccessIssue]
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def _load_ca(ctx, path):
+    """One CA file into the trust anchors (each call adds to them). Its failure names the file: a
+    port's OSError carries only its number ("connect: OSError(2,)" told an operator nothing of
+    ocpp_ca_file), and mbedtls says "invalid cert" of any file."""
+    try:
+        with open(der_file(path), "rb") as f:
+            ctx.load_verify_locations(cadata=f.read())
+    except (OSError, ValueError) as e:
+        raise ValueError("CA file %s: %s" % (path, e))
 
 
 def make_server_context(cert_file, key_file):
