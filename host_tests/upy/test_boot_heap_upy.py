@@ -69,7 +69,10 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # +160 B: 89,600 B.
 # Stop 48: App.command's `unlock` (the console, the web page, MQTT release a socket's cable; refused
 # with its reason on a board without a lock) +288 B: 89,888 B.
-BOOT_BUDGET = 90020
+# Stop 49: a request's full next step as Charger.request() (the plug lock wrote the private) and
+# auth.may_stop for both card rules +128 B; a kept cable Finishing (CoreLink.held a property, read by
+# the status poll), no lock shown on a tethered cable +128 B: 90,144 B; budget 90,280 B.
+BOOT_BUDGET = 90280
 
 
 def test_the_firmware_after_boot_fits_the_budget():
