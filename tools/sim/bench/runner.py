@@ -23,6 +23,13 @@ BENCH_DEFAULTS = {"meter": "ct"}
 PROGRESS_S = 2.0            # wall seconds between two progress lines (stderr) on a long run
 PROGRESS_TICKS = 10         # probes between two looks at the wall clock (a tick on the host, an
                             # emulator step on rp2: 100 of those made rp2's lines 3 s apart)
+# Time 0 is a booted charger (contract: "freshly booted, nothing plugged in"): the bench runs the
+# firmware's power-on check (boot: F for 300 ms) with nothing plugged in until it reports its idle
+# state, then IDLE_SETTLE_US more. A1's X1 holds for 3 s a car plugged in before the firmware has
+# read the pilot as A (a car present at boot); it reads A within FAST_CONFIRM bursts, 20 ms
+# (limits.FAST_CONFIRM): a plug at 0 is then a plug-in to a ready charger.
+IDLE_SETTLE_US = 50000
+BOOT_MAX_US = 10000000      # a firmware that never leaves boot: the scenario starts anyway, and sees it
 
 
 class SetFaults:
@@ -85,6 +92,7 @@ class Bench:
         self.verbose = verbose
         self.rig = self.make_rig(board, flash_dir, seed)
         self.world = self.rig.world
+        self.origin = self.boot()      # the firmware's clock at the scenario's 0
         self.t_us = mm.clock.us        # the scenario's nominal time (wait adds to it)
         self.failures = []
         self.expects = 0
@@ -95,21 +103,53 @@ class Bench:
         self.vcd = None
         if log is not None:
             from tools.sim.bench.jsonlog import JsonLog
-            self.log = JsonLog(self.rig, log)
-            self._listen(self.log)
+            self.log = JsonLog(self.rig, log, self.origin)
             self._faults = SetFaults()
+            for ev in self.standing():          # the charger as it stands at 0: the log's first lines
+                self.log.on_event(ev, 0)
+                self._faults.on_event(ev, 0)
+            self._listen(self.log)
             self._listen(self._faults)
             self.rig.probes.append(self.log.probe)
             if self.COIL_PIN_LOG:
                 self.rig.add_pin_hook(self.log.pin)
         if vcd is not None:
             from tools.sim.bench.vcd import VcdTrace
-            self.vcd = VcdTrace(self.rig, vcd, waveform)
+            self.vcd = VcdTrace(self.rig, vcd, waveform, origin=self.origin)
             self.rig.probes.append(self.vcd.sample)
             self.rig.add_pin_hook(self._pin_changed)
 
     def make_rig(self, board, flash_dir, seed):
         return Rig(board=board, config=self.cfg, flash_dir=flash_dir, seed=seed)
+
+    def boot(self):
+        """The firmware's power-on check with nothing plugged in, until it reports its idle state
+        (A1; a fault or `disabled` if it boots into one) and IDLE_SETTLE_US more, ending just before
+        a control tick: the scenario's 0 (returned, on the firmware's clock) is that tick's start,
+        as the firmware's start was before (a command at 0 lands before the tick at 0 runs)."""
+        rig, clock = self.rig, mm.clock
+        start, wall0 = clock.us, time.monotonic()
+        while rig.app.charger.state == V.ST_BOOT and clock.us - start < BOOT_MAX_US:
+            rig.run_until(rig.next_tick_us)
+        settled = clock.us + IDLE_SETTLE_US
+        while rig.next_tick_us < settled:
+            rig.run_until(rig.next_tick_us)
+        rig.run_until(rig.next_tick_us - 1)
+        clock.advance_us(1)
+        self.boot_virtual_s, self.boot_wall_s = (clock.us - start) / 1e6, time.monotonic() - wall0
+        return clock.us
+
+    def standing(self):
+        """The charger's state at 0 as the app's events say it (the log's lines at t=0)."""
+        app = self.rig.app
+        evs = [(V.EV_STATE, app.charger.state), (V.EV_PWM, app.hw.duty_x100 / 100, app.charger.out.amps_x10 / 10)]
+        if app.charger.fault is not None:
+            evs.append((V.EV_FAULT, app.charger.fault, True))
+        return evs
+
+    def seconds(self, t_us):
+        """A time on the firmware's clock as the scenario's seconds."""
+        return (t_us - self.origin) / 1e6
 
     def _listen(self, lst):
         self.rig.listeners.append(lst)
@@ -133,6 +173,9 @@ class Bench:
     def run(self):
         """Run every command; 0 when every expect held, 1 otherwise. Ends with one summary line."""
         self._wall0 = self._shown = time.monotonic()
+        if self.verbose:
+            self.say("time 0: the firmware idle after %.3f s of its own boot (%.2f s wall)" % (
+                self.boot_virtual_s, self.boot_wall_s))
         for c in self.cmds:
             self._line = c.line
             if self.log is not None:
@@ -143,7 +186,7 @@ class Bench:
         if self.vcd is not None:
             self.vcd.close()
         self.say("%s: %d expect(s), %d failed, virtual time %.3f s, %.1f s wall" % (
-            "FAILED" if self.failures else "ok", self.expects, len(self.failures), mm.clock.us / 1e6,
+            "FAILED" if self.failures else "ok", self.expects, len(self.failures), self.seconds(mm.clock.us),
             time.monotonic() - self._wall0))
         return 1 if self.failures else 0
 
@@ -154,7 +197,7 @@ class Bench:
             self._shown = now
             last = self.cmds[-1].line if self.cmds else 0
             sys.stderr.write("%s: line %d of %d, virtual time %.1f s, %.0f s wall\n" % (
-                self.name, self._line, last, mm.clock.us / 1e6, now - self._wall0))
+                self.name, self._line, last, self.seconds(mm.clock.us), now - self._wall0))
             sys.stderr.flush()
 
     def _tick_probe(self):
@@ -327,8 +370,8 @@ class Bench:
                 mm.clock.us = now
         if ok:
             if self.verbose:
-                self.say("line %d: ok at %.3f s: %s" % (c.line, at / 1e6, c.text))
+                self.say("line %d: ok at %.3f s: %s" % (c.line, self.seconds(at), c.text))
         else:
-            msg = "line %d: FAILED at %.3f s: %s (got %s)" % (c.line, at / 1e6, c.text, seen)
+            msg = "line %d: FAILED at %.3f s: %s (got %s)" % (c.line, self.seconds(at), c.text, seen)
             self.failures.append(msg)
             self.say(msg)
