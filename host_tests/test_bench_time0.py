@@ -153,6 +153,17 @@ def test_the_waveform_vcd_loads_in_sigrok_and_its_pwm_decoder_reads_the_duty(tmp
     assert "53.300000%" in duties, out.stdout[-500:]
 
 
+@pytest.mark.parametrize("name,text", CONTRACT[:3], ids=[c[0] for c in CONTRACT[:3]])
+def test_a_contract_scenario_holds_from_time_0_through_the_virtual_bench_vehicle(name, text, tmp_path):
+    """The bench vehicle's virtual pair (`python -m tools.bench_vehicle.host S --virtual`) reads the
+    pilot from the car's side: the charger it drives is booted too (F at 0 before: A1 and duty 100
+    failed, a plug at 0 was held at X1)."""
+    from tools.bench_vehicle import host
+    scn = tmp_path / (name + ".scn")
+    scn.write_text(text)
+    assert host.main([str(scn), "--virtual"]) == 0
+
+
 @pytest.mark.skipif(WHY is not None, reason="emulated Pico: %s" % WHY)
 def test_contract_scenarios_hold_from_time_0_on_the_emulated_pico(tmp_path):
     """The same scenarios on `--target rp2` (one flash: the same settings, bar the last)."""

@@ -25,8 +25,8 @@ import time
 from evse.core import vocab as V
 from tools.sim import mock_machine as mm
 from tools import rp2emu
-from tools.sim.bench.runner import Bench, BOOT_MAX_US, IDLE_SETTLE_US
-from tools.sim.rig import INSTALLED, TICK_US
+from tools.sim.bench.runner import Bench
+from tools.sim.rig import BOOT_MAX_US, IDLE_SETTLE_US, INSTALLED, TICK_US
 from tools.toolchain import mpy_build
 
 BOARD = "rpi_pico"

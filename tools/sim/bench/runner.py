@@ -23,13 +23,6 @@ BENCH_DEFAULTS = {"meter": "ct"}
 PROGRESS_S = 2.0            # wall seconds between two progress lines (stderr) on a long run
 PROGRESS_TICKS = 10         # probes between two looks at the wall clock (a tick on the host, an
                             # emulator step on rp2: 100 of those made rp2's lines 3 s apart)
-# Time 0 is a booted charger (contract: "freshly booted, nothing plugged in"): the bench runs the
-# firmware's power-on check (boot: F for 300 ms) with nothing plugged in until it reports its idle
-# state, then IDLE_SETTLE_US more. A1's X1 holds for 3 s a car plugged in before the firmware has
-# read the pilot as A (a car present at boot); it reads A within FAST_CONFIRM bursts, 20 ms
-# (limits.FAST_CONFIRM): a plug at 0 is then a plug-in to a ready charger.
-IDLE_SETTLE_US = 50000
-BOOT_MAX_US = 10000000      # a firmware that never leaves boot: the scenario starts anyway, and sees it
 
 
 class SetFaults:
@@ -123,21 +116,12 @@ class Bench:
         return Rig(board=board, config=self.cfg, flash_dir=flash_dir, seed=seed)
 
     def boot(self):
-        """The firmware's power-on check with nothing plugged in, until it reports its idle state
-        (A1; a fault or `disabled` if it boots into one) and IDLE_SETTLE_US more, ending just before
-        a control tick: the scenario's 0 (returned, on the firmware's clock) is that tick's start,
-        as the firmware's start was before (a command at 0 lands before the tick at 0 runs)."""
-        rig, clock = self.rig, mm.clock
-        start, wall0 = clock.us, time.monotonic()
-        while rig.app.charger.state == V.ST_BOOT and clock.us - start < BOOT_MAX_US:
-            rig.run_until(rig.next_tick_us)
-        settled = clock.us + IDLE_SETTLE_US
-        while rig.next_tick_us < settled:
-            rig.run_until(rig.next_tick_us)
-        rig.run_until(rig.next_tick_us - 1)
-        clock.advance_us(1)
-        self.boot_virtual_s, self.boot_wall_s = (clock.us - start) / 1e6, time.monotonic() - wall0
-        return clock.us
+        """Time 0 (the contract's "freshly booted, nothing plugged in"): the firmware's power-on
+        check, until it is idle (Rig.boot_to_idle). Returns the firmware's clock at the scenario's 0."""
+        wall0 = time.monotonic()
+        start, origin = mm.clock.us, self.rig.boot_to_idle()
+        self.boot_virtual_s, self.boot_wall_s = (origin - start) / 1e6, time.monotonic() - wall0
+        return origin
 
     def standing(self):
         """The charger's state at 0 as the app's events say it (the log's lines at t=0)."""
