@@ -21,6 +21,7 @@ import re
 
 import pytest
 
+from evse.core import limits as L
 from rp2_bench import HERE, WHY, events, run, vcd_edges
 
 pytestmark = pytest.mark.skipif(WHY is not None, reason="emulated Pico: %s" % WHY)
@@ -125,8 +126,17 @@ def test_a_normal_session_on_the_pico_has_the_hosts_meter_lines_and_duty_edges(t
     wh = [x["wh"] for x in meter]
     assert wh == sorted(wh) and wh[0] == 0.0
     assert all(abs(x["amps"] - 32) < 1 for x in meter if x["wh"] > 1), meter
-    host_wh = events(host, "meter")[-1]["wh"]
-    assert abs(wh[-1] - host_wh) <= 0.03 * host_wh, (wh[-1], host_wh)
+    # The CT meter counts in windows of ct_interval_ms, each on the firmware's own phase: a reading
+    # lags what flowed by up to a window more on one target than on the other. With time 0 a booted
+    # charger (the firmware 0.37 s older at each command) the Pico's last line read 15.776 Wh where
+    # the host's read 16.795 Wh; the old time 0 with the scenario 0.36 s later read the same
+    # 15.776 Wh: the window's phase, not the bench. Compared at the Pico's line's time, within 3 %
+    # and one window's energy.
+    hm = events(host, "meter")
+    (t0, w0), (t1, w1) = [(x["t"], x["wh"]) for x in hm[-2:]]
+    host_wh = w0 + (w1 - w0) * (meter[-1]["t"] - t0) / (t1 - t0)
+    window_wh = (w1 - w0) / (t1 - t0) * L.METER_DEFAULTS["ct_interval_ms"] / 1000
+    assert abs(wh[-1] - host_wh) <= 0.03 * host_wh + window_wh, (wh[-1], host_wh, window_wh)
 
 
 PAUSE = """config max_current=32

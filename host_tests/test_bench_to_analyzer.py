@@ -28,7 +28,9 @@ def test_analyzer_checks_a_bench_session(tmp_path):
     assert abs(checks["duty_expected"]["measured"] - 53.3) < 0.1
     assert checks["contactor_open_after_c_to_b"]["measured"] <= 20     # ms: the project's target
     states = [e["state"] for e in report["timeline"] if e["kind"] == "pilot"]
-    assert states[:3] == ["F", "A1", "B1"]          # boot at -12 V, X1, vehicle plugged in
+    # time 0 is a booted charger (+12 V, A), then X1 with the vehicle plugged in (9 V), the PWM
+    # (C at once: the scenario's `ev C` comes as the PWM starts)
+    assert states[:3] == ["A1", "B1", "C2"], states
 
 
 def _diode_verdict(tmp_path, scenario):

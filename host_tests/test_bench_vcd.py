@@ -97,7 +97,7 @@ def test_vcd_conventions(traces, mode):
     for n, k in REQUIRED.items():
         assert names.get(n) == k, (n, names)
     duties = [v for t, n, v in changes if n == "duty"]
-    assert duties[:2] == [0.0, 100.0]
+    assert duties[:2] == [100.0, 53.32]      # time 0: the charger booted (A, +12 V), then the plug
     assert {53.32, 26.65, 10.0} <= set(duties)
     pp = [v for t, n, v in changes if n == "pp"]
     assert pp[0] == 1e9 and 150.0 in pp
@@ -131,7 +131,7 @@ def test_vcdvcd_reads_it(traces):
     for mode in ("plateau", "waveform"):
         v = vcdvcd.VCDVCD(str(traces[mode]))
         assert {"bench.cp", "bench.cp_high", "bench.duty", "bench.contactor"} <= set(v.signals)
-        assert v["bench.duty"].tv[0] == (0, "0")
+        assert v["bench.duty"].tv[0] == (0, "100")      # time 0: booted, at A
 
 
 SIGROK = shutil.which("sigrok-cli")

@@ -19,7 +19,7 @@ $enddefinitions $end
 def session(trip, fault, release, end, close):
     """A log and its VCD: charging from 2 s, a trip at `trip`, the fault at `fault` (the coil open),
     the bench's `rcd 0` at `release`, the fault's end and the retry's closing."""
-    lines = [{"t": 0.0, "kind": "state", "state": "boot"},
+    lines = [{"t": 0.0, "kind": "state", "state": "A1"},         # time 0: the charger booted
              {"t": 1.8, "kind": "input", "text": "ev C"},
              {"t": 2.0, "kind": "contactor", "closed": True},
              {"t": trip, "kind": "input", "text": "rcd 30"},
@@ -51,7 +51,7 @@ def test_a_late_retry_is_still_a_difference():
 def closing(close, offered=True):
     """A car in C1 that is offered the PWM at 1.8 s (its session starts: C2), or a car offered the
     PWM in B that asks at 1.8 s, and a closing at `close`."""
-    lines = [{"t": 0.0, "kind": "state", "state": "boot"},
+    lines = [{"t": 0.0, "kind": "state", "state": "A1"},         # time 0: the charger booted
              {"t": 0.5, "kind": "state", "state": "C1" if offered else "B2"},
              {"t": 1.8, "kind": "input", "text": "enable" if offered else "ev C"},
              {"t": 1.8, "kind": "state", "state": "C2"},

@@ -59,8 +59,12 @@ def erase_while_charging(change):
         pico.flash_hooks.append(on_flash)
         w.plugged, w.ev_ohms, w.pp_ohms = True, 2740, 150
         w.draw_amps, w.draw_phases, w.follow_max = 32, 1, None
+        # (the pilot's model follows a change at recompute(): before, the plug at 0 was taken up
+        # by the boot's next PWM write; time 0 is now an idle charger, whose pilot stays put)
+        w.recompute()
         rig.run_until(mm.clock.us + 500000)
         w.ev_ohms = 882                                  # the car asks for power
+        w.recompute()
         rig.run_until(mm.clock.us + 4000000)
         assert pico.outputs.get(COIL) == 1
         for i in range(20):

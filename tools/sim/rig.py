@@ -18,6 +18,13 @@ TICK_US = 10000
 # The bench's installation: a 32 A circuit, unless the config says otherwise (max_current has no
 # default on the board: without one it offers nothing).
 INSTALLED = {"max_current": 32}
+# A booted charger (the bench contract's time 0: "freshly booted, nothing plugged in"): the
+# firmware's power-on check (boot: F for 300 ms) with nothing plugged in until it reports its idle
+# state, then IDLE_SETTLE_US more. A1's X1 holds for 3 s a car plugged in before the firmware has
+# read the pilot as A (a car present at boot); it reads A within FAST_CONFIRM bursts, 20 ms
+# (limits.FAST_CONFIRM): a plug after the settle is a plug-in to a ready charger.
+IDLE_SETTLE_US = 50000
+BOOT_MAX_US = 10000000      # a firmware that never leaves boot: the caller goes on, and sees it
 
 
 def load_board(name):
@@ -108,6 +115,23 @@ class Rig:
         self.app.hw.start_watchdog()
         self.world.recompute()
         self.world.update()
+
+    def boot_to_idle(self):
+        """Runs the firmware's power-on check until it reports its idle state (A1; a fault or
+        `disabled` if it boots into one; BOOT_MAX_US at most) and IDLE_SETTLE_US more, and stops
+        just before a control tick's start: returns that instant (the clock stands there), so that
+        what changes at it is seen by that tick, as at the firmware's start."""
+        from evse.core import vocab as V
+        clock = mm.clock
+        start = clock.us
+        while self.app.charger.state == V.ST_BOOT and clock.us - start < BOOT_MAX_US:
+            self.run_until(self.next_tick_us)
+        settled = clock.us + IDLE_SETTLE_US
+        while self.next_tick_us < settled:
+            self.run_until(self.next_tick_us)
+        self.run_until(self.next_tick_us - 1)
+        clock.advance_us(1)
+        return clock.us
 
     def power_off(self):
         """The supply is cut: RAM (the App) is lost, outputs go dead, flash is kept."""

@@ -87,6 +87,7 @@ class VirtualPair:
     def __init__(self, config=None, board="sim", seed=1, pins=VirtualPins):
         from tools.sim.rig import Rig
         self.rig = Rig(board=board, config=config, seed=seed)
+        self.rig.boot_to_idle()        # a booted charger, nothing plugged in (the bench's time 0)
         self.pm = pins
         self.vehicle = V.from_map(self.pm, mm.Pin)
         self._wire()

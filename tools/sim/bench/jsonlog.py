@@ -7,21 +7,19 @@ from tools.sim import mock_machine as mm
 METER_PERIOD_US = 1000000   # a meter line once per second while the contactor is closed
 
 
-def _t():
-    return round(mm.clock.us / 1e6, 6)
-
-
 class JsonLog:
     """Listener of the app's events (state, pwm, contactor, fault), and the bench's own lines."""
 
-    def __init__(self, rig, f):
+    def __init__(self, rig, f, origin=0):
+        """origin: the firmware's clock (us) at the scenario's time 0."""
         self.rig = rig
         self.f = f
+        self.origin = origin
         self._meter_next = None
         self.closed = False         # the coil as the last `contactor` line said
 
     def write(self, kind, **fields):
-        d = {"t": _t(), "kind": kind}
+        d = {"t": round((mm.clock.us - self.origin) / 1e6, 6), "kind": kind}
         for k in sorted(fields):
             d[k] = fields[k]
         self.f.write(json.dumps(d) + "\n")

@@ -9,7 +9,9 @@ settings, and the firmware observed from outside as on a real board:
 - the JSONL's state, pwm, contactor and fault lines, and what `expect state|fault|duty|current`
   compare, from the firmware's own event lines on the USB serial console (docs/console.md), at the
   firmware's time (ms since the chip's boot). `expect contactor` reads the coil pin.
-Scenario time 0 is the chip's boot after the flash (the host bench boots the app at 0).
+Scenario time 0 is a booted charger, as on the host (runner.Bench.boot): the chip boots after the
+flash, its firmware runs its power-on check with nothing plugged in until it reports its idle state,
+and time 0 is IDLE_SETTLE_US after that report's time.
 """
 import hashlib
 import json
@@ -18,12 +20,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 from evse.core import vocab as V
 from tools.sim import mock_machine as mm
 from tools import rp2emu
 from tools.sim.bench.runner import Bench
-from tools.sim.rig import INSTALLED, TICK_US
+from tools.sim.rig import BOOT_MAX_US, IDLE_SETTLE_US, INSTALLED, TICK_US
 from tools.toolchain import mpy_build
 
 BOARD = "rpi_pico"
@@ -106,7 +109,9 @@ class PicoRig:
         self.probes = []
         self.seen = {}               # what the firmware last reported: state, fault, duty, amps
         self.history = []            # (scenario us, seen) after each report, in order
-        self.start_ms = None         # the firmware's time of its first event line (scenario time 0)
+        self.start_ms = None         # the firmware's time of its first event line
+        self.idle_ms = None          # ... of its first report of a state other than boot (A1)
+        self.boot_virtual_s = self.boot_wall_s = 0.0   # the chip's boot to time 0: emulated, wall
         self._early = []             # events before the bench's recorders listen
         self.marks = []              # (scenario us, kind, value): the coil's and the duty's changes
         self._marked = {}
@@ -180,18 +185,34 @@ class PicoRig:
             os.remove(tmp)
 
     def _started(self):
-        """The firmware's first report on the console: scenario time 0."""
+        """The firmware's power-on check, until it reports its idle state (A1), and IDLE_SETTLE_US
+        more: scenario time 0, the chip stopped there. The boot's lines are not in the traces: the
+        charger's state at 0 (`seen`) is their first lines (PicoBench.standing)."""
         pico = self.pico
+        wall0 = time.monotonic()
         self._sock = socket.create_connection(("127.0.0.1", pico.tcp))
         self._sock.setblocking(False)
         self._request({"cmd": "status", "id": STATUS_ID})
-        # Time 0 is the firmware's start (its first event line), as the host bench's app starts at
-        # 0: the MicroPython boot and the imports before it are not scenario time.
-        if not pico.pump(until=lambda: self._drain() or self.start_ms is not None, wall_s=STARTUP_WALL_S):
+
+        def idle():
+            self._drain()
+            if self.idle_ms is not None:
+                return True
+            return self.start_ms is not None and pico.t_us - pico.boot_reasons[-1][0] > \
+                self.start_ms * 1000 + BOOT_MAX_US        # never idle: the scenario starts anyway
+        if not pico.pump(until=idle, wall_s=STARTUP_WALL_S):
             raise RuntimeError("the firmware did not report on the emulated Pico's console")
-        pico.epoch_us = pico.boot_reasons[-1][0] + self.start_ms * 1000
-        mm.clock.us = 0          # the traces open at 0 with the pins as the firmware found them
+        zero_ms = self.idle_ms if self.idle_ms is not None else (pico.t_us - pico.boot_reasons[-1][0]) // 1000
+        pico.epoch_us = max(pico.boot_reasons[-1][0] + zero_ms * 1000 + IDLE_SETTLE_US, pico.t_us)
+        pico.stop_at(pico.epoch_us)
+        if not pico.pump(until=lambda: self._drain() or pico.t_us >= pico.epoch_us, wall_s=STARTUP_WALL_S):
+            raise RuntimeError("the emulated Pico did not reach the scenario's time 0")
+        self.boot_virtual_s = (pico.t_us - pico.boot_reasons[-1][0]) / 1e6
+        self.boot_wall_s = time.monotonic() - wall0
+        mm.clock.us = 0          # the traces open at 0 with the pins as the firmware left them
         self.world._follow_hist = []                   # its times were on the emulator's clock
+        self.history = [(0, dict(self.seen))]
+        self._early = []         # the boot's lines: before time 0
 
     def _request(self, obj):
         self.pico.serial(json.dumps(obj) + "\n")     # at the instant the chip stands at
@@ -265,6 +286,8 @@ class PicoRig:
             t_ms = None
         if self.start_ms is None and t_ms is not None:
             self.start_ms = t_ms
+        if self.idle_ms is None and t_ms is not None and ev[0] == V.EV_STATE and ev[1] != V.ST_BOOT:
+            self.idle_ms = t_ms
         t_us = mm.clock.us if t_ms is None else self._scenario_us(t_ms)
         self.history.append((t_us, dict(seen)))
         if self.on_line is not None:
@@ -507,6 +530,19 @@ class PicoBench(Bench):
 
     def make_rig(self, board, flash_dir, seed):
         return PicoRig(self.cfg, seed=seed, keep=self.keep)
+
+    def boot(self):
+        """PicoRig booted the chip to the scenario's 0 (PicoRig._started)."""
+        self.boot_virtual_s, self.boot_wall_s = self.rig.boot_virtual_s, self.rig.boot_wall_s
+        return 0
+
+    def standing(self):
+        """The charger's state at 0 as the firmware's lines said it."""
+        seen = self.rig.seen
+        evs = [(V.EV_STATE, seen.get("state")), (V.EV_PWM, seen.get("duty"), seen.get("amps"))]
+        if seen.get("fault") is not None:
+            evs.append((V.EV_FAULT, seen["fault"], True))
+        return evs
 
     def run(self):
         try:

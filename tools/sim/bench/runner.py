@@ -85,6 +85,7 @@ class Bench:
         self.verbose = verbose
         self.rig = self.make_rig(board, flash_dir, seed)
         self.world = self.rig.world
+        self.origin = self.boot()      # the firmware's clock at the scenario's 0
         self.t_us = mm.clock.us        # the scenario's nominal time (wait adds to it)
         self.failures = []
         self.expects = 0
@@ -95,21 +96,44 @@ class Bench:
         self.vcd = None
         if log is not None:
             from tools.sim.bench.jsonlog import JsonLog
-            self.log = JsonLog(self.rig, log)
-            self._listen(self.log)
+            self.log = JsonLog(self.rig, log, self.origin)
             self._faults = SetFaults()
+            for ev in self.standing():          # the charger as it stands at 0: the log's first lines
+                self.log.on_event(ev, 0)
+                self._faults.on_event(ev, 0)
+            self._listen(self.log)
             self._listen(self._faults)
             self.rig.probes.append(self.log.probe)
             if self.COIL_PIN_LOG:
                 self.rig.add_pin_hook(self.log.pin)
         if vcd is not None:
             from tools.sim.bench.vcd import VcdTrace
-            self.vcd = VcdTrace(self.rig, vcd, waveform)
+            self.vcd = VcdTrace(self.rig, vcd, waveform, origin=self.origin)
             self.rig.probes.append(self.vcd.sample)
             self.rig.add_pin_hook(self._pin_changed)
 
     def make_rig(self, board, flash_dir, seed):
         return Rig(board=board, config=self.cfg, flash_dir=flash_dir, seed=seed)
+
+    def boot(self):
+        """Time 0 (the contract's "freshly booted, nothing plugged in"): the firmware's power-on
+        check, until it is idle (Rig.boot_to_idle). Returns the firmware's clock at the scenario's 0."""
+        wall0 = time.monotonic()
+        start, origin = mm.clock.us, self.rig.boot_to_idle()
+        self.boot_virtual_s, self.boot_wall_s = (origin - start) / 1e6, time.monotonic() - wall0
+        return origin
+
+    def standing(self):
+        """The charger's state at 0 as the app's events say it (the log's lines at t=0)."""
+        app = self.rig.app
+        evs = [(V.EV_STATE, app.charger.state), (V.EV_PWM, app.hw.duty_x100 / 100, app.charger.out.amps_x10 / 10)]
+        if app.charger.fault is not None:
+            evs.append((V.EV_FAULT, app.charger.fault, True))
+        return evs
+
+    def seconds(self, t_us):
+        """A time on the firmware's clock as the scenario's seconds."""
+        return (t_us - self.origin) / 1e6
 
     def _listen(self, lst):
         self.rig.listeners.append(lst)
@@ -133,6 +157,9 @@ class Bench:
     def run(self):
         """Run every command; 0 when every expect held, 1 otherwise. Ends with one summary line."""
         self._wall0 = self._shown = time.monotonic()
+        if self.verbose:
+            self.say("time 0: the firmware idle after %.3f s of its own boot (%.2f s wall)" % (
+                self.boot_virtual_s, self.boot_wall_s))
         for c in self.cmds:
             self._line = c.line
             if self.log is not None:
@@ -143,7 +170,7 @@ class Bench:
         if self.vcd is not None:
             self.vcd.close()
         self.say("%s: %d expect(s), %d failed, virtual time %.3f s, %.1f s wall" % (
-            "FAILED" if self.failures else "ok", self.expects, len(self.failures), mm.clock.us / 1e6,
+            "FAILED" if self.failures else "ok", self.expects, len(self.failures), self.seconds(mm.clock.us),
             time.monotonic() - self._wall0))
         return 1 if self.failures else 0
 
@@ -154,7 +181,7 @@ class Bench:
             self._shown = now
             last = self.cmds[-1].line if self.cmds else 0
             sys.stderr.write("%s: line %d of %d, virtual time %.1f s, %.0f s wall\n" % (
-                self.name, self._line, last, mm.clock.us / 1e6, now - self._wall0))
+                self.name, self._line, last, self.seconds(mm.clock.us), now - self._wall0))
             sys.stderr.flush()
 
     def _tick_probe(self):
@@ -327,8 +354,8 @@ class Bench:
                 mm.clock.us = now
         if ok:
             if self.verbose:
-                self.say("line %d: ok at %.3f s: %s" % (c.line, at / 1e6, c.text))
+                self.say("line %d: ok at %.3f s: %s" % (c.line, self.seconds(at), c.text))
         else:
-            msg = "line %d: FAILED at %.3f s: %s (got %s)" % (c.line, at / 1e6, c.text, seen)
+            msg = "line %d: FAILED at %.3f s: %s (got %s)" % (c.line, self.seconds(at), c.text, seen)
             self.failures.append(msg)
             self.say(msg)

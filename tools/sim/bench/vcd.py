@@ -37,14 +37,17 @@ def fmt(kind, value, ident):
 class VcdTrace:
     """Samples the world behind the board and writes changes; `sample()` after anything changes."""
 
-    def __init__(self, rig, f, waveform=False, version="evse virtual bench"):
+    def __init__(self, rig, f, waveform=False, version="evse virtual bench", origin=0):
+        """origin: the firmware's clock (us) at the scenario's time 0, the file's #0 (a multiple of
+        the PWM's period on the host: the edges stay on its grid)."""
         self.rig = rig
+        self.origin = origin
         self.world = rig.world
         self.f = f
         self.waveform = waveform
         self.pwm_pin = rig.board.PILOT_PWM_PIN
         self.last = None
-        self.t_written = -1       # last timestamp written
+        self.t_written = -1       # last timestamp written (the firmware's clock)
         self.wave = None          # (period, high, pos, neg) of the PWM being drawn (waveform mode)
         self.wave_t = 0           # edges written up to here
         self._hdr(version)
@@ -110,7 +113,7 @@ class VcdTrace:
             self.wave_t = t
         if not out:
             return
-        stamp = "" if t == self.t_written else "#%d\n" % t
+        stamp = "" if t == self.t_written else "#%d\n" % (t - self.origin)
         if last is None:
             self.f.write("%s$dumpvars\n%s\n$end\n" % (stamp, "\n".join(out)))
         else:
@@ -149,11 +152,11 @@ class VcdTrace:
         last_t = self.t_written
         while t0 < t_end:
             if t0 > start:
-                add("#%d\n%s" % (t0, rise))
+                add("#%d\n%s" % (t0 - self.origin, rise))
                 last_t = t0
             tf = t0 + high
             if start < tf < t_end:
-                add("#%d\n%s" % (tf, fall))
+                add("#%d\n%s" % (tf - self.origin, fall))
                 last_t = tf
             t0 += period
             if len(buf) > 4096:
@@ -174,4 +177,4 @@ class VcdTrace:
         t = mm.clock.us
         self.sample()
         if t > self.t_written:
-            self.f.write("#%d\n" % t)
+            self.f.write("#%d\n" % (t - self.origin))
