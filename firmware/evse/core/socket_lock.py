@@ -17,7 +17,9 @@ _CAR = (V.ST_B1, V.ST_B2, V.ST_C1, V.ST_C2, V.ST_D1, V.ST_D2, V.ST_PAUSED, V.ST_
 
 class SocketLock:
     def __init__(self):
-        self.want = False       # the command: True locked (the shell drives the actuator to it)
+        # the command: True locked (the shell drives the actuator to it); None until the first
+        # step: a boot with the contactor welded (its mirror closed) drove it open for a tick
+        self.want = None
         self.ok = False         # the feedback reads the command (read since it was given)
         self.since = None       # when the command changed, until the feedback agrees (LOCK_MOVE_MS)
         self.release = False    # UnlockConnector: unlocked, nothing offered, until the car leaves

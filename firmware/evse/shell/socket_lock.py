@@ -41,6 +41,8 @@ class LockDriver:
             m.lock_fb = 0 if self._want else 1
 
     def apply(self, want, fb, now):
+        if want is None:          # the core has not stepped yet: nothing commanded, nothing driven
+            return
         if want != self._want:
             self._cmd = now
         elif not (self._on is None and fb != (1 if want else 0)
