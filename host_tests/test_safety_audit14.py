@@ -271,3 +271,56 @@ def test_a_bolt_jammed_in_the_socket_at_boot_is_a_lock_fault_not_unlocking_for_e
     faults = [e for t, e in d.events if e[0] == "fault" and e[1] == "lock"]
     assert faults and faults[0][2] is True, d.events[-10:]
     assert not d.coil and d.world.lock_holds()
+
+
+# --- the plug lock in the core: its switch read before anything closes ---
+
+def _socket_core():
+    """A core with a plug lock on a Type 2 socket (no self-test), and tick(level, lock_fb): one
+    10 ms tick with the car at level and the lock's switch (None: it follows the command)."""
+    c = _cfg()
+    ch = CH.Charger(c, diff=TK.ticks_diff)
+    ch.lock = SocketLock()
+    m = CH.Measurements()
+    m.pilot_ok, m.pp_ohms, m.temp_c, m.feedback = True, CABLE_32A, 30, -1
+    t = [1000]
+
+    def tick(level, lock_fb=None):
+        t[0] += 10
+        mode = ch.out.pilot_mode
+        m.pilot_pos = -12000 if mode == L.PILOT_F else level
+        m.pilot_neg = level if mode == L.PILOT_X1 else -12000
+        m.lock_fb = (1 if ch.lock.want else 0) if lock_fb is None else lock_fb
+        ch.step(m, t[0])
+        if ch.resample:
+            ch.step(m, t[0])
+    return ch, m, tick
+
+
+def test_a_lock_that_opens_at_the_tick_the_car_would_get_power_never_closes_the_contactor():
+    """The car asks (C) and the close sequence is done at the very tick the lock's switch opens (the
+    bolt knocked back, a wire off): the contactor must not close, not even as an event the services
+    act on (the console printed 'closed', OCPP took it for charging). Before, the close came first
+    in that step, on the lock as the step before read it, and the lock's fault opened it after."""
+    n = 0
+    ch, m, tick = _socket_core()
+    for _ in range(400):
+        tick(9000)
+    assert ch.state == "B2" and ch.lock.ok
+    while True:                            # the tick at which it closes, on a twin
+        twin, _, twin_tick = _socket_core()
+        for _ in range(400):
+            twin_tick(9000)
+        for _ in range(n):
+            twin_tick(6000)
+        twin_tick(6000)
+        if twin.out.contactor:
+            break
+        n += 1
+        assert n < 200
+    for _ in range(n):
+        tick(6000)
+    del ch.events[:]
+    tick(6000, lock_fb=0)                  # the switch opens at the tick of the close
+    assert ("contactor", True) not in ch.events, ch.events
+    assert not ch.out.contactor and ch.fault == "lock"

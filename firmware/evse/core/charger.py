@@ -308,6 +308,8 @@ class Charger:
             self._expire_timers(now)            # 2. expire timers (only these two run out here)
         if m.guard_opened:
             self._guard_opened(now)             # (the loop was held: the shell's guard opened)
+        if self.lock is not None:
+            self.lock.opened(self, m, now)      # (its switch judged before anything closes on it)
         self._collect_faults(m, ps, now)        # 3. collect faults
         new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
         if new != self.state:                   # 5. entry actions, once, on a change

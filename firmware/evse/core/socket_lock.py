@@ -57,6 +57,14 @@ class SocketLock:
         self.hold = bool(flag)
         ch.request()
 
+    def opened(self, ch, m, now):
+        """Before the core's state: a lock that read its command reads otherwise (opened under the
+        plug, a wire off) is the fault at once, so nothing closes on it in this step."""
+        if self.ok and m.lock_fb != (1 if self.want else 0):
+            self.ok = False
+            if self.want or ch.fault is None:
+                ch._set_fault(V.FAULT_LOCK, now)
+
     def step(self, ch, m, now):
         """After the core's step: the command from its state, and the feedback (m.lock_fb: 1
         locked, 0 unlocked) judged against it. With hold, locked stays locked while the cable's PP
