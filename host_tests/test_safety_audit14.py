@@ -324,3 +324,52 @@ def test_a_lock_that_opens_at_the_tick_the_car_would_get_power_never_closes_the_
     tick(6000, lock_fb=0)                  # the switch opens at the tick of the close
     assert ("contactor", True) not in ch.events, ch.events
     assert not ch.out.contactor and ch.fault == "lock"
+
+
+# --- an exception anywhere in the tick: the outputs safe in that tick ---
+
+TICK_PARTS = ("charger.step", "charger._same_inputs", "charger._settle", "charger._fill",
+              "charger._full_step", "charger._measure", "charger._read_pp", "charger._collect_faults",
+              "charger._contactor_faults", "charger._pilot_faults", "charger._next_state",
+              "charger._apply_limit", "charger._asking", "charger._horizon",
+              "charger.det.update", "charger.thermal.update", "charger.oc.check",
+              "charger.lock.step", "charger.lock.opened", "charger.lock.horizon", "charger.lock.fill",
+              "hw.measure", "hw.apply", "lock.step")
+
+
+@pytest.mark.parametrize("part", TICK_PARTS)
+def test_an_exception_in_any_part_of_the_tick_opens_the_contactor_and_offers_nothing_at_once(part):
+    """Charging on a Type 2 socket with a plug lock; one call of one part of the tick raises. In
+    that same tick the coil is off and the pilot at F (-12 V, nothing offered); the fault
+    'internal' is set and said; the bolt is not driven open while the contactor's mirror reads
+    closed."""
+    from tools.sim import mock_machine as mm
+    d = _lock_bench()
+    d.charge(pp_ohms=CABLE_32A)
+    assert d.coil and d.state == "C2"
+    path = part.split(".")
+    owner = d.app
+    for name in path[:-1]:
+        owner = getattr(owner, name)
+    inner = getattr(owner, path[-1])
+    raised = []
+
+    def boom(*a, **k):
+        if not raised:
+            raised.append(mm.clock.us)
+            raise RuntimeError("injected in " + part)
+        return inner(*a, **k)
+    setattr(owner, path[-1], boom)
+    for _ in range(200):
+        d.run(0.01)
+        if raised:
+            break
+    assert raised, part + " was not called in 2 s of charging"
+    t = raised[0]
+    offs = [u for u, lv in d.coil_edges if u >= t and lv == 0]
+    assert offs and offs[0] - t < 1000, (part, d.coil_edges[-3:], t)
+    assert d.app.hw.duty_x100 == 0 and not d.coil and d.fault == "internal"
+    d.run(1.0)
+    assert ("fault", "internal", True) in [e for u, e in d.events if u >= t] and not d.coil
+    unlocks = [u for u, k in d.lock_edges if u >= t and k == "unlock"]
+    assert not unlocks or unlocks[0] > offs[0], (part, unlocks, offs)
