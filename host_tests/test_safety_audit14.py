@@ -373,3 +373,56 @@ def test_an_exception_in_any_part_of_the_tick_opens_the_contactor_and_offers_not
     assert ("fault", "internal", True) in [e for u, e in d.events if u >= t] and not d.coil
     unlocks = [u for u, k in d.lock_edges if u >= t and k == "unlock"]
     assert not unlocks or unlocks[0] > offs[0], (part, unlocks, offs)
+
+
+# --- the timings across the boards' tick wrap (2**30 ms: 12.4 days after boot) ---
+
+def _wrap_bench(ms_before_wrap):
+    from tools.sim.drive import Drive
+    from tools.sim.rig import board_with_lock
+    from tools.sim import mock_machine as mm
+    d = Drive(config=dict(SOCKET), board=board_with_lock(), start_us=(WRAP - ms_before_wrap) * 1000)
+    pins = d.rig.board.LOCK_PINS
+    d.lock_edges = []
+
+    def hook(p, level):
+        if p in pins and level == 1:
+            d.lock_edges.append((mm.clock.us, "lock" if p == pins[0] else "unlock"))
+    d.rig.add_pin_hook(hook)
+    d.run(1.0)
+    return d
+
+
+@pytest.mark.parametrize("before", [3000, 4500, 7000, 9500])
+def test_an_evse_side_stop_across_the_tick_wrap_opens_after_6_s_and_unlocks_after(before):
+    """Charging when the board's ticks wrap, a stop from the console just before or after: the PWM
+    goes at once (X1), the car stays in C, the contactor opens 6 s later (IEC 61851-1 Table A.6
+    seq 10.2), not sooner nor later for the wrap; the lock lets go only once it is open."""
+    d = _wrap_bench(before)
+    d.charge(pp_ohms=CABLE_32A)
+    assert d.coil
+    from tools.sim import mock_machine as mm
+    t_stop = d.now_us
+    d.app.command("stop", "local", mm.clock.ticks_ms())
+    d.run(8.0)
+    t_open = d.coil_change(0, t_stop)
+    assert t_open is not None, (d.state, d.fault)
+    assert L.EV_STOP_WAIT_MS * 1000 - 20000 <= t_open - t_stop <= L.EV_STOP_WAIT_MS * 1000 + 30000, \
+        (t_open - t_stop)
+    assert d.fault is None and d.world.lock_holds()   # the car still plugged in: held
+    d.ev("A")
+    d.run(1.5)
+    unlocks = [u for u, k in d.lock_edges if u >= t_stop and k == "unlock"]
+    assert unlocks and unlocks[0] > t_open and not d.world.lock_holds()
+
+
+@pytest.mark.parametrize("before", [500, 2000, 2990])
+def test_c_to_b_across_the_tick_wrap_opens_within_100_ms(before):
+    """The car stops asking (C to B) while the board's ticks wrap: open within 100 ms (seq 8.1)."""
+    d = _wrap_bench(5000)
+    d.charge(pp_ohms=CABLE_32A)
+    d.run((5000 - before) / 1000 - 2.5)
+    t = d.ev("B")
+    d.run(0.5)
+    t_open = d.coil_change(0, t)
+    assert t_open is not None and t_open - t < 100000, t_open
