@@ -426,3 +426,52 @@ def test_c_to_b_across_the_tick_wrap_opens_within_100_ms(before):
     d.run(0.5)
     t_open = d.coil_change(0, t)
     assert t_open is not None and t_open - t < 100000, t_open
+
+
+# --- power cuts in every phase of a lock's move ---
+
+@pytest.mark.parametrize("cut_ms", list(range(0, 1700, 60)))
+def test_a_power_cut_at_any_point_of_the_lock_and_the_close_never_closes_on_an_unlocked_plug(cut_ms):
+    """A car plugged into a Type 2 socket asks for power at once; the power goes cut_ms later,
+    anywhere in the bolt's drive (600 ms pulses, 200 ms travel), the close sequence or the first
+    second of charging, and comes back 0.5 s later. Every time the coil closes, the bolt is all the
+    way in (its switch reads locked); the car gets its power in the end, locked; gone, let go."""
+    d = _lock_bench()
+    closes = []
+    pin = d.rig.board.CONTACTOR_PINS[0]
+
+    def hook(p, level):
+        if p == pin and level == 1:
+            closes.append(d.world.lock_pos)
+    d.rig.add_pin_hook(hook)
+    d.plug(CABLE_32A)
+    d.ev("C")
+    d.run(cut_ms / 1000)
+    d.rig.power_off()
+    d.run(0.5)
+    d.rig.power_on()
+    d.run(6.0)
+    assert closes and all(p == 1.0 for p in closes), closes
+    assert (d.state, d.coil, d.fault, d.app.status(0)["lock"]) == ("C2", True, None, "locked")
+    d.ev("A")
+    d.run(1.5)
+    assert not d.coil and not d.world.lock_holds()
+    d.unplug()
+
+
+@pytest.mark.parametrize("cut_ms", list(range(0, 900, 60)))
+def test_a_power_cut_while_the_lock_lets_go_ends_unlocked_with_no_fault(cut_ms):
+    """The car leaves (A) after charging; the power goes cut_ms later, anywhere in the contactor's
+    opening and the bolt's drive out, and comes back: the bolt ends out (the cable free), no fault,
+    the coil never closed again."""
+    d = _lock_bench()
+    d.charge(pp_ohms=CABLE_32A)
+    t = d.ev("A")
+    d.run(cut_ms / 1000)
+    d.rig.power_off()
+    d.run(0.5)
+    d.rig.power_on()
+    d.run(L.LOCK_MOVE_MS / 1000 + 1.0)
+    assert d.coil_change(1, t) is None
+    assert (d.state, d.fault, d.world.lock_holds(), d.app.status(0)["lock"]) == ("A1", None, False, "unlocked")
+    d.unplug()
