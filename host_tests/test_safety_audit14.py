@@ -475,3 +475,29 @@ def test_a_power_cut_while_the_lock_lets_go_ends_unlocked_with_no_fault(cut_ms):
     assert d.coil_change(1, t) is None
     assert (d.state, d.fault, d.world.lock_holds(), d.app.status(0)["lock"]) == ("A1", None, False, "unlocked")
     d.unplug()
+
+
+def test_a_lock_that_never_agrees_is_not_driven_again_when_the_ticks_pass_half_their_range():
+    """The lock's switch stuck at 'locked' with the command 'unlocked' (a jammed bolt, a switch
+    welded shut): the driver pulses the motor for LOCK_MOVE_MS, then leaves it. 6.2 days later
+    (2**29 ms: a wrapping tick difference turns negative) it must not start again: before, it
+    pulsed the motor every LOCK_RETRY_MS for the next 6.2 days, against the jam."""
+    from tools.sim import mock_machine as mm
+    d = _lock_bench()
+    drv = d.app.lock
+    pin = d.rig.board.LOCK_PINS[1]             # unlock
+    drives = []
+    d.rig.add_pin_hook(lambda p, lv: drives.append(lv) if p == pin and lv == 1 else None)
+    t0 = 5000
+
+    def run(start, ms):
+        for k in range(0, ms, 10):
+            drv.apply(False, 1, (start + k) & (WRAP - 1))
+    run(t0, 100)
+    drv.apply(True, 0, t0 + 100)               # a command the other way and back: a new move
+    run(t0 + 110, 10000)
+    first = len(drives)
+    assert 2 <= first <= L.LOCK_MOVE_MS // L.LOCK_RETRY_MS + 1, first
+    run(t0 + 110 + (1 << 29) + 10, 10000)
+    assert len(drives) == first, len(drives) - first
+    assert mm.output(pin) == 0
