@@ -546,3 +546,38 @@ def test_a_contactor_that_drops_out_after_days_of_charging_is_still_seen(days):
     ch.step(m, (now + 10) & (WRAP - 1))
     ch.step(m, (now + 20) & (WRAP - 1))
     assert (ch.fault, ch.out.contactor) == ("no_close", False)
+
+
+def test_a_kept_cable_over_a_welded_contactor_is_never_let_go_by_any_release():
+    """A cable kept locked (UnlockConnectorOnEVSideDisconnect false) after charging, the contacts
+    welded (the mirror reads closed, the socket live): neither the car side leaving, the fault,
+    an UnlockConnector nor an operator's clear lets the bolt go while the mirror reads closed;
+    once it reads open (the contactor replaced), the release is honoured."""
+    ch, m, tick = _socket_core()
+    ch.lock.keep(ch, True)
+    m.feedback = 0
+    for _ in range(400):
+        tick(9000)
+    for _ in range(300):
+        m.feedback = 1 if ch.out.contactor else 0
+        tick(6000)
+    assert ch.out.contactor
+    for _ in range(50):
+        tick(9000)                             # the car stops: opened, the contacts stay closed
+    assert not ch.out.contactor and ch.fault == "weld"
+    for _ in range(100):
+        tick(12000)                            # the car side unplugged, the cable kept
+    for release in (lambda: ch.lock.unlock(ch), ch.clear_fault, lambda: ch.lock.keep(ch, False)):
+        try:
+            release()
+        except ValueError:
+            pass
+        for _ in range(100):
+            tick(12000)
+            assert ch.lock.want and not ch.out.contactor, ch.lock.__dict__
+    m.feedback = 0                             # the contactor replaced
+    ch.clear_fault()
+    ch.lock.unlock(ch)
+    for _ in range(100):
+        tick(12000)
+    assert not ch.lock.want and ch.lock.ok
