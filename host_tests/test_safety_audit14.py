@@ -162,6 +162,7 @@ def _run(seed, ticks, start):
     quiet._full_step = counted
     w = World(r)
     mq, mf = CH.Measurements(), CH.Measurements()
+    holds = {id(quiet): {"x1": None, "f": None}, id(full): {"x1": None, "f": None}}
     now = start
     for i in range(ticks):
         if r.below(150) == 0:
@@ -172,21 +173,47 @@ def _run(seed, ticks, start):
             k, arg = (0, 1, 1, 3, 3, 3, 4, 4, 4, 4, 6, 7, 8, 2, 5)[r.below(15 if r.below(8) == 0 else 13)], r.below(40)
             for ch in (quiet, full):
                 _request(r, ch, k, arg)
+                if k == 4:
+                    holds[id(ch)]["f"] = None      # an operator's clear ends the F at once
         now = (now + (10 if r.below(100) else 1 + r.below(8000))) % WRAP
         w.fill(mq, quiet)
         for k in mq.__dict__:
             setattr(mf, k, getattr(mq, k))
         mf.lock_fb = mq.lock_fb
         for ch, m in ((quiet, mq), (full, mf)):
+            before = (ch.out.pilot_mode, ch.fault)
             ch.step(m, now)
             if ch.resample:
                 ch.step(m, (now + 1) % WRAP)
             _invariants(ch, m, seed, i)
+            _holds(holds[id(ch)], ch, before, now, seed, i)
         assert _outputs(quiet) == _outputs(full), (seed, i, now, _outputs(quiet), _outputs(full))
         assert quiet.events == full.events, (seed, i, quiet.events, full.events)
         del quiet.events[:]
         del full.events[:]
     return ticks - full_steps[0]
+
+
+PWM = (L.PILOT_PWM, L.PILOT_5PCT)
+
+
+def _holds(h, ch, before, now, seed, i):
+    """X1 for at least X1_MIN_MS after the PWM stopped, the car still there (a pause, facts 4);
+    F for at least FAULT_F_MIN_MS after a fault, unless an operator cleared it."""
+    mode0, fault0 = before
+    mode = ch.out.pilot_mode
+    if ch.state == "A1" or mode not in PWM + (L.PILOT_X1,):
+        h["x1"] = None
+    if mode0 in PWM and mode == L.PILOT_X1:
+        h["x1"] = now
+    elif mode in PWM and h["x1"] is not None:
+        assert TK.ticks_diff(now, h["x1"]) >= L.X1_MIN_MS, (seed, i, TK.ticks_diff(now, h["x1"]))
+        h["x1"] = None
+    if ch.fault is not None and ch.fault != fault0 and mode == L.PILOT_F:
+        h["f"] = now
+    elif mode != L.PILOT_F and h["f"] is not None:
+        assert TK.ticks_diff(now, h["f"]) >= L.FAULT_F_MIN_MS, (seed, i, TK.ticks_diff(now, h["f"]))
+        h["f"] = None
 
 
 def _invariants(ch, m, seed, i):
