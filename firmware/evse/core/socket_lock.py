@@ -53,7 +53,7 @@ class SocketLock:
         return {"unlocking": self.want}
 
     def keep(self, ch, flag):
-        """OCPP's UnlockConnectorOnEVSideDisconnect, as set (flag: false, the cable kept)."""
+        """Keep the cable (flag True: OCPP's UnlockConnectorOnEVSideDisconnect is false) or not."""
         self.hold = bool(flag)
         ch.request()
 
