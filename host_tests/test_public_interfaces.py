@@ -25,6 +25,10 @@ ALLOWED = {
         "main() without its endless control loop: the test hands in a loop that returns",
     ("upy/test_quiet_tick_upy.py", "_horizon"):
         "a twin charger that is never quiet: the full step the quiet one is compared with",
+    ("test_safety_audit14.py", "_horizon"):
+        "a twin charger that is never quiet, over the ticks' wrap and with a plug lock",
+    ("test_safety_audit14.py", "_full_step"):
+        "counts the full steps, to show most ticks of the wrapping run were quiet",
     ("upy/test_quiet_tick_upy.py", "_full_step"):
         "counts the full steps, to show most ticks of the property test were quiet",
     ("test_adc_noise_bench.py", "_full_step"):

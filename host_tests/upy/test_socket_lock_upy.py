@@ -226,6 +226,42 @@ def test_unlock_connector_on_the_bench():
     assert _unlock_connector(d) == "UnlockFailed" and d.charger.fault == "lock"
 
 
+def test_a_lock_opening_at_the_tick_of_the_close_closes_nothing():
+    """The switch opens at the tick the close sequence ends: the fault first, no close event
+    (host_tests/test_safety_audit14.py, on the bench's twin of this core)."""
+    n = 0
+    while True:                 # the tick of the close, on a twin
+        s = Socket()
+        s.tick(400)
+        s.level = C
+        s.tick(n + 1)
+        if s.ch.out.contactor:
+            break
+        n += 1
+        assert n < 200
+    s = Socket()
+    s.tick(400)
+    s.level = C
+    s.tick(n)
+    del s.ch.events[:]
+    s.m.lock_fb = 0
+    s.follow = False
+    ch = s.tick()
+    assert ("contactor", True) not in ch.events and not ch.out.contactor and ch.fault == "lock"
+
+
+def test_nothing_is_commanded_before_the_first_step_and_a_welded_contactor_keeps_it_locked():
+    s = Socket()
+    assert s.ch.lock.want is None           # (the shell's driver drives nothing for None)
+    s.m.lock_fb = 1
+    s.follow = False
+    s.m.feedback = 1                        # the mirror: contacts welded over a power cut
+    s.ch.step(s.m, s.t)
+    assert s.ch.lock.want is True           # locked from the first step on
+    s.ch.step(s.m, s.t + 10)
+    assert s.ch.lock.ok and s.ch.fault == "weld"
+
+
 if __name__ == "__main__":
     import upytest
     upytest.run(globals())

@@ -55,6 +55,7 @@ _W_T_HI = const(4)
 _W_POS_LO = const(5)          # ... and the pilot's plateaus' (pilot.window)
 _W_NEG_LO = const(7)
 _PP_BAD_BEFORE = const(-1)    # Charger._pp_seen: a good PP reading right after a fault reading
+_CLOSED_OLD_MS = const(1 << 28)   # Charger.t_closed is moved on past this (3.1 days): see _contactor_faults
 
 
 def _left(diff, now, t0, ms, r):
@@ -308,6 +309,8 @@ class Charger:
             self._expire_timers(now)            # 2. expire timers (only these two run out here)
         if m.guard_opened:
             self._guard_opened(now)             # (the loop was held: the shell's guard opened)
+        if self.lock is not None:
+            self.lock.opened(self, m, now)      # (its switch judged before anything closes on it)
         self._collect_faults(m, ps, now)        # 3. collect faults
         new = self._next_state(m, ps, now)      # 4. next state (the current state's handler)
         if new != self.state:                   # 5. entry actions, once, on a change
@@ -627,6 +630,11 @@ class Charger:
 
     def _contactor_faults(self, m, now):
         """Contactor feedback: after the settle time it must match the command."""
+        t = self.t_closed
+        if t is not None and self.diff(now, t) >= _CLOSED_OLD_MS:
+            # Closed for days: the close moved to RCD_EARLY_MS ago. The ticks wrap: from 2**29 ms
+            # on the time since it read negative (a trip was an early one, a drop-out went unseen)
+            self.t_closed = now - L.RCD_EARLY_MS
         if m.feedback < 0:
             return
         if self.t_closed is not None:

@@ -17,7 +17,9 @@ _CAR = (V.ST_B1, V.ST_B2, V.ST_C1, V.ST_C2, V.ST_D1, V.ST_D2, V.ST_PAUSED, V.ST_
 
 class SocketLock:
     def __init__(self):
-        self.want = False       # the command: True locked (the shell drives the actuator to it)
+        # the command: True locked (the shell drives the actuator to it); None until the first
+        # step: a boot with the contactor welded (its mirror closed) drove it open for a tick
+        self.want = None
         self.ok = False         # the feedback reads the command (read since it was given)
         self.since = None       # when the command changed, until the feedback agrees (LOCK_MOVE_MS)
         self.release = False    # UnlockConnector: unlocked, nothing offered, until the car leaves
@@ -51,9 +53,17 @@ class SocketLock:
         return {"unlocking": self.want}
 
     def keep(self, ch, flag):
-        """OCPP's UnlockConnectorOnEVSideDisconnect, as set (flag: false, the cable kept)."""
+        """Keep the cable (flag True: OCPP's UnlockConnectorOnEVSideDisconnect is false) or not."""
         self.hold = bool(flag)
         ch.request()
+
+    def opened(self, ch, m, now):
+        """Before the core's state: a lock that read its command reads otherwise (opened under the
+        plug, a wire off) is the fault at once, so nothing closes on it in this step."""
+        if self.ok and m.lock_fb != (1 if self.want else 0):
+            self.ok = False
+            if self.want or ch.fault is None:
+                ch._set_fault(V.FAULT_LOCK, now)
 
     def step(self, ch, m, now):
         """After the core's step: the command from its state, and the feedback (m.lock_fb: 1

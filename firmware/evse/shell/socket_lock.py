@@ -21,7 +21,7 @@ class LockDriver:
         self._want = None         # the command last driven towards
         self._on = None           # when the running pulse started (None: the actuator off)
         self._last = 0            # when the last pulse started
-        self._cmd = 0             # when the command changed: drives again only within LOCK_MOVE_MS
+        self._cmd = None          # when the command changed: drives again only within LOCK_MOVE_MS
         safe = hw.safe
 
         def safe_and_off():       # hw.safe() (an exception, the REPL, a reset) stops the motor too:
@@ -41,14 +41,21 @@ class LockDriver:
             m.lock_fb = 0 if self._want else 1
 
     def apply(self, want, fb, now):
+        if want is None:          # the core has not stepped yet: nothing commanded, nothing driven
+            return
         if want != self._want:
             self._cmd = now
-        elif not (self._on is None and fb != (1 if want else 0)
-                  and ticks_diff(now, self._last) >= L.LOCK_RETRY_MS
-                  and ticks_diff(now, self._cmd) < L.LOCK_MOVE_MS):   # (a motor is not driven for ever)
-            if self._on is not None and ticks_diff(now, self._on) >= L.LOCK_PULSE_MS:
-                self.off()
-            return
+        else:
+            cmd = self._cmd
+            if cmd is not None and ticks_diff(now, cmd) >= L.LOCK_MOVE_MS:
+                # the move's time over: a motor is not driven for ever, and the time stops (the
+                # ticks wrap: 2**29 ms on, it read as new and pulsed a jam every second for 6.2 days)
+                self._cmd = cmd = None
+            if not (self._on is None and cmd is not None and fb != (1 if want else 0)
+                    and ticks_diff(now, self._last) >= L.LOCK_RETRY_MS):
+                if self._on is not None and ticks_diff(now, self._on) >= L.LOCK_PULSE_MS:
+                    self.off()
+                return
         if want:                  # the other side first: the bridge never drives both ways at once
             self._unlock.value(0)
             self._lock.value(1)
