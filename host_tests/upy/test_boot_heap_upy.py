@@ -71,8 +71,10 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # with its reason on a board without a lock) +288 B: 89,888 B.
 # Stop 49: a request's full next step as Charger.request() (the plug lock wrote the private) and
 # auth.may_stop for both card rules +128 B; a kept cable Finishing (CoreLink.held a property, read by
-# the status poll), no lock shown on a tethered cable +128 B: 90,144 B; budget 90,280 B.
-BOOT_BUDGET = 90280
+# the status poll), no lock shown on a tethered cable +128 B: 90,144 B. The safety audit's plug lock
+# switch judged before the state and the close's time moved on once 3.1 days old +64 B: 90,208 B;
+# budget 90,400 B.
+BOOT_BUDGET = 90400
 
 
 def test_the_firmware_after_boot_fits_the_budget():
