@@ -12,6 +12,8 @@ from evse.core import proximity as PX
 from evse.core import ticks as TK
 from evse.core.socket_lock import SocketLock
 from evse.services import settings
+from host_tests.test_socket_lock_audit12 import CABLE_32A, SOCKET, record_lock
+from lcg import Rand
 
 WRAP = 1 << 30          # MicroPython's ticks_ms period on every port
 LEVELS = (12000, 12000, 12000, 9000, 9000, 9000, 6000, 6000, 6000, 6000, 6000, 6000, 3000, 0, 10500, 7500, 4500,
@@ -19,18 +21,6 @@ LEVELS = (12000, 12000, 12000, 9000, 9000, 9000, 6000, 6000, 6000, 6000, 6000, 6
 PP = (150, 220, 220, 220, 220, 220, 220, 100, 680, 1500, L.PP_NOT_WIRED, L.PP_OPEN, 60, 140, 308, 2000)
 TEMPS = (None, 30, 66, 69, 72, 60, 64, 62, -50)
 CURRENTS = (None, 0, 16000, 33000, 45000, -1)
-
-
-class Rand:
-    def __init__(self, seed):
-        self.x = seed
-
-    def below(self, n):
-        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
-        return (self.x >> 8) % n
-
-    def pick(self, seq):
-        return seq[self.below(len(seq))]
 
 
 def _cfg():
@@ -241,22 +231,10 @@ def test_the_quiet_tick_with_wrapping_ticks_and_a_slow_lock_acts_as_the_full_ste
 
 # --- the plug lock on the bench: a board with a lock wired, the world's bolt following it ---
 
-SOCKET = {"max_current": 32, "connector": "type2-socket"}
-CABLE_32A = 220          # ohm: IEC 61851-1 Table B.2, a 32 A cable
-
-
 def _lock_bench(**cfg):
-    from tools.sim import mock_machine as mm
     from tools.sim.drive import Drive
     from tools.sim.rig import board_with_lock
-    d = Drive(config=dict(SOCKET, **cfg), board=board_with_lock())
-    pins = d.rig.board.LOCK_PINS
-    d.lock_edges = []
-
-    def hook(p, level):
-        if p in pins and level == 1:
-            d.lock_edges.append((mm.clock.us, "lock" if p == pins[0] else "unlock"))
-    d.rig.add_pin_hook(hook)
+    d = record_lock(Drive(config=dict(SOCKET, **cfg), board=board_with_lock()))
     d.run(1.0)
     return d
 
@@ -407,15 +385,7 @@ def test_an_exception_in_any_part_of_the_tick_opens_the_contactor_and_offers_not
 def _wrap_bench(ms_before_wrap):
     from tools.sim.drive import Drive
     from tools.sim.rig import board_with_lock
-    from tools.sim import mock_machine as mm
-    d = Drive(config=dict(SOCKET), board=board_with_lock(), start_us=(WRAP - ms_before_wrap) * 1000)
-    pins = d.rig.board.LOCK_PINS
-    d.lock_edges = []
-
-    def hook(p, level):
-        if p in pins and level == 1:
-            d.lock_edges.append((mm.clock.us, "lock" if p == pins[0] else "unlock"))
-    d.rig.add_pin_hook(hook)
+    d = record_lock(Drive(config=dict(SOCKET), board=board_with_lock(), start_us=(WRAP - ms_before_wrap) * 1000))
     d.run(1.0)
     return d
 

@@ -11,6 +11,7 @@ from evse.core.socket_lock import SocketLock
 from evse.services import settings
 
 import upytest
+from lcg import Rand
 
 # Not the core's state (Charger._fill): settings (the car's minimum among them), the clock, the
 # parts (filled on their own), the events (a step that emits one is never quiet), the limits
@@ -25,20 +26,6 @@ NEGS = (-12000, -12000, -12000, -10000, -14000, -9000)    # the negative plateau
 PP = (150, 150, 150, L.PP_NOT_WIRED, 480, L.PP_OPEN, 1500, 298, 330, 140, 2000, 60)
 TEMPS = (None, 30, 66, 69, 72, 60, 64, 62, -50, -1480)   # (the last two: a broken sensor)
 CURRENTS = (None, 0, 16000, 33000, 45000, -1)
-
-
-class Rand:
-    """A small LCG: the same sequence on both interpreters."""
-
-    def __init__(self, seed):
-        self.x = seed
-
-    def below(self, n):
-        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
-        return (self.x >> 8) % n
-
-    def pick(self, seq):
-        return seq[self.below(len(seq))]
 
 
 def _cfg():
