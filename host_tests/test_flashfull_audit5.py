@@ -183,10 +183,11 @@ def test_a_weld_latched_on_a_full_flash_is_on_flash_once_there_is_room(tmp_path,
 
 
 def test_change_configuration_on_a_full_flash_is_rejected_and_changes_nothing(tmp_path, monkeypatch):
-    """ChangeConfiguration's Rejected is "the setting could not be changed" (OCPP 1.6 7.6). On a
-    full flash the old code answered Accepted and applied the value in RAM only: a new
-    AuthorizationKey or HeartbeatInterval that the next boot forgets, the central system never
-    told. Now Rejected, the value before in force and on flash; accepted once there is room."""
+    """ChangeConfiguration's Rejected is "the setting could not be changed" (OCPP 1.6
+    ConfigurationStatus). On a full flash the old code answered Accepted and applied the value in
+    RAM only: a new AuthorizationKey or HeartbeatInterval that the next boot forgets, the central
+    system never told. Now Rejected, the value before in force and on flash; accepted once there
+    is room."""
     from evse.ocpp import store
     from evse.ocpp.config import Config
     path = str(tmp_path / "ocpp_config.json")
