@@ -142,6 +142,8 @@ def test_get_diagnostics_with_a_wrong_password_is_upload_failed_after_its_retrie
                                                  retry_interval=2))
         await b.until(lambda: "UploadFailed" in diag_statuses(cs), 20, "UploadFailed")
         assert diag_statuses(cs) == ["Uploading", "Uploading", "UploadFailed"]
+        # (the server's thread records a refused login after its 530 reaches the charger)
+        await b.until(lambda: len(srv.logins) >= 2, 5, "the second login recorded")
         assert srv.logins == [(USER, False), (USER, False)]
         assert "530" in b.svc.last_error and "wrong" not in b.svc.last_error     # the verb and code only
     ftp_case(tmp_path, case)
@@ -157,6 +159,7 @@ def test_get_diagnostics_to_a_server_that_fails_the_data_connection_is_upload_fa
         await cs.call("cp1", call.GetDiagnostics(location=srv.url("/diag/"), retries=2, retry_interval=2))
         await b.until(lambda: "UploadFailed" in diag_statuses(cs), 30, "UploadFailed")
         assert diag_statuses(cs) == ["Uploading", "Uploading", "UploadFailed"]
+        await b.until(lambda: len(srv.logins) >= 2, 5, "the second login recorded")
         assert len(srv.logins) == 2
     ftp_case(tmp_path, case, mode)
 
