@@ -502,9 +502,8 @@ def test_a_lock_that_never_agrees_is_not_driven_again_when_the_ticks_pass_half_t
 
 # --- a contactor closed for longer than half the ticks' range (2**29 ms: 6.2 days) ---
 
-def _closed_for_days(days):
-    """A car charging (the mirror following the coil) for `days`, stepped once a minute."""
-    ch, m, tick = _socket_core()
+def _charge(ch, m, tick):
+    """Plugged in at 9 V, then asking at 6 V until closed (the mirror following the coil)."""
     m.feedback = 0
     for _ in range(400):
         tick(9000)
@@ -512,6 +511,12 @@ def _closed_for_days(days):
         m.feedback = 1 if ch.out.contactor else 0
         tick(6000)
     assert ch.out.contactor
+
+
+def _closed_for_days(days):
+    """A car charging (the mirror following the coil) for `days`, stepped once a minute."""
+    ch, m, tick = _socket_core()
+    _charge(ch, m, tick)
     t = ch.t_closed
     now = t
     for k in range(1, int(days * 24 * 60) + 1):
@@ -552,13 +557,7 @@ def test_a_kept_cable_over_a_welded_contactor_is_never_let_go_by_any_release():
     once it reads open (the contactor replaced), the release is honoured."""
     ch, m, tick = _socket_core()
     ch.lock.keep(ch, True)
-    m.feedback = 0
-    for _ in range(400):
-        tick(9000)
-    for _ in range(300):
-        m.feedback = 1 if ch.out.contactor else 0
-        tick(6000)
-    assert ch.out.contactor
+    _charge(ch, m, tick)
     for _ in range(50):
         tick(9000)                             # the car stops: opened, the contacts stay closed
     assert not ch.out.contactor and ch.fault == "weld"
