@@ -3,13 +3,13 @@ scope CSVs as Rigol, PicoScope and a European-locale export write them, a pilot 
 ringing, a scope's overflow markers, a capture shorter than one period, and sigrok-cli's own
 `pwm` decoder on sessions that sigrok-cli wrote, at the edges of the duty encoding."""
 
-import json
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
+from host_tests.test_analyzer_verdicts import run_json
 from tools.analyzer.__main__ import main
 
 SIGROK = shutil.which("sigrok-cli")
@@ -38,14 +38,6 @@ def write(path, header, rows, newline="\r\n", encoding="utf-8"):
         f.write(header.replace("\n", newline))
         f.write(newline.join(rows) + newline)
     return path
-
-
-def run_json(capsys, *args):
-    code = main([str(a) for a in args] + ["--json"])
-    out, err = capsys.readouterr()
-    assert err == "", err
-    res = json.loads(out)
-    return code, res, {c["name"]: c for c in res["checks"]}
 
 
 def assert_b2_at_32_amps(code, res, chk):
