@@ -106,6 +106,23 @@ def test_car_absent_plugged_and_charging_allocate_nothing():
         check_states(d, "C2", True)
 
 
+def test_a_car_in_the_b_c_gap_on_a_noisy_pilot_allocates_nothing():
+    """A car at 7.48 V (1500 ohm: the B/C gap) with 0.5 V of noise: now and then a burst reads in C
+    and starts a C qualification that the gap's bursts weigh against (pilot.Detector._weigh):
+    the weighing allocates nothing, and the car stays in B2 with the contactor open."""
+    for board in ("sim", "rpi_pico"):
+        d = bench(board)
+        d.world.set_noise(0.5)
+        d.run(0.5)
+        d.plug()
+        d.run(0.5)
+        d.ev(1500)
+        d.run(1.0)
+        check_states(d, "B2", False)
+        assert steady_cycles(d) == 0
+        check_states(d, "B2", False)
+
+
 def test_charging_with_a_ct_meter():
     """With a CT meter the whole cycle allocates nothing either, over six 0.5 s windows: the
     control tick (its pilot burst takes CT rounds between chunks), the meter's poll that closes a

@@ -44,7 +44,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(71)
+_STATE_FIELDS = const(72)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -452,6 +452,7 @@ class Charger:
         b[64] = oc.next
         b[65] = oc.end
         b[70] = th.hot
+        b[71] = det._weight
         if self.lock is not None:
             self.lock.fill(b, 66)
 

@@ -57,6 +57,13 @@ UNDECIDED_WARN_BURSTS = const(100)   # a level in a gap with no state to keep, f
 BC_QUALIFY_MS_DEFAULT = const(300)   # B->C qualified over 200-500 ms (setting's default, range): chatter guard
 BC_QUALIFY_MS_MIN = const(200)
 BC_QUALIFY_MS_MAX = const(500)
+# What a C qualification's bursts weigh for and against C: the sum of their distances (mV) from the
+# B/C edge (BC_HYST_MV), C only when it is below 0 (their mean reads in C, not in the 7-8 V gap: a car
+# there with noise read in C now and then). Bounded both ways: a car long in the gap that then asks
+# (6 V, 1 V below the edge a burst) is qualified within 50 bursts (0.5 s at 10 ms), and a car clearly
+# in C reaches its bound in two bursts, after which its qualification is a fixed point (quiet ticks).
+QUALIFY_WEIGHT_MAX = const(50000)
+QUALIFY_WEIGHT_MIN = const(-2000)
 # seq 10.2: PWM removed, EV in C: open after 6 s at most, as the pins show it. The tick that opens
 # applies its outputs a few ms later into its tick than the one that took the PWM off (on the
 # emulated Pico the coil 4.7 ms in, X1 3.7 ms in: 6.001 s at the pins, 6.005 s from the pwm line),

@@ -185,6 +185,7 @@ class Detector:
         self._cand = UNKNOWN
         self._count = 0
         self._since = 0
+        self._weight = 0          # a slow candidate's bursts: their mV below the B/C edge, summed (<0: C)
         self.undecided = 0        # bursts with no state decided since the last reset
         self._fault_bits = 0      # the last FAULT_WINDOW readings, 1 for a fault's level (newest lowest)
         self.unread = 0           # bursts in a row too unstable to act on (pilot_ok False)
@@ -212,13 +213,26 @@ class Detector:
         return raw > D and self.state <= D and _ones(self._fault_bits) >= L.FAST_CONFIRM
 
     def _beside_c(self, pos_mv):
-        """A level in a gap beside C while C is qualified from a state the detector holds: it neither
-        confirms nor cancels it. A car whose C sits near 5 or 7 V reads across the edge in noise,
-        and each such burst restarted the qualification (the car sat in B for good). A reading in
-        a band still cancels it; after a reset a gap still decides nothing (nor does it for D)."""
+        """A level in a gap beside C while C is qualified from a state the detector holds: it does
+        not cancel it, it weighs against it (_weigh). A car whose C sits near 5 or 7 V reads across
+        the edge in noise, and each such burst restarted the qualification (the car sat in B for
+        good). A reading in a band still cancels it; after a reset a gap still decides nothing (nor
+        does it for D)."""
         return self._cand == C and self.state != UNKNOWN and _level(pos_mv, UNKNOWN) == UNKNOWN
 
-    def _note(self, raw, now_ms):
+    def _weigh(self, pos_mv):
+        """A burst of a slow candidate: its distance below the B/C edge into the candidate's weight.
+        C is qualified on the bursts' mean, not on one at each end of the qualification: a car in
+        the 7-8 V gap with noise reads in C now and then, and was charged on two such readings."""
+        d = pos_mv - L.BC_HYST_MV
+        w = self._weight + (d if d else 1)     # (the edge itself as the gap: every burst moves it
+        if w > L.QUALIFY_WEIGHT_MAX:           # but at a bound, so the bursts of one window weigh
+            w = L.QUALIFY_WEIGHT_MAX           # alike and a step that changed nothing is a fixed
+        elif w < L.QUALIFY_WEIGHT_MIN:         # point for the quiet tick)
+            w = L.QUALIFY_WEIGHT_MIN
+        self._weight = w
+
+    def _note(self, raw, pos_mv, now_ms):
         """A reading that differs from the state: the candidate change it makes or confirms."""
         if self._count and _kind(raw) == _kind(self._cand):
             self._cand = raw      # e.g. F then an impossible level: both say "fault", confirmed
@@ -228,6 +242,9 @@ class Detector:
             self._cand = raw
             self._count = 1
             self._since = now_ms
+            self._weight = 0
+        if self._slow(raw):
+            self._weigh(pos_mv)
 
     def update(self, pos_mv, neg_mv, ok, pwm_on, now_ms, ticks_diff):
         """Feed one burst; returns True when the stable state changed."""
@@ -251,13 +268,14 @@ class Detector:
             self.undecided = 0
         if raw == self.state or raw == UNKNOWN:
             if self._count and self._beside_c(pos_mv):
+                self._weigh(pos_mv)
                 return False
             self._cand = UNKNOWN
             self._count = 0
             return False
-        self._note(raw, now_ms)
+        self._note(raw, pos_mv, now_ms)
         if self._slow(raw):
-            if ticks_diff(now_ms, self._since) < self.bc_qualify_ms:
+            if ticks_diff(now_ms, self._since) < self.bc_qualify_ms or self._weight >= 0:
                 return False
         elif self._count < L.FAST_CONFIRM and not self._window_confirms(raw):
             return False

@@ -223,12 +223,12 @@ class World:
         if pin not in mm.adc_sources:
             return              # not wired (powered off and reset)
         high, period = self._high_us, self._period
-        if self.noise_v or self.glitch_p:
-            src = self.pilot_u16
-        elif high <= 0 or high >= period:
+        if high <= 0 or high >= period:
             src = _const_source(self.lo_u16 if high <= 0 else self.hi_u16)
         else:
             src = _pwm_source(self.hi_u16, self.lo_u16, int(high * 1000 + 0.5), period)
+        if self.noise_v or self.glitch_p:
+            src = _noisy_source(src, self)
         mm.adc_sources[pin] = src
 
     def set_noise(self, rms_volts, glitch_p=0.0):
@@ -457,6 +457,21 @@ def b_out(pin):
 def _const_source(v):
     def read(t_us):
         return v
+    return read
+
+
+def _noisy_source(clean, world):
+    # The clean source plus the world's noise table, integers only (as _pwm_source): a noisy pilot
+    # allocates nothing either (pilot_u16's float edge did, on the MicroPython unix port)
+    tab = world._noise
+
+    def read(t_us):
+        i = world._ni + 1
+        if i >= NOISE_TABLE:
+            i = 0
+        world._ni = i
+        v = clean(t_us) + tab[i]
+        return 0 if v < 0 else 65535 if v > 65535 else v
     return read
 
 
