@@ -27,14 +27,14 @@ from tools.sim.rig import board_with_lock
 KEY = "UnlockConnectorOnEVSideDisconnect"
 
 
-async def _booted(cs, tmp_path, **cfg):
+async def booted(cs, tmp_path, **cfg):
     b = await Bench(cs, tmp_path, board=board_with_lock(), **dict(SOCKET, **cfg)).start()
     await b.until(lambda: b.svc.accepted, what="boot")
     record_lock(b.d)
     return b
 
 
-async def _charging(b, tag="GOOD"):
+async def charging(b, tag="GOOD"):
     b.d.plug(CABLE_32A)
     await b.reply({"cmd": "authorize", "id_tag": tag})
     await b.until(lambda: b.svc.tx and b.svc.tx.get("txid") is not None, what="transaction id")
@@ -42,7 +42,7 @@ async def _charging(b, tag="GOOD"):
     await b.until(lambda: b.d.coil, 6, "contactor closed")
 
 
-async def _car_side_out(b):
+async def car_side_out(b):
     """The driver stops, then pulls the cable out of the car: it stays in the socket (PP reads)."""
     b.d.ev("B")
     await b.until(lambda: not b.d.coil, 2, "contactor open")
@@ -51,7 +51,7 @@ async def _car_side_out(b):
     await b.wait(1.0)
 
 
-def _ocpp(main):
+def with_central_system(main):
     async def wrapped():
         cs = CentralSystem(accepted_tags=("GOOD",))
         await cs.start()
@@ -65,11 +65,11 @@ def _ocpp(main):
 def test_unlock_on_ev_side_disconnect_true_lets_the_cable_go_once_the_car_side_is_gone(tmp_path):
     """The default: StopTransaction EVDisconnected, then the bolt out with the contactor open."""
     async def main(cs):
-        b = await _booted(cs, tmp_path)
+        b = await booted(cs, tmp_path)
         try:
-            await _charging(b)
+            await charging(b)
             t0 = mm.clock.us
-            await _car_side_out(b)
+            await car_side_out(b)
             stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
             assert stop["reason"] == "EVDisconnected"
             assert (status_lock(b.d), b.d.world.lock_holds()) == ("unlocked", False)
@@ -78,16 +78,16 @@ def test_unlock_on_ev_side_disconnect_true_lets_the_cable_go_once_the_car_side_i
             assert t_open is not None and unlocks and t_open < unlocks[0]
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_unlock_on_ev_side_disconnect_false_keeps_the_cable_until_its_owner_presents_the_card(tmp_path):
     async def main(cs):
-        b = await _booted(cs, tmp_path)
+        b = await booted(cs, tmp_path)
         try:
             assert await change_config(cs, KEY, "false") == "Accepted"
-            await _charging(b)
-            await _car_side_out(b)
+            await charging(b)
+            await car_side_out(b)
             stop = (await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction"))[0]
             assert stop["reason"] == "EVDisconnected"
             await b.wait(5.0)
@@ -109,17 +109,17 @@ def test_unlock_on_ev_side_disconnect_false_keeps_the_cable_until_its_owner_pres
             await b.until(lambda: statuses(cs)[-1] == "Available", 4, "Available once let go")
             b.d.unplug()
             await b.wait(1.0)
-            await _charging(b)                          # the next plug-in is locked as ever
+            await charging(b)                          # the next plug-in is locked as ever
             assert status_lock(b.d) == "locked"
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_unlock_false_a_card_of_the_owners_group_releases_the_kept_cable_another_groups_does_not(tmp_path):
     """As a stop takes them (OCPP 1.6 3.5.1, the same parentIdTag): a household's second card."""
     async def main(cs):
-        b = await _booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
+        b = await booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
         try:
             info = lambda parent: {"status": "Accepted", "parentIdTag": parent}
             cards = [{"idTag": "GOOD", "idTagInfo": info("HOME")}, {"idTag": "MATE", "idTagInfo": info("HOME")},
@@ -127,8 +127,8 @@ def test_unlock_false_a_card_of_the_owners_group_releases_the_kept_cable_another
             res = await cs.call("cp1", call.SendLocalList(list_version=1, update_type="Full",
                                                           local_authorization_list=cards))
             assert res.status == "Accepted"
-            await _charging(b)
-            await _car_side_out(b)
+            await charging(b)
+            await car_side_out(b)
             r = await b.reply({"cmd": "authorize", "id_tag": "NEIGHBOUR"})
             assert r["ocpp"] != "unlocking"
             await b.wait(2.0)
@@ -138,14 +138,14 @@ def test_unlock_false_a_card_of_the_owners_group_releases_the_kept_cable_another
             await b.until(lambda: status_lock(b.d) == "unlocked", 4, "unlocked")
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_unlock_false_a_car_never_authorized_leaves_its_cable_free(tmp_path):
     """Locked on the plug-in (before any card), but no transaction: the cable is no one's to keep.
     Kept, only the last transaction's owner (someone else) or an unlock could have let it go."""
     async def main(cs):
-        b = await _booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
+        b = await booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
         try:
             b.d.plug(CABLE_32A)
             await b.until(lambda: status_lock(b.d) == "locked", 2, "locked")
@@ -154,16 +154,16 @@ def test_unlock_false_a_car_never_authorized_leaves_its_cable_free(tmp_path):
             assert not b.d.world.lock_holds() and not cs.actions("StartTransaction")
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 @pytest.mark.parametrize("way", ["UnlockConnector", "console", "the key set true"])
 def test_unlock_false_a_kept_cable_is_released_by_unlock_connector_the_console_or_the_key(tmp_path, way):
     async def main(cs):
-        b = await _booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
+        b = await booted(cs, tmp_path, ocpp_config={KEY: False, "MeterValueSampleInterval": 1})
         try:
-            await _charging(b)
-            await _car_side_out(b)
+            await charging(b)
+            await car_side_out(b)
             await b.wait(2.0)
             assert b.d.world.lock_holds()
             if way == "UnlockConnector":
@@ -177,18 +177,18 @@ def test_unlock_false_a_kept_cable_is_released_by_unlock_connector_the_console_o
             assert not b.d.world.lock_holds() and not b.d.coil
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_unlock_false_with_the_transaction_kept_open_the_owners_card_stops_it_and_releases(tmp_path):
     """StopTransactionOnEVSideDisconnect false too (OCTT TC_005_3 on a socket): the transaction stays
     open, SuspendedEV, the cable locked; the owner's card ends it (Local) and lets the cable go."""
     async def main(cs):
-        b = await _booted(cs, tmp_path, ocpp_config={KEY: False, "StopTransactionOnEVSideDisconnect": False,
+        b = await booted(cs, tmp_path, ocpp_config={KEY: False, "StopTransactionOnEVSideDisconnect": False,
                                                      "MeterValueSampleInterval": 1})
         try:
-            await _charging(b)
-            await _car_side_out(b)
+            await charging(b)
+            await car_side_out(b)
             await b.wait(2.0)
             assert not cs.actions("StopTransaction") and b.d.world.lock_holds()
             r = await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
@@ -198,25 +198,25 @@ def test_unlock_false_with_the_transaction_kept_open_the_owners_card_stops_it_an
             await b.until(lambda: status_lock(b.d) == "unlocked", 4, "unlocked")
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_unlock_false_set_by_the_central_system_survives_a_reboot(tmp_path):
     async def main(cs):
-        b = await _booted(cs, tmp_path)
+        b = await booted(cs, tmp_path)
         try:
             assert await change_config(cs, KEY, "false") == "Accepted"
         finally:
             await b.stop()
-        b = await _booted(cs, tmp_path)
+        b = await booted(cs, tmp_path)
         try:
-            await _charging(b)
-            await _car_side_out(b)
+            await charging(b)
+            await car_side_out(b)
             await b.wait(3.0)
             assert (status_lock(b.d), b.d.world.lock_holds()) == ("locked", True)
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_unlock_false_a_power_cut_with_the_cable_kept_lets_it_go_at_the_boot(tmp_path):
@@ -291,9 +291,9 @@ def test_the_console_says_why_it_cannot_unlock():
 def test_an_unlock_connector_during_a_transaction_stops_the_core_once(tmp_path):
     """ocpp/unlock.py stopped the charger, then CoreLink.unlock stopped it again: one stop now."""
     async def main(cs):
-        b = await _booted(cs, tmp_path)
+        b = await booted(cs, tmp_path)
         try:
-            await _charging(b)
+            await charging(b)
             stops, real = [], b.app.charger.stop
             b.app.charger.stop = lambda reason: (stops.append(reason), real(reason))
             ask = asyncio.ensure_future(cs.call("cp1", call.UnlockConnector(connector_id=1)))
@@ -303,7 +303,7 @@ def test_an_unlock_connector_during_a_transaction_stops_the_core_once(tmp_path):
             assert stops == ["unlock"]
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_home_assistant_gets_an_unlock_button_only_on_a_socket_with_a_lock():
@@ -345,16 +345,16 @@ def test_unlock_true_the_car_side_gone_is_available_with_no_finishing_between(tm
     """The default: the cable let go with the car side, the connector free at once (no Finishing
     on the way: nothing blocks the socket)."""
     async def main(cs):
-        b = await _booted(cs, tmp_path)
+        b = await booted(cs, tmp_path)
         try:
-            await _charging(b)
-            await _car_side_out(b)
+            await charging(b)
+            await car_side_out(b)
             await b.until(lambda: statuses(cs)[-1] == "Available", 4, "Available")
             after = statuses(cs)[statuses(cs).index("Charging"):]
             assert "Finishing" not in after, after
         finally:
             await b.stop()
-    _ocpp(main)
+    with_central_system(main)
 
 
 def test_a_tethered_cable_on_a_board_with_a_lock_shows_no_lock_and_no_unlock_button():

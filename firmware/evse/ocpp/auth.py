@@ -182,25 +182,35 @@ def present_during_tx(svc, id_tag, now_ms):
     2.0.1 C09.FR.03 "a different, valid IdToken"); without a group no other tag can stop it, so
     nothing is asked (TC_068_CS)."""
     if may_stop(svc, id_tag, svc.tx["tag"], svc.tx.get("pt"), now_ms):
-        return _stop_by(svc, id_tag, now_ms)
-    tx_parent = group_of(svc, svc.tx["tag"], svc.tx.get("pt"))
-    group = group_of(svc, id_tag)
-    if not tx_parent or group not in ("", tx_parent) or not svc.accepted:
-        return "busy"
+        return stop_by(svc, id_tag, now_ms)
     ref = svc.tx["ref"]
+
+    def then():
+        if svc.tx and svc.tx["ref"] == ref:
+            stop_by(svc, id_tag, svc.ticks())
+    return ask_group(svc, id_tag, svc.tx["tag"], svc.tx.get("pt"), now_ms, then)
+
+
+def ask_group(svc, id_tag, tag, pt, now_ms, then):
+    """id_tag is not known here to be of tag's group (pt: its parentIdTag as answered): when tag has
+    a group and id_tag's is not known to be another, Authorize asks, and then() runs once the
+    answer is Accepted with that parentIdTag -> 'pending'; else 'busy' (no one else's card ends
+    it: TC_068_CS)."""
+    parent = group_of(svc, tag, pt)
+    if not parent or group_of(svc, id_tag) not in ("", parent) or not svc.accepted:
+        return "busy"
 
     def done(ok, res):
         info = res.get("idTagInfo") if ok else None
         if isinstance(info, dict):
             learn(svc, id_tag, info)
-            if svc.tx and svc.tx["ref"] == ref and info.get("status") == "Accepted" \
-                    and (info.get("parentIdTag") or "").upper() == tx_parent:
-                _stop_by(svc, id_tag, svc.ticks())
+            if info.get("status") == "Accepted" and (info.get("parentIdTag") or "").upper() == parent:
+                then()
     svc.queue_call("Authorize", {"idTag": id_tag}, done, now_ms)
     return "pending"
 
 
-def _stop_by(svc, id_tag, now_ms):
+def stop_by(svc, id_tag, now_ms):
     svc.charger.stop("local")
     transactions.stop(svc, "Local", now_ms, id_tag)
     return "stopping"

@@ -44,18 +44,31 @@ async def _unlocked(svc, lock):
 
 
 def by_card(svc, id_tag, now_ms):
-    """A card presented while a cable is kept locked in the socket, the car side gone: the one
-    that would stop its transaction (its idTag, or a valid one of its group: auth.py) releases it,
-    a transaction kept open (StopTransactionOnEVSideDisconnect false) stopped first. -> 'unlocking',
-    else what auth.present_id answers during the transaction ('pending': a group's card asked for
-    stops it; presented again, it releases), or None: not the owner's (it goes on as any card)."""
+    """A card presented while a cable is kept locked in the socket, the car side gone (section
+    4.9's Finishing: not available for a new user): the one that would stop its transaction (its
+    idTag, or a valid one of its group: auth.py) releases it, a transaction kept open
+    (StopTransactionOnEVSideDisconnect false) stopped first -> 'unlocking'; a card whose group is
+    not known here is asked for and releases it once accepted in the owner's group -> 'pending';
+    any other card gets nothing -> 'busy' (it would have started a session on the owner's cable).
+    None: no owner known (the card goes on as any card)."""
     if svc.tx:
-        st = auth.present_during_tx(svc, id_tag, now_ms)
-        if st != "stopping":
-            return st
+        tag, pt = svc.tx["tag"], svc.tx.get("pt")
     elif svc.owner is None:
         return None
-    elif not auth.may_stop(svc, id_tag, svc.owner[0], svc.owner[1], now_ms):
-        return None
+    else:
+        tag, pt = svc.owner
+    if auth.may_stop(svc, id_tag, tag, pt, now_ms):
+        _release(svc, id_tag, now_ms)
+        return "unlocking"
+    owner = svc.tx["ref"] if svc.tx else svc.owner
+
+    def then():
+        if getattr(svc.charger, "held", False) and owner == (svc.tx["ref"] if svc.tx else svc.owner):
+            _release(svc, id_tag, svc.ticks())
+    return auth.ask_group(svc, id_tag, tag, pt, now_ms, then)
+
+
+def _release(svc, id_tag, now_ms):
+    if svc.tx:
+        auth.stop_by(svc, id_tag, now_ms)
     svc.charger.unlock()
-    return "unlocking"
