@@ -930,6 +930,8 @@ def read_csv(data, path, channel=None, contactor_channel=None, rate=None, sigrok
         if np.all(np.diff(c0[:1000]) > 0) and not np.all(np.isin(c0[:100], (0.0, 1.0))):
             ti = 0
     if sigrok and sig_names and len(sig_names) == len(names) - (ti is not None):
+        if not meta.get("units"):          # sigrok's caption line is its units (`logic`, `mV DC`)
+            meta["units"] = list(names)
         k = 0
         for j in range(len(names)):
             if j != ti:
