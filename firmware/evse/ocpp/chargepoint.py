@@ -73,9 +73,9 @@ class OcppService:
         self.state_path = p("state.json")
         self.state = _state(self.state_path)
         self.wall, self.cs_said = WallClock(self.ticks_diff), None  # cs_said: (UTC, ticks) of its currentTime
-        # connection.py ([uid, Event, answer] pending; immediate: [action, payload, meta, callback]
-        # sent once online, not kept across reboots; boot_url: who accepted this boot's BootNotification)
-        self.ws = self.boot_status = self.last_error = self._pending = self.boot_url = store.error = None
+        # connection.py (pending [uid, Event, answer]; immediate [action, payload, meta, callback]: sent
+        self.ws = self.boot_status = self._pending = self.boot_url = store.error = None  # once online)
+        self.last_error = self.config.damaged       # (a damaged key file, from the boot on)
         self.connected = self.accepted = self.boot_now = self.started = False  # started: accepted once this boot
         self.boot_after = None  # ticks before which no BootNotification (a Pending/Rejected interval)
         self.redial = False  # new credentials or a Reset: end this connection between two exchanges

@@ -3,11 +3,13 @@ from . import store
 from ..core.ocpp_keys import KEYS, MEASURANDS, ci_key, canonical, from_json, parse, value   # noqa: F401 (their home)
 
 CONNECTOR = 1  # the only connector (NumberOfConnectors)
+DAMAGED = "config.json damaged: its keys read as defaults"
 
 
 class Config:
     def __init__(self, path, overrides=None):
         self.path = path
+        self.damaged = None
         self.values = {}
         for k, (_, _, default, _) in KEYS.items():
             self.values[k] = default
@@ -25,8 +27,14 @@ class Config:
                 self.values[key] = v
 
     def _saved(self):
-        saved = store.read_json(self.path, {}) if self.path else {}
-        return saved if isinstance(saved, dict) else {}    # damaged
+        """The keys on flash; {} when none, or when the file is damaged (self.damaged: what the
+        service's status says, the keys a central system set being back at their first values)."""
+        saved = store.read_json(self.path) if self.path else {}
+        if isinstance(saved, dict):
+            return saved
+        if saved is not None or store.exists(self.path) or store.exists(self.path + ".tmp"):
+            self.damaged = DAMAGED       # (None: unreadable, damaged if it is there at all)
+        return {}
 
     def get(self, key):
         return self.values.get(key)

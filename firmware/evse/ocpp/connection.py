@@ -430,7 +430,7 @@ async def _session(svc, ws):
     if svc.boot_url != url:
         if not await _boot(svc, ws):
             return
-        svc.boot_url = url
+        svc.boot_url = url          # (who accepted this boot's BootNotification)
         if svc.state.get("fw"):
             from . import firmware  # only while an update is under way
             firmware.after_boot(svc)
