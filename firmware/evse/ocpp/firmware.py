@@ -140,7 +140,7 @@ def start(svc):
 def cancellable(svc):
     """The update under way has not begun to write the flash (downloading, checking or waiting)."""
     job = svc.state.get("fw")
-    return bool(job) and job["phase"] == "download" and not getattr(svc, "fw_installing", False)
+    return bool(job) and job["phase"] == "download" and not svc.fw_installing
 
 
 def cancel(svc):
@@ -180,7 +180,7 @@ async def _update(svc):
         return
     await _at(svc, job.get("inst"), "InstallScheduled")
     await _until(_idle(svc))        # never during a session
-    svc.fw_installing = True        # from here on, no SignedUpdateFirmware cancels it
+    _installing(svc, True)          # from here on, no SignedUpdateFirmware cancels it
     _notify(svc, "FirmwareStatusNotification", "Installing")
     try:
         out = {}
@@ -191,7 +191,7 @@ async def _update(svc):
         bundle.activate(root, out["slot"], True)
     except Exception as e:    # any: a manifest nested too deep is a MemoryError on a board (RecursionError
         svc.last_error = "firmware: %s" % (str(e) or type(e).__name__)    # on CPython): the task must end
-        svc.fw_installing = False
+        _installing(svc, False)
         return _end(svc, "InstallationFailed")
     finally:
         store.remove(tmp)
@@ -202,8 +202,17 @@ async def _update(svc):
         _notify(svc, "FirmwareStatusNotification", "InstallRebooting")
     t0 = svc.ticks()
     await _until(lambda: not svc.immediate or svc.ticks_diff(svc.ticks(), t0) > SENT_WAIT_S * 1000)
+    await _until(_idle(svc))   # the Reset path opens the contactor as it is: never under load
     svc.reset_kind = "Hard"    # the Reset path: reboot once nothing is open (chargepoint.poll)
     svc.reset_ms = svc.ticks()
+
+
+def _installing(svc, flag):
+    """From Installing to the reboot nothing starts a charge the reboot would cut under load: the
+    connector is Unavailable and the core offers nothing, as EVerest's libocpp does for a pending
+    update; an install that fails gives the connector back as ChangeAvailability left it."""
+    svc.fw_installing = flag
+    svc.charger.enable(not flag and svc.state["operative"])
 
 
 def _idle(svc):
