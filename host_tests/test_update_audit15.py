@@ -2,11 +2,13 @@
 try them. The unmodified firmware on the virtual bench, the central system the PyPI `ocpp` library
 (every frame checked against the official schemas, octt_cs), the bundles those of the other
 update tests (test_firmware_bundle)."""
+import pytest
+
 from evse.shell import bundle
 
-from octt_cs import run_case, status_is
+from octt_cs import charging, run_case
 from test_octt_firmware import FileServer, fw_statuses, reboot, update
-from test_firmware_bundle import version_bundle
+from test_firmware_bundle import stage, version_bundle, write
 
 
 def files_case(tmp_path, scenario, files=None, **kw):
@@ -41,3 +43,69 @@ def test_a_car_that_comes_while_the_firmware_installs_is_not_cut_off_by_the_rebo
         b = await reboot(b, power_on, tmp_path, boots=0)
         await b.until(lambda: "Installed" in fw_statuses(cs), 10, "Installed")
     files_case(tmp_path, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})
+
+
+class _Body:
+    """A web request's body, read as microdot reads it."""
+
+    def __init__(self, data):
+        self.data = data
+
+    async def read(self, n):
+        buf, self.data = self.data[:n], self.data[n:]
+        return buf
+
+
+class _Upload:
+    def __init__(self, data):
+        self.content_length = len(data)
+        self.stream = _Body(data)
+
+
+class _Console:
+    def __init__(self):
+        self.asked = []
+
+    def answer(self, req, now):
+        self.asked.append(req)
+
+
+def test_a_web_upload_and_an_ocpp_update_at_once_never_lose_the_firmware_to_roll_back_to(tmp_path):
+    """During a charge the owner uploads 8.0.0 on the page (it waits for the session to end) and the
+    central system sends UpdateFirmware 9.0.0 (downloaded, it waits too). The car leaves: one update
+    installs, the other is refused with the reason, and the firmware before both (the base install)
+    stays the one a rollback returns to."""
+    from evse.services import webfw
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await charging(b)
+        root = str(tmp_path / "fw")
+        console = _Console()
+        web = webfw.Updater(b.app, console, root)
+        reply, code = await web.upload(_Upload(version_bundle("8.0.0")))
+        assert code == 200 and reply["install"] == "when the session ends", reply
+        await update(b, srv.url("/fw/9.0.0.bin"))
+        await b.until(lambda: "Downloaded" in fw_statuses(cs), 20, "Downloaded")
+        b.d.ev("B")
+        b.d.unplug()
+        await b.until(lambda: cs.actions("StopTransaction"), what="StopTransaction")
+        await b.until(lambda: console.asked or any("ResetRequested" in e[1] for e in b.app.errors),
+                      300, "the reboot into one of them")   # (the page looks once a real second)
+        st = bundle.state(root)
+        assert st["previous"] is None and st["active"] in ("a", "b"), st    # a rollback: the base install
+        refused = "InstallationFailed" in fw_statuses(cs) or web.error
+        assert refused, (fw_statuses(cs), web.phase, web.error)
+        assert "another firmware update" in ((b.svc.last_error or "") + (web.error or ""))
+    files_case(tmp_path, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})
+
+
+def test_the_running_slot_is_never_activated_over_itself(tmp_path):
+    """An install that activates the slot that already runs (two updaters that staged into the same
+    slot) made it its own way back: previous == active, so a rollback kept the new firmware."""
+    root = str(tmp_path / "fw")
+    slot, _ = stage(root, write(tmp_path, version_bundle("9.0.0")))
+    bundle.activate(root, slot)
+    with pytest.raises(ValueError, match="runs now"):
+        bundle.activate(root, slot)
+    assert bundle.state(root)["previous"] is None

@@ -159,6 +159,7 @@ def _end(svc, status):
     svc.state["fw"] = None
     svc.save()
     svc.fw_task = None
+    bundle.release("ocpp")
     store.remove(store.join(fw_root(svc), SIGNED))
 
 
@@ -183,6 +184,7 @@ async def _update(svc):
     _installing(svc, True)          # from here on, no SignedUpdateFirmware cancels it
     _notify(svc, "FirmwareStatusNotification", "Installing")
     try:
+        bundle.claim("ocpp")          # not while a web upload holds the free slot
         out = {}
         for _ in bundle.stage(root, tmp, out):
             await asyncio.sleep(0)    # the control loop runs between chunks

@@ -26,7 +26,8 @@ On flash under ROOT (`/fw` on the board):
     confirm(root)         the running bundle works (the app calls it once healthy) -> True if a
                           trial ended here
     rollback(root)        back to the previous bundle (or the base install) on the next boot
-    state(root)           boot.json as a dict"""
+    state(root)           boot.json as a dict
+    claim(who), release(who)  one update at a time: the web page's and OCPP's share the free slot"""
 import binascii
 import hashlib
 import json
@@ -40,6 +41,7 @@ MAX_MANIFEST = 16384    # bytes of the manifest line (the whole firmware's: abou
 MAX_FILES = 200
 CHUNK = 512             # bytes per read and write: small RAM, short flash writes
 SLOTS = ("a", "b")
+_owner = None           # who stages or installs an update now ("web", "ocpp"): RAM, one boot
 REQUIRED = ("evse/app", "evse/core/charger", "evse/shell/bundle")   # modules, without .py/.mpy
 
 
@@ -169,6 +171,21 @@ def _read_manifest(src, tmp):
         os.remove(tmp)
 
 
+def claim(who):
+    """Take the free slot for `who`'s update until release() or the reboot: ValueError while
+    another update holds it (a second one would unpack over the bundle the first one staged)."""
+    global _owner
+    if _owner not in (None, who):
+        raise ValueError("another firmware update is under way (%s)" % _owner)
+    _owner = who
+
+
+def release(who):
+    global _owner
+    if _owner == who:
+        _owner = None
+
+
 def free_slot(root):
     return "b" if state(root)["active"] == "a" else "a"
 
@@ -237,6 +254,8 @@ def activate(root, slot, verified=False):
         for _ in verify(root, slot):
             pass
     st = state(root)
+    if slot == st["active"]:     # it would be its own way back: a rollback would keep it
+        raise ValueError("slot %s runs now" % slot)
     st.update({"active": slot, "previous": st["active"], "trial": True, "tries": 0, "failed": None})
     _save(root, st)
 
