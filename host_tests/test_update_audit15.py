@@ -109,3 +109,35 @@ def test_the_running_slot_is_never_activated_over_itself(tmp_path):
     with pytest.raises(ValueError, match="runs now"):
         bundle.activate(root, slot)
     assert bundle.state(root)["previous"] is None
+
+
+def test_a_power_cut_right_after_the_new_firmware_is_activated_still_ends_installed(tmp_path, monkeypatch):
+    """The power goes the moment boot.json names the new bundle: the flash is as it was then (a
+    copy taken at that instant comes back at the power-on). The board comes back on the new
+    firmware (on trial): it must confirm itself and report Installed, not download the update again
+    and call it InstallationFailed while it runs it (then roll back, unconfirmed, at the next
+    reboot)."""
+    import shutil
+    flash, at_cut = tmp_path / "flash", tmp_path / "at_cut"
+    flash.mkdir()
+    real = bundle.activate
+
+    def cut(*a, **kw):
+        real(*a, **kw)
+        shutil.copytree(flash, at_cut)
+    monkeypatch.setattr(bundle, "activate", cut)
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/9.0.0.bin"))
+        await b.until(lambda: at_cut.exists(), 30, "the power cut")
+        await b.stop()                                 # the supply is gone
+        shutil.rmtree(flash)
+        shutil.copytree(at_cut, flash)                 # what the flash held at that instant
+        bundle.select(str(flash / "fw"))               # boot.py when the power comes back
+        b = await power_on()
+        await b.until(lambda: fw_statuses(cs)[-1] in ("Installed", "InstallationFailed"), 30, "the update's end")
+        assert fw_statuses(cs) == ["Downloading", "Downloaded", "Installing", "Installed"], fw_statuses(cs)
+        st = bundle.state(str(flash / "fw"))
+        assert st["active"] == "a" and not st["trial"], st
+    files_case(flash, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})

@@ -183,23 +183,8 @@ async def _update(svc):
     await _until(_idle(svc))        # never during a session
     _installing(svc, True)          # from here on, no SignedUpdateFirmware cancels it
     _notify(svc, "FirmwareStatusNotification", "Installing")
-    try:
-        bundle.claim("ocpp")          # not while a web upload holds the free slot
-        out = {}
-        for _ in bundle.stage(root, tmp, out):
-            await asyncio.sleep(0)    # the control loop runs between chunks
-        for _ in bundle.verify(root, out["slot"]):   # read back from flash
-            await asyncio.sleep(0)
-        bundle.activate(root, out["slot"], True)
-    except Exception as e:    # any: a manifest nested too deep is a MemoryError on a board (RecursionError
-        svc.last_error = "firmware: %s" % (str(e) or type(e).__name__)    # on CPython): the task must end
-        _installing(svc, False)
-        return _end(svc, "InstallationFailed")
-    finally:
-        store.remove(tmp)
-    job["phase"] = "reboot"
-    job["slot"] = out["slot"]
-    svc.save()
+    if not await _install(svc, job, root, tmp):
+        return
     if job.get("req") is not None:
         _notify(svc, "FirmwareStatusNotification", "InstallRebooting")
     t0 = svc.ticks()
@@ -207,6 +192,30 @@ async def _update(svc):
     await _until(_idle(svc))   # the Reset path opens the contactor as it is: never under load
     svc.reset_kind = "Hard"    # the Reset path: reboot once nothing is open (chargepoint.poll)
     svc.reset_ms = svc.ticks()
+
+
+async def _install(svc, job, root, tmp):
+    """The downloaded bundle into the free slot, read back, activated on trial: True, or the
+    update ended InstallationFailed."""
+    try:
+        bundle.claim("ocpp")          # not while a web upload holds the free slot
+        out = {}
+        for _ in bundle.stage(root, tmp, out):
+            await asyncio.sleep(0)    # the control loop runs between chunks
+        for _ in bundle.verify(root, out["slot"]):   # read back from flash
+            await asyncio.sleep(0)
+        job["phase"] = "reboot"       # first: a power cut after the activation boots the new
+        job["slot"] = out["slot"]     # firmware, which must know to confirm itself (after_boot)
+        svc.save()
+        bundle.activate(root, out["slot"], True)
+        return True
+    except Exception as e:    # any: a manifest nested too deep is a MemoryError on a board (RecursionError
+        svc.last_error = "firmware: %s" % (str(e) or type(e).__name__)    # on CPython): the task must end
+        _installing(svc, False)
+        _end(svc, "InstallationFailed")
+        return False
+    finally:
+        store.remove(tmp)
 
 
 def _installing(svc, flag):
