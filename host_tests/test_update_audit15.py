@@ -6,9 +6,9 @@ import pytest
 
 from evse.shell import bundle
 
-from octt_cs import charging, run_case
-from test_octt_firmware import FileServer, fw_statuses, reboot, update
-from test_firmware_bundle import stage, version_bundle, write
+from octt_cs import call, charging, run_case
+from test_octt_firmware import FileServer, fw_statuses, now_iso, reboot, update
+from test_firmware_bundle import slot_version, stage, version_bundle, write
 
 
 def files_case(tmp_path, scenario, files=None, **kw):
@@ -141,3 +141,25 @@ def test_a_power_cut_right_after_the_new_firmware_is_activated_still_ends_instal
         st = bundle.state(str(flash / "fw"))
         assert st["active"] == "a" and not st["trial"], st
     files_case(flash, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})
+
+
+def test_an_update_scheduled_far_ahead_is_replaced_by_the_next_update_firmware(tmp_path):
+    """The operator schedules an update for a month ahead (a wrong date, or plans changed), then
+    sends UpdateFirmware for now. The new request replaces the one that has not begun (as
+    EVerest re-arms its timer; OCPP 2.0.1 L01.FR.24: the newest wins): before, every later
+    UpdateFirmware was answered and ignored for the month, across reboots."""
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        res = await cs.call("cp1", call.UpdateFirmware(location=srv.url("/fw/8.0.0.bin"),
+                                                       retrieve_date=now_iso(b, 30 * 86400)))
+        assert res is not None
+        await b.wait(2.0)
+        assert fw_statuses(cs) == []                   # 1.6 has no status for a wait
+        await update(b, srv.url("/fw/9.0.0.bin"))
+        await b.until(lambda: "Installing" in fw_statuses(cs), 20, "Installing")
+        b = await reboot(b, power_on, tmp_path)
+        await b.until(lambda: "Installed" in fw_statuses(cs), 10, "Installed")
+        assert slot_version(str(tmp_path / "fw"), "a") == "9.0.0"
+        await b.wait(2.0)
+        assert b.svc.state["fw"] is None                # the month-ahead one is gone for good
+    files_case(tmp_path, case, {"/fw/8.0.0.bin": version_bundle("8.0.0"), "/fw/9.0.0.bin": version_bundle("9.0.0")})

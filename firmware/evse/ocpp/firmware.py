@@ -115,7 +115,9 @@ def public(loc):
 
 # -- UpdateFirmware ------------------------------------------------------------------------------
 def update_firmware(svc, p):
-    """A second UpdateFirmware while one is under way is answered and ignored. Once a
+    """A second UpdateFirmware while one is under way is answered and ignored, unless the first one
+    still waits for its retrieveDate: it is replaced (a date a month ahead blocked every update
+    until then). Once a
     ManufacturerRootCertificate is installed firmware must come signed: UpdateFirmware is then a
     CALLERROR NotSupported and starts nothing (Security Whitepaper L01.FR.20), so no unsigned
     update goes around the signature check."""
@@ -123,8 +125,11 @@ def update_firmware(svc, p):
     if security.installed(svc, "ManufacturerRootCertificate"):
         raise rpc.CallError(rpc.NOT_SUPPORTED, "firmware must come signed (SignedUpdateFirmware): "
                                                "a ManufacturerRootCertificate is installed")
-    if svc.state.get("fw"):
-        return {}
+    job = svc.state.get("fw")
+    if job:
+        if not scheduled(svc, job):
+            return {}
+        cancel(svc)     # one that waits for its retrieveDate: the newest wins (EVerest re-arms its timer)
     svc.state["fw"] = {"loc": p["location"], "at": parse_iso(p["retrieveDate"]), "n": max(1, p.get("retries", 1)),
                        "iv": p.get("retryInterval", RETRY_S), "phase": "download"}
     svc.save()
@@ -141,6 +146,11 @@ def cancellable(svc):
     """The update under way has not begun to write the flash (downloading, checking or waiting)."""
     job = svc.state.get("fw")
     return bool(job) and job["phase"] == "download" and not svc.fw_installing
+
+
+def scheduled(svc, job):
+    """The update waits for its retrieveDate: nothing of it has begun (no Downloading yet)."""
+    return job["phase"] == "download" and (job["at"] or 0) > (svc.wall.now(svc.ticks()) or 0)
 
 
 def cancel(svc):
