@@ -163,3 +163,44 @@ def test_an_update_scheduled_far_ahead_is_replaced_by_the_next_update_firmware(t
         await b.wait(2.0)
         assert b.svc.state["fw"] is None                # the month-ahead one is gone for good
     files_case(tmp_path, case, {"/fw/8.0.0.bin": version_bundle("8.0.0"), "/fw/9.0.0.bin": version_bundle("9.0.0")})
+
+
+def test_a_rolled_back_update_says_why_in_the_ocpp_status(tmp_path):
+    """A bundle that crashes at its first start is rolled back; the central system hears
+    InstallationFailed, and the operator at the console (the status's ocpp error) reads why, not
+    nothing."""
+    from tools import bundle as make_bundle
+    from test_firmware_bundle import firmware_files
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/crash.bin"))
+        await b.until(lambda: "Installing" in fw_statuses(cs), 20, "Installing")
+        b = await reboot(b, power_on, tmp_path, boots=2)
+        await b.until(lambda: "InstallationFailed" in fw_statuses(cs), 10, "InstallationFailed")
+        err = b.svc.last_error or ""
+        assert "9.9.9" in err and "rolled back" in err, err
+    crash = make_bundle.make(firmware_files(b"raise RuntimeError('broken')\n"), "9.9.9")
+    files_case(tmp_path, case, {"/fw/crash.bin": crash})
+
+
+def test_the_page_does_not_call_an_update_the_power_cut_before_its_activation_rolled_back(tmp_path):
+    """The page's update had written its mark (what it installs) and the power went before
+    boot.json named the new slot: the old firmware runs, and it was never tried. The page said
+    `rolled back: 8.0.0 did not confirm itself`; it says the update was not installed."""
+    import asyncio
+    import json
+    from evse.services import webfw
+    from evse.services.web import FW_MARK
+
+    class App:
+        def status(self, now):
+            return {"session": False, "contactor": False, "tick_gap_ms": 10}
+
+    root = str(tmp_path / "fw")
+    slot, _ = stage(root, write(tmp_path, version_bundle("8.0.0")))
+    with open(root + FW_MARK, "w") as f:
+        json.dump({"slot": slot, "version": "8.0.0", "from": "7.0.0"}, f)
+    up = webfw.Updater(App(), None, root)
+    asyncio.run(up.after_boot())
+    assert "rolled back" not in up.result and "not installed" in up.result, up.result

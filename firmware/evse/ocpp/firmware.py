@@ -324,6 +324,11 @@ def after_boot(svc):
         from . import secevents
         secevents.report(svc, "FirmwareUpdated", public(job.get("loc", ""))[:100])
         return _end(svc, "Installed")
+    st = bundle.state(root)
+    if st["failed"] == job["slot"]:     # it ran and never confirmed itself: the operator reads why
+        m = store.read_json(store.join(root, job["slot"] + "/manifest.json"), None) or {}
+        svc.last_error = "firmware %s rolled back: it never confirmed itself (a crash, a hang or a reset " \
+                         "on its first boot)" % m.get("version", "?")
     _end(svc, "InstallationFailed")
 
 

@@ -136,6 +136,8 @@ class Updater:
                 return                      # not healthy: the next boot rolls it back
             bundle.confirm(self.root)
             self.result = "installed %s" % mark.get("version")
-        elif st["active"] != mark.get("slot"):
+        elif st["failed"] == mark.get("slot"):
             self.result = "rolled back: %s did not confirm itself (running %s)" % (mark.get("version"), VERSION)
+        elif st["active"] != mark.get("slot"):     # the power went before boot.json named it
+            self.result = "not installed: %s was never started (running %s)" % (mark.get("version"), VERSION)
         remove(self.root + FW_MARK)
