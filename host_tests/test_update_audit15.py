@@ -204,3 +204,31 @@ def test_the_page_does_not_call_an_update_the_power_cut_before_its_activation_ro
     up = webfw.Updater(App(), None, root)
     asyncio.run(up.after_boot())
     assert "rolled back" not in up.result and "not installed" in up.result, up.result
+
+
+def test_nothing_starts_a_charge_while_the_firmware_installs(tmp_path, monkeypatch):
+    """While the bundle is unpacked the connector is Unavailable: a RemoteStartTransaction is
+    Rejected (1.6: the connector cannot take it), a card is not sent to the central system, and a
+    ChangeAvailability Operative sent meanwhile does not give the core back before the reboot. A
+    bad bundle then fails the install and the connector is Available again."""
+    monkeypatch.setattr(bundle, "CHUNK", 64)       # a board's slower flash: the install takes a while
+    good = version_bundle("9.0.0")
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/bad.bin"))
+        await b.until(lambda: "Installing" in fw_statuses(cs), 20, "Installing")
+        b.d.plug()
+        res = await cs.call("cp1", call.RemoteStartTransaction(id_tag="GOOD", connector_id=1))
+        assert res.status == "Rejected"
+        res = await cs.call("cp1", call.ChangeAvailability(connector_id=0, type="Operative"))
+        assert res.status == "Accepted"
+        reply = await b.reply({"cmd": "authorize", "id_tag": "GOOD"})
+        assert not reply.get("authorized"), reply
+        b.d.ev("C")
+        await b.until(lambda: "InstallationFailed" in fw_statuses(cs), 60, "InstallationFailed")
+        assert not cs.actions("StartTransaction") and not cs.actions("Authorize")
+        assert not b.d.coil
+        await b.until(lambda: [p["status"] for p in cs.actions("StatusNotification")
+                               if p["connectorId"] == 1][-1] in ("Available", "Preparing"), 10, "connector back")
+    files_case(tmp_path, case, {"/fw/bad.bin": good[:-4] + b"BAD\n"})

@@ -150,7 +150,7 @@ def set_operative(svc, flag, connector=CONNECTOR):
         st["c1_off"] = False  # the whole charge point Operative: its connector too
     st["operative"] = not st.get("cp_off") and not st.get("c1_off")
     svc.save()
-    svc.charger.enable(st["operative"])
+    svc.charger.enable(st["operative"] and not svc.fw_installing)   # an install's reboot is due
     if was != (not st.get("cp_off")):
         svc.queue_cp_status()
 
