@@ -232,3 +232,46 @@ def test_nothing_starts_a_charge_while_the_firmware_installs(tmp_path, monkeypat
         await b.until(lambda: [p["status"] for p in cs.actions("StatusNotification")
                                if p["connectorId"] == 1][-1] in ("Available", "Preparing"), 10, "connector back")
     files_case(tmp_path, case, {"/fw/bad.bin": good[:-4] + b"BAD\n"})
+
+
+def test_a_failed_install_leaves_a_charger_the_owner_disabled_disabled(tmp_path):
+    """The owner disabled the charger on the console; an update's install fails. The connector
+    comes back as it was: still disabled, not switched on by the update."""
+    good = version_bundle("9.0.0")
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        assert (await b.reply({"cmd": "disable"}))["enabled"] is False
+        await update(b, srv.url("/fw/bad.bin"))
+        await b.until(lambda: "InstallationFailed" in fw_statuses(cs), 20, "InstallationFailed")
+        assert b.app.charger.enabled is False
+    files_case(tmp_path, case, {"/fw/bad.bin": good[:-4] + b"BAD\n"})
+
+
+def test_a_power_cut_just_before_the_activation_ends_installation_failed_with_the_reason(tmp_path, monkeypatch):
+    """The power goes after the update's reboot step is on flash, before boot.json names the new
+    bundle: the old firmware comes back, reports InstallationFailed, and says why."""
+    import shutil
+    flash, at_cut = tmp_path / "flash", tmp_path / "at_cut"
+    flash.mkdir()
+    real = bundle.activate
+
+    def cut(*a, **kw):
+        shutil.copytree(flash, at_cut)
+        real(*a, **kw)
+    monkeypatch.setattr(bundle, "activate", cut)
+
+    async def case(cs, power_on, srv):
+        b = await power_on()
+        await update(b, srv.url("/fw/9.0.0.bin"))
+        await b.until(lambda: at_cut.exists(), 30, "the power cut")
+        await b.stop()
+        shutil.rmtree(flash)
+        shutil.copytree(at_cut, flash)
+        bundle.select(str(flash / "fw"))
+        b = await power_on()
+        await b.until(lambda: fw_statuses(cs)[-1] in ("Installed", "InstallationFailed"), 30, "the update's end")
+        assert fw_statuses(cs) == ["Downloading", "Downloaded", "Installing", "InstallationFailed"], fw_statuses(cs)
+        assert "not installed" in (b.svc.last_error or ""), b.svc.last_error
+        assert bundle.state(str(flash / "fw"))["active"] is None
+    files_case(flash, case, {"/fw/9.0.0.bin": version_bundle("9.0.0")})

@@ -231,9 +231,12 @@ async def _install(svc, job, root, tmp):
 def _installing(svc, flag):
     """From Installing to the reboot nothing starts a charge the reboot would cut under load: the
     connector is Unavailable and the core offers nothing, as EVerest's libocpp does for a pending
-    update; an install that fails gives the connector back as ChangeAvailability left it."""
+    update; an install that fails gives the connector back as it was (switched off by its owner,
+    or Inoperative, it stays so)."""
+    if flag:
+        svc.fw_enabled = getattr(svc.charger, "enabled", True)
     svc.fw_installing = flag
-    svc.charger.enable(not flag and svc.state["operative"])
+    svc.charger.enable(not flag and svc.fw_enabled and svc.state["operative"])
 
 
 def _idle(svc):
@@ -324,11 +327,10 @@ def after_boot(svc):
         from . import secevents
         secevents.report(svc, "FirmwareUpdated", public(job.get("loc", ""))[:100])
         return _end(svc, "Installed")
-    st = bundle.state(root)
-    if st["failed"] == job["slot"]:     # it ran and never confirmed itself: the operator reads why
-        m = store.read_json(store.join(root, job["slot"] + "/manifest.json"), None) or {}
-        svc.last_error = "firmware %s rolled back: it never confirmed itself (a crash, a hang or a reset " \
-                         "on its first boot)" % m.get("version", "?")
+    m = store.read_json(store.join(root, job["slot"] + "/manifest.json"), None) or {}
+    svc.last_error = "firmware %s %s" % (m.get("version", "?"), (
+        "rolled back: it never confirmed itself (a crash, a hang or a reset on its first boot)"
+        if bundle.state(root)["failed"] == job["slot"] else "not installed: the power went before it was started"))
     _end(svc, "InstallationFailed")
 
 
