@@ -34,6 +34,16 @@ def mosquitto(tmp_path):
         broker.stop()
 
 
+@pytest.fixture(autouse=True)
+def fresh_boot_ram():
+    """Each test starts as a board does after a reset: no update holds the free slot (a claim is
+    RAM, evse/shell/bundle.py's, which the host's one process would carry over)."""
+    from evse.shell import bundle
+    for who in ("web", "ocpp"):
+        bundle.release(who)
+    yield
+
+
 def pytest_runtest_teardown(item, nextitem):
     # Python ignores SIGPIPE; a library that resets it (vcdvcd does, on import) would let a test
     # writing to a closed socket kill the whole run. Keep it ignored between tests.

@@ -42,7 +42,7 @@ class Service:
         self.meter = None
         self.state = {"boot": 1, "next_ref": 1, "tx": None, "operative": True, "reset": None}
         self.tx = self.fault = self.limit_sent = self.tx_retry_ms = self.remote_profile = None
-        self.accepted = False
+        self.accepted = self.fw_installing = False
         self._tx_attempts = 0
         self.now = 1000
         self.saved = 0

@@ -149,6 +149,8 @@ def present_id(svc, id_tag, now_ms=None):
             return st
     if svc.tx:
         return present_during_tx(svc, id_tag, now_ms)
+    if svc.fw_installing:   # Unavailable until the update's reboot (firmware.py): nothing to start
+        return "Unavailable"
     if reserved_against(svc, id_tag):
         return reject(svc, id_tag, "Reserved")  # no Authorize for it (OCTT TC_046_1_CS step 5)
     if not svc.accepted:

@@ -95,7 +95,7 @@ class OcppService:
         # is a guess (a car plugged in through a power cut would be reported Available for a moment).
         # A charger without the query (a test double) counts as read.
         self._pilot_read = getattr(charger, "pilot_read", None)
-        self.rebooting = False  # a Reset was handed to the app: nothing more is reported
+        self.rebooting = self.fw_installing = False  # a Reset handed to the app; an update installing (Unavailable)
         # auth.py (last_auth: (idTag, status) for the console)
         self.auth_tag = self._auth_ms = self.last_auth = None
         # transactions.py (remote_profile: RemoteStartTransaction's, installed when it starts; a Scheduled
@@ -315,7 +315,7 @@ class OcppService:
         v[3] = self.plugged or kept
         v[4] = self.tx is not None
         v[5] = self.finishing or kept
-        v[6] = self.state["operative"]
+        v[6] = self.state["operative"] and not self.fw_installing
         v[7] = self.auth_tag is not None
         v[8] = bool(self.state.get("resv"))
         m = self.meter

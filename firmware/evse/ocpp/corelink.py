@@ -67,6 +67,11 @@ class CoreLink:
         return lock
 
     @property
+    def enabled(self):
+        """Not switched off (the console, the web page, MQTT, ChangeAvailability)."""
+        return self.app.charger.enabled
+
+    @property
     def held(self):
         """A cable kept locked in the socket after the car side left (UnlockConnectorOnEVSideDisconnect
         false). A property: the status poll reads it every 10 ms (a bound method is an allocation)."""

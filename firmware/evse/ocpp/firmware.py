@@ -115,7 +115,9 @@ def public(loc):
 
 # -- UpdateFirmware ------------------------------------------------------------------------------
 def update_firmware(svc, p):
-    """A second UpdateFirmware while one is under way is answered and ignored. Once a
+    """A second UpdateFirmware while one is under way is answered and ignored, unless the first one
+    still waits for its retrieveDate: it is replaced (a date a month ahead blocked every update
+    until then). Once a
     ManufacturerRootCertificate is installed firmware must come signed: UpdateFirmware is then a
     CALLERROR NotSupported and starts nothing (Security Whitepaper L01.FR.20), so no unsigned
     update goes around the signature check."""
@@ -123,8 +125,11 @@ def update_firmware(svc, p):
     if security.installed(svc, "ManufacturerRootCertificate"):
         raise rpc.CallError(rpc.NOT_SUPPORTED, "firmware must come signed (SignedUpdateFirmware): "
                                                "a ManufacturerRootCertificate is installed")
-    if svc.state.get("fw"):
-        return {}
+    job = svc.state.get("fw")
+    if job:
+        if not scheduled(svc, job):
+            return {}
+        cancel(svc)     # one that waits for its retrieveDate: the newest wins (EVerest re-arms its timer)
     svc.state["fw"] = {"loc": p["location"], "at": parse_iso(p["retrieveDate"]), "n": max(1, p.get("retries", 1)),
                        "iv": p.get("retryInterval", RETRY_S), "phase": "download"}
     svc.save()
@@ -140,7 +145,12 @@ def start(svc):
 def cancellable(svc):
     """The update under way has not begun to write the flash (downloading, checking or waiting)."""
     job = svc.state.get("fw")
-    return bool(job) and job["phase"] == "download" and not getattr(svc, "fw_installing", False)
+    return bool(job) and job["phase"] == "download" and not svc.fw_installing
+
+
+def scheduled(svc, job):
+    """The update waits for its retrieveDate: nothing of it has begun (no Downloading yet)."""
+    return job["phase"] == "download" and (job["at"] or 0) > (svc.wall.now(svc.ticks()) or 0)
 
 
 def cancel(svc):
@@ -159,6 +169,7 @@ def _end(svc, status):
     svc.state["fw"] = None
     svc.save()
     svc.fw_task = None
+    bundle.release("ocpp")
     store.remove(store.join(fw_root(svc), SIGNED))
 
 
@@ -180,30 +191,52 @@ async def _update(svc):
         return
     await _at(svc, job.get("inst"), "InstallScheduled")
     await _until(_idle(svc))        # never during a session
-    svc.fw_installing = True        # from here on, no SignedUpdateFirmware cancels it
+    _installing(svc, True)          # from here on, no SignedUpdateFirmware cancels it
     _notify(svc, "FirmwareStatusNotification", "Installing")
+    if not await _install(svc, job, root, tmp):
+        return
+    if job.get("req") is not None:
+        _notify(svc, "FirmwareStatusNotification", "InstallRebooting")
+    t0 = svc.ticks()
+    await _until(lambda: not svc.immediate or svc.ticks_diff(svc.ticks(), t0) > SENT_WAIT_S * 1000)
+    await _until(_idle(svc))   # the Reset path opens the contactor as it is: never under load
+    svc.reset_kind = "Hard"    # the Reset path: reboot once nothing is open (chargepoint.poll)
+    svc.reset_ms = svc.ticks()
+
+
+async def _install(svc, job, root, tmp):
+    """The downloaded bundle into the free slot, read back, activated on trial: True, or the
+    update ended InstallationFailed."""
     try:
+        bundle.claim("ocpp")          # not while a web upload holds the free slot
         out = {}
         for _ in bundle.stage(root, tmp, out):
             await asyncio.sleep(0)    # the control loop runs between chunks
         for _ in bundle.verify(root, out["slot"]):   # read back from flash
             await asyncio.sleep(0)
+        job["phase"] = "reboot"       # first: a power cut after the activation boots the new
+        job["slot"] = out["slot"]     # firmware, which must know to confirm itself (after_boot)
+        svc.save()
         bundle.activate(root, out["slot"], True)
+        return True
     except Exception as e:    # any: a manifest nested too deep is a MemoryError on a board (RecursionError
         svc.last_error = "firmware: %s" % (str(e) or type(e).__name__)    # on CPython): the task must end
-        svc.fw_installing = False
-        return _end(svc, "InstallationFailed")
+        _installing(svc, False)
+        _end(svc, "InstallationFailed")
+        return False
     finally:
         store.remove(tmp)
-    job["phase"] = "reboot"
-    job["slot"] = out["slot"]
-    svc.save()
-    if job.get("req") is not None:
-        _notify(svc, "FirmwareStatusNotification", "InstallRebooting")
-    t0 = svc.ticks()
-    await _until(lambda: not svc.immediate or svc.ticks_diff(svc.ticks(), t0) > SENT_WAIT_S * 1000)
-    svc.reset_kind = "Hard"    # the Reset path: reboot once nothing is open (chargepoint.poll)
-    svc.reset_ms = svc.ticks()
+
+
+def _installing(svc, flag):
+    """From Installing to the reboot nothing starts a charge the reboot would cut under load: the
+    connector is Unavailable and the core offers nothing, as EVerest's libocpp does for a pending
+    update; an install that fails gives the connector back as it was (switched off by its owner,
+    or Inoperative, it stays so)."""
+    if flag:
+        svc.fw_enabled = getattr(svc.charger, "enabled", True)
+    svc.fw_installing = flag
+    svc.charger.enable(not flag and svc.fw_enabled and svc.state["operative"])
 
 
 def _idle(svc):
@@ -294,6 +327,10 @@ def after_boot(svc):
         from . import secevents
         secevents.report(svc, "FirmwareUpdated", public(job.get("loc", ""))[:100])
         return _end(svc, "Installed")
+    m = store.read_json(store.join(root, job["slot"] + "/manifest.json"), None) or {}
+    svc.last_error = "firmware %s %s" % (m.get("version", "?"), (
+        "rolled back: it never confirmed itself (a crash, a hang or a reset on its first boot)"
+        if bundle.state(root)["failed"] == job["slot"] else "not installed: the power went before it was started"))
     _end(svc, "InstallationFailed")
 
 

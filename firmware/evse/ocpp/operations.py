@@ -113,8 +113,8 @@ def remote_start_transaction(svc, p):
     """RemoteStartTransaction: the idTag is authorized like a presented one (AuthorizeRemoteTxRequests)
     or at once; a TxProfile given with it is installed when the transaction starts (Rejected if
     SetChargingProfile would refuse it: no transaction runs without the limit asked)."""
-    if svc.tx or svc.fault or not svc.state["operative"] or p.get("connectorId", CONNECTOR) != CONNECTOR \
-            or auth.reserved_against(svc, p["idTag"]):
+    if svc.tx or svc.fault or not svc.state["operative"] or svc.fw_installing \
+            or p.get("connectorId", CONNECTOR) != CONNECTOR or auth.reserved_against(svc, p["idTag"]):
         return {"status": "Rejected"}
     prof = p.get("chargingProfile")
     if prof and (prof["chargingProfilePurpose"] != "TxProfile" or _too_long(svc, prof) or schedule.Profiles(

@@ -51,7 +51,7 @@ def poll(svc, now_ms):
     authorization, so it must never wait here without a transaction."""
     tag = svc.auth_tag or (None if svc.state.get("resv") else svc.settings.get("ocpp_free_id_tag"))
     if tag and not svc.tx and svc.plugged and (svc.auth_tag or not svc.finishing) \
-            and svc.state["operative"] and not svc.fault:
+            and svc.state["operative"] and not svc.fault and not svc.fw_installing:
         if not svc.auth_tag:
             svc.charger.authorize(True, tag)  # the free idTag (ocpp_free_id_tag)
         start(svc, tag, now_ms)
@@ -150,7 +150,7 @@ def set_operative(svc, flag, connector=CONNECTOR):
         st["c1_off"] = False  # the whole charge point Operative: its connector too
     st["operative"] = not st.get("cp_off") and not st.get("c1_off")
     svc.save()
-    svc.charger.enable(st["operative"])
+    svc.charger.enable(st["operative"] and not svc.fw_installing)   # an install's reboot is due
     if was != (not st.get("cp_off")):
         svc.queue_cp_status()
 

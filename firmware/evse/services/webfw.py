@@ -71,6 +71,10 @@ class Updater:
         size = req.content_length
         if not 0 < size <= UPLOAD_MAX:
             return {"ok": False, "error": "a bundle of 1-%d bytes is expected (python -m tools.bundle)" % UPLOAD_MAX}, 400
+        try:
+            bundle.claim("web")         # not while OCPP installs one: the same free slot
+        except ValueError as e:
+            return {"ok": False, "error": str(e)}, 409
         self.phase, self.error = STAGING, None
         path = self.root + "/" + UPLOAD
         try:
@@ -84,6 +88,7 @@ class Updater:
                 await asyncio.sleep(0)
         except Exception as e:              # any: a manifest nested too deep is a MemoryError on a
             self.phase, self.error = IDLE, "firmware: %s" % (str(e) or type(e).__name__)   # board
+            bundle.release("web")
             return {"ok": False, "error": self.error}, 400
         finally:
             remove(path)
@@ -107,6 +112,7 @@ class Updater:
             bundle.activate(self.root, self.slot, True)
         except Exception as e:
             self.phase, self.error = IDLE, "firmware: %s" % (str(e) or type(e).__name__)
+            bundle.release("web")
             return
         self.phase = REBOOTING
         await asyncio.sleep(REBOOT_DELAY_S)
@@ -130,6 +136,8 @@ class Updater:
                 return                      # not healthy: the next boot rolls it back
             bundle.confirm(self.root)
             self.result = "installed %s" % mark.get("version")
-        elif st["active"] != mark.get("slot"):
+        elif st["failed"] == mark.get("slot"):
             self.result = "rolled back: %s did not confirm itself (running %s)" % (mark.get("version"), VERSION)
+        elif st["active"] != mark.get("slot"):     # the power went before boot.json named it
+            self.result = "not installed: %s was never started (running %s)" % (mark.get("version"), VERSION)
         remove(self.root + FW_MARK)

@@ -26,7 +26,8 @@ On flash under ROOT (`/fw` on the board):
     confirm(root)         the running bundle works (the app calls it once healthy) -> True if a
                           trial ended here
     rollback(root)        back to the previous bundle (or the base install) on the next boot
-    state(root)           boot.json as a dict"""
+    state(root)           boot.json as a dict
+    claim(who), release(who)  one update at a time: the web page's and OCPP's share the free slot"""
 import binascii
 import hashlib
 import json
@@ -40,6 +41,7 @@ MAX_MANIFEST = 16384    # bytes of the manifest line (the whole firmware's: abou
 MAX_FILES = 200
 CHUNK = 512             # bytes per read and write: small RAM, short flash writes
 SLOTS = ("a", "b")
+_owner = None           # who stages or installs an update now ("web", "ocpp"): RAM, one boot
 REQUIRED = ("evse/app", "evse/core/charger", "evse/shell/bundle")   # modules, without .py/.mpy
 
 
@@ -169,6 +171,21 @@ def _read_manifest(src, tmp):
         os.remove(tmp)
 
 
+def claim(who):
+    """Take the free slot for `who`'s update until release() or the reboot: ValueError while
+    another update holds it (a second one would unpack over the bundle the first one staged)."""
+    global _owner
+    if _owner not in (None, who):
+        raise ValueError("another firmware update is under way (%s)" % _owner)
+    _owner = who
+
+
+def release(who):
+    global _owner
+    if _owner == who:
+        _owner = None
+
+
 def free_slot(root):
     return "b" if state(root)["active"] == "a" else "a"
 
@@ -177,7 +194,8 @@ def stage(root, path, out):
     """Unpack the bundle file at `path` into the free slot, one chunk at a time: a generator that
     yields after every chunk written (an asyncio caller awaits between them, so the control loop
     keeps running; a plain caller exhausts it); fills out["slot"] and out["manifest"]. The slot's
-    manifest.json is written last: a slot without one (power cut, bad hash) is never activated.
+    manifest.json is written last: a slot without one (a power cut) is never activated; a bundle
+    refused (a bad hash, a full flash) leaves nothing of itself.
     On MicroPython a .mpy file must load here (its version; native code for this port's arch):
     one that cannot would fail at boot before the watchdog is started. Refused while the running
     bundle is on trial: the free slot is then the one a rollback returns
@@ -188,26 +206,37 @@ def stage(root, path, out):
     sdir = _join(root, slot)
     _rmtree(sdir)
     ensure_dir(sdir)
-    with open(path, "rb") as src:
-        m = _read_manifest(src, _join(sdir, "manifest.part"))
-        mpy = getattr(sys.implementation, "_mpy", 0)    # this VM's .mpy header (MicroPython)
-        for f in m["files"]:
-            p = f["path"]
-            if "/" in p:
-                ensure_dir(_join(sdir, p.rsplit("/", 1)[0]))
-            dst = _join(sdir, p)
-            for _ in _copy_checked(src, dst, f["size"], f["sha256"]):
-                yield
-            if mpy and p.endswith(".mpy"):   # 'M', version; native code: this port's arch
-                with open(dst, "rb") as g:
-                    h = g.read(3)
-                if h[:2] != bytes((77, mpy & 255)) or h[2:] not in (b"\0", bytes(((mpy >> 8) & 255,))):
-                    raise ValueError(p + ": a .mpy for another MicroPython version or port")
-        if src.read(1):
-            raise ValueError("bytes after the last file")
-    _write_json(_join(sdir, "manifest.json"), m)
+    try:
+        with open(path, "rb") as src:
+            m = _read_manifest(src, _join(sdir, "manifest.part"))
+            for f in m["files"]:
+                for _ in _unpack(src, sdir, f):
+                    yield
+            if src.read(1):
+                raise ValueError("bytes after the last file")
+        _write_json(_join(sdir, "manifest.json"), m)
+    except BaseException:    # a bad bundle, a full flash, a cancelled task: the half slot is of no
+        _rmtree(sdir)        # use, and the charger's own files need the room
+        raise
     out["slot"] = slot
     out["manifest"] = m
+
+
+def _unpack(src, sdir, f):
+    """One file of the bundle into the slot, checked (a generator, a step per chunk). On
+    MicroPython a .mpy file must load here (its version; native code for this port's arch)."""
+    p = f["path"]
+    if "/" in p:
+        ensure_dir(_join(sdir, p.rsplit("/", 1)[0]))
+    dst = _join(sdir, p)
+    for _ in _copy_checked(src, dst, f["size"], f["sha256"]):
+        yield
+    mpy = getattr(sys.implementation, "_mpy", 0)    # this VM's .mpy header (MicroPython)
+    if mpy and p.endswith(".mpy"):   # 'M', version; native code: this port's arch
+        with open(dst, "rb") as g:
+            h = g.read(3)
+        if h[:2] != bytes((77, mpy & 255)) or h[2:] not in (b"\0", bytes(((mpy >> 8) & 255,))):
+            raise ValueError(p + ": a .mpy for another MicroPython version or port")
 
 
 def verify(root, slot):
@@ -237,6 +266,8 @@ def activate(root, slot, verified=False):
         for _ in verify(root, slot):
             pass
     st = state(root)
+    if slot == st["active"]:     # it would be its own way back: a rollback would keep it
+        raise ValueError("slot %s runs now" % slot)
     st.update({"active": slot, "previous": st["active"], "trial": True, "tries": 0, "failed": None})
     _save(root, st)
 
