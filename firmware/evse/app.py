@@ -16,6 +16,8 @@ SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
 OCPP_DIR = "ocpp"                                  # the OCPP service's files on flash
 REMOTE_SOURCES = ("mqtt", "rest")             # limit sources that a network carries: fallback
+# the remote controllers as the fallback's lines name them
+_CONTROLLERS = {"mqtt": "the MQTT controller", "rest": "the REST controller", V.SRC_OCPP: "the central system"}
 PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
 _MAX_LOGGED_ERRORS = const(20)
 _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
@@ -68,6 +70,7 @@ class App:
         self.planner = None                        # charging windows, solar surplus (services/planner.py)
         self.grid_meter = None                     # grid power from a Modbus meter (metering/grid.py)
         self.fallback = None                       # evse.core.fallback, when a timeout is set
+        self._fb_said = False                      # its cap as last said (console, log)
         self.id_tag = None                         # who authorized the plug-in (session history)
         self.mqtt = None                           # MQTT and Home Assistant discovery (docs/mqtt.md)
         from . import startup      # run once: its code is freed after boot (docs/design.md, "Memory")
@@ -116,6 +119,20 @@ class App:
         if self.ocpp is not None:    # offline MeterValues held in RAM (txqueue.HOLD_MS) onto flash too
             self.ocpp.txq.flush()
         hal.reset()
+
+    def _say_fallback(self, fb):
+        """The fallback's cap set or lifted, said on the console and in the log on flash."""
+        self._fb_said = fb.active
+        who = _CONTROLLERS.get(fb.source, fb.source)
+        if fb.active:
+            msg = "fallback: %s silent for %d s (fallback_timeout_s): at most %.1f A (fallback_current_a)" % (
+                who, fb.timeout_ms // 1000, fb.amps)
+        else:
+            msg = "fallback: %s heard again: its limit back" % (who,) if who else "fallback: lifted"
+        if self.log is not None:
+            self.log.warn(msg)
+        else:
+            print("evse:", msg)
 
     def report(self, where, msg):
         if len(self.errors) >= _MAX_LOGGED_ERRORS:
@@ -298,8 +315,11 @@ class App:
         ch = self.charger
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
-            if self.fallback is not None and source in REMOTE_SOURCES:
-                self.fallback.heard(source, arg, now, alive)
+            if self.fallback is not None:
+                if source in REMOTE_SOURCES:
+                    self.fallback.heard(source, arg, now, alive)
+                elif source == V.SRC_OCPP and self.ocpp is not None:   # its profiles' limit: no word
+                    self.fallback.heard(source, arg, now, arg is None)  # (but a removal ends its watch)
             return {"limit": arg}
         if verb == "grid":
             if self.planner is None:
@@ -384,8 +404,14 @@ class App:
         ok = self.tick()
         if self.charger.events:   # (a call costs about 20 us on the Pico: none when there is nothing)
             self.dispatch(self._tick_ms)
-        if self.fallback is not None:
-            self.fallback.poll(ticks_ms())
+        fb = self.fallback
+        if fb is not None:
+            now = ticks_ms()
+            if self.ocpp is not None and self.ocpp.heard():
+                fb.link(V.SRC_OCPP, now)
+            fb.poll(now)
+            if fb.active != self._fb_said:
+                self._say_fallback(fb)
         if self.meter is not None:
             self.poll_meter()
         self.poll_services(ticks_ms())

@@ -11,6 +11,9 @@
 # A fallback under the car's minimum pauses the charge: that pause lasts at least hold_ms (the
 # settings' min_pause_s, as the planner's) before the controller's word lifts it, so a controller
 # slower than the timeout does not cycle the contactor at each of its late words.
+# The central system (OCPP) is one such controller while it runs: its limit comes from profiles it
+# stored, which hold without repeats (OCPP 1.6 3.13: in force offline too), so its limit is no word;
+# a frame from it is (link()), and the fallback caps its profile's current once it is silent.
 from . import vocab as V
 
 
@@ -63,6 +66,15 @@ class Fallback:
         if self.active:
             self._heard = True
             self._lift()
+
+    def link(self, source, now_ms):
+        """A sign of life from a controller whose limit holds without repeats (OCPP: a frame from
+        the central system, whose profiles stay in force): the watched one is heard, its limit kept."""
+        if source == self.source:
+            self._last_ms = now_ms
+            if self.active:
+                self._heard = True
+                self._lift()
 
     def _hold(self, source, amps):
         """The remote limits standing, the last set last (a retained one stands too)."""
