@@ -315,11 +315,7 @@ class App:
         ch = self.charger
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
-            if self.fallback is not None:
-                if source in REMOTE_SOURCES:
-                    self.fallback.heard(source, arg, now, alive)
-                elif source == V.SRC_OCPP and self.ocpp is not None:   # its profiles' limit: no word
-                    self.fallback.heard(source, arg, now, arg is None)  # (but a removal ends its watch)
+            self._watch(source, arg, now, alive)
             return {"limit": arg}
         if verb == "grid":
             if self.planner is None:
@@ -346,6 +342,18 @@ class App:
         if verb == "unlock":      # a Type 2 socket's plug lock (core/socket_lock.py), else _no_lock
             return getattr(ch.lock, "unlock", _no_lock)(ch)
         raise ValueError("unknown command " + verb)
+
+    def _watch(self, source, amps, now, alive):
+        """A limit set: the fallback watches the remote controller that set it. The central
+        system's comes from the profiles it stored (they hold offline): no word from it, but its
+        removal ends its watch; its frames are its words (cycle)."""
+        fb = self.fallback
+        if fb is None:
+            return
+        if source in REMOTE_SOURCES:
+            fb.heard(source, amps, now, alive)
+        elif source == V.SRC_OCPP and self.ocpp is not None:
+            fb.heard(source, amps, now, amps is None)
 
     def _clear_fault(self, now):
         ch = self.charger
