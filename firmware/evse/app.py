@@ -16,8 +16,6 @@ SETTINGS_FILE = "settings.json"
 JOURNAL_FILE = "faults.json"
 OCPP_DIR = "ocpp"                                  # the OCPP service's files on flash
 REMOTE_SOURCES = ("mqtt", "rest")             # limit sources that a network carries: fallback
-# the remote controllers as the fallback's lines name them
-_CONTROLLERS = {"mqtt": "the MQTT controller", "rest": "the REST controller", V.SRC_OCPP: "the central system"}
 PILOT_NAMES = {L.PILOT_X1: "X1", L.PILOT_F: "F", L.PILOT_PWM: "PWM", L.PILOT_5PCT: "5%"}
 _MAX_LOGGED_ERRORS = const(20)
 _TICK_US = const(10000)          # L.TICK_MS in us: the CT burst stops before the next tick
@@ -37,6 +35,7 @@ _TEMP_STALE_MS = const(5000)
 
 class App:
     lock = None     # a Type 2 socket's plug lock's driver (shell/socket_lock.py), on a board with one
+    watched = REMOTE_SOURCES    # the limits the fallback watches (the central system's too, with OCPP)
 
     def __init__(self, board, flash_dir="/"):
         self.hw = hal.Hardware(board)              # outputs safe before anything else runs
@@ -70,7 +69,6 @@ class App:
         self.planner = None                        # charging windows, solar surplus (services/planner.py)
         self.grid_meter = None                     # grid power from a Modbus meter (metering/grid.py)
         self.fallback = None                       # evse.core.fallback, when a timeout is set
-        self._fb_said = False                      # its cap as last said (console, log)
         self.id_tag = None                         # who authorized the plug-in (session history)
         self.mqtt = None                           # MQTT and Home Assistant discovery (docs/mqtt.md)
         from . import startup      # run once: its code is freed after boot (docs/design.md, "Memory")
@@ -119,20 +117,6 @@ class App:
         if self.ocpp is not None:    # offline MeterValues held in RAM (txqueue.HOLD_MS) onto flash too
             self.ocpp.txq.flush()
         hal.reset()
-
-    def _say_fallback(self, fb):
-        """The fallback's cap set or lifted, said on the console and in the log on flash."""
-        self._fb_said = fb.active
-        who = _CONTROLLERS.get(fb.source, fb.source)
-        if fb.active:
-            msg = "fallback: %s silent for %d s (fallback_timeout_s): at most %.1f A (fallback_current_a)" % (
-                who, fb.timeout_ms // 1000, fb.amps)
-        else:
-            msg = "fallback: %s heard again: its limit back" % (who,) if who else "fallback: lifted"
-        if self.log is not None:
-            self.log.warn(msg)
-        else:
-            print("evse:", msg)
 
     def report(self, where, msg):
         if len(self.errors) >= _MAX_LOGGED_ERRORS:
@@ -309,13 +293,14 @@ class App:
         """limit (amps or None), enable, disable, authorize (id tag), deauthorize, stop (reason),
         clear, grid (watts), unlock (a socket's plug lock lets the cable go): the reply's fields.
         ValueError when refused, with nothing changed. A limit is the source's own (console, mqtt,
-        rest, schedule, surplus); a remote one (REMOTE_SOURCES) is watched for silence (fallback):
+        rest, schedule, surplus); a remote one (watched) is watched for silence (fallback):
         one not `alive` (a broker's stored copy of it) is no word from the controller watched. For
         grid, `source` is who reports the grid power."""
         ch = self.charger
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
-            self._watch(source, arg, now, alive)
+            if self.fallback is not None and source in self.watched:
+                self.fallback.heard(source, arg, now, alive)
             return {"limit": arg}
         if verb == "grid":
             if self.planner is None:
@@ -342,18 +327,6 @@ class App:
         if verb == "unlock":      # a Type 2 socket's plug lock (core/socket_lock.py), else _no_lock
             return getattr(ch.lock, "unlock", _no_lock)(ch)
         raise ValueError("unknown command " + verb)
-
-    def _watch(self, source, amps, now, alive):
-        """A limit set: the fallback watches the remote controller that set it. The central
-        system's comes from the profiles it stored (they hold offline): no word from it, but its
-        removal ends its watch; its frames are its words (cycle)."""
-        fb = self.fallback
-        if fb is None:
-            return
-        if source in REMOTE_SOURCES:
-            fb.heard(source, amps, now, alive)
-        elif source == V.SRC_OCPP and self.ocpp is not None:
-            fb.heard(source, amps, now, amps is None)
 
     def _clear_fault(self, now):
         ch = self.charger
@@ -412,14 +385,8 @@ class App:
         ok = self.tick()
         if self.charger.events:   # (a call costs about 20 us on the Pico: none when there is nothing)
             self.dispatch(self._tick_ms)
-        fb = self.fallback
-        if fb is not None:
-            now = ticks_ms()
-            if self.ocpp is not None and self.ocpp.heard():
-                fb.link(V.SRC_OCPP, now)
-            fb.poll(now)
-            if fb.active != self._fb_said:
-                self._say_fallback(fb)
+        if self.fallback is not None:
+            self.fallback.poll(ticks_ms())
         if self.meter is not None:
             self.poll_meter()
         self.poll_services(ticks_ms())

@@ -35,9 +35,22 @@ def start(app, board, flash_dir):
         from .shell.store import read_json, write_json_atomic
         kept = (join(flash_dir, "fallback.json"), read_json, write_json_atomic, app.report)
         app.fallback = Fallback(app.charger, cfg["fallback_current_a"],
-                                cfg["fallback_timeout_s"] * 1000, ticks_diff, kept, ticks_ms())
+                                cfg["fallback_timeout_s"] * 1000, ticks_diff, kept, ticks_ms(), _warner(app))
+        if app.ocpp is not None:    # the central system's limit watched too: its frames are its words
+            app.watched = app.watched + (Fallback.OCPP,)
+            app.fallback.listen(Fallback.OCPP, app.ocpp.heard)
     if cfg["mqtt_url"]:
         _start_mqtt(app)
+
+
+def _warner(app):
+    """The fallback's lines: a warning on the console and in the log on flash (print before it)."""
+    def warn(msg):
+        if app.log is not None:
+            app.log.warn(msg)
+        else:
+            print("evse:", msg)
+    return warn
 
 
 def _start_net(app, board):

@@ -14,13 +14,23 @@
 # The central system (OCPP) is one such controller while it runs: its limit comes from profiles it
 # stored, which hold without repeats (OCPP 1.6 3.13: in force offline too), so its limit is no word;
 # a frame from it is (link()), and the fallback caps its profile's current once it is silent.
+# Its cap set and lifted are said (say: the console and the log), naming who went silent.
 from . import vocab as V
+
+_NAMES = {"mqtt": "the MQTT controller", "rest": "the REST controller", "ocpp": "the central system"}
 
 
 class Fallback:
-    def __init__(self, charger, amps, timeout_ms, diff, kept=None, now_ms=0):
+    OCPP = "ocpp"   # the central system (CoreLink's source): its limit holds offline, its frames are words
+
+    def __init__(self, charger, amps, timeout_ms, diff, kept=None, now_ms=0, say=None):
         """kept: (path, read_json, write_json_atomic, report), where the one watched is kept on flash
-        for a reboot (the shell's store and the app's report: the core does no I/O of its own)."""
+        for a reboot (the shell's store and the app's report: the core does no I/O of its own);
+        say(text): the app's warning, when the cap is set or lifted."""
+        self.say = say
+        self.linked = None          # (source, heard()): a controller heard by its link, not its limit
+        self._said = False          # the cap as last said
+        self._who = None            # the silent controller it named
         self.charger = charger
         self.amps = amps
         self.timeout_ms = timeout_ms
@@ -49,6 +59,7 @@ class Fallback:
         While the cap is in force only the silent one's word ends it: another controller's limit
         left the silent one's (a dead load balancer's 32 A) in force, unwatched."""
         held = self._hold(source, amps)
+        alive = alive and not self._stored(source, amps)
         if (amps is None and source != self.source) or (not alive and self.source is not None) \
                 or (self.active and self.source is not None and source != self.source):
             return
@@ -66,6 +77,15 @@ class Fallback:
         if self.active:
             self._heard = True
             self._lift()
+
+    def _stored(self, source, amps):
+        """A linked controller's limit (not its removal): from what it stored, no word from it."""
+        return amps is not None and self.linked is not None and source == self.linked[0]
+
+    def listen(self, source, heard):
+        """source's limit is no word from it (the central system's profiles, stored: they hold
+        offline); heard() is True when it spoke since the last call (a frame from it, a Pong too)."""
+        self.linked = (source, heard)
 
     def link(self, source, now_ms):
         """A sign of life from a controller whose limit holds without repeats (OCPP: a frame from
@@ -92,7 +112,22 @@ class Fallback:
             self.charger.set_limit(V.SRC_FALLBACK, None)
 
     def poll(self, now_ms):
-        """Once per control cycle: cap the current when the watched source has gone silent."""
+        """Once per control cycle: cap the current when the watched source has gone silent; say it
+        when the cap came or went."""
+        if self.linked is not None and self.linked[1]():
+            self.link(self.linked[0], now_ms)
+        started = self._poll(now_ms)
+        if self.active != self._said and self.say is not None:
+            self._said = self.active
+            if self.active:     # named now: a removal may pass the watch on before the lift
+                self._who = _NAMES.get(self.source, self.source)
+                self.say("fallback: %s silent for %d s (fallback_timeout_s): at most %.1f A (fallback_current_a)"
+                         % (self._who, self.timeout_ms // 1000, self.amps))
+            else:
+                self.say("fallback: %s heard again or its limit removed: the cap lifted" % (self._who,))
+        return started
+
+    def _poll(self, now_ms):
         if self.active:
             t = self._since
             if t is not None and self.diff(now_ms, t) >= self.hold_ms:

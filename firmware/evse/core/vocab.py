@@ -72,7 +72,6 @@ SRC_CONSOLE = "console"
 SRC_REST = "rest"                     # the web page and REST API (a remote source: the fallback watches it)
 SRC_SCHEDULE = "schedule"             # charging windows, off-peak tariff (services/planner.py)
 SRC_SURPLUS = "surplus"               # solar surplus / grid limit (services/surplus.py)
-SRC_OCPP = "ocpp"                     # the central system's profiles (watched by the fallback while it runs)
 FIXED_SOURCES = (SRC_SETTINGS, SRC_BOARD)
 SRC_FALLBACK = "fallback"     # a remote controller's limit gone silent (evse.core.fallback)
 GRID_MODBUS = "modbus"        # grid_source: the grid meter on the Modbus bus (evse.metering.grid)
