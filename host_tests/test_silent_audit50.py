@@ -174,3 +174,52 @@ def test_a_silent_rest_controller_is_named_when_its_fallback_starts_and_ends(tmp
     with open(tmp_path / "log.txt") as f:
         kept = f.read()
     assert "REST controller silent" in kept and "REST controller heard again" in kept
+
+
+def test_a_frozen_broker_pauses_a_solar_charge_and_caps_the_mqtt_limit(tmp_path, mosquitto):
+    """Solar mode on MQTT's grid power, a 16 A MQTT limit: the broker hangs (SIGSTOP: its sockets
+    stay open, nothing comes). The surplus it last carried is stale after grid_timeout_s: the charge
+    pauses (SmartEVSE stops on a mains meter silent for 10 s, OpenEVSE's shaper pauses after
+    current_shaper_data_maxinterval), and the MQTT controller's fallback is said."""
+    import os
+    import signal
+    from mqtt_broker import Subscriber
+    from test_mqtt_bench import Bench as MqttBench
+    broker = mosquitto()
+
+    async def main():
+        ctl = await Subscriber(broker.port).start()
+        b = await MqttBench(broker.port, tmp_path, solar_mode="solar", grid_source="mqtt",
+                            solar_smoothing_s=0, min_charge_s=0, min_pause_s=0, grid_timeout_s=10,
+                            fallback_timeout_s=TIMEOUT_S, fallback_current_a=6.0).start()
+        port = LineStream()
+        console.attach(b.app, port)
+        d = b.d
+        feeding = [True]
+
+        async def controller():      # a solar controller: the grid's export and its limit, often
+            while feeding[0]:
+                await ctl.publish("garage/evse/grid/set", "-5000")
+                await ctl.publish("garage/evse/limit/set", "16")
+                await asyncio.sleep(0.05)
+        task = asyncio.create_task(controller())
+        try:
+            await b.until(lambda: b.svc.status().get("connected"), what="connected")
+            d.plug()
+            d.ev("C")
+            await b.until(lambda: d.coil and b.app.charger.out.amps_x10 == 160, 20, "charging at 16 A")
+            os.kill(broker.proc.pid, signal.SIGSTOP)
+            t0 = mm.clock.us
+            await b.until(lambda: b.app.charger.out.amps_x10 == 0, 20, "nothing offered on the stale surplus")
+            assert (mm.clock.us - t0) / 1e6 <= 10 + 2      # grid_timeout_s, and the planner's second
+            await b.until(lambda: not d.coil, 10, "the contactor open once the car stopped")
+            st = b.app.status(mm.clock.us // 1000)
+            assert st["limit_by"] == "surplus" and "no grid reading" in st["planner"]["surplus"]["why"]
+            await b.until(lambda: b"the MQTT controller silent" in bytes(port.tx), TIMEOUT_S + 5, "said")
+            assert "fallback" in b.app.charger.limits and d.fault is None
+        finally:
+            feeding[0] = False
+            os.kill(broker.proc.pid, signal.SIGCONT)
+            task.cancel()
+            await b.stop()
+    run(main())
