@@ -223,3 +223,16 @@ def test_a_frozen_broker_pauses_a_solar_charge_and_caps_the_mqtt_limit(tmp_path,
             task.cancel()
             await b.stop()
     run(main())
+
+
+def test_a_kept_controller_whose_service_was_turned_off_does_not_cap_for_ever(tmp_path):
+    """fallback.json names MQTT (its controller went silent before the reboot), and the owner then
+    turned MQTT off (mqtt_url empty): nothing could ever speak for it, and the charger stayed at the
+    fallback's 6 A for good. A controller that can no longer speak is forgotten at boot."""
+    (tmp_path / "fallback.json").write_text('"mqtt"')
+    d = Drive(config={"max_current": 32, "fallback_timeout_s": 30}, flash_dir=str(tmp_path))
+    d.plug()
+    d.ev("C")
+    d.run(60.0)
+    assert d.coil and d.app.charger.out.amps_x10 == 320 and "fallback" not in d.app.charger.limits
+    assert (tmp_path / "fallback.json").read_text().strip() == "null"    # forgotten on flash too

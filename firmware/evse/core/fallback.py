@@ -67,16 +67,29 @@ class Fallback:
         # the watched one's removal passes the watch, from now, to the last other remote controller
         # whose limit still stands (it was left in force unwatched: a dead one's 32 A for ever)
         self.source = source if amps is not None else (held[-1] if held else None)
-        if self.source != was and self.kept is not None:   # a change only: a repeat writes nothing
+        if self.source != was:          # a change only: a repeat writes nothing
+            self._keep()
+        self._last_ms = now_ms
+        if self.active:
+            self._heard = True
+            self._lift()
+
+    def _keep(self):
+        if self.kept is not None:
             path, _, write, report = self.kept
             try:
                 write(path, self.source)
             except OSError as e:        # the limit holds; only a reboot's watch is lost: said
                 report("fallback", "not kept for a reboot: " + repr(e))
-        self._last_ms = now_ms
-        if self.active:
-            self._heard = True
-            self._lift()
+
+    def only(self, sources):
+        """At boot: the controller kept on flash is forgotten unless its service runs (one turned
+        off in the settings can never speak again: its cap would hold for ever)."""
+        if self.source is not None and self.source not in sources:
+            self.source = None
+            self.active = False
+            self.charger.set_limit(V.SRC_FALLBACK, None)
+            self._keep()
 
     def _stored(self, source, amps):
         """A linked controller's limit (not its removal): from what it stored, no word from it."""
