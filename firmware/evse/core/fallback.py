@@ -133,9 +133,10 @@ class Fallback:
         if self.active != self._said and self.say is not None:
             self._said = self.active
             if self.active:     # named now: a removal may pass the watch on before the lift
-                self._who = _NAMES.get(self.source, self.source)
-                self.say("fallback: %s silent for %d s (fallback_timeout_s): at most %.1f A (fallback_current_a)"
-                         % (self._who, self.timeout_ms // 1000, self.amps))
+                self._who = _NAMES.get(str(self.source), self.source)
+                self.say("fallback: %s silent %s: at most %.1f A (fallback_current_a)" % (
+                    self._who, "since before the boot" if self._since is None   # kept on flash
+                    else "for %d s (fallback_timeout_s)" % (self.timeout_ms // 1000), self.amps))
             else:
                 self.say("fallback: %s heard again or its limit removed: the cap lifted" % (self._who,))
         return started
