@@ -35,6 +35,7 @@ _TEMP_STALE_MS = const(5000)
 
 class App:
     lock = None     # a Type 2 socket's plug lock's driver (shell/socket_lock.py), on a board with one
+    watched = REMOTE_SOURCES    # the limits the fallback watches (the central system's too, with OCPP)
 
     def __init__(self, board, flash_dir="/"):
         self.hw = hal.Hardware(board)              # outputs safe before anything else runs
@@ -292,13 +293,13 @@ class App:
         """limit (amps or None), enable, disable, authorize (id tag), deauthorize, stop (reason),
         clear, grid (watts), unlock (a socket's plug lock lets the cable go): the reply's fields.
         ValueError when refused, with nothing changed. A limit is the source's own (console, mqtt,
-        rest, schedule, surplus); a remote one (REMOTE_SOURCES) is watched for silence (fallback):
+        rest, schedule, surplus); a remote one (watched) is watched for silence (fallback):
         one not `alive` (a broker's stored copy of it) is no word from the controller watched. For
         grid, `source` is who reports the grid power."""
         ch = self.charger
         if verb == "limit":
             ch.set_limit(source, arg)              # the core's one check of every limit
-            if self.fallback is not None and source in REMOTE_SOURCES:
+            if self.fallback is not None and source in self.watched:
                 self.fallback.heard(source, arg, now, alive)
             return {"limit": arg}
         if verb == "grid":

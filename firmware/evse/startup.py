@@ -31,13 +31,34 @@ def start(app, board, flash_dir):
     if app.planner is not None and cfg["grid_source"] == V.GRID_MODBUS:
         _start_grid_meter(app, board)
     if cfg["fallback_timeout_s"]:
-        from .core.fallback import Fallback
-        from .shell.store import read_json, write_json_atomic
-        kept = (join(flash_dir, "fallback.json"), read_json, write_json_atomic, app.report)
-        app.fallback = Fallback(app.charger, cfg["fallback_current_a"],
-                                cfg["fallback_timeout_s"] * 1000, ticks_diff, kept, ticks_ms())
+        _start_fallback(app, cfg, flash_dir)
     if cfg["mqtt_url"]:
         _start_mqtt(app)
+
+
+def _start_fallback(app, cfg, flash_dir):
+    """The silent controller's watch (core/fallback.py): MQTT, REST, and the central system while
+    OCPP runs; a controller kept on flash whose service is off is forgotten."""
+    from .core.fallback import Fallback
+    from .shell.store import read_json, write_json_atomic
+    kept = (join(flash_dir, "fallback.json"), read_json, write_json_atomic, app.report)
+    app.fallback = Fallback(app.charger, cfg["fallback_current_a"],
+                            cfg["fallback_timeout_s"] * 1000, ticks_diff, kept, ticks_ms(), _warner(app))
+    if app.ocpp is not None:    # the central system's limit watched too: its frames are its words
+        app.watched = app.watched + (Fallback.OCPP,)
+        app.fallback.listen(Fallback.OCPP, app.ocpp.heard)
+    app.fallback.only([s for s, on in (("mqtt", cfg["mqtt_url"]), ("rest", cfg["web_port"]),
+                                        (Fallback.OCPP, app.ocpp is not None)) if on])
+
+
+def _warner(app):
+    """The fallback's lines: a warning on the console and in the log on flash (print before it)."""
+    def warn(msg):
+        if app.log is not None:
+            app.log.warn(msg)
+        else:
+            print("evse:", msg)
+    return warn
 
 
 def _start_net(app, board):

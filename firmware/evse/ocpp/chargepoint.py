@@ -196,6 +196,15 @@ class OcppService:
         self.queue_status(0, ("Unavailable" if self.state.get("cp_off") else "Available", code, None))
 
     # -- what the app calls ------------------------------------------------------------------
+    def heard(self):
+        """True once for each stretch in which frames came from the central system (any frame, a
+        Pong too): the fallback's sign that it is still there (its profiles hold without repeats)."""
+        ws = self.ws
+        if ws is not None and ws.heard:
+            ws.heard = False
+            return True
+        return False
+
     def status(self):
         """For the console: a short snapshot."""
         return {"connected": self.connected, "accepted": self.accepted, "boot": self.boot_status,

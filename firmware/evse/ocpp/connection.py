@@ -22,6 +22,7 @@ CS_ROOT = "cs-"                  # a CentralSystemRootCertificate's file name be
 CALL_TIMEOUT_MS = 30000  # no answer to a CALL within this: the connection is considered dead
 PONG_MIN_MS = 10000      # a Pong is awaited at least this long: a slow handler (1.2 s of certificate
 # checks on a Pico) holds the reader, and a short WebSocketPingInterval must not call a live link dead
+FALLBACK_PING_MIN_MS = 1000  # the fallback's Pings come no closer than this (the sender wakes each 1 s)
 RECONNECT_MIN_MS = 1000  # first reconnect delay; doubles per failure
 RECONNECT_MAX_MS = 120000  # reconnect delay ceiling
 BOOT_RETRY_DEFAULT_S = 60  # BootNotification retry when the answer gives no interval (plus up to a random quarter)
@@ -469,18 +470,23 @@ def _started(svc):
 
 
 async def _keepalive(svc, ws, now, last_ping):
-    """A WebSocket Ping every WebSocketPingInterval; the link is dead (WebSocketError: the session
+    """A WebSocket Ping every WebSocketPingInterval (with fallback_timeout_s set, every third of it
+    at most: the fallback hears the central system by its frames, a Pong too); the link is dead (WebSocketError: the session
     ends, the charge point is offline and queues) when a Ping has had no Pong (RFC 6455 5.5.3)
     within that interval (at least PONG_MIN_MS, at most CALL_TIMEOUT_MS): a path that went silent
     without closing (a NAT time-out, a router reboot) is noticed then, not at the next CALL's
     time-out."""
-    ping = svc.config.get("WebSocketPingInterval")
+    ping = (svc.config.get("WebSocketPingInterval") or 0) * 1000
+    watch = svc.settings.get("fallback_timeout_s") or 0
+    if watch:   # the fallback's watch (app.py): a quiet link that works is heard 3 times a timeout
+        watch = max(watch * 1000 // 3, FALLBACK_PING_MIN_MS)
+        ping = min(ping, watch) if ping else watch
     if not ping:
         return last_ping
     sent = getattr(ws, "pinged", None)   # the oldest Ping without a Pong (websocket.py)
-    if sent is not None and svc.ticks_diff(now, sent) >= min(max(ping * 1000, PONG_MIN_MS), CALL_TIMEOUT_MS):
+    if sent is not None and svc.ticks_diff(now, sent) >= min(max(ping, PONG_MIN_MS), CALL_TIMEOUT_MS):
         raise websocket.WebSocketError("no pong in %d s" % (svc.ticks_diff(now, sent) // 1000))
-    if svc.ticks_diff(now, last_ping) < ping * 1000:
+    if svc.ticks_diff(now, last_ping) < ping:
         return last_ping
     if sent is None:
         ws.pinged = now

@@ -94,6 +94,7 @@ class WebSocket:
         self.max_message = max_message
         self.closed = False
         self.pinged = None  # when the oldest Ping without a Pong went out (connection._keepalive)
+        self.heard = False  # a frame came from the peer since the app last looked (the fallback's watch)
         self._lock = asyncio.Lock()  # one frame on the wire at a time
 
     async def _send_frame(self, opcode, payload, fin=True):
@@ -163,6 +164,7 @@ class WebSocket:
             try:
                 # Control frames between fragments carry at most 125 bytes, so one budget serves.
                 fin, op, data, n = await self._read_frame(max(125, self.max_message - size))
+                self.heard = True
             except (OSError, EOFError) as e:  # asyncio.IncompleteReadError is an EOFError
                 self.closed = True
                 raise WebSocketError("connection lost: %r" % (e,))

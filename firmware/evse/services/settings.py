@@ -100,7 +100,7 @@ SCHEMA = dict(
     mqtt_password=(TEXT, "", 64),
     mqtt_prefix=(TEXT, "evse", 64),
     mqtt_ca_file=(TEXT, "", 64),
-    # a remote controller (MQTT, REST) that set a limit and then goes silent for the timeout: the
+    # a remote controller (MQTT, REST, the OCPP central system) that set a limit and then goes silent: the
     # current falls to fallback_current_a (never above the other limits); 0 s = not watched
     fallback_current_a=(float, 6.0, 0.0, 80.0),
     fallback_timeout_s=(int, 0, 0, 86400),
