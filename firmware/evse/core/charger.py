@@ -796,11 +796,15 @@ class Charger:
                 self._end_session(self.stop_reason)
             return V.ST_PAUSED if self._paused() else V.ST_B1
         self._pwm_on(now)
-        # A sleeping EV: B2 for wakeup_after_s without asking; one wake-up per plug-in.
+        # A sleeping EV: B2 for wakeup_after_s in a row without asking; one wake-up per plug-in.
+        # No wake-up to wait for, no timer: the ticks wrap, and one run since a plug-in with the
+        # wake-up off read negative 6.2 days on (the wake-up turned on then never came)
         after_s = self.cfg["wakeup_after_s"]
-        if self.t_b2_idle is None:
+        if self._wakeup_done or after_s <= 0:
+            self.t_b2_idle = None
+        elif self.t_b2_idle is None or self.state != V.ST_B2:
             self.t_b2_idle = now
-        elif not self._wakeup_done and after_s > 0 and self._expired(self.t_b2_idle, now, after_s * 1000):
+        elif self._expired(self.t_b2_idle, now, after_s * 1000):
             return V.ST_WAKEUP
         return V.ST_B2
 
@@ -876,6 +880,10 @@ class Charger:
             if self.fault not in V.RETRY:
                 self.t_F = None
             return V.ST_FAULT
+        if self.t_x1_hold is not None and self._expired(self.t_x1_hold, now, L.X1_MIN_MS):
+            # X1's hold over, stopped here too: a fault kept for 6.2 days (a retry's wait, a car
+            # left plugged in) had it read as just started when it ended: nothing offered 6.2 days
+            self.t_x1_hold = None
         if ps == P.A:
             self.clear_fault()
             self._unplugged(now)

@@ -1,0 +1,91 @@
+"""The fifteenth safety audit's core cases on both interpreters (the bench's:
+host_tests/test_safety_audit15.py): the core's timers against the boards' wrapping ticks (2**30
+ms), days stepped once a minute under heap_lock (the tick allocates nothing, the timers stopped
+or started included)."""
+from evse.core import charger as CH
+from evse.core import limits as L
+from evse.core import ticks as TK
+from evse.services import settings
+
+import upytest
+
+try:
+    import micropython
+    heap_lock, heap_unlock = micropython.heap_lock, micropython.heap_unlock
+except (ImportError, AttributeError):      # CPython: nothing to lock
+    heap_lock = heap_unlock = lambda: None
+
+WRAP_MASK = (1 << 30) - 1
+
+
+class Car:
+    """A tethered J1772 charger and a car at `level`; tick(ms) steps it ms later."""
+
+    def __init__(self, **cfg):
+        c = settings.defaults()
+        c["max_current"] = 32
+        c["rcd_selftest"] = False
+        for k in cfg:
+            c[k] = cfg[k]
+        self.ch = CH.Charger(c, diff=TK.ticks_diff)
+        m = self.m = CH.Measurements()
+        m.pilot_ok, m.pp_ohms, m.temp_c, m.feedback = True, 150, 30, 0
+        self.t = 1000
+        self.level = 12000
+        self.tick(n=400)
+        self.level = 9000
+        self.tick(n=500)
+
+    def tick(self, ms=10, n=1):
+        ch, m = self.ch, self.m
+        for _ in range(n):
+            self.t = (self.t + ms) & WRAP_MASK
+            mode = ch.out.pilot_mode
+            m.pilot_pos = -12000 if mode == L.PILOT_F else self.level
+            m.pilot_neg = self.level if mode == L.PILOT_X1 else -12000
+            m.feedback = 1 if ch.out.contactor else 0
+            ch.step(m, self.t)
+            if ch.resample:
+                ch.step(m, self.t)
+
+    def days(self, days):
+        heap_lock()
+        try:
+            self.tick(60000, int(days * 1440))
+        finally:
+            heap_unlock()
+
+    def first(self, state, seconds):
+        """ms until the state comes in the next seconds (None: it does not)."""
+        for i in range(int(seconds * 100)):
+            self.tick()
+            if self.ch.state == state:
+                return i * 10
+        return None
+
+
+def test_a_wake_up_turned_on_a_week_after_the_plug_in_wakes_the_car():
+    car = Car(wakeup_after_s=0)
+    assert car.ch.state == "B2"
+    car.days(7)
+    car.ch.cfg["wakeup_after_s"] = 30
+    ms = car.first("wakeup", 40)
+    assert ms is not None and ms <= 30020, ms
+
+
+def test_a_residual_current_trip_for_a_week_then_gone_charges_again():
+    car = Car()
+    car.m.rcd_trip, car.m.rcd_edges = True, 1
+    car.tick()
+    assert car.ch.fault == "rcd"
+    car.tick(60000, 60)               # (the F, then X1: events, which allocate)
+    car.days(7)
+    car.m.rcd_trip = False
+    assert car.first("B2", (L.RCD_RETRY_MS + 10000) / 1000) is not None, car.ch.state
+    car.level = 6000
+    car.tick(n=100)
+    assert car.ch.state == "C2" and car.ch.out.contactor
+
+
+if __name__ == "__main__":
+    upytest.run(globals())
