@@ -1,7 +1,9 @@
-"""The fifteenth safety audit's core cases on both interpreters (the bench's:
+# upy-heap: 288k
+"""The fifteenth safety audit's cases on both interpreters (the bench's:
 host_tests/test_safety_audit15.py): the core's timers against the boards' wrapping ticks (2**30
 ms), days stepped once a minute under heap_lock (the tick allocates nothing, the timers stopped
-or started included)."""
+or started included); the plug lock's switch bouncing, and a tethered cable's unused switch,
+under heap_lock; the lock driver's end-of-drive interrupt allocating nothing."""
 from evse.core import charger as CH
 from evse.core import limits as L
 from evse.core import ticks as TK
@@ -85,6 +87,69 @@ def test_a_residual_current_trip_for_a_week_then_gone_charges_again():
     car.level = 6000
     car.tick(n=100)
     assert car.ch.state == "C2" and car.ch.out.contactor
+
+
+class Socket(Car):
+    """A Type 2 socket with its plug lock, a 32 A cable; the switch follows the bolt's command
+    unless `switch` says otherwise (0 or 1)."""
+
+    def __init__(self, connector="type2-socket"):
+        from evse.core.socket_lock import SocketLock
+        self.lock = SocketLock()
+        self.switch = None
+        self.connector = connector
+        Car.__init__(self, connector=connector)
+
+    def tick(self, ms=10, n=1):
+        ch = self.ch
+        if ch.lock is None:
+            ch.lock = self.lock
+            self.m.pp_ohms = 220 if self.connector == "type2-socket" else 150
+        for _ in range(n):
+            want = ch.lock.want
+            self.m.lock_fb = (1 if want else 0) if self.switch is None else self.switch
+            Car.tick(self, ms, 1)
+
+
+def _locked(fn):
+    heap_lock()
+    try:
+        fn()
+    finally:
+        heap_unlock()
+
+
+def test_a_bounce_of_the_lock_switch_while_charging_is_no_fault_and_allocates_nothing():
+    s = Socket()
+    s.level = 6000
+    s.tick(n=200)
+    assert s.ch.out.contactor and s.ch.lock.ok
+
+    def bounce():
+        for _ in range(20):
+            s.switch = 0
+            s.tick()
+            s.switch = None
+            s.tick(n=20)
+    _locked(bounce)
+    assert s.ch.out.contactor and s.ch.fault is None
+    s.switch = 0
+    s.tick(n=L.LOCK_OPEN_CONFIRM_MS // 10 + 1)
+    assert s.ch.fault == "lock" and not s.ch.out.contactor
+
+
+def test_a_tethered_cable_ignores_the_unused_lock_switch_and_allocates_nothing():
+    s = Socket("j1772")
+    s.level = 6000
+    s.tick(n=200)
+    assert s.ch.out.contactor
+
+    def flip():
+        for k in range(40):
+            s.switch = k & 1
+            s.tick(n=1 + k % 7)
+    _locked(flip)
+    assert s.ch.out.contactor and s.ch.fault is None
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(71)
+_STATE_FIELDS = const(72)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -1002,7 +1002,8 @@ class Charger:
             if not self._expired(self.t_selftest, now, L.RCD_TEST_SETTLE_MS):
                 return
             self._selftest = _SELFTEST_PASSED
-        if self._selftest == _SELFTEST_PASSED and self.fault is None:
+        if self._selftest == _SELFTEST_PASSED and self.fault is None \
+                and (self.lock is None or self.lock.closable()):
             self._close(now)
 
     def _end_selftest(self, now):

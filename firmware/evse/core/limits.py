@@ -168,6 +168,10 @@ LOCK_PULSE_MS = const(600)           # one drive of the actuator (SmartEVSE-3: 6
 LOCK_RETRY_MS = const(1000)          # the feedback disagrees: drive again this long after the last start
 LOCK_MOVE_MS = const(3000)           # the feedback must agree within this of a command (three drives,
                                      # as esp32-evse's retries): else fault 'lock', nothing offered
+LOCK_OPEN_CONFIRM_MS = const(20)     # a held lock's switch reading unlocked: the fault once it has read so
+                                     # this long (three readings at TICK_MS): one reading is a bounce (a knock,
+                                     # a contact's bounce), a bolt that leaves reads open on every reading;
+                                     # the contactor still opens within 100 ms (Table A.6 seq 8.1's unplug)
 UNLOCK_ANSWER_MS = const(10000)      # OCPP UnlockConnector waits this long for 'unlocked': the EV's
                                      # stop (EV_STOP_WAIT_MS), then the unlock (LOCK_MOVE_MS)
 

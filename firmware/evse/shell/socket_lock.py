@@ -34,7 +34,10 @@ class LockDriver:
         late: nothing for a motor of LOCK_PULSE_MS), then the switch into m for this step. While
         a drive runs it reads as not there yet: the switch is judged once the drive is over
         (esp32-evse and SmartEVSE-3 read it then; it opens as soon as the bolt starts to leave)."""
-        self.apply(core.want, m.lock_fb, now)
+        # once the core read it there (ok), a switch that reads otherwise is not driven again: a
+        # retry's drive would read as 'not there yet' for LOCK_PULSE_MS (a bounce was a fault)
+        want = core.want
+        self.apply(want, (1 if want else 0) if core.ok else m.lock_fb, now)
         if self._on is None:
             m.lock_fb = 1 if self._fb.value() == self._active else 0
         else:
