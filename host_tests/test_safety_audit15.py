@@ -111,19 +111,8 @@ def _lock_bench(**cfg):
 def _switch(d, locked):
     """The lock's switch made to read locked (True) or not (False), whatever the bolt (a bounce,
     a wire off), until _switch(d, None) gives it back to the bolt. -> the time (us)."""
-    from tools.sim import mock_machine as mm
-    w, b = d.world, d.rig.board
-    if not hasattr(w, "forced_switch"):
-        bolt_update = w._lock_update
-
-        def update():
-            bolt_update()
-            if w.forced_switch is not None:
-                mm.drive(b.LOCK_FB_PIN, w.forced_switch)
-        w._lock_update = update
-    w.forced_switch = None if locked is None else b.LOCK_FB_ACTIVE if locked else 1 - b.LOCK_FB_ACTIVE
-    w.bolt.fb_driven = None              # (the bolt's own level driven again once given back)
-    w.update()
+    d.world.bolt.forced = None if locked is None else int(locked)
+    d.world.update()
     return d.now_us
 
 
@@ -211,3 +200,108 @@ def test_a_tethered_cable_on_a_board_with_a_lock_ignores_the_unused_switch():
     d.run(L.LOCK_MOVE_MS / 1000 + 2.0)
     assert d.fault is None and d.state in ("B2", "C2"), (d.fault, d.state)
 
+
+# --- the lock's motor while the control loop is held by a long call ---
+
+def _drives(d):
+    """d.drive_log: (t_us, pin, level) of every change on the lock's two motor pins."""
+    pins = d.rig.board.LOCK_PINS
+    d.drive_log = []
+    d.rig.add_pin_hook(lambda p, lv: d.drive_log.append((d.now_us, p, lv)) if p in pins else None)
+    return d
+
+
+@pytest.mark.parametrize("hold_s", [0.3, 1.9])
+@pytest.mark.parametrize("phase_ms", [0, 100, 550])
+def test_a_lock_drive_ends_on_time_while_the_control_loop_is_held(hold_s, phase_ms):
+    """A car plugged into a Type 2 socket: the bolt is driven in for LOCK_PULSE_MS. phase_ms into
+    that drive a long call holds the control loop (a TLS handshake's key exchange: seconds on a
+    board, no tick runs; the watchdog's 2 s at most). The motor's drive still ends LOCK_PULSE_MS
+    after its start (a motor is rated for a pulse, not for being held powered against its end
+    stop; its H-bridge and the bolt's gear neither). Before, it stayed on until the next tick:
+    2.1 s for a 1.9 s hold."""
+    from host_tests.test_socket_lock_audit12 import CABLE_32A
+    from tools.sim import mock_machine as mm
+    d = _drives(_lock_bench())
+    pin = d.rig.board.LOCK_PINS[0]
+    starts = []
+    d.rig.add_pin_hook(lambda p, lv: starts.append(mm.clock.us) if p == pin and lv == 1 else None)
+    d.plug(CABLE_32A)
+    for _ in range(100):
+        d.run(0.01)
+        if starts:
+            break
+    assert starts, "no drive to lock"
+    d.run(max(0, starts[0] + phase_ms * 1000 - mm.clock.us) / 1e6)
+    d.rig.hold(hold_s)
+    d.run(1.0)
+    ons = [(t, lv) for t, p, lv in d.drive_log if p == pin and t >= starts[0]]
+    assert ons[0] == (starts[0], 1) and ons[1][1] == 0, ons
+    assert ons[1][0] - starts[0] <= L.LOCK_PULSE_MS * 1000 + 1000, (ons[1][0] - starts[0])
+    assert d.world.lock_holds()
+
+
+# --- every timer of a session, days after the boot (the ticks past 2**29 ms, before 2**30) ---
+
+@pytest.mark.parametrize("days", [6.3, 12.3])
+def test_a_whole_session_on_a_socket_days_after_the_boot_keeps_every_time(days):
+    """A charger with a plug lock on a Type 2 socket and the RCD self-test, idle for days (stepped
+    once a minute), then a whole session: the plug locked before anything is offered; the car
+    asleep in B2 woken after wakeup_after_s (F for 4 s); C closed within 1 s after the
+    self-test; a stop from the console: X1, open 6 s later (seq 10.2); the car gone: unlocked.
+    Each of the core's timers runs once here, started past 2**29 ms after the last start of it."""
+    from host_tests.test_socket_lock_audit12 import CABLE_32A
+    from evse.core.socket_lock import SocketLock
+    ch, m, _ = _j1772(connector="type2-socket", rcd_selftest=True)
+    ch.lock = SocketLock()
+    m.pp_ohms = CABLE_32A
+    t = [1000]
+    bolt = [0]
+
+    def tick(level, ms=10):
+        t[0] = (t[0] + ms) & (WRAP - 1)
+        out = ch.out
+        mode = out.pilot_mode
+        m.pilot_pos = -12000 if mode == L.PILOT_F else level
+        m.pilot_neg = level if mode == L.PILOT_X1 else -12000
+        m.feedback = 1 if out.contactor else 0
+        if out.rcd_test and not m.rcd_trip:       # the monitor trips on its test winding
+            m.rcd_edges += 1
+        m.rcd_trip = out.rcd_test
+        m.lock_fb = bolt[0]
+        ch.step(m, t[0])
+        if ch.resample:
+            ch.step(m, t[0])
+        bolt[0] = 1 if ch.lock.want else 0        # the bolt a tick after its command
+
+    def until(cond, level, limit_ms):
+        for k in range(limit_ms // 10 + 1):
+            if cond():
+                return k * 10
+            tick(level)
+        raise AssertionError((ch.state, ch.fault, ch.out.__dict__, ch.lock.__dict__))
+    m.pp_ohms = L.PP_OPEN
+    for _ in range(500):
+        tick(12000)
+    for _ in range(int(days * 24 * 60)):
+        tick(12000, 60000)
+    assert ch.state == "A1" and ch.fault is None
+    m.pp_ohms = CABLE_32A
+    until(lambda: ch.state == "B2", 9000, 3000)
+    assert ch.lock.shown() == "locked"
+    waited = until(lambda: ch.state == "wakeup", 9000, 40000)
+    assert 29000 <= waited <= 30100, waited
+    f = until(lambda: ch.state == "B2", 9000, 10000)
+    assert L.WAKEUP_F_MS - 20 <= f <= L.WAKEUP_F_MS + 100, f
+    closed = until(lambda: ch.out.contactor, 6000, 3000)
+    assert closed <= 1000 and ch.state == "C2", closed
+    for _ in range(500):
+        tick(6000)
+    ch.stop("local")
+    opened = until(lambda: not ch.out.contactor, 6000, 8000)
+    assert L.EV_STOP_WAIT_MS - 20 <= opened <= L.EV_STOP_WAIT_MS + 30, opened
+    assert ch.fault is None and ch.lock.want
+    m.pp_ohms = L.PP_OPEN
+    until(lambda: ch.state == "A1" and not ch.lock.want, 12000, 1000)
+    until(lambda: ch.lock.shown() == "unlocked", 12000, 100)
+    assert ch.fault is None

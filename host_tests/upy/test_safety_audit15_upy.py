@@ -152,5 +152,19 @@ def test_a_tethered_cable_ignores_the_unused_lock_switch_and_allocates_nothing()
     assert s.ch.out.contactor and s.ch.fault is None
 
 
+def test_the_lock_drives_end_by_its_interrupt_which_allocates_nothing():
+    from tools.sim import mock_machine as mm
+    mm.install()
+    from tools.sim.drive import Drive
+    from tools.sim.rig import board_with_lock
+    d = Drive(config={"max_current": 32, "connector": "type2-socket"}, board=board_with_lock())
+    d.run(0.05)
+    drv = d.app.lock
+    a, b = d.rig.board.LOCK_PINS
+    assert mm.output(b) == 1                 # the boot's drive out
+    _locked(lambda: drv.timed_off(None))
+    assert mm.output(a) == 0 and mm.output(b) == 0
+
+
 if __name__ == "__main__":
     upytest.run(globals())

@@ -880,10 +880,9 @@ class Charger:
             if self.fault not in V.RETRY:
                 self.t_F = None
             return V.ST_FAULT
-        if self.t_x1_hold is not None and self._expired(self.t_x1_hold, now, L.X1_MIN_MS):
-            # X1's hold over, stopped here too: a fault kept for 6.2 days (a retry's wait, a car
-            # left plugged in) had it read as just started when it ended: nothing offered 6.2 days
-            self.t_x1_hold = None
+        # X1's hold stopped once over here too: a fault kept for 6.2 days (a retry's wait, a car
+        # left plugged in) had it read as just started when it ended: nothing offered 6.2 days
+        self._holding_x1(now)
         if ps == P.A:
             self.clear_fault()
             self._unplugged(now)
@@ -1002,9 +1001,12 @@ class Charger:
             if not self._expired(self.t_selftest, now, L.RCD_TEST_SETTLE_MS):
                 return
             self._selftest = _SELFTEST_PASSED
-        if self._selftest == _SELFTEST_PASSED and self.fault is None \
-                and (self.lock is None or self.lock.closable()):
+        if self._selftest == _SELFTEST_PASSED and self._may_close():
             self._close(now)
+
+    def _may_close(self):
+        """No fault, and no reading of a plug lock's switch in doubt (a bounce is not closed on)."""
+        return self.fault is None and (self.lock is None or self.lock.closable())
 
     def _end_selftest(self, now):
         phase = self._selftest

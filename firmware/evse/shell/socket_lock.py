@@ -2,6 +2,10 @@
 # H-bridge, LOCK_PINS (lock, unlock): a pulse of LOCK_PULSE_MS towards the core's command, again
 # every LOCK_RETRY_MS while the feedback switch disagrees (esp32-evse, SmartEVSE-3 retry too).
 # Imported only on a board with LOCK_PINS (startup.py): the core's SocketLock decides.
+# A drive ends by a one-shot timer too: the tick that ends it may come late (the loop held by a
+# long call: a pulse of 2.1 s behind a TLS handshake), and a motor rated for a pulse must not stay
+# powered against its end stop. The timer is hard where the port has it (rp2: it runs during a
+# call in C); esp32 has only soft ones (ports/esp32/machine_timer.c), which run once Python does.
 import time
 
 import machine
@@ -22,6 +26,14 @@ class LockDriver:
         self._on = None           # when the running pulse started (None: the actuator off)
         self._last = 0            # when the last pulse started
         self._cmd = None          # when the command changed: drives again only within LOCK_MOVE_MS
+        self._end_cb = self.timed_off  # bound once: starting a drive allocates nothing
+        self._timer = machine.Timer(-1)
+        try:
+            self._arm(True)
+            self._hard = True
+        except (ValueError, TypeError):     # (esp32: "hard Timers are not implemented")
+            self._hard = False
+        self._timer.deinit()
         safe = hw.safe
 
         def safe_and_off():       # hw.safe() (an exception, the REPL, a reset) stops the motor too:
@@ -59,6 +71,7 @@ class LockDriver:
                 if self._on is not None and ticks_diff(now, self._on) >= L.LOCK_PULSE_MS:
                     self.off()
                 return
+        self._timer.deinit()      # (the last drive's: it must not end this one)
         if want:                  # the other side first: the bridge never drives both ways at once
             self._unlock.value(0)
             self._lock.value(1)
@@ -67,6 +80,17 @@ class LockDriver:
             self._unlock.value(1)
         self._want = want
         self._on = self._last = now
+        self._arm(self._hard)
+
+    def _arm(self, hard):
+        self._timer.init(mode=machine.Timer.ONE_SHOT, period=L.LOCK_PULSE_MS, callback=self._end_cb,
+                         hard=hard)
+
+    def timed_off(self, t):
+        """The drive's timer (an interrupt, maybe inside a long call): the actuator off. Pins only:
+        the tick reads _on (off() clears it there), nothing is allocated."""
+        self._lock.value(0)
+        self._unlock.value(0)
 
     def off(self):
         """The actuator unpowered (the lock holds where it is)."""
