@@ -74,7 +74,10 @@ from tools.sim.heap import room_for_names  # noqa: E402
 # the status poll), no lock shown on a tethered cable +128 B: 90,144 B. The safety audit's plug lock
 # switch judged before the state and the close's time moved on once 3.1 days old +64 B: 90,208 B;
 # budget 90,400 B.
-BOOT_BUDGET = 90400
+# Stop 50: the wake-up's B2 timer and X1's hold stopped once over, a plug lock's switch in doubt never
+# closed on (Charger._may_close, one more state field) +224 B: 90,432 B; the contactor's mirror
+# confirmed for FEEDBACK_CONFIRM_MS (Charger.t_mirror, _mirror_off) +192 B: 90,624 B; budget 90,820 B.
+BOOT_BUDGET = 90820
 
 
 def test_the_firmware_after_boot_fits_the_budget():

@@ -2,7 +2,7 @@
 """The fifteenth safety audit's cases on both interpreters (the bench's:
 host_tests/test_safety_audit15.py): the core's timers against the boards' wrapping ticks (2**30
 ms), days stepped once a minute under heap_lock (the tick allocates nothing, the timers stopped
-or started included); the plug lock's switch bouncing, and a tethered cable's unused switch,
+or started included); a glitch on the contactor's mirror; the plug lock's switch bouncing, and a tethered cable's unused switch,
 under heap_lock; the lock driver's end-of-drive interrupt allocating nothing."""
 from evse.core import charger as CH
 from evse.core import limits as L
@@ -34,6 +34,7 @@ class Car:
         m.pilot_ok, m.pp_ohms, m.temp_c, m.feedback = True, 150, 30, 0
         self.t = 1000
         self.level = 12000
+        self.mirror = None      # the contactor's mirror: follows the coil, or reads this (0, 1)
         self.tick(n=400)
         self.level = 9000
         self.tick(n=500)
@@ -45,7 +46,7 @@ class Car:
             mode = ch.out.pilot_mode
             m.pilot_pos = -12000 if mode == L.PILOT_F else self.level
             m.pilot_neg = self.level if mode == L.PILOT_X1 else -12000
-            m.feedback = 1 if ch.out.contactor else 0
+            m.feedback = (1 if ch.out.contactor else 0) if self.mirror is None else self.mirror
             ch.step(m, self.t)
             if ch.resample:
                 ch.step(m, self.t)
@@ -87,6 +88,38 @@ def test_a_residual_current_trip_for_a_week_then_gone_charges_again():
     car.level = 6000
     car.tick(n=100)
     assert car.ch.state == "C2" and car.ch.out.contactor
+
+
+def test_a_glitch_on_the_contactors_mirror_is_no_fault_and_allocates_nothing():
+    car = Car()
+    car.level = 12000
+    car.tick(n=100)
+
+    def glitches():
+        for k in range(20):
+            car.mirror = 1                  # idle: one or two readings 'closed'
+            car.tick(n=1 + k % 2)
+            car.mirror = None
+            car.tick(n=10)
+    _locked(glitches)
+    assert car.ch.fault is None and car.ch.state == "A1", car.ch.fault
+    car.level = 9000
+    car.tick(n=500)
+    car.level = 6000
+    car.tick(n=300)
+    assert car.ch.out.contactor
+
+    def drops():
+        for k in range(20):
+            car.mirror = 0                  # charging: one or two readings 'open'
+            car.tick(n=1 + k % 2)
+            car.mirror = None
+            car.tick(n=10)
+    _locked(drops)
+    assert car.ch.fault is None and car.ch.out.contactor, car.ch.fault
+    car.mirror = 0
+    car.tick(n=L.FEEDBACK_CONFIRM_MS // 10 + 1)
+    assert car.ch.fault == "no_close" and not car.ch.out.contactor
 
 
 class Socket(Car):

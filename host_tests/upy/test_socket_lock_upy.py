@@ -262,7 +262,9 @@ def test_nothing_is_commanded_before_the_first_step_and_a_welded_contactor_keeps
     s.m.feedback = 1                        # the mirror: contacts welded over a power cut
     s.ch.step(s.m, s.t)
     assert s.ch.lock.want is True           # locked from the first step on
-    s.ch.step(s.m, s.t + 10)
+    for k in range(1, L.FEEDBACK_CONFIRM_MS // 10 + 2):    # (the mirror read so FEEDBACK_CONFIRM_MS)
+        s.ch.step(s.m, s.t + 10 * k)
+        assert s.ch.lock.want
     assert s.ch.lock.ok and s.ch.fault == "weld"
 
 

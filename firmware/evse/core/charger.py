@@ -44,7 +44,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(72)
+_STATE_FIELDS = const(73)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -151,8 +151,9 @@ class Charger:
         self._q_rem = _Q_STALE        # ... and for how many ms after it no timer can run out; 0: none,
         # but _q_b is the state now (the last fill, no step or request since); _Q_STALE: not;
         # _Q_FILL: _q_a is the state before the last tick's step, the next tick compares (_settle)
-        self._pp_seen = PX.NOT_WIRED  # the last PP reading as decoded (_read_pp); 49 attributes: a
+        self._pp_seen = PX.NOT_WIRED  # the last PP reading as decoded (_read_pp); 50 attributes: a
         # table of 59, not 47 full (hal.Hardware's note)
+        self.t_mirror = None      # since the settled mirror disagrees with the coil (FEEDBACK_CONFIRM_MS)
 
     # --- requests from services ---
     def request(self):
@@ -452,6 +453,7 @@ class Charger:
         b[64] = oc.next
         b[65] = oc.end
         b[70] = th.hot
+        b[72] = self.t_mirror
         if self.lock is not None:
             self.lock.fill(b, 66)
 
@@ -468,6 +470,8 @@ class Charger:
             r = _left(d, now, self.t_closed, L.RCD_EARLY_MS, r)
         if self.t_opened is not None:
             r = _left(d, now, self.t_opened, L.FEEDBACK_SETTLE_MS + 1, r)
+        if self.t_mirror is not None:
+            r = _left(d, now, self.t_mirror, L.FEEDBACK_CONFIRM_MS, r)
         if self.t_ev_stop is not None:
             r = _left(d, now, self.t_ev_stop, L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS, r)
             r = _left(d, now, self.t_ev_stop, L.EV_STOP_WAIT_MS, r)
@@ -639,11 +643,23 @@ class Charger:
             return
         if self.t_closed is not None:
             if m.feedback == 0 and self._expired(self.t_closed, now, L.FEEDBACK_SETTLE_MS + 1):
-                self._set_fault(V.FAULT_NO_CLOSE, now)
+                self._mirror_off(V.FAULT_NO_CLOSE, now)
+                return
         elif self.t_opened is None or self._expired(self.t_opened, now, L.FEEDBACK_SETTLE_MS + 1):
             self.t_opened = None        # settled: stopped (ticks wrap: after 2**29 ms it read as new)
             if m.feedback == 1:
-                self._set_fault(V.FAULT_WELD, now)
+                self._mirror_off(V.FAULT_WELD, now)
+                return
+        self.t_mirror = None
+
+    def _mirror_off(self, name, now):
+        """The settled mirror disagrees with the coil: the fault once it has for FEEDBACK_CONFIRM_MS
+        (a reading alone is a spike on its wire: a weld is latched, a service call)."""
+        t = self.t_mirror
+        if t is None:
+            self.t_mirror = now
+        elif not 0 <= self.diff(now, t) < L.FEEDBACK_CONFIRM_MS:
+            self._set_fault(name, now)      # (kept while it disagrees: a step that changes nothing)
 
     def _pilot_faults(self, ps, now):
         """E or F, impossible levels, a missing diode, D without ventilation, PP: open at once."""

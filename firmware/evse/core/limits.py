@@ -73,6 +73,8 @@ WAKEUP_F_MS = const(4000 + _HOLD_SKEW_MS)         # one wake-up: F for 4 s, once
 
 # --- Contactor (facts 6) ---
 FEEDBACK_SETTLE_MS = const(150)      # contacts settle (mechanical): a feedback mismatch beyond this is a fault
+FEEDBACK_CONFIRM_MS = const(20)      # ... once it has read so this long (three readings at TICK_MS): one
+                                     # reading is a spike on the mirror's wire, not a weld (latched) or a drop-out
 ECON_PULL_MS = const(200)            # economiser: full coil current, then hold at a lower PWM
 ECON_HOLD_DUTY_U16 = const(26214)    # 40 % hold
 
