@@ -376,3 +376,29 @@ def test_a_contactor_that_drops_out_while_charging_is_no_close_within_50_ms():
         tick(6000, mirror=0)
         n += 1
     assert ch.fault == "no_close" and not ch.out.contactor and n * 10 <= L.FEEDBACK_CONFIRM_MS + 30, n
+
+
+def test_a_glitch_on_a_welded_contactors_mirror_never_drives_the_live_sockets_lock_open():
+    """Charging on a Type 2 socket, the contacts weld; the car stops and its side is unplugged: the
+    fault weld (latched), the socket live, the bolt held (stop 49). The mirror's input then reads
+    'open' for one reading (a spike on its wire): the bolt must not be driven out of the live
+    socket. Before, the lock's command followed that one reading: a 600 ms drive to unlock."""
+    from host_tests.test_socket_lock_audit12 import CABLE_32A
+    from tools.sim import mock_machine as mm
+    d = _lock_bench()
+    d.charge(pp_ohms=CABLE_32A)
+    d.set(weld=True)
+    d.ev("B")
+    d.run(1.0)
+    d.ev("A")                                # the car side unplugged, the cable in the socket
+    d.run(2.0)
+    assert d.fault == "weld" and d.world.ac_out() and d.world.lock_holds()
+    b = d.rig.board
+    t = d.now_us
+    for _ in range(3):
+        mm.drive(b.FEEDBACK_PIN, 1 - b.FEEDBACK_ACTIVE)     # one reading 'open' ...
+        d.run(0.01)
+        mm.drive(b.FEEDBACK_PIN, b.FEEDBACK_ACTIVE)         # ... then closed again
+        d.run(1.0)
+    assert not [k for u, k in d.lock_edges if u >= t and k == "unlock"], d.lock_edges
+    assert d.fault == "weld" and d.world.lock_pos == 1.0

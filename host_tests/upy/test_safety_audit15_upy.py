@@ -171,6 +171,31 @@ def test_a_bounce_of_the_lock_switch_while_charging_is_no_fault_and_allocates_no
     assert s.ch.fault == "lock" and not s.ch.out.contactor
 
 
+def test_a_glitch_on_a_welded_contactors_mirror_keeps_the_socket_locked_and_allocates_nothing():
+    s = Socket()
+    s.level = 6000
+    s.tick(n=200)
+    assert s.ch.out.contactor
+    s.mirror = 1                            # the contacts welded
+    s.level = 9000
+    s.tick(n=50)
+    s.level = 12000                         # the car side unplugged, the cable in the socket
+    s.tick(n=100)
+    assert s.ch.fault == "weld" and s.ch.lock.want
+    held = [True]
+
+    def glitches():
+        for _ in range(10):
+            s.mirror = 0                    # one reading 'open': a spike on the mirror's wire
+            s.tick()
+            held[0] = held[0] and s.ch.lock.want
+            s.mirror = 1
+            s.tick(n=10)
+            held[0] = held[0] and s.ch.lock.want
+    _locked(glitches)
+    assert held[0] and s.ch.fault == "weld"
+
+
 def test_a_tethered_cable_ignores_the_unused_lock_switch_and_allocates_nothing():
     s = Socket("j1772")
     s.level = 6000

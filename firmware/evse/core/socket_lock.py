@@ -82,8 +82,7 @@ class SocketLock:
         """After the core's step: the command from its state, and the feedback (m.lock_fb: 1
         locked, 0 unlocked) judged against it. With hold, locked stays locked while the cable's PP
         reads, the car gone or not."""
-        want = ch.cfg["connector"] == "type2-socket" and (
-            ch.t_closed is not None or m.feedback == 1 or self._wanted(ch))
+        want = self._command(ch, m)
         if ch.state == V.ST_A1:
             self.release = False
             if not want:
@@ -105,6 +104,12 @@ class SocketLock:
             self.since = None
             if want or ch.fault is None:    # (a stuck unlock never replaces the fault that came first)
                 ch._set_fault(V.FAULT_LOCK, now)
+
+    def _command(self, ch, m):
+        """Locked: the contactor closed, or its mirror reading closed, or welded (the socket live
+        whatever one reading of the mirror says: a spike on its wire), or wanted (below)."""
+        return ch.cfg["connector"] == "type2-socket" and (
+            ch.t_closed is not None or m.feedback == 1 or ch.fault == V.FAULT_WELD or self._wanted(ch))
 
     def _wanted(self, ch):
         """Locked with the contactor open: a car connected, or a kept cable still in (hold)."""
