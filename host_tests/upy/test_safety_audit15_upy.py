@@ -2,8 +2,9 @@
 """The fifteenth safety audit's cases on both interpreters (the bench's:
 host_tests/test_safety_audit15.py): the core's timers against the boards' wrapping ticks (2**30
 ms), days stepped once a minute under heap_lock (the tick allocates nothing, the timers stopped
-or started included); a glitch on the contactor's mirror; the plug lock's switch bouncing, and a tethered cable's unused switch,
-under heap_lock; the lock driver's end-of-drive interrupt allocating nothing."""
+or started included); a glitch on the contactor's mirror (a welded one's too), the plug lock's
+switch bouncing and a tethered cable's unused switch, under heap_lock; the lock driver's
+end-of-drive interrupt allocating nothing."""
 from evse.core import charger as CH
 from evse.core import limits as L
 from evse.core import ticks as TK
