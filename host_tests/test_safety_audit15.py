@@ -402,3 +402,45 @@ def test_a_glitch_on_a_welded_contactors_mirror_never_drives_the_live_sockets_lo
         d.run(1.0)
     assert not [k for u, k in d.lock_edges if u >= t and k == "unlock"], d.lock_edges
     assert d.fault == "weld" and d.world.lock_pos == 1.0
+
+
+def test_on_a_port_without_hard_timers_the_lock_works_and_its_drives_end_at_the_tick(monkeypatch):
+    """esp32's machine.Timer refuses hard=True ("hard Timers are not implemented") and a virtual
+    timer's deinit before its first init raises ("timer not set"): the lock's driver boots, locks
+    and unlocks as before, each drive ended by the tick LOCK_PULSE_MS after its start, no timer
+    used (each soft init there creates a FreeRTOS timer that is never deleted)."""
+    from host_tests.test_socket_lock_audit12 import CABLE_32A
+    from tools.sim import mock_machine as mm
+    inits = []
+    base = mm.Timer
+
+    class Esp32Timer(base):
+        def __init__(self, id=-1, **kw):
+            self.started = False
+            base.__init__(self, id, **kw)
+
+        def init(self, hard=False, **kw):
+            if hard:
+                raise ValueError("hard Timers are not implemented")
+            inits.append(kw)
+            self.started = True
+            base.init(self, **kw)
+
+        def deinit(self):
+            if not getattr(self, "started", False):
+                raise ValueError("timer not set")
+            base.deinit(self)
+    monkeypatch.setattr(mm, "Timer", Esp32Timer)
+    d = _drives(_lock_bench())
+    t = d.plug(CABLE_32A)
+    d.ev("C")
+    d.run(2.0)
+    assert (d.state, d.coil, d.fault, d.app.status(0)["lock"]) == ("C2", True, None, "locked")
+    lock = d.rig.board.LOCK_PINS[0]
+    ups = [u for u, p, lv in d.drive_log if p == lock and lv == 1 and u >= t]
+    downs = [u for u, p, lv in d.drive_log if p == lock and lv == 0 and ups and u > ups[0]]
+    assert ups and downs and L.LOCK_PULSE_MS * 1000 <= downs[0] - ups[0] <= (L.LOCK_PULSE_MS + 10) * 1000
+    assert inits == []
+    d.ev("A")
+    d.run(1.5)
+    assert not d.world.lock_holds() and d.fault is None

@@ -4,8 +4,10 @@
 # Imported only on a board with LOCK_PINS (startup.py): the core's SocketLock decides.
 # A drive ends by a one-shot timer too: the tick that ends it may come late (the loop held by a
 # long call: a pulse of 2.1 s behind a TLS handshake), and a motor rated for a pulse must not stay
-# powered against its end stop. The timer is hard where the port has it (rp2: it runs during a
-# call in C); esp32 has only soft ones (ports/esp32/machine_timer.c), which run once Python does.
+# powered against its end stop. The timer is a hard one (rp2: it runs during a call in C). esp32
+# has only soft ones (ports/esp32/machine_timer.c): they wait behind the same call, a virtual one's
+# deinit before its first init raises, and each init creates a FreeRTOS timer the last one's is
+# not deleted for (a leak per drive): there the tick ends the drive, as before.
 import time
 
 import machine
@@ -27,13 +29,13 @@ class LockDriver:
         self._last = 0            # when the last pulse started
         self._cmd = None          # when the command changed: drives again only within LOCK_MOVE_MS
         self._end_cb = self.timed_off  # bound once: starting a drive allocates nothing
-        self._timer = machine.Timer(-1)
+        timer = machine.Timer(-1)
         try:
-            self._arm(True)
-            self._hard = True
+            self._arm(timer)
+            timer.deinit()
         except (ValueError, TypeError):     # (esp32: "hard Timers are not implemented")
-            self._hard = False
-        self._timer.deinit()
+            timer = None
+        self._timer = timer
         safe = hw.safe
 
         def safe_and_off():       # hw.safe() (an exception, the REPL, a reset) stops the motor too:
@@ -71,7 +73,9 @@ class LockDriver:
                 if self._on is not None and ticks_diff(now, self._on) >= L.LOCK_PULSE_MS:
                     self.off()
                 return
-        self._timer.deinit()      # (the last drive's: it must not end this one)
+        timer = self._timer
+        if timer is not None:
+            timer.deinit()        # (the last drive's: it must not end this one)
         if want:                  # the other side first: the bridge never drives both ways at once
             self._unlock.value(0)
             self._lock.value(1)
@@ -80,11 +84,11 @@ class LockDriver:
             self._unlock.value(1)
         self._want = want
         self._on = self._last = now
-        self._arm(self._hard)
+        if timer is not None:
+            self._arm(timer)
 
-    def _arm(self, hard):
-        self._timer.init(mode=machine.Timer.ONE_SHOT, period=L.LOCK_PULSE_MS, callback=self._end_cb,
-                         hard=hard)
+    def _arm(self, timer):
+        timer.init(mode=machine.Timer.ONE_SHOT, period=L.LOCK_PULSE_MS, callback=self._end_cb, hard=True)
 
     def timed_off(self, t):
         """The drive's timer (an interrupt, maybe inside a long call): the actuator off. Pins only:
