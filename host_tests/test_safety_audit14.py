@@ -328,6 +328,9 @@ def test_a_lock_that_opens_at_the_tick_the_car_would_get_power_never_closes_the_
     del ch.events[:]
     tick(6000, lock_fb=0)                  # the switch opens at the tick of the close
     assert ("contactor", True) not in ch.events, ch.events
+    for _ in range(L.LOCK_OPEN_CONFIRM_MS // 10):   # (one reading may be a bounce: stop 50)
+        tick(6000, lock_fb=0)
+    assert ("contactor", True) not in ch.events, ch.events
     assert not ch.out.contactor and ch.fault == "lock"
 
 
@@ -545,8 +548,8 @@ def test_a_contactor_that_drops_out_after_days_of_charging_is_still_seen(days):
     close the settle time read as not over and it went unseen."""
     ch, m, now = _closed_for_days(days)
     m.feedback = 0
-    ch.step(m, (now + 10) & (WRAP - 1))
-    ch.step(m, (now + 20) & (WRAP - 1))
+    for k in range(1, L.FEEDBACK_CONFIRM_MS // 10 + 2):    # (read so FEEDBACK_CONFIRM_MS: stop 50)
+        ch.step(m, (now + 10 * k) & (WRAP - 1))
     assert (ch.fault, ch.out.contactor) == ("no_close", False)
 
 

@@ -87,12 +87,14 @@ def test_a_lock_that_never_locks_is_a_fault_and_nothing_is_offered():
     assert ch.fault == "lock" and not ch.out.contactor and not ch.lock.want
 
 
-def test_a_lock_that_opens_while_charging_opens_the_contactor_in_that_step():
+def test_a_lock_that_opens_while_charging_opens_the_contactor_once_it_reads_open():
     s = Socket()
     s.charging()
     s.follow = False
     s.m.lock_fb = 0
-    ch = s.tick(1)
+    ch = s.tick(1)                      # one reading: maybe a bounce (LOCK_OPEN_CONFIRM_MS)
+    assert ch.fault is None and ch.out.contactor
+    ch = s.tick(L.LOCK_OPEN_CONFIRM_MS // 10)
     assert ch.fault == "lock" and not ch.out.contactor
 
 
@@ -247,6 +249,8 @@ def test_a_lock_opening_at_the_tick_of_the_close_closes_nothing():
     s.m.lock_fb = 0
     s.follow = False
     ch = s.tick()
+    assert ("contactor", True) not in ch.events and not ch.out.contactor
+    ch = s.tick(L.LOCK_OPEN_CONFIRM_MS // 10)     # (read so for LOCK_OPEN_CONFIRM_MS: not a bounce)
     assert ("contactor", True) not in ch.events and not ch.out.contactor and ch.fault == "lock"
 
 
@@ -258,7 +262,9 @@ def test_nothing_is_commanded_before_the_first_step_and_a_welded_contactor_keeps
     s.m.feedback = 1                        # the mirror: contacts welded over a power cut
     s.ch.step(s.m, s.t)
     assert s.ch.lock.want is True           # locked from the first step on
-    s.ch.step(s.m, s.t + 10)
+    for k in range(1, L.FEEDBACK_CONFIRM_MS // 10 + 2):    # (the mirror read so FEEDBACK_CONFIRM_MS)
+        s.ch.step(s.m, s.t + 10 * k)
+        assert s.ch.lock.want
     assert s.ch.lock.ok and s.ch.fault == "weld"
 
 

@@ -44,7 +44,7 @@ class Outputs:
 
 
 # The core's state, field by field (Charger._fill); the quiet tick's own fields are not in it.
-_STATE_FIELDS = const(72)
+_STATE_FIELDS = const(74)
 _Q_STALE = const(-1)          # Charger._q_rem: not armed, and _q_b is not the state now
 _Q_FILL = const(-2)           # ... the last tick took a full step, _q_a holds the state before it
 _W_PP_LO = const(0)           # Charger._windows: the PP's range, the connector it was decoded for,
@@ -151,8 +151,9 @@ class Charger:
         self._q_rem = _Q_STALE        # ... and for how many ms after it no timer can run out; 0: none,
         # but _q_b is the state now (the last fill, no step or request since); _Q_STALE: not;
         # _Q_FILL: _q_a is the state before the last tick's step, the next tick compares (_settle)
-        self._pp_seen = PX.NOT_WIRED  # the last PP reading as decoded (_read_pp); 49 attributes: a
+        self._pp_seen = PX.NOT_WIRED  # the last PP reading as decoded (_read_pp); 50 attributes: a
         # table of 59, not 47 full (hal.Hardware's note)
+        self.t_mirror = None      # since the settled mirror disagrees with the coil (FEEDBACK_CONFIRM_MS)
 
     # --- requests from services ---
     def request(self):
@@ -452,7 +453,8 @@ class Charger:
         b[64] = oc.next
         b[65] = oc.end
         b[70] = th.hot
-        b[71] = det._weight
+        b[72] = self.t_mirror
+        b[73] = det._weight           # (b[71]: the lock's, fill below)
         if self.lock is not None:
             self.lock.fill(b, 66)
 
@@ -469,6 +471,8 @@ class Charger:
             r = _left(d, now, self.t_closed, L.RCD_EARLY_MS, r)
         if self.t_opened is not None:
             r = _left(d, now, self.t_opened, L.FEEDBACK_SETTLE_MS + 1, r)
+        if self.t_mirror is not None:
+            r = _left(d, now, self.t_mirror, L.FEEDBACK_CONFIRM_MS, r)
         if self.t_ev_stop is not None:
             r = _left(d, now, self.t_ev_stop, L.BUTTON_OPEN_MS - L.BUTTON_SEEN_MS, r)
             r = _left(d, now, self.t_ev_stop, L.EV_STOP_WAIT_MS, r)
@@ -640,11 +644,23 @@ class Charger:
             return
         if self.t_closed is not None:
             if m.feedback == 0 and self._expired(self.t_closed, now, L.FEEDBACK_SETTLE_MS + 1):
-                self._set_fault(V.FAULT_NO_CLOSE, now)
+                self._mirror_off(V.FAULT_NO_CLOSE, now)
+                return
         elif self.t_opened is None or self._expired(self.t_opened, now, L.FEEDBACK_SETTLE_MS + 1):
             self.t_opened = None        # settled: stopped (ticks wrap: after 2**29 ms it read as new)
             if m.feedback == 1:
-                self._set_fault(V.FAULT_WELD, now)
+                self._mirror_off(V.FAULT_WELD, now)
+                return
+        self.t_mirror = None
+
+    def _mirror_off(self, name, now):
+        """The settled mirror disagrees with the coil: the fault once it has for FEEDBACK_CONFIRM_MS
+        (a reading alone is a spike on its wire: a weld is latched, a service call)."""
+        t = self.t_mirror
+        if t is None:
+            self.t_mirror = now
+        elif not 0 <= self.diff(now, t) < L.FEEDBACK_CONFIRM_MS:
+            self._set_fault(name, now)      # (kept while it disagrees: a step that changes nothing)
 
     def _pilot_faults(self, ps, now):
         """E or F, impossible levels, a missing diode, D without ventilation, PP: open at once."""
@@ -797,11 +813,15 @@ class Charger:
                 self._end_session(self.stop_reason)
             return V.ST_PAUSED if self._paused() else V.ST_B1
         self._pwm_on(now)
-        # A sleeping EV: B2 for wakeup_after_s without asking; one wake-up per plug-in.
+        # A sleeping EV: B2 for wakeup_after_s in a row without asking; one wake-up per plug-in.
+        # No wake-up to wait for, no timer: the ticks wrap, and one run since a plug-in with the
+        # wake-up off read negative 6.2 days on (the wake-up turned on then never came)
         after_s = self.cfg["wakeup_after_s"]
-        if self.t_b2_idle is None:
+        if self._wakeup_done or after_s <= 0:
+            self.t_b2_idle = None
+        elif self.t_b2_idle is None or self.state != V.ST_B2:
             self.t_b2_idle = now
-        elif not self._wakeup_done and after_s > 0 and self._expired(self.t_b2_idle, now, after_s * 1000):
+        elif self._expired(self.t_b2_idle, now, after_s * 1000):
             return V.ST_WAKEUP
         return V.ST_B2
 
@@ -877,6 +897,9 @@ class Charger:
             if self.fault not in V.RETRY:
                 self.t_F = None
             return V.ST_FAULT
+        # X1's hold stopped once over here too: a fault kept for 6.2 days (a retry's wait, a car
+        # left plugged in) had it read as just started when it ended: nothing offered 6.2 days
+        self._holding_x1(now)
         if ps == P.A:
             self.clear_fault()
             self._unplugged(now)
@@ -995,8 +1018,12 @@ class Charger:
             if not self._expired(self.t_selftest, now, L.RCD_TEST_SETTLE_MS):
                 return
             self._selftest = _SELFTEST_PASSED
-        if self._selftest == _SELFTEST_PASSED and self.fault is None:
+        if self._selftest == _SELFTEST_PASSED and self._may_close():
             self._close(now)
+
+    def _may_close(self):
+        """No fault, and no reading of a plug lock's switch in doubt (a bounce is not closed on)."""
+        return self.fault is None and (self.lock is None or self.lock.closable())
 
     def _end_selftest(self, now):
         phase = self._selftest

@@ -80,6 +80,8 @@ WAKEUP_F_MS = const(4000 + _HOLD_SKEW_MS)         # one wake-up: F for 4 s, once
 
 # --- Contactor (facts 6) ---
 FEEDBACK_SETTLE_MS = const(150)      # contacts settle (mechanical): a feedback mismatch beyond this is a fault
+FEEDBACK_CONFIRM_MS = const(20)      # ... once it has read so this long (three readings at TICK_MS): one
+                                     # reading is a spike on the mirror's wire, not a weld (latched) or a drop-out
 ECON_PULL_MS = const(200)            # economiser: full coil current, then hold at a lower PWM
 ECON_HOLD_DUTY_U16 = const(26214)    # 40 % hold
 
@@ -175,6 +177,10 @@ LOCK_PULSE_MS = const(600)           # one drive of the actuator (SmartEVSE-3: 6
 LOCK_RETRY_MS = const(1000)          # the feedback disagrees: drive again this long after the last start
 LOCK_MOVE_MS = const(3000)           # the feedback must agree within this of a command (three drives,
                                      # as esp32-evse's retries): else fault 'lock', nothing offered
+LOCK_OPEN_CONFIRM_MS = const(20)     # a held lock's switch reading unlocked: the fault once it has read so
+                                     # this long (three readings at TICK_MS): one reading is a bounce (a knock,
+                                     # a contact's bounce), a bolt that leaves reads open on every reading;
+                                     # the contactor still opens within 100 ms (Table A.6 seq 8.1's unplug)
 UNLOCK_ANSWER_MS = const(10000)      # OCPP UnlockConnector waits this long for 'unlocked': the EV's
                                      # stop (EV_STOP_WAIT_MS), then the unlock (LOCK_MOVE_MS)
 

@@ -24,6 +24,7 @@ class SocketLock:
         self.since = None       # when the command changed, until the feedback agrees (LOCK_MOVE_MS)
         self.release = False    # UnlockConnector: unlocked, nothing offered, until the car leaves
         self.hold = False       # UnlockConnectorOnEVSideDisconnect false, armed for a transaction
+        self.doubt = None       # when a held lock's switch began to read otherwise (LOCK_OPEN_CONFIRM_MS)
 
     def shown(self):
         """The status' words: locked, unlocked, or on the way (locking, unlocking)."""
@@ -57,32 +58,46 @@ class SocketLock:
         self.hold = bool(flag)
         ch.request()
 
+    def closable(self):
+        """The contactor may close: no reading of the switch in doubt (a bounce is never closed on)."""
+        return self.doubt is None
+
     def opened(self, ch, m, now):
         """Before the core's state: a lock that read its command reads otherwise (opened under the
-        plug, a wire off) is the fault at once, so nothing closes on it in this step."""
-        if self.ok and m.lock_fb != (1 if self.want else 0):
-            self.ok = False
-            if self.want or ch.fault is None:
-                ch._set_fault(V.FAULT_LOCK, now)
+        plug, a wire off) for LOCK_OPEN_CONFIRM_MS is the fault, so nothing closes on it in this
+        step; a shorter reading is a bounce (nothing closes on it either: closable)."""
+        if self.ok and _fb(ch, m) != (1 if self.want else 0):
+            t = self.doubt
+            if t is None:
+                self.doubt = now
+            elif ch.diff(now, t) >= L.LOCK_OPEN_CONFIRM_MS or ch.diff(now, t) < 0:
+                self.ok = False
+                self.doubt = None
+                if self.want or ch.fault is None:
+                    ch._set_fault(V.FAULT_LOCK, now)
+        else:
+            self.doubt = None
 
     def step(self, ch, m, now):
         """After the core's step: the command from its state, and the feedback (m.lock_fb: 1
         locked, 0 unlocked) judged against it. With hold, locked stays locked while the cable's PP
         reads, the car gone or not."""
-        want = ch.cfg["connector"] == "type2-socket" and (
-            ch.t_closed is not None or m.feedback == 1 or self._wanted(ch))
+        want = self._command(ch, m)
         if ch.state == V.ST_A1:
             self.release = False
             if not want:
                 self.hold = False   # let go: the next cable is kept for a transaction of its own
-        fb = m.lock_fb
+        fb = _fb(ch, m)
         if want != self.want:
             self.want = want
             self.ok = False
             self.since = now
+            self.doubt = None
         elif fb == (1 if want else 0):
             self.ok = True
             self.since = None
+        elif self.doubt is not None:
+            pass                    # held and read otherwise since doubt: opened() judges it
         elif self.ok or (self.since is not None and ch.diff(now, self.since) >= L.LOCK_MOVE_MS):
             # opened under the plug (the contactor opens at once), or never got there
             self.ok = False
@@ -90,17 +105,27 @@ class SocketLock:
             if want or ch.fault is None:    # (a stuck unlock never replaces the fault that came first)
                 ch._set_fault(V.FAULT_LOCK, now)
 
+    def _command(self, ch, m):
+        """Locked: the contactor closed, or its mirror reading closed, or welded (the socket live
+        whatever one reading of the mirror says: a spike on its wire), or wanted (below)."""
+        return ch.cfg["connector"] == "type2-socket" and (
+            ch.t_closed is not None or m.feedback == 1 or ch.fault == V.FAULT_WELD or self._wanted(ch))
+
     def _wanted(self, ch):
         """Locked with the contactor open: a car connected, or a kept cable still in (hold)."""
         return ch.fault is None and not self.release and (
             ch.state in _CAR or (self.hold and self.want and ch._pp == PX.LATCHED))
 
     def horizon(self, d, now, r):
-        """ms until the move's time runs out (Charger._horizon)."""
+        """ms until the move's time, or a doubt's, runs out (Charger._horizon)."""
         if self.since is not None:
             t = L.LOCK_MOVE_MS - d(now, self.since)
             if 0 < t < r:
-                return t
+                r = t
+        if self.doubt is not None:
+            t = L.LOCK_OPEN_CONFIRM_MS - d(now, self.doubt)
+            if 0 < t < r:
+                r = t
         return r
 
     def fill(self, b, i):
@@ -108,3 +133,10 @@ class SocketLock:
         b[i + 1] = self.ok
         b[i + 2] = self.since
         b[i + 3] = self.release
+        b[i + 5] = self.doubt
+
+
+def _fb(ch, m):
+    """The lock's switch as judged: on a tethered cable the lock is not used (SmartEVSE-3 offers its
+    lock only for a socket) and its switch means nothing: read as the command (unlocked)."""
+    return m.lock_fb if ch.cfg["connector"] == "type2-socket" else 0

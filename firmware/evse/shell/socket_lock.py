@@ -2,6 +2,12 @@
 # H-bridge, LOCK_PINS (lock, unlock): a pulse of LOCK_PULSE_MS towards the core's command, again
 # every LOCK_RETRY_MS while the feedback switch disagrees (esp32-evse, SmartEVSE-3 retry too).
 # Imported only on a board with LOCK_PINS (startup.py): the core's SocketLock decides.
+# A drive ends by a one-shot timer too: the tick that ends it may come late (the loop held by a
+# long call: a pulse of 2.1 s behind a TLS handshake), and a motor rated for a pulse must not stay
+# powered against its end stop. The timer is a hard one (rp2: it runs during a call in C). esp32
+# has only soft ones (ports/esp32/machine_timer.c): they wait behind the same call, a virtual one's
+# deinit before its first init raises, and each init creates a FreeRTOS timer the last one's is
+# not deleted for (a leak per drive): there the tick ends the drive, as before.
 import time
 
 import machine
@@ -22,6 +28,14 @@ class LockDriver:
         self._on = None           # when the running pulse started (None: the actuator off)
         self._last = 0            # when the last pulse started
         self._cmd = None          # when the command changed: drives again only within LOCK_MOVE_MS
+        self._end_cb = self.timed_off  # bound once: starting a drive allocates nothing
+        timer = machine.Timer(-1)
+        try:
+            self._arm(timer)
+            timer.deinit()
+        except (ValueError, TypeError):     # (esp32: "hard Timers are not implemented")
+            timer = None
+        self._timer = timer
         safe = hw.safe
 
         def safe_and_off():       # hw.safe() (an exception, the REPL, a reset) stops the motor too:
@@ -34,7 +48,10 @@ class LockDriver:
         late: nothing for a motor of LOCK_PULSE_MS), then the switch into m for this step. While
         a drive runs it reads as not there yet: the switch is judged once the drive is over
         (esp32-evse and SmartEVSE-3 read it then; it opens as soon as the bolt starts to leave)."""
-        self.apply(core.want, m.lock_fb, now)
+        # once the core read it there (ok), a switch that reads otherwise is not driven again: a
+        # retry's drive would read as 'not there yet' for LOCK_PULSE_MS (a bounce was a fault)
+        want = core.want
+        self.apply(want, (1 if want else 0) if core.ok else m.lock_fb, now)
         if self._on is None:
             m.lock_fb = 1 if self._fb.value() == self._active else 0
         else:
@@ -56,6 +73,9 @@ class LockDriver:
                 if self._on is not None and ticks_diff(now, self._on) >= L.LOCK_PULSE_MS:
                     self.off()
                 return
+        timer = self._timer
+        if timer is not None:
+            timer.deinit()        # (the last drive's: it must not end this one)
         if want:                  # the other side first: the bridge never drives both ways at once
             self._unlock.value(0)
             self._lock.value(1)
@@ -64,6 +84,17 @@ class LockDriver:
             self._unlock.value(1)
         self._want = want
         self._on = self._last = now
+        if timer is not None:
+            self._arm(timer)
+
+    def _arm(self, timer):
+        timer.init(mode=machine.Timer.ONE_SHOT, period=L.LOCK_PULSE_MS, callback=self._end_cb, hard=True)
+
+    def timed_off(self, t):
+        """The drive's timer (an interrupt, maybe inside a long call): the actuator off. Pins only:
+        the tick reads _on (off() clears it there), nothing is allocated."""
+        self._lock.value(0)
+        self._unlock.value(0)
 
     def off(self):
         """The actuator unpowered (the lock holds where it is)."""

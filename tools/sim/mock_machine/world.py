@@ -400,6 +400,8 @@ class World:
         pa, pb = b.LOCK_PINS
         bolt.drive = (mm.output(pa) == 1) - (mm.output(pb) == 1)
         lv = b.LOCK_FB_ACTIVE if bolt.in_us >= bolt.travel_us else 1 - b.LOCK_FB_ACTIVE
+        if bolt.forced is not None:         # the switch, not the bolt: a bounce, a wire off
+            lv = b.LOCK_FB_ACTIVE if bolt.forced else 1 - b.LOCK_FB_ACTIVE
         if lv != bolt.fb_driven:
             bolt.fb_driven = lv
             mm.drive(b.LOCK_FB_PIN, lv)
@@ -448,6 +450,7 @@ class Bolt:
         self.drive = 0                      # +1 locking, -1 unlocking, 0 off (as last read)
         self.t_us = 0                       # when its position was last brought up to date
         self.fb_driven = None               # the switch's level as last driven
+        self.forced = None                  # the switch made to read locked (1) or not (0), whatever the bolt
 
 
 def b_out(pin):
