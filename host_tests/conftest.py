@@ -44,6 +44,14 @@ def fresh_boot_ram():
     yield
 
 
+@pytest.fixture(scope="session")
+def installed_flash(tmp_path_factory):
+    """A virtual board's flash as `make flash` installed it (vboard_helpers.make_installed_flash),
+    made once per test process for the tests that only need a flashed charger (installed_board)."""
+    from vboard_helpers import make_installed_flash
+    return make_installed_flash(tmp_path_factory.mktemp("vboard-installed"))
+
+
 def pytest_runtest_teardown(item, nextitem):
     # Python ignores SIGPIPE; a library that resets it (vcdvcd does, on import) would let a test
     # writing to a closed socket kill the whole run. Keep it ignored between tests.

@@ -9,22 +9,32 @@ import threading
 import pytest
 
 from tools.evsectl.link import Link
-from vboard_helpers import ROOT, VBoard, make_flash, make_flash_installed, needs_vboard, status, status_when, wait_a1, wait_for
+from vboard_helpers import (ROOT, VBoard, installed_board, make_flash, make_flash_installed, needs_vboard, status,
+                            status_when, wait_a1, wait_for)
 
 pytestmark = needs_vboard
 EVSECTL_TIMEOUT_S = 120
 
 
-@pytest.fixture
-def vboard(tmp_path):
-    """A virtual board with an empty flash: (tty path, tcp port, flash dir). Stopped afterwards."""
-    b = VBoard(tmp_path)
+def _running(b):
     try:
         yield b.tty, b.tcp, b.flash
     finally:
         b.stop()
         with open(b.log) as f:        # shown with a failure: the boots, resets and watchdog resets
             print("vboard.log:\n" + f.read()[-3000:])
+
+
+@pytest.fixture
+def vboard(tmp_path):
+    """A virtual board with an empty flash: (tty path, tcp port, flash dir). Stopped afterwards."""
+    yield from _running(VBoard(tmp_path))
+
+
+@pytest.fixture
+def charger(tmp_path, installed_flash):
+    """The same with the charger as `make flash` installed it (a copy of that flash), booting."""
+    yield from _running(installed_board(tmp_path, installed_flash))
 
 
 def evsectl(port, *args):
@@ -76,9 +86,8 @@ def test_second_flash_copies_only_the_changed_file(vboard, tmp_path):
     assert st["limit"] == 16.0
 
 
-def test_console_commands_on_the_virtual_board(vboard, tmp_path):
-    tty, tcp, flash = vboard
-    assert make_flash_installed(tty).returncode == 0
+def test_console_commands_on_the_virtual_board(charger, tmp_path):
+    tty, tcp, flash = charger
     wait_a1(tty)
     out = evsectl(tty, "limit", "10")
     assert out.returncode == 0 and '"limit": 10.0' in out.stdout, out.stdout
@@ -99,9 +108,8 @@ def test_console_commands_on_the_virtual_board(vboard, tmp_path):
     assert st["limit"] == 20.0
 
 
-def test_watch_shows_event_lines(vboard, tmp_path):
-    tty, tcp, flash = vboard
-    assert make_flash_installed(tty).returncode == 0
+def test_watch_shows_event_lines(charger, tmp_path):
+    tty, tcp, flash = charger
     wait_a1(tty)
     p = subprocess.Popen([sys.executable, "-m", "tools.evsectl", "--port", tty, "--timeout", "30", "watch"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from tools.vboard import car
-from vboard_helpers import ROOT, VBoard, make_flash_installed, needs_vboard, status_when, wait_a1
+from vboard_helpers import ROOT, installed_board, needs_vboard, status_when, wait_a1
 
 CAR_TIMEOUT_S = 30
 
@@ -38,12 +38,10 @@ def test_no_vboard_is_exit_3(tmp_path):
 
 
 @needs_vboard
-def test_plug_ask_stop_unplug_on_the_virtual_board(tmp_path):
-    b = VBoard(tmp_path)
+def test_plug_ask_stop_unplug_on_the_virtual_board(tmp_path, installed_flash):
+    b = installed_board(tmp_path, installed_flash)      # a charger as `make flash` installed it
     sock = str(tmp_path / "car.sock")
     try:
-        r = make_flash_installed(b.tty)
-        assert r.returncode == 0, r.stdout
         wait_a1(b.tty)
         r = run_car(sock, "ask")
         assert r.returncode == car.EXIT_REFUSED and "not plugged" in r.stderr

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tools.evsectl.link import open_port
-from vboard_helpers import VBoard, make_flash_installed, needs_vboard, wait_a1, wait_for
+from vboard_helpers import VBoard, installed_board, needs_vboard, wait_a1, wait_for
 
 pytestmark = needs_vboard
 BANNER = b"vboard: MicroPython unix port"
@@ -52,15 +52,26 @@ class Terminal:
         self.s.close()
 
 
-@pytest.fixture
-def board(tmp_path):
-    b = VBoard(tmp_path)
+def _with_terminal(b):
     t = Terminal(b)
     try:
         yield b, t
     finally:
         t.close()
         b.stop()
+
+
+@pytest.fixture
+def board(tmp_path):
+    """A board with an empty flash, at its REPL."""
+    yield from _with_terminal(VBoard(tmp_path))
+
+
+@pytest.fixture
+def charger(tmp_path, installed_flash):
+    """A charger as `make flash` installed it, booting from a copy of that flash."""
+    b = installed_board(tmp_path, installed_flash)
+    yield from _with_terminal(b)
 
 
 def test_a_ctrl_c_with_ctrl_c_off_is_a_character_and_the_board_lives_on(board):
@@ -76,11 +87,10 @@ def test_a_ctrl_c_with_ctrl_c_off_is_a_character_and_the_board_lives_on(board):
     assert not b.log_lines("rebooting"), b.log_lines("vboard")      # no SIGINT killed the process
 
 
-def test_ctrl_c_at_any_moment_of_a_boot_gives_the_repl(board):
+def test_ctrl_c_at_any_moment_of_a_boot_gives_the_repl(charger):
     """A Ctrl-C sent at 24 moments of the charger's boot (every 25 ms after the banner): each time the
     board reaches its REPL and runs a line, whether the Ctrl-C fell into an import, App() or the loop."""
-    b, t = board
-    assert make_flash_installed(b.tty).returncode == 0
+    b, t = charger
     wait_a1(b.tty)
     for n in range(24):
         t.until("the REPL (round %d)" % n, [b">>> "], every=3, send=b"\r\x03")
@@ -106,11 +116,10 @@ def board_terminal_lflag(b):
         os.close(fd)
 
 
-def test_a_ctrl_c_to_the_running_charger_is_raised_between_bytecodes(board):
+def test_a_ctrl_c_to_the_running_charger_is_raised_between_bytecodes(charger):
     """Never the terminal's SIGINT (raised inside C, where a lock may be held): the board raises it
     itself, at the firmware's next time call."""
-    b, t = board
-    assert make_flash_installed(b.tty).returncode == 0
+    b, t = charger
     wait_a1(b.tty)
     assert not board_terminal_lflag(b) & termios.ISIG
     t.write(b"\x03")

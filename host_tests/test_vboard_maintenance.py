@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from tools import flash as F
-from vboard_helpers import ROOT, VBoard, make_flash, make_flash_installed, mpremote, needs_vboard, wait_a1, wait_for
+from vboard_helpers import ROOT, installed_board, make_flash, mpremote, needs_vboard, wait_a1, wait_for
 
 pytestmark = needs_vboard
 WDT_TIMEOUT_S = 2.0            # firmware/evse/core/limits.py WDT_TIMEOUT_MS
@@ -29,11 +29,10 @@ print("MAINT", [machine.output(p) for p in board.CONTACTOR_PINS], machine.pwms[b
 
 
 @pytest.fixture
-def vb(tmp_path):
-    b = VBoard(tmp_path)
+def vb(tmp_path, installed_flash):
+    """A charger as `make flash` installed it, booted from a copy of that flash."""
+    b = installed_board(tmp_path, installed_flash)
     try:
-        r = make_flash_installed(b.tty)
-        assert r.returncode == 0, r.stdout
         wait_a1(b.tty)
         yield b
     finally:

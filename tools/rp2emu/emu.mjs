@@ -5,13 +5,16 @@
 //                [--reason N]   (the first boot's watchdog reason: a saved flash's, see "save")
 //                [--flash-time typ|max]   (erase and program hold the core, see FLASH_TIME)
 //
+// EVSE_RP2_NO_SKIP=1 in the environment: every turn of a sleep_us busy wait runs (skipBusyWait).
+//
 // Prints `{"ev":"ready","tcp":PORT}` on stdout. With --ctl the pins belong to a controller (the
 // Python side, tools/rp2emu/board.py, which runs the bench's circuit model): one JSON object a
 // line each way, and the core stops after every event until the controller answers {"go":1}, so
 // the circuit answers at the emulated instant of the event (lockstep, runs repeat).
 //   out:  {"ev":"ready"|"boot"|"off"|"out"|"tick"|"flash"|"pwm", "t": emulated us, ...} ("flash": an erase
 //         or program starts and holds the core "us" microseconds, with --flash-time / "flash_time";
-//         "pwm": a write changed the slice of a "pwm" pin, its registers as a tick gives them)
+//         "pwm": a write changed the slice of a "pwm" pin, its registers as a tick gives them;
+//         "tick": ... "skipped": turns of a sleep_us busy wait skipped so far, see skipBusyWait)
 //   in:   {"watch":[pins], "tick_ms":N, "pwm":[pins], "mark":pin, "realtime":bool}, {"in":{pin:0|1}}, {"adc":{ch:u16}},
 //         {"at": emulated us} (one "at" event then), {"power": 0|1} (the supply cut: an "off" event
 //         with every pin dead and time going on; restored: a power-on boot, the flash kept),
@@ -267,6 +270,8 @@ function boot() {
   followPwm();
   if (tickMs) startTicks();
   mcu.core.PC = FLASH_BASE;
+  waitPC = process.env.EVSE_RP2_NO_SKIP ? -1 : findBusyWait(mcu.flash);
+  waitEnd = -1;
   rng = RNG_SEED;
   noiseI = 0;
   busyCycles = 0;
@@ -386,7 +391,7 @@ function startTicks() {
   const a = mcu.clock.createAlarm(() => {
     const pins = {};
     for (const p of pwmPins) pins[p] = pwmState(p);
-    event({ ev: 'tick', busy: busyCycles, spans, pwm: pins, boots });
+    event({ ev: 'tick', busy: busyCycles, spans, pwm: pins, boots, skipped: skippedTurns });
     busyCycles = 0;
     spans = [];
     a.schedule(tickMs * 1e6);
@@ -442,6 +447,68 @@ function wallNs() {
   return anchorEmu + (w - anchorWall);
 }
 
+// --- a busy wait on the timer, skipped: the port's mp_hal_delay_us (time.sleep_us) polls
+// time_us_64() until its end (ports/rp2/mphalport.c: `while (time_us_64() < end)`), and the CT
+// meter's slices spent a quarter of the emulator's instructions there. Whole turns of that loop
+// are skipped at once where nothing else can happen in them: each turn reads the timer, finds it
+// short of the end and comes back to the loop's head in the same cycles, and no alarm (timer,
+// ADC, tick, stop) or interrupt falls inside. The chip's state after the skip is the state the turns
+// would have left (the loop's registers are rewritten before they are read), its cycles are
+// counted busy: runs are the same, instruction for instruction, only sooner.
+const SLEEP_US_TAIL = Buffer.from('8d42fbd801d18442f8d8', 'hex');       // cmp r5,r1; bhi; bne; cmp r4,r0; bhi
+const TIME_US_64 = Buffer.from('10b50248fff7d0ff10bdc04600400540', 'hex');  // push; ldr r0,=TIMER; bl; pop
+const TIMER_RAW = Buffer.from('0300416a0a00986a596a8a42fad17047', 'hex');  // TIMERAWH, TIMERAWL, TIMERAWH
+const PROGRAM_BYTES = 640 * 1024;      // the rp2 port's program area (../shared/rp2/README.md)
+let waitPC = -1;          // the loop's head (its call of time_us_64), or -1: not this image's code
+let waitEnd = -1, waitAt0 = -1, waitAt1 = -1;   // the end waited for, its last two arrivals (ns)
+let skippedTurns = 0;
+
+function blTarget(bytes, at) {
+  // ARMv6-M BL (T1): the target of the instruction at offset `at` (bytes from the flash's base)
+  const h1 = bytes[at] | (bytes[at + 1] << 8), h2 = bytes[at + 2] | (bytes[at + 3] << 8);
+  if ((h1 & 0xf800) !== 0xf000 || (h2 & 0xd000) !== 0xd000) return -1;
+  const s = (h1 >> 10) & 1, i1 = ((h2 >> 13) & 1) ^ s ^ 1, i2 = ((h2 >> 11) & 1) ^ s ^ 1;
+  let imm = (s << 24) | (i1 << 23) | (i2 << 22) | ((h1 & 0x3ff) << 12) | ((h2 & 0x7ff) << 1);
+  if (s) imm -= 1 << 25;
+  return at + 4 + imm;
+}
+
+function findBusyWait(bytes) {
+  // The loop's head in this image, checked down to the timer's registers it reads, else -1
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, PROGRAM_BYTES);
+  const tail = buf.indexOf(SLEEP_US_TAIL);
+  if (tail < 4 || buf.indexOf(SLEEP_US_TAIL, tail + 1) >= 0) return -1;
+  const fn = blTarget(bytes, tail - 4);
+  if (fn < 0 || fn % 4 || !buf.subarray(fn, fn + 16).equals(TIME_US_64)) return -1;
+  const raw = blTarget(bytes, fn + 4);
+  if (raw < 0 || !buf.subarray(raw, raw + 16).equals(TIMER_RAW)) return -1;
+  return FLASH_BASE + tail - 4;
+}
+
+function skipBusyWait(core, clock) {
+  // At the loop's head: after two turns of equal length, the turns that cannot end the wait
+  const r = core.registers, now = clock.nanos;
+  const end = r[5] * 4294967296 + r[4];          // us, as the loop compares it
+  if (end !== waitEnd) { waitEnd = end; waitAt0 = -1; waitAt1 = now; return; }
+  const turn = now - waitAt1, same = turn === waitAt1 - waitAt0;
+  waitAt0 = waitAt1;
+  waitAt1 = now;
+  if (!same || turn <= 0 || core.pendingInterrupts || core.pendingSVCall || core.pendingPendSV ||
+      core.pendingSystick || core.pendingNMI || core.interruptsUpdated) return;
+  // a turn that starts at t loops back if its last read is short of the end: t + turn < end us
+  let k = Math.ceil((end * 1000 - now) / turn) - 1;
+  if (clock.nextAlarm) k = Math.min(k, Math.ceil((clock.nextAlarm.nanos - now) / turn) - 1);
+  const hi = (ns) => Math.floor(ns / 1000 / 4294967296);        // TIMERAWH: the same in every turn
+  if (k < 1 || hi(now + (k + 1) * turn) !== hi(now)) return;
+  const cyc = k * turn / NS_PER_CYCLE;
+  busyCycles += cyc;
+  if (markHigh) litTotal += cyc;
+  clock.tick(k * turn);
+  skippedTurns += k;
+  waitAt0 = clock.nanos - turn;
+  waitAt1 = clock.nanos;
+}
+
 // --- the core: instructions, or a skip to the next alarm when it waits for an interrupt ---
 let scheduled = false;
 function kick() {
@@ -470,6 +537,7 @@ function run() {
         }
         clock.tick(n);
       } else {
+        if (core.registers[15] === waitPC) skipBusyWait(core, clock);
         const c = core.executeInstruction();
         busyCycles += c;
         if (markHigh) litTotal += c;
