@@ -6,19 +6,9 @@ import pytest
 
 from evse.shell import bundle
 
-from octt_cs import call, charging, run_case
-from test_octt_firmware import FileServer, fw_statuses, now_iso, reboot, update
+from octt_cs import call, charging
+from test_octt_firmware import files_case, fw_statuses, now_iso, reboot, update
 from test_firmware_bundle import slot_version, stage, version_bundle, write
-
-
-def files_case(tmp_path, scenario, files=None, **kw):
-    async def case(cs, power_on):
-        srv = await FileServer(files).start()
-        try:
-            await scenario(cs, power_on, srv)
-        finally:
-            await srv.stop()
-    run_case(tmp_path, case, **kw)
 
 
 def test_a_car_that_comes_while_the_firmware_installs_is_not_cut_off_by_the_reboot(tmp_path, monkeypatch):

@@ -185,34 +185,14 @@ def test_generic_map():
 
 
 # --- flash: littlefs on a RAM block device under MicroPython, a temp dir on CPython -----------
-class RamBlocks:
-    def __init__(self, blocks, size=512):
-        self.size = size
-        self.data = bytearray(blocks * size)
-        self.blocks = blocks
-
-    def readblocks(self, n, buf, off=0):
-        a = n * self.size + off
-        buf[:] = self.data[a:a + len(buf)]
-
-    def writeblocks(self, n, buf, off=None):
-        a = n * self.size + (off or 0)
-        self.data[a:a + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.size
-        if op == 6:
-            return 0
+from ramblocks import RamBlocks
 
 
 _flash = [None]
 # 48 KiB of 512-byte blocks, taken while the test heap is still whole: one block of that size
 # found no room after the other tests had run when the checkout's path was a few bytes longer
 # (each module's __file__ holds it)
-_RAM = RamBlocks(96) if IS_UPY else None
+_RAM = RamBlocks(96, 512) if IS_UPY else None
 
 
 def flash_dir():

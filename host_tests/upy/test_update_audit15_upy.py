@@ -9,33 +9,10 @@ import hashlib
 import os
 
 from evse.shell import bundle
+from ramblocks import RamBlocks     # (a littlefs on a bytearray)
 
 IS_UPY = hasattr(os, "VfsLfs2")
 BLOCKS = 48              # 192 KiB
-
-
-class RamBlocks:
-    def __init__(self, n):
-        self.n = n
-        self.data = bytearray(n * 4096)
-
-    def readblocks(self, b, buf, off=0):
-        a = b * 4096 + off
-        buf[:] = self.data[a:a + len(buf)]
-
-    def writeblocks(self, b, buf, off=None):
-        a = b * 4096 + (off or 0)
-        self.data[a:a + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.n
-        if op == 5:
-            return 4096
-        if op == 6:
-            return 0
-
-
 _mounted = [0]
 
 
