@@ -39,6 +39,17 @@ def _j1772(**cfg):
     return ch, m, tick
 
 
+def _j1772_charging():
+    """_j1772 with a car plugged in (B for 5 s) that then asks (C for 3 s): the contactor closed."""
+    ch, m, tick = _j1772()
+    for _ in range(500):
+        tick()
+    for _ in range(300):
+        tick(6000)
+    assert ch.out.contactor
+    return ch, m, tick
+
+
 def _days(tick, days, level=9000):
     """days go by, the charger stepped once a minute."""
     for _ in range(int(days * 24 * 60)):
@@ -331,12 +342,7 @@ def test_a_glitch_on_the_contactors_mirror_while_idle_is_not_a_latched_weld(glit
 def test_a_contactor_that_reads_closed_after_opening_is_a_weld_within_50_ms():
     """The car stops (C to B), the coil opens, the mirror keeps reading closed (welded): the
     fault weld once the contacts' settle time and FEEDBACK_CONFIRM_MS are over, the pilot at F."""
-    ch, m, tick = _j1772()
-    for _ in range(500):
-        tick()
-    for _ in range(300):
-        tick(6000)
-    assert ch.out.contactor
+    ch, m, tick = _j1772_charging()
     tick(9000, mirror=1)
     assert not ch.out.contactor
     n = 1
@@ -350,12 +356,7 @@ def test_a_contactor_that_reads_closed_after_opening_is_a_weld_within_50_ms():
 def test_a_glitch_on_the_contactors_mirror_while_charging_does_not_stop_the_charge(glitch_ms):
     """Charging; the mirror reads 'open' for one or two readings: the charge goes on. Before, the
     fault no_close at once: the contactor opened under load."""
-    ch, m, tick = _j1772()
-    for _ in range(500):
-        tick()
-    for _ in range(300):
-        tick(6000)
-    assert ch.out.contactor
+    ch, m, tick = _j1772_charging()
     for _ in range(glitch_ms // 10):
         tick(6000, mirror=0)
     for _ in range(100):
