@@ -1,6 +1,6 @@
 """The ninth audit: the web service against hostile and careless clients on the home network, as an
 ESP32 without PSRAM meets them (about 112 KB of heap, docs/flashing.md; measured here on the
-MicroPython unix port's 384 KB heap, 64-bit, about 137 KB free with the web service): many
+MicroPython unix port's 384 KB heap, 64-bit, about 130 KB free with the web service): many
 connections at once, slow ones, oversize ones, another site's page, and password guessing."""
 import asyncio
 import base64
@@ -13,7 +13,10 @@ import pytest
 from test_web_upy import PW, Bench
 from test_websec_audit5 import _get, _upy_board, own_gaps
 
-BOARD_FREE = 130000      # bytes free on the 384 KB unix-port heap with the web service (measured 136-138 KB)
+# Bytes free on the 384 KB unix-port heap with the web service: measured 136-138 KB in stop 44;
+# 129.2 KB in stop 50's CI clone (a deep path: each module's __file__ holds it) and 131.8 KB in a
+# short one, the firmware's growth since (stop 49's code read 0.8 KB more), so the budget is lowered.
+BOARD_FREE = 126000
 CONN_BUDGET = 64000      # what every hostile client at once may take of it (about half: the board's
                          # 32-bit heap holds the same bytes in fewer, smaller objects)
 IEC_GAP_US = 100000      # IEC 61851-1 Table A.6 seq 8.1, as test_web_vboard
